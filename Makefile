@@ -1,0 +1,145 @@
+# ccroute -- plain GNU Makefile.
+#
+#   make            build the daemon, the client library, ccload, the tests
+#   make run        install what is missing, build, start the demo
+#   make test       build and run the whole test suite
+#   make test-san   the suite under AddressSanitizer + UBSan (build-san/)
+#   make bench      run the benchmark suite, write bench/results/*.json
+#   make deps       install the Debian packages the build needs
+#
+# Layout of the build: everything goes to $(B) (build/ or build-san/).
+# Generated protobuf-c code lands in $(B)/gen and is never committed.
+#
+# Conventions that let new files build without touching this file:
+#   engine/*.c       -> libccengine.a (engine/main.c is ccrouted's main)
+#   proto/*.c        -> libccproto.a  (codec + client library)
+#   bench/*.c        -> libccbench.a, except the programs listed in
+#                       BENCH_PROGS (one .c with main each)
+#   tests/test-*.c   -> one test program each (cmocka)
+#   tests/*.c others -> libcctest.a (harness, reference router)
+
+SAN ?= 0
+ifeq ($(SAN),1)
+B ?= build-san
+else
+B ?= build
+endif
+
+CC ?= cc
+PKGS := libuv hiredis libprotobuf-c yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wundef -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -MMD -MP \
+	-Iengine -Iproto -Ibench -Itests -I$(B)/gen $(PKG_CFLAGS)
+LDLIBS := $(PKG_LIBS) -lm -lpthread
+
+ifeq ($(SAN),1)
+ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -DCCROUTE_SANITIZE=1
+LDFLAGS += -fsanitize=address,undefined
+else
+# jemalloc is the allocator; sanitizer builds keep ASan's own.
+JEMALLOC_LIBS := $(shell pkg-config --libs jemalloc 2>/dev/null)
+LDLIBS += $(JEMALLOC_LIBS)
+ALL_CFLAGS += -DCCROUTE_JEMALLOC=1
+endif
+
+PROTO_SRC := proto/ccroute.proto
+GEN_C := $(B)/gen/ccroute.pb-c.c
+GEN_H := $(B)/gen/ccroute.pb-c.h
+
+ENGINE_SRC := $(filter-out engine/main.c,$(wildcard engine/*.c))
+PROTO_LIB_SRC := $(wildcard proto/*.c)
+BENCH_PROGS := $(wildcard bench/ccload.c bench/bench-*.c bench/*-server.c)
+BENCH_LIB_SRC := $(filter-out $(BENCH_PROGS),$(wildcard bench/*.c))
+TEST_PROGS := $(wildcard tests/test-*.c)
+TEST_LIB_SRC := $(filter-out $(TEST_PROGS),$(wildcard tests/*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIBPROTO := $(B)/libccproto.a
+LIBENGINE := $(B)/libccengine.a
+LIBBENCH := $(B)/libccbench.a
+LIBTEST := $(B)/libcctest.a
+
+DAEMON := $(B)/ccrouted
+BENCH_BINS := $(patsubst bench/%.c,$(B)/%,$(BENCH_PROGS))
+TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_PROGS))
+
+.PHONY: all deps run demo test test-san check bench clean distclean
+.DEFAULT_GOAL := all
+
+all: $(DAEMON) $(BENCH_BINS) $(TEST_BINS)
+
+deps:
+	@./deploy/deps.sh
+
+$(GEN_C) $(GEN_H): $(PROTO_SRC)
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iproto $(PROTO_SRC)
+
+$(B)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/gen/ccroute.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-error -c -o $@ $<
+
+$(LIBPROTO): $(call obj,$(PROTO_LIB_SRC)) $(B)/obj/gen/ccroute.pb-c.o
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBENGINE): $(call obj,$(ENGINE_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBBENCH): $(call obj,$(BENCH_LIB_SRC)) $(B)/obj/.keep
+	@rm -f $@
+	ar rcs $@ $(filter %.o,$^)
+
+$(LIBTEST): $(call obj,$(TEST_LIB_SRC)) $(B)/obj/.keep
+	@rm -f $@
+	ar rcs $@ $(filter %.o,$^)
+
+$(B)/obj/.keep:
+	@mkdir -p $(B)/obj && touch $@
+
+$(DAEMON): $(B)/obj/engine/main.o $(LIBENGINE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%: $(B)/obj/bench/%.o $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(LIBTEST) $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+# The demo: local Redis on loopback, the demo configuration, demo traffic.
+run: deps all
+	@./deploy/demo.sh $(B)
+
+# The whole suite. Tests that need Redis start their own redis-server on a
+# free loopback port (tests/harness.c) and stop it; nothing else is assumed.
+test: deps all
+	@./tests/run.sh $(B)
+
+test-san:
+	$(MAKE) SAN=1 all
+	@./tests/run.sh build-san
+
+check: test
+
+bench: deps all
+	@./bench/run.sh $(B)
+
+clean:
+	rm -rf build build-san
+
+distclean: clean
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,230 @@
+/* router-t.h -- types of the routing core (no functions; see router.h).
+ *
+ * Times: `now` and every *_at field are microseconds on the caller's
+ * monotonic clock; durations in configuration are milliseconds.
+ */
+#ifndef CCROUTE_ROUTER_T_H
+#define CCROUTE_ROUTER_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ROUTER_ID_MAX      64   /* ids and names, including the NUL */
+#define ROUTER_MAX_REQ     8    /* required skills per queue or contact */
+#define ROUTER_MAX_STEPS   8    /* expansion steps per queue */
+#define ROUTER_MAX_SKILLS  32   /* skills per agent */
+#define ROUTER_LEVEL_MAX   10   /* proficiency 1..10 */
+
+enum router_error {
+    ROUTER_OK = 0,
+    ROUTER_EINVAL = -1,         /* bad argument (empty id, level range...) */
+    ROUTER_ENOQUEUE = -2,
+    ROUTER_ENOAGENT = -3,
+    ROUTER_ENOCONTACT = -4,
+    ROUTER_ENOSKILL = -5,
+    ROUTER_EDUPLICATE = -6,     /* contact id already known */
+    ROUTER_ESTATE = -7,         /* not allowed in the current state */
+    ROUTER_EFULL = -8,          /* queue at max length and no overflow */
+    ROUTER_EEXIST = -9,         /* agent already logged in */
+    ROUTER_ENOMEM = -10,        /* a configured limit or out of memory */
+};
+
+enum router_channel {
+    ROUTER_CH_VOICE = 0,
+    ROUTER_CH_CHAT,
+    ROUTER_CH_EMAIL,
+    ROUTER_CH_SOCIAL,
+    ROUTER_CH_COUNT
+};
+
+enum router_strategy {
+    ROUTER_STRATEGY_LONGEST_IDLE = 0,   /* default */
+    ROUTER_STRATEGY_MOST_SKILLED,
+    ROUTER_STRATEGY_LEAST_OCCUPIED,
+    ROUTER_STRATEGY_ROUND_ROBIN,
+    ROUTER_STRATEGY_WEIGHTED_RANDOM,
+};
+
+enum router_step_kind {
+    ROUTER_STEP_LOWER_LEVEL = 1,  /* skill's min level becomes `level` */
+    ROUTER_STEP_DROP_SKILL,       /* skill no longer required */
+    ROUTER_STEP_ADD_QUEUE,        /* also take agents of queue `queue` */
+};
+
+struct router_skill_req {
+    char skill[ROUTER_ID_MAX];
+    uint8_t min_level;            /* 1..10 */
+};
+
+struct router_step {
+    uint32_t after_ms;            /* since the contact entered the queue */
+    enum router_step_kind kind;
+    char skill[ROUTER_ID_MAX];    /* LOWER_LEVEL, DROP_SKILL */
+    uint8_t level;                /* LOWER_LEVEL */
+    char queue[ROUTER_ID_MAX];    /* ADD_QUEUE */
+};
+
+struct router_queue_config {
+    char name[ROUTER_ID_MAX];
+    struct router_skill_req req[ROUTER_MAX_REQ];
+    unsigned nreq;
+    uint32_t channel_mask;        /* bit per router_channel; 0 = all */
+    enum router_strategy strategy;
+    uint32_t sl_percent;          /* service level target: X% ... */
+    uint32_t sl_threshold_ms;     /* ... answered within T */
+    uint32_t offer_timeout_ms;
+    uint32_t wrapup_ms;
+    uint32_t max_len;             /* 0 = unlimited */
+    uint32_t max_wait_ms;         /* 0 = unlimited */
+    char overflow[ROUTER_ID_MAX]; /* queue taken at max_len / max_wait */
+    struct router_step steps[ROUTER_MAX_STEPS];
+    unsigned nsteps;
+};
+
+struct router_config {
+    struct router_queue_config *queues;
+    unsigned nqueues;
+    const char **skills;          /* names known up front (optional) */
+    unsigned nskills;
+    uint32_t max_agents;          /* slots preallocated; 0 = 10000 */
+    uint32_t max_contacts;        /* slots preallocated; 0 = 100000 */
+    /* Contact score: a contact's ordering key is
+     *   arrival_us - priority * priority_weight_ms * 1000
+     *              - value * value_weight_ms * 1000
+     * so priority and value buy a head start in the queue; lower key is
+     * served first, ties first-come first-served. */
+    uint32_t priority_weight_ms;  /* default 1000: one priority point = 1 s */
+    uint32_t value_weight_ms;     /* default 10 */
+    uint32_t preferred_wait_ms;   /* wait for a preferred agent; default 0 */
+    uint32_t max_no_answer;       /* consecutive no-answers -> away; def 3 */
+    bool voice_blocks_others;     /* default true (set by config loader) */
+    uint32_t default_offer_timeout_ms;  /* when a queue says 0: 15000 */
+};
+
+struct router_contact_spec {
+    const char *id;
+    enum router_channel channel;
+    const char *queue;            /* NULL or "" when skills are given */
+    struct router_skill_req skills[ROUTER_MAX_REQ];
+    unsigned nskills;
+    uint32_t priority;            /* 0..100 */
+    uint32_t value;               /* 0..1000 */
+    const char *preferred_agent;  /* may be NULL */
+};
+
+struct router_agent_skill {
+    char skill[ROUTER_ID_MAX];
+    uint8_t level;                /* 1..10 */
+};
+
+struct router_agent_spec {
+    const char *id;
+    struct router_agent_skill skills[ROUTER_MAX_SKILLS];
+    unsigned nskills;
+    uint8_t capacity[ROUTER_CH_COUNT];  /* all zero: voice 1 */
+    /* Queue names this agent serves; nqueues == 0: every queue it
+     * qualifies for. */
+    const char *const *queues;
+    unsigned nqueues;
+};
+
+enum router_agent_cmd {
+    ROUTER_AGENT_AVAILABLE = 1,
+    ROUTER_AGENT_AWAY,
+    ROUTER_AGENT_WRAPUP_DONE,
+};
+
+enum router_agent_state {
+    ROUTER_AGENT_STATE_AVAILABLE = 1, /* may have free capacity */
+    ROUTER_AGENT_STATE_AWAY,
+    ROUTER_AGENT_STATE_WRAPUP,
+    ROUTER_AGENT_STATE_LOGGED_OUT,
+};
+
+enum router_contact_state {
+    ROUTER_CONTACT_QUEUED = 1,
+    ROUTER_CONTACT_OFFERED,
+    ROUTER_CONTACT_ASSIGNED,
+    ROUTER_CONTACT_COMPLETED,
+    ROUTER_CONTACT_ABANDONED,
+};
+
+enum router_event_type {
+    /* Contact entered (or moved to) a queue and waits. */
+    ROUTER_EV_QUEUED = 1,
+    /* Agent reserved, offer out until `deadline`. */
+    ROUTER_EV_OFFER,
+    /* Offer withdrawn; `reason` says why. The agent is released. */
+    ROUTER_EV_REVOKED,
+    /* Offer rejected by the agent (contact goes back to waiting). */
+    ROUTER_EV_REJECTED,
+    /* Agent accepted; the contact is now with the agent. */
+    ROUTER_EV_ASSIGNED,
+    /* Contact finished: completed, abandoned or rejected on overflow. */
+    ROUTER_EV_CONTACT_GONE,
+    /* Agent's state changed (login, away, wrap-up, available, logout). */
+    ROUTER_EV_AGENT_STATE,
+    /* Contact moved queue: overflow, expansion or transfer. */
+    ROUTER_EV_MOVED,
+};
+
+enum router_revoke_reason {
+    ROUTER_REVOKE_TIMEOUT = 1,
+    ROUTER_REVOKE_ABANDONED,
+    ROUTER_REVOKE_AGENT_LOGOUT,
+};
+
+struct router_event {
+    enum router_event_type type;
+    uint32_t contact;             /* handle, or UINT32_MAX */
+    uint32_t agent;               /* handle, or UINT32_MAX */
+    int queue;                    /* queue index, or -1 */
+    uint64_t deadline;            /* OFFER: offer deadline (us) */
+    union {
+        enum router_revoke_reason revoke;   /* REVOKED */
+        enum router_contact_state gone;     /* CONTACT_GONE: COMPLETED or
+                                               ABANDONED */
+        enum router_agent_state agent_state;/* AGENT_STATE */
+    } u;
+    uint32_t position;            /* QUEUED: 1-based position */
+    uint32_t est_wait_ms;         /* QUEUED */
+};
+
+struct router_contact_info {
+    const char *id;
+    enum router_contact_state state;
+    enum router_channel channel;
+    int queue;                    /* -1 for a skills-only contact */
+    uint64_t arrived_at;          /* original arrival, kept on transfer */
+    uint64_t queued_at;           /* entered its current queue */
+    uint32_t priority, value;
+    uint32_t agent;               /* offered/assigned agent or UINT32_MAX */
+    uint64_t deadline;            /* offer deadline when OFFERED */
+    uint32_t tag;
+};
+
+struct router_agent_info {
+    const char *id;
+    enum router_agent_state state;
+    char reason[ROUTER_ID_MAX];
+    uint64_t state_since;
+    uint8_t capacity[ROUTER_CH_COUNT];
+    uint8_t busy[ROUTER_CH_COUNT];
+    double occupancy;             /* busy time / logged-in time, 0..1 */
+    uint32_t tag;
+};
+
+struct router_queue_stats {
+    uint32_t waiting;
+    uint32_t longest_wait_ms;
+    uint64_t offered;             /* contacts that entered the queue */
+    uint64_t answered;
+    uint64_t answered_in_sl;      /* answered within the SL threshold */
+    uint64_t abandoned;
+    double service_level;         /* answered_in_sl / (answered+abandoned) */
+    uint32_t asa_ms;              /* average speed of answer */
+    uint32_t aht_ms;              /* average handle time */
+    uint32_t agents_available;
+};
+
+#endif

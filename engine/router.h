@@ -1,0 +1,156 @@
+/* router.h -- the skills-based routing core: public interface.
+ *
+ * The router is pure: it performs no I/O, reads no clock and keeps no
+ * globals. Every call takes `now` (microseconds on a monotonic clock chosen
+ * by the caller) and the same calls at the same clock always give the same
+ * decisions. It never touches a socket or Redis: it changes its own state
+ * and appends what happened (decisions and state changes) to its output
+ * list, which the caller drains with router_out_*() after each call and
+ * turns into protocol messages (engine/dispatch.c) and Redis writes
+ * (engine/store.c).
+ *
+ * Naming: external identifiers (contact ids, agent ids, queue names, skill
+ * names) are strings of at most ROUTER_ID_MAX-1 bytes. Inside, contacts and
+ * agents live in slots addressed by uint32_t handles. A handle that appears
+ * in the output list stays valid (its id and tag readable) until
+ * router_out_clear(), even when the contact or agent has gone: the router
+ * defers slot reuse until then.
+ *
+ * Errors: functions returning int give 0 or a negative ROUTER_E* code;
+ * router_strerror() names it. Bad input never changes state.
+ *
+ * Ownership: the router copies everything it keeps; pointers passed in are
+ * borrowed for the duration of the call only.
+ */
+#ifndef CCROUTE_ROUTER_H
+#define CCROUTE_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "router-t.h"
+
+/* Creates a router for the given configuration (copied). `seed` drives the
+ * weighted-random strategy. Returns NULL on invalid configuration or out of
+ * memory; when `err` is not NULL it receives a static message. */
+struct router *router_new(const struct router_config *cfg, uint64_t seed,
+                          const char **err);
+void router_free(struct router *r);
+
+/* Interns a skill name, returning its id (>= 0) or a negative error. Skill
+ * names from configuration are interned by router_new(). */
+int router_skill_intern(struct router *r, const char *name);
+/* Returns the queue index for `name` or -1. */
+int router_queue_find(const struct router *r, const char *name);
+const char *router_queue_name(const struct router *r, int queue);
+int router_queue_count(const struct router *r);
+
+/* ---- events in ---- */
+
+/* A contact arrives. `spec->queue` names a queue, or is empty and
+ * `spec->skills` lists the required skills directly. A contact id that is
+ * already known is not routed again: the call returns ROUTER_EDUPLICATE and
+ * *handle receives the existing contact (the caller answers with its current
+ * state). `tag` is an opaque number the caller gets back in events about
+ * this contact (the engine stores the owning connection there). */
+int router_contact_arrive(struct router *r, uint64_t now,
+                          const struct router_contact_spec *spec,
+                          uint32_t tag, uint32_t *handle);
+int router_contact_abandon(struct router *r, uint64_t now, const char *id);
+int router_contact_complete(struct router *r, uint64_t now, const char *id);
+/* Transfer to another queue (to_queue >= 0) or to a named agent
+ * (to_agent != NULL). The original arrival time is kept. */
+int router_contact_transfer(struct router *r, uint64_t now, const char *id,
+                            int to_queue, const char *to_agent);
+int router_offer_accept(struct router *r, uint64_t now,
+                        const char *contact_id, const char *agent_id);
+int router_offer_reject(struct router *r, uint64_t now,
+                        const char *contact_id, const char *agent_id);
+
+int router_agent_login(struct router *r, uint64_t now,
+                       const struct router_agent_spec *spec, uint32_t tag,
+                       uint32_t *handle);
+int router_agent_logout(struct router *r, uint64_t now, const char *id);
+/* ROUTER_AGENT_AVAILABLE, ROUTER_AGENT_AWAY (with reason), or
+ * ROUTER_AGENT_WRAPUP_DONE to end wrap-up early. */
+int router_agent_set_state(struct router *r, uint64_t now, const char *id,
+                           enum router_agent_cmd cmd, const char *reason);
+
+/* Changes the tag of every contact and agent carrying `from` to `to`
+ * (a reconnecting switch re-attaches its contacts). Returns the count. */
+unsigned router_retag(struct router *r, uint32_t from, uint32_t to);
+/* Calls fn for every contact or agent carrying `tag` (the engine uses it
+ * when a connection closes to start the grace period). */
+void router_foreach_tagged(struct router *r, uint32_t tag,
+                           void (*fn)(void *arg, int is_agent, uint32_t handle),
+                           void *arg);
+
+/* Runs every timer due at `now`: offer deadlines, wrap-up ends, expansion
+ * steps, maximum wait overflow, preferred-agent waits. */
+void router_tick(struct router *r, uint64_t now);
+/* The next time router_tick() has work, or UINT64_MAX. O(1). */
+uint64_t router_next_deadline(const struct router *r);
+
+/* ---- recovery (store.c loads state from Redis) ---- */
+
+/* Restores a contact with its original arrival time and state as queued;
+ * it is routed by the next router_tick(). Offers that were in flight are
+ * restored as queued too, with `excluded_agent` (may be NULL) not offered
+ * again. */
+int router_contact_restore(struct router *r, uint64_t now,
+                           const struct router_contact_spec *spec,
+                           uint64_t arrived_at, const char *excluded_agent,
+                           uint32_t tag, uint32_t *handle);
+/* Restores an assigned contact (agent busy with it). */
+int router_contact_restore_assigned(struct router *r, uint64_t now,
+                                    const struct router_contact_spec *spec,
+                                    uint64_t arrived_at, const char *agent_id,
+                                    uint32_t tag, uint32_t *handle);
+
+/* ---- lookups ---- */
+
+int router_contact_find(const struct router *r, const char *id,
+                        uint32_t *handle);
+int router_agent_find(const struct router *r, const char *id,
+                      uint32_t *handle);
+const char *router_contact_id(const struct router *r, uint32_t handle);
+const char *router_agent_id(const struct router *r, uint32_t handle);
+uint32_t router_contact_tag(const struct router *r, uint32_t handle);
+uint32_t router_agent_tag(const struct router *r, uint32_t handle);
+/* Full snapshot of one contact / agent (for ContactQueued replies, Offer
+ * attributes, Redis writes). */
+void router_contact_info(const struct router *r, uint32_t handle,
+                         struct router_contact_info *out);
+void router_agent_info(const struct router *r, uint32_t handle, uint64_t now,
+                       struct router_agent_info *out);
+
+/* ---- output ---- */
+
+size_t router_out_count(const struct router *r);
+const struct router_event *router_out_get(const struct router *r, size_t i);
+/* Forgets the output list and releases the slots of contacts and agents
+ * that are gone. */
+void router_out_clear(struct router *r);
+
+/* ---- statistics ---- */
+
+void router_queue_stats(const struct router *r, int queue, uint64_t now,
+                        struct router_queue_stats *out);
+unsigned router_agent_count(const struct router *r);
+unsigned router_contact_count(const struct router *r);
+/* Estimated wait in ms for a new contact at the back of `queue`. */
+uint32_t router_estimated_wait(const struct router *r, int queue,
+                               uint64_t now);
+
+/* ---- testing ---- */
+
+/* Checks every invariant (no agent over capacity, no contact both queued
+ * and offered, every offer has a live deadline, every queued contact is
+ * reachable from its queue, indexes agree with states). Returns 0, or a
+ * negative code and a description in buf. O(agents + contacts). */
+int router_check(const struct router *r, char *buf, size_t len);
+
+const char *router_strerror(int err);
+
+#endif

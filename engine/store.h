@@ -1,0 +1,138 @@
+/* store.h -- durable, shared state in Redis (interface).
+ *
+ * The router knows nothing about Redis. The engine hands the store what the
+ * router did (its output list) and the request data the router does not
+ * keep (the packed ContactArrived / AgentLogin, which carry attributes); the
+ * store turns them into Redis commands, gathers them for the current loop
+ * turn and sends them in one pipelined, fenced batch from store_flush(),
+ * which the engine calls once per loop turn *before* it writes replies to
+ * clients (persistence first, then replies).
+ *
+ * Durability: a request whose acknowledgement promises durability asks for
+ * a barrier: store_barrier() calls back once every write queued so far has
+ * been confirmed by Redis (durability: redis) or at the next flush
+ * (durability: memory). The engine sends the Ack in that callback.
+ *
+ * Ownership of a tenant: a lease key with a fencing token. Only the owner
+ * writes; a standby watches the lease and takes over when it lapses, loads
+ * the state into the router through the load hooks, then reports OWNER.
+ *
+ * Errors: 0 or a negative STORE_E* code.
+ */
+#ifndef CCROUTE_STORE_H
+#define CCROUTE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct router;
+
+enum store_durability {
+    STORE_DURABILITY_REDIS = 0,   /* default: ack after Redis confirmed */
+    STORE_DURABILITY_MEMORY,      /* ack at once; Redis written behind */
+};
+
+enum store_error {
+    STORE_OK = 0,
+    STORE_EUNAVAILABLE = -1,      /* pending buffer past its bound */
+    STORE_ENOTOWNER = -2,         /* this engine does not hold the lease */
+    STORE_ENOMEM = -3,
+    STORE_EINVAL = -4,
+};
+
+enum store_role {
+    STORE_ROLE_NONE = 0,          /* starting: not connected yet */
+    STORE_ROLE_STANDBY,           /* another engine holds the lease */
+    STORE_ROLE_OWNER,             /* this engine holds the lease, state loaded */
+};
+
+struct store_config {
+    bool enabled;                 /* false: no Redis at all (memory only) */
+    enum store_durability durability;
+    char host[256];               /* default 127.0.0.1 */
+    int port;                     /* default 6379 */
+    int db;                       /* SELECT, default 0 */
+    char password[256];           /* AUTH when not empty */
+    char tenant[64];              /* hash tag of every key, default "default" */
+    uint32_t connect_timeout_ms;  /* default 1000 */
+    uint32_t command_timeout_ms;  /* default 2000 */
+    uint32_t lease_ms;            /* lease expiry, default 2000 */
+    uint32_t renew_ms;            /* renew period, default lease_ms / 4 */
+    uint32_t reconnect_min_ms;    /* backoff start, default 100 */
+    uint32_t reconnect_max_ms;    /* backoff cap, default 2000 */
+    size_t max_pending;           /* bound of unconfirmed writes (commands),
+                                     default 100000 */
+    uint32_t stream_maxlen;       /* XADD MAXLEN ~, default 1000000 */
+    char advertise[256];          /* this engine's client address, named in
+                                     NOT_OWNER errors ("host:port") */
+};
+
+/* Hooks from the store into the engine. Called on the loop thread. */
+struct store_hooks {
+    void *arg;
+    /* Role changes: STANDBY (owner_addr names the owner), OWNER (state is
+     * loaded, accept clients), or back to STANDBY when the lease was lost
+     * (stop serving at once). */
+    void (*on_role)(void *arg, enum store_role role, const char *owner_addr);
+    /* Recovery, called while loading before on_role(OWNER): one call per
+     * stored agent and contact. `login` / `arrived` are the packed
+     * AgentLogin / ContactArrived that store_agent_login() /
+     * store_contact_arrived() were given. */
+    void (*load_agent)(void *arg, const uint8_t *login, size_t len,
+                       int agent_state, const char *reason);
+    void (*load_contact)(void *arg, const uint8_t *arrived, size_t len,
+                         uint64_t arrived_wall_ms, int contact_state,
+                         const char *queue, const char *agent_id);
+};
+
+typedef void (*store_barrier_cb)(void *arg, int status);
+
+/* Creates a store on `loop`. Borrows `r` (it reads ids and infos of the
+ * handles in the router's output list) for its whole life. */
+struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
+                        struct router *r, const struct store_hooks *hooks);
+/* Connects and starts the lease protocol. Role changes arrive through
+ * hooks->on_role. With cfg->enabled false, reports OWNER at once. */
+int store_start(struct store *s);
+/* Stops: flushes what it can, releases the lease, closes the connection;
+ * `done` (may be NULL) is called when every handle is closed. */
+void store_stop(struct store *s, void (*done)(void *arg), void *arg);
+void store_free(struct store *s);
+
+enum store_role store_role(const struct store *s);
+const char *store_owner_addr(const struct store *s);
+/* False while unconfirmed writes are past cfg->max_pending: the engine
+ * answers new contacts with STATE_UNAVAILABLE. */
+bool store_writable(const struct store *s);
+
+/* Request data the router does not keep (borrowed; copied into the
+ * batch). `now_wall_ms` is the arrival time on the wall clock. */
+int store_contact_arrived(struct store *s, const char *contact_id,
+                          const uint8_t *arrived, size_t len,
+                          uint64_t now_wall_ms);
+int store_agent_login(struct store *s, const char *agent_id,
+                      const uint8_t *login, size_t len);
+
+/* Turns the router's current output list into Redis writes (state of the
+ * contacts and agents it names, and one event-stream entry each). Call
+ * after each router call, before router_out_clear(). `mono_now_us` and
+ * `wall_now_ms` let it convert the router's clock to wall time. */
+void store_record(struct store *s, uint64_t mono_now_us,
+                  uint64_t wall_now_ms);
+
+/* Calls cb(arg, 0) once every write queued so far is confirmed, or
+ * cb(arg, STORE_EUNAVAILABLE) if it cannot be kept. Returns
+ * STORE_EUNAVAILABLE at once (and never calls cb) when the pending bound is
+ * passed. */
+int store_barrier(struct store *s, store_barrier_cb cb, void *arg);
+
+/* Sends this loop turn's batch. Call once per loop turn, before client
+ * writes. */
+void store_flush(struct store *s);
+
+const char *store_strerror(int err);
+
+#endif
