@@ -25,7 +25,7 @@ for t in "$B"/tests/$PATTERN*; do
     echo "=== $name"
     # setsid: the test and whatever it spawned share a process group that
     # we can clean up as a whole.
-    setsid timeout -k 5 "$LIMIT" "$t"
+    setsid -w timeout -k 5 "$LIMIT" "$t"
     rc=$?
     if [ $rc -eq 0 ]; then
         passed=$((passed + 1))
