@@ -1,17 +1,79 @@
-/* store.c -- durable, shared state in Redis (see store.h).
+/* store.c -- durable, shared state in Redis (see store.h, docs/redis.md).
  *
- * This first version implements the memory-only mode (cfg->enabled false):
- * no Redis, OWNER at once, barriers complete at the next flush. The Redis
- * mode lands behind the same interface.
+ * Design. One hiredis async connection on the engine's libuv loop (the
+ * hiredis libuv adapter); nothing here ever blocks the loop.
+ *
+ *  - Writes. store_contact_arrived / store_agent_login / store_record turn
+ *    what the engine and the router did into ops of the current batch
+ *    (`cur`, engine/storebatch.c). store_flush() sends `cur` as ONE
+ *    EVALSHA of the batch script, numbered with a sequence number, and
+ *    keeps it on the in-flight list until Redis confirms it. Replies come
+ *    back in order on one connection, so the head of the in-flight list is
+ *    always the batch a reply belongs to. The script checks the fencing
+ *    token (a stale owner is refused) and skips a batch applied before, so
+ *    sending a batch again after a reconnect is harmless.
+ *
+ *  - Barriers. A barrier remembers the sequence number of the batch that
+ *    holds the writes queued before it; it fires when that batch is
+ *    confirmed (durability: redis) or at the next flush (durability:
+ *    memory). Barriers are a FIFO with non-decreasing sequence numbers.
+ *
+ *  - Redis away. The connection is re-made with exponential backoff
+ *    (reconnect_min_ms .. reconnect_max_ms). Unconfirmed batches stay on the
+ *    in-flight list and new ops pile up in `cur`; after the reconnect the
+ *    lease is checked first, then every in-flight batch is sent again in
+ *    order, then `cur`. Past max_pending unconfirmed ops store_writable()
+ *    turns false (the engine refuses new contacts), but nothing accepted is
+ *    dropped while this engine keeps its term.
+ *
+ *  - Lease. `ccr:{t}:lease` = "token|addr" with PX lease_ms; the token is
+ *    INCR of `ccr:{t}:fence`. The lease script renews it (owner) or takes
+ *    it when free (standby), every renew_ms. An owner whose renewal is not
+ *    confirmed before the lease would expire by its own clock reports
+ *    STANDBY at once and holds its writes; if, later, the lease turns out
+ *    to be free and the fence counter unchanged (nobody took over), it
+ *    keeps its term and resumes. If another engine took over, the term is
+ *    lost: pending writes and barriers are dropped (failed), on_reset is
+ *    called and this engine is a standby.
+ *
+ *  - Recovery. A new term loads the tenant's state with one script (agents,
+ *    then live contacts in arrival order), feeds it to the load hooks, then
+ *    reports OWNER.
+ *
+ * Every timer runs off one repeating tick (min(50 ms, renew_ms / 2)).
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <hiredis.h>
+#include <async.h>
+#include <adapters/libuv.h>
+
+#include "log.h"
+#include "router.h"
 #include "store.h"
+#include "storebatch.h"
+
+enum conn_state {
+    CONN_IDLE = 0,       /* no connection; reconnect_at_us says when */
+    CONN_CONNECTING,     /* connect, AUTH, SELECT, SCRIPT LOAD under way */
+    CONN_READY,          /* scripts loaded */
+};
 
 struct store_barrier_ent {
     store_barrier_cb cb;
     void *arg;
+    uint64_t seq;        /* fires once confirmed_seq >= seq */
+};
+
+/* A sent batch waiting for its reply. */
+struct store_sent {
+    struct store_sent *next;
+    uint64_t seq;
+    struct storebatch b;
 };
 
 struct store {
@@ -19,10 +81,783 @@ struct store {
     struct store_config cfg;
     struct router *router;
     struct store_hooks hooks;
+    bool redis;                         /* cfg.enabled */
     enum store_role role;
+    char owner_addr[300];
+
+    /* keys */
+    char prefix[128], k_lease[160], k_fence[160], k_applied[160];
+
+    /* connection */
+    redisAsyncContext *ac;
+    enum conn_state conn;
+    uint64_t conn_started_us;
+    uint32_t backoff_ms;
+    uint64_t reconnect_at_us;
+    uint64_t down_since_us;
+    bool ever_ready;
+    bool logged_down;
+    unsigned scripts_pending;
+    char sha_batch[48], sha_lease[48], sha_load[48], sha_release[48];
+    unsigned outstanding;               /* replies awaited */
+    uint64_t await_since_us;
+
+    /* term */
+    uint64_t token;                     /* 0: no term */
+    char mine[320];                     /* lease value "token|addr" */
+    bool term_loaded;
+    bool loading;
+    bool lease_inflight;
+    uint64_t lease_sent_us;
+    uint64_t next_lease_us;
+    uint64_t lease_valid_until_us;
+
+    /* writes */
+    struct storebatch cur;
+    uint64_t next_seq;                  /* seq of the next batch sent */
+    uint64_t confirmed_seq;
+    struct store_sent *sent_head, *sent_tail, *free_sent;
+    bool need_resend;                   /* sent list must go out again */
+    size_t pending_ops;
+    bool over_bound;                    /* logged state of the bound */
+    const char **argv;
+    size_t *argvlen;
+    size_t argcap;
+    uint64_t arr_last_ms;               /* arrival score tie-breaker */
+    uint32_t arr_sub;
+
+    /* store_record scratch: unique handles of one output list */
+    uint32_t *hc, *ha;
+    uint8_t *hc_gone, *ha_out;
+    size_t hcap;
+
+    /* barriers: FIFO ring */
     struct store_barrier_ent *barriers;
-    size_t nbarriers, capbarriers;
+    size_t bhead, bcount, bcap;
+
+    uv_timer_t *tick;
+    uint32_t tick_ms;
+    bool stopping;
+    bool released;                      /* lease release sent */
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+    uint64_t stop_started_us;
+
+    struct store_stats st;
 };
+
+static uint64_t now_us(void)
+{
+    return uv_hrtime() / 1000;
+}
+
+/* ---------------------------------------------------------------- */
+/* barriers */
+
+static int barrier_push(struct store *s, store_barrier_cb cb, void *arg,
+                        uint64_t seq)
+{
+    if (s->bcount == s->bcap) {
+        size_t n = s->bcap ? s->bcap * 2 : 64;
+        struct store_barrier_ent *b = malloc(n * sizeof(*b));
+        if (!b)
+            return STORE_ENOMEM;
+        for (size_t i = 0; i < s->bcount; i++)
+            b[i] = s->barriers[(s->bhead + i) % s->bcap];
+        free(s->barriers);
+        s->barriers = b;
+        s->bcap = n;
+        s->bhead = 0;
+    }
+    struct store_barrier_ent *e =
+        &s->barriers[(s->bhead + s->bcount) % s->bcap];
+    e->cb = cb;
+    e->arg = arg;
+    e->seq = seq;
+    s->bcount++;
+    return 0;
+}
+
+/* Fires barriers from the head while `all` or their seq is confirmed.
+ * Callbacks may queue new barriers (they go behind); at most the barriers
+ * present at entry are considered. */
+static void barriers_fire(struct store *s, bool all, int status)
+{
+    size_t n = s->bcount;
+    while (n-- > 0 && s->bcount > 0) {
+        struct store_barrier_ent e = s->barriers[s->bhead];
+        if (!all && e.seq > s->confirmed_seq)
+            break;
+        s->bhead = (s->bhead + 1) % s->bcap;
+        s->bcount--;
+        s->st.barriers_fired++;
+        e.cb(e.arg, status);
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* roles */
+
+static void set_role(struct store *s, enum store_role role, const char *addr)
+{
+    if (!addr)
+        addr = "";
+    if (s->role == role && strcmp(s->owner_addr, addr) == 0)
+        return;
+    s->role = role;
+    snprintf(s->owner_addr, sizeof(s->owner_addr), "%s", addr);
+    if (role == STORE_ROLE_OWNER)
+        log_info("store: tenant %s: owner (token %" PRIu64 ")",
+                 s->cfg.tenant, s->token);
+    else if (role == STORE_ROLE_STANDBY)
+        log_info("store: tenant %s: standby, owner %s", s->cfg.tenant,
+                 addr[0] ? addr : "(none)");
+    if (s->hooks.on_role)
+        s->hooks.on_role(s->hooks.arg, role, s->owner_addr);
+}
+
+static void pending_update(struct store *s)
+{
+    size_t p = s->cur.nops;
+    for (struct store_sent *b = s->sent_head; b; b = b->next)
+        p += b->b.nops;
+    s->pending_ops = p;
+    bool over = s->redis && p >= s->cfg.max_pending;
+    if (over != s->over_bound) {
+        s->over_bound = over;
+        if (over)
+            log_warn("store: %zu unconfirmed writes, past max_pending %zu: "
+                     "refusing new contacts", p, s->cfg.max_pending);
+        else
+            log_info("store: unconfirmed writes back under max_pending");
+    }
+}
+
+static void sent_recycle(struct store *s, struct store_sent *b)
+{
+    storebatch_reset(&b->b);
+    b->next = s->free_sent;
+    s->free_sent = b;
+}
+
+/* The term is over: another engine owns (or owned) the tenant since. */
+static void term_lost(struct store *s, const char *why)
+{
+    if (s->token == 0)
+        return;
+    log_warn("store: tenant %s: lease lost (%s); dropping %zu unconfirmed "
+             "writes of token %" PRIu64, s->cfg.tenant, why,
+             s->pending_ops, s->token);
+    s->token = 0;
+    s->mine[0] = '\0';
+    s->term_loaded = false;
+    s->loading = false;
+    s->need_resend = false;
+    while (s->sent_head) {
+        struct store_sent *b = s->sent_head;
+        s->sent_head = b->next;
+        sent_recycle(s, b);
+    }
+    s->sent_tail = NULL;
+    storebatch_reset(&s->cur);
+    pending_update(s);
+    set_role(s, STORE_ROLE_STANDBY, "");
+    barriers_fire(s, true, STORE_EUNAVAILABLE);
+    if (s->hooks.on_reset)
+        s->hooks.on_reset(s->hooks.arg);
+    s->next_lease_us = 0;               /* learn the owner at once */
+}
+
+/* ---------------------------------------------------------------- */
+/* connection */
+
+static void conn_drop(struct store *s);
+static void send_lease(struct store *s);
+static void send_pending(struct store *s);
+
+static void cmd_sent(struct store *s)
+{
+    if (s->outstanding++ == 0)
+        s->await_since_us = now_us();
+}
+
+static void cmd_replied(struct store *s)
+{
+    if (s->outstanding > 0)
+        s->outstanding--;
+    s->await_since_us = now_us();
+}
+
+/* Called once per connection when it is gone (whatever the cause). */
+static void conn_lost(struct store *s, const char *why)
+{
+    bool was_ready = s->conn == CONN_READY;
+    s->ac = NULL;
+    s->conn = CONN_IDLE;
+    s->outstanding = 0;
+    s->lease_inflight = false;
+    s->loading = false;
+    s->scripts_pending = 0;
+    if (s->sent_head)
+        s->need_resend = true;
+    uint64_t now = now_us();
+    if (was_ready) {
+        s->down_since_us = now;
+        log_warn("store: redis %s:%d disconnected (%s); routing goes on in "
+                 "memory, writes are kept", s->cfg.host, s->cfg.port, why);
+        s->logged_down = true;
+    } else if (!s->logged_down && !s->stopping) {
+        if (!s->down_since_us)
+            s->down_since_us = now;
+        log_warn("store: cannot connect to redis %s:%d (%s); retrying",
+                 s->cfg.host, s->cfg.port, why);
+        s->logged_down = true;
+    }
+    s->reconnect_at_us = now + (uint64_t)s->backoff_ms * 1000;
+    uint32_t b = s->backoff_ms * 2;
+    s->backoff_ms = b > s->cfg.reconnect_max_ms ? s->cfg.reconnect_max_ms : b;
+    if (s->stopping && s->stop_done) {
+        void (*done)(void *) = s->stop_done;
+        s->stop_done = NULL;
+        barriers_fire(s, true, STORE_EUNAVAILABLE);
+        if (s->tick) {
+            uv_timer_stop(s->tick);
+        }
+        done(s->stop_arg);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct store *s = ac->data;
+    if (!s)
+        return;
+    if (status != REDIS_OK)
+        conn_lost(s, ac->errstr[0] ? ac->errstr : "connect failed");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct store *s = ac->data;
+    if (!s)
+        return;
+    conn_lost(s, ac->err ? ac->errstr : "closed");
+}
+
+/* Drops the connection; conn_lost runs from the disconnect callback, or
+ * here when the connection never completed (hiredis calls no callback). */
+static void conn_drop(struct store *s)
+{
+    redisAsyncContext *ac = s->ac;
+    if (!ac)
+        return;
+    if (ac->c.flags & REDIS_CONNECTED) {
+        redisAsyncFree(ac);         /* on_disconnect runs (maybe later) */
+    } else {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        conn_lost(s, "timeout");
+    }
+}
+
+static void on_ready(struct store *s)
+{
+    s->conn = CONN_READY;
+    s->backoff_ms = s->cfg.reconnect_min_ms;
+    if (s->ever_ready) {
+        s->st.reconnects++;
+        log_info("store: redis %s:%d reconnected after %" PRIu64 " ms",
+                 s->cfg.host, s->cfg.port,
+                 (now_us() - s->down_since_us) / 1000);
+    } else {
+        log_info("store: redis %s:%d connected", s->cfg.host, s->cfg.port);
+    }
+    s->ever_ready = true;
+    s->logged_down = false;
+    s->down_since_us = 0;
+    s->next_lease_us = 0;
+    send_lease(s);
+}
+
+/* Replies of the connection set-up (AUTH, SELECT, SCRIPT LOAD). privdata:
+ * the SHA slot to fill, or NULL. */
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    if (!s || !reply)
+        return;
+    cmd_replied(s);
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_error("store: redis set-up failed: %s", reply->str);
+        conn_drop(s);
+        return;
+    }
+    if (priv && reply->type == REDIS_REPLY_STRING)
+        snprintf(priv, 48, "%s", reply->str);
+    if (priv && --s->scripts_pending == 0 && s->conn == CONN_CONNECTING)
+        on_ready(s);
+}
+
+static void conn_start(struct store *s)
+{
+    redisAsyncContext *ac = redisAsyncConnect(s->cfg.host, s->cfg.port);
+    if (!ac || ac->err) {
+        const char *why = ac ? ac->errstr : "out of memory";
+        char buf[128];
+        snprintf(buf, sizeof(buf), "%s", why);
+        if (ac)
+            redisAsyncFree(ac);
+        s->conn = CONN_CONNECTING;
+        conn_lost(s, buf);
+        return;
+    }
+    ac->data = s;
+    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        s->conn = CONN_CONNECTING;
+        conn_lost(s, "libuv attach failed");
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    s->ac = ac;
+    s->conn = CONN_CONNECTING;
+    s->conn_started_us = now_us();
+    s->outstanding = 0;
+    if (s->cfg.password[0]) {
+        redisAsyncCommand(ac, on_setup_reply, NULL, "AUTH %s",
+                          s->cfg.password);
+        cmd_sent(s);
+    }
+    if (s->cfg.db) {
+        redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %d", s->cfg.db);
+        cmd_sent(s);
+    }
+    static const struct { const char *src; size_t off; } scripts[] = {
+        { storebatch_script, offsetof(struct store, sha_batch) },
+        { storebatch_lease_script, offsetof(struct store, sha_lease) },
+        { storebatch_load_script, offsetof(struct store, sha_load) },
+        { storebatch_release_script, offsetof(struct store, sha_release) },
+    };
+    s->scripts_pending = 4;
+    for (int i = 0; i < 4; i++) {
+        redisAsyncCommand(ac, on_setup_reply, (char *)s + scripts[i].off,
+                          "SCRIPT LOAD %s", scripts[i].src);
+        cmd_sent(s);
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* batches */
+
+static int argv_reserve(struct store *s, size_t n)
+{
+    if (n <= s->argcap)
+        return 0;
+    size_t c = s->argcap ? s->argcap : 256;
+    while (c < n)
+        c *= 2;
+    const char **a = realloc(s->argv, c * sizeof(*a));
+    if (!a)
+        return -1;
+    s->argv = a;
+    size_t *l = realloc(s->argvlen, c * sizeof(*l));
+    if (!l)
+        return -1;
+    s->argvlen = l;
+    s->argcap = c;
+    return 0;
+}
+
+static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    if (!s || !reply)
+        return;                      /* connection gone: conn_lost resends */
+    cmd_replied(s);
+    struct store_sent *b = s->sent_head;
+    if (!b)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp(reply->str, "FENCED", 6) == 0) {
+            term_lost(s, reply->str);
+            return;
+        }
+        log_error("store: write batch %" PRIu64 " failed: %s; reconnecting",
+                  b->seq, reply->str);
+        conn_drop(s);
+        return;
+    }
+    s->sent_head = b->next;
+    if (!s->sent_head)
+        s->sent_tail = NULL;
+    s->confirmed_seq = b->seq;
+    s->st.batches_confirmed++;
+    s->st.ops_confirmed += b->b.nops;
+    sent_recycle(s, b);
+    pending_update(s);
+    if (s->cfg.durability == STORE_DURABILITY_REDIS)
+        barriers_fire(s, false, 0);
+}
+
+static void send_batch(struct store *s, struct store_sent *b)
+{
+    size_t argc = storebatch_argc(&b->b);
+    if (argv_reserve(s, argc) < 0) {
+        log_error("store: out of memory sending a batch; reconnecting");
+        conn_drop(s);
+        return;
+    }
+    char token[24], seq[24], maxlen[24];
+    snprintf(token, sizeof(token), "%" PRIu64, s->token);
+    snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
+    snprintf(maxlen, sizeof(maxlen), "%" PRIu32, s->cfg.stream_maxlen);
+    const char *keys[3] = { s->k_lease, s->k_fence, s->k_applied };
+    storebatch_command(&b->b, s->sha_batch, keys, s->prefix, token, seq,
+                       maxlen, s->argv, s->argvlen);
+    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, (int)argc,
+                              s->argv, s->argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    s->st.batches_sent++;
+}
+
+static bool can_send(const struct store *s)
+{
+    return s->redis && s->ac && s->conn == CONN_READY && s->token &&
+           s->term_loaded && s->role == STORE_ROLE_OWNER && !s->loading &&
+           !s->released;
+}
+
+/* Sends what can be sent: first the batches to send again (after a
+ * reconnect), in order, then the current one. */
+static void send_pending(struct store *s)
+{
+    if (!can_send(s))
+        return;
+    if (s->need_resend) {
+        s->need_resend = false;
+        for (struct store_sent *b = s->sent_head; b && s->ac; b = b->next) {
+            s->st.batches_resent++;
+            send_batch(s, b);
+        }
+        if (!s->ac)
+            return;
+    }
+    if (s->cur.nops == 0)
+        return;
+    struct store_sent *b = s->free_sent;
+    if (b) {
+        s->free_sent = b->next;
+    } else {
+        b = calloc(1, sizeof(*b));
+        if (!b)
+            return;                  /* stays in cur; tried next turn */
+        storebatch_init(&b->b);
+    }
+    storebatch_swap(&b->b, &s->cur);
+    b->seq = s->next_seq++;
+    b->next = NULL;
+    if (s->sent_tail)
+        s->sent_tail->next = b;
+    else
+        s->sent_head = b;
+    s->sent_tail = b;
+    send_batch(s, b);
+}
+
+/* ---------------------------------------------------------------- */
+/* lease and recovery */
+
+static void start_load(struct store *s);
+
+static const char *addr_of(const char *lease_value)
+{
+    const char *bar = lease_value ? strchr(lease_value, '|') : NULL;
+    return bar ? bar + 1 : "";
+}
+
+static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    if (!s || !reply)
+        return;
+    cmd_replied(s);
+    s->lease_inflight = false;
+    s->st.lease_calls++;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        log_error("store: lease script failed: %s",
+                  reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+        conn_drop(s);
+        return;
+    }
+    long long code = reply->element[0]->integer;
+    const char *val = reply->element[1]->str;
+    uint32_t margin = s->cfg.lease_ms / 10;
+    if (margin < 2 * s->tick_ms)
+        margin = 2 * s->tick_ms;
+    if (margin >= s->cfg.lease_ms)
+        margin = s->cfg.lease_ms / 2;
+    uint64_t valid = s->lease_sent_us +
+                     (uint64_t)(s->cfg.lease_ms - margin) * 1000;
+    if (s->stopping)
+        return;
+    if (code == 1) {
+        s->lease_valid_until_us = valid;
+        if (!s->term_loaded) {
+            if (!s->loading)
+                start_load(s);
+            return;
+        }
+        if (s->role != STORE_ROLE_OWNER)
+            log_info("store: tenant %s: lease of token %" PRIu64
+                     " confirmed again; resuming", s->cfg.tenant, s->token);
+        set_role(s, STORE_ROLE_OWNER, s->cfg.advertise);
+        send_pending(s);
+    } else if (code == 2) {
+        if (s->token)
+            term_lost(s, "another engine owned the tenant since");
+        s->token = strtoull(val, NULL, 10);
+        snprintf(s->mine, sizeof(s->mine), "%s", val);
+        s->term_loaded = false;
+        s->lease_valid_until_us = valid;
+        log_info("store: tenant %s: lease acquired, token %" PRIu64
+                 "; loading state", s->cfg.tenant, s->token);
+        start_load(s);
+    } else {
+        if (s->token) {
+            char why[360];
+            snprintf(why, sizeof(why), "held by %s", val[0] ? val : "nobody");
+            term_lost(s, why);
+        }
+        set_role(s, STORE_ROLE_STANDBY, addr_of(val));
+    }
+}
+
+static void send_lease(struct store *s)
+{
+    if (!s->ac || s->conn != CONN_READY || s->lease_inflight)
+        return;
+    char token[24], ms[16];
+    snprintf(token, sizeof(token), "%" PRIu64, s->token);
+    snprintf(ms, sizeof(ms), "%" PRIu32, s->cfg.lease_ms);
+    const char *argv[] = { "EVALSHA", s->sha_lease, "2", s->k_lease,
+                           s->k_fence, s->mine, token, s->cfg.advertise, ms,
+                           s->stopping ? "0" : "1" };
+    size_t argvlen[10];
+    for (int i = 0; i < 10; i++)
+        argvlen[i] = strlen(argv[i]);
+    uint64_t now = now_us();
+    if (redisAsyncCommandArgv(s->ac, on_lease_reply, NULL, 10, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    s->lease_inflight = true;
+    s->lease_sent_us = now;
+    s->next_lease_us = now + (uint64_t)s->cfg.renew_ms * 1000;
+}
+
+static const char *el(const redisReply *a, size_t i, size_t *len)
+{
+    const redisReply *e = a->element[i];
+    if (e->type != REDIS_REPLY_STRING) {
+        *len = 0;
+        return "";
+    }
+    *len = e->len;
+    return e->str;
+}
+
+static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    if (!s || !reply)
+        return;
+    cmd_replied(s);
+    s->loading = false;
+    if (s->stopping)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp(reply->str, "FENCED", 6) == 0) {
+            term_lost(s, reply->str);
+            return;
+        }
+        log_error("store: loading state failed: %s", reply->str);
+        conn_drop(s);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
+        log_error("store: loading state failed: bad reply");
+        conn_drop(s);
+        return;
+    }
+    const redisReply *ag = reply->element[0], *co = reply->element[1];
+    size_t nag = 0, nco = 0, skipped = 0;
+    for (size_t i = 0; i + 5 <= ag->elements; i += 5) {
+        size_t ll, l;
+        const char *login = el(ag, i + 1, &ll);
+        char state[16], reason[ROUTER_ID_MAX];
+        const char *p = el(ag, i + 2, &l);
+        snprintf(state, sizeof(state), "%.*s", (int)l, p);
+        p = el(ag, i + 3, &l);
+        snprintf(reason, sizeof(reason), "%.*s", (int)l, p);
+        if (ll == 0) {
+            skipped++;
+            continue;
+        }
+        nag++;
+        if (s->hooks.load_agent)
+            s->hooks.load_agent(s->hooks.arg, (const uint8_t *)login, ll,
+                                atoi(state), reason);
+    }
+    for (size_t i = 0; i + 7 <= co->elements; i += 7) {
+        size_t al, l;
+        const char *arrived = el(co, i + 1, &al);
+        char ms[24], state[16], queue[ROUTER_ID_MAX], agent[ROUTER_ID_MAX];
+        const char *p = el(co, i + 2, &l);
+        snprintf(ms, sizeof(ms), "%.*s", (int)l, p);
+        p = el(co, i + 3, &l);
+        snprintf(state, sizeof(state), "%.*s", (int)l, p);
+        p = el(co, i + 4, &l);
+        snprintf(queue, sizeof(queue), "%.*s", (int)l, p);
+        p = el(co, i + 5, &l);
+        snprintf(agent, sizeof(agent), "%.*s", (int)l, p);
+        if (al == 0) {
+            skipped++;
+            continue;
+        }
+        int st = atoi(state);
+        if (st == 0)
+            st = ROUTER_CONTACT_QUEUED;
+        nco++;
+        if (s->hooks.load_contact)
+            s->hooks.load_contact(s->hooks.arg, (const uint8_t *)arrived, al,
+                                  strtoull(ms, NULL, 10), st, queue,
+                                  agent[0] ? agent : NULL);
+    }
+    if (s->token == 0 || s->stopping)
+        return;                      /* a hook stopped us */
+    log_info("store: tenant %s: loaded %zu agents, %zu contacts%s",
+             s->cfg.tenant, nag, nco, skipped ? " (some incomplete skipped)" : "");
+    s->term_loaded = true;
+    if (s->router) {
+        int nq = router_queue_count(s->router);
+        for (int q = 0; q < nq; q++)
+            storebatch_queue(&s->cur, router_queue_name(s->router, q), q);
+        s->st.ops_queued += (uint64_t)nq;
+        pending_update(s);
+    }
+    set_role(s, STORE_ROLE_OWNER, s->cfg.advertise);
+    send_pending(s);
+}
+
+static void start_load(struct store *s)
+{
+    if (!s->ac || s->conn != CONN_READY)
+        return;
+    const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
+                           s->prefix, s->mine };
+    size_t argvlen[6];
+    for (int i = 0; i < 6; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (redisAsyncCommandArgv(s->ac, on_load_reply, NULL, 6, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    s->loading = true;
+}
+
+/* ---------------------------------------------------------------- */
+/* tick */
+
+static void on_tick(uv_timer_t *t)
+{
+    struct store *s = t->data;
+    if (!s)
+        return;
+    uint64_t now = now_us();
+    if (s->stopping) {
+        if (s->ac && now - s->stop_started_us >
+                         (uint64_t)s->cfg.command_timeout_ms * 1000)
+            conn_drop(s);
+        return;
+    }
+    switch (s->conn) {
+    case CONN_IDLE:
+        if (now >= s->reconnect_at_us)
+            conn_start(s);
+        break;
+    case CONN_CONNECTING:
+        if (now - s->conn_started_us >
+            (uint64_t)s->cfg.connect_timeout_ms * 1000)
+            conn_drop(s);
+        break;
+    case CONN_READY:
+        if (s->outstanding && now - s->await_since_us >
+                                  (uint64_t)s->cfg.command_timeout_ms * 1000) {
+            log_warn("store: redis did not answer for %" PRIu32 " ms",
+                     s->cfg.command_timeout_ms);
+            conn_drop(s);
+        }
+        break;
+    }
+    if (s->token && s->role == STORE_ROLE_OWNER &&
+        now >= s->lease_valid_until_us) {
+        log_warn("store: tenant %s: lease renewal not confirmed before "
+                 "expiry; standing by", s->cfg.tenant);
+        set_role(s, STORE_ROLE_STANDBY, "");
+    }
+    if (s->conn == CONN_READY && now >= s->next_lease_us)
+        send_lease(s);
+}
+
+/* ---------------------------------------------------------------- */
+/* public API */
+
+static void defaults(struct store_config *c)
+{
+    if (!c->host[0])
+        snprintf(c->host, sizeof(c->host), "127.0.0.1");
+    if (!c->port)
+        c->port = 6379;
+    if (!c->tenant[0])
+        snprintf(c->tenant, sizeof(c->tenant), "default");
+    if (!c->connect_timeout_ms)
+        c->connect_timeout_ms = 1000;
+    if (!c->command_timeout_ms)
+        c->command_timeout_ms = 2000;
+    if (!c->lease_ms)
+        c->lease_ms = 2000;
+    if (!c->renew_ms)
+        c->renew_ms = c->lease_ms / 4 ? c->lease_ms / 4 : 1;
+    if (!c->reconnect_min_ms)
+        c->reconnect_min_ms = 100;
+    if (!c->reconnect_max_ms)
+        c->reconnect_max_ms = 2000;
+    if (c->reconnect_max_ms < c->reconnect_min_ms)
+        c->reconnect_max_ms = c->reconnect_min_ms;
+    if (!c->max_pending)
+        c->max_pending = 100000;
+    if (!c->stream_maxlen)
+        c->stream_maxlen = 1000000;
+    if (!c->advertise[0])
+        snprintf(c->advertise, sizeof(c->advertise), "pid-%d", (int)getpid());
+}
 
 struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
                         struct router *r, const struct store_hooks *hooks)
@@ -33,81 +868,390 @@ struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
     s->loop = loop;
     if (cfg)
         s->cfg = *cfg;
+    defaults(&s->cfg);
+    s->redis = s->cfg.enabled;
     s->router = r;
     if (hooks)
         s->hooks = *hooks;
+    storebatch_init(&s->cur);
+    s->next_seq = 1;
+    storebatch_key(s->prefix, sizeof(s->prefix), s->cfg.tenant, "");
+    storebatch_key(s->k_lease, sizeof(s->k_lease), s->cfg.tenant, "lease");
+    storebatch_key(s->k_fence, sizeof(s->k_fence), s->cfg.tenant, "fence");
+    storebatch_key(s->k_applied, sizeof(s->k_applied), s->cfg.tenant,
+                   "applied");
+    s->backoff_ms = s->cfg.reconnect_min_ms;
+    s->tick_ms = s->cfg.renew_ms / 2;
+    if (s->tick_ms > 50)
+        s->tick_ms = 50;
+    if (s->tick_ms < 5)
+        s->tick_ms = 5;
     return s;
 }
 
 int store_start(struct store *s)
 {
-    s->role = STORE_ROLE_OWNER;
-    if (s->hooks.on_role)
-        s->hooks.on_role(s->hooks.arg, STORE_ROLE_OWNER, s->cfg.advertise);
+    if (!s->redis) {
+        set_role(s, STORE_ROLE_OWNER, s->cfg.advertise);
+        return 0;
+    }
+    s->tick = malloc(sizeof(*s->tick));
+    if (!s->tick)
+        return STORE_ENOMEM;
+    uv_timer_init(s->loop, s->tick);
+    s->tick->data = s;
+    uv_timer_start(s->tick, on_tick, s->tick_ms, s->tick_ms);
+    conn_start(s);
     return 0;
+}
+
+static void on_release_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    if (s && r)
+        cmd_replied(s);
 }
 
 void store_stop(struct store *s, void (*done)(void *arg), void *arg)
 {
-    store_flush(s);
-    if (done)
-        done(arg);
+    if (!s->redis) {
+        store_flush(s);
+        if (done)
+            done(arg);
+        return;
+    }
+    if (s->stopping)
+        return;
+    s->stop_done = done;
+    s->stop_arg = arg;
+    if (s->ac && s->conn == CONN_READY) {
+        send_pending(s);
+        if (s->token && s->ac) {
+            const char *argv[] = { "EVALSHA", s->sha_release, "1",
+                                   s->k_lease, s->mine };
+            size_t argvlen[5];
+            for (int i = 0; i < 5; i++)
+                argvlen[i] = strlen(argv[i]);
+            if (redisAsyncCommandArgv(s->ac, on_release_reply, NULL, 5, argv,
+                                      argvlen) == REDIS_OK)
+                cmd_sent(s);
+            s->released = true;
+        }
+    }
+    s->stopping = true;
+    s->stop_started_us = now_us();
+    if (s->ac && s->conn == CONN_READY) {
+        redisAsyncDisconnect(s->ac);     /* after the replies */
+    } else if (s->ac) {
+        conn_drop(s);
+    } else {
+        s->stop_done = NULL;
+        barriers_fire(s, true, STORE_EUNAVAILABLE);
+        if (s->tick)
+            uv_timer_stop(s->tick);
+        if (done)
+            done(arg);
+    }
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    free(h);
 }
 
 void store_free(struct store *s)
 {
     if (!s)
         return;
+    if (s->ac) {
+        redisAsyncContext *ac = s->ac;
+        ac->data = NULL;
+        s->ac = NULL;
+        redisAsyncFree(ac);
+    }
+    if (s->tick) {
+        s->tick->data = NULL;
+        uv_close((uv_handle_t *)s->tick, on_tick_closed);
+    }
+    while (s->sent_head) {
+        struct store_sent *b = s->sent_head;
+        s->sent_head = b->next;
+        storebatch_free(&b->b);
+        free(b);
+    }
+    while (s->free_sent) {
+        struct store_sent *b = s->free_sent;
+        s->free_sent = b->next;
+        storebatch_free(&b->b);
+        free(b);
+    }
+    storebatch_free(&s->cur);
+    free(s->argv);
+    free(s->argvlen);
+    free(s->hc);
+    free(s->ha);
+    free(s->hc_gone);
+    free(s->ha_out);
     free(s->barriers);
     free(s);
 }
 
 enum store_role store_role(const struct store *s) { return s->role; }
-const char *store_owner_addr(const struct store *s) { return s->cfg.advertise; }
-bool store_writable(const struct store *s) { (void)s; return true; }
+
+const char *store_owner_addr(const struct store *s)
+{
+    return s->owner_addr;
+}
+
+bool store_writable(const struct store *s)
+{
+    return !s->redis || s->pending_ops < s->cfg.max_pending;
+}
+
+void store_set_router(struct store *s, struct router *r)
+{
+    s->router = r;
+}
+
+void store_stats(const struct store *s, struct store_stats *out)
+{
+    *out = s->st;
+    out->pending_ops = s->pending_ops;
+    out->token = s->token;
+}
 
 int store_contact_arrived(struct store *s, const char *contact_id,
                           const uint8_t *arrived, size_t len,
                           uint64_t now_wall_ms)
 {
+    if (!s->redis)
+        return 0;
+    if (!contact_id || !contact_id[0])
+        return STORE_EINVAL;
+    if (!s->token)
+        return STORE_ENOTOWNER;
+    if (now_wall_ms == s->arr_last_ms) {
+        s->arr_sub++;
+    } else {
+        s->arr_last_ms = now_wall_ms;
+        s->arr_sub = 0;
+    }
+    /* score: arrival in ms * 1000 + order within the ms; exact in a
+     * double for ~285 years past the epoch. */
+    uint64_t score = now_wall_ms * 1000 + (s->arr_sub < 999 ? s->arr_sub : 999);
+    if (storebatch_contact_arrived(&s->cur, contact_id, arrived, len,
+                                   now_wall_ms, score) < 0)
+        return STORE_ENOMEM;
+    s->st.ops_queued++;
+    pending_update(s);
     return 0;
 }
 
 int store_agent_login(struct store *s, const char *agent_id,
                       const uint8_t *login, size_t len)
 {
+    if (!s->redis)
+        return 0;
+    if (!agent_id || !agent_id[0])
+        return STORE_EINVAL;
+    if (!s->token)
+        return STORE_ENOTOWNER;
+    if (storebatch_agent_login(&s->cur, agent_id, login, len) < 0)
+        return STORE_ENOMEM;
+    s->st.ops_queued++;
+    pending_update(s);
     return 0;
+}
+
+static uint64_t to_wall(uint64_t t_us, uint64_t mono_now_us,
+                        uint64_t wall_now_ms)
+{
+    if (t_us <= mono_now_us)
+        return wall_now_ms - (mono_now_us - t_us) / 1000;
+    return wall_now_ms + (t_us - mono_now_us) / 1000;
+}
+
+static const char *ev_name(enum router_event_type t)
+{
+    switch (t) {
+    case ROUTER_EV_QUEUED: return "queued";
+    case ROUTER_EV_OFFER: return "offer";
+    case ROUTER_EV_REVOKED: return "revoked";
+    case ROUTER_EV_REJECTED: return "rejected";
+    case ROUTER_EV_ASSIGNED: return "assigned";
+    case ROUTER_EV_CONTACT_GONE: return "gone";
+    case ROUTER_EV_AGENT_STATE: return "agent_state";
+    case ROUTER_EV_MOVED: return "moved";
+    }
+    return "unknown";
+}
+
+static int hreserve(struct store *s, size_t n)
+{
+    if (n <= s->hcap)
+        return 0;
+    size_t c = s->hcap ? s->hcap : 64;
+    while (c < n)
+        c *= 2;
+    uint32_t *hc = realloc(s->hc, c * sizeof(*hc));
+    if (!hc)
+        return -1;
+    s->hc = hc;
+    uint32_t *ha = realloc(s->ha, c * sizeof(*ha));
+    if (!ha)
+        return -1;
+    s->ha = ha;
+    uint8_t *g = realloc(s->hc_gone, c);
+    if (!g)
+        return -1;
+    s->hc_gone = g;
+    uint8_t *o = realloc(s->ha_out, c);
+    if (!o)
+        return -1;
+    s->ha_out = o;
+    s->hcap = c;
+    return 0;
+}
+
+/* Index of h in set[0..n), adding it when missing. */
+static size_t hset(uint32_t *set, uint8_t *flag, size_t *n, uint32_t h)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (set[i] == h)
+            return i;
+    set[*n] = h;
+    flag[*n] = 0;
+    return (*n)++;
 }
 
 void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
 {
+    if (!s->redis || !s->router || !s->token)
+        return;
+    struct router *r = s->router;
+    size_t n = router_out_count(r);
+    if (n == 0)
+        return;
+    if (hreserve(s, n) < 0) {
+        log_error("store: out of memory recording %zu events", n);
+        return;
+    }
+    size_t nc = 0, na = 0;
+    size_t before = s->cur.nops;
+    for (size_t i = 0; i < n; i++) {
+        const struct router_event *ev = router_out_get(r, i);
+        const char *cid = ev->contact != UINT32_MAX
+                              ? router_contact_id(r, ev->contact) : "";
+        const char *aid = ev->agent != UINT32_MAX
+                              ? router_agent_id(r, ev->agent) : "";
+        const char *q = ev->queue >= 0 ? router_queue_name(r, ev->queue) : "";
+        char detail[32] = "";
+        switch (ev->type) {
+        case ROUTER_EV_OFFER:
+            snprintf(detail, sizeof(detail), "%" PRIu64,
+                     to_wall(ev->deadline, mono_now_us, wall_now_ms));
+            break;
+        case ROUTER_EV_REVOKED:
+            snprintf(detail, sizeof(detail), "%s",
+                     ev->u.revoke == ROUTER_REVOKE_TIMEOUT ? "timeout"
+                     : ev->u.revoke == ROUTER_REVOKE_ABANDONED ? "abandoned"
+                     : "agent_logout");
+            break;
+        case ROUTER_EV_CONTACT_GONE:
+            snprintf(detail, sizeof(detail), "%s",
+                     ev->u.gone == ROUTER_CONTACT_ABANDONED ? "abandoned"
+                                                            : "completed");
+            break;
+        case ROUTER_EV_AGENT_STATE:
+            snprintf(detail, sizeof(detail), "%d", (int)ev->u.agent_state);
+            break;
+        case ROUTER_EV_QUEUED:
+            snprintf(detail, sizeof(detail), "%" PRIu32, ev->position);
+            break;
+        default:
+            break;
+        }
+        storebatch_event(&s->cur, ev_name(ev->type), cid ? cid : "",
+                         aid ? aid : "", q ? q : "", wall_now_ms, detail);
+        if (ev->contact != UINT32_MAX) {
+            size_t k = hset(s->hc, s->hc_gone, &nc, ev->contact);
+            if (ev->type == ROUTER_EV_CONTACT_GONE)
+                s->hc_gone[k] = (uint8_t)(ev->u.gone == ROUTER_CONTACT_ABANDONED
+                                              ? ROUTER_CONTACT_ABANDONED
+                                              : ROUTER_CONTACT_COMPLETED);
+        }
+        if (ev->agent != UINT32_MAX) {
+            size_t k = hset(s->ha, s->ha_out, &na, ev->agent);
+            if (ev->type == ROUTER_EV_AGENT_STATE)
+                s->ha_out[k] =
+                    ev->u.agent_state == ROUTER_AGENT_STATE_LOGGED_OUT;
+        }
+    }
+    for (size_t i = 0; i < nc; i++) {
+        const char *id = router_contact_id(r, s->hc[i]);
+        if (!id || !id[0])
+            continue;
+        if (s->hc_gone[i]) {
+            storebatch_contact_gone(&s->cur, id, s->hc_gone[i]);
+            continue;
+        }
+        struct router_contact_info ci;
+        router_contact_info(r, s->hc[i], &ci);
+        if (ci.state == ROUTER_CONTACT_COMPLETED ||
+            ci.state == ROUTER_CONTACT_ABANDONED) {
+            storebatch_contact_gone(&s->cur, id, (int)ci.state);
+            continue;
+        }
+        const char *q = ci.queue >= 0 ? router_queue_name(r, ci.queue) : "";
+        const char *a = ci.agent != UINT32_MAX ? router_agent_id(r, ci.agent)
+                                               : "";
+        uint64_t dl = ci.state == ROUTER_CONTACT_OFFERED
+                          ? to_wall(ci.deadline, mono_now_us, wall_now_ms) : 0;
+        storebatch_contact_state(&s->cur, id, (int)ci.state, q, a, dl);
+    }
+    for (size_t i = 0; i < na; i++) {
+        const char *id = router_agent_id(r, s->ha[i]);
+        if (!id || !id[0])
+            continue;
+        if (s->ha_out[i]) {
+            storebatch_agent_logout(&s->cur, id);
+            continue;
+        }
+        struct router_agent_info ai;
+        router_agent_info(r, s->ha[i], mono_now_us, &ai);
+        if (ai.state == ROUTER_AGENT_STATE_LOGGED_OUT) {
+            storebatch_agent_logout(&s->cur, id);
+            continue;
+        }
+        storebatch_agent_state(&s->cur, id, (int)ai.state, ai.reason,
+                               to_wall(ai.state_since, mono_now_us,
+                                       wall_now_ms));
+    }
+    s->st.ops_queued += s->cur.nops - before;
+    pending_update(s);
 }
 
 int store_barrier(struct store *s, store_barrier_cb cb, void *arg)
 {
-    if (s->nbarriers == s->capbarriers) {
-        size_t n = s->capbarriers ? s->capbarriers * 2 : 64;
-        struct store_barrier_ent *b = realloc(s->barriers, n * sizeof(*b));
-        if (!b)
-            return STORE_ENOMEM;
-        s->barriers = b;
-        s->capbarriers = n;
+    if (s->redis) {
+        if (s->pending_ops >= s->cfg.max_pending)
+            return STORE_EUNAVAILABLE;
+        if (!s->token)
+            return STORE_ENOTOWNER;
     }
-    s->barriers[s->nbarriers].cb = cb;
-    s->barriers[s->nbarriers].arg = arg;
-    s->nbarriers++;
-    return 0;
+    uint64_t seq = s->cur.nops ? s->next_seq : s->next_seq - 1;
+    return barrier_push(s, cb, arg, seq);
 }
 
 void store_flush(struct store *s)
 {
-    /* Callbacks may queue new barriers: take the current list first. */
-    size_t n = s->nbarriers;
-    for (size_t i = 0; i < n; i++)
-        s->barriers[i].cb(s->barriers[i].arg, 0);
-    memmove(s->barriers, s->barriers + n,
-            (s->nbarriers - n) * sizeof(*s->barriers));
-    s->nbarriers -= n;
+    if (!s->redis) {
+        barriers_fire(s, true, 0);
+        return;
+    }
+    if (!s->stopping)
+        send_pending(s);
+    barriers_fire(s, s->cfg.durability == STORE_DURABILITY_MEMORY, 0);
 }
 
 const char *store_strerror(int err)

@@ -86,6 +86,15 @@ struct store_hooks {
     void (*load_contact)(void *arg, const uint8_t *arrived, size_t len,
                          uint64_t arrived_wall_ms, int contact_state,
                          const char *queue, const char *agent_id);
+    /* Optional (may be NULL). Called when this engine learns that another
+     * engine has owned the tenant since this one last did: the router's
+     * state is stale. The engine drops it (a fresh router, handed over
+     * with store_set_router()) before the store loads the state again and
+     * reports OWNER. An OWNER that follows a STANDBY without on_reset in
+     * between resumes the same term: the router's state is still right
+     * (the lease had only lapsed by this engine's clock during a Redis
+     * outage and nobody took it). */
+    void (*on_reset)(void *arg);
 };
 
 typedef void (*store_barrier_cb)(void *arg, int status);
@@ -134,5 +143,25 @@ int store_barrier(struct store *s, store_barrier_cb cb, void *arg);
 void store_flush(struct store *s);
 
 const char *store_strerror(int err);
+
+/* Replaces the borrowed router (after on_reset). */
+void store_set_router(struct store *s, struct router *r);
+
+/* Counters for benchmarks and tests. `batches_sent` counts EVALSHA round
+ * trips of write batches (one per loop turn with writes); Redis round trips
+ * per contact = batches_sent / contacts. */
+struct store_stats {
+    uint64_t batches_sent;        /* write batches sent (resends included) */
+    uint64_t batches_confirmed;
+    uint64_t batches_resent;      /* sent again after a reconnect */
+    uint64_t ops_queued;          /* ops (commands) put into batches */
+    uint64_t ops_confirmed;
+    uint64_t lease_calls;         /* lease script round trips */
+    uint64_t reconnects;
+    uint64_t barriers_fired;
+    size_t pending_ops;           /* unconfirmed ops now */
+    uint64_t token;               /* fencing token of the term, 0 if none */
+};
+void store_stats(const struct store *s, struct store_stats *out);
 
 #endif

@@ -1,0 +1,429 @@
+/* storebatch.c -- the Redis write batch of one loop turn (see storebatch.h).
+ *
+ * The ops are encoded as script arguments in one growing buffer so that a
+ * batch costs two reallocations at most per loop turn in steady state (the
+ * store reuses its batches). The Lua scripts below are the only code that
+ * writes the tenant's keys; docs/redis.md describes the layout they keep.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storebatch.h"
+
+void storebatch_init(struct storebatch *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void storebatch_free(struct storebatch *b)
+{
+    free(b->buf);
+    free(b->off);
+    free(b->alen);
+    memset(b, 0, sizeof(*b));
+}
+
+void storebatch_reset(struct storebatch *b)
+{
+    b->len = 0;
+    b->nargs = 0;
+    b->nops = 0;
+}
+
+void storebatch_swap(struct storebatch *a, struct storebatch *b)
+{
+    struct storebatch t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int reserve(struct storebatch *b, size_t bytes, size_t args)
+{
+    if (b->len + bytes > b->cap) {
+        size_t n = b->cap ? b->cap : 4096;
+        while (n < b->len + bytes)
+            n *= 2;
+        char *p = realloc(b->buf, n);
+        if (!p)
+            return -1;
+        b->buf = p;
+        b->cap = n;
+    }
+    if (b->nargs + args > b->capargs) {
+        size_t n = b->capargs ? b->capargs : 128;
+        while (n < b->nargs + args)
+            n *= 2;
+        size_t *o = realloc(b->off, n * sizeof(*o));
+        if (!o)
+            return -1;
+        b->off = o;
+        size_t *l = realloc(b->alen, n * sizeof(*l));
+        if (!l)
+            return -1;
+        b->alen = l;
+        b->capargs = n;
+    }
+    return 0;
+}
+
+/* Appends one argument; the caller reserved room. */
+static void put(struct storebatch *b, const void *p, size_t n)
+{
+    if (n)
+        memcpy(b->buf + b->len, p, n);
+    b->off[b->nargs] = b->len;
+    b->alen[b->nargs] = n;
+    b->len += n;
+    b->nargs++;
+}
+
+static void puts_(struct storebatch *b, const char *s)
+{
+    put(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void putu(struct storebatch *b, uint64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof(t), "%" PRIu64, v);
+    put(b, t, (size_t)n);
+}
+
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+int storebatch_append(struct storebatch *dst, struct storebatch *src)
+{
+    if (src->nargs == 0)
+        return 0;
+    if (dst->nargs == 0) {
+        storebatch_swap(dst, src);
+        storebatch_reset(src);
+        return 0;
+    }
+    if (reserve(dst, src->len, src->nargs) < 0)
+        return -1;
+    size_t base = dst->len;
+    memcpy(dst->buf + base, src->buf, src->len);
+    for (size_t i = 0; i < src->nargs; i++) {
+        dst->off[dst->nargs + i] = base + src->off[i];
+        dst->alen[dst->nargs + i] = src->alen[i];
+    }
+    dst->len += src->len;
+    dst->nargs += src->nargs;
+    dst->nops += src->nops;
+    storebatch_reset(src);
+    return 0;
+}
+
+int storebatch_contact_arrived(struct storebatch *b, const char *id,
+                               const uint8_t *arrived, size_t len,
+                               uint64_t arrived_ms, uint64_t score)
+{
+    if (reserve(b, 1 + slen(id) + len + 48, 5) < 0)
+        return -1;
+    put(b, "A", 1);
+    puts_(b, id);
+    put(b, arrived, len);
+    putu(b, arrived_ms);
+    putu(b, score);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_contact_state(struct storebatch *b, const char *id,
+                             int state, const char *queue, const char *agent,
+                             uint64_t deadline_ms)
+{
+    if (reserve(b, 1 + slen(id) + slen(queue) + slen(agent) + 48, 6) < 0)
+        return -1;
+    put(b, "c", 1);
+    puts_(b, id);
+    putu(b, (uint64_t)(state < 0 ? 0 : state));
+    puts_(b, queue);
+    puts_(b, agent);
+    putu(b, deadline_ms);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_contact_gone(struct storebatch *b, const char *id, int state)
+{
+    if (reserve(b, 1 + slen(id) + 24, 3) < 0)
+        return -1;
+    put(b, "x", 1);
+    puts_(b, id);
+    putu(b, (uint64_t)(state < 0 ? 0 : state));
+    b->nops++;
+    return 0;
+}
+
+int storebatch_agent_login(struct storebatch *b, const char *id,
+                           const uint8_t *login, size_t len)
+{
+    if (reserve(b, 1 + slen(id) + len, 3) < 0)
+        return -1;
+    put(b, "L", 1);
+    puts_(b, id);
+    put(b, login, len);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_agent_state(struct storebatch *b, const char *id, int state,
+                           const char *reason, uint64_t since_ms)
+{
+    if (reserve(b, 1 + slen(id) + slen(reason) + 48, 5) < 0)
+        return -1;
+    put(b, "a", 1);
+    puts_(b, id);
+    putu(b, (uint64_t)(state < 0 ? 0 : state));
+    puts_(b, reason);
+    putu(b, since_ms);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_agent_logout(struct storebatch *b, const char *id)
+{
+    if (reserve(b, 1 + slen(id), 2) < 0)
+        return -1;
+    put(b, "o", 1);
+    puts_(b, id);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_event(struct storebatch *b, const char *type,
+                     const char *contact, const char *agent,
+                     const char *queue, uint64_t ts_ms, const char *detail)
+{
+    if (reserve(b, 1 + slen(type) + slen(contact) + slen(agent) +
+                   slen(queue) + slen(detail) + 24, 7) < 0)
+        return -1;
+    put(b, "e", 1);
+    puts_(b, type);
+    puts_(b, contact);
+    puts_(b, agent);
+    puts_(b, queue);
+    putu(b, ts_ms);
+    puts_(b, detail);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_queue(struct storebatch *b, const char *name, int index)
+{
+    if (reserve(b, 1 + slen(name) + 24, 3) < 0)
+        return -1;
+    put(b, "q", 1);
+    puts_(b, name);
+    putu(b, (uint64_t)(index < 0 ? 0 : index));
+    b->nops++;
+    return 0;
+}
+
+const char *storebatch_arg(const struct storebatch *b, size_t i, size_t *len)
+{
+    if (i >= b->nargs) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = b->alen[i];
+    return b->buf + b->off[i];
+}
+
+/* EVALSHA sha 3 k1 k2 k3 + header + ops */
+size_t storebatch_argc(const struct storebatch *b)
+{
+    return 6 + STOREBATCH_HDR_ARGS + b->nargs;
+}
+
+void storebatch_command(const struct storebatch *b, const char *sha,
+                        const char *const keys[3], const char *prefix,
+                        const char *token, const char *seq,
+                        const char *maxlen, const char **argv,
+                        size_t *argvlen)
+{
+    size_t n = 0;
+#define ARG(s) do { argv[n] = (s); argvlen[n] = strlen(s); n++; } while (0)
+    ARG("EVALSHA");
+    ARG(sha);
+    ARG("3");
+    ARG(keys[0]);
+    ARG(keys[1]);
+    ARG(keys[2]);
+    ARG(prefix);
+    ARG(token);
+    ARG(seq);
+    ARG(maxlen);
+#undef ARG
+    for (size_t i = 0; i < b->nargs; i++) {
+        argv[n] = b->buf + b->off[i];
+        argvlen[n] = b->alen[i];
+        n++;
+    }
+}
+
+size_t storebatch_key(char *buf, size_t len, const char *tenant,
+                      const char *suffix)
+{
+    int n = snprintf(buf, len, "ccr:{%s}:%s", tenant, suffix);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* The batch script. KEYS: lease, fence, applied. ARGV: prefix, token,
+ * sequence, stream bound, ops... Refuses a batch whose token does not
+ * hold the lease ("FENCED"); a lapsed lease that nobody took since (the
+ * fence counter still equals the token) still counts as held. Returns the
+ * number of ops applied, 0 for a batch applied before. */
+const char storebatch_script[] =
+    "local lease = redis.call('GET', KEYS[1])\n"
+    "local tok = ARGV[2]\n"
+    "if lease then\n"
+    "  local lt = string.match(lease, '^(%d+)|')\n"
+    "  if lt ~= tok then\n"
+    "    return redis.error_reply('FENCED lease held by token ' .. tostring(lt))\n"
+    "  end\n"
+    "elseif redis.call('GET', KEYS[2]) ~= tok then\n"
+    "  return redis.error_reply('FENCED no lease for token ' .. tok)\n"
+    "end\n"
+    "local ap = redis.call('GET', KEYS[3])\n"
+    "if ap then\n"
+    "  local at, as = string.match(ap, '^(%d+):(%d+)$')\n"
+    "  if at == tok and tonumber(as) >= tonumber(ARGV[3]) then return 0 end\n"
+    "end\n"
+    "redis.call('SET', KEYS[3], tok .. ':' .. ARGV[3])\n"
+    "local p = ARGV[1]\n"
+    "local ml = ARGV[4]\n"
+    "local gone = {}\n"
+    "local i = 5\n"
+    "local n = #ARGV\n"
+    "local ops = 0\n"
+    "while i <= n do\n"
+    "  local op = ARGV[i]\n"
+    "  if op == 'A' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    if not gone[id] then\n"
+    "      redis.call('HSET', p .. 'contact:' .. id, 'arrived', ARGV[i+2],\n"
+    "                 'arrived_ms', ARGV[i+3])\n"
+    "      redis.call('ZADD', p .. 'contacts', ARGV[i+4], id)\n"
+    "    end\n"
+    "    i = i + 5\n"
+    "  elseif op == 'c' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    if not gone[id] then\n"
+    "      redis.call('HSET', p .. 'contact:' .. id, 'state', ARGV[i+2],\n"
+    "                 'queue', ARGV[i+3], 'agent', ARGV[i+4],\n"
+    "                 'deadline_ms', ARGV[i+5])\n"
+    "    end\n"
+    "    i = i + 6\n"
+    "  elseif op == 'x' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    gone[id] = true\n"
+    "    redis.call('DEL', p .. 'contact:' .. id)\n"
+    "    redis.call('ZREM', p .. 'contacts', id)\n"
+    "    i = i + 3\n"
+    "  elseif op == 'L' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    redis.call('HSET', p .. 'agent:' .. id, 'login', ARGV[i+2])\n"
+    "    redis.call('SADD', p .. 'agents', id)\n"
+    "    i = i + 3\n"
+    "  elseif op == 'a' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    redis.call('HSET', p .. 'agent:' .. id, 'state', ARGV[i+2],\n"
+    "               'reason', ARGV[i+3], 'since_ms', ARGV[i+4])\n"
+    "    redis.call('SADD', p .. 'agents', id)\n"
+    "    i = i + 5\n"
+    "  elseif op == 'o' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    redis.call('DEL', p .. 'agent:' .. id)\n"
+    "    redis.call('SREM', p .. 'agents', id)\n"
+    "    i = i + 2\n"
+    "  elseif op == 'e' then\n"
+    "    redis.call('XADD', p .. 'events', 'MAXLEN', '~', ml, '*',\n"
+    "               'type', ARGV[i+1], 'contact', ARGV[i+2],\n"
+    "               'agent', ARGV[i+3], 'queue', ARGV[i+4], 'ts', ARGV[i+5],\n"
+    "               'detail', ARGV[i+6], 'token', tok)\n"
+    "    i = i + 7\n"
+    "  elseif op == 'q' then\n"
+    "    redis.call('HSET', p .. 'queues', ARGV[i+1], ARGV[i+2])\n"
+    "    i = i + 3\n"
+    "  else\n"
+    "    return redis.error_reply('ERR ccroute batch: bad op ' .. tostring(op))\n"
+    "  end\n"
+    "  ops = ops + 1\n"
+    "end\n"
+    "return ops\n";
+
+/* The lease script. KEYS: lease, fence. ARGV: mine ("token|addr" or ""),
+ * token ("0" for none), addr, lease_ms, may_acquire ("1"/"0").
+ * Returns {1, value}: this term kept (renewed, or re-set when it had
+ * lapsed and nobody took it since); {2, value}: a new term acquired (value
+ * "token|addr", the token from INCR of the fence counter); {0, value}:
+ * someone else holds the lease (value, or "" when free and not taken). */
+const char storebatch_lease_script[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "local mine = ARGV[1]\n"
+    "if cur and mine ~= '' and cur == mine then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
+    "  return {1, cur}\n"
+    "end\n"
+    "if not cur then\n"
+    "  if mine ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then\n"
+    "    redis.call('SET', KEYS[1], mine, 'PX', ARGV[4])\n"
+    "    return {1, mine}\n"
+    "  end\n"
+    "  if ARGV[5] == '1' then\n"
+    "    local t = redis.call('INCR', KEYS[2])\n"
+    "    local v = tostring(t) .. '|' .. ARGV[3]\n"
+    "    redis.call('SET', KEYS[1], v, 'PX', ARGV[4])\n"
+    "    return {2, v}\n"
+    "  end\n"
+    "  return {0, ''}\n"
+    "end\n"
+    "return {0, cur}\n";
+
+/* The load script. KEYS: lease. ARGV: prefix, mine. Returns
+ * {agents, contacts}: agents flat (id, login, state, reason, since_ms)...,
+ * contacts flat in arrival order (id, arrived, arrived_ms, state, queue,
+ * agent, deadline_ms)... Refuses when `mine` does not hold the lease. */
+const char storebatch_load_script[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
+    "  return redis.error_reply('FENCED lease not held')\n"
+    "end\n"
+    "local p = ARGV[1]\n"
+    "local function s(v) if v then return v end return '' end\n"
+    "local ids = redis.call('SMEMBERS', p .. 'agents')\n"
+    "table.sort(ids)\n"
+    "local a = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local h = redis.call('HMGET', p .. 'agent:' .. id, 'login', 'state',\n"
+    "                       'reason', 'since_ms')\n"
+    "  a[#a+1] = id\n"
+    "  a[#a+1] = s(h[1]); a[#a+1] = s(h[2]); a[#a+1] = s(h[3])\n"
+    "  a[#a+1] = s(h[4])\n"
+    "end\n"
+    "local cids = redis.call('ZRANGE', p .. 'contacts', 0, -1)\n"
+    "local c = {}\n"
+    "for _, id in ipairs(cids) do\n"
+    "  local h = redis.call('HMGET', p .. 'contact:' .. id, 'arrived',\n"
+    "                       'arrived_ms', 'state', 'queue', 'agent',\n"
+    "                       'deadline_ms')\n"
+    "  c[#c+1] = id\n"
+    "  for k = 1, 6 do c[#c+1] = s(h[k]) end\n"
+    "end\n"
+    "return {a, c}\n";
+
+/* The release script. KEYS: lease. ARGV: mine. */
+const char storebatch_release_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  return redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 0\n";

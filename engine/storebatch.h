@@ -1,0 +1,96 @@
+/* storebatch.h -- the Redis write batch of one loop turn (pure, no I/O).
+ *
+ * The store gathers every write of a loop turn into one batch and sends it
+ * as ONE `EVALSHA` of the batch script (storebatch_script): the script
+ * checks the lease's fencing token, drops a batch it has applied already
+ * (resend after a reconnect), then applies every op in order. One batch is
+ * therefore atomic, fenced and idempotent.
+ *
+ * A batch is a flat list of script arguments (ARGV): a header that the
+ * store adds when it sends (prefix, token, sequence, stream bound) and the
+ * ops, each an opcode followed by a fixed number of arguments:
+ *
+ *   A id arrived arrived_ms score     contact arrived (packed ContactArrived)
+ *   c id state queue agent deadline   contact state snapshot
+ *   x id state                        contact gone (completed / abandoned)
+ *   L id login                        agent login (packed AgentLogin)
+ *   a id state reason since_ms        agent state snapshot
+ *   o id                              agent logged out
+ *   e type contact agent queue ts detail   one event-stream entry
+ *   q name index                      queue of the configuration
+ *
+ * Arguments are binary-safe byte strings kept in one growing buffer; the
+ * batch owns its memory. Keys are built by the script from the prefix
+ * "ccr:{<tenant>}:" so that every key of a tenant hashes to one slot.
+ */
+#ifndef CCROUTE_STOREBATCH_H
+#define CCROUTE_STOREBATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct storebatch {
+    char *buf;                  /* argument bytes, back to back */
+    size_t len, cap;
+    size_t *off, *alen;         /* argument i = buf[off[i]], alen[i] bytes */
+    size_t nargs, capargs;
+    size_t nops;                /* ops (commands) in the batch */
+};
+
+/* Number of header arguments the store puts before the ops. */
+#define STOREBATCH_HDR_ARGS 4
+
+void storebatch_init(struct storebatch *b);
+void storebatch_free(struct storebatch *b);
+/* Forgets the ops, keeps the memory. */
+void storebatch_reset(struct storebatch *b);
+/* Moves every op of `src` to the end of `dst`; `src` is left empty.
+ * Returns 0 or -1 (out of memory; both unchanged). */
+int storebatch_append(struct storebatch *dst, struct storebatch *src);
+/* Swaps two batches (cheap). */
+void storebatch_swap(struct storebatch *a, struct storebatch *b);
+
+/* Ops. Strings may be NULL (sent empty). Return 0 or -1 (out of memory,
+ * nothing added). */
+int storebatch_contact_arrived(struct storebatch *b, const char *id,
+                               const uint8_t *arrived, size_t len,
+                               uint64_t arrived_ms, uint64_t score);
+int storebatch_contact_state(struct storebatch *b, const char *id,
+                             int state, const char *queue, const char *agent,
+                             uint64_t deadline_ms);
+int storebatch_contact_gone(struct storebatch *b, const char *id, int state);
+int storebatch_agent_login(struct storebatch *b, const char *id,
+                           const uint8_t *login, size_t len);
+int storebatch_agent_state(struct storebatch *b, const char *id, int state,
+                           const char *reason, uint64_t since_ms);
+int storebatch_agent_logout(struct storebatch *b, const char *id);
+int storebatch_event(struct storebatch *b, const char *type,
+                     const char *contact, const char *agent,
+                     const char *queue, uint64_t ts_ms, const char *detail);
+int storebatch_queue(struct storebatch *b, const char *name, int index);
+
+/* Argument i of the ops (0-based); *len receives its length. */
+const char *storebatch_arg(const struct storebatch *b, size_t i, size_t *len);
+
+/* Builds the full EVALSHA command for sending: fills argv/argvlen (which
+ * must hold storebatch_argc(b) entries) with pointers into `b`, `sha`,
+ * `keys` and the header strings; valid until `b` changes. */
+size_t storebatch_argc(const struct storebatch *b);
+void storebatch_command(const struct storebatch *b, const char *sha,
+                        const char *const keys[3], const char *prefix,
+                        const char *token, const char *seq,
+                        const char *maxlen, const char **argv,
+                        size_t *argvlen);
+
+/* Key names. Writes "ccr:{tenant}:<suffix>" to buf (NUL-terminated,
+ * truncated to len) and returns the length it needed. */
+size_t storebatch_key(char *buf, size_t len, const char *tenant,
+                      const char *suffix);
+
+/* Lua sources. */
+extern const char storebatch_script[];   /* the batch script */
+extern const char storebatch_lease_script[];
+extern const char storebatch_load_script[];
+extern const char storebatch_release_script[];
+
+#endif
