@@ -1,0 +1,2366 @@
+/* router.c -- the skills-based routing core.
+ *
+ * What it does
+ * ------------
+ * Matches waiting contacts with available agents under the rules in
+ * router.h: skills with levels, queues with expansion steps, five agent
+ * strategies, multi-channel capacity, offers with timeouts and exclusion
+ * lists, wrap-up, preferred agents, overflow, statistics. It is pure and
+ * deterministic: all time comes in as `now`, all effects go out as events.
+ *
+ * Model
+ * -----
+ * Queues. Configured queues have indexes 0..nconf-1. A contact that names
+ * skills instead of a queue is put in a *virtual queue* interned from its
+ * sorted (skill, min level) set, index >= nconf, created on first use and
+ * never freed (ROUTER_ENOMEM past QUEUE_MAX). router_queue_count() counts
+ * configured queues only; events about a virtual queue carry queue -1.
+ * Virtual queues have no steps, no limits, no wrap-up and the default
+ * offer timeout, and are open to every agent holding the skills (an
+ * agent's `queues` list restricts configured queues only).
+ *
+ * Levels and tiers. Queue Q with n expansion steps (sorted by after_ms) has
+ * levels 0..n; level L applies the first L steps. A waiting contact's level
+ * is the number of steps whose time has come (queued_at + after_ms <= now),
+ * recomputed when it (re)enters the queue and by its timer. The eligible
+ * agent set only widens with the level (LOWER_LEVEL takes the minimum of
+ * the old and new level), so each agent has a *tier* in Q: the lowest level
+ * at which it is eligible (member of Q and holding the skills at that
+ * level, or member of a queue added by an ADD_QUEUE step at or before that
+ * level and holding that queue's base skills), and it serves a contact of
+ * Q iff tier <= contact level. Tiers are computed once at login.
+ *
+ * Indexes. Every index is a treap (treap.h), intrusive, O(log n):
+ *  - q->cpool[level][channel]: waiting contacts, key (score, seq) where
+ *    score = arrival_us - priority*pw - value*vw (static, so nothing is
+ *    re-sorted as time passes) and seq the arrival sequence (FCFS ties);
+ *  - a->pref: contacts waiting for this agent as preferred / transfer
+ *    target, same key;
+ *  - q->apool[tier][channel]: agents that can take a contact of that
+ *    channel right now, keyed by the queue's strategy:
+ *      longest idle  (idle_since, uid)
+ *      most skilled  (-score on the queue's base skills, idle_since, uid)
+ *      least occupied(busy slots, idle_since, uid)
+ *      round robin   (sequence of the agent's last offer from Q, uid)
+ *      weighted rand (uid) with weight max(1, score), sampled by subtree
+ *                    weight sums.
+ *    An agent has one pool entry (struct aent) per (queue, channel) it
+ *    serves, allocated at login from a chunked free list. An entry is in
+ *    its pool iff the agent can take that channel now (state AVAILABLE,
+ *    free capacity, voice-blocks rule); agent_reindex() restores that after
+ *    every change of the agent, O(entries * log n).
+ *  - one binary min-heap of timers ordered by (due, seq): at most one per
+ *    contact (the earliest of offer deadline, next expansion step, max
+ *    wait, preferred wait, restore kick) and one per agent (wrap-up end).
+ *  - idmaps (idmap.h) for contact ids, agent ids, queue names and skills.
+ *
+ * Decisions. Two triggers keep the system "stable" (no waiting contact
+ * with an available, eligible, non-excluded agent):
+ *  - route_contact(C) when C becomes routable (arrival, requeue after
+ *    reject/timeout/revoke, level change, preferred wait over, move): the
+ *    best agent over apool[0..level][channel] by the strategy, skipping the
+ *    agents C excludes; for weighted random, up to WR_TRIES draws of
+ *    rng % total weight, then the first non-excluded in (tier, uid) order.
+ *  - fill_agent(A) when A gains capacity (login, available, wrap-up end,
+ *    slot released): repeatedly the best-keyed contact over A's preferred
+ *    list and, for each pool entry (Q, tier, ch) in its pool, the first
+ *    non-excluded contact of cpool[tier..n][ch] of Q -- the best key over
+ *    all queues wins (cross-queue fairness).
+ * When one event releases both a contact and an agent, the contact is
+ * routed first, then the agent filled.
+ *
+ * Complexity (n waiting contacts or available agents per pool, E pool
+ * entries of an agent, L levels of a queue, x contacts/agents skipped for
+ * exclusion): arrival O(L log n + x) plus position O(L log n); offer O(E
+ * log n); accept O(log n); reject/timeout/complete O(E log n + fill);
+ * fill O(E * L * log n + x) per offer; tick O(log T) per due timer;
+ * router_next_deadline O(1); stats O(1); router_check O(everything).
+ *
+ * Choices worth knowing
+ * ---------------------
+ *  - Capacity: all-zero capacity means voice 1. With voice_blocks_others a
+ *    voice contact needs an agent with nothing else active, and other
+ *    channels need no voice contact active. Offers count as busy.
+ *  - Wrap-up: after complete (or transfer out) of an agent's last active
+ *    contact, the agent enters WRAPUP for the queue's wrapup_ms and then
+ *    becomes AVAILABLE by itself (every queue at once: it is one agent
+ *    state). If it still has other contacts, no wrap-up: the slot frees.
+ *  - Longest idle: idle_since is set when the agent becomes AVAILABLE and
+ *    whenever it releases a slot (complete, reject, timeout, revoke).
+ *  - Least occupied counts busy slots (offered + assigned), all channels.
+ *  - Round robin: per (agent, queue) the sequence number of its last offer
+ *    from that queue; new agents start at their login sequence.
+ *  - Exclusions: up to EXCL_MAX agent ids per contact (hashes of the id, so
+ *    they survive a re-login and work for restore); when full, the oldest
+ *    is forgotten. A contact whose eligible agents are all excluded waits.
+ *  - Preferred agent: if logged in and (preferred_wait_ms > 0 or it can
+ *    take the contact now), the contact waits in that agent's list only,
+ *    ignoring skills, until preferred_wait_ms after entering the queue,
+ *    then joins the queue. If it is not logged in, no wait. Its logout or
+ *    its reject/timeout ends the wait at once. Transfer to a named agent
+ *    uses the same list without a time limit.
+ *  - no-answer: consecutive offer timeouts per agent; accept resets it;
+ *    max_no_answer reached -> AWAY "no-answer".
+ *  - Logout: offers are revoked (AGENT_LOGOUT, no exclusion) and those
+ *    contacts re-routed, preferred waiters join their queue; assigned
+ *    contacts stay with the agent and complete normally; the slot is freed
+ *    when its last contact completes. A login with the same id meanwhile
+ *    re-attaches to that slot.
+ *  - Abandon of an assigned contact is ROUTER_ESTATE (use complete).
+ *    Transfer of an offered contact is ROUTER_ESTATE.
+ *  - Moves (overflow, transfer) ignore max_len; max_wait without an
+ *    overflow queue does nothing. Moves keep arrived_at, seq, exclusions.
+ *  - "waiting" counts contacts in the queue not yet answered (queued or
+ *    offered); longest_wait is from the oldest queued_at among them.
+ *  - Restore: no event, no statistics; the contact is indexed at once and
+ *    routed by the next router_tick() (a kick timer due at `now`).
+ *  - Estimated wait (ms) for a position p: 0 if p <= agents available in
+ *    the queue; else (p - available) * (AHT + wrap-up) / max(1, staffed),
+ *    AHT the queue's mean handle time (60 s before any completion), staffed
+ *    the logged-in agents of tier 0.
+ */
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idmap.h"
+#include "rng.h"
+#include "treap.h"
+
+#define NLEV (ROUTER_MAX_STEPS + 1)
+#define NCH ROUTER_CH_COUNT
+#define EXCL_MAX 8
+#define QUEUE_MAX 1024
+#define WR_TRIES 16
+#define NONE UINT32_MAX
+#define NEVER UINT64_MAX
+#define AENT_CHUNK 1024
+#define DEFAULT_AHT_MS 60000
+#define TIMER_AGENT 0x80000000U
+
+struct aent {
+    struct tnode node;          /* in queues[queue].apool[tier][ch] */
+    struct aent *next;          /* agent's entries */
+    uint32_t agent;
+    uint16_t queue;
+    uint8_t tier, ch;
+    uint8_t inpool;
+    uint8_t first;              /* first tier-0 entry of its queue */
+    uint16_t score;
+    uint64_t rr;
+};
+
+struct queue {
+    char name[ROUTER_ID_MAX];
+    bool virt;
+    unsigned nreq;
+    uint16_t req_skill[ROUTER_MAX_REQ];
+    uint8_t lvl_min[NLEV][ROUTER_MAX_REQ];  /* 0: not required */
+    int addq[ROUTER_MAX_STEPS];             /* ADD_QUEUE target or -1 */
+    uint32_t step_ms[ROUTER_MAX_STEPS];
+    unsigned nsteps;
+    uint32_t channel_mask;
+    enum router_strategy strategy;
+    uint32_t sl_threshold_ms, offer_timeout_ms, wrapup_ms;
+    uint32_t max_len, max_wait_ms;
+    int overflow;
+    struct treap cpool[NLEV][NCH];
+    struct treap apool[NLEV][NCH];
+    uint32_t fifo_head, fifo_tail;          /* waiting, by queued_at */
+    uint32_t waiting;
+    uint32_t staffed, avail;
+    uint64_t offered, answered, in_sl, abandoned, handled;
+    uint64_t asa_sum, aht_sum;
+};
+
+struct agent {
+    char id[ROUTER_ID_MAX];
+    uint64_t idh;
+    uint32_t tag, uid;
+    uint8_t live, gone;
+    enum router_agent_state state;
+    char reason[ROUTER_ID_MAX];
+    uint64_t state_since, idle_since, login_at, busy_since, busy_acc;
+    uint64_t wrap_until;
+    uint8_t cap[NCH], busy[NCH];
+    uint16_t busy_total;
+    uint16_t nskills;
+    uint16_t skill[ROUTER_MAX_SKILLS];
+    uint8_t level[ROUTER_MAX_SKILLS];
+    uint32_t no_answer;
+    struct aent *ents;
+    uint32_t work_head, work_tail;          /* offered + assigned */
+    struct treap pref;
+    uint32_t timer;                         /* heap index or NONE */
+    uint64_t due;
+    uint32_t next;                          /* free / gone list */
+};
+
+struct contact {
+    struct tnode node;          /* in a cpool or an agent's pref */
+    char id[ROUTER_ID_MAX];
+    uint64_t idh;
+    uint32_t tag, seq;
+    uint8_t live, gone, inpref, kick, nexcl, level;
+    uint8_t channel;
+    enum router_contact_state state;
+    int queue;
+    uint32_t priority, value;
+    uint64_t arrived_at, queued_at, deadline, assigned_at, pref_until;
+    uint64_t kick_at;
+    uint32_t agent;             /* offered / assigned / preferred agent */
+    uint32_t wprev, wnext;      /* agent's work list */
+    uint32_t qprev, qnext;      /* queue's waiting fifo */
+    bool infifo;
+    uint32_t rnext;             /* temporary list while re-routing */
+    uint64_t excl[EXCL_MAX];
+    uint32_t timer;
+    uint64_t due;
+    uint32_t next;
+};
+
+struct timer {
+    uint64_t due;
+    uint32_t seq;
+    uint32_t ent;               /* contact handle, or agent | TIMER_AGENT */
+};
+
+struct router {
+    struct router_config cfg;
+    struct queue *queues;
+    unsigned nconf, nq;
+    char (*skills)[ROUTER_ID_MAX];
+    unsigned nskills, skills_cap;
+    struct idmap skill_map, queue_map, agent_map, contact_map;
+    struct agent *agents;
+    struct contact *contacts;
+    uint32_t max_agents, max_contacts;
+    uint32_t agent_free, contact_free;
+    uint32_t agent_gone, contact_gone;
+    unsigned nagents, ncontacts;
+    struct aent *aent_free;
+    void **chunks;
+    unsigned nchunks;
+    struct timer *timers;
+    uint32_t ntimers;
+    struct router_event *out;
+    size_t nout, out_cap;
+    struct rng rng;
+    uint64_t prio_ctr;
+    uint32_t seq;
+};
+
+/* ---- small helpers ---- */
+
+static const char *contact_key(const void *ctx, uint32_t h)
+{
+    return ((const struct router *)ctx)->contacts[h].id;
+}
+
+static const char *agent_key(const void *ctx, uint32_t h)
+{
+    return ((const struct router *)ctx)->agents[h].id;
+}
+
+static const char *queue_key(const void *ctx, uint32_t h)
+{
+    return ((const struct router *)ctx)->queues[h].name;
+}
+
+static const char *skill_key(const void *ctx, uint32_t h)
+{
+    return ((const struct router *)ctx)->skills[h];
+}
+
+static bool id_ok(const char *s)
+{
+    return s && s[0] && strnlen(s, ROUTER_ID_MAX) < ROUTER_ID_MAX;
+}
+
+static uint32_t next_prio(struct router *r)
+{
+    return (uint32_t)(rng_mix(++r->prio_ctr) >> 32);
+}
+
+static inline uint32_t ahandle(const struct router *r, const struct agent *a)
+{
+    return (uint32_t)(a - r->agents);
+}
+
+static inline uint32_t chandle(const struct router *r, const struct contact *c)
+{
+    return (uint32_t)(c - r->contacts);
+}
+
+static inline int ev_queue(const struct router *r, int q)
+{
+    return q >= 0 && (unsigned)q < r->nconf ? q : -1;
+}
+
+static struct router_event *emit(struct router *r, enum router_event_type t,
+                                 const struct contact *c,
+                                 const struct agent *a)
+{
+    if (r->nout == r->out_cap) {
+        size_t cap = r->out_cap * 2;
+        struct router_event *o = realloc(r->out, cap * sizeof(*o));
+        if (!o)
+            abort(); /* cannot report a lost decision; out of memory */
+        r->out = o;
+        r->out_cap = cap;
+    }
+    struct router_event *e = &r->out[r->nout++];
+    memset(e, 0, sizeof(*e));
+    e->type = t;
+    e->contact = c ? chandle(r, c) : NONE;
+    e->agent = a ? ahandle(r, a) : NONE;
+    e->queue = c ? ev_queue(r, c->queue) : -1;
+    return e;
+}
+
+/* ---- timers: binary heap on (due, seq) ---- */
+
+static inline bool timer_less(const struct timer *a, const struct timer *b)
+{
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void timer_place(struct router *r, uint32_t i)
+{
+    struct timer *t = &r->timers[i];
+    if (t->ent & TIMER_AGENT)
+        r->agents[t->ent & ~TIMER_AGENT].timer = i;
+    else
+        r->contacts[t->ent].timer = i;
+}
+
+static void timer_up(struct router *r, uint32_t i)
+{
+    struct timer t = r->timers[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!timer_less(&t, &r->timers[p]))
+            break;
+        r->timers[i] = r->timers[p];
+        timer_place(r, i);
+        i = p;
+    }
+    r->timers[i] = t;
+    timer_place(r, i);
+}
+
+static void timer_down(struct router *r, uint32_t i)
+{
+    struct timer t = r->timers[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= r->ntimers)
+            break;
+        if (c + 1 < r->ntimers && timer_less(&r->timers[c + 1], &r->timers[c]))
+            c++;
+        if (!timer_less(&r->timers[c], &t))
+            break;
+        r->timers[i] = r->timers[c];
+        timer_place(r, i);
+        i = c;
+    }
+    r->timers[i] = t;
+    timer_place(r, i);
+}
+
+/* Sets, moves or (due == NEVER) removes the timer of an entity whose heap
+ * slot is *slot. */
+static void timer_set(struct router *r, uint32_t *slot, uint32_t ent,
+                      uint32_t seq, uint64_t due)
+{
+    if (due == NEVER) {
+        if (*slot == NONE)
+            return;
+        uint32_t i = *slot;
+        *slot = NONE;
+        r->ntimers--;
+        if (i != r->ntimers) {
+            r->timers[i] = r->timers[r->ntimers];
+            timer_place(r, i);
+            if (i > 0 && timer_less(&r->timers[i], &r->timers[(i - 1) / 2]))
+                timer_up(r, i);
+            else
+                timer_down(r, i);
+        }
+        return;
+    }
+    if (*slot == NONE) {
+        uint32_t i = r->ntimers++;
+        r->timers[i] = (struct timer){due, seq, ent};
+        timer_up(r, i);
+        return;
+    }
+    uint32_t i = *slot;
+    r->timers[i].due = due;
+    timer_up(r, i);
+    timer_down(r, *slot);
+}
+
+/* ---- queues: levels, scores ---- */
+
+static unsigned level_at(const struct queue *q, uint64_t queued_at,
+                         uint64_t now)
+{
+    unsigned l = 0;
+    while (l < q->nsteps && queued_at + (uint64_t)q->step_ms[l] * 1000 <= now)
+        l++;
+    return l;
+}
+
+static int agent_skill_level(const struct agent *a, unsigned skill)
+{
+    for (unsigned i = 0; i < a->nskills; i++)
+        if (a->skill[i] == skill)
+            return a->level[i];
+    return 0;
+}
+
+static bool meets(const struct agent *a, const struct queue *q, unsigned lvl)
+{
+    for (unsigned i = 0; i < q->nreq; i++) {
+        unsigned m = q->lvl_min[lvl][i];
+        if (m && agent_skill_level(a, q->req_skill[i]) < (int)m)
+            return false;
+    }
+    return true;
+}
+
+static unsigned skill_score(const struct agent *a, const struct queue *q)
+{
+    unsigned s = 0;
+    for (unsigned i = 0; i < q->nreq; i++)
+        s += (unsigned)agent_skill_level(a, q->req_skill[i]);
+    return s;
+}
+
+static bool served(const int *list, unsigned n, int qi, const struct queue *q)
+{
+    if (q->virt || n == 0)
+        return true;
+    for (unsigned i = 0; i < n; i++)
+        if (list[i] == qi)
+            return true;
+    return false;
+}
+
+/* The agent's tier in queue qi, or -1. */
+static int agent_tier(const struct router *r, const struct agent *a,
+                      const int *list, unsigned n, int qi)
+{
+    const struct queue *q = &r->queues[qi];
+    bool member = served(list, n, qi, q);
+    for (unsigned l = 0; l <= q->nsteps; l++) {
+        if (member && meets(a, q, l))
+            return (int)l;
+        if (l > 0 && q->addq[l - 1] >= 0) {
+            int q2 = q->addq[l - 1];
+            if (served(list, n, q2, &r->queues[q2]) &&
+                meets(a, &r->queues[q2], 0))
+                return (int)l;
+        }
+    }
+    return -1;
+}
+
+static uint64_t contact_score(const struct router *r, uint64_t arrived_at,
+                              uint32_t priority, uint32_t value)
+{
+    int64_t k = (int64_t)arrived_at
+              - (int64_t)priority * r->cfg.priority_weight_ms * 1000
+              - (int64_t)value * r->cfg.value_weight_ms * 1000;
+    return (uint64_t)k ^ (1ULL << 63);
+}
+
+/* ---- agents: capacity and pool membership ---- */
+
+static bool can_take(const struct router *r, const struct agent *a,
+                     unsigned ch)
+{
+    if (a->state != ROUTER_AGENT_STATE_AVAILABLE || a->busy[ch] >= a->cap[ch])
+        return false;
+    if (r->cfg.voice_blocks_others) {
+        if (ch == ROUTER_CH_VOICE)
+            return a->busy_total == 0;
+        return a->busy[ROUTER_CH_VOICE] == 0;
+    }
+    return true;
+}
+
+#define IDLE_MASK ((1ULL << 52) - 1)
+
+static void aent_key(const struct router *r, const struct agent *a,
+                     struct aent *e)
+{
+    const struct queue *q = &r->queues[e->queue];
+    e->node.k2 = a->uid;
+    e->node.w = e->score ? e->score : 1;
+    switch (q->strategy) {
+    case ROUTER_STRATEGY_MOST_SKILLED:
+        e->node.k1 = ((uint64_t)(4095 - e->score) << 52) |
+                     (a->idle_since & IDLE_MASK);
+        break;
+    case ROUTER_STRATEGY_LEAST_OCCUPIED:
+        e->node.k1 = ((uint64_t)a->busy_total << 52) |
+                     (a->idle_since & IDLE_MASK);
+        break;
+    case ROUTER_STRATEGY_ROUND_ROBIN:
+        e->node.k1 = e->rr;
+        break;
+    case ROUTER_STRATEGY_WEIGHTED_RANDOM:
+        e->node.k1 = 0;
+        break;
+    default:
+        e->node.k1 = a->idle_since;
+        break;
+    }
+}
+
+/* Puts every entry of `a` in its pool iff the agent can take that channel
+ * now, with a fresh key. */
+static void agent_reindex(struct router *r, struct agent *a)
+{
+    for (struct aent *e = a->ents; e; e = e->next) {
+        struct treap *t = &r->queues[e->queue].apool[e->tier][e->ch];
+        if (e->inpool) {
+            treap_remove(t, &e->node);
+            e->inpool = 0;
+        }
+        if (can_take(r, a, e->ch)) {
+            aent_key(r, a, e);
+            treap_insert(t, &e->node);
+            e->inpool = 1;
+        }
+    }
+}
+
+/* Keeps the per-queue "available" counters when the agent enters (+1) or
+ * leaves (-1) the AVAILABLE state. */
+static void agent_count_avail(struct router *r, struct agent *a, int d)
+{
+    for (struct aent *e = a->ents; e; e = e->next)
+        if (e->first)
+            r->queues[e->queue].avail += (uint32_t)d;
+}
+
+static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
+                            enum router_agent_state st, const char *reason)
+{
+    if (a->state == ROUTER_AGENT_STATE_AVAILABLE &&
+        st != ROUTER_AGENT_STATE_AVAILABLE)
+        agent_count_avail(r, a, -1);
+    else if (a->state != ROUTER_AGENT_STATE_AVAILABLE &&
+             st == ROUTER_AGENT_STATE_AVAILABLE)
+        agent_count_avail(r, a, +1);
+    if (a->state == ROUTER_AGENT_STATE_WRAPUP &&
+        st != ROUTER_AGENT_STATE_WRAPUP) {
+        a->wrap_until = NEVER;
+        timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid, NEVER);
+    }
+    a->state = st;
+    snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+    a->state_since = now;
+    if (st == ROUTER_AGENT_STATE_AVAILABLE)
+        a->idle_since = now;
+    struct router_event *e = emit(r, ROUTER_EV_AGENT_STATE, NULL, a);
+    e->u.agent_state = st;
+}
+
+static void busy_add(struct agent *a, unsigned ch, int d, uint64_t now)
+{
+    if (d > 0) {
+        if (a->busy_total == 0)
+            a->busy_since = now;
+        a->busy[ch]++;
+        a->busy_total++;
+    } else {
+        a->busy[ch]--;
+        a->busy_total--;
+        if (a->busy_total == 0)
+            a->busy_acc += now - a->busy_since;
+    }
+}
+
+static void work_append(struct router *r, struct agent *a, struct contact *c)
+{
+    uint32_t h = chandle(r, c);
+    c->wnext = NONE;
+    c->wprev = a->work_tail;
+    if (a->work_tail != NONE)
+        r->contacts[a->work_tail].wnext = h;
+    else
+        a->work_head = h;
+    a->work_tail = h;
+}
+
+static void work_remove(struct router *r, struct agent *a, struct contact *c)
+{
+    if (c->wprev != NONE)
+        r->contacts[c->wprev].wnext = c->wnext;
+    else
+        a->work_head = c->wnext;
+    if (c->wnext != NONE)
+        r->contacts[c->wnext].wprev = c->wprev;
+    else
+        a->work_tail = c->wprev;
+    c->wprev = c->wnext = NONE;
+}
+
+/* ---- contacts: queue membership ---- */
+
+static struct treap *contact_tree(struct router *r, struct contact *c)
+{
+    if (c->inpref)
+        return &r->agents[c->agent].pref;
+    return &r->queues[c->queue].cpool[c->level][c->channel];
+}
+
+static void cq_insert(struct router *r, struct contact *c)
+{
+    treap_insert(contact_tree(r, c), &c->node);
+}
+
+static void cq_remove(struct router *r, struct contact *c)
+{
+    treap_remove(contact_tree(r, c), &c->node);
+}
+
+static void fifo_add(struct router *r, struct contact *c)
+{
+    struct queue *q = &r->queues[c->queue];
+    uint32_t h = chandle(r, c), after = q->fifo_tail;
+    while (after != NONE && r->contacts[after].queued_at > c->queued_at)
+        after = r->contacts[after].qprev;
+    c->qprev = after;
+    c->qnext = after == NONE ? q->fifo_head : r->contacts[after].qnext;
+    if (after == NONE)
+        q->fifo_head = h;
+    else
+        r->contacts[after].qnext = h;
+    if (c->qnext == NONE)
+        q->fifo_tail = h;
+    else
+        r->contacts[c->qnext].qprev = h;
+    c->infifo = true;
+    q->waiting++;
+}
+
+static void fifo_remove(struct router *r, struct contact *c)
+{
+    if (!c->infifo)
+        return;
+    struct queue *q = &r->queues[c->queue];
+    if (c->qprev != NONE)
+        r->contacts[c->qprev].qnext = c->qnext;
+    else
+        q->fifo_head = c->qnext;
+    if (c->qnext != NONE)
+        r->contacts[c->qnext].qprev = c->qprev;
+    else
+        q->fifo_tail = c->qprev;
+    c->qprev = c->qnext = NONE;
+    c->infifo = false;
+    q->waiting--;
+}
+
+static bool excluded(const struct contact *c, const struct agent *a)
+{
+    for (unsigned i = 0; i < c->nexcl; i++)
+        if (c->excl[i] == a->idh)
+            return true;
+    return false;
+}
+
+static void excl_add(struct contact *c, uint64_t idh)
+{
+    for (unsigned i = 0; i < c->nexcl; i++)
+        if (c->excl[i] == idh)
+            return;
+    if (c->nexcl == EXCL_MAX) {
+        memmove(c->excl, c->excl + 1, sizeof(c->excl[0]) * (EXCL_MAX - 1));
+        c->nexcl--;
+    }
+    c->excl[c->nexcl++] = idh;
+}
+
+static void excl_del(struct contact *c, uint64_t idh)
+{
+    for (unsigned i = 0; i < c->nexcl; i++)
+        if (c->excl[i] == idh) {
+            memmove(c->excl + i, c->excl + i + 1,
+                    sizeof(c->excl[0]) * (c->nexcl - i - 1));
+            c->nexcl--;
+            return;
+        }
+}
+
+static uint64_t contact_due(const struct router *r, const struct contact *c)
+{
+    uint64_t d = NEVER;
+    if (c->state == ROUTER_CONTACT_OFFERED) {
+        d = c->deadline;
+    } else if (c->state == ROUTER_CONTACT_QUEUED) {
+        if (c->inpref) {
+            d = c->pref_until;
+        } else {
+            const struct queue *q = &r->queues[c->queue];
+            if (c->level < q->nsteps)
+                d = c->queued_at + (uint64_t)q->step_ms[c->level] * 1000;
+            if (q->max_wait_ms && q->overflow >= 0) {
+                uint64_t w = c->queued_at + (uint64_t)q->max_wait_ms * 1000;
+                if (w < d)
+                    d = w;
+            }
+        }
+        if (c->kick && c->kick_at < d)
+            d = c->kick_at;
+    }
+    return d;
+}
+
+static void contact_rearm(struct router *r, struct contact *c)
+{
+    c->due = contact_due(r, c);
+    timer_set(r, &c->timer, chandle(r, c), c->seq, c->due);
+}
+
+/* Puts a QUEUED contact (not in any index) into its queue's pool at the
+ * level its waiting time gives. */
+static void contact_to_pool(struct router *r, struct contact *c, uint64_t now)
+{
+    c->inpref = 0;
+    c->agent = NONE;
+    c->state = ROUTER_CONTACT_QUEUED;
+    c->level = (uint8_t)level_at(&r->queues[c->queue], c->queued_at, now);
+    cq_insert(r, c);
+    contact_rearm(r, c);
+}
+
+static uint32_t contact_position(const struct router *r,
+                                 const struct contact *c)
+{
+    const struct queue *q = &r->queues[c->queue];
+    uint32_t pos = 1;
+    for (unsigned l = 0; l <= q->nsteps; l++)
+        for (unsigned ch = 0; ch < NCH; ch++)
+            if (q->cpool[l][ch].root)
+                pos += treap_count_less(&q->cpool[l][ch], c->node.k1,
+                                        c->node.k2);
+    return pos;
+}
+
+static void emit_queued(struct router *r, struct contact *c, uint64_t now)
+{
+    struct router_event *e = emit(r, ROUTER_EV_QUEUED, c, NULL);
+    e->position = contact_position(r, c);
+    e->est_wait_ms = router_estimated_wait(r, c->queue, now);
+    /* the estimate is for the back of the queue; scale to the position */
+    if (e->est_wait_ms) {
+        uint32_t back = r->queues[c->queue].waiting;
+        if (back > 0 && e->position < back)
+            e->est_wait_ms = (uint32_t)((uint64_t)e->est_wait_ms *
+                                        e->position / back);
+    }
+}
+
+/* ---- slot management ---- */
+
+static void contact_release(struct router *r, struct contact *c,
+                            enum router_contact_state st)
+{
+    fifo_remove(r, c);
+    timer_set(r, &c->timer, chandle(r, c), c->seq, NEVER);
+    idmap_remove(&r->contact_map, c->idh, chandle(r, c));
+    c->state = st;
+    c->gone = 1;
+    c->next = r->contact_gone;
+    r->contact_gone = chandle(r, c);
+    r->ncontacts--;
+}
+
+static void aent_put(struct router *r, struct aent *e)
+{
+    e->next = r->aent_free;
+    r->aent_free = e;
+}
+
+static struct aent *aent_get(struct router *r)
+{
+    if (!r->aent_free) {
+        void **ch = realloc(r->chunks, sizeof(*ch) * (r->nchunks + 1));
+        if (!ch)
+            return NULL;
+        r->chunks = ch;
+        struct aent *blk = calloc(AENT_CHUNK, sizeof(*blk));
+        if (!blk)
+            return NULL;
+        r->chunks[r->nchunks++] = blk;
+        for (unsigned i = 0; i < AENT_CHUNK; i++)
+            aent_put(r, &blk[i]);
+    }
+    struct aent *e = r->aent_free;
+    r->aent_free = e->next;
+    memset(e, 0, sizeof(*e));
+    return e;
+}
+
+static void agent_drop_entries(struct router *r, struct agent *a)
+{
+    while (a->ents) {
+        struct aent *e = a->ents;
+        a->ents = e->next;
+        if (e->inpool)
+            treap_remove(&r->queues[e->queue].apool[e->tier][e->ch],
+                         &e->node);
+        if (e->first) {
+            r->queues[e->queue].staffed--;
+            if (a->state == ROUTER_AGENT_STATE_AVAILABLE)
+                r->queues[e->queue].avail--;
+        }
+        aent_put(r, e);
+    }
+}
+
+static void agent_release(struct router *r, struct agent *a)
+{
+    idmap_remove(&r->agent_map, a->idh, ahandle(r, a));
+    a->gone = 1;
+    a->next = r->agent_gone;
+    r->agent_gone = ahandle(r, a);
+    r->nagents--;
+}
+
+/* Builds the entries of `a` for queue qi; `list` from the login spec. */
+static int agent_add_queue(struct router *r, struct agent *a, const int *list,
+                           unsigned n, int qi)
+{
+    int tier = agent_tier(r, a, list, n, qi);
+    if (tier < 0)
+        return 0;
+    struct queue *q = &r->queues[qi];
+    bool first = tier == 0;
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        if (!a->cap[ch] || (q->channel_mask && !(q->channel_mask & (1U << ch))))
+            continue;
+        struct aent *e = aent_get(r);
+        if (!e)
+            return ROUTER_ENOMEM;
+        e->agent = ahandle(r, a);
+        e->queue = (uint16_t)qi;
+        e->tier = (uint8_t)tier;
+        e->ch = (uint8_t)ch;
+        e->score = (uint16_t)skill_score(a, q);
+        e->rr = a->uid;
+        e->node.prio = next_prio(r);
+        e->first = first;
+        if (first) {
+            first = false;
+            q->staffed++;
+            if (a->state == ROUTER_AGENT_STATE_AVAILABLE)
+                q->avail++;
+        }
+        e->next = a->ents;
+        a->ents = e;
+    }
+    return 0;
+}
+
+/* ---- decisions ---- */
+
+static struct agent *best_agent(struct router *r, struct contact *c)
+{
+    struct queue *q = &r->queues[c->queue];
+    unsigned ch = c->channel;
+    if (c->inpref) {
+        struct agent *p = &r->agents[c->agent];
+        return can_take(r, p, ch) ? p : NULL;
+    }
+    if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+        uint64_t total = 0;
+        for (unsigned l = 0; l <= c->level; l++)
+            total += treap_weight(&q->apool[l][ch]);
+        if (total == 0)
+            return NULL;
+        for (unsigned t = 0; t < WR_TRIES; t++) {
+            uint64_t x = rng_next(&r->rng) % total;
+            unsigned l = 0;
+            while (x >= treap_weight(&q->apool[l][ch])) {
+                x -= treap_weight(&q->apool[l][ch]);
+                l++;
+            }
+            struct aent *e = (struct aent *)treap_pick(&q->apool[l][ch], x);
+            struct agent *a = &r->agents[e->agent];
+            if (!excluded(c, a))
+                return a;
+        }
+        for (unsigned l = 0; l <= c->level; l++)
+            for (struct tnode *n = treap_first(&q->apool[l][ch]); n;
+                 n = treap_next(n)) {
+                struct agent *a = &r->agents[((struct aent *)n)->agent];
+                if (!excluded(c, a))
+                    return a;
+            }
+        return NULL;
+    }
+    struct tnode *best = NULL;
+    for (unsigned l = 0; l <= c->level; l++)
+        for (struct tnode *n = treap_first(&q->apool[l][ch]); n;
+             n = treap_next(n)) {
+            if (best && !tnode_less(n, best))
+                break;
+            if (excluded(c, &r->agents[((struct aent *)n)->agent]))
+                continue;
+            best = n;
+            break;
+        }
+    return best ? &r->agents[((struct aent *)best)->agent] : NULL;
+}
+
+static struct contact *best_contact(struct router *r, struct agent *a)
+{
+    struct contact *best = NULL;
+    for (struct tnode *n = treap_first(&a->pref); n; n = treap_next(n)) {
+        struct contact *c = (struct contact *)n;
+        if (can_take(r, a, c->channel)) {
+            best = c;
+            break;
+        }
+    }
+    for (struct aent *e = a->ents; e; e = e->next) {
+        if (!e->inpool)
+            continue;
+        struct queue *q = &r->queues[e->queue];
+        for (unsigned l = e->tier; l <= q->nsteps; l++)
+            for (struct tnode *n = treap_first(&q->cpool[l][e->ch]); n;
+                 n = treap_next(n)) {
+                if (best && !tnode_less(n, &best->node))
+                    break;
+                struct contact *c = (struct contact *)n;
+                if (excluded(c, a))
+                    continue;
+                best = c;
+                break;
+            }
+    }
+    return best;
+}
+
+static void offer(struct router *r, uint64_t now, struct contact *c,
+                  struct agent *a)
+{
+    struct queue *q = &r->queues[c->queue];
+    cq_remove(r, c);
+    c->inpref = 0;
+    c->kick = 0;
+    c->state = ROUTER_CONTACT_OFFERED;
+    c->agent = ahandle(r, a);
+    c->deadline = now + (uint64_t)q->offer_timeout_ms * 1000;
+    work_append(r, a, c);
+    busy_add(a, c->channel, +1, now);
+    if (q->strategy == ROUTER_STRATEGY_ROUND_ROBIN) {
+        uint32_t v = ++r->seq;
+        for (struct aent *e = a->ents; e; e = e->next)
+            if (e->queue == c->queue)
+                e->rr = v;
+    }
+    agent_reindex(r, a);
+    contact_rearm(r, c);
+    struct router_event *ev = emit(r, ROUTER_EV_OFFER, c, a);
+    ev->deadline = c->deadline;
+}
+
+static void route_contact(struct router *r, uint64_t now, struct contact *c)
+{
+    if (c->state != ROUTER_CONTACT_QUEUED)
+        return;
+    struct agent *a = best_agent(r, c);
+    if (a)
+        offer(r, now, c, a);
+}
+
+static void fill_agent(struct router *r, uint64_t now, struct agent *a)
+{
+    while (a->state == ROUTER_AGENT_STATE_AVAILABLE) {
+        struct contact *c = best_contact(r, a);
+        if (!c)
+            break;
+        offer(r, now, c, a);
+    }
+}
+
+/* Frees the agent's slot of an offered/assigned contact. */
+static void slot_free(struct router *r, struct agent *a, struct contact *c,
+                      uint64_t now)
+{
+    work_remove(r, a, c);
+    busy_add(a, c->channel, -1, now);
+    a->idle_since = now;
+}
+
+/* After complete or transfer-out: wrap-up or back to work. */
+static void agent_after_work(struct router *r, struct agent *a,
+                             struct contact *c, uint64_t now,
+                             uint32_t wrapup_ms)
+{
+    slot_free(r, a, c, now);
+    if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT) {
+        if (a->work_head == NONE)
+            agent_release(r, a);
+        return;
+    }
+    if (a->state == ROUTER_AGENT_STATE_AVAILABLE && a->busy_total == 0 &&
+        wrapup_ms > 0) {
+        agent_set_state(r, a, now, ROUTER_AGENT_STATE_WRAPUP, NULL);
+        a->wrap_until = now + (uint64_t)wrapup_ms * 1000;
+        a->due = a->wrap_until;
+        timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid,
+                  a->wrap_until);
+    }
+    agent_reindex(r, a);
+}
+
+/* An offer ends without answer: back to the queue (router decides). */
+static void offer_unwind(struct router *r, struct contact *c,
+                         struct agent *a, uint64_t now, bool exclude)
+{
+    if (exclude)
+        excl_add(c, a->idh);
+    slot_free(r, a, c, now);
+    contact_to_pool(r, c, now);
+}
+
+static void offer_timeout(struct router *r, uint64_t now, struct contact *c)
+{
+    struct agent *a = &r->agents[c->agent];
+    struct router_event *e = emit(r, ROUTER_EV_REVOKED, c, a);
+    e->u.revoke = ROUTER_REVOKE_TIMEOUT;
+    offer_unwind(r, c, a, now, true);
+    if (++a->no_answer >= r->cfg.max_no_answer && r->cfg.max_no_answer) {
+        a->no_answer = 0;
+        agent_set_state(r, a, now, ROUTER_AGENT_STATE_AWAY, "no-answer");
+    }
+    agent_reindex(r, a);
+    route_contact(r, now, c);
+    fill_agent(r, now, a);
+}
+
+/* ---- queue moves ---- */
+
+static void contact_enter_queue(struct router *r, struct contact *c, int qi,
+                                uint64_t now)
+{
+    c->queue = qi;
+    c->queued_at = now;
+    fifo_add(r, c);
+    r->queues[qi].offered++;
+}
+
+static void move_to_queue(struct router *r, uint64_t now, struct contact *c,
+                          int qi)
+{
+    fifo_remove(r, c);
+    contact_enter_queue(r, c, qi, now);
+    contact_to_pool(r, c, now);
+    emit(r, ROUTER_EV_MOVED, c, NULL);
+    emit_queued(r, c, now);
+}
+
+/* ---- public: construction ---- */
+
+int router_skill_intern(struct router *r, const char *name)
+{
+    if (!id_ok(name))
+        return ROUTER_EINVAL;
+    uint64_t h = idmap_hash(name);
+    uint32_t id = idmap_find(&r->skill_map, name, h);
+    if (id != NONE)
+        return (int)id;
+    if (r->nskills >= 65535)
+        return ROUTER_ENOMEM;
+    if (r->nskills == r->skills_cap) {
+        unsigned cap = r->skills_cap ? r->skills_cap * 2 : 64;
+        void *s = realloc(r->skills, sizeof(*r->skills) * cap);
+        if (!s)
+            return ROUTER_ENOMEM;
+        r->skills = s;
+        r->skills_cap = cap;
+    }
+    snprintf(r->skills[r->nskills], ROUTER_ID_MAX, "%s", name);
+    if (idmap_insert(&r->skill_map, h, r->nskills) < 0)
+        return ROUTER_ENOMEM;
+    return (int)r->nskills++;
+}
+
+static int skill_find(const struct router *r, const char *name)
+{
+    if (!id_ok(name))
+        return ROUTER_EINVAL;
+    uint32_t id = idmap_find(&r->skill_map, name, idmap_hash(name));
+    return id == NONE ? ROUTER_ENOSKILL : (int)id;
+}
+
+static void queue_init_common(struct queue *q)
+{
+    q->fifo_head = q->fifo_tail = NONE;
+    q->overflow = -1;
+    for (unsigned i = 0; i < ROUTER_MAX_STEPS; i++)
+        q->addq[i] = -1;
+}
+
+static const char *config_queue(struct router *r, unsigned qi)
+{
+    const struct router_queue_config *qc = &r->cfg.queues[qi];
+    struct queue *q = &r->queues[qi];
+    queue_init_common(q);
+    if (!id_ok(qc->name))
+        return "queue without a valid name";
+    snprintf(q->name, sizeof(q->name), "%s", qc->name);
+    if (qc->nreq > ROUTER_MAX_REQ || qc->nsteps > ROUTER_MAX_STEPS)
+        return "too many required skills or steps";
+    if ((unsigned)qc->strategy > ROUTER_STRATEGY_WEIGHTED_RANDOM)
+        return "unknown strategy";
+    if (qc->channel_mask >> NCH)
+        return "unknown channel in channel_mask";
+    q->nreq = qc->nreq;
+    for (unsigned i = 0; i < qc->nreq; i++) {
+        int s = router_skill_intern(r, qc->req[i].skill);
+        if (s < 0)
+            return "bad required skill";
+        if (qc->req[i].min_level < 1 || qc->req[i].min_level > ROUTER_LEVEL_MAX)
+            return "required skill level out of 1..10";
+        for (unsigned j = 0; j < i; j++)
+            if (q->req_skill[j] == s)
+                return "skill required twice";
+        q->req_skill[i] = (uint16_t)s;
+        q->lvl_min[0][i] = qc->req[i].min_level;
+    }
+    /* steps sorted by after_ms, stable */
+    unsigned ord[ROUTER_MAX_STEPS];
+    for (unsigned i = 0; i < qc->nsteps; i++) {
+        unsigned j = i;
+        while (j > 0 && qc->steps[ord[j - 1]].after_ms > qc->steps[i].after_ms) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    q->nsteps = qc->nsteps;
+    for (unsigned l = 0; l < qc->nsteps; l++) {
+        const struct router_step *st = &qc->steps[ord[l]];
+        memcpy(q->lvl_min[l + 1], q->lvl_min[l], sizeof(q->lvl_min[l]));
+        q->step_ms[l] = st->after_ms;
+        if (st->kind == ROUTER_STEP_ADD_QUEUE) {
+            int t = router_queue_find(r, st->queue);
+            if (t < 0)
+                return "step names an unknown queue";
+            q->addq[l] = t;
+            continue;
+        }
+        if (st->kind != ROUTER_STEP_LOWER_LEVEL &&
+            st->kind != ROUTER_STEP_DROP_SKILL)
+            return "unknown step kind";
+        int s = skill_find(r, st->skill);
+        unsigned i = 0;
+        while (i < q->nreq && (s < 0 || q->req_skill[i] != s))
+            i++;
+        if (i == q->nreq)
+            return "step names a skill the queue does not require";
+        if (st->kind == ROUTER_STEP_DROP_SKILL) {
+            q->lvl_min[l + 1][i] = 0;
+        } else {
+            if (st->level < 1 || st->level > ROUTER_LEVEL_MAX)
+                return "step level out of 1..10";
+            if (q->lvl_min[l + 1][i] > st->level)
+                q->lvl_min[l + 1][i] = st->level;
+        }
+    }
+    q->channel_mask = qc->channel_mask;
+    q->strategy = qc->strategy;
+    q->sl_threshold_ms = qc->sl_threshold_ms;
+    q->offer_timeout_ms = qc->offer_timeout_ms ? qc->offer_timeout_ms
+                                               : r->cfg.default_offer_timeout_ms;
+    q->wrapup_ms = qc->wrapup_ms;
+    q->max_len = qc->max_len;
+    q->max_wait_ms = qc->max_wait_ms;
+    if (qc->overflow[0]) {
+        q->overflow = router_queue_find(r, qc->overflow);
+        if (q->overflow < 0)
+            return "overflow names an unknown queue";
+    }
+    return NULL;
+}
+
+struct router *router_new(const struct router_config *cfg, uint64_t seed,
+                          const char **err)
+{
+    const char *msg = "out of memory";
+    struct router *r = calloc(1, sizeof(*r));
+    if (!r)
+        goto fail;
+    r->cfg = *cfg;
+    r->cfg.queues = NULL;
+    r->cfg.skills = NULL;
+    if (!r->cfg.max_agents)
+        r->cfg.max_agents = 10000;
+    if (!r->cfg.max_contacts)
+        r->cfg.max_contacts = 100000;
+    if (!r->cfg.max_no_answer)
+        r->cfg.max_no_answer = 3;
+    if (!r->cfg.default_offer_timeout_ms)
+        r->cfg.default_offer_timeout_ms = 15000;
+    /* priority_weight_ms and value_weight_ms: 0 is a valid weight; the
+     * config loader supplies the documented defaults. */
+    r->max_agents = r->cfg.max_agents;
+    r->max_contacts = r->cfg.max_contacts;
+    rng_seed(&r->rng, seed);
+    r->queues = calloc(QUEUE_MAX, sizeof(*r->queues));
+    r->agents = calloc(r->max_agents, sizeof(*r->agents));
+    r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
+    r->timers = malloc(sizeof(*r->timers) *
+                       ((size_t)r->max_agents + r->max_contacts));
+    r->out_cap = 1024;
+    r->out = malloc(sizeof(*r->out) * r->out_cap);
+    if (!r->queues || !r->agents || !r->contacts || !r->timers || !r->out)
+        goto fail;
+    if (idmap_init(&r->skill_map, 256, skill_key, r) < 0 ||
+        idmap_init(&r->queue_map, 64, queue_key, r) < 0 ||
+        idmap_init(&r->agent_map, r->max_agents, agent_key, r) < 0 ||
+        idmap_init(&r->contact_map, r->max_contacts, contact_key, r) < 0)
+        goto fail;
+    r->agent_free = r->contact_free = NONE;
+    r->agent_gone = r->contact_gone = NONE;
+    for (uint32_t i = r->max_agents; i-- > 0;) {
+        r->agents[i].next = r->agent_free;
+        r->agent_free = i;
+    }
+    for (uint32_t i = r->max_contacts; i-- > 0;) {
+        r->contacts[i].next = r->contact_free;
+        r->contact_free = i;
+    }
+    msg = "too many queues";
+    if (cfg->nqueues > QUEUE_MAX / 2 || (cfg->nqueues && !cfg->queues))
+        goto fail;
+    for (unsigned i = 0; i < cfg->nskills; i++) {
+        msg = "bad skill name";
+        if (router_skill_intern(r, cfg->skills[i]) < 0)
+            goto fail;
+    }
+    /* names first, so steps and overflow may refer forward */
+    r->cfg.queues = cfg->queues;
+    for (unsigned i = 0; i < cfg->nqueues; i++) {
+        msg = "queue without a valid name";
+        if (!id_ok(cfg->queues[i].name))
+            goto fail;
+        snprintf(r->queues[i].name, ROUTER_ID_MAX, "%s", cfg->queues[i].name);
+        msg = "duplicate queue name";
+        uint64_t h = idmap_hash(r->queues[i].name);
+        if (idmap_find(&r->queue_map, r->queues[i].name, h) != NONE)
+            goto fail;
+        msg = "out of memory";
+        if (idmap_insert(&r->queue_map, h, i) < 0)
+            goto fail;
+    }
+    r->nq = r->nconf = cfg->nqueues;
+    for (unsigned i = 0; i < cfg->nqueues; i++)
+        if ((msg = config_queue(r, i)) != NULL)
+            goto fail;
+    r->cfg.queues = NULL;
+    if (err)
+        *err = NULL;
+    return r;
+fail:
+    if (err)
+        *err = msg;
+    if (r)
+        r->cfg.queues = NULL;
+    router_free(r);
+    return NULL;
+}
+
+void router_free(struct router *r)
+{
+    if (!r)
+        return;
+    for (unsigned i = 0; i < r->nchunks; i++)
+        free(r->chunks[i]);
+    free(r->chunks);
+    idmap_free(&r->skill_map);
+    idmap_free(&r->queue_map);
+    idmap_free(&r->agent_map);
+    idmap_free(&r->contact_map);
+    free(r->skills);
+    free(r->queues);
+    free(r->agents);
+    free(r->contacts);
+    free(r->timers);
+    free(r->out);
+    free(r);
+}
+
+int router_queue_find(const struct router *r, const char *name)
+{
+    if (!id_ok(name))
+        return -1;
+    uint32_t q = idmap_find(&r->queue_map, name, idmap_hash(name));
+    return q == NONE ? -1 : (int)q;
+}
+
+const char *router_queue_name(const struct router *r, int queue)
+{
+    if (queue < 0 || (unsigned)queue >= r->nconf)
+        return NULL;
+    return r->queues[queue].name;
+}
+
+int router_queue_count(const struct router *r)
+{
+    return (int)r->nconf;
+}
+
+/* Finds or creates the virtual queue for a skills-only contact. */
+static int virtual_queue(struct router *r, const struct router_contact_spec *s)
+{
+    uint16_t sk[ROUTER_MAX_REQ];
+    uint8_t lv[ROUTER_MAX_REQ];
+    unsigned n = 0;
+    if (s->nskills == 0 || s->nskills > ROUTER_MAX_REQ)
+        return ROUTER_EINVAL;
+    for (unsigned i = 0; i < s->nskills; i++) {
+        int id = skill_find(r, s->skills[i].skill);
+        if (id < 0)
+            return id;
+        uint8_t l = s->skills[i].min_level;
+        if (l < 1 || l > ROUTER_LEVEL_MAX)
+            return ROUTER_EINVAL;
+        unsigned j = n;
+        while (j > 0 && sk[j - 1] > id) {
+            sk[j] = sk[j - 1];
+            lv[j] = lv[j - 1];
+            j--;
+        }
+        if (j > 0 && sk[j - 1] == id)
+            return ROUTER_EINVAL;
+        sk[j] = (uint16_t)id;
+        lv[j] = l;
+        n++;
+    }
+    char name[ROUTER_ID_MAX];
+    size_t off = (size_t)snprintf(name, sizeof(name), "~");
+    for (unsigned i = 0; i < n; i++)
+        off += (size_t)snprintf(name + off, sizeof(name) - off, "%04x%x",
+                                sk[i], lv[i]);
+    uint64_t h = idmap_hash(name);
+    uint32_t qi = idmap_find(&r->queue_map, name, h);
+    if (qi != NONE)
+        return (int)qi;
+    if (r->nq >= QUEUE_MAX)
+        return ROUTER_ENOMEM;
+    qi = r->nq;
+    struct queue *q = &r->queues[qi];
+    memset(q, 0, sizeof(*q));
+    queue_init_common(q);
+    memcpy(q->name, name, sizeof(name));
+    q->virt = true;
+    q->nreq = n;
+    for (unsigned i = 0; i < n; i++) {
+        q->req_skill[i] = sk[i];
+        q->lvl_min[0][i] = lv[i];
+    }
+    q->offer_timeout_ms = r->cfg.default_offer_timeout_ms;
+    if (idmap_insert(&r->queue_map, h, qi) < 0)
+        return ROUTER_ENOMEM;
+    r->nq++;
+    for (uint32_t i = 0; i < r->max_agents; i++) {
+        struct agent *a = &r->agents[i];
+        if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+            continue;
+        if (agent_add_queue(r, a, NULL, 0, (int)qi) < 0)
+            return ROUTER_ENOMEM;
+        agent_reindex(r, a);
+    }
+    return (int)qi;
+}
+
+/* ---- public: contacts ---- */
+
+static int contact_lookup(const struct router *r, const char *id,
+                          struct contact **out)
+{
+    if (!id_ok(id))
+        return ROUTER_EINVAL;
+    uint32_t h = idmap_find(&r->contact_map, id, idmap_hash(id));
+    if (h == NONE)
+        return ROUTER_ENOCONTACT;
+    *out = &r->contacts[h];
+    return 0;
+}
+
+static int agent_lookup(const struct router *r, const char *id,
+                        struct agent **out)
+{
+    if (!id_ok(id))
+        return ROUTER_EINVAL;
+    uint32_t h = idmap_find(&r->agent_map, id, idmap_hash(id));
+    if (h == NONE)
+        return ROUTER_ENOAGENT;
+    *out = &r->agents[h];
+    return 0;
+}
+
+/* Validates a spec and resolves its queue. */
+static int spec_queue(struct router *r, const struct router_contact_spec *s)
+{
+    if (!s || !id_ok(s->id) || (unsigned)s->channel >= NCH ||
+        s->priority > 100 || s->value > 1000)
+        return ROUTER_EINVAL;
+    int qi;
+    if (s->queue && s->queue[0]) {
+        qi = router_queue_find(r, s->queue);
+        if (qi < 0)
+            return ROUTER_ENOQUEUE;
+    } else {
+        qi = virtual_queue(r, s);
+        if (qi < 0)
+            return qi;
+    }
+    const struct queue *q = &r->queues[qi];
+    if (q->channel_mask && !(q->channel_mask & (1U << s->channel)))
+        return ROUTER_EINVAL;
+    return qi;
+}
+
+static struct contact *contact_new(struct router *r,
+                                   const struct router_contact_spec *s,
+                                   uint64_t arrived_at, uint32_t tag)
+{
+    uint32_t h = r->contact_free;
+    struct contact *c = &r->contacts[h];
+    uint64_t idh = idmap_hash(s->id);
+    if (idmap_insert(&r->contact_map, idh, h) < 0)
+        return NULL;
+    r->contact_free = c->next;
+    memset(c, 0, sizeof(*c));
+    snprintf(c->id, sizeof(c->id), "%s", s->id);
+    c->idh = idh;
+    c->live = 1;
+    c->tag = tag;
+    c->seq = ++r->seq;
+    c->channel = (uint8_t)s->channel;
+    c->priority = s->priority;
+    c->value = s->value;
+    c->arrived_at = arrived_at;
+    c->agent = NONE;
+    c->wprev = c->wnext = c->qprev = c->qnext = NONE;
+    c->timer = NONE;
+    c->due = NEVER;
+    c->state = ROUTER_CONTACT_QUEUED;
+    c->node.k1 = contact_score(r, arrived_at, s->priority, s->value);
+    c->node.k2 = c->seq;
+    c->node.w = 1;
+    c->node.prio = next_prio(r);
+    r->ncontacts++;
+    return c;
+}
+
+/* Puts a new or re-queued contact in the preferred agent's list when the
+ * rules say it should wait for it, else in its queue's pool. */
+static void contact_place(struct router *r, struct contact *c, uint64_t now,
+                          const char *preferred)
+{
+    struct agent *p;
+    if (preferred && id_ok(preferred) && agent_lookup(r, preferred, &p) == 0 &&
+        p->state != ROUTER_AGENT_STATE_LOGGED_OUT && !excluded(c, p) &&
+        (r->cfg.preferred_wait_ms > 0 || can_take(r, p, c->channel))) {
+        c->inpref = 1;
+        c->agent = ahandle(r, p);
+        c->state = ROUTER_CONTACT_QUEUED;
+        c->pref_until = c->queued_at + (uint64_t)r->cfg.preferred_wait_ms * 1000;
+        cq_insert(r, c);
+        contact_rearm(r, c);
+        return;
+    }
+    contact_to_pool(r, c, now);
+}
+
+int router_contact_arrive(struct router *r, uint64_t now,
+                          const struct router_contact_spec *spec,
+                          uint32_t tag, uint32_t *handle)
+{
+    struct contact *old;
+    if (spec && id_ok(spec->id) && contact_lookup(r, spec->id, &old) == 0) {
+        if (handle)
+            *handle = chandle(r, old);
+        return ROUTER_EDUPLICATE;
+    }
+    int qi = spec_queue(r, spec);
+    if (qi < 0)
+        return qi;
+    for (unsigned hops = 0; r->queues[qi].max_len &&
+                            r->queues[qi].waiting >= r->queues[qi].max_len;
+         hops++) {
+        if (r->queues[qi].overflow < 0 || hops >= r->nq)
+            return ROUTER_EFULL;
+        qi = r->queues[qi].overflow;
+    }
+    if (r->contact_free == NONE)
+        return ROUTER_ENOMEM;
+    struct contact *c = contact_new(r, spec, now, tag);
+    if (!c)
+        return ROUTER_ENOMEM;
+    contact_enter_queue(r, c, qi, now);
+    contact_place(r, c, now, spec->preferred_agent);
+    emit_queued(r, c, now);
+    route_contact(r, now, c);
+    if (handle)
+        *handle = chandle(r, c);
+    return 0;
+}
+
+int router_contact_abandon(struct router *r, uint64_t now, const char *id)
+{
+    struct contact *c;
+    int rc = contact_lookup(r, id, &c);
+    if (rc < 0)
+        return rc;
+    struct agent *a = NULL;
+    if (c->state == ROUTER_CONTACT_ASSIGNED)
+        return ROUTER_ESTATE;
+    if (c->state == ROUTER_CONTACT_QUEUED) {
+        cq_remove(r, c);
+    } else {
+        a = &r->agents[c->agent];
+        struct router_event *e = emit(r, ROUTER_EV_REVOKED, c, a);
+        e->u.revoke = ROUTER_REVOKE_ABANDONED;
+        slot_free(r, a, c, now);
+    }
+    r->queues[c->queue].abandoned++;
+    struct router_event *e = emit(r, ROUTER_EV_CONTACT_GONE, c, NULL);
+    e->u.gone = ROUTER_CONTACT_ABANDONED;
+    contact_release(r, c, ROUTER_CONTACT_ABANDONED);
+    if (a) {
+        agent_reindex(r, a);
+        fill_agent(r, now, a);
+    }
+    return 0;
+}
+
+int router_contact_complete(struct router *r, uint64_t now, const char *id)
+{
+    struct contact *c;
+    int rc = contact_lookup(r, id, &c);
+    if (rc < 0)
+        return rc;
+    if (c->state != ROUTER_CONTACT_ASSIGNED)
+        return ROUTER_ESTATE;
+    struct queue *q = &r->queues[c->queue];
+    struct agent *a = &r->agents[c->agent];
+    q->handled++;
+    q->aht_sum += now - c->assigned_at;
+    struct router_event *e = emit(r, ROUTER_EV_CONTACT_GONE, c, a);
+    e->u.gone = ROUTER_CONTACT_COMPLETED;
+    contact_release(r, c, ROUTER_CONTACT_COMPLETED);
+    agent_after_work(r, a, c, now, q->wrapup_ms);
+    fill_agent(r, now, a);
+    return 0;
+}
+
+int router_contact_transfer(struct router *r, uint64_t now, const char *id,
+                            int to_queue, const char *to_agent)
+{
+    struct contact *c;
+    struct agent *x = NULL;
+    int rc = contact_lookup(r, id, &c);
+    if (rc < 0)
+        return rc;
+    if ((to_queue >= 0) == (to_agent != NULL))
+        return ROUTER_EINVAL;
+    if (to_queue >= 0) {
+        if ((unsigned)to_queue >= r->nconf)
+            return ROUTER_ENOQUEUE;
+        const struct queue *q = &r->queues[to_queue];
+        if (q->channel_mask && !(q->channel_mask & (1U << c->channel)))
+            return ROUTER_EINVAL;
+    } else {
+        rc = agent_lookup(r, to_agent, &x);
+        if (rc < 0)
+            return rc;
+        if (x->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+            return ROUTER_ENOAGENT;
+    }
+    if (c->state == ROUTER_CONTACT_OFFERED)
+        return ROUTER_ESTATE;
+    struct agent *from = NULL;
+    if (c->state == ROUTER_CONTACT_ASSIGNED) {
+        from = &r->agents[c->agent];
+        agent_after_work(r, from, c, now, r->queues[c->queue].wrapup_ms);
+        c->agent = NONE;
+        c->state = ROUTER_CONTACT_QUEUED;
+    } else {
+        cq_remove(r, c);
+        c->inpref = 0;
+        c->agent = NONE;
+    }
+    if (to_queue >= 0) {
+        fifo_remove(r, c);
+        contact_enter_queue(r, c, to_queue, now);
+        contact_to_pool(r, c, now);
+    } else {
+        if (!c->infifo) {
+            c->queued_at = now;
+            fifo_add(r, c);
+        }
+        excl_del(c, x->idh);
+        c->inpref = 1;
+        c->agent = ahandle(r, x);
+        c->state = ROUTER_CONTACT_QUEUED;
+        c->pref_until = NEVER;
+        cq_insert(r, c);
+        contact_rearm(r, c);
+    }
+    struct router_event *e = emit(r, ROUTER_EV_MOVED, c, x);
+    (void)e;
+    emit_queued(r, c, now);
+    route_contact(r, now, c);
+    if (from)
+        fill_agent(r, now, from);
+    return 0;
+}
+
+int router_offer_accept(struct router *r, uint64_t now,
+                        const char *contact_id, const char *agent_id)
+{
+    struct contact *c;
+    struct agent *a;
+    int rc = contact_lookup(r, contact_id, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = agent_lookup(r, agent_id, &a)) < 0)
+        return rc;
+    if (c->state != ROUTER_CONTACT_OFFERED || c->agent != ahandle(r, a))
+        return ROUTER_ESTATE;
+    struct queue *q = &r->queues[c->queue];
+    c->state = ROUTER_CONTACT_ASSIGNED;
+    c->assigned_at = now;
+    contact_rearm(r, c);
+    fifo_remove(r, c);
+    a->no_answer = 0;
+    q->answered++;
+    uint64_t wait = now - c->arrived_at;
+    q->asa_sum += wait;
+    if (wait <= (uint64_t)q->sl_threshold_ms * 1000)
+        q->in_sl++;
+    emit(r, ROUTER_EV_ASSIGNED, c, a);
+    return 0;
+}
+
+int router_offer_reject(struct router *r, uint64_t now,
+                        const char *contact_id, const char *agent_id)
+{
+    struct contact *c;
+    struct agent *a;
+    int rc = contact_lookup(r, contact_id, &c);
+    if (rc < 0)
+        return rc;
+    if ((rc = agent_lookup(r, agent_id, &a)) < 0)
+        return rc;
+    if (c->state != ROUTER_CONTACT_OFFERED || c->agent != ahandle(r, a))
+        return ROUTER_ESTATE;
+    emit(r, ROUTER_EV_REJECTED, c, a);
+    offer_unwind(r, c, a, now, true);
+    agent_reindex(r, a);
+    route_contact(r, now, c);
+    fill_agent(r, now, a);
+    return 0;
+}
+
+/* ---- public: agents ---- */
+
+int router_agent_login(struct router *r, uint64_t now,
+                       const struct router_agent_spec *spec, uint32_t tag,
+                       uint32_t *handle)
+{
+    if (!spec || !id_ok(spec->id) || spec->nskills > ROUTER_MAX_SKILLS ||
+        (spec->nqueues && !spec->queues))
+        return ROUTER_EINVAL;
+    int list[QUEUE_MAX / 2];
+    if (spec->nqueues > QUEUE_MAX / 2)
+        return ROUTER_EINVAL;
+    for (unsigned i = 0; i < spec->nqueues; i++) {
+        list[i] = router_queue_find(r, spec->queues[i]);
+        if (list[i] < 0 || (unsigned)list[i] >= r->nconf)
+            return ROUTER_ENOQUEUE;
+    }
+    for (unsigned i = 0; i < spec->nskills; i++)
+        if (!id_ok(spec->skills[i].skill) || spec->skills[i].level < 1 ||
+            spec->skills[i].level > ROUTER_LEVEL_MAX)
+            return ROUTER_EINVAL;
+    struct agent *a = NULL;
+    if (agent_lookup(r, spec->id, &a) == 0) {
+        if (a->state != ROUTER_AGENT_STATE_LOGGED_OUT)
+            return ROUTER_EEXIST;
+    } else {
+        a = NULL;
+        if (r->agent_free == NONE)
+            return ROUTER_ENOMEM;
+    }
+    int skills[ROUTER_MAX_SKILLS];
+    for (unsigned i = 0; i < spec->nskills; i++)
+        if ((skills[i] = router_skill_intern(r, spec->skills[i].skill)) < 0)
+            return skills[i];
+    if (!a) {
+        uint32_t h = r->agent_free;
+        a = &r->agents[h];
+        uint64_t idh = idmap_hash(spec->id);
+        if (idmap_insert(&r->agent_map, idh, h) < 0)
+            return ROUTER_ENOMEM;
+        r->agent_free = a->next;
+        memset(a, 0, sizeof(*a));
+        snprintf(a->id, sizeof(a->id), "%s", spec->id);
+        a->idh = idh;
+        a->live = 1;
+        a->work_head = a->work_tail = NONE;
+        a->timer = NONE;
+        a->login_at = now;
+        r->nagents++;
+    }
+    a->tag = tag;
+    a->uid = ++r->seq;
+    a->nskills = 0;
+    for (unsigned i = 0; i < spec->nskills; i++) {
+        unsigned j = 0;
+        while (j < a->nskills && a->skill[j] != skills[i])
+            j++;
+        a->skill[j] = (uint16_t)skills[i];
+        a->level[j] = spec->skills[i].level;
+        if (j == a->nskills)
+            a->nskills++;
+    }
+    bool any = false;
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        a->cap[ch] = spec->capacity[ch];
+        any |= a->cap[ch] != 0;
+    }
+    if (!any)
+        a->cap[ROUTER_CH_VOICE] = 1;
+    a->no_answer = 0;
+    a->wrap_until = NEVER;
+    a->state = ROUTER_AGENT_STATE_LOGGED_OUT;
+    for (unsigned qi = 0; qi < r->nq; qi++)
+        if (agent_add_queue(r, a, list, spec->nqueues, (int)qi) < 0) {
+            agent_drop_entries(r, a);
+            return ROUTER_ENOMEM;
+        }
+    agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
+    agent_reindex(r, a);
+    if (handle)
+        *handle = ahandle(r, a);
+    fill_agent(r, now, a);
+    return 0;
+}
+
+int router_agent_logout(struct router *r, uint64_t now, const char *id)
+{
+    struct agent *a;
+    int rc = agent_lookup(r, id, &a);
+    if (rc < 0)
+        return rc;
+    if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    uint32_t head = NONE, *tail = &head;
+    for (uint32_t h = a->work_head, nx; h != NONE; h = nx) {
+        struct contact *c = &r->contacts[h];
+        nx = c->wnext;
+        if (c->state != ROUTER_CONTACT_OFFERED)
+            continue;
+        struct router_event *e = emit(r, ROUTER_EV_REVOKED, c, a);
+        e->u.revoke = ROUTER_REVOKE_AGENT_LOGOUT;
+        offer_unwind(r, c, a, now, false);
+        c->rnext = NONE;
+        *tail = h;
+        tail = &c->rnext;
+    }
+    struct tnode *n;
+    while ((n = treap_first(&a->pref)) != NULL) {
+        struct contact *c = (struct contact *)n;
+        cq_remove(r, c);
+        contact_to_pool(r, c, now);
+        c->rnext = NONE;
+        *tail = chandle(r, c);
+        tail = &c->rnext;
+    }
+    agent_drop_entries(r, a);
+    agent_set_state(r, a, now, ROUTER_AGENT_STATE_LOGGED_OUT, NULL);
+    if (a->work_head == NONE)
+        agent_release(r, a);
+    for (uint32_t h = head; h != NONE; h = r->contacts[h].rnext)
+        route_contact(r, now, &r->contacts[h]);
+    return 0;
+}
+
+int router_agent_set_state(struct router *r, uint64_t now, const char *id,
+                           enum router_agent_cmd cmd, const char *reason)
+{
+    struct agent *a;
+    int rc = agent_lookup(r, id, &a);
+    if (rc < 0)
+        return rc;
+    if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    if (reason && strnlen(reason, ROUTER_ID_MAX) >= ROUTER_ID_MAX)
+        return ROUTER_EINVAL;
+    switch (cmd) {
+    case ROUTER_AGENT_WRAPUP_DONE:
+        if (a->state != ROUTER_AGENT_STATE_WRAPUP)
+            return ROUTER_ESTATE;
+        /* fall through */
+    case ROUTER_AGENT_AVAILABLE:
+        if (a->state == ROUTER_AGENT_STATE_AVAILABLE)
+            return 0;
+        agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
+        agent_reindex(r, a);
+        fill_agent(r, now, a);
+        return 0;
+    case ROUTER_AGENT_AWAY:
+        if (a->state == ROUTER_AGENT_STATE_AWAY &&
+            strcmp(a->reason, reason ? reason : "") == 0)
+            return 0;
+        agent_set_state(r, a, now, ROUTER_AGENT_STATE_AWAY, reason);
+        agent_reindex(r, a);
+        return 0;
+    }
+    return ROUTER_EINVAL;
+}
+
+unsigned router_retag(struct router *r, uint32_t from, uint32_t to)
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < r->max_contacts; i++)
+        if (r->contacts[i].live && !r->contacts[i].gone &&
+            r->contacts[i].tag == from) {
+            r->contacts[i].tag = to;
+            n++;
+        }
+    for (uint32_t i = 0; i < r->max_agents; i++)
+        if (r->agents[i].live && !r->agents[i].gone &&
+            r->agents[i].tag == from) {
+            r->agents[i].tag = to;
+            n++;
+        }
+    return n;
+}
+
+void router_foreach_tagged(struct router *r, uint32_t tag,
+                           void (*fn)(void *arg, int is_agent, uint32_t handle),
+                           void *arg)
+{
+    for (uint32_t i = 0; i < r->max_contacts; i++)
+        if (r->contacts[i].live && !r->contacts[i].gone &&
+            r->contacts[i].tag == tag)
+            fn(arg, 0, i);
+    for (uint32_t i = 0; i < r->max_agents; i++)
+        if (r->agents[i].live && !r->agents[i].gone &&
+            r->agents[i].tag == tag)
+            fn(arg, 1, i);
+}
+
+/* ---- timers ---- */
+
+static void contact_timer(struct router *r, uint64_t now, struct contact *c)
+{
+    c->kick = 0;
+    if (c->state == ROUTER_CONTACT_OFFERED) {
+        if (c->deadline <= now)
+            offer_timeout(r, now, c);
+        else
+            contact_rearm(r, c);
+        return;
+    }
+    if (c->inpref && c->pref_until <= now) {
+        cq_remove(r, c);
+        contact_to_pool(r, c, now);
+    }
+    if (!c->inpref) {
+        struct queue *q = &r->queues[c->queue];
+        if (q->max_wait_ms && q->overflow >= 0 &&
+            now >= c->queued_at + (uint64_t)q->max_wait_ms * 1000) {
+            cq_remove(r, c);
+            move_to_queue(r, now, c, q->overflow);
+            route_contact(r, now, c);
+            return;
+        }
+        unsigned l = level_at(q, c->queued_at, now);
+        if (l != c->level) {
+            cq_remove(r, c);
+            c->level = (uint8_t)l;
+            cq_insert(r, c);
+        }
+    }
+    contact_rearm(r, c);
+    route_contact(r, now, c);
+}
+
+static void agent_timer(struct router *r, uint64_t now, struct agent *a)
+{
+    if (a->state == ROUTER_AGENT_STATE_WRAPUP && a->wrap_until <= now) {
+        agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
+        agent_reindex(r, a);
+        fill_agent(r, now, a);
+    } else {
+        timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid, NEVER);
+    }
+}
+
+void router_tick(struct router *r, uint64_t now)
+{
+    while (r->ntimers && r->timers[0].due <= now) {
+        uint32_t ent = r->timers[0].ent;
+        if (ent & TIMER_AGENT)
+            agent_timer(r, now, &r->agents[ent & ~TIMER_AGENT]);
+        else
+            contact_timer(r, now, &r->contacts[ent]);
+    }
+}
+
+uint64_t router_next_deadline(const struct router *r)
+{
+    return r->ntimers ? r->timers[0].due : NEVER;
+}
+
+/* ---- recovery ---- */
+
+int router_contact_restore(struct router *r, uint64_t now,
+                           const struct router_contact_spec *spec,
+                           uint64_t arrived_at, const char *excluded_agent,
+                           uint32_t tag, uint32_t *handle)
+{
+    struct contact *old;
+    if (spec && id_ok(spec->id) && contact_lookup(r, spec->id, &old) == 0) {
+        if (handle)
+            *handle = chandle(r, old);
+        return ROUTER_EDUPLICATE;
+    }
+    int qi = spec_queue(r, spec);
+    if (qi < 0)
+        return qi;
+    if (excluded_agent && excluded_agent[0] && !id_ok(excluded_agent))
+        return ROUTER_EINVAL;
+    if (arrived_at > now)
+        return ROUTER_EINVAL;
+    if (r->contact_free == NONE)
+        return ROUTER_ENOMEM;
+    struct contact *c = contact_new(r, spec, arrived_at, tag);
+    if (!c)
+        return ROUTER_ENOMEM;
+    if (excluded_agent && excluded_agent[0])
+        excl_add(c, idmap_hash(excluded_agent));
+    c->queue = qi;
+    c->queued_at = arrived_at;
+    fifo_add(r, c);
+    c->kick = 1;
+    c->kick_at = now;
+    contact_place(r, c, now, spec->preferred_agent);
+    if (handle)
+        *handle = chandle(r, c);
+    return 0;
+}
+
+int router_contact_restore_assigned(struct router *r, uint64_t now,
+                                    const struct router_contact_spec *spec,
+                                    uint64_t arrived_at, const char *agent_id,
+                                    uint32_t tag, uint32_t *handle)
+{
+    struct contact *old;
+    struct agent *a;
+    if (spec && id_ok(spec->id) && contact_lookup(r, spec->id, &old) == 0) {
+        if (handle)
+            *handle = chandle(r, old);
+        return ROUTER_EDUPLICATE;
+    }
+    int qi = spec_queue(r, spec);
+    if (qi < 0)
+        return qi;
+    int rc = agent_lookup(r, agent_id, &a);
+    if (rc < 0)
+        return rc;
+    if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    if (a->busy[spec->channel] >= a->cap[spec->channel])
+        return ROUTER_ESTATE;
+    if (r->contact_free == NONE)
+        return ROUTER_ENOMEM;
+    struct contact *c = contact_new(r, spec, arrived_at, tag);
+    if (!c)
+        return ROUTER_ENOMEM;
+    c->queue = qi;
+    c->queued_at = arrived_at;
+    c->state = ROUTER_CONTACT_ASSIGNED;
+    c->assigned_at = now;
+    c->agent = ahandle(r, a);
+    work_append(r, a, c);
+    busy_add(a, c->channel, +1, now);
+    agent_reindex(r, a);
+    if (handle)
+        *handle = chandle(r, c);
+    return 0;
+}
+
+/* ---- lookups ---- */
+
+int router_contact_find(const struct router *r, const char *id,
+                        uint32_t *handle)
+{
+    struct contact *c;
+    int rc = contact_lookup(r, id, &c);
+    if (rc == 0 && handle)
+        *handle = chandle(r, c);
+    return rc;
+}
+
+int router_agent_find(const struct router *r, const char *id,
+                      uint32_t *handle)
+{
+    struct agent *a;
+    int rc = agent_lookup(r, id, &a);
+    if (rc == 0 && handle)
+        *handle = ahandle(r, a);
+    return rc;
+}
+
+const char *router_contact_id(const struct router *r, uint32_t handle)
+{
+    if (handle >= r->max_contacts || !r->contacts[handle].live)
+        return NULL;
+    return r->contacts[handle].id;
+}
+
+const char *router_agent_id(const struct router *r, uint32_t handle)
+{
+    if (handle >= r->max_agents || !r->agents[handle].live)
+        return NULL;
+    return r->agents[handle].id;
+}
+
+uint32_t router_contact_tag(const struct router *r, uint32_t handle)
+{
+    return handle < r->max_contacts ? r->contacts[handle].tag : 0;
+}
+
+uint32_t router_agent_tag(const struct router *r, uint32_t handle)
+{
+    return handle < r->max_agents ? r->agents[handle].tag : 0;
+}
+
+void router_contact_info(const struct router *r, uint32_t handle,
+                         struct router_contact_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (handle >= r->max_contacts || !r->contacts[handle].live)
+        return;
+    const struct contact *c = &r->contacts[handle];
+    out->id = c->id;
+    out->state = c->state;
+    out->channel = (enum router_channel)c->channel;
+    out->queue = ev_queue(r, c->queue);
+    out->arrived_at = c->arrived_at;
+    out->queued_at = c->queued_at;
+    out->priority = c->priority;
+    out->value = c->value;
+    out->agent = (c->state == ROUTER_CONTACT_OFFERED ||
+                  c->state == ROUTER_CONTACT_ASSIGNED) ? c->agent : NONE;
+    out->deadline = c->state == ROUTER_CONTACT_OFFERED ? c->deadline : 0;
+    out->tag = c->tag;
+}
+
+void router_agent_info(const struct router *r, uint32_t handle, uint64_t now,
+                       struct router_agent_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (handle >= r->max_agents || !r->agents[handle].live)
+        return;
+    const struct agent *a = &r->agents[handle];
+    out->id = a->id;
+    out->state = a->state;
+    memcpy(out->reason, a->reason, sizeof(out->reason));
+    out->state_since = a->state_since;
+    memcpy(out->capacity, a->cap, sizeof(out->capacity));
+    memcpy(out->busy, a->busy, sizeof(out->busy));
+    uint64_t busy = a->busy_acc;
+    if (a->busy_total && now > a->busy_since)
+        busy += now - a->busy_since;
+    out->occupancy = now > a->login_at ? (double)busy / (double)(now - a->login_at)
+                                       : 0.0;
+    if (out->occupancy > 1.0)
+        out->occupancy = 1.0;
+    out->tag = a->tag;
+}
+
+/* ---- output ---- */
+
+size_t router_out_count(const struct router *r)
+{
+    return r->nout;
+}
+
+const struct router_event *router_out_get(const struct router *r, size_t i)
+{
+    return i < r->nout ? &r->out[i] : NULL;
+}
+
+void router_out_clear(struct router *r)
+{
+    r->nout = 0;
+    while (r->contact_gone != NONE) {
+        struct contact *c = &r->contacts[r->contact_gone];
+        r->contact_gone = c->next;
+        c->live = c->gone = 0;
+        c->next = r->contact_free;
+        r->contact_free = chandle(r, c);
+    }
+    while (r->agent_gone != NONE) {
+        struct agent *a = &r->agents[r->agent_gone];
+        r->agent_gone = a->next;
+        a->live = a->gone = 0;
+        a->next = r->agent_free;
+        r->agent_free = ahandle(r, a);
+    }
+}
+
+/* ---- statistics ---- */
+
+void router_queue_stats(const struct router *r, int queue, uint64_t now,
+                        struct router_queue_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (queue < 0 || (unsigned)queue >= r->nq)
+        return;
+    const struct queue *q = &r->queues[queue];
+    out->waiting = q->waiting;
+    if (q->fifo_head != NONE && now > r->contacts[q->fifo_head].queued_at)
+        out->longest_wait_ms =
+            (uint32_t)((now - r->contacts[q->fifo_head].queued_at) / 1000);
+    out->offered = q->offered;
+    out->answered = q->answered;
+    out->answered_in_sl = q->in_sl;
+    out->abandoned = q->abandoned;
+    uint64_t d = q->answered + q->abandoned;
+    out->service_level = d ? (double)q->in_sl / (double)d : 1.0;
+    out->asa_ms = q->answered ? (uint32_t)(q->asa_sum / q->answered / 1000) : 0;
+    out->aht_ms = q->handled ? (uint32_t)(q->aht_sum / q->handled / 1000) : 0;
+    out->agents_available = q->avail;
+}
+
+unsigned router_agent_count(const struct router *r)
+{
+    return r->nagents;
+}
+
+unsigned router_contact_count(const struct router *r)
+{
+    return r->ncontacts;
+}
+
+uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
+{
+    (void)now;
+    if (queue < 0 || (unsigned)queue >= r->nq)
+        return 0;
+    const struct queue *q = &r->queues[queue];
+    uint64_t pos = q->waiting ? q->waiting : 1;
+    if (pos <= q->avail)
+        return 0;
+    uint64_t aht = q->handled ? q->aht_sum / q->handled / 1000 : DEFAULT_AHT_MS;
+    aht += q->wrapup_ms;
+    uint64_t est = (pos - q->avail) * aht / (q->staffed ? q->staffed : 1);
+    return est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
+}
+
+/* ---- invariants ---- */
+
+#define FAIL(...)                                   \
+    do {                                            \
+        if (buf && len)                             \
+            snprintf(buf, len, __VA_ARGS__);        \
+        return ROUTER_ESTATE;                       \
+    } while (0)
+
+static int check_tree(const struct tnode *n, const struct tnode *parent,
+                      uint32_t *count)
+{
+    if (!n)
+        return 0;
+    if (n->p != parent)
+        return -1;
+    if (parent && parent->prio < n->prio)
+        return -1;
+    if (n->l && !tnode_less(n->l, n))
+        return -1;
+    if (n->r && !tnode_less(n, n->r))
+        return -1;
+    uint32_t cl = 0, cr = 0;
+    if (check_tree(n->l, n, &cl) < 0 || check_tree(n->r, n, &cr) < 0)
+        return -1;
+    if (n->size != 1 + cl + cr)
+        return -1;
+    uint64_t w = n->w + (n->l ? n->l->wsum : 0) + (n->r ? n->r->wsum : 0);
+    if (n->wsum != w)
+        return -1;
+    *count = n->size;
+    return 0;
+}
+
+int router_check(const struct router *r, char *buf, size_t len)
+{
+    uint32_t inpools = 0, treecount = 0, n;
+    for (unsigned qi = 0; qi < r->nq; qi++) {
+        const struct queue *q = &r->queues[qi];
+        uint32_t fifo = 0;
+        for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
+            const struct contact *c = &r->contacts[h];
+            if (!c->infifo || c->queue != (int)qi)
+                FAIL("queue %s: fifo holds contact %s of another queue",
+                     q->name, c->id);
+            if (c->qnext != NONE && r->contacts[c->qnext].queued_at < c->queued_at)
+                FAIL("queue %s: fifo out of order", q->name);
+            fifo++;
+        }
+        if (fifo != q->waiting)
+            FAIL("queue %s: waiting %u but fifo %u", q->name, q->waiting, fifo);
+        for (unsigned l = 0; l < NLEV; l++)
+            for (unsigned ch = 0; ch < NCH; ch++) {
+                n = 0;
+                if (check_tree(q->cpool[l][ch].root, NULL, &n) < 0 ||
+                    check_tree(q->apool[l][ch].root, NULL, &n) < 0)
+                    FAIL("queue %s: treap broken", q->name);
+                if (l > q->nsteps && (q->cpool[l][ch].root || q->apool[l][ch].root))
+                    FAIL("queue %s: pool beyond its levels", q->name);
+                treecount += treap_size(&q->cpool[l][ch]);
+            }
+    }
+    uint32_t live_agents = 0, live_contacts = 0;
+    for (uint32_t i = 0; i < r->max_agents; i++) {
+        const struct agent *a = &r->agents[i];
+        if (!a->live || a->gone)
+            continue;
+        live_agents++;
+        uint8_t busy[NCH] = {0};
+        unsigned total = 0;
+        for (uint32_t h = a->work_head; h != NONE; h = r->contacts[h].wnext) {
+            const struct contact *c = &r->contacts[h];
+            if (c->agent != i || (c->state != ROUTER_CONTACT_OFFERED &&
+                                  c->state != ROUTER_CONTACT_ASSIGNED))
+                FAIL("agent %s: work list holds contact %s not its own",
+                     a->id, c->id);
+            busy[c->channel]++;
+            total++;
+        }
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            if (busy[ch] != a->busy[ch])
+                FAIL("agent %s: busy[%u]=%u but %u contacts", a->id, ch,
+                     a->busy[ch], busy[ch]);
+            if (busy[ch] > a->cap[ch])
+                FAIL("agent %s: over capacity on channel %u", a->id, ch);
+        }
+        if (total != a->busy_total)
+            FAIL("agent %s: busy_total wrong", a->id);
+        if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT &&
+            (a->ents || a->work_head == NONE || a->pref.root))
+            FAIL("agent %s: logged out but indexed or idle", a->id);
+        if ((a->state == ROUTER_AGENT_STATE_WRAPUP) !=
+            (a->timer != NONE && r->timers[a->timer].due == a->wrap_until))
+            FAIL("agent %s: wrap-up without timer or timer without wrap-up",
+                 a->id);
+        n = 0;
+        if (check_tree(a->pref.root, NULL, &n) < 0)
+            FAIL("agent %s: pref treap broken", a->id);
+        treecount += n;
+        for (const struct aent *e = a->ents; e; e = e->next) {
+            const struct queue *q = &r->queues[e->queue];
+            bool want = can_take(r, a, e->ch);
+            if (want != (bool)e->inpool)
+                FAIL("agent %s: pool membership for queue %s channel %u "
+                     "disagrees with state", a->id, q->name, e->ch);
+            if (e->inpool &&
+                treap_root_of((struct tnode *)&e->node) !=
+                    q->apool[e->tier][e->ch].root)
+                FAIL("agent %s: entry not reachable from its pool", a->id);
+        }
+    }
+    for (uint32_t i = 0; i < r->max_contacts; i++) {
+        const struct contact *c = &r->contacts[i];
+        if (!c->live || c->gone)
+            continue;
+        live_contacts++;
+        uint64_t due = contact_due(r, c);
+        if (due != NEVER &&
+            (c->timer == NONE || r->timers[c->timer].due != due))
+            FAIL("contact %s: timer %llu missing", c->id,
+                 (unsigned long long)due);
+        if (due == NEVER && c->timer != NONE)
+            FAIL("contact %s: stray timer", c->id);
+        switch (c->state) {
+        case ROUTER_CONTACT_QUEUED: {
+            inpools++;
+            const struct treap *t;
+            if (c->inpref)
+                t = &r->agents[c->agent].pref;
+            else
+                t = &r->queues[c->queue].cpool[c->level][c->channel];
+            if (treap_root_of((struct tnode *)&c->node) != t->root)
+                FAIL("contact %s: queued but not reachable from its queue",
+                     c->id);
+            if (!c->infifo)
+                FAIL("contact %s: queued but not counted waiting", c->id);
+            break;
+        }
+        case ROUTER_CONTACT_OFFERED:
+            if (c->node.p || c->node.l || c->node.r)
+                FAIL("contact %s: offered and still in a queue", c->id);
+            if (c->timer == NONE || c->deadline != r->timers[c->timer].due)
+                FAIL("contact %s: offer without a live deadline", c->id);
+            if (!c->infifo)
+                FAIL("contact %s: offered but not counted waiting", c->id);
+            break;
+        case ROUTER_CONTACT_ASSIGNED:
+            if (c->infifo)
+                FAIL("contact %s: assigned but counted waiting", c->id);
+            break;
+        default:
+            FAIL("contact %s: live in final state", c->id);
+        }
+    }
+    if (inpools != treecount)
+        FAIL("%u queued contacts but %u in the indexes", inpools, treecount);
+    if (live_agents != r->nagents || live_contacts != r->ncontacts)
+        FAIL("counts disagree: agents %u/%u contacts %u/%u", live_agents,
+             r->nagents, live_contacts, r->ncontacts);
+    for (uint32_t i = 1; i < r->ntimers; i++)
+        if (timer_less(&r->timers[i], &r->timers[(i - 1) / 2]))
+            FAIL("timer heap order broken at %u", i);
+    if (buf && len)
+        buf[0] = 0;
+    return 0;
+}
+
+const char *router_strerror(int err)
+{
+    switch (err) {
+    case ROUTER_OK: return "ok";
+    case ROUTER_EINVAL: return "invalid argument";
+    case ROUTER_ENOQUEUE: return "no such queue";
+    case ROUTER_ENOAGENT: return "no such agent";
+    case ROUTER_ENOCONTACT: return "no such contact";
+    case ROUTER_ENOSKILL: return "no such skill";
+    case ROUTER_EDUPLICATE: return "duplicate contact";
+    case ROUTER_ESTATE: return "not allowed in the current state";
+    case ROUTER_EFULL: return "queue full";
+    case ROUTER_EEXIST: return "agent already logged in";
+    case ROUTER_ENOMEM: return "out of memory or configured limit";
+    }
+    return "unknown error";
+}

@@ -1,0 +1,954 @@
+/* test-router.c -- unit tests of the routing core (engine/router.c), one
+ * rule per test. Every call goes through a wrapper that runs router_check()
+ * afterwards, so each event is also an invariant test. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "router-fx.h"
+
+#define S(x) ((uint64_t)(x) * 1000000ULL)   /* seconds -> us */
+#define MS(x) ((uint64_t)(x) * 1000ULL)
+
+static void check(struct router *r)
+{
+    char buf[256];
+    int rc = router_check(r, buf, sizeof(buf));
+    if (rc != 0)
+        fail_msg("router_check: %s", buf);
+}
+
+static struct router *mk(struct router_queue_config *q, unsigned nq,
+                         struct router_config *tweak)
+{
+    struct router_config c = fx_config(q, nq);
+    if (tweak) {
+        tweak->queues = q;
+        tweak->nqueues = nq;
+        c = *tweak;
+    }
+    const char *err = NULL;
+    struct router *r = router_new(&c, 42, &err);
+    if (!r)
+        fail_msg("router_new: %s", err);
+    return r;
+}
+
+static int arrive_full(struct router *r, uint64_t now, const char *id,
+                       const char *queue, const char *skills,
+                       enum router_channel ch, uint32_t prio, uint32_t value,
+                       const char *pref)
+{
+    struct router_contact_spec s;
+    memset(&s, 0, sizeof(s));
+    s.id = id;
+    s.channel = ch;
+    s.queue = queue;
+    s.nskills = skills ? fx_reqs(s.skills, skills) : 0;
+    s.priority = prio;
+    s.value = value;
+    s.preferred_agent = pref;
+    uint32_t h;
+    int rc = router_contact_arrive(r, now, &s, 7, &h);
+    check(r);
+    return rc;
+}
+
+static int arrive(struct router *r, uint64_t now, const char *id,
+                  const char *queue)
+{
+    return arrive_full(r, now, id, queue, NULL, ROUTER_CH_VOICE, 0, 0, NULL);
+}
+
+static int login_full(struct router *r, uint64_t now, const char *id,
+                      const char *skills, const uint8_t *cap,
+                      const char *const *queues, unsigned nqueues)
+{
+    struct router_agent_spec s;
+    memset(&s, 0, sizeof(s));
+    s.id = id;
+    s.nskills = fx_skills(s.skills, skills);
+    if (cap)
+        memcpy(s.capacity, cap, sizeof(s.capacity));
+    s.queues = queues;
+    s.nqueues = nqueues;
+    uint32_t h;
+    int rc = router_agent_login(r, now, &s, 9, &h);
+    check(r);
+    return rc;
+}
+
+static int login(struct router *r, uint64_t now, const char *id,
+                 const char *skills)
+{
+    return login_full(r, now, id, skills, NULL, NULL, 0);
+}
+
+#define CALL(r, expr)           \
+    ({                          \
+        int rc_ = (expr);       \
+        check(r);               \
+        rc_;                    \
+    })
+
+static void tick(struct router *r, uint64_t now)
+{
+    router_tick(r, now);
+    check(r);
+}
+
+/* The agent id of the n-th (0-based) event of `type` about contact `cid`
+ * in the output list, or NULL. */
+static const char *ev_agent(struct router *r, enum router_event_type type,
+                            const char *cid, int nth)
+{
+    for (size_t i = 0; i < router_out_count(r); i++) {
+        const struct router_event *e = router_out_get(r, i);
+        if (e->type != type)
+            continue;
+        if (cid && (e->contact == UINT32_MAX ||
+                    strcmp(router_contact_id(r, e->contact), cid) != 0))
+            continue;
+        if (nth-- == 0)
+            return e->agent == UINT32_MAX ? "" : router_agent_id(r, e->agent);
+    }
+    return NULL;
+}
+
+static const struct router_event *ev_find(struct router *r,
+                                          enum router_event_type type,
+                                          const char *cid, const char *aid)
+{
+    for (size_t i = 0; i < router_out_count(r); i++) {
+        const struct router_event *e = router_out_get(r, i);
+        if (e->type != type)
+            continue;
+        if (cid && (e->contact == UINT32_MAX ||
+                    strcmp(router_contact_id(r, e->contact), cid) != 0))
+            continue;
+        if (aid && (e->agent == UINT32_MAX ||
+                    strcmp(router_agent_id(r, e->agent), aid) != 0))
+            continue;
+        return e;
+    }
+    return NULL;
+}
+
+static size_t ev_count(struct router *r, enum router_event_type type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < router_out_count(r); i++)
+        n += router_out_get(r, i)->type == type;
+    return n;
+}
+
+static enum router_agent_state agent_state(struct router *r, const char *id)
+{
+    uint32_t h;
+    struct router_agent_info ai;
+    assert_int_equal(router_agent_find(r, id, &h), 0);
+    router_agent_info(r, h, 0, &ai);
+    return ai.state;
+}
+
+static enum router_contact_state contact_state(struct router *r, const char *id)
+{
+    uint32_t h;
+    struct router_contact_info ci;
+    if (router_contact_find(r, id, &h) != 0)
+        return 0;
+    router_contact_info(r, h, &ci);
+    return ci.state;
+}
+
+/* ---- tests ---- */
+
+static void test_lifecycle(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("sales", "sales:1")};
+    q[0].wrapup_ms = 5000;
+    struct router *r = mk(q, 1, NULL);
+    assert_int_equal(router_queue_count(r), 1);
+    assert_int_equal(router_queue_find(r, "sales"), 0);
+    assert_string_equal(router_queue_name(r, 0), "sales");
+
+    assert_int_equal(login(r, S(1), "a1", "sales:5"), 0);
+    const struct router_event *e = ev_find(r, ROUTER_EV_AGENT_STATE, NULL, "a1");
+    assert_non_null(e);
+    assert_int_equal(e->u.agent_state, ROUTER_AGENT_STATE_AVAILABLE);
+    router_out_clear(r);
+
+    assert_int_equal(arrive(r, S(2), "c1", "sales"), 0);
+    assert_int_equal(router_out_count(r), 2);
+    e = router_out_get(r, 0);
+    assert_int_equal(e->type, ROUTER_EV_QUEUED);
+    assert_int_equal(e->position, 1);
+    assert_int_equal(e->queue, 0);
+    e = router_out_get(r, 1);
+    assert_int_equal(e->type, ROUTER_EV_OFFER);
+    assert_string_equal(router_agent_id(r, e->agent), "a1");
+    assert_int_equal(e->deadline, S(2) + MS(10000));
+    assert_int_equal(router_next_deadline(r), S(2) + MS(10000));
+    router_out_clear(r);
+
+    assert_int_equal(CALL(r, router_offer_accept(r, S(3), "c1", "a1")), 0);
+    assert_non_null(ev_find(r, ROUTER_EV_ASSIGNED, "c1", "a1"));
+    assert_int_equal(contact_state(r, "c1"), ROUTER_CONTACT_ASSIGNED);
+    assert_int_equal(router_next_deadline(r), UINT64_MAX);
+    router_out_clear(r);
+
+    assert_int_equal(CALL(r, router_contact_complete(r, S(10), "c1")), 0);
+    e = ev_find(r, ROUTER_EV_CONTACT_GONE, "c1", NULL);
+    assert_non_null(e);
+    assert_int_equal(e->u.gone, ROUTER_CONTACT_COMPLETED);
+    e = ev_find(r, ROUTER_EV_AGENT_STATE, NULL, "a1");
+    assert_int_equal(e->u.agent_state, ROUTER_AGENT_STATE_WRAPUP);
+    assert_int_equal(router_next_deadline(r), S(15));
+    /* the handle stays readable until out_clear */
+    assert_int_equal(router_contact_find(r, "c1", NULL), ROUTER_ENOCONTACT);
+    router_out_clear(r);
+
+    tick(r, S(14));
+    assert_int_equal(router_out_count(r), 0);
+    tick(r, S(15));
+    assert_int_equal(agent_state(r, "a1"), ROUTER_AGENT_STATE_AVAILABLE);
+    router_out_clear(r);
+
+    struct router_queue_stats st;
+    router_queue_stats(r, 0, S(15), &st);
+    assert_int_equal(st.offered, 1);
+    assert_int_equal(st.answered, 1);
+    assert_int_equal(st.answered_in_sl, 1);
+    assert_int_equal(st.asa_ms, 1000);
+    assert_int_equal(st.aht_ms, 7000);
+    assert_int_equal(st.agents_available, 1);
+    assert_int_equal(st.waiting, 0);
+    router_free(r);
+}
+
+static void test_longest_idle(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(2), "a2", "x:1");
+    login(r, S(1), "a1", "x:1");     /* idle since 1 s: longer */
+    login(r, S(3), "a3", "x:1");
+    router_out_clear(r);
+    arrive(r, S(4), "c1", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a1");
+    arrive(r, S(4), "c2", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a2");
+    router_free(r);
+}
+
+static void test_most_skilled(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1,y:1")};
+    q[0].strategy = ROUTER_STRATEGY_MOST_SKILLED;
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(1), "a1", "x:3,y:3");
+    login(r, S(2), "a2", "x:9,y:2");   /* 11: best */
+    login(r, S(3), "a3", "x:5,y:6");   /* 11, idle shorter */
+    router_out_clear(r);
+    arrive(r, S(4), "c1", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a2");
+    arrive(r, S(4), "c2", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a3");
+    arrive(r, S(4), "c3", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a1");
+    router_free(r);
+}
+
+static void test_least_occupied(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].strategy = ROUTER_STRATEGY_LEAST_OCCUPIED;
+    struct router *r = mk(q, 1, NULL);
+    uint8_t cap[ROUTER_CH_COUNT] = {0, 3, 0, 0};
+    login_full(r, S(1), "a1", "x:1", cap, NULL, 0);
+    login_full(r, S(2), "a2", "x:1", cap, NULL, 0);
+    router_out_clear(r);
+    arrive_full(r, S(3), "c1", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a1");
+    /* a1 has one chat: a2 (less occupied) gets the next, then a1 again as
+     * both have one and a1 has been idle longer */
+    arrive_full(r, S(3), "c2", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a2");
+    arrive_full(r, S(3), "c3", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a1");
+    router_free(r);
+}
+
+static void test_round_robin(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].strategy = ROUTER_STRATEGY_ROUND_ROBIN;
+    struct router *r = mk(q, 1, NULL);
+    uint8_t cap[ROUTER_CH_COUNT] = {0, 5, 0, 0};
+    login_full(r, S(3), "a1", "x:1", cap, NULL, 0);
+    login_full(r, S(2), "a2", "x:1", cap, NULL, 0);
+    login_full(r, S(1), "a3", "x:1", cap, NULL, 0);
+    router_out_clear(r);
+    const char *want[] = {"a1", "a2", "a3", "a1", "a2", "a3", "a1"};
+    for (int i = 0; i < 7; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "c%d", i);
+        arrive_full(r, S(4), id, "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, id, 0), want[i]);
+    }
+    router_free(r);
+}
+
+static void test_weighted_random(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].strategy = ROUTER_STRATEGY_WEIGHTED_RANDOM;
+    int hits[2][2] = {{0}};
+    for (int run = 0; run < 2; run++) {
+        struct router *r = mk(q, 1, NULL);
+        uint8_t cap[ROUTER_CH_COUNT] = {0, 255, 0, 0};
+        login_full(r, S(1), "lo", "x:1", cap, NULL, 0);
+        login_full(r, S(1), "hi", "x:9", cap, NULL, 0);
+        for (int i = 0; i < 200; i++) {
+            char id[8];
+            snprintf(id, sizeof(id), "c%d", i);
+            router_out_clear(r);
+            arrive_full(r, S(2), id, "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+            const char *a = ev_agent(r, ROUTER_EV_OFFER, id, 0);
+            assert_non_null(a);
+            hits[run][strcmp(a, "hi") == 0]++;
+            router_contact_abandon(r, S(2), id);
+            check(r);
+        }
+        router_free(r);
+    }
+    /* same seed, same choices; weights 1:9 */
+    assert_int_equal(hits[0][0], hits[1][0]);
+    assert_true(hits[0][1] > 150 && hits[0][0] > 5);
+}
+
+static void test_expansion_steps(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("q", "x:8,y:5"),
+                                       fx_queue("other", "z:1")};
+    q[0].nsteps = 3;
+    q[0].steps[0] = (struct router_step){.after_ms = 10000,
+                                         .kind = ROUTER_STEP_LOWER_LEVEL,
+                                         .skill = "x", .level = 4};
+    q[0].steps[1] = (struct router_step){.after_ms = 20000,
+                                         .kind = ROUTER_STEP_DROP_SKILL,
+                                         .skill = "y"};
+    q[0].steps[2] = (struct router_step){.after_ms = 30000,
+                                         .kind = ROUTER_STEP_ADD_QUEUE,
+                                         .queue = "other"};
+    struct router *r = mk(q, 2, NULL);
+    login(r, S(0), "low", "x:5,y:5");     /* tier 1 */
+    login(r, S(0), "noy", "x:9");         /* tier 2 */
+    login(r, S(0), "zed", "z:3");         /* tier 3 via ADD_QUEUE */
+    router_out_clear(r);
+    arrive(r, S(1), "c1", "q");
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "c1", 0));
+    assert_int_equal(router_next_deadline(r), S(11));
+    tick(r, S(10));
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    tick(r, S(11));
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "low");
+    router_offer_accept(r, S(11), "c1", "low");
+    check(r);
+    router_out_clear(r);
+    arrive(r, S(12), "c2", "q");
+    tick(r, S(31));
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    tick(r, S(33));   /* two steps at once: level 2 -> noy */
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "noy");
+    router_offer_accept(r, S(33), "c2", "noy");
+    router_out_clear(r);
+    arrive(r, S(40), "c3", "q");
+    tick(r, S(69));
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    tick(r, S(70));
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "zed");
+    router_free(r);
+}
+
+static void test_priority_and_aging(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    arrive_full(r, S(100), "old", "q", NULL, 0, 0, 0, NULL);
+    arrive_full(r, S(101), "vip", "q", NULL, 0, 5, 0, NULL);   /* key 96 */
+    arrive_full(r, S(102), "rich", "q", NULL, 0, 0, 1000, NULL); /* key 92 */
+    arrive_full(r, S(110), "late", "q", NULL, 0, 5, 0, NULL);  /* key 105 */
+    arrive_full(r, S(100), "tie", "q", NULL, 0, 0, 0, NULL);   /* FCFS */
+    const struct router_event *e = ev_find(r, ROUTER_EV_QUEUED, "rich", NULL);
+    assert_int_equal(e->position, 1);
+    e = ev_find(r, ROUTER_EV_QUEUED, "late", NULL);
+    assert_int_equal(e->position, 4);
+    e = ev_find(r, ROUTER_EV_QUEUED, "tie", NULL);
+    assert_int_equal(e->position, 4);
+    router_out_clear(r);
+    const char *order[] = {"rich", "vip", "old", "tie", "late"};
+    for (int i = 0; i < 5; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "a%d", i);
+        login(r, S(200), id, "x:1");
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, order[i], 0), id);
+    }
+    router_free(r);
+}
+
+static void test_cross_queue_fairness(void **state)
+{
+    struct router_queue_config q[3] = {fx_queue("q1", "x:1"),
+                                       fx_queue("q2", "x:1"),
+                                       fx_queue("q3", "x:1")};
+    struct router *r = mk(q, 3, NULL);
+    arrive(r, S(5), "c1", "q1");
+    arrive(r, S(3), "c2", "q2");
+    arrive(r, S(4), "c3", "q3");
+    router_out_clear(r);
+    const char *served[] = {"q1", "q2", "q3"};
+    login_full(r, S(10), "a", "x:1", NULL, served, 3);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a");
+    router_offer_accept(r, S(10), "c2", "a");
+    router_contact_complete(r, S(11), "c2");
+    check(r);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a");
+    /* an agent that lists only q1 gets c1 */
+    const char *only[] = {"q1"};
+    login_full(r, S(12), "b", "x:1", NULL, only, 1);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "b");
+    router_free(r);
+}
+
+static void test_capacity_voice_blocks(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    uint8_t cap[ROUTER_CH_COUNT] = {1, 2, 0, 0};
+    login_full(r, S(1), "a", "x:1", cap, NULL, 0);
+    arrive_full(r, S(2), "chat1", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    arrive_full(r, S(2), "voice", "q", NULL, ROUTER_CH_VOICE, 0, 0, NULL);
+    arrive_full(r, S(2), "chat2", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    arrive_full(r, S(2), "chat3", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_non_null(ev_agent(r, ROUTER_EV_OFFER, "chat1", 0));
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "voice", 0));
+    assert_non_null(ev_agent(r, ROUTER_EV_OFFER, "chat2", 0));
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "chat3", 0));  /* capacity */
+    router_out_clear(r);
+    router_offer_accept(r, S(3), "chat1", "a");
+    router_offer_accept(r, S(3), "chat2", "a");
+    router_contact_complete(r, S(4), "chat1");
+    check(r);
+    /* a chat slot is free, voice still blocked by chat2: chat3 goes */
+    assert_non_null(ev_agent(r, ROUTER_EV_OFFER, "chat3", 0));
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "voice", 0));
+    router_offer_accept(r, S(4), "chat3", "a");
+    router_contact_complete(r, S(5), "chat2");
+    router_contact_complete(r, S(5), "chat3");
+    check(r);
+    assert_non_null(ev_agent(r, ROUTER_EV_OFFER, "voice", 0));
+    router_out_clear(r);
+    /* and the voice call blocks chats */
+    arrive_full(r, S(6), "chat4", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "chat4", 0));
+    router_free(r);
+
+    /* without the rule, both at once */
+    struct router_config c = fx_config(q, 1);
+    c.voice_blocks_others = false;
+    r = mk(q, 1, &c);
+    login_full(r, S(1), "a", "x:1", cap, NULL, 0);
+    arrive_full(r, S(2), "chat1", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    arrive_full(r, S(2), "voice", "q", NULL, ROUTER_CH_VOICE, 0, 0, NULL);
+    assert_non_null(ev_agent(r, ROUTER_EV_OFFER, "voice", 0));
+    /* all-zero capacity means voice 1 */
+    login(r, S(3), "v", "x:1");
+    arrive_full(r, S(3), "chat2", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "chat2", 0), "a");
+    router_free(r);
+}
+
+static void test_reject_reoffer(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(1), "a1", "x:1");
+    login(r, S(2), "a2", "x:1");
+    arrive(r, S(3), "c", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c", 0), "a1");
+    router_out_clear(r);
+    assert_int_equal(router_offer_reject(r, S(4), "c", "a2"), ROUTER_ESTATE);
+    assert_int_equal(CALL(r, router_offer_reject(r, S(4), "c", "a1")), 0);
+    assert_non_null(ev_find(r, ROUTER_EV_REJECTED, "c", "a1"));
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c", 0), "a2");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_offer_reject(r, S(5), "c", "a2")), 0);
+    /* both excluded: waits, even though both are free */
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    assert_int_equal(contact_state(r, "c"), ROUTER_CONTACT_QUEUED);
+    router_out_clear(r);
+    /* a re-login is still the same agent */
+    router_agent_logout(r, S(6), "a1");
+    login(r, S(6), "a1", "x:1");
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    login(r, S(7), "a3", "x:1");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c", 0), "a3");
+    router_free(r);
+}
+
+static void test_timeout_no_answer(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].offer_timeout_ms = 1000;
+    struct router_config c = fx_config(q, 1);
+    c.max_no_answer = 2;
+    struct router *r = mk(q, 1, &c);
+    login(r, S(1), "a1", "x:1");
+    login(r, S(2), "a2", "x:1");
+    arrive(r, S(3), "c1", "q");
+    router_out_clear(r);
+    tick(r, S(4));
+    const struct router_event *e = ev_find(r, ROUTER_EV_REVOKED, "c1", "a1");
+    assert_non_null(e);
+    assert_int_equal(e->u.revoke, ROUTER_REVOKE_TIMEOUT);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a2");
+    assert_int_equal(agent_state(r, "a1"), ROUTER_AGENT_STATE_AVAILABLE);
+    router_out_clear(r);
+    arrive(r, S(5), "c2", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a1");
+    router_out_clear(r);
+    tick(r, S(6));   /* both time out; a1 twice in a row -> away */
+    e = ev_find(r, ROUTER_EV_AGENT_STATE, NULL, "a1");
+    assert_non_null(e);
+    assert_int_equal(e->u.agent_state, ROUTER_AGENT_STATE_AWAY);
+    uint32_t h;
+    struct router_agent_info ai;
+    router_agent_find(r, "a1", &h);
+    router_agent_info(r, h, S(6), &ai);
+    assert_string_equal(ai.reason, "no-answer");
+    /* c2 went to a2 (c1 excluded both and waits) */
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a2");
+    assert_int_equal(contact_state(r, "c1"), ROUTER_CONTACT_QUEUED);
+    router_free(r);
+}
+
+static void test_abandon(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(1), "a", "x:1");
+    arrive(r, S(2), "c1", "q");
+    arrive(r, S(3), "c2", "q");
+    arrive(r, S(4), "c3", "q");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_contact_abandon(r, S(5), "c1")), 0);
+    const struct router_event *e = router_out_get(r, 0);
+    assert_int_equal(e->type, ROUTER_EV_REVOKED);
+    assert_int_equal(e->u.revoke, ROUTER_REVOKE_ABANDONED);
+    e = ev_find(r, ROUTER_EV_CONTACT_GONE, "c1", NULL);
+    assert_int_equal(e->u.gone, ROUTER_CONTACT_ABANDONED);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_contact_abandon(r, S(6), "c3")), 0);
+    assert_non_null(ev_find(r, ROUTER_EV_CONTACT_GONE, "c3", NULL));
+    router_offer_accept(r, S(6), "c2", "a");
+    assert_int_equal(router_contact_abandon(r, S(6), "c2"), ROUTER_ESTATE);
+    struct router_queue_stats st;
+    router_queue_stats(r, 0, S(6), &st);
+    assert_int_equal(st.abandoned, 2);
+    assert_int_equal(st.answered, 1);
+    assert_int_equal(st.answered_in_sl, 1);
+    assert_true(st.service_level > 0.33 && st.service_level < 0.34);
+    router_free(r);
+}
+
+static void test_transfer(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("q1", "x:1"),
+                                       fx_queue("q2", "y:1")};
+    q[0].wrapup_ms = 0;
+    struct router *r = mk(q, 2, NULL);
+    login(r, S(1), "a", "x:1");
+    arrive(r, S(10), "c", "q1");
+    router_offer_accept(r, S(11), "c", "a");
+    router_out_clear(r);
+    assert_int_equal(router_contact_transfer(r, S(20), "c", 1, "a"),
+                     ROUTER_EINVAL);
+    assert_int_equal(router_contact_transfer(r, S(20), "c", 5, NULL),
+                     ROUTER_ENOQUEUE);
+    assert_int_equal(CALL(r, router_contact_transfer(r, S(20), "c", 1, NULL)),
+                     0);
+    const struct router_event *e = ev_find(r, ROUTER_EV_MOVED, "c", NULL);
+    assert_int_equal(e->queue, 1);
+    assert_non_null(ev_find(r, ROUTER_EV_QUEUED, "c", NULL));
+    uint32_t h;
+    struct router_contact_info ci;
+    router_contact_find(r, "c", &h);
+    router_contact_info(r, h, &ci);
+    assert_int_equal(ci.arrived_at, S(10));
+    assert_int_equal(ci.queued_at, S(20));
+    assert_int_equal(ci.queue, 1);
+    router_out_clear(r);
+    login(r, S(40), "b", "y:1");
+    router_offer_accept(r, S(40), "c", "b");
+    check(r);
+    struct router_queue_stats st;
+    router_queue_stats(r, 1, S(40), &st);
+    assert_int_equal(st.answered, 1);
+    assert_int_equal(st.answered_in_sl, 0);   /* 30 s since arrival */
+    assert_int_equal(st.asa_ms, 30000);
+    router_out_clear(r);
+    /* to a named agent: waits for that agent only */
+    login(r, S(41), "z", "y:1");
+    assert_int_equal(CALL(r, router_contact_transfer(r, S(42), "c", -1, "a")),
+                     0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c", 0), "a");
+    assert_int_equal(router_contact_transfer(r, S(42), "c", -1, "z"),
+                     ROUTER_ESTATE);
+    router_free(r);
+}
+
+static void test_wrapup_across_queues(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("q1", "x:1"),
+                                       fx_queue("q2", "x:1")};
+    q[0].wrapup_ms = 3000;
+    struct router *r = mk(q, 2, NULL);
+    login(r, S(1), "a", "x:1");
+    arrive(r, S(2), "c1", "q1");
+    router_offer_accept(r, S(2), "c1", "a");
+    router_contact_complete(r, S(5), "c1");
+    check(r);
+    router_out_clear(r);
+    arrive(r, S(6), "c2", "q2");
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    struct router_queue_stats st;
+    router_queue_stats(r, 1, S(6), &st);
+    assert_int_equal(st.agents_available, 0);
+    assert_int_equal(st.waiting, 1);
+    assert_int_equal(st.longest_wait_ms, 0);
+    router_queue_stats(r, 1, S(7), &st);
+    assert_int_equal(st.longest_wait_ms, 1000);
+    tick(r, S(8));
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a");
+    /* WRAPUP_DONE ends wrap-up early */
+    router_offer_accept(r, S(8), "c2", "a");
+    router_contact_complete(r, S(9), "c2");   /* q2: no wrap-up */
+    assert_int_equal(agent_state(r, "a"), ROUTER_AGENT_STATE_AVAILABLE);
+    assert_int_equal(router_agent_set_state(r, S(9), "a",
+                                            ROUTER_AGENT_WRAPUP_DONE, NULL),
+                     ROUTER_ESTATE);
+    arrive(r, S(10), "c3", "q1");
+    router_offer_accept(r, S(10), "c3", "a");
+    router_contact_complete(r, S(11), "c3");
+    assert_int_equal(agent_state(r, "a"), ROUTER_AGENT_STATE_WRAPUP);
+    assert_int_equal(CALL(r, router_agent_set_state(
+                                 r, S(12), "a", ROUTER_AGENT_WRAPUP_DONE, NULL)),
+                     0);
+    assert_int_equal(agent_state(r, "a"), ROUTER_AGENT_STATE_AVAILABLE);
+    assert_int_equal(router_next_deadline(r), UINT64_MAX);
+    router_free(r);
+}
+
+static void test_preferred_agent(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router_config c = fx_config(q, 1);
+    c.preferred_wait_ms = 5000;
+    struct router *r = mk(q, 1, &c);
+    login(r, S(1), "pref", "x:1");
+    login(r, S(2), "other", "x:1");
+    arrive(r, S(3), "busy", "q");        /* takes pref */
+    router_offer_accept(r, S(3), "busy", "pref");
+    router_out_clear(r);
+    arrive_full(r, S(4), "c1", "q", NULL, 0, 0, 0, "pref");
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);   /* other is free */
+    router_contact_complete(r, S(6), "busy");
+    check(r);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "pref");
+    router_offer_accept(r, S(6), "c1", "pref");
+    router_out_clear(r);
+    /* giving up after the wait */
+    arrive_full(r, S(10), "c2", "q", NULL, 0, 0, 0, "pref");
+    assert_int_equal(router_next_deadline(r), S(15));
+    tick(r, S(14));
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    tick(r, S(15));
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "other");
+    router_out_clear(r);
+    /* unknown / logged-out preferred agent: no wait */
+    login(r, S(16), "third", "x:1");
+    arrive_full(r, S(16), "c3", "q", NULL, 0, 0, 0, "nobody");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "third");
+    router_free(r);
+}
+
+static void test_overflow(void **state)
+{
+    struct router_queue_config q[3] = {fx_queue("q1", "x:1"),
+                                       fx_queue("q2", "y:1"),
+                                       fx_queue("q3", "x:1")};
+    q[0].max_len = 2;
+    snprintf(q[0].overflow, ROUTER_ID_MAX, "q2");
+    q[1].max_wait_ms = 30000;
+    snprintf(q[1].overflow, ROUTER_ID_MAX, "q3");
+    q[2].max_len = 1;
+    struct router *r = mk(q, 3, NULL);
+    assert_int_equal(arrive(r, S(1), "c1", "q1"), 0);
+    assert_int_equal(arrive(r, S(1), "c2", "q1"), 0);
+    router_out_clear(r);
+    assert_int_equal(arrive(r, S(2), "c3", "q1"), 0);
+    const struct router_event *e = ev_find(r, ROUTER_EV_QUEUED, "c3", NULL);
+    assert_int_equal(e->queue, 1);
+    assert_int_equal(router_next_deadline(r), S(32));
+    router_out_clear(r);
+    tick(r, S(32));
+    e = ev_find(r, ROUTER_EV_MOVED, "c3", NULL);
+    assert_non_null(e);
+    assert_int_equal(e->queue, 2);
+    login(r, S(33), "a", "x:1");
+    router_out_clear(r);
+    /* q3 full (c3 offered counts as waiting) and no overflow */
+    assert_int_equal(arrive(r, S(34), "c4", "q3"), ROUTER_EFULL);
+    assert_int_equal(router_out_count(r), 0);
+    assert_int_equal(router_contact_find(r, "c4", NULL), ROUTER_ENOCONTACT);
+    router_free(r);
+}
+
+static void test_logout(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    uint8_t cap[ROUTER_CH_COUNT] = {0, 2, 0, 0};
+    login_full(r, S(1), "a", "x:1", cap, NULL, 0);
+    login_full(r, S(2), "b", "x:1", cap, NULL, 0);
+    /* longest idle does not move on an offer: a fills first */
+    arrive_full(r, S(3), "c1", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    arrive_full(r, S(3), "c2", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    arrive_full(r, S(3), "c3", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    router_offer_accept(r, S(3), "c1", "a");
+    check(r);
+    /* a: c1 assigned, c2 offered; b: c3 offered */
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "b");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_agent_logout(r, S(4), "a")), 0);
+    const struct router_event *e = ev_find(r, ROUTER_EV_REVOKED, "c2", "a");
+    assert_int_equal(e->u.revoke, ROUTER_REVOKE_AGENT_LOGOUT);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "b");
+    assert_int_equal(agent_state(r, "a"), ROUTER_AGENT_STATE_LOGGED_OUT);
+    assert_int_equal(router_agent_logout(r, S(4), "a"), ROUTER_ENOAGENT);
+    assert_int_equal(router_agent_set_state(r, S(4), "a",
+                                            ROUTER_AGENT_AVAILABLE, NULL),
+                     ROUTER_ENOAGENT);
+    assert_int_equal(router_agent_count(r), 2);
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_contact_complete(r, S(5), "c1")), 0);
+    assert_int_equal(router_agent_count(r), 1);
+    assert_int_equal(router_agent_find(r, "a", NULL), ROUTER_ENOAGENT);
+    router_out_clear(r);
+    assert_int_equal(login_full(r, S(6), "a", "x:1", cap, NULL, 0), 0);
+    router_free(r);
+}
+
+static void test_skills_contact(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    const char *skills[] = {"fr", "billing"};
+    struct router_config c = fx_config(q, 1);
+    c.skills = skills;
+    c.nskills = 2;
+    struct router *r = mk(q, 1, &c);
+    const char *only[] = {"q"};
+    login_full(r, S(1), "listed", "fr:9,billing:9", NULL, only, 1);
+    router_offer_accept(r, S(1), "nothing", "listed");
+    assert_int_equal(arrive_full(r, S(2), "c0", NULL, "klingon:1", 0, 0, 0,
+                                 NULL),
+                     ROUTER_ENOSKILL);
+    assert_int_equal(arrive_full(r, S(2), "c1", NULL, "fr:5,billing:3", 0, 0, 0,
+                                 NULL),
+                     0);
+    /* virtual queues are open to any agent with the skills */
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "listed");
+    assert_int_equal(ev_find(r, ROUTER_EV_QUEUED, "c1", NULL)->queue, -1);
+    assert_int_equal(router_queue_count(r), 1);
+    login(r, S(3), "weak", "fr:4,billing:9");
+    router_out_clear(r);
+    assert_int_equal(arrive_full(r, S(4), "c2", NULL, "billing:3,fr:5", 0, 0, 0,
+                                 NULL),
+                     0);
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    login(r, S(5), "good", "fr:5,billing:3");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "good");
+    router_free(r);
+}
+
+static void test_duplicates_and_errors(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    assert_int_equal(arrive(r, S(1), "c", "q"), 0);
+    uint32_t h1, h2;
+    router_contact_find(r, "c", &h1);
+    struct router_contact_spec s = {.id = "c", .queue = "q"};
+    assert_int_equal(router_contact_arrive(r, S(2), &s, 0, &h2),
+                     ROUTER_EDUPLICATE);
+    assert_int_equal(h1, h2);
+    assert_int_equal(arrive(r, S(1), "d", "nope"), ROUTER_ENOQUEUE);
+    assert_int_equal(arrive(r, S(1), "", "q"), ROUTER_EINVAL);
+    assert_int_equal(arrive_full(r, S(1), "e", "q", NULL, 0, 101, 0, NULL),
+                     ROUTER_EINVAL);
+    assert_int_equal(arrive_full(r, S(1), "e", NULL, NULL, 0, 0, 0, NULL),
+                     ROUTER_EINVAL);
+    assert_int_equal(login(r, S(1), "a", "x:1"), 0);
+    assert_int_equal(login(r, S(1), "a", "x:1"), ROUTER_EEXIST);
+    assert_int_equal(login(r, S(1), "b", "x:11"), ROUTER_EINVAL);
+    const char *bad[] = {"nope"};
+    assert_int_equal(login_full(r, S(1), "b", "x:1", NULL, bad, 1),
+                     ROUTER_ENOQUEUE);
+    assert_int_equal(router_contact_complete(r, S(1), "zz"), ROUTER_ENOCONTACT);
+    assert_int_equal(router_contact_abandon(r, S(1), "zz"), ROUTER_ENOCONTACT);
+    assert_int_equal(router_offer_accept(r, S(1), "c", "zz"), ROUTER_ENOAGENT);
+    assert_int_equal(router_offer_accept(r, S(1), "zz", "a"), ROUTER_ENOCONTACT);
+    assert_int_equal(router_offer_reject(r, S(1), "zz", "a"), ROUTER_ENOCONTACT);
+    assert_int_equal(router_agent_logout(r, S(1), "zz"), ROUTER_ENOAGENT);
+    assert_int_equal(router_agent_set_state(r, S(1), "zz",
+                                            ROUTER_AGENT_AWAY, "x"),
+                     ROUTER_ENOAGENT);
+    assert_int_equal(router_contact_transfer(r, S(1), "zz", 0, NULL),
+                     ROUTER_ENOCONTACT);
+    assert_int_equal(router_contact_transfer(r, S(1), "c", -1, "zz"),
+                     ROUTER_ENOAGENT);
+    assert_int_equal(router_contact_complete(r, S(1), "c"), ROUTER_ESTATE);
+    assert_string_equal(router_strerror(ROUTER_EFULL), "queue full");
+    check(r);
+    router_free(r);
+
+    /* bad configurations */
+    struct router_queue_config bq[1] = {fx_queue("q", "x:1")};
+    snprintf(bq[0].overflow, ROUTER_ID_MAX, "missing");
+    struct router_config c = fx_config(bq, 1);
+    const char *err = NULL;
+    assert_null(router_new(&c, 1, &err));
+    assert_non_null(err);
+    bq[0].overflow[0] = 0;
+    bq[0].nsteps = 1;
+    bq[0].steps[0] = (struct router_step){.after_ms = 1,
+                                          .kind = ROUTER_STEP_DROP_SKILL,
+                                          .skill = "y"};
+    assert_null(router_new(&c, 1, &err));
+}
+
+static void test_restore(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(100), "a", "x:1");
+    login(r, S(100), "b", "x:1");
+    struct router_contact_spec s = {.id = "old", .queue = "q"};
+    uint32_t h;
+    router_out_clear(r);
+    assert_int_equal(router_contact_restore(r, S(100), &s, S(50), "a", 3, &h),
+                     0);
+    check(r);
+    assert_int_equal(router_out_count(r), 0);
+    assert_int_equal(router_next_deadline(r), S(100));
+    tick(r, S(100));
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "old", 0), "b");
+    struct router_contact_info ci;
+    router_contact_info(r, h, &ci);
+    assert_int_equal(ci.arrived_at, S(50));
+    assert_int_equal(ci.tag, 3);
+    s.id = "busy";
+    s.channel = ROUTER_CH_VOICE;
+    assert_int_equal(router_contact_restore_assigned(r, S(100), &s, S(60), "a",
+                                                     4, &h),
+                     0);
+    check(r);
+    router_contact_info(r, h, &ci);
+    assert_int_equal(ci.state, ROUTER_CONTACT_ASSIGNED);
+    assert_int_equal(router_contact_restore_assigned(r, S(100), &s, S(60), "b",
+                                                     4, &h),
+                     ROUTER_EDUPLICATE);
+    s.id = "more";
+    assert_int_equal(router_contact_restore_assigned(r, S(100), &s, S(60), "a",
+                                                     4, &h),
+                     ROUTER_ESTATE);
+    router_out_clear(r);
+    router_contact_complete(r, S(101), "busy");
+    check(r);
+    assert_non_null(ev_find(r, ROUTER_EV_CONTACT_GONE, "busy", NULL));
+    router_free(r);
+}
+
+static void test_tags_and_stats(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(0), "a", "x:1");            /* tag 9 */
+    arrive(r, S(0), "c1", "q");            /* tag 7 */
+    arrive(r, S(0), "c2", "q");
+    assert_int_equal(router_retag(r, 7, 8), 2);
+    uint32_t h;
+    router_contact_find(r, "c2", &h);
+    assert_int_equal(router_contact_tag(r, h), 8);
+    router_agent_find(r, "a", &h);
+    assert_int_equal(router_agent_tag(r, h), 9);
+    assert_int_equal(router_contact_count(r), 2);
+    router_offer_accept(r, S(0), "c1", "a");
+    struct router_agent_info ai;
+    router_agent_info(r, h, S(10), &ai);
+    assert_true(ai.occupancy > 0.99);
+    assert_int_equal(ai.busy[0], 1);
+    router_contact_complete(r, S(10), "c1");
+    check(r);
+    router_contact_abandon(r, S(10), "c2");
+    check(r);
+    router_agent_info(r, h, S(20), &ai);
+    assert_true(ai.occupancy > 0.49 && ai.occupancy < 0.51);
+    /* estimate: 2 waiting, nobody available, 1 staffed agent, AHT 10 s */
+    router_agent_set_state(r, S(20), "a", ROUTER_AGENT_AWAY, "lunch");
+    arrive(r, S(20), "c3", "q");
+    arrive(r, S(20), "c4", "q");
+    struct router_queue_stats st;
+    router_queue_stats(r, 0, S(20), &st);
+    assert_int_equal(st.aht_ms, 10000);
+    assert_int_equal(st.agents_available, 0);
+    assert_int_equal(router_estimated_wait(r, 0, S(20)), 20000);
+    router_agent_info(r, h, S(20), &ai);
+    assert_int_equal(ai.state, ROUTER_AGENT_STATE_AWAY);
+    assert_string_equal(ai.reason, "lunch");
+    router_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_longest_idle),
+        cmocka_unit_test(test_most_skilled),
+        cmocka_unit_test(test_least_occupied),
+        cmocka_unit_test(test_round_robin),
+        cmocka_unit_test(test_weighted_random),
+        cmocka_unit_test(test_expansion_steps),
+        cmocka_unit_test(test_priority_and_aging),
+        cmocka_unit_test(test_cross_queue_fairness),
+        cmocka_unit_test(test_capacity_voice_blocks),
+        cmocka_unit_test(test_reject_reoffer),
+        cmocka_unit_test(test_timeout_no_answer),
+        cmocka_unit_test(test_abandon),
+        cmocka_unit_test(test_transfer),
+        cmocka_unit_test(test_wrapup_across_queues),
+        cmocka_unit_test(test_preferred_agent),
+        cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_logout),
+        cmocka_unit_test(test_skills_contact),
+        cmocka_unit_test(test_duplicates_and_errors),
+        cmocka_unit_test(test_restore),
+        cmocka_unit_test(test_tags_and_stats),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
