@@ -301,7 +301,9 @@ static void conn_lost(struct store *s, const char *why)
     if (s->sent_head)
         s->need_resend = true;
     uint64_t now = now_us();
-    if (was_ready) {
+    if (s->stopping) {
+        log_info("store: redis connection closed");
+    } else if (was_ready) {
         s->down_since_us = now;
         log_warn("store: redis %s:%d disconnected (%s); routing goes on in "
                  "memory, writes are kept", s->cfg.host, s->cfg.port, why);
@@ -1234,7 +1236,11 @@ void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
 int store_barrier(struct store *s, store_barrier_cb cb, void *arg)
 {
     if (s->redis) {
-        if (s->pending_ops >= s->cfg.max_pending)
+        /* The engine stops admitting contacts at max_pending (see
+         * store_writable); requests admitted before, and requests that are
+         * not new contacts, still get their barrier up to a hard cap of
+         * twice the bound, past which memory is protected. */
+        if (s->pending_ops > 2 * s->cfg.max_pending)
             return STORE_EUNAVAILABLE;
         if (!s->token)
             return STORE_ENOTOWNER;

@@ -133,9 +133,12 @@ void store_record(struct store *s, uint64_t mono_now_us,
                   uint64_t wall_now_ms);
 
 /* Calls cb(arg, 0) once every write queued so far is confirmed, or
- * cb(arg, STORE_EUNAVAILABLE) if it cannot be kept. Returns
- * STORE_EUNAVAILABLE at once (and never calls cb) when the pending bound is
- * passed. */
+ * cb(arg, STORE_EUNAVAILABLE) if it cannot be kept (the lease was lost, or
+ * the store stopped). Returns STORE_EUNAVAILABLE at once (and never calls
+ * cb) when unconfirmed writes are past twice max_pending (a hard cap;
+ * store_writable() turned false at max_pending already), STORE_ENOTOWNER
+ * when this engine holds no term. The callback may run from store_flush()
+ * or from the Redis reply callback on the loop. */
 int store_barrier(struct store *s, store_barrier_cb cb, void *arg);
 
 /* Sends this loop turn's batch. Call once per loop turn, before client

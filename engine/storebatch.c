@@ -367,6 +367,9 @@ const char storebatch_script[] =
  * Returns {1, value}: this term kept (renewed, or re-set when it had
  * lapsed and nobody took it since); {2, value}: a new term acquired (value
  * "token|addr", the token from INCR of the fence counter); {0, value}:
+ * (A lapsed term is kept when the fence counter did not move past its
+ * token; "below" happens only when Redis lost writes, e.g. a crash with
+ * appendfsync everysec, and then no later term can have been handed out.)
  * someone else holds the lease (value, or "" when free and not taken). */
 const char storebatch_lease_script[] =
     "local cur = redis.call('GET', KEYS[1])\n"
@@ -376,7 +379,9 @@ const char storebatch_lease_script[] =
     "  return {1, cur}\n"
     "end\n"
     "if not cur then\n"
-    "  if mine ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then\n"
+    "  if mine ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') <=\n"
+    "                    tonumber(ARGV[2]) then\n"
+    "    redis.call('SET', KEYS[2], ARGV[2])\n"
     "    redis.call('SET', KEYS[1], mine, 'PX', ARGV[4])\n"
     "    return {1, mine}\n"
     "  end\n"
