@@ -1,0 +1,1256 @@
+/* dispatch.c -- request table, handlers, event fan-out, grace period,
+ * recovery hooks; see dispatch.h.
+ *
+ * The table: one entry per Envelope body case a client may send, holding
+ * the handler, the roles allowed to send it and flags. dispatch_frame()
+ * does everything the handlers have in common -- decode, Hello first,
+ * role check, unknown case, the one reply -- so a handler is just
+ * "validate fields, call the router, drain its output".
+ *
+ * Replies: a handler returns REPLY_ACK (the common code sends the Ack),
+ * REPLY_DONE (it answered, or a store barrier callback will), or -1 with an
+ * ErrorCode and message in the request (the common code sends the Error).
+ *
+ * Fan-out (drain): every router event names a contact and/or an agent by
+ * handle; their tags are connection ids. QUEUED/MOVED go to the contact's
+ * owner as ContactQueued, OFFER to the agent's connection as Offer (with
+ * channel and attributes from the side table), REVOKED and ASSIGNED to
+ * both (once when it is the same connection), CONTACT_GONE to the owner
+ * unless the owner's own request caused it. A tag whose connection has
+ * gone resolves to nothing (conn_lookup) and the message is dropped.
+ *
+ * Memory: decoded requests, Offer attributes and Stats replies live in the
+ * server's arena, reset at the end of each unit of work (frame, tick,
+ * grace expiry, recovery call). The contact side table holds one malloc'd
+ * packed ContactArrived per live contact (arrival and departure are not
+ * the routing hot path). Barrier records come from a free list.
+ */
+#include "dispatch.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "log.h"
+#include "router.h"
+#include "server.h"
+
+#define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
+#define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
+
+typedef Ccroute__V1__Envelope envelope_t;
+
+enum { REPLY_ACK = 0, REPLY_DONE = 1 };
+
+/* Role bits, 1 << Ccroute__V1__Role. */
+#define R_SWITCH  (1u << CCROUTE__V1__ROLE__ROLE_SWITCH)
+#define R_GATEWAY (1u << CCROUTE__V1__ROLE__ROLE_GATEWAY)
+#define R_AGENT   (1u << CCROUTE__V1__ROLE__ROLE_AGENT)
+#define R_DIALER  (1u << CCROUTE__V1__ROLE__ROLE_DIALER)
+#define R_MONITOR (1u << CCROUTE__V1__ROLE__ROLE_MONITOR)
+#define R_CONTACTS (R_SWITCH | R_GATEWAY | R_DIALER)
+#define R_AGENTS (R_SWITCH | R_GATEWAY | R_AGENT | R_DIALER)
+#define R_ANY (R_CONTACTS | R_AGENTS | R_MONITOR)
+
+#define DF_BEFORE_HELLO 1u    /* the one message allowed before Hello */
+
+struct contact_side {
+    uint8_t *packed;          /* packed ContactArrived, malloc'd */
+    uint32_t len;
+    uint8_t channel;          /* Ccroute__V1__Channel */
+};
+
+/* A connection that owned contacts or agents went away: they wait for it
+ * (by client name) until `deadline`. */
+struct grace_ent {
+    struct grace_ent *next;
+    char name[ROUTER_ID_MAX];
+    uint32_t tag;             /* the gone connection's id */
+    uint64_t deadline;        /* monotonic us */
+};
+
+/* What a barrier callback needs; records come from a free list. */
+struct barrier_rec {
+    struct barrier_rec *next;
+    struct server *srv;
+    uint32_t conn_id;         /* an id, never a pointer: it may have gone */
+    uint64_t request_id;
+    bool assigned;            /* send ContactAssigned first */
+    uint32_t owner_tag, agent_tag;
+    char contact[ROUTER_ID_MAX], agent[ROUTER_ID_MAX], queue[ROUTER_ID_MAX];
+};
+
+struct dispatch {
+    struct server *srv;
+    struct contact_side *contacts;    /* by router contact handle */
+    uint32_t ncontacts;
+    uint8_t *agent_live;              /* by router agent handle */
+    uint32_t nagents, agent_hwm;
+    struct grace_ent *grace;
+    uv_timer_t grace_timer;
+    bool grace_open;
+    struct barrier_rec *free_recs;
+    uint32_t *scratch;                /* handles collected at grace expiry */
+    size_t nscratch, capscratch;
+    bool loading;                     /* recovery: no store_record() */
+};
+
+struct req {
+    struct server *s;
+    struct dispatch *d;
+    struct conn *c;                   /* NULL in recovery hooks */
+    const envelope_t *env;
+    uint64_t id;
+    uint64_t now;
+    int code;
+    char msg[384];
+};
+
+typedef int (*handler_fn)(struct req *q);
+
+struct dispatch_entry {
+    const char *name;
+    handler_fn fn;
+    uint32_t roles;
+    uint32_t flags;
+};
+
+/* ---- helpers ---- */
+
+static int req_fail(struct req *q, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int req_fail(struct req *q, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->msg, sizeof(q->msg), fmt, ap);
+    va_end(ap);
+    q->code = code;
+    return -1;
+}
+
+static int router_code(int rc)
+{
+    switch (rc) {
+    case ROUTER_EINVAL: return EC(INVALID_FIELD);
+    case ROUTER_ENOQUEUE: return EC(UNKNOWN_QUEUE);
+    case ROUTER_ENOAGENT: return EC(UNKNOWN_AGENT);
+    case ROUTER_ENOCONTACT: return EC(UNKNOWN_CONTACT);
+    case ROUTER_ENOSKILL: return EC(UNKNOWN_SKILL);
+    case ROUTER_ESTATE: return EC(INVALID_STATE);
+    case ROUTER_EFULL: return EC(QUEUE_FULL);
+    case ROUTER_EEXIST: return EC(AGENT_EXISTS);
+    case ROUTER_ENOMEM: return EC(RESOURCE_EXHAUSTED);
+    }
+    return EC(INTERNAL);
+}
+
+static int router_fail(struct req *q, int rc, const char *what)
+{
+    return req_fail(q, router_code(rc), "%s: %s", what, router_strerror(rc));
+}
+
+static int check_id(struct req *q, const char *v, const char *field)
+{
+    if (!v || !*v)
+        return req_fail(q, EC(MISSING_FIELD), "%s is empty", field);
+    if (strlen(v) >= ROUTER_ID_MAX)
+        return req_fail(q, EC(INVALID_FIELD), "%s is longer than %d bytes",
+                        field, ROUTER_ID_MAX - 1);
+    return 0;
+}
+
+static const char *role_name(int role)
+{
+    switch (role) {
+    case CCROUTE__V1__ROLE__ROLE_SWITCH: return "switch";
+    case CCROUTE__V1__ROLE__ROLE_GATEWAY: return "gateway";
+    case CCROUTE__V1__ROLE__ROLE_AGENT: return "agent";
+    case CCROUTE__V1__ROLE__ROLE_DIALER: return "dialer";
+    case CCROUTE__V1__ROLE__ROLE_MONITOR: return "monitor";
+    }
+    return "unspecified";
+}
+
+static const char *queue_name(struct server *s, int q)
+{
+    const char *n = q >= 0 ? router_queue_name(s->router, q) : NULL;
+    return n ? n : "";
+}
+
+static int channel_to_router(int ch)
+{
+    return ch == 0 ? ROUTER_CH_VOICE : ch - 1;
+}
+
+static struct barrier_rec *rec_get(struct dispatch *d)
+{
+    struct barrier_rec *r = d->free_recs;
+    if (r)
+        d->free_recs = r->next;
+    else if (!(r = malloc(sizeof(*r))))
+        return NULL;
+    memset(r, 0, offsetof(struct barrier_rec, contact));
+    r->contact[0] = r->agent[0] = r->queue[0] = '\0';
+    r->srv = d->srv;
+    return r;
+}
+
+static void rec_put(struct dispatch *d, struct barrier_rec *r)
+{
+    r->next = d->free_recs;
+    d->free_recs = r;
+}
+
+static void side_clear(struct dispatch *d, uint32_t h)
+{
+    if (h < d->ncontacts) {
+        free(d->contacts[h].packed);
+        d->contacts[h].packed = NULL;
+        d->contacts[h].len = 0;
+    }
+}
+
+/* Sends env to the connections with ids t1 and t2, once if the same. */
+static void send_to(struct server *s, uint32_t t1, uint32_t t2,
+                    const envelope_t *env)
+{
+    struct conn *c1 = conn_lookup(s, t1), *c2 = conn_lookup(s, t2);
+    if (c1)
+        conn_send(c1, env);
+    if (c2 && c2 != c1)
+        conn_send(c2, env);
+}
+
+static void send_contact_queued(struct server *s, struct conn *c,
+                                uint32_t tag, uint64_t request_id,
+                                const char *id, const char *queue,
+                                uint32_t pos, uint32_t est, int status)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactQueued m = CCROUTE__V1__CONTACT_QUEUED__INIT;
+    m.contact_id = (char *)id;
+    m.queue = (char *)queue;
+    m.position = pos;
+    m.estimated_wait_ms = est;
+    m.status = (Ccroute__V1__ContactStatus)status;
+    env.request_id = request_id;
+    env.body_case = BODY(CONTACT_QUEUED);
+    env.contact_queued = &m;
+    if (c)
+        conn_send(c, &env);
+    else
+        send_to(s, tag, CONN_ID_NONE, &env);
+}
+
+static void send_assigned(struct server *s, uint32_t owner, uint32_t agent,
+                          const char *cid, const char *aid, const char *queue)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactAssigned m = CCROUTE__V1__CONTACT_ASSIGNED__INIT;
+    m.contact_id = (char *)cid;
+    m.agent_id = (char *)aid;
+    m.queue = (char *)queue;
+    env.body_case = BODY(CONTACT_ASSIGNED);
+    env.contact_assigned = &m;
+    send_to(s, owner, agent, &env);
+}
+
+static void send_offer(struct server *s, struct dispatch *d,
+                       const struct router_event *ev)
+{
+    struct router *r = s->router;
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Offer m = CCROUTE__V1__OFFER__INIT;
+    uint32_t agent_tag = router_agent_tag(r, ev->agent);
+    struct conn *c = conn_lookup(s, agent_tag);
+
+    if (!c)
+        return;
+    m.contact_id = (char *)router_contact_id(r, ev->contact);
+    m.agent_id = (char *)router_agent_id(r, ev->agent);
+    m.queue = (char *)queue_name(s, ev->queue);
+    m.deadline_ms = clock_mono_to_wall_ms(ev->deadline);
+    if (ev->contact < d->ncontacts && d->contacts[ev->contact].packed) {
+        struct contact_side *cs = &d->contacts[ev->contact];
+        Ccroute__V1__ContactArrived *ca = ccroute__v1__contact_arrived__unpack(
+            arena_allocator(&s->arena), cs->len, cs->packed);
+        m.channel = (Ccroute__V1__Channel)cs->channel;
+        if (ca) {
+            m.n_attributes = ca->n_attributes;
+            m.attributes = ca->attributes;
+        }
+    }
+    env.body_case = BODY(OFFER);
+    env.offer = &m;
+    conn_send(c, &env);
+}
+
+/* Turns the router's output list into messages, persists it, clears it.
+ * `requester` is the connection whose request caused it (or NONE);
+ * `defer` captures an ASSIGNED event for a barrier callback. */
+static void drain(struct server *s, uint64_t now, uint32_t requester,
+                  struct barrier_rec *defer)
+{
+    struct dispatch *d = s->dispatch;
+    struct router *r = s->router;
+    size_t n = router_out_count(r);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct router_event *ev = router_out_get(r, i);
+        uint32_t ctag = ev->contact != UINT32_MAX
+                            ? router_contact_tag(r, ev->contact) : CONN_ID_NONE;
+        uint32_t atag = ev->agent != UINT32_MAX
+                            ? router_agent_tag(r, ev->agent) : CONN_ID_NONE;
+        switch (ev->type) {
+        case ROUTER_EV_QUEUED:
+        case ROUTER_EV_MOVED:
+            send_contact_queued(s, NULL, ctag, 0,
+                                router_contact_id(r, ev->contact),
+                                queue_name(s, ev->queue), ev->position,
+                                ev->est_wait_ms,
+                                CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED);
+            break;
+        case ROUTER_EV_OFFER:
+            send_offer(s, d, ev);
+            break;
+        case ROUTER_EV_REVOKED: {
+            envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+            Ccroute__V1__OfferRevoked m = CCROUTE__V1__OFFER_REVOKED__INIT;
+            m.contact_id = (char *)router_contact_id(r, ev->contact);
+            m.agent_id = (char *)router_agent_id(r, ev->agent);
+            m.reason = (Ccroute__V1__RevokeReason)ev->u.revoke;
+            env.body_case = BODY(OFFER_REVOKED);
+            env.offer_revoked = &m;
+            send_to(s, ctag, atag, &env);
+            break;
+        }
+        case ROUTER_EV_ASSIGNED:
+            if (defer && !defer->assigned) {
+                defer->assigned = true;
+                defer->owner_tag = ctag;
+                defer->agent_tag = atag;
+                snprintf(defer->contact, sizeof(defer->contact), "%s",
+                         router_contact_id(r, ev->contact));
+                snprintf(defer->agent, sizeof(defer->agent), "%s",
+                         router_agent_id(r, ev->agent));
+                snprintf(defer->queue, sizeof(defer->queue), "%s",
+                         queue_name(s, ev->queue));
+            } else {
+                send_assigned(s, ctag, atag, router_contact_id(r, ev->contact),
+                              router_agent_id(r, ev->agent),
+                              queue_name(s, ev->queue));
+            }
+            break;
+        case ROUTER_EV_CONTACT_GONE:
+            if (ctag != requester)
+                send_contact_queued(s, NULL, ctag, 0,
+                                    router_contact_id(r, ev->contact),
+                                    queue_name(s, ev->queue), 0, 0,
+                                    (int)ev->u.gone);
+            side_clear(d, ev->contact);
+            break;
+        case ROUTER_EV_AGENT_STATE:
+            if (ev->u.agent_state == ROUTER_AGENT_STATE_LOGGED_OUT &&
+                ev->agent < d->nagents)
+                d->agent_live[ev->agent] = 0;
+            break;
+        case ROUTER_EV_REJECTED:
+            break;
+        }
+    }
+    if (!d->loading)
+        store_record(s->store, now, clock_wall_ms());
+    router_out_clear(r);
+}
+
+static void drain_req(struct req *q, struct barrier_rec *defer)
+{
+    drain(q->s, q->now, q->c ? q->c->id : CONN_ID_NONE, defer);
+}
+
+/* ---- barrier ---- */
+
+static void barrier_cb(void *arg, int status)
+{
+    struct barrier_rec *rec = arg;
+    struct server *s = rec->srv;
+    struct conn *c;
+
+    if (rec->assigned && status == 0)
+        send_assigned(s, rec->owner_tag, rec->agent_tag, rec->contact,
+                      rec->agent, rec->queue);
+    c = conn_lookup(s, rec->conn_id);
+    if (c) {
+        if (status == 0)
+            conn_send_ack(c, rec->request_id);
+        else
+            conn_send_error(c, rec->request_id, EC(STATE_UNAVAILABLE),
+                            "the change could not be made durable: %s",
+                            store_strerror(status));
+    }
+    rec_put(s->dispatch, rec);
+}
+
+/* Queues rec (or a fresh one) behind a store barrier: the Ack goes out
+ * once every write so far is confirmed. */
+static int ack_after_barrier(struct req *q, struct barrier_rec *rec)
+{
+    int rc;
+    if (!rec && !(rec = rec_get(q->d)))
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    rec->conn_id = q->c->id;
+    rec->request_id = q->id;
+    rc = store_barrier(q->s->store, barrier_cb, rec);
+    if (rc < 0) {
+        rec_put(q->d, rec);
+        return req_fail(q, EC(STATE_UNAVAILABLE), "durable state cannot be "
+                        "written now: %s", store_strerror(rc));
+    }
+    return REPLY_DONE;
+}
+
+/* ---- spec builders (shared by handlers and recovery) ---- */
+
+static int add_skill(struct req *q, struct router_contact_spec *sp,
+                     const char *prefix, const char *name, uint32_t level,
+                     const char *field)
+{
+    struct router_skill_req *sk;
+    int n;
+    if (sp->nskills == ROUTER_MAX_REQ)
+        return req_fail(q, EC(INVALID_FIELD), "more than %d skills required",
+                        ROUTER_MAX_REQ);
+    if (level > ROUTER_LEVEL_MAX)
+        return req_fail(q, EC(INVALID_FIELD), "%s: level %u is above %d",
+                        field, level, ROUTER_LEVEL_MAX);
+    sk = &sp->skills[sp->nskills];
+    n = snprintf(sk->skill, sizeof(sk->skill), "%s%s", prefix, name);
+    if (n < 0 || (size_t)n >= sizeof(sk->skill))
+        return req_fail(q, EC(INVALID_FIELD), "%s is too long", field);
+    sk->min_level = (uint8_t)(level ? level : 1);
+    sp->nskills++;
+    return 0;
+}
+
+static int build_contact_spec(struct req *q,
+                              const Ccroute__V1__ContactArrived *m,
+                              struct router_contact_spec *sp)
+{
+    memset(sp, 0, sizeof(*sp));
+    if (check_id(q, m->contact_id, "ContactArrived.contact_id") < 0)
+        return -1;
+    sp->id = m->contact_id;
+    if ((!m->queue || !*m->queue) && m->n_skills == 0 &&
+        (!m->language || !*m->language) && (!m->product || !*m->product))
+        return req_fail(q, EC(MISSING_FIELD), "ContactArrived needs a queue "
+                        "or skills");
+    if (m->queue && *m->queue) {
+        if (strlen(m->queue) >= ROUTER_ID_MAX)
+            return req_fail(q, EC(INVALID_FIELD), "ContactArrived.queue is "
+                            "too long");
+        sp->queue = m->queue;
+    }
+    if ((unsigned)m->channel > CCROUTE__V1__CHANNEL__CHANNEL_SOCIAL)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.channel %d is "
+                        "not a channel", (int)m->channel);
+    sp->channel = (enum router_channel)channel_to_router((int)m->channel);
+    if (m->priority > 100)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.priority %u is "
+                        "above 100", m->priority);
+    sp->priority = m->priority;
+    if (m->customer_value > 1000)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.customer_value "
+                        "%u is above 1000", m->customer_value);
+    sp->value = m->customer_value;
+    for (size_t i = 0; i < m->n_skills; i++) {
+        const Ccroute__V1__SkillRequirement *sr = m->skills[i];
+        if (!sr->skill || !*sr->skill)
+            return req_fail(q, EC(MISSING_FIELD), "ContactArrived.skills[%zu]"
+                            ".skill is empty", i);
+        if (add_skill(q, sp, "", sr->skill, sr->min_level,
+                      "ContactArrived.skills") < 0)
+            return -1;
+    }
+    if (m->language && *m->language &&
+        add_skill(q, sp, "lang:", m->language, 1, "ContactArrived.language") < 0)
+        return -1;
+    if (m->product && *m->product &&
+        add_skill(q, sp, "product:", m->product, 1, "ContactArrived.product") < 0)
+        return -1;
+    if (m->preferred_agent && *m->preferred_agent) {
+        if (strlen(m->preferred_agent) >= ROUTER_ID_MAX)
+            return req_fail(q, EC(INVALID_FIELD), "ContactArrived."
+                            "preferred_agent is too long");
+        sp->preferred_agent = m->preferred_agent;
+    }
+    return 0;
+}
+
+static int build_agent_spec(struct req *q, const Ccroute__V1__AgentLogin *m,
+                            struct router_agent_spec *sp)
+{
+    memset(sp, 0, sizeof(*sp));
+    if (check_id(q, m->agent_id, "AgentLogin.agent_id") < 0)
+        return -1;
+    sp->id = m->agent_id;
+    if (m->n_skills > ROUTER_MAX_SKILLS)
+        return req_fail(q, EC(INVALID_FIELD), "AgentLogin: more than %d "
+                        "skills", ROUTER_MAX_SKILLS);
+    for (size_t i = 0; i < m->n_skills; i++) {
+        const Ccroute__V1__AgentSkill *as = m->skills[i];
+        if (!as->skill || !*as->skill)
+            return req_fail(q, EC(MISSING_FIELD), "AgentLogin.skills[%zu]."
+                            "skill is empty", i);
+        if (strlen(as->skill) >= ROUTER_ID_MAX)
+            return req_fail(q, EC(INVALID_FIELD), "AgentLogin.skills[%zu]."
+                            "skill is too long", i);
+        if (as->level > ROUTER_LEVEL_MAX)
+            return req_fail(q, EC(INVALID_FIELD), "AgentLogin.skills[%zu]."
+                            "level %u is above %d", i, as->level,
+                            ROUTER_LEVEL_MAX);
+        strcpy(sp->skills[i].skill, as->skill);
+        sp->skills[i].level = (uint8_t)(as->level ? as->level : 1);
+    }
+    sp->nskills = (unsigned)m->n_skills;
+    for (size_t i = 0; i < m->n_capacity; i++) {
+        const Ccroute__V1__ChannelCapacity *cc = m->capacity[i];
+        if (cc->channel < CCROUTE__V1__CHANNEL__CHANNEL_VOICE ||
+            cc->channel > CCROUTE__V1__CHANNEL__CHANNEL_SOCIAL)
+            return req_fail(q, EC(INVALID_FIELD), "AgentLogin.capacity[%zu]"
+                            ".channel %d is not a channel", i,
+                            (int)cc->channel);
+        if (cc->capacity > 255)
+            return req_fail(q, EC(INVALID_FIELD), "AgentLogin.capacity[%zu]"
+                            ".capacity %u is above 255", i, cc->capacity);
+        sp->capacity[channel_to_router((int)cc->channel)] =
+            (uint8_t)cc->capacity;
+    }
+    for (size_t i = 0; i < m->n_queues; i++)
+        if (check_id(q, m->queues[i], "AgentLogin.queues[]") < 0)
+            return -1;
+    sp->queues = (const char *const *)m->queues;
+    sp->nqueues = (unsigned)m->n_queues;
+    return 0;
+}
+
+/* ---- handlers ---- */
+
+static int h_hello(struct req *q)
+{
+    const Ccroute__V1__Hello *m = q->env->hello;
+    struct dispatch *d = q->d;
+    struct conn *c = q->c;
+    unsigned n = 0;
+
+    if (m->protocol_version != CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1)
+        return req_fail(q, EC(VERSION), "protocol version %d is not "
+                        "supported (this engine speaks version 1)",
+                        (int)m->protocol_version);
+    if (check_id(q, m->client_name, "Hello.client_name") < 0)
+        return -1;
+    if (m->role < CCROUTE__V1__ROLE__ROLE_SWITCH ||
+        m->role > CCROUTE__V1__ROLE__ROLE_MONITOR)
+        return req_fail(q, EC(INVALID_FIELD), "Hello.role %d is not a role",
+                        (int)m->role);
+    if (q->s->role != STORE_ROLE_OWNER) {
+        const char *owner = store_owner_addr(q->s->store);
+        return req_fail(q, EC(NOT_OWNER), "this engine is %s; the owner is "
+                        "at %s", q->s->role == STORE_ROLE_STANDBY ?
+                        "a standby" : "starting and does not own the tenant "
+                        "yet", owner && *owner ? owner : "(unknown)");
+    }
+    c->hello = true;
+    c->role = (int)m->role;
+    snprintf(c->name, sizeof(c->name), "%s", m->client_name);
+    if (m->reattach) {
+        struct grace_ent **pp = &d->grace;
+        while (*pp) {
+            struct grace_ent *g = *pp;
+            if (!strcmp(g->name, c->name)) {
+                n += router_retag(q->s->router, g->tag, c->id);
+                *pp = g->next;
+                free(g);
+            } else {
+                pp = &g->next;
+            }
+        }
+    }
+    if (m->reattach)
+        log_info("conn #%08x %s: hello from %s, role %s; re-attached %u "
+                 "contacts and agents", c->id, c->peer, c->name,
+                 role_name(c->role), n);
+    else
+        log_info("conn #%08x %s: hello from %s, role %s", c->id, c->peer,
+                 c->name, role_name(c->role));
+    return REPLY_ACK;
+}
+
+static int h_contact_arrived(struct req *q)
+{
+    const Ccroute__V1__ContactArrived *m = q->env->contact_arrived;
+    struct server *s = q->s;
+    struct dispatch *d = q->d;
+    struct router_contact_spec sp;
+    uint32_t h = UINT32_MAX;
+    int rc;
+
+    if (build_contact_spec(q, m, &sp) < 0)
+        return -1;
+    if (!store_writable(s->store))
+        return req_fail(q, EC(STATE_UNAVAILABLE), "durable state cannot be "
+                        "written now (Redis behind); retry later");
+    rc = router_contact_arrive(s->router, q->now, &sp, q->c->id, &h);
+    if (rc == ROUTER_EDUPLICATE) {
+        struct router_contact_info info;
+        router_contact_info(s->router, h, &info);
+        send_contact_queued(s, q->c, CONN_ID_NONE, q->id, sp.id,
+                            queue_name(s, info.queue), 0, 0, (int)info.state);
+        drain_req(q, NULL);
+        return ack_after_barrier(q, NULL);
+    }
+    if (rc < 0) {
+        drain_req(q, NULL);
+        return router_fail(q, rc, sp.id);
+    }
+    if (h < d->ncontacts) {
+        size_t len = ccroute__v1__contact_arrived__get_packed_size(m);
+        uint8_t *buf = malloc(len ? len : 1);
+        side_clear(d, h);
+        if (buf) {
+            ccroute__v1__contact_arrived__pack(m, buf);
+            d->contacts[h].packed = buf;
+            d->contacts[h].len = (uint32_t)len;
+            d->contacts[h].channel = (uint8_t)m->channel;
+            store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms());
+        }
+    }
+    drain_req(q, NULL);
+    return ack_after_barrier(q, NULL);
+}
+
+static int h_contact_abandoned(struct req *q)
+{
+    const char *id = q->env->contact_abandoned->contact_id;
+    int rc;
+    if (check_id(q, id, "ContactAbandoned.contact_id") < 0)
+        return -1;
+    rc = router_contact_abandon(q->s->router, q->now, id);
+    drain_req(q, NULL);
+    return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
+}
+
+static int h_contact_completed(struct req *q)
+{
+    const char *id = q->env->contact_completed->contact_id;
+    int rc;
+    if (check_id(q, id, "ContactCompleted.contact_id") < 0)
+        return -1;
+    rc = router_contact_complete(q->s->router, q->now, id);
+    drain_req(q, NULL);
+    return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
+}
+
+static int h_offer_accepted(struct req *q)
+{
+    const Ccroute__V1__OfferAccepted *m = q->env->offer_accepted;
+    struct barrier_rec *rec;
+    int rc;
+    if (check_id(q, m->contact_id, "OfferAccepted.contact_id") < 0 ||
+        check_id(q, m->agent_id, "OfferAccepted.agent_id") < 0)
+        return -1;
+    rc = router_offer_accept(q->s->router, q->now, m->contact_id,
+                             m->agent_id);
+    if (rc < 0) {
+        drain_req(q, NULL);
+        return router_fail(q, rc, m->contact_id);
+    }
+    rec = rec_get(q->d);
+    drain_req(q, rec);
+    if (!rec)
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    /* ContactAssigned and the Ack leave together once Redis has the
+     * assignment: no client hears of an assignment that could be lost. */
+    return ack_after_barrier(q, rec);
+}
+
+static int h_offer_rejected(struct req *q)
+{
+    const Ccroute__V1__OfferRejected *m = q->env->offer_rejected;
+    int rc;
+    if (check_id(q, m->contact_id, "OfferRejected.contact_id") < 0 ||
+        check_id(q, m->agent_id, "OfferRejected.agent_id") < 0)
+        return -1;
+    rc = router_offer_reject(q->s->router, q->now, m->contact_id,
+                             m->agent_id);
+    drain_req(q, NULL);
+    return rc < 0 ? router_fail(q, rc, m->contact_id) : REPLY_ACK;
+}
+
+static int h_contact_transfer(struct req *q)
+{
+    const Ccroute__V1__ContactTransfer *m = q->env->contact_transfer;
+    bool to_q = m->to_queue && *m->to_queue;
+    bool to_a = m->to_agent && *m->to_agent;
+    int queue = -1, rc;
+
+    if (check_id(q, m->contact_id, "ContactTransfer.contact_id") < 0)
+        return -1;
+    if (!to_q && !to_a)
+        return req_fail(q, EC(MISSING_FIELD), "ContactTransfer needs "
+                        "to_queue or to_agent");
+    if (to_q && to_a)
+        return req_fail(q, EC(INVALID_FIELD), "ContactTransfer takes one of "
+                        "to_queue and to_agent, not both");
+    if (to_q) {
+        queue = router_queue_find(q->s->router, m->to_queue);
+        if (queue < 0)
+            return req_fail(q, EC(UNKNOWN_QUEUE), "unknown queue \"%.64s\"",
+                            m->to_queue);
+    } else if (check_id(q, m->to_agent, "ContactTransfer.to_agent") < 0) {
+        return -1;
+    }
+    rc = router_contact_transfer(q->s->router, q->now, m->contact_id, queue,
+                                 to_a ? m->to_agent : NULL);
+    drain_req(q, NULL);
+    return rc < 0 ? router_fail(q, rc, m->contact_id) : REPLY_ACK;
+}
+
+static void agent_mark_live(struct dispatch *d, uint32_t h)
+{
+    if (h < d->nagents) {
+        d->agent_live[h] = 1;
+        if (h + 1 > d->agent_hwm)
+            d->agent_hwm = h + 1;
+    }
+}
+
+static int h_agent_login(struct req *q)
+{
+    const Ccroute__V1__AgentLogin *m = q->env->agent_login;
+    struct server *s = q->s;
+    struct router_agent_spec sp;
+    uint32_t h = UINT32_MAX;
+    int rc;
+
+    if (build_agent_spec(q, m, &sp) < 0)
+        return -1;
+    rc = router_agent_login(s->router, q->now, &sp, q->c->id, &h);
+    if (rc < 0) {
+        drain_req(q, NULL);
+        return router_fail(q, rc, sp.id);
+    }
+    agent_mark_live(q->d, h);
+    size_t len = ccroute__v1__agent_login__get_packed_size(m);
+    uint8_t *buf = arena_alloc(&s->arena, len);
+    if (buf) {
+        ccroute__v1__agent_login__pack(m, buf);
+        store_agent_login(s->store, sp.id, buf, len);
+    }
+    drain_req(q, NULL);
+    return REPLY_ACK;
+}
+
+static int h_agent_logout(struct req *q)
+{
+    const char *id = q->env->agent_logout->agent_id;
+    int rc;
+    if (check_id(q, id, "AgentLogout.agent_id") < 0)
+        return -1;
+    rc = router_agent_logout(q->s->router, q->now, id);
+    drain_req(q, NULL);
+    return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
+}
+
+static int h_agent_state(struct req *q)
+{
+    const Ccroute__V1__AgentState *m = q->env->agent_state;
+    enum router_agent_cmd cmd;
+    int rc;
+    if (check_id(q, m->agent_id, "AgentState.agent_id") < 0)
+        return -1;
+    switch (m->status) {
+    case CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE:
+        cmd = ROUTER_AGENT_AVAILABLE;
+        break;
+    case CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY:
+        cmd = ROUTER_AGENT_AWAY;
+        break;
+    case CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_WRAPUP_DONE:
+        cmd = ROUTER_AGENT_WRAPUP_DONE;
+        break;
+    case CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_UNSPECIFIED:
+        return req_fail(q, EC(MISSING_FIELD), "AgentState.status is empty");
+    default:
+        return req_fail(q, EC(INVALID_FIELD), "AgentState.status %d is not a "
+                        "status", (int)m->status);
+    }
+    if (m->reason && strlen(m->reason) >= ROUTER_ID_MAX)
+        return req_fail(q, EC(INVALID_FIELD), "AgentState.reason is too long");
+    rc = router_agent_set_state(q->s->router, q->now, m->agent_id, cmd,
+                                m->reason && *m->reason ? m->reason : NULL);
+    drain_req(q, NULL);
+    return rc < 0 ? router_fail(q, rc, m->agent_id) : REPLY_ACK;
+}
+
+static int fill_agent_stats(struct req *q, uint32_t h,
+                            Ccroute__V1__AgentStats *as)
+{
+    struct router_agent_info info;
+    unsigned active = 0;
+    router_agent_info(q->s->router, h, q->now, &info);
+    ccroute__v1__agent_stats__init(as);
+    as->agent_id = (char *)info.id;
+    switch (info.state) {
+    case ROUTER_AGENT_STATE_AVAILABLE:
+        as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE;
+        break;
+    case ROUTER_AGENT_STATE_AWAY:
+        as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY;
+        break;
+    default:
+        as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_UNSPECIFIED;
+        break;
+    }
+    as->in_wrapup = info.state == ROUTER_AGENT_STATE_WRAPUP;
+    size_t rl = strlen(info.reason);
+    char *reason = arena_alloc(&q->s->arena, rl + 1);
+    if (!reason)
+        return -1;
+    memcpy(reason, info.reason, rl + 1);
+    as->reason = reason;
+    as->time_in_state_ms = q->now > info.state_since
+                               ? (uint32_t)((q->now - info.state_since) / 1000)
+                               : 0;
+    as->occupancy = info.occupancy;
+    for (int ch = 0; ch < ROUTER_CH_COUNT; ch++)
+        active += info.busy[ch];
+    as->active_contacts = active;
+    return 0;
+}
+
+static int h_stats(struct req *q)
+{
+    const Ccroute__V1__StatsRequest *m = q->env->stats_request;
+    struct server *s = q->s;
+    struct dispatch *d = q->d;
+    struct arena *a = &s->arena;
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Stats st = CCROUTE__V1__STATS__INIT;
+    int nall = router_queue_count(s->router);
+    size_t nq = m->n_queues ? m->n_queues : (size_t)nall;
+    size_t na = 0, cap;
+
+    for (int i = 0; i < nall; i++) {
+        struct router_queue_stats qs;
+        router_queue_stats(s->router, i, q->now, &qs);
+        st.contacts_waiting += qs.waiting;
+    }
+    st.agents_logged_in = router_agent_count(s->router);
+    st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
+    if (!st.queues)
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    for (size_t i = 0; i < nq; i++) {
+        int qi = m->n_queues ? router_queue_find(s->router, m->queues[i])
+                             : (int)i;
+        struct router_queue_stats qs;
+        Ccroute__V1__QueueStats *o = arena_alloc(a, sizeof(*o));
+        if (qi < 0)
+            return req_fail(q, EC(UNKNOWN_QUEUE), "unknown queue \"%.64s\"",
+                            m->queues[i]);
+        if (!o)
+            return req_fail(q, EC(INTERNAL), "out of memory");
+        router_queue_stats(s->router, qi, q->now, &qs);
+        ccroute__v1__queue_stats__init(o);
+        o->queue = (char *)queue_name(s, qi);
+        o->waiting = qs.waiting;
+        o->longest_wait_ms = qs.longest_wait_ms;
+        o->offered = qs.offered;
+        o->answered = qs.answered;
+        o->abandoned = qs.abandoned;
+        o->service_level = qs.service_level;
+        o->avg_speed_of_answer_ms = qs.asa_ms;
+        o->avg_handle_time_ms = qs.aht_ms;
+        o->agents_available = qs.agents_available;
+        st.queues[i] = o;
+    }
+    st.n_queues = nq;
+
+    cap = m->all_agents ? d->agent_hwm : m->n_agents;
+    st.agents = arena_alloc(a, (cap ? cap : 1) * sizeof(*st.agents));
+    if (!st.agents)
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    for (size_t i = 0; i < cap; i++) {
+        uint32_t h;
+        if (m->all_agents) {
+            if (!d->agent_live[i])
+                continue;
+            h = (uint32_t)i;
+        } else if (router_agent_find(s->router, m->agents[i], &h) < 0) {
+            return req_fail(q, EC(UNKNOWN_AGENT), "unknown agent \"%.64s\"",
+                            m->agents[i]);
+        }
+        Ccroute__V1__AgentStats *as = arena_alloc(a, sizeof(*as));
+        if (!as || fill_agent_stats(q, h, as) < 0)
+            return req_fail(q, EC(INTERNAL), "out of memory");
+        st.agents[na++] = as;
+    }
+    st.n_agents = na;
+
+    env.request_id = q->id;
+    env.body_case = BODY(STATS);
+    env.stats = &st;
+    conn_send(q->c, &env);
+    return REPLY_ACK;
+}
+
+/* ---- the table ---- */
+
+static const struct dispatch_entry dispatch_table[] = {
+    [BODY(HELLO)] = { "Hello", h_hello, R_ANY, DF_BEFORE_HELLO },
+    [BODY(CONTACT_ARRIVED)] = { "ContactArrived", h_contact_arrived,
+                                R_CONTACTS, 0 },
+    [BODY(CONTACT_ABANDONED)] = { "ContactAbandoned", h_contact_abandoned,
+                                  R_CONTACTS, 0 },
+    [BODY(CONTACT_COMPLETED)] = { "ContactCompleted", h_contact_completed,
+                                  R_CONTACTS | R_AGENT, 0 },
+    [BODY(OFFER_ACCEPTED)] = { "OfferAccepted", h_offer_accepted, R_AGENTS, 0 },
+    [BODY(OFFER_REJECTED)] = { "OfferRejected", h_offer_rejected, R_AGENTS, 0 },
+    [BODY(CONTACT_TRANSFER)] = { "ContactTransfer", h_contact_transfer,
+                                 R_CONTACTS | R_AGENT, 0 },
+    [BODY(AGENT_LOGIN)] = { "AgentLogin", h_agent_login, R_AGENTS, 0 },
+    [BODY(AGENT_LOGOUT)] = { "AgentLogout", h_agent_logout, R_AGENTS, 0 },
+    [BODY(AGENT_STATE)] = { "AgentState", h_agent_state, R_AGENTS, 0 },
+    [BODY(STATS_REQUEST)] = { "StatsRequest", h_stats, R_ANY, 0 },
+};
+
+#define TABLE_LEN (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
+
+void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
+                    size_t len)
+{
+    struct req q = { .s = s, .d = s->dispatch, .c = c, .code = 0 };
+    const struct dispatch_entry *e = NULL;
+    envelope_t *env;
+    int rc;
+
+    env = ccroute__v1__envelope__unpack(arena_allocator(&s->arena), len,
+                                        payload);
+    if (!env) {
+        conn_send_error(c, 0, EC(MALFORMED), "frame of %zu bytes does not "
+                        "decode as an Envelope", len);
+        conn_close_after_flush(c, "undecodable frame");
+        arena_reset(&s->arena);
+        return;
+    }
+    q.env = env;
+    q.id = env->request_id;
+    q.now = clock_mono_us();
+    if ((size_t)env->body_case < TABLE_LEN)
+        e = &dispatch_table[env->body_case];
+    if (!e || !e->fn)
+        rc = req_fail(&q, EC(UNKNOWN_MESSAGE), "unknown or empty message "
+                      "body (case %d)", (int)env->body_case);
+    else if (!c->hello && !(e->flags & DF_BEFORE_HELLO))
+        rc = req_fail(&q, EC(NOT_HELLO), "the first message must be Hello, "
+                      "not %s", e->name);
+    else if (c->hello && (e->flags & DF_BEFORE_HELLO))
+        rc = req_fail(&q, EC(INVALID_STATE), "Hello was already received on "
+                      "this connection");
+    else if (c->hello && !(e->roles & (1u << c->role)))
+        rc = req_fail(&q, EC(FORBIDDEN), "role %s may not send %s",
+                      role_name(c->role), e->name);
+    else
+        rc = e->fn(&q);
+
+    if (rc < 0)
+        conn_send_error(c, q.id, q.code, "%s", q.msg);
+    else if (rc == REPLY_ACK)
+        conn_send_ack(c, q.id);
+    arena_reset(&s->arena);
+}
+
+/* ---- grace period ---- */
+
+static void grace_arm(struct dispatch *d);
+
+static void count_tagged(void *arg, int is_agent, uint32_t handle)
+{
+    (void)is_agent;
+    (void)handle;
+    (*(unsigned *)arg)++;
+}
+
+static void collect_tagged(void *arg, int is_agent, uint32_t handle)
+{
+    struct dispatch *d = arg;
+    if (d->nscratch == d->capscratch) {
+        size_t ncap = d->capscratch ? d->capscratch * 2 : 256;
+        uint32_t *ns = realloc(d->scratch, ncap * sizeof(*ns));
+        if (!ns)
+            return;
+        d->scratch = ns;
+        d->capscratch = ncap;
+    }
+    d->scratch[d->nscratch++] = handle | (is_agent ? 0x80000000u : 0);
+}
+
+void dispatch_conn_closed(struct server *s, struct conn *c)
+{
+    struct dispatch *d = s->dispatch;
+    unsigned n = 0;
+    struct grace_ent *g;
+
+    if (!c->hello || s->stopping)
+        return;
+    router_foreach_tagged(s->router, c->id, count_tagged, &n);
+    if (n == 0)
+        return;
+    g = calloc(1, sizeof(*g));
+    if (!g)
+        return;
+    snprintf(g->name, sizeof(g->name), "%s", c->name);
+    g->tag = c->id;
+    g->deadline = clock_mono_us() + (uint64_t)s->cfg->grace_ms * 1000;
+    g->next = d->grace;
+    d->grace = g;
+    log_info("client %s gone: %u contacts and agents wait %u ms for it to "
+             "reconnect", g->name, n, s->cfg->grace_ms);
+    /* Expiry always runs from the timer, never from inside conn_close()
+     * (which may be called in the middle of a fan-out). */
+    grace_arm(d);
+}
+
+static void grace_expire(struct server *s, struct grace_ent *g)
+{
+    struct dispatch *d = s->dispatch;
+    struct router *r = s->router;
+    unsigned contacts = 0, agents = 0;
+    char id[ROUTER_ID_MAX];
+
+    d->nscratch = 0;
+    router_foreach_tagged(r, g->tag, collect_tagged, d);
+    for (size_t i = 0; i < d->nscratch; i++) {
+        uint32_t h = d->scratch[i] & 0x7fffffffu;
+        uint64_t now = clock_mono_us();
+        if (d->scratch[i] & 0x80000000u) {
+            snprintf(id, sizeof(id), "%s", router_agent_id(r, h));
+            if (router_agent_logout(r, now, id) == 0)
+                agents++;
+        } else {
+            snprintf(id, sizeof(id), "%s", router_contact_id(r, h));
+            if (router_contact_abandon(r, now, id) == 0)
+                contacts++;
+        }
+        drain(s, now, CONN_ID_NONE, NULL);
+        arena_reset(&s->arena);
+    }
+    log_info("client %s did not come back within %u ms: %u contacts "
+             "abandoned, %u agents logged out", g->name, s->cfg->grace_ms,
+             contacts, agents);
+}
+
+static void grace_timer_cb(uv_timer_t *t)
+{
+    struct dispatch *d = t->data;
+    struct server *s = d->srv;
+    uint64_t now = clock_mono_us();
+    struct grace_ent **pp = &d->grace;
+
+    while (*pp) {
+        struct grace_ent *g = *pp;
+        if (g->deadline <= now) {
+            *pp = g->next;
+            grace_expire(s, g);
+            free(g);
+        } else {
+            pp = &g->next;
+        }
+    }
+    grace_arm(d);
+}
+
+static void grace_arm(struct dispatch *d)
+{
+    uint64_t first = UINT64_MAX, now;
+    if (!d->grace_open)
+        return;
+    for (struct grace_ent *g = d->grace; g; g = g->next)
+        if (g->deadline < first)
+            first = g->deadline;
+    if (first == UINT64_MAX) {
+        uv_timer_stop(&d->grace_timer);
+        return;
+    }
+    now = clock_mono_us();
+    uv_timer_start(&d->grace_timer, grace_timer_cb,
+                   first > now ? (first - now + 999) / 1000 : 0, 0);
+}
+
+/* ---- tick ---- */
+
+void dispatch_tick(struct server *s)
+{
+    uint64_t now = clock_mono_us();
+    router_tick(s->router, now);
+    drain(s, now, CONN_ID_NONE, NULL);
+    arena_reset(&s->arena);
+}
+
+/* ---- recovery hooks ---- */
+
+void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
+                         int agent_state, const char *reason)
+{
+    struct server *s = arg;
+    struct dispatch *d = s->dispatch;
+    struct req q = { .s = s, .d = d, .now = clock_mono_us() };
+    struct router_agent_spec sp;
+    Ccroute__V1__AgentLogin *m;
+    uint32_t h;
+    int rc;
+
+    m = ccroute__v1__agent_login__unpack(arena_allocator(&s->arena), len,
+                                         login);
+    if (!m) {
+        log_warn("recovery: a stored AgentLogin does not decode; skipped");
+        goto out;
+    }
+    if (build_agent_spec(&q, m, &sp) < 0) {
+        log_warn("recovery: agent skipped: %s", q.msg);
+        goto out;
+    }
+    d->loading = true;
+    rc = router_agent_login(s->router, q.now, &sp, CONN_ID_NONE, &h);
+    if (rc == 0) {
+        agent_mark_live(d, h);
+        if (agent_state == ROUTER_AGENT_STATE_AWAY)
+            router_agent_set_state(s->router, q.now, sp.id, ROUTER_AGENT_AWAY,
+                                   reason && *reason ? reason : NULL);
+    } else {
+        log_warn("recovery: agent %s: %s", sp.id, router_strerror(rc));
+    }
+    drain(s, q.now, CONN_ID_NONE, NULL);
+    d->loading = false;
+out:
+    arena_reset(&s->arena);
+}
+
+void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
+                           uint64_t arrived_wall_ms, int contact_state,
+                           const char *queue, const char *agent_id)
+{
+    struct server *s = arg;
+    struct dispatch *d = s->dispatch;
+    struct req q = { .s = s, .d = d, .now = clock_mono_us() };
+    struct router_contact_spec sp;
+    Ccroute__V1__ContactArrived *m;
+    uint64_t wall = clock_wall_ms(), age_us, arrived_at;
+    uint32_t h = UINT32_MAX;
+    int rc;
+
+    m = ccroute__v1__contact_arrived__unpack(arena_allocator(&s->arena), len,
+                                             arrived);
+    if (!m) {
+        log_warn("recovery: a stored ContactArrived does not decode; skipped");
+        goto out;
+    }
+    if (build_contact_spec(&q, m, &sp) < 0) {
+        log_warn("recovery: contact skipped: %s", q.msg);
+        goto out;
+    }
+    if (queue && *queue)
+        sp.queue = queue;   /* where it was when saved (transfer, overflow) */
+    age_us = wall > arrived_wall_ms ? (wall - arrived_wall_ms) * 1000 : 0;
+    arrived_at = q.now > age_us ? q.now - age_us : 0;
+    d->loading = true;
+    if (contact_state == ROUTER_CONTACT_ASSIGNED && agent_id && *agent_id)
+        rc = router_contact_restore_assigned(s->router, q.now, &sp,
+                                             arrived_at, agent_id,
+                                             CONN_ID_NONE, &h);
+    else
+        rc = router_contact_restore(s->router, q.now, &sp, arrived_at,
+                                    contact_state == ROUTER_CONTACT_OFFERED ?
+                                    agent_id : NULL, CONN_ID_NONE, &h);
+    if (rc == 0 && h < d->ncontacts) {
+        uint8_t *buf = malloc(len ? len : 1);
+        side_clear(d, h);
+        if (buf) {
+            memcpy(buf, arrived, len);
+            d->contacts[h].packed = buf;
+            d->contacts[h].len = (uint32_t)len;
+            d->contacts[h].channel = (uint8_t)m->channel;
+        }
+    } else if (rc < 0) {
+        log_warn("recovery: contact %s: %s", sp.id, router_strerror(rc));
+    }
+    drain(s, q.now, CONN_ID_NONE, NULL);
+    d->loading = false;
+out:
+    arena_reset(&s->arena);
+}
+
+/* ---- life cycle ---- */
+
+struct dispatch *dispatch_new(struct server *s)
+{
+    struct dispatch *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->srv = s;
+    d->ncontacts = s->cfg->router.max_contacts ? s->cfg->router.max_contacts
+                                               : 100000;
+    d->nagents = s->cfg->router.max_agents ? s->cfg->router.max_agents
+                                           : 10000;
+    d->contacts = calloc(d->ncontacts, sizeof(*d->contacts));
+    d->agent_live = calloc(d->nagents, 1);
+    if (!d->contacts || !d->agent_live) {
+        dispatch_free(d);
+        return NULL;
+    }
+    uv_timer_init(s->loop, &d->grace_timer);
+    d->grace_timer.data = d;
+    d->grace_open = true;
+    return d;
+}
+
+void dispatch_close(struct dispatch *d)
+{
+    if (d->grace_open) {
+        d->grace_open = false;
+        uv_close((uv_handle_t *)&d->grace_timer, NULL);
+    }
+}
+
+int dispatch_open_handles(const struct dispatch *d)
+{
+    return d->grace_open ? 1 : 0;
+}
+
+void dispatch_free(struct dispatch *d)
+{
+    if (!d)
+        return;
+    if (d->contacts)
+        for (uint32_t i = 0; i < d->ncontacts; i++)
+            free(d->contacts[i].packed);
+    free(d->contacts);
+    free(d->agent_live);
+    while (d->grace) {
+        struct grace_ent *g = d->grace;
+        d->grace = g->next;
+        free(g);
+    }
+    while (d->free_recs) {
+        struct barrier_rec *r = d->free_recs;
+        d->free_recs = r->next;
+        free(r);
+    }
+    free(d->scratch);
+    free(d);
+}

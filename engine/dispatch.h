@@ -1,0 +1,54 @@
+/* dispatch.h -- requests in, protocol messages out.
+ *
+ * dispatch_frame() decodes one frame (protobuf-c into the server's arena),
+ * runs the checks every request shares -- Hello first, role rights,
+ * known body case -- from one table (body case -> handler, roles, flags),
+ * and calls the handler. Handlers validate their fields, call the router,
+ * and answer: Ack at once, or Ack from a store barrier callback where the
+ * answer promises durability (ContactArrived, OfferAccepted), or Error
+ * with a specific ErrorCode. Exactly one Ack or Error per request.
+ *
+ * After every router call the router's output list is fanned out
+ * (dispatch.c, drain): each event becomes protocol messages for the
+ * connections named by the contact's and agent's tags (connection ids),
+ * then store_record() persists it and router_out_clear() forgets it.
+ *
+ * Also here: the contact side table (packed ContactArrived per router
+ * handle, for Offer attributes and persistence), the grace period of
+ * connections that owned contacts or agents, the store's recovery hooks.
+ */
+#ifndef CCROUTE_DISPATCH_H
+#define CCROUTE_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct server;
+struct conn;
+
+/* Creates the dispatch state for s (router must exist). NULL on ENOMEM. */
+struct dispatch *dispatch_new(struct server *s);
+void dispatch_free(struct dispatch *d);
+/* Closes dispatch's own handles (grace timer); part of server_stop(). */
+void dispatch_close(struct dispatch *d);
+int dispatch_open_handles(const struct dispatch *d);
+
+/* Handles one frame's payload from c (borrowed until return). */
+void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
+                    size_t len);
+/* c is closing: start the grace period of what it owned. */
+void dispatch_conn_closed(struct server *s, struct conn *c);
+/* The router timer fired: router_tick() and fan out. */
+void dispatch_tick(struct server *s);
+
+/* Store recovery hooks (store_hooks.load_agent / load_contact); `arg` is
+ * the struct server. */
+void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
+                         int agent_state, const char *reason);
+void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
+                           uint64_t arrived_wall_ms, int contact_state,
+                           const char *queue, const char *agent_id);
+
+#endif

@@ -1,0 +1,263 @@
+/* server.c -- listener, per-turn hook, router timer, signals; see server.h.
+ *
+ * Shutdown (SIGINT/SIGTERM): close the listener and every connection, stop
+ * the timers and the hook, ask the store to stop (it flushes what it can
+ * and releases the lease); uv_run() then returns by itself once the last
+ * handle is closed, and main() frees everything with server_fini().
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "router.h"
+
+static void server_on_connection(uv_stream_t *l, int status)
+{
+    struct server *s = l->data;
+    if (status < 0) {
+        log_warn("listener: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(s);
+}
+
+/* Once per loop turn, just before the loop blocks: persistence first,
+ * then replies, then the timer (see server.h). */
+static void server_prepare_cb(uv_prepare_t *p)
+{
+    struct server *s = p->data;
+    store_flush(s->store);
+    conn_flush_all(s);
+    server_timer_rearm(s);
+}
+
+static void server_timer_cb(uv_timer_t *t)
+{
+    struct server *s = t->data;
+    s->timer_due = 0;
+    dispatch_tick(s);
+    /* Re-armed by the prepare hook of this turn. */
+}
+
+void server_timer_rearm(struct server *s)
+{
+    uint64_t due, now, ms;
+    if (s->stopping)
+        return;
+    due = router_next_deadline(s->router);
+    if (due == UINT64_MAX) {
+        if (s->timer_due) {
+            uv_timer_stop(&s->timer);
+            s->timer_due = 0;
+        }
+        return;
+    }
+    if (due == s->timer_due)
+        return;
+    now = clock_mono_us();
+    ms = due > now ? (due - now + 999) / 1000 : 0;
+    uv_timer_start(&s->timer, server_timer_cb, ms, 0);
+    s->timer_due = due;
+}
+
+static void server_signal_cb(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    log_info("%s received: shutting down", strsignal(signum));
+    server_stop(s);
+}
+
+static void server_on_role(void *arg, enum store_role role,
+                           const char *owner)
+{
+    struct server *s = arg;
+    enum store_role was = s->role;
+    s->role = role;
+    if (role == was)
+        return;
+    switch (role) {
+    case STORE_ROLE_OWNER:
+        log_info("store: this engine owns the tenant; serving clients");
+        break;
+    case STORE_ROLE_STANDBY:
+        log_info("store: standby (owner: %s)", owner && *owner ? owner : "?");
+        if (was == STORE_ROLE_OWNER)
+            conn_close_all(s, "lease lost: this engine is now a standby");
+        break;
+    case STORE_ROLE_NONE:
+        log_info("store: ownership unknown");
+        if (was == STORE_ROLE_OWNER)
+            conn_close_all(s, "lease lost");
+        break;
+    }
+}
+
+int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
+                char *err, size_t errlen)
+{
+    const char *rerr = NULL;
+    struct store_hooks hooks;
+    size_t arena_cap;
+
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    arena_cap = cfg->max_frame * 4 < 256 * 1024 ? 256 * 1024
+                                                : cfg->max_frame * 4;
+    if (arena_init(&s->arena, arena_cap) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->router = router_new(&cfg->router, clock_wall_ms() ^ (uint64_t)getpid(),
+                           &rerr);
+    if (!s->router) {
+        snprintf(err, errlen, "routing configuration: %s",
+                 rerr ? rerr : "invalid (or out of memory)");
+        goto fail;
+    }
+    s->dispatch = dispatch_new(s);
+    if (!s->dispatch) {
+        snprintf(err, errlen, "out of memory (side tables)");
+        goto fail;
+    }
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.arg = s;
+    hooks.on_role = server_on_role;
+    hooks.load_agent = dispatch_load_agent;
+    hooks.load_contact = dispatch_load_contact;
+    s->store = store_new(loop, &cfg->store, s->router, &hooks);
+    if (!s->store) {
+        snprintf(err, errlen, "cannot create the store");
+        goto fail;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    uv_prepare_init(loop, &s->prepare);
+    s->prepare.data = s;
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    uv_signal_init(loop, &s->sigint);
+    s->sigint.data = s;
+    uv_signal_init(loop, &s->sigterm);
+    s->sigterm.data = s;
+    s->listening = true;
+    return 0;
+fail:
+    server_fini(s);
+    return -1;
+}
+
+static int server_write_port_file(struct server *s)
+{
+    char tmp[600];
+    FILE *f;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", s->port_file);
+    f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "%d\n", s->port);
+    if (fclose(f) != 0)
+        return -errno;
+    /* rename: a reader polling for the file never sees it half written */
+    if (rename(tmp, s->port_file) < 0)
+        return -errno;
+    return 0;
+}
+
+int server_start(struct server *s)
+{
+    const struct config *cfg = s->cfg;
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss), rc;
+    const char *host = cfg->listen_host;
+
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    rc = uv_ip4_addr(host, cfg->listen_port, (struct sockaddr_in *)&ss);
+    if (rc < 0)
+        rc = uv_ip6_addr(host, cfg->listen_port, (struct sockaddr_in6 *)&ss);
+    if (rc < 0) {
+        log_error("listen address \"%s\" is not a numeric IP address", host);
+        return rc;
+    }
+    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 511,
+                       server_on_connection);
+    if (rc < 0) {
+        log_error("cannot listen on %s:%d: %s", host, cfg->listen_port,
+                  uv_strerror(rc));
+        return rc;
+    }
+    rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &sslen);
+    if (rc == 0)
+        s->port = ntohs(ss.ss_family == AF_INET
+                            ? ((struct sockaddr_in *)&ss)->sin_port
+                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    uv_prepare_start(&s->prepare, server_prepare_cb);
+    uv_signal_start(&s->sigint, server_signal_cb, SIGINT);
+    uv_signal_start(&s->sigterm, server_signal_cb, SIGTERM);
+    log_info("listening on %s:%d (max frame %zu, output bound %zu, grace "
+             "%u ms, store %s)", host, s->port, cfg->max_frame,
+             cfg->max_output, cfg->grace_ms,
+             cfg->store.enabled ? "redis" : "memory only");
+    rc = store_start(s->store);
+    if (rc < 0) {
+        log_error("store: %s", store_strerror(rc));
+        return -EIO;
+    }
+    if (s->port_file[0]) {
+        rc = server_write_port_file(s);
+        if (rc < 0) {
+            log_error("cannot write port file %s: %s", s->port_file,
+                      strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void server_stop(struct server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    conn_close_all(s, "shutting down");
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_close((uv_handle_t *)&s->prepare, NULL);
+        uv_close((uv_handle_t *)&s->timer, NULL);
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        uv_close((uv_handle_t *)&s->sigterm, NULL);
+        s->listening = false;
+    }
+    dispatch_close(s->dispatch);
+    store_stop(s->store, NULL, NULL);
+}
+
+void server_fini(struct server *s)
+{
+    if (s->store)
+        store_free(s->store);
+    if (s->dispatch)
+        dispatch_free(s->dispatch);
+    if (s->router)
+        router_free(s->router);
+    arena_fini(&s->arena);
+    conn_pool_fini(s);
+    free(s->slots);
+    free(s->gens);
+    s->store = NULL;
+    s->dispatch = NULL;
+    s->router = NULL;
+    s->slots = NULL;
+    s->gens = NULL;
+}

@@ -1,0 +1,87 @@
+/* server.h -- the daemon's event loop: listener, per-turn hook, timers,
+ * signals, and the objects they share.
+ *
+ * One libuv loop runs everything. Data flows one way (STYLE.md, lesson 8):
+ *   conn.c read_cb -> frames -> dispatch.c -> router -> output list
+ *   -> dispatch.c fan-out (protocol messages into connections' output
+ *      buffers, store_record()) -> router_out_clear()
+ * and side effects happen once per loop turn, in the uv_prepare hook that
+ * runs just before the loop blocks for I/O:
+ *   1. store_flush(): the Redis batch of this turn goes out first
+ *      (persistence first, then replies: a client must never hear of a
+ *      state change that is not at least on its way to Redis; barrier
+ *      callbacks that fire here append their Acks before step 2);
+ *   2. conn_flush_all(): every connection with pending output gets one
+ *      uv_write() with all its pending buffers;
+ *   3. the router timer is re-armed to router_next_deadline() (doing it
+ *      here, after every callback of the turn, is the same as re-arming
+ *      after each router call, and costs one comparison per turn).
+ *
+ * Ownership: struct server is owned by main.c (on its stack); everything
+ * it points to is created by server_init() and released by server_fini().
+ */
+#ifndef CCROUTE_SERVER_H
+#define CCROUTE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "arena.h"
+#include "config.h"
+#include "store.h"
+
+struct conn;
+struct obuf_chunk;
+struct dispatch;
+struct router;
+
+struct server {
+    uv_loop_t *loop;
+    const struct config *cfg;       /* borrowed; outlives the server */
+    struct router *router;
+    struct store *store;
+    struct dispatch *dispatch;
+    struct arena arena;             /* decode/encode scratch, reset per unit
+                                       of work (frame, tick, callback) */
+    enum store_role role;
+    char port_file[512];            /* where to write the bound port */
+    int port;                       /* bound port, after server_listen() */
+
+    /* private: loop handles */
+    uv_tcp_t listener;
+    uv_prepare_t prepare;
+    uv_timer_t timer;               /* router deadlines */
+    uint64_t timer_due;             /* armed deadline (us), 0 if none */
+    uv_signal_t sigint, sigterm;
+    bool listening, stopping;
+    int open_handles;               /* closed on stop; loop ends at 0 */
+
+    /* private: connections (conn.c) */
+    struct conn **slots;            /* slot -> live connection or NULL */
+    uint16_t *gens;                 /* slot -> generation of its last id */
+    uint32_t nslots, capslots;
+    uint32_t nconns;
+    struct conn *pending;           /* connections with output to write */
+    struct obuf_chunk *free_chunks; /* output chunk pool */
+    uint32_t nfree_chunks;
+};
+
+/* Creates the router, dispatch tables and store from `cfg` (borrowed for
+ * the server's life). Returns 0 or -1 with a message in err. */
+int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
+                char *err, size_t errlen);
+/* Binds and listens on cfg's address; writes the bound port to port_file
+ * when set. Starts the store. Returns 0 or a negative libuv error. */
+int server_start(struct server *s);
+/* Graceful stop: closes the listener and every connection, stops the store
+ * and the timers; uv_run() returns once every handle is closed. */
+void server_stop(struct server *s);
+/* Frees what server_init() created. Call after uv_run() returned. */
+void server_fini(struct server *s);
+
+/* Re-arms the router timer to router_next_deadline(). */
+void server_timer_rearm(struct server *s);
+
+#endif
