@@ -139,6 +139,7 @@ struct store {
     uint32_t tick_ms;
     bool stopping;
     bool released;                      /* lease release sent */
+    bool stop_finished;
     void (*stop_done)(void *arg);
     void *stop_arg;
     uint64_t stop_started_us;
@@ -288,6 +289,30 @@ static void cmd_replied(struct store *s)
     s->await_since_us = now_us();
 }
 
+static void on_tick_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* The end of store_stop(): no handle of the store is left open (uv_run()
+ * may return), pending barriers fail, `done` is called. Runs once. */
+static void stop_finish(struct store *s)
+{
+    if (s->stop_finished)
+        return;
+    s->stop_finished = true;
+    barriers_fire(s, true, STORE_EUNAVAILABLE);
+    if (s->tick) {
+        s->tick->data = NULL;
+        uv_close((uv_handle_t *)s->tick, on_tick_closed);
+        s->tick = NULL;
+    }
+    void (*done)(void *) = s->stop_done;
+    s->stop_done = NULL;
+    if (done)
+        done(s->stop_arg);
+}
+
 /* Called once per connection when it is gone (whatever the cause). */
 static void conn_lost(struct store *s, const char *why)
 {
@@ -318,15 +343,8 @@ static void conn_lost(struct store *s, const char *why)
     s->reconnect_at_us = now + (uint64_t)s->backoff_ms * 1000;
     uint32_t b = s->backoff_ms * 2;
     s->backoff_ms = b > s->cfg.reconnect_max_ms ? s->cfg.reconnect_max_ms : b;
-    if (s->stopping && s->stop_done) {
-        void (*done)(void *) = s->stop_done;
-        s->stop_done = NULL;
-        barriers_fire(s, true, STORE_EUNAVAILABLE);
-        if (s->tick) {
-            uv_timer_stop(s->tick);
-        }
-        done(s->stop_arg);
-    }
+    if (s->stopping)
+        stop_finish(s);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -947,18 +965,8 @@ void store_stop(struct store *s, void (*done)(void *arg), void *arg)
     } else if (s->ac) {
         conn_drop(s);
     } else {
-        s->stop_done = NULL;
-        barriers_fire(s, true, STORE_EUNAVAILABLE);
-        if (s->tick)
-            uv_timer_stop(s->tick);
-        if (done)
-            done(arg);
+        stop_finish(s);
     }
-}
-
-static void on_tick_closed(uv_handle_t *h)
-{
-    free(h);
 }
 
 void store_free(struct store *s)
