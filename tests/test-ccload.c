@@ -1,0 +1,452 @@
+/* test-ccload.c -- ccload end to end: runs the real binary (as a child
+ * process) against limit-server and against ccrouted, and checks what it
+ * reports with --json against what the server says.
+ *
+ * Binaries come from $CCROUTE_BUILD (default "build"). The servers listen
+ * on a free loopback port (--listen 127.0.0.1:0 --port-file).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+struct server {
+    pid_t pid;
+    int port;
+    char dir[256];
+};
+
+static const char *build_dir(void)
+{
+    const char *b = getenv("CCROUTE_BUILD");
+    return b && *b ? b : "build";
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs argv with stdout to out_path (may be NULL) and stderr to err_path;
+ * returns the pid. */
+static pid_t spawn(char *const argv[], const char *out_path,
+                   const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path ? out_path : "/dev/null",
+                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0)
+            dup2(fd, 1);
+        fd = open(err_path ? err_path : "/dev/null",
+                  O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0)
+            dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Starts `prog` (limit-server or ccrouted) with the given config (or NULL)
+ * and waits for its port file. Returns 0 or -1. */
+static int server_start(struct server *s, const char *prog,
+                        const char *config)
+{
+    char bin[512], pf[512], log[512];
+    snprintf(s->dir, sizeof(s->dir), "/tmp/ccload-test-XXXXXX");
+    if (!mkdtemp(s->dir))
+        return -1;
+    snprintf(bin, sizeof(bin), "%s/%s", build_dir(), prog);
+    snprintf(pf, sizeof(pf), "%s/port", s->dir);
+    snprintf(log, sizeof(log), "%s/%s.log", s->dir, prog);
+    char *argv[10];
+    int n = 0;
+    argv[n++] = bin;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--port-file";
+    argv[n++] = pf;
+    if (config) {
+        argv[n++] = "--config";
+        argv[n++] = (char *)config;
+    }
+    argv[n] = NULL;
+    s->pid = spawn(argv, NULL, log);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(pf, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &s->port) == 1;
+            fclose(f);
+            if (ok && s->port > 0)
+                return 0;
+        }
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return -1;
+        }
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+static void server_stop(struct server *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        int st;
+        for (int i = 0; i < 300; i++) {
+            if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+                s->pid = 0;
+                break;
+            }
+            sleep_ms(10);
+        }
+        if (s->pid > 0) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+        }
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+    if (system(cmd) != 0) {
+        /* leftover temp dir: harmless */
+    }
+}
+
+/* Runs ccload with extra arguments; returns its exit status (or -1) and
+ * reads the JSON it wrote into *json (malloc'd, may be NULL). */
+static int run_ccload(const struct server *s, const char *model,
+                      const char *const *extra, char **json)
+{
+    char bin[512], target[64], jpath[512], epath[512];
+    snprintf(bin, sizeof(bin), "%s/ccload", build_dir());
+    snprintf(target, sizeof(target), "127.0.0.1:%d", s->port);
+    snprintf(jpath, sizeof(jpath), "%s/out.json", s->dir);
+    snprintf(epath, sizeof(epath), "%s/ccload.err", s->dir);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = bin;
+    argv[n++] = "-q";
+    argv[n++] = "-m";
+    argv[n++] = (char *)model;
+    argv[n++] = "--json";
+    argv[n++] = jpath;
+    for (int i = 0; extra && extra[i] && n < 30; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n++] = target;
+    argv[n] = NULL;
+    unlink(jpath);
+    pid_t pid = spawn(argv, NULL, epath);
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    if (json) {
+        *json = NULL;
+        FILE *f = fopen(jpath, "r");
+        if (f) {
+            char *buf = calloc(1, 4 << 20);
+            size_t len = fread(buf, 1, (4 << 20) - 1, f);
+            buf[len] = 0;
+            fclose(f);
+            *json = buf;
+        }
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "cat '%s' >&2", epath);
+        if (system(cmd) != 0) {
+            /* nothing to show */
+        }
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The number after "key": at or after `from` (the first one found). */
+static long long jnum(const char *from, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\"%s\": ", key);
+    const char *p = strstr(from, pat);
+    if (!p)
+        fail_msg("key %s not in JSON", key);
+    return strtoll(p + strlen(pat), NULL, 10);
+}
+
+/* The start of the object {"queue": "NAME", ...} in the queues list. */
+static const char *jqueue(const char *json, const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "{\"queue\": \"%s\"", name);
+    const char *p = strstr(json, pat);
+    if (!p)
+        fail_msg("queue %s not in JSON", name);
+    return p;
+}
+
+static const char *jsection(const char *json, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\"%s\": ", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        fail_msg("section %s not in JSON", key);
+    return p;
+}
+
+/* ---- against limit-server (no engine) ---- */
+
+static void test_limit_server_smoke(void **state)
+{
+    struct server s = {0};
+    assert_int_equal(server_start(&s, "limit-server", NULL), 0);
+    const char *extra[] = {"--duration", "1.5", "--drain", "0.5", NULL};
+    char *json = NULL;
+    int rc = run_ccload(&s, "bench/scenarios/smoke.yaml", extra, &json);
+    server_stop(&s);
+    assert_int_equal(rc, 0);
+    assert_non_null(json);
+    const char *c = jsection(json, "contacts");
+    long long sent = jnum(c, "sent");
+    assert_true(sent > 20);                /* 40/s for 1.5 s */
+    assert_true(sent < 200);
+    assert_int_equal(jnum(c, "acked"), sent);
+    /* limit-server offers every contact at once. */
+    assert_int_equal(jnum(c, "offered"), sent);
+    assert_int_equal(jnum(jsection(json, "errors"), "unexpected"), 0);
+    assert_true(jnum(jsection(json, "routing"), "count") == sent);
+    assert_non_null(strstr(json, "\"timeline\": ["));
+    free(json);
+}
+
+static void test_limit_server_max_rate(void **state)
+{
+    struct server s = {0};
+    assert_int_equal(server_start(&s, "limit-server", NULL), 0);
+    const char *extra[] = {"--max-rate", "--duration", "1", "--window", "32",
+                           NULL};
+    char *json = NULL;
+    int rc = run_ccload(&s, "bench/scenarios/bench-max.yaml", extra, &json);
+    server_stop(&s);
+    assert_int_equal(rc, 0);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"mode\": \"max-rate\""));
+    long long rate = jnum(jsection(json, "max_rate"), "rate");
+    assert_true(rate > 1000);   /* loopback, no routing: far more */
+    const char *c = jsection(json, "contacts");
+    assert_int_equal(jnum(c, "completed"), jnum(c, "sent"));
+    free(json);
+}
+
+static void test_contacts_limit(void **state)
+{
+    struct server s = {0};
+    assert_int_equal(server_start(&s, "limit-server", NULL), 0);
+    const char *extra[] = {"--contacts", "25", "--rate", "500", "--drain",
+                           "0.2", NULL};
+    char *json = NULL;
+    int rc = run_ccload(&s, "bench/scenarios/smoke.yaml", extra, &json);
+    server_stop(&s);
+    assert_int_equal(rc, 0);
+    assert_int_equal(jnum(jsection(json, "contacts"), "sent"), 25);
+    free(json);
+}
+
+/* ---- command line and model errors ---- */
+
+static int run_plain(char *const argv[], char *errbuf, size_t len)
+{
+    char epath[] = "/tmp/ccload-err-XXXXXX";
+    int fd = mkstemp(epath);
+    if (fd >= 0)
+        close(fd);
+    pid_t pid = spawn(argv, NULL, epath);
+    int st;
+    waitpid(pid, &st, 0);
+    FILE *f = fopen(epath, "r");
+    errbuf[0] = 0;
+    if (f) {
+        size_t n = fread(errbuf, 1, len - 1, f);
+        errbuf[n] = 0;
+        fclose(f);
+    }
+    unlink(epath);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_refuses_remote_target(void **state)
+{
+    char bin[512], err[4096];
+    snprintf(bin, sizeof(bin), "%s/ccload", build_dir());
+    char *argv[] = {bin, "-m", "bench/scenarios/smoke.yaml", "192.0.2.1:7400",
+                    NULL};
+    assert_int_equal(run_plain(argv, err, sizeof(err)), 2);
+    assert_non_null(strstr(err, "--allow-remote"));
+}
+
+static void test_bad_model_names_line(void **state)
+{
+    char path[] = "/tmp/ccload-model-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "name: bad\nmix:\n  - queue: q\n    shaer: 3\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char bin[512], err[4096];
+    snprintf(bin, sizeof(bin), "%s/ccload", build_dir());
+    char *argv[] = {bin, "-m", path, NULL};
+    int rc = run_plain(argv, err, sizeof(err));
+    unlink(path);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, ":4: mix[0]: unknown key \"shaer\""));
+}
+
+/* ---- against ccrouted ---- */
+
+struct qstats {
+    unsigned long long offered, answered, abandoned;
+    int found;
+};
+
+static void collect_stats(void *arg, ccr_envelope *ev)
+{
+    ccr_envelope **out = arg;
+    if (ev->body_case == CCROUTE__V1__ENVELOPE__BODY_STATS && !*out)
+        *out = ev;
+    else
+        ccr_free(ev);
+}
+
+static int engine_queue_stats(int port, const char *queue, struct qstats *qs)
+{
+    struct ccr_client *c;
+    memset(qs, 0, sizeof(*qs));
+    if (ccr_client_connect("127.0.0.1", port, &c) < 0)
+        return -1;
+    if (ccr_client_hello(c, "test-ccload", CCROUTE__V1__ROLE__ROLE_MONITOR, 0,
+                         2000) != 0) {
+        ccr_client_close(c);
+        return -1;
+    }
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__StatsRequest sr = CCROUTE__V1__STATS_REQUEST__INIT;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_STATS_REQUEST;
+    env.stats_request = &sr;
+    ccr_envelope *stats = NULL, *reply = NULL;
+    int rc = ccr_client_call(c, &env, 2000, collect_stats, &stats, &reply);
+    if (rc == 0 && stats && stats->stats) {
+        for (size_t i = 0; i < stats->stats->n_queues; i++) {
+            Ccroute__V1__QueueStats *q = stats->stats->queues[i];
+            if (q->queue && !strcmp(q->queue, queue)) {
+                qs->offered = q->offered;
+                qs->answered = q->answered;
+                qs->abandoned = q->abandoned;
+                qs->found = 1;
+            }
+        }
+    }
+    ccr_free(stats);
+    ccr_free(reply);
+    ccr_client_close(c);
+    return qs->found ? 0 : -1;
+}
+
+static void test_engine_counts_match_stats(void **state)
+{
+    char bin[512];
+    snprintf(bin, sizeof(bin), "%s/ccrouted", build_dir());
+    if (access(bin, X_OK) != 0)
+        skip();
+    struct server s = {0};
+    assert_int_equal(server_start(&s, "ccrouted",
+                                  "bench/scenarios/engine-bench.yaml"), 0);
+    const char *extra[] = {"--duration", "3", NULL};
+    char *json = NULL;
+    int rc = run_ccload(&s, "bench/scenarios/smoke.yaml", extra, &json);
+    if (rc != 0 || !json) {
+        server_stop(&s);
+        fail_msg("ccload exited %d", rc);
+    }
+    const char *c = jsection(json, "contacts");
+    assert_true(jnum(c, "sent") > 50);
+    assert_int_equal(jnum(c, "left"), 0);
+    assert_int_equal(jnum(jsection(json, "errors"), "unexpected"), 0);
+    static const char *const queues[] = {"sales_en", "support_en", "chat"};
+    for (size_t i = 0; i < 3; i++) {
+        struct qstats qs;
+        assert_int_equal(engine_queue_stats(s.port, queues[i], &qs), 0);
+        const char *q = jqueue(json, queues[i]);
+        long long offered = jnum(q, "offered");
+        long long answered = jnum(q, "answered");
+        long long gone = jnum(q, "abandoned") + jnum(q, "cancelled");
+        print_message("%s: engine offered %llu answered %llu abandoned %llu;"
+                      " ccload %lld %lld %lld\n", queues[i], qs.offered,
+                      qs.answered, qs.abandoned, offered, answered, gone);
+        assert_true(offered > 0);
+        assert_int_equal(qs.offered, offered);
+        assert_int_equal(qs.answered, answered);
+        assert_int_equal(qs.abandoned, gone);
+    }
+    server_stop(&s);
+    free(json);
+}
+
+static void test_engine_unknown_queue_fails(void **state)
+{
+    char bin[512];
+    snprintf(bin, sizeof(bin), "%s/ccrouted", build_dir());
+    if (access(bin, X_OK) != 0)
+        skip();
+    char path[] = "/tmp/ccload-model-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "name: wrong\nduration: 0.5s\ndrain: 0.2s\n"
+                       "arrivals: {rate: 20}\n"
+                       "mix:\n  - {queue: no_such_queue}\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct server s = {0};
+    assert_int_equal(server_start(&s, "ccrouted",
+                                  "bench/scenarios/engine-bench.yaml"), 0);
+    char *json = NULL;
+    int rc = run_ccload(&s, path, NULL, &json);
+    server_stop(&s);
+    unlink(path);
+    /* UNKNOWN_QUEUE is not an error ccload expects: exit status 1, and
+     * the JSON still says what happened. */
+    assert_int_equal(rc, 1);
+    assert_non_null(json);
+    assert_true(jnum(jsection(json, "errors"), "unexpected") > 0);
+    assert_non_null(strstr(json, "\"UNKNOWN_QUEUE\""));
+    free(json);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refuses_remote_target),
+        cmocka_unit_test(test_bad_model_names_line),
+        cmocka_unit_test(test_limit_server_smoke),
+        cmocka_unit_test(test_limit_server_max_rate),
+        cmocka_unit_test(test_contacts_limit),
+        cmocka_unit_test(test_engine_counts_match_stats),
+        cmocka_unit_test(test_engine_unknown_queue_fails),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
