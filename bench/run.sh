@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR -- the benchmark suite (what `make bench` runs).
+#
+# Phases, each one independent: a phase whose program is missing or fails
+# is recorded as skipped, with the reason, and the run goes on, so that the
+# suite always completes and always writes its results.
+#
+#   1. machine     CPU model, cores, kernel, compiler, date, git commit
+#   2. router      BUILD/bench-router: the routing core in process, with its
+#                  own baseline (a trivial in-memory routing loop)
+#   3. e2e         a private redis-server on a free loopback port, then
+#                  BUILD/ccload driving, one after the other:
+#                    limit     BUILD/limit-server (decode, fixed reply)
+#                    noredis   BUILD/ccrouted, no Redis at all
+#                    memory    BUILD/ccrouted, durability: memory
+#                    redis     BUILD/ccrouted, durability: redis
+#                    lua       BUILD/lua-server + Redis Lua router
+#                  each: the maximum sustained rate (ccload --max-rate), then
+#                  fixed rates at 25%, 50% and 90% of it (p50/p99/p99.9;
+#                  quick: 50% only).
+#   4. results     bench/results/latest.json and a timestamped copy,
+#                  bench/results/latest.md (the table for bench/README.md)
+#
+# Environment:
+#   BENCH_QUICK=1        about one minute instead of about five
+#   BENCH_DURATION=S     seconds of each fixed-rate run (default 5, quick 3)
+#   BENCH_ONLY=LIST      phases to run, e.g. "router" or "limit memory"
+#
+# Needs: bash, coreutils (timeout), awk, sed, redis-server, redis-cli.
+# No jq and no python: JSON is written with printf and read with sed.
+set -u
+
+B=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+case $B in /*) ;; *) B=$PWD/$B ;; esac
+cd "$ROOT" || exit 1
+RES=$ROOT/bench/results
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+if [ -n "$QUICK" ]; then
+    DUR=${BENCH_DURATION:-3}
+    MAXDUR=2
+    PCTS="50"
+    ROUTER_BUDGET=25
+else
+    DUR=${BENCH_DURATION:-5}
+    MAXDUR=4
+    PCTS="25 50 90"
+    ROUTER_BUDGET=110
+fi
+ONLY=${BENCH_ONLY:-}
+
+mkdir -p "$RES/tmp"
+TMP=$(mktemp -d "$RES/tmp/run.XXXXXX")
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+PIDS=""
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+cleanup() {
+    for p in $PIDS; do
+        kill "$p" 2>/dev/null
+    done
+    sleep 0.2
+    for p in $PIDS; do
+        kill -9 "$p" 2>/dev/null
+    done
+    PIDS=""
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+# JSON helpers -------------------------------------------------------------
+
+jstr() {   # a shell string as a JSON string
+    printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+        | tr '\t\r\n' '   ')"
+}
+# jfirst FILE KEY: the first number after "KEY": in FILE (empty if none)
+jfirst() {
+    [ -f "$1" ] || return 0
+    grep -o "\"$2\"[[:space:]]*:[[:space:]]*-\\{0,1\\}[0-9][0-9.eE+-]*" "$1" \
+        | head -n 1 | sed 's/.*:[[:space:]]*//'
+}
+# max_rate_of FILE: ccload's "max_rate": {"window": W, "rate": R}
+max_rate_of() {
+    [ -f "$1" ] || return 0
+    tr -d '\n' <"$1" | sed -n 's/.*"max_rate"[[:space:]]*:[[:space:]]*{[^}]*"rate"[[:space:]]*:[[:space:]]*\([0-9][0-9.eE+-]*\).*/\1/p'
+}
+# calc EXPR: awk arithmetic; prints null when an operand is empty
+calc() { awk "BEGIN { x = ($1); if (x != x) print \"null\"; else printf \"%.6g\", x }" 2>/dev/null || echo null; }
+num_or_null() { [ -n "$1" ] && echo "$1" || echo null; }
+skipped() { printf '{"skipped": %s}' "$(jstr "$1")" >"$2"; log "skipped: $1"; }
+
+# 1. machine ---------------------------------------------------------------
+
+cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+[ -z "$cpu" ] && cpu=$(uname -m)
+cores=$(nproc 2>/dev/null || echo 1)
+ccv=$(${CC:-cc} --version 2>/dev/null | head -n 1)
+commit=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+mem_kib=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo 2>/dev/null)
+{
+    printf '{"cpu": %s, "cores": %s, "memory_kib": %s, "kernel": %s, ' \
+        "$(jstr "$cpu")" "$cores" "$(num_or_null "$mem_kib")" "$(jstr "$(uname -r)")"
+    printf '"compiler": %s, "date": %s, "git_commit": %s, "git_dirty_files": %s, ' \
+        "$(jstr "$ccv")" "$(jstr "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" \
+        "$(jstr "$commit")" "$dirty"
+    printf '"build": %s, "quick": %s}' "$(jstr "$(basename "$B")")" \
+        "$([ -n "$QUICK" ] && echo true || echo false)"
+} >"$TMP/machine.json"
+log "machine: $cpu, $cores cores, $(uname -r), commit $commit"
+
+# 2. router (in process) ---------------------------------------------------
+
+if want router; then
+    if [ ! -x "$B/bench-router" ]; then
+        skipped "$B/bench-router not built" "$TMP/router.json"
+    else
+        log "router: $B/bench-router ${QUICK:+--quick}"
+        if timeout -k 5 $((ROUTER_BUDGET * 2 + 60)) "$B/bench-router" ${QUICK:+--quick} \
+            --budget "$ROUTER_BUDGET" --json "$TMP/router.part" \
+            2> >(tee "$TMP/router.log" >&2); then
+            mv "$TMP/router.part" "$TMP/router.json"
+        else
+            rc=$?
+            skipped "bench-router failed (exit $rc): $(tail -n 3 "$TMP/router.log" 2>/dev/null)" \
+                "$TMP/router.json"
+        fi
+    fi
+else
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/router.json"
+fi
+
+# 3. end to end ------------------------------------------------------------
+
+REDIS_PORT=""
+REDIS_PID=""
+
+start_redis() {
+    command -v redis-server >/dev/null 2>&1 || { WHY="redis-server not installed"; return 1; }
+    command -v redis-cli >/dev/null 2>&1 || { WHY="redis-cli not installed"; return 1; }
+    local try port
+    for try in 1 2 3 4 5 6 7 8; do
+        port=$(( 20000 + (RANDOM * 7 + $$ + try * 131) % 30000 ))
+        redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+            --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no \
+            --protected-mode yes >/dev/null 2>&1 &
+        REDIS_PID=$!
+        PIDS="$PIDS $REDIS_PID"
+        for _ in $(seq 50); do
+            if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+                REDIS_PORT=$port
+                return 0
+            fi
+            kill -0 "$REDIS_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$REDIS_PID" 2>/dev/null
+    done
+    WHY="redis-server did not start: $(tail -n 2 "$TMP/redis.log" 2>/dev/null | tr '\n' ' ')"
+    return 1
+}
+
+# Server currently under test.
+SRV_PID=""
+SRV_PORT=""
+
+# start_server NAME BIN CONFIG [ARGS...]: starts BIN on an ephemeral
+# loopback port, waits for its port file. Sets WHY on failure. (Called
+# directly, never in $(...): it sets globals.)
+start_server() {
+    local name=$1 bin=$2 cfg=$3
+    shift 3
+    [ -x "$bin" ] || { WHY="$bin not built"; return 1; }
+    local pf="$TMP/$name.port"
+    rm -f "$pf"
+    "$bin" --config "$cfg" --listen 127.0.0.1:0 --port-file "$pf" "$@" \
+        >"$TMP/$name.out" 2>&1 &
+    SRV_PID=$!
+    PIDS="$PIDS $SRV_PID"
+    for _ in $(seq 100); do
+        if [ -s "$pf" ]; then
+            SRV_PORT=$(tr -dc '0-9' <"$pf")
+            [ -n "$SRV_PORT" ] && return 0
+        fi
+        if ! kill -0 "$SRV_PID" 2>/dev/null; then
+            WHY="$(basename "$bin") exited at start: $(tail -n 2 "$TMP/$name.out" | tr '\n' ' ')"
+            return 1
+        fi
+        sleep 0.1
+    done
+    WHY="$(basename "$bin") wrote no port file in 10 s"
+    return 1
+}
+
+stop_server() {
+    [ -n "$SRV_PID" ] || return 0
+    kill "$SRV_PID" 2>/dev/null
+    for _ in $(seq 30); do
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$SRV_PID" 2>/dev/null
+    wait "$SRV_PID" 2>/dev/null
+    SRV_PID=""
+    SRV_PORT=""
+}
+
+# The routing model of the end-to-end runs is ccload's: the engine
+# configuration bench/scenarios/engine-bench.yaml (queues and skills that
+# the traffic model bench/scenarios/bench-max.yaml uses), with its listen
+# and redis sections replaced.
+ENGINE_CFG=${BENCH_ENGINE_CONFIG:-$ROOT/bench/scenarios/engine-bench.yaml}
+MODEL=${BENCH_MODEL:-$ROOT/bench/scenarios/bench-max.yaml}
+write_config() {   # FILE DURABILITY(memory|redis|off)
+    local f=$1 dur=$2
+    {
+        echo "# generated by bench/run.sh from $(basename "$ENGINE_CFG")"
+        awk '/^redis:/ { skip = 1; next }
+             /^listen:/ { next }
+             skip && /^[ \t]/ { next }
+             { skip = 0; print }' "$ENGINE_CFG"
+        echo "listen: 127.0.0.1:0"
+        echo "redis:"
+        if [ "$dur" = off ]; then
+            echo "  enabled: false"
+        else
+            echo "  enabled: true"
+            echo "  durability: $dur"
+            echo "  host: 127.0.0.1"
+            echo "  port: ${REDIS_PORT:-6379}"
+            echo "  tenant: bench-$dur-$$"
+        fi
+    } >"$f"
+}
+
+redis_calls() {   # total commands executed by the private redis
+    redis-cli -p "$REDIS_PORT" info commandstats 2>/dev/null \
+        | sed -n 's/^cmdstat_[^:]*:calls=\([0-9]*\).*/\1/p' \
+        | awk '{ s += $1 } END { print s + 0 }'
+}
+
+CCLOAD=$B/ccload
+# ccload_run OUT PORT ARGS...: one ccload run, JSON to OUT; returns its
+# exit status; the run is bounded by timeout.
+ccload_run() {
+    local out=$1 port=$2
+    shift 2
+    local lim=$(( DUR * 4 + 60 ))
+    echo "== ccload --model $(basename "$MODEL") --json $(basename "$out") $* 127.0.0.1:$port" \
+        >>"$TMP/ccload.log"
+    timeout -k 5 "$lim" "$CCLOAD" --model "$MODEL" --drain 1 --json "$out" -q "$@" "127.0.0.1:$port" \
+        >>"$TMP/ccload.log" 2>&1
+}
+
+# e2e_target NAME BIN DURABILITY: max rate, then 25/50/90% of it.
+# Writes $TMP/e2e-NAME.json.
+e2e_target() {
+    local name=$1 bin=$2 dur=$3
+    local out="$TMP/e2e-$name.json"
+    if ! want "$name"; then
+        skipped "not selected (BENCH_ONLY=$ONLY)" "$out"
+        return
+    fi
+    [ -x "$CCLOAD" ] || { skipped "$CCLOAD not built" "$out"; return; }
+    [ -f "$ENGINE_CFG" ] || { skipped "$ENGINE_CFG missing" "$out"; return; }
+    [ -f "$MODEL" ] || { skipped "$MODEL missing" "$out"; return; }
+    if [ "$dur" != off ] && [ -z "$REDIS_PORT" ]; then
+        skipped "no redis: $REDIS_WHY" "$out"
+        return
+    fi
+    write_config "$TMP/$name.yaml" "$dur"
+    local extra=()
+    [ "$name" = lua ] && extra=(--redis "127.0.0.1:$REDIS_PORT")
+    if ! start_server "$name" "$bin" "$TMP/$name.yaml" "${extra[@]}"; then
+        skipped "$WHY" "$out"
+        return
+    fi
+    log "$name: $(basename "$bin") on port $SRV_PORT: finding the maximum rate"
+    local c0 c1
+    [ -n "$REDIS_PORT" ] && c0=$(redis_calls)
+    if ! ccload_run "$TMP/$name-max.json" "$SRV_PORT" --max-rate --duration "$MAXDUR"; then
+        skipped "ccload --max-rate failed: $(tail -n 2 "$TMP/ccload.log" | tr '\n' ' ')" "$out"
+        stop_server
+        return
+    fi
+    local max
+    max=$(max_rate_of "$TMP/$name-max.json")
+    if [ -z "$max" ] || [ "$(calc "$max > 0")" != 1 ]; then
+        skipped "ccload --max-rate gave no max_rate" "$out"
+        stop_server
+        return
+    fi
+    log "$name: max rate $max/s"
+    local pct rate runs="" sep=""
+    for pct in $PCTS; do
+        rate=$(awk "BEGIN { printf \"%d\", $max * $pct / 100 }")
+        [ "$rate" -lt 1 ] && rate=1
+        local f="$TMP/$name-$pct.json" cs cb ce
+        [ -n "$REDIS_PORT" ] && cb=$(redis_calls)
+        if ccload_run "$f" "$SRV_PORT" --rate "$rate" --duration "$DUR"; then
+            [ -n "$REDIS_PORT" ] && ce=$(redis_calls)
+            cs=$(jfirst "$f" sent)
+            local rtpc=null
+            if [ -n "$REDIS_PORT" ] && [ -n "$cs" ] && [ "$cs" != 0 ]; then
+                rtpc=$(calc "($ce - $cb) / $cs")
+            fi
+            log "$name: ${pct}% = $rate/s: routing p50 $(jfirst "$f" p50) us, p99 $(jfirst "$f" p99) us, p99.9 $(jfirst "$f" p999) us"
+            runs="$runs$sep{\"percent_of_max\": $pct, \"rate\": $rate, \"redis_commands_per_contact\": $rtpc, \"ccload\": $(cat "$f")}"
+        else
+            runs="$runs$sep{\"percent_of_max\": $pct, \"rate\": $rate, \"skipped\": $(jstr "ccload failed: $(tail -n 1 "$TMP/ccload.log")")}"
+        fi
+        sep=", "
+    done
+    stop_server
+    printf '{"server": %s, "durability": %s, "max_rate": %s, "max": %s, "runs": [%s]}' \
+        "$(jstr "$(basename "$bin")")" "$(jstr "$dur")" "$max" \
+        "$(cat "$TMP/$name-max.json")" "$runs" >"$out"
+}
+
+REDIS_WHY="not started"
+WHY=""
+if want memory || want redis || want lua; then
+    if ! start_redis; then
+        REDIS_WHY=$WHY
+        log "redis: $REDIS_WHY"
+    else
+        log "redis: private redis-server on 127.0.0.1:$REDIS_PORT"
+    fi
+fi
+e2e_target limit "$B/limit-server" off
+e2e_target noredis "$B/ccrouted" off
+e2e_target memory "$B/ccrouted" memory
+e2e_target redis "$B/ccrouted" redis
+e2e_target lua "$B/lua-server" redis
+
+# 4. results ---------------------------------------------------------------
+
+# Figures for the ratios (empty when a phase was skipped).
+lim_max=$(jfirst "$TMP/e2e-limit.json" max_rate)
+mem_max=$(jfirst "$TMP/e2e-memory.json" max_rate)
+nor_max=$(jfirst "$TMP/e2e-noredis.json" max_rate)
+red_max=$(jfirst "$TMP/e2e-redis.json" max_rate)
+lua_max=$(jfirst "$TMP/e2e-lua.json" max_rate)
+# p99 at 50% of max: the second run of each target
+p99_at50() {
+    [ -f "$1" ] || return 0
+    tr -d '\n' <"$1" | sed 's/"percent_of_max"/\n&/g' | grep '"percent_of_max": 50' \
+        | grep -o '"p99"[[:space:]]*:[[:space:]]*[0-9.eE+-]*' | head -n 1 \
+        | sed 's/.*:[[:space:]]*//'
+}
+rt_at50() {
+    [ -f "$1" ] || return 0
+    tr -d '\n' <"$1" | sed 's/"percent_of_max"/\n&/g' | grep '"percent_of_max": 50' \
+        | grep -o '"redis_commands_per_contact"[[:space:]]*:[[:space:]]*[0-9.eE+-]*' \
+        | head -n 1 | sed 's/.*:[[:space:]]*//'
+}
+mem_p99=$(p99_at50 "$TMP/e2e-memory.json")
+nor_p99=$(p99_at50 "$TMP/e2e-noredis.json")
+red_p99=$(p99_at50 "$TMP/e2e-redis.json")
+lua_p99=$(p99_at50 "$TMP/e2e-lua.json")
+red_rt=$(rt_at50 "$TMP/e2e-redis.json")
+
+ratio() {   # NAME A B TARGET CMP(ge|le) NOTE: A/B against TARGET
+    local name=$1 a=$2 b=$3 target=$4 cmp=$5 note=$6
+    if [ -z "$a" ] || [ -z "$b" ]; then
+        printf '"%s": {"target": %s, "measured": null, "note": %s}' "$name" "$target" \
+            "$(jstr "$note; not measured (a phase was skipped)")"
+        return
+    fi
+    local v met
+    v=$(calc "$a / $b")
+    if [ "$cmp" = ge ]; then met=$(calc "$v >= $target"); else met=$(calc "$v <= $target"); fi
+    printf '"%s": {"target": %s, "measured": %s, "met": %s, "note": %s}' "$name" "$target" \
+        "$v" "$([ "$met" = 1 ] && echo true || echo false)" "$(jstr "$note")"
+}
+absolute() {   # NAME VALUE TARGET(le) NOTE
+    local name=$1 v=$2 target=$3 note=$4
+    if [ -z "$v" ]; then
+        printf '"%s": {"target": %s, "measured": null, "note": %s}' "$name" "$target" \
+            "$(jstr "$note; not measured (a phase was skipped)")"
+        return
+    fi
+    printf '"%s": {"target": %s, "measured": %s, "met": %s, "note": %s}' "$name" "$target" \
+        "$v" "$([ "$(calc "$v <= $target")" = 1 ] && echo true || echo false)" "$(jstr "$note")"
+}
+
+{
+    printf '{\n"schema": 1,\n"machine": %s,\n' "$(cat "$TMP/machine.json")"
+    printf '"router": %s,\n' "$(cat "$TMP/router.json")"
+    printf '"e2e": {\n'
+    printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
+    printf '  "fixed_run_seconds": %s,\n' "$DUR"
+    printf '  "limit": %s,\n' "$(cat "$TMP/e2e-limit.json")"
+    printf '  "noredis": %s,\n' "$(cat "$TMP/e2e-noredis.json")"
+    printf '  "memory": %s,\n' "$(cat "$TMP/e2e-memory.json")"
+    printf '  "redis": %s,\n' "$(cat "$TMP/e2e-redis.json")"
+    printf '  "lua": %s\n' "$(cat "$TMP/e2e-lua.json")"
+    printf '},\n"e2e_targets": {\n  '
+    ratio engine_vs_limit_rate "$mem_max" "$lim_max" 0.6 ge \
+        "max rate, engine (durability memory) / limit-server"
+    printf ',\n  '
+    ratio noredis_vs_limit_rate "$nor_max" "$lim_max" 0.6 ge \
+        "max rate, engine without Redis / limit-server"
+    printf ',\n  '
+    absolute noredis_p99_us_at_half_max "$nor_p99" 500 \
+        "p99 routing latency (us) at 50% of the max rate, engine without Redis"
+    printf ',\n  '
+    absolute engine_p99_us_at_half_max "$mem_p99" 500 \
+        "p99 routing latency (us) at 50% of the engine's max rate, durability memory"
+    printf ',\n  '
+    ratio memory_vs_lua_rate "$mem_max" "$lua_max" 20 ge "max rate, engine memory / Lua router"
+    printf ',\n  '
+    ratio redis_vs_lua_rate "$red_max" "$lua_max" 2 ge "max rate, engine redis / Lua router"
+    printf ',\n  '
+    ratio memory_vs_lua_p99 "$mem_p99" "$lua_p99" 1 le "p99 at 50% of each one's max, engine memory / Lua"
+    printf ',\n  '
+    ratio redis_vs_lua_p99 "$red_p99" "$lua_p99" 1 le "p99 at 50% of each one's max, engine redis / Lua"
+    printf ',\n  '
+    ratio redis_vs_memory_rate "$red_max" "$mem_max" 0.5 ge "max rate, durability redis / memory"
+    printf ',\n  "redis_commands_per_contact": %s\n}\n}\n' "$(num_or_null "$red_rt")"
+} >"$TMP/all.json"
+
+cp "$TMP/all.json" "$RES/$STAMP.json"
+cp "$TMP/all.json" "$RES/latest.json"
+cp "$TMP"/*.log "$TMP"/*.out "$RES/tmp/" 2>/dev/null
+log "results: bench/results/latest.json, bench/results/$STAMP.json"
+if [ -x "$ROOT/bench/report.sh" ]; then
+    "$ROOT/bench/report.sh" "$RES/latest.json" >"$RES/latest.md" 2>/dev/null \
+        && log "table: bench/results/latest.md"
+fi
+rm -rf "$TMP"
+exit 0
