@@ -105,7 +105,8 @@
  *    contacts re-routed, preferred waiters join their queue; assigned
  *    contacts stay with the agent and complete normally; the slot is freed
  *    when its last contact completes. A login with the same id meanwhile
- *    re-attaches to that slot.
+ *    re-attaches to that slot (new skills and queues; capacity per channel
+ *    at least what it still holds).
  *  - Abandon of an assigned contact is ROUTER_ESTATE (use complete).
  *    Transfer of an offered contact is ROUTER_ESTATE.
  *  - Moves (overflow, transfer) ignore max_len; max_wait without an
@@ -1748,6 +1749,10 @@ int router_agent_login(struct router *r, uint64_t now,
     }
     if (!any)
         a->cap[ROUTER_CH_VOICE] = 1;
+    /* a re-login while contacts still finish never drops below them */
+    for (unsigned ch = 0; ch < NCH; ch++)
+        if (a->cap[ch] < a->busy[ch])
+            a->cap[ch] = a->busy[ch];
     a->no_answer = 0;
     a->wrap_until = NEVER;
     a->state = ROUTER_AGENT_STATE_LOGGED_OUT;
