@@ -1451,6 +1451,7 @@ static int write_plots(const char *dir)
             "set output '%s/queue.png'\n"
             "set title 'ccload %s: queue depth and service level'\n"
             "set ylabel 'contacts waiting'\nset y2label 'percent'\n"
+            "set yrange [0:*]\nset offsets graph 0, graph 0, graph 0.1, 0\n"
             "set y2range [0:105]\nset ytics nomirror\nset y2tics\n"
             "plot '%s/timeline.dat' using 1:7 with lines title 'queue depth',"
             " '' using 1:8 axes x1y2 with lines title 'service level %%',"
