@@ -112,11 +112,11 @@ static void make_world(struct world *w, uint64_t seed)
             unsigned k = pick(&g, q->nreq);
             if (kind == 0) {
                 st->kind = ROUTER_STEP_LOWER_LEVEL;
-                snprintf(st->skill, ROUTER_ID_MAX, "%s", q->req[k].skill);
+                memcpy(st->skill, q->req[k].skill, ROUTER_ID_MAX);
                 st->level = (uint8_t)(1 + pick(&g, 6));
             } else if (kind == 1) {
                 st->kind = ROUTER_STEP_DROP_SKILL;
-                snprintf(st->skill, ROUTER_ID_MAX, "%s", q->req[k].skill);
+                memcpy(st->skill, q->req[k].skill, ROUTER_ID_MAX);
             } else {
                 st->kind = ROUTER_STEP_ADD_QUEUE;
                 snprintf(st->queue, ROUTER_ID_MAX, "%s",

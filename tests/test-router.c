@@ -293,7 +293,7 @@ static void test_round_robin(void **state)
     router_out_clear(r);
     const char *want[] = {"a1", "a2", "a3", "a1", "a2", "a3", "a1"};
     for (int i = 0; i < 7; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "c%d", i);
         arrive_full(r, S(4), id, "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
         assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, id, 0), want[i]);
@@ -312,7 +312,7 @@ static void test_weighted_random(void **state)
         login_full(r, S(1), "lo", "x:1", cap, NULL, 0);
         login_full(r, S(1), "hi", "x:9", cap, NULL, 0);
         for (int i = 0; i < 200; i++) {
-            char id[8];
+            char id[16];
             snprintf(id, sizeof(id), "c%d", i);
             router_out_clear(r);
             arrive_full(r, S(2), id, "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
@@ -391,7 +391,7 @@ static void test_priority_and_aging(void **state)
     router_out_clear(r);
     const char *order[] = {"rich", "vip", "old", "tie", "late"};
     for (int i = 0; i < 5; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "a%d", i);
         login(r, S(200), id, "x:1");
         assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, order[i], 0), id);
