@@ -1232,6 +1232,24 @@ int dispatch_open_handles(const struct dispatch *d)
     return d->grace_open ? 1 : 0;
 }
 
+void dispatch_reset(struct dispatch *d)
+{
+    for (uint32_t i = 0; i < d->ncontacts; i++) {
+        free(d->contacts[i].packed);
+        d->contacts[i].packed = NULL;
+        d->contacts[i].len = 0;
+    }
+    memset(d->agent_live, 0, d->nagents);
+    d->agent_hwm = 0;
+    while (d->grace) {
+        struct grace_ent *g = d->grace;
+        d->grace = g->next;
+        free(g);
+    }
+    if (d->grace_open)
+        uv_timer_stop(&d->grace_timer);
+}
+
 void dispatch_free(struct dispatch *d)
 {
     if (!d)

@@ -31,6 +31,9 @@ struct conn;
 /* Creates the dispatch state for s (router must exist). NULL on ENOMEM. */
 struct dispatch *dispatch_new(struct server *s);
 void dispatch_free(struct dispatch *d);
+/* Forgets every contact and agent (side tables, grace periods) because the
+ * router they belong to is being replaced (store on_reset). */
+void dispatch_reset(struct dispatch *d);
 /* Closes dispatch's own handles (grace timer); part of server_stop(). */
 void dispatch_close(struct dispatch *d);
 int dispatch_open_handles(const struct dispatch *d);

@@ -111,10 +111,6 @@ int main(int argc, char **argv)
         }
         cfg.log_level = (enum log_level)l;
     }
-    if (!cfg.store.advertise[0])
-        snprintf(cfg.store.advertise, sizeof(cfg.store.advertise), "%.200s:%d",
-                 cfg.listen_host, cfg.listen_port);
-
     if (check) {
         const char *rerr = NULL;
         struct router *r = router_new(&cfg.router, 1, &rerr);

@@ -100,6 +100,35 @@ static void server_on_role(void *arg, enum store_role role,
     }
 }
 
+/* Another engine owned the tenant meanwhile: everything this router holds
+ * is stale. Start from an empty router (same configuration); the store
+ * loads the tenant's state into it before reporting OWNER again. Clients
+ * were already disconnected when the lease was lost. */
+static void server_on_reset(void *arg)
+{
+    struct server *s = arg;
+    const char *rerr = NULL;
+    struct router *fresh = router_new(&s->cfg->router,
+                                      clock_wall_ms() ^ (uint64_t)getpid(),
+                                      &rerr);
+    if (!fresh) {
+        /* Same configuration as at start, so only memory can fail here.
+         * Serving a stale state would be worse than stopping. */
+        log_error("store: cannot recreate the router (%s); stopping",
+                  rerr ? rerr : "out of memory");
+        server_stop(s);
+        return;
+    }
+    log_info("store: another engine owned the tenant meanwhile; dropping "
+             "the in-memory state before reloading it");
+    dispatch_reset(s->dispatch);
+    router_free(s->router);
+    s->router = fresh;
+    store_set_router(s->store, fresh);
+    s->timer_due = 0;
+    uv_timer_stop(&s->timer);
+}
+
 int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
                 char *err, size_t errlen)
 {
@@ -133,6 +162,7 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
     hooks.on_role = server_on_role;
     hooks.load_agent = dispatch_load_agent;
     hooks.load_contact = dispatch_load_contact;
+    hooks.on_reset = server_on_reset;
     s->store = store_new(loop, &cfg->store, s->router, &hooks);
     if (!s->store) {
         snprintf(err, errlen, "cannot create the store");
@@ -209,6 +239,13 @@ int server_start(struct server *s)
              "%u ms, store %s)", host, s->port, cfg->max_frame,
              cfg->max_output, cfg->grace_ms,
              cfg->store.enabled ? "redis" : "memory only");
+    /* Without an explicit `advertise`, name the address actually bound
+     * (the port may have been 0: an ephemeral one). */
+    if (!cfg->store.advertise[0]) {
+        char addr[300];
+        snprintf(addr, sizeof(addr), "%.200s:%d", host, s->port);
+        store_set_advertise(s->store, addr);
+    }
     rc = store_start(s->store);
     if (rc < 0) {
         log_error("store: %s", store_strerror(rc));

@@ -1018,6 +1018,11 @@ bool store_writable(const struct store *s)
     return !s->redis || s->pending_ops < s->cfg.max_pending;
 }
 
+void store_set_advertise(struct store *s, const char *addr)
+{
+    snprintf(s->cfg.advertise, sizeof(s->cfg.advertise), "%s", addr);
+}
+
 void store_set_router(struct store *s, struct router *r)
 {
     s->router = r;

@@ -147,6 +147,11 @@ void store_flush(struct store *s);
 
 const char *store_strerror(int err);
 
+/* Sets the address named in NOT_OWNER errors and stored in the lease.
+ * The engine calls it once its listener is bound (before store_start),
+ * because an ephemeral port is only known then. */
+void store_set_advertise(struct store *s, const char *addr);
+
 /* Replaces the borrowed router (after on_reset). */
 void store_set_router(struct store *s, struct router *r);
 
