@@ -12,7 +12,8 @@
  * -----
  * Queues. Configured queues have indexes 0..nconf-1. A contact that names
  * skills instead of a queue is put in a *virtual queue* interned from its
- * sorted (skill, min level) set, index >= nconf, created on first use and
+ * sorted (skill, min level) set and its channel, index >= nconf, created on
+ * first use (O(agents) once) and
  * never freed (ROUTER_ENOMEM past QUEUE_MAX). router_queue_count() counts
  * configured queues only; events about a virtual queue carry queue -1.
  * Virtual queues have no steps, no limits, no wrap-up and the default
@@ -153,6 +154,16 @@ struct aent {
     uint64_t rr;
 };
 
+/* Available agents of one (queue, tier, channel). Longest idle keeps a
+ * sorted doubly linked list (node.l = previous, node.r = next): agents join
+ * with idle_since = now, so insertion from the tail is O(1) amortized, and
+ * removal is O(1). Every other strategy keeps a treap. */
+struct apool {
+    struct treap t;
+    struct tnode *head, *tail;
+    uint32_t n;
+};
+
 struct queue {
     char name[ROUTER_ID_MAX];
     bool virt;
@@ -168,7 +179,7 @@ struct queue {
     uint32_t max_len, max_wait_ms;
     int overflow;
     struct treap cpool[NLEV][NCH];
-    struct treap apool[NLEV][NCH];
+    struct apool apool[NLEV][NCH];
     uint32_t fifo_head, fifo_tail;          /* waiting, by queued_at */
     uint32_t waiting;
     uint32_t staffed, avail;
@@ -246,6 +257,7 @@ struct router {
     unsigned nchunks;
     struct timer *timers;
     uint32_t ntimers;
+    struct aent **scratch;      /* max_agents, for virtual queue creation */
     struct router_event *out;
     size_t nout, out_cap;
     struct rng rng;
@@ -497,47 +509,118 @@ static bool can_take(const struct router *r, const struct agent *a,
 #define IDLE_MASK ((1ULL << 52) - 1)
 
 static void aent_key(const struct router *r, const struct agent *a,
-                     struct aent *e)
+                     const struct aent *e, uint64_t *k1, uint64_t *k2)
 {
     const struct queue *q = &r->queues[e->queue];
-    e->node.k2 = a->uid;
-    e->node.w = e->score ? e->score : 1;
+    *k2 = a->uid;
     switch (q->strategy) {
     case ROUTER_STRATEGY_MOST_SKILLED:
-        e->node.k1 = ((uint64_t)(4095 - e->score) << 52) |
-                     (a->idle_since & IDLE_MASK);
+        *k1 = ((uint64_t)(4095 - e->score) << 52) | (a->idle_since & IDLE_MASK);
         break;
     case ROUTER_STRATEGY_LEAST_OCCUPIED:
-        e->node.k1 = ((uint64_t)a->busy_total << 52) |
-                     (a->idle_since & IDLE_MASK);
+        *k1 = ((uint64_t)a->busy_total << 52) | (a->idle_since & IDLE_MASK);
         break;
     case ROUTER_STRATEGY_ROUND_ROBIN:
-        e->node.k1 = e->rr;
+        *k1 = e->rr;
         break;
     case ROUTER_STRATEGY_WEIGHTED_RANDOM:
-        e->node.k1 = 0;
+        *k1 = 0;
         break;
     default:
-        e->node.k1 = a->idle_since;
+        *k1 = a->idle_since;
         break;
     }
 }
 
+static inline bool pool_is_list(const struct queue *q)
+{
+    return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
+}
+
+static void pool_insert(const struct queue *q, struct apool *p,
+                        struct tnode *n)
+{
+    p->n++;
+    if (!pool_is_list(q)) {
+        treap_insert(&p->t, n);
+        return;
+    }
+    struct tnode *after = p->tail;
+    while (after && tnode_less(n, after))
+        after = after->l;
+    n->p = NULL;
+    n->l = after;
+    n->r = after ? after->r : p->head;
+    if (after)
+        after->r = n;
+    else
+        p->head = n;
+    if (n->r)
+        n->r->l = n;
+    else
+        p->tail = n;
+}
+
+static void pool_remove(const struct queue *q, struct apool *p,
+                        struct tnode *n)
+{
+    p->n--;
+    if (!pool_is_list(q)) {
+        treap_remove(&p->t, n);
+        return;
+    }
+    if (n->l)
+        n->l->r = n->r;
+    else
+        p->head = n->r;
+    if (n->r)
+        n->r->l = n->l;
+    else
+        p->tail = n->l;
+    n->l = n->r = NULL;
+}
+
+static inline struct tnode *pool_first(const struct queue *q,
+                                       const struct apool *p)
+{
+    return pool_is_list(q) ? p->head : treap_first(&p->t);
+}
+
+static inline struct tnode *pool_next(const struct queue *q,
+                                      const struct tnode *n)
+{
+    return pool_is_list(q) ? n->r : treap_next(n);
+}
+
 /* Puts every entry of `a` in its pool iff the agent can take that channel
- * now, with a fresh key. */
+ * now, with a fresh key; entries whose membership and key did not change
+ * are left alone. O(E) plus O(log n) per entry that moves. */
 static void agent_reindex(struct router *r, struct agent *a)
 {
+    bool take[NCH];
+    for (unsigned ch = 0; ch < NCH; ch++)
+        take[ch] = can_take(r, a, ch);
     for (struct aent *e = a->ents; e; e = e->next) {
-        struct treap *t = &r->queues[e->queue].apool[e->tier][e->ch];
+        struct queue *q = &r->queues[e->queue];
+        struct apool *p = &q->apool[e->tier][e->ch];
+        if (!take[e->ch]) {
+            if (e->inpool) {
+                pool_remove(q, p, &e->node);
+                e->inpool = 0;
+            }
+            continue;
+        }
+        uint64_t k1, k2;
+        aent_key(r, a, e, &k1, &k2);
         if (e->inpool) {
-            treap_remove(t, &e->node);
-            e->inpool = 0;
+            if (e->node.k1 == k1 && e->node.k2 == k2)
+                continue;
+            pool_remove(q, p, &e->node);
         }
-        if (can_take(r, a, e->ch)) {
-            aent_key(r, a, e);
-            treap_insert(t, &e->node);
-            e->inpool = 1;
-        }
+        e->node.k1 = k1;
+        e->node.k2 = k2;
+        pool_insert(q, p, &e->node);
+        e->inpool = 1;
     }
 }
 
@@ -817,8 +900,8 @@ static void agent_drop_entries(struct router *r, struct agent *a)
         struct aent *e = a->ents;
         a->ents = e->next;
         if (e->inpool)
-            treap_remove(&r->queues[e->queue].apool[e->tier][e->ch],
-                         &e->node);
+            pool_remove(&r->queues[e->queue],
+                        &r->queues[e->queue].apool[e->tier][e->ch], &e->node);
         if (e->first) {
             r->queues[e->queue].staffed--;
             if (a->state == ROUTER_AGENT_STATE_AVAILABLE)
@@ -857,6 +940,7 @@ static int agent_add_queue(struct router *r, struct agent *a, const int *list,
         e->tier = (uint8_t)tier;
         e->ch = (uint8_t)ch;
         e->score = (uint16_t)skill_score(a, q);
+        e->node.w = e->score ? e->score : 1;
         e->rr = a->uid;
         e->node.prio = next_prio(r);
         e->first = first;
@@ -885,23 +969,23 @@ static struct agent *best_agent(struct router *r, struct contact *c)
     if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
         uint64_t total = 0;
         for (unsigned l = 0; l <= c->level; l++)
-            total += treap_weight(&q->apool[l][ch]);
+            total += treap_weight(&q->apool[l][ch].t);
         if (total == 0)
             return NULL;
         for (unsigned t = 0; t < WR_TRIES; t++) {
             uint64_t x = rng_next(&r->rng) % total;
             unsigned l = 0;
-            while (x >= treap_weight(&q->apool[l][ch])) {
-                x -= treap_weight(&q->apool[l][ch]);
+            while (x >= treap_weight(&q->apool[l][ch].t)) {
+                x -= treap_weight(&q->apool[l][ch].t);
                 l++;
             }
-            struct aent *e = (struct aent *)treap_pick(&q->apool[l][ch], x);
+            struct aent *e = (struct aent *)treap_pick(&q->apool[l][ch].t, x);
             struct agent *a = &r->agents[e->agent];
             if (!excluded(c, a))
                 return a;
         }
         for (unsigned l = 0; l <= c->level; l++)
-            for (struct tnode *n = treap_first(&q->apool[l][ch]); n;
+            for (struct tnode *n = treap_first(&q->apool[l][ch].t); n;
                  n = treap_next(n)) {
                 struct agent *a = &r->agents[((struct aent *)n)->agent];
                 if (!excluded(c, a))
@@ -911,8 +995,8 @@ static struct agent *best_agent(struct router *r, struct contact *c)
     }
     struct tnode *best = NULL;
     for (unsigned l = 0; l <= c->level; l++)
-        for (struct tnode *n = treap_first(&q->apool[l][ch]); n;
-             n = treap_next(n)) {
+        for (struct tnode *n = pool_first(q, &q->apool[l][ch]); n;
+             n = pool_next(q, n)) {
             if (best && !tnode_less(n, best))
                 break;
             if (excluded(c, &r->agents[((struct aent *)n)->agent]))
@@ -926,15 +1010,18 @@ static struct agent *best_agent(struct router *r, struct contact *c)
 static struct contact *best_contact(struct router *r, struct agent *a)
 {
     struct contact *best = NULL;
+    bool take[NCH];
+    for (unsigned ch = 0; ch < NCH; ch++)
+        take[ch] = can_take(r, a, ch);
     for (struct tnode *n = treap_first(&a->pref); n; n = treap_next(n)) {
         struct contact *c = (struct contact *)n;
-        if (can_take(r, a, c->channel)) {
+        if (take[c->channel]) {
             best = c;
             break;
         }
     }
     for (struct aent *e = a->ents; e; e = e->next) {
-        if (!e->inpool)
+        if (!take[e->ch])
             continue;
         struct queue *q = &r->queues[e->queue];
         for (unsigned l = e->tier; l <= q->nsteps; l++)
@@ -970,7 +1057,6 @@ static void offer(struct router *r, uint64_t now, struct contact *c,
             if (e->queue == c->queue)
                 e->rr = v;
     }
-    agent_reindex(r, a);
     contact_rearm(r, c);
     struct router_event *ev = emit(r, ROUTER_EV_OFFER, c, a);
     ev->deadline = c->deadline;
@@ -981,10 +1067,14 @@ static void route_contact(struct router *r, uint64_t now, struct contact *c)
     if (c->state != ROUTER_CONTACT_QUEUED)
         return;
     struct agent *a = best_agent(r, c);
-    if (a)
+    if (a) {
         offer(r, now, c, a);
+        agent_reindex(r, a);
+    }
 }
 
+/* Offers the agent the best contacts it can take, then brings its pool
+ * entries up to date (once, not after every offer). */
 static void fill_agent(struct router *r, uint64_t now, struct agent *a)
 {
     while (a->state == ROUTER_AGENT_STATE_AVAILABLE) {
@@ -993,6 +1083,8 @@ static void fill_agent(struct router *r, uint64_t now, struct agent *a)
             break;
         offer(r, now, c, a);
     }
+    if (a->live && !a->gone)
+        agent_reindex(r, a);
 }
 
 /* Frees the agent's slot of an offered/assigned contact. */
@@ -1023,7 +1115,7 @@ static void agent_after_work(struct router *r, struct agent *a,
         timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid,
                   a->wrap_until);
     }
-    agent_reindex(r, a);
+    /* the caller reindexes (fill_agent) before anything else routes */
 }
 
 /* An offer ends without answer: back to the queue (router decides). */
@@ -1225,9 +1317,11 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
     r->timers = malloc(sizeof(*r->timers) *
                        ((size_t)r->max_agents + r->max_contacts));
+    r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
-    if (!r->queues || !r->agents || !r->contacts || !r->timers || !r->out)
+    if (!r->queues || !r->agents || !r->contacts || !r->timers || !r->out ||
+        !r->scratch)
         goto fail;
     if (idmap_init(&r->skill_map, 256, skill_key, r) < 0 ||
         idmap_init(&r->queue_map, 64, queue_key, r) < 0 ||
@@ -1300,6 +1394,7 @@ void router_free(struct router *r)
     free(r->agents);
     free(r->contacts);
     free(r->timers);
+    free(r->scratch);
     free(r->out);
     free(r);
 }
@@ -1324,7 +1419,15 @@ int router_queue_count(const struct router *r)
     return (int)r->nconf;
 }
 
-/* Finds or creates the virtual queue for a skills-only contact. */
+static int aent_cmp(const void *x, const void *y)
+{
+    const struct tnode *a = &(*(struct aent *const *)x)->node;
+    const struct tnode *b = &(*(struct aent *const *)y)->node;
+    return tnode_less(a, b) ? -1 : tnode_less(b, a) ? 1 : 0;
+}
+
+/* Finds or creates the virtual queue for a skills-only contact (one per
+ * skill set and channel). */
 static int virtual_queue(struct router *r, const struct router_contact_spec *s)
 {
     uint16_t sk[ROUTER_MAX_REQ];
@@ -1352,7 +1455,7 @@ static int virtual_queue(struct router *r, const struct router_contact_spec *s)
         n++;
     }
     char name[ROUTER_ID_MAX];
-    size_t off = (size_t)snprintf(name, sizeof(name), "~");
+    size_t off = (size_t)snprintf(name, sizeof(name), "~%u", (unsigned)s->channel);
     for (unsigned i = 0; i < n; i++)
         off += (size_t)snprintf(name + off, sizeof(name) - off, "%04x%x",
                                 sk[i], lv[i]);
@@ -1373,17 +1476,32 @@ static int virtual_queue(struct router *r, const struct router_contact_spec *s)
         q->req_skill[i] = sk[i];
         q->lvl_min[0][i] = lv[i];
     }
+    q->channel_mask = 1U << s->channel;
     q->offer_timeout_ms = r->cfg.default_offer_timeout_ms;
     if (idmap_insert(&r->queue_map, h, qi) < 0)
         return ROUTER_ENOMEM;
     r->nq++;
+    /* Index the agents already logged in; the available ones go into the
+     * (list) pool sorted, so that each insertion is at the tail. */
+    uint32_t nidx = 0;
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
         if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
             continue;
+        struct aent *before = a->ents;
         if (agent_add_queue(r, a, NULL, 0, (int)qi) < 0)
             return ROUTER_ENOMEM;
-        agent_reindex(r, a);
+        if (a->ents != before && can_take(r, a, a->ents->ch)) {
+            struct aent *e = a->ents;
+            aent_key(r, a, e, &e->node.k1, &e->node.k2);
+            r->scratch[nidx++] = e;
+        }
+    }
+    qsort(r->scratch, nidx, sizeof(r->scratch[0]), aent_cmp);
+    for (uint32_t i = 0; i < nidx; i++) {
+        struct aent *e = r->scratch[i];
+        pool_insert(q, &q->apool[e->tier][e->ch], &e->node);
+        e->inpool = 1;
     }
     return (int)qi;
 }
@@ -1544,10 +1662,8 @@ int router_contact_abandon(struct router *r, uint64_t now, const char *id)
     struct router_event *e = emit(r, ROUTER_EV_CONTACT_GONE, c, NULL);
     e->u.gone = ROUTER_CONTACT_ABANDONED;
     contact_release(r, c, ROUTER_CONTACT_ABANDONED);
-    if (a) {
-        agent_reindex(r, a);
+    if (a)
         fill_agent(r, now, a);
-    }
     return 0;
 }
 
@@ -1600,6 +1716,8 @@ int router_contact_transfer(struct router *r, uint64_t now, const char *id,
     if (c->state == ROUTER_CONTACT_ASSIGNED) {
         from = &r->agents[c->agent];
         agent_after_work(r, from, c, now, r->queues[c->queue].wrapup_ms);
+        if (!from->gone)
+            agent_reindex(r, from);
         c->agent = NONE;
         c->state = ROUTER_CONTACT_QUEUED;
     } else {
@@ -1762,7 +1880,6 @@ int router_agent_login(struct router *r, uint64_t now,
             return ROUTER_ENOMEM;
         }
     agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
-    agent_reindex(r, a);
     if (handle)
         *handle = ahandle(r, a);
     fill_agent(r, now, a);
@@ -1828,7 +1945,6 @@ int router_agent_set_state(struct router *r, uint64_t now, const char *id,
         if (a->state == ROUTER_AGENT_STATE_AVAILABLE)
             return 0;
         agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
-        agent_reindex(r, a);
         fill_agent(r, now, a);
         return 0;
     case ROUTER_AGENT_AWAY:
@@ -1914,7 +2030,6 @@ static void agent_timer(struct router *r, uint64_t now, struct agent *a)
 {
     if (a->state == ROUTER_AGENT_STATE_WRAPUP && a->wrap_until <= now) {
         agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
-        agent_reindex(r, a);
         fill_agent(r, now, a);
     } else {
         timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid, NEVER);
@@ -2221,7 +2336,7 @@ static int check_tree(const struct tnode *n, const struct tnode *parent,
 
 int router_check(const struct router *r, char *buf, size_t len)
 {
-    uint32_t inpools = 0, treecount = 0, n;
+    uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
         uint32_t fifo = 0;
@@ -2238,13 +2353,36 @@ int router_check(const struct router *r, char *buf, size_t len)
             FAIL("queue %s: waiting %u but fifo %u", q->name, q->waiting, fifo);
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++) {
+                const struct apool *p = &q->apool[l][ch];
                 n = 0;
                 if (check_tree(q->cpool[l][ch].root, NULL, &n) < 0 ||
-                    check_tree(q->apool[l][ch].root, NULL, &n) < 0)
+                    check_tree(p->t.root, NULL, &n) < 0)
                     FAIL("queue %s: treap broken", q->name);
-                if (l > q->nsteps && (q->cpool[l][ch].root || q->apool[l][ch].root))
+                if (l > q->nsteps && (q->cpool[l][ch].root || p->n))
                     FAIL("queue %s: pool beyond its levels", q->name);
                 treecount += treap_size(&q->cpool[l][ch]);
+                uint32_t cnt = treap_size(&p->t);
+                if (pool_is_list(q)) {
+                    cnt = 0;
+                    const struct tnode *prev = NULL;
+                    for (const struct tnode *x = p->head; x; x = x->r) {
+                        const struct aent *e = (const struct aent *)x;
+                        if (x->l != prev || (prev && !tnode_less(prev, x)) ||
+                            e->queue != qi || e->tier != l || e->ch != ch ||
+                            !e->inpool)
+                            FAIL("queue %s: agent list broken", q->name);
+                        prev = x;
+                        cnt++;
+                    }
+                    if (prev != p->tail || p->t.root)
+                        FAIL("queue %s: agent list tail broken", q->name);
+                } else if (p->head || p->tail) {
+                    FAIL("queue %s: list in a treap pool", q->name);
+                }
+                if (cnt != p->n)
+                    FAIL("queue %s: pool count %u but %u agents", q->name,
+                         p->n, cnt);
+                pooled += cnt;
             }
     }
     uint32_t live_agents = 0, live_contacts = 0;
@@ -2290,10 +2428,18 @@ int router_check(const struct router *r, char *buf, size_t len)
             if (want != (bool)e->inpool)
                 FAIL("agent %s: pool membership for queue %s channel %u "
                      "disagrees with state", a->id, q->name, e->ch);
-            if (e->inpool &&
+            if (!e->inpool)
+                continue;
+            entries++;
+            if (!pool_is_list(q) &&
                 treap_root_of((struct tnode *)&e->node) !=
-                    q->apool[e->tier][e->ch].root)
+                    q->apool[e->tier][e->ch].t.root)
                 FAIL("agent %s: entry not reachable from its pool", a->id);
+            uint64_t k1, k2;
+            aent_key(r, a, e, &k1, &k2);
+            if (k1 != e->node.k1 || k2 != e->node.k2)
+                FAIL("agent %s: stale key in the pool of queue %s", a->id,
+                     q->name);
         }
     }
     for (uint32_t i = 0; i < r->max_contacts; i++) {
@@ -2339,6 +2485,8 @@ int router_check(const struct router *r, char *buf, size_t len)
             FAIL("contact %s: live in final state", c->id);
         }
     }
+    if (pooled != entries)
+        FAIL("%u agent entries in pools but %u marked", pooled, entries);
     if (inpools != treecount)
         FAIL("%u queued contacts but %u in the indexes", inpools, treecount);
     if (live_agents != r->nagents || live_contacts != r->ncontacts)

@@ -661,7 +661,8 @@ static int resolve_queue(struct ref *r, const struct router_contact_spec *s)
                 ord[j - 1] = t;
             }
         char name[ROUTER_ID_MAX];
-        size_t off = (size_t)snprintf(name, sizeof(name), "~");
+        size_t off = (size_t)snprintf(name, sizeof(name), "~%u",
+                                      (unsigned)s->channel);
         for (unsigned i = 0; i < s->nskills; i++)
             off += (size_t)snprintf(name + off, sizeof(name) - off, "%04x%x",
                                     idx[ord[i]],
@@ -681,6 +682,7 @@ static int resolve_queue(struct ref *r, const struct router_contact_spec *s)
             }
             q->timeout_ms = r->cfg.default_offer_timeout_ms;
             q->overflow = -1;
+            q->mask = 1U << s->channel;
             for (unsigned i = 0; i < r->na; i++)
                 r->a[i].rr[qi] = r->a[i].uid;
         }
