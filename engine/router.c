@@ -145,6 +145,7 @@
 struct aent {
     struct tnode node;          /* in queues[queue].apool[tier][ch] */
     struct aent *next;          /* agent's entries */
+    struct aent *next_ch;       /* agent's entries of the same channel */
     uint32_t agent;
     uint16_t queue;
     uint8_t tier, ch;
@@ -179,10 +180,11 @@ struct queue {
     uint32_t max_len, max_wait_ms;
     int overflow;
     struct treap cpool[NLEV][NCH];
+    uint16_t cmask[NCH];                    /* levels with waiting contacts */
     struct apool apool[NLEV][NCH];
     uint32_t fifo_head, fifo_tail;          /* waiting, by queued_at */
     uint32_t waiting;
-    uint32_t staffed, avail;
+    uint32_t staffed;
     uint64_t offered, answered, in_sl, abandoned, handled;
     uint64_t asa_sum, aht_sum;
 };
@@ -203,6 +205,8 @@ struct agent {
     uint8_t level[ROUTER_MAX_SKILLS];
     uint32_t no_answer;
     struct aent *ents;
+    struct aent *ch_ents[NCH];              /* entries by channel */
+    uint8_t pooled;                         /* channels with entries pooled */
     uint32_t work_head, work_tail;          /* offered + assigned */
     struct treap pref;
     uint32_t timer;                         /* heap index or NONE */
@@ -597,51 +601,43 @@ static inline struct tnode *pool_next(const struct queue *q,
  * are left alone. O(E) plus O(log n) per entry that moves. */
 static void agent_reindex(struct router *r, struct agent *a)
 {
-    bool take[NCH];
-    for (unsigned ch = 0; ch < NCH; ch++)
-        take[ch] = can_take(r, a, ch);
-    for (struct aent *e = a->ents; e; e = e->next) {
-        struct queue *q = &r->queues[e->queue];
-        struct apool *p = &q->apool[e->tier][e->ch];
-        if (!take[e->ch]) {
-            if (e->inpool) {
-                pool_remove(q, p, &e->node);
-                e->inpool = 0;
-            }
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        bool take = can_take(r, a, ch);
+        /* nothing pooled and nothing to pool: skip the channel */
+        if (!take && !(a->pooled & (1U << ch)))
             continue;
-        }
-        uint64_t k1, k2;
-        aent_key(r, a, e, &k1, &k2);
-        if (e->inpool) {
-            if (e->node.k1 == k1 && e->node.k2 == k2)
+        for (struct aent *e = a->ch_ents[ch]; e; e = e->next_ch) {
+            struct queue *q = &r->queues[e->queue];
+            struct apool *p = &q->apool[e->tier][ch];
+            if (!take) {
+                if (e->inpool) {
+                    pool_remove(q, p, &e->node);
+                    e->inpool = 0;
+                }
                 continue;
-            pool_remove(q, p, &e->node);
+            }
+            uint64_t k1, k2;
+            aent_key(r, a, e, &k1, &k2);
+            if (e->inpool) {
+                if (e->node.k1 == k1 && e->node.k2 == k2)
+                    continue;
+                pool_remove(q, p, &e->node);
+            }
+            e->node.k1 = k1;
+            e->node.k2 = k2;
+            pool_insert(q, p, &e->node);
+            e->inpool = 1;
         }
-        e->node.k1 = k1;
-        e->node.k2 = k2;
-        pool_insert(q, p, &e->node);
-        e->inpool = 1;
+        if (take && a->ch_ents[ch])
+            a->pooled |= (uint8_t)(1U << ch);
+        else
+            a->pooled &= (uint8_t)~(1U << ch);
     }
-}
-
-/* Keeps the per-queue "available" counters when the agent enters (+1) or
- * leaves (-1) the AVAILABLE state. */
-static void agent_count_avail(struct router *r, struct agent *a, int d)
-{
-    for (struct aent *e = a->ents; e; e = e->next)
-        if (e->first)
-            r->queues[e->queue].avail += (uint32_t)d;
 }
 
 static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
                             enum router_agent_state st, const char *reason)
 {
-    if (a->state == ROUTER_AGENT_STATE_AVAILABLE &&
-        st != ROUTER_AGENT_STATE_AVAILABLE)
-        agent_count_avail(r, a, -1);
-    else if (a->state != ROUTER_AGENT_STATE_AVAILABLE &&
-             st == ROUTER_AGENT_STATE_AVAILABLE)
-        agent_count_avail(r, a, +1);
     if (a->state == ROUTER_AGENT_STATE_WRAPUP &&
         st != ROUTER_AGENT_STATE_WRAPUP) {
         a->wrap_until = NEVER;
@@ -708,11 +704,16 @@ static struct treap *contact_tree(struct router *r, struct contact *c)
 static void cq_insert(struct router *r, struct contact *c)
 {
     treap_insert(contact_tree(r, c), &c->node);
+    if (!c->inpref)
+        r->queues[c->queue].cmask[c->channel] |= (uint16_t)(1U << c->level);
 }
 
 static void cq_remove(struct router *r, struct contact *c)
 {
-    treap_remove(contact_tree(r, c), &c->node);
+    struct treap *t = contact_tree(r, c);
+    treap_remove(t, &c->node);
+    if (!c->inpref && !t->root)
+        r->queues[c->queue].cmask[c->channel] &= (uint16_t)~(1U << c->level);
 }
 
 static void fifo_add(struct router *r, struct contact *c)
@@ -902,13 +903,12 @@ static void agent_drop_entries(struct router *r, struct agent *a)
         if (e->inpool)
             pool_remove(&r->queues[e->queue],
                         &r->queues[e->queue].apool[e->tier][e->ch], &e->node);
-        if (e->first) {
+        if (e->first)
             r->queues[e->queue].staffed--;
-            if (a->state == ROUTER_AGENT_STATE_AVAILABLE)
-                r->queues[e->queue].avail--;
-        }
         aent_put(r, e);
     }
+    memset(a->ch_ents, 0, sizeof(a->ch_ents));
+    a->pooled = 0;
 }
 
 static void agent_release(struct router *r, struct agent *a)
@@ -947,11 +947,11 @@ static int agent_add_queue(struct router *r, struct agent *a, const int *list,
         if (first) {
             first = false;
             q->staffed++;
-            if (a->state == ROUTER_AGENT_STATE_AVAILABLE)
-                q->avail++;
         }
         e->next = a->ents;
         a->ents = e;
+        e->next_ch = a->ch_ents[ch];
+        a->ch_ents[ch] = e;
     }
     return 0;
 }
@@ -1020,13 +1020,15 @@ static struct contact *best_contact(struct router *r, struct agent *a)
             break;
         }
     }
-    for (struct aent *e = a->ents; e; e = e->next) {
-        if (!take[e->ch])
-            continue;
+    for (unsigned ch = 0; ch < NCH; ch++)
+    for (struct aent *e = take[ch] ? a->ch_ents[ch] : NULL; e;
+         e = e->next_ch) {
         struct queue *q = &r->queues[e->queue];
-        for (unsigned l = e->tier; l <= q->nsteps; l++)
-            for (struct tnode *n = treap_first(&q->cpool[l][e->ch]); n;
-                 n = treap_next(n)) {
+        for (unsigned m = q->cmask[e->ch] >> e->tier, l = e->tier; m;
+             m >>= 1, l++)
+            for (struct tnode *n = m & 1 ? treap_first(&q->cpool[l][e->ch])
+                                         : NULL;
+                 n; n = treap_next(n)) {
                 if (best && !tnode_less(n, &best->node))
                     break;
                 struct contact *c = (struct contact *)n;
@@ -1502,6 +1504,7 @@ static int virtual_queue(struct router *r, const struct router_contact_spec *s)
         struct aent *e = r->scratch[i];
         pool_insert(q, &q->apool[e->tier][e->ch], &e->node);
         e->inpool = 1;
+        r->agents[e->agent].pooled |= (uint8_t)(1U << e->ch);
     }
     return (int)qi;
 }
@@ -2253,6 +2256,17 @@ void router_out_clear(struct router *r)
 
 /* ---- statistics ---- */
 
+/* Agents of tier 0 that could take a contact of the queue now: the largest
+ * tier-0 pool over the queue's channels. O(channels). */
+static uint32_t queue_available(const struct queue *q)
+{
+    uint32_t n = 0;
+    for (unsigned ch = 0; ch < NCH; ch++)
+        if (q->apool[0][ch].n > n)
+            n = q->apool[0][ch].n;
+    return n;
+}
+
 void router_queue_stats(const struct router *r, int queue, uint64_t now,
                         struct router_queue_stats *out)
 {
@@ -2272,7 +2286,7 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
     out->service_level = d ? (double)q->in_sl / (double)d : 1.0;
     out->asa_ms = q->answered ? (uint32_t)(q->asa_sum / q->answered / 1000) : 0;
     out->aht_ms = q->handled ? (uint32_t)(q->aht_sum / q->handled / 1000) : 0;
-    out->agents_available = q->avail;
+    out->agents_available = queue_available(q);
 }
 
 unsigned router_agent_count(const struct router *r)
@@ -2292,11 +2306,12 @@ uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
         return 0;
     const struct queue *q = &r->queues[queue];
     uint64_t pos = q->waiting ? q->waiting : 1;
-    if (pos <= q->avail)
+    uint32_t avail = queue_available(q);
+    if (pos <= avail)
         return 0;
     uint64_t aht = q->handled ? q->aht_sum / q->handled / 1000 : DEFAULT_AHT_MS;
     aht += q->wrapup_ms;
-    uint64_t est = (pos - q->avail) * aht / (q->staffed ? q->staffed : 1);
+    uint64_t est = (pos - avail) * aht / (q->staffed ? q->staffed : 1);
     return est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
 }
 
@@ -2354,6 +2369,12 @@ int router_check(const struct router *r, char *buf, size_t len)
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++) {
                 const struct apool *p = &q->apool[l][ch];
+                if (treap_first(&q->cpool[l][ch]) !=
+                        treap_leftmost(&q->cpool[l][ch]) ||
+                    treap_first(&p->t) != treap_leftmost(&p->t))
+                    FAIL("queue %s: cached first node wrong", q->name);
+                if (!!(q->cmask[ch] & (1U << l)) != !!q->cpool[l][ch].root)
+                    FAIL("queue %s: level mask wrong", q->name);
                 n = 0;
                 if (check_tree(q->cpool[l][ch].root, NULL, &n) < 0 ||
                     check_tree(p->t.root, NULL, &n) < 0)
@@ -2419,9 +2440,19 @@ int router_check(const struct router *r, char *buf, size_t len)
             FAIL("agent %s: wrap-up without timer or timer without wrap-up",
                  a->id);
         n = 0;
+        if (treap_first(&a->pref) != treap_leftmost(&a->pref))
+            FAIL("agent %s: cached first preferred contact wrong", a->id);
         if (check_tree(a->pref.root, NULL, &n) < 0)
             FAIL("agent %s: pref treap broken", a->id);
         treecount += n;
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            bool want = can_take(r, a, ch) && a->ch_ents[ch];
+            if (want != !!(a->pooled & (1U << ch)))
+                FAIL("agent %s: pooled mask wrong for channel %u", a->id, ch);
+            for (const struct aent *e = a->ch_ents[ch]; e; e = e->next_ch)
+                if (e->ch != ch)
+                    FAIL("agent %s: entry on the wrong channel list", a->id);
+        }
         for (const struct aent *e = a->ents; e; e = e->next) {
             const struct queue *q = &r->queues[e->queue];
             bool want = can_take(r, a, e->ch);

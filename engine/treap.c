@@ -49,6 +49,8 @@ void treap_insert(struct treap *t, struct tnode *n)
     n->l = n->r = NULL;
     n->size = 1;
     n->wsum = n->w;
+    if (!t->first || tnode_less(n, t->first))
+        t->first = n;
     if (!t->root) {
         n->p = NULL;
         t->root = n;
@@ -79,6 +81,8 @@ void treap_insert(struct treap *t, struct tnode *n)
 
 void treap_remove(struct treap *t, struct tnode *n)
 {
+    if (t->first == n)
+        t->first = treap_next(n);
     while (n->l || n->r) {
         struct tnode *c;
         if (!n->l)
@@ -105,7 +109,7 @@ void treap_remove(struct treap *t, struct tnode *n)
     n->p = n->l = n->r = NULL;
 }
 
-struct tnode *treap_first(const struct treap *t)
+struct tnode *treap_leftmost(const struct treap *t)
 {
     struct tnode *n = t->root;
     if (n)

@@ -11,8 +11,9 @@
  * subtree weight (for weighted random choice: treap_pick). Priorities come
  * from the caller (a hash), which keeps the expected depth O(log n).
  *
- * Complexity (n nodes): insert, remove, first, rank, count_less, pick
- * O(log n) expected; next O(1) amortized over an in-order walk.
+ * Complexity (n nodes): insert, remove, rank, count_less, pick O(log n)
+ * expected; first O(1) (cached); next O(1) amortized over an in-order
+ * walk.
  */
 #ifndef CCROUTE_TREAP_H
 #define CCROUTE_TREAP_H
@@ -31,6 +32,7 @@ struct tnode {
 
 struct treap {
     struct tnode *root;
+    struct tnode *first;    /* leftmost node, kept by insert and remove */
 };
 
 static inline int tnode_less(const struct tnode *a, const struct tnode *b)
@@ -52,7 +54,13 @@ static inline uint64_t treap_weight(const struct treap *t)
 void treap_insert(struct treap *t, struct tnode *n);
 /* Removes `n`, which must be in `t`. */
 void treap_remove(struct treap *t, struct tnode *n);
-struct tnode *treap_first(const struct treap *t);
+/* The smallest node, O(1). */
+static inline struct tnode *treap_first(const struct treap *t)
+{
+    return t->first;
+}
+/* The smallest node found by walking, for checks. */
+struct tnode *treap_leftmost(const struct treap *t);
 struct tnode *treap_next(const struct tnode *n);
 /* Number of nodes ordered before (k1, k2). */
 uint32_t treap_count_less(const struct treap *t, uint64_t k1, uint64_t k2);
