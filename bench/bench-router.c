@@ -1181,7 +1181,7 @@ static void run_threads(const struct scenario *sc, unsigned n, uint64_t seed,
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: bench-router [--quick] [--json FILE] [--seed N] [--steps N]\n"
+            "usage: bench-router [--quick] [--json FILE] [--md FILE] [--seed N] [--steps N]\n"
             "                    [--agents N] [--queues N] [--skills N]\n"
             "                    [--mode contacts_wait|agents_wait] [--threads N]\n"
             "  Without --agents/--queues/--skills/--mode: the full matrix\n"
@@ -1212,7 +1212,7 @@ static void json_str(FILE *f, const char *s)
 int main(int argc, char **argv)
 {
     int quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK")) > 0;
-    const char *json_path = NULL;
+    const char *json_path = NULL, *md_path = NULL;
     uint64_t seed = 42;
     uint32_t steps = 0;
     unsigned only_agents = 0, only_queues = 0, only_skills = 0, threads = 0;
@@ -1225,6 +1225,8 @@ int main(int argc, char **argv)
             quick = 1;
         else if (!strcmp(a, "--json") && v)
             json_path = argv[++i];
+        else if (!strcmp(a, "--md") && v)
+            md_path = argv[++i];
         else if (!strcmp(a, "--seed") && v)
             seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--steps") && v)
@@ -1528,6 +1530,51 @@ int main(int argc, char **argv)
             "for latency and memory: below 1 means missed by that factor\"\n  }\n}\n");
     if (f != stdout)
         fclose(f);
+    if (md_path && (f = fopen(md_path, "w"))) {
+        fprintf(f, "In process, one core, seed %" PRIu64 "; baseline (next-fit scan of "
+                "an array, same run): %.1f ns/decision = %.1f M decisions/s. "
+                "Latency: one router call that made an offer (%s timer, "
+                "about %.0f ns of it is the timer).\n\n", seed, base_ns,
+                base_dps / 1e6, use_tsc ? "rdtsc" : "clock_gettime", tover);
+        fprintf(f, "| agents | queues | skills | mode | decisions/s | vs baseline "
+                "| vs target 5 M/s | p50 ns | p99 ns | p99.9 ns | max ns |\n"
+                "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (unsigned i = 0; i < nsc; i++) {
+            const struct result *r = &res[i];
+            if (!r->ok) {
+                fprintf(f, "| %u | %u | %u | %s | skipped: %s | | | | | | |\n",
+                        r->sc.agents, r->sc.queues, r->sc.skills,
+                        mode_name[r->sc.mode], r->skip);
+                continue;
+            }
+            fprintf(f, "| %u | %u | %u | %s | %.0f | %.4f | %.4f | %.0f | %.0f "
+                    "| %.0f | %.0f |\n", r->sc.agents, r->sc.queues, r->sc.skills,
+                    mode_name[r->sc.mode], r->decisions_per_s,
+                    r->decisions_per_s / base_dps,
+                    r->decisions_per_s / TARGET_DECISIONS_PER_S, r->p50, r->p99,
+                    r->p999, r->pmax);
+        }
+        fprintf(f, "\n| memory (jemalloc stats.allocated) | n | per agent | "
+                "vs target 1024 B | per waiting contact | vs target 512 B |\n"
+                "|---|---:|---:|---:|---:|---:|\n");
+        for (unsigned i = 0; i < nmem; i++) {
+            if (!mem[i].ok) {
+                fprintf(f, "| skipped: %s | %u | | | | |\n", mem[i].skip,
+                        mem[i].agents_n);
+                continue;
+            }
+            fprintf(f, "| slope %u/10 -> %u | %u | %.0f B | %.2fx | %.0f B | %.2fx |\n",
+                    mem[i].agents_n / 10, mem[i].agents_n, mem[i].agents_n,
+                    mem[i].agent_bytes, mem[i].agent_bytes / TARGET_AGENT_BYTES,
+                    mem[i].contact_bytes, mem[i].contact_bytes / TARGET_CONTACT_BYTES);
+        }
+        for (unsigned i = 0; i < ntr; i++)
+            fprintf(f, "%s%u thread(s), 10,000 agents each: %.0f decisions/s in "
+                    "all (per thread %.0f..%.0f)\n", i ? "" : "\n", tr[i].threads,
+                    tr[i].decisions_per_s, tr[i].per_thread_min,
+                    tr[i].per_thread_max);
+        fclose(f);
+    }
     if (rc_login_errors)
         fprintf(stderr, "bench-router: %u agent logins failed\n", rc_login_errors);
     return 0;

@@ -93,6 +93,8 @@ max_rate_of() {
 calc() { awk "BEGIN { x = ($1); if (x != x) print \"null\"; else printf \"%.6g\", x }" 2>/dev/null || echo null; }
 num_or_null() { [ -n "$1" ] && echo "$1" || echo null; }
 skipped() { printf '{"skipped": %s}' "$(jstr "$1")" >"$2"; log "skipped: $1"; }
+# md ROW: one line of the markdown summary of the end-to-end part
+md() { printf '%s\n' "$*" >>"$TMP/e2e.md"; }
 
 # 1. machine ---------------------------------------------------------------
 
@@ -122,7 +124,7 @@ if want router; then
     else
         log "router: $B/bench-router ${QUICK:+--quick}"
         if timeout -k 5 $((ROUTER_BUDGET * 2 + 60)) "$B/bench-router" ${QUICK:+--quick} \
-            --budget "$ROUTER_BUDGET" --json "$TMP/router.part" \
+            --budget "$ROUTER_BUDGET" --json "$TMP/router.part" --md "$TMP/router.md" \
             2> >(tee "$TMP/router.log" >&2); then
             mv "$TMP/router.part" "$TMP/router.json"
         else
@@ -179,7 +181,7 @@ start_server() {
     local pf="$TMP/$name.port"
     rm -f "$pf"
     "$bin" --config "$cfg" --listen 127.0.0.1:0 --port-file "$pf" "$@" \
-        >"$TMP/$name.out" 2>&1 &
+        >>"$TMP/$name.out" 2>&1 &
     SRV_PID=$!
     PIDS="$PIDS $SRV_PID"
     for _ in $(seq 100); do
@@ -233,7 +235,7 @@ write_config() {   # FILE DURABILITY(memory|redis|off)
             echo "  durability: $dur"
             echo "  host: 127.0.0.1"
             echo "  port: ${REDIS_PORT:-6379}"
-            echo "  tenant: bench-$dur-$$"
+            echo "  tenant: bench-$dur-$$-${TENANT_SUFFIX:-0}"
         fi
     } >"$f"
 }
@@ -259,64 +261,92 @@ ccload_run() {
 
 # e2e_target NAME BIN DURABILITY: max rate, then 25/50/90% of it.
 # Writes $TMP/e2e-NAME.json.
+e2e_skip() {   # NAME REASON OUT
+    skipped "$2" "$3"
+    md "| $1 | skipped: $(printf '%s' "$2" | tr '|' '/') | | | | | | |"
+}
+
+# fresh NAME BIN DURABILITY RUN: a freshly started server for one ccload
+# run (a new Redis tenant each time), so that no run sees the agents and
+# contacts that the previous one left in their grace period.
+fresh() {
+    local name=$1 bin=$2 dur=$3 run=$4
+    TENANT_SUFFIX=$run
+    # the private Redis starts empty for every run
+    [ -n "$REDIS_PORT" ] && redis-cli -p "$REDIS_PORT" flushall >/dev/null 2>&1
+    write_config "$TMP/$name-$run.yaml" "$dur"
+    local extra=()
+    [ "$name" = lua ] && extra=(--redis "127.0.0.1:$REDIS_PORT" --prefix "bench-lua-$$-$run")
+    start_server "$name" "$bin" "$TMP/$name-$run.yaml" "${extra[@]}" && return 0
+    # once more: a start can fail on a busy two-core machine
+    log "$name: $WHY; starting it again"
+    stop_server
+    sleep 0.5
+    start_server "$name" "$bin" "$TMP/$name-$run.yaml" "${extra[@]}"
+}
+
 e2e_target() {
     local name=$1 bin=$2 dur=$3
     local out="$TMP/e2e-$name.json"
     if ! want "$name"; then
-        skipped "not selected (BENCH_ONLY=$ONLY)" "$out"
+        e2e_skip "$name" "not selected (BENCH_ONLY=$ONLY)" "$out"
         return
     fi
-    [ -x "$CCLOAD" ] || { skipped "$CCLOAD not built" "$out"; return; }
-    [ -f "$ENGINE_CFG" ] || { skipped "$ENGINE_CFG missing" "$out"; return; }
-    [ -f "$MODEL" ] || { skipped "$MODEL missing" "$out"; return; }
+    [ -x "$CCLOAD" ] || { e2e_skip "$name" "$CCLOAD not built" "$out"; return; }
+    [ -f "$ENGINE_CFG" ] || { e2e_skip "$name" "$ENGINE_CFG missing" "$out"; return; }
+    [ -f "$MODEL" ] || { e2e_skip "$name" "$MODEL missing" "$out"; return; }
     if [ "$dur" != off ] && [ -z "$REDIS_PORT" ]; then
-        skipped "no redis: $REDIS_WHY" "$out"
+        e2e_skip "$name" "no redis: $REDIS_WHY" "$out"
         return
     fi
-    write_config "$TMP/$name.yaml" "$dur"
-    local extra=()
-    [ "$name" = lua ] && extra=(--redis "127.0.0.1:$REDIS_PORT")
-    if ! start_server "$name" "$bin" "$TMP/$name.yaml" "${extra[@]}"; then
-        skipped "$WHY" "$out"
+    if ! fresh "$name" "$bin" "$dur" max; then
+        e2e_skip "$name" "$WHY" "$out"
         return
     fi
     log "$name: $(basename "$bin") on port $SRV_PORT: finding the maximum rate"
-    local c0 c1
-    [ -n "$REDIS_PORT" ] && c0=$(redis_calls)
     if ! ccload_run "$TMP/$name-max.json" "$SRV_PORT" --max-rate --duration "$MAXDUR"; then
-        skipped "ccload --max-rate failed: $(tail -n 2 "$TMP/ccload.log" | tr '\n' ' ')" "$out"
+        e2e_skip "$name" "ccload --max-rate failed: $(tail -n 2 "$TMP/ccload.log" | tr '\n' ' ')" "$out"
         stop_server
         return
     fi
+    stop_server
     local max
     max=$(max_rate_of "$TMP/$name-max.json")
     if [ -z "$max" ] || [ "$(calc "$max > 0")" != 1 ]; then
-        skipped "ccload --max-rate gave no max_rate" "$out"
-        stop_server
+        e2e_skip "$name" "ccload --max-rate gave no max_rate" "$out"
         return
     fi
+    max=$(awk "BEGIN { printf \"%d\", $max }")
     log "$name: max rate $max/s"
     local pct rate runs="" sep=""
     for pct in $PCTS; do
         rate=$(awk "BEGIN { printf \"%d\", $max * $pct / 100 }")
         [ "$rate" -lt 1 ] && rate=1
-        local f="$TMP/$name-$pct.json" cs cb ce
+        local f="$TMP/$name-$pct.json" cs cb ce rtpc=null
+        if ! fresh "$name" "$bin" "$dur" "$pct"; then
+            log "$name: ${pct}%: $WHY"
+            md "| $name | $max | $pct% | $rate | $(printf '%s' "$WHY" | tr '|' '/') | | | |"
+            runs="$runs$sep{\"percent_of_max\": $pct, \"rate\": $rate, \"skipped\": $(jstr "$WHY")}"
+            sep=", "
+            continue
+        fi
         [ -n "$REDIS_PORT" ] && cb=$(redis_calls)
         if ccload_run "$f" "$SRV_PORT" --rate "$rate" --duration "$DUR"; then
             [ -n "$REDIS_PORT" ] && ce=$(redis_calls)
             cs=$(jfirst "$f" sent)
-            local rtpc=null
-            if [ -n "$REDIS_PORT" ] && [ -n "$cs" ] && [ "$cs" != 0 ]; then
-                rtpc=$(calc "($ce - $cb) / $cs")
+            if [ "$dur" != off ] && [ -n "$REDIS_PORT" ] && [ -n "$cs" ] && [ "$cs" != 0 ]; then
+                rtpc=$(calc "($ce - $cb - 1) / $cs")
             fi
+            md "| $name | $max | $pct% | $rate | $(jfirst "$f" p50) | $(jfirst "$f" p99) | $(jfirst "$f" p999) | $([ "$rtpc" = null ] && echo - || echo "$rtpc") |"
             log "$name: ${pct}% = $rate/s: routing p50 $(jfirst "$f" p50) us, p99 $(jfirst "$f" p99) us, p99.9 $(jfirst "$f" p999) us"
             runs="$runs$sep{\"percent_of_max\": $pct, \"rate\": $rate, \"redis_commands_per_contact\": $rtpc, \"ccload\": $(cat "$f")}"
         else
+            md "| $name | $max | $pct% | $rate | ccload failed | | | |"
             runs="$runs$sep{\"percent_of_max\": $pct, \"rate\": $rate, \"skipped\": $(jstr "ccload failed: $(tail -n 1 "$TMP/ccload.log")")}"
         fi
+        stop_server
         sep=", "
     done
-    stop_server
     printf '{"server": %s, "durability": %s, "max_rate": %s, "max": %s, "runs": [%s]}' \
         "$(jstr "$(basename "$bin")")" "$(jstr "$dur")" "$max" \
         "$(cat "$TMP/$name-max.json")" "$runs" >"$out"
@@ -429,9 +459,34 @@ cp "$TMP/all.json" "$RES/$STAMP.json"
 cp "$TMP/all.json" "$RES/latest.json"
 cp "$TMP"/*.log "$TMP"/*.out "$RES/tmp/" 2>/dev/null
 log "results: bench/results/latest.json, bench/results/$STAMP.json"
-if [ -x "$ROOT/bench/report.sh" ]; then
-    "$ROOT/bench/report.sh" "$RES/latest.json" >"$RES/latest.md" 2>/dev/null \
-        && log "table: bench/results/latest.md"
-fi
+{
+    echo "# ccroute benchmark results"
+    echo
+    echo "$cpu, $cores cores, kernel $(uname -r), $ccv, commit $commit,"
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ)${QUICK:+, BENCH_QUICK=1}. JSON: latest.json ($STAMP.json)."
+    echo
+    echo "## Routing core, in process (bench-router)"
+    echo
+    if [ -f "$TMP/router.md" ]; then cat "$TMP/router.md"; else
+        echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/router.json")"; fi
+    echo
+    echo "## End to end over loopback (ccload, model $(basename "$MODEL"))"
+    echo
+    echo "Max rate: ccload --max-rate (closed loop). Then open-loop runs of ${DUR} s at"
+    echo "fractions of it; latency = intended arrival -> Offer received, in us."
+    echo
+    echo "| target | max rate/s | of max | rate/s | p50 us | p99 us | p99.9 us | Redis cmds/contact |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    [ -f "$TMP/e2e.md" ] && cat "$TMP/e2e.md"
+    echo
+    echo "| ratio | target | measured | met |"
+    echo "|---|---:|---:|---|"
+    tr -d '\n' <"$TMP/all.json" | sed 's/.*"e2e_targets": {//' \
+        | grep -o '"[a-z0-9_]*": {"target": [0-9.]*, "measured": [0-9.e+-]*\(null\)\{0,1\}\(, "met": [a-z]*\)\{0,1\}' \
+        | sed 's/"\([a-z0-9_]*\)": {"target": \([0-9.]*\), "measured": \([^,]*\)\(, "met": \([a-z]*\)\)\{0,1\}/| \1 | \2 | \3 | \5 |/'
+    echo
+    echo "Redis commands per contact (durability redis, 50% run): $(num_or_null "$red_rt")"
+} >"$RES/latest.md"
+log "table: bench/results/latest.md"
 rm -rf "$TMP"
 exit 0
