@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -122,6 +123,8 @@ static int daemon_spawn(struct harness_daemon *d,
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* Dies with the test: a failed assertion never leaves it running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, STDERR_FILENO);
@@ -302,6 +305,8 @@ static int redis_spawn(struct harness_redis *r)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* Dies with the test: a failed assertion never leaves it running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +48,8 @@ static int spawn(struct rh *h)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* Dies with the test: a failed assertion never leaves it running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, 0);

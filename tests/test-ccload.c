@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +50,8 @@ static pid_t spawn(char *const argv[], const char *out_path,
 {
     pid_t pid = fork();
     if (pid == 0) {
+        /* Dies with the test: a failed assertion never leaves it running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(out_path ? out_path : "/dev/null",
                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0)
