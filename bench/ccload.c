@@ -715,8 +715,11 @@ static bool error_expected(enum req_kind kind, int code)
 {
     switch (kind) {
     case R_ARRIVE:
+        /* The engine shedding load: a full queue, its slots exhausted, or
+         * its Redis write-behind past the bound. Counted as refused. */
         return code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_QUEUE_FULL ||
-               code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_RESOURCE_EXHAUSTED;
+               code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_RESOURCE_EXHAUSTED ||
+               code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_STATE_UNAVAILABLE;
     case R_ACCEPT:
     case R_REJECT:
     case R_COMPLETE:
