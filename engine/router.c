@@ -20,6 +20,26 @@
  * offer timeout, and are open to every agent holding the skills (an
  * agent's `queues` list restricts configured queues only).
  *
+ * Derived queues. A contact that names a queue AND skills (dispatch.c
+ * passes language as `lang:<x>`, product as `product:<x>`) goes to the
+ * queue derived from (base queue, extra skill set, channel), interned on
+ * first use like a virtual queue (O(agents) once; indexes >= nconf). It
+ * copies the base's configuration (strategy, steps, SL threshold, offer
+ * timeout, wrap-up, max_len, max_wait, overflow); its members are the base
+ * queue's members who also hold every extra skill at its minimum level,
+ * at every level (steps relax the base's skills only; agents taken in by
+ * an ADD_QUEUE step need the extra skills too). Its score for most
+ * skilled / weighted random is on the base's skills; round robin rotates
+ * per derived queue. Events, router_contact_info, the waiting fifo, max_len
+ * and every statistic are the base queue's; the QUEUED position counts
+ * contacts ahead in the base and all its derived queues; the estimated
+ * wait is the base queue's. Overflow and transfer to a queue keep the
+ * extra skills (the contact moves to the target's derived queue; if
+ * QUEUE_MAX is reached, to the target itself). Unknown extra skill names
+ * are interned, not refused: a language no agent speaks yet makes the
+ * contact wait until such an agent logs in (skills-only contacts still
+ * get ROUTER_ENOSKILL for unknown names, as before).
+ *
  * Levels and tiers. Queue Q with n expansion steps (sorted by after_ms) has
  * levels 0..n; level L applies the first L steps. A waiting contact's level
  * is the number of steps whose time has come (queued_at + after_ms <= now),
@@ -194,6 +214,12 @@ struct apool {
 struct queue {
     char name[ROUTER_ID_MAX];
     bool virt;
+    int base;                               /* own index, or derived's base */
+    int derived;                            /* base: first derived queue */
+    int derived_next;                       /* derived: next of same base */
+    unsigned nextra;                        /* derived: extra skills */
+    uint16_t xskill[ROUTER_MAX_REQ];
+    uint8_t xlvl[ROUTER_MAX_REQ];
     unsigned nreq;
     uint16_t req_skill[ROUTER_MAX_REQ];
     uint8_t lvl_min[NLEV][ROUTER_MAX_REQ];  /* 0: not required */
@@ -229,6 +255,8 @@ struct agent {
     uint16_t nskills;
     uint16_t skill[ROUTER_MAX_SKILLS];
     uint8_t level[ROUTER_MAX_SKILLS];
+    uint16_t *served;                       /* queues listed at login */
+    uint16_t nserved;                       /* 0: every queue */
     uint32_t no_answer;
     struct aent *ents;
     struct aent *ch_ents[NCH];              /* entries by channel */
@@ -338,9 +366,19 @@ static inline uint32_t chandle(const struct router *r, const struct contact *c)
     return (uint32_t)(c - r->contacts);
 }
 
+/* The queue statistics, the waiting fifo and events belong to: the base
+ * of a derived queue, else the queue itself. */
+static inline struct queue *squeue(const struct router *r, int q)
+{
+    return &r->queues[r->queues[q].base];
+}
+
 static inline int ev_queue(const struct router *r, int q)
 {
-    return q >= 0 && (unsigned)q < r->nconf ? q : -1;
+    if (q < 0)
+        return -1;
+    q = r->queues[q].base;
+    return (unsigned)q < r->nconf ? q : -1;
 }
 
 static struct router_event *emit(struct router *r, enum router_event_type t,
@@ -466,6 +504,14 @@ static int agent_skill_level(const struct agent *a, unsigned skill)
     return 0;
 }
 
+static bool meets_extra(const struct agent *a, const struct queue *q)
+{
+    for (unsigned i = 0; i < q->nextra; i++)
+        if (agent_skill_level(a, q->xskill[i]) < (int)q->xlvl[i])
+            return false;
+    return true;
+}
+
 static bool meets(const struct agent *a, const struct queue *q, unsigned lvl)
 {
     for (unsigned i = 0; i < q->nreq; i++) {
@@ -473,7 +519,7 @@ static bool meets(const struct agent *a, const struct queue *q, unsigned lvl)
         if (m && agent_skill_level(a, q->req_skill[i]) < (int)m)
             return false;
     }
-    return true;
+    return meets_extra(a, q);
 }
 
 static unsigned skill_score(const struct agent *a, const struct queue *q)
@@ -484,29 +530,32 @@ static unsigned skill_score(const struct agent *a, const struct queue *q)
     return s;
 }
 
-static bool served(const int *list, unsigned n, int qi, const struct queue *q)
+/* Whether the agent serves queue qi by its login list (a derived queue by
+ * its base's membership; virtual queues are open to all). */
+static bool served(const struct router *r, const struct agent *a, int qi)
 {
-    if (q->virt || n == 0)
+    const struct queue *q = &r->queues[qi];
+    if (q->virt || a->nserved == 0)
         return true;
-    for (unsigned i = 0; i < n; i++)
-        if (list[i] == qi)
+    for (unsigned i = 0; i < a->nserved; i++)
+        if (a->served[i] == q->base)
             return true;
     return false;
 }
 
-/* The agent's tier in queue qi, or -1. */
-static int agent_tier(const struct router *r, const struct agent *a,
-                      const int *list, unsigned n, int qi)
+/* The agent's tier in queue qi, or -1. Agents taken in by an ADD_QUEUE
+ * step of a derived queue must hold its extra skills too. */
+static int agent_tier(const struct router *r, const struct agent *a, int qi)
 {
     const struct queue *q = &r->queues[qi];
-    bool member = served(list, n, qi, q);
+    bool member = served(r, a, qi);
     for (unsigned l = 0; l <= q->nsteps; l++) {
         if (member && meets(a, q, l))
             return (int)l;
         if (l > 0 && q->addq[l - 1] >= 0) {
             int q2 = q->addq[l - 1];
-            if (served(list, n, q2, &r->queues[q2]) &&
-                meets(a, &r->queues[q2], 0))
+            if (served(r, a, q2) && meets(a, &r->queues[q2], 0) &&
+                meets_extra(a, q))
                 return (int)l;
         }
     }
@@ -751,7 +800,7 @@ static void cq_remove(struct router *r, struct contact *c)
 
 static void fifo_add(struct router *r, struct contact *c)
 {
-    struct queue *q = &r->queues[c->queue];
+    struct queue *q = squeue(r, c->queue);
     uint32_t h = chandle(r, c), after = q->fifo_tail;
     while (after != NONE && r->contacts[after].queued_at > c->queued_at)
         after = r->contacts[after].qprev;
@@ -773,7 +822,7 @@ static void fifo_remove(struct router *r, struct contact *c)
 {
     if (!c->infifo)
         return;
-    struct queue *q = &r->queues[c->queue];
+    struct queue *q = squeue(r, c->queue);
     if (c->qprev != NONE)
         r->contacts[c->qprev].qnext = c->qnext;
     else
@@ -860,16 +909,26 @@ static void contact_to_pool(struct router *r, struct contact *c, uint64_t now)
     contact_rearm(r, c);
 }
 
-static uint32_t contact_position(const struct router *r,
-                                 const struct contact *c)
+static uint32_t queue_count_less(const struct queue *q, const struct contact *c)
 {
-    const struct queue *q = &r->queues[c->queue];
-    uint32_t pos = 1;
+    uint32_t n = 0;
     for (unsigned l = 0; l <= q->nsteps; l++)
         for (unsigned ch = 0; ch < NCH; ch++)
             if (q->cpool[l][ch].root)
-                pos += treap_count_less(&q->cpool[l][ch], c->node.k1,
-                                        c->node.k2);
+                n += treap_count_less(&q->cpool[l][ch], c->node.k1,
+                                      c->node.k2);
+    return n;
+}
+
+/* 1 + the contacts queued ahead (by key) in the contact's base queue and
+ * every queue derived from it. */
+static uint32_t contact_position(const struct router *r,
+                                 const struct contact *c)
+{
+    const struct queue *b = squeue(r, c->queue);
+    uint32_t pos = 1 + queue_count_less(b, c);
+    for (int d = b->derived; d >= 0; d = r->queues[d].derived_next)
+        pos += queue_count_less(&r->queues[d], c);
     return pos;
 }
 
@@ -877,10 +936,10 @@ static void emit_queued(struct router *r, struct contact *c, uint64_t now)
 {
     struct router_event *e = emit(r, ROUTER_EV_QUEUED, c, NULL);
     e->position = contact_position(r, c);
-    e->est_wait_ms = router_estimated_wait(r, c->queue, now);
+    e->est_wait_ms = router_estimated_wait(r, r->queues[c->queue].base, now);
     /* the estimate is for the back of the queue; scale to the position */
     if (e->est_wait_ms) {
-        uint32_t back = r->queues[c->queue].waiting;
+        uint32_t back = squeue(r, c->queue)->waiting;
         if (back > 0 && e->position < back)
             e->est_wait_ms = (uint32_t)((uint64_t)e->est_wait_ms *
                                         e->position / back);
@@ -947,6 +1006,9 @@ static void agent_drop_entries(struct router *r, struct agent *a)
 static void agent_release(struct router *r, struct agent *a)
 {
     idmap_remove(&r->agent_map, a->idh, ahandle(r, a));
+    free(a->served);
+    a->served = NULL;
+    a->nserved = 0;
     a->gone = 1;
     a->next = r->agent_gone;
     r->agent_gone = ahandle(r, a);
@@ -954,10 +1016,9 @@ static void agent_release(struct router *r, struct agent *a)
 }
 
 /* Builds the entries of `a` for queue qi; `list` from the login spec. */
-static int agent_add_queue(struct router *r, struct agent *a, const int *list,
-                           unsigned n, int qi)
+static int agent_add_queue(struct router *r, struct agent *a, int qi)
 {
-    int tier = agent_tier(r, a, list, n, qi);
+    int tier = agent_tier(r, a, qi);
     if (tier < 0)
         return 0;
     struct queue *q = &r->queues[qi];
@@ -1186,7 +1247,7 @@ static void contact_enter_queue(struct router *r, struct contact *c, int qi,
     c->queue = qi;
     c->queued_at = now;
     fifo_add(r, c);
-    r->queues[qi].offered++;
+    squeue(r, qi)->offered++;
 }
 
 static void move_to_queue(struct router *r, uint64_t now, struct contact *c,
@@ -1237,6 +1298,7 @@ static void queue_init_common(struct queue *q)
 {
     q->fifo_head = q->fifo_tail = NONE;
     q->overflow = -1;
+    q->derived = q->derived_next = -1;
     for (unsigned i = 0; i < ROUTER_MAX_STEPS; i++)
         q->addq[i] = -1;
 }
@@ -1246,6 +1308,7 @@ static const char *config_queue(struct router *r, unsigned qi)
     const struct router_queue_config *qc = &r->cfg.queues[qi];
     struct queue *q = &r->queues[qi];
     queue_init_common(q);
+    q->base = (int)qi;
     if (!id_ok(qc->name))
         return "queue without a valid name";
     snprintf(q->name, sizeof(q->name), "%s", qc->name);
@@ -1426,6 +1489,8 @@ void router_free(struct router *r)
     idmap_free(&r->contact_map);
     free(r->skills);
     free(r->queues);
+    for (uint32_t i = 0; r->agents && i < r->max_agents; i++)
+        free(r->agents[i].served);
     free(r->agents);
     free(r->contacts);
     free(r->timers);
@@ -1461,70 +1526,60 @@ static int aent_cmp(const void *x, const void *y)
     return tnode_less(a, b) ? -1 : tnode_less(b, a) ? 1 : 0;
 }
 
-/* Finds or creates the virtual queue for a skills-only contact (one per
- * skill set and channel). */
-static int virtual_queue(struct router *r, const struct router_contact_spec *s)
+/* Sorts and checks a contact's skill list into ids and levels. With
+ * `intern`, unknown names are interned (extra skills of a queue contact);
+ * without, an unknown name is ROUTER_ENOSKILL (skills-only contact).
+ * Returns the count or a negative error. */
+static int spec_skills(struct router *r, const struct router_contact_spec *s,
+                       bool intern, uint16_t *sk, uint8_t *lv)
 {
-    uint16_t sk[ROUTER_MAX_REQ];
-    uint8_t lv[ROUTER_MAX_REQ];
     unsigned n = 0;
-    if (s->nskills == 0 || s->nskills > ROUTER_MAX_REQ)
+    if (s->nskills > ROUTER_MAX_REQ)
         return ROUTER_EINVAL;
+    /* every check before any interning: bad input changes nothing */
     for (unsigned i = 0; i < s->nskills; i++) {
-        int id = skill_find(r, s->skills[i].skill);
-        if (id < 0)
-            return id;
+        if (!id_ok(s->skills[i].skill))
+            return ROUTER_EINVAL;
+        if (!intern && skill_find(r, s->skills[i].skill) < 0)
+            return ROUTER_ENOSKILL;
         uint8_t l = s->skills[i].min_level;
         if (l < 1 || l > ROUTER_LEVEL_MAX)
             return ROUTER_EINVAL;
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(s->skills[j].skill, s->skills[i].skill) == 0)
+                return ROUTER_EINVAL;
+    }
+    for (unsigned i = 0; i < s->nskills; i++) {
+        int id = intern ? router_skill_intern(r, s->skills[i].skill)
+                        : skill_find(r, s->skills[i].skill);
+        if (id < 0)
+            return id;
         unsigned j = n;
         while (j > 0 && sk[j - 1] > id) {
             sk[j] = sk[j - 1];
             lv[j] = lv[j - 1];
             j--;
         }
-        if (j > 0 && sk[j - 1] == id)
-            return ROUTER_EINVAL;
         sk[j] = (uint16_t)id;
-        lv[j] = l;
+        lv[j] = s->skills[i].min_level;
         n++;
     }
-    char name[ROUTER_ID_MAX];
-    size_t off = (size_t)snprintf(name, sizeof(name), "~%u", (unsigned)s->channel);
-    for (unsigned i = 0; i < n; i++)
-        off += (size_t)snprintf(name + off, sizeof(name) - off, "%04x%x",
-                                sk[i], lv[i]);
-    uint64_t h = idmap_hash(name);
-    uint32_t qi = idmap_find(&r->queue_map, name, h);
-    if (qi != NONE)
-        return (int)qi;
-    if (r->nq >= QUEUE_MAX)
-        return ROUTER_ENOMEM;
-    qi = r->nq;
+    return (int)n;
+}
+
+/* Gives every logged-in agent its entry in the new queue qi (one channel);
+ * the available ones go into the (list) pool sorted, so that each
+ * insertion is at the tail. O(agents log agents), once per queue. */
+static int queue_index_agents(struct router *r, int qi)
+{
     struct queue *q = &r->queues[qi];
-    memset(q, 0, sizeof(*q));
-    queue_init_common(q);
-    memcpy(q->name, name, sizeof(name));
-    q->virt = true;
-    q->nreq = n;
-    for (unsigned i = 0; i < n; i++) {
-        q->req_skill[i] = sk[i];
-        q->lvl_min[0][i] = lv[i];
-    }
-    q->channel_mask = 1U << s->channel;
-    q->offer_timeout_ms = r->cfg.default_offer_timeout_ms;
-    if (idmap_insert(&r->queue_map, h, qi) < 0)
-        return ROUTER_ENOMEM;
-    r->nq++;
-    /* Index the agents already logged in; the available ones go into the
-     * (list) pool sorted, so that each insertion is at the tail. */
     uint32_t nidx = 0;
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
         if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
             continue;
         struct aent *before = a->ents;
-        if (agent_add_queue(r, a, NULL, 0, (int)qi) < 0)
+        if (agent_add_queue(r, a, qi) < 0)
             return ROUTER_ENOMEM;
         if (a->ents != before && can_take(r, a, a->ents->ch)) {
             struct aent *e = a->ents;
@@ -1539,7 +1594,89 @@ static int virtual_queue(struct router *r, const struct router_contact_spec *s)
         e->inpool = 1;
         r->agents[e->agent].pooled |= (uint8_t)(1U << e->ch);
     }
-    return (int)qi;
+    return qi;
+}
+
+/* Finds or creates the queue for skill set (sk, lv, n) and channel ch:
+ * with base < 0 the virtual queue of a skills-only contact, else the
+ * queue derived from configured queue `base` by the extra skills. */
+static int intern_queue(struct router *r, int base, unsigned ch,
+                        const uint16_t *sk, const uint8_t *lv, unsigned n)
+{
+    char name[ROUTER_ID_MAX];
+    size_t off;
+    if (base < 0)
+        off = (size_t)snprintf(name, sizeof(name), "~%u", ch);
+    else
+        off = (size_t)snprintf(name, sizeof(name), "~%d/%u:", base, ch);
+    for (unsigned i = 0; i < n; i++)
+        off += (size_t)snprintf(name + off, sizeof(name) - off, "%04x%x",
+                                sk[i], lv[i]);
+    uint64_t h = idmap_hash(name);
+    uint32_t qi = idmap_find(&r->queue_map, name, h);
+    if (qi != NONE)
+        return (int)qi;
+    if (r->nq >= QUEUE_MAX)
+        return ROUTER_ENOMEM;
+    qi = r->nq;
+    struct queue *q = &r->queues[qi];
+    if (base < 0) {
+        memset(q, 0, sizeof(*q));
+        queue_init_common(q);
+        q->virt = true;
+        q->base = (int)qi;
+        q->nreq = n;
+        for (unsigned i = 0; i < n; i++) {
+            q->req_skill[i] = sk[i];
+            q->lvl_min[0][i] = lv[i];
+        }
+        q->offer_timeout_ms = r->cfg.default_offer_timeout_ms;
+    } else {
+        /* configuration of the base; pools, fifo and counters fresh */
+        const struct queue *b = &r->queues[base];
+        memset(q, 0, sizeof(*q));
+        q->nreq = b->nreq;
+        memcpy(q->req_skill, b->req_skill, sizeof(q->req_skill));
+        memcpy(q->lvl_min, b->lvl_min, sizeof(q->lvl_min));
+        memcpy(q->addq, b->addq, sizeof(q->addq));
+        memcpy(q->step_ms, b->step_ms, sizeof(q->step_ms));
+        q->nsteps = b->nsteps;
+        q->strategy = b->strategy;
+        q->sl_threshold_ms = b->sl_threshold_ms;
+        q->offer_timeout_ms = b->offer_timeout_ms;
+        q->wrapup_ms = b->wrapup_ms;
+        q->max_len = b->max_len;
+        q->max_wait_ms = b->max_wait_ms;
+        q->overflow = b->overflow;
+        q->fifo_head = q->fifo_tail = NONE;
+        q->derived = -1;
+        q->base = base;
+        q->nextra = n;
+        memcpy(q->xskill, sk, sizeof(*sk) * n);
+        memcpy(q->xlvl, lv, sizeof(*lv) * n);
+    }
+    memcpy(q->name, name, sizeof(name));
+    q->channel_mask = 1U << ch;
+    if (idmap_insert(&r->queue_map, h, qi) < 0)
+        return ROUTER_ENOMEM;
+    r->nq++;
+    if (base >= 0) {
+        q->derived_next = r->queues[base].derived;
+        r->queues[base].derived = (int)qi;
+    }
+    return queue_index_agents(r, (int)qi);
+}
+
+/* The queue a contact of queue qi (any kind) takes when it moves to
+ * configured queue `to`: derived from `to` by the same extra skills. When
+ * that queue cannot be created (QUEUE_MAX), `to` itself. */
+static int queue_carry(struct router *r, int qi, int to, unsigned ch)
+{
+    const struct queue *q = &r->queues[qi];
+    if (!q->nextra)
+        return to;
+    int d = intern_queue(r, to, ch, q->xskill, q->xlvl, q->nextra);
+    return d < 0 ? to : d;
 }
 
 /* ---- public: contacts ---- */
@@ -1574,20 +1711,27 @@ static int spec_queue(struct router *r, const struct router_contact_spec *s)
     if (!s || !id_ok(s->id) || (unsigned)s->channel >= NCH ||
         s->priority > 100 || s->value > 1000)
         return ROUTER_EINVAL;
-    int qi;
-    if (s->queue && s->queue[0]) {
-        qi = router_queue_find(r, s->queue);
-        if (qi < 0)
-            return ROUTER_ENOQUEUE;
-    } else {
-        qi = virtual_queue(r, s);
-        if (qi < 0)
-            return qi;
+    uint16_t sk[ROUTER_MAX_REQ];
+    uint8_t lv[ROUTER_MAX_REQ];
+    int n;
+    if (!(s->queue && s->queue[0])) {
+        if (s->nskills == 0)
+            return ROUTER_EINVAL;
+        if ((n = spec_skills(r, s, false, sk, lv)) < 0)
+            return n;
+        return intern_queue(r, -1, s->channel, sk, lv, (unsigned)n);
     }
+    int qi = router_queue_find(r, s->queue);
+    if (qi < 0 || (unsigned)qi >= r->nconf)
+        return ROUTER_ENOQUEUE;
     const struct queue *q = &r->queues[qi];
     if (q->channel_mask && !(q->channel_mask & (1U << s->channel)))
         return ROUTER_EINVAL;
-    return qi;
+    if (s->nskills == 0)
+        return qi;
+    if ((n = spec_skills(r, s, true, sk, lv)) < 0)
+        return n;
+    return intern_queue(r, qi, s->channel, sk, lv, (unsigned)n);
 }
 
 static struct contact *contact_new(struct router *r,
@@ -1653,16 +1797,18 @@ int router_contact_arrive(struct router *r, uint64_t now,
             *handle = chandle(r, old);
         return ROUTER_EDUPLICATE;
     }
-    int qi = spec_queue(r, spec);
+    int qi = spec_queue(r, spec), from = qi;
     if (qi < 0)
         return qi;
-    for (unsigned hops = 0; r->queues[qi].max_len &&
-                            r->queues[qi].waiting >= r->queues[qi].max_len;
+    for (unsigned hops = 0; squeue(r, qi)->max_len &&
+                            squeue(r, qi)->waiting >= squeue(r, qi)->max_len;
          hops++) {
-        if (r->queues[qi].overflow < 0 || hops >= r->nq)
+        if (squeue(r, qi)->overflow < 0 || hops >= r->nconf)
             return ROUTER_EFULL;
-        qi = r->queues[qi].overflow;
+        qi = squeue(r, qi)->overflow;
     }
+    if (qi != from)
+        qi = queue_carry(r, from, qi, spec->channel);
     if (r->contact_free == NONE)
         return ROUTER_ENOMEM;
     struct contact *c = contact_new(r, spec, now, tag);
@@ -1694,7 +1840,7 @@ int router_contact_abandon(struct router *r, uint64_t now, const char *id)
         e->u.revoke = ROUTER_REVOKE_ABANDONED;
         slot_free(r, a, c, now);
     }
-    r->queues[c->queue].abandoned++;
+    squeue(r, c->queue)->abandoned++;
     struct router_event *e = emit(r, ROUTER_EV_CONTACT_GONE, c, NULL);
     e->u.gone = ROUTER_CONTACT_ABANDONED;
     contact_release(r, c, ROUTER_CONTACT_ABANDONED);
@@ -1711,7 +1857,7 @@ int router_contact_complete(struct router *r, uint64_t now, const char *id)
         return rc;
     if (c->state != ROUTER_CONTACT_ASSIGNED)
         return ROUTER_ESTATE;
-    struct queue *q = &r->queues[c->queue];
+    struct queue *q = squeue(r, c->queue);
     struct agent *a = &r->agents[c->agent];
     q->handled++;
     q->aht_sum += now - c->assigned_at;
@@ -1762,6 +1908,7 @@ int router_contact_transfer(struct router *r, uint64_t now, const char *id,
         c->agent = NONE;
     }
     if (to_queue >= 0) {
+        to_queue = queue_carry(r, c->queue, to_queue, c->channel);
         fifo_remove(r, c);
         contact_enter_queue(r, c, to_queue, now);
         contact_to_pool(r, c, now);
@@ -1799,7 +1946,7 @@ int router_offer_accept(struct router *r, uint64_t now,
         return rc;
     if (c->state != ROUTER_CONTACT_OFFERED || c->agent != ahandle(r, a))
         return ROUTER_ESTATE;
-    struct queue *q = &r->queues[c->queue];
+    struct queue *q = squeue(r, c->queue);
     c->state = ROUTER_CONTACT_ASSIGNED;
     c->assigned_at = now;
     contact_rearm(r, c);
@@ -1843,13 +1990,14 @@ int router_agent_login(struct router *r, uint64_t now,
     if (!spec || !id_ok(spec->id) || spec->nskills > ROUTER_MAX_SKILLS ||
         (spec->nqueues && !spec->queues))
         return ROUTER_EINVAL;
-    int list[QUEUE_MAX / 2];
+    uint16_t list[QUEUE_MAX / 2];
     if (spec->nqueues > QUEUE_MAX / 2)
         return ROUTER_EINVAL;
     for (unsigned i = 0; i < spec->nqueues; i++) {
-        list[i] = router_queue_find(r, spec->queues[i]);
-        if (list[i] < 0 || (unsigned)list[i] >= r->nconf)
+        int qi = router_queue_find(r, spec->queues[i]);
+        if (qi < 0 || (unsigned)qi >= r->nconf)
             return ROUTER_ENOQUEUE;
+        list[i] = (uint16_t)qi;
     }
     for (unsigned i = 0; i < spec->nskills; i++)
         if (!id_ok(spec->skills[i].skill) || spec->skills[i].level < 1 ||
@@ -1868,12 +2016,21 @@ int router_agent_login(struct router *r, uint64_t now,
     for (unsigned i = 0; i < spec->nskills; i++)
         if ((skills[i] = router_skill_intern(r, spec->skills[i].skill)) < 0)
             return skills[i];
+    uint16_t *served = NULL;
+    if (spec->nqueues) {
+        served = malloc(sizeof(*served) * spec->nqueues);
+        if (!served)
+            return ROUTER_ENOMEM;
+        memcpy(served, list, sizeof(*served) * spec->nqueues);
+    }
     if (!a) {
         uint32_t h = r->agent_free;
         a = &r->agents[h];
         uint64_t idh = idmap_hash(spec->id);
-        if (idmap_insert(&r->agent_map, idh, h) < 0)
+        if (idmap_insert(&r->agent_map, idh, h) < 0) {
+            free(served);
             return ROUTER_ENOMEM;
+        }
         r->agent_free = a->next;
         memset(a, 0, sizeof(*a));
         snprintf(a->id, sizeof(a->id), "%s", spec->id);
@@ -1886,6 +2043,9 @@ int router_agent_login(struct router *r, uint64_t now,
     }
     a->tag = tag;
     a->uid = ++r->seq;
+    free(a->served);
+    a->served = served;
+    a->nserved = (uint16_t)spec->nqueues;
     a->nskills = 0;
     for (unsigned i = 0; i < spec->nskills; i++) {
         unsigned j = 0;
@@ -1911,7 +2071,7 @@ int router_agent_login(struct router *r, uint64_t now,
     a->wrap_until = NEVER;
     a->state = ROUTER_AGENT_STATE_LOGGED_OUT;
     for (unsigned qi = 0; qi < r->nq; qi++)
-        if (agent_add_queue(r, a, list, spec->nqueues, (int)qi) < 0) {
+        if (agent_add_queue(r, a, (int)qi) < 0) {
             agent_drop_entries(r, a);
             return ROUTER_ENOMEM;
         }
@@ -2047,7 +2207,8 @@ static void contact_timer(struct router *r, uint64_t now, struct contact *c)
         if (q->max_wait_ms && q->overflow >= 0 &&
             now >= c->queued_at + (uint64_t)q->max_wait_ms * 1000) {
             cq_remove(r, c);
-            move_to_queue(r, now, c, q->overflow);
+            move_to_queue(r, now, c,
+                          queue_carry(r, c->queue, q->overflow, c->channel));
             route_contact(r, now, c);
             return;
         }
@@ -2391,7 +2552,7 @@ int router_check(const struct router *r, char *buf, size_t len)
         uint32_t fifo = 0;
         for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
             const struct contact *c = &r->contacts[h];
-            if (!c->infifo || c->queue != (int)qi)
+            if (!c->infifo || r->queues[c->queue].base != (int)qi)
                 FAIL("queue %s: fifo holds contact %s of another queue",
                      q->name, c->id);
             if (c->qnext != NONE && r->contacts[c->qnext].queued_at < c->queued_at)

@@ -49,7 +49,10 @@ int router_queue_count(const struct router *r);
 /* ---- events in ---- */
 
 /* A contact arrives. `spec->queue` names a queue, or is empty and
- * `spec->skills` lists the required skills directly. A contact id that is
+ * `spec->skills` lists the required skills directly. With both, the skills
+ * are extra requirements on top of the queue's (language, product): only
+ * the queue's agents holding them are offered the contact; unknown extra
+ * skill names make it wait, never fail (see router.c, "Derived queues"). A contact id that is
  * already known is not routed again: the call returns ROUTER_EDUPLICATE and
  * *handle receives the existing contact (the caller answers with its current
  * state). `tag` is an opaque number the caller gets back in events about

@@ -17,6 +17,10 @@
 struct rqueue {
     char name[ROUTER_ID_MAX];
     bool virt;
+    int base;                     /* derived queue: its configured queue */
+    unsigned nextra;              /* derived: extra skills, every level */
+    char xreq[ROUTER_MAX_REQ][ROUTER_ID_MAX];
+    int xmin[ROUTER_MAX_REQ];
     unsigned nreq;
     char req[ROUTER_MAX_REQ][ROUTER_ID_MAX];
     int min[ROUTER_MAX_STEPS + 1][ROUTER_MAX_REQ];    /* 0: dropped */
@@ -144,7 +148,8 @@ static struct ref_event *out(struct ref *r, enum router_event_type t,
         snprintf(e->contact, ROUTER_ID_MAX, "%s", c->id);
     if (a)
         snprintf(e->agent, ROUTER_ID_MAX, "%s", a->id);
-    e->queue = c && c->queue < (int)r->nconf ? c->queue : -1;
+    e->queue = c && r->q[c->queue].base < (int)r->nconf ? r->q[c->queue].base
+                                                        : -1;
     return e;
 }
 
@@ -176,6 +181,7 @@ struct ref *ref_new(const struct router_config *cfg, uint64_t seed)
     for (unsigned i = 0; i < cfg->nqueues; i++) {
         const struct router_queue_config *qc = &cfg->queues[i];
         struct rqueue *q = &r->q[i];
+        q->base = (int)i;
         q->nreq = qc->nreq;
         for (unsigned k = 0; k < qc->nreq; k++) {
             skill_add(r, qc->req[k].skill);
@@ -244,21 +250,30 @@ static int agent_level(const struct ragent *a, const char *skill)
     return 0;
 }
 
+static bool has_extras(const struct ragent *a, const struct rqueue *q)
+{
+    for (unsigned k = 0; k < q->nextra; k++)
+        if (agent_level(a, q->xreq[k]) < q->xmin[k])
+            return false;
+    return true;
+}
+
 static bool has_skills(const struct ragent *a, const struct rqueue *q,
                        unsigned lvl)
 {
     for (unsigned k = 0; k < q->nreq; k++)
         if (q->min[lvl][k] && agent_level(a, q->req[k]) < q->min[lvl][k])
             return false;
-    return true;
+    return has_extras(a, q);
 }
 
+/* A derived queue's members are its base queue's. */
 static bool member(const struct ref *r, const struct ragent *a, int qi)
 {
     if (r->q[qi].virt || a->nserved == 0)
         return true;
     for (unsigned i = 0; i < a->nserved; i++)
-        if (a->served[i] == qi)
+        if (a->served[i] == r->q[qi].base)
             return true;
     return false;
 }
@@ -272,7 +287,8 @@ static int tier(const struct ref *r, const struct ragent *a, int qi)
             return (int)l;
         for (unsigned s = 0; s < l; s++) {
             int q2 = q->addq[s];
-            if (q2 >= 0 && member(r, a, q2) && has_skills(a, &r->q[q2], 0))
+            if (q2 >= 0 && member(r, a, q2) && has_skills(a, &r->q[q2], 0) &&
+                has_extras(a, q))
                 return (int)l;
         }
     }
@@ -526,7 +542,8 @@ static uint32_t position(const struct ref *r, const struct rcontact *c)
     for (unsigned i = 0; i < r->nc; i++) {
         const struct rcontact *o = &r->c[i];
         if (o != c && o->used && o->state == ROUTER_CONTACT_QUEUED &&
-            !o->inpref && o->queue == c->queue && contact_before(o, c))
+            !o->inpref && r->q[o->queue].base == r->q[c->queue].base &&
+            contact_before(o, c))
             p++;
     }
     return p;
@@ -619,8 +636,54 @@ static unsigned waiting(const struct ref *r, int qi)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < r->nc; i++)
-        n += r->c[i].used && r->c[i].infifo && r->c[i].queue == qi;
+        n += r->c[i].used && r->c[i].infifo && r->q[r->c[i].queue].base == qi;
     return n;
+}
+
+/* The queue derived from configured queue `base` for contacts of channel
+ * ch that also need skills (x, xl) at every level: found by its base,
+ * channel and skill set, or created with the base's configuration. */
+static int derive(struct ref *r, int base, int ch, unsigned n,
+                  char (*x)[ROUTER_ID_MAX], const int *xl)
+{
+    for (unsigned qi = r->nconf; qi < r->nq; qi++) {
+        const struct rqueue *q = &r->q[qi];
+        if (q->virt || q->base != base || q->mask != 1U << ch ||
+            q->nextra != n)
+            continue;
+        unsigned same = 0;
+        for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < n; j++)
+                same += strcmp(q->xreq[j], x[i]) == 0 && q->xmin[j] == xl[i];
+        if (same == n)
+            return (int)qi;
+    }
+    int qi = (int)r->nq++;
+    struct rqueue *q = &r->q[qi];
+    *q = r->q[base];
+    q->mask = 1U << ch;
+    q->nextra = n;
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(q->xreq[i], x[i], ROUTER_ID_MAX);
+        q->xmin[i] = xl[i];
+    }
+    for (unsigned i = 0; i < r->na; i++)
+        r->a[i].rr[qi] = r->a[i].uid;
+    return qi;
+}
+
+/* Where a contact of queue qi goes when moved to configured queue `to`:
+ * its extra skills come along. */
+static int carry(struct ref *r, int qi, int to, int ch)
+{
+    struct rqueue *q = &r->q[qi];
+    if (!q->nextra)
+        return to;
+    char x[ROUTER_MAX_REQ][ROUTER_ID_MAX];
+    int xl[ROUTER_MAX_REQ];
+    memcpy(x, q->xreq, sizeof(x));
+    memcpy(xl, q->xmin, sizeof(xl));
+    return derive(r, to, ch, q->nextra, x, xl);
 }
 
 static int resolve_queue(struct ref *r, const struct router_contact_spec *s)
@@ -631,8 +694,31 @@ static int resolve_queue(struct ref *r, const struct router_contact_spec *s)
     int qi;
     if (s->queue && s->queue[0]) {
         qi = find_queue(r, s->queue);
-        if (qi < 0)
+        if (qi < 0 || (unsigned)qi >= r->nconf)
             return ROUTER_ENOQUEUE;
+        if (!channel_ok(&r->q[qi], s->channel))
+            return ROUTER_EINVAL;
+        if (s->nskills == 0)
+            return qi;
+        /* extra skills (language, product): never ROUTER_ENOSKILL */
+        if (s->nskills > ROUTER_MAX_REQ)
+            return ROUTER_EINVAL;
+        char x[ROUTER_MAX_REQ][ROUTER_ID_MAX];
+        int xl[ROUTER_MAX_REQ];
+        for (unsigned i = 0; i < s->nskills; i++) {
+            if (!ok_id(s->skills[i].skill))
+                return ROUTER_EINVAL;
+            if (s->skills[i].min_level < 1 || s->skills[i].min_level > 10)
+                return ROUTER_EINVAL;
+            for (unsigned j = 0; j < i; j++)
+                if (strcmp(s->skills[j].skill, s->skills[i].skill) == 0)
+                    return ROUTER_EINVAL;
+            snprintf(x[i], ROUTER_ID_MAX, "%s", s->skills[i].skill);
+            xl[i] = s->skills[i].min_level;
+        }
+        for (unsigned i = 0; i < s->nskills; i++)
+            skill_add(r, x[i]);
+        return derive(r, qi, (int)s->channel, s->nskills, x, xl);
     } else {
         if (s->nskills == 0 || s->nskills > ROUTER_MAX_REQ)
             return ROUTER_EINVAL;
@@ -674,6 +760,7 @@ static int resolve_queue(struct ref *r, const struct router_contact_spec *s)
             memset(q, 0, sizeof(*q));
             snprintf(q->name, ROUTER_ID_MAX, "%s", name);
             q->virt = true;
+            q->base = qi;
             q->nreq = s->nskills;
             for (unsigned i = 0; i < s->nskills; i++) {
                 snprintf(q->req[i], ROUTER_ID_MAX, "%s",
@@ -741,12 +828,15 @@ int ref_contact_arrive(struct ref *r, uint64_t now,
     int qi = resolve_queue(r, s);
     if (qi < 0)
         return qi;
+    int from = qi;
+    qi = r->q[qi].base;     /* limits and overflow are the base queue's */
     for (unsigned hops = 0;
          r->q[qi].max_len && waiting(r, qi) >= r->q[qi].max_len; hops++) {
-        if (r->q[qi].overflow < 0 || hops >= r->nq)
+        if (r->q[qi].overflow < 0 || hops >= r->nconf)
             return ROUTER_EFULL;
         qi = r->q[qi].overflow;
     }
+    qi = qi == r->q[from].base ? from : carry(r, from, qi, s->channel);
     struct rcontact *c = new_contact(r, s, now);
     if (!c)
         return ROUTER_ENOMEM;
@@ -830,7 +920,7 @@ int ref_contact_transfer(struct ref *r, uint64_t now, const char *id,
     c->inpref = false;
     c->agent = NOBODY;
     if (to_queue >= 0) {
-        enter_queue(r, c, to_queue, now);
+        enter_queue(r, c, carry(r, c->queue, to_queue, c->channel), now);
         to_pool(r, c, now);
     } else {
         if (!c->infifo) {
@@ -1066,7 +1156,8 @@ static void contact_timer(struct ref *r, uint64_t now, struct rcontact *c)
         struct rqueue *q = &r->q[c->queue];
         if (q->max_wait_ms && q->overflow >= 0 &&
             now >= c->queued_at + q->max_wait_ms * 1000) {
-            enter_queue(r, c, q->overflow, now);
+            enter_queue(r, c, carry(r, c->queue, q->overflow, c->channel),
+                        now);
             to_pool(r, c, now);
             out(r, ROUTER_EV_MOVED, c, NULL);
             queued(r, c);

@@ -52,6 +52,7 @@ struct op {
     char cid[16], aid[16], pref[16];
     int queue;                  /* arrive/transfer: queue index, -1 skills */
     uint8_t ch, nsk;
+    uint8_t extra;              /* queue contact: skills are extra skills */
     uint8_t sk[3], lv[3];       /* contact skills or agent skills */
     uint32_t prio, value;
     uint8_t cap[ROUTER_CH_COUNT];
@@ -66,6 +67,13 @@ struct world {
 };
 
 static const char *skill_name[NSKILL] = {"s0", "s1", "s2", "s3", "s4"};
+/* extra skills of queue contacts: the agents' skills and "lx", a language
+ * no agent speaks (the contact must wait, not fail) */
+#define NXSKILL (NSKILL + 1)
+static const char *xskill_name[NXSKILL] = {"s0", "s1", "s2", "s3", "s4", "lx"};
+
+/* Extra skills (1 or 2, low levels) for a queue contact. */
+static void gen_extras(struct rng *g, struct op *o);
 static const char *queue_name[MAXQ] = {"q0", "q1", "q2", "q3"};
 
 static unsigned pick(struct rng *g, unsigned n)
@@ -173,6 +181,8 @@ static unsigned make_ops(const struct world *w, struct op *ops, unsigned n)
                 o->sk[k] = (uint8_t)((k == 0 ? pick(&g, NSKILL) : (o->sk[0] + 1 + pick(&g, NSKILL - 1)) % NSKILL));
                 o->lv[k] = (uint8_t)(1 + pick(&g, 6));
             }
+            if (o->queue >= 0 && pick(&g, 3) == 0)
+                gen_extras(&g, o);
             o->ch = (uint8_t)(pick(&g, 2) ? 0 : pick(&g, ROUTER_CH_COUNT));
             o->prio = pick(&g, 3) == 0 ? pick(&g, 10) : 0;
             o->value = pick(&g, 3) == 0 ? pick(&g, 1001) : 0;
@@ -223,6 +233,8 @@ static unsigned make_ops(const struct world *w, struct op *ops, unsigned n)
             o->queue = (int)pick(&g, w->cfg.nqueues);
             o->ch = (uint8_t)(pick(&g, 2) ? 0 : pick(&g, ROUTER_CH_COUNT));
             o->arrived_at = now - 1000 * (uint64_t)pick(&g, 40000);
+            if (pick(&g, 4) == 0)
+                gen_extras(&g, o);
             snprintf(o->aid, sizeof(o->aid), "a%u", pick(&g, NAGENT));
             o->prio = pick(&g, 10);
         } else {
@@ -240,15 +252,26 @@ static unsigned make_ops(const struct world *w, struct op *ops, unsigned n)
     return n;
 }
 
+static void gen_extras(struct rng *g, struct op *o)
+{
+    o->extra = 1;
+    o->nsk = (uint8_t)(1 + pick(g, 2));
+    o->sk[0] = (uint8_t)pick(g, NXSKILL);
+    o->sk[1] = (uint8_t)((o->sk[0] + 1 + pick(g, NXSKILL - 1)) % NXSKILL);
+    for (unsigned k = 0; k < o->nsk; k++)
+        o->lv[k] = (uint8_t)(1 + pick(g, 4));
+}
+
 static void contact_spec(const struct op *o, struct router_contact_spec *s)
 {
     memset(s, 0, sizeof(*s));
     s->id = o->cid;
     s->channel = (enum router_channel)o->ch;
     s->queue = o->queue >= 0 ? queue_name[o->queue] : NULL;
-    s->nskills = o->queue >= 0 ? 0 : o->nsk;
+    s->nskills = o->queue < 0 || o->extra ? o->nsk : 0;
     for (unsigned k = 0; k < s->nskills; k++) {
-        snprintf(s->skills[k].skill, ROUTER_ID_MAX, "%s", skill_name[o->sk[k]]);
+        snprintf(s->skills[k].skill, ROUTER_ID_MAX, "%s",
+                 o->extra ? xskill_name[o->sk[k]] : skill_name[o->sk[k]]);
         s->skills[k].min_level = o->lv[k];
     }
     s->priority = o->prio;
@@ -552,9 +575,11 @@ static void print_op(FILE *f, unsigned i, const struct op *o)
     case OP_RESTORE_ASSIGNED:
         fprintf(f, " %s queue=%d ch=%u prio=%u value=%u pref=%s", o->cid,
                 o->queue, o->ch, o->prio, o->value, o->pref);
-        if (o->queue < 0)
+        if (o->queue < 0 || o->extra)
             for (unsigned k = 0; k < o->nsk; k++)
-                fprintf(f, " %s:%u", skill_name[o->sk[k]], o->lv[k]);
+                fprintf(f, " %s%s:%u", o->extra ? "+" : "",
+                        o->extra ? xskill_name[o->sk[k]] : skill_name[o->sk[k]],
+                        o->lv[k]);
         if (o->kind != OP_ARRIVE)
             fprintf(f, " arrived=%" PRIu64 "ms agent=%s", o->arrived_at / 1000,
                     o->aid);

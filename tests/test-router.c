@@ -786,6 +786,79 @@ static void test_skills_contact(void **state)
     router_free(r);
 }
 
+/* Language / product skills with a queue (what dispatch.c sends): only
+ * agents of the queue who also hold the extra skills; an unknown language
+ * waits instead of failing; events and statistics are the base queue's;
+ * overflow keeps the extra skills. */
+static void test_queue_extra_skills(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("support", "x:3"),
+                                       fx_queue("spill", "x:1")};
+    q[0].max_len = 2;
+    snprintf(q[0].overflow, ROUTER_ID_MAX, "%s", "spill");
+    struct router *r = mk(q, 2, NULL);
+    const char *only_spill[] = {"spill"};
+    login(r, S(1), "en", "x:9,lang-en:9");
+    login(r, S(2), "fr-weak", "x:9,lang-fr:2");
+    login_full(r, S(3), "fr-other", "x:9,lang-fr:9", NULL, only_spill, 1);
+    router_out_clear(r);
+    /* fr at 3: not "en" (longest idle), not the weak speaker, not an agent
+     * outside the queue */
+    assert_int_equal(arrive_full(r, S(4), "c1", "support", "lang-fr:3",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    const struct router_event *e = ev_find(r, ROUTER_EV_QUEUED, "c1", NULL);
+    assert_non_null(e);
+    assert_int_equal(e->queue, router_queue_find(r, "support"));
+    assert_int_equal(e->position, 1);
+    assert_int_equal(router_queue_count(r), 2);
+    /* an unknown language is not an error: it waits */
+    assert_int_equal(arrive_full(r, S(5), "c2", "support", "lang-tlh:1",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    e = ev_find(r, ROUTER_EV_QUEUED, "c2", NULL);
+    assert_int_equal(e->position, 2);       /* behind c1 in "support" */
+    struct router_queue_stats st;
+    router_queue_stats(r, 0, S(5), &st);
+    assert_int_equal(st.waiting, 2);
+    assert_int_equal(st.offered, 2);
+    /* max_len 2 reached: a plain contact overflows to "spill" and goes to
+     * the free agent there */
+    router_out_clear(r);
+    assert_int_equal(arrive(r, S(6), "c3", "support"), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "en");
+    assert_int_equal(ev_find(r, ROUTER_EV_OFFER, "c3", NULL)->queue, 1);
+    /* so does the next French contact, keeping its language: "fr-other"
+     * serves spill */
+    router_out_clear(r);
+    assert_int_equal(arrive_full(r, S(7), "c4", "support", "lang-fr:3",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c4", 0), "fr-other");
+    assert_int_equal(ev_find(r, ROUTER_EV_OFFER, "c4", NULL)->queue,
+                     router_queue_find(r, "spill"));
+    /* a French speaker of the queue logs in: c1 is offered to it */
+    router_out_clear(r);
+    login(r, S(8), "fr", "x:5,lang-fr:4");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "fr");
+    assert_int_equal(CALL(r, router_offer_accept(r, S(9), "c1", "fr")), 0);
+    router_queue_stats(r, 0, S(9), &st);
+    assert_int_equal(st.answered, 1);
+    assert_int_equal(st.waiting, 1);        /* c2 */
+    /* bad extra skills are still bad input */
+    assert_int_equal(arrive_full(r, S(10), "c5", "support", "lang-fr:0",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), ROUTER_EINVAL);
+    assert_int_equal(arrive_full(r, S(10), "c5", "support",
+                                 "lang-fr:1,lang-fr:2", ROUTER_CH_VOICE, 0, 0,
+                                 NULL), ROUTER_EINVAL);
+    /* the contact's info names the base queue */
+    uint32_t h;
+    struct router_contact_info ci;
+    assert_int_equal(router_contact_find(r, "c2", &h), 0);
+    router_contact_info(r, h, &ci);
+    assert_int_equal(ci.queue, 0);
+    router_free(r);
+}
+
 static void test_duplicates_and_errors(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1")};
@@ -946,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_logout),
         cmocka_unit_test(test_skills_contact),
+        cmocka_unit_test(test_queue_extra_skills),
         cmocka_unit_test(test_duplicates_and_errors),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_tags_and_stats),
