@@ -189,9 +189,8 @@
 #define TIMER_AGENT 0x80000000U
 
 struct aent {
-    struct tnode node;          /* in queues[queue].apool[tier][ch] */
-    struct aent *next;          /* agent's entries */
-    struct aent *next_ch;       /* agent's entries of the same channel */
+    struct tnode node;          /* in queues[queue].apool[tier][ch]; node.p
+                                   links the free list */
     uint32_t agent;
     uint16_t queue;
     uint8_t tier, ch;
@@ -258,8 +257,10 @@ struct agent {
     uint16_t *served;                       /* queues listed at login */
     uint16_t nserved;                       /* 0: every queue */
     uint32_t no_answer;
-    struct aent *ents;
-    struct aent *ch_ents[NCH];              /* entries by channel */
+    /* pool entries by channel: arrays of pointers, so that a walk over
+     * them prefetches every entry at once instead of chasing a list */
+    struct aent **ev[NCH];
+    uint16_t nev[NCH], cev[NCH];
     uint8_t pooled;                         /* channels with entries pooled */
     uint32_t work_head, work_tail;          /* offered + assigned */
     struct treap pref;
@@ -682,7 +683,12 @@ static void agent_reindex(struct router *r, struct agent *a)
         /* nothing pooled and nothing to pool: skip the channel */
         if (!take && !(a->pooled & (1U << ch)))
             continue;
-        for (struct aent *e = a->ch_ents[ch]; e; e = e->next_ch) {
+        struct aent **ev = a->ev[ch];
+        unsigned n = a->nev[ch];
+        for (unsigned i = 0; i < n; i++)
+            __builtin_prefetch((const char *)ev[i] + 64);
+        for (unsigned i = 0; i < n; i++) {
+            struct aent *e = ev[i];
             struct queue *q = &r->queues[e->queue];
             struct apool *p = &q->apool[e->tier][ch];
             if (!take) {
@@ -704,7 +710,7 @@ static void agent_reindex(struct router *r, struct agent *a)
             pool_insert(q, p, &e->node);
             e->inpool = 1;
         }
-        if (take && a->ch_ents[ch])
+        if (take && n)
             a->pooled |= (uint8_t)(1U << ch);
         else
             a->pooled &= (uint8_t)~(1U << ch);
@@ -963,7 +969,7 @@ static void contact_release(struct router *r, struct contact *c,
 
 static void aent_put(struct router *r, struct aent *e)
 {
-    e->next = r->aent_free;
+    e->node.p = (struct tnode *)r->aent_free;
     r->aent_free = e;
 }
 
@@ -982,24 +988,25 @@ static struct aent *aent_get(struct router *r)
             aent_put(r, &blk[i]);
     }
     struct aent *e = r->aent_free;
-    r->aent_free = e->next;
+    r->aent_free = (struct aent *)e->node.p;
     memset(e, 0, sizeof(*e));
     return e;
 }
 
 static void agent_drop_entries(struct router *r, struct agent *a)
 {
-    while (a->ents) {
-        struct aent *e = a->ents;
-        a->ents = e->next;
-        if (e->inpool)
-            pool_remove(&r->queues[e->queue],
-                        &r->queues[e->queue].apool[e->tier][e->ch], &e->node);
-        if (e->first)
-            r->queues[e->queue].staffed--;
-        aent_put(r, e);
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        for (unsigned i = 0; i < a->nev[ch]; i++) {
+            struct aent *e = a->ev[ch][i];
+            if (e->inpool)
+                pool_remove(&r->queues[e->queue],
+                            &r->queues[e->queue].apool[e->tier][ch], &e->node);
+            if (e->first)
+                r->queues[e->queue].staffed--;
+            aent_put(r, e);
+        }
+        a->nev[ch] = 0;
     }
-    memset(a->ch_ents, 0, sizeof(a->ch_ents));
     a->pooled = 0;
 }
 
@@ -1009,6 +1016,11 @@ static void agent_release(struct router *r, struct agent *a)
     free(a->served);
     a->served = NULL;
     a->nserved = 0;
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        free(a->ev[ch]);
+        a->ev[ch] = NULL;
+        a->cev[ch] = 0;
+    }
     a->gone = 1;
     a->next = r->agent_gone;
     r->agent_gone = ahandle(r, a);
@@ -1026,6 +1038,16 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
     for (unsigned ch = 0; ch < NCH; ch++) {
         if (!a->cap[ch] || (q->channel_mask && !(q->channel_mask & (1U << ch))))
             continue;
+        if (a->nev[ch] == a->cev[ch]) {
+            unsigned cap = a->cev[ch] ? a->cev[ch] * 2u : 4u;
+            if (cap > UINT16_MAX)
+                return ROUTER_ENOMEM;
+            struct aent **v = realloc(a->ev[ch], sizeof(*v) * cap);
+            if (!v)
+                return ROUTER_ENOMEM;
+            a->ev[ch] = v;
+            a->cev[ch] = (uint16_t)cap;
+        }
         struct aent *e = aent_get(r);
         if (!e)
             return ROUTER_ENOMEM;
@@ -1042,10 +1064,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             first = false;
             q->staffed++;
         }
-        e->next = a->ents;
-        a->ents = e;
-        e->next_ch = a->ch_ents[ch];
-        a->ch_ents[ch] = e;
+        a->ev[ch][a->nev[ch]++] = e;
     }
     return 0;
 }
@@ -1114,9 +1133,13 @@ static struct contact *best_contact(struct router *r, struct agent *a)
             break;
         }
     }
-    for (unsigned ch = 0; ch < NCH; ch++)
-    for (struct aent *e = take[ch] && r->npooled[ch] ? a->ch_ents[ch] : NULL; e;
-         e = e->next_ch) {
+    for (unsigned ch = 0; ch < NCH; ch++) {
+    if (!take[ch] || !r->npooled[ch])
+        continue;
+    for (unsigned i = 0; i < a->nev[ch]; i++)
+        __builtin_prefetch((const char *)a->ev[ch][i] + 64);
+    for (unsigned i = 0; i < a->nev[ch]; i++) {
+        struct aent *e = a->ev[ch][i];
         struct queue *q = &r->queues[e->queue];
         for (unsigned m = q->cmask[e->ch] >> e->tier, l = e->tier; m;
              m >>= 1, l++)
@@ -1131,6 +1154,7 @@ static struct contact *best_contact(struct router *r, struct agent *a)
                 best = c;
                 break;
             }
+    }
     }
     return best;
 }
@@ -1149,9 +1173,10 @@ static void offer(struct router *r, uint64_t now, struct contact *c,
     busy_add(a, c->channel, +1, now);
     if (q->strategy == ROUTER_STRATEGY_ROUND_ROBIN) {
         uint32_t v = ++r->seq;
-        for (struct aent *e = a->ents; e; e = e->next)
-            if (e->queue == c->queue)
-                e->rr = v;
+        for (unsigned ch = 0; ch < NCH; ch++)
+            for (unsigned i = 0; i < a->nev[ch]; i++)
+                if (a->ev[ch][i]->queue == c->queue)
+                    a->ev[ch][i]->rr = v;
     }
     contact_rearm(r, c);
     struct router_event *ev = emit(r, ROUTER_EV_OFFER, c, a);
@@ -1489,8 +1514,11 @@ void router_free(struct router *r)
     idmap_free(&r->contact_map);
     free(r->skills);
     free(r->queues);
-    for (uint32_t i = 0; r->agents && i < r->max_agents; i++)
+    for (uint32_t i = 0; r->agents && i < r->max_agents; i++) {
         free(r->agents[i].served);
+        for (unsigned ch = 0; ch < NCH; ch++)
+            free(r->agents[i].ev[ch]);
+    }
     free(r->agents);
     free(r->contacts);
     free(r->timers);
@@ -1578,11 +1606,12 @@ static int queue_index_agents(struct router *r, int qi)
         struct agent *a = &r->agents[i];
         if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
             continue;
-        struct aent *before = a->ents;
+        unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
+        unsigned before = a->nev[ch];
         if (agent_add_queue(r, a, qi) < 0)
             return ROUTER_ENOMEM;
-        if (a->ents != before && can_take(r, a, a->ents->ch)) {
-            struct aent *e = a->ents;
+        if (a->nev[ch] != before && can_take(r, a, ch)) {
+            struct aent *e = a->ev[ch][before];
             aent_key(r, a, e, &e->node.k1, &e->node.k2);
             r->scratch[nidx++] = e;
         }
@@ -2629,7 +2658,8 @@ int router_check(const struct router *r, char *buf, size_t len)
         if (total != a->busy_total)
             FAIL("agent %s: busy_total wrong", a->id);
         if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT &&
-            (a->ents || a->work_head == NONE || a->pref.root))
+            (a->nev[0] || a->nev[1] || a->nev[2] || a->nev[3] ||
+             a->work_head == NONE || a->pref.root))
             FAIL("agent %s: logged out but indexed or idle", a->id);
         if ((a->state == ROUTER_AGENT_STATE_WRAPUP) !=
             (a->timer != NONE && r->timers[a->timer].due == a->wrap_until))
@@ -2642,14 +2672,16 @@ int router_check(const struct router *r, char *buf, size_t len)
             FAIL("agent %s: pref treap broken", a->id);
         treecount += n;
         for (unsigned ch = 0; ch < NCH; ch++) {
-            bool want = can_take(r, a, ch) && a->ch_ents[ch];
+            bool want = can_take(r, a, ch) && a->nev[ch];
             if (want != !!(a->pooled & (1U << ch)))
                 FAIL("agent %s: pooled mask wrong for channel %u", a->id, ch);
-            for (const struct aent *e = a->ch_ents[ch]; e; e = e->next_ch)
-                if (e->ch != ch)
+            for (unsigned i = 0; i < a->nev[ch]; i++)
+                if (a->ev[ch][i]->ch != ch)
                     FAIL("agent %s: entry on the wrong channel list", a->id);
         }
-        for (const struct aent *e = a->ents; e; e = e->next) {
+        for (unsigned ch = 0; ch < NCH; ch++)
+        for (unsigned i = 0; i < a->nev[ch]; i++) {
+            const struct aent *e = a->ev[ch][i];
             const struct queue *q = &r->queues[e->queue];
             bool want = can_take(r, a, e->ch);
             if (want != (bool)e->inpool)
