@@ -19,6 +19,12 @@
  * unless the owner's own request caused it. A tag whose connection has
  * gone resolves to nothing (conn_lookup) and the message is dropped.
  *
+ * Recovery: the load hooks re-create each stored contact and agent under
+ * a placeholder tag for its stored owner (client name) and start that
+ * owner's grace period, so the client re-attaches them with
+ * Hello{reattach} after an engine restart or failover as after a dropped
+ * connection.
+ *
  * Memory: decoded requests, Offer attributes and Stats replies live in the
  * server's arena, reset at the end of each unit of work (frame, tick,
  * grace expiry, recovery call). The contact side table holds one malloc'd
@@ -65,13 +71,21 @@ struct contact_side {
 };
 
 /* A connection that owned contacts or agents went away: they wait for it
- * (by client name) until `deadline`. */
+ * (by client name) until `deadline`. Recovery (the load hooks) makes one
+ * per owner name found in Redis, with a synthetic tag of generation 0:
+ * (0 << 16) | k, 1 <= k <= 0xffff. conn.c never hands out generation 0
+ * (conn_accept skips it when a slot's generation wraps), so a synthetic
+ * tag never equals a connection id, never resolves in conn_lookup(), and
+ * is never CONN_ID_NONE. Hello{reattach} retags it like any other. */
 struct grace_ent {
     struct grace_ent *next;
     char name[ROUTER_ID_MAX];
-    uint32_t tag;             /* the gone connection's id */
+    uint32_t tag;             /* the gone connection's id, or synthetic */
     uint64_t deadline;        /* monotonic us */
 };
+
+#define SYNTH_TAG_MAX 0xffffu
+#define IS_SYNTH_TAG(t) ((t) != CONN_ID_NONE && ((t) >> 16) == 0)
 
 /* What a barrier callback needs; records come from a free list. */
 struct barrier_rec {
@@ -97,6 +111,8 @@ struct dispatch {
     uint32_t *scratch;                /* handles collected at grace expiry */
     size_t nscratch, capscratch;
     bool loading;                     /* recovery: no store_record() */
+    uint32_t synth_next;              /* next synthetic tag to try (1..) */
+    bool synth_wrapped;               /* synth_next went round once */
 };
 
 struct req {
@@ -627,7 +643,8 @@ static int h_contact_arrived(struct req *q)
             d->contacts[h].packed = buf;
             d->contacts[h].len = (uint32_t)len;
             d->contacts[h].channel = (uint8_t)m->channel;
-            store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms());
+            store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms(),
+                                  q->c->name);
         }
     }
     drain_req(q, NULL);
@@ -750,7 +767,7 @@ static int h_agent_login(struct req *q)
     uint8_t *buf = arena_alloc(&s->arena, len);
     if (buf) {
         ccroute__v1__agent_login__pack(m, buf);
-        store_agent_login(s->store, sp.id, buf, len);
+        store_agent_login(s->store, sp.id, buf, len, q->c->name);
     }
     drain_req(q, NULL);
     return REPLY_ACK;
@@ -1104,8 +1121,70 @@ void dispatch_tick(struct server *s)
 
 /* ---- recovery hooks ---- */
 
+static bool synth_in_use(struct dispatch *d, uint32_t tag)
+{
+    unsigned n = 0;
+    for (struct grace_ent *g = d->grace; g; g = g->next)
+        if (g->tag == tag)
+            return true;
+    /* Before the counter wrapped no object can carry this tag (the router
+     * is fresh with each dispatch_reset, which also resets the counter);
+     * after, something left over from an expired entry might. */
+    if (d->synth_wrapped)
+        router_foreach_tagged(d->srv->router, tag, count_tagged, &n);
+    return n > 0;
+}
+
+/* The tag of a recovered contact or agent whose owner is `owner`: the
+ * synthetic tag of the owner's grace entry, made (deadline now + grace,
+ * timer armed) for the first object of that owner. CONN_ID_NONE for no
+ * owner, or when no tag can be had (then it is unowned, as before owners
+ * were stored). */
+static uint32_t recovered_tag(struct server *s, const char *owner,
+                              uint64_t now)
+{
+    struct dispatch *d = s->dispatch;
+    struct grace_ent *g;
+    uint32_t tag = CONN_ID_NONE;
+
+    if (!owner || !*owner)
+        return CONN_ID_NONE;
+    for (g = d->grace; g; g = g->next)
+        if (IS_SYNTH_TAG(g->tag) && !strcmp(g->name, owner))
+            return g->tag;
+    for (uint32_t tries = 0; tries < SYNTH_TAG_MAX; tries++) {
+        uint32_t k = d->synth_next;
+        if (k == 0 || k > SYNTH_TAG_MAX)
+            k = 1;
+        d->synth_next = k + 1;
+        if (d->synth_next > SYNTH_TAG_MAX) {
+            d->synth_next = 1;
+            d->synth_wrapped = true;
+        }
+        if (!synth_in_use(d, k)) {
+            tag = k;
+            break;
+        }
+    }
+    if (tag == CONN_ID_NONE || !(g = calloc(1, sizeof(*g)))) {
+        log_warn("recovery: no tag left for client %s; its contacts and "
+                 "agents are restored without an owner", owner);
+        return CONN_ID_NONE;
+    }
+    snprintf(g->name, sizeof(g->name), "%s", owner);
+    g->tag = tag;
+    g->deadline = now + (uint64_t)s->cfg->grace_ms * 1000;
+    g->next = d->grace;
+    d->grace = g;
+    log_info("recovery: contacts and agents of client %s wait %u ms for it "
+             "to re-attach (Hello reattach)", g->name, s->cfg->grace_ms);
+    grace_arm(d);
+    return tag;
+}
+
 void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
-                         int agent_state, const char *reason)
+                         int agent_state, const char *reason,
+                         const char *owner)
 {
     struct server *s = arg;
     struct dispatch *d = s->dispatch;
@@ -1126,7 +1205,8 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
         goto out;
     }
     d->loading = true;
-    rc = router_agent_login(s->router, q.now, &sp, CONN_ID_NONE, &h);
+    rc = router_agent_login(s->router, q.now, &sp,
+                            recovered_tag(s, owner, q.now), &h);
     if (rc == 0) {
         agent_mark_live(d, h);
         if (agent_state == ROUTER_AGENT_STATE_AWAY)
@@ -1143,7 +1223,8 @@ out:
 
 void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                            uint64_t arrived_wall_ms, int contact_state,
-                           const char *queue, const char *agent_id)
+                           const char *queue, const char *agent_id,
+                           const char *owner)
 {
     struct server *s = arg;
     struct dispatch *d = s->dispatch;
@@ -1151,7 +1232,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
     struct router_contact_spec sp;
     Ccroute__V1__ContactArrived *m;
     uint64_t wall = clock_wall_ms(), age_us, arrived_at;
-    uint32_t h = UINT32_MAX;
+    uint32_t h = UINT32_MAX, tag;
     int rc;
 
     m = ccroute__v1__contact_arrived__unpack(arena_allocator(&s->arena), len,
@@ -1168,15 +1249,15 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
         sp.queue = queue;   /* where it was when saved (transfer, overflow) */
     age_us = wall > arrived_wall_ms ? (wall - arrived_wall_ms) * 1000 : 0;
     arrived_at = q.now > age_us ? q.now - age_us : 0;
+    tag = recovered_tag(s, owner, q.now);
     d->loading = true;
     if (contact_state == ROUTER_CONTACT_ASSIGNED && agent_id && *agent_id)
         rc = router_contact_restore_assigned(s->router, q.now, &sp,
-                                             arrived_at, agent_id,
-                                             CONN_ID_NONE, &h);
+                                             arrived_at, agent_id, tag, &h);
     else
         rc = router_contact_restore(s->router, q.now, &sp, arrived_at,
                                     contact_state == ROUTER_CONTACT_OFFERED ?
-                                    agent_id : NULL, CONN_ID_NONE, &h);
+                                    agent_id : NULL, tag, &h);
     if (rc == 0 && h < d->ncontacts) {
         uint8_t *buf = malloc(len ? len : 1);
         side_clear(d, h);
@@ -1203,6 +1284,7 @@ struct dispatch *dispatch_new(struct server *s)
     if (!d)
         return NULL;
     d->srv = s;
+    d->synth_next = 1;
     d->ncontacts = s->cfg->router.max_contacts ? s->cfg->router.max_contacts
                                                : 100000;
     d->nagents = s->cfg->router.max_agents ? s->cfg->router.max_agents
@@ -1246,6 +1328,8 @@ void dispatch_reset(struct dispatch *d)
         d->grace = g->next;
         free(g);
     }
+    d->synth_next = 1;
+    d->synth_wrapped = false;
     if (d->grace_open)
         uv_timer_stop(&d->grace_timer);
 }

@@ -47,11 +47,16 @@ void dispatch_conn_closed(struct server *s, struct conn *c);
 void dispatch_tick(struct server *s);
 
 /* Store recovery hooks (store_hooks.load_agent / load_contact); `arg` is
- * the struct server. */
+ * the struct server. A contact or agent with an `owner` (client name) is
+ * kept for that client, which re-attaches it with Hello{reattach} within
+ * the grace period (else it is abandoned / logged out); an empty owner
+ * leaves it unowned. */
 void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
-                         int agent_state, const char *reason);
+                         int agent_state, const char *reason,
+                         const char *owner);
 void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                            uint64_t arrived_wall_ms, int contact_state,
-                           const char *queue, const char *agent_id);
+                           const char *queue, const char *agent_id,
+                           const char *owner);
 
 #endif

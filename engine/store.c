@@ -37,8 +37,8 @@
  *    called and this engine is a standby.
  *
  *  - Recovery. A new term loads the tenant's state with one script (agents,
- *    then live contacts in arrival order), feeds it to the load hooks, then
- *    reports OWNER.
+ *    then live contacts in arrival order, each with the client name of its
+ *    owner), feeds it to the load hooks, then reports OWNER.
  *
  * Every timer runs off one repeating tick (min(50 ms, renew_ms / 2)).
  */
@@ -726,14 +726,16 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
     }
     const redisReply *ag = reply->element[0], *co = reply->element[1];
     size_t nag = 0, nco = 0, skipped = 0;
-    for (size_t i = 0; i + 5 <= ag->elements; i += 5) {
+    for (size_t i = 0; i + 6 <= ag->elements; i += 6) {
         size_t ll, l;
         const char *login = el(ag, i + 1, &ll);
-        char state[16], reason[ROUTER_ID_MAX];
+        char state[16], reason[ROUTER_ID_MAX], owner[ROUTER_ID_MAX];
         const char *p = el(ag, i + 2, &l);
         snprintf(state, sizeof(state), "%.*s", (int)l, p);
         p = el(ag, i + 3, &l);
         snprintf(reason, sizeof(reason), "%.*s", (int)l, p);
+        p = el(ag, i + 5, &l);
+        snprintf(owner, sizeof(owner), "%.*s", (int)l, p);
         if (ll == 0) {
             skipped++;
             continue;
@@ -741,12 +743,13 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         nag++;
         if (s->hooks.load_agent)
             s->hooks.load_agent(s->hooks.arg, (const uint8_t *)login, ll,
-                                atoi(state), reason);
+                                atoi(state), reason, owner);
     }
-    for (size_t i = 0; i + 7 <= co->elements; i += 7) {
+    for (size_t i = 0; i + 8 <= co->elements; i += 8) {
         size_t al, l;
         const char *arrived = el(co, i + 1, &al);
         char ms[24], state[16], queue[ROUTER_ID_MAX], agent[ROUTER_ID_MAX];
+        char owner[ROUTER_ID_MAX];
         const char *p = el(co, i + 2, &l);
         snprintf(ms, sizeof(ms), "%.*s", (int)l, p);
         p = el(co, i + 3, &l);
@@ -755,6 +758,8 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         snprintf(queue, sizeof(queue), "%.*s", (int)l, p);
         p = el(co, i + 5, &l);
         snprintf(agent, sizeof(agent), "%.*s", (int)l, p);
+        p = el(co, i + 7, &l);
+        snprintf(owner, sizeof(owner), "%.*s", (int)l, p);
         if (al == 0) {
             skipped++;
             continue;
@@ -766,7 +771,7 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         if (s->hooks.load_contact)
             s->hooks.load_contact(s->hooks.arg, (const uint8_t *)arrived, al,
                                   strtoull(ms, NULL, 10), st, queue,
-                                  agent[0] ? agent : NULL);
+                                  agent[0] ? agent : NULL, owner);
     }
     if (s->token == 0 || s->stopping)
         return;                      /* a hook stopped us */
@@ -1037,7 +1042,7 @@ void store_stats(const struct store *s, struct store_stats *out)
 
 int store_contact_arrived(struct store *s, const char *contact_id,
                           const uint8_t *arrived, size_t len,
-                          uint64_t now_wall_ms)
+                          uint64_t now_wall_ms, const char *owner)
 {
     if (!s->redis)
         return 0;
@@ -1055,7 +1060,7 @@ int store_contact_arrived(struct store *s, const char *contact_id,
      * double for ~285 years past the epoch. */
     uint64_t score = now_wall_ms * 1000 + (s->arr_sub < 999 ? s->arr_sub : 999);
     if (storebatch_contact_arrived(&s->cur, contact_id, arrived, len,
-                                   now_wall_ms, score) < 0)
+                                   now_wall_ms, score, owner) < 0)
         return STORE_ENOMEM;
     s->st.ops_queued++;
     pending_update(s);
@@ -1063,7 +1068,7 @@ int store_contact_arrived(struct store *s, const char *contact_id,
 }
 
 int store_agent_login(struct store *s, const char *agent_id,
-                      const uint8_t *login, size_t len)
+                      const uint8_t *login, size_t len, const char *owner)
 {
     if (!s->redis)
         return 0;
@@ -1071,7 +1076,7 @@ int store_agent_login(struct store *s, const char *agent_id,
         return STORE_EINVAL;
     if (!s->token)
         return STORE_ENOTOWNER;
-    if (storebatch_agent_login(&s->cur, agent_id, login, len) < 0)
+    if (storebatch_agent_login(&s->cur, agent_id, login, len, owner) < 0)
         return STORE_ENOMEM;
     s->st.ops_queued++;
     pending_update(s);

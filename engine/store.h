@@ -79,13 +79,17 @@ struct store_hooks {
     void (*on_role)(void *arg, enum store_role role, const char *owner_addr);
     /* Recovery, called while loading before on_role(OWNER): one call per
      * stored agent and contact. `login` / `arrived` are the packed
-     * AgentLogin / ContactArrived that store_agent_login() /
-     * store_contact_arrived() were given. */
+     * AgentLogin / ContactArrived and `owner` the client name that
+     * store_agent_login() / store_contact_arrived() were given (never
+     * NULL; "" when none was stored, e.g. data written before owners
+     * were). */
     void (*load_agent)(void *arg, const uint8_t *login, size_t len,
-                       int agent_state, const char *reason);
+                       int agent_state, const char *reason,
+                       const char *owner);
     void (*load_contact)(void *arg, const uint8_t *arrived, size_t len,
                          uint64_t arrived_wall_ms, int contact_state,
-                         const char *queue, const char *agent_id);
+                         const char *queue, const char *agent_id,
+                         const char *owner);
     /* Optional (may be NULL). Called when this engine learns that another
      * engine has owned the tenant since this one last did: the router's
      * state is stale. The engine drops it (a fresh router, handed over
@@ -118,12 +122,15 @@ const char *store_owner_addr(const struct store *s);
 bool store_writable(const struct store *s);
 
 /* Request data the router does not keep (borrowed; copied into the
- * batch). `now_wall_ms` is the arrival time on the wall clock. */
+ * batch). `now_wall_ms` is the arrival time on the wall clock. `owner` is
+ * the Hello client_name of the connection that sent the request (NULL or
+ * "" for none): recovery hands it back to the load hooks so that the
+ * engine can keep the contact or agent for that client to re-attach. */
 int store_contact_arrived(struct store *s, const char *contact_id,
                           const uint8_t *arrived, size_t len,
-                          uint64_t now_wall_ms);
+                          uint64_t now_wall_ms, const char *owner);
 int store_agent_login(struct store *s, const char *agent_id,
-                      const uint8_t *login, size_t len);
+                      const uint8_t *login, size_t len, const char *owner);
 
 /* Turns the router's current output list into Redis writes (state of the
  * contacts and agents it names, and one event-stream entry each). Call

@@ -122,15 +122,17 @@ int storebatch_append(struct storebatch *dst, struct storebatch *src)
 
 int storebatch_contact_arrived(struct storebatch *b, const char *id,
                                const uint8_t *arrived, size_t len,
-                               uint64_t arrived_ms, uint64_t score)
+                               uint64_t arrived_ms, uint64_t score,
+                               const char *owner)
 {
-    if (reserve(b, 1 + slen(id) + len + 48, 5) < 0)
+    if (reserve(b, 1 + slen(id) + len + 48 + slen(owner), 6) < 0)
         return -1;
     put(b, "A", 1);
     puts_(b, id);
     put(b, arrived, len);
     putu(b, arrived_ms);
     putu(b, score);
+    puts_(b, owner);
     b->nops++;
     return 0;
 }
@@ -163,13 +165,15 @@ int storebatch_contact_gone(struct storebatch *b, const char *id, int state)
 }
 
 int storebatch_agent_login(struct storebatch *b, const char *id,
-                           const uint8_t *login, size_t len)
+                           const uint8_t *login, size_t len,
+                           const char *owner)
 {
-    if (reserve(b, 1 + slen(id) + len, 3) < 0)
+    if (reserve(b, 1 + slen(id) + len + slen(owner), 4) < 0)
         return -1;
     put(b, "L", 1);
     puts_(b, id);
     put(b, login, len);
+    puts_(b, owner);
     b->nops++;
     return 0;
 }
@@ -312,10 +316,10 @@ const char storebatch_script[] =
     "    local id = ARGV[i+1]\n"
     "    if not gone[id] then\n"
     "      redis.call('HSET', p .. 'contact:' .. id, 'arrived', ARGV[i+2],\n"
-    "                 'arrived_ms', ARGV[i+3])\n"
+    "                 'arrived_ms', ARGV[i+3], 'owner', ARGV[i+5])\n"
     "      redis.call('ZADD', p .. 'contacts', ARGV[i+4], id)\n"
     "    end\n"
-    "    i = i + 5\n"
+    "    i = i + 6\n"
     "  elseif op == 'c' then\n"
     "    local id = ARGV[i+1]\n"
     "    if not gone[id] then\n"
@@ -332,9 +336,10 @@ const char storebatch_script[] =
     "    i = i + 3\n"
     "  elseif op == 'L' then\n"
     "    local id = ARGV[i+1]\n"
-    "    redis.call('HSET', p .. 'agent:' .. id, 'login', ARGV[i+2])\n"
+    "    redis.call('HSET', p .. 'agent:' .. id, 'login', ARGV[i+2],\n"
+    "               'owner', ARGV[i+3])\n"
     "    redis.call('SADD', p .. 'agents', id)\n"
-    "    i = i + 3\n"
+    "    i = i + 4\n"
     "  elseif op == 'a' then\n"
     "    local id = ARGV[i+1]\n"
     "    redis.call('HSET', p .. 'agent:' .. id, 'state', ARGV[i+2],\n"
@@ -396,9 +401,11 @@ const char storebatch_lease_script[] =
     "return {0, cur}\n";
 
 /* The load script. KEYS: lease. ARGV: prefix, mine. Returns
- * {agents, contacts}: agents flat (id, login, state, reason, since_ms)...,
- * contacts flat in arrival order (id, arrived, arrived_ms, state, queue,
- * agent, deadline_ms)... Refuses when `mine` does not hold the lease. */
+ * {agents, contacts}: agents flat (id, login, state, reason, since_ms,
+ * owner)..., contacts flat in arrival order (id, arrived, arrived_ms,
+ * state, queue, agent, deadline_ms, owner)... A missing field (e.g. no
+ * `owner` in data written before it existed) comes back empty. Refuses
+ * when `mine` does not hold the lease. */
 const char storebatch_load_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
     "  return redis.error_reply('FENCED lease not held')\n"
@@ -410,19 +417,18 @@ const char storebatch_load_script[] =
     "local a = {}\n"
     "for _, id in ipairs(ids) do\n"
     "  local h = redis.call('HMGET', p .. 'agent:' .. id, 'login', 'state',\n"
-    "                       'reason', 'since_ms')\n"
+    "                       'reason', 'since_ms', 'owner')\n"
     "  a[#a+1] = id\n"
-    "  a[#a+1] = s(h[1]); a[#a+1] = s(h[2]); a[#a+1] = s(h[3])\n"
-    "  a[#a+1] = s(h[4])\n"
+    "  for k = 1, 5 do a[#a+1] = s(h[k]) end\n"
     "end\n"
     "local cids = redis.call('ZRANGE', p .. 'contacts', 0, -1)\n"
     "local c = {}\n"
     "for _, id in ipairs(cids) do\n"
     "  local h = redis.call('HMGET', p .. 'contact:' .. id, 'arrived',\n"
     "                       'arrived_ms', 'state', 'queue', 'agent',\n"
-    "                       'deadline_ms')\n"
+    "                       'deadline_ms', 'owner')\n"
     "  c[#c+1] = id\n"
-    "  for k = 1, 6 do c[#c+1] = s(h[k]) end\n"
+    "  for k = 1, 7 do c[#c+1] = s(h[k]) end\n"
     "end\n"
     "return {a, c}\n";
 

@@ -10,14 +10,19 @@
  * store adds when it sends (prefix, token, sequence, stream bound) and the
  * ops, each an opcode followed by a fixed number of arguments:
  *
- *   A id arrived arrived_ms score     contact arrived (packed ContactArrived)
- *   c id state queue agent deadline   contact state snapshot
- *   x id state                        contact gone (completed / abandoned)
- *   L id login                        agent login (packed AgentLogin)
- *   a id state reason since_ms        agent state snapshot
- *   o id                              agent logged out
+ *   A id arrived arrived_ms score owner contact arrived (packed
+ *                                       ContactArrived)
+ *   c id state queue agent deadline     contact state snapshot
+ *   x id state                          contact gone (completed / abandoned)
+ *   L id login owner                    agent login (packed AgentLogin)
+ *   a id state reason since_ms          agent state snapshot
+ *   o id                                agent logged out
  *   e type contact agent queue ts detail   one event-stream entry
- *   q name index                      queue of the configuration
+ *   q name index                        queue of the configuration
+ *
+ * `owner` is the Hello client_name of the connection that sent the
+ * request (empty when unknown); recovery uses it to let that client
+ * re-attach its contacts and agents (Hello reattach).
  *
  * Arguments are binary-safe byte strings kept in one growing buffer; the
  * batch owns its memory. Keys are built by the script from the prefix
@@ -54,13 +59,15 @@ void storebatch_swap(struct storebatch *a, struct storebatch *b);
  * nothing added). */
 int storebatch_contact_arrived(struct storebatch *b, const char *id,
                                const uint8_t *arrived, size_t len,
-                               uint64_t arrived_ms, uint64_t score);
+                               uint64_t arrived_ms, uint64_t score,
+                               const char *owner);
 int storebatch_contact_state(struct storebatch *b, const char *id,
                              int state, const char *queue, const char *agent,
                              uint64_t deadline_ms);
 int storebatch_contact_gone(struct storebatch *b, const char *id, int state);
 int storebatch_agent_login(struct storebatch *b, const char *id,
-                           const uint8_t *login, size_t len);
+                           const uint8_t *login, size_t len,
+                           const char *owner);
 int storebatch_agent_state(struct storebatch *b, const char *id, int state,
                            const char *reason, uint64_t since_ms);
 int storebatch_agent_logout(struct storebatch *b, const char *id);

@@ -45,11 +45,13 @@ struct ctx {
     char agents[16][64];
     int astate[16];
     char areason[16][64];
+    char aowner[16][64];
     int ncontacts;
     char contacts[64][64];
     int cstate[64];
     char cqueue[64][64];
     char cagent[64][64];
+    char cowner[64][64];
     uint64_t cms[64];
     int role_at_load;              /* role when the first load hook ran */
     int ok, fail;                  /* barrier results */
@@ -64,7 +66,7 @@ static void h_role(void *arg, enum store_role role, const char *owner)
 }
 
 static void h_agent(void *arg, const uint8_t *login, size_t len, int state,
-                    const char *reason)
+                    const char *reason, const char *owner)
 {
     struct ctx *c = arg;
     if (c->nagents == 0 && c->ncontacts == 0)
@@ -73,11 +75,13 @@ static void h_agent(void *arg, const uint8_t *login, size_t len, int state,
     snprintf(c->agents[i], 64, "%.*s", (int)len, (const char *)login);
     c->astate[i] = state;
     snprintf(c->areason[i], 64, "%s", reason ? reason : "");
+    assert_non_null(owner);
+    snprintf(c->aowner[i], 64, "%s", owner);
 }
 
 static void h_contact(void *arg, const uint8_t *arrived, size_t len,
                       uint64_t ms, int state, const char *queue,
-                      const char *agent)
+                      const char *agent, const char *owner)
 {
     struct ctx *c = arg;
     if (c->nagents == 0 && c->ncontacts == 0)
@@ -87,6 +91,8 @@ static void h_contact(void *arg, const uint8_t *arrived, size_t len,
     c->cstate[i] = state;
     snprintf(c->cqueue[i], 64, "%s", queue ? queue : "");
     snprintf(c->cagent[i], 64, "%s", agent ? agent : "");
+    assert_non_null(owner);
+    snprintf(c->cowner[i], 64, "%s", owner);
     c->cms[i] = ms;
 }
 
@@ -278,19 +284,19 @@ static void test_batch_ops(void **state)
     storebatch_init(&b);
     assert_int_equal(storebatch_contact_arrived(&b, "c1",
                          (const uint8_t *)"\x0a\x00z", 3, 1700000000123ULL,
-                         1700000000123001ULL), 0);
+                         1700000000123001ULL, "sw1"), 0);
     assert_int_equal(storebatch_contact_state(&b, "c1", 2, "sales", "a1",
                                               99), 0);
     assert_int_equal(storebatch_contact_gone(&b, "c1", 4), 0);
     assert_int_equal(storebatch_agent_login(&b, "a1",
-                         (const uint8_t *)"L", 1), 0);
+                         (const uint8_t *)"L", 1, "desk-1"), 0);
     assert_int_equal(storebatch_agent_state(&b, "a1", 2, "lunch", 5), 0);
     assert_int_equal(storebatch_agent_logout(&b, "a1"), 0);
     assert_int_equal(storebatch_event(&b, "offer", "c1", "a1", "sales", 7,
                                       NULL), 0);
     assert_int_equal(storebatch_queue(&b, "sales", 0), 0);
     assert_int_equal(b.nops, 8);
-    assert_int_equal(b.nargs, 5 + 6 + 3 + 3 + 5 + 2 + 7 + 3);
+    assert_int_equal(b.nargs, 6 + 6 + 3 + 4 + 5 + 2 + 7 + 3);
 
     /* binary-safe: the NUL inside the packed message survives */
     size_t len;
@@ -300,8 +306,10 @@ static void test_batch_ops(void **state)
     static const char *const w0[] = { "A", "c1" };
     expect_args(&b, 0, w0, 2);
     static const char *const w1[] = { "1700000000123", "1700000000123001",
+                                      "sw1",
                                       "c", "c1", "2", "sales", "a1", "99",
                                       "x", "c1", "4", "L", "a1", "L",
+                                      "desk-1",
                                       "a", "a1", "2", "lunch", "5",
                                       "o", "a1",
                                       "e", "offer", "c1", "a1", "sales", "7",
@@ -362,7 +370,7 @@ static void test_memory_only(void **state)
     assert_int_equal(c.role, STORE_ROLE_OWNER);
     assert_true(store_writable(s));
     assert_int_equal(store_contact_arrived(s, "c", (const uint8_t *)"x", 1,
-                                           1), 0);
+                                           1, NULL), 0);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     assert_int_equal(c.ok, 0);
     store_flush(s);
@@ -405,15 +413,15 @@ static void test_script_layout_and_fencing(void **state)
     struct storebatch b;
     storebatch_init(&b);
     storebatch_contact_arrived(&b, "c2", (const uint8_t *)"P2", 2, 1000,
-                               1000001);
+                               1000001, NULL);
     storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 1000,
-                               1000000);
+                               1000000, "pbx-1");
     storebatch_contact_state(&b, "c1", 2, "sales", "a1", 1234);
-    storebatch_agent_login(&b, "a1", (const uint8_t *)"LOGIN", 5);
+    storebatch_agent_login(&b, "a1", (const uint8_t *)"LOGIN", 5, "desk-1");
     storebatch_agent_state(&b, "a1", 1, "", 900);
     storebatch_event(&b, "offer", "c1", "a1", "sales", 1000, "1234");
     storebatch_contact_arrived(&b, "c3", (const uint8_t *)"P3", 2, 1001,
-                               1001000);
+                               1001000, NULL);
     storebatch_contact_gone(&b, "c3", 5);
     storebatch_queue(&b, "sales", 0);
     redisReply *r = eval_batch(c, &b, "7", "1");
@@ -434,6 +442,10 @@ static void test_script_layout_and_fencing(void **state)
     assert_string_equal(v, "1234");
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 arrived_ms");
     assert_string_equal(v, "1000");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c1 owner");
+    assert_string_equal(v, "pbx-1");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 owner");
+    assert_string_equal(v, "");                /* no owner: empty */
     r = cmd(c, "ZRANGE ccr:{t1}:contacts 0 -1");
     assert_int_equal(r->elements, 2);          /* c3 is gone */
     assert_string_equal(r->element[0]->str, "c1");
@@ -442,6 +454,8 @@ static void test_script_layout_and_fencing(void **state)
     assert_int_equal(cmd_int(c, "EXISTS ccr:{t1}:contact:c3"), 0);
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:agent:a1 login");
     assert_string_equal(v, "LOGIN");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:agent:a1 owner");
+    assert_string_equal(v, "desk-1");
     assert_int_equal(cmd_int(c, "SISMEMBER ccr:{t1}:agents a1"), 1);
     assert_int_equal(cmd_int(c, "XLEN ccr:{t1}:events"), 1);
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:queues sales");
@@ -506,10 +520,11 @@ static void test_write_and_barrier(void **state)
 
     uint64_t now = wall_ms();
     assert_int_equal(store_contact_arrived(s, "c1", (const uint8_t *)"C1",
-                                           2, now), 0);
+                                           2, now, NULL), 0);
     assert_int_equal(store_contact_arrived(s, "c2", (const uint8_t *)"C2",
-                                           2, now), 0);
-    assert_int_equal(store_agent_login(s, "a1", (const uint8_t *)"A1", 2),
+                                           2, now, NULL), 0);
+    assert_int_equal(store_agent_login(s, "a1", (const uint8_t *)"A1", 2,
+                                       NULL),
                      0);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     store_flush(s);
@@ -564,7 +579,7 @@ static void test_memory_durability(void **state)
     struct store *s = store_new(&loop, &cfg, NULL, &hk);
     store_start(s);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
-    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms());
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     store_flush(s);
     assert_int_equal(c.ok, 1);          /* at the flush, not at the reply */
@@ -597,7 +612,7 @@ static void test_fenced(void **state)
     freeReplyObject(cmd(rcx, "INCR ccr:{t1}:fence"));
     freeReplyObject(cmd(rcx, "SET ccr:{t1}:lease 2|engine-b:7001"));
 
-    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms());
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
     assert_int_equal(c.fail, 1);        /* the write was refused */
@@ -613,7 +628,7 @@ static void test_fenced(void **state)
     assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 0);
     /* a standby writes nothing */
     assert_int_equal(store_contact_arrived(s, "c9", (const uint8_t *)"x", 1,
-                                           1), STORE_ENOTOWNER);
+                                           1, NULL), STORE_ENOTOWNER);
     assert_int_equal(store_barrier(s, barrier_cb, &c), STORE_ENOTOWNER);
     redisFree(rcx);
     stop_store(&loop, s);
@@ -637,9 +652,10 @@ static void test_recovery_order(void **state)
                           "c13" };
     for (int i = 0; i < 9; i++)
         store_contact_arrived(s, ids[i], (const uint8_t *)ids[i],
-                              strlen(ids[i]), t + (i < 5 ? (uint64_t)i : 5));
-    store_agent_login(s, "b-agent", (const uint8_t *)"b-agent", 7);
-    store_agent_login(s, "a-agent", (const uint8_t *)"a-agent", 7);
+                              strlen(ids[i]), t + (i < 5 ? (uint64_t)i : 5),
+                              NULL);
+    store_agent_login(s, "b-agent", (const uint8_t *)"b-agent", 7, NULL);
+    store_agent_login(s, "a-agent", (const uint8_t *)"a-agent", 7, NULL);
     store_barrier(s, barrier_cb, &a);
     assert_true(run_until(&loop, &s, 1, barrier_done, &a, 3000));
     assert_int_equal(a.ok, 1);
@@ -691,6 +707,80 @@ static void test_recovery_order(void **state)
     drain_loop(&loop);
 }
 
+/* The owner (the client name of the connection that sent ContactArrived /
+ * AgentLogin) goes to Redis with the contact or agent and comes back to
+ * the load hooks of the next term; data without an owner (written before
+ * owners were stored) loads with "". */
+static void test_owner_roundtrip(void **state)
+{
+    struct rh *h = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx a = { 0 };
+    struct store_config cfg = cfg_for(h, "engine-a:7000");
+    struct store_hooks hk = hooks_for(&a);
+    struct store *s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &a, 3000));
+    uint64_t t = wall_ms();
+    assert_int_equal(store_contact_arrived(s, "c1", (const uint8_t *)"c1", 2,
+                                           t, "pbx-1"), 0);
+    assert_int_equal(store_contact_arrived(s, "c2", (const uint8_t *)"c2", 2,
+                                           t + 1, "gw-7"), 0);
+    assert_int_equal(store_contact_arrived(s, "c3", (const uint8_t *)"c3", 2,
+                                           t + 2, NULL), 0);
+    assert_int_equal(store_agent_login(s, "a1", (const uint8_t *)"a1", 2,
+                                       "desk-1"), 0);
+    assert_int_equal(store_agent_login(s, "a2", (const uint8_t *)"a2", 2,
+                                       "pbx-1"), 0);
+    store_barrier(s, barrier_cb, &a);
+    assert_true(run_until(&loop, &s, 1, barrier_done, &a, 3000));
+    assert_int_equal(a.ok, 1);
+    stop_store(&loop, s);
+
+    redisContext *rcx = rc(h);
+    char v[64];
+    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 owner");
+    assert_string_equal(v, "pbx-1");
+    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:agent:a1 owner");
+    assert_string_equal(v, "desk-1");
+    /* an agent and a contact as an engine without owners wrote them */
+    freeReplyObject(cmd(rcx, "HSET ccr:{t1}:agent:a0 login a0 state 1"));
+    freeReplyObject(cmd(rcx, "SADD ccr:{t1}:agents a0"));
+    freeReplyObject(cmd(rcx, "HSET ccr:{t1}:contact:c4 arrived c4 "
+                             "arrived_ms %llu state 1",
+                        (unsigned long long)(t + 3)));
+    freeReplyObject(cmd(rcx, "ZADD ccr:{t1}:contacts %llu c4",
+                        (unsigned long long)(t + 3) * 1000));
+    redisFree(rcx);
+
+    struct ctx b = { 0 };
+    cfg = cfg_for(h, "engine-b:7001");
+    hk = hooks_for(&b);
+    s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &b, 3000));
+    assert_int_equal(b.nagents, 3);
+    assert_string_equal(b.agents[0], "a0");
+    assert_string_equal(b.aowner[0], "");
+    assert_string_equal(b.agents[1], "a1");
+    assert_string_equal(b.aowner[1], "desk-1");
+    assert_string_equal(b.agents[2], "a2");
+    assert_string_equal(b.aowner[2], "pbx-1");
+    assert_int_equal(b.ncontacts, 4);
+    assert_string_equal(b.contacts[0], "c1");
+    assert_string_equal(b.cowner[0], "pbx-1");
+    assert_string_equal(b.contacts[1], "c2");
+    assert_string_equal(b.cowner[1], "gw-7");
+    assert_string_equal(b.contacts[2], "c3");
+    assert_string_equal(b.cowner[2], "");
+    assert_string_equal(b.contacts[3], "c4");
+    assert_string_equal(b.cowner[3], "");
+    assert_int_equal(b.cstate[3], 1);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+}
+
 static void test_takeover(void **state)
 {
     struct rh *h = *state;
@@ -708,7 +798,8 @@ static void test_takeover(void **state)
     store_start(ss[1]);
     assert_true(run_until(&loop, ss, 2, is_standby, &b, 3000));
     assert_string_equal(b.owner, "engine-a:7000");
-    store_contact_arrived(ss[0], "c1", (const uint8_t *)"c1", 2, wall_ms());
+    store_contact_arrived(ss[0], "c1", (const uint8_t *)"c1", 2, wall_ms(),
+                          NULL);
     store_barrier(ss[0], barrier_cb, &a);
     assert_true(run_until(&loop, ss, 2, barrier_done, &a, 3000));
     /* the owner keeps its lease while alive */
@@ -753,7 +844,7 @@ static void test_redis_restart(void **state)
     struct store *s = store_new(&loop, &cfg, NULL, &hk);
     store_start(s);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
-    store_contact_arrived(s, "c0", (const uint8_t *)"c0", 2, wall_ms());
+    store_contact_arrived(s, "c0", (const uint8_t *)"c0", 2, wall_ms(), NULL);
     store_barrier(s, barrier_cb, &c);
     assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
 
@@ -766,7 +857,8 @@ static void test_redis_restart(void **state)
             break;
         snprintf(id, sizeof(id), "c%d", i);
         assert_int_equal(store_contact_arrived(s, id, (const uint8_t *)id,
-                                               strlen(id), wall_ms()), 0);
+                                               strlen(id), wall_ms(),
+                                               NULL), 0);
         assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
         accepted++;
         run_until(&loop, &s, 1, NULL, NULL, 30);
@@ -832,7 +924,7 @@ static void test_record_router(void **state)
     memset(&as, 0, sizeof(as));
     as.id = "a1";
     uint32_t ha, hcn;
-    store_agent_login(s, "a1", (const uint8_t *)"a1", 2);
+    store_agent_login(s, "a1", (const uint8_t *)"a1", 2, NULL);
     assert_int_equal(router_agent_login(r, now, &as, 0, &ha), 0);
     store_record(s, now, wall);
     router_out_clear(r);
@@ -840,7 +932,7 @@ static void test_record_router(void **state)
     memset(&cs, 0, sizeof(cs));
     cs.id = "c1";
     cs.queue = "sales";
-    store_contact_arrived(s, "c1", (const uint8_t *)"c1", 2, wall);
+    store_contact_arrived(s, "c1", (const uint8_t *)"c1", 2, wall, NULL);
     assert_int_equal(router_contact_arrive(r, now, &cs, 0, &hcn), 0);
     router_tick(r, now);
     store_record(s, now, wall);
@@ -908,6 +1000,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fenced,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_recovery_order,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_owner_roundtrip,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_takeover,
                                         setup_redis, teardown_redis),
