@@ -1,0 +1,141 @@
+/* e2e-util.h -- helpers for end-to-end tests that drive the real ccrouted
+ * (tests/harness.h) with the blocking client (proto/client.h) and look
+ * into the real Redis with a blocking hiredis connection.
+ *
+ * Clients: struct e2e_client wraps one ccr_client with a small queue of the
+ * events that arrived while a call waited for its reply, so that a later
+ * e2e_wait() still sees them (per connection, in order). Every wait has a
+ * timeout; nothing sleeps in place of synchronisation.
+ *
+ * Redis: e2e_redis() opens a blocking connection; e2e_events_check() reads
+ * the whole `ccr:{t}:events` stream with XRANGE and checks the assignment
+ * invariants (no agent above its capacity per channel at any point, no
+ * contact assigned twice while it is assigned).
+ *
+ * Errors: these helpers are for cmocka tests; where a failure is not an
+ * expected outcome they fail the test (fail_msg) instead of returning.
+ */
+#ifndef CCROUTE_E2E_UTIL_H
+#define CCROUTE_E2E_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis.h>
+
+#include "client.h"
+#include "harness.h"
+
+#define E2E_BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
+#define E2E_EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
+#define E2E_ROLE(x) CCROUTE__V1__ROLE__ROLE_##x
+#define E2E_CST(x) CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_##x
+#define E2E_VOICE CCROUTE__V1__CHANNEL__CHANNEL_VOICE
+#define E2E_CHAT CCROUTE__V1__CHANNEL__CHANNEL_CHAT
+
+#define E2E_T_MS 5000       /* default timeout for one expected message */
+#define E2E_QMAX 1024       /* events kept per client */
+
+struct e2e_client {
+    struct ccr_client *c;
+    int n;
+    ccr_envelope *q[E2E_QMAX];
+    bool eof;               /* the engine closed the connection */
+};
+
+/* Connects (no Hello). 0 or a negative errno. */
+int e2e_open(struct e2e_client *e, int port);
+/* Connects and says Hello; fails the test unless the Hello is acked. */
+void e2e_open_hello(struct e2e_client *e, int port, const char *name,
+                    Ccroute__V1__Role role, bool reattach);
+/* Hello on an open connection: 0 on Ack, the ErrorCode on Error (its
+ * message copied to msg when msg is not NULL), a negative errno on a
+ * transport failure. */
+int e2e_hello(struct e2e_client *e, const char *name, Ccroute__V1__Role role,
+              bool reattach, char *msg, size_t msglen, int timeout_ms);
+void e2e_close(struct e2e_client *e);
+
+/* Sends env and waits for its Ack/Error (events in between are queued).
+ * Returns 0 on Ack, the ErrorCode on Error, a negative errno on transport
+ * failure or timeout. */
+int e2e_call(struct e2e_client *e, ccr_envelope *env, int timeout_ms);
+/* Receives one envelope into the queue's tail (any kind). 0 or -errno. */
+int e2e_pump(struct e2e_client *e, int timeout_ms);
+/* Takes the first queued envelope with this body case (and, when
+ * request_id is not 0, this request id), receiving more as needed until
+ * timeout_ms. NULL on timeout or EOF. The caller frees it (ccr_free). */
+ccr_envelope *e2e_wait(struct e2e_client *e, int body_case,
+                       uint64_t request_id, int timeout_ms);
+/* Takes the first queued Offer for contact `cid` (NULL: any). */
+ccr_envelope *e2e_wait_offer(struct e2e_client *e, const char *cid,
+                             int timeout_ms);
+/* Drops queued envelopes. */
+void e2e_flush(struct e2e_client *e);
+
+/* Requests. The send_ variants only send (and return the request id, or
+ * 0 on a transport failure); the others call and return as e2e_call. */
+uint64_t e2e_send_contact(struct e2e_client *e, const char *id,
+                          const char *queue, Ccroute__V1__Channel ch);
+int e2e_contact(struct e2e_client *e, const char *id, const char *queue,
+                Ccroute__V1__Channel ch);
+int e2e_agent_login(struct e2e_client *e, const char *id, const char *skill,
+                    unsigned level, unsigned voice_cap, unsigned chat_cap);
+uint64_t e2e_send_agent_login(struct e2e_client *e, const char *id,
+                              const char *skill, unsigned level,
+                              unsigned voice_cap, unsigned chat_cap);
+int e2e_agent_state(struct e2e_client *e, const char *id,
+                    Ccroute__V1__AgentStatus st, const char *reason);
+uint64_t e2e_send_simple(struct e2e_client *e, int body_case,
+                         const char *cid, const char *aid);
+int e2e_simple(struct e2e_client *e, int body_case, const char *cid,
+               const char *aid);
+uint64_t e2e_send_stats(struct e2e_client *e);
+/* StatsRequest (all agents): the Stats reply (caller frees), failing the
+ * test unless it is answered within the default timeout. */
+ccr_envelope *e2e_stats(struct e2e_client *e);
+/* The AgentStats of `id` inside a Stats envelope, or NULL. */
+const Ccroute__V1__AgentStats *e2e_stats_agent(const ccr_envelope *st,
+                                               const char *id);
+
+/* ---- Redis ---- */
+
+/* A blocking connection to 127.0.0.1:port; fails the test otherwise. */
+redisContext *e2e_redis(int port);
+/* Runs a command; its integer reply, or -1 for any other reply. */
+long long e2e_rint(redisContext *c, const char *fmt, ...);
+/* HGET key field into out ("" when missing). True when it exists. */
+bool e2e_rhget(redisContext *c, const char *key, const char *field,
+               char *out, size_t len);
+/* SIGTERM, wait (SIGKILL after timeout_ms); the directory and its AOF stay
+ * (harness_redis_stop removes them). harness_redis_restart brings it back. */
+int e2e_redis_term(struct harness_redis *r, int timeout_ms);
+
+/* ---- the event stream ---- */
+
+struct e2e_ev_report {
+    size_t entries;
+    size_t offers, assigned, gone, queued;
+    size_t violations;
+    char first_violation[256];
+    uint64_t tokens[16];    /* distinct tokens in stream order */
+    size_t ntokens;
+    bool token_order_ok;    /* a token never reappears after a later one */
+    size_t max_busy;        /* highest per-agent per-channel count seen */
+};
+
+/* What the checker needs to know: the channel of a contact (a
+ * Ccroute__V1__Channel; 0 when unknown) and an agent's capacity on it. */
+struct e2e_ev_model {
+    void *arg;
+    int (*channel)(void *arg, const char *contact);
+    int (*capacity)(void *arg, const char *agent, int channel);
+};
+
+/* Reads the whole events stream of `tenant` and replays the assignments:
+ * `assigned` adds a contact to its agent, `gone` removes it. A violation is an agent above its capacity
+ * on a channel, or an `assigned` of a contact already assigned. */
+void e2e_events_check(redisContext *c, const char *tenant,
+                      const struct e2e_ev_model *m, struct e2e_ev_report *r);
+
+#endif
