@@ -368,6 +368,16 @@ static bool id_ok(const char *s)
     return s && s[0] && strnlen(s, ROUTER_ID_MAX) < ROUTER_ID_MAX;
 }
 
+/* Copies an id or name already checked to be shorter than ROUTER_ID_MAX
+ * (id_ok, or a reason checked by the caller); snprintf costs more than the
+ * rest of a decision's bookkeeping. */
+static void copy_id(char *dst, const char *src)
+{
+    size_t n = strnlen(src, ROUTER_ID_MAX - 1);
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 static uint32_t next_prio(struct router *r)
 {
     return (uint32_t)(rng_mix(++r->prio_ctr) >> 32);
@@ -742,7 +752,7 @@ static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
         timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid, NEVER);
     }
     a->state = st;
-    snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+    copy_id(a->reason, reason ? reason : "");
     a->state_since = now;
     if (st == ROUTER_AGENT_STATE_AVAILABLE)
         a->idle_since = now;
@@ -1790,7 +1800,7 @@ static struct contact *contact_new(struct router *r,
         return NULL;
     r->contact_free = c->next;
     memset(c, 0, sizeof(*c));
-    snprintf(c->id, sizeof(c->id), "%s", s->id);
+    copy_id(c->id, s->id);
     c->idh = idh;
     c->live = 1;
     c->tag = tag;
@@ -2078,7 +2088,7 @@ int router_agent_login(struct router *r, uint64_t now,
         }
         r->agent_free = a->next;
         memset(a, 0, sizeof(*a));
-        snprintf(a->id, sizeof(a->id), "%s", spec->id);
+        copy_id(a->id, spec->id);
         a->idh = idh;
         a->live = 1;
         a->work_head = a->work_tail = NONE;
