@@ -133,8 +133,9 @@ struct e2e_ev_model {
 };
 
 /* Reads the whole events stream of `tenant` and replays the assignments:
- * `assigned` adds a contact to its agent, `gone` removes it. A violation is an agent above its capacity
- * on a channel, or an `assigned` of a contact already assigned. */
+ * `assigned` adds a contact to its agent, `gone` removes it. A violation
+ * is an agent above its capacity on a channel, or an `assigned` of a
+ * contact already assigned. */
 void e2e_events_check(redisContext *c, const char *tenant,
                       const struct e2e_ev_model *m, struct e2e_ev_report *r);
 

@@ -296,7 +296,8 @@ static void redis_restart_midtraffic(bool sigkill)
             extra_refused++;
             break;
         default:
-            assert_int_equal(nrefused, 0);   /* none admitted after a refusal */
+            /* none admitted after a refusal */
+            assert_int_equal(nrefused, 0);
             pending_req[npending] = rid;
             snprintf(pending[npending++], 64, "%s", id);
         }
