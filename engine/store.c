@@ -113,11 +113,14 @@ struct store {
     uint64_t lease_valid_until_us;
 
     /* writes */
-    struct storebatch cur;
+    struct storebatch cur;              /* events (and queue ops) */
+    struct storestate keys;             /* final state per key of `cur` */
     uint64_t next_seq;                  /* seq of the next batch sent */
     uint64_t confirmed_seq;
     struct store_sent *sent_head, *sent_tail, *free_sent;
     bool need_resend;                   /* sent list must go out again */
+    size_t nsent;                       /* batches on the sent list */
+    bool stop_flush;                    /* store_stop: ignore max_inflight */
     size_t pending_ops;
     bool over_bound;                    /* logged state of the bound */
     const char **argv;
@@ -217,9 +220,15 @@ static void set_role(struct store *s, enum store_role role, const char *addr)
         s->hooks.on_role(s->hooks.arg, role, s->owner_addr);
 }
 
+/* Ops of the batch not sent yet: its events plus one per key touched. */
+static size_t cur_ops(const struct store *s)
+{
+    return s->cur.nops + s->keys.n;
+}
+
 static void pending_update(struct store *s)
 {
-    size_t p = s->cur.nops;
+    size_t p = cur_ops(s);
     for (struct store_sent *b = s->sent_head; b; b = b->next)
         p += b->b.nops;
     s->pending_ops = p;
@@ -260,7 +269,9 @@ static void term_lost(struct store *s, const char *why)
         sent_recycle(s, b);
     }
     s->sent_tail = NULL;
+    s->nsent = 0;
     storebatch_reset(&s->cur);
+    storestate_reset(&s->keys);
     pending_update(s);
     set_role(s, STORE_ROLE_STANDBY, "");
     barriers_fire(s, true, STORE_EUNAVAILABLE);
@@ -514,13 +525,15 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     s->sent_head = b->next;
     if (!s->sent_head)
         s->sent_tail = NULL;
+    s->nsent--;
     s->confirmed_seq = b->seq;
     s->st.batches_confirmed++;
     s->st.ops_confirmed += b->b.nops;
     sent_recycle(s, b);
+    if (cur_ops(s) && !s->stopping)
+        send_pending(s);             /* the batch that waited for a slot */
     pending_update(s);
-    if (s->cfg.durability == STORE_DURABILITY_REDIS)
-        barriers_fire(s, false, 0);
+    barriers_fire(s, false, 0);      /* memory: those held while throttled */
 }
 
 static void send_batch(struct store *s, struct store_sent *b)
@@ -569,8 +582,20 @@ static void send_pending(struct store *s)
         if (!s->ac)
             return;
     }
-    if (s->cur.nops == 0)
+    if (cur_ops(s) == 0)
         return;
+    /* Group commit: while max_inflight batches await their reply, the
+     * next one keeps growing (and coalescing: a contact that comes and
+     * goes meanwhile costs no key write); it leaves when a reply frees a
+     * slot (on_batch_reply). At stop everything leaves. */
+    if (s->nsent >= s->cfg.max_inflight && !s->stop_flush)
+        return;
+    long kops = storestate_emit(&s->keys, &s->cur);
+    if (kops < 0) {
+        log_error("store: out of memory building a batch; retrying");
+        return;
+    }
+    s->st.ops_queued += (uint64_t)kops;
     struct store_sent *b = s->free_sent;
     if (b) {
         s->free_sent = b->next;
@@ -588,6 +613,7 @@ static void send_pending(struct store *s)
     else
         s->sent_head = b;
     s->sent_tail = b;
+    s->nsent++;
     send_batch(s, b);
 }
 
@@ -880,6 +906,8 @@ static void defaults(struct store_config *c)
         c->max_pending = 100000;
     if (!c->stream_maxlen)
         c->stream_maxlen = 1000000;
+    if (!c->max_inflight)
+        c->max_inflight = 2;
     if (!c->advertise[0])
         snprintf(c->advertise, sizeof(c->advertise), "pid-%d", (int)getpid());
 }
@@ -899,6 +927,7 @@ struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
     if (hooks)
         s->hooks = *hooks;
     storebatch_init(&s->cur);
+    storestate_init(&s->keys);
     s->next_seq = 1;
     storebatch_key(s->prefix, sizeof(s->prefix), s->cfg.tenant, "");
     storebatch_key(s->k_lease, sizeof(s->k_lease), s->cfg.tenant, "lease");
@@ -950,6 +979,7 @@ void store_stop(struct store *s, void (*done)(void *arg), void *arg)
     s->stop_done = done;
     s->stop_arg = arg;
     if (s->ac && s->conn == CONN_READY) {
+        s->stop_flush = true;
         send_pending(s);
         if (s->token && s->ac) {
             const char *argv[] = { "EVALSHA", s->sha_release, "1",
@@ -1001,6 +1031,7 @@ void store_free(struct store *s)
         free(b);
     }
     storebatch_free(&s->cur);
+    storestate_free(&s->keys);
     free(s->argv);
     free(s->argvlen);
     free(s->hc);
@@ -1059,10 +1090,9 @@ int store_contact_arrived(struct store *s, const char *contact_id,
     /* score: arrival in ms * 1000 + order within the ms; exact in a
      * double for ~285 years past the epoch. */
     uint64_t score = now_wall_ms * 1000 + (s->arr_sub < 999 ? s->arr_sub : 999);
-    if (storebatch_contact_arrived(&s->cur, contact_id, arrived, len,
+    if (storestate_contact_arrived(&s->keys, contact_id, arrived, len,
                                    now_wall_ms, score, owner) < 0)
         return STORE_ENOMEM;
-    s->st.ops_queued++;
     pending_update(s);
     return 0;
 }
@@ -1076,9 +1106,8 @@ int store_agent_login(struct store *s, const char *agent_id,
         return STORE_EINVAL;
     if (!s->token)
         return STORE_ENOTOWNER;
-    if (storebatch_agent_login(&s->cur, agent_id, login, len, owner) < 0)
+    if (storestate_agent_login(&s->keys, agent_id, login, len, owner) < 0)
         return STORE_ENOMEM;
-    s->st.ops_queued++;
     pending_update(s);
     return 0;
 }
@@ -1144,6 +1173,11 @@ static size_t hset(uint32_t *set, uint8_t *flag, size_t *n, uint32_t h)
     return (*n)++;
 }
 
+/* Events go to the stream one by one (in `cur`); the keys they touch get
+ * their final state in `keys` (one op per key at send time). Contact
+ * hashes change with every contact event; an agent's hash only with its
+ * AGENT_STATE events (state, reason and since_ms change nowhere else in the
+ * router), so offers and assignments write no agent key. */
 void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
 {
     if (!s->redis || !s->router || !s->token)
@@ -1165,28 +1199,31 @@ void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
         const char *aid = ev->agent != UINT32_MAX
                               ? router_agent_id(r, ev->agent) : "";
         const char *q = ev->queue >= 0 ? router_queue_name(r, ev->queue) : "";
-        char detail[32] = "";
+        char num[24];
+        const char *detail = "";
         switch (ev->type) {
         case ROUTER_EV_OFFER:
-            snprintf(detail, sizeof(detail), "%" PRIu64,
-                     to_wall(ev->deadline, mono_now_us, wall_now_ms));
+            num[storebatch_u64(num, to_wall(ev->deadline, mono_now_us,
+                                            wall_now_ms))] = '\0';
+            detail = num;
             break;
         case ROUTER_EV_REVOKED:
-            snprintf(detail, sizeof(detail), "%s",
-                     ev->u.revoke == ROUTER_REVOKE_TIMEOUT ? "timeout"
+            detail = ev->u.revoke == ROUTER_REVOKE_TIMEOUT ? "timeout"
                      : ev->u.revoke == ROUTER_REVOKE_ABANDONED ? "abandoned"
-                     : "agent_logout");
+                     : "agent_logout";
             break;
         case ROUTER_EV_CONTACT_GONE:
-            snprintf(detail, sizeof(detail), "%s",
-                     ev->u.gone == ROUTER_CONTACT_ABANDONED ? "abandoned"
-                                                            : "completed");
+            detail = ev->u.gone == ROUTER_CONTACT_ABANDONED ? "abandoned"
+                                                            : "completed";
             break;
         case ROUTER_EV_AGENT_STATE:
-            snprintf(detail, sizeof(detail), "%d", (int)ev->u.agent_state);
+            num[storebatch_u64(num, (uint64_t)(ev->u.agent_state < 0
+                                               ? 0 : ev->u.agent_state))] = '\0';
+            detail = num;
             break;
         case ROUTER_EV_QUEUED:
-            snprintf(detail, sizeof(detail), "%" PRIu32, ev->position);
+            num[storebatch_u64(num, ev->position)] = '\0';
+            detail = num;
             break;
         default:
             break;
@@ -1196,15 +1233,12 @@ void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
         if (ev->contact != UINT32_MAX) {
             size_t k = hset(s->hc, s->hc_gone, &nc, ev->contact);
             if (ev->type == ROUTER_EV_CONTACT_GONE)
-                s->hc_gone[k] = (uint8_t)(ev->u.gone == ROUTER_CONTACT_ABANDONED
-                                              ? ROUTER_CONTACT_ABANDONED
-                                              : ROUTER_CONTACT_COMPLETED);
+                s->hc_gone[k] = 1;
         }
-        if (ev->agent != UINT32_MAX) {
+        if (ev->agent != UINT32_MAX && ev->type == ROUTER_EV_AGENT_STATE) {
             size_t k = hset(s->ha, s->ha_out, &na, ev->agent);
-            if (ev->type == ROUTER_EV_AGENT_STATE)
-                s->ha_out[k] =
-                    ev->u.agent_state == ROUTER_AGENT_STATE_LOGGED_OUT;
+            s->ha_out[k] =
+                ev->u.agent_state == ROUTER_AGENT_STATE_LOGGED_OUT;
         }
     }
     for (size_t i = 0; i < nc; i++) {
@@ -1212,14 +1246,14 @@ void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
         if (!id || !id[0])
             continue;
         if (s->hc_gone[i]) {
-            storebatch_contact_gone(&s->cur, id, s->hc_gone[i]);
+            storestate_contact_gone(&s->keys, id);
             continue;
         }
         struct router_contact_info ci;
         router_contact_info(r, s->hc[i], &ci);
         if (ci.state == ROUTER_CONTACT_COMPLETED ||
             ci.state == ROUTER_CONTACT_ABANDONED) {
-            storebatch_contact_gone(&s->cur, id, (int)ci.state);
+            storestate_contact_gone(&s->keys, id);
             continue;
         }
         const char *q = ci.queue >= 0 ? router_queue_name(r, ci.queue) : "";
@@ -1227,28 +1261,43 @@ void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
                                                : "";
         uint64_t dl = ci.state == ROUTER_CONTACT_OFFERED
                           ? to_wall(ci.deadline, mono_now_us, wall_now_ms) : 0;
-        storebatch_contact_state(&s->cur, id, (int)ci.state, q, a, dl);
+        if (storestate_contact_state(&s->keys, id, (int)ci.state, q, a,
+                                     dl) < 0)
+            log_error("store: out of memory recording contact %s", id);
     }
     for (size_t i = 0; i < na; i++) {
         const char *id = router_agent_id(r, s->ha[i]);
         if (!id || !id[0])
             continue;
         if (s->ha_out[i]) {
-            storebatch_agent_logout(&s->cur, id);
+            storestate_agent_logout(&s->keys, id);
             continue;
         }
         struct router_agent_info ai;
         router_agent_info(r, s->ha[i], mono_now_us, &ai);
         if (ai.state == ROUTER_AGENT_STATE_LOGGED_OUT) {
-            storebatch_agent_logout(&s->cur, id);
+            storestate_agent_logout(&s->keys, id);
             continue;
         }
-        storebatch_agent_state(&s->cur, id, (int)ai.state, ai.reason,
-                               to_wall(ai.state_since, mono_now_us,
-                                       wall_now_ms));
+        if (storestate_agent_state(&s->keys, id, (int)ai.state, ai.reason,
+                                   to_wall(ai.state_since, mono_now_us,
+                                           wall_now_ms)) < 0)
+            log_error("store: out of memory recording agent %s", id);
     }
     s->st.ops_queued += s->cur.nops - before;
     pending_update(s);
+}
+
+/* durability memory: while Redis is connected and confirming but the
+ * write-behind backlog is past half of max_pending, barriers wait for
+ * Redis's confirmation as with durability redis. Clients are slowed to
+ * the rate Redis sustains instead of the backlog reaching max_pending and
+ * new contacts being refused; during an outage (no connection) barriers
+ * fire at the flush as usual and max_pending still bounds the memory. */
+static bool memory_throttled(const struct store *s)
+{
+    return s->conn == CONN_READY && s->role == STORE_ROLE_OWNER &&
+           s->pending_ops >= s->cfg.max_pending / 2;
 }
 
 int store_barrier(struct store *s, store_barrier_cb cb, void *arg)
@@ -1263,7 +1312,7 @@ int store_barrier(struct store *s, store_barrier_cb cb, void *arg)
         if (!s->token)
             return STORE_ENOTOWNER;
     }
-    uint64_t seq = s->cur.nops ? s->next_seq : s->next_seq - 1;
+    uint64_t seq = cur_ops(s) ? s->next_seq : s->next_seq - 1;
     return barrier_push(s, cb, arg, seq);
 }
 
@@ -1275,7 +1324,8 @@ void store_flush(struct store *s)
     }
     if (!s->stopping)
         send_pending(s);
-    barriers_fire(s, s->cfg.durability == STORE_DURABILITY_MEMORY, 0);
+    barriers_fire(s, s->cfg.durability == STORE_DURABILITY_MEMORY &&
+                         !memory_throttled(s), 0);
 }
 
 const char *store_strerror(int err)

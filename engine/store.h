@@ -65,7 +65,11 @@ struct store_config {
     uint32_t reconnect_max_ms;    /* backoff cap, default 2000 */
     size_t max_pending;           /* bound of unconfirmed writes (commands),
                                      default 100000 */
-    uint32_t stream_maxlen;       /* XADD MAXLEN ~, default 1000000 */
+    uint32_t stream_maxlen;       /* XTRIM MAXLEN ~ once per batch,
+                                     default 1000000 */
+    size_t max_inflight;          /* write batches awaiting their reply
+                                     before the next one waits and grows
+                                     (group commit), default 2 */
     char advertise[256];          /* this engine's client address, named in
                                      NOT_OWNER errors ("host:port") */
 };

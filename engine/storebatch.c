@@ -6,6 +6,7 @@
  * writes the tenant's keys; docs/redis.md describes the layout they keep.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,11 +85,23 @@ static void puts_(struct storebatch *b, const char *s)
     put(b, s ? s : "", s ? strlen(s) : 0);
 }
 
+size_t storebatch_u64(char *buf, uint64_t v)
+{
+    char t[24];
+    size_t n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = t[n - 1 - i];
+    return n;
+}
+
 static void putu(struct storebatch *b, uint64_t v)
 {
     char t[24];
-    int n = snprintf(t, sizeof(t), "%" PRIu64, v);
-    put(b, t, (size_t)n);
+    put(b, t, storebatch_u64(t, v));
 }
 
 static size_t slen(const char *s)
@@ -220,6 +233,47 @@ int storebatch_event(struct storebatch *b, const char *type,
     return 0;
 }
 
+int storebatch_contact_new(struct storebatch *b, const char *id,
+                           const uint8_t *arrived, size_t len,
+                           uint64_t arrived_ms, uint64_t score,
+                           const char *owner, int state, const char *queue,
+                           const char *agent, uint64_t deadline_ms)
+{
+    if (reserve(b, 1 + slen(id) + len + slen(owner) + slen(queue) +
+                   slen(agent) + 96, 10) < 0)
+        return -1;
+    put(b, "N", 1);
+    puts_(b, id);
+    put(b, arrived, len);
+    putu(b, arrived_ms);
+    putu(b, score);
+    puts_(b, owner);
+    putu(b, (uint64_t)(state < 0 ? 0 : state));
+    puts_(b, queue);
+    puts_(b, agent);
+    putu(b, deadline_ms);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_agent_new(struct storebatch *b, const char *id,
+                         const uint8_t *login, size_t len, const char *owner,
+                         int state, const char *reason, uint64_t since_ms)
+{
+    if (reserve(b, 1 + slen(id) + len + slen(owner) + slen(reason) + 48,
+                7) < 0)
+        return -1;
+    put(b, "G", 1);
+    puts_(b, id);
+    put(b, login, len);
+    puts_(b, owner);
+    putu(b, (uint64_t)(state < 0 ? 0 : state));
+    puts_(b, reason);
+    putu(b, since_ms);
+    b->nops++;
+    return 0;
+}
+
 int storebatch_queue(struct storebatch *b, const char *name, int index)
 {
     if (reserve(b, 1 + slen(name) + 24, 3) < 0)
@@ -229,6 +283,311 @@ int storebatch_queue(struct storebatch *b, const char *name, int index)
     putu(b, (uint64_t)(index < 0 ? 0 : index));
     b->nops++;
     return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* final state per key */
+
+enum {
+    F_NEW = 1,      /* arrival / login in this batch: write every field */
+    F_STATE = 2,    /* state fields valid */
+    F_GONE = 4,     /* final: removed */
+    F_STORED = 8,   /* the key may exist from before this batch */
+};
+
+void storestate_init(struct storestate *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->cur_gen = 1;
+}
+
+void storestate_free(struct storestate *t)
+{
+    free(t->ent);
+    free(t->slot);
+    free(t->gen);
+    free(t->arena);
+    storestate_init(t);
+}
+
+void storestate_reset(struct storestate *t)
+{
+    t->n = 0;
+    t->alen = 0;
+    if (++t->cur_gen == 0) {          /* wrapped: forget every slot */
+        if (t->gen)
+            memset(t->gen, 0, t->nslots * sizeof(*t->gen));
+        t->cur_gen = 1;
+    }
+}
+
+static uint32_t id_hash(const char *id, size_t *len)
+{
+    uint32_t h = 2166136261u;         /* FNV-1a */
+    const unsigned char *p = (const unsigned char *)id;
+    size_t n = 0;
+    for (; p[n]; n++)
+        h = (h ^ p[n]) * 16777619u;
+    *len = n;
+    return h;
+}
+
+static void copy_id(char dst[64], const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n > 63)
+        n = 63;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static int rehash(struct storestate *t, size_t nslots)
+{
+    uint32_t *slot = malloc(nslots * sizeof(*slot));
+    uint32_t *gen = calloc(nslots, sizeof(*gen));
+    if (!slot || !gen) {
+        free(slot);
+        free(gen);
+        return -1;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        size_t k = t->ent[i].hash & (nslots - 1);
+        while (gen[k] == 1)
+            k = (k + 1) & (nslots - 1);
+        gen[k] = 1;
+        slot[k] = (uint32_t)i + 1;
+    }
+    free(t->slot);
+    free(t->gen);
+    t->slot = slot;
+    t->gen = gen;
+    t->nslots = nslots;
+    t->cur_gen = 1;
+    return 0;
+}
+
+/* The entry of (agent, id), created when missing (*created set). */
+static struct storestate_ent *ent_get(struct storestate *t, int agent,
+                                      const char *id, bool *created)
+{
+    size_t len;
+    uint32_t h = id_hash(id, &len) ^ (agent ? 0x9e3779b9u : 0);
+    if (len > 63)
+        len = 63;
+    if (t->nslots) {
+        size_t k = h & (t->nslots - 1);
+        while (t->gen[k] == t->cur_gen) {
+            struct storestate_ent *e = &t->ent[t->slot[k] - 1];
+            if (e->hash == h && e->agent == agent &&
+                strncmp(e->id, id, len) == 0 && e->id[len] == '\0') {
+                *created = false;
+                return e;
+            }
+            k = (k + 1) & (t->nslots - 1);
+        }
+    }
+    if (t->n == t->cap) {
+        size_t c = t->cap ? t->cap * 2 : 256;
+        struct storestate_ent *ne = realloc(t->ent, c * sizeof(*ne));
+        if (!ne)
+            return NULL;
+        t->ent = ne;
+        t->cap = c;
+    }
+    if (t->nslots < 2 * (t->n + 1) && rehash(t, 4 * t->cap) < 0)
+        return NULL;
+    size_t k = h & (t->nslots - 1);
+    while (t->gen[k] == t->cur_gen)
+        k = (k + 1) & (t->nslots - 1);
+    struct storestate_ent *e = &t->ent[t->n];
+    e->hash = h;
+    e->agent = (uint8_t)agent;
+    e->flags = 0;
+    e->state = 0;
+    e->t = 0;
+    e->arrived_ms = e->score = 0;
+    e->data_off = e->data_len = e->owner_off = e->owner_len = 0;
+    e->s1[0] = e->s2[0] = '\0';
+    memcpy(e->id, id, len);
+    e->id[len] = '\0';
+    t->gen[k] = t->cur_gen;
+    t->slot[k] = (uint32_t)++t->n;
+    *created = true;
+    return e;
+}
+
+static int arena_put(struct storestate *t, const void *p, size_t n,
+                     size_t *off)
+{
+    if (t->alen + n > t->acap) {
+        size_t c = t->acap ? t->acap : 4096;
+        while (c < t->alen + n)
+            c *= 2;
+        char *a = realloc(t->arena, c);
+        if (!a)
+            return -1;
+        t->arena = a;
+        t->acap = c;
+    }
+    if (n)
+        memcpy(t->arena + t->alen, p, n);
+    *off = t->alen;
+    t->alen += n;
+    return 0;
+}
+
+static int ent_new(struct storestate *t, int agent, const char *id,
+                   const uint8_t *data, size_t len, const char *owner)
+{
+    size_t ol = slen(owner), doff, ooff;
+    if (arena_put(t, data, len, &doff) < 0 ||
+        arena_put(t, owner ? owner : "", ol + 1, &ooff) < 0)  /* with NUL */
+        return -1;
+    bool created;
+    struct storestate_ent *e = ent_get(t, agent, id, &created);
+    if (!e)
+        return -1;
+    e->flags = (uint8_t)((e->flags & F_STORED) | F_NEW);
+    e->data_off = doff;
+    e->data_len = len;
+    e->owner_off = ooff;
+    e->owner_len = ol;
+    return 0;
+}
+
+static struct storestate_ent *ent_touch(struct storestate *t, int agent,
+                                        const char *id)
+{
+    bool created;
+    struct storestate_ent *e = ent_get(t, agent, id, &created);
+    if (e && created)
+        e->flags = F_STORED;          /* first seen without its arrival */
+    return e;
+}
+
+int storestate_contact_arrived(struct storestate *t, const char *id,
+                               const uint8_t *arrived, size_t len,
+                               uint64_t arrived_ms, uint64_t score,
+                               const char *owner)
+{
+    if (ent_new(t, 0, id, arrived, len, owner) < 0)
+        return -1;
+    bool created;
+    struct storestate_ent *e = ent_get(t, 0, id, &created);
+    e->arrived_ms = arrived_ms;
+    e->score = score;
+    return 0;
+}
+
+int storestate_contact_state(struct storestate *t, const char *id, int state,
+                             const char *queue, const char *agent,
+                             uint64_t deadline_ms)
+{
+    struct storestate_ent *e = ent_touch(t, 0, id);
+    if (!e)
+        return -1;
+    e->flags = (uint8_t)((e->flags & ~F_GONE) | F_STATE);
+    e->state = state;
+    e->t = deadline_ms;
+    copy_id(e->s1, queue);
+    copy_id(e->s2, agent);
+    return 0;
+}
+
+static int ent_gone(struct storestate *t, int agent, const char *id)
+{
+    struct storestate_ent *e = ent_touch(t, agent, id);
+    if (!e)
+        return -1;
+    e->flags = (uint8_t)((e->flags & F_STORED) | F_GONE);
+    return 0;
+}
+
+int storestate_contact_gone(struct storestate *t, const char *id)
+{
+    return ent_gone(t, 0, id);
+}
+
+int storestate_agent_login(struct storestate *t, const char *id,
+                           const uint8_t *login, size_t len,
+                           const char *owner)
+{
+    return ent_new(t, 1, id, login, len, owner);
+}
+
+int storestate_agent_state(struct storestate *t, const char *id, int state,
+                           const char *reason, uint64_t since_ms)
+{
+    struct storestate_ent *e = ent_touch(t, 1, id);
+    if (!e)
+        return -1;
+    e->flags = (uint8_t)((e->flags & ~F_GONE) | F_STATE);
+    e->state = state;
+    e->t = since_ms;
+    copy_id(e->s1, reason);
+    return 0;
+}
+
+int storestate_agent_logout(struct storestate *t, const char *id)
+{
+    return ent_gone(t, 1, id);
+}
+
+long storestate_emit(struct storestate *t, struct storebatch *b)
+{
+    size_t len0 = b->len, nargs0 = b->nargs, nops0 = b->nops;
+    long ops = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct storestate_ent *e = &t->ent[i];
+        const uint8_t *data = NULL;
+        const char *owner = "";
+        if (e->flags & F_NEW) {
+            data = (const uint8_t *)t->arena + e->data_off;
+            owner = t->arena + e->owner_off;          /* NUL-terminated */
+        }
+        int rc = 0;
+        if (e->flags & F_GONE) {
+            if (!(e->flags & F_STORED))
+                continue;               /* created and removed here */
+            rc = e->agent ? storebatch_agent_logout(b, e->id)
+                          : storebatch_contact_gone(b, e->id, 0);
+        } else if (e->agent) {
+            if ((e->flags & (F_NEW | F_STATE)) == (F_NEW | F_STATE))
+                rc = storebatch_agent_new(b, e->id, data, e->data_len, owner,
+                                          e->state, e->s1, e->t);
+            else if (e->flags & F_NEW)
+                rc = storebatch_agent_login(b, e->id, data, e->data_len,
+                                            owner);
+            else if (e->flags & F_STATE)
+                rc = storebatch_agent_state(b, e->id, e->state, e->s1, e->t);
+            else
+                continue;
+        } else {
+            if ((e->flags & (F_NEW | F_STATE)) == (F_NEW | F_STATE))
+                rc = storebatch_contact_new(b, e->id, data, e->data_len,
+                                            e->arrived_ms, e->score, owner,
+                                            e->state, e->s1, e->s2, e->t);
+            else if (e->flags & F_NEW)
+                rc = storebatch_contact_arrived(b, e->id, data, e->data_len,
+                                                e->arrived_ms, e->score,
+                                                owner);
+            else if (e->flags & F_STATE)
+                rc = storebatch_contact_state(b, e->id, e->state, e->s1,
+                                              e->s2, e->t);
+            else
+                continue;
+        }
+        if (rc < 0) {
+            b->len = len0;
+            b->nargs = nargs0;
+            b->nops = nops0;
+            return -1;
+        }
+        ops++;
+    }
+    storestate_reset(t);
+    return ops;
 }
 
 const char *storebatch_arg(const struct storebatch *b, size_t i, size_t *len)
@@ -305,25 +664,41 @@ const char storebatch_script[] =
     "end\n"
     "redis.call('SET', KEYS[3], tok .. ':' .. ARGV[3])\n"
     "local p = ARGV[1]\n"
-    "local ml = ARGV[4]\n"
+    "local pc = p .. 'contact:'\n"
+    "local pa = p .. 'agent:'\n"
+    "local kc = p .. 'contacts'\n"
+    "local ka = p .. 'agents'\n"
+    "local ke = p .. 'events'\n"
     "local gone = {}\n"
     "local i = 5\n"
     "local n = #ARGV\n"
     "local ops = 0\n"
+    "local evs = 0\n"
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
-    "  if op == 'A' then\n"
+    "  if op == 'e' then\n"
+    "    local f = {'type', ARGV[i+1]}\n"
+    "    if ARGV[i+2] ~= '' then f[#f+1] = 'contact'; f[#f+1] = ARGV[i+2] end\n"
+    "    if ARGV[i+3] ~= '' then f[#f+1] = 'agent'; f[#f+1] = ARGV[i+3] end\n"
+    "    if ARGV[i+4] ~= '' then f[#f+1] = 'queue'; f[#f+1] = ARGV[i+4] end\n"
+    "    f[#f+1] = 'ts'; f[#f+1] = ARGV[i+5]\n"
+    "    if ARGV[i+6] ~= '' then f[#f+1] = 'detail'; f[#f+1] = ARGV[i+6] end\n"
+    "    f[#f+1] = 'token'; f[#f+1] = tok\n"
+    "    redis.call('XADD', ke, '*', unpack(f))\n"
+    "    evs = evs + 1\n"
+    "    i = i + 7\n"
+    "  elseif op == 'N' then\n"
     "    local id = ARGV[i+1]\n"
-    "    if not gone[id] then\n"
-    "      redis.call('HSET', p .. 'contact:' .. id, 'arrived', ARGV[i+2],\n"
-    "                 'arrived_ms', ARGV[i+3], 'owner', ARGV[i+5])\n"
-    "      redis.call('ZADD', p .. 'contacts', ARGV[i+4], id)\n"
-    "    end\n"
-    "    i = i + 6\n"
+    "    redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"
+    "               'arrived_ms', ARGV[i+3], 'owner', ARGV[i+5],\n"
+    "               'state', ARGV[i+6], 'queue', ARGV[i+7],\n"
+    "               'agent', ARGV[i+8], 'deadline_ms', ARGV[i+9])\n"
+    "    redis.call('ZADD', kc, ARGV[i+4], id)\n"
+    "    i = i + 10\n"
     "  elseif op == 'c' then\n"
     "    local id = ARGV[i+1]\n"
     "    if not gone[id] then\n"
-    "      redis.call('HSET', p .. 'contact:' .. id, 'state', ARGV[i+2],\n"
+    "      redis.call('HSET', pc .. id, 'state', ARGV[i+2],\n"
     "                 'queue', ARGV[i+3], 'agent', ARGV[i+4],\n"
     "                 'deadline_ms', ARGV[i+5])\n"
     "    end\n"
@@ -331,32 +706,39 @@ const char storebatch_script[] =
     "  elseif op == 'x' then\n"
     "    local id = ARGV[i+1]\n"
     "    gone[id] = true\n"
-    "    redis.call('DEL', p .. 'contact:' .. id)\n"
-    "    redis.call('ZREM', p .. 'contacts', id)\n"
+    "    redis.call('DEL', pc .. id)\n"
+    "    redis.call('ZREM', kc, id)\n"
     "    i = i + 3\n"
+    "  elseif op == 'a' then\n"
+    "    redis.call('HSET', pa .. ARGV[i+1], 'state', ARGV[i+2],\n"
+    "               'reason', ARGV[i+3], 'since_ms', ARGV[i+4])\n"
+    "    i = i + 5\n"
+    "  elseif op == 'G' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    redis.call('HSET', pa .. id, 'login', ARGV[i+2], 'owner', ARGV[i+3],\n"
+    "               'state', ARGV[i+4], 'reason', ARGV[i+5],\n"
+    "               'since_ms', ARGV[i+6])\n"
+    "    redis.call('SADD', ka, id)\n"
+    "    i = i + 7\n"
+    "  elseif op == 'A' then\n"
+    "    local id = ARGV[i+1]\n"
+    "    if not gone[id] then\n"
+    "      redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"
+    "                 'arrived_ms', ARGV[i+3], 'owner', ARGV[i+5])\n"
+    "      redis.call('ZADD', kc, ARGV[i+4], id)\n"
+    "    end\n"
+    "    i = i + 6\n"
     "  elseif op == 'L' then\n"
     "    local id = ARGV[i+1]\n"
-    "    redis.call('HSET', p .. 'agent:' .. id, 'login', ARGV[i+2],\n"
+    "    redis.call('HSET', pa .. id, 'login', ARGV[i+2],\n"
     "               'owner', ARGV[i+3])\n"
-    "    redis.call('SADD', p .. 'agents', id)\n"
+    "    redis.call('SADD', ka, id)\n"
     "    i = i + 4\n"
-    "  elseif op == 'a' then\n"
-    "    local id = ARGV[i+1]\n"
-    "    redis.call('HSET', p .. 'agent:' .. id, 'state', ARGV[i+2],\n"
-    "               'reason', ARGV[i+3], 'since_ms', ARGV[i+4])\n"
-    "    redis.call('SADD', p .. 'agents', id)\n"
-    "    i = i + 5\n"
     "  elseif op == 'o' then\n"
     "    local id = ARGV[i+1]\n"
-    "    redis.call('DEL', p .. 'agent:' .. id)\n"
-    "    redis.call('SREM', p .. 'agents', id)\n"
+    "    redis.call('DEL', pa .. id)\n"
+    "    redis.call('SREM', ka, id)\n"
     "    i = i + 2\n"
-    "  elseif op == 'e' then\n"
-    "    redis.call('XADD', p .. 'events', 'MAXLEN', '~', ml, '*',\n"
-    "               'type', ARGV[i+1], 'contact', ARGV[i+2],\n"
-    "               'agent', ARGV[i+3], 'queue', ARGV[i+4], 'ts', ARGV[i+5],\n"
-    "               'detail', ARGV[i+6], 'token', tok)\n"
-    "    i = i + 7\n"
     "  elseif op == 'q' then\n"
     "    redis.call('HSET', p .. 'queues', ARGV[i+1], ARGV[i+2])\n"
     "    i = i + 3\n"
@@ -364,6 +746,9 @@ const char storebatch_script[] =
     "    return redis.error_reply('ERR ccroute batch: bad op ' .. tostring(op))\n"
     "  end\n"
     "  ops = ops + 1\n"
+    "end\n"
+    "if evs > 0 then\n"
+    "  redis.call('XTRIM', ke, 'MAXLEN', '~', ARGV[4])\n"
     "end\n"
     "return ops\n";
 

@@ -76,6 +76,86 @@ int storebatch_event(struct storebatch *b, const char *type,
                      const char *queue, uint64_t ts_ms, const char *detail);
 int storebatch_queue(struct storebatch *b, const char *name, int index);
 
+/* Combined ops written by storestate_emit() (one per key and batch):
+ *
+ *   N id arrived arrived_ms score owner state queue agent deadline
+ *                                       new contact with its state (one
+ *                                       HSET of every field + ZADD)
+ *   G id login owner state reason since_ms
+ *                                       agent login with its state (one
+ *                                       HSET of every field + SADD)
+ */
+int storebatch_contact_new(struct storebatch *b, const char *id,
+                           const uint8_t *arrived, size_t len,
+                           uint64_t arrived_ms, uint64_t score,
+                           const char *owner, int state, const char *queue,
+                           const char *agent, uint64_t deadline_ms);
+int storebatch_agent_new(struct storebatch *b, const char *id,
+                         const uint8_t *login, size_t len, const char *owner,
+                         int state, const char *reason, uint64_t since_ms);
+
+/* Decimal digits of v into buf (at least 21 bytes); returns the length
+ * (no NUL written). */
+size_t storebatch_u64(char *buf, uint64_t v);
+
+/* ---- the final state of every key touched by a batch ----
+ *
+ * The store does not write a key per event: it records here the *final*
+ * state of each contact and agent touched since the batch started (a small
+ * open-addressing table keyed by id, reset per batch, no allocation once
+ * grown), and storestate_emit() turns it into at most one op per key when
+ * the batch is sent. A contact that arrives and leaves within one batch
+ * costs no key write at all (only its stream entries); an agent whose
+ * state flips several times costs one HSET. Ids are copied, so the table
+ * survives router_out_clear() and several loop turns. */
+struct storestate_ent {
+    uint32_t hash;
+    uint8_t agent;              /* 0 contact, 1 agent */
+    uint8_t flags;              /* STORESTATE_F_* */
+    int state;
+    uint64_t t;                 /* contact: deadline_ms; agent: since_ms */
+    uint64_t arrived_ms, score; /* contact arrival (F_NEW) */
+    size_t data_off, data_len;  /* packed ContactArrived / AgentLogin */
+    size_t owner_off, owner_len;
+    char id[64];
+    char s1[64];                /* contact: queue; agent: reason */
+    char s2[64];                /* contact: agent id */
+};
+
+struct storestate {
+    struct storestate_ent *ent; /* in first-touch order */
+    size_t n, cap;
+    uint32_t *slot;             /* index + 1 into ent, 0 empty */
+    uint32_t *gen;              /* slot valid when gen[i] == cur_gen */
+    uint32_t cur_gen;
+    size_t nslots;              /* power of two, >= 2 * cap */
+    char *arena;                /* packed requests and owners */
+    size_t alen, acap;
+};
+
+void storestate_init(struct storestate *t);
+void storestate_free(struct storestate *t);
+void storestate_reset(struct storestate *t);
+/* Each returns 0 or -1 (out of memory; nothing recorded). */
+int storestate_contact_arrived(struct storestate *t, const char *id,
+                               const uint8_t *arrived, size_t len,
+                               uint64_t arrived_ms, uint64_t score,
+                               const char *owner);
+int storestate_contact_state(struct storestate *t, const char *id, int state,
+                             const char *queue, const char *agent,
+                             uint64_t deadline_ms);
+int storestate_contact_gone(struct storestate *t, const char *id);
+int storestate_agent_login(struct storestate *t, const char *id,
+                           const uint8_t *login, size_t len,
+                           const char *owner);
+int storestate_agent_state(struct storestate *t, const char *id, int state,
+                           const char *reason, uint64_t since_ms);
+int storestate_agent_logout(struct storestate *t, const char *id);
+/* Appends one op per key (none for a key created and removed within the
+ * batch) to `b`, then resets the table. Returns the number of ops, or -1
+ * (out of memory: `b` may hold part of them, the table is kept). */
+long storestate_emit(struct storestate *t, struct storebatch *b);
+
 /* Argument i of the ops (0-based); *len receives its length. */
 const char *storebatch_arg(const struct storebatch *b, size_t i, size_t *len);
 

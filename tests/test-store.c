@@ -278,6 +278,85 @@ static void expect_args(const struct storebatch *b, size_t from,
     }
 }
 
+/* The final-state table: one op per key, none for a key that came and
+ * went within the batch. */
+static void test_coalesce(void **state)
+{
+    (void)state;
+    struct storestate t;
+    struct storebatch b;
+    storestate_init(&t);
+    storebatch_init(&b);
+    /* c1 arrives, is offered, assigned and completes: nothing */
+    assert_int_equal(storestate_contact_arrived(&t, "c1",
+                     (const uint8_t *)"P1", 2, 1000, 1000000, "sw"), 0);
+    storestate_contact_state(&t, "c1", 1, "sales", "", 0);
+    storestate_contact_state(&t, "c1", 2, "sales", "a1", 1234);
+    storestate_contact_state(&t, "c1", 3, "sales", "a1", 0);
+    storestate_contact_gone(&t, "c1");
+    /* c2 arrives and is offered: one N with the final state */
+    storestate_contact_arrived(&t, "c2", (const uint8_t *)"P2", 2, 1001,
+                               1001000, "sw");
+    storestate_contact_state(&t, "c2", 1, "sales", "", 0);
+    storestate_contact_state(&t, "c2", 2, "sales", "a2", 99);
+    /* c0 (stored before) changes twice, c9 (stored before) leaves */
+    storestate_contact_state(&t, "c0", 2, "sales", "a1", 5);
+    storestate_contact_state(&t, "c0", 3, "sales", "a1", 0);
+    storestate_contact_gone(&t, "c9");
+    /* a1 flips three times: one a; a2 logs in: one G; a3 in and out:
+     * nothing; a4 (stored before) logs out: o */
+    storestate_agent_state(&t, "a1", 2, "lunch", 10);
+    storestate_agent_state(&t, "a1", 1, "", 11);
+    storestate_agent_state(&t, "a1", 3, "", 12);
+    storestate_agent_login(&t, "a2", (const uint8_t *)"LOG", 3, "desk");
+    storestate_agent_state(&t, "a2", 1, "", 13);
+    storestate_agent_login(&t, "a3", (const uint8_t *)"L3", 2, "desk");
+    storestate_agent_state(&t, "a3", 1, "", 14);
+    storestate_agent_logout(&t, "a3");
+    storestate_agent_logout(&t, "a4");
+    assert_int_equal(storestate_emit(&t, &b), 6);
+    assert_int_equal(t.n, 0);
+    size_t len, i = 0;
+    const char *a = storebatch_arg(&b, i, &len);
+    assert_memory_equal(a, "N", 1);                       /* c2 */
+    assert_memory_equal(storebatch_arg(&b, i + 1, &len), "c2", 2);
+    assert_memory_equal(storebatch_arg(&b, i + 5, &len), "sw", 2);
+    assert_memory_equal(storebatch_arg(&b, i + 6, &len), "2", 1);
+    assert_memory_equal(storebatch_arg(&b, i + 8, &len), "a2", 2);
+    assert_memory_equal(storebatch_arg(&b, i + 9, &len), "99", 2);
+    i += 10;
+    assert_memory_equal(storebatch_arg(&b, i, &len), "c", 1);  /* c0 */
+    assert_memory_equal(storebatch_arg(&b, i + 2, &len), "3", 1);
+    i += 6;
+    assert_memory_equal(storebatch_arg(&b, i, &len), "x", 1);  /* c9 */
+    assert_memory_equal(storebatch_arg(&b, i + 1, &len), "c9", 2);
+    i += 3;
+    assert_memory_equal(storebatch_arg(&b, i, &len), "a", 1);  /* a1 */
+    assert_memory_equal(storebatch_arg(&b, i + 2, &len), "3", 1);
+    assert_memory_equal(storebatch_arg(&b, i + 4, &len), "12", 2);
+    i += 5;
+    assert_memory_equal(storebatch_arg(&b, i, &len), "G", 1);  /* a2 */
+    assert_memory_equal(storebatch_arg(&b, i + 2, &len), "LOG", 3);
+    assert_memory_equal(storebatch_arg(&b, i + 3, &len), "desk", 4);
+    i += 7;
+    assert_memory_equal(storebatch_arg(&b, i, &len), "o", 1);  /* a4 */
+    i += 2;
+    assert_int_equal(i, b.nargs);
+    /* reset per batch: the same ids start afresh, many keys grow it */
+    storebatch_reset(&b);
+    char id[16];
+    for (int k = 0; k < 5000; k++) {
+        snprintf(id, sizeof(id), "k%d", k);
+        storestate_contact_state(&t, id, 1, "q", "", 0);
+        storestate_contact_state(&t, id, 2, "q", "a", 7);
+    }
+    assert_int_equal(t.n, 5000);
+    assert_int_equal(storestate_emit(&t, &b), 5000);
+    assert_int_equal(b.nops, 5000);
+    storebatch_free(&b);
+    storestate_free(&t);
+}
+
 static void test_batch_ops(void **state)
 {
     struct storebatch b;
@@ -990,6 +1069,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_batch_ops),
+        cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_memory_only),
         cmocka_unit_test_setup_teardown(test_script_layout_and_fencing,
                                         setup_redis, teardown_redis),
