@@ -210,10 +210,20 @@ struct aent {
     uint32_t agent;
     uint16_t queue;
     uint8_t tier, ch;
-    uint8_t inpool;
+    uint8_t inpool;             /* linked in its pool, valid or stale */
     uint8_t first;              /* first tier-0 entry of its queue */
     uint16_t score;
+    uint32_t ep;                /* the agent's epoch on `ch` when linked */
     uint64_t rr;
+};
+
+/* An agent's reference to one of its entries, with what a walk over them
+ * needs (pool, strategy) so that the walk does not touch the entry. */
+struct aref {
+    struct aent *e;
+    uint16_t queue;
+    uint8_t tier;
+    uint8_t strat;
 };
 
 /* Available agents of one (queue, tier, channel). Longest idle keeps a
@@ -264,6 +274,7 @@ struct agent {
     enum router_agent_state state;
     char reason[ROUTER_ID_MAX];
     uint64_t state_since, idle_since, login_at, busy_since, busy_acc;
+    uint64_t idle_seq;          /* order of becoming idle: ties of idle_since */
     uint64_t wrap_until;
     uint8_t cap[NCH], busy[NCH];
     uint16_t busy_total;
@@ -273,11 +284,14 @@ struct agent {
     uint16_t *served;                       /* queues listed at login */
     uint16_t nserved;                       /* 0: every queue */
     uint32_t no_answer;
-    /* pool entries by channel: arrays of pointers, so that a walk over
-     * them prefetches every entry at once instead of chasing a list */
-    struct aent **ev[NCH];
+    /* pool entries by channel, with their pools: most walks over them
+     * read this array only */
+    struct aref *ev[NCH];
     uint16_t nev[NCH], cev[NCH];
-    uint8_t pooled;                         /* channels with entries pooled */
+    uint8_t pooled;                         /* channels with valid entries */
+    uint16_t pbusy;                         /* busy_total, idle_seq when */
+    uint64_t pidle;                         /* the entries were last keyed */
+    uint32_t ep[NCH];                       /* availability epochs */
     uint32_t work_head, work_tail;          /* offered + assigned */
     struct treap pref;
     uint32_t timer;                         /* heap index or NONE */
@@ -338,6 +352,7 @@ struct router {
     struct rng rng;
     uint32_t npooled[NCH];      /* contacts in queue pools, per channel */
     uint64_t prio_ctr;
+    uint64_t idle_ctr;          /* agents' idle_seq */
     uint32_t seq;
 };
 
@@ -623,9 +638,11 @@ static void aent_key(const struct router *r, const struct agent *a,
     switch (q->strategy) {
     case ROUTER_STRATEGY_MOST_SKILLED:
         *k1 = ((uint64_t)(4095 - e->score) << 52) | (a->idle_since & IDLE_MASK);
+        *k2 = a->idle_seq;
         break;
     case ROUTER_STRATEGY_LEAST_OCCUPIED:
         *k1 = ((uint64_t)a->busy_total << 52) | (a->idle_since & IDLE_MASK);
+        *k2 = a->idle_seq;
         break;
     case ROUTER_STRATEGY_ROUND_ROBIN:
         *k1 = e->rr;
@@ -635,6 +652,7 @@ static void aent_key(const struct router *r, const struct agent *a,
         break;
     default:
         *k1 = a->idle_since;
+        *k2 = a->idle_seq;
         break;
     }
 }
@@ -647,7 +665,6 @@ static inline bool pool_is_list(const struct queue *q)
 static void pool_insert(const struct queue *q, struct apool *p,
                         struct tnode *n)
 {
-    p->n++;
     if (!pool_is_list(q)) {
         treap_insert(&p->t, n);
         return;
@@ -671,7 +688,6 @@ static void pool_insert(const struct queue *q, struct apool *p,
 static void pool_remove(const struct queue *q, struct apool *p,
                         struct tnode *n)
 {
-    p->n--;
     if (!pool_is_list(q)) {
         treap_remove(&p->t, n);
         return;
@@ -699,48 +715,93 @@ static inline struct tnode *pool_next(const struct queue *q,
     return pool_is_list(q) ? n->r : treap_next(n);
 }
 
-/* Puts every entry of `a` in its pool iff the agent can take that channel
- * now, with a fresh key; entries whose membership and key did not change
- * are left alone. O(E) plus O(log n) per entry that moves. */
+/* Whether entry e is valid: linked, and linked since the agent last
+ * became able to take its channel (see "Lazy pool membership"). */
+static inline bool aent_valid(const struct router *r, const struct aent *e)
+{
+    return e->inpool && e->ep == r->agents[e->agent].ep[e->ch];
+}
+
+static inline struct apool *aref_pool(struct router *r, const struct aref *f,
+                                      unsigned ch)
+{
+    return &r->queues[f->queue].apool[f->tier][ch];
+}
+
+/* (Re)links entry e of agent a with a fresh key and the current epoch. */
+static void aent_relink(struct router *r, struct agent *a, struct aent *e)
+{
+    struct queue *q = &r->queues[e->queue];
+    struct apool *p = &q->apool[e->tier][e->ch];
+    if (e->inpool)
+        pool_remove(q, p, &e->node);
+    aent_key(r, a, e, &e->node.k1, &e->node.k2);
+    e->ep = a->ep[e->ch];
+    pool_insert(q, p, &e->node);
+    e->inpool = 1;
+}
+
+/* Brings the agent's pool membership up to date after any change of its
+ * state, capacity use or keys ("Lazy pool membership" in the essay):
+ *  - a channel it can no longer take: the epoch moves on, so that every
+ *    entry of the channel goes stale at once, O(1) + a counter per pool
+ *    (weighted random pools, which must stay exact, are unlinked);
+ *  - a channel it can take again: every entry relinked with the new epoch;
+ *  - a channel it still takes: only entries whose key changed (idle_since
+ *    for longest idle, most skilled, least occupied; busy slots for least
+ *    occupied) move. */
 static void agent_reindex(struct router *r, struct agent *a)
 {
+    bool idle_chg = a->pidle != a->idle_seq;
+    bool busy_chg = a->pbusy != a->busy_total;
     for (unsigned ch = 0; ch < NCH; ch++) {
         bool take = can_take(r, a, ch);
-        /* nothing pooled and nothing to pool: skip the channel */
-        if (!take && !(a->pooled & (1U << ch)))
-            continue;
-        struct aent **ev = a->ev[ch];
+        bool was = a->pooled & (1U << ch);
+        struct aref *ev = a->ev[ch];
         unsigned n = a->nev[ch];
-        for (unsigned i = 0; i < n; i++)
-            __builtin_prefetch((const char *)ev[i] + 64);
-        for (unsigned i = 0; i < n; i++) {
-            struct aent *e = ev[i];
-            struct queue *q = &r->queues[e->queue];
-            struct apool *p = &q->apool[e->tier][ch];
-            if (!take) {
-                if (e->inpool) {
-                    pool_remove(q, p, &e->node);
-                    e->inpool = 0;
-                }
+        if (!take) {
+            if (!was)
                 continue;
+            a->pooled &= (uint8_t)~(1U << ch);
+            a->ep[ch]++;
+            for (unsigned i = 0; i < n; i++) {
+                struct apool *p = aref_pool(r, &ev[i], ch);
+                p->n--;
+                if (ev[i].strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+                    pool_remove(&r->queues[ev[i].queue], p, &ev[i].e->node);
+                    ev[i].e->inpool = 0;
+                }
             }
+            continue;
+        }
+        if (!was) {
+            for (unsigned i = 0; i < n; i++)
+                __builtin_prefetch((const char *)ev[i].e + 64);
+            for (unsigned i = 0; i < n; i++) {
+                aent_relink(r, a, ev[i].e);
+                aref_pool(r, &ev[i], ch)->n++;
+            }
+            if (n)
+                a->pooled |= (uint8_t)(1U << ch);
+            continue;
+        }
+        if (!idle_chg && !busy_chg)
+            continue;
+        for (unsigned i = 0; i < n; i++) {
+            unsigned st = ev[i].strat;
+            if (st == ROUTER_STRATEGY_ROUND_ROBIN ||
+                st == ROUTER_STRATEGY_WEIGHTED_RANDOM ||
+                (!idle_chg && st != ROUTER_STRATEGY_LEAST_OCCUPIED))
+                continue;
+            struct aent *e = ev[i].e;
             uint64_t k1, k2;
             aent_key(r, a, e, &k1, &k2);
-            if (e->inpool) {
-                if (e->node.k1 == k1 && e->node.k2 == k2)
-                    continue;
-                pool_remove(q, p, &e->node);
-            }
-            e->node.k1 = k1;
-            e->node.k2 = k2;
-            pool_insert(q, p, &e->node);
-            e->inpool = 1;
+            if (e->node.k1 != k1 || e->node.k2 != k2)
+                aent_relink(r, a, e);
         }
-        if (take && n)
-            a->pooled |= (uint8_t)(1U << ch);
-        else
-            a->pooled &= (uint8_t)~(1U << ch);
     }
+    a->pidle = a->idle_seq;
+    a->pbusy = a->busy_total;
 }
 
 static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
@@ -754,8 +815,10 @@ static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
     a->state = st;
     copy_id(a->reason, reason ? reason : "");
     a->state_since = now;
-    if (st == ROUTER_AGENT_STATE_AVAILABLE)
+    if (st == ROUTER_AGENT_STATE_AVAILABLE) {
         a->idle_since = now;
+        a->idle_seq = ++r->idle_ctr;
+    }
     struct router_event *e = emit(r, ROUTER_EV_AGENT_STATE, NULL, a);
     e->u.agent_state = st;
 }
@@ -1023,10 +1086,12 @@ static void agent_drop_entries(struct router *r, struct agent *a)
 {
     for (unsigned ch = 0; ch < NCH; ch++) {
         for (unsigned i = 0; i < a->nev[ch]; i++) {
-            struct aent *e = a->ev[ch][i];
+            struct aent *e = a->ev[ch][i].e;
+            struct apool *p = aref_pool(r, &a->ev[ch][i], ch);
+            if (aent_valid(r, e))
+                p->n--;
             if (e->inpool)
-                pool_remove(&r->queues[e->queue],
-                            &r->queues[e->queue].apool[e->tier][ch], &e->node);
+                pool_remove(&r->queues[e->queue], p, &e->node);
             if (e->first)
                 r->queues[e->queue].staffed--;
             aent_put(r, e);
@@ -1068,7 +1133,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             unsigned cap = a->cev[ch] ? a->cev[ch] * 2u : 4u;
             if (cap > UINT16_MAX)
                 return ROUTER_ENOMEM;
-            struct aent **v = realloc(a->ev[ch], sizeof(*v) * cap);
+            struct aref *v = realloc(a->ev[ch], sizeof(*v) * cap);
             if (!v)
                 return ROUTER_ENOMEM;
             a->ev[ch] = v;
@@ -1090,7 +1155,9 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             first = false;
             q->staffed++;
         }
-        a->ev[ch][a->nev[ch]++] = e;
+        a->ev[ch][a->nev[ch]++] = (struct aref){e, (uint16_t)qi,
+                                                (uint8_t)tier,
+                                                (uint8_t)q->strategy};
     }
     return 0;
 }
@@ -1133,16 +1200,25 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         return NULL;
     }
     struct tnode *best = NULL;
-    for (unsigned l = 0; l <= c->level; l++)
-        for (struct tnode *n = pool_first(q, &q->apool[l][ch]); n;
-             n = pool_next(q, n)) {
+    for (unsigned l = 0; l <= c->level; l++) {
+        struct apool *p = &q->apool[l][ch];
+        for (struct tnode *n = pool_first(q, p), *nx; n; n = nx) {
+            struct aent *e = (struct aent *)n;
+            nx = pool_next(q, n);
+            if (!aent_valid(r, e)) {
+                /* stale: met once, unlinked for good */
+                pool_remove(q, p, n);
+                e->inpool = 0;
+                continue;
+            }
             if (best && !tnode_less(n, best))
                 break;
-            if (excluded(c, &r->agents[((struct aent *)n)->agent]))
+            if (excluded(c, &r->agents[e->agent]))
                 continue;
             best = n;
             break;
         }
+    }
     return best ? &r->agents[((struct aent *)best)->agent] : NULL;
 }
 
@@ -1162,14 +1238,12 @@ static struct contact *best_contact(struct router *r, struct agent *a)
     for (unsigned ch = 0; ch < NCH; ch++) {
     if (!take[ch] || !r->npooled[ch])
         continue;
-    for (unsigned i = 0; i < a->nev[ch]; i++)
-        __builtin_prefetch((const char *)a->ev[ch][i] + 64);
     for (unsigned i = 0; i < a->nev[ch]; i++) {
-        struct aent *e = a->ev[ch][i];
-        struct queue *q = &r->queues[e->queue];
-        for (unsigned m = q->cmask[e->ch] >> e->tier, l = e->tier; m;
+        const struct aref *f = &a->ev[ch][i];
+        struct queue *q = &r->queues[f->queue];
+        for (unsigned m = q->cmask[ch] >> f->tier, l = f->tier; m;
              m >>= 1, l++)
-            for (struct tnode *n = m & 1 ? treap_first(&q->cpool[l][e->ch])
+            for (struct tnode *n = m & 1 ? treap_first(&q->cpool[l][ch])
                                          : NULL;
                  n; n = treap_next(n)) {
                 if (best && !tnode_less(n, &best->node))
@@ -1198,11 +1272,18 @@ static void offer(struct router *r, uint64_t now, struct contact *c,
     work_append(r, a, c);
     busy_add(a, c->channel, +1, now);
     if (q->strategy == ROUTER_STRATEGY_ROUND_ROBIN) {
+        /* the queue's entries move to the back of its pools now; the
+         * others of the agent are not touched */
         uint32_t v = ++r->seq;
         for (unsigned ch = 0; ch < NCH; ch++)
-            for (unsigned i = 0; i < a->nev[ch]; i++)
-                if (a->ev[ch][i]->queue == c->queue)
-                    a->ev[ch][i]->rr = v;
+            for (unsigned i = 0; i < a->nev[ch]; i++) {
+                struct aent *e = a->ev[ch][i].e;
+                if (a->ev[ch][i].queue != c->queue)
+                    continue;
+                e->rr = v;
+                if (aent_valid(r, e))
+                    aent_relink(r, a, e);
+            }
     }
     contact_rearm(r, c);
     struct router_event *ev = emit(r, ROUTER_EV_OFFER, c, a);
@@ -1241,6 +1322,7 @@ static void slot_free(struct router *r, struct agent *a, struct contact *c,
     work_remove(r, a, c);
     busy_add(a, c->channel, -1, now);
     a->idle_since = now;
+    a->idle_seq = ++r->idle_ctr;
 }
 
 /* After complete or transfer-out: wrap-up or back to work. */
@@ -1637,8 +1719,9 @@ static int queue_index_agents(struct router *r, int qi)
         if (agent_add_queue(r, a, qi) < 0)
             return ROUTER_ENOMEM;
         if (a->nev[ch] != before && can_take(r, a, ch)) {
-            struct aent *e = a->ev[ch][before];
+            struct aent *e = a->ev[ch][before].e;
             aent_key(r, a, e, &e->node.k1, &e->node.k2);
+            e->ep = a->ep[ch];
             r->scratch[nidx++] = e;
         }
     }
@@ -1646,6 +1729,7 @@ static int queue_index_agents(struct router *r, int qi)
     for (uint32_t i = 0; i < nidx; i++) {
         struct aent *e = r->scratch[i];
         pool_insert(q, &q->apool[e->tier][e->ch], &e->node);
+        q->apool[e->tier][e->ch].n++;
         e->inpool = 1;
         r->agents[e->agent].pooled |= (uint8_t)(1U << e->ch);
     }
@@ -2633,27 +2717,34 @@ int router_check(const struct router *r, char *buf, size_t len)
                     FAIL("queue %s: pool beyond its levels", q->name);
                 treecount += treap_size(&q->cpool[l][ch]);
                 perch[ch] += treap_size(&q->cpool[l][ch]);
-                uint32_t cnt = treap_size(&p->t);
-                if (pool_is_list(q)) {
-                    cnt = 0;
-                    const struct tnode *prev = NULL;
-                    for (const struct tnode *x = p->head; x; x = x->r) {
-                        const struct aent *e = (const struct aent *)x;
-                        if (x->l != prev || (prev && !tnode_less(prev, x)) ||
-                            e->queue != qi || e->tier != l || e->ch != ch ||
-                            !e->inpool)
-                            FAIL("queue %s: agent list broken", q->name);
-                        prev = x;
-                        cnt++;
-                    }
-                    if (prev != p->tail || p->t.root)
-                        FAIL("queue %s: agent list tail broken", q->name);
-                } else if (p->head || p->tail) {
-                    FAIL("queue %s: list in a treap pool", q->name);
+                /* every linked entry, valid or stale, in key order; the
+                 * count is of the valid ones */
+                uint32_t cnt = 0, valid = 0;
+                const struct tnode *prev = NULL;
+                for (const struct tnode *x = pool_first(q, p); x;
+                     x = pool_next(q, x)) {
+                    const struct aent *e = (const struct aent *)x;
+                    if ((pool_is_list(q) && x->l != prev) ||
+                        (prev && !tnode_less(prev, x)) ||
+                        e->queue != qi || e->tier != l || e->ch != ch ||
+                        !e->inpool)
+                        FAIL("queue %s: agent pool broken", q->name);
+                    if (aent_valid(r, e))
+                        valid++;
+                    else if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM)
+                        FAIL("queue %s: stale entry in a weighted pool",
+                             q->name);
+                    prev = x;
+                    cnt++;
                 }
-                if (cnt != p->n)
-                    FAIL("queue %s: pool count %u but %u agents", q->name,
-                         p->n, cnt);
+                if (pool_is_list(q) && (prev != p->tail || p->t.root))
+                    FAIL("queue %s: agent list tail broken", q->name);
+                if (!pool_is_list(q) &&
+                    (p->head || p->tail || cnt != treap_size(&p->t)))
+                    FAIL("queue %s: list in a treap pool", q->name);
+                if (valid != p->n)
+                    FAIL("queue %s: pool count %u but %u valid agents",
+                         q->name, p->n, valid);
                 pooled += cnt;
             }
     }
@@ -2701,21 +2792,30 @@ int router_check(const struct router *r, char *buf, size_t len)
             bool want = can_take(r, a, ch) && a->nev[ch];
             if (want != !!(a->pooled & (1U << ch)))
                 FAIL("agent %s: pooled mask wrong for channel %u", a->id, ch);
-            for (unsigned i = 0; i < a->nev[ch]; i++)
-                if (a->ev[ch][i]->ch != ch)
+            for (unsigned i = 0; i < a->nev[ch]; i++) {
+                const struct aref *f = &a->ev[ch][i];
+                if (f->e->ch != ch || f->e->queue != f->queue ||
+                    f->e->tier != f->tier ||
+                    f->strat != r->queues[f->queue].strategy ||
+                    f->e->agent != (uint32_t)(a - r->agents))
                     FAIL("agent %s: entry on the wrong channel list", a->id);
+            }
         }
         for (unsigned ch = 0; ch < NCH; ch++)
         for (unsigned i = 0; i < a->nev[ch]; i++) {
-            const struct aent *e = a->ev[ch][i];
+            const struct aent *e = a->ev[ch][i].e;
             const struct queue *q = &r->queues[e->queue];
             bool want = can_take(r, a, e->ch);
-            if (want != (bool)e->inpool)
+            /* an agent that can take the channel has a valid entry in
+             * each of its pools; one that cannot has none */
+            if (want != aent_valid(r, e))
                 FAIL("agent %s: pool membership for queue %s channel %u "
                      "disagrees with state", a->id, q->name, e->ch);
             if (!e->inpool)
                 continue;
             entries++;
+            if (!want)
+                continue;
             if (!pool_is_list(q) &&
                 treap_root_of((struct tnode *)&e->node) !=
                     q->apool[e->tier][e->ch].t.root)

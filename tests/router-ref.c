@@ -45,7 +45,10 @@ struct ragent {
     int cap[ROUTER_CH_COUNT], busy[ROUTER_CH_COUNT];
     unsigned nserved;
     int served[64];
-    uint64_t idle_since, wrap_until;
+    /* idle since: becoming available, or a slot freed; idle_seq orders
+     * those moments (the tie-break of agents idle since the same time:
+     * who became idle first) */
+    uint64_t idle_since, idle_seq, wrap_until;
     uint64_t rr[RQ_MAX];
     unsigned no_answer;
 };
@@ -79,6 +82,7 @@ struct ref {
     struct rng rng;
     uint32_t seq;
     uint64_t wseq;
+    uint64_t idle_ctr;
 };
 
 /* ---- basics ---- */
@@ -387,7 +391,7 @@ static bool agent_better(const struct ref *r, const struct rqueue *q, int qi,
     }
     if (a->idle_since != b->idle_since)
         return a->idle_since < b->idle_since;
-    return a->uid < b->uid;
+    return a->idle_seq < b->idle_seq;
 }
 
 static bool contact_before(const struct rcontact *a, const struct rcontact *b)
@@ -524,7 +528,10 @@ static void set_state(struct ref *r, struct ragent *a, uint64_t now,
     a->state = st;
     snprintf(a->reason, ROUTER_ID_MAX, "%s", reason ? reason : "");
     if (st == ROUTER_AGENT_STATE_AVAILABLE)
+    {
         a->idle_since = now;
+        a->idle_seq = ++r->idle_ctr;
+    }
     out(r, ROUTER_EV_AGENT_STATE, NULL, a)->detail = (int)st;
 }
 
@@ -589,10 +596,12 @@ static void fill(struct ref *r, uint64_t now, struct ragent *a)
     }
 }
 
-static void free_slot(struct ragent *a, struct rcontact *c, uint64_t now)
+static void free_slot(struct ref *r, struct ragent *a, struct rcontact *c,
+                      uint64_t now)
 {
     a->busy[c->channel]--;
     a->idle_since = now;
+    a->idle_seq = ++r->idle_ctr;
 }
 
 static bool has_work(const struct ref *r, const struct ragent *a)
@@ -609,7 +618,7 @@ static bool has_work(const struct ref *r, const struct ragent *a)
 static void after_work(struct ref *r, struct ragent *a, struct rcontact *c,
                        uint64_t now, uint64_t wrapup_ms)
 {
-    free_slot(a, c, now);
+    free_slot(r, a, c, now);
     c->agent = NOBODY;
     if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT) {
         if (!has_work(r, a))
@@ -860,7 +869,7 @@ int ref_contact_abandon(struct ref *r, uint64_t now, const char *id)
     if (c->state == ROUTER_CONTACT_OFFERED) {
         a = &r->a[c->agent];
         out(r, ROUTER_EV_REVOKED, c, a)->detail = ROUTER_REVOKE_ABANDONED;
-        free_slot(a, c, now);
+        free_slot(r, a, c, now);
     }
     out(r, ROUTER_EV_CONTACT_GONE, c, NULL)->detail = ROUTER_CONTACT_ABANDONED;
     c->used = false;
@@ -982,7 +991,7 @@ int ref_offer_reject(struct ref *r, uint64_t now, const char *cid,
         return rc;
     out(r, ROUTER_EV_REJECTED, c, a);
     exclude(c, a->id);
-    free_slot(a, c, now);
+    free_slot(r, a, c, now);
     to_pool(r, c, now);
     route(r, now, c);
     fill(r, now, a);
@@ -1073,7 +1082,7 @@ int ref_agent_logout(struct ref *r, uint64_t now, const char *id)
         if (!first)
             break;
         out(r, ROUTER_EV_REVOKED, first, a)->detail = ROUTER_REVOKE_AGENT_LOGOUT;
-        free_slot(a, first, now);
+        free_slot(r, a, first, now);
         to_pool(r, first, now);
         again[n++] = first;
     }
@@ -1140,7 +1149,7 @@ static void contact_timer(struct ref *r, uint64_t now, struct rcontact *c)
         struct ragent *a = &r->a[c->agent];
         out(r, ROUTER_EV_REVOKED, c, a)->detail = ROUTER_REVOKE_TIMEOUT;
         exclude(c, a->id);
-        free_slot(a, c, now);
+        free_slot(r, a, c, now);
         to_pool(r, c, now);
         if (++a->no_answer >= r->cfg.max_no_answer) {
             a->no_answer = 0;
