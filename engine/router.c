@@ -220,19 +220,32 @@ struct aent {
 /* An agent's reference to one of its entries, with what a walk over them
  * needs (pool, strategy) so that the walk does not touch the entry. */
 struct aref {
-    struct aent *e;
+    struct aent *e;             /* NULL in a longest idle pool (a record) */
     uint16_t queue;
     uint8_t tier;
     uint8_t strat;
+    uint8_t first;              /* first tier-0 entry of its queue */
 };
 
-/* Available agents of one (queue, tier, channel). Longest idle keeps a
- * sorted doubly linked list (node.l = previous, node.r = next): agents join
- * with idle_since = now, so insertion from the tail is O(1) amortized, and
- * removal is O(1). Every other strategy keeps a treap. */
+/* One agent in a longest idle pool: valid iff ep is the agent's lep for
+ * the pool's channel. */
+struct lrec {
+    uint32_t agent;
+    uint32_t ep;
+};
+
+/* Available agents of one (queue, tier, channel), n of them (valid).
+ * Longest idle keeps a ring of records in key order, (idle_since,
+ * idle_seq): an agent joins at the back when it becomes idle, stale
+ * records are dropped when met at the front or by a compaction when the
+ * ring is full (capacity >= 2 x members + 16, so compaction is amortized
+ * O(1) an append). Every other strategy keeps a treap of entries. */
 struct apool {
     struct treap t;
-    struct tnode *head, *tail;
+    struct lrec *ring;
+    uint32_t head, len, cap;    /* cap a power of two (or 0) */
+    uint32_t members;           /* agents with an entry, valid or not */
+    uint64_t last_since, last_seq;  /* greatest key appended */
     uint32_t n;
 };
 
@@ -292,6 +305,7 @@ struct agent {
     uint16_t pbusy;                         /* busy_total, idle_seq when */
     uint64_t pidle;                         /* the entries were last keyed */
     uint32_t ep[NCH];                       /* availability epochs */
+    uint32_t lep[NCH];                      /* longest idle record epochs */
     uint32_t work_head, work_tail;          /* offered + assigned */
     struct treap pref;
     uint32_t timer;                         /* heap index or NONE */
@@ -346,7 +360,7 @@ struct router {
     unsigned nchunks;
     struct timer *timers;
     uint32_t ntimers;
-    struct aent **scratch;      /* max_agents, for virtual queue creation */
+    uint32_t *scratch;          /* max_agents, for virtual queue creation */
     struct router_event *out;
     size_t nout, out_cap;
     struct rng rng;
@@ -662,57 +676,115 @@ static inline bool pool_is_list(const struct queue *q)
     return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
 }
 
-static void pool_insert(const struct queue *q, struct apool *p,
-                        struct tnode *n)
+/* Treap pools (every strategy but longest idle). */
+static inline void pool_insert(const struct queue *q, struct apool *p,
+                               struct tnode *n)
 {
-    if (!pool_is_list(q)) {
-        treap_insert(&p->t, n);
-        return;
-    }
-    struct tnode *after = p->tail;
-    while (after && tnode_less(n, after))
-        after = after->l;
-    n->p = NULL;
-    n->l = after;
-    n->r = after ? after->r : p->head;
-    if (after)
-        after->r = n;
-    else
-        p->head = n;
-    if (n->r)
-        n->r->l = n;
-    else
-        p->tail = n;
+    (void)q;
+    treap_insert(&p->t, n);
 }
 
-static void pool_remove(const struct queue *q, struct apool *p,
-                        struct tnode *n)
+static inline void pool_remove(const struct queue *q, struct apool *p,
+                               struct tnode *n)
 {
-    if (!pool_is_list(q)) {
-        treap_remove(&p->t, n);
-        return;
-    }
-    if (n->l)
-        n->l->r = n->r;
-    else
-        p->head = n->r;
-    if (n->r)
-        n->r->l = n->l;
-    else
-        p->tail = n->l;
-    n->l = n->r = NULL;
+    (void)q;
+    treap_remove(&p->t, n);
 }
 
 static inline struct tnode *pool_first(const struct queue *q,
                                        const struct apool *p)
 {
-    return pool_is_list(q) ? p->head : treap_first(&p->t);
+    (void)q;
+    return treap_first(&p->t);
 }
 
 static inline struct tnode *pool_next(const struct queue *q,
                                       const struct tnode *n)
 {
-    return pool_is_list(q) ? n->r : treap_next(n);
+    (void)q;
+    return treap_next(n);
+}
+
+/* ---- longest idle rings ---- */
+
+static inline bool li_less(const struct agent *a, const struct agent *b)
+{
+    return a->idle_since < b->idle_since ||
+           (a->idle_since == b->idle_since && a->idle_seq < b->idle_seq);
+}
+
+static inline struct lrec *lring_at(const struct apool *p, uint32_t i)
+{
+    return &p->ring[(p->head + i) & (p->cap - 1)];
+}
+
+static inline bool lrec_valid(const struct router *r, const struct lrec *x,
+                              unsigned ch)
+{
+    return r->agents[x->agent].lep[ch] == x->ep;
+}
+
+/* Makes room for one more member (at login or queue creation, never on
+ * the decision path). Returns 0 or ROUTER_ENOMEM. */
+static int lring_reserve(struct apool *p)
+{
+    uint32_t need = 2 * (p->members + 1) + 16;
+    if (p->cap < need) {
+        uint32_t cap = p->cap ? p->cap : 32;
+        while (cap < need)
+            cap *= 2;
+        struct lrec *v = malloc(sizeof(*v) * cap);
+        if (!v)
+            return ROUTER_ENOMEM;
+        for (uint32_t i = 0; i < p->len; i++)
+            v[i] = *lring_at(p, i);
+        free(p->ring);
+        p->ring = v;
+        p->cap = cap;
+        p->head = 0;
+    }
+    p->members++;
+    return 0;
+}
+
+/* Drops every stale record, keeping the order. O(len). */
+static void lring_compact(const struct router *r, struct apool *p,
+                          unsigned ch)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p->len; i++) {
+        struct lrec x = *lring_at(p, i);
+        if (lrec_valid(r, &x, ch))
+            *lring_at(p, n++) = x;
+    }
+    p->len = n;
+}
+
+/* Appends a valid record of agent a. Agents join with the newest key, so
+ * this is O(1) (amortized with compactions); a key older than one already
+ * appended (a clock that went back) is put in order, O(len). */
+static void lring_append(struct router *r, struct apool *p, struct agent *a,
+                         unsigned ch)
+{
+    if (p->len == p->cap)
+        lring_compact(r, p, ch);
+    struct lrec x = {(uint32_t)(a - r->agents), a->lep[ch]};
+    uint32_t i = p->len++;
+    if (a->idle_since > p->last_since ||
+        (a->idle_since == p->last_since && a->idle_seq >= p->last_seq)) {
+        p->last_since = a->idle_since;
+        p->last_seq = a->idle_seq;
+    } else {
+        /* after the last valid record with a smaller key */
+        while (i > 0) {
+            const struct lrec *y = lring_at(p, i - 1);
+            if (lrec_valid(r, y, ch) && li_less(&r->agents[y->agent], a))
+                break;
+            *lring_at(p, i) = *y;
+            i--;
+        }
+    }
+    *lring_at(p, i) = x;
 }
 
 /* Whether entry e is valid: linked, and linked since the agent last
@@ -764,6 +836,7 @@ static void agent_reindex(struct router *r, struct agent *a)
                 continue;
             a->pooled &= (uint8_t)~(1U << ch);
             a->ep[ch]++;
+            a->lep[ch]++;
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 p->n--;
@@ -776,10 +849,15 @@ static void agent_reindex(struct router *r, struct agent *a)
         }
         if (!was) {
             for (unsigned i = 0; i < n; i++)
-                __builtin_prefetch((const char *)ev[i].e + 64);
+                if (ev[i].e)
+                    __builtin_prefetch((const char *)ev[i].e + 64);
             for (unsigned i = 0; i < n; i++) {
-                aent_relink(r, a, ev[i].e);
-                aref_pool(r, &ev[i], ch)->n++;
+                struct apool *p = aref_pool(r, &ev[i], ch);
+                if (ev[i].e)
+                    aent_relink(r, a, ev[i].e);
+                else
+                    lring_append(r, p, a, ch);
+                p->n++;
             }
             if (n)
                 a->pooled |= (uint8_t)(1U << ch);
@@ -787,8 +865,15 @@ static void agent_reindex(struct router *r, struct agent *a)
         }
         if (!idle_chg && !busy_chg)
             continue;
+        if (idle_chg)
+            a->lep[ch]++;       /* the records move to the back */
         for (unsigned i = 0; i < n; i++) {
             unsigned st = ev[i].strat;
+            if (st == ROUTER_STRATEGY_LONGEST_IDLE) {
+                if (idle_chg)
+                    lring_append(r, aref_pool(r, &ev[i], ch), a, ch);
+                continue;
+            }
             if (st == ROUTER_STRATEGY_ROUND_ROBIN ||
                 st == ROUTER_STRATEGY_WEIGHTED_RANDOM ||
                 (!idle_chg && st != ROUTER_STRATEGY_LEAST_OCCUPIED))
@@ -1086,17 +1171,25 @@ static void agent_drop_entries(struct router *r, struct agent *a)
 {
     for (unsigned ch = 0; ch < NCH; ch++) {
         for (unsigned i = 0; i < a->nev[ch]; i++) {
-            struct aent *e = a->ev[ch][i].e;
-            struct apool *p = aref_pool(r, &a->ev[ch][i], ch);
+            const struct aref *f = &a->ev[ch][i];
+            struct aent *e = f->e;
+            struct apool *p = aref_pool(r, f, ch);
+            if (f->first)
+                r->queues[f->queue].staffed--;
+            if (!e) {
+                if (a->pooled & (1U << ch))
+                    p->n--;
+                p->members--;
+                continue;
+            }
             if (aent_valid(r, e))
                 p->n--;
             if (e->inpool)
                 pool_remove(&r->queues[e->queue], p, &e->node);
-            if (e->first)
-                r->queues[e->queue].staffed--;
             aent_put(r, e);
         }
         a->nev[ch] = 0;
+        a->lep[ch]++;           /* its records go stale */
     }
     a->pooled = 0;
 }
@@ -1139,25 +1232,29 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             a->ev[ch] = v;
             a->cev[ch] = (uint16_t)cap;
         }
-        struct aent *e = aent_get(r);
-        if (!e)
-            return ROUTER_ENOMEM;
-        e->agent = ahandle(r, a);
-        e->queue = (uint16_t)qi;
-        e->tier = (uint8_t)tier;
-        e->ch = (uint8_t)ch;
-        e->score = (uint16_t)skill_score(a, q);
-        e->node.w = e->score ? e->score : 1;
-        e->rr = a->uid;
-        e->node.prio = next_prio(r);
-        e->first = first;
-        if (first) {
-            first = false;
-            q->staffed++;
+        struct aent *e = NULL;
+        if (pool_is_list(q)) {
+            if (lring_reserve(&q->apool[tier][ch]) < 0)
+                return ROUTER_ENOMEM;
+        } else {
+            if (!(e = aent_get(r)))
+                return ROUTER_ENOMEM;
+            e->agent = ahandle(r, a);
+            e->queue = (uint16_t)qi;
+            e->tier = (uint8_t)tier;
+            e->ch = (uint8_t)ch;
+            e->score = (uint16_t)skill_score(a, q);
+            e->node.w = e->score ? e->score : 1;
+            e->rr = a->uid;
+            e->node.prio = next_prio(r);
+            e->first = first;
         }
+        if (first)
+            q->staffed++;
         a->ev[ch][a->nev[ch]++] = (struct aref){e, (uint16_t)qi,
                                                 (uint8_t)tier,
-                                                (uint8_t)q->strategy};
+                                                (uint8_t)q->strategy, first};
+        first = false;
     }
     return 0;
 }
@@ -1198,6 +1295,33 @@ static struct agent *best_agent(struct router *r, struct contact *c)
                     return a;
             }
         return NULL;
+    }
+    if (pool_is_list(q)) {
+        struct agent *best = NULL;
+        for (unsigned l = 0; l <= c->level; l++) {
+            struct apool *p = &q->apool[l][ch];
+            for (uint32_t i = 0; i < p->len;) {
+                const struct lrec *x = lring_at(p, i);
+                struct agent *a = &r->agents[x->agent];
+                if (a->lep[ch] != x->ep) {
+                    if (i == 0) {       /* stale at the front: dropped */
+                        p->head = (p->head + 1) & (p->cap - 1);
+                        p->len--;
+                    } else {
+                        i++;
+                    }
+                    continue;
+                }
+                if (best && !li_less(a, best))
+                    break;
+                if (!excluded(c, a)) {
+                    best = a;
+                    break;
+                }
+                i++;
+            }
+        }
+        return best;
     }
     struct tnode *best = NULL;
     for (unsigned l = 0; l <= c->level; l++) {
@@ -1621,6 +1745,10 @@ void router_free(struct router *r)
     idmap_free(&r->agent_map);
     idmap_free(&r->contact_map);
     free(r->skills);
+    for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
+        for (unsigned l = 0; l < NLEV; l++)
+            for (unsigned ch = 0; ch < NCH; ch++)
+                free(r->queues[qi].apool[l][ch].ring);
     free(r->queues);
     for (uint32_t i = 0; r->agents && i < r->max_agents; i++) {
         free(r->agents[i].served);
@@ -1653,13 +1781,6 @@ const char *router_queue_name(const struct router *r, int queue)
 int router_queue_count(const struct router *r)
 {
     return (int)r->nconf;
-}
-
-static int aent_cmp(const void *x, const void *y)
-{
-    const struct tnode *a = &(*(struct aent *const *)x)->node;
-    const struct tnode *b = &(*(struct aent *const *)y)->node;
-    return tnode_less(a, b) ? -1 : tnode_less(b, a) ? 1 : 0;
 }
 
 /* Sorts and checks a contact's skill list into ids and levels. With
@@ -1703,35 +1824,46 @@ static int spec_skills(struct router *r, const struct router_contact_spec *s,
     return (int)n;
 }
 
+static int idle_cmp(const void *x, const void *y, void *ctx)
+{
+    const struct router *r = ctx;
+    const struct agent *a = &r->agents[*(const uint32_t *)x];
+    const struct agent *b = &r->agents[*(const uint32_t *)y];
+    return li_less(a, b) ? -1 : li_less(b, a) ? 1 : 0;
+}
+
 /* Gives every logged-in agent its entry in the new queue qi (one channel);
- * the available ones go into the (list) pool sorted, so that each
- * insertion is at the tail. O(agents log agents), once per queue. */
+ * the available ones are pooled at once, into a longest idle ring in key
+ * order. O(agents log agents), once per queue. */
 static int queue_index_agents(struct router *r, int qi)
 {
     struct queue *q = &r->queues[qi];
+    unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
     uint32_t nidx = 0;
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
         if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
             continue;
-        unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
         unsigned before = a->nev[ch];
         if (agent_add_queue(r, a, qi) < 0)
             return ROUTER_ENOMEM;
-        if (a->nev[ch] != before && can_take(r, a, ch)) {
-            struct aent *e = a->ev[ch][before].e;
-            aent_key(r, a, e, &e->node.k1, &e->node.k2);
-            e->ep = a->ep[ch];
-            r->scratch[nidx++] = e;
+        if (a->nev[ch] == before || !can_take(r, a, ch))
+            continue;
+        a->pooled |= (uint8_t)(1U << ch);
+        const struct aref *f = &a->ev[ch][before];
+        struct apool *p = &q->apool[f->tier][ch];
+        p->n++;
+        if (!f->e) {
+            r->scratch[nidx++] = i;
+            continue;
         }
+        aent_relink(r, a, f->e);
     }
-    qsort(r->scratch, nidx, sizeof(r->scratch[0]), aent_cmp);
+    qsort_r(r->scratch, nidx, sizeof(r->scratch[0]), idle_cmp, r);
     for (uint32_t i = 0; i < nidx; i++) {
-        struct aent *e = r->scratch[i];
-        pool_insert(q, &q->apool[e->tier][e->ch], &e->node);
-        q->apool[e->tier][e->ch].n++;
-        e->inpool = 1;
-        r->agents[e->agent].pooled |= (uint8_t)(1U << e->ch);
+        struct agent *a = &r->agents[r->scratch[i]];
+        const struct aref *f = &a->ev[ch][a->nev[ch] - 1];
+        lring_append(r, &q->apool[f->tier][ch], a, ch);
     }
     return qi;
 }
@@ -2171,7 +2303,12 @@ int router_agent_login(struct router *r, uint64_t now,
             return ROUTER_ENOMEM;
         }
         r->agent_free = a->next;
+        /* record epochs outlive the slot: stale records of the agent that
+         * had it may still sit in rings */
+        uint32_t lep[NCH];
+        memcpy(lep, a->lep, sizeof(lep));
         memset(a, 0, sizeof(*a));
+        memcpy(a->lep, lep, sizeof(lep));
         copy_id(a->id, spec->id);
         a->idh = idh;
         a->live = 1;
@@ -2685,6 +2822,7 @@ static int check_tree(const struct tnode *n, const struct tnode *parent,
 int router_check(const struct router *r, char *buf, size_t len)
 {
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
+    uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
     uint32_t perch[NCH] = {0};
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
@@ -2717,35 +2855,68 @@ int router_check(const struct router *r, char *buf, size_t len)
                     FAIL("queue %s: pool beyond its levels", q->name);
                 treecount += treap_size(&q->cpool[l][ch]);
                 perch[ch] += treap_size(&q->cpool[l][ch]);
-                /* every linked entry, valid or stale, in key order; the
-                 * count is of the valid ones */
-                uint32_t cnt = 0, valid = 0;
-                const struct tnode *prev = NULL;
-                for (const struct tnode *x = pool_first(q, p); x;
-                     x = pool_next(q, x)) {
-                    const struct aent *e = (const struct aent *)x;
-                    if ((pool_is_list(q) && x->l != prev) ||
-                        (prev && !tnode_less(prev, x)) ||
-                        e->queue != qi || e->tier != l || e->ch != ch ||
-                        !e->inpool)
-                        FAIL("queue %s: agent pool broken", q->name);
-                    if (aent_valid(r, e))
+                uint32_t valid = 0;
+                if (pool_is_list(q)) {
+                    /* valid records in key order, each of an agent that
+                     * can take the channel and has an entry here */
+                    if (p->t.root || p->len > p->cap ||
+                        (p->cap & (p->cap - 1)) ||
+                        (p->members && p->cap < 2 * p->members + 16))
+                        FAIL("queue %s: ring sizes wrong", q->name);
+                    const struct agent *prev = NULL;
+                    for (uint32_t i = 0; i < p->len; i++) {
+                        const struct lrec *x = lring_at(p, i);
+                        if (x->agent >= r->max_agents)
+                            FAIL("queue %s: ring holds a bad handle", q->name);
+                        if (!lrec_valid(r, x, ch))
+                            continue;
+                        const struct agent *a = &r->agents[x->agent];
+                        if (prev && !li_less(prev, a))
+                            FAIL("queue %s: ring out of order", q->name);
+                        if (a->idle_since > p->last_since ||
+                            (a->idle_since == p->last_since &&
+                             a->idle_seq > p->last_seq))
+                            FAIL("queue %s: ring key past the last", q->name);
+                        bool has = false;
+                        for (unsigned k = 0; k < a->nev[ch]; k++)
+                            has |= a->ev[ch][k].queue == qi &&
+                                   a->ev[ch][k].tier == l &&
+                                   !a->ev[ch][k].e;
+                        if (!has || !can_take(r, a, ch))
+                            FAIL("queue %s: valid record of agent %s that "
+                                 "cannot take it", q->name, a->id);
+                        prev = a;
                         valid++;
-                    else if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM)
-                        FAIL("queue %s: stale entry in a weighted pool",
-                             q->name);
-                    prev = x;
-                    cnt++;
+                    }
+                    lrecs += valid;
+                    members += p->members;
+                } else {
+                    /* every linked entry, valid or stale, in key order */
+                    uint32_t cnt = 0;
+                    const struct tnode *prev = NULL;
+                    for (const struct tnode *x = pool_first(q, p); x;
+                         x = pool_next(q, x)) {
+                        const struct aent *e = (const struct aent *)x;
+                        if ((prev && !tnode_less(prev, x)) ||
+                            e->queue != qi || e->tier != l || e->ch != ch ||
+                            !e->inpool)
+                            FAIL("queue %s: agent pool broken", q->name);
+                        if (aent_valid(r, e))
+                            valid++;
+                        else if (q->strategy ==
+                                 ROUTER_STRATEGY_WEIGHTED_RANDOM)
+                            FAIL("queue %s: stale entry in a weighted pool",
+                                 q->name);
+                        prev = x;
+                        cnt++;
+                    }
+                    if (p->ring || p->members || cnt != treap_size(&p->t))
+                        FAIL("queue %s: ring in a treap pool", q->name);
+                    pooled += cnt;
                 }
-                if (pool_is_list(q) && (prev != p->tail || p->t.root))
-                    FAIL("queue %s: agent list tail broken", q->name);
-                if (!pool_is_list(q) &&
-                    (p->head || p->tail || cnt != treap_size(&p->t)))
-                    FAIL("queue %s: list in a treap pool", q->name);
                 if (valid != p->n)
                     FAIL("queue %s: pool count %u but %u valid agents",
                          q->name, p->n, valid);
-                pooled += cnt;
             }
     }
     uint32_t live_agents = 0, live_contacts = 0;
@@ -2794,9 +2965,16 @@ int router_check(const struct router *r, char *buf, size_t len)
                 FAIL("agent %s: pooled mask wrong for channel %u", a->id, ch);
             for (unsigned i = 0; i < a->nev[ch]; i++) {
                 const struct aref *f = &a->ev[ch][i];
+                if (f->strat != r->queues[f->queue].strategy ||
+                    !f->e != pool_is_list(&r->queues[f->queue]))
+                    FAIL("agent %s: entry of the wrong kind", a->id);
+                if (!f->e) {
+                    lrefs++;
+                    lwant += can_take(r, a, ch);
+                    continue;
+                }
                 if (f->e->ch != ch || f->e->queue != f->queue ||
                     f->e->tier != f->tier ||
-                    f->strat != r->queues[f->queue].strategy ||
                     f->e->agent != (uint32_t)(a - r->agents))
                     FAIL("agent %s: entry on the wrong channel list", a->id);
             }
@@ -2804,6 +2982,8 @@ int router_check(const struct router *r, char *buf, size_t len)
         for (unsigned ch = 0; ch < NCH; ch++)
         for (unsigned i = 0; i < a->nev[ch]; i++) {
             const struct aent *e = a->ev[ch][i].e;
+            if (!e)
+                continue;
             const struct queue *q = &r->queues[e->queue];
             bool want = can_take(r, a, e->ch);
             /* an agent that can take the channel has a valid entry in
@@ -2876,6 +3056,9 @@ int router_check(const struct router *r, char *buf, size_t len)
                  perch[ch], r->npooled[ch]);
     if (pooled != entries)
         FAIL("%u agent entries in pools but %u marked", pooled, entries);
+    if (lrecs != lwant || members != lrefs)
+        FAIL("%u valid ring records for %u agents that can take them, "
+             "%u members for %u entries", lrecs, lwant, members, lrefs);
     if (inpools != treecount)
         FAIL("%u queued contacts but %u in the indexes", inpools, treecount);
     if (live_agents != r->nagents || live_contacts != r->ncontacts)
