@@ -58,18 +58,51 @@
  *  - a->pref: contacts waiting for this agent as preferred / transfer
  *    target, same key;
  *  - q->apool[tier][channel]: agents that can take a contact of that
- *    channel right now, keyed by the queue's strategy:
- *      longest idle  (idle_since, uid)
- *      most skilled  (-score on the queue's base skills, idle_since, uid)
- *      least occupied(busy slots, idle_since, uid)
+ *    channel right now, keyed by the queue's strategy (idle_seq orders
+ *    the moments agents became idle, so it breaks ties of idle_since):
+ *      longest idle  (idle_since, idle_seq)            a ring of records
+ *      most skilled  (-score on the queue's base skills, idle_since,
+ *                     idle_seq)                        a treap
+ *      least occupied(busy slots, idle_since, idle_seq) a treap
  *      round robin   (sequence of the agent's last offer from Q, uid)
  *      weighted rand (uid) with weight max(1, score), sampled by subtree
  *                    weight sums.
- *    An agent has one pool entry (struct aent) per (queue, channel) it
- *    serves, allocated at login from a chunked free list. An entry is in
- *    its pool iff the agent can take that channel now (state AVAILABLE,
- *    free capacity, voice-blocks rule); agent_reindex() restores that after
- *    every change of the agent, O(entries * log n).
+ *    An agent has one pool entry per (queue, channel) it serves, made at
+ *    login: a struct aent (treap node, from a chunked free list) in a
+ *    treap pool, nothing but its place in a ring for longest idle; the
+ *    agent reaches its entries through per-channel arrays of struct aref
+ *    (entry, queue, tier, strategy), which most walks read alone. Which
+ *    entries count is the business of the next section.
+ *
+ * Lazy pool membership. Each agent has per channel an availability epoch
+ * ep[ch] (treap entries) and lep[ch] (ring records). An entry or record
+ * is *valid* iff it carries the agent's current epoch; only valid ones
+ * are candidates, and the pool's count n is of valid ones. Invariant
+ * (router_check): an agent that can take the channel now (state
+ * AVAILABLE, free capacity, voice-blocks rule) has a valid entry with the
+ * right key in each of its pools of the channel; one that cannot has
+ * none. agent_reindex() restores it after every change of the agent:
+ *  - it can no longer take the channel (offer, away, wrap-up): both
+ *    epochs move on, O(1) + one counter per pool through the arefs; no
+ *    entry is touched. Only weighted random pools, whose subtree weights
+ *    must stay exact for the draw, unlink their entries at once;
+ *  - it can take it again: a record appended to each longest idle ring,
+ *    O(1); a treap entry still linked with an unchanged key (round robin
+ *    without an offer from that queue meanwhile) revalidated in place,
+ *    O(1), any other relinked, O(log n);
+ *  - it still takes it but its key changed (a slot freed: new idle_since;
+ *    least occupied: busy slots): lep moves on and the records are
+ *    appended again; treap entries with another key are relinked.
+ * Stale entries are met only by best_agent(), which unlinks a stale treap
+ * entry and drops a stale record at a ring's front when it reaches them:
+ * each once, so amortized O(1). A ring is full only when stale records
+ * fill it: it is then compacted, O(len), with capacity >= 2 x members + 16
+ * reserved at login, so that at least members + 16 appends separate two
+ * compactions. Appends go to the back because agents become idle with
+ * the newest key (idle_seq grows; `now` does not go back); a key older
+ * than one appended takes an ordered insertion, O(len), so that a caller
+ * whose clock steps back still gets the documented order. lep survives
+ * the reuse of an agent slot (its records may still sit in rings).
  *  - one binary min-heap of timers ordered by (due, seq): at most one per
  *    contact (the earliest of offer deadline, next expansion step, max
  *    wait, preferred wait, restore kick) and one per agent (wrap-up end).
@@ -84,7 +117,8 @@
  *    rng % total weight, then the first non-excluded in (tier, uid) order.
  *  - fill_agent(A) when A gains capacity (login, available, wrap-up end,
  *    slot released): repeatedly the best-keyed contact over A's preferred
- *    list and, for each pool entry (Q, tier, ch) in its pool, the first
+ *    list and, for each of its entries (Q, tier, ch) -- read from its
+ *    arefs, the entries themselves are not touched -- the first
  *    non-excluded contact of cpool[tier..n][ch] of Q -- the best key over
  *    all queues wins (cross-queue fairness).
  * When one event releases both a contact and an agent, the contact is
@@ -99,9 +133,15 @@
  *   fill an agent       O(E_ch) pool minima (cached, O(1) each, pools
  *                       skipped by level masks and per-channel counters)
  *                       per offer, + one reindex
- *   reindex an agent    O(E) over the channels whose state changed, plus
- *                       O(log n) per entry that moves (O(1) for longest
- *                       idle lists, amortized)
+ *   reindex an agent    going busy on a channel: O(E_ch) counters, no
+ *                       entry touched (+ O(log n) per weighted random
+ *                       entry); becoming idle: O(1) per longest idle
+ *                       entry (amortized), O(1) or O(log n) per treap
+ *                       entry (round robin usually O(1); most skilled,
+ *                       least occupied O(log n))
+ *   stale entries       unlinked / dropped once each when a pick meets
+ *                       them: amortized O(1); ring compaction amortized
+ *                       O(1) an append
  *   offer/accept/reject/timeout/complete/abandon: O(1) bookkeeping + the
  *                       above; timers O(log T) (binary heap, T timers)
  *   router_tick         O(log T) per due timer; next_deadline O(1)
@@ -112,7 +152,7 @@
  * No call allocates on the decision path: slots, maps, the timer heap and
  * the output list are sized at router_new (the output list doubles if a
  * call emits more than its capacity); pool entries come from a chunked
- * free list filled at login / virtual-queue creation.
+ * free list and rings are sized, both at login / virtual-queue creation.
  *
  * Performance. The cost that dominates is E: every time an agent changes
  * (offer, release) its entries in every (queue, channel) pool it serves
@@ -149,7 +189,11 @@
  *    becomes AVAILABLE by itself (every queue at once: it is one agent
  *    state). If it still has other contacts, no wrap-up: the slot frees.
  *  - Longest idle: idle_since is set when the agent becomes AVAILABLE and
- *    whenever it releases a slot (complete, reject, timeout, revoke).
+ *    whenever it releases a slot (complete, reject, timeout, revoke);
+ *    idle_seq (a counter) at the same moments. Agents idle since the same
+ *    time are ordered by who became idle first (idle_seq), in longest
+ *    idle, most skilled and least occupied alike (tests/router-ref.c
+ *    applies the same rule).
  *  - Least occupied counts busy slots (offered + assigned), all channels.
  *  - Round robin: per (agent, queue) the sequence number of its last offer
  *    from that queue; new agents start at their login sequence.
@@ -813,6 +857,23 @@ static void aent_relink(struct router *r, struct agent *a, struct aent *e)
     e->inpool = 1;
 }
 
+/* Makes a stale or unlinked entry valid again: where it is when it is
+ * still linked with the right key (a round robin entry whose agent had no
+ * offer from the queue meanwhile, a least occupied one back to the same
+ * busy count...), O(1); else relinked, O(log n). */
+static void aent_rejoin(struct router *r, struct agent *a, struct aent *e)
+{
+    if (e->inpool) {
+        uint64_t k1, k2;
+        aent_key(r, a, e, &k1, &k2);
+        if (k1 == e->node.k1 && k2 == e->node.k2) {
+            e->ep = a->ep[e->ch];
+            return;
+        }
+    }
+    aent_relink(r, a, e);
+}
+
 /* Brings the agent's pool membership up to date after any change of its
  * state, capacity use or keys ("Lazy pool membership" in the essay):
  *  - a channel it can no longer take: the epoch moves on, so that every
@@ -854,7 +915,7 @@ static void agent_reindex(struct router *r, struct agent *a)
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 if (ev[i].e)
-                    aent_relink(r, a, ev[i].e);
+                    aent_rejoin(r, a, ev[i].e);
                 else
                     lring_append(r, p, a, ch);
                 p->n++;
@@ -1405,8 +1466,15 @@ static void offer(struct router *r, uint64_t now, struct contact *c,
                 if (a->ev[ch][i].queue != c->queue)
                     continue;
                 e->rr = v;
-                if (aent_valid(r, e))
-                    aent_relink(r, a, e);
+                if (!e->inpool)
+                    continue;
+                /* valid or stale, its place follows its key, so that a
+                 * stale entry can be revalidated where it is */
+                struct queue *eq = &r->queues[e->queue];
+                struct apool *p = &eq->apool[e->tier][ch];
+                pool_remove(eq, p, &e->node);
+                aent_key(r, a, e, &e->node.k1, &e->node.k2);
+                pool_insert(eq, p, &e->node);
             }
     }
     contact_rearm(r, c);
@@ -2351,6 +2419,22 @@ int router_agent_login(struct router *r, uint64_t now,
             agent_drop_entries(r, a);
             return ROUTER_ENOMEM;
         }
+    /* the reference arrays grew by doubling: fit them */
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        if (a->nev[ch] == a->cev[ch])
+            continue;
+        if (!a->nev[ch]) {
+            free(a->ev[ch]);
+            a->ev[ch] = NULL;
+            a->cev[ch] = 0;
+            continue;
+        }
+        struct aref *v = realloc(a->ev[ch], sizeof(*v) * a->nev[ch]);
+        if (v) {
+            a->ev[ch] = v;
+            a->cev[ch] = a->nev[ch];
+        }
+    }
     agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
     if (handle)
         *handle = ahandle(r, a);
