@@ -804,31 +804,40 @@ static void lring_compact(const struct router *r, struct apool *p,
     p->len = n;
 }
 
-/* Appends a valid record of agent a. Agents join with the newest key, so
- * this is O(1) (amortized with compactions); a key older than one already
- * appended (a clock that went back) is put in order, O(len). */
-static void lring_append(struct router *r, struct apool *p, struct agent *a,
-                         unsigned ch)
+/* Puts the record of agent a, whose key is older than one appended
+ * already (a clock that went back), after the last valid record with a
+ * smaller key. O(len). */
+static void __attribute__((noinline))
+lring_insert(struct router *r, struct apool *p, struct agent *a, unsigned ch)
 {
-    if (p->len == p->cap)
-        lring_compact(r, p, ch);
-    struct lrec x = {(uint32_t)(a - r->agents), a->lep[ch]};
     uint32_t i = p->len++;
-    if (a->idle_since > p->last_since ||
-        (a->idle_since == p->last_since && a->idle_seq >= p->last_seq)) {
-        p->last_since = a->idle_since;
-        p->last_seq = a->idle_seq;
-    } else {
-        /* after the last valid record with a smaller key */
-        while (i > 0) {
-            const struct lrec *y = lring_at(p, i - 1);
-            if (lrec_valid(r, y, ch) && li_less(&r->agents[y->agent], a))
-                break;
-            *lring_at(p, i) = *y;
-            i--;
-        }
+    while (i > 0) {
+        const struct lrec *y = lring_at(p, i - 1);
+        if (lrec_valid(r, y, ch) && li_less(&r->agents[y->agent], a))
+            break;
+        *lring_at(p, i) = *y;
+        i--;
     }
-    *lring_at(p, i) = x;
+    *lring_at(p, i) = (struct lrec){(uint32_t)(a - r->agents), a->lep[ch]};
+}
+
+/* Appends a valid record of agent a. Agents join with the newest key, so
+ * this is O(1) (amortized with compactions). */
+static inline void lring_append(struct router *r, struct apool *p,
+                                struct agent *a, unsigned ch)
+{
+    if (__builtin_expect(p->len == p->cap, 0))
+        lring_compact(r, p, ch);
+    if (__builtin_expect(a->idle_since < p->last_since ||
+                         (a->idle_since == p->last_since &&
+                          a->idle_seq < p->last_seq), 0)) {
+        lring_insert(r, p, a, ch);
+        return;
+    }
+    p->last_since = a->idle_since;
+    p->last_seq = a->idle_seq;
+    p->ring[(p->head + p->len++) & (p->cap - 1)] =
+        (struct lrec){(uint32_t)(a - r->agents), a->lep[ch]};
 }
 
 /* Whether entry e is valid: linked, and linked since the agent last
