@@ -154,30 +154,50 @@
  * call emits more than its capacity); pool entries come from a chunked
  * free list and rings are sized, both at login / virtual-queue creation.
  *
- * Performance. The cost that dominates is E: every time an agent changes
- * (offer, release) its entries in every (queue, channel) pool it serves
- * are touched, O(E log n). In the benchmark an agent has ~11 entries
- * (configured queues, skills-only virtual queues, derived queues), so a
- * decision costs a few microseconds, far from the 200 ns the benchmark
- * asks for. Entries are reached through per-agent, per-channel pointer
- * arrays and prefetched before each walk (the walk used to be a chain of
- * cache misses). Measured with `build/bench-router --quick` (2-core shared
- * machine, noisy; 10k agents x 20 queues x 10 skills):
- *                      decisions/s        p50 / p99 (ns)     B/agent
- *   before (debb5f8)   153k / 97k         2435/7511  3035/10791   1603
- *   entry arrays       188k / 136k        1342/4287  2735/8415    1660
- *   (second run)       191k / 125k        1392/4547  3395/11119
- * (contacts_wait / agents_wait; memory 408 B per waiting contact; runs
- * vary by +-20% here, the baseline loop itself by 37-43 ns). The 200-queue
- * scenarios did not move beyond the noise (165k-200k / 86k-92k against
- * 228k / 97k before): there E is larger and treap work dominates. Not
- * done yet, in the order it would pay: lazy pool membership and lazy
- * re-keying for the monotone strategies (longest idle, most skilled,
- * round robin: keys only grow, so a stale entry at a pool's head can be
- * fixed when met; weighted random and least occupied must stay exact);
- * sharing pools between queues with identical requirements (virtual and
- * derived queues of one skill set); smaller entries (the treap node is 64
- * of the 88 bytes) and agents (id and reason are 64 bytes each).
+ * Performance. The cost that dominates is still E, the pool entries of
+ * an agent (~11 in the benchmark: configured queues at every tier,
+ * skills-only virtual queues, derived queues): every availability cycle
+ * of an agent touches each of them once (a ring append, an O(1)
+ * revalidation or an O(log n) treap relink). Going busy costs O(E)
+ * counter updates without touching an entry (lazy membership above);
+ * fill_agent reads the arefs only. Figures on a 2-core shared machine
+ * (wall clock varies by +-20% run to run; instruction counts do not):
+ *
+ * callgrind, router_* functions only, per decision, differenced between
+ * two runs so that setup cancels out:
+ *   valgrind --tool=callgrind --toggle-collect='router_*'
+ *     build/bench-router --agents 10000 --queues 20 --skills 10
+ *     --mode M --steps N --pass-limit 0 --setup-limit 0   (N = 2000, 6000)
+ *                      agents_wait   contacts_wait
+ *   216f988            9072          7918
+ *   no snprintf        8163
+ *   lazy epochs        7976
+ *   idle rings         7943
+ *   revalidate, inline 7215          6954
+ *
+ * build/bench-router --quick, 10k agents (decisions/s, p50/p99 ns):
+ *                      20q/10s contacts  20q/10s agents    200q/50s agents
+ *   216f988            312k  911/2193    244k 1612/4319    153k 1993/7451
+ *   now (same run)     379k  601/1843    302k  781/2073    212k 1252/5251
+ * Memory 1660 -> 1569 B/agent (408 B per waiting contact, unchanged).
+ *
+ * Still far from the targets (5M decisions/s, p99 < 1 us, < 1 KiB per
+ * agent). What remains, in the order it would pay:
+ *  - E itself: share one pool between queues whose requirement set at a
+ *    tier is identical (virtual, derived and configured queues of one
+ *    skill set and channel), and cap virtual-queue proliferation; every
+ *    cost above is per entry.
+ *  - most skilled: a ring per distinct score (scores are small sums of
+ *    levels) instead of a treap would make it O(1) like longest idle;
+ *    least occupied and round robin keys are not monotone and keep
+ *    treaps (round robin is mostly O(1) already by revalidation);
+ *    weighted random must stay exact.
+ *  - the call itself: each API call hashes and compares string ids
+ *    (idmap_hash, idmap_find, strnlen: ~700 instructions a decision)
+ *    and the QUEUED position is an O(L log n) rank per arrival.
+ *  - memory: the treap node is 64 of an aent's 88 bytes (indices instead
+ *    of pointers would halve it); the agent keeps a 64-byte id and a
+ *    64-byte reason (intern the reason); rings reserve 2 x members + 16.
  *
  * Choices worth knowing
  * ---------------------

@@ -243,6 +243,62 @@ static void test_longest_idle(void **state)
     router_free(r);
 }
 
+/* A longest idle pool that is never picked from fills with stale records
+ * as its agents cycle; compaction keeps it bounded and in order. */
+static void test_longest_idle_stale_records(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("q1", "x:1"),
+                                       fx_queue("q2", "x:1")};
+    struct router *r = mk(q, 2, NULL);
+    login(r, S(1), "a1", "x:1");
+    login(r, S(1), "a2", "x:1");
+    char id[16];
+    for (unsigned i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "c%u", i);
+        uint64_t t = S(2 + i);
+        arrive(r, t, id, "q1");
+        const char *a = ev_agent(r, ROUTER_EV_OFFER, id, 0);
+        assert_non_null(a);
+        assert_string_equal(a, i % 2 ? "a2" : "a1");
+        assert_int_equal(CALL(r, router_offer_accept(r, t, id, a)), 0);
+        assert_int_equal(CALL(r, router_contact_complete(r, t, id)), 0);
+        router_out_clear(r);
+    }
+    struct router_queue_stats st;
+    router_queue_stats(r, 1, S(400), &st);
+    assert_int_equal(st.agents_available, 2);
+    /* q2 still gives the longest idle first */
+    arrive(r, S(400), "last", "q2");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "last", 0), "a1");
+    router_free(r);
+}
+
+/* Agents idle since the same time: who became idle first goes first,
+ * whatever the login order (router.c, "Longest idle"). */
+static void test_longest_idle_ties(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(1), "a1", "x:1");
+    login(r, S(1), "a2", "x:1");
+    arrive(r, S(2), "c1", "q");
+    arrive(r, S(2), "c2", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a1");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a2");
+    assert_int_equal(CALL(r, router_offer_accept(r, S(2), "c1", "a1")), 0);
+    assert_int_equal(CALL(r, router_offer_accept(r, S(2), "c2", "a2")), 0);
+    router_out_clear(r);
+    /* both free at 3 s, a2 first */
+    assert_int_equal(CALL(r, router_contact_complete(r, S(3), "c2")), 0);
+    assert_int_equal(CALL(r, router_contact_complete(r, S(3), "c1")), 0);
+    router_out_clear(r);
+    arrive(r, S(4), "c3", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a2");
+    arrive(r, S(4), "c4", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c4", 0), "a1");
+    router_free(r);
+}
+
 static void test_most_skilled(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1,y:1")};
@@ -1002,6 +1058,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_longest_idle),
+        cmocka_unit_test(test_longest_idle_ties),
+        cmocka_unit_test(test_longest_idle_stale_records),
         cmocka_unit_test(test_most_skilled),
         cmocka_unit_test(test_least_occupied),
         cmocka_unit_test(test_round_robin),
