@@ -275,7 +275,6 @@ struct aent {
     uint16_t queue;
     uint8_t tier, ch;
     uint8_t inpool;             /* linked in its pool, valid or stale */
-    uint8_t first;              /* first tier-0 entry of its queue */
     uint16_t score;
     uint32_t ep;                /* the agent's epoch on `ch` when linked */
     uint64_t rr;
@@ -735,7 +734,7 @@ static void aent_key(const struct router *r, const struct agent *a,
     }
 }
 
-static inline bool pool_is_list(const struct queue *q)
+static inline bool pool_is_ring(const struct queue *q)
 {
     return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
 }
@@ -1323,7 +1322,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             a->cev[ch] = (uint16_t)cap;
         }
         struct aent *e = NULL;
-        if (pool_is_list(q)) {
+        if (pool_is_ring(q)) {
             if (lring_reserve(&q->apool[tier][ch]) < 0)
                 return ROUTER_ENOMEM;
         } else {
@@ -1337,7 +1336,6 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             e->node.w = e->score ? e->score : 1;
             e->rr = a->uid;
             e->node.prio = next_prio(r);
-            e->first = first;
         }
         if (first)
             q->staffed++;
@@ -1386,7 +1384,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             }
         return NULL;
     }
-    if (pool_is_list(q)) {
+    if (pool_is_ring(q)) {
         struct agent *best = NULL;
         for (unsigned l = 0; l <= c->level; l++) {
             struct apool *p = &q->apool[l][ch];
@@ -2969,7 +2967,7 @@ int router_check(const struct router *r, char *buf, size_t len)
                 treecount += treap_size(&q->cpool[l][ch]);
                 perch[ch] += treap_size(&q->cpool[l][ch]);
                 uint32_t valid = 0;
-                if (pool_is_list(q)) {
+                if (pool_is_ring(q)) {
                     /* valid records in key order, each of an agent that
                      * can take the channel and has an entry here */
                     if (p->t.root || p->len > p->cap ||
@@ -3079,7 +3077,7 @@ int router_check(const struct router *r, char *buf, size_t len)
             for (unsigned i = 0; i < a->nev[ch]; i++) {
                 const struct aref *f = &a->ev[ch][i];
                 if (f->strat != r->queues[f->queue].strategy ||
-                    !f->e != pool_is_list(&r->queues[f->queue]))
+                    !f->e != pool_is_ring(&r->queues[f->queue]))
                     FAIL("agent %s: entry of the wrong kind", a->id);
                 if (!f->e) {
                     lrefs++;
@@ -3109,7 +3107,7 @@ int router_check(const struct router *r, char *buf, size_t len)
             entries++;
             if (!want)
                 continue;
-            if (!pool_is_list(q) &&
+            if (!pool_is_ring(q) &&
                 treap_root_of((struct tnode *)&e->node) !=
                     q->apool[e->tier][e->ch].t.root)
                 FAIL("agent %s: entry not reachable from its pool", a->id);

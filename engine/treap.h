@@ -1,8 +1,9 @@
 /* treap.h -- intrusive order-statistic treap with subtree weights.
  *
- * The router keeps every ordered index in one of these: waiting contacts
+ * The router keeps most ordered indexes in one of these: waiting contacts
  * per (queue, expansion level, channel) ordered by score, and available
- * agents per (queue, tier, channel) ordered by the queue's strategy. The
+ * agents per (queue, tier, channel) ordered by the queue's strategy
+ * (every strategy but longest idle, whose pools are rings). The
  * node is embedded in the indexed object (no allocation); ordering is by
  * the pair (k1, k2), both unsigned, lower first; k2 is a unique sequence
  * number so no two nodes compare equal.
