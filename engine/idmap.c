@@ -18,16 +18,11 @@ uint64_t idmap_hash(const char *s)
 
 static int table_alloc(struct idmap *m, uint32_t size)
 {
-    m->handle = malloc(sizeof(*m->handle) * size);
-    m->hash = malloc(sizeof(*m->hash) * size);
-    if (!m->handle || !m->hash) {
-        free(m->handle);
-        free(m->hash);
-        m->handle = NULL;
-        m->hash = NULL;
+    m->slot = malloc(sizeof(*m->slot) * size);
+    if (!m->slot)
         return -1;
-    }
-    memset(m->handle, 0xff, sizeof(*m->handle) * size);
+    for (uint32_t i = 0; i < size; i++)
+        m->slot[i] = (struct idmap_slot){EMPTY, 0};
     m->mask = size - 1;
     return 0;
 }
@@ -46,10 +41,8 @@ int idmap_init(struct idmap *m, uint32_t capacity, idmap_key_fn key_fn,
 
 void idmap_free(struct idmap *m)
 {
-    free(m->handle);
-    free(m->hash);
-    m->handle = NULL;
-    m->hash = NULL;
+    free(m->slot);
+    m->slot = NULL;
 }
 
 static uint32_t fold(uint64_t h)
@@ -61,10 +54,10 @@ uint32_t idmap_find(const struct idmap *m, const char *s, uint64_t h)
 {
     uint32_t f = fold(h);
     for (uint32_t i = f & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t hd = m->handle[i];
+        uint32_t hd = m->slot[i].handle;
         if (hd == EMPTY)
             return EMPTY;
-        if (m->hash[i] == f && strcmp(m->key_fn(m->ctx, hd), s) == 0)
+        if (m->slot[i].hash == f && strcmp(m->key_fn(m->ctx, hd), s) == 0)
             return hd;
     }
 }
@@ -72,28 +65,26 @@ uint32_t idmap_find(const struct idmap *m, const char *s, uint64_t h)
 static void put(struct idmap *m, uint32_t f, uint32_t hd)
 {
     uint32_t i = f & m->mask;
-    while (m->handle[i] != EMPTY)
+    while (m->slot[i].handle != EMPTY)
         i = (i + 1) & m->mask;
-    m->handle[i] = hd;
-    m->hash[i] = f;
+    m->slot[i] = (struct idmap_slot){hd, f};
 }
 
-/* hash[] keeps the folded 32-bit hash, which is also the home slot, so
+/* slot[].hash keeps the folded 32-bit hash, which is also the home slot, so
  * growing and deleting never need the strings. */
 static int grow(struct idmap *m)
 {
-    uint32_t *oh = m->handle, *ohash = m->hash, osize = m->mask + 1;
+    struct idmap_slot *old = m->slot;
+    uint32_t osize = m->mask + 1;
     if (table_alloc(m, osize * 2) < 0) {
-        m->handle = oh;
-        m->hash = ohash;
+        m->slot = old;
         m->mask = osize - 1;
         return -1;
     }
     for (uint32_t i = 0; i < osize; i++)
-        if (oh[i] != EMPTY)
-            put(m, ohash[i], oh[i]);
-    free(oh);
-    free(ohash);
+        if (old[i].handle != EMPTY)
+            put(m, old[i].hash, old[i].handle);
+    free(old);
     return 0;
 }
 
@@ -109,8 +100,8 @@ int idmap_insert(struct idmap *m, uint64_t h, uint32_t handle)
 void idmap_remove(struct idmap *m, uint64_t h, uint32_t handle)
 {
     uint32_t i = fold(h) & m->mask;
-    while (m->handle[i] != handle) {
-        if (m->handle[i] == EMPTY)
+    while (m->slot[i].handle != handle) {
+        if (m->slot[i].handle == EMPTY)
             return;
         i = (i + 1) & m->mask;
     }
@@ -118,14 +109,13 @@ void idmap_remove(struct idmap *m, uint64_t h, uint32_t handle)
     /* Backward shift: pull later members of the probe run into the hole
      * when their home slot does not lie cyclically in (hole, j]. */
     uint32_t hole = i;
-    for (uint32_t j = (i + 1) & m->mask; m->handle[j] != EMPTY;
+    for (uint32_t j = (i + 1) & m->mask; m->slot[j].handle != EMPTY;
          j = (j + 1) & m->mask) {
-        uint32_t home = m->hash[j] & m->mask;
+        uint32_t home = m->slot[j].hash & m->mask;
         if (((j - home) & m->mask) >= ((j - hole) & m->mask)) {
-            m->handle[hole] = m->handle[j];
-            m->hash[hole] = m->hash[j];
+            m->slot[hole] = m->slot[j];
             hole = j;
         }
     }
-    m->handle[hole] = EMPTY;
+    m->slot[hole].handle = EMPTY;
 }

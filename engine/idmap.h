@@ -16,9 +16,15 @@
 
 typedef const char *(*idmap_key_fn)(const void *ctx, uint32_t handle);
 
+/* One slot: handle and folded hash side by side, so that a probe costs
+ * one cache miss, not two. */
+struct idmap_slot {
+    uint32_t handle;        /* UINT32_MAX: empty */
+    uint32_t hash;          /* folded 32-bit hash (also the home slot) */
+};
+
 struct idmap {
-    uint32_t *handle;       /* UINT32_MAX: empty */
-    uint32_t *hash;         /* folded 32-bit hash (also the home slot) */
+    struct idmap_slot *slot;
     uint32_t mask;          /* table size - 1 */
     uint32_t count;
     idmap_key_fn key_fn;
