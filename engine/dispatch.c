@@ -63,6 +63,11 @@ enum { REPLY_ACK = 0, REPLY_DONE = 1 };
 #define R_ANY (R_CONTACTS | R_AGENTS | R_MONITOR)
 
 #define DF_BEFORE_HELLO 1u    /* the one message allowed before Hello */
+/* Changes durable state: with `durability: redis` its Ack waits until Redis
+ * confirmed the writes (store barrier), so an acknowledged change survives
+ * an engine crash. Handlers that need more than an Ack after the barrier
+ * (ContactArrived, OfferAccepted) call ack_after_barrier() themselves. */
+#define DF_DURABLE 2u
 
 struct contact_side {
     uint8_t *packed;          /* packed ContactArrived, malloc'd */
@@ -939,16 +944,20 @@ static const struct dispatch_entry dispatch_table[] = {
     [BODY(CONTACT_ARRIVED)] = { "ContactArrived", h_contact_arrived,
                                 R_CONTACTS, 0 },
     [BODY(CONTACT_ABANDONED)] = { "ContactAbandoned", h_contact_abandoned,
-                                  R_CONTACTS, 0 },
+                                  R_CONTACTS, DF_DURABLE },
     [BODY(CONTACT_COMPLETED)] = { "ContactCompleted", h_contact_completed,
-                                  R_CONTACTS | R_AGENT, 0 },
+                                  R_CONTACTS | R_AGENT, DF_DURABLE },
     [BODY(OFFER_ACCEPTED)] = { "OfferAccepted", h_offer_accepted, R_AGENTS, 0 },
-    [BODY(OFFER_REJECTED)] = { "OfferRejected", h_offer_rejected, R_AGENTS, 0 },
+    [BODY(OFFER_REJECTED)] = { "OfferRejected", h_offer_rejected, R_AGENTS,
+                               DF_DURABLE },
     [BODY(CONTACT_TRANSFER)] = { "ContactTransfer", h_contact_transfer,
-                                 R_CONTACTS | R_AGENT, 0 },
-    [BODY(AGENT_LOGIN)] = { "AgentLogin", h_agent_login, R_AGENTS, 0 },
-    [BODY(AGENT_LOGOUT)] = { "AgentLogout", h_agent_logout, R_AGENTS, 0 },
-    [BODY(AGENT_STATE)] = { "AgentState", h_agent_state, R_AGENTS, 0 },
+                                 R_CONTACTS | R_AGENT, DF_DURABLE },
+    [BODY(AGENT_LOGIN)] = { "AgentLogin", h_agent_login, R_AGENTS,
+                            DF_DURABLE },
+    [BODY(AGENT_LOGOUT)] = { "AgentLogout", h_agent_logout, R_AGENTS,
+                             DF_DURABLE },
+    [BODY(AGENT_STATE)] = { "AgentState", h_agent_state, R_AGENTS,
+                            DF_DURABLE },
     [BODY(STATS_REQUEST)] = { "StatsRequest", h_stats, R_ANY, 0 },
 };
 
@@ -991,6 +1000,8 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
     else
         rc = e->fn(&q);
 
+    if (rc == REPLY_ACK && (e->flags & DF_DURABLE))
+        rc = ack_after_barrier(&q, NULL);
     if (rc < 0)
         conn_send_error(c, q.id, q.code, "%s", q.msg);
     else if (rc == REPLY_ACK)
