@@ -174,11 +174,15 @@
  *   lazy epochs        7976
  *   idle rings         7943
  *   revalidate, inline 7215          6954
+ *   idmap slots        7308          6870
  *
- * build/bench-router --quick, 10k agents (decisions/s, p50/p99 ns):
+ * build/bench-router --quick, 10k agents (decisions/s, p50/p99 ns), two
+ * runs, each against 216f988 run just before it:
  *                      20q/10s contacts  20q/10s agents    200q/50s agents
  *   216f988            312k  911/2193    244k 1612/4319    153k 1993/7451
- *   now (same run)     379k  601/1843    302k  781/2073    212k 1252/5251
+ *   revalidate, inline 379k  601/1843    302k  781/2073    212k 1252/5251
+ *   216f988            285k 1001/2645    196k 1833/5399    115k 2405/9351
+ *   idmap slots        378k  731/2495    357k  871/2545    173k 1352/5711
  * Memory 1660 -> 1569 B/agent (408 B per waiting contact, unchanged).
  *
  * Still far from the targets (5M decisions/s, p99 < 1 us, < 1 KiB per
@@ -193,8 +197,9 @@
  *    treaps (round robin is mostly O(1) already by revalidation);
  *    weighted random must stay exact.
  *  - the call itself: each API call hashes and compares string ids
- *    (idmap_hash, idmap_find, strnlen: ~700 instructions a decision)
- *    and the QUEUED position is an O(L log n) rank per arrival.
+ *    (idmap_hash, idmap_find, strnlen: ~700 instructions a decision; the
+ *    idmap probes one slot array now, one miss instead of two) and the
+ *    QUEUED position is an O(L log n) rank per arrival.
  *  - memory: the treap node is 64 of an aent's 88 bytes (indices instead
  *    of pointers would halve it); the agent keeps a 64-byte id and a
  *    64-byte reason (intern the reason); rings reserve 2 x members + 16.
