@@ -568,6 +568,38 @@ static int build_agent_spec(struct req *q, const Ccroute__V1__AgentLogin *m,
 
 /* ---- handlers ---- */
 
+/* A re-attached connection may own agents that were offered contacts while
+ * it was away (for instance by an engine that has just recovered the state
+ * from Redis): send those Offers again, or the agent would only hear of the
+ * contact after the offer timed out. The side table marks every live
+ * contact, so this is one pass over the contact slots: O(max_contacts),
+ * once per re-attaching Hello, never on the routing path. */
+static void resend_offers(struct server *s, uint32_t conn_id)
+{
+    struct dispatch *d = s->dispatch;
+    struct router *r = s->router;
+    struct router_contact_info ci;
+    unsigned n = 0;
+
+    for (uint32_t h = 0; h < d->ncontacts; h++) {
+        if (!d->contacts[h].packed)
+            continue;
+        router_contact_info(r, h, &ci);
+        if (ci.state != ROUTER_CONTACT_OFFERED || ci.agent == UINT32_MAX ||
+            router_agent_tag(r, ci.agent) != conn_id)
+            continue;
+        struct router_event ev = {
+            .type = ROUTER_EV_OFFER, .contact = h, .agent = ci.agent,
+            .queue = ci.queue, .deadline = ci.deadline,
+        };
+        send_offer(s, d, &ev);
+        n++;
+    }
+    if (n)
+        log_info("conn #%08x: %u pending offers sent again after re-attach",
+                 conn_id, n);
+}
+
 static int h_hello(struct req *q)
 {
     const Ccroute__V1__Hello *m = q->env->hello;
@@ -608,6 +640,8 @@ static int h_hello(struct req *q)
             }
         }
     }
+    if (m->reattach && n > 0)
+        resend_offers(q->s, c->id);
     if (m->reattach)
         log_info("conn #%08x %s: hello from %s, role %s; re-attached %u "
                  "contacts and agents", c->id, c->peer, c->name,
