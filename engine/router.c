@@ -2296,12 +2296,28 @@ int router_contact_transfer(struct router *r, uint64_t now, const char *id,
         cq_insert(r, c);
         contact_rearm(r, c);
     }
-    struct router_event *e = emit(r, ROUTER_EV_MOVED, c, x);
-    (void)e;
+    emit(r, ROUTER_EV_MOVED, c, x);
     emit_queued(r, c, now);
     route_contact(r, now, c);
     if (from)
         fill_agent(r, now, from);
+    return 0;
+}
+
+/* Finds the contact and agent of a pending offer: ROUTER_ENOCONTACT /
+ * ROUTER_ENOAGENT for unknown ids, ROUTER_ESTATE when that contact is not
+ * offered to that agent now. */
+static int offer_lookup(struct router *r, const char *contact_id,
+                        const char *agent_id, struct contact **c,
+                        struct agent **a)
+{
+    int rc = contact_lookup(r, contact_id, c);
+    if (rc < 0)
+        return rc;
+    if ((rc = agent_lookup(r, agent_id, a)) < 0)
+        return rc;
+    if ((*c)->state != ROUTER_CONTACT_OFFERED || (*c)->agent != ahandle(r, *a))
+        return ROUTER_ESTATE;
     return 0;
 }
 
@@ -2310,13 +2326,9 @@ int router_offer_accept(struct router *r, uint64_t now,
 {
     struct contact *c;
     struct agent *a;
-    int rc = contact_lookup(r, contact_id, &c);
+    int rc = offer_lookup(r, contact_id, agent_id, &c, &a);
     if (rc < 0)
         return rc;
-    if ((rc = agent_lookup(r, agent_id, &a)) < 0)
-        return rc;
-    if (c->state != ROUTER_CONTACT_OFFERED || c->agent != ahandle(r, a))
-        return ROUTER_ESTATE;
     struct queue *q = squeue(r, c->queue);
     c->state = ROUTER_CONTACT_ASSIGNED;
     c->assigned_at = now;
@@ -2337,13 +2349,9 @@ int router_offer_reject(struct router *r, uint64_t now,
 {
     struct contact *c;
     struct agent *a;
-    int rc = contact_lookup(r, contact_id, &c);
+    int rc = offer_lookup(r, contact_id, agent_id, &c, &a);
     if (rc < 0)
         return rc;
-    if ((rc = agent_lookup(r, agent_id, &a)) < 0)
-        return rc;
-    if (c->state != ROUTER_CONTACT_OFFERED || c->agent != ahandle(r, a))
-        return ROUTER_ESTATE;
     emit(r, ROUTER_EV_REJECTED, c, a);
     offer_unwind(r, c, a, now, true);
     agent_reindex(r, a);
