@@ -397,26 +397,7 @@ bool e2e_rhget(redisContext *c, const char *key, const char *field,
 
 int e2e_redis_term(struct harness_redis *r, int timeout_ms)
 {
-    int status;
-    long long deadline = harness_now_ms() + timeout_ms;
-    if (r->pid <= 0)
-        return 0;
-    kill(r->pid, SIGTERM);
-    for (;;) {
-        pid_t w = waitpid(r->pid, &status, WNOHANG);
-        if (w == r->pid)
-            break;
-        if (w < 0)
-            return -errno;
-        if (harness_now_ms() > deadline) {
-            kill(r->pid, SIGKILL);
-            waitpid(r->pid, &status, 0);
-            break;
-        }
-        poll(NULL, 0, 5);   /* between polls of the child's exit */
-    }
-    r->pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return harness_redis_term(r, timeout_ms);
 }
 
 /* ---- the event stream ---- */

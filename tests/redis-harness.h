@@ -1,10 +1,10 @@
-/* redis-harness.h -- a private redis-server for a test.
+/* redis-harness.h -- a private redis-server for a store test.
  *
- * Starts redis-server on a free loopback port with its own directory
- * (AOF on, appendfsync always, no RDB), waits until it answers PING, and
- * stops it (SIGTERM, or SIGKILL for a crash). The directory survives a
- * stop so that a restart on the same port finds the data again; rh_free()
- * removes it. Nothing assumes a Redis already running.
+ * A thin layer over harness_redis (tests/harness.h) with the settings the
+ * store tests want: AOF on with appendfsync always, no RDB, log level
+ * warning. The directory survives a stop so that a restart on the same
+ * port finds the data again; rh_free() removes it. Nothing assumes a
+ * Redis already running.
  */
 #ifndef CCROUTE_REDIS_HARNESS_H
 #define CCROUTE_REDIS_HARNESS_H
@@ -12,15 +12,17 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "harness.h"
+
 struct rh {
-    int port;
-    pid_t pid;                  /* 0 when not running */
-    char dir[64];
+    int port;                   /* read-only; fixed from rh_start on */
+    struct harness_redis r;
 };
 
 /* Picks a port and a directory and starts the server. 0 or -1. */
 int rh_start(struct rh *h);
-/* Starts it again on the same port and directory. 0 or -1. */
+/* Stops it if running (SIGTERM) and starts it again on the same port and
+ * directory. 0 or -1. */
 int rh_restart(struct rh *h);
 /* Stops it: SIGTERM (graceful, AOF flushed) or SIGKILL (crash). */
 void rh_stop(struct rh *h, bool kill9);

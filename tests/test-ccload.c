@@ -3,7 +3,8 @@
  * reports with --json against what the server says.
  *
  * Binaries come from $CCROUTE_BUILD (default "build"). The servers listen
- * on a free loopback port (--listen 127.0.0.1:0 --port-file).
+ * on a free loopback port (--listen 127.0.0.1:0 --port-file); every
+ * process is started and stopped through tests/harness.h.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,24 +13,16 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "harness.h"
 
-struct server {
-    pid_t pid;
-    int port;
-    char dir[256];
-};
+/* Bound on one ccload run (the longest asks for 3 s of traffic). */
+#define CCLOAD_TIMEOUT_MS 60000
 
 static const char *build_dir(void)
 {
@@ -37,105 +30,23 @@ static const char *build_dir(void)
     return b && *b ? b : "build";
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Runs argv with stdout to out_path (may be NULL) and stderr to err_path;
- * returns the pid. */
-static pid_t spawn(char *const argv[], const char *out_path,
-                   const char *err_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Dies with the test: a failed assertion never leaves it running. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(out_path ? out_path : "/dev/null",
-                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0)
-            dup2(fd, 1);
-        fd = open(err_path ? err_path : "/dev/null",
-                  O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Starts `prog` (limit-server or ccrouted) with the given config (or NULL)
- * and waits for its port file. Returns 0 or -1. */
-static int server_start(struct server *s, const char *prog,
+/* Starts `prog` (limit-server or ccrouted) with the given configuration
+ * file (or NULL) and waits for its port (tests/harness.c). 0 or -1. */
+static int server_start(struct harness_daemon *s, const char *prog,
                         const char *config)
 {
-    char bin[512], pf[512], log[512];
-    snprintf(s->dir, sizeof(s->dir), "/tmp/ccload-test-XXXXXX");
-    if (!mkdtemp(s->dir))
-        return -1;
-    snprintf(bin, sizeof(bin), "%s/%s", build_dir(), prog);
-    snprintf(pf, sizeof(pf), "%s/port", s->dir);
-    snprintf(log, sizeof(log), "%s/%s.log", s->dir, prog);
-    char *argv[10];
-    int n = 0;
-    argv[n++] = bin;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = "--port-file";
-    argv[n++] = pf;
-    if (config) {
-        argv[n++] = "--config";
-        argv[n++] = (char *)config;
-    }
-    argv[n] = NULL;
-    s->pid = spawn(argv, NULL, log);
-    for (int i = 0; i < 500; i++) {
-        FILE *f = fopen(pf, "r");
-        if (f) {
-            int ok = fscanf(f, "%d", &s->port) == 1;
-            fclose(f);
-            if (ok && s->port > 0)
-                return 0;
-        }
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
-            return -1;
-        }
-        sleep_ms(10);
-    }
-    return -1;
+    const char *args[] = { "--config", config, NULL };
+    return harness_server_start(s, prog, config ? args : NULL) < 0 ? -1 : 0;
 }
 
-static void server_stop(struct server *s)
+static void server_stop(struct harness_daemon *s)
 {
-    if (s->pid > 0) {
-        kill(s->pid, SIGTERM);
-        int st;
-        for (int i = 0; i < 300; i++) {
-            if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-                s->pid = 0;
-                break;
-            }
-            sleep_ms(10);
-        }
-        if (s->pid > 0) {
-            kill(s->pid, SIGKILL);
-            waitpid(s->pid, &st, 0);
-        }
-    }
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-    if (system(cmd) != 0) {
-        /* leftover temp dir: harmless */
-    }
+    harness_daemon_stop(s, 3000);
 }
 
 /* Runs ccload with extra arguments; returns its exit status (or -1) and
  * reads the JSON it wrote into *json (malloc'd, may be NULL). */
-static int run_ccload(const struct server *s, const char *model,
+static int run_ccload(const struct harness_daemon *s, const char *model,
                       const char *const *extra, char **json)
 {
     char bin[512], target[64], jpath[512], epath[512];
@@ -143,22 +54,21 @@ static int run_ccload(const struct server *s, const char *model,
     snprintf(target, sizeof(target), "127.0.0.1:%d", s->port);
     snprintf(jpath, sizeof(jpath), "%s/out.json", s->dir);
     snprintf(epath, sizeof(epath), "%s/ccload.err", s->dir);
-    char *argv[32];
+    const char *argv[32];
     int n = 0;
     argv[n++] = bin;
     argv[n++] = "-q";
     argv[n++] = "-m";
-    argv[n++] = (char *)model;
+    argv[n++] = model;
     argv[n++] = "--json";
     argv[n++] = jpath;
     for (int i = 0; extra && extra[i] && n < 30; i++)
-        argv[n++] = (char *)extra[i];
+        argv[n++] = extra[i];
     argv[n++] = target;
     argv[n] = NULL;
     unlink(jpath);
-    pid_t pid = spawn(argv, NULL, epath);
-    int st;
-    if (waitpid(pid, &st, 0) != pid)
+    int st = harness_run(argv, epath, CCLOAD_TIMEOUT_MS);
+    if (st < 0)
         return -1;
     if (json) {
         *json = NULL;
@@ -171,14 +81,9 @@ static int run_ccload(const struct server *s, const char *model,
             *json = buf;
         }
     }
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "cat '%s' >&2", epath);
-        if (system(cmd) != 0) {
-            /* nothing to show */
-        }
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (st != 0)
+        harness_log_dump(epath);
+    return st < 128 ? st : -1;   /* 128 + signal: killed */
 }
 
 /* The number after "key": at or after `from` (the first one found). */
@@ -217,7 +122,7 @@ static const char *jsection(const char *json, const char *key)
 
 static void test_limit_server_smoke(void **state)
 {
-    struct server s = {0};
+    struct harness_daemon s;
     assert_int_equal(server_start(&s, "limit-server", NULL), 0);
     const char *extra[] = {"--duration", "1.5", "--drain", "0.5", NULL};
     char *json = NULL;
@@ -240,7 +145,7 @@ static void test_limit_server_smoke(void **state)
 
 static void test_limit_server_max_rate(void **state)
 {
-    struct server s = {0};
+    struct harness_daemon s;
     assert_int_equal(server_start(&s, "limit-server", NULL), 0);
     const char *extra[] = {"--max-rate", "--duration", "1", "--window", "32",
                            NULL};
@@ -259,7 +164,7 @@ static void test_limit_server_max_rate(void **state)
 
 static void test_contacts_limit(void **state)
 {
-    struct server s = {0};
+    struct harness_daemon s;
     assert_int_equal(server_start(&s, "limit-server", NULL), 0);
     const char *extra[] = {"--contacts", "25", "--rate", "500", "--drain",
                            "0.2", NULL};
@@ -279,9 +184,8 @@ static int run_plain(char *const argv[], char *errbuf, size_t len)
     int fd = mkstemp(epath);
     if (fd >= 0)
         close(fd);
-    pid_t pid = spawn(argv, NULL, epath);
-    int st;
-    waitpid(pid, &st, 0);
+    int st = harness_run((const char *const *)argv, epath,
+                         CCLOAD_TIMEOUT_MS);
     FILE *f = fopen(epath, "r");
     errbuf[0] = 0;
     if (f) {
@@ -290,7 +194,7 @@ static int run_plain(char *const argv[], char *errbuf, size_t len)
         fclose(f);
     }
     unlink(epath);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return st >= 0 && st < 128 ? st : -1;
 }
 
 static void test_refuses_remote_target(void **state)
@@ -376,7 +280,7 @@ static void test_engine_counts_match_stats(void **state)
     snprintf(bin, sizeof(bin), "%s/ccrouted", build_dir());
     if (access(bin, X_OK) != 0)
         skip();
-    struct server s = {0};
+    struct harness_daemon s;
     assert_int_equal(server_start(&s, "ccrouted",
                                   "bench/scenarios/engine-bench.yaml"), 0);
     const char *extra[] = {"--duration", "3", NULL};
@@ -424,7 +328,7 @@ static void test_engine_unknown_queue_fails(void **state)
                        "mix:\n  - {queue: no_such_queue}\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    struct server s = {0};
+    struct harness_daemon s;
     assert_int_equal(server_start(&s, "ccrouted",
                                   "bench/scenarios/engine-bench.yaml"), 0);
     char *json = NULL;
