@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <poll.h>
 
 #include <cmocka.h>
 
@@ -38,6 +36,29 @@ void e2e_open_hello(struct e2e_client *e, int port, const char *name,
     rc = e2e_hello(e, name, role, reattach, msg, sizeof(msg), E2E_T_MS);
     if (rc != 0)
         fail_msg("Hello %s on port %d: %d (%s)", name, port, rc, msg);
+}
+
+void e2e_open_hello_retry(struct e2e_client *e, int port, const char *name,
+                          Ccroute__V1__Role role, bool reattach)
+{
+    long long deadline = harness_now_ms() + E2E_T_MS;
+    char msg[256] = "";
+    for (;;) {
+        int rc = e2e_open(e, port);
+        if (rc == 0) {
+            rc = e2e_hello(e, name, role, reattach, msg, sizeof(msg),
+                           E2E_T_MS);
+            if (rc == 0)
+                return;
+            e2e_close(e);
+        }
+        if (rc != E2E_EC(NOT_OWNER))
+            fail_msg("Hello from %s: %d (%s)", name, rc, msg);
+        if (harness_now_ms() > deadline)
+            fail_msg("Hello from %s: still NOT_OWNER after %d ms", name,
+                     E2E_T_MS);
+        harness_pause_ms(20);
+    }
 }
 
 static void q_push(struct e2e_client *e, ccr_envelope *env)
@@ -122,6 +143,36 @@ void e2e_flush(struct e2e_client *e)
     e->n = 0;
 }
 
+ccr_envelope *e2e_expect(struct e2e_client *e, int body_case, int timeout_ms)
+{
+    ccr_envelope *env = e2e_wait(e, body_case, 0, timeout_ms);
+    if (!env)
+        fail_msg("%s waiting for body case %d", e->eof ? "EOF" : "timed out",
+                 body_case);
+    return env;
+}
+
+ccr_envelope *e2e_next(struct e2e_client *e, int timeout_ms)
+{
+    return e2e_wait(e, -1, 0, timeout_ms);
+}
+
+void e2e_expect_error_then_close(struct e2e_client *e, int code,
+                                 int timeout_ms)
+{
+    ccr_envelope *env = e2e_expect(e, E2E_BODY(ERROR), timeout_ms);
+    assert_int_equal(env->error->code, code);
+    ccr_free(env);
+    e2e_flush(e);
+    for (;;) {
+        int rc = e2e_pump(e, timeout_ms);
+        if (rc == -EPIPE || rc == -ECONNRESET)
+            return;
+        assert_int_equal(rc, 0);   /* not a timeout: it must close */
+        e2e_flush(e);
+    }
+}
+
 void e2e_close(struct e2e_client *e)
 {
     e2e_flush(e);
@@ -148,6 +199,9 @@ static int reply_of(struct e2e_client *e, uint64_t id, int timeout_ms,
             int rc = 0;
             if (r->body_case == E2E_BODY(ERROR)) {
                 rc = (int)r->error->code;
+                if (!r->error->message)
+                    fail_msg("Error %d for request %llu without a message",
+                             rc, (unsigned long long)id);
                 if (msg)
                     snprintf(msg, msglen, "%s",
                              r->error->message ? r->error->message : "");
@@ -198,13 +252,25 @@ static uint64_t send_env(struct e2e_client *e, ccr_envelope *env)
     return ccr_client_send(e->c, env) < 0 ? 0 : env->request_id;
 }
 
+int e2e_reply(struct e2e_client *e, uint64_t id, int timeout_ms)
+{
+    return id ? reply_of(e, id, timeout_ms, NULL, 0) : -EPIPE;
+}
+
 static int call_sent(struct e2e_client *e, uint64_t id)
 {
-    return id ? reply_of(e, id, E2E_T_MS, NULL, 0) : -EPIPE;
+    return e2e_reply(e, id, E2E_T_MS);
 }
 
 uint64_t e2e_send_contact(struct e2e_client *e, const char *id,
                           const char *queue, Ccroute__V1__Channel ch)
+{
+    return e2e_send_contact_attr(e, id, queue, ch, "case", id);
+}
+
+uint64_t e2e_send_contact_attr(struct e2e_client *e, const char *id,
+                               const char *queue, Ccroute__V1__Channel ch,
+                               const char *key, const char *value)
 {
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
@@ -213,8 +279,8 @@ uint64_t e2e_send_contact(struct e2e_client *e, const char *id,
     m.contact_id = (char *)id;
     m.queue = (char *)queue;
     m.channel = ch;
-    a.key = "case";
-    a.value = (char *)id;
+    a.key = (char *)key;
+    a.value = (char *)value;
     m.attributes = attrs;
     m.n_attributes = 1;
     env.body_case = E2E_BODY(CONTACT_ARRIVED);
@@ -320,19 +386,27 @@ int e2e_simple(struct e2e_client *e, int body_case, const char *cid,
     return call_sent(e, e2e_send_simple(e, body_case, cid, aid));
 }
 
-uint64_t e2e_send_stats(struct e2e_client *e)
+static uint64_t send_stats(struct e2e_client *e, bool all_agents,
+                           const char *const *queues, size_t nqueues)
 {
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__StatsRequest m = CCROUTE__V1__STATS_REQUEST__INIT;
-    m.all_agents = 1;
+    m.all_agents = all_agents;
+    m.queues = (char **)queues;
+    m.n_queues = nqueues;
     env.body_case = E2E_BODY(STATS_REQUEST);
     env.stats_request = &m;
     return send_env(e, &env);
 }
 
-ccr_envelope *e2e_stats(struct e2e_client *e)
+uint64_t e2e_send_stats(struct e2e_client *e)
 {
-    uint64_t id = e2e_send_stats(e);
+    return send_stats(e, true, NULL, 0);
+}
+
+/* The Stats answer to request id (Ack expected). */
+static ccr_envelope *stats_reply(struct e2e_client *e, uint64_t id)
+{
     if (!id)
         fail_msg("StatsRequest: send failed");
     int rc = reply_of(e, id, E2E_T_MS, NULL, 0);
@@ -343,6 +417,17 @@ ccr_envelope *e2e_stats(struct e2e_client *e)
     if (!st)
         fail_msg("StatsRequest: Ack without Stats");
     return st;
+}
+
+ccr_envelope *e2e_stats(struct e2e_client *e)
+{
+    return stats_reply(e, e2e_send_stats(e));
+}
+
+ccr_envelope *e2e_stats_queues(struct e2e_client *e, const char *const *queues,
+                               size_t nqueues)
+{
+    return stats_reply(e, send_stats(e, false, queues, nqueues));
 }
 
 const Ccroute__V1__AgentStats *e2e_stats_agent(const ccr_envelope *st,
@@ -398,6 +483,76 @@ bool e2e_rhget(redisContext *c, const char *key, const char *field,
 int e2e_redis_term(struct harness_redis *r, int timeout_ms)
 {
     return harness_redis_term(r, timeout_ms);
+}
+
+/* ---- the daemon ---- */
+
+void e2e_expect_log(struct harness_daemon *d, const char *needle,
+                    int timeout_ms)
+{
+    if (!harness_daemon_log_contains(d, needle, timeout_ms)) {
+        harness_daemon_dump_log(d);
+        fail_msg("not in the engine's log: \"%s\"", needle);
+    }
+}
+
+/* ---- fixtures ---- */
+
+int e2e_env_start(void **state, bool with_redis, e2e_config_cb config,
+                  const void *arg)
+{
+    char text[8192];
+    struct e2e_env *env = calloc(1, sizeof(*env));
+    *state = NULL;
+    if (!env)
+        return -1;
+    env->with_redis = with_redis;
+    if (with_redis) {
+        struct timeval tv = { 5, 0 };
+        if (harness_redis_start(&env->redis) < 0) {
+            free(env);
+            return -1;
+        }
+        env->r = redisConnectWithTimeout("127.0.0.1", env->redis.port, tv);
+        if (!env->r || env->r->err) {
+            fprintf(stderr, "e2e: redis 127.0.0.1:%d: %s\n", env->redis.port,
+                    env->r ? env->r->errstr : "no memory");
+            goto fail;
+        }
+        redisSetTimeout(env->r, tv);
+    }
+    config(text, sizeof(text), with_redis ? env->redis.port : 0, arg);
+    if (harness_daemon_start(&env->d, text, NULL) < 0) {
+        harness_daemon_cleanup(&env->d);
+        goto fail;
+    }
+    *state = env;
+    return 0;
+fail:
+    if (env->r)
+        redisFree(env->r);
+    if (with_redis)
+        harness_redis_stop(&env->redis);
+    free(env);
+    return -1;
+}
+
+int e2e_env_teardown(void **state)
+{
+    struct e2e_env *env = *state;
+    int rc;
+    if (!env)
+        return 0;
+    rc = harness_daemon_stop(&env->d, 5000);
+    if (rc != 0)
+        fprintf(stderr, "ccrouted exit status %d\n", rc);
+    if (env->r)
+        redisFree(env->r);
+    if (env->with_redis)
+        harness_redis_stop(&env->redis);
+    free(env);
+    *state = NULL;
+    return rc == 0 ? 0 : -1;
 }
 
 /* ---- the event stream ---- */

@@ -12,6 +12,13 @@
  * invariants (no agent above its capacity per channel at any point, no
  * contact assigned twice while it is assigned).
  *
+ * Fixtures: struct e2e_env is what most end-to-end tests set up first --
+ * a private redis-server (optional), ccrouted on a configuration that may
+ * name the Redis port, and a blocking connection to that Redis.
+ * e2e_env_start() does it from a cmocka setup function and
+ * e2e_env_teardown() undoes it, also after a failed test; the daemon must
+ * then exit with status 0.
+ *
  * Errors: these helpers are for cmocka tests; where a failure is not an
  * expected outcome they fail the test (fail_msg) instead of returning.
  */
@@ -55,11 +62,19 @@ void e2e_open_hello(struct e2e_client *e, int port, const char *name,
 int e2e_hello(struct e2e_client *e, const char *name, Ccroute__V1__Role role,
               bool reattach, char *msg, size_t msglen, int timeout_ms);
 void e2e_close(struct e2e_client *e);
+/* Connects and says Hello, again and again while the engine answers
+ * NOT_OWNER (it is still loading its state from Redis), up to E2E_T_MS;
+ * fails the test on any other answer. */
+void e2e_open_hello_retry(struct e2e_client *e, int port, const char *name,
+                          Ccroute__V1__Role role, bool reattach);
 
 /* Sends env and waits for its Ack/Error (events in between are queued).
  * Returns 0 on Ack, the ErrorCode on Error, a negative errno on transport
  * failure or timeout. */
 int e2e_call(struct e2e_client *e, ccr_envelope *env, int timeout_ms);
+/* Waits for the Ack/Error of a request sent before (id 0, a failed send:
+ * -EPIPE). Returns as e2e_call. An Error must carry a message. */
+int e2e_reply(struct e2e_client *e, uint64_t id, int timeout_ms);
 /* Receives one envelope into the queue's tail (any kind). 0 or -errno. */
 int e2e_pump(struct e2e_client *e, int timeout_ms);
 /* Takes the first queued envelope with this body case (and, when
@@ -67,6 +82,15 @@ int e2e_pump(struct e2e_client *e, int timeout_ms);
  * timeout_ms. NULL on timeout or EOF. The caller frees it (ccr_free). */
 ccr_envelope *e2e_wait(struct e2e_client *e, int body_case,
                        uint64_t request_id, int timeout_ms);
+/* As e2e_wait (any request id), failing the test on timeout or EOF. */
+ccr_envelope *e2e_expect(struct e2e_client *e, int body_case, int timeout_ms);
+/* The next envelope in arrival order, whatever its kind; NULL on timeout
+ * or EOF. The caller frees it. */
+ccr_envelope *e2e_next(struct e2e_client *e, int timeout_ms);
+/* Expects an Error with `code` (others are dropped), then the engine
+ * closing the connection (not a timeout). */
+void e2e_expect_error_then_close(struct e2e_client *e, int code,
+                                 int timeout_ms);
 /* Takes the first queued Offer for contact `cid` (NULL: any). */
 ccr_envelope *e2e_wait_offer(struct e2e_client *e, const char *cid,
                              int timeout_ms);
@@ -79,6 +103,11 @@ uint64_t e2e_send_contact(struct e2e_client *e, const char *id,
                           const char *queue, Ccroute__V1__Channel ch);
 int e2e_contact(struct e2e_client *e, const char *id, const char *queue,
                 Ccroute__V1__Channel ch);
+/* e2e_send_contact sends one attribute, "case" = id; this one sends
+ * key = value. */
+uint64_t e2e_send_contact_attr(struct e2e_client *e, const char *id,
+                               const char *queue, Ccroute__V1__Channel ch,
+                               const char *key, const char *value);
 int e2e_agent_login(struct e2e_client *e, const char *id, const char *skill,
                     unsigned level, unsigned voice_cap, unsigned chat_cap);
 uint64_t e2e_send_agent_login(struct e2e_client *e, const char *id,
@@ -94,6 +123,10 @@ uint64_t e2e_send_stats(struct e2e_client *e);
 /* StatsRequest (all agents): the Stats reply (caller frees), failing the
  * test unless it is answered within the default timeout. */
 ccr_envelope *e2e_stats(struct e2e_client *e);
+/* StatsRequest for the named queues only (no agents): the Stats reply,
+ * as e2e_stats. */
+ccr_envelope *e2e_stats_queues(struct e2e_client *e, const char *const *queues,
+                               size_t nqueues);
 /* The AgentStats of `id` inside a Stats envelope, or NULL. */
 const Ccroute__V1__AgentStats *e2e_stats_agent(const ccr_envelope *st,
                                                const char *id);
@@ -110,6 +143,37 @@ bool e2e_rhget(redisContext *c, const char *key, const char *field,
 /* SIGTERM, wait (SIGKILL after timeout_ms); the directory and its AOF stay
  * (harness_redis_stop removes them). harness_redis_restart brings it back. */
 int e2e_redis_term(struct harness_redis *r, int timeout_ms);
+
+/* ---- the daemon ---- */
+
+/* Fails the test (printing the daemon's log) unless the log shows
+ * `needle` within timeout_ms. */
+void e2e_expect_log(struct harness_daemon *d, const char *needle,
+                    int timeout_ms);
+
+/* ---- fixtures ---- */
+
+struct e2e_env {
+    struct harness_redis redis;     /* when started with Redis */
+    struct harness_daemon d;
+    redisContext *r;                /* blocking connection; NULL without */
+    bool with_redis;
+};
+
+/* Writes the daemon's configuration text; redis_port is 0 without Redis.
+ * arg: the one given to e2e_env_start. */
+typedef void (*e2e_config_cb)(char *buf, size_t len, int redis_port,
+                              const void *arg);
+
+/* For a cmocka setup function: allocates an e2e_env into *state, starts
+ * redis-server when with_redis, then ccrouted on the configuration that
+ * `config` writes. 0, or -1 with everything undone. */
+int e2e_env_start(void **state, bool with_redis, e2e_config_cb config,
+                  const void *arg);
+/* For a cmocka teardown function: stops the daemon (SIGTERM, bounded),
+ * closes the Redis connection, stops Redis, frees the env. -1 when the
+ * daemon did not exit with status 0. */
+int e2e_env_teardown(void **state);
 
 /* ---- the event stream ---- */
 

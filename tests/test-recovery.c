@@ -1,5 +1,6 @@
 /* test-recovery.c -- end to end: the real ccrouted on a real redis-server
- * (tests/harness.c), crashed with SIGKILL and restarted.
+ * (the e2e_env fixture of tests/e2e-util.h), crashed with SIGKILL and
+ * restarted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +19,9 @@
 
 #define NCONTACTS 40
 
+/* arg: the address the engine advertises in its lease. */
 static void config_text(char *buf, size_t len, int redis_port,
-                        const char *advertise)
+                        const void *advertise)
 {
     snprintf(buf, len,
              "listen: 127.0.0.1:0\n"
@@ -32,93 +34,51 @@ static void config_text(char *buf, size_t len, int redis_port,
              "  advertise: %s\n"
              "queues:\n"
              "  - name: q1\n",
-             redis_port, advertise);
+             redis_port, (const char *)advertise);
 }
 
-static int contact_arrived(struct ccr_client *c, const char *id,
-                           int *status_out)
+/* The fixture: Redis, and the daemon on it (tests/e2e-util.h). */
+static int setup_contacts(void **state)
 {
-    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactArrived ca = CCROUTE__V1__CONTACT_ARRIVED__INIT;
-    ca.contact_id = (char *)id;
-    ca.channel = CCROUTE__V1__CHANNEL__CHANNEL_VOICE;
-    ca.queue = "q1";
-    env.body_case = CCROUTE__V1__ENVELOPE__BODY_CONTACT_ARRIVED;
-    env.contact_arrived = &ca;
-    ccr_envelope *reply = NULL;
-    int rc = ccr_client_call(c, &env, 5000, NULL, NULL, &reply);
-    if (rc < 0)
-        return rc;
-    int ok = reply->body_case == CCROUTE__V1__ENVELOPE__BODY_ACK ? 0 : 1;
-    if (status_out && reply->body_case == CCROUTE__V1__ENVELOPE__BODY_ERROR)
-        *status_out = reply->error->code;
-    ccr_free(reply);
-    return ok;
-}
-
-static long long rcount(int port, const char *cmd)
-{
-    redisContext *c = redisConnect("127.0.0.1", port);
-    assert_non_null(c);
-    redisReply *r = redisCommand(c, cmd);
-    assert_non_null(r);
-    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    redisFree(c);
-    return v;
+    return e2e_env_start(state, true, config_text, "127.0.0.1:1");
 }
 
 /* Every acknowledged contact is in Redis when the engine dies, and the
  * restarted engine loads all of them (none lost, none twice). */
 static void test_crash_recovery(void **state)
 {
-    struct harness_redis rs;
-    assert_int_equal(harness_redis_start(&rs), 0);
-    char cfg[1024];
-    config_text(cfg, sizeof(cfg), rs.port, "127.0.0.1:1");
-    struct harness_daemon d;
-    assert_int_equal(harness_daemon_start(&d, cfg, NULL), 0);
-    assert_true(harness_daemon_log_contains(&d, "serving clients", 5000));
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    struct e2e_client c;
+    assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
 
-    struct ccr_client *c = NULL;
-    assert_int_equal(ccr_client_connect("127.0.0.1", d.port, &c), 0);
-    assert_int_equal(ccr_client_hello(c, "sw1",
-                                      CCROUTE__V1__ROLE__ROLE_SWITCH, 0,
-                                      5000), 0);
+    e2e_open_hello(&c, d->port, "sw1", E2E_ROLE(SWITCH), false);
     char id[32];
     for (int i = 0; i < NCONTACTS; i++) {
         snprintf(id, sizeof(id), "c%03d", i);
-        assert_int_equal(contact_arrived(c, id, NULL), 0);
+        assert_int_equal(e2e_contact(&c, id, "q1", E2E_VOICE), 0);
     }
     /* acknowledged = in Redis (durability: redis) */
-    assert_int_equal(rcount(rs.port, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
-    harness_daemon_kill(&d);
-    ccr_client_close(c);
+    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
+    harness_daemon_kill(d);
+    e2e_close(&c);
 
-    assert_int_equal(harness_daemon_restart(&d, NULL), 0);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
     char want[64];
     snprintf(want, sizeof(want), "loaded 0 agents, %d contacts", NCONTACTS);
-    bool loaded = harness_daemon_log_contains(&d, want, 5000);
-    if (!loaded)
-        harness_daemon_dump_log(&d);
-    assert_true(loaded);
-    assert_true(harness_daemon_log_contains(&d, "serving clients", 5000));
-    assert_int_equal(rcount(rs.port, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
+    e2e_expect_log(d, want, 5000);
+    assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
+    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
 
     /* every contact is known again: a repeated arrival is answered with
      * its state, not routed twice */
-    assert_int_equal(ccr_client_connect("127.0.0.1", d.port, &c), 0);
-    assert_int_equal(ccr_client_hello(c, "sw1",
-                                      CCROUTE__V1__ROLE__ROLE_SWITCH, 1,
-                                      5000), 0);
+    e2e_open_hello(&c, d->port, "sw1", E2E_ROLE(SWITCH), true);
     for (int i = 0; i < NCONTACTS; i++) {
         snprintf(id, sizeof(id), "c%03d", i);
-        assert_int_equal(contact_arrived(c, id, NULL), 0);
+        assert_int_equal(e2e_contact(&c, id, "q1", E2E_VOICE), 0);
     }
-    assert_int_equal(rcount(rs.port, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
-    ccr_client_close(c);
-    harness_daemon_stop(&d, 5000);
-    harness_redis_stop(&rs);
+    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
+    e2e_close(&c);
 }
 
 /* ---- crash recovery with agents ---- */
@@ -127,7 +87,8 @@ static void test_crash_recovery(void **state)
 #define NC 12
 #define NBURST 6
 
-static void agents_config(char *buf, size_t len, int redis_port)
+static void agents_config(char *buf, size_t len, int redis_port,
+                          const void *arg)
 {
     snprintf(buf, len,
              "log_level: info\n"
@@ -166,46 +127,35 @@ static bool rlive(redisContext *r, const char *cid)
     return in;
 }
 
+static int setup_agents(void **state)
+{
+    return e2e_env_start(state, true, agents_config, NULL);
+}
+
 /* Agents logged in with skills (one away), contacts queued, offered,
  * assigned and completed, a burst of arrivals in flight: kill -9, restart
  * on the same Redis. Every acknowledged contact is back exactly once in
  * its state, the agents with theirs. */
-static struct harness_redis agents_rs;
-static struct harness_daemon agents_d;
-
-/* Stops what a failed test_crash_recovery_agents left running. */
-static int agents_teardown(void **state)
-{
-    harness_daemon_kill(&agents_d);
-    harness_daemon_cleanup(&agents_d);
-    harness_redis_stop(&agents_rs);
-    memset(&agents_d, 0, sizeof(agents_d));
-    memset(&agents_rs, 0, sizeof(agents_rs));
-    return 0;
-}
-
 static void test_crash_recovery_agents(void **state)
 {
     struct e2e_client sw, mon, desks[NA];
-    char cfg[1024], agent[32];
+    char agent[32];
     static char cids[NC + NBURST][32], offered_to[NC + NBURST][32];
     static char assigned_to[NC + NBURST][32];
     bool acked[NC + NBURST] = { 0 }, completed[NC + NBURST] = { 0 };
     uint64_t burst_req[NBURST];
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    redisContext *r = env->r;
 
-    assert_int_equal(harness_redis_start(&agents_rs), 0);
-    agents_config(cfg, sizeof(cfg), agents_rs.port);
-    assert_int_equal(harness_daemon_start(&agents_d, cfg, NULL), 0);
-    assert_true(harness_daemon_log_contains(&agents_d, "serving clients",
-                                            5000));
-    redisContext *r = e2e_redis(agents_rs.port);
+    assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
 
-    e2e_open_hello(&sw, agents_d.port, "pbx-1", E2E_ROLE(SWITCH), false);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
     for (int i = 0; i < NA; i++) {
         char name[32], aid[16];
         snprintf(name, sizeof(name), "desk-%d", i + 1);
         snprintf(aid, sizeof(aid), "a%d", i + 1);
-        e2e_open_hello(&desks[i], agents_d.port, name, E2E_ROLE(AGENT),
+        e2e_open_hello(&desks[i], d->port, name, E2E_ROLE(AGENT),
                        false);
         assert_int_equal(e2e_agent_login(&desks[i], aid, "sales", 1 + i, 1,
                                          0), 0);
@@ -269,7 +219,7 @@ static void test_crash_recovery_agents(void **state)
                              agent);
         }
     }
-    harness_daemon_kill(&agents_d);
+    harness_daemon_kill(d);
     while (e2e_pump(&sw, E2E_T_MS) == 0)
         ;
     for (int i = 2; i < NBURST; i++) {
@@ -285,19 +235,19 @@ static void test_crash_recovery_agents(void **state)
     long long live_before = e2e_rint(r, "ZCARD ccr:{ra}:contacts");
 
     /* restart on the same Redis */
-    assert_int_equal(harness_daemon_restart(&agents_d, NULL), 0);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
     char want[64];
     snprintf(want, sizeof(want), "loaded %d agents, %lld contacts", NA,
              live_before);
-    bool loaded = harness_daemon_log_contains(&agents_d, want, 5000);
+    bool loaded = harness_daemon_log_contains(d, want, 5000);
     if (!loaded)
-        harness_daemon_dump_log(&agents_d);
+        harness_daemon_dump_log(d);
     assert_true(loaded);
-    assert_true(harness_daemon_log_contains(&agents_d, "serving clients",
+    assert_true(harness_daemon_log_contains(d, "serving clients",
                                             5000));
 
     /* the agents, with their states */
-    e2e_open_hello(&mon, agents_d.port, "wallboard", E2E_ROLE(MONITOR), false);
+    e2e_open_hello(&mon, d->port, "wallboard", E2E_ROLE(MONITOR), false);
     ccr_envelope *st = e2e_stats(&mon);
     assert_int_equal(st->stats->agents_logged_in, NA);
     for (int i = 0; i < NA; i++) {
@@ -353,7 +303,7 @@ static void test_crash_recovery_agents(void **state)
 
     /* a repeated arrival is answered with the current state, not routed
      * again; a completed contact is unknown */
-    assert_int_equal(e2e_open(&sw, agents_d.port), 0);
+    assert_int_equal(e2e_open(&sw, d->port), 0);
     assert_int_equal(e2e_hello(&sw, "pbx-1", E2E_ROLE(SWITCH), true, NULL, 0,
                                E2E_T_MS), 0);
     for (int i = 0; i < NC + NBURST; i++) {
@@ -381,19 +331,17 @@ static void test_crash_recovery_agents(void **state)
     assert_int_equal(e2e_rint(r, "ZCARD ccr:{ra}:contacts"), live_before);
     assert_int_equal(e2e_rint(r, "SCARD ccr:{ra}:agents"), NA);
 
-    redisFree(r);
     e2e_close(&sw);
     e2e_close(&mon);
-    harness_daemon_stop(&agents_d, 5000);
-    harness_redis_stop(&agents_rs);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crash_recovery),
-        cmocka_unit_test_teardown(test_crash_recovery_agents,
-                                  agents_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_recovery, setup_contacts,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_recovery_agents,
+                                        setup_agents, e2e_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
