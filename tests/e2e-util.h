@@ -141,7 +141,8 @@ long long e2e_rint(redisContext *c, const char *fmt, ...);
 bool e2e_rhget(redisContext *c, const char *key, const char *field,
                char *out, size_t len);
 /* SIGTERM, wait (SIGKILL after timeout_ms); the directory and its AOF stay
- * (harness_redis_stop removes them). harness_redis_restart brings it back. */
+ * (harness_redis_stop removes them). harness_redis_restart brings it back.
+ * The same as harness_redis_term, under the name the tests know. */
 int e2e_redis_term(struct harness_redis *r, int timeout_ms);
 
 /* ---- the daemon ---- */
