@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include <cmocka.h>
-#include <hiredis.h>
+#include <hiredis/hiredis.h>
 
 #include "client.h"
 #include "harness.h"
