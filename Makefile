@@ -26,10 +26,39 @@ B ?= build
 endif
 
 CC ?= cc
-PKGS := libuv hiredis libprotobuf-c yaml-0.1
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# Goals that settle prerequisites first and then build in a fresh $(MAKE):
+# they must not need pkg-config while this file is parsed, because the
+# packages may not be installed yet (redis's .make-prerequisites idea).
+OUTER_GOALS := deps run test test-san check bench clean distclean
+ifeq ($(MAKECMDGOALS),)
+NEED_PKGS := 1
+else ifneq ($(filter-out $(OUTER_GOALS),$(MAKECMDGOALS)),)
+NEED_PKGS := 1
+endif
+
+# pkg-config module -> the Debian package that provides it.
+PKGS := libuv hiredis libprotobuf-c yaml-0.1 cmocka
+pkg_deb_libuv := libuv1-dev
+pkg_deb_hiredis := libhiredis-dev
+pkg_deb_libprotobuf-c := libprotobuf-c-dev
+pkg_deb_yaml-0.1 := libyaml-dev
+pkg_deb_cmocka := libcmocka-dev
+
+ifdef NEED_PKGS
+ifeq ($(shell command -v pkg-config),)
+$(error ccroute: pkg-config not found (Debian package pkg-config); run `make deps` as root)
+endif
+$(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,\
+  $(error ccroute: pkg-config cannot find $(p) (Debian package $(pkg_deb_$(p))); run `make deps` as root)))
+ifeq ($(shell command -v protoc-c),)
+$(error ccroute: protoc-c not found (Debian package protobuf-c-compiler); run `make deps` as root)
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1)
+PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+HAVE_JEMALLOC := $(shell pkg-config --exists jemalloc && echo 1)
+endif
 
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wundef -Wno-unused-parameter
 CFLAGS ?= -O2 -g
@@ -41,11 +70,13 @@ ifeq ($(SAN),1)
 ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined -DCCROUTE_SANITIZE=1
 LDFLAGS += -fsanitize=address,undefined
-else
-# jemalloc is the allocator; sanitizer builds keep ASan's own.
-JEMALLOC_LIBS := $(shell pkg-config --libs jemalloc 2>/dev/null)
-LDLIBS += $(JEMALLOC_LIBS)
+else ifeq ($(HAVE_JEMALLOC),1)
+# jemalloc is the allocator when present (make deps installs it);
+# sanitizer builds keep ASan's own.
+LDLIBS += $(shell pkg-config --libs jemalloc)
 ALL_CFLAGS += -DCCROUTE_JEMALLOC=1
+else ifdef NEED_PKGS
+$(info ccroute: jemalloc not found (Debian package libjemalloc-dev); building with the C library's malloc)
 endif
 
 PROTO_SRC := proto/ccroute.proto
@@ -70,7 +101,10 @@ DAEMON := $(B)/ccrouted
 BENCH_BINS := $(patsubst bench/%.c,$(B)/%,$(BENCH_PROGS))
 TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_PROGS))
 
-.PHONY: all deps run demo test test-san check bench clean distclean
+.PHONY: all deps run test test-san check bench clean distclean
+# Objects and generated code are intermediate files of the library rules;
+# keep them, so that a second `make` finds everything up to date.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(DAEMON) $(BENCH_BINS) $(TEST_BINS)
@@ -120,21 +154,24 @@ $(B)/tests/%: $(B)/obj/tests/%.o $(LIBTEST) $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
 # The demo: local Redis on loopback, the demo configuration, demo traffic.
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@./deploy/demo.sh $(B)
 
 # The whole suite. Tests that need Redis start their own redis-server on a
 # free loopback port (tests/harness.c) and stop it; nothing else is assumed.
-test: deps all
+test: deps
+	@$(MAKE) --no-print-directory all
 	@./tests/run.sh $(B)
 
-test-san:
-	$(MAKE) SAN=1 all
+test-san: deps
+	@$(MAKE) --no-print-directory SAN=1 all
 	@./tests/run.sh build-san
 
 check: test
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@./bench/run.sh $(B)
 
 clean:
@@ -142,4 +179,6 @@ clean:
 
 distclean: clean
 
+ifdef NEED_PKGS
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+endif

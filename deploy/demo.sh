@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The `make run` demo: a private redis-server on 127.0.0.1:6390, ccrouted on
 # 127.0.0.1:7400 with deploy/demo.yaml, and ccload playing
 # bench/scenarios/demo.yaml against it for DEMO_SECONDS (default 60).

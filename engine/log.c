@@ -20,11 +20,6 @@ void log_set_level(enum log_level level)
     log_level = level;
 }
 
-enum log_level log_get_level(void)
-{
-    return log_level;
-}
-
 int log_level_parse(const char *name)
 {
     if (!strcasecmp(name, "debug"))

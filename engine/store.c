@@ -48,9 +48,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <hiredis.h>
-#include <async.h>
-#include <adapters/libuv.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
 
 #include "log.h"
 #include "router.h"

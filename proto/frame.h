@@ -39,7 +39,8 @@ int frame_next(const uint8_t *buf, size_t len, size_t max,
  * number of bytes written. */
 size_t frame_varint_put(uint64_t v, uint8_t *out);
 
-/* Bytes needed by frame_put() for a payload of plen bytes. */
+/* Bytes of a whole frame (varint length prefix and payload) for a payload
+ * of plen bytes. */
 size_t frame_size(size_t plen);
 
 const char *frame_strerror(int status);

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <hiredis.h>
+#include <hiredis/hiredis.h>
 
 #include "client.h"
 #include "harness.h"

@@ -20,7 +20,7 @@
 #include <poll.h>
 
 #include <cmocka.h>
-#include <hiredis.h>
+#include <hiredis/hiredis.h>
 
 #include "client.h"
 #include "e2e-util.h"

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <hiredis.h>
+#include <hiredis/hiredis.h>
 #include <uv.h>
 
 #include "redis-harness.h"
