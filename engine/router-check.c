@@ -60,7 +60,7 @@ int router_check(const struct router *r, char *buf, size_t len)
 {
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
-    uint32_t perch[NCH] = {0};
+    uint32_t perch[NCH] = {0}, nwaiting = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
         uint32_t fifo = 0;
@@ -69,12 +69,28 @@ int router_check(const struct router *r, char *buf, size_t len)
             if (!c->infifo || r->queues[c->queue].base != (int)qi)
                 FAIL("queue %s: fifo holds contact %s of another queue",
                      q->name, c->id);
-            if (c->qnext != NONE && r->contacts[c->qnext].queued_at < c->queued_at)
+            if (c->qnext != NONE &&
+                r->contacts[c->qnext].arrived_at < c->arrived_at)
                 FAIL("queue %s: fifo out of order", q->name);
             fifo++;
         }
         if (fifo != q->waiting)
             FAIL("queue %s: waiting %u but fifo %u", q->name, q->waiting, fifo);
+        nwaiting += fifo;
+        /* nserv: the agents with an entry here, channel by channel */
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            uint32_t want = 0;
+            for (uint32_t i = 0; i < r->max_agents; i++) {
+                const struct agent *a = &r->agents[i];
+                if (!a->live || a->gone)
+                    continue;
+                for (unsigned k = 0; k < a->nev[ch]; k++)
+                    want += a->ev[ch][k].queue == qi;
+            }
+            if (want != q->nserv[ch])
+                FAIL("queue %s: %u agents could serve channel %u but "
+                     "nserv says %u", q->name, want, ch, q->nserv[ch]);
+        }
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++) {
                 const struct apool *p = &q->apool[l][ch];
@@ -296,6 +312,9 @@ int router_check(const struct router *r, char *buf, size_t len)
     if (lrecs != lwant || members != lrefs)
         FAIL("%u valid ring records for %u agents that can take them, "
              "%u members for %u entries", lrecs, lwant, members, lrefs);
+    if (nwaiting != r->nwaiting)
+        FAIL("%u contacts in waiting fifos but nwaiting %u", nwaiting,
+             r->nwaiting);
     if (inpools != treecount)
         FAIL("%u queued contacts but %u in the indexes", inpools, treecount);
     if (live_agents != r->nagents || live_contacts != r->ncontacts)

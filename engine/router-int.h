@@ -85,6 +85,9 @@ struct queue {
     uint32_t fifo_head, fifo_tail;          /* waiting, by queued_at */
     uint32_t waiting;
     uint32_t staffed;
+    /* logged-in agents with an entry here (any tier) per channel: those
+     * that could ever serve a contact of this queue; 0 = unservable */
+    uint32_t nserv[NCH];
     uint64_t offered, answered, in_sl, abandoned, handled;
     uint64_t asa_sum, aht_sum;
 };
@@ -167,6 +170,7 @@ struct router {
     size_t nout, out_cap;
     struct rng rng;
     uint32_t npooled[NCH];      /* contacts in queue pools, per channel */
+    uint32_t nwaiting;          /* contacts in every waiting fifo */
     uint64_t prio_ctr;
     uint64_t idle_ctr;          /* agents' idle_seq */
     uint32_t seq;

@@ -684,11 +684,14 @@ static void cq_remove(struct router *r, struct contact *c)
     }
 }
 
+/* The waiting fifo of a queue is in arrival order (arrived_at, which a
+ * move keeps), so that its head gives the longest wait. New contacts go
+ * to the back in O(1); a moved one walks from the back to its place. */
 static void fifo_add(struct router *r, struct contact *c)
 {
     struct queue *q = squeue(r, c->queue);
     uint32_t h = chandle(r, c), after = q->fifo_tail;
-    while (after != NONE && r->contacts[after].queued_at > c->queued_at)
+    while (after != NONE && r->contacts[after].arrived_at > c->arrived_at)
         after = r->contacts[after].qprev;
     c->qprev = after;
     c->qnext = after == NONE ? q->fifo_head : r->contacts[after].qnext;
@@ -702,6 +705,7 @@ static void fifo_add(struct router *r, struct contact *c)
         r->contacts[c->qnext].qprev = h;
     c->infifo = true;
     q->waiting++;
+    r->nwaiting++;
 }
 
 static void fifo_remove(struct router *r, struct contact *c)
@@ -720,6 +724,7 @@ static void fifo_remove(struct router *r, struct contact *c)
     c->qprev = c->qnext = NONE;
     c->infifo = false;
     q->waiting--;
+    r->nwaiting--;
 }
 
 static bool excluded(const struct contact *c, const struct agent *a)
@@ -817,10 +822,23 @@ static uint32_t contact_position(const struct router *r,
     return pos;
 }
 
+/* Whether no logged-in agent could ever serve the waiting contact c: it
+ * waits in its queue's pools (not for a named agent) and no agent has an
+ * entry in that queue for its channel, at any tier. O(1). */
+static bool contact_unservable(const struct router *r,
+                               const struct contact *c)
+{
+    return c->state == ROUTER_CONTACT_QUEUED && !c->inpref &&
+           r->queues[c->queue].nserv[c->channel] == 0;
+}
+
+/* The contact waits (again): arrival, expansion step, rejected or expired
+ * offer, revoke, overflow, transfer. One QUEUED event each. */
 static void emit_queued(struct router *r, struct contact *c, uint64_t now)
 {
     struct router_event *e = emit(r, ROUTER_EV_QUEUED, c, NULL);
     e->position = contact_position(r, c);
+    e->unservable = contact_unservable(r, c);
     e->est_wait_ms = router_estimated_wait(r, r->queues[c->queue].base, now);
     /* the estimate is for the back of the queue; scale to the position */
     if (e->est_wait_ms) {
@@ -881,6 +899,7 @@ static void agent_drop_entries(struct router *r, struct agent *a)
             struct apool *p = aref_pool(r, f, ch);
             if (f->first)
                 r->queues[f->queue].staffed--;
+            r->queues[f->queue].nserv[ch]--;
             if (!e) {
                 if (a->pooled & (1U << ch))
                     p->n--;
@@ -955,6 +974,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
         }
         if (first)
             q->staffed++;
+        q->nserv[ch]++;
         a->ev[ch][a->nev[ch]++] = (struct aref){e, (uint16_t)qi,
                                                 (uint8_t)tier,
                                                 (uint8_t)q->strategy, first};
@@ -1195,6 +1215,7 @@ static void offer_timeout(struct router *r, uint64_t now, struct contact *c)
     struct router_event *e = emit(r, ROUTER_EV_REVOKED, c, a);
     e->u.revoke = ROUTER_REVOKE_TIMEOUT;
     offer_unwind(r, c, a, now, true);
+    emit_queued(r, c, now);
     if (++a->no_answer >= r->cfg.max_no_answer && r->cfg.max_no_answer) {
         a->no_answer = 0;
         agent_set_state(r, a, now, ROUTER_AGENT_STATE_AWAY, "no-answer");
@@ -1961,6 +1982,8 @@ int router_offer_reject(struct router *r, uint64_t now,
         return rc;
     emit(r, ROUTER_EV_REJECTED, c, a);
     offer_unwind(r, c, a, now, true);
+    a->no_answer = 0;           /* a reject is an answer */
+    emit_queued(r, c, now);
     agent_reindex(r, a);
     route_contact(r, now, c);
     fill_agent(r, now, a);
@@ -2098,6 +2121,7 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id)
     if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
         return ROUTER_ENOAGENT;
     uint32_t head = NONE, *tail = &head;
+    unsigned nrevoked = 0;
     for (uint32_t h = a->work_head, nx; h != NONE; h = nx) {
         struct contact *c = &r->contacts[h];
         nx = c->wnext;
@@ -2106,6 +2130,7 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id)
         struct router_event *e = emit(r, ROUTER_EV_REVOKED, c, a);
         e->u.revoke = ROUTER_REVOKE_AGENT_LOGOUT;
         offer_unwind(r, c, a, now, false);
+        nrevoked++;
         c->rnext = NONE;
         *tail = h;
         tail = &c->rnext;
@@ -2123,6 +2148,11 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id)
     agent_set_state(r, a, now, ROUTER_AGENT_STATE_LOGGED_OUT, NULL);
     if (a->work_head == NONE)
         agent_release(r, a);
+    /* the revoked contacts wait again: told once the agent is gone, so
+     * that `unservable` counts without it */
+    for (uint32_t h = head; h != NONE && nrevoked; h = r->contacts[h].rnext,
+                  nrevoked--)
+        emit_queued(r, &r->contacts[h], now);
     for (uint32_t h = head; h != NONE; h = r->contacts[h].rnext)
         route_contact(r, now, &r->contacts[h]);
     return 0;
@@ -2224,6 +2254,7 @@ static void contact_timer(struct router *r, uint64_t now, struct contact *c)
             cq_remove(r, c);
             c->level = (uint8_t)l;
             cq_insert(r, c);
+            emit_queued(r, c, now);
         }
     }
     contact_rearm(r, c);
@@ -2402,6 +2433,7 @@ void router_contact_info(const struct router *r, uint32_t handle,
     out->agent = (c->state == ROUTER_CONTACT_OFFERED ||
                   c->state == ROUTER_CONTACT_ASSIGNED) ? c->agent : NONE;
     out->deadline = c->state == ROUTER_CONTACT_OFFERED ? c->deadline : 0;
+    out->unservable = contact_unservable(r, c);
     out->tag = c->tag;
 }
 
@@ -2418,6 +2450,8 @@ void router_agent_info(const struct router *r, uint32_t handle, uint64_t now,
     out->state_since = a->state_since;
     memcpy(out->capacity, a->cap, sizeof(out->capacity));
     memcpy(out->busy, a->busy, sizeof(out->busy));
+    for (uint32_t h = a->work_head; h != NONE; h = r->contacts[h].wnext)
+        out->offers += r->contacts[h].state == ROUTER_CONTACT_OFFERED;
     uint64_t busy = a->busy_acc;
     if (a->busy_total && now > a->busy_since)
         busy += now - a->busy_since;
@@ -2472,6 +2506,21 @@ static uint32_t queue_available(const struct queue *q)
     return n;
 }
 
+/* Contacts waiting in the pools of queue q (one queue, not its derived
+ * ones) on a channel no logged-in agent of q could ever serve.
+ * O(levels x channels). */
+static uint32_t queue_unservable(const struct queue *q)
+{
+    uint32_t n = 0;
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        if (q->nserv[ch] || !(q->cmask[ch]))
+            continue;
+        for (unsigned l = 0; l <= q->nsteps; l++)
+            n += treap_size(&q->cpool[l][ch]);
+    }
+    return n;
+}
+
 void router_queue_stats(const struct router *r, int queue, uint64_t now,
                         struct router_queue_stats *out)
 {
@@ -2480,9 +2529,12 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
         return;
     const struct queue *q = &r->queues[queue];
     out->waiting = q->waiting;
-    if (q->fifo_head != NONE && now > r->contacts[q->fifo_head].queued_at)
+    if (q->fifo_head != NONE && now > r->contacts[q->fifo_head].arrived_at)
         out->longest_wait_ms =
-            (uint32_t)((now - r->contacts[q->fifo_head].queued_at) / 1000);
+            (uint32_t)((now - r->contacts[q->fifo_head].arrived_at) / 1000);
+    out->unservable = queue_unservable(q);
+    for (int d = q->derived; d >= 0; d = r->queues[d].derived_next)
+        out->unservable += queue_unservable(&r->queues[d]);
     out->offered = q->offered;
     out->answered = q->answered;
     out->answered_in_sl = q->in_sl;
@@ -2502,6 +2554,63 @@ unsigned router_agent_count(const struct router *r)
 unsigned router_contact_count(const struct router *r)
 {
     return r->ncontacts;
+}
+
+unsigned router_waiting_count(const struct router *r)
+{
+    return r->nwaiting;
+}
+
+int router_queue_total(const struct router *r)
+{
+    return (int)r->nq;
+}
+
+bool router_queue_is_virtual(const struct router *r, int queue)
+{
+    return queue >= 0 && (unsigned)queue < r->nq && r->queues[queue].virt;
+}
+
+static const char *const channel_names[NCH] = {"voice", "chat", "email",
+                                               "social"};
+
+int router_queue_label(const struct router *r, int queue, char *buf,
+                       size_t len)
+{
+    char dummy;
+    if (queue < 0 || (unsigned)queue >= r->nq)
+        return ROUTER_EINVAL;
+    if (!buf || !len) {         /* measuring only */
+        buf = &dummy;
+        len = 0;
+    }
+    const struct queue *q = &r->queues[queue];
+    if ((unsigned)queue < r->nconf)
+        return snprintf(buf, len, "%s", q->name);
+    if (!q->virt)
+        return ROUTER_EINVAL;
+    /* skills by name, so that the label does not depend on the order in
+     * which skill names were interned */
+    unsigned ord[ROUTER_MAX_REQ];
+    for (unsigned i = 0; i < q->nreq; i++) {
+        unsigned j = i;
+        while (j > 0 && strcmp(r->skills[q->req_skill[ord[j - 1]]],
+                               r->skills[q->req_skill[i]]) > 0) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    size_t off = (size_t)snprintf(buf, len, "~%s/",
+                                  channel_names[__builtin_ctz(q->channel_mask)]);
+    for (unsigned i = 0; i < q->nreq; i++) {
+        unsigned k = ord[i];
+        off += (size_t)snprintf(buf + (off < len ? off : len),
+                                off < len ? len - off : 0, "%s%s@%u",
+                                i ? "+" : "", r->skills[q->req_skill[k]],
+                                (unsigned)q->lvl_min[0][k]);
+    }
+    return (int)off;
 }
 
 uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
