@@ -205,8 +205,8 @@
  *    then joins the queue. If it is not logged in, no wait. Its logout or
  *    its reject/timeout ends the wait at once. Transfer to a named agent
  *    uses the same list without a time limit.
- *  - no-answer: consecutive offer timeouts per agent; accept resets it;
- *    max_no_answer reached -> AWAY "no-answer".
+ *  - no-answer: consecutive offer timeouts per agent; an answer, accept
+ *    or reject, resets it; max_no_answer reached -> AWAY "no-answer".
  *  - Logout: offers are revoked (AGENT_LOGOUT, no exclusion) and those
  *    contacts re-routed, preferred waiters join their queue; assigned
  *    contacts stay with the agent and complete normally; the slot is freed
@@ -218,7 +218,19 @@
  *  - Moves (overflow, transfer) ignore max_len; max_wait without an
  *    overflow queue does nothing. Moves keep arrived_at, seq, exclusions.
  *  - "waiting" counts contacts in the queue not yet answered (queued or
- *    offered); longest_wait is from the oldest queued_at among them.
+ *    offered); longest_wait is from the oldest arrival among them (the
+ *    fifo is in arrival order, which moves keep).
+ *  - QUEUED: one event each time a contact waits (again): arrival,
+ *    expansion step (level change by its timer), rejected or expired
+ *    offer, revoke on logout (emitted once the agent is gone), overflow
+ *    and transfer (after their MOVED). The end of a preferred wait and a
+ *    restore are not events.
+ *  - Unservable: a contact waiting in its queue's pools (not for a named
+ *    agent) whose queue has no logged-in agent with an entry for its
+ *    channel: q->nserv[ch], kept by agent_add_queue() and
+ *    agent_drop_entries() (login, logout, re-login with new skills), so
+ *    the QUEUED flag is O(1) and the per-queue count O(levels x channels)
+ *    at stats time.
  *  - Restore: no event, no statistics; the contact is indexed at once and
  *    routed by the next router_tick() (a kick timer due at `now`).
  *  - Estimated wait (ms) for a position p: 0 if p <= agents available in
