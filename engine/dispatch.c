@@ -12,9 +12,10 @@
  * ErrorCode and message in the request (the common code sends the Error).
  *
  * Fan-out (drain): every router event names a contact and/or an agent by
- * handle; their tags are connection ids. QUEUED/MOVED go to the contact's
- * owner as ContactQueued, OFFER to the agent's connection as Offer (with
- * channel and attributes from the side table), REVOKED and ASSIGNED to
+ * handle; their tags are connection ids. QUEUED goes to the contact's
+ * owner as ContactQueued (MOVED sends nothing: a QUEUED follows it), OFFER
+ * to the agent's connection as Offer (with the router's channel and the
+ * attributes from the side table), REVOKED and ASSIGNED to
  * both (once when it is the same connection), CONTACT_GONE to the owner
  * unless the owner's own request caused it. A tag whose connection has
  * gone resolves to nothing (conn_lookup) and the message is dropped.
