@@ -12,9 +12,10 @@
  * ErrorCode and message in the request (the common code sends the Error).
  *
  * Fan-out (drain): every router event names a contact and/or an agent by
- * handle; their tags are connection ids. QUEUED/MOVED go to the contact's
- * owner as ContactQueued, OFFER to the agent's connection as Offer (with
- * channel and attributes from the side table), REVOKED and ASSIGNED to
+ * handle; their tags are connection ids. QUEUED goes to the contact's
+ * owner as ContactQueued (MOVED sends nothing: a QUEUED follows it), OFFER
+ * to the agent's connection as Offer (with the router's channel and the
+ * attributes from the side table), REVOKED and ASSIGNED to
  * both (once when it is the same connection), CONTACT_GONE to the owner
  * unless the owner's own request caused it. A tag whose connection has
  * gone resolves to nothing (conn_lookup) and the message is dropped.
@@ -257,6 +258,11 @@ static void send_to(struct server *s, uint32_t t1, uint32_t t2,
         conn_send(c2, env);
 }
 
+/* Sends a ContactQueued to connection c, or when c is NULL to the
+ * connection with id tag. The strings are borrowed for the call. For a
+ * waiting contact (status QUEUED), `unservable` is looked up: the QUEUED
+ * events of the router carry it and go through send_queued_event(); this
+ * is for the other callers (a duplicate ContactArrived, a gone contact). */
 static void send_contact_queued(struct server *s, struct conn *c,
                                 uint32_t tag, uint64_t request_id,
                                 const char *id, const char *queue,
@@ -269,6 +275,14 @@ static void send_contact_queued(struct server *s, struct conn *c,
     m.position = pos;
     m.estimated_wait_ms = est;
     m.status = (Ccroute__V1__ContactStatus)status;
+    if (status == CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED) {
+        struct router_contact_info info;
+        uint32_t h;
+        if (router_contact_find(s->router, id, &h) == 0) {
+            router_contact_info(s->router, h, &info);
+            m.unservable = info.unservable;
+        }
+    }
     env.request_id = request_id;
     env.body_case = BODY(CONTACT_QUEUED);
     env.contact_queued = &m;
@@ -276,6 +290,24 @@ static void send_contact_queued(struct server *s, struct conn *c,
         conn_send(c, &env);
     else
         send_to(s, tag, CONN_ID_NONE, &env);
+}
+
+/* A router QUEUED event as a ContactQueued event to the contact's owner
+ * (connection id tag): the contact waits (again), at ev->position. */
+static void send_queued_event(struct server *s, uint32_t tag,
+                              const struct router_event *ev)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactQueued m = CCROUTE__V1__CONTACT_QUEUED__INIT;
+    m.contact_id = (char *)router_contact_id(s->router, ev->contact);
+    m.queue = (char *)queue_name(s, ev->queue);
+    m.position = ev->position;
+    m.estimated_wait_ms = ev->est_wait_ms;
+    m.status = CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED;
+    m.unservable = ev->unservable;
+    env.body_case = BODY(CONTACT_QUEUED);
+    env.contact_queued = &m;
+    send_to(s, tag, CONN_ID_NONE, &env);
 }
 
 static void send_assigned(struct server *s, uint32_t owner, uint32_t agent,
@@ -306,11 +338,15 @@ static void send_offer(struct server *s, struct dispatch *d,
     m.agent_id = (char *)router_agent_id(r, ev->agent);
     m.queue = (char *)queue_name(s, ev->queue);
     m.deadline_ms = clock_mono_to_wall_ms(ev->deadline);
+    /* the channel the router routes it on: a contact sent without one is
+     * a voice contact (the documented default), and the Offer says so */
+    struct router_contact_info info;
+    router_contact_info(r, ev->contact, &info);
+    m.channel = (Ccroute__V1__Channel)(info.channel + 1);
     if (ev->contact < d->ncontacts && d->contacts[ev->contact].packed) {
         struct contact_side *cs = &d->contacts[ev->contact];
         Ccroute__V1__ContactArrived *ca = ccroute__v1__contact_arrived__unpack(
             arena_allocator(&s->arena), cs->len, cs->packed);
-        m.channel = (Ccroute__V1__Channel)cs->channel;
         if (ca) {
             m.n_attributes = ca->n_attributes;
             m.attributes = ca->attributes;
@@ -339,12 +375,11 @@ static void drain(struct server *s, uint64_t now, uint32_t requester,
                             ? router_agent_tag(r, ev->agent) : CONN_ID_NONE;
         switch (ev->type) {
         case ROUTER_EV_QUEUED:
+            send_queued_event(s, ctag, ev);
+            break;
         case ROUTER_EV_MOVED:
-            send_contact_queued(s, NULL, ctag, 0,
-                                router_contact_id(r, ev->contact),
-                                queue_name(s, ev->queue), ev->position,
-                                ev->est_wait_ms,
-                                CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED);
+            /* the QUEUED event that follows every move tells the owner:
+             * one ContactQueued per move, with its position */
             break;
         case ROUTER_EV_OFFER:
             send_offer(s, d, ev);
@@ -860,6 +895,8 @@ static int h_agent_state(struct req *q)
     return rc < 0 ? router_fail(q, rc, m->agent_id) : REPLY_ACK;
 }
 
+/* One agent's statistics into *as; strings are borrowed from the router
+ * or copied into the request's arena. Returns 0, or -1 out of memory. */
 static int fill_agent_stats(struct req *q, uint32_t h,
                             Ccroute__V1__AgentStats *as)
 {
@@ -868,9 +905,18 @@ static int fill_agent_stats(struct req *q, uint32_t h,
     router_agent_info(q->s->router, h, q->now, &info);
     ccroute__v1__agent_stats__init(as);
     as->agent_id = (char *)info.id;
+    for (int ch = 0; ch < ROUTER_CH_COUNT; ch++)
+        active += info.busy[ch];
     switch (info.state) {
     case ROUTER_AGENT_STATE_AVAILABLE:
-        as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE;
+        /* available means free: holding an offer or a contact is busy,
+         * even with capacity left for more */
+        if (info.offers)
+            as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_OFFERED;
+        else if (active)
+            as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_ON_CONTACT;
+        else
+            as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE;
         break;
     case ROUTER_AGENT_STATE_AWAY:
         as->status = CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY;
@@ -890,12 +936,39 @@ static int fill_agent_stats(struct req *q, uint32_t h,
                                ? (uint32_t)((q->now - info.state_since) / 1000)
                                : 0;
     as->occupancy = info.occupancy;
-    for (int ch = 0; ch < ROUTER_CH_COUNT; ch++)
-        active += info.busy[ch];
     as->active_contacts = active;
     return 0;
 }
 
+/* One queue's statistics into a new QueueStats in the arena, under
+ * `name` (borrowed until the reply is sent). NULL out of memory. */
+static Ccroute__V1__QueueStats *queue_stats_msg(struct req *q, int qi,
+                                                const char *name)
+{
+    struct router_queue_stats qs;
+    Ccroute__V1__QueueStats *o = arena_alloc(&q->s->arena, sizeof(*o));
+    if (!o)
+        return NULL;
+    router_queue_stats(q->s->router, qi, q->now, &qs);
+    ccroute__v1__queue_stats__init(o);
+    o->queue = (char *)name;
+    o->waiting = qs.waiting;
+    o->longest_wait_ms = qs.longest_wait_ms;
+    o->offered = qs.offered;
+    o->answered = qs.answered;
+    o->abandoned = qs.abandoned;
+    o->service_level = qs.service_level;
+    o->avg_speed_of_answer_ms = qs.asa_ms;
+    o->avg_handle_time_ms = qs.aht_ms;
+    o->agents_available = qs.agents_available;
+    o->contacts_unservable = qs.unservable;
+    return o;
+}
+
+/* Stats: the named queues, or every configured queue and then every
+ * virtual queue of skills-only contacts (under its stable label, see
+ * router_queue_label()); the named agents or all of them. Everything
+ * lives in the arena until the reply is sent. */
 static int h_stats(struct req *q)
 {
     const Ccroute__V1__StatsRequest *m = q->env->stats_request;
@@ -904,44 +977,45 @@ static int h_stats(struct req *q)
     struct arena *a = &s->arena;
     envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Stats st = CCROUTE__V1__STATS__INIT;
-    int nall = router_queue_count(s->router);
-    size_t nq = m->n_queues ? m->n_queues : (size_t)nall;
+    int nconf = router_queue_count(s->router);
+    int ntotal = router_queue_total(s->router);
+    size_t nq = m->n_queues ? m->n_queues : (size_t)ntotal;
     size_t na = 0, cap;
 
-    for (int i = 0; i < nall; i++) {
-        struct router_queue_stats qs;
-        router_queue_stats(s->router, i, q->now, &qs);
-        st.contacts_waiting += qs.waiting;
-    }
+    st.contacts_waiting = router_waiting_count(s->router);
     st.agents_logged_in = router_agent_count(s->router);
     st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
     if (!st.queues)
         return req_fail(q, EC(INTERNAL), "out of memory");
-    for (size_t i = 0; i < nq; i++) {
-        int qi = m->n_queues ? router_queue_find(s->router, m->queues[i])
-                             : (int)i;
-        struct router_queue_stats qs;
-        Ccroute__V1__QueueStats *o = arena_alloc(a, sizeof(*o));
-        if (qi < 0)
-            return req_fail(q, EC(UNKNOWN_QUEUE), "unknown queue \"%.64s\"",
-                            m->queues[i]);
-        if (!o)
-            return req_fail(q, EC(INTERNAL), "out of memory");
-        router_queue_stats(s->router, qi, q->now, &qs);
-        ccroute__v1__queue_stats__init(o);
-        o->queue = (char *)queue_name(s, qi);
-        o->waiting = qs.waiting;
-        o->longest_wait_ms = qs.longest_wait_ms;
-        o->offered = qs.offered;
-        o->answered = qs.answered;
-        o->abandoned = qs.abandoned;
-        o->service_level = qs.service_level;
-        o->avg_speed_of_answer_ms = qs.asa_ms;
-        o->avg_handle_time_ms = qs.aht_ms;
-        o->agents_available = qs.agents_available;
-        st.queues[i] = o;
+    if (m->n_queues) {
+        for (size_t i = 0; i < nq; i++) {
+            int qi = router_queue_find(s->router, m->queues[i]);
+            if (qi < 0 || qi >= nconf)
+                return req_fail(q, EC(UNKNOWN_QUEUE), "unknown queue "
+                                "\"%.64s\"", m->queues[i]);
+            if (!(st.queues[st.n_queues++] =
+                      queue_stats_msg(q, qi, queue_name(s, qi))))
+                return req_fail(q, EC(INTERNAL), "out of memory");
+        }
+    } else {
+        for (int qi = 0; qi < ntotal; qi++) {
+            const char *name;
+            if (qi < nconf) {
+                name = queue_name(s, qi);
+            } else if (router_queue_is_virtual(s->router, qi)) {
+                int len = router_queue_label(s->router, qi, NULL, 0);
+                char *buf = len >= 0 ? arena_alloc(a, (size_t)len + 1) : NULL;
+                if (!buf)
+                    return req_fail(q, EC(INTERNAL), "out of memory");
+                router_queue_label(s->router, qi, buf, (size_t)len + 1);
+                name = buf;
+            } else {
+                continue;       /* derived: counted in its base queue */
+            }
+            if (!(st.queues[st.n_queues++] = queue_stats_msg(q, qi, name)))
+                return req_fail(q, EC(INTERNAL), "out of memory");
+        }
     }
-    st.n_queues = nq;
 
     cap = m->all_agents ? d->agent_hwm : m->n_agents;
     st.agents = arena_alloc(a, (cap ? cap : 1) * sizeof(*st.agents));

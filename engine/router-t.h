@@ -188,6 +188,8 @@ struct router_event {
     } u;
     uint32_t position;            /* QUEUED: 1-based position */
     uint32_t est_wait_ms;         /* QUEUED */
+    bool unservable;              /* QUEUED: no logged-in agent could ever
+                                     serve it (see router_queue_stats) */
 };
 
 struct router_contact_info {
@@ -200,6 +202,8 @@ struct router_contact_info {
     uint32_t priority, value;
     uint32_t agent;               /* offered/assigned agent or UINT32_MAX */
     uint64_t deadline;            /* offer deadline when OFFERED */
+    bool unservable;              /* QUEUED and no logged-in agent could
+                                     ever serve it */
     uint32_t tag;
 };
 
@@ -209,14 +213,20 @@ struct router_agent_info {
     char reason[ROUTER_ID_MAX];
     uint64_t state_since;
     uint8_t capacity[ROUTER_CH_COUNT];
-    uint8_t busy[ROUTER_CH_COUNT];
+    uint8_t busy[ROUTER_CH_COUNT];  /* offered + assigned, per channel */
+    unsigned offers;              /* of those, offers not yet answered */
     double occupancy;             /* busy time / logged-in time, 0..1 */
     uint32_t tag;
 };
 
 struct router_queue_stats {
-    uint32_t waiting;
-    uint32_t longest_wait_ms;
+    uint32_t waiting;             /* queued or offered, not yet answered */
+    uint32_t longest_wait_ms;     /* since the oldest one's arrival */
+    /* waiting contacts that no logged-in agent could ever serve: no agent
+     * of the queue (or of the derived queue the contact's extra skills
+     * make) has the skills at any expansion level, or the capacity for
+     * the channel; not counting contacts waiting for a named agent */
+    uint32_t unservable;
     uint64_t offered;             /* contacts that entered the queue */
     uint64_t answered;
     uint64_t answered_in_sl;      /* answered within the SL threshold */

@@ -8,6 +8,12 @@
  * lists, wrap-up, preferred agents, overflow, statistics. It is pure and
  * deterministic: all time comes in as `now`, all effects go out as events.
  *
+ * Files: this one holds the decisions; router-int.h the structures it
+ * shares with router-check.c (router_check(), the invariants); the timer
+ * heap (timerheap.h) and the longest idle rings (lring.h) are intrusive
+ * helpers of their own, the treap (treap.h) and the id maps (idmap.h)
+ * too.
+ *
  * Model
  * -----
  * Queues. Configured queues have indexes 0..nconf-1. A contact that names
@@ -103,9 +109,10 @@
  * than one appended takes an ordered insertion, O(len), so that a caller
  * whose clock steps back still gets the documented order. lep survives
  * the reuse of an agent slot (its records may still sit in rings).
- *  - one binary min-heap of timers ordered by (due, seq): at most one per
- *    contact (the earliest of offer deadline, next expansion step, max
- *    wait, preferred wait, restore kick) and one per agent (wrap-up end).
+ *  - one binary min-heap of timers ordered by (due, seq) (timerheap.h, a
+ *    node embedded in each contact and agent): at most one per contact
+ *    (the earliest of offer deadline, next expansion step, max wait,
+ *    preferred wait, restore kick) and one per agent (wrap-up end).
  *  - idmaps (idmap.h) for contact ids, agent ids, queue names and skills.
  *
  * Decisions. Two triggers keep the system "stable" (no waiting contact
@@ -154,55 +161,22 @@
  * call emits more than its capacity); pool entries come from a chunked
  * free list and rings are sized, both at login / virtual-queue creation.
  *
- * Performance. The cost that dominates is still E, the pool entries of
- * an agent (~11 in the benchmark: configured queues at every tier,
- * skills-only virtual queues, derived queues): every availability cycle
- * of an agent touches each of them once (a ring append, an O(1)
- * revalidation or an O(log n) treap relink). Going busy costs O(E)
- * counter updates without touching an entry (lazy membership above);
- * fill_agent reads the arefs only. Figures on a 2-core shared machine
- * (wall clock varies by +-20% run to run; instruction counts do not):
- *
- * callgrind, router_* functions only, per decision, differenced between
- * two runs so that setup cancels out:
- *   valgrind --tool=callgrind --toggle-collect='router_*'
- *     build/bench-router --agents 10000 --queues 20 --skills 10
- *     --mode M --steps N --pass-limit 0 --setup-limit 0   (N = 2000, 6000)
- *                      agents_wait   contacts_wait
- *   216f988            9072          7918
- *   no snprintf        8163
- *   lazy epochs        7976
- *   idle rings         7943
- *   revalidate, inline 7215          6954
- *   idmap slots        7308          6870
- *
- * build/bench-router --quick, 10k agents (decisions/s, p50/p99 ns), two
- * runs, each against 216f988 run just before it:
- *                      20q/10s contacts  20q/10s agents    200q/50s agents
- *   216f988            312k  911/2193    244k 1612/4319    153k 1993/7451
- *   revalidate, inline 379k  601/1843    302k  781/2073    212k 1252/5251
- *   216f988            285k 1001/2645    196k 1833/5399    115k 2405/9351
- *   idmap slots        378k  731/2495    357k  871/2545    173k 1352/5711
- * Memory 1660 -> 1569 B/agent (408 B per waiting contact, unchanged).
- *
- * Still far from the targets (5M decisions/s, p99 < 1 us, < 1 KiB per
- * agent). What remains, in the order it would pay:
- *  - E itself: share one pool between queues whose requirement set at a
- *    tier is identical (virtual, derived and configured queues of one
- *    skill set and channel), and cap virtual-queue proliferation; every
- *    cost above is per entry.
- *  - most skilled: a ring per distinct score (scores are small sums of
- *    levels) instead of a treap would make it O(1) like longest idle;
- *    least occupied and round robin keys are not monotone and keep
- *    treaps (round robin is mostly O(1) already by revalidation);
- *    weighted random must stay exact.
- *  - the call itself: each API call hashes and compares string ids
- *    (idmap_hash, idmap_find, strnlen: ~700 instructions a decision; the
- *    idmap probes one slot array now, one miss instead of two) and the
- *    QUEUED position is an O(L log n) rank per arrival.
- *  - memory: the treap node is 64 of an aent's 88 bytes (indices instead
- *    of pointers would halve it); the agent keeps a 64-byte id and a
- *    64-byte reason (intern the reason); rings reserve 2 x members + 16.
+ * Cost model. The cost that dominates is E, the pool entries of an agent
+ * (configured queues at every tier, skills-only virtual queues, derived
+ * queues): every availability cycle of an agent touches each of them once
+ * (a ring append, an O(1) revalidation or an O(log n) treap relink).
+ * Going busy costs O(E) counter updates without touching an entry (lazy
+ * membership above); fill_agent reads the arefs only. So the levers are,
+ * in the order they would pay: fewer entries (one pool shared by queues
+ * whose requirement set at a tier is identical, fewer virtual queues);
+ * O(1) structures for more strategies (most skilled could be a ring per
+ * distinct score, scores being small sums of levels; least occupied and
+ * round robin keys are not monotone and keep treaps; weighted random must
+ * stay exact); integer handles instead of string ids on the hot API (each
+ * call hashes and compares ids) and a cheaper QUEUED position than an
+ * O(L log n) rank; smaller entries (indices instead of pointers in the
+ * treap node, an interned reason). Measured figures, and how they moved,
+ * are in bench/README.md ("History of router figures"), not here.
  *
  * Choices worth knowing
  * ---------------------
@@ -231,8 +205,8 @@
  *    then joins the queue. If it is not logged in, no wait. Its logout or
  *    its reject/timeout ends the wait at once. Transfer to a named agent
  *    uses the same list without a time limit.
- *  - no-answer: consecutive offer timeouts per agent; accept resets it;
- *    max_no_answer reached -> AWAY "no-answer".
+ *  - no-answer: consecutive offer timeouts per agent; an answer, accept
+ *    or reject, resets it; max_no_answer reached -> AWAY "no-answer".
  *  - Logout: offers are revoked (AGENT_LOGOUT, no exclusion) and those
  *    contacts re-routed, preferred waiters join their queue; assigned
  *    contacts stay with the agent and complete normally; the slot is freed
@@ -244,7 +218,19 @@
  *  - Moves (overflow, transfer) ignore max_len; max_wait without an
  *    overflow queue does nothing. Moves keep arrived_at, seq, exclusions.
  *  - "waiting" counts contacts in the queue not yet answered (queued or
- *    offered); longest_wait is from the oldest queued_at among them.
+ *    offered); longest_wait is from the oldest arrival among them (the
+ *    fifo is in arrival order, which moves keep).
+ *  - QUEUED: one event each time a contact waits (again): arrival,
+ *    expansion step (level change by its timer), rejected or expired
+ *    offer, revoke on logout (emitted once the agent is gone), overflow
+ *    and transfer (after their MOVED). The end of a preferred wait and a
+ *    restore are not events.
+ *  - Unservable: a contact waiting in its queue's pools (not for a named
+ *    agent) whose queue has no logged-in agent with an entry for its
+ *    channel: q->nserv[ch], kept by agent_add_queue() and
+ *    agent_drop_entries() (login, logout, re-login with new skills), so
+ *    the QUEUED flag is O(1) and the per-queue count O(levels x channels)
+ *    at stats time.
  *  - Restore: no event, no statistics; the contact is indexed at once and
  *    routed by the next router_tick() (a kick timer due at `now`).
  *  - Estimated wait (ms) for a position p: 0 if p <= agents available in
@@ -254,189 +240,12 @@
  */
 #include "router.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "idmap.h"
-#include "rng.h"
-#include "treap.h"
-
-#define NLEV (ROUTER_MAX_STEPS + 1)
-#define NCH ROUTER_CH_COUNT
-#define EXCL_MAX 8
-#define QUEUE_MAX 1024
-#define WR_TRIES 16
-#define NONE UINT32_MAX
-#define NEVER UINT64_MAX
-#define AENT_CHUNK 1024
-#define DEFAULT_AHT_MS 60000
-#define TIMER_AGENT 0x80000000U
-
-struct aent {
-    struct tnode node;          /* in queues[queue].apool[tier][ch]; node.p
-                                   links the free list */
-    uint32_t agent;
-    uint16_t queue;
-    uint8_t tier, ch;
-    uint8_t inpool;             /* linked in its pool, valid or stale */
-    uint16_t score;
-    uint32_t ep;                /* the agent's epoch on `ch` when linked */
-    uint64_t rr;
-};
-
-/* An agent's reference to one of its entries, with what a walk over them
- * needs (pool, strategy) so that the walk does not touch the entry. */
-struct aref {
-    struct aent *e;             /* NULL in a longest idle pool (a record) */
-    uint16_t queue;
-    uint8_t tier;
-    uint8_t strat;
-    uint8_t first;              /* first tier-0 entry of its queue */
-};
-
-/* One agent in a longest idle pool: valid iff ep is the agent's lep for
- * the pool's channel. */
-struct lrec {
-    uint32_t agent;
-    uint32_t ep;
-};
-
-/* Available agents of one (queue, tier, channel), n of them (valid).
- * Longest idle keeps a ring of records in key order, (idle_since,
- * idle_seq): an agent joins at the back when it becomes idle, stale
- * records are dropped when met at the front or by a compaction when the
- * ring is full (capacity >= 2 x members + 16, so compaction is amortized
- * O(1) an append). Every other strategy keeps a treap of entries. */
-struct apool {
-    struct treap t;
-    struct lrec *ring;
-    uint32_t head, len, cap;    /* cap a power of two (or 0) */
-    uint32_t members;           /* agents with an entry, valid or not */
-    uint64_t last_since, last_seq;  /* greatest key appended */
-    uint32_t n;
-};
-
-struct queue {
-    char name[ROUTER_ID_MAX];
-    bool virt;
-    int base;                               /* own index, or derived's base */
-    int derived;                            /* base: first derived queue */
-    int derived_next;                       /* derived: next of same base */
-    unsigned nextra;                        /* derived: extra skills */
-    uint16_t xskill[ROUTER_MAX_REQ];
-    uint8_t xlvl[ROUTER_MAX_REQ];
-    unsigned nreq;
-    uint16_t req_skill[ROUTER_MAX_REQ];
-    uint8_t lvl_min[NLEV][ROUTER_MAX_REQ];  /* 0: not required */
-    int addq[ROUTER_MAX_STEPS];             /* ADD_QUEUE target or -1 */
-    uint32_t step_ms[ROUTER_MAX_STEPS];
-    unsigned nsteps;
-    uint32_t channel_mask;
-    enum router_strategy strategy;
-    uint32_t sl_threshold_ms, offer_timeout_ms, wrapup_ms;
-    uint32_t max_len, max_wait_ms;
-    int overflow;
-    struct treap cpool[NLEV][NCH];
-    uint16_t cmask[NCH];                    /* levels with waiting contacts */
-    struct apool apool[NLEV][NCH];
-    uint32_t fifo_head, fifo_tail;          /* waiting, by queued_at */
-    uint32_t waiting;
-    uint32_t staffed;
-    uint64_t offered, answered, in_sl, abandoned, handled;
-    uint64_t asa_sum, aht_sum;
-};
-
-struct agent {
-    char id[ROUTER_ID_MAX];
-    uint64_t idh;
-    uint32_t tag, uid;
-    uint8_t live, gone;
-    enum router_agent_state state;
-    char reason[ROUTER_ID_MAX];
-    uint64_t state_since, idle_since, login_at, busy_since, busy_acc;
-    uint64_t idle_seq;          /* order of becoming idle: ties of idle_since */
-    uint64_t wrap_until;
-    uint8_t cap[NCH], busy[NCH];
-    uint16_t busy_total;
-    uint16_t nskills;
-    uint16_t skill[ROUTER_MAX_SKILLS];
-    uint8_t level[ROUTER_MAX_SKILLS];
-    uint16_t *served;                       /* queues listed at login */
-    uint16_t nserved;                       /* 0: every queue */
-    uint32_t no_answer;
-    /* pool entries by channel, with their pools: most walks over them
-     * read this array only */
-    struct aref *ev[NCH];
-    uint16_t nev[NCH], cev[NCH];
-    uint8_t pooled;                         /* channels with valid entries */
-    uint16_t pbusy;                         /* busy_total, idle_seq when */
-    uint64_t pidle;                         /* the entries were last keyed */
-    uint32_t ep[NCH];                       /* availability epochs */
-    uint32_t lep[NCH];                      /* longest idle record epochs */
-    uint32_t work_head, work_tail;          /* offered + assigned */
-    struct treap pref;
-    uint32_t timer;                         /* heap index or NONE */
-    uint64_t due;
-    uint32_t next;                          /* free / gone list */
-};
-
-struct contact {
-    struct tnode node;          /* in a cpool or an agent's pref */
-    char id[ROUTER_ID_MAX];
-    uint64_t idh;
-    uint32_t tag, seq;
-    uint8_t live, gone, inpref, kick, nexcl, level;
-    uint8_t channel;
-    enum router_contact_state state;
-    int queue;
-    uint32_t priority, value;
-    uint64_t arrived_at, queued_at, deadline, assigned_at, pref_until;
-    uint64_t kick_at;
-    uint32_t agent;             /* offered / assigned / preferred agent */
-    uint32_t wprev, wnext;      /* agent's work list */
-    uint32_t qprev, qnext;      /* queue's waiting fifo */
-    bool infifo;
-    uint32_t rnext;             /* temporary list while re-routing */
-    uint64_t excl[EXCL_MAX];
-    uint32_t timer;
-    uint64_t due;
-    uint32_t next;
-};
-
-struct timer {
-    uint64_t due;
-    uint32_t seq;
-    uint32_t ent;               /* contact handle, or agent | TIMER_AGENT */
-};
-
-struct router {
-    struct router_config cfg;
-    struct queue *queues;
-    unsigned nconf, nq;
-    char (*skills)[ROUTER_ID_MAX];
-    unsigned nskills, skills_cap;
-    struct idmap skill_map, queue_map, agent_map, contact_map;
-    struct agent *agents;
-    struct contact *contacts;
-    uint32_t max_agents, max_contacts;
-    uint32_t agent_free, contact_free;
-    uint32_t agent_gone, contact_gone;
-    unsigned nagents, ncontacts;
-    struct aent *aent_free;
-    void **chunks;
-    unsigned nchunks;
-    struct timer *timers;
-    uint32_t ntimers;
-    uint32_t *scratch;          /* max_agents, for virtual queue creation */
-    struct router_event *out;
-    size_t nout, out_cap;
-    struct rng rng;
-    uint32_t npooled[NCH];      /* contacts in queue pools, per channel */
-    uint64_t prio_ctr;
-    uint64_t idle_ctr;          /* agents' idle_seq */
-    uint32_t seq;
-};
+#include "router-int.h"
 
 /* ---- small helpers ---- */
 
@@ -526,87 +335,24 @@ static struct router_event *emit(struct router *r, enum router_event_type t,
     return e;
 }
 
-/* ---- timers: binary heap on (due, seq) ---- */
+/* ---- timers (timerheap.h) ---- */
 
-static inline bool timer_less(const struct timer *a, const struct timer *b)
-{
-    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
-}
-
-static void timer_place(struct router *r, uint32_t i)
-{
-    struct timer *t = &r->timers[i];
-    if (t->ent & TIMER_AGENT)
-        r->agents[t->ent & ~TIMER_AGENT].timer = i;
-    else
-        r->contacts[t->ent].timer = i;
-}
-
-static void timer_up(struct router *r, uint32_t i)
-{
-    struct timer t = r->timers[i];
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (!timer_less(&t, &r->timers[p]))
-            break;
-        r->timers[i] = r->timers[p];
-        timer_place(r, i);
-        i = p;
-    }
-    r->timers[i] = t;
-    timer_place(r, i);
-}
-
-static void timer_down(struct router *r, uint32_t i)
-{
-    struct timer t = r->timers[i];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= r->ntimers)
-            break;
-        if (c + 1 < r->ntimers && timer_less(&r->timers[c + 1], &r->timers[c]))
-            c++;
-        if (!timer_less(&r->timers[c], &t))
-            break;
-        r->timers[i] = r->timers[c];
-        timer_place(r, i);
-        i = c;
-    }
-    r->timers[i] = t;
-    timer_place(r, i);
-}
-
-/* Sets, moves or (due == NEVER) removes the timer of an entity whose heap
- * slot is *slot. */
-static void timer_set(struct router *r, uint32_t *slot, uint32_t ent,
+/* Sets, moves or (due == NEVER) removes a contact's or agent's timer. */
+static void timer_arm(struct router *r, struct timerheap_node *n,
                       uint32_t seq, uint64_t due)
 {
-    if (due == NEVER) {
-        if (*slot == NONE)
-            return;
-        uint32_t i = *slot;
-        *slot = NONE;
-        r->ntimers--;
-        if (i != r->ntimers) {
-            r->timers[i] = r->timers[r->ntimers];
-            timer_place(r, i);
-            if (i > 0 && timer_less(&r->timers[i], &r->timers[(i - 1) / 2]))
-                timer_up(r, i);
-            else
-                timer_down(r, i);
-        }
-        return;
-    }
-    if (*slot == NONE) {
-        uint32_t i = r->ntimers++;
-        r->timers[i] = (struct timer){due, seq, ent};
-        timer_up(r, i);
-        return;
-    }
-    uint32_t i = *slot;
-    r->timers[i].due = due;
-    timer_up(r, i);
-    timer_down(r, *slot);
+    if (due == NEVER)
+        timerheap_remove(&r->timers, n);
+    else
+        timerheap_set(&r->timers, n, due, seq);
+}
+
+/* Whether timer node n is embedded in an agent (else in a contact). */
+static inline bool timer_is_agent(const struct router *r,
+                                  const struct timerheap_node *n)
+{
+    uintptr_t p = (uintptr_t)n, lo = (uintptr_t)r->agents;
+    return p >= lo && p < (uintptr_t)(r->agents + r->max_agents);
 }
 
 /* ---- queues: levels, scores ---- */
@@ -697,53 +443,6 @@ static uint64_t contact_score(const struct router *r, uint64_t arrived_at,
 
 /* ---- agents: capacity and pool membership ---- */
 
-static bool can_take(const struct router *r, const struct agent *a,
-                     unsigned ch)
-{
-    if (a->state != ROUTER_AGENT_STATE_AVAILABLE || a->busy[ch] >= a->cap[ch])
-        return false;
-    if (r->cfg.voice_blocks_others) {
-        if (ch == ROUTER_CH_VOICE)
-            return a->busy_total == 0;
-        return a->busy[ROUTER_CH_VOICE] == 0;
-    }
-    return true;
-}
-
-#define IDLE_MASK ((1ULL << 52) - 1)
-
-static void aent_key(const struct router *r, const struct agent *a,
-                     const struct aent *e, uint64_t *k1, uint64_t *k2)
-{
-    const struct queue *q = &r->queues[e->queue];
-    *k2 = a->uid;
-    switch (q->strategy) {
-    case ROUTER_STRATEGY_MOST_SKILLED:
-        *k1 = ((uint64_t)(4095 - e->score) << 52) | (a->idle_since & IDLE_MASK);
-        *k2 = a->idle_seq;
-        break;
-    case ROUTER_STRATEGY_LEAST_OCCUPIED:
-        *k1 = ((uint64_t)a->busy_total << 52) | (a->idle_since & IDLE_MASK);
-        *k2 = a->idle_seq;
-        break;
-    case ROUTER_STRATEGY_ROUND_ROBIN:
-        *k1 = e->rr;
-        break;
-    case ROUTER_STRATEGY_WEIGHTED_RANDOM:
-        *k1 = 0;
-        break;
-    default:
-        *k1 = a->idle_since;
-        *k2 = a->idle_seq;
-        break;
-    }
-}
-
-static inline bool pool_is_ring(const struct queue *q)
-{
-    return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
-}
-
 /* Treap pools (every strategy but longest idle). */
 static inline void pool_insert(const struct queue *q, struct apool *p,
                                struct tnode *n)
@@ -773,102 +472,27 @@ static inline struct tnode *pool_next(const struct queue *q,
     return treap_next(n);
 }
 
-/* ---- longest idle rings ---- */
+/* ---- longest idle rings (lring.h): the router's side ---- */
 
-static inline bool li_less(const struct agent *a, const struct agent *b)
+static bool lring_valid_cb_fn(const void *ctx, unsigned ch,
+                              const struct lrec *x)
 {
-    return a->idle_since < b->idle_since ||
-           (a->idle_since == b->idle_since && a->idle_seq < b->idle_seq);
+    return lrec_valid(ctx, x, ch);
 }
 
-static inline struct lrec *lring_at(const struct apool *p, uint32_t i)
+static bool lring_before_cb_fn(const void *ctx, uint32_t a, uint32_t b)
 {
-    return &p->ring[(p->head + i) & (p->cap - 1)];
+    const struct router *r = ctx;
+    return li_less(&r->agents[a], &r->agents[b]);
 }
 
-static inline bool lrec_valid(const struct router *r, const struct lrec *x,
-                              unsigned ch)
+/* Appends a valid record of agent a to the ring of pool p (channel ch). */
+static inline void lring_add(struct router *r, struct apool *p,
+                             struct agent *a, unsigned ch)
 {
-    return r->agents[x->agent].lep[ch] == x->ep;
-}
-
-/* Makes room for one more member (at login or queue creation, never on
- * the decision path). Returns 0 or ROUTER_ENOMEM. */
-static int lring_reserve(struct apool *p)
-{
-    uint32_t need = 2 * (p->members + 1) + 16;
-    if (p->cap < need) {
-        uint32_t cap = p->cap ? p->cap : 32;
-        while (cap < need)
-            cap *= 2;
-        struct lrec *v = malloc(sizeof(*v) * cap);
-        if (!v)
-            return ROUTER_ENOMEM;
-        for (uint32_t i = 0; i < p->len; i++)
-            v[i] = *lring_at(p, i);
-        free(p->ring);
-        p->ring = v;
-        p->cap = cap;
-        p->head = 0;
-    }
-    p->members++;
-    return 0;
-}
-
-/* Drops every stale record, keeping the order. O(len). */
-static void lring_compact(const struct router *r, struct apool *p,
-                          unsigned ch)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < p->len; i++) {
-        struct lrec x = *lring_at(p, i);
-        if (lrec_valid(r, &x, ch))
-            *lring_at(p, n++) = x;
-    }
-    p->len = n;
-}
-
-/* Puts the record of agent a, whose key is older than one appended
- * already (a clock that went back), after the last valid record with a
- * smaller key. O(len). */
-static void __attribute__((noinline))
-lring_insert(struct router *r, struct apool *p, struct agent *a, unsigned ch)
-{
-    uint32_t i = p->len++;
-    while (i > 0) {
-        const struct lrec *y = lring_at(p, i - 1);
-        if (lrec_valid(r, y, ch) && li_less(&r->agents[y->agent], a))
-            break;
-        *lring_at(p, i) = *y;
-        i--;
-    }
-    *lring_at(p, i) = (struct lrec){(uint32_t)(a - r->agents), a->lep[ch]};
-}
-
-/* Appends a valid record of agent a. Agents join with the newest key, so
- * this is O(1) (amortized with compactions). */
-static inline void lring_append(struct router *r, struct apool *p,
-                                struct agent *a, unsigned ch)
-{
-    if (__builtin_expect(p->len == p->cap, 0))
-        lring_compact(r, p, ch);
-    if (__builtin_expect(a->idle_since < p->last_since ||
-                         (a->idle_since == p->last_since &&
-                          a->idle_seq < p->last_seq), 0)) {
-        lring_insert(r, p, a, ch);
-        return;
-    }
-    p->last_since = a->idle_since;
-    p->last_seq = a->idle_seq;
-    p->ring[(p->head + p->len++) & (p->cap - 1)] =
-        (struct lrec){(uint32_t)(a - r->agents), a->lep[ch]};
-}
-
-/* Whether entry e is valid: linked, and linked since the agent last
- * became able to take its channel (see "Lazy pool membership"). */
-static inline bool aent_valid(const struct router *r, const struct aent *e)
-{
-    return e->inpool && e->ep == r->agents[e->agent].ep[e->ch];
+    lring_append(&p->li, &r->lops, ch,
+                 (struct lrec){ahandle(r, a), a->lep[ch]}, a->idle_since,
+                 a->idle_seq);
 }
 
 static inline struct apool *aref_pool(struct router *r, const struct aref *f,
@@ -950,7 +574,7 @@ static void agent_reindex(struct router *r, struct agent *a)
                 if (ev[i].e)
                     aent_rejoin(r, a, ev[i].e);
                 else
-                    lring_append(r, p, a, ch);
+                    lring_add(r, p, a, ch);
                 p->n++;
             }
             if (n)
@@ -965,7 +589,7 @@ static void agent_reindex(struct router *r, struct agent *a)
             unsigned st = ev[i].strat;
             if (st == ROUTER_STRATEGY_LONGEST_IDLE) {
                 if (idle_chg)
-                    lring_append(r, aref_pool(r, &ev[i], ch), a, ch);
+                    lring_add(r, aref_pool(r, &ev[i], ch), a, ch);
                 continue;
             }
             if (st == ROUTER_STRATEGY_ROUND_ROBIN ||
@@ -989,7 +613,7 @@ static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
     if (a->state == ROUTER_AGENT_STATE_WRAPUP &&
         st != ROUTER_AGENT_STATE_WRAPUP) {
         a->wrap_until = NEVER;
-        timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid, NEVER);
+        timer_arm(r, &a->timer, a->uid, NEVER);
     }
     a->state = st;
     copy_id(a->reason, reason ? reason : "");
@@ -1072,11 +696,14 @@ static void cq_remove(struct router *r, struct contact *c)
     }
 }
 
+/* The waiting fifo of a queue is in arrival order (arrived_at, which a
+ * move keeps), so that its head gives the longest wait. New contacts go
+ * to the back in O(1); a moved one walks from the back to its place. */
 static void fifo_add(struct router *r, struct contact *c)
 {
     struct queue *q = squeue(r, c->queue);
     uint32_t h = chandle(r, c), after = q->fifo_tail;
-    while (after != NONE && r->contacts[after].queued_at > c->queued_at)
+    while (after != NONE && r->contacts[after].arrived_at > c->arrived_at)
         after = r->contacts[after].qprev;
     c->qprev = after;
     c->qnext = after == NONE ? q->fifo_head : r->contacts[after].qnext;
@@ -1090,6 +717,7 @@ static void fifo_add(struct router *r, struct contact *c)
         r->contacts[c->qnext].qprev = h;
     c->infifo = true;
     q->waiting++;
+    r->nwaiting++;
 }
 
 static void fifo_remove(struct router *r, struct contact *c)
@@ -1108,6 +736,7 @@ static void fifo_remove(struct router *r, struct contact *c)
     c->qprev = c->qnext = NONE;
     c->infifo = false;
     q->waiting--;
+    r->nwaiting--;
 }
 
 static bool excluded(const struct contact *c, const struct agent *a)
@@ -1141,7 +770,7 @@ static void excl_del(struct contact *c, uint64_t idh)
         }
 }
 
-static uint64_t contact_due(const struct router *r, const struct contact *c)
+uint64_t router__contact_due(const struct router *r, const struct contact *c)
 {
     uint64_t d = NEVER;
     if (c->state == ROUTER_CONTACT_OFFERED) {
@@ -1167,8 +796,7 @@ static uint64_t contact_due(const struct router *r, const struct contact *c)
 
 static void contact_rearm(struct router *r, struct contact *c)
 {
-    c->due = contact_due(r, c);
-    timer_set(r, &c->timer, chandle(r, c), c->seq, c->due);
+    timer_arm(r, &c->timer, c->seq, router__contact_due(r, c));
 }
 
 /* Puts a QUEUED contact (not in any index) into its queue's pool at the
@@ -1206,10 +834,23 @@ static uint32_t contact_position(const struct router *r,
     return pos;
 }
 
+/* Whether no logged-in agent could ever serve the waiting contact c: it
+ * waits in its queue's pools (not for a named agent) and no agent has an
+ * entry in that queue for its channel, at any tier. O(1). */
+static bool contact_unservable(const struct router *r,
+                               const struct contact *c)
+{
+    return c->state == ROUTER_CONTACT_QUEUED && !c->inpref &&
+           r->queues[c->queue].nserv[c->channel] == 0;
+}
+
+/* The contact waits (again): arrival, expansion step, rejected or expired
+ * offer, revoke, overflow, transfer. One QUEUED event each. */
 static void emit_queued(struct router *r, struct contact *c, uint64_t now)
 {
     struct router_event *e = emit(r, ROUTER_EV_QUEUED, c, NULL);
     e->position = contact_position(r, c);
+    e->unservable = contact_unservable(r, c);
     e->est_wait_ms = router_estimated_wait(r, r->queues[c->queue].base, now);
     /* the estimate is for the back of the queue; scale to the position */
     if (e->est_wait_ms) {
@@ -1226,7 +867,7 @@ static void contact_release(struct router *r, struct contact *c,
                             enum router_contact_state st)
 {
     fifo_remove(r, c);
-    timer_set(r, &c->timer, chandle(r, c), c->seq, NEVER);
+    timer_arm(r, &c->timer, c->seq, NEVER);
     idmap_remove(&r->contact_map, c->idh, chandle(r, c));
     c->state = st;
     c->gone = 1;
@@ -1270,10 +911,11 @@ static void agent_drop_entries(struct router *r, struct agent *a)
             struct apool *p = aref_pool(r, f, ch);
             if (f->first)
                 r->queues[f->queue].staffed--;
+            r->queues[f->queue].nserv[ch]--;
             if (!e) {
                 if (a->pooled & (1U << ch))
                     p->n--;
-                p->members--;
+                lring_unreserve(&p->li);
                 continue;
             }
             if (aent_valid(r, e))
@@ -1328,7 +970,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
         }
         struct aent *e = NULL;
         if (pool_is_ring(q)) {
-            if (lring_reserve(&q->apool[tier][ch]) < 0)
+            if (lring_reserve(&q->apool[tier][ch].li) < 0)
                 return ROUTER_ENOMEM;
         } else {
             if (!(e = aent_get(r)))
@@ -1344,6 +986,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
         }
         if (first)
             q->staffed++;
+        q->nserv[ch]++;
         a->ev[ch][a->nev[ch]++] = (struct aref){e, (uint16_t)qi,
                                                 (uint8_t)tier,
                                                 (uint8_t)q->strategy, first};
@@ -1393,13 +1036,12 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         struct agent *best = NULL;
         for (unsigned l = 0; l <= c->level; l++) {
             struct apool *p = &q->apool[l][ch];
-            for (uint32_t i = 0; i < p->len;) {
-                const struct lrec *x = lring_at(p, i);
+            for (uint32_t i = 0; i < p->li.len;) {
+                const struct lrec *x = lring_at(&p->li, i);
                 struct agent *a = &r->agents[x->agent];
                 if (a->lep[ch] != x->ep) {
                     if (i == 0) {       /* stale at the front: dropped */
-                        p->head = (p->head + 1) & (p->cap - 1);
-                        p->len--;
+                        lring_pop_front(&p->li);
                     } else {
                         i++;
                     }
@@ -1564,9 +1206,7 @@ static void agent_after_work(struct router *r, struct agent *a,
         wrapup_ms > 0) {
         agent_set_state(r, a, now, ROUTER_AGENT_STATE_WRAPUP, NULL);
         a->wrap_until = now + (uint64_t)wrapup_ms * 1000;
-        a->due = a->wrap_until;
-        timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid,
-                  a->wrap_until);
+        timer_arm(r, &a->timer, a->uid, a->wrap_until);
     }
     /* the caller reindexes (fill_agent) before anything else routes */
 }
@@ -1587,6 +1227,7 @@ static void offer_timeout(struct router *r, uint64_t now, struct contact *c)
     struct router_event *e = emit(r, ROUTER_EV_REVOKED, c, a);
     e->u.revoke = ROUTER_REVOKE_TIMEOUT;
     offer_unwind(r, c, a, now, true);
+    emit_queued(r, c, now);
     if (++a->no_answer >= r->cfg.max_no_answer && r->cfg.max_no_answer) {
         a->no_answer = 0;
         agent_set_state(r, a, now, ROUTER_AGENT_STATE_AWAY, "no-answer");
@@ -1770,13 +1411,13 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->queues = calloc(QUEUE_MAX, sizeof(*r->queues));
     r->agents = calloc(r->max_agents, sizeof(*r->agents));
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
-    r->timers = malloc(sizeof(*r->timers) *
-                       ((size_t)r->max_agents + r->max_contacts));
+    r->lops = (struct lring_ops){r, lring_valid_cb_fn, lring_before_cb_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
-    if (!r->queues || !r->agents || !r->contacts || !r->timers || !r->out ||
-        !r->scratch)
+    if (!r->queues || !r->agents || !r->contacts || !r->out || !r->scratch ||
+        r->max_agents > UINT32_MAX - r->max_contacts ||
+        timerheap_init(&r->timers, r->max_agents + r->max_contacts) < 0)
         goto fail;
     if (idmap_init(&r->skill_map, 256, skill_key, r) < 0 ||
         idmap_init(&r->queue_map, 64, queue_key, r) < 0 ||
@@ -1848,7 +1489,7 @@ void router_free(struct router *r)
     for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++)
-                free(r->queues[qi].apool[l][ch].ring);
+                lring_free(&r->queues[qi].apool[l][ch].li);
     free(r->queues);
     for (uint32_t i = 0; r->agents && i < r->max_agents; i++) {
         free(r->agents[i].served);
@@ -1857,7 +1498,7 @@ void router_free(struct router *r)
     }
     free(r->agents);
     free(r->contacts);
-    free(r->timers);
+    timerheap_free(&r->timers);
     free(r->scratch);
     free(r->out);
     free(r);
@@ -1963,7 +1604,7 @@ static int queue_index_agents(struct router *r, int qi)
     for (uint32_t i = 0; i < nidx; i++) {
         struct agent *a = &r->agents[r->scratch[i]];
         const struct aref *f = &a->ev[ch][a->nev[ch] - 1];
-        lring_append(r, &q->apool[f->tier][ch], a, ch);
+        lring_add(r, &q->apool[f->tier][ch], a, ch);
     }
     return qi;
 }
@@ -2127,8 +1768,7 @@ static struct contact *contact_new(struct router *r,
     c->arrived_at = arrived_at;
     c->agent = NONE;
     c->wprev = c->wnext = c->qprev = c->qnext = NONE;
-    c->timer = NONE;
-    c->due = NEVER;
+    timerheap_node_init(&c->timer);
     c->state = ROUTER_CONTACT_QUEUED;
     c->node.k1 = contact_score(r, arrived_at, s->priority, s->value);
     c->node.k2 = c->seq;
@@ -2354,6 +1994,8 @@ int router_offer_reject(struct router *r, uint64_t now,
         return rc;
     emit(r, ROUTER_EV_REJECTED, c, a);
     offer_unwind(r, c, a, now, true);
+    a->no_answer = 0;           /* a reject is an answer */
+    emit_queued(r, c, now);
     agent_reindex(r, a);
     route_contact(r, now, c);
     fill_agent(r, now, a);
@@ -2421,7 +2063,7 @@ int router_agent_login(struct router *r, uint64_t now,
         a->idh = idh;
         a->live = 1;
         a->work_head = a->work_tail = NONE;
-        a->timer = NONE;
+        timerheap_node_init(&a->timer);
         a->login_at = now;
         r->nagents++;
     }
@@ -2491,6 +2133,7 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id)
     if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
         return ROUTER_ENOAGENT;
     uint32_t head = NONE, *tail = &head;
+    unsigned nrevoked = 0;
     for (uint32_t h = a->work_head, nx; h != NONE; h = nx) {
         struct contact *c = &r->contacts[h];
         nx = c->wnext;
@@ -2499,6 +2142,7 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id)
         struct router_event *e = emit(r, ROUTER_EV_REVOKED, c, a);
         e->u.revoke = ROUTER_REVOKE_AGENT_LOGOUT;
         offer_unwind(r, c, a, now, false);
+        nrevoked++;
         c->rnext = NONE;
         *tail = h;
         tail = &c->rnext;
@@ -2516,6 +2160,11 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id)
     agent_set_state(r, a, now, ROUTER_AGENT_STATE_LOGGED_OUT, NULL);
     if (a->work_head == NONE)
         agent_release(r, a);
+    /* the revoked contacts wait again: told once the agent is gone, so
+     * that `unservable` counts without it */
+    for (uint32_t h = head; h != NONE && nrevoked; h = r->contacts[h].rnext,
+                  nrevoked--)
+        emit_queued(r, &r->contacts[h], now);
     for (uint32_t h = head; h != NONE; h = r->contacts[h].rnext)
         route_contact(r, now, &r->contacts[h]);
     return 0;
@@ -2617,6 +2266,7 @@ static void contact_timer(struct router *r, uint64_t now, struct contact *c)
             cq_remove(r, c);
             c->level = (uint8_t)l;
             cq_insert(r, c);
+            emit_queued(r, c, now);
         }
     }
     contact_rearm(r, c);
@@ -2629,24 +2279,28 @@ static void agent_timer(struct router *r, uint64_t now, struct agent *a)
         agent_set_state(r, a, now, ROUTER_AGENT_STATE_AVAILABLE, NULL);
         fill_agent(r, now, a);
     } else {
-        timer_set(r, &a->timer, ahandle(r, a) | TIMER_AGENT, a->uid, NEVER);
+        timer_arm(r, &a->timer, a->uid, NEVER);
     }
 }
 
 void router_tick(struct router *r, uint64_t now)
 {
-    while (r->ntimers && r->timers[0].due <= now) {
-        uint32_t ent = r->timers[0].ent;
-        if (ent & TIMER_AGENT)
-            agent_timer(r, now, &r->agents[ent & ~TIMER_AGENT]);
+    struct timerheap_node *n;
+    while ((n = timerheap_min(&r->timers)) != NULL && n->due <= now) {
+        if (timer_is_agent(r, n))
+            agent_timer(r, now, (struct agent *)(void *)
+                                    ((char *)n - offsetof(struct agent, timer)));
         else
-            contact_timer(r, now, &r->contacts[ent]);
+            contact_timer(r, now, (struct contact *)(void *)
+                                      ((char *)n - offsetof(struct contact,
+                                                            timer)));
     }
 }
 
 uint64_t router_next_deadline(const struct router *r)
 {
-    return r->ntimers ? r->timers[0].due : NEVER;
+    const struct timerheap_node *n = timerheap_min(&r->timers);
+    return n ? n->due : NEVER;
 }
 
 /* ---- recovery ---- */
@@ -2791,6 +2445,7 @@ void router_contact_info(const struct router *r, uint32_t handle,
     out->agent = (c->state == ROUTER_CONTACT_OFFERED ||
                   c->state == ROUTER_CONTACT_ASSIGNED) ? c->agent : NONE;
     out->deadline = c->state == ROUTER_CONTACT_OFFERED ? c->deadline : 0;
+    out->unservable = contact_unservable(r, c);
     out->tag = c->tag;
 }
 
@@ -2807,6 +2462,8 @@ void router_agent_info(const struct router *r, uint32_t handle, uint64_t now,
     out->state_since = a->state_since;
     memcpy(out->capacity, a->cap, sizeof(out->capacity));
     memcpy(out->busy, a->busy, sizeof(out->busy));
+    for (uint32_t h = a->work_head; h != NONE; h = r->contacts[h].wnext)
+        out->offers += r->contacts[h].state == ROUTER_CONTACT_OFFERED;
     uint64_t busy = a->busy_acc;
     if (a->busy_total && now > a->busy_since)
         busy += now - a->busy_since;
@@ -2861,6 +2518,21 @@ static uint32_t queue_available(const struct queue *q)
     return n;
 }
 
+/* Contacts waiting in the pools of queue q (one queue, not its derived
+ * ones) on a channel no logged-in agent of q could ever serve.
+ * O(levels x channels). */
+static uint32_t queue_unservable(const struct queue *q)
+{
+    uint32_t n = 0;
+    for (unsigned ch = 0; ch < NCH; ch++) {
+        if (q->nserv[ch] || !(q->cmask[ch]))
+            continue;
+        for (unsigned l = 0; l <= q->nsteps; l++)
+            n += treap_size(&q->cpool[l][ch]);
+    }
+    return n;
+}
+
 void router_queue_stats(const struct router *r, int queue, uint64_t now,
                         struct router_queue_stats *out)
 {
@@ -2869,9 +2541,12 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
         return;
     const struct queue *q = &r->queues[queue];
     out->waiting = q->waiting;
-    if (q->fifo_head != NONE && now > r->contacts[q->fifo_head].queued_at)
+    if (q->fifo_head != NONE && now > r->contacts[q->fifo_head].arrived_at)
         out->longest_wait_ms =
-            (uint32_t)((now - r->contacts[q->fifo_head].queued_at) / 1000);
+            (uint32_t)((now - r->contacts[q->fifo_head].arrived_at) / 1000);
+    out->unservable = queue_unservable(q);
+    for (int d = q->derived; d >= 0; d = r->queues[d].derived_next)
+        out->unservable += queue_unservable(&r->queues[d]);
     out->offered = q->offered;
     out->answered = q->answered;
     out->answered_in_sl = q->in_sl;
@@ -2893,6 +2568,63 @@ unsigned router_contact_count(const struct router *r)
     return r->ncontacts;
 }
 
+unsigned router_waiting_count(const struct router *r)
+{
+    return r->nwaiting;
+}
+
+int router_queue_total(const struct router *r)
+{
+    return (int)r->nq;
+}
+
+bool router_queue_is_virtual(const struct router *r, int queue)
+{
+    return queue >= 0 && (unsigned)queue < r->nq && r->queues[queue].virt;
+}
+
+static const char *const channel_names[NCH] = {"voice", "chat", "email",
+                                               "social"};
+
+int router_queue_label(const struct router *r, int queue, char *buf,
+                       size_t len)
+{
+    char dummy;
+    if (queue < 0 || (unsigned)queue >= r->nq)
+        return ROUTER_EINVAL;
+    if (!buf || !len) {         /* measuring only */
+        buf = &dummy;
+        len = 0;
+    }
+    const struct queue *q = &r->queues[queue];
+    if ((unsigned)queue < r->nconf)
+        return snprintf(buf, len, "%s", q->name);
+    if (!q->virt)
+        return ROUTER_EINVAL;
+    /* skills by name, so that the label does not depend on the order in
+     * which skill names were interned */
+    unsigned ord[ROUTER_MAX_REQ];
+    for (unsigned i = 0; i < q->nreq; i++) {
+        unsigned j = i;
+        while (j > 0 && strcmp(r->skills[q->req_skill[ord[j - 1]]],
+                               r->skills[q->req_skill[i]]) > 0) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    size_t off = (size_t)snprintf(buf, len, "~%s/",
+                                  channel_names[__builtin_ctz(q->channel_mask)]);
+    for (unsigned i = 0; i < q->nreq; i++) {
+        unsigned k = ord[i];
+        off += (size_t)snprintf(buf + (off < len ? off : len),
+                                off < len ? len - off : 0, "%s%s@%u",
+                                i ? "+" : "", r->skills[q->req_skill[k]],
+                                (unsigned)q->lvl_min[0][k]);
+    }
+    return (int)off;
+}
+
 uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
 {
     (void)now;
@@ -2907,293 +2639,6 @@ uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
     aht += q->wrapup_ms;
     uint64_t est = (pos - avail) * aht / (q->staffed ? q->staffed : 1);
     return est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
-}
-
-/* ---- invariants ---- */
-
-#define FAIL(...)                                   \
-    do {                                            \
-        if (buf && len)                             \
-            snprintf(buf, len, __VA_ARGS__);        \
-        return ROUTER_ESTATE;                       \
-    } while (0)
-
-static int check_tree(const struct tnode *n, const struct tnode *parent,
-                      uint32_t *count)
-{
-    if (!n)
-        return 0;
-    if (n->p != parent)
-        return -1;
-    if (parent && parent->prio < n->prio)
-        return -1;
-    if (n->l && !tnode_less(n->l, n))
-        return -1;
-    if (n->r && !tnode_less(n, n->r))
-        return -1;
-    uint32_t cl = 0, cr = 0;
-    if (check_tree(n->l, n, &cl) < 0 || check_tree(n->r, n, &cr) < 0)
-        return -1;
-    if (n->size != 1 + cl + cr)
-        return -1;
-    uint64_t w = n->w + (n->l ? n->l->wsum : 0) + (n->r ? n->r->wsum : 0);
-    if (n->wsum != w)
-        return -1;
-    *count = n->size;
-    return 0;
-}
-
-int router_check(const struct router *r, char *buf, size_t len)
-{
-    uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
-    uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
-    uint32_t perch[NCH] = {0};
-    for (unsigned qi = 0; qi < r->nq; qi++) {
-        const struct queue *q = &r->queues[qi];
-        uint32_t fifo = 0;
-        for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
-            const struct contact *c = &r->contacts[h];
-            if (!c->infifo || r->queues[c->queue].base != (int)qi)
-                FAIL("queue %s: fifo holds contact %s of another queue",
-                     q->name, c->id);
-            if (c->qnext != NONE && r->contacts[c->qnext].queued_at < c->queued_at)
-                FAIL("queue %s: fifo out of order", q->name);
-            fifo++;
-        }
-        if (fifo != q->waiting)
-            FAIL("queue %s: waiting %u but fifo %u", q->name, q->waiting, fifo);
-        for (unsigned l = 0; l < NLEV; l++)
-            for (unsigned ch = 0; ch < NCH; ch++) {
-                const struct apool *p = &q->apool[l][ch];
-                if (treap_first(&q->cpool[l][ch]) !=
-                        treap_leftmost(&q->cpool[l][ch]) ||
-                    treap_first(&p->t) != treap_leftmost(&p->t))
-                    FAIL("queue %s: cached first node wrong", q->name);
-                if (!!(q->cmask[ch] & (1U << l)) != !!q->cpool[l][ch].root)
-                    FAIL("queue %s: level mask wrong", q->name);
-                n = 0;
-                if (check_tree(q->cpool[l][ch].root, NULL, &n) < 0 ||
-                    check_tree(p->t.root, NULL, &n) < 0)
-                    FAIL("queue %s: treap broken", q->name);
-                if (l > q->nsteps && (q->cpool[l][ch].root || p->n))
-                    FAIL("queue %s: pool beyond its levels", q->name);
-                treecount += treap_size(&q->cpool[l][ch]);
-                perch[ch] += treap_size(&q->cpool[l][ch]);
-                uint32_t valid = 0;
-                if (pool_is_ring(q)) {
-                    /* valid records in key order, each of an agent that
-                     * can take the channel and has an entry here */
-                    if (p->t.root || p->len > p->cap ||
-                        (p->cap & (p->cap - 1)) ||
-                        (p->members && p->cap < 2 * p->members + 16))
-                        FAIL("queue %s: ring sizes wrong", q->name);
-                    const struct agent *prev = NULL;
-                    for (uint32_t i = 0; i < p->len; i++) {
-                        const struct lrec *x = lring_at(p, i);
-                        if (x->agent >= r->max_agents)
-                            FAIL("queue %s: ring holds a bad handle", q->name);
-                        if (!lrec_valid(r, x, ch))
-                            continue;
-                        const struct agent *a = &r->agents[x->agent];
-                        if (prev && !li_less(prev, a))
-                            FAIL("queue %s: ring out of order", q->name);
-                        if (a->idle_since > p->last_since ||
-                            (a->idle_since == p->last_since &&
-                             a->idle_seq > p->last_seq))
-                            FAIL("queue %s: ring key past the last", q->name);
-                        bool has = false;
-                        for (unsigned k = 0; k < a->nev[ch]; k++)
-                            has |= a->ev[ch][k].queue == qi &&
-                                   a->ev[ch][k].tier == l &&
-                                   !a->ev[ch][k].e;
-                        if (!has || !can_take(r, a, ch))
-                            FAIL("queue %s: valid record of agent %s that "
-                                 "cannot take it", q->name, a->id);
-                        prev = a;
-                        valid++;
-                    }
-                    lrecs += valid;
-                    members += p->members;
-                } else {
-                    /* every linked entry, valid or stale, in key order */
-                    uint32_t cnt = 0;
-                    const struct tnode *prev = NULL;
-                    for (const struct tnode *x = pool_first(q, p); x;
-                         x = pool_next(q, x)) {
-                        const struct aent *e = (const struct aent *)x;
-                        if ((prev && !tnode_less(prev, x)) ||
-                            e->queue != qi || e->tier != l || e->ch != ch ||
-                            !e->inpool)
-                            FAIL("queue %s: agent pool broken", q->name);
-                        if (aent_valid(r, e))
-                            valid++;
-                        else if (q->strategy ==
-                                 ROUTER_STRATEGY_WEIGHTED_RANDOM)
-                            FAIL("queue %s: stale entry in a weighted pool",
-                                 q->name);
-                        prev = x;
-                        cnt++;
-                    }
-                    if (p->ring || p->members || cnt != treap_size(&p->t))
-                        FAIL("queue %s: ring in a treap pool", q->name);
-                    pooled += cnt;
-                }
-                if (valid != p->n)
-                    FAIL("queue %s: pool count %u but %u valid agents",
-                         q->name, p->n, valid);
-            }
-    }
-    uint32_t live_agents = 0, live_contacts = 0;
-    for (uint32_t i = 0; i < r->max_agents; i++) {
-        const struct agent *a = &r->agents[i];
-        if (!a->live || a->gone)
-            continue;
-        live_agents++;
-        uint8_t busy[NCH] = {0};
-        unsigned total = 0;
-        for (uint32_t h = a->work_head; h != NONE; h = r->contacts[h].wnext) {
-            const struct contact *c = &r->contacts[h];
-            if (c->agent != i || (c->state != ROUTER_CONTACT_OFFERED &&
-                                  c->state != ROUTER_CONTACT_ASSIGNED))
-                FAIL("agent %s: work list holds contact %s not its own",
-                     a->id, c->id);
-            busy[c->channel]++;
-            total++;
-        }
-        for (unsigned ch = 0; ch < NCH; ch++) {
-            if (busy[ch] != a->busy[ch])
-                FAIL("agent %s: busy[%u]=%u but %u contacts", a->id, ch,
-                     a->busy[ch], busy[ch]);
-            if (busy[ch] > a->cap[ch])
-                FAIL("agent %s: over capacity on channel %u", a->id, ch);
-        }
-        if (total != a->busy_total)
-            FAIL("agent %s: busy_total wrong", a->id);
-        if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT &&
-            (a->nev[0] || a->nev[1] || a->nev[2] || a->nev[3] ||
-             a->work_head == NONE || a->pref.root))
-            FAIL("agent %s: logged out but indexed or idle", a->id);
-        if ((a->state == ROUTER_AGENT_STATE_WRAPUP) !=
-            (a->timer != NONE && r->timers[a->timer].due == a->wrap_until))
-            FAIL("agent %s: wrap-up without timer or timer without wrap-up",
-                 a->id);
-        n = 0;
-        if (treap_first(&a->pref) != treap_leftmost(&a->pref))
-            FAIL("agent %s: cached first preferred contact wrong", a->id);
-        if (check_tree(a->pref.root, NULL, &n) < 0)
-            FAIL("agent %s: pref treap broken", a->id);
-        treecount += n;
-        for (unsigned ch = 0; ch < NCH; ch++) {
-            bool want = can_take(r, a, ch) && a->nev[ch];
-            if (want != !!(a->pooled & (1U << ch)))
-                FAIL("agent %s: pooled mask wrong for channel %u", a->id, ch);
-            for (unsigned i = 0; i < a->nev[ch]; i++) {
-                const struct aref *f = &a->ev[ch][i];
-                if (f->strat != r->queues[f->queue].strategy ||
-                    !f->e != pool_is_ring(&r->queues[f->queue]))
-                    FAIL("agent %s: entry of the wrong kind", a->id);
-                if (!f->e) {
-                    lrefs++;
-                    lwant += can_take(r, a, ch);
-                    continue;
-                }
-                if (f->e->ch != ch || f->e->queue != f->queue ||
-                    f->e->tier != f->tier ||
-                    f->e->agent != (uint32_t)(a - r->agents))
-                    FAIL("agent %s: entry on the wrong channel list", a->id);
-            }
-        }
-        for (unsigned ch = 0; ch < NCH; ch++)
-        for (unsigned i = 0; i < a->nev[ch]; i++) {
-            const struct aent *e = a->ev[ch][i].e;
-            if (!e)
-                continue;
-            const struct queue *q = &r->queues[e->queue];
-            bool want = can_take(r, a, e->ch);
-            /* an agent that can take the channel has a valid entry in
-             * each of its pools; one that cannot has none */
-            if (want != aent_valid(r, e))
-                FAIL("agent %s: pool membership for queue %s channel %u "
-                     "disagrees with state", a->id, q->name, e->ch);
-            if (!e->inpool)
-                continue;
-            entries++;
-            if (!want)
-                continue;
-            if (!pool_is_ring(q) &&
-                treap_root_of((struct tnode *)&e->node) !=
-                    q->apool[e->tier][e->ch].t.root)
-                FAIL("agent %s: entry not reachable from its pool", a->id);
-            uint64_t k1, k2;
-            aent_key(r, a, e, &k1, &k2);
-            if (k1 != e->node.k1 || k2 != e->node.k2)
-                FAIL("agent %s: stale key in the pool of queue %s", a->id,
-                     q->name);
-        }
-    }
-    for (uint32_t i = 0; i < r->max_contacts; i++) {
-        const struct contact *c = &r->contacts[i];
-        if (!c->live || c->gone)
-            continue;
-        live_contacts++;
-        uint64_t due = contact_due(r, c);
-        if (due != NEVER &&
-            (c->timer == NONE || r->timers[c->timer].due != due))
-            FAIL("contact %s: timer %llu missing", c->id,
-                 (unsigned long long)due);
-        if (due == NEVER && c->timer != NONE)
-            FAIL("contact %s: stray timer", c->id);
-        switch (c->state) {
-        case ROUTER_CONTACT_QUEUED: {
-            inpools++;
-            const struct treap *t;
-            if (c->inpref)
-                t = &r->agents[c->agent].pref;
-            else
-                t = &r->queues[c->queue].cpool[c->level][c->channel];
-            if (treap_root_of((struct tnode *)&c->node) != t->root)
-                FAIL("contact %s: queued but not reachable from its queue",
-                     c->id);
-            if (!c->infifo)
-                FAIL("contact %s: queued but not counted waiting", c->id);
-            break;
-        }
-        case ROUTER_CONTACT_OFFERED:
-            if (c->node.p || c->node.l || c->node.r)
-                FAIL("contact %s: offered and still in a queue", c->id);
-            if (c->timer == NONE || c->deadline != r->timers[c->timer].due)
-                FAIL("contact %s: offer without a live deadline", c->id);
-            if (!c->infifo)
-                FAIL("contact %s: offered but not counted waiting", c->id);
-            break;
-        case ROUTER_CONTACT_ASSIGNED:
-            if (c->infifo)
-                FAIL("contact %s: assigned but counted waiting", c->id);
-            break;
-        default:
-            FAIL("contact %s: live in final state", c->id);
-        }
-    }
-    for (unsigned ch = 0; ch < NCH; ch++)
-        if (perch[ch] != r->npooled[ch])
-            FAIL("channel %u: %u contacts pooled but counter says %u", ch,
-                 perch[ch], r->npooled[ch]);
-    if (pooled != entries)
-        FAIL("%u agent entries in pools but %u marked", pooled, entries);
-    if (lrecs != lwant || members != lrefs)
-        FAIL("%u valid ring records for %u agents that can take them, "
-             "%u members for %u entries", lrecs, lwant, members, lrefs);
-    if (inpools != treecount)
-        FAIL("%u queued contacts but %u in the indexes", inpools, treecount);
-    if (live_agents != r->nagents || live_contacts != r->ncontacts)
-        FAIL("counts disagree: agents %u/%u contacts %u/%u", live_agents,
-             r->nagents, live_contacts, r->ncontacts);
-    for (uint32_t i = 1; i < r->ntimers; i++)
-        if (timer_less(&r->timers[i], &r->timers[(i - 1) / 2]))
-            FAIL("timer heap order broken at %u", i);
-    if (buf && len)
-        buf[0] = 0;
-    return 0;
 }
 
 const char *router_strerror(int err)

@@ -63,7 +63,10 @@ int router_contact_arrive(struct router *r, uint64_t now,
 int router_contact_abandon(struct router *r, uint64_t now, const char *id);
 int router_contact_complete(struct router *r, uint64_t now, const char *id);
 /* Transfer to another queue (to_queue >= 0) or to a named agent
- * (to_agent != NULL). The original arrival time is kept. */
+ * (to_agent != NULL). The original arrival time is kept: its score, its
+ * place in the target's waiting order and the target's longest wait
+ * count from it (expansion steps and the maximum wait count from entering
+ * the target). */
 int router_contact_transfer(struct router *r, uint64_t now, const char *id,
                             int to_queue, const char *to_agent);
 int router_offer_accept(struct router *r, uint64_t now,
@@ -142,6 +145,22 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
                         struct router_queue_stats *out);
 unsigned router_agent_count(const struct router *r);
 unsigned router_contact_count(const struct router *r);
+/* Contacts waiting (queued or offered) in every queue, configured or
+ * virtual. O(1). */
+unsigned router_waiting_count(const struct router *r);
+/* Every queue index, configured (0..router_queue_count()-1) or created
+ * for contacts: 0..router_queue_total()-1. Statistics exist for the
+ * configured ones (derived queues count in their base) and the virtual
+ * queues of skills-only contacts (router_queue_is_virtual()). */
+int router_queue_total(const struct router *r);
+bool router_queue_is_virtual(const struct router *r, int queue);
+/* Writes the stable name of a configured queue (its name) or a virtual
+ * one into buf (snprintf rules: returns the length it needed):
+ * "~<channel>/<skill>@<min level>[+<skill>@<min level>...]", the skills
+ * sorted by name (byte order), channel voice, chat, email or social.
+ * ROUTER_EINVAL for a derived queue or a bad index. */
+int router_queue_label(const struct router *r, int queue, char *buf,
+                       size_t len);
 /* Estimated wait in ms for a new contact at the back of `queue`. */
 uint32_t router_estimated_wait(const struct router *r, int queue,
                                uint64_t now);

@@ -556,9 +556,29 @@ static uint32_t position(const struct ref *r, const struct rcontact *c)
     return p;
 }
 
+/* No logged-in agent could serve c at any level of its queue: none
+ * holds the skills (tier) with capacity on its channel. Contacts waiting
+ * for a named agent are never unservable. */
+static bool unservable(const struct ref *r, const struct rcontact *c)
+{
+    if (c->state != ROUTER_CONTACT_QUEUED || c->inpref)
+        return false;
+    for (unsigned i = 0; i < r->na; i++) {
+        const struct ragent *a = &r->a[i];
+        if (a->used && a->state != ROUTER_AGENT_STATE_LOGGED_OUT &&
+            a->cap[c->channel] > 0 && channel_ok(&r->q[c->queue], c->channel) &&
+            tier(r, a, c->queue) >= 0)
+            return false;
+    }
+    return true;
+}
+
+/* The contact waits (again): one QUEUED event. */
 static void queued(struct ref *r, struct rcontact *c)
 {
-    out(r, ROUTER_EV_QUEUED, c, NULL)->position = position(r, c);
+    struct ref_event *e = out(r, ROUTER_EV_QUEUED, c, NULL);
+    e->position = position(r, c);
+    e->unservable = unservable(r, c);
 }
 
 static void offer(struct ref *r, uint64_t now, struct rcontact *c,
@@ -993,6 +1013,8 @@ int ref_offer_reject(struct ref *r, uint64_t now, const char *cid,
     exclude(c, a->id);
     free_slot(r, a, c, now);
     to_pool(r, c, now);
+    a->no_answer = 0;           /* a reject is an answer */
+    queued(r, c);
     route(r, now, c);
     fill(r, now, a);
     return 0;
@@ -1069,7 +1091,7 @@ int ref_agent_logout(struct ref *r, uint64_t now, const char *id)
         return ROUTER_ENOAGENT;
     int ai = (int)(a - r->a);
     struct rcontact *again[1024];
-    unsigned n = 0;
+    unsigned n = 0, nrevoked;
     /* offers in the order they were made */
     for (;;) {
         struct rcontact *first = NULL;
@@ -1086,6 +1108,7 @@ int ref_agent_logout(struct ref *r, uint64_t now, const char *id)
         to_pool(r, first, now);
         again[n++] = first;
     }
+    nrevoked = n;
     /* then the contacts waiting for this agent, best key first */
     for (;;) {
         struct rcontact *first = NULL;
@@ -1103,6 +1126,9 @@ int ref_agent_logout(struct ref *r, uint64_t now, const char *id)
     set_state(r, a, now, ROUTER_AGENT_STATE_LOGGED_OUT, NULL);
     if (!has_work(r, a))
         a->used = false;
+    /* the revoked contacts wait again, told once the agent has gone */
+    for (unsigned i = 0; i < nrevoked; i++)
+        queued(r, again[i]);
     for (unsigned i = 0; i < n; i++)
         route(r, now, again[i]);
     return 0;
@@ -1151,6 +1177,7 @@ static void contact_timer(struct ref *r, uint64_t now, struct rcontact *c)
         exclude(c, a->id);
         free_slot(r, a, c, now);
         to_pool(r, c, now);
+        queued(r, c);
         if (++a->no_answer >= r->cfg.max_no_answer) {
             a->no_answer = 0;
             set_state(r, a, now, ROUTER_AGENT_STATE_AWAY, "no-answer");
@@ -1173,7 +1200,11 @@ static void contact_timer(struct ref *r, uint64_t now, struct rcontact *c)
             route(r, now, c);
             return;
         }
-        c->level = (int)level_at(q, c->queued_at, now);
+        int l = (int)level_at(q, c->queued_at, now);
+        if (l != c->level) {
+            c->level = l;
+            queued(r, c);       /* an expansion step */
+        }
     }
     route(r, now, c);
 }

@@ -9,7 +9,7 @@
  * What is compared (tests/test-router-diff.c): after every call, the return
  * code and the whole output list, event by event: type, contact id, agent
  * id, queue, OFFER deadline, REVOKED reason / CONTACT_GONE state /
- * AGENT_STATE state, and QUEUED position. QUEUED est_wait_ms is not
+ * AGENT_STATE state, and QUEUED position and unservable flag. QUEUED est_wait_ms is not
  * compared (an estimate, not a decision). Handles are not compared; ids are.
  *
  * Weighted random uses engine/rng.h seeded like router_new(): one
@@ -19,6 +19,7 @@
 #ifndef CCROUTE_ROUTER_REF_H
 #define CCROUTE_ROUTER_REF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,7 @@ struct ref_event {
     uint64_t deadline;
     int detail;                   /* revoke reason, gone state, agent state */
     uint32_t position;
+    bool unservable;              /* QUEUED */
 };
 
 struct ref *ref_new(const struct router_config *cfg, uint64_t seed);

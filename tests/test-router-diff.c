@@ -403,6 +403,7 @@ static int detail_of(const struct router_event *e)
 }
 
 static uint64_t ev_seen[9];
+static uint64_t unservable_seen;    /* QUEUED events saying unservable */
 static uint64_t rc_seen[16];
 
 static const char *ev_names[] = {"?", "QUEUED", "OFFER", "REVOKED",
@@ -412,9 +413,10 @@ static const char *ev_names[] = {"?", "QUEUED", "OFFER", "REVOKED",
 static void print_ref_event(FILE *f, const struct ref_event *e)
 {
     fprintf(f, "      %s contact=%s agent=%s queue=%d deadline=%" PRIu64
-               " detail=%d position=%u\n",
+               " detail=%d position=%u unservable=%d\n",
             ev_names[e->type], e->contact, e->agent, e->queue, e->deadline,
-            e->detail, e->type == ROUTER_EV_QUEUED ? e->position : 0);
+            e->detail, e->type == ROUTER_EV_QUEUED ? e->position : 0,
+            e->type == ROUTER_EV_QUEUED && e->unservable);
 }
 
 /* Replays ops[0..n) on both routers; returns the index of the first op after
@@ -451,7 +453,11 @@ static int replay(const struct world *w, const struct op *ops, unsigned n,
         size_t n1 = router_out_count(r), n2 = ref_out_count(ref);
         rc_seen[-rc1 & 15]++;
         for (size_t k = 0; k < n1; k++)
-            ev_seen[router_out_get(r, k)->type % 9]++;
+        {
+            const struct router_event *x = router_out_get(r, k);
+            ev_seen[x->type % 9]++;
+            unservable_seen += x->type == ROUTER_EV_QUEUED && x->unservable;
+        }
         size_t m = n1 > n2 ? n1 : n2;
         for (size_t k = 0; k < m && bad < 0; k++) {
             const struct ref_event *b = ref_out_get(ref, k);
@@ -470,17 +476,20 @@ static int replay(const struct world *w, const struct op *ops, unsigned n,
                 a.deadline = e->type == ROUTER_EV_OFFER ? e->deadline : 0;
                 a.detail = detail_of(e);
                 a.position = e->type == ROUTER_EV_QUEUED ? e->position : 0;
+                a.unservable = e->type == ROUTER_EV_QUEUED && e->unservable;
             }
             struct ref_event bb;
             if (b) {
                 bb = *b;
-                if (bb.type != ROUTER_EV_QUEUED)
+                if (bb.type != ROUTER_EV_QUEUED) {
                     bb.position = 0;
+                    bb.unservable = false;
+                }
             }
             if (!e || !b || a.type != bb.type || strcmp(a.contact, bb.contact) ||
                 strcmp(a.agent, bb.agent) || a.queue != bb.queue ||
                 a.deadline != bb.deadline || a.detail != bb.detail ||
-                a.position != bb.position) {
+                a.position != bb.position || a.unservable != bb.unservable) {
                 bad = (int)i;
                 if (f) {
                     fprintf(f, "    event %u: output differs at item %zu\n", i,
@@ -500,6 +509,7 @@ static int replay(const struct world *w, const struct op *ops, unsigned n,
                         y.deadline = x->type == ROUTER_EV_OFFER ? x->deadline : 0;
                         y.detail = detail_of(x);
                         y.position = x->position;
+                        y.unservable = x->unservable;
                         print_ref_event(f, &y);
                     }
                     fprintf(f, "    reference:\n");
@@ -637,7 +647,7 @@ static void test_diff(void **state)
     printf("\nevents:");
     for (unsigned i = 1; i < 9; i++)
         printf(" %s:%" PRIu64, ev_names[i], ev_seen[i]);
-    printf("\n");
+    printf(" (QUEUED unservable:%" PRIu64 ")\n", unservable_seen);
     if (failures)
         fail_msg("%u seed(s) differ (see above)", failures);
 }

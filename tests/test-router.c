@@ -1053,6 +1053,264 @@ static void test_tags_and_stats(void **state)
     router_free(r);
 }
 
+/* ---- protocol semantics: what the router reports ---- */
+
+/* A reject is an answer: it resets the consecutive no-answer count, so
+ * timeout, reject, timeout does not reach max_no_answer = 2. */
+static void test_reject_resets_no_answer(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router_config c = fx_config(q, 1);
+    c.max_no_answer = 2;
+    struct router *r = mk(q, 1, &c);
+    login(r, S(0), "a1", "x:1");
+    arrive(r, S(0), "c1", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a1");
+    router_out_clear(r);
+    tick(r, S(10));                                  /* no answer: 1 */
+    assert_non_null(ev_find(r, ROUTER_EV_REVOKED, "c1", "a1"));
+    assert_int_equal(agent_state(r, "a1"), ROUTER_AGENT_STATE_AVAILABLE);
+    router_out_clear(r);
+    arrive(r, S(11), "c2", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a1");
+    assert_int_equal(CALL(r, router_offer_reject(r, S(12), "c2", "a1")), 0);
+    router_out_clear(r);
+    arrive(r, S(13), "c3", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a1");
+    router_out_clear(r);
+    tick(r, S(23));                                  /* no answer: 1 again */
+    assert_non_null(ev_find(r, ROUTER_EV_REVOKED, "c3", "a1"));
+    assert_null(ev_find(r, ROUTER_EV_AGENT_STATE, NULL, "a1"));
+    assert_int_equal(agent_state(r, "a1"), ROUTER_AGENT_STATE_AVAILABLE);
+    router_out_clear(r);
+    /* two timeouts in a row still do */
+    arrive(r, S(24), "c4", "q");
+    router_out_clear(r);
+    tick(r, S(34));
+    const struct router_event *e = ev_find(r, ROUTER_EV_AGENT_STATE, NULL,
+                                           "a1");
+    assert_non_null(e);
+    assert_int_equal(e->u.agent_state, ROUTER_AGENT_STATE_AWAY);
+    router_free(r);
+}
+
+/* A transfer keeps the arrival time: the target queue's waiting order and
+ * longest wait count from it. */
+static void test_transfer_keeps_arrival(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("q0", "x:1"),
+                                       fx_queue("q1", "y:1")};
+    struct router *r = mk(q, 2, NULL);
+    arrive(r, S(0), "c1", "q0");
+    arrive(r, S(20), "c2", "q1");
+    assert_int_equal(CALL(r, router_contact_transfer(r, S(30), "c1", 1,
+                                                     NULL)), 0);
+    struct router_queue_stats st;
+    router_queue_stats(r, 1, S(40), &st);
+    assert_int_equal(st.waiting, 2);
+    assert_int_equal(st.longest_wait_ms, 40000);     /* c1, from 0 s */
+    router_queue_stats(r, 0, S(40), &st);
+    assert_int_equal(st.waiting, 0);
+    assert_int_equal(st.longest_wait_ms, 0);
+    uint32_t h;
+    struct router_contact_info ci;
+    assert_int_equal(router_contact_find(r, "c1", &h), 0);
+    router_contact_info(r, h, &ci);
+    assert_int_equal(ci.arrived_at, S(0));
+    router_free(r);
+}
+
+/* The only QUEUED event in the output, which must be about `cid` with a
+ * 1-based position. */
+static const struct router_event *one_queued(struct router *r, const char *cid)
+{
+    assert_int_equal(ev_count(r, ROUTER_EV_QUEUED), 1);
+    const struct router_event *e = ev_find(r, ROUTER_EV_QUEUED, cid, NULL);
+    assert_non_null(e);
+    assert_true(e->position >= 1);
+    return e;
+}
+
+/* Every time a contact waits again, exactly one QUEUED event: expansion
+ * step, rejected offer, expired offer, revoke on logout, overflow,
+ * transfer. */
+static void test_queued_once_per_wait(void **state)
+{
+    struct router_queue_config q[3] = {fx_queue("main", "x:5"),
+                                       fx_queue("spill", "x:1"),
+                                       fx_queue("other", "y:1")};
+    q[0].nsteps = 1;
+    q[0].steps[0] = (struct router_step){.after_ms = 5000,
+                                         .kind = ROUTER_STEP_LOWER_LEVEL,
+                                         .skill = "x", .level = 1};
+    q[0].max_wait_ms = 60000;
+    snprintf(q[0].overflow, ROUTER_ID_MAX, "spill");
+    struct router *r = mk(q, 3, NULL);
+    arrive(r, S(0), "c0", "other");                  /* ahead of nobody */
+    arrive(r, S(0), "c1", "main");
+    router_out_clear(r);
+    tick(r, S(5));                                   /* expansion step */
+    assert_int_equal(one_queued(r, "c1")->position, 1);
+    router_out_clear(r);
+    login(r, S(6), "a1", "x:1");                     /* tier 1 */
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a1");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_offer_reject(r, S(7), "c1", "a1")), 0);
+    assert_int_equal(one_queued(r, "c1")->position, 1);   /* rejected */
+    router_out_clear(r);
+    login(r, S(8), "a2", "x:1");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a2");
+    router_out_clear(r);
+    tick(r, S(18));                                  /* expired */
+    assert_non_null(ev_find(r, ROUTER_EV_REVOKED, "c1", "a2"));
+    one_queued(r, "c1");
+    router_out_clear(r);
+    login(r, S(19), "a3", "x:1");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a3");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_agent_logout(r, S(20), "a3")), 0);
+    const struct router_event *e = ev_find(r, ROUTER_EV_REVOKED, "c1", "a3");
+    assert_non_null(e);
+    assert_int_equal(e->u.revoke, ROUTER_REVOKE_AGENT_LOGOUT);
+    one_queued(r, "c1");                             /* revoked */
+    router_out_clear(r);
+    tick(r, S(60));                                  /* overflow */
+    assert_int_equal(ev_count(r, ROUTER_EV_MOVED), 1);
+    e = one_queued(r, "c1");
+    assert_int_equal(e->queue, 1);
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_contact_transfer(r, S(61), "c1", 2,
+                                                     NULL)), 0);
+    e = one_queued(r, "c1");                         /* transfer */
+    assert_int_equal(e->queue, 2);
+    assert_int_equal(e->position, 2);                /* behind c0 */
+    router_free(r);
+}
+
+static uint32_t stats_unservable(struct router *r, int queue)
+{
+    struct router_queue_stats st;
+    router_queue_stats(r, queue, S(100), &st);
+    return st.unservable;
+}
+
+static bool info_unservable(struct router *r, const char *cid)
+{
+    uint32_t h;
+    struct router_contact_info ci;
+    assert_int_equal(router_contact_find(r, cid, &h), 0);
+    router_contact_info(r, h, &ci);
+    return ci.unservable;
+}
+
+/* A waiting contact that no logged-in agent could ever serve (at any
+ * expansion level) is reported unservable, in its QUEUED event, in its
+ * info and counted per queue; a matching login ends it, a logout brings
+ * it back. Extra skills (derived queues) count in the base queue. */
+static void test_unservable(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("sales", "sales:5")};
+    q[0].nsteps = 1;
+    q[0].steps[0] = (struct router_step){.after_ms = 50000,
+                                         .kind = ROUTER_STEP_LOWER_LEVEL,
+                                         .skill = "sales", .level = 1};
+    struct router *r = mk(q, 1, NULL);
+    arrive(r, S(0), "c1", "sales");
+    const struct router_event *e = ev_find(r, ROUTER_EV_QUEUED, "c1", NULL);
+    assert_non_null(e);
+    assert_true(e->unservable);
+    assert_true(info_unservable(r, "c1"));
+    assert_int_equal(stats_unservable(r, 0), 1);
+    router_out_clear(r);
+    login(r, S(1), "other", "support:5");            /* no sales skill */
+    uint8_t chat_only[ROUTER_CH_COUNT] = {0, 1, 0, 0};
+    login_full(r, S(1), "chatter", "sales:9", chat_only, NULL, 0);
+    assert_int_equal(stats_unservable(r, 0), 1);
+    assert_true(info_unservable(r, "c1"));
+    login(r, S(2), "low", "sales:1");                /* tier 1: servable */
+    assert_null(ev_find(r, ROUTER_EV_OFFER, "c1", NULL));
+    assert_int_equal(stats_unservable(r, 0), 0);
+    assert_false(info_unservable(r, "c1"));
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_agent_logout(r, S(3), "low")), 0);
+    assert_int_equal(stats_unservable(r, 0), 1);
+    router_out_clear(r);
+    /* a contact with an extra skill nobody has: unservable in the base
+     * queue's count even with a sales agent logged in */
+    login(r, S(4), "top", "sales:9");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "top");
+    router_out_clear(r);
+    arrive_full(r, S(5), "c2", "sales", "french:1", ROUTER_CH_VOICE, 0, 0,
+                NULL);
+    e = ev_find(r, ROUTER_EV_QUEUED, "c2", NULL);
+    assert_non_null(e);
+    assert_true(e->unservable);
+    assert_int_equal(stats_unservable(r, 0), 1);
+    router_out_clear(r);
+    /* waiting for a named agent is never unservable */
+    assert_int_equal(CALL(r, router_contact_transfer(r, S(6), "c2", -1,
+                                                     "top")), 0);
+    e = ev_find(r, ROUTER_EV_QUEUED, "c2", NULL);
+    assert_non_null(e);
+    assert_false(e->unservable);
+    assert_false(info_unservable(r, "c2"));
+    assert_int_equal(stats_unservable(r, 0), 0);
+    router_free(r);
+}
+
+/* Skills-only contacts are counted waiting and get stats under a stable
+ * label that does not depend on the order skills were interned. */
+static void test_virtual_queue_stats(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(0), "a1", "zulu:1,alpha:1");          /* interns zulu first */
+    arrive(r, S(0), "c0", "q");
+    arrive_full(r, S(1), "c1", NULL, "zulu:2,alpha:3", ROUTER_CH_CHAT, 0, 0,
+                NULL);
+    assert_int_equal(router_waiting_count(r), 2);
+    int found = -1;
+    for (int i = router_queue_count(r); i < router_queue_total(r); i++)
+        if (router_queue_is_virtual(r, i))
+            found = i;
+    assert_true(found >= 1);
+    char label[128];
+    assert_int_equal(router_queue_label(r, found, label, sizeof(label)),
+                     (int)strlen("~chat/alpha@3+zulu@2"));
+    assert_string_equal(label, "~chat/alpha@3+zulu@2");
+    assert_int_equal(router_queue_label(r, found, NULL, 0),
+                     (int)strlen(label));
+    assert_int_equal(router_queue_label(r, 0, label, sizeof(label)), 1);
+    assert_string_equal(label, "q");
+    struct router_queue_stats st;
+    router_queue_stats(r, found, S(11), &st);
+    assert_int_equal(st.waiting, 1);
+    assert_int_equal(st.longest_wait_ms, 10000);
+    assert_int_equal(st.unservable, 1);              /* a1 lacks the levels */
+    router_free(r);
+}
+
+/* router_agent_info counts the offers an agent holds apart from its
+ * assigned contacts. */
+static void test_agent_info_offers(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(0), "a1", "x:1");
+    arrive(r, S(1), "c1", "q");
+    uint32_t h;
+    struct router_agent_info ai;
+    assert_int_equal(router_agent_find(r, "a1", &h), 0);
+    router_agent_info(r, h, S(1), &ai);
+    assert_int_equal(ai.offers, 1);
+    assert_int_equal(ai.busy[ROUTER_CH_VOICE], 1);
+    assert_int_equal(CALL(r, router_offer_accept(r, S(2), "c1", "a1")), 0);
+    router_agent_info(r, h, S(2), &ai);
+    assert_int_equal(ai.offers, 0);
+    assert_int_equal(ai.busy[ROUTER_CH_VOICE], 1);
+    router_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1081,6 +1339,12 @@ int main(void)
         cmocka_unit_test(test_duplicates_and_errors),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_tags_and_stats),
+        cmocka_unit_test(test_reject_resets_no_answer),
+        cmocka_unit_test(test_transfer_keeps_arrival),
+        cmocka_unit_test(test_queued_once_per_wait),
+        cmocka_unit_test(test_unservable),
+        cmocka_unit_test(test_virtual_queue_stats),
+        cmocka_unit_test(test_agent_info_offers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,328 @@
+/* router-check.c -- router_check(): every invariant of the routing core,
+ * checked by walking every structure (O(everything)). The tests call it
+ * after each event; the engine never does.
+ *
+ * What it checks, and why each matters:
+ *  - queues: the waiting fifo holds exactly the waiting contacts of the
+ *    queue (and its derived queues) in arrival order; the level masks and
+ *    cached first nodes agree with the trees; every treap is a heap and a
+ *    search tree with exact sizes and weight sums;
+ *  - pools: a valid ring record or treap entry belongs to an agent that
+ *    can take the channel now, with the key it would get now, and the
+ *    pool counters count exactly the valid ones (lazy membership, see
+ *    router.c); weighted random pools hold no stale entry;
+ *  - agents: the work list matches the busy counters, never over
+ *    capacity; wrap-up iff a wrap-up timer; logged-out agents only while
+ *    they finish contacts;
+ *  - contacts: every live contact has exactly the timer its state asks
+ *    for, is reachable from the index its state says, and is counted
+ *    waiting iff queued or offered;
+ *  - the timer heap is in order.
+ */
+#include <stdio.h>
+
+#include "router.h"
+#include "router-int.h"
+
+#define FAIL(...)                                   \
+    do {                                            \
+        if (buf && len)                             \
+            snprintf(buf, len, __VA_ARGS__);        \
+        return ROUTER_ESTATE;                       \
+    } while (0)
+
+static int check_tree(const struct tnode *n, const struct tnode *parent,
+                      uint32_t *count)
+{
+    if (!n)
+        return 0;
+    if (n->p != parent)
+        return -1;
+    if (parent && parent->prio < n->prio)
+        return -1;
+    if (n->l && !tnode_less(n->l, n))
+        return -1;
+    if (n->r && !tnode_less(n, n->r))
+        return -1;
+    uint32_t cl = 0, cr = 0;
+    if (check_tree(n->l, n, &cl) < 0 || check_tree(n->r, n, &cr) < 0)
+        return -1;
+    if (n->size != 1 + cl + cr)
+        return -1;
+    uint64_t w = n->w + (n->l ? n->l->wsum : 0) + (n->r ? n->r->wsum : 0);
+    if (n->wsum != w)
+        return -1;
+    *count = n->size;
+    return 0;
+}
+
+int router_check(const struct router *r, char *buf, size_t len)
+{
+    uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
+    uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
+    uint32_t perch[NCH] = {0}, nwaiting = 0;
+    for (unsigned qi = 0; qi < r->nq; qi++) {
+        const struct queue *q = &r->queues[qi];
+        uint32_t fifo = 0;
+        for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
+            const struct contact *c = &r->contacts[h];
+            if (!c->infifo || r->queues[c->queue].base != (int)qi)
+                FAIL("queue %s: fifo holds contact %s of another queue",
+                     q->name, c->id);
+            if (c->qnext != NONE &&
+                r->contacts[c->qnext].arrived_at < c->arrived_at)
+                FAIL("queue %s: fifo out of order", q->name);
+            fifo++;
+        }
+        if (fifo != q->waiting)
+            FAIL("queue %s: waiting %u but fifo %u", q->name, q->waiting, fifo);
+        nwaiting += fifo;
+        /* nserv: the agents with an entry here, channel by channel */
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            uint32_t want = 0;
+            for (uint32_t i = 0; i < r->max_agents; i++) {
+                const struct agent *a = &r->agents[i];
+                if (!a->live || a->gone)
+                    continue;
+                for (unsigned k = 0; k < a->nev[ch]; k++)
+                    want += a->ev[ch][k].queue == qi;
+            }
+            if (want != q->nserv[ch])
+                FAIL("queue %s: %u agents could serve channel %u but "
+                     "nserv says %u", q->name, want, ch, q->nserv[ch]);
+        }
+        for (unsigned l = 0; l < NLEV; l++)
+            for (unsigned ch = 0; ch < NCH; ch++) {
+                const struct apool *p = &q->apool[l][ch];
+                if (treap_first(&q->cpool[l][ch]) !=
+                        treap_leftmost(&q->cpool[l][ch]) ||
+                    treap_first(&p->t) != treap_leftmost(&p->t))
+                    FAIL("queue %s: cached first node wrong", q->name);
+                if (!!(q->cmask[ch] & (1U << l)) != !!q->cpool[l][ch].root)
+                    FAIL("queue %s: level mask wrong", q->name);
+                n = 0;
+                if (check_tree(q->cpool[l][ch].root, NULL, &n) < 0 ||
+                    check_tree(p->t.root, NULL, &n) < 0)
+                    FAIL("queue %s: treap broken", q->name);
+                if (l > q->nsteps && (q->cpool[l][ch].root || p->n))
+                    FAIL("queue %s: pool beyond its levels", q->name);
+                treecount += treap_size(&q->cpool[l][ch]);
+                perch[ch] += treap_size(&q->cpool[l][ch]);
+                uint32_t valid = 0;
+                if (pool_is_ring(q)) {
+                    /* valid records in key order, each of an agent that
+                     * can take the channel and has an entry here */
+                    if (p->t.root || !lring_sizes_ok(&p->li))
+                        FAIL("queue %s: ring sizes wrong", q->name);
+                    const struct agent *prev = NULL;
+                    for (uint32_t i = 0; i < p->li.len; i++) {
+                        const struct lrec *x = lring_at(&p->li, i);
+                        if (x->agent >= r->max_agents)
+                            FAIL("queue %s: ring holds a bad handle", q->name);
+                        if (!lrec_valid(r, x, ch))
+                            continue;
+                        const struct agent *a = &r->agents[x->agent];
+                        if (prev && !li_less(prev, a))
+                            FAIL("queue %s: ring out of order", q->name);
+                        if (a->idle_since > p->li.last_since ||
+                            (a->idle_since == p->li.last_since &&
+                             a->idle_seq > p->li.last_seq))
+                            FAIL("queue %s: ring key past the last", q->name);
+                        bool has = false;
+                        for (unsigned k = 0; k < a->nev[ch]; k++)
+                            has |= a->ev[ch][k].queue == qi &&
+                                   a->ev[ch][k].tier == l &&
+                                   !a->ev[ch][k].e;
+                        if (!has || !can_take(r, a, ch))
+                            FAIL("queue %s: valid record of agent %s that "
+                                 "cannot take it", q->name, a->id);
+                        prev = a;
+                        valid++;
+                    }
+                    lrecs += valid;
+                    members += p->li.members;
+                } else {
+                    /* every linked entry, valid or stale, in key order */
+                    uint32_t cnt = 0;
+                    const struct tnode *prev = NULL;
+                    for (const struct tnode *x = treap_first(&p->t); x;
+                         x = treap_next(x)) {
+                        const struct aent *e = (const struct aent *)x;
+                        if ((prev && !tnode_less(prev, x)) ||
+                            e->queue != qi || e->tier != l || e->ch != ch ||
+                            !e->inpool)
+                            FAIL("queue %s: agent pool broken", q->name);
+                        if (aent_valid(r, e))
+                            valid++;
+                        else if (q->strategy ==
+                                 ROUTER_STRATEGY_WEIGHTED_RANDOM)
+                            FAIL("queue %s: stale entry in a weighted pool",
+                                 q->name);
+                        prev = x;
+                        cnt++;
+                    }
+                    if (p->li.rec || p->li.members || cnt != treap_size(&p->t))
+                        FAIL("queue %s: ring in a treap pool", q->name);
+                    pooled += cnt;
+                }
+                if (valid != p->n)
+                    FAIL("queue %s: pool count %u but %u valid agents",
+                         q->name, p->n, valid);
+            }
+    }
+    uint32_t live_agents = 0, live_contacts = 0;
+    for (uint32_t i = 0; i < r->max_agents; i++) {
+        const struct agent *a = &r->agents[i];
+        if (!a->live || a->gone)
+            continue;
+        live_agents++;
+        uint8_t busy[NCH] = {0};
+        unsigned total = 0;
+        for (uint32_t h = a->work_head; h != NONE; h = r->contacts[h].wnext) {
+            const struct contact *c = &r->contacts[h];
+            if (c->agent != i || (c->state != ROUTER_CONTACT_OFFERED &&
+                                  c->state != ROUTER_CONTACT_ASSIGNED))
+                FAIL("agent %s: work list holds contact %s not its own",
+                     a->id, c->id);
+            busy[c->channel]++;
+            total++;
+        }
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            if (busy[ch] != a->busy[ch])
+                FAIL("agent %s: busy[%u]=%u but %u contacts", a->id, ch,
+                     a->busy[ch], busy[ch]);
+            if (busy[ch] > a->cap[ch])
+                FAIL("agent %s: over capacity on channel %u", a->id, ch);
+        }
+        if (total != a->busy_total)
+            FAIL("agent %s: busy_total wrong", a->id);
+        if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT &&
+            (a->nev[0] || a->nev[1] || a->nev[2] || a->nev[3] ||
+             a->work_head == NONE || a->pref.root))
+            FAIL("agent %s: logged out but indexed or idle", a->id);
+        if ((a->state == ROUTER_AGENT_STATE_WRAPUP) !=
+            (timerheap_node_active(&a->timer) &&
+             a->timer.due == a->wrap_until))
+            FAIL("agent %s: wrap-up without timer or timer without wrap-up",
+                 a->id);
+        n = 0;
+        if (treap_first(&a->pref) != treap_leftmost(&a->pref))
+            FAIL("agent %s: cached first preferred contact wrong", a->id);
+        if (check_tree(a->pref.root, NULL, &n) < 0)
+            FAIL("agent %s: pref treap broken", a->id);
+        treecount += n;
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            bool want = can_take(r, a, ch) && a->nev[ch];
+            if (want != !!(a->pooled & (1U << ch)))
+                FAIL("agent %s: pooled mask wrong for channel %u", a->id, ch);
+            for (unsigned i = 0; i < a->nev[ch]; i++) {
+                const struct aref *f = &a->ev[ch][i];
+                if (f->strat != r->queues[f->queue].strategy ||
+                    !f->e != pool_is_ring(&r->queues[f->queue]))
+                    FAIL("agent %s: entry of the wrong kind", a->id);
+                if (!f->e) {
+                    lrefs++;
+                    lwant += can_take(r, a, ch);
+                    continue;
+                }
+                if (f->e->ch != ch || f->e->queue != f->queue ||
+                    f->e->tier != f->tier ||
+                    f->e->agent != (uint32_t)(a - r->agents))
+                    FAIL("agent %s: entry on the wrong channel list", a->id);
+            }
+        }
+        for (unsigned ch = 0; ch < NCH; ch++)
+        for (unsigned i = 0; i < a->nev[ch]; i++) {
+            const struct aent *e = a->ev[ch][i].e;
+            if (!e)
+                continue;
+            const struct queue *q = &r->queues[e->queue];
+            bool want = can_take(r, a, e->ch);
+            /* an agent that can take the channel has a valid entry in
+             * each of its pools; one that cannot has none */
+            if (want != aent_valid(r, e))
+                FAIL("agent %s: pool membership for queue %s channel %u "
+                     "disagrees with state", a->id, q->name, e->ch);
+            if (!e->inpool)
+                continue;
+            entries++;
+            if (!want)
+                continue;
+            if (!pool_is_ring(q) &&
+                treap_root_of((struct tnode *)&e->node) !=
+                    q->apool[e->tier][e->ch].t.root)
+                FAIL("agent %s: entry not reachable from its pool", a->id);
+            uint64_t k1, k2;
+            aent_key(r, a, e, &k1, &k2);
+            if (k1 != e->node.k1 || k2 != e->node.k2)
+                FAIL("agent %s: stale key in the pool of queue %s", a->id,
+                     q->name);
+        }
+    }
+    for (uint32_t i = 0; i < r->max_contacts; i++) {
+        const struct contact *c = &r->contacts[i];
+        if (!c->live || c->gone)
+            continue;
+        live_contacts++;
+        uint64_t due = router__contact_due(r, c);
+        if (due != NEVER &&
+            (!timerheap_node_active(&c->timer) || c->timer.due != due))
+            FAIL("contact %s: timer %llu missing", c->id,
+                 (unsigned long long)due);
+        if (due == NEVER && timerheap_node_active(&c->timer))
+            FAIL("contact %s: stray timer", c->id);
+        switch (c->state) {
+        case ROUTER_CONTACT_QUEUED: {
+            inpools++;
+            const struct treap *t;
+            if (c->inpref)
+                t = &r->agents[c->agent].pref;
+            else
+                t = &r->queues[c->queue].cpool[c->level][c->channel];
+            if (treap_root_of((struct tnode *)&c->node) != t->root)
+                FAIL("contact %s: queued but not reachable from its queue",
+                     c->id);
+            if (!c->infifo)
+                FAIL("contact %s: queued but not counted waiting", c->id);
+            break;
+        }
+        case ROUTER_CONTACT_OFFERED:
+            if (c->node.p || c->node.l || c->node.r)
+                FAIL("contact %s: offered and still in a queue", c->id);
+            if (!timerheap_node_active(&c->timer) ||
+                c->deadline != c->timer.due)
+                FAIL("contact %s: offer without a live deadline", c->id);
+            if (!c->infifo)
+                FAIL("contact %s: offered but not counted waiting", c->id);
+            break;
+        case ROUTER_CONTACT_ASSIGNED:
+            if (c->infifo)
+                FAIL("contact %s: assigned but counted waiting", c->id);
+            break;
+        default:
+            FAIL("contact %s: live in final state", c->id);
+        }
+    }
+    for (unsigned ch = 0; ch < NCH; ch++)
+        if (perch[ch] != r->npooled[ch])
+            FAIL("channel %u: %u contacts pooled but counter says %u", ch,
+                 perch[ch], r->npooled[ch]);
+    if (pooled != entries)
+        FAIL("%u agent entries in pools but %u marked", pooled, entries);
+    if (lrecs != lwant || members != lrefs)
+        FAIL("%u valid ring records for %u agents that can take them, "
+             "%u members for %u entries", lrecs, lwant, members, lrefs);
+    if (nwaiting != r->nwaiting)
+        FAIL("%u contacts in waiting fifos but nwaiting %u", nwaiting,
+             r->nwaiting);
+    if (inpools != treecount)
+        FAIL("%u queued contacts but %u in the indexes", inpools, treecount);
+    if (live_agents != r->nagents || live_contacts != r->ncontacts)
+        FAIL("counts disagree: agents %u/%u contacts %u/%u", live_agents,
+             r->nagents, live_contacts, r->ncontacts);
+    if (!timerheap_check(&r->timers))
+        FAIL("timer heap order broken");
+    if (buf && len)
+        buf[0] = 0;
+    return 0;
+}

@@ -1,0 +1,255 @@
+/* router-int.h -- the routing core's internal structures, shared by
+ * engine/router.c (the decisions) and engine/router-check.c (the
+ * invariant checker). Not part of the interface: everything else uses
+ * router.h. The design of these structures is the essay at the top of
+ * router.c.
+ */
+#ifndef CCROUTE_ROUTER_INT_H
+#define CCROUTE_ROUTER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "idmap.h"
+#include "lring.h"
+#include "rng.h"
+#include "router-t.h"
+#include "timerheap.h"
+#include "treap.h"
+
+#define NLEV (ROUTER_MAX_STEPS + 1)
+#define NCH ROUTER_CH_COUNT
+#define EXCL_MAX 8
+#define QUEUE_MAX 1024
+#define WR_TRIES 16
+#define NONE UINT32_MAX
+#define NEVER UINT64_MAX
+#define AENT_CHUNK 1024
+#define DEFAULT_AHT_MS 60000
+
+struct aent {
+    struct tnode node;          /* in queues[queue].apool[tier][ch]; node.p
+                                   links the free list */
+    uint32_t agent;
+    uint16_t queue;
+    uint8_t tier, ch;
+    uint8_t inpool;             /* linked in its pool, valid or stale */
+    uint16_t score;
+    uint32_t ep;                /* the agent's epoch on `ch` when linked */
+    uint64_t rr;
+};
+
+/* An agent's reference to one of its entries, with what a walk over them
+ * needs (pool, strategy) so that the walk does not touch the entry. */
+struct aref {
+    struct aent *e;             /* NULL in a longest idle pool (a record) */
+    uint16_t queue;
+    uint8_t tier;
+    uint8_t strat;
+    uint8_t first;              /* first tier-0 entry of its queue */
+};
+
+/* Available agents of one (queue, tier, channel), n of them (valid).
+ * Longest idle keeps a ring of records (lring.h) valid iff a record's
+ * epoch is its agent's lep for the pool's channel; every other strategy
+ * keeps a treap of entries. */
+struct apool {
+    struct treap t;
+    struct lring li;
+    uint32_t n;
+};
+
+struct queue {
+    char name[ROUTER_ID_MAX];
+    bool virt;
+    int base;                               /* own index, or derived's base */
+    int derived;                            /* base: first derived queue */
+    int derived_next;                       /* derived: next of same base */
+    unsigned nextra;                        /* derived: extra skills */
+    uint16_t xskill[ROUTER_MAX_REQ];
+    uint8_t xlvl[ROUTER_MAX_REQ];
+    unsigned nreq;
+    uint16_t req_skill[ROUTER_MAX_REQ];
+    uint8_t lvl_min[NLEV][ROUTER_MAX_REQ];  /* 0: not required */
+    int addq[ROUTER_MAX_STEPS];             /* ADD_QUEUE target or -1 */
+    uint32_t step_ms[ROUTER_MAX_STEPS];
+    unsigned nsteps;
+    uint32_t channel_mask;
+    enum router_strategy strategy;
+    uint32_t sl_threshold_ms, offer_timeout_ms, wrapup_ms;
+    uint32_t max_len, max_wait_ms;
+    int overflow;
+    struct treap cpool[NLEV][NCH];
+    uint16_t cmask[NCH];                    /* levels with waiting contacts */
+    struct apool apool[NLEV][NCH];
+    uint32_t fifo_head, fifo_tail;          /* waiting, by queued_at */
+    uint32_t waiting;
+    uint32_t staffed;
+    /* logged-in agents with an entry here (any tier) per channel: those
+     * that could ever serve a contact of this queue; 0 = unservable */
+    uint32_t nserv[NCH];
+    uint64_t offered, answered, in_sl, abandoned, handled;
+    uint64_t asa_sum, aht_sum;
+};
+
+struct agent {
+    char id[ROUTER_ID_MAX];
+    uint64_t idh;
+    uint32_t tag, uid;
+    uint8_t live, gone;
+    enum router_agent_state state;
+    char reason[ROUTER_ID_MAX];
+    uint64_t state_since, idle_since, login_at, busy_since, busy_acc;
+    uint64_t idle_seq;          /* order of becoming idle: ties of idle_since */
+    uint64_t wrap_until;
+    uint8_t cap[NCH], busy[NCH];
+    uint16_t busy_total;
+    uint16_t nskills;
+    uint16_t skill[ROUTER_MAX_SKILLS];
+    uint8_t level[ROUTER_MAX_SKILLS];
+    uint16_t *served;                       /* queues listed at login */
+    uint16_t nserved;                       /* 0: every queue */
+    uint32_t no_answer;
+    /* pool entries by channel, with their pools: most walks over them
+     * read this array only */
+    struct aref *ev[NCH];
+    uint16_t nev[NCH], cev[NCH];
+    uint8_t pooled;                         /* channels with valid entries */
+    uint16_t pbusy;                         /* busy_total, idle_seq when */
+    uint64_t pidle;                         /* the entries were last keyed */
+    uint32_t ep[NCH];                       /* availability epochs */
+    uint32_t lep[NCH];                      /* longest idle record epochs */
+    uint32_t work_head, work_tail;          /* offered + assigned */
+    struct treap pref;
+    struct timerheap_node timer;            /* wrap-up end */
+    uint32_t next;                          /* free / gone list */
+};
+
+struct contact {
+    struct tnode node;          /* in a cpool or an agent's pref */
+    char id[ROUTER_ID_MAX];
+    uint64_t idh;
+    uint32_t tag, seq;
+    uint8_t live, gone, inpref, kick, nexcl, level;
+    uint8_t channel;
+    enum router_contact_state state;
+    int queue;
+    uint32_t priority, value;
+    uint64_t arrived_at, queued_at, deadline, assigned_at, pref_until;
+    uint64_t kick_at;
+    uint32_t agent;             /* offered / assigned / preferred agent */
+    uint32_t wprev, wnext;      /* agent's work list */
+    uint32_t qprev, qnext;      /* queue's waiting fifo */
+    bool infifo;
+    uint32_t rnext;             /* temporary list while re-routing */
+    uint64_t excl[EXCL_MAX];
+    struct timerheap_node timer;            /* see router__contact_due() */
+    uint32_t next;
+};
+
+struct router {
+    struct router_config cfg;
+    struct queue *queues;
+    unsigned nconf, nq;
+    char (*skills)[ROUTER_ID_MAX];
+    unsigned nskills, skills_cap;
+    struct idmap skill_map, queue_map, agent_map, contact_map;
+    struct agent *agents;
+    struct contact *contacts;
+    uint32_t max_agents, max_contacts;
+    uint32_t agent_free, contact_free;
+    uint32_t agent_gone, contact_gone;
+    unsigned nagents, ncontacts;
+    struct aent *aent_free;
+    void **chunks;
+    unsigned nchunks;
+    struct timerheap timers;    /* contacts' and agents' timers */
+    struct lring_ops lops;      /* what the rings ask of agents */
+    uint32_t *scratch;          /* max_agents, for virtual queue creation */
+    struct router_event *out;
+    size_t nout, out_cap;
+    struct rng rng;
+    uint32_t npooled[NCH];      /* contacts in queue pools, per channel */
+    uint32_t nwaiting;          /* contacts in every waiting fifo */
+    uint64_t prio_ctr;
+    uint64_t idle_ctr;          /* agents' idle_seq */
+    uint32_t seq;
+};
+
+/* ---- helpers both files need ---- */
+
+static inline bool can_take(const struct router *r, const struct agent *a,
+                            unsigned ch)
+{
+    if (a->state != ROUTER_AGENT_STATE_AVAILABLE || a->busy[ch] >= a->cap[ch])
+        return false;
+    if (r->cfg.voice_blocks_others) {
+        if (ch == ROUTER_CH_VOICE)
+            return a->busy_total == 0;
+        return a->busy[ROUTER_CH_VOICE] == 0;
+    }
+    return true;
+}
+
+#define IDLE_MASK ((1ULL << 52) - 1)
+
+/* The pool key of entry e of agent a under its queue's strategy. */
+static inline void aent_key(const struct router *r, const struct agent *a,
+                            const struct aent *e, uint64_t *k1, uint64_t *k2)
+{
+    const struct queue *q = &r->queues[e->queue];
+    *k2 = a->uid;
+    switch (q->strategy) {
+    case ROUTER_STRATEGY_MOST_SKILLED:
+        *k1 = ((uint64_t)(4095 - e->score) << 52) | (a->idle_since & IDLE_MASK);
+        *k2 = a->idle_seq;
+        break;
+    case ROUTER_STRATEGY_LEAST_OCCUPIED:
+        *k1 = ((uint64_t)a->busy_total << 52) | (a->idle_since & IDLE_MASK);
+        *k2 = a->idle_seq;
+        break;
+    case ROUTER_STRATEGY_ROUND_ROBIN:
+        *k1 = e->rr;
+        break;
+    case ROUTER_STRATEGY_WEIGHTED_RANDOM:
+        *k1 = 0;
+        break;
+    default:
+        *k1 = a->idle_since;
+        *k2 = a->idle_seq;
+        break;
+    }
+}
+
+static inline bool pool_is_ring(const struct queue *q)
+{
+    return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
+}
+
+/* Agent a became idle before agent b: longest idle order, and the tie
+ * break of most skilled and least occupied. */
+static inline bool li_less(const struct agent *a, const struct agent *b)
+{
+    return a->idle_since < b->idle_since ||
+           (a->idle_since == b->idle_since && a->idle_seq < b->idle_seq);
+}
+
+static inline bool lrec_valid(const struct router *r, const struct lrec *x,
+                              unsigned ch)
+{
+    return r->agents[x->agent].lep[ch] == x->ep;
+}
+
+/* Whether entry e is valid: linked, and linked since the agent last
+ * became able to take its channel (see "Lazy pool membership"). */
+static inline bool aent_valid(const struct router *r, const struct aent *e)
+{
+    return e->inpool && e->ep == r->agents[e->agent].ep[e->ch];
+}
+
+/* When the contact's timer must fire (NEVER: no timer): the earliest of
+ * its offer deadline, next expansion step, maximum wait, preferred wait
+ * and restore kick. */
+uint64_t router__contact_due(const struct router *r, const struct contact *c);
+
+#endif
