@@ -19,9 +19,10 @@
 #include "ccroute.pb-c.h"
 #include "yamlwalk.h"
 
-/* Channel names by Ccroute__V1__Channel (0 is unspecified). */
+/* Channel names by Ccroute__V1__Channel (0 is unspecified); from index 1
+ * on, also the NULL-terminated key list of `capacity:`. */
 static const char *const channel_names[] = {
-    NULL, "voice", "chat", "email", "social",
+    NULL, "voice", "chat", "email", "social", NULL,
 };
 
 /* A duration in milliseconds (ccload samples in ms, with fractions). */

@@ -396,6 +396,19 @@ static void test_model_structure_errors(void **state)
               "mix[0].channel: unknown channel \"fax\"");
     model_bad("mix:\n  - {queue: q, priority: [5, 1000]}\n", "m.yaml:2: "
               "mix[0].priority[1]: 1000 is out of range (0..100)");
+    model_bad("mix:\n  - {queue: q}\nagents:\n  - skills: {a: 1}\n"
+              "    capacity: {chat: 2, fax: 1}\n", "m.yaml:5: "
+              "agents[0].capacity.fax: unknown key (expected one of: voice, "
+              "chat, email, social)");
+    static struct model m;
+    model_ok(&m, "mix:\n  - {queue: q}\nagents:\n  - skills: {a: 1}\n"
+                 "    capacity: {chat: 2, social: 3}\n");
+    assert_int_equal(m.groups[0].capacity[CCROUTE__V1__CHANNEL__CHANNEL_CHAT],
+                     2);
+    assert_int_equal(
+        m.groups[0].capacity[CCROUTE__V1__CHANNEL__CHANNEL_SOCIAL], 3);
+    assert_int_equal(m.groups[0].capacity[CCROUTE__V1__CHANNEL__CHANNEL_VOICE],
+                     0);
 }
 
 /* ---- against ccrouted ---- */
