@@ -39,11 +39,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "clock.h"
+#include "config.h"
 #include "conn.h"
 #include "log.h"
 #include "router.h"
-#include "server.h"
+#include "server-t.h"
+#include "store.h"
 
 #define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
@@ -251,7 +254,7 @@ static void side_clear(struct dispatch *d, uint32_t h)
 static void send_to(struct server *s, uint32_t t1, uint32_t t2,
                     const envelope_t *env)
 {
-    struct conn *c1 = conn_lookup(s, t1), *c2 = conn_lookup(s, t2);
+    struct conn *c1 = conn_lookup(&s->conns, t1), *c2 = conn_lookup(&s->conns, t2);
     if (c1)
         conn_send(c1, env);
     if (c2 && c2 != c1)
@@ -299,7 +302,7 @@ static void send_offer(struct server *s, struct dispatch *d,
     envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Offer m = CCROUTE__V1__OFFER__INIT;
     uint32_t agent_tag = router_agent_tag(r, ev->agent);
-    struct conn *c = conn_lookup(s, agent_tag);
+    struct conn *c = conn_lookup(&s->conns, agent_tag);
 
     if (!c)
         return;
@@ -451,7 +454,7 @@ static void barrier_cb(void *arg, int status)
     if (rec->assigned && status == 0)
         send_assigned(s, rec->owner_tag, rec->agent_tag, rec->contact,
                       rec->agent, rec->queue);
-    c = conn_lookup(s, rec->conn_id);
+    c = conn_lookup(&s->conns, rec->conn_id);
     if (c) {
         if (status == 0)
             conn_send_ack(c, rec->request_id);
