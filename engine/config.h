@@ -33,7 +33,7 @@
 
 #include "log.h"
 #include "router-t.h"
-#include "store.h"
+#include "store-t.h"
 
 #define CONFIG_DEFAULT_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_PORT 7400
