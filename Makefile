@@ -168,6 +168,7 @@ run: deps
 # free loopback port (tests/harness.c) and stop it; nothing else is assumed.
 test: deps
 	@$(MAKE) --no-print-directory all
+	@./tests/check-includes.sh >/dev/null || ./tests/check-includes.sh
 	@./tests/run.sh $(B)
 
 test-san: deps

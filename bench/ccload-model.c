@@ -556,15 +556,6 @@ double dist_sample(const struct dist *d, struct rng *r)
     return 0;
 }
 
-double dist_mean(const struct dist *d)
-{
-    switch (d->kind) {
-    case DIST_NONE: return -1;
-    case DIST_UNIFORM: return (d->min_ms + d->max_ms) / 2;
-    default: return d->mean_ms;
-    }
-}
-
 unsigned model_pick_class(const struct model *m, struct rng *r)
 {
     double x = rng_unit(r) * m->share_total;

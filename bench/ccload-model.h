@@ -127,8 +127,6 @@ double rng_unit(struct rng *r);
 double rng_exp(struct rng *r, double mean);
 /* A sample of d in milliseconds (>= 0); -1 for DIST_NONE. */
 double dist_sample(const struct dist *d, struct rng *r);
-/* Mean of d in milliseconds (-1 for NONE). */
-double dist_mean(const struct dist *d);
 /* Picks a class by share. */
 unsigned model_pick_class(const struct model *m, struct rng *r);
 

@@ -1553,11 +1553,6 @@ void dispatch_close(struct dispatch *d)
     }
 }
 
-int dispatch_open_handles(const struct dispatch *d)
-{
-    return d->grace_open ? 1 : 0;
-}
-
 void dispatch_reset(struct dispatch *d)
 {
     for (uint32_t i = 0; i < d->ncontacts; i++) {

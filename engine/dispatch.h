@@ -37,7 +37,6 @@ void dispatch_free(struct dispatch *d);
 void dispatch_reset(struct dispatch *d);
 /* Closes dispatch's own handles (grace timer); part of server_stop(). */
 void dispatch_close(struct dispatch *d);
-int dispatch_open_handles(const struct dispatch *d);
 
 /* Handles one frame's payload from c (borrowed until return). The owner of
  * the connections (server.c) calls it from their on_frame callback. */

@@ -1260,7 +1260,9 @@ static void move_to_queue(struct router *r, uint64_t now, struct contact *c,
 
 /* ---- public: construction ---- */
 
-int router_skill_intern(struct router *r, const char *name)
+/* Interns a skill name, returning its id (>= 0) or a negative error. Skill
+ * names from configuration are interned by router_new(). */
+static int router_skill_intern(struct router *r, const char *name)
 {
     if (!id_ok(name))
         return ROUTER_EINVAL;

@@ -38,9 +38,6 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
                           const char **err);
 void router_free(struct router *r);
 
-/* Interns a skill name, returning its id (>= 0) or a negative error. Skill
- * names from configuration are interned by router_new(). */
-int router_skill_intern(struct router *r, const char *name);
 /* Returns the queue index for `name` or -1. */
 int router_queue_find(const struct router *r, const char *name);
 const char *router_queue_name(const struct router *r, int queue);

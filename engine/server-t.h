@@ -39,7 +39,6 @@ struct server {
     uint64_t timer_due;             /* armed deadline (us), 0 if none */
     uv_signal_t sigint, sigterm;
     bool listening, stopping;
-    int open_handles;               /* closed on stop; loop ends at 0 */
 
     /* the client connections; their callbacks lead here (server.c) */
     struct conn_set conns;

@@ -45,6 +45,8 @@ static void server_conn_closed(void *arg, struct conn *c)
     dispatch_conn_closed(arg, c);
 }
 
+static void server_timer_rearm(struct server *s);
+
 /* Once per loop turn, just before the loop blocks: persistence first,
  * then replies, then the timer (see server.h). */
 static void server_prepare_cb(uv_prepare_t *p)
@@ -63,7 +65,7 @@ static void server_timer_cb(uv_timer_t *t)
     /* Re-armed by the prepare hook of this turn. */
 }
 
-void server_timer_rearm(struct server *s)
+static void server_timer_rearm(struct server *s)
 {
     uint64_t due, now, ms;
     if (s->stopping)

@@ -45,7 +45,4 @@ void server_stop(struct server *s);
 /* Frees what server_init() created. Call after uv_run() returned. */
 void server_fini(struct server *s);
 
-/* Re-arms the router timer to router_next_deadline(). */
-void server_timer_rearm(struct server *s);
-
 #endif
