@@ -178,7 +178,7 @@ static int router_code(int rc)
 
 static int router_fail(struct req *q, int rc, const char *what)
 {
-    return req_fail(q, router_code(rc), "%s: %s", what, router_strerror(rc));
+    return req_fail(q, router_code(rc), "%s: %s", what, ccr_strerror(rc));
 }
 
 static int check_id(struct req *q, const char *v, const char *field)
@@ -451,9 +451,9 @@ static int drain_req(struct req *q, struct barrier_rec *defer)
     if (rc < 0) {
         log_error("request %llu: the change was made but cannot be "
                   "recorded (%s); Redis will not hear of it",
-                  (unsigned long long)q->id, store_strerror(rc));
+                  (unsigned long long)q->id, ccr_strerror(rc));
         return req_fail(q, EC(STATE_UNAVAILABLE), "the change could not be "
-                        "recorded: %s", store_strerror(rc));
+                        "recorded: %s", ccr_strerror(rc));
     }
     return 0;
 }
@@ -474,7 +474,7 @@ static int req_admit(struct req *q, enum store_admit kind, size_t data)
     if (rc < 0)
         return req_fail(q, EC(STATE_UNAVAILABLE), "the change cannot be "
                         "recorded now (%s); nothing was changed, retry later",
-                        store_strerror(rc));
+                        ccr_strerror(rc));
     return 0;
 }
 
@@ -496,7 +496,7 @@ static void barrier_cb(void *arg, int status)
         else
             conn_send_error(c, rec->request_id, EC(STATE_UNAVAILABLE),
                             "the change could not be made durable: %s",
-                            store_strerror(status));
+                            ccr_strerror(status));
     }
     rec_put(s->dispatch, rec);
 }
@@ -516,9 +516,9 @@ static int ack_after_barrier(struct req *q)
     rc = store_barrier(q->s->store, barrier_cb, rec);
     if (rc < 0) {
         log_error("request %llu: barrier refused after admission: %s",
-                  (unsigned long long)q->id, store_strerror(rc));
+                  (unsigned long long)q->id, ccr_strerror(rc));
         return req_fail(q, EC(STATE_UNAVAILABLE), "durable state cannot be "
-                        "written now: %s", store_strerror(rc));
+                        "written now: %s", ccr_strerror(rc));
     }
     q->rec = NULL;
     return REPLY_DONE;
@@ -790,9 +790,9 @@ static int h_contact_arrived(struct req *q)
         return -1;
     if (rc < 0) {
         log_error("contact %s: admitted but not recorded: %s", sp.id,
-                  store_strerror(rc));
+                  ccr_strerror(rc));
         return req_fail(q, EC(STATE_UNAVAILABLE), "the contact could not be "
-                        "recorded: %s", store_strerror(rc));
+                        "recorded: %s", ccr_strerror(rc));
     }
     return ack_after_barrier(q);
 }
@@ -938,9 +938,9 @@ static int h_agent_login(struct req *q)
         return -1;
     if (rc < 0) {
         log_error("agent %s: admitted but not recorded: %s", sp.id,
-                  store_strerror(rc));
+                  ccr_strerror(rc));
         return req_fail(q, EC(STATE_UNAVAILABLE), "the login could not be "
-                        "recorded: %s", store_strerror(rc));
+                        "recorded: %s", ccr_strerror(rc));
     }
     return REPLY_ACK;
 }
@@ -1457,7 +1457,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
             router_agent_set_state(s->router, q.now, sp.id, ROUTER_AGENT_AWAY,
                                    reason && *reason ? reason : NULL);
     } else {
-        log_warn("recovery: agent %s: %s", sp.id, router_strerror(rc));
+        log_warn("recovery: agent %s: %s", sp.id, ccr_strerror(rc));
     }
     drain(s, q.now, CONN_ID_NONE, NULL);
     d->loading = false;
@@ -1512,7 +1512,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
             d->contacts[h].channel = (uint8_t)m->channel;
         }
     } else if (rc < 0) {
-        log_warn("recovery: contact %s: %s", sp.id, router_strerror(rc));
+        log_warn("recovery: contact %s: %s", sp.id, ccr_strerror(rc));
     }
     drain(s, q.now, CONN_ID_NONE, NULL);
     d->loading = false;

@@ -17,7 +17,7 @@
  * defers slot reuse until then.
  *
  * Errors: functions returning int give 0 or a negative ROUTER_E* code;
- * router_strerror() names it. Bad input never changes state.
+ * ccr_strerror() names it. Bad input never changes state.
  *
  * Ownership: the router copies everything it keeps; pointers passed in are
  * borrowed for the duration of the call only.
@@ -170,6 +170,5 @@ uint32_t router_estimated_wait(const struct router *r, int queue,
  * negative code and a description in buf. O(agents + contacts). */
 int router_check(const struct router *r, char *buf, size_t len);
 
-const char *router_strerror(int err);
 
 #endif

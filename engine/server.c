@@ -268,7 +268,7 @@ int server_start(struct server *s)
     }
     rc = store_start(s->store);
     if (rc < 0) {
-        log_error("store: %s", store_strerror(rc));
+        log_error("store: %s", ccr_strerror(rc));
         return -EIO;
     }
     if (s->port_file[0]) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 struct store;
 
 enum store_durability {
@@ -17,12 +19,13 @@ enum store_durability {
     STORE_DURABILITY_MEMORY,      /* ack at once; Redis written behind */
 };
 
+/* The store's codes, in the project's one error space (error.h). */
 enum store_error {
-    STORE_OK = 0,
-    STORE_EUNAVAILABLE = -1,      /* pending buffer past its bound */
-    STORE_ENOTOWNER = -2,         /* this engine does not hold the lease */
-    STORE_ENOMEM = -3,
-    STORE_EINVAL = -4,
+    STORE_OK = CCR_OK,
+    STORE_EUNAVAILABLE = CCR_EUNAVAILABLE, /* pending buffer past its bound */
+    STORE_ENOTOWNER = CCR_ENOTOWNER,  /* this engine does not hold the lease */
+    STORE_ENOMEM = CCR_ENOMEM,
+    STORE_EINVAL = CCR_EINVAL,
 };
 
 enum store_role {

@@ -1384,14 +1384,3 @@ void store_flush(struct store *s)
                          !memory_throttled(s), 0);
 }
 
-const char *store_strerror(int err)
-{
-    switch (err) {
-    case STORE_OK: return "ok";
-    case STORE_EUNAVAILABLE: return "durable state unavailable";
-    case STORE_ENOTOWNER: return "not the owner of the tenant";
-    case STORE_ENOMEM: return "out of memory";
-    case STORE_EINVAL: return "invalid argument";
-    }
-    return "unknown store error";
-}

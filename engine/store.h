@@ -95,7 +95,6 @@ int store_barrier(struct store *s, store_barrier_cb cb, void *arg);
  * writes. */
 void store_flush(struct store *s);
 
-const char *store_strerror(int err);
 
 /* Sets the address named in NOT_OWNER errors and stored in the lease.
  * The engine calls it once its listener is bound (before store_start),
