@@ -63,7 +63,22 @@ int router_check(const struct router *r, char *buf, size_t len)
     uint32_t perch[NCH] = {0}, nwaiting = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
-        uint32_t fifo = 0;
+        uint32_t fifo = 0, nref = 0;
+        if (q->dead) {
+            if (idmap_find(&r->queue_map, q->name, idmap_hash(q->name)) ==
+                qi)
+                FAIL("freed queue %u still named", qi);
+            continue;
+        }
+        /* nref: the live contacts whose queue this is; a created queue
+         * without any is on the list to free (see "Freeing queues") */
+        for (uint32_t i = 0; i < r->max_contacts; i++)
+            nref += r->contacts[i].live && !r->contacts[i].gone &&
+                    r->contacts[i].queue == (int)qi;
+        if (nref != q->nref)
+            FAIL("queue %s: %u contacts but nref %u", q->name, nref, q->nref);
+        if (qi >= r->nconf && !nref && !q->doomed)
+            FAIL("queue %s: unused and not to be freed", q->name);
         for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
             const struct contact *c = &r->contacts[h];
             if (!c->infifo || r->queues[c->queue].base != (int)qi)

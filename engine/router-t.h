@@ -102,6 +102,10 @@ struct router_config {
     uint32_t max_no_answer;       /* consecutive no-answers -> away; def 3 */
     bool voice_blocks_others;     /* default true (set by config loader) */
     uint32_t default_offer_timeout_ms;  /* when a queue says 0: 15000 */
+    /* A waiting (queued or offered) contact this long after its arrival
+     * ends as ABANDONED, whatever its queue says; 0 = no limit (the
+     * config loader supplies the documented default). */
+    uint32_t max_contact_age_ms;
 };
 
 struct router_contact_spec {
