@@ -491,7 +491,7 @@ static void test_input_bounds(void **state)
     expect_error("routing:\n  max_contacts: 100000000\n  max_agents: 10\n",
                  "t.yaml:3: routing.max_agents: max_contacts 100000000 and "
                  "max_agents 10 need ", NULL);
-    /* a large but sane table (about 0.4 GiB) is accepted and builds */
+    /* a large but sane table (about 0.35 GiB) is accepted */
     text = "routing: {max_contacts: 1000000, max_agents: 20000}\n";
     config_defaults(&c);
     if (config_load_string(&c, "t.yaml", text, strlen(text), err,
