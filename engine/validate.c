@@ -261,7 +261,19 @@ static int check_attributes(const Ccroute__V1__ContactArrived *m,
     return 0;
 }
 
-int validate_request(const Ccroute__V1__Envelope *env, const uint8_t *buf,
+/* Drops the unknown fields of a ContactArrived and its parts: the engine
+ * keeps the packed request for the contact's life (side table, Redis), and
+ * protobuf-c would pack them back -- bytes outside every quota. */
+static void strip_unknown(Ccroute__V1__ContactArrived *m)
+{
+    m->base.n_unknown_fields = 0;
+    for (size_t i = 0; i < m->n_skills; i++)
+        m->skills[i]->base.n_unknown_fields = 0;
+    for (size_t i = 0; i < m->n_attributes; i++)
+        m->attributes[i]->base.n_unknown_fields = 0;
+}
+
+int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
                      size_t len, const struct validate_limits *lim,
                      char *msg, size_t msglen)
 {
@@ -270,7 +282,10 @@ int validate_request(const Ccroute__V1__Envelope *env, const uint8_t *buf,
     if (rc < 0)
         return rc;
     if (env->body_case == CCROUTE__V1__ENVELOPE__BODY_CONTACT_ARRIVED &&
-        env->contact_arrived && lim)
-        return check_attributes(env->contact_arrived, lim, msg, msglen);
+        env->contact_arrived) {
+        strip_unknown(env->contact_arrived);
+        if (lim)
+            return check_attributes(env->contact_arrived, lim, msg, msglen);
+    }
     return 0;
 }

@@ -43,10 +43,13 @@ int validate_strings(const ProtobufCMessageDescriptor *desc,
                      char *msg, size_t msglen);
 
 /* The whole validation of one request: validate_strings() over the packed
- * Envelope buf[0..len) that decoded as env, then the attribute quotas of
- * a ContactArrived. 0, or CCR_EINVAL with the message for the
- * INVALID_FIELD Error in msg. */
-int validate_request(const Ccroute__V1__Envelope *env, const uint8_t *buf,
+ * Envelope buf[0..len) that decoded as env, then for a ContactArrived the
+ * attribute quotas. It also drops the ContactArrived's unknown fields
+ * (its own and its skills' and attributes'), so that the packed copy the
+ * engine keeps for the contact holds only what the quotas bound: env is
+ * changed in place (borrowed for the call). 0, or CCR_EINVAL with the
+ * message for the INVALID_FIELD Error in msg. */
+int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
                      size_t len, const struct validate_limits *lim,
                      char *msg, size_t msglen);
 

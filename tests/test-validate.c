@@ -252,6 +252,43 @@ static void test_request_quotas(void **state)
     assert_int_equal(run(&c.env, NULL, NULL, &none, msg, sizeof(msg)), 0);
 }
 
+/* Unknown fields of a ContactArrived (and of its attributes) are dropped,
+ * so the packed copy the engine keeps holds only what the quotas bound. */
+static void test_unknown_fields_dropped(void **state)
+{
+    struct ca c;
+    char msg[256];
+    static uint8_t junk[3000];
+    memset(junk, 'j', sizeof(junk));
+    junk[0] = 0xb6;             /* protobuf-c packs `data` as it is: the */
+    junk[1] = 0x17;             /* length prefix first, 2998 as a varint */
+    ca_init(&c);
+    size_t clean = ccroute__v1__contact_arrived__get_packed_size(&c.m);
+    ProtobufCMessageUnknownField uf = {
+        .tag = 99, .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+        .len = sizeof(junk), .data = junk,
+    };
+    c.m.base.n_unknown_fields = 1;
+    c.m.base.unknown_fields = &uf;
+    c.a[0].base.n_unknown_fields = 1;
+    c.a[0].base.unknown_fields = &uf;
+    size_t len;
+    uint8_t *buf = pack(&c.env, &len);
+    Ccroute__V1__Envelope *u = ccroute__v1__envelope__unpack(NULL, len, buf);
+    assert_non_null(u);
+    assert_true(ccroute__v1__contact_arrived__get_packed_size(
+                    u->contact_arrived) > clean + 2 * sizeof(junk));
+    assert_int_equal(validate_request(u, buf, len, &lim_default, msg,
+                                      sizeof(msg)), 0);
+    assert_int_equal(ccroute__v1__contact_arrived__get_packed_size(
+                         u->contact_arrived), clean);
+    /* free_unpacked frees the unknown fields it made: hand them back */
+    u->contact_arrived->base.n_unknown_fields = 1;
+    u->contact_arrived->attributes[0]->base.n_unknown_fields = 1;
+    ccroute__v1__envelope__free_unpacked(u, NULL);
+    free(buf);
+}
+
 /* A malformed encoding is reported, never read past. */
 static void test_strings_malformed(void **state)
 {
@@ -284,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_request_other_messages),
         cmocka_unit_test(test_request_quotas),
         cmocka_unit_test(test_strings_malformed),
+        cmocka_unit_test(test_unknown_fields_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
