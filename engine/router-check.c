@@ -60,7 +60,7 @@ int router_check(const struct router *r, char *buf, size_t len)
 {
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
-    uint32_t perch[NCH] = {0}, nwaiting = 0;
+    uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
         uint32_t fifo = 0, nref = 0;
@@ -79,6 +79,7 @@ int router_check(const struct router *r, char *buf, size_t len)
             FAIL("queue %s: %u contacts but nref %u", q->name, nref, q->nref);
         if (qi >= r->nconf && !nref && !q->doomed)
             FAIL("queue %s: unused and not to be freed", q->name);
+        nunused += qi >= r->nconf && !nref;
         for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
             const struct contact *c = &r->contacts[h];
             if (!c->infifo || r->queues[c->queue].base != (int)qi)
@@ -328,6 +329,8 @@ int router_check(const struct router *r, char *buf, size_t len)
     if (lrecs != lwant || members != lrefs)
         FAIL("%u valid ring records for %u agents that can take them, "
              "%u members for %u entries", lrecs, lwant, members, lrefs);
+    if (nunused != r->nunused)
+        FAIL("%u created queues unused but nunused %u", nunused, r->nunused);
     if (nwaiting != r->nwaiting)
         FAIL("%u contacts in waiting fifos but nwaiting %u", nwaiting,
              r->nwaiting);

@@ -158,7 +158,9 @@ struct router {
     struct queue *queues;
     unsigned nconf, nq;         /* configured; high-water mark */
     int queue_free;             /* freed slots below nq (qnext), or -1 */
-    int queue_doomed;           /* unused queues to free at out_clear */
+    int queue_doomed;           /* unused created queues, oldest first */
+    int queue_doomed_tail;
+    unsigned nunused;           /* created queues with nref 0 */
     char (*skills)[ROUTER_ID_MAX];
     unsigned nskills, skills_cap;
     struct idmap skill_map, queue_map, agent_map, contact_map;

@@ -16,6 +16,10 @@
 #define ROUTER_MAX_STEPS   8    /* expansion steps per queue */
 #define ROUTER_MAX_SKILLS  32   /* skills per agent */
 #define ROUTER_LEVEL_MAX   10   /* proficiency 1..10 */
+/* Derived and virtual queues kept after their last contact has gone (the
+ * least recently emptied beyond this are freed; see router.c, "Freeing
+ * queues") */
+#define ROUTER_QUEUES_KEPT 32
 
 /* The router's codes, in the project's one error space (error.h). */
 enum router_error {

@@ -19,9 +19,9 @@
  * Queues. Configured queues have indexes 0..nconf-1. A contact that names
  * skills instead of a queue is put in a *virtual queue* interned from its
  * sorted (skill, min level) set and its channel, index >= nconf, created on
- * first use (O(agents) once) and freed when its last contact is gone (see
- * "Freeing queues"; ROUTER_ENOMEM when QUEUE_MAX queues are in use at
- * once). router_queue_count() counts
+ * first use (O(agents) once) and freed some time after its last contact
+ * has gone (see "Freeing queues"; ROUTER_ENOMEM when QUEUE_MAX queues are
+ * in use at once). router_queue_count() counts
  * configured queues only; events about a virtual queue carry queue -1.
  * Virtual queues have no steps, no limits, no wrap-up and the default
  * offer timeout, and are open to every agent holding the skills (an
@@ -49,17 +49,23 @@
  *
  * Freeing queues. Derived and virtual queues exist for their contacts: a
  * queue holds q->nref, the live contacts (queued, offered or assigned)
- * whose queue it is. When that drops to 0 the queue goes on a "doomed"
- * list and router_out_clear() frees it if it is still unused then -- not
- * at once, because the events of the call and the gone contacts' slots
- * may still name it until the output list is cleared. Freeing drops every
- * agent's entries of that queue (O(agents + their entries), like the
- * creation), unlinks it from its base's derived list and from the name
- * map, and puts the slot on a free list that intern_queue() takes from
- * first. Agents' pool entries do not keep a queue: they are rebuilt for
- * the next contact that needs the combination. A virtual queue's
- * statistics go with it; derived queues count in their base anyway. A
- * freed slot has `dead` set; every walk over 0..nq skips it.
+ * whose queue it is. When that drops to 0 (or a new queue gets no contact
+ * after all: a refused arrival) the queue joins the back of the "doomed"
+ * list, and router_out_clear() frees from its front while more than
+ * ROUTER_QUEUES_KEPT created queues are unused: the least recently
+ * emptied go first, a doomed queue that has a contact again is skipped.
+ * Not at once, because the events of the call and the gone contacts'
+ * slots may still name it until the output list is cleared; and not all,
+ * because re-creating a queue costs O(agents log agents) and allocates,
+ * which a combination used now and then (a rare language) would pay on
+ * every contact -- the few kept bound the table all the same. Freeing
+ * drops every agent's entries of that queue (O(agents + their entries),
+ * like the creation), unlinks it from its base's derived list and from
+ * the name map, and puts the slot on a free list that intern_queue()
+ * takes from first. Agents' pool entries do not keep a queue: they are
+ * rebuilt for the next contact that needs the combination. A virtual
+ * queue's statistics go with it; derived queues count in their base
+ * anyway. A freed slot has `dead` set; every walk over 0..nq skips it.
  *
  * Maximum age. With cfg.max_contact_age_ms a contact still waiting
  * (queued or offered) that long after its original arrival ends as if
@@ -893,19 +899,32 @@ static void emit_queued(struct router *r, struct contact *c, uint64_t now)
 
 /* ---- slot management ---- */
 
-/* One contact more (d = +1) or less (-1) in queue qi (qi < 0: none). A
- * created queue left without contacts is doomed: router_out_clear()
- * frees it unless a contact enters it before. */
+/* One contact more (d = +1) or less (-1) in queue qi (qi < 0: none; d = 0
+ * for a queue just created). A created queue left without contacts joins
+ * the back of the doomed list: router_out_clear() frees from its front
+ * while more than ROUTER_QUEUES_KEPT are unused. */
 static void queue_ref(struct router *r, int qi, int d)
 {
     if (qi < 0)
         return;
     struct queue *q = &r->queues[qi];
-    q->nref = (uint32_t)((int64_t)q->nref + d);
-    if (q->nref == 0 && (unsigned)qi >= r->nconf && !q->doomed) {
-        q->doomed = true;
-        q->qnext = r->queue_doomed;
-        r->queue_doomed = qi;
+    uint32_t old = q->nref;
+    q->nref = (uint32_t)((int64_t)old + d);
+    if ((unsigned)qi < r->nconf)
+        return;
+    if (old == 0 && q->nref > 0) {
+        r->nunused--;
+    } else if (q->nref == 0 && (old > 0 || d == 0)) {
+        r->nunused++;
+        if (!q->doomed) {
+            q->doomed = true;
+            q->qnext = -1;
+            if (r->queue_doomed < 0)
+                r->queue_doomed = qi;
+            else
+                r->queues[r->queue_doomed_tail].qnext = qi;
+            r->queue_doomed_tail = qi;
+        }
     }
 }
 
@@ -1817,6 +1836,7 @@ static void queue_free(struct router *r, int qi)
         *pp = q->derived_next;
     }
     idmap_remove(&r->queue_map, idmap_hash(q->name), (uint32_t)qi);
+    r->nunused--;
     for (unsigned l = 0; l < NLEV; l++)
         for (unsigned c = 0; c < NCH; c++)
             lring_free(&q->apool[l][c].li);
@@ -2667,7 +2687,8 @@ void router_out_clear(struct router *r)
         a->next = r->agent_free;
         r->agent_free = ahandle(r, a);
     }
-    while (r->queue_doomed >= 0) {
+    /* every unused created queue is on the doomed list: the loop ends */
+    while (r->nunused > ROUTER_QUEUES_KEPT && r->queue_doomed >= 0) {
         int qi = r->queue_doomed;
         struct queue *q = &r->queues[qi];
         r->queue_doomed = q->qnext;

@@ -157,8 +157,9 @@ unsigned router_waiting_count(const struct router *r);
  * queues of skills-only contacts (router_queue_is_virtual()). */
 int router_queue_total(const struct router *r);
 bool router_queue_is_virtual(const struct router *r, int queue);
-/* Derived and virtual queues in use now (created for contacts, not yet
- * freed; see router.c, "Freeing queues"). O(queues). */
+/* Derived and virtual queues that exist now: in use, or kept after their
+ * last contact went (at most ROUTER_QUEUES_KEPT of those after
+ * router_out_clear(); see router.c, "Freeing queues"). O(queues). */
 int router_queue_created(const struct router *r);
 /* Writes the stable name of a configured queue (its name) or a virtual
  * one into buf (snprintf rules: returns the length it needed):
