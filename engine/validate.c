@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "router-t.h"
 
 #define WALK_DEPTH_MAX 8        /* the schema nests three deep */
 #define PATH_MAX_LEN 160
@@ -283,7 +284,16 @@ int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
         return rc;
     if (env->body_case == CCROUTE__V1__ENVELOPE__BODY_CONTACT_ARRIVED &&
         env->contact_arrived) {
+        const char *cust = env->contact_arrived->customer_id;
         strip_unknown(env->contact_arrived);
+        /* the one string the handler does not measure (the router never
+         * sees it), yet it is stored with the contact: an id like the
+         * others */
+        if (cust && strlen(cust) >= ROUTER_ID_MAX) {
+            snprintf(msg, msglen, "ContactArrived.customer_id is longer "
+                     "than %d bytes", ROUTER_ID_MAX - 1);
+            return CCR_EINVAL;
+        }
         if (lim)
             return check_attributes(env->contact_arrived, lim, msg, msglen);
     }

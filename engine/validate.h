@@ -44,11 +44,13 @@ int validate_strings(const ProtobufCMessageDescriptor *desc,
 
 /* The whole validation of one request: validate_strings() over the packed
  * Envelope buf[0..len) that decoded as env, then for a ContactArrived the
- * attribute quotas. It also drops the ContactArrived's unknown fields
- * (its own and its skills' and attributes'), so that the packed copy the
- * engine keeps for the contact holds only what the quotas bound: env is
- * changed in place (borrowed for the call). 0, or CCR_EINVAL with the
- * message for the INVALID_FIELD Error in msg. */
+ * attribute quotas and the length of customer_id (at most
+ * ROUTER_ID_MAX - 1 bytes, like every id). It also drops the
+ * ContactArrived's unknown fields (its own and its skills' and
+ * attributes'), so that the packed copy the engine keeps for the contact
+ * holds only what the limits bound: env is changed in place (borrowed for
+ * the call). 0, or CCR_EINVAL with the message for the INVALID_FIELD
+ * Error in msg. */
 int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
                      size_t len, const struct validate_limits *lim,
                      char *msg, size_t msglen);

@@ -250,6 +250,18 @@ static void test_request_quotas(void **state)
     /* 0 is no limit */
     struct validate_limits none = {0, 0};
     assert_int_equal(run(&c.env, NULL, NULL, &none, msg, sizeof(msg)), 0);
+    /* customer_id is stored with the contact too: an id, < 64 bytes */
+    char cust[65];
+    memset(cust, 'c', 63);
+    cust[63] = 0;
+    c.m.customer_id = cust;
+    assert_int_equal(run(&c.env, NULL, NULL, &none, msg, sizeof(msg)), 0);
+    cust[63] = 'c';
+    cust[64] = 0;
+    assert_int_equal(run(&c.env, NULL, NULL, &none, msg, sizeof(msg)),
+                     CCR_EINVAL);
+    assert_string_equal(msg, "ContactArrived.customer_id is longer than 63 "
+                             "bytes");
 }
 
 /* Unknown fields of a ContactArrived (and of its attributes) are dropped,
