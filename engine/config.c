@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "router.h"
 #include "yamlwalk.h"
 
 static const char *const strategy_names[] = {
@@ -54,6 +55,8 @@ struct cfgp {
     char queues_path[16];
     unsigned long lease_line, renew_line;
     unsigned long reconnect_min_line, reconnect_max_line;
+    unsigned long slots_line;     /* routing.max_agents / max_contacts */
+    char slots_path[32];
 };
 
 /* A duration of at least min_ms, in whole milliseconds. */
@@ -361,18 +364,23 @@ static int redis_check(struct yamlwalk *w, struct cfgp *p)
 enum {
     RT_PRIORITY_WEIGHT, RT_VALUE_WEIGHT, RT_PREFERRED_WAIT, RT_MAX_NO_ANSWER,
     RT_VOICE_BLOCKS_OTHERS, RT_OFFER_TIMEOUT, RT_MAX_AGENTS, RT_MAX_CONTACTS,
+    /* input bounds (docs/security.md) */
+    RT_MAX_CONTACT_AGE, RT_MAX_ATTRIBUTES, RT_MAX_ATTRIBUTE_BYTES,
 };
 
 static const char *const routing_keys[] = {
     "priority_weight", "value_weight", "preferred_wait", "max_no_answer",
     "voice_blocks_others", "offer_timeout", "max_agents", "max_contacts",
+    "max_contact_age", "max_attributes", "max_attribute_bytes",
     NULL,
 };
 
 static int routing_field(struct yamlwalk *w, void *ctx, int key,
                          yaml_node_t *v, const char *path)
 {
-    struct router_config *r = &((struct cfgp *)ctx)->c->router;
+    struct cfgp *p = ctx;
+    struct router_config *r = &p->c->router;
+    uint64_t size;
     switch (key) {
     case RT_PRIORITY_WEIGHT:
         return get_dur(w, v, path, 0, &r->priority_weight_ms);
@@ -387,11 +395,50 @@ static int routing_field(struct yamlwalk *w, void *ctx, int key,
     case RT_OFFER_TIMEOUT:
         return get_dur(w, v, path, 1, &r->default_offer_timeout_ms);
     case RT_MAX_AGENTS:
+        p->slots_line = yamlwalk_line(v);
+        snprintf(p->slots_path, sizeof(p->slots_path), "%s", path);
         return yamlwalk_u32(w, v, path, 1, 10000000, &r->max_agents);
     case RT_MAX_CONTACTS:
+        p->slots_line = yamlwalk_line(v);
+        snprintf(p->slots_path, sizeof(p->slots_path), "%s", path);
         return yamlwalk_u32(w, v, path, 1, 100000000, &r->max_contacts);
+    case RT_MAX_CONTACT_AGE:
+        return get_dur(w, v, path, 0, &r->max_contact_age_ms);
+    case RT_MAX_ATTRIBUTES:
+        return yamlwalk_u32(w, v, path, 0, 65536, &p->c->max_attributes);
+    case RT_MAX_ATTRIBUTE_BYTES:
+        if (yamlwalk_size(w, v, path, 0, 16u * 1024 * 1024, &size) < 0)
+            return -1;
+        p->c->max_attribute_bytes = (uint32_t)size;
+        return 0;
     }
     return -1;
+}
+
+/* The router's slot tables must fit: router_memory_need() for the
+ * configured maxima against the smaller of CONFIG_MAX_ROUTER_MEMORY and
+ * half the physical memory (the rest is for the connections, the store's
+ * batches and the system). Checked after the whole file, since
+ * max_agents and max_contacts may come in any order; the error names the
+ * line of the later of the two. */
+static int slots_check(struct yamlwalk *w, struct cfgp *p)
+{
+    const struct router_config *r = &p->c->router;
+    uint64_t need = router_memory_need(r->max_agents, r->max_contacts);
+    uint64_t bound = CONFIG_MAX_ROUTER_MEMORY;
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psize > 0 &&
+        (uint64_t)pages * (uint64_t)psize / 2 < bound)
+        bound = (uint64_t)pages * (uint64_t)psize / 2;
+    if (!p->slots_line || need <= bound)
+        return 0;
+    return yamlwalk_fail(w, p->slots_line, p->slots_path, "max_contacts %u and "
+                         "max_agents %u need %.1f GiB of memory for the "
+                         "router alone; the bound is %.1f GiB (the smaller "
+                         "of %.0f GiB and half the physical memory)",
+                         r->max_contacts, r->max_agents,
+                         (double)need / (1 << 30), (double)bound / (1 << 30),
+                         (double)CONFIG_MAX_ROUTER_MEMORY / (1 << 30));
 }
 
 /* ---- queues ---- */
@@ -838,6 +885,9 @@ void config_defaults(struct config *c)
     c->router.max_no_answer = 3;
     c->router.voice_blocks_others = true;
     c->router.default_offer_timeout_ms = 15000;
+    c->router.max_contact_age_ms = CONFIG_DEFAULT_MAX_CONTACT_AGE_MS;
+    c->max_attributes = CONFIG_DEFAULT_MAX_ATTRIBUTES;
+    c->max_attribute_bytes = CONFIG_DEFAULT_MAX_ATTRIBUTE_BYTES;
 }
 
 static int config_walk(struct yamlwalk *w, struct config *c)
@@ -852,7 +902,7 @@ static int config_walk(struct yamlwalk *w, struct config *c)
         goto out;
     if (p.queues && cfg_queues(w, &p) < 0)
         goto out;
-    if (redis_check(w, &p) < 0)
+    if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0)
         goto out;
     rc = 0;
 out:

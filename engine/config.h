@@ -46,6 +46,13 @@
 /* router_new() refuses more configured queues than this (half of its
  * queue table; the other half is for queues derived at run time). */
 #define CONFIG_MAX_QUEUES 512
+#define CONFIG_DEFAULT_MAX_ATTRIBUTES 32
+#define CONFIG_DEFAULT_MAX_ATTRIBUTE_BYTES 4096u
+#define CONFIG_DEFAULT_MAX_CONTACT_AGE_MS (4u * 3600 * 1000)
+/* The most memory the router's slot tables may need
+ * (router_memory_need()): the loader refuses max_contacts / max_agents
+ * above the smaller of this and half the physical memory. */
+#define CONFIG_MAX_ROUTER_MEMORY (16ull << 30)
 
 struct config {
     char listen_host[256];
@@ -68,6 +75,10 @@ struct config {
         uint32_t keepalive_ms;        /* 0: off; whole seconds */
     } limits;
     enum log_level log_level;
+    /* input bounds (docs/security.md, "Input bounds"): per ContactArrived,
+     * the count of attributes and the bytes of their keys and values */
+    uint32_t max_attributes;
+    uint32_t max_attribute_bytes;
     struct store_config store;
     struct router_config router;  /* queues/skills owned by this struct */
 };

@@ -48,6 +48,7 @@
 #include "router.h"
 #include "server-t.h"
 #include "store.h"
+#include "validate.h"
 
 #define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
@@ -1194,6 +1195,10 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
 {
     struct req q = { .s = s, .d = s->dispatch, .c = c, .code = 0 };
     const struct dispatch_entry *e = NULL;
+    const struct validate_limits lim = {
+        s->cfg->max_attributes, s->cfg->max_attribute_bytes,
+    };
+    char vmsg[256];
     envelope_t *env;
     int rc;
 
@@ -1223,6 +1228,9 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
     else if (c->hello && !(e->roles & (1u << c->role)))
         rc = req_fail(&q, EC(FORBIDDEN), "role %s may not send %s",
                       role_name(c->role), e->name);
+    else if (validate_request(env, payload, len, &lim, vmsg,
+                              sizeof(vmsg)) < 0)
+        rc = req_fail(&q, EC(INVALID_FIELD), "%s", vmsg);
     else
         rc = e->fn(&q);
 
