@@ -262,16 +262,34 @@ static int check_attributes(const Ccroute__V1__ContactArrived *m,
     return 0;
 }
 
-/* Drops the unknown fields of a ContactArrived and its parts: the engine
- * keeps the packed request for the contact's life (side table, Redis), and
- * protobuf-c would pack them back -- bytes outside every quota. */
-static void strip_unknown(Ccroute__V1__ContactArrived *m)
+void validate_strip_unknown(ProtobufCMessage *m)
 {
-    m->base.n_unknown_fields = 0;
-    for (size_t i = 0; i < m->n_skills; i++)
-        m->skills[i]->base.n_unknown_fields = 0;
-    for (size_t i = 0; i < m->n_attributes; i++)
-        m->attributes[i]->base.n_unknown_fields = 0;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+
+    m->n_unknown_fields = 0;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *at = (const char *)m + f->offset;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)at;
+            for (size_t k = 0; k < n; k++)
+                if (v[k])
+                    validate_strip_unknown(v[k]);
+            continue;
+        }
+        /* A oneof member that is not the chosen case shares its storage
+         * with the chosen one: skip it. */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)m + f->quantifier_offset) !=
+                f->id)
+            continue;
+        ProtobufCMessage *sub = *(ProtobufCMessage *const *)at;
+        if (sub)
+            validate_strip_unknown(sub);
+    }
 }
 
 int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
@@ -280,12 +298,13 @@ int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
 {
     int rc = validate_strings(&ccroute__v1__envelope__descriptor, buf, len,
                               NULL, msg, msglen);
+    if (rc == 0)
+        validate_strip_unknown(&env->base);
     if (rc < 0)
         return rc;
     if (env->body_case == CCROUTE__V1__ENVELOPE__BODY_CONTACT_ARRIVED &&
         env->contact_arrived) {
         const char *cust = env->contact_arrived->customer_id;
-        strip_unknown(env->contact_arrived);
         /* the one string the handler does not measure (the router never
          * sees it), yet it is stored with the contact: an id like the
          * others */

@@ -42,15 +42,24 @@ int validate_strings(const ProtobufCMessageDescriptor *desc,
                      const uint8_t *buf, size_t len, const char *prefix,
                      char *msg, size_t msglen);
 
+/* Drops the unknown fields of m and of every message inside it (the
+ * chosen oneof member, singular and repeated message fields). The engine
+ * keeps packed copies of requests (ContactArrived, AgentLogin) for a
+ * contact's or agent's life, in memory and in Redis; protobuf-c packs
+ * unknown fields back, which would put bytes outside every quota there,
+ * and libprotobuf-c 1.4 packs an unknown field 0 (accepted in an overlong
+ * tag) into bytes it then refuses to unpack: a stored copy that never
+ * decodes again. m is changed in place; nothing is freed (the arena
+ * owns it). */
+void validate_strip_unknown(ProtobufCMessage *m);
+
 /* The whole validation of one request: validate_strings() over the packed
  * Envelope buf[0..len) that decoded as env, then for a ContactArrived the
  * attribute quotas and the length of customer_id (at most
- * ROUTER_ID_MAX - 1 bytes, like every id). It also drops the
- * ContactArrived's unknown fields (its own and its skills' and
- * attributes'), so that the packed copy the engine keeps for the contact
- * holds only what the limits bound: env is changed in place (borrowed for
- * the call). 0, or CCR_EINVAL with the message for the INVALID_FIELD
- * Error in msg. */
+ * ROUTER_ID_MAX - 1 bytes, like every id). It also drops every unknown
+ * field of the request (validate_strip_unknown): env is changed in place
+ * (borrowed for the call). 0, or CCR_EINVAL with the message for the
+ * INVALID_FIELD Error in msg. */
 int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
                      size_t len, const struct validate_limits *lim,
                      char *msg, size_t msglen);

@@ -301,6 +301,43 @@ static void test_unknown_fields_dropped(void **state)
     free(buf);
 }
 
+/* An unknown field 0 in an overlong tag (82 00: accepted by libprotobuf-c's
+ * unpack, packed back as a one-byte tag its unpack refuses) inside an
+ * AgentLogin: after validation the copy the engine packs and stores
+ * decodes again. Found by tests/fuzz (fuzz-envelope). */
+static void test_field0_survives_store(void **state)
+{
+    static const uint8_t wire[] = {
+        0x08, 0x01,                     /* request_id 1 */
+        0x8a, 0x01, 0x07,               /* agent_login, 7 bytes */
+        0x0a, 0x02, 'a', '1',           /*   agent_id "a1" */
+        0x82, 0x00, 0x00,               /*   field 0, overlong tag, empty */
+    };
+    char msg[256];
+    uint8_t out[64];
+    Ccroute__V1__Envelope *u =
+        ccroute__v1__envelope__unpack(NULL, sizeof(wire), wire);
+    assert_non_null(u);
+    assert_int_equal(u->body_case, CCROUTE__V1__ENVELOPE__BODY_AGENT_LOGIN);
+    /* the bug itself: without stripping, the stored copy does not decode */
+    size_t n = ccroute__v1__agent_login__pack(u->agent_login, out);
+    Ccroute__V1__AgentLogin *bad =
+        ccroute__v1__agent_login__unpack(NULL, n, out);
+    if (bad)
+        ccroute__v1__agent_login__free_unpacked(bad, NULL);
+    size_t nuf = u->agent_login->base.n_unknown_fields;
+    assert_int_equal(validate_request(u, wire, sizeof(wire), &lim_default,
+                                      msg, sizeof(msg)), 0);
+    assert_int_equal(u->agent_login->base.n_unknown_fields, 0);
+    n = ccroute__v1__agent_login__pack(u->agent_login, out);
+    Ccroute__V1__AgentLogin *ok = ccroute__v1__agent_login__unpack(NULL, n, out);
+    assert_non_null(ok);
+    assert_string_equal(ok->agent_id, "a1");
+    ccroute__v1__agent_login__free_unpacked(ok, NULL);
+    u->agent_login->base.n_unknown_fields = nuf;  /* free what unpack made */
+    ccroute__v1__envelope__free_unpacked(u, NULL);
+}
+
 /* A malformed encoding is reported, never read past. */
 static void test_strings_malformed(void **state)
 {
@@ -334,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_request_quotas),
         cmocka_unit_test(test_strings_malformed),
         cmocka_unit_test(test_unknown_fields_dropped),
+        cmocka_unit_test(test_field0_survives_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
