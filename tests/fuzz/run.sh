@@ -78,10 +78,13 @@ for bin in "$B"/fuzz/fuzz-*; do
     dir=$RUN/$h
     mkdir -p "$dir/corpus" "$dir/artifacts"
 
+    # Every shipped YAML file seeds both YAML harnesses: a model is an
+    # interesting wrong input for the config loader, and the other way.
     shipped=""
     case $h in
-    fuzz-config) shipped="deploy/demo.yaml $(ls tests/fixtures/config-*.yaml 2>/dev/null)" ;;
-    fuzz-model)  shipped="$(ls bench/scenarios/*.yaml 2>/dev/null)" ;;
+    fuzz-config|fuzz-model)
+        shipped=$(ls deploy/*.yaml tests/fixtures/*.yaml bench/scenarios/*.yaml \
+                  2>/dev/null) ;;
     esac
     for f in "$SRC/corpus/$h"/* "$RUN/seeds/$h"/* $shipped; do
         [ -f "$f" ] && cp "$f" "$dir/corpus/"
