@@ -86,8 +86,10 @@ for bin in "$B"/fuzz/fuzz-*; do
         shipped=$(ls deploy/*.yaml tests/fixtures/*.yaml bench/scenarios/*.yaml \
                   2>/dev/null) ;;
     esac
+    # Named after their path: deploy/demo.yaml and bench/scenarios/demo.yaml
+    # are two seeds.
     for f in "$SRC/corpus/$h"/* "$RUN/seeds/$h"/* $shipped; do
-        [ -f "$f" ] && cp "$f" "$dir/corpus/"
+        [ -f "$f" ] && cp "$f" "$dir/corpus/$(printf '%s' "$f" | sed 's|^\./||; s|/|_|g')"
     done
     dict=""
     if [ -n "$shipped" ]; then
@@ -99,13 +101,14 @@ for bin in "$B"/fuzz/fuzz-*; do
     echo "=== $h: $nseeds seeds, ${SECS}s"
 
     # Known reproducers first: each file runs once.
+    replay_failed=0
     if ls "$SRC/crashes/$h"/* >/dev/null 2>&1; then
         if ! "$bin" -timeout="$PER_INPUT_TIMEOUT" "$SRC/crashes/$h"/* \
                 > "$dir/replay.log" 2>&1; then
             echo "--- $h: a committed reproducer in $SRC/crashes/$h still fails:"
             grep -E "^(==|SUMMARY|Running:|.*contract broken)" "$dir/replay.log" | head -20
             echo "    log: $dir/replay.log"
-            failed="$failed $h"
+            replay_failed=1
         fi
     fi
 
@@ -124,18 +127,20 @@ for bin in "$B"/fuzz/fuzz-*; do
     corp=$(printf '%s' "$last" | sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p')
     artifacts=$(ls "$dir/artifacts" 2>/dev/null)
 
+    result=ok
+    if [ "$replay_failed" -ne 0 ]; then
+        result="FAIL (crashes/)"
+    fi
     if [ "$rc" -ne 0 ] || [ -n "$artifacts" ]; then
         result=FAIL
-        failed="$failed $h"
         echo "--- $h FAILED (exit $rc); the end of its log ($dir/fuzz.log):"
         tail -n 40 "$dir/fuzz.log"
         for a in $artifacts; do
             echo "    reproducer: $dir/artifacts/$a"
             echo "    replay:     $bin $dir/artifacts/$a"
         done
-    else
-        result=ok
     fi
+    [ "$result" = ok ] || failed="$failed $h"
     summary="$summary$(printf '%-14s %10s %9s %6s %7s %7s  %s' "$h" \
         "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" \
         "$result")
