@@ -96,7 +96,7 @@ for bin in "$B"/fuzz/fuzz-*; do
         yaml_dict "$dir"/corpus/* > "$dir/dict"
         dict="-dict=$dir/dict"
     fi
-    nseeds=$(ls "$dir/corpus" | wc -l)
+    nseeds=$(find "$dir/corpus" -type f | wc -l)
 
     echo "=== $h: $nseeds seeds, ${SECS}s"
 
