@@ -19,6 +19,7 @@
 #                       BENCH_PROGS (one .c with main each)
 #   tests/test-*.c   -> one test program each (cmocka)
 #   tests/*.c others -> libcctest.a (harness, reference router)
+#   tools/*.c        -> one operator tool each (one .c with main each)
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -89,6 +90,7 @@ ENGINE_SRC := $(filter-out engine/main.c,$(wildcard engine/*.c))
 PROTO_LIB_SRC := $(wildcard proto/*.c)
 BENCH_PROGS := $(wildcard bench/ccload.c bench/bench-*.c bench/*-server.c)
 BENCH_LIB_SRC := $(filter-out $(BENCH_PROGS),$(wildcard bench/*.c))
+TOOL_PROGS := $(wildcard tools/*.c)
 TEST_PROGS := $(wildcard tests/test-*.c)
 TEST_LIB_SRC := $(filter-out $(TEST_PROGS),$(wildcard tests/*.c))
 
@@ -101,6 +103,7 @@ LIBTEST := $(B)/libcctest.a
 
 DAEMON := $(B)/ccrouted
 BENCH_BINS := $(patsubst bench/%.c,$(B)/%,$(BENCH_PROGS))
+TOOL_BINS := $(patsubst tools/%.c,$(B)/%,$(TOOL_PROGS))
 TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_PROGS))
 
 .PHONY: all deps run test test-san check bench clean distclean
@@ -109,7 +112,7 @@ TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_PROGS))
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: $(DAEMON) $(BENCH_BINS) $(TEST_BINS)
+all: $(DAEMON) $(BENCH_BINS) $(TOOL_BINS) $(TEST_BINS)
 
 deps:
 	@./deploy/deps.sh
@@ -148,7 +151,10 @@ $(B)/obj/.keep:
 $(DAEMON): $(B)/obj/engine/main.o $(LIBENGINE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/%: $(B)/obj/bench/%.o $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
+$(BENCH_BINS): $(B)/%: $(B)/obj/bench/%.o $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TOOL_BINS): $(B)/%: $(B)/obj/tools/%.o $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/%.o $(LIBTEST) $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
@@ -164,6 +170,7 @@ run: deps
 # free loopback port (tests/harness.c) and stop it; nothing else is assumed.
 test: deps
 	@$(MAKE) --no-print-directory all
+	@./tests/check-includes.sh >/dev/null || ./tests/check-includes.sh
 	@./tests/run.sh $(B)
 
 test-san: deps

@@ -198,21 +198,6 @@ int bconn_send(struct bconn *c, const Ccroute__V1__Envelope *env)
     return 0;
 }
 
-int bconn_send_raw(struct bconn *c, const void *buf, size_t len)
-{
-    if (c->closing)
-        return -EPIPE;
-    int rc = bconn_reserve(c, len);
-    if (rc < 0) {
-        bconn_close(c, UV_ENOBUFS);
-        return rc;
-    }
-    memcpy(c->obuf[c->fill] + c->olen[c->fill], buf, len);
-    c->olen[c->fill] += len;
-    bconn_mark_dirty(c);
-    return 0;
-}
-
 static void bconn_write_one(struct bconn *c);
 
 static void bconn_write_cb(uv_write_t *req, int status)

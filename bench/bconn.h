@@ -92,8 +92,6 @@ int bconn_connect(struct bconn *c, const char *host, int port);
 /* Appends one frame with `env` (packed now; env is borrowed). Returns 0, or
  * -ENOBUFS when the output bound is hit (the connection is then closed). */
 int bconn_send(struct bconn *c, const Ccroute__V1__Envelope *env);
-/* Appends an already-framed byte string. */
-int bconn_send_raw(struct bconn *c, const void *buf, size_t len);
 
 /* Closes the connection (pending output is dropped); on_close follows. */
 void bconn_close(struct bconn *c, int err);

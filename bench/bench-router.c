@@ -889,7 +889,7 @@ static void run_scenario(const struct scenario *sc, uint64_t seed,
     res->ok = res->offers > 0;
     if (!res->ok)
         snprintf(res->skip, sizeof res->skip, "no offers made (errors %" PRIu64
-                 ", last %s)", w.errors, router_strerror(w.last_err));
+                 ", last %s)", w.errors, ccr_strerror(w.last_err));
     world_free(&w);
 }
 

@@ -5,11 +5,13 @@
  * they are (a mix of classes with shares: queue or skills, channel,
  * language, product, priority, customer value, patience) and who answers
  * them (agent groups: count, skills, queues, capacity, think time, reject
- * probability, handle time, wrap-up). It is parsed with libyaml's document
- * API; every error names the file, the line and the field.
+ * probability, handle time, wrap-up). It is read with engine/yamlwalk.h,
+ * the walker of the daemon's configuration: one YAML document, unknown
+ * keys are errors, and every error names the file, the line and the field.
  *
- * Durations are "500ms", "2s", "1.5m", "1h" or a bare number of seconds.
- * Distributions are a duration (fixed) or a mapping
+ * Durations have the syntax of every ccroute file: a number and a unit,
+ * "250us", "500ms", "2s", "1.5m", "1h"; a bare number is an error except
+ * 0. Distributions are a duration (fixed) or a mapping
  *   {dist: fixed|exponential|lognormal|uniform, mean: D, sigma: S,
  *    min: D, max: D}
  * and are sampled in milliseconds with the model's own seeded generator,
@@ -106,10 +108,6 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen);
 int model_load_string(struct model *m, const char *name, const char *text,
                       size_t len, char *err, size_t errlen);
 
-/* Parses a duration ("500ms", "2s", "1.5m", "1h", bare = seconds) into
- * milliseconds. Returns 0 or -1. */
-int model_parse_duration(const char *s, double *ms);
-
 /* The arrival rate (per second) at `t_s` seconds into the run: the curve
  * interpolated linearly (held flat after its last point), or the constant
  * rate. */
@@ -129,8 +127,6 @@ double rng_unit(struct rng *r);
 double rng_exp(struct rng *r, double mean);
 /* A sample of d in milliseconds (>= 0); -1 for DIST_NONE. */
 double dist_sample(const struct dist *d, struct rng *r);
-/* Mean of d in milliseconds (-1 for NONE). */
-double dist_mean(const struct dist *d);
 /* Picks a class by share. */
 unsigned model_pick_class(const struct model *m, struct rng *r);
 

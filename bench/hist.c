@@ -194,7 +194,6 @@ uint64_t hist_count(const struct hist *h) { return h->total; }
 uint64_t hist_overflow(const struct hist *h) { return h->overflow; }
 uint64_t hist_min(const struct hist *h) { return h->min; }
 uint64_t hist_max(const struct hist *h) { return h->max; }
-uint64_t hist_highest(const struct hist *h) { return h->highest; }
 
 size_t hist_footprint(const struct hist *h)
 {

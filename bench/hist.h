@@ -67,7 +67,6 @@ double hist_stddev(const struct hist *h);
 uint64_t hist_percentile(const struct hist *h, double p);
 
 /* Precision helpers (exposed for tests and for readers of the output). */
-uint64_t hist_highest(const struct hist *h);
 /* The smallest and largest values that share v's bucket. */
 uint64_t hist_lowest_equivalent(const struct hist *h, uint64_t v);
 uint64_t hist_highest_equivalent(const struct hist *h, uint64_t v);

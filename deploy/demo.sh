@@ -61,6 +61,12 @@ fi
 echo "demo: playing bench/scenarios/demo.yaml for ${SECONDS_TO_RUN}s (Ctrl-C stops)"
 "$B/ccload" --model bench/scenarios/demo.yaml --duration "$SECONDS_TO_RUN" \
     --drain 3 127.0.0.1:$ENGINE_PORT
+echo
+echo "demo: the engine's statistics ($B/ccstat 127.0.0.1:$ENGINE_PORT):"
+# Every contact of the demo traffic has agents that can serve it; a
+# contact that none could is a broken demo, and fails `make run`.
+"$B/ccstat" --fail-unservable 127.0.0.1:$ENGINE_PORT
+echo
 echo "demo: done; Redis keys of the demo tenant:" \
     "$(redis-cli -p $REDIS_PORT --scan --pattern 'ccr:{demo}:*' | wc -l)," \
     "events in the stream: $(redis-cli -p $REDIS_PORT xlen 'ccr:{demo}:events')"

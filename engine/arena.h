@@ -23,16 +23,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-struct arena_spill;
-
-struct arena {
-    /* private */
-    uint8_t *block;
-    size_t cap, used;
-    struct arena_spill *spills;  /* overflow blocks since the last reset */
-    uint64_t nspills;            /* total, for statistics */
-    ProtobufCAllocator pb;
-};
+#include "arena-t.h"
 
 /* Allocates the block (`cap` bytes). Returns 0 or -ENOMEM. */
 int arena_init(struct arena *a, size_t cap);

@@ -1,25 +1,25 @@
 /* config.h -- the daemon's configuration: defaults, YAML file, validation.
  *
- * One YAML document (parsed with libyaml's document API) fills a struct
- * config: the listener, connection limits, the grace period, the log level,
- * the `redis:` section (struct store_config) and the routing model
+ * One YAML document (walked with engine/yamlwalk.h) fills a struct config:
+ * the listener, connection limits, the grace period, the log level, the
+ * `redis:` section (struct store_config) and the routing model
  * (`routing:`, `skills:`, `queues:` -> struct router_config). See
- * deploy/demo.yaml for a commented example of every key.
+ * docs/configuration.md for every key and deploy/demo.yaml for a commented
+ * example.
  *
- * Value syntax:
- *   durations  "30s", "500ms", "2m", "1h", or a bare number in the field's
- *              unit: milliseconds, except service_level.seconds (seconds).
- *              A key spelled with an "_ms" suffix (grace_ms, lease_ms,
- *              offer_timeout_ms...) is the same key.
- *   sizes      "4MiB", "64KiB", "512KB", or a bare number of bytes.
- *   booleans   true/false, yes/no, on/off.
+ * Value syntax (yamlwalk.h): durations carry a unit ("30s", "500ms",
+ * "2m", "1h"; a bare number is an error except 0), sizes "4MiB", "64KiB"
+ * or a bare number of bytes, booleans true/false. The one number that is
+ * not a duration although it measures time is service_level.seconds: the
+ * key names its unit, and it takes a whole number of seconds.
  *
  * Errors: every function returns 0 or -1 with a message in the caller's
  * buffer naming the file, the line and the field, e.g.
  *   demo.yaml:14: queues[2].strategy: unknown strategy "fastest" (expected
  *   longest_idle, most_skilled, least_occupied, round_robin, weighted_random)
  * Unknown keys are errors, so that a misspelt key never silently falls back
- * to a default.
+ * to a default. The loader checks everything router_new() would refuse, so
+ * a file it accepts builds a router (short of memory).
  *
  * Ownership: a struct config owns the queue and skill arrays that its
  * `router` member points to; config_fini() frees them. The struct may be
@@ -33,17 +33,22 @@
 
 #include "log.h"
 #include "router-t.h"
-#include "store.h"
+#include "store-t.h"
 
 #define CONFIG_DEFAULT_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_PORT 7400
 #define CONFIG_DEFAULT_MAX_FRAME (64u * 1024)
 #define CONFIG_DEFAULT_MAX_OUTPUT (4u * 1024 * 1024)
 #define CONFIG_DEFAULT_GRACE_MS 30000u
+/* router_new() refuses more configured queues than this (half of its
+ * queue table; the other half is for queues derived at run time). */
+#define CONFIG_MAX_QUEUES 512
 
 struct config {
     char listen_host[256];
     int listen_port;              /* 0: ephemeral (tests) */
+    unsigned long listen_line;    /* line of `listen:` in the file; 0 when
+                                     not from the file */
     size_t max_frame;             /* payload bytes of one frame, both ways */
     size_t max_output;            /* per-connection output bound */
     uint32_t grace_ms;            /* owner-gone grace period */
@@ -63,8 +68,16 @@ void config_fini(struct config *c);
 
 /* "HOST:PORT", "[v6]:PORT" or ":PORT". Returns 0 or -1. */
 int config_parse_listen(const char *s, char *host, size_t hostlen, int *port);
-/* Durations as described above; `unit_ms` is the unit of a bare number. */
-int config_parse_duration(const char *s, uint64_t unit_ms, uint64_t *ms);
-int config_parse_size(const char *s, uint64_t *bytes);
+
+/* Whether the daemon could listen where `c` says: the host must be a
+ * numeric IPv4 or IPv6 address or "localhost" (the server resolves no
+ * names), and a socket is bound and put in listening state there, then
+ * closed at once, so nothing stays bound. `source` names where the address
+ * came from in the message (the configuration file, or "--listen" with
+ * c->listen_line 0). Returns 0, or -1 with
+ *   "source:line: listen: cannot listen on 127.0.0.1:7400: Address already
+ *   in use" in err. */
+int config_check_listen(const struct config *c, const char *source,
+                        char *err, size_t errlen);
 
 #endif

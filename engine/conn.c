@@ -4,6 +4,7 @@
  * server's slot table, removed from it by conn_close() (so that ids stop
  * resolving at once), freed in close_cb after libuv has released the
  * handle (and cancelled any write in flight, whose callback runs first).
+ * conn_close() calls the owner's on_close between the two, once.
  */
 #include "conn.h"
 
@@ -13,10 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dispatch.h"
 #include "frame.h"
 #include "log.h"
-#include "server.h"
 
 #define OBUF_CHUNK (16u * 1024)
 #define OBUF_POOL_MAX 1024u          /* chunks kept for reuse: 16 MiB */
@@ -29,7 +28,7 @@ struct obuf_chunk {
 
 /* ---- chunk pool ---- */
 
-static struct obuf_chunk *chunk_get(struct server *s, size_t need)
+static struct obuf_chunk *chunk_get(struct conn_set *s, size_t need)
 {
     struct obuf_chunk *ch;
     if (need <= OBUF_CHUNK && s->free_chunks) {
@@ -48,7 +47,7 @@ static struct obuf_chunk *chunk_get(struct server *s, size_t need)
     return ch;
 }
 
-static void chunk_put_chain(struct server *s, struct obuf_chunk *ch)
+static void chunk_put_chain(struct conn_set *s, struct obuf_chunk *ch)
 {
     while (ch) {
         struct obuf_chunk *next = ch->next;
@@ -63,7 +62,20 @@ static void chunk_put_chain(struct server *s, struct obuf_chunk *ch)
     }
 }
 
-void conn_pool_fini(struct server *s)
+void conn_set_init(struct conn_set *cs, uv_loop_t *loop, size_t max_frame,
+                   size_t max_output, conn_frame_cb on_frame,
+                   conn_close_cb on_close, void *arg)
+{
+    memset(cs, 0, sizeof(*cs));
+    cs->loop = loop;
+    cs->max_frame = max_frame;
+    cs->max_output = max_output;
+    cs->on_frame = on_frame;
+    cs->on_close = on_close;
+    cs->arg = arg;
+}
+
+void conn_set_fini(struct conn_set *s)
 {
     while (s->free_chunks) {
         struct obuf_chunk *ch = s->free_chunks;
@@ -71,11 +83,16 @@ void conn_pool_fini(struct server *s)
         free(ch);
     }
     s->nfree_chunks = 0;
+    free(s->slots);
+    free(s->gens);
+    s->slots = NULL;
+    s->gens = NULL;
+    s->nslots = s->capslots = 0;
 }
 
 /* ---- slot table ---- */
 
-static int slot_alloc(struct server *s, uint32_t *slot)
+static int slot_alloc(struct conn_set *s, uint32_t *slot)
 {
     for (uint32_t i = 0; i < s->nslots; i++) {
         if (!s->slots[i]) {
@@ -107,7 +124,7 @@ static int slot_alloc(struct server *s, uint32_t *slot)
     return 0;
 }
 
-struct conn *conn_lookup(struct server *s, uint32_t id)
+struct conn *conn_lookup(struct conn_set *s, uint32_t id)
 {
     uint32_t slot = id & 0xffffu;
     if (id == CONN_ID_NONE || slot >= s->nslots)
@@ -118,11 +135,11 @@ struct conn *conn_lookup(struct server *s, uint32_t id)
 
 /* ---- closing ---- */
 
-static void conn_close_cb(uv_handle_t *h)
+static void conn_handle_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
-    chunk_put_chain(c->srv, c->out_head);
-    chunk_put_chain(c->srv, c->fly);
+    chunk_put_chain(c->set, c->out_head);
+    chunk_put_chain(c->set, c->fly);
     free(c->rbuf);
     free(c->iov);
     free(c);
@@ -130,7 +147,7 @@ static void conn_close_cb(uv_handle_t *h)
 
 static void pending_unlink(struct conn *c)
 {
-    struct conn **pp = &c->srv->pending;
+    struct conn **pp = &c->set->pending;
     if (!c->on_pending)
         return;
     while (*pp && *pp != c)
@@ -146,16 +163,16 @@ static void pending_add(struct conn *c)
     if (c->on_pending || c->writing || c->state == CONN_CLOSING)
         return;
     c->on_pending = true;
-    c->pending_next = c->srv->pending;
-    c->srv->pending = c;
+    c->pending_next = c->set->pending;
+    c->set->pending = c;
 }
 
 void conn_close(struct conn *c, const char *why)
 {
-    struct server *s = c->srv;
+    struct conn_set *s = c->set;
     if (c->state == CONN_CLOSING)
         return;
-    if (c->hello)
+    if (c->name[0])
         log_info("conn #%08x %s (%s) closed: %s", c->id, c->peer, c->name,
                  why);
     else
@@ -164,8 +181,9 @@ void conn_close(struct conn *c, const char *why)
     s->slots[c->id & 0xffffu] = NULL;
     s->nconns--;
     pending_unlink(c);
-    dispatch_conn_closed(s, c);
-    uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+    if (s->on_close)
+        s->on_close(s->arg, c);
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
 void conn_close_after_flush(struct conn *c, const char *why)
@@ -182,7 +200,7 @@ void conn_close_after_flush(struct conn *c, const char *why)
         pending_add(c);
 }
 
-void conn_close_all(struct server *s, const char *why)
+void conn_close_all(struct conn_set *s, const char *why)
 {
     for (uint32_t i = 0; i < s->nslots; i++)
         if (s->slots[i])
@@ -194,7 +212,7 @@ void conn_close_all(struct server *s, const char *why)
 static void conn_write_cb(uv_write_t *req, int status)
 {
     struct conn *c = req->data;
-    chunk_put_chain(c->srv, c->fly);
+    chunk_put_chain(c->set, c->fly);
     c->fly = NULL;
     c->fly_bytes = 0;
     c->writing = false;
@@ -252,7 +270,7 @@ static void conn_write(struct conn *c)
     }
 }
 
-void conn_flush_all(struct server *s)
+void conn_flush_all(struct conn_set *s)
 {
     struct conn *c;
     while ((c = s->pending)) {
@@ -265,7 +283,7 @@ void conn_flush_all(struct server *s)
 
 int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
 {
-    struct server *s = c->srv;
+    struct conn_set *s = c->set;
     size_t plen, need;
     struct obuf_chunk *ch;
 
@@ -273,10 +291,10 @@ int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
         return -EPIPE;
     plen = ccroute__v1__envelope__get_packed_size(env);
     need = frame_size(plen);
-    if (c->out_bytes + c->fly_bytes + need > s->cfg->max_output) {
+    if (c->out_bytes + c->fly_bytes + need > s->max_output) {
         log_warn("conn #%08x %s (%s): output above %zu bytes (client not "
                  "reading); disconnecting", c->id, c->peer,
-                 c->hello ? c->name : "-", s->cfg->max_output);
+                 c->name[0] ? c->name : "-", s->max_output);
         conn_close(c, "output bound exceeded");
         return -ENOBUFS;
     }
@@ -344,7 +362,7 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = st->data;
-    struct server *s = c->srv;
+    struct conn_set *s = c->set;
     size_t off = 0;
     (void)buf;
 
@@ -359,11 +377,11 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     while (c->state == CONN_OPEN) {
         const uint8_t *payload;
         size_t plen = 0, used;
-        int st2 = frame_next(c->rbuf + off, c->rlen - off, s->cfg->max_frame,
+        int st2 = frame_next(c->rbuf + off, c->rlen - off, s->max_frame,
                              &payload, &plen, &used);
         if (st2 == FRAME_OK) {
             off += used;
-            dispatch_frame(s, c, payload, plen);
+            s->on_frame(s->arg, c, payload, plen);
             continue;
         }
         if (st2 == FRAME_NEED_MORE)
@@ -371,7 +389,7 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (st2 == FRAME_E_TOO_LARGE) {
             conn_send_error(c, 0, CCROUTE__V1__ERROR_CODE__ERROR_CODE_FRAME_TOO_LARGE,
                             "frame of %zu bytes is above the limit of %zu "
-                            "bytes", plen, s->cfg->max_frame);
+                            "bytes", plen, s->max_frame);
             conn_close_after_flush(c, "frame too large");
         } else {
             conn_send_error(c, 0, CCROUTE__V1__ERROR_CODE__ERROR_CODE_MALFORMED,
@@ -389,7 +407,7 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-void conn_accept(struct server *s)
+int conn_accept(struct conn_set *s, uv_stream_t *listener)
 {
     struct conn *c = calloc(1, sizeof(*c));
     uint32_t slot = 0;
@@ -398,16 +416,16 @@ void conn_accept(struct server *s)
 
     if (!c) {
         log_error("accept: out of memory");
-        return;
+        return -ENOMEM;
     }
-    c->srv = s;
+    c->set = s;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
-    rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc == 0)
         rc = slot_alloc(s, &slot);
     if (rc == 0) {
-        c->rcap = s->cfg->max_frame + FRAME_VARINT_MAX;
+        c->rcap = s->max_frame + FRAME_VARINT_MAX;
         c->rbuf = malloc(c->rcap);
         if (!c->rbuf)
             rc = -ENOMEM;
@@ -415,8 +433,8 @@ void conn_accept(struct server *s)
     if (rc < 0) {
         log_warn("accept: %s", uv_strerror(rc));
         c->state = CONN_CLOSING;
-        uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
-        return;
+        uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+        return rc;
     }
     uint16_t gen = (uint16_t)(s->gens[slot] + 1);
     if (gen == 0)
@@ -443,6 +461,9 @@ void conn_accept(struct server *s)
     uv_tcp_nodelay(&c->tcp, 1);
     log_info("conn #%08x %s connected", c->id, c->peer);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
-    if (rc < 0)
+    if (rc < 0) {
         conn_close(c, uv_strerror(rc));
+        return rc;
+    }
+    return 0;
 }

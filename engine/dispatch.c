@@ -40,11 +40,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "clock.h"
+#include "config.h"
 #include "conn.h"
 #include "log.h"
 #include "router.h"
-#include "server.h"
+#include "server-t.h"
+#include "store.h"
 
 #define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
@@ -128,6 +131,7 @@ struct req {
     const envelope_t *env;
     uint64_t id;
     uint64_t now;
+    struct barrier_rec *rec;          /* taken by req_admit; the Ack's */
     int code;
     char msg[384];
 };
@@ -174,7 +178,7 @@ static int router_code(int rc)
 
 static int router_fail(struct req *q, int rc, const char *what)
 {
-    return req_fail(q, router_code(rc), "%s: %s", what, router_strerror(rc));
+    return req_fail(q, router_code(rc), "%s: %s", what, ccr_strerror(rc));
 }
 
 static int check_id(struct req *q, const char *v, const char *field)
@@ -251,7 +255,7 @@ static void side_clear(struct dispatch *d, uint32_t h)
 static void send_to(struct server *s, uint32_t t1, uint32_t t2,
                     const envelope_t *env)
 {
-    struct conn *c1 = conn_lookup(s, t1), *c2 = conn_lookup(s, t2);
+    struct conn *c1 = conn_lookup(&s->conns, t1), *c2 = conn_lookup(&s->conns, t2);
     if (c1)
         conn_send(c1, env);
     if (c2 && c2 != c1)
@@ -330,7 +334,7 @@ static void send_offer(struct server *s, struct dispatch *d,
     envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Offer m = CCROUTE__V1__OFFER__INIT;
     uint32_t agent_tag = router_agent_tag(r, ev->agent);
-    struct conn *c = conn_lookup(s, agent_tag);
+    struct conn *c = conn_lookup(&s->conns, agent_tag);
 
     if (!c)
         return;
@@ -359,10 +363,13 @@ static void send_offer(struct server *s, struct dispatch *d,
 
 /* Turns the router's output list into messages, persists it, clears it.
  * `requester` is the connection whose request caused it (or NONE);
- * `defer` captures an ASSIGNED event for a barrier callback. */
-static void drain(struct server *s, uint64_t now, uint32_t requester,
-                  struct barrier_rec *defer)
+ * `defer` captures an ASSIGNED event for a barrier callback. Returns 0, or
+ * store_record()'s error when the events could not be recorded (the
+ * messages went out all the same: the router has made the change). */
+static int drain(struct server *s, uint64_t now, uint32_t requester,
+                 struct barrier_rec *defer)
 {
+    int rc = 0;
     struct dispatch *d = s->dispatch;
     struct router *r = s->router;
     size_t n = router_out_count(r);
@@ -426,14 +433,49 @@ static void drain(struct server *s, uint64_t now, uint32_t requester,
             break;
         }
     }
-    if (!d->loading)
-        store_record(s->store, now, clock_wall_ms());
+    if (!d->loading && n > 0)
+        rc = store_record(s->store, now, clock_wall_ms());
     router_out_clear(r);
+    return rc;
 }
 
-static void drain_req(struct req *q, struct barrier_rec *defer)
+/* Drains the output of a request's router call. After req_admit() the
+ * record cannot fail unless the call made more than STORE_RESERVE_EVENTS
+ * events and memory ran out (store.c, store_reserve): the router then has
+ * a change that Redis will not hear of. It is said loudly, and the request
+ * is answered STATE_UNAVAILABLE, not Ack: nothing is acknowledged that was
+ * not recorded. */
+static int drain_req(struct req *q, struct barrier_rec *defer)
 {
-    drain(q->s, q->now, q->c ? q->c->id : CONN_ID_NONE, defer);
+    int rc = drain(q->s, q->now, q->c ? q->c->id : CONN_ID_NONE, defer);
+    if (rc < 0) {
+        log_error("request %llu: the change was made but cannot be "
+                  "recorded (%s); Redis will not hear of it",
+                  (unsigned long long)q->id, ccr_strerror(rc));
+        return req_fail(q, EC(STATE_UNAVAILABLE), "the change could not be "
+                        "recorded: %s", ccr_strerror(rc));
+    }
+    return 0;
+}
+
+/* Every request that changes the router calls this first, before the
+ * router: it takes the barrier record for the Ack and asks the store to
+ * admit the change and make room for its writes (store_reserve: term,
+ * pending bound, memory). A refusal leaves nothing behind -- the router
+ * was not touched -- so the client may simply retry. `data` is the size
+ * of what store_contact_arrived / store_agent_login will add (0 for
+ * other requests). */
+static int req_admit(struct req *q, enum store_admit kind, size_t data)
+{
+    int rc;
+    if (!q->rec && !(q->rec = rec_get(q->d)))
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    rc = store_reserve(q->s->store, kind, data);
+    if (rc < 0)
+        return req_fail(q, EC(STATE_UNAVAILABLE), "the change cannot be "
+                        "recorded now (%s); nothing was changed, retry later",
+                        ccr_strerror(rc));
+    return 0;
 }
 
 /* ---- barrier ---- */
@@ -447,33 +489,38 @@ static void barrier_cb(void *arg, int status)
     if (rec->assigned && status == 0)
         send_assigned(s, rec->owner_tag, rec->agent_tag, rec->contact,
                       rec->agent, rec->queue);
-    c = conn_lookup(s, rec->conn_id);
+    c = conn_lookup(&s->conns, rec->conn_id);
     if (c) {
         if (status == 0)
             conn_send_ack(c, rec->request_id);
         else
             conn_send_error(c, rec->request_id, EC(STATE_UNAVAILABLE),
                             "the change could not be made durable: %s",
-                            store_strerror(status));
+                            ccr_strerror(status));
     }
     rec_put(s->dispatch, rec);
 }
 
-/* Queues rec (or a fresh one) behind a store barrier: the Ack goes out
- * once every write so far is confirmed. */
-static int ack_after_barrier(struct req *q, struct barrier_rec *rec)
+/* Queues the request's barrier record (taken by req_admit) behind a
+ * store barrier: the Ack goes out once every write so far is confirmed.
+ * After req_admit() store_barrier() cannot fail; the check stays for a
+ * handler that forgot to admit (then nothing promises durability). */
+static int ack_after_barrier(struct req *q)
 {
+    struct barrier_rec *rec = q->rec;
     int rc;
-    if (!rec && !(rec = rec_get(q->d)))
-        return req_fail(q, EC(INTERNAL), "out of memory");
+    if (!rec)
+        return req_fail(q, EC(INTERNAL), "no admission before the change");
     rec->conn_id = q->c->id;
     rec->request_id = q->id;
     rc = store_barrier(q->s->store, barrier_cb, rec);
     if (rc < 0) {
-        rec_put(q->d, rec);
+        log_error("request %llu: barrier refused after admission: %s",
+                  (unsigned long long)q->id, ccr_strerror(rc));
         return req_fail(q, EC(STATE_UNAVAILABLE), "durable state cannot be "
-                        "written now: %s", store_strerror(rc));
+                        "written now: %s", ccr_strerror(rc));
     }
+    q->rec = NULL;
     return REPLY_DONE;
 }
 
@@ -694,51 +741,72 @@ static int h_contact_arrived(struct req *q)
     struct dispatch *d = q->d;
     struct router_contact_spec sp;
     uint32_t h = UINT32_MAX;
+    uint8_t *buf;
+    size_t len;
     int rc;
 
     if (build_contact_spec(q, m, &sp) < 0)
         return -1;
-    if (!store_writable(s->store))
-        return req_fail(q, EC(STATE_UNAVAILABLE), "durable state cannot be "
-                        "written now (Redis behind); retry later");
+    /* Everything the new contact needs is taken before the router sees
+     * it: the packed request (side table and Redis) and the store's
+     * admission. A refusal here leaves no trace. */
+    len = ccroute__v1__contact_arrived__get_packed_size(m);
+    if (!(buf = malloc(len ? len : 1)))
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    ccroute__v1__contact_arrived__pack(m, buf);
+    if (req_admit(q, STORE_ADMIT_NEW, len + strlen(q->c->name) + 1) < 0) {
+        free(buf);
+        return -1;
+    }
     rc = router_contact_arrive(s->router, q->now, &sp, q->c->id, &h);
     if (rc == ROUTER_EDUPLICATE) {
         struct router_contact_info info;
+        free(buf);
         router_contact_info(s->router, h, &info);
         send_contact_queued(s, q->c, CONN_ID_NONE, q->id, sp.id,
                             queue_name(s, info.queue), 0, 0, (int)info.state);
-        drain_req(q, NULL);
-        return ack_after_barrier(q, NULL);
+        if (drain_req(q, NULL) < 0)
+            return -1;
+        return ack_after_barrier(q);
     }
     if (rc < 0) {
-        drain_req(q, NULL);
+        free(buf);
+        if (drain_req(q, NULL) < 0)
+            return -1;
         return router_fail(q, rc, sp.id);
     }
+    /* cannot fail after req_admit (room for the request and its owner) */
+    rc = store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms(),
+                               q->c->name);
     if (h < d->ncontacts) {
-        size_t len = ccroute__v1__contact_arrived__get_packed_size(m);
-        uint8_t *buf = malloc(len ? len : 1);
         side_clear(d, h);
-        if (buf) {
-            ccroute__v1__contact_arrived__pack(m, buf);
-            d->contacts[h].packed = buf;
-            d->contacts[h].len = (uint32_t)len;
-            d->contacts[h].channel = (uint8_t)m->channel;
-            store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms(),
-                                  q->c->name);
-        }
+        d->contacts[h].packed = buf;
+        d->contacts[h].len = (uint32_t)len;
+        d->contacts[h].channel = (uint8_t)m->channel;
+    } else {
+        free(buf);
     }
-    drain_req(q, NULL);
-    return ack_after_barrier(q, NULL);
+    if (drain_req(q, NULL) < 0)
+        return -1;
+    if (rc < 0) {
+        log_error("contact %s: admitted but not recorded: %s", sp.id,
+                  ccr_strerror(rc));
+        return req_fail(q, EC(STATE_UNAVAILABLE), "the contact could not be "
+                        "recorded: %s", ccr_strerror(rc));
+    }
+    return ack_after_barrier(q);
 }
 
 static int h_contact_abandoned(struct req *q)
 {
     const char *id = q->env->contact_abandoned->contact_id;
     int rc;
-    if (check_id(q, id, "ContactAbandoned.contact_id") < 0)
+    if (check_id(q, id, "ContactAbandoned.contact_id") < 0 ||
+        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_contact_abandon(q->s->router, q->now, id);
-    drain_req(q, NULL);
+    if (drain_req(q, NULL) < 0)
+        return -1;
     return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
 }
 
@@ -746,10 +814,12 @@ static int h_contact_completed(struct req *q)
 {
     const char *id = q->env->contact_completed->contact_id;
     int rc;
-    if (check_id(q, id, "ContactCompleted.contact_id") < 0)
+    if (check_id(q, id, "ContactCompleted.contact_id") < 0 ||
+        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_contact_complete(q->s->router, q->now, id);
-    drain_req(q, NULL);
+    if (drain_req(q, NULL) < 0)
+        return -1;
     return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
 }
 
@@ -759,21 +829,24 @@ static int h_offer_accepted(struct req *q)
     struct barrier_rec *rec;
     int rc;
     if (check_id(q, m->contact_id, "OfferAccepted.contact_id") < 0 ||
-        check_id(q, m->agent_id, "OfferAccepted.agent_id") < 0)
+        check_id(q, m->agent_id, "OfferAccepted.agent_id") < 0 ||
+        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_offer_accept(q->s->router, q->now, m->contact_id,
                              m->agent_id);
     if (rc < 0) {
-        drain_req(q, NULL);
+        if (drain_req(q, NULL) < 0)
+            return -1;
         return router_fail(q, rc, m->contact_id);
     }
-    rec = rec_get(q->d);
-    drain_req(q, rec);
-    if (!rec)
-        return req_fail(q, EC(INTERNAL), "out of memory");
     /* ContactAssigned and the Ack leave together once Redis has the
      * assignment: no client hears of an assignment that could be lost. */
-    return ack_after_barrier(q, rec);
+    rec = q->rec;
+    if (drain_req(q, rec) < 0) {
+        rec->assigned = false;
+        return -1;
+    }
+    return ack_after_barrier(q);
 }
 
 static int h_offer_rejected(struct req *q)
@@ -781,11 +854,13 @@ static int h_offer_rejected(struct req *q)
     const Ccroute__V1__OfferRejected *m = q->env->offer_rejected;
     int rc;
     if (check_id(q, m->contact_id, "OfferRejected.contact_id") < 0 ||
-        check_id(q, m->agent_id, "OfferRejected.agent_id") < 0)
+        check_id(q, m->agent_id, "OfferRejected.agent_id") < 0 ||
+        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_offer_reject(q->s->router, q->now, m->contact_id,
                              m->agent_id);
-    drain_req(q, NULL);
+    if (drain_req(q, NULL) < 0)
+        return -1;
     return rc < 0 ? router_fail(q, rc, m->contact_id) : REPLY_ACK;
 }
 
@@ -812,9 +887,12 @@ static int h_contact_transfer(struct req *q)
     } else if (check_id(q, m->to_agent, "ContactTransfer.to_agent") < 0) {
         return -1;
     }
+    if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        return -1;
     rc = router_contact_transfer(q->s->router, q->now, m->contact_id, queue,
                                  to_a ? m->to_agent : NULL);
-    drain_req(q, NULL);
+    if (drain_req(q, NULL) < 0)
+        return -1;
     return rc < 0 ? router_fail(q, rc, m->contact_id) : REPLY_ACK;
 }
 
@@ -833,23 +911,37 @@ static int h_agent_login(struct req *q)
     struct server *s = q->s;
     struct router_agent_spec sp;
     uint32_t h = UINT32_MAX;
+    uint8_t *buf;
+    size_t len;
     int rc;
 
     if (build_agent_spec(q, m, &sp) < 0)
         return -1;
+    /* the packed request and the admission before the router (see
+     * h_contact_arrived) */
+    len = ccroute__v1__agent_login__get_packed_size(m);
+    if (!(buf = arena_alloc(&s->arena, len ? len : 1)))
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    ccroute__v1__agent_login__pack(m, buf);
+    if (req_admit(q, STORE_ADMIT_CHANGE, len + strlen(q->c->name) + 1) < 0)
+        return -1;
     rc = router_agent_login(s->router, q->now, &sp, q->c->id, &h);
     if (rc < 0) {
-        drain_req(q, NULL);
+        if (drain_req(q, NULL) < 0)
+            return -1;
         return router_fail(q, rc, sp.id);
     }
     agent_mark_live(q->d, h);
-    size_t len = ccroute__v1__agent_login__get_packed_size(m);
-    uint8_t *buf = arena_alloc(&s->arena, len);
-    if (buf) {
-        ccroute__v1__agent_login__pack(m, buf);
-        store_agent_login(s->store, sp.id, buf, len, q->c->name);
+    /* cannot fail after req_admit */
+    rc = store_agent_login(s->store, sp.id, buf, len, q->c->name);
+    if (drain_req(q, NULL) < 0)
+        return -1;
+    if (rc < 0) {
+        log_error("agent %s: admitted but not recorded: %s", sp.id,
+                  ccr_strerror(rc));
+        return req_fail(q, EC(STATE_UNAVAILABLE), "the login could not be "
+                        "recorded: %s", ccr_strerror(rc));
     }
-    drain_req(q, NULL);
     return REPLY_ACK;
 }
 
@@ -857,10 +949,12 @@ static int h_agent_logout(struct req *q)
 {
     const char *id = q->env->agent_logout->agent_id;
     int rc;
-    if (check_id(q, id, "AgentLogout.agent_id") < 0)
+    if (check_id(q, id, "AgentLogout.agent_id") < 0 ||
+        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_agent_logout(q->s->router, q->now, id);
-    drain_req(q, NULL);
+    if (drain_req(q, NULL) < 0)
+        return -1;
     return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
 }
 
@@ -889,9 +983,12 @@ static int h_agent_state(struct req *q)
     }
     if (m->reason && strlen(m->reason) >= ROUTER_ID_MAX)
         return req_fail(q, EC(INVALID_FIELD), "AgentState.reason is too long");
+    if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        return -1;
     rc = router_agent_set_state(q->s->router, q->now, m->agent_id, cmd,
                                 m->reason && *m->reason ? m->reason : NULL);
-    drain_req(q, NULL);
+    if (drain_req(q, NULL) < 0)
+        return -1;
     return rc < 0 ? router_fail(q, rc, m->agent_id) : REPLY_ACK;
 }
 
@@ -1109,12 +1206,32 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
         rc = e->fn(&q);
 
     if (rc == REPLY_ACK && (e->flags & DF_DURABLE))
-        rc = ack_after_barrier(&q, NULL);
+        rc = ack_after_barrier(&q);
+    if (q.rec)                  /* admitted, but no barrier: not needed */
+        rec_put(q.d, q.rec);
     if (rc < 0)
         conn_send_error(c, q.id, q.code, "%s", q.msg);
     else if (rc == REPLY_ACK)
         conn_send_ack(c, q.id);
     arena_reset(&s->arena);
+}
+
+/* ---- changes nobody asked for ---- */
+
+/* Timer ticks (offer timeouts, expansions, wrap-up ends, maximum waits) and
+ * grace expiries change the router without a request to refuse, so there
+ * is nothing to admit beforehand: when their events cannot be recorded
+ * (out of memory; store_record counts it in records_failed) the change
+ * stays in memory and Redis keeps the previous state of those contacts and
+ * agents until their next recorded change (docs/redis.md, Durability). */
+static void lost_record(struct server *s, const char *what)
+{
+    struct store_stats st;
+    store_stats(s->store, &st);
+    log_error("%s: router events could not be recorded in Redis (%llu "
+              "record failures so far); Redis keeps the previous state of "
+              "the contacts and agents concerned until they change again",
+              what, (unsigned long long)st.records_failed);
 }
 
 /* ---- grace period ---- */
@@ -1189,7 +1306,8 @@ static void grace_expire(struct server *s, struct grace_ent *g)
             if (router_contact_abandon(r, now, id) == 0)
                 contacts++;
         }
-        drain(s, now, CONN_ID_NONE, NULL);
+        if (drain(s, now, CONN_ID_NONE, NULL) < 0)
+            lost_record(s, "grace expiry");
         arena_reset(&s->arena);
     }
     log_info("client %s did not come back within %u ms: %u contacts "
@@ -1240,7 +1358,8 @@ void dispatch_tick(struct server *s)
 {
     uint64_t now = clock_mono_us();
     router_tick(s->router, now);
-    drain(s, now, CONN_ID_NONE, NULL);
+    if (drain(s, now, CONN_ID_NONE, NULL) < 0)
+        lost_record(s, "timer");
     arena_reset(&s->arena);
 }
 
@@ -1338,7 +1457,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
             router_agent_set_state(s->router, q.now, sp.id, ROUTER_AGENT_AWAY,
                                    reason && *reason ? reason : NULL);
     } else {
-        log_warn("recovery: agent %s: %s", sp.id, router_strerror(rc));
+        log_warn("recovery: agent %s: %s", sp.id, ccr_strerror(rc));
     }
     drain(s, q.now, CONN_ID_NONE, NULL);
     d->loading = false;
@@ -1393,7 +1512,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
             d->contacts[h].channel = (uint8_t)m->channel;
         }
     } else if (rc < 0) {
-        log_warn("recovery: contact %s: %s", sp.id, router_strerror(rc));
+        log_warn("recovery: contact %s: %s", sp.id, ccr_strerror(rc));
     }
     drain(s, q.now, CONN_ID_NONE, NULL);
     d->loading = false;
@@ -1432,11 +1551,6 @@ void dispatch_close(struct dispatch *d)
         d->grace_open = false;
         uv_close((uv_handle_t *)&d->grace_timer, NULL);
     }
-}
-
-int dispatch_open_handles(const struct dispatch *d)
-{
-    return d->grace_open ? 1 : 0;
 }
 
 void dispatch_reset(struct dispatch *d)

@@ -3,10 +3,13 @@
  * dispatch_frame() decodes one frame (protobuf-c into the server's arena),
  * runs the checks every request shares -- Hello first, role rights,
  * known body case -- from one table (body case -> handler, roles, flags),
- * and calls the handler. Handlers validate their fields, call the router,
- * and answer: Ack at once, or Ack from a store barrier callback where the
- * answer promises durability (ContactArrived, OfferAccepted), or Error
- * with a specific ErrorCode. Exactly one Ack or Error per request.
+ * and calls the handler. Handlers validate their fields, have the store
+ * admit the change (req_admit -> store_reserve: a refusal is
+ * STATE_UNAVAILABLE with the router untouched), call the router, and
+ * answer: Ack from a store barrier callback for every request that changes
+ * state (so the Ack promises durability), Ack at once for Hello and
+ * StatsRequest, or Error with a specific ErrorCode. Exactly one Ack or
+ * Error per request, always after the events the request caused.
  *
  * After every router call the router's output list is fanned out
  * (dispatch.c, drain): each event becomes protocol messages for the
@@ -23,8 +26,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
-
 struct server;
 struct conn;
 
@@ -36,12 +37,13 @@ void dispatch_free(struct dispatch *d);
 void dispatch_reset(struct dispatch *d);
 /* Closes dispatch's own handles (grace timer); part of server_stop(). */
 void dispatch_close(struct dispatch *d);
-int dispatch_open_handles(const struct dispatch *d);
 
-/* Handles one frame's payload from c (borrowed until return). */
+/* Handles one frame's payload from c (borrowed until return). The owner of
+ * the connections (server.c) calls it from their on_frame callback. */
 void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
                     size_t len);
-/* c is closing: start the grace period of what it owned. */
+/* c is closing (from the connections' on_close callback): start the grace
+ * period of what it owned. */
 void dispatch_conn_closed(struct server *s, struct conn *c);
 /* The router timer fired: router_tick() and fan out. */
 void dispatch_tick(struct server *s);

@@ -33,7 +33,7 @@ int log_level_parse(const char *name)
     return -1;
 }
 
-const char *log_level_name(enum log_level level)
+static const char *log_level_name(enum log_level level)
 {
     switch (level) {
     case LOG_DEBUG: return "DEBUG";

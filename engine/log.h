@@ -18,7 +18,6 @@ enum log_level {
 void log_set_level(enum log_level level);
 /* Parses "debug", "info", "warn"/"warning", "error"; -1 if unknown. */
 int log_level_parse(const char *name);
-const char *log_level_name(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,11 +1,12 @@
 /* main.c -- ccrouted: command line, configuration, the loop.
  *
  *   ccrouted [--config FILE] [--listen HOST:PORT] [--port-file FILE]
+ *            [--log-level LEVEL]
  *   ccrouted --check-config --config FILE
  *
- * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM) or a good
- * --check-config; 1 on a configuration error; 2 on bad usage; 3 when the
- * listener or the store cannot start.
+ * Exit status (usage() prints the same): 0 after a clean shutdown
+ * (SIGINT/SIGTERM) or a good --check-config; 1 on a configuration error;
+ * 2 on bad usage; 3 when the listener or the store cannot start.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -30,18 +31,24 @@ static void usage(FILE *f)
 "\n"
 "Skills-based contact routing engine (protocol ccroute.v1).\n"
 "\n"
-"  --config FILE       YAML configuration (see deploy/demo.yaml);\n"
-"                      without it every default applies and no queue exists\n"
-"  --check-config      parse and validate the configuration (including the\n"
-"                      routing model), print OK or the error, exit 0 or 1\n"
-"  --listen HOST:PORT  listen here instead of the configured address\n"
-"                      (port 0: any free port; see --port-file)\n"
-"  --port-file FILE    write the bound port to FILE once listening\n"
-"  --log-level LEVEL   debug, info, warn or error (overrides the file)\n"
-"  --version           print the version and exit\n"
-"  --help              this text\n"
+"  -c, --config FILE       YAML configuration (docs/configuration.md);\n"
+"                          without it every default applies and no queue\n"
+"                          exists\n"
+"      --check-config      check the configuration and exit: parse it, build\n"
+"                          the routing model from it, and bind and release\n"
+"                          the listen address; print OK (exit 0) or the\n"
+"                          error (exit 1)\n"
+"  -l, --listen HOST:PORT  listen here instead of the configured address\n"
+"                          (a numeric IP address or localhost; port 0: any\n"
+"                          free port, see --port-file)\n"
+"  -p, --port-file FILE    write the bound port to FILE once listening\n"
+"      --log-level LEVEL   debug, info, warn or error (overrides the file)\n"
+"  -V, --version           print the version and exit\n"
+"  -h, --help              this text\n"
 "\n"
-"Signals: SIGINT and SIGTERM stop the engine cleanly.\n");
+"Exit status: 0 after a clean stop (SIGINT or SIGTERM) or a good\n"
+"--check-config, 1 on a configuration error, 2 on bad usage, 3 when the\n"
+"listener or the store cannot start.\n");
 }
 
 int main(int argc, char **argv)
@@ -94,12 +101,16 @@ int main(int argc, char **argv)
         config_fini(&cfg);
         return 1;
     }
-    if (listen && config_parse_listen(listen, cfg.listen_host,
-                                      sizeof(cfg.listen_host),
-                                      &cfg.listen_port) < 0) {
-        fprintf(stderr, "ccrouted: --listen %s: expected HOST:PORT\n", listen);
-        config_fini(&cfg);
-        return 2;
+    if (listen) {
+        if (config_parse_listen(listen, cfg.listen_host,
+                                sizeof(cfg.listen_host),
+                                &cfg.listen_port) < 0) {
+            fprintf(stderr, "ccrouted: --listen %s: expected HOST:PORT\n",
+                    listen);
+            config_fini(&cfg);
+            return 2;
+        }
+        cfg.listen_line = 0;    /* not from the file any more */
     }
     if (log_level) {
         int l = log_level_parse(log_level);
@@ -112,9 +123,15 @@ int main(int argc, char **argv)
         cfg.log_level = (enum log_level)l;
     }
     if (check) {
+        /* In the order the daemon starts: the file (every error names its
+         * line), the routing model, then the listener. */
         const char *rerr = NULL;
+        const char *source = listen ? "--listen"
+                                    : config_path ? config_path : "(defaults)";
         struct router *r = router_new(&cfg.router, 1, &rerr);
         if (!r) {
+            /* config_load() refuses whatever router_new() would, so this
+             * is out of memory in practice. */
             fprintf(stderr, "%s: routing: %s\n",
                     config_path ? config_path : "(defaults)",
                     rerr ? rerr : "invalid configuration");
@@ -122,6 +139,11 @@ int main(int argc, char **argv)
             return 1;
         }
         router_free(r);
+        if (config_check_listen(&cfg, source, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            config_fini(&cfg);
+            return 1;
+        }
         printf("OK\n");
         config_fini(&cfg);
         return 0;

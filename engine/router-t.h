@@ -9,24 +9,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define ROUTER_ID_MAX      64   /* ids and names, including the NUL */
 #define ROUTER_MAX_REQ     8    /* required skills per queue or contact */
 #define ROUTER_MAX_STEPS   8    /* expansion steps per queue */
 #define ROUTER_MAX_SKILLS  32   /* skills per agent */
 #define ROUTER_LEVEL_MAX   10   /* proficiency 1..10 */
 
+/* The router's codes, in the project's one error space (error.h). */
 enum router_error {
-    ROUTER_OK = 0,
-    ROUTER_EINVAL = -1,         /* bad argument (empty id, level range...) */
-    ROUTER_ENOQUEUE = -2,
-    ROUTER_ENOAGENT = -3,
-    ROUTER_ENOCONTACT = -4,
-    ROUTER_ENOSKILL = -5,
-    ROUTER_EDUPLICATE = -6,     /* contact id already known */
-    ROUTER_ESTATE = -7,         /* not allowed in the current state */
-    ROUTER_EFULL = -8,          /* queue at max length and no overflow */
-    ROUTER_EEXIST = -9,         /* agent already logged in */
-    ROUTER_ENOMEM = -10,        /* a configured limit or out of memory */
+    ROUTER_OK = CCR_OK,
+    ROUTER_EINVAL = CCR_EINVAL,         /* bad argument (empty id, level...) */
+    ROUTER_ENOQUEUE = CCR_ENOQUEUE,
+    ROUTER_ENOAGENT = CCR_ENOAGENT,
+    ROUTER_ENOCONTACT = CCR_ENOCONTACT,
+    ROUTER_ENOSKILL = CCR_ENOSKILL,
+    ROUTER_EDUPLICATE = CCR_EDUPLICATE, /* contact id already known */
+    ROUTER_ESTATE = CCR_ESTATE,         /* not allowed in the current state */
+    ROUTER_EFULL = CCR_EFULL,           /* queue at max length, no overflow */
+    ROUTER_EEXIST = CCR_EEXIST,         /* agent already logged in */
+    ROUTER_ENOMEM = CCR_ENOMEM,         /* a configured limit or out of memory */
 };
 
 enum router_channel {

@@ -1260,7 +1260,9 @@ static void move_to_queue(struct router *r, uint64_t now, struct contact *c,
 
 /* ---- public: construction ---- */
 
-int router_skill_intern(struct router *r, const char *name)
+/* Interns a skill name, returning its id (>= 0) or a negative error. Skill
+ * names from configuration are interned by router_new(). */
+static int router_skill_intern(struct router *r, const char *name)
 {
     if (!id_ok(name))
         return ROUTER_EINVAL;
@@ -2641,20 +2643,3 @@ uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
     return est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
 }
 
-const char *router_strerror(int err)
-{
-    switch (err) {
-    case ROUTER_OK: return "ok";
-    case ROUTER_EINVAL: return "invalid argument";
-    case ROUTER_ENOQUEUE: return "no such queue";
-    case ROUTER_ENOAGENT: return "no such agent";
-    case ROUTER_ENOCONTACT: return "no such contact";
-    case ROUTER_ENOSKILL: return "no such skill";
-    case ROUTER_EDUPLICATE: return "duplicate contact";
-    case ROUTER_ESTATE: return "not allowed in the current state";
-    case ROUTER_EFULL: return "queue full";
-    case ROUTER_EEXIST: return "agent already logged in";
-    case ROUTER_ENOMEM: return "out of memory or configured limit";
-    }
-    return "unknown error";
-}

@@ -17,7 +17,7 @@
  * defers slot reuse until then.
  *
  * Errors: functions returning int give 0 or a negative ROUTER_E* code;
- * router_strerror() names it. Bad input never changes state.
+ * ccr_strerror() names it. Bad input never changes state.
  *
  * Ownership: the router copies everything it keeps; pointers passed in are
  * borrowed for the duration of the call only.
@@ -38,9 +38,6 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
                           const char **err);
 void router_free(struct router *r);
 
-/* Interns a skill name, returning its id (>= 0) or a negative error. Skill
- * names from configuration are interned by router_new(). */
-int router_skill_intern(struct router *r, const char *name);
 /* Returns the queue index for `name` or -1. */
 int router_queue_find(const struct router *r, const char *name);
 const char *router_queue_name(const struct router *r, int queue);
@@ -173,6 +170,5 @@ uint32_t router_estimated_wait(const struct router *r, int queue,
  * negative code and a description in buf. O(agents + contacts). */
 int router_check(const struct router *r, char *buf, size_t len);
 
-const char *router_strerror(int err);
 
 #endif

@@ -13,11 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "clock.h"
+#include "config.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
 #include "router.h"
+#include "store.h"
 
 static void server_on_connection(uv_stream_t *l, int status)
 {
@@ -26,8 +29,23 @@ static void server_on_connection(uv_stream_t *l, int status)
         log_warn("listener: %s", uv_strerror(status));
         return;
     }
-    conn_accept(s);
+    conn_accept(&s->conns, l);
 }
+
+/* The connections' callbacks (conn-t.h): this is where frames and closes
+ * go up to dispatch; conn.c itself knows nothing above it. */
+static void server_conn_frame(void *arg, struct conn *c,
+                              const uint8_t *payload, size_t len)
+{
+    dispatch_frame(arg, c, payload, len);
+}
+
+static void server_conn_closed(void *arg, struct conn *c)
+{
+    dispatch_conn_closed(arg, c);
+}
+
+static void server_timer_rearm(struct server *s);
 
 /* Once per loop turn, just before the loop blocks: persistence first,
  * then replies, then the timer (see server.h). */
@@ -35,7 +53,7 @@ static void server_prepare_cb(uv_prepare_t *p)
 {
     struct server *s = p->data;
     store_flush(s->store);
-    conn_flush_all(s);
+    conn_flush_all(&s->conns);
     server_timer_rearm(s);
 }
 
@@ -47,7 +65,7 @@ static void server_timer_cb(uv_timer_t *t)
     /* Re-armed by the prepare hook of this turn. */
 }
 
-void server_timer_rearm(struct server *s)
+static void server_timer_rearm(struct server *s)
 {
     uint64_t due, now, ms;
     if (s->stopping)
@@ -90,12 +108,12 @@ static void server_on_role(void *arg, enum store_role role,
     case STORE_ROLE_STANDBY:
         log_info("store: standby (owner: %s)", owner && *owner ? owner : "?");
         if (was == STORE_ROLE_OWNER)
-            conn_close_all(s, "lease lost: this engine is now a standby");
+            conn_close_all(&s->conns, "lease lost: this engine is now a standby");
         break;
     case STORE_ROLE_NONE:
         log_info("store: ownership unknown");
         if (was == STORE_ROLE_OWNER)
-            conn_close_all(s, "lease lost");
+            conn_close_all(&s->conns, "lease lost");
         break;
     }
 }
@@ -139,6 +157,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
+    conn_set_init(&s->conns, loop, cfg->max_frame, cfg->max_output,
+                  server_conn_frame, server_conn_closed, s);
     arena_cap = cfg->max_frame * 4 < 256 * 1024 ? 256 * 1024
                                                 : cfg->max_frame * 4;
     if (arena_init(&s->arena, arena_cap) < 0) {
@@ -248,7 +268,7 @@ int server_start(struct server *s)
     }
     rc = store_start(s->store);
     if (rc < 0) {
-        log_error("store: %s", store_strerror(rc));
+        log_error("store: %s", ccr_strerror(rc));
         return -EIO;
     }
     if (s->port_file[0]) {
@@ -267,7 +287,7 @@ void server_stop(struct server *s)
     if (s->stopping)
         return;
     s->stopping = true;
-    conn_close_all(s, "shutting down");
+    conn_close_all(&s->conns, "shutting down");
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->prepare, NULL);
@@ -289,12 +309,8 @@ void server_fini(struct server *s)
     if (s->router)
         router_free(s->router);
     arena_fini(&s->arena);
-    conn_pool_fini(s);
-    free(s->slots);
-    free(s->gens);
+    conn_set_fini(&s->conns);
     s->store = NULL;
     s->dispatch = NULL;
     s->router = NULL;
-    s->slots = NULL;
-    s->gens = NULL;
 }

@@ -2,7 +2,8 @@
  * signals, and the objects they share.
  *
  * One libuv loop runs everything. Data flows one way (STYLE.md, lesson 8):
- *   conn.c read_cb -> frames -> dispatch.c -> router -> output list
+ *   conn.c read_cb -> frames -> (on_frame callback, server.c)
+ *   -> dispatch.c -> router -> output list
  *   -> dispatch.c fan-out (protocol messages into connections' output
  *      buffers, store_record()) -> router_out_clear()
  * and side effects happen once per loop turn, in the uv_prepare hook that
@@ -23,50 +24,13 @@
 #ifndef CCROUTE_SERVER_H
 #define CCROUTE_SERVER_H
 
-#include <stdbool.h>
-#include <stdint.h>
+#include <stddef.h>
 
 #include <uv.h>
 
-#include "arena.h"
-#include "config.h"
-#include "store.h"
+#include "server-t.h"
 
-struct conn;
-struct obuf_chunk;
-struct dispatch;
-struct router;
-
-struct server {
-    uv_loop_t *loop;
-    const struct config *cfg;       /* borrowed; outlives the server */
-    struct router *router;
-    struct store *store;
-    struct dispatch *dispatch;
-    struct arena arena;             /* decode/encode scratch, reset per unit
-                                       of work (frame, tick, callback) */
-    enum store_role role;
-    char port_file[512];            /* where to write the bound port */
-    int port;                       /* bound port, after server_listen() */
-
-    /* private: loop handles */
-    uv_tcp_t listener;
-    uv_prepare_t prepare;
-    uv_timer_t timer;               /* router deadlines */
-    uint64_t timer_due;             /* armed deadline (us), 0 if none */
-    uv_signal_t sigint, sigterm;
-    bool listening, stopping;
-    int open_handles;               /* closed on stop; loop ends at 0 */
-
-    /* private: connections (conn.c) */
-    struct conn **slots;            /* slot -> live connection or NULL */
-    uint16_t *gens;                 /* slot -> generation of its last id */
-    uint32_t nslots, capslots;
-    uint32_t nconns;
-    struct conn *pending;           /* connections with output to write */
-    struct obuf_chunk *free_chunks; /* output chunk pool */
-    uint32_t nfree_chunks;
-};
+struct config;
 
 /* Creates the router, dispatch tables and store from `cfg` (borrowed for
  * the server's life). Returns 0 or -1 with a message in err. */
@@ -80,8 +44,5 @@ int server_start(struct server *s);
 void server_stop(struct server *s);
 /* Frees what server_init() created. Call after uv_run() returned. */
 void server_fini(struct server *s);
-
-/* Re-arms the router timer to router_next_deadline(). */
-void server_timer_rearm(struct server *s);
 
 #endif

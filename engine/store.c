@@ -158,27 +158,37 @@ static uint64_t now_us(void)
 /* ---------------------------------------------------------------- */
 /* barriers */
 
+static int barrier_room(struct store *s);
+
 static int barrier_push(struct store *s, store_barrier_cb cb, void *arg,
                         uint64_t seq)
 {
-    if (s->bcount == s->bcap) {
-        size_t n = s->bcap ? s->bcap * 2 : 64;
-        struct store_barrier_ent *b = malloc(n * sizeof(*b));
-        if (!b)
-            return STORE_ENOMEM;
-        for (size_t i = 0; i < s->bcount; i++)
-            b[i] = s->barriers[(s->bhead + i) % s->bcap];
-        free(s->barriers);
-        s->barriers = b;
-        s->bcap = n;
-        s->bhead = 0;
-    }
+    if (barrier_room(s) < 0)
+        return STORE_ENOMEM;
     struct store_barrier_ent *e =
         &s->barriers[(s->bhead + s->bcount) % s->bcap];
     e->cb = cb;
     e->arg = arg;
     e->seq = seq;
     s->bcount++;
+    return 0;
+}
+
+/* Room for one more barrier without allocating. 0 or STORE_ENOMEM. */
+static int barrier_room(struct store *s)
+{
+    if (s->bcount < s->bcap)
+        return 0;
+    size_t n = s->bcap ? s->bcap * 2 : 64;
+    struct store_barrier_ent *b = malloc(n * sizeof(*b));
+    if (!b)
+        return STORE_ENOMEM;
+    for (size_t i = 0; i < s->bcount; i++)
+        b[i] = s->barriers[(s->bhead + i) % s->bcap];
+    free(s->barriers);
+    s->barriers = b;
+    s->bcap = n;
+    s->bhead = 0;
     return 0;
 }
 
@@ -1173,22 +1183,74 @@ static size_t hset(uint32_t *set, uint8_t *flag, size_t *n, uint32_t h)
     return (*n)++;
 }
 
+/* Room for `events` more router events (one stream entry each, at most one
+ * key each: a contact's, or an agent's for AGENT_STATE) and `data` more
+ * bytes of packed requests and owners, so that recording them allocates
+ * nothing. 0 or -1; only capacity changes. */
+static int grow_for(struct store *s, size_t events, size_t data)
+{
+    if (hreserve(s, events) < 0 ||
+        storebatch_reserve(&s->cur, events * STOREBATCH_EVENT_BYTES,
+                           events * STOREBATCH_EVENT_ARGS) < 0 ||
+        storestate_reserve(&s->keys, events + (data ? 1 : 0), data) < 0)
+        return -1;
+    return 0;
+}
+
+/* Admission and room before the engine changes the router for a request.
+ *
+ * Why reserve and not undo: the router has no undo, and an undo through it
+ * (abandon the contact that just arrived, log the agent out again) would
+ * itself emit events and count in the statistics. So the engine asks
+ * first: is there a term, is the backlog under its bound, and is there
+ * room -- memory already allocated -- for what the change will write?
+ * Only then does it call the router, and the writes that follow
+ * (store_contact_arrived / store_agent_login, store_record, one
+ * store_barrier) cannot fail for want of memory or bound.
+ *
+ * The room covers STORE_RESERVE_EVENTS events, as many as the router's own
+ * output list holds before it must grow (router.c sizes it at 1024 and
+ * aborts if it cannot grow: a decision that cannot be reported is not
+ * kept). A request that makes more (an agent of very large capacity
+ * logging in or out while hundreds of contacts wait) needs store_record()
+ * to allocate the rest; if that fails the change is in the router but not
+ * in Redis, and the engine says so (log, records_failed). */
+int store_reserve(struct store *s, enum store_admit kind, size_t data)
+{
+    if (!s->redis)
+        return barrier_room(s);
+    if (!s->token)
+        return STORE_ENOTOWNER;
+    if (kind == STORE_ADMIT_NEW ? s->pending_ops >= s->cfg.max_pending
+                                : s->pending_ops > 2 * s->cfg.max_pending)
+        return STORE_EUNAVAILABLE;
+    if (grow_for(s, STORE_RESERVE_EVENTS, data) < 0 || barrier_room(s) < 0)
+        return STORE_ENOMEM;
+    return 0;
+}
+
 /* Events go to the stream one by one (in `cur`); the keys they touch get
  * their final state in `keys` (one op per key at send time). Contact
  * hashes change with every contact event; an agent's hash only with its
  * AGENT_STATE events (state, reason and since_ms change nowhere else in the
  * router), so offers and assignments write no agent key. */
-void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
+int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
 {
-    if (!s->redis || !s->router || !s->token)
-        return;
+    if (!s->redis)
+        return 0;
+    if (!s->router || !s->token)
+        return STORE_ENOTOWNER;
     struct router *r = s->router;
     size_t n = router_out_count(r);
     if (n == 0)
-        return;
-    if (hreserve(s, n) < 0) {
+        return 0;
+    /* All or nothing: room for every op first (nothing allocates below),
+     * so a failure leaves the batch as it was. After store_reserve() and
+     * at most STORE_RESERVE_EVENTS events this allocates nothing. */
+    if (grow_for(s, n, 0) < 0) {
+        s->st.records_failed++;
         log_error("store: out of memory recording %zu events", n);
-        return;
+        return STORE_ENOMEM;
     }
     size_t nc = 0, na = 0;
     size_t before = s->cur.nops;
@@ -1261,9 +1323,8 @@ void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
                                                : "";
         uint64_t dl = ci.state == ROUTER_CONTACT_OFFERED
                           ? to_wall(ci.deadline, mono_now_us, wall_now_ms) : 0;
-        if (storestate_contact_state(&s->keys, id, (int)ci.state, q, a,
-                                     dl) < 0)
-            log_error("store: out of memory recording contact %s", id);
+        /* cannot fail: grow_for() made room */
+        storestate_contact_state(&s->keys, id, (int)ci.state, q, a, dl);
     }
     for (size_t i = 0; i < na; i++) {
         const char *id = router_agent_id(r, s->ha[i]);
@@ -1279,13 +1340,13 @@ void store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
             storestate_agent_logout(&s->keys, id);
             continue;
         }
-        if (storestate_agent_state(&s->keys, id, (int)ai.state, ai.reason,
-                                   to_wall(ai.state_since, mono_now_us,
-                                           wall_now_ms)) < 0)
-            log_error("store: out of memory recording agent %s", id);
+        storestate_agent_state(&s->keys, id, (int)ai.state, ai.reason,
+                               to_wall(ai.state_since, mono_now_us,
+                                       wall_now_ms));
     }
     s->st.ops_queued += s->cur.nops - before;
     pending_update(s);
+    return 0;
 }
 
 /* durability memory: while Redis is connected and confirming but the
@@ -1302,16 +1363,11 @@ static bool memory_throttled(const struct store *s)
 
 int store_barrier(struct store *s, store_barrier_cb cb, void *arg)
 {
-    if (s->redis) {
-        /* The engine stops admitting contacts at max_pending (see
-         * store_writable); requests admitted before, and requests that are
-         * not new contacts, still get their barrier up to a hard cap of
-         * twice the bound, past which memory is protected. */
-        if (s->pending_ops > 2 * s->cfg.max_pending)
-            return STORE_EUNAVAILABLE;
-        if (!s->token)
-            return STORE_ENOTOWNER;
-    }
+    /* The bound is checked at admission (store_reserve), before the
+     * change, never here after it: a change the router has made must get
+     * its barrier. */
+    if (s->redis && !s->token)
+        return STORE_ENOTOWNER;
     uint64_t seq = cur_ops(s) ? s->next_seq : s->next_seq - 1;
     return barrier_push(s, cb, arg, seq);
 }
@@ -1328,14 +1384,3 @@ void store_flush(struct store *s)
                          !memory_throttled(s), 0);
 }
 
-const char *store_strerror(int err)
-{
-    switch (err) {
-    case STORE_OK: return "ok";
-    case STORE_EUNAVAILABLE: return "durable state unavailable";
-    case STORE_ENOTOWNER: return "not the owner of the tenant";
-    case STORE_ENOMEM: return "out of memory";
-    case STORE_EINVAL: return "invalid argument";
-    }
-    return "unknown store error";
-}

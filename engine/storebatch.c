@@ -69,6 +69,11 @@ static int reserve(struct storebatch *b, size_t bytes, size_t args)
     return 0;
 }
 
+int storebatch_reserve(struct storebatch *b, size_t bytes, size_t args)
+{
+    return reserve(b, bytes, args);
+}
+
 /* Appends one argument; the caller reserved room. */
 static void put(struct storebatch *b, const void *p, size_t n)
 {
@@ -434,6 +439,36 @@ static int arena_put(struct storestate *t, const void *p, size_t n,
         memcpy(t->arena + t->alen, p, n);
     *off = t->alen;
     t->alen += n;
+    return 0;
+}
+
+int storestate_reserve(struct storestate *t, size_t keys, size_t bytes)
+{
+    size_t need = t->n + keys;
+    if (need > t->cap) {
+        size_t c = t->cap ? t->cap : 256;
+        while (c < need)
+            c *= 2;
+        struct storestate_ent *ne = realloc(t->ent, c * sizeof(*ne));
+        if (!ne)
+            return -1;
+        t->ent = ne;
+        t->cap = c;
+    }
+    /* ent_get rehashes when nslots < 2 * (n + 1): make that false up to
+     * `need` entries, with the size ent_get itself would pick. */
+    if (t->nslots < 2 * need && rehash(t, 4 * t->cap) < 0)
+        return -1;
+    if (t->alen + bytes > t->acap) {
+        size_t c = t->acap ? t->acap : 4096;
+        while (c < t->alen + bytes)
+            c *= 2;
+        char *a = realloc(t->arena, c);
+        if (!a)
+            return -1;
+        t->arena = a;
+        t->acap = c;
+    }
     return 0;
 }
 

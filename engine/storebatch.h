@@ -55,6 +55,17 @@ int storebatch_append(struct storebatch *dst, struct storebatch *src);
 /* Swaps two batches (cheap). */
 void storebatch_swap(struct storebatch *a, struct storebatch *b);
 
+/* Grows the batch so that `bytes` more argument bytes in `args` more
+ * arguments fit without allocating. Returns 0 or -1 (out of memory; the
+ * batch is unchanged, only its capacity may have grown). */
+int storebatch_reserve(struct storebatch *b, size_t bytes, size_t args);
+
+/* The most one storebatch_event() op takes: 7 arguments; the type (at most
+ * 11 bytes), three ids or names below 64 bytes each, a timestamp and a
+ * detail of at most 20 digits. store.c reserves room per event with it. */
+#define STOREBATCH_EVENT_ARGS 7
+#define STOREBATCH_EVENT_BYTES 256
+
 /* Ops. Strings may be NULL (sent empty). Return 0 or -1 (out of memory,
  * nothing added). */
 int storebatch_contact_arrived(struct storebatch *b, const char *id,
@@ -136,6 +147,12 @@ struct storestate {
 void storestate_init(struct storestate *t);
 void storestate_free(struct storestate *t);
 void storestate_reset(struct storestate *t);
+/* Grows the table so that `keys` more entries and `bytes` more packed
+ * request and owner bytes (storestate_contact_arrived / _agent_login, an
+ * owner with its NUL) fit without allocating: the ops below then cannot
+ * fail for those. Returns 0 or -1 (out of memory; nothing recorded is
+ * lost, only capacity may have grown). */
+int storestate_reserve(struct storestate *t, size_t keys, size_t bytes);
 /* Each returns 0 or -1 (out of memory; nothing recorded). */
 int storestate_contact_arrived(struct storestate *t, const char *id,
                                const uint8_t *arrived, size_t len,

@@ -48,13 +48,3 @@ size_t frame_size(size_t plen)
     return frame_varint_put(plen, tmp) + plen;
 }
 
-const char *frame_strerror(int status)
-{
-    switch (status) {
-    case FRAME_OK: return "ok";
-    case FRAME_NEED_MORE: return "partial frame";
-    case FRAME_E_TOO_LARGE: return "frame larger than the limit";
-    case FRAME_E_VARINT: return "malformed length prefix";
-    }
-    return "unknown frame status";
-}

@@ -17,14 +17,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define FRAME_VARINT_MAX 10          /* bytes of a 64-bit varint */
 #define FRAME_DEFAULT_MAX (64 * 1024) /* default payload limit */
 
 enum frame_status {
     FRAME_OK = 0,           /* a whole frame is at the front of the buffer */
     FRAME_NEED_MORE = 1,    /* partial frame: read more, keep the bytes */
-    FRAME_E_TOO_LARGE = -1, /* declared length above the limit */
-    FRAME_E_VARINT = -2,    /* length prefix is not a valid varint */
+    FRAME_E_TOO_LARGE = CCR_EFRAMESIZE, /* declared length above the limit */
+    FRAME_E_VARINT = CCR_EVARINT,       /* length prefix is not a varint */
 };
 
 /* Looks for one frame at the start of buf[0..len). On FRAME_OK, *payload
@@ -43,6 +45,5 @@ size_t frame_varint_put(uint64_t v, uint8_t *out);
  * of plen bytes. */
 size_t frame_size(size_t plen);
 
-const char *frame_strerror(int status);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ccload-model.h"
 #include "client.h"
 #include "harness.h"
 
@@ -221,7 +222,97 @@ static void test_bad_model_names_line(void **state)
     int rc = run_plain(argv, err, sizeof(err));
     unlink(path);
     assert_int_equal(rc, 2);
-    assert_non_null(strstr(err, ":4: mix[0]: unknown key \"shaer\""));
+    assert_non_null(strstr(err, ":4: mix[0].shaer: unknown key (expected "
+                            "one of: name, share, queue"));
+}
+
+/* ---- the model's YAML, parsed in-process (bench/ccload-model.c) ---- */
+
+/* Loads `text` as m.yaml; fails the test on an error. */
+static void model_ok(struct model *m, const char *text)
+{
+    char err[512];
+    if (model_load_string(m, "m.yaml", text, strlen(text), err,
+                          sizeof(err)) < 0)
+        fail_msg("%s", err);
+}
+
+/* Expects an error containing `want`. */
+static void model_bad(const char *text, const char *want)
+{
+    static struct model m;
+    char err[512];
+    if (model_load_string(&m, "m.yaml", text, strlen(text), err,
+                          sizeof(err)) == 0)
+        fail_msg("accepted:\n%s", text);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" lacks \"%s\"", err, want);
+}
+
+/* Durations have the engine's syntax (engine/yamlwalk.h): a unit is
+ * required, so a bare number cannot mean seconds here and milliseconds
+ * there; 0 needs none. */
+static void test_model_durations(void **state)
+{
+    static struct model m;
+    model_ok(&m, "duration: 1.5m\ndrain: 0\nservice_level: 20s\n"
+                 "arrivals:\n  curve:\n    - {at: 0, rate: 1}\n"
+                 "    - {at: 500ms, rate: 2}\n"
+                 "mix:\n  - {queue: q, patience: 1h}\n"
+                 "agents:\n  - {skills: {a: 1}, think: 250us, "
+                 "handle: {dist: uniform, min: 1.5s, max: 2min}, wrapup: 0}\n");
+    assert_true(m.duration_s == 90.0);
+    assert_true(m.drain_s == 0.0);
+    assert_true(m.sl_threshold_ms == 20000.0);
+    assert_int_equal(m.ncurve, 2);
+    assert_true(m.curve[1].at_s == 0.5);
+    assert_true(m.classes[0].patience.mean_ms == 3600000.0);
+    assert_true(m.groups[0].think.mean_ms == 0.25);
+    assert_true(m.groups[0].handle.min_ms == 1500.0);
+    assert_true(m.groups[0].handle.max_ms == 120000.0);
+    assert_int_equal(m.groups[0].wrapup.kind, DIST_FIXED);
+    assert_true(m.groups[0].wrapup.mean_ms == 0.0);
+
+    /* A bare number used to mean seconds here (and milliseconds in the
+     * engine): now it names the missing unit, with file, line, field. */
+    model_bad("name: x\nduration: 20\nmix:\n  - {queue: q}\n",
+              "m.yaml:2: duration: \"20\" needs a unit (e.g. 20s or 20ms)");
+    model_bad("mix:\n  - queue: q\n    patience: {mean: 1.5}\n",
+              "m.yaml:3: mix[0].patience.mean: \"1.5\" needs a unit");
+    model_bad("mix:\n  - {queue: q}\nagents:\n  - {skills: {a: 1}, "
+              "think: soon}\n", "m.yaml:4: agents[0].think: \"soon\" is "
+              "not a duration");
+}
+
+/* The same walker's rules as the engine's configuration: one document,
+ * no key twice, every error with file and line. */
+static void test_model_structure_errors(void **state)
+{
+    model_bad("mix:\n  - {queue: q}\n---\nmix:\n  - {queue: r}\n",
+              "m.yaml:3: a second YAML document");
+    model_bad("mix:\n  - {queue: q}\nagents:\n  - skills: {a: 1, a: 2}\n",
+              "m.yaml:4: agents[0].skills.a: given twice (first at line 4)");
+    model_bad("seed: 1\nseed: 2\nmix:\n  - {queue: q}\n",
+              "m.yaml:2: seed: given twice (first at line 1)");
+    model_bad("", "m.yaml:1: the model is empty");
+    model_bad("name: x\n", "m.yaml:1: mix: at least one contact class");
+    model_bad("mix:\n  - {queue: q, channel: fax}\n", "m.yaml:2: "
+              "mix[0].channel: unknown channel \"fax\"");
+    model_bad("mix:\n  - {queue: q, priority: [5, 1000]}\n", "m.yaml:2: "
+              "mix[0].priority[1]: 1000 is out of range (0..100)");
+    model_bad("mix:\n  - {queue: q}\nagents:\n  - skills: {a: 1}\n"
+              "    capacity: {chat: 2, fax: 1}\n", "m.yaml:5: "
+              "agents[0].capacity.fax: unknown key (expected one of: voice, "
+              "chat, email, social)");
+    static struct model m;
+    model_ok(&m, "mix:\n  - {queue: q}\nagents:\n  - skills: {a: 1}\n"
+                 "    capacity: {chat: 2, social: 3}\n");
+    assert_int_equal(m.groups[0].capacity[CCROUTE__V1__CHANNEL__CHANNEL_CHAT],
+                     2);
+    assert_int_equal(
+        m.groups[0].capacity[CCROUTE__V1__CHANNEL__CHANNEL_SOCIAL], 3);
+    assert_int_equal(m.groups[0].capacity[CCROUTE__V1__CHANNEL__CHANNEL_VOICE],
+                     0);
 }
 
 /* ---- against ccrouted ---- */
@@ -349,6 +440,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refuses_remote_target),
         cmocka_unit_test(test_bad_model_names_line),
+        cmocka_unit_test(test_model_durations),
+        cmocka_unit_test(test_model_structure_errors),
         cmocka_unit_test(test_limit_server_smoke),
         cmocka_unit_test(test_limit_server_max_rate),
         cmocka_unit_test(test_contacts_limit),

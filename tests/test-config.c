@@ -1,17 +1,27 @@
 /* test-config.c -- the YAML configuration loader: a complete good file,
  * then each kind of error, checking that the message names the file, the
- * line and the field. */
+ * line and the field; the duration syntax; one document per file; and
+ * `ccrouted --check-config` (listen address) and `--help` run as the real
+ * binary ($CCROUTE_BUILD, default build/). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "router.h"
+#include "yamlwalk.h"
 
 static void test_good_file(void **state)
 {
@@ -233,25 +243,11 @@ static void test_value_syntax(void **state)
     uint64_t v;
     char host[64];
     int port;
-    assert_int_equal(config_parse_duration("30s", 1, &v), 0);
-    assert_int_equal(v, 30000);
-    assert_int_equal(config_parse_duration("500ms", 1, &v), 0);
-    assert_int_equal(v, 500);
-    assert_int_equal(config_parse_duration("2m", 1, &v), 0);
-    assert_int_equal(v, 120000);
-    assert_int_equal(config_parse_duration("1h", 1, &v), 0);
-    assert_int_equal(v, 3600000);
-    assert_int_equal(config_parse_duration("250", 1, &v), 0);
-    assert_int_equal(v, 250);
-    assert_int_equal(config_parse_duration("20", 1000, &v), 0);
-    assert_int_equal(v, 20000);
-    assert_int_equal(config_parse_duration("-1s", 1, &v), -1);
-    assert_int_equal(config_parse_duration("3 weeks", 1, &v), -1);
-    assert_int_equal(config_parse_size("4MiB", &v), 0);
+    assert_int_equal(yamlwalk_parse_size("4MiB", &v), 0);
     assert_int_equal(v, 4u << 20);
-    assert_int_equal(config_parse_size("64k", &v), 0);
+    assert_int_equal(yamlwalk_parse_size("64k", &v), 0);
     assert_int_equal(v, 65536);
-    assert_int_equal(config_parse_size("12 parsecs", &v), -1);
+    assert_int_equal(yamlwalk_parse_size("12 parsecs", &v), -1);
     assert_int_equal(config_parse_listen("10.1.2.3:99", host, sizeof(host),
                                          &port), 0);
     assert_string_equal(host, "10.1.2.3");
@@ -269,6 +265,388 @@ static void test_value_syntax(void **state)
                                          &port), -1);
 }
 
+/* One duration syntax (yamlwalk.h), the same for ccload's model
+ * (tests/test-ccload.c checks that side): a unit is required, a bare
+ * number is an error except 0, fractions are exact. */
+static void test_duration_syntax(void **state)
+{
+    static const struct { const char *s; uint64_t us; } good[] = {
+        { "30s", 30000000 }, { "500ms", 500000 }, { "2m", 120000000 },
+        { "2min", 120000000 }, { "1h", 3600000000ull }, { "250us", 250 },
+        { "1.5m", 90000000 }, { "1.1s", 1100000 }, { "0.25ms", 250 },
+        { "3 s", 3000000 }, { "0", 0 }, { "0.0", 0 }, { "0s", 0 },
+        { "1.50s", 1500000 },
+    };
+    static const char *const bad[] = {
+        "20", "1.5", "-1s", "3 weeks", "s", "", "1.s", "0.0001us",
+        "1e3ms", "+5s", "5S", "99999999999999999999h",
+    };
+    uint64_t us;
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+        if (yamlwalk_parse_duration(good[i].s, &us) < 0)
+            fail_msg("\"%s\" refused", good[i].s);
+        if (us != good[i].us)
+            fail_msg("\"%s\": %llu us, expected %llu", good[i].s,
+                     (unsigned long long)us,
+                     (unsigned long long)good[i].us);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        if (yamlwalk_parse_duration(bad[i], &us) == 0)
+            fail_msg("\"%s\" accepted as %llu us", bad[i],
+                     (unsigned long long)us);
+
+    /* In the file: a bare number names the missing unit instead of being
+     * read as milliseconds, and so does the old "_ms" key spelling. */
+    expect_error("grace: 20\n", "t.yaml:1: grace: \"20\" needs a unit", NULL);
+    expect_error("\nrouting:\n  offer_timeout: 15000\n", "t.yaml:3: "
+                 "routing.offer_timeout: \"15000\" needs a unit", NULL);
+    expect_error("grace_ms: 45000\n", "t.yaml:1: grace_ms: unknown key: "
+                 "durations carry their unit, write \"grace: 45000ms\"",
+                 NULL);
+    expect_error("redis:\n  lease_ms: 2s\n", "t.yaml:2: redis.lease_ms: "
+                 "unknown key", "write \"lease: 2s\"");
+    expect_error("redis: {lease: 1.5ms}\n", "t.yaml:1: redis.lease: "
+                 "\"1.5ms\" is not a whole number of milliseconds", NULL);
+    expect_error("redis: {lease: 0}\n", "t.yaml:1: redis.lease: must be at "
+                 "least 1 ms", NULL);
+    /* service_level.seconds is a count in its key's unit. */
+    expect_error("queues:\n  - name: q\n    service_level: {seconds: 20s}\n",
+                 "t.yaml:3: queues[0].service_level.seconds: \"20s\" is "
+                 "not a non-negative integer", NULL);
+
+    struct config c;
+    char err[512];
+    const char *text = "grace: 1.5s\nrouting: {preferred_wait: 0, "
+                       "offer_timeout: 2m}\nredis:\n  lease: 1h\n"
+                       "  renew: 250ms\n";
+    config_defaults(&c);
+    if (config_load_string(&c, "t.yaml", text, strlen(text), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.grace_ms, 1500);
+    assert_int_equal(c.router.preferred_wait_ms, 0);
+    assert_int_equal(c.router.default_offer_timeout_ms, 120000);
+    assert_int_equal(c.store.lease_ms, 3600000);
+    assert_int_equal(c.store.renew_ms, 250);
+    config_fini(&c);
+}
+
+/* A file holds one YAML document; a second one is an error at its line,
+ * not silently ignored. */
+static void test_one_document(void **state)
+{
+    expect_error("grace: 5s\n---\ngrace: 9s\n", "t.yaml:2: a second YAML "
+                 "document", NULL);
+    expect_error("queues: []\n---\n", "t.yaml:2: a second YAML document",
+                 NULL);
+    /* An explicit end marker with nothing after it is one document. */
+    struct config c;
+    char err[512];
+    const char *text = "---\ngrace: 5s\n...\n";
+    config_defaults(&c);
+    if (config_load_string(&c, "t.yaml", text, strlen(text), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.grace_ms, 5000);
+    config_fini(&c);
+}
+
+/* Every configuration error names the file and the line, including the
+ * ones found after the whole file is read (cross references) and the
+ * ones that used to surface only from router_new(). */
+static void test_errors_name_line(void **state)
+{
+    static const struct { const char *text, *want; } cases[] = {
+        /* a skill required twice in one queue: router_new() refused it,
+         * with no line */
+        { "queues:\n  - name: q\n    skills: {a: 1, b: 2, a: 3}\n",
+          "t.yaml:3: queues[0].skills.a: given twice (first at line 3)" },
+        { "queues:\n  - name: q\n    skills:\n      a: 1\n      a: 2\n",
+          "t.yaml:5: queues[0].skills.a: given twice (first at line 4)" },
+        { "grace: 1s\nlog_level: info\ngrace: 2s\n",
+          "t.yaml:3: grace: given twice (first at line 1)" },
+        /* renew against lease: checked after the file, had no line */
+        { "redis:\n  enabled: true\n  lease: 1s\n  renew: 2s\n",
+          "t.yaml:4: redis.renew: 2000 ms must be shorter than redis.lease "
+          "(1000 ms)" },
+        { "redis:\n  renew: 3s\n", "t.yaml:2: redis.renew: 3000 ms must be "
+          "shorter than redis.lease (2000 ms)" },
+        { "redis:\n  lease: 1ms\n", "t.yaml:2: redis.lease: 1 ms is too "
+          "short" },
+        { "redis:\n  reconnect_min: 5s\n", "t.yaml:2: redis.reconnect_min: "
+          "5000 ms is longer than redis.reconnect_max (2000 ms)" },
+        /* values router_new() would read as "use the default" */
+        { "routing: {max_no_answer: 0}\n", "t.yaml:1: routing.max_no_answer: "
+          "0 is out of range" },
+        { "routing: {offer_timeout: 0}\n", "t.yaml:1: routing.offer_timeout: "
+          "must be at least 1 ms" },
+        { "queues:\n  - name: q\n    channels: []\n", "t.yaml:3: "
+          "queues[0].channels: empty" },
+        { "skills: [a, a]\n", "t.yaml:1: skills[1]: skill \"a\" listed "
+          "twice" },
+        { "queues:\n  - name: q\n    steps:\n      - {after: 1s, lower: "
+          "{skill: a, level: 1}}\n", "t.yaml:4: queues[0].steps[0]: lower: "
+          "skill \"a\" is not one of the queue's skills" },
+        { "max_frame: 4\n", "t.yaml:1: max_frame: 4 is out of range" },
+        { "queues: {a: 1}\n", "t.yaml:1: queues: expected a list" },
+        { "- a\n- b\n", "t.yaml:1: expected a mapping" },
+        { "listen: {address: 127.0.0.1, port: 99999}\n",
+          "t.yaml:1: listen.port: 99999 is out of range" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
+        expect_error(cases[i].text, cases[i].want, NULL);
+
+    /* More queues than router_new() takes: refused at the first excess
+     * queue's line. */
+    size_t cap = (CONFIG_MAX_QUEUES + 2) * 16 + 16, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len, "queues:\n");
+    for (int i = 0; i <= CONFIG_MAX_QUEUES; i++)
+        len += (size_t)snprintf(text + len, cap - len, "  - name: q%d\n", i);
+    char want[64];
+    snprintf(want, sizeof(want), "t.yaml:%d: queues[%d]: at most %d queues",
+             CONFIG_MAX_QUEUES + 2, CONFIG_MAX_QUEUES, CONFIG_MAX_QUEUES);
+    expect_error(text, want, NULL);
+    /* ... and exactly the maximum builds a router. */
+    struct config c;
+    char err[512];
+    text[len - strlen("  - name: q512\n")] = '\0';
+    config_defaults(&c);
+    if (config_load_string(&c, "t.yaml", text, strlen(text), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.router.nqueues, CONFIG_MAX_QUEUES);
+    const char *rerr = NULL;
+    struct router *r = router_new(&c.router, 1, &rerr);
+    if (!r)
+        fail_msg("router_new: %s", rerr ? rerr : "?");
+    router_free(r);
+    config_fini(&c);
+    free(text);
+}
+
+/* ---- --check-config and the listen address ---- */
+
+/* A listening TCP socket on 127.0.0.1 at an ephemeral port. */
+static int listener_open(int *port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(fd, 1) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void load_listen(struct config *c, const char *listen)
+{
+    char text[256], err[512];
+    snprintf(text, sizeof(text), "log_level: info\nlisten: %s\n", listen);
+    config_defaults(c);
+    if (config_load_string(c, "t.yaml", text, strlen(text), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+}
+
+static void test_check_listen(void **state)
+{
+    struct config c;
+    char err[512], addr[64], want[128];
+    int port;
+
+    /* A port another socket listens on. */
+    int fd = listener_open(&port);
+    assert_true(fd >= 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    load_listen(&c, addr);
+    assert_int_equal(config_check_listen(&c, "t.yaml", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "t.yaml:2: listen: cannot listen on "
+             "127.0.0.1:%d: %s", port, strerror(EADDRINUSE));
+    assert_string_equal(err, want);
+    config_fini(&c);
+    close(fd);
+
+    /* Now free: the check passes and keeps nothing bound, so the port can
+     * be listened on again right after it. */
+    load_listen(&c, addr);
+    assert_int_equal(config_check_listen(&c, "t.yaml", err, sizeof(err)), 0);
+    config_fini(&c);
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    close(fd);
+
+    /* An address that is not on this host (TEST-NET-1). */
+    load_listen(&c, "192.0.2.1:7400");
+    assert_int_equal(config_check_listen(&c, "t.yaml", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "t.yaml:2: listen: cannot listen on "
+             "192.0.2.1:7400: %s", strerror(EADDRNOTAVAIL));
+    assert_string_equal(err, want);
+    config_fini(&c);
+
+    /* A host name: the server resolves none, so neither does the check. */
+    load_listen(&c, "no-such-host.invalid:7400");
+    assert_int_equal(config_check_listen(&c, "t.yaml", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t.yaml:2: listen: \"no-such-host.invalid\" "
+                            "is not a numeric IP address"));
+    config_fini(&c);
+
+    /* localhost and port 0 are what the server accepts. */
+    load_listen(&c, "localhost:0");
+    assert_int_equal(config_check_listen(&c, "t.yaml", err, sizeof(err)), 0);
+    config_fini(&c);
+    /* Not from the file: no line to name. */
+    config_defaults(&c);
+    snprintf(c.listen_host, sizeof(c.listen_host), "192.0.2.1");
+    assert_int_equal(config_check_listen(&c, "--listen", err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "--listen: listen: cannot listen on "
+                            "192.0.2.1:7400"));
+    config_fini(&c);
+}
+
+/* Runs build/ccrouted with `args`; stdout and stderr into the buffers.
+ * Returns the exit status or -1. */
+static int run_ccrouted(const char *const *args, char *out, size_t outlen,
+                        char *errbuf, size_t errlen)
+{
+    const char *b = getenv("CCROUTE_BUILD");
+    char bin[512], opath[] = "/tmp/cfgtest-out-XXXXXX",
+         epath[] = "/tmp/cfgtest-err-XXXXXX";
+    char *argv[16];
+    int n = 0, st, ofd = mkstemp(opath), efd = mkstemp(epath);
+    if (ofd < 0 || efd < 0)
+        return -1;
+    snprintf(bin, sizeof(bin), "%s/ccrouted", b && *b ? b : "build");
+    argv[n++] = bin;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(ofd, 1);
+        dup2(efd, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        st = -1;
+    ssize_t r = pread(ofd, out, outlen - 1, 0);
+    out[r > 0 ? r : 0] = '\0';
+    r = pread(efd, errbuf, errlen - 1, 0);
+    errbuf[r > 0 ? r : 0] = '\0';
+    close(ofd);
+    close(efd);
+    unlink(opath);
+    unlink(epath);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_check_config_command(void **state)
+{
+    char out[4096], err[4096], path[] = "/tmp/cfgtest-XXXXXX", text[256];
+    char want[256];
+    int port, fd = listener_open(&port);
+    assert_true(fd >= 0);
+    int cfd = mkstemp(path);
+    assert_true(cfd >= 0);
+    snprintf(text, sizeof(text), "# busy port\nlisten: 127.0.0.1:%d\n", port);
+    assert_int_equal(write(cfd, text, strlen(text)), (ssize_t)strlen(text));
+    close(cfd);
+
+    /* The port is taken: exit 1 and a message naming file, line, field. */
+    const char *busy[] = { "--check-config", "--config", path, NULL };
+    assert_int_equal(run_ccrouted(busy, out, sizeof(out), err, sizeof(err)),
+                     1);
+    snprintf(want, sizeof(want), "%s:2: listen: cannot listen on "
+             "127.0.0.1:%d: %s\n", path, port, strerror(EADDRINUSE));
+    assert_string_equal(err, want);
+    assert_string_equal(out, "");
+    close(fd);
+
+    /* Freed: OK; and again, which would fail had the first check kept the
+     * port bound. */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run_ccrouted(busy, out, sizeof(out), err,
+                                      sizeof(err)), 0);
+        assert_string_equal(out, "OK\n");
+        assert_string_equal(err, "");
+    }
+    /* --listen overrides the file and is what the message names. */
+    const char *remote[] = { "--check-config", "--config", path, "--listen",
+                             "192.0.2.1:7400", NULL };
+    assert_int_equal(run_ccrouted(remote, out, sizeof(out), err, sizeof(err)),
+                     1);
+    assert_non_null(strstr(err, "--listen: listen: cannot listen on "
+                            "192.0.2.1:7400"));
+    unlink(path);
+
+    /* The shipped demo configuration: OK and not one warning. The
+     * configuration names no agents (they bring their skills at login),
+     * so there is nothing to say about queues nobody could serve. */
+    const char *demo[] = { "--check-config", "-c", "deploy/demo.yaml",
+                           "--listen", "127.0.0.1:0", NULL };
+    assert_int_equal(run_ccrouted(demo, out, sizeof(out), err, sizeof(err)),
+                     0);
+    assert_string_equal(out, "OK\n");
+    assert_string_equal(err, "");
+
+    /* A configuration error: exit 1, file:line: field. */
+    const char *bad[] = { "--check-config", "--config",
+                          "tests/fixtures/config-two-docs.yaml", NULL };
+    assert_int_equal(run_ccrouted(bad, out, sizeof(out), err, sizeof(err)),
+                     1);
+    assert_string_equal(err, "tests/fixtures/config-two-docs.yaml:4: a "
+                        "second YAML document (after \"---\"); the file must "
+                        "hold exactly one\n");
+}
+
+/* --help lists every option main() accepts, with the short forms that
+ * getopt takes, and each short form works. */
+static void test_help_matches_options(void **state)
+{
+    static const char *const listed[] = {
+        "-c, --config FILE", "--check-config", "-l, --listen HOST:PORT",
+        "-p, --port-file FILE", "--log-level LEVEL", "-V, --version",
+        "-h, --help",
+    };
+    char out[4096], err[4096];
+    const char *help[] = { "--help", NULL };
+    assert_int_equal(run_ccrouted(help, out, sizeof(out), err, sizeof(err)),
+                     0);
+    for (size_t i = 0; i < sizeof(listed) / sizeof(*listed); i++)
+        if (!strstr(out, listed[i]))
+            fail_msg("--help lacks \"%s\":\n%s", listed[i], out);
+    const char *h[] = { "-h", NULL };
+    assert_int_equal(run_ccrouted(h, out, sizeof(out), err, sizeof(err)), 0);
+    assert_non_null(strstr(out, "usage: ccrouted"));
+    const char *v[] = { "-V", NULL };
+    assert_int_equal(run_ccrouted(v, out, sizeof(out), err, sizeof(err)), 0);
+    assert_non_null(strstr(out, "ccrouted "));
+    const char *shorts[] = { "--check-config", "-c", "deploy/demo.yaml",
+                             "-l", "127.0.0.1:0", "-p", "/dev/null", NULL };
+    assert_int_equal(run_ccrouted(shorts, out, sizeof(out), err, sizeof(err)),
+                     0);
+    assert_string_equal(out, "OK\n");
+    /* An option it does not take: usage on stderr, exit 2. */
+    const char *unknown[] = { "--colour", NULL };
+    assert_int_equal(run_ccrouted(unknown, out, sizeof(out), err,
+                                  sizeof(err)), 2);
+    assert_non_null(strstr(err, "usage: ccrouted"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +654,12 @@ int main(void)
         cmocka_unit_test(test_defaults_and_demo),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_value_syntax),
+        cmocka_unit_test(test_duration_syntax),
+        cmocka_unit_test(test_one_document),
+        cmocka_unit_test(test_errors_name_line),
+        cmocka_unit_test(test_check_listen),
+        cmocka_unit_test(test_check_config_command),
+        cmocka_unit_test(test_help_matches_options),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -385,8 +385,9 @@ static void test_redis_sigkill_midtraffic(void **state)
 /* docs/redis.md, durability redis: "the engine sends the Ack of a
  * state-changing request (ContactArrived, AgentLogin, ...) from a
  * store_barrier() callback ... an acknowledged request is in Redis".
- * Checked here for AgentLogin, AgentState and ContactCompleted: acked
- * while Redis is down, then the engine crashes before Redis is back. */
+ * Checked here for AgentLogin and ContactCompleted: no Ack while Redis is
+ * down, the Ack once it is back, and what was acked survives an engine
+ * crash right after. */
 static void test_outage_acks_are_durable(void **state)
 {
     static struct harness_redis rs;
@@ -398,7 +399,7 @@ static void test_outage_acks_are_durable(void **state)
     reset_model();
     track_redis(&rs);
     assert_int_equal(harness_redis_start(&rs), 0);
-    config_text(cfg, sizeof(cfg), rs.port, 2000, 200, 1000);
+    config_text(cfg, sizeof(cfg), rs.port, 30000, 200, 1000);
     track_daemon(&d);
     start_daemon(&d, cfg, NULL);
     e2e_open_hello(&sw, d.port, "pbx-1", ROLE(SWITCH), false);
@@ -416,35 +417,185 @@ static void test_outage_acks_are_durable(void **state)
     uint64_t r_login = e2e_send_agent_login(&desk, "a2", "support", 5, 1, 0);
     uint64_t r_done = e2e_send_simple(&sw, BODY(CONTACT_COMPLETED), "k1",
                                       NULL);
+    assert_true(r_login != 0 && r_done != 0);
+    /* The fences are answered (Stats never waits for Redis) and come
+     * after the two requests on their connections: had the engine acked
+     * or refused them at once, the reply would be queued by now. */
     fence(&desk);
     fence(&sw);
-    bool login_acked = queued_reply(&desk, r_login, &code) == 1;
-    bool done_acked = queued_reply(&sw, r_done, &code) == 1;
-    fprintf(stderr, "while Redis is down: AgentLogin %s, ContactCompleted "
-            "%s\n", login_acked ? "acked" : "not acked",
-            done_acked ? "acked" : "not acked");
+    assert_int_equal(queued_reply(&desk, r_login, &code), 0);
+    assert_int_equal(queued_reply(&sw, r_done, &code), 0);
 
-    /* the engine dies before Redis is back; a new one loads the state */
+    /* Redis back (same AOF): both Acks arrive */
+    assert_int_equal(harness_redis_restart(&rs), 0);
+    ccr_envelope *ack = e2e_wait(&desk, BODY(ACK), r_login, 15000);
+    if (!ack)
+        harness_daemon_dump_log(&d);
+    assert_non_null(ack);
+    ccr_free(ack);
+    ack = e2e_wait(&sw, BODY(ACK), r_done, 15000);
+    assert_non_null(ack);
+    ccr_free(ack);
+
+    /* the engine dies at once; a new one loads the state: what was acked
+     * is there */
     harness_daemon_kill(&d);
     e2e_close(&desk);
     e2e_close(&sw);
-    assert_int_equal(harness_redis_restart(&rs), 0);
     assert_int_equal(harness_daemon_restart(&d, NULL), 0);
     expect_log(&d, "serving clients", 10000);
     redisContext *r = e2e_redis(rs.port);
-    bool a2_kept = e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a2") == 1;
-    bool k1_gone = !contact_in_redis(r, "k1");
+    assert_int_equal(e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a2"), 1);
+    assert_false(contact_in_redis(r, "k1"));
+    assert_true(contact_in_redis(r, "k2"));
     redisFree(r);
     harness_daemon_stop(&d, 5000);
     harness_redis_stop(&rs);
+}
 
-    /* With durability: redis every state-changing request is acked only
-     * once Redis confirmed it (DF_DURABLE in engine/dispatch.c): what was
-     * acked while Redis was down must have survived the crash. */
-    if (login_acked)
-        assert_true(a2_kept);
-    if (done_acked)
-        assert_true(k1_gone);
+static const Ccroute__V1__QueueStats *queue_stats(const ccr_envelope *st,
+                                                  const char *name)
+{
+    for (size_t i = 0; i < st->stats->n_queues; i++)
+        if (!strcmp(st->stats->queues[i]->queue, name))
+            return st->stats->queues[i];
+    return NULL;
+}
+
+static uint64_t send_agent_state(struct e2e_client *c, const char *id,
+                                 Ccroute__V1__AgentStatus status)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__AgentState m = CCROUTE__V1__AGENT_STATE__INIT;
+    m.agent_id = (char *)id;
+    m.status = status;
+    m.reason = (char *)(status == CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY
+                            ? "break" : "");
+    env.body_case = BODY(AGENT_STATE);
+    env.agent_state = &m;
+    return ccr_client_send(c->c, &env) < 0 ? 0 : env.request_id;
+}
+
+/* A change the store cannot record (here: the pending bound reached while
+ * Redis is stopped) is refused with STATE_UNAVAILABLE BEFORE it reaches
+ * the router: nothing of it is left behind. The same requests after Redis
+ * is back succeed as new ones (a login is not AGENT_EXISTS, a contact is
+ * not a duplicate), and the statistics count only those. */
+static void test_refused_change_not_half_applied(void **state)
+{
+    static struct harness_redis rs;
+    static struct harness_daemon d;
+    static uint64_t admitted[256];
+    struct e2e_client sw, desk, mon;
+    char cfg[2048];
+    int nadmitted = 0, code = 0;
+    bool refused = false;
+
+    reset_model();
+    track_redis(&rs);
+    assert_int_equal(harness_redis_start(&rs), 0);
+    config_text(cfg, sizeof(cfg), rs.port, 30000, 200, 6);
+    track_daemon(&d);
+    start_daemon(&d, cfg, NULL);
+    e2e_open_hello(&sw, d.port, "pbx-1", ROLE(SWITCH), false);
+    e2e_open_hello(&desk, d.port, "desk-1", ROLE(AGENT), false);
+    e2e_open_hello(&mon, d.port, "wallboard", ROLE(MONITOR), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 5, 1, 0), 0);
+
+    /* Redis away; agent state changes pile up unconfirmed until even
+     * changes to existing agents are refused (past 2 x max_pending) */
+    harness_redis_kill(&rs);
+    for (int i = 0; i < 200 && !refused; i++) {
+        uint64_t rid = send_agent_state(&desk, "a1", i % 2 == 0
+            ? CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY
+            : CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE);
+        assert_true(rid != 0);
+        fence(&desk);
+        switch (queued_reply(&desk, rid, &code)) {
+        case 0:
+            assert_true(nadmitted < 256);
+            admitted[nadmitted++] = rid;
+            break;
+        case 1:
+            fail_msg("AgentState acked while Redis is down");
+            break;
+        default:
+            assert_int_equal(code, EC(STATE_UNAVAILABLE));
+            refused = true;
+        }
+    }
+    assert_true(refused);
+    assert_true(nadmitted >= 1);
+    expect_log(&d, "past max_pending", E2E_T_MS);
+
+    /* now a new agent and a new contact: refused, not half-applied */
+    assert_int_equal(e2e_agent_login(&desk, "a-ref", "support", 5, 1, 0),
+                     EC(STATE_UNAVAILABLE));
+    assert_int_equal(e2e_contact(&sw, "c-ref", "support", E2E_VOICE),
+                     EC(STATE_UNAVAILABLE));
+    ccr_envelope *st = e2e_stats(&mon);
+    assert_int_equal(st->stats->agents_logged_in, 1);
+    assert_null(e2e_stats_agent(st, "a-ref"));
+    assert_int_equal(st->stats->contacts_waiting, 0);
+    const Ccroute__V1__QueueStats *qs = queue_stats(st, "support");
+    assert_non_null(qs);
+    assert_int_equal(qs->offered, 0);
+    assert_int_equal(qs->waiting, 0);
+    ccr_free(st);
+
+    /* Redis back: every admitted change is acked, in order */
+    assert_int_equal(harness_redis_restart(&rs), 0);
+    for (int i = 0; i < nadmitted; i++) {
+        ccr_envelope *ack = e2e_wait(&desk, BODY(ACK), admitted[i], 15000);
+        if (!ack)
+            harness_daemon_dump_log(&d);
+        assert_non_null(ack);
+        ccr_free(ack);
+    }
+
+    /* the same requests again: new, not known */
+    long long deadline = harness_now_ms() + 10000;
+    int rc;
+    while ((rc = e2e_agent_login(&desk, "a-ref", "support", 5, 1, 0)) ==
+               EC(STATE_UNAVAILABLE) && harness_now_ms() < deadline)
+        fence(&desk);   /* let the engine turn; bounded by the deadline */
+    assert_int_equal(rc, 0);               /* not AGENT_EXISTS */
+    assert_int_equal(e2e_agent_state(&desk, "a-ref",
+        CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY, "break"), 0);
+    uint64_t rid = e2e_send_contact(&sw, "c-ref", "support", E2E_VOICE);
+    assert_true(rid != 0);
+    ccr_envelope *ack = e2e_wait(&sw, BODY(ACK), rid, 15000);
+    assert_non_null(ack);
+    ccr_free(ack);
+    /* a duplicate would have been answered with a ContactQueued carrying
+     * the request id (proto/README.md); a new contact gets events (id 0) */
+    assert_null(e2e_wait(&sw, BODY(CONTACT_QUEUED), rid, 0));
+    ccr_envelope *cq = e2e_wait(&sw, BODY(CONTACT_QUEUED), 0, E2E_T_MS);
+    assert_non_null(cq);
+    assert_string_equal(cq->contact_queued->contact_id, "c-ref");
+    assert_int_equal(cq->request_id, 0);
+    ccr_free(cq);
+
+    st = e2e_stats(&mon);
+    assert_int_equal(st->stats->agents_logged_in, 2);
+    assert_non_null(e2e_stats_agent(st, "a-ref"));
+    qs = queue_stats(st, "support");
+    assert_non_null(qs);
+    assert_int_equal(qs->offered, 1);      /* the refused one not counted */
+    assert_int_equal(qs->waiting, 1);
+    ccr_free(st);
+
+    redisContext *r = e2e_redis(rs.port);
+    assert_true(contact_in_redis(r, "c-ref"));
+    assert_int_equal(e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a-ref"),
+                     1);
+    redisFree(r);
+
+    e2e_close(&mon);
+    e2e_close(&desk);
+    e2e_close(&sw);
+    assert_int_equal(harness_daemon_stop(&d, 5000), 0);
+    harness_redis_stop(&rs);
 }
 
 /* ---- 3: two engines, one Redis ---- */
@@ -876,6 +1027,8 @@ int main(void)
         cmocka_unit_test_teardown(test_redis_sigterm_midtraffic, teardown),
         cmocka_unit_test_teardown(test_redis_sigkill_midtraffic, teardown),
         cmocka_unit_test_teardown(test_outage_acks_are_durable, teardown),
+        cmocka_unit_test_teardown(test_refused_change_not_half_applied,
+                                  teardown),
         cmocka_unit_test_teardown(test_two_engines_takeover, teardown),
         cmocka_unit_test_teardown(test_takeover_reattach_offers, teardown),
     };

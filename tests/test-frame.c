@@ -119,7 +119,7 @@ static void test_garbage_varint(void **state)
     ten[9] = 0x02;
     assert_int_equal(frame_next(ten, 10, 65536, &p, &plen, &used),
                      FRAME_E_VARINT);
-    assert_string_equal(frame_strerror(FRAME_E_VARINT),
+    assert_string_equal(ccr_strerror(FRAME_E_VARINT),
                         "malformed length prefix");
 }
 

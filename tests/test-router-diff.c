@@ -147,6 +147,9 @@ static void make_world(struct world *w, uint64_t seed)
 
 /* Generates ops against the reference, which it also drives, so that the
  * ids it picks exist (accept what is offered, complete what is assigned). */
+static int diff_apply_ref(struct ref *r, const struct world *w,
+                          const struct op *o);
+
 static unsigned make_ops(const struct world *w, struct op *ops, unsigned n)
 {
     struct rng g;
@@ -243,8 +246,6 @@ static unsigned make_ops(const struct world *w, struct op *ops, unsigned n)
             o->now = now;
         }
         /* drive the reference so the next pick sees the new state */
-        extern int diff_apply_ref(struct ref *, const struct world *,
-                                  const struct op *);
         diff_apply_ref(ref, w, o);
         ref_out_clear(ref);
     }
@@ -298,8 +299,7 @@ static void agent_spec(const struct op *o, struct router_agent_spec *s,
     s->nqueues = n;
 }
 
-int diff_apply_ref(struct ref *r, const struct world *w, const struct op *o);
-int diff_apply_ref(struct ref *r, const struct world *w, const struct op *o)
+static int diff_apply_ref(struct ref *r, const struct world *w, const struct op *o)
 {
     struct router_contact_spec cs;
     struct router_agent_spec as;

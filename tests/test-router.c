@@ -952,7 +952,7 @@ static void test_duplicates_and_errors(void **state)
     assert_int_equal(router_contact_transfer(r, S(1), "c", -1, "zz"),
                      ROUTER_ENOAGENT);
     assert_int_equal(router_contact_complete(r, S(1), "c"), ROUTER_ESTATE);
-    assert_string_equal(router_strerror(ROUTER_EFULL), "queue full");
+    assert_string_equal(ccr_strerror(ROUTER_EFULL), "queue full");
     check(r);
     router_free(r);
 

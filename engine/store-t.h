@@ -1,0 +1,123 @@
+/* store-t.h -- the store's types: configuration, roles, errors, hooks,
+ * counters. Types only (no functions), so that config.h and server-t.h
+ * can hold a struct store_config or an enum store_role without pulling
+ * the store's interface (and libuv) in. See store.h.
+ */
+#ifndef CCROUTE_STORE_T_H
+#define CCROUTE_STORE_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct store;
+
+enum store_durability {
+    STORE_DURABILITY_REDIS = 0,   /* default: ack after Redis confirmed */
+    STORE_DURABILITY_MEMORY,      /* ack at once; Redis written behind */
+};
+
+/* The store's codes, in the project's one error space (error.h). */
+enum store_error {
+    STORE_OK = CCR_OK,
+    STORE_EUNAVAILABLE = CCR_EUNAVAILABLE, /* pending buffer past its bound */
+    STORE_ENOTOWNER = CCR_ENOTOWNER,  /* this engine does not hold the lease */
+    STORE_ENOMEM = CCR_ENOMEM,
+    STORE_EINVAL = CCR_EINVAL,
+};
+
+enum store_role {
+    STORE_ROLE_NONE = 0,          /* starting: not connected yet */
+    STORE_ROLE_STANDBY,           /* another engine holds the lease */
+    STORE_ROLE_OWNER,             /* this engine holds the lease, state loaded */
+};
+
+struct store_config {
+    bool enabled;                 /* false: no Redis at all (memory only) */
+    enum store_durability durability;
+    char host[256];               /* default 127.0.0.1 */
+    int port;                     /* default 6379 */
+    int db;                       /* SELECT, default 0 */
+    char password[256];           /* AUTH when not empty */
+    char tenant[64];              /* hash tag of every key, default "default" */
+    uint32_t connect_timeout_ms;  /* default 1000 */
+    uint32_t command_timeout_ms;  /* default 2000 */
+    uint32_t lease_ms;            /* lease expiry, default 2000 */
+    uint32_t renew_ms;            /* renew period, default lease_ms / 4 */
+    uint32_t reconnect_min_ms;    /* backoff start, default 100 */
+    uint32_t reconnect_max_ms;    /* backoff cap, default 2000 */
+    size_t max_pending;           /* bound of unconfirmed writes (commands),
+                                     default 100000 */
+    uint32_t stream_maxlen;       /* XTRIM MAXLEN ~ once per batch,
+                                     default 1000000 */
+    size_t max_inflight;          /* write batches awaiting their reply
+                                     before the next one waits and grows
+                                     (group commit), default 2 */
+    char advertise[256];          /* this engine's client address, named in
+                                     NOT_OWNER errors ("host:port") */
+};
+
+/* Hooks from the store into the engine. Called on the loop thread. */
+struct store_hooks {
+    void *arg;
+    /* Role changes: STANDBY (owner_addr names the owner), OWNER (state is
+     * loaded, accept clients), or back to STANDBY when the lease was lost
+     * (stop serving at once). */
+    void (*on_role)(void *arg, enum store_role role, const char *owner_addr);
+    /* Recovery, called while loading before on_role(OWNER): one call per
+     * stored agent and contact. `login` / `arrived` are the packed
+     * AgentLogin / ContactArrived and `owner` the client name that
+     * store_agent_login() / store_contact_arrived() were given (never
+     * NULL; "" when none was stored, e.g. data written before owners
+     * were). */
+    void (*load_agent)(void *arg, const uint8_t *login, size_t len,
+                       int agent_state, const char *reason,
+                       const char *owner);
+    void (*load_contact)(void *arg, const uint8_t *arrived, size_t len,
+                         uint64_t arrived_wall_ms, int contact_state,
+                         const char *queue, const char *agent_id,
+                         const char *owner);
+    /* Optional (may be NULL). Called when this engine learns that another
+     * engine has owned the tenant since this one last did: the router's
+     * state is stale. The engine drops it (a fresh router, handed over
+     * with store_set_router()) before the store loads the state again and
+     * reports OWNER. An OWNER that follows a STANDBY without on_reset in
+     * between resumes the same term: the router's state is still right
+     * (the lease had only lapsed by this engine's clock during a Redis
+     * outage and nobody took it). */
+    void (*on_reset)(void *arg);
+};
+
+typedef void (*store_barrier_cb)(void *arg, int status);
+
+/* What a change is, for admission (store_reserve). */
+enum store_admit {
+    STORE_ADMIT_NEW = 0,          /* a new contact: refused at max_pending */
+    STORE_ADMIT_CHANGE,           /* anything else: refused past twice
+                                     max_pending, so that contacts admitted
+                                     before can still be finished */
+};
+
+/* Router events store_reserve() makes room for. */
+#define STORE_RESERVE_EVENTS 1024u
+
+/* Counters for benchmarks and tests. `batches_sent` counts EVALSHA round
+ * trips of write batches (one per loop turn with writes); Redis round trips
+ * per contact = batches_sent / contacts. */
+struct store_stats {
+    uint64_t batches_sent;        /* write batches sent (resends included) */
+    uint64_t batches_confirmed;
+    uint64_t batches_resent;      /* sent again after a reconnect */
+    uint64_t ops_queued;          /* ops (commands) put into batches */
+    uint64_t ops_confirmed;
+    uint64_t lease_calls;         /* lease script round trips */
+    uint64_t reconnects;
+    uint64_t barriers_fired;
+    uint64_t records_failed;      /* store_record() calls that recorded
+                                     nothing (out of memory) */
+    size_t pending_ops;           /* unconfirmed ops now */
+    uint64_t token;               /* fencing token of the term, 0 if none */
+};
+#endif
