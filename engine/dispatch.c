@@ -801,13 +801,16 @@ static int h_hello(struct req *q)
     }
     if (m->reattach && n > 0)
         resend_offers(q->s, c->id);
+    const char *pname = principal >= 0
+                            ? q->s->cfg->auth.principals[principal].name
+                            : "open";
     if (m->reattach)
-        log_info("conn #%08x %s: hello from %s, role %s; re-attached %u "
-                 "contacts and agents", c->id, c->peer, c->name,
-                 role_name(c->role), n);
+        log_info("conn #%08x %s: hello from %s, role %s, principal %s; "
+                 "re-attached %u contacts and agents", c->id, c->peer,
+                 c->name, role_name(c->role), pname, n);
     else
-        log_info("conn #%08x %s: hello from %s, role %s", c->id, c->peer,
-                 c->name, role_name(c->role));
+        log_info("conn #%08x %s: hello from %s, role %s, principal %s",
+                 c->id, c->peer, c->name, role_name(c->role), pname);
     return REPLY_ACK;
 }
 
