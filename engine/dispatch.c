@@ -805,11 +805,11 @@ static int h_hello(struct req *q)
                             ? q->s->cfg->auth.principals[principal].name
                             : "open";
     if (m->reattach)
-        log_info("conn #%08x %s: hello from %s, role %s, principal %s; "
-                 "re-attached %u contacts and agents", c->id, c->peer,
-                 c->name, role_name(c->role), pname, n);
+        log_info("conn #%08x %s: hello from %s, role %s; re-attached %u "
+                 "contacts and agents (principal %s)", c->id, c->peer,
+                 c->name, role_name(c->role), n, pname);
     else
-        log_info("conn #%08x %s: hello from %s, role %s, principal %s",
+        log_info("conn #%08x %s: hello from %s, role %s (principal %s)",
                  c->id, c->peer, c->name, role_name(c->role), pname);
     return REPLY_ACK;
 }
