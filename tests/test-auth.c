@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "auth.h"
+#include "config.h"
 #include "e2e-util.h"
 #include "error.h"
 #include "harness.h"
@@ -748,6 +749,72 @@ static void test_lookup(void **state)
     auth_config_fini(&a);
 }
 
+/* The `auth:` and `principals:` sections: each mistake refused with its
+ * line and field. */
+static void test_config_errors(void **state)
+{
+    static const struct { const char *text, *want; } cases[] = {
+        { "principals:\n  - {name: p, token_sha256: abc, roles: [switch],"
+          " clients: [x]}\n",
+          "t.yaml:2: principals[0].token_sha256: expected the token's "
+          "SHA-256 as 64 hex digits" },
+        { "principals:\n  - {name: p, token_sha256: H, roles: [pilot],"
+          " clients: [x]}\n",
+          "t.yaml:2: principals[0].roles[0]: unknown role \"pilot\"" },
+        { "principals:\n  - {name: p, token_sha256: H, roles: [switch],"
+          " clients: [\"a*b\"]}\n",
+          "t.yaml:2: principals[0].clients[0]: \"a*b\" is not a name or a "
+          "prefix pattern" },
+        { "principals:\n  - {name: p, token_sha256: H, roles: [switch]}\n",
+          "t.yaml:2: principals[0]: missing \"clients\"" },
+        { "principals:\n  - {name: p, token_sha256: H, clients: [x]}\n",
+          "t.yaml:2: principals[0]: missing \"roles\"" },
+        { "principals:\n  - {name: p, roles: [switch], clients: [x]}\n",
+          "principal \"p\" has no token" },
+        { "principals:\n"
+          "  - {name: p, token_sha256: H, roles: [switch], clients: [x]}\n"
+          "  - {name: p, token_sha256: G, roles: [switch], clients: [y]}\n",
+          "t.yaml:3: principals[1]: principal \"p\" defined twice (first at "
+          "line 2)" },
+        { "principals:\n"
+          "  - {name: p, token_sha256: H, roles: [switch], clients: [x]}\n"
+          "  - {name: q, token_sha256: H, roles: [switch], clients: [y]}\n",
+          "t.yaml:3: principals[1].token_sha256: this token hash is already "
+          "given to principal \"p\"" },
+        { "auth: {max_failures: 0}\n",
+          "t.yaml:1: auth.max_failures:" },
+        { "auth: {tokens: x}\n", "t.yaml:1: auth.tokens: unknown key" },
+    };
+    char h[65], g[65], text[1024], err[512];
+    hex_of(tok_sw_a, h);
+    hex_of(tok_sw_b, g);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config c;
+        const char *in = cases[i].text;
+        size_t o = 0;
+        /* H and G stand for two valid hashes */
+        for (; *in && o + 65 < sizeof(text); in++) {
+            if (*in == 'H' && in[1] != 'e' && (in[-1] == ' ')) {
+                memcpy(text + o, h, 64);
+                o += 64;
+            } else if (*in == 'G' && in[-1] == ' ') {
+                memcpy(text + o, g, 64);
+                o += 64;
+            } else {
+                text[o++] = *in;
+            }
+        }
+        text[o] = '\0';
+        config_defaults(&c);
+        err[0] = '\0';
+        if (config_load_string(&c, "t.yaml", text, o, err, sizeof(err)) == 0)
+            fail_msg("case %zu accepted: %s", i, text);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].want, err);
+        config_fini(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -764,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_open_needs_loopback),
         cmocka_unit_test(test_hash_token),
         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
