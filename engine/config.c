@@ -885,7 +885,8 @@ static int cfg_principals(struct yamlwalk *w, struct cfgp *p, yaml_node_t *v,
     return yamlwalk_list(w, v, path, 0, "principals", principal_item, p);
 }
 
-/* One `principal-name: sha256-hex` pair of the token file. */
+/* One `principal-name: sha256-hex` (or a list of them) pair of the token
+ * file. */
 static int token_pair(struct yamlwalk *w, void *ctx, const char *name,
                       yaml_node_t *key, yaml_node_t *val, const char *path)
 {
@@ -898,6 +899,21 @@ static int token_pair(struct yamlwalk *w, void *ctx, const char *name,
     if (pi < 0)
         return yamlwalk_fail(w, yamlwalk_line(key), path, "no principal "
                              "\"%s\" in the configuration", name);
+    if (val->type == YAML_SEQUENCE_NODE) {
+        /* several tokens: a rotation in progress */
+        size_t n = (size_t)(val->data.sequence.items.top -
+                            val->data.sequence.items.start);
+        for (size_t i = 0; i < n; i++) {
+            yaml_node_t *it = yaml_document_get_node(
+                &w->doc, val->data.sequence.items.start[i]);
+            char sub[YAMLWALK_PATH_MAX];
+            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+            if (!it || yamlwalk_scalar(w, it, sub, &hex) < 0 ||
+                token_add(w, a, pi, hex, yamlwalk_line(it), sub) < 0)
+                return -1;
+        }
+        return 0;
+    }
     if (yamlwalk_scalar(w, val, path, &hex) < 0)
         return -1;
     return token_add(w, a, pi, hex, yamlwalk_line(val), path);
@@ -905,7 +921,7 @@ static int token_pair(struct yamlwalk *w, void *ctx, const char *name,
 
 /* The token file: resolved against the configuration file's directory,
  * refused when group or others have any permission on it, then read as
- * a mapping of principal name -> token hash. Every principal must end up
+ * a mapping of principal name -> token hash(es). Every principal must end up
  * with a token. */
 static int auth_check(struct yamlwalk *w, struct cfgp *p)
 {

@@ -666,6 +666,24 @@ static void test_token_file_mode(void **state)
     assert_int_equal(chmod(tok, 0600), 0);
     assert_int_equal(sh(cmd, out, sizeof(out)), 0);
     assert_string_equal(out, "OK\n");
+    /* several tokens for one principal (a rotation) */
+    snprintf(text, sizeof(text), "sw-a: [%s, %s]\n", hex, hex);
+    write_file(tok, text, 0600);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "t.yaml:1: sw-a[1]: this token hash is "
+                            "already given to principal \"sw-a\""));
+    {
+        char other[65];
+        hex_of(tok_sw_b, other);
+        snprintf(text, sizeof(text), "sw-a: [%s, %s]\n", hex, other);
+        write_file(tok, text, 0600);
+        assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    }
+    /* a principal the configuration does not have */
+    snprintf(text, sizeof(text), "sw-z: %s\n", hex);
+    write_file(tok, text, 0600);
+    assert_int_equal(sh(cmd, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "t.yaml:1: sw-z: no principal \"sw-z\""));
     /* a principal without any token is an error */
     write_file(tok, "{}\n", 0600);
     assert_int_equal(sh(cmd, out, sizeof(out)), 1);
