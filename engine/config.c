@@ -210,6 +210,45 @@ int config_check_listen(const struct config *c, const char *source,
     return 0;
 }
 
+/* ---- limits ---- */
+
+enum {
+    LK_MAX_CONNECTIONS, LK_HELLO_TIMEOUT, LK_FRAME_TIMEOUT, LK_IDLE_TIMEOUT,
+    LK_PING_INTERVAL, LK_PING_TIMEOUT, LK_CLOSE_LINGER, LK_KEEPALIVE,
+};
+
+static const char *const limits_keys[] = {
+    "max_connections", "hello_timeout", "frame_timeout", "idle_timeout",
+    "ping_interval", "ping_timeout", "close_linger", "keepalive", NULL,
+};
+
+static int limits_field(struct yamlwalk *w, void *ctx, int key,
+                        yaml_node_t *v, const char *path)
+{
+    struct config_limits *l = &((struct config *)ctx)->limits;
+    switch (key) {
+    case LK_MAX_CONNECTIONS:
+        /* The connection id holds a 16-bit slot. */
+        return yamlwalk_u32(w, v, path, 1, 65535, &l->max_connections);
+    /* Deadlines that cannot be switched off: 0 is refused. */
+    case LK_HELLO_TIMEOUT: return get_dur(w, v, path, 1, &l->hello_timeout_ms);
+    case LK_FRAME_TIMEOUT: return get_dur(w, v, path, 1, &l->frame_timeout_ms);
+    case LK_IDLE_TIMEOUT: return get_dur(w, v, path, 0, &l->idle_timeout_ms);
+    case LK_PING_INTERVAL:
+        return get_dur(w, v, path, 0, &l->ping_interval_ms);
+    case LK_PING_TIMEOUT: return get_dur(w, v, path, 1, &l->ping_timeout_ms);
+    case LK_CLOSE_LINGER: return get_dur(w, v, path, 1, &l->close_linger_ms);
+    case LK_KEEPALIVE:
+        if (get_dur(w, v, path, 0, &l->keepalive_ms) < 0)
+            return -1;
+        if (l->keepalive_ms % 1000)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "TCP keepalive "
+                                 "takes whole seconds (or 0: off)");
+        return 0;
+    }
+    return -1;
+}
+
 /* ---- redis ---- */
 
 enum {
@@ -979,12 +1018,12 @@ static int auth_check(struct yamlwalk *w, struct cfgp *p)
 
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
-    TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_AUTH, TK_PRINCIPALS,
+    TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
-    "routing", "skills", "queues", "auth", "principals", NULL,
+    "routing", "skills", "queues", "limits", "auth", "principals", NULL,
 };
 
 static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -998,7 +1037,7 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     switch (key) {
     case TK_LISTEN: return cfg_listen(w, c, v, path);
     case TK_MAX_FRAME:
-        if (yamlwalk_size(w, v, path, 64, 64u * 1024 * 1024, &size) < 0)
+        if (yamlwalk_size(w, v, path, 64, CONFIG_MAX_FRAME_CAP, &size) < 0)
             return -1;
         c->max_frame = (size_t)size;
         return 0;
@@ -1031,6 +1070,8 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         p->queues = v;
         snprintf(p->queues_path, sizeof(p->queues_path), "%s", path);
         return 0;
+    case TK_LIMITS:
+        return yamlwalk_map(w, v, path, limits_keys, limits_field, c);
     case TK_AUTH: return cfg_auth(w, p, v, path);
     case TK_PRINCIPALS: return cfg_principals(w, p, v, path);
     }
@@ -1046,6 +1087,15 @@ void config_defaults(struct config *c)
     c->max_output = CONFIG_DEFAULT_MAX_OUTPUT;
     c->grace_ms = CONFIG_DEFAULT_GRACE_MS;
     c->log_level = LOG_INFO;
+
+    c->limits.max_connections = 10000;
+    c->limits.hello_timeout_ms = 10000;
+    c->limits.frame_timeout_ms = 10000;
+    c->limits.idle_timeout_ms = 0;
+    c->limits.ping_interval_ms = 30000;
+    c->limits.ping_timeout_ms = 10000;
+    c->limits.close_linger_ms = 2000;
+    c->limits.keepalive_ms = 60000;
 
     c->store.enabled = false;
     c->store.durability = STORE_DURABILITY_REDIS;

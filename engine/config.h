@@ -42,6 +42,9 @@
 #define CONFIG_DEFAULT_MAX_FRAME (64u * 1024)
 #define CONFIG_DEFAULT_MAX_OUTPUT (4u * 1024 * 1024)
 #define CONFIG_DEFAULT_GRACE_MS 30000u
+/* max_frame may not exceed this: one frame is held whole in memory (read
+ * buffer, arena), per connection. */
+#define CONFIG_MAX_FRAME_CAP (16u * 1024 * 1024)
 /* router_new() refuses more configured queues than this (half of its
  * queue table; the other half is for queues derived at run time). */
 #define CONFIG_MAX_QUEUES 512
@@ -54,6 +57,18 @@ struct config {
     size_t max_frame;             /* payload bytes of one frame, both ways */
     size_t max_output;            /* per-connection output bound */
     uint32_t grace_ms;            /* owner-gone grace period */
+    /* `limits:` (docs/configuration.md): per-connection deadlines and the
+     * connection count; the server applies them through conn_limits */
+    struct config_limits {
+        uint32_t max_connections;     /* capped by the descriptor limit */
+        uint32_t hello_timeout_ms;
+        uint32_t frame_timeout_ms;
+        uint32_t idle_timeout_ms;     /* 0: off */
+        uint32_t ping_interval_ms;    /* 0: off */
+        uint32_t ping_timeout_ms;
+        uint32_t close_linger_ms;
+        uint32_t keepalive_ms;        /* 0: off; whole seconds */
+    } limits;
     enum log_level log_level;
     struct store_config store;
     struct router_config router;  /* queues/skills owned by this struct */

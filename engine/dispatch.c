@@ -1242,6 +1242,25 @@ static int h_stats(struct req *q)
     return REPLY_ACK;
 }
 
+/* Ping: answered with a Pong of the same request id, nothing else. Pong
+ * (a desk answering the engine's Ping) needs no answer: its arrival alone
+ * renewed the connection's deadlines in conn.c. */
+static int h_ping(struct req *q)
+{
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Pong pong = CCROUTE__V1__PONG__INIT;
+    env.request_id = q->id;
+    env.body_case = BODY(PONG);
+    env.pong = &pong;
+    conn_send(q->c, &env);
+    return REPLY_DONE;
+}
+
+static int h_pong(struct req *q)
+{
+    return REPLY_DONE;
+}
+
 /* ---- the table ---- */
 
 static const struct dispatch_entry dispatch_table[] = {
@@ -1264,6 +1283,8 @@ static const struct dispatch_entry dispatch_table[] = {
     [BODY(AGENT_STATE)] = { "AgentState", h_agent_state, R_AGENTS | R_ADMIN,
                             DF_DURABLE },
     [BODY(STATS_REQUEST)] = { "StatsRequest", h_stats, R_ANY, 0 },
+    [BODY(PING)] = { "Ping", h_ping, R_ANY, 0 },
+    [BODY(PONG)] = { "Pong", h_pong, R_ANY, 0 },
 };
 
 #define TABLE_LEN (sizeof(dispatch_table) / sizeof(dispatch_table[0]))

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <openssl/crypto.h>
 #include <uv.h>
@@ -92,6 +93,26 @@ static void usage(FILE *f)
 "Exit status: 0 after a clean stop (SIGINT or SIGTERM) or a good\n"
 "--check-config, 1 on a configuration error, 2 on bad usage, 3 when the\n"
 "listener or the store cannot start.\n");
+}
+
+/* Every client connection is a descriptor: take all the kernel allows
+ * this process (the soft limit up to the hard one), before anything is
+ * opened. server.c sizes the connection budget from the result. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    rlim_t was;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    was = rl.rlim_cur;
+    /* An unlimited hard limit still stops at the kernel's nr_open. */
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the descriptor limit from %llu to %llu",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_max);
+    else
+        log_info("descriptor limit raised from %llu to %llu",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
 }
 
 int main(int argc, char **argv)
@@ -211,6 +232,7 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     uv_loop_init(&loop);
     if (server_init(&srv, &loop, &cfg, err, sizeof(err)) < 0) {
         log_error("%s", err);
