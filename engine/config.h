@@ -2,7 +2,8 @@
  *
  * One YAML document (walked with engine/yamlwalk.h) fills a struct config:
  * the listener, connection limits, the grace period, the log level, the
- * `redis:` section (struct store_config) and the routing model
+ * `auth:` and `principals:` sections (struct auth_config, with the token
+ * file it may name), the `redis:` section (struct store_config) and the routing model
  * (`routing:`, `skills:`, `queues:` -> struct router_config). See
  * docs/configuration.md for every key and deploy/demo.yaml for a commented
  * example.
@@ -31,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth-t.h"
 #include "log.h"
 #include "router-t.h"
 #include "store-t.h"
@@ -81,6 +83,7 @@ struct config {
     uint32_t max_attribute_bytes;
     struct store_config store;
     struct router_config router;  /* queues/skills owned by this struct */
+    struct auth_config auth;      /* `auth:` and `principals:`; owned */
 };
 
 /* Fills every default (no queues). */

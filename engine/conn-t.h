@@ -139,6 +139,9 @@ struct conn {
     bool hello;
     int role;                       /* Ccroute__V1__Role */
     char name[ROUTER_ID_MAX];       /* Hello.client_name */
+    int principal;                  /* auth.h: index, or AUTH_PRINCIPAL_OPEN;
+                                       set by the accepted Hello */
+    unsigned auth_failures;         /* Hellos refused for their credential */
 
     /* private: deadlines */
     struct conn_dqnode dq_session;  /* HELLO, PING or PONG */
