@@ -157,6 +157,7 @@ static bool run_until(uv_loop_t *loop, struct store **ss, int ns,
 
 static bool is_owner(void *arg) { return ((struct ctx *)arg)->role == STORE_ROLE_OWNER; }
 static bool is_standby(void *arg) { return ((struct ctx *)arg)->role == STORE_ROLE_STANDBY; }
+static bool is_suspended(void *arg) { return ((struct ctx *)arg)->role == STORE_ROLE_SUSPENDED; }
 static bool barrier_done(void *arg) { struct ctx *c = arg; return c->ok + c->fail > 0; }
 
 static bool stopped_flag;
@@ -488,18 +489,20 @@ static void test_script_layout_and_fencing(void **state)
     redisContext *c = rc(h);
     freeReplyObject(cmd(c, "SET ccr:{t1}:fence 7"));
     freeReplyObject(cmd(c, "SET ccr:{t1}:lease 7|engine-a:7000"));
+    /* the generation marker a term starts with (lease script) */
+    freeReplyObject(cmd(c, "SET ccr:{t1}:applied 7:0"));
 
     struct storebatch b;
     storebatch_init(&b);
-    storebatch_contact_arrived(&b, "c2", (const uint8_t *)"P2", 2, 1000,
+    storebatch_contact_arrived(&b, "c2", (const uint8_t *)"P2", 2, 1000123,
                                1000001, NULL);
-    storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 1000,
+    storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 1000000,
                                1000000, "pbx-1");
     storebatch_contact_state(&b, "c1", 2, "sales", "a1", 1234);
     storebatch_agent_login(&b, "a1", (const uint8_t *)"LOGIN", 5, "desk-1");
     storebatch_agent_state(&b, "a1", 1, "", 900);
     storebatch_event(&b, "offer", "c1", "a1", "sales", 1000, "1234");
-    storebatch_contact_arrived(&b, "c3", (const uint8_t *)"P3", 2, 1001,
+    storebatch_contact_arrived(&b, "c3", (const uint8_t *)"P3", 2, 1001000,
                                1001000, NULL);
     storebatch_contact_gone(&b, "c3", 5);
     storebatch_queue(&b, "sales", 0);
@@ -521,6 +524,10 @@ static void test_script_layout_and_fencing(void **state)
     assert_string_equal(v, "1234");
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 arrived_ms");
     assert_string_equal(v, "1000");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 arrived_us");
+    assert_string_equal(v, "1000123");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 seq");
+    assert_string_equal(v, "1000001");
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c1 owner");
     assert_string_equal(v, "pbx-1");
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 owner");
@@ -772,8 +779,8 @@ static void test_recovery_order(void **state)
     assert_int_equal(b.ncontacts, 9);
     for (int i = 0; i < 9; i++)
         assert_string_equal(b.contacts[i], ids[i]);
-    assert_int_equal(b.cms[0], t);
-    assert_int_equal(b.cms[8], t + 5);
+    assert_int_equal(b.cms[0], t * 1000);   /* microseconds */
+    assert_int_equal(b.cms[8], (t + 5) * 1000);
     assert_int_equal(b.cstate[0], 1);
     assert_string_equal(b.cqueue[0], "support");
     assert_string_equal(b.cagent[0], "");
@@ -946,9 +953,11 @@ static void test_redis_restart(void **state)
     assert_false(store_writable(s));
     assert_int_equal(c.ok, 1);          /* none confirmed while down */
     assert_int_equal(c.fail, 0);
-    /* longer than the lease: the owner stands by by its own clock */
-    run_until(&loop, &s, 1, is_standby, &c, 2000);
-    assert_int_equal(c.role, STORE_ROLE_STANDBY);
+    /* longer than the lease: the owner suspends by its own clock (it keeps
+     * its term and its clients; STANDBY is for a term that is over) */
+    run_until(&loop, &s, 1, is_suspended, &c, 2000);
+    assert_int_equal(c.role, STORE_ROLE_SUSPENDED);
+    assert_false(store_ready(s));
 
     assert_int_equal(rh_restart(h), 0);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 5000));
