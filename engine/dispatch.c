@@ -1362,6 +1362,10 @@ static void grace_timer_cb(uv_timer_t *t)
     uint64_t now = clock_mono_us();
     struct grace_ent **pp = &d->grace;
 
+    /* Abandoning a gone client's contacts is a decision like routing: not
+     * without a confirmed lease. dispatch_on_role(OWNER) arms it again. */
+    if (s->role != STORE_ROLE_OWNER)
+        return;
     while (*pp) {
         struct grace_ent *g = *pp;
         if (g->deadline <= now) {
@@ -1587,6 +1591,7 @@ void dispatch_on_role(void *arg, enum store_role role, const char *owner)
     switch (role) {
     case STORE_ROLE_OWNER:
         s->dispatch->load_ref = false;      /* the load is over */
+        grace_arm(s->dispatch);             /* expiries held while away */
         if (was == STORE_ROLE_SUSPENDED)
             log_info("store: lease confirmed again; routing resumes");
         else

@@ -30,7 +30,7 @@
  *    INCR of `ccr:{t}:fence`. The lease script renews it (owner) or takes
  *    it when free (standby), every renew_ms. An owner whose renewal is not
  *    confirmed before the lease would expire by its own clock reports
- *    STANDBY at once and holds its writes; if, later, the lease turns out
+ *    SUSPENDED at once and holds its writes; if, later, the lease turns out
  *    to be free and the fence counter unchanged (nobody took over), it
  *    keeps its term and resumes. If another engine took over, the term is
  *    lost: pending writes and barriers are dropped (failed), on_reset is
@@ -163,6 +163,7 @@ struct store {
     bool refused;                       /* Redis refuses writes */
     char fault[200];                    /* reason of either */
     char conn_why[200];                 /* why the connection is down */
+    char setup_err[220];                /* last set-up error logged */
     uint64_t retry_at_us;               /* refused: next resend */
     uint32_t refuse_backoff_ms;
     unsigned batches_flying;            /* batch commands awaiting a reply */
@@ -494,6 +495,7 @@ static void on_ready(struct store *s)
 {
     s->conn = CONN_READY;
     s->conn_why[0] = '\0';
+    s->setup_err[0] = '\0';
     if (s->auth_failed) {
         s->auth_failed = false;
         state_log(s, LOG_INFO, "store: redis %s:%d: authentication "
@@ -552,10 +554,11 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
         if (is_auth_error(reply->str)) {
             auth_fault(s, reply->str);
         } else if (s->conn == CONN_CONNECTING) {
-            snprintf(s->conn_why, sizeof(s->conn_why), "set-up failed: %s",
-                     reply->str);
-            state_log(s, LOG_ERROR, "store: redis set-up failed: %s",
-                      reply->str);
+            char why[sizeof(s->conn_why)];
+            snprintf(why, sizeof(why), "set-up failed: %s", reply->str);
+            if (strcmp(why, s->setup_err) != 0)  /* once per cause */
+                state_log(s, LOG_ERROR, "store: redis %s", why);
+            snprintf(s->setup_err, sizeof(s->setup_err), "%s", why);
         }
         conn_drop(s);
         return;
@@ -863,10 +866,19 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
         } else if (is_auth_error(reply->str)) {
             auth_fault(s, reply->str);
             conn_drop(s);
+        } else if (!strncmp(reply->str, "LOADING", 7) ||
+                   !strncmp(reply->str, "BUSY", 4)) {
+            /* Redis is loading its data or running a long script: not a
+             * refusal, just not yet. Waiting requests keep waiting. */
+            uint32_t b = s->backoff_ms;
+            s->backoff_ms = b * 2 > s->cfg.reconnect_max_ms
+                                ? s->cfg.reconnect_max_ms : b * 2;
+            s->next_lease_us = now_us() + (uint64_t)b * 1000;
+            snprintf(s->conn_why, sizeof(s->conn_why), "%s", reply->str);
         } else {
-            /* READONLY, MISCONF, OOM, LOADING, BUSY: the connection is
-             * fine; ask again after the backoff. The lease lapses by this
-             * engine's clock meanwhile (SUSPENDED, see on_tick). */
+            /* READONLY, MISCONF, OOM: the connection is fine; ask again
+             * after the backoff. The lease lapses by this engine's clock
+             * meanwhile (SUSPENDED, see on_tick). */
             refuse_fault(s, "lease", reply->str);
             s->next_lease_us = s->retry_at_us;
         }

@@ -66,7 +66,9 @@ const char *store_why(const struct store *s);
  * owner and NUL, store_record() of at most STORE_RESERVE_EVENTS events,
  * one store_barrier() -- cannot fail for want of memory or bound.
  * STORE_EUNAVAILABLE: past the bound (STORE_ADMIT_NEW: max_pending
- * unconfirmed ops; STORE_ADMIT_CHANGE: twice that). STORE_ENOTOWNER: no
+ * unconfirmed ops; STORE_ADMIT_CHANGE: twice that), or the lease is not
+ * confirmed now (SUSPENDED), Redis refuses writes, or lost state is being
+ * written back (store_why() says which). STORE_ENOTOWNER: no
  * term. STORE_ENOMEM. Nothing is recorded either way; a reservation that
  * is not used costs nothing but the capacity it grew. */
 int store_reserve(struct store *s, enum store_admit kind, size_t data);
