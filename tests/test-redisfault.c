@@ -9,7 +9,8 @@
  *  - Redis pauses (DEBUG SLEEP, a restart): clients stay connected, get a
  *    retryable STATE_UNAVAILABLE while the lease is unconfirmed, and
  *    succeed after; nothing acknowledged is lost;
- *  - Redis refuses writes (maxmemory with noeviction): the waiting request
+ *  - Redis refuses writes (maxmemory with noeviction, a read-only
+ *    replica): the waiting request
  *    is answered STATE_UNAVAILABLE with the reason, one log line for the
  *    state change however often the engine retries, recovery by itself;
  *  - a wrong password: "redis authentication failed" in the log and in
@@ -496,6 +497,58 @@ static void test_redis_refuses_writes(void **state)
     daemon_live = false;
 }
 
+/* A read-only replica (REPLICAOF a master that does not answer): the
+ * lease renewal and the writes are refused READONLY, the lease lapses by
+ * the engine's clock (suspended: connections kept, changes refused with
+ * the reason), and REPLICAOF NO ONE brings everything back in the same
+ * term. */
+static void test_redis_read_only(void **state)
+{
+    char cfg[2048], id[32], msg[512];
+    struct e2e_client sw;
+
+    start_redis();
+    config_text(cfg, sizeof(cfg), 600, 150, NULL);
+    start_daemon(cfg, true);
+    e2e_open_hello(&sw, dm.port, "pbx-1", ROLE(SWITCH), false);
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof(id), "pre%d", i);
+        assert_int_equal(e2e_contact(&sw, id, "sales", E2E_VOICE), 0);
+    }
+    redisContext *r = e2e_redis(rs.port);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "REPLICAOF 127.0.0.1 %d",
+             harness_free_port());
+    redisReply *rep = redisCommand(r, cmd);
+    assert_non_null(rep);
+    freeReplyObject(rep);
+
+    expect_log("refuses writes (lease: READONLY", 10000);
+    expect_log("lease renewal not confirmed before expiry (", 10000);
+    int rc = contact_msg(&sw, "ro1", msg, sizeof(msg));
+    assert_int_equal(rc, EC(STATE_UNAVAILABLE));
+    assert_non_null(strstr(msg, "READONLY"));
+    assert_int_equal(count_lines("refuses writes ("), 1);
+    fence(&sw);
+
+    rep = redisCommand(r, "REPLICAOF NO ONE");
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    contact_until_acked(&sw, "ro1");
+    expect_log("routing resumes", E2E_T_MS);
+    assert_int_equal(count_lines("lease lost"), 0);
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof(id), "pre%d", i);
+        assert_true(contact_in_redis(r, id));
+    }
+    assert_true(contact_in_redis(r, "ro1"));
+    assert_false(sw.eof);
+    redisFree(r);
+    e2e_close(&sw);
+    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
+    daemon_live = false;
+}
+
 /* ---- 4: wrong password ---- */
 
 static int check_redis(const char *dir, const char *cfg_text,
@@ -568,6 +621,7 @@ int main(void)
         cmocka_unit_test_teardown(test_pause_debug_sleep, teardown),
         cmocka_unit_test_teardown(test_pause_redis_restart, teardown),
         cmocka_unit_test_teardown(test_redis_refuses_writes, teardown),
+        cmocka_unit_test_teardown(test_redis_read_only, teardown),
         cmocka_unit_test_teardown(test_redis_wrong_password, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
