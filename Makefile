@@ -5,6 +5,8 @@
 #   make test       build and run the whole test suite
 #   make test-san   the suite under AddressSanitizer + UBSan (build-san/)
 #   make bench      run the benchmark suite, write bench/results/*.json
+#   make fuzz       build the libFuzzer harnesses with clang, run each one
+#                   FUZZ_SECONDS (tests/fuzz/README.md)
 #   make deps       install the Debian packages the build needs
 #
 # Layout of the build: everything goes to $(B) (build/ or build-san/).
@@ -31,7 +33,7 @@ CC ?= cc
 # Goals that settle prerequisites first and then build in a fresh $(MAKE):
 # they must not need pkg-config while this file is parsed, because the
 # packages may not be installed yet (redis's .make-prerequisites idea).
-OUTER_GOALS := deps run test test-san check bench clean distclean
+OUTER_GOALS := deps run test test-san check bench fuzz clean distclean
 ifeq ($(MAKECMDGOALS),)
 NEED_PKGS := 1
 else ifneq ($(filter-out $(OUTER_GOALS),$(MAKECMDGOALS)),)
@@ -39,11 +41,12 @@ NEED_PKGS := 1
 endif
 
 # pkg-config module -> the Debian package that provides it.
-PKGS := libuv hiredis libprotobuf-c yaml-0.1 cmocka
+PKGS := libuv hiredis libprotobuf-c yaml-0.1 libcrypto cmocka
 pkg_deb_libuv := libuv1-dev
 pkg_deb_hiredis := libhiredis-dev
 pkg_deb_libprotobuf-c := libprotobuf-c-dev
 pkg_deb_yaml-0.1 := libyaml-dev
+pkg_deb_libcrypto := libssl-dev
 pkg_deb_cmocka := libcmocka-dev
 
 ifdef NEED_PKGS
@@ -55,8 +58,8 @@ $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,\
 ifeq ($(shell command -v protoc-c),)
 $(error ccroute: protoc-c not found (Debian package protobuf-c-compiler); run `make deps` as root)
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1)
-PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1)
+PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1 libcrypto)
+PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1 libcrypto)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 HAVE_JEMALLOC := $(shell pkg-config --exists jemalloc && echo 1)
 endif
@@ -180,6 +183,45 @@ check: test
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@./bench/run.sh $(B)
+
+# ---- fuzzing (tests/fuzz/README.md) ----
+# `make fuzz` installs clang and libFuzzer's runtime if they are missing,
+# builds tests/fuzz/fuzz-*.c in build-fuzz/ with clang, AddressSanitizer,
+# UBSan and libFuzzer's coverage instrumentation (every object of the
+# build, so that libFuzzer sees the engine's branches), then runs each
+# harness for FUZZ_SECONDS on a scratch copy of its corpus. The inner make
+# is a plain SAN=1 build with FUZZ=1 on top.
+FUZZ_SECONDS ?= 60
+FUZZ_CLANG_VERSION ?= 14
+FUZZ_CC ?= clang-$(FUZZ_CLANG_VERSION)
+FUZZ_PROGS := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_PROGS))
+ifeq ($(FUZZ),1)
+ALL_CFLAGS += -fsanitize=fuzzer-no-link
+endif
+
+.PHONY: fuzz fuzz-build fuzz-clean
+
+fuzz: deps
+	@FUZZ_CLANG_VERSION=$(FUZZ_CLANG_VERSION) ./deploy/deps-fuzz.sh
+	@$(MAKE) --no-print-directory SAN=1 FUZZ=1 B=build-fuzz CC=$(FUZZ_CC) \
+		fuzz-build
+	@./tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-build: $(FUZZ_BINS) $(B)/fuzz/seeds
+
+$(B)/fuzz/fuzz-%: $(B)/obj/tests/fuzz/fuzz-%.o $(LIBBENCH) $(LIBENGINE) \
+		$(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(B)/fuzz/seeds: $(B)/obj/tests/fuzz/seeds.o $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+clean: fuzz-clean
+fuzz-clean:
+	rm -rf build-fuzz
 
 clean:
 	rm -rf build build-san

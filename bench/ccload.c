@@ -48,6 +48,7 @@
 
 #include "bconn.h"
 #include "ccload-model.h"
+#include "client.h"
 #include "hist.h"
 
 extern char **environ;
@@ -289,6 +290,7 @@ static struct {
     size_t nsamples, capsamples;
     uint64_t last_sample_at;
     uint64_t t_last_event;
+    char token[4097];           /* --token-file / CCROUTE_TOKEN, or "" */
 } L;
 
 static uint64_t now_ns(void)
@@ -1510,6 +1512,10 @@ static void usage(FILE *f)
 "      --plot DIR        write timeline.dat and PNG charts (gnuplot)\n"
 "  -q, --quiet           no status line, no summary table\n"
 "      --allow-remote    allow a target other than loopback\n"
+"      --token-file FILE the credential of every connection (first line of\n"
+"                        FILE; default: CCROUTE_TOKEN, else none); the\n"
+"                        principal needs role switch, clients ccload-*\n"
+"                        and the agents of the model\n"
 "  -h, --help\n"
 "Exit status: 0 done, 1 unexpected protocol error or lost connection,\n"
 "2 bad arguments or model.\n");
@@ -1517,7 +1523,7 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv)
 {
-    enum { O_MAXRATE = 256, O_JSON, O_PLOT, O_REMOTE, O_DRAIN };
+    enum { O_MAXRATE = 256, O_JSON, O_PLOT, O_REMOTE, O_DRAIN, O_TOKEN };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"rate", required_argument, NULL, 'r'},
@@ -1531,10 +1537,12 @@ static int parse_args(int argc, char **argv)
         {"plot", required_argument, NULL, O_PLOT},
         {"quiet", no_argument, NULL, 'q'},
         {"allow-remote", no_argument, NULL, O_REMOTE},
+        {"token-file", required_argument, NULL, O_TOKEN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     double drain = -1;
+    const char *token_file = NULL;
     L.host = "127.0.0.1";
     L.port = 7400;
     L.model_path = "bench/scenarios/demo.yaml";
@@ -1578,12 +1586,19 @@ static int parse_args(int argc, char **argv)
         case O_PLOT: L.plot_dir = optarg; break;
         case 'q': L.quiet = true; break;
         case O_REMOTE: L.allow_remote = true; break;
+        case O_TOKEN: token_file = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: goto bad;
         }
     }
     if (optind + 1 < argc)
         goto bad;
+    int trc = ccr_token_load(token_file, L.token, sizeof(L.token));
+    if (trc < 0) {
+        fprintf(stderr, "ccload: --token-file %s: %s\n",
+                token_file ? token_file : "(CCROUTE_TOKEN)", strerror(-trc));
+        return 2;
+    }
     if (optind < argc) {
         static char host[256];
         const char *a = argv[optind];
@@ -1726,6 +1741,8 @@ static int connect_all(void)
         Ccroute__V1__Hello h = CCROUTE__V1__HELLO__INIT;
         h.client_name = name;
         h.role = CCROUTE__V1__ROLE__ROLE_SWITCH;
+        if (L.token[0])
+            h.credential = L.token;
         h.protocol_version =
             CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
         env.body_case = CCROUTE__V1__ENVELOPE__BODY_HELLO;

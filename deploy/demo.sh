@@ -2,6 +2,7 @@
 # The `make run` demo: a private redis-server on 127.0.0.1:6390, ccrouted on
 # 127.0.0.1:7400 with deploy/demo.yaml, and ccload playing
 # bench/scenarios/demo.yaml against it for DEMO_SECONDS (default 60).
+# ccload and ccstat present the demo tokens of deploy/demo-tokens/.
 # Everything it starts is stopped when it ends or on Ctrl-C.
 #
 #   deploy/demo.sh [BUILD_DIR]
@@ -50,6 +51,11 @@ if ! wait_for 100 redis-cli -p $REDIS_PORT ping; then
     exit 1
 fi
 
+# The demo's tokens (demo values only, docs/security.md): private copies,
+# readable by this user alone, as a real deployment keeps its tokens.
+install -m 600 deploy/demo-tokens/ccload.token "$WORK/ccload.token"
+install -m 600 deploy/demo-tokens/monitor.token "$WORK/monitor.token"
+
 echo "demo: starting ccrouted on 127.0.0.1:$ENGINE_PORT with deploy/demo.yaml"
 "$B/ccrouted" --config deploy/demo.yaml --port-file "$WORK/port" &
 engine_pid=$!
@@ -60,12 +66,13 @@ fi
 
 echo "demo: playing bench/scenarios/demo.yaml for ${SECONDS_TO_RUN}s (Ctrl-C stops)"
 "$B/ccload" --model bench/scenarios/demo.yaml --duration "$SECONDS_TO_RUN" \
-    --drain 3 127.0.0.1:$ENGINE_PORT
+    --drain 3 --token-file "$WORK/ccload.token" 127.0.0.1:$ENGINE_PORT
 echo
-echo "demo: the engine's statistics ($B/ccstat 127.0.0.1:$ENGINE_PORT):"
+echo "demo: the engine's statistics ($B/ccstat --token-file ... 127.0.0.1:$ENGINE_PORT):"
 # Every contact of the demo traffic has agents that can serve it; a
 # contact that none could is a broken demo, and fails `make run`.
-"$B/ccstat" --fail-unservable 127.0.0.1:$ENGINE_PORT
+"$B/ccstat" --fail-unservable --token-file "$WORK/monitor.token" \
+    127.0.0.1:$ENGINE_PORT
 echo
 echo "demo: done; Redis keys of the demo tenant:" \
     "$(redis-cli -p $REDIS_PORT --scan --pattern 'ccr:{demo}:*' | wc -l)," \

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libhiredis-dev protobuf-c-compiler
-libprotobuf-c-dev libjemalloc-dev libyaml-dev libcmocka-dev redis-server
+libprotobuf-c-dev libjemalloc-dev libyaml-dev libssl-dev libcmocka-dev redis-server
 redis-tools gnuplot-nox"
 
 missing=""

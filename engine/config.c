@@ -20,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "router.h"
+#include "auth.h"
 #include "yamlwalk.h"
 
 static const char *const strategy_names[] = {
@@ -54,6 +57,9 @@ struct cfgp {
     char queues_path[16];
     unsigned long lease_line, renew_line;
     unsigned long reconnect_min_line, reconnect_max_line;
+    unsigned long slots_line;     /* routing.max_agents / max_contacts */
+    char slots_path[32];
+    char token_file[AUTH_PATH_MAX]; /* auth.token_file as written */
 };
 
 /* A duration of at least min_ms, in whole milliseconds. */
@@ -207,6 +213,45 @@ int config_check_listen(const struct config *c, const char *source,
     return 0;
 }
 
+/* ---- limits ---- */
+
+enum {
+    LK_MAX_CONNECTIONS, LK_HELLO_TIMEOUT, LK_FRAME_TIMEOUT, LK_IDLE_TIMEOUT,
+    LK_PING_INTERVAL, LK_PING_TIMEOUT, LK_CLOSE_LINGER, LK_KEEPALIVE,
+};
+
+static const char *const limits_keys[] = {
+    "max_connections", "hello_timeout", "frame_timeout", "idle_timeout",
+    "ping_interval", "ping_timeout", "close_linger", "keepalive", NULL,
+};
+
+static int limits_field(struct yamlwalk *w, void *ctx, int key,
+                        yaml_node_t *v, const char *path)
+{
+    struct config_limits *l = &((struct config *)ctx)->limits;
+    switch (key) {
+    case LK_MAX_CONNECTIONS:
+        /* The connection id holds a 16-bit slot. */
+        return yamlwalk_u32(w, v, path, 1, 65535, &l->max_connections);
+    /* Deadlines that cannot be switched off: 0 is refused. */
+    case LK_HELLO_TIMEOUT: return get_dur(w, v, path, 1, &l->hello_timeout_ms);
+    case LK_FRAME_TIMEOUT: return get_dur(w, v, path, 1, &l->frame_timeout_ms);
+    case LK_IDLE_TIMEOUT: return get_dur(w, v, path, 0, &l->idle_timeout_ms);
+    case LK_PING_INTERVAL:
+        return get_dur(w, v, path, 0, &l->ping_interval_ms);
+    case LK_PING_TIMEOUT: return get_dur(w, v, path, 1, &l->ping_timeout_ms);
+    case LK_CLOSE_LINGER: return get_dur(w, v, path, 1, &l->close_linger_ms);
+    case LK_KEEPALIVE:
+        if (get_dur(w, v, path, 0, &l->keepalive_ms) < 0)
+            return -1;
+        if (l->keepalive_ms % 1000)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "TCP keepalive "
+                                 "takes whole seconds (or 0: off)");
+        return 0;
+    }
+    return -1;
+}
+
 /* ---- redis ---- */
 
 enum {
@@ -322,18 +367,23 @@ static int redis_check(struct yamlwalk *w, struct cfgp *p)
 enum {
     RT_PRIORITY_WEIGHT, RT_VALUE_WEIGHT, RT_PREFERRED_WAIT, RT_MAX_NO_ANSWER,
     RT_VOICE_BLOCKS_OTHERS, RT_OFFER_TIMEOUT, RT_MAX_AGENTS, RT_MAX_CONTACTS,
+    /* input bounds (docs/security.md) */
+    RT_MAX_CONTACT_AGE, RT_MAX_ATTRIBUTES, RT_MAX_ATTRIBUTE_BYTES,
 };
 
 static const char *const routing_keys[] = {
     "priority_weight", "value_weight", "preferred_wait", "max_no_answer",
     "voice_blocks_others", "offer_timeout", "max_agents", "max_contacts",
+    "max_contact_age", "max_attributes", "max_attribute_bytes",
     NULL,
 };
 
 static int routing_field(struct yamlwalk *w, void *ctx, int key,
                          yaml_node_t *v, const char *path)
 {
-    struct router_config *r = &((struct cfgp *)ctx)->c->router;
+    struct cfgp *p = ctx;
+    struct router_config *r = &p->c->router;
+    uint64_t size;
     switch (key) {
     case RT_PRIORITY_WEIGHT:
         return get_dur(w, v, path, 0, &r->priority_weight_ms);
@@ -348,11 +398,50 @@ static int routing_field(struct yamlwalk *w, void *ctx, int key,
     case RT_OFFER_TIMEOUT:
         return get_dur(w, v, path, 1, &r->default_offer_timeout_ms);
     case RT_MAX_AGENTS:
+        p->slots_line = yamlwalk_line(v);
+        snprintf(p->slots_path, sizeof(p->slots_path), "%s", path);
         return yamlwalk_u32(w, v, path, 1, 10000000, &r->max_agents);
     case RT_MAX_CONTACTS:
+        p->slots_line = yamlwalk_line(v);
+        snprintf(p->slots_path, sizeof(p->slots_path), "%s", path);
         return yamlwalk_u32(w, v, path, 1, 100000000, &r->max_contacts);
+    case RT_MAX_CONTACT_AGE:
+        return get_dur(w, v, path, 0, &r->max_contact_age_ms);
+    case RT_MAX_ATTRIBUTES:
+        return yamlwalk_u32(w, v, path, 0, 65536, &p->c->max_attributes);
+    case RT_MAX_ATTRIBUTE_BYTES:
+        if (yamlwalk_size(w, v, path, 0, 16u * 1024 * 1024, &size) < 0)
+            return -1;
+        p->c->max_attribute_bytes = (uint32_t)size;
+        return 0;
     }
     return -1;
+}
+
+/* The router's slot tables must fit: router_memory_need() for the
+ * configured maxima against the smaller of CONFIG_MAX_ROUTER_MEMORY and
+ * half the physical memory (the rest is for the connections, the store's
+ * batches and the system). Checked after the whole file, since
+ * max_agents and max_contacts may come in any order; the error names the
+ * line of the later of the two. */
+static int slots_check(struct yamlwalk *w, struct cfgp *p)
+{
+    const struct router_config *r = &p->c->router;
+    uint64_t need = router_memory_need(r->max_agents, r->max_contacts);
+    uint64_t bound = CONFIG_MAX_ROUTER_MEMORY;
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psize > 0 &&
+        (uint64_t)pages * (uint64_t)psize / 2 < bound)
+        bound = (uint64_t)pages * (uint64_t)psize / 2;
+    if (!p->slots_line || need <= bound)
+        return 0;
+    return yamlwalk_fail(w, p->slots_line, p->slots_path, "max_contacts %u and "
+                         "max_agents %u need %.1f GiB of memory for the "
+                         "router alone; the bound is %.1f GiB (the smaller "
+                         "of %.0f GiB and half the physical memory)",
+                         r->max_contacts, r->max_agents,
+                         (double)need / (1 << 30), (double)bound / (1 << 30),
+                         (double)CONFIG_MAX_ROUTER_MEMORY / (1 << 30));
 }
 
 /* ---- queues ---- */
@@ -696,16 +785,292 @@ static int cfg_skills(struct yamlwalk *w, struct config *c, yaml_node_t *v,
     return yamlwalk_list(w, v, path, 0, "skills", skill_item, c);
 }
 
+/* ---- auth and principals (docs/security.md) ---- */
+
+static const char *const auth_keys[] = {
+    "insecure_open", "token_file", "failure_delay", "max_failures", NULL,
+};
+
+static int auth_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
+                      const char *path)
+{
+    struct cfgp *p = ctx;
+    struct auth_config *a = &p->c->auth;
+    switch (key) {
+    case 0: return yamlwalk_bool(w, v, path, &a->insecure_open);
+    case 1:
+        a->token_file_line = yamlwalk_line(v);
+        return yamlwalk_str(w, v, path, p->token_file, sizeof(p->token_file),
+                            false);
+    case 2: return get_dur(w, v, path, 0, &a->failure_delay_ms);
+    case 3: return yamlwalk_u32(w, v, path, 1, 100, &a->max_failures);
+    }
+    return -1;
+}
+
+static int cfg_auth(struct yamlwalk *w, struct cfgp *p, yaml_node_t *v,
+                    const char *path)
+{
+    return yamlwalk_map(w, v, path, auth_keys, auth_field, p);
+}
+
+/* Role names of the configuration, by Ccroute__V1__Role number. "desk"
+ * and "supervisor" are the other names of agent and admin. */
+static const char *const role_names[] = {
+    NULL, "switch", "gateway", "agent", "dialer", "monitor", "admin",
+    "desk", "supervisor",
+};
+#define ROLE_NAMES_N (int)(sizeof(role_names) / sizeof(role_names[0]))
+
+struct principal_ctx {
+    struct cfgp *p;
+    struct auth_principal *pr;
+    const char *token;          /* token_sha256, borrowed from the doc */
+    unsigned long token_line;
+};
+
+static int role_item(struct yamlwalk *w, void *ctx, size_t i,
+                     yaml_node_t *it, const char *path)
+{
+    struct auth_principal *pr = ctx;
+    int r;
+    if (yamlwalk_enum(w, it, path, "role", role_names, ROLE_NAMES_N, &r) < 0)
+        return -1;
+    if (r == 7)
+        r = 3;
+    else if (r == 8)
+        r = 6;
+    pr->roles |= AUTH_ROLE_BIT(r);
+    return 0;
+}
+
+static int pattern_list(struct yamlwalk *w, yaml_node_t *v, const char *path,
+                        struct auth_pattern **out, unsigned *n)
+{
+    size_t cnt;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "expected a list of "
+                             "names or prefix patterns (\"pbx-*\")");
+    cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    *out = calloc(cnt ? cnt : 1, sizeof(**out));
+    if (!*out)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_t *it = yaml_document_get_node(&w->doc,
+                                                 v->data.sequence.items.start[i]);
+        const char *s = NULL;
+        char sub[YAMLWALK_PATH_MAX];
+        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        if (!it || yamlwalk_scalar(w, it, sub, &s) < 0)
+            return -1;
+        if (auth_pattern_parse(s, &(*out)[i]) < 0)
+            return yamlwalk_fail(w, yamlwalk_line(it), sub, "\"%s\" is not "
+                                 "a name or a prefix pattern (1..%d bytes, "
+                                 "'*' only at the end)", s, AUTH_NAME_MAX - 1);
+        *n = (unsigned)i + 1;
+    }
+    return 0;
+}
+
+static const char *const principal_keys[] = {
+    "name", "token_sha256", "roles", "clients", "agents", "tenant", NULL,
+};
+
+static int principal_field(struct yamlwalk *w, void *ctx, int key,
+                           yaml_node_t *v, const char *path)
+{
+    struct principal_ctx *pc = ctx;
+    struct auth_principal *pr = pc->pr;
+    switch (key) {
+    case 0: return yamlwalk_str(w, v, path, pr->name, sizeof(pr->name), false);
+    case 1:
+        pc->token_line = yamlwalk_line(v);
+        return yamlwalk_scalar(w, v, path, &pc->token);
+    case 2:
+        if (v->type != YAML_SEQUENCE_NODE)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "expected a list "
+                                 "of roles");
+        return yamlwalk_list(w, v, path, 0, "roles", role_item, pr);
+    case 3: return pattern_list(w, v, path, &pr->clients, &pr->nclients);
+    case 4: return pattern_list(w, v, path, &pr->agents, &pr->nagents);
+    case 5: return yamlwalk_str(w, v, path, pr->tenant, sizeof(pr->tenant),
+                                false);
+    }
+    return -1;
+}
+
+/* Adds a token hash (hex text) for principal pi; fails on bad hex or a
+ * hash that another entry already has. */
+static int token_add(struct yamlwalk *w, struct auth_config *a, int pi,
+                     const char *hex, unsigned long line, const char *path)
+{
+    struct auth_token t;
+    struct auth_token *nt;
+    if (auth_hex_parse(hex, t.hash) < 0)
+        return yamlwalk_fail(w, line, path, "expected the token's SHA-256 "
+                             "as 64 hex digits (ccrouted --hash-token makes "
+                             "it)");
+    for (unsigned i = 0; i < a->ntokens; i++)
+        if (!memcmp(a->tokens[i].hash, t.hash, AUTH_HASH_LEN))
+            return yamlwalk_fail(w, line, path, "this token hash is already "
+                                 "given to principal \"%s\"",
+                                 a->principals[a->tokens[i].principal].name);
+    nt = realloc(a->tokens, (a->ntokens + 1) * sizeof(*nt));
+    if (!nt)
+        return yamlwalk_fail(w, line, path, "out of memory");
+    t.principal = pi;
+    a->tokens = nt;
+    a->tokens[a->ntokens++] = t;
+    return 0;
+}
+
+static int principal_item(struct yamlwalk *w, void *ctx, size_t i,
+                          yaml_node_t *it, const char *path)
+{
+    struct cfgp *p = ctx;
+    struct auth_config *a = &p->c->auth;
+    struct principal_ctx pc = { p, &a->principals[i], NULL, 0 };
+    char sub[YAMLWALK_PATH_MAX];
+
+    pc.pr->line = yamlwalk_line(it);
+    a->nprincipals = (unsigned)i + 1;
+    if (yamlwalk_map(w, it, path, principal_keys, principal_field, &pc) < 0)
+        return -1;
+    if (!pc.pr->name[0])
+        return yamlwalk_fail(w, pc.pr->line, path, "missing \"name\"");
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(a->principals[j].name, pc.pr->name))
+            return yamlwalk_fail(w, pc.pr->line, path, "principal \"%s\" "
+                                 "defined twice (first at line %lu)",
+                                 pc.pr->name, a->principals[j].line);
+    if (!pc.pr->roles)
+        return yamlwalk_fail(w, pc.pr->line, path, "missing \"roles\"");
+    if (!pc.pr->nclients)
+        return yamlwalk_fail(w, pc.pr->line, path, "missing \"clients\" "
+                             "(the client names it may use)");
+    snprintf(sub, sizeof(sub), "%s.token_sha256", path);
+    if (pc.token && token_add(w, a, (int)i, pc.token, pc.token_line, sub) < 0)
+        return -1;
+    return 0;
+}
+
+static int cfg_principals(struct yamlwalk *w, struct cfgp *p, yaml_node_t *v,
+                          const char *path)
+{
+    struct auth_config *a = &p->c->auth;
+    size_t n;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "expected a list of "
+                             "principals");
+    n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return 0;
+    a->principals = calloc(n, sizeof(*a->principals));
+    if (!a->principals)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "out of memory");
+    return yamlwalk_list(w, v, path, 0, "principals", principal_item, p);
+}
+
+/* One `principal-name: sha256-hex` (or a list of them) pair of the token
+ * file. */
+static int token_pair(struct yamlwalk *w, void *ctx, const char *name,
+                      yaml_node_t *key, yaml_node_t *val, const char *path)
+{
+    struct auth_config *a = ctx;
+    const char *hex = NULL;
+    int pi = -1;
+    for (unsigned i = 0; i < a->nprincipals; i++)
+        if (!strcmp(a->principals[i].name, name))
+            pi = (int)i;
+    if (pi < 0)
+        return yamlwalk_fail(w, yamlwalk_line(key), path, "no principal "
+                             "\"%s\" in the configuration", name);
+    if (val->type == YAML_SEQUENCE_NODE) {
+        /* several tokens: a rotation in progress */
+        size_t n = (size_t)(val->data.sequence.items.top -
+                            val->data.sequence.items.start);
+        for (size_t i = 0; i < n; i++) {
+            yaml_node_t *it = yaml_document_get_node(
+                &w->doc, val->data.sequence.items.start[i]);
+            char sub[YAMLWALK_PATH_MAX];
+            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+            if (!it || yamlwalk_scalar(w, it, sub, &hex) < 0 ||
+                token_add(w, a, pi, hex, yamlwalk_line(it), sub) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (yamlwalk_scalar(w, val, path, &hex) < 0)
+        return -1;
+    return token_add(w, a, pi, hex, yamlwalk_line(val), path);
+}
+
+/* The token file: resolved against the configuration file's directory,
+ * refused when group or others have any permission on it, then read as
+ * a mapping of principal name -> token hash(es). Every principal must end up
+ * with a token. */
+static int auth_check(struct yamlwalk *w, struct cfgp *p)
+{
+    struct auth_config *a = &p->c->auth;
+    struct stat st;
+    int rc;
+
+    if (p->token_file[0]) {
+        const char *slash = strrchr(w->file, '/');
+        struct yamlwalk tw;
+        int len;
+        if (p->token_file[0] == '/' || !slash)
+            len = snprintf(a->token_file, sizeof(a->token_file), "%s",
+                           p->token_file);
+        else
+            len = snprintf(a->token_file, sizeof(a->token_file), "%.*s/%.*s",
+                           (int)(slash - w->file), w->file,
+                           (int)(sizeof(p->token_file) - 1), p->token_file);
+        if (len < 0 || (size_t)len >= sizeof(a->token_file))
+            return yamlwalk_fail(w, a->token_file_line, "auth.token_file",
+                                 "the path is too long");
+        if (!a->nprincipals)
+            return yamlwalk_fail(w, a->token_file_line, "auth.token_file",
+                                 "a token file needs principals");
+        if (stat(a->token_file, &st) < 0)
+            return yamlwalk_fail(w, a->token_file_line, "auth.token_file",
+                                 "%s: %s", a->token_file, strerror(errno));
+        if (!auth_file_mode_ok((unsigned)st.st_mode))
+            return yamlwalk_fail(w, a->token_file_line, "auth.token_file",
+                                 "%s has mode %04o: group or others may "
+                                 "read it; chmod 600 it", a->token_file,
+                                 (unsigned)st.st_mode & 07777);
+        rc = yamlwalk_load_file(&tw, a->token_file, w->err, w->errlen);
+        if (rc == 0 && yamlwalk_root(&tw))
+            rc = yamlwalk_pairs(&tw, yamlwalk_root(&tw), "", "principal: "
+                                "token_sha256", token_pair, a);
+        yamlwalk_fini(&tw);
+        if (rc < 0)
+            return -1;
+    }
+    for (unsigned i = 0; i < a->nprincipals; i++) {
+        bool has = false;
+        for (unsigned t = 0; t < a->ntokens; t++)
+            has |= a->tokens[t].principal == (int)i;
+        if (!has)
+            return yamlwalk_fail(w, a->principals[i].line, "principals",
+                                 "principal \"%s\" has no token (neither "
+                                 "token_sha256 nor an entry in the token "
+                                 "file)", a->principals[i].name);
+    }
+    return 0;
+}
+
 /* ---- top level ---- */
 
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
-    TK_ROUTING, TK_SKILLS, TK_QUEUES,
+    TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
-    "routing", "skills", "queues", NULL,
+    "routing", "skills", "queues", "limits", "auth", "principals", NULL,
 };
 
 static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -719,7 +1084,7 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     switch (key) {
     case TK_LISTEN: return cfg_listen(w, c, v, path);
     case TK_MAX_FRAME:
-        if (yamlwalk_size(w, v, path, 64, 64u * 1024 * 1024, &size) < 0)
+        if (yamlwalk_size(w, v, path, 64, CONFIG_MAX_FRAME_CAP, &size) < 0)
             return -1;
         c->max_frame = (size_t)size;
         return 0;
@@ -752,6 +1117,10 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         p->queues = v;
         snprintf(p->queues_path, sizeof(p->queues_path), "%s", path);
         return 0;
+    case TK_LIMITS:
+        return yamlwalk_map(w, v, path, limits_keys, limits_field, c);
+    case TK_AUTH: return cfg_auth(w, p, v, path);
+    case TK_PRINCIPALS: return cfg_principals(w, p, v, path);
     }
     return -1;
 }
@@ -765,6 +1134,15 @@ void config_defaults(struct config *c)
     c->max_output = CONFIG_DEFAULT_MAX_OUTPUT;
     c->grace_ms = CONFIG_DEFAULT_GRACE_MS;
     c->log_level = LOG_INFO;
+
+    c->limits.max_connections = 10000;
+    c->limits.hello_timeout_ms = 10000;
+    c->limits.frame_timeout_ms = 10000;
+    c->limits.idle_timeout_ms = 0;
+    c->limits.ping_interval_ms = 30000;
+    c->limits.ping_timeout_ms = 10000;
+    c->limits.close_linger_ms = 2000;
+    c->limits.keepalive_ms = 60000;
 
     c->store.enabled = false;
     c->store.durability = STORE_DURABILITY_REDIS;
@@ -788,6 +1166,10 @@ void config_defaults(struct config *c)
     c->router.max_no_answer = 3;
     c->router.voice_blocks_others = true;
     c->router.default_offer_timeout_ms = 15000;
+    c->router.max_contact_age_ms = CONFIG_DEFAULT_MAX_CONTACT_AGE_MS;
+    c->max_attributes = CONFIG_DEFAULT_MAX_ATTRIBUTES;
+    c->max_attribute_bytes = CONFIG_DEFAULT_MAX_ATTRIBUTE_BYTES;
+    auth_config_defaults(&c->auth);
 }
 
 static int config_walk(struct yamlwalk *w, struct config *c)
@@ -802,7 +1184,9 @@ static int config_walk(struct yamlwalk *w, struct config *c)
         goto out;
     if (p.queues && cfg_queues(w, &p) < 0)
         goto out;
-    if (redis_check(w, &p) < 0)
+    if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0)
+        goto out;
+    if (auth_check(w, &p) < 0)
         goto out;
     rc = 0;
 out:
@@ -840,4 +1224,5 @@ void config_fini(struct config *c)
     c->router.skills = NULL;
     c->router.queues = NULL;
     c->router.nskills = c->router.nqueues = 0;
+    auth_config_fini(&c->auth);
 }

@@ -2,7 +2,8 @@
  *
  * One YAML document (walked with engine/yamlwalk.h) fills a struct config:
  * the listener, connection limits, the grace period, the log level, the
- * `redis:` section (struct store_config) and the routing model
+ * `auth:` and `principals:` sections (struct auth_config, with the token
+ * file it may name), the `redis:` section (struct store_config) and the routing model
  * (`routing:`, `skills:`, `queues:` -> struct router_config). See
  * docs/configuration.md for every key and deploy/demo.yaml for a commented
  * example.
@@ -31,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth-t.h"
 #include "log.h"
 #include "router-t.h"
 #include "store-t.h"
@@ -40,9 +42,19 @@
 #define CONFIG_DEFAULT_MAX_FRAME (64u * 1024)
 #define CONFIG_DEFAULT_MAX_OUTPUT (4u * 1024 * 1024)
 #define CONFIG_DEFAULT_GRACE_MS 30000u
+/* max_frame may not exceed this: one frame is held whole in memory (read
+ * buffer, arena), per connection. */
+#define CONFIG_MAX_FRAME_CAP (16u * 1024 * 1024)
 /* router_new() refuses more configured queues than this (half of its
  * queue table; the other half is for queues derived at run time). */
 #define CONFIG_MAX_QUEUES 512
+#define CONFIG_DEFAULT_MAX_ATTRIBUTES 32
+#define CONFIG_DEFAULT_MAX_ATTRIBUTE_BYTES 4096u
+#define CONFIG_DEFAULT_MAX_CONTACT_AGE_MS (4u * 3600 * 1000)
+/* The most memory the router's slot tables may need
+ * (router_memory_need()): the loader refuses max_contacts / max_agents
+ * above the smaller of this and half the physical memory. */
+#define CONFIG_MAX_ROUTER_MEMORY (16ull << 30)
 
 struct config {
     char listen_host[256];
@@ -52,9 +64,26 @@ struct config {
     size_t max_frame;             /* payload bytes of one frame, both ways */
     size_t max_output;            /* per-connection output bound */
     uint32_t grace_ms;            /* owner-gone grace period */
+    /* `limits:` (docs/configuration.md): per-connection deadlines and the
+     * connection count; the server applies them through conn_limits */
+    struct config_limits {
+        uint32_t max_connections;     /* capped by the descriptor limit */
+        uint32_t hello_timeout_ms;
+        uint32_t frame_timeout_ms;
+        uint32_t idle_timeout_ms;     /* 0: off */
+        uint32_t ping_interval_ms;    /* 0: off */
+        uint32_t ping_timeout_ms;
+        uint32_t close_linger_ms;
+        uint32_t keepalive_ms;        /* 0: off; whole seconds */
+    } limits;
     enum log_level log_level;
+    /* input bounds (docs/security.md, "Input bounds"): per ContactArrived,
+     * the count of attributes and the bytes of their keys and values */
+    uint32_t max_attributes;
+    uint32_t max_attribute_bytes;
     struct store_config store;
     struct router_config router;  /* queues/skills owned by this struct */
+    struct auth_config auth;      /* `auth:` and `principals:`; owned */
 };
 
 /* Fills every default (no queues). */

@@ -3,8 +3,11 @@
  * Lifetime of a struct conn: calloc'd in conn_accept(), entered in the
  * server's slot table, removed from it by conn_close() (so that ids stop
  * resolving at once), freed in close_cb after libuv has released the
- * handle (and cancelled any write in flight, whose callback runs first).
- * conn_close() calls the owner's on_close between the two, once.
+ * handle (and cancelled any write or shutdown in flight, whose callbacks
+ * run first). conn_close() calls the owner's on_close between the two,
+ * once. Closing after an Error goes OPEN -> DRAINING (output still being
+ * written, input discarded) -> LINGER (FIN sent) -> CLOSING, each step
+ * bounded by the LINGER deadline queued when draining began.
  */
 #include "conn.h"
 
@@ -62,17 +65,38 @@ static void chunk_put_chain(struct conn_set *s, struct obuf_chunk *ch)
     }
 }
 
-void conn_set_init(struct conn_set *cs, uv_loop_t *loop, size_t max_frame,
-                   size_t max_output, conn_frame_cb on_frame,
-                   conn_close_cb on_close, void *arg)
+static void conn_timer_cb(uv_timer_t *t);
+
+int conn_set_init(struct conn_set *cs, uv_loop_t *loop,
+                  const struct conn_limits *lim, conn_frame_cb on_frame,
+                  conn_close_cb on_close, void *arg)
 {
+    int rc;
     memset(cs, 0, sizeof(*cs));
     cs->loop = loop;
-    cs->max_frame = max_frame;
-    cs->max_output = max_output;
+    cs->lim = *lim;
+    if (cs->lim.max_conns == 0 || cs->lim.max_conns > CONN_MAX)
+        cs->lim.max_conns = CONN_MAX;
     cs->on_frame = on_frame;
     cs->on_close = on_close;
     cs->arg = arg;
+    for (int q = 0; q < CONN_DQ_COUNT; q++) {
+        cs->dq[q].prev = cs->dq[q].next = &cs->dq[q];
+        cs->dq[q].q = (uint8_t)q;
+    }
+    cs->dq_ms[CONN_DQ_HELLO] = lim->hello_ms;
+    cs->dq_ms[CONN_DQ_PING] = lim->ping_ms;
+    cs->dq_ms[CONN_DQ_PONG] = lim->ping_ms ? lim->pong_ms : 0;
+    cs->dq_ms[CONN_DQ_FRAME] = lim->frame_ms;
+    cs->dq_ms[CONN_DQ_IDLE] = lim->idle_ms;
+    /* Never 0: a closing connection must close by itself. */
+    cs->dq_ms[CONN_DQ_LINGER] = lim->linger_ms ? lim->linger_ms : 1;
+    rc = uv_timer_init(loop, &cs->timer);
+    if (rc < 0)
+        return rc;
+    cs->timer.data = cs;
+    cs->timer_open = true;
+    return 0;
 }
 
 void conn_set_fini(struct conn_set *s)
@@ -85,20 +109,107 @@ void conn_set_fini(struct conn_set *s)
     s->nfree_chunks = 0;
     free(s->slots);
     free(s->gens);
+    free(s->free_slots);
     s->slots = NULL;
     s->gens = NULL;
-    s->nslots = s->capslots = 0;
+    s->free_slots = NULL;
+    s->nslots = s->capslots = s->nfree_slots = 0;
+}
+
+/* ---- deadline queues (conn.h, "How deadlines are kept") ---- */
+
+static bool dq_linked(const struct conn_dqnode *n)
+{
+    return n->next != NULL;
+}
+
+static void dq_unlink(struct conn_dqnode *n)
+{
+    if (!n->next)
+        return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
+/* Moves n to the tail of queue q with t = now (out of any queue when q's
+ * deadline is off). O(1). */
+static void dq_push(struct conn_set *s, int q, struct conn_dqnode *n,
+                    uint64_t now)
+{
+    struct conn_dqnode *h = &s->dq[q];
+    dq_unlink(n);
+    if (!s->dq_ms[q])
+        return;
+    n->t = now;
+    n->q = (uint8_t)q;
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+
+static struct conn_dqnode *dq_head(struct conn_set *s, int q)
+{
+    struct conn_dqnode *h = &s->dq[q];
+    return h->next == h ? NULL : h->next;
+}
+
+/* Whether the engine pings this connection: a desk (role agent). */
+static bool conn_is_desk(const struct conn *c)
+{
+    return c->hello && c->role == CCROUTE__V1__ROLE__ROLE_AGENT;
+}
+
+static void conn_timer_rearm(struct conn_set *s)
+{
+    uint64_t due = UINT64_MAX, now;
+    if (!s->timer_open)
+        return;
+    for (int q = 0; q < CONN_DQ_COUNT; q++) {
+        struct conn_dqnode *h = dq_head(s, q);
+        if (h && h->t + s->dq_ms[q] < due)
+            due = h->t + s->dq_ms[q];
+    }
+    if (due == UINT64_MAX) {
+        if (s->timer_due) {
+            uv_timer_stop(&s->timer);
+            s->timer_due = 0;
+        }
+        return;
+    }
+    if (due == s->timer_due)
+        return;
+    now = uv_now(s->loop);
+    uv_timer_start(&s->timer, conn_timer_cb, due > now ? due - now : 0, 0);
+    s->timer_due = due;
+}
+
+/* A rate-limited warning: at most one line a second, saying how many were
+ * left out since the last one. */
+static void conn_warn_limited(struct conn_set *s, const char *what)
+{
+    uint64_t now = uv_now(s->loop);
+    if (s->warn_ms && now - s->warn_ms < 1000) {
+        s->warn_suppressed++;
+        return;
+    }
+    log_warn("%s (%u of %u connections; %llu more warnings like this since "
+             "the last line)", what, s->nconns, s->lim.max_conns,
+             (unsigned long long)s->warn_suppressed);
+    s->warn_ms = now;
+    s->warn_suppressed = 0;
 }
 
 /* ---- slot table ---- */
 
+/* A free slot: the most recently freed one (O(1)), else a new one at the
+ * end of the table. */
 static int slot_alloc(struct conn_set *s, uint32_t *slot)
 {
-    for (uint32_t i = 0; i < s->nslots; i++) {
-        if (!s->slots[i]) {
-            *slot = i;
-            return 0;
-        }
+    if (s->nfree_slots) {
+        *slot = s->free_slots[--s->nfree_slots];
+        return 0;
     }
     if (s->nslots == CONN_MAX)
         return -EMFILE;
@@ -114,6 +225,10 @@ static int slot_alloc(struct conn_set *s, uint32_t *slot)
         if (!ng)
             return -ENOMEM;
         s->gens = ng;
+        uint32_t *nf = realloc(s->free_slots, ncap * sizeof(*nf));
+        if (!nf)
+            return -ENOMEM;
+        s->free_slots = nf;
         for (uint32_t i = s->capslots; i < ncap; i++) {
             s->slots[i] = NULL;
             s->gens[i] = 0;
@@ -122,6 +237,12 @@ static int slot_alloc(struct conn_set *s, uint32_t *slot)
     }
     *slot = s->nslots++;
     return 0;
+}
+
+static void slot_free(struct conn_set *s, uint32_t slot)
+{
+    s->slots[slot] = NULL;
+    s->free_slots[s->nfree_slots++] = slot;
 }
 
 struct conn *conn_lookup(struct conn_set *s, uint32_t id)
@@ -133,11 +254,55 @@ struct conn *conn_lookup(struct conn_set *s, uint32_t id)
     return c && c->id == id ? c : NULL;
 }
 
+/* ---- read buffer ---- */
+
+/* Sets c's read buffer to `cap` bytes, keeping its first rlen bytes (cap
+ * >= rlen). Returns 0 or -ENOMEM (the old buffer is kept). */
+static int rbuf_resize(struct conn *c, size_t cap)
+{
+    struct conn_stats *st = &c->set->stats;
+    uint8_t *nb = realloc(c->rbuf, cap);
+    if (!nb)
+        return -ENOMEM;
+    st->rbuf_bytes = st->rbuf_bytes - c->rcap + cap;
+    if (st->rbuf_bytes > st->rbuf_peak)
+        st->rbuf_peak = st->rbuf_bytes;
+    c->rbuf = nb;
+    c->rcap = cap;
+    return 0;
+}
+
+/* The buffer is full and holds the start of a frame: double it, but never
+ * past the whole frame (its prefix and declared length, which frame_next
+ * has already checked against max_frame). */
+static int rbuf_grow(struct conn *c)
+{
+    size_t hdr = 0, plen = 0, whole, want;
+    while (hdr < c->rlen && hdr < FRAME_VARINT_MAX) {
+        plen |= (size_t)(c->rbuf[hdr] & 0x7f) << (7 * hdr);
+        if (!(c->rbuf[hdr++] & 0x80))
+            break;
+    }
+    whole = hdr + plen;
+    want = c->rcap * 2;
+    if (want > whole)
+        want = whole;
+    if (want <= c->rcap)        /* cannot happen: the frame would be whole */
+        want = c->rcap + CONN_RBUF_MIN;
+    return rbuf_resize(c, want);
+}
+
+size_t conn_rbuf_cap(const struct conn *c)
+{
+    return c->rcap;
+}
+
 /* ---- closing ---- */
 
 static void conn_handle_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
+    c->set->stats.rbuf_bytes -= c->rcap;
     chunk_put_chain(c->set, c->out_head);
     chunk_put_chain(c->set, c->fly);
     free(c->rbuf);
@@ -160,7 +325,8 @@ static void pending_unlink(struct conn *c)
 
 static void pending_add(struct conn *c)
 {
-    if (c->on_pending || c->writing || c->state == CONN_CLOSING)
+    if (c->on_pending || c->writing || c->state == CONN_CLOSING ||
+        c->state == CONN_LINGER)
         return;
     c->on_pending = true;
     c->pending_next = c->set->pending;
@@ -178,12 +344,36 @@ void conn_close(struct conn *c, const char *why)
     else
         log_info("conn #%08x %s closed: %s", c->id, c->peer, why);
     c->state = CONN_CLOSING;
-    s->slots[c->id & 0xffffu] = NULL;
+    slot_free(s, c->id & 0xffffu);
     s->nconns--;
     pending_unlink(c);
+    dq_unlink(&c->dq_session);
+    dq_unlink(&c->dq_frame);
+    dq_unlink(&c->dq_idle);
     if (s->on_close)
         s->on_close(s->arg, c);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
+static void conn_shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->data;
+    if (c->state == CONN_CLOSING)
+        return;         /* cancelled by uv_close */
+    if (status < 0)
+        conn_close(c, uv_strerror(status));
+    /* else: the peer's EOF or the linger deadline closes it */
+}
+
+/* Everything queued is written: send FIN, keep discarding input. */
+static void conn_shutdown(struct conn *c)
+{
+    int rc;
+    c->state = CONN_LINGER;
+    c->sreq.data = c;
+    rc = uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, conn_shutdown_cb);
+    if (rc < 0)
+        conn_close(c, "reply written");
 }
 
 void conn_close_after_flush(struct conn *c, const char *why)
@@ -193,9 +383,15 @@ void conn_close_after_flush(struct conn *c, const char *why)
     log_info("conn #%08x %s: %s; closing after the reply", c->id, c->peer,
              why);
     c->state = CONN_DRAINING;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    dq_unlink(&c->dq_session);
+    dq_unlink(&c->dq_idle);
+    dq_push(c->set, CONN_DQ_LINGER, &c->dq_frame, uv_now(c->set->loop));
+    /* From now on input is read and dropped: the whole buffer is free. */
+    c->rlen = 0;
+    if (c->rcap > CONN_RBUF_MIN)
+        rbuf_resize(c, CONN_RBUF_MIN);
     if (!c->writing && !c->out_head)
-        conn_close(c, why);
+        conn_shutdown(c);
     else
         pending_add(c);
 }
@@ -205,6 +401,16 @@ void conn_close_all(struct conn_set *s, const char *why)
     for (uint32_t i = 0; i < s->nslots; i++)
         if (s->slots[i])
             conn_close(s->slots[i], why);
+}
+
+void conn_set_stop(struct conn_set *s, const char *why)
+{
+    conn_close_all(s, why);
+    if (s->timer_open) {
+        uv_close((uv_handle_t *)&s->timer, NULL);
+        s->timer_open = false;
+        s->timer_due = 0;
+    }
 }
 
 /* ---- output ---- */
@@ -225,7 +431,7 @@ static void conn_write_cb(uv_write_t *req, int status)
     if (c->out_head)
         pending_add(c);
     else if (c->state == CONN_DRAINING)
-        conn_close(c, "reply written");
+        conn_shutdown(c);
 }
 
 static void conn_write(struct conn *c)
@@ -233,11 +439,11 @@ static void conn_write(struct conn *c)
     unsigned n = 0;
     int rc;
 
-    if (c->writing || c->state == CONN_CLOSING)
+    if (c->writing || c->state == CONN_CLOSING || c->state == CONN_LINGER)
         return;
     if (!c->out_head) {
         if (c->state == CONN_DRAINING)
-            conn_close(c, "reply written");
+            conn_shutdown(c);
         return;
     }
     for (struct obuf_chunk *ch = c->out_head; ch; ch = ch->next)
@@ -279,6 +485,7 @@ void conn_flush_all(struct conn_set *s)
         c->on_pending = false;
         conn_write(c);
     }
+    conn_timer_rearm(s);
 }
 
 int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
@@ -287,14 +494,15 @@ int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
     size_t plen, need;
     struct obuf_chunk *ch;
 
-    if (c->state == CONN_CLOSING)
+    if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
         return -EPIPE;
     plen = ccroute__v1__envelope__get_packed_size(env);
     need = frame_size(plen);
-    if (c->out_bytes + c->fly_bytes + need > s->max_output) {
+    if (c->out_bytes + c->fly_bytes + need > s->lim.max_output) {
+        s->stats.output_overflows++;
         log_warn("conn #%08x %s (%s): output above %zu bytes (client not "
                  "reading); disconnecting", c->id, c->peer,
-                 c->name[0] ? c->name : "-", s->max_output);
+                 c->name[0] ? c->name : "-", s->lim.max_output);
         conn_close(c, "output bound exceeded");
         return -ENOBUFS;
     }
@@ -355,8 +563,28 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct conn *c = h->data;
     (void)suggested;
+    /* rlen < rcap always holds here: read_cb grows a full buffer. */
     buf->base = (char *)c->rbuf + c->rlen;
     buf->len = c->rcap - c->rlen;
+}
+
+/* After a read: where the connection stands in the deadline queues. O(1). */
+static void conn_after_read(struct conn *c, bool frame_done, uint64_t now)
+{
+    struct conn_set *s = c->set;
+    dq_push(s, CONN_DQ_IDLE, &c->dq_idle, now);
+    if (c->hello) {
+        /* Hello done (the HELLO entry goes); a desk's silence is measured
+         * from now, a Pong or anything else being proof of life. */
+        if (conn_is_desk(c))
+            dq_push(s, CONN_DQ_PING, &c->dq_session, now);
+        else
+            dq_unlink(&c->dq_session);
+    }
+    if (c->rlen == 0)
+        dq_unlink(&c->dq_frame);
+    else if (frame_done || !dq_linked(&c->dq_frame))
+        dq_push(s, CONN_DQ_FRAME, &c->dq_frame, now);   /* a new frame */
 }
 
 static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -372,12 +600,12 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread == 0 || c->state != CONN_OPEN)
-        return;
+        return;         /* closing: input is discarded */
     c->rlen += (size_t)nread;
     while (c->state == CONN_OPEN) {
         const uint8_t *payload;
         size_t plen = 0, used;
-        int st2 = frame_next(c->rbuf + off, c->rlen - off, s->max_frame,
+        int st2 = frame_next(c->rbuf + off, c->rlen - off, s->lim.max_frame,
                              &payload, &plen, &used);
         if (st2 == FRAME_OK) {
             off += used;
@@ -387,11 +615,13 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (st2 == FRAME_NEED_MORE)
             break;
         if (st2 == FRAME_E_TOO_LARGE) {
+            s->stats.frames_too_large++;
             conn_send_error(c, 0, CCROUTE__V1__ERROR_CODE__ERROR_CODE_FRAME_TOO_LARGE,
                             "frame of %zu bytes is above the limit of %zu "
-                            "bytes", plen, s->max_frame);
+                            "bytes", plen, s->lim.max_frame);
             conn_close_after_flush(c, "frame too large");
         } else {
+            s->stats.malformed_prefix++;
             conn_send_error(c, 0, CCROUTE__V1__ERROR_CODE__ERROR_CODE_MALFORMED,
                             "malformed length prefix (not a varint)");
             conn_close_after_flush(c, "malformed length prefix");
@@ -405,32 +635,191 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         memmove(c->rbuf, c->rbuf + off, c->rlen - off);
         c->rlen -= off;
     }
+    /* A big frame went up and what is left fits: back to the small size. */
+    if (off > 0 && c->rlen < CONN_RBUF_MIN && c->rcap > CONN_RBUF_MIN)
+        rbuf_resize(c, CONN_RBUF_MIN);
+    /* Full: the frame at the front needs more room (alloc_cb must never
+     * offer 0 bytes, which libuv reports as UV_ENOBUFS). */
+    if (c->rlen == c->rcap && rbuf_grow(c) < 0) {
+        conn_close(c, "out of memory (read buffer)");
+        return;
+    }
+    conn_after_read(c, off > 0, uv_now(s->loop));
+}
+
+/* ---- deadlines ---- */
+
+static void conn_send_ping(struct conn *c, uint64_t now)
+{
+    struct conn_set *s = c->set;
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Ping ping = CCROUTE__V1__PING__INIT;
+    env.request_id = ++s->ping_seq;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_PING;
+    env.ping = &ping;
+    if (conn_send(c, &env) < 0)
+        return;         /* closed (output bound) */
+    s->stats.pings_sent++;
+    log_debug("conn #%08x (%s): silent for %u ms; Ping %llu", c->id, c->name,
+              s->lim.ping_ms, (unsigned long long)env.request_id);
+    dq_push(s, CONN_DQ_PONG, &c->dq_session, now);
+}
+
+#define EC_TIMEOUT CCROUTE__V1__ERROR_CODE__ERROR_CODE_TIMEOUT
+
+/* The deadline of queue q passed for c (already unlinked from q). */
+static void conn_expire(struct conn *c, int q, uint64_t now)
+{
+    struct conn_set *s = c->set;
+    uint32_t ms = s->dq_ms[q];
+    switch (q) {
+    case CONN_DQ_HELLO:
+        if (c->hello)
+            return;
+        s->stats.hello_timeouts++;
+        conn_send_error(c, 0, EC_TIMEOUT, "no Hello within %u ms of "
+                        "connecting", ms);
+        conn_close_after_flush(c, "no Hello in time");
+        return;
+    case CONN_DQ_PING:
+        if (conn_is_desk(c))
+            conn_send_ping(c, now);
+        return;
+    case CONN_DQ_PONG:
+        /* Nothing at all came back: the peer is gone or stuck, and an
+         * Error would go unread. Closing hands its agents to the grace
+         * period (on_close). */
+        s->stats.pong_timeouts++;
+        log_warn("conn #%08x %s (%s): no answer to Ping within %u ms",
+                 c->id, c->peer, c->name[0] ? c->name : "-", ms);
+        conn_close(c, "no Pong in time");
+        return;
+    case CONN_DQ_FRAME:
+        s->stats.frame_timeouts++;
+        conn_send_error(c, 0, EC_TIMEOUT, "frame not complete within %u ms "
+                        "of its first byte (%zu bytes received)", ms,
+                        c->rlen);
+        conn_close_after_flush(c, "frame not complete in time");
+        return;
+    case CONN_DQ_IDLE:
+        s->stats.idle_timeouts++;
+        conn_send_error(c, 0, EC_TIMEOUT, "nothing received for %u ms", ms);
+        conn_close_after_flush(c, "idle");
+        return;
+    case CONN_DQ_LINGER:
+        s->stats.linger_expired++;
+        conn_close(c, "closing: the peer did not close in time");
+        return;
+    }
+}
+
+/* Visits the expired heads only; each expiry unlinks (or re-queues
+ * elsewhere) its connection, so every loop below ends. */
+static void conn_timer_cb(uv_timer_t *t)
+{
+    struct conn_set *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    s->timer_due = 0;
+    for (int q = 0; q < CONN_DQ_COUNT; q++) {
+        struct conn_dqnode *n;
+        while ((n = dq_head(s, q)) && n->t + s->dq_ms[q] <= now) {
+            dq_unlink(n);
+            conn_expire(n->c, q, now);
+        }
+    }
+    conn_timer_rearm(s);
+}
+
+/* ---- accepting ---- */
+
+static void conn_refused_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* At the limit with nobody to evict: accept (so the client is not left
+ * in the backlog), tell it why in one non-blocking write, close. */
+static int conn_refuse(struct conn_set *s, uv_stream_t *listener)
+{
+    uv_tcp_t *t = malloc(sizeof(*t));
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Error err = CCROUTE__V1__ERROR__INIT;
+    uint8_t frame[256];
+    size_t n;
+    int rc;
+
+    s->stats.refused_full++;
+    conn_warn_limited(s, "connection limit reached: new connection refused");
+    if (!t)
+        return -ENOMEM;
+    uv_tcp_init(s->loop, t);
+    rc = uv_accept(listener, (uv_stream_t *)t);
+    if (rc == 0) {
+        err.code = CCROUTE__V1__ERROR_CODE__ERROR_CODE_RESOURCE_EXHAUSTED;
+        err.message = "connection limit reached; try again later";
+        env.body_case = CCROUTE__V1__ENVELOPE__BODY_ERROR;
+        env.error = &err;
+        n = frame_varint_put(ccroute__v1__envelope__get_packed_size(&env),
+                             frame);
+        n += ccroute__v1__envelope__pack(&env, frame + n);
+        uv_buf_t b = uv_buf_init((char *)frame, (unsigned)n);
+        uv_try_write((uv_stream_t *)t, &b, 1);
+    }
+    uv_close((uv_handle_t *)t, conn_refused_closed);
+    return -EBUSY;
+}
+
+/* At the limit: the oldest connection still without Hello makes room
+ * (entries whose Hello came meanwhile are dropped on the way). */
+static bool conn_evict_one(struct conn_set *s)
+{
+    struct conn_dqnode *h;
+    while ((h = dq_head(s, CONN_DQ_HELLO)) && h->c->hello)
+        dq_unlink(h);
+    if (!h)
+        return false;
+    s->stats.evicted_no_hello++;
+    conn_warn_limited(s, "connection limit reached: closing the oldest "
+                      "connections without Hello to make room");
+    conn_close(h->c, "evicted: connection limit reached before its Hello");
+    return true;
+}
+
+void conn_accept_failed(struct conn_set *s, int status)
+{
+    char what[160];
+    s->stats.accept_errors++;
+    snprintf(what, sizeof(what), "listener: accept failed: %s",
+             uv_strerror(status));
+    conn_warn_limited(s, what);
 }
 
 int conn_accept(struct conn_set *s, uv_stream_t *listener)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c;
     uint32_t slot = 0;
     struct sockaddr_storage ss;
     int sslen = sizeof(ss), rc;
+    uint64_t now = uv_now(s->loop);
 
+    if (s->nconns >= s->lim.max_conns && !conn_evict_one(s))
+        return conn_refuse(s, listener);
+    c = calloc(1, sizeof(*c));
     if (!c) {
         log_error("accept: out of memory");
         return -ENOMEM;
     }
     c->set = s;
+    c->dq_session.c = c->dq_frame.c = c->dq_idle.c = c;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc == 0)
         rc = slot_alloc(s, &slot);
-    if (rc == 0) {
-        c->rcap = s->max_frame + FRAME_VARINT_MAX;
-        c->rbuf = malloc(c->rcap);
-        if (!c->rbuf)
-            rc = -ENOMEM;
-    }
+    if (rc == 0 && rbuf_resize(c, CONN_RBUF_MIN) < 0)
+        rc = -ENOMEM;
     if (rc < 0) {
+        s->stats.accept_errors++;
         log_warn("accept: %s", uv_strerror(rc));
         c->state = CONN_CLOSING;
         uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
@@ -443,6 +832,9 @@ int conn_accept(struct conn_set *s, uv_stream_t *listener)
     c->id = (uint32_t)gen << 16 | slot;
     s->slots[slot] = c;
     s->nconns++;
+    s->stats.accepted++;
+    dq_push(s, CONN_DQ_HELLO, &c->dq_session, now);
+    dq_push(s, CONN_DQ_IDLE, &c->dq_idle, now);
 
     snprintf(c->peer, sizeof(c->peer), "?");
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
@@ -459,6 +851,8 @@ int conn_accept(struct conn_set *s, uv_stream_t *listener)
         }
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (s->lim.keepalive_s)
+        uv_tcp_keepalive(&c->tcp, 1, s->lim.keepalive_s);
     log_info("conn #%08x %s connected", c->id, c->peer);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
     if (rc < 0) {

@@ -41,13 +41,16 @@
 #include <string.h>
 
 #include "arena.h"
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "owner.h"
 #include "router.h"
 #include "server-t.h"
 #include "store.h"
+#include "validate.h"
 
 #define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
@@ -62,9 +65,10 @@ enum { REPLY_ACK = 0, REPLY_DONE = 1 };
 #define R_AGENT   (1u << CCROUTE__V1__ROLE__ROLE_AGENT)
 #define R_DIALER  (1u << CCROUTE__V1__ROLE__ROLE_DIALER)
 #define R_MONITOR (1u << CCROUTE__V1__ROLE__ROLE_MONITOR)
+#define R_ADMIN   (1u << CCROUTE__V1__ROLE__ROLE_ADMIN)
 #define R_CONTACTS (R_SWITCH | R_GATEWAY | R_DIALER)
 #define R_AGENTS (R_SWITCH | R_GATEWAY | R_AGENT | R_DIALER)
-#define R_ANY (R_CONTACTS | R_AGENTS | R_MONITOR)
+#define R_ANY (R_CONTACTS | R_AGENTS | R_MONITOR | R_ADMIN)
 
 #define DF_BEFORE_HELLO 1u    /* the one message allowed before Hello */
 /* Changes durable state: with `durability: redis` its Ack waits until Redis
@@ -96,6 +100,7 @@ struct agent_side {
 struct grace_ent {
     struct grace_ent *next;
     char name[ROUTER_ID_MAX];
+    int principal;            /* auth.h; AUTH_PRINCIPAL_UNKNOWN: recovered */
     uint32_t tag;             /* the gone connection's id, or synthetic */
     uint64_t deadline;        /* monotonic us */
 };
@@ -132,6 +137,8 @@ struct dispatch {
     bool loading;                     /* recovery: no store_record() */
     uint32_t synth_next;              /* next synthetic tag to try (1..) */
     bool synth_wrapped;               /* synth_next went round once */
+    struct auth_gate gate;            /* refused credentials, answered late */
+    struct owner_names names;         /* live client names */
 };
 
 struct req {
@@ -209,6 +216,7 @@ static const char *role_name(int role)
     case CCROUTE__V1__ROLE__ROLE_AGENT: return "agent";
     case CCROUTE__V1__ROLE__ROLE_DIALER: return "dialer";
     case CCROUTE__V1__ROLE__ROLE_MONITOR: return "monitor";
+    case CCROUTE__V1__ROLE__ROLE_ADMIN: return "admin";
     }
     return "unspecified";
 }
@@ -667,6 +675,41 @@ static int build_agent_spec(struct req *q, const Ccroute__V1__AgentLogin *m,
     return 0;
 }
 
+/* ---- ownership (owner.h) ---- */
+
+/* owner_principal_cb: the principal of a live connection, or of a gone
+ * one from its grace entry. */
+static int tag_principal(void *arg, uint32_t tag)
+{
+    struct server *s = arg;
+    struct conn *c = conn_lookup(&s->conns, tag);
+    if (c)
+        return c->principal;
+    for (struct grace_ent *g = s->dispatch->grace; g; g = g->next)
+        if (g->tag == tag)
+            return g->principal;
+    return AUTH_PRINCIPAL_UNKNOWN;
+}
+
+/* -1 with the answer of an unknown contact (the router's own words) when
+ * the contact is another principal's; 0 otherwise. */
+static int check_contact(struct req *q, const char *cid)
+{
+    if (owner_contact_check(q->s->router, &q->s->cfg->auth, q->c, cid,
+                            tag_principal, q->s) < 0)
+        return router_fail(q, ROUTER_ENOCONTACT, cid);
+    return 0;
+}
+
+/* -1 with FORBIDDEN when the agent is outside the client's scope. */
+static int check_agent(struct req *q, const char *aid)
+{
+    if (!auth_agent_allowed(&q->s->cfg->auth, q->c->principal, aid))
+        return req_fail(q, EC(FORBIDDEN), "agent \"%.64s\" is outside this "
+                        "client's scope", aid);
+    return 0;
+}
+
 /* ---- handlers ---- */
 
 /* A re-attached connection may own agents that were offered contacts while
@@ -705,7 +748,9 @@ static int h_hello(struct req *q)
 {
     const Ccroute__V1__Hello *m = q->env->hello;
     struct dispatch *d = q->d;
-    struct conn *c = q->c;
+    struct conn *c = q->c, *old;
+    const char *why = "";
+    int principal, rc;
     unsigned n = 0;
 
     if (m->protocol_version != CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1)
@@ -715,9 +760,20 @@ static int h_hello(struct req *q)
     if (check_id(q, m->client_name, "Hello.client_name") < 0)
         return -1;
     if (m->role < CCROUTE__V1__ROLE__ROLE_SWITCH ||
-        m->role > CCROUTE__V1__ROLE__ROLE_MONITOR)
+        m->role > CCROUTE__V1__ROLE__ROLE_ADMIN)
         return req_fail(q, EC(INVALID_FIELD), "Hello.role %d is not a role",
                         (int)m->role);
+    /* Who it is, before anything else is said (auth.h): a refused
+     * credential is answered late by the gate, which closes the
+     * connection after a few. */
+    rc = auth_hello(&q->s->cfg->auth, q->s->cfg->store.tenant, m->credential,
+                    m->client_name, (int)m->role, &principal, &why);
+    if (rc == -EACCES) {
+        auth_gate_refuse(&d->gate, c, q->id, ++c->auth_failures);
+        return REPLY_DONE;
+    }
+    if (rc < 0)
+        return req_fail(q, EC(FORBIDDEN), "Hello refused: %s", why);
     /* NOT_OWNER only when another engine holds the tenant; while this
      * engine starts, loads, or its own lease is unconfirmed the answer is
      * a retryable STATE_UNAVAILABLE saying why. A SUSPENDED engine keeps
@@ -731,9 +787,31 @@ static int h_hello(struct req *q)
         q->s->role != STORE_ROLE_SUSPENDED)
         return req_fail(q, EC(STATE_UNAVAILABLE), "not serving yet: %s; "
                         "retry", store_why(q->s->store));
+    /* Re-attaching takes over what the name held: only for the principal
+     * that held it (a recovered name's principal is unknown; the name
+     * being in this principal's scope is then what vouches for it). */
+    if (m->reattach)
+        for (struct grace_ent *g = d->grace; g; g = g->next)
+            if (!strcmp(g->name, m->client_name) && g->principal != principal &&
+                g->principal != AUTH_PRINCIPAL_UNKNOWN)
+                return req_fail(q, EC(FORBIDDEN), "Hello refused: client "
+                                "name \"%.64s\" was held by another principal",
+                                m->client_name);
+    /* One live connection per client name: the same principal's new
+     * connection replaces the old one (owner.h). */
+    old = owner_names_find(&d->names, m->client_name);
+    if (old && old != c && old->principal != principal)
+        return req_fail(q, EC(FORBIDDEN), "Hello refused: client name "
+                        "\"%.64s\" is in use by another principal",
+                        m->client_name);
+    if (old && old != c)
+        conn_close(old, "replaced by a new connection with its client name");
+    snprintf(c->name, sizeof(c->name), "%s", m->client_name);
+    if (owner_names_add(&d->names, c) < 0)
+        return req_fail(q, EC(INTERNAL), "out of memory");
     c->hello = true;
     c->role = (int)m->role;
-    snprintf(c->name, sizeof(c->name), "%s", m->client_name);
+    c->principal = principal;
     if (m->reattach) {
         struct grace_ent **pp = &d->grace;
         while (*pp) {
@@ -749,13 +827,16 @@ static int h_hello(struct req *q)
     }
     if (m->reattach && n > 0)
         resend_offers(q->s, c->id);
+    const char *pname = principal >= 0
+                            ? q->s->cfg->auth.principals[principal].name
+                            : "open";
     if (m->reattach)
         log_info("conn #%08x %s: hello from %s, role %s; re-attached %u "
-                 "contacts and agents", c->id, c->peer, c->name,
-                 role_name(c->role), n);
+                 "contacts and agents (principal %s)", c->id, c->peer,
+                 c->name, role_name(c->role), n, pname);
     else
-        log_info("conn #%08x %s: hello from %s, role %s", c->id, c->peer,
-                 c->name, role_name(c->role));
+        log_info("conn #%08x %s: hello from %s, role %s (principal %s)",
+                 c->id, c->peer, c->name, role_name(c->role), pname);
     return REPLY_ACK;
 }
 
@@ -772,6 +853,12 @@ static int h_contact_arrived(struct req *q)
 
     if (build_contact_spec(q, m, &sp) < 0)
         return -1;
+    /* another principal's id: say it is taken, nothing more (no status,
+     * no queue; docs/security.md) */
+    if (owner_contact_check(s->router, &s->cfg->auth, q->c, sp.id,
+                            tag_principal, s) < 0)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.contact_id "
+                        "\"%.64s\" is taken; choose another id", sp.id);
     /* Everything the new contact needs is taken before the router sees
      * it: the packed request (side table and Redis) and the store's
      * admission. A refusal here leaves no trace. */
@@ -827,7 +914,7 @@ static int h_contact_abandoned(struct req *q)
     const char *id = q->env->contact_abandoned->contact_id;
     int rc;
     if (check_id(q, id, "ContactAbandoned.contact_id") < 0 ||
-        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        check_contact(q, id) < 0 || req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_contact_abandon(q->s->router, q->now, id);
     if (drain_req(q, NULL) < 0)
@@ -840,7 +927,7 @@ static int h_contact_completed(struct req *q)
     const char *id = q->env->contact_completed->contact_id;
     int rc;
     if (check_id(q, id, "ContactCompleted.contact_id") < 0 ||
-        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        check_contact(q, id) < 0 || req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_contact_complete(q->s->router, q->now, id);
     if (drain_req(q, NULL) < 0)
@@ -854,8 +941,12 @@ static int h_offer_accepted(struct req *q)
     struct barrier_rec *rec;
     int rc;
     if (check_id(q, m->contact_id, "OfferAccepted.contact_id") < 0 ||
-        check_id(q, m->agent_id, "OfferAccepted.agent_id") < 0 ||
-        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        check_id(q, m->agent_id, "OfferAccepted.agent_id") < 0)
+        return -1;
+    /* an offer to an agent outside the scope: as if no such contact */
+    if (!auth_agent_allowed(&q->s->cfg->auth, q->c->principal, m->agent_id))
+        return router_fail(q, ROUTER_ENOCONTACT, m->contact_id);
+    if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_offer_accept(q->s->router, q->now, m->contact_id,
                              m->agent_id);
@@ -879,8 +970,11 @@ static int h_offer_rejected(struct req *q)
     const Ccroute__V1__OfferRejected *m = q->env->offer_rejected;
     int rc;
     if (check_id(q, m->contact_id, "OfferRejected.contact_id") < 0 ||
-        check_id(q, m->agent_id, "OfferRejected.agent_id") < 0 ||
-        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        check_id(q, m->agent_id, "OfferRejected.agent_id") < 0)
+        return -1;
+    if (!auth_agent_allowed(&q->s->cfg->auth, q->c->principal, m->agent_id))
+        return router_fail(q, ROUTER_ENOCONTACT, m->contact_id);
+    if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_offer_reject(q->s->router, q->now, m->contact_id,
                              m->agent_id);
@@ -896,7 +990,8 @@ static int h_contact_transfer(struct req *q)
     bool to_a = m->to_agent && *m->to_agent;
     int queue = -1, rc;
 
-    if (check_id(q, m->contact_id, "ContactTransfer.contact_id") < 0)
+    if (check_id(q, m->contact_id, "ContactTransfer.contact_id") < 0 ||
+        check_contact(q, m->contact_id) < 0)
         return -1;
     if (!to_q && !to_a)
         return req_fail(q, EC(MISSING_FIELD), "ContactTransfer needs "
@@ -954,7 +1049,7 @@ static int h_agent_login(struct req *q)
     size_t len;
     int rc;
 
-    if (build_agent_spec(q, m, &sp) < 0)
+    if (build_agent_spec(q, m, &sp) < 0 || check_agent(q, sp.id) < 0)
         return -1;
     /* the packed request and the admission before the router (see
      * h_contact_arrived) */
@@ -990,7 +1085,7 @@ static int h_agent_logout(struct req *q)
     const char *id = q->env->agent_logout->agent_id;
     int rc;
     if (check_id(q, id, "AgentLogout.agent_id") < 0 ||
-        req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        check_agent(q, id) < 0 || req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     rc = router_agent_logout(q->s->router, q->now, id);
     if (drain_req(q, NULL) < 0)
@@ -1003,7 +1098,8 @@ static int h_agent_state(struct req *q)
     const Ccroute__V1__AgentState *m = q->env->agent_state;
     enum router_agent_cmd cmd;
     int rc;
-    if (check_id(q, m->agent_id, "AgentState.agent_id") < 0)
+    if (check_id(q, m->agent_id, "AgentState.agent_id") < 0 ||
+        check_agent(q, m->agent_id) < 0)
         return -1;
     switch (m->status) {
     case CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE:
@@ -1118,7 +1214,12 @@ static int h_stats(struct req *q)
     int ntotal = router_queue_total(s->router);
     size_t nq = m->n_queues ? m->n_queues : (size_t)ntotal;
     size_t na = 0, cap;
+    const char *why = "";
 
+    if (owner_stats_check(&s->cfg->auth, q->c, m->all_agents, m->agents,
+                          m->n_agents, &why) < 0)
+        return req_fail(q, EC(FORBIDDEN), "%s", why);
+    st.auth_failures = d->gate.failures;
     st.contacts_waiting = router_waiting_count(s->router);
     st.agents_logged_in = router_agent_count(s->router);
     st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
@@ -1182,6 +1283,25 @@ static int h_stats(struct req *q)
     return REPLY_ACK;
 }
 
+/* Ping: answered with a Pong of the same request id, nothing else. Pong
+ * (a desk answering the engine's Ping) needs no answer: its arrival alone
+ * renewed the connection's deadlines in conn.c. */
+static int h_ping(struct req *q)
+{
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Pong pong = CCROUTE__V1__PONG__INIT;
+    env.request_id = q->id;
+    env.body_case = BODY(PONG);
+    env.pong = &pong;
+    conn_send(q->c, &env);
+    return REPLY_DONE;
+}
+
+static int h_pong(struct req *q)
+{
+    return REPLY_DONE;
+}
+
 /* ---- the table ---- */
 
 static const struct dispatch_entry dispatch_table[] = {
@@ -1199,11 +1319,13 @@ static const struct dispatch_entry dispatch_table[] = {
                                  R_CONTACTS | R_AGENT, DF_DURABLE },
     [BODY(AGENT_LOGIN)] = { "AgentLogin", h_agent_login, R_AGENTS,
                             DF_DURABLE },
-    [BODY(AGENT_LOGOUT)] = { "AgentLogout", h_agent_logout, R_AGENTS,
-                             DF_DURABLE },
-    [BODY(AGENT_STATE)] = { "AgentState", h_agent_state, R_AGENTS,
+    [BODY(AGENT_LOGOUT)] = { "AgentLogout", h_agent_logout,
+                             R_AGENTS | R_ADMIN, DF_DURABLE },
+    [BODY(AGENT_STATE)] = { "AgentState", h_agent_state, R_AGENTS | R_ADMIN,
                             DF_DURABLE },
     [BODY(STATS_REQUEST)] = { "StatsRequest", h_stats, R_ANY, 0 },
+    [BODY(PING)] = { "Ping", h_ping, R_ANY, 0 },
+    [BODY(PONG)] = { "Pong", h_pong, R_ANY, 0 },
 };
 
 #define TABLE_LEN (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
@@ -1213,6 +1335,10 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
 {
     struct req q = { .s = s, .d = s->dispatch, .c = c, .code = 0 };
     const struct dispatch_entry *e = NULL;
+    const struct validate_limits lim = {
+        s->cfg->max_attributes, s->cfg->max_attribute_bytes,
+    };
+    char vmsg[256];
     envelope_t *env;
     int rc;
 
@@ -1242,6 +1368,9 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
     else if (c->hello && !(e->roles & (1u << c->role)))
         rc = req_fail(&q, EC(FORBIDDEN), "role %s may not send %s",
                       role_name(c->role), e->name);
+    else if (validate_request(env, payload, len, &lim, vmsg,
+                              sizeof(vmsg)) < 0)
+        rc = req_fail(&q, EC(INVALID_FIELD), "%s", vmsg);
     else
         rc = e->fn(&q);
 
@@ -1305,7 +1434,10 @@ void dispatch_conn_closed(struct server *s, struct conn *c)
     unsigned n = 0;
     struct grace_ent *g;
 
-    if (!c->hello || s->stopping)
+    if (!c->hello)
+        return;
+    owner_names_remove(&d->names, c);
+    if (s->stopping)
         return;
     router_foreach_tagged(s->router, c->id, count_tagged, &n);
     if (n == 0)
@@ -1314,6 +1446,7 @@ void dispatch_conn_closed(struct server *s, struct conn *c)
     if (!g)
         return;
     snprintf(g->name, sizeof(g->name), "%s", c->name);
+    g->principal = c->principal;
     g->tag = c->id;
     g->deadline = clock_mono_us() + (uint64_t)s->cfg->grace_ms * 1000;
     g->next = d->grace;
@@ -1462,6 +1595,7 @@ static uint32_t recovered_tag(struct server *s, const char *owner,
         return CONN_ID_NONE;
     }
     snprintf(g->name, sizeof(g->name), "%s", owner);
+    g->principal = AUTH_PRINCIPAL_UNKNOWN;
     g->tag = tag;
     g->deadline = now + (uint64_t)s->cfg->grace_ms * 1000;
     g->next = d->grace;
@@ -1672,13 +1806,15 @@ struct dispatch *dispatch_new(struct server *s)
     d->contacts = calloc(d->ncontacts, sizeof(*d->contacts));
     d->agent_live = calloc(d->nagents, 1);
     d->agents = calloc(d->nagents, sizeof(*d->agents));
-    if (!d->contacts || !d->agent_live || !d->agents) {
+    if (!d->contacts || !d->agent_live || !d->agents ||
+        owner_names_init(&d->names, &s->conns) < 0) {
         dispatch_free(d);
         return NULL;
     }
     uv_timer_init(s->loop, &d->grace_timer);
     d->grace_timer.data = d;
     d->grace_open = true;
+    auth_gate_init(&d->gate, s->loop, &s->conns, &s->cfg->auth);
     return d;
 }
 
@@ -1688,6 +1824,7 @@ void dispatch_close(struct dispatch *d)
         d->grace_open = false;
         uv_close((uv_handle_t *)&d->grace_timer, NULL);
     }
+    auth_gate_close(&d->gate);
 }
 
 void dispatch_reset(struct dispatch *d)
@@ -1729,6 +1866,7 @@ void dispatch_free(struct dispatch *d)
         for (uint32_t i = 0; i < d->nagents; i++)
             free(d->agents[i].packed);
     free(d->agents);
+    owner_names_fini(&d->names);
     while (d->grace) {
         struct grace_ent *g = d->grace;
         d->grace = g->next;

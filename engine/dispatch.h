@@ -3,7 +3,9 @@
  * dispatch_frame() decodes one frame (protobuf-c into the server's arena),
  * runs the checks every request shares -- Hello first, role rights,
  * known body case -- from one table (body case -> handler, roles, flags),
- * and calls the handler. Handlers validate their fields, have the store
+ * and calls the handler. Hello decides the connection's principal
+ * (auth.h); each handler checks, through owner.h, that the principal may
+ * act on the contact or agent it names (docs/security.md). Handlers validate their fields, have the store
  * admit the change (req_admit -> store_reserve: a refusal is
  * STATE_UNAVAILABLE with the router untouched), call the router, and
  * answer: Ack from a store barrier callback for every request that changes

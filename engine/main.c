@@ -3,6 +3,7 @@
  *   ccrouted [--config FILE] [--listen HOST:PORT] [--port-file FILE]
  *            [--log-level LEVEL]
  *   ccrouted --check-config [--check-redis] --config FILE
+ *   ccrouted --hash-token < TOKEN
  *
  * Exit status (usage() prints the same): 0 after a clean shutdown
  * (SIGINT/SIGTERM) or a good --check-config; 1 on a configuration error;
@@ -13,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -24,6 +28,38 @@
 #include "store.h"
 
 #define CCROUTED_VERSION "0.1.0"
+
+/* --hash-token: one line from stdin (its newline dropped) -> hex SHA-256
+ * on stdout. The token is wiped from memory before the exit. */
+static int hash_token(void)
+{
+    char buf[AUTH_TOKEN_MAX + 2];
+    uint8_t h[AUTH_HASH_LEN];
+    char hex[65];
+    size_t n = fread(buf, 1, sizeof(buf), stdin);
+    int rc = 1;
+
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n > AUTH_TOKEN_MAX || memchr(buf, '\n', n))
+        fprintf(stderr, "ccrouted: --hash-token: the token must be one line "
+                "of at most %d bytes\n", AUTH_TOKEN_MAX);
+    else if (n < AUTH_TOKEN_MIN)
+        fprintf(stderr, "ccrouted: --hash-token: the token must be at least "
+                "%d bytes (use a random one: head -c 24 /dev/urandom | "
+                "base64)\n", AUTH_TOKEN_MIN);
+    else if (auth_hash(buf, n, h) < 0)
+        fprintf(stderr, "ccrouted: --hash-token: SHA-256 failed\n");
+    else {
+        auth_hex_format(h, hex);
+        printf("%s\n", hex);
+        rc = 0;
+    }
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rc;
+}
 
 static void usage(FILE *f)
 {
@@ -49,12 +85,40 @@ static void usage(FILE *f)
 "                          free port, see --port-file)\n"
 "  -p, --port-file FILE    write the bound port to FILE once listening\n"
 "      --log-level LEVEL   debug, info, warn or error (overrides the file)\n"
+"      --hash-token        read one token from standard input (one line,\n"
+"                          at least 16 bytes) and print its SHA-256 as the\n"
+"                          configuration wants it (token_sha256, or the\n"
+"                          token file); see docs/security.md\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              this text\n"
+"\n"
+"Without principals in the configuration the engine runs open (every\n"
+"client has every right), which it does only on a loopback listen\n"
+"address unless `auth: {insecure_open: true}` is set.\n"
 "\n"
 "Exit status: 0 after a clean stop (SIGINT or SIGTERM) or a good\n"
 "--check-config, 1 on a configuration error, 2 on bad usage, 3 when the\n"
 "listener or the store cannot start.\n");
+}
+
+/* Every client connection is a descriptor: take all the kernel allows
+ * this process (the soft limit up to the hard one), before anything is
+ * opened. server.c sizes the connection budget from the result. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    rlim_t was;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    was = rl.rlim_cur;
+    /* An unlimited hard limit still stops at the kernel's nr_open. */
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the descriptor limit from %llu to %llu",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_max);
+    else
+        log_info("descriptor limit raised from %llu to %llu",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
 }
 
 int main(int argc, char **argv)
@@ -66,6 +130,7 @@ int main(int argc, char **argv)
         { "listen", required_argument, NULL, 'l' },
         { "port-file", required_argument, NULL, 'p' },
         { "log-level", required_argument, NULL, 'L' },
+        { "hash-token", no_argument, NULL, 'H' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -86,6 +151,7 @@ int main(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 'p': port_file = optarg; break;
         case 'L': log_level = optarg; break;
+        case 'H': return hash_token();
         case 'V':
             printf("ccrouted %s (protocol ccroute.v1)\n", CCROUTED_VERSION);
             return 0;
@@ -157,6 +223,13 @@ int main(int argc, char **argv)
             config_fini(&cfg);
             return 1;
         }
+        /* No principals: open, and only on loopback (auth.h). */
+        if (auth_check_listen(&cfg.auth, cfg.listen_host, source, err,
+                              sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            config_fini(&cfg);
+            return 1;
+        }
         if (check_redis) {
             if (!cfg.store.enabled) {
                 fprintf(stderr, "%s: redis.enabled is false: there is no "
@@ -177,8 +250,17 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (auth_check_listen(&cfg.auth, cfg.listen_host,
+                          listen ? "--listen" : config_path ? config_path
+                                                            : "(defaults)",
+                          err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        config_fini(&cfg);
+        return 1;
+    }
     log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     uv_loop_init(&loop);
     if (server_init(&srv, &loop, &cfg, err, sizeof(err)) < 0) {
         log_error("%s", err);

@@ -60,10 +60,26 @@ int router_check(const struct router *r, char *buf, size_t len)
 {
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
-    uint32_t perch[NCH] = {0}, nwaiting = 0;
+    uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
-        uint32_t fifo = 0;
+        uint32_t fifo = 0, nref = 0;
+        if (q->dead) {
+            if (idmap_find(&r->queue_map, q->name, idmap_hash(q->name)) ==
+                qi)
+                FAIL("freed queue %u still named", qi);
+            continue;
+        }
+        /* nref: the live contacts whose queue this is; a created queue
+         * without any is on the list to free (see "Freeing queues") */
+        for (uint32_t i = 0; i < r->max_contacts; i++)
+            nref += r->contacts[i].live && !r->contacts[i].gone &&
+                    r->contacts[i].queue == (int)qi;
+        if (nref != q->nref)
+            FAIL("queue %s: %u contacts but nref %u", q->name, nref, q->nref);
+        if (qi >= r->nconf && !nref && !q->doomed)
+            FAIL("queue %s: unused and not to be freed", q->name);
+        nunused += qi >= r->nconf && !nref;
         for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
             const struct contact *c = &r->contacts[h];
             if (!c->infifo || r->queues[c->queue].base != (int)qi)
@@ -289,8 +305,9 @@ int router_check(const struct router *r, char *buf, size_t len)
         case ROUTER_CONTACT_OFFERED:
             if (c->node.p || c->node.l || c->node.r)
                 FAIL("contact %s: offered and still in a queue", c->id);
+            /* its timer: the deadline, or its maximum age before it */
             if (!timerheap_node_active(&c->timer) ||
-                c->deadline != c->timer.due)
+                c->deadline < c->timer.due)
                 FAIL("contact %s: offer without a live deadline", c->id);
             if (!c->infifo)
                 FAIL("contact %s: offered but not counted waiting", c->id);
@@ -312,6 +329,8 @@ int router_check(const struct router *r, char *buf, size_t len)
     if (lrecs != lwant || members != lrefs)
         FAIL("%u valid ring records for %u agents that can take them, "
              "%u members for %u entries", lrecs, lwant, members, lrefs);
+    if (nunused != r->nunused)
+        FAIL("%u created queues unused but nunused %u", nunused, r->nunused);
     if (nwaiting != r->nwaiting)
         FAIL("%u contacts in waiting fifos but nwaiting %u", nwaiting,
              r->nwaiting);

@@ -90,6 +90,12 @@ struct queue {
     uint32_t nserv[NCH];
     uint64_t offered, answered, in_sl, abandoned, handled;
     uint64_t asa_sum, aht_sum;
+    /* Lifetime of a derived or virtual queue (see router.c, "Freeing
+     * queues"): the live contacts whose queue this is, in any state */
+    uint32_t nref;
+    bool dead;                              /* freed slot, on the free list */
+    bool doomed;                            /* on the list to free */
+    int qnext;                              /* free list / doomed list */
 };
 
 struct agent {
@@ -150,7 +156,11 @@ struct contact {
 struct router {
     struct router_config cfg;
     struct queue *queues;
-    unsigned nconf, nq;
+    unsigned nconf, nq;         /* configured; high-water mark */
+    int queue_free;             /* freed slots below nq (qnext), or -1 */
+    int queue_doomed;           /* unused created queues, oldest first */
+    int queue_doomed_tail;
+    unsigned nunused;           /* created queues with nref 0 */
     char (*skills)[ROUTER_ID_MAX];
     unsigned nskills, skills_cap;
     struct idmap skill_map, queue_map, agent_map, contact_map;

@@ -16,6 +16,10 @@
 #define ROUTER_MAX_STEPS   8    /* expansion steps per queue */
 #define ROUTER_MAX_SKILLS  32   /* skills per agent */
 #define ROUTER_LEVEL_MAX   10   /* proficiency 1..10 */
+/* Derived and virtual queues kept after their last contact has gone (the
+ * least recently emptied beyond this are freed; see router.c, "Freeing
+ * queues") */
+#define ROUTER_QUEUES_KEPT 32
 
 /* The router's codes, in the project's one error space (error.h). */
 enum router_error {
@@ -102,6 +106,10 @@ struct router_config {
     uint32_t max_no_answer;       /* consecutive no-answers -> away; def 3 */
     bool voice_blocks_others;     /* default true (set by config loader) */
     uint32_t default_offer_timeout_ms;  /* when a queue says 0: 15000 */
+    /* A waiting (queued or offered) contact this long after its arrival
+     * ends as ABANDONED, whatever its queue says; 0 = no limit (the
+     * config loader supplies the documented default). */
+    uint32_t max_contact_age_ms;
 };
 
 struct router_contact_spec {

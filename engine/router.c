@@ -19,8 +19,9 @@
  * Queues. Configured queues have indexes 0..nconf-1. A contact that names
  * skills instead of a queue is put in a *virtual queue* interned from its
  * sorted (skill, min level) set and its channel, index >= nconf, created on
- * first use (O(agents) once) and
- * never freed (ROUTER_ENOMEM past QUEUE_MAX). router_queue_count() counts
+ * first use (O(agents) once) and freed some time after its last contact
+ * has gone (see "Freeing queues"; ROUTER_ENOMEM when QUEUE_MAX queues are
+ * in use at once). router_queue_count() counts
  * configured queues only; events about a virtual queue carry queue -1.
  * Virtual queues have no steps, no limits, no wrap-up and the default
  * offer timeout, and are open to every agent holding the skills (an
@@ -45,6 +46,33 @@
  * are interned, not refused: a language no agent speaks yet makes the
  * contact wait until such an agent logs in (skills-only contacts still
  * get ROUTER_ENOSKILL for unknown names, as before).
+ *
+ * Freeing queues. Derived and virtual queues exist for their contacts: a
+ * queue holds q->nref, the live contacts (queued, offered or assigned)
+ * whose queue it is. When that drops to 0 (or a new queue gets no contact
+ * after all: a refused arrival) the queue joins the back of the "doomed"
+ * list, and router_out_clear() frees from its front while more than
+ * ROUTER_QUEUES_KEPT created queues are unused: the least recently
+ * emptied go first, a doomed queue that has a contact again is skipped.
+ * Not at once, because the events of the call and the gone contacts'
+ * slots may still name it until the output list is cleared; and not all,
+ * because re-creating a queue costs O(agents log agents) and allocates,
+ * which a combination used now and then (a rare language) would pay on
+ * every contact -- the few kept bound the table all the same. Freeing
+ * drops every agent's entries of that queue (O(agents + their entries),
+ * like the creation), unlinks it from its base's derived list and from
+ * the name map, and puts the slot on a free list that intern_queue()
+ * takes from first. Agents' pool entries do not keep a queue: they are
+ * rebuilt for the next contact that needs the combination. A virtual
+ * queue's statistics go with it; derived queues count in their base
+ * anyway. A freed slot has `dead` set; every walk over 0..nq skips it.
+ *
+ * Maximum age. With cfg.max_contact_age_ms a contact still waiting
+ * (queued or offered) that long after its original arrival ends as if
+ * abandoned (offer revoked ABANDONED, CONTACT_GONE ABANDONED, counted as
+ * abandoned in its queue): the limit holds even in a queue with no
+ * max_wait, so that no contact waits for ever. Its timer is the earliest
+ * of its other deadlines and that age.
  *
  * Levels and tiers. Queue Q with n expansion steps (sorted by after_ms) has
  * levels 0..n; level L applies the first L steps. A waiting contact's level
@@ -791,6 +819,14 @@ uint64_t router__contact_due(const struct router *r, const struct contact *c)
         if (c->kick && c->kick_at < d)
             d = c->kick_at;
     }
+    if (r->cfg.max_contact_age_ms &&
+        (c->state == ROUTER_CONTACT_QUEUED ||
+         c->state == ROUTER_CONTACT_OFFERED)) {
+        uint64_t age = c->arrived_at + (uint64_t)r->cfg.max_contact_age_ms *
+                                       1000;
+        if (age < d)
+            d = age;
+    }
     return d;
 }
 
@@ -863,9 +899,39 @@ static void emit_queued(struct router *r, struct contact *c, uint64_t now)
 
 /* ---- slot management ---- */
 
+/* One contact more (d = +1) or less (-1) in queue qi (qi < 0: none; d = 0
+ * for a queue just created). A created queue left without contacts joins
+ * the back of the doomed list: router_out_clear() frees from its front
+ * while more than ROUTER_QUEUES_KEPT are unused. */
+static void queue_ref(struct router *r, int qi, int d)
+{
+    if (qi < 0)
+        return;
+    struct queue *q = &r->queues[qi];
+    uint32_t old = q->nref;
+    q->nref = (uint32_t)((int64_t)old + d);
+    if ((unsigned)qi < r->nconf)
+        return;
+    if (old == 0 && q->nref > 0) {
+        r->nunused--;
+    } else if (q->nref == 0 && (old > 0 || d == 0)) {
+        r->nunused++;
+        if (!q->doomed) {
+            q->doomed = true;
+            q->qnext = -1;
+            if (r->queue_doomed < 0)
+                r->queue_doomed = qi;
+            else
+                r->queues[r->queue_doomed_tail].qnext = qi;
+            r->queue_doomed_tail = qi;
+        }
+    }
+}
+
 static void contact_release(struct router *r, struct contact *c,
                             enum router_contact_state st)
 {
+    queue_ref(r, c->queue, -1);
     fifo_remove(r, c);
     timer_arm(r, &c->timer, c->seq, NEVER);
     idmap_remove(&r->contact_map, c->idh, chandle(r, c));
@@ -1242,6 +1308,8 @@ static void offer_timeout(struct router *r, uint64_t now, struct contact *c)
 static void contact_enter_queue(struct router *r, struct contact *c, int qi,
                                 uint64_t now)
 {
+    queue_ref(r, qi, +1);
+    queue_ref(r, c->queue, -1);
     c->queue = qi;
     c->queued_at = now;
     fifo_add(r, c);
@@ -1428,6 +1496,7 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
         goto fail;
     r->agent_free = r->contact_free = NONE;
     r->agent_gone = r->contact_gone = NONE;
+    r->queue_free = r->queue_doomed = -1;
     for (uint32_t i = r->max_agents; i-- > 0;) {
         r->agents[i].next = r->agent_free;
         r->agent_free = i;
@@ -1474,6 +1543,28 @@ fail:
         r->cfg.queues = NULL;
     router_free(r);
     return NULL;
+}
+
+/* The bytes of an id map sized for `cap` keys (idmap_init()). */
+static uint64_t idmap_bytes(uint32_t cap)
+{
+    uint64_t size = 16;
+    while (size < cap * 2ULL && size < (1U << 31))
+        size <<= 1;
+    return size * sizeof(struct idmap_slot);
+}
+
+uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
+{
+    uint64_t ma = max_agents ? max_agents : 10000;
+    uint64_t mc = max_contacts ? max_contacts : 100000;
+    return sizeof(struct router) + QUEUE_MAX * sizeof(struct queue) +
+           ma * (sizeof(struct agent) + sizeof(uint32_t)) +     /* scratch */
+           mc * sizeof(struct contact) +
+           (ma + mc) * sizeof(struct timerheap_node *) +
+           idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
+           idmap_bytes(256) + idmap_bytes(64) +
+           1024 * sizeof(struct router_event);
 }
 
 void router_free(struct router *r)
@@ -1630,10 +1721,11 @@ static int intern_queue(struct router *r, int base, unsigned ch,
     uint32_t qi = idmap_find(&r->queue_map, name, h);
     if (qi != NONE)
         return (int)qi;
-    if (r->nq >= QUEUE_MAX)
+    if (r->queue_free < 0 && r->nq >= QUEUE_MAX)
         return ROUTER_ENOMEM;
-    qi = r->nq;
+    qi = r->queue_free >= 0 ? (uint32_t)r->queue_free : r->nq;
     struct queue *q = &r->queues[qi];
+    int free_next = q->qnext;
     if (base < 0) {
         memset(q, 0, sizeof(*q));
         queue_init_common(q);
@@ -1671,14 +1763,87 @@ static int intern_queue(struct router *r, int base, unsigned ch,
     }
     memcpy(q->name, name, sizeof(name));
     q->channel_mask = 1U << ch;
-    if (idmap_insert(&r->queue_map, h, qi) < 0)
+    if (idmap_insert(&r->queue_map, h, qi) < 0) {
+        q->dead = true;         /* still a free slot */
+        q->qnext = free_next;
         return ROUTER_ENOMEM;
-    r->nq++;
+    }
+    if (qi == r->nq)
+        r->nq++;
+    else
+        r->queue_free = free_next;
     if (base >= 0) {
         q->derived_next = r->queues[base].derived;
         r->queues[base].derived = (int)qi;
     }
+    /* unused until a contact enters it: freed at the next out_clear if
+     * the call that made it does not put a contact in it after all */
+    queue_ref(r, (int)qi, 0);
     return queue_index_agents(r, (int)qi);
+}
+
+/* Drops the entries agent a holds in queue qi on channel ch (a created
+ * queue has one channel), as agent_drop_entries() does for all of them. */
+static void agent_drop_queue(struct router *r, struct agent *a, int qi,
+                             unsigned ch)
+{
+    struct queue *q = &r->queues[qi];
+    unsigned k = 0;
+    for (unsigned i = 0; i < a->nev[ch]; i++) {
+        const struct aref *f = &a->ev[ch][i];
+        if (f->queue != qi) {
+            a->ev[ch][k++] = *f;
+            continue;
+        }
+        struct aent *e = f->e;
+        struct apool *p = aref_pool(r, f, ch);
+        if (f->first)
+            q->staffed--;
+        q->nserv[ch]--;
+        if (!e) {
+            if (a->pooled & (1U << ch))
+                p->n--;
+            lring_unreserve(&p->li);
+            continue;
+        }
+        if (aent_valid(r, e))
+            p->n--;
+        if (e->inpool)
+            pool_remove(q, p, &e->node);
+        aent_put(r, e);
+    }
+    a->nev[ch] = (uint16_t)k;
+    if (!k)
+        a->pooled &= (uint8_t)~(1U << ch);
+}
+
+/* Frees created queue qi, which no contact uses: every agent's entries,
+ * its rings, its place in its base's derived list and in the name map;
+ * the slot goes on the free list. O(agents + their entries). */
+static void queue_free(struct router *r, int qi)
+{
+    struct queue *q = &r->queues[qi];
+    unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
+    for (uint32_t i = 0; i < r->max_agents && q->nserv[ch]; i++) {
+        struct agent *a = &r->agents[i];
+        if (a->live && !a->gone && a->nev[ch])
+            agent_drop_queue(r, a, qi, ch);
+    }
+    if (!q->virt) {
+        int *pp = &r->queues[q->base].derived;
+        while (*pp != qi)
+            pp = &r->queues[*pp].derived_next;
+        *pp = q->derived_next;
+    }
+    idmap_remove(&r->queue_map, idmap_hash(q->name), (uint32_t)qi);
+    r->nunused--;
+    for (unsigned l = 0; l < NLEV; l++)
+        for (unsigned c = 0; c < NCH; c++)
+            lring_free(&q->apool[l][c].li);
+    memset(q, 0, sizeof(*q));
+    q->dead = true;
+    q->qnext = r->queue_free;
+    r->queue_free = qi;
 }
 
 /* The queue a contact of queue qi (any kind) takes when it moves to
@@ -1769,6 +1934,7 @@ static struct contact *contact_new(struct router *r,
     c->value = s->value;
     c->arrived_at = arrived_at;
     c->agent = NONE;
+    c->queue = -1;              /* contact_enter_queue() or a restore */
     c->wprev = c->wnext = c->qprev = c->qnext = NONE;
     timerheap_node_init(&c->timer);
     c->state = ROUTER_CONTACT_QUEUED;
@@ -1836,15 +2002,11 @@ int router_contact_arrive(struct router *r, uint64_t now,
     return 0;
 }
 
-int router_contact_abandon(struct router *r, uint64_t now, const char *id)
+/* A waiting (queued or offered) contact ends as abandoned: by its owner
+ * or at its maximum age. */
+static void contact_abandon(struct router *r, uint64_t now, struct contact *c)
 {
-    struct contact *c;
-    int rc = contact_lookup(r, id, &c);
-    if (rc < 0)
-        return rc;
     struct agent *a = NULL;
-    if (c->state == ROUTER_CONTACT_ASSIGNED)
-        return ROUTER_ESTATE;
     if (c->state == ROUTER_CONTACT_QUEUED) {
         cq_remove(r, c);
     } else {
@@ -1859,6 +2021,17 @@ int router_contact_abandon(struct router *r, uint64_t now, const char *id)
     contact_release(r, c, ROUTER_CONTACT_ABANDONED);
     if (a)
         fill_agent(r, now, a);
+}
+
+int router_contact_abandon(struct router *r, uint64_t now, const char *id)
+{
+    struct contact *c;
+    int rc = contact_lookup(r, id, &c);
+    if (rc < 0)
+        return rc;
+    if (c->state == ROUTER_CONTACT_ASSIGNED)
+        return ROUTER_ESTATE;
+    contact_abandon(r, now, c);
     return 0;
 }
 
@@ -2099,7 +2272,7 @@ int router_agent_login(struct router *r, uint64_t now,
     a->wrap_until = NEVER;
     a->state = ROUTER_AGENT_STATE_LOGGED_OUT;
     for (unsigned qi = 0; qi < r->nq; qi++)
-        if (agent_add_queue(r, a, (int)qi) < 0) {
+        if (!r->queues[qi].dead && agent_add_queue(r, a, (int)qi) < 0) {
             agent_drop_entries(r, a);
             return ROUTER_ENOMEM;
         }
@@ -2241,6 +2414,13 @@ void router_foreach_tagged(struct router *r, uint32_t tag,
 
 static void contact_timer(struct router *r, uint64_t now, struct contact *c)
 {
+    if (r->cfg.max_contact_age_ms &&
+        (c->state == ROUTER_CONTACT_QUEUED ||
+         c->state == ROUTER_CONTACT_OFFERED) &&
+        now >= c->arrived_at + (uint64_t)r->cfg.max_contact_age_ms * 1000) {
+        contact_abandon(r, now, c);
+        return;
+    }
     c->kick = 0;
     if (c->state == ROUTER_CONTACT_OFFERED) {
         if (c->deadline <= now)
@@ -2332,6 +2512,7 @@ int router_contact_restore(struct router *r, uint64_t now,
         return ROUTER_ENOMEM;
     if (excluded_agent && excluded_agent[0])
         excl_add(c, idmap_hash(excluded_agent));
+    queue_ref(r, qi, +1);
     c->queue = qi;
     c->queued_at = arrived_at;
     fifo_add(r, c);
@@ -2370,6 +2551,7 @@ int router_contact_restore_assigned(struct router *r, uint64_t now,
     struct contact *c = contact_new(r, spec, arrived_at, tag);
     if (!c)
         return ROUTER_ENOMEM;
+    queue_ref(r, qi, +1);
     c->queue = qi;
     c->queued_at = arrived_at;
     c->state = ROUTER_CONTACT_ASSIGNED;
@@ -2506,6 +2688,15 @@ void router_out_clear(struct router *r)
         a->next = r->agent_free;
         r->agent_free = ahandle(r, a);
     }
+    /* every unused created queue is on the doomed list: the loop ends */
+    while (r->nunused > ROUTER_QUEUES_KEPT && r->queue_doomed >= 0) {
+        int qi = r->queue_doomed;
+        struct queue *q = &r->queues[qi];
+        r->queue_doomed = q->qnext;
+        q->doomed = false;
+        if (q->nref == 0)
+            queue_free(r, qi);
+    }
 }
 
 /* ---- statistics ---- */
@@ -2576,6 +2767,14 @@ unsigned router_waiting_count(const struct router *r)
     return r->nwaiting;
 }
 
+int router_queue_created(const struct router *r)
+{
+    int n = 0;
+    for (unsigned qi = r->nconf; qi < r->nq; qi++)
+        n += !r->queues[qi].dead;
+    return n;
+}
+
 int router_queue_total(const struct router *r)
 {
     return (int)r->nq;
@@ -2583,7 +2782,8 @@ int router_queue_total(const struct router *r)
 
 bool router_queue_is_virtual(const struct router *r, int queue)
 {
-    return queue >= 0 && (unsigned)queue < r->nq && r->queues[queue].virt;
+    return queue >= 0 && (unsigned)queue < r->nq && r->queues[queue].virt &&
+           !r->queues[queue].dead;
 }
 
 static const char *const channel_names[NCH] = {"voice", "chat", "email",

@@ -37,6 +37,11 @@
 struct router *router_new(const struct router_config *cfg, uint64_t seed,
                           const char **err);
 void router_free(struct router *r);
+/* The bytes router_new() allocates for max_agents agents and max_contacts
+ * contacts (their slots, id maps, timer heap, queue table), 0 taken as
+ * router_new()'s defaults; not counting what grows with use (pool
+ * entries, rings, skills). The config loader bounds it. */
+uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts);
 
 /* Returns the queue index for `name` or -1. */
 int router_queue_find(const struct router *r, const char *name);
@@ -146,11 +151,16 @@ unsigned router_contact_count(const struct router *r);
  * virtual. O(1). */
 unsigned router_waiting_count(const struct router *r);
 /* Every queue index, configured (0..router_queue_count()-1) or created
- * for contacts: 0..router_queue_total()-1. Statistics exist for the
+ * for contacts: 0..router_queue_total()-1 (a high-water mark: the index of
+ * a freed created queue is neither virtual nor derived until reused). Statistics exist for the
  * configured ones (derived queues count in their base) and the virtual
  * queues of skills-only contacts (router_queue_is_virtual()). */
 int router_queue_total(const struct router *r);
 bool router_queue_is_virtual(const struct router *r, int queue);
+/* Derived and virtual queues that exist now: in use, or kept after their
+ * last contact went (at most ROUTER_QUEUES_KEPT of those after
+ * router_out_clear(); see router.c, "Freeing queues"). O(queues). */
+int router_queue_created(const struct router *r);
 /* Writes the stable name of a configured queue (its name) or a virtual
  * one into buf (snprintf rules: returns the length it needed):
  * "~<channel>/<skill>@<min level>[+<skill>@<min level>...]", the skills

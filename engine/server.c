@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -26,7 +27,7 @@ static void server_on_connection(uv_stream_t *l, int status)
 {
     struct server *s = l->data;
     if (status < 0) {
-        log_warn("listener: %s", uv_strerror(status));
+        conn_accept_failed(&s->conns, status);
         return;
     }
     conn_accept(&s->conns, l);
@@ -124,18 +125,60 @@ static void server_on_reset(void *arg)
     uv_timer_stop(&s->timer);
 }
 
+/* Descriptors kept out of the connection budget: the loop's own (epoll,
+ * signals, async), Redis and its reconnections, the port file, libuv's
+ * spare descriptor for EMFILE. */
+#define SERVER_FD_RESERVE 64u
+
+/* max_connections, lowered so that every client connection and the
+ * reserve fit under the descriptor limit (main() raised the soft limit to
+ * the hard one): accept() then never meets EMFILE because of clients. */
+static uint32_t server_max_conns(const struct config *cfg)
+{
+    struct rlimit rl;
+    uint32_t want = cfg->limits.max_connections, fit;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    fit = rl.rlim_cur > SERVER_FD_RESERVE + 1
+          ? (rl.rlim_cur - SERVER_FD_RESERVE > UINT32_MAX
+             ? UINT32_MAX : (uint32_t)(rl.rlim_cur - SERVER_FD_RESERVE))
+          : 1;
+    if (fit < want) {
+        log_warn("limits.max_connections %u lowered to %u: the descriptor "
+                 "limit is %llu and %u are kept in reserve", want, fit,
+                 (unsigned long long)rl.rlim_cur, SERVER_FD_RESERVE);
+        return fit;
+    }
+    return want;
+}
+
 int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
                 char *err, size_t errlen)
 {
     const char *rerr = NULL;
     struct store_hooks hooks;
     size_t arena_cap;
+    struct conn_limits lim = {
+        .max_frame = cfg->max_frame,
+        .max_output = cfg->max_output,
+        .max_conns = server_max_conns(cfg),
+        .hello_ms = cfg->limits.hello_timeout_ms,
+        .frame_ms = cfg->limits.frame_timeout_ms,
+        .idle_ms = cfg->limits.idle_timeout_ms,
+        .ping_ms = cfg->limits.ping_interval_ms,
+        .pong_ms = cfg->limits.ping_timeout_ms,
+        .linger_ms = cfg->limits.close_linger_ms,
+        .keepalive_s = cfg->limits.keepalive_ms / 1000,
+    };
 
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
-    conn_set_init(&s->conns, loop, cfg->max_frame, cfg->max_output,
-                  server_conn_frame, server_conn_closed, s);
+    if (conn_set_init(&s->conns, loop, &lim, server_conn_frame,
+                      server_conn_closed, s) < 0) {
+        snprintf(err, errlen, "cannot create the connection timer");
+        return -1;
+    }
     arena_cap = cfg->max_frame * 4 < 256 * 1024 ? 256 * 1024
                                                 : cfg->max_frame * 4;
     if (arena_init(&s->arena, arena_cap) < 0) {
@@ -179,6 +222,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
     s->listening = true;
     return 0;
 fail:
+    conn_set_stop(&s->conns, "start failed");
+    uv_run(loop, UV_RUN_NOWAIT);    /* releases the set's timer */
     server_fini(s);
     return -1;
 }
@@ -234,8 +279,9 @@ int server_start(struct server *s)
     uv_signal_start(&s->sigint, server_signal_cb, SIGINT);
     uv_signal_start(&s->sigterm, server_signal_cb, SIGTERM);
     log_info("listening on %s:%d (max frame %zu, output bound %zu, grace "
-             "%u ms, store %s)", host, s->port, cfg->max_frame,
-             cfg->max_output, cfg->grace_ms,
+             "%u ms, max connections %u, store %s)", host, s->port,
+             cfg->max_frame, cfg->max_output, cfg->grace_ms,
+             s->conns.lim.max_conns,
              cfg->store.enabled ? "redis" : "memory only");
     /* Without an explicit `advertise`, name the address actually bound
      * (the port may have been 0: an ephemeral one). */
@@ -265,7 +311,7 @@ void server_stop(struct server *s)
     if (s->stopping)
         return;
     s->stopping = true;
-    conn_close_all(&s->conns, "shutting down");
+    conn_set_stop(&s->conns, "shutting down");
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->prepare, NULL);

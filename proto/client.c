@@ -211,6 +211,46 @@ int ccr_client_call(struct ccr_client *c, ccr_envelope *env, int timeout_ms,
 int ccr_client_hello(struct ccr_client *c, const char *name,
                      Ccroute__V1__Role role, int reattach, int timeout_ms)
 {
+    return ccr_client_hello_cred(c, name, role, reattach, NULL, timeout_ms);
+}
+
+int ccr_token_load(const char *path, char *buf, size_t cap)
+{
+    const char *env;
+    size_t n;
+
+    if (cap == 0)
+        return -ENAMETOOLONG;
+    buf[0] = '\0';
+    if (path) {
+        FILE *f = fopen(path, "r");
+        int rc = 0;
+        if (!f)
+            return -errno;
+        if (!fgets(buf, (int)cap, f))
+            rc = ferror(f) ? -EIO : 0;
+        else if (!strchr(buf, '\n') && !feof(f) && fgetc(f) != EOF)
+            rc = -ENAMETOOLONG;
+        fclose(f);
+        if (rc < 0) {
+            buf[0] = '\0';
+            return rc;
+        }
+    } else if ((env = getenv("CCROUTE_TOKEN"))) {
+        if (strlen(env) >= cap)
+            return -ENAMETOOLONG;
+        memcpy(buf, env, strlen(env) + 1);
+    }
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return 0;
+}
+
+int ccr_client_hello_cred(struct ccr_client *c, const char *name,
+                          Ccroute__V1__Role role, int reattach,
+                          const char *credential, int timeout_ms)
+{
     Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Hello hello = CCROUTE__V1__HELLO__INIT;
     ccr_envelope *reply = NULL;
@@ -220,6 +260,8 @@ int ccr_client_hello(struct ccr_client *c, const char *name,
     hello.role = role;
     hello.protocol_version = CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
     hello.reattach = reattach != 0;
+    if (credential && *credential)
+        hello.credential = (char *)credential;
     env.body_case = CCROUTE__V1__ENVELOPE__BODY_HELLO;
     env.hello = &hello;
     rc = ccr_client_call(c, &env, timeout_ms, NULL, NULL, &reply);

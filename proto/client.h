@@ -52,5 +52,18 @@ int ccr_client_call(struct ccr_client *c, ccr_envelope *env, int timeout_ms,
  * ErrorCode (e.g. CCROUTE__V1__ERROR_CODE__NOT_OWNER) on Error. */
 int ccr_client_hello(struct ccr_client *c, const char *name,
                      Ccroute__V1__Role role, int reattach, int timeout_ms);
+/* The same with Hello.credential = `credential` (borrowed; NULL or "":
+ * none). A refused credential is answered late (the engine's
+ * auth.failure_delay): give it a timeout longer than that. */
+int ccr_client_hello_cred(struct ccr_client *c, const char *name,
+                          Ccroute__V1__Role role, int reattach,
+                          const char *credential, int timeout_ms);
+
+/* The token a tool presents: the first line of the file at `path` (its
+ * newline dropped) when path is not NULL, else the environment variable
+ * CCROUTE_TOKEN, else "" (no credential: an engine that runs open).
+ * Writes it to buf (cap bytes). Returns 0, a negative errno when the file
+ * cannot be read, or -ENAMETOOLONG when the token does not fit. */
+int ccr_token_load(const char *path, char *buf, size_t cap);
 
 #endif

@@ -456,6 +456,51 @@ static void load_listen(struct config *c, const char *listen)
         fail_msg("%s", err);
 }
 
+/* Input bounds: the routing keys of docs/security.md ("Input bounds")
+ * with their defaults, and max_contacts / max_agents whose router would
+ * not fit in memory refused at the later of their lines -- 100,000,000
+ * contacts (about 34 GiB) is above the fixed 16 GiB bound on any
+ * machine. */
+static void test_input_bounds(void **state)
+{
+    struct config c;
+    char err[512];
+    config_defaults(&c);
+    assert_int_equal(c.max_attributes, 32);
+    assert_int_equal(c.max_attribute_bytes, 4096);
+    assert_int_equal(c.router.max_contact_age_ms, 4u * 3600 * 1000);
+    const char *text = "routing:\n  max_contact_age: 30m\n"
+                       "  max_attributes: 8\n  max_attribute_bytes: 1KiB\n";
+    if (config_load_string(&c, "t.yaml", text, strlen(text), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.router.max_contact_age_ms, 30u * 60 * 1000);
+    assert_int_equal(c.max_attributes, 8);
+    assert_int_equal(c.max_attribute_bytes, 1024);
+    config_fini(&c);
+    expect_error("routing:\n  max_attribute_bytes: 32MiB\n",
+                 "t.yaml:2: routing.max_attribute_bytes:", NULL);
+
+    /* the footprint grows with both maxima */
+    assert_true(router_memory_need(10, 100) < router_memory_need(10, 1000));
+    assert_true(router_memory_need(10, 100) < router_memory_need(1000, 100));
+    assert_true(router_memory_need(0, 100000000) > (16ull << 30));
+    expect_error("log_level: info\nrouting:\n  max_contacts: 100000000\n",
+                 "t.yaml:3: routing.max_contacts: max_contacts 100000000 and "
+                 "max_agents 10000 need ", "GiB of memory");
+    expect_error("routing:\n  max_contacts: 100000000\n  max_agents: 10\n",
+                 "t.yaml:3: routing.max_agents: max_contacts 100000000 and "
+                 "max_agents 10 need ", NULL);
+    /* a large but sane table (about 0.35 GiB) is accepted */
+    text = "routing: {max_contacts: 1000000, max_agents: 20000}\n";
+    config_defaults(&c);
+    if (config_load_string(&c, "t.yaml", text, strlen(text), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_true(router_memory_need(20000, 1000000) < (1ull << 30));
+    config_fini(&c);
+}
+
 static void test_check_listen(void **state)
 {
     struct config c;
@@ -657,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_duration_syntax),
         cmocka_unit_test(test_one_document),
         cmocka_unit_test(test_errors_name_line),
+        cmocka_unit_test(test_input_bounds),
         cmocka_unit_test(test_check_listen),
         cmocka_unit_test(test_check_config_command),
         cmocka_unit_test(test_help_matches_options),

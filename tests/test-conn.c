@@ -51,10 +51,13 @@ struct fx {
     uint32_t closed_id;
     bool closed_id_resolved;         /* conn_lookup(id) inside on_close */
     void *close_arg;
+    int hello_role;                  /* a frame makes the conn say Hello as
+                                        this role (0: no) */
     /* client side */
     uint8_t in[8192];
     size_t inlen;
     bool eof;
+    bool reset;                      /* the connection was reset */
 };
 
 static void on_frame(void *arg, struct conn *c, const uint8_t *payload,
@@ -63,11 +66,15 @@ static void on_frame(void *arg, struct conn *c, const uint8_t *payload,
     struct fx *f = arg;
     f->frame_arg = arg;
     assert_true(f->nframes < NFRAMES);
-    assert_true(len <= sizeof(f->frame[0]));
-    memcpy(f->frame[f->nframes], payload, len);
+    memcpy(f->frame[f->nframes], payload,
+           len < sizeof(f->frame[0]) ? len : sizeof(f->frame[0]));
     f->flen[f->nframes] = len;
     f->frame_conn[f->nframes] = c;
     f->nframes++;
+    if (f->hello_role) {            /* as dispatch.c does on a Hello */
+        c->hello = true;
+        c->role = f->hello_role;
+    }
 }
 
 static void on_close(void *arg, struct conn *c)
@@ -91,7 +98,8 @@ static void on_connection(uv_stream_t *l, int status)
 {
     struct fx *f = l->data;
     assert_int_equal(status, 0);
-    assert_int_equal(conn_accept(&f->cs, l), 0);
+    int rc = conn_accept(&f->cs, l);
+    assert_true(rc == 0 || rc == -EBUSY);     /* -EBUSY: refused, limit */
 }
 
 static long long now_ms(void)
@@ -99,7 +107,9 @@ static long long now_ms(void)
     return (long long)(uv_hrtime() / 1000000);
 }
 
-/* Reads what the client socket has (non-blocking), notes EOF. */
+/* Reads what the client socket has (non-blocking), notes EOF -- and
+ * answers it with its own FIN, as a client does; a reset (the Error
+ * lost) is counted apart. */
 static void client_read(struct fx *f)
 {
     struct pollfd p = { .fd = f->fd, .events = POLLIN };
@@ -108,6 +118,8 @@ static void client_read(struct fx *f)
                          0);
         if (n <= 0) {
             f->eof = true;
+            f->reset = n < 0;
+            shutdown(f->fd, SHUT_WR);
             break;
         }
         f->inlen += (size_t)n;
@@ -173,7 +185,18 @@ static struct conn *the_conn(struct fx *f)
     return NULL;
 }
 
-static struct fx *fx_new(size_t max_frame, size_t max_output)
+/* Limits for a test: long deadlines unless the test shortens them. */
+static struct conn_limits test_limits(size_t max_frame, size_t max_output)
+{
+    struct conn_limits lim = {
+        .max_frame = max_frame, .max_output = max_output, .max_conns = 100,
+        .hello_ms = 60000, .frame_ms = 60000, .pong_ms = 60000,
+        .linger_ms = 2000,
+    };
+    return lim;
+}
+
+static struct fx *fx_new_lim(const struct conn_limits *lim)
 {
     struct fx *f = calloc(1, sizeof(*f));
     struct sockaddr_in a;
@@ -182,8 +205,8 @@ static struct fx *fx_new(size_t max_frame, size_t max_output)
 
     assert_non_null(f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    conn_set_init(&f->cs, &f->loop, max_frame, max_output, on_frame,
-                  on_close, f);
+    assert_int_equal(conn_set_init(&f->cs, &f->loop, lim, on_frame,
+                                   on_close, f), 0);
     assert_int_equal(uv_prepare_init(&f->loop, &f->prepare), 0);
     f->prepare.data = f;
     assert_int_equal(uv_prepare_start(&f->prepare, on_prepare), 0);
@@ -205,11 +228,17 @@ static struct fx *fx_new(size_t max_frame, size_t max_output)
     return f;
 }
 
+static struct fx *fx_new(size_t max_frame, size_t max_output)
+{
+    struct conn_limits lim = test_limits(max_frame, max_output);
+    return fx_new_lim(&lim);
+}
+
 static void fx_free(struct fx *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    conn_close_all(&f->cs, "test over");
+    conn_set_stop(&f->cs, "test over");
     uv_close((uv_handle_t *)&f->listener, NULL);
     uv_close((uv_handle_t *)&f->prepare, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -426,6 +455,213 @@ static void test_callbacks_arguments(void **state)
     fx_free(f);
 }
 
+/* A second client socket to the fixture's listener. */
+static int client_connect(struct fx *f)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", f->port, &a), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+static bool stat_reached(struct fx *f, void *arg)
+{
+    return *(volatile uint64_t *)arg >= 1;
+}
+
+static bool client_saw_eof(struct fx *f, void *arg)
+{
+    return f->eof;
+}
+
+/* The Error first, then EOF (not a reset), on the fixture's client. */
+static void expect_error_then_eof(struct fx *f, int code)
+{
+    run_until(f, client_saw_eof, NULL);
+    assert_false(f->reset);
+    Ccroute__V1__Envelope *e = client_next(f);
+    assert_non_null(e);
+    assert_int_equal(e->body_case, CCROUTE__V1__ENVELOPE__BODY_ERROR);
+    assert_int_equal(e->error->code, code);
+    ccroute__v1__envelope__free_unpacked(e, NULL);
+}
+
+/* The read buffer follows the bytes that came, not the length declared:
+ * a frame announcing 60,000 bytes leaves it at CONN_RBUF_MIN while 100
+ * have come, it grows as the payload arrives (never past the whole
+ * frame), and it is back to CONN_RBUF_MIN once the frame went up. */
+static void test_rbuf_grows_with_frame(void **state)
+{
+    struct fx *f = fx_new(1 << 20, 1 << 20);
+    struct conn *c = the_conn(f);
+    size_t len = 60000, n, got;
+    uint8_t *buf = malloc(len + FRAME_VARINT_MAX);
+    int one = 1;
+
+    assert_non_null(buf);
+    n = make_frame(buf, len, 3);
+    assert_int_equal(n, len + 3);
+    assert_int_equal(conn_rbuf_cap(c), CONN_RBUF_MIN);
+    assert_int_equal(f->cs.stats.rbuf_bytes, CONN_RBUF_MIN);
+    client_send(f, buf, 103);
+    got = 103;
+    run_until(f, conn_has_bytes, &got);
+    assert_int_equal(conn_rbuf_cap(c), CONN_RBUF_MIN);   /* not 60,003 */
+    assert_int_equal(f->cs.stats.rbuf_bytes, CONN_RBUF_MIN);
+    client_send(f, buf + 103, 10000 - 103);
+    got = 10000;
+    run_until(f, conn_has_bytes, &got);
+    assert_true(conn_rbuf_cap(c) >= 10000);
+    assert_true(conn_rbuf_cap(c) <= 2 * 10000);
+    client_send(f, buf + 10000, n - 10000);
+    run_until(f, have_frames, &one);
+    assert_int_equal(f->flen[0], len);
+    assert_memory_equal(f->frame[0], buf + 3, sizeof(f->frame[0]));
+    assert_int_equal(conn_rbuf_cap(c), CONN_RBUF_MIN);   /* shrunk back */
+    assert_int_equal(f->cs.stats.rbuf_bytes, CONN_RBUF_MIN);
+    assert_int_equal(f->cs.stats.rbuf_peak, n);          /* never past it */
+    free(buf);
+    fx_free(f);
+}
+
+/* An oversized frame whose payload keeps coming: the client still reads
+ * the FRAME_TOO_LARGE Error, then a clean EOF -- not a reset that would
+ * throw the Error away with the unread input. */
+static void test_oversized_frame_error_survives_input(void **state)
+{
+    struct fx *f = fx_new(64, 1 << 20);
+    size_t len = 200000;
+    uint8_t *buf = calloc(1, len + FRAME_VARINT_MAX);
+    size_t n;
+
+    assert_non_null(buf);
+    n = frame_varint_put(len, buf) + len;
+    /* Non-blocking: whatever the socket takes now; the rest is moot. */
+    send(f->fd, buf, n, MSG_DONTWAIT);
+    expect_error_then_eof(f, CCROUTE__V1__ERROR_CODE__ERROR_CODE_FRAME_TOO_LARGE);
+    assert_int_equal(f->cs.stats.frames_too_large, 1);
+    assert_int_equal(f->nframes, 0);
+    free(buf);
+    fx_free(f);
+}
+
+/* No Hello (no frame at all) within hello_ms: Error TIMEOUT, close. */
+static void test_hello_deadline(void **state)
+{
+    struct conn_limits lim = test_limits(1024, 1 << 20);
+    lim.hello_ms = 50;
+    struct fx *f = fx_new_lim(&lim);
+    expect_error_then_eof(f, CCROUTE__V1__ERROR_CODE__ERROR_CODE_TIMEOUT);
+    assert_int_equal(f->cs.stats.hello_timeouts, 1);
+    run_until(f, client_eof, NULL);     /* our FIN closes it at once */
+    assert_int_equal(f->ncloses, 1);
+    assert_int_equal(f->cs.stats.linger_expired, 0);
+    fx_free(f);
+}
+
+/* A frame begun and not finished within frame_ms (slow-loris): Error
+ * TIMEOUT, close; the frame never goes up. */
+static void test_frame_deadline(void **state)
+{
+    struct conn_limits lim = test_limits(1024, 1 << 20);
+    lim.frame_ms = 50;
+    struct fx *f = fx_new_lim(&lim);
+    uint8_t buf[400];
+    size_t n = make_frame(buf, 300, 1);
+    client_send(f, buf, n - 10);
+    expect_error_then_eof(f, CCROUTE__V1__ERROR_CODE__ERROR_CODE_TIMEOUT);
+    assert_int_equal(f->cs.stats.frame_timeouts, 1);
+    assert_int_equal(f->nframes, 0);
+    fx_free(f);
+}
+
+/* Past max_conns the oldest connection without Hello makes room; once
+ * every connection has said Hello, a new one is refused with
+ * RESOURCE_EXHAUSTED and the others stay. */
+static void test_max_conns_evict_then_refuse(void **state)
+{
+    struct conn_limits lim = test_limits(1024, 1 << 20);
+    lim.max_conns = 1;
+    struct fx *f = fx_new_lim(&lim);
+    struct conn *first = the_conn(f);
+    uint32_t first_id = first->id;
+    int old = f->fd;
+    uint8_t buf[64];
+    int one = 1;
+
+    f->fd = client_connect(f);          /* the fixture now reads this one */
+    run_until(f, stat_reached, &f->cs.stats.evicted_no_hello);
+    assert_int_equal(f->ncloses, 1);
+    assert_int_equal(f->closed_id, first_id);
+    run_until(f, have_conn, NULL);
+    assert_int_equal(f->cs.stats.accepted, 2);
+    close(old);
+
+    f->hello_role = CCROUTE__V1__ROLE__ROLE_SWITCH;
+    client_send(f, buf, make_frame(buf, 3, 0));     /* "Hello" */
+    run_until(f, have_frames, &one);
+    int keep = f->fd;
+    f->fd = client_connect(f);
+    expect_error_then_eof(f, CCROUTE__V1__ERROR_CODE__ERROR_CODE_RESOURCE_EXHAUSTED);
+    assert_int_equal(f->cs.stats.refused_full, 1);
+    assert_int_equal(f->cs.nconns, 1);              /* the Hello'd one */
+    assert_int_equal(f->ncloses, 1);
+    close(f->fd);
+    f->fd = keep;
+    fx_free(f);
+}
+
+static bool client_got_ping(struct fx *f, void *arg)
+{
+    return client_has_frame(f, NULL);
+}
+
+/* A desk silent for ping_ms gets a Ping (a non-zero request id); when
+ * nothing comes back within pong_ms it is closed at once -- on_close, so
+ * the owner's grace period applies. A desk that answers stays. */
+static void test_desk_ping(void **state)
+{
+    struct conn_limits lim = test_limits(1024, 1 << 20);
+    lim.ping_ms = 30;
+    lim.pong_ms = 60000;
+    struct fx *f = fx_new_lim(&lim);
+    uint8_t buf[64];
+    int one = 1, two = 2;
+    Ccroute__V1__Envelope *e;
+
+    f->hello_role = CCROUTE__V1__ROLE__ROLE_AGENT;
+    client_send(f, buf, make_frame(buf, 3, 0));     /* "Hello" as a desk */
+    run_until(f, have_frames, &one);
+    run_until(f, client_got_ping, NULL);
+    e = client_next(f);
+    assert_non_null(e);
+    assert_int_equal(e->body_case, CCROUTE__V1__ENVELOPE__BODY_PING);
+    assert_true(e->request_id != 0);
+    ccroute__v1__envelope__free_unpacked(e, NULL);
+    client_send(f, buf, make_frame(buf, 3, 0));     /* its "Pong" */
+    run_until(f, have_frames, &two);
+    run_until(f, client_got_ping, NULL);            /* pinged again later */
+    assert_int_equal(f->ncloses, 0);
+    assert_true(f->cs.stats.pings_sent >= 2);
+    fx_free(f);
+
+    lim.pong_ms = 30;                               /* now it stays silent */
+    f = fx_new_lim(&lim);
+    f->hello_role = CCROUTE__V1__ROLE__ROLE_AGENT;
+    client_send(f, buf, make_frame(buf, 3, 0));
+    run_until(f, have_frames, &one);
+    run_until(f, client_eof, NULL);
+    assert_int_equal(f->cs.stats.pong_timeouts, 1);
+    assert_int_equal(f->ncloses, 1);
+    e = client_next(f);
+    assert_non_null(e);
+    assert_int_equal(e->body_case, CCROUTE__V1__ENVELOPE__BODY_PING);
+    ccroute__v1__envelope__free_unpacked(e, NULL);
+    fx_free(f);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -437,6 +673,12 @@ int main(void)
         cmocka_unit_test(test_output_bound),
         cmocka_unit_test(test_close_after_flush),
         cmocka_unit_test(test_callbacks_arguments),
+        cmocka_unit_test(test_rbuf_grows_with_frame),
+        cmocka_unit_test(test_oversized_frame_error_survives_input),
+        cmocka_unit_test(test_hello_deadline),
+        cmocka_unit_test(test_frame_deadline),
+        cmocka_unit_test(test_max_conns_evict_then_refuse),
+        cmocka_unit_test(test_desk_ping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1258,6 +1258,205 @@ static void test_unservable(void **state)
     router_free(r);
 }
 
+/* ---- freeing derived and virtual queues ---- */
+
+/* The attack of issue 9: more distinct language combinations than the
+ * queue table holds, each contact abandoned at once. Unused derived
+ * queues beyond ROUTER_QUEUES_KEPT are freed at each router_out_clear(),
+ * so each arrival succeeds, the table never fills, and a new combination
+ * routes as before. Some of the languages are spoken by a logged-in
+ * agent, so freeing also drops pool entries (router_check after every
+ * call checks the agent's arrays, the pool counts and that every unused
+ * queue is on the list to free). */
+static void test_derived_queues_freed(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("sales", "sales:1")};
+    struct router_config c = fx_config(q, 1);
+    c.max_contacts = 16;
+    struct router *r = mk(q, 1, &c);
+    uint8_t both[ROUTER_CH_COUNT] = {1, 1, 0, 0};
+    login_full(r, S(0), "poly", "sales:5,l1:1,l2:1,l3:1",
+               both, NULL, 0);
+    router_out_clear(r);
+    char id[32], lang[48];
+    for (unsigned i = 0; i < 1500; i++) {
+        snprintf(id, sizeof(id), "c%u", i);
+        snprintf(lang, sizeof(lang), "l%u:1", i % 2 ? i : i % 4);
+        /* every second contact waits for a language nobody speaks; the
+         * others (l0, l2) may be offered to `poly` */
+        int rc = arrive_full(r, S(1) + i, id, "sales", lang,
+                             i % 3 ? ROUTER_CH_VOICE : ROUTER_CH_CHAT, 0, 0,
+                             NULL);
+        assert_int_equal(rc, 0);
+        assert_true(router_queue_created(r) >= 1);
+        assert_int_equal(CALL(r, router_contact_abandon(r, S(1) + i, id)), 0);
+        router_out_clear(r);
+        check(r);
+        assert_true(router_queue_created(r) <= ROUTER_QUEUES_KEPT);
+    }
+    /* far more distinct combinations than that went by: the cache is full */
+    assert_int_equal(router_queue_created(r), ROUTER_QUEUES_KEPT);
+    /* slots were reused: the index space stayed small */
+    assert_true(router_queue_total(r) <= 1 + ROUTER_QUEUES_KEPT + 1);
+    /* a new combination still works end to end */
+    arrive_full(r, S(10), "new", "sales", "l3:1", ROUTER_CH_VOICE, 0, 0,
+                NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "new", 0), "poly");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_offer_accept(r, S(11), "new", "poly")),
+                     0);
+    router_out_clear(r);
+    /* in use while assigned: one more than the kept ones; once the
+     * contact completes the oldest unused one goes */
+    assert_int_equal(router_queue_created(r), ROUTER_QUEUES_KEPT + 1);
+    assert_int_equal(CALL(r, router_contact_complete(r, S(12), "new")), 0);
+    router_out_clear(r);
+    check(r);
+    assert_int_equal(router_queue_created(r), ROUTER_QUEUES_KEPT);
+    router_free(r);
+}
+
+/* Skills-only virtual queues are freed like derived ones -- more distinct
+ * skill sets than the table holds come and go -- and a queue in use is
+ * never freed, however many unused ones go around it. */
+static void test_virtual_queues_freed(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("sales", "sales:1")};
+    struct router_config c = fx_config(q, 1);
+    const char *names[40];
+    char nbuf[40][8];
+    for (unsigned i = 0; i < 40; i++) {
+        snprintf(nbuf[i], sizeof(nbuf[i]), "k%u", i);
+        names[i] = nbuf[i];
+    }
+    c.skills = names;
+    c.nskills = 40;
+    struct router *r = mk(q, 1, &c);
+    login(r, S(0), "a1", "k1:10,k2:3");
+    router_out_clear(r);
+    char id[32], sk[32];
+    for (unsigned i = 0; i < 1200; i++) {
+        snprintf(id, sizeof(id), "v%u", i);
+        snprintf(sk, sizeof(sk), "k%u:%u", (i / 10) % 40, i % 10 + 1);
+        assert_int_equal(arrive_full(r, S(1), id, NULL, sk, ROUTER_CH_VOICE,
+                                     0, 0, NULL), 0);
+        /* an offered contact (k1 at any level) leaves through the offer */
+        assert_int_equal(CALL(r, router_contact_abandon(r, S(1), id)), 0);
+        router_out_clear(r);
+        assert_true(router_queue_created(r) <= ROUTER_QUEUES_KEPT);
+    }
+    assert_true(router_queue_total(r) <= 1 + ROUTER_QUEUES_KEPT + 1);
+    /* a contact waits in a virtual queue (no agent has k7) while more
+     * than ROUTER_QUEUES_KEPT others come and go: its queue stays */
+    arrive_full(r, S(2), "x1", NULL, "k7:2", ROUTER_CH_VOICE, 0, 0, NULL);
+    router_out_clear(r);
+    int vq = -1;
+    char want[64], label[64];
+    for (int i = router_queue_count(r); i < router_queue_total(r); i++)
+        if (router_queue_is_virtual(r, i) &&
+            router_queue_label(r, i, label, sizeof(label)) > 0 &&
+            !strcmp(label, "~voice/k7@2"))
+            vq = i;
+    assert_true(vq >= 1);
+    for (unsigned i = 0; i < 3 * ROUTER_QUEUES_KEPT; i++) {
+        snprintf(id, sizeof(id), "w%u", i);
+        snprintf(sk, sizeof(sk), "k%u:%u", 10 + i / 10, i % 10 + 1);
+        assert_int_equal(arrive_full(r, S(3), id, NULL, sk, ROUTER_CH_CHAT,
+                                     0, 0, NULL), 0);
+        assert_int_equal(CALL(r, router_contact_abandon(r, S(3), id)), 0);
+        router_out_clear(r);
+    }
+    snprintf(want, sizeof(want), "~voice/k7@2");
+    assert_true(router_queue_is_virtual(r, vq));
+    assert_true(router_queue_label(r, vq, label, sizeof(label)) > 0);
+    assert_string_equal(label, want);
+    struct router_queue_stats st;
+    router_queue_stats(r, vq, S(3), &st);
+    assert_int_equal(st.waiting, 1);
+    assert_int_equal(st.offered, 1);
+    router_free(r);
+}
+
+/* A contact refused after its queue was created (queue full, no
+ * overflow) leaves an unused queue that is freed like the others: many
+ * refused combinations do not fill the table. */
+static void test_refused_contact_frees_queue(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("sales", "sales:1")};
+    q[0].max_len = 1;
+    struct router *r = mk(q, 1, NULL);
+    arrive(r, S(0), "c0", "sales");
+    router_out_clear(r);
+    char sk[32];
+    for (unsigned i = 0; i < 1100; i++) {
+        snprintf(sk, sizeof(sk), "fr%u:1", i);
+        assert_int_equal(arrive_full(r, S(1), "c1", "sales", sk,
+                                     ROUTER_CH_VOICE, 0, 0, NULL),
+                         ROUTER_EFULL);
+        router_out_clear(r);
+        check(r);
+        assert_true(router_queue_created(r) <= ROUTER_QUEUES_KEPT);
+    }
+    router_free(r);
+}
+
+/* ---- maximum contact age ---- */
+
+/* A contact still waiting at max_contact_age after its arrival ends as
+ * abandoned even in a queue without max_wait; an offered one has its
+ * offer revoked (reason ABANDONED) and the agent gets the next contact;
+ * an assigned one is not touched. */
+static void test_max_contact_age(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("sales", "sales:1")};
+    q[0].offer_timeout_ms = 60000;
+    struct router_config c = fx_config(q, 1);
+    c.max_contact_age_ms = 10000;
+    struct router *r = mk(q, 1, &c);
+    arrive(r, S(0), "old", "sales");
+    router_out_clear(r);
+    assert_int_equal(router_next_deadline(r), S(10));
+    tick(r, S(10) - 1);
+    assert_int_equal(router_out_count(r), 0);
+    tick(r, S(10));
+    const struct router_event *e = ev_find(r, ROUTER_EV_CONTACT_GONE, "old",
+                                           NULL);
+    assert_non_null(e);
+    assert_int_equal(e->u.gone, ROUTER_CONTACT_ABANDONED);
+    assert_int_equal(e->queue, 0);
+    router_out_clear(r);
+    uint32_t h;
+    assert_int_equal(router_contact_find(r, "old", &h), ROUTER_ENOCONTACT);
+    struct router_queue_stats st;
+    router_queue_stats(r, 0, S(10), &st);
+    assert_int_equal(st.abandoned, 1);
+    assert_int_equal(st.waiting, 0);
+
+    /* offered at the age: revoked, the agent takes the next one */
+    arrive(r, S(20), "c1", "sales");
+    arrive(r, S(25), "c2", "sales");
+    router_out_clear(r);
+    login(r, S(26), "a1", "sales:1");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a1");
+    router_out_clear(r);
+    tick(r, S(30));
+    e = ev_find(r, ROUTER_EV_REVOKED, "c1", "a1");
+    assert_non_null(e);
+    assert_int_equal(e->u.revoke, ROUTER_REVOKE_ABANDONED);
+    e = ev_find(r, ROUTER_EV_CONTACT_GONE, "c1", NULL);
+    assert_non_null(e);
+    assert_int_equal(e->u.gone, ROUTER_CONTACT_ABANDONED);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a1");
+    router_out_clear(r);
+    /* assigned before its age: stays */
+    assert_int_equal(CALL(r, router_offer_accept(r, S(31), "c2", "a1")), 0);
+    router_out_clear(r);
+    tick(r, S(100));
+    assert_null(ev_find(r, ROUTER_EV_CONTACT_GONE, "c2", NULL));
+    assert_int_equal(router_contact_find(r, "c2", &h), 0);
+    router_free(r);
+}
+
 /* Skills-only contacts are counted waiting and get stats under a stable
  * label that does not depend on the order skills were interned. */
 static void test_virtual_queue_stats(void **state)
@@ -1344,6 +1543,10 @@ int main(void)
         cmocka_unit_test(test_queued_once_per_wait),
         cmocka_unit_test(test_unservable),
         cmocka_unit_test(test_virtual_queue_stats),
+        cmocka_unit_test(test_derived_queues_freed),
+        cmocka_unit_test(test_virtual_queues_freed),
+        cmocka_unit_test(test_refused_contact_frees_queue),
+        cmocka_unit_test(test_max_contact_age),
         cmocka_unit_test(test_agent_info_offers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

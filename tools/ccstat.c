@@ -5,7 +5,8 @@
  * no logged-in agent could ever serve), longest wait, offered, answered,
  * abandoned, service level, average speed of answer and handle time,
  * available agents; with --agents, one line per agent. `make run` calls it
- * at the end of the demo; operators use it against any engine.
+ * at the end of the demo; operators use it against any engine. The token
+ * of a monitor principal comes from --token-file or CCROUTE_TOKEN.
  *
  * Exit status: 0 printed, 1 the engine could not be reached or refused the
  * request, 2 bad arguments, 3 (with --fail-unservable) some contact waits
@@ -34,6 +35,8 @@ static void usage(FILE *f)
 "  -q, --queue NAME      only this queue (repeatable; default: all)\n"
 "  -a, --agents          also print every logged-in agent\n"
 "  -t, --timeout MS      give up after MS milliseconds (default 5000)\n"
+"  -T, --token-file FILE the credential (first line of FILE; default: the\n"
+"                        environment variable CCROUTE_TOKEN, else none)\n"
 "      --fail-unservable exit 3 when a waiting contact has no logged-in\n"
 "                        agent that could ever serve it\n"
 "  -h, --help\n"
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
         {"agents", no_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
         {"fail-unservable", no_argument, NULL, 'U'},
+        {"token-file", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -112,9 +116,11 @@ int main(int argc, char **argv)
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT, *reply = NULL;
     Ccroute__V1__StatsRequest req = CCROUTE__V1__STATS_REQUEST__INIT;
     char name[64];
+    char token[4097];
+    const char *token_file = NULL;
     unsigned long unservable = 0;
 
-    while ((ch = getopt_long(argc, argv, "q:at:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "q:at:T:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'q':
             if (nqueues == sizeof(queues) / sizeof(queues[0])) {
@@ -128,6 +134,9 @@ int main(int argc, char **argv)
             break;
         case 'U':
             fail_unservable = 1;
+            break;
+        case 'T':
+            token_file = optarg;
             break;
         case 't': {
             char *end;
@@ -172,17 +181,27 @@ int main(int argc, char **argv)
         host[hl] = '\0';
     }
 
+    if ((rc = ccr_token_load(token_file, token, sizeof(token))) < 0) {
+        fprintf(stderr, "ccstat: --token-file %s: %s\n",
+                token_file ? token_file : "(CCROUTE_TOKEN)", strerror(-rc));
+        return 2;
+    }
     if ((rc = ccr_client_connect(host, port, &c)) < 0) {
         fprintf(stderr, "ccstat: cannot connect to %s:%d: %s\n", host, port,
                 strerror(-rc));
         return 1;
     }
     snprintf(name, sizeof(name), "ccstat-%ld", (long)getpid());
-    rc = ccr_client_hello(c, name, CCROUTE__V1__ROLE__ROLE_MONITOR, 0,
-                          timeout_ms);
+    rc = ccr_client_hello_cred(c, name, CCROUTE__V1__ROLE__ROLE_MONITOR, 0,
+                               token, timeout_ms);
     if (rc != 0) {
         fprintf(stderr, "ccstat: Hello refused by %s:%d: %s\n", host, port,
-                rc < 0 ? strerror(-rc) : "see the engine's log");
+                rc < 0 ? strerror(-rc) :
+                rc == CCROUTE__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED ?
+                "credential refused (--token-file, CCROUTE_TOKEN)" :
+                rc == CCROUTE__V1__ERROR_CODE__ERROR_CODE_FORBIDDEN ?
+                "this principal may not connect as monitor ccstat-*" :
+                "see the engine's log");
         ccr_client_close(c);
         return 1;
     }
