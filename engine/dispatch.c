@@ -83,6 +83,13 @@ struct contact_side {
     uint8_t channel;          /* Ccroute__V1__Channel */
 };
 
+/* The packed AgentLogin of a logged-in agent, malloc'd: what a full
+ * rewrite of the state (store on lost state, dispatch_snapshot) needs. */
+struct agent_side {
+    uint8_t *packed;
+    uint32_t len;
+};
+
 /* A connection that owned contacts or agents went away: they wait for it
  * (by client name) until `deadline`. Recovery (the load hooks) makes one
  * per owner name found in Redis, with a synthetic tag of generation 0:
@@ -117,6 +124,9 @@ struct dispatch {
     struct contact_side *contacts;    /* by router contact handle */
     uint32_t ncontacts;
     uint8_t *agent_live;              /* by router agent handle */
+    struct agent_side *agents;        /* by router agent handle */
+    bool load_ref;                    /* load_wall_us / load_mono_us set */
+    uint64_t load_wall_us, load_mono_us;  /* one pair per recovery */
     uint32_t nagents, agent_hwm;
     struct grace_ent *grace;
     uv_timer_t grace_timer;
@@ -434,8 +444,12 @@ static int drain(struct server *s, uint64_t now, uint32_t requester,
             break;
         case ROUTER_EV_AGENT_STATE:
             if (ev->u.agent_state == ROUTER_AGENT_STATE_LOGGED_OUT &&
-                ev->agent < d->nagents)
+                ev->agent < d->nagents) {
                 d->agent_live[ev->agent] = 0;
+                free(d->agents[ev->agent].packed);
+                d->agents[ev->agent].packed = NULL;
+                d->agents[ev->agent].len = 0;
+            }
             break;
         case ROUTER_EV_REJECTED:
             break;
@@ -481,8 +495,10 @@ static int req_admit(struct req *q, enum store_admit kind, size_t data)
     rc = store_reserve(q->s->store, kind, data);
     if (rc < 0)
         return req_fail(q, EC(STATE_UNAVAILABLE), "the change cannot be "
-                        "recorded now (%s); nothing was changed, retry later",
-                        ccr_strerror(rc));
+                        "recorded now (%s%s%s); nothing was changed, retry "
+                        "later", ccr_strerror(rc),
+                        *store_why(q->s->store) ? ": " : "",
+                        store_why(q->s->store));
     return 0;
 }
 
@@ -503,8 +519,11 @@ static void barrier_cb(void *arg, int status)
             conn_send_ack(c, rec->request_id);
         else
             conn_send_error(c, rec->request_id, EC(STATE_UNAVAILABLE),
-                            "the change could not be made durable: %s",
-                            ccr_strerror(status));
+                            "the change could not be made durable: %s%s%s; "
+                            "it is kept in memory, retry the request to "
+                            "learn when it is durable", ccr_strerror(status),
+                            *store_why(s->store) ? ": " : "",
+                            store_why(s->store));
     }
     rec_put(s->dispatch, rec);
 }
@@ -755,13 +774,19 @@ static int h_hello(struct req *q)
     }
     if (rc < 0)
         return req_fail(q, EC(FORBIDDEN), "Hello refused: %s", why);
-    if (q->s->role != STORE_ROLE_OWNER) {
-        const char *owner = store_owner_addr(q->s->store);
-        return req_fail(q, EC(NOT_OWNER), "this engine is %s; the owner is "
-                        "at %s", q->s->role == STORE_ROLE_STANDBY ?
-                        "a standby" : "starting and does not own the tenant "
-                        "yet", owner && *owner ? owner : "(unknown)");
-    }
+    /* NOT_OWNER only when another engine holds the tenant; while this
+     * engine starts, loads, or its own lease is unconfirmed the answer is
+     * a retryable STATE_UNAVAILABLE saying why. A SUSPENDED engine keeps
+     * its term: it takes the Hello (re-attach included) and refuses
+     * changes until the lease is confirmed. */
+    if (q->s->role == STORE_ROLE_STANDBY &&
+        *store_owner_addr(q->s->store))
+        return req_fail(q, EC(NOT_OWNER), "this engine is a standby; the "
+                        "owner is at %s", store_owner_addr(q->s->store));
+    if (q->s->role != STORE_ROLE_OWNER &&
+        q->s->role != STORE_ROLE_SUSPENDED)
+        return req_fail(q, EC(STATE_UNAVAILABLE), "not serving yet: %s; "
+                        "retry", store_why(q->s->store));
     /* Re-attaching takes over what the name held: only for the principal
      * that held it (a recovered name's principal is unknown; the name
      * being in this principal's scope is then what vouches for it). */
@@ -1000,6 +1025,20 @@ static void agent_mark_live(struct dispatch *d, uint32_t h)
     }
 }
 
+/* Keeps a copy of the agent's packed AgentLogin (borrowed) for a full
+ * rewrite; without memory the rewrite skips the agent (logged then). */
+static void agent_keep(struct dispatch *d, uint32_t h, const uint8_t *p,
+                       size_t len)
+{
+    if (h >= d->nagents)
+        return;
+    free(d->agents[h].packed);
+    d->agents[h].packed = malloc(len ? len : 1);
+    d->agents[h].len = d->agents[h].packed ? (uint32_t)len : 0;
+    if (d->agents[h].packed && len)
+        memcpy(d->agents[h].packed, p, len);
+}
+
 static int h_agent_login(struct req *q)
 {
     const Ccroute__V1__AgentLogin *m = q->env->agent_login;
@@ -1027,6 +1066,7 @@ static int h_agent_login(struct req *q)
         return router_fail(q, rc, sp.id);
     }
     agent_mark_live(q->d, h);
+    agent_keep(q->d, h, buf, len);
     /* cannot fail after req_admit */
     rc = store_agent_login(s->store, sp.id, buf, len, q->c->name);
     if (drain_req(q, NULL) < 0)
@@ -1455,6 +1495,10 @@ static void grace_timer_cb(uv_timer_t *t)
     uint64_t now = clock_mono_us();
     struct grace_ent **pp = &d->grace;
 
+    /* Abandoning a gone client's contacts is a decision like routing: not
+     * without a confirmed lease. dispatch_on_role(OWNER) arms it again. */
+    if (s->role != STORE_ROLE_OWNER)
+        return;
     while (*pp) {
         struct grace_ent *g = *pp;
         if (g->deadline <= now) {
@@ -1490,6 +1534,8 @@ static void grace_arm(struct dispatch *d)
 void dispatch_tick(struct server *s)
 {
     uint64_t now = clock_mono_us();
+    if (s->role != STORE_ROLE_OWNER)
+        return;                 /* no routing without a confirmed lease */
     router_tick(s->router, now);
     if (drain(s, now, CONN_ID_NONE, NULL) < 0)
         lost_record(s, "timer");
@@ -1587,6 +1633,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
                             recovered_tag(s, owner, q.now), &h);
     if (rc == 0) {
         agent_mark_live(d, h);
+        agent_keep(d, h, login, len);
         if (agent_state == ROUTER_AGENT_STATE_AWAY)
             router_agent_set_state(s->router, q.now, sp.id, ROUTER_AGENT_AWAY,
                                    reason && *reason ? reason : NULL);
@@ -1600,7 +1647,7 @@ out:
 }
 
 void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
-                           uint64_t arrived_wall_ms, int contact_state,
+                           uint64_t arrived_wall_us, int contact_state,
                            const char *queue, const char *agent_id,
                            const char *owner)
 {
@@ -1609,7 +1656,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
     struct req q = { .s = s, .d = d, .now = clock_mono_us() };
     struct router_contact_spec sp;
     Ccroute__V1__ContactArrived *m;
-    uint64_t wall = clock_wall_ms(), age_us, arrived_at;
+    uint64_t age_us, arrived_at;
     uint32_t h = UINT32_MAX, tag;
     int rc;
 
@@ -1625,8 +1672,20 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
     }
     if (queue && *queue)
         sp.queue = queue;   /* where it was when saved (transfer, overflow) */
-    age_us = wall > arrived_wall_ms ? (wall - arrived_wall_ms) * 1000 : 0;
-    arrived_at = q.now > age_us ? q.now - age_us : 0;
+    /* One (wall, monotonic) pair for the whole load: every contact is
+     * placed with the same offset, so the spacing and order of arrivals
+     * are exactly those the engine that wrote them had. Reading the clocks
+     * per contact made contacts about 1 ms apart swap. */
+    if (!d->load_ref) {
+        d->load_ref = true;
+        d->load_wall_us = clock_wall_ms() * 1000;
+        d->load_mono_us = q.now;
+    }
+    age_us = d->load_wall_us > arrived_wall_us
+                 ? d->load_wall_us - arrived_wall_us : 0;
+    arrived_at = d->load_mono_us > age_us ? d->load_mono_us - age_us : 0;
+    if (arrived_at > q.now)
+        arrived_at = q.now;
     tag = recovered_tag(s, owner, q.now);
     d->loading = true;
     if (contact_state == ROUTER_CONTACT_ASSIGNED && agent_id && *agent_id)
@@ -1654,6 +1713,83 @@ out:
     arena_reset(&s->arena);
 }
 
+/* ---- ownership (store hooks) ---- */
+
+void dispatch_on_role(void *arg, enum store_role role, const char *owner)
+{
+    struct server *s = arg;
+    enum store_role was = s->role;
+    s->role = role;
+    if (role == was)
+        return;
+    switch (role) {
+    case STORE_ROLE_OWNER:
+        s->dispatch->load_ref = false;      /* the load is over */
+        grace_arm(s->dispatch);             /* expiries held while away */
+        if (was == STORE_ROLE_SUSPENDED)
+            log_info("store: lease confirmed again; routing resumes");
+        else
+            log_info("store: this engine owns the tenant; serving clients");
+        break;
+    case STORE_ROLE_SUSPENDED:
+        break;                  /* the store said why, in one line */
+    case STORE_ROLE_STANDBY:
+        log_info("store: standby (owner: %s)", owner && *owner ? owner : "?");
+        if (was == STORE_ROLE_OWNER || was == STORE_ROLE_SUSPENDED)
+            conn_close_all(&s->conns, "lease lost: this engine is now a "
+                           "standby");
+        break;
+    case STORE_ROLE_NONE:
+        log_info("store: ownership unknown");
+        if (was == STORE_ROLE_OWNER || was == STORE_ROLE_SUSPENDED)
+            conn_close_all(&s->conns, "lease lost");
+        break;
+    }
+}
+
+/* The client name that owns `tag`: a connection's Hello name, or the name
+ * of a grace entry (a gone connection, or a recovered owner); "" if none. */
+static const char *tag_owner(struct server *s, uint32_t tag)
+{
+    struct conn *c = conn_lookup(&s->conns, tag);
+    if (c && c->hello)
+        return c->name;
+    for (struct grace_ent *g = s->dispatch->grace; g; g = g->next)
+        if (g->tag == tag)
+            return g->name;
+    return "";
+}
+
+void dispatch_snapshot(void *arg)
+{
+    struct server *s = arg;
+    struct dispatch *d = s->dispatch;
+    unsigned missing = 0;
+
+    for (uint32_t h = 0; h < d->agent_hwm; h++) {
+        if (!d->agent_live[h] || !router_agent_id(s->router, h))
+            continue;
+        if (!d->agents[h].packed ||
+            store_snapshot_agent(s->store, h, d->agents[h].packed,
+                                 d->agents[h].len,
+                                 tag_owner(s, router_agent_tag(s->router,
+                                                               h))) < 0)
+            missing++;
+    }
+    for (uint32_t h = 0; h < d->ncontacts; h++) {
+        if (!d->contacts[h].packed || !router_contact_id(s->router, h))
+            continue;
+        if (store_snapshot_contact(s->store, h, d->contacts[h].packed,
+                                   d->contacts[h].len,
+                                   tag_owner(s, router_contact_tag(s->router,
+                                                                   h))) < 0)
+            missing++;
+    }
+    if (missing)
+        log_error("store: %u contacts and agents could not be written back "
+                  "(out of memory)", missing);
+}
+
 /* ---- life cycle ---- */
 
 struct dispatch *dispatch_new(struct server *s)
@@ -1669,7 +1805,8 @@ struct dispatch *dispatch_new(struct server *s)
                                            : 10000;
     d->contacts = calloc(d->ncontacts, sizeof(*d->contacts));
     d->agent_live = calloc(d->nagents, 1);
-    if (!d->contacts || !d->agent_live ||
+    d->agents = calloc(d->nagents, sizeof(*d->agents));
+    if (!d->contacts || !d->agent_live || !d->agents ||
         owner_names_init(&d->names, &s->conns) < 0) {
         dispatch_free(d);
         return NULL;
@@ -1698,7 +1835,13 @@ void dispatch_reset(struct dispatch *d)
         d->contacts[i].len = 0;
     }
     memset(d->agent_live, 0, d->nagents);
+    for (uint32_t i = 0; i < d->nagents; i++) {
+        free(d->agents[i].packed);
+        d->agents[i].packed = NULL;
+        d->agents[i].len = 0;
+    }
     d->agent_hwm = 0;
+    d->load_ref = false;
     while (d->grace) {
         struct grace_ent *g = d->grace;
         d->grace = g->next;
@@ -1719,6 +1862,10 @@ void dispatch_free(struct dispatch *d)
             free(d->contacts[i].packed);
     free(d->contacts);
     free(d->agent_live);
+    if (d->agents)
+        for (uint32_t i = 0; i < d->nagents; i++)
+            free(d->agents[i].packed);
+    free(d->agents);
     owner_names_fini(&d->names);
     while (d->grace) {
         struct grace_ent *g = d->grace;

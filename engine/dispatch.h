@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "store-t.h"
 
 struct server;
 struct conn;
@@ -58,9 +59,20 @@ void dispatch_tick(struct server *s);
 void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
                          int agent_state, const char *reason,
                          const char *owner);
+/* Contacts come in their original order; every contact of one load is
+ * placed with one (wall, monotonic) pair of clock readings, so arrivals
+ * keep their exact spacing and order (docs/redis.md, Recovery). */
 void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
-                           uint64_t arrived_wall_ms, int contact_state,
+                           uint64_t arrived_wall_us, int contact_state,
                            const char *queue, const char *agent_id,
                            const char *owner);
+/* store_hooks.on_role: OWNER serves; SUSPENDED keeps every connection but
+ * routes nothing and refuses changes (the store refuses their admission);
+ * STANDBY or NONE after OWNER / SUSPENDED closes every connection (another
+ * engine owns the tenant now). */
+void dispatch_on_role(void *arg, enum store_role role, const char *owner);
+/* store_hooks.snapshot: hands the store every live contact and logged-in
+ * agent (store_snapshot_contact / _agent) for a full rewrite. */
+void dispatch_snapshot(void *arg);
 
 #endif

@@ -2,7 +2,7 @@
  *
  *   ccrouted [--config FILE] [--listen HOST:PORT] [--port-file FILE]
  *            [--log-level LEVEL]
- *   ccrouted --check-config --config FILE
+ *   ccrouted --check-config [--check-redis] --config FILE
  *   ccrouted --hash-token < TOKEN
  *
  * Exit status (usage() prints the same): 0 after a clean shutdown
@@ -25,6 +25,7 @@
 #include "log.h"
 #include "router.h"
 #include "server.h"
+#include "store.h"
 
 #define CCROUTED_VERSION "0.1.0"
 
@@ -74,6 +75,11 @@ static void usage(FILE *f)
 "                          the routing model from it, and bind and release\n"
 "                          the listen address; print OK (exit 0) or the\n"
 "                          error (exit 1)\n"
+"      --check-redis       with --check-config: also connect to the configured\n"
+"                          Redis, AUTH and SELECT as the engine would, and\n"
+"                          PING, without serving; prints what failed (\"redis\n"
+"                          authentication failed: ...\", cannot connect, ...)\n"
+"                          and exits 1, or OK and exits 0\n"
 "  -l, --listen HOST:PORT  listen here instead of the configured address\n"
 "                          (a numeric IP address or localhost; port 0: any\n"
 "                          free port, see --port-file)\n"
@@ -120,6 +126,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "check-config", no_argument, NULL, 'C' },
+        { "check-redis", no_argument, NULL, 'R' },
         { "listen", required_argument, NULL, 'l' },
         { "port-file", required_argument, NULL, 'p' },
         { "log-level", required_argument, NULL, 'L' },
@@ -130,7 +137,7 @@ int main(int argc, char **argv)
     };
     const char *config_path = NULL, *listen = NULL, *port_file = NULL;
     const char *log_level = NULL;
-    int check = 0, opt, rc;
+    int check = 0, check_redis = 0, opt, rc;
     struct config cfg;
     char err[1024];
     struct server srv;
@@ -140,6 +147,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c': config_path = optarg; break;
         case 'C': check = 1; break;
+        case 'R': check_redis = 1; break;
         case 'l': listen = optarg; break;
         case 'p': port_file = optarg; break;
         case 'L': log_level = optarg; break;
@@ -154,6 +162,11 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if (check_redis && !check) {
+        fprintf(stderr, "ccrouted: --check-redis goes with --check-config\n");
+        usage(stderr);
+        return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "ccrouted: unexpected argument \"%s\"\n", argv[optind]);
@@ -216,6 +229,21 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             config_fini(&cfg);
             return 1;
+        }
+        if (check_redis) {
+            if (!cfg.store.enabled) {
+                fprintf(stderr, "%s: redis.enabled is false: there is no "
+                        "Redis to check\n", source);
+                config_fini(&cfg);
+                return 1;
+            }
+            rc = store_check_redis(&cfg.store, err, sizeof(err));
+            if (rc < 0) {
+                fprintf(stderr, "%s\n", err);
+                config_fini(&cfg);
+                return 1;
+            }
+            printf("%s\n", err);
         }
         printf("OK\n");
         config_fini(&cfg);

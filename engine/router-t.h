@@ -216,6 +216,10 @@ struct router_contact_info {
     bool unservable;              /* QUEUED and no logged-in agent could
                                      ever serve it */
     uint32_t tag;
+    uint32_t seq;                 /* arrival sequence: ties of equal
+                                     scores and arrival times go to the
+                                     lower one (the store persists it so
+                                     that recovery keeps the order) */
 };
 
 struct router_agent_info {

@@ -2630,6 +2630,7 @@ void router_contact_info(const struct router *r, uint32_t handle,
                   c->state == ROUTER_CONTACT_ASSIGNED) ? c->agent : NONE;
     out->deadline = c->state == ROUTER_CONTACT_OFFERED ? c->deadline : 0;
     out->unservable = contact_unservable(r, c);
+    out->seq = c->seq;
     out->tag = c->tag;
 }
 

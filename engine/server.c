@@ -71,7 +71,9 @@ static void server_timer_rearm(struct server *s)
     uint64_t due, now, ms;
     if (s->stopping)
         return;
-    due = router_next_deadline(s->router);
+    /* no routing decision without a confirmed lease (dispatch_on_role) */
+    due = s->role == STORE_ROLE_OWNER ? router_next_deadline(s->router)
+                                      : UINT64_MAX;
     if (due == UINT64_MAX) {
         if (s->timer_due) {
             uv_timer_stop(&s->timer);
@@ -92,31 +94,6 @@ static void server_signal_cb(uv_signal_t *h, int signum)
     struct server *s = h->data;
     log_info("%s received: shutting down", strsignal(signum));
     server_stop(s);
-}
-
-static void server_on_role(void *arg, enum store_role role,
-                           const char *owner)
-{
-    struct server *s = arg;
-    enum store_role was = s->role;
-    s->role = role;
-    if (role == was)
-        return;
-    switch (role) {
-    case STORE_ROLE_OWNER:
-        log_info("store: this engine owns the tenant; serving clients");
-        break;
-    case STORE_ROLE_STANDBY:
-        log_info("store: standby (owner: %s)", owner && *owner ? owner : "?");
-        if (was == STORE_ROLE_OWNER)
-            conn_close_all(&s->conns, "lease lost: this engine is now a standby");
-        break;
-    case STORE_ROLE_NONE:
-        log_info("store: ownership unknown");
-        if (was == STORE_ROLE_OWNER)
-            conn_close_all(&s->conns, "lease lost");
-        break;
-    }
 }
 
 /* Another engine owned the tenant meanwhile: everything this router holds
@@ -222,7 +199,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
     }
     memset(&hooks, 0, sizeof(hooks));
     hooks.arg = s;
-    hooks.on_role = server_on_role;
+    hooks.on_role = dispatch_on_role;
+    hooks.snapshot = dispatch_snapshot;
     hooks.load_agent = dispatch_load_agent;
     hooks.load_contact = dispatch_load_contact;
     hooks.on_reset = server_on_reset;

@@ -30,8 +30,15 @@ enum store_error {
 
 enum store_role {
     STORE_ROLE_NONE = 0,          /* starting: not connected yet */
-    STORE_ROLE_STANDBY,           /* another engine holds the lease */
+    STORE_ROLE_STANDBY,           /* another engine holds the lease (its
+                                     address in store_owner_addr()), or
+                                     nobody and this engine has no term */
     STORE_ROLE_OWNER,             /* this engine holds the lease, state loaded */
+    STORE_ROLE_SUSPENDED,         /* this engine has a term, but its lease is
+                                     not confirmed now (Redis paused, away,
+                                     refusing): keep clients, refuse changes,
+                                     route nothing, until OWNER again or
+                                     STANDBY (another engine took over) */
 };
 
 struct store_config {
@@ -62,9 +69,11 @@ struct store_config {
 /* Hooks from the store into the engine. Called on the loop thread. */
 struct store_hooks {
     void *arg;
-    /* Role changes: STANDBY (owner_addr names the owner), OWNER (state is
-     * loaded, accept clients), or back to STANDBY when the lease was lost
-     * (stop serving at once). */
+    /* Role changes: STANDBY (owner_addr names the owner, "" when none),
+     * OWNER (state is loaded, accept clients), SUSPENDED (the lease is not
+     * confirmed: route nothing, refuse changes, keep connections), or
+     * STANDBY when the term was lost (another engine owns or owned the
+     * tenant: stop serving at once). */
     void (*on_role)(void *arg, enum store_role role, const char *owner_addr);
     /* Recovery, called while loading before on_role(OWNER): one call per
      * stored agent and contact. `login` / `arrived` are the packed
@@ -75,8 +84,12 @@ struct store_hooks {
     void (*load_agent)(void *arg, const uint8_t *login, size_t len,
                        int agent_state, const char *reason,
                        const char *owner);
+    /* Contacts come in their original arrival order. `arrived_wall_us`
+     * is the arrival in wall-clock microseconds, with the exact spacing
+     * the engine that wrote it had (see store.c, "Arrival"): convert every
+     * contact of one load with ONE (wall, monotonic) pair of readings. */
     void (*load_contact)(void *arg, const uint8_t *arrived, size_t len,
-                         uint64_t arrived_wall_ms, int contact_state,
+                         uint64_t arrived_wall_us, int contact_state,
                          const char *queue, const char *agent_id,
                          const char *owner);
     /* Optional (may be NULL). Called when this engine learns that another
@@ -88,6 +101,13 @@ struct store_hooks {
      * (the lease had only lapsed by this engine's clock during a Redis
      * outage and nobody took it). */
     void (*on_reset)(void *arg);
+    /* Optional (may be NULL). Redis lost this term's writes (it came back
+     * empty, or a replica that missed the last writes took over): the
+     * engine calls store_snapshot_contact() for every live contact and
+     * store_snapshot_agent() for every logged-in agent, from inside this
+     * call, so that the store writes the whole state back before any
+     * new acknowledgement. */
+    void (*snapshot)(void *arg);
 };
 
 typedef void (*store_barrier_cb)(void *arg, int status);
@@ -119,5 +139,19 @@ struct store_stats {
                                      nothing (out of memory) */
     size_t pending_ops;           /* unconfirmed ops now */
     uint64_t token;               /* fencing token of the term, 0 if none */
+    /* faults (docs/redis.md, "Faults") */
+    uint64_t state_rewrites;      /* Redis lost this term's writes and the
+                                     whole state was written back */
+    uint64_t rewrite_contacts;    /* contacts / agents written by them */
+    uint64_t rewrite_agents;
+    uint64_t write_refusals;      /* times Redis started refusing writes
+                                     (OOM, READONLY, MISCONF, ...) */
+    uint64_t auth_failures;       /* connections refused by AUTH / ACL */
+    uint64_t suspensions;         /* OWNER -> SUSPENDED transitions */
+    uint64_t barriers_failed;     /* barriers answered STORE_EUNAVAILABLE */
+    uint64_t memory_waits;        /* durability memory: barriers that
+                                     waited for Redis because the backlog
+                                     was past max_pending / 2 */
+    bool ready;                   /* store_ready() */
 };
 #endif

@@ -30,19 +30,46 @@
  *    INCR of `ccr:{t}:fence`. The lease script renews it (owner) or takes
  *    it when free (standby), every renew_ms. An owner whose renewal is not
  *    confirmed before the lease would expire by its own clock reports
- *    STANDBY at once and holds its writes; if, later, the lease turns out
+ *    SUSPENDED at once and holds its writes; if, later, the lease turns out
  *    to be free and the fence counter unchanged (nobody took over), it
  *    keeps its term and resumes. If another engine took over, the term is
  *    lost: pending writes and barriers are dropped (failed), on_reset is
  *    called and this engine is a standby.
  *
+ *    While the lease is not confirmed the role is SUSPENDED, not STANDBY:
+ *    the engine keeps its connections, routes nothing and refuses changes
+ *    (a retryable error); STANDBY is only for a term that is over.
+ *
  *  - Recovery. A new term loads the tenant's state with one script (agents,
  *    then live contacts in arrival order, each with the client name of its
  *    owner), feeds it to the load hooks, then reports OWNER.
  *
+ *  - Arrival. A contact's place among equals is its arrival time and, for
+ *    equal times, its arrival sequence (router_contact_info: arrived_at,
+ *    seq). Both are persisted exactly: `arrived_us` is the router's
+ *    monotonic arrival plus ONE wall-minus-monotonic offset read when the
+ *    store is created (so the spacing of arrivals is kept to the
+ *    microsecond), `seq` is seq_base plus the router's sequence (seq_base
+ *    is past every sequence loaded, so it grows across engines) and is the
+ *    score of the contacts set, the order recovery feeds them back in.
+ *
+ *  - Faults (docs/redis.md, "Faults"). Redis lost the term's writes (the
+ *    fence counter below the token, or the generation marker `applied`
+ *    missing or behind: the lease script answers 3, a batch "LOST"): the
+ *    sent batches are dropped, the engine's snapshot hook rewrites the
+ *    whole state as one batch that begins with op Z, and barriers fire
+ *    only once it is confirmed. Redis refuses writes (any other error of a
+ *    batch or of the lease script: OOM, READONLY, MISCONF, LOADING): the
+ *    connection is kept, every waiting barrier fails with the reason, new
+ *    changes are refused (store_reserve), and the held batches are sent
+ *    again with exponential backoff until Redis takes them. AUTH / ACL
+ *    refused: "redis authentication failed", reconnect with backoff. Each
+ *    change of such a state is one log line (rate-limited, state_log).
+ *
  * Every timer runs off one repeating tick (min(50 ms, renew_ms / 2)).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +79,7 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
 
+#include "clock.h"
 #include "log.h"
 #include "router.h"
 #include "store.h"
@@ -126,8 +154,27 @@ struct store {
     const char **argv;
     size_t *argvlen;
     size_t argcap;
-    uint64_t arr_last_ms;               /* arrival score tie-breaker */
-    uint32_t arr_sub;
+    int64_t wall_off_us;                /* wall us - monotonic us, fixed */
+    uint64_t seq_base;                  /* persisted seq = base + router's */
+    uint64_t seq_local;                 /* without a router (tests) */
+
+    /* faults */
+    bool auth_failed;                   /* AUTH / ACL refused */
+    bool refused;                       /* Redis refuses writes */
+    char fault[200];                    /* reason of either */
+    char conn_why[200];                 /* why the connection is down */
+    char setup_err[220];                /* last set-up error logged */
+    uint64_t retry_at_us;               /* refused: next resend */
+    uint32_t refuse_backoff_ms;
+    unsigned batches_flying;            /* batch commands awaiting a reply */
+    unsigned ignore_replies;            /* replies of dropped batches */
+    bool lost_pending;                  /* a batch said LOST: lease round */
+    struct storebatch *snap;            /* set inside hooks.snapshot */
+    size_t snap_contacts, snap_agents;
+    bool throttled;                     /* logged memory throttle state */
+    char whybuf[600];
+    uint64_t log_window_us;             /* state_log limiter */
+    unsigned log_count, log_dropped;
 
     /* store_record scratch: unique handles of one output list */
     uint32_t *hc, *ha;
@@ -153,6 +200,38 @@ struct store {
 static uint64_t now_us(void)
 {
     return uv_hrtime() / 1000;
+}
+
+/* One line per change of a fault state, rate-limited: at most 6 lines per
+ * 10 s window; the next line printed says how many were held back. */
+static void state_log(struct store *s, enum log_level level,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void state_log(struct store *s, enum log_level level,
+                      const char *fmt, ...)
+{
+    uint64_t now = now_us();
+    if (now - s->log_window_us > 10000000u) {
+        s->log_window_us = now;
+        s->log_count = 0;
+    }
+    if (s->log_count >= 6) {
+        s->log_dropped++;
+        return;
+    }
+    s->log_count++;
+    char line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (s->log_dropped) {
+        log_msg(level, "%s (%u state changes not logged before this one)",
+                line, s->log_dropped);
+        s->log_dropped = 0;
+    } else {
+        log_msg(level, "%s", line);
+    }
 }
 
 /* ---------------------------------------------------------------- */
@@ -205,6 +284,8 @@ static void barriers_fire(struct store *s, bool all, int status)
         s->bhead = (s->bhead + 1) % s->bcap;
         s->bcount--;
         s->st.barriers_fired++;
+        if (status != 0)
+            s->st.barriers_failed++;
         e.cb(e.arg, status);
     }
 }
@@ -226,6 +307,8 @@ static void set_role(struct store *s, enum store_role role, const char *addr)
     else if (role == STORE_ROLE_STANDBY)
         log_info("store: tenant %s: standby, owner %s", s->cfg.tenant,
                  addr[0] ? addr : "(none)");
+    else if (role == STORE_ROLE_SUSPENDED)
+        s->st.suspensions++;
     if (s->hooks.on_role)
         s->hooks.on_role(s->hooks.arg, role, s->owner_addr);
 }
@@ -273,6 +356,9 @@ static void term_lost(struct store *s, const char *why)
     s->term_loaded = false;
     s->loading = false;
     s->need_resend = false;
+    s->lost_pending = false;
+    s->ignore_replies += s->batches_flying;
+    s->batches_flying = 0;
     while (s->sent_head) {
         struct store_sent *b = s->sent_head;
         s->sent_head = b->next;
@@ -344,6 +430,9 @@ static void conn_lost(struct store *s, const char *why)
     s->lease_inflight = false;
     s->loading = false;
     s->scripts_pending = 0;
+    s->batches_flying = 0;              /* no reply will come */
+    s->ignore_replies = 0;
+    snprintf(s->conn_why, sizeof(s->conn_why), "%s", why);
     if (s->sent_head)
         s->need_resend = true;
     uint64_t now = now_us();
@@ -357,8 +446,9 @@ static void conn_lost(struct store *s, const char *why)
     } else if (!s->logged_down && !s->stopping) {
         if (!s->down_since_us)
             s->down_since_us = now;
-        log_warn("store: cannot connect to redis %s:%d (%s); retrying",
-                 s->cfg.host, s->cfg.port, why);
+        if (!s->auth_failed)
+            log_warn("store: cannot connect to redis %s:%d (%s); retrying",
+                     s->cfg.host, s->cfg.port, why);
         s->logged_down = true;
     }
     s->reconnect_at_us = now + (uint64_t)s->backoff_ms * 1000;
@@ -404,7 +494,13 @@ static void conn_drop(struct store *s)
 static void on_ready(struct store *s)
 {
     s->conn = CONN_READY;
-    s->backoff_ms = s->cfg.reconnect_min_ms;
+    s->conn_why[0] = '\0';
+    s->setup_err[0] = '\0';
+    if (s->auth_failed) {
+        s->auth_failed = false;
+        state_log(s, LOG_INFO, "store: redis %s:%d: authentication "
+                  "accepted again", s->cfg.host, s->cfg.port);
+    }
     if (s->ever_ready) {
         s->st.reconnects++;
         log_info("store: redis %s:%d reconnected after %" PRIu64 " ms",
@@ -420,6 +516,31 @@ static void on_ready(struct store *s)
     send_lease(s);
 }
 
+/* Errors that mean "these credentials are refused": a wrong password, no
+ * password where one is required, an ACL user without the rights the
+ * engine needs. */
+static bool is_auth_error(const char *e)
+{
+    return !strncmp(e, "WRONGPASS", 9) || !strncmp(e, "NOAUTH", 6) ||
+           !strncmp(e, "NOPERM", 6) || !strncmp(e, "ERR AUTH", 8) ||
+           strstr(e, "invalid password") || strstr(e, "no password is set");
+}
+
+static void auth_fault(struct store *s, const char *msg)
+{
+    if (!s->auth_failed) {
+        s->auth_failed = true;
+        s->st.auth_failures++;
+        snprintf(s->fault, sizeof(s->fault), "%s", msg);
+        state_log(s, LOG_ERROR, "store: redis %s:%d: redis authentication "
+                  "failed: %s; check redis.password (and the ACL user's "
+                  "rights); retrying with backoff", s->cfg.host, s->cfg.port,
+                  msg);
+    }
+    snprintf(s->conn_why, sizeof(s->conn_why), "redis authentication "
+             "failed: %s", msg);
+}
+
 /* Replies of the connection set-up (AUTH, SELECT, SCRIPT LOAD). privdata:
  * the SHA slot to fill, or NULL. */
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -430,7 +551,15 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
         return;
     cmd_replied(s);
     if (reply->type == REDIS_REPLY_ERROR) {
-        log_error("store: redis set-up failed: %s", reply->str);
+        if (is_auth_error(reply->str)) {
+            auth_fault(s, reply->str);
+        } else if (s->conn == CONN_CONNECTING) {
+            char why[sizeof(s->conn_why)];
+            snprintf(why, sizeof(why), "set-up failed: %s", reply->str);
+            if (strcmp(why, s->setup_err) != 0)  /* once per cause */
+                state_log(s, LOG_ERROR, "store: redis %s", why);
+            snprintf(s->setup_err, sizeof(s->setup_err), "%s", why);
+        }
         conn_drop(s);
         return;
     }
@@ -512,6 +641,50 @@ static int argv_reserve(struct store *s, size_t n)
     return 0;
 }
 
+/* Redis refuses writes (OOM under maxmemory noeviction, READONLY replica,
+ * MISCONF, LOADING, ...): the connection is fine, so it is kept. Every
+ * waiting barrier is answered now with the reason (the change stays in
+ * memory and is written once Redis takes writes again; a retried request
+ * is answered then), new changes are refused at admission, and the held
+ * batches go again after an exponential backoff (retry_at_us). */
+static void refuse_fault(struct store *s, const char *what, const char *msg)
+{
+    uint64_t now = now_us();
+    if (!s->refused) {
+        s->refused = true;
+        s->st.write_refusals++;
+        s->refuse_backoff_ms = s->cfg.reconnect_min_ms;
+        snprintf(s->fault, sizeof(s->fault), "%s", msg);
+        state_log(s, LOG_ERROR, "store: redis %s:%d refuses writes (%s: "
+                  "%s); not ready: holding %zu writes, refusing changes, "
+                  "retrying with backoff", s->cfg.host, s->cfg.port, what,
+                  msg, s->pending_ops);
+    } else {
+        uint32_t b = s->refuse_backoff_ms * 2;
+        s->refuse_backoff_ms = b > s->cfg.reconnect_max_ms
+                                   ? s->cfg.reconnect_max_ms : b;
+        if (strcmp(s->fault, msg) != 0) {
+            snprintf(s->fault, sizeof(s->fault), "%s", msg);
+            state_log(s, LOG_WARN, "store: redis %s:%d still refuses "
+                      "writes, now: %s", s->cfg.host, s->cfg.port, msg);
+        }
+    }
+    s->retry_at_us = now + (uint64_t)s->refuse_backoff_ms * 1000;
+    barriers_fire(s, true, STORE_EUNAVAILABLE);
+}
+
+static void refuse_clear(struct store *s)
+{
+    if (!s->refused)
+        return;
+    s->refused = false;
+    s->fault[0] = '\0';
+    state_log(s, LOG_INFO, "store: redis %s:%d accepts writes again; ready",
+              s->cfg.host, s->cfg.port);
+}
+
+static void rewrite_state(struct store *s, const char *why);
+
 static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     struct store *s = ac->data;
@@ -519,6 +692,12 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     if (!s || !reply)
         return;                      /* connection gone: conn_lost resends */
     cmd_replied(s);
+    if (s->ignore_replies > 0) {     /* a batch dropped while in flight */
+        s->ignore_replies--;
+        return;
+    }
+    if (s->batches_flying > 0)
+        s->batches_flying--;
     struct store_sent *b = s->sent_head;
     if (!b)
         return;
@@ -527,11 +706,38 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
             term_lost(s, reply->str);
             return;
         }
-        log_error("store: write batch %" PRIu64 " failed: %s; reconnecting",
-                  b->seq, reply->str);
-        conn_drop(s);
+        /* Nothing of this batch was applied, nor of any sent behind it
+         * (they answer GAP): the whole sent list goes again. */
+        s->need_resend = true;
+        if (strncmp(reply->str, "GAP", 3) == 0)
+            return;                  /* behind a refused one */
+        if (strncmp(reply->str, "LOST", 4) == 0) {
+            /* Redis lost this term's writes: the lease script re-sets the
+             * fence and answers 3, and rewrite_state() follows. */
+            if (!s->lost_pending)
+                log_warn("store: tenant %s: write batch %" PRIu64 ": %s; "
+                         "checking the lease", s->cfg.tenant, b->seq,
+                         reply->str);
+            s->lost_pending = true;
+            s->next_lease_us = 0;
+            send_lease(s);
+            return;
+        }
+        if (strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            log_warn("store: redis forgot the scripts (%s); reconnecting",
+                     reply->str);
+            conn_drop(s);
+            return;
+        }
+        if (is_auth_error(reply->str)) {
+            auth_fault(s, reply->str);
+            conn_drop(s);
+            return;
+        }
+        refuse_fault(s, "write batch", reply->str);
         return;
     }
+    refuse_clear(s);
     s->sent_head = b->next;
     if (!s->sent_head)
         s->sent_tail = NULL;
@@ -540,7 +746,7 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     s->st.batches_confirmed++;
     s->st.ops_confirmed += b->b.nops;
     sent_recycle(s, b);
-    if (cur_ops(s) && !s->stopping)
+    if (!s->stopping)
         send_pending(s);             /* the batch that waited for a slot */
     pending_update(s);
     barriers_fire(s, false, 0);      /* memory: those held while throttled */
@@ -567,6 +773,7 @@ static void send_batch(struct store *s, struct store_sent *b)
         return;
     }
     cmd_sent(s);
+    s->batches_flying++;
     s->st.batches_sent++;
 }
 
@@ -574,14 +781,20 @@ static bool can_send(const struct store *s)
 {
     return s->redis && s->ac && s->conn == CONN_READY && s->token &&
            s->term_loaded && s->role == STORE_ROLE_OWNER && !s->loading &&
-           !s->released;
+           !s->released && !s->lost_pending;
 }
 
 /* Sends what can be sent: first the batches to send again (after a
- * reconnect), in order, then the current one. */
+ * reconnect, or a refusal once its backoff has passed and every reply of
+ * the refused round is in), in order, then the current one. While Redis
+ * refuses writes only the held batches go (they are the probe). */
 static void send_pending(struct store *s)
 {
     if (!can_send(s))
+        return;
+    if (s->need_resend && s->batches_flying > 0)
+        return;                      /* the refused round is still replying */
+    if (s->refused && (!s->need_resend || now_us() < s->retry_at_us))
         return;
     if (s->need_resend) {
         s->need_resend = false;
@@ -589,7 +802,7 @@ static void send_pending(struct store *s)
             s->st.batches_resent++;
             send_batch(s, b);
         }
-        if (!s->ac)
+        if (!s->ac || s->refused)
             return;
     }
     if (cur_ops(s) == 0)
@@ -647,11 +860,34 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
     cmd_replied(s);
     s->lease_inflight = false;
     s->st.lease_calls++;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            conn_drop(s);
+        } else if (is_auth_error(reply->str)) {
+            auth_fault(s, reply->str);
+            conn_drop(s);
+        } else if (!strncmp(reply->str, "LOADING", 7) ||
+                   !strncmp(reply->str, "BUSY", 4)) {
+            /* Redis is loading its data or running a long script: not a
+             * refusal, just not yet. Waiting requests keep waiting. */
+            uint32_t b = s->backoff_ms;
+            s->backoff_ms = b * 2 > s->cfg.reconnect_max_ms
+                                ? s->cfg.reconnect_max_ms : b * 2;
+            s->next_lease_us = now_us() + (uint64_t)b * 1000;
+            snprintf(s->conn_why, sizeof(s->conn_why), "%s", reply->str);
+        } else {
+            /* READONLY, MISCONF, OOM: the connection is fine; ask again
+             * after the backoff. The lease lapses by this engine's clock
+             * meanwhile (SUSPENDED, see on_tick). */
+            refuse_fault(s, "lease", reply->str);
+            s->next_lease_us = s->retry_at_us;
+        }
+        return;
+    }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[1]->type != REDIS_REPLY_STRING) {
-        log_error("store: lease script failed: %s",
-                  reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+        log_error("store: lease script failed: bad reply");
         conn_drop(s);
         return;
     }
@@ -666,16 +902,29 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
                      (uint64_t)(s->cfg.lease_ms - margin) * 1000;
     if (s->stopping)
         return;
-    if (code == 1) {
+    s->backoff_ms = s->cfg.reconnect_min_ms;  /* Redis answers: a good one */
+    if (s->refused && !s->sent_head)
+        refuse_clear(s);             /* no held batch to probe with */
+    if (code == 1 || code == 3) {
         s->lease_valid_until_us = valid;
         if (!s->term_loaded) {
             if (!s->loading)
                 start_load(s);
             return;
         }
+        if (code == 3) {
+            rewrite_state(s, s->lost_pending ? "a write batch found the "
+                          "generation marker missing" : "the fence counter "
+                          "or the generation marker is behind this "
+                          "engine's term");
+        } else if (s->lost_pending) {
+            s->lost_pending = false;  /* the marker is back in place */
+            s->need_resend = true;
+        }
         if (s->role != STORE_ROLE_OWNER)
-            log_info("store: tenant %s: lease of token %" PRIu64
-                     " confirmed again; resuming", s->cfg.tenant, s->token);
+            state_log(s, LOG_INFO, "store: tenant %s: lease of token %"
+                      PRIu64 " confirmed again; resuming", s->cfg.tenant,
+                      s->token);
         set_role(s, STORE_ROLE_OWNER, s->cfg.advertise);
         send_pending(s);
     } else if (code == 2) {
@@ -685,6 +934,8 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
         snprintf(s->mine, sizeof(s->mine), "%s", val);
         s->term_loaded = false;
         s->lease_valid_until_us = valid;
+        s->next_seq = 1;             /* the marker starts at "token:0" */
+        s->confirmed_seq = 0;
         log_info("store: tenant %s: lease acquired, token %" PRIu64
                  "; loading state", s->cfg.tenant, s->token);
         start_load(s);
@@ -698,21 +949,86 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
+/* Redis lost this term's writes (the lease script answered 3). The router
+ * holds the truth: drop the sent batches (their replies, if any are still
+ * to come, are ignored) and the key states of the current batch, and put
+ * ONE batch on the sent list that clears the tenant's state (op Z) and
+ * writes every live contact and agent the engine reports through the
+ * snapshot hook, and the queues. Barriers waiting for the dropped batches
+ * or the current one fire when it is confirmed: nothing new is
+ * acknowledged before the whole state is back. Events of the dropped
+ * batches are not written again (the stream is history; the state is
+ * what recovery needs). */
+static void rewrite_state(struct store *s, const char *why)
+{
+    s->lost_pending = false;
+    s->ignore_replies += s->batches_flying;
+    s->batches_flying = 0;
+    while (s->sent_head) {
+        struct store_sent *b = s->sent_head;
+        s->sent_head = b->next;
+        sent_recycle(s, b);
+    }
+    s->sent_tail = NULL;
+    s->nsent = 0;
+    storestate_reset(&s->keys);
+    struct store_sent *b = s->free_sent;
+    if (b) {
+        s->free_sent = b->next;
+    } else if ((b = calloc(1, sizeof(*b)))) {
+        storebatch_init(&b->b);
+    } else {
+        log_error("store: out of memory rewriting the state; retrying");
+        s->lost_pending = true;
+        s->next_lease_us = now_us() + (uint64_t)s->tick_ms * 1000;
+        return;
+    }
+    storebatch_reset(&b->b);
+    storebatch_clear(&b->b);
+    s->snap = &b->b;
+    s->snap_contacts = s->snap_agents = 0;
+    if (s->hooks.snapshot)
+        s->hooks.snapshot(s->hooks.arg);
+    s->snap = NULL;
+    if (s->router) {
+        int nq = router_queue_count(s->router);
+        for (int q = 0; q < nq; q++)
+            storebatch_queue(&b->b, router_queue_name(s->router, q), q);
+    }
+    b->seq = s->next_seq++;
+    b->next = NULL;
+    s->sent_head = s->sent_tail = b;
+    s->nsent = 1;
+    s->need_resend = true;
+    s->st.state_rewrites++;
+    s->st.rewrite_contacts += s->snap_contacts;
+    s->st.rewrite_agents += s->snap_agents;
+    s->st.ops_queued += b->b.nops;
+    pending_update(s);
+    log_error("store: tenant %s: REDIS LOST THIS ENGINE'S STATE (%s; token %"
+              PRIu64 "): writing it back from memory: %zu contacts, %zu "
+              "agents; nothing new is acknowledged before it is confirmed",
+              s->cfg.tenant, why, s->token, s->snap_contacts,
+              s->snap_agents);
+}
+
 static void send_lease(struct store *s)
 {
     if (!s->ac || s->conn != CONN_READY || s->lease_inflight)
         return;
-    char token[24], ms[16];
+    char token[24], ms[16], conf[24];
     snprintf(token, sizeof(token), "%" PRIu64, s->token);
     snprintf(ms, sizeof(ms), "%" PRIu32, s->cfg.lease_ms);
-    const char *argv[] = { "EVALSHA", s->sha_lease, "2", s->k_lease,
-                           s->k_fence, s->mine, token, s->cfg.advertise, ms,
-                           s->stopping ? "0" : "1" };
-    size_t argvlen[10];
-    for (int i = 0; i < 10; i++)
+    snprintf(conf, sizeof(conf), "%" PRIu64, s->confirmed_seq);
+    const char *argv[] = { "EVALSHA", s->sha_lease, "3", s->k_lease,
+                           s->k_fence, s->k_applied, s->mine, token,
+                           s->cfg.advertise, ms, s->stopping ? "0" : "1",
+                           conf };
+    size_t argvlen[12];
+    for (int i = 0; i < 12; i++)
         argvlen[i] = strlen(argv[i]);
     uint64_t now = now_us();
-    if (redisAsyncCommandArgv(s->ac, on_lease_reply, NULL, 10, argv,
+    if (redisAsyncCommandArgv(s->ac, on_lease_reply, NULL, 12, argv,
                               argvlen) != REDIS_OK) {
         conn_drop(s);
         return;
@@ -781,13 +1097,21 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
             s->hooks.load_agent(s->hooks.arg, (const uint8_t *)login, ll,
                                 atoi(state), reason, owner);
     }
-    for (size_t i = 0; i + 8 <= co->elements; i += 8) {
+    uint64_t max_seq = 0;
+    for (size_t i = 0; i + 10 <= co->elements; i += 10) {
         size_t al, l;
         const char *arrived = el(co, i + 1, &al);
-        char ms[24], state[16], queue[ROUTER_ID_MAX], agent[ROUTER_ID_MAX];
-        char owner[ROUTER_ID_MAX];
+        char ms[24], us[24], sq[40], state[16], queue[ROUTER_ID_MAX];
+        char agent[ROUTER_ID_MAX], owner[ROUTER_ID_MAX];
         const char *p = el(co, i + 2, &l);
         snprintf(ms, sizeof(ms), "%.*s", (int)l, p);
+        p = el(co, i + 8, &l);
+        snprintf(us, sizeof(us), "%.*s", (int)l, p);
+        p = el(co, i + 9, &l);
+        snprintf(sq, sizeof(sq), "%.*s", (int)l, p);
+        uint64_t seq = (uint64_t)strtod(sq, NULL);
+        if (seq > max_seq)
+            max_seq = seq;
         p = el(co, i + 3, &l);
         snprintf(state, sizeof(state), "%.*s", (int)l, p);
         p = el(co, i + 4, &l);
@@ -804,11 +1128,17 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         if (st == 0)
             st = ROUTER_CONTACT_QUEUED;
         nco++;
+        /* data written before arrived_us existed: ms precision */
+        uint64_t arr_us = us[0] ? strtoull(us, NULL, 10)
+                                : strtoull(ms, NULL, 10) * 1000;
         if (s->hooks.load_contact)
             s->hooks.load_contact(s->hooks.arg, (const uint8_t *)arrived, al,
-                                  strtoull(ms, NULL, 10), st, queue,
+                                  arr_us, st, queue,
                                   agent[0] ? agent : NULL, owner);
     }
+    /* New sequences go past every loaded one (see "Arrival"). */
+    if (max_seq + 1 > s->seq_base)
+        s->seq_base = max_seq + 1;
     if (s->token == 0 || s->stopping)
         return;                      /* a hook stopped us */
     log_info("store: tenant %s: loaded %zu agents, %zu contacts%s",
@@ -879,16 +1209,65 @@ static void on_tick(uv_timer_t *t)
     }
     if (s->token && s->role == STORE_ROLE_OWNER &&
         now >= s->lease_valid_until_us) {
-        log_warn("store: tenant %s: lease renewal not confirmed before "
-                 "expiry; standing by", s->cfg.tenant);
-        set_role(s, STORE_ROLE_STANDBY, "");
+        set_role(s, STORE_ROLE_SUSPENDED, "");
+        state_log(s, LOG_WARN, "store: tenant %s: lease renewal not "
+                  "confirmed before expiry (%s); suspended: connections "
+                  "stay, changes are refused, nothing is routed until "
+                  "redis confirms the lease", s->cfg.tenant,
+                  store_why(s));
     }
     if (s->conn == CONN_READY && now >= s->next_lease_us)
         send_lease(s);
+    if (s->conn == CONN_READY && s->refused && now >= s->retry_at_us)
+        send_pending(s);
 }
 
 /* ---------------------------------------------------------------- */
 /* public API */
+
+/* ---------------------------------------------------------------- */
+/* readiness */
+
+bool store_ready(const struct store *s)
+{
+    if (!s->redis)
+        return true;
+    return s->role == STORE_ROLE_OWNER && s->conn == CONN_READY &&
+           !s->refused && !s->auth_failed && !s->lost_pending &&
+           !s->over_bound;
+}
+
+const char *store_why(const struct store *s)
+{
+    struct store *m = (struct store *)s;     /* the buffer only */
+    char *w = m->whybuf;
+    size_t n = sizeof(m->whybuf);
+    if (store_ready(s))
+        return "";
+    if (s->auth_failed)
+        snprintf(w, n, "redis authentication failed: %s", s->fault);
+    else if (s->refused)
+        snprintf(w, n, "redis refuses writes: %s", s->fault);
+    else if (s->conn != CONN_READY)
+        snprintf(w, n, "redis %s:%d is not reachable (%s)", s->cfg.host,
+                 s->cfg.port, s->conn_why[0] ? s->conn_why : "connecting");
+    else if (s->lost_pending)
+        snprintf(w, n, "redis lost this engine's state; it is being "
+                 "written back");
+    else if (s->role == STORE_ROLE_SUSPENDED)
+        snprintf(w, n, "the lease of tenant %s is not confirmed by redis "
+                 "yet", s->cfg.tenant);
+    else if (s->role == STORE_ROLE_STANDBY && s->owner_addr[0])
+        snprintf(w, n, "tenant %s is owned by the engine at %s",
+                 s->cfg.tenant, s->owner_addr);
+    else if (s->role != STORE_ROLE_OWNER)
+        snprintf(w, n, "this engine does not own tenant %s yet (taking the "
+                 "lease, loading the state)", s->cfg.tenant);
+    else
+        snprintf(w, n, "%zu unconfirmed writes, past max_pending %zu",
+                 s->pending_ops, s->cfg.max_pending);
+    return w;
+}
 
 static void defaults(struct store_config *c)
 {
@@ -945,6 +1324,9 @@ struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
     storebatch_key(s->k_applied, sizeof(s->k_applied), s->cfg.tenant,
                    "applied");
     s->backoff_ms = s->cfg.reconnect_min_ms;
+    s->refuse_backoff_ms = s->cfg.reconnect_min_ms;
+    s->wall_off_us = (int64_t)(clock_wall_ms() * 1000) -
+                     (int64_t)clock_mono_us();
     s->tick_ms = s->cfg.renew_ms / 2;
     if (s->tick_ms > 50)
         s->tick_ms = 50;
@@ -1079,6 +1461,15 @@ void store_stats(const struct store *s, struct store_stats *out)
     *out = s->st;
     out->pending_ops = s->pending_ops;
     out->token = s->token;
+    out->ready = store_ready(s);
+}
+
+/* The router's monotonic arrival as wall-clock us, with the one offset of
+ * this store: the spacing of arrivals is kept exactly. */
+static uint64_t arrival_us(const struct store *s, uint64_t mono_us)
+{
+    int64_t w = (int64_t)mono_us + s->wall_off_us;
+    return w > 0 ? (uint64_t)w : 0;
 }
 
 int store_contact_arrived(struct store *s, const char *contact_id,
@@ -1091,17 +1482,18 @@ int store_contact_arrived(struct store *s, const char *contact_id,
         return STORE_EINVAL;
     if (!s->token)
         return STORE_ENOTOWNER;
-    if (now_wall_ms == s->arr_last_ms) {
-        s->arr_sub++;
-    } else {
-        s->arr_last_ms = now_wall_ms;
-        s->arr_sub = 0;
+    /* What orders the contact (see "Arrival"): the router's arrival time
+     * and sequence, persisted exactly. */
+    uint64_t arr_us = now_wall_ms * 1000, seq = s->seq_base + ++s->seq_local;
+    uint32_t h;
+    if (s->router && router_contact_find(s->router, contact_id, &h) == 0) {
+        struct router_contact_info ci;
+        router_contact_info(s->router, h, &ci);
+        arr_us = arrival_us(s, ci.arrived_at);
+        seq = s->seq_base + ci.seq;
     }
-    /* score: arrival in ms * 1000 + order within the ms; exact in a
-     * double for ~285 years past the epoch. */
-    uint64_t score = now_wall_ms * 1000 + (s->arr_sub < 999 ? s->arr_sub : 999);
     if (storestate_contact_arrived(&s->keys, contact_id, arrived, len,
-                                   now_wall_ms, score, owner) < 0)
+                                   arr_us, seq, owner) < 0)
         return STORE_ENOMEM;
     pending_update(s);
     return 0;
@@ -1221,6 +1613,11 @@ int store_reserve(struct store *s, enum store_admit kind, size_t data)
         return barrier_room(s);
     if (!s->token)
         return STORE_ENOTOWNER;
+    /* No change while the lease is not confirmed (SUSPENDED), Redis
+     * refuses writes, or lost state is being written back: the client
+     * gets a retryable STATE_UNAVAILABLE with store_why(). */
+    if (s->role != STORE_ROLE_OWNER || s->refused || s->lost_pending)
+        return STORE_EUNAVAILABLE;
     if (kind == STORE_ADMIT_NEW ? s->pending_ops >= s->cfg.max_pending
                                 : s->pending_ops > 2 * s->cfg.max_pending)
         return STORE_EUNAVAILABLE;
@@ -1368,6 +1765,9 @@ int store_barrier(struct store *s, store_barrier_cb cb, void *arg)
      * its barrier. */
     if (s->redis && !s->token)
         return STORE_ENOTOWNER;
+    if (s->redis && s->cfg.durability == STORE_DURABILITY_MEMORY &&
+        memory_throttled(s))
+        s->st.memory_waits++;
     uint64_t seq = cur_ops(s) ? s->next_seq : s->next_seq - 1;
     return barrier_push(s, cb, arg, seq);
 }
@@ -1380,7 +1780,129 @@ void store_flush(struct store *s)
     }
     if (!s->stopping)
         send_pending(s);
-    barriers_fire(s, s->cfg.durability == STORE_DURABILITY_MEMORY &&
-                         !memory_throttled(s), 0);
+    bool memory = s->cfg.durability == STORE_DURABILITY_MEMORY;
+    bool thr = memory && memory_throttled(s);
+    if (thr != s->throttled) {
+        s->throttled = thr;
+        state_log(s, LOG_INFO, thr
+                  ? "store: durability memory: %zu unconfirmed writes, past "
+                    "half of max_pending (%zu): acknowledgements now wait "
+                    "for redis"
+                  : "store: durability memory: backlog %zu under half of "
+                    "max_pending (%zu): acknowledging at once again",
+                  s->pending_ops, s->cfg.max_pending);
+    }
+    barriers_fire(s, memory && !thr, 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* full rewrite (hooks.snapshot) */
+
+int store_snapshot_contact(struct store *s, uint32_t h,
+                           const uint8_t *arrived, size_t len,
+                           const char *owner)
+{
+    if (!s->snap || !s->router)
+        return STORE_EINVAL;
+    struct router_contact_info ci;
+    router_contact_info(s->router, h, &ci);
+    if (!ci.id || !ci.id[0] || ci.state == ROUTER_CONTACT_COMPLETED ||
+        ci.state == ROUTER_CONTACT_ABANDONED)
+        return STORE_EINVAL;
+    uint64_t mono = clock_mono_us(), wall = clock_wall_ms();
+    const char *q = ci.queue >= 0 ? router_queue_name(s->router, ci.queue)
+                                  : "";
+    const char *a = ci.agent != UINT32_MAX
+                        ? router_agent_id(s->router, ci.agent) : "";
+    uint64_t dl = ci.state == ROUTER_CONTACT_OFFERED
+                      ? to_wall(ci.deadline, mono, wall) : 0;
+    if (storebatch_contact_new(s->snap, ci.id, arrived, len,
+                               arrival_us(s, ci.arrived_at),
+                               s->seq_base + ci.seq, owner, (int)ci.state,
+                               q, a ? a : "", dl) < 0)
+        return STORE_ENOMEM;
+    s->snap_contacts++;
+    return 0;
+}
+
+int store_snapshot_agent(struct store *s, uint32_t h, const uint8_t *login,
+                         size_t len, const char *owner)
+{
+    if (!s->snap || !s->router)
+        return STORE_EINVAL;
+    uint64_t mono = clock_mono_us(), wall = clock_wall_ms();
+    struct router_agent_info ai;
+    const char *id = router_agent_id(s->router, h);
+    if (!id || !id[0])
+        return STORE_EINVAL;
+    router_agent_info(s->router, h, mono, &ai);
+    if (ai.state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return STORE_EINVAL;
+    if (storebatch_agent_new(s->snap, id, login, len, owner, (int)ai.state,
+                             ai.reason, to_wall(ai.state_since, mono,
+                                                wall)) < 0)
+        return STORE_ENOMEM;
+    s->snap_agents++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* --check-redis (blocking, never on the loop) */
+
+int store_check_redis(const struct store_config *in, char *msg, size_t len)
+{
+    struct store_config c = *in;
+    defaults(&c);
+    struct timeval tv = { c.connect_timeout_ms / 1000,
+                          (c.connect_timeout_ms % 1000) * 1000 };
+    redisContext *rc = redisConnectWithTimeout(c.host, c.port, tv);
+    if (!rc || rc->err) {
+        snprintf(msg, len, "cannot connect to redis %s:%d: %s", c.host,
+                 c.port, rc ? rc->errstr : "out of memory");
+        if (rc)
+            redisFree(rc);
+        return STORE_EUNAVAILABLE;
+    }
+    tv.tv_sec = c.command_timeout_ms / 1000;
+    tv.tv_usec = (c.command_timeout_ms % 1000) * 1000;
+    redisSetTimeout(rc, tv);
+    int ret = 0;
+    redisReply *r = NULL;
+    if (c.password[0]) {
+        r = redisCommand(rc, "AUTH %s", c.password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(msg, len, "redis %s:%d: redis authentication failed: "
+                     "%s", c.host, c.port, r ? r->str : rc->errstr);
+            ret = STORE_EUNAVAILABLE;
+            goto out;
+        }
+        freeReplyObject(r);
+    }
+    if (c.db) {
+        r = redisCommand(rc, "SELECT %d", c.db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(msg, len, "redis %s:%d: SELECT %d failed: %s", c.host,
+                     c.port, c.db, r ? r->str : rc->errstr);
+            ret = STORE_EUNAVAILABLE;
+            goto out;
+        }
+        freeReplyObject(r);
+    }
+    r = redisCommand(rc, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        const char *e = r ? r->str : rc->errstr;
+        snprintf(msg, len, "redis %s:%d: %s%s", c.host, c.port,
+                 r && is_auth_error(e) ? "redis authentication failed: "
+                                       : "PING failed: ", e);
+        ret = STORE_EUNAVAILABLE;
+        goto out;
+    }
+    snprintf(msg, len, "redis %s:%d: connected%s, PING answered", c.host,
+             c.port, c.password[0] ? " and authenticated" : "");
+out:
+    if (r)
+        freeReplyObject(r);
+    redisFree(rc);
+    return ret;
 }
 

@@ -50,6 +50,15 @@ const char *store_owner_addr(const struct store *s);
  * are refused by store_reserve(STORE_ADMIT_NEW) then). */
 bool store_writable(const struct store *s);
 
+/* Whether the store can take changes now: no Redis at all, or this engine
+ * owns the tenant, Redis is connected, authenticated and accepting writes,
+ * and the backlog is under max_pending. For readiness checks (/readyz). */
+bool store_ready(const struct store *s);
+/* Why store_ready() is false, in words for a log line or a client error
+ * ("redis authentication failed: ...", "redis refuses writes: ...");
+ * "" when ready. Borrowed: valid until the next store call. */
+const char *store_why(const struct store *s);
+
 /* Admits one change and makes room for its writes, BEFORE the engine
  * changes the router (see store.c for why this and not an undo). Returns
  * 0: the writes that follow -- store_contact_arrived() or
@@ -57,7 +66,9 @@ bool store_writable(const struct store *s);
  * owner and NUL, store_record() of at most STORE_RESERVE_EVENTS events,
  * one store_barrier() -- cannot fail for want of memory or bound.
  * STORE_EUNAVAILABLE: past the bound (STORE_ADMIT_NEW: max_pending
- * unconfirmed ops; STORE_ADMIT_CHANGE: twice that). STORE_ENOTOWNER: no
+ * unconfirmed ops; STORE_ADMIT_CHANGE: twice that), or the lease is not
+ * confirmed now (SUSPENDED), Redis refuses writes, or lost state is being
+ * written back (store_why() says which). STORE_ENOTOWNER: no
  * term. STORE_ENOMEM. Nothing is recorded either way; a reservation that
  * is not used costs nothing but the capacity it grew. */
 int store_reserve(struct store *s, enum store_admit kind, size_t data);
@@ -100,6 +111,23 @@ void store_flush(struct store *s);
  * The engine calls it once its listener is bound (before store_start),
  * because an ephemeral port is only known then. */
 void store_set_advertise(struct store *s, const char *addr);
+
+/* Only from inside hooks->snapshot: one live contact (router handle `h`)
+ * or agent, with the packed ContactArrived / AgentLogin and the owner's
+ * client name (borrowed; copied). The store reads the rest (state, queue,
+ * agent, arrival, sequence) from the router. 0, STORE_EINVAL (not in a
+ * snapshot, or no such handle), STORE_ENOMEM. */
+int store_snapshot_contact(struct store *s, uint32_t h,
+                           const uint8_t *arrived, size_t len,
+                           const char *owner);
+int store_snapshot_agent(struct store *s, uint32_t h, const uint8_t *login,
+                         size_t len, const char *owner);
+
+/* Connects to the configured Redis with a blocking connection, AUTH and
+ * SELECT as the engine would, and PING; never on the loop (for
+ * --check-redis). 0, or a negative code with a message in msg. */
+int store_check_redis(const struct store_config *cfg, char *msg,
+                      size_t len);
 
 /* Replaces the borrowed router (after on_reset). */
 void store_set_router(struct store *s, struct router *r);

@@ -140,7 +140,7 @@ int storebatch_append(struct storebatch *dst, struct storebatch *src)
 
 int storebatch_contact_arrived(struct storebatch *b, const char *id,
                                const uint8_t *arrived, size_t len,
-                               uint64_t arrived_ms, uint64_t score,
+                               uint64_t arrived_us, uint64_t seq,
                                const char *owner)
 {
     if (reserve(b, 1 + slen(id) + len + 48 + slen(owner), 6) < 0)
@@ -148,8 +148,8 @@ int storebatch_contact_arrived(struct storebatch *b, const char *id,
     put(b, "A", 1);
     puts_(b, id);
     put(b, arrived, len);
-    putu(b, arrived_ms);
-    putu(b, score);
+    putu(b, arrived_us);
+    putu(b, seq);
     puts_(b, owner);
     b->nops++;
     return 0;
@@ -240,7 +240,7 @@ int storebatch_event(struct storebatch *b, const char *type,
 
 int storebatch_contact_new(struct storebatch *b, const char *id,
                            const uint8_t *arrived, size_t len,
-                           uint64_t arrived_ms, uint64_t score,
+                           uint64_t arrived_us, uint64_t seq,
                            const char *owner, int state, const char *queue,
                            const char *agent, uint64_t deadline_ms)
 {
@@ -250,8 +250,8 @@ int storebatch_contact_new(struct storebatch *b, const char *id,
     put(b, "N", 1);
     puts_(b, id);
     put(b, arrived, len);
-    putu(b, arrived_ms);
-    putu(b, score);
+    putu(b, arrived_us);
+    putu(b, seq);
     puts_(b, owner);
     putu(b, (uint64_t)(state < 0 ? 0 : state));
     puts_(b, queue);
@@ -275,6 +275,15 @@ int storebatch_agent_new(struct storebatch *b, const char *id,
     putu(b, (uint64_t)(state < 0 ? 0 : state));
     puts_(b, reason);
     putu(b, since_ms);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_clear(struct storebatch *b)
+{
+    if (reserve(b, 1, 1) < 0)
+        return -1;
+    put(b, "Z", 1);
     b->nops++;
     return 0;
 }
@@ -411,7 +420,7 @@ static struct storestate_ent *ent_get(struct storestate *t, int agent,
     e->flags = 0;
     e->state = 0;
     e->t = 0;
-    e->arrived_ms = e->score = 0;
+    e->arrived_us = e->seq = 0;
     e->data_off = e->data_len = e->owner_off = e->owner_len = 0;
     e->s1[0] = e->s2[0] = '\0';
     memcpy(e->id, id, len);
@@ -503,15 +512,15 @@ static struct storestate_ent *ent_touch(struct storestate *t, int agent,
 
 int storestate_contact_arrived(struct storestate *t, const char *id,
                                const uint8_t *arrived, size_t len,
-                               uint64_t arrived_ms, uint64_t score,
+                               uint64_t arrived_us, uint64_t seq,
                                const char *owner)
 {
     if (ent_new(t, 0, id, arrived, len, owner) < 0)
         return -1;
     bool created;
     struct storestate_ent *e = ent_get(t, 0, id, &created);
-    e->arrived_ms = arrived_ms;
-    e->score = score;
+    e->arrived_us = arrived_us;
+    e->seq = seq;
     return 0;
 }
 
@@ -601,11 +610,11 @@ long storestate_emit(struct storestate *t, struct storebatch *b)
         } else {
             if ((e->flags & (F_NEW | F_STATE)) == (F_NEW | F_STATE))
                 rc = storebatch_contact_new(b, e->id, data, e->data_len,
-                                            e->arrived_ms, e->score, owner,
+                                            e->arrived_us, e->seq, owner,
                                             e->state, e->s1, e->s2, e->t);
             else if (e->flags & F_NEW)
                 rc = storebatch_contact_arrived(b, e->id, data, e->data_len,
-                                                e->arrived_ms, e->score,
+                                                e->arrived_us, e->seq,
                                                 owner);
             else if (e->flags & F_STATE)
                 rc = storebatch_contact_state(b, e->id, e->state, e->s1,
@@ -679,8 +688,14 @@ size_t storebatch_key(char *buf, size_t len, const char *tenant,
 /* The batch script. KEYS: lease, fence, applied. ARGV: prefix, token,
  * sequence, stream bound, ops... Refuses a batch whose token does not
  * hold the lease ("FENCED"); a lapsed lease that nobody took since (the
- * fence counter still equals the token) still counts as held. Returns the
- * number of ops applied, 0 for a batch applied before. */
+ * fence counter still equals the token) still counts as held. A fence
+ * counter below the token, or a generation marker (`applied`, "token:seq")
+ * that is missing or of another token, means Redis lost this term's writes:
+ * "LOST", nothing applied (the store writes its whole state back, op 'Z'
+ * first, see store.c). A batch applied before returns 0 (resend after a
+ * reconnect); one whose predecessor was not applied is refused ("GAP"), so
+ * that a batch refused in the middle of a pipeline is never skipped by the
+ * dedup check when it is sent again. Returns the number of ops applied. */
 const char storebatch_script[] =
     "local lease = redis.call('GET', KEYS[1])\n"
     "local tok = ARGV[2]\n"
@@ -689,15 +704,36 @@ const char storebatch_script[] =
     "  if lt ~= tok then\n"
     "    return redis.error_reply('FENCED lease held by token ' .. tostring(lt))\n"
     "  end\n"
-    "elseif redis.call('GET', KEYS[2]) ~= tok then\n"
-    "  return redis.error_reply('FENCED no lease for token ' .. tok)\n"
+    "else\n"
+    "  local f = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "  if f > tonumber(tok) then\n"
+    "    return redis.error_reply('FENCED no lease for token ' .. tok)\n"
+    "  elseif f < tonumber(tok) then\n"
+    "    return redis.error_reply('LOST fence counter ' .. f ..\n"
+    "                             ' below token ' .. tok)\n"
+    "  end\n"
     "end\n"
-    "local ap = redis.call('GET', KEYS[3])\n"
-    "if ap then\n"
+    "local seq = tonumber(ARGV[3])\n"
+    "if ARGV[5] ~= 'Z' then\n"
+    "  local ap = redis.call('GET', KEYS[3])\n"
+    "  if not ap then\n"
+    "    return redis.error_reply('LOST generation marker missing')\n"
+    "  end\n"
     "  local at, as = string.match(ap, '^(%d+):(%d+)$')\n"
-    "  if at == tok and tonumber(as) >= tonumber(ARGV[3]) then return 0 end\n"
+    "  if at ~= tok then\n"
+    "    return redis.error_reply('LOST generation marker of token ' ..\n"
+    "                             tostring(at))\n"
+    "  end\n"
+    "  if tonumber(as) >= seq then return 0 end\n"
+    "  if tonumber(as) ~= seq - 1 then\n"
+    "    return redis.error_reply('GAP batch ' .. ARGV[3] .. ' after ' .. as)\n"
+    "  end\n"
     "end\n"
     "redis.call('SET', KEYS[3], tok .. ':' .. ARGV[3])\n"
+    "local function ms(us)\n"
+    "  if #us <= 3 then return '0' end\n"
+    "  return string.sub(us, 1, #us - 3)\n"
+    "end\n"
     "local p = ARGV[1]\n"
     "local pc = p .. 'contact:'\n"
     "local pa = p .. 'agent:'\n"
@@ -711,7 +747,16 @@ const char storebatch_script[] =
     "local evs = 0\n"
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
-    "  if op == 'e' then\n"
+    "  if op == 'Z' then\n"
+    "    for _, id in ipairs(redis.call('ZRANGE', kc, 0, -1)) do\n"
+    "      redis.call('DEL', pc .. id)\n"
+    "    end\n"
+    "    for _, id in ipairs(redis.call('SMEMBERS', ka)) do\n"
+    "      redis.call('DEL', pa .. id)\n"
+    "    end\n"
+    "    redis.call('DEL', kc, ka, p .. 'queues')\n"
+    "    i = i + 1\n"
+    "  elseif op == 'e' then\n"
     "    local f = {'type', ARGV[i+1]}\n"
     "    if ARGV[i+2] ~= '' then f[#f+1] = 'contact'; f[#f+1] = ARGV[i+2] end\n"
     "    if ARGV[i+3] ~= '' then f[#f+1] = 'agent'; f[#f+1] = ARGV[i+3] end\n"
@@ -725,7 +770,8 @@ const char storebatch_script[] =
     "  elseif op == 'N' then\n"
     "    local id = ARGV[i+1]\n"
     "    redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"
-    "               'arrived_ms', ARGV[i+3], 'owner', ARGV[i+5],\n"
+    "               'arrived_us', ARGV[i+3], 'arrived_ms', ms(ARGV[i+3]),\n"
+    "               'seq', ARGV[i+4], 'owner', ARGV[i+5],\n"
     "               'state', ARGV[i+6], 'queue', ARGV[i+7],\n"
     "               'agent', ARGV[i+8], 'deadline_ms', ARGV[i+9])\n"
     "    redis.call('ZADD', kc, ARGV[i+4], id)\n"
@@ -759,7 +805,8 @@ const char storebatch_script[] =
     "    local id = ARGV[i+1]\n"
     "    if not gone[id] then\n"
     "      redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"
-    "                 'arrived_ms', ARGV[i+3], 'owner', ARGV[i+5])\n"
+    "                 'arrived_us', ARGV[i+3], 'arrived_ms', ms(ARGV[i+3]),\n"
+    "                 'seq', ARGV[i+4], 'owner', ARGV[i+5])\n"
     "      redis.call('ZADD', kc, ARGV[i+4], id)\n"
     "    end\n"
     "    i = i + 6\n"
@@ -787,33 +834,48 @@ const char storebatch_script[] =
     "end\n"
     "return ops\n";
 
-/* The lease script. KEYS: lease, fence. ARGV: mine ("token|addr" or ""),
- * token ("0" for none), addr, lease_ms, may_acquire ("1"/"0").
- * Returns {1, value}: this term kept (renewed, or re-set when it had
- * lapsed and nobody took it since); {2, value}: a new term acquired (value
- * "token|addr", the token from INCR of the fence counter); {0, value}:
- * (A lapsed term is kept when the fence counter did not move past its
- * token; "below" happens only when Redis lost writes, e.g. a crash with
- * appendfsync everysec, and then no later term can have been handed out.)
- * someone else holds the lease (value, or "" when free and not taken). */
+/* The lease script. KEYS: lease, fence, applied. ARGV: mine ("token|addr"
+ * or ""), token ("0" for none), addr, lease_ms, may_acquire ("1"/"0"),
+ * confirmed (the sequence number of the last batch this term saw
+ * confirmed). Returns {1, value}: this term kept (renewed, or re-set when
+ * it had lapsed and nobody took it since); {3, value}: this term kept, but
+ * Redis lost its writes -- the fence counter was below the token, or the
+ * generation marker (`applied`, "token:seq") is missing, of another token
+ * or behind `confirmed` (a restart without its data, a failover to a
+ * replica that missed the last writes): the lease and the counter are set
+ * again and the engine must write its whole state back; {2, value}: a new
+ * term acquired (value "token|addr", the token from INCR of the fence
+ * counter; the marker starts at "token:0"); {0, value}: someone else
+ * holds the lease (value, or "" when free and not taken). */
 const char storebatch_lease_script[] =
     "local cur = redis.call('GET', KEYS[1])\n"
     "local mine = ARGV[1]\n"
+    "local function marker_ok()\n"
+    "  local ap = redis.call('GET', KEYS[3])\n"
+    "  if not ap then return false end\n"
+    "  local at, as = string.match(ap, '^(%d+):(%d+)$')\n"
+    "  return at == ARGV[2] and tonumber(as) >= tonumber(ARGV[6])\n"
+    "end\n"
     "if cur and mine ~= '' and cur == mine then\n"
     "  redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
+    "  if not marker_ok() then return {3, cur} end\n"
     "  return {1, cur}\n"
     "end\n"
     "if not cur then\n"
-    "  if mine ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') <=\n"
-    "                    tonumber(ARGV[2]) then\n"
+    "  local f = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "  if mine ~= '' and f <= tonumber(ARGV[2]) then\n"
     "    redis.call('SET', KEYS[2], ARGV[2])\n"
     "    redis.call('SET', KEYS[1], mine, 'PX', ARGV[4])\n"
+    "    if f < tonumber(ARGV[2]) or not marker_ok() then\n"
+    "      return {3, mine}\n"
+    "    end\n"
     "    return {1, mine}\n"
     "  end\n"
     "  if ARGV[5] == '1' then\n"
     "    local t = redis.call('INCR', KEYS[2])\n"
     "    local v = tostring(t) .. '|' .. ARGV[3]\n"
     "    redis.call('SET', KEYS[1], v, 'PX', ARGV[4])\n"
+    "    redis.call('SET', KEYS[3], tostring(t) .. ':0')\n"
     "    return {2, v}\n"
     "  end\n"
     "  return {0, ''}\n"
@@ -823,8 +885,10 @@ const char storebatch_lease_script[] =
 /* The load script. KEYS: lease. ARGV: prefix, mine. Returns
  * {agents, contacts}: agents flat (id, login, state, reason, since_ms,
  * owner)..., contacts flat in arrival order (id, arrived, arrived_ms,
- * state, queue, agent, deadline_ms, owner)... A missing field (e.g. no
- * `owner` in data written before it existed) comes back empty. Refuses
+ * state, queue, agent, deadline_ms, owner, arrived_us, seq)... in the
+ * order of the contacts set (its score is the arrival sequence). A missing
+ * field (e.g. no `owner` or `arrived_us` in data written before it
+ * existed) comes back empty; a missing `seq` is the set's score. Refuses
  * when `mine` does not hold the lease. */
 const char storebatch_load_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
@@ -841,14 +905,16 @@ const char storebatch_load_script[] =
     "  a[#a+1] = id\n"
     "  for k = 1, 5 do a[#a+1] = s(h[k]) end\n"
     "end\n"
-    "local cids = redis.call('ZRANGE', p .. 'contacts', 0, -1)\n"
+    "local cids = redis.call('ZRANGE', p .. 'contacts', 0, -1, 'WITHSCORES')\n"
     "local c = {}\n"
-    "for _, id in ipairs(cids) do\n"
+    "for j = 1, #cids, 2 do\n"
+    "  local id = cids[j]\n"
     "  local h = redis.call('HMGET', p .. 'contact:' .. id, 'arrived',\n"
     "                       'arrived_ms', 'state', 'queue', 'agent',\n"
-    "                       'deadline_ms', 'owner')\n"
+    "                       'deadline_ms', 'owner', 'arrived_us', 'seq')\n"
     "  c[#c+1] = id\n"
-    "  for k = 1, 7 do c[#c+1] = s(h[k]) end\n"
+    "  for k = 1, 8 do c[#c+1] = s(h[k]) end\n"
+    "  c[#c+1] = h[9] or cids[j+1]\n"
     "end\n"
     "return {a, c}\n";
 

@@ -10,8 +10,14 @@
  * store adds when it sends (prefix, token, sequence, stream bound) and the
  * ops, each an opcode followed by a fixed number of arguments:
  *
- *   A id arrived arrived_ms score owner contact arrived (packed
- *                                       ContactArrived)
+ *   A id arrived arrived_us seq owner   contact arrived (packed
+ *                                       ContactArrived); arrived_us is
+ *                                       the arrival in wall-clock us (one
+ *                                       fixed offset from the router's
+ *                                       clock per engine, so arrivals keep
+ *                                       their exact spacing), seq the
+ *                                       arrival sequence (the score in the
+ *                                       contacts set, the recovery order)
  *   c id state queue agent deadline     contact state snapshot
  *   x id state                          contact gone (completed / abandoned)
  *   L id login owner                    agent login (packed AgentLogin)
@@ -19,6 +25,9 @@
  *   o id                                agent logged out
  *   e type contact agent queue ts detail   one event-stream entry
  *   q name index                        queue of the configuration
+ *   Z                                   clear the tenant's state (contacts,
+ *                                       agents, queues; not the stream):
+ *                                       first op of a full rewrite
  *
  * `owner` is the Hello client_name of the connection that sent the
  * request (empty when unknown); recovery uses it to let that client
@@ -70,7 +79,7 @@ int storebatch_reserve(struct storebatch *b, size_t bytes, size_t args);
  * nothing added). */
 int storebatch_contact_arrived(struct storebatch *b, const char *id,
                                const uint8_t *arrived, size_t len,
-                               uint64_t arrived_ms, uint64_t score,
+                               uint64_t arrived_us, uint64_t seq,
                                const char *owner);
 int storebatch_contact_state(struct storebatch *b, const char *id,
                              int state, const char *queue, const char *agent,
@@ -86,10 +95,13 @@ int storebatch_event(struct storebatch *b, const char *type,
                      const char *contact, const char *agent,
                      const char *queue, uint64_t ts_ms, const char *detail);
 int storebatch_queue(struct storebatch *b, const char *name, int index);
+/* Op Z: the first op of a full rewrite (store.c, state lost); the script
+ * skips its generation check for such a batch. */
+int storebatch_clear(struct storebatch *b);
 
 /* Combined ops written by storestate_emit() (one per key and batch):
  *
- *   N id arrived arrived_ms score owner state queue agent deadline
+ *   N id arrived arrived_us seq owner state queue agent deadline
  *                                       new contact with its state (one
  *                                       HSET of every field + ZADD)
  *   G id login owner state reason since_ms
@@ -98,7 +110,7 @@ int storebatch_queue(struct storebatch *b, const char *name, int index);
  */
 int storebatch_contact_new(struct storebatch *b, const char *id,
                            const uint8_t *arrived, size_t len,
-                           uint64_t arrived_ms, uint64_t score,
+                           uint64_t arrived_us, uint64_t seq,
                            const char *owner, int state, const char *queue,
                            const char *agent, uint64_t deadline_ms);
 int storebatch_agent_new(struct storebatch *b, const char *id,
@@ -125,7 +137,7 @@ struct storestate_ent {
     uint8_t flags;              /* STORESTATE_F_* */
     int state;
     uint64_t t;                 /* contact: deadline_ms; agent: since_ms */
-    uint64_t arrived_ms, score; /* contact arrival (F_NEW) */
+    uint64_t arrived_us, seq;  /* contact arrival (F_NEW) */
     size_t data_off, data_len;  /* packed ContactArrived / AgentLogin */
     size_t owner_off, owner_len;
     char id[64];
@@ -156,7 +168,7 @@ int storestate_reserve(struct storestate *t, size_t keys, size_t bytes);
 /* Each returns 0 or -1 (out of memory; nothing recorded). */
 int storestate_contact_arrived(struct storestate *t, const char *id,
                                const uint8_t *arrived, size_t len,
-                               uint64_t arrived_ms, uint64_t score,
+                               uint64_t arrived_us, uint64_t seq,
                                const char *owner);
 int storestate_contact_state(struct storestate *t, const char *id, int state,
                              const char *queue, const char *agent,

@@ -63,7 +63,8 @@ int e2e_hello(struct e2e_client *e, const char *name, Ccroute__V1__Role role,
               bool reattach, char *msg, size_t msglen, int timeout_ms);
 void e2e_close(struct e2e_client *e);
 /* Connects and says Hello, again and again while the engine answers
- * NOT_OWNER (it is still loading its state from Redis), up to E2E_T_MS;
+ * NOT_OWNER or STATE_UNAVAILABLE (it is still starting or loading its
+ * state from Redis), up to E2E_T_MS;
  * fails the test on any other answer. */
 void e2e_open_hello_retry(struct e2e_client *e, int port, const char *name,
                           Ccroute__V1__Role role, bool reattach);
@@ -75,6 +76,9 @@ int e2e_call(struct e2e_client *e, ccr_envelope *env, int timeout_ms);
 /* Waits for the Ack/Error of a request sent before (id 0, a failed send:
  * -EPIPE). Returns as e2e_call. An Error must carry a message. */
 int e2e_reply(struct e2e_client *e, uint64_t id, int timeout_ms);
+/* As e2e_reply, with the Error's message copied to msg ("" on Ack). */
+int e2e_reply_msg(struct e2e_client *e, uint64_t id, int timeout_ms,
+                  char *msg, size_t msglen);
 /* Receives one envelope into the queue's tail (any kind). 0 or -errno. */
 int e2e_pump(struct e2e_client *e, int timeout_ms);
 /* Takes the first queued envelope with this body case (and, when

@@ -157,6 +157,7 @@ static bool run_until(uv_loop_t *loop, struct store **ss, int ns,
 
 static bool is_owner(void *arg) { return ((struct ctx *)arg)->role == STORE_ROLE_OWNER; }
 static bool is_standby(void *arg) { return ((struct ctx *)arg)->role == STORE_ROLE_STANDBY; }
+static bool is_suspended(void *arg) { return ((struct ctx *)arg)->role == STORE_ROLE_SUSPENDED; }
 static bool barrier_done(void *arg) { struct ctx *c = arg; return c->ok + c->fail > 0; }
 
 static bool stopped_flag;
@@ -488,18 +489,20 @@ static void test_script_layout_and_fencing(void **state)
     redisContext *c = rc(h);
     freeReplyObject(cmd(c, "SET ccr:{t1}:fence 7"));
     freeReplyObject(cmd(c, "SET ccr:{t1}:lease 7|engine-a:7000"));
+    /* the generation marker a term starts with (lease script) */
+    freeReplyObject(cmd(c, "SET ccr:{t1}:applied 7:0"));
 
     struct storebatch b;
     storebatch_init(&b);
-    storebatch_contact_arrived(&b, "c2", (const uint8_t *)"P2", 2, 1000,
+    storebatch_contact_arrived(&b, "c2", (const uint8_t *)"P2", 2, 1000123,
                                1000001, NULL);
-    storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 1000,
+    storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 1000000,
                                1000000, "pbx-1");
     storebatch_contact_state(&b, "c1", 2, "sales", "a1", 1234);
     storebatch_agent_login(&b, "a1", (const uint8_t *)"LOGIN", 5, "desk-1");
     storebatch_agent_state(&b, "a1", 1, "", 900);
     storebatch_event(&b, "offer", "c1", "a1", "sales", 1000, "1234");
-    storebatch_contact_arrived(&b, "c3", (const uint8_t *)"P3", 2, 1001,
+    storebatch_contact_arrived(&b, "c3", (const uint8_t *)"P3", 2, 1001000,
                                1001000, NULL);
     storebatch_contact_gone(&b, "c3", 5);
     storebatch_queue(&b, "sales", 0);
@@ -521,6 +524,10 @@ static void test_script_layout_and_fencing(void **state)
     assert_string_equal(v, "1234");
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 arrived_ms");
     assert_string_equal(v, "1000");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 arrived_us");
+    assert_string_equal(v, "1000123");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 seq");
+    assert_string_equal(v, "1000001");
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c1 owner");
     assert_string_equal(v, "pbx-1");
     cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c2 owner");
@@ -577,6 +584,69 @@ static void test_script_layout_and_fencing(void **state)
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
 
+    storebatch_free(&b);
+    redisFree(c);
+}
+
+/* The generation checks of the batch script: a missing marker or a fence
+ * counter below the token is LOST (nothing applied), a batch whose
+ * predecessor was not applied is a GAP (so that it is never skipped as a
+ * duplicate later), and a rewrite (op Z first) needs no marker and clears
+ * the state before writing it. */
+static void test_script_generation(void **state)
+{
+    struct rh *h = *state;
+    redisContext *c = rc(h);
+    struct storebatch b;
+    storebatch_init(&b);
+    storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 5000, 1,
+                               NULL);
+    freeReplyObject(cmd(c, "SET ccr:{t1}:fence 3"));
+    freeReplyObject(cmd(c, "SET ccr:{t1}:lease 3|engine-a:7000"));
+    redisReply *r = eval_batch(c, &b, "3", "1");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_memory_equal(r->str, "LOST", 4);          /* no marker */
+    freeReplyObject(r);
+    assert_int_equal(cmd_int(c, "EXISTS ccr:{t1}:contact:c1"), 0);
+    freeReplyObject(cmd(c, "SET ccr:{t1}:applied 3:0"));
+    r = eval_batch(c, &b, "3", "2");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_memory_equal(r->str, "GAP", 3);           /* batch 1 missing */
+    freeReplyObject(r);
+    assert_int_equal(cmd_int(c, "EXISTS ccr:{t1}:contact:c1"), 0);
+    r = eval_batch(c, &b, "3", "1");
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    assert_int_equal(cmd_int(c, "EXISTS ccr:{t1}:contact:c1"), 1);
+    /* the fence counter went back below the token: LOST, not FENCED */
+    freeReplyObject(cmd(c, "DEL ccr:{t1}:lease ccr:{t1}:fence"));
+    r = eval_batch(c, &b, "3", "2");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_memory_equal(r->str, "LOST", 4);
+    freeReplyObject(r);
+    /* a rewrite: Z clears, then the state; the marker starts again */
+    freeReplyObject(cmd(c, "SET ccr:{t1}:fence 3"));
+    freeReplyObject(cmd(c, "DEL ccr:{t1}:applied"));
+    freeReplyObject(cmd(c, "HSET ccr:{t1}:contact:old arrived x"));
+    freeReplyObject(cmd(c, "ZADD ccr:{t1}:contacts 0 old"));
+    storebatch_reset(&b);
+    assert_int_equal(storebatch_clear(&b), 0);
+    storebatch_contact_new(&b, "c9", (const uint8_t *)"P9", 2, 7000, 9, "o",
+                           1, "sales", "", 0);
+    r = eval_batch(c, &b, "3", "7");
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->integer, 2);
+    freeReplyObject(r);
+    assert_int_equal(cmd_int(c, "EXISTS ccr:{t1}:contact:old"), 0);
+    assert_int_equal(cmd_int(c, "EXISTS ccr:{t1}:contact:c1"), 0);
+    assert_int_equal(cmd_int(c, "ZCARD ccr:{t1}:contacts"), 1);
+    char v[64];
+    cmd_str(c, v, sizeof(v), "GET ccr:{t1}:applied");
+    assert_string_equal(v, "3:7");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c9 seq");
+    assert_string_equal(v, "9");
+    cmd_str(c, v, sizeof(v), "HGET ccr:{t1}:contact:c9 arrived_ms");
+    assert_string_equal(v, "7");
     storebatch_free(&b);
     redisFree(c);
 }
@@ -772,8 +842,8 @@ static void test_recovery_order(void **state)
     assert_int_equal(b.ncontacts, 9);
     for (int i = 0; i < 9; i++)
         assert_string_equal(b.contacts[i], ids[i]);
-    assert_int_equal(b.cms[0], t);
-    assert_int_equal(b.cms[8], t + 5);
+    assert_int_equal(b.cms[0], t * 1000);   /* microseconds */
+    assert_int_equal(b.cms[8], (t + 5) * 1000);
     assert_int_equal(b.cstate[0], 1);
     assert_string_equal(b.cqueue[0], "support");
     assert_string_equal(b.cagent[0], "");
@@ -946,9 +1016,11 @@ static void test_redis_restart(void **state)
     assert_false(store_writable(s));
     assert_int_equal(c.ok, 1);          /* none confirmed while down */
     assert_int_equal(c.fail, 0);
-    /* longer than the lease: the owner stands by by its own clock */
-    run_until(&loop, &s, 1, is_standby, &c, 2000);
-    assert_int_equal(c.role, STORE_ROLE_STANDBY);
+    /* longer than the lease: the owner suspends by its own clock (it keeps
+     * its term and its clients; STANDBY is for a term that is over) */
+    run_until(&loop, &s, 1, is_suspended, &c, 2000);
+    assert_int_equal(c.role, STORE_ROLE_SUSPENDED);
+    assert_false(store_ready(s));
 
     assert_int_equal(rh_restart(h), 0);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 5000));
@@ -1064,6 +1136,162 @@ static void test_record_router(void **state)
     router_free(r);
 }
 
+/* ---------------------------------------------------------------- */
+/* faults (docs/redis.md, "Faults") */
+
+static bool is_ready(void *arg) { return store_ready(arg); }
+
+static bool refused(void *arg)
+{
+    struct store_stats st;
+    store_stats(arg, &st);
+    return st.write_refusals > 0;
+}
+
+/* Redis refuses writes (maxmemory 1, noeviction): the waiting barrier is
+ * answered with STORE_EUNAVAILABLE, the store says it is not ready and
+ * why, admission refuses, and it all recovers once Redis takes writes. */
+static void test_refused_writes(void **state)
+{
+    struct rh *h = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = { 0 };
+    struct store_config cfg = cfg_for(h, "engine-a:7000");
+    struct store_hooks hk = hooks_for(&c);
+    struct store *s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
+    assert_true(store_ready(s));
+    assert_string_equal(store_why(s), "");
+
+    redisContext *rcx = rc(h);
+    freeReplyObject(cmd(rcx, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(cmd(rcx, "CONFIG SET maxmemory 1"));
+    assert_int_equal(store_reserve(s, STORE_ADMIT_NEW, 64), 0);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
+    assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
+    assert_int_equal(c.fail, 1);
+    assert_int_equal(c.ok, 0);
+    assert_true(refused(s));
+    assert_false(store_ready(s));
+    assert_non_null(strstr(store_why(s), "redis refuses writes: OOM"));
+    struct store_stats st;
+    store_stats(s, &st);
+    assert_false(st.ready);
+    assert_int_equal(st.write_refusals, 1);
+    assert_int_equal(st.barriers_failed, 1);
+    assert_int_equal(store_reserve(s, STORE_ADMIT_NEW, 64),
+                     STORE_EUNAVAILABLE);
+    assert_int_equal(store_reserve(s, STORE_ADMIT_CHANGE, 0),
+                     STORE_EUNAVAILABLE);
+    assert_int_equal(c.role, STORE_ROLE_OWNER);   /* the lease still holds */
+
+    freeReplyObject(cmd(rcx, "CONFIG SET maxmemory 0"));
+    assert_true(run_until(&loop, &s, 1, is_ready, s, 5000));
+    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 1);
+    assert_int_equal(store_reserve(s, STORE_ADMIT_NEW, 64), 0);
+    store_stats(s, &st);
+    assert_true(st.ready);
+    assert_int_equal(st.write_refusals, 1);       /* one episode */
+    redisFree(rcx);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+}
+
+static int snapshots;
+static void h_snapshot(void *arg) { (void)arg; snapshots++; }
+
+static bool rewritten(void *arg)
+{
+    struct store_stats st;
+    store_stats(arg, &st);
+    return st.state_rewrites > 0;
+}
+
+/* Redis forgets everything under a connected owner: the store notices
+ * (the generation marker is gone), asks the engine for its whole state
+ * (hooks.snapshot), writes it back fenced, and a barrier queued meanwhile
+ * fires only after that rewrite is confirmed. */
+static void test_lost_state_rewrite(void **state)
+{
+    struct rh *h = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = { 0 };
+    struct store_config cfg = cfg_for(h, "engine-a:7000");
+    struct store_hooks hk = hooks_for(&c);
+    hk.snapshot = h_snapshot;
+    snapshots = 0;
+    struct store *s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    store_barrier(s, barrier_cb, &c);
+    assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
+    assert_int_equal(c.ok, 1);
+
+    redisContext *rcx = rc(h);
+    freeReplyObject(cmd(rcx, "FLUSHALL"));
+    assert_true(run_until(&loop, &s, 1, rewritten, s, 5000));
+    assert_int_equal(snapshots, 1);
+    assert_int_equal(c.resets, 0);       /* the same term, not a takeover */
+    struct store_stats st;
+    store_stats(s, &st);
+    assert_int_equal(st.state_rewrites, 1);
+    assert_int_equal(st.token, 1);
+    /* a barrier after the rewrite fires once it is confirmed, and the
+     * marker and the lease are back */
+    store_contact_arrived(s, "c2", (const uint8_t *)"C2", 2, wall_ms(), NULL);
+    store_barrier(s, barrier_cb, &c);
+    uint64_t end = mono_ms() + 3000;
+    while (c.ok < 2 && mono_ms() < end)
+        run_until(&loop, &s, 1, NULL, NULL, 10);
+    assert_int_equal(c.ok, 2);
+    assert_int_equal(c.fail, 0);
+    char v[64];
+    cmd_str(rcx, v, sizeof(v), "GET ccr:{t1}:lease");
+    assert_string_equal(v, "1|engine-a:7000");
+    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:applied"), 1);
+    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c2"), 1);
+    redisFree(rcx);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+}
+
+/* durability: memory waits for Redis once the backlog passes half of
+ * max_pending, and counts those waits. */
+static void test_memory_waits_counted(void **state)
+{
+    struct rh *h = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = { 0 };
+    struct store_config cfg = cfg_for(h, "engine-a:7000");
+    cfg.durability = STORE_DURABILITY_MEMORY;
+    cfg.max_pending = 4;
+    struct store_hooks hk = hooks_for(&c);
+    struct store *s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    store_barrier(s, barrier_cb, &c);       /* 1 < 4 / 2: at the flush */
+    struct store_stats st;
+    store_stats(s, &st);
+    assert_int_equal(st.memory_waits, 0);
+    store_contact_arrived(s, "c2", (const uint8_t *)"C2", 2, wall_ms(), NULL);
+    store_barrier(s, barrier_cb, &c);       /* 2 >= 4 / 2: waits */
+    store_stats(s, &st);
+    assert_int_equal(st.memory_waits, 1);
+    uint64_t end = mono_ms() + 3000;
+    while (c.ok < 2 && mono_ms() < end)
+        run_until(&loop, &s, 1, NULL, NULL, 10);
+    assert_int_equal(c.ok, 2);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1088,6 +1316,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_restart,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_record_router,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_script_generation,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_refused_writes,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_lost_state_rewrite,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_memory_waits_counted,
                                         setup_redis, teardown_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
