@@ -81,8 +81,31 @@ static void check_same(const struct config *a, const struct config *b)
      * by the same code from the same text. */
     ta.router.queues = tb.router.queues = NULL;
     ta.router.skills = tb.router.skills = NULL;
+    ta.auth.principals = tb.auth.principals = NULL;
+    ta.auth.tokens = tb.auth.tokens = NULL;
     FUZZ_CHECK(memcmp(&ta, &tb, sizeof(ta)) == 0,
                "a second load of the same text gives another config");
+    if (a->auth.ntokens)
+        FUZZ_CHECK(memcmp(a->auth.tokens, b->auth.tokens,
+                          a->auth.ntokens * sizeof(*a->auth.tokens)) == 0,
+                   "a second load gives other tokens");
+    for (unsigned i = 0; i < a->auth.nprincipals; i++) {
+        const struct auth_principal *pa = &a->auth.principals[i];
+        const struct auth_principal *pb = &b->auth.principals[i];
+        FUZZ_CHECK(strcmp(pa->name, pb->name) == 0 && pa->roles == pb->roles &&
+                   pa->nclients == pb->nclients &&
+                   pa->nagents == pb->nagents &&
+                   strcmp(pa->tenant, pb->tenant) == 0 && pa->line == pb->line,
+                   "a second load gives another principal %u", i);
+        FUZZ_CHECK(pa->nclients == 0 ||
+                   memcmp(pa->clients, pb->clients,
+                          pa->nclients * sizeof(*pa->clients)) == 0,
+                   "principal %u: other client patterns", i);
+        FUZZ_CHECK(pa->nagents == 0 ||
+                   memcmp(pa->agents, pb->agents,
+                          pa->nagents * sizeof(*pa->agents)) == 0,
+                   "principal %u: other agent patterns", i);
+    }
     if (a->router.nqueues)
         FUZZ_CHECK(memcmp(a->router.queues, b->router.queues,
                           a->router.nqueues * sizeof(*a->router.queues)) == 0,
