@@ -25,6 +25,7 @@
 #include "log.h"
 #include "router.h"
 #include "server.h"
+#include "tls.h"
 
 #define CCROUTED_VERSION "0.1.0"
 
@@ -71,9 +72,10 @@ static void usage(FILE *f)
 "                          without it every default applies and no queue\n"
 "                          exists\n"
 "      --check-config      check the configuration and exit: parse it, build\n"
-"                          the routing model from it, and bind and release\n"
-"                          the listen address; print OK (exit 0) or the\n"
-"                          error (exit 1)\n"
+"                          the routing model from it, load the TLS\n"
+"                          certificate and key (they must match), and bind\n"
+"                          and release the listen address; print OK (exit\n"
+"                          0) or the error (exit 1)\n"
 "  -l, --listen HOST:PORT  listen here instead of the configured address\n"
 "                          (a numeric IP address or localhost; port 0: any\n"
 "                          free port, see --port-file)\n"
@@ -209,6 +211,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             config_fini(&cfg);
             return 1;
+        }
+        /* TLS: the certificate and key load, and match. */
+        if (cfg.tls.enabled) {
+            struct tls_ctx *t = NULL;
+            if (tls_ctx_new(&cfg.tls, &t, err, sizeof(err)) < 0) {
+                fprintf(stderr, "%s\n", err);
+                config_fini(&cfg);
+                return 1;
+            }
+            tls_ctx_free(t);
         }
         /* No principals: open, and only on loopback (auth.h). */
         if (auth_check_listen(&cfg.auth, cfg.listen_host, source, err,
