@@ -5,12 +5,12 @@
  * returning, so that one connection's failure never shows up as
  * another's.
  *
- * Renegotiation: SSL_OP_NO_RENEGOTIATION makes OpenSSL answer a TLS 1.2
- * renegotiation request with a no_renegotiation alert; the info callback
- * also notices a handshake that starts on an established TLS 1.2 session
- * and marks the session, which tls_sess_read then fails: a client that
- * tries it is closed rather than kept in a half-known state. (TLS 1.3 has
- * no renegotiation; its post-handshake KeyUpdate is allowed.)
+ * Renegotiation: SSL_OP_NO_RENEGOTIATION makes OpenSSL refuse a TLS 1.2
+ * renegotiation request (a no_renegotiation alert); the message callback
+ * also notices a ClientHello on an established session and marks the
+ * session, which tls_sess_read then fails: a client that tries it is
+ * closed rather than kept in a state nobody tests. (TLS 1.3 has no
+ * renegotiation; its post-handshake KeyUpdate is allowed.)
  */
 #include "tls.h"
 
@@ -40,8 +40,6 @@ struct tls_sess {
     char reason[256];
 };
 
-static int tls_sess_index = -1;     /* ex_data slot: SSL -> tls_sess */
-
 /* The first error of OpenSSL's queue as text (empties the queue). */
 static void tls_err_text(char *buf, size_t len, const char *fallback)
 {
@@ -64,8 +62,6 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out,
     unsigned long line = cfg->line;
 
     ERR_clear_error();
-    if (tls_sess_index < 0)
-        tls_sess_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     if (!t || !(t->ctx = SSL_CTX_new(TLS_server_method())))
         goto fail;
     if (!SSL_CTX_set_min_proto_version(t->ctx, cfg->min_version == 13
@@ -94,9 +90,10 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out,
     field = "listen.tls.key";
     line = cfg->key_line;
     path = cfg->key;
-    if (SSL_CTX_use_PrivateKey_file(t->ctx, cfg->key, SSL_FILETYPE_PEM) != 1)
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, cfg->key, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
         goto fail;
-    if (SSL_CTX_check_private_key(t->ctx) != 1) {
+    if (ERR_peek_last_error() || SSL_CTX_check_private_key(t->ctx) != 1) {
         ERR_clear_error();
         snprintf(err, errlen, "%s:%lu: %s: %s does not match the certificate "
                  "%s", cfg->file, line, field, cfg->key, cfg->cert);
@@ -141,14 +138,17 @@ bool tls_ctx_mutual(const struct tls_ctx *t)
     return t->mutual;
 }
 
-/* A handshake that starts on an established TLS 1.2 session is a
- * renegotiation (see the top of the file). */
-static void tls_info_cb(const SSL *ssl, int where, int ret)
+/* A ClientHello on an established session is a renegotiation request
+ * (see the top of the file). The message callback sees every handshake
+ * message received, before OpenSSL acts on it. */
+static void tls_msg_cb(int write_p, int version, int content_type,
+                       const void *buf, size_t len, SSL *ssl, void *arg)
 {
-    struct tls_sess *s = SSL_get_ex_data(ssl, tls_sess_index);
-    (void)ret;
-    if ((where & SSL_CB_HANDSHAKE_START) && s && s->ready &&
-        SSL_version(ssl) < TLS1_3_VERSION)
+    struct tls_sess *s = arg;
+    (void)version;
+    (void)ssl;
+    if (!write_p && s->ready && content_type == SSL3_RT_HANDSHAKE &&
+        len > 0 && ((const uint8_t *)buf)[0] == SSL3_MT_CLIENT_HELLO)
         s->reneg = true;
 }
 
@@ -172,8 +172,8 @@ struct tls_sess *tls_sess_new(struct tls_ctx *t)
     BIO_set_mem_eof_return(s->rbio, -1);
     BIO_set_mem_eof_return(s->wbio, -1);
     SSL_set_bio(s->ssl, s->rbio, s->wbio);      /* the SSL owns them */
-    SSL_set_ex_data(s->ssl, tls_sess_index, s);
-    SSL_set_info_callback(s->ssl, tls_info_cb);
+    SSL_set_msg_callback(s->ssl, tls_msg_cb);
+    SSL_set_msg_callback_arg(s->ssl, s);
     SSL_set_accept_state(s->ssl);
     return s;
 }
