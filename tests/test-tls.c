@@ -36,6 +36,7 @@
 
 #include "auth.h"
 #include "client.h"
+#include "config.h"
 #include "e2e-util.h"
 #include "frame.h"
 #include "harness.h"
@@ -48,7 +49,7 @@
 #define MONITOR_TOKEN "monitor-token-0123456789abcdef"
 
 static char dir[256];               /* the certificates */
-static char path_buf[16][320];
+static char path_buf[32][320];
 static unsigned npaths;
 
 /* dir/name (kept for the whole run). */
@@ -59,7 +60,7 @@ static const char *P(const char *name)
         if (slash && !strcmp(slash + 1, name))
             return path_buf[i];
     }
-    assert_true(npaths < 16);
+    assert_true(npaths < 32);
     snprintf(path_buf[npaths], sizeof(path_buf[0]), "%s/%s", dir, name);
     return path_buf[npaths++];
 }
@@ -687,9 +688,83 @@ static void test_check_config(void **state)
     }
 }
 
+/* The loader: the keys of listen.tls and cert_fingerprints, each refusal
+ * with its line. */
+static void expect_config(const char *text, const char *want)
+{
+    struct config c;
+    char err[1024] = "";
+    int rc;
+    config_defaults(&c);
+    rc = config_load_string(&c, P("t.yaml"), text, strlen(text), err,
+                            sizeof(err));
+    config_fini(&c);
+    if (!want) {
+        if (rc != 0)
+            fail_msg("refused: %s", err);
+        return;
+    }
+    assert_int_equal(rc, -1);
+    if (!strstr(err, want))
+        fail_msg("\"%s\" not in: %s", want, err);
+}
+
+static void test_config_keys(void **state)
+{
+    char fp[96], text[2048];
+    fingerprint(P("client.pem"), fp);
+    /* relative paths: against the configuration file's directory */
+    snprintf(text, sizeof(text),
+             "listen:\n"
+             "  address: 127.0.0.1\n"
+             "  tls: {cert: server.pem, key: server.key, ca: ca.pem, "
+             "min_version: 1.3, ciphers: \"ECDHE+AESGCM\"}\n"
+             "principals:\n"
+             "  - name: pbx\n"
+             "    roles: [switch]\n"
+             "    clients: [\"pbx-*\"]\n"
+             "    cert_fingerprints: [\"sha256 Fingerprint=%s\"]\n", fp);
+    expect_config(text, NULL);
+    expect_config("listen:\n"
+                  "  tls: {cert: server.pem, key: server.key, "
+                  "min_version: \"1.1\"}\n",
+                  "t.yaml:2: listen.tls.min_version: \"1.1\" is not a TLS "
+                  "version");
+    expect_config("listen:\n"
+                  "  tls: {cert: server.pem}\n",
+                  "t.yaml:2: listen.tls: missing \"key\"");
+    expect_config("listen:\n"
+                  "  tls: {cert: server.pem, key: nowhere.key}\n",
+                  "t.yaml:2: listen.tls.key: ");
+    /* a fingerprint needs client certificates; a bad one; one twice */
+    snprintf(text, sizeof(text),
+             "principals:\n"
+             "  - name: pbx\n"
+             "    roles: [switch]\n"
+             "    clients: [\"pbx-*\"]\n"
+             "    cert_fingerprints: [\"%s\"]\n", fp);
+    expect_config(text, "t.yaml:5: principals: a principal has "
+                  "cert_fingerprints, but the listener does not ask for "
+                  "client certificates (listen.tls.ca)");
+    expect_config("principals:\n"
+                  "  - name: pbx\n"
+                  "    roles: [switch]\n"
+                  "    clients: [\"pbx-*\"]\n"
+                  "    cert_fingerprints: [\"AB:CD\"]\n",
+                  "t.yaml:5: principals[0].cert_fingerprints[0]: expected");
+    snprintf(text, sizeof(text),
+             "principals:\n"
+             "  - {name: a, roles: [switch], clients: [a],"
+             " cert_fingerprints: [\"%s\"]}\n"
+             "  - {name: b, roles: [switch], clients: [b],"
+             " cert_fingerprints: [\"%s\"]}\n", fp, fp);
+    expect_config(text, "is already given to principal \"a\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_keys),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_tls_round_trip),
         cmocka_unit_test(test_plaintext_client_refused),
