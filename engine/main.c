@@ -212,6 +212,13 @@ int main(int argc, char **argv)
             config_fini(&cfg);
             return 1;
         }
+        /* No principals: open, and only on loopback (auth.h). */
+        if (auth_check_listen(&cfg.auth, cfg.listen_host, source, err,
+                              sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            config_fini(&cfg);
+            return 1;
+        }
         /* TLS: the certificate and key load, and match. */
         if (cfg.tls.enabled) {
             struct tls_ctx *t = NULL;
@@ -221,13 +228,6 @@ int main(int argc, char **argv)
                 return 1;
             }
             tls_ctx_free(t);
-        }
-        /* No principals: open, and only on loopback (auth.h). */
-        if (auth_check_listen(&cfg.auth, cfg.listen_host, source, err,
-                              sizeof(err)) < 0) {
-            fprintf(stderr, "%s\n", err);
-            config_fini(&cfg);
-            return 1;
         }
         printf("OK\n");
         config_fini(&cfg);

@@ -484,7 +484,7 @@ static void test_large_stats_over_tls(void **state)
     struct harness_daemon d;
     struct tc t;
     uint64_t last = 0;
-    char id[32];
+    char id[48];
     ccr_envelope *env;
     size_t acks = 0;
 
