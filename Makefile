@@ -41,11 +41,12 @@ NEED_PKGS := 1
 endif
 
 # pkg-config module -> the Debian package that provides it.
-PKGS := libuv hiredis libprotobuf-c yaml-0.1 libcrypto cmocka
+PKGS := libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto cmocka
 pkg_deb_libuv := libuv1-dev
 pkg_deb_hiredis := libhiredis-dev
 pkg_deb_libprotobuf-c := libprotobuf-c-dev
 pkg_deb_yaml-0.1 := libyaml-dev
+pkg_deb_libssl := libssl-dev
 pkg_deb_libcrypto := libssl-dev
 pkg_deb_cmocka := libcmocka-dev
 
@@ -58,8 +59,8 @@ $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,\
 ifeq ($(shell command -v protoc-c),)
 $(error ccroute: protoc-c not found (Debian package protobuf-c-compiler); run `make deps` as root)
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1 libcrypto)
-PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1 libcrypto)
+PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto)
+PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 HAVE_JEMALLOC := $(shell pkg-config --exists jemalloc && echo 1)
 endif

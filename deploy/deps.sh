@@ -5,8 +5,8 @@
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libhiredis-dev protobuf-c-compiler
-libprotobuf-c-dev libjemalloc-dev libyaml-dev libssl-dev libcmocka-dev redis-server
-redis-tools gnuplot-nox"
+libprotobuf-c-dev libjemalloc-dev libyaml-dev libssl-dev openssl libcmocka-dev
+redis-server redis-tools gnuplot-nox"
 
 missing=""
 for p in $PKGS; do

@@ -55,6 +55,13 @@ struct auth_token {
     int principal;                  /* index into principals */
 };
 
+/* A client certificate's SHA-256 (of its DER form), and whose it is:
+ * `cert_fingerprints` of a principal (mutual TLS, docs/security.md). */
+struct auth_cert {
+    uint8_t sha256[AUTH_HASH_LEN];
+    int principal;                  /* index into principals */
+};
+
 struct auth_config {
     bool insecure_open;             /* open on a non-loopback listener */
     uint32_t failure_delay_ms;      /* a refused Hello is answered late */
@@ -65,6 +72,8 @@ struct auth_config {
     unsigned nprincipals;
     struct auth_token *tokens;          /* owned */
     unsigned ntokens;
+    struct auth_cert *certs;            /* owned */
+    unsigned ncerts;
 };
 
 #endif

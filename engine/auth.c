@@ -54,9 +54,11 @@ void auth_config_fini(struct auth_config *a)
     if (a->tokens)
         OPENSSL_cleanse(a->tokens, a->ntokens * sizeof(*a->tokens));
     free(a->tokens);
+    free(a->certs);
     a->principals = NULL;
     a->tokens = NULL;
-    a->nprincipals = a->ntokens = 0;
+    a->certs = NULL;
+    a->nprincipals = a->ntokens = a->ncerts = 0;
 }
 
 bool auth_is_open(const struct auth_config *a)
@@ -153,17 +155,41 @@ int auth_lookup(const struct auth_config *a, const char *token, size_t len)
     return found;
 }
 
+/* A fingerprint is not a secret (the certificate is sent in clear in TLS
+ * 1.2): a plain comparison will do. */
+int auth_cert_principal(const struct auth_config *a, const uint8_t *sha256)
+{
+    if (!sha256)
+        return -1;
+    for (unsigned i = 0; i < a->ncerts; i++)
+        if (!memcmp(a->certs[i].sha256, sha256, AUTH_HASH_LEN))
+            return a->certs[i].principal;
+    return -1;
+}
+
 int auth_hello(const struct auth_config *a, const char *tenant,
-               const char *credential, const char *name, int role,
-               int *principal, const char **why)
+               const char *credential, const uint8_t *cert_sha256,
+               const char *name, int role, int *principal, const char **why)
 {
     const struct auth_principal *pr;
-    int pi;
+    int pi, cpi;
 
     *principal = AUTH_PRINCIPAL_OPEN;
     if (auth_is_open(a))
         return 0;
-    pi = auth_lookup(a, credential, credential ? strlen(credential) : 0);
+    cpi = auth_cert_principal(a, cert_sha256);
+    if (credential && *credential) {
+        pi = auth_lookup(a, credential, strlen(credential));
+        if (pi < 0)
+            return -EACCES;
+        if (cpi >= 0 && cpi != pi) {
+            *why = "the credential and the client certificate name "
+                   "different principals";
+            return -EPERM;
+        }
+    } else {
+        pi = cpi;       /* a certificate stands for the token */
+    }
     if (pi < 0)
         return -EACCES;
     pr = &a->principals[pi];

@@ -59,16 +59,22 @@ bool auth_pattern_match(const struct auth_pattern *p, unsigned n,
  * Constant time in the token's position among the configured ones. */
 int auth_lookup(const struct auth_config *a, const char *token, size_t len);
 
+/* The principal whose `cert_fingerprints` hold `sha256` (a verified client
+ * certificate's, conn_peer_cert_sha256()), or -1; -1 for NULL too. */
+int auth_cert_principal(const struct auth_config *a, const uint8_t *sha256);
+
 /* Decides a Hello's identity. In open mode: 0, *principal =
- * AUTH_PRINCIPAL_OPEN, whatever the credential. Else: -EACCES when the
- * credential is missing or matches no token (to be answered late by the
- * gate); -EPERM with the reason in *why (static text) when the principal
- * may not take `role`, use client name `name`, or serve the engine's
- * `tenant`; 0 with *principal set otherwise. The credential is borrowed
- * and never copied. */
+ * AUTH_PRINCIPAL_OPEN, whatever the credential. Else the principal is the
+ * credential's when there is one, or else the client certificate's
+ * (cert_sha256: NULL without one): -EACCES when neither names a principal
+ * (to be answered late by the gate); -EPERM with the reason in *why
+ * (static text) when a credential and a certificate name different
+ * principals, or the principal may not take `role`, use client name
+ * `name`, or serve the engine's `tenant`; 0 with *principal set otherwise.
+ * The credential is borrowed and never copied. */
 int auth_hello(const struct auth_config *a, const char *tenant,
-               const char *credential, const char *name, int role,
-               int *principal, const char **why);
+               const char *credential, const uint8_t *cert_sha256,
+               const char *name, int role, int *principal, const char **why);
 
 /* Whether a connection of principal `pi` may act for agent `agent_id`:
  * always in open mode, else when the id matches the principal's agents

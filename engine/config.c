@@ -60,6 +60,7 @@ struct cfgp {
     unsigned long slots_line;     /* routing.max_agents / max_contacts */
     char slots_path[32];
     char token_file[AUTH_PATH_MAX]; /* auth.token_file as written */
+    unsigned long certs_line;     /* first principal with cert_fingerprints */
 };
 
 /* A duration of at least min_ms, in whole milliseconds. */
@@ -116,7 +117,98 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-static const char *const listen_keys[] = { "address", "port", NULL };
+/* ---- listen.tls ---- */
+
+/* A file named by the configuration, resolved against the configuration
+ * file's directory (as auth.token_file is), into out. */
+static int cfg_path(struct yamlwalk *w, yaml_node_t *v, const char *path,
+                    char *out, size_t len)
+{
+    const char *s = NULL, *slash = strrchr(w->file, '/');
+    int n;
+    if (yamlwalk_scalar(w, v, path, &s) < 0)
+        return -1;
+    if (!*s)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "empty path");
+    if (s[0] == '/' || !slash)
+        n = snprintf(out, len, "%s", s);
+    else
+        n = snprintf(out, len, "%.*s/%s", (int)(slash - w->file), w->file, s);
+    if (n < 0 || (size_t)n >= len)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "the path is too "
+                             "long");
+    return 0;
+}
+
+static const char *const tls_keys[] = {
+    "cert", "key", "ca", "min_version", "ciphers", NULL,
+};
+
+static int tls_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
+                     const char *path)
+{
+    struct tls_config *t = ctx;
+    const char *s = NULL;
+    switch (key) {
+    case 0:
+        t->cert_line = yamlwalk_line(v);
+        return cfg_path(w, v, path, t->cert, sizeof(t->cert));
+    case 1:
+        t->key_line = yamlwalk_line(v);
+        return cfg_path(w, v, path, t->key, sizeof(t->key));
+    case 2:
+        t->ca_line = yamlwalk_line(v);
+        return cfg_path(w, v, path, t->ca, sizeof(t->ca));
+    case 3:
+        if (yamlwalk_scalar(w, v, path, &s) < 0)
+            return -1;
+        if (!strcmp(s, "1.2"))
+            t->min_version = 12;
+        else if (!strcmp(s, "1.3"))
+            t->min_version = 13;
+        else
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "\"%s\" is not "
+                                 "a TLS version (expected \"1.2\" or "
+                                 "\"1.3\")", s);
+        return 0;
+    case 4:
+        t->ciphers_line = yamlwalk_line(v);
+        return yamlwalk_str(w, v, path, t->ciphers, sizeof(t->ciphers), false);
+    }
+    return -1;
+}
+
+/* `listen.tls`: the files must be named, and the key file readable by
+ * its owner only (auth_file_mode_ok, as for the token file). Loading the
+ * certificate and key, and checking that they match, is tls_ctx_new()'s
+ * (at start and in --check-config). */
+static int cfg_tls(struct yamlwalk *w, struct config *c, yaml_node_t *v,
+                   const char *path)
+{
+    struct tls_config *t = &c->tls;
+    struct stat st;
+    t->enabled = true;
+    t->line = yamlwalk_line(v);
+    snprintf(t->file, sizeof(t->file), "%s", w->file);
+    if (yamlwalk_map(w, v, path, tls_keys, tls_field, t) < 0)
+        return -1;
+    if (!t->cert[0])
+        return yamlwalk_fail(w, t->line, path, "missing \"cert\" (the "
+                             "certificate chain, PEM)");
+    if (!t->key[0])
+        return yamlwalk_fail(w, t->line, path, "missing \"key\" (the "
+                             "private key, PEM)");
+    if (stat(t->key, &st) < 0)
+        return yamlwalk_fail(w, t->key_line, "listen.tls.key", "%s: %s",
+                             t->key, strerror(errno));
+    if (!auth_file_mode_ok((unsigned)st.st_mode))
+        return yamlwalk_fail(w, t->key_line, "listen.tls.key", "%s has mode "
+                             "%04o: group or others may read it; chmod 600 "
+                             "it", t->key, (unsigned)st.st_mode & 07777);
+    return 0;
+}
+
+static const char *const listen_keys[] = { "address", "port", "tls", NULL };
 
 static int listen_field(struct yamlwalk *w, void *ctx, int key,
                         yaml_node_t *v, const char *path)
@@ -126,6 +218,8 @@ static int listen_field(struct yamlwalk *w, void *ctx, int key,
     if (key == 0)
         return yamlwalk_str(w, v, path, c->listen_host,
                             sizeof(c->listen_host), false);
+    if (key == 2)
+        return cfg_tls(w, c, v, path);
     if (yamlwalk_u32(w, v, path, 0, 65535, &port) < 0)
         return -1;
     c->listen_port = (int)port;
@@ -873,8 +967,55 @@ static int pattern_list(struct yamlwalk *w, yaml_node_t *v, const char *path,
 }
 
 static const char *const principal_keys[] = {
-    "name", "token_sha256", "roles", "clients", "agents", "tenant", NULL,
+    "name", "token_sha256", "roles", "clients", "agents", "tenant",
+    "cert_fingerprints", NULL,
 };
+
+/* One client certificate fingerprint: the SHA-256 as 64 hex digits, with
+ * or without the colons of `openssl x509 -fingerprint -sha256`. */
+static int cert_item(struct yamlwalk *w, void *ctx, size_t i,
+                     yaml_node_t *it, const char *path)
+{
+    struct principal_ctx *pc = ctx;
+    struct auth_config *a = &pc->p->c->auth;
+    struct auth_cert cert, *nc;
+    const char *s = NULL, *eq;
+    char hex[2 * AUTH_HASH_LEN + 1];
+    size_t n = 0;
+
+    if (yamlwalk_scalar(w, it, path, &s) < 0)
+        return -1;
+    /* "sha256 Fingerprint=AB:CD:..." pasted whole */
+    if ((eq = strchr(s, '=')))
+        s = eq + 1;
+    for (; *s && n < sizeof(hex); s++)
+        if (*s != ':')
+            hex[n++] = *s;
+    if (*s || n >= sizeof(hex))
+        n = 0;
+    hex[n < sizeof(hex) ? n : 0] = '\0';
+    if (auth_hex_parse(hex, cert.sha256) < 0)
+        return yamlwalk_fail(w, yamlwalk_line(it), path, "expected the "
+                             "certificate's SHA-256 fingerprint as 64 hex "
+                             "digits (openssl x509 -noout -fingerprint "
+                             "-sha256 -in CERT)");
+    for (unsigned j = 0; j < a->ncerts; j++)
+        if (!memcmp(a->certs[j].sha256, cert.sha256, AUTH_HASH_LEN))
+            return yamlwalk_fail(w, yamlwalk_line(it), path, "this "
+                                 "certificate is already given to principal "
+                                 "\"%s\"",
+                                 a->principals[a->certs[j].principal].name);
+    nc = realloc(a->certs, (a->ncerts + 1) * sizeof(*nc));
+    if (!nc)
+        return yamlwalk_fail(w, yamlwalk_line(it), path, "out of memory");
+    cert.principal = (int)(pc->pr - a->principals);
+    a->certs = nc;
+    a->certs[a->ncerts++] = cert;
+    if (!pc->p->certs_line)
+        pc->p->certs_line = yamlwalk_line(it);
+    (void)i;
+    return 0;
+}
 
 static int principal_field(struct yamlwalk *w, void *ctx, int key,
                            yaml_node_t *v, const char *path)
@@ -895,6 +1036,12 @@ static int principal_field(struct yamlwalk *w, void *ctx, int key,
     case 4: return pattern_list(w, v, path, &pr->agents, &pr->nagents);
     case 5: return yamlwalk_str(w, v, path, pr->tenant, sizeof(pr->tenant),
                                 false);
+    case 6:
+        if (v->type != YAML_SEQUENCE_NODE)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "expected a list "
+                                 "of SHA-256 fingerprints");
+        return yamlwalk_list(w, v, path, 0, "cert_fingerprints", cert_item,
+                             pc);
     }
     return -1;
 }
@@ -1052,12 +1199,21 @@ static int auth_check(struct yamlwalk *w, struct cfgp *p)
         bool has = false;
         for (unsigned t = 0; t < a->ntokens; t++)
             has |= a->tokens[t].principal == (int)i;
+        for (unsigned t = 0; t < a->ncerts; t++)
+            has |= a->certs[t].principal == (int)i;
         if (!has)
             return yamlwalk_fail(w, a->principals[i].line, "principals",
                                  "principal \"%s\" has no token (neither "
                                  "token_sha256 nor an entry in the token "
-                                 "file)", a->principals[i].name);
+                                 "file) and no cert_fingerprints",
+                                 a->principals[i].name);
     }
+    /* A fingerprint only means something when client certificates are
+     * asked for and verified. */
+    if (a->ncerts && !(p->c->tls.enabled && p->c->tls.ca[0]))
+        return yamlwalk_fail(w, p->certs_line, "principals", "a principal "
+                             "has cert_fingerprints, but the listener does "
+                             "not ask for client certificates (listen.tls.ca)");
     return 0;
 }
 
@@ -1134,6 +1290,7 @@ void config_defaults(struct config *c)
     c->max_output = CONFIG_DEFAULT_MAX_OUTPUT;
     c->grace_ms = CONFIG_DEFAULT_GRACE_MS;
     c->log_level = LOG_INFO;
+    c->tls.min_version = 12;
 
     c->limits.max_connections = 10000;
     c->limits.hello_timeout_ms = 10000;

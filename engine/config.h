@@ -36,6 +36,7 @@
 #include "log.h"
 #include "router-t.h"
 #include "store-t.h"
+#include "tls-t.h"
 
 #define CONFIG_DEFAULT_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_PORT 7400
@@ -61,6 +62,7 @@ struct config {
     int listen_port;              /* 0: ephemeral (tests) */
     unsigned long listen_line;    /* line of `listen:` in the file; 0 when
                                      not from the file */
+    struct tls_config tls;        /* `listen.tls` (enabled: TLS only) */
     size_t max_frame;             /* payload bytes of one frame, both ways */
     size_t max_output;            /* per-connection output bound */
     uint32_t grace_ms;            /* owner-gone grace period */

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "router-t.h"
+#include "tls-t.h"
 
 struct conn;
 struct obuf_chunk;
@@ -90,6 +91,8 @@ struct conn_stats {
     uint64_t frames_too_large, malformed_prefix;
     uint64_t output_overflows;
     uint64_t linger_expired;        /* peer never closed after our FIN */
+    uint64_t tls_handshakes;        /* TLS sessions established */
+    uint64_t tls_failures;          /* handshakes or sessions failed */
     uint64_t rbuf_bytes;            /* gauge: read buffers allocated now */
     uint64_t rbuf_peak;             /* the largest rbuf_bytes seen */
 };
@@ -105,6 +108,9 @@ struct conn_set {
     conn_frame_cb on_frame;
     conn_close_cb on_close;
     void *arg;                      /* first argument of the callbacks */
+    struct tls_ctx *tls;            /* borrowed; NULL: plaintext. The owner
+                                       sets it after conn_set_init(), before
+                                       the first accept */
     uint32_t nconns;                /* live connections */
     struct conn_stats stats;        /* read-only */
 
@@ -152,7 +158,13 @@ struct conn {
     uint8_t *rbuf;                  /* grows as a frame needs (conn.h) */
     size_t rlen, rcap;
 
-    /* private: output */
+    /* private: TLS (NULL when the listener is plaintext) */
+    struct tls_sess *tls;
+    bool tls_done;                  /* no more records: close_notify queued
+                                       or the session failed */
+
+    /* private: output (plaintext; with TLS it is sealed into ciphertext
+     * chunks when written) */
     struct obuf_chunk *out_head, *out_tail;  /* not yet written */
     struct obuf_chunk *fly;                  /* in the current uv_write */
     size_t out_bytes, fly_bytes;

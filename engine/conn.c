@@ -8,6 +8,23 @@
  * once. Closing after an Error goes OPEN -> DRAINING (output still being
  * written, input discarded) -> LINGER (FIN sent) -> CLOSING, each step
  * bounded by the LINGER deadline queued when draining began.
+ *
+ * TLS (tls.h) is one branch on each path, taken only when the set has a
+ * TLS context, so a plaintext connection pays one test of a NULL pointer:
+ *   read: libuv reads ciphertext into the free end of the read buffer (the
+ *   same alloc_cb), conn_read_tls() copies it into the session's read BIO
+ *   and decrypts into the same place, then the usual frame cutter runs on
+ *   the plaintext (conn_input()).
+ *   write: conn_send() queues plaintext frames in chunks as always;
+ *   conn_write() seals the whole chain (one SSL_write per chunk, so many
+ *   small frames share records) and moves the write BIO's ciphertext --
+ *   handshake messages and alerts first, in the order OpenSSL made them --
+ *   into fresh chunks for the one uv_write. Before the handshake is done
+ *   the plaintext waits; a connection that is closing drops it.
+ *   close: once the output is written, close_notify is queued and written
+ *   before the FIN (conn_shutdown()). A failed handshake or session is
+ *   logged with OpenSSL's reason; its alert, if any, is written before the
+ *   close, like an Error.
  */
 #include "conn.h"
 
@@ -19,6 +36,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "tls.h"
 
 #define OBUF_CHUNK (16u * 1024)
 #define OBUF_POOL_MAX 1024u          /* chunks kept for reuse: 16 MiB */
@@ -305,6 +323,7 @@ static void conn_handle_closed(uv_handle_t *h)
     c->set->stats.rbuf_bytes -= c->rcap;
     chunk_put_chain(c->set, c->out_head);
     chunk_put_chain(c->set, c->fly);
+    tls_sess_free(c->tls);
     free(c->rbuf);
     free(c->iov);
     free(c);
@@ -366,9 +385,21 @@ static void conn_shutdown_cb(uv_shutdown_t *req, int status)
 }
 
 /* Everything queued is written: send FIN, keep discarding input. */
+static void conn_write(struct conn *c);
+
 static void conn_shutdown(struct conn *c)
 {
     int rc;
+    /* TLS: close_notify first (once), written like any output; the write
+     * callback comes back here. */
+    if (c->tls && !c->tls_done) {
+        c->tls_done = true;
+        if (tls_sess_ready(c->tls) && tls_sess_close_notify(c->tls) == 0 &&
+            tls_sess_out_pending(c->tls)) {
+            conn_write(c);
+            return;
+        }
+    }
     c->state = CONN_LINGER;
     c->sreq.data = c;
     rc = uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, conn_shutdown_cb);
@@ -390,7 +421,9 @@ void conn_close_after_flush(struct conn *c, const char *why)
     c->rlen = 0;
     if (c->rcap > CONN_RBUF_MIN)
         rbuf_resize(c, CONN_RBUF_MIN);
-    if (!c->writing && !c->out_head)
+    /* With TLS the write path decides (an alert or close_notify may be
+     * waiting in the session). */
+    if (!c->writing && !c->out_head && !c->tls)
         conn_shutdown(c);
     else
         pending_add(c);
@@ -428,25 +461,20 @@ static void conn_write_cb(uv_write_t *req, int status)
         conn_close(c, uv_strerror(status));
         return;
     }
-    if (c->out_head)
+    if (c->out_head || (c->tls && tls_sess_out_pending(c->tls)))
         pending_add(c);
     else if (c->state == CONN_DRAINING)
         conn_shutdown(c);
 }
 
-static void conn_write(struct conn *c)
+/* Hands the chain `head` (bytes long; taken) to one uv_write. */
+static void conn_write_chain(struct conn *c, struct obuf_chunk *head,
+                             size_t bytes)
 {
     unsigned n = 0;
     int rc;
 
-    if (c->writing || c->state == CONN_CLOSING || c->state == CONN_LINGER)
-        return;
-    if (!c->out_head) {
-        if (c->state == CONN_DRAINING)
-            conn_shutdown(c);
-        return;
-    }
-    for (struct obuf_chunk *ch = c->out_head; ch; ch = ch->next)
+    for (struct obuf_chunk *ch = head; ch; ch = ch->next)
         n++;
     if (n > c->iovcap) {
         unsigned ncap = c->iovcap ? c->iovcap : 8;
@@ -454,6 +482,7 @@ static void conn_write(struct conn *c)
             ncap *= 2;
         uv_buf_t *ni = realloc(c->iov, ncap * sizeof(*ni));
         if (!ni) {
+            chunk_put_chain(c->set, head);
             conn_close(c, "out of memory");
             return;
         }
@@ -461,12 +490,10 @@ static void conn_write(struct conn *c)
         c->iovcap = ncap;
     }
     n = 0;
-    for (struct obuf_chunk *ch = c->out_head; ch; ch = ch->next)
+    for (struct obuf_chunk *ch = head; ch; ch = ch->next)
         c->iov[n++] = uv_buf_init((char *)ch->data, (unsigned)ch->len);
-    c->fly = c->out_head;
-    c->fly_bytes = c->out_bytes;
-    c->out_head = c->out_tail = NULL;
-    c->out_bytes = 0;
+    c->fly = head;
+    c->fly_bytes = bytes;
     c->writing = true;
     c->wreq.data = c;
     rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->iov, n, conn_write_cb);
@@ -474,6 +501,76 @@ static void conn_write(struct conn *c)
         c->writing = false;
         conn_close(c, uv_strerror(rc));
     }
+}
+
+static void conn_tls_fail(struct conn *c);
+
+/* TLS: seals the queued plaintext (once the handshake is done; dropped
+ * when the connection is closing without a session to seal it with) and
+ * writes everything the session has produced. */
+static void conn_write_tls(struct conn *c)
+{
+    struct conn_set *s = c->set;
+    struct obuf_chunk *head = NULL, *tail = NULL;
+    size_t bytes = 0, left;
+    bool can = tls_sess_ready(c->tls) && !c->tls_done;
+
+    if (c->out_head && (can || c->state != CONN_OPEN)) {
+        for (struct obuf_chunk *ch = c->out_head; can && ch; ch = ch->next)
+            if (tls_sess_write(c->tls, ch->data, ch->len) < 0) {
+                conn_tls_fail(c);
+                return;
+            }
+        chunk_put_chain(s, c->out_head);
+        c->out_head = c->out_tail = NULL;
+        c->out_bytes = 0;
+    }
+    while ((left = tls_sess_out_pending(c->tls)) > 0) {
+        struct obuf_chunk *ch = chunk_get(s, OBUF_CHUNK);
+        if (!ch) {
+            chunk_put_chain(s, head);
+            conn_close(c, "out of memory");
+            return;
+        }
+        ch->len = tls_sess_out_take(c->tls, ch->data, ch->cap);
+        bytes += ch->len;
+        if (tail)
+            tail->next = ch;
+        else
+            head = ch;
+        tail = ch;
+        if (ch->len == 0)
+            break;      /* cannot happen: pending said there was more */
+    }
+    if (!head) {
+        if (!c->out_head && c->state == CONN_DRAINING)
+            conn_shutdown(c);
+        return;
+    }
+    conn_write_chain(c, head, bytes);
+}
+
+static void conn_write(struct conn *c)
+{
+    struct obuf_chunk *head;
+    size_t bytes;
+
+    if (c->writing || c->state == CONN_CLOSING || c->state == CONN_LINGER)
+        return;
+    if (c->tls) {
+        conn_write_tls(c);
+        return;
+    }
+    if (!c->out_head) {
+        if (c->state == CONN_DRAINING)
+            conn_shutdown(c);
+        return;
+    }
+    head = c->out_head;
+    bytes = c->out_bytes;
+    c->out_head = c->out_tail = NULL;
+    c->out_bytes = 0;
+    conn_write_chain(c, head, bytes);
 }
 
 void conn_flush_all(struct conn_set *s)
@@ -568,7 +665,9 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->rcap - c->rlen;
 }
 
-/* After a read: where the connection stands in the deadline queues. O(1). */
+/* After a read: where the connection stands in the deadline queues. O(1).
+ * A frame is under way while plaintext waits in the read buffer or a
+ * partial TLS record in the session. */
 static void conn_after_read(struct conn *c, bool frame_done, uint64_t now)
 {
     struct conn_set *s = c->set;
@@ -581,27 +680,22 @@ static void conn_after_read(struct conn *c, bool frame_done, uint64_t now)
         else
             dq_unlink(&c->dq_session);
     }
-    if (c->rlen == 0)
+    if (c->rlen == 0 && !(c->tls && tls_sess_in_pending(c->tls)))
         dq_unlink(&c->dq_frame);
     else if (frame_done || !dq_linked(&c->dq_frame))
         dq_push(s, CONN_DQ_FRAME, &c->dq_frame, now);   /* a new frame */
 }
 
-static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+/* The read buffer got n more bytes of plaintext: cuts and hands up every
+ * whole frame, keeps the partial one at the front, and leaves room for
+ * the next read. Returns 1 when a frame was handed up, 0 when none, -1
+ * when the connection is closing now (stop reading). */
+static int conn_input(struct conn *c, size_t n)
 {
-    struct conn *c = st->data;
     struct conn_set *s = c->set;
     size_t off = 0;
-    (void)buf;
 
-    if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? "closed by peer"
-                                      : uv_strerror((int)nread));
-        return;
-    }
-    if (nread == 0 || c->state != CONN_OPEN)
-        return;         /* closing: input is discarded */
-    c->rlen += (size_t)nread;
+    c->rlen += n;
     while (c->state == CONN_OPEN) {
         const uint8_t *payload;
         size_t plen = 0, used;
@@ -629,7 +723,7 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         break;
     }
     if (c->state != CONN_OPEN)
-        return;
+        return -1;
     /* Keep the partial frame, at the front. */
     if (off > 0) {
         memmove(c->rbuf, c->rbuf + off, c->rlen - off);
@@ -642,9 +736,96 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
      * offer 0 bytes, which libuv reports as UV_ENOBUFS). */
     if (c->rlen == c->rcap && rbuf_grow(c) < 0) {
         conn_close(c, "out of memory (read buffer)");
+        return -1;
+    }
+    return off > 0;
+}
+
+/* The TLS session failed (handshake or later): a log line with OpenSSL's
+ * reason, then the close; the session's alert, when it has one, is
+ * written first, as an Error would be. */
+static void conn_tls_fail(struct conn *c)
+{
+    c->set->stats.tls_failures++;
+    log_warn("conn #%08x %s: TLS %s: %s", c->id, c->peer,
+             tls_sess_ready(c->tls) ? "session failed" : "handshake failed",
+             tls_sess_reason(c->tls));
+    c->tls_done = true;
+    if (c->state == CONN_OPEN && tls_sess_out_pending(c->tls))
+        conn_close_after_flush(c, "TLS failure");
+    else
+        conn_close(c, "TLS failure");
+}
+
+/* nread bytes of ciphertext sit at rbuf + rlen: into the session, and the
+ * plaintext that comes out into the same place, frame by frame. */
+static void conn_read_tls(struct conn *c, size_t nread)
+{
+    struct conn_set *s = c->set;
+    bool was_ready = tls_sess_ready(c->tls), done = false;
+    int n;
+
+    if (tls_sess_feed(c->tls, c->rbuf + c->rlen, nread) < 0) {
+        conn_close(c, "out of memory (TLS)");
         return;
     }
-    conn_after_read(c, off > 0, uv_now(s->loop));
+    for (;;) {
+        n = tls_sess_read(c->tls, c->rbuf + c->rlen, c->rcap - c->rlen);
+        if (!was_ready && tls_sess_ready(c->tls)) {
+            char what[320];
+            was_ready = true;
+            s->stats.tls_handshakes++;
+            tls_sess_describe(c->tls, what, sizeof(what));
+            log_info("conn #%08x %s: TLS established: %s", c->id, c->peer,
+                     what);
+        }
+        if (n <= 0)
+            break;
+        int r = conn_input(c, (size_t)n);
+        if (r < 0)
+            return;
+        done |= r > 0;
+    }
+    if (n == -EPIPE) {
+        conn_close(c, "closed by peer (TLS close_notify)");
+        return;
+    }
+    if (n < 0) {
+        conn_tls_fail(c);
+        return;
+    }
+    /* Handshake messages to answer, or output that waited for the
+     * handshake. */
+    if (tls_sess_out_pending(c->tls) || (c->out_head && was_ready))
+        pending_add(c);
+    conn_after_read(c, done, uv_now(s->loop));
+}
+
+static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = st->data;
+    int r;
+    (void)buf;
+
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? "closed by peer"
+                                      : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || c->state != CONN_OPEN)
+        return;         /* closing: input is discarded */
+    if (c->tls) {
+        conn_read_tls(c, (size_t)nread);
+        return;
+    }
+    r = conn_input(c, (size_t)nread);
+    if (r >= 0)
+        conn_after_read(c, r > 0, uv_now(c->set->loop));
+}
+
+const uint8_t *conn_peer_cert_sha256(const struct conn *c)
+{
+    return c->tls ? tls_sess_peer_sha256(c->tls) : NULL;
 }
 
 /* ---- deadlines ---- */
@@ -754,7 +935,9 @@ static int conn_refuse(struct conn_set *s, uv_stream_t *listener)
         return -ENOMEM;
     uv_tcp_init(s->loop, t);
     rc = uv_accept(listener, (uv_stream_t *)t);
-    if (rc == 0) {
+    /* A TLS client could not read a plaintext Error: it just sees the
+     * close (the log line says why). */
+    if (rc == 0 && !s->tls) {
         err.code = CCROUTE__V1__ERROR_CODE__ERROR_CODE_RESOURCE_EXHAUSTED;
         err.message = "connection limit reached; try again later";
         env.body_case = CCROUTE__V1__ENVELOPE__BODY_ERROR;
@@ -814,10 +997,12 @@ int conn_accept(struct conn_set *s, uv_stream_t *listener)
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-    if (rc == 0)
-        rc = slot_alloc(s, &slot);
     if (rc == 0 && rbuf_resize(c, CONN_RBUF_MIN) < 0)
         rc = -ENOMEM;
+    if (rc == 0 && s->tls && !(c->tls = tls_sess_new(s->tls)))
+        rc = -ENOMEM;
+    if (rc == 0)        /* last: nothing to undo after it */
+        rc = slot_alloc(s, &slot);
     if (rc < 0) {
         s->stats.accept_errors++;
         log_warn("accept: %s", uv_strerror(rc));

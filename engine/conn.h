@@ -67,6 +67,11 @@
  * pointers; conn_lookup() returns NULL for an id whose connection has gone,
  * even when the slot has been reused since.
  *
+ * TLS: when the owner gives the set a TLS context (conn_set.tls), every
+ * connection is a TLS session over memory BIOs (tls.h): ciphertext in and
+ * out through the same buffers and the same uv_write path, plaintext
+ * through the same frame cutter; conn.c has the details.
+ *
  * Upward: the connection calls its owner only through the callbacks of
  * its set (conn-t.h): on_frame for each frame, on_close when it closes.
  */
@@ -131,6 +136,9 @@ void conn_close_after_flush(struct conn *c, const char *why);
 void conn_flush_all(struct conn_set *cs);
 /* Closes every connection (lease lost). */
 void conn_close_all(struct conn_set *cs, const char *why);
+/* The SHA-256 of c's client certificate (TLS with a CA: verified), or
+ * NULL (plaintext, no certificate). Borrowed while c lives. */
+const uint8_t *conn_peer_cert_sha256(const struct conn *c);
 /* Bytes a live connection's read buffer holds allocated (tests, stats). */
 size_t conn_rbuf_cap(const struct conn *c);
 

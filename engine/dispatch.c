@@ -767,7 +767,8 @@ static int h_hello(struct req *q)
      * credential is answered late by the gate, which closes the
      * connection after a few. */
     rc = auth_hello(&q->s->cfg->auth, q->s->cfg->store.tenant, m->credential,
-                    m->client_name, (int)m->role, &principal, &why);
+                    conn_peer_cert_sha256(c), m->client_name, (int)m->role,
+                    &principal, &why);
     if (rc == -EACCES) {
         auth_gate_refuse(&d->gate, c, q->id, ++c->auth_failures);
         return REPLY_DONE;

@@ -26,6 +26,7 @@
 #include "router.h"
 #include "server.h"
 #include "store.h"
+#include "tls.h"
 
 #define CCROUTED_VERSION "0.1.0"
 
@@ -72,9 +73,10 @@ static void usage(FILE *f)
 "                          without it every default applies and no queue\n"
 "                          exists\n"
 "      --check-config      check the configuration and exit: parse it, build\n"
-"                          the routing model from it, and bind and release\n"
-"                          the listen address; print OK (exit 0) or the\n"
-"                          error (exit 1)\n"
+"                          the routing model from it, load the TLS\n"
+"                          certificate and key (they must match), and bind\n"
+"                          and release the listen address; print OK (exit\n"
+"                          0) or the error (exit 1)\n"
 "      --check-redis       with --check-config: also connect to the configured\n"
 "                          Redis, AUTH and SELECT as the engine would, and\n"
 "                          PING, without serving; prints what failed (\"redis\n"
@@ -229,6 +231,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             config_fini(&cfg);
             return 1;
+        }
+        /* TLS: the certificate and key load, and match. */
+        if (cfg.tls.enabled) {
+            struct tls_ctx *t = NULL;
+            if (tls_ctx_new(&cfg.tls, &t, err, sizeof(err)) < 0) {
+                fprintf(stderr, "%s\n", err);
+                config_fini(&cfg);
+                return 1;
+            }
+            tls_ctx_free(t);
         }
         if (check_redis) {
             if (!cfg.store.enabled) {

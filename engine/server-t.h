@@ -19,6 +19,7 @@ struct config;
 struct dispatch;
 struct router;
 struct store;
+struct tls_ctx;
 
 struct server {
     uv_loop_t *loop;
@@ -26,6 +27,7 @@ struct server {
     struct router *router;
     struct store *store;
     struct dispatch *dispatch;
+    struct tls_ctx *tls;            /* the listener's TLS; NULL: plaintext */
     struct arena arena;             /* decode/encode scratch, reset per unit
                                        of work (frame, tick, callback) */
     enum store_role role;

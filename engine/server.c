@@ -22,6 +22,7 @@
 #include "log.h"
 #include "router.h"
 #include "store.h"
+#include "tls.h"
 
 static void server_on_connection(uv_stream_t *l, int status)
 {
@@ -179,6 +180,13 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
         snprintf(err, errlen, "cannot create the connection timer");
         return -1;
     }
+    /* TLS on the listener: every connection becomes a session of this
+     * context (conn.c). */
+    if (cfg->tls.enabled) {
+        if (tls_ctx_new(&cfg->tls, &s->tls, err, errlen) < 0)
+            goto fail;
+        s->conns.tls = s->tls;
+    }
     arena_cap = cfg->max_frame * 4 < 256 * 1024 ? 256 * 1024
                                                 : cfg->max_frame * 4;
     if (arena_init(&s->arena, arena_cap) < 0) {
@@ -278,8 +286,11 @@ int server_start(struct server *s)
     uv_prepare_start(&s->prepare, server_prepare_cb);
     uv_signal_start(&s->sigint, server_signal_cb, SIGINT);
     uv_signal_start(&s->sigterm, server_signal_cb, SIGTERM);
-    log_info("listening on %s:%d (max frame %zu, output bound %zu, grace "
-             "%u ms, max connections %u, store %s)", host, s->port,
+    log_info("listening on %s:%d (%s; max frame %zu, output bound %zu, "
+             "grace %u ms, max connections %u, store %s)", host, s->port,
+             !s->tls ? "plain TCP"
+             : tls_ctx_mutual(s->tls) ? "TLS, client certificates required"
+                                      : "TLS",
              cfg->max_frame, cfg->max_output, cfg->grace_ms,
              s->conns.lim.max_conns,
              cfg->store.enabled ? "redis" : "memory only");
@@ -334,6 +345,8 @@ void server_fini(struct server *s)
         router_free(s->router);
     arena_fini(&s->arena);
     conn_set_fini(&s->conns);
+    tls_ctx_free(s->tls);
+    s->tls = NULL;
     s->store = NULL;
     s->dispatch = NULL;
     s->router = NULL;
