@@ -1266,7 +1266,7 @@ void dispatch_tick(struct server *s)
 {
     uint64_t now = clock_mono_us();
     router_tick(s->router, now);
-    if (drain(s, now, CONN_ID_NONE, NULL) < 0)
+    if (drain(s, now, OWNER_NONE, NULL) < 0)
         lost_record(s, "timer");
     arena_reset(&s->arena);
 }
