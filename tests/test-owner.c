@@ -143,7 +143,7 @@ static void test_grace_fifo_order(void **state)
 {
     unsigned held;
     uint32_t ids[4];
-    char name[8];
+    char name[16];
     auth_setup(0, 0, 0);
     init();
     for (int i = 0; i < 4; i++) {
@@ -178,7 +178,7 @@ static void test_lists_against_model(void **state)
     unsigned held;
     uint32_t ids[5], cmodel[NC], amodel[NA];
     struct rng rng;
-    char name[8];
+    char name[16];
     auth_setup(0, 0, 0);
     init();
     rng_seed(&rng, 42);
