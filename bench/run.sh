@@ -18,6 +18,8 @@
 #                  each: the maximum sustained rate (ccload --max-rate), then
 #                  fixed rates at 25%, 50% and 90% of it (p50/p99/p99.9;
 #                  quick: 50% only).
+#   3b. close      BUILD/bench-close: 10,000 agent desks dropping at once,
+#                  time until the loop answers a Ping (median of 3 runs)
 #   4. results     bench/results/latest.json and a timestamped copy,
 #                  bench/results/latest.md (the table for bench/README.md)
 #
@@ -135,6 +137,29 @@ if want router; then
     fi
 else
     skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/router.json"
+fi
+
+# 3b. close (10,000 desks dropping at once) ---------------------------------
+
+CLOSE_LINE=""
+if want close; then
+    if [ ! -x "$B/bench-close" ]; then
+        skipped "$B/bench-close not built" "$TMP/close.json"
+    else
+        log "close: $B/bench-close --reps 3"
+        if timeout -k 5 300 "$B/bench-close" --reps 3 >"$TMP/close.out" \
+            2>"$TMP/close.log"; then
+            CLOSE_LINE=$(tail -n 1 "$TMP/close.out")
+            printf '{"median": %s}' "$(jstr "$CLOSE_LINE")" >"$TMP/close.json"
+            log "close: $CLOSE_LINE"
+        else
+            rc=$?
+            skipped "bench-close failed (exit $rc): $(tail -n 2 "$TMP/close.log" 2>/dev/null)" \
+                "$TMP/close.json"
+        fi
+    fi
+else
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/close.json"
 fi
 
 # 3. end to end ------------------------------------------------------------
@@ -422,6 +447,7 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
 {
     printf '{\n"schema": 1,\n"machine": %s,\n' "$(cat "$TMP/machine.json")"
     printf '"router": %s,\n' "$(cat "$TMP/router.json")"
+    printf '"close": %s,\n' "$(cat "$TMP/close.json")"
     printf '"e2e": {\n'
     printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
     printf '  "fixed_run_seconds": %s,\n' "$DUR"
@@ -469,6 +495,11 @@ log "results: bench/results/latest.json, bench/results/$STAMP.json"
     echo
     if [ -f "$TMP/router.md" ]; then cat "$TMP/router.md"; else
         echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/router.json")"; fi
+    echo
+    echo "## 10,000 desks dropping at once (bench-close)"
+    echo
+    if [ -n "$CLOSE_LINE" ]; then echo "$CLOSE_LINE"; else
+        echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/close.json")"; fi
     echo
     echo "## End to end over loopback (ccload, model $(basename "$MODEL"))"
     echo

@@ -47,6 +47,9 @@ struct auth_principal {
     struct auth_pattern *agents;    /* owned; agent ids it may act for */
     unsigned nagents;
     char tenant[AUTH_NAME_MAX];     /* empty: the engine's tenant */
+    /* quotas (owner.h; 0: unlimited): live contacts and logged-in agents
+     * its connections hold, requests per second (a bucket of one second) */
+    uint32_t quota_contacts, quota_agents, quota_rps;
     unsigned long line;             /* where it was configured */
 };
 

@@ -966,9 +966,27 @@ static int pattern_list(struct yamlwalk *w, yaml_node_t *v, const char *path,
     return 0;
 }
 
+static const char *const quota_keys[] = {
+    "contacts", "agents", "requests_per_second", NULL,
+};
+
+/* `quota: {contacts: N, agents: N, requests_per_second: N}` (owner.h);
+ * an absent key is unlimited (0 inside). */
+static int quota_field(struct yamlwalk *w, void *ctx, int key,
+                       yaml_node_t *v, const char *path)
+{
+    struct auth_principal *pr = ctx;
+    switch (key) {
+    case 0: return yamlwalk_u32(w, v, path, 1, 100000000, &pr->quota_contacts);
+    case 1: return yamlwalk_u32(w, v, path, 1, 10000000, &pr->quota_agents);
+    case 2: return yamlwalk_u32(w, v, path, 1, 10000000, &pr->quota_rps);
+    }
+    return -1;
+}
+
 static const char *const principal_keys[] = {
     "name", "token_sha256", "roles", "clients", "agents", "tenant",
-    "cert_fingerprints", NULL,
+    "cert_fingerprints", "quota", NULL,
 };
 
 /* One client certificate fingerprint: the SHA-256 as 64 hex digits, with
@@ -1042,6 +1060,7 @@ static int principal_field(struct yamlwalk *w, void *ctx, int key,
                                  "of SHA-256 fingerprints");
         return yamlwalk_list(w, v, path, 0, "cert_fingerprints", cert_item,
                              pc);
+    case 7: return yamlwalk_map(w, v, path, quota_keys, quota_field, pr);
     }
     return -1;
 }

@@ -148,6 +148,8 @@ struct conn {
     int principal;                  /* auth.h: index, or AUTH_PRINCIPAL_OPEN;
                                        set by the accepted Hello */
     unsigned auth_failures;         /* Hellos refused for their credential */
+    uint32_t owner;                 /* owner.h: its owner record id, set by
+                                       the accepted Hello */
 
     /* private: deadlines */
     struct conn_dqnode dq_session;  /* HELLO, PING or PONG */

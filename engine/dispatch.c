@@ -1,30 +1,29 @@
-/* dispatch.c -- request table, handlers, event fan-out, grace period,
- * recovery hooks; see dispatch.h.
+/* dispatch.c -- the request table and handlers, the grace period of
+ * gone owners, the recovery hooks; see dispatch.h.
  *
  * The table: one entry per Envelope body case a client may send, holding
  * the handler, the roles allowed to send it and flags. dispatch_frame()
  * does everything the handlers have in common -- decode, Hello first,
- * role check, unknown case, the one reply -- so a handler is just
- * "validate fields, call the router, drain its output".
+ * role check, unknown case, the principal's request rate, the one reply
+ * -- so a handler is just "validate fields, call the router, drain its
+ * output".
  *
  * Replies: a handler returns REPLY_ACK (the common code sends the Ack),
  * REPLY_DONE (it answered, or a store barrier callback will), or -1 with an
  * ErrorCode and message in the request (the common code sends the Error).
  *
- * Fan-out (drain): every router event names a contact and/or an agent by
- * handle; their tags are connection ids. QUEUED goes to the contact's
- * owner as ContactQueued (MOVED sends nothing: a QUEUED follows it), OFFER
- * to the agent's connection as Offer (with the router's channel and the
- * attributes from the side table), REVOKED and ASSIGNED to
- * both (once when it is the same connection), CONTACT_GONE to the owner
- * unless the owner's own request caused it. A tag whose connection has
- * gone resolves to nothing (conn_lookup) and the message is dropped.
+ * Owners (owner.h): every contact and agent is tagged in the router with
+ * the owner record of the connection that created it. Hello attaches the
+ * connection to a record (a new one, or with reattach the waiting one of
+ * its name: O(1)); a close detaches it and starts the record's grace
+ * period (O(1)); the grace timer expires records in deadline order and
+ * abandons / logs out only what each one holds. Fan-out of router events
+ * into messages is fanout.c (drain() below hands it the output list).
  *
  * Recovery: the load hooks re-create each stored contact and agent under
- * a placeholder tag for its stored owner (client name) and start that
- * owner's grace period, so the client re-attaches them with
- * Hello{reattach} after an engine restart or failover as after a dropped
- * connection.
+ * the owner record of its stored client name, made in its grace period,
+ * so the client re-attaches them with Hello{reattach} after an engine
+ * restart or failover as after a dropped connection.
  *
  * Memory: decoded requests, Offer attributes and Stats replies live in the
  * server's arena, reset at the end of each unit of work (frame, tick,
@@ -45,6 +44,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "fanout.h"
 #include "log.h"
 #include "owner.h"
 #include "router.h"
@@ -77,46 +77,13 @@ enum { REPLY_ACK = 0, REPLY_DONE = 1 };
  * (ContactArrived, OfferAccepted) call ack_after_barrier() themselves. */
 #define DF_DURABLE 2u
 
-struct contact_side {
-    uint8_t *packed;          /* packed ContactArrived, malloc'd */
-    uint32_t len;
-    uint8_t channel;          /* Ccroute__V1__Channel */
-};
-
-/* The packed AgentLogin of a logged-in agent, malloc'd: what a full
- * rewrite of the state (store on lost state, dispatch_snapshot) needs. */
-struct agent_side {
-    uint8_t *packed;
-    uint32_t len;
-};
-
-/* A connection that owned contacts or agents went away: they wait for it
- * (by client name) until `deadline`. Recovery (the load hooks) makes one
- * per owner name found in Redis, with a synthetic tag of generation 0:
- * (0 << 16) | k, 1 <= k <= 0xffff. conn.c never hands out generation 0
- * (conn_accept skips it when a slot's generation wraps), so a synthetic
- * tag never equals a connection id, never resolves in conn_lookup(), and
- * is never CONN_ID_NONE. Hello{reattach} retags it like any other. */
-struct grace_ent {
-    struct grace_ent *next;
-    char name[ROUTER_ID_MAX];
-    int principal;            /* auth.h; AUTH_PRINCIPAL_UNKNOWN: recovered */
-    uint32_t tag;             /* the gone connection's id, or synthetic */
-    uint64_t deadline;        /* monotonic us */
-};
-
-#define SYNTH_TAG_MAX 0xffffu
-#define IS_SYNTH_TAG(t) ((t) != CONN_ID_NONE && ((t) >> 16) == 0)
-
 /* What a barrier callback needs; records come from a free list. */
 struct barrier_rec {
     struct barrier_rec *next;
     struct server *srv;
     uint32_t conn_id;         /* an id, never a pointer: it may have gone */
     uint64_t request_id;
-    bool assigned;            /* send ContactAssigned first */
-    uint32_t owner_tag, agent_tag;
-    char contact[ROUTER_ID_MAX], agent[ROUTER_ID_MAX], queue[ROUTER_ID_MAX];
+    struct fanout_assigned as;    /* send ContactAssigned first */
 };
 
 struct dispatch {
@@ -128,17 +95,15 @@ struct dispatch {
     bool load_ref;                    /* load_wall_us / load_mono_us set */
     uint64_t load_wall_us, load_mono_us;  /* one pair per recovery */
     uint32_t nagents, agent_hwm;
-    struct grace_ent *grace;
+    struct owner_index owners;        /* owner records, quotas */
+    struct fanout fan;                /* borrows the tables above */
     uv_timer_t grace_timer;
     bool grace_open;
     struct barrier_rec *free_recs;
     uint32_t *scratch;                /* handles collected at grace expiry */
     size_t nscratch, capscratch;
     bool loading;                     /* recovery: no store_record() */
-    uint32_t synth_next;              /* next synthetic tag to try (1..) */
-    bool synth_wrapped;               /* synth_next went round once */
     struct auth_gate gate;            /* refused credentials, answered late */
-    struct owner_names names;         /* live client names */
 };
 
 struct req {
@@ -161,6 +126,9 @@ struct dispatch_entry {
     uint32_t roles;
     uint32_t flags;
 };
+
+static void grace_arm(struct dispatch *d);
+static void grace_timer_cb(uv_timer_t *t);
 
 /* ---- helpers ---- */
 
@@ -239,8 +207,9 @@ static struct barrier_rec *rec_get(struct dispatch *d)
         d->free_recs = r->next;
     else if (!(r = malloc(sizeof(*r))))
         return NULL;
-    memset(r, 0, offsetof(struct barrier_rec, contact));
-    r->contact[0] = r->agent[0] = r->queue[0] = '\0';
+    memset(r, 0, offsetof(struct barrier_rec, as));
+    r->as.assigned = false;
+    r->as.contact[0] = r->as.agent[0] = r->as.queue[0] = '\0';
     r->srv = d->srv;
     return r;
 }
@@ -249,15 +218,6 @@ static void rec_put(struct dispatch *d, struct barrier_rec *r)
 {
     r->next = d->free_recs;
     d->free_recs = r;
-}
-
-/* Copies an id or name into a ROUTER_ID_MAX buffer, truncating. On the
- * accept path, where snprintf's format machinery showed in profiles. */
-static void id_copy(char dst[ROUTER_ID_MAX], const char *src)
-{
-    size_t n = strnlen(src, ROUTER_ID_MAX - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
 }
 
 static void side_clear(struct dispatch *d, uint32_t h)
@@ -269,196 +229,16 @@ static void side_clear(struct dispatch *d, uint32_t h)
     }
 }
 
-/* Sends env to the connections with ids t1 and t2, once if the same. */
-static void send_to(struct server *s, uint32_t t1, uint32_t t2,
-                    const envelope_t *env)
-{
-    struct conn *c1 = conn_lookup(&s->conns, t1), *c2 = conn_lookup(&s->conns, t2);
-    if (c1)
-        conn_send(c1, env);
-    if (c2 && c2 != c1)
-        conn_send(c2, env);
-}
-
-/* Sends a ContactQueued to connection c, or when c is NULL to the
- * connection with id tag. The strings are borrowed for the call. For a
- * waiting contact (status QUEUED), `unservable` is looked up: the QUEUED
- * events of the router carry it and go through send_queued_event(); this
- * is for the other callers (a duplicate ContactArrived, a gone contact). */
-static void send_contact_queued(struct server *s, struct conn *c,
-                                uint32_t tag, uint64_t request_id,
-                                const char *id, const char *queue,
-                                uint32_t pos, uint32_t est, int status)
-{
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactQueued m = CCROUTE__V1__CONTACT_QUEUED__INIT;
-    m.contact_id = (char *)id;
-    m.queue = (char *)queue;
-    m.position = pos;
-    m.estimated_wait_ms = est;
-    m.status = (Ccroute__V1__ContactStatus)status;
-    if (status == CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED) {
-        struct router_contact_info info;
-        uint32_t h;
-        if (router_contact_find(s->router, id, &h) == 0) {
-            router_contact_info(s->router, h, &info);
-            m.unservable = info.unservable;
-        }
-    }
-    env.request_id = request_id;
-    env.body_case = BODY(CONTACT_QUEUED);
-    env.contact_queued = &m;
-    if (c)
-        conn_send(c, &env);
-    else
-        send_to(s, tag, CONN_ID_NONE, &env);
-}
-
-/* A router QUEUED event as a ContactQueued event to the contact's owner
- * (connection id tag): the contact waits (again), at ev->position. */
-static void send_queued_event(struct server *s, uint32_t tag,
-                              const struct router_event *ev)
-{
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactQueued m = CCROUTE__V1__CONTACT_QUEUED__INIT;
-    m.contact_id = (char *)router_contact_id(s->router, ev->contact);
-    m.queue = (char *)queue_name(s, ev->queue);
-    m.position = ev->position;
-    m.estimated_wait_ms = ev->est_wait_ms;
-    m.status = CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED;
-    m.unservable = ev->unservable;
-    env.body_case = BODY(CONTACT_QUEUED);
-    env.contact_queued = &m;
-    send_to(s, tag, CONN_ID_NONE, &env);
-}
-
-static void send_assigned(struct server *s, uint32_t owner, uint32_t agent,
-                          const char *cid, const char *aid, const char *queue)
-{
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactAssigned m = CCROUTE__V1__CONTACT_ASSIGNED__INIT;
-    m.contact_id = (char *)cid;
-    m.agent_id = (char *)aid;
-    m.queue = (char *)queue;
-    env.body_case = BODY(CONTACT_ASSIGNED);
-    env.contact_assigned = &m;
-    send_to(s, owner, agent, &env);
-}
-
-static void send_offer(struct server *s, struct dispatch *d,
-                       const struct router_event *ev)
-{
-    struct router *r = s->router;
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__Offer m = CCROUTE__V1__OFFER__INIT;
-    uint32_t agent_tag = router_agent_tag(r, ev->agent);
-    struct conn *c = conn_lookup(&s->conns, agent_tag);
-
-    if (!c)
-        return;
-    m.contact_id = (char *)router_contact_id(r, ev->contact);
-    m.agent_id = (char *)router_agent_id(r, ev->agent);
-    m.queue = (char *)queue_name(s, ev->queue);
-    m.deadline_ms = clock_mono_to_wall_ms(ev->deadline);
-    /* the channel the router routes it on: a contact sent without one is
-     * a voice contact (the documented default), and the Offer says so */
-    struct router_contact_info info;
-    router_contact_info(r, ev->contact, &info);
-    m.channel = (Ccroute__V1__Channel)(info.channel + 1);
-    if (ev->contact < d->ncontacts && d->contacts[ev->contact].packed) {
-        struct contact_side *cs = &d->contacts[ev->contact];
-        Ccroute__V1__ContactArrived *ca = ccroute__v1__contact_arrived__unpack(
-            arena_allocator(&s->arena), cs->len, cs->packed);
-        if (ca) {
-            m.n_attributes = ca->n_attributes;
-            m.attributes = ca->attributes;
-        }
-    }
-    env.body_case = BODY(OFFER);
-    env.offer = &m;
-    conn_send(c, &env);
-}
-
-/* Turns the router's output list into messages, persists it, clears it.
- * `requester` is the connection whose request caused it (or NONE);
- * `defer` captures an ASSIGNED event for a barrier callback. Returns 0, or
- * store_record()'s error when the events could not be recorded (the
- * messages went out all the same: the router has made the change). */
+/* Fans the router's output out (fanout.h) and forgets it; persists it
+ * unless the state is being loaded from Redis. `requester` is the owner
+ * record of the connection whose request caused it (or OWNER_NONE);
+ * `defer` captures an ASSIGNED event for a barrier callback. Returns 0,
+ * or store_record()'s error (the messages went out all the same). */
 static int drain(struct server *s, uint64_t now, uint32_t requester,
-                 struct barrier_rec *defer)
+                 struct fanout_assigned *defer)
 {
-    int rc = 0;
     struct dispatch *d = s->dispatch;
-    struct router *r = s->router;
-    size_t n = router_out_count(r);
-
-    for (size_t i = 0; i < n; i++) {
-        const struct router_event *ev = router_out_get(r, i);
-        uint32_t ctag = ev->contact != UINT32_MAX
-                            ? router_contact_tag(r, ev->contact) : CONN_ID_NONE;
-        uint32_t atag = ev->agent != UINT32_MAX
-                            ? router_agent_tag(r, ev->agent) : CONN_ID_NONE;
-        switch (ev->type) {
-        case ROUTER_EV_QUEUED:
-            send_queued_event(s, ctag, ev);
-            break;
-        case ROUTER_EV_MOVED:
-            /* the QUEUED event that follows every move tells the owner:
-             * one ContactQueued per move, with its position */
-            break;
-        case ROUTER_EV_OFFER:
-            send_offer(s, d, ev);
-            break;
-        case ROUTER_EV_REVOKED: {
-            envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-            Ccroute__V1__OfferRevoked m = CCROUTE__V1__OFFER_REVOKED__INIT;
-            m.contact_id = (char *)router_contact_id(r, ev->contact);
-            m.agent_id = (char *)router_agent_id(r, ev->agent);
-            m.reason = (Ccroute__V1__RevokeReason)ev->u.revoke;
-            env.body_case = BODY(OFFER_REVOKED);
-            env.offer_revoked = &m;
-            send_to(s, ctag, atag, &env);
-            break;
-        }
-        case ROUTER_EV_ASSIGNED:
-            if (defer && !defer->assigned) {
-                defer->assigned = true;
-                defer->owner_tag = ctag;
-                defer->agent_tag = atag;
-                id_copy(defer->contact, router_contact_id(r, ev->contact));
-                id_copy(defer->agent, router_agent_id(r, ev->agent));
-                id_copy(defer->queue, queue_name(s, ev->queue));
-            } else {
-                send_assigned(s, ctag, atag, router_contact_id(r, ev->contact),
-                              router_agent_id(r, ev->agent),
-                              queue_name(s, ev->queue));
-            }
-            break;
-        case ROUTER_EV_CONTACT_GONE:
-            if (ctag != requester)
-                send_contact_queued(s, NULL, ctag, 0,
-                                    router_contact_id(r, ev->contact),
-                                    queue_name(s, ev->queue), 0, 0,
-                                    (int)ev->u.gone);
-            side_clear(d, ev->contact);
-            break;
-        case ROUTER_EV_AGENT_STATE:
-            if (ev->u.agent_state == ROUTER_AGENT_STATE_LOGGED_OUT &&
-                ev->agent < d->nagents) {
-                d->agent_live[ev->agent] = 0;
-                free(d->agents[ev->agent].packed);
-                d->agents[ev->agent].packed = NULL;
-                d->agents[ev->agent].len = 0;
-            }
-            break;
-        case ROUTER_EV_REJECTED:
-            break;
-        }
-    }
-    if (!d->loading && n > 0)
-        rc = store_record(s->store, now, clock_wall_ms());
-    router_out_clear(r);
-    return rc;
+    return fanout_drain(&d->fan, now, requester, defer, !d->loading);
 }
 
 /* Drains the output of a request's router call. After req_admit() the
@@ -467,9 +247,9 @@ static int drain(struct server *s, uint64_t now, uint32_t requester,
  * a change that Redis will not hear of. It is said loudly, and the request
  * is answered STATE_UNAVAILABLE, not Ack: nothing is acknowledged that was
  * not recorded. */
-static int drain_req(struct req *q, struct barrier_rec *defer)
+static int drain_req(struct req *q, struct fanout_assigned *defer)
 {
-    int rc = drain(q->s, q->now, q->c ? q->c->id : CONN_ID_NONE, defer);
+    int rc = drain(q->s, q->now, q->c ? q->c->owner : OWNER_NONE, defer);
     if (rc < 0) {
         log_error("request %llu: the change was made but cannot be "
                   "recorded (%s); Redis will not hear of it",
@@ -510,9 +290,8 @@ static void barrier_cb(void *arg, int status)
     struct server *s = rec->srv;
     struct conn *c;
 
-    if (rec->assigned && status == 0)
-        send_assigned(s, rec->owner_tag, rec->agent_tag, rec->contact,
-                      rec->agent, rec->queue);
+    if (rec->as.assigned && status == 0)
+        fanout_send_assigned(&s->dispatch->fan, &rec->as);
     c = conn_lookup(&s->conns, rec->conn_id);
     if (c) {
         if (status == 0)
@@ -677,26 +456,11 @@ static int build_agent_spec(struct req *q, const Ccroute__V1__AgentLogin *m,
 
 /* ---- ownership (owner.h) ---- */
 
-/* owner_principal_cb: the principal of a live connection, or of a gone
- * one from its grace entry. */
-static int tag_principal(void *arg, uint32_t tag)
-{
-    struct server *s = arg;
-    struct conn *c = conn_lookup(&s->conns, tag);
-    if (c)
-        return c->principal;
-    for (struct grace_ent *g = s->dispatch->grace; g; g = g->next)
-        if (g->tag == tag)
-            return g->principal;
-    return AUTH_PRINCIPAL_UNKNOWN;
-}
-
 /* -1 with the answer of an unknown contact (the router's own words) when
  * the contact is another principal's; 0 otherwise. */
 static int check_contact(struct req *q, const char *cid)
 {
-    if (owner_contact_check(q->s->router, &q->s->cfg->auth, q->c, cid,
-                            tag_principal, q->s) < 0)
+    if (owner_contact_check(&q->d->owners, q->s->router, q->c, cid) < 0)
         return router_fail(q, ROUTER_ENOCONTACT, cid);
     return 0;
 }
@@ -712,46 +476,15 @@ static int check_agent(struct req *q, const char *aid)
 
 /* ---- handlers ---- */
 
-/* A re-attached connection may own agents that were offered contacts while
- * it was away (for instance by an engine that has just recovered the state
- * from Redis): send those Offers again, or the agent would only hear of the
- * contact after the offer timed out. The side table marks every live
- * contact, so this is one pass over the contact slots: O(max_contacts),
- * once per re-attaching Hello, never on the routing path. */
-static void resend_offers(struct server *s, uint32_t conn_id)
-{
-    struct dispatch *d = s->dispatch;
-    struct router *r = s->router;
-    struct router_contact_info ci;
-    unsigned n = 0;
-
-    for (uint32_t h = 0; h < d->ncontacts; h++) {
-        if (!d->contacts[h].packed)
-            continue;
-        router_contact_info(r, h, &ci);
-        if (ci.state != ROUTER_CONTACT_OFFERED || ci.agent == UINT32_MAX ||
-            router_agent_tag(r, ci.agent) != conn_id)
-            continue;
-        struct router_event ev = {
-            .type = ROUTER_EV_OFFER, .contact = h, .agent = ci.agent,
-            .queue = ci.queue, .deadline = ci.deadline,
-        };
-        send_offer(s, d, &ev);
-        n++;
-    }
-    if (n)
-        log_info("conn #%08x: %u pending offers sent again after re-attach",
-                 conn_id, n);
-}
-
 static int h_hello(struct req *q)
 {
     const Ccroute__V1__Hello *m = q->env->hello;
     struct dispatch *d = q->d;
-    struct conn *c = q->c, *old;
+    struct conn *c = q->c, *old = NULL;
+    const struct owner_rec *o;
     const char *why = "";
     int principal, rc;
-    unsigned n = 0;
+    unsigned n = 0, resent = 0;
 
     if (m->protocol_version != CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1)
         return req_fail(q, EC(VERSION), "protocol version %d is not "
@@ -791,16 +524,16 @@ static int h_hello(struct req *q)
     /* Re-attaching takes over what the name held: only for the principal
      * that held it (a recovered name's principal is unknown; the name
      * being in this principal's scope is then what vouches for it). */
-    if (m->reattach)
-        for (struct grace_ent *g = d->grace; g; g = g->next)
-            if (!strcmp(g->name, m->client_name) && g->principal != principal &&
-                g->principal != AUTH_PRINCIPAL_UNKNOWN)
-                return req_fail(q, EC(FORBIDDEN), "Hello refused: client "
-                                "name \"%.64s\" was held by another principal",
-                                m->client_name);
+    o = owner_get(&d->owners, owner_find(&d->owners, m->client_name));
+    if (m->reattach && o && o->conn == CONN_ID_NONE &&
+        o->principal != principal && o->principal != AUTH_PRINCIPAL_UNKNOWN)
+        return req_fail(q, EC(FORBIDDEN), "Hello refused: client "
+                        "name \"%.64s\" was held by another principal",
+                        m->client_name);
     /* One live connection per client name: the same principal's new
      * connection replaces the old one (owner.h). */
-    old = owner_names_find(&d->names, m->client_name);
+    if (o && o->conn != CONN_ID_NONE)
+        old = conn_lookup(&q->s->conns, o->conn);
     if (old && old != c && old->principal != principal)
         return req_fail(q, EC(FORBIDDEN), "Hello refused: client name "
                         "\"%.64s\" is in use by another principal",
@@ -808,26 +541,21 @@ static int h_hello(struct req *q)
     if (old && old != c)
         conn_close(old, "replaced by a new connection with its client name");
     snprintf(c->name, sizeof(c->name), "%s", m->client_name);
-    if (owner_names_add(&d->names, c) < 0)
+    c->principal = principal;
+    /* the owner record: the waiting one of the name with reattach (O(1):
+     * it now points at c), else a new one */
+    c->owner = owner_attach(&d->owners, c, m->reattach, &n);
+    if (c->owner == OWNER_NONE)
         return req_fail(q, EC(INTERNAL), "out of memory");
     c->hello = true;
     c->role = (int)m->role;
-    c->principal = principal;
-    if (m->reattach) {
-        struct grace_ent **pp = &d->grace;
-        while (*pp) {
-            struct grace_ent *g = *pp;
-            if (!strcmp(g->name, c->name)) {
-                n += router_retag(q->s->router, g->tag, c->id);
-                *pp = g->next;
-                free(g);
-            } else {
-                pp = &g->next;
-            }
-        }
+    if (m->reattach && n > 0) {
+        grace_arm(d);
+        resent = fanout_resend_offers(&d->fan, c->owner);
+        if (resent)
+            log_info("conn #%08x: %u pending offers sent again after "
+                     "re-attach", c->id, resent);
     }
-    if (m->reattach && n > 0)
-        resend_offers(q->s, c->id);
     const char *pname = principal >= 0
                             ? q->s->cfg->auth.principals[principal].name
                             : "open";
@@ -856,10 +584,16 @@ static int h_contact_arrived(struct req *q)
         return -1;
     /* another principal's id: say it is taken, nothing more (no status,
      * no queue; docs/security.md) */
-    if (owner_contact_check(s->router, &s->cfg->auth, q->c, sp.id,
-                            tag_principal, s) < 0)
+    if (owner_contact_check(&d->owners, s->router, q->c, sp.id) < 0)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.contact_id "
                         "\"%.64s\" is taken; choose another id", sp.id);
+    /* the principal's quota of live contacts (a re-sent id is not new) */
+    if (router_contact_find(s->router, sp.id, &h) < 0 &&
+        owner_quota_contact(&d->owners, q->c->principal) < 0)
+        return req_fail(q, EC(RESOURCE_EXHAUSTED), "quota: principal \"%s\" "
+                        "holds its maximum of %u live contacts",
+                        s->cfg->auth.principals[q->c->principal].name,
+                        s->cfg->auth.principals[q->c->principal].quota_contacts);
     /* Everything the new contact needs is taken before the router sees
      * it: the packed request (side table and Redis) and the store's
      * admission. A refusal here leaves no trace. */
@@ -871,13 +605,13 @@ static int h_contact_arrived(struct req *q)
         free(buf);
         return -1;
     }
-    rc = router_contact_arrive(s->router, q->now, &sp, q->c->id, &h);
+    rc = router_contact_arrive(s->router, q->now, &sp, q->c->owner, &h);
     if (rc == ROUTER_EDUPLICATE) {
         struct router_contact_info info;
         free(buf);
         router_contact_info(s->router, h, &info);
-        send_contact_queued(s, q->c, CONN_ID_NONE, q->id, sp.id,
-                            queue_name(s, info.queue), 0, 0, (int)info.state);
+        fanout_send_contact_queued(&d->fan, q->c, q->id, sp.id,
+                                   queue_name(s, info.queue), (int)info.state);
         if (drain_req(q, NULL) < 0)
             return -1;
         return ack_after_barrier(q);
@@ -888,6 +622,7 @@ static int h_contact_arrived(struct req *q)
             return -1;
         return router_fail(q, rc, sp.id);
     }
+    owner_contact_link(&d->owners, h, q->c->owner);
     /* cannot fail after req_admit (room for the request and its owner) */
     rc = store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms(),
                                q->c->name);
@@ -959,8 +694,8 @@ static int h_offer_accepted(struct req *q)
     /* ContactAssigned and the Ack leave together once Redis has the
      * assignment: no client hears of an assignment that could be lost. */
     rec = q->rec;
-    if (drain_req(q, rec) < 0) {
-        rec->assigned = false;
+    if (drain_req(q, &rec->as) < 0) {
+        rec->as.assigned = false;
         return -1;
     }
     return ack_after_barrier(q);
@@ -1017,8 +752,11 @@ static int h_contact_transfer(struct req *q)
     return rc < 0 ? router_fail(q, rc, m->contact_id) : REPLY_ACK;
 }
 
+/* Agent h is logged in: Stats lists it, and its owner record (its router
+ * tag) lists it. */
 static void agent_mark_live(struct dispatch *d, uint32_t h)
 {
+    owner_agent_link(&d->owners, h, router_agent_tag(d->srv->router, h));
     if (h < d->nagents) {
         d->agent_live[h] = 1;
         if (h + 1 > d->agent_hwm)
@@ -1052,6 +790,14 @@ static int h_agent_login(struct req *q)
 
     if (build_agent_spec(q, m, &sp) < 0 || check_agent(q, sp.id) < 0)
         return -1;
+    /* the principal's quota of logged-in agents (an agent already logged
+     * in gets AGENT_EXISTS from the router, as before) */
+    if (router_agent_find(s->router, sp.id, &h) < 0 &&
+        owner_quota_agent(&q->d->owners, q->c->principal) < 0)
+        return req_fail(q, EC(RESOURCE_EXHAUSTED), "quota: principal \"%s\" "
+                        "holds its maximum of %u logged-in agents",
+                        s->cfg->auth.principals[q->c->principal].name,
+                        s->cfg->auth.principals[q->c->principal].quota_agents);
     /* the packed request and the admission before the router (see
      * h_contact_arrived) */
     len = ccroute__v1__agent_login__get_packed_size(m);
@@ -1060,7 +806,7 @@ static int h_agent_login(struct req *q)
     ccroute__v1__agent_login__pack(m, buf);
     if (req_admit(q, STORE_ADMIT_CHANGE, len + strlen(q->c->name) + 1) < 0)
         return -1;
-    rc = router_agent_login(s->router, q->now, &sp, q->c->id, &h);
+    rc = router_agent_login(s->router, q->now, &sp, q->c->owner, &h);
     if (rc < 0) {
         if (drain_req(q, NULL) < 0)
             return -1;
@@ -1221,6 +967,8 @@ static int h_stats(struct req *q)
                           m->n_agents, &why) < 0)
         return req_fail(q, EC(FORBIDDEN), "%s", why);
     st.auth_failures = d->gate.failures;
+    st.quota_refusals = d->owners.quota_refusals;
+    st.clients_in_grace = d->owners.ngrace;
     st.contacts_waiting = router_waiting_count(s->router);
     st.agents_logged_in = router_agent_count(s->router);
     st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
@@ -1331,6 +1079,25 @@ static const struct dispatch_entry dispatch_table[] = {
 
 #define TABLE_LEN (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
 
+/* Takes one request from the bucket of c's principal: 0, or -1 with
+ * RATE_LIMITED in q (counted; logged once a second per principal). */
+static int rate_refused(struct req *q, struct conn *c)
+{
+    const struct auth_principal *p;
+    bool log = false;
+    if (owner_quota_request(&q->d->owners, c->principal, q->now, &log) == 0)
+        return 0;
+    p = &q->s->cfg->auth.principals[c->principal];
+    if (log)
+        log_warn("quota: principal %s is over %u requests per second "
+                 "(conn #%08x %s); refusing with RATE_LIMITED (%llu quota "
+                 "refusals so far)", p->name, p->quota_rps, c->id, c->peer,
+                 (unsigned long long)q->d->owners.quota_refusals);
+    return req_fail(q, EC(RATE_LIMITED), "quota: principal \"%s\" is over "
+                    "%u requests per second; retry later", p->name,
+                    p->quota_rps);
+}
+
 void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
                     size_t len)
 {
@@ -1366,6 +1133,9 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
     else if (c->hello && (e->flags & DF_BEFORE_HELLO))
         rc = req_fail(&q, EC(INVALID_STATE), "Hello was already received on "
                       "this connection");
+    else if (c->hello && e->fn != h_pong &&
+             rate_refused(&q, c) < 0)
+        rc = -1;
     else if (c->hello && !(e->roles & (1u << c->role)))
         rc = req_fail(&q, EC(FORBIDDEN), "role %s may not send %s",
                       role_name(c->role), e->name);
@@ -1406,121 +1176,13 @@ static void lost_record(struct server *s, const char *what)
 
 /* ---- grace period ---- */
 
-static void grace_arm(struct dispatch *d);
-
-static void count_tagged(void *arg, int is_agent, uint32_t handle)
-{
-    (void)is_agent;
-    (void)handle;
-    (*(unsigned *)arg)++;
-}
-
-static void collect_tagged(void *arg, int is_agent, uint32_t handle)
-{
-    struct dispatch *d = arg;
-    if (d->nscratch == d->capscratch) {
-        size_t ncap = d->capscratch ? d->capscratch * 2 : 256;
-        uint32_t *ns = realloc(d->scratch, ncap * sizeof(*ns));
-        if (!ns)
-            return;
-        d->scratch = ns;
-        d->capscratch = ncap;
-    }
-    d->scratch[d->nscratch++] = handle | (is_agent ? 0x80000000u : 0);
-}
-
-void dispatch_conn_closed(struct server *s, struct conn *c)
-{
-    struct dispatch *d = s->dispatch;
-    unsigned n = 0;
-    struct grace_ent *g;
-
-    if (!c->hello)
-        return;
-    owner_names_remove(&d->names, c);
-    if (s->stopping)
-        return;
-    router_foreach_tagged(s->router, c->id, count_tagged, &n);
-    if (n == 0)
-        return;
-    g = calloc(1, sizeof(*g));
-    if (!g)
-        return;
-    snprintf(g->name, sizeof(g->name), "%s", c->name);
-    g->principal = c->principal;
-    g->tag = c->id;
-    g->deadline = clock_mono_us() + (uint64_t)s->cfg->grace_ms * 1000;
-    g->next = d->grace;
-    d->grace = g;
-    log_info("client %s gone: %u contacts and agents wait %u ms for it to "
-             "reconnect", g->name, n, s->cfg->grace_ms);
-    /* Expiry always runs from the timer, never from inside conn_close()
-     * (which may be called in the middle of a fan-out). */
-    grace_arm(d);
-}
-
-static void grace_expire(struct server *s, struct grace_ent *g)
-{
-    struct dispatch *d = s->dispatch;
-    struct router *r = s->router;
-    unsigned contacts = 0, agents = 0;
-    char id[ROUTER_ID_MAX];
-
-    d->nscratch = 0;
-    router_foreach_tagged(r, g->tag, collect_tagged, d);
-    for (size_t i = 0; i < d->nscratch; i++) {
-        uint32_t h = d->scratch[i] & 0x7fffffffu;
-        uint64_t now = clock_mono_us();
-        if (d->scratch[i] & 0x80000000u) {
-            snprintf(id, sizeof(id), "%s", router_agent_id(r, h));
-            if (router_agent_logout(r, now, id) == 0)
-                agents++;
-        } else {
-            snprintf(id, sizeof(id), "%s", router_contact_id(r, h));
-            if (router_contact_abandon(r, now, id) == 0)
-                contacts++;
-        }
-        if (drain(s, now, CONN_ID_NONE, NULL) < 0)
-            lost_record(s, "grace expiry");
-        arena_reset(&s->arena);
-    }
-    log_info("client %s did not come back within %u ms: %u contacts "
-             "abandoned, %u agents logged out", g->name, s->cfg->grace_ms,
-             contacts, agents);
-}
-
-static void grace_timer_cb(uv_timer_t *t)
-{
-    struct dispatch *d = t->data;
-    struct server *s = d->srv;
-    uint64_t now = clock_mono_us();
-    struct grace_ent **pp = &d->grace;
-
-    /* Abandoning a gone client's contacts is a decision like routing: not
-     * without a confirmed lease. dispatch_on_role(OWNER) arms it again. */
-    if (s->role != STORE_ROLE_OWNER)
-        return;
-    while (*pp) {
-        struct grace_ent *g = *pp;
-        if (g->deadline <= now) {
-            *pp = g->next;
-            grace_expire(s, g);
-            free(g);
-        } else {
-            pp = &g->next;
-        }
-    }
-    grace_arm(d);
-}
-
+/* The grace timer runs at the deadline of the first record of the grace
+ * FIFO (owner.h): arming it is O(1). */
 static void grace_arm(struct dispatch *d)
 {
-    uint64_t first = UINT64_MAX, now;
+    uint64_t first = owner_grace_next(&d->owners), now;
     if (!d->grace_open)
         return;
-    for (struct grace_ent *g = d->grace; g; g = g->next)
-        if (g->deadline < first)
-            first = g->deadline;
     if (first == UINT64_MAX) {
         uv_timer_stop(&d->grace_timer);
         return;
@@ -1528,6 +1190,108 @@ static void grace_arm(struct dispatch *d)
     now = clock_mono_us();
     uv_timer_start(&d->grace_timer, grace_timer_cb,
                    first > now ? (first - now + 999) / 1000 : 0, 0);
+}
+
+void dispatch_conn_closed(struct server *s, struct conn *c)
+{
+    struct dispatch *d = s->dispatch;
+    uint32_t id = c->owner;
+    unsigned n;
+
+    if (!c->hello || id == OWNER_NONE)
+        return;
+    c->owner = OWNER_NONE;
+    /* O(1): the record forgets the connection and, when it holds
+     * anything, joins the tail of the grace FIFO; nothing is scanned */
+    n = owner_detach(&d->owners, id,
+                     clock_mono_us() + (uint64_t)s->cfg->grace_ms * 1000);
+    if (n == 0 || s->stopping)
+        return;
+    log_info("client %s gone: %u contacts and agents wait %u ms for it to "
+             "reconnect", c->name, n, s->cfg->grace_ms);
+    /* Expiry always runs from the timer, never from inside conn_close()
+     * (which may be called in the middle of a fan-out). The timer stays
+     * at the FIFO's head, O(1). */
+    grace_arm(d);
+}
+
+/* Appends handle h (agents marked with the top bit) to the scratch list.
+ * -1 out of memory. */
+static int scratch_add(struct dispatch *d, uint32_t h)
+{
+    if (d->nscratch == d->capscratch) {
+        size_t ncap = d->capscratch ? d->capscratch * 2 : 256;
+        uint32_t *ns = realloc(d->scratch, ncap * sizeof(*ns));
+        if (!ns)
+            return -1;
+        d->scratch = ns;
+        d->capscratch = ncap;
+    }
+    d->scratch[d->nscratch++] = h;
+    return 0;
+}
+
+/* Record `id` (out of the FIFO, without connection) did not come back:
+ * abandons its contacts and logs out its agents -- only those, collected
+ * from its own lists first, because each router call's fan-out unlinks
+ * what it ends (and frees the record with the last one). */
+static void grace_expire(struct server *s, uint32_t id)
+{
+    struct dispatch *d = s->dispatch;
+    struct router *r = s->router;
+    const struct owner_rec *o = owner_get(&d->owners, id);
+    unsigned contacts = 0, agents = 0;
+    char id_buf[ROUTER_ID_MAX], name[ROUTER_ID_MAX];
+
+    if (!o)
+        return;
+    snprintf(name, sizeof(name), "%s", o->name);
+    d->nscratch = 0;
+    for (uint32_t h = owner_agents_first(&d->owners, id); h != UINT32_MAX;
+         h = owner_agents_next(&d->owners, h))
+        if (scratch_add(d, h | 0x80000000u) < 0)
+            break;
+    for (uint32_t h = owner_contacts_first(&d->owners, id); h != UINT32_MAX;
+         h = owner_contacts_next(&d->owners, h))
+        if (scratch_add(d, h) < 0)
+            break;
+    for (size_t i = 0; i < d->nscratch; i++) {
+        uint32_t h = d->scratch[i] & 0x7fffffffu;
+        uint64_t now = clock_mono_us();
+        if (d->scratch[i] & 0x80000000u) {
+            snprintf(id_buf, sizeof(id_buf), "%s", router_agent_id(r, h));
+            if (router_agent_logout(r, now, id_buf) == 0)
+                agents++;
+        } else {
+            snprintf(id_buf, sizeof(id_buf), "%s", router_contact_id(r, h));
+            if (router_contact_abandon(r, now, id_buf) == 0)
+                contacts++;
+        }
+        if (drain(s, now, OWNER_NONE, NULL) < 0)
+            lost_record(s, "grace expiry");
+        arena_reset(&s->arena);
+    }
+    /* whatever could not be ended stays with the record (re-attachable
+     * by name); an empty one is gone already */
+    owner_release(&d->owners, id);
+    log_info("client %s did not come back within %u ms: %u contacts "
+             "abandoned, %u agents logged out", name, s->cfg->grace_ms,
+             contacts, agents);
+}
+
+static void grace_timer_cb(uv_timer_t *t)
+{
+    struct dispatch *d = t->data;
+    struct server *s = d->srv;
+    uint32_t id;
+
+    /* Abandoning a gone client's contacts is a decision like routing: not
+     * without a confirmed lease. dispatch_on_role(OWNER) arms it again. */
+    if (s->role != STORE_ROLE_OWNER)
+        return;
+    while ((id = owner_grace_pop(&d->owners, clock_mono_us())) != OWNER_NONE)
+        grace_expire(s, id);
+    grace_arm(d);
 }
 
 /* ---- tick ---- */
@@ -1538,73 +1302,40 @@ void dispatch_tick(struct server *s)
     if (s->role != STORE_ROLE_OWNER)
         return;                 /* no routing without a confirmed lease */
     router_tick(s->router, now);
-    if (drain(s, now, CONN_ID_NONE, NULL) < 0)
+    if (drain(s, now, OWNER_NONE, NULL) < 0)
         lost_record(s, "timer");
     arena_reset(&s->arena);
 }
 
 /* ---- recovery hooks ---- */
 
-static bool synth_in_use(struct dispatch *d, uint32_t tag)
-{
-    unsigned n = 0;
-    for (struct grace_ent *g = d->grace; g; g = g->next)
-        if (g->tag == tag)
-            return true;
-    /* Before the counter wrapped no object can carry this tag (the router
-     * is fresh with each dispatch_reset, which also resets the counter);
-     * after, something left over from an expired entry might. */
-    if (d->synth_wrapped)
-        router_foreach_tagged(d->srv->router, tag, count_tagged, &n);
-    return n > 0;
-}
-
-/* The tag of a recovered contact or agent whose owner is `owner`: the
- * synthetic tag of the owner's grace entry, made (deadline now + grace,
- * timer armed) for the first object of that owner. CONN_ID_NONE for no
- * owner, or when no tag can be had (then it is unowned, as before owners
- * were stored). */
+/* The tag of a recovered contact or agent whose owner is `owner`: the id
+ * of the owner record of that client name, made in its grace period
+ * (deadline now + grace, timer armed) for the first object of that owner.
+ * OWNER_NONE for no owner, or out of memory (then it is unowned, as before
+ * owners were stored). */
 static uint32_t recovered_tag(struct server *s, const char *owner,
                               uint64_t now)
 {
     struct dispatch *d = s->dispatch;
-    struct grace_ent *g;
-    uint32_t tag = CONN_ID_NONE;
+    bool made;
+    uint32_t id;
 
     if (!owner || !*owner)
-        return CONN_ID_NONE;
-    for (g = d->grace; g; g = g->next)
-        if (IS_SYNTH_TAG(g->tag) && !strcmp(g->name, owner))
-            return g->tag;
-    for (uint32_t tries = 0; tries < SYNTH_TAG_MAX; tries++) {
-        uint32_t k = d->synth_next;
-        if (k == 0 || k > SYNTH_TAG_MAX)
-            k = 1;
-        d->synth_next = k + 1;
-        if (d->synth_next > SYNTH_TAG_MAX) {
-            d->synth_next = 1;
-            d->synth_wrapped = true;
-        }
-        if (!synth_in_use(d, k)) {
-            tag = k;
-            break;
-        }
+        return OWNER_NONE;
+    id = owner_recovered(&d->owners, owner,
+                         now + (uint64_t)s->cfg->grace_ms * 1000, &made);
+    if (id == OWNER_NONE) {
+        log_warn("recovery: no owner record for client %s; its contacts "
+                 "and agents are restored without an owner", owner);
+        return OWNER_NONE;
     }
-    if (tag == CONN_ID_NONE || !(g = calloc(1, sizeof(*g)))) {
-        log_warn("recovery: no tag left for client %s; its contacts and "
-                 "agents are restored without an owner", owner);
-        return CONN_ID_NONE;
+    if (made) {
+        log_info("recovery: contacts and agents of client %s wait %u ms for "
+                 "it to re-attach (Hello reattach)", owner, s->cfg->grace_ms);
+        grace_arm(d);
     }
-    snprintf(g->name, sizeof(g->name), "%s", owner);
-    g->principal = AUTH_PRINCIPAL_UNKNOWN;
-    g->tag = tag;
-    g->deadline = now + (uint64_t)s->cfg->grace_ms * 1000;
-    g->next = d->grace;
-    d->grace = g;
-    log_info("recovery: contacts and agents of client %s wait %u ms for it "
-             "to re-attach (Hello reattach)", g->name, s->cfg->grace_ms);
-    grace_arm(d);
-    return tag;
+    return id;
 }
 
 void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
@@ -1641,7 +1372,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
     } else {
         log_warn("recovery: agent %s: %s", sp.id, ccr_strerror(rc));
     }
-    drain(s, q.now, CONN_ID_NONE, NULL);
+    drain(s, q.now, OWNER_NONE, NULL);
     d->loading = false;
 out:
     arena_reset(&s->arena);
@@ -1705,6 +1436,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
             d->contacts[h].len = (uint32_t)len;
             d->contacts[h].channel = (uint8_t)m->channel;
         }
+        owner_contact_link(&d->owners, h, tag);
     } else if (rc < 0) {
         log_warn("recovery: contact %s: %s", sp.id, ccr_strerror(rc));
     }
@@ -1748,17 +1480,12 @@ void dispatch_on_role(void *arg, enum store_role role, const char *owner)
     }
 }
 
-/* The client name that owns `tag`: a connection's Hello name, or the name
- * of a grace entry (a gone connection, or a recovered owner); "" if none. */
+/* The client name of owner record `tag` (a live connection's Hello name,
+ * a gone one's in its grace period, or a recovered owner's); "" if none. */
 static const char *tag_owner(struct server *s, uint32_t tag)
 {
-    struct conn *c = conn_lookup(&s->conns, tag);
-    if (c && c->hello)
-        return c->name;
-    for (struct grace_ent *g = s->dispatch->grace; g; g = g->next)
-        if (g->tag == tag)
-            return g->name;
-    return "";
+    const struct owner_rec *o = owner_get(&s->dispatch->owners, tag);
+    return o ? o->name : "";
 }
 
 void dispatch_snapshot(void *arg)
@@ -1799,7 +1526,6 @@ struct dispatch *dispatch_new(struct server *s)
     if (!d)
         return NULL;
     d->srv = s;
-    d->synth_next = 1;
     d->ncontacts = s->cfg->router.max_contacts ? s->cfg->router.max_contacts
                                                : 100000;
     d->nagents = s->cfg->router.max_agents ? s->cfg->router.max_agents
@@ -1808,10 +1534,16 @@ struct dispatch *dispatch_new(struct server *s)
     d->agent_live = calloc(d->nagents, 1);
     d->agents = calloc(d->nagents, sizeof(*d->agents));
     if (!d->contacts || !d->agent_live || !d->agents ||
-        owner_names_init(&d->names, &s->conns) < 0) {
+        owner_index_init(&d->owners, &s->cfg->auth, d->ncontacts,
+                         d->nagents) < 0) {
         dispatch_free(d);
         return NULL;
     }
+    d->fan = (struct fanout){
+        .srv = s, .owners = &d->owners, .contacts = d->contacts,
+        .ncontacts = d->ncontacts, .agent_live = d->agent_live,
+        .agents = d->agents, .nagents = d->nagents,
+    };
     uv_timer_init(s->loop, &d->grace_timer);
     d->grace_timer.data = d;
     d->grace_open = true;
@@ -1843,13 +1575,7 @@ void dispatch_reset(struct dispatch *d)
     }
     d->agent_hwm = 0;
     d->load_ref = false;
-    while (d->grace) {
-        struct grace_ent *g = d->grace;
-        d->grace = g->next;
-        free(g);
-    }
-    d->synth_next = 1;
-    d->synth_wrapped = false;
+    owner_index_reset(&d->owners);
     if (d->grace_open)
         uv_timer_stop(&d->grace_timer);
 }
@@ -1867,12 +1593,8 @@ void dispatch_free(struct dispatch *d)
         for (uint32_t i = 0; i < d->nagents; i++)
             free(d->agents[i].packed);
     free(d->agents);
-    owner_names_fini(&d->names);
-    while (d->grace) {
-        struct grace_ent *g = d->grace;
-        d->grace = g->next;
-        free(g);
-    }
+    if (d->owners.recs)
+        owner_index_fini(&d->owners);
     while (d->free_recs) {
         struct barrier_rec *r = d->free_recs;
         d->free_recs = r->next;

@@ -13,14 +13,18 @@
  * StatsRequest, or Error with a specific ErrorCode. Exactly one Ack or
  * Error per request, always after the events the request caused.
  *
+ * Every request of a principal with a requests-per-second quota takes a
+ * token first (owner.h); an empty bucket is RATE_LIMITED.
+ *
  * After every router call the router's output list is fanned out
- * (dispatch.c, drain): each event becomes protocol messages for the
- * connections named by the contact's and agent's tags (connection ids),
- * then store_record() persists it and router_out_clear() forgets it.
+ * (fanout.h): each event becomes protocol messages for the connections
+ * of the contact's and agent's owner records (the router's tags), then
+ * store_record() persists it and router_out_clear() forgets it.
  *
  * Also here: the contact side table (packed ContactArrived per router
- * handle, for Offer attributes and persistence), the grace period of
- * connections that owned contacts or agents, the store's recovery hooks.
+ * handle, for Offer attributes and persistence), the grace period of owner
+ * records whose connection has gone (timer at the head of the owner
+ * index's grace FIFO), the store's recovery hooks.
  */
 #ifndef CCROUTE_DISPATCH_H
 #define CCROUTE_DISPATCH_H
@@ -35,7 +39,8 @@ struct conn;
 /* Creates the dispatch state for s (router must exist). NULL on ENOMEM. */
 struct dispatch *dispatch_new(struct server *s);
 void dispatch_free(struct dispatch *d);
-/* Forgets every contact and agent (side tables, grace periods) because the
+/* Forgets every contact and agent (side tables, owner records without a
+ * connection, grace periods) because the
  * router they belong to is being replaced (store on_reset). */
 void dispatch_reset(struct dispatch *d);
 /* Closes dispatch's own handles (grace timer); part of server_stop(). */
@@ -45,8 +50,9 @@ void dispatch_close(struct dispatch *d);
  * the connections (server.c) calls it from their on_frame callback. */
 void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
                     size_t len);
-/* c is closing (from the connections' on_close callback): start the grace
- * period of what it owned. */
+/* c is closing (from the connections' on_close callback): its owner
+ * record forgets it and, when it holds anything, starts its grace period.
+ * O(1): nothing is scanned. */
 void dispatch_conn_closed(struct server *s, struct conn *c);
 /* The router timer fired: router_tick() and fan out. */
 void dispatch_tick(struct server *s);

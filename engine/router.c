@@ -2378,38 +2378,6 @@ int router_agent_set_state(struct router *r, uint64_t now, const char *id,
     return ROUTER_EINVAL;
 }
 
-unsigned router_retag(struct router *r, uint32_t from, uint32_t to)
-{
-    unsigned n = 0;
-    for (uint32_t i = 0; i < r->max_contacts; i++)
-        if (r->contacts[i].live && !r->contacts[i].gone &&
-            r->contacts[i].tag == from) {
-            r->contacts[i].tag = to;
-            n++;
-        }
-    for (uint32_t i = 0; i < r->max_agents; i++)
-        if (r->agents[i].live && !r->agents[i].gone &&
-            r->agents[i].tag == from) {
-            r->agents[i].tag = to;
-            n++;
-        }
-    return n;
-}
-
-void router_foreach_tagged(struct router *r, uint32_t tag,
-                           void (*fn)(void *arg, int is_agent, uint32_t handle),
-                           void *arg)
-{
-    for (uint32_t i = 0; i < r->max_contacts; i++)
-        if (r->contacts[i].live && !r->contacts[i].gone &&
-            r->contacts[i].tag == tag)
-            fn(arg, 0, i);
-    for (uint32_t i = 0; i < r->max_agents; i++)
-        if (r->agents[i].live && !r->agents[i].gone &&
-            r->agents[i].tag == tag)
-            fn(arg, 1, i);
-}
-
 /* ---- timers ---- */
 
 static void contact_timer(struct router *r, uint64_t now, struct contact *c)

@@ -58,7 +58,7 @@ int router_queue_count(const struct router *r);
  * already known is not routed again: the call returns ROUTER_EDUPLICATE and
  * *handle receives the existing contact (the caller answers with its current
  * state). `tag` is an opaque number the caller gets back in events about
- * this contact (the engine stores the owning connection there). */
+ * this contact (the engine stores its owner record there, owner.h). */
 int router_contact_arrive(struct router *r, uint64_t now,
                           const struct router_contact_spec *spec,
                           uint32_t tag, uint32_t *handle);
@@ -84,15 +84,6 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id);
  * ROUTER_AGENT_WRAPUP_DONE to end wrap-up early. */
 int router_agent_set_state(struct router *r, uint64_t now, const char *id,
                            enum router_agent_cmd cmd, const char *reason);
-
-/* Changes the tag of every contact and agent carrying `from` to `to`
- * (a reconnecting switch re-attaches its contacts). Returns the count. */
-unsigned router_retag(struct router *r, uint32_t from, uint32_t to);
-/* Calls fn for every contact or agent carrying `tag` (the engine uses it
- * when a connection closes to start the grace period). */
-void router_foreach_tagged(struct router *r, uint32_t tag,
-                           void (*fn)(void *arg, int is_agent, uint32_t handle),
-                           void *arg);
 
 /* Runs every timer due at `now`: offer deadlines, wrap-up ends, expansion
  * steps, maximum wait overflow, preferred-agent waits. */

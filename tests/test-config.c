@@ -238,6 +238,40 @@ static void test_errors(void **state)
     config_fini(&c);
 }
 
+/* `quota:` on a principal: parsed into the principal, absent keys 0
+ * (unlimited), 0 and unknown keys refused with file and line. */
+static void test_principal_quota(void **state)
+{
+    static const char *head =
+        "principals:\n"
+        "  - name: p\n"
+        "    token_sha256: "
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+        "    roles: [switch]\n"
+        "    clients: [\"p-*\"]\n";
+    char text[1024];
+    char err[512];
+    struct config c;
+
+    snprintf(text, sizeof(text), "%s    quota: {contacts: 30, "
+             "requests_per_second: 200}\n", head);
+    config_defaults(&c);
+    if (config_load_string(&c, "t.yaml", text, strlen(text), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.auth.nprincipals, 1);
+    assert_int_equal(c.auth.principals[0].quota_contacts, 30);
+    assert_int_equal(c.auth.principals[0].quota_agents, 0);
+    assert_int_equal(c.auth.principals[0].quota_rps, 200);
+    config_fini(&c);
+
+    snprintf(text, sizeof(text), "%s    quota: {agents: 0}\n", head);
+    expect_error(text, "t.yaml:6: principals[0].quota.agents:", NULL);
+    snprintf(text, sizeof(text), "%s    quota: {sessions: 3}\n", head);
+    expect_error(text, "t.yaml:6: principals[0].quota.sessions: unknown key",
+                 NULL);
+}
+
 static void test_value_syntax(void **state)
 {
     uint64_t v;
@@ -698,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_defaults_and_demo),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_principal_quota),
         cmocka_unit_test(test_value_syntax),
         cmocka_unit_test(test_duration_syntax),
         cmocka_unit_test(test_one_document),
