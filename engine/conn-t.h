@@ -85,6 +85,7 @@ struct conn_stats {
     uint64_t accepted;
     uint64_t refused_full;          /* past max_conns, nothing to evict */
     uint64_t evicted_no_hello;      /* oldest pre-Hello one, for a new one */
+    uint64_t evicted_lingering;     /* closing one cut short, for a new one */
     uint64_t accept_errors;         /* accept() failed (EMFILE...) */
     uint64_t hello_timeouts, frame_timeouts, idle_timeouts, pong_timeouts;
     uint64_t pings_sent;

@@ -952,11 +952,20 @@ static int conn_refuse(struct conn_set *s, uv_stream_t *listener)
     return -EBUSY;
 }
 
-/* At the limit: the oldest connection still without Hello makes room
- * (entries whose Hello came meanwhile are dropped on the way). */
+/* At the limit: a connection already closing makes room first (its Error
+ * is written; it only waits for the peer's EOF or close_linger), then the
+ * oldest connection still without Hello (entries whose Hello came
+ * meanwhile are dropped on the way). Without the first step a stranger
+ * that earns an Error every close_linger would hold its slot for good. */
 static bool conn_evict_one(struct conn_set *s)
 {
-    struct conn_dqnode *h;
+    struct conn_dqnode *h = dq_head(s, CONN_DQ_LINGER);
+    if (h) {
+        s->stats.evicted_lingering++;
+        conn_close(h->c, "closed early: connection limit reached while it "
+                   "lingered");
+        return true;
+    }
     while ((h = dq_head(s, CONN_DQ_HELLO)) && h->c->hello)
         dq_unlink(h);
     if (!h)

@@ -320,6 +320,36 @@ static void test_desk_ping_grace(void **state)
 
 /* An oversized frame with its payload still streaming in: the client
  * reads the FRAME_TOO_LARGE Error before the close, not a reset. */
+/* At max_connections, a connection that lingers after its Error (the
+ * client keeps its socket open) makes room for a new one: a stranger
+ * that earns an Error cannot hold a slot for close_linger. */
+static void test_lingering_makes_room(void **state)
+{
+    struct harness_daemon d;
+    struct e2e_client c0, stranger, extra;
+    uint8_t prefix[FRAME_VARINT_MAX];
+
+    start(&d, "  max_connections: 2\n  close_linger: 60s\n",
+          "max_frame: 1KiB\n");
+    e2e_open_hello(&c0, d.port, "switch-0", ROLE(SWITCH), false);
+    e2e_open_hello(&stranger, d.port, "switch-s", ROLE(SWITCH), false);
+    size_t n = frame_varint_put(5000, prefix);
+    assert_int_equal(ccr_client_send_raw(stranger.c, prefix, n), 0);
+    /* Error, then the engine's FIN: it lingers now, its socket open */
+    e2e_expect_error_then_close(&stranger, EC(FRAME_TOO_LARGE), T_MS);
+
+    assert_int_equal(e2e_open(&extra, d.port), 0);
+    assert_int_equal(e2e_hello(&extra, "switch-new", ROLE(SWITCH), false,
+                               NULL, 0, T_MS), 0);
+    expect_log(&d, "connection limit reached while it lingered");
+    ping_pong(&extra, 300);
+    ping_pong(&c0, 301);
+    e2e_close(&extra);
+    e2e_close(&stranger);
+    e2e_close(&c0);
+    stop(&d);
+}
+
 static void test_frame_too_large_error_arrives(void **state)
 {
     struct harness_daemon d;
@@ -409,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_config_limits),
         cmocka_unit_test(test_ping_pong),
         cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_lingering_makes_room),
         cmocka_unit_test(test_idle_strangers_low_rlimit),
         cmocka_unit_test(test_hello_deadline),
         cmocka_unit_test(test_slow_loris),
