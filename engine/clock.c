@@ -17,12 +17,25 @@ uint64_t clock_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The wall-minus-monotonic offset (us), read once per process: the same
+ * monotonic instant must always convert to the same wall time (an Offer
+ * re-sent on re-attach carries the deadline it had; reading both clocks
+ * on every call moved it by a millisecond now and then). A wall clock
+ * stepped after start is not followed; deadlines stay monotonic. */
+static int64_t wall_offset_us;
+static int wall_offset_set;
+
 uint64_t clock_mono_to_wall_ms(uint64_t mono_us)
 {
-    uint64_t now_mono = clock_mono_us();
-    uint64_t now_wall = clock_wall_ms();
-    if (mono_us >= now_mono)
-        return now_wall + (mono_us - now_mono) / 1000;
-    uint64_t back = (now_mono - mono_us) / 1000;
-    return back < now_wall ? now_wall - back : 0;
+    if (!wall_offset_set) {
+        struct timespec ts;
+        uint64_t mono = clock_mono_us();
+        clock_gettime(CLOCK_REALTIME, &ts);
+        wall_offset_us = (int64_t)((uint64_t)ts.tv_sec * 1000000 +
+                                   (uint64_t)ts.tv_nsec / 1000) -
+                         (int64_t)mono;
+        wall_offset_set = 1;
+    }
+    int64_t wall_us = (int64_t)mono_us + wall_offset_us;
+    return wall_us > 0 ? (uint64_t)wall_us / 1000 : 0;
 }

@@ -4,7 +4,9 @@
  * deadlines and waits stay right across NTP steps). Clients are told wall
  * clock times (Offer.deadline_ms, Redis timestamps) in milliseconds since
  * the epoch. clock_mono_to_wall_ms() converts a monotonic instant into wall
- * time using the offset observed now.
+ * time with one offset read at the first conversion, so that an instant
+ * always converts to the same wall time (a re-sent Offer keeps its
+ * deadline).
  */
 #ifndef CCROUTE_CLOCK_H
 #define CCROUTE_CLOCK_H
