@@ -166,6 +166,34 @@ static int router_fail(struct req *q, int rc, const char *what)
     return req_fail(q, router_code(rc), "%s: %s", what, ccr_strerror(rc));
 }
 
+/* A refused ContactArrived, with the reason named where the router's code
+ * alone would leave the client guessing: which skill nobody knows, which
+ * channel the queue does not take. */
+static int contact_fail(struct req *q, int rc,
+                        const struct router_contact_spec *sp)
+{
+    struct router *r = q->s->router;
+    if (rc == ROUTER_ENOSKILL) {
+        for (unsigned i = 0; i < sp->nskills; i++)
+            if (!router_skill_known(r, sp->skills[i].skill))
+                return req_fail(q, router_code(rc), "%s: skill \"%s\" is "
+                                "not known: no queue, agent or waiting "
+                                "contact has it", sp->id,
+                                sp->skills[i].skill);
+    }
+    if (rc == ROUTER_EINVAL && sp->queue && sp->queue[0]) {
+        int qi = router_queue_find(r, sp->queue);
+        if (qi >= 0 && !router_queue_takes(r, qi, sp->channel)) {
+            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+                &ccroute__v1__channel__descriptor, sp->channel + 1);
+            return req_fail(q, router_code(rc), "%s: queue %s does not take "
+                            "channel %s", sp->id, sp->queue,
+                            v ? v->name : "?");
+        }
+    }
+    return router_fail(q, rc, sp->id);
+}
+
 static int check_id(struct req *q, const char *v, const char *field)
 {
     if (!v || !*v)
@@ -620,7 +648,7 @@ static int h_contact_arrived(struct req *q)
         free(buf);
         if (drain_req(q, NULL) < 0)
             return -1;
-        return router_fail(q, rc, sp.id);
+        return contact_fail(q, rc, &sp);
     }
     owner_contact_link(&d->owners, h, q->c->owner);
     /* cannot fail after req_admit (room for the request and its owner) */

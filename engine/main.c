@@ -123,6 +123,19 @@ static void raise_nofile(void)
                  (unsigned long long)was, (unsigned long long)rl.rlim_cur);
 }
 
+/* Where the listen address came from, for an error: "file:line" when the
+ * file said it (config.h: listen_line), else `source` ("--listen", the
+ * file, "(defaults)"). Returns buf. */
+static const char *listen_where(const struct config *c, const char *source,
+                                char *buf, size_t len)
+{
+    if (c->listen_line && strcmp(source, "--listen") != 0)
+        snprintf(buf, len, "%s:%lu", source, c->listen_line);
+    else
+        snprintf(buf, len, "%s", source);
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -142,6 +155,7 @@ int main(int argc, char **argv)
     int check = 0, check_redis = 0, opt, rc;
     struct config cfg;
     char err[1024];
+    char where[600];
     struct server srv;
     uv_loop_t loop;
 
@@ -226,8 +240,10 @@ int main(int argc, char **argv)
             return 1;
         }
         /* No principals: open, and only on loopback (auth.h). */
-        if (auth_check_listen(&cfg.auth, cfg.listen_host, source, err,
-                              sizeof(err)) < 0) {
+        if (auth_check_listen(&cfg.auth, cfg.listen_host,
+                              listen_where(&cfg, source, where,
+                                           sizeof(where)),
+                              err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             config_fini(&cfg);
             return 1;
@@ -263,8 +279,9 @@ int main(int argc, char **argv)
     }
 
     if (auth_check_listen(&cfg.auth, cfg.listen_host,
-                          listen ? "--listen" : config_path ? config_path
-                                                            : "(defaults)",
+                          listen_where(&cfg, listen ? "--listen" :
+                                       config_path ? config_path :
+                                       "(defaults)", where, sizeof(where)),
                           err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         config_fini(&cfg);

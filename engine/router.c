@@ -1605,6 +1605,20 @@ int router_queue_find(const struct router *r, const char *name)
     return q == NONE ? -1 : (int)q;
 }
 
+bool router_queue_takes(const struct router *r, int queue, int channel)
+{
+    if (queue < 0 || (unsigned)queue >= r->nconf || channel < 0 ||
+        (unsigned)channel >= NCH)
+        return false;
+    const struct queue *q = &r->queues[queue];
+    return !q->channel_mask || (q->channel_mask & (1U << channel));
+}
+
+bool router_skill_known(const struct router *r, const char *name)
+{
+    return skill_find(r, name) >= 0;
+}
+
 const char *router_queue_name(const struct router *r, int queue)
 {
     if (queue < 0 || (unsigned)queue >= r->nconf)

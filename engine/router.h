@@ -46,6 +46,12 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts);
 /* Returns the queue index for `name` or -1. */
 int router_queue_find(const struct router *r, const char *name);
 const char *router_queue_name(const struct router *r, int queue);
+/* Whether configured queue `queue` takes contacts of router channel
+ * `channel` (a queue without a channel list takes every channel). */
+bool router_queue_takes(const struct router *r, int queue, int channel);
+/* Whether a skill name is known: configured, or held by an agent or a
+ * contact since (a skills-only contact may name only known skills). */
+bool router_skill_known(const struct router *r, const char *name);
 int router_queue_count(const struct router *r);
 
 /* ---- events in ---- */

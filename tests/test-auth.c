@@ -706,6 +706,7 @@ static void test_open_needs_loopback(void **state)
     assert_int_equal(sh(cmd, out, sizeof(out)), 1);
     assert_non_null(strstr(out, "0.0.0.0 is not a loopback address and no "
                             "principals are configured"));
+    assert_non_null(strstr(out, "c.yaml:1: listen:"));  /* file and line */
     /* the daemon itself refuses to start */
     snprintf(cmd, sizeof(cmd), "%s/ccrouted --config %s 2>&1", build_dir(),
              cfg);

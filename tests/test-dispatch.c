@@ -72,6 +72,18 @@ static int call_arrived(struct e2e_client *c, Ccroute__V1__ContactArrived *m)
     return e2e_call(c, &env, E2E_T_MS);
 }
 
+/* As call_arrived, with the Error's message in msg. */
+static int call_arrived_msg(struct e2e_client *c,
+                            Ccroute__V1__ContactArrived *m, char *msg,
+                            size_t len)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    env.body_case = BODY(CONTACT_ARRIVED);
+    env.contact_arrived = m;
+    assert_int_equal(ccr_client_send(c->c, &env), 0);
+    return e2e_reply_msg(c, env.request_id, E2E_T_MS, msg, len);
+}
+
 static int call_login(struct e2e_client *c, Ccroute__V1__AgentLogin *m)
 {
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
@@ -243,6 +255,15 @@ static void test_field_checks(void **state)
     ca.customer_value = 0;
     ca.channel = (Ccroute__V1__Channel)42;
     assert_int_equal(call_arrived(&sw, &ca), EC(INVALID_FIELD));
+    /* a channel the queue does not take: the message names both */
+    char why[256];
+    ca.queue = "support";
+    ca.channel = CCROUTE__V1__CHANNEL__CHANNEL_CHAT;
+    assert_int_equal(call_arrived_msg(&sw, &ca, why, sizeof(why)),
+                     EC(INVALID_FIELD));
+    assert_non_null(strstr(why, "queue support does not take channel "
+                                "CHANNEL_CHAT"));
+    ca.queue = "sales";
     ca.channel = E2E_VOICE;
     Ccroute__V1__SkillRequirement sk = CCROUTE__V1__SKILL_REQUIREMENT__INIT;
     Ccroute__V1__SkillRequirement *skp = &sk;
@@ -256,7 +277,9 @@ static void test_field_checks(void **state)
     assert_int_equal(call_arrived(&sw, &ca), EC(INVALID_FIELD));
     sk.skill = "juggling";
     sk.min_level = 1;
-    assert_int_equal(call_arrived(&sw, &ca), EC(UNKNOWN_SKILL));
+    assert_int_equal(call_arrived_msg(&sw, &ca, why, sizeof(why)),
+                     EC(UNKNOWN_SKILL));
+    assert_non_null(strstr(why, "skill \"juggling\" is not known"));
     /* none of the refused ones exists */
     assert_int_equal(e2e_simple(&sw, BODY(CONTACT_ABANDONED), "f1", NULL),
                      EC(UNKNOWN_CONTACT));
