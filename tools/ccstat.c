@@ -194,6 +194,21 @@ int main(int argc, char **argv)
     snprintf(name, sizeof(name), "ccstat-%ld", (long)getpid());
     rc = ccr_client_hello_cred(c, name, CCROUTE__V1__ROLE__ROLE_MONITOR, 0,
                                token, timeout_ms);
+    if (rc < 0) {
+        /* The engine may have answered before closing (a full engine sends
+         * RESOURCE_EXHAUSTED right after the connect): say what it said. */
+        ccr_envelope *early = NULL;
+        if (ccr_client_recv(c, 200, &early) == 0 && early &&
+            early->body_case == BODY(ERROR)) {
+            fprintf(stderr, "ccstat: %s:%d refused the connection: %s\n",
+                    host, port, early->error->message);
+            ccr_free(early);
+            ccr_client_close(c);
+            return 1;
+        }
+        if (early)
+            ccr_free(early);
+    }
     if (rc != 0) {
         fprintf(stderr, "ccstat: Hello refused by %s:%d: %s\n", host, port,
                 rc < 0 ? strerror(-rc) :
