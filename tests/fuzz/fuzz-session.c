@@ -328,12 +328,15 @@ static envelope_t *client_take(struct client *c)
     return env;
 }
 
-/* Reads and checks everything the script's clients got; discards it (the
- * probe's clients read their own, in client_wait()). */
-static void clients_drain(void)
+/* Reads and checks everything the script's clients got, but `keep`;
+ * discards it (a client waiting for an answer, and the probe's clients,
+ * read their own in client_wait()). */
+static void clients_drain(const struct client *keep)
 {
     for (int i = 0; i < SESS_CLIENTS; i++) {
         envelope_t *env;
+        if (&H.cl[i] == keep)
+            continue;
         client_read(&H.cl[i]);
         while ((env = client_take(&H.cl[i])))
             ccroute__v1__envelope__free_unpacked(env, NULL);
@@ -366,7 +369,7 @@ static void settle(void)
         for (int i = 0; i < SESS_CLIENTS; i++)
             after += H.cl[i].rlen;
         quiet = after != before || clients_unread() ? 0 : quiet + 1;
-        clients_drain();
+        clients_drain(NULL);
     }
 }
 
@@ -379,7 +382,7 @@ static void client_send_raw(struct client *c, const uint8_t *p, size_t n)
             off += (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             uv_run(&H.loop, UV_RUN_NOWAIT);     /* the engine reads */
-            clients_drain();
+            clients_drain(c);
             t++;
         } else if (w < 0 && errno == EINTR) {
             continue;
@@ -433,7 +436,7 @@ static envelope_t *client_wait(struct client *c, uint64_t id, want_fn want,
         }
         FUZZ_CHECK(c->fd >= 0, "%s: the engine closed the connection", what);
         uv_run(&H.loop, UV_RUN_NOWAIT);
-        clients_drain();
+        clients_drain(c);
     }
     FUZZ_CHECK(0, "%s: no answer within %d loop turns", what, TURNS_MAX);
     return NULL;

@@ -1,5 +1,5 @@
-/* seeds.c -- writes the generated seed corpora of fuzz-envelope and
- * fuzz-frame.
+/* seeds.c -- writes the generated seed corpora of fuzz-envelope,
+ * fuzz-frame and fuzz-session.
  *
  *   seeds OUTDIR
  *
@@ -7,7 +7,12 @@
  * case, every field set, repeated fields with two elements) and
  * OUTDIR/fuzz-frame/<name>.bin (fuzz-frame's layout: 4 bytes limit, then a
  * receive buffer): each Envelope as one frame, all of them in one stream
- * with a partial frame at its end, and the edges of the length prefix.
+ * with a partial frame at its end, and the edges of the length prefix;
+ * and OUTDIR/fuzz-session/<name>.bin (scripts in fuzz-session.h's format):
+ * each request Envelope sent by the client whose role sends it, and
+ * sessions of typical work for each role (a switch sending contacts, a
+ * desk answering offers, a supervisor asking Stats), in open and in auth
+ * mode, with reconnects, foreign principals, garbage and split frames.
  *
  * The seeds are built from the schema's generated code at every run, so a
  * field added to proto/ccroute.proto reaches the corpus without a binary
@@ -22,6 +27,7 @@
 
 #include "ccroute.pb-c.h"
 #include "frame.h"
+#include "fuzz-session.h"
 
 typedef Ccroute__V1__Envelope envelope_t;
 
@@ -71,6 +77,94 @@ static void put_limit(uint8_t out[4], uint32_t max)
         out[i] = (uint8_t)(max >> (8 * i));
 }
 
+/* ---- fuzz-session scripts (fuzz-session.h) ---- */
+
+static uint8_t sess[1 << 16];
+static size_t sess_len;
+
+static void sess_put(const void *p, size_t n)
+{
+    if (sess_len + n > sizeof(sess)) {
+        fprintf(stderr, "seeds: session script too long\n");
+        exit(1);
+    }
+    memcpy(sess + sess_len, p, n);
+    sess_len += n;
+}
+
+static void sess_begin(unsigned flags)
+{
+    uint8_t f = (uint8_t)flags;
+    sess_len = 0;
+    sess_put(&f, 1);
+}
+
+static void sess_bytes(int client, int op, const void *p, size_t n)
+{
+    uint8_t h[3] = { SESS_RECORD(client, op), (uint8_t)n,
+                     (uint8_t)(n >> 8) };
+    sess_put(h, 3);
+    sess_put(p, n);
+}
+
+static void sess_env(int client, envelope_t *env)
+{
+    size_t n = ccroute__v1__envelope__get_packed_size(env);
+    uint8_t *p = malloc(n ? n : 1);
+    if (!p) {
+        perror("malloc");
+        exit(1);
+    }
+    ccroute__v1__envelope__pack(env, p);
+    sess_bytes(client, SESS_OP_FRAME, p, n);
+    free(p);
+}
+
+static void sess_op(int client, int op)
+{
+    uint8_t h = SESS_RECORD(client, op);
+    sess_put(&h, 1);
+}
+
+static void sess_end(const char *name)
+{
+    char file[256];
+    snprintf(file, sizeof(file), "%s.bin", name);
+    write_file("fuzz-session", file, sess, sess_len, NULL, 0);
+}
+
+/* The client whose automatic Hello gives it the role that sends this
+ * body: 0 a switch, 1 a desk, 2 an admin; a Hello goes on client 3,
+ * which says none itself. */
+static int session_client(const envelope_t *env)
+{
+    switch (env->body_case) {
+    case CCROUTE__V1__ENVELOPE__BODY_HELLO:
+        return 3;
+    case CCROUTE__V1__ENVELOPE__BODY_OFFER_ACCEPTED:
+    case CCROUTE__V1__ENVELOPE__BODY_OFFER_REJECTED:
+    case CCROUTE__V1__ENVELOPE__BODY_AGENT_LOGIN:
+    case CCROUTE__V1__ENVELOPE__BODY_AGENT_LOGOUT:
+        return 1;
+    case CCROUTE__V1__ENVELOPE__BODY_AGENT_STATE:
+    case CCROUTE__V1__ENVELOPE__BODY_STATS_REQUEST:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+/* Every envelope seed as a one-frame session, open mode, clients 0-2 past
+ * their Hello. */
+static void session_of_envelope(const char *name, envelope_t *env)
+{
+    char file[256];
+    sess_begin(SESS_HELLO(0) | SESS_HELLO(1) | SESS_HELLO(2));
+    sess_env(session_client(env), env);
+    snprintf(file, sizeof(file), "env-%s", name);
+    sess_end(file);
+}
+
 /* Packs env, writes it as an envelope seed and as a frame seed, and
  * appends the frame to the stream. */
 static void emit(const char *name, envelope_t *env)
@@ -94,6 +188,7 @@ static void emit(const char *name, envelope_t *env)
     write_file("fuzz-frame", file, frame, 4 + h + n, NULL, 0);
     append(frame + 4, h + n);
     free(frame);
+    session_of_envelope(name, env);
 }
 
 static void envelopes(void)
@@ -379,6 +474,250 @@ static void frame_edges(void)
     write_file("fuzz-frame", "overlong-zero.bin", b, 8, NULL, 0);
 }
 
+
+/* ---- fuzz-session: typical work of each role ---- */
+
+#define ROLE(x) CCROUTE__V1__ROLE__ROLE_##x
+#define CHAN(x) CCROUTE__V1__CHANNEL__CHANNEL_##x
+#define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
+
+static void s_hello(int cl, uint64_t id, const char *name,
+                    Ccroute__V1__Role role, const char *token, int reattach)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Hello m = CCROUTE__V1__HELLO__INIT;
+    m.client_name = (char *)name;
+    m.role = role;
+    m.protocol_version = CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
+    m.reattach = reattach;
+    m.credential = (char *)token;
+    env.request_id = id;
+    env.body_case = BODY(HELLO);
+    env.hello = &m;
+    sess_env(cl, &env);
+}
+
+static void s_arrive(int cl, uint64_t id, const char *cid, const char *queue,
+                     Ccroute__V1__Channel ch)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    m.contact_id = (char *)cid;
+    m.queue = (char *)queue;
+    m.channel = ch;
+    env.request_id = id;
+    env.body_case = BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    sess_env(cl, &env);
+}
+
+static void s_login(int cl, uint64_t id, const char *aid, const char *skill,
+                    const char *queue)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__AgentLogin m = CCROUTE__V1__AGENT_LOGIN__INIT;
+    Ccroute__V1__AgentSkill sk = CCROUTE__V1__AGENT_SKILL__INIT;
+    Ccroute__V1__AgentSkill *sks[] = { &sk };
+    Ccroute__V1__ChannelCapacity c1 = CCROUTE__V1__CHANNEL_CAPACITY__INIT,
+                                 c2 = CCROUTE__V1__CHANNEL_CAPACITY__INIT;
+    Ccroute__V1__ChannelCapacity *caps[] = { &c1, &c2 };
+    char *queues[] = { (char *)queue };
+    sk.skill = (char *)skill;
+    sk.level = 5;
+    c1.channel = CHAN(VOICE);
+    c1.capacity = 1;
+    c2.channel = CHAN(CHAT);
+    c2.capacity = 2;
+    m.agent_id = (char *)aid;
+    m.n_skills = 1;
+    m.skills = sks;
+    m.n_capacity = 2;
+    m.capacity = caps;
+    m.n_queues = 1;
+    m.queues = queues;
+    env.request_id = id;
+    env.body_case = BODY(AGENT_LOGIN);
+    env.agent_login = &m;
+    sess_env(cl, &env);
+}
+
+/* The requests that name a contact and/or an agent. */
+static void s_simple(int cl, uint64_t id, int body, const char *cid,
+                     const char *aid, const char *text)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactAbandoned ab = CCROUTE__V1__CONTACT_ABANDONED__INIT;
+    Ccroute__V1__ContactCompleted co = CCROUTE__V1__CONTACT_COMPLETED__INIT;
+    Ccroute__V1__OfferAccepted oa = CCROUTE__V1__OFFER_ACCEPTED__INIT;
+    Ccroute__V1__OfferRejected orj = CCROUTE__V1__OFFER_REJECTED__INIT;
+    Ccroute__V1__ContactTransfer tr = CCROUTE__V1__CONTACT_TRANSFER__INIT;
+    Ccroute__V1__AgentLogout lo = CCROUTE__V1__AGENT_LOGOUT__INIT;
+    Ccroute__V1__AgentState st = CCROUTE__V1__AGENT_STATE__INIT;
+    Ccroute__V1__StatsRequest sq = CCROUTE__V1__STATS_REQUEST__INIT;
+    Ccroute__V1__Ping pi = CCROUTE__V1__PING__INIT;
+
+    env.request_id = id;
+    env.body_case = (Ccroute__V1__Envelope__BodyCase)body;
+    switch (body) {
+    case BODY(CONTACT_ABANDONED):
+        ab.contact_id = (char *)cid;
+        env.contact_abandoned = &ab;
+        break;
+    case BODY(CONTACT_COMPLETED):
+        co.contact_id = (char *)cid;
+        env.contact_completed = &co;
+        break;
+    case BODY(OFFER_ACCEPTED):
+        oa.contact_id = (char *)cid;
+        oa.agent_id = (char *)aid;
+        env.offer_accepted = &oa;
+        break;
+    case BODY(OFFER_REJECTED):
+        orj.contact_id = (char *)cid;
+        orj.agent_id = (char *)aid;
+        orj.reason = (char *)text;
+        env.offer_rejected = &orj;
+        break;
+    case BODY(CONTACT_TRANSFER):
+        tr.contact_id = (char *)cid;
+        tr.to_queue = (char *)text;
+        env.contact_transfer = &tr;
+        break;
+    case BODY(AGENT_LOGOUT):
+        lo.agent_id = (char *)aid;
+        env.agent_logout = &lo;
+        break;
+    case BODY(AGENT_STATE):
+        st.agent_id = (char *)aid;
+        st.status = text ? CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY
+                         : CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE;
+        st.reason = (char *)text;
+        env.agent_state = &st;
+        break;
+    case BODY(STATS_REQUEST):
+        sq.all_agents = 1;
+        env.stats_request = &sq;
+        break;
+    case BODY(PING):
+        env.ping = &pi;
+        break;
+    }
+    sess_env(cl, &env);
+}
+
+static void workday(unsigned mode, const char *name)
+{
+    sess_begin(SESS_HELLO(0) | SESS_HELLO(1) | SESS_HELLO(2) |
+               SESS_HELLO(3) | mode);
+    s_login(1, 2, "a-1", "sales", "sales");
+    s_arrive(0, 2, "c-1", "sales", CHAN(VOICE));
+    s_arrive(0, 3, "c-2", "sales", CHAN(CHAT));
+    s_simple(1, 3, BODY(OFFER_ACCEPTED), "c-1", "a-1", NULL);
+    s_simple(1, 4, BODY(OFFER_REJECTED), "c-2", "a-1", "busy");
+    s_simple(0, 4, BODY(CONTACT_TRANSFER), "c-2", NULL, "support");
+    s_simple(1, 5, BODY(PING), NULL, NULL, NULL);
+    s_simple(0, 5, BODY(CONTACT_COMPLETED), "c-1", NULL, NULL);
+    s_simple(2, 2, BODY(STATS_REQUEST), NULL, NULL, NULL);
+    s_simple(2, 3, BODY(AGENT_STATE), NULL, "a-1", "lunch");
+    s_simple(2, 4, BODY(AGENT_STATE), NULL, "a-1", NULL);
+    s_arrive(3, 2, "w-1", "support", CHAN(EMAIL));
+    s_simple(1, 6, BODY(AGENT_LOGOUT), NULL, "a-1", NULL);
+    s_simple(0, 6, BODY(CONTACT_ABANDONED), "c-2", NULL, NULL);
+    sess_end(name);
+}
+
+/* Clients drop and come back (Hello{reattach}) while they hold work. */
+static void reattach(unsigned mode, const char *name)
+{
+    sess_begin(SESS_HELLO(0) | SESS_HELLO(1) | SESS_HELLO(2) | mode);
+    s_arrive(0, 2, "c-1", "sales", CHAN(VOICE));
+    s_login(1, 2, "a-1", "sales", "sales");
+    sess_op(0, SESS_OP_CLOSE);
+    sess_op(1, SESS_OP_CLOSE);
+    s_arrive(0, 2, "c-3", "sales", CHAN(CHAT));
+    s_simple(1, 2, BODY(OFFER_ACCEPTED), "c-1", "a-1", NULL);
+    s_simple(0, 3, BODY(CONTACT_COMPLETED), "c-1", NULL, NULL);
+    sess_op(1, SESS_OP_SHUT);
+    s_simple(2, 2, BODY(STATS_REQUEST), NULL, NULL, NULL);
+    sess_end(name);
+}
+
+static void sessions(void)
+{
+    workday(0, "workday-open");
+    workday(SESS_AUTH, "workday-auth");
+    reattach(0, "reattach-open");
+    reattach(SESS_AUTH, "reattach-auth");
+
+    /* Another principal's switch and desk reach for sw-1's work. */
+    sess_begin(SESS_HELLO(0) | SESS_HELLO(1) | SESS_HELLO(2) |
+               SESS_HELLO(3) | SESS_AUTH);
+    s_arrive(0, 2, "c-1", "sales", CHAN(VOICE));
+    s_simple(3, 2, BODY(CONTACT_ABANDONED), "c-1", NULL, NULL);
+    s_arrive(3, 3, "c-1", "support", CHAN(VOICE));
+    s_login(3, 4, "a-2", "support", "support");
+    s_login(1, 2, "a-1", "sales", "sales");
+    s_simple(3, 5, BODY(OFFER_ACCEPTED), "c-1", "a-1", NULL);
+    s_simple(2, 2, BODY(AGENT_LOGOUT), NULL, "a-1", NULL);
+    s_simple(2, 3, BODY(STATS_REQUEST), NULL, NULL, NULL);
+    sess_end("foreign-auth");
+
+    /* Explicit Hellos: right and wrong credentials, roles and names; a
+     * monitor asks Stats. */
+    sess_begin(SESS_AUTH);
+    s_hello(0, 1, "sw-9", ROLE(SWITCH), SESS_TOKEN_PBX_EAST, 0);
+    s_hello(1, 1, "desk-2", ROLE(AGENT), "wrong-token-00000000", 0);
+    s_hello(2, 1, "wall-2", ROLE(MONITOR), SESS_TOKEN_WALL, 0);
+    s_hello(3, 1, "desk-3", ROLE(SWITCH), SESS_TOKEN_DESKS, 0);
+    s_arrive(0, 2, "c-1", "sales", CHAN(VOICE));
+    s_simple(2, 2, BODY(STATS_REQUEST), NULL, NULL, NULL);
+    s_hello(1, 2, "desk-2", ROLE(AGENT), SESS_TOKEN_DESKS, 1);
+    s_login(1, 3, "a-1", "sales", "sales");
+    sess_end("hellos-auth");
+
+    sess_begin(0);
+    s_hello(0, 1, "sw-9", ROLE(SWITCH), "", 0);
+    s_hello(1, 1, "sw-9", ROLE(GATEWAY), "", 1);
+    s_hello(2, 1, "wall-2", ROLE(MONITOR), "", 0);
+    s_arrive(3, 1, "c-1", "sales", CHAN(VOICE));
+    s_arrive(1, 2, "c-1", "sales", CHAN(CHAT));
+    s_simple(2, 2, BODY(STATS_REQUEST), NULL, NULL, NULL);
+    sess_end("hellos-open");
+
+    /* Garbage next to good work: a bad prefix, an undecodable frame, an
+     * oversized prefix, a frame split across writes with another
+     * client's frame in between. */
+    static const uint8_t bad_varint[11] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+    };
+    static const uint8_t junk[] = { 0x05, 'h', 'e', 'l', 'l', 'o' };
+    static const uint8_t huge[] = { 0xff, 0xff, 0xff, 0x7f };
+    sess_begin(SESS_HELLO(0) | SESS_HELLO(1));
+    s_arrive(0, 2, "c-1", "sales", CHAN(VOICE));
+    sess_bytes(3, SESS_OP_WRITE, bad_varint, sizeof(bad_varint));
+    sess_bytes(2, SESS_OP_WRITE, junk, sizeof(junk));
+    sess_bytes(1, SESS_OP_WRITE, huge, sizeof(huge));
+    {
+        envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+        uint8_t f[128];
+        size_t n, h;
+        m.contact_id = "c-2";
+        m.queue = "support";
+        env.request_id = 3;
+        env.body_case = BODY(CONTACT_ARRIVED);
+        env.contact_arrived = &m;
+        n = ccroute__v1__envelope__get_packed_size(&env);
+        h = frame_varint_put(n, f);
+        ccroute__v1__envelope__pack(&env, f + h);
+        sess_bytes(0, SESS_OP_WRITE, f, 4);
+        s_simple(3, 1, BODY(STATS_REQUEST), NULL, NULL, NULL);
+        sess_bytes(0, SESS_OP_WRITE, f + 4, h + n - 4);
+    }
+    s_simple(0, 4, BODY(CONTACT_ABANDONED), "c-2", NULL, NULL);
+    sess_end("garbage");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -392,6 +731,7 @@ int main(int argc, char **argv)
     }
     envelopes();
     frame_edges();
+    sessions();
     free(stream);
     return 0;
 }
