@@ -1268,7 +1268,7 @@ static void grace_expire(struct server *s, uint32_t id)
     struct dispatch *d = s->dispatch;
     struct router *r = s->router;
     const struct owner_rec *o = owner_get(&d->owners, id);
-    unsigned contacts = 0, agents = 0;
+    unsigned contacts = 0, completed = 0, agents = 0;
     char id_buf[ROUTER_ID_MAX], name[ROUTER_ID_MAX];
 
     if (!o)
@@ -1294,6 +1294,12 @@ static void grace_expire(struct server *s, uint32_t id)
             snprintf(id_buf, sizeof(id_buf), "%s", router_contact_id(r, h));
             if (router_contact_abandon(r, now, id_buf) == 0)
                 contacts++;
+            /* Assigned: it was answered, so it cannot be abandoned, and
+             * its owner, gone for good, will never complete it; left
+             * alone it would hold its slot and its agent until a
+             * restart. It ends as completed. */
+            else if (router_contact_complete(r, now, id_buf) == 0)
+                completed++;
         }
         if (drain(s, now, OWNER_NONE, NULL) < 0)
             lost_record(s, "grace expiry");
@@ -1303,8 +1309,8 @@ static void grace_expire(struct server *s, uint32_t id)
      * by name); an empty one is gone already */
     owner_release(&d->owners, id);
     log_info("client %s did not come back within %u ms: %u contacts "
-             "abandoned, %u agents logged out", name, s->cfg->grace_ms,
-             contacts, agents);
+             "abandoned, %u assigned contacts completed, %u agents logged "
+             "out", name, s->cfg->grace_ms, contacts, completed, agents);
 }
 
 static void grace_timer_cb(uv_timer_t *t)

@@ -318,6 +318,56 @@ static void test_desk_ping_grace(void **state)
     stop(&d);
 }
 
+/* ---- the end of a grace period ---- */
+
+/* A contact assigned to an agent, when its switch and the agent's desk
+ * both go away for good: it cannot be abandoned (it was answered), and no
+ * client is left to complete it, so the end of the grace period completes
+ * it. Before, it held its contact slot (and its logged-out agent's) until
+ * a restart; max_contacts 1 makes that visible: every new contact got
+ * RESOURCE_EXHAUSTED. Found by fuzz-session
+ * (tests/fuzz/crashes/fuzz-session/grace-assigned-contact). */
+static void test_grace_ends_assigned_contact(void **state)
+{
+    struct harness_daemon d;
+    struct e2e_client sw, desk, sw2, desk2;
+    ccr_envelope *o;
+
+    start(&d, "  max_connections: 10\n",
+          "routing: {max_contacts: 1}\n"
+          "queues:\n"
+          "  - name: sales\n"
+          "    skills: {sales: 1}\n");
+    e2e_open_hello(&sw, d.port, "switch-A", ROLE(SWITCH), false);
+    e2e_open_hello(&desk, d.port, "desk-A", ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a-1", "sales", 5, 1, 0), 0);
+    assert_int_equal(e2e_contact(&sw, "c-1", "sales",
+                                 CCROUTE__V1__CHANNEL__CHANNEL_VOICE), 0);
+    o = e2e_wait_offer(&desk, "c-1", T_MS);
+    assert_non_null(o);
+    ccr_free(o);
+    assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), "c-1", "a-1"),
+                     0);
+    e2e_close(&desk);
+    e2e_close(&sw);
+    expect_log(&d, "client desk-A did not come back");
+    expect_log(&d, "client switch-A did not come back within 300 ms: 0 "
+               "contacts abandoned, 1 assigned contacts completed");
+
+    /* The slot is free again, and so is the agent id. */
+    e2e_open_hello(&sw2, d.port, "switch-B", ROLE(SWITCH), false);
+    e2e_open_hello(&desk2, d.port, "desk-B", ROLE(AGENT), false);
+    assert_int_equal(e2e_contact(&sw2, "c-2", "sales",
+                                 CCROUTE__V1__CHANNEL__CHANNEL_VOICE), 0);
+    assert_int_equal(e2e_agent_login(&desk2, "a-1", "sales", 5, 1, 0), 0);
+    o = e2e_wait_offer(&desk2, "c-2", T_MS);
+    assert_non_null(o);
+    ccr_free(o);
+    e2e_close(&sw2);
+    e2e_close(&desk2);
+    stop(&d);
+}
+
 /* An oversized frame with its payload still streaming in: the client
  * reads the FRAME_TOO_LARGE Error before the close, not a reset. */
 /* At max_connections, a connection that lingers after its Error (the
@@ -445,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_slow_loris),
         cmocka_unit_test(test_desk_ping_grace),
         cmocka_unit_test(test_frame_too_large_error_arrives),
+        cmocka_unit_test(test_grace_ends_assigned_contact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
