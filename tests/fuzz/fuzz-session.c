@@ -93,7 +93,20 @@ struct client {
     unsigned connects;      /* how many times it connected this input */
     uint8_t *rx;            /* bytes received, not yet cut into frames */
     size_t rlen, rcap;
+
+    /* The answer the last FRAME record's request is owed (see
+     * expect_answer()). */
+    bool aligned;           /* only whole frames written since connecting */
+    bool reset;             /* the engine's close came as a reset */
+    bool want_malformed;    /* the frame does not decode */
+    bool sent_hello;        /* a script Hello on this connection (its
+                               refusal may be answered late, by a timer) */
+    int want;               /* WANT_* */
+    uint64_t want_id;
+    unsigned answers;       /* Ack/Error (or Pong) with want_id seen */
 };
+
+enum { WANT_NONE = 0, WANT_REPLY, WANT_PONG };
 
 /* The automatic Hello of each script client. */
 static const struct {
@@ -255,6 +268,7 @@ static void client_close(struct client *c)
         close(c->fd);
     c->fd = -1;
     c->rlen = 0;
+    c->reset = false;
 }
 
 static void engine_stop(void)
@@ -276,7 +290,8 @@ static void engine_stop(void)
 /* ---- the clients' side ---- */
 
 /* Reads what the engine sent to c; closes c at the engine's EOF (as a
- * client does: the engine lingers until then) or a reset. */
+ * client does: the engine lingers until then) or a reset, keeping the
+ * bytes received before it (client_take() still cuts them). */
 static void client_read(struct client *c)
 {
     while (c->fd >= 0) {
@@ -296,7 +311,9 @@ static void client_read(struct client *c)
             return;
         if (n < 0 && errno == EINTR)
             continue;
-        client_close(c);    /* EOF or reset: the bytes kept are dropped */
+        close(c->fd);       /* EOF or reset */
+        c->fd = -1;
+        c->reset = n < 0;
     }
 }
 
@@ -338,8 +355,17 @@ static void clients_drain(const struct client *keep)
         if (&H.cl[i] == keep)
             continue;
         client_read(&H.cl[i]);
-        while ((env = client_take(&H.cl[i])))
+        while ((env = client_take(&H.cl[i]))) {
+            struct client *c = &H.cl[i];
+            int body = env->body_case;
+            if (c->want && env->request_id == c->want_id &&
+                (c->want == WANT_PONG
+                     ? body == CCROUTE__V1__ENVELOPE__BODY_PONG
+                     : body == CCROUTE__V1__ENVELOPE__BODY_ACK ||
+                       body == CCROUTE__V1__ENVELOPE__BODY_ERROR))
+                c->answers++;
             ccroute__v1__envelope__free_unpacked(env, NULL);
+        }
     }
 }
 
@@ -354,26 +380,46 @@ static bool clients_unread(void)
     return false;
 }
 
-/* Runs the loop until the engine has read every byte written and two
- * turns brought no reply (so each reply was flushed and read). */
+/* Whether a connection of the engine still has output to write, or is
+ * draining towards its FIN. */
+static bool engine_busy(void)
+{
+    const struct conn_set *cs = &H.srv.conns;
+    if (cs->pending)
+        return true;
+    for (uint32_t i = 0; i < cs->nslots; i++) {
+        const struct conn *k = cs->slots[i];
+        if (k && (k->writing || k->state == CONN_DRAINING))
+            return true;
+    }
+    return false;
+}
+
+/* Runs the loop until the engine has read every byte written, has
+ * written all its output, and two turns brought no reply and no close
+ * (so each reply was flushed and read). */
 static void settle(void)
 {
     int quiet = 0;
     for (int t = 0; t < TURNS_MAX && quiet < 2; t++) {
         size_t before = 0, after = 0;
+        int open_before = 0, open_after = 0;
         uv_run(&H.loop, UV_RUN_NOWAIT);
-        for (int i = 0; i < SESS_CLIENTS; i++)
+        for (int i = 0; i < SESS_CLIENTS; i++) {
             before += H.cl[i].rlen;
-        for (int i = 0; i < SESS_CLIENTS; i++)
+            open_before += H.cl[i].fd >= 0;
             client_read(&H.cl[i]);
-        for (int i = 0; i < SESS_CLIENTS; i++)
             after += H.cl[i].rlen;
-        quiet = after != before || clients_unread() ? 0 : quiet + 1;
+            open_after += H.cl[i].fd >= 0;
+        }
+        quiet = after != before || open_after != open_before ||
+                clients_unread() || engine_busy() ? 0 : quiet + 1;
         clients_drain(NULL);
     }
 }
 
-static void client_send_raw(struct client *c, const uint8_t *p, size_t n)
+/* Returns whether all n bytes were written. */
+static bool client_send_raw(struct client *c, const uint8_t *p, size_t n)
 {
     size_t off = 0;
     for (int t = 0; c->fd >= 0 && off < n && t < TURNS_MAX;) {
@@ -390,18 +436,21 @@ static void client_send_raw(struct client *c, const uint8_t *p, size_t n)
             client_close(c);    /* the engine closed it (EPIPE, reset) */
         }
     }
+    return c->fd >= 0 && off == n;
 }
 
-static void client_send_frame(struct client *c, const uint8_t *payload,
+static bool client_send_frame(struct client *c, const uint8_t *payload,
                               size_t n)
 {
+    bool all;
     uint8_t *f = malloc(FRAME_VARINT_MAX + n);
     FUZZ_CHECK(f != NULL, "out of memory");
     size_t h = frame_varint_put(n, f);
     if (n)
         memcpy(f + h, payload, n);
-    client_send_raw(c, f, h + n);
+    all = client_send_raw(c, f, h + n);
     free(f);
+    return all;
 }
 
 static void client_send(struct client *c, const envelope_t *env)
@@ -466,6 +515,10 @@ static void connect_client(int i)
     c->fd = fd;
     c->rlen = 0;
     c->connects++;
+    c->aligned = true;
+    c->reset = false;
+    c->sent_hello = false;
+    c->want = WANT_NONE;
     for (int t = 0; t < TURNS_MAX &&
                     H.srv.conns.stats.accepted == accepted; t++)
         uv_run(&H.loop, UV_RUN_NOWAIT);
@@ -651,6 +704,63 @@ static void probe(void)
 
 /* ---- one input ---- */
 
+/* A script frame went out whole on a connection that has seen only whole
+ * frames: what the engine owes it (proto/README.md: exactly one Ack or
+ * Error per request, after its events; a Pong for a Ping; an Error
+ * MALFORMED, request id 0, for a frame that does not decode, before the
+ * close). Checked by check_answer() once the loop has settled. */
+static void expect_answer(struct client *c, const uint8_t *payload, size_t n)
+{
+    envelope_t *env = ccroute__v1__envelope__unpack(NULL, n, payload);
+    c->want = WANT_REPLY;
+    c->want_id = 0;
+    c->answers = 0;
+    c->want_malformed = !env;
+    if (!env)
+        return;
+    c->want_id = env->request_id;
+    switch (env->body_case) {
+    case CCROUTE__V1__ENVELOPE__BODY_HELLO:
+        /* A refused credential is answered after auth.failure_delay. */
+        c->sent_hello = true;
+        c->want = WANT_NONE;
+        break;
+    case CCROUTE__V1__ENVELOPE__BODY_PING:
+        c->want = WANT_PONG;
+        break;
+    case CCROUTE__V1__ENVELOPE__BODY_PONG:
+        c->want = WANT_NONE;
+        break;
+    default:
+        break;
+    }
+    ccroute__v1__envelope__free_unpacked(env, NULL);
+}
+
+static void check_answer(struct client *c)
+{
+    /* The MALFORMED Error comes before the close, never a reset that
+     * would discard it (conn.h, "Closing after an Error"). */
+    if (c->want && c->want_malformed) {
+        FUZZ_CHECK(c->answers >= 1 && !c->reset, "an undecodable frame: "
+                   "no Error before the close (%s)", c->reset ? "reset" :
+                   c->fd >= 0 ? "still open" : "EOF");
+        c->want = WANT_NONE;
+        return;
+    }
+    /* Closed meanwhile (by the engine after an Error, or replaced by a
+     * new connection with its name): nothing more is owed. */
+    if (c->want && c->fd >= 0) {
+        FUZZ_CHECK(c->answers >= 1, "request %llu: no %s", (unsigned long
+                   long)c->want_id, c->want == WANT_PONG ? "Pong"
+                                                         : "Ack or Error");
+        FUZZ_CHECK(c->answers == 1 || c->sent_hello,
+                   "request %llu: %u answers", (unsigned long long)c->want_id,
+                   c->answers);
+    }
+    c->want = WANT_NONE;
+}
+
 static uint16_t get16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
@@ -683,12 +793,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > size - off)
                 n = size - off;
             c = script_client(h & 3);
-            if (((h >> 2) & 3) == SESS_OP_FRAME)
-                client_send_frame(c, data + off, n);
-            else
+            if (((h >> 2) & 3) == SESS_OP_FRAME) {
+                if (c->aligned)
+                    expect_answer(c, data + off, n);
+                c->aligned = client_send_frame(c, data + off, n) &&
+                             c->aligned;
+                if (!c->aligned)
+                    c->want = WANT_NONE;
+            } else {
                 client_send_raw(c, data + off, n);
+                c->aligned = n == 0 && c->aligned;
+            }
             off += n;
-            break;
+            settle();
+            check_answer(c);
+            check_router("after a record");
+            continue;
         case SESS_OP_CLOSE:
             client_close(&H.cl[h & 3]);
             break;

@@ -715,6 +715,9 @@ static void sessions(void)
         sess_bytes(0, SESS_OP_WRITE, f + 4, h + n - 4);
     }
     s_simple(0, 4, BODY(CONTACT_ABANDONED), "c-2", NULL, NULL);
+    /* A whole frame that does not decode: Error MALFORMED, then close. */
+    static const uint8_t undecodable[] = { 0xff, 0xff };
+    sess_bytes(0, SESS_OP_FRAME, undecodable, sizeof(undecodable));
     sess_end("garbage");
 }
 
