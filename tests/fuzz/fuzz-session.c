@@ -106,6 +106,8 @@ struct client {
     unsigned answers;       /* Ack/Error (or Pong) with want_id seen */
 };
 
+/* WANT_REPLY: an Ack or an Error; WANT_PONG: a Pong or an Error (a Ping
+ * before Hello gets NOT_HELLO). */
 enum { WANT_NONE = 0, WANT_REPLY, WANT_PONG };
 
 /* The automatic Hello of each script client. */
@@ -359,10 +361,10 @@ static void clients_drain(const struct client *keep)
             struct client *c = &H.cl[i];
             int body = env->body_case;
             if (c->want && env->request_id == c->want_id &&
-                (c->want == WANT_PONG
-                     ? body == CCROUTE__V1__ENVELOPE__BODY_PONG
-                     : body == CCROUTE__V1__ENVELOPE__BODY_ACK ||
-                       body == CCROUTE__V1__ENVELOPE__BODY_ERROR))
+                (body == CCROUTE__V1__ENVELOPE__BODY_ERROR ||
+                 body == (c->want == WANT_PONG
+                              ? CCROUTE__V1__ENVELOPE__BODY_PONG
+                              : CCROUTE__V1__ENVELOPE__BODY_ACK)))
                 c->answers++;
             ccroute__v1__envelope__free_unpacked(env, NULL);
         }
@@ -752,7 +754,7 @@ static void check_answer(struct client *c)
      * new connection with its name): nothing more is owed. */
     if (c->want && c->fd >= 0) {
         FUZZ_CHECK(c->answers >= 1, "request %llu: no %s", (unsigned long
-                   long)c->want_id, c->want == WANT_PONG ? "Pong"
+                   long)c->want_id, c->want == WANT_PONG ? "Pong or Error"
                                                          : "Ack or Error");
         FUZZ_CHECK(c->answers == 1 || c->sent_hello,
                    "request %llu: %u answers", (unsigned long long)c->want_id,
