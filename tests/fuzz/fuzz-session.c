@@ -18,8 +18,8 @@
  *
  * The harness's side of each connection is a plain non-blocking socket.
  * Between records the loop runs (uv_run NOWAIT) until the engine has read
- * everything written and two turns passed without a reply arriving, so
- * every per-turn flush happens. No time is advanced: the deadlines are the
+ * everything written, has no output left to write, and two turns passed
+ * without a reply or a close arriving, so every per-turn flush happens. No time is advanced: the deadlines are the
  * configured ones (seconds), so an input runs the same way each time
  * (only the router's random seed differs, as in the daemon).
  *
@@ -31,6 +31,13 @@
  *   - every frame the engine writes to any client is a frame (prefix
  *     within 16 MiB) whose payload decodes as an Envelope with a body;
  *   - an automatic Hello is answered with its Ack;
+ *   - a script frame on a connection that has seen only whole frames is
+ *     answered as proto/README.md promises: exactly one Ack or Error with
+ *     its request id (a Pong or an Error for a Ping; nothing for a Pong;
+ *     a Hello is left out, since a refused credential is answered late),
+ *     unless the engine closed the connection meanwhile; a frame that
+ *     does not decode gets its Error MALFORMED before the close, and the
+ *     close is a FIN, not a reset;
  *   - after the script, with its clients closed, the engine still serves
  *     a well-behaved pair of new clients (issue 9: no request may make
  *     the engine refuse legitimate work afterwards): a desk says Hello
@@ -47,9 +54,9 @@
  *   input), so in auth mode the script cannot touch its names or agents.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
