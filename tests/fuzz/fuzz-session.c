@@ -145,6 +145,13 @@ static struct {
 
 /* ---- configuration ---- */
 
+/* Small slot counts: the router's tables are allocated for each input.
+ * In auth mode the script's agents outlive its clients (grace), and a
+ * script of libFuzzer's default maximum length (4 KiB; a login takes at
+ * least 8 bytes) could fill max_agents: the probe's AgentLogin may then be
+ * refused with RESOURCE_EXHAUSTED, which is legitimate only when the
+ * router holds max_agents agents indeed. */
+#define FUZZ_MAX_AGENTS 256u
 static const char config_common[] =
     "log_level: error\n"
     "listen: 127.0.0.1:0\n"
@@ -230,6 +237,8 @@ static void init_once(void)
              "    agents: [\"p-*\"]\n",
              config_common, h[0], h[1], h[2], h[3], h[4]);
     load_config(&H.cfg[MODE_AUTH], text);
+    FUZZ_CHECK(H.cfg[MODE_AUTH].router.max_agents == FUZZ_MAX_AGENTS,
+               "FUZZ_MAX_AGENTS is not the configured max_agents");
     H.ready = true;
 }
 
@@ -506,6 +515,13 @@ static bool want_ack(const envelope_t *env, const void *arg)
            env->request_id == *(const uint64_t *)arg;
 }
 
+static bool want_reply(const envelope_t *env, const void *arg)
+{
+    return (env->body_case == CCROUTE__V1__ENVELOPE__BODY_ACK ||
+            env->body_case == CCROUTE__V1__ENVELOPE__BODY_ERROR) &&
+           env->request_id == *(const uint64_t *)arg;
+}
+
 static void expect_ack(struct client *c, uint64_t id, const char *what)
 {
     envelope_t *env = client_wait(c, id, want_ack, &id, what);
@@ -605,6 +621,7 @@ static void probe(void)
     struct want_offer_arg wa = { "probe-c-1", "p-1" };
     struct router_contact_info ci;
     uint32_t ch, ah;
+    envelope_t *got;
 
     /* The script's clients go away. */
     for (int i = 0; i < SESS_CLIENTS; i++)
@@ -649,7 +666,19 @@ static void probe(void)
     env.body_case = CCROUTE__V1__ENVELOPE__BODY_AGENT_LOGIN;
     env.agent_login = &al;
     client_send(desk, &env);
-    expect_ack(desk, 2, "AgentLogin of p-1");
+    uint64_t login_id = 2;
+    got = client_wait(desk, 0, want_reply, &login_id, "AgentLogin of p-1");
+    if (got->body_case == CCROUTE__V1__ENVELOPE__BODY_ERROR) {
+        FUZZ_CHECK(H.mode == MODE_AUTH &&
+                   got->error->code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_RESOURCE_EXHAUSTED &&
+                   router_agent_count(H.srv.router) >= FUZZ_MAX_AGENTS,
+                   "AgentLogin of p-1: Error %d \"%s\" (%u agents)",
+                   (int)got->error->code, got->error->message,
+                   router_agent_count(H.srv.router));
+        ccroute__v1__envelope__free_unpacked(got, NULL);
+        return;     /* full of the script's agents, waiting out their grace */
+    }
+    ccroute__v1__envelope__free_unpacked(got, NULL);
 
     connect_client(PROBE_SWITCH);
     say_hello(sw, "probe-sw", TOKEN_PROBE, CCROUTE__V1__ROLE__ROLE_SWITCH,
@@ -686,8 +715,7 @@ static void probe(void)
                "open mode, empty router: probe-c-1 is in state %d, not "
                "offered to p-1", ci.state);
 
-    envelope_t *got = client_wait(desk, 0, want_offer, &wa,
-                                  "Offer of probe-c-1 to p-1");
+    got = client_wait(desk, 0, want_offer, &wa, "Offer of probe-c-1 to p-1");
     ccroute__v1__envelope__free_unpacked(got, NULL);
     Ccroute__V1__OfferAccepted oa = CCROUTE__V1__OFFER_ACCEPTED__INIT;
     oa.contact_id = "probe-c-1";
