@@ -185,6 +185,9 @@ static void load_config(struct config *c, const char *text)
                "the harness's configuration: %s", err);
 }
 
+/* In auth mode two principals have quotas (a request-rate quota would
+ * depend on the clock, so none), so that the quota paths are fuzzed
+ * too. */
 static void init_once(void)
 {
     char text[4096], h[5][65];
@@ -220,11 +223,13 @@ static void init_once(void)
              "    token_sha256: %s\n"
              "    roles: [switch]\n"
              "    clients: [\"west-*\"]\n"
+             "    quota: {contacts: 16}\n"
              "  - name: desks\n"
              "    token_sha256: %s\n"
              "    roles: [agent]\n"
              "    clients: [\"desk-*\"]\n"
              "    agents: [\"a-*\"]\n"
+             "    quota: {agents: 16}\n"
              "  - name: wall\n"
              "    token_sha256: %s\n"
              "    roles: [monitor, admin]\n"
