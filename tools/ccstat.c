@@ -81,8 +81,12 @@ static void print_stats(const Ccroute__V1__Stats *st, int agents)
                q->avg_speed_of_answer_ms / 1000.0,
                q->avg_handle_time_ms / 1000.0, q->agents_available);
     }
-    printf("contacts waiting %u, agents logged in %u\n", st->contacts_waiting,
-           st->agents_logged_in);
+    printf("contacts waiting %u, agents logged in %u, clients in their grace "
+           "period %u\n", st->contacts_waiting, st->agents_logged_in,
+           st->clients_in_grace);
+    printf("refused Hellos (credential) %llu, requests refused by a quota "
+           "%llu\n", (unsigned long long)st->auth_failures,
+           (unsigned long long)st->quota_refusals);
     if (!agents)
         return;
     printf("\n%-24s %-12s %-16s %9s %9s %6s\n", "agent", "status", "reason",
