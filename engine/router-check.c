@@ -63,7 +63,7 @@ int router_check(const struct router *r, char *buf, size_t len)
     uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
-        uint32_t fifo = 0, nref = 0;
+        uint32_t fifo = 0, nref = 0, early = 0;
         if (q->dead) {
             if (idmap_find(&r->queue_map, q->name, idmap_hash(q->name)) ==
                 qi)
@@ -85,11 +85,19 @@ int router_check(const struct router *r, char *buf, size_t len)
             if (!c->infifo || r->queues[c->queue].base != (int)qi)
                 FAIL("queue %s: fifo holds contact %s of another queue",
                      q->name, c->id);
-            if (c->qnext != NONE &&
+            if (!c->fifo_early && c->arrived_at > q->fifo_max)
+                FAIL("queue %s: contact %s arrived after fifo_max", q->name,
+                     c->id);
+            if (!q->nfifo_early && c->qnext != NONE &&
                 r->contacts[c->qnext].arrived_at < c->arrived_at)
-                FAIL("queue %s: fifo out of order", q->name);
+                FAIL("queue %s: no early contact, yet out of order",
+                     q->name);
+            early += c->fifo_early;
             fifo++;
         }
+        if (early != q->nfifo_early)
+            FAIL("queue %s: %u early contacts but nfifo_early %u", q->name,
+                 early, q->nfifo_early);
         if (fifo != q->waiting)
             FAIL("queue %s: waiting %u but fifo %u", q->name, q->waiting, fifo);
         nwaiting += fifo;

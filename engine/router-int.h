@@ -82,7 +82,15 @@ struct queue {
     struct treap cpool[NLEV][NCH];
     uint16_t cmask[NCH];                    /* levels with waiting contacts */
     struct apool apool[NLEV][NCH];
-    uint32_t fifo_head, fifo_tail;          /* waiting, by queued_at */
+    /* waiting, in the order they entered the queue; arrivals come in
+     * arrival order, contacts moved in (steps, overflow, transfers) keep
+     * their earlier arrival and may be out of it. fifo_max is the latest
+     * arrival appended since the fifo was last empty; nfifo_early counts
+     * the waiting contacts that arrived before it when appended. While
+     * it is 0 the fifo is in arrival order and its head is the oldest. */
+    uint32_t fifo_head, fifo_tail;
+    uint32_t nfifo_early;
+    uint64_t fifo_max;
     uint32_t waiting;
     uint32_t staffed;
     /* logged-in agents with an entry here (any tier) per channel: those
@@ -147,6 +155,7 @@ struct contact {
     uint32_t wprev, wnext;      /* agent's work list */
     uint32_t qprev, qnext;      /* queue's waiting fifo */
     bool infifo;
+    bool fifo_early;            /* arrived before the queue's fifo_max */
     uint32_t rnext;             /* temporary list while re-routing */
     uint64_t excl[EXCL_MAX];
     struct timerheap_node timer;            /* see router__contact_due() */

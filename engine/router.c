@@ -727,25 +727,47 @@ static void cq_remove(struct router *r, struct contact *c)
 /* The waiting fifo of a queue is in arrival order (arrived_at, which a
  * move keeps), so that its head gives the longest wait. New contacts go
  * to the back in O(1); a moved one walks from the back to its place. */
+/* Appends c to its queue's fifo: O(1). A contact that arrived before the
+ * latest arrival appended (moved in by a step, an overflow or a transfer,
+ * keeping its arrival) is counted as early instead of being walked into
+ * arrival order,
+ * which cost a walk over every later arrival of the queue per move. Only
+ * the queue's longest wait needs the oldest arrival (fifo_oldest). */
 static void fifo_add(struct router *r, struct contact *c)
 {
     struct queue *q = squeue(r, c->queue);
-    uint32_t h = chandle(r, c), after = q->fifo_tail;
-    while (after != NONE && r->contacts[after].arrived_at > c->arrived_at)
-        after = r->contacts[after].qprev;
-    c->qprev = after;
-    c->qnext = after == NONE ? q->fifo_head : r->contacts[after].qnext;
-    if (after == NONE)
+    uint32_t h = chandle(r, c), t = q->fifo_tail;
+    if (t == NONE)
+        q->fifo_max = 0;
+    c->fifo_early = c->arrived_at < q->fifo_max;
+    q->nfifo_early += c->fifo_early;
+    if (c->arrived_at > q->fifo_max)
+        q->fifo_max = c->arrived_at;
+    c->qprev = t;
+    c->qnext = NONE;
+    if (t == NONE)
         q->fifo_head = h;
     else
-        r->contacts[after].qnext = h;
-    if (c->qnext == NONE)
-        q->fifo_tail = h;
-    else
-        r->contacts[c->qnext].qprev = h;
+        r->contacts[t].qnext = h;
+    q->fifo_tail = h;
     c->infifo = true;
     q->waiting++;
     r->nwaiting++;
+}
+
+/* The waiting contact of q that arrived first, or NONE: the head while no
+ * early contact waits, else one pass over the fifo (Stats only, not the
+ * routing path). */
+static uint32_t fifo_oldest(const struct router *r, const struct queue *q)
+{
+    uint32_t best = q->fifo_head;
+    if (!q->nfifo_early || best == NONE)
+        return best;
+    for (uint32_t h = r->contacts[best].qnext; h != NONE;
+         h = r->contacts[h].qnext)
+        if (r->contacts[h].arrived_at < r->contacts[best].arrived_at)
+            best = h;
+    return best;
 }
 
 static void fifo_remove(struct router *r, struct contact *c)
@@ -763,6 +785,8 @@ static void fifo_remove(struct router *r, struct contact *c)
         q->fifo_tail = c->qprev;
     c->qprev = c->qnext = NONE;
     c->infifo = false;
+    q->nfifo_early -= c->fifo_early;
+    c->fifo_early = false;
     q->waiting--;
     r->nwaiting--;
 }
@@ -1365,6 +1389,8 @@ static int skill_find(const struct router *r, const char *name)
 static void queue_init_common(struct queue *q)
 {
     q->fifo_head = q->fifo_tail = NONE;
+    q->nfifo_early = 0;
+    q->fifo_max = 0;
     q->overflow = -1;
     q->derived = q->derived_next = -1;
     for (unsigned i = 0; i < ROUTER_MAX_STEPS; i++)
@@ -1769,6 +1795,8 @@ static int intern_queue(struct router *r, int base, unsigned ch,
         q->max_wait_ms = b->max_wait_ms;
         q->overflow = b->overflow;
         q->fifo_head = q->fifo_tail = NONE;
+        q->nfifo_early = 0;
+        q->fifo_max = 0;
         q->derived = -1;
         q->base = base;
         q->nextra = n;
@@ -2717,9 +2745,10 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
         return;
     const struct queue *q = &r->queues[queue];
     out->waiting = q->waiting;
-    if (q->fifo_head != NONE && now > r->contacts[q->fifo_head].arrived_at)
+    uint32_t oldest = fifo_oldest(r, q);
+    if (oldest != NONE && now > r->contacts[oldest].arrived_at)
         out->longest_wait_ms =
-            (uint32_t)((now - r->contacts[q->fifo_head].arrived_at) / 1000);
+            (uint32_t)((now - r->contacts[oldest].arrived_at) / 1000);
     out->unservable = queue_unservable(q);
     for (int d = q->derived; d >= 0; d = r->queues[d].derived_next)
         out->unservable += queue_unservable(&r->queues[d]);
