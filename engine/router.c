@@ -992,28 +992,36 @@ static struct aent *aent_get(struct router *r)
     return e;
 }
 
+/* Undoes one pool membership of agent a (reference f, channel ch): the
+ * queue's staffing counts, the pool's size, the ring reservation or the
+ * pool entry. The caller takes f out of a->ev[ch]. */
+static void aref_drop(struct router *r, const struct agent *a,
+                      const struct aref *f, unsigned ch)
+{
+    struct queue *q = &r->queues[f->queue];
+    struct aent *e = f->e;
+    struct apool *p = aref_pool(r, f, ch);
+    if (f->first)
+        q->staffed--;
+    q->nserv[ch]--;
+    if (!e) {
+        if (a->pooled & (1U << ch))
+            p->n--;
+        lring_unreserve(&p->li);
+        return;
+    }
+    if (aent_valid(r, e))
+        p->n--;
+    if (e->inpool)
+        pool_remove(q, p, &e->node);
+    aent_put(r, e);
+}
+
 static void agent_drop_entries(struct router *r, struct agent *a)
 {
     for (unsigned ch = 0; ch < NCH; ch++) {
-        for (unsigned i = 0; i < a->nev[ch]; i++) {
-            const struct aref *f = &a->ev[ch][i];
-            struct aent *e = f->e;
-            struct apool *p = aref_pool(r, f, ch);
-            if (f->first)
-                r->queues[f->queue].staffed--;
-            r->queues[f->queue].nserv[ch]--;
-            if (!e) {
-                if (a->pooled & (1U << ch))
-                    p->n--;
-                lring_unreserve(&p->li);
-                continue;
-            }
-            if (aent_valid(r, e))
-                p->n--;
-            if (e->inpool)
-                pool_remove(&r->queues[e->queue], p, &e->node);
-            aent_put(r, e);
-        }
+        for (unsigned i = 0; i < a->nev[ch]; i++)
+            aref_drop(r, a, &a->ev[ch][i], ch);
         a->nev[ch] = 0;
         a->lep[ch]++;           /* its records go stale */
     }
@@ -1829,30 +1837,13 @@ static int intern_queue(struct router *r, int base, unsigned ch,
 static void agent_drop_queue(struct router *r, struct agent *a, int qi,
                              unsigned ch)
 {
-    struct queue *q = &r->queues[qi];
     unsigned k = 0;
     for (unsigned i = 0; i < a->nev[ch]; i++) {
         const struct aref *f = &a->ev[ch][i];
-        if (f->queue != qi) {
+        if (f->queue != qi)
             a->ev[ch][k++] = *f;
-            continue;
-        }
-        struct aent *e = f->e;
-        struct apool *p = aref_pool(r, f, ch);
-        if (f->first)
-            q->staffed--;
-        q->nserv[ch]--;
-        if (!e) {
-            if (a->pooled & (1U << ch))
-                p->n--;
-            lring_unreserve(&p->li);
-            continue;
-        }
-        if (aent_valid(r, e))
-            p->n--;
-        if (e->inpool)
-            pool_remove(q, p, &e->node);
-        aent_put(r, e);
+        else
+            aref_drop(r, a, f, ch);
     }
     a->nev[ch] = (uint16_t)k;
     if (!k)
