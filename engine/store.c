@@ -343,6 +343,21 @@ static void sent_recycle(struct store *s, struct store_sent *b)
     s->free_sent = b;
 }
 
+/* Forgets every batch sent and not yet confirmed; replies still on their
+ * way are ignored when they come. */
+static void sent_drop_all(struct store *s)
+{
+    s->ignore_replies += s->batches_flying;
+    s->batches_flying = 0;
+    while (s->sent_head) {
+        struct store_sent *b = s->sent_head;
+        s->sent_head = b->next;
+        sent_recycle(s, b);
+    }
+    s->sent_tail = NULL;
+    s->nsent = 0;
+}
+
 /* The term is over: another engine owns (or owned) the tenant since. */
 static void term_lost(struct store *s, const char *why)
 {
@@ -357,15 +372,7 @@ static void term_lost(struct store *s, const char *why)
     s->loading = false;
     s->need_resend = false;
     s->lost_pending = false;
-    s->ignore_replies += s->batches_flying;
-    s->batches_flying = 0;
-    while (s->sent_head) {
-        struct store_sent *b = s->sent_head;
-        s->sent_head = b->next;
-        sent_recycle(s, b);
-    }
-    s->sent_tail = NULL;
-    s->nsent = 0;
+    sent_drop_all(s);
     storebatch_reset(&s->cur);
     storestate_reset(&s->keys);
     pending_update(s);
@@ -962,15 +969,7 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
 static void rewrite_state(struct store *s, const char *why)
 {
     s->lost_pending = false;
-    s->ignore_replies += s->batches_flying;
-    s->batches_flying = 0;
-    while (s->sent_head) {
-        struct store_sent *b = s->sent_head;
-        s->sent_head = b->next;
-        sent_recycle(s, b);
-    }
-    s->sent_tail = NULL;
-    s->nsent = 0;
+    sent_drop_all(s);
     storestate_reset(&s->keys);
     struct store_sent *b = s->free_sent;
     if (b) {
