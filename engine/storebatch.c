@@ -40,18 +40,28 @@ void storebatch_swap(struct storebatch *a, struct storebatch *b)
     *b = t;
 }
 
+/* Grows the byte buffer *buf of capacity *cap (doubling, from 4 KiB) to
+ * hold at least `need` bytes; *buf may move. 0, or -1 (unchanged) without
+ * memory. */
+static int bytes_grow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    char *p = realloc(*buf, n);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
 static int reserve(struct storebatch *b, size_t bytes, size_t args)
 {
-    if (b->len + bytes > b->cap) {
-        size_t n = b->cap ? b->cap : 4096;
-        while (n < b->len + bytes)
-            n *= 2;
-        char *p = realloc(b->buf, n);
-        if (!p)
-            return -1;
-        b->buf = p;
-        b->cap = n;
-    }
+    if (bytes_grow(&b->buf, &b->cap, b->len + bytes) < 0)
+        return -1;
     if (b->nargs + args > b->capargs) {
         size_t n = b->capargs ? b->capargs : 128;
         while (n < b->nargs + args)
@@ -434,16 +444,8 @@ static struct storestate_ent *ent_get(struct storestate *t, int agent,
 static int arena_put(struct storestate *t, const void *p, size_t n,
                      size_t *off)
 {
-    if (t->alen + n > t->acap) {
-        size_t c = t->acap ? t->acap : 4096;
-        while (c < t->alen + n)
-            c *= 2;
-        char *a = realloc(t->arena, c);
-        if (!a)
-            return -1;
-        t->arena = a;
-        t->acap = c;
-    }
+    if (bytes_grow(&t->arena, &t->acap, t->alen + n) < 0)
+        return -1;
     if (n)
         memcpy(t->arena + t->alen, p, n);
     *off = t->alen;
@@ -468,17 +470,7 @@ int storestate_reserve(struct storestate *t, size_t keys, size_t bytes)
      * `need` entries, with the size ent_get itself would pick. */
     if (t->nslots < 2 * need && rehash(t, 4 * t->cap) < 0)
         return -1;
-    if (t->alen + bytes > t->acap) {
-        size_t c = t->acap ? t->acap : 4096;
-        while (c < t->alen + bytes)
-            c *= 2;
-        char *a = realloc(t->arena, c);
-        if (!a)
-            return -1;
-        t->arena = a;
-        t->acap = c;
-    }
-    return 0;
+    return bytes_grow(&t->arena, &t->acap, t->alen + bytes);
 }
 
 static int ent_new(struct storestate *t, int agent, const char *id,
