@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "auth.h"
+
 /* ---- clients ---- */
 
 int e2e_open(struct e2e_client *e, int port)
@@ -723,4 +725,36 @@ void e2e_events_check(redisContext *c, const char *tenant,
     }
     free(rp.a);
     free(rp.l);
+}
+
+/* ---- heap clients of an env ---- */
+
+struct e2e_client *e2e_env_dial(struct e2e_env *f)
+{
+    struct e2e_client *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    assert_int_equal(e2e_open(c, f->d.port), 0);
+    return c;
+}
+
+struct e2e_client *e2e_env_dial_hello(struct e2e_env *f, const char *name,
+                                      Ccroute__V1__Role role)
+{
+    struct e2e_client *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    e2e_open_hello(c, f->d.port, name, role, false);
+    return c;
+}
+
+void e2e_hang_up(struct e2e_client *c)
+{
+    e2e_close(c);
+    free(c);
+}
+
+void e2e_token_hex(const char *token, char out[65])
+{
+    uint8_t h[AUTH_HASH_LEN];
+    assert_int_equal(auth_hash(token, strlen(token), h), 0);
+    auth_hex_format(h, out);
 }

@@ -179,6 +179,16 @@ int e2e_env_start(void **state, bool with_redis, e2e_config_cb config,
  * closes the Redis connection, stops Redis, frees the env. -1 when the
  * daemon did not exit with status 0. */
 int e2e_env_teardown(void **state);
+/* Clients on the heap, for tests that hold them by pointer: a new
+ * connection to the env's daemon (failing the test if it cannot connect),
+ * the same after a Hello without credential (failing on an Error), and
+ * e2e_hang_up() closing and freeing one. */
+struct e2e_client *e2e_env_dial(struct e2e_env *f);
+struct e2e_client *e2e_env_dial_hello(struct e2e_env *f, const char *name,
+                                      Ccroute__V1__Role role);
+void e2e_hang_up(struct e2e_client *c);
+/* The SHA-256 of a token in hex, as a principal's token_sha256 wants it. */
+void e2e_token_hex(const char *token, char out[65]);
 
 /* ---- the event stream ---- */
 

@@ -56,13 +56,6 @@ static const char *const tok_far = TOKEN("far");
 static char tmpdir[64];
 static char token_file[128];
 
-static void hex_of(const char *token, char out[65])
-{
-    uint8_t h[AUTH_HASH_LEN];
-    assert_int_equal(auth_hash(token, strlen(token), h), 0);
-    auth_hex_format(h, out);
-}
-
 static void write_file(const char *path, const char *text, mode_t mode)
 {
     FILE *f = fopen(path, "w");
@@ -77,12 +70,12 @@ static void config_text(char *buf, size_t len, int redis_port,
                         const void *arg)
 {
     char a[65], b[65], da[65], mon[65], adm[65], far[65];
-    hex_of(tok_sw_a, a);
-    hex_of(tok_sw_b, b);
-    hex_of(tok_desk_a, da);
-    hex_of(tok_mon, mon);
-    hex_of(tok_adm, adm);
-    hex_of(tok_far, far);
+    e2e_token_hex(tok_sw_a, a);
+    e2e_token_hex(tok_sw_b, b);
+    e2e_token_hex(tok_desk_a, da);
+    e2e_token_hex(tok_mon, mon);
+    e2e_token_hex(tok_adm, adm);
+    e2e_token_hex(tok_far, far);
     snprintf(buf, len,
         "log_level: info\n"
         "grace: 30s\n"
@@ -118,7 +111,7 @@ static int setup(void **state)
     if (!mkdtemp(tmpdir))
         return -1;
     snprintf(token_file, sizeof(token_file), "%s/tokens.yaml", tmpdir);
-    hex_of(tok_desk_b, db);
+    e2e_token_hex(tok_desk_b, db);
     snprintf(text, sizeof(text), "# desk-b's token\ndesk-b: %s\n", db);
     write_file(token_file, text, 0600);
     return e2e_env_start(state, false, config_text, NULL);
@@ -151,28 +144,14 @@ static int hello(struct e2e_client *e, const char *name, int role,
     return e2e_call(&*e, &env, T_MS);
 }
 
-static struct e2e_client *dial(struct e2e_env *f)
-{
-    struct e2e_client *e = calloc(1, sizeof(*e));
-    assert_non_null(e);
-    assert_int_equal(e2e_open(e, f->d.port), 0);
-    return e;
-}
-
 static struct e2e_client *dial_hello(struct e2e_env *f, const char *name,
                                      int role, const char *token)
 {
-    struct e2e_client *e = dial(f);
+    struct e2e_client *e = e2e_env_dial(f);
     int rc = hello(e, name, role, token, false);
     if (rc != 0)
         fail_msg("Hello %s: %d", name, rc);
     return e;
-}
-
-static void hang_up(struct e2e_client *e)
-{
-    e2e_close(e);
-    free(e);
 }
 
 /* Sends one request of type `body` about contact cid / agent aid and
@@ -426,10 +405,10 @@ static void test_matrix(void **state)
     assert_string_equal(msg, want);
 
     for (int r = 0; r < 6; r++)
-        hang_up(w.tester[r]);
+        e2e_hang_up(w.tester[r]);
     for (int p = 0; p < 2; p++) {
-        hang_up(w.sw[p]);
-        hang_up(w.desk[p]);
+        e2e_hang_up(w.sw[p]);
+        e2e_hang_up(w.desk[p]);
     }
 }
 
@@ -452,8 +431,8 @@ static void test_foreign_arrival_reveals_nothing(void **state)
     assert_non_null(e);
     assert_string_equal(e->contact_queued->contact_id, "secret-1");
     ccr_free(e);
-    hang_up(a);
-    hang_up(b);
+    e2e_hang_up(a);
+    e2e_hang_up(b);
 }
 
 /* ---- credentials ---- */
@@ -461,7 +440,7 @@ static void test_foreign_arrival_reveals_nothing(void **state)
 static void test_credentials(void **state)
 {
     struct e2e_env *f = *state;
-    struct e2e_client *e = dial(f);
+    struct e2e_client *e = e2e_env_dial(f);
     char bad[128];
 
     /* nothing before a valid Hello */
@@ -472,9 +451,9 @@ static void test_credentials(void **state)
                      EC(UNAUTHENTICATED));
     assert_int_equal(request(e, BODY(STATS_REQUEST), NULL, "a-1", NULL, 0),
                      EC(NOT_HELLO));
-    hang_up(e);
+    e2e_hang_up(e);
 
-    e = dial(f);
+    e = e2e_env_dial(f);
     /* differs from sw-a's token only in its last byte: the whole token is
      * compared (by hash), not a prefix */
     snprintf(bad, sizeof(bad), "%s", tok_sw_a);
@@ -485,9 +464,9 @@ static void test_credentials(void **state)
     snprintf(bad, sizeof(bad), "%.*s", (int)strlen(tok_sw_a) - 1, tok_sw_a);
     assert_int_equal(hello(e, "sw-a-1", ROLE(SWITCH), bad, false),
                      EC(UNAUTHENTICATED));
-    hang_up(e);
+    e2e_hang_up(e);
 
-    e = dial(f);
+    e = e2e_env_dial(f);
     snprintf(bad, sizeof(bad), "%s\n", tok_sw_a);
     assert_int_equal(hello(e, "sw-a-1", ROLE(SWITCH), bad, false),
                      EC(UNAUTHENTICATED));
@@ -507,7 +486,7 @@ static void test_credentials(void **state)
     assert_int_equal(hello(e, "desk-b-1", ROLE(AGENT), tok_desk_b, false), 0);
     assert_int_equal(hello(e, "desk-b-1", ROLE(AGENT), tok_desk_b, false),
                      EC(INVALID_STATE));
-    hang_up(e);
+    e2e_hang_up(e);
 }
 
 /* After max_failures (3) refused credentials the connection is closed;
@@ -516,7 +495,7 @@ static void test_failures_close(void **state)
 {
     struct e2e_env *f = *state;
     struct e2e_client *mon = dial_hello(f, "mon-1", ROLE(MONITOR), tok_mon);
-    struct e2e_client *e = dial(f);
+    struct e2e_client *e = e2e_env_dial(f);
     ccr_envelope *st;
     uint64_t before;
 
@@ -545,7 +524,7 @@ static void test_failures_close(void **state)
         assert_null(e2e_wait(e, BODY(ACK), 0, T_MS));
         assert_true(e->eof);
     }
-    hang_up(e);
+    e2e_hang_up(e);
 
     st = e2e_stats(mon);
     assert_int_equal(st->stats->auth_failures, before + 3);
@@ -555,7 +534,7 @@ static void test_failures_close(void **state)
     /* the log never holds a token */
     assert_false(harness_log_contains(f->d.log, "wrong-1", 0));
     assert_false(harness_log_contains(f->d.log, tok_sw_a, 0));
-    hang_up(mon);
+    e2e_hang_up(mon);
 }
 
 /* ---- re-attach and client names ---- */
@@ -567,40 +546,40 @@ static void test_reattach_other_principal(void **state)
     struct e2e_client *b;
 
     assert_int_equal(e2e_contact(a, "cs-1", "q1", E2E_VOICE), 0);
-    hang_up(a);
+    e2e_hang_up(a);
     e2e_expect_log(&f->d, "client shared-1 gone", T_MS);
 
     /* the name is in sw-b's scope too, but sw-a held it */
-    b = dial(f);
+    b = e2e_env_dial(f);
     assert_int_equal(hello(b, "shared-1", ROLE(SWITCH), tok_sw_b, true),
                      EC(FORBIDDEN));
-    hang_up(b);
+    e2e_hang_up(b);
 
-    a = dial(f);
+    a = e2e_env_dial(f);
     assert_int_equal(hello(a, "shared-1", ROLE(SWITCH), tok_sw_a, true), 0);
     /* it got its contact back: it may abandon it */
     assert_int_equal(e2e_simple(a, BODY(CONTACT_ABANDONED), "cs-1", NULL), 0);
-    hang_up(a);
+    e2e_hang_up(a);
 }
 
 static void test_one_connection_per_name(void **state)
 {
     struct e2e_env *f = *state;
     struct e2e_client *old = dial_hello(f, "shared-2", ROLE(SWITCH), tok_sw_a);
-    struct e2e_client *b = dial(f), *neu;
+    struct e2e_client *b = e2e_env_dial(f), *neu;
     ccr_envelope *st;
 
     assert_int_equal(e2e_contact(old, "cs-2", "q1", E2E_VOICE), 0);
     /* another principal may not take a live name */
     assert_int_equal(hello(b, "shared-2", ROLE(SWITCH), tok_sw_b, false),
                      EC(FORBIDDEN));
-    hang_up(b);
+    e2e_hang_up(b);
     st = e2e_stats_queues(old, NULL, 0);    /* still served */
     ccr_free(st);
 
     /* the same principal's new connection replaces the old one, and
      * with reattach takes its contacts */
-    neu = dial(f);
+    neu = e2e_env_dial(f);
     assert_int_equal(hello(neu, "shared-2", ROLE(SWITCH), tok_sw_a, true), 0);
     assert_null(e2e_wait(old, BODY(ACK), 0, T_MS));
     assert_true(old->eof);
@@ -608,8 +587,8 @@ static void test_one_connection_per_name(void **state)
                      0);
     e2e_expect_log(&f->d, "replaced by a new connection with its client "
                    "name", T_MS);
-    hang_up(old);
-    hang_up(neu);
+    e2e_hang_up(old);
+    e2e_hang_up(neu);
 }
 
 /* ---- the command line ---- */
@@ -640,7 +619,7 @@ static void test_token_file_mode(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(cfg, sizeof(cfg), "%s/c.yaml", dir);
     snprintf(tok, sizeof(tok), "%s/t.yaml", dir);
-    hex_of(tok_sw_a, hex);
+    e2e_token_hex(tok_sw_a, hex);
     snprintf(text, sizeof(text), "sw-a: %s\n", hex);
     write_file(tok, text, 0644);
     snprintf(text, sizeof(text),
@@ -674,7 +653,7 @@ static void test_token_file_mode(void **state)
                             "already given to principal \"sw-a\""));
     {
         char other[65];
-        hex_of(tok_sw_b, other);
+        e2e_token_hex(tok_sw_b, other);
         snprintf(text, sizeof(text), "sw-a: [%s, %s]\n", hex, other);
         write_file(tok, text, 0600);
         assert_int_equal(sh(cmd, out, sizeof(out)), 0);
@@ -728,7 +707,7 @@ static void test_open_needs_loopback(void **state)
 static void test_hash_token(void **state)
 {
     char cmd[512], out[256], hex[65];
-    hex_of(tok_sw_a, hex);
+    e2e_token_hex(tok_sw_a, hex);
     snprintf(cmd, sizeof(cmd), "printf '%%s\\n' '%s' | %s/ccrouted "
              "--hash-token", tok_sw_a, build_dir());
     assert_int_equal(sh(cmd, out, sizeof(out)), 0);
@@ -805,8 +784,8 @@ static void test_config_errors(void **state)
         { "auth: {tokens: x}\n", "t.yaml:1: auth.tokens: unknown key" },
     };
     char h[65], g[65], text[1024], err[512];
-    hex_of(tok_sw_a, h);
-    hex_of(tok_sw_b, g);
+    e2e_token_hex(tok_sw_a, h);
+    e2e_token_hex(tok_sw_b, g);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct config c;
         const char *in = cases[i].text;

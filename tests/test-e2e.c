@@ -72,30 +72,6 @@ static int setup_short_grace(void **state)
 
 /* ---- helpers ---- */
 
-/* Clients live on the heap so that tests hold them by pointer. */
-static struct e2e_client *dial(fx_t *f)
-{
-    struct e2e_client *c = calloc(1, sizeof(*c));
-    assert_non_null(c);
-    assert_int_equal(e2e_open(c, f->d.port), 0);
-    return c;
-}
-
-static struct e2e_client *dial_hello(fx_t *f, const char *name,
-                                     Ccroute__V1__Role role)
-{
-    struct e2e_client *c = calloc(1, sizeof(*c));
-    assert_non_null(c);
-    e2e_open_hello(c, f->d.port, name, role, false);
-    return c;
-}
-
-static void client_close(struct e2e_client *c)
-{
-    e2e_close(c);
-    free(c);
-}
-
 /* The next message with body `bc` (others stay queued); fails the test
  * on timeout. */
 static ccr_envelope *wait_for(struct e2e_client *c, int bc)
@@ -164,9 +140,9 @@ static uint32_t waiting(struct e2e_client *c)
 static void test_route_offer_accept_complete(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-1", ROLE(SWITCH));
-    struct e2e_client *ag = dial_hello(f, "desk-1", ROLE(AGENT));
-    struct e2e_client *mon = dial_hello(f, "wallboard", ROLE(MONITOR));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
+    struct e2e_client *mon = e2e_env_dial_hello(f, "wallboard", ROLE(MONITOR));
     ccr_envelope *e;
     uint64_t now_ms = (uint64_t)time(NULL) * 1000;
 
@@ -205,17 +181,17 @@ static void test_route_offer_accept_complete(void **state)
     assert_int_equal(simple(sw, BODY(CONTACT_COMPLETED), "c1", NULL),
                      EC(UNKNOWN_CONTACT));
     assert_int_equal(simple(ag, BODY(AGENT_LOGOUT), NULL, "a1"), 0);
-    client_close(sw);
-    client_close(ag);
-    client_close(mon);
+    e2e_hang_up(sw);
+    e2e_hang_up(ag);
+    e2e_hang_up(mon);
 }
 
 static void test_reject_goes_to_next_agent(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-1", ROLE(SWITCH));
-    struct e2e_client *a1 = dial_hello(f, "desk-1", ROLE(AGENT));
-    struct e2e_client *a2 = dial_hello(f, "desk-2", ROLE(AGENT));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *a1 = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
+    struct e2e_client *a2 = e2e_env_dial_hello(f, "desk-2", ROLE(AGENT));
     ccr_envelope *e;
 
     assert_int_equal(agent_login(a1, "a1", "sales", 5), 0);
@@ -232,16 +208,17 @@ static void test_reject_goes_to_next_agent(void **state)
     assert_int_equal(simple(a1, BODY(OFFER_ACCEPTED), "c1", "a1"),
                      EC(INVALID_STATE));
     assert_int_equal(simple(a2, BODY(OFFER_ACCEPTED), "c1", "a2"), 0);
-    client_close(sw);
-    client_close(a1);
-    client_close(a2);
+    e2e_hang_up(sw);
+    e2e_hang_up(a1);
+    e2e_hang_up(a2);
 }
 
 static void test_errors_keep_connection(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *c = dial(f);
-    struct e2e_client *other = dial_hello(f, "bystander", ROLE(SWITCH));
+    struct e2e_client *c = e2e_env_dial(f);
+    struct e2e_client *other =
+        e2e_env_dial_hello(f, "bystander", ROLE(SWITCH));
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Hello hello = CCROUTE__V1__HELLO__INIT;
     Ccroute__V1__Ack ack = CCROUTE__V1__ACK__INIT;
@@ -308,15 +285,15 @@ static void test_errors_keep_connection(void **state)
     assert_int_equal(contact_arrive(c, "ok1", "support"), 0);
     assert_int_equal(contact_arrive(other, "ok2", "support"), 0);
     assert_int_equal(waiting(other), 2);
-    client_close(c);
-    client_close(other);
+    e2e_hang_up(c);
+    e2e_hang_up(other);
 }
 
 static void test_forbidden_roles(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *mon = dial_hello(f, "wall", ROLE(MONITOR));
-    struct e2e_client *ag = dial_hello(f, "desk", ROLE(AGENT));
+    struct e2e_client *mon = e2e_env_dial_hello(f, "wall", ROLE(MONITOR));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk", ROLE(AGENT));
 
     assert_int_equal(contact_arrive(mon, "m1", "sales"), EC(FORBIDDEN));
     assert_int_equal(agent_login(mon, "m2", "sales", 1), EC(FORBIDDEN));
@@ -326,53 +303,53 @@ static void test_forbidden_roles(void **state)
     /* What they may do. */
     assert_int_equal(agent_login(ag, "a1", "sales", 2), 0);
     ccr_free(stats(mon));
-    client_close(mon);
-    client_close(ag);
+    e2e_hang_up(mon);
+    e2e_hang_up(ag);
 }
 
 static void test_malformed_frame_closes(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *c = dial_hello(f, "bad", ROLE(SWITCH));
-    struct e2e_client *other = dial_hello(f, "good", ROLE(SWITCH));
+    struct e2e_client *c = e2e_env_dial_hello(f, "bad", ROLE(SWITCH));
+    struct e2e_client *other = e2e_env_dial_hello(f, "good", ROLE(SWITCH));
     /* Length 3, payload that is not an Envelope (field 1 with wire type 7). */
     static const uint8_t junk[] = { 3, 0x0f, 0xff, 0xff };
     assert_int_equal(ccr_client_send_raw(c->c, junk, sizeof(junk)), 0);
     expect_error_then_close(c, EC(MALFORMED));
-    client_close(c);
+    e2e_hang_up(c);
     assert_int_equal(contact_arrive(other, "g1", "sales"), 0);
-    client_close(other);
+    e2e_hang_up(other);
 }
 
 static void test_bad_length_prefix_closes(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *c = dial(f);
+    struct e2e_client *c = e2e_env_dial(f);
     static const uint8_t bad[11] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                      0xff, 0xff, 0xff, 0xff, 0x01 };
     assert_int_equal(ccr_client_send_raw(c->c, bad, sizeof(bad)), 0);
     expect_error_then_close(c, EC(MALFORMED));
-    client_close(c);
+    e2e_hang_up(c);
 }
 
 static void test_oversized_frame_closes(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *c = dial_hello(f, "big", ROLE(SWITCH));
-    struct e2e_client *other = dial_hello(f, "small", ROLE(SWITCH));
+    struct e2e_client *c = e2e_env_dial_hello(f, "big", ROLE(SWITCH));
+    struct e2e_client *other = e2e_env_dial_hello(f, "small", ROLE(SWITCH));
     uint8_t hdr[FRAME_VARINT_MAX];
     size_t n = frame_varint_put(4097, hdr);   /* max_frame is 4096 */
     assert_int_equal(ccr_client_send_raw(c->c, hdr, n), 0);
     expect_error_then_close(c, EC(FRAME_TOO_LARGE));
-    client_close(c);
+    e2e_hang_up(c);
     assert_int_equal(contact_arrive(other, "s1", "sales"), 0);
-    client_close(other);
+    e2e_hang_up(other);
 }
 
 static void test_frames_split_and_batched(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *c = dial(f);
+    struct e2e_client *c = e2e_env_dial(f);
     uint8_t buf[4096];
     size_t len = 0;
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
@@ -415,14 +392,14 @@ static void test_frames_split_and_batched(void **state)
         }
         ccr_free(e);
     }
-    client_close(c);
+    e2e_hang_up(c);
 }
 
 static void test_duplicate_contact(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-1", ROLE(SWITCH));
-    struct e2e_client *ag = dial_hello(f, "desk-1", ROLE(AGENT));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
     ccr_envelope *cq = NULL;
@@ -453,15 +430,15 @@ static void test_duplicate_contact(void **state)
     /* And when offered, the duplicate reports OFFERED/ASSIGNED state. */
     env.request_id = 0;
     assert_int_equal(call(sw, &env), 0);
-    client_close(sw);
-    client_close(ag);
+    e2e_hang_up(sw);
+    e2e_hang_up(ag);
 }
 
 static void test_slow_reader_disconnected(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *slow = dial_hello(f, "slow", ROLE(MONITOR));
-    struct e2e_client *fast = dial_hello(f, "fast", ROLE(SWITCH));
+    struct e2e_client *slow = e2e_env_dial_hello(f, "slow", ROLE(MONITOR));
+    struct e2e_client *fast = e2e_env_dial_hello(f, "fast", ROLE(SWITCH));
     int small = 4096, rc = 0;
     long sent = 0;
     long long deadline = harness_now_ms() + 20000;
@@ -488,23 +465,23 @@ static void test_slow_reader_disconnected(void **state)
     assert_true(rc == -EPIPE || rc == -ECONNRESET);
     assert_true(harness_daemon_log_contains(&f->d, "output above", T_MS));
     assert_int_equal(contact_arrive(fast, "after", "support"), 0);
-    client_close(slow);
-    client_close(fast);
+    e2e_hang_up(slow);
+    e2e_hang_up(fast);
 }
 
 static void test_grace_reattach(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "pbx-1", ROLE(SWITCH));
-    struct e2e_client *ag = dial_hello(f, "desk-1", ROLE(AGENT));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "pbx-1", ROLE(SWITCH));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
     ccr_envelope *e;
 
     assert_int_equal(contact_arrive(sw, "r1", "sales"), 0);
     assert_int_equal(contact_arrive(sw, "r2", "sales"), 0);
-    client_close(sw);
+    e2e_hang_up(sw);
     assert_true(harness_daemon_log_contains(&f->d, "client pbx-1 gone", T_MS));
 
-    sw = dial(f);
+    sw = e2e_env_dial(f);
     assert_int_equal(e2e_hello(sw, "pbx-1", ROLE(SWITCH), true, NULL, 0, T_MS),
                      0);
     assert_int_equal(waiting(sw), 2);
@@ -518,16 +495,16 @@ static void test_grace_reattach(void **state)
     e = wait_for(sw, BODY(CONTACT_ASSIGNED));
     assert_string_equal(e->contact_assigned->contact_id, cid);
     ccr_free(e);
-    client_close(sw);
-    client_close(ag);
+    e2e_hang_up(sw);
+    e2e_hang_up(ag);
 }
 
 static void test_grace_expires_abandons(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *ag = dial_hello(f, "desk-1", ROLE(AGENT));
-    struct e2e_client *sw = dial_hello(f, "pbx-2", ROLE(SWITCH));
-    struct e2e_client *mon = dial_hello(f, "wall", ROLE(MONITOR));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "pbx-2", ROLE(SWITCH));
+    struct e2e_client *mon = e2e_env_dial_hello(f, "wall", ROLE(MONITOR));
     ccr_envelope *e;
 
     assert_int_equal(agent_login(ag, "a1", "sales", 4), 0);
@@ -536,7 +513,7 @@ static void test_grace_expires_abandons(void **state)
     assert_string_equal(e->offer->contact_id, "g1");
     ccr_free(e);
     assert_int_equal(contact_arrive(sw, "g2", "sales"), 0);   /* queued */
-    client_close(sw);   /* and it never comes back */
+    e2e_hang_up(sw);   /* and it never comes back */
 
     e = wait_for(ag, BODY(OFFER_REVOKED));
     assert_string_equal(e->offer_revoked->contact_id, "g1");
@@ -549,31 +526,31 @@ static void test_grace_expires_abandons(void **state)
     /* Accepting the revoked offer now fails. */
     assert_int_equal(simple(ag, BODY(OFFER_ACCEPTED), "g1", "a1"),
                      EC(UNKNOWN_CONTACT));
-    client_close(ag);
-    client_close(mon);
+    e2e_hang_up(ag);
+    e2e_hang_up(mon);
 }
 
 static void test_agent_connection_grace_logout(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *ag = dial_hello(f, "desk-9", ROLE(AGENT));
-    struct e2e_client *mon = dial_hello(f, "wall", ROLE(MONITOR));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-9", ROLE(AGENT));
+    struct e2e_client *mon = e2e_env_dial_hello(f, "wall", ROLE(MONITOR));
     ccr_envelope *st;
 
     assert_int_equal(agent_login(ag, "a9", "support", 3), 0);
-    client_close(ag);
+    e2e_hang_up(ag);
     assert_true(harness_daemon_log_contains(&f->d, "did not come back",
                                             T_MS));
     st = stats(mon);
     assert_int_equal(st->stats->agents_logged_in, 0);
     ccr_free(st);
-    client_close(mon);
+    e2e_hang_up(mon);
 }
 
 static void test_owner_contact_events(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
     ccr_envelope *cq;
@@ -595,7 +572,7 @@ static void test_owner_contact_events(void **state)
     ccr_free(cq);
     assert_int_equal(simple(sw, BODY(CONTACT_ABANDONED), "q1", NULL), 0);
     assert_int_equal(waiting(sw), 0);
-    client_close(sw);
+    e2e_hang_up(sw);
 }
 
 int main(void)

@@ -65,21 +65,6 @@ static int setup_short_age(void **state)
     return e2e_env_start(state, false, config_text, "500ms");
 }
 
-static struct e2e_client *dial_hello(fx_t *f, const char *name,
-                                     Ccroute__V1__Role role)
-{
-    struct e2e_client *c = calloc(1, sizeof(*c));
-    assert_non_null(c);
-    e2e_open_hello(c, f->d.port, name, role, false);
-    return c;
-}
-
-static void client_close(struct e2e_client *c)
-{
-    e2e_close(c);
-    free(c);
-}
-
 /* Sends env and expects an Error with `code`; returns its message (the
  * caller frees the envelope through *keep). */
 static const char *expect_error(struct e2e_client *c, ccr_envelope *env,
@@ -133,7 +118,7 @@ static Ccroute__V1__ContactArrived contact_msg(const char *id,
 static void test_invalid_utf8_refused(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT, *err;
     Ccroute__V1__Attribute a = CCROUTE__V1__ATTRIBUTE__INIT;
     Ccroute__V1__Attribute *ap[1] = {&a};
@@ -167,7 +152,7 @@ static void test_invalid_utf8_refused(void **state)
     env.contact_arrived = &m;
     assert_int_equal(e2e_call(sw, &env, T_MS), 0);
     assert_int_equal(e2e_agent_login(sw, "a7", "sales", 1, 1, 0), 0);
-    client_close(sw);
+    e2e_hang_up(sw);
 }
 
 /* Hello with a client name that is not UTF-8: INVALID_FIELD, and a valid
@@ -193,7 +178,7 @@ static void test_invalid_client_name(void **state)
 static void test_nul_in_id_refused(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *ag = dial_hello(f, "desk-1", ROLE(AGENT));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__AgentLogin l = CCROUTE__V1__AGENT_LOGIN__INIT;
     l.agent_id = "abZcd";
@@ -218,7 +203,7 @@ static void test_nul_in_id_refused(void **state)
     assert_int_equal(st->stats->agents_logged_in, 0);
     ccr_free(st);
     assert_int_equal(e2e_agent_login(ag, "ab", "sales", 1, 1, 0), 0);
-    client_close(ag);
+    e2e_hang_up(ag);
 }
 
 /* A contact in several scripts is routed, and its Offer carries the
@@ -227,8 +212,9 @@ static void test_nul_in_id_refused(void **state)
 static void test_multilingual_contact(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-\xc3\xa9", ROLE(SWITCH));
-    struct e2e_client *ag = dial_hello(f, "desk-1", ROLE(AGENT));
+    struct e2e_client *sw =
+        e2e_env_dial_hello(f, "switch-\xc3\xa9", ROLE(SWITCH));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
     static const char *const kv[4][2] = {
         {"nombre", "Jos\xc3\xa9 Mu\xc3\xb1oz"},
         {"\xe5\x90\x8d\xe5\x89\x8d", "\xe5\xb1\xb1\xe7\x94\xb0"},  /* 名前 山田 */
@@ -264,8 +250,8 @@ static void test_multilingual_contact(void **state)
     assert_non_null(e2e_stats_agent(st, aid));
     assert_strict_decodable(st);
     ccr_free(st);
-    client_close(ag);
-    client_close(sw);
+    e2e_hang_up(ag);
+    e2e_hang_up(sw);
 }
 
 /* The configured quotas: at most 4 attributes, 256 bytes of keys and
@@ -273,7 +259,7 @@ static void test_multilingual_contact(void **state)
 static void test_attribute_quota(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
     char big[200];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = 0;
@@ -313,7 +299,7 @@ static void test_attribute_quota(void **state)
     ccr_envelope *st = e2e_stats(sw);
     assert_int_equal(st->stats->contacts_waiting, 3);
     ccr_free(st);
-    client_close(sw);
+    e2e_hang_up(sw);
 }
 
 /* With max_contact_age 500ms a contact that no agent serves ends as
@@ -321,7 +307,7 @@ static void test_attribute_quota(void **state)
 static void test_max_contact_age(void **state)
 {
     fx_t *f = *state;
-    struct e2e_client *sw = dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
     assert_int_equal(e2e_contact(sw, "old", "sales", E2E_VOICE), 0);
     for (;;) {
         ccr_envelope *e = e2e_wait(sw, BODY(CONTACT_QUEUED), 0, T_MS);
@@ -338,7 +324,7 @@ static void test_max_contact_age(void **state)
     assert_int_equal(st->stats->contacts_waiting, 0);
     assert_int_equal(st->stats->queues[0]->abandoned, 1);
     ccr_free(st);
-    client_close(sw);
+    e2e_hang_up(sw);
 }
 
 int main(void)

@@ -35,21 +35,14 @@ static const char *const tok_rate = TOKEN("rate");
 static const char *const tok_free = TOKEN("free");
 static const char *const tok_mon = TOKEN("mon");
 
-static void hex_of(const char *token, char out[65])
-{
-    uint8_t h[AUTH_HASH_LEN];
-    assert_int_equal(auth_hash(token, strlen(token), h), 0);
-    auth_hex_format(h, out);
-}
-
 static void config_text(char *buf, size_t len, int redis_port,
                         const void *arg)
 {
     char q[65], r[65], f[65], m[65];
-    hex_of(tok_swq, q);
-    hex_of(tok_rate, r);
-    hex_of(tok_free, f);
-    hex_of(tok_mon, m);
+    e2e_token_hex(tok_swq, q);
+    e2e_token_hex(tok_rate, r);
+    e2e_token_hex(tok_free, f);
+    e2e_token_hex(tok_mon, m);
     snprintf(buf, len,
         "log_level: info\n"
         "grace: 30s\n"
