@@ -1,12 +1,16 @@
 #!/bin/sh
-# Installs the Debian packages ccroute needs to build, test and run the demo.
-# Run as root it installs what is missing with apt-get; otherwise it prints
-# the exact command to run and fails.
+# Installs the Debian packages ccroute needs to build, test and run the demo
+# (or, given package names as arguments, those: deploy/deps-fuzz.sh). Run as
+# root it installs what is missing with apt-get; otherwise it prints the
+# exact command to run and fails.
+#
+#   deploy/deps.sh [PACKAGE...]
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libhiredis-dev protobuf-c-compiler
 libprotobuf-c-dev libjemalloc-dev libyaml-dev libssl-dev openssl libcmocka-dev
 redis-server redis-tools gnuplot-nox"
+[ $# -gt 0 ] && PKGS="$*"
 
 missing=""
 for p in $PKGS; do
