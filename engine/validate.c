@@ -97,9 +97,18 @@ size_t validate_utf8_prefix(const uint8_t *s, size_t len)
 
 /* ---- the wire walk ---- */
 
+/* The field being checked at each depth: enough to name it on failure.
+ * The path is only written out when a check fails, so that a valid
+ * request costs no formatting. */
+struct walk_frame {
+    const ProtobufCFieldDescriptor *f;
+    unsigned index;             /* of a repeated field */
+};
+
 struct walk {
-    char path[PATH_MAX_LEN];
-    size_t plen;
+    const char *prefix;         /* names the message, or "" */
+    struct walk_frame stack[WALK_DEPTH_MAX + 2];
+    unsigned depth;             /* frames in use */
     char *msg;
     size_t msglen;
 };
@@ -110,13 +119,36 @@ static int walk_fail(struct walk *w, const char *fmt, ...)
 /* Writes "<path> <what>" into the caller's message. */
 static int walk_fail(struct walk *w, const char *fmt, ...)
 {
-    char what[96];
+    char what[96], path[PATH_MAX_LEN];
+    size_t n = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    snprintf(w->msg, w->msglen, "%s %s", w->plen ? w->path : "Envelope",
-             what);
+    /* "Msg.field" or "Msg.field[i]"; the Envelope's body is named by its
+     * message alone ("ContactArrived") */
+    path[0] = '\0';
+    if (*w->prefix)
+        n = (size_t)snprintf(path, sizeof(path), "%s", w->prefix);
+    for (unsigned i = 0; i < w->depth && n < sizeof(path); i++) {
+        const struct walk_frame *fr = &w->stack[i];
+        int k;
+        if (i == 0 && !*w->prefix && fr->f->type == PROTOBUF_C_TYPE_MESSAGE)
+            k = snprintf(path, sizeof(path), "%s",
+                         ((const ProtobufCMessageDescriptor *)
+                              fr->f->descriptor)->short_name);
+        else if (fr->f->label == PROTOBUF_C_LABEL_REPEATED)
+            k = snprintf(path + n, sizeof(path) - n, "%s%s[%u]",
+                         n ? "." : "", fr->f->name, fr->index);
+        else
+            k = snprintf(path + n, sizeof(path) - n, "%s%s", n ? "." : "",
+                         fr->f->name);
+        if (k < 0)
+            break;
+        n = i == 0 && !*w->prefix && fr->f->type == PROTOBUF_C_TYPE_MESSAGE
+                ? (size_t)k : n + (size_t)k;
+    }
+    snprintf(w->msg, w->msglen, "%s %s", path[0] ? path : "Envelope", what);
     return CCR_EINVAL;
 }
 
@@ -187,36 +219,17 @@ static int walk_message(struct walk *w, const ProtobufCMessageDescriptor *d,
         if (!f || (f->type != PROTOBUF_C_TYPE_STRING &&
                    f->type != PROTOBUF_C_TYPE_MESSAGE))
             continue;           /* unknown, bytes or packed numbers */
-        /* the field's path: "Msg.field" or "Msg.field[i]"; the Envelope's
-         * body is named by its message alone ("ContactArrived") */
-        size_t saved = w->plen;
-        size_t room = sizeof(w->path) - w->plen;
         size_t fi = (size_t)(f - d->fields);
-        int k;
-        if (depth == 0 && f->type == PROTOBUF_C_TYPE_MESSAGE)
-            k = snprintf(w->path, sizeof(w->path), "%s",
-                         ((const ProtobufCMessageDescriptor *)
-                              f->descriptor)->short_name);
-        else if (f->label == PROTOBUF_C_LABEL_REPEATED && fi < COUNT_FIELDS)
-            k = snprintf(w->path + w->plen, room, "%s%s[%u]",
-                         w->plen ? "." : "", f->name, count[fi]++);
-        else
-            k = snprintf(w->path + w->plen, room, "%s%s",
-                         w->plen ? "." : "", f->name);
-        if (depth == 0 && f->type == PROTOBUF_C_TYPE_MESSAGE)
-            w->plen = k < 0 ? 0 : (size_t)k;
-        else
-            w->plen += k < 0 ? 0 : (size_t)k < room ? (size_t)k : room - 1;
-        if (w->plen >= sizeof(w->path))
-            w->plen = sizeof(w->path) - 1;
+        struct walk_frame *fr = &w->stack[w->depth++];
+        fr->f = f;
+        fr->index = fi < COUNT_FIELDS ? count[fi]++ : 0;
         int rc = f->type == PROTOBUF_C_TYPE_STRING
                      ? check_string(w, v, (size_t)n)
                      : walk_message(w, f->descriptor, v, (size_t)n,
                                     depth + 1);
         if (rc < 0)
             return rc;
-        w->plen = saved;
-        w->path[saved] = 0;
+        w->depth--;
     }
     return 0;
 }
@@ -226,13 +239,12 @@ int validate_strings(const ProtobufCMessageDescriptor *desc,
                      char *msg, size_t msglen)
 {
     struct walk w;
-    int k = snprintf(w.path, sizeof(w.path), "%s", prefix ? prefix : "");
-    w.plen = k < 0 ? 0 : (size_t)k < sizeof(w.path) ? (size_t)k
-                                                     : sizeof(w.path) - 1;
+    w.prefix = prefix ? prefix : "";
+    w.depth = 0;
     w.msg = msg;
     w.msglen = msglen;
     /* a prefix names the message: its fields are one level down */
-    return walk_message(&w, desc, buf, len, w.plen ? 1 : 0);
+    return walk_message(&w, desc, buf, len, *w.prefix ? 1 : 0);
 }
 
 /* ---- quotas ---- */
