@@ -83,8 +83,13 @@ static void check_same(const struct config *a, const struct config *b)
     ta.router.skills = tb.router.skills = NULL;
     ta.auth.principals = tb.auth.principals = NULL;
     ta.auth.tokens = tb.auth.tokens = NULL;
+    ta.auth.certs = tb.auth.certs = NULL;
     FUZZ_CHECK(memcmp(&ta, &tb, sizeof(ta)) == 0,
                "a second load of the same text gives another config");
+    if (a->auth.ncerts)
+        FUZZ_CHECK(memcmp(a->auth.certs, b->auth.certs,
+                          a->auth.ncerts * sizeof(*a->auth.certs)) == 0,
+                   "a second load gives other certificate fingerprints");
     if (a->auth.ntokens)
         FUZZ_CHECK(memcmp(a->auth.tokens, b->auth.tokens,
                           a->auth.ntokens * sizeof(*a->auth.tokens)) == 0,
