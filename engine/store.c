@@ -40,9 +40,11 @@
  *    the engine keeps its connections, routes nothing and refuses changes
  *    (a retryable error); STANDBY is only for a term that is over.
  *
- *  - Recovery. A new term loads the tenant's state with one script (agents,
- *    then live contacts in arrival order, each with the client name of its
- *    owner), feeds it to the load hooks, then reports OWNER.
+ *  - Recovery. A new term loads the tenant's state in chunks of
+ *    load_chunk objects per call of the load script (agents, then live
+ *    contacts in arrival order, each with the client name of its owner),
+ *    across loop turns, feeds them to the load hooks, and reports OWNER
+ *    only after the last one (start_load).
  *
  *  - Arrival. A contact's place among equals is its arrival time and, for
  *    equal times, its arrival sequence (router_contact_info: arrived_at,
