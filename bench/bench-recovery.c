@@ -42,8 +42,8 @@
  *                    agent again (detection included: up to one renew);
  *   rewrite_redis_max_ms  the longest Redis command of the rewrite
  *                    (SLOWLOG): how long Redis stood still for it;
- *   redis_ping_max_ms the longest PING round trip meanwhile (another
- *                    client's view of that);
+ *   redis_ping_max_ms the longest poll meanwhile (PING, ZCARD, SCARD
+ *                    round trips: another client's view of that);
  *   rewrite_redis_cpu_ms  INFO cpu during it.
  *
  * A figure, never a verdict. usage:
@@ -516,10 +516,11 @@ static void one_rewrite(int ncontacts, int nagents, struct rewrite *w)
     for (;;) {
         double t = now_ms();
         freeReplyObject(rcmd("PING"));
+        bool done = rint_("ZCARD %s", "ccr:{rec}:contacts") == ncontacts &&
+                    rint_("SCARD %s", "ccr:{rec}:agents") == nagents;
         if (now_ms() - t > w->ping_max)
             w->ping_max = now_ms() - t;
-        if (rint_("ZCARD %s", "ccr:{rec}:contacts") == ncontacts &&
-            rint_("SCARD %s", "ccr:{rec}:agents") == nagents)
+        if (done)
             break;
         if (now_ms() - t0 > T_MS)
             die("the state was not written back within %d ms", T_MS);
