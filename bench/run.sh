@@ -20,6 +20,14 @@
 #                  quick: 50% only).
 #   3b. close      BUILD/bench-close: 10,000 agent desks dropping at once,
 #                  time until the loop answers a Ping (median of 3 runs)
+#   3c. recovery   BUILD/bench-recovery: a tenant of 100,000 waiting
+#                  contacts and 10,000 agents restarted from its own
+#                  redis-server: time to serving, Redis commands and CPU of
+#                  the load, the loop's longest stall, the full-state
+#                  rewrite (median of 3 starts; quick: 1)
+#   3d. cost       Redis CPU (INFO cpu) per contact at one fixed rate
+#                  (BENCH_COST_RATE, default 10000/s) for durability
+#                  memory and redis, on the private redis-server of 3.
 #   4. results     bench/results/latest.json and a timestamped copy,
 #                  bench/results/latest.md (the table for bench/README.md)
 #
@@ -162,6 +170,32 @@ else
     skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/close.json"
 fi
 
+# 3c. recovery (100,000 contacts and 10,000 agents loaded again) ------------
+
+RECOVERY_LINE=""
+if want recovery; then
+    if [ ! -x "$B/bench-recovery" ]; then
+        skipped "$B/bench-recovery not built" "$TMP/recovery.json"
+    else
+        reps=3
+        [ -n "$QUICK" ] && reps=1
+        log "recovery: $B/bench-recovery --reps $reps"
+        if timeout -k 5 600 "$B/bench-recovery" --reps "$reps" \
+            --json "$TMP/recovery.part" >"$TMP/recovery.out" \
+            2>"$TMP/recovery.log" && [ -s "$TMP/recovery.part" ]; then
+            mv "$TMP/recovery.part" "$TMP/recovery.json"
+            RECOVERY_LINE=$(grep -E '^(median|rewrite)' "$TMP/recovery.out")
+            log "recovery: $(printf '%s' "$RECOVERY_LINE" | tr '\n' ' ')"
+        else
+            rc=$?
+            skipped "bench-recovery failed (exit $rc): $(tail -n 2 "$TMP/recovery.log" 2>/dev/null)" \
+                "$TMP/recovery.json"
+        fi
+    fi
+else
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/recovery.json"
+fi
+
 # 3. end to end ------------------------------------------------------------
 
 REDIS_PORT=""
@@ -263,6 +297,12 @@ write_config() {   # FILE DURABILITY(memory|redis|off)
             echo "  tenant: bench-$dur-$$-${TENANT_SUFFIX:-0}"
         fi
     } >"$f"
+}
+
+redis_cpu_ms() {   # used_cpu_user + used_cpu_sys of the private redis, in ms
+    redis-cli -p "$REDIS_PORT" info cpu 2>/dev/null \
+        | sed -n 's/^used_cpu_\(user\|sys\):\([0-9.]*\).*/\2/p' \
+        | awk '{ s += $1 } END { printf "%.1f", s * 1000 }'
 }
 
 redis_calls() {   # total commands executed by the private redis
@@ -379,7 +419,7 @@ e2e_target() {
 
 REDIS_WHY="not started"
 WHY=""
-if want memory || want redis || want lua; then
+if want memory || want redis || want lua || want cost; then
     if ! start_redis; then
         REDIS_WHY=$WHY
         log "redis: $REDIS_WHY"
@@ -392,6 +432,47 @@ e2e_target noredis "$B/ccrouted" off
 e2e_target memory "$B/ccrouted" memory
 e2e_target redis "$B/ccrouted" redis
 e2e_target lua "$B/lua-server" redis
+
+# 3d. Redis cost per contact, one fixed rate for both durability levels -----
+
+COST_RATE=${BENCH_COST_RATE:-10000}
+cost_run() {   # DURABILITY: one fixed-rate run; prints a JSON object (call
+               # it with a redirection, never in $(...): it starts servers)
+    local dur=$1 f="$TMP/cost-$1.json" c0 c1 k0 k1 sent
+    if ! fresh cost "$B/ccrouted" "$dur" "cost-$dur"; then
+        printf '{"skipped": %s}' "$(jstr "$WHY")"
+        return
+    fi
+    c0=$(redis_cpu_ms)
+    k0=$(redis_calls)
+    if ccload_run "$f" "$SRV_PORT" --rate "$COST_RATE" --duration "$DUR"; then
+        c1=$(redis_cpu_ms)
+        k1=$(redis_calls)
+        sent=$(jfirst "$f" sent)
+        printf '{"rate": %s, "seconds": %s, "sent": %s, "redis_cpu_ms": %s, ' \
+            "$COST_RATE" "$DUR" "$(num_or_null "$sent")" "$(calc "$c1 - $c0")"
+        printf '"redis_cpu_us_per_contact": %s, "redis_commands_per_contact": %s}' \
+            "$(calc "($c1 - $c0) * 1000 / $sent")" "$(calc "($k1 - $k0 - 2) / $sent")"
+    else
+        printf '{"skipped": %s}' "$(jstr "ccload failed: $(tail -n 1 "$TMP/ccload.log")")"
+    fi
+    stop_server
+}
+if ! want cost; then
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/cost.json"
+elif [ -z "$REDIS_PORT" ]; then
+    skipped "no redis: $REDIS_WHY" "$TMP/cost.json"
+elif [ ! -x "$CCLOAD" ]; then
+    skipped "$CCLOAD not built" "$TMP/cost.json"
+else
+    log "cost: Redis CPU per contact at $COST_RATE/s, durability memory and redis"
+    # not in $(...): cost_run starts servers (globals, PIDS)
+    cost_run memory >"$TMP/cost-memory.obj"
+    cost_run redis >"$TMP/cost-redis.obj"
+    printf '{"memory": %s, "redis": %s}' "$(cat "$TMP/cost-memory.obj")" \
+        "$(cat "$TMP/cost-redis.obj")" >"$TMP/cost.json"
+    log "cost: $(cat "$TMP/cost.json")"
+fi
 
 # 4. results ---------------------------------------------------------------
 
@@ -448,6 +529,8 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf '{\n"schema": 1,\n"machine": %s,\n' "$(cat "$TMP/machine.json")"
     printf '"router": %s,\n' "$(cat "$TMP/router.json")"
     printf '"close": %s,\n' "$(cat "$TMP/close.json")"
+    printf '"recovery": %s,\n' "$(cat "$TMP/recovery.json")"
+    printf '"redis_cost": %s,\n' "$(cat "$TMP/cost.json")"
     printf '"e2e": {\n'
     printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
     printf '  "fixed_run_seconds": %s,\n' "$DUR"
@@ -500,6 +583,16 @@ log "results: bench/results/latest.json, bench/results/$STAMP.json"
     echo
     if [ -n "$CLOSE_LINE" ]; then echo "$CLOSE_LINE"; else
         echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/close.json")"; fi
+    echo
+    echo "## Recovery: 100,000 waiting contacts and 10,000 agents (bench-recovery)"
+    echo
+    if [ -n "$RECOVERY_LINE" ]; then printf '%s\n' "$RECOVERY_LINE"; else
+        echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/recovery.json")"; fi
+    echo
+    echo "## Redis CPU per contact at a fixed rate ($COST_RATE/s)"
+    echo
+    cat "$TMP/cost.json"
+    echo
     echo
     echo "## End to end over loopback (ccload, model $(basename "$MODEL"))"
     echo

@@ -352,13 +352,14 @@ enum {
     RK_ENABLED, RK_DURABILITY, RK_HOST, RK_PORT, RK_DB, RK_PASSWORD,
     RK_TENANT, RK_CONNECT_TIMEOUT, RK_COMMAND_TIMEOUT, RK_LEASE, RK_RENEW,
     RK_RECONNECT_MIN, RK_RECONNECT_MAX, RK_MAX_PENDING, RK_STREAM_MAXLEN,
-    RK_ADVERTISE,
+    RK_ADVERTISE, RK_LOAD_CHUNK,
 };
 
 static const char *const redis_keys[] = {
     "enabled", "durability", "host", "port", "db", "password", "tenant",
     "connect_timeout", "command_timeout", "lease", "renew", "reconnect_min",
-    "reconnect_max", "max_pending", "stream_maxlen", "advertise", NULL,
+    "reconnect_max", "max_pending", "stream_maxlen", "advertise",
+    "load_chunk", NULL,
 };
 
 static int redis_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -423,6 +424,8 @@ static int redis_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     case RK_ADVERTISE:
         return yamlwalk_str(w, v, path, s->advertise, sizeof(s->advertise),
                             true);
+    case RK_LOAD_CHUNK:
+        return yamlwalk_u32(w, v, path, 1, 1000000, &s->load_chunk);
     }
     return -1;
 }

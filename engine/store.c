@@ -40,9 +40,11 @@
  *    the engine keeps its connections, routes nothing and refuses changes
  *    (a retryable error); STANDBY is only for a term that is over.
  *
- *  - Recovery. A new term loads the tenant's state with one script (agents,
- *    then live contacts in arrival order, each with the client name of its
- *    owner), feeds it to the load hooks, then reports OWNER.
+ *  - Recovery. A new term loads the tenant's state in chunks of
+ *    load_chunk objects per call of the load script (agents, then live
+ *    contacts in arrival order, each with the client name of its owner),
+ *    across loop turns, feeds them to the load hooks, and reports OWNER
+ *    only after the last one (start_load).
  *
  *  - Arrival. A contact's place among equals is its arrival time and, for
  *    equal times, its arrival sequence (router_contact_info: arrived_at,
@@ -134,7 +136,21 @@ struct store {
     uint64_t token;                     /* 0: no term */
     char mine[320];                     /* lease value "token|addr" */
     bool term_loaded;
-    bool loading;
+    bool loading;                       /* load calls under way */
+
+    /* recovery: the load in chunks (start_load) */
+    uint8_t load_next;                  /* kind of the next call: 'a', 'c',
+                                           0 when every call is sent */
+    size_t load_next_off;               /* its rank */
+    size_t load_rank_a, load_rank_c;    /* objects handed over: the resume
+                                           point after a reconnect */
+    bool load_a_done, load_c_done;
+    unsigned load_flying;               /* load calls awaiting a reply */
+    unsigned load_gen;                  /* tags the calls of one start */
+    size_t load_agents, load_contacts, load_skipped;
+    uint64_t load_max_seq;
+    uint64_t load_started_us, load_stall_us;
+    unsigned load_calls;
     bool lease_inflight;
     uint64_t lease_sent_us;
     uint64_t next_lease_us;
@@ -851,6 +867,8 @@ static void send_pending(struct store *s)
 /* lease and recovery */
 
 static void start_load(struct store *s);
+static void load_reset(struct store *s);
+static bool load_started(const struct store *s);
 
 static const char *addr_of(const char *lease_value)
 {
@@ -915,6 +933,19 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
     if (code == 1 || code == 3) {
         s->lease_valid_until_us = valid;
         if (!s->term_loaded) {
+            if (code == 3 && load_started(s)) {
+                /* Redis lost data while this engine was reading it: the
+                 * ranks it loads by mean nothing any more. Start over
+                 * from an empty router. */
+                log_warn("store: tenant %s: redis lost data during the "
+                         "load (%zu agents, %zu contacts so far); dropping "
+                         "them and loading again", s->cfg.tenant,
+                         s->load_agents, s->load_contacts);
+                load_reset(s);
+                s->loading = false;
+                if (s->hooks.on_reset)
+                    s->hooks.on_reset(s->hooks.arg);
+            }
             if (!s->loading)
                 start_load(s);
             return;
@@ -945,6 +976,8 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
         s->confirmed_seq = 0;
         log_info("store: tenant %s: lease acquired, token %" PRIu64
                  "; loading state", s->cfg.tenant, s->token);
+        load_reset(s);
+        s->loading = false;
         start_load(s);
     } else {
         if (s->token) {
@@ -1049,35 +1082,80 @@ static const char *el(const redisReply *a, size_t i, size_t *len)
     return e->str;
 }
 
-static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
+/* Recovery, in chunks. The load is a series of calls of the load script,
+ * each returning at most load_chunk objects from a rank on: the agents in
+ * id order first, then the contacts in the order of the contacts set
+ * (arrival sequence). Up to LOAD_AHEAD calls are in flight, so that Redis
+ * reads the next chunk while the engine hands the current one to the
+ * router; replies come back in order on the one connection, so the hooks
+ * see every agent before any contact and the contacts in arrival order.
+ * Between two replies the loop turns: clients are answered (a Hello gets
+ * a retryable "not serving yet ... loading"), the lease is renewed, and
+ * Redis serves other clients between two calls instead of running one
+ * script over the whole tenant. Nothing is routed and no change is
+ * admitted until the last object is in: the role becomes OWNER only then
+ * (load_finish). A call that comes back short ends its kind; calls sent
+ * past the end come back empty and are ignored.
+ *
+ * Ranks are stable across calls because only the lease holder writes the
+ * tenant's keys and it writes nothing before it is loaded. A connection
+ * lost in the middle resumes at the first object not handed over (same
+ * term: Redis unchanged). Redis losing data in the middle (the lease
+ * script answers 3) starts the load over from an empty router. */
+#define LOAD_AHEAD 2
+
+static void on_load_reply(redisAsyncContext *ac, void *r, void *priv);
+
+static void load_reset(struct store *s)
 {
-    struct store *s = ac->data;
-    redisReply *reply = r;
-    if (!s || !reply)
-        return;
-    cmd_replied(s);
-    s->loading = false;
-    if (s->stopping)
-        return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        if (strncmp(reply->str, "FENCED", 6) == 0) {
-            term_lost(s, reply->str);
+    s->load_gen++;
+    s->load_flying = 0;
+    s->load_rank_a = s->load_rank_c = 0;
+    s->load_a_done = s->load_c_done = false;
+    s->load_agents = s->load_contacts = s->load_skipped = 0;
+    s->load_max_seq = 0;
+    s->load_calls = 0;
+    s->load_stall_us = 0;
+    s->load_started_us = now_us();
+}
+
+static bool load_started(const struct store *s)
+{
+    return s->loading || s->load_a_done || s->load_rank_a > 0;
+}
+
+static void load_send(struct store *s)
+{
+    while (s->load_next && s->load_flying < LOAD_AHEAD && s->ac) {
+        char kind[2] = { (char)s->load_next, '\0' }, off[24], cnt[16];
+        snprintf(off, sizeof(off), "%zu", s->load_next_off);
+        snprintf(cnt, sizeof(cnt), "%" PRIu32, s->cfg.load_chunk);
+        const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
+                               s->prefix, s->mine, kind, off, cnt };
+        size_t argvlen[9];
+        for (int i = 0; i < 9; i++)
+            argvlen[i] = strlen(argv[i]);
+        /* the call's kind and the start it belongs to */
+        void *tag = (void *)(((uintptr_t)(s->load_gen & 0xffffffu) << 8) |
+                             s->load_next);
+        if (redisAsyncCommandArgv(s->ac, on_load_reply, tag, 9, argv,
+                                  argvlen) != REDIS_OK) {
+            conn_drop(s);
             return;
         }
-        log_error("store: loading state failed: %s", reply->str);
-        conn_drop(s);
-        return;
+        cmd_sent(s);
+        s->load_flying++;
+        s->load_calls++;
+        s->load_next_off += s->cfg.load_chunk;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_ARRAY ||
-        reply->element[1]->type != REDIS_REPLY_ARRAY) {
-        log_error("store: loading state failed: bad reply");
-        conn_drop(s);
-        return;
-    }
-    const redisReply *ag = reply->element[0], *co = reply->element[1];
-    size_t nag = 0, nco = 0, skipped = 0;
-    for (size_t i = 0; i + 6 <= ag->elements; i += 6) {
+}
+
+/* One chunk of agents (6 fields each) to the load hook; the number of
+ * objects it held. */
+static size_t load_agents(struct store *s, const redisReply *ag)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 6 <= ag->elements; i += 6, n++) {
         size_t ll, l;
         const char *login = el(ag, i + 1, &ll);
         char state[16], reason[ROUTER_ID_MAX], owner[ROUTER_ID_MAX];
@@ -1088,16 +1166,22 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         p = el(ag, i + 5, &l);
         snprintf(owner, sizeof(owner), "%.*s", (int)l, p);
         if (ll == 0) {
-            skipped++;
+            s->load_skipped++;
             continue;
         }
-        nag++;
+        s->load_agents++;
         if (s->hooks.load_agent)
             s->hooks.load_agent(s->hooks.arg, (const uint8_t *)login, ll,
                                 atoi(state), reason, owner);
     }
-    uint64_t max_seq = 0;
-    for (size_t i = 0; i + 10 <= co->elements; i += 10) {
+    return n;
+}
+
+/* One chunk of contacts (10 fields each), in arrival order. */
+static size_t load_contacts(struct store *s, const redisReply *co)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 10 <= co->elements; i += 10, n++) {
         size_t al, l;
         const char *arrived = el(co, i + 1, &al);
         char ms[24], us[24], sq[40], state[16], queue[ROUTER_ID_MAX];
@@ -1109,8 +1193,8 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         p = el(co, i + 9, &l);
         snprintf(sq, sizeof(sq), "%.*s", (int)l, p);
         uint64_t seq = (uint64_t)strtod(sq, NULL);
-        if (seq > max_seq)
-            max_seq = seq;
+        if (seq > s->load_max_seq)
+            s->load_max_seq = seq;
         p = el(co, i + 3, &l);
         snprintf(state, sizeof(state), "%.*s", (int)l, p);
         p = el(co, i + 4, &l);
@@ -1120,13 +1204,13 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         p = el(co, i + 7, &l);
         snprintf(owner, sizeof(owner), "%.*s", (int)l, p);
         if (al == 0) {
-            skipped++;
+            s->load_skipped++;
             continue;
         }
         int st = atoi(state);
         if (st == 0)
             st = ROUTER_CONTACT_QUEUED;
-        nco++;
+        s->load_contacts++;
         /* data written before arrived_us existed: ms precision */
         uint64_t arr_us = us[0] ? strtoull(us, NULL, 10)
                                 : strtoull(ms, NULL, 10) * 1000;
@@ -1135,13 +1219,22 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
                                   arr_us, st, queue,
                                   agent[0] ? agent : NULL, owner);
     }
+    return n;
+}
+
+/* Every object is in the router: the term is loaded, OWNER. */
+static void load_finish(struct store *s)
+{
+    s->loading = false;
     /* New sequences go past every loaded one (see "Arrival"). */
-    if (max_seq + 1 > s->seq_base)
-        s->seq_base = max_seq + 1;
-    if (s->token == 0 || s->stopping)
-        return;                      /* a hook stopped us */
-    log_info("store: tenant %s: loaded %zu agents, %zu contacts%s",
-             s->cfg.tenant, nag, nco, skipped ? " (some incomplete skipped)" : "");
+    if (s->load_max_seq + 1 > s->seq_base)
+        s->seq_base = s->load_max_seq + 1;
+    log_info("store: tenant %s: loaded %zu agents, %zu contacts in %" PRIu64
+             " ms (%u calls to redis, longest %.1f ms of loop time for "
+             "one)%s", s->cfg.tenant, s->load_agents, s->load_contacts,
+             (now_us() - s->load_started_us) / 1000, s->load_calls,
+             (double)s->load_stall_us / 1000.0,
+             s->load_skipped ? " (some incomplete skipped)" : "");
     s->term_loaded = true;
     if (s->router) {
         int nq = router_queue_count(s->router);
@@ -1154,22 +1247,85 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
     send_pending(s);
 }
 
+static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    if (!s || !reply)
+        return;
+    cmd_replied(s);
+    uintptr_t tag = (uintptr_t)priv;
+    if (!s->loading || (tag >> 8) != (s->load_gen & 0xffffffu))
+        return;                      /* a call of a load given up */
+    s->load_flying--;
+    if (s->stopping)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp(reply->str, "FENCED", 6) == 0) {
+            term_lost(s, reply->str);
+            return;
+        }
+        log_error("store: loading state failed: %s", reply->str);
+        conn_drop(s);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        log_error("store: loading state failed: bad reply");
+        conn_drop(s);
+        return;
+    }
+    uint64_t t0 = now_us();
+    size_t n;
+    if ((tag & 0xff) == 'a') {
+        if (!s->load_a_done) {          /* else a call past the end */
+            n = load_agents(s, reply);
+            s->load_rank_a += n;
+            if (n < s->cfg.load_chunk) {
+                s->load_a_done = true;
+                s->load_next = 'c';
+                s->load_next_off = s->load_rank_c;
+            }
+        }
+    } else if (!s->load_c_done) {
+        n = load_contacts(s, reply);
+        s->load_rank_c += n;
+        if (n < s->cfg.load_chunk) {
+            s->load_c_done = true;
+            s->load_next = 0;
+        }
+    }
+    uint64_t spent = now_us() - t0;
+    if (spent > s->load_stall_us)
+        s->load_stall_us = spent;
+    if (s->token == 0 || s->stopping || !s->loading)
+        return;                      /* a hook stopped us */
+    if (s->load_c_done) {
+        if (s->load_flying == 0)
+            load_finish(s);
+        return;
+    }
+    load_send(s);
+}
+
+/* Starts the load, or resumes it after a reconnect at the first object
+ * not handed over (load_reset() first for a new term). */
 static void start_load(struct store *s)
 {
     if (!s->ac || s->conn != CONN_READY)
         return;
-    const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
-                           s->prefix, s->mine };
-    size_t argvlen[6];
-    for (int i = 0; i < 6; i++)
-        argvlen[i] = strlen(argv[i]);
-    if (redisAsyncCommandArgv(s->ac, on_load_reply, NULL, 6, argv,
-                              argvlen) != REDIS_OK) {
-        conn_drop(s);
+    /* Until OWNER a client is told that this engine is loading, not sent
+     * to the owner it takes over from (dispatch reads owner_addr). */
+    s->owner_addr[0] = '\0';
+    s->load_gen++;                   /* replies of a lost connection */
+    s->load_flying = 0;
+    s->load_next = s->load_a_done ? 'c' : 'a';
+    s->load_next_off = s->load_a_done ? s->load_rank_c : s->load_rank_a;
+    s->loading = true;
+    if (s->load_c_done) {            /* everything was in already */
+        load_finish(s);
         return;
     }
-    cmd_sent(s);
-    s->loading = true;
+    load_send(s);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1256,6 +1412,10 @@ const char *store_why(const struct store *s)
     else if (s->role == STORE_ROLE_SUSPENDED)
         snprintf(w, n, "the lease of tenant %s is not confirmed by redis "
                  "yet", s->cfg.tenant);
+    else if (s->token && !s->term_loaded)
+        snprintf(w, n, "this engine is loading the state of tenant %s "
+                 "(%zu agents, %zu contacts so far)", s->cfg.tenant,
+                 s->load_agents, s->load_contacts);
     else if (s->role == STORE_ROLE_STANDBY && s->owner_addr[0])
         snprintf(w, n, "tenant %s is owned by the engine at %s",
                  s->cfg.tenant, s->owner_addr);
@@ -1296,6 +1456,8 @@ static void defaults(struct store_config *c)
         c->stream_maxlen = 1000000;
     if (!c->max_inflight)
         c->max_inflight = 2;
+    if (!c->load_chunk)
+        c->load_chunk = 1000;
     if (!c->advertise[0])
         snprintf(c->advertise, sizeof(c->advertise), "pid-%d", (int)getpid());
 }

@@ -874,41 +874,52 @@ const char storebatch_lease_script[] =
     "end\n"
     "return {0, cur}\n";
 
-/* The load script. KEYS: lease. ARGV: prefix, mine. Returns
- * {agents, contacts}: agents flat (id, login, state, reason, since_ms,
- * owner)..., contacts flat in arrival order (id, arrived, arrived_ms,
- * state, queue, agent, deadline_ms, owner, arrived_us, seq)... in the
- * order of the contacts set (its score is the arrival sequence). A missing
- * field (e.g. no `owner` or `arrived_us` in data written before it
- * existed) comes back empty; a missing `seq` is the set's score. Refuses
- * when `mine` does not hold the lease. */
+/* The load script, one chunk per call. KEYS: lease. ARGV: prefix, mine,
+ * kind ("a" agents, "c" contacts), offset, count. Returns, flat, at most
+ * `count` objects from rank `offset` on:
+ *   agents in id order (SORT ALPHA of the agents set): id, login, state,
+ *   reason, since_ms, owner;
+ *   contacts in the order of the contacts set (its score is the arrival
+ *   sequence): id, arrived, arrived_ms, state, queue, agent, deadline_ms,
+ *   owner, arrived_us, seq.
+ * Fewer than `count` objects: that kind is done. A missing field (e.g. no
+ * `owner` or `arrived_us` in data written before it existed) comes back
+ * empty; a missing `seq` is the set's score. Refuses when `mine` does not
+ * hold the lease. Ranks are stable between calls because only the lease
+ * holder writes the tenant's keys, and it writes nothing while it loads
+ * (store.c, "Recovery"). */
 const char storebatch_load_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
     "  return redis.error_reply('FENCED lease not held')\n"
     "end\n"
     "local p = ARGV[1]\n"
+    "local off = tonumber(ARGV[4])\n"
+    "local cnt = tonumber(ARGV[5])\n"
     "local function s(v) if v then return v end return '' end\n"
-    "local ids = redis.call('SMEMBERS', p .. 'agents')\n"
-    "table.sort(ids)\n"
-    "local a = {}\n"
-    "for _, id in ipairs(ids) do\n"
-    "  local h = redis.call('HMGET', p .. 'agent:' .. id, 'login', 'state',\n"
-    "                       'reason', 'since_ms', 'owner')\n"
-    "  a[#a+1] = id\n"
-    "  for k = 1, 5 do a[#a+1] = s(h[k]) end\n"
+    "local out = {}\n"
+    "if ARGV[3] == 'a' then\n"
+    "  local ids = redis.call('SORT', p .. 'agents', 'ALPHA', 'LIMIT', off,\n"
+    "                         cnt)\n"
+    "  for _, id in ipairs(ids) do\n"
+    "    local h = redis.call('HMGET', p .. 'agent:' .. id, 'login',\n"
+    "                         'state', 'reason', 'since_ms', 'owner')\n"
+    "    out[#out+1] = id\n"
+    "    for k = 1, 5 do out[#out+1] = s(h[k]) end\n"
+    "  end\n"
+    "  return out\n"
     "end\n"
-    "local cids = redis.call('ZRANGE', p .. 'contacts', 0, -1, 'WITHSCORES')\n"
-    "local c = {}\n"
+    "local cids = redis.call('ZRANGE', p .. 'contacts', off, off + cnt - 1,\n"
+    "                        'WITHSCORES')\n"
     "for j = 1, #cids, 2 do\n"
     "  local id = cids[j]\n"
     "  local h = redis.call('HMGET', p .. 'contact:' .. id, 'arrived',\n"
     "                       'arrived_ms', 'state', 'queue', 'agent',\n"
     "                       'deadline_ms', 'owner', 'arrived_us', 'seq')\n"
-    "  c[#c+1] = id\n"
-    "  for k = 1, 8 do c[#c+1] = s(h[k]) end\n"
-    "  c[#c+1] = h[9] or cids[j+1]\n"
+    "  out[#out+1] = id\n"
+    "  for k = 1, 8 do out[#out+1] = s(h[k]) end\n"
+    "  out[#out+1] = h[9] or cids[j+1]\n"
     "end\n"
-    "return {a, c}\n";
+    "return out\n";
 
 /* The release script. KEYS: lease. ARGV: mine. */
 const char storebatch_release_script[] =

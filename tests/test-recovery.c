@@ -431,6 +431,182 @@ static void test_recovery_keeps_order(void **state)
     }
 }
 
+/* ---- a load in many chunks: the order, the priorities, and a client
+ * answered in the middle ---- */
+
+#define NCHUNKED 600
+#define CHUNK 2
+
+static void chunked_config(char *buf, size_t len, int redis_port,
+                           const void *arg)
+{
+    snprintf(buf, len,
+             "log_level: info\n"
+             "grace: 60s\n"
+             "redis:\n"
+             "  enabled: true\n"
+             "  port: %d\n"
+             "  tenant: rl\n"
+             "  lease: 600ms\n"
+             "  command_timeout: 10s\n"
+             "  load_chunk: %d\n"
+             "routing: {offer_timeout: 60s, max_no_answer: 100, "
+             "priority_weight: 1h}\n"
+             "skills: [sales]\n"
+             "queues:\n"
+             "  - name: sales\n"
+             "    skills: {sales: 1}\n"
+             "    channels: [voice]\n"
+             "    wrapup: 0s\n",
+             redis_port, CHUNK);
+}
+
+static int setup_chunked(void **state)
+{
+    return e2e_env_start(state, true, chunked_config, NULL);
+}
+
+static uint64_t send_priority(struct e2e_client *e, const char *id,
+                              unsigned priority)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    m.contact_id = (char *)id;
+    m.queue = "sales";
+    m.channel = E2E_VOICE;
+    m.priority = priority;
+    env.body_case = E2E_BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    return ccr_client_send(e->c, &env) == 0 ? env.request_id : 0;
+}
+
+/* Waits on a MONITOR connection for the load call of contacts at `rank`
+ * (the engine sends it after handing over the chunks two calls before). */
+static bool monitor_until(redisContext *m, const char *tail, int timeout_ms)
+{
+    long long end = harness_now_ms() + timeout_ms;
+    while (harness_now_ms() < end) {
+        redisReply *r = NULL;
+        if (redisGetReply(m, (void **)&r) != REDIS_OK || !r)
+            return false;
+        bool hit = r->type == REDIS_REPLY_STATUS && strstr(r->str, "EVALSHA") &&
+                   strlen(r->str) > strlen(tail) &&
+                   !strcmp(r->str + strlen(r->str) - strlen(tail), tail);
+        freeReplyObject(r);
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
+/* More contacts than one load call carries (NCHUNKED contacts, CHUNK per
+ * call), with three priorities, acknowledged, then kill -9 and a restart.
+ * While the engine is in the middle of its load (Redis is paused, through
+ * CLIENT PAUSE, right after it ran a call well into the contacts), a Hello
+ * is answered at once with a retryable STATE_UNAVAILABLE saying how far
+ * the load is: the loop turns between chunks and nothing is served before
+ * the whole tenant is in. Then one agent takes the contacts one by one:
+ * the offers come highest priority first and, within a priority, in
+ * exactly the order the contacts arrived. */
+static void test_chunked_load_keeps_order(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    static char ids[NCHUNKED][32];
+    static uint64_t rid[NCHUNKED];
+    struct e2e_client sw, desk, early;
+    char want[96], msg[300];
+
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    for (int i = 0; i < NCHUNKED; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "p%d-%03d", i % 3, i);
+        rid[i] = send_priority(&sw, ids[i], (unsigned)(i % 3));
+        assert_true(rid[i] != 0);
+    }
+    for (int i = 0; i < NCHUNKED; i++)
+        assert_int_equal(e2e_reply(&sw, rid[i], E2E_T_MS), 0);
+    harness_daemon_kill(d);
+    e2e_close(&sw);
+    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rl}:contacts"), NCHUNKED);
+
+    /* watch the load calls as Redis runs them */
+    redisContext *m = e2e_redis(env->redis.port);
+    struct timeval tv = { 10, 0 };
+    redisSetTimeout(m, tv);
+    redisReply *ok = redisCommand(m, "MONITOR");
+    assert_non_null(ok);
+    freeReplyObject(ok);
+
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    /* the call for rank 10 * CHUNK goes out once the reply for rank
+     * 8 * CHUNK is handed over: at least 9 chunks are in the router */
+    snprintf(want, sizeof(want), "\"c\" \"%d\" \"%d\"", 10 * CHUNK, CHUNK);
+    if (!monitor_until(m, want, 10000)) {
+        harness_daemon_dump_log(d);
+        fail_msg("no load call %s seen", want);
+    }
+    redisReply *p = redisCommand(env->r, "CLIENT PAUSE 5000 WRITE");
+    assert_non_null(p);
+    assert_int_equal(p->type, REDIS_REPLY_STATUS);
+    freeReplyObject(p);
+    redisFree(m);
+
+    /* the load stands still in the middle; a client is answered */
+    assert_int_equal(e2e_open(&early, d->port), 0);
+    int rc = e2e_hello(&early, "early", E2E_ROLE(MONITOR), false, msg,
+                       sizeof(msg), E2E_T_MS);
+    p = redisCommand(env->r, "CLIENT UNPAUSE");
+    assert_non_null(p);
+    freeReplyObject(p);
+    if (rc != E2E_EC(STATE_UNAVAILABLE))
+        fail_msg("Hello during the load: %d (%s), expected "
+                 "STATE_UNAVAILABLE", rc, msg);
+    const char *so_far = strstr(msg, "loading the state of tenant rl (0 "
+                                     "agents, ");
+    if (!so_far)
+        fail_msg("Hello during the load answered: %s", msg);
+    int loaded = atoi(so_far + strlen("loading the state of tenant rl (0 "
+                                      "agents, "));
+    assert_true(loaded >= 9 * CHUNK);
+    assert_true(loaded < NCHUNKED);
+    e2e_close(&early);
+
+    snprintf(want, sizeof(want), "loaded 0 agents, %d contacts in ",
+             NCHUNKED);
+    e2e_expect_log(d, want, 10000);
+
+    /* highest priority first; within a priority, arrival order */
+    e2e_open_hello_retry(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), true);
+    e2e_open_hello_retry(&desk, d->port, "desk-1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 5, 1, 0), 0);
+    int k = 0;
+    for (int prio = 2; prio >= 0; prio--) {
+        for (int i = prio; i < NCHUNKED; i += 3, k++) {
+            ccr_envelope *o = e2e_wait_offer(&desk, NULL, E2E_T_MS);
+            if (!o) {
+                harness_daemon_dump_log(d);
+                fail_msg("no offer for the %d-th contact", k);
+            }
+            char cid[32];
+            snprintf(cid, sizeof(cid), "%s", o->offer->contact_id);
+            ccr_free(o);
+            if (strcmp(cid, ids[i]) != 0)
+                fail_msg("offer %d is %s, expected %s (recovered out of "
+                         "order or priority)", k, cid, ids[i]);
+            assert_int_equal(e2e_simple(&desk, E2E_BODY(OFFER_ACCEPTED), cid,
+                                        "a1"), 0);
+            assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), cid,
+                                        NULL), 0);
+            e2e_flush(&sw);
+        }
+    }
+    assert_int_equal(k, NCHUNKED);
+    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rl}:contacts"), 0);
+    e2e_close(&desk);
+    e2e_close(&sw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +616,8 @@ int main(void)
                                         setup_agents, e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_keeps_order,
                                         setup_order, e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_load_keeps_order,
+                                        setup_chunked, e2e_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

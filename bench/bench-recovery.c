@@ -1,0 +1,717 @@
+/* bench-recovery.c -- how long a restarted ccrouted takes to load a large
+ * tenant from Redis, what the load costs Redis, and whether the engine's
+ * loop keeps turning meanwhile; then what the full-state rewrite (Redis
+ * lost the engine's state) costs at that size.
+ *
+ * Everything is real: a private redis-server on a free loopback port and
+ * BUILD/ccrouted on it. The tenant is written by the engine itself (no
+ * hand-made keys, so the layout cannot drift from the engine's): the
+ * harness logs in --agents agents (skill s2, serving queues q10..q19 that
+ * no contact asks for) and sends --contacts contacts (queues q0..q9, skill
+ * s1 that no agent has, priorities 0..9), all from one switch connection,
+ * pipelined; every one is acknowledged (durability memory for the fill),
+ * so all of them wait. The daemon is stopped cleanly (the lease is
+ * released at once) and started again --reps times. For each start:
+ *
+ *   serving_ms      from the exec of ccrouted until a Hello is accepted
+ *                   and a Ping answered (the first Hello that is not
+ *                   "not serving yet");
+ *   load_ms         the engine's own figure, from its log line ("loaded
+ *                   ... in N ms"): lease acquired to the last object
+ *                   handed to the router;
+ *   load_calls      Redis calls of the load (the same line);
+ *   engine_stall_ms the longest the engine spent on one load reply (the
+ *                   same line): the longest the loop stood still for it;
+ *   hello_max_ms    the longest Hello round trip while the engine was
+ *                   loading (each Hello is answered "not serving yet" at
+ *                   once unless the loop is busy): the stall as a client
+ *                   sees it; hellos_during_load counts them;
+ *   redis_cmds_per_object  INFO commandstats calls (EVALSHA and what the
+ *                   scripts ran, lease calls included) during the start,
+ *                   per recovered contact and agent;
+ *   redis_cpu_ms    INFO cpu (user + sys) during the start;
+ *   engine_cpu_ms   the daemon's CPU (user + sys, /proc) at serving time;
+ *   harness_cpu_ms  this program's own CPU during the start (its Hello
+ *                   loop, the INFO calls): the harness's cost, on the same
+ *                   two cores.
+ *
+ * Then, on the last start, the rewrite: FLUSHALL (Redis comes back empty)
+ * and the engine writes its whole state back at its next lease renewal:
+ *
+ *   rewrite_ms       FLUSHALL until ZCARD and SCARD show every contact and
+ *                    agent again (detection included: up to one renew);
+ *   rewrite_redis_max_ms  the longest Redis command of the rewrite
+ *                    (SLOWLOG): how long Redis stood still for it;
+ *   redis_ping_max_ms the longest poll meanwhile (PING, ZCARD, SCARD
+ *                    round trips: another client's view of that);
+ *   rewrite_redis_cpu_ms  INFO cpu during it.
+ *
+ * A figure, never a verdict. usage:
+ *   bench-recovery [--contacts N] [--agents M] [--reps R] [--chunk K]
+ *                  [--daemon PATH] [--json FILE] [--no-rewrite]
+ * (--chunk: redis.load_chunk of the engine, 0: its default).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "client.h"
+
+#define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
+#define WINDOW 512
+#define T_MS 60000
+
+static char tmpdir[256];
+static pid_t redis_pid, daemon_pid;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void cleanup(void)
+{
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+    }
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+    }
+    if (tmpdir[0] && !getenv("CCROUTE_KEEP_TMP")) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench-recovery: could not remove %s\n", tmpdir);
+    }
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bench-recovery: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static double self_cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static double proc_cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    /* fields after the name: state ppid pgrp session tty tpgid flags
+     * minflt cminflt majflt cmajflt utime stime */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t l = sizeof(a);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &l) < 0)
+        die("no free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t spawn(const char *const *argv, const char *log)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        FILE *o = freopen(log, "a", stdout);
+        (void)o;
+        dup2(STDOUT_FILENO, STDERR_FILENO);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* ---- redis ---- */
+
+static redisContext *rc;
+
+static redisReply *rcmd(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(rc, fmt, ap);
+    va_end(ap);
+    if (!r)
+        die("redis: %s", rc->errstr);
+    if (r->type == REDIS_REPLY_ERROR)
+        die("redis: %s", r->str);
+    return r;
+}
+
+static long long rint_(const char *fmt, const char *arg)
+{
+    redisReply *r = rcmd(fmt, arg);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+/* One numeric field of an INFO section. */
+static double info_num(const char *section, const char *field)
+{
+    redisReply *r = rcmd("INFO %s", section);
+    double v = 0;
+    const char *p = strstr(r->str, field);
+    if (p && p[strlen(field)] == ':')
+        v = strtod(p + strlen(field) + 1, NULL);
+    freeReplyObject(r);
+    return v;
+}
+
+static double redis_cpu_ms(void)
+{
+    return (info_num("cpu", "used_cpu_user") +
+            info_num("cpu", "used_cpu_sys")) * 1e3;
+}
+
+/* Sum of every cmdstat_*:calls= */
+static long long redis_calls(void)
+{
+    redisReply *r = rcmd("INFO commandstats");
+    long long n = 0;
+    for (const char *p = r->str; (p = strstr(p, "calls=")); p += 6)
+        n += strtoll(p + 6, NULL, 10);
+    freeReplyObject(r);
+    return n;
+}
+
+static int redis_start(void)
+{
+    int port = free_port();
+    char ps[16], log[300];
+    snprintf(ps, sizeof(ps), "%d", port);
+    snprintf(log, sizeof(log), "%s/redis.log", tmpdir);
+    const char *argv[] = { "redis-server", "--port", ps, "--bind",
+                           "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--dir", tmpdir, "--daemonize", "no", NULL };
+    redis_pid = spawn(argv, log);
+    for (double end = now_ms() + 10000; now_ms() < end;) {
+        redisContext *c = redisConnect("127.0.0.1", port);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            if (r && r->type == REDIS_REPLY_STATUS) {
+                freeReplyObject(r);
+                rc = c;
+                return port;
+            }
+            if (r)
+                freeReplyObject(r);
+        }
+        if (c)
+            redisFree(c);
+        usleep(20000);          /* waiting for redis-server to listen */
+    }
+    die("redis-server did not start (see %s)", log);
+    return -1;
+}
+
+/* ---- the daemon ---- */
+
+static int daemon_start(const char *path, const char *cfg)
+{
+    char pf[300], log[300];
+    snprintf(pf, sizeof(pf), "%s/port", tmpdir);
+    snprintf(log, sizeof(log), "%s/ccrouted.log", tmpdir);
+    unlink(pf);
+    const char *argv[] = { path, "--config", cfg, "--listen", "127.0.0.1:0",
+                           "--port-file", pf, NULL };
+    daemon_pid = spawn(argv, log);
+    for (double end = now_ms() + 30000; now_ms() < end;) {
+        FILE *f = fopen(pf, "r");
+        if (f) {
+            int port = 0, ok = fscanf(f, "%d", &port) == 1;
+            fclose(f);
+            if (ok && port > 0)
+                return port;
+        }
+        if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid)
+            die("ccrouted exited at start (see %s)", log);
+        usleep(500);            /* waiting for the daemon's port file */
+    }
+    die("ccrouted wrote no port file");
+    return -1;
+}
+
+static void daemon_stop(void)
+{
+    kill(daemon_pid, SIGTERM);
+    int st;
+    for (double end = now_ms() + 30000; now_ms() < end;) {
+        if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
+            daemon_pid = 0;
+            return;
+        }
+        usleep(5000);           /* waiting for the daemon to exit */
+    }
+    die("ccrouted did not stop");
+}
+
+/* The last line of the daemon's log holding `needle` into buf. */
+static bool log_line(const char *needle, char *buf, size_t len)
+{
+    char path[300], line[1024];
+    bool found = false;
+    snprintf(path, sizeof(path), "%s/ccrouted.log", tmpdir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, needle)) {
+            snprintf(buf, len, "%s", line);
+            found = true;
+        }
+    fclose(f);
+    return found;
+}
+
+/* ---- the protocol ---- */
+
+static void send_env(struct ccr_client *c, ccr_envelope *env)
+{
+    env->request_id = 0;
+    if (ccr_client_send(c, env) < 0)
+        die("send failed");
+}
+
+/* Waits for `n` Acks (or Errors: fatal), dropping events. */
+static void acks(struct ccr_client *c, int n)
+{
+    while (n > 0) {
+        ccr_envelope *r = NULL;
+        if (ccr_client_recv(c, T_MS, &r) < 0 || !r)
+            die("no answer from ccrouted");
+        if (r->body_case == BODY(ERROR))
+            die("error: %s", r->error->message ? r->error->message : "?");
+        if (r->body_case == BODY(ACK))
+            n--;
+        ccr_free(r);
+    }
+}
+
+static void login(struct ccr_client *c, const char *agent)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__AgentLogin li = CCROUTE__V1__AGENT_LOGIN__INIT;
+    Ccroute__V1__AgentSkill sk = CCROUTE__V1__AGENT_SKILL__INIT;
+    Ccroute__V1__AgentSkill *skp = &sk;
+    sk.skill = "s2";
+    sk.level = 1 + (unsigned)(agent[1] % 5);
+    li.agent_id = (char *)agent;
+    li.skills = &skp;
+    li.n_skills = 1;
+    env.body_case = BODY(AGENT_LOGIN);
+    env.agent_login = &li;
+    send_env(c, &env);
+}
+
+static void contact(struct ccr_client *c, const char *id, int i)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    Ccroute__V1__Attribute a = CCROUTE__V1__ATTRIBUTE__INIT;
+    Ccroute__V1__Attribute *attrs[1] = { &a };
+    char q[8];
+    snprintf(q, sizeof(q), "q%d", i % 10);
+    m.contact_id = (char *)id;
+    m.queue = q;
+    m.channel = CCROUTE__V1__CHANNEL__CHANNEL_VOICE;
+    m.priority = (uint32_t)((i / 10) % 10);
+    m.customer_value = (uint32_t)(i % 7) * 100;
+    a.key = "case";
+    a.value = (char *)id;
+    m.attributes = attrs;
+    m.n_attributes = 1;
+    env.body_case = BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    send_env(c, &env);
+}
+
+static double ping(struct ccr_client *c)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Ping p = CCROUTE__V1__PING__INIT;
+    double t = now_ms();
+    env.body_case = BODY(PING);
+    env.ping = &p;
+    send_env(c, &env);
+    for (;;) {
+        ccr_envelope *r = NULL;
+        if (ccr_client_recv(c, T_MS, &r) < 0 || !r)
+            die("no Pong");
+        bool pong = r->body_case == BODY(PONG) &&
+                    r->request_id == env.request_id;
+        ccr_free(r);
+        if (pong)
+            return now_ms() - t;
+    }
+}
+
+static void stats(struct ccr_client *c, uint32_t *waiting, uint32_t *agents)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__StatsRequest sr = CCROUTE__V1__STATS_REQUEST__INIT;
+    env.body_case = BODY(STATS_REQUEST);
+    env.stats_request = &sr;
+    send_env(c, &env);
+    for (;;) {
+        ccr_envelope *r = NULL;
+        if (ccr_client_recv(c, T_MS, &r) < 0 || !r)
+            die("no Stats");
+        if (r->body_case == BODY(STATS)) {
+            *waiting = r->stats->contacts_waiting;
+            *agents = r->stats->agents_logged_in;
+        }
+        bool ack = r->body_case == BODY(ACK);
+        ccr_free(r);
+        if (ack)
+            return;
+    }
+}
+
+/* Hello until it is accepted; returns the connected client. */
+static struct ccr_client *hello_until_serving(int port, const char *name,
+                                              int role, double *max_ms,
+                                              int *refused)
+{
+    struct ccr_client *c;
+    *max_ms = 0;
+    *refused = 0;
+    if (ccr_client_connect("127.0.0.1", port, &c) < 0)
+        die("connect");
+    for (double end = now_ms() + T_MS; now_ms() < end;) {
+        double t = now_ms();
+        int rc = ccr_client_hello(c, name, (Ccroute__V1__Role)role, 0, T_MS);
+        double rtt = now_ms() - t;
+        /* the accepted Hello counts too: it may have waited out the
+         * load's last stall */
+        if (rtt > *max_ms)
+            *max_ms = rtt;
+        if (rc == 0)
+            return c;
+        if (rc != CCROUTE__V1__ERROR_CODE__ERROR_CODE_STATE_UNAVAILABLE)
+            die("Hello refused (%d)", rc);
+        (*refused)++;
+        usleep(1000);           /* one Hello per ms: a light client */
+    }
+    die("the engine did not serve within %d ms", T_MS);
+    return NULL;
+}
+
+/* ---- the run ---- */
+
+struct start {
+    double serving, load, stall, hello_max, cmds_per_obj, redis_cpu,
+        engine_cpu, harness_cpu;
+    long long load_calls;
+    int hellos;
+};
+
+static void parse_loaded(const char *line, struct start *s)
+{
+    const char *p = strstr(line, " in ");
+    s->load = s->stall = -1;
+    s->load_calls = -1;
+    if (p)
+        s->load = strtod(p + 4, NULL);
+    if ((p = strstr(line, " calls")))
+        while (p > line && p[-1] >= '0' && p[-1] <= '9')
+            p--;
+    if (p)
+        s->load_calls = strtoll(p, NULL, 10);
+    if ((p = strstr(line, "longest ")))
+        s->stall = strtod(p + 8, NULL);
+}
+
+static void one_start(const char *daemon, const char *cfg, int ncontacts,
+                      int nagents, struct start *s, int *port,
+                      struct ccr_client **mon)
+{
+    rcmd("CONFIG RESETSTAT");
+    double rcpu0 = redis_cpu_ms(), hcpu0 = self_cpu_ms();
+    double t0 = now_ms();
+    *port = daemon_start(daemon, cfg);
+    struct ccr_client *c = hello_until_serving(
+        *port, "wallboard", CCROUTE__V1__ROLE__ROLE_MONITOR, &s->hello_max,
+        &s->hellos);
+    ping(c);
+    s->serving = now_ms() - t0;
+    s->engine_cpu = proc_cpu_ms(daemon_pid);
+    s->harness_cpu = self_cpu_ms() - hcpu0;
+    s->redis_cpu = redis_cpu_ms() - rcpu0;
+    long long calls = redis_calls();
+    s->cmds_per_obj = (double)calls / (double)(ncontacts + nagents);
+    char line[1024];
+    if (!log_line("loaded ", line, sizeof(line)))
+        die("no \"loaded\" line in the daemon's log");
+    parse_loaded(line, s);
+    uint32_t w = 0, a = 0;
+    stats(c, &w, &a);
+    if ((int)w != ncontacts || (int)a != nagents)
+        die("recovered %u contacts and %u agents, expected %d and %d", w, a,
+            ncontacts, nagents);
+    *mon = c;
+}
+
+struct rewrite {
+    double total, redis_max, ping_max, redis_cpu;
+};
+
+static void one_rewrite(int ncontacts, int nagents, struct rewrite *w)
+{
+    rcmd("CONFIG SET slowlog-log-slower-than 1000");
+    rcmd("SLOWLOG RESET");
+    double rcpu0 = redis_cpu_ms();
+    double t0 = now_ms();
+    w->ping_max = 0;
+    rcmd("FLUSHALL");
+    for (;;) {
+        double t = now_ms();
+        freeReplyObject(rcmd("PING"));
+        bool done = rint_("ZCARD %s", "ccr:{rec}:contacts") == ncontacts &&
+                    rint_("SCARD %s", "ccr:{rec}:agents") == nagents;
+        if (now_ms() - t > w->ping_max)
+            w->ping_max = now_ms() - t;
+        if (done)
+            break;
+        if (now_ms() - t0 > T_MS)
+            die("the state was not written back within %d ms", T_MS);
+        usleep(200);            /* polling Redis for the rewritten state */
+    }
+    w->total = now_ms() - t0;
+    w->redis_cpu = redis_cpu_ms() - rcpu0;
+    redisReply *r = rcmd("SLOWLOG GET 128");
+    w->redis_max = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (e->elements > 2 && e->element[2]->type == REDIS_REPLY_INTEGER &&
+            e->element[2]->integer / 1e3 > w->redis_max)
+            w->redis_max = (double)e->element[2]->integer / 1e3;
+    }
+    freeReplyObject(r);
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmpd);
+    return v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+    int ncontacts = 100000, nagents = 10000, reps = 3, chunk = 0;
+    bool rewrite = true;
+    const char *json = NULL;
+    char daemon[1024];
+    snprintf(daemon, sizeof(daemon), "%s", argv[0]);
+    char *slash = strrchr(daemon, '/');
+    snprintf(slash ? slash + 1 : daemon,
+             sizeof(daemon) - (size_t)(slash ? slash + 1 - daemon : 0),
+             "ccrouted");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--contacts") && i + 1 < argc)
+            ncontacts = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--agents") && i + 1 < argc)
+            nagents = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--chunk") && i + 1 < argc)
+            chunk = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--daemon") && i + 1 < argc)
+            snprintf(daemon, sizeof(daemon), "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
+        else if (!strcmp(argv[i], "--no-rewrite"))
+            rewrite = false;
+        else {
+            fprintf(stderr, "usage: bench-recovery [--contacts N] [--agents "
+                    "M] [--reps R] [--chunk K] [--daemon PATH] [--json "
+                    "FILE] [--no-rewrite]\n");
+            return 2;
+        }
+    }
+    if (ncontacts < 1 || nagents < 1 || reps < 1 || reps > 99 || chunk < 0)
+        die("bad --contacts, --agents, --reps or --chunk");
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ccr-bench-recovery-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        die("no temporary directory");
+    atexit(cleanup);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rport = redis_start();
+    char cfg[300], text[4096], chunkline[64] = "";
+    if (chunk)
+        snprintf(chunkline, sizeof(chunkline), "  load_chunk: %d\n", chunk);
+    int n = snprintf(text, sizeof(text),
+                     "log_level: info\n"
+                     "grace: 3600s\n"
+                     "redis:\n"
+                     "  enabled: true\n"
+                     "  durability: memory\n"
+                     "  port: %d\n"
+                     "  tenant: rec\n"
+                     "  max_pending: %d\n"
+                     "%s"
+                     "routing: {offer_timeout: 60s, max_agents: %d, "
+                     "max_contacts: %d}\n"
+                     "limits: {ping_interval: 0}\n"
+                     "skills: [s1, s2]\n"
+                     "queues:\n",
+                     rport, 4 * (ncontacts + nagents), chunkline,
+                     nagents + 16, ncontacts + 16);
+    for (int q = 0; q < 20; q++)
+        n += snprintf(text + n, sizeof(text) - (size_t)n,
+                      "  - {name: q%d, skills: {%s: 1}}\n", q,
+                      q < 10 ? "s1" : "s2");
+    snprintf(cfg, sizeof(cfg), "%s/ccrouted.yaml", tmpdir);
+    FILE *f = fopen(cfg, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        die("cannot write the configuration");
+
+    /* the fill, by the engine itself */
+    double tf = now_ms();
+    int port = daemon_start(daemon, cfg);
+    double hm;
+    int hr;
+    struct ccr_client *sw = hello_until_serving(
+        port, "pbx", CCROUTE__V1__ROLE__ROLE_SWITCH, &hm, &hr);
+    char id[32];
+    for (int b = 0; b < nagents; b += WINDOW) {
+        int e = b + WINDOW < nagents ? b + WINDOW : nagents;
+        for (int i = b; i < e; i++) {
+            snprintf(id, sizeof(id), "a%06d", i);
+            login(sw, id);
+        }
+        acks(sw, e - b);
+    }
+    for (int b = 0; b < ncontacts; b += WINDOW) {
+        int e = b + WINDOW < ncontacts ? b + WINDOW : ncontacts;
+        for (int i = b; i < e; i++) {
+            snprintf(id, sizeof(id), "c%07d", i);
+            contact(sw, id, i);
+        }
+        acks(sw, e - b);
+    }
+    ccr_client_close(sw);
+    daemon_stop();
+    if (rint_("ZCARD %s", "ccr:{rec}:contacts") != ncontacts ||
+        rint_("SCARD %s", "ccr:{rec}:agents") != nagents)
+        die("the fill left the wrong counts in redis");
+    fprintf(stderr, "bench-recovery: filled %d contacts and %d agents in "
+            "%.0f ms\n", ncontacts, nagents, now_ms() - tf);
+
+    struct start st[99];
+    struct rewrite rw = { -1, -1, -1, -1 };
+    for (int r = 0; r < reps; r++) {
+        struct ccr_client *mon;
+        one_start(daemon, cfg, ncontacts, nagents, &st[r], &port, &mon);
+        printf("start %d: %d contacts, %d agents: serving_ms %.1f load_ms "
+               "%.1f load_calls %lld engine_stall_ms %.1f hello_max_ms %.1f "
+               "hellos_during_load %d redis_cmds_per_object %.3f "
+               "redis_cpu_ms %.0f engine_cpu_ms %.0f harness_cpu_ms %.0f\n",
+               r + 1, ncontacts, nagents, st[r].serving, st[r].load,
+               st[r].load_calls, st[r].stall, st[r].hello_max, st[r].hellos,
+               st[r].cmds_per_obj, st[r].redis_cpu, st[r].engine_cpu,
+               st[r].harness_cpu);
+        fflush(stdout);
+        if (r == reps - 1 && rewrite) {
+            one_rewrite(ncontacts, nagents, &rw);
+            printf("rewrite: rewrite_ms %.1f rewrite_redis_max_ms %.1f "
+                   "redis_ping_max_ms %.1f rewrite_redis_cpu_ms %.0f\n",
+                   rw.total, rw.redis_max, rw.ping_max, rw.redis_cpu);
+        }
+        ccr_client_close(mon);
+        daemon_stop();
+    }
+    double v[8][99];
+    for (int r = 0; r < reps; r++) {
+        v[0][r] = st[r].serving;
+        v[1][r] = st[r].load;
+        v[2][r] = st[r].stall;
+        v[3][r] = st[r].hello_max;
+        v[4][r] = st[r].cmds_per_obj;
+        v[5][r] = st[r].redis_cpu;
+        v[6][r] = st[r].engine_cpu;
+        v[7][r] = st[r].harness_cpu;
+    }
+    double m[8];
+    for (int k = 0; k < 8; k++)
+        m[k] = median(v[k], reps);
+    printf("median of %d: %d contacts, %d agents: serving_ms %.1f load_ms "
+           "%.1f load_calls %lld engine_stall_ms %.1f hello_max_ms %.1f "
+           "redis_cmds_per_object %.3f redis_cpu_ms %.0f engine_cpu_ms %.0f "
+           "harness_cpu_ms %.0f\n", reps, ncontacts, nagents, m[0], m[1],
+           st[0].load_calls, m[2], m[3], m[4], m[5], m[6], m[7]);
+    if (json) {
+        FILE *j = fopen(json, "w");
+        if (!j)
+            die("cannot write %s", json);
+        fprintf(j, "{\"contacts\": %d, \"agents\": %d, \"reps\": %d, "
+                "\"load_chunk\": %d, \"serving_ms\": %.1f, \"load_ms\": %.1f, "
+                "\"load_calls\": %lld, \"engine_stall_ms\": %.1f, "
+                "\"hello_max_ms\": %.1f, \"redis_cmds_per_object\": %.3f, "
+                "\"redis_cpu_ms\": %.0f, \"engine_cpu_ms\": %.0f, "
+                "\"harness_cpu_ms\": %.0f, \"target_serving_ms\": 2000, "
+                "\"rewrite_ms\": %.1f, \"rewrite_redis_max_ms\": %.1f, "
+                "\"redis_ping_max_ms\": %.1f, \"rewrite_redis_cpu_ms\": "
+                "%.0f}\n", ncontacts, nagents, reps, chunk, m[0], m[1],
+                st[0].load_calls, m[2], m[3], m[4], m[5], m[6], m[7],
+                rw.total, rw.redis_max, rw.ping_max, rw.redis_cpu);
+        fclose(j);
+    }
+    return 0;
+}
