@@ -25,9 +25,13 @@
 /* The principal index of a connection without one: the engine runs open
  * (no principals configured) -- every client is this one principal. */
 #define AUTH_PRINCIPAL_OPEN (-1)
-/* The owner of a contact or agent whose principal is not known (restored
- * from Redis, which stores the client name only). */
+/* The owner of a contact or agent whose principal is not known: restored
+ * from Redis data written without one (before principals were stored, or
+ * by an engine that ran open). */
 #define AUTH_PRINCIPAL_UNKNOWN (-2)
+/* The owner of a contact or agent restored with a principal name that the
+ * configuration no longer has: no client may re-attach it. */
+#define AUTH_PRINCIPAL_GONE (-3)
 
 /* Role bits: 1 << Ccroute__V1__Role (switch 1 ... monitor 5, admin 6). */
 #define AUTH_ROLE_BIT(r) (1u << (unsigned)(r))

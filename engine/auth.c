@@ -157,6 +157,14 @@ int auth_lookup(const struct auth_config *a, const char *token, size_t len)
 
 /* A fingerprint is not a secret (the certificate is sent in clear in TLS
  * 1.2): a plain comparison will do. */
+int auth_principal_find(const struct auth_config *a, const char *name)
+{
+    for (unsigned i = 0; name && i < a->nprincipals; i++)
+        if (strcmp(a->principals[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
 int auth_cert_principal(const struct auth_config *a, const uint8_t *sha256)
 {
     if (!sha256)

@@ -59,6 +59,10 @@ bool auth_pattern_match(const struct auth_pattern *p, unsigned n,
  * Constant time in the token's position among the configured ones. */
 int auth_lookup(const struct auth_config *a, const char *token, size_t len);
 
+/* The principal index of `name` (a principal's configured name), or -1:
+ * recovery maps the principal stored with a contact or agent back. */
+int auth_principal_find(const struct auth_config *a, const char *name);
+
 /* The principal whose `cert_fingerprints` hold `sha256` (a verified client
  * certificate's, conn_peer_cert_sha256()), or -1; -1 for NULL too. */
 int auth_cert_principal(const struct auth_config *a, const uint8_t *sha256);

@@ -288,6 +288,22 @@ static int drain_req(struct req *q, struct fanout_assigned *defer)
     return 0;
 }
 
+/* The name of principal `pi` as stored with what its clients own (""
+ * when the engine runs open or the principal is not known). */
+static const char *principal_name(const struct server *s, int pi)
+{
+    return pi >= 0 && (unsigned)pi < s->cfg->auth.nprincipals
+               ? s->cfg->auth.principals[pi].name : "";
+}
+
+/* What store_contact_arrived / store_agent_login add besides the packed
+ * request: the client name and the principal name, each with its NUL. */
+static size_t owner_bytes(const struct req *q)
+{
+    return strlen(q->c->name) + 1 +
+           strlen(principal_name(q->s, q->c->principal)) + 1;
+}
+
 /* Every request that changes the router calls this first, before the
  * router: it takes the barrier record for the Ack and asks the store to
  * admit the change and make room for its writes (store_reserve: term,
@@ -550,8 +566,10 @@ static int h_hello(struct req *q)
         return req_fail(q, EC(STATE_UNAVAILABLE), "not serving yet: %s; "
                         "retry", store_why(q->s->store));
     /* Re-attaching takes over what the name held: only for the principal
-     * that held it (a recovered name's principal is unknown; the name
-     * being in this principal's scope is then what vouches for it). */
+     * that held it, also after a restart (Redis stores the principal with
+     * the client name). Only for data stored without a principal is it
+     * unknown; the name being in this principal's scope then vouches for
+     * it. */
     o = owner_get(&d->owners, owner_find(&d->owners, m->client_name));
     if (m->reattach && o && o->conn == CONN_ID_NONE &&
         o->principal != principal && o->principal != AUTH_PRINCIPAL_UNKNOWN)
@@ -629,7 +647,7 @@ static int h_contact_arrived(struct req *q)
     if (!(buf = malloc(len ? len : 1)))
         return req_fail(q, EC(INTERNAL), "out of memory");
     ccroute__v1__contact_arrived__pack(m, buf);
-    if (req_admit(q, STORE_ADMIT_NEW, len + strlen(q->c->name) + 1) < 0) {
+    if (req_admit(q, STORE_ADMIT_NEW, len + owner_bytes(q)) < 0) {
         free(buf);
         return -1;
     }
@@ -653,7 +671,7 @@ static int h_contact_arrived(struct req *q)
     owner_contact_link(&d->owners, h, q->c->owner);
     /* cannot fail after req_admit (room for the request and its owner) */
     rc = store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms(),
-                               q->c->name);
+                               q->c->name, principal_name(s, q->c->principal));
     if (h < d->ncontacts) {
         side_clear(d, h);
         d->contacts[h].packed = buf;
@@ -832,7 +850,7 @@ static int h_agent_login(struct req *q)
     if (!(buf = arena_alloc(&s->arena, len ? len : 1)))
         return req_fail(q, EC(INTERNAL), "out of memory");
     ccroute__v1__agent_login__pack(m, buf);
-    if (req_admit(q, STORE_ADMIT_CHANGE, len + strlen(q->c->name) + 1) < 0)
+    if (req_admit(q, STORE_ADMIT_CHANGE, len + owner_bytes(q)) < 0)
         return -1;
     rc = router_agent_login(s->router, q->now, &sp, q->c->owner, &h);
     if (rc < 0) {
@@ -843,7 +861,8 @@ static int h_agent_login(struct req *q)
     agent_mark_live(q->d, h);
     agent_keep(q->d, h, buf, len);
     /* cannot fail after req_admit */
-    rc = store_agent_login(s->store, sp.id, buf, len, q->c->name);
+    rc = store_agent_login(s->store, sp.id, buf, len, q->c->name,
+                           principal_name(s, q->c->principal));
     if (drain_req(q, NULL) < 0)
         return -1;
     if (rc < 0) {
@@ -1343,27 +1362,38 @@ void dispatch_tick(struct server *s)
 
 /* ---- recovery hooks ---- */
 
-/* The tag of a recovered contact or agent whose owner is `owner`: the id
- * of the owner record of that client name, made in its grace period
- * (deadline now + grace, timer armed) for the first object of that owner.
- * OWNER_NONE for no owner, or out of memory (then it is unowned, as before
- * owners were stored). */
+/* The tag of a recovered contact or agent whose owner is `owner` of
+ * principal `principal` (a name; "" when none was stored): the id of the
+ * owner record of that client name, made in its grace period (deadline
+ * now + grace, timer armed) for the first object of that owner. Only a
+ * client of the same principal may re-attach it (h_hello); a principal
+ * the configuration no longer has makes it unclaimable. OWNER_NONE for no
+ * owner, or out of memory (then it is unowned, as before owners were
+ * stored). */
 static uint32_t recovered_tag(struct server *s, const char *owner,
-                              uint64_t now)
+                              const char *principal, uint64_t now)
 {
     struct dispatch *d = s->dispatch;
     bool made;
     uint32_t id;
+    int pi = AUTH_PRINCIPAL_UNKNOWN;
 
     if (!owner || !*owner)
         return OWNER_NONE;
-    id = owner_recovered(&d->owners, owner,
+    if (principal && *principal &&
+        (pi = auth_principal_find(&s->cfg->auth, principal)) < 0)
+        pi = AUTH_PRINCIPAL_GONE;
+    id = owner_recovered(&d->owners, owner, pi,
                          now + (uint64_t)s->cfg->grace_ms * 1000, &made);
     if (id == OWNER_NONE) {
         log_warn("recovery: no owner record for client %s; its contacts "
                  "and agents are restored without an owner", owner);
         return OWNER_NONE;
     }
+    if (made && pi == AUTH_PRINCIPAL_GONE)
+        log_warn("recovery: client %s belonged to principal %s, which the "
+                 "configuration no longer has: nobody may re-attach its "
+                 "contacts and agents", owner, principal);
     if (made) {
         log_info("recovery: contacts and agents of client %s wait %u ms for "
                  "it to re-attach (Hello reattach)", owner, s->cfg->grace_ms);
@@ -1374,7 +1404,7 @@ static uint32_t recovered_tag(struct server *s, const char *owner,
 
 void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
                          int agent_state, const char *reason,
-                         const char *owner)
+                         const char *owner, const char *principal)
 {
     struct server *s = arg;
     struct dispatch *d = s->dispatch;
@@ -1396,7 +1426,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
     }
     d->loading = true;
     rc = router_agent_login(s->router, q.now, &sp,
-                            recovered_tag(s, owner, q.now), &h);
+                            recovered_tag(s, owner, principal, q.now), &h);
     if (rc == 0) {
         agent_mark_live(d, h);
         agent_keep(d, h, login, len);
@@ -1415,7 +1445,7 @@ out:
 void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                            uint64_t arrived_wall_us, int contact_state,
                            const char *queue, const char *agent_id,
-                           const char *owner)
+                           const char *owner, const char *principal)
 {
     struct server *s = arg;
     struct dispatch *d = s->dispatch;
@@ -1452,7 +1482,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
     arrived_at = d->load_mono_us > age_us ? d->load_mono_us - age_us : 0;
     if (arrived_at > q.now)
         arrived_at = q.now;
-    tag = recovered_tag(s, owner, q.now);
+    tag = recovered_tag(s, owner, principal, q.now);
     d->loading = true;
     if (contact_state == ROUTER_CONTACT_ASSIGNED && agent_id && *agent_id)
         rc = router_contact_restore_assigned(s->router, q.now, &sp,
@@ -1522,6 +1552,13 @@ static const char *tag_owner(struct server *s, uint32_t tag)
     return o ? o->name : "";
 }
 
+/* The principal name of owner record `tag`; "" if none or not known. */
+static const char *tag_principal(struct server *s, uint32_t tag)
+{
+    const struct owner_rec *o = owner_get(&s->dispatch->owners, tag);
+    return o ? principal_name(s, o->principal) : "";
+}
+
 void dispatch_snapshot(void *arg)
 {
     struct server *s = arg;
@@ -1531,20 +1568,20 @@ void dispatch_snapshot(void *arg)
     for (uint32_t h = 0; h < d->agent_hwm; h++) {
         if (!d->agent_live[h] || !router_agent_id(s->router, h))
             continue;
+        uint32_t tag = router_agent_tag(s->router, h);
         if (!d->agents[h].packed ||
             store_snapshot_agent(s->store, h, d->agents[h].packed,
-                                 d->agents[h].len,
-                                 tag_owner(s, router_agent_tag(s->router,
-                                                               h))) < 0)
+                                 d->agents[h].len, tag_owner(s, tag),
+                                 tag_principal(s, tag)) < 0)
             missing++;
     }
     for (uint32_t h = 0; h < d->ncontacts; h++) {
         if (!d->contacts[h].packed || !router_contact_id(s->router, h))
             continue;
+        uint32_t tag = router_contact_tag(s->router, h);
         if (store_snapshot_contact(s->store, h, d->contacts[h].packed,
-                                   d->contacts[h].len,
-                                   tag_owner(s, router_contact_tag(s->router,
-                                                                   h))) < 0)
+                                   d->contacts[h].len, tag_owner(s, tag),
+                                   tag_principal(s, tag)) < 0)
             missing++;
     }
     if (missing)

@@ -64,14 +64,14 @@ void dispatch_tick(struct server *s);
  * leaves it unowned. */
 void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
                          int agent_state, const char *reason,
-                         const char *owner);
+                         const char *owner, const char *principal);
 /* Contacts come in their original order; every contact of one load is
  * placed with one (wall, monotonic) pair of clock readings, so arrivals
  * keep their exact spacing and order (docs/redis.md, Recovery). */
 void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                            uint64_t arrived_wall_us, int contact_state,
                            const char *queue, const char *agent_id,
-                           const char *owner);
+                           const char *owner, const char *principal);
 /* store_hooks.on_role: OWNER serves; SUSPENDED keeps every connection but
  * routes nothing and refuses changes (the store refuses their admission);
  * STANDBY or NONE after OWNER / SUSPENDED closes every connection (another

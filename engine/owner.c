@@ -269,7 +269,7 @@ unsigned owner_detach(struct owner_index *ix, uint32_t id, uint64_t deadline)
     return n;
 }
 
-uint32_t owner_recovered(struct owner_index *ix, const char *name,
+uint32_t owner_recovered(struct owner_index *ix, const char *name, int pi,
                          uint64_t deadline, bool *made)
 {
     uint32_t id;
@@ -278,7 +278,7 @@ uint32_t owner_recovered(struct owner_index *ix, const char *name,
         return OWNER_NONE;
     if ((id = owner_find(ix, name)) != OWNER_NONE)
         return id;
-    id = rec_new(ix, name, AUTH_PRINCIPAL_UNKNOWN);
+    id = rec_new(ix, name, pi);
     if (id != OWNER_NONE) {
         grace_append(ix, id, deadline);
         *made = true;

@@ -27,9 +27,9 @@
  * a record without a connection and with nothing left is freed at once.
  *
  * A contact belongs to the principal of its owner record (the principal
- * of the connection that sent its ContactArrived; AUTH_PRINCIPAL_UNKNOWN
- * for a record restored from Redis, which stores the client name only,
- * until a connection re-attaches it). A switch, gateway or dialer acts
+ * of the connection that sent its ContactArrived. A record restored from
+ * Redis has the principal stored with it; AUTH_PRINCIPAL_UNKNOWN for data
+ * written without one, until a connection re-attaches it). A switch, gateway or dialer acts
  * only on contacts of its own principal; an agent desk acts only on
  * contacts offered or assigned to agents of its scope. A refused request
  * is answered exactly as if the contact did not exist, so a client learns
@@ -72,8 +72,8 @@ struct owner_link {
 
 struct owner_rec {
     char name[AUTH_NAME_MAX];       /* client name */
-    int principal;                  /* auth.h index, AUTH_PRINCIPAL_OPEN or
-                                       AUTH_PRINCIPAL_UNKNOWN (recovered) */
+    int principal;                  /* auth.h index, AUTH_PRINCIPAL_OPEN,
+                                       or (recovered) _UNKNOWN / _GONE */
     uint32_t conn;                  /* live connection id or CONN_ID_NONE */
     uint64_t deadline;              /* grace end (monotonic us), in grace */
     uint32_t ncontacts, nagents;
@@ -133,10 +133,11 @@ uint32_t owner_attach(struct owner_index *ix, const struct conn *c,
  * `deadline` and the count of what it holds is returned. */
 unsigned owner_detach(struct owner_index *ix, uint32_t id, uint64_t deadline);
 /* Recovery: the record of stored client name `name` (borrowed), made
- * without a connection and with an unknown principal, in its grace period
- * until `deadline`, unless the name already has one (then that). *made
- * says which. OWNER_NONE for an empty name or out of memory. */
-uint32_t owner_recovered(struct owner_index *ix, const char *name,
+ * without a connection and of principal `pi` (an index,
+ * AUTH_PRINCIPAL_UNKNOWN or AUTH_PRINCIPAL_GONE), in its grace period until
+ * `deadline`, unless the name already has one (then that). *made says
+ * which. OWNER_NONE for an empty name or out of memory. */
+uint32_t owner_recovered(struct owner_index *ix, const char *name, int pi,
                          uint64_t deadline, bool *made);
 /* The record of client name `name` (borrowed) in the name index, or
  * OWNER_NONE. */

@@ -79,13 +79,13 @@ struct store_hooks {
     void (*on_role)(void *arg, enum store_role role, const char *owner_addr);
     /* Recovery, called while loading before on_role(OWNER): one call per
      * stored agent and contact. `login` / `arrived` are the packed
-     * AgentLogin / ContactArrived and `owner` the client name that
-     * store_agent_login() / store_contact_arrived() were given (never
-     * NULL; "" when none was stored, e.g. data written before owners
-     * were). */
+     * AgentLogin / ContactArrived, `owner` the client name and
+     * `principal` the principal name that store_agent_login() /
+     * store_contact_arrived() were given (never NULL; "" when none was
+     * stored, e.g. data written before owners or principals were). */
     void (*load_agent)(void *arg, const uint8_t *login, size_t len,
                        int agent_state, const char *reason,
-                       const char *owner);
+                       const char *owner, const char *principal);
     /* Contacts come in their original arrival order. `arrived_wall_us`
      * is the arrival in wall-clock microseconds, with the exact spacing
      * the engine that wrote it had (see store.c, "Arrival"): convert every
@@ -93,7 +93,7 @@ struct store_hooks {
     void (*load_contact)(void *arg, const uint8_t *arrived, size_t len,
                          uint64_t arrived_wall_us, int contact_state,
                          const char *queue, const char *agent_id,
-                         const char *owner);
+                         const char *owner, const char *principal);
     /* Optional (may be NULL). Called when this engine learns that another
      * engine has owned the tenant since this one last did: the router's
      * state is stale. The engine drops it (a fresh router, handed over

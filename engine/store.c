@@ -1150,21 +1150,24 @@ static void load_send(struct store *s)
     }
 }
 
-/* One chunk of agents (6 fields each) to the load hook; the number of
+/* One chunk of agents (7 fields each) to the load hook; the number of
  * objects it held. */
 static size_t load_agents(struct store *s, const redisReply *ag)
 {
     size_t n = 0;
-    for (size_t i = 0; i + 6 <= ag->elements; i += 6, n++) {
+    for (size_t i = 0; i + 7 <= ag->elements; i += 7, n++) {
         size_t ll, l;
         const char *login = el(ag, i + 1, &ll);
         char state[16], reason[ROUTER_ID_MAX], owner[ROUTER_ID_MAX];
+        char principal[ROUTER_ID_MAX];
         const char *p = el(ag, i + 2, &l);
         snprintf(state, sizeof(state), "%.*s", (int)l, p);
         p = el(ag, i + 3, &l);
         snprintf(reason, sizeof(reason), "%.*s", (int)l, p);
         p = el(ag, i + 5, &l);
         snprintf(owner, sizeof(owner), "%.*s", (int)l, p);
+        p = el(ag, i + 6, &l);
+        snprintf(principal, sizeof(principal), "%.*s", (int)l, p);
         if (ll == 0) {
             s->load_skipped++;
             continue;
@@ -1172,20 +1175,21 @@ static size_t load_agents(struct store *s, const redisReply *ag)
         s->load_agents++;
         if (s->hooks.load_agent)
             s->hooks.load_agent(s->hooks.arg, (const uint8_t *)login, ll,
-                                atoi(state), reason, owner);
+                                atoi(state), reason, owner, principal);
     }
     return n;
 }
 
-/* One chunk of contacts (10 fields each), in arrival order. */
+/* One chunk of contacts (11 fields each), in arrival order. */
 static size_t load_contacts(struct store *s, const redisReply *co)
 {
     size_t n = 0;
-    for (size_t i = 0; i + 10 <= co->elements; i += 10, n++) {
+    for (size_t i = 0; i + 11 <= co->elements; i += 11, n++) {
         size_t al, l;
         const char *arrived = el(co, i + 1, &al);
         char ms[24], us[24], sq[40], state[16], queue[ROUTER_ID_MAX];
         char agent[ROUTER_ID_MAX], owner[ROUTER_ID_MAX];
+        char principal[ROUTER_ID_MAX];
         const char *p = el(co, i + 2, &l);
         snprintf(ms, sizeof(ms), "%.*s", (int)l, p);
         p = el(co, i + 8, &l);
@@ -1203,6 +1207,8 @@ static size_t load_contacts(struct store *s, const redisReply *co)
         snprintf(agent, sizeof(agent), "%.*s", (int)l, p);
         p = el(co, i + 7, &l);
         snprintf(owner, sizeof(owner), "%.*s", (int)l, p);
+        p = el(co, i + 10, &l);
+        snprintf(principal, sizeof(principal), "%.*s", (int)l, p);
         if (al == 0) {
             s->load_skipped++;
             continue;
@@ -1217,7 +1223,7 @@ static size_t load_contacts(struct store *s, const redisReply *co)
         if (s->hooks.load_contact)
             s->hooks.load_contact(s->hooks.arg, (const uint8_t *)arrived, al,
                                   arr_us, st, queue,
-                                  agent[0] ? agent : NULL, owner);
+                                  agent[0] ? agent : NULL, owner, principal);
     }
     return n;
 }
@@ -1635,7 +1641,8 @@ static uint64_t arrival_us(const struct store *s, uint64_t mono_us)
 
 int store_contact_arrived(struct store *s, const char *contact_id,
                           const uint8_t *arrived, size_t len,
-                          uint64_t now_wall_ms, const char *owner)
+                          uint64_t now_wall_ms, const char *owner,
+                          const char *principal)
 {
     if (!s->redis)
         return 0;
@@ -1654,14 +1661,15 @@ int store_contact_arrived(struct store *s, const char *contact_id,
         seq = s->seq_base + ci.seq;
     }
     if (storestate_contact_arrived(&s->keys, contact_id, arrived, len,
-                                   arr_us, seq, owner) < 0)
+                                   arr_us, seq, owner, principal) < 0)
         return STORE_ENOMEM;
     pending_update(s);
     return 0;
 }
 
 int store_agent_login(struct store *s, const char *agent_id,
-                      const uint8_t *login, size_t len, const char *owner)
+                      const uint8_t *login, size_t len, const char *owner,
+                      const char *principal)
 {
     if (!s->redis)
         return 0;
@@ -1669,7 +1677,8 @@ int store_agent_login(struct store *s, const char *agent_id,
         return STORE_EINVAL;
     if (!s->token)
         return STORE_ENOTOWNER;
-    if (storestate_agent_login(&s->keys, agent_id, login, len, owner) < 0)
+    if (storestate_agent_login(&s->keys, agent_id, login, len, owner,
+                               principal) < 0)
         return STORE_ENOMEM;
     pending_update(s);
     return 0;
@@ -1961,7 +1970,7 @@ void store_flush(struct store *s)
 
 int store_snapshot_contact(struct store *s, uint32_t h,
                            const uint8_t *arrived, size_t len,
-                           const char *owner)
+                           const char *owner, const char *principal)
 {
     if (!s->snap || !s->router)
         return STORE_EINVAL;
@@ -1979,15 +1988,15 @@ int store_snapshot_contact(struct store *s, uint32_t h,
                       ? to_wall(ci.deadline, mono, wall) : 0;
     if (storebatch_contact_new(s->snap, ci.id, arrived, len,
                                arrival_us(s, ci.arrived_at),
-                               s->seq_base + ci.seq, owner, (int)ci.state,
-                               q, a ? a : "", dl) < 0)
+                               s->seq_base + ci.seq, owner, principal,
+                               (int)ci.state, q, a ? a : "", dl) < 0)
         return STORE_ENOMEM;
     s->snap_contacts++;
     return 0;
 }
 
 int store_snapshot_agent(struct store *s, uint32_t h, const uint8_t *login,
-                         size_t len, const char *owner)
+                         size_t len, const char *owner, const char *principal)
 {
     if (!s->snap || !s->router)
         return STORE_EINVAL;
@@ -1999,9 +2008,9 @@ int store_snapshot_agent(struct store *s, uint32_t h, const uint8_t *login,
     router_agent_info(s->router, h, mono, &ai);
     if (ai.state == ROUTER_AGENT_STATE_LOGGED_OUT)
         return STORE_EINVAL;
-    if (storebatch_agent_new(s->snap, id, login, len, owner, (int)ai.state,
-                             ai.reason, to_wall(ai.state_since, mono,
-                                                wall)) < 0)
+    if (storebatch_agent_new(s->snap, id, login, len, owner, principal,
+                             (int)ai.state, ai.reason,
+                             to_wall(ai.state_since, mono, wall)) < 0)
         return STORE_ENOMEM;
     s->snap_agents++;
     return 0;

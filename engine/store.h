@@ -76,13 +76,18 @@ int store_reserve(struct store *s, enum store_admit kind, size_t data);
 /* Request data the router does not keep (borrowed; copied into the
  * batch). `now_wall_ms` is the arrival time on the wall clock. `owner` is
  * the Hello client_name of the connection that sent the request (NULL or
- * "" for none): recovery hands it back to the load hooks so that the
- * engine can keep the contact or agent for that client to re-attach. */
+ * "" for none) and `principal` the name of its principal (NULL or "" when
+ * the engine runs open): recovery hands both back to the load hooks so
+ * that the engine can keep the contact or agent for that client, of that
+ * principal, to re-attach. store_reserve()'s `data` counts both, each with
+ * its NUL. */
 int store_contact_arrived(struct store *s, const char *contact_id,
                           const uint8_t *arrived, size_t len,
-                          uint64_t now_wall_ms, const char *owner);
+                          uint64_t now_wall_ms, const char *owner,
+                          const char *principal);
 int store_agent_login(struct store *s, const char *agent_id,
-                      const uint8_t *login, size_t len, const char *owner);
+                      const uint8_t *login, size_t len, const char *owner,
+                      const char *principal);
 
 /* Turns the router's current output list into Redis writes (state of the
  * contacts and agents it names, and one event-stream entry each). Call
@@ -113,15 +118,16 @@ void store_flush(struct store *s);
 void store_set_advertise(struct store *s, const char *addr);
 
 /* Only from inside hooks->snapshot: one live contact (router handle `h`)
- * or agent, with the packed ContactArrived / AgentLogin and the owner's
- * client name (borrowed; copied). The store reads the rest (state, queue,
+ * or agent, with the packed ContactArrived / AgentLogin, the owner's
+ * client name and its principal's name (borrowed; copied). The store reads the rest (state, queue,
  * agent, arrival, sequence) from the router. 0, STORE_EINVAL (not in a
  * snapshot, or no such handle), STORE_ENOMEM. */
 int store_snapshot_contact(struct store *s, uint32_t h,
                            const uint8_t *arrived, size_t len,
-                           const char *owner);
+                           const char *owner, const char *principal);
 int store_snapshot_agent(struct store *s, uint32_t h, const uint8_t *login,
-                         size_t len, const char *owner);
+                         size_t len, const char *owner,
+                         const char *principal);
 
 /* Connects to the configured Redis with a blocking connection, AUTH and
  * SELECT as the engine would, and PING; never on the loop (for

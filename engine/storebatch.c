@@ -151,9 +151,10 @@ int storebatch_append(struct storebatch *dst, struct storebatch *src)
 int storebatch_contact_arrived(struct storebatch *b, const char *id,
                                const uint8_t *arrived, size_t len,
                                uint64_t arrived_us, uint64_t seq,
-                               const char *owner)
+                               const char *owner, const char *principal)
 {
-    if (reserve(b, 1 + slen(id) + len + 48 + slen(owner), 6) < 0)
+    if (reserve(b, 1 + slen(id) + len + 48 + slen(owner) + slen(principal),
+                7) < 0)
         return -1;
     put(b, "A", 1);
     puts_(b, id);
@@ -161,6 +162,7 @@ int storebatch_contact_arrived(struct storebatch *b, const char *id,
     putu(b, arrived_us);
     putu(b, seq);
     puts_(b, owner);
+    puts_(b, principal);
     b->nops++;
     return 0;
 }
@@ -194,14 +196,15 @@ int storebatch_contact_gone(struct storebatch *b, const char *id, int state)
 
 int storebatch_agent_login(struct storebatch *b, const char *id,
                            const uint8_t *login, size_t len,
-                           const char *owner)
+                           const char *owner, const char *principal)
 {
-    if (reserve(b, 1 + slen(id) + len + slen(owner), 4) < 0)
+    if (reserve(b, 1 + slen(id) + len + slen(owner) + slen(principal), 5) < 0)
         return -1;
     put(b, "L", 1);
     puts_(b, id);
     put(b, login, len);
     puts_(b, owner);
+    puts_(b, principal);
     b->nops++;
     return 0;
 }
@@ -251,11 +254,12 @@ int storebatch_event(struct storebatch *b, const char *type,
 int storebatch_contact_new(struct storebatch *b, const char *id,
                            const uint8_t *arrived, size_t len,
                            uint64_t arrived_us, uint64_t seq,
-                           const char *owner, int state, const char *queue,
-                           const char *agent, uint64_t deadline_ms)
+                           const char *owner, const char *principal,
+                           int state, const char *queue, const char *agent,
+                           uint64_t deadline_ms)
 {
-    if (reserve(b, 1 + slen(id) + len + slen(owner) + slen(queue) +
-                   slen(agent) + 96, 10) < 0)
+    if (reserve(b, 1 + slen(id) + len + slen(owner) + slen(principal) +
+                   slen(queue) + slen(agent) + 96, 11) < 0)
         return -1;
     put(b, "N", 1);
     puts_(b, id);
@@ -263,6 +267,7 @@ int storebatch_contact_new(struct storebatch *b, const char *id,
     putu(b, arrived_us);
     putu(b, seq);
     puts_(b, owner);
+    puts_(b, principal);
     putu(b, (uint64_t)(state < 0 ? 0 : state));
     puts_(b, queue);
     puts_(b, agent);
@@ -273,15 +278,17 @@ int storebatch_contact_new(struct storebatch *b, const char *id,
 
 int storebatch_agent_new(struct storebatch *b, const char *id,
                          const uint8_t *login, size_t len, const char *owner,
-                         int state, const char *reason, uint64_t since_ms)
+                         const char *principal, int state, const char *reason,
+                         uint64_t since_ms)
 {
-    if (reserve(b, 1 + slen(id) + len + slen(owner) + slen(reason) + 48,
-                7) < 0)
+    if (reserve(b, 1 + slen(id) + len + slen(owner) + slen(principal) +
+                   slen(reason) + 48, 8) < 0)
         return -1;
     put(b, "G", 1);
     puts_(b, id);
     put(b, login, len);
     puts_(b, owner);
+    puts_(b, principal);
     putu(b, (uint64_t)(state < 0 ? 0 : state));
     puts_(b, reason);
     putu(b, since_ms);
@@ -474,11 +481,14 @@ int storestate_reserve(struct storestate *t, size_t keys, size_t bytes)
 }
 
 static int ent_new(struct storestate *t, int agent, const char *id,
-                   const uint8_t *data, size_t len, const char *owner)
+                   const uint8_t *data, size_t len, const char *owner,
+                   const char *principal)
 {
-    size_t ol = slen(owner), doff, ooff;
+    size_t ol = slen(owner), pl = slen(principal), doff, ooff, poff;
+    /* owner and principal follow each other, each with its NUL */
     if (arena_put(t, data, len, &doff) < 0 ||
-        arena_put(t, owner ? owner : "", ol + 1, &ooff) < 0)  /* with NUL */
+        arena_put(t, owner ? owner : "", ol + 1, &ooff) < 0 ||
+        arena_put(t, principal ? principal : "", pl + 1, &poff) < 0)
         return -1;
     bool created;
     struct storestate_ent *e = ent_get(t, agent, id, &created);
@@ -505,9 +515,9 @@ static struct storestate_ent *ent_touch(struct storestate *t, int agent,
 int storestate_contact_arrived(struct storestate *t, const char *id,
                                const uint8_t *arrived, size_t len,
                                uint64_t arrived_us, uint64_t seq,
-                               const char *owner)
+                               const char *owner, const char *principal)
 {
-    if (ent_new(t, 0, id, arrived, len, owner) < 0)
+    if (ent_new(t, 0, id, arrived, len, owner, principal) < 0)
         return -1;
     bool created;
     struct storestate_ent *e = ent_get(t, 0, id, &created);
@@ -547,9 +557,9 @@ int storestate_contact_gone(struct storestate *t, const char *id)
 
 int storestate_agent_login(struct storestate *t, const char *id,
                            const uint8_t *login, size_t len,
-                           const char *owner)
+                           const char *owner, const char *principal)
 {
-    return ent_new(t, 1, id, login, len, owner);
+    return ent_new(t, 1, id, login, len, owner, principal);
 }
 
 int storestate_agent_state(struct storestate *t, const char *id, int state,
@@ -577,10 +587,11 @@ long storestate_emit(struct storestate *t, struct storebatch *b)
     for (size_t i = 0; i < t->n; i++) {
         const struct storestate_ent *e = &t->ent[i];
         const uint8_t *data = NULL;
-        const char *owner = "";
+        const char *owner = "", *principal = "";
         if (e->flags & F_NEW) {
             data = (const uint8_t *)t->arena + e->data_off;
             owner = t->arena + e->owner_off;          /* NUL-terminated */
+            principal = owner + e->owner_len + 1;     /* right after it */
         }
         int rc = 0;
         if (e->flags & F_GONE) {
@@ -591,10 +602,10 @@ long storestate_emit(struct storestate *t, struct storebatch *b)
         } else if (e->agent) {
             if ((e->flags & (F_NEW | F_STATE)) == (F_NEW | F_STATE))
                 rc = storebatch_agent_new(b, e->id, data, e->data_len, owner,
-                                          e->state, e->s1, e->t);
+                                          principal, e->state, e->s1, e->t);
             else if (e->flags & F_NEW)
                 rc = storebatch_agent_login(b, e->id, data, e->data_len,
-                                            owner);
+                                            owner, principal);
             else if (e->flags & F_STATE)
                 rc = storebatch_agent_state(b, e->id, e->state, e->s1, e->t);
             else
@@ -603,11 +614,12 @@ long storestate_emit(struct storestate *t, struct storebatch *b)
             if ((e->flags & (F_NEW | F_STATE)) == (F_NEW | F_STATE))
                 rc = storebatch_contact_new(b, e->id, data, e->data_len,
                                             e->arrived_us, e->seq, owner,
-                                            e->state, e->s1, e->s2, e->t);
+                                            principal, e->state, e->s1, e->s2,
+                                            e->t);
             else if (e->flags & F_NEW)
                 rc = storebatch_contact_arrived(b, e->id, data, e->data_len,
                                                 e->arrived_us, e->seq,
-                                                owner);
+                                                owner, principal);
             else if (e->flags & F_STATE)
                 rc = storebatch_contact_state(b, e->id, e->state, e->s1,
                                               e->s2, e->t);
@@ -764,10 +776,11 @@ const char storebatch_script[] =
     "    redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"
     "               'arrived_us', ARGV[i+3], 'arrived_ms', ms(ARGV[i+3]),\n"
     "               'seq', ARGV[i+4], 'owner', ARGV[i+5],\n"
-    "               'state', ARGV[i+6], 'queue', ARGV[i+7],\n"
-    "               'agent', ARGV[i+8], 'deadline_ms', ARGV[i+9])\n"
+    "               'principal', ARGV[i+6],\n"
+    "               'state', ARGV[i+7], 'queue', ARGV[i+8],\n"
+    "               'agent', ARGV[i+9], 'deadline_ms', ARGV[i+10])\n"
     "    redis.call('ZADD', kc, ARGV[i+4], id)\n"
-    "    i = i + 10\n"
+    "    i = i + 11\n"
     "  elseif op == 'c' then\n"
     "    local id = ARGV[i+1]\n"
     "    if not gone[id] then\n"
@@ -789,25 +802,27 @@ const char storebatch_script[] =
     "  elseif op == 'G' then\n"
     "    local id = ARGV[i+1]\n"
     "    redis.call('HSET', pa .. id, 'login', ARGV[i+2], 'owner', ARGV[i+3],\n"
-    "               'state', ARGV[i+4], 'reason', ARGV[i+5],\n"
-    "               'since_ms', ARGV[i+6])\n"
+    "               'principal', ARGV[i+4],\n"
+    "               'state', ARGV[i+5], 'reason', ARGV[i+6],\n"
+    "               'since_ms', ARGV[i+7])\n"
     "    redis.call('SADD', ka, id)\n"
-    "    i = i + 7\n"
+    "    i = i + 8\n"
     "  elseif op == 'A' then\n"
     "    local id = ARGV[i+1]\n"
     "    if not gone[id] then\n"
     "      redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"
     "                 'arrived_us', ARGV[i+3], 'arrived_ms', ms(ARGV[i+3]),\n"
-    "                 'seq', ARGV[i+4], 'owner', ARGV[i+5])\n"
+    "                 'seq', ARGV[i+4], 'owner', ARGV[i+5],\n"
+    "                 'principal', ARGV[i+6])\n"
     "      redis.call('ZADD', kc, ARGV[i+4], id)\n"
     "    end\n"
-    "    i = i + 6\n"
+    "    i = i + 7\n"
     "  elseif op == 'L' then\n"
     "    local id = ARGV[i+1]\n"
     "    redis.call('HSET', pa .. id, 'login', ARGV[i+2],\n"
-    "               'owner', ARGV[i+3])\n"
+    "               'owner', ARGV[i+3], 'principal', ARGV[i+4])\n"
     "    redis.call('SADD', ka, id)\n"
-    "    i = i + 4\n"
+    "    i = i + 5\n"
     "  elseif op == 'o' then\n"
     "    local id = ARGV[i+1]\n"
     "    redis.call('DEL', pa .. id)\n"
@@ -878,10 +893,10 @@ const char storebatch_lease_script[] =
  * kind ("a" agents, "c" contacts), offset, count. Returns, flat, at most
  * `count` objects from rank `offset` on:
  *   agents in id order (SORT ALPHA of the agents set): id, login, state,
- *   reason, since_ms, owner;
+ *   reason, since_ms, owner, principal;
  *   contacts in the order of the contacts set (its score is the arrival
  *   sequence): id, arrived, arrived_ms, state, queue, agent, deadline_ms,
- *   owner, arrived_us, seq.
+ *   owner, arrived_us, seq, principal.
  * Fewer than `count` objects: that kind is done. A missing field (e.g. no
  * `owner` or `arrived_us` in data written before it existed) comes back
  * empty; a missing `seq` is the set's score. Refuses when `mine` does not
@@ -902,9 +917,10 @@ const char storebatch_load_script[] =
     "                         cnt)\n"
     "  for _, id in ipairs(ids) do\n"
     "    local h = redis.call('HMGET', p .. 'agent:' .. id, 'login',\n"
-    "                         'state', 'reason', 'since_ms', 'owner')\n"
+    "                         'state', 'reason', 'since_ms', 'owner',\n"
+    "                         'principal')\n"
     "    out[#out+1] = id\n"
-    "    for k = 1, 5 do out[#out+1] = s(h[k]) end\n"
+    "    for k = 1, 6 do out[#out+1] = s(h[k]) end\n"
     "  end\n"
     "  return out\n"
     "end\n"
@@ -914,10 +930,12 @@ const char storebatch_load_script[] =
     "  local id = cids[j]\n"
     "  local h = redis.call('HMGET', p .. 'contact:' .. id, 'arrived',\n"
     "                       'arrived_ms', 'state', 'queue', 'agent',\n"
-    "                       'deadline_ms', 'owner', 'arrived_us', 'seq')\n"
+    "                       'deadline_ms', 'owner', 'arrived_us', 'seq',\n"
+    "                       'principal')\n"
     "  out[#out+1] = id\n"
     "  for k = 1, 8 do out[#out+1] = s(h[k]) end\n"
     "  out[#out+1] = h[9] or cids[j+1]\n"
+    "  out[#out+1] = s(h[10])\n"
     "end\n"
     "return out\n";
 

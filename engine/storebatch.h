@@ -10,7 +10,8 @@
  * store adds when it sends (prefix, token, sequence, stream bound) and the
  * ops, each an opcode followed by a fixed number of arguments:
  *
- *   A id arrived arrived_us seq owner   contact arrived (packed
+ *   A id arrived arrived_us seq owner principal
+ *                                       contact arrived (packed
  *                                       ContactArrived); arrived_us is
  *                                       the arrival in wall-clock us (one
  *                                       fixed offset from the router's
@@ -20,7 +21,7 @@
  *                                       contacts set, the recovery order)
  *   c id state queue agent deadline     contact state snapshot
  *   x id state                          contact gone (completed / abandoned)
- *   L id login owner                    agent login (packed AgentLogin)
+ *   L id login owner principal          agent login (packed AgentLogin)
  *   a id state reason since_ms          agent state snapshot
  *   o id                                agent logged out
  *   e type contact agent queue ts detail   one event-stream entry
@@ -30,8 +31,10 @@
  *                                       first op of a full rewrite
  *
  * `owner` is the Hello client_name of the connection that sent the
- * request (empty when unknown); recovery uses it to let that client
- * re-attach its contacts and agents (Hello reattach).
+ * request (empty when unknown) and `principal` the name of that
+ * connection's principal (empty when the engine runs open); recovery uses
+ * both to let that client, and only a client of that principal, re-attach
+ * its contacts and agents (Hello reattach).
  *
  * Arguments are binary-safe byte strings kept in one growing buffer; the
  * batch owns its memory. Keys are built by the script from the prefix
@@ -80,14 +83,14 @@ int storebatch_reserve(struct storebatch *b, size_t bytes, size_t args);
 int storebatch_contact_arrived(struct storebatch *b, const char *id,
                                const uint8_t *arrived, size_t len,
                                uint64_t arrived_us, uint64_t seq,
-                               const char *owner);
+                               const char *owner, const char *principal);
 int storebatch_contact_state(struct storebatch *b, const char *id,
                              int state, const char *queue, const char *agent,
                              uint64_t deadline_ms);
 int storebatch_contact_gone(struct storebatch *b, const char *id, int state);
 int storebatch_agent_login(struct storebatch *b, const char *id,
                            const uint8_t *login, size_t len,
-                           const char *owner);
+                           const char *owner, const char *principal);
 int storebatch_agent_state(struct storebatch *b, const char *id, int state,
                            const char *reason, uint64_t since_ms);
 int storebatch_agent_logout(struct storebatch *b, const char *id);
@@ -101,21 +104,23 @@ int storebatch_clear(struct storebatch *b);
 
 /* Combined ops written by storestate_emit() (one per key and batch):
  *
- *   N id arrived arrived_us seq owner state queue agent deadline
+ *   N id arrived arrived_us seq owner principal state queue agent deadline
  *                                       new contact with its state (one
  *                                       HSET of every field + ZADD)
- *   G id login owner state reason since_ms
+ *   G id login owner principal state reason since_ms
  *                                       agent login with its state (one
  *                                       HSET of every field + SADD)
  */
 int storebatch_contact_new(struct storebatch *b, const char *id,
                            const uint8_t *arrived, size_t len,
                            uint64_t arrived_us, uint64_t seq,
-                           const char *owner, int state, const char *queue,
-                           const char *agent, uint64_t deadline_ms);
+                           const char *owner, const char *principal,
+                           int state, const char *queue, const char *agent,
+                           uint64_t deadline_ms);
 int storebatch_agent_new(struct storebatch *b, const char *id,
                          const uint8_t *login, size_t len, const char *owner,
-                         int state, const char *reason, uint64_t since_ms);
+                         const char *principal, int state, const char *reason,
+                         uint64_t since_ms);
 
 /* Decimal digits of v into buf (at least 21 bytes); returns the length
  * (no NUL written). */
@@ -139,7 +144,7 @@ struct storestate_ent {
     uint64_t t;                 /* contact: deadline_ms; agent: since_ms */
     uint64_t arrived_us, seq;  /* contact arrival (F_NEW) */
     size_t data_off, data_len;  /* packed ContactArrived / AgentLogin */
-    size_t owner_off, owner_len;
+    size_t owner_off, owner_len;  /* owner, NUL, principal, NUL */
     char id[64];
     char s1[64];                /* contact: queue; agent: reason */
     char s2[64];                /* contact: agent id */
@@ -161,7 +166,7 @@ void storestate_free(struct storestate *t);
 void storestate_reset(struct storestate *t);
 /* Grows the table so that `keys` more entries and `bytes` more packed
  * request and owner bytes (storestate_contact_arrived / _agent_login, an
- * owner with its NUL) fit without allocating: the ops below then cannot
+ * owner and a principal, each with its NUL) fit without allocating: the ops below then cannot
  * fail for those. Returns 0 or -1 (out of memory; nothing recorded is
  * lost, only capacity may have grown). */
 int storestate_reserve(struct storestate *t, size_t keys, size_t bytes);
@@ -169,14 +174,14 @@ int storestate_reserve(struct storestate *t, size_t keys, size_t bytes);
 int storestate_contact_arrived(struct storestate *t, const char *id,
                                const uint8_t *arrived, size_t len,
                                uint64_t arrived_us, uint64_t seq,
-                               const char *owner);
+                               const char *owner, const char *principal);
 int storestate_contact_state(struct storestate *t, const char *id, int state,
                              const char *queue, const char *agent,
                              uint64_t deadline_ms);
 int storestate_contact_gone(struct storestate *t, const char *id);
 int storestate_agent_login(struct storestate *t, const char *id,
                            const uint8_t *login, size_t len,
-                           const char *owner);
+                           const char *owner, const char *principal);
 int storestate_agent_state(struct storestate *t, const char *id, int state,
                            const char *reason, uint64_t since_ms);
 int storestate_agent_logout(struct storestate *t, const char *id);

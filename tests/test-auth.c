@@ -69,17 +69,22 @@ static void write_file(const char *path, const char *text, mode_t mode)
 static void config_text(char *buf, size_t len, int redis_port,
                         const void *arg)
 {
-    char a[65], b[65], da[65], mon[65], adm[65], far[65];
+    char a[65], b[65], da[65], mon[65], adm[65], far[65], redis[96];
     e2e_token_hex(tok_sw_a, a);
     e2e_token_hex(tok_sw_b, b);
     e2e_token_hex(tok_desk_a, da);
     e2e_token_hex(tok_mon, mon);
     e2e_token_hex(tok_adm, adm);
     e2e_token_hex(tok_far, far);
+    if (redis_port)
+        snprintf(redis, sizeof(redis), "redis: {port: %d, tenant: au}",
+                 redis_port);
+    else
+        snprintf(redis, sizeof(redis), "redis: {enabled: false}");
     snprintf(buf, len,
         "log_level: info\n"
         "grace: 30s\n"
-        "redis: {enabled: false}\n"
+        "%s\n"
         "routing: {offer_timeout: 60s, max_agents: 100, max_contacts: 1000}\n"
         "skills: [s1]\n"
         "queues:\n"
@@ -101,10 +106,10 @@ static void config_text(char *buf, size_t len, int redis_port,
         " clients: [\"adm*\"], agents: [\"a-*\"]}\n"
         "  - {name: far, token_sha256: %s, roles: [switch],"
         " clients: [\"far*\"], tenant: elsewhere}\n",
-        token_file, a, b, da, mon, adm, far);
+        redis, token_file, a, b, da, mon, adm, far);
 }
 
-static int setup(void **state)
+static int setup_with(void **state, bool with_redis)
 {
     char db[65], text[128];
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/ccr-auth-XXXXXX");
@@ -114,8 +119,11 @@ static int setup(void **state)
     e2e_token_hex(tok_desk_b, db);
     snprintf(text, sizeof(text), "# desk-b's token\ndesk-b: %s\n", db);
     write_file(token_file, text, 0600);
-    return e2e_env_start(state, false, config_text, NULL);
+    return e2e_env_start(state, with_redis, config_text, NULL);
 }
+
+static int setup(void **state) { return setup_with(state, false); }
+static int setup_redis(void **state) { return setup_with(state, true); }
 
 static int teardown(void **state)
 {
@@ -562,6 +570,44 @@ static void test_reattach_other_principal(void **state)
     e2e_hang_up(a);
 }
 
+/* The same after the engine restarted: Redis keeps the principal with the
+ * client name, so a name in two principals' scope still re-attaches only
+ * for the principal that held it. */
+static void test_reattach_other_principal_after_restart(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client *a = dial_hello(f, "shared-7", ROLE(SWITCH), tok_sw_a);
+    struct e2e_client *b;
+    redisReply *r;
+
+    assert_int_equal(e2e_contact(a, "cr-1", "q1", E2E_VOICE), 0);
+    /* acknowledged: in Redis with its owner and principal */
+    r = redisCommand(f->r, "HMGET ccr:{au}:contact:cr-1 owner principal");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_string_equal(r->element[0]->str, "shared-7");
+    assert_string_equal(r->element[1]->str, "sw-a");
+    freeReplyObject(r);
+
+    harness_daemon_kill(&f->d);
+    e2e_hang_up(a);
+    assert_int_equal(harness_daemon_restart(&f->d, NULL), 0);
+    e2e_expect_log(&f->d, "contacts and agents of client shared-7 wait",
+                   T_MS);
+    e2e_expect_log(&f->d, "this engine owns the tenant; serving clients",
+                   T_MS);
+
+    b = e2e_env_dial(f);
+    assert_int_equal(hello(b, "shared-7", ROLE(SWITCH), tok_sw_b, true),
+                     EC(FORBIDDEN));
+    e2e_hang_up(b);
+
+    a = e2e_env_dial(f);
+    assert_int_equal(hello(a, "shared-7", ROLE(SWITCH), tok_sw_a, true), 0);
+    assert_int_equal(e2e_simple(a, BODY(CONTACT_ABANDONED), "cr-1", NULL), 0);
+    e2e_hang_up(a);
+}
+
 static void test_one_connection_per_name(void **state)
 {
     struct e2e_env *f = *state;
@@ -825,6 +871,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_one_connection_per_name, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_reattach_other_principal_after_restart, setup_redis,
+            teardown),
         cmocka_unit_test(test_token_file_mode),
         cmocka_unit_test(test_open_needs_loopback),
         cmocka_unit_test(test_hash_token),

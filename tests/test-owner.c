@@ -258,11 +258,11 @@ static void test_recovered_records(void **state)
     bool made;
     auth_setup(0, 0, 0);
     init();
-    assert_int_equal(owner_recovered(&ix, "", S(30), &made), OWNER_NONE);
-    uint32_t id = owner_recovered(&ix, "pbx-1", S(30), &made);
+    assert_int_equal(owner_recovered(&ix, "", AUTH_PRINCIPAL_UNKNOWN, S(30), &made), OWNER_NONE);
+    uint32_t id = owner_recovered(&ix, "pbx-1", AUTH_PRINCIPAL_UNKNOWN, S(30), &made);
     assert_int_not_equal(id, OWNER_NONE);
     assert_true(made);
-    assert_int_equal(owner_recovered(&ix, "pbx-1", S(31), &made), id);
+    assert_int_equal(owner_recovered(&ix, "pbx-1", AUTH_PRINCIPAL_UNKNOWN, S(31), &made), id);
     assert_false(made);
     assert_int_equal(owner_principal(&ix, id), AUTH_PRINCIPAL_UNKNOWN);
     assert_int_equal(ix.ngrace, 1);
@@ -280,6 +280,13 @@ static void test_recovered_records(void **state)
     assert_int_equal(owner_quota_use(&ix, 0).agents, 1);
     owner_contact_unlink(&ix, 4);
     assert_int_equal(owner_quota_use(&ix, 0).contacts, 1);
+    /* a record restored with its principal (Redis keeps it) belongs to it
+     * from the load on: its holdings count for that principal at once */
+    uint32_t id2 = owner_recovered(&ix, "pbx-2", 0, S(30), &made);
+    assert_true(made);
+    assert_int_equal(owner_principal(&ix, id2), 0);
+    owner_contact_link(&ix, 11, id2);
+    assert_int_equal(owner_quota_use(&ix, 0).contacts, 2);
     owner_index_fini(&ix);
 }
 

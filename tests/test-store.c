@@ -46,12 +46,14 @@ struct ctx {
     int astate[16];
     char areason[16][64];
     char aowner[16][64];
+    char aprincipal[16][64];
     int ncontacts;
     char contacts[64][64];
     int cstate[64];
     char cqueue[64][64];
     char cagent[64][64];
     char cowner[64][64];
+    char cprincipal[64][64];
     uint64_t cms[64];
     int role_at_load;              /* role when the first load hook ran */
     int ok, fail;                  /* barrier results */
@@ -66,7 +68,8 @@ static void h_role(void *arg, enum store_role role, const char *owner)
 }
 
 static void h_agent(void *arg, const uint8_t *login, size_t len, int state,
-                    const char *reason, const char *owner)
+                    const char *reason, const char *owner,
+                    const char *principal)
 {
     struct ctx *c = arg;
     if (c->nagents == 0 && c->ncontacts == 0)
@@ -76,12 +79,15 @@ static void h_agent(void *arg, const uint8_t *login, size_t len, int state,
     c->astate[i] = state;
     snprintf(c->areason[i], 64, "%s", reason ? reason : "");
     assert_non_null(owner);
+    assert_non_null(principal);
     snprintf(c->aowner[i], 64, "%s", owner);
+    snprintf(c->aprincipal[i], 64, "%s", principal);
 }
 
 static void h_contact(void *arg, const uint8_t *arrived, size_t len,
                       uint64_t ms, int state, const char *queue,
-                      const char *agent, const char *owner)
+                      const char *agent, const char *owner,
+                      const char *principal)
 {
     struct ctx *c = arg;
     if (c->nagents == 0 && c->ncontacts == 0)
@@ -92,7 +98,9 @@ static void h_contact(void *arg, const uint8_t *arrived, size_t len,
     snprintf(c->cqueue[i], 64, "%s", queue ? queue : "");
     snprintf(c->cagent[i], 64, "%s", agent ? agent : "");
     assert_non_null(owner);
+    assert_non_null(principal);
     snprintf(c->cowner[i], 64, "%s", owner);
+    snprintf(c->cprincipal[i], 64, "%s", principal);
     c->cms[i] = ms;
 }
 
@@ -290,14 +298,14 @@ static void test_coalesce(void **state)
     storebatch_init(&b);
     /* c1 arrives, is offered, assigned and completes: nothing */
     assert_int_equal(storestate_contact_arrived(&t, "c1",
-                     (const uint8_t *)"P1", 2, 1000, 1000000, "sw"), 0);
+                     (const uint8_t *)"P1", 2, 1000, 1000000, "sw", "acme"), 0);
     storestate_contact_state(&t, "c1", 1, "sales", "", 0);
     storestate_contact_state(&t, "c1", 2, "sales", "a1", 1234);
     storestate_contact_state(&t, "c1", 3, "sales", "a1", 0);
     storestate_contact_gone(&t, "c1");
     /* c2 arrives and is offered: one N with the final state */
     storestate_contact_arrived(&t, "c2", (const uint8_t *)"P2", 2, 1001,
-                               1001000, "sw");
+                               1001000, "sw", "acme");
     storestate_contact_state(&t, "c2", 1, "sales", "", 0);
     storestate_contact_state(&t, "c2", 2, "sales", "a2", 99);
     /* c0 (stored before) changes twice, c9 (stored before) leaves */
@@ -309,9 +317,10 @@ static void test_coalesce(void **state)
     storestate_agent_state(&t, "a1", 2, "lunch", 10);
     storestate_agent_state(&t, "a1", 1, "", 11);
     storestate_agent_state(&t, "a1", 3, "", 12);
-    storestate_agent_login(&t, "a2", (const uint8_t *)"LOG", 3, "desk");
+    storestate_agent_login(&t, "a2", (const uint8_t *)"LOG", 3, "desk",
+                           "desks");
     storestate_agent_state(&t, "a2", 1, "", 13);
-    storestate_agent_login(&t, "a3", (const uint8_t *)"L3", 2, "desk");
+    storestate_agent_login(&t, "a3", (const uint8_t *)"L3", 2, "desk", NULL);
     storestate_agent_state(&t, "a3", 1, "", 14);
     storestate_agent_logout(&t, "a3");
     storestate_agent_logout(&t, "a4");
@@ -322,10 +331,11 @@ static void test_coalesce(void **state)
     assert_memory_equal(a, "N", 1);                       /* c2 */
     assert_memory_equal(storebatch_arg(&b, i + 1, &len), "c2", 2);
     assert_memory_equal(storebatch_arg(&b, i + 5, &len), "sw", 2);
-    assert_memory_equal(storebatch_arg(&b, i + 6, &len), "2", 1);
-    assert_memory_equal(storebatch_arg(&b, i + 8, &len), "a2", 2);
-    assert_memory_equal(storebatch_arg(&b, i + 9, &len), "99", 2);
-    i += 10;
+    assert_memory_equal(storebatch_arg(&b, i + 6, &len), "acme", 4);
+    assert_memory_equal(storebatch_arg(&b, i + 7, &len), "2", 1);
+    assert_memory_equal(storebatch_arg(&b, i + 9, &len), "a2", 2);
+    assert_memory_equal(storebatch_arg(&b, i + 10, &len), "99", 2);
+    i += 11;
     assert_memory_equal(storebatch_arg(&b, i, &len), "c", 1);  /* c0 */
     assert_memory_equal(storebatch_arg(&b, i + 2, &len), "3", 1);
     i += 6;
@@ -339,7 +349,7 @@ static void test_coalesce(void **state)
     assert_memory_equal(storebatch_arg(&b, i, &len), "G", 1);  /* a2 */
     assert_memory_equal(storebatch_arg(&b, i + 2, &len), "LOG", 3);
     assert_memory_equal(storebatch_arg(&b, i + 3, &len), "desk", 4);
-    i += 7;
+    i += 8;
     assert_memory_equal(storebatch_arg(&b, i, &len), "o", 1);  /* a4 */
     i += 2;
     assert_int_equal(i, b.nargs);
@@ -364,19 +374,19 @@ static void test_batch_ops(void **state)
     storebatch_init(&b);
     assert_int_equal(storebatch_contact_arrived(&b, "c1",
                          (const uint8_t *)"\x0a\x00z", 3, 1700000000123ULL,
-                         1700000000123001ULL, "sw1"), 0);
+                         1700000000123001ULL, "sw1", NULL), 0);
     assert_int_equal(storebatch_contact_state(&b, "c1", 2, "sales", "a1",
                                               99), 0);
     assert_int_equal(storebatch_contact_gone(&b, "c1", 4), 0);
     assert_int_equal(storebatch_agent_login(&b, "a1",
-                         (const uint8_t *)"L", 1, "desk-1"), 0);
+                         (const uint8_t *)"L", 1, "desk-1", NULL), 0);
     assert_int_equal(storebatch_agent_state(&b, "a1", 2, "lunch", 5), 0);
     assert_int_equal(storebatch_agent_logout(&b, "a1"), 0);
     assert_int_equal(storebatch_event(&b, "offer", "c1", "a1", "sales", 7,
                                       NULL), 0);
     assert_int_equal(storebatch_queue(&b, "sales", 0), 0);
     assert_int_equal(b.nops, 8);
-    assert_int_equal(b.nargs, 6 + 6 + 3 + 4 + 5 + 2 + 7 + 3);
+    assert_int_equal(b.nargs, 7 + 6 + 3 + 5 + 5 + 2 + 7 + 3);
 
     /* binary-safe: the NUL inside the packed message survives */
     size_t len;
@@ -386,10 +396,10 @@ static void test_batch_ops(void **state)
     static const char *const w0[] = { "A", "c1" };
     expect_args(&b, 0, w0, 2);
     static const char *const w1[] = { "1700000000123", "1700000000123001",
-                                      "sw1",
+                                      "sw1", "",
                                       "c", "c1", "2", "sales", "a1", "99",
                                       "x", "c1", "4", "L", "a1", "L",
-                                      "desk-1",
+                                      "desk-1", "",
                                       "a", "a1", "2", "lunch", "5",
                                       "o", "a1",
                                       "e", "offer", "c1", "a1", "sales", "7",
@@ -450,7 +460,7 @@ static void test_memory_only(void **state)
     assert_int_equal(c.role, STORE_ROLE_OWNER);
     assert_true(store_writable(s));
     assert_int_equal(store_contact_arrived(s, "c", (const uint8_t *)"x", 1,
-                                           1, NULL), 0);
+                                           1, NULL, NULL), 0);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     assert_int_equal(c.ok, 0);
     store_flush(s);
@@ -495,15 +505,15 @@ static void test_script_layout_and_fencing(void **state)
     struct storebatch b;
     storebatch_init(&b);
     storebatch_contact_arrived(&b, "c2", (const uint8_t *)"P2", 2, 1000123,
-                               1000001, NULL);
+                               1000001, NULL, NULL);
     storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 1000000,
-                               1000000, "pbx-1");
+                               1000000, "pbx-1", NULL);
     storebatch_contact_state(&b, "c1", 2, "sales", "a1", 1234);
-    storebatch_agent_login(&b, "a1", (const uint8_t *)"LOGIN", 5, "desk-1");
+    storebatch_agent_login(&b, "a1", (const uint8_t *)"LOGIN", 5, "desk-1", NULL);
     storebatch_agent_state(&b, "a1", 1, "", 900);
     storebatch_event(&b, "offer", "c1", "a1", "sales", 1000, "1234");
     storebatch_contact_arrived(&b, "c3", (const uint8_t *)"P3", 2, 1001000,
-                               1001000, NULL);
+                               1001000, NULL, NULL);
     storebatch_contact_gone(&b, "c3", 5);
     storebatch_queue(&b, "sales", 0);
     redisReply *r = eval_batch(c, &b, "7", "1");
@@ -600,7 +610,7 @@ static void test_script_generation(void **state)
     struct storebatch b;
     storebatch_init(&b);
     storebatch_contact_arrived(&b, "c1", (const uint8_t *)"P1", 2, 5000, 1,
-                               NULL);
+                               NULL, NULL);
     freeReplyObject(cmd(c, "SET ccr:{t1}:fence 3"));
     freeReplyObject(cmd(c, "SET ccr:{t1}:lease 3|engine-a:7000"));
     redisReply *r = eval_batch(c, &b, "3", "1");
@@ -631,7 +641,7 @@ static void test_script_generation(void **state)
     freeReplyObject(cmd(c, "ZADD ccr:{t1}:contacts 0 old"));
     storebatch_reset(&b);
     assert_int_equal(storebatch_clear(&b), 0);
-    storebatch_contact_new(&b, "c9", (const uint8_t *)"P9", 2, 7000, 9, "o",
+    storebatch_contact_new(&b, "c9", (const uint8_t *)"P9", 2, 7000, 9, "o", "p",
                            1, "sales", "", 0);
     r = eval_batch(c, &b, "3", "7");
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
@@ -669,11 +679,11 @@ static void test_write_and_barrier(void **state)
 
     uint64_t now = wall_ms();
     assert_int_equal(store_contact_arrived(s, "c1", (const uint8_t *)"C1",
-                                           2, now, NULL), 0);
+                                           2, now, NULL, NULL), 0);
     assert_int_equal(store_contact_arrived(s, "c2", (const uint8_t *)"C2",
-                                           2, now, NULL), 0);
+                                           2, now, NULL, NULL), 0);
     assert_int_equal(store_agent_login(s, "a1", (const uint8_t *)"A1", 2,
-                                       NULL),
+                                       NULL, NULL),
                      0);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     store_flush(s);
@@ -728,7 +738,7 @@ static void test_memory_durability(void **state)
     struct store *s = store_new(&loop, &cfg, NULL, &hk);
     store_start(s);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
-    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL, NULL);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     store_flush(s);
     assert_int_equal(c.ok, 1);          /* at the flush, not at the reply */
@@ -761,7 +771,7 @@ static void test_fenced(void **state)
     freeReplyObject(cmd(rcx, "INCR ccr:{t1}:fence"));
     freeReplyObject(cmd(rcx, "SET ccr:{t1}:lease 2|engine-b:7001"));
 
-    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL, NULL);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
     assert_int_equal(c.fail, 1);        /* the write was refused */
@@ -777,7 +787,7 @@ static void test_fenced(void **state)
     assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 0);
     /* a standby writes nothing */
     assert_int_equal(store_contact_arrived(s, "c9", (const uint8_t *)"x", 1,
-                                           1, NULL), STORE_ENOTOWNER);
+                                           1, NULL, NULL), STORE_ENOTOWNER);
     assert_int_equal(store_barrier(s, barrier_cb, &c), STORE_ENOTOWNER);
     redisFree(rcx);
     stop_store(&loop, s);
@@ -802,9 +812,9 @@ static void test_recovery_order(void **state)
     for (int i = 0; i < 9; i++)
         store_contact_arrived(s, ids[i], (const uint8_t *)ids[i],
                               strlen(ids[i]), t + (i < 5 ? (uint64_t)i : 5),
-                              NULL);
-    store_agent_login(s, "b-agent", (const uint8_t *)"b-agent", 7, NULL);
-    store_agent_login(s, "a-agent", (const uint8_t *)"a-agent", 7, NULL);
+                              NULL, NULL);
+    store_agent_login(s, "b-agent", (const uint8_t *)"b-agent", 7, NULL, NULL);
+    store_agent_login(s, "a-agent", (const uint8_t *)"a-agent", 7, NULL, NULL);
     store_barrier(s, barrier_cb, &a);
     assert_true(run_until(&loop, &s, 1, barrier_done, &a, 3000));
     assert_int_equal(a.ok, 1);
@@ -857,9 +867,9 @@ static void test_recovery_order(void **state)
 }
 
 /* The owner (the client name of the connection that sent ContactArrived /
- * AgentLogin) goes to Redis with the contact or agent and comes back to
- * the load hooks of the next term; data without an owner (written before
- * owners were stored) loads with "". */
+ * AgentLogin) and its principal go to Redis with the contact or agent and
+ * come back to the load hooks of the next term; data without them (written
+ * before owners or principals were stored) loads with "". */
 static void test_owner_roundtrip(void **state)
 {
     struct rh *h = *state;
@@ -873,15 +883,15 @@ static void test_owner_roundtrip(void **state)
     assert_true(run_until(&loop, &s, 1, is_owner, &a, 3000));
     uint64_t t = wall_ms();
     assert_int_equal(store_contact_arrived(s, "c1", (const uint8_t *)"c1", 2,
-                                           t, "pbx-1"), 0);
+                                           t, "pbx-1", "acme-pbx"), 0);
     assert_int_equal(store_contact_arrived(s, "c2", (const uint8_t *)"c2", 2,
-                                           t + 1, "gw-7"), 0);
+                                           t + 1, "gw-7", NULL), 0);
     assert_int_equal(store_contact_arrived(s, "c3", (const uint8_t *)"c3", 2,
-                                           t + 2, NULL), 0);
+                                           t + 2, NULL, NULL), 0);
     assert_int_equal(store_agent_login(s, "a1", (const uint8_t *)"a1", 2,
-                                       "desk-1"), 0);
+                                       "desk-1", "desks"), 0);
     assert_int_equal(store_agent_login(s, "a2", (const uint8_t *)"a2", 2,
-                                       "pbx-1"), 0);
+                                       "pbx-1", NULL), 0);
     store_barrier(s, barrier_cb, &a);
     assert_true(run_until(&loop, &s, 1, barrier_done, &a, 3000));
     assert_int_equal(a.ok, 1);
@@ -891,8 +901,12 @@ static void test_owner_roundtrip(void **state)
     char v[64];
     cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 owner");
     assert_string_equal(v, "pbx-1");
+    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 principal");
+    assert_string_equal(v, "acme-pbx");
     cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:agent:a1 owner");
     assert_string_equal(v, "desk-1");
+    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:agent:a1 principal");
+    assert_string_equal(v, "desks");
     /* an agent and a contact as an engine without owners wrote them */
     freeReplyObject(cmd(rcx, "HSET ccr:{t1}:agent:a0 login a0 state 1"));
     freeReplyObject(cmd(rcx, "SADD ccr:{t1}:agents a0"));
@@ -914,17 +928,22 @@ static void test_owner_roundtrip(void **state)
     assert_string_equal(b.aowner[0], "");
     assert_string_equal(b.agents[1], "a1");
     assert_string_equal(b.aowner[1], "desk-1");
+    assert_string_equal(b.aprincipal[1], "desks");
     assert_string_equal(b.agents[2], "a2");
     assert_string_equal(b.aowner[2], "pbx-1");
+    assert_string_equal(b.aprincipal[2], "");
     assert_int_equal(b.ncontacts, 4);
     assert_string_equal(b.contacts[0], "c1");
     assert_string_equal(b.cowner[0], "pbx-1");
+    assert_string_equal(b.cprincipal[0], "acme-pbx");
     assert_string_equal(b.contacts[1], "c2");
     assert_string_equal(b.cowner[1], "gw-7");
+    assert_string_equal(b.cprincipal[1], "");
     assert_string_equal(b.contacts[2], "c3");
     assert_string_equal(b.cowner[2], "");
     assert_string_equal(b.contacts[3], "c4");
     assert_string_equal(b.cowner[3], "");
+    assert_string_equal(b.cprincipal[3], "");
     assert_int_equal(b.cstate[3], 1);
     stop_store(&loop, s);
     drain_loop(&loop);
@@ -948,7 +967,7 @@ static void test_takeover(void **state)
     assert_true(run_until(&loop, ss, 2, is_standby, &b, 3000));
     assert_string_equal(b.owner, "engine-a:7000");
     store_contact_arrived(ss[0], "c1", (const uint8_t *)"c1", 2, wall_ms(),
-                          NULL);
+                          NULL, NULL);
     store_barrier(ss[0], barrier_cb, &a);
     assert_true(run_until(&loop, ss, 2, barrier_done, &a, 3000));
     /* the owner keeps its lease while alive */
@@ -993,7 +1012,7 @@ static void test_redis_restart(void **state)
     struct store *s = store_new(&loop, &cfg, NULL, &hk);
     store_start(s);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
-    store_contact_arrived(s, "c0", (const uint8_t *)"c0", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c0", (const uint8_t *)"c0", 2, wall_ms(), NULL, NULL);
     store_barrier(s, barrier_cb, &c);
     assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
 
@@ -1007,7 +1026,7 @@ static void test_redis_restart(void **state)
         snprintf(id, sizeof(id), "c%d", i);
         assert_int_equal(store_contact_arrived(s, id, (const uint8_t *)id,
                                                strlen(id), wall_ms(),
-                                               NULL), 0);
+                                               NULL, NULL), 0);
         assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
         accepted++;
         run_until(&loop, &s, 1, NULL, NULL, 30);
@@ -1075,7 +1094,7 @@ static void test_record_router(void **state)
     memset(&as, 0, sizeof(as));
     as.id = "a1";
     uint32_t ha, hcn;
-    store_agent_login(s, "a1", (const uint8_t *)"a1", 2, NULL);
+    store_agent_login(s, "a1", (const uint8_t *)"a1", 2, NULL, NULL);
     assert_int_equal(router_agent_login(r, now, &as, 0, &ha), 0);
     store_record(s, now, wall);
     router_out_clear(r);
@@ -1083,7 +1102,7 @@ static void test_record_router(void **state)
     memset(&cs, 0, sizeof(cs));
     cs.id = "c1";
     cs.queue = "sales";
-    store_contact_arrived(s, "c1", (const uint8_t *)"c1", 2, wall, NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"c1", 2, wall, NULL, NULL);
     assert_int_equal(router_contact_arrive(r, now, &cs, 0, &hcn), 0);
     router_tick(r, now);
     store_record(s, now, wall);
@@ -1169,7 +1188,7 @@ static void test_refused_writes(void **state)
     freeReplyObject(cmd(rcx, "CONFIG SET maxmemory-policy noeviction"));
     freeReplyObject(cmd(rcx, "CONFIG SET maxmemory 1"));
     assert_int_equal(store_reserve(s, STORE_ADMIT_NEW, 64), 0);
-    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL, NULL);
     assert_int_equal(store_barrier(s, barrier_cb, &c), 0);
     assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
     assert_int_equal(c.fail, 1);
@@ -1227,7 +1246,7 @@ static void test_lost_state_rewrite(void **state)
     struct store *s = store_new(&loop, &cfg, NULL, &hk);
     store_start(s);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
-    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL, NULL);
     store_barrier(s, barrier_cb, &c);
     assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
     assert_int_equal(c.ok, 1);
@@ -1243,7 +1262,7 @@ static void test_lost_state_rewrite(void **state)
     assert_int_equal(st.token, 1);
     /* a barrier after the rewrite fires once it is confirmed, and the
      * marker and the lease are back */
-    store_contact_arrived(s, "c2", (const uint8_t *)"C2", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c2", (const uint8_t *)"C2", 2, wall_ms(), NULL, NULL);
     store_barrier(s, barrier_cb, &c);
     uint64_t end = mono_ms() + 3000;
     while (c.ok < 2 && mono_ms() < end)
@@ -1275,12 +1294,12 @@ static void test_memory_waits_counted(void **state)
     struct store *s = store_new(&loop, &cfg, NULL, &hk);
     store_start(s);
     assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
-    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(), NULL, NULL);
     store_barrier(s, barrier_cb, &c);       /* 1 < 4 / 2: at the flush */
     struct store_stats st;
     store_stats(s, &st);
     assert_int_equal(st.memory_waits, 0);
-    store_contact_arrived(s, "c2", (const uint8_t *)"C2", 2, wall_ms(), NULL);
+    store_contact_arrived(s, "c2", (const uint8_t *)"C2", 2, wall_ms(), NULL, NULL);
     store_barrier(s, barrier_cb, &c);       /* 2 >= 4 / 2: waits */
     store_stats(s, &st);
     assert_int_equal(st.memory_waits, 1);

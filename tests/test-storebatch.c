@@ -72,9 +72,10 @@ static void test_op_encoding(void **state)
     assert_int_equal(b.nargs, 0);
 
     assert_int_equal(storebatch_contact_arrived(&b, "c1", blob, sizeof(blob),
-                                                1700000000123ULL, 42, "sw1"),
+                                                1700000000123ULL, 42, "sw1",
+                                                "acme"),
                      0);
-    assert_int_equal(b.nargs, 6);
+    assert_int_equal(b.nargs, 7);
     assert_int_equal(b.nops, 1);
     arg_eq(&b, 0, "A");
     arg_eq(&b, 1, "c1");
@@ -82,7 +83,8 @@ static void test_op_encoding(void **state)
     arg_eq(&b, 3, "1700000000123");
     arg_eq(&b, 4, "42");
     arg_eq(&b, 5, "sw1");
-    pos = 6;
+    arg_eq(&b, 6, "acme");
+    pos = 7;
 
     assert_int_equal(storebatch_contact_state(&b, "c1", 2, "q1", "a1", 99),
                      0);
@@ -90,12 +92,13 @@ static void test_op_encoding(void **state)
     assert_int_equal(storebatch_contact_gone(&b, "c1", 4), 0);
     OP(&b, &pos, "x", "c1", "4");
     assert_int_equal(storebatch_agent_login(&b, "a1", blob, sizeof(blob),
-                                            "desk"), 0);
+                                            "desk", NULL), 0);
     arg_eq(&b, pos, "L");
     arg_eq(&b, pos + 1, "a1");
     arg_bytes(&b, pos + 2, blob, sizeof(blob));
     arg_eq(&b, pos + 3, "desk");
-    pos += 4;
+    arg_eq(&b, pos + 4, "");                /* NULL principal: sent empty */
+    pos += 5;
     assert_int_equal(storebatch_agent_state(&b, "a1", 1, "lunch", 5), 0);
     OP(&b, &pos, "a", "a1", "1", "lunch", "5");
     assert_int_equal(storebatch_agent_logout(&b, "a1"), 0);
@@ -105,20 +108,20 @@ static void test_op_encoding(void **state)
     OP(&b, &pos, "e", "offer", "c1", "a1", "q1", "77", "detail");
     assert_int_equal(storebatch_queue(&b, "q1", 3), 0);
     OP(&b, &pos, "q", "q1", "3");
-    assert_int_equal(storebatch_contact_new(&b, "c2", blob, 2, 10, 11, "o",
+    assert_int_equal(storebatch_contact_new(&b, "c2", blob, 2, 10, 11, "o", "p",
                                             1, "q2", "a2", 12), 0);
     arg_eq(&b, pos, "N");
     arg_eq(&b, pos + 1, "c2");
     arg_bytes(&b, pos + 2, blob, 2);
     pos += 3;
-    OP(&b, &pos, "10", "11", "o", "1", "q2", "a2", "12");
-    assert_int_equal(storebatch_agent_new(&b, "a2", blob, 1, "d2", 2, "r",
+    OP(&b, &pos, "10", "11", "o", "p", "1", "q2", "a2", "12");
+    assert_int_equal(storebatch_agent_new(&b, "a2", blob, 1, "d2", "pd", 2, "r",
                                           13), 0);
     arg_eq(&b, pos, "G");
     arg_eq(&b, pos + 1, "a2");
     arg_bytes(&b, pos + 2, blob, 1);
     pos += 3;
-    OP(&b, &pos, "d2", "2", "r", "13");
+    OP(&b, &pos, "d2", "pd", "2", "r", "13");
 
     assert_int_equal(b.nops, 10);
     assert_int_equal(b.nargs, pos);
@@ -136,8 +139,8 @@ static void test_null_and_negative(void **state)
     size_t pos = 0;
     storebatch_init(&b);
     assert_int_equal(storebatch_contact_arrived(&b, "c", NULL, 0, 0, 0,
-                                                NULL), 0);
-    OP(&b, &pos, "A", "c", "", "0", "0", "");
+                                                NULL, NULL), 0);
+    OP(&b, &pos, "A", "c", "", "0", "0", "", "");
     assert_int_equal(storebatch_contact_state(&b, "c", -3, NULL, NULL, 0), 0);
     OP(&b, &pos, "c", "c", "0", "", "", "0");
     assert_int_equal(storebatch_contact_gone(&b, "c", -1), 0);
@@ -262,10 +265,10 @@ static void test_command_layout(void **state)
     const char *keys[3] = { "K1", "K2", "K3" };
     storebatch_init(&b);
     assert_int_equal(storebatch_contact_arrived(&b, "c1", blob, sizeof(blob),
-                                                1, 2, "o"), 0);
+                                                1, 2, "o", NULL), 0);
     assert_int_equal(storebatch_agent_logout(&b, "a1"), 0);
     size_t argc = storebatch_argc(&b);
-    assert_int_equal(argc, 6 + STOREBATCH_HDR_ARGS + 8);
+    assert_int_equal(argc, 6 + STOREBATCH_HDR_ARGS + 9);
     storebatch_command(&b, "SHA", keys, "ccr:{t}:", "7", "12", "1000", argv,
                        argvlen);
     static const char *const head[] = { "EVALSHA", "SHA", "3", "K1", "K2",
@@ -278,10 +281,10 @@ static void test_command_layout(void **state)
     assert_memory_equal(argv[10], "A", 1);
     assert_int_equal(argvlen[12], sizeof(blob));       /* binary-safe */
     assert_memory_equal(argv[12], blob, sizeof(blob));
-    assert_int_equal(argvlen[16], 1);
-    assert_memory_equal(argv[16], "o", 1);
-    assert_int_equal(argvlen[17], 2);
-    assert_memory_equal(argv[17], "a1", 2);
+    assert_int_equal(argvlen[17], 1);
+    assert_memory_equal(argv[17], "o", 1);
+    assert_int_equal(argvlen[18], 2);
+    assert_memory_equal(argv[18], "a1", 2);
     storebatch_free(&b);
 }
 
@@ -318,7 +321,7 @@ static void test_state_contact_folds(void **state)
 
     /* Arrival and three states within the batch: one N op, last state. */
     assert_int_equal(storestate_contact_arrived(&t, "c1", blob, sizeof(blob),
-                                                1000, 5, "sw1"), 0);
+                                                1000, 5, "sw1", "acme"), 0);
     assert_int_equal(storestate_contact_state(&t, "c1", 1, "q1", "", 0), 0);
     assert_int_equal(storestate_contact_state(&t, "c1", 2, "q1", "a1", 800),
                      0);
@@ -330,7 +333,7 @@ static void test_state_contact_folds(void **state)
     arg_eq(&b, 1, "c1");
     arg_bytes(&b, 2, blob, sizeof(blob));
     pos = 3;
-    OP(&b, &pos, "1000", "5", "sw1", "3", "q2", "a2", "900");
+    OP(&b, &pos, "1000", "5", "sw1", "acme", "3", "q2", "a2", "900");
     assert_int_equal(b.nargs, pos);
 
     /* The table was reset: the next batch starts afresh, and c1 (stored
@@ -347,18 +350,18 @@ static void test_state_contact_folds(void **state)
 
     /* Arrival alone: A. */
     assert_int_equal(storestate_contact_arrived(&t, "c2", blob, 1, 7, 8,
-                                                NULL), 0);
+                                                NULL, NULL), 0);
     assert_int_equal(emit(&t, &b), 1);
     pos = 0;
     arg_eq(&b, 0, "A");
     arg_eq(&b, 1, "c2");
     arg_bytes(&b, 2, blob, 1);
     pos = 3;
-    OP(&b, &pos, "7", "8", "");
+    OP(&b, &pos, "7", "8", "", "");
 
     /* Created and removed within the batch: no key write at all. */
     assert_int_equal(storestate_contact_arrived(&t, "c3", blob, 1, 1, 1,
-                                                "sw"), 0);
+                                                "sw", NULL), 0);
     assert_int_equal(storestate_contact_state(&t, "c3", 2, "q", "a", 1), 0);
     assert_int_equal(storestate_contact_gone(&t, "c3"), 0);
     assert_int_equal(emit(&t, &b), 0);
@@ -387,7 +390,8 @@ static void test_state_agent_folds(void **state)
     storestate_init(&t);
     storebatch_init(&b);
 
-    assert_int_equal(storestate_agent_login(&t, "a1", blob, 3, "desk-1"), 0);
+    assert_int_equal(storestate_agent_login(&t, "a1", blob, 3, "desk-1",
+                                            "desks"), 0);
     assert_int_equal(storestate_agent_state(&t, "a1", 0, "", 10), 0);
     assert_int_equal(storestate_agent_state(&t, "a1", 1, "lunch", 20), 0);
     assert_int_equal(emit(&t, &b), 1);
@@ -395,17 +399,19 @@ static void test_state_agent_folds(void **state)
     arg_eq(&b, 1, "a1");
     arg_bytes(&b, 2, blob, 3);
     pos = 3;
-    OP(&b, &pos, "desk-1", "1", "lunch", "20");
+    OP(&b, &pos, "desk-1", "desks", "1", "lunch", "20");
     assert_int_equal(b.nargs, pos);
 
     /* Login alone: L. */
-    assert_int_equal(storestate_agent_login(&t, "a2", blob, 2, "desk-2"), 0);
+    assert_int_equal(storestate_agent_login(&t, "a2", blob, 2, "desk-2",
+                                            "desks"), 0);
     assert_int_equal(emit(&t, &b), 1);
     arg_eq(&b, 0, "L");
     arg_eq(&b, 1, "a2");
     arg_bytes(&b, 2, blob, 2);
     arg_eq(&b, 3, "desk-2");
-    assert_int_equal(b.nargs, 4);
+    arg_eq(&b, 4, "desks");
+    assert_int_equal(b.nargs, 5);
 
     /* State flips several times: one a op with the last state. */
     for (int i = 0; i < 5; i++)
@@ -418,7 +424,7 @@ static void test_state_agent_folds(void **state)
 
     /* Login and logout within one batch: nothing. A stored agent that
      * logs out: o. */
-    assert_int_equal(storestate_agent_login(&t, "a3", blob, 1, "d"), 0);
+    assert_int_equal(storestate_agent_login(&t, "a3", blob, 1, "d", NULL), 0);
     assert_int_equal(storestate_agent_state(&t, "a3", 0, "", 1), 0);
     assert_int_equal(storestate_agent_logout(&t, "a3"), 0);
     assert_int_equal(storestate_agent_state(&t, "a2", 1, "x", 5), 0);
@@ -449,7 +455,7 @@ static void test_state_keys_order_copies(void **state)
     snprintf(q, sizeof(q), "queue-1");
     snprintf(who, sizeof(who), "owner-1");
     assert_int_equal(storestate_contact_arrived(&t, id, data, sizeof(data), 2,
-                                                3, who), 0);
+                                                3, who, NULL), 0);
     assert_int_equal(storestate_contact_state(&t, id, 1, q, "", 4), 0);
     assert_int_equal(storestate_contact_state(&t, "later", 2, "q", "a", 5),
                      0);
@@ -467,7 +473,7 @@ static void test_state_keys_order_copies(void **state)
     arg_eq(&b, pos + 1, "x");
     arg_bytes(&b, pos + 2, (uint8_t[]){ 1, 2, 3, 4 }, 4);
     pos += 3;
-    OP(&b, &pos, "2", "3", "owner-1", "1", "queue-1", "", "4");
+    OP(&b, &pos, "2", "3", "owner-1", "", "1", "queue-1", "", "4");
     OP(&b, &pos, "c", "later", "2", "q", "a", "5");
     assert_int_equal(b.nargs, pos);
     storestate_free(&t);
@@ -552,11 +558,11 @@ static void random_op(struct storestate *t, struct rng *g, int *order)
     if (!m->live) {                     /* arrival / login */
         if (agent)
             assert_int_equal(storestate_agent_login(t, id, (uint8_t *)id,
-                                                    strlen(id), "own"), 0);
+                                                    strlen(id), "own", "prin"), 0);
         else
             assert_int_equal(storestate_contact_arrived(t, id, (uint8_t *)id,
                                                         strlen(id), 1, 2,
-                                                        "own"), 0);
+                                                        "own", "prin"), 0);
         m->live = 1;
         m->arrived = 1;
         m->has_state = 0;
@@ -623,7 +629,7 @@ static void model_check_emit(const struct storebatch *b, int norder)
             pos += 3;
             if (!k)
                 OP(b, &pos, "1", "2");
-            OP(b, &pos, "own");
+            OP(b, &pos, "own", "prin");
             if (m->has_state && k)
                 OP(b, &pos, num, m->s1, t);
             else if (m->has_state)
@@ -689,7 +695,7 @@ static void test_state_no_allocation_once_grown(void **state)
             snprintf(id, sizeof(id), "r%d-c%d", round, i);
             assert_int_equal(storestate_contact_arrived(&t, id, blob,
                                                         sizeof(blob), 1, 2,
-                                                        "owner"), 0);
+                                                        "owner", NULL), 0);
             assert_int_equal(storestate_contact_state(&t, id, 1, "q", "", 0),
                              0);
         }
