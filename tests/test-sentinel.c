@@ -33,6 +33,7 @@
 #include <hiredis/hiredis.h>
 
 #include "client.h"
+#include "config.h"
 #include "e2e-util.h"
 #include "harness.h"
 #include "redis-harness.h"
@@ -432,9 +433,82 @@ static void test_check_redis_via_sentinels(void **state)
     harness_rm_rf(dir);
 }
 
+/* ---- 4: the configuration (no process) ---- */
+
+static int load(const char *text, char *err, size_t len)
+{
+    struct config c;
+    config_defaults(&c);
+    int rc = config_load_string(&c, "t.yaml", text, strlen(text), err, len);
+    if (rc == 0) {
+        /* what the store gets */
+        assert_true(c.store.nsentinels > 0 || !c.store.master_name[0]);
+    }
+    config_fini(&c);
+    return rc;
+}
+
+static void test_config_sentinel_keys(void **state)
+{
+    char err[512];
+    struct config c;
+    config_defaults(&c);
+    static const char good[] =
+        "redis:\n"
+        "  sentinels: [10.0.0.7:26379, \"[::1]:26380\"]\n"
+        "  master_name: ccr\n"
+        "  sentinel_password: pw\n"
+        "  durability: replicated\n"
+        "  min_replicas: 2\n"
+        "  replica_timeout: 250ms\n";
+    if (config_load_string(&c, "t.yaml", good, strlen(good), err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_int_equal((int)c.store.nsentinels, 2);
+    assert_string_equal(c.store.sentinels[0].host, "10.0.0.7");
+    assert_int_equal(c.store.sentinels[0].port, 26379);
+    assert_string_equal(c.store.sentinels[1].host, "::1");
+    assert_int_equal(c.store.sentinels[1].port, 26380);
+    assert_string_equal(c.store.master_name, "ccr");
+    assert_string_equal(c.store.sentinel_password, "pw");
+    assert_int_equal(c.store.durability, STORE_DURABILITY_REPLICATED);
+    assert_int_equal(c.store.min_replicas, 2);
+    assert_int_equal(c.store.replica_timeout_ms, 250);
+    config_fini(&c);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        { "redis:\n  sentinels: [10.0.0.7]\n  master_name: m\n",
+          "t.yaml:2: redis.sentinels[0]: \"10.0.0.7\" is not HOST:PORT" },
+        { "redis:\n  sentinels: [10.0.0.7:0]\n  master_name: m\n",
+          "is not HOST:PORT" },
+        { "redis:\n  sentinels: []\n  master_name: m\n", "empty" },
+        { "redis:\n  sentinels: [10.0.0.7:26379]\n",
+          "redis.master_name is missing" },
+        { "redis:\n  master_name: m\n", "goes with redis.sentinels" },
+        { "redis:\n  sentinels: [10.0.0.7:26379]\n  master_name: m\n"
+          "  port: 6380\n", "t.yaml:4: redis.host: with redis.sentinels" },
+        { "redis:\n  durability: replicated\n  replica_timeout: 2s\n",
+          "t.yaml:3: redis.replica_timeout: 2000 ms must be shorter than "
+          "redis.command_timeout" },
+        { "redis:\n  durability: replicated\n  lease: 1s\n",
+          "redis.replica_timeout: 500 ms is longer than half of" },
+        { "redis:\n  min_replicas: 0\n", "redis.min_replicas" },
+        { "redis:\n  durability: quorum\n", "durability" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (load(bad[i].text, err, sizeof(err)) == 0)
+            fail_msg("accepted: %s", bad[i].text);
+        if (!strstr(err, bad[i].want))
+            fail_msg("\"%s\" does not say \"%s\"", err, bad[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_sentinel_keys),
         cmocka_unit_test_teardown(test_check_redis_via_sentinels, teardown),
         cmocka_unit_test_teardown(test_replicated_failover, teardown),
         cmocka_unit_test_teardown(test_redis_failover_loss_detected,
