@@ -57,6 +57,8 @@ struct cfgp {
     char queues_path[16];
     unsigned long lease_line, renew_line;
     unsigned long reconnect_min_line, reconnect_max_line;
+    unsigned long host_line, sentinels_line, master_name_line;
+    unsigned long durability_line, replica_timeout_line;
     unsigned long slots_line;     /* routing.max_agents / max_contacts */
     char slots_path[32];
     char token_file[AUTH_PATH_MAX]; /* auth.token_file as written */
@@ -352,36 +354,71 @@ enum {
     RK_ENABLED, RK_DURABILITY, RK_HOST, RK_PORT, RK_DB, RK_PASSWORD,
     RK_TENANT, RK_CONNECT_TIMEOUT, RK_COMMAND_TIMEOUT, RK_LEASE, RK_RENEW,
     RK_RECONNECT_MIN, RK_RECONNECT_MAX, RK_MAX_PENDING, RK_STREAM_MAXLEN,
-    RK_ADVERTISE, RK_LOAD_CHUNK,
+    RK_ADVERTISE, RK_LOAD_CHUNK, RK_SENTINELS, RK_MASTER_NAME,
+    RK_SENTINEL_PASSWORD, RK_MIN_REPLICAS, RK_REPLICA_TIMEOUT,
 };
 
 static const char *const redis_keys[] = {
     "enabled", "durability", "host", "port", "db", "password", "tenant",
     "connect_timeout", "command_timeout", "lease", "renew", "reconnect_min",
     "reconnect_max", "max_pending", "stream_maxlen", "advertise",
-    "load_chunk", NULL,
+    "load_chunk", "sentinels", "master_name", "sentinel_password",
+    "min_replicas", "replica_timeout", NULL,
 };
+
+/* One of redis.sentinels: "host:port" (the last colon splits, so an IPv6
+ * address may be written [::1]:26379). */
+static int sentinel_item(struct yamlwalk *w, void *ctx, size_t i,
+                         yaml_node_t *it, const char *path)
+{
+    struct store_config *s = &((struct cfgp *)ctx)->c->store;
+    const char *v;
+    if (yamlwalk_scalar(w, it, path, &v) < 0)
+        return -1;
+    const char *colon = strrchr(v, ':');
+    char *end;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    size_t hl = colon ? (size_t)(colon - v) : 0;
+    if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']') {
+        v++;
+        hl -= 2;
+    }
+    if (!colon || hl == 0 || !colon[1] || *end || port < 1 || port > 65535)
+        return yamlwalk_fail(w, yamlwalk_line(it), path, "\"%s\" is not "
+                             "HOST:PORT (e.g. 10.0.0.7:26379)", v);
+    if (hl >= sizeof(s->sentinels[0].host))
+        return yamlwalk_fail(w, yamlwalk_line(it), path, "host too long");
+    struct store_addr *a = &s->sentinels[s->nsentinels++];
+    memcpy(a->host, v, hl);
+    a->host[hl] = '\0';
+    a->port = (int)port;
+    return 0;
+}
 
 static int redis_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
                        const char *path)
 {
     struct cfgp *p = ctx;
     struct store_config *s = &p->c->store;
-    static const char *const dur[] = { "redis", "memory" };
+    static const char *const dur[] = { "redis", "memory", "replicated" };
     uint32_t u;
     uint64_t u64;
     int e;
     switch (key) {
     case RK_ENABLED: return yamlwalk_bool(w, v, path, &s->enabled);
     case RK_DURABILITY:
-        if (yamlwalk_enum(w, v, path, "durability", dur, 2, &e) < 0)
+        if (yamlwalk_enum(w, v, path, "durability", dur, 3, &e) < 0)
             return -1;
         s->durability = e == 0 ? STORE_DURABILITY_REDIS
-                               : STORE_DURABILITY_MEMORY;
+                        : e == 1 ? STORE_DURABILITY_MEMORY
+                                 : STORE_DURABILITY_REPLICATED;
+        p->durability_line = yamlwalk_line(v);
         return 0;
     case RK_HOST:
+        p->host_line = yamlwalk_line(v);
         return yamlwalk_str(w, v, path, s->host, sizeof(s->host), false);
     case RK_PORT:
+        p->host_line = p->host_line ? p->host_line : yamlwalk_line(v);
         if (yamlwalk_u32(w, v, path, 1, 65535, &u) < 0)
             return -1;
         s->port = (int)u;
@@ -426,6 +463,28 @@ static int redis_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
                             true);
     case RK_LOAD_CHUNK:
         return yamlwalk_u32(w, v, path, 1, 1000000, &s->load_chunk);
+    case RK_SENTINELS:
+        p->sentinels_line = yamlwalk_line(v);
+        if (yamlwalk_list(w, v, path, STORE_MAX_SENTINELS, "sentinels",
+                          sentinel_item, p) < 0)
+            return -1;
+        if (s->nsentinels == 0)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "empty: name "
+                                 "at least one sentinel, or leave the key "
+                                 "out and give host and port");
+        return 0;
+    case RK_MASTER_NAME:
+        p->master_name_line = yamlwalk_line(v);
+        return yamlwalk_str(w, v, path, s->master_name,
+                            sizeof(s->master_name), false);
+    case RK_SENTINEL_PASSWORD:
+        return yamlwalk_str(w, v, path, s->sentinel_password,
+                            sizeof(s->sentinel_password), true);
+    case RK_MIN_REPLICAS:
+        return yamlwalk_u32(w, v, path, 1, 100, &s->min_replicas);
+    case RK_REPLICA_TIMEOUT:
+        p->replica_timeout_line = yamlwalk_line(v);
+        return get_dur(w, v, path, 1, &s->replica_timeout_ms);
     }
     return -1;
 }
@@ -455,6 +514,38 @@ static int redis_check(struct yamlwalk *w, struct cfgp *p)
                              "%u ms is longer than redis.reconnect_max "
                              "(%u ms)", s->reconnect_min_ms,
                              s->reconnect_max_ms);
+    }
+    if (s->nsentinels > 0 && !s->master_name[0])
+        return yamlwalk_fail(w, p->sentinels_line, "redis.sentinels",
+                             "redis.master_name is missing: the name the "
+                             "sentinels monitor the master under");
+    if (s->nsentinels == 0 && s->master_name[0])
+        return yamlwalk_fail(w, p->master_name_line, "redis.master_name",
+                             "goes with redis.sentinels (the sentinels to "
+                             "ask for this master)");
+    if (s->nsentinels > 0 && p->host_line)
+        return yamlwalk_fail(w, p->host_line, "redis.host", "with "
+                             "redis.sentinels the master's address comes "
+                             "from the sentinels; leave host and port out");
+    /* A WAIT blocks the connection for up to replica_timeout: the
+     * connection must not be dropped for it (command_timeout), and a lease
+     * renewal queued behind it must still come back in time. */
+    uint32_t wt = s->replica_timeout_ms;
+    unsigned long wl = p->replica_timeout_line ? p->replica_timeout_line
+                                               : p->durability_line;
+    if (s->durability == STORE_DURABILITY_REPLICATED) {
+        if (wt >= s->command_timeout_ms)
+            return yamlwalk_fail(w, wl, "redis.replica_timeout", "%u ms "
+                                 "must be shorter than redis.command_timeout "
+                                 "(%u ms): WAIT holds the connection that "
+                                 "long", wt, s->command_timeout_ms);
+        if (wt > (s->lease_ms - s->renew_ms) / 2)
+            return yamlwalk_fail(w, wl, "redis.replica_timeout", "%u ms is "
+                                 "longer than half of redis.lease - "
+                                 "redis.renew (%u ms): a lease renewal "
+                                 "waiting behind a WAIT would come back "
+                                 "too late", wt,
+                                 (s->lease_ms - s->renew_ms) / 2);
     }
     return 0;
 }
@@ -1336,6 +1427,8 @@ void config_defaults(struct config *c)
     c->store.reconnect_max_ms = 2000;
     c->store.max_pending = 100000;
     c->store.stream_maxlen = 1000000;
+    c->store.min_replicas = 1;
+    c->store.replica_timeout_ms = 500;
 
     c->router.max_agents = 10000;
     c->router.max_contacts = 100000;

@@ -17,6 +17,17 @@ struct store;
 enum store_durability {
     STORE_DURABILITY_REDIS = 0,   /* default: ack after Redis confirmed */
     STORE_DURABILITY_MEMORY,      /* ack at once; Redis written behind */
+    STORE_DURABILITY_REPLICATED,  /* ack after Redis confirmed and WAIT
+                                     saw min_replicas replicas confirm */
+};
+
+/* Sentinels one store may ask (redis.sentinels). */
+#define STORE_MAX_SENTINELS 16
+
+/* One host:port (a sentinel, or where the master is). */
+struct store_addr {
+    char host[256];
+    int port;
 };
 
 /* The store's codes, in the project's one error space (error.h). */
@@ -66,6 +77,17 @@ struct store_config {
                                      (group commit), default 2 */
     char advertise[256];          /* this engine's client address, named in
                                      NOT_OWNER errors ("host:port") */
+    /* Sentinel (docs/redis.md, "Sentinel"): with nsentinels > 0 the
+     * master's address comes from the sentinels (host and port are not
+     * used), and the store follows a failover. */
+    struct store_addr sentinels[STORE_MAX_SENTINELS];
+    size_t nsentinels;
+    char master_name[128];        /* the name the sentinels monitor */
+    char sentinel_password[256];  /* AUTH to the sentinels when not empty */
+    /* durability replicated: WAIT min_replicas replica_timeout_ms after
+     * the batches an Ack waits for */
+    uint32_t min_replicas;        /* default 1 */
+    uint32_t replica_timeout_ms;  /* default 500 */
 };
 
 /* Hooks from the store into the engine. Called on the loop thread. */
@@ -154,6 +176,15 @@ struct store_stats {
     uint64_t memory_waits;        /* durability memory: barriers that
                                      waited for Redis because the backlog
                                      was past max_pending / 2 */
+    /* durability replicated and Sentinel */
+    uint64_t repl_waits;          /* WAIT round trips */
+    uint64_t repl_shortfalls;     /* times WAIT started returning fewer
+                                     than min_replicas */
+    uint64_t master_lookups;      /* masters located through the sentinels */
+    uint64_t master_changes;      /* ... at another address than before */
+    uint64_t not_master;          /* connections dropped because the
+                                     server was not (or no longer) the
+                                     master: ROLE, READONLY, +switch-master */
     bool ready;                   /* store_ready() */
 };
 #endif

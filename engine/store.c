@@ -83,13 +83,15 @@
 
 #include "clock.h"
 #include "log.h"
+#include "redisaddr.h"
 #include "router.h"
 #include "store.h"
 #include "storebatch.h"
 
 enum conn_state {
     CONN_IDLE = 0,       /* no connection; reconnect_at_us says when */
-    CONN_CONNECTING,     /* connect, AUTH, SELECT, SCRIPT LOAD under way */
+    CONN_LOCATING,       /* asking where the master is (redisaddr) */
+    CONN_CONNECTING,     /* connect, AUTH, SELECT, ROLE, SCRIPT LOAD */
     CONN_READY,          /* scripts loaded */
 };
 
@@ -117,6 +119,12 @@ struct store {
 
     /* keys */
     char prefix[128], k_lease[160], k_fence[160], k_applied[160];
+
+    /* where: the address of the connection (redisaddr.h) */
+    struct redisaddr *addr;
+    char host[256];
+    int port;
+    char where[400];                    /* "H:P" or "H:P (master M)" */
 
     /* connection */
     redisAsyncContext *ac;
@@ -188,6 +196,22 @@ struct store {
     struct storebatch *snap;            /* set inside hooks.snapshot */
     size_t snap_contacts, snap_agents;
     bool throttled;                     /* logged memory throttle state */
+
+    /* durability replicated: WAIT after the confirmed batches */
+    uint64_t repl_seq;                  /* batches up to this one are on
+                                           min_replicas replicas */
+    uint64_t wait_seq;                  /* what the WAIT in flight covers */
+    bool wait_inflight;
+    bool repl_short;                    /* the last WAIT fell short */
+    long long repl_acked;               /* its count */
+    uint64_t wait_retry_at_us;
+    uint32_t wait_backoff_ms;
+    uint64_t repl_gate;                 /* a WAIT counts only once batches
+                                           up to this one are confirmed
+                                           (the full rewrite, see there) */
+    bool conn_wrote;                    /* this connection wrote (the lease
+                                           script): a WAIT on it covers
+                                           everything applied before */
     char whybuf[600];
     uint64_t log_window_us;             /* state_log limiter */
     unsigned log_count, log_dropped;
@@ -287,7 +311,15 @@ static int barrier_room(struct store *s)
     return 0;
 }
 
-/* Fires barriers from the head while `all` or their seq is confirmed.
+/* The last batch an Ack may rely on: confirmed by Redis, and under
+ * durability replicated also by WAIT on min_replicas replicas. */
+static uint64_t durable_seq(const struct store *s)
+{
+    return s->cfg.durability == STORE_DURABILITY_REPLICATED
+               ? s->repl_seq : s->confirmed_seq;
+}
+
+/* Fires barriers from the head while `all` or their seq is durable.
  * Callbacks may queue new barriers (they go behind); at most the barriers
  * present at entry are considered. */
 static void barriers_fire(struct store *s, bool all, int status)
@@ -295,7 +327,7 @@ static void barriers_fire(struct store *s, bool all, int status)
     size_t n = s->bcount;
     while (n-- > 0 && s->bcount > 0) {
         struct store_barrier_ent e = s->barriers[s->bhead];
-        if (!all && e.seq > s->confirmed_seq)
+        if (!all && e.seq > durable_seq(s))
             break;
         s->bhead = (s->bhead + 1) % s->bcap;
         s->bcount--;
@@ -388,6 +420,7 @@ static void term_lost(struct store *s, const char *why)
     s->loading = false;
     s->need_resend = false;
     s->lost_pending = false;
+    s->repl_short = false;
     sent_drop_all(s);
     storebatch_reset(&s->cur);
     storestate_reset(&s->keys);
@@ -455,6 +488,8 @@ static void conn_lost(struct store *s, const char *why)
     s->scripts_pending = 0;
     s->batches_flying = 0;              /* no reply will come */
     s->ignore_replies = 0;
+    s->wait_inflight = false;           /* tick sends it again */
+    s->conn_wrote = false;
     snprintf(s->conn_why, sizeof(s->conn_why), "%s", why);
     if (s->sent_head)
         s->need_resend = true;
@@ -463,15 +498,15 @@ static void conn_lost(struct store *s, const char *why)
         log_info("store: redis connection closed");
     } else if (was_ready) {
         s->down_since_us = now;
-        log_warn("store: redis %s:%d disconnected (%s); routing goes on in "
-                 "memory, writes are kept", s->cfg.host, s->cfg.port, why);
+        log_warn("store: redis %s disconnected (%s); routing goes on in "
+                 "memory, writes are kept", s->where, why);
         s->logged_down = true;
     } else if (!s->logged_down && !s->stopping) {
         if (!s->down_since_us)
             s->down_since_us = now;
         if (!s->auth_failed)
-            log_warn("store: cannot connect to redis %s:%d (%s); retrying",
-                     s->cfg.host, s->cfg.port, why);
+            log_warn("store: cannot connect to redis %s (%s); retrying",
+                     s->where, why);
         s->logged_down = true;
     }
     s->reconnect_at_us = now + (uint64_t)s->backoff_ms * 1000;
@@ -521,16 +556,16 @@ static void on_ready(struct store *s)
     s->setup_err[0] = '\0';
     if (s->auth_failed) {
         s->auth_failed = false;
-        state_log(s, LOG_INFO, "store: redis %s:%d: authentication "
-                  "accepted again", s->cfg.host, s->cfg.port);
+        state_log(s, LOG_INFO, "store: redis %s: authentication "
+                  "accepted again", s->where);
     }
     if (s->ever_ready) {
         s->st.reconnects++;
-        log_info("store: redis %s:%d reconnected after %" PRIu64 " ms",
-                 s->cfg.host, s->cfg.port,
+        log_info("store: redis %s reconnected after %" PRIu64 " ms",
+                 s->where,
                  (now_us() - s->down_since_us) / 1000);
     } else {
-        log_info("store: redis %s:%d connected", s->cfg.host, s->cfg.port);
+        log_info("store: redis %s connected", s->where);
     }
     s->ever_ready = true;
     s->logged_down = false;
@@ -549,16 +584,25 @@ static bool is_auth_error(const char *e)
            strstr(e, "invalid password") || strstr(e, "no password is set");
 }
 
+/* READONLY from the server the sentinels named: it was demoted (a
+ * failover happened). With a fixed address READONLY is a refusal like OOM
+ * (see refuse_fault): there is nobody to ask where the master went. */
+static bool is_demoted(const struct store *s, const char *e)
+{
+    return redisaddr_sentinel(s->addr) && !strncmp(e, "READONLY", 8);
+}
+
+static void not_master(struct store *s, const char *what);
+
 static void auth_fault(struct store *s, const char *msg)
 {
     if (!s->auth_failed) {
         s->auth_failed = true;
         s->st.auth_failures++;
         snprintf(s->fault, sizeof(s->fault), "%s", msg);
-        state_log(s, LOG_ERROR, "store: redis %s:%d: redis authentication "
+        state_log(s, LOG_ERROR, "store: redis %s: redis authentication "
                   "failed: %s; check redis.password (and the ACL user's "
-                  "rights); retrying with backoff", s->cfg.host, s->cfg.port,
-                  msg);
+                  "rights); retrying with backoff", s->where, msg);
     }
     snprintf(s->conn_why, sizeof(s->conn_why), "redis authentication "
              "failed: %s", msg);
@@ -592,9 +636,104 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
         on_ready(s);
 }
 
+/* The server is not (or no longer) the master the sentinels named: a
+ * ROLE that is not "master", a READONLY reply, a +switch-master to
+ * another address. Nothing is written to it: the connection is dropped
+ * and the next connect asks the sentinels again (with the reconnect
+ * backoff); writes are kept and sent to the master found then. */
+static void not_master(struct store *s, const char *what)
+{
+    s->st.not_master++;
+    state_log(s, LOG_WARN, "store: redis %s is not the master (%s); "
+              "asking the sentinels again", s->where, what);
+    snprintf(s->conn_why, sizeof(s->conn_why), "not the master: %.160s", what);
+    conn_drop(s);
+}
+
+/* ROLE, first of the set-up replies after AUTH / SELECT (sentinel mode
+ * only: a fixed address is used as configured). */
+static void on_role_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    if (!s || !reply)
+        return;
+    cmd_replied(s);
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (is_auth_error(reply->str))
+            auth_fault(s, reply->str);
+        conn_drop(s);
+        return;
+    }
+    const char *role = reply->type == REDIS_REPLY_ARRAY &&
+                       reply->elements > 0 &&
+                       reply->element[0]->type == REDIS_REPLY_STRING
+                           ? reply->element[0]->str : "?";
+    if (strcmp(role, "master") != 0) {
+        char what[80];
+        snprintf(what, sizeof(what), "ROLE says %s", role);
+        not_master(s, what);
+    }
+}
+
+static void conn_open(struct store *s);
+
+/* redisaddr_find's answer: connect there, or wait for the next try. */
+static void on_found(void *arg, int status, const char *host, int port,
+                     const char *why)
+{
+    struct store *s = arg;
+    if (s->conn != CONN_LOCATING)
+        return;
+    if (status < 0) {
+        snprintf(s->where, sizeof(s->where), "master %s (via sentinels)",
+                 s->cfg.master_name);
+        conn_lost(s, why);
+        return;
+    }
+    if (redisaddr_sentinel(s->addr)) {
+        s->st.master_lookups++;
+        if (s->host[0] && (strcmp(s->host, host) != 0 || s->port != port)) {
+            s->st.master_changes++;
+            state_log(s, LOG_WARN, "store: the sentinels name %s:%d as "
+                      "master %s (was %s:%d)", host, port,
+                      s->cfg.master_name, s->host, s->port);
+        }
+        snprintf(s->where, sizeof(s->where), "%s:%d (master %s)", host,
+                 port, s->cfg.master_name);
+    } else {
+        snprintf(s->where, sizeof(s->where), "%s:%d", host, port);
+    }
+    snprintf(s->host, sizeof(s->host), "%s", host);
+    s->port = port;
+    conn_open(s);
+}
+
+/* +switch-master from the subscribed sentinel: leave the old master at
+ * once rather than write to it until it is demoted. */
+static void on_moved(void *arg, const char *host, int port)
+{
+    struct store *s = arg;
+    if (s->stopping || !s->ac || (strcmp(s->host, host) == 0 &&
+                                  s->port == port))
+        return;
+    char what[300];
+    snprintf(what, sizeof(what), "+switch-master to %s:%d", host, port);
+    s->backoff_ms = s->cfg.reconnect_min_ms;
+    not_master(s, what);
+}
+
+/* A new connection: first where (redisaddr), then conn_open. */
 static void conn_start(struct store *s)
 {
-    redisAsyncContext *ac = redisAsyncConnect(s->cfg.host, s->cfg.port);
+    s->conn = CONN_LOCATING;
+    s->conn_started_us = now_us();
+    redisaddr_find(s->addr, on_found, s);
+}
+
+static void conn_open(struct store *s)
+{
+    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
     if (!ac || ac->err) {
         const char *why = ac ? ac->errstr : "out of memory";
         char buf[128];
@@ -626,6 +765,12 @@ static void conn_start(struct store *s)
     }
     if (s->cfg.db) {
         redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %d", s->cfg.db);
+        cmd_sent(s);
+    }
+    /* Its reply comes before the scripts' (one connection, in order), so
+     * a replica is left before on_ready() would send anything to it. */
+    if (redisaddr_sentinel(s->addr)) {
+        redisAsyncCommand(ac, on_role_reply, NULL, "ROLE");
         cmd_sent(s);
     }
     static const struct { const char *src; size_t off; } scripts[] = {
@@ -678,9 +823,9 @@ static void refuse_fault(struct store *s, const char *what, const char *msg)
         s->st.write_refusals++;
         s->refuse_backoff_ms = s->cfg.reconnect_min_ms;
         snprintf(s->fault, sizeof(s->fault), "%s", msg);
-        state_log(s, LOG_ERROR, "store: redis %s:%d refuses writes (%s: "
+        state_log(s, LOG_ERROR, "store: redis %s refuses writes (%s: "
                   "%s); not ready: holding %zu writes, refusing changes, "
-                  "retrying with backoff", s->cfg.host, s->cfg.port, what,
+                  "retrying with backoff", s->where, what,
                   msg, s->pending_ops);
     } else {
         uint32_t b = s->refuse_backoff_ms * 2;
@@ -688,8 +833,8 @@ static void refuse_fault(struct store *s, const char *what, const char *msg)
                                    ? s->cfg.reconnect_max_ms : b;
         if (strcmp(s->fault, msg) != 0) {
             snprintf(s->fault, sizeof(s->fault), "%s", msg);
-            state_log(s, LOG_WARN, "store: redis %s:%d still refuses "
-                      "writes, now: %s", s->cfg.host, s->cfg.port, msg);
+            state_log(s, LOG_WARN, "store: redis %s still refuses "
+                      "writes, now: %s", s->where, msg);
         }
     }
     s->retry_at_us = now + (uint64_t)s->refuse_backoff_ms * 1000;
@@ -702,11 +847,12 @@ static void refuse_clear(struct store *s)
         return;
     s->refused = false;
     s->fault[0] = '\0';
-    state_log(s, LOG_INFO, "store: redis %s:%d accepts writes again; ready",
-              s->cfg.host, s->cfg.port);
+    state_log(s, LOG_INFO, "store: redis %s accepts writes again; ready",
+              s->where);
 }
 
 static void rewrite_state(struct store *s, const char *why);
+static void wait_kick(struct store *s);
 
 static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -757,6 +903,10 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
             conn_drop(s);
             return;
         }
+        if (is_demoted(s, reply->str)) {
+            not_master(s, reply->str);
+            return;
+        }
         refuse_fault(s, "write batch", reply->str);
         return;
     }
@@ -773,6 +923,7 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
         send_pending(s);             /* the batch that waited for a slot */
     pending_update(s);
     barriers_fire(s, false, 0);      /* memory: those held while throttled */
+    wait_kick(s);                    /* replicated: on the replicas yet? */
 }
 
 static void send_batch(struct store *s, struct store_sent *b)
@@ -864,6 +1015,120 @@ static void send_pending(struct store *s)
 }
 
 /* ---------------------------------------------------------------- */
+/* durability replicated: WAIT
+ *
+ * A batch confirmed by the master is not yet on a replica. Under
+ * durability replicated the store sends `WAIT min_replicas
+ * replica_timeout` once batches are confirmed that no WAIT covered, and
+ * barriers fire only up to repl_seq, the last batch a WAIT answered with
+ * at least min_replicas. Redis counts per client: WAIT returns how many
+ * replicas acknowledged every write this connection made before it, so
+ * one WAIT covers all batches confirmed before it was sent. One WAIT at a
+ * time: it blocks this connection on the server for up to
+ * replica_timeout (the lease renewal queues behind it, which is why the
+ * configuration keeps replica_timeout under half of lease - renew), and
+ * the batches confirmed meanwhile go with the next one (group commit).
+ *
+ * Two rules keep a WAIT honest after a reconnect (maybe to a new master):
+ * it is sent only once the lease script wrote on this connection
+ * (conn_wrote: the client's replication offset then lies past everything
+ * the server applied before), and after a full rewrite only once that
+ * rewrite is confirmed (repl_gate): batches confirmed by a master that
+ * lost them are on no replica; their Acks wait for the rewrite.
+ *
+ * Fewer than min_replicas (docs/redis.md, "Durability"): every waiting
+ * barrier fails with "replication: k of N replicas confirmed" (the change
+ * stays in memory and in the master, exactly as when Redis refuses
+ * writes), new changes are refused at admission, and the WAIT is retried
+ * with the reconnect backoff until it is met. */
+
+static bool replicated(const struct store *s)
+{
+    return s->redis && s->cfg.durability == STORE_DURABILITY_REPLICATED;
+}
+
+static void on_wait_reply(redisAsyncContext *ac, void *r, void *priv);
+
+static void wait_kick(struct store *s)
+{
+    if (!replicated(s) || s->wait_inflight || !s->ac ||
+        s->conn != CONN_READY || !s->conn_wrote || s->stopping ||
+        s->confirmed_seq <= s->repl_seq || s->confirmed_seq < s->repl_gate)
+        return;
+    if (s->repl_short && now_us() < s->wait_retry_at_us)
+        return;
+    if (redisAsyncCommand(s->ac, on_wait_reply, NULL, "WAIT %u %u",
+                          s->cfg.min_replicas,
+                          s->cfg.replica_timeout_ms) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    s->wait_inflight = true;
+    s->wait_seq = s->confirmed_seq;
+    s->st.repl_waits++;
+}
+
+static void repl_fault(struct store *s, long long acked, const char *err)
+{
+    s->repl_acked = acked;
+    if (!s->repl_short) {
+        s->repl_short = true;
+        s->st.repl_shortfalls++;
+        s->wait_backoff_ms = s->cfg.reconnect_min_ms;
+        state_log(s, LOG_ERROR, "store: replication: %s%lld of %u replicas "
+                  "confirmed within %u ms (WAIT on redis %s); not ready: "
+                  "waiting requests are answered, changes refused, "
+                  "retrying with backoff", err ? err : "", acked,
+                  s->cfg.min_replicas, s->cfg.replica_timeout_ms, s->where);
+    } else {
+        uint32_t b = s->wait_backoff_ms * 2;
+        s->wait_backoff_ms = b > s->cfg.reconnect_max_ms
+                                 ? s->cfg.reconnect_max_ms : b;
+    }
+    s->wait_retry_at_us = now_us() + (uint64_t)s->wait_backoff_ms * 1000;
+    barriers_fire(s, true, STORE_EUNAVAILABLE);
+}
+
+static void on_wait_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    redisReply *reply = r;
+    if (!s || !reply)
+        return;                      /* connection gone: tick sends again */
+    cmd_replied(s);
+    s->wait_inflight = false;
+    if (s->stopping)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* "ERR WAIT cannot be used with replica instances": demoted */
+        if (redisaddr_sentinel(s->addr) && strstr(reply->str, "replica")) {
+            not_master(s, reply->str);
+            return;
+        }
+        char err[160];
+        snprintf(err, sizeof(err), "%.140s: ", reply->str);
+        repl_fault(s, 0, err);
+        return;
+    }
+    long long k = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+    if (k < (long long)s->cfg.min_replicas) {
+        repl_fault(s, k, NULL);
+        return;
+    }
+    if (s->wait_seq > s->repl_seq)
+        s->repl_seq = s->wait_seq;
+    if (s->repl_short) {
+        s->repl_short = false;
+        s->wait_backoff_ms = s->cfg.reconnect_min_ms;
+        state_log(s, LOG_INFO, "store: replication: %lld of %u replicas "
+                  "confirmed again; ready", k, s->cfg.min_replicas);
+    }
+    barriers_fire(s, false, 0);
+    wait_kick(s);                    /* batches confirmed meanwhile */
+}
+
+/* ---------------------------------------------------------------- */
 /* lease and recovery */
 
 static void start_load(struct store *s);
@@ -900,6 +1165,8 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
                                 ? s->cfg.reconnect_max_ms : b * 2;
             s->next_lease_us = now_us() + (uint64_t)b * 1000;
             snprintf(s->conn_why, sizeof(s->conn_why), "%s", reply->str);
+        } else if (is_demoted(s, reply->str)) {
+            not_master(s, reply->str);
         } else {
             /* READONLY, MISCONF, OOM: the connection is fine; ask again
              * after the backoff. The lease lapses by this engine's clock
@@ -930,6 +1197,8 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
     s->backoff_ms = s->cfg.reconnect_min_ms;  /* Redis answers: a good one */
     if (s->refused && !s->sent_head)
         refuse_clear(s);             /* no held batch to probe with */
+    if (code >= 1 && code <= 3)
+        s->conn_wrote = true;        /* the script wrote: see wait_kick */
     if (code == 1 || code == 3) {
         s->lease_valid_until_us = valid;
         if (!s->term_loaded) {
@@ -974,6 +1243,7 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
         s->lease_valid_until_us = valid;
         s->next_seq = 1;             /* the marker starts at "token:0" */
         s->confirmed_seq = 0;
+        s->repl_seq = s->repl_gate = 0;
         log_info("store: tenant %s: lease acquired, token %" PRIu64
                  "; loading state", s->cfg.tenant, s->token);
         load_reset(s);
@@ -1031,6 +1301,7 @@ static void rewrite_state(struct store *s, const char *why)
     b->next = NULL;
     s->sent_head = s->sent_tail = b;
     s->nsent = 1;
+    s->repl_gate = b->seq;           /* see wait_kick */
     s->need_resend = true;
     s->st.state_rewrites++;
     s->st.rewrite_contacts += s->snap_contacts;
@@ -1349,10 +1620,13 @@ static void on_tick(uv_timer_t *t)
             conn_drop(s);
         return;
     }
+    redisaddr_tick(s->addr, now);
     switch (s->conn) {
     case CONN_IDLE:
         if (now >= s->reconnect_at_us)
             conn_start(s);
+        break;
+    case CONN_LOCATING:              /* redisaddr keeps its own deadlines */
         break;
     case CONN_CONNECTING:
         if (now - s->conn_started_us >
@@ -1381,6 +1655,7 @@ static void on_tick(uv_timer_t *t)
         send_lease(s);
     if (s->conn == CONN_READY && s->refused && now >= s->retry_at_us)
         send_pending(s);
+    wait_kick(s);                    /* after a reconnect or a shortfall */
 }
 
 /* ---------------------------------------------------------------- */
@@ -1395,7 +1670,7 @@ bool store_ready(const struct store *s)
         return true;
     return s->role == STORE_ROLE_OWNER && s->conn == CONN_READY &&
            !s->refused && !s->auth_failed && !s->lost_pending &&
-           !s->over_bound;
+           !s->repl_short && !s->over_bound;
 }
 
 const char *store_why(const struct store *s)
@@ -1410,11 +1685,15 @@ const char *store_why(const struct store *s)
     else if (s->refused)
         snprintf(w, n, "redis refuses writes: %s", s->fault);
     else if (s->conn != CONN_READY)
-        snprintf(w, n, "redis %s:%d is not reachable (%s)", s->cfg.host,
-                 s->cfg.port, s->conn_why[0] ? s->conn_why : "connecting");
+        snprintf(w, n, "redis %.360s is not reachable (%s)", s->where,
+                 s->conn_why[0] ? s->conn_why : "connecting");
     else if (s->lost_pending)
         snprintf(w, n, "redis lost this engine's state; it is being "
                  "written back");
+    else if (s->repl_short)
+        snprintf(w, n, "replication: %lld of %u replicas confirmed within "
+                 "%u ms", s->repl_acked, s->cfg.min_replicas,
+                 s->cfg.replica_timeout_ms);
     else if (s->role == STORE_ROLE_SUSPENDED)
         snprintf(w, n, "the lease of tenant %s is not confirmed by redis "
                  "yet", s->cfg.tenant);
@@ -1464,6 +1743,10 @@ static void defaults(struct store_config *c)
         c->max_inflight = 2;
     if (!c->load_chunk)
         c->load_chunk = 1000;
+    if (!c->min_replicas)
+        c->min_replicas = 1;
+    if (!c->replica_timeout_ms)
+        c->replica_timeout_ms = 500;
     if (!c->advertise[0])
         snprintf(c->advertise, sizeof(c->advertise), "pid-%d", (int)getpid());
 }
@@ -1480,6 +1763,18 @@ struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
     defaults(&s->cfg);
     s->redis = s->cfg.enabled;
     s->router = r;
+    if (!(s->addr = redisaddr_new(loop, &s->cfg))) {
+        free(s);
+        return NULL;
+    }
+    redisaddr_set_moved(s->addr, on_moved, s);
+    if (redisaddr_sentinel(s->addr))
+        snprintf(s->where, sizeof(s->where), "master %s (via sentinels)",
+                 s->cfg.master_name);
+    else
+        snprintf(s->where, sizeof(s->where), "%s:%d", s->cfg.host,
+                 s->cfg.port);
+    s->wait_backoff_ms = s->cfg.reconnect_min_ms;
     if (hooks)
         s->hooks = *hooks;
     storebatch_init(&s->cur);
@@ -1554,6 +1849,7 @@ void store_stop(struct store *s, void (*done)(void *arg), void *arg)
     }
     s->stopping = true;
     s->stop_started_us = now_us();
+    redisaddr_close(s->addr);  /* no find, no subscription left open */
     if (s->ac && s->conn == CONN_READY) {
         redisAsyncDisconnect(s->ac);     /* after the replies */
     } else if (s->ac) {
@@ -1577,6 +1873,7 @@ void store_free(struct store *s)
         s->tick->data = NULL;
         uv_close((uv_handle_t *)s->tick, on_tick_closed);
     }
+    redisaddr_free(s->addr);
     while (s->sent_head) {
         struct store_sent *b = s->sent_head;
         s->sent_head = b->next;
@@ -1786,7 +2083,8 @@ int store_reserve(struct store *s, enum store_admit kind, size_t data)
     /* No change while the lease is not confirmed (SUSPENDED), Redis
      * refuses writes, or lost state is being written back: the client
      * gets a retryable STATE_UNAVAILABLE with store_why(). */
-    if (s->role != STORE_ROLE_OWNER || s->refused || s->lost_pending)
+    if (s->role != STORE_ROLE_OWNER || s->refused || s->lost_pending ||
+        s->repl_short)
         return STORE_EUNAVAILABLE;
     if (kind == STORE_ADMIT_NEW ? s->pending_ops >= s->cfg.max_pending
                                 : s->pending_ops > 2 * s->cfg.max_pending)
@@ -2023,12 +2321,21 @@ int store_check_redis(const struct store_config *in, char *msg, size_t len)
 {
     struct store_config c = *in;
     defaults(&c);
+    /* where: the configured address, or the master the sentinels name */
+    struct store_addr m;
+    char where[600];
+    if (redisaddr_find_blocking(&c, &m, where, sizeof(where)) < 0) {
+        snprintf(msg, len, "%s", where);
+        return STORE_EUNAVAILABLE;
+    }
+    snprintf(c.host, sizeof(c.host), "%s", m.host);
+    c.port = m.port;
     struct timeval tv = { c.connect_timeout_ms / 1000,
                           (c.connect_timeout_ms % 1000) * 1000 };
     redisContext *rc = redisConnectWithTimeout(c.host, c.port, tv);
     if (!rc || rc->err) {
-        snprintf(msg, len, "cannot connect to redis %s:%d: %s", c.host,
-                 c.port, rc ? rc->errstr : "out of memory");
+        snprintf(msg, len, "cannot connect to redis %s: %s", where,
+                 rc ? rc->errstr : "out of memory");
         if (rc)
             redisFree(rc);
         return STORE_EUNAVAILABLE;
@@ -2041,8 +2348,8 @@ int store_check_redis(const struct store_config *in, char *msg, size_t len)
     if (c.password[0]) {
         r = redisCommand(rc, "AUTH %s", c.password);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(msg, len, "redis %s:%d: redis authentication failed: "
-                     "%s", c.host, c.port, r ? r->str : rc->errstr);
+            snprintf(msg, len, "redis %s: redis authentication failed: "
+                     "%s", where, r ? r->str : rc->errstr);
             ret = STORE_EUNAVAILABLE;
             goto out;
         }
@@ -2051,8 +2358,8 @@ int store_check_redis(const struct store_config *in, char *msg, size_t len)
     if (c.db) {
         r = redisCommand(rc, "SELECT %d", c.db);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(msg, len, "redis %s:%d: SELECT %d failed: %s", c.host,
-                     c.port, c.db, r ? r->str : rc->errstr);
+            snprintf(msg, len, "redis %s: SELECT %d failed: %s", where,
+                     c.db, r ? r->str : rc->errstr);
             ret = STORE_EUNAVAILABLE;
             goto out;
         }
@@ -2061,18 +2368,34 @@ int store_check_redis(const struct store_config *in, char *msg, size_t len)
     r = redisCommand(rc, "PING");
     if (!r || r->type == REDIS_REPLY_ERROR) {
         const char *e = r ? r->str : rc->errstr;
-        snprintf(msg, len, "redis %s:%d: %s%s", c.host, c.port,
+        snprintf(msg, len, "redis %s: %s%s", where,
                  r && is_auth_error(e) ? "redis authentication failed: "
                                        : "PING failed: ", e);
         ret = STORE_EUNAVAILABLE;
         goto out;
     }
-    snprintf(msg, len, "redis %s:%d: connected%s, PING answered", c.host,
-             c.port, c.password[0] ? " and authenticated" : "");
+    if (c.nsentinels > 0) {
+        /* the engine writes only to a master (on_role_reply) */
+        freeReplyObject(r);
+        r = redisCommand(rc, "ROLE");
+        const char *role = r && r->type == REDIS_REPLY_ARRAY &&
+                           r->elements > 0 &&
+                           r->element[0]->type == REDIS_REPLY_STRING
+                               ? r->element[0]->str : "?";
+        if (strcmp(role, "master") != 0) {
+            snprintf(msg, len, "redis %s: not the master (ROLE says %s)",
+                     where, r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                               : role);
+            ret = STORE_EUNAVAILABLE;
+            goto out;
+        }
+    }
+    snprintf(msg, len, "redis %s: connected%s, PING answered%s", where,
+             c.password[0] ? " and authenticated" : "",
+             c.nsentinels > 0 ? ", ROLE master" : "");
 out:
     if (r)
         freeReplyObject(r);
     redisFree(rc);
     return ret;
 }
-
