@@ -2,7 +2,8 @@
  * loop, serving /healthz, /readyz, /metrics and /api/v1/ (docs/http.md).
  *
  * HTTP itself is H2O's (libh2o, Debian's build on libuv): its parser,
- * its limits (a request head above 8 KiB is refused by the library), its
+ * its limits (a request head of more than 100 header lines or 408 KiB is
+ * answered 400 by the library), its
  * deadline for a slow client (http.request_timeout), its response
  * writing. This module accepts the connections on the engine's loop,
  * bounds their number, checks the token and routes the paths; metrics.c

@@ -825,7 +825,7 @@ static void test_bad_requests(void **state)
     resp_free(&r);
 
     /* request heads past the library's limits (H2O: 100 header lines,
-     * 8 KiB + 4 KiB per header line in all): 400 from H2O itself */
+     * H2O_MAX_REQLEN = 408 KiB in all): 400 from H2O itself */
     big = malloc(430000);
     assert_non_null(big);
     n = 0;
