@@ -1002,6 +1002,9 @@ static void test_config_non_loopback(void **state)
           "no principal with "
           "the monitor or admin role" },
         { "http: {listen: ccroute.example:%d}\n", 1, "not a numeric IP" },
+        { "http: {max_connections: 4}\n", 1, "http: missing \"listen\"" },
+        { "http: {listen: 127.0.0.1:%d, max_connections: 99}\n", 1,
+          "http.max_connections" },
     };
 
     (void)state;
