@@ -41,13 +41,15 @@ NEED_PKGS := 1
 endif
 
 # pkg-config module -> the Debian package that provides it.
-PKGS := libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto cmocka
+PKGS := libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson cmocka
 pkg_deb_libuv := libuv1-dev
 pkg_deb_hiredis := libhiredis-dev
 pkg_deb_libprotobuf-c := libprotobuf-c-dev
 pkg_deb_yaml-0.1 := libyaml-dev
 pkg_deb_libssl := libssl-dev
 pkg_deb_libcrypto := libssl-dev
+pkg_deb_libh2o := libh2o-dev
+pkg_deb_jansson := libjansson-dev
 pkg_deb_cmocka := libcmocka-dev
 
 ifdef NEED_PKGS
@@ -59,8 +61,10 @@ $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,\
 ifeq ($(shell command -v protoc-c),)
 $(error ccroute: protoc-c not found (Debian package protobuf-c-compiler); run `make deps` as root)
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto)
-PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto)
+# libh2o is H2O built on libuv (the HTTP surface runs on the engine's
+# loop); libh2o-evloop, its other build, would bring a loop of its own.
+PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson)
+PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 HAVE_JEMALLOC := $(shell pkg-config --exists jemalloc && echo 1)
 endif

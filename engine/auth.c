@@ -244,6 +244,11 @@ static bool host_is_loopback(const char *host)
     return false;
 }
 
+bool auth_host_loopback(const char *host)
+{
+    return host_is_loopback(host);
+}
+
 int auth_check_listen(const struct auth_config *a, const char *host,
                       const char *source, char *err, size_t errlen)
 {

@@ -93,6 +93,10 @@ bool auth_agent_allowed(const struct auth_config *a, int pi,
 int auth_check_listen(const struct auth_config *a, const char *host,
                       const char *source, char *err, size_t errlen);
 
+/* Whether `host` is a loopback address: 127.0.0.0/8, ::1, an IPv4-mapped
+ * 127.x, or "localhost". */
+bool auth_host_loopback(const char *host);
+
 /* Whether a file of `mode` may hold token hashes: no permission for group
  * or others. */
 bool auth_file_mode_ok(unsigned mode);

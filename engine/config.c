@@ -63,6 +63,8 @@ struct cfgp {
     char slots_path[32];
     char token_file[AUTH_PATH_MAX]; /* auth.token_file as written */
     unsigned long certs_line;     /* first principal with cert_fingerprints */
+    unsigned long http_line, http_token_line;   /* http, http.require_token */
+    bool http_token_set;
 };
 
 /* A duration of at least min_ms, in whole milliseconds. */
@@ -244,12 +246,11 @@ static int cfg_listen(struct yamlwalk *w, struct config *c, yaml_node_t *v,
     return 0;
 }
 
-/* The socket address the server would listen on: the same rule as
- * server_start() (numeric addresses, "localhost" meaning 127.0.0.1). */
-static int listen_addr(const struct config *c, struct sockaddr_storage *ss,
-                       socklen_t *len)
+/* The socket address a listener on host:port would bind: the same rule
+ * as server_start() (numeric addresses, "localhost" meaning 127.0.0.1). */
+static int listen_addr(const char *host, int port,
+                       struct sockaddr_storage *ss, socklen_t *len)
 {
-    const char *host = c->listen_host;
     memset(ss, 0, sizeof(*ss));
     if (!strcmp(host, "localhost"))
         host = "127.0.0.1";
@@ -257,40 +258,36 @@ static int listen_addr(const struct config *c, struct sockaddr_storage *ss,
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)c->listen_port);
+        v4->sin_port = htons((uint16_t)port);
         *len = sizeof(*v4);
         return 0;
     }
     if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)c->listen_port);
+        v6->sin6_port = htons((uint16_t)port);
         *len = sizeof(*v6);
         return 0;
     }
     return -1;
 }
 
-int config_check_listen(const struct config *c, const char *source,
-                        char *err, size_t errlen)
+/* Binds and releases host:port; `where` names the key in messages. */
+static int check_bind(const char *where, const char *host, int port,
+                      char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    char where[300], addr[300];
+    char addr[300];
     int fd, one = 1, e = 0;
 
-    if (c->listen_line)
-        snprintf(where, sizeof(where), "%s:%lu: listen", source,
-                 c->listen_line);
-    else
-        snprintf(where, sizeof(where), "%s: listen", source);
-    if (listen_addr(c, &ss, &sslen) < 0) {
+    if (listen_addr(host, port, &ss, &sslen) < 0) {
         snprintf(err, errlen, "%s: \"%s\" is not a numeric IP address "
                  "(ccrouted resolves no host names; e.g. 127.0.0.1, ::1, "
-                 "0.0.0.0 or localhost)", where, c->listen_host);
+                 "0.0.0.0 or localhost)", where, host);
         return -1;
     }
     snprintf(addr, sizeof(addr), ss.ss_family == AF_INET6 ? "[%s]:%d"
-             : "%s:%d", c->listen_host, c->listen_port);
+             : "%s:%d", host, port);
     /* As libuv binds: SO_REUSEADDR, so a port in TIME_WAIT passes here
      * exactly when it would pass at start; a listener holding the port
      * fails both. */
@@ -307,6 +304,31 @@ int config_check_listen(const struct config *c, const char *source,
         return -1;
     }
     return 0;
+}
+
+int config_check_listen(const struct config *c, const char *source,
+                        char *err, size_t errlen)
+{
+    char where[300];
+
+    if (c->listen_line)
+        snprintf(where, sizeof(where), "%s:%lu: listen", source,
+                 c->listen_line);
+    else
+        snprintf(where, sizeof(where), "%s: listen", source);
+    return check_bind(where, c->listen_host, c->listen_port, err, errlen);
+}
+
+int config_check_http(const struct config *c, const char *source,
+                      char *err, size_t errlen)
+{
+    char where[300];
+
+    if (!c->http.enabled)
+        return 0;
+    snprintf(where, sizeof(where), "%s:%lu: http.listen", source,
+             c->http.line);
+    return check_bind(where, c->http.host, c->http.port, err, errlen);
 }
 
 /* ---- limits ---- */
@@ -1332,14 +1354,100 @@ static int auth_check(struct yamlwalk *w, struct cfgp *p)
 
 /* ---- top level ---- */
 
+/* ---- http ---- */
+
+enum { HK_LISTEN, HK_REQUIRE_TOKEN, HK_MAX_CONNECTIONS, HK_REQUEST_TIMEOUT };
+
+static const char *const http_keys[] = {
+    "listen", "require_token", "max_connections", "request_timeout", NULL,
+};
+
+static int http_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
+                      const char *path)
+{
+    struct cfgp *p = ctx;
+    struct http_config *h = &p->c->http;
+    const char *s = NULL;
+    switch (key) {
+    case HK_LISTEN:
+        h->line = yamlwalk_line(v);
+        if (yamlwalk_scalar(w, v, path, &s) < 0)
+            return -1;
+        if (config_parse_listen(s, h->host, sizeof(h->host), &h->port) < 0)
+            return yamlwalk_fail(w, h->line, path, "\"%s\" is not "
+                                 "HOST:PORT", s);
+        return 0;
+    case HK_REQUIRE_TOKEN:
+        p->http_token_line = yamlwalk_line(v);
+        p->http_token_set = true;
+        return yamlwalk_bool(w, v, path, &h->require_token);
+    case HK_MAX_CONNECTIONS:
+        return yamlwalk_u32(w, v, path, 1, HTTP_MAX_CONNECTIONS_CAP,
+                            &h->max_connections);
+    case HK_REQUEST_TIMEOUT:
+        return get_dur(w, v, path, 100, &h->request_timeout_ms);
+    }
+    return -1;
+}
+
+/* After the principals: a token is required off loopback (and wherever
+ * the file asks for one), and then some principal must be able to present
+ * one -- a monitor or admin with a token. */
+static int http_check(struct yamlwalk *w, struct cfgp *p)
+{
+    struct http_config *h = &p->c->http;
+    const struct auth_config *a = &p->c->auth;
+    bool loopback, can = false;
+    if (!h->enabled)
+        return 0;
+    if (!h->line)
+        return yamlwalk_fail(w, p->http_line, "http", "missing \"listen\" "
+                             "(HOST:PORT, e.g. 127.0.0.1:7401)");
+    {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (listen_addr(h->host, h->port, &ss, &sl) < 0)
+            return yamlwalk_fail(w, h->line, "http.listen", "\"%s\" is not "
+                                 "a numeric IP address (ccrouted resolves "
+                                 "no host names; e.g. 127.0.0.1, ::1 or "
+                                 "localhost)", h->host);
+    }
+    loopback = auth_host_loopback(h->host);
+    if (!loopback) {
+        if (p->http_token_set && !h->require_token)
+            return yamlwalk_fail(w, p->http_token_line, "http.require_token",
+                                 "must be true: %s is not a loopback "
+                                 "address", h->host);
+        h->require_token = true;
+    }
+    if (!h->require_token)
+        return 0;
+    for (unsigned t = 0; t < a->ntokens; t++)
+        can |= (a->principals[a->tokens[t].principal].roles &
+                HTTP_ROLE_BITS) != 0;
+    if (!can)
+        return yamlwalk_fail(w, loopback ? p->http_token_line : h->line,
+                             loopback ? "http.require_token" : "http.listen",
+                             "%s needs a token (Authorization: Bearer), and "
+                             "no principal with the monitor or admin role "
+                             "has one: configure one (docs/security.md)%s",
+                             loopback ? "the HTTP surface" : h->host,
+                             loopback ? "" : " or listen on 127.0.0.1");
+    return 0;
+}
+
+/* ---- top level ---- */
+
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
     TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
+    TK_HTTP,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
-    "routing", "skills", "queues", "limits", "auth", "principals", NULL,
+    "routing", "skills", "queues", "limits", "auth", "principals", "http",
+    NULL,
 };
 
 static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -1390,6 +1498,10 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         return yamlwalk_map(w, v, path, limits_keys, limits_field, c);
     case TK_AUTH: return cfg_auth(w, p, v, path);
     case TK_PRINCIPALS: return cfg_principals(w, p, v, path);
+    case TK_HTTP:
+        c->http.enabled = true;
+        p->http_line = yamlwalk_line(v);
+        return yamlwalk_map(w, v, path, http_keys, http_field, p);
     }
     return -1;
 }
@@ -1442,6 +1554,8 @@ void config_defaults(struct config *c)
     c->max_attributes = CONFIG_DEFAULT_MAX_ATTRIBUTES;
     c->max_attribute_bytes = CONFIG_DEFAULT_MAX_ATTRIBUTE_BYTES;
     auth_config_defaults(&c->auth);
+    c->http.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    c->http.request_timeout_ms = HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
 }
 
 static int config_walk(struct yamlwalk *w, struct config *c)
@@ -1458,7 +1572,7 @@ static int config_walk(struct yamlwalk *w, struct config *c)
         goto out;
     if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0)
         goto out;
-    if (auth_check(w, &p) < 0)
+    if (auth_check(w, &p) < 0 || http_check(w, &p) < 0)
         goto out;
     rc = 0;
 out:

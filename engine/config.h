@@ -3,7 +3,8 @@
  * One YAML document (walked with engine/yamlwalk.h) fills a struct config:
  * the listener, connection limits, the grace period, the log level, the
  * `auth:` and `principals:` sections (struct auth_config, with the token
- * file it may name), the `redis:` section (struct store_config) and the routing model
+ * file it may name), the `redis:` section (struct store_config), the
+ * `http:` section (struct http_config) and the routing model
  * (`routing:`, `skills:`, `queues:` -> struct router_config). See
  * docs/configuration.md for every key and deploy/demo.yaml for a commented
  * example.
@@ -33,6 +34,7 @@
 #include <stdint.h>
 
 #include "auth-t.h"
+#include "http-t.h"
 #include "log.h"
 #include "router-t.h"
 #include "store-t.h"
@@ -86,6 +88,7 @@ struct config {
     struct store_config store;
     struct router_config router;  /* queues/skills owned by this struct */
     struct auth_config auth;      /* `auth:` and `principals:`; owned */
+    struct http_config http;      /* `http:` (docs/http.md) */
 };
 
 /* Fills every default (no queues). */
@@ -110,5 +113,9 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port);
  *   in use" in err. */
 int config_check_listen(const struct config *c, const char *source,
                         char *err, size_t errlen);
+/* The same for the HTTP listener (`http.listen`), when there is one:
+ *   "source:line: http.listen: cannot listen on ...". */
+int config_check_http(const struct config *c, const char *source,
+                      char *err, size_t errlen);
 
 #endif

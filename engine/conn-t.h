@@ -22,6 +22,9 @@ struct obuf_chunk;
 
 #define CONN_ID_NONE 0u
 #define CONN_MAX 65535u
+/* Error codes counted one by one in conn_stats.errors_out (the protocol's
+ * ErrorCode values are below this; a larger one is not counted). */
+#define CONN_ERROR_CODES 32u
 
 /* One frame's payload arrived on c (borrowed until the callback returns).
  * The callback may send on c, close it, or close any other connection. */
@@ -96,6 +99,9 @@ struct conn_stats {
     uint64_t tls_failures;          /* handshakes or sessions failed */
     uint64_t rbuf_bytes;            /* gauge: read buffers allocated now */
     uint64_t rbuf_peak;             /* the largest rbuf_bytes seen */
+    uint64_t frames_in;             /* frames handed to on_frame */
+    uint64_t frames_out;            /* frames queued by conn_send() */
+    uint64_t errors_out[CONN_ERROR_CODES];  /* of those, Errors by code */
 };
 
 /* Every connection of one listener: ids, the pending-write list, the

@@ -272,6 +272,16 @@ struct conn *conn_lookup(struct conn_set *s, uint32_t id)
     return c && c->id == id ? c : NULL;
 }
 
+struct conn *conn_set_next(const struct conn_set *s, uint32_t *cursor)
+{
+    while (*cursor < s->nslots) {
+        struct conn *c = s->slots[(*cursor)++];
+        if (c)
+            return c;
+    }
+    return NULL;
+}
+
 /* ---- read buffer ---- */
 
 /* Sets c's read buffer to `cap` bytes, keeping its first rlen bytes (cap
@@ -619,6 +629,10 @@ int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
     ch->len += frame_varint_put(plen, ch->data + ch->len);
     ch->len += ccroute__v1__envelope__pack(env, ch->data + ch->len);
     c->out_bytes += need;
+    s->stats.frames_out++;
+    if (env->body_case == CCROUTE__V1__ENVELOPE__BODY_ERROR && env->error &&
+        (unsigned)env->error->code < CONN_ERROR_CODES)
+        s->stats.errors_out[env->error->code]++;
     pending_add(c);
     return 0;
 }
@@ -703,6 +717,7 @@ static int conn_input(struct conn *c, size_t n)
                              &payload, &plen, &used);
         if (st2 == FRAME_OK) {
             off += used;
+            s->stats.frames_in++;
             s->on_frame(s->arg, c, payload, plen);
             continue;
         }

@@ -113,6 +113,10 @@ int conn_accept(struct conn_set *cs, uv_stream_t *listener);
 void conn_accept_failed(struct conn_set *cs, int status);
 /* The live connection with this id, or NULL. O(1). */
 struct conn *conn_lookup(struct conn_set *cs, uint32_t id);
+/* A walk over every live connection (metrics): start with *cursor = 0;
+ * returns the next one and advances the cursor, or NULL at the end.
+ * Nothing may be accepted or closed during the walk. */
+struct conn *conn_set_next(const struct conn_set *cs, uint32_t *cursor);
 
 /* Packs `env` as one frame into c's output. Returns 0, -ENOMEM, or
  * -ENOBUFS when the output bound is passed (the connection is then being

@@ -75,8 +75,9 @@ static void usage(FILE *f)
 "      --check-config      check the configuration and exit: parse it, build\n"
 "                          the routing model from it, load the TLS\n"
 "                          certificate and key (they must match), and bind\n"
-"                          and release the listen address; print OK (exit\n"
-"                          0) or the error (exit 1)\n"
+"                          and release the listen addresses (the protocol's\n"
+"                          and, with an http section, the HTTP one); print\n"
+"                          OK (exit 0) or the error (exit 1)\n"
 "      --check-redis       with --check-config: also connect to the configured\n"
 "                          Redis (with redis.sentinels: ask them for the\n"
 "                          master, and check its ROLE), AUTH and SELECT as\n"
@@ -237,6 +238,13 @@ int main(int argc, char **argv)
         }
         router_free(r);
         if (config_check_listen(&cfg, source, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            config_fini(&cfg);
+            return 1;
+        }
+        if (config_check_http(&cfg, config_path ? config_path
+                                                : "(defaults)",
+                              err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             config_fini(&cfg);
             return 1;

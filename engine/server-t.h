@@ -17,6 +17,7 @@
 
 struct config;
 struct dispatch;
+struct http;
 struct router;
 struct store;
 struct tls_ctx;
@@ -28,6 +29,7 @@ struct server {
     struct store *store;
     struct dispatch *dispatch;
     struct tls_ctx *tls;            /* the listener's TLS; NULL: plaintext */
+    struct http *http;              /* the HTTP surface; NULL: none */
     struct arena arena;             /* decode/encode scratch, reset per unit
                                        of work (frame, tick, callback) */
     enum store_role role;

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "http.h"
 #include "log.h"
 #include "router.h"
 #include "store.h"
@@ -217,6 +218,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
         snprintf(err, errlen, "cannot create the store");
         goto fail;
     }
+    if (cfg->http.enabled && !(s->http = http_new(s, err, errlen)))
+        goto fail;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     uv_prepare_init(loop, &s->prepare);
@@ -283,6 +286,8 @@ int server_start(struct server *s)
         s->port = ntohs(ss.ss_family == AF_INET
                             ? ((struct sockaddr_in *)&ss)->sin_port
                             : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (s->http && (rc = http_start(s->http)) < 0)
+        return rc;
     uv_prepare_start(&s->prepare, server_prepare_cb);
     uv_signal_start(&s->sigint, server_signal_cb, SIGINT);
     uv_signal_start(&s->sigterm, server_signal_cb, SIGTERM);
@@ -331,12 +336,16 @@ void server_stop(struct server *s)
         uv_close((uv_handle_t *)&s->sigterm, NULL);
         s->listening = false;
     }
+    if (s->http)
+        http_stop(s->http);
     dispatch_close(s->dispatch);
     store_stop(s->store, NULL, NULL);
 }
 
 void server_fini(struct server *s)
 {
+    http_free(s->http);
+    s->http = NULL;
     if (s->store)
         store_free(s->store);
     if (s->dispatch)

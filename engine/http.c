@@ -1,0 +1,450 @@
+/* http.c -- the HTTP listener and the routing of its paths; see http.h.
+ *
+ * H2O on the engine's loop: Debian's libh2o is H2O built on libuv, so its
+ * context (h2o_context_t) takes the engine's uv_loop_t, and each accepted
+ * uv_tcp_t becomes an H2O socket (h2o_uv_socket_create) that H2O reads,
+ * parses and writes through the same loop as the protocol connections.
+ * Nothing blocks: a handler builds its whole answer from memory and hands
+ * it to H2O, which writes it as the client reads; a client that sends its
+ * request head slowly is cut by H2O after http.request_timeout.
+ *
+ * Two things H2O does not do for an embedder, done here:
+ *   - Shutdown. H2O's context owns a uv_async_t and uv timers that would
+ *     keep uv_run() going after server_stop(), and its HTTP/1 connections
+ *     have no "close now" call. So the handles the context creates are
+ *     unref'd (they still work while the engine's own handles keep the
+ *     loop running), every accepted connection is on our list, and
+ *     http_stop() shuts each socket down (shutdown(2)): H2O sees the end
+ *     of the stream and closes the connection through its own path. The
+ *     context is disposed after uv_run() returned (http_free).
+ *   - A bound on connections (http.max_connections): one past it is
+ *     closed at once, so the HTTP surface cannot take the descriptors
+ *     that the protocol's clients need.
+ *
+ * Routing: one H2O handler takes every path; the token is checked first
+ * (when required) so that an unauthenticated client learns nothing about
+ * which paths exist, then the path picks the endpoint (unknown: 404), then
+ * the method (GET and HEAD only: 405 otherwise).
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <h2o.h>
+
+#include "api.h"
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "server-t.h"
+#include "store.h"
+
+/* One accepted connection: its handle (which H2O's socket uses and closes)
+ * and its place in the surface's list. */
+struct http_sock {
+    uv_tcp_t tcp;                   /* first: H2O's close callback gets it */
+    struct http *h;
+    struct http_sock *prev, *next;
+};
+
+struct http_handler {
+    h2o_handler_t super;            /* first: H2O allocates it this size */
+    struct http *h;
+};
+
+struct http {
+    struct server *srv;             /* borrowed */
+    const struct http_config *cfg;  /* borrowed: srv->cfg->http */
+    h2o_globalconf_t conf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    uv_tcp_t listener;
+    bool ctx_open, listener_open, stopping;
+    int port;
+    struct http_sock *socks;        /* live connections */
+    struct http_stats stats;
+};
+
+/* ---- responses ---- */
+
+static void respond(struct http *h, h2o_req_t *req, int status,
+                    const char *reason, const char *ctype, const char *body,
+                    size_t len)
+{
+    h->stats.responses[status / 100 <= 5 ? status / 100 : 5]++;
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                   NULL, ctype, strlen(ctype));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
+                   NULL, H2O_STRLIT("no-store"));
+    /* copies the body into the request's pool */
+    h2o_send_inline(req, body, len);
+}
+
+static void respond_text(struct http *h, h2o_req_t *req, int status,
+                         const char *reason, const char *text)
+{
+    respond(h, req, status, reason, "text/plain; charset=utf-8", text,
+            strlen(text));
+}
+
+/* ---- access ---- */
+
+/* Checks `Authorization: Bearer <token>`. 0: a monitor or admin principal
+ * of this engine's tenant; -1: answered 401 or 403. */
+static int check_token(struct http *h, h2o_req_t *req)
+{
+    const struct auth_config *a = &h->srv->cfg->auth;
+    const struct auth_principal *pr;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const char *v;
+    size_t n;
+    int pi = -1;
+    char msg[200];
+
+    if (i >= 0) {
+        v = req->headers.entries[i].value.base;
+        n = req->headers.entries[i].value.len;
+        if (n > 7 && !strncasecmp(v, "Bearer ", 7)) {
+            v += 7;
+            n -= 7;
+            while (n && (*v == ' ' || *v == '\t')) {
+                v++;
+                n--;
+            }
+            while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                n--;
+            pi = auth_lookup(a, v, n);
+        }
+    }
+    if (pi < 0) {
+        h->stats.unauthorized++;
+        h2o_add_header(&req->pool, &req->res.headers,
+                       H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer realm=\"ccrouted\""));
+        respond_text(h, req, 401, "Unauthorized", "unauthorized: this "
+                     "listener wants Authorization: Bearer <token> of a "
+                     "monitor or admin principal\n");
+        return -1;
+    }
+    pr = &a->principals[pi];
+    if (!(pr->roles & HTTP_ROLE_BITS) ||
+        (pr->tenant[0] && strcmp(pr->tenant, h->srv->cfg->store.tenant))) {
+        h->stats.forbidden++;
+        snprintf(msg, sizeof(msg), "forbidden: principal \"%s\" %s\n",
+                 pr->name, !(pr->roles & HTTP_ROLE_BITS)
+                 ? "has neither the monitor nor the admin role"
+                 : "belongs to another tenant");
+        respond_text(h, req, 403, "Forbidden", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- endpoints ---- */
+
+static void get_readyz(struct http *h, h2o_req_t *req)
+{
+    char msg[700];
+    if (store_ready(h->srv->store)) {
+        respond_text(h, req, 200, "OK", "ready\n");
+        return;
+    }
+    snprintf(msg, sizeof(msg), "not ready: %s\n", store_why(h->srv->store));
+    respond_text(h, req, 503, "Service Unavailable", msg);
+}
+
+static void get_metrics(struct http *h, h2o_req_t *req)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int rc = f ? metrics_write(f, h->srv, &h->stats) : -1;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    if (rc < 0)
+        respond_text(h, req, 500, "Internal Server Error",
+                     "out of memory\n");
+    else
+        respond(h, req, 200, "OK", "text/plain; version=0.0.4; "
+                "charset=utf-8", buf, len);
+    free(buf);
+}
+
+static void get_api(struct http *h, h2o_req_t *req, const char *rest,
+                    size_t len)
+{
+    char *body = NULL;
+    size_t blen = 0;
+    int status = api_get(h->srv, rest, len, &body, &blen);
+    if (!body)
+        respond_text(h, req, 500, "Internal Server Error",
+                     "out of memory\n");
+    else
+        respond(h, req, status, status == 200 ? "OK" : "Not Found",
+                "application/json", body, blen);
+    free(body);
+}
+
+enum endpoint { EP_NONE, EP_HEALTHZ, EP_READYZ, EP_METRICS, EP_API };
+
+#define API_PREFIX "/api/v1/"
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct http *h = ((struct http_handler *)self)->h;
+    const char *p = req->path_normalized.base;
+    size_t n = req->path_normalized.len, pre = sizeof(API_PREFIX) - 1;
+    enum endpoint ep = EP_NONE;
+
+    if (h->cfg->require_token && check_token(h, req) < 0)
+        return 0;
+    if (n == 8 && !memcmp(p, "/healthz", 8))
+        ep = EP_HEALTHZ;
+    else if (n == 7 && !memcmp(p, "/readyz", 7))
+        ep = EP_READYZ;
+    else if (n == 8 && !memcmp(p, "/metrics", 8))
+        ep = EP_METRICS;
+    else if (n > pre && !memcmp(p, API_PREFIX, pre))
+        ep = EP_API;
+    if (ep == EP_NONE) {
+        respond_text(h, req, 404, "Not Found", "not found\n");
+        return 0;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       H2O_STRLIT("GET, HEAD"));
+        respond_text(h, req, 405, "Method Not Allowed",
+                     "method not allowed: GET or HEAD\n");
+        return 0;
+    }
+    switch (ep) {
+    case EP_HEALTHZ:
+        /* answering at all is the point: the loop turns */
+        respond_text(h, req, 200, "OK", "ok\n");
+        break;
+    case EP_READYZ: get_readyz(h, req); break;
+    case EP_METRICS: get_metrics(h, req); break;
+    case EP_API: get_api(h, req, p + pre, n - pre); break;
+    case EP_NONE: break;
+    }
+    return 0;
+}
+
+/* ---- connections ---- */
+
+static void sock_closed(uv_handle_t *t)
+{
+    struct http_sock *hs = (struct http_sock *)t;
+    struct http *h = hs->h;
+    if (hs->prev)
+        hs->prev->next = hs->next;
+    else
+        h->socks = hs->next;
+    if (hs->next)
+        hs->next->prev = hs->prev;
+    h->stats.open--;
+    free(hs);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct http *h = l->data;
+    struct http_sock *hs;
+
+    if (status < 0) {
+        log_warn("http: accept failed: %s", uv_strerror(status));
+        return;
+    }
+    hs = calloc(1, sizeof(*hs));
+    if (!hs) {
+        log_warn("http: out of memory accepting a connection");
+        return;
+    }
+    hs->h = h;
+    uv_tcp_init(l->loop, &hs->tcp);
+    if (uv_accept(l, (uv_stream_t *)&hs->tcp) < 0 || h->stopping ||
+        h->stats.open >= h->cfg->max_connections) {
+        if (h->stats.open >= h->cfg->max_connections)
+            h->stats.refused++;
+        uv_close((uv_handle_t *)&hs->tcp, (uv_close_cb)free);
+        return;
+    }
+    h->stats.accepted++;
+    h->stats.open++;
+    hs->next = h->socks;
+    if (h->socks)
+        h->socks->prev = hs;
+    h->socks = hs;
+    uv_tcp_nodelay(&hs->tcp, 1);
+    h2o_accept(&h->accept,
+               h2o_uv_socket_create((uv_stream_t *)&hs->tcp, sock_closed));
+}
+
+/* ---- life ---- */
+
+struct handle_list {
+    uv_handle_t **v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void collect(uv_handle_t *hd, void *arg)
+{
+    struct handle_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        uv_handle_t **v = realloc(l->v, cap * sizeof(*v));
+        if (!v) {
+            l->oom = true;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = hd;
+}
+
+/* Unrefs every handle of the loop not in `before`: those H2O's context
+ * created (see the top of this file). */
+static void unref_new(uv_handle_t *hd, void *arg)
+{
+    const struct handle_list *before = arg;
+    for (size_t i = 0; i < before->n; i++)
+        if (before->v[i] == hd)
+            return;
+    uv_unref(hd);
+}
+
+struct http *http_new(struct server *s, char *err, size_t errlen)
+{
+    struct http *h = calloc(1, sizeof(*h));
+    struct handle_list before = { 0 };
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+    struct http_handler *hd;
+
+    if (!h) {
+        snprintf(err, errlen, "http: out of memory");
+        return NULL;
+    }
+    h->srv = s;
+    h->cfg = &s->cfg->http;
+    h2o_config_init(&h->conf);
+    h->conf.server_name = h2o_iovec_init(H2O_STRLIT("ccrouted"));
+    h->conf.http1.req_timeout = h->cfg->request_timeout_ms;
+    h->conf.http1.upgrade_to_http2 = 0;
+    h->conf.http2.idle_timeout = h->cfg->request_timeout_ms;
+    /* the endpoints take no request body */
+    h->conf.max_request_entity_size = 4096;
+    host = h2o_config_register_host(&h->conf,
+                                    h2o_iovec_init(H2O_STRLIT("default")),
+                                    65535);
+    path = h2o_config_register_path(host, "/", 0);
+    hd = (struct http_handler *)h2o_create_handler(path, sizeof(*hd));
+    hd->super.on_req = on_req;
+    hd->h = h;
+
+    uv_walk(s->loop, collect, &before);
+    if (before.oom) {
+        free(before.v);
+        h2o_config_dispose(&h->conf);
+        free(h);
+        snprintf(err, errlen, "http: out of memory");
+        return NULL;
+    }
+    h2o_context_init(&h->ctx, s->loop, &h->conf);
+    h->ctx_open = true;
+    uv_walk(s->loop, unref_new, &before);
+    free(before.v);
+    h->accept.ctx = &h->ctx;
+    h->accept.hosts = h->conf.hosts;
+    return h;
+}
+
+int http_start(struct http *h)
+{
+    const struct http_config *c = h->cfg;
+    const char *host = !strcmp(c->host, "localhost") ? "127.0.0.1" : c->host;
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss), rc;
+
+    rc = uv_ip4_addr(host, c->port, (struct sockaddr_in *)&ss);
+    if (rc < 0)
+        rc = uv_ip6_addr(host, c->port, (struct sockaddr_in6 *)&ss);
+    if (rc < 0) {
+        log_error("http: listen address \"%s\" is not a numeric IP address",
+                  host);
+        return rc;
+    }
+    uv_tcp_init(h->srv->loop, &h->listener);
+    h->listener.data = h;
+    h->listener_open = true;
+    rc = uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&h->listener, 64, on_connection);
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss,
+                                &sslen);
+    if (rc < 0) {
+        log_error("http: cannot listen on %s:%d: %s", host, c->port,
+                  uv_strerror(rc));
+        return rc;
+    }
+    h->port = ntohs(ss.ss_family == AF_INET
+                        ? ((struct sockaddr_in *)&ss)->sin_port
+                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    log_info("http: listening on %s:%d (%s; max connections %u)", host,
+             h->port, c->require_token ? "a monitor or admin token required"
+                                       : "loopback, no token",
+             c->max_connections);
+    return 0;
+}
+
+int http_port(const struct http *h)
+{
+    return h->port;
+}
+
+void http_stop(struct http *h)
+{
+    if (h->stopping)
+        return;
+    h->stopping = true;
+    if (h->listener_open) {
+        uv_close((uv_handle_t *)&h->listener, NULL);
+        h->listener_open = false;
+    }
+    /* H2O closes each connection itself when it reads the end */
+    for (struct http_sock *hs = h->socks; hs; hs = hs->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&hs->tcp, &fd) == 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+}
+
+void http_free(struct http *h)
+{
+    if (!h)
+        return;
+    if (h->ctx_open)
+        h2o_context_dispose(&h->ctx);   /* closes its handles: runs the
+                                           loop once, without waiting */
+    h2o_config_dispose(&h->conf);
+    free(h);
+}
+
+const struct http_stats *http_stats(const struct http *h)
+{
+    return &h->stats;
+}

@@ -1,0 +1,363 @@
+/* metrics.c -- the Prometheus text format; see metrics.h and docs/http.md.
+ *
+ * Layout of the output: one family after the other, each with its # HELP
+ * and # TYPE lines and then every sample of it (the format wants a
+ * family's samples together), so the per-queue families loop over the
+ * queues inside. Queues are the ones Stats reports, under the same names
+ * (api_queue_name). Label values are escaped as the format says
+ * (backslash, double quote, newline).
+ *
+ * Units follow Prometheus' conventions: times in seconds (the router's
+ * millisecond figures written as exact decimals, so 1234 ms is 1.234),
+ * ratios from 0 to 1, counters ending in _total.
+ */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "router.h"
+#include "server-t.h"
+#include "store.h"
+
+#include "ccroute.pb-c.h"
+
+static void family(FILE *f, const char *name, const char *type,
+                   const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One label value, escaped. */
+static void label_value(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\')
+            fputs("\\\\", f);
+        else if (*v == '"')
+            fputs("\\\"", f);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+/* Milliseconds as exact decimal seconds. */
+static void seconds(FILE *f, uint64_t ms)
+{
+    fprintf(f, "%" PRIu64 ".%03u", ms / 1000, (unsigned)(ms % 1000));
+}
+
+static void scalar(FILE *f, const char *name, const char *type,
+                   const char *help, uint64_t v)
+{
+    family(f, name, type, help);
+    fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
+/* ---- queues ---- */
+
+struct mq {
+    const char *name;               /* borrowed from the router or `label` */
+    char label[256];
+    int qi;
+    bool configured;
+    struct router_queue_stats st;
+};
+
+enum qfield {
+    QF_WAITING, QF_UNSERVABLE, QF_LONGEST, QF_OFFERED, QF_ANSWERED,
+    QF_ANSWERED_SL, QF_ABANDONED, QF_SL, QF_SL_TARGET, QF_SL_SECONDS,
+    QF_ASA, QF_AHT, QF_AVAILABLE, QF_COUNT,
+};
+
+static const struct {
+    const char *name, *type, *help;
+} qfam[QF_COUNT] = {
+    [QF_WAITING] = { "ccroute_queue_waiting", "gauge",
+        "Contacts waiting in the queue (queued or offered, not answered)" },
+    [QF_UNSERVABLE] = { "ccroute_queue_unservable", "gauge",
+        "Waiting contacts that no logged-in agent could ever serve" },
+    [QF_LONGEST] = { "ccroute_queue_longest_wait_seconds", "gauge",
+        "Wait of the longest-waiting contact, since its arrival" },
+    [QF_OFFERED] = { "ccroute_queue_offered_total", "counter",
+        "Contacts that entered the queue" },
+    [QF_ANSWERED] = { "ccroute_queue_answered_total", "counter",
+        "Contacts answered by an agent" },
+    [QF_ANSWERED_SL] = { "ccroute_queue_answered_in_sl_total", "counter",
+        "Contacts answered within the service level threshold" },
+    [QF_ABANDONED] = { "ccroute_queue_abandoned_total", "counter",
+        "Contacts abandoned before an answer" },
+    [QF_SL] = { "ccroute_queue_service_level_ratio", "gauge",
+        "Answered within the threshold / (answered + abandoned)" },
+    [QF_SL_TARGET] = { "ccroute_queue_service_level_target_ratio", "gauge",
+        "Configured service level target (queues with a target only)" },
+    [QF_SL_SECONDS] = { "ccroute_queue_service_level_threshold_seconds",
+        "gauge", "Configured service level threshold (configured queues "
+        "only)" },
+    [QF_ASA] = { "ccroute_queue_avg_speed_of_answer_seconds", "gauge",
+        "Average speed of answer" },
+    [QF_AHT] = { "ccroute_queue_avg_handle_time_seconds", "gauge",
+        "Average handle time" },
+    [QF_AVAILABLE] = { "ccroute_queue_agents_available", "gauge",
+        "Agents of the queue free to take a contact now" },
+};
+
+static void queue_sample(FILE *f, const struct server *s, enum qfield k,
+                         const struct mq *q)
+{
+    const struct router_queue_stats *st = &q->st;
+    const struct router_queue_config *qc =
+        q->configured ? &s->cfg->router.queues[q->qi] : NULL;
+    if ((k == QF_SL_TARGET || k == QF_SL_SECONDS) && !qc)
+        return;
+    if (k == QF_SL_TARGET && !qc->sl_percent)
+        return;                     /* no target configured */
+    fprintf(f, "%s{queue=\"", qfam[k].name);
+    label_value(f, q->name);
+    fputs("\"} ", f);
+    switch (k) {
+    case QF_WAITING: fprintf(f, "%" PRIu32, st->waiting); break;
+    case QF_UNSERVABLE: fprintf(f, "%" PRIu32, st->unservable); break;
+    case QF_LONGEST: seconds(f, st->longest_wait_ms); break;
+    case QF_OFFERED: fprintf(f, "%" PRIu64, st->offered); break;
+    case QF_ANSWERED: fprintf(f, "%" PRIu64, st->answered); break;
+    case QF_ANSWERED_SL: fprintf(f, "%" PRIu64, st->answered_in_sl); break;
+    case QF_ABANDONED: fprintf(f, "%" PRIu64, st->abandoned); break;
+    case QF_SL: fprintf(f, "%.17g", st->service_level); break;
+    case QF_SL_TARGET:
+        fprintf(f, "%u.%02u", qc->sl_percent / 100, qc->sl_percent % 100);
+        break;
+    case QF_SL_SECONDS: seconds(f, qc->sl_threshold_ms); break;
+    case QF_ASA: seconds(f, st->asa_ms); break;
+    case QF_AHT: seconds(f, st->aht_ms); break;
+    case QF_AVAILABLE: fprintf(f, "%" PRIu32, st->agents_available); break;
+    case QF_COUNT: break;
+    }
+    fputc('\n', f);
+}
+
+static int m_queues(FILE *f, const struct server *s, uint64_t now)
+{
+    const struct router *r = s->router;
+    int total = router_queue_total(r), nconf = router_queue_count(r), n = 0;
+    struct mq *qs = calloc(total > 0 ? (size_t)total : 1, sizeof(*qs));
+    if (!qs)
+        return -1;
+    for (int qi = 0; qi < total; qi++) {
+        struct mq *q = &qs[n];
+        q->name = api_queue_name(r, qi, q->label, sizeof(q->label));
+        if (!q->name)
+            continue;
+        q->qi = qi;
+        q->configured = qi < nconf && (unsigned)qi < s->cfg->router.nqueues;
+        router_queue_stats(r, qi, now, &q->st);
+        n++;
+    }
+    for (int k = 0; k < QF_COUNT; k++) {
+        family(f, qfam[k].name, qfam[k].type, qfam[k].help);
+        for (int i = 0; i < n; i++)
+            queue_sample(f, s, (enum qfield)k, &qs[i]);
+    }
+    free(qs);
+    return 0;
+}
+
+/* ---- agents ---- */
+
+static void m_agents(FILE *f, const struct server *s, uint64_t now)
+{
+    static const char *const states[] = {
+        "available", "offered", "on_contact", "away", "wrapup",
+    };
+    enum { NSTATES = sizeof(states) / sizeof(states[0]) };
+    const struct router *r = s->router;
+    unsigned want = router_agent_count(r), seen = 0;
+    uint64_t count[NSTATES] = { 0 };
+
+    /* every logged-in agent: O(highest handle in use) */
+    for (uint32_t h = 0; seen < want && h < s->cfg->router.max_agents; h++) {
+        struct router_agent_info in;
+        const char *st;
+        if (!router_agent_id(r, h))
+            continue;
+        seen++;
+        router_agent_info(r, h, now, &in);
+        st = api_agent_status(&in);
+        for (int i = 0; i < NSTATES; i++)
+            if (!strcmp(st, states[i]))
+                count[i]++;
+    }
+    scalar(f, "ccroute_agents_logged_in", "gauge", "Agents logged in",
+           router_agent_count(r));
+    family(f, "ccroute_agents", "gauge", "Logged-in agents by status (as "
+           "Stats reports it)");
+    for (int i = 0; i < NSTATES; i++)
+        fprintf(f, "ccroute_agents{status=\"%s\"} %" PRIu64 "\n", states[i],
+                count[i]);
+    scalar(f, "ccroute_contacts_waiting", "gauge", "Contacts waiting in "
+           "every queue", router_waiting_count(r));
+    scalar(f, "ccroute_contacts", "gauge", "Live contacts (waiting or with "
+           "an agent)", router_contact_count(r));
+}
+
+/* ---- connections, frames, errors ---- */
+
+static void m_connections(FILE *f, const struct server *s)
+{
+    /* by Ccroute__V1__Role number; "none" also for no Hello yet */
+    static const char *const roles[] = {
+        "none", "switch", "gateway", "agent", "dialer", "monitor", "admin",
+    };
+    enum { NROLES = sizeof(roles) / sizeof(roles[0]) };
+    const struct conn_set *cs = &s->conns;
+    const struct conn_stats *st = &cs->stats;
+    uint64_t count[NROLES] = { 0 };
+    uint32_t cur = 0;
+    struct conn *c;
+
+    while ((c = conn_set_next(cs, &cur)))
+        count[c->hello && c->role > 0 && c->role < NROLES ? c->role : 0]++;
+    family(f, "ccroute_connections", "gauge", "Protocol connections open, "
+           "by the role of their Hello (none: no Hello yet)");
+    for (int i = 0; i < NROLES; i++)
+        fprintf(f, "ccroute_connections{role=\"%s\"} %" PRIu64 "\n",
+                roles[i], count[i]);
+    scalar(f, "ccroute_connections_accepted_total", "counter",
+           "Protocol connections accepted", st->accepted);
+    scalar(f, "ccroute_connections_refused_total", "counter", "Protocol "
+           "connections refused at limits.max_connections", st->refused_full);
+    family(f, "ccroute_connection_timeouts_total", "counter", "Protocol "
+           "connections closed by a deadline, by deadline");
+    fprintf(f, "ccroute_connection_timeouts_total{deadline=\"hello\"} %"
+            PRIu64 "\n", st->hello_timeouts);
+    fprintf(f, "ccroute_connection_timeouts_total{deadline=\"frame\"} %"
+            PRIu64 "\n", st->frame_timeouts);
+    fprintf(f, "ccroute_connection_timeouts_total{deadline=\"idle\"} %"
+            PRIu64 "\n", st->idle_timeouts);
+    fprintf(f, "ccroute_connection_timeouts_total{deadline=\"pong\"} %"
+            PRIu64 "\n", st->pong_timeouts);
+    scalar(f, "ccroute_frames_received_total", "counter",
+           "Protocol frames received whole and handed to dispatch",
+           st->frames_in);
+    scalar(f, "ccroute_frames_sent_total", "counter",
+           "Protocol frames queued for clients", st->frames_out);
+    family(f, "ccroute_errors_sent_total", "counter",
+           "Error messages sent to clients, by error code");
+    for (unsigned code = 1; code < CONN_ERROR_CODES; code++) {
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+            &ccroute__v1__error_code__descriptor, (int)code);
+        const char *n;
+        if (!v)
+            continue;
+        n = v->name;
+        if (!strncmp(n, "ERROR_CODE_", 11))
+            n += 11;
+        fprintf(f, "ccroute_errors_sent_total{code=\"%s\"} %" PRIu64 "\n",
+                n, st->errors_out[code]);
+    }
+}
+
+/* ---- store ---- */
+
+static void m_store(FILE *f, const struct server *s)
+{
+    static const char *const roles[] = {
+        [STORE_ROLE_NONE] = "none", [STORE_ROLE_STANDBY] = "standby",
+        [STORE_ROLE_OWNER] = "owner", [STORE_ROLE_SUSPENDED] = "suspended",
+    };
+    struct store_stats st;
+    enum store_role role = store_role(s->store);
+
+    store_stats(s->store, &st);
+    scalar(f, "ccroute_ready", "gauge", "1 when this engine owns its tenant "
+           "and Redis accepts its writes (as /readyz), else 0", st.ready);
+    family(f, "ccroute_lease_role", "gauge", "This engine's role for its "
+           "tenant: 1 for the current one");
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        fprintf(f, "ccroute_lease_role{role=\"%s\"} %d\n", roles[i],
+                (size_t)role == i);
+    scalar(f, "ccroute_lease_token", "gauge", "Fencing token of this "
+           "engine's term (0: none)", st.token);
+    scalar(f, "ccroute_lease_suspensions_total", "counter", "Times the "
+           "lease went unconfirmed (owner to suspended)", st.suspensions);
+    scalar(f, "ccroute_redis_pending_writes", "gauge", "Write-behind "
+           "depth: commands sent or queued, not yet confirmed by Redis",
+           st.pending_ops);
+    scalar(f, "ccroute_redis_ops_queued_total", "counter", "Commands put "
+           "into write batches", st.ops_queued);
+    scalar(f, "ccroute_redis_ops_confirmed_total", "counter", "Commands "
+           "Redis confirmed", st.ops_confirmed);
+    scalar(f, "ccroute_redis_batches_sent_total", "counter", "Write batches "
+           "sent (resends included)", st.batches_sent);
+    scalar(f, "ccroute_redis_batches_confirmed_total", "counter", "Write "
+           "batches Redis confirmed", st.batches_confirmed);
+    scalar(f, "ccroute_redis_batches_resent_total", "counter", "Write "
+           "batches sent again after a reconnection", st.batches_resent);
+    scalar(f, "ccroute_redis_lease_calls_total", "counter", "Lease script "
+           "round trips", st.lease_calls);
+    scalar(f, "ccroute_redis_reconnects_total", "counter", "Connections to "
+           "Redis made again after a loss", st.reconnects);
+    scalar(f, "ccroute_redis_write_refusals_total", "counter", "Times Redis "
+           "started refusing writes (OOM, READONLY, MISCONF...)",
+           st.write_refusals);
+    scalar(f, "ccroute_redis_auth_failures_total", "counter", "Connections "
+           "to Redis refused by AUTH or ACL", st.auth_failures);
+    scalar(f, "ccroute_redis_state_rewrites_total", "counter", "Recoveries "
+           "of lost state: Redis lost this term's writes and the whole "
+           "state was written back", st.state_rewrites);
+    scalar(f, "ccroute_redis_rewrite_contacts_total", "counter", "Contacts "
+           "written back by those recoveries", st.rewrite_contacts);
+    scalar(f, "ccroute_redis_rewrite_agents_total", "counter", "Agents "
+           "written back by those recoveries", st.rewrite_agents);
+    scalar(f, "ccroute_redis_barriers_failed_total", "counter",
+           "Acknowledgements refused because durability could not be kept",
+           st.barriers_failed);
+    scalar(f, "ccroute_redis_memory_waits_total", "counter", "durability "
+           "memory: acknowledgements that waited for Redis (backlog past "
+           "half of max_pending)", st.memory_waits);
+    scalar(f, "ccroute_redis_records_failed_total", "counter", "Router "
+           "changes the store could not record (out of memory)",
+           st.records_failed);
+}
+
+static void m_http(FILE *f, const struct http_stats *hs)
+{
+    static const char *const cls[] = { NULL, NULL, "2xx", "3xx", "4xx",
+                                        "5xx" };
+    scalar(f, "ccroute_http_connections", "gauge", "HTTP connections open",
+           hs->open);
+    scalar(f, "ccroute_http_connections_accepted_total", "counter",
+           "HTTP connections accepted", hs->accepted);
+    scalar(f, "ccroute_http_connections_refused_total", "counter", "HTTP "
+           "connections closed at once: http.max_connections", hs->refused);
+    family(f, "ccroute_http_responses_total", "counter", "HTTP responses of "
+           "ccrouted's handlers, by status class");
+    for (int i = 2; i <= 5; i++)
+        fprintf(f, "ccroute_http_responses_total{class=\"%s\"} %" PRIu64
+                "\n", cls[i], hs->responses[i]);
+    scalar(f, "ccroute_http_unauthorized_total", "counter", "HTTP requests "
+           "refused for a missing or wrong token (401)", hs->unauthorized);
+    scalar(f, "ccroute_http_forbidden_total", "counter", "HTTP requests "
+           "refused for the token's principal (403)", hs->forbidden);
+}
+
+int metrics_write(FILE *f, const struct server *s,
+                  const struct http_stats *hs)
+{
+    uint64_t now = clock_mono_us();
+    if (m_queues(f, s, now) < 0)
+        return -1;
+    m_agents(f, s, now);
+    m_connections(f, s);
+    m_store(f, s);
+    if (hs)
+        m_http(f, hs);
+    return ferror(f) ? -1 : 0;
+}
