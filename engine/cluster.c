@@ -824,6 +824,7 @@ static void on_cmd_reply(redisAsyncContext *ac, void *r, void *priv)
         if (!cmd->reply)
             cmd_fail(c, cmd, "out of memory keeping an early reply");
         cmd->state = CMD_DONE;
+        c->st.early++;
     }
     deliver_ready(c, q);
     if (!q->inflight && (q->held || q->first_queued)) {

@@ -122,6 +122,8 @@ struct cluster_stats {
     uint64_t conn_lost;     /* commands whose connection died under them */
     uint64_t refreshes;     /* slot tables loaded */
     uint64_t failed;        /* commands called back with NULL */
+    uint64_t early;         /* replies kept back until an earlier command
+                             * of their slot was answered */
     uint64_t connects;      /* connections made (successful connects) */
 };
 

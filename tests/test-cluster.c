@@ -442,14 +442,16 @@ static void rpush(struct cluster *c, struct run *r, struct rec *recs,
     issue(c, r, recs, key, 3, argv);
 }
 
-/* RPUSH answers the list's new length: with every command run exactly
- * once and in issue order, command i gets i + 1. */
-static void assert_pushed_in_order(const struct run *r, int from, int n)
+/* RPUSH answers the list's new length (INCR the new value): with every
+ * command run exactly once and in issue order, the k-th of them (run
+ * indices idx[k]) gets k + 1. */
+static void assert_counted_in_order(const struct run *r, const int *idx,
+                                    int n)
 {
-    for (int i = from; i < from + n; i++)
-        if (r->ival[i] != i - from + 1)
-            fail_msg("RPUSH #%d answered %lld, want %d", i, r->ival[i],
-                     i - from + 1);
+    for (int k = 0; k < n; k++)
+        if (r->ival[idx[k]] != k + 1)
+            fail_msg("command #%d answered %lld, want %d", idx[k],
+                     r->ival[idx[k]], k + 1);
 }
 
 static void assert_list(int node, const char *key, int n)
@@ -504,17 +506,24 @@ static void test_migration_ask_then_moved(void **state)
 
     uv_loop_t loop;
     struct run *run = malloc(sizeof(*run));
-    struct rec *recs = calloc(TOTAL, sizeof(*recs));
+    struct rec *recs = calloc(TOTAL + TOTAL / 10, sizeof(*recs));
     assert_non_null(run);
     assert_non_null(recs);
     uv_loop_init(&loop);
-    run_init(run, TOTAL);
+    run_init(run, TOTAL + TOTAL / 10);
+    int pushes[TOTAL], incrs[TOTAL / 10], nincr = 0;
     struct cluster *c = client(&loop, 10000);
+    /* A second key of the slot that stays on the source until the end. */
+    const char *other = "{mig}other";
+    const char *incr[] = { "INCR", other };
+    admin_ok(src, "SET %s 0", other);
 
     /* Chunk A flows; the migration starts when half of it is answered,
      * with the rest still in flight. */
-    for (int i = 0; i < CHUNK; i++)
+    for (int i = 0; i < CHUNK; i++) {
+        pushes[i] = run->n;
         rpush(c, run, recs, key, i);
+    }
     assert_true(run_until(&loop, &run->done, CHUNK / 2, 10000));
     admin_ok(dst, "CLUSTER SETSLOT %u IMPORTING %s", slot, H.node[src].id);
     admin_ok(src, "CLUSTER SETSLOT %u MIGRATING %s", slot, H.node[dst].id);
@@ -524,34 +533,55 @@ static void test_migration_ask_then_moved(void **state)
     assert_int_not_equal(m->type, REDIS_REPLY_ERROR);
     freeReplyObject(m);
 
-    /* Chunk B: the key is gone from the source, which answers ASK. */
-    for (int i = CHUNK; i < 2 * CHUNK; i++)
+    /* Chunk B: the list is gone from the source, which answers ASK; the
+     * INCRs of the other key, pipelined behind, run on the source at
+     * once, and their replies must wait for the RPUSHes before them. */
+    for (int i = CHUNK; i < 2 * CHUNK; i++) {
+        pushes[i] = run->n;
         rpush(c, run, recs, key, i);
-    assert_true(run_until(&loop, &run->done, 2 * CHUNK, 10000));
+        if (i % 10 == 0) {
+            incrs[nincr++] = run->n;
+            issue(c, run, recs, other, 2, incr);
+        }
+    }
+    assert_true(run_until(&loop, &run->done, run->n, 10000));
     struct cluster_stats st;
     cluster_stats(c, &st);
     assert_true(st.ask > 0);
+    assert_true(st.early > 0);
     assert_int_equal(st.moved, 0);
+    redisReply *m2 = ch_command(&H, src, "MIGRATE 127.0.0.1 %d %s 0 5000",
+                                H.node[dst].r.port, other);
+    assert_non_null(m2);
+    assert_int_equal(m2->type, REDIS_REPLY_STATUS);
+    freeReplyObject(m2);
 
     /* The slot is handed over (target first, as the specification says);
      * chunk C meets MOVED at the source. */
     for (int i = 0; i < H.n; i++)
         if (i == dst || i == src || ch_replica_of(&H, 0, i) >= 0)
             admin_ok(i, "CLUSTER SETSLOT %u NODE %s", slot, H.node[dst].id);
-    for (int i = 2 * CHUNK; i < TOTAL; i++)
+    for (int i = 2 * CHUNK; i < TOTAL; i++) {
+        pushes[i] = run->n;
         rpush(c, run, recs, key, i);
-    assert_true(run_until(&loop, &run->done, TOTAL, 10000));
+        if (i % 10 == 0) {
+            incrs[nincr++] = run->n;
+            issue(c, run, recs, other, 2, incr);
+        }
+    }
+    assert_true(run_until(&loop, &run->done, run->n, 10000));
     cluster_stats(c, &st);
     assert_true(st.moved > 0);
     print_message("migration: %" PRIu64 " ASK, %" PRIu64 " MOVED, %" PRIu64
-                  " sent for %d commands\n", st.ask, st.moved, st.sent,
-                  TOTAL);
+                  " replies kept back, %" PRIu64 " sent for %d commands\n",
+                  st.ask, st.moved, st.early, st.sent, run->n);
 
     if (run->failed || run->errors)
         fail_msg("%d failed, %d errors: %s", run->failed, run->errors,
                  run->errtext);
     assert_int_equal(run->misordered, 0);
-    assert_pushed_in_order(run, 0, TOTAL);
+    assert_counted_in_order(run, pushes, TOTAL);
+    assert_counted_in_order(run, incrs, nincr);
     assert_list(dst, key, TOTAL);
     char addr[64], want[64];
     assert_int_equal(cluster_key_addr(c, key, strlen(key), addr,
@@ -624,7 +654,10 @@ static void test_failover(void **state)
         fail_msg("%d failed, %d errors: %s", run->failed, run->errors,
                  run->errtext);
     assert_int_equal(run->misordered, 0);
-    assert_pushed_in_order(run, BEFORE, AFTER);
+    int after[AFTER];
+    for (int k = 0; k < AFTER; k++)
+        after[k] = BEFORE + k;
+    assert_counted_in_order(run, after, AFTER);
     assert_list(rep, key2, AFTER);
     assert_true(st.conn_lost > 0);
     assert_true(st.refreshes > 1);
