@@ -213,9 +213,9 @@ cluster_table_owner(const struct cluster_table *t, unsigned slot)
 }
 
 /* Index of host:port in t->nodes, added when new (as a replica of
- * `primary`, or a primary when primary < 0). -ENOMEM, or -EPROTO when a
- * node would be listed once as a primary and once as a replica of
- * another... which we accept: the first role seen wins. */
+ * `primary`, or a primary when primary < 0); a node listed twice keeps
+ * the role it was first seen with (a primary owning several ranges is
+ * one node). -ENOMEM past NODES_MAX nodes or out of memory. */
 static int table_node(struct cluster_table *t, size_t *cap, const char *host,
                       size_t hostlen, int port, int primary)
 {
