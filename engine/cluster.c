@@ -774,6 +774,10 @@ static void on_cmd_reply(redisAsyncContext *ac, void *r, void *priv)
         cmd_requeue(c, q, cmd, false, backoff_ms(c, cmd->retries), why);
         if (cmd->state == CMD_DONE)
             deliver_ready(c, q);
+        /* The last one out arms the resend (cmd_requeue did, unless this
+         * command was given up). */
+        if (!q->inflight && q->held)
+            schedule(c, q->retry_at_us);
         return;
     }
     node_paid(n);

@@ -212,6 +212,64 @@ static void test_bad_config(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+struct gaveup {
+    int calls, nulls;
+    char why[256];
+};
+
+static void on_gaveup(struct cluster *c, redisReply *reply, void *priv)
+{
+    struct gaveup *g = priv;
+    g->calls++;
+    if (!reply) {
+        g->nulls++;
+        snprintf(g->why, sizeof(g->why), "%s", cluster_errstr(c));
+    }
+}
+
+static void test_gives_up_without_cluster(void **state)
+{
+    /* Nothing listens on the seed: the command waits for a table that
+     * never comes and is called back with NULL once its deadline passed;
+     * a command still waiting when the client is freed is called back
+     * with NULL too. Each exactly once. */
+    uv_loop_t loop;
+    char seed[32];
+    struct cluster_config cfg;
+    struct gaveup g1 = { 0 }, g2 = { 0 };
+    uv_loop_init(&loop);
+    cluster_config_default(&cfg);
+    snprintf(seed, sizeof(seed), "127.0.0.1:%d", harness_free_port());
+    cfg.seeds[0] = seed;
+    cfg.nseeds = 1;
+    cfg.retry_max_ms = 20;
+    cfg.retry_timeout_ms = 100;
+    struct cluster *c = cluster_new(&loop, &cfg);
+    assert_non_null(c);
+    const char *argv[] = { "GET", "k" };
+    assert_int_equal(cluster_command_argv(c, on_gaveup, &g1, "k", 1, 2,
+                                          argv, NULL), 0);
+    long long deadline = harness_now_ms() + 5000;
+    while (!g1.calls && harness_now_ms() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(g1.calls, 1);
+    assert_int_equal(g1.nulls, 1);
+    assert_non_null(strstr(g1.why, "gave up"));
+    assert_false(cluster_ready(c));
+    char addr[64];
+    assert_int_equal(cluster_key_addr(c, "k", 1, addr, sizeof(addr)),
+                     -EAGAIN);
+    assert_int_equal(cluster_command_argv(c, on_gaveup, &g2, "k", 1, 2,
+                                          argv, NULL), 0);
+    cluster_free(c);
+    assert_int_equal(g2.calls, 1);
+    assert_int_equal(g2.nulls, 1);
+    assert_non_null(strstr(g2.why, "freed"));
+    assert_int_equal(g1.calls, 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* ---------------------------------------------------------------- */
 /* against a real cluster */
 
@@ -682,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_slots_parse_hosts_and_gaps),
         cmocka_unit_test(test_slots_parse_malformed),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_gives_up_without_cluster),
     };
     const struct CMUnitTest live[] = {
         cmocka_unit_test(test_keyslot_matches_redis),
