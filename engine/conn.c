@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encode.h"
 #include "frame.h"
 #include "log.h"
 #include "tls.h"
@@ -619,16 +620,15 @@ void conn_flush_all(struct conn_set *s)
     conn_timer_rearm(s);
 }
 
-int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
+/* Room for need bytes at the end of c's output: 0 with *out, or -EPIPE
+ * (closing), -ENOBUFS (bound passed: closed now), -ENOMEM (closed now). */
+static int out_reserve(struct conn *c, size_t need, uint8_t **out)
 {
     struct conn_set *s = c->set;
-    size_t plen, need;
     struct obuf_chunk *ch;
 
     if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
         return -EPIPE;
-    plen = ccroute__v1__envelope__get_packed_size(env);
-    need = frame_size(plen);
     if (c->out_bytes + c->fly_bytes + need > s->lim.max_output) {
         s->stats.output_overflows++;
         log_warn("conn #%08x %s (%s): output above %zu bytes (client not "
@@ -650,21 +650,46 @@ int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
             c->out_head = ch;
         c->out_tail = ch;
     }
-    ch->len += frame_varint_put(plen, ch->data + ch->len);
-    ch->len += ccroute__v1__envelope__pack(env, ch->data + ch->len);
-    c->out_bytes += need;
+    *out = ch->data + ch->len;
+    return 0;
+}
+
+uint8_t *conn_out_reserve(struct conn *c, size_t need)
+{
+    uint8_t *p;
+    return out_reserve(c, need, &p) == 0 ? p : NULL;
+}
+
+void conn_out_commit(struct conn *c, size_t n)
+{
+    c->out_tail->len += n;
+    c->out_bytes += n;
     pending_add(c);
+}
+
+int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
+{
+    size_t plen = ccroute__v1__envelope__get_packed_size(env);
+    size_t need = frame_size(plen), n;
+    uint8_t *p;
+    int rc = out_reserve(c, need, &p);
+
+    if (rc < 0)
+        return rc;
+    n = frame_varint_put(plen, p);
+    ccroute__v1__envelope__pack(env, p + n);
+    conn_out_commit(c, need);
     return 0;
 }
 
 int conn_send_ack(struct conn *c, uint64_t request_id)
 {
-    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__Ack ack = CCROUTE__V1__ACK__INIT;
-    env.request_id = request_id;
-    env.body_case = CCROUTE__V1__ENVELOPE__BODY_ACK;
-    env.ack = &ack;
-    return conn_send(c, &env);
+    uint8_t *p;
+    int rc = out_reserve(c, ENCODE_ACK_MAX, &p);
+    if (rc < 0)
+        return rc;
+    conn_out_commit(c, encode_ack(p, request_id));
+    return 0;
 }
 
 int conn_send_error(struct conn *c, uint64_t request_id, int code,

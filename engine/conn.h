@@ -119,7 +119,15 @@ struct conn *conn_lookup(struct conn_set *cs, uint32_t id);
  * closed; the caller just carries on). Does nothing on a connection that
  * is closing (-EPIPE). `env` is borrowed. */
 int conn_send(struct conn *c, const Ccroute__V1__Envelope *env);
+/* Ack{request_id}, written by the hand-written encoder (encode.h). */
 int conn_send_ack(struct conn *c, uint64_t request_id);
+/* For encoders that write a frame in place (encode.h): room for `need`
+ * bytes at the end of c's output, valid until the next call on c; NULL
+ * when c is closing, or when the output bound is passed or memory runs
+ * out (c is then being closed, as with conn_send). conn_out_commit()
+ * then appends the n <= need bytes written there as output. */
+uint8_t *conn_out_reserve(struct conn *c, size_t need);
+void conn_out_commit(struct conn *c, size_t n);
 int conn_send_error(struct conn *c, uint64_t request_id, int code,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
