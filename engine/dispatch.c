@@ -25,11 +25,14 @@
  * so the client re-attaches them with Hello{reattach} after an engine
  * restart or failover as after a dropped connection.
  *
- * Memory: decoded requests, Offer attributes and Stats replies live in the
- * server's arena, reset at the end of each unit of work (frame, tick,
- * grace expiry, recovery call). The contact side table holds one malloc'd
- * packed ContactArrived per live contact (arrival and departure are not
- * the routing hot path). Barrier records come from a free list.
+ * Memory: decoded requests, Stats replies (and the Offer attributes of
+ * stored bytes that must be decoded) live in the server's arena, reset at
+ * the end of each unit of work (frame, tick, grace expiry, recovery
+ * call). The contact side table holds one malloc'd
+ * packed ContactArrived per live contact: the bytes as the client sent
+ * them when they are already what protobuf-c packs (arrived_bytes), else
+ * the request packed again; the Offer copies its attributes from there
+ * (fanout.c). Barrier records come from a free list.
  */
 #include "dispatch.h"
 
