@@ -497,6 +497,8 @@ cpu_of() {
 }
 cpu_lim_10k=$(cpu_of limit 10000 server_us_per_contact)
 cpu_nor_10k=$(cpu_of noredis 10000 server_us_per_contact)
+cpu_lim_100=$(cpu_of limit 100 server_us_per_contact)
+cpu_nor_100=$(cpu_of noredis 100 server_us_per_contact)
 cpu_red_10k=$(cpu_of redis 10000 server_us_per_contact)
 cpu_red_10k_all=$( [ -n "$cpu_red_10k" ] && calc "$cpu_red_10k + $(cpu_of redis 10000 redis_us_per_contact)" )
 cpu_red_100=$(cpu_of redis 100 server_us_per_contact)
@@ -581,9 +583,10 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf ',\n  '
     absolute cpu_engine_redis_us_at_100 "$cpu_red_100_all" 100 \
         "engine + Redis CPU per contact (us), durability redis, 100 contacts/s"
-    printf ',\n  '
-    ratio cpu_noredis_vs_limit_at_10k "$cpu_nor_10k" "$cpu_lim_10k" 1.5 le \
-        "CPU per contact, engine without Redis / limit-server, 10,000 contacts/s"
+    printf ',\n  "cpu_noredis_vs_limit_at_10k": %s' \
+        "$( [ -n "$cpu_nor_10k" ] && [ -n "$cpu_lim_10k" ] && calc "$cpu_nor_10k / $cpu_lim_10k" || echo null)"
+    printf ',\n  "cpu_noredis_vs_limit_at_100": %s' \
+        "$( [ -n "$cpu_nor_100" ] && [ -n "$cpu_lim_100" ] && calc "$cpu_nor_100 / $cpu_lim_100" || echo null)"
     printf ',\n  "redis_commands_per_contact": %s\n}\n}\n' "$(num_or_null "$red_rt")"
 } >"$TMP/all.json"
 
