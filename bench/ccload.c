@@ -30,6 +30,7 @@
  * per-second timeline (interval percentiles, queue depth, service level)
  * feeds the status line, --json and --plot.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -229,6 +230,16 @@ struct sample {
 };
 
 #define NCODES 32
+#define CPU_MAX_PIDS 4
+
+/* --cpu NAME=PID: a process whose CPU time is read at the start and at the
+ * end of the arrivals; "ccload" itself is always read. */
+struct cpu_watch {
+    char name[32];
+    int pid;                    /* 0: ccload itself */
+    uint64_t ns0, ns1;          /* CPU time at the two reads */
+    bool ok0, ok1;
+};
 
 static struct {
     /* options */
@@ -291,11 +302,98 @@ static struct {
     uint64_t last_sample_at;
     uint64_t t_last_event;
     char token[4097];           /* --token-file / CCROUTE_TOKEN, or "" */
+
+    /* CPU per contact (--cpu): the watched processes' CPU time over the
+     * arrival window, and the contacts sent in it */
+    struct cpu_watch cpu[CPU_MAX_PIDS + 1];
+    unsigned ncpu;
+    uint64_t cpu_wall0, cpu_wall1, cpu_sent1;
+    bool cpu_done;
 } L;
 
 static uint64_t now_ns(void)
 {
     return uv_hrtime();
+}
+
+/* ---- CPU time of other processes (--cpu) ---- */
+
+/* The CPU time (user + system, ns) of every thread of process `pid` (0:
+ * this one): the first field of /proc/PID/task/TID/schedstat, which the
+ * scheduler keeps in nanoseconds; where the kernel has no schedstat,
+ * utime + stime of /proc/PID/stat in clock ticks. -1 when the process is
+ * not there. */
+static int cpu_read(int pid, uint64_t *ns)
+{
+    char path[64], buf[512];
+    DIR *d;
+    struct dirent *de;
+    uint64_t sum = 0;
+    bool any = false;
+    FILE *f;
+
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/task");
+    if ((d = opendir(path))) {
+        while ((de = readdir(d))) {
+            unsigned long long v;
+            char p2[128];
+            if (de->d_name[0] == '.')
+                continue;
+            snprintf(p2, sizeof(p2), "%s/%.32s/schedstat", path, de->d_name);
+            if (!(f = fopen(p2, "r")))
+                continue;
+            if (fscanf(f, "%llu", &v) == 1) {
+                sum += v;
+                any = true;
+            }
+            fclose(f);
+        }
+        closedir(d);
+    }
+    if (any) {
+        *ns = sum;
+        return 0;
+    }
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/stat");
+    if (!(f = fopen(path, "r")))
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after the command name, which may hold spaces: ") S ppid..."
+     * with utime and stime the 12th and 13th after it */
+    char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    *ns = (ut + st) * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+    return 0;
+}
+
+static void cpu_mark(bool end)
+{
+    for (unsigned i = 0; i < L.ncpu; i++) {
+        struct cpu_watch *w = &L.cpu[i];
+        if (end)
+            w->ok1 = cpu_read(w->pid, &w->ns1) == 0;
+        else
+            w->ok0 = cpu_read(w->pid, &w->ns0) == 0;
+    }
+    if (end) {
+        L.cpu_wall1 = now_ns();
+        L.cpu_sent1 = L.sent;
+        L.cpu_done = true;
+    } else {
+        L.cpu_wall0 = now_ns();
+    }
 }
 
 static double secs(uint64_t ns)
@@ -1090,6 +1188,7 @@ static void finish_arrivals(uint64_t now)
     L.arriving = false;
     L.draining = true;
     L.t_end_arrivals = now;
+    cpu_mark(true);
     L.t_drain_end = now + (uint64_t)(L.m.drain_s * 1e9);
 }
 
@@ -1343,6 +1442,27 @@ static void write_json(FILE *f, double elapsed, double active)
     if (L.max_rate)
         fprintf(f, "  \"max_rate\": {\"window\": %u, \"rate\": %.2f},\n",
                 L.window, active > 0 ? L.completed / active : 0);
+    if (L.cpu_done) {
+        double win = secs(L.cpu_wall1 - L.cpu_wall0);
+        fprintf(f, "  \"cpu\": {\"window_s\": %.3f, \"contacts\": %llu, "
+                "\"source\": \"/proc/PID/task/*/schedstat\"", win,
+                (unsigned long long)L.cpu_sent1);
+        for (unsigned i = 0; i < L.ncpu; i++) {
+            const struct cpu_watch *w = &L.cpu[i];
+            fprintf(f, ", ");
+            json_str(f, w->name);
+            if (!w->ok0 || !w->ok1) {
+                fprintf(f, ": null");
+                continue;
+            }
+            double us = (double)(w->ns1 - w->ns0) / 1e3;
+            fprintf(f, ": {\"pid\": %d, \"cpu_us\": %.0f, "
+                    "\"us_per_contact\": %.3f, \"cpu_share\": %.4f}",
+                    w->pid, us, L.cpu_sent1 ? us / (double)L.cpu_sent1 : 0,
+                    win > 0 ? us / 1e6 / win : 0);
+        }
+        fprintf(f, "},\n");
+    }
     fprintf(f, "  \"latency_us\": {\n");
     json_hist(f, "routing", L.h_offer, true);
     json_hist(f, "ack", L.h_ack, true);
@@ -1516,14 +1636,17 @@ static void usage(FILE *f)
 "                        FILE; default: CCROUTE_TOKEN, else none); the\n"
 "                        principal needs role switch, clients ccload-*\n"
 "                        and the agents of the model\n"
+"      --cpu NAME=PID    report the CPU time of process PID over the\n"
+"                        arrivals, per contact sent (repeatable, up to %d)\n"
 "  -h, --help\n"
 "Exit status: 0 done, 1 unexpected protocol error or lost connection,\n"
-"2 bad arguments or model.\n");
+"2 bad arguments or model.\n", CPU_MAX_PIDS);
 }
 
 static int parse_args(int argc, char **argv)
 {
-    enum { O_MAXRATE = 256, O_JSON, O_PLOT, O_REMOTE, O_DRAIN, O_TOKEN };
+    enum { O_MAXRATE = 256, O_JSON, O_PLOT, O_REMOTE, O_DRAIN, O_TOKEN,
+           O_CPU };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"rate", required_argument, NULL, 'r'},
@@ -1538,6 +1661,7 @@ static int parse_args(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"allow-remote", no_argument, NULL, O_REMOTE},
         {"token-file", required_argument, NULL, O_TOKEN},
+        {"cpu", required_argument, NULL, O_CPU},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1587,12 +1711,28 @@ static int parse_args(int argc, char **argv)
         case 'q': L.quiet = true; break;
         case O_REMOTE: L.allow_remote = true; break;
         case O_TOKEN: token_file = optarg; break;
+        case O_CPU: {
+            const char *eq = strchr(optarg, '=');
+            long pid;
+            if (!eq || eq == optarg || (size_t)(eq - optarg) >= 32 ||
+                L.ncpu == CPU_MAX_PIDS)
+                goto bad;
+            pid = strtol(eq + 1, &end, 10);
+            if (*end || pid <= 0 || pid > 0x3fffffff)
+                goto bad;
+            memcpy(L.cpu[L.ncpu].name, optarg, (size_t)(eq - optarg));
+            L.cpu[L.ncpu].name[eq - optarg] = '\0';
+            L.cpu[L.ncpu++].pid = (int)pid;
+            break;
+        }
         case 'h': usage(stdout); exit(0);
         default: goto bad;
         }
     }
     if (optind + 1 < argc)
         goto bad;
+    snprintf(L.cpu[L.ncpu].name, sizeof(L.cpu[L.ncpu].name), "ccload");
+    L.cpu[L.ncpu++].pid = 0;
     int trc = ccr_token_load(token_file, L.token, sizeof(L.token));
     if (trc < 0) {
         fprintf(stderr, "ccload: --token-file %s: %s\n",
@@ -1813,6 +1953,7 @@ int main(int argc, char **argv)
                 "%s\n", L.m.name, L.host, L.port, L.nagents, L.nconns,
                 L.nconns > 1 ? "s" : "",
                 L.max_rate ? "max-rate" : "open loop");
+    cpu_mark(false);
     L.t0 = now_ns();
     L.last_sample_at = L.t0;
     L.arriving = true;

@@ -18,6 +18,9 @@
 #                  each: the maximum sustained rate (ccload --max-rate), then
 #                  fixed rates at 25%, 50% and 90% of it (p50/p99/p99.9;
 #                  quick: 50% only).
+#   3c. cpu        CPU per contact at fixed rates (10,000/s, 100/s) of
+#                  limit-server, ccrouted without Redis and with
+#                  durability redis, and of Redis (ccload --cpu)
 #   3b. close      BUILD/bench-close: 10,000 agent desks dropping at once,
 #                  time until the loop answers a Ping (median of 3 runs)
 #   3c. recovery   BUILD/bench-recovery: a tenant of 100,000 waiting
@@ -35,6 +38,7 @@
 #   BENCH_QUICK=1        about one minute instead of about five
 #   BENCH_DURATION=S     seconds of each fixed-rate run (default 5, quick 3)
 #   BENCH_ONLY=LIST      phases to run, e.g. "router" or "limit memory"
+#   BENCH_CPU_RATES=LIST fixed rates of the cpu phase (default "10000 100")
 #
 # Needs: bash, coreutils (timeout), awk, sed, redis-server, redis-cli.
 # No jq and no python: JSON is written with printf and read with sed.
@@ -474,6 +478,77 @@ else
     log "cost: $(cat "$TMP/cost.json")"
 fi
 
+# 3c. cpu ------------------------------------------------------------------
+# CPU per contact at fixed rates people run (10,000/s and 100/s): ccload
+# --cpu reads the CPU time of the server and of Redis (schedstat, ns) at
+# the start and the end of the arrivals; idle wake-ups count. Each target
+# on a fresh server. Writes $TMP/cpu.json and lines of $TMP/cpu.md.
+CPU_RATES=${BENCH_CPU_RATES:-10000 100}
+cpu_dur() {   # RATE: seconds of arrivals (more at low rates, for enough contacts)
+    if [ "$1" -ge 1000 ]; then [ -n "$QUICK" ] && echo 3 || echo 5
+    else [ -n "$QUICK" ] && echo 5 || echo 10; fi
+}
+cpu_field() {   # FILE NAME: us_per_contact of process NAME in ccload's "cpu"
+    [ -f "$1" ] || return 0
+    grep -o "\"$2\": {\"pid\"[^}]*}" "$1" | head -n 1 \
+        | sed -n 's/.*"us_per_contact": \([0-9.]*\).*/\1/p'
+}
+cpu_row() {   # NAME BIN DURABILITY RATE: its JSON object into $TMP/cpu-row.json
+    local name=$1 bin=$2 dur=$3 rate=$4 d f e r l
+    exec 3>"$TMP/cpu-row.json"
+    d=$(cpu_dur "$rate")
+    f="$TMP/cpu-$name-$rate.json"
+    if [ "$dur" != off ] && [ -z "$REDIS_PORT" ]; then
+        printf '{"target": %s, "rate": %s, "skipped": %s}' "$(jstr "$name")" "$rate" \
+            "$(jstr "no redis: $REDIS_WHY")" >&3
+        exec 3>&-
+        return
+    fi
+    if ! fresh "$name" "$bin" "$dur" "cpu$rate"; then
+        printf '{"target": %s, "rate": %s, "skipped": %s}' "$(jstr "$name")" "$rate" "$(jstr "$WHY")" >&3
+        exec 3>&-
+        return
+    fi
+    local args=(--cpu "server=$SRV_PID")
+    [ "$dur" != off ] && args+=(--cpu "redis=$REDIS_PID")
+    if ccload_run "$f" "$SRV_PORT" --rate "$rate" --duration "$d" "${args[@]}"; then
+        e=$(cpu_field "$f" server)
+        r=$(cpu_field "$f" redis)
+        l=$(cpu_field "$f" ccload)
+        log "cpu: $name at $rate/s: server ${e:-?} us/contact, redis ${r:--} us/contact"
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$rate" "$d" "$(jfirst "$f" sent)" \
+            "${e:--}" "${r:--}" "$( [ -n "$e" ] && calc "$e + ${r:-0}" || echo -)" >>"$TMP/cpu.md"
+        printf '{"target": %s, "rate": %s, "seconds": %s, "contacts": %s, "server_us_per_contact": %s, "redis_us_per_contact": %s, "ccload_us_per_contact": %s, "p99_us": %s}' \
+            "$(jstr "$name")" "$rate" "$d" "$(num_or_null "$(jfirst "$f" sent)")" "$(num_or_null "$e")" \
+            "$(num_or_null "$r")" "$(num_or_null "$l")" "$(num_or_null "$(jfirst "$f" p99)")" >&3
+    else
+        printf '{"target": %s, "rate": %s, "skipped": %s}' "$(jstr "$name")" "$rate" \
+            "$(jstr "ccload failed: $(tail -n 1 "$TMP/ccload.log")")" >&3
+    fi
+    exec 3>&-
+    stop_server
+}
+if want cpu; then
+    if [ ! -x "$CCLOAD" ]; then
+        skipped "$CCLOAD not built" "$TMP/cpu.json"
+    else
+        [ -z "$REDIS_PORT" ] && [ "$REDIS_WHY" = "not started" ] && start_redis && REDIS_WHY=""
+        rows="" sep=""
+        for rate in $CPU_RATES; do
+            for t in "limit $B/limit-server off" "noredis $B/ccrouted off" \
+                     "redis $B/ccrouted redis"; do
+                set -- $t
+                cpu_row "$1" "$2" "$3" "$rate"
+                rows="$rows$sep$(cat "$TMP/cpu-row.json")"
+                sep=", "
+            done
+        done
+        printf '{"rates": [%s], "rows": [%s]}' "$(echo $CPU_RATES | tr ' ' ',')" "$rows" >"$TMP/cpu.json"
+    fi
+else
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/cpu.json"
+fi
+
 # 4. results ---------------------------------------------------------------
 
 # Figures for the ratios (empty when a phase was skipped).
@@ -495,6 +570,20 @@ rt_at50() {
         | grep -o '"redis_commands_per_contact"[[:space:]]*:[[:space:]]*[0-9.eE+-]*' \
         | head -n 1 | sed 's/.*:[[:space:]]*//'
 }
+# cpu_of TARGET RATE FIELD: a field of one row of $TMP/cpu.json
+cpu_of() {
+    [ -f "$TMP/cpu.json" ] || return 0
+    grep -o "{\"target\": \"$1\", \"rate\": $2,[^}]*}" "$TMP/cpu.json" | head -n 1 \
+        | sed -n "s/.*\"$3\": \([0-9.]*\).*/\1/p"
+}
+cpu_lim_10k=$(cpu_of limit 10000 server_us_per_contact)
+cpu_nor_10k=$(cpu_of noredis 10000 server_us_per_contact)
+cpu_lim_100=$(cpu_of limit 100 server_us_per_contact)
+cpu_nor_100=$(cpu_of noredis 100 server_us_per_contact)
+cpu_red_10k=$(cpu_of redis 10000 server_us_per_contact)
+cpu_red_10k_all=$( [ -n "$cpu_red_10k" ] && calc "$cpu_red_10k + $(cpu_of redis 10000 redis_us_per_contact)" )
+cpu_red_100=$(cpu_of redis 100 server_us_per_contact)
+cpu_red_100_all=$( [ -n "$cpu_red_100" ] && calc "$cpu_red_100 + $(cpu_of redis 100 redis_us_per_contact)" )
 mem_p99=$(p99_at50 "$TMP/e2e-memory.json")
 nor_p99=$(p99_at50 "$TMP/e2e-noredis.json")
 red_p99=$(p99_at50 "$TMP/e2e-redis.json")
@@ -531,6 +620,7 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf '"close": %s,\n' "$(cat "$TMP/close.json")"
     printf '"recovery": %s,\n' "$(cat "$TMP/recovery.json")"
     printf '"redis_cost": %s,\n' "$(cat "$TMP/cost.json")"
+    printf '"cpu": %s,\n' "$(cat "$TMP/cpu.json")"
     printf '"e2e": {\n'
     printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
     printf '  "fixed_run_seconds": %s,\n' "$DUR"
@@ -540,11 +630,14 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf '  "redis": %s,\n' "$(cat "$TMP/e2e-redis.json")"
     printf '  "lua": %s\n' "$(cat "$TMP/e2e-lua.json")"
     printf '},\n"e2e_targets": {\n  '
-    ratio engine_vs_limit_rate "$mem_max" "$lim_max" 0.6 ge \
+    ratio engine_vs_limit_rate "$mem_max" "$lim_max" 0.7 ge \
         "max rate, engine (durability memory) / limit-server"
     printf ',\n  '
-    ratio noredis_vs_limit_rate "$nor_max" "$lim_max" 0.6 ge \
+    ratio noredis_vs_limit_rate "$nor_max" "$lim_max" 0.85 ge \
         "max rate, engine without Redis / limit-server"
+    printf ',\n  '
+    ratio redis_vs_limit_rate "$red_max" "$lim_max" 0.6 ge \
+        "max rate, engine (durability redis) / limit-server"
     printf ',\n  '
     absolute noredis_p99_us_at_half_max "$nor_p99" 500 \
         "p99 routing latency (us) at 50% of the max rate, engine without Redis"
@@ -552,15 +645,31 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     absolute engine_p99_us_at_half_max "$mem_p99" 500 \
         "p99 routing latency (us) at 50% of the engine's max rate, durability memory"
     printf ',\n  '
-    ratio memory_vs_lua_rate "$mem_max" "$lua_max" 20 ge "max rate, engine memory / Lua router"
+    absolute redis_p99_us_at_half_max "$red_p99" 500 \
+        "p99 routing latency (us) at 50% of the engine's max rate, durability redis"
     printf ',\n  '
-    ratio redis_vs_lua_rate "$red_max" "$lua_max" 2 ge "max rate, engine redis / Lua router"
+    ratio memory_vs_lua_rate "$mem_max" "$lua_max" 8 ge "max rate, engine memory / Lua router"
+    printf ',\n  '
+    ratio redis_vs_lua_rate "$red_max" "$lua_max" 6 ge "max rate, engine redis / Lua router"
     printf ',\n  '
     ratio memory_vs_lua_p99 "$mem_p99" "$lua_p99" 1 le "p99 at 50% of each one's max, engine memory / Lua"
     printf ',\n  '
     ratio redis_vs_lua_p99 "$red_p99" "$lua_p99" 1 le "p99 at 50% of each one's max, engine redis / Lua"
     printf ',\n  '
     ratio redis_vs_memory_rate "$red_max" "$mem_max" 0.5 ge "max rate, durability redis / memory"
+    printf ',\n  '
+    absolute cpu_engine_us_at_10k "$cpu_red_10k" 20 \
+        "engine CPU per contact (us), durability redis, 10,000 contacts/s"
+    printf ',\n  '
+    absolute cpu_engine_redis_us_at_10k "$cpu_red_10k_all" 40 \
+        "engine + Redis CPU per contact (us), durability redis, 10,000 contacts/s"
+    printf ',\n  '
+    absolute cpu_engine_redis_us_at_100 "$cpu_red_100_all" 100 \
+        "engine + Redis CPU per contact (us), durability redis, 100 contacts/s"
+    printf ',\n  "cpu_noredis_vs_limit_at_10k": %s' \
+        "$( [ -n "$cpu_nor_10k" ] && [ -n "$cpu_lim_10k" ] && calc "$cpu_nor_10k / $cpu_lim_10k" || echo null)"
+    printf ',\n  "cpu_noredis_vs_limit_at_100": %s' \
+        "$( [ -n "$cpu_nor_100" ] && [ -n "$cpu_lim_100" ] && calc "$cpu_nor_100 / $cpu_lim_100" || echo null)"
     printf ',\n  "redis_commands_per_contact": %s\n}\n}\n' "$(num_or_null "$red_rt")"
 } >"$TMP/all.json"
 
@@ -610,6 +719,15 @@ log "results: bench/results/latest.json, bench/results/$STAMP.json"
         | sed 's/"\([a-z0-9_]*\)": {"target": \([0-9.]*\), "measured": \([^,]*\)\(, "met": \([a-z]*\)\)\{0,1\}/| \1 | \2 | \3 | \5 |/'
     echo
     echo "Redis commands per contact (durability redis, 50% run): $(num_or_null "$red_rt")"
+    echo
+    echo "## CPU per contact at fixed rates (ccload --cpu)"
+    echo
+    echo "CPU time of each process over the arrivals (schedstat) / contacts sent, in us;"
+    echo "idle wake-ups included. ccload shares the 2 cores."
+    echo
+    echo "| target | rate/s | seconds | contacts | server us | Redis us | server + Redis us |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    [ -f "$TMP/cpu.md" ] && cat "$TMP/cpu.md"
 } >"$RES/latest.md"
 log "table: bench/results/latest.md"
 rm -rf "$TMP"

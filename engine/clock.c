@@ -39,3 +39,31 @@ uint64_t clock_mono_to_wall_ms(uint64_t mono_us)
     int64_t wall_us = (int64_t)mono_us + wall_offset_us;
     return wall_us > 0 ? (uint64_t)wall_us / 1000 : 0;
 }
+
+/* The turn clock (clock.h): one loop thread, so plain statics. */
+static uint64_t turn_us, turn_wall_ms;
+static int turn_us_set, turn_wall_set;
+
+uint64_t clock_turn_us(void)
+{
+    if (!turn_us_set) {
+        turn_us = clock_mono_us();
+        turn_us_set = 1;
+    }
+    return turn_us;
+}
+
+uint64_t clock_turn_wall_ms(void)
+{
+    if (!turn_wall_set) {
+        turn_wall_ms = clock_wall_ms();
+        turn_wall_set = 1;
+    }
+    return turn_wall_ms;
+}
+
+void clock_turn_end(void)
+{
+    turn_us_set = 0;
+    turn_wall_set = 0;
+}

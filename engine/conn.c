@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encode.h"
 #include "frame.h"
 #include "log.h"
 #include "tls.h"
@@ -458,6 +459,16 @@ void conn_set_stop(struct conn_set *s, const char *why)
 
 /* ---- output ---- */
 
+/* Everything handed to the socket is written: what came meanwhile waits
+ * for the next flush; a draining connection shuts its write side down. */
+static void conn_wrote(struct conn *c)
+{
+    if (c->out_head || (c->tls && tls_sess_out_pending(c->tls)))
+        pending_add(c);
+    else if (c->state == CONN_DRAINING)
+        conn_shutdown(c);
+}
+
 static void conn_write_cb(uv_write_t *req, int status)
 {
     struct conn *c = req->data;
@@ -471,10 +482,7 @@ static void conn_write_cb(uv_write_t *req, int status)
         conn_close(c, uv_strerror(status));
         return;
     }
-    if (c->out_head || (c->tls && tls_sess_out_pending(c->tls)))
-        pending_add(c);
-    else if (c->state == CONN_DRAINING)
-        conn_shutdown(c);
+    conn_wrote(c);
 }
 
 /* Hands the chain `head` (bytes long; taken) to one uv_write. */
@@ -502,11 +510,38 @@ static void conn_write_chain(struct conn *c, struct obuf_chunk *head,
     n = 0;
     for (struct obuf_chunk *ch = head; ch; ch = ch->next)
         c->iov[n++] = uv_buf_init((char *)ch->data, (unsigned)ch->len);
+    /* A turn's replies almost always fit the socket buffer: one writev
+     * now. uv_write() on an idle stream also writes at once, but then
+     * queues its completion for the next loop turn, which costs an extra
+     * wake-up without waiting (epoll_wait with timeout 0) and an
+     * epoll_ctl per write to drop a POLLOUT it never set. Only what the
+     * socket did not take goes through uv_write. */
+    ssize_t done = uv_try_write((uv_stream_t *)&c->tcp, c->iov, n);
+    if (done == (ssize_t)bytes) {
+        chunk_put_chain(c->set, head);
+        conn_wrote(c);
+        return;
+    }
+    if (done < 0 && done != UV_EAGAIN) {
+        chunk_put_chain(c->set, head);
+        conn_close(c, uv_strerror((int)done));
+        return;
+    }
+    unsigned first = 0;
+    for (size_t left = done > 0 ? (size_t)done : 0; left > 0; first++) {
+        if (left < c->iov[first].len) {
+            c->iov[first].base += left;
+            c->iov[first].len -= left;
+            break;
+        }
+        left -= c->iov[first].len;
+    }
     c->fly = head;
     c->fly_bytes = bytes;
     c->writing = true;
     c->wreq.data = c;
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->iov, n, conn_write_cb);
+    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->iov + first,
+                  n - first, conn_write_cb);
     if (rc < 0) {
         c->writing = false;
         conn_close(c, uv_strerror(rc));
@@ -595,16 +630,15 @@ void conn_flush_all(struct conn_set *s)
     conn_timer_rearm(s);
 }
 
-int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
+/* Room for need bytes at the end of c's output: 0 with *out, or -EPIPE
+ * (closing), -ENOBUFS (bound passed: closed now), -ENOMEM (closed now). */
+static int out_reserve(struct conn *c, size_t need, uint8_t **out)
 {
     struct conn_set *s = c->set;
-    size_t plen, need;
     struct obuf_chunk *ch;
 
     if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
         return -EPIPE;
-    plen = ccroute__v1__envelope__get_packed_size(env);
-    need = frame_size(plen);
     if (c->out_bytes + c->fly_bytes + need > s->lim.max_output) {
         s->stats.output_overflows++;
         log_warn("conn #%08x %s (%s): output above %zu bytes (client not "
@@ -626,25 +660,52 @@ int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
             c->out_head = ch;
         c->out_tail = ch;
     }
-    ch->len += frame_varint_put(plen, ch->data + ch->len);
-    ch->len += ccroute__v1__envelope__pack(env, ch->data + ch->len);
-    c->out_bytes += need;
-    s->stats.frames_out++;
+    *out = ch->data + ch->len;
+    return 0;
+}
+
+uint8_t *conn_out_reserve(struct conn *c, size_t need)
+{
+    uint8_t *p;
+    return out_reserve(c, need, &p) == 0 ? p : NULL;
+}
+
+/* One commit is one frame (conn_send, the encoders, the fan-out's copy):
+ * counted here for the metrics. */
+void conn_out_commit(struct conn *c, size_t n)
+{
+    c->out_tail->len += n;
+    c->out_bytes += n;
+    c->set->stats.frames_out++;
+    pending_add(c);
+}
+
+int conn_send(struct conn *c, const Ccroute__V1__Envelope *env)
+{
+    size_t plen = ccroute__v1__envelope__get_packed_size(env);
+    size_t need = frame_size(plen), n;
+    uint8_t *p;
+    int rc = out_reserve(c, need, &p);
+
+    if (rc < 0)
+        return rc;
+    n = frame_varint_put(plen, p);
+    ccroute__v1__envelope__pack(env, p + n);
+    conn_out_commit(c, need);
     if (env->body_case == CCROUTE__V1__ENVELOPE__BODY_ERROR && env->error &&
         (unsigned)env->error->code < CONN_ERROR_CODES)
-        s->stats.errors_out[env->error->code]++;
-    pending_add(c);
+        c->set->stats.errors_out[env->error->code]++;
     return 0;
 }
 
 int conn_send_ack(struct conn *c, uint64_t request_id)
 {
-    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__Ack ack = CCROUTE__V1__ACK__INIT;
-    env.request_id = request_id;
-    env.body_case = CCROUTE__V1__ENVELOPE__BODY_ACK;
-    env.ack = &ack;
-    return conn_send(c, &env);
+    uint8_t *p;
+    int rc = out_reserve(c, ENCODE_ACK_MAX, &p);
+    if (rc < 0)
+        return rc;
+    conn_out_commit(c, encode_ack(p, request_id));
+    return 0;
 }
 
 int conn_send_error(struct conn *c, uint64_t request_id, int code,

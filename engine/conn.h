@@ -22,13 +22,16 @@
  * its write side down (FIN) once the Error is written, and closes at the
  * client's EOF, or after limits.linger_ms in any case.
  *
- * Writing: messages are packed straight into a chain of fixed-size chunks
- * (16 KiB, from a pool in the struct conn_set, so steady state allocates
- * nothing). The connection then sits on the set's pending list (an
- * intrusive link in the struct); the owner's per-turn hook calls
- * conn_flush_all(), which hands each connection's chain to one uv_write()
- * with one uv_buf_t per chunk. While a write is in flight new output goes
- * to a fresh chain, written on the first turn after the write completes.
+ * Writing: messages are packed (protobuf-c, or the hand-written encoders
+ * of encode.h through conn_out_reserve) straight into a chain of
+ * fixed-size chunks (16 KiB, from a pool in the struct conn_set, so
+ * steady state allocates nothing). The connection then sits on the set's
+ * pending list (an intrusive link in the struct); the owner's per-turn
+ * hook calls conn_flush_all(), which writes each connection's chain with
+ * one writev (uv_try_write, one uv_buf_t per chunk); only what the socket
+ * does not take goes to a uv_write(). While such a write is in flight new
+ * output goes to a fresh chain, written on the first turn after the write
+ * completes.
  *
  * Bound: bytes queued (in flight + not yet written) may not pass the
  * set's max_output. A client that stops reading hits it and is
@@ -123,7 +126,15 @@ struct conn *conn_set_next(const struct conn_set *cs, uint32_t *cursor);
  * closed; the caller just carries on). Does nothing on a connection that
  * is closing (-EPIPE). `env` is borrowed. */
 int conn_send(struct conn *c, const Ccroute__V1__Envelope *env);
+/* Ack{request_id}, written by the hand-written encoder (encode.h). */
 int conn_send_ack(struct conn *c, uint64_t request_id);
+/* For encoders that write a frame in place (encode.h): room for `need`
+ * bytes at the end of c's output, valid until the next call on c; NULL
+ * when c is closing, or when the output bound is passed or memory runs
+ * out (c is then being closed, as with conn_send). conn_out_commit()
+ * then appends the n <= need bytes written there as output. */
+uint8_t *conn_out_reserve(struct conn *c, size_t need);
+void conn_out_commit(struct conn *c, size_t n);
 int conn_send_error(struct conn *c, uint64_t request_id, int code,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -135,7 +146,7 @@ void conn_close(struct conn *c, const char *why);
  * the write side down and closes at the peer's EOF or after linger_ms
  * (input meanwhile is read and discarded, so the close sends no reset). */
 void conn_close_after_flush(struct conn *c, const char *why);
-/* Writes every pending connection's output (one uv_write each) and
+/* Writes every pending connection's output (one writev each) and
  * re-arms the deadline timer; the owner calls it once per loop turn. */
 void conn_flush_all(struct conn_set *cs);
 /* Closes every connection (lease lost). */

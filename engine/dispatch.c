@@ -25,11 +25,14 @@
  * so the client re-attaches them with Hello{reattach} after an engine
  * restart or failover as after a dropped connection.
  *
- * Memory: decoded requests, Offer attributes and Stats replies live in the
- * server's arena, reset at the end of each unit of work (frame, tick,
- * grace expiry, recovery call). The contact side table holds one malloc'd
- * packed ContactArrived per live contact (arrival and departure are not
- * the routing hot path). Barrier records come from a free list.
+ * Memory: decoded requests, Stats replies (and the Offer attributes of
+ * stored bytes that must be decoded) live in the server's arena, reset at
+ * the end of each unit of work (frame, tick, grace expiry, recovery
+ * call). The contact side table holds one malloc'd
+ * packed ContactArrived per live contact: the bytes as the client sent
+ * them when they are already what protobuf-c packs (arrived_bytes), else
+ * the request packed again; the Offer copies its attributes from there
+ * (fanout.c). Barrier records come from a free list.
  */
 #include "dispatch.h"
 
@@ -44,6 +47,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "encode.h"
 #include "fanout.h"
 #include "log.h"
 #include "owner.h"
@@ -54,6 +58,10 @@
 
 #define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
+/* field numbers (ccroute.proto): Envelope.contact_arrived and
+ * ContactArrived.attributes */
+#define ENV_CONTACT_ARRIVED 11u
+#define CA_ATTRIBUTES 11u
 
 typedef Ccroute__V1__Envelope envelope_t;
 
@@ -111,6 +119,8 @@ struct req {
     struct dispatch *d;
     struct conn *c;                   /* NULL in recovery hooks */
     const envelope_t *env;
+    const uint8_t *raw;               /* the frame's payload, as it came */
+    size_t rawlen;
     uint64_t id;
     uint64_t now;
     struct barrier_rec *rec;          /* taken by req_admit; the Ack's */
@@ -255,6 +265,50 @@ static void side_clear(struct dispatch *d, uint32_t h)
         d->contacts[h].packed = NULL;
         d->contacts[h].len = 0;
     }
+}
+
+/* Contact h keeps the packed ContactArrived buf[0..len) (taken; h is a
+ * valid slot) and where its attributes start, for the Offer. */
+static void side_set(struct dispatch *d, uint32_t h, uint8_t *buf, size_t len,
+                     int channel)
+{
+    struct contact_side *cs = &d->contacts[h];
+    size_t off;
+    side_clear(d, h);
+    cs->packed = buf;
+    cs->len = (uint32_t)len;
+    cs->attr_off = encode_attr_offset(buf, len, CA_ATTRIBUTES, &off) == 0
+                       ? (uint32_t)off : FANOUT_ATTR_DECODE;
+    cs->channel = (uint8_t)channel;
+}
+
+/* The packed ContactArrived that the side table and Redis keep for the
+ * request q (m its decoding, unknown fields stripped), malloc'd into
+ * *buf / *len. The bytes as they came when they are exactly what packing
+ * m gives (encode_canonical: no unknown field, nothing repeated or out of
+ * order, strings checked by validate_request() already), which is what
+ * every protobuf library sends; else m packed again. -1 out of memory. */
+static int arrived_bytes(const struct req *q,
+                         const Ccroute__V1__ContactArrived *m,
+                         uint8_t **buf, size_t *len)
+{
+    const uint8_t *raw;
+    size_t rawlen;
+    if (q->raw && encode_field_once(q->raw, q->rawlen, ENV_CONTACT_ARRIVED,
+                                    &raw, &rawlen) == 0 &&
+        encode_canonical(&ccroute__v1__contact_arrived__descriptor, raw,
+                         rawlen)) {
+        if (!(*buf = malloc(rawlen ? rawlen : 1)))
+            return -1;
+        memcpy(*buf, raw, rawlen);
+        *len = rawlen;
+        return 0;
+    }
+    *len = ccroute__v1__contact_arrived__get_packed_size(m);
+    if (!(*buf = malloc(*len ? *len : 1)))
+        return -1;
+    ccroute__v1__contact_arrived__pack(m, *buf);
+    return 0;
 }
 
 /* Fans the router's output out (fanout.h) and forgets it; persists it
@@ -643,10 +697,8 @@ static int h_contact_arrived(struct req *q)
     /* Everything the new contact needs is taken before the router sees
      * it: the packed request (side table and Redis) and the store's
      * admission. A refusal here leaves no trace. */
-    len = ccroute__v1__contact_arrived__get_packed_size(m);
-    if (!(buf = malloc(len ? len : 1)))
+    if (arrived_bytes(q, m, &buf, &len) < 0)
         return req_fail(q, EC(INTERNAL), "out of memory");
-    ccroute__v1__contact_arrived__pack(m, buf);
     if (req_admit(q, STORE_ADMIT_NEW, len + owner_bytes(q)) < 0) {
         free(buf);
         return -1;
@@ -670,13 +722,11 @@ static int h_contact_arrived(struct req *q)
     }
     owner_contact_link(&d->owners, h, q->c->owner);
     /* cannot fail after req_admit (room for the request and its owner) */
-    rc = store_contact_arrived(s->store, sp.id, buf, len, clock_wall_ms(),
-                               q->c->name, principal_name(s, q->c->principal));
+    rc = store_contact_arrived(s->store, sp.id, buf, len,
+                               clock_turn_wall_ms(), q->c->name,
+                               principal_name(s, q->c->principal));
     if (h < d->ncontacts) {
-        side_clear(d, h);
-        d->contacts[h].packed = buf;
-        d->contacts[h].len = (uint32_t)len;
-        d->contacts[h].channel = (uint8_t)m->channel;
+        side_set(d, h, buf, len, (int)m->channel);
     } else {
         free(buf);
     }
@@ -1167,8 +1217,10 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
         return;
     }
     q.env = env;
+    q.raw = payload;
+    q.rawlen = len;
     q.id = env->request_id;
-    q.now = clock_mono_us();
+    q.now = clock_turn_us();
     if ((size_t)env->body_case < TABLE_LEN)
         e = &dispatch_table[env->body_case];
     if (!e || !e->fn)
@@ -1234,7 +1286,7 @@ static void grace_arm(struct dispatch *d)
         uv_timer_stop(&d->grace_timer);
         return;
     }
-    now = clock_mono_us();
+    now = clock_turn_us();
     uv_timer_start(&d->grace_timer, grace_timer_cb,
                    first > now ? (first - now + 999) / 1000 : 0, 0);
 }
@@ -1251,7 +1303,7 @@ void dispatch_conn_closed(struct server *s, struct conn *c)
     /* O(1): the record forgets the connection and, when it holds
      * anything, joins the tail of the grace FIFO; nothing is scanned */
     n = owner_detach(&d->owners, id,
-                     clock_mono_us() + (uint64_t)s->cfg->grace_ms * 1000);
+                     clock_turn_us() + (uint64_t)s->cfg->grace_ms * 1000);
     if (n == 0 || s->stopping)
         return;
     log_info("client %s gone: %u contacts and agents wait %u ms for it to "
@@ -1304,7 +1356,7 @@ static void grace_expire(struct server *s, uint32_t id)
             break;
     for (size_t i = 0; i < d->nscratch; i++) {
         uint32_t h = d->scratch[i] & 0x7fffffffu;
-        uint64_t now = clock_mono_us();
+        uint64_t now = clock_turn_us();
         if (d->scratch[i] & 0x80000000u) {
             snprintf(id_buf, sizeof(id_buf), "%s", router_agent_id(r, h));
             if (router_agent_logout(r, now, id_buf) == 0)
@@ -1342,7 +1394,8 @@ static void grace_timer_cb(uv_timer_t *t)
      * without a confirmed lease. dispatch_on_role(OWNER) arms it again. */
     if (s->role != STORE_ROLE_OWNER)
         return;
-    while ((id = owner_grace_pop(&d->owners, clock_mono_us())) != OWNER_NONE)
+    clock_turn_end();           /* as server_timer_cb: a fresh read */
+    while ((id = owner_grace_pop(&d->owners, clock_turn_us())) != OWNER_NONE)
         grace_expire(s, id);
     grace_arm(d);
 }
@@ -1351,7 +1404,7 @@ static void grace_timer_cb(uv_timer_t *t)
 
 void dispatch_tick(struct server *s)
 {
-    uint64_t now = clock_mono_us();
+    uint64_t now = clock_turn_us();
     if (s->role != STORE_ROLE_OWNER)
         return;                 /* no routing without a confirmed lease */
     router_tick(s->router, now);
@@ -1496,9 +1549,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
         side_clear(d, h);
         if (buf) {
             memcpy(buf, arrived, len);
-            d->contacts[h].packed = buf;
-            d->contacts[h].len = (uint32_t)len;
-            d->contacts[h].channel = (uint8_t)m->channel;
+            side_set(d, h, buf, len, (int)m->channel);
         }
         owner_contact_link(&d->owners, h, tag);
     } else if (rc < 0) {

@@ -1,9 +1,12 @@
 /* fanout.c -- router events into protocol messages; see fanout.h.
  *
- * Every message is built on the stack (strings borrowed from the router
- * until router_out_clear(), Offer attributes unpacked into the server's
- * arena, which the caller resets) and queued on the connection with
- * conn_send(); nothing here allocates on the routing path.
+ * The hot messages (ContactQueued, Offer, ContactAssigned) are written by
+ * the hand-written encoders (encode.h) straight into the connection's
+ * output: strings borrowed from the router until router_out_clear(), an
+ * Offer's attributes copied from the contact's packed ContactArrived. A
+ * message for two connections is encoded once and copied. OfferRevoked
+ * goes through protobuf-c (conn_send). Nothing here allocates on the
+ * routing path.
  */
 #include "fanout.h"
 
@@ -13,7 +16,9 @@
 #include "arena.h"
 #include "ccroute.pb-c.h"
 #include "clock.h"
+#include "config.h"
 #include "conn.h"
+#include "encode.h"
 #include "owner.h"
 #include "router.h"
 #include "server-t.h"
@@ -51,6 +56,46 @@ static void send_conns(struct fanout *f, uint32_t c1, uint32_t c2,
         conn_send(b, env);
 }
 
+/* An encoder of one frame (encode.h), with its message. */
+typedef void (*encode_fn)(uint8_t *out, const void *m);
+
+static void enc_queued(uint8_t *out, const void *m)
+{
+    encode_queued(out, m);
+}
+
+static void enc_assigned(uint8_t *out, const void *m)
+{
+    encode_assigned(out, m);
+}
+
+static void enc_offer(uint8_t *out, const void *m)
+{
+    encode_offer(out, m);
+}
+
+/* Writes the `size`-byte frame that enc makes of m into the output of
+ * the live connections with ids c1 and c2 (once if the same): encoded
+ * into the first, copied into the second. */
+static void send_encoded(struct fanout *f, uint32_t c1, uint32_t c2,
+                         size_t size, encode_fn enc, const void *m)
+{
+    struct conn_set *cs = &f->srv->conns;
+    struct conn *a = conn_lookup(cs, c1), *b = conn_lookup(cs, c2);
+    uint8_t *pa = NULL, *pb;
+    if (a && (pa = conn_out_reserve(a, size))) {
+        enc(pa, m);
+        conn_out_commit(a, size);
+    }
+    if (b && b != a && (pb = conn_out_reserve(b, size))) {
+        if (pa)
+            memcpy(pb, pa, size);
+        else
+            enc(pb, m);
+        conn_out_commit(b, size);
+    }
+}
+
 /* Sends env to the connections of owner records o1 and o2. */
 static void send_owners(struct fanout *f, uint32_t o1, uint32_t o2,
                         const envelope_t *env)
@@ -63,11 +108,10 @@ void fanout_send_contact_queued(struct fanout *f, struct conn *c,
                                 const char *queue, int status)
 {
     struct router *r = f->srv->router;
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactQueued m = CCROUTE__V1__CONTACT_QUEUED__INIT;
-    m.contact_id = (char *)id;
-    m.queue = (char *)queue;
-    m.status = (Ccroute__V1__ContactStatus)status;
+    struct encode_queued m = {
+        .request_id = request_id, .contact_id = id, .queue = queue,
+        .status = status,
+    };
     if (status == CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED) {
         struct router_contact_info info;
         uint32_t h;
@@ -76,24 +120,21 @@ void fanout_send_contact_queued(struct fanout *f, struct conn *c,
             m.unservable = info.unservable;
         }
     }
-    env.request_id = request_id;
-    env.body_case = BODY(CONTACT_QUEUED);
-    env.contact_queued = &m;
-    conn_send(c, &env);
+    send_encoded(f, c->id, CONN_ID_NONE, encode_queued_size(&m), enc_queued,
+                 &m);
 }
 
 /* A gone contact's final status to its owner (tag). */
 static void send_gone(struct fanout *f, uint32_t tag,
                       const struct router_event *ev)
 {
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactQueued m = CCROUTE__V1__CONTACT_QUEUED__INIT;
-    m.contact_id = (char *)router_contact_id(f->srv->router, ev->contact);
-    m.queue = (char *)fanout_queue_name(f, ev->queue);
-    m.status = (Ccroute__V1__ContactStatus)ev->u.gone;
-    env.body_case = BODY(CONTACT_QUEUED);
-    env.contact_queued = &m;
-    send_owners(f, tag, OWNER_NONE, &env);
+    struct encode_queued m = {
+        .contact_id = router_contact_id(f->srv->router, ev->contact),
+        .queue = fanout_queue_name(f, ev->queue),
+        .status = (int)ev->u.gone,
+    };
+    send_encoded(f, owner_conn(f->owners, tag), CONN_ID_NONE,
+                 encode_queued_size(&m), enc_queued, &m);
 }
 
 /* A router QUEUED event as a ContactQueued event to the contact's owner
@@ -101,64 +142,89 @@ static void send_gone(struct fanout *f, uint32_t tag,
 static void send_queued_event(struct fanout *f, uint32_t tag,
                               const struct router_event *ev)
 {
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactQueued m = CCROUTE__V1__CONTACT_QUEUED__INIT;
-    m.contact_id = (char *)router_contact_id(f->srv->router, ev->contact);
-    m.queue = (char *)fanout_queue_name(f, ev->queue);
-    m.position = ev->position;
-    m.estimated_wait_ms = ev->est_wait_ms;
-    m.status = CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED;
-    m.unservable = ev->unservable;
-    env.body_case = BODY(CONTACT_QUEUED);
-    env.contact_queued = &m;
-    send_owners(f, tag, OWNER_NONE, &env);
+    struct encode_queued m = {
+        .contact_id = router_contact_id(f->srv->router, ev->contact),
+        .queue = fanout_queue_name(f, ev->queue),
+        .position = ev->position,
+        .estimated_wait_ms = ev->est_wait_ms,
+        .status = CCROUTE__V1__CONTACT_STATUS__CONTACT_STATUS_QUEUED,
+        .unservable = ev->unservable,
+    };
+    send_encoded(f, owner_conn(f->owners, tag), CONN_ID_NONE,
+                 encode_queued_size(&m), enc_queued, &m);
 }
 
 void fanout_send_assigned(struct fanout *f, const struct fanout_assigned *a)
 {
+    struct encode_assigned m = {
+        .contact_id = a->contact, .agent_id = a->agent, .queue = a->queue,
+    };
+    send_encoded(f, a->owner_conn, a->agent_conn, encode_assigned_size(&m),
+                 enc_assigned, &m);
+}
+
+/* The Offer m through protobuf-c, its attributes unpacked from the side
+ * table into the server's arena (reset by the caller): for stored bytes
+ * whose attributes are not the run at their end that encode_offer()
+ * copies (see encode_attr_offset; never the case for bytes the engine
+ * packed or checked itself). */
+static void send_offer_decoded(struct fanout *f, uint32_t conn_id,
+                               const struct encode_offer *e,
+                               const struct contact_side *cs)
+{
+    struct server *s = f->srv;
+    struct conn *c = conn_lookup(&s->conns, conn_id);
     envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactAssigned m = CCROUTE__V1__CONTACT_ASSIGNED__INIT;
-    m.contact_id = (char *)a->contact;
-    m.agent_id = (char *)a->agent;
-    m.queue = (char *)a->queue;
-    env.body_case = BODY(CONTACT_ASSIGNED);
-    env.contact_assigned = &m;
-    send_conns(f, a->owner_conn, a->agent_conn, &env);
+    Ccroute__V1__Offer m = CCROUTE__V1__OFFER__INIT;
+    Ccroute__V1__ContactArrived *ca = ccroute__v1__contact_arrived__unpack(
+        arena_allocator(&s->arena), cs->len, cs->packed);
+
+    if (!c)
+        return;
+    m.contact_id = (char *)e->contact_id;
+    m.agent_id = (char *)e->agent_id;
+    m.queue = (char *)e->queue;
+    m.deadline_ms = e->deadline_ms;
+    m.channel = (Ccroute__V1__Channel)e->channel;
+    if (ca) {
+        m.n_attributes = ca->n_attributes;
+        m.attributes = ca->attributes;
+    }
+    env.body_case = BODY(OFFER);
+    env.offer = &m;
+    conn_send(c, &env);
 }
 
 static void send_offer(struct fanout *f, const struct router_event *ev)
 {
     struct server *s = f->srv;
     struct router *r = s->router;
-    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__Offer m = CCROUTE__V1__OFFER__INIT;
-    struct conn *c = conn_lookup(&s->conns,
-                                 owner_conn(f->owners,
-                                            router_agent_tag(r, ev->agent)));
+    struct router_contact_info info;
+    uint32_t cid = owner_conn(f->owners, router_agent_tag(r, ev->agent));
+    struct encode_offer m = {
+        .contact_id = router_contact_id(r, ev->contact),
+        .agent_id = router_agent_id(r, ev->agent),
+        .queue = fanout_queue_name(f, ev->queue),
+        .deadline_ms = clock_mono_to_wall_ms(ev->deadline),
+    };
 
-    if (!c)
+    if (!conn_lookup(&s->conns, cid))
         return;
-    m.contact_id = (char *)router_contact_id(r, ev->contact);
-    m.agent_id = (char *)router_agent_id(r, ev->agent);
-    m.queue = (char *)fanout_queue_name(f, ev->queue);
-    m.deadline_ms = clock_mono_to_wall_ms(ev->deadline);
     /* the channel the router routes it on: a contact sent without one is
      * a voice contact (the documented default), and the Offer says so */
-    struct router_contact_info info;
     router_contact_info(r, ev->contact, &info);
-    m.channel = (Ccroute__V1__Channel)(info.channel + 1);
+    m.channel = (int)info.channel + 1;
     if (ev->contact < f->ncontacts && f->contacts[ev->contact].packed) {
-        struct contact_side *cs = &f->contacts[ev->contact];
-        Ccroute__V1__ContactArrived *ca = ccroute__v1__contact_arrived__unpack(
-            arena_allocator(&s->arena), cs->len, cs->packed);
-        if (ca) {
-            m.n_attributes = ca->n_attributes;
-            m.attributes = ca->attributes;
+        const struct contact_side *cs = &f->contacts[ev->contact];
+        if (cs->attr_off != FANOUT_ATTR_DECODE) {
+            m.attrs = cs->packed + cs->attr_off;
+            m.attrs_len = cs->len - cs->attr_off;
+        } else {
+            send_offer_decoded(f, cid, &m, cs);
+            return;
         }
     }
-    env.body_case = BODY(OFFER);
-    env.offer = &m;
-    conn_send(c, &env);
+    send_encoded(f, cid, CONN_ID_NONE, encode_offer_size(&m), enc_offer, &m);
 }
 
 int fanout_drain(struct fanout *f, uint64_t now, uint32_t requester,
@@ -249,7 +315,8 @@ int fanout_drain(struct fanout *f, uint64_t now, uint32_t requester,
         }
     }
     if (record && n > 0)
-        rc = store_record(s->store, now, clock_wall_ms());
+        rc = store_record(s->store, now, s->cfg->store.enabled
+                                         ? clock_turn_wall_ms() : 0);
     router_out_clear(r);
     return rc;
 }
@@ -259,7 +326,7 @@ unsigned fanout_resend_offers(struct fanout *f, uint32_t owner)
     struct router *r = f->srv->router;
     struct router_contact_info ci;
     struct router_agent_info ai;
-    uint64_t now = clock_mono_us();
+    uint64_t now = clock_turn_us();
     unsigned n = 0, pending = 0;
 
     for (uint32_t h = owner_agents_first(f->owners, owner); h != UINT32_MAX;

@@ -43,8 +43,13 @@ struct owner_index;
 struct contact_side {
     uint8_t *packed;          /* packed ContactArrived, malloc'd */
     uint32_t len;
+    uint32_t attr_off;        /* its attribute entries: packed[attr_off..len)
+                                 (encode_attr_offset); FANOUT_ATTR_DECODE
+                                 when they must be decoded instead */
     uint8_t channel;          /* Ccroute__V1__Channel */
 };
+
+#define FANOUT_ATTR_DECODE UINT32_MAX
 
 /* The packed AgentLogin of a logged-in agent, malloc'd: what a full
  * rewrite of the state (store on lost state, dispatch_snapshot) needs. */
@@ -77,7 +82,7 @@ struct fanout_assigned {
  * none); `defer`, when not NULL, captures the first ASSIGNED event.
  * Returns 0, or store_record()'s error when the events could not be
  * recorded (the messages went out all the same: the router has made the
- * change). Decoded attributes live in the server's arena. */
+ * change). */
 int fanout_drain(struct fanout *f, uint64_t now, uint32_t requester,
                  struct fanout_assigned *defer, bool record);
 

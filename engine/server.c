@@ -58,11 +58,15 @@ static void server_prepare_cb(uv_prepare_t *p)
     store_flush(s->store);
     conn_flush_all(&s->conns);
     server_timer_rearm(s);
+    clock_turn_end();           /* the next turn reads the clocks again */
 }
 
 static void server_timer_cb(uv_timer_t *t)
 {
     struct server *s = t->data;
+    /* libuv's coarse loop time said the deadline passed: read the clock
+     * afresh rather than trust an earlier read of this turn */
+    clock_turn_end();
     s->timer_due = 0;
     dispatch_tick(s);
     /* Re-armed by the prepare hook of this turn. */
@@ -85,7 +89,7 @@ static void server_timer_rearm(struct server *s)
     }
     if (due == s->timer_due)
         return;
-    now = clock_mono_us();
+    now = clock_turn_us();
     ms = due > now ? (due - now + 999) / 1000 : 0;
     uv_timer_start(&s->timer, server_timer_cb, ms, 0);
     s->timer_due = due;

@@ -13,10 +13,12 @@
  *      state change that is not at least on its way to Redis; barrier
  *      callbacks that fire here append their Acks before step 2);
  *   2. conn_flush_all(): every connection with pending output gets one
- *      uv_write() with all its pending buffers;
+ *      write with all its pending buffers (conn.h);
  *   3. the router timer is re-armed to router_next_deadline() (doing it
  *      here, after every callback of the turn, is the same as re-arming
- *      after each router call, and costs one comparison per turn).
+ *      after each router call, and costs one comparison per turn);
+ *   4. clock_turn_end(): the next turn reads the clocks again (clock.h:
+ *      everything of one turn happens at one instant).
  *
  * Ownership: struct server is owned by main.c (on its stack); everything
  * it points to is created by server_init() and released by server_fini().

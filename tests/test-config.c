@@ -598,6 +598,30 @@ static void test_check_listen(void **state)
 
 /* Runs build/ccrouted with `args`; stdout and stderr into the buffers.
  * Returns the exit status or -1. */
+/* deploy/demo.yaml as the demo ships it, copied to `path` (a mkstemp
+ * template) with its HTTP listener on an ephemeral port: --check-config
+ * binds every listener, and 7401 is taken while a demo runs on this
+ * machine (--listen moves the protocol listener only). */
+static void demo_copy(char *path)
+{
+    char text[16384];
+    FILE *in = fopen("deploy/demo.yaml", "r");
+    assert_non_null(in);
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *at = strstr(text, "listen: 127.0.0.1:7401");
+    assert_non_null(at);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *out = fdopen(fd, "w");
+    assert_non_null(out);
+    fwrite(text, 1, (size_t)(at - text), out);
+    fputs("listen: 127.0.0.1:0", out);
+    fputs(at + strlen("listen: 127.0.0.1:7401"), out);
+    assert_int_equal(fclose(out), 0);
+}
+
 static int run_ccrouted(const char *const *args, char *out, size_t outlen,
                         char *errbuf, size_t errlen)
 {
@@ -675,10 +699,13 @@ static void test_check_config_command(void **state)
     /* The shipped demo configuration: OK and not one warning. The
      * configuration names no agents (they bring their skills at login),
      * so there is nothing to say about queues nobody could serve. */
-    const char *demo[] = { "--check-config", "-c", "deploy/demo.yaml",
+    char demo_path[] = "/tmp/cfgtest-demo-XXXXXX";
+    demo_copy(demo_path);
+    const char *demo[] = { "--check-config", "-c", demo_path,
                            "--listen", "127.0.0.1:0", NULL };
     assert_int_equal(run_ccrouted(demo, out, sizeof(out), err, sizeof(err)),
                      0);
+    unlink(demo_path);
     assert_string_equal(out, "OK\n");
     assert_string_equal(err, "");
 
@@ -714,10 +741,13 @@ static void test_help_matches_options(void **state)
     const char *v[] = { "-V", NULL };
     assert_int_equal(run_ccrouted(v, out, sizeof(out), err, sizeof(err)), 0);
     assert_non_null(strstr(out, "ccrouted "));
-    const char *shorts[] = { "--check-config", "-c", "deploy/demo.yaml",
+    char demo_path[] = "/tmp/cfgtest-demo-XXXXXX";
+    demo_copy(demo_path);
+    const char *shorts[] = { "--check-config", "-c", demo_path,
                              "-l", "127.0.0.1:0", "-p", "/dev/null", NULL };
     assert_int_equal(run_ccrouted(shorts, out, sizeof(out), err, sizeof(err)),
                      0);
+    unlink(demo_path);
     assert_string_equal(out, "OK\n");
     /* An option it does not take: usage on stderr, exit 2. */
     const char *unknown[] = { "--colour", NULL };

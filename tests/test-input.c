@@ -254,6 +254,50 @@ static void test_multilingual_contact(void **state)
     e2e_hang_up(sw);
 }
 
+/* A ContactArrived carrying unknown fields (one at its top level, one
+ * inside an attribute) is routed, and the Offer's attributes carry none
+ * of them: the engine keeps the request as it arrived only when it is
+ * already what protobuf-c packs, else its decoding with the unknown
+ * fields stripped (encode_canonical, validate_strip_unknown). */
+static void test_unknown_fields_not_passed_on(void **state)
+{
+    fx_t *f = *state;
+    struct e2e_client *sw = e2e_env_dial_hello(f, "switch-1", ROLE(SWITCH));
+    struct e2e_client *ag = e2e_env_dial_hello(f, "desk-1", ROLE(AGENT));
+    static const uint8_t body[] = {
+        0x0a, 2, 'u', '1',                          /* contact_id "u1" */
+        0x1a, 5, 's', 'a', 'l', 'e', 's',           /* queue "sales" */
+        0x5a, 8, 0x0a, 1, 'k', 0x12, 1, 'v',        /* attribute k=v ... */
+        0x18, 7,                                    /* ... field 3 = 7 */
+        0x78, 1,                                    /* field 15 = 1 */
+    };
+    uint8_t frame[64];
+    size_t n = 0;
+    frame[n++] = (uint8_t)(2 + 2 + sizeof(body));   /* Envelope length */
+    frame[n++] = 0x08;                              /* request_id 77 */
+    frame[n++] = 77;
+    frame[n++] = 0x5a;                              /* contact_arrived */
+    frame[n++] = (uint8_t)sizeof(body);
+    memcpy(frame + n, body, sizeof(body));
+    n += sizeof(body);
+
+    assert_int_equal(e2e_agent_login(ag, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(ccr_client_send_raw(sw->c, frame, n), 0);
+    ccr_envelope *ack = e2e_wait(sw, BODY(ACK), 77, T_MS);
+    assert_non_null(ack);
+    ccr_free(ack);
+    ccr_envelope *o = e2e_wait_offer(ag, "u1", T_MS);
+    assert_non_null(o);
+    assert_int_equal(o->offer->base.n_unknown_fields, 0);
+    assert_int_equal(o->offer->n_attributes, 1);
+    assert_string_equal(o->offer->attributes[0]->key, "k");
+    assert_string_equal(o->offer->attributes[0]->value, "v");
+    assert_int_equal(o->offer->attributes[0]->base.n_unknown_fields, 0);
+    ccr_free(o);
+    e2e_hang_up(ag);
+    e2e_hang_up(sw);
+}
+
 /* The configured quotas: at most 4 attributes, 256 bytes of keys and
  * values; at the bounds accepted, one past refused with INVALID_FIELD. */
 static void test_attribute_quota(void **state)
@@ -338,6 +382,8 @@ int main(void)
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_multilingual_contact, setup,
                                         e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_fields_not_passed_on,
+                                        setup, e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_attribute_quota, setup,
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_max_contact_age,

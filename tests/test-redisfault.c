@@ -564,8 +564,10 @@ static int check_redis(const char *dir, const char *cfg_text,
     const char *b = getenv("CCROUTE_BUILD");
     char prog[512];
     snprintf(prog, sizeof(prog), "%s/ccrouted", b && *b ? b : "build");
+    /* an ephemeral port: the check binds the listener, and 7400 may be
+     * taken by a demo running on this machine */
     const char *argv[] = { prog, "--config", path, "--check-config",
-                           "--check-redis", NULL };
+                           "--check-redis", "--listen", "127.0.0.1:0", NULL };
     return harness_run(argv, log, 10000);
 }
 
