@@ -369,10 +369,10 @@ void conn_close(struct conn *c, const char *why)
     if (c->state == CONN_CLOSING)
         return;
     if (c->name[0])
-        log_info("conn #%08x %s (%s) closed: %s", c->id, c->peer, c->name,
-                 why);
+        log_client("conn #%08x %s (%s) closed: %s", c->id, c->peer, c->name,
+                   why);
     else
-        log_info("conn #%08x %s closed: %s", c->id, c->peer, why);
+        log_client("conn #%08x %s closed: %s", c->id, c->peer, why);
     c->state = CONN_CLOSING;
     slot_free(s, c->id & 0xffffu);
     s->nconns--;
@@ -422,8 +422,8 @@ void conn_close_after_flush(struct conn *c, const char *why)
 {
     if (c->state != CONN_OPEN)
         return;
-    log_info("conn #%08x %s: %s; closing after the reply", c->id, c->peer,
-             why);
+    log_client("conn #%08x %s: %s; closing after the reply", c->id, c->peer,
+               why);
     c->state = CONN_DRAINING;
     dq_unlink(&c->dq_session);
     dq_unlink(&c->dq_idle);
@@ -450,6 +450,7 @@ void conn_close_all(struct conn_set *s, const char *why)
 void conn_set_stop(struct conn_set *s, const char *why)
 {
     conn_close_all(s, why);
+    log_client_flush();             /* the count of lines left out, if any */
     if (s->timer_open) {
         uv_close((uv_handle_t *)&s->timer, NULL);
         s->timer_open = false;
@@ -852,8 +853,8 @@ static void conn_read_tls(struct conn *c, size_t nread)
             was_ready = true;
             s->stats.tls_handshakes++;
             tls_sess_describe(c->tls, what, sizeof(what));
-            log_info("conn #%08x %s: TLS established: %s", c->id, c->peer,
-                     what);
+            log_client("conn #%08x %s: TLS established: %s", c->id, c->peer,
+                       what);
         }
         if (n <= 0)
             break;
@@ -1123,7 +1124,7 @@ int conn_accept(struct conn_set *s, uv_stream_t *listener)
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->lim.keepalive_s)
         uv_tcp_keepalive(&c->tcp, 1, s->lim.keepalive_s);
-    log_info("conn #%08x %s connected", c->id, c->peer);
+    log_client("conn #%08x %s connected", c->id, c->peer);
     rc = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
     if (rc < 0) {
         conn_close(c, uv_strerror(rc));

@@ -653,19 +653,19 @@ static int h_hello(struct req *q)
         grace_arm(d);
         resent = fanout_resend_offers(&d->fan, c->owner);
         if (resent)
-            log_info("conn #%08x: %u pending offers sent again after "
-                     "re-attach", c->id, resent);
+            log_client("conn #%08x: %u pending offers sent again after "
+                       "re-attach", c->id, resent);
     }
     const char *pname = principal >= 0
                             ? q->s->cfg->auth.principals[principal].name
                             : "open";
     if (m->reattach)
-        log_info("conn #%08x %s: hello from %s, role %s; re-attached %u "
-                 "contacts and agents (principal %s)", c->id, c->peer,
-                 c->name, role_name(c->role), n, pname);
+        log_client("conn #%08x %s: hello from %s, role %s; re-attached %u "
+                   "contacts and agents (principal %s)", c->id, c->peer,
+                   c->name, role_name(c->role), n, pname);
     else
-        log_info("conn #%08x %s: hello from %s, role %s (principal %s)",
-                 c->id, c->peer, c->name, role_name(c->role), pname);
+        log_client("conn #%08x %s: hello from %s, role %s (principal %s)",
+                   c->id, c->peer, c->name, role_name(c->role), pname);
     return REPLY_ACK;
 }
 
@@ -1306,8 +1306,8 @@ void dispatch_conn_closed(struct server *s, struct conn *c)
                      clock_turn_us() + (uint64_t)s->cfg->grace_ms * 1000);
     if (n == 0 || s->stopping)
         return;
-    log_info("client %s gone: %u contacts and agents wait %u ms for it to "
-             "reconnect", c->name, n, s->cfg->grace_ms);
+    log_client("client %s gone: %u contacts and agents wait %u ms for it to "
+               "reconnect", c->name, n, s->cfg->grace_ms);
     /* Expiry always runs from the timer, never from inside conn_close()
      * (which may be called in the middle of a fan-out). The timer stays
      * at the FIFO's head, O(1). */
@@ -1379,9 +1379,9 @@ static void grace_expire(struct server *s, uint32_t id)
     /* whatever could not be ended stays with the record (re-attachable
      * by name); an empty one is gone already */
     owner_release(&d->owners, id);
-    log_info("client %s did not come back within %u ms: %u contacts "
-             "abandoned, %u assigned contacts completed, %u agents logged "
-             "out", name, s->cfg->grace_ms, contacts, completed, agents);
+    log_client("client %s did not come back within %u ms: %u contacts "
+               "abandoned, %u assigned contacts completed, %u agents logged "
+               "out", name, s->cfg->grace_ms, contacts, completed, agents);
 }
 
 static void grace_timer_cb(uv_timer_t *t)
@@ -1448,8 +1448,9 @@ static uint32_t recovered_tag(struct server *s, const char *owner,
                  "configuration no longer has: nobody may re-attach its "
                  "contacts and agents", owner, principal);
     if (made) {
-        log_info("recovery: contacts and agents of client %s wait %u ms for "
-                 "it to re-attach (Hello reattach)", owner, s->cfg->grace_ms);
+        log_client("recovery: contacts and agents of client %s wait %u ms "
+                   "for it to re-attach (Hello reattach)", owner,
+                   s->cfg->grace_ms);
         grace_arm(d);
     }
     return id;

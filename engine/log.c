@@ -44,13 +44,74 @@ static const char *log_level_name(enum log_level level)
     return "?";
 }
 
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+
 void log_msg(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the budget of client lines ---- */
+
+static unsigned long long real_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (unsigned long long)ts.tv_sec * 1000 +
+           (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+static unsigned long long (*client_clock)(void) = real_now_ms;
+static unsigned long long client_window;   /* start of the current second */
+static unsigned client_lines;              /* written in it */
+static unsigned long long client_left_out; /* since the last count line */
+
+void log_set_clock(unsigned long long (*now_ms)(void))
+{
+    client_clock = now_ms ? now_ms : real_now_ms;
+    client_window = 0;
+    client_lines = 0;
+    client_left_out = 0;
+}
+
+void log_client_flush(void)
+{
+    if (client_left_out)
+        log_msg(LOG_INFO, "%llu lines about clients left out (more than %d "
+                "a second)", client_left_out, LOG_CLIENT_PER_SECOND);
+    client_left_out = 0;
+}
+
+void log_client(const char *fmt, ...)
+{
+    va_list ap;
+    if (LOG_INFO < log_level)
+        return;
+    unsigned long long now = client_clock();
+    if (now - client_window >= 1000) {
+        client_window = now;
+        client_lines = 0;
+        log_client_flush();
+    }
+    if (client_lines >= LOG_CLIENT_PER_SECOND) {
+        client_left_out++;
+        return;
+    }
+    client_lines++;
+    va_start(ap, fmt);
+    log_vmsg(LOG_INFO, fmt, ap);
+    va_end(ap);
+}
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
     char line[1024];
     struct timeval tv;
     struct tm tm;
     size_t n;
-    va_list ap;
 
     if (level < log_level)
         return;
@@ -60,9 +121,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03dZ ccrouted[%d] %s ",
                           (int)(tv.tv_usec / 1000), (int)getpid(),
                           log_level_name(level));
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-    va_end(ap);
     if (m < 0)
         m = 0;
     n += (size_t)m;
