@@ -107,8 +107,11 @@ static void config_text(char *buf, size_t len, const int *ports, int nports)
     for (int i = 0; i < nports; i++)
         l += (size_t)snprintf(seeds + l, sizeof(seeds) - l, "%s127.0.0.1:%d",
                               i ? ", " : "", ports[i]);
+    /* listen on any free port: --check-config binds it, and the default
+     * 127.0.0.1:7400 may be taken on the machine running the tests */
     snprintf(buf, len,
              "log_level: info\n"
+             "listen: 127.0.0.1:0\n"
              "grace: 60s\n"
              "redis:\n"
              "  enabled: true\n"
