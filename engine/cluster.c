@@ -1251,6 +1251,12 @@ int cluster_key_addr(const struct cluster *c, const char *key, size_t keylen,
     return cluster_slot_addr(c, cluster_key_slot(key, keylen), buf, len);
 }
 
+void cluster_refresh(struct cluster *c)
+{
+    if (!c->freeing)
+        request_refresh(c);
+}
+
 void cluster_set_table_cb(struct cluster *c, cluster_table_cb cb, void *arg)
 {
     c->table_cb = cb;

@@ -156,6 +156,10 @@ int cluster_slot_addr(const struct cluster *c, unsigned slot, char *buf,
 /* Same for the slot of a key. */
 int cluster_key_addr(const struct cluster *c, const char *key, size_t keylen,
                      char *buf, size_t len);
+/* Asks for a slot table refresh now (in the background, from any node it
+ * knows); the table callback runs once it is loaded. For a user of the
+ * locator alone, which sends no command that would show a MOVED. */
+void cluster_refresh(struct cluster *c);
 /* Registers a callback for slot table changes (NULL to remove). */
 void cluster_set_table_cb(struct cluster *c, cluster_table_cb cb, void *arg);
 /* The reason of the last NULL reply, valid inside its callback. */

@@ -58,6 +58,7 @@ struct cfgp {
     unsigned long lease_line, renew_line;
     unsigned long reconnect_min_line, reconnect_max_line;
     unsigned long host_line, sentinels_line, master_name_line;
+    unsigned long cluster_line, db_line;
     unsigned long durability_line, replica_timeout_line;
     unsigned long slots_line;     /* routing.max_agents / max_contacts */
     char slots_path[32];
@@ -377,7 +378,7 @@ enum {
     RK_TENANT, RK_CONNECT_TIMEOUT, RK_COMMAND_TIMEOUT, RK_LEASE, RK_RENEW,
     RK_RECONNECT_MIN, RK_RECONNECT_MAX, RK_MAX_PENDING, RK_STREAM_MAXLEN,
     RK_ADVERTISE, RK_LOAD_CHUNK, RK_SENTINELS, RK_MASTER_NAME,
-    RK_SENTINEL_PASSWORD, RK_MIN_REPLICAS, RK_REPLICA_TIMEOUT,
+    RK_SENTINEL_PASSWORD, RK_MIN_REPLICAS, RK_REPLICA_TIMEOUT, RK_CLUSTER,
 };
 
 static const char *const redis_keys[] = {
@@ -385,15 +386,15 @@ static const char *const redis_keys[] = {
     "connect_timeout", "command_timeout", "lease", "renew", "reconnect_min",
     "reconnect_max", "max_pending", "stream_maxlen", "advertise",
     "load_chunk", "sentinels", "master_name", "sentinel_password",
-    "min_replicas", "replica_timeout", NULL,
+    "min_replicas", "replica_timeout", "cluster", NULL,
 };
 
-/* One of redis.sentinels: "host:port" (the last colon splits, so an IPv6
- * address may be written [::1]:26379). */
-static int sentinel_item(struct yamlwalk *w, void *ctx, size_t i,
-                         yaml_node_t *it, const char *path)
+/* One "host:port" of a list (the last colon splits, so an IPv6 address
+ * may be written [::1]:26379) into *a; `eg` is the example of the
+ * message. */
+static int addr_item(struct yamlwalk *w, yaml_node_t *it, const char *path,
+                     struct store_addr *a, const char *eg)
 {
-    struct store_config *s = &((struct cfgp *)ctx)->c->store;
     const char *v;
     if (yamlwalk_scalar(w, it, path, &v) < 0)
         return -1;
@@ -407,13 +408,36 @@ static int sentinel_item(struct yamlwalk *w, void *ctx, size_t i,
     }
     if (!colon || hl == 0 || !colon[1] || *end || port < 1 || port > 65535)
         return yamlwalk_fail(w, yamlwalk_line(it), path, "\"%s\" is not "
-                             "HOST:PORT (e.g. 10.0.0.7:26379)", v);
-    if (hl >= sizeof(s->sentinels[0].host))
+                             "HOST:PORT (e.g. %s)", v, eg);
+    if (hl >= sizeof(a->host))
         return yamlwalk_fail(w, yamlwalk_line(it), path, "host too long");
-    struct store_addr *a = &s->sentinels[s->nsentinels++];
     memcpy(a->host, v, hl);
     a->host[hl] = '\0';
     a->port = (int)port;
+    return 0;
+}
+
+/* One of redis.sentinels. */
+static int sentinel_item(struct yamlwalk *w, void *ctx, size_t i,
+                         yaml_node_t *it, const char *path)
+{
+    struct store_config *s = &((struct cfgp *)ctx)->c->store;
+    if (addr_item(w, it, path, &s->sentinels[s->nsentinels],
+                  "10.0.0.7:26379") < 0)
+        return -1;
+    s->nsentinels++;
+    return 0;
+}
+
+/* One of redis.cluster (a seed node). */
+static int seed_item(struct yamlwalk *w, void *ctx, size_t i,
+                     yaml_node_t *it, const char *path)
+{
+    struct store_config *s = &((struct cfgp *)ctx)->c->store;
+    if (addr_item(w, it, path, &s->cluster[s->ncluster],
+                  "10.0.0.7:7000") < 0)
+        return -1;
+    s->ncluster++;
     return 0;
 }
 
@@ -446,6 +470,7 @@ static int redis_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         s->port = (int)u;
         return 0;
     case RK_DB:
+        p->db_line = yamlwalk_line(v);
         if (yamlwalk_u32(w, v, path, 0, 1000, &u) < 0)
             return -1;
         s->db = (int)u;
@@ -494,6 +519,17 @@ static int redis_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
             return yamlwalk_fail(w, yamlwalk_line(v), path, "empty: name "
                                  "at least one sentinel, or leave the key "
                                  "out and give host and port");
+        return 0;
+    case RK_CLUSTER:
+        p->cluster_line = yamlwalk_line(v);
+        if (yamlwalk_list(w, v, path, STORE_MAX_SEEDS, "seed nodes",
+                          seed_item, p) < 0)
+            return -1;
+        if (s->ncluster == 0)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "empty: name "
+                                 "at least one node of the cluster, or "
+                                 "leave the key out and give host and "
+                                 "port");
         return 0;
     case RK_MASTER_NAME:
         p->master_name_line = yamlwalk_line(v);
@@ -549,6 +585,20 @@ static int redis_check(struct yamlwalk *w, struct cfgp *p)
         return yamlwalk_fail(w, p->host_line, "redis.host", "with "
                              "redis.sentinels the master's address comes "
                              "from the sentinels; leave host and port out");
+    if (s->ncluster > 0 && p->host_line)
+        return yamlwalk_fail(w, p->host_line, "redis.host", "with "
+                             "redis.cluster the node's address comes from "
+                             "the cluster's slot table; leave host and "
+                             "port out");
+    if (s->ncluster > 0 && (s->nsentinels > 0 || s->master_name[0]))
+        return yamlwalk_fail(w, p->cluster_line, "redis.cluster", "goes "
+                             "with neither redis.sentinels nor "
+                             "redis.master_name: a Redis Cluster fails "
+                             "over by itself");
+    if (s->ncluster > 0 && s->db != 0)
+        return yamlwalk_fail(w, p->db_line, "redis.db", "must be 0 with "
+                             "redis.cluster (a cluster has database 0 "
+                             "only)");
     /* A WAIT blocks the connection for up to replica_timeout: the
      * connection must not be dropped for it (command_timeout), and a lease
      * renewal queued behind it must still come back in time. */

@@ -23,6 +23,8 @@ enum store_durability {
 
 /* Sentinels one store may ask (redis.sentinels). */
 #define STORE_MAX_SENTINELS 16
+/* Cluster seed nodes (redis.cluster). */
+#define STORE_MAX_SEEDS 16
 
 /* One host:port (a sentinel, or where the master is). */
 struct store_addr {
@@ -84,6 +86,12 @@ struct store_config {
     size_t nsentinels;
     char master_name[128];        /* the name the sentinels monitor */
     char sentinel_password[256];  /* AUTH to the sentinels when not empty */
+    /* Redis Cluster (docs/redis.md, "Redis Cluster"): with ncluster > 0
+     * the node is the primary that owns the slot of the tenant's hash
+     * tag, found from these seeds' slot table (host, port and the
+     * sentinels are not used; db must be 0). */
+    struct store_addr cluster[STORE_MAX_SEEDS];
+    size_t ncluster;
     /* durability replicated: WAIT min_replicas replica_timeout_ms after
      * the batches an Ack waits for */
     uint32_t min_replicas;        /* default 1 */
@@ -180,11 +188,19 @@ struct store_stats {
     uint64_t repl_waits;          /* WAIT round trips */
     uint64_t repl_shortfalls;     /* times WAIT started returning fewer
                                      than min_replicas */
-    uint64_t master_lookups;      /* masters located through the sentinels */
+    uint64_t master_lookups;      /* masters located through the sentinels
+                                     or the cluster's slot table */
     uint64_t master_changes;      /* ... at another address than before */
     uint64_t not_master;          /* connections dropped because the
                                      server was not (or no longer) the
-                                     master: ROLE, READONLY, +switch-master */
+                                     master: ROLE, READONLY, +switch-master,
+                                     or in a cluster a new slot table */
+    /* Redis Cluster */
+    uint64_t slot_moves;          /* MOVED followed: the tenant's slot is
+                                     served by another node now */
+    uint64_t slot_migrations;     /* times writes were held because the
+                                     tenant's slot was being migrated
+                                     (MIGRATING probe, ASK, TRYAGAIN) */
     bool ready;                   /* store_ready() */
 };
 #endif

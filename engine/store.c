@@ -68,6 +68,45 @@
  *    refused: "redis authentication failed", reconnect with backoff. Each
  *    change of such a state is one log line (rate-limited, state_log).
  *
+ *  - Redis Cluster (redis.cluster; docs/redis.md, "Redis Cluster"). All
+ *    of a tenant's keys share its hash tag: one slot, one primary. The
+ *    cluster client (engine/cluster.c) is used only as a LOCATOR, through
+ *    redisaddr: it says which primary owns the slot, and the store keeps
+ *    its own single hiredis connection there. Why not send through the
+ *    client: (1) WAIT counts the writes of one connection, so durability
+ *    replicated needs the batches and the WAIT on one connection; (2) the
+ *    in-order reply assumption above (head of the in-flight list) holds
+ *    on one connection; (3) the client follows ASK by itself, and during
+ *    a migration that would write part of a batch's keys on the target
+ *    while the others are still on the source: the tenant split in two.
+ *    The store follows MOVED itself (relocate at the address it names,
+ *    reconnect, lease check, held batches again in order: they are
+ *    idempotent by the generation marker), a disconnect (locate again
+ *    from a fresh slot table: a failover), and a new table naming another
+ *    owner (redisaddr's moved callback).
+ *
+ *    A slot being MIGRATED is held, not followed. Redis 7.0 checks each
+ *    command a script runs: on the MIGRATING source a key of the slot
+ *    that is not there (moved already, or never created: a new contact)
+ *    aborts the script with "Script attempted to access a non local key"
+ *    AFTER its earlier writes were applied -- and the batch script sets
+ *    the generation marker first, so a resend would be skipped: lost
+ *    writes. In cluster mode the batch script therefore starts with a
+ *    probe (CLUSTER_PROBE): redis.pcall of EXISTS on a key of the slot
+ *    that never exists fails exactly when the slot is migrating, and the
+ *    script then returns "MIGRATING ..." having written nothing. A script
+ *    runs atomically (MIGRATE and SETSLOT wait for it), so a batch that
+ *    passed the probe runs entirely on a stable slot. ASK and TRYAGAIN
+ *    replies (the declared keys moved already) mean the same. Writes are
+ *    then held exactly as when Redis refuses writes (refuse_fault, with
+ *    `migrating`): waiting requests answered, changes refused, the held
+ *    batches tried again with backoff. Nothing is written anywhere while
+ *    the slot is open, so the keys move as a whole; once the slot is
+ *    assigned to the target, the source answers MOVED and the store goes
+ *    there. The lease script touches its declared keys only (Redis
+ *    checks them before the script runs: ASK/TRYAGAIN when any moved), so
+ *    it runs on the source until they move.
+ *
  * Every timer runs off one repeating tick (min(50 ms, renew_ms / 2)).
  */
 #include <inttypes.h>
@@ -87,6 +126,17 @@
 #include "router.h"
 #include "store.h"
 #include "storebatch.h"
+
+/* Put before the batch script in cluster mode (see "Redis Cluster" above):
+ * EXISTS of a key of the tenant's slot that never exists fails inside a
+ * script exactly when the slot is being migrated (the node is MIGRATING
+ * it, or no longer owns it), and then the batch writes nothing. */
+#define CLUSTER_PROBE                                                       \
+    "local probe = redis.pcall('EXISTS', KEYS[1] .. ':migration-probe')\n" \
+    "if type(probe) == 'table' and probe.err then\n"                       \
+    "  return redis.error_reply('MIGRATING slot is being migrated: ' ..\n" \
+    "                           probe.err)\n"                               \
+    "end\n"
 
 enum conn_state {
     CONN_IDLE = 0,       /* no connection; reconnect_at_us says when */
@@ -185,6 +235,9 @@ struct store {
     /* faults */
     bool auth_failed;                   /* AUTH / ACL refused */
     bool refused;                       /* Redis refuses writes */
+    bool migrating;                     /* ... because the tenant's cluster
+                                           slot is being migrated */
+    char *batch_src;                    /* cluster: probe + batch script */
     char fault[200];                    /* reason of either */
     char conn_why[200];                 /* why the connection is down */
     char setup_err[220];                /* last set-up error logged */
@@ -645,7 +698,8 @@ static void not_master(struct store *s, const char *what)
 {
     s->st.not_master++;
     state_log(s, LOG_WARN, "store: redis %s is not the master (%s); "
-              "asking the sentinels again", s->where, what);
+              "asking the %s again", s->where, what,
+              redisaddr_cluster(s->addr) ? "cluster" : "sentinels");
     snprintf(s->conn_why, sizeof(s->conn_why), "not the master: %.160s", what);
     conn_drop(s);
 }
@@ -677,6 +731,7 @@ static void on_role_reply(redisAsyncContext *ac, void *r, void *priv)
 }
 
 static void conn_open(struct store *s);
+static void where_init(struct store *s);
 
 /* redisaddr_find's answer: connect there, or wait for the next try. */
 static void on_found(void *arg, int status, const char *host, int port,
@@ -686,12 +741,22 @@ static void on_found(void *arg, int status, const char *host, int port,
     if (s->conn != CONN_LOCATING)
         return;
     if (status < 0) {
-        snprintf(s->where, sizeof(s->where), "master %s (via sentinels)",
-                 s->cfg.master_name);
+        where_init(s);
         conn_lost(s, why);
         return;
     }
-    if (redisaddr_sentinel(s->addr)) {
+    if (redisaddr_cluster(s->addr)) {
+        unsigned slot = redisaddr_slot(s->addr);
+        s->st.master_lookups++;
+        if (s->host[0] && (strcmp(s->host, host) != 0 || s->port != port)) {
+            s->st.master_changes++;
+            state_log(s, LOG_WARN, "store: the cluster names %s:%d as the "
+                      "owner of slot %u of tenant %s (was %s:%d)", host,
+                      port, slot, s->cfg.tenant, s->host, s->port);
+        }
+        snprintf(s->where, sizeof(s->where), "%s:%d (slot %u)", host, port,
+                 slot);
+    } else if (redisaddr_sentinel(s->addr)) {
         s->st.master_lookups++;
         if (s->host[0] && (strcmp(s->host, host) != 0 || s->port != port)) {
             s->st.master_changes++;
@@ -718,9 +783,27 @@ static void on_moved(void *arg, const char *host, int port)
                                   s->port == port))
         return;
     char what[300];
-    snprintf(what, sizeof(what), "+switch-master to %s:%d", host, port);
+    if (redisaddr_cluster(s->addr))
+        snprintf(what, sizeof(what), "the slot table names %s:%d as the "
+                 "owner of slot %u", host, port, redisaddr_slot(s->addr));
+    else
+        snprintf(what, sizeof(what), "+switch-master to %s:%d", host, port);
     s->backoff_ms = s->cfg.reconnect_min_ms;
     not_master(s, what);
+}
+
+/* `where` before the first connect, or while none is found. */
+static void where_init(struct store *s)
+{
+    if (redisaddr_cluster(s->addr))
+        snprintf(s->where, sizeof(s->where), "owner of slot %u (via the "
+                 "cluster)", redisaddr_slot(s->addr));
+    else if (redisaddr_sentinel(s->addr))
+        snprintf(s->where, sizeof(s->where), "master %s (via sentinels)",
+                 s->cfg.master_name);
+    else
+        snprintf(s->where, sizeof(s->where), "%s:%d", s->cfg.host,
+                 s->cfg.port);
 }
 
 /* A new connection: first where (redisaddr), then conn_open. */
@@ -773,8 +856,9 @@ static void conn_open(struct store *s)
         redisAsyncCommand(ac, on_role_reply, NULL, "ROLE");
         cmd_sent(s);
     }
-    static const struct { const char *src; size_t off; } scripts[] = {
-        { storebatch_script, offsetof(struct store, sha_batch) },
+    const struct { const char *src; size_t off; } scripts[] = {
+        { s->batch_src ? s->batch_src : storebatch_script,
+          offsetof(struct store, sha_batch) },
         { storebatch_lease_script, offsetof(struct store, sha_lease) },
         { storebatch_load_script, offsetof(struct store, sha_load) },
         { storebatch_release_script, offsetof(struct store, sha_release) },
@@ -815,26 +899,46 @@ static int argv_reserve(struct store *s, size_t n)
  * memory and is written once Redis takes writes again; a retried request
  * is answered then), new changes are refused at admission, and the held
  * batches go again after an exponential backoff (retry_at_us). */
-static void refuse_fault(struct store *s, const char *what, const char *msg)
+static void refuse_fault(struct store *s, const char *what, const char *msg,
+                         bool migrating)
 {
     uint64_t now = now_us();
+    if (migrating && !s->migrating) {
+        s->migrating = true;
+        s->st.slot_migrations++;
+        if (s->refused)
+            state_log(s, LOG_WARN, "store: slot %u of tenant %s is being "
+                      "migrated (redis %s, %s: %s); holding writes until "
+                      "it is stable", redisaddr_slot(s->addr),
+                      s->cfg.tenant, s->where, what, msg);
+    } else if (!migrating) {
+        s->migrating = false;
+    }
     if (!s->refused) {
         s->refused = true;
         s->st.write_refusals++;
         s->refuse_backoff_ms = s->cfg.reconnect_min_ms;
         snprintf(s->fault, sizeof(s->fault), "%s", msg);
-        state_log(s, LOG_ERROR, "store: redis %s refuses writes (%s: "
-                  "%s); not ready: holding %zu writes, refusing changes, "
-                  "retrying with backoff", s->where, what,
-                  msg, s->pending_ops);
+        if (migrating)
+            state_log(s, LOG_WARN, "store: slot %u of tenant %s is being "
+                      "migrated (redis %s, %s: %s); not ready: holding %zu "
+                      "writes, refusing changes, until it is stable on its "
+                      "owner", redisaddr_slot(s->addr), s->cfg.tenant,
+                      s->where, what, msg, s->pending_ops);
+        else
+            state_log(s, LOG_ERROR, "store: redis %s refuses writes (%s: "
+                      "%s); not ready: holding %zu writes, refusing "
+                      "changes, retrying with backoff", s->where, what,
+                      msg, s->pending_ops);
     } else {
         uint32_t b = s->refuse_backoff_ms * 2;
         s->refuse_backoff_ms = b > s->cfg.reconnect_max_ms
                                    ? s->cfg.reconnect_max_ms : b;
         if (strcmp(s->fault, msg) != 0) {
             snprintf(s->fault, sizeof(s->fault), "%s", msg);
-            state_log(s, LOG_WARN, "store: redis %s still refuses "
-                      "writes, now: %s", s->where, msg);
+            if (!migrating)
+                state_log(s, LOG_WARN, "store: redis %s still refuses "
+                          "writes, now: %s", s->where, msg);
         }
     }
     s->retry_at_us = now + (uint64_t)s->refuse_backoff_ms * 1000;
@@ -847,8 +951,60 @@ static void refuse_clear(struct store *s)
         return;
     s->refused = false;
     s->fault[0] = '\0';
-    state_log(s, LOG_INFO, "store: redis %s accepts writes again; ready",
-              s->where);
+    if (s->migrating)
+        state_log(s, LOG_INFO, "store: slot %u of tenant %s is stable on "
+                  "redis %s; writes go on; ready", redisaddr_slot(s->addr),
+                  s->cfg.tenant, s->where);
+    else
+        state_log(s, LOG_INFO, "store: redis %s accepts writes again; "
+                  "ready", s->where);
+    s->migrating = false;
+}
+
+/* Redis Cluster: the reply says the tenant's slot is being migrated --
+ * the batch script's probe ("MIGRATING ..."), ASK or TRYAGAIN (a
+ * declared key moved already), or, defensively, a script stopped by a
+ * key that is not local. */
+static bool slot_migrating(const struct store *s, const char *e)
+{
+    return redisaddr_cluster(s->addr) &&
+           (!strncmp(e, "MIGRATING", 9) || !strncmp(e, "ASK ", 4) ||
+            !strncmp(e, "TRYAGAIN", 8) || strstr(e, "non local key"));
+}
+
+/* Redis Cluster: "MOVED <slot> <host>:<port>", the node does not serve
+ * the tenant's slot (any more): the migration ended, or a failover, or
+ * the table was stale. The connection is left and the next connect goes
+ * to the node named (redisaddr_hint); the held batches are sent there,
+ * in order, after the lease check, at once (a migration hold ends here:
+ * the new owner tells by itself if it refuses). True when handled. */
+static bool slot_moved(struct store *s, const char *e)
+{
+    if (!redisaddr_cluster(s->addr) || strncmp(e, "MOVED ", 6) != 0)
+        return false;
+    const char *addr = strchr(e + 6, ' ');
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (colon && colon > addr + 1 && colon - addr - 1 < 256) {
+        char host[256];
+        memcpy(host, addr + 1, (size_t)(colon - addr - 1));
+        host[colon - addr - 1] = '\0';
+        int port = atoi(colon + 1);
+        if (port > 0 && port <= 65535)
+            redisaddr_hint(s->addr, host, port);
+    }
+    s->st.slot_moves++;
+    state_log(s, LOG_WARN, "store: redis %s does not serve slot %u of "
+              "tenant %s any more (%s); going there", s->where,
+              redisaddr_slot(s->addr), s->cfg.tenant, e);
+    if (s->refused) {
+        s->refused = false;
+        s->migrating = false;
+        s->fault[0] = '\0';
+    }
+    s->backoff_ms = s->cfg.reconnect_min_ms;
+    snprintf(s->conn_why, sizeof(s->conn_why), "slot moved: %.180s", e);
+    conn_drop(s);
+    return true;
 }
 
 static void rewrite_state(struct store *s, const char *why);
@@ -907,7 +1063,10 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
             not_master(s, reply->str);
             return;
         }
-        refuse_fault(s, "write batch", reply->str);
+        if (slot_moved(s, reply->str))
+            return;
+        refuse_fault(s, "write batch", reply->str,
+                     slot_migrating(s, reply->str));
         return;
     }
     refuse_clear(s);
@@ -1102,7 +1261,8 @@ static void on_wait_reply(redisAsyncContext *ac, void *r, void *priv)
         return;
     if (reply->type == REDIS_REPLY_ERROR) {
         /* "ERR WAIT cannot be used with replica instances": demoted */
-        if (redisaddr_sentinel(s->addr) && strstr(reply->str, "replica")) {
+        if ((redisaddr_sentinel(s->addr) || redisaddr_cluster(s->addr)) &&
+            strstr(reply->str, "replica")) {
             not_master(s, reply->str);
             return;
         }
@@ -1167,11 +1327,13 @@ static void on_lease_reply(redisAsyncContext *ac, void *r, void *priv)
             snprintf(s->conn_why, sizeof(s->conn_why), "%s", reply->str);
         } else if (is_demoted(s, reply->str)) {
             not_master(s, reply->str);
-        } else {
-            /* READONLY, MISCONF, OOM: the connection is fine; ask again
-             * after the backoff. The lease lapses by this engine's clock
-             * meanwhile (SUSPENDED, see on_tick). */
-            refuse_fault(s, "lease", reply->str);
+        } else if (!slot_moved(s, reply->str)) {
+            /* READONLY, MISCONF, OOM, a slot being migrated: the
+             * connection is fine; ask again after the backoff. The lease
+             * lapses by this engine's clock meanwhile (SUSPENDED, see
+             * on_tick). */
+            refuse_fault(s, "lease", reply->str,
+                         slot_migrating(s, reply->str));
             s->next_lease_us = s->retry_at_us;
         }
         return;
@@ -1542,7 +1704,16 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
             term_lost(s, reply->str);
             return;
         }
-        log_error("store: loading state failed: %s", reply->str);
+        if (slot_moved(s, reply->str))
+            return;
+        if (slot_migrating(s, reply->str))
+            /* reads only: nothing to undo; the lease check after the
+             * reconnect holds until the slot is stable, then resumes */
+            state_log(s, LOG_WARN, "store: loading state: slot %u of "
+                      "tenant %s is being migrated (%s); trying again",
+                      redisaddr_slot(s->addr), s->cfg.tenant, reply->str);
+        else
+            log_error("store: loading state failed: %s", reply->str);
         conn_drop(s);
         return;
     }
@@ -1682,6 +1853,11 @@ const char *store_why(const struct store *s)
         return "";
     if (s->auth_failed)
         snprintf(w, n, "redis authentication failed: %s", s->fault);
+    else if (s->refused && s->migrating)
+        snprintf(w, n, "slot %u of tenant %s is being migrated between "
+                 "redis cluster nodes (%.300s); writes are held until it "
+                 "is stable", redisaddr_slot(s->addr), s->cfg.tenant,
+                 s->fault);
     else if (s->refused)
         snprintf(w, n, "redis refuses writes: %s", s->fault);
     else if (s->conn != CONN_READY)
@@ -1768,12 +1944,17 @@ struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
         return NULL;
     }
     redisaddr_set_moved(s->addr, on_moved, s);
-    if (redisaddr_sentinel(s->addr))
-        snprintf(s->where, sizeof(s->where), "master %s (via sentinels)",
-                 s->cfg.master_name);
-    else
-        snprintf(s->where, sizeof(s->where), "%s:%d", s->cfg.host,
-                 s->cfg.port);
+    where_init(s);
+    if (redisaddr_cluster(s->addr)) {
+        size_t a = strlen(CLUSTER_PROBE), b = strlen(storebatch_script);
+        if (!(s->batch_src = malloc(a + b + 1))) {
+            redisaddr_free(s->addr);
+            free(s);
+            return NULL;
+        }
+        memcpy(s->batch_src, CLUSTER_PROBE, a);
+        memcpy(s->batch_src + a, storebatch_script, b + 1);
+    }
     s->wait_backoff_ms = s->cfg.reconnect_min_ms;
     if (hooks)
         s->hooks = *hooks;
@@ -1874,6 +2055,7 @@ void store_free(struct store *s)
         uv_close((uv_handle_t *)s->tick, on_tick_closed);
     }
     redisaddr_free(s->addr);
+    free(s->batch_src);
     while (s->sent_head) {
         struct store_sent *b = s->sent_head;
         s->sent_head = b->next;
@@ -2390,9 +2572,24 @@ int store_check_redis(const struct store_config *in, char *msg, size_t len)
             goto out;
         }
     }
+    if (c.ncluster > 0) {
+        /* a key of the tenant's slot: MOVED / ASK when this node does not
+         * serve it (a stale table, a migration under way) */
+        char key[200];
+        freeReplyObject(r);
+        storebatch_key(key, sizeof(key), c.tenant, "lease");
+        r = redisCommand(rc, "EXISTS %s", key);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(msg, len, "redis %s: does not serve the tenant's "
+                     "slot: %s", where, r ? r->str : rc->errstr);
+            ret = STORE_EUNAVAILABLE;
+            goto out;
+        }
+    }
     snprintf(msg, len, "redis %s: connected%s, PING answered%s", where,
              c.password[0] ? " and authenticated" : "",
-             c.nsentinels > 0 ? ", ROLE master" : "");
+             c.nsentinels > 0 ? ", ROLE master"
+             : c.ncluster > 0 ? ", serves the tenant's slot" : "");
 out:
     if (r)
         freeReplyObject(r);

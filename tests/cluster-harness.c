@@ -47,6 +47,68 @@ redisReply *ch_command(struct cluster_harness *h, int i, const char *fmt, ...)
     return r;
 }
 
+redisReply *ch_command_argv(struct cluster_harness *h, int i, int argc,
+                            const char **argv)
+{
+    struct timeval tv = { .tv_sec = 5 };
+    if (i < 0 || i >= h->n || h->node[i].killed)
+        return NULL;
+    redisContext *rc = redisConnectWithTimeout("127.0.0.1",
+                                               h->node[i].r.port, tv);
+    if (!rc || rc->err) {
+        if (rc)
+            redisFree(rc);
+        return NULL;
+    }
+    redisSetTimeout(rc, tv);
+    redisReply *r = redisCommandArgv(rc, argc, argv, NULL);
+    redisFree(rc);
+    return r;
+}
+
+int ch_migrate_keys(struct cluster_harness *h, int src, int dst,
+                    unsigned slot, int batch, void (*between)(void *arg),
+                    void *arg)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", h->node[dst].r.port);
+    for (;;) {
+        redisReply *keys = ch_command(h, src, "CLUSTER GETKEYSINSLOT %u %d",
+                                      slot, batch);
+        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(keys);
+            return -EIO;
+        }
+        if (keys->elements == 0) {
+            freeReplyObject(keys);
+            return 0;
+        }
+        const char *argv[8 + 64];
+        int n = 0;
+        argv[n++] = "MIGRATE";
+        argv[n++] = "127.0.0.1";
+        argv[n++] = port;
+        argv[n++] = "";
+        argv[n++] = "0";
+        argv[n++] = "5000";
+        argv[n++] = "KEYS";
+        for (size_t k = 0; k < keys->elements && n < 8 + 64; k++)
+            argv[n++] = keys->element[k]->str;
+        redisReply *r = ch_command_argv(h, src, n, argv);
+        bool ok = r && r->type == REDIS_REPLY_STATUS &&
+                  !strcmp(r->str, "OK");
+        if (!ok)
+            fprintf(stderr, "cluster-harness: MIGRATE: %s\n",
+                    r && r->str ? r->str : "no reply");
+        freeReplyObject(r);
+        freeReplyObject(keys);
+        if (!ok)
+            return -EIO;
+        if (between)
+            between(arg);
+    }
+}
+
 int ch_node_by_port(const struct cluster_harness *h, int port)
 {
     for (int i = 0; i < h->n; i++)

@@ -53,6 +53,17 @@ void ch_kill(struct cluster_harness *h, int i);
 /* Sends a command to node i on a fresh blocking connection (2 s
  * timeouts). Returns the reply (free with freeReplyObject) or NULL. */
 redisReply *ch_command(struct cluster_harness *h, int i, const char *fmt, ...);
+/* The same with an argument vector (argc strings), for commands whose
+ * length varies (MIGRATE ... KEYS k1 k2 ...). */
+redisReply *ch_command_argv(struct cluster_harness *h, int i, int argc,
+                            const char **argv);
+/* Moves every key of `slot` from node src to node dst with MIGRATE, at
+ * most `batch` keys per call, calling `between` (may be NULL) with `arg`
+ * after each call: the slot must be IMPORTING on dst and MIGRATING on
+ * src already. 0, or -EIO (a reply that is not OK; printed). */
+int ch_migrate_keys(struct cluster_harness *h, int src, int dst,
+                    unsigned slot, int batch, void (*between)(void *arg),
+                    void *arg);
 /* Waits until every node not killed reports cluster_state:ok,
  * cluster_known_nodes equal to the number of nodes, and lists every node
  * not killed (primaries and replicas) in CLUSTER SLOTS. 0 or
