@@ -551,18 +551,15 @@ static int cmd_status(struct opts *o, int argc, char **argv)
         ready.body[strcspn(ready.body, "\r\n")] = '\0';
     }
     if (o->json) {
+        char e[300];
+        snprintf(e, sizeof(e), "%s:%d", o->host, o->port);
         j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
-                      "engine", "", "queues", (json_int_t)st->n_queues,
+                      "engine", e, "queues", (json_int_t)st->n_queues,
                       "contacts_waiting", (json_int_t)st->contacts_waiting,
                       "agents_logged_in", (json_int_t)st->agents_logged_in,
                       "clients_in_grace", (json_int_t)st->clients_in_grace,
                       "auth_failures", (json_int_t)st->auth_failures,
                       "quota_refusals", (json_int_t)st->quota_refusals);
-        {
-            char e[300];
-            snprintf(e, sizeof(e), "%s:%d", o->host, o->port);
-            json_object_set_new(j, "engine", json_string(e));
-        }
         if (o->http_port) {
             json_object_set_new(j, "ready", json_boolean(ready.status == 200));
             json_object_set_new(j, "readyz", json_string(ready.body));
