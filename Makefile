@@ -160,7 +160,10 @@ $(DAEMON): $(B)/obj/engine/main.o $(LIBENGINE) $(LIBPROTO)
 $(BENCH_BINS): $(B)/%: $(B)/obj/bench/%.o $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(TOOL_BINS): $(B)/%: $(B)/obj/tools/%.o $(LIBPROTO)
+# Tools may link the engine's library (ccroute's `config check` runs the
+# engine's own configuration loader); a static library adds only what a
+# tool calls.
+$(TOOL_BINS): $(B)/%: $(B)/obj/tools/%.o $(LIBENGINE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/%.o $(LIBTEST) $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
