@@ -7,10 +7,11 @@
  *    queue (and its derived queues) in arrival order; the level masks and
  *    cached first nodes agree with the trees; every treap is a heap and a
  *    search tree with exact sizes and weight sums;
- *  - pools: a valid ring record or treap entry belongs to an agent that
- *    can take the channel now, with the key it would get now, and the
- *    pool counters count exactly the valid ones (lazy membership, see
- *    router.c); weighted random pools hold no stale entry;
+ *  - pools: a valid ring record, heap record or treap entry belongs to
+ *    an agent that can take the channel now, with the key it would get
+ *    now, once per pool, and the pool counters count exactly the valid
+ *    ones (lazy membership, see router.c); rings are in key order, heaps
+ *    in heap order; weighted random pools hold no stale entry;
  *  - agents: the work list matches the busy counters, never over
  *    capacity; wrap-up iff a wrap-up timer; logged-out agents only while
  *    they finish contacts;
@@ -20,6 +21,7 @@
  *  - the timer heap is in order.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "router.h"
 #include "router-int.h"
@@ -56,8 +58,25 @@ static int check_tree(const struct tnode *n, const struct tnode *parent,
     return 0;
 }
 
-int router_check(const struct router *r, char *buf, size_t len)
+/* The agent's score in queue qi: what its record references must carry
+ * (the order of most skilled heaps, the weights of weighted random). */
+static unsigned skill_score_of(const struct router *r, const struct agent *a,
+                               unsigned qi)
 {
+    const struct queue *q = &r->queues[qi];
+    unsigned s = 0;
+    for (unsigned i = 0; i < q->nreq; i++)
+        for (unsigned k = 0; k < a->nskills; k++)
+            if (a->skill[k] == q->req_skill[i])
+                s += a->level[k];
+    return s;
+}
+
+/* stamp: max_agents zeroed words, to find an agent twice in one heap. */
+static int check_all(const struct router *r, char *buf, size_t len,
+                     uint32_t *stamp)
+{
+    uint32_t heapno = 0;
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
     uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
@@ -165,6 +184,43 @@ int router_check(const struct router *r, char *buf, size_t len)
                     }
                     lrecs += valid;
                     members += p->li.members;
+                } else if (pool_is_heap(q)) {
+                    /* heap order; each valid record of an agent that can
+                     * take the channel, has a record reference here and
+                     * carries its current key; one valid record each */
+                    if (p->t.root || p->li.rec || p->li.members ||
+                        !aheap_check(&p->h))
+                        FAIL("queue %s: heap broken", q->name);
+                    heapno++;
+                    for (uint32_t i = 0; i < p->h.len; i++) {
+                        const struct hrec *x = &p->h.v[i];
+                        if (x->agent >= r->max_agents)
+                            FAIL("queue %s: heap holds a bad handle",
+                                 q->name);
+                        if (!hrec_valid(r, x, q->strategy, ch))
+                            continue;
+                        const struct agent *a = &r->agents[x->agent];
+                        const struct aref *f = NULL;
+                        for (unsigned k = 0; k < a->nev[ch]; k++)
+                            if (a->ev[ch][k].queue == qi &&
+                                a->ev[ch][k].tier == l && !a->ev[ch][k].e)
+                                f = &a->ev[ch][k];
+                        if (!f || !can_take(r, a, ch))
+                            FAIL("queue %s: valid record of agent %s that "
+                                 "cannot take it", q->name, a->id);
+                        uint64_t k1, k2;
+                        hrec_key(a, q->strategy, f->score, &k1, &k2);
+                        if (k1 != x->k1 || k2 != x->k2)
+                            FAIL("queue %s: stale key of agent %s in a heap",
+                                 q->name, a->id);
+                        if (stamp[x->agent] == heapno)
+                            FAIL("queue %s: two valid records of agent "
+                                 "%s", q->name, a->id);
+                        stamp[x->agent] = heapno;
+                        valid++;
+                    }
+                    lrecs += valid;
+                    members += p->h.members;
                 } else {
                     /* every linked entry, valid or stale, in key order */
                     uint32_t cnt = 0;
@@ -185,7 +241,8 @@ int router_check(const struct router *r, char *buf, size_t len)
                         prev = x;
                         cnt++;
                     }
-                    if (p->li.rec || p->li.members || cnt != treap_size(&p->t))
+                    if (p->li.rec || p->li.members || p->h.v ||
+                        p->h.members || cnt != treap_size(&p->t))
                         FAIL("queue %s: ring in a treap pool", q->name);
                     pooled += cnt;
                 }
@@ -242,7 +299,8 @@ int router_check(const struct router *r, char *buf, size_t len)
             for (unsigned i = 0; i < a->nev[ch]; i++) {
                 const struct aref *f = &a->ev[ch][i];
                 if (f->strat != r->queues[f->queue].strategy ||
-                    !f->e != pool_is_ring(&r->queues[f->queue]))
+                    !f->e != pool_is_rec(&r->queues[f->queue]) ||
+                    f->score != skill_score_of(r, a, f->queue))
                     FAIL("agent %s: entry of the wrong kind", a->id);
                 if (!f->e) {
                     lrefs++;
@@ -352,4 +410,18 @@ int router_check(const struct router *r, char *buf, size_t len)
     if (buf && len)
         buf[0] = 0;
     return 0;
+}
+
+int router_check(const struct router *r, char *buf, size_t len)
+{
+    uint32_t *stamp = calloc(r->max_agents ? r->max_agents : 1,
+                             sizeof(*stamp));
+    if (!stamp) {
+        if (buf && len)
+            snprintf(buf, len, "out of memory for the check");
+        return ROUTER_ENOMEM;
+    }
+    int rc = check_all(r, buf, len, stamp);
+    free(stamp);
+    return rc;
 }

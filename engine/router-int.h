@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aheap.h"
 #include "idmap.h"
 #include "lring.h"
 #include "rng.h"
@@ -42,8 +43,9 @@ struct aent {
 /* An agent's reference to one of its entries, with what a walk over them
  * needs (pool, strategy) so that the walk does not touch the entry. */
 struct aref {
-    struct aent *e;             /* NULL in a longest idle pool (a record) */
+    struct aent *e;             /* NULL in a ring or heap pool (records) */
     uint16_t queue;
+    uint16_t score;             /* on the queue's base skills */
     uint8_t tier;
     uint8_t strat;
     uint8_t first;              /* first tier-0 entry of its queue */
@@ -51,11 +53,13 @@ struct aref {
 
 /* Available agents of one (queue, tier, channel), n of them (valid).
  * Longest idle keeps a ring of records (lring.h) valid iff a record's
- * epoch is its agent's lep for the pool's channel; every other strategy
- * keeps a treap of entries. */
+ * epoch is its agent's lep for the pool's channel; most skilled a heap of
+ * records (aheap.h) valid by lep too, least occupied one valid by oep;
+ * round robin and weighted random keep a treap of entries. */
 struct apool {
     struct treap t;
     struct lring li;
+    struct aheap h;
     uint32_t n;
 };
 
@@ -132,7 +136,10 @@ struct agent {
     uint16_t pbusy;                         /* busy_total, idle_seq when */
     uint64_t pidle;                         /* the entries were last keyed */
     uint32_t ep[NCH];                       /* availability epochs */
-    uint32_t lep[NCH];                      /* longest idle record epochs */
+    uint32_t lep[NCH];                      /* ring and most skilled heap
+                                               record epochs */
+    uint32_t oep[NCH];                      /* least occupied heap record
+                                               epochs */
     uint32_t work_head, work_tail;          /* offered + assigned */
     struct treap pref;
     struct timerheap_node timer;            /* wrap-up end */
@@ -184,6 +191,8 @@ struct router {
     unsigned nchunks;
     struct timerheap timers;    /* contacts' and agents' timers */
     struct lring_ops lops;      /* what the rings ask of agents */
+    struct aheap_ops hops_ms;   /* what the heaps ask: most skilled */
+    struct aheap_ops hops_lo;   /* least occupied */
     uint32_t *scratch;          /* max_agents, for virtual queue creation */
     struct router_event *out;
     size_t nout, out_cap;
@@ -243,6 +252,51 @@ static inline void aent_key(const struct router *r, const struct agent *a,
 static inline bool pool_is_ring(const struct queue *q)
 {
     return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
+}
+
+static inline bool strat_is_heap(unsigned strat)
+{
+    return strat == ROUTER_STRATEGY_MOST_SKILLED ||
+           strat == ROUTER_STRATEGY_LEAST_OCCUPIED;
+}
+
+static inline bool pool_is_heap(const struct queue *q)
+{
+    return strat_is_heap(q->strategy);
+}
+
+/* Pools of records (rings, heaps) rather than treap entries. */
+static inline bool pool_is_rec(const struct queue *q)
+{
+    return pool_is_ring(q) || pool_is_heap(q);
+}
+
+/* The heap key of agent a in a pool of strategy strat (most skilled or
+ * least occupied), score its score there: the same order aent_key() gives
+ * a treap entry. */
+static inline void hrec_key(const struct agent *a, unsigned strat,
+                            unsigned score, uint64_t *k1, uint64_t *k2)
+{
+    uint64_t hi = strat == ROUTER_STRATEGY_MOST_SKILLED ? 4095u - score
+                                                         : a->busy_total;
+    *k1 = (hi << 52) | (a->idle_since & IDLE_MASK);
+    *k2 = a->idle_seq;
+}
+
+/* The epoch that keeps the agent's heap records of strategy strat valid
+ * on channel ch: a most skilled key changes when idle_since does, like a
+ * longest idle one (lep); a least occupied key also with the busy slots
+ * (oep). */
+static inline uint32_t hrec_epoch(const struct agent *a, unsigned strat,
+                                  unsigned ch)
+{
+    return strat == ROUTER_STRATEGY_MOST_SKILLED ? a->lep[ch] : a->oep[ch];
+}
+
+static inline bool hrec_valid(const struct router *r, const struct hrec *x,
+                              unsigned strat, unsigned ch)
+{
+    return hrec_epoch(&r->agents[x->agent], strat, ch) == x->ep;
 }
 
 /* Agent a became idle before agent b: longest idle order, and the tie

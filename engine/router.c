@@ -529,6 +529,35 @@ static inline struct apool *aref_pool(struct router *r, const struct aref *f,
     return &r->queues[f->queue].apool[f->tier][ch];
 }
 
+/* ---- most skilled and least occupied heaps (aheap.h) ---- */
+
+static bool hops_ms_valid_fn(const void *ctx, unsigned ch,
+                             const struct hrec *x)
+{
+    return hrec_valid(ctx, x, ROUTER_STRATEGY_MOST_SKILLED, ch);
+}
+
+static bool hops_lo_valid_fn(const void *ctx, unsigned ch,
+                             const struct hrec *x)
+{
+    return hrec_valid(ctx, x, ROUTER_STRATEGY_LEAST_OCCUPIED, ch);
+}
+
+/* Pushes a valid record of agent a, with its current key, to the heap of
+ * the pool that reference f names (channel ch). */
+static inline void heap_add(struct router *r, struct agent *a,
+                            const struct aref *f, unsigned ch)
+{
+    struct hrec x;
+    hrec_key(a, f->strat, f->score, &x.k1, &x.k2);
+    x.agent = ahandle(r, a);
+    x.ep = hrec_epoch(a, f->strat, ch);
+    aheap_push(&aref_pool(r, f, ch)->h,
+               f->strat == ROUTER_STRATEGY_MOST_SKILLED ? &r->hops_ms
+                                                        : &r->hops_lo,
+               ch, x);
+}
+
 /* (Re)links entry e of agent a with a fresh key and the current epoch. */
 static void aent_relink(struct router *r, struct agent *a, struct aent *e)
 {
@@ -583,6 +612,7 @@ static void agent_reindex(struct router *r, struct agent *a)
             a->pooled &= (uint8_t)~(1U << ch);
             a->ep[ch]++;
             a->lep[ch]++;
+            a->oep[ch]++;
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 p->n--;
@@ -601,8 +631,10 @@ static void agent_reindex(struct router *r, struct agent *a)
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 if (ev[i].e)
                     aent_rejoin(r, a, ev[i].e);
-                else
+                else if (ev[i].strat == ROUTER_STRATEGY_LONGEST_IDLE)
                     lring_add(r, p, a, ch);
+                else
+                    heap_add(r, a, &ev[i], ch);
                 p->n++;
             }
             if (n)
@@ -611,24 +643,27 @@ static void agent_reindex(struct router *r, struct agent *a)
         }
         if (!idle_chg && !busy_chg)
             continue;
+        /* new keys: new records (the old ones go stale) */
         if (idle_chg)
-            a->lep[ch]++;       /* the records move to the back */
+            a->lep[ch]++;
+        a->oep[ch]++;
         for (unsigned i = 0; i < n; i++) {
-            unsigned st = ev[i].strat;
-            if (st == ROUTER_STRATEGY_LONGEST_IDLE) {
+            switch (ev[i].strat) {
+            case ROUTER_STRATEGY_LONGEST_IDLE:
                 if (idle_chg)
                     lring_add(r, aref_pool(r, &ev[i], ch), a, ch);
-                continue;
+                break;
+            case ROUTER_STRATEGY_MOST_SKILLED:
+                if (idle_chg)
+                    heap_add(r, a, &ev[i], ch);
+                break;
+            case ROUTER_STRATEGY_LEAST_OCCUPIED:
+                heap_add(r, a, &ev[i], ch);
+                break;
+            default:            /* keys of their own (round robin) or
+                                   none (weighted random) */
+                break;
             }
-            if (st == ROUTER_STRATEGY_ROUND_ROBIN ||
-                st == ROUTER_STRATEGY_WEIGHTED_RANDOM ||
-                (!idle_chg && st != ROUTER_STRATEGY_LEAST_OCCUPIED))
-                continue;
-            struct aent *e = ev[i].e;
-            uint64_t k1, k2;
-            aent_key(r, a, e, &k1, &k2);
-            if (e->node.k1 != k1 || e->node.k2 != k2)
-                aent_relink(r, a, e);
         }
     }
     a->pidle = a->idle_seq;
@@ -1007,7 +1042,10 @@ static void aref_drop(struct router *r, const struct agent *a,
     if (!e) {
         if (a->pooled & (1U << ch))
             p->n--;
-        lring_unreserve(&p->li);
+        if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE)
+            lring_unreserve(&p->li);
+        else
+            aheap_unreserve(&p->h);
         return;
     }
     if (aent_valid(r, e))
@@ -1024,6 +1062,7 @@ static void agent_drop_entries(struct router *r, struct agent *a)
             aref_drop(r, a, &a->ev[ch][i], ch);
         a->nev[ch] = 0;
         a->lep[ch]++;           /* its records go stale */
+        a->oep[ch]++;
     }
     a->pooled = 0;
 }
@@ -1067,8 +1106,12 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             a->cev[ch] = (uint16_t)cap;
         }
         struct aent *e = NULL;
+        unsigned score = skill_score(a, q);
         if (pool_is_ring(q)) {
             if (lring_reserve(&q->apool[tier][ch].li) < 0)
+                return ROUTER_ENOMEM;
+        } else if (pool_is_heap(q)) {
+            if (aheap_reserve(&q->apool[tier][ch].h) < 0)
                 return ROUTER_ENOMEM;
         } else {
             if (!(e = aent_get(r)))
@@ -1077,7 +1120,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             e->queue = (uint16_t)qi;
             e->tier = (uint8_t)tier;
             e->ch = (uint8_t)ch;
-            e->score = (uint16_t)skill_score(a, q);
+            e->score = (uint16_t)score;
             e->node.w = e->score ? e->score : 1;
             e->rr = a->uid;
             e->node.prio = next_prio(r);
@@ -1086,6 +1129,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             q->staffed++;
         q->nserv[ch]++;
         a->ev[ch][a->nev[ch]++] = (struct aref){e, (uint16_t)qi,
+                                                (uint16_t)score,
                                                 (uint8_t)tier,
                                                 (uint8_t)q->strategy, first};
         first = false;
@@ -1094,6 +1138,30 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
 }
 
 /* ---- decisions ---- */
+
+/* The smallest valid record of heap h, from slot i down, of an agent that
+ * c does not exclude and ordered before *best (when *found): a walk that
+ * enters only subtrees whose root orders before the best so far, so it
+ * visits the stale and excluded records ahead of the answer and their
+ * children. Recursion depth <= the heap's height. */
+static void heap_best(const struct router *r, const struct aheap *h,
+                      uint32_t i, const struct contact *c,
+                      aheap_valid_cb valid, unsigned ch, struct hrec *best,
+                      bool *found)
+{
+    if (i >= h->len)
+        return;
+    const struct hrec *x = &h->v[i];
+    if (*found && !hrec_less(x, best))
+        return;
+    if (valid(r, ch, x) && !excluded(c, &r->agents[x->agent])) {
+        *best = *x;
+        *found = true;
+        return;
+    }
+    heap_best(r, h, 2 * i + 1, c, valid, ch, best, found);
+    heap_best(r, h, 2 * i + 2, c, valid, ch, best, found);
+}
 
 static struct agent *best_agent(struct router *r, struct contact *c)
 {
@@ -1155,6 +1223,30 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             }
         }
         return best;
+    }
+    if (pool_is_heap(q)) {
+        const struct aheap_ops *o =
+            q->strategy == ROUTER_STRATEGY_MOST_SKILLED ? &r->hops_ms
+                                                        : &r->hops_lo;
+        struct hrec best = {0};
+        bool found = false;
+        for (unsigned l = 0; l <= c->level; l++) {
+            struct apool *p = &q->apool[l][ch];
+            if (!p->n)
+                continue;
+            const struct hrec *x;
+            while ((x = aheap_top(&p->h)) && !o->valid(r, ch, x))
+                aheap_pop(&p->h);       /* stale at the top: dropped */
+            if (!x || (found && !hrec_less(x, &best)))
+                continue;
+            if (!excluded(c, &r->agents[x->agent])) {
+                best = *x;
+                found = true;
+                continue;
+            }
+            heap_best(r, &p->h, 0, c, o->valid, ch, &best, &found);
+        }
+        return found ? &r->agents[best.agent] : NULL;
     }
     struct tnode *best = NULL;
     for (unsigned l = 0; l <= c->level; l++) {
@@ -1516,6 +1608,8 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->agents = calloc(r->max_agents, sizeof(*r->agents));
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
     r->lops = (struct lring_ops){r, lring_valid_cb_fn, lring_before_cb_fn};
+    r->hops_ms = (struct aheap_ops){r, hops_ms_valid_fn};
+    r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
@@ -1616,7 +1710,10 @@ void router_free(struct router *r)
     for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++)
+            {
                 lring_free(&r->queues[qi].apool[l][ch].li);
+                aheap_free(&r->queues[qi].apool[l][ch].h);
+            }
     free(r->queues);
     for (uint32_t i = 0; r->agents && i < r->max_agents; i++) {
         free(r->agents[i].served);
@@ -1735,11 +1832,12 @@ static int queue_index_agents(struct router *r, int qi)
         const struct aref *f = &a->ev[ch][before];
         struct apool *p = &q->apool[f->tier][ch];
         p->n++;
-        if (!f->e) {
+        if (f->e)
+            aent_relink(r, a, f->e);
+        else if (pool_is_ring(q))
             r->scratch[nidx++] = i;
-            continue;
-        }
-        aent_relink(r, a, f->e);
+        else
+            heap_add(r, a, f, ch);
     }
     qsort_r(r->scratch, nidx, sizeof(r->scratch[0]), idle_cmp, r);
     for (uint32_t i = 0; i < nidx; i++) {
@@ -1872,7 +1970,10 @@ static void queue_free(struct router *r, int qi)
     r->nunused--;
     for (unsigned l = 0; l < NLEV; l++)
         for (unsigned c = 0; c < NCH; c++)
+        {
             lring_free(&q->apool[l][c].li);
+            aheap_free(&q->apool[l][c].h);
+        }
     memset(q, 0, sizeof(*q));
     q->dead = true;
     q->qnext = r->queue_free;
@@ -2263,10 +2364,12 @@ int router_agent_login(struct router *r, uint64_t now,
         r->agent_free = a->next;
         /* record epochs outlive the slot: stale records of the agent that
          * had it may still sit in rings */
-        uint32_t lep[NCH];
+        uint32_t lep[NCH], oep[NCH];
         memcpy(lep, a->lep, sizeof(lep));
+        memcpy(oep, a->oep, sizeof(oep));
         memset(a, 0, sizeof(*a));
         memcpy(a->lep, lep, sizeof(lep));
+        memcpy(a->oep, oep, sizeof(oep));
         copy_id(a->id, spec->id);
         a->idh = idh;
         a->live = 1;
