@@ -11,7 +11,8 @@
  *    an agent that can take the channel now, with the key it would get
  *    now, once per pool, and the pool counters count exactly the valid
  *    ones (lazy membership, see router.c); rings are in key order, heaps
- *    in heap order; weighted random pools hold no stale entry;
+ *    in heap order, weighted pools in uid order with exact weights and
+ *    Fenwick sums;
  *  - agents: the work list matches the busy counters, never over
  *    capacity; wrap-up iff a wrap-up timer; logged-out agents only while
  *    they finish contacts;
@@ -79,6 +80,7 @@ static int check_all(const struct router *r, char *buf, size_t len,
     uint32_t heapno = 0;
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
+    uint32_t wmembers = 0, wrefs = 0;
     uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
@@ -221,6 +223,40 @@ static int check_all(const struct router *r, char *buf, size_t len,
                     }
                     lrecs += valid;
                     members += p->h.members;
+                } else if (pool_is_wpool(q)) {
+                    /* each member's slot named by its reference, weighted
+                     * iff the agent can take the channel */
+                    if (p->t.root || p->li.rec || p->li.members || p->h.v ||
+                        p->h.members || !wpool_check(&p->w))
+                        FAIL("queue %s: weighted pool broken", q->name);
+                    for (uint32_t i = 0; i < p->w.len; i++) {
+                        uint32_t ag = p->w.agent[i];
+                        if (ag == WPOOL_HOLE)
+                            continue;
+                        if (ag >= r->max_agents)
+                            FAIL("queue %s: weighted pool holds a bad "
+                                 "handle", q->name);
+                        const struct agent *a = &r->agents[ag];
+                        const struct aref *f = NULL;
+                        for (unsigned k = 0; k < a->nev[ch]; k++)
+                            if (a->ev[ch][k].queue == qi &&
+                                a->ev[ch][k].tier == l)
+                                f = &a->ev[ch][k];
+                        if (!f || f->slot != i)
+                            FAIL("queue %s: slot %u of agent %s not its "
+                                 "reference's", q->name, i, a->id);
+                        uint32_t want = can_take(r, a, ch)
+                                            ? wr_weight(f->score) : 0;
+                        if (p->w.w[i] != want)
+                            FAIL("queue %s: agent %s weighs %u, not %u",
+                                 q->name, a->id, p->w.w[i], want);
+                        if (i && p->w.agent[i - 1] != WPOOL_HOLE &&
+                            r->agents[p->w.agent[i - 1]].uid >= a->uid)
+                            FAIL("queue %s: weighted pool not in uid order",
+                                 q->name);
+                        valid += want != 0;
+                    }
+                    wmembers += p->w.members;
                 } else {
                     /* every linked entry, valid or stale, in key order */
                     uint32_t cnt = 0;
@@ -234,15 +270,12 @@ static int check_all(const struct router *r, char *buf, size_t len,
                             FAIL("queue %s: agent pool broken", q->name);
                         if (aent_valid(r, e))
                             valid++;
-                        else if (q->strategy ==
-                                 ROUTER_STRATEGY_WEIGHTED_RANDOM)
-                            FAIL("queue %s: stale entry in a weighted pool",
-                                 q->name);
                         prev = x;
                         cnt++;
                     }
                     if (p->li.rec || p->li.members || p->h.v ||
-                        p->h.members || cnt != treap_size(&p->t))
+                        p->h.members || p->w.agent || p->w.members ||
+                        cnt != treap_size(&p->t))
                         FAIL("queue %s: ring in a treap pool", q->name);
                     pooled += cnt;
                 }
@@ -299,10 +332,13 @@ static int check_all(const struct router *r, char *buf, size_t len,
             for (unsigned i = 0; i < a->nev[ch]; i++) {
                 const struct aref *f = &a->ev[ch][i];
                 if (f->strat != r->queues[f->queue].strategy ||
-                    !f->e != pool_is_rec(&r->queues[f->queue]) ||
                     f->score != skill_score_of(r, a, f->queue))
                     FAIL("agent %s: entry of the wrong kind", a->id);
-                if (!f->e) {
+                if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+                    wrefs++;
+                    continue;
+                }
+                if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
                     lrefs++;
                     lwant += can_take(r, a, ch);
                     continue;
@@ -315,9 +351,9 @@ static int check_all(const struct router *r, char *buf, size_t len,
         }
         for (unsigned ch = 0; ch < NCH; ch++)
         for (unsigned i = 0; i < a->nev[ch]; i++) {
-            const struct aent *e = a->ev[ch][i].e;
-            if (!e)
+            if (a->ev[ch][i].strat != ROUTER_STRATEGY_ROUND_ROBIN)
                 continue;
+            const struct aent *e = a->ev[ch][i].e;
             const struct queue *q = &r->queues[e->queue];
             bool want = can_take(r, a, e->ch);
             /* an agent that can take the channel has a valid entry in
@@ -330,8 +366,7 @@ static int check_all(const struct router *r, char *buf, size_t len,
             entries++;
             if (!want)
                 continue;
-            if (!pool_is_ring(q) &&
-                treap_root_of((struct tnode *)&e->node) !=
+            if (treap_root_of((struct tnode *)&e->node) !=
                     q->apool[e->tier][e->ch].t.root)
                 FAIL("agent %s: entry not reachable from its pool", a->id);
             uint64_t k1, k2;
@@ -392,6 +427,8 @@ static int check_all(const struct router *r, char *buf, size_t len,
                  perch[ch], r->npooled[ch]);
     if (pooled != entries)
         FAIL("%u agent entries in pools but %u marked", pooled, entries);
+    if (wmembers != wrefs)
+        FAIL("%u weighted pool members for %u references", wmembers, wrefs);
     if (lrecs != lwant || members != lrefs)
         FAIL("%u valid ring records for %u agents that can take them, "
              "%u members for %u entries", lrecs, lwant, members, lrefs);

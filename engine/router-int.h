@@ -17,6 +17,7 @@
 #include "router-t.h"
 #include "timerheap.h"
 #include "treap.h"
+#include "wpool.h"
 
 #define NLEV (ROUTER_MAX_STEPS + 1)
 #define NCH ROUTER_CH_COUNT
@@ -43,7 +44,10 @@ struct aent {
 /* An agent's reference to one of its entries, with what a walk over them
  * needs (pool, strategy) so that the walk does not touch the entry. */
 struct aref {
-    struct aent *e;             /* NULL in a ring or heap pool (records) */
+    union {
+        struct aent *e;         /* round robin: the treap entry */
+        uint32_t slot;          /* weighted random: the slot in the wpool */
+    };
     uint16_t queue;
     uint16_t score;             /* on the queue's base skills */
     uint8_t tier;
@@ -55,11 +59,13 @@ struct aref {
  * Longest idle keeps a ring of records (lring.h) valid iff a record's
  * epoch is its agent's lep for the pool's channel; most skilled a heap of
  * records (aheap.h) valid by lep too, least occupied one valid by oep;
- * round robin and weighted random keep a treap of entries. */
+ * weighted random a pool of weighted slots (wpool.h), the weight non-zero
+ * iff the agent can take the channel; round robin a treap of entries. */
 struct apool {
     struct treap t;
     struct lring li;
     struct aheap h;
+    struct wpool w;
     uint32_t n;
 };
 
@@ -265,10 +271,21 @@ static inline bool pool_is_heap(const struct queue *q)
     return strat_is_heap(q->strategy);
 }
 
-/* Pools of records (rings, heaps) rather than treap entries. */
-static inline bool pool_is_rec(const struct queue *q)
+/* Pools of treap entries (struct aent): round robin only. */
+static inline bool pool_is_treap(const struct queue *q)
 {
-    return pool_is_ring(q) || pool_is_heap(q);
+    return q->strategy == ROUTER_STRATEGY_ROUND_ROBIN;
+}
+
+static inline bool pool_is_wpool(const struct queue *q)
+{
+    return q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM;
+}
+
+/* The weight of an available agent of score s in a weighted random pool. */
+static inline uint32_t wr_weight(unsigned s)
+{
+    return s ? s : 1;
 }
 
 /* The heap key of agent a in a pool of strategy strat (most skilled or

@@ -616,25 +616,31 @@ static void agent_reindex(struct router *r, struct agent *a)
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 p->n--;
-                if (ev[i].strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
-                    pool_remove(&r->queues[ev[i].queue], p, &ev[i].e->node);
-                    ev[i].e->inpool = 0;
-                }
+                if (ev[i].strat == ROUTER_STRATEGY_WEIGHTED_RANDOM)
+                    wpool_set(&p->w, ev[i].slot, 0);
             }
             continue;
         }
         if (!was) {
             for (unsigned i = 0; i < n; i++)
-                if (ev[i].e)
+                if (ev[i].strat == ROUTER_STRATEGY_ROUND_ROBIN)
                     __builtin_prefetch((const char *)ev[i].e + 64);
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
-                if (ev[i].e)
-                    aent_rejoin(r, a, ev[i].e);
-                else if (ev[i].strat == ROUTER_STRATEGY_LONGEST_IDLE)
+                switch (ev[i].strat) {
+                case ROUTER_STRATEGY_LONGEST_IDLE:
                     lring_add(r, p, a, ch);
-                else
+                    break;
+                case ROUTER_STRATEGY_ROUND_ROBIN:
+                    aent_rejoin(r, a, ev[i].e);
+                    break;
+                case ROUTER_STRATEGY_WEIGHTED_RANDOM:
+                    wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
+                    break;
+                default:
                     heap_add(r, a, &ev[i], ch);
+                    break;
+                }
                 p->n++;
             }
             if (n)
@@ -1034,20 +1040,24 @@ static void aref_drop(struct router *r, const struct agent *a,
                       const struct aref *f, unsigned ch)
 {
     struct queue *q = &r->queues[f->queue];
-    struct aent *e = f->e;
     struct apool *p = aref_pool(r, f, ch);
     if (f->first)
         q->staffed--;
     q->nserv[ch]--;
-    if (!e) {
+    if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
         if (a->pooled & (1U << ch))
             p->n--;
-        if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE)
+        if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE) {
             lring_unreserve(&p->li);
-        else
+        } else if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+            wpool_set(&p->w, f->slot, 0);
+            wpool_remove(&p->w, f->slot);
+        } else {
             aheap_unreserve(&p->h);
+        }
         return;
     }
+    struct aent *e = f->e;
     if (aent_valid(r, e))
         p->n--;
     if (e->inpool)
@@ -1084,6 +1094,25 @@ static void agent_release(struct router *r, struct agent *a)
     r->nagents--;
 }
 
+/* A weighted random pool's compaction moved `agent` to `slot`: its
+ * reference follows. */
+struct wmoved_ctx {
+    struct router *r;
+    uint16_t queue;
+    unsigned ch;
+};
+
+static void wpool_moved_fn(void *ctx, uint32_t agent, uint32_t slot)
+{
+    const struct wmoved_ctx *mc = ctx;
+    struct agent *a = &mc->r->agents[agent];
+    for (unsigned i = 0; i < a->nev[mc->ch]; i++)
+        if (a->ev[mc->ch][i].queue == mc->queue) {
+            a->ev[mc->ch][i].slot = slot;
+            return;
+        }
+}
+
 /* Builds the entries of `a` for queue qi; `list` from the login spec. */
 static int agent_add_queue(struct router *r, struct agent *a, int qi)
 {
@@ -1105,14 +1134,25 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             a->ev[ch] = v;
             a->cev[ch] = (uint16_t)cap;
         }
+        struct aref f = {.queue = (uint16_t)qi,
+                         .score = (uint16_t)skill_score(a, q),
+                         .tier = (uint8_t)tier,
+                         .strat = (uint8_t)q->strategy,
+                         .first = first};
         struct aent *e = NULL;
-        unsigned score = skill_score(a, q);
         if (pool_is_ring(q)) {
             if (lring_reserve(&q->apool[tier][ch].li) < 0)
                 return ROUTER_ENOMEM;
         } else if (pool_is_heap(q)) {
             if (aheap_reserve(&q->apool[tier][ch].h) < 0)
                 return ROUTER_ENOMEM;
+        } else if (pool_is_wpool(q)) {
+            struct wmoved_ctx mc = {r, (uint16_t)qi, ch};
+            int s = wpool_add(&q->apool[tier][ch].w, ahandle(r, a),
+                              wpool_moved_fn, &mc);
+            if (s < 0)
+                return ROUTER_ENOMEM;
+            f.slot = (uint32_t)s;
         } else {
             if (!(e = aent_get(r)))
                 return ROUTER_ENOMEM;
@@ -1120,18 +1160,16 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             e->queue = (uint16_t)qi;
             e->tier = (uint8_t)tier;
             e->ch = (uint8_t)ch;
-            e->score = (uint16_t)score;
-            e->node.w = e->score ? e->score : 1;
+            e->score = f.score;
+            e->node.w = 1;
             e->rr = a->uid;
             e->node.prio = next_prio(r);
+            f.e = e;
         }
         if (first)
             q->staffed++;
         q->nserv[ch]++;
-        a->ev[ch][a->nev[ch]++] = (struct aref){e, (uint16_t)qi,
-                                                (uint16_t)score,
-                                                (uint8_t)tier,
-                                                (uint8_t)q->strategy, first};
+        a->ev[ch][a->nev[ch]++] = f;
         first = false;
     }
     return 0;
@@ -1174,28 +1212,31 @@ static struct agent *best_agent(struct router *r, struct contact *c)
     if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
         uint64_t total = 0;
         for (unsigned l = 0; l <= c->level; l++)
-            total += treap_weight(&q->apool[l][ch].t);
+            total += q->apool[l][ch].w.total;
         if (total == 0)
             return NULL;
         for (unsigned t = 0; t < WR_TRIES; t++) {
             uint64_t x = rng_next(&r->rng) % total;
             unsigned l = 0;
-            while (x >= treap_weight(&q->apool[l][ch].t)) {
-                x -= treap_weight(&q->apool[l][ch].t);
+            while (x >= q->apool[l][ch].w.total) {
+                x -= q->apool[l][ch].w.total;
                 l++;
             }
-            struct aent *e = (struct aent *)treap_pick(&q->apool[l][ch].t, x);
-            struct agent *a = &r->agents[e->agent];
+            const struct wpool *w = &q->apool[l][ch].w;
+            struct agent *a = &r->agents[w->agent[wpool_pick(w, x)]];
             if (!excluded(c, a))
                 return a;
         }
-        for (unsigned l = 0; l <= c->level; l++)
-            for (struct tnode *n = treap_first(&q->apool[l][ch].t); n;
-                 n = treap_next(n)) {
-                struct agent *a = &r->agents[((struct aent *)n)->agent];
+        for (unsigned l = 0; l <= c->level; l++) {
+            const struct wpool *w = &q->apool[l][ch].w;
+            for (uint32_t i = 0; w->total && i < w->len; i++) {
+                if (!w->w[i])
+                    continue;
+                struct agent *a = &r->agents[w->agent[i]];
                 if (!excluded(c, a))
                     return a;
             }
+        }
         return NULL;
     }
     if (pool_is_ring(q)) {
@@ -1713,6 +1754,7 @@ void router_free(struct router *r)
             {
                 lring_free(&r->queues[qi].apool[l][ch].li);
                 aheap_free(&r->queues[qi].apool[l][ch].h);
+                wpool_free(&r->queues[qi].apool[l][ch].w);
             }
     free(r->queues);
     for (uint32_t i = 0; r->agents && i < r->max_agents; i++) {
@@ -1803,6 +1845,14 @@ static int spec_skills(struct router *r, const struct router_contact_spec *s,
     return (int)n;
 }
 
+static int uid_cmp(const void *x, const void *y, void *ctx)
+{
+    const struct router *r = ctx;
+    uint32_t a = r->agents[*(const uint32_t *)x].uid;
+    uint32_t b = r->agents[*(const uint32_t *)y].uid;
+    return a < b ? -1 : a > b;
+}
+
 static int idle_cmp(const void *x, const void *y, void *ctx)
 {
     const struct router *r = ctx;
@@ -1819,6 +1869,31 @@ static int queue_index_agents(struct router *r, int qi)
     struct queue *q = &r->queues[qi];
     unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
     uint32_t nidx = 0;
+    if (pool_is_wpool(q)) {
+        /* slots in uid order, the order of the weighted draw */
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < r->max_agents; i++) {
+            const struct agent *a = &r->agents[i];
+            if (a->live && !a->gone &&
+                a->state != ROUTER_AGENT_STATE_LOGGED_OUT)
+                r->scratch[n++] = i;
+        }
+        qsort_r(r->scratch, n, sizeof(r->scratch[0]), uid_cmp, r);
+        for (uint32_t k = 0; k < n; k++) {
+            struct agent *a = &r->agents[r->scratch[k]];
+            unsigned before = a->nev[ch];
+            if (agent_add_queue(r, a, qi) < 0)
+                return ROUTER_ENOMEM;
+            if (a->nev[ch] == before || !can_take(r, a, ch))
+                continue;
+            a->pooled |= (uint8_t)(1U << ch);
+            const struct aref *f = &a->ev[ch][before];
+            struct apool *p = &q->apool[f->tier][ch];
+            p->n++;
+            wpool_set(&p->w, f->slot, wr_weight(f->score));
+        }
+        return qi;
+    }
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
         if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
@@ -1832,7 +1907,7 @@ static int queue_index_agents(struct router *r, int qi)
         const struct aref *f = &a->ev[ch][before];
         struct apool *p = &q->apool[f->tier][ch];
         p->n++;
-        if (f->e)
+        if (pool_is_treap(q))
             aent_relink(r, a, f->e);
         else if (pool_is_ring(q))
             r->scratch[nidx++] = i;
@@ -1973,6 +2048,7 @@ static void queue_free(struct router *r, int qi)
         {
             lring_free(&q->apool[l][c].li);
             aheap_free(&q->apool[l][c].h);
+            wpool_free(&q->apool[l][c].w);
         }
     memset(q, 0, sizeof(*q));
     q->dead = true;
