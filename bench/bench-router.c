@@ -1631,7 +1631,10 @@ int main(int argc, char **argv)
         r->bytes_per_agent = mr.agent_bytes;
         r->bytes_per_contact = mr.contact_bytes;
         snprintf(r->mem_skip, sizeof r->mem_skip, "%s", mr.skip);
-        r->textbook_ns_per_decision = run_textbook(&scs[i], seed, st);
+        /* a fixed length, apart from --steps, so that runs of two lengths
+         * difference it away with the setup */
+        r->textbook_ns_per_decision =
+            run_textbook(&scs[i], seed, quick ? 50000 : 200000);
         fprintf(stderr, "%-7u %-6u %-6u %-13s %12.0f %9.3f %8.0f %8.0f %8.0f %8.0f"
                 " %7.0f %7.0f %7.0f %6.0f %6.0f %7.3f\n",
                 r->sc.agents, r->sc.queues, r->sc.skills, mode_name[r->sc.mode],

@@ -62,12 +62,14 @@ struct aref {
  * weighted random a pool of weighted slots (wpool.h), the weight non-zero
  * iff the agent can take the channel; round robin a treap of entries. */
 struct apool {
-    struct treap t;
-    struct lring li;
-    struct aheap h;
-    struct wpool w;
     uint32_t n;
-};
+    union {                     /* by the queue's strategy */
+        struct lring li;
+        struct aheap h;
+        struct wpool w;
+        struct treap t;
+    };
+} __attribute__((aligned(64)));   /* one cache line a pool */
 
 struct queue {
     char name[ROUTER_ID_MAX];

@@ -500,6 +500,17 @@ static inline struct tnode *pool_next(const struct queue *q,
     return treap_next(n);
 }
 
+/* Frees what pool p of queue q owns (its kind is the queue's strategy). */
+static void apool_free(const struct queue *q, struct apool *p)
+{
+    if (pool_is_ring(q))
+        lring_free(&p->li);
+    else if (pool_is_heap(q))
+        aheap_free(&p->h);
+    else if (pool_is_wpool(q))
+        wpool_free(&p->w);
+}
+
 /* ---- longest idle rings (lring.h): the router's side ---- */
 
 static bool lring_valid_cb_fn(const void *ctx, unsigned ch,
@@ -597,6 +608,16 @@ static void aent_rejoin(struct router *r, struct agent *a, struct aent *e)
  *  - a channel it still takes: only entries whose key changed (idle_since
  *    for longest idle, most skilled, least occupied; busy slots for least
  *    occupied) move. */
+/* Asks for the pools of the agent's references on one channel before a
+ * walk that touches each: they are scattered over the queues, and the
+ * misses then overlap instead of coming one after the other. */
+static inline void pools_prefetch(struct router *r, const struct aref *ev,
+                                  unsigned n, unsigned ch)
+{
+    for (unsigned i = 0; i < n; i++)
+        __builtin_prefetch(aref_pool(r, &ev[i], ch), 1);
+}
+
 static void agent_reindex(struct router *r, struct agent *a)
 {
     bool idle_chg = a->pidle != a->idle_seq;
@@ -613,6 +634,7 @@ static void agent_reindex(struct router *r, struct agent *a)
             a->ep[ch]++;
             a->lep[ch]++;
             a->oep[ch]++;
+            pools_prefetch(r, ev, n, ch);
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 p->n--;
@@ -622,6 +644,7 @@ static void agent_reindex(struct router *r, struct agent *a)
             continue;
         }
         if (!was) {
+            pools_prefetch(r, ev, n, ch);
             for (unsigned i = 0; i < n; i++)
                 if (ev[i].strat == ROUTER_STRATEGY_ROUND_ROBIN)
                     __builtin_prefetch((const char *)ev[i].e + 64);
@@ -653,6 +676,7 @@ static void agent_reindex(struct router *r, struct agent *a)
         if (idle_chg)
             a->lep[ch]++;
         a->oep[ch]++;
+        pools_prefetch(r, ev, n, ch);
         for (unsigned i = 0; i < n; i++) {
             switch (ev[i].strat) {
             case ROUTER_STRATEGY_LONGEST_IDLE:
@@ -1752,9 +1776,7 @@ void router_free(struct router *r)
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++)
             {
-                lring_free(&r->queues[qi].apool[l][ch].li);
-                aheap_free(&r->queues[qi].apool[l][ch].h);
-                wpool_free(&r->queues[qi].apool[l][ch].w);
+                apool_free(&r->queues[qi], &r->queues[qi].apool[l][ch]);
             }
     free(r->queues);
     for (uint32_t i = 0; r->agents && i < r->max_agents; i++) {
@@ -2046,9 +2068,7 @@ static void queue_free(struct router *r, int qi)
     for (unsigned l = 0; l < NLEV; l++)
         for (unsigned c = 0; c < NCH; c++)
         {
-            lring_free(&q->apool[l][c].li);
-            aheap_free(&q->apool[l][c].h);
-            wpool_free(&q->apool[l][c].w);
+            apool_free(q, &q->apool[l][c]);
         }
     memset(q, 0, sizeof(*q));
     q->dead = true;
