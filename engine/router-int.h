@@ -29,6 +29,7 @@
 #define AENT_CHUNK 1024
 #define DEFAULT_AHT_MS 60000
 
+/* A round robin pool entry. */
 struct aent {
     struct tnode node;          /* in queues[queue].apool[tier][ch]; node.p
                                    links the free list */
@@ -36,9 +37,8 @@ struct aent {
     uint16_t queue;
     uint8_t tier, ch;
     uint8_t inpool;             /* linked in its pool, valid or stale */
-    uint16_t score;
     uint32_t ep;                /* the agent's epoch on `ch` when linked */
-    uint64_t rr;
+    uint64_t rr;                /* sequence of its last offer from queue */
 };
 
 /* An agent's reference to one of its entries, with what a walk over them
@@ -229,32 +229,14 @@ static inline bool can_take(const struct router *r, const struct agent *a,
 
 #define IDLE_MASK ((1ULL << 52) - 1)
 
-/* The pool key of entry e of agent a under its queue's strategy. */
+/* The pool key of round robin entry e of agent a: the sequence of its
+ * last offer from the queue, then the agent's uid. */
 static inline void aent_key(const struct router *r, const struct agent *a,
                             const struct aent *e, uint64_t *k1, uint64_t *k2)
 {
-    const struct queue *q = &r->queues[e->queue];
+    (void)r;
+    *k1 = e->rr;
     *k2 = a->uid;
-    switch (q->strategy) {
-    case ROUTER_STRATEGY_MOST_SKILLED:
-        *k1 = ((uint64_t)(4095 - e->score) << 52) | (a->idle_since & IDLE_MASK);
-        *k2 = a->idle_seq;
-        break;
-    case ROUTER_STRATEGY_LEAST_OCCUPIED:
-        *k1 = ((uint64_t)a->busy_total << 52) | (a->idle_since & IDLE_MASK);
-        *k2 = a->idle_seq;
-        break;
-    case ROUTER_STRATEGY_ROUND_ROBIN:
-        *k1 = e->rr;
-        break;
-    case ROUTER_STRATEGY_WEIGHTED_RANDOM:
-        *k1 = 0;
-        break;
-    default:
-        *k1 = a->idle_since;
-        *k2 = a->idle_seq;
-        break;
-    }
 }
 
 static inline bool pool_is_ring(const struct queue *q)
@@ -291,8 +273,7 @@ static inline uint32_t wr_weight(unsigned s)
 }
 
 /* The heap key of agent a in a pool of strategy strat (most skilled or
- * least occupied), score its score there: the same order aent_key() gives
- * a treap entry. */
+ * least occupied), score its score there (see "Indexes" in router.c). */
 static inline void hrec_key(const struct agent *a, unsigned strat,
                             unsigned score, uint64_t *k1, uint64_t *k2)
 {

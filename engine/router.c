@@ -10,9 +10,9 @@
  *
  * Files: this one holds the decisions; router-int.h the structures it
  * shares with router-check.c (router_check(), the invariants); the timer
- * heap (timerheap.h) and the longest idle rings (lring.h) are intrusive
- * helpers of their own, the treap (treap.h) and the id maps (idmap.h)
- * too.
+ * heap (timerheap.h), the longest idle rings (lring.h), the agent heaps
+ * (aheap.h) and the weighted pools (wpool.h) are helpers of their own,
+ * the treap (treap.h) and the id maps (idmap.h) too.
  *
  * Model
  * -----
@@ -85,58 +85,77 @@
  * level and holding that queue's base skills), and it serves a contact of
  * Q iff tier <= contact level. Tiers are computed once at login.
  *
- * Indexes. Every index is a treap (treap.h), intrusive, O(log n):
+ * Indexes. Waiting contacts are in treaps (treap.h), intrusive, O(log n);
+ * available agents in pools whose structure follows the strategy:
  *  - q->cpool[level][channel]: waiting contacts, key (score, seq) where
  *    score = arrival_us - priority*pw - value*vw (static, so nothing is
  *    re-sorted as time passes) and seq the arrival sequence (FCFS ties);
  *  - a->pref: contacts waiting for this agent as preferred / transfer
  *    target, same key;
  *  - q->apool[tier][channel]: agents that can take a contact of that
- *    channel right now, keyed by the queue's strategy (idle_seq orders
+ *    channel right now, in the queue's strategy order (idle_seq orders
  *    the moments agents became idle, so it breaks ties of idle_since):
- *      longest idle  (idle_since, idle_seq)            a ring of records
+ *      longest idle  (idle_since, idle_seq)      a ring of (agent, epoch)
+ *                                                records (lring.h)
  *      most skilled  (-score on the queue's base skills, idle_since,
- *                     idle_seq)                        a treap
- *      least occupied(busy slots, idle_since, idle_seq) a treap
+ *                     idle_seq)                  a binary heap of (key,
+ *      least occupied(busy slots, idle_since,    agent, epoch) records in
+ *                     idle_seq)                  one array (aheap.h)
  *      round robin   (sequence of the agent's last offer from Q, uid)
- *      weighted rand (uid) with weight max(1, score), sampled by subtree
- *                    weight sums.
- *    An agent has one pool entry per (queue, channel) it serves, made at
- *    login: a struct aent (treap node, from a chunked free list) in a
- *    treap pool, nothing but its place in a ring for longest idle; the
- *    agent reaches its entries through per-channel arrays of struct aref
- *    (entry, queue, tier, strategy), which most walks read alone. Which
- *    entries count is the business of the next section.
+ *                                                a treap of entries
+ *      weighted rand (uid) with weight max(1, score): slots in uid order
+ *                    and a Fenwick tree of the weights (wpool.h).
+ *    A pool is one cache line: its count of valid members and, in a
+ *    union, the one structure its strategy uses. An agent has one
+ *    membership per (queue, tier, channel) it serves, made at login: a
+ *    reserved place in a ring or heap, a slot in a weighted pool, or a
+ *    struct aent (treap node, from a chunked free list) for round robin;
+ *    the agent reaches them through per-channel arrays of struct aref
+ *    (entry or slot, queue, score, tier, strategy), which most walks read
+ *    alone. Which records count is the business of the next section.
  *
- * Lazy pool membership. Each agent has per channel an availability epoch
- * ep[ch] (treap entries) and lep[ch] (ring records). An entry or record
- * is *valid* iff it carries the agent's current epoch; only valid ones
- * are candidates, and the pool's count n is of valid ones. Invariant
+ * Lazy pool membership. Each agent has per channel three epochs: ep[ch]
+ * (round robin entries), lep[ch] (ring records and most skilled heap
+ * records, whose keys change with idle_since) and oep[ch] (least occupied
+ * heap records, whose keys also change with the busy slots). An entry or
+ * record is *valid* iff it carries the agent's current epoch; only valid
+ * ones are candidates, and the pool's count n is of valid ones. A
+ * weighted slot is valid iff its weight is not 0. Invariant
  * (router_check): an agent that can take the channel now (state
- * AVAILABLE, free capacity, voice-blocks rule) has a valid entry with the
- * right key in each of its pools of the channel; one that cannot has
- * none. agent_reindex() restores it after every change of the agent:
- *  - it can no longer take the channel (offer, away, wrap-up): both
- *    epochs move on, O(1) + one counter per pool through the arefs; no
- *    entry is touched. Only weighted random pools, whose subtree weights
- *    must stay exact for the draw, unlink their entries at once;
- *  - it can take it again: a record appended to each longest idle ring,
- *    O(1); a treap entry still linked with an unchanged key (round robin
- *    without an offer from that queue meanwhile) revalidated in place,
- *    O(1), any other relinked, O(log n);
+ * AVAILABLE, free capacity, voice-blocks rule) has a valid entry, record
+ * or slot with the right key in each of its pools of the channel; one
+ * that cannot has none. agent_reindex() restores it after every change of
+ * the agent:
+ *  - it can no longer take the channel (offer, away, wrap-up): the epochs
+ *    move on, O(1) + one counter per pool through the arefs; no record or
+ *    entry is touched. Weighted slots, whose sums must stay exact for the
+ *    draw, get weight 0 at once, O(log n) on a contiguous array;
+ *  - it can take it again: a record appended to each ring, O(1); a record
+ *    pushed to each heap (a sift-up, expected O(1) moves); the weight set
+ *    in each weighted pool, O(log n); a round robin entry still linked
+ *    with an unchanged key (no offer from that queue meanwhile)
+ *    revalidated in place, O(1), else relinked, O(log n);
  *  - it still takes it but its key changed (a slot freed: new idle_since;
- *    least occupied: busy slots): lep moves on and the records are
- *    appended again; treap entries with another key are relinked.
- * Stale entries are met only by best_agent(), which unlinks a stale treap
- * entry and drops a stale record at a ring's front when it reaches them:
- * each once, so amortized O(1). A ring is full only when stale records
- * fill it: it is then compacted, O(len), with capacity >= 2 x members + 16
- * reserved at login, so that at least members + 16 appends separate two
- * compactions. Appends go to the back because agents become idle with
- * the newest key (idle_seq grows; `now` does not go back); a key older
- * than one appended takes an ordered insertion, O(len), so that a caller
- * whose clock steps back still gets the documented order. lep survives
- * the reuse of an agent slot (its records may still sit in rings).
+ *    least occupied: busy slots): the epochs of the changed keys move on
+ *    and the records are appended or pushed again.
+ * The walk first asks for all the pools it will touch (prefetch), so that
+ * the cache misses of pools scattered over the queues overlap.
+ * Stale records and entries are met only by best_agent(), which unlinks a
+ * stale treap entry and drops a stale record at a ring's front or a
+ * heap's top when it reaches them: each once, so amortized O(1) (a heap
+ * pop is O(log n) on a contiguous array). A ring or heap is full only
+ * when stale records fill it: it is then compacted, O(len), with capacity
+ * >= 2 x members + 16 reserved at login, so that at least members + 16
+ * appends separate two compactions (the same bound lets a weighted pool
+ * compact its holes). Ring appends go to the back because agents become
+ * idle with the newest key (idle_seq grows; `now` does not go back); a
+ * key older than one appended takes an ordered insertion, O(len), so that
+ * a caller whose clock steps back still gets the documented order; heaps
+ * need no such care. The epochs survive the reuse of an agent slot (its
+ * records may still sit in rings and heaps).
+ *  - an excluded agent at a heap's top: best_agent() walks down the heap
+ *    only into subtrees whose root orders before the best candidate so
+ *    far, O(records ahead of the answer).
  *  - one binary min-heap of timers ordered by (due, seq) (timerheap.h, a
  *    node embedded in each contact and agent): at most one per contact
  *    (the earliest of offer deadline, next expansion step, max wait,
@@ -159,52 +178,59 @@
  * When one event releases both a contact and an agent, the contact is
  * routed first, then the agent filled.
  *
- * Complexity (n = contacts or agents in one pool, E = pool entries of an
- * agent, about queues served x channels, L = levels of a queue, x =
- * contacts/agents skipped because of exclusions):
- *   arrival             O(log n) insert + route O(L log n + x)
- *                       + position O(L log n) (treap ranks)
- *   route a contact     O(L log n + x); weighted random O(L log n) a draw
+ * Complexity (n = contacts or agents in one pool, E = pool memberships
+ * of an agent, about queues served x tiers taken x channels, L = levels
+ * of a queue, x = contacts/agents skipped because of exclusions):
+ *   arrival             O(log n) insert + route + position O(L log n)
+ *                       (treap ranks)
+ *   route a contact     longest idle O(L + x) amortized; most skilled,
+ *                       least occupied O(L + x), + O(log n) for each
+ *                       stale top popped (once a record); round robin
+ *                       O(L log n + x); weighted random O(L log n) a
+ *                       draw, up to WR_TRIES draws, then O(slots) for
+ *                       the fallback walk
  *   fill an agent       O(E_ch) pool minima (cached, O(1) each, pools
  *                       skipped by level masks and per-channel counters)
  *                       per offer, + one reindex
  *   reindex an agent    going busy on a channel: O(E_ch) counters, no
- *                       entry touched (+ O(log n) per weighted random
- *                       entry); becoming idle: O(1) per longest idle
- *                       entry (amortized), O(1) or O(log n) per treap
- *                       entry (round robin usually O(1); most skilled,
- *                       least occupied O(log n))
- *   stale entries       unlinked / dropped once each when a pick meets
- *                       them: amortized O(1); ring compaction amortized
- *                       O(1) an append
+ *                       record touched, + O(log n) per weighted random
+ *                       pool; becoming idle: O(1) per ring (amortized),
+ *                       expected O(1) per heap, O(log n) per weighted
+ *                       pool, O(1) or O(log n) per round robin entry
+ *   stale records       dropped once each when a pick meets them:
+ *                       amortized O(1) (ring) or O(log n) (heap);
+ *                       compactions amortized O(1) an append
  *   offer/accept/reject/timeout/complete/abandon: O(1) bookkeeping + the
  *                       above; timers O(log T) (binary heap, T timers)
  *   router_tick         O(log T) per due timer; next_deadline O(1)
  *   stats               O(1); estimated wait O(1)
- *   login               O(queues x (steps + skills)) to build E entries;
- *                       a new virtual queue O(agents log agents) once
+ *   login               O(queues x (steps + skills)) to build E
+ *                       memberships (a weighted pool's compaction, when
+ *                       its slots are full, O(slots x E) once per
+ *                       members + 16 logins); a new virtual or derived
+ *                       queue O(agents log agents) once
  *   router_check        O(everything)
  * No call allocates on the decision path: slots, maps, the timer heap and
  * the output list are sized at router_new (the output list doubles if a
  * call emits more than its capacity); pool entries come from a chunked
- * free list and rings are sized, both at login / virtual-queue creation.
+ * free list, and rings, heaps and weighted pools are sized, all at login
+ * / queue creation.
  *
- * Cost model. The cost that dominates is E, the pool entries of an agent
- * (configured queues at every tier, skills-only virtual queues, derived
- * queues): every availability cycle of an agent touches each of them once
- * (a ring append, an O(1) revalidation or an O(log n) treap relink).
- * Going busy costs O(E) counter updates without touching an entry (lazy
- * membership above); fill_agent reads the arefs only. So the levers are,
- * in the order they would pay: fewer entries (one pool shared by queues
- * whose requirement set at a tier is identical, fewer virtual queues);
- * O(1) structures for more strategies (most skilled could be a ring per
- * distinct score, scores being small sums of levels; least occupied and
- * round robin keys are not monotone and keep treaps; weighted random must
- * stay exact); integer handles instead of string ids on the hot API (each
- * call hashes and compares ids) and a cheaper QUEUED position than an
- * O(L log n) rank; smaller entries (indices instead of pointers in the
- * treap node, an interned reason). Measured figures, and how they moved,
- * are in bench/README.md ("History of router figures"), not here.
+ * Cost model. The cost that dominates is E, the pool memberships of an
+ * agent (configured queues at every tier, skills-only virtual queues,
+ * derived queues): every availability cycle of an agent touches each of
+ * them once (a ring append, a heap push, a weight, an O(1) revalidation
+ * or an O(log n) treap relink), one cache line a pool; going busy costs
+ * O(E) counter updates (lazy membership above). So the levers left are,
+ * in the order they would pay: fewer memberships (one pool shared by
+ * queues whose eligible set and key at a tier are identical; skills-only
+ * contacts in pools per (skill, channel) rather than a virtual queue each;
+ * an expansion step that reads another queue's pool instead of entries of
+ * its own); integer handles instead of string ids on the hot API (each
+ * call hashes and compares ids); a cheaper QUEUED position than an
+ * O(L log n) rank; timers in per-queue FIFOs (their offsets are per-queue
+ * constants) instead of one binary heap. Measured figures are in
+ * bench/README.md, not here.
  *
  * Choices worth knowing
  * ---------------------
@@ -1184,7 +1210,6 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             e->queue = (uint16_t)qi;
             e->tier = (uint8_t)tier;
             e->ch = (uint8_t)ch;
-            e->score = f.score;
             e->node.w = 1;
             e->rr = a->uid;
             e->node.prio = next_prio(r);
