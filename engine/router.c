@@ -1694,7 +1694,11 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->max_agents = r->cfg.max_agents;
     r->max_contacts = r->cfg.max_contacts;
     rng_seed(&r->rng, seed);
-    r->queues = calloc(QUEUE_MAX, sizeof(*r->queues));
+    /* pools are cache-line aligned (struct apool): so is the array */
+    r->queues = aligned_alloc(_Alignof(struct queue),
+                              QUEUE_MAX * sizeof(*r->queues));
+    if (r->queues)
+        memset(r->queues, 0, QUEUE_MAX * sizeof(*r->queues));
     r->agents = calloc(r->max_agents, sizeof(*r->agents));
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
     r->lops = (struct lring_ops){r, lring_valid_cb_fn, lring_before_cb_fn};
