@@ -118,6 +118,17 @@ struct queue {
     int qnext;                              /* free list / doomed list */
 };
 
+/* The epochs of an agent's ring and heap records, by channel: lep for
+ * rings and most skilled heaps, oep for least occupied heaps (see "Lazy
+ * pool membership" in router.c). Apart from struct agent, in one dense
+ * array: a compaction checks every record's epoch, and this array stays
+ * in cache where the agents do not. They outlive the agent slot, whose
+ * stale records may still sit in rings and heaps. */
+struct aepoch {
+    uint32_t lep[NCH];
+    uint32_t oep[NCH];
+};
+
 struct agent {
     char id[ROUTER_ID_MAX];
     uint64_t idh;
@@ -144,10 +155,6 @@ struct agent {
     uint16_t pbusy;                         /* busy_total, idle_seq when */
     uint64_t pidle;                         /* the entries were last keyed */
     uint32_t ep[NCH];                       /* availability epochs */
-    uint32_t lep[NCH];                      /* ring and most skilled heap
-                                               record epochs */
-    uint32_t oep[NCH];                      /* least occupied heap record
-                                               epochs */
     uint32_t work_head, work_tail;          /* offered + assigned */
     struct treap pref;
     struct timerheap_node timer;            /* wrap-up end */
@@ -189,6 +196,7 @@ struct router {
     unsigned nskills, skills_cap;
     struct idmap skill_map, queue_map, agent_map, contact_map;
     struct agent *agents;
+    struct aepoch *aep;         /* max_agents, by agent handle */
     struct contact *contacts;
     uint32_t max_agents, max_contacts;
     uint32_t agent_free, contact_free;
@@ -287,16 +295,17 @@ static inline void hrec_key(const struct agent *a, unsigned strat,
  * on channel ch: a most skilled key changes when idle_since does, like a
  * longest idle one (lep); a least occupied key also with the busy slots
  * (oep). */
-static inline uint32_t hrec_epoch(const struct agent *a, unsigned strat,
-                                  unsigned ch)
+static inline uint32_t hrec_epoch(const struct router *r, uint32_t agent,
+                                  unsigned strat, unsigned ch)
 {
-    return strat == ROUTER_STRATEGY_MOST_SKILLED ? a->lep[ch] : a->oep[ch];
+    return strat == ROUTER_STRATEGY_MOST_SKILLED ? r->aep[agent].lep[ch]
+                                                 : r->aep[agent].oep[ch];
 }
 
 static inline bool hrec_valid(const struct router *r, const struct hrec *x,
                               unsigned strat, unsigned ch)
 {
-    return hrec_epoch(&r->agents[x->agent], strat, ch) == x->ep;
+    return hrec_epoch(r, x->agent, strat, ch) == x->ep;
 }
 
 /* Agent a became idle before agent b: longest idle order, and the tie
@@ -310,7 +319,7 @@ static inline bool li_less(const struct agent *a, const struct agent *b)
 static inline bool lrec_valid(const struct router *r, const struct lrec *x,
                               unsigned ch)
 {
-    return r->agents[x->agent].lep[ch] == x->ep;
+    return r->aep[x->agent].lep[ch] == x->ep;
 }
 
 /* Whether entry e is valid: linked, and linked since the agent last

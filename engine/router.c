@@ -151,8 +151,10 @@
  * idle with the newest key (idle_seq grows; `now` does not go back); a
  * key older than one appended takes an ordered insertion, O(len), so that
  * a caller whose clock steps back still gets the documented order; heaps
- * need no such care. The epochs survive the reuse of an agent slot (its
- * records may still sit in rings and heaps).
+ * need no such care. lep and oep live apart from the agents, in one
+ * dense array (struct aepoch) that stays in cache for the compactions,
+ * which check every record's epoch; they survive the reuse of an agent
+ * slot (its records may still sit in rings and heaps).
  *  - an excluded agent at a heap's top: best_agent() walks down the heap
  *    only into subtrees whose root orders before the best candidate so
  *    far, O(records ahead of the answer).
@@ -556,7 +558,8 @@ static inline void lring_add(struct router *r, struct apool *p,
                              struct agent *a, unsigned ch)
 {
     lring_append(&p->li, &r->lops, ch,
-                 (struct lrec){ahandle(r, a), a->lep[ch]}, a->idle_since,
+                 (struct lrec){ahandle(r, a), r->aep[ahandle(r, a)].lep[ch]},
+                 a->idle_since,
                  a->idle_seq);
 }
 
@@ -588,7 +591,7 @@ static inline void heap_add(struct router *r, struct agent *a,
     struct hrec x;
     hrec_key(a, f->strat, f->score, &x.k1, &x.k2);
     x.agent = ahandle(r, a);
-    x.ep = hrec_epoch(a, f->strat, ch);
+    x.ep = hrec_epoch(r, x.agent, f->strat, ch);
     aheap_push(&aref_pool(r, f, ch)->h,
                f->strat == ROUTER_STRATEGY_MOST_SKILLED ? &r->hops_ms
                                                         : &r->hops_lo,
@@ -648,6 +651,7 @@ static void agent_reindex(struct router *r, struct agent *a)
 {
     bool idle_chg = a->pidle != a->idle_seq;
     bool busy_chg = a->pbusy != a->busy_total;
+    struct aepoch *ae = &r->aep[ahandle(r, a)];
     for (unsigned ch = 0; ch < NCH; ch++) {
         bool take = can_take(r, a, ch);
         bool was = a->pooled & (1U << ch);
@@ -658,8 +662,8 @@ static void agent_reindex(struct router *r, struct agent *a)
                 continue;
             a->pooled &= (uint8_t)~(1U << ch);
             a->ep[ch]++;
-            a->lep[ch]++;
-            a->oep[ch]++;
+            ae->lep[ch]++;
+            ae->oep[ch]++;
             pools_prefetch(r, ev, n, ch);
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
@@ -700,8 +704,8 @@ static void agent_reindex(struct router *r, struct agent *a)
             continue;
         /* new keys: new records (the old ones go stale) */
         if (idle_chg)
-            a->lep[ch]++;
-        a->oep[ch]++;
+            ae->lep[ch]++;
+        ae->oep[ch]++;
         pools_prefetch(r, ev, n, ch);
         for (unsigned i = 0; i < n; i++) {
             switch (ev[i].strat) {
@@ -1121,8 +1125,8 @@ static void agent_drop_entries(struct router *r, struct agent *a)
         for (unsigned i = 0; i < a->nev[ch]; i++)
             aref_drop(r, a, &a->ev[ch][i], ch);
         a->nev[ch] = 0;
-        a->lep[ch]++;           /* its records go stale */
-        a->oep[ch]++;
+        r->aep[ahandle(r, a)].lep[ch]++;    /* its records go stale */
+        r->aep[ahandle(r, a)].oep[ch]++;
     }
     a->pooled = 0;
 }
@@ -1295,7 +1299,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             for (uint32_t i = 0; i < p->li.len;) {
                 const struct lrec *x = lring_at(&p->li, i);
                 struct agent *a = &r->agents[x->agent];
-                if (a->lep[ch] != x->ep) {
+                if (r->aep[x->agent].lep[ch] != x->ep) {
                     if (i == 0) {       /* stale at the front: dropped */
                         lring_pop_front(&p->li);
                     } else {
@@ -1700,6 +1704,7 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     if (r->queues)
         memset(r->queues, 0, QUEUE_MAX * sizeof(*r->queues));
     r->agents = calloc(r->max_agents, sizeof(*r->agents));
+    r->aep = calloc(r->max_agents, sizeof(*r->aep));
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
     r->lops = (struct lring_ops){r, lring_valid_cb_fn, lring_before_cb_fn};
     r->hops_ms = (struct aheap_ops){r, hops_ms_valid_fn};
@@ -1707,7 +1712,8 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
-    if (!r->queues || !r->agents || !r->contacts || !r->out || !r->scratch ||
+    if (!r->queues || !r->agents || !r->aep || !r->contacts || !r->out ||
+        !r->scratch ||
         r->max_agents > UINT32_MAX - r->max_contacts ||
         timerheap_init(&r->timers, r->max_agents + r->max_contacts) < 0)
         goto fail;
@@ -1781,7 +1787,8 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
     uint64_t ma = max_agents ? max_agents : 10000;
     uint64_t mc = max_contacts ? max_contacts : 100000;
     return sizeof(struct router) + QUEUE_MAX * sizeof(struct queue) +
-           ma * (sizeof(struct agent) + sizeof(uint32_t)) +     /* scratch */
+           ma * (sizeof(struct agent) + sizeof(struct aepoch) +
+                 sizeof(uint32_t)) +                            /* scratch */
            mc * sizeof(struct contact) +
            (ma + mc) * sizeof(struct timerheap_node *) +
            idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
@@ -1817,6 +1824,7 @@ void router_free(struct router *r)
     free(r->contacts);
     timerheap_free(&r->timers);
     free(r->scratch);
+    free(r->aep);
     free(r->out);
     free(r);
 }
@@ -2487,14 +2495,9 @@ int router_agent_login(struct router *r, uint64_t now,
             return ROUTER_ENOMEM;
         }
         r->agent_free = a->next;
-        /* record epochs outlive the slot: stale records of the agent that
-         * had it may still sit in rings */
-        uint32_t lep[NCH], oep[NCH];
-        memcpy(lep, a->lep, sizeof(lep));
-        memcpy(oep, a->oep, sizeof(oep));
+        /* r->aep[h], the record epochs, outlive the slot: stale records
+         * of the agent that had it may still sit in rings and heaps */
         memset(a, 0, sizeof(*a));
-        memcpy(a->lep, lep, sizeof(lep));
-        memcpy(a->oep, oep, sizeof(oep));
         copy_id(a->id, spec->id);
         a->idh = idh;
         a->live = 1;
