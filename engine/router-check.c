@@ -7,10 +7,12 @@
  *    queue (and its derived queues) in arrival order; the level masks and
  *    cached first nodes agree with the trees; every treap is a heap and a
  *    search tree with exact sizes and weight sums;
- *  - pools: a valid ring record or treap entry belongs to an agent that
- *    can take the channel now, with the key it would get now, and the
- *    pool counters count exactly the valid ones (lazy membership, see
- *    router.c); weighted random pools hold no stale entry;
+ *  - pools: a valid ring record, heap record or treap entry belongs to
+ *    an agent that can take the channel now, with the key it would get
+ *    now, once per pool, and the pool counters count exactly the valid
+ *    ones (lazy membership, see router.c); rings are in key order, heaps
+ *    in heap order, weighted pools in uid order with exact weights and
+ *    Fenwick sums;
  *  - agents: the work list matches the busy counters, never over
  *    capacity; wrap-up iff a wrap-up timer; logged-out agents only while
  *    they finish contacts;
@@ -20,6 +22,7 @@
  *  - the timer heap is in order.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "router.h"
 #include "router-int.h"
@@ -56,10 +59,28 @@ static int check_tree(const struct tnode *n, const struct tnode *parent,
     return 0;
 }
 
-int router_check(const struct router *r, char *buf, size_t len)
+/* The agent's score in queue qi: what its record references must carry
+ * (the order of most skilled heaps, the weights of weighted random). */
+static unsigned skill_score_of(const struct router *r, const struct agent *a,
+                               unsigned qi)
 {
+    const struct queue *q = &r->queues[qi];
+    unsigned s = 0;
+    for (unsigned i = 0; i < q->nreq; i++)
+        for (unsigned k = 0; k < a->nskills; k++)
+            if (a->skill[k] == q->req_skill[i])
+                s += a->level[k];
+    return s;
+}
+
+/* stamp: max_agents zeroed words, to find an agent twice in one heap. */
+static int check_all(const struct router *r, char *buf, size_t len,
+                     uint32_t *stamp)
+{
+    uint32_t heapno = 0;
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
+    uint32_t wmembers = 0, wrefs = 0;
     uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
@@ -120,13 +141,14 @@ int router_check(const struct router *r, char *buf, size_t len)
                 const struct apool *p = &q->apool[l][ch];
                 if (treap_first(&q->cpool[l][ch]) !=
                         treap_leftmost(&q->cpool[l][ch]) ||
-                    treap_first(&p->t) != treap_leftmost(&p->t))
+                    (pool_is_treap(q) &&
+                     treap_first(&p->t) != treap_leftmost(&p->t)))
                     FAIL("queue %s: cached first node wrong", q->name);
                 if (!!(q->cmask[ch] & (1U << l)) != !!q->cpool[l][ch].root)
                     FAIL("queue %s: level mask wrong", q->name);
                 n = 0;
                 if (check_tree(q->cpool[l][ch].root, NULL, &n) < 0 ||
-                    check_tree(p->t.root, NULL, &n) < 0)
+                    (pool_is_treap(q) && check_tree(p->t.root, NULL, &n) < 0))
                     FAIL("queue %s: treap broken", q->name);
                 if (l > q->nsteps && (q->cpool[l][ch].root || p->n))
                     FAIL("queue %s: pool beyond its levels", q->name);
@@ -136,7 +158,7 @@ int router_check(const struct router *r, char *buf, size_t len)
                 if (pool_is_ring(q)) {
                     /* valid records in key order, each of an agent that
                      * can take the channel and has an entry here */
-                    if (p->t.root || !lring_sizes_ok(&p->li))
+                    if (!lring_sizes_ok(&p->li))
                         FAIL("queue %s: ring sizes wrong", q->name);
                     const struct agent *prev = NULL;
                     for (uint32_t i = 0; i < p->li.len; i++) {
@@ -165,6 +187,75 @@ int router_check(const struct router *r, char *buf, size_t len)
                     }
                     lrecs += valid;
                     members += p->li.members;
+                } else if (pool_is_heap(q)) {
+                    /* heap order; each valid record of an agent that can
+                     * take the channel, has a record reference here and
+                     * carries its current key; one valid record each */
+                    if (!aheap_check(&p->h))
+                        FAIL("queue %s: heap broken", q->name);
+                    heapno++;
+                    for (uint32_t i = 0; i < p->h.len; i++) {
+                        const struct hrec *x = &p->h.v[i];
+                        if (x->agent >= r->max_agents)
+                            FAIL("queue %s: heap holds a bad handle",
+                                 q->name);
+                        if (!hrec_valid(r, x, q->strategy, ch))
+                            continue;
+                        const struct agent *a = &r->agents[x->agent];
+                        const struct aref *f = NULL;
+                        for (unsigned k = 0; k < a->nev[ch]; k++)
+                            if (a->ev[ch][k].queue == qi &&
+                                a->ev[ch][k].tier == l && !a->ev[ch][k].e)
+                                f = &a->ev[ch][k];
+                        if (!f || !can_take(r, a, ch))
+                            FAIL("queue %s: valid record of agent %s that "
+                                 "cannot take it", q->name, a->id);
+                        uint64_t k1, k2;
+                        hrec_key(a, q->strategy, f->score, &k1, &k2);
+                        if (k1 != x->k1 || k2 != x->k2)
+                            FAIL("queue %s: stale key of agent %s in a heap",
+                                 q->name, a->id);
+                        if (stamp[x->agent] == heapno)
+                            FAIL("queue %s: two valid records of agent "
+                                 "%s", q->name, a->id);
+                        stamp[x->agent] = heapno;
+                        valid++;
+                    }
+                    lrecs += valid;
+                    members += p->h.members;
+                } else if (pool_is_wpool(q)) {
+                    /* each member's slot named by its reference, weighted
+                     * iff the agent can take the channel */
+                    if (!wpool_check(&p->w))
+                        FAIL("queue %s: weighted pool broken", q->name);
+                    for (uint32_t i = 0; i < p->w.len; i++) {
+                        uint32_t ag = p->w.agent[i];
+                        if (ag == WPOOL_HOLE)
+                            continue;
+                        if (ag >= r->max_agents)
+                            FAIL("queue %s: weighted pool holds a bad "
+                                 "handle", q->name);
+                        const struct agent *a = &r->agents[ag];
+                        const struct aref *f = NULL;
+                        for (unsigned k = 0; k < a->nev[ch]; k++)
+                            if (a->ev[ch][k].queue == qi &&
+                                a->ev[ch][k].tier == l)
+                                f = &a->ev[ch][k];
+                        if (!f || f->slot != i)
+                            FAIL("queue %s: slot %u of agent %s not its "
+                                 "reference's", q->name, i, a->id);
+                        uint32_t want = can_take(r, a, ch)
+                                            ? wr_weight(f->score) : 0;
+                        if (p->w.w[i] != want)
+                            FAIL("queue %s: agent %s weighs %u, not %u",
+                                 q->name, a->id, p->w.w[i], want);
+                        if (i && p->w.agent[i - 1] != WPOOL_HOLE &&
+                            r->agents[p->w.agent[i - 1]].uid >= a->uid)
+                            FAIL("queue %s: weighted pool not in uid order",
+                                 q->name);
+                        valid += want != 0;
+                    }
+                    wmembers += p->w.members;
                 } else {
                     /* every linked entry, valid or stale, in key order */
                     uint32_t cnt = 0;
@@ -178,15 +269,11 @@ int router_check(const struct router *r, char *buf, size_t len)
                             FAIL("queue %s: agent pool broken", q->name);
                         if (aent_valid(r, e))
                             valid++;
-                        else if (q->strategy ==
-                                 ROUTER_STRATEGY_WEIGHTED_RANDOM)
-                            FAIL("queue %s: stale entry in a weighted pool",
-                                 q->name);
                         prev = x;
                         cnt++;
                     }
-                    if (p->li.rec || p->li.members || cnt != treap_size(&p->t))
-                        FAIL("queue %s: ring in a treap pool", q->name);
+                    if (cnt != treap_size(&p->t))
+                        FAIL("queue %s: treap size wrong", q->name);
                     pooled += cnt;
                 }
                 if (valid != p->n)
@@ -242,9 +329,13 @@ int router_check(const struct router *r, char *buf, size_t len)
             for (unsigned i = 0; i < a->nev[ch]; i++) {
                 const struct aref *f = &a->ev[ch][i];
                 if (f->strat != r->queues[f->queue].strategy ||
-                    !f->e != pool_is_ring(&r->queues[f->queue]))
+                    f->score != skill_score_of(r, a, f->queue))
                     FAIL("agent %s: entry of the wrong kind", a->id);
-                if (!f->e) {
+                if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+                    wrefs++;
+                    continue;
+                }
+                if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
                     lrefs++;
                     lwant += can_take(r, a, ch);
                     continue;
@@ -257,9 +348,9 @@ int router_check(const struct router *r, char *buf, size_t len)
         }
         for (unsigned ch = 0; ch < NCH; ch++)
         for (unsigned i = 0; i < a->nev[ch]; i++) {
-            const struct aent *e = a->ev[ch][i].e;
-            if (!e)
+            if (a->ev[ch][i].strat != ROUTER_STRATEGY_ROUND_ROBIN)
                 continue;
+            const struct aent *e = a->ev[ch][i].e;
             const struct queue *q = &r->queues[e->queue];
             bool want = can_take(r, a, e->ch);
             /* an agent that can take the channel has a valid entry in
@@ -272,8 +363,7 @@ int router_check(const struct router *r, char *buf, size_t len)
             entries++;
             if (!want)
                 continue;
-            if (!pool_is_ring(q) &&
-                treap_root_of((struct tnode *)&e->node) !=
+            if (treap_root_of((struct tnode *)&e->node) !=
                     q->apool[e->tier][e->ch].t.root)
                 FAIL("agent %s: entry not reachable from its pool", a->id);
             uint64_t k1, k2;
@@ -334,6 +424,8 @@ int router_check(const struct router *r, char *buf, size_t len)
                  perch[ch], r->npooled[ch]);
     if (pooled != entries)
         FAIL("%u agent entries in pools but %u marked", pooled, entries);
+    if (wmembers != wrefs)
+        FAIL("%u weighted pool members for %u references", wmembers, wrefs);
     if (lrecs != lwant || members != lrefs)
         FAIL("%u valid ring records for %u agents that can take them, "
              "%u members for %u entries", lrecs, lwant, members, lrefs);
@@ -352,4 +444,18 @@ int router_check(const struct router *r, char *buf, size_t len)
     if (buf && len)
         buf[0] = 0;
     return 0;
+}
+
+int router_check(const struct router *r, char *buf, size_t len)
+{
+    uint32_t *stamp = calloc(r->max_agents ? r->max_agents : 1,
+                             sizeof(*stamp));
+    if (!stamp) {
+        if (buf && len)
+            snprintf(buf, len, "out of memory for the check");
+        return ROUTER_ENOMEM;
+    }
+    int rc = check_all(r, buf, len, stamp);
+    free(stamp);
+    return rc;
 }

@@ -10,12 +10,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aheap.h"
 #include "idmap.h"
 #include "lring.h"
 #include "rng.h"
 #include "router-t.h"
 #include "timerheap.h"
 #include "treap.h"
+#include "wpool.h"
 
 #define NLEV (ROUTER_MAX_STEPS + 1)
 #define NCH ROUTER_CH_COUNT
@@ -27,6 +29,7 @@
 #define AENT_CHUNK 1024
 #define DEFAULT_AHT_MS 60000
 
+/* A round robin pool entry. */
 struct aent {
     struct tnode node;          /* in queues[queue].apool[tier][ch]; node.p
                                    links the free list */
@@ -34,16 +37,19 @@ struct aent {
     uint16_t queue;
     uint8_t tier, ch;
     uint8_t inpool;             /* linked in its pool, valid or stale */
-    uint16_t score;
     uint32_t ep;                /* the agent's epoch on `ch` when linked */
-    uint64_t rr;
+    uint64_t rr;                /* sequence of its last offer from queue */
 };
 
 /* An agent's reference to one of its entries, with what a walk over them
  * needs (pool, strategy) so that the walk does not touch the entry. */
 struct aref {
-    struct aent *e;             /* NULL in a longest idle pool (a record) */
+    union {
+        struct aent *e;         /* round robin: the treap entry */
+        uint32_t slot;          /* weighted random: the slot in the wpool */
+    };
     uint16_t queue;
+    uint16_t score;             /* on the queue's base skills */
     uint8_t tier;
     uint8_t strat;
     uint8_t first;              /* first tier-0 entry of its queue */
@@ -51,13 +57,19 @@ struct aref {
 
 /* Available agents of one (queue, tier, channel), n of them (valid).
  * Longest idle keeps a ring of records (lring.h) valid iff a record's
- * epoch is its agent's lep for the pool's channel; every other strategy
- * keeps a treap of entries. */
+ * epoch is its agent's lep for the pool's channel; most skilled a heap of
+ * records (aheap.h) valid by lep too, least occupied one valid by oep;
+ * weighted random a pool of weighted slots (wpool.h), the weight non-zero
+ * iff the agent can take the channel; round robin a treap of entries. */
 struct apool {
-    struct treap t;
-    struct lring li;
     uint32_t n;
-};
+    union {                     /* by the queue's strategy */
+        struct lring li;
+        struct aheap h;
+        struct wpool w;
+        struct treap t;
+    };
+} __attribute__((aligned(64)));   /* one cache line a pool */
 
 struct queue {
     char name[ROUTER_ID_MAX];
@@ -106,6 +118,17 @@ struct queue {
     int qnext;                              /* free list / doomed list */
 };
 
+/* The epochs of an agent's ring and heap records, by channel: lep for
+ * rings and most skilled heaps, oep for least occupied heaps (see "Lazy
+ * pool membership" in router.c). Apart from struct agent, in one dense
+ * array: a compaction checks every record's epoch, and this array stays
+ * in cache where the agents do not. They outlive the agent slot, whose
+ * stale records may still sit in rings and heaps. */
+struct aepoch {
+    uint32_t lep[NCH];
+    uint32_t oep[NCH];
+};
+
 struct agent {
     char id[ROUTER_ID_MAX];
     uint64_t idh;
@@ -132,7 +155,6 @@ struct agent {
     uint16_t pbusy;                         /* busy_total, idle_seq when */
     uint64_t pidle;                         /* the entries were last keyed */
     uint32_t ep[NCH];                       /* availability epochs */
-    uint32_t lep[NCH];                      /* longest idle record epochs */
     uint32_t work_head, work_tail;          /* offered + assigned */
     struct treap pref;
     struct timerheap_node timer;            /* wrap-up end */
@@ -174,6 +196,7 @@ struct router {
     unsigned nskills, skills_cap;
     struct idmap skill_map, queue_map, agent_map, contact_map;
     struct agent *agents;
+    struct aepoch *aep;         /* max_agents, by agent handle */
     struct contact *contacts;
     uint32_t max_agents, max_contacts;
     uint32_t agent_free, contact_free;
@@ -184,6 +207,8 @@ struct router {
     unsigned nchunks;
     struct timerheap timers;    /* contacts' and agents' timers */
     struct lring_ops lops;      /* what the rings ask of agents */
+    struct aheap_ops hops_ms;   /* what the heaps ask: most skilled */
+    struct aheap_ops hops_lo;   /* least occupied */
     uint32_t *scratch;          /* max_agents, for virtual queue creation */
     struct router_event *out;
     size_t nout, out_cap;
@@ -212,37 +237,75 @@ static inline bool can_take(const struct router *r, const struct agent *a,
 
 #define IDLE_MASK ((1ULL << 52) - 1)
 
-/* The pool key of entry e of agent a under its queue's strategy. */
+/* The pool key of round robin entry e of agent a: the sequence of its
+ * last offer from the queue, then the agent's uid. */
 static inline void aent_key(const struct router *r, const struct agent *a,
                             const struct aent *e, uint64_t *k1, uint64_t *k2)
 {
-    const struct queue *q = &r->queues[e->queue];
+    (void)r;
+    *k1 = e->rr;
     *k2 = a->uid;
-    switch (q->strategy) {
-    case ROUTER_STRATEGY_MOST_SKILLED:
-        *k1 = ((uint64_t)(4095 - e->score) << 52) | (a->idle_since & IDLE_MASK);
-        *k2 = a->idle_seq;
-        break;
-    case ROUTER_STRATEGY_LEAST_OCCUPIED:
-        *k1 = ((uint64_t)a->busy_total << 52) | (a->idle_since & IDLE_MASK);
-        *k2 = a->idle_seq;
-        break;
-    case ROUTER_STRATEGY_ROUND_ROBIN:
-        *k1 = e->rr;
-        break;
-    case ROUTER_STRATEGY_WEIGHTED_RANDOM:
-        *k1 = 0;
-        break;
-    default:
-        *k1 = a->idle_since;
-        *k2 = a->idle_seq;
-        break;
-    }
 }
 
 static inline bool pool_is_ring(const struct queue *q)
 {
     return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
+}
+
+static inline bool strat_is_heap(unsigned strat)
+{
+    return strat == ROUTER_STRATEGY_MOST_SKILLED ||
+           strat == ROUTER_STRATEGY_LEAST_OCCUPIED;
+}
+
+static inline bool pool_is_heap(const struct queue *q)
+{
+    return strat_is_heap(q->strategy);
+}
+
+/* Pools of treap entries (struct aent): round robin only. */
+static inline bool pool_is_treap(const struct queue *q)
+{
+    return q->strategy == ROUTER_STRATEGY_ROUND_ROBIN;
+}
+
+static inline bool pool_is_wpool(const struct queue *q)
+{
+    return q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM;
+}
+
+/* The weight of an available agent of score s in a weighted random pool. */
+static inline uint32_t wr_weight(unsigned s)
+{
+    return s ? s : 1;
+}
+
+/* The heap key of agent a in a pool of strategy strat (most skilled or
+ * least occupied), score its score there (see "Indexes" in router.c). */
+static inline void hrec_key(const struct agent *a, unsigned strat,
+                            unsigned score, uint64_t *k1, uint64_t *k2)
+{
+    uint64_t hi = strat == ROUTER_STRATEGY_MOST_SKILLED ? 4095u - score
+                                                         : a->busy_total;
+    *k1 = (hi << 52) | (a->idle_since & IDLE_MASK);
+    *k2 = a->idle_seq;
+}
+
+/* The epoch that keeps the agent's heap records of strategy strat valid
+ * on channel ch: a most skilled key changes when idle_since does, like a
+ * longest idle one (lep); a least occupied key also with the busy slots
+ * (oep). */
+static inline uint32_t hrec_epoch(const struct router *r, uint32_t agent,
+                                  unsigned strat, unsigned ch)
+{
+    return strat == ROUTER_STRATEGY_MOST_SKILLED ? r->aep[agent].lep[ch]
+                                                 : r->aep[agent].oep[ch];
+}
+
+static inline bool hrec_valid(const struct router *r, const struct hrec *x,
+                              unsigned strat, unsigned ch)
+{
+    return hrec_epoch(r, x->agent, strat, ch) == x->ep;
 }
 
 /* Agent a became idle before agent b: longest idle order, and the tie
@@ -256,7 +319,7 @@ static inline bool li_less(const struct agent *a, const struct agent *b)
 static inline bool lrec_valid(const struct router *r, const struct lrec *x,
                               unsigned ch)
 {
-    return r->agents[x->agent].lep[ch] == x->ep;
+    return r->aep[x->agent].lep[ch] == x->ep;
 }
 
 /* Whether entry e is valid: linked, and linked since the agent last

@@ -10,9 +10,9 @@
  *
  * Files: this one holds the decisions; router-int.h the structures it
  * shares with router-check.c (router_check(), the invariants); the timer
- * heap (timerheap.h) and the longest idle rings (lring.h) are intrusive
- * helpers of their own, the treap (treap.h) and the id maps (idmap.h)
- * too.
+ * heap (timerheap.h), the longest idle rings (lring.h), the agent heaps
+ * (aheap.h) and the weighted pools (wpool.h) are helpers of their own,
+ * the treap (treap.h) and the id maps (idmap.h) too.
  *
  * Model
  * -----
@@ -85,58 +85,79 @@
  * level and holding that queue's base skills), and it serves a contact of
  * Q iff tier <= contact level. Tiers are computed once at login.
  *
- * Indexes. Every index is a treap (treap.h), intrusive, O(log n):
+ * Indexes. Waiting contacts are in treaps (treap.h), intrusive, O(log n);
+ * available agents in pools whose structure follows the strategy:
  *  - q->cpool[level][channel]: waiting contacts, key (score, seq) where
  *    score = arrival_us - priority*pw - value*vw (static, so nothing is
  *    re-sorted as time passes) and seq the arrival sequence (FCFS ties);
  *  - a->pref: contacts waiting for this agent as preferred / transfer
  *    target, same key;
  *  - q->apool[tier][channel]: agents that can take a contact of that
- *    channel right now, keyed by the queue's strategy (idle_seq orders
+ *    channel right now, in the queue's strategy order (idle_seq orders
  *    the moments agents became idle, so it breaks ties of idle_since):
- *      longest idle  (idle_since, idle_seq)            a ring of records
+ *      longest idle  (idle_since, idle_seq)      a ring of (agent, epoch)
+ *                                                records (lring.h)
  *      most skilled  (-score on the queue's base skills, idle_since,
- *                     idle_seq)                        a treap
- *      least occupied(busy slots, idle_since, idle_seq) a treap
+ *                     idle_seq)                  a binary heap of (key,
+ *      least occupied(busy slots, idle_since,    agent, epoch) records in
+ *                     idle_seq)                  one array (aheap.h)
  *      round robin   (sequence of the agent's last offer from Q, uid)
- *      weighted rand (uid) with weight max(1, score), sampled by subtree
- *                    weight sums.
- *    An agent has one pool entry per (queue, channel) it serves, made at
- *    login: a struct aent (treap node, from a chunked free list) in a
- *    treap pool, nothing but its place in a ring for longest idle; the
- *    agent reaches its entries through per-channel arrays of struct aref
- *    (entry, queue, tier, strategy), which most walks read alone. Which
- *    entries count is the business of the next section.
+ *                                                a treap of entries
+ *      weighted rand (uid) with weight max(1, score): slots in uid order
+ *                    and a Fenwick tree of the weights (wpool.h).
+ *    A pool is one cache line: its count of valid members and, in a
+ *    union, the one structure its strategy uses. An agent has one
+ *    membership per (queue, tier, channel) it serves, made at login: a
+ *    reserved place in a ring or heap, a slot in a weighted pool, or a
+ *    struct aent (treap node, from a chunked free list) for round robin;
+ *    the agent reaches them through per-channel arrays of struct aref
+ *    (entry or slot, queue, score, tier, strategy), which most walks read
+ *    alone. Which records count is the business of the next section.
  *
- * Lazy pool membership. Each agent has per channel an availability epoch
- * ep[ch] (treap entries) and lep[ch] (ring records). An entry or record
- * is *valid* iff it carries the agent's current epoch; only valid ones
- * are candidates, and the pool's count n is of valid ones. Invariant
+ * Lazy pool membership. Each agent has per channel three epochs: ep[ch]
+ * (round robin entries), lep[ch] (ring records and most skilled heap
+ * records, whose keys change with idle_since) and oep[ch] (least occupied
+ * heap records, whose keys also change with the busy slots). An entry or
+ * record is *valid* iff it carries the agent's current epoch; only valid
+ * ones are candidates, and the pool's count n is of valid ones. A
+ * weighted slot is valid iff its weight is not 0. Invariant
  * (router_check): an agent that can take the channel now (state
- * AVAILABLE, free capacity, voice-blocks rule) has a valid entry with the
- * right key in each of its pools of the channel; one that cannot has
- * none. agent_reindex() restores it after every change of the agent:
- *  - it can no longer take the channel (offer, away, wrap-up): both
- *    epochs move on, O(1) + one counter per pool through the arefs; no
- *    entry is touched. Only weighted random pools, whose subtree weights
- *    must stay exact for the draw, unlink their entries at once;
- *  - it can take it again: a record appended to each longest idle ring,
- *    O(1); a treap entry still linked with an unchanged key (round robin
- *    without an offer from that queue meanwhile) revalidated in place,
- *    O(1), any other relinked, O(log n);
+ * AVAILABLE, free capacity, voice-blocks rule) has a valid entry, record
+ * or slot with the right key in each of its pools of the channel; one
+ * that cannot has none. agent_reindex() restores it after every change of
+ * the agent:
+ *  - it can no longer take the channel (offer, away, wrap-up): the epochs
+ *    move on, O(1) + one counter per pool through the arefs; no record or
+ *    entry is touched. Weighted slots, whose sums must stay exact for the
+ *    draw, get weight 0 at once, O(log n) on a contiguous array;
+ *  - it can take it again: a record appended to each ring, O(1); a record
+ *    pushed to each heap (a sift-up, expected O(1) moves); the weight set
+ *    in each weighted pool, O(log n); a round robin entry still linked
+ *    with an unchanged key (no offer from that queue meanwhile)
+ *    revalidated in place, O(1), else relinked, O(log n);
  *  - it still takes it but its key changed (a slot freed: new idle_since;
- *    least occupied: busy slots): lep moves on and the records are
- *    appended again; treap entries with another key are relinked.
- * Stale entries are met only by best_agent(), which unlinks a stale treap
- * entry and drops a stale record at a ring's front when it reaches them:
- * each once, so amortized O(1). A ring is full only when stale records
- * fill it: it is then compacted, O(len), with capacity >= 2 x members + 16
- * reserved at login, so that at least members + 16 appends separate two
- * compactions. Appends go to the back because agents become idle with
- * the newest key (idle_seq grows; `now` does not go back); a key older
- * than one appended takes an ordered insertion, O(len), so that a caller
- * whose clock steps back still gets the documented order. lep survives
- * the reuse of an agent slot (its records may still sit in rings).
+ *    least occupied: busy slots): the epochs of the changed keys move on
+ *    and the records are appended or pushed again.
+ * The walk first asks for all the pools it will touch (prefetch), so that
+ * the cache misses of pools scattered over the queues overlap.
+ * Stale records and entries are met only by best_agent(), which unlinks a
+ * stale treap entry and drops a stale record at a ring's front or a
+ * heap's top when it reaches them: each once, so amortized O(1) (a heap
+ * pop is O(log n) on a contiguous array). A ring or heap is full only
+ * when stale records fill it: it is then compacted, O(len), with capacity
+ * >= 2 x members + 16 reserved at login, so that at least members + 16
+ * appends separate two compactions (the same bound lets a weighted pool
+ * compact its holes). Ring appends go to the back because agents become
+ * idle with the newest key (idle_seq grows; `now` does not go back); a
+ * key older than one appended takes an ordered insertion, O(len), so that
+ * a caller whose clock steps back still gets the documented order; heaps
+ * need no such care. lep and oep live apart from the agents, in one
+ * dense array (struct aepoch) that stays in cache for the compactions,
+ * which check every record's epoch; they survive the reuse of an agent
+ * slot (its records may still sit in rings and heaps).
+ *  - an excluded agent at a heap's top: best_agent() walks down the heap
+ *    only into subtrees whose root orders before the best candidate so
+ *    far, O(records ahead of the answer).
  *  - one binary min-heap of timers ordered by (due, seq) (timerheap.h, a
  *    node embedded in each contact and agent): at most one per contact
  *    (the earliest of offer deadline, next expansion step, max wait,
@@ -159,52 +180,59 @@
  * When one event releases both a contact and an agent, the contact is
  * routed first, then the agent filled.
  *
- * Complexity (n = contacts or agents in one pool, E = pool entries of an
- * agent, about queues served x channels, L = levels of a queue, x =
- * contacts/agents skipped because of exclusions):
- *   arrival             O(log n) insert + route O(L log n + x)
- *                       + position O(L log n) (treap ranks)
- *   route a contact     O(L log n + x); weighted random O(L log n) a draw
+ * Complexity (n = contacts or agents in one pool, E = pool memberships
+ * of an agent, about queues served x tiers taken x channels, L = levels
+ * of a queue, x = contacts/agents skipped because of exclusions):
+ *   arrival             O(log n) insert + route + position O(L log n)
+ *                       (treap ranks)
+ *   route a contact     longest idle O(L + x) amortized; most skilled,
+ *                       least occupied O(L + x), + O(log n) for each
+ *                       stale top popped (once a record); round robin
+ *                       O(L log n + x); weighted random O(L log n) a
+ *                       draw, up to WR_TRIES draws, then O(slots) for
+ *                       the fallback walk
  *   fill an agent       O(E_ch) pool minima (cached, O(1) each, pools
  *                       skipped by level masks and per-channel counters)
  *                       per offer, + one reindex
  *   reindex an agent    going busy on a channel: O(E_ch) counters, no
- *                       entry touched (+ O(log n) per weighted random
- *                       entry); becoming idle: O(1) per longest idle
- *                       entry (amortized), O(1) or O(log n) per treap
- *                       entry (round robin usually O(1); most skilled,
- *                       least occupied O(log n))
- *   stale entries       unlinked / dropped once each when a pick meets
- *                       them: amortized O(1); ring compaction amortized
- *                       O(1) an append
+ *                       record touched, + O(log n) per weighted random
+ *                       pool; becoming idle: O(1) per ring (amortized),
+ *                       expected O(1) per heap, O(log n) per weighted
+ *                       pool, O(1) or O(log n) per round robin entry
+ *   stale records       dropped once each when a pick meets them:
+ *                       amortized O(1) (ring) or O(log n) (heap);
+ *                       compactions amortized O(1) an append
  *   offer/accept/reject/timeout/complete/abandon: O(1) bookkeeping + the
  *                       above; timers O(log T) (binary heap, T timers)
  *   router_tick         O(log T) per due timer; next_deadline O(1)
  *   stats               O(1); estimated wait O(1)
- *   login               O(queues x (steps + skills)) to build E entries;
- *                       a new virtual queue O(agents log agents) once
+ *   login               O(queues x (steps + skills)) to build E
+ *                       memberships (a weighted pool's compaction, when
+ *                       its slots are full, O(slots x E) once per
+ *                       members + 16 logins); a new virtual or derived
+ *                       queue O(agents log agents) once
  *   router_check        O(everything)
  * No call allocates on the decision path: slots, maps, the timer heap and
  * the output list are sized at router_new (the output list doubles if a
  * call emits more than its capacity); pool entries come from a chunked
- * free list and rings are sized, both at login / virtual-queue creation.
+ * free list, and rings, heaps and weighted pools are sized, all at login
+ * / queue creation.
  *
- * Cost model. The cost that dominates is E, the pool entries of an agent
- * (configured queues at every tier, skills-only virtual queues, derived
- * queues): every availability cycle of an agent touches each of them once
- * (a ring append, an O(1) revalidation or an O(log n) treap relink).
- * Going busy costs O(E) counter updates without touching an entry (lazy
- * membership above); fill_agent reads the arefs only. So the levers are,
- * in the order they would pay: fewer entries (one pool shared by queues
- * whose requirement set at a tier is identical, fewer virtual queues);
- * O(1) structures for more strategies (most skilled could be a ring per
- * distinct score, scores being small sums of levels; least occupied and
- * round robin keys are not monotone and keep treaps; weighted random must
- * stay exact); integer handles instead of string ids on the hot API (each
- * call hashes and compares ids) and a cheaper QUEUED position than an
- * O(L log n) rank; smaller entries (indices instead of pointers in the
- * treap node, an interned reason). Measured figures, and how they moved,
- * are in bench/README.md ("History of router figures"), not here.
+ * Cost model. The cost that dominates is E, the pool memberships of an
+ * agent (configured queues at every tier, skills-only virtual queues,
+ * derived queues): every availability cycle of an agent touches each of
+ * them once (a ring append, a heap push, a weight, an O(1) revalidation
+ * or an O(log n) treap relink), one cache line a pool; going busy costs
+ * O(E) counter updates (lazy membership above). So the levers left are,
+ * in the order they would pay: fewer memberships (one pool shared by
+ * queues whose eligible set and key at a tier are identical; skills-only
+ * contacts in pools per (skill, channel) rather than a virtual queue each;
+ * an expansion step that reads another queue's pool instead of entries of
+ * its own); integer handles instead of string ids on the hot API (each
+ * call hashes and compares ids); a cheaper QUEUED position than an
+ * O(L log n) rank; timers in per-queue FIFOs (their offsets are per-queue
+ * constants) instead of one binary heap. Measured figures are in
+ * bench/README.md, not here.
  *
  * Choices worth knowing
  * ---------------------
@@ -500,6 +528,17 @@ static inline struct tnode *pool_next(const struct queue *q,
     return treap_next(n);
 }
 
+/* Frees what pool p of queue q owns (its kind is the queue's strategy). */
+static void apool_free(const struct queue *q, struct apool *p)
+{
+    if (pool_is_ring(q))
+        lring_free(&p->li);
+    else if (pool_is_heap(q))
+        aheap_free(&p->h);
+    else if (pool_is_wpool(q))
+        wpool_free(&p->w);
+}
+
 /* ---- longest idle rings (lring.h): the router's side ---- */
 
 static bool lring_valid_cb_fn(const void *ctx, unsigned ch,
@@ -519,7 +558,8 @@ static inline void lring_add(struct router *r, struct apool *p,
                              struct agent *a, unsigned ch)
 {
     lring_append(&p->li, &r->lops, ch,
-                 (struct lrec){ahandle(r, a), a->lep[ch]}, a->idle_since,
+                 (struct lrec){ahandle(r, a), r->aep[ahandle(r, a)].lep[ch]},
+                 a->idle_since,
                  a->idle_seq);
 }
 
@@ -527,6 +567,35 @@ static inline struct apool *aref_pool(struct router *r, const struct aref *f,
                                       unsigned ch)
 {
     return &r->queues[f->queue].apool[f->tier][ch];
+}
+
+/* ---- most skilled and least occupied heaps (aheap.h) ---- */
+
+static bool hops_ms_valid_fn(const void *ctx, unsigned ch,
+                             const struct hrec *x)
+{
+    return hrec_valid(ctx, x, ROUTER_STRATEGY_MOST_SKILLED, ch);
+}
+
+static bool hops_lo_valid_fn(const void *ctx, unsigned ch,
+                             const struct hrec *x)
+{
+    return hrec_valid(ctx, x, ROUTER_STRATEGY_LEAST_OCCUPIED, ch);
+}
+
+/* Pushes a valid record of agent a, with its current key, to the heap of
+ * the pool that reference f names (channel ch). */
+static inline void heap_add(struct router *r, struct agent *a,
+                            const struct aref *f, unsigned ch)
+{
+    struct hrec x;
+    hrec_key(a, f->strat, f->score, &x.k1, &x.k2);
+    x.agent = ahandle(r, a);
+    x.ep = hrec_epoch(r, x.agent, f->strat, ch);
+    aheap_push(&aref_pool(r, f, ch)->h,
+               f->strat == ROUTER_STRATEGY_MOST_SKILLED ? &r->hops_ms
+                                                        : &r->hops_lo,
+               ch, x);
 }
 
 /* (Re)links entry e of agent a with a fresh key and the current epoch. */
@@ -568,10 +637,21 @@ static void aent_rejoin(struct router *r, struct agent *a, struct aent *e)
  *  - a channel it still takes: only entries whose key changed (idle_since
  *    for longest idle, most skilled, least occupied; busy slots for least
  *    occupied) move. */
+/* Asks for the pools of the agent's references on one channel before a
+ * walk that touches each: they are scattered over the queues, and the
+ * misses then overlap instead of coming one after the other. */
+static inline void pools_prefetch(struct router *r, const struct aref *ev,
+                                  unsigned n, unsigned ch)
+{
+    for (unsigned i = 0; i < n; i++)
+        __builtin_prefetch(aref_pool(r, &ev[i], ch), 1);
+}
+
 static void agent_reindex(struct router *r, struct agent *a)
 {
     bool idle_chg = a->pidle != a->idle_seq;
     bool busy_chg = a->pbusy != a->busy_total;
+    struct aepoch *ae = &r->aep[ahandle(r, a)];
     for (unsigned ch = 0; ch < NCH; ch++) {
         bool take = can_take(r, a, ch);
         bool was = a->pooled & (1U << ch);
@@ -582,27 +662,38 @@ static void agent_reindex(struct router *r, struct agent *a)
                 continue;
             a->pooled &= (uint8_t)~(1U << ch);
             a->ep[ch]++;
-            a->lep[ch]++;
+            ae->lep[ch]++;
+            ae->oep[ch]++;
+            pools_prefetch(r, ev, n, ch);
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 p->n--;
-                if (ev[i].strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
-                    pool_remove(&r->queues[ev[i].queue], p, &ev[i].e->node);
-                    ev[i].e->inpool = 0;
-                }
+                if (ev[i].strat == ROUTER_STRATEGY_WEIGHTED_RANDOM)
+                    wpool_set(&p->w, ev[i].slot, 0);
             }
             continue;
         }
         if (!was) {
+            pools_prefetch(r, ev, n, ch);
             for (unsigned i = 0; i < n; i++)
-                if (ev[i].e)
+                if (ev[i].strat == ROUTER_STRATEGY_ROUND_ROBIN)
                     __builtin_prefetch((const char *)ev[i].e + 64);
             for (unsigned i = 0; i < n; i++) {
                 struct apool *p = aref_pool(r, &ev[i], ch);
-                if (ev[i].e)
-                    aent_rejoin(r, a, ev[i].e);
-                else
+                switch (ev[i].strat) {
+                case ROUTER_STRATEGY_LONGEST_IDLE:
                     lring_add(r, p, a, ch);
+                    break;
+                case ROUTER_STRATEGY_ROUND_ROBIN:
+                    aent_rejoin(r, a, ev[i].e);
+                    break;
+                case ROUTER_STRATEGY_WEIGHTED_RANDOM:
+                    wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
+                    break;
+                default:
+                    heap_add(r, a, &ev[i], ch);
+                    break;
+                }
                 p->n++;
             }
             if (n)
@@ -611,24 +702,28 @@ static void agent_reindex(struct router *r, struct agent *a)
         }
         if (!idle_chg && !busy_chg)
             continue;
+        /* new keys: new records (the old ones go stale) */
         if (idle_chg)
-            a->lep[ch]++;       /* the records move to the back */
+            ae->lep[ch]++;
+        ae->oep[ch]++;
+        pools_prefetch(r, ev, n, ch);
         for (unsigned i = 0; i < n; i++) {
-            unsigned st = ev[i].strat;
-            if (st == ROUTER_STRATEGY_LONGEST_IDLE) {
+            switch (ev[i].strat) {
+            case ROUTER_STRATEGY_LONGEST_IDLE:
                 if (idle_chg)
                     lring_add(r, aref_pool(r, &ev[i], ch), a, ch);
-                continue;
+                break;
+            case ROUTER_STRATEGY_MOST_SKILLED:
+                if (idle_chg)
+                    heap_add(r, a, &ev[i], ch);
+                break;
+            case ROUTER_STRATEGY_LEAST_OCCUPIED:
+                heap_add(r, a, &ev[i], ch);
+                break;
+            default:            /* keys of their own (round robin) or
+                                   none (weighted random) */
+                break;
             }
-            if (st == ROUTER_STRATEGY_ROUND_ROBIN ||
-                st == ROUTER_STRATEGY_WEIGHTED_RANDOM ||
-                (!idle_chg && st != ROUTER_STRATEGY_LEAST_OCCUPIED))
-                continue;
-            struct aent *e = ev[i].e;
-            uint64_t k1, k2;
-            aent_key(r, a, e, &k1, &k2);
-            if (e->node.k1 != k1 || e->node.k2 != k2)
-                aent_relink(r, a, e);
         }
     }
     a->pidle = a->idle_seq;
@@ -999,17 +1094,24 @@ static void aref_drop(struct router *r, const struct agent *a,
                       const struct aref *f, unsigned ch)
 {
     struct queue *q = &r->queues[f->queue];
-    struct aent *e = f->e;
     struct apool *p = aref_pool(r, f, ch);
     if (f->first)
         q->staffed--;
     q->nserv[ch]--;
-    if (!e) {
+    if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
         if (a->pooled & (1U << ch))
             p->n--;
-        lring_unreserve(&p->li);
+        if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE) {
+            lring_unreserve(&p->li);
+        } else if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+            wpool_set(&p->w, f->slot, 0);
+            wpool_remove(&p->w, f->slot);
+        } else {
+            aheap_unreserve(&p->h);
+        }
         return;
     }
+    struct aent *e = f->e;
     if (aent_valid(r, e))
         p->n--;
     if (e->inpool)
@@ -1023,7 +1125,8 @@ static void agent_drop_entries(struct router *r, struct agent *a)
         for (unsigned i = 0; i < a->nev[ch]; i++)
             aref_drop(r, a, &a->ev[ch][i], ch);
         a->nev[ch] = 0;
-        a->lep[ch]++;           /* its records go stale */
+        r->aep[ahandle(r, a)].lep[ch]++;    /* its records go stale */
+        r->aep[ahandle(r, a)].oep[ch]++;
     }
     a->pooled = 0;
 }
@@ -1043,6 +1146,25 @@ static void agent_release(struct router *r, struct agent *a)
     a->next = r->agent_gone;
     r->agent_gone = ahandle(r, a);
     r->nagents--;
+}
+
+/* A weighted random pool's compaction moved `agent` to `slot`: its
+ * reference follows. */
+struct wmoved_ctx {
+    struct router *r;
+    uint16_t queue;
+    unsigned ch;
+};
+
+static void wpool_moved_fn(void *ctx, uint32_t agent, uint32_t slot)
+{
+    const struct wmoved_ctx *mc = ctx;
+    struct agent *a = &mc->r->agents[agent];
+    for (unsigned i = 0; i < a->nev[mc->ch]; i++)
+        if (a->ev[mc->ch][i].queue == mc->queue) {
+            a->ev[mc->ch][i].slot = slot;
+            return;
+        }
 }
 
 /* Builds the entries of `a` for queue qi; `list` from the login spec. */
@@ -1066,10 +1188,25 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             a->ev[ch] = v;
             a->cev[ch] = (uint16_t)cap;
         }
+        struct aref f = {.queue = (uint16_t)qi,
+                         .score = (uint16_t)skill_score(a, q),
+                         .tier = (uint8_t)tier,
+                         .strat = (uint8_t)q->strategy,
+                         .first = first};
         struct aent *e = NULL;
         if (pool_is_ring(q)) {
             if (lring_reserve(&q->apool[tier][ch].li) < 0)
                 return ROUTER_ENOMEM;
+        } else if (pool_is_heap(q)) {
+            if (aheap_reserve(&q->apool[tier][ch].h) < 0)
+                return ROUTER_ENOMEM;
+        } else if (pool_is_wpool(q)) {
+            struct wmoved_ctx mc = {r, (uint16_t)qi, ch};
+            int s = wpool_add(&q->apool[tier][ch].w, ahandle(r, a),
+                              wpool_moved_fn, &mc);
+            if (s < 0)
+                return ROUTER_ENOMEM;
+            f.slot = (uint32_t)s;
         } else {
             if (!(e = aent_get(r)))
                 return ROUTER_ENOMEM;
@@ -1077,23 +1214,45 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             e->queue = (uint16_t)qi;
             e->tier = (uint8_t)tier;
             e->ch = (uint8_t)ch;
-            e->score = (uint16_t)skill_score(a, q);
-            e->node.w = e->score ? e->score : 1;
+            e->node.w = 1;
             e->rr = a->uid;
             e->node.prio = next_prio(r);
+            f.e = e;
         }
         if (first)
             q->staffed++;
         q->nserv[ch]++;
-        a->ev[ch][a->nev[ch]++] = (struct aref){e, (uint16_t)qi,
-                                                (uint8_t)tier,
-                                                (uint8_t)q->strategy, first};
+        a->ev[ch][a->nev[ch]++] = f;
         first = false;
     }
     return 0;
 }
 
 /* ---- decisions ---- */
+
+/* The smallest valid record of heap h, from slot i down, of an agent that
+ * c does not exclude and ordered before *best (when *found): a walk that
+ * enters only subtrees whose root orders before the best so far, so it
+ * visits the stale and excluded records ahead of the answer and their
+ * children. Recursion depth <= the heap's height. */
+static void heap_best(const struct router *r, const struct aheap *h,
+                      uint32_t i, const struct contact *c,
+                      aheap_valid_cb valid, unsigned ch, struct hrec *best,
+                      bool *found)
+{
+    if (i >= h->len)
+        return;
+    const struct hrec *x = &h->v[i];
+    if (*found && !hrec_less(x, best))
+        return;
+    if (valid(r, ch, x) && !excluded(c, &r->agents[x->agent])) {
+        *best = *x;
+        *found = true;
+        return;
+    }
+    heap_best(r, h, 2 * i + 1, c, valid, ch, best, found);
+    heap_best(r, h, 2 * i + 2, c, valid, ch, best, found);
+}
 
 static struct agent *best_agent(struct router *r, struct contact *c)
 {
@@ -1106,28 +1265,31 @@ static struct agent *best_agent(struct router *r, struct contact *c)
     if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
         uint64_t total = 0;
         for (unsigned l = 0; l <= c->level; l++)
-            total += treap_weight(&q->apool[l][ch].t);
+            total += q->apool[l][ch].w.total;
         if (total == 0)
             return NULL;
         for (unsigned t = 0; t < WR_TRIES; t++) {
             uint64_t x = rng_next(&r->rng) % total;
             unsigned l = 0;
-            while (x >= treap_weight(&q->apool[l][ch].t)) {
-                x -= treap_weight(&q->apool[l][ch].t);
+            while (x >= q->apool[l][ch].w.total) {
+                x -= q->apool[l][ch].w.total;
                 l++;
             }
-            struct aent *e = (struct aent *)treap_pick(&q->apool[l][ch].t, x);
-            struct agent *a = &r->agents[e->agent];
+            const struct wpool *w = &q->apool[l][ch].w;
+            struct agent *a = &r->agents[w->agent[wpool_pick(w, x)]];
             if (!excluded(c, a))
                 return a;
         }
-        for (unsigned l = 0; l <= c->level; l++)
-            for (struct tnode *n = treap_first(&q->apool[l][ch].t); n;
-                 n = treap_next(n)) {
-                struct agent *a = &r->agents[((struct aent *)n)->agent];
+        for (unsigned l = 0; l <= c->level; l++) {
+            const struct wpool *w = &q->apool[l][ch].w;
+            for (uint32_t i = 0; w->total && i < w->len; i++) {
+                if (!w->w[i])
+                    continue;
+                struct agent *a = &r->agents[w->agent[i]];
                 if (!excluded(c, a))
                     return a;
             }
+        }
         return NULL;
     }
     if (pool_is_ring(q)) {
@@ -1137,7 +1299,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             for (uint32_t i = 0; i < p->li.len;) {
                 const struct lrec *x = lring_at(&p->li, i);
                 struct agent *a = &r->agents[x->agent];
-                if (a->lep[ch] != x->ep) {
+                if (r->aep[x->agent].lep[ch] != x->ep) {
                     if (i == 0) {       /* stale at the front: dropped */
                         lring_pop_front(&p->li);
                     } else {
@@ -1155,6 +1317,30 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             }
         }
         return best;
+    }
+    if (pool_is_heap(q)) {
+        const struct aheap_ops *o =
+            q->strategy == ROUTER_STRATEGY_MOST_SKILLED ? &r->hops_ms
+                                                        : &r->hops_lo;
+        struct hrec best = {0};
+        bool found = false;
+        for (unsigned l = 0; l <= c->level; l++) {
+            struct apool *p = &q->apool[l][ch];
+            if (!p->n)
+                continue;
+            const struct hrec *x;
+            while ((x = aheap_top(&p->h)) && !o->valid(r, ch, x))
+                aheap_pop(&p->h);       /* stale at the top: dropped */
+            if (!x || (found && !hrec_less(x, &best)))
+                continue;
+            if (!excluded(c, &r->agents[x->agent])) {
+                best = *x;
+                found = true;
+                continue;
+            }
+            heap_best(r, &p->h, 0, c, o->valid, ch, &best, &found);
+        }
+        return found ? &r->agents[best.agent] : NULL;
     }
     struct tnode *best = NULL;
     for (unsigned l = 0; l <= c->level; l++) {
@@ -1512,14 +1698,22 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->max_agents = r->cfg.max_agents;
     r->max_contacts = r->cfg.max_contacts;
     rng_seed(&r->rng, seed);
-    r->queues = calloc(QUEUE_MAX, sizeof(*r->queues));
+    /* pools are cache-line aligned (struct apool): so is the array */
+    r->queues = aligned_alloc(_Alignof(struct queue),
+                              QUEUE_MAX * sizeof(*r->queues));
+    if (r->queues)
+        memset(r->queues, 0, QUEUE_MAX * sizeof(*r->queues));
     r->agents = calloc(r->max_agents, sizeof(*r->agents));
+    r->aep = calloc(r->max_agents, sizeof(*r->aep));
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
     r->lops = (struct lring_ops){r, lring_valid_cb_fn, lring_before_cb_fn};
+    r->hops_ms = (struct aheap_ops){r, hops_ms_valid_fn};
+    r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
-    if (!r->queues || !r->agents || !r->contacts || !r->out || !r->scratch ||
+    if (!r->queues || !r->agents || !r->aep || !r->contacts || !r->out ||
+        !r->scratch ||
         r->max_agents > UINT32_MAX - r->max_contacts ||
         timerheap_init(&r->timers, r->max_agents + r->max_contacts) < 0)
         goto fail;
@@ -1593,7 +1787,8 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
     uint64_t ma = max_agents ? max_agents : 10000;
     uint64_t mc = max_contacts ? max_contacts : 100000;
     return sizeof(struct router) + QUEUE_MAX * sizeof(struct queue) +
-           ma * (sizeof(struct agent) + sizeof(uint32_t)) +     /* scratch */
+           ma * (sizeof(struct agent) + sizeof(struct aepoch) +
+                 sizeof(uint32_t)) +                            /* scratch */
            mc * sizeof(struct contact) +
            (ma + mc) * sizeof(struct timerheap_node *) +
            idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
@@ -1616,7 +1811,9 @@ void router_free(struct router *r)
     for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++)
-                lring_free(&r->queues[qi].apool[l][ch].li);
+            {
+                apool_free(&r->queues[qi], &r->queues[qi].apool[l][ch]);
+            }
     free(r->queues);
     for (uint32_t i = 0; r->agents && i < r->max_agents; i++) {
         free(r->agents[i].served);
@@ -1627,6 +1824,7 @@ void router_free(struct router *r)
     free(r->contacts);
     timerheap_free(&r->timers);
     free(r->scratch);
+    free(r->aep);
     free(r->out);
     free(r);
 }
@@ -1706,6 +1904,14 @@ static int spec_skills(struct router *r, const struct router_contact_spec *s,
     return (int)n;
 }
 
+static int uid_cmp(const void *x, const void *y, void *ctx)
+{
+    const struct router *r = ctx;
+    uint32_t a = r->agents[*(const uint32_t *)x].uid;
+    uint32_t b = r->agents[*(const uint32_t *)y].uid;
+    return a < b ? -1 : a > b;
+}
+
 static int idle_cmp(const void *x, const void *y, void *ctx)
 {
     const struct router *r = ctx;
@@ -1722,6 +1928,31 @@ static int queue_index_agents(struct router *r, int qi)
     struct queue *q = &r->queues[qi];
     unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
     uint32_t nidx = 0;
+    if (pool_is_wpool(q)) {
+        /* slots in uid order, the order of the weighted draw */
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < r->max_agents; i++) {
+            const struct agent *a = &r->agents[i];
+            if (a->live && !a->gone &&
+                a->state != ROUTER_AGENT_STATE_LOGGED_OUT)
+                r->scratch[n++] = i;
+        }
+        qsort_r(r->scratch, n, sizeof(r->scratch[0]), uid_cmp, r);
+        for (uint32_t k = 0; k < n; k++) {
+            struct agent *a = &r->agents[r->scratch[k]];
+            unsigned before = a->nev[ch];
+            if (agent_add_queue(r, a, qi) < 0)
+                return ROUTER_ENOMEM;
+            if (a->nev[ch] == before || !can_take(r, a, ch))
+                continue;
+            a->pooled |= (uint8_t)(1U << ch);
+            const struct aref *f = &a->ev[ch][before];
+            struct apool *p = &q->apool[f->tier][ch];
+            p->n++;
+            wpool_set(&p->w, f->slot, wr_weight(f->score));
+        }
+        return qi;
+    }
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
         if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
@@ -1735,11 +1966,12 @@ static int queue_index_agents(struct router *r, int qi)
         const struct aref *f = &a->ev[ch][before];
         struct apool *p = &q->apool[f->tier][ch];
         p->n++;
-        if (!f->e) {
+        if (pool_is_treap(q))
+            aent_relink(r, a, f->e);
+        else if (pool_is_ring(q))
             r->scratch[nidx++] = i;
-            continue;
-        }
-        aent_relink(r, a, f->e);
+        else
+            heap_add(r, a, f, ch);
     }
     qsort_r(r->scratch, nidx, sizeof(r->scratch[0]), idle_cmp, r);
     for (uint32_t i = 0; i < nidx; i++) {
@@ -1872,7 +2104,9 @@ static void queue_free(struct router *r, int qi)
     r->nunused--;
     for (unsigned l = 0; l < NLEV; l++)
         for (unsigned c = 0; c < NCH; c++)
-            lring_free(&q->apool[l][c].li);
+        {
+            apool_free(q, &q->apool[l][c]);
+        }
     memset(q, 0, sizeof(*q));
     q->dead = true;
     q->qnext = r->queue_free;
@@ -2261,12 +2495,9 @@ int router_agent_login(struct router *r, uint64_t now,
             return ROUTER_ENOMEM;
         }
         r->agent_free = a->next;
-        /* record epochs outlive the slot: stale records of the agent that
-         * had it may still sit in rings */
-        uint32_t lep[NCH];
-        memcpy(lep, a->lep, sizeof(lep));
+        /* r->aep[h], the record epochs, outlive the slot: stale records
+         * of the agent that had it may still sit in rings and heaps */
         memset(a, 0, sizeof(*a));
-        memcpy(a->lep, lep, sizeof(lep));
         copy_id(a->id, spec->id);
         a->idh = idh;
         a->live = 1;

@@ -1,9 +1,9 @@
 /* treap.h -- intrusive order-statistic treap with subtree weights.
  *
- * The router keeps most ordered indexes in one of these: waiting contacts
- * per (queue, expansion level, channel) ordered by score, and available
- * agents per (queue, tier, channel) ordered by the queue's strategy
- * (every strategy but longest idle, whose pools are rings). The
+ * The router keeps its contact indexes in these: waiting contacts per
+ * (queue, expansion level, channel) ordered by score, and each agent's
+ * preferred contacts; of the agent pools, only round robin ones (the
+ * others are rings, heaps and weighted pools, see router.c). The
  * node is embedded in the indexed object (no allocation); ordering is by
  * the pair (k1, k2), both unsigned, lower first; k2 is a unique sequence
  * number so no two nodes compare equal.

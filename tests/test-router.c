@@ -385,6 +385,47 @@ static void test_weighted_random(void **state)
     assert_true(hits[0][1] > 150 && hits[0][0] > 5);
 }
 
+/* Agents come and go many times over in a weighted random queue: the
+ * pool's slots fill with holes and are compacted (the slots of the agents
+ * that stay move); every offer still goes to an agent that can take it,
+ * and with one heavy agent left among light ones the draw still follows
+ * the weights. router_check after every call checks the slots, the
+ * weights and their sums. */
+static void test_weighted_random_churn(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].strategy = ROUTER_STRATEGY_WEIGHTED_RANDOM;
+    struct router *r = mk(q, 1, NULL);
+    uint8_t cap[ROUTER_CH_COUNT] = {0, 255, 0, 0};
+    login_full(r, S(1), "heavy", "x:10", cap, NULL, 0);
+    char id[16];
+    for (int i = 0; i < 300; i++) {
+        router_out_clear(r);    /* frees the slots of agents gone */
+        snprintf(id, sizeof(id), "l%d", i);
+        assert_int_equal(login_full(r, S(1), id, "x:1", cap, NULL, 0), 0);
+        if (i >= 3) {
+            snprintf(id, sizeof(id), "l%d", i - 3);
+            assert_int_equal(CALL(r, router_agent_logout(r, S(1), id)), 0);
+        }
+    }
+    /* heavy (weight 10) and l297..l299 (weight 1 each) remain */
+    int heavy = 0;
+    for (int i = 0; i < 400; i++) {
+        snprintf(id, sizeof(id), "c%d", i);
+        router_out_clear(r);
+        arrive_full(r, S(2), id, "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+        const char *a = ev_agent(r, ROUTER_EV_OFFER, id, 0);
+        assert_non_null(a);
+        assert_true(!strcmp(a, "heavy") || !strcmp(a, "l297") ||
+                    !strcmp(a, "l298") || !strcmp(a, "l299"));
+        heavy += !strcmp(a, "heavy");
+        router_contact_abandon(r, S(2), id);
+        check(r);
+    }
+    assert_true(heavy > 200 && heavy < 380);    /* 10/13 of 400 = 308 */
+    router_free(r);
+}
+
 static void test_expansion_steps(void **state)
 {
     struct router_queue_config q[2] = {fx_queue("q", "x:8,y:5"),
@@ -1520,6 +1561,7 @@ int main(void)
         cmocka_unit_test(test_least_occupied),
         cmocka_unit_test(test_round_robin),
         cmocka_unit_test(test_weighted_random),
+        cmocka_unit_test(test_weighted_random_churn),
         cmocka_unit_test(test_expansion_steps),
         cmocka_unit_test(test_priority_and_aging),
         cmocka_unit_test(test_cross_queue_fairness),

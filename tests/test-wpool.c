@@ -1,0 +1,192 @@
+/* test-wpool.c -- engine/wpool.c (weighted random pools) and engine/aheap.c
+ * (agent heaps) against plain arrays.
+ *
+ * wpool: a random sequence of joins, leaves and weight changes, long
+ * enough for many compactions and growths; after each operation the pool
+ * must agree with the model (members in join order with their weights)
+ * on the total, on every slot the owner was told of (the moved callback),
+ * and on wpool_pick for every x < total (the slot whose cumulative range
+ * holds x, in member order); wpool_check must hold.
+ *
+ * aheap: random pushes of records with random keys and epochs, pops and
+ * compactions; the top must be the smallest valid-or-stale record the
+ * model holds, and compaction must keep exactly the valid ones.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "aheap.h"
+#include "rng.h"
+#include "wpool.h"
+
+#define NAG 300
+
+struct wmodel {
+    uint32_t slot[NAG];         /* the pool's slot of each agent */
+    int in[NAG];
+    uint32_t weight[NAG];
+    uint64_t order[NAG];        /* join sequence */
+    uint64_t seq;
+};
+
+static void moved(void *ctx, uint32_t agent, uint32_t slot)
+{
+    struct wmodel *m = ctx;
+    assert_true(agent < NAG && m->in[agent]);
+    m->slot[agent] = slot;
+}
+
+/* Members sorted by join order (insertion sort into out). */
+static unsigned members_in_order(const struct wmodel *m, uint32_t *out)
+{
+    unsigned n = 0;
+    for (uint32_t a = 0; a < NAG; a++) {
+        if (!m->in[a])
+            continue;
+        unsigned i = n++;
+        while (i > 0 && m->order[out[i - 1]] > m->order[a]) {
+            out[i] = out[i - 1];
+            i--;
+        }
+        out[i] = a;
+    }
+    return n;
+}
+
+static void wagree(const struct wpool *p, const struct wmodel *m)
+{
+    assert_true(wpool_check(p));
+    uint32_t ord[NAG];
+    unsigned n = members_in_order(m, ord);
+    assert_int_equal(p->members, n);
+    uint64_t total = 0;
+    uint32_t prev = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t a = ord[i];
+        assert_int_equal(p->agent[m->slot[a]], a);
+        assert_int_equal(p->w[m->slot[a]], m->weight[a]);
+        if (i)
+            assert_true(m->slot[a] > prev);     /* slot order = join order */
+        prev = m->slot[a];
+        total += m->weight[a];
+    }
+    assert_int_equal(p->total, total);
+    /* every x: the member whose range holds it */
+    uint64_t lo = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t a = ord[i];
+        for (uint64_t x = lo; x < lo + m->weight[a]; x++)
+            assert_int_equal(p->agent[wpool_pick(p, x)], a);
+        lo += m->weight[a];
+    }
+}
+
+static void test_wpool_random(void **state)
+{
+    (void)state;
+    struct rng g;
+    rng_seed(&g, 7);
+    struct wpool p;
+    memset(&p, 0, sizeof(p));
+    static struct wmodel m;
+    memset(&m, 0, sizeof(m));
+    unsigned compactions = 0;
+    for (unsigned step = 0; step < 6000; step++) {
+        uint32_t a = (uint32_t)(rng_next(&g) % NAG);
+        unsigned op = (unsigned)(rng_next(&g) % 3);
+        if (!m.in[a]) {
+            uint32_t len_before = p.len, cap_before = p.cap;
+            m.in[a] = 1;
+            m.order[a] = ++m.seq;
+            int s = wpool_add(&p, a, moved, &m);
+            assert_true(s >= 0);
+            m.slot[a] = (uint32_t)s;
+            m.weight[a] = 0;
+            if (len_before == cap_before && cap_before == p.cap)
+                compactions++;
+        } else if (op == 0) {
+            wpool_set(&p, m.slot[a], 0);
+            wpool_remove(&p, m.slot[a]);
+            m.in[a] = 0;
+        } else {
+            uint32_t w = (uint32_t)(rng_next(&g) % 4) * 7;
+            wpool_set(&p, m.slot[a], w);
+            m.weight[a] = w;
+        }
+        if (step % 7 == 0)
+            wagree(&p, &m);
+    }
+    wagree(&p, &m);
+    assert_true(compactions > 0);
+    wpool_free(&p);
+}
+
+/* ---- aheap ---- */
+
+static uint32_t cur_ep[NAG];
+
+static bool hvalid(const void *ctx, unsigned ch, const struct hrec *x)
+{
+    (void)ctx;
+    (void)ch;
+    return cur_ep[x->agent] == x->ep;
+}
+
+static void test_aheap_random(void **state)
+{
+    (void)state;
+    struct rng g;
+    rng_seed(&g, 11);
+    struct aheap h;
+    memset(&h, 0, sizeof(h));
+    const struct aheap_ops o = {NULL, hvalid};
+    static int member[NAG];
+    memset(member, 0, sizeof(member));
+    memset(cur_ep, 0, sizeof(cur_ep));
+    uint64_t seq = 0;
+    for (unsigned step = 0; step < 20000; step++) {
+        uint32_t a = (uint32_t)(rng_next(&g) % NAG);
+        unsigned op = (unsigned)(rng_next(&g) % 4);
+        if (!member[a]) {
+            assert_int_equal(aheap_reserve(&h), 0);
+            member[a] = 1;
+        } else if (op == 0) {
+            cur_ep[a]++;            /* its records go stale */
+        } else if (op == 1 && h.len) {
+            aheap_pop(&h);
+        } else {
+            cur_ep[a]++;            /* a new key: a new record */
+            struct hrec x = {rng_next(&g) % 50, ++seq, a, cur_ep[a]};
+            aheap_push(&h, &o, 0, x);
+        }
+        assert_true(aheap_check(&h));
+        /* the top is the smallest record held */
+        for (uint32_t i = 0; i < h.len; i++)
+            assert_false(hrec_less(&h.v[i], &h.v[0]));
+        /* at most one valid record per agent */
+        uint32_t nvalid = 0;
+        for (uint32_t i = 0; i < h.len; i++)
+            nvalid += hvalid(NULL, 0, &h.v[i]);
+        assert_true(nvalid <= h.members);
+    }
+    aheap__compact(&h, &o, 0);
+    assert_true(aheap_check(&h));
+    for (uint32_t i = 0; i < h.len; i++)
+        assert_true(hvalid(NULL, 0, &h.v[i]));
+    aheap_free(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wpool_random),
+        cmocka_unit_test(test_aheap_random),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
