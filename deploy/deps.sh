@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libhiredis-dev protobuf-c-compiler
 libprotobuf-c-dev libjemalloc-dev libyaml-dev libssl-dev openssl libcmocka-dev
 libh2o-dev libjansson-dev xxd redis-server redis-tools redis-sentinel gnuplot-nox
-prometheus chromium"
+prometheus chromium chromium-driver"
 [ $# -gt 0 ] && PKGS="$*"
 
 missing=""

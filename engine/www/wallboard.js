@@ -20,6 +20,7 @@
 var AMBER_POINTS = 10;          /* percentage points below the target */
 var CHART_SECONDS = 300;
 var STALE_MS = 5000;            /* no snapshot for this long: greyed out */
+var RETRY_CLOSED_MS = 10000;    /* after an answer that was not a stream */
 
 var points = [];                /* the chart: {t, waiting, available} */
 var lastAt = 0;
@@ -71,7 +72,7 @@ function makeTile(name) {
   var f = document.createElement("div");
   f.className = "foot";
   f.innerHTML = '<span class="unservable" data-field="unservable"></span> ' +
-    '<span data-field="target"></span> <span data-field="detail"></span>';
+    '<span data-field="target"></span> \u00b7 <span data-field="detail"></span>';
   t.appendChild(f);
   return t;
 }
@@ -186,8 +187,7 @@ function stale(why) {
   $("status").textContent = why;
 }
 
-function start() {
-  $("chart-minutes").textContent = String(CHART_SECONDS / 60);
+function connect() {
   var es = new EventSource("api/v1/events");
   es.addEventListener("snapshot", function (ev) {
     try {
@@ -197,9 +197,23 @@ function start() {
     }
   });
   es.onerror = function () {
-    /* EventSource reconnects by itself (after the stream's retry:) */
-    stale("connection lost \u2013 reconnecting");
+    /* a broken connection: EventSource reconnects by itself (after the
+     * stream's retry:); an answer that is no stream (503: too many
+     * streams, 401: no token) closes it for good, so try again later --
+     * nobody is there to reload a wallboard */
+    if (es.readyState === EventSource.CLOSED) {
+      stale("no stream (too many, or no access) \u2013 retrying in " +
+            RETRY_CLOSED_MS / 1000 + "s");
+      setTimeout(connect, RETRY_CLOSED_MS);
+    } else {
+      stale("connection lost \u2013 reconnecting");
+    }
   };
+}
+
+function start() {
+  $("chart-minutes").textContent = String(CHART_SECONDS / 60);
+  connect();
   setInterval(function () {
     if (lastAt && Date.now() - lastAt > STALE_MS)
       stale("no data for " + Math.round((Date.now() - lastAt) / 1000) + "s");
