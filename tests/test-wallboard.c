@@ -409,6 +409,8 @@ static void wd_start(struct wd *w)
 static void wd_stop(struct wd *w)
 {
     char path[256];
+    if (!w->proc.pid)
+        return;
     if (w->session[0]) {
         struct resp r;
         snprintf(path, sizeof(path), "/session/%s", w->session);
@@ -417,6 +419,7 @@ static void wd_stop(struct wd *w)
     }
     harness_proc_stop(&w->proc, 5000);
     harness_rm_rf(w->dir);
+    w->proc.pid = 0;
 }
 
 static void wd_go(struct wd *w, const char *url)
@@ -525,8 +528,11 @@ static void config_text(char *buf, size_t len, int redis_port,
         redis, a->http_port, a->extra_http, a->extra);
 }
 
+struct wd;
+
 struct fx {
     struct e2e_env *env;
+    struct wd *wd;                  /* the browser, while one runs */
     struct harness_daemon big;      /* test_events_slow_client's daemon */
     bool big_up;
     int http_port;
@@ -584,7 +590,12 @@ static int teardown(void **state)
 {
     struct fx *fx = *state;
     void *env = fx ? fx->env : NULL;
-    int rc = env ? e2e_env_teardown(&env) : 0;
+    int rc;
+    if (fx && fx->wd) {
+        wd_stop(fx->wd);    /* a test that failed half-way left it */
+        free(fx->wd);
+    }
+    rc = env ? e2e_env_teardown(&env) : 0;
     if (fx && fx->big_up && harness_daemon_stop(&fx->big, 5000) != 0)
         rc = -1;
     free(fx);
@@ -708,7 +719,7 @@ static void test_browser_shows_stats(void **state)
     struct e2e_client *mon = e2e_env_dial_hello(fx->env, "mon",
                                                 ROLE(MONITOR));
     ccr_envelope *st;
-    struct wd w;
+    struct wd *wp = fx->wd = calloc(1, sizeof(*wp));
     char url[128];
     json_t *v, *m;
     long long seq;
@@ -726,10 +737,11 @@ static void test_browser_shows_stats(void **state)
     /* the state traffic() left, so that the comparison is not 0 == 0 */
     assert_int_equal(st->stats->contacts_waiting, 2);
 
-    wd_start(&w);
+    assert_non_null(wp);
+    wd_start(wp);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx->http_port);
-    wd_go(&w, url);
-    expect_view(&w, st->stats, &v);
+    wd_go(wp, url);
+    expect_view(wp, st->stats, &v);
     assert_string_equal(vs(v, "title"), "ccrouted wallboard");
     /* sales: 1 of 2 in the service level against a target of 80%: red;
      * support has no target: grey */
@@ -746,13 +758,13 @@ static void test_browser_shows_stats(void **state)
 
     /* contacts arrive; the page follows without being loaded again (the
      * marker set now would be gone after a reload) */
-    json_decref(wd_js(&w, "window.ccrMarker = 42; return 1;"));
+    json_decref(wd_js(wp, "window.ccrMarker = 42; return 1;"));
     assert_int_equal(e2e_contact(sw, "c5", "support", E2E_VOICE), 0);
     assert_int_equal(e2e_contact(sw, "c6", "support", E2E_CHAT), 0);
     assert_int_equal(e2e_contact(sw, "c7", "sales", E2E_VOICE), 0);
     st = e2e_stats(mon);
     assert_int_equal(st->stats->contacts_waiting, 5);
-    expect_view(&w, st->stats, &v);
+    expect_view(wp, st->stats, &v);
     assert_string_equal(vs(tile(v, "support"), "waiting"), "3");
     assert_string_equal(vs(tile(v, "support"), "unservable"),
                         "3 unservable");
@@ -767,14 +779,14 @@ static void test_browser_shows_stats(void **state)
     assert_int_equal(e2e_simple(sw, BODY(CONTACT_ABANDONED), "c5", NULL), 0);
     assert_int_equal(e2e_simple(sw, BODY(CONTACT_ABANDONED), "c7", NULL), 0);
     st = e2e_stats(mon);
-    expect_view(&w, st->stats, &v);
+    expect_view(wp, st->stats, &v);
     assert_string_equal(vs(tile(v, "support"), "waiting"), "2");
     /* sales: 1 of 3 now */
     assert_string_equal(vs(tile(v, "sales"), "sl"), "33%");
     json_decref(v);
     ccr_free(st);
 
-    wd_stop(&w);
+    wd_stop(wp);
     e2e_hang_up(sw);
     e2e_hang_up(ag);
     e2e_hang_up(mon);
@@ -798,7 +810,7 @@ static bool is_live(json_t *v, const void *arg)
 static void test_browser_token(void **state)
 {
     struct fx *fx = *state;
-    struct wd w;
+    struct wd *wp = fx->wd = calloc(1, sizeof(*wp));
     char url[256];
     json_t *v;
 
@@ -807,30 +819,31 @@ static void test_browser_token(void **state)
                 "(deploy/deps.sh installs them): browser test skipped\n");
         skip();
     }
-    wd_start(&w);
+    assert_non_null(wp);
+    wd_start(wp);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx->http_port);
-    wd_go(&w, url);
-    v = wd_until(&w, shows_text, "unauthorized");
+    wd_go(wp, url);
+    v = wd_until(wp, shows_text, "unauthorized");
     assert_non_null(strstr(vs(v, "text"), "unauthorized"));
     json_decref(v);
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=%s",
              fx->http_port, TOKEN("sw"));
-    wd_go(&w, url);
-    v = wd_until(&w, shows_text, "forbidden");
+    wd_go(wp, url);
+    v = wd_until(wp, shows_text, "forbidden");
     assert_non_null(strstr(vs(v, "text"), "forbidden"));
     json_decref(v);
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=%s",
              fx->http_port, TOKEN("mon"));
-    wd_go(&w, url);
-    v = wd_until(&w, is_live, NULL);
+    wd_go(wp, url);
+    v = wd_until(wp, is_live, NULL);
     if (!is_live(v, NULL))
         fail_msg("not live with the token: %s", vs(v, "text"));
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx->http_port);
     assert_string_equal(vs(v, "href"), url);
     json_decref(v);
-    wd_stop(&w);
+    wd_stop(wp);
 }
 
 /* ---- tests: the stream with an HTTP client ---- */
