@@ -559,9 +559,26 @@ static int fx_start(void **state, bool redis, const char *extra_http,
     return 0;
 }
 
+/* With Redis: ready (the lease taken, the state loaded) before the test
+ * says Hello -- which /readyz tells. */
 static int setup_redis(void **state)
 {
-    return fx_start(state, true, "", "");
+    struct fx *fx;
+    long long end;
+    if (fx_start(state, true, "", "") < 0)
+        return -1;
+    fx = *state;
+    end = harness_now_ms() + 10000;
+    for (;;) {
+        struct resp r;
+        int st = http_req(fx->http_port, "GET", "/readyz", NULL, NULL, &r);
+        resp_free(&r);
+        if (st == 200)
+            return 0;
+        if (harness_now_ms() > end)
+            return -1;
+        harness_pause_ms(50);
+    }
 }
 
 static int setup_memory(void **state)
