@@ -127,6 +127,22 @@ $(GEN_C) $(GEN_H): $(PROTO_SRC)
 	@mkdir -p $(B)/gen
 	protoc-c --c_out=$(B)/gen -Iproto $(PROTO_SRC)
 
+# The wallboard's files (engine/www/, docs/http.md) as C arrays for
+# engine/wallboard.c: xxd -i names each array after its file
+# (wallboard.css -> wallboard_css[]). The files themselves have no build
+# step; what is in engine/www/ is what a browser gets.
+WWW_FILES := $(sort $(wildcard engine/www/*))
+$(B)/gen/www.h: $(WWW_FILES)
+	@mkdir -p $(B)/gen
+	(cd engine/www && for f in $(notdir $(WWW_FILES)); do \
+		xxd -i "$$f" || exit 1; done) > $@.raw
+	sed -e 's/^unsigned char/static const unsigned char/' \
+		-e '/^unsigned int .*_len = /d' $@.raw > $@.tmp
+	rm -f $@.raw
+	mv $@.tmp $@
+
+$(B)/obj/engine/wallboard.o: $(B)/gen/www.h
+
 $(B)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<

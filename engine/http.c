@@ -25,6 +25,20 @@
  * (when required) so that an unauthenticated client learns nothing about
  * which paths exist, then the path picks the endpoint (unknown: 404), then
  * the method (GET and HEAD only: 405 otherwise).
+ *
+ * The wallboard (wallboard.c: its files; sse.c: its event stream) is
+ * opened by a browser, which cannot put a token in an Authorization
+ * header for a page or an EventSource. So, on a listener that wants
+ * tokens, `GET /?token=T` with a monitor's or admin's T answers 303 to the
+ * page with T in a cookie (HttpOnly, SameSite=Strict), and that cookie
+ * stands in for the header on the wallboard's own paths -- the page, its
+ * two files, /api/v1/events -- and nowhere else. The token leaves the
+ * address bar at once, and a cross-site page can neither send the cookie
+ * nor read an answer.
+ *
+ * Event streams are long answers on HTTP connections, so they count in
+ * http.max_connections; at most half of it (at least one) may be streams,
+ * so that probes and scrapes still get in while wallboards are open.
  */
 #include "http.h"
 
@@ -44,7 +58,12 @@
 #include "log.h"
 #include "metrics.h"
 #include "server-t.h"
+#include "sse.h"
 #include "store.h"
+#include "wallboard.h"
+
+/* The cookie that carries a wallboard's token (see the top of this file). */
+#define WB_COOKIE "ccroute_wallboard"
 
 /* One accepted connection: its handle (which H2O's socket uses and closes)
  * and its place in the surface's list. */
@@ -69,6 +88,7 @@ struct http {
     bool ctx_open, listener_open, stopping;
     int port;
     struct http_sock *socks;        /* live connections */
+    struct sse *sse;                /* the wallboard's event streams */
     struct http_stats stats;
 };
 
@@ -99,9 +119,103 @@ static void respond_text(struct http *h, h2o_req_t *req, int status,
 
 /* ---- access ---- */
 
-/* Checks `Authorization: Bearer <token>`. 0: a monitor or admin principal
- * of this engine's tenant; -1: answered 401 or 403. */
-static int check_token(struct http *h, h2o_req_t *req)
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+}
+
+/* Percent-decodes n bytes of `v` into out (cap bytes); '+' is a space
+ * (form encoding). The decoded length, or -1 when it does not fit or an
+ * escape is broken. */
+static ssize_t pct_decode(const char *v, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= n)
+                return -1;
+            hi = hexval(v[i + 1]);
+            lo = hexval(v[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (o == cap)
+            return -1;
+        out[o++] = c;
+    }
+    return (ssize_t)o;
+}
+
+/* The value of parameter `name` in the query of `req` (borrowed from the
+ * request, not decoded), or NULL. */
+static const char *query_param(h2o_req_t *req, const char *name,
+                               size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p, *end;
+    if (req->query_at == SIZE_MAX)
+        return NULL;
+    p = req->path.base + req->query_at + 1;
+    end = req->path.base + req->path.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        if ((size_t)(e - p) > nl && !memcmp(p, name, nl) && p[nl] == '=') {
+            *len = (size_t)(e - p - (ptrdiff_t)nl - 1);
+            return p + nl + 1;
+        }
+        p = e + 1;
+    }
+    return NULL;
+}
+
+/* The wallboard cookie's value in the request's Cookie headers (borrowed,
+ * still percent-encoded), or NULL. */
+static const char *wallboard_cookie(h2o_req_t *req, size_t *len)
+{
+    static const size_t nl = sizeof(WB_COOKIE) - 1;
+    ssize_t i = -1;
+    while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
+        const char *p = req->headers.entries[i].value.base;
+        const char *end = p + req->headers.entries[i].value.len;
+        while (p < end) {
+            const char *semi = memchr(p, ';', (size_t)(end - p));
+            const char *e = semi ? semi : end;
+            while (p < e && *p == ' ')
+                p++;
+            if ((size_t)(e - p) > nl && !memcmp(p, WB_COOKIE, nl) &&
+                p[nl] == '=') {
+                *len = (size_t)(e - p - (ptrdiff_t)nl - 1);
+                return p + nl + 1;
+            }
+            p = e + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Looks a percent-encoded token up; -1 when it is unknown or undecodable. */
+static int lookup_encoded(const struct auth_config *a, const char *v,
+                          size_t n)
+{
+    char tok[AUTH_TOKEN_MAX];
+    ssize_t tl = pct_decode(v, n, tok, sizeof(tok));
+    return tl > 0 ? auth_lookup(a, tok, (size_t)tl) : -1;
+}
+
+/* Checks the request's credential: `Authorization: Bearer <token>`, or
+ * where `cookie_ok` (the wallboard's paths) the wallboard cookie, or
+ * where `query` the token in the query (`GET /?token=`). 0: a monitor or
+ * admin principal of this engine's tenant; -1: answered 401 or 403. */
+static int check_token(struct http *h, h2o_req_t *req, bool cookie_ok,
+                       const char *query, size_t qlen)
 {
     const struct auth_config *a = &h->srv->cfg->auth;
     const struct auth_principal *pr;
@@ -125,6 +239,10 @@ static int check_token(struct http *h, h2o_req_t *req)
                 n--;
             pi = auth_lookup(a, v, n);
         }
+    } else if (query) {
+        pi = lookup_encoded(a, query, qlen);
+    } else if (cookie_ok && (v = wallboard_cookie(req, &n)) != NULL) {
+        pi = lookup_encoded(a, v, n);
     }
     if (pi < 0) {
         h->stats.unauthorized++;
@@ -195,27 +313,188 @@ static void get_api(struct http *h, h2o_req_t *req, const char *rest,
     free(body);
 }
 
-enum endpoint { EP_NONE, EP_HEALTHZ, EP_READYZ, EP_METRICS, EP_API };
+/* The security headers of the wallboard's files: its page loads nothing
+ * but its own files and stream, and is not framed by another site. */
+static void wallboard_headers(h2o_req_t *req)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers,
+                          H2O_STRLIT("content-security-policy"), 0, NULL,
+                          H2O_STRLIT("default-src 'none'; script-src "
+                                     "'self'; style-src 'self'; connect-src "
+                                     "'self'; frame-ancestors 'none'; "
+                                     "base-uri 'none'"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers,
+                          H2O_STRLIT("x-content-type-options"), 0, NULL,
+                          H2O_STRLIT("nosniff"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers,
+                          H2O_STRLIT("referrer-policy"), 0, NULL,
+                          H2O_STRLIT("no-referrer"));
+}
+
+static void get_file(struct http *h, h2o_req_t *req,
+                     const struct wallboard_file *f)
+{
+    wallboard_headers(req);
+    respond(h, req, 200, "OK", f->content_type, (const char *)f->data,
+            f->len);
+}
+
+/* GET /?token=T on a listener that wants tokens (T already checked): the
+ * token goes into the wallboard cookie, and the browser to the page
+ * without it in its address. */
+static void login(struct http *h, h2o_req_t *req, const char *tok,
+                  size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char enc[AUTH_TOKEN_MAX * 3];
+    char dec[AUTH_TOKEN_MAX];
+    ssize_t dl = pct_decode(tok, len, dec, sizeof(dec));
+    size_t o = 0;
+    char *cookie;
+
+    /* the cookie carries the token percent-encoded: any byte but
+     * unreserved ones, so that no ';', ',', space or quote breaks it */
+    for (ssize_t i = 0; i < dl; i++) {
+        unsigned char c = (unsigned char)dec[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+            c == '~') {
+            enc[o++] = (char)c;
+        } else {
+            enc[o++] = '%';
+            enc[o++] = hex[c >> 4];
+            enc[o++] = hex[c & 15];
+        }
+    }
+    cookie = h2o_mem_alloc_pool(&req->pool, o + 80);
+    o = (size_t)sprintf(cookie, WB_COOKIE "=%.*s; Path=/; HttpOnly; "
+                        "SameSite=Strict", (int)o, enc);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE,
+                   NULL, cookie, o);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                   H2O_STRLIT("./"));
+    wallboard_headers(req);
+    respond_text(h, req, 303, "See Other", "see ./\n");
+}
+
+static bool same_addr(const struct sockaddr_storage *a,
+                      const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port &&
+               x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+    }
+    return false;
+}
+
+/* The descriptor of the connection that carries `req`: ours whose peer
+ * has the address H2O gives for it. 0, or -ENOENT. */
+static int req_fd(struct http *h, h2o_req_t *req, uv_os_fd_t *fd)
+{
+    struct sockaddr_storage want = { 0 };
+
+    if (!req->conn->callbacks->get_peername ||
+        !req->conn->callbacks->get_peername(req->conn,
+                                            (struct sockaddr *)&want))
+        return -ENOENT;
+    for (struct http_sock *hs = h->socks; hs; hs = hs->next) {
+        struct sockaddr_storage got = { 0 };
+        int len = sizeof(got);
+        if (uv_tcp_getpeername(&hs->tcp, (struct sockaddr *)&got, &len) ||
+            !same_addr(&want, &got))
+            continue;
+        return uv_fileno((uv_handle_t *)&hs->tcp, fd) == 0 ? 0 : -ENOENT;
+    }
+    return -ENOENT;
+}
+
+/* The kernel's send buffer of an event stream's connection, fixed (which
+ * turns Linux's growth of it, up to megabytes, off): a stream is a
+ * trickle of frames, and a client that stops reading should be seen to
+ * stop after about one frame -- its frames then skipped in user space,
+ * one buffer each -- not after megabytes of kernel memory. */
+#define SSE_SNDBUF (64 * 1024)
+
+/* The most event streams at once: half of max_connections, at least 1. */
+static unsigned max_streams(const struct http *h)
+{
+    unsigned m = h->cfg->max_connections / 2;
+    return m ? m : 1;
+}
+
+static void get_events(struct http *h, h2o_req_t *req)
+{
+    int rc;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        respond(h, req, 200, "OK", "text/event-stream; charset=utf-8", "",
+                0);
+        return;
+    }
+    if (sse_count(h->sse) >= max_streams(h)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER,
+                       NULL, H2O_STRLIT("10"));
+        respond_text(h, req, 503, "Service Unavailable", "too many event "
+                     "streams: at most half of http.max_connections\n");
+        return;
+    }
+    {
+        uv_os_fd_t fd;
+        int sz = SSE_SNDBUF;
+        if (req_fd(h, req, &fd) == 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    }
+    rc = sse_open(h->sse, req);
+    if (rc < 0) {
+        respond_text(h, req, 503, "Service Unavailable", rc == -ENOMEM
+                     ? "out of memory\n" : "shutting down\n");
+        return;
+    }
+    h->stats.responses[2]++;
+}
+
+enum endpoint { EP_NONE, EP_HEALTHZ, EP_READYZ, EP_METRICS, EP_API,
+                EP_EVENTS, EP_FILE };
 
 #define API_PREFIX "/api/v1/"
+#define EVENTS_PATH "/api/v1/events"
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct http *h = ((struct http_handler *)self)->h;
-    const char *p = req->path_normalized.base;
+    const char *p = req->path_normalized.base, *tok = NULL;
     size_t n = req->path_normalized.len, pre = sizeof(API_PREFIX) - 1;
+    size_t toklen = 0;
     enum endpoint ep = EP_NONE;
+    const struct wallboard_file *file = NULL;
 
-    if (h->cfg->require_token && check_token(h, req) < 0)
-        return 0;
     if (n == 8 && !memcmp(p, "/healthz", 8))
         ep = EP_HEALTHZ;
     else if (n == 7 && !memcmp(p, "/readyz", 7))
         ep = EP_READYZ;
     else if (n == 8 && !memcmp(p, "/metrics", 8))
         ep = EP_METRICS;
+    else if (n == sizeof(EVENTS_PATH) - 1 && !memcmp(p, EVENTS_PATH, n))
+        ep = EP_EVENTS;
     else if (n > pre && !memcmp(p, API_PREFIX, pre))
         ep = EP_API;
+    else if ((file = wallboard_file(p, n)) != NULL)
+        ep = EP_FILE;
+    if (h->cfg->require_token) {
+        /* the page itself is where a browser brings its token */
+        if (ep == EP_FILE && n == 1)
+            tok = query_param(req, "token", &toklen);
+        if (check_token(h, req, ep == EP_FILE || ep == EP_EVENTS, tok,
+                        toklen) < 0)
+            return 0;
+    }
     if (ep == EP_NONE) {
         respond_text(h, req, 404, "Not Found", "not found\n");
         return 0;
@@ -236,6 +515,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case EP_READYZ: get_readyz(h, req); break;
     case EP_METRICS: get_metrics(h, req); break;
     case EP_API: get_api(h, req, p + pre, n - pre); break;
+    case EP_EVENTS: get_events(h, req); break;
+    case EP_FILE:
+        if (tok)
+            login(h, req, tok, toklen);
+        else
+            get_file(h, req, file);
+        break;
     case EP_NONE: break;
     }
     return 0;
@@ -289,6 +575,29 @@ static void on_connection(uv_stream_t *l, int status)
     uv_tcp_nodelay(&hs->tcp, 1);
     h2o_accept(&h->accept,
                h2o_uv_socket_create((uv_stream_t *)&hs->tcp, sock_closed));
+}
+
+/* ---- event streams ---- */
+
+static int sse_frame(void *arg, uint64_t seq, char **out, size_t *len)
+{
+    struct http *h = arg;
+    return wallboard_snapshot(h->srv, seq, out, len);
+}
+
+/* A stream's client has not read its frame for http.request_timeout: its
+ * connection is shut down; H2O's pending write then fails and it closes
+ * the connection (and stops the stream) through its own path, as in
+ * http_stop(). */
+static void sse_kick(void *arg, h2o_req_t *req)
+{
+    struct http *h = arg;
+    uv_os_fd_t fd;
+    if (req_fd(h, req, &fd) < 0)
+        return;
+    log_info("http: an event stream's client has not read for %u ms; "
+             "closing it", h->cfg->request_timeout_ms);
+    shutdown(fd, SHUT_RDWR);
 }
 
 /* ---- life ---- */
@@ -369,6 +678,20 @@ struct http *http_new(struct server *s, char *err, size_t errlen)
     free(before.v);
     h->accept.ctx = &h->ctx;
     h->accept.hosts = h->conf.hosts;
+    {
+        struct sse_config sc = {
+            .period_ms = 1000,
+            .stuck_ms = h->cfg->request_timeout_ms,
+            .retry_ms = 2000,
+            .event = "snapshot",
+        };
+        h->sse = sse_new(s->loop, &sc, sse_frame, sse_kick, h);
+    }
+    if (!h->sse) {
+        http_free(h);
+        snprintf(err, errlen, "http: out of memory");
+        return NULL;
+    }
     return h;
 }
 
@@ -421,6 +744,7 @@ void http_stop(struct http *h)
     if (h->stopping)
         return;
     h->stopping = true;
+    sse_stop(h->sse);
     if (h->listener_open) {
         uv_close((uv_handle_t *)&h->listener, NULL);
         h->listener_open = false;
@@ -437,10 +761,13 @@ void http_free(struct http *h)
 {
     if (!h)
         return;
+    if (h->sse)
+        sse_stop(h->sse);       /* closes its timer: the loop runs below */
     if (h->ctx_open)
         h2o_context_dispose(&h->ctx);   /* closes its handles: runs the
                                            loop once, without waiting */
     h2o_config_dispose(&h->conf);
+    sse_free(h->sse);
     free(h);
 }
 

@@ -1,5 +1,7 @@
 /* http.h -- the HTTP surface: a listener of its own on the engine's libuv
- * loop, serving /healthz, /readyz, /metrics and /api/v1/ (docs/http.md).
+ * loop, serving /healthz, /readyz, /metrics, /api/v1/ and the wallboard
+ * (/ and its event stream /api/v1/events; wallboard.c, sse.c) -- see
+ * docs/http.md.
  *
  * HTTP itself is H2O's (libh2o, Debian's build on libuv): its parser,
  * its limits (a request head of more than 100 header lines or 408 KiB is
@@ -14,7 +16,9 @@
  * `require_token` anyone on the host may read; otherwise every request
  * carries `Authorization: Bearer <token>` of a principal with the monitor
  * or admin role (the protocol's principals and token hashes, auth.h):
- * missing or unknown token 401, another principal 403.
+ * missing or unknown token 401, another principal 403. On the
+ * wallboard's paths the cookie that `GET /?token=` sets stands in for
+ * the header (http.c says why).
  *
  * Life: http_new() with the server, http_start() once the protocol
  * listener is up, http_stop() as part of server_stop() (the listener and
