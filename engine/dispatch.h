@@ -33,11 +33,11 @@
 #include <stdint.h>
 #include "store-t.h"
 
-struct server;
+struct tenant;
 struct conn;
 
 /* Creates the dispatch state for s (router must exist). NULL on ENOMEM. */
-struct dispatch *dispatch_new(struct server *s);
+struct dispatch *dispatch_new(struct tenant *s);
 void dispatch_free(struct dispatch *d);
 /* Forgets every contact and agent (side tables, owner records without a
  * connection, grace periods) because the
@@ -48,17 +48,17 @@ void dispatch_close(struct dispatch *d);
 
 /* Handles one frame's payload from c (borrowed until return). The owner of
  * the connections (server.c) calls it from their on_frame callback. */
-void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
+void dispatch_frame(struct tenant *s, struct conn *c, const uint8_t *payload,
                     size_t len);
 /* c is closing (from the connections' on_close callback): its owner
  * record forgets it and, when it holds anything, starts its grace period.
  * O(1): nothing is scanned. */
-void dispatch_conn_closed(struct server *s, struct conn *c);
+void dispatch_conn_closed(struct tenant *s, struct conn *c);
 /* The router timer fired: router_tick() and fan out. */
-void dispatch_tick(struct server *s);
+void dispatch_tick(struct tenant *s);
 
 /* Store recovery hooks (store_hooks.load_agent / load_contact); `arg` is
- * the struct server. A contact or agent with an `owner` (client name) is
+ * the struct tenant. A contact or agent with an `owner` (client name) is
  * kept for that client, which re-attaches it with Hello{reattach} within
  * the grace period (else it is abandoned / logged out); an empty owner
  * leaves it unowned. */

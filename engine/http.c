@@ -44,7 +44,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server-t.h"
-#include "store.h"
+#include "tenant.h"
 
 /* One accepted connection: its handle (which H2O's socket uses and closes)
  * and its place in the surface's list. */
@@ -101,7 +101,7 @@ static void respond_text(struct http *h, h2o_req_t *req, int status,
 
 /* Checks `Authorization: Bearer <token>`. 0: a monitor or admin principal
  * of this engine's tenant; -1: answered 401 or 403. */
-static int check_token(struct http *h, h2o_req_t *req)
+static int check_token(struct http *h, h2o_req_t *req, int *principal)
 {
     const struct auth_config *a = &h->srv->cfg->auth;
     const struct auth_principal *pr;
@@ -138,7 +138,7 @@ static int check_token(struct http *h, h2o_req_t *req)
     }
     pr = &a->principals[pi];
     if (!(pr->roles & HTTP_ROLE_BITS) ||
-        (pr->tenant[0] && strcmp(pr->tenant, h->srv->cfg->store.tenant))) {
+        (pr->tenant[0] && !tenant_find(&h->srv->tenants, pr->tenant))) {
         h->stats.forbidden++;
         snprintf(msg, sizeof(msg), "forbidden: principal \"%s\" %s\n",
                  pr->name, !(pr->roles & HTTP_ROLE_BITS)
@@ -147,6 +147,7 @@ static int check_token(struct http *h, h2o_req_t *req)
         respond_text(h, req, 403, "Forbidden", msg);
         return -1;
     }
+    *principal = pi;
     return 0;
 }
 
@@ -155,11 +156,12 @@ static int check_token(struct http *h, h2o_req_t *req)
 static void get_readyz(struct http *h, h2o_req_t *req)
 {
     char msg[700];
-    if (store_ready(h->srv->store)) {
+    char why[600];
+    if (tenant_set_ready(&h->srv->tenants, why, sizeof(why))) {
         respond_text(h, req, 200, "OK", "ready\n");
         return;
     }
-    snprintf(msg, sizeof(msg), "not ready: %s\n", store_why(h->srv->store));
+    snprintf(msg, sizeof(msg), "not ready: %s\n", why);
     respond_text(h, req, 503, "Service Unavailable", msg);
 }
 
@@ -180,12 +182,51 @@ static void get_metrics(struct http *h, h2o_req_t *req)
     free(buf);
 }
 
+/* The tenant an API request reads: `?tenant=NAME`, else the token's
+ * principal's tenant, else the default one. NULL: answered 403 or 404. */
+static const struct tenant *api_tenant(struct http *h, h2o_req_t *req,
+                                       int principal)
+{
+    const struct auth_principal *pr = principal >= 0
+        ? &h->srv->cfg->auth.principals[principal] : NULL;
+    const char *want = pr && pr->tenant[0] ? pr->tenant : NULL;
+    const struct tenant *t;
+    char name[64] = "";
+    if (req->query_at != SIZE_MAX) {
+        const char *q = req->path.base + req->query_at + 1;
+        size_t n = req->path.len - req->query_at - 1;
+        if (n > 7 && !memcmp(q, "tenant=", 7) && n - 7 < sizeof(name) &&
+            !memchr(q + 7, '&', n - 7)) {
+            memcpy(name, q + 7, n - 7);
+            name[n - 7] = '\0';
+        }
+    }
+    if (name[0] && want && strcmp(name, want)) {
+        h->stats.forbidden++;
+        respond_text(h, req, 403, "Forbidden", "forbidden: the principal "
+                     "belongs to another tenant\n");
+        return NULL;
+    }
+    if (!(t = name[0] ? tenant_find(&h->srv->tenants, name)
+                      : want ? tenant_find(&h->srv->tenants, want)
+                             : h->srv->tenants.t[0])) {
+        static const char nf[] = "{\"error\":\"no such tenant\"}";
+        respond(h, req, 404, "Not Found", "application/json", nf,
+                sizeof(nf) - 1);
+        return NULL;
+    }
+    return t;
+}
+
 static void get_api(struct http *h, h2o_req_t *req, const char *rest,
-                    size_t len)
+                    size_t len, int principal)
 {
     char *body = NULL;
     size_t blen = 0;
-    int status = api_get(h->srv, rest, len, &body, &blen);
+    const struct tenant *t = api_tenant(h, req, principal);
+    if (!t)
+        return;
+    int status = api_get(t, rest, len, &body, &blen);
     if (!body)
         respond_text(h, req, 500, "Internal Server Error",
                      "out of memory\n");
@@ -206,7 +247,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     size_t n = req->path_normalized.len, pre = sizeof(API_PREFIX) - 1;
     enum endpoint ep = EP_NONE;
 
-    if (h->cfg->require_token && check_token(h, req) < 0)
+    int principal = -1;
+    if (h->cfg->require_token && check_token(h, req, &principal) < 0)
         return 0;
     if (n == 8 && !memcmp(p, "/healthz", 8))
         ep = EP_HEALTHZ;
@@ -235,7 +277,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         break;
     case EP_READYZ: get_readyz(h, req); break;
     case EP_METRICS: get_metrics(h, req); break;
-    case EP_API: get_api(h, req, p + pre, n - pre); break;
+    case EP_API: get_api(h, req, p + pre, n - pre, principal); break;
     case EP_NONE: break;
     }
     return 0;
