@@ -14,6 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
@@ -66,6 +72,44 @@ static int teardown(void **state)
         harness_redis_stop(live_r);
     live_r = NULL;
     return 0;
+}
+
+/* GET path from the HTTP listener at port, one connection; the whole
+ * answer (status line, headers, body) into buf. Returns the status, or -1
+ * when nothing came (each read bounded by E2E_T_MS). */
+static int http_get(int port, const char *path, char *buf, size_t cap)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port) };
+    struct timeval tv = { E2E_T_MS / 1000, 0 };
+    char req[256];
+    size_t len = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+    assert_true(fd >= 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(fd);
+        return -1;
+    }
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Connection: close\r\n\r\n", path);
+    assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) ==
+                (ssize_t)strlen(req));
+    for (;;) {
+        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
+        if (r <= 0 || len + (size_t)r >= cap - 1) {
+            if (r > 0)
+                len += (size_t)r;
+            break;
+        }
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    return status;
 }
 
 static void config_text(char *buf, size_t len, int redis_port,
@@ -157,7 +201,12 @@ static void test_one_engine_two_tenants(void **state)
     memset(&rs, 0, sizeof(rs));
     live_r = &rs;
     assert_int_equal(harness_redis_start(&rs), 0);
-    config_text(cfg, sizeof(cfg), rs.port, "tenants: [t1, t2]");
+    int hp = harness_free_port();
+    char ten[128];
+    assert_true(hp > 0);
+    snprintf(ten, sizeof(ten), "tenants: [t1, t2]\nhttp: {listen: "
+             "127.0.0.1:%d}", hp);
+    config_text(cfg, sizeof(cfg), rs.port, ten);
     track_daemon(&d);
     assert_int_equal(harness_daemon_start(&d, cfg, NULL), 0);
     redisContext *r = e2e_redis(rs.port);
@@ -221,6 +270,28 @@ static void test_one_engine_two_tenants(void **state)
     assert_int_equal(e2e_rint(r, "EXISTS ccr:{t1}:lease"), 1);
     assert_int_equal(e2e_rint(r, "EXISTS ccr:{t2}:lease"), 1);
     assert_int_equal(e2e_rint(r, "EXISTS ccr:{default}:lease"), 0);
+
+    /* HTTP: metrics carry the tenant, the API reads the one asked for,
+     * ready once both tenants are owned */
+    static char page[1 << 17];
+    assert_int_equal(http_get(hp, "/readyz", page, sizeof(page)), 200);
+    assert_int_equal(http_get(hp, "/metrics", page, sizeof(page)), 200);
+    assert_non_null(strstr(page, "ccroute_agents_logged_in{tenant=\"t1\"} 1"));
+    assert_non_null(strstr(page, "ccroute_agents_logged_in{tenant=\"t2\"} 2"));
+    assert_non_null(strstr(page, "ccroute_queue_waiting{tenant=\"t2\","
+                           "queue=\"sales\"} 1"));
+    assert_non_null(strstr(page, "ccroute_lease_role{tenant=\"t1\","
+                           "role=\"owner\"} 1"));
+    assert_int_equal(http_get(hp, "/api/v1/agents?tenant=t2", page,
+                              sizeof(page)), 200);
+    assert_non_null(strstr(page, "\"tenant\":\"t2\""));
+    assert_non_null(strstr(page, "\"a2\""));
+    assert_int_equal(http_get(hp, "/api/v1/agents", page, sizeof(page)),
+                     200);
+    assert_non_null(strstr(page, "\"tenant\":\"t1\""));
+    assert_null(strstr(page, "\"a2\""));
+    assert_int_equal(http_get(hp, "/api/v1/agents?tenant=t9", page,
+                              sizeof(page)), 404);
 
     /* a tenant this engine does not serve */
     assert_int_equal(hello_at(&x, d.port, "pbx", ROLE(SWITCH), false, "t3",
