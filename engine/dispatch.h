@@ -47,7 +47,9 @@ void dispatch_reset(struct dispatch *d);
 void dispatch_close(struct dispatch *d);
 
 /* Handles one frame's payload from c (borrowed until return). The owner of
- * the connections (server.c) calls it from their on_frame callback. */
+ * the connections (server.c) calls it from their on_frame callback, with
+ * c's tenant, or the default tenant before Hello: a Hello moves the
+ * connection to the tenant it names (c->tenant). */
 void dispatch_frame(struct tenant *s, struct conn *c, const uint8_t *payload,
                     size_t len);
 /* c is closing (from the connections' on_close callback): its owner
@@ -74,8 +76,10 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                            const char *owner, const char *principal);
 /* store_hooks.on_role: OWNER serves; SUSPENDED keeps every connection but
  * routes nothing and refuses changes (the store refuses their admission);
- * STANDBY or NONE after OWNER / SUSPENDED closes every connection (another
- * engine owns the tenant now). */
+ * STANDBY or NONE after OWNER / SUSPENDED closes the tenant's connections
+ * (another engine owns the tenant now): every connection when the engine
+ * has one tenant, those bound to this tenant when it has several. `arg`
+ * is the struct tenant. */
 void dispatch_on_role(void *arg, enum store_role role, const char *owner);
 /* store_hooks.snapshot: hands the store every live contact and logged-in
  * agent (store_snapshot_contact / _agent) for a full rewrite. */
