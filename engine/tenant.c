@@ -210,11 +210,9 @@ struct tenant *tenant_new(struct tenant_set *set, const char *name,
     set->t[set->n++] = t;
     return t;
 fail:
-    /* dispatch_new's handles are open: close them, free after the loop
-     * ran (tenant_free is safe on what is set) */
-    if (t->dispatch)
-        dispatch_close(t->dispatch);
-    set->t[set->n++] = t;           /* so that the server frees it */
+    /* in the set all the same, so that the server's failure path closes
+     * its handles (tenant_stop) and frees it (tenant_free) */
+    set->t[set->n++] = t;
     return NULL;
 }
 
