@@ -16,7 +16,7 @@
 #include "clock.h"
 #include "config.h"
 #include "router.h"
-#include "server-t.h"
+#include "tenant-t.h"
 
 const char *api_agent_status(const struct router_agent_info *info)
 {
@@ -63,7 +63,7 @@ static void put(json_t *o, const char *k, json_t *v, int *bad)
         *bad = 1;
 }
 
-static json_t *queue_json(const struct server *s, int qi, const char *name,
+static json_t *queue_json(const struct tenant *s, int qi, const char *name,
                           uint64_t now)
 {
     struct router_queue_stats qs;
@@ -107,7 +107,7 @@ static json_t *queue_json(const struct server *s, int qi, const char *name,
     return o;
 }
 
-static json_t *queues_json(const struct server *s)
+static json_t *queues_json(const struct tenant *s)
 {
     const struct router *r = s->router;
     uint64_t now = clock_mono_us();
@@ -130,6 +130,7 @@ static json_t *queues_json(const struct server *s)
         put(root, "agents_logged_in", json_integer(router_agent_count(r)),
             &bad);
         put(root, "queues", list, &bad);
+        put(root, "tenant", json_string(s->name), &bad);
         list = NULL;
     }
     json_decref(list);
@@ -172,7 +173,7 @@ static json_t *agent_json(const struct router *r, uint32_t h, uint64_t now)
 
 /* Every logged-in agent, in handle order (the order of Stats). The walk
  * stops after router_agent_count() agents: O(highest handle in use). */
-static json_t *agents_json(const struct server *s)
+static json_t *agents_json(const struct tenant *s)
 {
     const struct router *r = s->router;
     uint64_t now = clock_mono_us();
@@ -192,6 +193,7 @@ static json_t *agents_json(const struct server *s)
     }
     if (root && !bad) {
         put(root, "agents", list, &bad);
+        put(root, "tenant", json_string(s->name), &bad);
         list = NULL;
     }
     json_decref(list);
@@ -215,7 +217,7 @@ static const char *contact_state_name(enum router_contact_state st)
 }
 
 /* One contact, or NULL with *found 0 when the id is unknown. */
-static json_t *contact_json(const struct server *s, const char *id,
+static json_t *contact_json(const struct tenant *s, const char *id,
                             int *found)
 {
     const struct router *r = s->router;
@@ -238,6 +240,7 @@ static json_t *contact_json(const struct server *s, const char *id,
     if (bad)
         return NULL;
     put(o, "id", json_string(in.id), &bad);
+    put(o, "tenant", json_string(s->name), &bad);
     put(o, "state", json_string(contact_state_name(in.state)), &bad);
     put(o, "channel", json_string((unsigned)in.channel < ROUTER_CH_COUNT
                                   ? channel_names[in.channel] : "unknown"),
@@ -262,7 +265,7 @@ static json_t *not_found(const char *what)
     return json_pack("{s:s}", "error", what);
 }
 
-int api_get(const struct server *s, const char *rest, size_t len, char **out,
+int api_get(const struct tenant *s, const char *rest, size_t len, char **out,
             size_t *outlen)
 {
     static const char contacts[] = "contacts/";

@@ -15,7 +15,7 @@
 #include "router-t.h"
 
 struct router;
-struct server;
+struct tenant;
 
 /* An agent's status as Stats reports it: "available" (free), "offered"
  * (an unanswered offer), "on_contact", "away", or "wrapup". Static text. */
@@ -31,8 +31,9 @@ const char *api_queue_name(const struct router *r, int qi, char *buf,
  * prefix): "queues", "agents" or "contacts/<id>". On 200 and 404 *out is
  * a new NUL-terminated JSON text (malloc'd; the caller frees it) and
  * *outlen its length; 404 is an unknown resource or contact; 500 (*out
- * NULL) is out of memory. Reads `s` only. */
-int api_get(const struct server *s, const char *rest, size_t len, char **out,
+ * NULL) is out of memory. Reads tenant `s` only; every answer names it
+ * (`tenant`). */
+int api_get(const struct tenant *s, const char *rest, size_t len, char **out,
             size_t *outlen);
 
 #endif

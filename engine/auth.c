@@ -209,7 +209,7 @@ int auth_hello(const struct auth_config *a, const char *tenant,
         *why = "this client name is outside the principal's scope";
         return -EPERM;
     }
-    if (pr->tenant[0] && strcmp(pr->tenant, tenant)) {
+    if (tenant && pr->tenant[0] && strcmp(pr->tenant, tenant)) {
         *why = "the principal belongs to another tenant";
         return -EPERM;
     }

@@ -1488,16 +1488,120 @@ static int http_check(struct yamlwalk *w, struct cfgp *p)
 
 /* ---- top level ---- */
 
+/* ---- tenants (docs/scaling.md) ---- */
+
+static int tenant_item(struct yamlwalk *w, void *ctx, size_t i,
+                       yaml_node_t *item, const char *path)
+{
+    struct config_tenants *t = ctx;
+    char *name = t->names[t->n];
+    (void)i;
+    if (yamlwalk_str(w, item, path, name, sizeof(t->names[0]), false) < 0)
+        return -1;
+    /* the name is the hash tag of every key: a brace would end it early
+     * or start another (docs/scaling.md, "Tenants and slots") */
+    if (strpbrk(name, "{}"))
+        return yamlwalk_fail(w, yamlwalk_line(item), path, "tenant \"%s\" "
+                             "contains a brace; a tenant name is the hash "
+                             "tag of its keys", name);
+    for (unsigned j = 0; j < t->n; j++)
+        if (!strcmp(t->names[j], name))
+            return yamlwalk_fail(w, yamlwalk_line(item), path, "tenant "
+                                 "\"%s\" is listed twice", name);
+    t->n++;
+    return 0;
+}
+
+static int cfg_tenant_list(struct yamlwalk *w, struct config *c,
+                           yaml_node_t *v, const char *path)
+{
+    if (c->tenants.line)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "give either "
+                             "tenants or tenant_pool, not both");
+    c->tenants.line = yamlwalk_line(v);
+    snprintf(c->tenants.path, sizeof(c->tenants.path), "%s", path);
+    if (yamlwalk_list(w, v, path, CONFIG_MAX_TENANTS, "tenants", tenant_item,
+                      &c->tenants) < 0)
+        return -1;
+    if (c->tenants.n == 0)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "names no tenant");
+    return 0;
+}
+
+static const char *const pool_keys[] = { "tenants", "max", NULL };
+
+static int pool_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
+                      const char *path)
+{
+    struct config_tenants *t = ctx;
+    if (key == 0)
+        return yamlwalk_list(w, v, path, CONFIG_MAX_TENANTS, "tenants",
+                             tenant_item, t);
+    return yamlwalk_u32(w, v, path, 1, CONFIG_MAX_TENANTS, &t->pool_max);
+}
+
+static int cfg_tenant_pool(struct yamlwalk *w, struct config *c,
+                           yaml_node_t *v, const char *path)
+{
+    if (c->tenants.line)
+        return yamlwalk_fail(w, yamlwalk_line(v), path, "give either "
+                             "tenants or tenant_pool, not both");
+    c->tenants.line = yamlwalk_line(v);
+    snprintf(c->tenants.path, sizeof(c->tenants.path), "%s", path);
+    if (yamlwalk_map(w, v, path, pool_keys, pool_field, &c->tenants) < 0)
+        return -1;
+    if (c->tenants.n == 0)
+        return yamlwalk_fail(w, c->tenants.line, path, "missing \"tenants\" "
+                             "(the set of tenants the pool shares)");
+    if (c->tenants.pool_max == 0)
+        return yamlwalk_fail(w, c->tenants.line, path, "missing \"max\" "
+                             "(the most tenants this engine owns at a time)");
+    return 0;
+}
+
+/* After the whole file: names where redis.tenant would be a second,
+ * silently unused name; a pool without Redis; the routers' memory. */
+static int tenants_check(struct yamlwalk *w, struct cfgp *p)
+{
+    struct config *c = p->c;
+    const struct router_config *r = &c->router;
+    uint64_t need;
+    if (!c->tenants.line)
+        return 0;
+    if (strcmp(c->store.tenant, "default"))
+        return yamlwalk_fail(w, c->tenants.line, c->tenants.path, "and "
+                             "redis.tenant (\"%s\") both name tenants; name "
+                             "them in %s only", c->store.tenant,
+                             c->tenants.path);
+    if (c->tenants.pool_max && !c->store.enabled)
+        return yamlwalk_fail(w, c->tenants.line, c->tenants.path, "needs "
+                             "Redis (a redis: section): the pool shares "
+                             "tenants through their leases");
+    if (c->tenants.pool_max > c->tenants.n)
+        c->tenants.pool_max = c->tenants.n;
+    need = router_memory_need(r->max_agents, r->max_contacts) * c->tenants.n;
+    if (need > CONFIG_MAX_ROUTER_MEMORY)
+        return yamlwalk_fail(w, c->tenants.line, c->tenants.path, "%u "
+                             "tenants of max_contacts %u and max_agents %u "
+                             "need %.1f GiB for their routers (each tenant "
+                             "has its own); the bound is %.0f GiB: lower "
+                             "routing.max_contacts / max_agents",
+                             c->tenants.n, r->max_contacts, r->max_agents,
+                             (double)need / (1 << 30),
+                             (double)CONFIG_MAX_ROUTER_MEMORY / (1 << 30));
+    return 0;
+}
+
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
     TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
-    TK_HTTP,
+    TK_HTTP, TK_TENANTS, TK_TENANT_POOL,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
     "routing", "skills", "queues", "limits", "auth", "principals", "http",
-    NULL,
+    "tenants", "tenant_pool", NULL,
 };
 
 static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -1552,6 +1656,8 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         c->http.enabled = true;
         p->http_line = yamlwalk_line(v);
         return yamlwalk_map(w, v, path, http_keys, http_field, p);
+    case TK_TENANTS: return cfg_tenant_list(w, c, v, path);
+    case TK_TENANT_POOL: return cfg_tenant_pool(w, c, v, path);
     }
     return -1;
 }
@@ -1622,7 +1728,8 @@ static int config_walk(struct yamlwalk *w, struct config *c)
         goto out;
     if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0)
         goto out;
-    if (auth_check(w, &p) < 0 || http_check(w, &p) < 0)
+    if (auth_check(w, &p) < 0 || http_check(w, &p) < 0 ||
+        tenants_check(w, &p) < 0)
         goto out;
     rc = 0;
 out:

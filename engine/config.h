@@ -58,6 +58,8 @@
  * (router_memory_need()): the loader refuses max_contacts / max_agents
  * above the smaller of this and half the physical memory. */
 #define CONFIG_MAX_ROUTER_MEMORY (16ull << 30)
+/* The most tenants one engine serves or watches (tenant-t.h's TENANT_MAX). */
+#define CONFIG_MAX_TENANTS 64
 
 struct config {
     char listen_host[256];
@@ -89,6 +91,17 @@ struct config {
     struct router_config router;  /* queues/skills owned by this struct */
     struct auth_config auth;      /* `auth:` and `principals:`; owned */
     struct http_config http;      /* `http:` (docs/http.md) */
+    /* `tenants:` or `tenant_pool:` (docs/scaling.md). n == 0: one tenant,
+     * store.tenant. Every tenant shares the routing configuration and has
+     * its own router of router.max_contacts / max_agents slots. */
+    struct config_tenants {
+        char names[CONFIG_MAX_TENANTS][64];
+        unsigned n;
+        unsigned pool_max;        /* 0: serve every one (`tenants:`);
+                                     else `tenant_pool.max` */
+        unsigned long line;       /* of the section, for messages */
+        char path[16];            /* "tenants" or "tenant_pool" */
+    } tenants;
 };
 
 /* Fills every default (no queues). */

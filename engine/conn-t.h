@@ -157,6 +157,9 @@ struct conn {
     unsigned auth_failures;         /* Hellos refused for their credential */
     uint32_t owner;                 /* owner.h: its owner record id, set by
                                        the accepted Hello */
+    unsigned tenant;                /* tenant-t.h: its tenant's index in
+                                       the engine's set, set by the
+                                       accepted Hello */
 
     /* private: deadlines */
     struct conn_dqnode dq_session;  /* HELLO, PING or PONG */

@@ -52,7 +52,7 @@
 #include "log.h"
 #include "owner.h"
 #include "router.h"
-#include "server-t.h"
+#include "tenant-t.h"
 #include "store.h"
 #include "validate.h"
 
@@ -88,14 +88,14 @@ enum { REPLY_ACK = 0, REPLY_DONE = 1 };
 /* What a barrier callback needs; records come from a free list. */
 struct barrier_rec {
     struct barrier_rec *next;
-    struct server *srv;
+    struct tenant *srv;
     uint32_t conn_id;         /* an id, never a pointer: it may have gone */
     uint64_t request_id;
     struct fanout_assigned as;    /* send ContactAssigned first */
 };
 
 struct dispatch {
-    struct server *srv;
+    struct tenant *srv;
     struct contact_side *contacts;    /* by router contact handle */
     uint32_t ncontacts;
     uint8_t *agent_live;              /* by router agent handle */
@@ -115,7 +115,7 @@ struct dispatch {
 };
 
 struct req {
-    struct server *s;
+    struct tenant *s;
     struct dispatch *d;
     struct conn *c;                   /* NULL in recovery hooks */
     const envelope_t *env;
@@ -227,7 +227,7 @@ static const char *role_name(int role)
     return "unspecified";
 }
 
-static const char *queue_name(struct server *s, int q)
+static const char *queue_name(struct tenant *s, int q)
 {
     const char *n = q >= 0 ? router_queue_name(s->router, q) : NULL;
     return n ? n : "";
@@ -316,7 +316,7 @@ static int arrived_bytes(const struct req *q,
  * record of the connection whose request caused it (or OWNER_NONE);
  * `defer` captures an ASSIGNED event for a barrier callback. Returns 0,
  * or store_record()'s error (the messages went out all the same). */
-static int drain(struct server *s, uint64_t now, uint32_t requester,
+static int drain(struct tenant *s, uint64_t now, uint32_t requester,
                  struct fanout_assigned *defer)
 {
     struct dispatch *d = s->dispatch;
@@ -344,7 +344,7 @@ static int drain_req(struct req *q, struct fanout_assigned *defer)
 
 /* The name of principal `pi` as stored with what its clients own (""
  * when the engine runs open or the principal is not known). */
-static const char *principal_name(const struct server *s, int pi)
+static const char *principal_name(const struct tenant *s, int pi)
 {
     return pi >= 0 && (unsigned)pi < s->cfg->auth.nprincipals
                ? s->cfg->auth.principals[pi].name : "";
@@ -385,12 +385,12 @@ static int req_admit(struct req *q, enum store_admit kind, size_t data)
 static void barrier_cb(void *arg, int status)
 {
     struct barrier_rec *rec = arg;
-    struct server *s = rec->srv;
+    struct tenant *s = rec->srv;
     struct conn *c;
 
     if (rec->as.assigned && status == 0)
         fanout_send_assigned(&s->dispatch->fan, &rec->as);
-    c = conn_lookup(&s->conns, rec->conn_id);
+    c = conn_lookup(s->conns, rec->conn_id);
     if (c) {
         if (status == 0)
             conn_send_ack(c, rec->request_id);
@@ -572,6 +572,56 @@ static int check_agent(struct req *q, const char *aid)
     return 0;
 }
 
+/* ---- tenants ---- */
+
+/* The tenant of the set named `name`, or NULL. O(tenants), at Hello only. */
+static struct tenant *tenant_named(const struct tenant_set *set,
+                                   const char *name)
+{
+    for (unsigned i = 0; i < set->n; i++)
+        if (!strcmp(set->t[i]->name, name))
+            return set->t[i];
+    return NULL;
+}
+
+/* Binds the Hello's request to its tenant (q->s, q->d): the principal's
+ * tenant when it has one (Hello.tenant may only repeat it), else
+ * Hello.tenant, else the default tenant (the set's first). -1 with
+ * FORBIDDEN (a principal of a tenant this engine does not know, or asking
+ * for another tenant than its own) or UNKNOWN_TENANT. */
+static int hello_tenant(struct req *q, const Ccroute__V1__Hello *m,
+                        int principal)
+{
+    const struct tenant_set *set = q->s->set;
+    const char *want = m->tenant && *m->tenant ? m->tenant : NULL;
+    const char *own = principal >= 0
+                          ? q->s->cfg->auth.principals[principal].tenant : "";
+    struct tenant *t;
+
+    if (*own) {
+        if (want && strcmp(want, own))
+            return req_fail(q, EC(FORBIDDEN), "Hello refused: the principal "
+                            "belongs to another tenant (%.64s, not %.64s)",
+                            own, want);
+        if (!(t = tenant_named(set, own)))
+            return req_fail(q, EC(FORBIDDEN), "Hello refused: the principal "
+                            "belongs to another tenant (%.64s), which this "
+                            "engine does not serve", own);
+    } else if (want) {
+        if (!(t = tenant_named(set, want)))
+            return req_fail(q, EC(UNKNOWN_TENANT), "tenant \"%.64s\" is not "
+                            "served by this engine (it serves %s%s%s)", want,
+                            set->t[0]->name, set->n > 1 ? " and " : "",
+                            set->n > 2 ? "others" : set->n > 1
+                                ? set->t[1]->name : "");
+    } else {
+        t = set->t[0];
+    }
+    q->s = t;
+    q->d = t->dispatch;
+    return 0;
+}
+
 /* ---- handlers ---- */
 
 static int h_hello(struct req *q)
@@ -597,7 +647,7 @@ static int h_hello(struct req *q)
     /* Who it is, before anything else is said (auth.h): a refused
      * credential is answered late by the gate, which closes the
      * connection after a few. */
-    rc = auth_hello(&q->s->cfg->auth, q->s->cfg->store.tenant, m->credential,
+    rc = auth_hello(&q->s->cfg->auth, NULL, m->credential,
                     conn_peer_cert_sha256(c), m->client_name, (int)m->role,
                     &principal, &why);
     if (rc == -EACCES) {
@@ -606,6 +656,11 @@ static int h_hello(struct req *q)
     }
     if (rc < 0)
         return req_fail(q, EC(FORBIDDEN), "Hello refused: %s", why);
+    /* The connection's tenant, fixed for its life: everything after
+     * Hello acts in this tenant's router, store and owner index. */
+    if (hello_tenant(q, m, principal) < 0)
+        return -1;
+    d = q->d;
     /* NOT_OWNER only when another engine holds the tenant; while this
      * engine starts, loads, or its own lease is unconfirmed the answer is
      * a retryable STATE_UNAVAILABLE saying why. A SUSPENDED engine keeps
@@ -613,8 +668,11 @@ static int h_hello(struct req *q)
      * changes until the lease is confirmed. */
     if (q->s->role == STORE_ROLE_STANDBY &&
         *store_owner_addr(q->s->store))
-        return req_fail(q, EC(NOT_OWNER), "this engine is a standby; the "
-                        "owner is at %s", store_owner_addr(q->s->store));
+        return req_fail(q, EC(NOT_OWNER), q->s->set->n > 1
+                        ? "tenant %s: this engine does not own it; the "
+                          "owner is at %s"
+                        : "this engine is a standby; the owner is at %.0s%s",
+                        q->s->name, store_owner_addr(q->s->store));
     if (q->s->role != STORE_ROLE_OWNER &&
         q->s->role != STORE_ROLE_SUSPENDED)
         return req_fail(q, EC(STATE_UNAVAILABLE), "not serving yet: %s; "
@@ -633,7 +691,7 @@ static int h_hello(struct req *q)
     /* One live connection per client name: the same principal's new
      * connection replaces the old one (owner.h). */
     if (o && o->conn != CONN_ID_NONE)
-        old = conn_lookup(&q->s->conns, o->conn);
+        old = conn_lookup(q->s->conns, o->conn);
     if (old && old != c && old->principal != principal)
         return req_fail(q, EC(FORBIDDEN), "Hello refused: client name "
                         "\"%.64s\" is in use by another principal",
@@ -649,6 +707,7 @@ static int h_hello(struct req *q)
         return req_fail(q, EC(INTERNAL), "out of memory");
     c->hello = true;
     c->role = (int)m->role;
+    c->tenant = q->s->index;
     if (m->reattach && n > 0) {
         grace_arm(d);
         resent = fanout_resend_offers(&d->fan, c->owner);
@@ -661,18 +720,22 @@ static int h_hello(struct req *q)
                             : "open";
     if (m->reattach)
         log_client("conn #%08x %s: hello from %s, role %s; re-attached %u "
-                   "contacts and agents (principal %s)", c->id, c->peer,
-                   c->name, role_name(c->role), n, pname);
+                   "contacts and agents (principal %s%s%s)", c->id, c->peer,
+                   c->name, role_name(c->role), n, pname,
+                   q->s->set->n > 1 ? ", tenant " : "",
+                   q->s->set->n > 1 ? q->s->name : "");
     else
-        log_client("conn #%08x %s: hello from %s, role %s (principal %s)",
-                   c->id, c->peer, c->name, role_name(c->role), pname);
+        log_client("conn #%08x %s: hello from %s, role %s (principal %s%s%s)",
+                   c->id, c->peer, c->name, role_name(c->role), pname,
+                   q->s->set->n > 1 ? ", tenant " : "",
+                   q->s->set->n > 1 ? q->s->name : "");
     return REPLY_ACK;
 }
 
 static int h_contact_arrived(struct req *q)
 {
     const Ccroute__V1__ContactArrived *m = q->env->contact_arrived;
-    struct server *s = q->s;
+    struct tenant *s = q->s;
     struct dispatch *d = q->d;
     struct router_contact_spec sp;
     uint32_t h = UINT32_MAX;
@@ -877,7 +940,7 @@ static void agent_keep(struct dispatch *d, uint32_t h, const uint8_t *p,
 static int h_agent_login(struct req *q)
 {
     const Ccroute__V1__AgentLogin *m = q->env->agent_login;
-    struct server *s = q->s;
+    struct tenant *s = q->s;
     struct router_agent_spec sp;
     uint32_t h = UINT32_MAX;
     uint8_t *buf;
@@ -897,7 +960,7 @@ static int h_agent_login(struct req *q)
     /* the packed request and the admission before the router (see
      * h_contact_arrived) */
     len = ccroute__v1__agent_login__get_packed_size(m);
-    if (!(buf = arena_alloc(&s->arena, len ? len : 1)))
+    if (!(buf = arena_alloc(s->arena, len ? len : 1)))
         return req_fail(q, EC(INTERNAL), "out of memory");
     ccroute__v1__agent_login__pack(m, buf);
     if (req_admit(q, STORE_ADMIT_CHANGE, len + owner_bytes(q)) < 0)
@@ -1004,7 +1067,7 @@ static int fill_agent_stats(struct req *q, uint32_t h,
     }
     as->in_wrapup = info.state == ROUTER_AGENT_STATE_WRAPUP;
     size_t rl = strlen(info.reason);
-    char *reason = arena_alloc(&q->s->arena, rl + 1);
+    char *reason = arena_alloc(q->s->arena, rl + 1);
     if (!reason)
         return -1;
     memcpy(reason, info.reason, rl + 1);
@@ -1023,7 +1086,7 @@ static Ccroute__V1__QueueStats *queue_stats_msg(struct req *q, int qi,
                                                 const char *name)
 {
     struct router_queue_stats qs;
-    Ccroute__V1__QueueStats *o = arena_alloc(&q->s->arena, sizeof(*o));
+    Ccroute__V1__QueueStats *o = arena_alloc(q->s->arena, sizeof(*o));
     if (!o)
         return NULL;
     router_queue_stats(q->s->router, qi, q->now, &qs);
@@ -1049,9 +1112,9 @@ static Ccroute__V1__QueueStats *queue_stats_msg(struct req *q, int qi,
 static int h_stats(struct req *q)
 {
     const Ccroute__V1__StatsRequest *m = q->env->stats_request;
-    struct server *s = q->s;
+    struct tenant *s = q->s;
     struct dispatch *d = q->d;
-    struct arena *a = &s->arena;
+    struct arena *a = s->arena;
     envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Stats st = CCROUTE__V1__STATS__INIT;
     int nconf = router_queue_count(s->router);
@@ -1195,7 +1258,7 @@ static int rate_refused(struct req *q, struct conn *c)
                     p->quota_rps);
 }
 
-void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
+void dispatch_frame(struct tenant *s, struct conn *c, const uint8_t *payload,
                     size_t len)
 {
     struct req q = { .s = s, .d = s->dispatch, .c = c, .code = 0 };
@@ -1207,13 +1270,13 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
     envelope_t *env;
     int rc;
 
-    env = ccroute__v1__envelope__unpack(arena_allocator(&s->arena), len,
+    env = ccroute__v1__envelope__unpack(arena_allocator(s->arena), len,
                                         payload);
     if (!env) {
         conn_send_error(c, 0, EC(MALFORMED), "frame of %zu bytes does not "
                         "decode as an Envelope", len);
         conn_close_after_flush(c, "undecodable frame");
-        arena_reset(&s->arena);
+        arena_reset(s->arena);
         return;
     }
     q.env = env;
@@ -1252,7 +1315,7 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
         conn_send_error(c, q.id, q.code, "%s", q.msg);
     else if (rc == REPLY_ACK)
         conn_send_ack(c, q.id);
-    arena_reset(&s->arena);
+    arena_reset(s->arena);
 }
 
 /* ---- changes nobody asked for ---- */
@@ -1263,7 +1326,7 @@ void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
  * (out of memory; store_record counts it in records_failed) the change
  * stays in memory and Redis keeps the previous state of those contacts and
  * agents until their next recorded change (docs/redis.md, Durability). */
-static void lost_record(struct server *s, const char *what)
+static void lost_record(struct tenant *s, const char *what)
 {
     struct store_stats st;
     store_stats(s->store, &st);
@@ -1291,7 +1354,7 @@ static void grace_arm(struct dispatch *d)
                    first > now ? (first - now + 999) / 1000 : 0, 0);
 }
 
-void dispatch_conn_closed(struct server *s, struct conn *c)
+void dispatch_conn_closed(struct tenant *s, struct conn *c)
 {
     struct dispatch *d = s->dispatch;
     uint32_t id = c->owner;
@@ -1334,7 +1397,7 @@ static int scratch_add(struct dispatch *d, uint32_t h)
  * abandons its contacts and logs out its agents -- only those, collected
  * from its own lists first, because each router call's fan-out unlinks
  * what it ends (and frees the record with the last one). */
-static void grace_expire(struct server *s, uint32_t id)
+static void grace_expire(struct tenant *s, uint32_t id)
 {
     struct dispatch *d = s->dispatch;
     struct router *r = s->router;
@@ -1374,7 +1437,7 @@ static void grace_expire(struct server *s, uint32_t id)
         }
         if (drain(s, now, OWNER_NONE, NULL) < 0)
             lost_record(s, "grace expiry");
-        arena_reset(&s->arena);
+        arena_reset(s->arena);
     }
     /* whatever could not be ended stays with the record (re-attachable
      * by name); an empty one is gone already */
@@ -1387,7 +1450,7 @@ static void grace_expire(struct server *s, uint32_t id)
 static void grace_timer_cb(uv_timer_t *t)
 {
     struct dispatch *d = t->data;
-    struct server *s = d->srv;
+    struct tenant *s = d->srv;
     uint32_t id;
 
     /* Abandoning a gone client's contacts is a decision like routing: not
@@ -1402,7 +1465,7 @@ static void grace_timer_cb(uv_timer_t *t)
 
 /* ---- tick ---- */
 
-void dispatch_tick(struct server *s)
+void dispatch_tick(struct tenant *s)
 {
     uint64_t now = clock_turn_us();
     if (s->role != STORE_ROLE_OWNER)
@@ -1410,7 +1473,7 @@ void dispatch_tick(struct server *s)
     router_tick(s->router, now);
     if (drain(s, now, OWNER_NONE, NULL) < 0)
         lost_record(s, "timer");
-    arena_reset(&s->arena);
+    arena_reset(s->arena);
 }
 
 /* ---- recovery hooks ---- */
@@ -1423,7 +1486,7 @@ void dispatch_tick(struct server *s)
  * the configuration no longer has makes it unclaimable. OWNER_NONE for no
  * owner, or out of memory (then it is unowned, as before owners were
  * stored). */
-static uint32_t recovered_tag(struct server *s, const char *owner,
+static uint32_t recovered_tag(struct tenant *s, const char *owner,
                               const char *principal, uint64_t now)
 {
     struct dispatch *d = s->dispatch;
@@ -1460,7 +1523,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
                          int agent_state, const char *reason,
                          const char *owner, const char *principal)
 {
-    struct server *s = arg;
+    struct tenant *s = arg;
     struct dispatch *d = s->dispatch;
     struct req q = { .s = s, .d = d, .now = clock_mono_us() };
     struct router_agent_spec sp;
@@ -1468,7 +1531,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
     uint32_t h;
     int rc;
 
-    m = ccroute__v1__agent_login__unpack(arena_allocator(&s->arena), len,
+    m = ccroute__v1__agent_login__unpack(arena_allocator(s->arena), len,
                                          login);
     if (!m) {
         log_warn("recovery: a stored AgentLogin does not decode; skipped");
@@ -1493,7 +1556,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
     drain(s, q.now, OWNER_NONE, NULL);
     d->loading = false;
 out:
-    arena_reset(&s->arena);
+    arena_reset(s->arena);
 }
 
 void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
@@ -1501,7 +1564,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                            const char *queue, const char *agent_id,
                            const char *owner, const char *principal)
 {
-    struct server *s = arg;
+    struct tenant *s = arg;
     struct dispatch *d = s->dispatch;
     struct req q = { .s = s, .d = d, .now = clock_mono_us() };
     struct router_contact_spec sp;
@@ -1510,7 +1573,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
     uint32_t h = UINT32_MAX, tag;
     int rc;
 
-    m = ccroute__v1__contact_arrived__unpack(arena_allocator(&s->arena), len,
+    m = ccroute__v1__contact_arrived__unpack(arena_allocator(s->arena), len,
                                              arrived);
     if (!m) {
         log_warn("recovery: a stored ContactArrived does not decode; skipped");
@@ -1559,15 +1622,43 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
     drain(s, q.now, CONN_ID_NONE, NULL);
     d->loading = false;
 out:
-    arena_reset(&s->arena);
+    arena_reset(s->arena);
 }
 
 /* ---- ownership (store hooks) ---- */
 
+/* Closes the connections of tenant s after its lease was lost. With one
+ * tenant, every connection (those still before Hello too, as always);
+ * with several, those bound to s: the others' clients are not concerned.
+ * The ids are collected first because nothing may close during a walk. */
+static void close_tenant_conns(struct tenant *s, const char *why)
+{
+    uint32_t cur = 0, *ids, n = 0;
+    struct conn *c;
+    if (s->set->n <= 1) {
+        conn_close_all(s->conns, why);
+        return;
+    }
+    if (!(ids = malloc(((size_t)s->conns->nconns + 1) * sizeof(*ids)))) {
+        log_error("tenant %s: out of memory: closing every connection",
+                  s->name);
+        conn_close_all(s->conns, why);
+        return;
+    }
+    while ((c = conn_set_next(s->conns, &cur)) && n <= s->conns->nconns)
+        if (c->hello && c->tenant == s->index)
+            ids[n++] = c->id;
+    for (uint32_t i = 0; i < n; i++)
+        if ((c = conn_lookup(s->conns, ids[i])))
+            conn_close(c, why);
+    free(ids);
+}
+
 void dispatch_on_role(void *arg, enum store_role role, const char *owner)
 {
-    struct server *s = arg;
+    struct tenant *s = arg;
     enum store_role was = s->role;
+    const char *tn = s->set->n > 1 ? s->name : NULL;
     s->role = role;
     if (role == was)
         return;
@@ -1576,36 +1667,40 @@ void dispatch_on_role(void *arg, enum store_role role, const char *owner)
         s->dispatch->load_ref = false;      /* the load is over */
         grace_arm(s->dispatch);             /* expiries held while away */
         if (was == STORE_ROLE_SUSPENDED)
-            log_info("store: lease confirmed again; routing resumes");
+            log_info("store: %s%slease confirmed again; routing resumes",
+                     tn ? tn : "", tn ? ": " : "");
         else
-            log_info("store: this engine owns the tenant; serving clients");
+            log_info("store: this engine owns the tenant%s%s; serving "
+                     "clients", tn ? " " : "", tn ? tn : "");
         break;
     case STORE_ROLE_SUSPENDED:
         break;                  /* the store said why, in one line */
     case STORE_ROLE_STANDBY:
-        log_info("store: standby (owner: %s)", owner && *owner ? owner : "?");
+        log_info("store: %s%sstandby (owner: %s)", tn ? tn : "",
+                 tn ? ": " : "", owner && *owner ? owner : "?");
         if (was == STORE_ROLE_OWNER || was == STORE_ROLE_SUSPENDED)
-            conn_close_all(&s->conns, "lease lost: this engine is now a "
-                           "standby");
+            close_tenant_conns(s, "lease lost: this engine is now a "
+                               "standby");
         break;
     case STORE_ROLE_NONE:
-        log_info("store: ownership unknown");
+        log_info("store: %s%sownership unknown", tn ? tn : "",
+                 tn ? ": " : "");
         if (was == STORE_ROLE_OWNER || was == STORE_ROLE_SUSPENDED)
-            conn_close_all(&s->conns, "lease lost");
+            close_tenant_conns(s, "lease lost");
         break;
     }
 }
 
 /* The client name of owner record `tag` (a live connection's Hello name,
  * a gone one's in its grace period, or a recovered owner's); "" if none. */
-static const char *tag_owner(struct server *s, uint32_t tag)
+static const char *tag_owner(struct tenant *s, uint32_t tag)
 {
     const struct owner_rec *o = owner_get(&s->dispatch->owners, tag);
     return o ? o->name : "";
 }
 
 /* The principal name of owner record `tag`; "" if none or not known. */
-static const char *tag_principal(struct server *s, uint32_t tag)
+static const char *tag_principal(struct tenant *s, uint32_t tag)
 {
     const struct owner_rec *o = owner_get(&s->dispatch->owners, tag);
     return o ? principal_name(s, o->principal) : "";
@@ -1613,7 +1708,7 @@ static const char *tag_principal(struct server *s, uint32_t tag)
 
 void dispatch_snapshot(void *arg)
 {
-    struct server *s = arg;
+    struct tenant *s = arg;
     struct dispatch *d = s->dispatch;
     unsigned missing = 0;
 
@@ -1643,7 +1738,7 @@ void dispatch_snapshot(void *arg)
 
 /* ---- life cycle ---- */
 
-struct dispatch *dispatch_new(struct server *s)
+struct dispatch *dispatch_new(struct tenant *s)
 {
     struct dispatch *d = calloc(1, sizeof(*d));
     if (!d)
@@ -1670,7 +1765,7 @@ struct dispatch *dispatch_new(struct server *s)
     uv_timer_init(s->loop, &d->grace_timer);
     d->grace_timer.data = d;
     d->grace_open = true;
-    auth_gate_init(&d->gate, s->loop, &s->conns, &s->cfg->auth);
+    auth_gate_init(&d->gate, s->loop, s->conns, &s->cfg->auth);
     return d;
 }
 

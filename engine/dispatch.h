@@ -33,11 +33,11 @@
 #include <stdint.h>
 #include "store-t.h"
 
-struct server;
+struct tenant;
 struct conn;
 
 /* Creates the dispatch state for s (router must exist). NULL on ENOMEM. */
-struct dispatch *dispatch_new(struct server *s);
+struct dispatch *dispatch_new(struct tenant *s);
 void dispatch_free(struct dispatch *d);
 /* Forgets every contact and agent (side tables, owner records without a
  * connection, grace periods) because the
@@ -47,18 +47,20 @@ void dispatch_reset(struct dispatch *d);
 void dispatch_close(struct dispatch *d);
 
 /* Handles one frame's payload from c (borrowed until return). The owner of
- * the connections (server.c) calls it from their on_frame callback. */
-void dispatch_frame(struct server *s, struct conn *c, const uint8_t *payload,
+ * the connections (server.c) calls it from their on_frame callback, with
+ * c's tenant, or the default tenant before Hello: a Hello moves the
+ * connection to the tenant it names (c->tenant). */
+void dispatch_frame(struct tenant *s, struct conn *c, const uint8_t *payload,
                     size_t len);
 /* c is closing (from the connections' on_close callback): its owner
  * record forgets it and, when it holds anything, starts its grace period.
  * O(1): nothing is scanned. */
-void dispatch_conn_closed(struct server *s, struct conn *c);
+void dispatch_conn_closed(struct tenant *s, struct conn *c);
 /* The router timer fired: router_tick() and fan out. */
-void dispatch_tick(struct server *s);
+void dispatch_tick(struct tenant *s);
 
 /* Store recovery hooks (store_hooks.load_agent / load_contact); `arg` is
- * the struct server. A contact or agent with an `owner` (client name) is
+ * the struct tenant. A contact or agent with an `owner` (client name) is
  * kept for that client, which re-attaches it with Hello{reattach} within
  * the grace period (else it is abandoned / logged out); an empty owner
  * leaves it unowned. */
@@ -74,8 +76,10 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                            const char *owner, const char *principal);
 /* store_hooks.on_role: OWNER serves; SUSPENDED keeps every connection but
  * routes nothing and refuses changes (the store refuses their admission);
- * STANDBY or NONE after OWNER / SUSPENDED closes every connection (another
- * engine owns the tenant now). */
+ * STANDBY or NONE after OWNER / SUSPENDED closes the tenant's connections
+ * (another engine owns the tenant now): every connection when the engine
+ * has one tenant, those bound to this tenant when it has several. `arg`
+ * is the struct tenant. */
 void dispatch_on_role(void *arg, enum store_role role, const char *owner);
 /* store_hooks.snapshot: hands the store every live contact and logged-in
  * agent (store_snapshot_contact / _agent) for a full rewrite. */

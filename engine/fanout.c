@@ -21,7 +21,7 @@
 #include "encode.h"
 #include "owner.h"
 #include "router.h"
-#include "server-t.h"
+#include "tenant-t.h"
 #include "store.h"
 
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
@@ -48,7 +48,7 @@ static void id_copy(char dst[ROUTER_ID_MAX], const char *src)
 static void send_conns(struct fanout *f, uint32_t c1, uint32_t c2,
                        const envelope_t *env)
 {
-    struct conn_set *cs = &f->srv->conns;
+    struct conn_set *cs = f->srv->conns;
     struct conn *a = conn_lookup(cs, c1), *b = conn_lookup(cs, c2);
     if (a)
         conn_send(a, env);
@@ -80,7 +80,7 @@ static void enc_offer(uint8_t *out, const void *m)
 static void send_encoded(struct fanout *f, uint32_t c1, uint32_t c2,
                          size_t size, encode_fn enc, const void *m)
 {
-    struct conn_set *cs = &f->srv->conns;
+    struct conn_set *cs = f->srv->conns;
     struct conn *a = conn_lookup(cs, c1), *b = conn_lookup(cs, c2);
     uint8_t *pa = NULL, *pb;
     if (a && (pa = conn_out_reserve(a, size))) {
@@ -172,12 +172,12 @@ static void send_offer_decoded(struct fanout *f, uint32_t conn_id,
                                const struct encode_offer *e,
                                const struct contact_side *cs)
 {
-    struct server *s = f->srv;
-    struct conn *c = conn_lookup(&s->conns, conn_id);
+    struct tenant *s = f->srv;
+    struct conn *c = conn_lookup(s->conns, conn_id);
     envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Offer m = CCROUTE__V1__OFFER__INIT;
     Ccroute__V1__ContactArrived *ca = ccroute__v1__contact_arrived__unpack(
-        arena_allocator(&s->arena), cs->len, cs->packed);
+        arena_allocator(s->arena), cs->len, cs->packed);
 
     if (!c)
         return;
@@ -197,7 +197,7 @@ static void send_offer_decoded(struct fanout *f, uint32_t conn_id,
 
 static void send_offer(struct fanout *f, const struct router_event *ev)
 {
-    struct server *s = f->srv;
+    struct tenant *s = f->srv;
     struct router *r = s->router;
     struct router_contact_info info;
     uint32_t cid = owner_conn(f->owners, router_agent_tag(r, ev->agent));
@@ -208,7 +208,7 @@ static void send_offer(struct fanout *f, const struct router_event *ev)
         .deadline_ms = clock_mono_to_wall_ms(ev->deadline),
     };
 
-    if (!conn_lookup(&s->conns, cid))
+    if (!conn_lookup(s->conns, cid))
         return;
     /* the channel the router routes it on: a contact sent without one is
      * a voice contact (the documented default), and the Offer says so */
@@ -231,7 +231,7 @@ int fanout_drain(struct fanout *f, uint64_t now, uint32_t requester,
                  struct fanout_assigned *defer, bool record)
 {
     int rc = 0;
-    struct server *s = f->srv;
+    struct tenant *s = f->srv;
     struct router *r = s->router;
     size_t n = router_out_count(r);
 

@@ -37,7 +37,7 @@
 #include "conn-t.h"
 #include "router-t.h"
 
-struct server;
+struct tenant;
 struct owner_index;
 
 struct contact_side {
@@ -59,7 +59,7 @@ struct agent_side {
 };
 
 struct fanout {
-    struct server *srv;                 /* borrowed */
+    struct tenant *srv;                 /* borrowed */
     struct owner_index *owners;         /* borrowed */
     struct contact_side *contacts;      /* borrowed: by contact handle */
     uint32_t ncontacts;

@@ -64,6 +64,7 @@
 
 /* The cookie that carries a wallboard's token (see the top of this file). */
 #define WB_COOKIE "ccroute_wallboard"
+#include "tenant.h"
 
 /* One accepted connection: its handle (which H2O's socket uses and closes)
  * and its place in the surface's list. */
@@ -213,9 +214,10 @@ static int lookup_encoded(const struct auth_config *a, const char *v,
 /* Checks the request's credential: `Authorization: Bearer <token>`, or
  * where `cookie_ok` (the wallboard's paths) the wallboard cookie, or
  * where `query` the token in the query (`GET /?token=`). 0: a monitor or
- * admin principal of this engine's tenant; -1: answered 401 or 403. */
+ * admin principal of one of this engine's tenants (its index in
+ * *principal); -1: answered 401 or 403. */
 static int check_token(struct http *h, h2o_req_t *req, bool cookie_ok,
-                       const char *query, size_t qlen)
+                       const char *query, size_t qlen, int *principal)
 {
     const struct auth_config *a = &h->srv->cfg->auth;
     const struct auth_principal *pr;
@@ -256,7 +258,7 @@ static int check_token(struct http *h, h2o_req_t *req, bool cookie_ok,
     }
     pr = &a->principals[pi];
     if (!(pr->roles & HTTP_ROLE_BITS) ||
-        (pr->tenant[0] && strcmp(pr->tenant, h->srv->cfg->store.tenant))) {
+        (pr->tenant[0] && !tenant_find(&h->srv->tenants, pr->tenant))) {
         h->stats.forbidden++;
         snprintf(msg, sizeof(msg), "forbidden: principal \"%s\" %s\n",
                  pr->name, !(pr->roles & HTTP_ROLE_BITS)
@@ -265,6 +267,7 @@ static int check_token(struct http *h, h2o_req_t *req, bool cookie_ok,
         respond_text(h, req, 403, "Forbidden", msg);
         return -1;
     }
+    *principal = pi;
     return 0;
 }
 
@@ -273,11 +276,12 @@ static int check_token(struct http *h, h2o_req_t *req, bool cookie_ok,
 static void get_readyz(struct http *h, h2o_req_t *req)
 {
     char msg[700];
-    if (store_ready(h->srv->store)) {
+    char why[600];
+    if (tenant_set_ready(&h->srv->tenants, why, sizeof(why))) {
         respond_text(h, req, 200, "OK", "ready\n");
         return;
     }
-    snprintf(msg, sizeof(msg), "not ready: %s\n", store_why(h->srv->store));
+    snprintf(msg, sizeof(msg), "not ready: %s\n", why);
     respond_text(h, req, 503, "Service Unavailable", msg);
 }
 
@@ -298,12 +302,51 @@ static void get_metrics(struct http *h, h2o_req_t *req)
     free(buf);
 }
 
+/* The tenant an API request reads: `?tenant=NAME`, else the token's
+ * principal's tenant, else the default one. NULL: answered 403 or 404. */
+static const struct tenant *api_tenant(struct http *h, h2o_req_t *req,
+                                       int principal)
+{
+    const struct auth_principal *pr = principal >= 0
+        ? &h->srv->cfg->auth.principals[principal] : NULL;
+    const char *want = pr && pr->tenant[0] ? pr->tenant : NULL;
+    const struct tenant *t;
+    char name[64] = "";
+    if (req->query_at != SIZE_MAX) {
+        const char *q = req->path.base + req->query_at + 1;
+        size_t n = req->path.len - req->query_at - 1;
+        if (n > 7 && !memcmp(q, "tenant=", 7) && n - 7 < sizeof(name) &&
+            !memchr(q + 7, '&', n - 7)) {
+            memcpy(name, q + 7, n - 7);
+            name[n - 7] = '\0';
+        }
+    }
+    if (name[0] && want && strcmp(name, want)) {
+        h->stats.forbidden++;
+        respond_text(h, req, 403, "Forbidden", "forbidden: the principal "
+                     "belongs to another tenant\n");
+        return NULL;
+    }
+    if (!(t = name[0] ? tenant_find(&h->srv->tenants, name)
+                      : want ? tenant_find(&h->srv->tenants, want)
+                             : h->srv->tenants.t[0])) {
+        static const char nf[] = "{\"error\":\"no such tenant\"}";
+        respond(h, req, 404, "Not Found", "application/json", nf,
+                sizeof(nf) - 1);
+        return NULL;
+    }
+    return t;
+}
+
 static void get_api(struct http *h, h2o_req_t *req, const char *rest,
-                    size_t len)
+                    size_t len, int principal)
 {
     char *body = NULL;
     size_t blen = 0;
-    int status = api_get(h->srv, rest, len, &body, &blen);
+    const struct tenant *t = api_tenant(h, req, principal);
+    if (!t)
+        return;
+    int status = api_get(t, rest, len, &body, &blen);
     if (!body)
         respond_text(h, req, 500, "Internal Server Error",
                      "out of memory\n");
@@ -475,6 +518,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     enum endpoint ep = EP_NONE;
     const struct wallboard_file *file = NULL;
 
+    int principal = -1;
     if (n == 8 && !memcmp(p, "/healthz", 8))
         ep = EP_HEALTHZ;
     else if (n == 7 && !memcmp(p, "/readyz", 7))
@@ -492,7 +536,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (ep == EP_FILE && n == 1)
             tok = query_param(req, "token", &toklen);
         if (check_token(h, req, ep == EP_FILE || ep == EP_EVENTS, tok,
-                        toklen) < 0)
+                        toklen, &principal) < 0)
             return 0;
     }
     if (ep == EP_NONE) {
@@ -514,7 +558,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         break;
     case EP_READYZ: get_readyz(h, req); break;
     case EP_METRICS: get_metrics(h, req); break;
-    case EP_API: get_api(h, req, p + pre, n - pre); break;
+    case EP_API: get_api(h, req, p + pre, n - pre, principal); break;
     case EP_EVENTS: get_events(h, req); break;
     case EP_FILE:
         if (tok)
@@ -582,7 +626,8 @@ static void on_connection(uv_stream_t *l, int status)
 static int sse_frame(void *arg, uint64_t seq, char **out, size_t *len)
 {
     struct http *h = arg;
-    return wallboard_snapshot(h->srv, seq, out, len);
+    /* the engine's default (first) tenant: docs/http.md, "Wallboard" */
+    return wallboard_snapshot(h->srv->tenants.t[0], seq, out, len);
 }
 
 /* A stream's client has not read its frame for http.request_timeout: its

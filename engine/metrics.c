@@ -7,6 +7,10 @@
  * (api_queue_name). Label values are escaped as the format says
  * (backslash, double quote, newline).
  *
+ * Tenants: with more than one, every sample of a tenant's router or
+ * store carries a `tenant` label (the first label); with one, the output
+ * is as it always was, without it.
+ *
  * Units follow Prometheus' conventions: times in seconds (the router's
  * millisecond figures written as exact decimals, so 1234 ms is 1.234),
  * ratios from 0 to 1, counters ending in _total.
@@ -24,6 +28,7 @@
 #include "router.h"
 #include "server-t.h"
 #include "store.h"
+#include "tenant-t.h"
 
 #include "ccroute.pb-c.h"
 
@@ -61,9 +66,26 @@ static void scalar(FILE *f, const char *name, const char *type,
     fprintf(f, "%s %" PRIu64 "\n", name, v);
 }
 
+/* The opening of a tenant's sample: `name{tenant="t"` followed by `,`
+ * when more labels follow, or `}` when not; just `name` / `name{` with
+ * one tenant. */
+static void topen(FILE *f, const char *name, const struct tenant *t,
+                  bool more)
+{
+    fputs(name, f);
+    if (t->set->n > 1) {
+        fputs("{tenant=\"", f);
+        label_value(f, t->name);
+        fputs(more ? "\"," : "\"}", f);
+    } else if (more) {
+        fputc('{', f);
+    }
+}
+
 /* ---- queues ---- */
 
 struct mq {
+    const struct tenant *t;
     const char *name;               /* borrowed from the router or `label` */
     char label[256];
     int qi;
@@ -119,7 +141,8 @@ static void queue_sample(FILE *f, const struct server *s, enum qfield k,
         return;
     if (k == QF_SL_TARGET && !qc->sl_percent)
         return;                     /* no target configured */
-    fprintf(f, "%s{queue=\"", qfam[k].name);
+    topen(f, qfam[k].name, q->t, true);
+    fputs("queue=\"", f);
     label_value(f, q->name);
     fputs("\"} ", f);
     switch (k) {
@@ -145,24 +168,32 @@ static void queue_sample(FILE *f, const struct server *s, enum qfield k,
 
 static int m_queues(FILE *f, const struct server *s, uint64_t now)
 {
-    const struct router *r = s->router;
-    int total = router_queue_total(r), nconf = router_queue_count(r), n = 0;
-    struct mq *qs = calloc(total > 0 ? (size_t)total : 1, sizeof(*qs));
-    if (!qs)
+    size_t cap = 0, n = 0;
+    struct mq *qs;
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        cap += (size_t)router_queue_total(s->tenants.t[i]->router);
+    if (!(qs = calloc(cap ? cap : 1, sizeof(*qs))))
         return -1;
-    for (int qi = 0; qi < total; qi++) {
-        struct mq *q = &qs[n];
-        q->name = api_queue_name(r, qi, q->label, sizeof(q->label));
-        if (!q->name)
-            continue;
-        q->qi = qi;
-        q->configured = qi < nconf && (unsigned)qi < s->cfg->router.nqueues;
-        router_queue_stats(r, qi, now, &q->st);
-        n++;
+    for (unsigned i = 0; i < s->tenants.n; i++) {
+        const struct tenant *t = s->tenants.t[i];
+        const struct router *r = t->router;
+        int total = router_queue_total(r), nconf = router_queue_count(r);
+        for (int qi = 0; qi < total && n < cap; qi++) {
+            struct mq *q = &qs[n];
+            q->name = api_queue_name(r, qi, q->label, sizeof(q->label));
+            if (!q->name)
+                continue;
+            q->t = t;
+            q->qi = qi;
+            q->configured = qi < nconf &&
+                            (unsigned)qi < s->cfg->router.nqueues;
+            router_queue_stats(r, qi, now, &q->st);
+            n++;
+        }
     }
     for (int k = 0; k < QF_COUNT; k++) {
         family(f, qfam[k].name, qfam[k].type, qfam[k].help);
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
             queue_sample(f, s, (enum qfield)k, &qs[i]);
     }
     free(qs);
@@ -177,34 +208,53 @@ static void m_agents(FILE *f, const struct server *s, uint64_t now)
         "available", "offered", "on_contact", "away", "wrapup",
     };
     enum { NSTATES = sizeof(states) / sizeof(states[0]) };
-    const struct router *r = s->router;
-    unsigned want = router_agent_count(r), seen = 0;
-    uint64_t count[NSTATES] = { 0 };
+    const struct tenant_set *ts = &s->tenants;
+    uint64_t (*count)[NSTATES] = calloc(ts->n, sizeof(*count));
 
-    /* every logged-in agent: O(highest handle in use) */
-    for (uint32_t h = 0; seen < want && h < s->cfg->router.max_agents; h++) {
-        struct router_agent_info in;
-        const char *st;
-        if (!router_agent_id(r, h))
-            continue;
-        seen++;
-        router_agent_info(r, h, now, &in);
-        st = api_agent_status(&in);
-        for (int i = 0; i < NSTATES; i++)
-            if (!strcmp(st, states[i]))
-                count[i]++;
+    /* every logged-in agent of every tenant: O(highest handle in use) */
+    for (unsigned ti = 0; count && ti < ts->n; ti++) {
+        const struct router *r = ts->t[ti]->router;
+        unsigned want = router_agent_count(r), seen = 0;
+        for (uint32_t h = 0; seen < want && h < s->cfg->router.max_agents;
+             h++) {
+            struct router_agent_info in;
+            const char *st;
+            if (!router_agent_id(r, h))
+                continue;
+            seen++;
+            router_agent_info(r, h, now, &in);
+            st = api_agent_status(&in);
+            for (int i = 0; i < NSTATES; i++)
+                if (!strcmp(st, states[i]))
+                    count[ti][i]++;
+        }
     }
-    scalar(f, "ccroute_agents_logged_in", "gauge", "Agents logged in",
-           router_agent_count(r));
+    family(f, "ccroute_agents_logged_in", "gauge", "Agents logged in");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        topen(f, "ccroute_agents_logged_in", ts->t[ti], false);
+        fprintf(f, " %u\n", router_agent_count(ts->t[ti]->router));
+    }
     family(f, "ccroute_agents", "gauge", "Logged-in agents by status (as "
            "Stats reports it)");
-    for (int i = 0; i < NSTATES; i++)
-        fprintf(f, "ccroute_agents{status=\"%s\"} %" PRIu64 "\n", states[i],
-                count[i]);
-    scalar(f, "ccroute_contacts_waiting", "gauge", "Contacts waiting in "
-           "every queue", router_waiting_count(r));
-    scalar(f, "ccroute_contacts", "gauge", "Live contacts (waiting or with "
-           "an agent)", router_contact_count(r));
+    for (unsigned ti = 0; count && ti < ts->n; ti++)
+        for (int i = 0; i < NSTATES; i++) {
+            topen(f, "ccroute_agents", ts->t[ti], true);
+            fprintf(f, "status=\"%s\"} %" PRIu64 "\n", states[i],
+                    count[ti][i]);
+        }
+    free(count);
+    family(f, "ccroute_contacts_waiting", "gauge", "Contacts waiting in "
+           "every queue");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        topen(f, "ccroute_contacts_waiting", ts->t[ti], false);
+        fprintf(f, " %u\n", router_waiting_count(ts->t[ti]->router));
+    }
+    family(f, "ccroute_contacts", "gauge", "Live contacts (waiting or with "
+           "an agent)");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        topen(f, "ccroute_contacts", ts->t[ti], false);
+        fprintf(f, " %u\n", router_contact_count(ts->t[ti]->router));
+    }
 }
 
 /* ---- connections, frames, errors ---- */
@@ -266,66 +316,83 @@ static void m_connections(FILE *f, const struct server *s)
 
 /* ---- store ---- */
 
+/* One family of a store counter: a sample per tenant (`st` names the
+ * tenant's struct store_stats in `expr`). */
+#define TSCALAR(name, type, help, expr) do {                               \
+        family(f, name, type, help);                                       \
+        for (unsigned ti_ = 0; ti_ < ts->n; ti_++) {                       \
+            const struct store_stats *st = &sts[ti_];                      \
+            topen(f, name, ts->t[ti_], false);                             \
+            fprintf(f, " %" PRIu64 "\n", (uint64_t)(expr));              \
+        }                                                                  \
+    } while (0)
+
 static void m_store(FILE *f, const struct server *s)
 {
     static const char *const roles[] = {
         [STORE_ROLE_NONE] = "none", [STORE_ROLE_STANDBY] = "standby",
         [STORE_ROLE_OWNER] = "owner", [STORE_ROLE_SUSPENDED] = "suspended",
     };
-    struct store_stats st;
-    enum store_role role = store_role(s->store);
+    const struct tenant_set *ts = &s->tenants;
+    struct store_stats sts[TENANT_MAX];
 
-    store_stats(s->store, &st);
-    scalar(f, "ccroute_ready", "gauge", "1 when this engine owns its tenant "
-           "and Redis accepts its writes (as /readyz), else 0", st.ready);
+    for (unsigned i = 0; i < ts->n; i++)
+        store_stats(ts->t[i]->store, &sts[i]);
+    TSCALAR("ccroute_ready", "gauge", "1 when this engine owns its tenant "
+           "and Redis accepts its writes (as /readyz), else 0", st->ready);
     family(f, "ccroute_lease_role", "gauge", "This engine's role for its "
            "tenant: 1 for the current one");
-    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
-        fprintf(f, "ccroute_lease_role{role=\"%s\"} %d\n", roles[i],
-                (size_t)role == i);
-    scalar(f, "ccroute_lease_token", "gauge", "Fencing token of this "
-           "engine's term (0: none)", st.token);
-    scalar(f, "ccroute_lease_suspensions_total", "counter", "Times the "
-           "lease went unconfirmed (owner to suspended)", st.suspensions);
-    scalar(f, "ccroute_redis_pending_writes", "gauge", "Write-behind "
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        enum store_role role = store_role(ts->t[ti]->store);
+        for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+            topen(f, "ccroute_lease_role", ts->t[ti], true);
+            fprintf(f, "role=\"%s\"} %d\n", roles[i], (size_t)role == i);
+        }
+    }
+    TSCALAR("ccroute_lease_token", "gauge", "Fencing token of this "
+           "engine's term (0: none)", st->token);
+    TSCALAR("ccroute_lease_suspensions_total", "counter", "Times the "
+           "lease went unconfirmed (owner to suspended)", st->suspensions);
+    TSCALAR("ccroute_redis_pending_writes", "gauge", "Write-behind "
            "depth: commands sent or queued, not yet confirmed by Redis",
-           st.pending_ops);
-    scalar(f, "ccroute_redis_ops_queued_total", "counter", "Commands put "
-           "into write batches", st.ops_queued);
-    scalar(f, "ccroute_redis_ops_confirmed_total", "counter", "Commands "
-           "Redis confirmed", st.ops_confirmed);
-    scalar(f, "ccroute_redis_batches_sent_total", "counter", "Write batches "
-           "sent (resends included)", st.batches_sent);
-    scalar(f, "ccroute_redis_batches_confirmed_total", "counter", "Write "
-           "batches Redis confirmed", st.batches_confirmed);
-    scalar(f, "ccroute_redis_batches_resent_total", "counter", "Write "
-           "batches sent again after a reconnection", st.batches_resent);
-    scalar(f, "ccroute_redis_lease_calls_total", "counter", "Lease script "
-           "round trips", st.lease_calls);
-    scalar(f, "ccroute_redis_reconnects_total", "counter", "Connections to "
-           "Redis made again after a loss", st.reconnects);
-    scalar(f, "ccroute_redis_write_refusals_total", "counter", "Times Redis "
+           st->pending_ops);
+    TSCALAR("ccroute_redis_ops_queued_total", "counter", "Commands put "
+           "into write batches", st->ops_queued);
+    TSCALAR("ccroute_redis_ops_confirmed_total", "counter", "Commands "
+           "Redis confirmed", st->ops_confirmed);
+    TSCALAR("ccroute_redis_batches_sent_total", "counter", "Write batches "
+           "sent (resends included)", st->batches_sent);
+    TSCALAR("ccroute_redis_batches_confirmed_total", "counter", "Write "
+           "batches Redis confirmed", st->batches_confirmed);
+    TSCALAR("ccroute_redis_batches_resent_total", "counter", "Write "
+           "batches sent again after a reconnection", st->batches_resent);
+    TSCALAR("ccroute_redis_lease_calls_total", "counter", "Lease script "
+           "round trips", st->lease_calls);
+    TSCALAR("ccroute_redis_reconnects_total", "counter", "Connections to "
+           "Redis made again after a loss", st->reconnects);
+    TSCALAR("ccroute_redis_write_refusals_total", "counter", "Times Redis "
            "started refusing writes (OOM, READONLY, MISCONF...)",
-           st.write_refusals);
-    scalar(f, "ccroute_redis_auth_failures_total", "counter", "Connections "
-           "to Redis refused by AUTH or ACL", st.auth_failures);
-    scalar(f, "ccroute_redis_state_rewrites_total", "counter", "Recoveries "
+           st->write_refusals);
+    TSCALAR("ccroute_redis_auth_failures_total", "counter", "Connections "
+           "to Redis refused by AUTH or ACL", st->auth_failures);
+    TSCALAR("ccroute_redis_state_rewrites_total", "counter", "Recoveries "
            "of lost state: Redis lost this term's writes and the whole "
-           "state was written back", st.state_rewrites);
-    scalar(f, "ccroute_redis_rewrite_contacts_total", "counter", "Contacts "
-           "written back by those recoveries", st.rewrite_contacts);
-    scalar(f, "ccroute_redis_rewrite_agents_total", "counter", "Agents "
-           "written back by those recoveries", st.rewrite_agents);
-    scalar(f, "ccroute_redis_barriers_failed_total", "counter",
+           "state was written back", st->state_rewrites);
+    TSCALAR("ccroute_redis_rewrite_contacts_total", "counter", "Contacts "
+           "written back by those recoveries", st->rewrite_contacts);
+    TSCALAR("ccroute_redis_rewrite_agents_total", "counter", "Agents "
+           "written back by those recoveries", st->rewrite_agents);
+    TSCALAR("ccroute_redis_barriers_failed_total", "counter",
            "Acknowledgements refused because durability could not be kept",
-           st.barriers_failed);
-    scalar(f, "ccroute_redis_memory_waits_total", "counter", "durability "
+           st->barriers_failed);
+    TSCALAR("ccroute_redis_memory_waits_total", "counter", "durability "
            "memory: acknowledgements that waited for Redis (backlog past "
-           "half of max_pending)", st.memory_waits);
-    scalar(f, "ccroute_redis_records_failed_total", "counter", "Router "
+           "half of max_pending)", st->memory_waits);
+    TSCALAR("ccroute_redis_records_failed_total", "counter", "Router "
            "changes the store could not record (out of memory)",
-           st.records_failed);
+           st->records_failed);
 }
+#undef TSCALAR
 
 static void m_http(FILE *f, const struct http_stats *hs)
 {

@@ -21,8 +21,7 @@
 #include "dispatch.h"
 #include "http.h"
 #include "log.h"
-#include "router.h"
-#include "store.h"
+#include "tenant.h"
 #include "tls.h"
 
 static void server_on_connection(uv_stream_t *l, int status)
@@ -35,64 +34,39 @@ static void server_on_connection(uv_stream_t *l, int status)
     conn_accept(&s->conns, l);
 }
 
+/* The tenant a connection's frames go to: the one its Hello bound it to;
+ * before Hello the default tenant's dispatch reads the Hello (and moves
+ * the connection to the tenant it names, dispatch.c). */
+static struct tenant *server_conn_tenant(struct server *s, const struct conn *c)
+{
+    return c->hello && c->tenant < s->tenants.n ? s->tenants.t[c->tenant]
+                                                : s->tenants.t[0];
+}
+
 /* The connections' callbacks (conn-t.h): this is where frames and closes
  * go up to dispatch; conn.c itself knows nothing above it. */
 static void server_conn_frame(void *arg, struct conn *c,
                               const uint8_t *payload, size_t len)
 {
-    dispatch_frame(arg, c, payload, len);
+    dispatch_frame(server_conn_tenant(arg, c), c, payload, len);
 }
 
 static void server_conn_closed(void *arg, struct conn *c)
 {
-    dispatch_conn_closed(arg, c);
+    dispatch_conn_closed(server_conn_tenant(arg, c), c);
 }
 
-static void server_timer_rearm(struct server *s);
-
 /* Once per loop turn, just before the loop blocks: persistence first,
- * then replies, then the timer (see server.h). */
+ * then replies, then the timers (see server.h). */
 static void server_prepare_cb(uv_prepare_t *p)
 {
     struct server *s = p->data;
-    store_flush(s->store);
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        tenant_flush(s->tenants.t[i]);
     conn_flush_all(&s->conns);
-    server_timer_rearm(s);
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        tenant_timer_rearm(s->tenants.t[i]);
     clock_turn_end();           /* the next turn reads the clocks again */
-}
-
-static void server_timer_cb(uv_timer_t *t)
-{
-    struct server *s = t->data;
-    /* libuv's coarse loop time said the deadline passed: read the clock
-     * afresh rather than trust an earlier read of this turn */
-    clock_turn_end();
-    s->timer_due = 0;
-    dispatch_tick(s);
-    /* Re-armed by the prepare hook of this turn. */
-}
-
-static void server_timer_rearm(struct server *s)
-{
-    uint64_t due, now, ms;
-    if (s->stopping)
-        return;
-    /* no routing decision without a confirmed lease (dispatch_on_role) */
-    due = s->role == STORE_ROLE_OWNER ? router_next_deadline(s->router)
-                                      : UINT64_MAX;
-    if (due == UINT64_MAX) {
-        if (s->timer_due) {
-            uv_timer_stop(&s->timer);
-            s->timer_due = 0;
-        }
-        return;
-    }
-    if (due == s->timer_due)
-        return;
-    now = clock_turn_us();
-    ms = due > now ? (due - now + 999) / 1000 : 0;
-    uv_timer_start(&s->timer, server_timer_cb, ms, 0);
-    s->timer_due = due;
 }
 
 static void server_signal_cb(uv_signal_t *h, int signum)
@@ -102,33 +76,10 @@ static void server_signal_cb(uv_signal_t *h, int signum)
     server_stop(s);
 }
 
-/* Another engine owned the tenant meanwhile: everything this router holds
- * is stale. Start from an empty router (same configuration); the store
- * loads the tenant's state into it before reporting OWNER again. Clients
- * were already disconnected when the lease was lost. */
-static void server_on_reset(void *arg)
+/* A tenant cannot go on (tenant.h): stop the engine. */
+static void server_fatal(void *arg)
 {
-    struct server *s = arg;
-    const char *rerr = NULL;
-    struct router *fresh = router_new(&s->cfg->router,
-                                      clock_wall_ms() ^ (uint64_t)getpid(),
-                                      &rerr);
-    if (!fresh) {
-        /* Same configuration as at start, so only memory can fail here.
-         * Serving a stale state would be worse than stopping. */
-        log_error("store: cannot recreate the router (%s); stopping",
-                  rerr ? rerr : "out of memory");
-        server_stop(s);
-        return;
-    }
-    log_info("store: another engine owned the tenant meanwhile; dropping "
-             "the in-memory state before reloading it");
-    dispatch_reset(s->dispatch);
-    router_free(s->router);
-    s->router = fresh;
-    store_set_router(s->store, fresh);
-    s->timer_due = 0;
-    uv_timer_stop(&s->timer);
+    server_stop(arg);
 }
 
 /* Descriptors kept out of the connection budget: the loop's own (epoll,
@@ -161,8 +112,6 @@ static uint32_t server_max_conns(const struct config *cfg)
 int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
                 char *err, size_t errlen)
 {
-    const char *rerr = NULL;
-    struct store_hooks hooks;
     size_t arena_cap;
     struct conn_limits lim = {
         .max_frame = cfg->max_frame,
@@ -198,38 +147,23 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    s->router = router_new(&cfg->router, clock_wall_ms() ^ (uint64_t)getpid(),
-                           &rerr);
-    if (!s->router) {
-        snprintf(err, errlen, "routing configuration: %s",
-                 rerr ? rerr : "invalid (or out of memory)");
-        goto fail;
+    /* one tenant (redis.tenant), a list, or a pool (config.h) */
+    s->tenants.pool_max = cfg->tenants.pool_max;
+    if (cfg->tenants.n == 0) {
+        if (!tenant_new(&s->tenants, cfg->store.tenant, loop, cfg, &s->conns,
+                        &s->arena, server_fatal, s, err, errlen))
+            goto fail;
     }
-    s->dispatch = dispatch_new(s);
-    if (!s->dispatch) {
-        snprintf(err, errlen, "out of memory (side tables)");
-        goto fail;
-    }
-    memset(&hooks, 0, sizeof(hooks));
-    hooks.arg = s;
-    hooks.on_role = dispatch_on_role;
-    hooks.snapshot = dispatch_snapshot;
-    hooks.load_agent = dispatch_load_agent;
-    hooks.load_contact = dispatch_load_contact;
-    hooks.on_reset = server_on_reset;
-    s->store = store_new(loop, &cfg->store, s->router, &hooks);
-    if (!s->store) {
-        snprintf(err, errlen, "cannot create the store");
-        goto fail;
-    }
+    for (unsigned i = 0; i < cfg->tenants.n; i++)
+        if (!tenant_new(&s->tenants, cfg->tenants.names[i], loop, cfg,
+                        &s->conns, &s->arena, server_fatal, s, err, errlen))
+            goto fail;
     if (cfg->http.enabled && !(s->http = http_new(s, err, errlen)))
         goto fail;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     uv_prepare_init(loop, &s->prepare);
     s->prepare.data = s;
-    uv_timer_init(loop, &s->timer);
-    s->timer.data = s;
     uv_signal_init(loop, &s->sigint);
     s->sigint.data = s;
     uv_signal_init(loop, &s->sigterm);
@@ -238,6 +172,8 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
     return 0;
 fail:
     conn_set_stop(&s->conns, "start failed");
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        tenant_stop(s->tenants.t[i]);       /* closes their handles */
     uv_run(loop, UV_RUN_NOWAIT);    /* releases the set's timer */
     server_fini(s);
     return -1;
@@ -305,16 +241,17 @@ int server_start(struct server *s)
              cfg->store.enabled ? "redis" : "memory only");
     /* Without an explicit `advertise`, name the address actually bound
      * (the port may have been 0: an ephemeral one). */
-    if (!cfg->store.advertise[0]) {
-        char addr[300];
-        snprintf(addr, sizeof(addr), "%.200s:%d", host, s->port);
-        store_set_advertise(s->store, addr);
-    }
-    rc = store_start(s->store);
-    if (rc < 0) {
-        log_error("store: %s", ccr_strerror(rc));
-        return -EIO;
-    }
+    char addr[300];
+    snprintf(addr, sizeof(addr), "%.200s:%d", host, s->port);
+    if (s->tenants.n > 1)
+        log_info("tenants: %u (%s, %s%s)%s", s->tenants.n,
+                 s->tenants.t[0]->name, s->tenants.t[1]->name,
+                 s->tenants.n > 2 ? ", ..." : "",
+                 s->tenants.pool_max ? "; pool" : "");
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        if (tenant_start(s->tenants.t[i],
+                         cfg->store.advertise[0] ? NULL : addr) < 0)
+            return -EIO;
     if (s->port_file[0]) {
         rc = server_write_port_file(s);
         if (rc < 0) {
@@ -335,32 +272,25 @@ void server_stop(struct server *s)
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->prepare, NULL);
-        uv_close((uv_handle_t *)&s->timer, NULL);
         uv_close((uv_handle_t *)&s->sigint, NULL);
         uv_close((uv_handle_t *)&s->sigterm, NULL);
         s->listening = false;
     }
     if (s->http)
         http_stop(s->http);
-    dispatch_close(s->dispatch);
-    store_stop(s->store, NULL, NULL);
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        tenant_stop(s->tenants.t[i]);
 }
 
 void server_fini(struct server *s)
 {
     http_free(s->http);
     s->http = NULL;
-    if (s->store)
-        store_free(s->store);
-    if (s->dispatch)
-        dispatch_free(s->dispatch);
-    if (s->router)
-        router_free(s->router);
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        tenant_free(s->tenants.t[i]);
+    s->tenants.n = 0;
     arena_fini(&s->arena);
     conn_set_fini(&s->conns);
     tls_ctx_free(s->tls);
     s->tls = NULL;
-    s->store = NULL;
-    s->dispatch = NULL;
-    s->router = NULL;
 }

@@ -8,13 +8,15 @@
  *      buffers, store_record()) -> router_out_clear()
  * and side effects happen once per loop turn, in the uv_prepare hook that
  * runs just before the loop blocks for I/O:
- *   1. store_flush(): the Redis batch of this turn goes out first
+ *   1. store_flush() of every tenant (tenant.h): the Redis batches of this
+ *      turn go out first
  *      (persistence first, then replies: a client must never hear of a
  *      state change that is not at least on its way to Redis; barrier
  *      callbacks that fire here append their Acks before step 2);
  *   2. conn_flush_all(): every connection with pending output gets one
  *      write with all its pending buffers (conn.h);
- *   3. the router timer is re-armed to router_next_deadline() (doing it
+ *   3. each tenant's router timer is re-armed to its router's
+ *      router_next_deadline() (doing it
  *      here, after every callback of the turn, is the same as re-arming
  *      after each router call, and costs one comparison per turn);
  *   4. clock_turn_end(): the next turn reads the clocks again (clock.h:
@@ -34,8 +36,8 @@
 
 struct config;
 
-/* Creates the router, dispatch tables and store from `cfg` (borrowed for
- * the server's life). Returns 0 or -1 with a message in err. */
+/* Creates the tenants (a router, dispatch tables and store each) from
+ * `cfg` (borrowed for the server's life). Returns 0 or -1 with a message in err. */
 int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
                 char *err, size_t errlen);
 /* Binds and listens on cfg's address; writes the bound port to port_file

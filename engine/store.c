@@ -281,6 +281,7 @@ struct store {
     uv_timer_t *tick;
     uint32_t tick_ms;
     bool stopping;
+    bool no_acquire;                    /* store_set_acquire(false) */
     bool released;                      /* lease release sent */
     bool stop_finished;
     void (*stop_done)(void *arg);
@@ -1487,7 +1488,8 @@ static void send_lease(struct store *s)
     snprintf(conf, sizeof(conf), "%" PRIu64, s->confirmed_seq);
     const char *argv[] = { "EVALSHA", s->sha_lease, "3", s->k_lease,
                            s->k_fence, s->k_applied, s->mine, token,
-                           s->cfg.advertise, ms, s->stopping ? "0" : "1",
+                           s->cfg.advertise, ms,
+                           s->stopping || s->no_acquire ? "0" : "1",
                            conf };
     size_t argvlen[12];
     for (int i = 0; i < 12; i++)
@@ -2595,4 +2597,11 @@ out:
         freeReplyObject(r);
     redisFree(rc);
     return ret;
+}
+
+/* Only the flag the lease script reads as "take a free lease": a term
+ * this store holds is renewed (or resumed) either way. */
+void store_set_acquire(struct store *s, bool acquire)
+{
+    s->no_acquire = !acquire;
 }

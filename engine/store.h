@@ -135,6 +135,13 @@ int store_snapshot_agent(struct store *s, uint32_t h, const uint8_t *login,
 int store_check_redis(const struct store_config *cfg, char *msg,
                       size_t len);
 
+/* Whether the lease script may take the tenant's lease when it is free
+ * (default true). False keeps the store a standby that learns who owns
+ * the tenant (STANDBY with the owner's address, or "" when nobody does)
+ * without taking it; a term it already holds is still renewed. The next
+ * lease round uses it. For a pool of engines (tenant.c). */
+void store_set_acquire(struct store *s, bool acquire);
+
 /* Replaces the borrowed router (after on_reset). */
 void store_set_router(struct store *s, struct router *r);
 

@@ -19,8 +19,8 @@
 #include "clock.h"
 #include "config.h"
 #include "router.h"
-#include "server-t.h"
 #include "store.h"
+#include "tenant-t.h"
 
 /* xxd -i of engine/www/<file>: <file>_<ext>[] and <file>_<ext>_len */
 #include "www.h"
@@ -52,7 +52,7 @@ static const char *const status_names[ST_COUNT] = {
 
 /* The logged-in agents by status; the walk stops after
  * router_agent_count() agents, as api.c's. */
-static void count_agents(const struct server *s, uint64_t now,
+static void count_agents(const struct tenant *s, uint64_t now,
                          unsigned n[ST_COUNT])
 {
     const struct router *r = s->router;
@@ -74,7 +74,7 @@ static void count_agents(const struct server *s, uint64_t now,
     }
 }
 
-int wallboard_snapshot(const struct server *s, uint64_t seq, char **out,
+int wallboard_snapshot(const struct tenant *s, uint64_t seq, char **out,
                        size_t *len)
 {
     char *queues = NULL, *buf = NULL;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
+struct tenant;
 
 struct wallboard_file {
     const char *path;               /* "/", "/wallboard.css", ... */
@@ -30,9 +30,10 @@ const struct wallboard_file *wallboard_file(const char *path, size_t len);
 /* Writes one snapshot for the event stream: a single line of JSON (no
  * newline in it, as an SSE data line wants) with `seq`, the wall-clock
  * time, readiness, the totals, every queue as /api/v1/queues gives it and
- * the logged-in agents counted by status. *out is new (malloc'd; the
- * caller frees it), *len its length. 0, or -ENOMEM. Reads `s` only. */
-int wallboard_snapshot(const struct server *s, uint64_t seq, char **out,
+ * the logged-in agents counted by status, of tenant `s`. *out is new
+ * (malloc'd; the caller frees it), *len its length. 0, or -ENOMEM. Reads
+ * `s` only. */
+int wallboard_snapshot(const struct tenant *s, uint64_t seq, char **out,
                        size_t *len);
 
 #endif

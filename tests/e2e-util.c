@@ -242,8 +242,19 @@ int e2e_call(struct e2e_client *e, ccr_envelope *env, int timeout_ms)
 int e2e_hello(struct e2e_client *e, const char *name, Ccroute__V1__Role role,
               bool reattach, char *msg, size_t msglen, int timeout_ms)
 {
+    return e2e_hello_tenant(e, name, role, reattach, NULL, msg, msglen,
+                            timeout_ms);
+}
+
+int e2e_hello_tenant(struct e2e_client *e, const char *name,
+                     Ccroute__V1__Role role, bool reattach,
+                     const char *tenant, char *msg, size_t msglen,
+                     int timeout_ms)
+{
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Hello h = CCROUTE__V1__HELLO__INIT;
+    if (tenant)
+        h.tenant = (char *)tenant;
     h.client_name = (char *)name;
     h.role = role;
     h.protocol_version = CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;

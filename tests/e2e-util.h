@@ -61,6 +61,11 @@ void e2e_open_hello(struct e2e_client *e, int port, const char *name,
  * transport failure. */
 int e2e_hello(struct e2e_client *e, const char *name, Ccroute__V1__Role role,
               bool reattach, char *msg, size_t msglen, int timeout_ms);
+/* As e2e_hello, with Hello.tenant (NULL or "": none). */
+int e2e_hello_tenant(struct e2e_client *e, const char *name,
+                     Ccroute__V1__Role role, bool reattach,
+                     const char *tenant, char *msg, size_t msglen,
+                     int timeout_ms);
 void e2e_close(struct e2e_client *e);
 /* Connects and says Hello, again and again while the engine answers
  * NOT_OWNER or STATE_UNAVAILABLE (it is still starting or loading its

@@ -756,9 +756,51 @@ static void test_help_matches_options(void **state)
     assert_non_null(strstr(err, "usage: ccrouted"));
 }
 
+/* tenants: and tenant_pool: (docs/scaling.md) */
+static void test_tenants(void **state)
+{
+    struct config c;
+    char err[512];
+    const char *list = "redis: {port: 6390}\ntenants: [acme, globex]\n";
+    const char *pool = "redis: {port: 6390}\n"
+                       "tenant_pool: {tenants: [a, b, c], max: 5}\n";
+
+    config_defaults(&c);
+    assert_int_equal(config_load_string(&c, "t.yaml", list, strlen(list),
+                                        err, sizeof(err)), 0);
+    assert_int_equal(c.tenants.n, 2);
+    assert_string_equal(c.tenants.names[1], "globex");
+    assert_int_equal(c.tenants.pool_max, 0);
+    config_fini(&c);
+    config_defaults(&c);
+    assert_int_equal(config_load_string(&c, "t.yaml", pool, strlen(pool),
+                                        err, sizeof(err)), 0);
+    assert_int_equal(c.tenants.n, 3);
+    assert_int_equal(c.tenants.pool_max, 3);    /* max above the set */
+    config_fini(&c);
+
+    expect_error("tenants: [a, a]\n", "t.yaml:1: tenants[1]: tenant \"a\" "
+                 "is listed twice", NULL);
+    expect_error("tenants: [\"a{b\"]\n", "tenants[0]: tenant \"a{b\" "
+                 "contains a brace", NULL);
+    expect_error("tenants: []\n", "t.yaml:1: tenants: names no tenant",
+                 NULL);
+    expect_error("tenants: [a]\ntenant_pool: {tenants: [b], max: 1}\n",
+                 "give either tenants or tenant_pool", NULL);
+    expect_error("redis: {tenant: x}\ntenants: [a]\n", "redis.tenant "
+                 "(\"x\") both name tenants", NULL);
+    expect_error("tenant_pool: {tenants: [a, b], max: 1}\n", "needs Redis",
+                 NULL);
+    expect_error("redis: {port: 1}\ntenant_pool: {tenants: [a]}\n",
+                 "missing \"max\"", NULL);
+    expect_error("redis: {port: 1}\ntenant_pool: {max: 2}\n",
+                 "missing \"tenants\"", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tenants),
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_defaults_and_demo),
         cmocka_unit_test(test_errors),
