@@ -1,7 +1,8 @@
 /* store.c -- durable, shared state in Redis (see store.h, docs/redis.md).
  *
- * Design. One hiredis async connection on the engine's libuv loop (the
- * hiredis libuv adapter); nothing here ever blocks the loop.
+ * Design. One hiredis async connection on the engine's libuv loop
+ * (engine/redisuv.c: an adapter that writes a loop turn's commands at
+ * once, without epoll changes); nothing here ever blocks the loop.
  *
  *  - Writes. store_contact_arrived / store_agent_login / store_record turn
  *    what the engine and the router did into ops of the current batch
@@ -107,7 +108,11 @@
  *    checks them before the script runs: ASK/TRYAGAIN when any moved), so
  *    it runs on the source until they move.
  *
- * Every timer runs off one repeating tick (min(50 ms, renew_ms / 2)).
+ * Every timer runs off one tick (a one-shot libuv timer, re-armed): every
+ * min(50 ms, renew_ms / 2) while something is being retried or awaited
+ * (connect, backoff, load, refusal), and in the steady state only when
+ * the next renewal, the lease's expiry or a reply timeout is due
+ * (tick_due), so an idle engine wakes up once per renewal.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -118,11 +123,11 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 
 #include "clock.h"
 #include "log.h"
 #include "redisaddr.h"
+#include "redisuv.h"
 #include "router.h"
 #include "store.h"
 #include "storebatch.h"
@@ -280,6 +285,7 @@ struct store {
 
     uv_timer_t *tick;
     uint32_t tick_ms;
+    uint64_t tick_due_us;               /* when the armed tick fires */
     bool stopping;
     bool no_acquire;                    /* store_set_acquire(false) */
     bool released;                      /* lease release sent */
@@ -332,6 +338,8 @@ static void state_log(struct store *s, enum log_level level,
 /* barriers */
 
 static int barrier_room(struct store *s);
+static void tick_arm(struct store *s);
+static void on_tick(uv_timer_t *t);
 
 static int barrier_push(struct store *s, store_barrier_cb cb, void *arg,
                         uint64_t seq)
@@ -484,6 +492,7 @@ static void term_lost(struct store *s, const char *why)
     if (s->hooks.on_reset)
         s->hooks.on_reset(s->hooks.arg);
     s->next_lease_us = 0;               /* learn the owner at once */
+    tick_arm(s);
 }
 
 /* ---------------------------------------------------------------- */
@@ -495,8 +504,10 @@ static void send_pending(struct store *s);
 
 static void cmd_sent(struct store *s)
 {
-    if (s->outstanding++ == 0)
+    if (s->outstanding++ == 0) {
         s->await_since_us = now_us();
+        tick_arm(s);                 /* the reply timeout is due now */
+    }
 }
 
 static void cmd_replied(struct store *s)
@@ -568,6 +579,8 @@ static void conn_lost(struct store *s, const char *why)
     s->backoff_ms = b > s->cfg.reconnect_max_ms ? s->cfg.reconnect_max_ms : b;
     if (s->stopping)
         stop_finish(s);
+    else
+        tick_arm(s);                 /* reconnect after the backoff */
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -829,7 +842,7 @@ static void conn_open(struct store *s)
         return;
     }
     ac->data = s;
-    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+    if (redisuv_attach(ac, s->loop) != REDIS_OK) {
         ac->data = NULL;
         redisAsyncFree(ac);
         s->conn = CONN_CONNECTING;
@@ -944,6 +957,7 @@ static void refuse_fault(struct store *s, const char *what, const char *msg,
     }
     s->retry_at_us = now + (uint64_t)s->refuse_backoff_ms * 1000;
     barriers_fire(s, true, STORE_EUNAVAILABLE);
+    tick_arm(s);                     /* the retry after the backoff */
 }
 
 static void refuse_clear(struct store *s)
@@ -1248,6 +1262,7 @@ static void repl_fault(struct store *s, long long acked, const char *err)
     }
     s->wait_retry_at_us = now_us() + (uint64_t)s->wait_backoff_ms * 1000;
     barriers_fire(s, true, STORE_EUNAVAILABLE);
+    tick_arm(s);                     /* the WAIT again after the backoff */
 }
 
 static void on_wait_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -1781,11 +1796,64 @@ static void start_load(struct store *s)
 /* ---------------------------------------------------------------- */
 /* tick */
 
+/* When the tick must run next. In the steady state (connected, owner or
+ * standby, nothing refused, lost, loading or resent) only three things
+ * can be due: the lease renewal, the lease's expiry by this engine's
+ * clock and the reply timeout of the oldest command; the tick sleeps
+ * until the first of them (at most renew_ms), so an idle engine wakes up
+ * once per renewal instead of every tick_ms. Every other state polls
+ * every tick_ms: backoffs, connect and lookup deadlines, retries. */
+static uint64_t tick_due(const struct store *s, uint64_t now)
+{
+    uint64_t soon = now + (uint64_t)s->tick_ms * 1000;
+    if (s->stopping || s->conn != CONN_READY || s->refused || s->loading ||
+        s->need_resend || s->lost_pending ||
+        (replicated(s) && (s->repl_short || s->confirmed_seq > s->repl_seq)))
+        return soon;
+    uint64_t due = now + (uint64_t)s->cfg.renew_ms * 1000;
+    if (!s->lease_inflight && s->next_lease_us < due)
+        due = s->next_lease_us;      /* (in flight: the reply timeout) */
+    if (s->token && s->role == STORE_ROLE_OWNER &&
+        s->lease_valid_until_us < due)
+        due = s->lease_valid_until_us;
+    if (s->outstanding) {
+        uint64_t t = s->await_since_us +
+                     (uint64_t)s->cfg.command_timeout_ms * 1000;
+        if (t < due)
+            due = t;
+    }
+    return due;
+}
+
+/* Arms the tick for tick_due(), unless it is armed for earlier already.
+ * Called at the end of every tick and wherever a deadline may have come
+ * closer (a command sent, a connection lost, a fault, store_flush). */
+static void tick_arm(struct store *s)
+{
+    if (!s->tick || !s->tick->data)
+        return;
+    uint64_t now = now_us();
+    uint64_t due = tick_due(s, now);
+    if (uv_is_active((uv_handle_t *)s->tick) && due >= s->tick_due_us)
+        return;
+    uint64_t ms = due > now ? (due - now + 999) / 1000 : 0;
+    s->tick_due_us = now + ms * 1000;
+    uv_timer_start(s->tick, on_tick, ms, 0);
+}
+
+static void tick_run(struct store *s);
+
 static void on_tick(uv_timer_t *t)
 {
     struct store *s = t->data;
     if (!s)
         return;
+    tick_run(s);
+    tick_arm(s);                     /* one-shot: armed again each time */
+}
+
+static void tick_run(struct store *s)
+{
     uint64_t now = now_us();
     if (s->stopping) {
         if (s->ac && now - s->stop_started_us >
@@ -1991,7 +2059,8 @@ int store_start(struct store *s)
         return STORE_ENOMEM;
     uv_timer_init(s->loop, s->tick);
     s->tick->data = s;
-    uv_timer_start(s->tick, on_tick, s->tick_ms, s->tick_ms);
+    s->tick_due_us = now_us() + (uint64_t)s->tick_ms * 1000;
+    uv_timer_start(s->tick, on_tick, s->tick_ms, 0);
     conn_start(s);
     return 0;
 }
@@ -2032,6 +2101,7 @@ void store_stop(struct store *s, void (*done)(void *arg), void *arg)
     }
     s->stopping = true;
     s->stop_started_us = now_us();
+    tick_arm(s);                     /* the stop's reply deadline */
     redisaddr_close(s->addr);  /* no find, no subscription left open */
     if (s->ac && s->conn == CONN_READY) {
         redisAsyncDisconnect(s->ac);     /* after the replies */
@@ -2432,6 +2502,11 @@ void store_flush(struct store *s)
     }
     if (!s->stopping)
         send_pending(s);
+    /* Write the batch now, before the client replies of this turn, rather
+     * than arming write interest and waiting for the next poll (see
+     * engine/redisuv.h). May drop the connection (conn_lost runs). */
+    redisuv_write(s->ac);
+    tick_arm(s);                     /* whatever this turn changed */
     bool memory = s->cfg.durability == STORE_DURABILITY_MEMORY;
     bool thr = memory && memory_throttled(s);
     if (thr != s->throttled) {

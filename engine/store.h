@@ -18,6 +18,11 @@
  * the state into the router through the load hooks, then reports OWNER.
  *
  * Errors: 0 or a negative STORE_E* code.
+ *
+ * The program must ignore SIGPIPE (ccrouted does): the store writes its
+ * batches to the Redis socket itself (engine/redisuv.h), and a write to a
+ * connection that Redis has just closed would otherwise end the process
+ * instead of failing with EPIPE (a reconnect).
  */
 #ifndef CCROUTE_STORE_H
 #define CCROUTE_STORE_H

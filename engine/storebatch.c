@@ -701,7 +701,8 @@ size_t storebatch_key(char *buf, size_t len, const char *tenant,
  * that a batch refused in the middle of a pipeline is never skipped by the
  * dedup check when it is sent again. Returns the number of ops applied. */
 const char storebatch_script[] =
-    "local lease = redis.call('GET', KEYS[1])\n"
+    "local st = redis.call('MGET', KEYS[1], KEYS[3])\n"
+    "local lease = st[1]\n"
     "local tok = ARGV[2]\n"
     "if lease then\n"
     "  local lt = string.match(lease, '^(%d+)|')\n"
@@ -719,7 +720,7 @@ const char storebatch_script[] =
     "end\n"
     "local seq = tonumber(ARGV[3])\n"
     "if ARGV[5] ~= 'Z' then\n"
-    "  local ap = redis.call('GET', KEYS[3])\n"
+    "  local ap = st[2]\n"
     "  if not ap then\n"
     "    return redis.error_reply('LOST generation marker missing')\n"
     "  end\n"
