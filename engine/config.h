@@ -81,6 +81,8 @@ struct config {
         uint32_t ping_timeout_ms;
         uint32_t close_linger_ms;
         uint32_t keepalive_ms;        /* 0: off; whole seconds */
+        uint32_t shutdown_timeout_ms; /* graceful stop: how long to wait for
+                                         Redis to confirm queued writes */
     } limits;
     enum log_level log_level;
     /* input bounds (docs/security.md, "Input bounds"): per ContactArrived,

@@ -43,8 +43,15 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
 /* Binds and listens on cfg's address; writes the bound port to port_file
  * when set. Starts the store. Returns 0 or a negative libuv error. */
 int server_start(struct server *s);
-/* Graceful stop: closes the listener and every connection, stops the store
- * and the timers; uv_run() returns once every handle is closed. */
+/* Graceful shutdown (SIGTERM, SIGINT): stop accepting, refuse new
+ * requests, wait up to limits.shutdown_timeout for Redis to confirm what
+ * is queued, stop the stores (last writes, then the lease released),
+ * close every connection after its replies; uv_run() then returns.
+ * Phases in server.c. */
+void server_shutdown(struct server *s);
+/* Immediate stop: closes the listener and every connection at once,
+ * stops the stores (which still send what is queued and release the
+ * lease) and the timers; uv_run() returns once every handle is closed. */
 void server_stop(struct server *s);
 /* Frees what server_init() created. Call after uv_run() returned. */
 void server_fini(struct server *s);
