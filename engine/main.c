@@ -104,6 +104,11 @@ static void usage(FILE *f)
 "client has every right), which it does only on a loopback listen\n"
 "address unless `auth: {insecure_open: true}` is set.\n"
 "\n"
+"SIGTERM or SIGINT stops gracefully: no new connections or requests,\n"
+"Redis confirms what is queued (limits.shutdown_timeout), the lease is\n"
+"released for a standby, connections close after their replies; a\n"
+"second signal stops at once.\n"
+"\n"
 "Exit status: 0 after a clean stop (SIGINT or SIGTERM) or a good\n"
 "--check-config, 1 on a configuration error, 2 on bad usage, 3 when the\n"
 "listener or the store cannot start.\n");
