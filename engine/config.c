@@ -1599,14 +1599,38 @@ static int tenants_check(struct yamlwalk *w, struct cfgp *p)
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
     TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
-    TK_HTTP, TK_TENANTS, TK_TENANT_POOL,
+    TK_HTTP, TK_TENANTS, TK_TENANT_POOL, TK_LOG,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
     "routing", "skills", "queues", "limits", "auth", "principals", "http",
-    "tenants", "tenant_pool", NULL,
+    "tenants", "tenant_pool", "log", NULL,
 };
+
+/* ---- log ---- */
+
+enum { LGK_FORMAT, LGK_FILE };
+
+static const char *const log_keys[] = { "format", "file", NULL };
+
+static int log_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
+                     const char *path)
+{
+    static const char *const formats[] = { "text", "json" };
+    struct config_log *l = ctx;
+    int e;
+    switch (key) {
+    case LGK_FORMAT:
+        if (yamlwalk_enum(w, v, path, "log format", formats, 2, &e) < 0)
+            return -1;
+        l->format = (enum log_format)e;
+        return 0;
+    case LGK_FILE:
+        return yamlwalk_str(w, v, path, l->file, sizeof(l->file), false);
+    }
+    return -1;
+}
 
 static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
                      const char *path)
@@ -1662,6 +1686,7 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         return yamlwalk_map(w, v, path, http_keys, http_field, p);
     case TK_TENANTS: return cfg_tenant_list(w, c, v, path);
     case TK_TENANT_POOL: return cfg_tenant_pool(w, c, v, path);
+    case TK_LOG: return yamlwalk_map(w, v, path, log_keys, log_field, &c->log);
     }
     return -1;
 }

@@ -306,6 +306,14 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level(cfg.log_level);
+    log_set_format(cfg.log.format);
+    if (cfg.log.file[0] && (rc = log_set_file(cfg.log.file)) < 0) {
+        fprintf(stderr, "%s: log.file %s: %s\n",
+                config_path ? config_path : "(defaults)", cfg.log.file,
+                strerror(-rc));
+        config_fini(&cfg);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     uv_loop_init(&loop);
@@ -334,6 +342,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         log_warn("loop closed with handles open: %s", uv_strerror(rc));
     log_info("stopped");
+    log_set_file(NULL);
     config_fini(&cfg);
     return 0;
 }

@@ -406,8 +406,9 @@ static void server_shutdown_advance(struct server *s)
             left += tenant_unconfirmed(s->tenants.t[i]);
         if (left)
             return;                 /* a Redis reply brings us back */
-        log_info("shutdown: every write is confirmed; stopping the stores "
-                 "(they release their leases)");
+        if (s->cfg->store.enabled)
+            log_info("shutdown: every write is confirmed; stopping the "
+                     "stores (they release their leases)");
         s->phase = SERVER_STORES;
         s->stores_left = s->tenants.n;
         for (unsigned i = 0; i < s->tenants.n; i++)
@@ -444,9 +445,12 @@ void server_shutdown(struct server *s)
         tenant_quiesce(s->tenants.t[i]);
     uv_timer_start(&s->shutdown_timer, server_shutdown_timer_cb,
                    s->cfg->limits.shutdown_timeout_ms, 0);
-    log_info("shutdown: no new connections or requests; waiting at most "
-             "%u ms for redis to confirm what is queued",
-             s->cfg->limits.shutdown_timeout_ms);
+    if (s->cfg->store.enabled)
+        log_info("shutdown: no new connections or requests; waiting at "
+                 "most %u ms for redis to confirm what is queued",
+                 s->cfg->limits.shutdown_timeout_ms);
+    else
+        log_info("shutdown: no new connections or requests");
 }
 
 void server_fini(struct server *s)
