@@ -10,6 +10,11 @@
  * round of 100 ms, only happens before the expiry because A released the
  * lease. The wait for B has a deadline well under the lease, so a missing
  * release fails the test instead of passing late.
+ *
+ * Redis stuck: the same engine alone, Redis stopped (SIGSTOP) with a
+ * write in flight when SIGTERM comes: a request during the wait is
+ * refused, the waiting one gets an Error when the store gives up, never
+ * an Ack, and the engine still exits 0.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -46,6 +51,8 @@ static void track_daemon(struct harness_daemon *d)
 
 static int teardown(void **state)
 {
+    if (live_r && live_r->proc.pid)
+        kill(live_r->proc.pid, SIGCONT);   /* a test may have stopped it */
     for (int i = 0; i < nlive_d; i++) {
         harness_daemon_kill(live_d[i]);   /* no-op when stopped */
         harness_daemon_cleanup(live_d[i]);
@@ -62,7 +69,7 @@ static void config_text(char *buf, size_t len, int redis_port)
     snprintf(buf, len,
              "log_level: info\n"
              "grace: 60s\n"
-             "limits: {shutdown_timeout: 5s}\n"
+             "limits: {shutdown_timeout: 4s}\n"
              "redis:\n"
              "  enabled: true\n"
              "  durability: redis\n"
@@ -221,10 +228,66 @@ static void test_sigterm_hands_over(void **state)
     assert_int_equal(harness_daemon_stop(&db, 10000), 0);
 }
 
+/* Redis stops answering (SIGSTOP) with a contact's write in flight, then
+ * SIGTERM: the engine waits limits.shutdown_timeout for the write, and
+ * meanwhile refuses a new request with "shutting down"; then it stops its
+ * store anyway, and the request that waited gets an Error, never an Ack;
+ * it exits 0. */
+static void test_sigterm_redis_stuck(void **state)
+{
+    static struct harness_redis rs;
+    static struct harness_daemon da;
+    struct e2e_client sw;
+    char cfg[2048], msg[256];
+
+    memset(&rs, 0, sizeof(rs));
+    live_r = &rs;
+    assert_int_equal(harness_redis_start(&rs), 0);
+    config_text(cfg, sizeof(cfg), rs.port);
+    track_daemon(&da);
+    assert_int_equal(harness_daemon_start(&da, cfg, NULL), 0);
+    expect_log(&da, "serving clients", 10000);
+    e2e_open_hello(&sw, da.port, "pbx-1", ROLE(SWITCH), false);
+    assert_int_equal(e2e_contact(&sw, "k0", "sales", E2E_VOICE), 0);
+
+    assert_int_equal(kill(rs.proc.pid, SIGSTOP), 0);
+    uint64_t id1 = e2e_send_contact(&sw, "k1", "sales", E2E_VOICE);
+    assert_true(id1 != 0);
+    /* the Stats behind it is answered at once: k1 was admitted and waits
+     * for Redis (the engine answers one connection's requests in order) */
+    ccr_free(e2e_stats(&sw));
+    assert_int_equal(kill(da.proc.pid, SIGTERM), 0);
+    expect_log(&da, "shutdown: no new connections", 10000);
+    /* while it waits for Redis: a new request is refused, not dispatched */
+    uint64_t id2 = e2e_send_contact(&sw, "k2", "sales", E2E_VOICE);
+    assert_true(id2 != 0);
+    assert_int_equal(e2e_reply_msg(&sw, id2, 10000, msg, sizeof(msg)),
+                     EC(STATE_UNAVAILABLE));
+    assert_non_null(strstr(msg, "shutting down"));
+    /* then the store stops without Redis: k1 fails, with no Ack */
+    assert_int_equal(e2e_reply_msg(&sw, id1, 15000, msg, sizeof(msg)),
+                     EC(STATE_UNAVAILABLE));
+    assert_non_null(strstr(msg, "durable"));
+    expect_log(&da, "still unconfirmed after", 0);
+    /* and the connection is closed after the replies */
+    while (e2e_pump(&sw, 10000) == 0)
+        ;
+    assert_true(sw.eof);
+    e2e_close(&sw);
+    assert_int_equal(harness_proc_wait(&da.proc, 15000), 0);
+    assert_int_equal(kill(rs.proc.pid, SIGCONT), 0);
+    /* what was acknowledged is there */
+    redisContext *r = e2e_redis(rs.port);
+    assert_true(contact_in_redis(r, "k0"));
+    assert_false(contact_in_redis(r, "k2"));
+    redisFree(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sigterm_hands_over, teardown),
+        cmocka_unit_test_teardown(test_sigterm_redis_stuck, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
