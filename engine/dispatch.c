@@ -1199,9 +1199,6 @@ static int h_stats(struct req *q)
     return REPLY_ACK;
 }
 
-/* Ping: answered with a Pong of the same request id, nothing else. Pong
- * (a desk answering the engine's Ping) needs no answer: its arrival alone
- * renewed the connection's deadlines in conn.c. */
 /* Drain, for a rolling restart: the whole engine (every tenant) refuses
  * new contacts from now on and goes on routing and finishing those it
  * holds; SIGTERM then hands the tenants over (server.c). */
@@ -1214,6 +1211,9 @@ static int h_drain(struct req *q)
     return REPLY_ACK;
 }
 
+/* Ping: answered with a Pong of the same request id, nothing else. Pong
+ * (a desk answering the engine's Ping) needs no answer: its arrival alone
+ * renewed the connection's deadlines in conn.c. */
 static int h_ping(struct req *q)
 {
     Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;

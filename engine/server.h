@@ -13,6 +13,8 @@
  *      (persistence first, then replies: a client must never hear of a
  *      state change that is not at least on its way to Redis; barrier
  *      callbacks that fire here append their Acks before step 2);
+ *      during a graceful shutdown its next phase runs here too (server.c),
+ *      so that what the phase queues for clients goes out in step 2;
  *   2. conn_flush_all(): every connection with pending output gets one
  *      write with all its pending buffers (conn.h);
  *   3. each tenant's router timer is re-armed to its router's
