@@ -337,11 +337,13 @@ int config_check_http(const struct config *c, const char *source,
 enum {
     LK_MAX_CONNECTIONS, LK_HELLO_TIMEOUT, LK_FRAME_TIMEOUT, LK_IDLE_TIMEOUT,
     LK_PING_INTERVAL, LK_PING_TIMEOUT, LK_CLOSE_LINGER, LK_KEEPALIVE,
+    LK_SHUTDOWN_TIMEOUT,
 };
 
 static const char *const limits_keys[] = {
     "max_connections", "hello_timeout", "frame_timeout", "idle_timeout",
-    "ping_interval", "ping_timeout", "close_linger", "keepalive", NULL,
+    "ping_interval", "ping_timeout", "close_linger", "keepalive",
+    "shutdown_timeout", NULL,
 };
 
 static int limits_field(struct yamlwalk *w, void *ctx, int key,
@@ -360,6 +362,8 @@ static int limits_field(struct yamlwalk *w, void *ctx, int key,
         return get_dur(w, v, path, 0, &l->ping_interval_ms);
     case LK_PING_TIMEOUT: return get_dur(w, v, path, 1, &l->ping_timeout_ms);
     case LK_CLOSE_LINGER: return get_dur(w, v, path, 1, &l->close_linger_ms);
+    case LK_SHUTDOWN_TIMEOUT:
+        return get_dur(w, v, path, 1, &l->shutdown_timeout_ms);
     case LK_KEEPALIVE:
         if (get_dur(w, v, path, 0, &l->keepalive_ms) < 0)
             return -1;
@@ -1595,14 +1599,38 @@ static int tenants_check(struct yamlwalk *w, struct cfgp *p)
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
     TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
-    TK_HTTP, TK_TENANTS, TK_TENANT_POOL,
+    TK_HTTP, TK_TENANTS, TK_TENANT_POOL, TK_LOG,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
     "routing", "skills", "queues", "limits", "auth", "principals", "http",
-    "tenants", "tenant_pool", NULL,
+    "tenants", "tenant_pool", "log", NULL,
 };
+
+/* ---- log ---- */
+
+enum { LGK_FORMAT, LGK_FILE };
+
+static const char *const log_keys[] = { "format", "file", NULL };
+
+static int log_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
+                     const char *path)
+{
+    static const char *const formats[] = { "text", "json" };
+    struct config_log *l = ctx;
+    int e;
+    switch (key) {
+    case LGK_FORMAT:
+        if (yamlwalk_enum(w, v, path, "log format", formats, 2, &e) < 0)
+            return -1;
+        l->format = (enum log_format)e;
+        return 0;
+    case LGK_FILE:
+        return yamlwalk_str(w, v, path, l->file, sizeof(l->file), false);
+    }
+    return -1;
+}
 
 static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
                      const char *path)
@@ -1658,6 +1686,7 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         return yamlwalk_map(w, v, path, http_keys, http_field, p);
     case TK_TENANTS: return cfg_tenant_list(w, c, v, path);
     case TK_TENANT_POOL: return cfg_tenant_pool(w, c, v, path);
+    case TK_LOG: return yamlwalk_map(w, v, path, log_keys, log_field, &c->log);
     }
     return -1;
 }
@@ -1681,6 +1710,7 @@ void config_defaults(struct config *c)
     c->limits.ping_timeout_ms = 10000;
     c->limits.close_linger_ms = 2000;
     c->limits.keepalive_ms = 60000;
+    c->limits.shutdown_timeout_ms = 5000;
 
     c->store.enabled = false;
     c->store.durability = STORE_DURABILITY_REDIS;

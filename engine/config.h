@@ -81,8 +81,16 @@ struct config {
         uint32_t ping_timeout_ms;
         uint32_t close_linger_ms;
         uint32_t keepalive_ms;        /* 0: off; whole seconds */
+        uint32_t shutdown_timeout_ms; /* graceful stop: how long to wait for
+                                         Redis to confirm queued writes */
     } limits;
     enum log_level log_level;
+    /* `log:` (docs/configuration.md): the line format and where lines go
+     * (file[0] == 0: stderr); main() applies them */
+    struct config_log {
+        enum log_format format;
+        char file[512];
+    } log;
     /* input bounds (docs/security.md, "Input bounds"): per ContactArrived,
      * the count of attributes and the bytes of their keys and values */
     uint32_t max_attributes;

@@ -757,6 +757,12 @@ static int h_contact_arrived(struct req *q)
                         "holds its maximum of %u live contacts",
                         s->cfg->auth.principals[q->c->principal].name,
                         s->cfg->auth.principals[q->c->principal].quota_contacts);
+    /* Drain (h_drain): no new contact; a re-sent one is still answered */
+    if (s->set->draining && router_contact_find(s->router, sp.id, &h) < 0)
+        return req_fail(q, EC(STATE_UNAVAILABLE), "draining: this engine "
+                        "takes no new contacts before a restart; nothing "
+                        "was changed, retry (the tenant's next owner takes "
+                        "it)");
     /* Everything the new contact needs is taken before the router sees
      * it: the packed request (side table and Redis) and the store's
      * admission. A refusal here leaves no trace. */
@@ -1129,6 +1135,7 @@ static int h_stats(struct req *q)
     st.auth_failures = d->gate.failures;
     st.quota_refusals = d->owners.quota_refusals;
     st.clients_in_grace = d->owners.ngrace;
+    st.draining = s->set->draining;
     st.contacts_waiting = router_waiting_count(s->router);
     st.agents_logged_in = router_agent_count(s->router);
     st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
@@ -1192,6 +1199,18 @@ static int h_stats(struct req *q)
     return REPLY_ACK;
 }
 
+/* Drain, for a rolling restart: the whole engine (every tenant) refuses
+ * new contacts from now on and goes on routing and finishing those it
+ * holds; SIGTERM then hands the tenants over (server.c). */
+static int h_drain(struct req *q)
+{
+    if (!q->s->set->draining)
+        log_info("drain: requested by %s (conn #%08x); new contacts are "
+                 "refused from now on", q->c->name, q->c->id);
+    q->s->set->draining = true;
+    return REPLY_ACK;
+}
+
 /* Ping: answered with a Pong of the same request id, nothing else. Pong
  * (a desk answering the engine's Ping) needs no answer: its arrival alone
  * renewed the connection's deadlines in conn.c. */
@@ -1234,6 +1253,7 @@ static const struct dispatch_entry dispatch_table[] = {
                             DF_DURABLE },
     [BODY(STATS_REQUEST)] = { "StatsRequest", h_stats, R_ANY, 0 },
     [BODY(PING)] = { "Ping", h_ping, R_ANY, 0 },
+    [BODY(DRAIN)] = { "Drain", h_drain, R_ADMIN, 0 },
     [BODY(PONG)] = { "Pong", h_pong, R_ANY, 0 },
 };
 

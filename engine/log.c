@@ -1,23 +1,124 @@
-/* log.c -- timestamped, levelled lines on stderr; see log.h.
+/* log.c -- timestamped, levelled lines on stderr or a file, as text or
+ * JSON; see log.h.
  *
  * Each line is formatted into one buffer and written with a single write(2)
- * so that lines from a daemon and its test harness never interleave.
+ * so that lines from a daemon and its test harness never interleave (and,
+ * with O_APPEND, lines of two processes sharing a file).
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 static enum log_level log_level = LOG_INFO;
+static enum log_format log_format = LOG_FORMAT_TEXT;
+static int log_fd = STDERR_FILENO;
 
 void log_set_level(enum log_level level)
 {
     log_level = level;
+}
+
+void log_set_format(enum log_format format)
+{
+    log_format = format;
+}
+
+int log_set_file(const char *path)
+{
+    int fd = STDERR_FILENO;
+    if (path && *path) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0)
+            return -errno;
+    }
+    if (log_fd != STDERR_FILENO)
+        close(log_fd);
+    log_fd = fd;
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when the bytes
+ * there are not one (overlong forms, surrogates and values past U+10FFFF
+ * included). */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;           /* also stops at the NUL */
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+size_t log_json_escape(char *dst, size_t cap, const char *src)
+{
+    const unsigned char *p = (const unsigned char *)src;
+    size_t n = 0;
+    if (cap == 0)
+        return 0;
+    while (*p) {
+        char esc[8];
+        const char *out = esc;
+        size_t k, adv = 1;
+        switch (*p) {
+        case '"': out = "\\\""; k = 2; break;
+        case '\\': out = "\\\\"; k = 2; break;
+        case '\n': out = "\\n"; k = 2; break;
+        case '\r': out = "\\r"; k = 2; break;
+        case '\t': out = "\\t"; k = 2; break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) {
+                k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
+            } else if (*p < 0x80) {
+                out = (const char *)p;
+                k = 1;
+            } else if ((adv = utf8_len(p)) > 0) {
+                out = (const char *)p;
+                k = adv;
+            } else {
+                out = "\\ufffd";      /* not UTF-8: the replacement */
+                k = 6;
+                adv = 1;
+            }
+        }
+        if (n + k >= cap)
+            break;              /* whole escapes and sequences only */
+        memcpy(dst + n, out, k);
+        n += k;
+        p += adv;
+    }
+    dst[n] = '\0';
+    return n;
 }
 
 int log_level_parse(const char *name)
@@ -33,13 +134,13 @@ int log_level_parse(const char *name)
     return -1;
 }
 
-static const char *log_level_name(enum log_level level)
+static const char *log_level_name(enum log_level level, bool lower)
 {
     switch (level) {
-    case LOG_DEBUG: return "DEBUG";
-    case LOG_INFO: return "INFO";
-    case LOG_WARN: return "WARN";
-    case LOG_ERROR: return "ERROR";
+    case LOG_DEBUG: return lower ? "debug" : "DEBUG";
+    case LOG_INFO: return lower ? "info" : "INFO";
+    case LOG_WARN: return lower ? "warn" : "WARN";
+    case LOG_ERROR: return lower ? "error" : "ERROR";
     }
     return "?";
 }
@@ -108,7 +209,9 @@ void log_client(const char *fmt, ...)
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-    char line[1024];
+    /* json: the message may grow six times when escaped; the line keeps
+     * room for it and for the fields around it */
+    char line[1024 * 6 + 128], msg[1024], ts[40];
     struct timeval tv;
     struct tm tm;
     size_t n;
@@ -117,17 +220,26 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
         return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03dZ ccrouted[%d] %s ",
-                          (int)(tv.tv_usec / 1000), (int)getpid(),
-                          log_level_name(level));
-    int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
     if (m < 0)
-        m = 0;
-    n += (size_t)m;
-    if (n > sizeof(line) - 2)
-        n = sizeof(line) - 2;
-    line[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, n);
+        msg[0] = '\0';
+    if (log_format == LOG_FORMAT_JSON) {
+        n = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":"
+                             "\"%s\",\"pid\":%d,\"msg\":\"", ts,
+                             log_level_name(level, true), (int)getpid());
+        n += log_json_escape(line + n, sizeof(line) - n - 4, msg);
+        memcpy(line + n, "\"}\n", 3);
+        n += 3;
+    } else {
+        n = (size_t)snprintf(line, sizeof(line), "%s ccrouted[%d] %s %s", ts,
+                             (int)getpid(), log_level_name(level, false),
+                             msg);
+        if (n > sizeof(line) - 2)
+            n = sizeof(line) - 2;
+        line[n++] = '\n';
+    }
+    ssize_t w = write(log_fd, line, n);
     (void)w;
 }

@@ -1,7 +1,14 @@
-/* log.h -- the engine's log: one line per event worth telling, on stderr.
+/* log.h -- the engine's log: one line per event worth telling, on stderr
+ * or in a file (`log: {format, file}`, docs/configuration.md).
  *
- * Format: "2024-05-01T12:00:00.123Z ccrouted[pid] LEVEL message". Levels
- * below the configured one are dropped before formatting. Policy: info is
+ * Format text (the default): "2024-05-01T12:00:00.123Z ccrouted[pid] LEVEL
+ * message". Format json: one object per line,
+ *   {"ts":"2024-05-01T12:00:00.123Z","level":"info","pid":42,"msg":"..."}
+ * with the message escaped as a JSON string (quotes, backslashes, control
+ * characters; a byte that is not part of valid UTF-8 becomes U+FFFD), so
+ * that every line parses whatever a client put in a name. Either way a
+ * line is written with one write(2). Levels below the configured one are
+ * dropped before formatting. Policy: info is
  * for transitions (listening, a client connected / said Hello / went away,
  * lease won or lost), each logged once; per-request chatter is debug.
  *
@@ -15,6 +22,8 @@
 #ifndef CCROUTE_LOG_H
 #define CCROUTE_LOG_H
 
+#include <stddef.h>
+
 enum log_level {
     LOG_DEBUG = 0,
     LOG_INFO,
@@ -22,7 +31,21 @@ enum log_level {
     LOG_ERROR,
 };
 
+enum log_format {
+    LOG_FORMAT_TEXT = 0,
+    LOG_FORMAT_JSON,
+};
+
 void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
+/* Lines go to `path` from now on (opened for appending, created 0640 if
+ * missing); NULL or "": back to stderr. 0, or a negative errno (the
+ * destination is then unchanged). */
+int log_set_file(const char *path);
+/* Escapes `src` (NUL-terminated) as the inside of a JSON string into
+ * dst (cap bytes, NUL included), never cutting an escape or a UTF-8
+ * sequence in two. Returns the length written (without the NUL). */
+size_t log_json_escape(char *dst, size_t cap, const char *src);
 /* Parses "debug", "info", "warn"/"warning", "error"; -1 if unknown. */
 int log_level_parse(const char *name);
 

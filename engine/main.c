@@ -104,6 +104,11 @@ static void usage(FILE *f)
 "client has every right), which it does only on a loopback listen\n"
 "address unless `auth: {insecure_open: true}` is set.\n"
 "\n"
+"SIGTERM or SIGINT stops gracefully: no new connections or requests,\n"
+"Redis confirms what is queued (limits.shutdown_timeout), the lease is\n"
+"released for a standby, connections close after their replies; a\n"
+"second signal stops at once.\n"
+"\n"
 "Exit status: 0 after a clean stop (SIGINT or SIGTERM) or a good\n"
 "--check-config, 1 on a configuration error, 2 on bad usage, 3 when the\n"
 "listener or the store cannot start.\n");
@@ -301,6 +306,14 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level(cfg.log_level);
+    log_set_format(cfg.log.format);
+    if (cfg.log.file[0] && (rc = log_set_file(cfg.log.file)) < 0) {
+        fprintf(stderr, "%s: log.file %s: %s\n",
+                config_path ? config_path : "(defaults)", cfg.log.file,
+                strerror(-rc));
+        config_fini(&cfg);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     uv_loop_init(&loop);
@@ -329,6 +342,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         log_warn("loop closed with handles open: %s", uv_strerror(rc));
     log_info("stopped");
+    log_set_file(NULL);
     config_fini(&cfg);
     return 0;
 }

@@ -35,7 +35,22 @@ struct server {
     uv_tcp_t listener;
     uv_prepare_t prepare;
     uv_signal_t sigint, sigterm;
+    uv_timer_t shutdown_timer;      /* limits.shutdown_timeout */
     bool listening, stopping;
+    bool started;                   /* server_start() got as far as the
+                                       per-turn hook */
+    bool accepting;                 /* the listener is open */
+    bool timer_open;
+    enum server_phase {
+        SERVER_RUNNING = 0,
+        SERVER_FLUSHING,            /* refusing requests; waiting for Redis
+                                       to confirm what is queued */
+        SERVER_STORES,              /* stores stopping: last writes, then
+                                       the lease released */
+        SERVER_CONNS,               /* replies flushed, connections closing */
+        SERVER_DONE,
+    } phase;                        /* graceful shutdown (server.c) */
+    unsigned stores_left;           /* stores whose stop has not finished */
 
     /* the client connections; their callbacks lead here (server.c) */
     struct conn_set conns;

@@ -1,9 +1,27 @@
 /* server.c -- listener, per-turn hook, router timer, signals; see server.h.
  *
- * Shutdown (SIGINT/SIGTERM): close the listener and every connection, stop
- * the timers and the hook, ask the store to stop (it flushes what it can
- * and releases the lease); uv_run() then returns by itself once the last
- * handle is closed, and main() frees everything with server_fini().
+ * Graceful shutdown (SIGTERM, SIGINT; server_shutdown()) runs in phases,
+ * each advanced from the per-turn hook (so that what a phase queues for
+ * the clients is written in the same turn):
+ *   FLUSHING  the listener and the HTTP surface close; every tenant
+ *             drains and stops its routing timer; a frame that arrives
+ *             is answered Error STATE_UNAVAILABLE ("shutting down") and
+ *             not dispatched. The engine waits until Redis confirmed every
+ *             write queued so far (their Acks go out as they confirm), or
+ *             limits.shutdown_timeout passes.
+ *   STORES    every tenant's store stops: it sends what is still queued,
+ *             then releases the lease on the same connection (so Redis
+ *             applies the writes first, and a standby takes the tenant at
+ *             its next lease round instead of after the expiry); barriers
+ *             not confirmed by then fail (Error to their requests). The
+ *             store bounds this by redis.command_timeout.
+ *   CONNS     every connection is closed after its pending output (Acks,
+ *             Errors) is written: FIN, then the close at the client's EOF
+ *             or after limits.close_linger.
+ *   DONE      the remaining handles close; uv_run() returns and main()
+ *             exits 0.
+ * Nothing acknowledged is unrecorded: an Ack waits for its barrier in
+ * every phase. A second signal, or server_stop(), stops at once.
  */
 #include "server.h"
 
@@ -24,6 +42,8 @@
 #include "tenant.h"
 #include "tls.h"
 
+static void server_shutdown_advance(struct server *s);
+
 static void server_on_connection(uv_stream_t *l, int status)
 {
     struct server *s = l->data;
@@ -43,12 +63,34 @@ static struct tenant *server_conn_tenant(struct server *s, const struct conn *c)
                                                 : s->tenants.t[0];
 }
 
+/* Shutting down: a request is not dispatched (its changes could not be
+ * confirmed and handed over in time) but answered with a retryable Error;
+ * a Pong needs no answer. */
+static void server_refuse_frame(struct server *s, struct conn *c,
+                                const uint8_t *payload, size_t len)
+{
+    Ccroute__V1__Envelope *env =
+        ccroute__v1__envelope__unpack(arena_allocator(&s->arena), len,
+                                      payload);
+    if (!env || env->body_case != CCROUTE__V1__ENVELOPE__BODY_PONG)
+        conn_send_error(c, env ? env->request_id : 0,
+                        CCROUTE__V1__ERROR_CODE__ERROR_CODE_STATE_UNAVAILABLE,
+                        "shutting down: this engine hands its tenant over "
+                        "to a standby; nothing was changed, retry there");
+    arena_reset(&s->arena);
+}
+
 /* The connections' callbacks (conn-t.h): this is where frames and closes
  * go up to dispatch; conn.c itself knows nothing above it. */
 static void server_conn_frame(void *arg, struct conn *c,
                               const uint8_t *payload, size_t len)
 {
-    dispatch_frame(server_conn_tenant(arg, c), c, payload, len);
+    struct server *s = arg;
+    if (s->phase != SERVER_RUNNING) {
+        server_refuse_frame(s, c, payload, len);
+        return;
+    }
+    dispatch_frame(server_conn_tenant(s, c), c, payload, len);
 }
 
 static void server_conn_closed(void *arg, struct conn *c)
@@ -63,6 +105,10 @@ static void server_prepare_cb(uv_prepare_t *p)
     struct server *s = p->data;
     for (unsigned i = 0; i < s->tenants.n; i++)
         tenant_flush(s->tenants.t[i]);
+    if (s->phase != SERVER_RUNNING)
+        server_shutdown_advance(s);
+    if (s->phase == SERVER_DONE)
+        return;
     conn_flush_all(&s->conns);
     for (unsigned i = 0; i < s->tenants.n; i++)
         tenant_timer_rearm(s->tenants.t[i]);
@@ -72,8 +118,13 @@ static void server_prepare_cb(uv_prepare_t *p)
 static void server_signal_cb(uv_signal_t *h, int signum)
 {
     struct server *s = h->data;
+    if (s->phase != SERVER_RUNNING) {
+        log_warn("%s received again: stopping now", strsignal(signum));
+        server_stop(s);
+        return;
+    }
     log_info("%s received: shutting down", strsignal(signum));
-    server_stop(s);
+    server_shutdown(s);
 }
 
 /* A tenant cannot go on (tenant.h): stop the engine. */
@@ -168,12 +219,16 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
     s->sigint.data = s;
     uv_signal_init(loop, &s->sigterm);
     s->sigterm.data = s;
+    uv_timer_init(loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    s->timer_open = true;
     s->listening = true;
+    s->accepting = true;
     return 0;
 fail:
     conn_set_stop(&s->conns, "start failed");
     for (unsigned i = 0; i < s->tenants.n; i++)
-        tenant_stop(s->tenants.t[i]);       /* closes their handles */
+        tenant_stop(s->tenants.t[i], NULL, NULL);   /* closes their handles */
     uv_run(loop, UV_RUN_NOWAIT);    /* releases the set's timer */
     server_fini(s);
     return -1;
@@ -229,6 +284,7 @@ int server_start(struct server *s)
     if (s->http && (rc = http_start(s->http)) < 0)
         return rc;
     uv_prepare_start(&s->prepare, server_prepare_cb);
+    s->started = true;
     uv_signal_start(&s->sigint, server_signal_cb, SIGINT);
     uv_signal_start(&s->sigterm, server_signal_cb, SIGTERM);
     log_info("listening on %s:%d (%s; max frame %zu, output bound %zu, "
@@ -263,23 +319,138 @@ int server_start(struct server *s)
     return 0;
 }
 
+static void server_close_listener(struct server *s)
+{
+    if (s->accepting) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->accepting = false;
+    }
+    if (s->http)
+        http_stop(s->http);
+}
+
 void server_stop(struct server *s)
 {
     if (s->stopping)
         return;
     s->stopping = true;
+    s->phase = SERVER_DONE;
     conn_set_stop(&s->conns, "shutting down");
+    server_close_listener(s);
     if (s->listening) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->prepare, NULL);
         uv_close((uv_handle_t *)&s->sigint, NULL);
         uv_close((uv_handle_t *)&s->sigterm, NULL);
         s->listening = false;
     }
-    if (s->http)
-        http_stop(s->http);
+    if (s->timer_open) {
+        uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+        s->timer_open = false;
+    }
     for (unsigned i = 0; i < s->tenants.n; i++)
-        tenant_stop(s->tenants.t[i]);
+        tenant_stop(s->tenants.t[i], NULL, NULL);
+}
+
+/* A tenant's store has stopped (tenant_stop's `done`). */
+static void server_store_stopped(void *arg)
+{
+    struct server *s = arg;
+    if (s->stores_left > 0)
+        s->stores_left--;
+}
+
+static void server_shutdown_timer_cb(uv_timer_t *h)
+{
+    struct server *s = h->data;
+    size_t left = 0;
+    if (s->phase != SERVER_FLUSHING)
+        return;
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        left += tenant_unconfirmed(s->tenants.t[i]);
+    log_warn("shutdown: %zu writes still unconfirmed after %u ms "
+             "(limits.shutdown_timeout); stopping the stores anyway: the "
+             "requests that waited for them get an Error", left,
+             s->cfg->limits.shutdown_timeout_ms);
+    s->phase = SERVER_STORES;
+    s->stores_left = s->tenants.n;
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        tenant_stop(s->tenants.t[i], server_store_stopped, s);
+}
+
+/* Closes every connection after its output; the ids first, because a
+ * connection may close (and its slot be reused) during the walk. */
+static void server_close_conns(struct server *s)
+{
+    uint32_t cur = 0, n = 0, *ids;
+    struct conn *c;
+    ids = malloc(((size_t)s->conns.nconns + 1) * sizeof(*ids));
+    if (!ids) {
+        conn_close_all(&s->conns, "shutting down");
+        return;
+    }
+    while ((c = conn_set_next(&s->conns, &cur)) && n <= s->conns.nconns)
+        ids[n++] = c->id;
+    for (uint32_t i = 0; i < n; i++)
+        if ((c = conn_lookup(&s->conns, ids[i])))
+            conn_close_after_flush(c, "engine shutting down");
+    free(ids);
+}
+
+/* One step of the graceful shutdown, from the per-turn hook (see the top
+ * of the file); it may go through several phases at once. */
+static void server_shutdown_advance(struct server *s)
+{
+    if (s->phase == SERVER_FLUSHING) {
+        size_t left = 0;
+        for (unsigned i = 0; i < s->tenants.n; i++)
+            left += tenant_unconfirmed(s->tenants.t[i]);
+        if (left)
+            return;                 /* a Redis reply brings us back */
+        if (s->cfg->store.enabled)
+            log_info("shutdown: every write is confirmed; stopping the "
+                     "stores (they release their leases)");
+        s->phase = SERVER_STORES;
+        s->stores_left = s->tenants.n;
+        for (unsigned i = 0; i < s->tenants.n; i++)
+            tenant_stop(s->tenants.t[i], server_store_stopped, s);
+    }
+    if (s->phase == SERVER_STORES) {
+        if (s->stores_left)
+            return;                 /* the store's disconnect brings us back */
+        log_info("shutdown: stores stopped; closing %u connections after "
+                 "their replies", s->conns.nconns);
+        s->phase = SERVER_CONNS;
+        server_close_conns(s);
+    }
+    if (s->phase == SERVER_CONNS) {
+        if (s->conns.nconns)
+            return;                 /* their EOF or close_linger */
+        log_info("shutdown: every connection closed");
+        server_stop(s);
+    }
+}
+
+void server_shutdown(struct server *s)
+{
+    if (s->phase != SERVER_RUNNING || s->stopping)
+        return;
+    if (!s->started) {              /* no per-turn hook to advance it */
+        server_stop(s);
+        return;
+    }
+    s->phase = SERVER_FLUSHING;
+    s->tenants.draining = true;
+    server_close_listener(s);
+    for (unsigned i = 0; i < s->tenants.n; i++)
+        tenant_quiesce(s->tenants.t[i]);
+    uv_timer_start(&s->shutdown_timer, server_shutdown_timer_cb,
+                   s->cfg->limits.shutdown_timeout_ms, 0);
+    if (s->cfg->store.enabled)
+        log_info("shutdown: no new connections or requests; waiting at "
+                 "most %u ms for redis to confirm what is queued",
+                 s->cfg->limits.shutdown_timeout_ms);
+    else
+        log_info("shutdown: no new connections or requests");
 }
 
 void server_fini(struct server *s)

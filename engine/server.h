@@ -13,6 +13,8 @@
  *      (persistence first, then replies: a client must never hear of a
  *      state change that is not at least on its way to Redis; barrier
  *      callbacks that fire here append their Acks before step 2);
+ *      during a graceful shutdown its next phase runs here too (server.c),
+ *      so that what the phase queues for clients goes out in step 2;
  *   2. conn_flush_all(): every connection with pending output gets one
  *      write with all its pending buffers (conn.h);
  *   3. each tenant's router timer is re-armed to its router's
@@ -43,8 +45,15 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
 /* Binds and listens on cfg's address; writes the bound port to port_file
  * when set. Starts the store. Returns 0 or a negative libuv error. */
 int server_start(struct server *s);
-/* Graceful stop: closes the listener and every connection, stops the store
- * and the timers; uv_run() returns once every handle is closed. */
+/* Graceful shutdown (SIGTERM, SIGINT): stop accepting, refuse new
+ * requests, wait up to limits.shutdown_timeout for Redis to confirm what
+ * is queued, stop the stores (last writes, then the lease released),
+ * close every connection after its replies; uv_run() then returns.
+ * Phases in server.c. */
+void server_shutdown(struct server *s);
+/* Immediate stop: closes the listener and every connection at once,
+ * stops the stores (which still send what is queued and release the
+ * lease) and the timers; uv_run() returns once every handle is closed. */
 void server_stop(struct server *s);
 /* Frees what server_init() created. Call after uv_run() returned. */
 void server_fini(struct server *s);

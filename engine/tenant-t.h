@@ -40,7 +40,8 @@ struct tenant {
     struct store *store;            /* owned */
     struct dispatch *dispatch;      /* owned */
     enum store_role role;           /* the store's last report */
-    bool stopping;                  /* the engine is shutting down */
+    bool stopping;                  /* the store is stopping (shutdown) */
+    bool quiet;                     /* shutdown: no routing timer any more */
     bool acquire;                   /* may take its lease when it is free
                                        (always, except in pool mode: see
                                        tenant.c, "Pool") */
@@ -65,6 +66,8 @@ struct tenant_set {
     unsigned pool_max;              /* 0: every tenant is served (list or
                                        single tenant); else own at most
                                        this many of them at a time */
+    bool draining;                  /* Drain or shutdown: new contacts are
+                                       refused, the rest goes on */
 };
 
 #endif

@@ -125,7 +125,7 @@ static void tenant_timer_cb(uv_timer_t *h)
 void tenant_timer_rearm(struct tenant *t)
 {
     uint64_t due, now, ms;
-    if (t->stopping || !t->timer_open)
+    if (t->stopping || t->quiet || !t->timer_open)
         return;
     /* no routing decision without a confirmed lease (dispatch_on_role) */
     due = t->role == STORE_ROLE_OWNER ? router_next_deadline(t->router)
@@ -228,7 +228,32 @@ int tenant_start(struct tenant *t, const char *advertise)
     return rc;
 }
 
-void tenant_stop(struct tenant *t)
+void tenant_quiesce(struct tenant *t)
+{
+    t->quiet = true;
+    if (t->timer_open && t->timer_due) {
+        uv_timer_stop(&t->timer);
+        t->timer_due = 0;
+    }
+}
+
+size_t tenant_unconfirmed(const struct tenant *t)
+{
+    struct store_stats st;
+    if (!t->store || !t->started || t->stopping)
+        return 0;
+    store_stats(t->store, &st);
+    return st.pending_ops;
+}
+
+/* Shutdown ordering: the store's own stop sends the batches still queued
+ * and then the lease release on the same connection, so Redis applies
+ * the writes before the lease is gone; a standby that takes the lease
+ * at once loads them. The server waited before this for Redis to confirm
+ * what was queued (limits.shutdown_timeout), so that a slow or
+ * reconnecting Redis does not lose the last writes to the store's short
+ * stop deadline (redis.command_timeout). */
+void tenant_stop(struct tenant *t, void (*done)(void *arg), void *arg)
 {
     if (t->stopping)
         return;
@@ -240,7 +265,9 @@ void tenant_stop(struct tenant *t)
     if (t->dispatch)
         dispatch_close(t->dispatch);
     if (t->store && t->started)
-        store_stop(t->store, NULL, NULL);
+        store_stop(t->store, done, arg);
+    else if (done)
+        done(arg);
 }
 
 void tenant_free(struct tenant *t)

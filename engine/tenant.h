@@ -40,9 +40,19 @@ void tenant_flush(struct tenant *t);
 /* Once per loop turn, after client writes: the router timer at the
  * router's next deadline (none without a confirmed lease). */
 void tenant_timer_rearm(struct tenant *t);
+/* Shutdown, first step: no more routing timer (offers, expiries), so
+ * that the writes queued so far can be confirmed without new ones
+ * following them. */
+void tenant_quiesce(struct tenant *t);
+/* Unconfirmed Redis writes of the tenant's store (0 without Redis). */
+size_t tenant_unconfirmed(const struct tenant *t);
 /* Shutdown: stops the timers, closes the dispatch handles and stops the
- * store (which releases the lease). */
-void tenant_stop(struct tenant *t);
+ * store: it sends what is still queued and then, on the same connection
+ * and so after those writes in Redis, releases the lease; barriers not
+ * confirmed by then fail. `done(arg)` (may be NULL) runs once the store
+ * has stopped -- every barrier answered -- possibly from inside this
+ * call. Once only: a second call does nothing. */
+void tenant_stop(struct tenant *t, void (*done)(void *arg), void *arg);
 /* Frees what tenant_new() made; after the loop released the handles. */
 void tenant_free(struct tenant *t);
 

@@ -691,8 +691,68 @@ static void test_config(void **state)
     /* not in this engine yet */
     assert_int_equal(cli(fx, "config", "reload", NULL), 1);
     assert_non_null(strstr(fx->err, "not supported by this engine yet"));
-    assert_int_equal(cli(fx, "drain", NULL), 1);
-    assert_non_null(strstr(fx->err, "not supported by this engine yet"));
+}
+
+/* drain: admin only; afterwards new contacts are refused with a
+ * retryable STATE_UNAVAILABLE, a re-sent one is still answered, routing
+ * and the rest go on, status and Stats say so; the teardown's SIGTERM
+ * must still end in exit 0. */
+static void test_drain(void **state)
+{
+    struct fx *fx = *state;
+    ccr_envelope *st, *of;
+    char msg[256];
+    json_t *j;
+
+    assert_int_equal(e2e_contact(&fx->sw, "d0", "sales", E2E_VOICE), 0);
+    assert_int_equal(cli(fx, "-T", fx->tok_mon, "-e", engine(fx), "status",
+                         NULL), 0);
+    assert_non_null(strstr(fx->out, "draining          no\n"));
+
+    /* a monitor may not drain */
+    assert_int_equal(cli(fx, "-T", fx->tok_mon, "-e", engine(fx), "--role",
+                         "monitor", "drain", NULL), 1);
+    st = e2e_stats(&fx->mon);
+    assert_false(st->stats->draining);
+    ccr_free(st);
+
+    assert_int_equal(cli(fx, "-T", fx->tok_adm, "-e", engine(fx), "drain",
+                         NULL), 0);
+    assert_non_null(strstr(fx->out, "draining: new contacts are refused"));
+
+    /* a new contact: refused, retryable, nothing kept */
+    uint64_t id = e2e_send_contact(&fx->sw, "d1", "sales", E2E_VOICE);
+    assert_true(id != 0);
+    assert_int_equal(e2e_reply_msg(&fx->sw, id, T_MS, msg, sizeof(msg)),
+                     E2E_EC(STATE_UNAVAILABLE));
+    assert_non_null(strstr(msg, "draining"));
+    /* the contact it holds: a re-send is answered, and it is routed */
+    assert_int_equal(e2e_contact(&fx->sw, "d0", "sales", E2E_VOICE), 0);
+    assert_int_equal(e2e_agent_login(&fx->sw, "a5", "sales", 5, 1, 0), 0);
+    of = e2e_wait_offer(&fx->sw, "d0", T_MS);
+    assert_non_null(of);
+    ccr_free(of);
+    assert_int_equal(e2e_simple(&fx->sw, BODY(OFFER_ACCEPTED), "d0", "a5"),
+                     0);
+
+    st = e2e_stats(&fx->mon);
+    assert_true(st->stats->draining);
+    assert_int_equal(st->stats->contacts_waiting, 0);
+    ccr_free(st);
+    assert_int_equal(cli(fx, "-T", fx->tok_mon, "-e", engine(fx), "status",
+                         NULL), 0);
+    assert_non_null(strstr(fx->out, "draining          yes"));
+    assert_int_equal(cli(fx, "-T", fx->tok_mon, "-e", engine(fx), "--json",
+                         "status", NULL), 0);
+    j = out_json(fx);
+    assert_true(json_is_true(json_object_get(j, "draining")));
+    json_decref(j);
+    /* draining twice is no error */
+    assert_int_equal(cli(fx, "-T", fx->tok_adm, "-e", engine(fx), "--json",
+                         "drain", NULL), 0);
+    j = out_json(fx);
+    assert_true(json_is_true(json_object_get(j, "draining")));
+    json_decref(j);
 }
 
 int main(void)
@@ -708,6 +768,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

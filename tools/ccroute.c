@@ -120,7 +120,9 @@ static const char global_help[] =
 "  send --queue Q         a test contact; prints its ContactQueued\n"
 "  watch                  live view of the queues (q or Ctrl-C to stop)\n"
 "  config check FILE      the checks of ccrouted --check-config\n"
-"  config reload, drain   not supported by this engine yet (exit 1)\n"
+"  drain                  refuse new contacts, finish those held (before a\n"
+"                         rolling restart's SIGTERM)\n"
+"  config reload          not supported by this engine yet (exit 1)\n"
 "\n"
 "Options (anywhere on the line):\n"
 "  -e, --engine HOST:PORT  the engine's protocol listener (127.0.0.1:7400)\n"
@@ -553,8 +555,9 @@ static int cmd_status(struct opts *o, int argc, char **argv)
     if (o->json) {
         char e[300];
         snprintf(e, sizeof(e), "%s:%d", o->host, o->port);
-        j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
-                      "engine", e, "queues", (json_int_t)st->n_queues,
+        j = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
+                      "engine", e, "draining", (int)st->draining,
+                      "queues", (json_int_t)st->n_queues,
                       "contacts_waiting", (json_int_t)st->contacts_waiting,
                       "agents_logged_in", (json_int_t)st->agents_logged_in,
                       "clients_in_grace", (json_int_t)st->clients_in_grace,
@@ -586,6 +589,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
         goto out;
     }
     printf("engine            %s:%d\n", o->host, o->port);
+    printf("draining          %s\n", st->draining ? "yes (new contacts are "
+           "refused)" : "no");
     printf("queues            %zu\n", st->n_queues);
     printf("contacts waiting  %u\n", st->contacts_waiting);
     printf("agents logged in  %u\n", st->agents_logged_in);
@@ -1171,6 +1176,31 @@ fail:
     return rc;
 }
 
+/* ---- drain ---- */
+
+static int cmd_drain(struct opts *o, int argc, char **argv)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Drain req = CCROUTE__V1__DRAIN__INIT;
+    struct ccr_client *c = NULL;
+    int rc;
+
+    env.body_case = BODY(DRAIN);
+    env.drain = &req;
+    if ((rc = open_admin(o, &c)) != EXIT_OK)
+        return rc;
+    rc = call(c, o, &env, "Drain", NULL, NULL);
+    ccr_client_close(c);
+    if (rc != EXIT_OK)
+        return rc;
+    if (o->json)
+        return print_json(json_pack("{s:b, s:s, s:b}", "ok", 1, "request",
+                                    "Drain", "draining", 1));
+    printf("draining: new contacts are refused; the engine goes on with "
+           "those it holds until SIGTERM\n");
+    return EXIT_OK;
+}
+
 static const char *cmd_name = "";  /* "config reload", for messages */
 
 static int cmd_unsupported(struct opts *o, int argc, char **argv)
@@ -1187,9 +1217,9 @@ static const struct command commands[] = {
 "usage: ccroute status [--http HOST:PORT]\n"
 "The engine's summary from Stats: queues, contacts waiting, agents logged\n"
 "in, clients in their grace period, refused credentials and quota\n"
-"refusals. With --http also readiness (/readyz and its reason), the lease\n"
-"role and token, open connections by role and the Redis write-behind\n"
-"depth (/metrics).\n" },
+"refusals, and whether it is draining (ccroute drain). With --http also\n"
+"readiness (/readyz and its reason), the lease role and token, open\n"
+"connections by role and the Redis write-behind depth (/metrics).\n" },
     { "queues", NULL, 0, -1, 0, cmd_queues,
 "usage: ccroute queues [QUEUE...]\n"
 "Per-queue statistics (all queues, or those named): waiting, unservable,\n"
@@ -1243,9 +1273,14 @@ static const struct command commands[] = {
     { "config", "reload", 0, 0, 0, cmd_unsupported,
 "usage: ccroute config reload\n"
 "Not supported by this engine yet: exits 1.\n" },
-    { "drain", NULL, 0, 0, 0, cmd_unsupported,
+    { "drain", NULL, 0, 0, 0, cmd_drain,
 "usage: ccroute drain\n"
-"Not supported by this engine yet: exits 1.\n" },
+"Drains the engine for a rolling restart (Drain, as an admin principal):\n"
+"from now on it refuses new contacts (ContactArrived: STATE_UNAVAILABLE,\n"
+"\"draining: ...\"), and goes on routing and finishing the contacts it\n"
+"holds. `ccroute status` shows it. Then stop it with SIGTERM: it hands its\n"
+"tenants to a standby at once (docs/cli.md). There is no undo but a\n"
+"restart.\n" },
 };
 
 static const struct command *find_command(int argc, char **argv,
