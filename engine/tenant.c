@@ -287,6 +287,13 @@ bool tenant_set_ready(const struct tenant_set *set, char *why, size_t len)
 {
     unsigned ready = 0;
     const struct tenant *first_bad = NULL;
+    /* a draining engine takes no new contacts: a load balancer (a
+     * Kubernetes Service) should send them elsewhere */
+    if (set->draining) {
+        snprintf(why, len, "draining: new contacts are refused (Drain or "
+                 "shutdown)");
+        return false;
+    }
     for (unsigned i = 0; i < set->n; i++) {
         if (store_ready(set->t[i]->store))
             ready++;

@@ -58,8 +58,9 @@ void tenant_free(struct tenant *t);
 
 /* The tenant named `name`, or NULL. O(tenants). */
 struct tenant *tenant_find(const struct tenant_set *set, const char *name);
-/* Whether the engine is ready (/readyz): every tenant's store ready,
- * or, in pool mode, at least one. When not, why in `why`. */
+/* Whether the engine is ready (/readyz): not draining, and every
+ * tenant's store ready, or, in pool mode, at least one. When not, why in
+ * `why`. */
 bool tenant_set_ready(const struct tenant_set *set, char *why, size_t len);
 
 #endif

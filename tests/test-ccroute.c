@@ -747,6 +747,15 @@ static void test_drain(void **state)
     j = out_json(fx);
     assert_true(json_is_true(json_object_get(j, "draining")));
     json_decref(j);
+    /* /readyz says not ready, with the reason, so that a load balancer
+     * sends new contacts elsewhere */
+    assert_int_equal(cli(fx, "-T", fx->tok_mon, "-e", engine(fx), "--http",
+                         http(fx), "--json", "status", NULL), 0);
+    j = out_json(fx);
+    assert_false(json_is_true(json_object_get(j, "ready")));
+    assert_non_null(strstr(json_string_value(json_object_get(j, "readyz")),
+                           "draining"));
+    json_decref(j);
     /* draining twice is no error */
     assert_int_equal(cli(fx, "-T", fx->tok_adm, "-e", engine(fx), "--json",
                          "drain", NULL), 0);
