@@ -442,7 +442,7 @@ static int cmd_sim(int argc, char **argv)
     };
     const char *cfg_path = NULL, *traffic = NULL;
     bool json = false, have_seed = false;
-    double hours = 0, seed_d;
+    double hours = 0, h;
     uint64_t seed = 0;
     int o;
     while ((o = getopt_long(argc, argv, "c:t:s:H:h", lo, NULL)) != -1) {
@@ -460,11 +460,10 @@ static int cmd_sim(int argc, char **argv)
             break;
         }
         case 'H':
-            if (parse_double(optarg, &seed_d) < 0 || !(seed_d > 0) ||
-                seed_d > 24 * 366)
+            if (parse_double(optarg, &h) < 0 || !(h > 0) || h > 24 * 366)
                 return usage("--hours: a positive number of hours (at most "
                              "a year)");
-            hours = seed_d;
+            hours = h;
             break;
         case 'j': json = true; break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
