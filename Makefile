@@ -177,9 +177,9 @@ $(BENCH_BINS): $(B)/%: $(B)/obj/bench/%.o $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Tools may link the engine's library (ccroute's `config check` runs the
-# engine's own configuration loader); a static library adds only what a
-# tool calls.
-$(TOOL_BINS): $(B)/%: $(B)/obj/tools/%.o $(LIBENGINE) $(LIBPROTO)
+# engine's own configuration loader) and the bench library (ccsim reads
+# ccload's traffic model); a static library adds only what a tool calls.
+$(TOOL_BINS): $(B)/%: $(B)/obj/tools/%.o $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/%.o $(LIBTEST) $(LIBBENCH) $(LIBENGINE) $(LIBPROTO)

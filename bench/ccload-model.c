@@ -212,6 +212,7 @@ static int class_item(struct yamlwalk *w, void *ctx, size_t i,
     struct class_ctx cc = { c, false };
     memset(c, 0, sizeof(*c));
     c->share = 1;
+    c->line = yamlwalk_line(n);
     c->channel = CCROUTE__V1__CHANNEL__CHANNEL_VOICE;
     if (yamlwalk_map(w, n, path, class_keys, class_field, &cc) < 0)
         return -1;
@@ -291,6 +292,7 @@ static int group_item(struct yamlwalk *w, void *ctx, size_t i,
     struct model_group *g = &m->groups[m->ngroups];
     memset(g, 0, sizeof(*g));
     g->count = 1;
+    g->line = yamlwalk_line(n);
     g->think.kind = DIST_FIXED;          /* 0 ms */
     g->handle.kind = DIST_FIXED;
     g->wrapup.kind = DIST_NONE;

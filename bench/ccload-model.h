@@ -64,6 +64,7 @@ struct model_class {
     unsigned priority_lo, priority_hi;   /* uniform integer range */
     unsigned value_lo, value_hi;
     struct dist patience;
+    unsigned long line;                  /* of the class in the file */
 };
 
 struct model_group {
@@ -76,6 +77,7 @@ struct model_group {
     unsigned capacity[5];                /* by Ccroute__V1__Channel; 0: unset */
     struct dist think, handle, wrapup;   /* wrapup NONE: engine's timer */
     double reject;                       /* probability 0..1 */
+    unsigned long line;                  /* of the group in the file */
 };
 
 struct model_point {

@@ -28,6 +28,10 @@
 #                  redis-server: time to serving, Redis commands and CPU of
 #                  the load, the loop's longest stall, the full-state
 #                  rewrite (median of 3 starts; quick: 1)
+#   3e. ccsim      BUILD/ccsim: a simulated day (bench/scenarios/
+#                  ccsim-day.yaml, about 50,000 contacts, 500 agents, 24 h)
+#                  against engine-bench.yaml: wall time of the whole
+#                  command, simulated contacts per second (median of 3)
 #   3d. cost       Redis CPU (INFO cpu) per contact at one fixed rate
 #                  (BENCH_COST_RATE, default 10000/s) for durability
 #                  memory and redis, on the private redis-server of 3.
@@ -198,6 +202,44 @@ if want recovery; then
     fi
 else
     skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/recovery.json"
+fi
+
+# 3e. ccsim (a simulated day in simulated time) ------------------------------
+
+CCSIM_LINE=""
+if want ccsim; then
+    if [ ! -x "$B/ccsim" ]; then
+        skipped "$B/ccsim not built" "$TMP/ccsim.json"
+    else
+        log "ccsim: $B/ccsim --config bench/scenarios/engine-bench.yaml --traffic bench/scenarios/ccsim-day.yaml --json (3 runs)"
+        walls=""
+        ok=1
+        for run in 1 2 3; do
+            t0=$(date +%s%N)
+            if ! timeout -k 5 300 "$B/ccsim" --config bench/scenarios/engine-bench.yaml \
+                --traffic bench/scenarios/ccsim-day.yaml --json >"$TMP/ccsim.out" \
+                2>"$TMP/ccsim.log"; then
+                ok=0
+                break
+            fi
+            t1=$(date +%s%N)
+            walls="$walls $(calc "($t1 - $t0) / 1e9")"
+        done
+        contacts=$(jfirst "$TMP/ccsim.out" contacts)
+        agents=$(jfirst "$TMP/ccsim.out" agents)
+        if [ "$ok" = 1 ] && [ -n "$contacts" ]; then
+            wall=$(printf '%s\n' $walls | sort -g | sed -n 2p)
+            rate=$(calc "$contacts / $wall")
+            printf '{"scenario": "ccsim-day.yaml", "config": "engine-bench.yaml", "hours": 24, "agents": %s, "contacts": %s, "wall_s": [%s], "median_wall_s": %s, "contacts_per_s": %s}' \
+                "$agents" "$contacts" "$(echo $walls | tr ' ' ',')" "$wall" "$rate" >"$TMP/ccsim.json"
+            CCSIM_LINE="ccsim, 24 h, $agents agents, $contacts contacts: median wall ${wall} s, $rate simulated contacts/s"
+            log "ccsim: $CCSIM_LINE"
+        else
+            skipped "ccsim failed: $(tail -n 2 "$TMP/ccsim.log" 2>/dev/null)" "$TMP/ccsim.json"
+        fi
+    fi
+else
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/ccsim.json"
 fi
 
 # 3. end to end ------------------------------------------------------------
@@ -621,6 +663,7 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf '"recovery": %s,\n' "$(cat "$TMP/recovery.json")"
     printf '"redis_cost": %s,\n' "$(cat "$TMP/cost.json")"
     printf '"cpu": %s,\n' "$(cat "$TMP/cpu.json")"
+    printf '"ccsim": %s,\n' "$(cat "$TMP/ccsim.json")"
     printf '"e2e": {\n'
     printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
     printf '  "fixed_run_seconds": %s,\n' "$DUR"
@@ -719,6 +762,11 @@ log "results: bench/results/latest.json, bench/results/$STAMP.json"
         | sed 's/"\([a-z0-9_]*\)": {"target": \([0-9.]*\), "measured": \([^,]*\)\(, "met": \([a-z]*\)\)\{0,1\}/| \1 | \2 | \3 | \5 |/'
     echo
     echo "Redis commands per contact (durability redis, 50% run): $(num_or_null "$red_rt")"
+    echo
+    echo "## A simulated day (ccsim)"
+    echo
+    if [ -n "$CCSIM_LINE" ]; then echo "$CCSIM_LINE"; else
+        echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/ccsim.json")"; fi
     echo
     echo "## CPU per contact at fixed rates (ccload --cpu)"
     echo

@@ -1,0 +1,737 @@
+/* sim.c -- the discrete-event simulation behind ccsim; see sim.h.
+ *
+ * Two clocks of work. The simulator's own events (the next arrival, a
+ * customer's patience running out, an agent answering an offer after its
+ * think time, the end of a handle time, the end of a model wrap-up) sit
+ * in a binary min-heap ordered by (time, sequence), so that events at the
+ * same microsecond run in the order they were scheduled and a run is
+ * reproducible. The router's own timers (offer deadlines, wrap-up ends,
+ * expansion steps, maximum wait, maximum age) stay inside the router:
+ * router_next_deadline() says when the next is due and router_tick() runs
+ * it. The loop takes whichever comes first, sets `now` to it and calls
+ * the router; the router's output (offers, assignments, revokes, gone
+ * contacts, agent states) is read after every call, as the daemon's
+ * dispatch reads it, and turned into more events.
+ *
+ * The contact a simulated switch sends is built as engine/dispatch.c
+ * builds one from ContactArrived: the class's queue, its skills, and its
+ * language and product as the extra skills "lang:<x>" and
+ * "product:<x>" at level 1; channel, priority and customer value.
+ *
+ * Random numbers: two streams seeded from the run's seed, one for the
+ * arrivals (gaps, class, priority, value, patience: drawn when the
+ * contact arrives, so a routing change does not shift them) and one for
+ * the agents (think time, reject, handle time, wrap-up). Arrivals under
+ * a rate curve are a non-homogeneous Poisson process by thinning: gaps at
+ * the curve's highest rate, each candidate kept with probability
+ * rate(t) / highest.
+ *
+ * Times are whole microseconds (the router's unit); samples are rounded.
+ * Memory: one slot per live contact (a free list), one per agent, the
+ * heap, and the report's cells (rows x intervals).
+ */
+#include "sim.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "router.h"
+
+#define US_PER_S 1000000.0
+#define NONE32 UINT32_MAX
+
+enum ev_kind {
+    EV_ARRIVAL = 1,
+    EV_ABANDON,     /* a: contact, gen: contact gen */
+    EV_ANSWER,      /* a: contact, gen: offer gen */
+    EV_COMPLETE,    /* a: contact, gen: contact gen */
+    EV_WRAPUP_DONE, /* a: agent, gen: wrap-up gen */
+};
+
+struct ev {
+    uint64_t t, seq;
+    uint32_t kind, a, gen, pad;
+};
+
+enum cstate { C_FREE = 0, C_WAITING, C_OFFERED, C_ASSIGNED };
+
+struct scontact {
+    char id[24];
+    uint64_t arrived, answered;
+    uint32_t gen, offer_gen;
+    uint32_t agent;
+    uint32_t row, interval;
+    uint32_t next_free;
+    uint8_t state;
+    bool offered_now;   /* an offer came in the arrival call itself */
+};
+
+struct sagent {
+    char id[ROUTER_ID_MAX];
+    unsigned group;
+    uint32_t wrap_gen;
+    bool in_wrapup;
+};
+
+struct sim {
+    const struct model *m;
+    struct router *r;
+    uint64_t now, horizon, seq;
+    struct rng arr_rng, agent_rng;
+    struct ev *heap;
+    size_t nheap, cap_heap;
+    struct scontact *c;
+    uint32_t nc, cap_c, free_c, live;
+    struct sagent *a;
+    unsigned na;
+    unsigned *class_row;      /* row of each class */
+    double max_rate;
+    uint64_t next_id;
+    bool arrivals_done;
+    struct sim_report *rep;
+    uint64_t interval_us;
+};
+
+/* ---- event heap ---- */
+
+static bool ev_before(const struct ev *x, const struct ev *y)
+{
+    return x->t < y->t || (x->t == y->t && x->seq < y->seq);
+}
+
+static int push(struct sim *s, uint64_t t, enum ev_kind k, uint32_t a,
+                uint32_t gen)
+{
+    if (s->nheap == s->cap_heap) {
+        size_t cap = s->cap_heap ? s->cap_heap * 2 : 1024;
+        struct ev *h = realloc(s->heap, cap * sizeof(*h));
+        if (!h)
+            return CCR_ENOMEM;
+        s->heap = h;
+        s->cap_heap = cap;
+    }
+    struct ev e = { t, s->seq++, (uint32_t)k, a, gen, 0 };
+    size_t i = s->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!ev_before(&e, &s->heap[p]))
+            break;
+        s->heap[i] = s->heap[p];
+        i = p;
+    }
+    s->heap[i] = e;
+    return 0;
+}
+
+static struct ev pop(struct sim *s)
+{
+    struct ev top = s->heap[0], last = s->heap[--s->nheap];
+    size_t i = 0, n = s->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        const struct ev *best = &last;
+        if (l < n && ev_before(&s->heap[l], best))
+            m = l, best = &s->heap[l];
+        if (l + 1 < n && ev_before(&s->heap[l + 1], best))
+            m = l + 1;
+        if (m == i)
+            break;
+        s->heap[i] = s->heap[m];
+        i = m;
+    }
+    if (n)
+        s->heap[i] = last;
+    return top;
+}
+
+/* ---- helpers ---- */
+
+static uint64_t to_us(double ms)
+{
+    return ms <= 0 ? 0 : (uint64_t)llround(ms * 1000.0);
+}
+
+static struct sim_cell *cell(struct sim *s, uint32_t row, uint32_t iv)
+{
+    return &s->rep->cells[(size_t)row * s->rep->nintervals + iv];
+}
+
+/* Agent time [t0, t1) with a contact of `row`, split over intervals;
+ * what falls after the last interval (the drain) is not reported. */
+static void add_busy(struct sim *s, uint32_t row, uint64_t t0, uint64_t t1)
+{
+    while (t0 < t1) {
+        uint64_t iv = t0 / s->interval_us;
+        if (iv >= s->rep->nintervals)
+            return;
+        uint64_t end = (iv + 1) * s->interval_us;
+        uint64_t e = t1 < end ? t1 : end;
+        cell(s, row, (uint32_t)iv)->busy_s += (double)(e - t0) / US_PER_S;
+        t0 = e;
+    }
+}
+
+static void contact_free(struct sim *s, uint32_t i)
+{
+    struct scontact *c = &s->c[i];
+    c->state = C_FREE;
+    c->gen++;
+    c->next_free = s->free_c;
+    s->free_c = i;
+    s->live--;
+}
+
+/* ---- the router's output ---- */
+
+static int drain(struct sim *s, uint32_t arriving)
+{
+    size_t n = router_out_count(s->r);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct router_event *e = router_out_get(s->r, i);
+        uint32_t ci = e->contact != NONE32
+                          ? router_contact_tag(s->r, e->contact) : NONE32;
+        uint32_t ai = e->agent != NONE32
+                          ? router_agent_tag(s->r, e->agent) : NONE32;
+        struct scontact *c = ci != NONE32 ? &s->c[ci] : NULL;
+        switch (e->type) {
+        case ROUTER_EV_OFFER: {
+            const struct model_group *g = &s->m->groups[s->a[ai].group];
+            c->state = C_OFFERED;
+            c->agent = ai;
+            c->offer_gen++;
+            if (ci == arriving)
+                c->offered_now = true;
+            double think = dist_sample(&g->think, &s->agent_rng);
+            rc = push(s, s->now + to_us(think), EV_ANSWER, ci, c->offer_gen);
+            break;
+        }
+        case ROUTER_EV_REVOKED:
+        case ROUTER_EV_REJECTED:
+            c->state = C_WAITING;
+            c->offer_gen++;
+            break;
+        case ROUTER_EV_ASSIGNED: {
+            const struct model_group *g = &s->m->groups[s->a[ai].group];
+            struct sim_cell *x = cell(s, c->row, c->interval);
+            uint64_t wait = s->now - c->arrived;
+            c->state = C_ASSIGNED;
+            c->answered = s->now;
+            x->answered++;
+            x->wait_s += (double)wait / US_PER_S;
+            if (wait <= (uint64_t)s->rep->rows[c->row].sl_threshold_ms * 1000)
+                x->answered_in_sl++;
+            double handle = dist_sample(&g->handle, &s->agent_rng);
+            rc = push(s, s->now + to_us(handle), EV_COMPLETE, ci, c->gen);
+            break;
+        }
+        case ROUTER_EV_CONTACT_GONE:
+            if (e->u.gone == ROUTER_CONTACT_ABANDONED)
+                cell(s, c->row, c->interval)->abandoned++;
+            else
+                add_busy(s, c->row, c->answered, s->now);
+            contact_free(s, ci);
+            break;
+        case ROUTER_EV_AGENT_STATE: {
+            struct sagent *a = &s->a[ai];
+            const struct model_group *g = &s->m->groups[a->group];
+            a->in_wrapup = e->u.agent_state == ROUTER_AGENT_STATE_WRAPUP;
+            if (a->in_wrapup && g->wrapup.kind != DIST_NONE) {
+                double w = dist_sample(&g->wrapup, &s->agent_rng);
+                rc = push(s, s->now + to_us(w), EV_WRAPUP_DONE, ai,
+                          ++a->wrap_gen);
+            }
+            break;
+        }
+        case ROUTER_EV_QUEUED:
+        case ROUTER_EV_MOVED:
+            break;
+        }
+    }
+    router_out_clear(s->r);
+    return rc;
+}
+
+/* ---- arrivals ---- */
+
+static int next_arrival(struct sim *s, uint64_t from)
+{
+    const struct model *m = s->m;
+    if (s->max_rate <= 0 || (m->contacts && s->next_id >= m->contacts)) {
+        s->arrivals_done = true;
+        return 0;
+    }
+    double t = (double)from / US_PER_S;
+    for (;;) {
+        t += rng_exp(&s->arr_rng, 1.0 / s->max_rate);
+        if (t * US_PER_S >= (double)s->horizon) {
+            s->arrivals_done = true;
+            return 0;
+        }
+        if (!m->ncurve ||
+            rng_unit(&s->arr_rng) * s->max_rate < model_rate_at(m, t))
+            break;
+    }
+    return push(s, (uint64_t)llround(t * US_PER_S), EV_ARRIVAL, 0, 0);
+}
+
+static unsigned pick(struct rng *r, unsigned lo, unsigned hi)
+{
+    return lo + (unsigned)(rng_unit(r) * (double)(hi - lo + 1));
+}
+
+static int add_extra(struct router_contact_spec *sp, const char *prefix,
+                     const char *name)
+{
+    if (!name[0])
+        return 0;
+    if (sp->nskills == ROUTER_MAX_REQ)
+        return -1;
+    struct router_skill_req *k = &sp->skills[sp->nskills++];
+    int n = snprintf(k->skill, sizeof(k->skill), "%s%s", prefix, name);
+    k->min_level = 1;
+    return n < 0 || (size_t)n >= sizeof(k->skill) ? -1 : 0;
+}
+
+static int arrive(struct sim *s, char *err, size_t errlen,
+                  const char *model_name)
+{
+    const struct model *m = s->m;
+    unsigned k = model_pick_class(m, &s->arr_rng);
+    const struct model_class *mc = &m->classes[k];
+    struct router_contact_spec sp;
+    uint32_t ci, h;
+    int rc;
+
+    memset(&sp, 0, sizeof(sp));
+    sp.queue = mc->queue[0] ? mc->queue : NULL;
+    sp.channel = mc->channel <= 0 ? ROUTER_CH_VOICE
+                                  : (enum router_channel)(mc->channel - 1);
+    for (unsigned i = 0; i < mc->nskills; i++) {
+        snprintf(sp.skills[i].skill, sizeof(sp.skills[i].skill), "%s",
+                 mc->skills[i].name);
+        sp.skills[i].min_level = (uint8_t)mc->skills[i].level;
+    }
+    sp.nskills = mc->nskills;
+    if (add_extra(&sp, "lang:", mc->language) < 0 ||
+        add_extra(&sp, "product:", mc->product) < 0) {
+        snprintf(err, errlen, "%s:%lu: mix[%u]: more than %d skills with "
+                 "language and product, or a name too long", model_name,
+                 mc->line, k, ROUTER_MAX_REQ);
+        return -1;
+    }
+    sp.priority = pick(&s->arr_rng, mc->priority_lo, mc->priority_hi);
+    sp.value = pick(&s->arr_rng, mc->value_lo, mc->value_hi);
+    double patience = dist_sample(&mc->patience, &s->arr_rng);
+
+    if (s->free_c == NONE32) {
+        if (s->nc == s->cap_c) {
+            uint32_t cap = s->cap_c ? s->cap_c * 2 : 1024;
+            struct scontact *c = realloc(s->c, cap * sizeof(*c));
+            if (!c)
+                goto oom;
+            s->c = c;
+            s->cap_c = cap;
+        }
+        memset(&s->c[s->nc], 0, sizeof(s->c[0]));
+        s->c[s->nc].next_free = NONE32;
+        s->free_c = s->nc++;
+    }
+    ci = s->free_c;
+    struct scontact *c = &s->c[ci];
+    s->free_c = c->next_free;
+    s->live++;
+    snprintf(c->id, sizeof(c->id), "c%" PRIu64, ++s->next_id);
+    c->arrived = s->now;
+    c->state = C_WAITING;
+    c->offered_now = false;
+    c->row = s->class_row[k];
+    c->interval = (uint32_t)(s->now / s->interval_us);
+    sp.id = c->id;
+    s->rep->contacts++;
+    s->rep->router_calls++;
+    rc = router_contact_arrive(s->r, s->now, &sp, ci, &h);
+    if (rc == ROUTER_EFULL) {
+        cell(s, c->row, c->interval)->refused++;
+        router_out_clear(s->r);
+        contact_free(s, ci);
+        return next_arrival(s, s->now);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s:%lu: mix[%u] (%s): the router refused the "
+                 "contact: %s", model_name, mc->line, k, mc->name,
+                 ccr_strerror(rc));
+        return -1;
+    }
+    cell(s, c->row, c->interval)->offered++;
+    if (drain(s, ci) < 0)
+        goto oom;
+    /* the slot may have gone already (refused to a full overflow) */
+    if (c->state != C_FREE && !c->offered_now)
+        cell(s, c->row, c->interval)->waited++;
+    if (c->state != C_FREE && patience >= 0 &&
+        push(s, s->now + to_us(patience), EV_ABANDON, ci, c->gen) < 0)
+        goto oom;
+    if (next_arrival(s, s->now) < 0)
+        goto oom;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* ---- setup ---- */
+
+static bool agent_serves(const struct model_group *g,
+                         const struct router_skill_req *req, unsigned nreq,
+                         const char *queue)
+{
+    if (queue && g->nqueues) {
+        bool listed = false;
+        for (unsigned i = 0; i < g->nqueues; i++)
+            listed |= !strcmp(g->queues[i], queue);
+        if (!listed)
+            return false;
+    }
+    for (unsigned i = 0; i < nreq; i++) {
+        bool has = false;
+        for (unsigned j = 0; j < g->nskills; j++)
+            has |= !strcmp(g->skills[j].name, req[i].skill) &&
+                   g->skills[j].level >= req[i].min_level;
+        if (!has)
+            return false;
+    }
+    return true;
+}
+
+static int setup_rows(struct sim *s, const struct router_config *rc,
+                      const char *config_name, const char *model_name,
+                      char *err, size_t errlen)
+{
+    const struct model *m = s->m;
+    struct sim_report *rep = s->rep;
+    unsigned nskill_rows = 0;
+    for (unsigned k = 0; k < m->nclasses; k++)
+        nskill_rows += !m->classes[k].queue[0];
+    rep->nrows = rc->nqueues + nskill_rows;
+    rep->rows = calloc(rep->nrows ? rep->nrows : 1, sizeof(*rep->rows));
+    s->class_row = calloc(m->nclasses, sizeof(*s->class_row));
+    if (!rep->rows || !s->class_row)
+        goto oom;
+    for (unsigned q = 0; q < rc->nqueues; q++) {
+        const struct router_queue_config *qc = &rc->queues[q];
+        struct sim_row *row = &rep->rows[q];
+        snprintf(row->name, sizeof(row->name), "%s", qc->name);
+        row->sl_threshold_ms = qc->sl_threshold_ms
+                                   ? qc->sl_threshold_ms
+                                   : (uint32_t)m->sl_threshold_ms;
+        for (unsigned gi = 0; gi < m->ngroups; gi++)
+            if (agent_serves(&m->groups[gi], qc->req, qc->nreq, qc->name))
+                row->agents += m->groups[gi].count;
+    }
+    unsigned next = rc->nqueues;
+    for (unsigned k = 0; k < m->nclasses; k++) {
+        const struct model_class *mc = &m->classes[k];
+        if (mc->queue[0]) {
+            unsigned q;
+            for (q = 0; q < rc->nqueues; q++)
+                if (!strcmp(rc->queues[q].name, mc->queue))
+                    break;
+            if (q == rc->nqueues) {
+                snprintf(err, errlen, "%s:%lu: mix[%u].queue: queue \"%s\" "
+                         "is not in %s", model_name, mc->line, k, mc->queue,
+                         config_name);
+                return -1;
+            }
+            s->class_row[k] = q;
+            continue;
+        }
+        struct sim_row *row = &rep->rows[next];
+        struct router_skill_req req[MODEL_MAX_REQ];
+        snprintf(row->name, sizeof(row->name), "~%s", mc->name);
+        row->sl_threshold_ms = (uint32_t)m->sl_threshold_ms;
+        for (unsigned i = 0; i < mc->nskills; i++) {
+            snprintf(req[i].skill, sizeof(req[i].skill), "%s",
+                     mc->skills[i].name);
+            req[i].min_level = (uint8_t)mc->skills[i].level;
+        }
+        for (unsigned gi = 0; gi < m->ngroups; gi++)
+            if (agent_serves(&m->groups[gi], req, mc->nskills, NULL))
+                row->agents += m->groups[gi].count;
+        s->class_row[k] = next++;
+    }
+    for (unsigned gi = 0; gi < m->ngroups; gi++) {
+        const struct model_group *g = &m->groups[gi];
+        for (unsigned i = 0; i < g->nqueues; i++) {
+            unsigned q;
+            for (q = 0; q < rc->nqueues; q++)
+                if (!strcmp(rc->queues[q].name, g->queues[i]))
+                    break;
+            if (q == rc->nqueues) {
+                snprintf(err, errlen, "%s:%lu: agents[%u].queues[%u]: queue "
+                         "\"%s\" is not in %s", model_name, g->line, gi, i,
+                         g->queues[i], config_name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+static int login_agents(struct sim *s, const char *model_name, char *err,
+                        size_t errlen)
+{
+    const struct model *m = s->m;
+    unsigned total = 0;
+    for (unsigned gi = 0; gi < m->ngroups; gi++)
+        total += m->groups[gi].count;
+    s->a = calloc(total ? total : 1, sizeof(*s->a));
+    if (!s->a) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (unsigned gi = 0; gi < m->ngroups; gi++) {
+        const struct model_group *g = &m->groups[gi];
+        const char *queues[MODEL_MAX_QUEUES];
+        struct router_agent_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        for (unsigned i = 0; i < g->nskills; i++) {
+            snprintf(sp.skills[i].skill, sizeof(sp.skills[i].skill), "%s",
+                     g->skills[i].name);
+            sp.skills[i].level = (uint8_t)g->skills[i].level;
+        }
+        sp.nskills = g->nskills;
+        for (unsigned ch = 1; ch <= ROUTER_CH_COUNT; ch++)
+            sp.capacity[ch - 1] = (uint8_t)g->capacity[ch];
+        for (unsigned i = 0; i < g->nqueues; i++)
+            queues[i] = g->queues[i];
+        sp.queues = queues;
+        sp.nqueues = g->nqueues;
+        for (unsigned n = 0; n < g->count; n++) {
+            struct sagent *a = &s->a[s->na];
+            uint32_t h;
+            a->group = gi;
+            snprintf(a->id, sizeof(a->id), "%s-%u", g->name, n + 1);
+            sp.id = a->id;
+            s->rep->router_calls++;
+            int rc = router_agent_login(s->r, 0, &sp, s->na, &h);
+            if (rc < 0) {
+                snprintf(err, errlen, "%s:%lu: agents[%u] (%s): the router "
+                         "refused agent %s: %s", model_name, g->line, gi,
+                         g->name, a->id, ccr_strerror(rc));
+                return -1;
+            }
+            s->na++;
+            if (drain(s, NONE32) < 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+    }
+    s->rep->agents = s->na;
+    return 0;
+}
+
+/* ---- the loop ---- */
+
+static int handle(struct sim *s, const struct ev *e, char *err,
+                  size_t errlen, const char *model_name)
+{
+    struct scontact *c = e->kind == EV_WRAPUP_DONE || e->kind == EV_ARRIVAL
+                             ? NULL : &s->c[e->a];
+    int rc = 0;
+    switch ((enum ev_kind)e->kind) {
+    case EV_ARRIVAL:
+        return arrive(s, err, errlen, model_name);
+    case EV_ABANDON:
+        if (c->gen != e->gen ||
+            (c->state != C_WAITING && c->state != C_OFFERED))
+            return 0;
+        rc = router_contact_abandon(s->r, s->now, c->id);
+        break;
+    case EV_ANSWER: {
+        if (c->state != C_OFFERED || c->offer_gen != e->gen)
+            return 0;
+        const struct model_group *g = &s->m->groups[s->a[c->agent].group];
+        if (g->reject > 0 && rng_unit(&s->agent_rng) < g->reject)
+            rc = router_offer_reject(s->r, s->now, c->id, s->a[c->agent].id);
+        else
+            rc = router_offer_accept(s->r, s->now, c->id, s->a[c->agent].id);
+        break;
+    }
+    case EV_COMPLETE:
+        if (c->gen != e->gen || c->state != C_ASSIGNED)
+            return 0;
+        rc = router_contact_complete(s->r, s->now, c->id);
+        break;
+    case EV_WRAPUP_DONE: {
+        struct sagent *a = &s->a[e->a];
+        if (a->wrap_gen != e->gen || !a->in_wrapup)
+            return 0;
+        rc = router_agent_set_state(s->r, s->now, a->id,
+                                    ROUTER_AGENT_WRAPUP_DONE, NULL);
+        break;
+    }
+    }
+    s->rep->router_calls++;
+    if (rc < 0) {
+        /* every call above is made in a state the router allows: a
+         * refusal is a bug in the simulator or the router */
+        snprintf(err, errlen, "internal: router call (event %u) at %.6f s "
+                 "refused: %s", e->kind, (double)s->now / US_PER_S,
+                 ccr_strerror(rc));
+        return -1;
+    }
+    if (drain(s, NONE32) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int run_loop(struct sim *s, const char *model_name, char *err,
+                    size_t errlen)
+{
+    /* the drain ends one day after the arrivals at the latest: a contact
+     * nobody can serve and nothing ends (no patience, no maximum age)
+     * must not keep the run going */
+    uint64_t stop = s->horizon + 24ull * 3600 * 1000000;
+    for (;;) {
+        uint64_t tr = router_next_deadline(s->r);
+        uint64_t te = s->nheap ? s->heap[0].t : UINT64_MAX;
+        if (s->arrivals_done && s->live == 0)
+            break;
+        if (tr == UINT64_MAX && te == UINT64_MAX)
+            break;
+        uint64_t t = tr <= te ? tr : te;
+        if (t > stop)
+            break;
+        if (t > s->now)
+            s->now = t;
+        s->rep->events++;
+        if (tr <= te) {
+            s->rep->router_calls++;
+            router_tick(s->r, s->now);
+            if (drain(s, NONE32) < 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            continue;
+        }
+        struct ev e = pop(s);
+        if (handle(s, &e, err, errlen, model_name) < 0)
+            return -1;
+    }
+    for (uint32_t i = 0; i < s->nc; i++)
+        if (s->c[i].state == C_WAITING || s->c[i].state == C_OFFERED)
+            cell(s, s->c[i].row, s->c[i].interval)->cut++;
+    s->rep->end_s = (double)s->now / US_PER_S;
+    return 0;
+}
+
+int sim_run(const struct router_config *rc, const char *config_name,
+            const struct model *m, const char *model_name,
+            const struct sim_opts *o, struct sim_report **out, char *err,
+            size_t errlen)
+{
+    struct sim s;
+    const char *rerr = NULL;
+    int ret = -1;
+
+    memset(&s, 0, sizeof(s));
+    *out = NULL;
+    if (!(o->hours > 0) || !(o->interval_s > 0) ||
+        o->hours * 3600 / o->interval_s > 1e6) {
+        snprintf(err, errlen, "hours and interval must be positive (and "
+                 "at most a million intervals)");
+        return -1;
+    }
+    s.m = m;
+    s.free_c = NONE32;
+    s.horizon = (uint64_t)llround(o->hours * 3600 * US_PER_S);
+    s.interval_us = (uint64_t)llround(o->interval_s * US_PER_S);
+    rng_seed(&s.arr_rng, o->seed);
+    rng_seed(&s.agent_rng, o->seed ^ 0x5851f42d4c957f2dull);
+    s.max_rate = m->rate;
+    if (m->ncurve) {
+        s.max_rate = 0;
+        for (unsigned i = 0; i < m->ncurve; i++)
+            if (m->curve[i].rate > s.max_rate)
+                s.max_rate = m->curve[i].rate;
+    }
+    s.rep = calloc(1, sizeof(*s.rep));
+    if (!s.rep)
+        goto oom;
+    s.rep->hours = o->hours;
+    s.rep->interval_s = o->interval_s;
+    s.rep->nintervals = (unsigned)ceil(o->hours * 3600 / o->interval_s);
+    if (setup_rows(&s, rc, config_name, model_name, err, errlen) < 0)
+        goto done;
+    s.rep->cells = calloc((size_t)s.rep->nrows * s.rep->nintervals + 1,
+                          sizeof(*s.rep->cells));
+    if (!s.rep->cells)
+        goto oom;
+    s.r = router_new(rc, o->seed, &rerr);
+    if (!s.r) {
+        snprintf(err, errlen, "%s: routing: %s", config_name,
+                 rerr ? rerr : "invalid configuration or out of memory");
+        goto done;
+    }
+    if (login_agents(&s, model_name, err, errlen) < 0)
+        goto done;
+    if (next_arrival(&s, 0) < 0)
+        goto oom;
+    if (run_loop(&s, model_name, err, errlen) < 0)
+        goto done;
+    *out = s.rep;
+    s.rep = NULL;
+    ret = 0;
+    goto done;
+oom:
+    snprintf(err, errlen, "out of memory");
+done:
+    if (s.r)
+        router_free(s.r);
+    sim_report_free(s.rep);
+    free(s.heap);
+    free(s.c);
+    free(s.a);
+    free(s.class_row);
+    return ret;
+}
+
+void sim_report_free(struct sim_report *rep)
+{
+    if (!rep)
+        return;
+    free(rep->rows);
+    free(rep->cells);
+    free(rep);
+}
+
+void sim_report_sum(const struct sim_report *rep, unsigned row,
+                    unsigned from, unsigned to, struct sim_cell *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    for (unsigned i = from; i < to && i < rep->nintervals; i++) {
+        const struct sim_cell *x = &rep->cells[(size_t)row * rep->nintervals
+                                               + i];
+        sum->offered += x->offered;
+        sum->refused += x->refused;
+        sum->waited += x->waited;
+        sum->answered += x->answered;
+        sum->answered_in_sl += x->answered_in_sl;
+        sum->abandoned += x->abandoned;
+        sum->cut += x->cut;
+        sum->wait_s += x->wait_s;
+        sum->busy_s += x->busy_s;
+    }
+}
