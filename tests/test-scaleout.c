@@ -564,7 +564,7 @@ static void test_scaleout(void **state)
     }
 
     /* traffic at A: three contacts answered and completed, one answered
-     * and kept, two waiting -- every one acknowledged */
+     * and kept, one waiting behind it -- every one acknowledged */
     for (int i = 0; i < NT; i++) {
         struct tn *t = &ts[i];
         connect_clients(t, pa);
