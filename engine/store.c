@@ -2678,5 +2678,13 @@ out:
  * this store holds is renewed (or resumed) either way. */
 void store_set_acquire(struct store *s, bool acquire)
 {
+    bool was = !s->no_acquire;
     s->no_acquire = !acquire;
+    /* A pool that just chose this tenant asks for its lease now, not at
+     * the next renewal: the round that saw the lease free asked with
+     * "do not take it". In flight: asked again as soon as it answers. */
+    if (acquire && !was && !s->stopping && s->redis) {
+        s->next_lease_us = 0;
+        tick_arm(s);
+    }
 }
