@@ -590,10 +590,17 @@ static struct client *script_client(int i)
     return c;
 }
 
+/* The router of the engine's one tenant (a router is replaced when its
+ * store resets, so it is read where it is used). */
+static struct router *rt(void)
+{
+    return H.srv.tenants.t[0]->router;
+}
+
 static void check_router(const char *when)
 {
     char buf[512];
-    int rc = router_check(H.srv.router, buf, sizeof(buf));
+    int rc = router_check(rt(), buf, sizeof(buf));
     FUZZ_CHECK(rc == 0, "router_check() %s: %d: %s", when, rc, buf);
 }
 
@@ -636,14 +643,14 @@ static void probe(void)
         /* grace 0: what they held goes at once (from the grace timer, on
          * the next turns). */
         for (int t = 0; t < TURNS_MAX &&
-                        (router_contact_count(H.srv.router) ||
-                         router_agent_count(H.srv.router)); t++)
+                        (router_contact_count(rt()) ||
+                         router_agent_count(rt())); t++)
             uv_run(&H.loop, UV_RUN_NOWAIT);
-        FUZZ_CHECK(router_contact_count(H.srv.router) == 0 &&
-                   router_agent_count(H.srv.router) == 0,
+        FUZZ_CHECK(router_contact_count(rt()) == 0 &&
+                   router_agent_count(rt()) == 0,
                    "grace 0: every client closed, yet %u contacts and %u "
-                   "agents are left", router_contact_count(H.srv.router),
-                   router_agent_count(H.srv.router));
+                   "agents are left", router_contact_count(rt()),
+                   router_agent_count(rt()));
     }
     check_router("after the script's clients closed");
 
@@ -676,10 +683,10 @@ static void probe(void)
     if (got->body_case == CCROUTE__V1__ENVELOPE__BODY_ERROR) {
         FUZZ_CHECK(H.mode == MODE_AUTH &&
                    got->error->code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_RESOURCE_EXHAUSTED &&
-                   router_agent_count(H.srv.router) >= FUZZ_MAX_AGENTS,
+                   router_agent_count(rt()) >= FUZZ_MAX_AGENTS,
                    "AgentLogin of p-1: Error %d \"%s\" (%u agents)",
                    (int)got->error->code, got->error->message,
-                   router_agent_count(H.srv.router));
+                   router_agent_count(rt()));
         ccroute__v1__envelope__free_unpacked(got, NULL);
         return;     /* full of the script's agents, waiting out their grace */
     }
@@ -699,17 +706,17 @@ static void probe(void)
     expect_ack(sw, 2, "ContactArrived probe-c-1");
     check_router("after the probe's contact");
 
-    FUZZ_CHECK(router_contact_find(H.srv.router, "probe-c-1", &ch) == 0,
+    FUZZ_CHECK(router_contact_find(rt(), "probe-c-1", &ch) == 0,
                "probe-c-1 acked but not in the router");
-    FUZZ_CHECK(router_agent_find(H.srv.router, "p-1", &ah) == 0,
+    FUZZ_CHECK(router_agent_find(rt(), "p-1", &ah) == 0,
                "p-1 acked but not in the router");
-    router_contact_info(H.srv.router, ch, &ci);
+    router_contact_info(rt(), ch, &ci);
     if (H.mode == MODE_AUTH &&
         !(ci.state == ROUTER_CONTACT_OFFERED && ci.agent == ah)) {
         /* Another (script) agent took it, or p-1 is busy with a script
          * contact that waited in the queue: legitimate. */
         struct router_agent_info ai;
-        router_agent_info(H.srv.router, ah, 0, &ai);
+        router_agent_info(rt(), ah, 0, &ai);
         FUZZ_CHECK(ci.state == ROUTER_CONTACT_OFFERED ||
                    ci.state == ROUTER_CONTACT_ASSIGNED ||
                    ai.busy[ROUTER_CH_VOICE] >= ai.capacity[ROUTER_CH_VOICE],
