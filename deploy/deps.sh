@@ -9,7 +9,7 @@ set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libhiredis-dev protobuf-c-compiler
 libprotobuf-c-dev libjemalloc-dev libyaml-dev libssl-dev openssl libcmocka-dev
-libh2o-dev libjansson-dev redis-server redis-tools redis-sentinel gnuplot-nox
+libh2o-dev libjansson-dev libicu-dev redis-server redis-tools redis-sentinel gnuplot-nox
 prometheus"
 [ $# -gt 0 ] && PKGS="$*"
 
