@@ -102,6 +102,9 @@ struct campaign_capacity {
     uint32_t free;                /* agents free now who could serve it */
     bool inbound_ok;              /* blending: inbound meets its target */
     bool dialer_ok;               /* its dialer is connected */
+    /* contacts that ever entered the campaign's blend queues (the sum of
+     * their `offered` statistics): the core derives their arrival rate */
+    uint64_t inbound_offered;
 };
 
 enum campaign_event_type {

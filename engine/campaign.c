@@ -109,6 +109,10 @@
 #define RING_GRACE_US 10000000ull   /* a dial unanswered this long after
                                        its timeout counts as FAILED */
 #define GAIN_STEP 0.08
+#define GAIN_TARGET 0.5              /* drops settle near half the cap */
+#define GUARD 0.8                    /* of the cap: fall back to progressive */
+#define BLEND_HOLD_US 120000000ull   /* no dialing ahead this long after
+                                        inbound last held outbound back */
 #define SHARE_TAU_US 3600e6          /* an hour */
 
 enum dial_state {
@@ -178,6 +182,9 @@ struct campaign {
     double ring_s, handle_s, gain;
     struct wbucket win[CAMPAIGN_WINDOW_MIN];
     uint64_t life_ans, life_drop;
+    uint64_t held_until;        /* blending: no dialing ahead before */
+    uint64_t in_at, in_offered; /* blending: last inbound count seen */
+    double in_rate;             /* inbound arrivals per second */
 };
 
 struct agent_share {
@@ -823,7 +830,14 @@ int campaign_leads_add(struct campaign_core *cc, uint64_t now, int campaign,
             *why = "the engine's lead limit would be passed";
         return CCR_ENOMEM;
     }
-    /* check everything first: all or none */
+    /* check everything first: all or none; ids of the batch in a scratch
+     * hash (index + 1) to find one given twice */
+    uint32_t bcap = 16;
+    while (bcap < 2 * n)
+        bcap *= 2;
+    uint32_t *seen = calloc(bcap, sizeof(*seen));
+    if (!seen)
+        goto nomem;
     for (i = 0; i < n; i++) {
         const char *id = ls[i].id && *ls[i].id ? ls[i].id : ls[i].number;
         if (!ls[i].number || !*ls[i].number) {
@@ -843,9 +857,14 @@ int campaign_leads_add(struct campaign_core *cc, uint64_t now, int campaign,
             rc = CCR_EDUPLICATE;
             break;
         }
-        for (size_t k = 0; k < i; k++) {
-            const char *id2 = ls[k].id && *ls[k].id ? ls[k].id : ls[k].number;
-            if (strcmp(id, id2) == 0) {
+        for (uint32_t k = (uint32_t)fnv64(id, 5) & (bcap - 1);;
+             k = (k + 1) & (bcap - 1)) {
+            if (!seen[k]) {
+                seen[k] = (uint32_t)i + 1;
+                break;
+            }
+            const struct campaign_lead_spec *o = &ls[seen[k] - 1];
+            if (strcmp(id, o->id && *o->id ? o->id : o->number) == 0) {
                 w = "lead id twice in the batch";
                 rc = CCR_EDUPLICATE;
                 break;
@@ -854,6 +873,7 @@ int campaign_leads_add(struct campaign_core *cc, uint64_t now, int campaign,
         if (w)
             break;
     }
+    free(seen);
     if (w) {
         if (bad)
             *bad = i;
@@ -864,9 +884,21 @@ int campaign_leads_add(struct campaign_core *cc, uint64_t now, int campaign,
     /* then room for everything */
     if (leads_reserve(cc, (uint32_t)n) < 0)
         goto nomem;
-    for (i = 0; i < n; i++)
-        if (bucket_reserve(c, czones_intern(cc->zones, ls[i].zone), 1) < 0)
+    {
+        /* room in each zone's bucket for all of the batch's leads there */
+        unsigned nz = czones_count(cc->zones);
+        uint32_t *need = calloc(nz ? nz : 1, sizeof(*need));
+        if (!need)
             goto nomem;
+        for (i = 0; i < n; i++)
+            need[czones_intern(cc->zones, ls[i].zone)]++;
+        for (unsigned zi = 0; zi < nz; zi++)
+            if (need[zi] && bucket_reserve(c, (int)zi, need[zi]) < 0) {
+                free(need);
+                goto nomem;
+            }
+        free(need);
+    }
     /* the strings of every lead before any is linked */
     uint32_t base = cc->nleads;
     for (i = 0; i < n; i++) {
@@ -1284,7 +1316,9 @@ int campaign_dial_result(struct campaign_core *cc, uint64_t now, uint64_t id,
     struct campaign *c = &cc->camp[d->campaign];
     dial_leave(cc, c, d);
     c->st.outcomes[o]++;
-    ewma(&c->ring_s, (double)(now > d->started ? now - d->started : 0) / 1e6);
+    if (o == CAMPAIGN_OUT_HUMAN)    /* how long until a person answers */
+        ewma(&c->ring_s,
+             (double)(now > d->started ? now - d->started : 0) / 1e6);
     if (c->hn == HIST)
         c->hhuman -= c->hist[c->hpos];
     else
@@ -1328,8 +1362,9 @@ int campaign_call_connected(struct campaign_core *cc, uint64_t now,
     d->connected = now;
     c->talking++;
     c->st.connected++;
-    c->gain += GAIN_STEP * ((double)c->cfg.abandon_cap_bp / 10000.0) /
-               (2.0 * (1.0 - (double)c->cfg.abandon_cap_bp / 10000.0) + 1e-9);
+    c->gain += GAIN_STEP * GAIN_TARGET *
+               ((double)c->cfg.abandon_cap_bp / 10000.0) /
+               (1.0 - (double)c->cfg.abandon_cap_bp / 10000.0 + 1e-9);
     if (c->gain > 1.5)
         c->gain = 1.5;
     if (str_ok(agent)) {
@@ -1432,7 +1467,7 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
     for (int oi = 0; oi < n; oi++) {
         int ci = order[oi];
         struct campaign *c = &cc->camp[ci];
-        struct campaign_capacity cap = { 0, false, false };
+        struct campaign_capacity cap = { 0, false, false, 0 };
         int cl;
         capfn(ctx, ci, &cap);
         for (cl = 0; cl < nclaims; cl++)
@@ -1453,7 +1488,28 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
             double life = c->life_ans
                               ? (double)c->life_drop / (double)c->life_ans
                               : 0.0;
-            guard = win_rate(c, now) >= 0.8 * capr || life >= 0.8 * capr;
+            guard = win_rate(c, now) >= GUARD * capr || life >= GUARD * capr ||
+                    now < c->held_until;
+        }
+        if (!cap.inbound_ok)
+            c->held_until = now + BLEND_HOLD_US;
+        /* inbound expected while a dial rings keeps its agents: the
+         * blended queues' arrival rate, exponentially weighted over 5
+         * minutes, times the time to an answer and the compliance time */
+        if (c->cfg.nblend) {
+            if (c->in_at && now > c->in_at) {
+                double dt = (double)(now - c->in_at) / 1e6;
+                double k = exp(-dt / 300.0);
+                double arrived = cap.inbound_offered > c->in_offered
+                                     ? (double)(cap.inbound_offered -
+                                                c->in_offered) : 0.0;
+                c->in_rate = c->in_rate * k + arrived / 300.0;
+            }
+            c->in_at = now;
+            c->in_offered = cap.inbound_offered;
+            free_ -= c->in_rate * (c->ring_s + c->cfg.compliance_ms / 1000.0);
+            if (free_ < 0)
+                free_ = 0;
         }
         if (c->cfg.mode == CAMPAIGN_MODE_PREVIEW) {
             have = c->prev_q;
