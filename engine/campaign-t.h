@@ -87,8 +87,8 @@ struct campaign_config {
 };
 
 /* One lead of a LeadsAdd batch. Strings and attributes are borrowed for the
- * call; `attrs` is opaque to the core (the engine keeps packed
- * Attribute messages there, for the Offer). */
+ * call; `attrs` is opaque bytes to the core (meant for packed Attribute
+ * messages, for the preview's Offer). */
 struct campaign_lead_spec {
     const char *id;               /* NULL or "": the number */
     const char *number;
@@ -97,7 +97,7 @@ struct campaign_lead_spec {
     uint32_t attrs_len;
 };
 
-/* The engine's view of agents for one campaign at one pacing call. */
+/* The caller's view of agents for one campaign at one pacing call. */
 struct campaign_capacity {
     uint32_t free;                /* agents free now who could serve it */
     bool inbound_ok;              /* blending: inbound meets its target */
@@ -111,10 +111,10 @@ enum campaign_event_type {
     /* Send a DialRequest for `dial` (lead, campaign, caller id, timeout). */
     CAMPAIGN_EV_DIAL = 1,
     /* Preview: offer lead `lead` to an agent of the campaign's queue
-     * (the engine makes it a router contact named by the dial). */
+     * (the caller makes it a router contact named by the dial). */
     CAMPAIGN_EV_PREVIEW,
     /* The answered call of `dial` found no agent within the compliance
-     * time: it is dropped (the engine ends its router contact). */
+     * time: it is dropped (the caller ends its router contact). */
     CAMPAIGN_EV_DROP,
     /* Lead `lead` changed state (for the event stream and, later, Redis). */
     CAMPAIGN_EV_LEAD,

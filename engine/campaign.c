@@ -11,27 +11,34 @@
  * How it meets the router (the design of issue 11's first slice)
  * ---------------------------------------------------------------
  * Outbound reuses the agents, skill queues, offers and statistics that
- * inbound has: a campaign names a configured router queue, and the engine
- * (engine/outbound.c) turns the core's decisions into router contacts of
- * that queue. Nothing in the router knows about campaigns.
- *  - Preview: PREVIEW makes a contact (named by the dial id) whose Offer
+ * inbound has: a campaign names a configured router queue, and its caller
+ * turns the core's decisions into router contacts of that queue. Nothing
+ * in the router knows about campaigns. The caller is, today, the pacing
+ * simulation in tests/test-campaign.c; the daemon's side (engine/outbound.c
+ * with the protocol messages) is not built yet -- docs/outbound.md has its
+ * design, which is this:
+ *  - Preview: PREVIEW becomes a contact (named by the dial id) whose Offer
  *    carries the lead's attributes; the agent who accepts it is assigned
- *    and so reserved; the engine then calls campaign_preview_accept() and
- *    the DIAL follows. A rejected preview is offered to the next agent, as
- *    any offer is.
- *  - Progressive and predictive: DIAL only; a DialResult "answered by a
- *    person" makes a contact in the campaign's queue, routed at once to a
- *    free agent. An inbound contact that waited longer is served first (its
- *    score is older), so inbound wins a tie.
- *  - The engine polls its few live outbound contacts each pacing turn and
- *    reports what the router did: a preview offered or accepted, an answered
- *    call offered to an agent (campaign_call_connected), a call ended.
- *  - Capacity comes from the router (free agents of the queue, O(1); see
- *    router_queue_free()) through the engine's callback, after blending:
- *    no free agent counts while an inbound queue of the campaign's `blend`
- *    list has a contact waiting or a service level below its target plus
- *    the margin, and free agents above their outbound share are not
- *    counted.
+ *    and so reserved; then campaign_preview_accept() and the DIAL follow.
+ *    A rejected preview is offered to the next agent, as any offer is.
+ *  - Progressive and predictive: DIAL only; an outcome "answered by a
+ *    person" becomes a contact in the campaign's queue, routed at once to
+ *    a free agent. An inbound contact that waited longer is served first
+ *    (its score is older), so inbound wins a tie.
+ *  - The caller tells the core what the router did: a preview offered or
+ *    accepted, an answered call offered to an agent
+ *    (campaign_call_connected), a call ended.
+ *  - Capacity comes from the router (free agents of the queue, O(1):
+ *    router_queue_free()) through the caller's callback, which applies
+ *    blending: no capacity while an inbound queue of the campaign's
+ *    `blend` list has a contact waiting or a service level below its
+ *    target plus the margin; agents above their outbound share
+ *    (campaign_agents_over) left out. The core itself keeps back agents
+ *    for the inbound contacts expected while a dial rings: the blend
+ *    queues' arrival rate (from their `offered` count, weighted over 5
+ *    minutes) times the time to an answer plus the compliance time. And
+ *    for BLEND_HOLD_US after inbound last held it back, a predictive
+ *    campaign dials no more than progressive would.
  *
  * Leads and the heap of heaps
  * ---------------------------

@@ -2,11 +2,12 @@
  *
  * Pure like the router (router.h): no I/O, no clock, no globals. Every call
  * takes `now` (wall-clock microseconds, UTC; see campaign-t.h) and appends
- * what the engine must do to an output list (campaign_out_*): dial a lead,
+ * what its caller must do to an output list (campaign_out_*): dial a lead,
  * offer a lead for preview, drop an answered call, a lead's new state. The
- * engine (engine/outbound.c) turns those into DialRequests and router
- * contacts, and tells the core what happened: dial outcomes, calls that
- * reached an agent, calls that ended. The design is in campaign.c.
+ * caller turns those into dial requests and router contacts, and tells the
+ * core what happened: dial outcomes, calls that reached an agent, calls
+ * that ended. The design is in campaign.c; docs/outbound.md says what of
+ * it is built.
  *
  * Errors: functions returning int give 0 or a negative CCR_* code
  * (error.h); bad input never changes state.
@@ -44,7 +45,7 @@ int campaign_config_check(const struct campaign_config *cfg, const char **why);
  * first). A new campaign is STOPPED. Its leads, counters and pacing
  * estimates stay across changes. Returns the campaign index (>= 0), or
  * CCR_EINVAL, or CCR_ENOMEM at CAMPAIGN_MAX. `queue_ref` is an opaque
- * number the engine gives the campaign's queue (its router index):
+ * number the caller gives the campaign's queue (its router index):
  * campaigns of one queue_ref share its free agents in one pacing call. */
 int campaign_upsert(struct campaign_core *cc, uint64_t now,
                     const struct campaign_config *cfg, int queue_ref);
@@ -97,8 +98,9 @@ uint64_t campaign_next_deadline(const struct campaign_core *cc);
 
 /* ---- what happened to a dial (dial ids come from DIAL / PREVIEW) ---- */
 
-/* The engine sent the DIAL's request to the connection with `tag` (an
- * opaque owner id), or the PREVIEW's contact was made under it. */
+/* Records an opaque `tag` with the dial (the caller's owner id of the
+ * connection its request went to, or its PREVIEW contact was made
+ * under), to check later who may report its outcome. */
 int campaign_dial_tag(struct campaign_core *cc, uint64_t dial, uint32_t tag);
 /* CAMPAIGN_ENOENT for a dial that is not in flight; else *tag, *campaign. */
 int campaign_dial_get(const struct campaign_core *cc, uint64_t dial,
@@ -110,7 +112,7 @@ int campaign_preview_offered(struct campaign_core *cc, uint64_t dial);
  * the do-not-call set: the lead is DNC and the dial ends). */
 int campaign_preview_accept(struct campaign_core *cc, uint64_t now,
                             uint64_t dial);
-/* The preview did not happen (skipped by the agent, or the engine could
+/* The preview did not happen (skipped by the agent, or the caller could
  * not make its contact): the lead is due again at once, no attempt
  * counted. */
 int campaign_preview_cancel(struct campaign_core *cc, uint64_t now,
