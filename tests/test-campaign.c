@@ -106,7 +106,7 @@ static void test_progressive(void **state)
     uint64_t d[64];
     assert_true(ci >= 0);
     for (int i = 0; i < 3; i++) {
-        char id[8], num[16];
+        char id[24], num[32];
         snprintf(id, sizeof(id), "l%d", i);
         snprintf(num, sizeof(num), "+1555000%d", i);
         assert_int_equal(add(cc, T0, ci, id, num, "America/New_York"), 0);
@@ -244,7 +244,7 @@ static void test_predictive_dials_ahead(void **state)
     int ci = campaign_upsert(cc, T0, &c, 0);
     campaign_set_run(cc, T0, ci, CAMPAIGN_RUNNING);
     for (int i = 0; i < 40; i++) {
-        char id[8];
+        char id[24];
         snprintf(id, sizeof(id), "%d", i);
         add(cc, T0, ci, id, id, "UTC");
     }
@@ -473,7 +473,7 @@ static void test_million_leads(void **state)
     c.window_end_h = 17;
     int ci = campaign_upsert(cc, T0, &c, 0);
     static struct campaign_lead_spec l[BATCH];
-    static char ids[BATCH][16];
+    static char ids[BATCH][24];
     double t0 = secs();
     campaign_set_run(cc, T0, ci, CAMPAIGN_RUNNING);
     for (int b = 0; b < N / BATCH; b++) {
@@ -706,7 +706,7 @@ static void sim_init(struct sim *s, enum campaign_mode mode, unsigned agents,
     s->in_rate = in_rate;
     s->blend = blend;
     for (unsigned i = 0; i < agents; i++) {
-        char id[16];
+        char id[24];
         snprintf(id, sizeof(id), "a%u", i);
         struct router_agent_spec sp = { .id = id };
         uint32_t h;
@@ -723,7 +723,7 @@ static void sim_init(struct sim *s, enum campaign_mode mode, unsigned agents,
     int ci = campaign_upsert(s->cc, T0, &c, s->qout);
     campaign_set_run(s->cc, T0, ci, CAMPAIGN_RUNNING);
     static struct campaign_lead_spec l[1000];
-    static char ids[1000][16];
+    static char ids[1000][24];
     for (int b = 0; b < 100; b++) {
         for (int i = 0; i < 1000; i++) {
             snprintf(ids[i], sizeof(ids[i]), "%d", b * 1000 + i);
