@@ -41,7 +41,7 @@ NEED_PKGS := 1
 endif
 
 # pkg-config module -> the Debian package that provides it.
-PKGS := libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson cmocka
+PKGS := libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson icu-i18n cmocka
 pkg_deb_libuv := libuv1-dev
 pkg_deb_hiredis := libhiredis-dev
 pkg_deb_libprotobuf-c := libprotobuf-c-dev
@@ -50,6 +50,7 @@ pkg_deb_libssl := libssl-dev
 pkg_deb_libcrypto := libssl-dev
 pkg_deb_libh2o := libh2o-dev
 pkg_deb_jansson := libjansson-dev
+pkg_deb_icu-i18n := libicu-dev
 pkg_deb_cmocka := libcmocka-dev
 
 ifdef NEED_PKGS
@@ -63,8 +64,8 @@ $(error ccroute: protoc-c not found (Debian package protobuf-c-compiler); run `m
 endif
 # libh2o is H2O built on libuv (the HTTP surface runs on the engine's
 # loop); libh2o-evloop, its other build, would bring a loop of its own.
-PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson)
-PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson)
+PKG_CFLAGS := $(shell pkg-config --cflags libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson icu-i18n)
+PKG_LIBS := $(shell pkg-config --libs libuv hiredis libprotobuf-c yaml-0.1 libssl libcrypto libh2o jansson icu-i18n)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 HAVE_JEMALLOC := $(shell pkg-config --exists jemalloc && echo 1)
 endif

@@ -9,8 +9,8 @@ set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libhiredis-dev protobuf-c-compiler
 libprotobuf-c-dev libjemalloc-dev libyaml-dev libssl-dev openssl libcmocka-dev
-libh2o-dev libjansson-dev xxd redis-server redis-tools redis-sentinel gnuplot-nox
-prometheus chromium chromium-driver curl"
+libh2o-dev libjansson-dev libicu-dev xxd redis-server redis-tools redis-sentinel
+gnuplot-nox prometheus chromium chromium-driver curl"
 [ $# -gt 0 ] && PKGS="$*"
 
 missing=""

@@ -3061,6 +3061,36 @@ int router_queue_label(const struct router *r, int queue, char *buf,
     return (int)off;
 }
 
+uint32_t router_queue_free(const struct router *r, int queue, int channel)
+{
+    if (queue < 0 || (unsigned)queue >= r->nq || channel < 0 ||
+        channel >= NCH || r->queues[queue].dead)
+        return 0;
+    return r->queues[queue].apool[0][channel].n;
+}
+
+uint32_t router_queue_staffed(const struct router *r, int queue)
+{
+    if (queue < 0 || (unsigned)queue >= r->nq || r->queues[queue].dead)
+        return 0;
+    return r->queues[queue].staffed;
+}
+
+bool router_agent_free_for(const struct router *r, uint32_t agent, int queue,
+                           int channel)
+{
+    if (agent >= r->max_agents || channel < 0 || channel >= NCH)
+        return false;
+    const struct agent *a = &r->agents[agent];
+    if (!a->live || a->gone || !can_take(r, a, (unsigned)channel))
+        return false;
+    for (unsigned i = 0; i < a->nev[channel]; i++)
+        if (a->ev[channel][i].queue == (uint16_t)queue &&
+            a->ev[channel][i].tier == 0)
+            return true;
+    return false;
+}
+
 uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
 {
     (void)now;

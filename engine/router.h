@@ -169,6 +169,21 @@ int router_queue_label(const struct router *r, int queue, char *buf,
 uint32_t router_estimated_wait(const struct router *r, int queue,
                                uint64_t now);
 
+/* ---- capacity (outbound pacing, engine/campaign.h) ---- */
+
+/* Agents of configured or created queue `queue` that can take a contact
+ * of router channel `channel` right now at the queue's first level (the
+ * count of its tier-0 pool). 0 for a bad index or channel. O(1). */
+uint32_t router_queue_free(const struct router *r, int queue, int channel);
+/* Logged-in agents of `queue` at its first level, whatever their state.
+ * 0 for a bad index. O(1). */
+uint32_t router_queue_staffed(const struct router *r, int queue);
+/* Whether agent `agent` (a handle) can take a contact of `channel` in
+ * `queue` right now at the queue's first level: it is one of the
+ * router_queue_free() agents. O(the agent's pool memberships). */
+bool router_agent_free_for(const struct router *r, uint32_t agent, int queue,
+                           int channel);
+
 /* ---- testing ---- */
 
 /* Checks every invariant (no agent over capacity, no contact both queued
