@@ -769,3 +769,27 @@ void e2e_token_hex(const char *token, char out[65])
     assert_int_equal(auth_hash(token, strlen(token), h), 0);
     auth_hex_format(h, out);
 }
+
+int e2e_check_redis(const char *dir, const char *cfg_text, const char *name)
+{
+    char path[512], log[512], prog[512];
+    const char *b = getenv("CCROUTE_BUILD");
+    struct harness_proc p;
+    FILE *f;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+    if (!(f = fopen(path, "w")))
+        return -errno;
+    fputs(cfg_text, f);
+    if (fclose(f) != 0)
+        return -EIO;
+    snprintf(prog, sizeof(prog), "%s/ccrouted", b && *b ? b : "build");
+    const char *argv[] = { prog, "--config", path, "--check-config",
+                           "--check-redis", "--listen", "127.0.0.1:0",
+                           NULL };
+    if ((rc = harness_proc_start(&p, argv, log, true)) < 0)
+        return rc;
+    return harness_proc_wait(&p, 15000);
+}

@@ -223,4 +223,11 @@ struct e2e_ev_model {
 void e2e_events_check(redisContext *c, const char *tenant,
                       const struct e2e_ev_model *m, struct e2e_ev_report *r);
 
+/* `ccrouted --check-config --check-redis` on the configuration
+ * `cfg_text`, written to DIR/NAME.yaml; its stdout and stderr go to
+ * DIR/NAME.log. The listener is checked on an ephemeral port (the check
+ * binds it, and a demo may hold 7400 on this machine). Returns the exit
+ * status (15 s at most) or a negative errno. */
+int e2e_check_redis(const char *dir, const char *cfg_text, const char *name);
+
 #endif

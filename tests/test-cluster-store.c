@@ -280,26 +280,6 @@ static void restart_and_check_load(int i)
 
 /* ---- --check-config --check-redis through the seeds ---- */
 
-static int check_redis(const char *dir, const char *cfg_text,
-                       const char *name)
-{
-    char path[512], log[512];
-    snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
-    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(cfg_text, f);
-    fclose(f);
-    const char *b = getenv("CCROUTE_BUILD");
-    char prog[512];
-    snprintf(prog, sizeof(prog), "%s/ccrouted", b && *b ? b : "build");
-    const char *argv[] = { prog, "--config", path, "--check-config",
-                           "--check-redis", NULL };
-    struct harness_proc p;
-    assert_int_equal(harness_proc_start(&p, argv, log, true), 0);
-    return harness_proc_wait(&p, 15000);
-}
-
 static void test_check_redis_via_cluster(void **state)
 {
     char cfg[2048], dir[256], log[600], want[160];
@@ -312,7 +292,7 @@ static void test_check_redis_via_cluster(void **state)
     int seed = live_node(owner);
     int ports[2] = { ch.node[seed].r.port, 0 };
     config_text(cfg, sizeof(cfg), ports, 1);
-    int rc = check_redis(dir, cfg, "good");
+    int rc = e2e_check_redis(dir, cfg, "good");
     snprintf(log, sizeof(log), "%s/good.log", dir);
     snprintf(want, sizeof(want), "127.0.0.1:%d (owner of slot %u, named by "
              "cluster node 127.0.0.1:%d)", ch.node[owner].r.port, slot,
@@ -327,7 +307,7 @@ static void test_check_redis_via_cluster(void **state)
     ports[0] = harness_free_port();
     ports[1] = harness_free_port();
     config_text(cfg, sizeof(cfg), ports, 2);
-    rc = check_redis(dir, cfg, "dead");
+    rc = e2e_check_redis(dir, cfg, "dead");
     snprintf(log, sizeof(log), "%s/dead.log", dir);
     snprintf(want, sizeof(want), "no cluster node named the owner of slot "
              "%u", slot);

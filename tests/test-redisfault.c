@@ -551,26 +551,6 @@ static void test_redis_read_only(void **state)
 
 /* ---- 4: wrong password ---- */
 
-static int check_redis(const char *dir, const char *cfg_text,
-                       const char *logname)
-{
-    char path[512], log[512];
-    snprintf(path, sizeof(path), "%s/%s.yaml", dir, logname);
-    snprintf(log, sizeof(log), "%s/%s.log", dir, logname);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(cfg_text, f);
-    fclose(f);
-    const char *b = getenv("CCROUTE_BUILD");
-    char prog[512];
-    snprintf(prog, sizeof(prog), "%s/ccrouted", b && *b ? b : "build");
-    /* an ephemeral port: the check binds the listener, and 7400 may be
-     * taken by a demo running on this machine */
-    const char *argv[] = { prog, "--config", path, "--check-config",
-                           "--check-redis", "--listen", "127.0.0.1:0", NULL };
-    return harness_run(argv, log, 10000);
-}
-
 static void test_redis_wrong_password(void **state)
 {
     char cfg[2048], msg[512], dir[256], log[600];
@@ -614,7 +594,7 @@ static void test_redis_wrong_password(void **state)
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         config_text(cfg, sizeof(cfg), 600, 150, checks[i].password);
-        rc = check_redis(dir, cfg, checks[i].name);
+        rc = e2e_check_redis(dir, cfg, checks[i].name);
         snprintf(log, sizeof(log), "%s/%s.log", dir, checks[i].name);
         if (rc != checks[i].status ||
             (rc != 0 && !harness_log_contains(log, "redis authentication "

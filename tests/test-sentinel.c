@@ -386,28 +386,6 @@ static void test_redis_failover_loss_detected(void **state)
 
 /* ---- 3: --check-config --check-redis through the sentinels ---- */
 
-static int check_redis(const char *dir, const char *cfg_text,
-                       const char *name)
-{
-    char path[512], log[512];
-    snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
-    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(cfg_text, f);
-    fclose(f);
-    const char *b = getenv("CCROUTE_BUILD");
-    char prog[512];
-    snprintf(prog, sizeof(prog), "%s/ccrouted", b && *b ? b : "build");
-    /* an ephemeral port: the check binds the listener, and 7400 may be
-     * taken by a demo running on this machine */
-    const char *argv[] = { prog, "--config", path, "--check-config",
-                           "--check-redis", "--listen", "127.0.0.1:0", NULL };
-    struct harness_proc p;
-    assert_int_equal(harness_proc_start(&p, argv, log, true), 0);
-    return harness_proc_wait(&p, 15000);   /* stdout too: what it found */
-}
-
 static void test_check_redis_via_sentinels(void **state)
 {
     char cfg[2048], dir[256], log[600], want[128];
@@ -415,7 +393,7 @@ static void test_check_redis_via_sentinels(void **state)
     start_topology();
     assert_int_equal(harness_tmpdir(dir, sizeof(dir), "ccroute-chk"), 0);
     config_text(cfg, sizeof(cfg), "replicated", MASTER);
-    int rc = check_redis(dir, cfg, "good");
+    int rc = e2e_check_redis(dir, cfg, "good");
     snprintf(log, sizeof(log), "%s/good.log", dir);
     snprintf(want, sizeof(want), "127.0.0.1:%d (master " MASTER ", named by "
              "sentinel", topo.master.port);
@@ -425,7 +403,7 @@ static void test_check_redis_via_sentinels(void **state)
         fail_msg("--check-redis via the sentinels: exit %d", rc);
     }
     config_text(cfg, sizeof(cfg), "redis", "nosuchmaster");
-    rc = check_redis(dir, cfg, "unknown");
+    rc = e2e_check_redis(dir, cfg, "unknown");
     snprintf(log, sizeof(log), "%s/unknown.log", dir);
     if (rc != 1 || !harness_log_contains(log, "no sentinel named the master "
                                          "nosuchmaster", 0)) {
