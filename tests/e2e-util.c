@@ -793,3 +793,21 @@ int e2e_check_redis(const char *dir, const char *cfg_text, const char *name)
         return rc;
     return harness_proc_wait(&p, 15000);
 }
+
+int e2e_contact_until_acked(struct e2e_client *e, const char *id,
+                            const char *queue, int timeout_ms, char *msg,
+                            size_t msglen)
+{
+    long long deadline = harness_now_ms() + timeout_ms;
+    for (;;) {
+        uint64_t rid = e2e_send_contact(e, id, queue, E2E_VOICE);
+        int rc = e2e_reply_msg(e, rid, timeout_ms, msg, msglen);
+        if (rc != E2E_EC(STATE_UNAVAILABLE))
+            return rc;
+        if (e->eof)
+            return -EPIPE;
+        if (harness_now_ms() > deadline)
+            return -ETIMEDOUT;
+        harness_pause_ms(20);         /* poll interval */
+    }
+}

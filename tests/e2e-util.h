@@ -112,6 +112,15 @@ uint64_t e2e_send_contact(struct e2e_client *e, const char *id,
                           const char *queue, Ccroute__V1__Channel ch);
 int e2e_contact(struct e2e_client *e, const char *id, const char *queue,
                 Ccroute__V1__Channel ch);
+/* Sends the voice ContactArrived `id` to `queue` again and again while it
+ * is answered with the retryable STATE_UNAVAILABLE (a suspended, loading
+ * or write-refusing engine), each reply within timeout_ms, until it is
+ * acknowledged or timeout_ms have passed. 0 (Ack); another Error's code;
+ * -EPIPE when the engine closed the connection meanwhile; -ETIMEDOUT.
+ * The last Error's message in msg. */
+int e2e_contact_until_acked(struct e2e_client *e, const char *id,
+                            const char *queue, int timeout_ms, char *msg,
+                            size_t msglen);
 /* e2e_send_contact sends one attribute, "case" = id; this one sends
  * key = value. */
 uint64_t e2e_send_contact_attr(struct e2e_client *e, const char *id,

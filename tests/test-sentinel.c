@@ -165,23 +165,13 @@ static int contact_msg(struct e2e_client *c, const char *id, char *msg,
  * must stay open. */
 static void contact_until_acked(struct e2e_client *c, const char *id)
 {
-    long long deadline = harness_now_ms() + 30000;
     char msg[512];
-    for (;;) {
-        int rc = contact_msg(c, id, msg, sizeof(msg));
-        if (rc == 0)
-            return;
-        if (rc != EC(STATE_UNAVAILABLE)) {
-            harness_daemon_dump_log(&dm);
-            fail_msg("%s: %d (%s)", id, rc, msg);
-        }
-        assert_false(c->eof);
-        if (harness_now_ms() > deadline) {
-            harness_daemon_dump_log(&dm);
-            fail_msg("%s still refused: %s", id, msg);
-        }
-        harness_pause_ms(20);         /* poll interval */
+    int rc = e2e_contact_until_acked(c, id, "sales", 30000, msg, sizeof(msg));
+    if (rc != 0) {
+        harness_daemon_dump_log(&dm);
+        fail_msg("%s: %d (%s)", id, rc, msg);
     }
+    note_acked(id);
 }
 
 static bool contact_in_redis(redisContext *r, const char *id)
