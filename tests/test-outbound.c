@@ -215,7 +215,7 @@ static void test_campaign_end_to_end(void **state)
     const Ccroute__V1__CampaignStats *cs;
     uint64_t dial;
 
-    e2e_open_hello(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
     e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
     e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
@@ -321,7 +321,7 @@ static void test_bad_input(void **state)
     const Ccroute__V1__CampaignStats *cs;
     uint64_t dial;
 
-    e2e_open_hello(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
     e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
     e2e_open_hello(&other, d->port, "dlr2", E2E_ROLE(DIALER), false);
     e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
