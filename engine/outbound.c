@@ -456,7 +456,10 @@ static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
 
     memset(out, 0, sizeof(*out));
     out->free = router_queue_free(s->router, qi, ROUTER_CH_VOICE);
-    out->dialer_ok = ob->h.conn_of(ob->h.arg, cfg->dialer, &owner) != NULL;
+    /* a draining engine takes no new contacts: it starts no dial (the
+     * core starts none without its dialer, in every mode) */
+    out->dialer_ok = !s->set->draining &&
+                     ob->h.conn_of(ob->h.arg, cfg->dialer, &owner) != NULL;
     out->inbound_ok = true;
     for (unsigned b = 0; b < cfg->nblend; b++) {
         struct router_queue_stats qs;
