@@ -403,9 +403,8 @@ static void do_drop(struct outbound *ob, const struct campaign_event *e)
     cd.contact_id = l->contact;
     env.body_case = BODY(CALL_DROPPED);
     env.call_dropped = &cd;
-    /* the record is gone from the core already; the tag is the dialer's
-     * owner record, kept by dial_get until then -- ask the hook by the
-     * campaign's dialer name instead */
+    /* the core has freed the dial (and its tag) already: the dialer is
+     * found by the campaign's dialer name, as for a DialRequest */
     send_env(ob->h.conn_of(ob->h.arg, campaign_config_get(
                  ob->cc, e->campaign)->dialer, &tag), &env);
     log_info("outbound: campaign %s: call %s (lead %s) dropped: no agent "
