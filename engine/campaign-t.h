@@ -97,6 +97,14 @@ struct campaign_lead_spec {
     uint32_t attrs_len;
 };
 
+/* What recovery gives back of a lead (campaign_leads_restore). */
+struct campaign_lead_saved {
+    enum campaign_lead_state state;
+    uint32_t attempts;
+    enum campaign_outcome last;
+    uint64_t next_at;
+};
+
 /* The caller's view of agents for one campaign at one pacing call. */
 struct campaign_capacity {
     uint32_t free;                /* agents free now who could serve it */

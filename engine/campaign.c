@@ -479,6 +479,19 @@ bool campaign_dnc_has(const struct campaign_core *cc, const char *number)
     return found;
 }
 
+void campaign_dnc_each(const struct campaign_core *cc,
+                       void (*fn)(void *ctx, const char *number), void *ctx)
+{
+    for (uint32_t i = 0; i < cc->dnccap; i++)
+        if (cc->dnc[i])
+            fn(ctx, cc->dnc[i]);
+}
+
+uint32_t campaign_lead_count(const struct campaign_core *cc)
+{
+    return cc->nleads;
+}
+
 int campaign_dnc_add(struct campaign_core *cc, const char *number)
 {
     bool found;
@@ -815,9 +828,35 @@ static int leads_reserve(struct campaign_core *cc, uint32_t more)
     return 0;
 }
 
+static int leads_add(struct campaign_core *cc, uint64_t now, int campaign,
+                     const struct campaign_lead_spec *ls,
+                     const struct campaign_lead_saved *sv, size_t n,
+                     size_t *bad, const char **why);
+
 int campaign_leads_add(struct campaign_core *cc, uint64_t now, int campaign,
                        const struct campaign_lead_spec *ls, size_t n,
                        size_t *bad, const char **why)
+{
+    return leads_add(cc, now, campaign, ls, NULL, n, bad, why);
+}
+
+/* Recovery: a saved lead keeps its attempts, last outcome and state; a
+ * WAITING one its next eligible time. A lead that was ACTIVE (a dial in
+ * flight when the engine stopped) comes back WAITING with the FAILED
+ * outcome and its delay from `now`: its attempt was counted when it was
+ * dialed, and whether a person answered is not known. */
+int campaign_leads_restore(struct campaign_core *cc, uint64_t now,
+                           int campaign, const struct campaign_lead_spec *ls,
+                           const struct campaign_lead_saved *saved, size_t n,
+                           size_t *bad, const char **why)
+{
+    return leads_add(cc, now, campaign, ls, saved, n, bad, why);
+}
+
+static int leads_add(struct campaign_core *cc, uint64_t now, int campaign,
+                     const struct campaign_lead_spec *ls,
+                     const struct campaign_lead_saved *sv, size_t n,
+                     size_t *bad, const char **why)
 {
     struct campaign *c;
     size_t i;
@@ -930,13 +969,29 @@ int campaign_leads_add(struct campaign_core *cc, uint64_t now, int campaign,
     }
     for (i = 0; i < n; i++) {
         uint32_t li = base + (uint32_t)i;
+        struct lead *l = &cc->leads[li];
+        enum campaign_lead_state st = CAMPAIGN_LEAD_WAITING;
         cc->nleads++;
         lhash_put(cc, li);
         c->st.leads++;
-        cc->leads[li].state = 0;
-        c->st.in_state[CAMPAIGN_LEAD_WAITING]++;
-        cc->leads[li].state = CAMPAIGN_LEAD_WAITING;
-        lead_push(cc, li);
+        if (sv) {
+            st = sv[i].state;
+            l->attempts = sv[i].attempts;
+            l->last = (uint8_t)sv[i].last;
+            l->next_at = sv[i].next_at;
+            if (st == CAMPAIGN_LEAD_ACTIVE || st < CAMPAIGN_LEAD_WAITING ||
+                st >= CAMPAIGN_LEAD_STATES) {
+                st = CAMPAIGN_LEAD_WAITING;
+                l->last = CAMPAIGN_OUT_FAILED;
+                l->next_at = now +
+                             (uint64_t)c->cfg.retry_ms[CAMPAIGN_OUT_FAILED] *
+                                 1000;
+            }
+        }
+        c->st.in_state[st]++;
+        l->state = (uint8_t)st;
+        if (st == CAMPAIGN_LEAD_WAITING)
+            lead_push(cc, li);
     }
     return 0;
 nomem:
@@ -945,6 +1000,17 @@ nomem:
     if (why)
         *why = "out of memory";
     return CCR_ENOMEM;
+}
+
+int campaign_lead_mark_done(struct campaign_core *cc, uint32_t li)
+{
+    if (li >= cc->nleads)
+        return CAMPAIGN_ENOENT;
+    if (cc->leads[li].state == CAMPAIGN_LEAD_WAITING) {
+        cc->leads[li].last = CAMPAIGN_OUT_HUMAN;
+        lead_state(cc, li, CAMPAIGN_LEAD_DONE);
+    }
+    return 0;
 }
 
 const char *campaign_lead_id(const struct campaign_core *cc, uint32_t li)
@@ -1013,6 +1079,10 @@ static uint32_t lead_pop_due(struct campaign_core *cc, struct campaign *c,
         if (b->n)
             hdown(b->a, b->n, 0);
         bucket_rekey(cc, c, bi);
+        /* marked DONE while in its heap (campaign_lead_mark_done): the
+         * entry is stale, dropped here rather than searched for there */
+        if (cc->leads[li].state != CAMPAIGN_LEAD_WAITING)
+            continue;
         if (campaign_dnc_has(cc, lead_number(&cc->leads[li]))) {
             lead_state(cc, li, CAMPAIGN_LEAD_DNC);
             continue;

@@ -71,6 +71,18 @@ int campaign_leads_add(struct campaign_core *cc, uint64_t now, int campaign,
                        const struct campaign_lead_spec *leads, size_t n,
                        size_t *bad, const char **why);
 
+/* Recovery (engine/outbound.c): as campaign_leads_add(), each lead with
+ * its saved attempts, last outcome, state and next eligible time. A lead
+ * saved ACTIVE (its dial was in flight) comes back WAITING, last outcome
+ * FAILED, due after the FAILED delay from `now`. Emits no LEAD event. */
+int campaign_leads_restore(struct campaign_core *cc, uint64_t now,
+                           int campaign, const struct campaign_lead_spec *ls,
+                           const struct campaign_lead_saved *saved, size_t n,
+                           size_t *bad, const char **why);
+/* A restored lead's answered call survived as a router contact: the lead
+ * is DONE (it is not dialed again). CAMPAIGN_ENOENT for no such lead. */
+int campaign_lead_mark_done(struct campaign_core *cc, uint32_t lead);
+
 /* The do-not-call set: exact number strings, checked before every dial.
  * Add is idempotent; removing an absent number returns 0 with *was_there
  * false. CCR_EINVAL for an empty or too long number, CCR_ENOMEM. */
@@ -78,6 +90,11 @@ int campaign_dnc_add(struct campaign_core *cc, const char *number);
 int campaign_dnc_remove(struct campaign_core *cc, const char *number,
                         bool *was_there);
 bool campaign_dnc_has(const struct campaign_core *cc, const char *number);
+/* Calls fn for every number of the set (a full rewrite of the store). */
+void campaign_dnc_each(const struct campaign_core *cc,
+                       void (*fn)(void *ctx, const char *number), void *ctx);
+/* Leads ever added (their indexes are 0 .. count - 1). */
+uint32_t campaign_lead_count(const struct campaign_core *cc);
 
 /* Pacing. For each RUNNING campaign, highest priority first, asks the
  * engine for its capacity (`cap`, called synchronously) and decides:

@@ -50,6 +50,7 @@
 #include "encode.h"
 #include "fanout.h"
 #include "log.h"
+#include "outbound.h"
 #include "owner.h"
 #include "router.h"
 #include "tenant-t.h"
@@ -745,6 +746,10 @@ static int h_contact_arrived(struct req *q)
 
     if (build_contact_spec(q, m, &sp) < 0)
         return -1;
+    if ((m->campaign && *m->campaign) || (m->lead_id && *m->lead_id) ||
+        m->dial_id)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.campaign, "
+                        "lead_id and dial_id are set by the engine only");
     /* another principal's id: say it is taken, nothing more (no status,
      * no queue; docs/security.md) */
     if (owner_contact_check(&d->owners, s->router, q->c, sp.id) < 0)
@@ -1137,6 +1142,8 @@ static int h_stats(struct req *q)
     st.clients_in_grace = d->owners.ngrace;
     st.draining = s->set->draining;
     st.contacts_waiting = router_waiting_count(s->router);
+    if (outbound_stats(s->outbound, a, &st) < 0)
+        return req_fail(q, EC(INTERNAL), "out of memory");
     st.agents_logged_in = router_agent_count(s->router);
     st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
     if (!st.queues)
@@ -1230,6 +1237,20 @@ static int h_pong(struct req *q)
     return REPLY_DONE;
 }
 
+/* Campaign requests (outbound.h): the module answers Ack, Ack after a
+ * store barrier (its writes admitted), or Error. */
+static int h_outbound(struct req *q)
+{
+    int rc;
+    if (!q->rec && !(q->rec = rec_get(q->d)))
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    rc = outbound_request(q->s->outbound, q->c, q->env, &q->code, q->msg,
+                          sizeof(q->msg));
+    if (rc < 0)
+        return -1;
+    return rc == OUTBOUND_DURABLE ? ack_after_barrier(q) : REPLY_ACK;
+}
+
 /* ---- the table ---- */
 
 static const struct dispatch_entry dispatch_table[] = {
@@ -1255,6 +1276,15 @@ static const struct dispatch_entry dispatch_table[] = {
     [BODY(PING)] = { "Ping", h_ping, R_ANY, 0 },
     [BODY(DRAIN)] = { "Drain", h_drain, R_ADMIN, 0 },
     [BODY(PONG)] = { "Pong", h_pong, R_ANY, 0 },
+    [BODY(CAMPAIGN_UPSERT)] = { "CampaignUpsert", h_outbound, R_ADMIN, 0 },
+    [BODY(CAMPAIGN_START)] = { "CampaignStart", h_outbound, R_ADMIN, 0 },
+    [BODY(CAMPAIGN_PAUSE)] = { "CampaignPause", h_outbound, R_ADMIN, 0 },
+    [BODY(CAMPAIGN_STOP)] = { "CampaignStop", h_outbound, R_ADMIN, 0 },
+    [BODY(LEADS_ADD)] = { "LeadsAdd", h_outbound, R_ADMIN, 0 },
+    [BODY(DNC_ADD)] = { "DncAdd", h_outbound, R_ADMIN, 0 },
+    [BODY(DNC_REMOVE)] = { "DncRemove", h_outbound, R_ADMIN, 0 },
+    [BODY(DIAL_RESULT)] = { "DialResult", h_outbound, R_DIALER | R_SWITCH,
+                            0 },
 };
 
 #define TABLE_LEN (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
@@ -1628,6 +1658,8 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
         rc = router_contact_restore(s->router, q.now, &sp, arrived_at,
                                     contact_state == ROUTER_CONTACT_OFFERED ?
                                     agent_id : NULL, tag, &h);
+    if (rc == 0)
+        outbound_contact_loaded(s->outbound, m->campaign, m->lead_id);
     if (rc == 0 && h < d->ncontacts) {
         uint8_t *buf = malloc(len ? len : 1);
         side_clear(d, h);
@@ -1686,6 +1718,7 @@ void dispatch_on_role(void *arg, enum store_role role, const char *owner)
     case STORE_ROLE_OWNER:
         s->dispatch->load_ref = false;      /* the load is over */
         grace_arm(s->dispatch);             /* expiries held while away */
+        outbound_on_owner(s->outbound);     /* pacing may run */
         if (was == STORE_ROLE_SUSPENDED)
             log_info("store: %s%slease confirmed again; routing resumes",
                      tn ? tn : "", tn ? ": " : "");
@@ -1754,6 +1787,93 @@ void dispatch_snapshot(void *arg)
     if (missing)
         log_error("store: %u contacts and agents could not be written back "
                   "(out of memory)", missing);
+    outbound_snapshot(s->outbound);
+}
+
+/* ---- outbound hooks (outbound.h) ---- */
+
+static struct conn *ob_conn_of(void *arg, const char *name, uint32_t *owner)
+{
+    struct tenant *s = arg;
+    struct dispatch *d = s->dispatch;
+    uint32_t id = owner_find(&d->owners, name);
+    const struct owner_rec *o = owner_get(&d->owners, id);
+    struct conn *c;
+    if (!o || o->conn == CONN_ID_NONE ||
+        !(c = conn_lookup(s->conns, o->conn)) || !c->hello ||
+        c->tenant != s->index)
+        return NULL;
+    *owner = id;
+    return c;
+}
+
+/* The contact of an answered outbound call, as h_contact_arrived makes
+ * one: admitted first, then the router, the owner's list, Redis. */
+static int ob_contact_make(void *arg, uint32_t owner, uint8_t *buf,
+                           size_t len, int *code, char *msg, size_t msglen)
+{
+    struct tenant *s = arg;
+    struct dispatch *d = s->dispatch;
+    struct req q = { .s = s, .d = d, .now = clock_turn_us() };
+    struct router_contact_spec sp;
+    Ccroute__V1__ContactArrived *m;
+    const char *oname = tag_owner(s, owner), *pname = tag_principal(s, owner);
+    uint32_t h = UINT32_MAX;
+    int rc = -1;
+
+    m = ccroute__v1__contact_arrived__unpack(arena_allocator(s->arena), len,
+                                             buf);
+    if (!m) {
+        req_fail(&q, EC(INTERNAL), "outbound contact does not decode");
+        goto out;
+    }
+    if (build_contact_spec(&q, m, &sp) < 0)
+        goto out;
+    if ((rc = store_reserve(s->store, STORE_ADMIT_NEW,
+                            len + strlen(oname) + strlen(pname) + 2)) < 0) {
+        req_fail(&q, EC(STATE_UNAVAILABLE), "the answered call cannot be "
+                 "recorded now (%s%s%s); nothing was changed, retry later",
+                 ccr_strerror(rc), *store_why(s->store) ? ": " : "",
+                 store_why(s->store));
+        rc = -1;
+        goto out;
+    }
+    rc = router_contact_arrive(s->router, q.now, &sp, owner, &h);
+    if (rc < 0) {
+        if (drain(s, q.now, owner, NULL) < 0)
+            lost_record(s, "outbound contact");
+        contact_fail(&q, rc, &sp);
+        rc = -1;
+        goto out;
+    }
+    owner_contact_link(&d->owners, h, owner);
+    if (store_contact_arrived(s->store, sp.id, buf, len, clock_turn_wall_ms(),
+                              oname, pname) < 0)
+        log_error("contact %s: admitted but not recorded", sp.id);
+    if (h < d->ncontacts) {
+        side_set(d, h, buf, len, (int)m->channel);
+        buf = NULL;
+    }
+    if (drain(s, q.now, owner, NULL) < 0)
+        lost_record(s, "outbound contact");
+    rc = 0;
+out:
+    free(buf);
+    if (rc < 0) {
+        *code = q.code;
+        snprintf(msg, msglen, "%s", q.msg);
+    }
+    return rc;
+}
+
+static void ob_contact_end(void *arg, const char *id)
+{
+    struct tenant *s = arg;
+    uint64_t now = clock_turn_us();
+    if (router_contact_abandon(s->router, now, id) < 0)
+        return;                 /* ended by its dialer already */
+    if (drain(s, now, OWNER_NONE, NULL) < 0)
+        lost_record(s, "outbound drop");
 }
 
 /* ---- life cycle ---- */
@@ -1782,6 +1902,16 @@ struct dispatch *dispatch_new(struct tenant *s)
         .ncontacts = d->ncontacts, .agent_live = d->agent_live,
         .agents = d->agents, .nagents = d->nagents,
     };
+    {
+        struct outbound_hooks oh = {
+            .arg = s, .conn_of = ob_conn_of,
+            .contact_make = ob_contact_make, .contact_end = ob_contact_end,
+        };
+        if (!(s->outbound = outbound_new(s, &oh))) {
+            dispatch_free(d);
+            return NULL;
+        }
+    }
     uv_timer_init(s->loop, &d->grace_timer);
     d->grace_timer.data = d;
     d->grace_open = true;
@@ -1796,6 +1926,7 @@ void dispatch_close(struct dispatch *d)
         uv_close((uv_handle_t *)&d->grace_timer, NULL);
     }
     auth_gate_close(&d->gate);
+    outbound_close(d->srv->outbound);
 }
 
 void dispatch_reset(struct dispatch *d)
@@ -1814,6 +1945,8 @@ void dispatch_reset(struct dispatch *d)
     d->agent_hwm = 0;
     d->load_ref = false;
     owner_index_reset(&d->owners);
+    if (d->srv->outbound)
+        outbound_reset(d->srv->outbound);
     if (d->grace_open)
         uv_timer_stop(&d->grace_timer);
 }
@@ -1839,5 +1972,9 @@ void dispatch_free(struct dispatch *d)
         free(r);
     }
     free(d->scratch);
+    if (d->srv && d->srv->outbound) {
+        outbound_free(d->srv->outbound);
+        d->srv->outbound = NULL;
+    }
     free(d);
 }

@@ -124,6 +124,12 @@ struct store_hooks {
                          uint64_t arrived_wall_us, int contact_state,
                          const char *queue, const char *agent_id,
                          const char *owner, const char *principal);
+    /* Optional (may be NULL). Recovery of outbound objects (campaigns,
+     * do-not-call numbers, leads; engine/outbound.c), called before any
+     * agent or contact, in the order of their scores: `member` and
+     * `data` as store_outbound_put() was given them. */
+    void (*load_outbound)(void *arg, const char *member, size_t mlen,
+                          const uint8_t *data, size_t len);
     /* Optional (may be NULL). Called when this engine learns that another
      * engine has owned the tenant since this one last did: the router's
      * state is stale. The engine drops it (a fresh router, handed over

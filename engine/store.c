@@ -207,7 +207,9 @@ struct store {
     size_t load_next_off;               /* its rank */
     size_t load_rank_a, load_rank_c;    /* objects handed over: the resume
                                            point after a reconnect */
-    bool load_a_done, load_c_done;
+    size_t load_rank_o;                 /* outbound objects, loaded first */
+    bool load_a_done, load_c_done, load_o_done;
+    size_t load_ob;
     unsigned load_flying;               /* load calls awaiting a reply */
     unsigned load_gen;                  /* tags the calls of one start */
     size_t load_agents, load_contacts, load_skipped;
@@ -1560,8 +1562,9 @@ static void load_reset(struct store *s)
 {
     s->load_gen++;
     s->load_flying = 0;
-    s->load_rank_a = s->load_rank_c = 0;
-    s->load_a_done = s->load_c_done = false;
+    s->load_rank_a = s->load_rank_c = s->load_rank_o = 0;
+    s->load_a_done = s->load_c_done = s->load_o_done = false;
+    s->load_ob = 0;
     s->load_agents = s->load_contacts = s->load_skipped = 0;
     s->load_max_seq = 0;
     s->load_calls = 0;
@@ -1571,7 +1574,8 @@ static void load_reset(struct store *s)
 
 static bool load_started(const struct store *s)
 {
-    return s->loading || s->load_a_done || s->load_rank_a > 0;
+    return s->loading || s->load_o_done || s->load_rank_o > 0 ||
+           s->load_a_done || s->load_rank_a > 0;
 }
 
 static void load_send(struct store *s)
@@ -1678,6 +1682,21 @@ static size_t load_contacts(struct store *s, const redisReply *co)
     return n;
 }
 
+/* One chunk of outbound objects (member, data) to the load hook. */
+static size_t load_outbound(struct store *s, const redisReply *ob)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 2 <= ob->elements; i += 2, n++) {
+        size_t ml, dl;
+        const char *m = el(ob, i, &ml), *d = el(ob, i + 1, &dl);
+        s->load_ob++;
+        if (s->hooks.load_outbound)
+            s->hooks.load_outbound(s->hooks.arg, m, ml, (const uint8_t *)d,
+                                   dl);
+    }
+    return n;
+}
+
 /* Every object is in the router: the term is loaded, OWNER. */
 static void load_finish(struct store *s)
 {
@@ -1685,6 +1704,10 @@ static void load_finish(struct store *s)
     /* New sequences go past every loaded one (see "Arrival"). */
     if (s->load_max_seq + 1 > s->seq_base)
         s->seq_base = s->load_max_seq + 1;
+    if (s->load_ob)
+        log_info("store: tenant %s: loaded %zu outbound objects "
+                 "(campaigns, do-not-call numbers, leads)", s->cfg.tenant,
+                 s->load_ob);
     log_info("store: tenant %s: loaded %zu agents, %zu contacts in %" PRIu64
              " ms (%u calls to redis, longest %.1f ms of loop time for "
              "one)%s", s->cfg.tenant, s->load_agents, s->load_contacts,
@@ -1741,7 +1764,17 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
     }
     uint64_t t0 = now_us();
     size_t n;
-    if ((tag & 0xff) == 'a') {
+    if ((tag & 0xff) == 'o') {
+        if (!s->load_o_done) {
+            n = load_outbound(s, reply);
+            s->load_rank_o += n;
+            if (n < s->cfg.load_chunk) {
+                s->load_o_done = true;
+                s->load_next = 'a';
+                s->load_next_off = s->load_rank_a;
+            }
+        }
+    } else if ((tag & 0xff) == 'a') {
         if (!s->load_a_done) {          /* else a call past the end */
             n = load_agents(s, reply);
             s->load_rank_a += n;
@@ -1783,8 +1816,9 @@ static void start_load(struct store *s)
     s->owner_addr[0] = '\0';
     s->load_gen++;                   /* replies of a lost connection */
     s->load_flying = 0;
-    s->load_next = s->load_a_done ? 'c' : 'a';
-    s->load_next_off = s->load_a_done ? s->load_rank_c : s->load_rank_a;
+    s->load_next = !s->load_o_done ? 'o' : s->load_a_done ? 'c' : 'a';
+    s->load_next_off = !s->load_o_done ? s->load_rank_o
+                       : s->load_a_done ? s->load_rank_c : s->load_rank_a;
     s->loading = true;
     if (s->load_c_done) {            /* everything was in already */
         load_finish(s);
@@ -2520,6 +2554,51 @@ void store_flush(struct store *s)
                   s->pending_ops, s->cfg.max_pending);
     }
     barriers_fire(s, memory && !thr, 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* outbound objects (engine/outbound.c; storebatch.h, ops B and b) */
+
+int store_outbound_reserve(struct store *s, size_t ops, size_t bytes)
+{
+    int rc = store_reserve(s, STORE_ADMIT_CHANGE, 0);
+    if (rc < 0 || !s->redis)
+        return rc;
+    if (storebatch_reserve(&s->cur, bytes + ops * 26, ops * 4) < 0)
+        return STORE_ENOMEM;
+    return 0;
+}
+
+int store_outbound_put(struct store *s, const char *member, unsigned score,
+                       const void *data, size_t len)
+{
+    if (!s->redis)
+        return 0;
+    if (!s->token)
+        return STORE_ENOTOWNER;
+    if (storebatch_ob_put(s->snap ? s->snap : &s->cur, member, score, data,
+                          len) < 0)
+        return STORE_ENOMEM;
+    if (!s->snap) {
+        s->st.ops_queued++;
+        pending_update(s);
+    }
+    return 0;
+}
+
+int store_outbound_del(struct store *s, const char *member)
+{
+    if (!s->redis)
+        return 0;
+    if (!s->token)
+        return STORE_ENOTOWNER;
+    if (storebatch_ob_del(s->snap ? s->snap : &s->cur, member) < 0)
+        return STORE_ENOMEM;
+    if (!s->snap) {
+        s->st.ops_queued++;
+        pending_update(s);
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------- */

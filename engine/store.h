@@ -94,6 +94,20 @@ int store_agent_login(struct store *s, const char *agent_id,
                       const uint8_t *login, size_t len, const char *owner,
                       const char *principal);
 
+/* Outbound objects (engine/outbound.c): put (member -> data, ordered by
+ * `score` at recovery) or delete, in the current batch -- or, from inside
+ * hooks->snapshot, in the full rewrite. Borrowed; copied. 0, STORE_ENOMEM,
+ * STORE_ENOTOWNER. After store_outbound_reserve() for at least these ops
+ * and bytes they cannot fail for want of memory. Without Redis: 0,
+ * nothing kept. */
+int store_outbound_put(struct store *s, const char *member, unsigned score,
+                       const void *data, size_t len);
+int store_outbound_del(struct store *s, const char *member);
+/* Admission of an outbound change (as store_reserve(STORE_ADMIT_CHANGE,
+ * 0)) with room for `ops` puts or deletes of `bytes` member and data
+ * bytes in all. */
+int store_outbound_reserve(struct store *s, size_t ops, size_t bytes);
+
 /* Turns the router's current output list into Redis writes (state of the
  * contacts and agents it names, and one event-stream entry each). Call
  * after each router call, before router_out_clear(). `mono_now_us` and

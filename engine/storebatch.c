@@ -223,6 +223,31 @@ int storebatch_agent_state(struct storebatch *b, const char *id, int state,
     return 0;
 }
 
+/* ---- outbound objects (engine/outbound.c) ---- */
+
+int storebatch_ob_put(struct storebatch *b, const char *member,
+                      unsigned score, const void *blob, size_t len)
+{
+    if (reserve(b, 1 + slen(member) + 24 + len, 4) < 0)
+        return -1;
+    put(b, "B", 1);
+    puts_(b, member);
+    putu(b, score);
+    put(b, blob, len);
+    b->nops++;
+    return 0;
+}
+
+int storebatch_ob_del(struct storebatch *b, const char *member)
+{
+    if (reserve(b, 1 + slen(member), 2) < 0)
+        return -1;
+    put(b, "b", 1);
+    puts_(b, member);
+    b->nops++;
+    return 0;
+}
+
 int storebatch_agent_logout(struct storebatch *b, const char *id)
 {
     if (reserve(b, 1 + slen(id), 2) < 0)
@@ -759,7 +784,7 @@ const char storebatch_script[] =
     "    for _, id in ipairs(redis.call('SMEMBERS', ka)) do\n"
     "      redis.call('DEL', pa .. id)\n"
     "    end\n"
-    "    redis.call('DEL', kc, ka, p .. 'queues')\n"
+    "    redis.call('DEL', kc, ka, p .. 'queues', p .. 'ob', p .. 'ob:data')\n"
     "    i = i + 1\n"
     "  elseif op == 'e' then\n"
     "    local f = {'type', ARGV[i+1]}\n"
@@ -829,6 +854,14 @@ const char storebatch_script[] =
     "    redis.call('DEL', pa .. id)\n"
     "    redis.call('SREM', ka, id)\n"
     "    i = i + 2\n"
+    "  elseif op == 'B' then\n"
+    "    redis.call('ZADD', p .. 'ob', ARGV[i+2], ARGV[i+1])\n"
+    "    redis.call('HSET', p .. 'ob:data', ARGV[i+1], ARGV[i+3])\n"
+    "    i = i + 4\n"
+    "  elseif op == 'b' then\n"
+    "    redis.call('ZREM', p .. 'ob', ARGV[i+1])\n"
+    "    redis.call('HDEL', p .. 'ob:data', ARGV[i+1])\n"
+    "    i = i + 2\n"
     "  elseif op == 'q' then\n"
     "    redis.call('HSET', p .. 'queues', ARGV[i+1], ARGV[i+2])\n"
     "    i = i + 3\n"
@@ -891,7 +924,9 @@ const char storebatch_lease_script[] =
     "return {0, cur}\n";
 
 /* The load script, one chunk per call. KEYS: lease. ARGV: prefix, mine,
- * kind ("a" agents, "c" contacts), offset, count. Returns, flat, at most
+ * kind ("o" outbound objects, "a" agents, "c" contacts), offset, count.
+ * Outbound objects come in the order of the `ob` sorted set (score, then
+ * member): member, data. Returns, flat, at most
  * `count` objects from rank `offset` on:
  *   agents in id order (SORT ALPHA of the agents set): id, login, state,
  *   reason, since_ms, owner, principal;
@@ -922,6 +957,14 @@ const char storebatch_load_script[] =
     "                         'principal')\n"
     "    out[#out+1] = id\n"
     "    for k = 1, 6 do out[#out+1] = s(h[k]) end\n"
+    "  end\n"
+    "  return out\n"
+    "end\n"
+    "if ARGV[3] == 'o' then\n"
+    "  local ms = redis.call('ZRANGE', p .. 'ob', off, off + cnt - 1)\n"
+    "  for _, m in ipairs(ms) do\n"
+    "    out[#out+1] = m\n"
+    "    out[#out+1] = s(redis.call('HGET', p .. 'ob:data', m))\n"
     "  end\n"
     "  return out\n"
     "end\n"

@@ -26,6 +26,7 @@
  *   o id                                agent logged out
  *   e type contact agent queue ts detail   one event-stream entry
  *   q name index                        queue of the configuration
+ *   B member score data / b member      outbound object (see below)
  *   Z                                   clear the tenant's state (contacts,
  *                                       agents, queues; not the stream):
  *                                       first op of a full rewrite
@@ -101,6 +102,19 @@ int storebatch_queue(struct storebatch *b, const char *name, int index);
 /* Op Z: the first op of a full rewrite (store.c, state lost); the script
  * skips its generation check for such a batch. */
 int storebatch_clear(struct storebatch *b);
+
+/* Outbound objects (campaigns, do-not-call numbers, leads: engine/
+ * outbound.c says what the member and the data hold). One sorted set
+ * `ob` of members (score: the load order, campaigns before leads) and one
+ * hash `ob:data` of their data:
+ *
+ *   B member score data                 put (ZADD + HSET)
+ *   b member                            delete (ZREM + HDEL)
+ *
+ * Op Z clears both. */
+int storebatch_ob_put(struct storebatch *b, const char *member,
+                      unsigned score, const void *blob, size_t len);
+int storebatch_ob_del(struct storebatch *b, const char *member);
 
 /* Combined ops written by storestate_emit() (one per key and batch):
  *

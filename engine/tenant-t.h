@@ -16,6 +16,7 @@ struct arena;
 struct config;
 struct conn_set;
 struct dispatch;
+struct outbound;
 struct router;
 struct store;
 
@@ -39,6 +40,7 @@ struct tenant {
     struct router *router;          /* owned; replaced on a store reset */
     struct store *store;            /* owned */
     struct dispatch *dispatch;      /* owned */
+    struct outbound *outbound;      /* owned by dispatch (outbound.h) */
     enum store_role role;           /* the store's last report */
     bool stopping;                  /* the store is stopping (shutdown) */
     bool quiet;                     /* shutdown: no routing timer any more */

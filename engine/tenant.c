@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "config.h"
 #include "dispatch.h"
+#include "outbound.h"
 #include "log.h"
 #include "router.h"
 #include "store.h"
@@ -197,6 +198,7 @@ struct tenant *tenant_new(struct tenant_set *set, const char *name,
     hooks.snapshot = dispatch_snapshot;
     hooks.load_agent = dispatch_load_agent;
     hooks.load_contact = dispatch_load_contact;
+    hooks.load_outbound = outbound_load;
     hooks.on_reset = tenant_on_reset;
     if (!(t->store = store_new(loop, &t->scfg, t->router, &hooks))) {
         snprintf(err, errlen, "cannot create the store");

@@ -181,6 +181,13 @@ static int request(struct e2e_client *e, int body, const char *cid,
     Ccroute__V1__AgentSkill sk = CCROUTE__V1__AGENT_SKILL__INIT;
     Ccroute__V1__AgentSkill *skp = &sk;
     char *agents[1] = { (char *)aid };
+    Ccroute__V1__CampaignUpsert cu = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+    Ccroute__V1__CampaignStart cs = CCROUTE__V1__CAMPAIGN_START__INIT;
+    Ccroute__V1__LeadsAdd la = CCROUTE__V1__LEADS_ADD__INIT;
+    Ccroute__V1__DncAdd dn = CCROUTE__V1__DNC_ADD__INIT;
+    Ccroute__V1__DialResult dr = CCROUTE__V1__DIAL_RESULT__INIT;
+    Ccroute__V1__Lead lead = CCROUTE__V1__LEAD__INIT, *leadp = &lead;
+    char *nums[1] = { "+15550100" };
     int rc;
 
     env.body_case = body;
@@ -235,6 +242,39 @@ static int request(struct e2e_client *e, int body, const char *cid,
         sr.n_agents = 1;
         sr.agents = agents;
         env.stats_request = &sr;
+        break;
+    /* campaigns are the tenant's, not a principal's: only the role
+     * decides (an unknown campaign or dial after the role check) */
+    case BODY(CAMPAIGN_UPSERT):
+        cu.name = "camp";
+        cu.queue = "q1";
+        cu.dialer = "dialer-x";
+        env.campaign_upsert = &cu;
+        break;
+    case BODY(CAMPAIGN_START):
+    case BODY(CAMPAIGN_PAUSE):
+    case BODY(CAMPAIGN_STOP):
+        cs.campaign = "no-such-campaign";
+        env.campaign_start = &cs;   /* the three have the same shape */
+        break;
+    case BODY(LEADS_ADD):
+        lead.number = "+15550100";
+        lead.time_zone = "Europe/Paris";
+        la.campaign = "no-such-campaign";
+        la.leads = &leadp;
+        la.n_leads = 1;
+        env.leads_add = &la;
+        break;
+    case BODY(DNC_ADD):
+    case BODY(DNC_REMOVE):
+        dn.numbers = nums;
+        dn.n_numbers = 1;
+        env.dnc_add = &dn;          /* DncRemove has the same shape */
+        break;
+    case BODY(DIAL_RESULT):
+        dr.dial_id = 1;
+        dr.outcome = CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_BUSY;
+        env.dial_result = &dr;
         break;
     default:
         fail_msg("request: body %d", body);
@@ -291,6 +331,8 @@ struct row {
 #define F EC(FORBIDDEN)
 #define UC EC(UNKNOWN_CONTACT)
 #define IF EC(INVALID_FIELD)
+#define UCA EC(UNKNOWN_CAMPAIGN)
+#define UD EC(UNKNOWN_DIAL)
 
 static const struct row matrix[] = {
     { BODY(CONTACT_ARRIVED), "ContactArrived", OBJ_NONE,
@@ -313,6 +355,22 @@ static const struct row matrix[] = {
       { 0, 0, 0, 0, F, 0 }, { F, F, F, F, F, F } },
     { BODY(STATS_REQUEST), "StatsRequest", OBJ_AGENT,
       { 0, 0, 0, 0, 0, 0 }, { F, F, F, F, 0, 0 } },
+    { BODY(CAMPAIGN_UPSERT), "CampaignUpsert", OBJ_NONE,
+      { F, F, F, F, F, 0 }, { F, F, F, F, F, 0 } },
+    { BODY(CAMPAIGN_START), "CampaignStart", OBJ_NONE,
+      { F, F, F, F, F, UCA }, { F, F, F, F, F, UCA } },
+    { BODY(CAMPAIGN_PAUSE), "CampaignPause", OBJ_NONE,
+      { F, F, F, F, F, UCA }, { F, F, F, F, F, UCA } },
+    { BODY(CAMPAIGN_STOP), "CampaignStop", OBJ_NONE,
+      { F, F, F, F, F, UCA }, { F, F, F, F, F, UCA } },
+    { BODY(LEADS_ADD), "LeadsAdd", OBJ_NONE,
+      { F, F, F, F, F, UCA }, { F, F, F, F, F, UCA } },
+    { BODY(DNC_ADD), "DncAdd", OBJ_NONE,
+      { F, F, F, F, F, 0 }, { F, F, F, F, F, 0 } },
+    { BODY(DNC_REMOVE), "DncRemove", OBJ_NONE,
+      { F, F, F, F, F, 0 }, { F, F, F, F, F, 0 } },
+    { BODY(DIAL_RESULT), "DialResult", OBJ_NONE,
+      { UD, F, UD, F, F, F }, { UD, F, UD, F, F, F } },
 };
 
 /* Builds the object of kind `o` for principal side p (0: a, 1: b). */

@@ -148,6 +148,10 @@ static int session_client(const envelope_t *env)
         return 1;
     case CCROUTE__V1__ENVELOPE__BODY_AGENT_STATE:
     case CCROUTE__V1__ENVELOPE__BODY_STATS_REQUEST:
+    case CCROUTE__V1__ENVELOPE__BODY_CAMPAIGN_UPSERT:
+    case CCROUTE__V1__ENVELOPE__BODY_CAMPAIGN_START:
+    case CCROUTE__V1__ENVELOPE__BODY_LEADS_ADD:
+    case CCROUTE__V1__ENVELOPE__BODY_DNC_ADD:
         return 2;
     default:
         return 0;
@@ -332,6 +336,82 @@ static void envelopes(void)
     env.body_case = CCROUTE__V1__ENVELOPE__BODY_STATS_REQUEST;
     env.stats_request = &sq;
     emit("stats_request", &env);
+
+    /* Outbound campaigns (proto/README.md, "Outbound campaigns"). */
+    Ccroute__V1__CampaignUpsert cu = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+    char *blend[] = { "sales_es" };
+    cu.name = "winback";
+    cu.queue = "sales_en";
+    cu.mode = CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREDICTIVE;
+    cu.window_start_hour = 9;
+    cu.window_end_hour = 20;
+    cu.max_attempts = 4;
+    cu.retry_busy_ms = 60000;
+    cu.priority = 10;
+    cu.caller_id = "+15550000";
+    cu.dialer = "dialer-1";
+    cu.abandon_cap_bp = 300;
+    cu.n_blend_queues = 1;
+    cu.blend_queues = blend;
+    env.request_id = 20;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_CAMPAIGN_UPSERT;
+    env.campaign_upsert = &cu;
+    emit("campaign_upsert", &env);
+
+    Ccroute__V1__CampaignStart cst = CCROUTE__V1__CAMPAIGN_START__INIT;
+    cst.campaign = "winback";
+    env.request_id = 21;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_CAMPAIGN_START;
+    env.campaign_start = &cst;
+    emit("campaign_start", &env);
+
+    Ccroute__V1__Lead ld1 = CCROUTE__V1__LEAD__INIT, ld2 = CCROUTE__V1__LEAD__INIT;
+    Ccroute__V1__Lead *lds[] = { &ld1, &ld2 };
+    ld1.lead_id = "L-1";
+    ld1.number = "+15550001";
+    ld1.time_zone = "America/New_York";
+    ld1.n_attributes = 2;
+    ld1.attributes = ats;
+    ld2.number = "+33100000002";
+    ld2.time_zone = "Europe/Paris";
+    Ccroute__V1__LeadsAdd la = CCROUTE__V1__LEADS_ADD__INIT;
+    la.campaign = "winback";
+    la.n_leads = 2;
+    la.leads = lds;
+    env.request_id = 22;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_LEADS_ADD;
+    env.leads_add = &la;
+    emit("leads_add", &env);
+
+    Ccroute__V1__DncAdd dna = CCROUTE__V1__DNC_ADD__INIT;
+    char *dnums[] = { "+15550001" };
+    dna.n_numbers = 1;
+    dna.numbers = dnums;
+    env.request_id = 23;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_DNC_ADD;
+    env.dnc_add = &dna;
+    emit("dnc_add", &env);
+
+    Ccroute__V1__DialResult dres = CCROUTE__V1__DIAL_RESULT__INIT;
+    dres.dial_id = 0x1000001;
+    dres.outcome = CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN;
+    env.request_id = 24;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_DIAL_RESULT;
+    env.dial_result = &dres;
+    emit("dial_result", &env);
+
+    Ccroute__V1__DialRequest dreq = CCROUTE__V1__DIAL_REQUEST__INIT;
+    dreq.dial_id = 0x1000001;
+    dreq.campaign = "winback";
+    dreq.lead_id = "L-1";
+    dreq.number = "+15550001";
+    dreq.caller_id = "+15550000";
+    dreq.dial_timeout_ms = 30000;
+    dreq.contact_id = "ob-1-1";
+    env.request_id = 0;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_DIAL_REQUEST;
+    env.dial_request = &dreq;
+    emit("dial_request", &env);
 
     /* Engine -> client: what a client library decodes. */
     Ccroute__V1__Ack ack = CCROUTE__V1__ACK__INIT;

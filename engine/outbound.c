@@ -1,0 +1,1101 @@
+/* outbound.c -- the engine side of outbound campaigns; see outbound.h.
+ *
+ * The core (campaign.c) decides; this module connects it to the engine.
+ *
+ * Requests. CampaignUpsert, CampaignStart/Pause/Stop, LeadsAdd, DncAdd and
+ * DncRemove (admin) change the core and write what changed to the store
+ * (ops B/b of the batch, storebatch.h) after admitting the change
+ * (store_outbound_reserve): an Ack follows the store barrier, so it
+ * promises what every Ack promises under the configured durability.
+ * Everything is checked before the core is touched, so a refusal changes
+ * nothing. DialResult comes from the dialer the dial was sent to (its
+ * owner record, which survives a re-attach).
+ *
+ * Pacing. A 100 ms timer runs while a campaign runs or a dial is live,
+ * and only while the tenant is OWNER. Each turn: calls that reached an
+ * agent or ended are read back from the router (O(live dials)), then
+ * campaign_pace() asks for each campaign's capacity (capacity_cb: the
+ * queue's free agents, router_queue_free; its blend queues' statistics;
+ * whether its dialer is connected) and its output is carried out: DIAL
+ * becomes a DialRequest to the dialer connection (found by client name),
+ * DROP abandons the answered call's contact and tells the dialer
+ * (CallDropped), LEAD writes the lead to the store.
+ *
+ * An answered call (DialResult HUMAN) becomes a router contact of the
+ * campaign's queue under the dialer's owner record, through the
+ * contact_make hook: it is stored as a ContactArrived of the dialer (with
+ * campaign, lead_id and dial_id set), so the agent side survives a
+ * restart like any contact, and the dialer re-attaches it. Its id is
+ * chosen when the dial is requested (DialRequest.contact_id).
+ *
+ * Store layout (one sorted set `ob` + one hash `ob:data`, under the
+ * tenant's hash tag; score = load order):
+ *   k|<campaign>        score 0   run byte ('0','1','2') + packed
+ *                                 CampaignUpsert
+ *   n|<number>          score 1   "" (the do-not-call set)
+ *   l|<campaign>|<id>   score 2   "state attempts next_at_us last\n" +
+ *                                 packed Lead
+ * Campaign names may not hold '|'. Recovery (outbound_load) gets them in
+ * that order, before any agent or contact.
+ *
+ * Dials are not stored: a dial in flight when the engine stops is lost;
+ * its lead comes back WAITING with outcome FAILED (campaign.h,
+ * campaign_leads_restore), unless its answered call is a recovered
+ * contact (outbound_contact_loaded: DONE).
+ */
+#include "outbound.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "campaign.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "router.h"
+#include "store.h"
+#include "tenant-t.h"
+
+#define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
+#define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
+#define PACE_MS 100
+
+enum live_state { L_FREE = 0, L_RINGING, L_ANSWERED, L_TALKING };
+
+/* One dial the engine requested and has not seen end. */
+struct live {
+    uint64_t dial;
+    uint8_t state;
+    char contact[ROUTER_ID_MAX];
+};
+
+struct outbound {
+    struct tenant *s;
+    struct outbound_hooks h;
+    struct campaign_core *cc;
+    uint32_t max_dials;
+    struct live *live;            /* max_dials records */
+    uint32_t nlive;               /* used records are [0, nlive) */
+    uint64_t id_base, id_seq;     /* contact ids "ob-<base>-<seq>" */
+    /* the packed CampaignUpsert of each campaign (index), for rewriting
+     * its record when its run state changes */
+    uint8_t *cblob[CAMPAIGN_MAX];
+    size_t cblen[CAMPAIGN_MAX];
+    uint64_t first_start[CAMPAIGN_MAX];   /* wall us, 0: never started */
+    uv_timer_t timer;
+    bool timer_open, timer_on;
+    bool loading;                 /* recovery: write nothing */
+};
+
+/* ---- helpers ---- */
+
+static uint64_t wall_us(void)
+{
+    return clock_turn_wall_ms() * 1000;
+}
+
+static int fail(int *code, char *msg, size_t len, int c, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int fail(int *code, char *msg, size_t len, int c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+    *code = c;
+    return -1;
+}
+
+static bool str_ok(const char *v)
+{
+    return v && *v && strlen(v) < CAMPAIGN_ID_MAX;
+}
+
+static int camp_find(struct outbound *ob, const char *name, int *code,
+                     char *msg, size_t len)
+{
+    int ci;
+    if (!name || !*name)
+        return fail(code, msg, len, EC(MISSING_FIELD), "campaign is empty");
+    ci = campaign_find(ob->cc, name);
+    if (ci < 0)
+        return fail(code, msg, len, EC(UNKNOWN_CAMPAIGN),
+                    "unknown campaign \"%.64s\"", name);
+    return ci;
+}
+
+static struct live *live_find(struct outbound *ob, uint64_t dial)
+{
+    for (uint32_t i = 0; i < ob->nlive; i++)
+        if (ob->live[i].dial == dial)
+            return &ob->live[i];
+    return NULL;
+}
+
+static void live_drop(struct outbound *ob, struct live *l)
+{
+    *l = ob->live[--ob->nlive];
+    ob->live[ob->nlive].state = L_FREE;
+}
+
+static bool any_running(const struct outbound *ob)
+{
+    for (int i = 0; i < campaign_count(ob->cc); i++)
+        if (campaign_run_get(ob->cc, i) == CAMPAIGN_RUNNING)
+            return true;
+    return false;
+}
+
+static void timer_cb(uv_timer_t *t);
+
+/* Runs the pacing timer while there is something to pace and the tenant
+ * may route. */
+static void timer_update(struct outbound *ob)
+{
+    bool want = ob->timer_open && ob->s->role == STORE_ROLE_OWNER &&
+                (ob->nlive > 0 || any_running(ob));
+    if (want && !ob->timer_on)
+        uv_timer_start(&ob->timer, timer_cb, PACE_MS, PACE_MS);
+    else if (!want && ob->timer_on)
+        uv_timer_stop(&ob->timer);
+    ob->timer_on = want;
+}
+
+/* ---- the store records ---- */
+
+static int camp_member(char *buf, size_t len, const char *name)
+{
+    return snprintf(buf, len, "k|%s", name);
+}
+
+static int lead_member(char *buf, size_t len, const char *camp,
+                       const char *id)
+{
+    return snprintf(buf, len, "l|%s|%s", camp, id);
+}
+
+/* The campaign's record (run byte + packed CampaignUpsert). */
+static int camp_write(struct outbound *ob, int ci)
+{
+    char m[CAMPAIGN_ID_MAX + 4];
+    uint8_t *buf;
+    int rc;
+    if (ob->loading)
+        return 0;
+    buf = malloc(ob->cblen[ci] + 1);
+    if (!buf)
+        return CCR_ENOMEM;
+    buf[0] = (uint8_t)('0' + (int)campaign_run_get(ob->cc, ci));
+    memcpy(buf + 1, ob->cblob[ci], ob->cblen[ci]);
+    camp_member(m, sizeof(m), campaign_config_get(ob->cc, ci)->name);
+    rc = store_outbound_put(ob->s->store, m, 0, buf, ob->cblen[ci] + 1);
+    free(buf);
+    return rc;
+}
+
+/* The lead's record: its state line, then a packed Lead of id, number
+ * and zone followed by its attribute bytes (themselves a packed Lead of
+ * attributes only: protobuf merges the two on decoding). */
+static int lead_write(struct outbound *ob, uint32_t li)
+{
+    struct campaign_lead_info in;
+    Ccroute__V1__Lead l = CCROUTE__V1__LEAD__INIT;
+    char m[2 * CAMPAIGN_ID_MAX + 4], head[96];
+    const void *attrs;
+    uint32_t alen;
+    size_t hl, pl;
+    uint8_t *buf;
+    int rc;
+
+    if (ob->loading)
+        return 0;
+    campaign_lead_info(ob->cc, li, &in);
+    l.lead_id = (char *)campaign_lead_id(ob->cc, li);
+    l.number = (char *)campaign_lead_number(ob->cc, li);
+    l.time_zone = (char *)campaign_lead_zone(ob->cc, li);
+    attrs = campaign_lead_attrs(ob->cc, li, &alen);
+    hl = (size_t)snprintf(head, sizeof(head), "%d %u %" PRIu64 " %d\n",
+                          (int)in.state, in.attempts, in.next_at,
+                          (int)in.last);
+    pl = ccroute__v1__lead__get_packed_size(&l);
+    if (!(buf = malloc(hl + pl + alen)))
+        return CCR_ENOMEM;
+    memcpy(buf, head, hl);
+    ccroute__v1__lead__pack(&l, buf + hl);
+    if (alen)
+        memcpy(buf + hl + pl, attrs, alen);
+    lead_member(m, sizeof(m), campaign_config_get(ob->cc, in.campaign)->name,
+                l.lead_id);
+    rc = store_outbound_put(ob->s->store, m, 2, buf, hl + pl + alen);
+    free(buf);
+    return rc;
+}
+
+/* ---- configuration from the wire ---- */
+
+/* Fills *cfg from m; -1 with the Error when a field is wrong. */
+static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
+                       struct campaign_config *cfg, int *qref, int *code,
+                       char *msg, size_t len)
+{
+    struct router *r = ob->s->router;
+    const char *why = "";
+    int qi;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (!m->name || !*m->name)
+        return fail(code, msg, len, EC(MISSING_FIELD),
+                    "CampaignUpsert.name is empty");
+    if (!str_ok(m->name) || strchr(m->name, '|'))
+        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.name "
+                    "must be at most 63 bytes without '|'");
+    if (!m->queue || !*m->queue)
+        return fail(code, msg, len, EC(MISSING_FIELD),
+                    "CampaignUpsert.queue is empty");
+    qi = router_queue_find(r, m->queue);
+    if (qi < 0 || qi >= router_queue_count(r))
+        return fail(code, msg, len, EC(UNKNOWN_QUEUE), "unknown queue "
+                    "\"%.64s\" (a campaign needs a configured queue)",
+                    m->queue);
+    if (!m->dialer || !*m->dialer)
+        return fail(code, msg, len, EC(MISSING_FIELD),
+                    "CampaignUpsert.dialer is empty");
+    if (!str_ok(m->dialer) || (m->caller_id && !*m->caller_id ? false :
+                               m->caller_id && !str_ok(m->caller_id)))
+        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert."
+                    "dialer and caller_id are at most 63 bytes");
+    switch (m->mode) {
+    case CCROUTE__V1__DIAL_MODE__DIAL_MODE_UNSPECIFIED:
+    case CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE:
+        cfg->mode = CAMPAIGN_MODE_PROGRESSIVE;
+        break;
+    case CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREDICTIVE:
+        cfg->mode = CAMPAIGN_MODE_PREDICTIVE;
+        break;
+    case CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW:
+        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode: "
+                    "preview is not on the wire yet (docs/outbound.md)");
+    default:
+        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode "
+                    "%d is not a mode", (int)m->mode);
+    }
+    if (m->window_start_hour > 24 || m->window_end_hour > 24)
+        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: "
+                    "window hours are 0..24");
+    if (m->n_blend_queues > CAMPAIGN_BLEND_MAX)
+        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: at "
+                    "most %d blend_queues", CAMPAIGN_BLEND_MAX);
+    for (size_t i = 0; i < m->n_blend_queues; i++) {
+        int bq = router_queue_find(r, m->blend_queues[i]);
+        if (bq < 0 || bq >= router_queue_count(r))
+            return fail(code, msg, len, EC(UNKNOWN_QUEUE), "unknown blend "
+                        "queue \"%.64s\"", m->blend_queues[i]);
+        snprintf(cfg->blend[i], sizeof(cfg->blend[i]), "%s",
+                 m->blend_queues[i]);
+    }
+    cfg->nblend = (unsigned)m->n_blend_queues;
+    snprintf(cfg->name, sizeof(cfg->name), "%s", m->name);
+    snprintf(cfg->queue, sizeof(cfg->queue), "%s", m->queue);
+    snprintf(cfg->dialer, sizeof(cfg->dialer), "%s", m->dialer);
+    snprintf(cfg->caller_id, sizeof(cfg->caller_id), "%s",
+             m->caller_id ? m->caller_id : "");
+    cfg->max_attempts = m->max_attempts;
+    cfg->retry_ms[CAMPAIGN_OUT_BUSY] = m->retry_busy_ms;
+    cfg->retry_ms[CAMPAIGN_OUT_NO_ANSWER] = m->retry_no_answer_ms;
+    cfg->retry_ms[CAMPAIGN_OUT_MACHINE] = m->retry_machine_ms;
+    cfg->retry_ms[CAMPAIGN_OUT_FAILED] = m->retry_failed_ms;
+    cfg->retry_ms[CAMPAIGN_OUT_DROPPED] = m->retry_dropped_ms;
+    cfg->priority = m->priority;
+    cfg->abandon_cap_bp = m->abandon_cap_bp;
+    cfg->compliance_ms = m->compliance_ms;
+    cfg->dial_timeout_ms = m->dial_timeout_ms;
+    cfg->blend_margin_pct = m->blend_margin_pct;
+    campaign_config_defaults(cfg);
+    /* both 0: the default window; else exactly as given (a window may
+     * start at midnight) */
+    if (m->window_start_hour || m->window_end_hour) {
+        cfg->window_start_h = (uint8_t)m->window_start_hour;
+        cfg->window_end_h = (uint8_t)m->window_end_hour;
+    }
+    if (campaign_config_check(cfg, &why) < 0)
+        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: %s",
+                    why);
+    *qref = qi;
+    return 0;
+}
+
+/* ---- carrying out the core's output ---- */
+
+static void send_env(struct conn *c, Ccroute__V1__Envelope *env)
+{
+    if (c)
+        conn_send(c, env);
+}
+
+static void do_dial(struct outbound *ob, const struct campaign_event *e)
+{
+    const struct campaign_config *cfg = campaign_config_get(ob->cc,
+                                                            e->campaign);
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__DialRequest dr = CCROUTE__V1__DIAL_REQUEST__INIT;
+    Ccroute__V1__Lead *attrs = NULL;
+    uint32_t owner = 0, alen;
+    const void *ab;
+    struct conn *c = ob->h.conn_of(ob->h.arg, cfg->dialer, &owner);
+    struct live *l;
+
+    if (ob->nlive == ob->max_dials) {
+        /* cannot happen: the core holds at most max_dials dials */
+        log_error("outbound: dial table full; dial %" PRIu64 " fails",
+                  e->dial);
+        campaign_dial_result(ob->cc, wall_us(), e->dial, CAMPAIGN_OUT_FAILED);
+        return;
+    }
+    l = &ob->live[ob->nlive++];
+    l->dial = e->dial;
+    l->state = L_RINGING;
+    snprintf(l->contact, sizeof(l->contact), "ob-%" PRIx64 "-%" PRIu64,
+             ob->id_base, ++ob->id_seq);
+    campaign_dial_tag(ob->cc, e->dial, owner);
+    if (lead_write(ob, e->lead) < 0)
+        log_error("outbound: lead %s: its attempt could not be recorded "
+                  "(out of memory)", campaign_lead_id(ob->cc, e->lead));
+    if (!c) {
+        /* the dialer went between the capacity check and now: the dial
+         * fails at once, as the switch would say */
+        campaign_dial_result(ob->cc, wall_us(), e->dial, CAMPAIGN_OUT_FAILED);
+        return;
+    }
+    dr.dial_id = e->dial;
+    dr.campaign = (char *)cfg->name;
+    dr.lead_id = (char *)campaign_lead_id(ob->cc, e->lead);
+    dr.number = (char *)campaign_lead_number(ob->cc, e->lead);
+    dr.caller_id = (char *)cfg->caller_id;
+    dr.dial_timeout_ms = cfg->dial_timeout_ms;
+    dr.contact_id = l->contact;
+    ab = campaign_lead_attrs(ob->cc, e->lead, &alen);
+    if (alen && (attrs = ccroute__v1__lead__unpack(arena_allocator(
+                     ob->s->arena), alen, ab))) {
+        dr.attributes = attrs->attributes;
+        dr.n_attributes = attrs->n_attributes;
+    }
+    env.body_case = BODY(DIAL_REQUEST);
+    env.dial_request = &dr;
+    send_env(c, &env);
+}
+
+static void do_drop(struct outbound *ob, const struct campaign_event *e)
+{
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CallDropped cd = CCROUTE__V1__CALL_DROPPED__INIT;
+    struct live *l = live_find(ob, e->dial);
+    uint32_t tag = 0;
+    if (!l)
+        return;
+    ob->h.contact_end(ob->h.arg, l->contact);
+    cd.dial_id = e->dial;
+    cd.contact_id = l->contact;
+    env.body_case = BODY(CALL_DROPPED);
+    env.call_dropped = &cd;
+    /* the core has freed the dial (and its tag) already: the dialer is
+     * found by the campaign's dialer name, as for a DialRequest */
+    send_env(ob->h.conn_of(ob->h.arg, campaign_config_get(
+                 ob->cc, e->campaign)->dialer, &tag), &env);
+    log_info("outbound: campaign %s: call %s (lead %s) dropped: no agent "
+             "within %u ms", campaign_config_get(ob->cc, e->campaign)->name,
+             l->contact, campaign_lead_id(ob->cc, e->lead),
+             campaign_config_get(ob->cc, e->campaign)->compliance_ms);
+    live_drop(ob, l);
+}
+
+/* Carries out and forgets the core's output. Returns how many records
+ * could not be written (out of memory). */
+static unsigned out_drain(struct outbound *ob)
+{
+    unsigned lost = 0;
+    for (size_t i = 0; i < campaign_out_count(ob->cc); i++) {
+        const struct campaign_event *e = campaign_out_get(ob->cc, i);
+        switch (e->type) {
+        case CAMPAIGN_EV_DIAL:
+            do_dial(ob, e);
+            break;
+        case CAMPAIGN_EV_DROP:
+            do_drop(ob, e);
+            break;
+        case CAMPAIGN_EV_LEAD:
+            if (lead_write(ob, e->lead) < 0)
+                lost++;
+            break;
+        case CAMPAIGN_EV_PREVIEW:
+            /* preview campaigns are refused on the wire */
+            campaign_preview_cancel(ob->cc, wall_us(), e->dial, false);
+            break;
+        }
+    }
+    campaign_out_clear(ob->cc);
+    return lost;
+}
+
+/* ---- pacing ---- */
+
+static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
+{
+    struct outbound *ob = ctx;
+    struct tenant *s = ob->s;
+    const struct campaign_config *cfg = campaign_config_get(ob->cc, ci);
+    int qi = campaign_queue_ref(ob->cc, ci);
+    uint32_t owner;
+    uint64_t now = clock_turn_us();
+
+    memset(out, 0, sizeof(*out));
+    out->free = router_queue_free(s->router, qi, ROUTER_CH_VOICE);
+    /* a draining engine takes no new contacts: it starts no dial (the
+     * core starts none without its dialer, in every mode) */
+    out->dialer_ok = !s->set->draining &&
+                     ob->h.conn_of(ob->h.arg, cfg->dialer, &owner) != NULL;
+    out->inbound_ok = true;
+    for (unsigned b = 0; b < cfg->nblend; b++) {
+        struct router_queue_stats qs;
+        int bq = router_queue_find(s->router, cfg->blend[b]);
+        if (bq < 0)
+            continue;
+        router_queue_stats(s->router, bq, now, &qs);
+        out->inbound_offered += qs.offered;
+        uint32_t target = (unsigned)bq < s->cfg->router.nqueues
+                              ? s->cfg->router.queues[bq].sl_percent : 0;
+        if (qs.waiting > 0 ||
+            qs.service_level * 100.0 < (double)(target + cfg->blend_margin_pct))
+            out->inbound_ok = false;
+    }
+}
+
+/* Reads back what became of the answered calls: reached an agent
+ * (offered or assigned) or ended. O(live dials). */
+static void live_scan(struct outbound *ob, uint64_t now)
+{
+    struct router *r = ob->s->router;
+    for (uint32_t i = 0; i < ob->nlive;) {
+        struct live *l = &ob->live[i];
+        uint32_t h;
+        if (campaign_dial_get(ob->cc, l->dial, NULL, NULL, NULL) < 0) {
+            live_drop(ob, l);       /* over: timed out, failed, dropped */
+            continue;
+        }
+        if (l->state == L_ANSWERED || l->state == L_TALKING) {
+            bool there = router_contact_find(r, l->contact, &h) == 0;
+            struct router_contact_info ci;
+            if (there)
+                router_contact_info(r, h, &ci);
+            if (l->state == L_ANSWERED && there &&
+                (ci.state == ROUTER_CONTACT_OFFERED ||
+                 ci.state == ROUTER_CONTACT_ASSIGNED)) {
+                campaign_call_connected(ob->cc, now, l->dial,
+                                        ci.agent != UINT32_MAX
+                                            ? router_agent_id(r, ci.agent)
+                                            : NULL);
+                l->state = L_TALKING;
+            } else if (l->state == L_TALKING &&
+                       (!there || ci.state == ROUTER_CONTACT_COMPLETED ||
+                        ci.state == ROUTER_CONTACT_ABANDONED)) {
+                campaign_call_ended(ob->cc, now, l->dial);
+                live_drop(ob, l);
+                continue;
+            }
+        }
+        i++;
+    }
+}
+
+static void pace(struct outbound *ob)
+{
+    uint64_t now = wall_us();
+    unsigned lost;
+    live_scan(ob, now);
+    campaign_pace(ob->cc, now, capacity_cb, ob);
+    lost = out_drain(ob);
+    if (lost)
+        log_error("outbound: %u lead changes could not be recorded in Redis "
+                  "(out of memory); Redis keeps their previous state", lost);
+    arena_reset(ob->s->arena);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    struct outbound *ob = t->data;
+    if (ob->s->role != STORE_ROLE_OWNER) {
+        timer_update(ob);
+        return;
+    }
+    clock_turn_end();
+    pace(ob);
+    timer_update(ob);
+}
+
+/* ---- requests ---- */
+
+static int r_upsert(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
+                    int *code, char *msg, size_t len)
+{
+    struct campaign_config cfg;
+    int qref = -1, ci, rc;
+    size_t pl;
+    uint8_t *blob;
+
+    if (config_from(ob, m, &cfg, &qref, code, msg, len) < 0)
+        return -1;
+    ci = campaign_find(ob->cc, cfg.name);
+    if (ci < 0 && campaign_count(ob->cc) >= CAMPAIGN_MAX)
+        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
+                    "campaigns", CAMPAIGN_MAX);
+    pl = ccroute__v1__campaign_upsert__get_packed_size(m);
+    if (!(blob = malloc(pl ? pl : 1)))
+        return fail(code, msg, len, EC(INTERNAL), "out of memory");
+    ccroute__v1__campaign_upsert__pack(m, blob);
+    if (!ob->loading &&
+        (rc = store_outbound_reserve(ob->s->store, 1,
+                                     pl + 2 * CAMPAIGN_ID_MAX)) < 0) {
+        free(blob);
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
+                    "cannot be recorded now (%s); nothing was changed, "
+                    "retry later", ccr_strerror(rc));
+    }
+    ci = campaign_upsert(ob->cc, wall_us(), &cfg, qref);
+    if (ci < 0) {
+        free(blob);
+        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "campaign %s: "
+                    "%s", cfg.name, ccr_strerror(ci));
+    }
+    free(ob->cblob[ci]);
+    ob->cblob[ci] = blob;
+    ob->cblen[ci] = pl;
+    if (router_queue_staffed(ob->s->router, qref) == 0)
+        log_warn("outbound: campaign %s: no logged-in agent of queue %s "
+                 "could serve it now", cfg.name, cfg.queue);
+    if (camp_write(ob, ci) < 0)
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s "
+                    "could not be recorded (out of memory)", cfg.name);
+    return OUTBOUND_DURABLE;
+}
+
+static int r_run(struct outbound *ob, const char *name, enum campaign_run run,
+                 int *code, char *msg, size_t len)
+{
+    int ci = camp_find(ob, name, code, msg, len), rc;
+    if (ci < 0)
+        return -1;
+    if ((rc = store_outbound_reserve(ob->s->store, 1,
+                                     ob->cblen[ci] + 2 * CAMPAIGN_ID_MAX)) < 0)
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
+                    "cannot be recorded now (%s); nothing was changed, "
+                    "retry later", ccr_strerror(rc));
+    campaign_set_run(ob->cc, wall_us(), ci, run);
+    if (run == CAMPAIGN_RUNNING && !ob->first_start[ci])
+        ob->first_start[ci] = wall_us();
+    if (camp_write(ob, ci) < 0)
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s: "
+                    "its state could not be recorded (out of memory)", name);
+    timer_update(ob);
+    return OUTBOUND_DURABLE;
+}
+
+static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
+                   int *code, char *msg, size_t len)
+{
+    int ci = camp_find(ob, m->campaign, code, msg, len), rc;
+    struct campaign_lead_spec *sp;
+    size_t bad = 0, bytes = 0;
+    const char *why = "";
+    uint32_t first;
+    struct arena *a = ob->s->arena;
+
+    if (ci < 0)
+        return -1;
+    if (m->n_leads == 0)
+        return fail(code, msg, len, EC(MISSING_FIELD), "LeadsAdd.leads is "
+                    "empty");
+    if (!(sp = arena_alloc(a, m->n_leads * sizeof(*sp))))
+        return fail(code, msg, len, EC(INTERNAL), "out of memory");
+    for (size_t i = 0; i < m->n_leads; i++) {
+        const Ccroute__V1__Lead *l = m->leads[i];
+        Ccroute__V1__Lead only = CCROUTE__V1__LEAD__INIT;
+        uint8_t *ab = NULL;
+        size_t al = 0;
+        if (!l->time_zone || !*l->time_zone)
+            return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads[%zu]"
+                        ": time_zone is empty; nothing was added", i);
+        if (l->n_attributes) {
+            only.attributes = l->attributes;
+            only.n_attributes = l->n_attributes;
+            al = ccroute__v1__lead__get_packed_size(&only);
+            if (!(ab = arena_alloc(a, al)))
+                return fail(code, msg, len, EC(INTERNAL), "out of memory");
+            ccroute__v1__lead__pack(&only, ab);
+        }
+        sp[i] = (struct campaign_lead_spec){ l->lead_id, l->number,
+                                             l->time_zone, ab, (uint32_t)al };
+        bytes += al + 3 * CAMPAIGN_ID_MAX + 64;
+    }
+    if ((rc = store_outbound_reserve(ob->s->store, m->n_leads, bytes)) < 0)
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads cannot "
+                    "be recorded now (%s); nothing was added, retry later",
+                    ccr_strerror(rc));
+    first = campaign_lead_count(ob->cc);
+    rc = campaign_leads_add(ob->cc, wall_us(), ci, sp, m->n_leads, &bad,
+                            &why);
+    if (rc == CCR_ENOMEM)
+        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "LeadsAdd: %s; "
+                    "nothing was added", why);
+    if (rc < 0) {
+        const Ccroute__V1__Lead *l = m->leads[bad];
+        return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads[%zu] "
+                    "(%.64s): %s; nothing was added", bad,
+                    l->lead_id && *l->lead_id ? l->lead_id
+                    : l->number ? l->number : "", why);
+    }
+    for (uint32_t li = first; li < campaign_lead_count(ob->cc); li++)
+        if (lead_write(ob, li) < 0)
+            return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads "
+                        "were added but could not all be recorded (out of "
+                        "memory)");
+    return OUTBOUND_DURABLE;
+}
+
+static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
+                 int *code, char *msg, size_t len)
+{
+    size_t bytes = 0;
+    int rc;
+    if (n == 0)
+        return fail(code, msg, len, EC(MISSING_FIELD), "numbers is empty");
+    for (size_t i = 0; i < n; i++) {
+        if (!str_ok(nums[i]))
+            return fail(code, msg, len, EC(INVALID_FIELD), "numbers[%zu] is "
+                        "empty or longer than 63 bytes; nothing was changed",
+                        i);
+        bytes += strlen(nums[i]) + 4;
+    }
+    if ((rc = store_outbound_reserve(ob->s->store, n, bytes)) < 0)
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
+                    "cannot be recorded now (%s); nothing was changed, "
+                    "retry later", ccr_strerror(rc));
+    for (size_t i = 0; i < n; i++) {
+        char m[CAMPAIGN_ID_MAX + 4];
+        bool was;
+        rc = add ? campaign_dnc_add(ob->cc, nums[i])
+                 : campaign_dnc_remove(ob->cc, nums[i], &was);
+        if (rc < 0)
+            return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "numbers[%zu]"
+                        ": %s (the numbers before it were %s)", i,
+                        ccr_strerror(rc), add ? "added" : "removed");
+        snprintf(m, sizeof(m), "n|%s", nums[i]);
+        rc = add ? store_outbound_put(ob->s->store, m, 1, "", 0)
+                 : store_outbound_del(ob->s->store, m);
+        if (rc < 0)
+            return fail(code, msg, len, EC(STATE_UNAVAILABLE), "numbers[%zu]:"
+                        " could not be recorded (%s)", i, ccr_strerror(rc));
+    }
+    return OUTBOUND_DURABLE;
+}
+
+/* The packed ContactArrived of the answered call of live dial l. */
+static int arrived_for(struct outbound *ob, const struct live *l, int ci,
+                       uint32_t li, uint8_t **buf, size_t *blen)
+{
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    Ccroute__V1__Lead *attrs = NULL;
+    const struct campaign_config *cfg = campaign_config_get(ob->cc, ci);
+    uint32_t alen;
+    const void *ab = campaign_lead_attrs(ob->cc, li, &alen);
+
+    m.contact_id = (char *)l->contact;
+    m.channel = CCROUTE__V1__CHANNEL__CHANNEL_VOICE;
+    m.queue = (char *)cfg->queue;
+    m.customer_id = (char *)campaign_lead_number(ob->cc, li);
+    m.priority = cfg->priority;
+    if (alen && (attrs = ccroute__v1__lead__unpack(
+                     arena_allocator(ob->s->arena), alen, ab))) {
+        m.attributes = attrs->attributes;
+        m.n_attributes = attrs->n_attributes;
+    }
+    m.campaign = (char *)cfg->name;
+    m.lead_id = (char *)campaign_lead_id(ob->cc, li);
+    m.dial_id = l->dial;
+    *blen = ccroute__v1__contact_arrived__get_packed_size(&m);
+    if (!(*buf = malloc(*blen ? *blen : 1)))
+        return -1;
+    ccroute__v1__contact_arrived__pack(&m, *buf);
+    return 0;
+}
+
+static int r_result(struct outbound *ob, struct conn *c,
+                    const Ccroute__V1__DialResult *m, int *code, char *msg,
+                    size_t len)
+{
+    uint32_t tag, lead;
+    int ci, rc;
+    struct live *l;
+    uint64_t now = wall_us();
+
+    if (!m->dial_id)
+        return fail(code, msg, len, EC(MISSING_FIELD), "DialResult.dial_id "
+                    "is 0");
+    if (m->outcome < CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN ||
+        m->outcome > CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_FAILED)
+        return fail(code, msg, len, m->outcome ? EC(INVALID_FIELD)
+                    : EC(MISSING_FIELD), "DialResult.outcome %d is not an "
+                    "outcome", (int)m->outcome);
+    l = live_find(ob, m->dial_id);
+    if (!l || l->state != L_RINGING ||
+        campaign_dial_get(ob->cc, m->dial_id, &tag, &ci, &lead) < 0)
+        return fail(code, msg, len, EC(UNKNOWN_DIAL), "dial %" PRIu64 " is "
+                    "not ringing: never requested, or over", m->dial_id);
+    if (tag != c->owner)
+        return fail(code, msg, len, EC(NOT_DIALER), "dial %" PRIu64 " was "
+                    "sent to another client than this one", m->dial_id);
+    if ((rc = store_outbound_reserve(ob->s->store, 2,
+                                     4 * CAMPAIGN_ID_MAX + 128 + 4096)) < 0)
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
+                    "cannot be recorded now (%s); nothing was changed, "
+                    "retry", ccr_strerror(rc));
+    if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
+        uint8_t *buf;
+        size_t blen;
+        if (arrived_for(ob, l, ci, lead, &buf, &blen) < 0)
+            return fail(code, msg, len, EC(INTERNAL), "out of memory");
+        /* the contact first: a refusal leaves the dial ringing */
+        if (ob->h.contact_make(ob->h.arg, tag, buf, blen, code, msg, len) < 0)
+            return -1;
+        l->state = L_ANSWERED;
+    }
+    /* the outcome numbers of the wire and of the core are the same */
+    campaign_dial_result(ob->cc, now, m->dial_id,
+                         (enum campaign_outcome)m->outcome);
+    if (m->outcome != CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN)
+        live_drop(ob, l);
+    else if (lead_write(ob, lead) < 0)
+        log_error("outbound: lead %s: its answer could not be recorded",
+                  campaign_lead_id(ob->cc, lead));
+    if (out_drain(ob))
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result was "
+                    "taken but could not be recorded (out of memory)");
+    timer_update(ob);
+    return OUTBOUND_DURABLE;
+}
+
+int outbound_request(struct outbound *ob, struct conn *c,
+                     const Ccroute__V1__Envelope *env, int *code, char *msg,
+                     size_t len)
+{
+    switch (env->body_case) {
+    case BODY(CAMPAIGN_UPSERT):
+        return r_upsert(ob, env->campaign_upsert, code, msg, len);
+    case BODY(CAMPAIGN_START):
+        return r_run(ob, env->campaign_start->campaign, CAMPAIGN_RUNNING,
+                     code, msg, len);
+    case BODY(CAMPAIGN_PAUSE):
+        return r_run(ob, env->campaign_pause->campaign, CAMPAIGN_PAUSED,
+                     code, msg, len);
+    case BODY(CAMPAIGN_STOP):
+        return r_run(ob, env->campaign_stop->campaign, CAMPAIGN_STOPPED,
+                     code, msg, len);
+    case BODY(LEADS_ADD):
+        return r_leads(ob, env->leads_add, code, msg, len);
+    case BODY(DNC_ADD):
+        return r_dnc(ob, env->dnc_add->numbers, env->dnc_add->n_numbers,
+                     true, code, msg, len);
+    case BODY(DNC_REMOVE):
+        return r_dnc(ob, env->dnc_remove->numbers, env->dnc_remove->n_numbers,
+                     false, code, msg, len);
+    case BODY(DIAL_RESULT):
+        return r_result(ob, c, env->dial_result, code, msg, len);
+    default:
+        return fail(code, msg, len, EC(UNKNOWN_MESSAGE), "not a campaign "
+                    "request");
+    }
+}
+
+/* ---- statistics ---- */
+
+int outbound_stats(struct outbound *ob, struct arena *a,
+                   Ccroute__V1__Stats *st)
+{
+    int n = campaign_count(ob->cc);
+    uint64_t now = wall_us();
+    if (n == 0)
+        return 0;
+    if (!(st->campaigns = arena_alloc(a, (size_t)n * sizeof(*st->campaigns))))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        struct campaign_stats cs;
+        Ccroute__V1__CampaignStats *o = arena_alloc(a, sizeof(*o));
+        if (!o)
+            return -1;
+        campaign_stats(ob->cc, i, now, &cs);
+        ccroute__v1__campaign_stats__init(o);
+        o->campaign = (char *)campaign_config_get(ob->cc, i)->name;
+        o->run = (Ccroute__V1__CampaignRun)campaign_run_get(ob->cc, i);
+        o->leads = cs.leads;
+        o->leads_waiting = cs.in_state[CAMPAIGN_LEAD_WAITING];
+        o->leads_active = cs.in_state[CAMPAIGN_LEAD_ACTIVE];
+        o->leads_done = cs.in_state[CAMPAIGN_LEAD_DONE];
+        o->leads_exhausted = cs.in_state[CAMPAIGN_LEAD_EXHAUSTED];
+        o->leads_dnc = cs.in_state[CAMPAIGN_LEAD_DNC];
+        o->dials = cs.dials;
+        o->human = cs.outcomes[CAMPAIGN_OUT_HUMAN];
+        o->machine = cs.outcomes[CAMPAIGN_OUT_MACHINE];
+        o->busy = cs.outcomes[CAMPAIGN_OUT_BUSY];
+        o->no_answer = cs.outcomes[CAMPAIGN_OUT_NO_ANSWER];
+        o->failed = cs.outcomes[CAMPAIGN_OUT_FAILED];
+        o->dropped = cs.outcomes[CAMPAIGN_OUT_DROPPED];
+        o->connected = cs.connected;
+        o->drop_rate = cs.abandon_life;
+        o->drop_rate_window = cs.abandon_window;
+        if (ob->first_start[i] && now > ob->first_start[i])
+            o->contacts_per_hour = (double)cs.connected * 3600e6 /
+                                   (double)(now - ob->first_start[i]);
+        st->campaigns[st->n_campaigns++] = o;
+    }
+    return 0;
+}
+
+/* ---- recovery ---- */
+
+static void load_campaign(struct outbound *ob, const char *name,
+                          const uint8_t *d, size_t len)
+{
+    Ccroute__V1__CampaignUpsert *m;
+    int code, ci;
+    char msg[256];
+    if (len < 1 || !(m = ccroute__v1__campaign_upsert__unpack(
+                         arena_allocator(ob->s->arena), len - 1, d + 1))) {
+        log_warn("recovery: campaign %s does not decode; skipped", name);
+        return;
+    }
+    if (r_upsert(ob, m, &code, msg, sizeof(msg)) < 0) {
+        log_warn("recovery: campaign %s skipped: %s", name, msg);
+        return;
+    }
+    ci = campaign_find(ob->cc, m->name);
+    if (ci >= 0 && d[0] >= '0' && d[0] <= '2') {
+        enum campaign_run run = (enum campaign_run)(d[0] - '0');
+        campaign_set_run(ob->cc, wall_us(), ci, run);
+        if (run == CAMPAIGN_RUNNING)
+            ob->first_start[ci] = wall_us();
+    }
+}
+
+static void load_lead(struct outbound *ob, const char *rest,
+                      const uint8_t *d, size_t len)
+{
+    const char *bar = strchr(rest, '|');
+    char camp[CAMPAIGN_ID_MAX];
+    struct campaign_lead_saved sv;
+    struct campaign_lead_spec sp;
+    Ccroute__V1__Lead *l, only = CCROUTE__V1__LEAD__INIT;
+    const uint8_t *nl = memchr(d, '\n', len);
+    int st, last, ci;
+    unsigned att;
+    uint64_t next;
+    size_t bad, al = 0;
+    const char *why = "";
+    uint8_t *ab = NULL;
+
+    if (!bar || (size_t)(bar - rest) >= sizeof(camp) || !nl)
+        goto bad;
+    memcpy(camp, rest, (size_t)(bar - rest));
+    camp[bar - rest] = '\0';
+    if ((ci = campaign_find(ob->cc, camp)) < 0)
+        goto bad;
+    if (sscanf((const char *)d, "%d %u %" SCNu64 " %d", &st, &att, &next,
+               &last) != 4)
+        goto bad;
+    l = ccroute__v1__lead__unpack(arena_allocator(ob->s->arena),
+                                  len - (size_t)(nl + 1 - d), nl + 1);
+    if (!l)
+        goto bad;
+    if (l->n_attributes) {
+        only.attributes = l->attributes;
+        only.n_attributes = l->n_attributes;
+        al = ccroute__v1__lead__get_packed_size(&only);
+        if (!(ab = arena_alloc(ob->s->arena, al)))
+            goto bad;
+        ccroute__v1__lead__pack(&only, ab);
+    }
+    sp = (struct campaign_lead_spec){ l->lead_id, l->number, l->time_zone, ab,
+                                      (uint32_t)al };
+    sv = (struct campaign_lead_saved){ (enum campaign_lead_state)st, att,
+                                       (enum campaign_outcome)last, next };
+    if (campaign_leads_restore(ob->cc, wall_us(), ci, &sp, &sv, 1, &bad,
+                               &why) < 0) {
+        log_warn("recovery: lead %s of campaign %s skipped: %s",
+                 l->lead_id ? l->lead_id : "", camp, why);
+        return;
+    }
+    return;
+bad:
+    log_warn("recovery: a stored lead record (%.100s) does not decode; "
+             "skipped", rest);
+}
+
+void outbound_load(void *arg, const char *member, size_t mlen,
+                   const uint8_t *data, size_t len)
+{
+    struct tenant *s = arg;
+    struct outbound *ob = s->outbound;
+    char m[3 * CAMPAIGN_ID_MAX];
+
+    if (mlen < 2 || mlen >= sizeof(m) || member[1] != '|') {
+        log_warn("recovery: an outbound record of an unknown kind; skipped");
+        return;
+    }
+    memcpy(m, member, mlen);
+    m[mlen] = '\0';
+    ob->loading = true;
+    switch (m[0]) {
+    case 'k':
+        load_campaign(ob, m + 2, data, len);
+        break;
+    case 'n':
+        if (campaign_dnc_add(ob->cc, m + 2) < 0)
+            log_warn("recovery: do-not-call number %s skipped", m + 2);
+        break;
+    case 'l':
+        load_lead(ob, m + 2, data, len);
+        break;
+    default:
+        log_warn("recovery: outbound record %s of an unknown kind; skipped",
+                 m);
+    }
+    campaign_out_clear(ob->cc);
+    ob->loading = false;
+    arena_reset(s->arena);
+}
+
+void outbound_contact_loaded(struct outbound *ob, const char *campaign,
+                             const char *lead)
+{
+    int ci;
+    uint32_t li;
+    if (!campaign || !*campaign || !lead || !*lead)
+        return;
+    if ((ci = campaign_find(ob->cc, campaign)) < 0 ||
+        campaign_lead_find(ob->cc, ci, lead, &li) < 0)
+        return;
+    campaign_lead_mark_done(ob->cc, li);
+    /* written back when the tenant is OWNER (the store takes no write
+     * while it loads): out_drain at the next pacing turn */
+}
+
+void outbound_on_owner(struct outbound *ob)
+{
+    /* what recovery changed (leads found reached) goes to the store now */
+    if (campaign_out_count(ob->cc) && out_drain(ob))
+        log_error("outbound: lead changes of the recovery could not be "
+                  "recorded (out of memory)");
+    timer_update(ob);
+}
+
+static void snap_dnc(void *ctx, const char *number)
+{
+    struct outbound *ob = ctx;
+    char m[CAMPAIGN_ID_MAX + 4];
+    snprintf(m, sizeof(m), "n|%s", number);
+    if (store_outbound_put(ob->s->store, m, 1, "", 0) < 0)
+        log_error("store: do-not-call number %s could not be written back",
+                  number);
+}
+
+void outbound_snapshot(struct outbound *ob)
+{
+    unsigned missing = 0;
+    for (int ci = 0; ci < campaign_count(ob->cc); ci++)
+        if (camp_write(ob, ci) < 0)
+            missing++;
+    campaign_dnc_each(ob->cc, snap_dnc, ob);
+    for (uint32_t li = 0; li < campaign_lead_count(ob->cc); li++)
+        if (lead_write(ob, li) < 0)
+            missing++;
+    if (missing)
+        log_error("store: %u campaigns and leads could not be written back "
+                  "(out of memory)", missing);
+}
+
+/* ---- life cycle ---- */
+
+static int core_make(struct outbound *ob)
+{
+    ob->cc = campaign_core_new(0, ob->max_dials);
+    return ob->cc ? 0 : -1;
+}
+
+struct outbound *outbound_new(struct tenant *s,
+                              const struct outbound_hooks *hooks)
+{
+    struct outbound *ob = calloc(1, sizeof(*ob));
+    if (!ob)
+        return NULL;
+    ob->s = s;
+    ob->h = *hooks;
+    ob->max_dials = 4096;
+    ob->live = calloc(ob->max_dials, sizeof(*ob->live));
+    if (!ob->live || core_make(ob) < 0) {
+        outbound_free(ob);
+        return NULL;
+    }
+    /* contact ids unique across restarts: the start time, then a count */
+    ob->id_base = clock_wall_ms();
+    uv_timer_init(s->loop, &ob->timer);
+    ob->timer.data = ob;
+    ob->timer_open = true;
+    return ob;
+}
+
+void outbound_close(struct outbound *ob)
+{
+    if (ob && ob->timer_open) {
+        ob->timer_open = false;
+        ob->timer_on = false;
+        uv_close((uv_handle_t *)&ob->timer, NULL);
+    }
+}
+
+static void forget(struct outbound *ob)
+{
+    for (int i = 0; i < CAMPAIGN_MAX; i++) {
+        free(ob->cblob[i]);
+        ob->cblob[i] = NULL;
+        ob->cblen[i] = 0;
+        ob->first_start[i] = 0;
+    }
+    ob->nlive = 0;
+}
+
+void outbound_reset(struct outbound *ob)
+{
+    forget(ob);
+    campaign_core_free(ob->cc);
+    if (core_make(ob) < 0)
+        log_error("outbound: out of memory for a fresh campaign core: "
+                  "campaigns are not served until a restart");
+    if (ob->timer_on) {
+        uv_timer_stop(&ob->timer);
+        ob->timer_on = false;
+    }
+}
+
+void outbound_free(struct outbound *ob)
+{
+    if (!ob)
+        return;
+    forget(ob);
+    if (ob->cc)
+        campaign_core_free(ob->cc);
+    free(ob->live);
+    free(ob);
+}

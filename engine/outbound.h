@@ -1,0 +1,85 @@
+/* outbound.h -- the engine side of outbound campaigns (interface).
+ *
+ * One per tenant. It owns the campaign core (campaign.h), the pacing
+ * timer, and the glue between the core and the rest of the engine: the
+ * campaign requests (CampaignUpsert ... DncRemove, DialResult), the
+ * DialRequests to a campaign's dialer connection, the contact an answered
+ * call becomes, persistence of campaigns, leads and the do-not-call set
+ * through the store, their recovery, and per-campaign Stats. The design
+ * is in outbound.c; docs/outbound.md says what is built.
+ *
+ * dispatch.c reaches it through its request table (outbound_request) and
+ * a few calls (life cycle, Stats, recovery); it calls dispatch back only
+ * through the hooks it is given (no include of dispatch.h: data flows one
+ * way).
+ */
+#ifndef CCROUTE_OUTBOUND_H
+#define CCROUTE_OUTBOUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ccroute.pb-c.h"
+
+struct tenant;
+struct conn;
+struct arena;
+struct outbound;
+
+/* What outbound needs from the layer that owns connections and contacts
+ * (dispatch.c). Called on the loop thread; `arg` is hooks.arg. */
+struct outbound_hooks {
+    void *arg;
+    /* The live connection of client name `name` and its owner record id,
+     * or NULL. */
+    struct conn *(*conn_of)(void *arg, const char *name, uint32_t *owner);
+    /* Makes a router contact of the packed ContactArrived buf[0..len)
+     * (taken, freed on failure too) under owner record `owner`, stored in
+     * Redis like a ContactArrived of that owner's client. Admits the
+     * change first (nothing is done on a refusal). 0, or -1 with an
+     * ErrorCode in *code and words in msg. */
+    int (*contact_make)(void *arg, uint32_t owner, uint8_t *buf, size_t len,
+                        int *code, char *msg, size_t msglen);
+    /* Abandons the router contact `id` (an answered call dropped). */
+    void (*contact_end)(void *arg, const char *id);
+};
+
+/* NULL out of memory. The core is sized from the tenant's configuration
+ * (router.max_contacts bounds live dials). */
+struct outbound *outbound_new(struct tenant *s,
+                              const struct outbound_hooks *hooks);
+void outbound_close(struct outbound *ob);   /* its timer handle */
+void outbound_free(struct outbound *ob);
+/* The router is being replaced and the state reloaded (store on_reset):
+ * forget every campaign, lead and dial. */
+void outbound_reset(struct outbound *ob);
+
+/* Answers of outbound_request(). */
+enum { OUTBOUND_ACK = 0, OUTBOUND_DURABLE = 1 };
+
+/* One campaign request (body case of env) from c. OUTBOUND_ACK: answer
+ * Ack now; OUTBOUND_DURABLE: answer Ack after a store barrier (its writes
+ * were admitted); -1: answer Error *code with msg; nothing was changed. */
+int outbound_request(struct outbound *ob, struct conn *c,
+                     const Ccroute__V1__Envelope *env, int *code, char *msg,
+                     size_t msglen);
+
+/* Every campaign's statistics into st->campaigns (in arena a, until the
+ * reply is sent). -1 out of memory. */
+int outbound_stats(struct outbound *ob, struct arena *a,
+                   Ccroute__V1__Stats *st);
+
+/* store_hooks.load_outbound; `arg` is the struct tenant. */
+void outbound_load(void *arg, const char *member, size_t mlen,
+                   const uint8_t *data, size_t len);
+/* A recovered contact that an answered call of `campaign` to `lead`
+ * became: the lead was reached, it is DONE. */
+void outbound_contact_loaded(struct outbound *ob, const char *campaign,
+                             const char *lead);
+/* The tenant is OWNER: pacing may run (arms the timer when a campaign
+ * runs). */
+void outbound_on_owner(struct outbound *ob);
+/* Full rewrite (store hooks.snapshot): every campaign, number and lead. */
+void outbound_snapshot(struct outbound *ob);
+
+#endif

@@ -1,0 +1,433 @@
+/* test-outbound.c -- end to end: outbound campaigns on the real ccrouted
+ * and a real redis-server (tests/e2e-util.h). The test plays the admin
+ * (campaigns, leads, do-not-call), the dialer (it answers DialRequests
+ * with scripted outcomes over the real protocol) and an agent desk.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+
+#include "client.h"
+#include "e2e-util.h"
+#include "harness.h"
+
+#define EC(x) E2E_EC(x)
+
+/* Sends env: its request id, 0 on a failed send. */
+static uint64_t ccr_send(struct ccr_client *c, ccr_envelope *env)
+{
+    env->request_id = 0;
+    return ccr_client_send(c, env) < 0 ? 0 : env->request_id;
+}
+#define BODY(x) E2E_BODY(x)
+
+static void config_text(char *buf, size_t len, int redis_port,
+                        const void *arg)
+{
+    snprintf(buf, len,
+             "listen: 127.0.0.1:0\n"
+             "log_level: info\n"
+             "grace: 60s\n"
+             "redis:\n"
+             "  enabled: true\n"
+             "  port: %d\n"
+             "  tenant: ot\n"
+             "  lease: 600ms\n"
+             "routing: {offer_timeout: 60s, max_no_answer: 100}\n"
+             "skills: [sales, care]\n"
+             "queues:\n"
+             "  - name: sales\n"
+             "    skills: {sales: 1}\n"
+             "  - name: care\n"
+             "    skills: {care: 1}\n",
+             redis_port);
+}
+
+static int setup(void **state)
+{
+    return e2e_env_start(state, true, config_text, NULL);
+}
+
+static int teardown(void **state)
+{
+    return e2e_env_teardown(state);
+}
+
+/* ---- requests ---- */
+
+static int upsert(struct e2e_client *e, const char *name, const char *queue,
+                  uint32_t max_attempts, char *msg, size_t mlen)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+    uint64_t id;
+    m.name = (char *)name;
+    m.queue = (char *)queue;
+    m.dialer = "dlr";
+    m.caller_id = "+15550000";
+    m.mode = CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE;
+    m.window_start_hour = 0;
+    m.window_end_hour = 24;
+    m.max_attempts = max_attempts;
+    m.retry_busy_ms = 1;
+    m.retry_no_answer_ms = 1;
+    m.retry_failed_ms = 1;
+    m.retry_machine_ms = 1;
+    m.compliance_ms = 300;
+    env.body_case = BODY(CAMPAIGN_UPSERT);
+    env.campaign_upsert = &m;
+    if (!(id = ccr_send(e->c, &env)))
+        return -EPIPE;
+    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
+}
+
+static int run(struct e2e_client *e, int body, const char *name)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignStart m = CCROUTE__V1__CAMPAIGN_START__INIT;
+    m.campaign = (char *)name;
+    env.body_case = body;
+    /* the three messages have the same one field */
+    env.campaign_start = &m;
+    return e2e_call(e, &env, E2E_T_MS);
+}
+
+struct lead_in {
+    const char *id, *number, *zone;
+};
+
+static int leads(struct e2e_client *e, const char *camp,
+                 const struct lead_in *in, size_t n, char *msg, size_t mlen)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__LeadsAdd m = CCROUTE__V1__LEADS_ADD__INIT;
+    Ccroute__V1__Lead ls[8], *lp[8];
+    Ccroute__V1__Attribute at = CCROUTE__V1__ATTRIBUTE__INIT, *atp = &at;
+    uint64_t id;
+    at.key = "offer";
+    at.value = "winback";
+    for (size_t i = 0; i < n; i++) {
+        ccroute__v1__lead__init(&ls[i]);
+        ls[i].lead_id = (char *)in[i].id;
+        ls[i].number = (char *)in[i].number;
+        ls[i].time_zone = (char *)in[i].zone;
+        ls[i].attributes = &atp;
+        ls[i].n_attributes = 1;
+        lp[i] = &ls[i];
+    }
+    m.campaign = (char *)camp;
+    m.leads = lp;
+    m.n_leads = n;
+    env.body_case = BODY(LEADS_ADD);
+    env.leads_add = &m;
+    if (!(id = ccr_send(e->c, &env)))
+        return -EPIPE;
+    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
+}
+
+static int dnc(struct e2e_client *e, bool add, const char *number)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__DncAdd m = CCROUTE__V1__DNC_ADD__INIT;
+    char *nums[1] = { (char *)number };
+    m.numbers = nums;
+    m.n_numbers = 1;
+    env.body_case = add ? BODY(DNC_ADD) : BODY(DNC_REMOVE);
+    env.dnc_add = &m;           /* same shape as DncRemove */
+    return e2e_call(e, &env, E2E_T_MS);
+}
+
+static int result(struct e2e_client *e, uint64_t dial,
+                  Ccroute__V1__DialOutcome o, char *msg, size_t mlen)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__DialResult m = CCROUTE__V1__DIAL_RESULT__INIT;
+    uint64_t id;
+    m.dial_id = dial;
+    m.outcome = o;
+    env.body_case = BODY(DIAL_RESULT);
+    env.dial_result = &m;
+    if (!(id = ccr_send(e->c, &env)))
+        return -EPIPE;
+    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
+}
+
+#define OUT(x) CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_##x
+
+/* The next DialRequest to the dialer (fails the test after the default
+ * timeout): its dial id, lead and contact id. */
+static uint64_t next_dial(struct e2e_client *dl, char *lead, size_t llen,
+                          char *contact, size_t clen)
+{
+    ccr_envelope *env = e2e_expect(dl, BODY(DIAL_REQUEST), E2E_T_MS);
+    uint64_t id = env->dial_request->dial_id;
+    assert_string_equal(env->dial_request->caller_id, "+15550000");
+    assert_true(env->dial_request->dial_timeout_ms > 0);
+    assert_int_equal(env->dial_request->n_attributes, 1);
+    snprintf(lead, llen, "%s", env->dial_request->lead_id);
+    snprintf(contact, clen, "%s", env->dial_request->contact_id);
+    ccr_free(env);
+    return id;
+}
+
+static const Ccroute__V1__CampaignStats *camp_stats(const ccr_envelope *st,
+                                                    const char *name)
+{
+    for (size_t i = 0; i < st->stats->n_campaigns; i++)
+        if (!strcmp(st->stats->campaigns[i]->campaign, name))
+            return st->stats->campaigns[i];
+    return NULL;
+}
+
+static void accept_offer(struct e2e_client *desk, const char *cid)
+{
+    ccr_envelope *o = e2e_wait_offer(desk, cid, E2E_T_MS);
+    assert_non_null(o);
+    assert_string_equal(o->offer->agent_id, "a1");
+    /* the lead's attributes reach the agent's Offer */
+    assert_true(o->offer->n_attributes >= 1);
+    ccr_free(o);
+    assert_int_equal(e2e_simple(desk, BODY(OFFER_ACCEPTED), cid, "a1"), 0);
+}
+
+/* Leads move through attempts and outcomes; an answered call reaches the
+ * agent as an Offer; campaigns and leads survive kill -9 of the engine and
+ * dialing resumes. */
+static void test_campaign_end_to_end(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk;
+    char msg[384], lead1[64], lead2[64], c1[64], c2[64];
+    const struct lead_in in[2] = {
+        { "L1", "+15550001", "America/New_York" },
+        { "L2", "+15550002", "Europe/Paris" },
+    };
+    ccr_envelope *st;
+    const Ccroute__V1__CampaignStats *cs;
+    uint64_t dial;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", in, 2, msg, sizeof(msg)), 0);
+    /* Ack is a promise: the campaign and its two leads are in Redis */
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+
+    /* progressive, one free agent: one dial; busy, then the next one */
+    dial = next_dial(&dl, lead1, sizeof(lead1), c1, sizeof(c1));
+    assert_int_equal(result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+    dial = next_dial(&dl, lead2, sizeof(lead2), c2, sizeof(c2));
+    assert_string_not_equal(c1, c2);
+    /* answered by a person: a contact of the campaign's queue, offered
+     * to the agent at once */
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    accept_offer(&desk, c2);
+    ccr_free(e2e_expect(&dl, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->run, CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_RUNNING);
+    assert_int_equal(cs->leads, 2);
+    assert_int_equal(cs->busy, 1);
+    assert_int_equal(cs->human, 1);
+    assert_true(cs->dials >= 2);
+    ccr_free(st);
+
+    /* the lead that was busy has one attempt in Redis */
+    {
+        char key[96], v[256];
+        snprintf(key, sizeof(key), "l|c1|%s", lead1);
+        assert_true(e2e_rhget(f->r, "ccr:{ot}:ob:data", key, v, sizeof(v)));
+        assert_int_equal(atoi(strchr(v, ' ') + 1), 1);
+    }
+
+    /* crash: the campaign (running), its leads and the answered call */
+    harness_daemon_kill(d);
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    e2e_expect_log(d, "loaded 3 outbound objects", 5000);
+    assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello_retry(&dl, d->port, "dlr", E2E_ROLE(DIALER), true);
+    e2e_open_hello_retry(&desk, d->port, "desk1", E2E_ROLE(AGENT), true);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->run, CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_RUNNING);
+    assert_int_equal(cs->leads, 2);
+    /* the reached lead is done (its call is a recovered contact), the
+     * busy one waits for its next attempt */
+    assert_int_equal(cs->leads_done, 1);
+    assert_int_equal(cs->leads_waiting + cs->leads_active, 1);
+    ccr_free(st);
+
+    /* the agent is still on the answered call; when it ends, the agent is
+     * free and dialing resumes with the lead that was busy */
+    assert_int_equal(e2e_simple(&dl, BODY(CONTACT_COMPLETED), c2, NULL), 0);
+    dial = next_dial(&dl, lead2, sizeof(lead2), c1, sizeof(c1));
+    assert_string_equal(lead2, lead1);
+    assert_int_equal(result(&dl, dial, OUT(NO_ANSWER), msg, sizeof(msg)), 0);
+    dial = next_dial(&dl, lead2, sizeof(lead2), c1, sizeof(c1));
+    assert_string_equal(lead2, lead1);
+    assert_int_equal(result(&dl, dial, OUT(MACHINE), msg, sizeof(msg)), 0);
+    /* three attempts: exhausted, nothing more to dial */
+    {
+        bool exhausted = false;
+        long long t0 = harness_now_ms();
+        while (!exhausted && harness_now_ms() - t0 < E2E_T_MS) {
+            st = e2e_stats(&adm);
+            cs = camp_stats(st, "c1");
+            exhausted = cs && cs->leads_exhausted == 1;
+            ccr_free(st);
+        }
+        assert_true(exhausted);
+    }
+    assert_null(e2e_wait(&dl, BODY(DIAL_REQUEST), 0, 300));
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+}
+
+/* Bad input: each refused with a clear Error, nothing else touched. */
+static void test_bad_input(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, other, desk, sw;
+    char msg[384], lead[64], cid[64];
+    const struct lead_in nonum[2] = {
+        { "ok", "+15550009", "Asia/Tokyo" },
+        { "bad", "", "Asia/Tokyo" },
+    };
+    const struct lead_in badzone[1] = { { "z", "+15550008", "Mars/Olympus" } };
+    const struct lead_in good[1] = { { "g", "+15550007", "Europe/Paris" } };
+    ccr_envelope *st;
+    const Ccroute__V1__CampaignStats *cs;
+    uint64_t dial;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&other, d->port, "dlr2", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
+
+    /* a campaign whose queue nobody could serve: accepted, warned */
+    assert_int_equal(upsert(&adm, "c2", "care", 3, msg, sizeof(msg)), 0);
+    e2e_expect_log(d, "campaign c2: no logged-in agent", 5000);
+    assert_int_equal(upsert(&adm, "cx", "nowhere", 3, msg, sizeof(msg)),
+                     EC(UNKNOWN_QUEUE));
+    /* only the admin manages campaigns */
+    assert_int_equal(upsert(&dl, "c3", "sales", 3, msg, sizeof(msg)),
+                     EC(FORBIDDEN));
+
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "nope"),
+                     EC(UNKNOWN_CAMPAIGN));
+    assert_int_equal(leads(&adm, "nope", good, 1, msg, sizeof(msg)),
+                     EC(UNKNOWN_CAMPAIGN));
+    assert_int_equal(leads(&adm, "c2", nonum, 2, msg, sizeof(msg)),
+                     EC(INVALID_LEAD));
+    assert_non_null(strstr(msg, "no number"));
+    assert_int_equal(leads(&adm, "c2", badzone, 1, msg, sizeof(msg)),
+                     EC(INVALID_LEAD));
+    assert_non_null(strstr(msg, "time zone"));
+    /* nothing of the refused batches: the campaign only */
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 1);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c2"));
+    assert_int_equal(cs->leads, 0);
+    ccr_free(st);
+
+    assert_int_equal(result(&dl, 12345, OUT(BUSY), msg, sizeof(msg)),
+                     EC(UNKNOWN_DIAL));
+    /* the engine's fields of ContactArrived are not the client's */
+    {
+        ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+        m.contact_id = "x1";
+        m.queue = "sales";
+        m.campaign = "c2";
+        env.body_case = BODY(CONTACT_ARRIVED);
+        env.contact_arrived = &m;
+        assert_int_equal(e2e_call(&sw, &env, E2E_T_MS), EC(INVALID_FIELD));
+    }
+
+    /* do-not-call: a listed number is never dialed */
+    assert_int_equal(dnc(&adm, true, "+15550007"), 0);
+    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data n|+15550007"),
+                     1);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    const struct lead_in two[2] = {
+        { "d", "+15550007", "Europe/Paris" },
+        { "e", "+15550006", "Europe/Paris" },
+    };
+    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+    assert_string_equal(lead, "e");
+    /* a result from another dialer than the one asked: refused, the dial
+     * is untouched and its own dialer's result is taken */
+    assert_int_equal(result(&other, dial, OUT(BUSY), msg, sizeof(msg)),
+                     EC(NOT_DIALER));
+    assert_int_equal(result(&dl, dial, OUT(FAILED), msg, sizeof(msg)), 0);
+    /* twice: the dial is over */
+    assert_int_equal(result(&dl, dial, OUT(FAILED), msg, sizeof(msg)),
+                     EC(UNKNOWN_DIAL));
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads_dnc, 1);
+    assert_int_equal(cs->failed, 1);
+    assert_int_equal(cs->busy, 0);
+    ccr_free(st);
+
+    /* an answered call that no agent takes within the compliance time is
+     * dropped: the dialer is told (the failed lead is retried at once) */
+    dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+    assert_int_equal(e2e_agent_state(&desk, "a1",
+                                     CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
+                                     "break"), 0);
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    {
+        ccr_envelope *cd = e2e_expect(&dl, BODY(CALL_DROPPED), E2E_T_MS);
+        assert_int_equal(cd->call_dropped->dial_id, dial);
+        assert_string_equal(cd->call_dropped->contact_id, cid);
+        ccr_free(cd);
+    }
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->dropped, 1);
+    assert_true(cs->drop_rate > 0.99);
+    ccr_free(st);
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&other);
+    e2e_close(&desk);
+    e2e_close(&sw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_campaign_end_to_end, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
