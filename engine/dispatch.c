@@ -1136,6 +1136,9 @@ static int h_stats(struct req *q)
     st.quota_refusals = d->owners.quota_refusals;
     st.clients_in_grace = d->owners.ngrace;
     st.draining = s->set->draining;
+    st.config_generation = s->set->reload.generation;
+    st.config_reload_error = s->set->reload.last_error;
+    st.config_reload_at_ms = s->set->reload.last_at_ms;
     st.contacts_waiting = router_waiting_count(s->router);
     st.agents_logged_in = router_agent_count(s->router);
     st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
@@ -1211,6 +1214,26 @@ static int h_drain(struct req *q)
     return REPLY_ACK;
 }
 
+/* ConfigReload: the server's reload (tenant_set.reload_run, reload.h),
+ * for the whole engine, answered Ack or an Error carrying its reason.
+ * Nothing of the running work is touched either way. */
+static int h_config_reload(struct req *q)
+{
+    struct tenant_set *set = q->s->set;
+    char msg[RELOAD_MSG_MAX];
+    int rc;
+    if (!set->reload_run)
+        return req_fail(q, EC(CONFIG_NOT_RELOADABLE), "this engine cannot "
+                        "reload its configuration");
+    log_info("reload: requested by %s (conn #%08x)", q->c->name, q->c->id);
+    rc = set->reload_run(set->reload_arg, msg, sizeof(msg));
+    if (rc == RELOAD_EINVALID)
+        return req_fail(q, EC(CONFIG_INVALID), "%s", msg);
+    if (rc < 0)
+        return req_fail(q, EC(CONFIG_NOT_RELOADABLE), "%s", msg);
+    return REPLY_ACK;
+}
+
 /* Ping: answered with a Pong of the same request id, nothing else. Pong
  * (a desk answering the engine's Ping) needs no answer: its arrival alone
  * renewed the connection's deadlines in conn.c. */
@@ -1254,6 +1277,7 @@ static const struct dispatch_entry dispatch_table[] = {
     [BODY(STATS_REQUEST)] = { "StatsRequest", h_stats, R_ANY, 0 },
     [BODY(PING)] = { "Ping", h_ping, R_ANY, 0 },
     [BODY(DRAIN)] = { "Drain", h_drain, R_ADMIN, 0 },
+    [BODY(CONFIG_RELOAD)] = { "ConfigReload", h_config_reload, R_ADMIN, 0 },
     [BODY(PONG)] = { "Pong", h_pong, R_ANY, 0 },
 };
 

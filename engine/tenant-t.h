@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "reload-t.h"
 #include "store-t.h"
 
 struct arena;
@@ -68,6 +69,11 @@ struct tenant_set {
                                        this many of them at a time */
     bool draining;                  /* Drain or shutdown: new contacts are
                                        refused, the rest goes on */
+    struct reload_status reload;    /* the configuration's generation and
+                                       the last reload (reload.h) */
+    reload_cb reload_run;           /* ConfigReload: registered by the
+                                       server (NULL: none) */
+    void *reload_arg;
 };
 
 #endif
