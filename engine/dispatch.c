@@ -49,6 +49,7 @@
 #include "conn.h"
 #include "encode.h"
 #include "fanout.h"
+#include "lathist.h"
 #include "log.h"
 #include "owner.h"
 #include "router.h"
@@ -91,6 +92,7 @@ struct barrier_rec {
     struct tenant *srv;
     uint32_t conn_id;         /* an id, never a pointer: it may have gone */
     uint64_t request_id;
+    uint64_t read_us;             /* the turn that read the request */
     struct fanout_assigned as;    /* send ContactAssigned first */
 };
 
@@ -392,8 +394,12 @@ static void barrier_cb(void *arg, int status)
         fanout_send_assigned(&s->dispatch->fan, &rec->as);
     c = conn_lookup(s->conns, rec->conn_id);
     if (c) {
-        if (status == 0)
+        if (status == 0) {
+            uint64_t t = clock_mono_us();
             conn_send_ack(c, rec->request_id);
+            lathist_observe(&s->set->ack_latency,
+                            t > rec->read_us ? t - rec->read_us : 0);
+        }
         else
             conn_send_error(c, rec->request_id, EC(STATE_UNAVAILABLE),
                             "the change could not be made durable: %s%s%s; "
@@ -417,6 +423,7 @@ static int ack_after_barrier(struct req *q)
         return req_fail(q, EC(INTERNAL), "no admission before the change");
     rec->conn_id = q->c->id;
     rec->request_id = q->id;
+    rec->read_us = q->now;
     rc = store_barrier(q->s->store, barrier_cb, rec);
     if (rc < 0) {
         log_error("request %llu: barrier refused after admission: %s",
@@ -1357,8 +1364,11 @@ void dispatch_frame(struct tenant *s, struct conn *c, const uint8_t *payload,
         rec_put(q.d, q.rec);
     if (rc < 0)
         conn_send_error(c, q.id, q.code, "%s", q.msg);
-    else if (rc == REPLY_ACK)
+    else if (rc == REPLY_ACK) {
+        uint64_t t = clock_mono_us();
         conn_send_ack(c, q.id);
+        lathist_observe(&s->set->ack_latency, t > q.now ? t - q.now : 0);
+    }
     arena_reset(s->arena);
 }
 

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "lathist.h"
 #include "router.h"
 #include "server-t.h"
 #include "store.h"
@@ -394,6 +395,46 @@ static void m_store(FILE *f, const struct server *s)
 }
 #undef TSCALAR
 
+/* ---- latency and reload ---- */
+
+/* A Prometheus histogram: cumulative `le` buckets in seconds (the bounds
+ * are whole microseconds, written exactly), _sum in seconds, _count. */
+static void histogram(FILE *f, const char *name, const char *help,
+                      const struct lathist *h)
+{
+    uint64_t cum = 0;
+    family(f, name, "histogram", help);
+    for (unsigned i = 0; i < LATHIST_NBOUNDS; i++) {
+        uint64_t b = lathist_bounds_us[i];
+        cum += h->bucket[i];
+        fprintf(f, "%s_bucket{le=\"%" PRIu64 ".%06u\"} %" PRIu64 "\n", name,
+                b / 1000000, (unsigned)(b % 1000000), cum);
+    }
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+    fprintf(f, "%s_sum %" PRIu64 ".%06u\n", name, h->sum_us / 1000000,
+            (unsigned)(h->sum_us % 1000000));
+    fprintf(f, "%s_count %" PRIu64 "\n", name, h->count);
+}
+
+static void m_latency(FILE *f, const struct server *s)
+{
+    const struct tenant_set *ts = &s->tenants;
+    histogram(f, "ccroute_routing_latency_seconds", "From a contact's "
+              "arrival to each Offer made for it", &ts->routing_latency);
+    histogram(f, "ccroute_ack_latency_seconds", "From the loop turn that "
+              "read a request to its Ack queued for the client (with "
+              "durability redis: after Redis confirmed)", &ts->ack_latency);
+    scalar(f, "ccroute_config_generation", "gauge", "Configuration "
+           "generation: 1 at start, +1 per applied reload",
+           ts->reload.generation);
+    family(f, "ccroute_config_reloads_total", "counter",
+           "Configuration reloads (SIGHUP, ConfigReload), by outcome");
+    fprintf(f, "ccroute_config_reloads_total{result=\"applied\"} %" PRIu64
+            "\n", ts->reload.applied);
+    fprintf(f, "ccroute_config_reloads_total{result=\"refused\"} %" PRIu64
+            "\n", ts->reload.refused);
+}
+
 static void m_http(FILE *f, const struct http_stats *hs)
 {
     static const char *const cls[] = { NULL, NULL, "2xx", "3xx", "4xx",
@@ -424,6 +465,7 @@ int metrics_write(FILE *f, const struct server *s,
     m_agents(f, s, now);
     m_connections(f, s);
     m_store(f, s);
+    m_latency(f, s);
     if (hs)
         m_http(f, hs);
     return ferror(f) ? -1 : 0;

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "lathist-t.h"
 #include "reload-t.h"
 #include "store-t.h"
 
@@ -71,6 +72,10 @@ struct tenant_set {
                                        refused, the rest goes on */
     struct reload_status reload;    /* the configuration's generation and
                                        the last reload (reload.h) */
+    /* /metrics histograms (docs/http.md), every tenant together: a
+     * contact's arrival -> each Offer made for it; the loop turn that read
+     * a request -> its Ack queued for the client */
+    struct lathist routing_latency, ack_latency;
     reload_cb reload_run;           /* ConfigReload: registered by the
                                        server (NULL: none) */
     void *reload_arg;
