@@ -165,7 +165,7 @@ static void test_sighup_applies(void **state)
 {
     struct e2e_env *f = *state;
     struct e2e_client sw = { 0 };
-    e2e_open_hello(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
     make_work(&sw);
     assert_int_equal(generation(&sw, NULL, 0), 1);
 
@@ -193,8 +193,8 @@ static void test_request_all_or_nothing(void **state)
     struct e2e_env *f = *state;
     struct e2e_client sw = { 0 }, adm = { 0 };
     char msg[512], err[512];
-    e2e_open_hello(&sw, f->d.port, "sw", ROLE(SWITCH), false);
-    e2e_open_hello(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
     make_work(&sw);
 
     /* a switch may not reload */
@@ -272,7 +272,7 @@ static void test_log_reopen(void **state)
     assert_int_equal(e2e_env_start(&st, true, config_cb, top), 0);
     struct e2e_env *f = st;
     struct e2e_client sw = { 0 };
-    e2e_open_hello(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
     assert_true(harness_log_contains(path, "listening on", E2E_T_MS));
 
     assert_int_equal(rename(path, old), 0);
