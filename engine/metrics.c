@@ -315,6 +315,25 @@ static void m_connections(FILE *f, const struct server *s)
     }
 }
 
+/* A Prometheus histogram: cumulative `le` buckets in seconds (the bounds
+ * are whole microseconds, written exactly), _sum in seconds, _count. */
+static void histogram(FILE *f, const char *name, const char *help,
+                      const struct lathist *h)
+{
+    uint64_t cum = 0;
+    family(f, name, "histogram", help);
+    for (unsigned i = 0; i < LATHIST_NBOUNDS; i++) {
+        uint64_t b = lathist_bounds_us[i];
+        cum += h->bucket[i];
+        fprintf(f, "%s_bucket{le=\"%" PRIu64 ".%06u\"} %" PRIu64 "\n", name,
+                b / 1000000, (unsigned)(b % 1000000), cum);
+    }
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+    fprintf(f, "%s_sum %" PRIu64 ".%06u\n", name, h->sum_us / 1000000,
+            (unsigned)(h->sum_us % 1000000));
+    fprintf(f, "%s_count %" PRIu64 "\n", name, h->count);
+}
+
 /* ---- store ---- */
 
 /* One family of a store counter: a sample per tenant (`st` names the
@@ -392,29 +411,22 @@ static void m_store(FILE *f, const struct server *s)
     TSCALAR("ccroute_redis_records_failed_total", "counter", "Router "
            "changes the store could not record (out of memory)",
            st->records_failed);
+    {
+        struct lathist rtt = { { 0 }, 0, 0 };
+        for (unsigned i = 0; i < ts->n; i++) {
+            for (unsigned b = 0; b <= LATHIST_NBOUNDS; b++)
+                rtt.bucket[b] += sts[i].batch_rtt.bucket[b];
+            rtt.count += sts[i].batch_rtt.count;
+            rtt.sum_us += sts[i].batch_rtt.sum_us;
+        }
+        histogram(f, "ccroute_redis_batch_round_trip_seconds", "From a "
+                  "write batch handed to hiredis to Redis confirming it, "
+                  "every tenant together", &rtt);
+    }
 }
 #undef TSCALAR
 
 /* ---- latency and reload ---- */
-
-/* A Prometheus histogram: cumulative `le` buckets in seconds (the bounds
- * are whole microseconds, written exactly), _sum in seconds, _count. */
-static void histogram(FILE *f, const char *name, const char *help,
-                      const struct lathist *h)
-{
-    uint64_t cum = 0;
-    family(f, name, "histogram", help);
-    for (unsigned i = 0; i < LATHIST_NBOUNDS; i++) {
-        uint64_t b = lathist_bounds_us[i];
-        cum += h->bucket[i];
-        fprintf(f, "%s_bucket{le=\"%" PRIu64 ".%06u\"} %" PRIu64 "\n", name,
-                b / 1000000, (unsigned)(b % 1000000), cum);
-    }
-    fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
-    fprintf(f, "%s_sum %" PRIu64 ".%06u\n", name, h->sum_us / 1000000,
-            (unsigned)(h->sum_us % 1000000));
-    fprintf(f, "%s_count %" PRIu64 "\n", name, h->count);
-}
 
 static void m_latency(FILE *f, const struct server *s)
 {

@@ -657,6 +657,11 @@ static void test_metrics_equal_stats(void **state)
                                      "ccroute_routing_latency_seconds"), 2);
     assert_true(histogram_count(m.body, "ccroute_ack_latency_seconds") >= 10);
     assert_int_equal(metric(m.body, "ccroute_config_generation"), 1);
+    /* one round trip per confirmed write batch */
+    assert_true(histogram_count(m.body,
+                                "ccroute_redis_batch_round_trip_seconds") ==
+                metric(m.body, "ccroute_redis_batches_confirmed_total"));
+    assert_true(metric(m.body, "ccroute_redis_batches_confirmed_total") > 0);
 
     /* frames: one more request between two scrapes is one more frame */
     ccr_free(st2);
