@@ -243,8 +243,9 @@ static void reload_commit(struct config *o, struct config *n,
         *a = *b;
     }
     if (tokens_differ(&o->auth, &n->auth)) {
-        SAY(" tokens %u -> %u, certificates %u -> %u", o->auth.ntokens,
-            n->auth.ntokens, o->auth.ncerts, n->auth.ncerts);
+        SAY(" tokens replaced (%u tokens, %u certificates; were %u, %u)",
+            n->auth.ntokens, n->auth.ncerts, o->auth.ntokens,
+            o->auth.ncerts);
         struct auth_token *tk = o->auth.tokens;
         unsigned ntk = o->auth.ntokens;
         struct auth_cert *ce = o->auth.certs;

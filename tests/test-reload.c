@@ -11,6 +11,9 @@
  * new max_wait + overflow moves the waiting contact) and in Stats
  * (config_generation). A file that does not load and a file that adds a
  * queue are refused whole: generation, behaviour and the queue set stay.
+ * A token rotation: the old token is refused from the reload on, the new
+ * one accepted, a session opened with the old one goes on; a principal
+ * added is refused. SIGUSR1 after a rename: the log goes to a new file.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -290,6 +293,97 @@ static void test_log_reopen(void **state)
     harness_rm_rf(dir);
 }
 
+/* ---- principals ---- */
+
+#define TOK_ADM "reload-admin-token-0123456789"
+#define TOK_SW1 "reload-switch-token-one-0123"
+#define TOK_SW2 "reload-switch-token-two-4567"
+
+static void principals(char *buf, size_t len, const char *sw_token,
+                       const char *extra)
+{
+    char a[65], w[65];
+    e2e_token_hex(TOK_ADM, a);
+    e2e_token_hex(sw_token, w);
+    snprintf(buf, len,
+             "principals:\n"
+             "  - {name: adm, token_sha256: %s, roles: [admin],"
+             " clients: [\"adm*\"]}\n"
+             "  - {name: sw, token_sha256: %s, roles: [switch],"
+             " clients: [\"sw*\"], agents: [\"*\"]%s}\n", a, w, extra);
+}
+
+/* Connects and says Hello with a token, again while the engine is still
+ * loading its state (STATE_UNAVAILABLE); the Hello's answer. */
+static int hello_tok(struct e2e_client *e, int port, const char *name,
+                     Ccroute__V1__Role role, const char *token)
+{
+    long long end = harness_now_ms() + E2E_T_MS;
+    for (;;) {
+        assert_int_equal(e2e_open(e, port), 0);
+        int rc = ccr_client_hello_cred(e->c, name, role, 0, token, E2E_T_MS);
+        if (rc != EC(STATE_UNAVAILABLE) || harness_now_ms() > end)
+            return rc;
+        e2e_close(e);
+        harness_pause_ms(20);
+    }
+}
+
+/* A token rotation: the switch principal's token changes by a reload.
+ * The old token is refused from then on, the new one accepted, and the
+ * connection that said Hello with the old one goes on working. A reload
+ * that adds a principal is refused and changes nothing. */
+static void test_token_rotation(void **state)
+{
+    char top[1024], msg[512];
+    void *st = NULL;
+    struct e2e_client sw = { 0 }, adm = { 0 }, x = { 0 };
+    principals(top, sizeof(top), TOK_SW1, "");
+    assert_int_equal(e2e_env_start(&st, true, config_cb, top), 0);
+    struct e2e_env *f = st;
+    assert_int_equal(hello_tok(&sw, f->d.port, "sw1", ROLE(SWITCH), TOK_SW1),
+                     0);
+    assert_int_equal(hello_tok(&adm, f->d.port, "adm1", ROLE(ADMIN),
+                               TOK_ADM), 0);
+    assert_int_equal(e2e_contact(&sw, "w1", "sales", E2E_VOICE), 0);
+
+    principals(top, sizeof(top), TOK_SW2, ", quota: {contacts: 100}");
+    rewrite(f, top, "", "");
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    assert_int_equal(generation(&adm, NULL, 0), 2);
+    e2e_expect_log(&f->d, "tokens replaced (2 tokens", E2E_T_MS);
+    e2e_expect_log(&f->d, "quota of sw", E2E_T_MS);
+
+    assert_int_equal(hello_tok(&x, f->d.port, "sw2", ROLE(SWITCH), TOK_SW1),
+                     EC(UNAUTHENTICATED));
+    e2e_close(&x);
+    assert_int_equal(hello_tok(&x, f->d.port, "sw2", ROLE(SWITCH), TOK_SW2),
+                     0);
+    e2e_close(&x);
+    /* the session opened with the old token keeps working */
+    assert_int_equal(e2e_contact(&sw, "w2", "sales", E2E_VOICE), 0);
+    assert_int_equal(waiting(&sw, "sales"), 2);
+
+    /* a principal added: refused, the running ones stay */
+    principals(top, sizeof(top), TOK_SW2, "");
+    strncat(top, "  - {name: mon, token_sha256: "
+                 "00000000000000000000000000000000000000000000000000000000"
+                 "00000000, roles: [monitor], clients: [\"mon\"]}\n",
+            sizeof(top) - strlen(top) - 1);
+    rewrite(f, top, "", "");
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
+                     EC(CONFIG_NOT_RELOADABLE));
+    assert_non_null(strstr(msg, "principals: 2 -> 3"));
+    assert_int_equal(generation(&adm, NULL, 0), 2);
+    assert_int_equal(hello_tok(&x, f->d.port, "sw3", ROLE(SWITCH), TOK_SW2),
+                     0);
+    e2e_close(&x);
+
+    e2e_close(&sw);
+    e2e_close(&adm);
+    assert_int_equal(e2e_env_teardown(&st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +391,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_all_or_nothing, setup,
                                         teardown),
         cmocka_unit_test(test_log_reopen),
+        cmocka_unit_test(test_token_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
