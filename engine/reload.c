@@ -286,7 +286,7 @@ static void reload_commit(struct config *o, struct config *n,
         o->log_level = n->log_level;
         log_set_level(o->log_level);
     }
-    if (at == 0 || msg[at - 1] == ':')
+    if (at < len && msg[at - 1] == ':')     /* nothing was said */
         SAY(" nothing changed");
 #undef SAY
 }
