@@ -49,6 +49,7 @@
 #include "conn.h"
 #include "encode.h"
 #include "fanout.h"
+#include "lathist.h"
 #include "log.h"
 #include "outbound.h"
 #include "owner.h"
@@ -92,6 +93,7 @@ struct barrier_rec {
     struct tenant *srv;
     uint32_t conn_id;         /* an id, never a pointer: it may have gone */
     uint64_t request_id;
+    uint64_t read_us;             /* the turn that read the request */
     struct fanout_assigned as;    /* send ContactAssigned first */
 };
 
@@ -393,8 +395,12 @@ static void barrier_cb(void *arg, int status)
         fanout_send_assigned(&s->dispatch->fan, &rec->as);
     c = conn_lookup(s->conns, rec->conn_id);
     if (c) {
-        if (status == 0)
+        if (status == 0) {
+            uint64_t t = clock_mono_us();
             conn_send_ack(c, rec->request_id);
+            lathist_observe(&s->set->ack_latency,
+                            t > rec->read_us ? t - rec->read_us : 0);
+        }
         else
             conn_send_error(c, rec->request_id, EC(STATE_UNAVAILABLE),
                             "the change could not be made durable: %s%s%s; "
@@ -418,6 +424,7 @@ static int ack_after_barrier(struct req *q)
         return req_fail(q, EC(INTERNAL), "no admission before the change");
     rec->conn_id = q->c->id;
     rec->request_id = q->id;
+    rec->read_us = q->now;
     rc = store_barrier(q->s->store, barrier_cb, rec);
     if (rc < 0) {
         log_error("request %llu: barrier refused after admission: %s",
@@ -1141,6 +1148,9 @@ static int h_stats(struct req *q)
     st.quota_refusals = d->owners.quota_refusals;
     st.clients_in_grace = d->owners.ngrace;
     st.draining = s->set->draining;
+    st.config_generation = s->set->reload.generation;
+    st.config_reload_error = s->set->reload.last_error;
+    st.config_reload_at_ms = s->set->reload.last_at_ms;
     st.contacts_waiting = router_waiting_count(s->router);
     if (outbound_stats(s->outbound, a, &st) < 0)
         return req_fail(q, EC(INTERNAL), "out of memory");
@@ -1218,6 +1228,26 @@ static int h_drain(struct req *q)
     return REPLY_ACK;
 }
 
+/* ConfigReload: the server's reload (tenant_set.reload_run, reload.h),
+ * for the whole engine, answered Ack or an Error carrying its reason.
+ * Nothing of the running work is touched either way. */
+static int h_config_reload(struct req *q)
+{
+    struct tenant_set *set = q->s->set;
+    char msg[RELOAD_MSG_MAX];
+    int rc;
+    if (!set->reload_run)
+        return req_fail(q, EC(CONFIG_NOT_RELOADABLE), "this engine cannot "
+                        "reload its configuration");
+    log_info("reload: requested by %s (conn #%08x)", q->c->name, q->c->id);
+    rc = set->reload_run(set->reload_arg, msg, sizeof(msg));
+    if (rc == RELOAD_EINVALID)
+        return req_fail(q, EC(CONFIG_INVALID), "%s", msg);
+    if (rc < 0)
+        return req_fail(q, EC(CONFIG_NOT_RELOADABLE), "%s", msg);
+    return REPLY_ACK;
+}
+
 /* Ping: answered with a Pong of the same request id, nothing else. Pong
  * (a desk answering the engine's Ping) needs no answer: its arrival alone
  * renewed the connection's deadlines in conn.c. */
@@ -1275,6 +1305,7 @@ static const struct dispatch_entry dispatch_table[] = {
     [BODY(STATS_REQUEST)] = { "StatsRequest", h_stats, R_ANY, 0 },
     [BODY(PING)] = { "Ping", h_ping, R_ANY, 0 },
     [BODY(DRAIN)] = { "Drain", h_drain, R_ADMIN, 0 },
+    [BODY(CONFIG_RELOAD)] = { "ConfigReload", h_config_reload, R_ADMIN, 0 },
     [BODY(PONG)] = { "Pong", h_pong, R_ANY, 0 },
     [BODY(CAMPAIGN_UPSERT)] = { "CampaignUpsert", h_outbound, R_ADMIN, 0 },
     [BODY(CAMPAIGN_START)] = { "CampaignStart", h_outbound, R_ADMIN, 0 },
@@ -1363,8 +1394,11 @@ void dispatch_frame(struct tenant *s, struct conn *c, const uint8_t *payload,
         rec_put(q.d, q.rec);
     if (rc < 0)
         conn_send_error(c, q.id, q.code, "%s", q.msg);
-    else if (rc == REPLY_ACK)
+    else if (rc == REPLY_ACK) {
+        uint64_t t = clock_mono_us();
         conn_send_ack(c, q.id);
+        lathist_observe(&s->set->ack_latency, t > q.now ? t - q.now : 0);
+    }
     arena_reset(s->arena);
 }
 

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "conn.h"
 #include "encode.h"
+#include "lathist.h"
 #include "owner.h"
 #include "router.h"
 #include "tenant-t.h"
@@ -249,9 +250,15 @@ int fanout_drain(struct fanout *f, uint64_t now, uint32_t requester,
             /* the QUEUED event that follows every move tells the owner:
              * one ContactQueued per move, with its position */
             break;
-        case ROUTER_EV_OFFER:
+        case ROUTER_EV_OFFER: {
+            struct router_contact_info ci;
+            uint64_t t = clock_mono_us();
+            router_contact_info(r, ev->contact, &ci);
+            lathist_observe(&s->set->routing_latency,
+                            t > ci.arrived_at ? t - ci.arrived_at : 0);
             send_offer(f, ev);
             break;
+        }
         case ROUTER_EV_REVOKED: {
             envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
             Ccroute__V1__OfferRevoked m = CCROUTE__V1__OFFER_REVOKED__INIT;

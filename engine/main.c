@@ -104,6 +104,14 @@ static void usage(FILE *f)
 "client has every right), which it does only on a loopback listen\n"
 "address unless `auth: {insecure_open: true}` is set.\n"
 "\n"
+"SIGHUP reloads the configuration file without dropping work: queue\n"
+"limits (service level, offer timeout, wrap-up, max length, max wait,\n"
+"overflow), tokens, certificate fingerprints, quotas, grace, attribute\n"
+"bounds and log level may change; a file that does not load or changes\n"
+"anything else is refused whole, with the reason logged\n"
+"(docs/configuration.md, \"Reload\"). SIGUSR1 reopens log.file (after\n"
+"logrotate renamed it).\n"
+"\n"
 "SIGTERM or SIGINT stops gracefully: no new connections or requests,\n"
 "Redis confirms what is queued (limits.shutdown_timeout), the lease is\n"
 "released for a standby, connections close after their replies; a\n"
@@ -325,6 +333,13 @@ int main(int argc, char **argv)
     }
     if (port_file)
         snprintf(srv.port_file, sizeof(srv.port_file), "%s", port_file);
+    /* SIGHUP and ConfigReload read the same file again; what the command
+     * line overrides stays overridden (reload.h) */
+    srv.cfg_live = &cfg;
+    if (config_path)
+        snprintf(srv.reload.path, sizeof(srv.reload.path), "%s", config_path);
+    srv.reload.keep_listen = listen != NULL;
+    srv.reload.keep_log_level = log_level != NULL;
     rc = server_start(&srv);
     if (rc < 0) {
         server_stop(&srv);

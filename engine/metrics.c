@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "lathist.h"
 #include "router.h"
 #include "server-t.h"
 #include "store.h"
@@ -314,6 +315,25 @@ static void m_connections(FILE *f, const struct server *s)
     }
 }
 
+/* A Prometheus histogram: cumulative `le` buckets in seconds (the bounds
+ * are whole microseconds, written exactly), _sum in seconds, _count. */
+static void histogram(FILE *f, const char *name, const char *help,
+                      const struct lathist *h)
+{
+    uint64_t cum = 0;
+    family(f, name, "histogram", help);
+    for (unsigned i = 0; i < LATHIST_NBOUNDS; i++) {
+        uint64_t b = lathist_bounds_us[i];
+        cum += h->bucket[i];
+        fprintf(f, "%s_bucket{le=\"%" PRIu64 ".%06u\"} %" PRIu64 "\n", name,
+                b / 1000000, (unsigned)(b % 1000000), cum);
+    }
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+    fprintf(f, "%s_sum %" PRIu64 ".%06u\n", name, h->sum_us / 1000000,
+            (unsigned)(h->sum_us % 1000000));
+    fprintf(f, "%s_count %" PRIu64 "\n", name, h->count);
+}
+
 /* ---- store ---- */
 
 /* One family of a store counter: a sample per tenant (`st` names the
@@ -391,8 +411,41 @@ static void m_store(FILE *f, const struct server *s)
     TSCALAR("ccroute_redis_records_failed_total", "counter", "Router "
            "changes the store could not record (out of memory)",
            st->records_failed);
+    {
+        struct lathist rtt = { { 0 }, 0, 0 };
+        for (unsigned i = 0; i < ts->n; i++) {
+            for (unsigned b = 0; b <= LATHIST_NBOUNDS; b++)
+                rtt.bucket[b] += sts[i].batch_rtt.bucket[b];
+            rtt.count += sts[i].batch_rtt.count;
+            rtt.sum_us += sts[i].batch_rtt.sum_us;
+        }
+        histogram(f, "ccroute_redis_batch_round_trip_seconds", "From a "
+                  "write batch handed to hiredis to Redis confirming it, "
+                  "every tenant together", &rtt);
+    }
 }
 #undef TSCALAR
+
+/* ---- latency and reload ---- */
+
+static void m_latency(FILE *f, const struct server *s)
+{
+    const struct tenant_set *ts = &s->tenants;
+    histogram(f, "ccroute_routing_latency_seconds", "From a contact's "
+              "arrival to each Offer made for it", &ts->routing_latency);
+    histogram(f, "ccroute_ack_latency_seconds", "From the loop turn that "
+              "read a request to its Ack queued for the client (with "
+              "durability redis: after Redis confirmed)", &ts->ack_latency);
+    scalar(f, "ccroute_config_generation", "gauge", "Configuration "
+           "generation: 1 at start, +1 per applied reload",
+           ts->reload.generation);
+    family(f, "ccroute_config_reloads_total", "counter",
+           "Configuration reloads (SIGHUP, ConfigReload), by outcome");
+    fprintf(f, "ccroute_config_reloads_total{result=\"applied\"} %" PRIu64
+            "\n", ts->reload.applied);
+    fprintf(f, "ccroute_config_reloads_total{result=\"refused\"} %" PRIu64
+            "\n", ts->reload.refused);
+}
 
 static void m_http(FILE *f, const struct http_stats *hs)
 {
@@ -424,6 +477,7 @@ int metrics_write(FILE *f, const struct server *s,
     m_agents(f, s, now);
     m_connections(f, s);
     m_store(f, s);
+    m_latency(f, s);
     if (hs)
         m_http(f, hs);
     return ferror(f) ? -1 : 0;

@@ -3107,3 +3107,39 @@ uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
     return est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
 }
 
+
+/* Reload (engine/reload.c): only the values that nothing structural
+ * hangs on. A derived queue carries copies of its base's values, so they
+ * change together; the contacts waiting in the base's fifo (which holds
+ * every derived queue's contacts too) get their timers re-armed, because
+ * max_wait and overflow enter their due time (router__contact_due). */
+int router_queue_set_limits(struct router *r, int queue,
+                            const struct router_queue_config *qc)
+{
+    if (queue < 0 || (unsigned)queue >= r->nconf || !qc)
+        return ROUTER_EINVAL;
+    int ov = -1;
+    if (qc->overflow[0]) {
+        ov = router_queue_find(r, qc->overflow);
+        if (ov < 0 || (unsigned)ov >= r->nconf)
+            return ROUTER_ENOQUEUE;
+        if (ov == queue)
+            return ROUTER_EINVAL;
+    }
+    uint32_t offer_ms = qc->offer_timeout_ms ? qc->offer_timeout_ms
+                                             : r->cfg.default_offer_timeout_ms;
+    struct queue *b = &r->queues[queue];
+    for (int qi = queue; qi >= 0;
+         qi = qi == queue ? b->derived : r->queues[qi].derived_next) {
+        struct queue *q = &r->queues[qi];
+        q->sl_threshold_ms = qc->sl_threshold_ms;
+        q->offer_timeout_ms = offer_ms;
+        q->wrapup_ms = qc->wrapup_ms;
+        q->max_len = qc->max_len;
+        q->max_wait_ms = qc->max_wait_ms;
+        q->overflow = ov;
+    }
+    for (uint32_t h = b->fifo_head; h != NONE; h = r->contacts[h].qnext)
+        contact_rearm(r, &r->contacts[h]);
+    return 0;
+}

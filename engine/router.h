@@ -54,6 +54,20 @@ bool router_queue_takes(const struct router *r, int queue, int channel);
 bool router_skill_known(const struct router *r, const char *name);
 int router_queue_count(const struct router *r);
 
+/* Changes, in place, the limits of configured queue `queue` (and of the
+ * queues derived from it) to those of `qc`: sl_threshold_ms,
+ * offer_timeout_ms (0: the routing default), wrapup_ms, max_len,
+ * max_wait_ms and overflow (a configured queue's name, or empty); every
+ * other field of `qc` is ignored. What is under way keeps what it was
+ * given (an offer out its deadline, an agent in wrap-up its end);
+ * waiting contacts move on under the new max_wait and overflow, counted
+ * from when they entered the queue. Statistics are kept. ROUTER_EINVAL
+ * for a bad index or an overflow to itself, ROUTER_ENOQUEUE for an
+ * unknown overflow; nothing changes then. O(derived queues + contacts
+ * waiting in the queue). */
+int router_queue_set_limits(struct router *r, int queue,
+                            const struct router_queue_config *qc);
+
 /* ---- events in ---- */
 
 /* A contact arrives. `spec->queue` names a queue, or is empty and

@@ -13,6 +13,7 @@
 
 #include "arena-t.h"
 #include "conn-t.h"
+#include "reload-t.h"
 #include "tenant-t.h"
 
 struct config;
@@ -29,12 +30,17 @@ struct server {
     struct arena arena;             /* decode/encode scratch, reset per unit
                                        of work (frame, tick, callback) */
     char port_file[512];            /* where to write the bound port */
+    /* what a reload reads and changes (reload.h): main() fills both
+     * before server_start(); cfg_live is the same object as cfg */
+    struct reload_source reload;
+    struct config *cfg_live;
     int port;                       /* bound port, after server_listen() */
 
     /* private: loop handles */
     uv_tcp_t listener;
     uv_prepare_t prepare;
     uv_signal_t sigint, sigterm;
+    uv_signal_t sighup, sigusr1;    /* reload; log file reopen */
     uv_timer_t shutdown_timer;      /* limits.shutdown_timeout */
     bool listening, stopping;
     bool started;                   /* server_start() got as far as the

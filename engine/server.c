@@ -39,6 +39,7 @@
 #include "dispatch.h"
 #include "http.h"
 #include "log.h"
+#include "reload.h"
 #include "tenant.h"
 #include "tls.h"
 
@@ -125,6 +126,44 @@ static void server_signal_cb(uv_signal_t *h, int signum)
     }
     log_info("%s received: shutting down", strsignal(signum));
     server_shutdown(s);
+}
+
+/* A reload, from SIGHUP or a ConfigReload request (tenant_set.reload_run):
+ * reload.c does the work on the running configuration. Not once the
+ * shutdown began: nothing would be left to use it. */
+static int server_reload(void *arg, char *msg, size_t len)
+{
+    struct server *s = arg;
+    if (s->phase != SERVER_RUNNING || !s->cfg_live) {
+        snprintf(msg, len, "reload refused: the engine is shutting down");
+        return RELOAD_ENOTRELOADABLE;
+    }
+    return reload_apply(s->cfg_live, &s->reload, &s->tenants, msg, len);
+}
+
+static void server_sighup_cb(uv_signal_t *h, int signum)
+{
+    char msg[RELOAD_MSG_MAX];
+    (void)signum;
+    log_info("SIGHUP received: reloading the configuration");
+    server_reload(h->data, msg, sizeof(msg));   /* it logs the outcome */
+}
+
+/* SIGUSR1: logrotate renamed the log file; lines go to a fresh one under
+ * the configured name from now on (log.file; stderr is left alone). */
+static void server_sigusr1_cb(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    int rc;
+    (void)signum;
+    if (!s->cfg->log.file[0])
+        return;
+    rc = log_set_file(s->cfg->log.file);
+    if (rc < 0)
+        log_error("SIGUSR1: cannot reopen log file %s: %s (still writing "
+                  "to the old one)", s->cfg->log.file, strerror(-rc));
+    else
+        log_info("SIGUSR1: log file %s reopened", s->cfg->log.file);
 }
 
 /* A tenant cannot go on (tenant.h): stop the engine. */
@@ -219,6 +258,13 @@ int server_init(struct server *s, uv_loop_t *loop, const struct config *cfg,
     s->sigint.data = s;
     uv_signal_init(loop, &s->sigterm);
     s->sigterm.data = s;
+    uv_signal_init(loop, &s->sighup);
+    s->sighup.data = s;
+    uv_signal_init(loop, &s->sigusr1);
+    s->sigusr1.data = s;
+    s->tenants.reload.generation = 1;
+    s->tenants.reload_run = server_reload;
+    s->tenants.reload_arg = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     s->timer_open = true;
@@ -287,6 +333,8 @@ int server_start(struct server *s)
     s->started = true;
     uv_signal_start(&s->sigint, server_signal_cb, SIGINT);
     uv_signal_start(&s->sigterm, server_signal_cb, SIGTERM);
+    uv_signal_start(&s->sighup, server_sighup_cb, SIGHUP);
+    uv_signal_start(&s->sigusr1, server_sigusr1_cb, SIGUSR1);
     log_info("listening on %s:%d (%s; max frame %zu, output bound %zu, "
              "grace %u ms, max connections %u, store %s)", host, s->port,
              !s->tls ? "plain TCP"
@@ -341,6 +389,8 @@ void server_stop(struct server *s)
         uv_close((uv_handle_t *)&s->prepare, NULL);
         uv_close((uv_handle_t *)&s->sigint, NULL);
         uv_close((uv_handle_t *)&s->sigterm, NULL);
+        uv_close((uv_handle_t *)&s->sighup, NULL);
+        uv_close((uv_handle_t *)&s->sigusr1, NULL);
         s->listening = false;
     }
     if (s->timer_open) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "lathist-t.h"
 
 struct store;
 
@@ -190,6 +191,8 @@ struct store_stats {
     uint64_t memory_waits;        /* durability memory: barriers that
                                      waited for Redis because the backlog
                                      was past max_pending / 2 */
+    struct lathist batch_rtt;     /* write batch sent -> Redis confirmed
+                                     it (its last send, after a resend) */
     /* durability replicated and Sentinel */
     uint64_t repl_waits;          /* WAIT round trips */
     uint64_t repl_shortfalls;     /* times WAIT started returning fewer

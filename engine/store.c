@@ -125,6 +125,7 @@
 #include <hiredis/async.h>
 
 #include "clock.h"
+#include "lathist.h"
 #include "log.h"
 #include "redisaddr.h"
 #include "redisuv.h"
@@ -160,6 +161,7 @@ struct store_barrier_ent {
 struct store_sent {
     struct store_sent *next;
     uint64_t seq;
+    uint64_t sent_us;           /* its last send, for the round trip */
     struct storebatch b;
 };
 
@@ -1093,6 +1095,11 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     s->nsent--;
     s->confirmed_seq = b->seq;
     s->st.batches_confirmed++;
+    {
+        uint64_t t = now_us();
+        lathist_observe(&s->st.batch_rtt, t > b->sent_us ? t - b->sent_us
+                                                         : 0);
+    }
     s->st.ops_confirmed += b->b.nops;
     sent_recycle(s, b);
     if (!s->stopping)
@@ -1123,6 +1130,7 @@ static void send_batch(struct store *s, struct store_sent *b)
         return;
     }
     cmd_sent(s);
+    b->sent_us = now_us();
     s->batches_flying++;
     s->st.batches_sent++;
 }

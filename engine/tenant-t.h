@@ -10,6 +10,8 @@
 
 #include <uv.h>
 
+#include "lathist-t.h"
+#include "reload-t.h"
 #include "store-t.h"
 
 struct arena;
@@ -70,6 +72,15 @@ struct tenant_set {
                                        this many of them at a time */
     bool draining;                  /* Drain or shutdown: new contacts are
                                        refused, the rest goes on */
+    struct reload_status reload;    /* the configuration's generation and
+                                       the last reload (reload.h) */
+    /* /metrics histograms (docs/http.md), every tenant together: a
+     * contact's arrival -> each Offer made for it; the loop turn that read
+     * a request -> its Ack queued for the client */
+    struct lathist routing_latency, ack_latency;
+    reload_cb reload_run;           /* ConfigReload: registered by the
+                                       server (NULL: none) */
+    void *reload_arg;
 };
 
 #endif

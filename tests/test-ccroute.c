@@ -688,9 +688,23 @@ static void test_config(void **state)
     assert_int_equal(cli(fx, "config", "check", "/nonexistent.yaml", NULL),
                      1);
 
-    /* not in this engine yet */
-    assert_int_equal(cli(fx, "config", "reload", NULL), 1);
-    assert_non_null(strstr(fx->err, "not supported by this engine yet"));
+    /* reload: the engine's file, unchanged, applies as the next
+     * generation (test-reload checks what a reload changes); a monitor
+     * may not reload */
+    assert_int_equal(cli(fx, "-T", fx->tok_adm, "-e", engine(fx), "config",
+                         "reload", NULL), 0);
+    assert_string_equal(fx->out, "reloaded: configuration generation 2\n");
+    assert_int_equal(cli(fx, "-T", fx->tok_adm, "-e", engine(fx), "--json",
+                         "config", "reload", NULL), 0);
+    {
+        json_t *j = out_json(fx);
+        assert_int_equal(json_integer_value(json_object_get(j, "generation")),
+                         3);
+        json_decref(j);
+    }
+    assert_int_equal(cli(fx, "-T", fx->tok_mon, "-e", engine(fx), "--role",
+                         "monitor", "config", "reload", NULL), 1);
+    assert_non_null(strstr(fx->err, "ConfigReload refused: FORBIDDEN"));
 }
 
 /* drain: admin only; afterwards new contacts are refused with a

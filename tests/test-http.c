@@ -257,7 +257,20 @@ static int check_format(const char *text)
         size_t nl = strcspn(line, "{ ");
         if (!name_ok(line, nl))
             fail_msg("line %d: bad sample name: %s", lineno, line);
-        struct fam *f = fam_get(fams, &nf, line, nl);
+        /* a histogram's samples: name_bucket{le=...}, name_sum,
+         * name_count belong to the family `name` of type histogram */
+        size_t fl = nl;
+        if (cur && !strcmp(cur->type, "histogram")) {
+            static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+            for (size_t k = 0; k < 3; k++) {
+                size_t sn = strlen(sfx[k]);
+                if (nl > sn && !memcmp(line + nl - sn, sfx[k], sn) &&
+                    nl - sn == strlen(cur->name) &&
+                    !memcmp(line, cur->name, nl - sn))
+                    fl = nl - sn;
+            }
+        }
+        struct fam *f = fam_get(fams, &nf, line, fl);
         if (!f->type[0] || !f->help)
             fail_msg("line %d: %s has no HELP and TYPE before it", lineno,
                      f->name);
@@ -328,6 +341,32 @@ static double qmetric(const char *text, const char *name, const char *queue)
     char s[256];
     snprintf(s, sizeof(s), "%s{queue=\"%s\"}", name, queue);
     return metric(text, s);
+}
+
+/* A histogram's buckets are cumulative (never decreasing with `le`), the
+ * +Inf one equals _count; returns _count. */
+static double histogram_count(const char *text, const char *name)
+{
+    char s[160];
+    double prev = 0, n = 0;
+    const char *p = text;
+    size_t nb = 0;
+    snprintf(s, sizeof(s), "%s_bucket{le=\"", name);
+    while ((p = strstr(p, s))) {
+        const char *sp = strchr(p, ' ');
+        assert_non_null(sp);
+        n = strtod(sp + 1, NULL);
+        assert_true(n >= prev);
+        prev = n;
+        nb++;
+        p = sp;
+    }
+    assert_true(nb >= 2);
+    snprintf(s, sizeof(s), "%s_bucket{le=\"+Inf\"}", name);
+    n = metric(text, s);
+    snprintf(s, sizeof(s), "%s_count", name);
+    assert_true(metric(text, s) == n);
+    return n;
 }
 
 static bool have_promtool(void)
@@ -612,6 +651,17 @@ static void test_metrics_equal_stats(void **state)
     assert_true(metric(m.body, "ccroute_redis_ops_confirmed_total") > 0);
     /* at rest every write is confirmed */
     assert_int_equal(metric(m.body, "ccroute_redis_pending_writes"), 0);
+    /* latency histograms: traffic() made two offers (c1, c4); every
+     * request it sent was acknowledged but c9's */
+    assert_int_equal(histogram_count(m.body,
+                                     "ccroute_routing_latency_seconds"), 2);
+    assert_true(histogram_count(m.body, "ccroute_ack_latency_seconds") >= 10);
+    assert_int_equal(metric(m.body, "ccroute_config_generation"), 1);
+    /* one round trip per confirmed write batch */
+    assert_true(histogram_count(m.body,
+                                "ccroute_redis_batch_round_trip_seconds") ==
+                metric(m.body, "ccroute_redis_batches_confirmed_total"));
+    assert_true(metric(m.body, "ccroute_redis_batches_confirmed_total") > 0);
 
     /* frames: one more request between two scrapes is one more frame */
     ccr_free(st2);
@@ -627,6 +677,10 @@ static void test_metrics_equal_stats(void **state)
         assert_true(metric(m3.body, "ccroute_frames_received_total") ==
                     in1 + 1);
         assert_true(metric(m3.body, "ccroute_frames_sent_total") > out1);
+        /* the StatsRequest between the scrapes: one Ack more */
+        assert_true(histogram_count(m3.body, "ccroute_ack_latency_seconds")
+                    == histogram_count(m2.body,
+                                       "ccroute_ack_latency_seconds") + 1);
         ccr_free(st3);
         resp_free(&m3);
     }

@@ -815,6 +815,62 @@ static void test_overflow(void **state)
     router_free(r);
 }
 
+/* router_queue_set_limits (reload): the new max_wait and overflow reach
+ * the contacts already waiting (in the queue and in a queue derived from
+ * it), counted from when they entered; a new offer timeout applies to the
+ * next offer, not to one out; a bad overflow changes nothing. */
+static void test_set_limits(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("q1", "x:1"),
+                                       fx_queue("q2", "y:1")};
+    struct router *r = mk(q, 2, NULL);
+    struct router_queue_config nq = q[0];
+    assert_int_equal(arrive(r, S(1), "c1", "q1"), 0);
+    assert_int_equal(arrive_full(r, S(2), "c2", "q1", "es:1", ROUTER_CH_VOICE,
+                                 0, 0, NULL), 0);
+    router_out_clear(r);
+    assert_int_equal(router_next_deadline(r), UINT64_MAX);
+
+    /* refused: unknown overflow, overflow to itself, bad index */
+    snprintf(nq.overflow, ROUTER_ID_MAX, "nope");
+    nq.max_wait_ms = 10000;
+    assert_int_equal(router_queue_set_limits(r, 0, &nq), ROUTER_ENOQUEUE);
+    snprintf(nq.overflow, ROUTER_ID_MAX, "q1");
+    assert_int_equal(router_queue_set_limits(r, 0, &nq), ROUTER_EINVAL);
+    assert_int_equal(router_queue_set_limits(r, 2, &nq), ROUTER_EINVAL);
+    check(r);
+    assert_int_equal(router_next_deadline(r), UINT64_MAX);
+
+    snprintf(nq.overflow, ROUTER_ID_MAX, "q2");
+    nq.offer_timeout_ms = 5000;
+    assert_int_equal(router_queue_set_limits(r, 0, &nq), 0);
+    check(r);
+    assert_int_equal(router_next_deadline(r), S(11));
+    tick(r, S(11));
+    assert_int_equal(ev_find(r, ROUTER_EV_MOVED, "c1", NULL)->queue, 1);
+    assert_null(ev_find(r, ROUTER_EV_MOVED, "c2", NULL));
+    router_out_clear(r);
+    assert_int_equal(router_next_deadline(r), S(12));
+    tick(r, S(12));
+    assert_int_equal(ev_find(r, ROUTER_EV_MOVED, "c2", NULL)->queue, 1);
+    router_out_clear(r);
+
+    /* the offer timeout: 5 s for the next offer */
+    login(r, S(20), "a", "x:1");
+    router_out_clear(r);
+    assert_int_equal(arrive(r, S(21), "c3", "q1"), 0);
+    assert_int_equal(ev_find(r, ROUTER_EV_OFFER, "c3", NULL)->deadline,
+                     S(26));
+    router_out_clear(r);
+    /* ... and an offer out keeps its deadline through another change */
+    nq.offer_timeout_ms = 60000;
+    assert_int_equal(router_queue_set_limits(r, 0, &nq), 0);
+    check(r);
+    tick(r, S(26));
+    assert_non_null(ev_find(r, ROUTER_EV_REVOKED, "c3", NULL));
+    router_free(r);
+}
+
 static void test_logout(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1")};
@@ -1573,6 +1629,7 @@ int main(void)
         cmocka_unit_test(test_wrapup_across_queues),
         cmocka_unit_test(test_preferred_agent),
         cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_set_limits),
         cmocka_unit_test(test_logout),
         cmocka_unit_test(test_skills_contact),
         cmocka_unit_test(test_queue_extra_skills),

@@ -122,7 +122,8 @@ static const char global_help[] =
 "  config check FILE      the checks of ccrouted --check-config\n"
 "  drain                  refuse new contacts, finish those held (before a\n"
 "                         rolling restart's SIGTERM)\n"
-"  config reload          not supported by this engine yet (exit 1)\n"
+"  config reload          the engine reads its file again and applies what\n"
+"                         a reload may change (as SIGHUP)\n"
 "\n"
 "Options (anywhere on the line):\n"
 "  -e, --engine HOST:PORT  the engine's protocol listener (127.0.0.1:7400)\n"
@@ -1201,13 +1202,37 @@ static int cmd_drain(struct opts *o, int argc, char **argv)
     return EXIT_OK;
 }
 
-static const char *cmd_name = "";  /* "config reload", for messages */
+/* ---- config reload ---- */
 
-static int cmd_unsupported(struct opts *o, int argc, char **argv)
+/* ConfigReload as an admin, then the generation from Stats: the engine
+ * answers Ack only once the new configuration applies (or the file
+ * changed nothing), and an Error with the reason when nothing applied. */
+static int cmd_config_reload(struct opts *o, int argc, char **argv)
 {
-    err("%s: not supported by this engine yet (the engine has no request "
-        "for it; see docs/cli.md)", cmd_name);
-    return EXIT_ERR;
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT, *st = NULL;
+    Ccroute__V1__ConfigReload req = CCROUTE__V1__CONFIG_RELOAD__INIT;
+    struct ccr_client *c = NULL;
+    int rc;
+
+    env.body_case = BODY(CONFIG_RELOAD);
+    env.config_reload = &req;
+    if ((rc = open_admin(o, &c)) != EXIT_OK)
+        return rc;
+    rc = call(c, o, &env, "ConfigReload", NULL, NULL);
+    if (rc == EXIT_OK)
+        rc = stats_get(c, o, NULL, 0, false, &st);
+    ccr_client_close(c);
+    if (rc != EXIT_OK)
+        return rc;
+    if (o->json)
+        rc = print_json(json_pack("{s:b, s:s, s:I}", "ok", 1, "request",
+                                  "ConfigReload", "generation", (json_int_t)
+                                  st->stats->config_generation));
+    else
+        printf("reloaded: configuration generation %llu\n",
+               (unsigned long long)st->stats->config_generation);
+    ccr_free(st);
+    return rc;
 }
 
 /* ---- the command table ---- */
@@ -1270,9 +1295,16 @@ static const struct command commands[] = {
 "file, the routing model, the listen addresses (bound and released: a\n"
 "running engine's own file fails here; see docs/configuration.md), who\n"
 "may connect, TLS. Prints OK (exit 0) or the error (exit 1).\n" },
-    { "config", "reload", 0, 0, 0, cmd_unsupported,
+    { "config", "reload", 0, 0, 0, cmd_config_reload,
 "usage: ccroute config reload\n"
-"Not supported by this engine yet: exits 1.\n" },
+"Makes the engine read its configuration file again (ConfigReload, as an\n"
+"admin principal; the same as SIGHUP) and apply what a reload may change:\n"
+"queue limits (service level, offer timeout, wrap-up, max length, max\n"
+"wait, overflow), tokens, certificate fingerprints, quotas, grace,\n"
+"attribute bounds, log level. Nothing under way is dropped. Prints the\n"
+"new configuration generation (exit 0), or the engine's reason when it\n"
+"applied nothing: CONFIG_INVALID (the file does not load) or\n"
+"CONFIG_NOT_RELOADABLE (it changes what needs a restart) (exit 1).\n" },
     { "drain", NULL, 0, 0, 0, cmd_drain,
 "usage: ccroute drain\n"
 "Drains the engine for a rolling restart (Drain, as an admin principal):\n"
@@ -1516,18 +1548,12 @@ int main(int argc, char **argv)
         fputs(cmd->help, stderr);
         return EXIT_USAGE;
     }
-    if (cmd->fn != cmd_config_check && cmd->fn != cmd_unsupported &&
+    if (cmd->fn != cmd_config_check &&
         (rc = ccr_token_load(o.token_file, o.token, sizeof(o.token))) < 0) {
         err("--token-file %s: %s", o.token_file ? o.token_file
                                                 : "(CCROUTE_TOKEN)",
             strerror(-rc));
         return EXIT_USAGE;
-    }
-    {
-        static char name[64];
-        snprintf(name, sizeof(name), "%s%s%s", cmd->name, cmd->sub ? " " : "",
-                 cmd->sub ? cmd->sub : "");
-        cmd_name = name;
     }
     signal(SIGPIPE, SIG_IGN);
     rc = cmd->fn(&o, npos, pos + words);

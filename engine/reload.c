@@ -1,0 +1,335 @@
+/* reload.c -- configuration reload without dropping work; see reload.h.
+ *
+ * Three steps, the first two without side effects:
+ *   1. load the file into a fresh struct config (config_load checks all
+ *      that a start checks, so a file that loads is a valid one);
+ *   2. compare it with the running one, key by key, and stop at the first
+ *      difference a reload may not make (reload_refusal);
+ *   3. apply: the queue limits into every tenant's router
+ *      (router_queue_set_limits, which cannot fail for a configuration
+ *      that loaded), then the values into the running struct config that
+ *      every module borrows, the principals' token and certificate arrays
+ *      swapped with the fresh ones (config_fini then frees the old ones).
+ * Line numbers are never compared: a comment added at the top of the file
+ * changes nothing.
+ *
+ * Why so little may change: the rest is built into structures at start
+ * (a queue's skills and strategy into the router's pools, listen and
+ * limits into the connection set, principals into the indexes that owner
+ * records and connections hold) and changing it under running work would
+ * need those rebuilt; a restart behind `ccroute drain` does that safely.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth-t.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "reload.h"
+#include "router.h"
+#include "tenant-t.h"
+
+#define DIFF(cond, ...)                                                       \
+    do {                                                                      \
+        if (cond) {                                                           \
+            snprintf(why, len, __VA_ARGS__);                                  \
+            return 1;                                                         \
+        }                                                                     \
+    } while (0)
+
+static bool patterns_differ(const struct auth_pattern *a, unsigned na,
+                            const struct auth_pattern *b, unsigned nb)
+{
+    if (na != nb)
+        return true;
+    for (unsigned i = 0; i < na; i++)
+        if (strcmp(a[i].text, b[i].text) || a[i].prefix != b[i].prefix)
+            return true;
+    return false;
+}
+
+static bool steps_differ(const struct router_queue_config *a,
+                         const struct router_queue_config *b)
+{
+    if (a->nsteps != b->nsteps)
+        return true;
+    for (unsigned i = 0; i < a->nsteps; i++) {
+        const struct router_step *x = &a->steps[i], *y = &b->steps[i];
+        if (x->after_ms != y->after_ms || x->kind != y->kind ||
+            strcmp(x->skill, y->skill) || x->level != y->level ||
+            strcmp(x->queue, y->queue))
+            return true;
+    }
+    return false;
+}
+
+static int queue_find(const struct router_config *r, const char *name)
+{
+    for (unsigned i = 0; i < r->nqueues; i++)
+        if (!strcmp(r->queues[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+/* The queue set and each queue's structure. 1 with `why` filled when
+ * they differ, else 0. */
+static int queues_refusal(const struct router_config *o,
+                          const struct router_config *n, char *why,
+                          size_t len)
+{
+    for (unsigned i = 0; i < o->nqueues; i++)
+        DIFF(queue_find(n, o->queues[i].name) < 0, "queues: queue \"%s\" "
+             "removed; a reload may not remove a queue (its contacts would "
+             "have nowhere to wait): drain the engine and restart it",
+             o->queues[i].name);
+    for (unsigned i = 0; i < n->nqueues; i++)
+        DIFF(queue_find(o, n->queues[i].name) < 0, "queues: queue \"%s\" "
+             "added; a reload may not add a queue: restart the engine",
+             n->queues[i].name);
+    for (unsigned i = 0; i < n->nqueues; i++) {
+        const struct router_queue_config *a = &o->queues[i], *b = &n->queues[i];
+        DIFF(strcmp(a->name, b->name), "queues: the order changed (\"%s\" "
+             "where \"%s\" was); a reload may not reorder queues", b->name,
+             a->name);
+        bool skills = a->nreq != b->nreq;
+        for (unsigned k = 0; !skills && k < a->nreq; k++)
+            skills = strcmp(a->req[k].skill, b->req[k].skill) ||
+                     a->req[k].min_level != b->req[k].min_level;
+        DIFF(skills, "queues[%u] (%s): skills changed; a reload may not "
+             "change a queue's skills", i, a->name);
+        DIFF(a->channel_mask != b->channel_mask, "queues[%u] (%s): channels "
+             "changed; a reload may not change them", i, a->name);
+        DIFF(a->strategy != b->strategy, "queues[%u] (%s): strategy "
+             "changed; a reload may not change it", i, a->name);
+        DIFF(steps_differ(a, b), "queues[%u] (%s): steps changed; a reload "
+             "may not change them", i, a->name);
+    }
+    return 0;
+}
+
+/* The first difference between the running configuration `o` and the
+ * fresh one `n` that a reload may not make: 1 with `why` filled, or 0. */
+static int reload_refusal(const struct config *o, const struct config *n,
+                          const struct reload_source *src, char *why,
+                          size_t len)
+{
+    DIFF(!src->keep_listen && (strcmp(o->listen_host, n->listen_host) ||
+                               o->listen_port != n->listen_port),
+         "listen changed");
+    DIFF(o->tls.enabled != n->tls.enabled || strcmp(o->tls.cert, n->tls.cert)
+         || strcmp(o->tls.key, n->tls.key) || strcmp(o->tls.ca, n->tls.ca)
+         || o->tls.min_version != n->tls.min_version
+         || strcmp(o->tls.ciphers, n->tls.ciphers), "listen.tls changed");
+    DIFF(o->max_frame != n->max_frame, "max_frame changed");
+    DIFF(o->max_output != n->max_output, "max_output changed");
+    DIFF(memcmp(&o->limits, &n->limits, sizeof(o->limits)), "limits changed");
+    DIFF(o->log.format != n->log.format || strcmp(o->log.file, n->log.file),
+         "log changed (format or file)");
+    DIFF(memcmp(&o->store, &n->store, sizeof(o->store)), "redis changed");
+    DIFF(o->http.enabled != n->http.enabled || strcmp(o->http.host,
+         n->http.host) || o->http.port != n->http.port ||
+         o->http.require_token != n->http.require_token ||
+         o->http.max_connections != n->http.max_connections ||
+         o->http.request_timeout_ms != n->http.request_timeout_ms,
+         "http changed");
+    bool tenants = o->tenants.n != n->tenants.n ||
+                   o->tenants.pool_max != n->tenants.pool_max;
+    for (unsigned i = 0; !tenants && i < o->tenants.n; i++)
+        tenants = strcmp(o->tenants.names[i], n->tenants.names[i]) != 0;
+    DIFF(tenants, "tenants or tenant_pool changed");
+
+    const struct router_config *ro = &o->router, *rn = &n->router;
+    bool skills = ro->nskills != rn->nskills;
+    for (unsigned i = 0; !skills && i < ro->nskills; i++)
+        skills = strcmp(ro->skills[i], rn->skills[i]) != 0;
+    DIFF(skills, "skills changed");
+    DIFF(ro->max_agents != rn->max_agents ||
+         ro->max_contacts != rn->max_contacts,
+         "routing.max_agents or routing.max_contacts changed");
+    DIFF(ro->priority_weight_ms != rn->priority_weight_ms ||
+         ro->value_weight_ms != rn->value_weight_ms,
+         "routing.priority_weight or routing.value_weight changed");
+    DIFF(ro->preferred_wait_ms != rn->preferred_wait_ms,
+         "routing.preferred_wait changed");
+    DIFF(ro->max_no_answer != rn->max_no_answer,
+         "routing.max_no_answer changed");
+    DIFF(ro->voice_blocks_others != rn->voice_blocks_others,
+         "routing.voice_blocks_others changed");
+    DIFF(ro->default_offer_timeout_ms != rn->default_offer_timeout_ms,
+         "routing.offer_timeout changed");
+    DIFF(ro->max_contact_age_ms != rn->max_contact_age_ms,
+         "routing.max_contact_age changed");
+    if (queues_refusal(ro, rn, why, len))
+        return 1;
+
+    const struct auth_config *ao = &o->auth, *an = &n->auth;
+    DIFF(ao->insecure_open != an->insecure_open ||
+         ao->failure_delay_ms != an->failure_delay_ms ||
+         ao->max_failures != an->max_failures ||
+         strcmp(ao->token_file, an->token_file),
+         "auth changed (a reload reads auth.token_file again, but may not "
+         "change the auth section)");
+    DIFF(ao->nprincipals != an->nprincipals, "principals: %u -> %u; a reload "
+         "may not add or remove a principal", ao->nprincipals,
+         an->nprincipals);
+    for (unsigned i = 0; i < ao->nprincipals; i++) {
+        const struct auth_principal *a = &ao->principals[i],
+                                    *b = &an->principals[i];
+        DIFF(strcmp(a->name, b->name), "principals[%u]: \"%s\" where \"%s\" "
+             "was; a reload may not rename, add, remove or reorder "
+             "principals", i, b->name, a->name);
+        DIFF(a->roles != b->roles ||
+             patterns_differ(a->clients, a->nclients, b->clients, b->nclients)
+             || patterns_differ(a->agents, a->nagents, b->agents, b->nagents)
+             || strcmp(a->tenant, b->tenant),
+             "principals[%u] (%s): roles, clients, agents or tenant changed; "
+             "a reload may change only its tokens, cert_fingerprints and "
+             "quota", i, a->name);
+    }
+    return 0;
+}
+
+static bool limits_differ(const struct router_queue_config *a,
+                          const struct router_queue_config *b)
+{
+    return a->sl_percent != b->sl_percent ||
+           a->sl_threshold_ms != b->sl_threshold_ms ||
+           a->offer_timeout_ms != b->offer_timeout_ms ||
+           a->wrapup_ms != b->wrapup_ms || a->max_len != b->max_len ||
+           a->max_wait_ms != b->max_wait_ms || strcmp(a->overflow, b->overflow);
+}
+
+static bool tokens_differ(const struct auth_config *a,
+                          const struct auth_config *b)
+{
+    return a->ntokens != b->ntokens || a->ncerts != b->ncerts ||
+           (a->ntokens && memcmp(a->tokens, b->tokens,
+                                 a->ntokens * sizeof(*a->tokens))) ||
+           (a->ncerts && memcmp(a->certs, b->certs,
+                                a->ncerts * sizeof(*a->certs)));
+}
+
+/* Step 3: nothing here can fail (see the top of the file). Writes a
+ * summary of what changed into `msg`. */
+static void reload_commit(struct config *o, struct config *n,
+                          const struct reload_source *src,
+                          struct tenant_set *set, char *msg, size_t len)
+{
+    size_t at = 0;
+    unsigned nq = 0;
+#define SAY(...)                                                              \
+    do {                                                                      \
+        if (at < len)                                                         \
+            at += (size_t)snprintf(msg + at, len - at, __VA_ARGS__);          \
+    } while (0)
+
+    SAY("configuration generation %llu:",
+        (unsigned long long)set->reload.generation + 1);
+    for (unsigned i = 0; i < o->router.nqueues; i++) {
+        struct router_queue_config *a = &o->router.queues[i];
+        const struct router_queue_config *b = &n->router.queues[i];
+        if (!limits_differ(a, b))
+            continue;
+        for (unsigned t = 0; t < set->n; t++) {
+            struct router *r = set->t[t]->router;
+            int rc = r ? router_queue_set_limits(r, (int)i, b) : 0;
+            if (rc < 0)     /* config_load refuses what it would refuse */
+                log_error("reload: queue %s in tenant %s: %s", a->name,
+                          set->t[t]->name, ccr_strerror(rc));
+        }
+        SAY("%s %s", nq++ ? "," : " queues", a->name);
+        *a = *b;
+    }
+    if (tokens_differ(&o->auth, &n->auth)) {
+        SAY(" tokens replaced (%u tokens, %u certificates; were %u, %u)",
+            n->auth.ntokens, n->auth.ncerts, o->auth.ntokens,
+            o->auth.ncerts);
+        struct auth_token *tk = o->auth.tokens;
+        unsigned ntk = o->auth.ntokens;
+        struct auth_cert *ce = o->auth.certs;
+        unsigned nce = o->auth.ncerts;
+        o->auth.tokens = n->auth.tokens;
+        o->auth.ntokens = n->auth.ntokens;
+        o->auth.certs = n->auth.certs;
+        o->auth.ncerts = n->auth.ncerts;
+        n->auth.tokens = tk;        /* freed (and wiped) by config_fini */
+        n->auth.ntokens = ntk;
+        n->auth.certs = ce;
+        n->auth.ncerts = nce;
+    }
+    for (unsigned i = 0; i < o->auth.nprincipals; i++) {
+        struct auth_principal *a = &o->auth.principals[i];
+        const struct auth_principal *b = &n->auth.principals[i];
+        if (a->quota_contacts == b->quota_contacts &&
+            a->quota_agents == b->quota_agents &&
+            a->quota_rps == b->quota_rps)
+            continue;
+        SAY(" quota of %s", a->name);
+        a->quota_contacts = b->quota_contacts;
+        a->quota_agents = b->quota_agents;
+        a->quota_rps = b->quota_rps;
+    }
+    if (o->grace_ms != n->grace_ms) {
+        SAY(" grace %u -> %u ms", o->grace_ms, n->grace_ms);
+        o->grace_ms = n->grace_ms;
+    }
+    if (o->max_attributes != n->max_attributes ||
+        o->max_attribute_bytes != n->max_attribute_bytes) {
+        SAY(" attribute bounds");
+        o->max_attributes = n->max_attributes;
+        o->max_attribute_bytes = n->max_attribute_bytes;
+    }
+    if (!src->keep_log_level && o->log_level != n->log_level) {
+        SAY(" log_level");
+        o->log_level = n->log_level;
+        log_set_level(o->log_level);
+    }
+    if (at < len && msg[at - 1] == ':')     /* nothing was said */
+        SAY(" nothing changed");
+#undef SAY
+}
+
+int reload_apply(struct config *live, const struct reload_source *src,
+                 struct tenant_set *set, char *msg, size_t len)
+{
+    struct config next;
+    char err[RELOAD_MSG_MAX];
+    int rc = 0;
+
+    set->reload.last_at_ms = clock_wall_ms();
+    if (!src->path[0]) {
+        snprintf(err, sizeof(err), "the engine was started without "
+                 "--config: there is no file to reload");
+        rc = RELOAD_ENOTRELOADABLE;
+        goto refused;
+    }
+    config_defaults(&next);
+    if (config_load(&next, src->path, err, sizeof(err)) < 0) {
+        config_fini(&next);
+        rc = RELOAD_EINVALID;
+        goto refused;
+    }
+    char why[RELOAD_MSG_MAX / 2];
+    if (reload_refusal(live, &next, src, why, sizeof(why))) {
+        snprintf(err, sizeof(err), "%.200s: %s", src->path, why);
+        config_fini(&next);
+        rc = RELOAD_ENOTRELOADABLE;
+        goto refused;
+    }
+    reload_commit(live, &next, src, set, msg, len);
+    config_fini(&next);
+    set->reload.generation++;
+    set->reload.applied++;
+    set->reload.last_error[0] = 0;
+    log_info("reload: %s: %s", src->path, msg);
+    return 0;
+refused:
+    set->reload.refused++;
+    snprintf(set->reload.last_error, sizeof(set->reload.last_error), "%s",
+             err);
+    snprintf(msg, len, "reload refused, nothing changed: %s", err);
+    log_error("%s", msg);
+    return rc;
+}
