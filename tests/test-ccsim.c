@@ -107,7 +107,8 @@ static void simulate(const struct point *p, uint64_t seed,
                           sizeof(err)) < 0)
         fail_msg("%s", err);
 
-    struct sim_opts so = { seed, p->contacts / rate / 3600, 1800 };
+    struct sim_opts so = { .seed = seed, .hours = p->contacts / rate / 3600,
+                           .interval_s = 1800 };
     struct sim_report *rep = NULL;
     if (sim_run(&cfg.router, "routing.yaml", &m, "model.yaml", &so, &rep,
                 err, sizeof(err)) < 0)
@@ -212,7 +213,7 @@ static void test_erlang_a_ten_agents_full(void **state)
 
 static void test_erlang_a_fifty_agents_past(void **state)
 {
-    struct point p = { 50, 1.1, 60, 10, 120, 1200000 };
+    struct point p = { 50, 1.1, 60, 10, 120, 3000000 };
     run_point(&p);
     (void)state;
 }
