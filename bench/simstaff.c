@@ -132,9 +132,12 @@ static int staff_interval(struct search *s, unsigned iv, char *err,
     for (unsigned g = 0; g < ng; g++)
         start[g] = count[g] = (unsigned)ceil(share[g] - 1e-9);
 
-    /* up: one agent more for the worst row, until every row meets it */
+    /* up: agents for the worst row, until every row meets the target;
+     * while the same group is chosen again the step doubles (the start
+     * may be far off: priorities, multi-skill sharing, think times), and
+     * the way down takes back what overshoots */
     int ok;
-    unsigned steps = 0;
+    unsigned steps = 0, last = ng, step = 1;
     for (;;) {
         ok = evaluate(s, count, err, errlen);
         if (ok < 0)
@@ -160,21 +163,33 @@ static int staff_interval(struct search *s, unsigned iv, char *err,
         }
         if (best == ng)
             break;
-        count[best]++;
+        step = best == last && step < 64 ? step * 2 : 1;
+        last = best;
+        count[best] += step;
+        if (count[best] > STAFF_MAX_AGENTS)
+            count[best] = STAFF_MAX_AGENTS;
     }
-    /* down: one agent fewer, group by group, while the target holds */
+    /* down, group by group: fewer agents while the target holds, in
+     * steps that halve down to one (the last step tried is one agent, so
+     * one fewer than the answer misses the target on this traffic) */
     if (ok)
-        for (unsigned g = 0; g < ng; g++)
-            while (count[g] > 0) {
-                count[g]--;
+        for (unsigned g = 0; g < ng; g++) {
+            unsigned d = count[g] / 8 ? count[g] / 8 : 1;
+            while (d >= 1) {
+                if (count[g] < d) {
+                    d /= 2;
+                    continue;
+                }
+                count[g] -= d;
                 int k = evaluate(s, count, err, errlen);
                 if (k < 0)
                     return -1;
                 if (!k) {
-                    count[g]++;
-                    break;
+                    count[g] += d;
+                    d /= 2;
                 }
             }
+        }
     /* the figures of the answer */
     if (evaluate(s, count, err, errlen) < 0)
         return -1;

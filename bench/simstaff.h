@@ -15,9 +15,11 @@
  * handle + think + queue wrap-up time of the first group serving it; the
  * fewest agents whose Erlang C service level meets the target), shared
  * out over the groups that serve the row. Then simulation: while a row
- * misses the target, one agent more in the group serving that row that
- * serves the fewest rows (the most specialised); then, group by group,
- * one agent fewer while every row still meets the target. Every
+ * misses the target, agents more in the group serving the worst row that
+ * serves the fewest rows (the most specialised): one, and twice as many
+ * each time the same group is chosen again; then, group by group, fewer
+ * agents while every row still meets the target, in steps of an eighth
+ * of the group halving down to one agent. Every
  * evaluation of a half hour uses the same seed (common random numbers:
  * the same arrivals and handle times), so two count vectors are compared
  * on the same traffic. Half hours with the same rate share one search.
