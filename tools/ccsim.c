@@ -615,9 +615,11 @@ static void cmp_text(const struct view *va, const struct view *vb,
                    (ra != UINT32_MAX && row_active(va, ra));
         if (!act)
             continue;
-        printf("\n%s %s%s\n", rb == b->nrows ? "all" : "queue",
-               rb == b->nrows ? "" : b->rows[rb].name,
-               ra == UINT32_MAX ? " (only in B)" : "");
+        if (rb == b->nrows)
+            printf("\nall\n");
+        else
+            printf("\nqueue %s%s\n", b->rows[rb].name,
+                   ra == UINT32_MAX ? " (only in B)" : "");
         printf("  %-16s %12s %12s %20s\n", "", "A", "B", "B - A");
         for (size_t i = 0; i < sizeof(cmp_figs) / sizeof(cmp_figs[0]);
              i++) {
