@@ -72,7 +72,8 @@ struct scontact {
     uint32_t agent;
     uint32_t row, interval;
     uint32_t next_free;
-    uint32_t est_ms;    /* the router's estimated wait on arrival */
+    uint32_t est_ms;
+    double handle_ms;   /* replayed handle time; < 0: the group's draw */    /* the router's estimated wait on arrival */
     uint8_t state;
     bool offered_now;   /* an offer came in the arrival call itself */
     bool est_set;
@@ -89,6 +90,8 @@ struct sagent {
 
 struct sim {
     const struct model *m;
+    const struct router_config *rc;
+    const char *config_name;
     const struct sim_opts *o;
     struct router *r;
     uint64_t now, horizon, seq;
@@ -102,6 +105,7 @@ struct sim {
     unsigned *class_row;      /* row of each class */
     double max_rate;
     uint64_t next_id;
+    size_t next_replay;
     bool arrivals_done;
     struct sim_report *rep;
     uint64_t interval_us;
@@ -237,7 +241,9 @@ static int drain(struct sim *s, uint32_t arriving)
             x->est_wait_s += c->est_ms / 1000.0;
             if (wait <= (uint64_t)s->rep->rows[c->row].sl_threshold_ms * 1000)
                 x->answered_in_sl++;
-            double handle = dist_sample(&g->handle, &c->rng);
+            double handle = c->handle_ms >= 0
+                                ? c->handle_ms
+                                : dist_sample(&g->handle, &c->rng);
             rc = push(s, s->now + to_us(handle), EV_COMPLETE, ci, c->gen);
             break;
         }
@@ -278,6 +284,18 @@ static int drain(struct sim *s, uint32_t arriving)
 static int next_arrival(struct sim *s, uint64_t from)
 {
     const struct model *m = s->m;
+    if (s->o->replay) {
+        if (s->next_replay >= s->o->nreplay) {
+            s->arrivals_done = true;
+            return 0;
+        }
+        uint64_t t = s->o->replay[s->next_replay].t_us;
+        if (t >= s->horizon) {
+            s->arrivals_done = true;
+            return 0;
+        }
+        return push(s, t > from ? t : from, EV_ARRIVAL, 0, 0);
+    }
     if (s->max_rate <= 0 || (m->contacts && s->next_id >= m->contacts)) {
         s->arrivals_done = true;
         return 0;
@@ -314,17 +332,68 @@ static int add_extra(struct router_contact_spec *sp, const char *prefix,
     return n < 0 || (size_t)n >= sizeof(k->skill) ? -1 : 0;
 }
 
+/* The channel of a replayed contact of configured queue q: the queue's,
+ * when its configuration names exactly one; else that of the model's
+ * first class for the queue; else voice (simreplay.h). */
+static enum router_channel replay_channel(const struct sim *s, unsigned q)
+{
+    uint32_t mask = s->rc->queues[q].channel_mask;
+    if (mask && !(mask & (mask - 1)))
+        for (unsigned ch = 0; ch < ROUTER_CH_COUNT; ch++)
+            if (mask == 1u << ch)
+                return (enum router_channel)ch;
+    for (unsigned k = 0; k < s->m->nclasses; k++)
+        if (!strcmp(s->m->classes[k].queue, s->rc->queues[q].name))
+            return s->m->classes[k].channel <= 0
+                       ? ROUTER_CH_VOICE
+                       : (enum router_channel)(s->m->classes[k].channel - 1);
+    return ROUTER_CH_VOICE;
+}
+
+/* The next replayed arrival's contact: 0, or -1 with a message. */
+static int replay_spec(struct sim *s, struct router_contact_spec *sp,
+                       double *patience, double *handle, unsigned *row,
+                       char *err, size_t errlen)
+{
+    const struct sim_arrival *ra = &s->o->replay[s->next_replay++];
+    unsigned q;
+    for (q = 0; q < s->rc->nqueues; q++)
+        if (!strcmp(s->rc->queues[q].name, ra->queue))
+            break;
+    if (q == s->rc->nqueues) {
+        snprintf(err, errlen, "--replay: a contact arrived in queue \"%s\" "
+                 "(%.3f s into the stream), which is not in %s", ra->queue,
+                 (double)ra->t_us / US_PER_S, s->config_name);
+        return -1;
+    }
+    sp->queue = s->rc->queues[q].name;
+    sp->channel = replay_channel(s, q);
+    *patience = ra->patience_ms;
+    *handle = ra->handle_ms;
+    *row = q;
+    return 0;
+}
+
 static int arrive(struct sim *s, char *err, size_t errlen,
                   const char *model_name)
 {
     const struct model *m = s->m;
-    unsigned k = model_pick_class(m, &s->arr_rng);
-    const struct model_class *mc = &m->classes[k];
     struct router_contact_spec sp;
+    double patience, handle_ms = -1;
+    unsigned row, k = 0;
+    const struct model_class *mc = NULL;
     uint32_t ci, h;
     int rc;
 
     memset(&sp, 0, sizeof(sp));
+    if (s->o->replay) {
+        if (replay_spec(s, &sp, &patience, &handle_ms, &row, err,
+                        errlen) < 0)
+            return -1;
+        goto admit;
+    }
+    k = model_pick_class(m, &s->arr_rng);
+    mc = &m->classes[k];
     sp.queue = mc->queue[0] ? mc->queue : NULL;
     sp.channel = mc->channel <= 0 ? ROUTER_CH_VOICE
                                   : (enum router_channel)(mc->channel - 1);
@@ -343,7 +412,9 @@ static int arrive(struct sim *s, char *err, size_t errlen,
     }
     sp.priority = pick(&s->arr_rng, mc->priority_lo, mc->priority_hi);
     sp.value = pick(&s->arr_rng, mc->value_lo, mc->value_hi);
-    double patience = dist_sample(&mc->patience, &s->arr_rng);
+    patience = dist_sample(&mc->patience, &s->arr_rng);
+    row = s->class_row[k];
+admit:;
     uint64_t cseed = rng_next(&s->arr_rng);
 
     if (s->free_c == NONE32) {
@@ -370,7 +441,8 @@ static int arrive(struct sim *s, char *err, size_t errlen,
     c->est_set = false;
     c->est_ms = 0;
     rng_seed(&c->rng, cseed);
-    c->row = s->class_row[k];
+    c->row = row;
+    c->handle_ms = handle_ms;
     c->interval = (uint32_t)(s->now / s->interval_us);
     sp.id = c->id;
     s->rep->contacts++;
@@ -382,10 +454,15 @@ static int arrive(struct sim *s, char *err, size_t errlen,
         contact_free(s, ci);
         return next_arrival(s, s->now);
     }
-    if (rc < 0) {
+    if (rc < 0 && mc) {
         snprintf(err, errlen, "%s:%lu: mix[%u] (%s): the router refused the "
                  "contact: %s", model_name, mc->line, k, mc->name,
                  ccr_strerror(rc));
+        return -1;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "--replay: the router refused a contact of "
+                 "queue \"%s\": %s", sp.queue, ccr_strerror(rc));
         return -1;
     }
     cell(s, c->row, c->interval)->offered++;
@@ -732,6 +809,8 @@ int sim_run(const struct router_config *rc, const char *config_name,
     }
     s.m = m;
     s.o = o;
+    s.rc = rc;
+    s.config_name = config_name;
     s.free_c = NONE32;
     s.horizon = (uint64_t)llround(o->hours * 3600 * US_PER_S);
     s.interval_us = (uint64_t)llround(o->interval_s * US_PER_S);

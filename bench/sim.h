@@ -16,6 +16,11 @@
  * rejections and handle times from a stream of its own, seeded from the
  * arrivals' stream; each agent's wrap-up times from a stream of its own.
  *
+ * With a replay (sim_opts.replay, simreplay.h) the arrivals come from a
+ * live engine's event stream instead of the model: each at its time, in
+ * its queue, with its recorded handle time and, if it abandoned, its
+ * recorded patience.
+ *
  * Report rows: one per configured queue (configuration order), then one
  * per skills-only class of the model ("~" + the class name). A contact
  * counts in the row and the interval of its arrival (offered, waited,
@@ -32,6 +37,7 @@
 
 #include "ccload-model.h"
 #include "router-t.h"
+#include "simreplay.h"
 
 struct sim_opts {
     uint64_t seed;          /* the run's random numbers and the router's */
@@ -42,6 +48,11 @@ struct sim_opts {
     const unsigned *group_count;
     /* service-level threshold of every row; 0: each row's own */
     uint32_t sl_threshold_ms;
+    /* arrivals replayed (simreplay.h) instead of the model's: n of them,
+     * in order of t_us; the model still gives the agents, and the
+     * channel of a queue whose configuration does not name one */
+    const struct sim_arrival *replay;
+    size_t nreplay;
 };
 
 struct sim_cell {

@@ -4,6 +4,7 @@
  *   ccsim --config routing.yaml --traffic model.yaml [--seed S]
  *         [--hours H] [--runs N] [--json] [--plot DIR]
  *   ccsim --compare a.yaml b.yaml --traffic model.yaml [--runs N] ...
+ *   ccsim --config routing.yaml --traffic model.yaml --replay HOST:PORT
  *   ccsim staff --config routing.yaml --traffic model.yaml --target 80/20
  *   ccsim erlang --rate R --aht S --agents N --target T [--patience P]
  *         [--json]
@@ -69,6 +70,10 @@ static const char usage_text[] =
     "      --compare A B    run routing configurations A and B on the same\n"
     "                       random traffic (common random numbers) and\n"
     "                       report B - A, with --runs paired 95% intervals\n"
+    "      --replay H:P     replay the arrivals, handle times and abandons\n"
+    "                       of the event stream a live engine wrote to the\n"
+    "                       Redis at H:P (agents: still the traffic model)\n"
+    "      --tenant T       its tenant (default: default)\n"
     "\n"
     "Staffing (the fewest agents per group and half hour, real router):\n"
     "      --target P/T     P% answered within T (seconds or a duration)\n"
@@ -438,7 +443,8 @@ static int print_json_doc(json_t *root)
 
 static int print_json(const struct view *v, const char *cfg,
                       const char *traffic, uint64_t seed, uint64_t contacts,
-                      uint64_t events, uint64_t calls, double end_s)
+                      uint64_t events, uint64_t calls, double end_s,
+                      json_t *replay)
 {
     const struct sim_report *rep = v->rep;
     json_t *root = json_object(), *queues = json_array();
@@ -457,6 +463,8 @@ static int print_json(const struct view *v, const char *cfg,
     json_object_set_new(root, "router_calls",
                         json_integer((json_int_t)calls));
     json_object_set_new(root, "end_s", json_real(end_s));
+    if (replay)
+        json_object_set(root, "replay", replay);
     for (unsigned q = 0; q < rep->nrows; q++) {
         const struct sim_row *row = &rep->rows[q];
         json_t *jq = json_object();
@@ -512,6 +520,7 @@ static int parse_seed(const char *s, uint64_t *out)
 static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
                    const struct model *m, const char *traffic,
                    uint64_t seed, double hours, unsigned runs,
+                   const struct sim_replay *rp,
                    struct sim_report **lay, struct sim_stats *st,
                    uint64_t *contacts, uint64_t *events, uint64_t *calls,
                    double *end_s)
@@ -525,6 +534,8 @@ static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
         so.seed = seed + r;
         so.hours = hours;
         so.interval_s = 1800;
+        so.replay = rp->n ? rp->a : NULL;
+        so.nreplay = rp->n;
         int rc = 0;
         for (unsigned k = 0; k < ncfg && rc == 0; k++) {
             if (sim_run(&su[k].cfg.router, cfg_path[k], m, traffic, &so,
@@ -661,7 +672,7 @@ static json_t *cmp_cells(const struct view *va, unsigned ra,
 
 static int cmp_json(const struct view *va, const struct view *vb,
                     const struct view *vd, const char **paths,
-                    const char *traffic, uint64_t seed)
+                    const char *traffic, uint64_t seed, json_t *replay)
 {
     const struct sim_report *a = va->rep, *b = vb->rep;
     json_t *root = json_object(), *queues = json_array();
@@ -674,6 +685,8 @@ static int cmp_json(const struct view *va, const struct view *vb,
     json_object_set_new(root, "runs", json_integer(vb->runs));
     json_object_set_new(root, "hours", json_real(b->hours));
     json_object_set_new(root, "interval_s", json_real(b->interval_s));
+    if (replay)
+        json_object_set(root, "replay", replay);
     for (unsigned rb = 0; rb < b->nrows; rb++) {
         unsigned ra = row_in(a, b, rb);
         json_t *jq = cmp_cells(va, ra, vb, vd, rb, b->nintervals);
@@ -702,7 +715,7 @@ static int cmp_json(const struct view *va, const struct view *vb,
 
 static int cmd_sim(int argc, char **argv)
 {
-    enum { O_JSON = 1000, O_RUNS, O_PLOT, O_COMPARE };
+    enum { O_JSON = 1000, O_RUNS, O_PLOT, O_COMPARE, O_REPLAY, O_TENANT };
     static const struct option lo[] = {
         { "config", required_argument, NULL, 'c' },
         { "traffic", required_argument, NULL, 't' },
@@ -712,10 +725,13 @@ static int cmd_sim(int argc, char **argv)
         { "runs", required_argument, NULL, O_RUNS },
         { "plot", required_argument, NULL, O_PLOT },
         { "compare", no_argument, NULL, O_COMPARE },
+        { "replay", required_argument, NULL, O_REPLAY },
+        { "tenant", required_argument, NULL, O_TENANT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *cfg_path = NULL, *traffic = NULL, *plot = NULL;
+    const char *replay = NULL, *tenant = "default";
     bool json = false, have_seed = false, compare = false;
     double hours = 0, h;
     uint64_t seed = 0;
@@ -747,9 +763,26 @@ static int cmd_sim(int argc, char **argv)
         }
         case O_PLOT: plot = optarg; break;
         case O_COMPARE: compare = true; break;
+        case O_REPLAY: replay = optarg; break;
+        case O_TENANT: tenant = optarg; break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage(NULL);
         }
+    }
+    char rhost[256];
+    int rport = 0;
+    if (replay) {
+        const char *colon = strrchr(replay, ':');
+        char *end;
+        long p = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!colon || colon == replay || *end || p < 1 || p > 65535 ||
+            (size_t)(colon - replay) >= sizeof(rhost))
+            return usage("--replay: HOST:PORT of the engine's Redis");
+        memcpy(rhost, replay, (size_t)(colon - replay));
+        rhost[colon - replay] = 0;
+        rport = (int)p;
+        if (!tenant[0] || strlen(tenant) >= ROUTER_ID_MAX)
+            return usage("--tenant: a tenant name");
     }
     const char *paths[2] = { cfg_path, NULL };
     unsigned ncfg = 1;
@@ -772,7 +805,10 @@ static int cmd_sim(int argc, char **argv)
 
     static struct setup su[2];
     static struct model m;
+    struct sim_replay rp;
+    json_t *jr = NULL;
     struct sim_stats st[3];
+    memset(&rp, 0, sizeof(rp));
     struct sim_report *lay[2] = { NULL, NULL };
     char err[512];
     int ret = EXIT_ERR;
@@ -786,19 +822,43 @@ static int cmd_sim(int argc, char **argv)
     }
     if (!have_seed)
         seed = m.seed;
+    if (replay) {
+        if (sim_replay_read(rhost, rport, tenant, &rp, err,
+                            sizeof(err)) < 0) {
+            fprintf(stderr, "ccsim: %s\n", err);
+            goto done;
+        }
+        /* the replay's day: to just after its last arrival */
+        if (!hours)
+            hours = (rp.span_s + 0.001) / 3600;
+    }
     if (!hours)
         hours = m.duration_s > 0 ? m.duration_s / 3600 : 24;
     uint64_t contacts = 0, events = 0, calls = 0;
     double end_s = 0;
-    if (run_all(su, ncfg, paths, &m, traffic, seed, hours, runs, lay, st,
-                &contacts, &events, &calls, &end_s) < 0)
+    if (run_all(su, ncfg, paths, &m, traffic, seed, hours, runs, &rp, lay,
+                st, &contacts, &events, &calls, &end_s) < 0)
         goto done;
+    if (replay)
+        jr = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                       "redis", replay, "tenant", tenant, "entries",
+                       (json_int_t)rp.entries, "contacts", (json_int_t)rp.n,
+                       "stream_answered", (json_int_t)rp.answered,
+                       "stream_abandoned", (json_int_t)rp.abandoned,
+                       "skills_only", (json_int_t)rp.skills_only,
+                       "t0_ms", (json_int_t)rp.t0_ms, "span_s", rp.span_s);
+    if (replay && !json)
+        printf("replay: %zu contacts from ccr:{%s}:events at %s (%zu "
+               "entries; %zu answered and %zu abandoned in the stream; "
+               "%zu routed by skills alone left out), over %.4g h\n\n",
+               rp.n, tenant, replay, rp.entries, rp.answered, rp.abandoned,
+               rp.skills_only, rp.span_s / 3600);
     if (compare) {
         struct view va = { lay[0], &st[0], runs };
         struct view vb = { lay[1], &st[1], runs };
         struct view vd = { lay[1], &st[2], runs };
         if (json) {
-            if (cmp_json(&va, &vb, &vd, paths, traffic, seed) < 0) {
+            if (cmp_json(&va, &vb, &vd, paths, traffic, seed, jr) < 0) {
                 fprintf(stderr, "ccsim: out of memory\n");
                 goto done;
             }
@@ -809,7 +869,7 @@ static int cmd_sim(int argc, char **argv)
         struct view v = { lay[0], &st[0], runs };
         if (json) {
             if (print_json(&v, cfg_path, traffic, seed, contacts, events,
-                           calls, end_s) < 0) {
+                           calls, end_s, jr) < 0) {
                 fprintf(stderr, "ccsim: out of memory\n");
                 goto done;
             }
@@ -831,6 +891,8 @@ done:
     }
     for (unsigned k = 0; k < 3; k++)
         sim_stats_fini(&st[k]);
+    sim_replay_free(&rp);
+    json_decref(jr);
     return ret;
 }
 
