@@ -32,6 +32,10 @@
 #                  ccsim-day.yaml, about 50,000 contacts, 500 agents, 24 h)
 #                  against engine-bench.yaml: wall time of the whole
 #                  command, simulated contacts per second (median of 3)
+#   3f. erlang     BUILD/bench-erlang: the simulator against Erlang C (c from
+#                  1 to 200, occupancy 50% to 95%) and Erlang A, the table
+#                  of differences with 95% half-widths (quick: a third of
+#                  the grid, shorter runs)
 #   3d. cost       Redis CPU (INFO cpu) per contact at one fixed rate
 #                  (BENCH_COST_RATE, default 10000/s) for durability
 #                  memory and redis, on the private redis-server of 3.
@@ -240,6 +244,29 @@ if want ccsim; then
     fi
 else
     skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/ccsim.json"
+fi
+
+# 3f. erlang (the simulator against queueing theory, a grid) ---------------
+
+ERLANG_LINE=""
+if want erlang; then
+    if [ ! -x "$B/bench-erlang" ]; then
+        skipped "$B/bench-erlang not built" "$TMP/erlang.json"
+    else
+        log "erlang: $B/bench-erlang ${QUICK:+--quick }--json (grid of Erlang C and A points)"
+        if timeout -k 5 1200 "$B/bench-erlang" ${QUICK:+--quick} --json "$TMP/erlang.json" \
+            >"$TMP/erlang.md" 2>"$TMP/erlang.log"; then
+            ERLANG_LINE=$(tail -n 1 "$TMP/erlang.md")
+            log "erlang: $ERLANG_LINE"
+        else
+            rc=$?
+            skipped "bench-erlang failed (exit $rc): $(tail -n 2 "$TMP/erlang.log" 2>/dev/null)" \
+                "$TMP/erlang.json"
+            rm -f "$TMP/erlang.md"
+        fi
+    fi
+else
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/erlang.json"
 fi
 
 # 3. end to end ------------------------------------------------------------
@@ -710,6 +737,7 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf '"redis_cost": %s,\n' "$(cat "$TMP/cost.json")"
     printf '"cpu": %s,\n' "$(cat "$TMP/cpu.json")"
     printf '"ccsim": %s,\n' "$(cat "$TMP/ccsim.json")"
+    printf '"erlang": %s,\n' "$(cat "$TMP/erlang.json")"
     printf '"e2e": {\n'
     printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
     printf '  "fixed_run_seconds": %s,\n' "$DUR"
@@ -813,6 +841,11 @@ log "results: bench/results/latest.json, bench/results/$STAMP.json"
     echo
     if [ -n "$CCSIM_LINE" ]; then echo "$CCSIM_LINE"; else
         echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/ccsim.json")"; fi
+    echo
+    echo "## The simulator against Erlang C and A (bench-erlang)"
+    echo
+    if [ -f "$TMP/erlang.md" ]; then cat "$TMP/erlang.md"; else
+        echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/erlang.json")"; fi
     echo
     echo "## CPU per contact at fixed rates (ccload --cpu)"
     echo

@@ -18,10 +18,15 @@
  * language and product as the extra skills "lang:<x>" and
  * "product:<x>" at level 1; channel, priority and customer value.
  *
- * Random numbers: two streams seeded from the run's seed, one for the
- * arrivals (gaps, class, priority, value, patience: drawn when the
- * contact arrives, so a routing change does not shift them) and one for
- * the agents (think time, reject, handle time, wrap-up). Arrivals under
+ * Random numbers (common random numbers: a routing change, or other
+ * agent counts, must not shift them): one stream for the arrivals (gaps,
+ * class, priority, value, patience, and a seed for the contact: all
+ * drawn when the contact arrives); each contact's own stream, from that
+ * seed, for what happens to it at an agent (think time, reject, handle
+ * time), so that the same contact handled by an agent of the same group
+ * takes the same time whichever agent it is and whenever; each agent's
+ * own stream, from the run's seed and its group and number, for its
+ * model wrap-ups. Arrivals under
  * a rate curve are a non-homogeneous Poisson process by thinning: gaps at
  * the curve's highest rate, each candidate kept with probability
  * rate(t) / highest.
@@ -67,8 +72,12 @@ struct scontact {
     uint32_t agent;
     uint32_t row, interval;
     uint32_t next_free;
+    uint32_t est_ms;
+    double handle_ms;   /* replayed handle time; < 0: the group's draw */    /* the router's estimated wait on arrival */
     uint8_t state;
     bool offered_now;   /* an offer came in the arrival call itself */
+    bool est_set;
+    struct rng rng;     /* think, reject, handle (see the top) */
 };
 
 struct sagent {
@@ -76,13 +85,17 @@ struct sagent {
     unsigned group;
     uint32_t wrap_gen;
     bool in_wrapup;
+    struct rng rng;     /* model wrap-ups */
 };
 
 struct sim {
     const struct model *m;
+    const struct router_config *rc;
+    const char *config_name;
+    const struct sim_opts *o;
     struct router *r;
     uint64_t now, horizon, seq;
-    struct rng arr_rng, agent_rng;
+    struct rng arr_rng;
     struct ev *heap;
     size_t nheap, cap_heap;
     struct scontact *c;
@@ -92,6 +105,7 @@ struct sim {
     unsigned *class_row;      /* row of each class */
     double max_rate;
     uint64_t next_id;
+    size_t next_replay;
     bool arrivals_done;
     struct sim_report *rep;
     uint64_t interval_us;
@@ -207,7 +221,7 @@ static int drain(struct sim *s, uint32_t arriving)
             c->offer_gen++;
             if (ci == arriving)
                 c->offered_now = true;
-            double think = dist_sample(&g->think, &s->agent_rng);
+            double think = dist_sample(&g->think, &c->rng);
             rc = push(s, s->now + to_us(think), EV_ANSWER, ci, c->offer_gen);
             break;
         }
@@ -224,9 +238,12 @@ static int drain(struct sim *s, uint32_t arriving)
             c->answered = s->now;
             x->answered++;
             x->wait_s += (double)wait / US_PER_S;
+            x->est_wait_s += c->est_ms / 1000.0;
             if (wait <= (uint64_t)s->rep->rows[c->row].sl_threshold_ms * 1000)
                 x->answered_in_sl++;
-            double handle = dist_sample(&g->handle, &s->agent_rng);
+            double handle = c->handle_ms >= 0
+                                ? c->handle_ms
+                                : dist_sample(&g->handle, &c->rng);
             rc = push(s, s->now + to_us(handle), EV_COMPLETE, ci, c->gen);
             break;
         }
@@ -242,13 +259,18 @@ static int drain(struct sim *s, uint32_t arriving)
             const struct model_group *g = &s->m->groups[a->group];
             a->in_wrapup = e->u.agent_state == ROUTER_AGENT_STATE_WRAPUP;
             if (a->in_wrapup && g->wrapup.kind != DIST_NONE) {
-                double w = dist_sample(&g->wrapup, &s->agent_rng);
+                double w = dist_sample(&g->wrapup, &a->rng);
                 rc = push(s, s->now + to_us(w), EV_WRAPUP_DONE, ai,
                           ++a->wrap_gen);
             }
             break;
         }
         case ROUTER_EV_QUEUED:
+            if (ci == arriving && !c->est_set) {
+                c->est_ms = e->est_wait_ms;
+                c->est_set = true;
+            }
+            break;
         case ROUTER_EV_MOVED:
             break;
         }
@@ -262,6 +284,18 @@ static int drain(struct sim *s, uint32_t arriving)
 static int next_arrival(struct sim *s, uint64_t from)
 {
     const struct model *m = s->m;
+    if (s->o->replay) {
+        if (s->next_replay >= s->o->nreplay) {
+            s->arrivals_done = true;
+            return 0;
+        }
+        uint64_t t = s->o->replay[s->next_replay].t_us;
+        if (t >= s->horizon) {
+            s->arrivals_done = true;
+            return 0;
+        }
+        return push(s, t > from ? t : from, EV_ARRIVAL, 0, 0);
+    }
     if (s->max_rate <= 0 || (m->contacts && s->next_id >= m->contacts)) {
         s->arrivals_done = true;
         return 0;
@@ -298,17 +332,68 @@ static int add_extra(struct router_contact_spec *sp, const char *prefix,
     return n < 0 || (size_t)n >= sizeof(k->skill) ? -1 : 0;
 }
 
+/* The channel of a replayed contact of configured queue q: the queue's,
+ * when its configuration names exactly one; else that of the model's
+ * first class for the queue; else voice (simreplay.h). */
+static enum router_channel replay_channel(const struct sim *s, unsigned q)
+{
+    uint32_t mask = s->rc->queues[q].channel_mask;
+    if (mask && !(mask & (mask - 1)))
+        for (unsigned ch = 0; ch < ROUTER_CH_COUNT; ch++)
+            if (mask == 1u << ch)
+                return (enum router_channel)ch;
+    for (unsigned k = 0; k < s->m->nclasses; k++)
+        if (!strcmp(s->m->classes[k].queue, s->rc->queues[q].name))
+            return s->m->classes[k].channel <= 0
+                       ? ROUTER_CH_VOICE
+                       : (enum router_channel)(s->m->classes[k].channel - 1);
+    return ROUTER_CH_VOICE;
+}
+
+/* The next replayed arrival's contact: 0, or -1 with a message. */
+static int replay_spec(struct sim *s, struct router_contact_spec *sp,
+                       double *patience, double *handle, unsigned *row,
+                       char *err, size_t errlen)
+{
+    const struct sim_arrival *ra = &s->o->replay[s->next_replay++];
+    unsigned q;
+    for (q = 0; q < s->rc->nqueues; q++)
+        if (!strcmp(s->rc->queues[q].name, ra->queue))
+            break;
+    if (q == s->rc->nqueues) {
+        snprintf(err, errlen, "--replay: a contact arrived in queue \"%s\" "
+                 "(%.3f s into the stream), which is not in %s", ra->queue,
+                 (double)ra->t_us / US_PER_S, s->config_name);
+        return -1;
+    }
+    sp->queue = s->rc->queues[q].name;
+    sp->channel = replay_channel(s, q);
+    *patience = ra->patience_ms;
+    *handle = ra->handle_ms;
+    *row = q;
+    return 0;
+}
+
 static int arrive(struct sim *s, char *err, size_t errlen,
                   const char *model_name)
 {
     const struct model *m = s->m;
-    unsigned k = model_pick_class(m, &s->arr_rng);
-    const struct model_class *mc = &m->classes[k];
     struct router_contact_spec sp;
+    double patience, handle_ms = -1;
+    unsigned row, k = 0;
+    const struct model_class *mc = NULL;
     uint32_t ci, h;
     int rc;
 
     memset(&sp, 0, sizeof(sp));
+    if (s->o->replay) {
+        if (replay_spec(s, &sp, &patience, &handle_ms, &row, err,
+                        errlen) < 0)
+            return -1;
+        goto admit;
+    }
+    k = model_pick_class(m, &s->arr_rng);
+    mc = &m->classes[k];
     sp.queue = mc->queue[0] ? mc->queue : NULL;
     sp.channel = mc->channel <= 0 ? ROUTER_CH_VOICE
                                   : (enum router_channel)(mc->channel - 1);
@@ -327,7 +412,10 @@ static int arrive(struct sim *s, char *err, size_t errlen,
     }
     sp.priority = pick(&s->arr_rng, mc->priority_lo, mc->priority_hi);
     sp.value = pick(&s->arr_rng, mc->value_lo, mc->value_hi);
-    double patience = dist_sample(&mc->patience, &s->arr_rng);
+    patience = dist_sample(&mc->patience, &s->arr_rng);
+    row = s->class_row[k];
+admit:;
+    uint64_t cseed = rng_next(&s->arr_rng);
 
     if (s->free_c == NONE32) {
         if (s->nc == s->cap_c) {
@@ -350,7 +438,11 @@ static int arrive(struct sim *s, char *err, size_t errlen,
     c->arrived = s->now;
     c->state = C_WAITING;
     c->offered_now = false;
-    c->row = s->class_row[k];
+    c->est_set = false;
+    c->est_ms = 0;
+    rng_seed(&c->rng, cseed);
+    c->row = row;
+    c->handle_ms = handle_ms;
     c->interval = (uint32_t)(s->now / s->interval_us);
     sp.id = c->id;
     s->rep->contacts++;
@@ -362,10 +454,15 @@ static int arrive(struct sim *s, char *err, size_t errlen,
         contact_free(s, ci);
         return next_arrival(s, s->now);
     }
-    if (rc < 0) {
+    if (rc < 0 && mc) {
         snprintf(err, errlen, "%s:%lu: mix[%u] (%s): the router refused the "
                  "contact: %s", model_name, mc->line, k, mc->name,
                  ccr_strerror(rc));
+        return -1;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "--replay: the router refused a contact of "
+                 "queue \"%s\": %s", sp.queue, ccr_strerror(rc));
         return -1;
     }
     cell(s, c->row, c->interval)->offered++;
@@ -409,6 +506,58 @@ static bool agent_serves(const struct model_group *g,
     return true;
 }
 
+unsigned sim_nrows(const struct router_config *rc, const struct model *m)
+{
+    unsigned n = rc->nqueues;
+    for (unsigned k = 0; k < m->nclasses; k++)
+        n += !m->classes[k].queue[0];
+    return n;
+}
+
+unsigned sim_class_row(const struct router_config *rc, const struct model *m,
+                       unsigned k)
+{
+    const struct model_class *mc = &m->classes[k];
+    if (mc->queue[0]) {
+        for (unsigned q = 0; q < rc->nqueues; q++)
+            if (!strcmp(rc->queues[q].name, mc->queue))
+                return q;
+        return UINT32_MAX;
+    }
+    unsigned row = rc->nqueues;
+    for (unsigned j = 0; j < k; j++)
+        row += !m->classes[j].queue[0];
+    return row;
+}
+
+bool sim_group_serves(const struct router_config *rc, const struct model *m,
+                      unsigned gi, unsigned row)
+{
+    const struct model_group *g = &m->groups[gi];
+    if (row < rc->nqueues) {
+        const struct router_queue_config *qc = &rc->queues[row];
+        return agent_serves(g, qc->req, qc->nreq, qc->name);
+    }
+    for (unsigned k = 0; k < m->nclasses; k++) {
+        const struct model_class *mc = &m->classes[k];
+        if (mc->queue[0] || sim_class_row(rc, m, k) != row)
+            continue;
+        struct router_skill_req req[MODEL_MAX_REQ];
+        for (unsigned i = 0; i < mc->nskills; i++) {
+            snprintf(req[i].skill, sizeof(req[i].skill), "%s",
+                     mc->skills[i].name);
+            req[i].min_level = (uint8_t)mc->skills[i].level;
+        }
+        return agent_serves(g, req, mc->nskills, NULL);
+    }
+    return false;
+}
+
+static unsigned group_count(const struct sim *s, unsigned gi)
+{
+    return s->o->group_count ? s->o->group_count[gi] : s->m->groups[gi].count;
+}
+
 static int setup_rows(struct sim *s, const struct router_config *rc,
                       const char *config_name, const char *model_name,
                       char *err, size_t errlen)
@@ -427,12 +576,12 @@ static int setup_rows(struct sim *s, const struct router_config *rc,
         const struct router_queue_config *qc = &rc->queues[q];
         struct sim_row *row = &rep->rows[q];
         snprintf(row->name, sizeof(row->name), "%s", qc->name);
-        row->sl_threshold_ms = qc->sl_threshold_ms
-                                   ? qc->sl_threshold_ms
-                                   : (uint32_t)m->sl_threshold_ms;
+        row->sl_threshold_ms = s->o->sl_threshold_ms ? s->o->sl_threshold_ms
+                               : qc->sl_threshold_ms ? qc->sl_threshold_ms
+                               : (uint32_t)m->sl_threshold_ms;
         for (unsigned gi = 0; gi < m->ngroups; gi++)
             if (agent_serves(&m->groups[gi], qc->req, qc->nreq, qc->name))
-                row->agents += m->groups[gi].count;
+                row->agents += group_count(s, gi);
     }
     unsigned next = rc->nqueues;
     for (unsigned k = 0; k < m->nclasses; k++) {
@@ -454,7 +603,9 @@ static int setup_rows(struct sim *s, const struct router_config *rc,
         struct sim_row *row = &rep->rows[next];
         struct router_skill_req req[MODEL_MAX_REQ];
         snprintf(row->name, sizeof(row->name), "~%s", mc->name);
-        row->sl_threshold_ms = (uint32_t)m->sl_threshold_ms;
+        row->sl_threshold_ms = s->o->sl_threshold_ms
+                                   ? s->o->sl_threshold_ms
+                                   : (uint32_t)m->sl_threshold_ms;
         for (unsigned i = 0; i < mc->nskills; i++) {
             snprintf(req[i].skill, sizeof(req[i].skill), "%s",
                      mc->skills[i].name);
@@ -462,7 +613,7 @@ static int setup_rows(struct sim *s, const struct router_config *rc,
         }
         for (unsigned gi = 0; gi < m->ngroups; gi++)
             if (agent_serves(&m->groups[gi], req, mc->nskills, NULL))
-                row->agents += m->groups[gi].count;
+                row->agents += group_count(s, gi);
         s->class_row[k] = next++;
     }
     for (unsigned gi = 0; gi < m->ngroups; gi++) {
@@ -492,7 +643,7 @@ static int login_agents(struct sim *s, const char *model_name, char *err,
     const struct model *m = s->m;
     unsigned total = 0;
     for (unsigned gi = 0; gi < m->ngroups; gi++)
-        total += m->groups[gi].count;
+        total += group_count(s, gi);
     s->a = calloc(total ? total : 1, sizeof(*s->a));
     if (!s->a) {
         snprintf(err, errlen, "out of memory");
@@ -515,10 +666,12 @@ static int login_agents(struct sim *s, const char *model_name, char *err,
             queues[i] = g->queues[i];
         sp.queues = queues;
         sp.nqueues = g->nqueues;
-        for (unsigned n = 0; n < g->count; n++) {
+        for (unsigned n = 0; n < group_count(s, gi); n++) {
             struct sagent *a = &s->a[s->na];
             uint32_t h;
             a->group = gi;
+            rng_seed(&a->rng, s->o->seed ^ (0x9e3779b97f4a7c15ull *
+                                            (((uint64_t)gi << 32) + n + 1)));
             snprintf(a->id, sizeof(a->id), "%s-%u", g->name, n + 1);
             sp.id = a->id;
             s->rep->router_calls++;
@@ -561,7 +714,7 @@ static int handle(struct sim *s, const struct ev *e, char *err,
         if (c->state != C_OFFERED || c->offer_gen != e->gen)
             return 0;
         const struct model_group *g = &s->m->groups[s->a[c->agent].group];
-        if (g->reject > 0 && rng_unit(&s->agent_rng) < g->reject)
+        if (g->reject > 0 && rng_unit(&c->rng) < g->reject)
             rc = router_offer_reject(s->r, s->now, c->id, s->a[c->agent].id);
         else
             rc = router_offer_accept(s->r, s->now, c->id, s->a[c->agent].id);
@@ -655,11 +808,13 @@ int sim_run(const struct router_config *rc, const char *config_name,
         return -1;
     }
     s.m = m;
+    s.o = o;
+    s.rc = rc;
+    s.config_name = config_name;
     s.free_c = NONE32;
     s.horizon = (uint64_t)llround(o->hours * 3600 * US_PER_S);
     s.interval_us = (uint64_t)llround(o->interval_s * US_PER_S);
     rng_seed(&s.arr_rng, o->seed);
-    rng_seed(&s.agent_rng, o->seed ^ 0x5851f42d4c957f2dull);
     s.max_rate = m->rate;
     if (m->ncurve) {
         s.max_rate = 0;
@@ -733,5 +888,86 @@ void sim_report_sum(const struct sim_report *rep, unsigned row,
         sum->cut += x->cut;
         sum->wait_s += x->wait_s;
         sum->busy_s += x->busy_s;
+        sum->est_wait_s += x->est_wait_s;
     }
+}
+
+const char *const sim_fig_name[SIM_F_COUNT] = {
+    "offered", "answered", "answered_in_sl", "abandoned", "refused",
+    "waited", "cut", "service_level", "asa_s", "occupancy", "abandon_rate",
+};
+
+static void cell_values(const struct sim_cell *x, double staffed_s,
+                        double *v)
+{
+    uint64_t den = x->answered + x->abandoned;
+    v[SIM_F_OFFERED] = (double)x->offered;
+    v[SIM_F_ANSWERED] = (double)x->answered;
+    v[SIM_F_IN_SL] = (double)x->answered_in_sl;
+    v[SIM_F_ABANDONED] = (double)x->abandoned;
+    v[SIM_F_REFUSED] = (double)x->refused;
+    v[SIM_F_WAITED] = (double)x->waited;
+    v[SIM_F_CUT] = (double)x->cut;
+    v[SIM_F_SL] = den ? (double)x->answered_in_sl / (double)den : NAN;
+    v[SIM_F_ASA] = x->answered ? x->wait_s / (double)x->answered : NAN;
+    v[SIM_F_OCC] = staffed_s > 0 ? x->busy_s / staffed_s : NAN;
+    v[SIM_F_ABANDON_RATE] = x->offered ? (double)x->abandoned /
+                                         (double)x->offered : NAN;
+}
+
+/* Length of interval i inside the arrivals (the last may be short). */
+static double covered(const struct sim_report *rep, unsigned i)
+{
+    double start = i * rep->interval_s, end = start + rep->interval_s;
+    double h = rep->hours * 3600;
+    return (end < h ? end : h) - start;
+}
+
+static void cell_add(struct sim_cell *sum, const struct sim_cell *x)
+{
+    sum->offered += x->offered;
+    sum->refused += x->refused;
+    sum->waited += x->waited;
+    sum->answered += x->answered;
+    sum->answered_in_sl += x->answered_in_sl;
+    sum->abandoned += x->abandoned;
+    sum->cut += x->cut;
+    sum->wait_s += x->wait_s;
+    sum->busy_s += x->busy_s;
+    sum->est_wait_s += x->est_wait_s;
+}
+
+double *sim_report_values(const struct sim_report *rep)
+{
+    size_t n = (size_t)(rep->nrows + 1) * (rep->nintervals + 1) * SIM_F_COUNT;
+    double *v = calloc(n, sizeof(*v));
+    struct sim_cell all, sum;
+    if (!v)
+        return NULL;
+    memset(&all, 0, sizeof(all));
+    for (unsigned q = 0; q <= rep->nrows; q++) {
+        unsigned agents = q < rep->nrows ? rep->rows[q].agents : rep->agents;
+        for (unsigned i = 0; i < rep->nintervals; i++) {
+            struct sim_cell x;
+            if (q < rep->nrows) {
+                x = rep->cells[(size_t)q * rep->nintervals + i];
+            } else {
+                memset(&x, 0, sizeof(x));
+                for (unsigned r = 0; r < rep->nrows; r++)
+                    cell_add(&x, &rep->cells[(size_t)r * rep->nintervals
+                                             + i]);
+            }
+            cell_values(&x, agents * covered(rep, i),
+                        &v[sim_value_index(rep, q, i, 0)]);
+        }
+        if (q < rep->nrows) {
+            sim_report_sum(rep, q, 0, rep->nintervals, &sum);
+            cell_add(&all, &sum);
+        } else {
+            sum = all;
+        }
+        cell_values(&sum, agents * rep->hours * 3600,
+                    &v[sim_value_index(rep, q, rep->nintervals, 0)]);
+    }
+    return v;
 }

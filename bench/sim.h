@@ -9,6 +9,18 @@
  * moved from event to event; nothing reads the wall clock, so the same
  * inputs and seed give the same report, bit for bit.
  *
+ * Random numbers are drawn so that two runs with the same seed see the
+ * same traffic whatever the routing (common random numbers, for
+ * ccsim --compare and ccsim staff): the arrivals (time, class, priority,
+ * value, patience) from one stream, and each contact's think times,
+ * rejections and handle times from a stream of its own, seeded from the
+ * arrivals' stream; each agent's wrap-up times from a stream of its own.
+ *
+ * With a replay (sim_opts.replay, simreplay.h) the arrivals come from a
+ * live engine's event stream instead of the model: each at its time, in
+ * its queue, with its recorded handle time and, if it abandoned, its
+ * recorded patience.
+ *
  * Report rows: one per configured queue (configuration order), then one
  * per skills-only class of the model ("~" + the class name). A contact
  * counts in the row and the interval of its arrival (offered, waited,
@@ -19,16 +31,28 @@
 #ifndef CCROUTE_SIM_H
 #define CCROUTE_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ccload-model.h"
 #include "router-t.h"
+#include "simreplay.h"
 
 struct sim_opts {
     uint64_t seed;          /* the run's random numbers and the router's */
     double hours;           /* simulated arrivals, > 0 */
     double interval_s;      /* report interval, > 0 (ccsim: 1800) */
+    /* agents per model group (ngroups entries); NULL: the model's counts
+     * (ccsim staff tries other counts on the same traffic) */
+    const unsigned *group_count;
+    /* service-level threshold of every row; 0: each row's own */
+    uint32_t sl_threshold_ms;
+    /* arrivals replayed (simreplay.h) instead of the model's: n of them,
+     * in order of t_us; the model still gives the agents, and the
+     * channel of a queue whose configuration does not name one */
+    const struct sim_arrival *replay;
+    size_t nreplay;
 };
 
 struct sim_cell {
@@ -41,6 +65,9 @@ struct sim_cell {
     uint64_t cut;           /* still waiting when the drain ended */
     double wait_s;          /* sum over the answered of arrival->accept */
     double busy_s;          /* agent time with the row's contacts */
+    double est_wait_s;      /* sum over the answered of the wait the
+                               router estimated on arrival (ContactQueued's
+                               est_wait_ms; 0 when offered at once) */
 };
 
 struct sim_row {
@@ -73,8 +100,45 @@ int sim_run(const struct router_config *rc, const char *config_name,
             size_t errlen);
 void sim_report_free(struct sim_report *rep);
 
+/* The rows a run would report (sim_run: configured queues, then the
+ * skills-only classes): how many, the row of class k, and whether an
+ * agent of model group gi could take the row's contacts at its first
+ * level (the queue's or class's skills; a group's `queues` list, when
+ * set, must name the queue). For ccsim staff's starting point. */
+unsigned sim_nrows(const struct router_config *rc, const struct model *m);
+unsigned sim_class_row(const struct router_config *rc, const struct model *m,
+                       unsigned k);
+bool sim_group_serves(const struct router_config *rc, const struct model *m,
+                      unsigned gi, unsigned row);
+
 /* Sums of a row's cells over intervals [from, to) (to <= nintervals). */
 void sim_report_sum(const struct sim_report *rep, unsigned row,
                     unsigned from, unsigned to, struct sim_cell *sum);
+
+/* The figures of one cell, as reported (docs/ccsim.md, "Output"). */
+enum sim_fig {
+    SIM_F_OFFERED, SIM_F_ANSWERED, SIM_F_IN_SL, SIM_F_ABANDONED,
+    SIM_F_REFUSED, SIM_F_WAITED, SIM_F_CUT,
+    SIM_F_SL,               /* answered in SL / (answered + abandoned) */
+    SIM_F_ASA,              /* mean wait of the answered, seconds */
+    SIM_F_OCC,              /* busy / staffed time */
+    SIM_F_ABANDON_RATE,     /* abandoned / offered */
+    SIM_F_COUNT
+};
+extern const char *const sim_fig_name[SIM_F_COUNT];
+
+/* The figures of every row and interval, and the totals, in one array of
+ * (nrows + 1) x (nintervals + 1) x SIM_F_COUNT doubles: row nrows is
+ * "all" (every row, every agent once), interval nintervals the total of
+ * the row. A ratio with nothing to divide is NAN. Returns a new array
+ * (free()) or NULL when out of memory. */
+double *sim_report_values(const struct sim_report *rep);
+/* Index of (row, interval, figure) in that array. */
+static inline size_t sim_value_index(const struct sim_report *rep,
+                                     unsigned row, unsigned iv,
+                                     enum sim_fig f)
+{
+    return ((size_t)row * (rep->nintervals + 1) + iv) * SIM_F_COUNT + f;
+}
 
 #endif

@@ -16,6 +16,7 @@
 #include "rng.h"
 #include "router-t.h"
 #include "timerheap.h"
+#include "waitest.h"
 #include "treap.h"
 #include "wpool.h"
 
@@ -110,6 +111,7 @@ struct queue {
     uint32_t nserv[NCH];
     uint64_t offered, answered, in_sl, abandoned, handled;
     uint64_t asa_sum, aht_sum;
+    struct waitest west;                    /* estimated wait (waitest.h) */
     /* Lifetime of a derived or virtual queue (see router.c, "Freeing
      * queues"): the live contacts whose queue this is, in any state */
     uint32_t nref;

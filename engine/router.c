@@ -2283,6 +2283,7 @@ static void contact_abandon(struct router *r, uint64_t now, struct contact *c)
         slot_free(r, a, c, now);
     }
     squeue(r, c->queue)->abandoned++;
+    waitest_left(&squeue(r, c->queue)->west, now, now - c->queued_at, true);
     struct router_event *e = emit(r, ROUTER_EV_CONTACT_GONE, c, NULL);
     e->u.gone = ROUTER_CONTACT_ABANDONED;
     contact_release(r, c, ROUTER_CONTACT_ABANDONED);
@@ -2420,6 +2421,7 @@ int router_offer_accept(struct router *r, uint64_t now,
     q->answered++;
     uint64_t wait = now - c->arrived_at;
     q->asa_sum += wait;
+    waitest_left(&q->west, now, now - c->queued_at, false);
     if (wait <= (uint64_t)q->sl_threshold_ms * 1000)
         q->in_sl++;
     emit(r, ROUTER_EV_ASSIGNED, c, a);
@@ -3103,8 +3105,8 @@ uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
         return 0;
     uint64_t aht = q->handled ? q->aht_sum / q->handled / 1000 : DEFAULT_AHT_MS;
     aht += q->wrapup_ms;
-    uint64_t est = (pos - avail) * aht / (q->staffed ? q->staffed : 1);
-    return est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
+    return waitest_ms((uint32_t)(pos - avail), q->staffed, aht / 1000.0,
+                      waitest_theta(&q->west));
 }
 
 

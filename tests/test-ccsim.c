@@ -29,11 +29,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "ccload-model.h"
 #include "config.h"
 #include "erlang.h"
 #include "harness.h"
 #include "sim.h"
+#include "simstaff.h"
+#include "simstats.h"
 
 #define TOL_PP 1.5
 #define BATCHES 20
@@ -107,7 +111,8 @@ static void simulate(const struct point *p, uint64_t seed,
                           sizeof(err)) < 0)
         fail_msg("%s", err);
 
-    struct sim_opts so = { seed, p->contacts / rate / 3600, 1800 };
+    struct sim_opts so = { .seed = seed, .hours = p->contacts / rate / 3600,
+                           .interval_s = 1800 };
     struct sim_report *rep = NULL;
     if (sim_run(&cfg.router, "routing.yaml", &m, "model.yaml", &so, &rep,
                 err, sizeof(err)) < 0)
@@ -212,7 +217,7 @@ static void test_erlang_a_ten_agents_full(void **state)
 
 static void test_erlang_a_fifty_agents_past(void **state)
 {
-    struct point p = { 50, 1.1, 60, 10, 120, 1200000 };
+    struct point p = { 50, 1.1, 60, 10, 120, 3000000 };
     run_point(&p);
     (void)state;
 }
@@ -437,6 +442,316 @@ static void test_usage_and_erlang_command(void **state)
     (void)state;
 }
 
+/* ---- --runs, --compare, --plot ---- */
+
+static json_t *run_json(const char *const *args)
+{
+    size_t len;
+    char *out = run_capture(args, 0, &len);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j)
+        fail_msg("not JSON (%s) in:\n%s", je.text, out);
+    free(out);
+    return j;
+}
+
+static double jget(json_t *cell, const char *key)
+{
+    json_t *v = json_object_get(cell, key);
+    if (!v || !json_is_number(v))
+        fail_msg("no number \"%s\"", key);
+    return json_number_value(v);
+}
+
+/* --runs N: each figure is the mean of the N runs with seeds S..S+N-1,
+ * and its ci95 the Student half-width of those N values. */
+static void test_runs_give_means_and_intervals(void **state)
+{
+    char cfg[768], mod[768], seed[32];
+    enum { N = 5 };
+    double sl[N], off[N], msl = 0, moff = 0;
+    snprintf(cfg, sizeof(cfg), "%s/routing.yaml", dir);
+    snprintf(mod, sizeof(mod), "%s/model.yaml", dir);
+    for (int i = 0; i < N; i++) {
+        snprintf(seed, sizeof(seed), "%d", 42 + i);
+        const char *a[] = { "--config", cfg, "--traffic", mod, "--hours",
+                            "3", "--seed", seed, "--json", NULL };
+        json_t *j = run_json(a);
+        json_t *sum = json_object_get(j, "summary");
+        sl[i] = jget(sum, "service_level");
+        off[i] = jget(sum, "offered");
+        assert_null(json_object_get(sum, "ci95"));
+        msl += sl[i] / N;
+        moff += off[i] / N;
+        json_decref(j);
+    }
+    double ss = 0;
+    for (int i = 0; i < N; i++)
+        ss += (sl[i] - msl) * (sl[i] - msl);
+    double hw = sim_t975(N - 1) * sqrt(ss / (N - 1)) / sqrt(N);
+    assert_true(hw > 0);
+    const char *a[] = { "--config", cfg, "--traffic", mod, "--hours", "3",
+                        "--seed", "42", "--runs", "5", "--json", NULL };
+    json_t *j = run_json(a);
+    assert_int_equal(json_integer_value(json_object_get(j, "runs")), N);
+    json_t *sum = json_object_get(j, "summary");
+    json_t *ci = json_object_get(sum, "ci95");
+    assert_non_null(ci);
+    assert_true(fabs(jget(sum, "offered") - moff) < 1e-9 * moff);
+    assert_true(fabs(jget(sum, "service_level") - msl) < 1e-12);
+    assert_true(fabs(jget(ci, "service_level") - hw) < 1e-12);
+    /* every queue's intervals carry intervals too */
+    json_t *q0 = json_array_get(json_object_get(j, "queues"), 0);
+    json_t *iv = json_array_get(json_object_get(q0, "intervals"), 2);
+    assert_non_null(json_object_get(iv, "ci95"));
+    json_decref(j);
+    /* the tables say what they show */
+    const char *t[] = { "--config", cfg, "--traffic", mod, "--hours", "3",
+                        "--seed", "42", "--runs", "5", NULL };
+    size_t len;
+    char *out = run_capture(t, 0, &len);
+    assert_non_null(strstr(out, "5 runs (seeds 42 to 46)"));
+    assert_non_null(strstr(out, "±"));
+    free(out);
+    (void)state;
+}
+
+static void assert_zero_diff(json_t *cells)
+{
+    json_t *d = json_object_get(cells, "diff");
+    for (unsigned f = 0; f < SIM_F_COUNT; f++) {
+        json_t *v = json_object_get(d, sim_fig_name[f]);
+        assert_non_null(v);
+        if (!json_is_null(v) && json_number_value(v) != 0)
+            fail_msg("%s: difference %g, expected 0", sim_fig_name[f],
+                     json_number_value(v));
+    }
+}
+
+/* A configuration compared with itself: zero difference everywhere.
+ * Another configuration: the same offered traffic in every queue (the
+ * arrivals do not depend on routing), other answers. */
+static void test_compare_common_random_numbers(void **state)
+{
+    char cfg[768], cfg2[768], mod[768];
+    snprintf(cfg, sizeof(cfg), "%s/routing.yaml", dir);
+    snprintf(cfg2, sizeof(cfg2), "%s/routing2.yaml", dir);
+    snprintf(mod, sizeof(mod), "%s/model.yaml", dir);
+    const char *a[] = { "--compare", cfg, cfg, "--traffic", mod, "--hours",
+                        "3", "--runs", "3", "--json", NULL };
+    json_t *j = run_json(a);
+    json_t *qs = json_object_get(j, "queues");
+    assert_int_equal(json_array_size(qs), 3);
+    for (size_t i = 0; i < json_array_size(qs); i++) {
+        json_t *q = json_array_get(qs, i);
+        assert_zero_diff(q);
+        json_t *ivs = json_object_get(q, "intervals");
+        for (size_t k = 0; k < json_array_size(ivs); k++)
+            assert_zero_diff(json_array_get(ivs, k));
+    }
+    assert_zero_diff(json_object_get(j, "summary"));
+    assert_true(jget(json_object_get(json_object_get(j, "summary"), "a"),
+                     "offered") > 100);
+    json_decref(j);
+
+    /* sales wraps up 60 s instead of 5 s: fewer answered in time */
+    char *r2 = strdup(routing_yaml);
+    char *p = strstr(r2, "wrapup: 5s");
+    assert_non_null(p);
+    memcpy(p, "wrapup: 1m", 10);
+    write_file("routing2.yaml", r2);
+    free(r2);
+    const char *b[] = { "--compare", cfg, cfg2, "--traffic", mod, "--hours",
+                        "3", "--runs", "3", "--json", NULL };
+    j = run_json(b);
+    json_t *sum = json_object_get(j, "summary");
+    json_t *d = json_object_get(sum, "diff");
+    assert_true(jget(d, "offered") == 0);
+    assert_true(jget(json_object_get(d, "ci95"), "offered") == 0);
+    assert_true(jget(d, "service_level") < 0);
+    json_t *dci = json_object_get(d, "ci95");
+    assert_true(jget(dci, "service_level") > 0);
+    json_decref(j);
+    const char *t[] = { "--compare", cfg, cfg2, "--traffic", mod, "--hours",
+                        "3", "--runs", "3", NULL };
+    size_t len;
+    char *out = run_capture(t, 0, &len);
+    assert_non_null(strstr(out, "common random numbers"));
+    assert_non_null(strstr(out, "service level %"));
+    free(out);
+    (void)state;
+}
+
+static void check_png(const char *name)
+{
+    static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
+                                          0x1a, '\n' };
+    size_t len;
+    char *png = read_file(name, &len);
+    if (len < 2000)
+        fail_msg("%s: %zu bytes, expected a real chart", name, len);
+    assert_memory_equal(png, sig, 8);
+    /* the first chunk is IHDR: width and height as the script set them */
+    assert_memory_equal(png + 12, "IHDR", 4);
+    const unsigned char *u = (const unsigned char *)png;
+    assert_int_equal((u[16] << 24) | (u[17] << 16) | (u[18] << 8) | u[19],
+                     1000);
+    assert_int_equal((u[20] << 24) | (u[21] << 16) | (u[22] << 8) | u[23],
+                     500);
+    free(png);
+}
+
+/* --plot DIR: four PNG charts drawn by gnuplot, with one run and with
+ * several (error bars). */
+static void test_plot_writes_pngs(void **state)
+{
+    char cfg[768], mod[768], plot[768];
+    snprintf(cfg, sizeof(cfg), "%s/routing.yaml", dir);
+    snprintf(mod, sizeof(mod), "%s/model.yaml", dir);
+    snprintf(plot, sizeof(plot), "%s/plots", dir);
+    const char *one[] = { "--config", cfg, "--traffic", mod, "--hours", "3",
+                          "--plot", plot, NULL };
+    const char *many[] = { "--config", cfg, "--traffic", mod, "--hours",
+                           "3", "--runs", "3", "--plot", plot, NULL };
+    const char *const *cases[] = { one, many };
+    for (int c = 0; c < 2; c++) {
+        size_t len;
+        free(run_capture(cases[c], 0, &len));
+        check_png("plots/offered.png");
+        check_png("plots/service-level.png");
+        check_png("plots/asa.png");
+        check_png("plots/occupancy.png");
+        char *dat = read_file("plots/intervals.dat", &len);
+        assert_non_null(strstr(dat, "# ~chat-sales"));
+        free(dat);
+        char *gp = read_file("plots/ccsim.gp", &len);
+        assert_true((strstr(gp, "yerrorlines") != NULL) == (c == 1));
+        free(gp);
+        char path[800];
+        snprintf(path, sizeof(path), "%s/plots/offered.png", dir);
+        unlink(path);
+    }
+    /* a directory that cannot be made: an error naming it */
+    char bad[800];
+    snprintf(bad, sizeof(bad), "%s/routing.yaml/plots", dir);
+    const char *b[] = { "--config", cfg, "--traffic", mod, "--hours", "1",
+                        "--plot", bad, NULL };
+    size_t len;
+    char *out = run_capture(b, 1, &len);
+    assert_non_null(strstr(out, "routing.yaml/plots"));
+    free(out);
+    (void)state;
+}
+
+/* ---- staffing ---- */
+
+/* One queue, one group, M/M/c: the search must land within one agent of
+ * Erlang C's staffing number (the fewest agents whose Erlang C service
+ * level meets the target). Not exactly on it: the simulated service level
+ * is an estimate (about +-1 point at 100,000 contacts), and where Erlang
+ * C's number clears the target by less than that, the search may need
+ * one more agent (or, the other way round, one fewer). */
+static void staff_point(double rate, double aht, double target,
+                        unsigned target_s)
+{
+    static struct config cfg;
+    static struct model m;
+    char text[1024], err[512];
+    int n = snprintf(text, sizeof(text),
+                     "queues:\n"
+                     "  - name: q\n"
+                     "    skills: {s: 1}\n"
+                     "    wrapup: 0\n");
+    config_defaults(&cfg);
+    if (config_load_string(&cfg, "routing.yaml", text, (size_t)n, err,
+                           sizeof(err)) < 0)
+        fail_msg("%s", err);
+    n = snprintf(text, sizeof(text),
+                 "name: staff\n"
+                 "arrivals: {rate: %.17g}\n"
+                 "mix:\n"
+                 "  - {name: q, queue: q}\n"
+                 "agents:\n"
+                 "  - group: a\n"
+                 "    count: 1\n"
+                 "    skills: {s: 1}\n"
+                 "    think: 0\n"
+                 "    handle: {dist: exponential, mean: %gs}\n", rate, aht);
+    if (model_load_string(&m, "model.yaml", text, (size_t)n, err,
+                          sizeof(err)) < 0)
+        fail_msg("%s", err);
+    unsigned ec = 0;
+    struct erlang_result er;
+    for (unsigned c = 1; c < 1000 && !ec; c++)
+        if (erlang_c(rate, aht, c, target_s, &er) == 0 &&
+            er.service_level >= target)
+            ec = c;
+    struct sim_staff_opts so = { .seed = 11, .hours = 1, .interval_s = 1800,
+                                 .target = target,
+                                 .target_ms = target_s * 1000,
+                                 .contacts = 100000 };
+    struct sim_staffing *res;
+    if (sim_staff(&cfg.router, "routing.yaml", &m, "model.yaml", &so, &res,
+                  err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(res->nintervals, 2);
+    assert_int_equal(res->ngroups, 1);
+    print_message("  %.4g/s, AHT %gs, %.0f%%/%us: Erlang C %u agents, "
+                  "search %u (started at %u), simulated SL %.2f%%\n", rate,
+                  aht, 100 * target, target_s, ec, res->count[0],
+                  res->start[0], 100 * res->sl[0]);
+    assert_int_equal(res->start[0], ec);
+    assert_true(res->count[0] + 1 >= ec && res->count[0] <= ec + 1);
+    assert_true(res->sl[0] >= target);
+    assert_false(res->unmet[0]);
+    /* the same rate all along: the second half hour shares the search */
+    assert_int_equal(res->count[1], res->count[0]);
+    sim_staffing_free(res);
+    config_fini(&cfg);
+}
+
+static void test_staff_one_queue_matches_erlang_c(void **state)
+{
+    staff_point(0.1, 180, 0.8, 20);     /* 18 Erlangs */
+    staff_point(0.5, 100, 0.9, 15);     /* 50 Erlangs */
+    staff_point(0.02, 120, 0.8, 20);    /* 2.4 Erlangs */
+    (void)state;
+}
+
+/* The command: two queues and a skills-only class, a rate curve; the
+ * answer meets the target in every half hour with traffic. */
+static void test_staff_command(void **state)
+{
+    char cfg[768], mod[768];
+    snprintf(cfg, sizeof(cfg), "%s/routing.yaml", dir);
+    snprintf(mod, sizeof(mod), "%s/model.yaml", dir);
+    const char *a[] = { "staff", "--config", cfg, "--traffic", mod,
+                        "--hours", "2", "--target", "80/20", "--contacts",
+                        "3000", "--json", NULL };
+    json_t *j = run_json(a);
+    json_t *ivs = json_object_get(j, "intervals");
+    assert_int_equal(json_array_size(ivs), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *iv = json_array_get(ivs, i);
+        assert_int_equal(json_array_size(json_object_get(iv, "unmet")), 0);
+        json_t *sl = json_object_get(iv, "service_level");
+        const char *k;
+        json_t *v;
+        json_object_foreach(sl, k, v)
+            assert_true(json_is_null(v) || json_number_value(v) >= 0.8);
+        json_t *ag = json_object_get(iv, "agents");
+        assert_true(json_integer_value(json_object_get(ag, "sales")) > 0);
+        assert_true(json_integer_value(json_object_get(ag, "support")) > 0);
+    }
+    json_decref(j);
+    const char *bad[] = { "staff", "--config", cfg, "--traffic", mod,
+                          "--target", "80", NULL };
+    size_t len;
+    free(run_capture(bad, 2, &len));
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest theory[] = {
@@ -450,6 +765,11 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_bad_input_names_file_and_line),
         cmocka_unit_test(test_usage_and_erlang_command),
+        cmocka_unit_test(test_runs_give_means_and_intervals),
+        cmocka_unit_test(test_compare_common_random_numbers),
+        cmocka_unit_test(test_plot_writes_pngs),
+        cmocka_unit_test(test_staff_one_queue_matches_erlang_c),
+        cmocka_unit_test(test_staff_command),
     };
     int rc = cmocka_run_group_tests(theory, NULL, NULL);
     rc |= cmocka_run_group_tests(binary, setup_dir, teardown_dir);

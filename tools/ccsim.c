@@ -2,7 +2,10 @@
  * formulas it is checked against (docs/ccsim.md).
  *
  *   ccsim --config routing.yaml --traffic model.yaml [--seed S]
- *         [--hours H] [--json]
+ *         [--hours H] [--runs N] [--json] [--plot DIR]
+ *   ccsim --compare a.yaml b.yaml --traffic model.yaml [--runs N] ...
+ *   ccsim --config routing.yaml --traffic model.yaml --replay HOST:PORT
+ *   ccsim staff --config routing.yaml --traffic model.yaml --target 80/20
  *   ccsim erlang --rate R --aht S --agents N --target T [--patience P]
  *         [--json]
  *
@@ -34,6 +37,9 @@
 #include "config.h"
 #include "erlang.h"
 #include "sim.h"
+#include "simplot.h"
+#include "simstaff.h"
+#include "simstats.h"
 #include "yamlwalk.h"
 
 #define EXIT_OK 0
@@ -42,6 +48,10 @@
 
 static const char usage_text[] =
     "usage: ccsim --config ROUTING.yaml --traffic MODEL.yaml [options]\n"
+    "       ccsim --compare A.yaml B.yaml --traffic MODEL.yaml [options]\n"
+    "       ccsim staff --config ROUTING.yaml --traffic MODEL.yaml "
+    "--target P/T\n"
+    "             [--seed S] [--hours H] [--contacts N] [--json]\n"
     "       ccsim erlang --rate R --aht D --agents N --target D "
     "[--patience D] [--json]\n"
     "\n"
@@ -50,8 +60,26 @@ static const char usage_text[] =
     "  -t, --traffic FILE   traffic model (ccload's YAML, bench/CCLOAD.md)\n"
     "  -s, --seed S         random seed (default: the model's seed)\n"
     "  -H, --hours H        simulated hours of arrivals (default: the\n"
-    "                       model's duration, else 24)\n"
+    "                       model's duration, else 24; with --replay the\n"
+    "                       stream's)\n"
     "      --json           one JSON document instead of the tables\n"
+    "      --runs N         N runs, seeds S to S+N-1: every figure is the\n"
+    "                       mean over the runs +- its 95% confidence\n"
+    "                       half-width (Student's t)\n"
+    "      --plot DIR       PNG charts into DIR, drawn by gnuplot\n"
+    "                       (offered, service level, ASA, occupancy)\n"
+    "      --compare A B    run routing configurations A and B on the same\n"
+    "                       random traffic (common random numbers) and\n"
+    "                       report B - A, with --runs paired 95% intervals\n"
+    "      --replay H:P     replay the arrivals, handle times and abandons\n"
+    "                       of the event stream a live engine wrote to the\n"
+    "                       Redis at H:P (agents: still the traffic model)\n"
+    "      --tenant T       its tenant (default: default)\n"
+    "\n"
+    "Staffing (the fewest agents per group and half hour, real router):\n"
+    "      --target P/T     P% answered within T (seconds or a duration)\n"
+    "                       in every queue, as 80/20\n"
+    "      --contacts N     simulated arrivals per trial (default 40000)\n"
     "\n"
     "Erlang (M/M/c; with --patience M/M/c+M, Erlang A):\n"
     "      --rate R         arrivals per second; R/h, R/min or R/s too\n"
@@ -229,115 +257,140 @@ static int cmd_erlang(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* ---- the simulation report ---- */
+/* ---- the simulation report ----
+ *
+ * Every report is printed from sim_stats: the figures of each run
+ * (sim_report_values), their mean and 95% half-width. With one run the
+ * mean is the run's own figure and there is no interval, and the output
+ * is the single run's, counts as integers. */
 
-struct figs {
-    double sl, asa, occ;    /* NAN: no data */
+struct view {
+    const struct sim_report *rep;   /* rows and intervals */
+    const struct sim_stats *st;
+    unsigned runs;
 };
 
-static struct figs figures(const struct sim_cell *x, double staffed_s)
+static double vmean(const struct view *v, unsigned row, unsigned iv,
+                    enum sim_fig f)
 {
-    struct figs f;
-    uint64_t den = x->answered + x->abandoned;
-    f.sl = den ? (double)x->answered_in_sl / (double)den : NAN;
-    f.asa = x->answered ? x->wait_s / (double)x->answered : NAN;
-    f.occ = staffed_s > 0 ? x->busy_s / staffed_s : NAN;
-    return f;
+    return sim_stats_mean(v->st, sim_value_index(v->rep, row, iv, f));
 }
 
-/* Length of interval i inside the arrivals (the last may be short). */
-static double covered(const struct sim_report *rep, unsigned i)
+static double vhw(const struct view *v, unsigned row, unsigned iv,
+                  enum sim_fig f)
 {
-    double start = i * rep->interval_s, end = start + rep->interval_s;
-    double h = rep->hours * 3600;
-    return (end < h ? end : h) - start;
+    return sim_stats_hw(v->st, sim_value_index(v->rep, row, iv, f));
 }
 
-static double all_covered(const struct sim_report *rep)
+static bool row_active(const struct view *v, unsigned row)
 {
-    return rep->hours * 3600;
+    unsigned t = v->rep->nintervals;
+    double occ = vmean(v, row, t, SIM_F_OCC);
+    return vmean(v, row, t, SIM_F_OFFERED) > 0 ||
+           vmean(v, row, t, SIM_F_REFUSED) > 0 || (!isnan(occ) && occ > 0);
 }
 
-static void pct(char *buf, size_t len, double v)
+/* One figure as text: "-" when undefined; with several runs "m±hw". */
+static void fig_text(char *buf, size_t len, const struct view *v,
+                     unsigned row, unsigned iv, enum sim_fig f)
 {
-    if (isnan(v))
+    double m = vmean(v, row, iv, f), hw = vhw(v, row, iv, f);
+    double scale = f == SIM_F_SL || f == SIM_F_OCC ||
+                   f == SIM_F_ABANDON_RATE ? 100 : 1;
+    bool count = f < SIM_F_SL;
+    if (isnan(m))
         snprintf(buf, len, "-");
+    else if (v->runs <= 1)
+        snprintf(buf, len, count ? "%.0f" : "%.1f", m * scale);
+    else if (isnan(hw))
+        snprintf(buf, len, "%.1f", m * scale);
     else
-        snprintf(buf, len, "%.1f", 100 * v);
+        snprintf(buf, len, "%.1f±%.1f", m * scale, hw * scale);
 }
 
-static void num(char *buf, size_t len, double v)
+static const enum sim_fig line_figs[] = {
+    SIM_F_OFFERED, SIM_F_ANSWERED, SIM_F_ABANDONED, SIM_F_REFUSED,
+    SIM_F_SL, SIM_F_ASA, SIM_F_OCC,
+};
+
+static void print_line(const struct view *v, const char *label,
+                       unsigned row, unsigned iv)
 {
-    if (isnan(v))
-        snprintf(buf, len, "-");
+    /* one run: the columns of the original table; several: wider, and
+     * the "±" is two bytes in UTF-8, so pad by hand */
+    static const int w1[] = { 8, 8, 9, 7, 6, 8, 6 };
+    static const int wn[] = { 15, 15, 14, 12, 12, 12, 12 };
+    printf("  %-20s", label);
+    for (size_t i = 0; i < sizeof(line_figs) / sizeof(line_figs[0]); i++) {
+        char b[64];
+        fig_text(b, sizeof(b), v, row, iv, line_figs[i]);
+        int w = v->runs <= 1 ? w1[i] : wn[i];
+        int len = (int)strlen(b) - (strstr(b, "±") ? 1 : 0);
+        printf(" %*s%s", w > len ? w - len : 0, "", b);
+    }
+    printf("\n");
+}
+
+static void print_header(const struct view *v, const char *first)
+{
+    if (v->runs <= 1)
+        printf("  %-20s  offered answered abandoned refused    SL%%    "
+               "ASA s   occ%%\n", first);
     else
-        snprintf(buf, len, "%.1f", v);
+        printf("  %-20s %15s %15s %14s %12s %12s %12s %12s\n", first,
+               "offered", "answered", "abandoned", "refused", "SL%",
+               "ASA s", "occ%");
 }
 
-static void print_line(const char *label, const struct sim_cell *x,
-                       double staffed_s)
+static void print_text(const struct view *v, const char *cfg,
+                       const char *traffic, uint64_t seed,
+                       uint64_t contacts, uint64_t events, uint64_t calls,
+                       double end_s)
 {
-    struct figs f = figures(x, staffed_s);
-    char sl[16], asa[32], occ[16];
-    pct(sl, sizeof(sl), f.sl);
-    num(asa, sizeof(asa), f.asa);
-    pct(occ, sizeof(occ), f.occ);
-    printf("  %-20s %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %7" PRIu64
-           " %6s %8s %6s\n", label, x->offered, x->answered, x->abandoned,
-           x->refused, sl, asa, occ);
-}
-
-static const char header[] =
-    "  %-20s  offered answered abandoned refused    SL%%    ASA s   occ%%\n";
-
-static void print_text(const struct sim_report *rep, const char *cfg,
-                       const char *traffic, uint64_t seed)
-{
-    struct sim_cell all, sum;
-    memset(&all, 0, sizeof(all));
-    printf("ccsim: %s with %s, seed %" PRIu64 ", %.4g h of arrivals, "
-           "%u agents, %" PRIu64 " contacts\n", cfg, traffic, seed,
-           rep->hours, rep->agents, rep->contacts);
+    const struct sim_report *rep = v->rep;
+    if (v->runs <= 1)
+        printf("ccsim: %s with %s, seed %" PRIu64 ", %.4g h of arrivals, "
+               "%u agents, %" PRIu64 " contacts\n", cfg, traffic, seed,
+               rep->hours, rep->agents, contacts);
+    else
+        printf("ccsim: %s with %s, %u runs (seeds %" PRIu64 " to %" PRIu64
+               "), %.4g h of arrivals, %u agents, %" PRIu64 " contacts in "
+               "all; mean ± 95%% confidence half-width over the runs\n",
+               cfg, traffic, v->runs, seed, seed + v->runs - 1, rep->hours,
+               rep->agents, contacts);
     for (unsigned q = 0; q < rep->nrows; q++) {
         const struct sim_row *row = &rep->rows[q];
-        sim_report_sum(rep, q, 0, rep->nintervals, &sum);
-        if (!sum.offered && !sum.refused && !sum.busy_s)
+        if (!row_active(v, q))
             continue;
         printf("\nqueue %s (service level within %.4g s, %u agents)\n",
                row->name, row->sl_threshold_ms / 1000.0, row->agents);
-        printf(header, "interval");
+        print_header(v, "interval");
         for (unsigned i = 0; i < rep->nintervals; i++) {
-            const struct sim_cell *x = &rep->cells[(size_t)q *
-                                                   rep->nintervals + i];
             unsigned long m = (unsigned long)(i * rep->interval_s / 60);
             char label[32];
             snprintf(label, sizeof(label), "%02lu:%02lu", m / 60, m % 60);
-            print_line(label, x, row->agents * covered(rep, i));
+            print_line(v, label, q, i);
         }
-        print_line("total", &sum, row->agents * all_covered(rep));
+        print_line(v, "total", q, rep->nintervals);
     }
     printf("\nsummary\n");
-    printf(header, "queue");
-    for (unsigned q = 0; q < rep->nrows; q++) {
-        sim_report_sum(rep, q, 0, rep->nintervals, &sum);
-        print_line(rep->rows[q].name, &sum,
-                   rep->rows[q].agents * all_covered(rep));
-        all.offered += sum.offered;
-        all.answered += sum.answered;
-        all.answered_in_sl += sum.answered_in_sl;
-        all.abandoned += sum.abandoned;
-        all.refused += sum.refused;
-        all.cut += sum.cut;
-        all.wait_s += sum.wait_s;
-        all.busy_s += sum.busy_s;
-    }
-    print_line("all", &all, rep->agents * all_covered(rep));
-    if (all.cut)
-        printf("  %" PRIu64 " contacts still waiting when the run ended "
-               "(a day after the last arrival)\n", all.cut);
-    printf("  simulated time %.2f h (arrivals, then until every contact "
-           "ended); %" PRIu64 " events, %" PRIu64 " router calls\n",
-           rep->end_s / 3600, rep->events, rep->router_calls);
+    print_header(v, "queue");
+    for (unsigned q = 0; q < rep->nrows; q++)
+        print_line(v, rep->rows[q].name, q, rep->nintervals);
+    print_line(v, "all", rep->nrows, rep->nintervals);
+    double cut = vmean(v, rep->nrows, rep->nintervals, SIM_F_CUT);
+    if (cut > 0)
+        printf("  %.0f contacts%s still waiting when the run ended "
+               "(a day after the last arrival)\n", cut,
+               v->runs > 1 ? " (mean per run)" : "");
+    if (v->runs <= 1)
+        printf("  simulated time %.2f h (arrivals, then until every "
+               "contact ended); %" PRIu64 " events, %" PRIu64 " router "
+               "calls\n", end_s / 3600, events, calls);
+    else
+        printf("  %u runs: %" PRIu64 " events, %" PRIu64 " router calls in "
+               "all; the longest ran %.2f simulated hours\n", v->runs,
+               events, calls, end_s / 3600);
 }
 
 static json_t *jnum(double v)
@@ -345,79 +398,41 @@ static json_t *jnum(double v)
     return isnan(v) ? json_null() : json_real(v);
 }
 
-static json_t *jcell(const struct sim_cell *x, double staffed_s)
+/* A CELL (docs/ccsim.md): the figures; with several runs their means and
+ * a "ci95" object of half-widths. */
+static json_t *jcell(const struct view *v, unsigned row, unsigned iv)
 {
-    struct figs f = figures(x, staffed_s);
-    json_t *j = json_object();
-    json_object_set_new(j, "offered", json_integer((json_int_t)x->offered));
-    json_object_set_new(j, "answered",
-                        json_integer((json_int_t)x->answered));
-    json_object_set_new(j, "answered_in_sl",
-                        json_integer((json_int_t)x->answered_in_sl));
-    json_object_set_new(j, "abandoned",
-                        json_integer((json_int_t)x->abandoned));
-    json_object_set_new(j, "refused", json_integer((json_int_t)x->refused));
-    json_object_set_new(j, "waited", json_integer((json_int_t)x->waited));
-    json_object_set_new(j, "cut", json_integer((json_int_t)x->cut));
-    json_object_set_new(j, "service_level", jnum(f.sl));
-    json_object_set_new(j, "asa_s", jnum(f.asa));
-    json_object_set_new(j, "occupancy", jnum(f.occ));
+    json_t *j = json_object(), *ci = v->runs > 1 ? json_object() : NULL;
+    for (unsigned f = 0; f < SIM_F_COUNT; f++) {
+        double m = vmean(v, row, iv, (enum sim_fig)f);
+        if (f < SIM_F_SL && v->runs <= 1)
+            json_object_set_new(j, sim_fig_name[f],
+                                json_integer((json_int_t)(isnan(m) ? 0 : m)));
+        else
+            json_object_set_new(j, sim_fig_name[f], jnum(m));
+        if (ci)
+            json_object_set_new(ci, sim_fig_name[f],
+                                jnum(vhw(v, row, iv, (enum sim_fig)f)));
+    }
+    if (ci)
+        json_object_set_new(j, "ci95", ci);
     return j;
 }
 
-static int print_json(const struct sim_report *rep, const char *cfg,
-                      const char *traffic, uint64_t seed)
+static json_t *jintervals(const struct view *v, unsigned row)
 {
-    struct sim_cell all, sum;
-    json_t *root = json_object(), *queues = json_array();
-    memset(&all, 0, sizeof(all));
-    json_object_set_new(root, "tool", json_string("ccsim"));
-    json_object_set_new(root, "version", json_integer(1));
-    json_object_set_new(root, "config", json_string(cfg));
-    json_object_set_new(root, "traffic", json_string(traffic));
-    json_object_set_new(root, "seed", json_integer((json_int_t)seed));
-    json_object_set_new(root, "hours", json_real(rep->hours));
-    json_object_set_new(root, "interval_s", json_real(rep->interval_s));
-    json_object_set_new(root, "agents", json_integer(rep->agents));
-    json_object_set_new(root, "contacts",
-                        json_integer((json_int_t)rep->contacts));
-    json_object_set_new(root, "events",
-                        json_integer((json_int_t)rep->events));
-    json_object_set_new(root, "router_calls",
-                        json_integer((json_int_t)rep->router_calls));
-    json_object_set_new(root, "end_s", json_real(rep->end_s));
-    for (unsigned q = 0; q < rep->nrows; q++) {
-        const struct sim_row *row = &rep->rows[q];
-        json_t *jq = json_object(), *iv = json_array();
-        json_object_set_new(jq, "queue", json_string(row->name));
-        json_object_set_new(jq, "sl_threshold_ms",
-                            json_integer(row->sl_threshold_ms));
-        json_object_set_new(jq, "agents", json_integer(row->agents));
-        for (unsigned i = 0; i < rep->nintervals; i++) {
-            json_t *c = jcell(&rep->cells[(size_t)q * rep->nintervals + i],
-                              row->agents * covered(rep, i));
-            json_object_set_new(c, "start_s",
-                                json_real(i * rep->interval_s));
-            json_array_append_new(iv, c);
-        }
-        sim_report_sum(rep, q, 0, rep->nintervals, &sum);
-        json_object_set_new(jq, "total",
-                            jcell(&sum, row->agents * all_covered(rep)));
-        json_object_set_new(jq, "intervals", iv);
-        json_array_append_new(queues, jq);
-        all.offered += sum.offered;
-        all.answered += sum.answered;
-        all.answered_in_sl += sum.answered_in_sl;
-        all.abandoned += sum.abandoned;
-        all.refused += sum.refused;
-        all.waited += sum.waited;
-        all.cut += sum.cut;
-        all.wait_s += sum.wait_s;
-        all.busy_s += sum.busy_s;
+    json_t *iv = json_array();
+    for (unsigned i = 0; i < v->rep->nintervals; i++) {
+        json_t *c = jcell(v, row, i);
+        json_object_set_new(c, "start_s",
+                            json_real(i * v->rep->interval_s));
+        json_array_append_new(iv, c);
     }
-    json_object_set_new(root, "queues", queues);
-    json_object_set_new(root, "summary",
-                        jcell(&all, rep->agents * all_covered(rep)));
+    return iv;
+}
+
+static int print_json_doc(json_t *root)
+{
     char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!s)
@@ -427,92 +442,668 @@ static int print_json(const struct sim_report *rep, const char *cfg,
     return 0;
 }
 
-/* ---- ccsim --config --traffic ---- */
+static int print_json(const struct view *v, const char *cfg,
+                      const char *traffic, uint64_t seed, uint64_t contacts,
+                      uint64_t events, uint64_t calls, double end_s,
+                      json_t *replay)
+{
+    const struct sim_report *rep = v->rep;
+    json_t *root = json_object(), *queues = json_array();
+    json_object_set_new(root, "tool", json_string("ccsim"));
+    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "config", json_string(cfg));
+    json_object_set_new(root, "traffic", json_string(traffic));
+    json_object_set_new(root, "seed", json_integer((json_int_t)seed));
+    if (v->runs > 1)
+        json_object_set_new(root, "runs", json_integer(v->runs));
+    json_object_set_new(root, "hours", json_real(rep->hours));
+    json_object_set_new(root, "interval_s", json_real(rep->interval_s));
+    json_object_set_new(root, "agents", json_integer(rep->agents));
+    json_object_set_new(root, "contacts", json_integer((json_int_t)contacts));
+    json_object_set_new(root, "events", json_integer((json_int_t)events));
+    json_object_set_new(root, "router_calls",
+                        json_integer((json_int_t)calls));
+    json_object_set_new(root, "end_s", json_real(end_s));
+    if (replay)
+        json_object_set(root, "replay", replay);
+    for (unsigned q = 0; q < rep->nrows; q++) {
+        const struct sim_row *row = &rep->rows[q];
+        json_t *jq = json_object();
+        json_object_set_new(jq, "queue", json_string(row->name));
+        json_object_set_new(jq, "sl_threshold_ms",
+                            json_integer(row->sl_threshold_ms));
+        json_object_set_new(jq, "agents", json_integer(row->agents));
+        json_object_set_new(jq, "total", jcell(v, q, rep->nintervals));
+        json_object_set_new(jq, "intervals", jintervals(v, q));
+        json_array_append_new(queues, jq);
+    }
+    json_object_set_new(root, "queues", queues);
+    json_object_set_new(root, "summary", jcell(v, rep->nrows,
+                                               rep->nintervals));
+    return print_json_doc(root);
+}
+
+/* ---- loading and running ---- */
+
+struct setup {
+    struct config cfg;
+    bool have_cfg;
+};
+
+static int load_config(struct setup *su, const char *path)
+{
+    char err[512];
+    config_defaults(&su->cfg);
+    su->have_cfg = true;
+    if (config_load(&su->cfg, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ccsim: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_seed(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Runs `runs` simulations of each configuration (one, or two for
+ * --compare: run i of both with seed + i) and adds their values to the
+ * statistics: st[0] the first configuration, st[1] the second, st[2]
+ * their difference. The first run's reports stay in lay[] for the
+ * layout. Returns 0 or -1 (message printed). */
+static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
+                   const struct model *m, const char *traffic,
+                   uint64_t seed, double hours, unsigned runs,
+                   const struct sim_replay *rp,
+                   struct sim_report **lay, struct sim_stats *st,
+                   uint64_t *contacts, uint64_t *events, uint64_t *calls,
+                   double *end_s)
+{
+    char err[512];
+    for (unsigned r = 0; r < runs; r++) {
+        struct sim_report *rep[2] = { NULL, NULL };
+        double *val[2] = { NULL, NULL };
+        struct sim_opts so;
+        memset(&so, 0, sizeof(so));
+        so.seed = seed + r;
+        so.hours = hours;
+        so.interval_s = 1800;
+        so.replay = rp->n ? rp->a : NULL;
+        so.nreplay = rp->n;
+        int rc = 0;
+        for (unsigned k = 0; k < ncfg && rc == 0; k++) {
+            if (sim_run(&su[k].cfg.router, cfg_path[k], m, traffic, &so,
+                        &rep[k], err, sizeof(err)) < 0) {
+                fprintf(stderr, "ccsim: %s\n", err);
+                rc = -1;
+                break;
+            }
+            val[k] = sim_report_values(rep[k]);
+            if (!val[k] || (r == 0 && sim_stats_init(&st[k], (size_t)(
+                    rep[k]->nrows + 1) * (rep[k]->nintervals + 1) *
+                    SIM_F_COUNT) < 0)) {
+                fprintf(stderr, "ccsim: out of memory\n");
+                rc = -1;
+                break;
+            }
+            sim_stats_add(&st[k], val[k]);
+            *contacts += rep[k]->contacts;
+            *events += rep[k]->events;
+            *calls += rep[k]->router_calls;
+            if (rep[k]->end_s > *end_s)
+                *end_s = rep[k]->end_s;
+        }
+        if (rc == 0 && ncfg == 2) {
+            double *d = sim_values_diff(rep[0], val[0], rep[1], val[1]);
+            if (!d || (r == 0 && sim_stats_init(&st[2], (size_t)(
+                    rep[1]->nrows + 1) * (rep[1]->nintervals + 1) *
+                    SIM_F_COUNT) < 0)) {
+                fprintf(stderr, "ccsim: out of memory\n");
+                rc = -1;
+            } else {
+                sim_stats_add(&st[2], d);
+            }
+            free(d);
+        }
+        for (unsigned k = 0; k < 2; k++) {
+            free(val[k]);
+            if (r == 0 && rc == 0)
+                lay[k] = rep[k];
+            else
+                sim_report_free(rep[k]);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- ccsim --compare ---- */
+
+static const enum sim_fig cmp_figs[] = {
+    SIM_F_OFFERED, SIM_F_ANSWERED, SIM_F_ABANDONED, SIM_F_REFUSED,
+    SIM_F_SL, SIM_F_ASA, SIM_F_OCC, SIM_F_ABANDON_RATE,
+};
+static const char *const cmp_label[] = {
+    "offered", "answered", "abandoned", "refused", "service level %",
+    "ASA s", "occupancy %", "abandon rate %",
+};
+
+static unsigned row_in(const struct sim_report *a, const struct sim_report *b,
+                       unsigned rb)
+{
+    if (rb == b->nrows)
+        return a->nrows;
+    for (unsigned ra = 0; ra < a->nrows; ra++)
+        if (!strcmp(a->rows[ra].name, b->rows[rb].name))
+            return ra;
+    return UINT32_MAX;
+}
+
+static void cmp_text(const struct view *va, const struct view *vb,
+                     const struct view *vd, const char **paths,
+                     const char *traffic, uint64_t seed)
+{
+    const struct sim_report *a = va->rep, *b = vb->rep;
+    unsigned t = b->nintervals;
+    printf("ccsim --compare: A %s, B %s, with %s; %u run%s (seeds %" PRIu64
+           " to %" PRIu64 "), %.4g h of arrivals, common random numbers: "
+           "both see the same arrivals, patience and handle times\n",
+           paths[0], paths[1], traffic, vb->runs, vb->runs == 1 ? "" : "s",
+           seed, seed + vb->runs - 1, b->hours);
+    printf("B - A: mean of the paired differences");
+    printf(vb->runs > 1 ? " ± 95%% confidence half-width\n" :
+                          " (one run: no interval; give --runs)\n");
+    for (unsigned rb = 0; rb <= b->nrows; rb++) {
+        unsigned ra = row_in(a, b, rb);
+        bool act = row_active(vb, rb) ||
+                   (ra != UINT32_MAX && row_active(va, ra));
+        if (!act)
+            continue;
+        if (rb == b->nrows)
+            printf("\nall\n");
+        else
+            printf("\nqueue %s%s\n", b->rows[rb].name,
+                   ra == UINT32_MAX ? " (only in B)" : "");
+        printf("  %-16s %12s %12s %20s\n", "", "A", "B", "B - A");
+        for (size_t i = 0; i < sizeof(cmp_figs) / sizeof(cmp_figs[0]);
+             i++) {
+            enum sim_fig f = cmp_figs[i];
+            double sc = f >= SIM_F_SL && f != SIM_F_ASA ? 100 : 1;
+            double ma = ra == UINT32_MAX ? NAN : vmean(va, ra, t, f);
+            double mb = vmean(vb, rb, t, f);
+            double md = vmean(vd, rb, t, f), hw = vhw(vd, rb, t, f);
+            char sa[32], sb[32], sd[48];
+            snprintf(sa, sizeof(sa), isnan(ma) ? "-" : "%.2f", ma * sc);
+            snprintf(sb, sizeof(sb), isnan(mb) ? "-" : "%.2f", mb * sc);
+            if (isnan(md))
+                snprintf(sd, sizeof(sd), "-");
+            else if (isnan(hw))
+                snprintf(sd, sizeof(sd), "%+.2f", md * sc);
+            else
+                snprintf(sd, sizeof(sd), "%+.2f ± %.2f", md * sc, hw * sc);
+            int pad = 20 - ((int)strlen(sd) - (strstr(sd, "±") ? 1 : 0));
+            printf("  %-16s %12s %12s %*s%s\n", cmp_label[i], sa, sb,
+                   pad > 0 ? pad : 0, "", sd);
+        }
+    }
+    for (unsigned ra = 0; ra < a->nrows; ra++)
+        if (row_in(b, a, ra) == UINT32_MAX && row_active(va, ra))
+            printf("\nqueue %s: only in A\n", a->rows[ra].name);
+}
+
+static json_t *cmp_cells(const struct view *va, unsigned ra,
+                         const struct view *vb, const struct view *vd,
+                         unsigned rb, unsigned iv)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "a", ra == UINT32_MAX ? json_null()
+                                                 : jcell(va, ra, iv));
+    json_object_set_new(j, "b", jcell(vb, rb, iv));
+    json_object_set_new(j, "diff", jcell(vd, rb, iv));
+    return j;
+}
+
+static int cmp_json(const struct view *va, const struct view *vb,
+                    const struct view *vd, const char **paths,
+                    const char *traffic, uint64_t seed, json_t *replay)
+{
+    const struct sim_report *a = va->rep, *b = vb->rep;
+    json_t *root = json_object(), *queues = json_array();
+    json_object_set_new(root, "tool", json_string("ccsim"));
+    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "compare", json_pack("{s:s, s:s}", "a",
+                                                   paths[0], "b", paths[1]));
+    json_object_set_new(root, "traffic", json_string(traffic));
+    json_object_set_new(root, "seed", json_integer((json_int_t)seed));
+    json_object_set_new(root, "runs", json_integer(vb->runs));
+    json_object_set_new(root, "hours", json_real(b->hours));
+    json_object_set_new(root, "interval_s", json_real(b->interval_s));
+    if (replay)
+        json_object_set(root, "replay", replay);
+    for (unsigned rb = 0; rb < b->nrows; rb++) {
+        unsigned ra = row_in(a, b, rb);
+        json_t *jq = cmp_cells(va, ra, vb, vd, rb, b->nintervals);
+        json_t *iv = json_array();
+        json_object_set_new(jq, "queue", json_string(b->rows[rb].name));
+        for (unsigned i = 0; i < b->nintervals; i++) {
+            json_t *c = cmp_cells(va, ra, vb, vd, rb, i);
+            json_object_set_new(c, "start_s", json_real(i * b->interval_s));
+            json_array_append_new(iv, c);
+        }
+        json_object_set_new(jq, "intervals", iv);
+        json_array_append_new(queues, jq);
+    }
+    json_t *only_a = json_array();
+    for (unsigned ra = 0; ra < a->nrows; ra++)
+        if (row_in(b, a, ra) == UINT32_MAX)
+            json_array_append_new(only_a, json_string(a->rows[ra].name));
+    json_object_set_new(root, "queues", queues);
+    json_object_set_new(root, "only_in_a", only_a);
+    json_object_set_new(root, "summary", cmp_cells(va, a->nrows, vb, vd,
+                                                   b->nrows, b->nintervals));
+    return print_json_doc(root);
+}
+
+/* ---- ccsim --config --traffic, ccsim --compare ---- */
 
 static int cmd_sim(int argc, char **argv)
 {
+    enum { O_JSON = 1000, O_RUNS, O_PLOT, O_COMPARE, O_REPLAY, O_TENANT };
     static const struct option lo[] = {
         { "config", required_argument, NULL, 'c' },
         { "traffic", required_argument, NULL, 't' },
         { "seed", required_argument, NULL, 's' },
         { "hours", required_argument, NULL, 'H' },
-        { "json", no_argument, NULL, 'j' },
+        { "json", no_argument, NULL, O_JSON },
+        { "runs", required_argument, NULL, O_RUNS },
+        { "plot", required_argument, NULL, O_PLOT },
+        { "compare", no_argument, NULL, O_COMPARE },
+        { "replay", required_argument, NULL, O_REPLAY },
+        { "tenant", required_argument, NULL, O_TENANT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *cfg_path = NULL, *traffic = NULL;
-    bool json = false, have_seed = false;
+    const char *cfg_path = NULL, *traffic = NULL, *plot = NULL;
+    const char *replay = NULL, *tenant = "default";
+    bool json = false, have_seed = false, compare = false;
     double hours = 0, h;
     uint64_t seed = 0;
+    unsigned runs = 1;
     int o;
     while ((o = getopt_long(argc, argv, "c:t:s:H:h", lo, NULL)) != -1) {
         switch (o) {
         case 'c': cfg_path = optarg; break;
         case 't': traffic = optarg; break;
-        case 's': {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-')
+        case 's':
+            if (parse_seed(optarg, &seed) < 0)
                 return usage("--seed: a whole number");
-            seed = v;
             have_seed = true;
             break;
-        }
         case 'H':
             if (parse_double(optarg, &h) < 0 || !(h > 0) || h > 24 * 366)
                 return usage("--hours: a positive number of hours (at most "
                              "a year)");
             hours = h;
             break;
-        case 'j': json = true; break;
+        case O_JSON: json = true; break;
+        case O_RUNS: {
+            double r;
+            if (parse_double(optarg, &r) < 0 || r < 1 || r > 10000 ||
+                r != floor(r))
+                return usage("--runs: a whole number from 1 to 10000");
+            runs = (unsigned)r;
+            break;
+        }
+        case O_PLOT: plot = optarg; break;
+        case O_COMPARE: compare = true; break;
+        case O_REPLAY: replay = optarg; break;
+        case O_TENANT: tenant = optarg; break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        default: return usage(NULL);
+        }
+    }
+    char rhost[256];
+    int rport = 0;
+    if (replay) {
+        const char *colon = strrchr(replay, ':');
+        char *end;
+        long p = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!colon || colon == replay || *end || p < 1 || p > 65535 ||
+            (size_t)(colon - replay) >= sizeof(rhost))
+            return usage("--replay: HOST:PORT of the engine's Redis");
+        memcpy(rhost, replay, (size_t)(colon - replay));
+        rhost[colon - replay] = 0;
+        rport = (int)p;
+        if (!tenant[0] || strlen(tenant) >= ROUTER_ID_MAX)
+            return usage("--tenant: a tenant name");
+    }
+    const char *paths[2] = { cfg_path, NULL };
+    unsigned ncfg = 1;
+    if (compare) {
+        if (cfg_path || argc - optind != 2)
+            return usage("--compare takes two routing configurations: "
+                         "ccsim --compare A.yaml B.yaml --traffic M.yaml");
+        if (plot)
+            return usage("--plot goes with one configuration, not "
+                         "--compare");
+        paths[0] = argv[optind];
+        paths[1] = argv[optind + 1];
+        ncfg = 2;
+    } else if (optind < argc) {
+        return usage("unexpected argument");
+    }
+    if (!paths[0] || !traffic)
+        return usage("--config (or --compare A B) and --traffic are both "
+                     "needed");
+
+    static struct setup su[2];
+    static struct model m;
+    struct sim_replay rp;
+    json_t *jr = NULL;
+    struct sim_stats st[3];
+    memset(&rp, 0, sizeof(rp));
+    struct sim_report *lay[2] = { NULL, NULL };
+    char err[512];
+    int ret = EXIT_ERR;
+    memset(st, 0, sizeof(st));
+    for (unsigned k = 0; k < ncfg; k++)
+        if (load_config(&su[k], paths[k]) < 0)
+            goto done;
+    if (model_load(&m, traffic, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ccsim: %s\n", err);
+        goto done;
+    }
+    if (!have_seed)
+        seed = m.seed;
+    if (replay) {
+        if (sim_replay_read(rhost, rport, tenant, &rp, err,
+                            sizeof(err)) < 0) {
+            fprintf(stderr, "ccsim: %s\n", err);
+            goto done;
+        }
+        /* the replay's day: to just after its last arrival */
+        if (!hours)
+            hours = (rp.span_s + 0.001) / 3600;
+    }
+    if (!hours)
+        hours = m.duration_s > 0 ? m.duration_s / 3600 : 24;
+    uint64_t contacts = 0, events = 0, calls = 0;
+    double end_s = 0;
+    if (run_all(su, ncfg, paths, &m, traffic, seed, hours, runs, &rp, lay,
+                st, &contacts, &events, &calls, &end_s) < 0)
+        goto done;
+    if (replay)
+        jr = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                       "redis", replay, "tenant", tenant, "entries",
+                       (json_int_t)rp.entries, "contacts", (json_int_t)rp.n,
+                       "stream_answered", (json_int_t)rp.answered,
+                       "stream_abandoned", (json_int_t)rp.abandoned,
+                       "skills_only", (json_int_t)rp.skills_only,
+                       "t0_ms", (json_int_t)rp.t0_ms, "span_s", rp.span_s);
+    if (replay && !json)
+        printf("replay: %zu contacts from ccr:{%s}:events at %s (%zu "
+               "entries; %zu answered and %zu abandoned in the stream; "
+               "%zu routed by skills alone left out), over %.4g h\n\n",
+               rp.n, tenant, replay, rp.entries, rp.answered, rp.abandoned,
+               rp.skills_only, rp.span_s / 3600);
+    if (compare) {
+        struct view va = { lay[0], &st[0], runs };
+        struct view vb = { lay[1], &st[1], runs };
+        struct view vd = { lay[1], &st[2], runs };
+        if (json) {
+            if (cmp_json(&va, &vb, &vd, paths, traffic, seed, jr) < 0) {
+                fprintf(stderr, "ccsim: out of memory\n");
+                goto done;
+            }
+        } else {
+            cmp_text(&va, &vb, &vd, paths, traffic, seed);
+        }
+    } else {
+        struct view v = { lay[0], &st[0], runs };
+        if (json) {
+            if (print_json(&v, cfg_path, traffic, seed, contacts, events,
+                           calls, end_s, jr) < 0) {
+                fprintf(stderr, "ccsim: out of memory\n");
+                goto done;
+            }
+        } else {
+            print_text(&v, cfg_path, traffic, seed, contacts, events, calls,
+                       end_s);
+        }
+        if (plot && sim_plot(plot, lay[0], &st[0], err, sizeof(err)) < 0) {
+            fprintf(stderr, "ccsim: %s\n", err);
+            goto done;
+        }
+    }
+    ret = fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR;
+done:
+    for (unsigned k = 0; k < 2; k++) {
+        sim_report_free(lay[k]);
+        if (su[k].have_cfg)
+            config_fini(&su[k].cfg);
+    }
+    for (unsigned k = 0; k < 3; k++)
+        sim_stats_fini(&st[k]);
+    sim_replay_free(&rp);
+    json_decref(jr);
+    return ret;
+}
+
+/* ---- ccsim staff ---- */
+
+static int parse_target(const char *s, double *pct, uint32_t *ms)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    double p, secs;
+    if (!slash || (size_t)(slash - s) >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = 0;
+    if (parse_double(buf, &p) < 0 || !(p > 0) || !(p < 100) ||
+        parse_seconds(slash + 1, &secs) < 0 || secs < 0 || secs > 86400)
+        return -1;
+    *pct = p / 100;
+    *ms = (uint32_t)llround(secs * 1000);
+    return 0;
+}
+
+static void staff_text(const struct sim_staffing *r, const struct model *m,
+                       const struct sim_staff_opts *o, const char *cfg,
+                       const char *traffic)
+{
+    printf("ccsim staff: %s with %s, seed %" PRIu64 ": the fewest agents "
+           "per group and half hour for a service level of %.4g%% within "
+           "%.4g s in every queue\n", cfg, traffic, o->seed, 100 * o->target,
+           o->target_ms / 1000.0);
+    printf("\n  %-8s %9s", "interval", "arrivals/h");
+    for (unsigned g = 0; g < r->ngroups; g++)
+        printf(" %10.10s", m->groups[g].name);
+    printf("   service level %% by queue:");
+    for (unsigned q = 0; q < r->nrows; q++)
+        printf(" %s", r->row_name[q]);
+    printf("\n");
+    uint64_t total[MODEL_MAX_GROUPS] = { 0 };
+    unsigned unmet = 0;
+    for (unsigned i = 0; i < r->nintervals; i++) {
+        unsigned long mi = (unsigned long)(i * r->interval_s / 60);
+        printf("  %02lu:%02lu    %9.1f", mi / 60, mi % 60,
+               r->rate[i] * 3600);
+        for (unsigned g = 0; g < r->ngroups; g++) {
+            unsigned c = r->count[(size_t)i * r->ngroups + g];
+            total[g] += c;
+            printf(" %10u", c);
+        }
+        printf("  ");
+        for (unsigned q = 0; q < r->nrows; q++) {
+            double sl = r->sl[(size_t)i * r->nrows + q];
+            bool u = r->unmet[(size_t)i * r->nrows + q] && !isnan(sl);
+            unmet += u;
+            if (isnan(sl))
+                printf(" -");
+            else
+                printf(" %.1f%s", 100 * sl, u ? "(unmet)" : "");
+        }
+        printf("\n");
+    }
+    printf("\n  agent half hours:");
+    for (unsigned g = 0; g < r->ngroups; g++)
+        printf(" %s %" PRIu64 "%s", m->groups[g].name, total[g],
+               g + 1 < r->ngroups ? "," : "\n");
+    if (unmet)
+        printf("  %u queue half hours cannot meet the target (no group "
+               "serves the queue, or more than the search's limit)\n",
+               unmet);
+    printf("  %" PRIu64 " simulations, %" PRIu64 " contacts simulated\n",
+           r->evaluations, r->contacts);
+}
+
+static int staff_json(const struct sim_staffing *r, const struct model *m,
+                      const struct sim_staff_opts *o, const char *cfg,
+                      const char *traffic)
+{
+    json_t *root = json_object(), *ivs = json_array();
+    json_object_set_new(root, "tool", json_string("ccsim"));
+    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "staff", json_pack("{s:f, s:f}",
+                        "target", o->target, "target_s",
+                        o->target_ms / 1000.0));
+    json_object_set_new(root, "config", json_string(cfg));
+    json_object_set_new(root, "traffic", json_string(traffic));
+    json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(root, "interval_s", json_real(r->interval_s));
+    for (unsigned i = 0; i < r->nintervals; i++) {
+        json_t *iv = json_object(), *ag = json_object(), *st = json_object();
+        json_t *sl = json_object(), *un = json_array();
+        json_object_set_new(iv, "start_s", json_real(i * r->interval_s));
+        json_object_set_new(iv, "rate_per_h", json_real(r->rate[i] * 3600));
+        for (unsigned g = 0; g < r->ngroups; g++) {
+            size_t k = (size_t)i * r->ngroups + g;
+            json_object_set_new(ag, m->groups[g].name,
+                                json_integer(r->count[k]));
+            json_object_set_new(st, m->groups[g].name,
+                                json_integer(r->start[k]));
+        }
+        for (unsigned q = 0; q < r->nrows; q++) {
+            size_t k = (size_t)i * r->nrows + q;
+            json_object_set_new(sl, r->row_name[q], jnum(r->sl[k]));
+            if (r->unmet[k] && !isnan(r->sl[k]))
+                json_array_append_new(un, json_string(r->row_name[q]));
+        }
+        json_object_set_new(iv, "agents", ag);
+        json_object_set_new(iv, "erlang_c_start", st);
+        json_object_set_new(iv, "service_level", sl);
+        json_object_set_new(iv, "unmet", un);
+        json_array_append_new(ivs, iv);
+    }
+    json_object_set_new(root, "intervals", ivs);
+    json_object_set_new(root, "simulations",
+                        json_integer((json_int_t)r->evaluations));
+    json_object_set_new(root, "contacts",
+                        json_integer((json_int_t)r->contacts));
+    return print_json_doc(root);
+}
+
+static int cmd_staff(int argc, char **argv)
+{
+    enum { O_JSON = 1000, O_TARGET, O_CONTACTS };
+    static const struct option lo[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "traffic", required_argument, NULL, 't' },
+        { "seed", required_argument, NULL, 's' },
+        { "hours", required_argument, NULL, 'H' },
+        { "target", required_argument, NULL, O_TARGET },
+        { "contacts", required_argument, NULL, O_CONTACTS },
+        { "json", no_argument, NULL, O_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *cfg_path = NULL, *traffic = NULL;
+    struct sim_staff_opts so;
+    bool json = false, have_seed = false, have_target = false;
+    double h;
+    int o;
+    memset(&so, 0, sizeof(so));
+    so.interval_s = 1800;
+    so.contacts = 40000;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "c:t:s:H:h", lo, NULL)) != -1) {
+        switch (o) {
+        case 'c': cfg_path = optarg; break;
+        case 't': traffic = optarg; break;
+        case 's':
+            if (parse_seed(optarg, &so.seed) < 0)
+                return usage("--seed: a whole number");
+            have_seed = true;
+            break;
+        case 'H':
+            if (parse_double(optarg, &h) < 0 || !(h > 0) || h > 24 * 31)
+                return usage("--hours: a positive number of hours (at most "
+                             "a month)");
+            so.hours = h;
+            break;
+        case O_TARGET:
+            if (parse_target(optarg, &so.target, &so.target_ms) < 0)
+                return usage("--target: PERCENT/SECONDS, as 80/20 (80% "
+                             "answered within 20 s)");
+            have_target = true;
+            break;
+        case O_CONTACTS:
+            if (parse_double(optarg, &h) < 0 || h < 100 || h > 1e7)
+                return usage("--contacts: from 100 to 10000000");
+            so.contacts = h;
+            break;
+        case O_JSON: json = true; break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage(NULL);
         }
     }
     if (optind < argc)
         return usage("unexpected argument");
-    if (!cfg_path || !traffic)
-        return usage("--config and --traffic are both needed");
+    if (!cfg_path || !traffic || !have_target)
+        return usage("staff needs --config, --traffic and --target");
 
-    static struct config cfg;
+    static struct setup su;
     static struct model m;
+    struct sim_staffing *res = NULL;
     char err[512];
     int ret = EXIT_ERR;
-    config_defaults(&cfg);
-    if (config_load(&cfg, cfg_path, err, sizeof(err)) < 0) {
-        fprintf(stderr, "ccsim: %s\n", err);
-        config_fini(&cfg);
-        return EXIT_ERR;
-    }
+    if (load_config(&su, cfg_path) < 0)
+        goto done;
     if (model_load(&m, traffic, err, sizeof(err)) < 0) {
         fprintf(stderr, "ccsim: %s\n", err);
-        config_fini(&cfg);
-        return EXIT_ERR;
+        goto done;
     }
     if (!have_seed)
-        seed = m.seed;
-    if (!hours)
-        hours = m.duration_s > 0 ? m.duration_s / 3600 : 24;
-    struct sim_opts so = { seed, hours, 1800 };
-    struct sim_report *rep = NULL;
-    if (sim_run(&cfg.router, cfg_path, &m, traffic, &so, &rep, err,
-                sizeof(err)) < 0) {
+        so.seed = m.seed;
+    if (!so.hours)
+        so.hours = m.duration_s > 0 ? m.duration_s / 3600 : 24;
+    if (sim_staff(&su.cfg.router, cfg_path, &m, traffic, &so, &res, err,
+                  sizeof(err)) < 0) {
         fprintf(stderr, "ccsim: %s\n", err);
         goto done;
     }
     if (json) {
-        if (print_json(rep, cfg_path, traffic, seed) < 0) {
+        if (staff_json(res, &m, &so, cfg_path, traffic) < 0) {
             fprintf(stderr, "ccsim: out of memory\n");
             goto done;
         }
     } else {
-        print_text(rep, cfg_path, traffic, seed);
+        staff_text(res, &m, &so, cfg_path, traffic);
     }
     ret = fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR;
 done:
-    sim_report_free(rep);
-    config_fini(&cfg);
+    sim_staffing_free(res);
+    if (su.have_cfg)
+        config_fini(&su.cfg);
     return ret;
 }
 
@@ -520,6 +1111,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "erlang"))
         return cmd_erlang(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "staff"))
+        return cmd_staff(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage_text, stdout);
         return EXIT_OK;
