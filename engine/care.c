@@ -59,7 +59,9 @@ struct cagent {
 
 struct ccontact {
     uint64_t assigned_at;         /* 0: not assigned (or unknown) */
-    int16_t queue;
+    int16_t queue1;               /* configured queue + 1; 0: none (so
+                                     that zeroed memory is a valid state
+                                     and calloc'd pages stay untouched) */
     uint8_t difficult;
 };
 
@@ -141,7 +143,6 @@ struct care *care_new(const struct care_config *cfg,
         c->scopes[s].nslots = n;
         ntag += n;
     }
-    care_forget(c);
     return c;
 }
 
@@ -161,10 +162,7 @@ void care_free(struct care *c)
 void care_forget(struct care *c)
 {
     memset(c->agents, 0, (size_t)c->nagents * sizeof(*c->agents));
-    for (uint32_t i = 0; i < c->nagents; i++)
-        c->agents[i].group = -1;
-    for (uint32_t i = 0; i < c->ncontacts; i++)
-        c->contacts[i] = (struct ccontact){ .queue = -1 };
+    memset(c->contacts, 0, (size_t)c->ncontacts * sizeof(*c->contacts));
     c->npaused = 0;
 }
 
@@ -192,6 +190,31 @@ int care_check(const struct care *c, int queue, const char *code,
 {
     const struct care_list *l = queue_list(c, queue);
     *code_id = -1;
+    /* tags and note first: an error with an empty code is then only the
+     * missing required code (dispatch answers MISSING_FIELD for it) */
+    if (ntags > c->cfg->max_tags) {
+        snprintf(why, whylen, "%zu tags; at most %u (care.max_tags)", ntags,
+                 c->cfg->max_tags);
+        return CCR_EINVAL;
+    }
+    for (size_t i = 0; i < ntags; i++) {
+        size_t n = tags[i] ? strlen(tags[i]) : 0;
+        if (n == 0 || n >= CARE_WORD_MAX) {
+            snprintf(why, whylen, "tags[%zu] must have 1 to %d bytes", i,
+                     CARE_WORD_MAX - 1);
+            return CCR_EINVAL;
+        }
+        if (strchr(tags[i], ',')) {
+            snprintf(why, whylen, "tags[%zu] holds a comma (the event "
+                     "stream separates tags with commas)", i);
+            return CCR_EINVAL;
+        }
+    }
+    if (note && strlen(note) >= CARE_NOTE_MAX) {
+        snprintf(why, whylen, "note_ref has more than %d bytes",
+                 CARE_NOTE_MAX - 1);
+        return CCR_EINVAL;
+    }
     if (code && *code) {
         int g = care_config_code(c->cfg, code);
         if (!l) {
@@ -207,25 +230,8 @@ int care_check(const struct care *c, int queue, const char *code,
         }
         *code_id = g;
     } else if (l && l->required) {
-        snprintf(why, whylen, "queue \"%s\" requires a disposition", l->queue);
-        return CCR_EINVAL;
-    }
-    if (ntags > c->cfg->max_tags) {
-        snprintf(why, whylen, "%zu tags; at most %u (care.max_tags)", ntags,
-                 c->cfg->max_tags);
-        return CCR_EINVAL;
-    }
-    for (size_t i = 0; i < ntags; i++) {
-        size_t n = tags[i] ? strlen(tags[i]) : 0;
-        if (n == 0 || n >= CARE_WORD_MAX) {
-            snprintf(why, whylen, "tags[%zu] must have 1 to %d bytes", i,
-                     CARE_WORD_MAX - 1);
-            return CCR_EINVAL;
-        }
-    }
-    if (note && strlen(note) >= CARE_NOTE_MAX) {
-        snprintf(why, whylen, "note_ref has more than %d bytes",
-                 CARE_NOTE_MAX - 1);
+        snprintf(why, whylen, "queue \"%s\" requires a disposition",
+                 l->queue);
         return CCR_EINVAL;
     }
     return 0;
@@ -246,15 +252,15 @@ void care_contact_arrived(struct care *c, uint32_t contact, int queue,
     if (contact >= c->ncontacts)
         return;
     c->contacts[contact] = (struct ccontact){
-        .queue = (int16_t)(queue >= 0 && (unsigned)queue < c->nqueues
-                               ? queue : -1),
+        .queue1 = (int16_t)(queue >= 0 && (unsigned)queue < c->nqueues
+                                ? queue + 1 : 0),
         .difficult = difficult,
     };
 }
 
 int care_contact_queue(const struct care *c, uint32_t contact)
 {
-    return contact < c->ncontacts ? c->contacts[contact].queue : -1;
+    return contact < c->ncontacts ? c->contacts[contact].queue1 - 1 : -1;
 }
 
 void care_contact_assigned(struct care *c, uint32_t contact, uint64_t now_us)
@@ -510,7 +516,7 @@ enum care_action care_contact_completed(struct care *c,
         pause_start(c, e->agent, a, act, now_us + (uint64_t)*pause_ms * 1000);
 out:
     if (ct)
-        *ct = (struct ccontact){ .queue = -1 };
+        memset(ct, 0, sizeof(*ct));
     return act;
 }
 

@@ -13,6 +13,7 @@
 #include "store-t.h"
 
 struct arena;
+struct care;
 struct config;
 struct conn_set;
 struct dispatch;
@@ -39,6 +40,8 @@ struct tenant {
     struct router *router;          /* owned; replaced on a store reset */
     struct store *store;            /* owned */
     struct dispatch *dispatch;      /* owned */
+    struct care *care;              /* owned: dispositions and load
+                                       (docs/care.md) */
     enum store_role role;           /* the store's last report */
     bool stopping;                  /* the store is stopping (shutdown) */
     bool quiet;                     /* shutdown: no routing timer any more */
