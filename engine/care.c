@@ -54,6 +54,9 @@ struct cagent {
     uint64_t occ_no[CARE_OCC_BUCKETS];    /* slice number of each bucket */
     uint32_t occ_ms[CARE_OCC_BUCKETS];
     uint64_t pause_until;         /* 0: none */
+    uint64_t paused_at;           /* the last recovery pause began: only
+                                     later difficult contacts count toward
+                                     the next one */
     uint8_t pause;                /* enum care_action */
 };
 
@@ -380,14 +383,15 @@ static struct cagent *agent_slot(struct care *c, uint32_t h, const char *id)
     return a;
 }
 
+/* Difficult completions within the group's window, after `since`. */
 static unsigned recent(const struct cagent *a, const struct care_group *g,
-                       uint64_t now_us)
+                       uint64_t now_us, uint64_t since)
 {
     unsigned n = 0;
     uint64_t w = (uint64_t)g->recovery_within_ms * 1000;
     for (unsigned i = 0; i < a->n; i++) {
         uint64_t t = a->ring[(a->head + CARE_RING - 1 - i) % CARE_RING];
-        if (now_us - t < w)
+        if (now_us - t < w && t > since)
             n++;
     }
     return n;
@@ -450,26 +454,32 @@ void care_pause_restore(struct care *c, uint32_t agent, const char *id,
                                         : g->wrapup_extend_ms) * 1000);
 }
 
+bool care_completion_difficult(const struct care *c,
+                               const struct care_completion *e)
+{
+    const struct care_list *l = queue_list(c, e->queue);
+    int pos = list_pos(l, e->code);
+    return e->difficult ||
+           (e->contact < c->ncontacts && c->contacts[e->contact].difficult) ||
+           (pos >= 0 && ((l->difficult >> pos) & 1));
+}
+
 enum care_action care_contact_completed(struct care *c,
                                         const struct care_completion *e,
                                         uint64_t now_us, uint64_t wall_ms,
                                         uint32_t *pause_ms)
 {
     uint64_t ino = wall_ms / c->cfg->interval_ms, dno = wall_ms / DAY_MS;
-    const struct care_list *l = queue_list(c, e->queue);
     struct ccontact *ct = e->contact < c->ncontacts
                               ? &c->contacts[e->contact] : NULL;
     struct cagent *a = e->agent_id ? agent_slot(c, e->agent, e->agent_id)
                                    : NULL;
     const struct care_group *g = a && a->group >= 0
                                      ? &c->cfg->groups[a->group] : NULL;
-    bool difficult = e->difficult || (ct && ct->difficult);
+    bool difficult = care_completion_difficult(c, e);
     enum care_action act = CARE_NONE;
-    int pos = list_pos(l, e->code);
 
     *pause_ms = 0;
-    if (pos >= 0 && (l->difficult >> pos) & 1)
-        difficult = true;
     struct scope *ks[3] = {
         &c->scopes[0],
         g ? &c->scopes[1 + a->group] : NULL,
@@ -501,10 +511,10 @@ enum care_action care_contact_completed(struct care *c,
     if (!g)
         goto out;
     if (difficult && g->recovery_after &&
-        recent(a, g, now_us) >= g->recovery_after) {
+        recent(a, g, now_us, a->paused_at) >= g->recovery_after) {
         act = CARE_RECOVERY;
         *pause_ms = g->recovery_pause_ms;
-        a->n = 0;               /* the next pause needs N new ones */
+        a->paused_at = now_us;  /* the next pause needs N new ones */
         ks[1]->pauses_today++;
     } else if (g->occupancy_cap &&
                occupancy(a, g, now_us) * 100 > g->occupancy_cap) {
@@ -692,6 +702,6 @@ void care_agent_view(const struct care *c, uint32_t agent, const char *id,
         return;
     const struct care_group *g = &c->cfg->groups[a->group];
     if (g->recovery_within_ms)
-        out->difficult_recent = recent(a, g, now_us);
+        out->difficult_recent = recent(a, g, now_us, 0);
     out->occupancy = occupancy(a, g, now_us);
 }

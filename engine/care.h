@@ -81,6 +81,11 @@ struct care_completion {
     uint32_t wrapup_ms;           /* the queue's wrap-up */
 };
 
+/* Whether the completion counts as difficult: marked at arrival
+ * (complaint, sentiment), by the agent (e->difficult) or by a code
+ * configured as difficult for the queue. */
+bool care_completion_difficult(const struct care *c,
+                               const struct care_completion *e);
 /* Counts a completion (checked by care_check()) and applies the agent
  * group's rules. Returns what the engine must do to the agent now:
  * CARE_RECOVERY or CARE_WRAPUP_EXTENDED (AWAY with that reason; the pause

@@ -940,7 +940,8 @@ static int h_contact_completed(struct req *q)
     if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
     store_disposition(s->store, id, m->disposition, tags, m->n_tags,
-                      m->note_ref, m->difficult);
+                      m->note_ref, e.contact != UINT32_MAX &&
+                                   care_completion_difficult(s->care, &e));
     rc = router_contact_complete(s->router, q->now, id);
     if (rc == 0)
         act = care_contact_completed(s->care, &e, q->now,

@@ -380,7 +380,7 @@ static void test_recovery_pause(void **state)
     assert_int_equal(care_next_deadline(f->c), now + 5 * MIN_US);
     care_agent_view(f->c, 3, "t1-ann", now + MIN_US, &v);
     assert_int_equal(v.pause_left_ms, 4 * 60 * 1000);
-    assert_int_equal(v.difficult_recent, 0);   /* counted afresh after */
+    assert_int_equal(v.difficult_recent, 3);   /* 2, 4, 5: within 1 h */
     {
         struct care_scope_view sv;
         care_scope_view(f->c, care_scope_group(f->c, 0), WALL0, &sv);
@@ -395,6 +395,16 @@ static void test_recovery_pause(void **state)
     assert_int_equal(care_pause_pop(f->c, now + 5 * MIN_US, &reason),
                      UINT32_MAX);
     assert_int_equal(care_next_deadline(f->c), UINT64_MAX);
+    /* the next pause needs 3 difficult contacts after this one: 2 more
+     * are not enough, a third is */
+    for (uint32_t h = 6; h <= 8; h++) {
+        struct care_completion e = { .contact = h, .queue = 0, .agent = 3,
+                                     .agent_id = "t1-ann", .code = -1,
+                                     .difficult = true };
+        now += 6 * MIN_US;
+        assert_int_equal(care_contact_completed(f->c, &e, now, WALL0, &pause),
+                         h < 8 ? CARE_NONE : CARE_RECOVERY);
+    }
 }
 
 static void test_sentiment_marks(void **state)
