@@ -942,6 +942,15 @@ static int h_contact_completed(struct req *q)
     store_disposition(s->store, id, m->disposition, tags, m->n_tags,
                       m->note_ref, e.contact != UINT32_MAX &&
                                    care_completion_difficult(s->care, &e));
+    /* the agent's recent difficult load, this contact included, orders it
+     * among agents that become idle at the same moment (router.h) */
+    if (e.agent_id) {
+        struct care_agent_view v;
+        care_agent_view(s->care, e.agent, e.agent_id, q->now, &v);
+        router_agent_set_load(s->router, e.agent_id,
+                              v.difficult_recent +
+                                  care_completion_difficult(s->care, &e));
+    }
     rc = router_contact_complete(s->router, q->now, id);
     if (rc == 0)
         act = care_contact_completed(s->care, &e, q->now,
