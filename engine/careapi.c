@@ -117,6 +117,7 @@ json_t *careapi_json(const struct tenant *s, uint64_t now_us,
         put(o, "queues", qs, &bad);
         put(o, "groups", gs, &bad);
         put(o, "agents", as, &bad);
+        put(o, "tenant", json_string(s->name), &bad);
         qs = gs = as = NULL;
     }
     json_decref(qs);
