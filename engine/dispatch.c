@@ -957,10 +957,14 @@ static int h_contact_completed(struct req *q)
                                      clock_turn_wall_ms(), &pause_ms);
     if (act != CARE_NONE)
         care_pause_begin(s, q->now, e.agent, act, pause_ms);
-    rc = drain_req(q, NULL) < 0 ? -2 : rc;
-    store_disposition(s->store, NULL, NULL, NULL, 0, NULL, false);
-    if (rc == -2)
-        return -1;
+    {
+        int drc = drain_req(q, NULL);
+        /* recorded with the gone entry, or not at all (a refused
+         * completion): nothing of it may stick to a later batch */
+        store_disposition(s->store, NULL, NULL, NULL, 0, NULL, false);
+        if (drc < 0)
+            return -1;
+    }
     return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
 }
 
