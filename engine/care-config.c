@@ -54,7 +54,7 @@ static int code_item(struct yamlwalk *w, void *ctx, size_t i,
 {
     struct list_ctx *lc = ctx;
     struct care_config *cfg = lc->cfg;
-    char code[CARE_WORD_MAX];
+    char code[CARE_WORD_MAX] = {0};   /* copied whole: no stack bytes */
     int g;
     if (word(w, v, path, code) < 0)
         return -1;
