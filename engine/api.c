@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "careapi.h"
 #include "clock.h"
 #include "config.h"
 #include "router.h"
@@ -278,6 +279,8 @@ int api_get(const struct tenant *s, const char *rest, size_t len, char **out,
         j = queues_json(s);
     } else if (len == 6 && !memcmp(rest, "agents", 6)) {
         j = agents_json(s);
+    } else if (len == 4 && !memcmp(rest, "care", 4)) {
+        j = careapi_json(s, clock_mono_us(), clock_wall_ms());
     } else if (len > sizeof(contacts) - 1 && len - (sizeof(contacts) - 1) <
                    ROUTER_ID_MAX &&
                !memcmp(rest, contacts, sizeof(contacts) - 1)) {

@@ -25,6 +25,8 @@
 
 #include "router.h"
 #include "auth.h"
+#include "care.h"
+#include "care-config.h"
 #include "yamlwalk.h"
 
 static const char *const strategy_names[] = {
@@ -1599,13 +1601,13 @@ static int tenants_check(struct yamlwalk *w, struct cfgp *p)
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
     TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
-    TK_HTTP, TK_TENANTS, TK_TENANT_POOL, TK_LOG,
+    TK_HTTP, TK_TENANTS, TK_TENANT_POOL, TK_LOG, TK_CARE,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
     "routing", "skills", "queues", "limits", "auth", "principals", "http",
-    "tenants", "tenant_pool", "log", NULL,
+    "tenants", "tenant_pool", "log", "care", NULL,
 };
 
 /* ---- log ---- */
@@ -1687,6 +1689,7 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     case TK_TENANTS: return cfg_tenant_list(w, c, v, path);
     case TK_TENANT_POOL: return cfg_tenant_pool(w, c, v, path);
     case TK_LOG: return yamlwalk_map(w, v, path, log_keys, log_field, &c->log);
+    case TK_CARE: return care_config_walk(w, v, path, &c->care);
     }
     return -1;
 }
@@ -1742,6 +1745,7 @@ void config_defaults(struct config *c)
     auth_config_defaults(&c->auth);
     c->http.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
     c->http.request_timeout_ms = HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
+    care_config_defaults(&c->care);
 }
 
 static int config_walk(struct yamlwalk *w, struct config *c)
@@ -1755,6 +1759,8 @@ static int config_walk(struct yamlwalk *w, struct config *c)
     if (root && yamlwalk_map(w, root, "", top_keys, top_field, &p) < 0)
         goto out;
     if (p.queues && cfg_queues(w, &p) < 0)
+        goto out;
+    if (care_config_check(w, &c->care, &c->router) < 0)
         goto out;
     if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0)
         goto out;

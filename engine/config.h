@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "auth-t.h"
+#include "care-t.h"
 #include "http-t.h"
 #include "log.h"
 #include "router-t.h"
@@ -99,6 +100,7 @@ struct config {
     struct router_config router;  /* queues/skills owned by this struct */
     struct auth_config auth;      /* `auth:` and `principals:`; owned */
     struct http_config http;      /* `http:` (docs/http.md) */
+    struct care_config care;      /* `care:` (docs/care.md) */
     /* `tenants:` or `tenant_pool:` (docs/scaling.md). n == 0: one tenant,
      * store.tenant. Every tenant shares the routing configuration and has
      * its own router of router.max_contacts / max_agents slots. */

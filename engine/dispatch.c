@@ -44,6 +44,8 @@
 
 #include "arena.h"
 #include "auth.h"
+#include "care.h"
+#include "carestats.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
@@ -740,6 +742,76 @@ static int h_hello(struct req *q)
     return REPLY_ACK;
 }
 
+/* ---- care (docs/care.md) ---- */
+
+/* The configured queue named `name`, or -1 (none, or a skills-only
+ * contact). */
+static int care_queue(const struct tenant *s, const char *name)
+{
+    int qi = name && *name ? router_queue_find(s->router, name) : -1;
+    return qi < router_queue_count(s->router) ? qi : -1;
+}
+
+/* Tells the connection that owns agent h of a care pause that began
+ * (until_ms, wall clock) or ended (until_ms 0). */
+static void care_tell(struct tenant *s, uint32_t h, const char *reason,
+                      uint64_t until_ms)
+{
+    envelope_t env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CarePause p = CCROUTE__V1__CARE_PAUSE__INIT;
+    struct conn *c = conn_lookup(s->conns,
+                                 owner_conn(&s->dispatch->owners,
+                                            router_agent_tag(s->router, h)));
+    if (!c)
+        return;
+    p.agent_id = (char *)router_agent_id(s->router, h);
+    p.reason = (char *)reason;
+    p.until_ms = until_ms;
+    p.ended = until_ms == 0;
+    env.body_case = BODY(CARE_PAUSE);
+    env.care_pause = &p;
+    conn_send(c, &env);
+}
+
+/* A rule asked for a pause of agent h: AWAY with the rule's reason (the
+ * store records it with the completion's batch), its desk told. */
+static void care_pause_begin(struct tenant *s, uint64_t now, uint32_t h,
+                             enum care_action act, uint32_t pause_ms)
+{
+    const char *reason = act == CARE_RECOVERY ? CARE_REASON_RECOVERY
+                                              : CARE_REASON_WRAPUP;
+    const char *id = router_agent_id(s->router, h);
+    if (!id || router_agent_set_state(s->router, now, id, ROUTER_AGENT_AWAY,
+                                      reason) < 0) {
+        care_pause_cancel(s->care, h);
+        return;
+    }
+    log_info("care: agent %s away (%s) for %u ms", id, reason, pause_ms);
+    care_tell(s, h, reason, clock_turn_wall_ms() + pause_ms);
+}
+
+/* Ends the pauses due at now: an agent still away for the same reason
+ * becomes available (one who changed state meanwhile is left alone). */
+static void care_tick(struct tenant *s, uint64_t now)
+{
+    const char *reason;
+    uint32_t h;
+    while ((h = care_pause_pop(s->care, now, &reason)) != UINT32_MAX) {
+        struct router_agent_info in;
+        const char *id = router_agent_id(s->router, h);
+        if (!id)
+            continue;
+        router_agent_info(s->router, h, now, &in);
+        if (in.state != ROUTER_AGENT_STATE_AWAY || strcmp(in.reason, reason))
+            continue;
+        if (router_agent_set_state(s->router, now, id,
+                                   ROUTER_AGENT_AVAILABLE, NULL) == 0) {
+            log_info("care: agent %s back from %s", id, reason);
+            care_tell(s, h, reason, 0);
+        }
+    }
+}
+
 static int h_contact_arrived(struct req *q)
 {
     const Ccroute__V1__ContactArrived *m = q->env->contact_arrived;
@@ -757,6 +829,9 @@ static int h_contact_arrived(struct req *q)
         m->dial_id)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.campaign, "
                         "lead_id and dial_id are set by the engine only");
+    if (m->sentiment < -100 || m->sentiment > 100)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.sentiment %d "
+                        "is not in -100..100", (int)m->sentiment);
     /* another principal's id: say it is taken, nothing more (no status,
      * no queue; docs/security.md) */
     if (owner_contact_check(&d->owners, s->router, q->c, sp.id) < 0)
@@ -802,6 +877,9 @@ static int h_contact_arrived(struct req *q)
         return contact_fail(q, rc, &sp);
     }
     owner_contact_link(&d->owners, h, q->c->owner);
+    care_contact_arrived(s->care, h, care_queue(s, sp.queue),
+                         care_difficult_arrival(s->care, m->complaint,
+                                                m->sentiment));
     /* cannot fail after req_admit (room for the request and its owner) */
     rc = store_contact_arrived(s->store, sp.id, buf, len,
                                clock_turn_wall_ms(), q->c->name,
@@ -837,14 +915,68 @@ static int h_contact_abandoned(struct req *q)
 
 static int h_contact_completed(struct req *q)
 {
-    const char *id = q->env->contact_completed->contact_id;
+    const Ccroute__V1__ContactCompleted *m = q->env->contact_completed;
+    const char *id = m->contact_id;
+    const char *const *tags = (const char *const *)m->tags;
+    struct tenant *s = q->s;
+    struct care_completion e = { .contact = UINT32_MAX, .queue = -1,
+                                 .agent = UINT32_MAX, .tags = tags,
+                                 .ntags = m->n_tags, .difficult = m->difficult };
+    enum care_action act = CARE_NONE;
+    uint32_t pause_ms = 0;
+    char why[160];
     int rc;
     if (check_id(q, id, "ContactCompleted.contact_id") < 0 ||
-        check_contact(q, id) < 0 || req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+        check_contact(q, id) < 0)
         return -1;
-    rc = router_contact_complete(q->s->router, q->now, id);
-    if (drain_req(q, NULL) < 0)
+    /* the disposition is checked before anything changes (an unknown
+     * contact is left to the router's answer) */
+    if (router_contact_find(s->router, id, &e.contact) == 0) {
+        struct router_contact_info ci;
+        router_contact_info(s->router, e.contact, &ci);
+        e.queue = ci.queue >= 0 && ci.queue < router_queue_count(s->router)
+                      ? ci.queue : care_contact_queue(s->care, e.contact);
+        if (ci.state == ROUTER_CONTACT_ASSIGNED && ci.agent != UINT32_MAX) {
+            e.agent = ci.agent;
+            e.agent_id = router_agent_id(s->router, ci.agent);
+        }
+        if (e.queue >= 0 && (unsigned)e.queue < s->cfg->router.nqueues)
+            e.wrapup_ms = s->cfg->router.queues[e.queue].wrapup_ms;
+    }
+    if (e.contact != UINT32_MAX &&
+        care_check(s->care, e.queue, m->disposition, tags, m->n_tags,
+                   m->note_ref, &e.code, why, sizeof(why)) < 0)
+        return req_fail(q, m->disposition && *m->disposition
+                               ? EC(INVALID_FIELD) : EC(MISSING_FIELD),
+                        "ContactCompleted: %s", why);
+    if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
         return -1;
+    store_disposition(s->store, id, m->disposition, tags, m->n_tags,
+                      m->note_ref, e.contact != UINT32_MAX &&
+                                   care_completion_difficult(s->care, &e));
+    /* the agent's recent difficult load, this contact included, orders it
+     * among agents that become idle at the same moment (router.h) */
+    if (e.agent_id) {
+        struct care_agent_view v;
+        care_agent_view(s->care, e.agent, e.agent_id, q->now, &v);
+        router_agent_set_load(s->router, e.agent_id,
+                              v.difficult_recent +
+                                  care_completion_difficult(s->care, &e));
+    }
+    rc = router_contact_complete(s->router, q->now, id);
+    if (rc == 0)
+        act = care_contact_completed(s->care, &e, q->now,
+                                     clock_turn_wall_ms(), &pause_ms);
+    if (act != CARE_NONE)
+        care_pause_begin(s, q->now, e.agent, act, pause_ms);
+    {
+        int drc = drain_req(q, NULL);
+        /* recorded with the gone entry, or not at all (a refused
+         * completion): nothing of it may stick to a later batch */
+        store_disposition(s->store, NULL, NULL, NULL, 0, NULL, false);
+        if (drc < 0)
+            return -1;
+    }
     return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
 }
 
@@ -867,6 +999,11 @@ static int h_offer_accepted(struct req *q)
         if (drain_req(q, NULL) < 0)
             return -1;
         return router_fail(q, rc, m->contact_id);
+    }
+    {
+        uint32_t ch;
+        if (router_contact_find(q->s->router, m->contact_id, &ch) == 0)
+            care_contact_assigned(q->s->care, ch, q->now);
     }
     /* ContactAssigned and the Ack leave together once Redis has the
      * assignment: no client hears of an assignment that could be lost. */
@@ -1095,7 +1232,7 @@ static int fill_agent_stats(struct req *q, uint32_t h,
                                : 0;
     as->occupancy = info.occupancy;
     as->active_contacts = active;
-    return 0;
+    return carestats_agent(q->s->care, q->s->arena, h, info.id, q->now, as);
 }
 
 /* One queue's statistics into a new QueueStats in the arena, under
@@ -1120,6 +1257,9 @@ static Ccroute__V1__QueueStats *queue_stats_msg(struct req *q, int qi,
     o->avg_handle_time_ms = qs.aht_ms;
     o->agents_available = qs.agents_available;
     o->contacts_unservable = qs.unservable;
+    if (carestats_queue(q->s->care, q->s->arena, qi, clock_turn_wall_ms(),
+                        o) < 0)
+        return NULL;
     return o;
 }
 
@@ -1155,6 +1295,8 @@ static int h_stats(struct req *q)
     if (outbound_stats(s->outbound, a, &st) < 0)
         return req_fail(q, EC(INTERNAL), "out of memory");
     st.agents_logged_in = router_agent_count(s->router);
+    if (carestats_stats(s->care, a, clock_turn_wall_ms(), &st) < 0)
+        return req_fail(q, EC(INTERNAL), "out of memory");
     st.queues = arena_alloc(a, (nq ? nq : 1) * sizeof(*st.queues));
     if (!st.queues)
         return req_fail(q, EC(INTERNAL), "out of memory");
@@ -1555,6 +1697,7 @@ void dispatch_tick(struct tenant *s)
     if (s->role != STORE_ROLE_OWNER)
         return;                 /* no routing without a confirmed lease */
     router_tick(s->router, now);
+    care_tick(s, now);
     if (drain(s, now, OWNER_NONE, NULL) < 0)
         lost_record(s, "timer");
     arena_reset(s->arena);
@@ -1634,6 +1777,10 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
         if (agent_state == ROUTER_AGENT_STATE_AWAY)
             router_agent_set_state(s->router, q.now, sp.id, ROUTER_AGENT_AWAY,
                                    reason && *reason ? reason : NULL);
+        /* an automatic care pause in progress: it ends one pause from now
+         * (its remaining time was not stored) */
+        if (agent_state == ROUTER_AGENT_STATE_AWAY)
+            care_pause_restore(s->care, h, sp.id, reason, q.now);
     } else {
         log_warn("recovery: agent %s: %s", sp.id, ccr_strerror(rc));
     }
@@ -1702,6 +1849,9 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
             side_set(d, h, buf, len, (int)m->channel);
         }
         owner_contact_link(&d->owners, h, tag);
+        care_contact_arrived(s->care, h, care_queue(s, sp.queue),
+                             care_difficult_arrival(s->care, m->complaint,
+                                                    m->sentiment));
     } else if (rc < 0) {
         log_warn("recovery: contact %s: %s", sp.id, ccr_strerror(rc));
     }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "caremetrics.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
@@ -475,6 +476,7 @@ int metrics_write(FILE *f, const struct server *s,
     if (m_queues(f, s, now) < 0)
         return -1;
     m_agents(f, s, now);
+    caremetrics_write(f, s, now, clock_wall_ms());
     m_connections(f, s);
     m_store(f, s);
     m_latency(f, s);

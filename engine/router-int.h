@@ -139,7 +139,11 @@ struct agent {
     enum router_agent_state state;
     char reason[ROUTER_ID_MAX];
     uint64_t state_since, idle_since, login_at, busy_since, busy_acc;
-    uint64_t idle_seq;          /* order of becoming idle: ties of idle_since */
+    uint64_t idle_seq;          /* ties of idle_since: the care load (bits
+                                   48..63, see router_agent_set_load), then
+                                   the order of becoming idle */
+    uint16_t load;              /* router_agent_set_load(): the load the
+                                   next idle_seq carries */
     uint64_t wrap_until;
     uint8_t cap[NCH], busy[NCH];
     uint16_t busy_total;

@@ -248,7 +248,12 @@
  *    idle_seq (a counter) at the same moments. Agents idle since the same
  *    time are ordered by who became idle first (idle_seq), in longest
  *    idle, most skilled and least occupied alike (tests/router-ref.c
- *    applies the same rule).
+ *    applies the same rule). Before that order comes the agent's care
+ *    load (router_agent_set_load, docs/care.md: its recent difficult
+ *    contacts), carried in idle_seq's high bits from the moment the
+ *    agent becomes idle, so that no pool changes its keys when a load
+ *    changes; an agent appended to a ring behind one of the same
+ *    idle_since and a higher load takes the ring's ordered insertion.
  *  - Least occupied counts busy slots (offered + assigned), all channels.
  *  - Round robin: per (agent, queue) the sequence number of its last offer
  *    from that queue; new agents start at their login sequence.
@@ -730,6 +735,16 @@ static void agent_reindex(struct router *r, struct agent *a)
     a->pbusy = a->busy_total;
 }
 
+/* The idle_seq of agent a becoming idle now: its care load in the high
+ * bits (router_agent_set_load), the order of becoming idle below, so that
+ * among agents idle since the same moment the lower load comes first in
+ * every strategy that breaks ties by idle_seq. With every load 0 it is
+ * the plain counter. */
+static inline uint64_t idle_seq_next(struct router *r, const struct agent *a)
+{
+    return (uint64_t)a->load << 48 | (++r->idle_ctr & ((1ULL << 48) - 1));
+}
+
 static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
                             enum router_agent_state st, const char *reason)
 {
@@ -743,7 +758,7 @@ static void agent_set_state(struct router *r, struct agent *a, uint64_t now,
     a->state_since = now;
     if (st == ROUTER_AGENT_STATE_AVAILABLE) {
         a->idle_since = now;
-        a->idle_seq = ++r->idle_ctr;
+        a->idle_seq = idle_seq_next(r, a);
     }
     struct router_event *e = emit(r, ROUTER_EV_AGENT_STATE, NULL, a);
     e->u.agent_state = st;
@@ -1472,7 +1487,7 @@ static void slot_free(struct router *r, struct agent *a, struct contact *c,
     work_remove(r, a, c);
     busy_add(a, c->channel, -1, now);
     a->idle_since = now;
-    a->idle_seq = ++r->idle_ctr;
+    a->idle_seq = idle_seq_next(r, a);
 }
 
 /* After complete or transfer-out: wrap-up or back to work. */
@@ -2642,6 +2657,18 @@ int router_agent_set_state(struct router *r, uint64_t now, const char *id,
         return 0;
     }
     return ROUTER_EINVAL;
+}
+
+int router_agent_set_load(struct router *r, const char *id, uint32_t load)
+{
+    struct agent *a;
+    int rc = agent_lookup(r, id, &a);
+    if (rc < 0)
+        return rc;
+    if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    a->load = (uint16_t)(load > UINT16_MAX ? UINT16_MAX : load);
+    return 0;
 }
 
 /* ---- timers ---- */

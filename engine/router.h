@@ -105,6 +105,14 @@ int router_agent_logout(struct router *r, uint64_t now, const char *id);
 int router_agent_set_state(struct router *r, uint64_t now, const char *id,
                            enum router_agent_cmd cmd, const char *reason);
 
+/* Agent `id`'s care load (docs/care.md: its recent difficult contacts;
+ * capped at 65535). Among agents idle since the same moment, the one of
+ * lower load is preferred, before the order of becoming idle. It takes
+ * effect the next time the agent becomes idle (AVAILABLE, or a slot
+ * freed): the pools keep their keys until then. 0 at login.
+ * ROUTER_ENOAGENT, ROUTER_EINVAL. O(1). */
+int router_agent_set_load(struct router *r, const char *id, uint32_t load);
+
 /* Runs every timer due at `now`: offer deadlines, wrap-up ends, expansion
  * steps, maximum wait overflow, preferred-agent waits. */
 void router_tick(struct router *r, uint64_t now);

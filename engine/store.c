@@ -225,6 +225,13 @@ struct store {
 
     /* writes */
     struct storebatch cur;              /* events (and queue ops) */
+    struct {                            /* store_disposition() */
+        bool set, difficult;
+        char id[ROUTER_ID_MAX];
+        char code[32];
+        char tags[16 * 32];
+        char note[128];
+    } disp;
     struct storestate keys;             /* final state per key of `cur` */
     uint64_t next_seq;                  /* seq of the next batch sent */
     uint64_t confirmed_seq;
@@ -2408,7 +2415,10 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
     /* All or nothing: room for every op first (nothing allocates below),
      * so a failure leaves the batch as it was. After store_reserve() and
      * at most STORE_RESERVE_EVENTS events this allocates nothing. */
-    if (grow_for(s, n, 0) < 0) {
+    /* a disposition takes at most 4 events' room more (its fields, below
+     * 700 bytes): inside what store_reserve() made room for */
+    if (grow_for(s, n + (s->disp.set ? 4 : 0), 0) < 0) {
+        s->disp.set = false;
         s->st.records_failed++;
         log_error("store: out of memory recording %zu events", n);
         return STORE_ENOMEM;
@@ -2451,8 +2461,19 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
         default:
             break;
         }
-        storebatch_event(&s->cur, ev_name(ev->type), cid ? cid : "",
-                         aid ? aid : "", q ? q : "", wall_now_ms, detail);
+        if (s->disp.set && ev->type == ROUTER_EV_CONTACT_GONE &&
+            ev->u.gone == ROUTER_CONTACT_COMPLETED && cid &&
+            !strcmp(cid, s->disp.id)) {
+            storebatch_event_disposition(&s->cur, ev_name(ev->type), cid,
+                                         aid ? aid : "", q ? q : "",
+                                         wall_now_ms, detail, s->disp.code,
+                                         s->disp.tags, s->disp.note,
+                                         s->disp.difficult);
+            s->disp.set = false;
+        } else {
+            storebatch_event(&s->cur, ev_name(ev->type), cid ? cid : "",
+                             aid ? aid : "", q ? q : "", wall_now_ms, detail);
+        }
         if (ev->contact != UINT32_MAX) {
             size_t k = hset(s->hc, s->hc_gone, &nc, ev->contact);
             if (ev->type == ROUTER_EV_CONTACT_GONE)
@@ -2508,6 +2529,28 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
     s->st.ops_queued += s->cur.nops - before;
     pending_update(s);
     return 0;
+}
+
+void store_disposition(struct store *s, const char *id, const char *code,
+                       const char *const *tags, size_t ntags,
+                       const char *note, bool difficult)
+{
+    size_t o = 0;
+    s->disp.set = id != NULL;
+    if (!id)
+        return;
+    snprintf(s->disp.id, sizeof(s->disp.id), "%s", id);
+    snprintf(s->disp.code, sizeof(s->disp.code), "%s", code ? code : "");
+    snprintf(s->disp.note, sizeof(s->disp.note), "%s", note ? note : "");
+    s->disp.tags[0] = '\0';
+    for (size_t i = 0; i < ntags && i < 16; i++) {
+        int w = snprintf(s->disp.tags + o, sizeof(s->disp.tags) - o, "%s%s",
+                         i ? "," : "", tags[i]);
+        if (w < 0 || (size_t)w >= sizeof(s->disp.tags) - o)
+            break;
+        o += (size_t)w;
+    }
+    s->disp.difficult = difficult;
 }
 
 /* durability memory: while Redis is connected and confirming but the

@@ -276,6 +276,32 @@ int storebatch_event(struct storebatch *b, const char *type,
     return 0;
 }
 
+int storebatch_event_disposition(struct storebatch *b, const char *type,
+                                 const char *contact, const char *agent,
+                                 const char *queue, uint64_t ts_ms,
+                                 const char *detail, const char *code,
+                                 const char *tags, const char *note,
+                                 bool difficult)
+{
+    if (reserve(b, 1 + slen(type) + slen(contact) + slen(agent) +
+                   slen(queue) + slen(detail) + 24 + slen(code) +
+                   slen(tags) + slen(note) + 1, 11) < 0)
+        return -1;
+    put(b, "E", 1);
+    puts_(b, type);
+    puts_(b, contact);
+    puts_(b, agent);
+    puts_(b, queue);
+    putu(b, ts_ms);
+    puts_(b, detail);
+    puts_(b, code);
+    puts_(b, tags);
+    puts_(b, note);
+    puts_(b, difficult ? "1" : "");
+    b->nops++;
+    return 0;
+}
+
 int storebatch_contact_new(struct storebatch *b, const char *id,
                            const uint8_t *arrived, size_t len,
                            uint64_t arrived_us, uint64_t seq,
@@ -786,17 +812,25 @@ const char storebatch_script[] =
     "    end\n"
     "    redis.call('DEL', kc, ka, p .. 'queues', p .. 'ob', p .. 'ob:data')\n"
     "    i = i + 1\n"
-    "  elseif op == 'e' then\n"
+    "  elseif op == 'e' or op == 'E' then\n"
     "    local f = {'type', ARGV[i+1]}\n"
     "    if ARGV[i+2] ~= '' then f[#f+1] = 'contact'; f[#f+1] = ARGV[i+2] end\n"
     "    if ARGV[i+3] ~= '' then f[#f+1] = 'agent'; f[#f+1] = ARGV[i+3] end\n"
     "    if ARGV[i+4] ~= '' then f[#f+1] = 'queue'; f[#f+1] = ARGV[i+4] end\n"
     "    f[#f+1] = 'ts'; f[#f+1] = ARGV[i+5]\n"
     "    if ARGV[i+6] ~= '' then f[#f+1] = 'detail'; f[#f+1] = ARGV[i+6] end\n"
+    "    if op == 'E' then\n"
+    "      local names = {'disposition', 'tags', 'note_ref', 'difficult'}\n"
+    "      for k = 1, 4 do\n"
+    "        if ARGV[i+6+k] ~= '' then\n"
+    "          f[#f+1] = names[k]; f[#f+1] = ARGV[i+6+k]\n"
+    "        end\n"
+    "      end\n"
+    "    end\n"
     "    f[#f+1] = 'token'; f[#f+1] = tok\n"
     "    redis.call('XADD', ke, '*', unpack(f))\n"
     "    evs = evs + 1\n"
-    "    i = i + 7\n"
+    "    i = i + (op == 'E' and 11 or 7)\n"
     "  elseif op == 'N' then\n"
     "    local id = ARGV[i+1]\n"
     "    redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"

@@ -15,6 +15,7 @@
 #include "store-t.h"
 
 struct arena;
+struct care;
 struct config;
 struct conn_set;
 struct dispatch;
@@ -43,6 +44,8 @@ struct tenant {
     struct store *store;            /* owned */
     struct dispatch *dispatch;      /* owned */
     struct outbound *outbound;      /* owned by dispatch (outbound.h) */
+    struct care *care;              /* owned: dispositions and load
+                                       (docs/care.md) */
     enum store_role role;           /* the store's last report */
     bool stopping;                  /* the store is stopping (shutdown) */
     bool quiet;                     /* shutdown: no routing timer any more */

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "care.h"
 #include "clock.h"
 #include "config.h"
 #include "dispatch.h"
@@ -104,6 +105,7 @@ static void tenant_on_reset(void *arg)
              "dropping the in-memory state before reloading it",
              t->set->n > 1 ? " " : "", t->set->n > 1 ? t->name : "");
     dispatch_reset(t->dispatch);
+    care_forget(t->care);
     router_free(t->router);
     t->router = fresh;
     store_set_router(t->store, fresh);
@@ -131,6 +133,9 @@ void tenant_timer_rearm(struct tenant *t)
     /* no routing decision without a confirmed lease (dispatch_on_role) */
     due = t->role == STORE_ROLE_OWNER ? router_next_deadline(t->router)
                                       : UINT64_MAX;
+    /* the end of an automatic care pause (docs/care.md) */
+    if (t->role == STORE_ROLE_OWNER && care_next_deadline(t->care) < due)
+        due = care_next_deadline(t->care);
     if (due == UINT64_MAX) {
         if (t->timer_due) {
             uv_timer_stop(&t->timer);
@@ -186,6 +191,10 @@ struct tenant *tenant_new(struct tenant_set *set, const char *name,
     if (!t->router) {
         snprintf(err, errlen, "routing configuration: %s",
                  rerr ? rerr : "invalid (or out of memory)");
+        goto fail;
+    }
+    if (!(t->care = care_new(&cfg->care, &cfg->router))) {
+        snprintf(err, errlen, "out of memory (care tables)");
         goto fail;
     }
     if (!(t->dispatch = dispatch_new(t))) {
@@ -282,6 +291,7 @@ void tenant_free(struct tenant *t)
         dispatch_free(t->dispatch);
     if (t->router)
         router_free(t->router);
+    care_free(t->care);
     free(t);
 }
 

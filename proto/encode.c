@@ -364,6 +364,13 @@ bool encode_canonical(const ProtobufCMessageDescriptor *desc,
             if (fd->type == PROTOBUF_C_TYPE_BOOL && v != 1)
                 return false;
             continue;
+        case PROTOBUF_C_TYPE_SINT32:
+            /* zigzag: one varint of at most 32 bits, 0 left out
+             * (ContactArrived.sentiment) */
+            if (rep || wt != WT_VARINT || !vget(&p, end, &v, &min) || !min ||
+                v == 0 || v > UINT32_MAX)
+                return false;
+            continue;
         default:
             return false;
         }

@@ -49,6 +49,9 @@ struct ragent {
      * those moments (the tie-break of agents idle since the same time:
      * who became idle first) */
     uint64_t idle_since, idle_seq, wrap_until;
+    uint64_t load;                /* ref_agent_set_load() */
+    uint64_t idle_load;           /* the load when it became idle: ties of
+                                     idle_since go to the lower one first */
     uint64_t rr[RQ_MAX];
     unsigned no_answer;
 };
@@ -391,6 +394,8 @@ static bool agent_better(const struct ref *r, const struct rqueue *q, int qi,
     }
     if (a->idle_since != b->idle_since)
         return a->idle_since < b->idle_since;
+    if (a->idle_load != b->idle_load)
+        return a->idle_load < b->idle_load;
     return a->idle_seq < b->idle_seq;
 }
 
@@ -531,6 +536,7 @@ static void set_state(struct ref *r, struct ragent *a, uint64_t now,
     {
         a->idle_since = now;
         a->idle_seq = ++r->idle_ctr;
+        a->idle_load = a->load;
     }
     out(r, ROUTER_EV_AGENT_STATE, NULL, a)->detail = (int)st;
 }
@@ -622,6 +628,7 @@ static void free_slot(struct ref *r, struct ragent *a, struct rcontact *c,
     a->busy[c->channel]--;
     a->idle_since = now;
     a->idle_seq = ++r->idle_ctr;
+    a->idle_load = a->load;
 }
 
 static bool has_work(const struct ref *r, const struct ragent *a)
@@ -1131,6 +1138,17 @@ int ref_agent_logout(struct ref *r, uint64_t now, const char *id)
         queued(r, again[i]);
     for (unsigned i = 0; i < n; i++)
         route(r, now, again[i]);
+    return 0;
+}
+
+int ref_agent_set_load(struct ref *r, const char *id, uint32_t load)
+{
+    struct ragent *a = ok_id(id) ? agent_by_id(r, id) : NULL;
+    if (!ok_id(id))
+        return ROUTER_EINVAL;
+    if (!a || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    a->load = load > 65535 ? 65535 : load;
     return 0;
 }
 

@@ -54,6 +54,8 @@ int ref_offer_reject(struct ref *r, uint64_t now, const char *cid,
 int ref_agent_login(struct ref *r, uint64_t now,
                     const struct router_agent_spec *spec);
 int ref_agent_logout(struct ref *r, uint64_t now, const char *id);
+/* router_agent_set_load()'s rule, written plainly. */
+int ref_agent_set_load(struct ref *r, const char *id, uint32_t load);
 int ref_agent_set_state(struct ref *r, uint64_t now, const char *id,
                         enum router_agent_cmd cmd, const char *reason);
 void ref_tick(struct ref *r, uint64_t now);

@@ -249,6 +249,8 @@ static size_t rnd_arrived(uint8_t *out, char bufs[][80],
     ca.channel = (Ccroute__V1__Channel)(rnd() % 5);
     ca.priority = (uint32_t)(rnd() % 3 ? rnd() % 101 : 0);
     ca.customer_value = (uint32_t)rnd_num();
+    ca.complaint = rnd() % 4 == 0;
+    ca.sentiment = rnd() % 3 ? (int32_t)(rnd() % 201) - 100 : 0;
     size_t ns = (size_t)(rnd() % 4), na = (size_t)(rnd() % 5);
     for (size_t k = 0; k < ns; k++) {
         ccroute__v1__skill_requirement__init(&sk[k]);
@@ -284,11 +286,17 @@ static void test_canonical(void **state)
     for (int i = 0; i < ITER; i++) {
         size_t n = rnd_arrived(buf, bufs, attr, ap, sk, sp);
         assert_true(encode_canonical(CA, buf, n));
-        /* an unknown field (number 12..15, any wire type) at the end */
+        /* an unknown field at the end: number 20..23 (12..19 are
+         * ContactArrived's own or reserved by other branches), varint
+         * 1, its tag two bytes long */
         memcpy(mod, buf, n);
-        mod[n] = (uint8_t)((12 + rnd() % 4) << 3);
-        mod[n + 1] = 1;
-        assert_false(encode_canonical(CA, mod, n + 2));
+        {
+            unsigned tag = (unsigned)(20 + rnd() % 4) << 3;
+            mod[n] = (uint8_t)(0x80 | (tag & 0x7f));
+            mod[n + 1] = (uint8_t)(tag >> 7);
+            mod[n + 2] = 1;
+        }
+        assert_false(encode_canonical(CA, mod, n + 3));
         /* a field written again: contact_id at the end */
         mod[n] = 0x0a;
         mod[n + 1] = 1;

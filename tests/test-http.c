@@ -1087,6 +1087,308 @@ static void test_config_non_loopback(void **state)
     harness_rm_rf(dir);
 }
 
+/* ---- care (docs/care.md) ---- */
+
+static int setup_care(void **state)
+{
+    struct http_fx *fx;
+    struct resp r;
+    int st;
+    if (fx_start(state, true, "",
+                 "care:\n"
+                 "  max_tags: 4\n"
+                 "  dispositions:\n"
+                 "    - queue: support\n"
+                 "      codes: [resolved, complaint]\n"
+                 "      difficult: [complaint]\n"
+                 "    - queue: sales\n"
+                 "      codes: [sold]\n"
+                 "      required: true\n"
+                 "  agent_groups:\n"
+                 "    - name: tier1\n"
+                 "      agents: [\"r-*\"]\n"
+                 "      recovery: {after: 2, within: 1h, pause: 300ms}\n") < 0)
+        return -1;
+    fx = *state;
+    st = get_until(fx->http_port, "/readyz", 200, 10000, &r);
+    resp_free(&r);
+    return st == 200 ? 0 : -1;
+}
+
+static int care_arrive(struct e2e_client *sw, const char *id,
+                       const char *queue, bool complaint)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    m.contact_id = (char *)id;
+    m.queue = (char *)queue;
+    m.channel = E2E_VOICE;
+    m.complaint = complaint;
+    env.body_case = BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    return e2e_call(sw, &env, T_MS);
+}
+
+static int care_complete(struct e2e_client *c, const char *id,
+                         const char *code, const char *const *tags,
+                         size_t ntags, const char *note)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactCompleted m = CCROUTE__V1__CONTACT_COMPLETED__INIT;
+    m.contact_id = (char *)id;
+    m.disposition = (char *)(code ? code : "");
+    m.tags = (char **)tags;
+    m.n_tags = ntags;
+    m.note_ref = (char *)(note ? note : "");
+    env.body_case = BODY(CONTACT_COMPLETED);
+    env.contact_completed = &m;
+    return e2e_call(c, &env, T_MS);
+}
+
+/* Contact `id` arrives in support, is offered to r-1 and accepted. */
+static void care_handle(struct e2e_client *sw, struct e2e_client *ag,
+                        const char *id, bool complaint)
+{
+    assert_int_equal(care_arrive(sw, id, "support", complaint), 0);
+    ccr_free(expect_offer(ag, id));
+    assert_int_equal(e2e_simple(ag, BODY(OFFER_ACCEPTED), id, "r-1"), 0);
+}
+
+/* The field `name` of a stream entry (an XRANGE element), or NULL. */
+static const char *entry_field(const redisReply *e, const char *name)
+{
+    const redisReply *kv = e->element[1];
+    for (size_t i = 0; i + 1 < kv->elements; i += 2)
+        if (!strcmp(kv->element[i]->str, name))
+            return kv->element[i + 1]->str;
+    return NULL;
+}
+
+/* The `gone` entry of contact `cid` in the tenant's stream; fails. */
+static const redisReply *gone_entry(const redisReply *all, const char *cid)
+{
+    for (size_t i = 0; i < all->elements; i++) {
+        const char *t = entry_field(all->element[i], "type");
+        const char *c = entry_field(all->element[i], "contact");
+        if (t && c && !strcmp(t, "gone") && !strcmp(c, cid))
+            return all->element[i];
+    }
+    fail_msg("no gone entry of %s in the stream", cid);
+    return NULL;
+}
+
+static const Ccroute__V1__QueueStats *stats_queue(const ccr_envelope *st,
+                                                  const char *name)
+{
+    for (size_t i = 0; i < st->stats->n_queues; i++)
+        if (!strcmp(st->stats->queues[i]->queue, name))
+            return st->stats->queues[i];
+    fail_msg("no queue %s in Stats", name);
+    return NULL;
+}
+
+static uint64_t code_today(const Ccroute__V1__QueueStats *q, const char *c)
+{
+    for (size_t i = 0; i < q->n_dispositions; i++)
+        if (!strcmp(q->dispositions[i]->code, c))
+            return q->dispositions[i]->today;
+    fail_msg("no code %s in queue %s", c, q->queue);
+    return 0;
+}
+
+/* Dispositions refused and accepted, their counts in Stats, /metrics and
+ * /api/v1/care, the disposition in the completion's stream entry, and a
+ * recovery pause after two difficult contacts (a complaint marked by the
+ * switch, then a difficult code) that the engine ends by itself. */
+static void test_care_end_to_end(void **state)
+{
+    struct http_fx *fx = *state;
+    struct e2e_client *sw = e2e_env_dial_hello(fx->env, "sw", ROLE(SWITCH));
+    struct e2e_client *ag = e2e_env_dial_hello(fx->env, "desk", ROLE(AGENT));
+    struct e2e_client *mon = e2e_env_dial_hello(fx->env, "mon",
+                                                ROLE(MONITOR));
+    const char *tags[] = { "delivery", "billing" };
+    const char *five[] = { "a", "b", "c", "d", "e" };
+    const char *longt[] = { "a-tag-of-more-than-thirty-one-bytes" };
+    ccr_envelope *st, *ev;
+    const Ccroute__V1__AgentStats *as;
+    const Ccroute__V1__QueueStats *q;
+    struct resp m, r;
+
+    assert_int_equal(e2e_agent_login(ag, "r-1", "support", 5, 1, 0), 0);
+    care_handle(sw, ag, "k1", true);
+    /* refused, nothing changed: unknown code, too many tags, a long tag */
+    assert_int_equal(care_complete(ag, "k1", "sold", NULL, 0, NULL),
+                     EC(INVALID_FIELD));
+    assert_int_equal(care_complete(ag, "k1", "resolved", five, 5, NULL),
+                     EC(INVALID_FIELD));
+    assert_int_equal(care_complete(ag, "k1", "resolved", longt, 1, NULL),
+                     EC(INVALID_FIELD));
+    /* sales requires a code */
+    assert_int_equal(care_arrive(sw, "s1", "sales", false), 0);
+    assert_int_equal(care_complete(sw, "s1", NULL, NULL, 0, NULL),
+                     EC(MISSING_FIELD));
+    assert_int_equal(e2e_simple(sw, BODY(CONTACT_ABANDONED), "s1", NULL), 0);
+    st = e2e_stats(mon);
+    q = stats_queue(st, "support");
+    assert_int_equal(q->completed_today, 0);
+    as = e2e_stats_agent(st, "r-1");
+    assert_non_null(as);
+    assert_int_equal(as->active_contacts, 1);     /* k1 is still with it */
+    assert_string_equal(as->care_group, "tier1");
+    ccr_free(st);
+
+    /* accepted: one difficult contact (the complaint), no pause yet */
+    assert_int_equal(care_complete(ag, "k1", "resolved", tags, 2, "crm:42"),
+                     0);
+    st = e2e_stats(mon);
+    as = e2e_stats_agent(st, "r-1");
+    assert_int_equal(as->difficult_recent, 1);
+    assert_int_equal(as->care_pause_left_ms, 0);
+    ccr_free(st);
+
+    /* the second difficult contact (its code): recovery */
+    care_handle(sw, ag, "k2", false);
+    assert_int_equal(care_complete(ag, "k2", "complaint", tags, 1, NULL), 0);
+    ev = e2e_expect(ag, BODY(CARE_PAUSE), T_MS);
+    assert_string_equal(ev->care_pause->agent_id, "r-1");
+    assert_string_equal(ev->care_pause->reason, "recovery");
+    assert_false(ev->care_pause->ended);
+    assert_true(ev->care_pause->until_ms > 0);
+    ccr_free(ev);
+    st = e2e_stats(mon);
+    as = e2e_stats_agent(st, "r-1");
+    assert_int_equal(as->status, CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY);
+    assert_string_equal(as->reason, "recovery");
+    assert_int_equal(as->difficult_recent, 2);
+    q = stats_queue(st, "support");
+    assert_int_equal(q->completed_today, 2);
+    assert_int_equal(q->difficult_today, 2);
+    assert_int_equal(code_today(q, "resolved"), 1);
+    assert_int_equal(code_today(q, "complaint"), 1);
+    assert_int_equal(q->n_top_tags, 2);
+    assert_string_equal(q->top_tags[0]->tag, "delivery");
+    assert_int_equal(q->top_tags[0]->today, 2);
+    assert_int_equal(q->top_tags[1]->today, 1);
+    assert_int_equal(st->stats->n_care_groups, 1);
+    assert_string_equal(st->stats->care_groups[0]->group, "tier1");
+    assert_int_equal(st->stats->care_groups[0]->recovery_pauses_today, 1);
+    assert_int_equal(st->stats->n_top_tags, 2);
+    ccr_free(st);
+
+    /* a contact waiting meanwhile is not offered to the pausing agent */
+    assert_int_equal(care_arrive(sw, "k3", "support", false), 0);
+    /* the pause ends by itself: the desk hears it, then k3 is offered */
+    ev = e2e_expect(ag, BODY(CARE_PAUSE), T_MS);
+    assert_true(ev->care_pause->ended);
+    assert_string_equal(ev->care_pause->reason, "recovery");
+    ccr_free(ev);
+    ccr_free(expect_offer(ag, "k3"));
+    st = e2e_stats(mon);
+    as = e2e_stats_agent(st, "r-1");
+    assert_int_equal(as->status,
+                     CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_OFFERED);
+    ccr_free(st);
+
+    /* /metrics: the same counts, in a format promtool accepts */
+    assert_int_equal(get(fx->http_port, "/metrics", NULL, &m), 200);
+    assert_true(check_format(m.body) > 50);
+    assert_int_equal(metric(m.body, "ccroute_care_dispositions{queue=\"support"
+                            "\",code=\"resolved\",period=\"today\"}"), 1);
+    assert_int_equal(metric(m.body, "ccroute_care_dispositions{queue=\"support"
+                            "\",code=\"complaint\",period=\"interval\"}"),
+                     1);
+    assert_int_equal(metric(m.body, "ccroute_care_dispositions{queue=\"sales\","
+                            "code=\"sold\",period=\"today\"}"), 0);
+    assert_int_equal(metric(m.body, "ccroute_care_tag_contacts{tag=\"delivery"
+                            "\",period=\"today\"}"), 2);
+    assert_int_equal(metric(m.body, "ccroute_care_difficult_today{queue="
+                            "\"support\"}"), 2);
+    assert_int_equal(metric(m.body, "ccroute_care_group_recovery_pauses_today"
+                            "{group=\"tier1\"}"), 1);
+    assert_int_equal(metric(m.body, "ccroute_care_agent_difficult_recent{"
+                            "agent=\"r-1\",group=\"tier1\"}"), 2);
+    if (have_promtool()) {
+        char dir[256], file[320], log[320], cmd[800];
+        FILE *f;
+        assert_int_equal(harness_tmpdir(dir, sizeof(dir), "ccr-promtool"),
+                         0);
+        snprintf(file, sizeof(file), "%s/metrics.txt", dir);
+        snprintf(log, sizeof(log), "%s/promtool.log", dir);
+        f = fopen(file, "w");
+        assert_non_null(f);
+        fwrite(m.body, 1, m.blen, f);
+        fclose(f);
+        snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 1>&2",
+                 file);
+        const char *argv[] = { "sh", "-c", cmd, NULL };
+        int rc = harness_run(argv, log, 20000);
+        if (rc != 0 || harness_log_contains(log, "ccroute", 0))
+            harness_log_dump(log);
+        assert_int_equal(rc, 0);
+        assert_false(harness_log_contains(log, "ccroute", 0));
+        harness_rm_rf(dir);
+    }
+    resp_free(&m);
+
+    /* /api/v1/care */
+    assert_int_equal(get(fx->http_port, "/api/v1/care", NULL, &r), 200);
+    {
+        json_error_t je;
+        json_t *j = json_loads(r.body, 0, &je), *qs, *sup = NULL, *d;
+        if (!j)
+            fail_msg("/api/v1/care: %s: %s", je.text, r.body);
+        qs = json_object_get(j, "queues");
+        for (size_t i = 0; i < json_array_size(qs); i++)
+            if (!strcmp(json_string_value(json_object_get(
+                            json_array_get(qs, i), "queue")), "support"))
+                sup = json_array_get(qs, i);
+        assert_non_null(sup);
+        assert_int_equal(json_integer_value(json_object_get(sup,
+                         "difficult_today")), 2);
+        d = json_object_get(sup, "dispositions");
+        assert_int_equal(json_array_size(d), 2);
+        assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(d, 0), "code")), "resolved");
+        assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(d, 0), "today")), 1);
+        assert_int_equal(json_integer_value(json_object_get(
+            json_array_get(json_object_get(j, "groups"), 0),
+            "recovery_pauses_today")), 1);
+        json_decref(j);
+    }
+    resp_free(&r);
+
+    /* the stream: each completion's gone entry carries its disposition */
+    {
+        redisReply *all = redisCommand(fx->env->r,
+                                       "XRANGE ccr:{ht}:events - +");
+        const redisReply *e1, *e2;
+        const char *f;
+        assert_non_null(all);
+        assert_int_equal(all->type, REDIS_REPLY_ARRAY);
+        e1 = gone_entry(all, "k1");
+        assert_string_equal(entry_field(e1, "detail"), "completed");
+        assert_string_equal(entry_field(e1, "disposition"), "resolved");
+        assert_string_equal(entry_field(e1, "tags"), "delivery,billing");
+        assert_string_equal(entry_field(e1, "note_ref"), "crm:42");
+        assert_string_equal(entry_field(e1, "difficult"), "1");
+        assert_string_equal(entry_field(e1, "agent"), "r-1");
+        e2 = gone_entry(all, "k2");
+        assert_string_equal(entry_field(e2, "disposition"), "complaint");
+        assert_string_equal(entry_field(e2, "tags"), "delivery");
+        assert_null(entry_field(e2, "note_ref"));
+        /* an abandoned contact's entry has none of them */
+        f = entry_field(gone_entry(all, "s1"), "disposition");
+        assert_null(f);
+        freeReplyObject(all);
+    }
+
+    e2e_hang_up(sw);
+    e2e_hang_up(ag);
+    e2e_hang_up(mon);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1100,6 +1402,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup_tokens, teardown),
         cmocka_unit_test(test_config_non_loopback),
+        cmocka_unit_test_setup_teardown(test_care_end_to_end, setup_care,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

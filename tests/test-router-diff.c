@@ -58,6 +58,7 @@ struct op {
     uint8_t cap[ROUTER_CH_COUNT];
     uint8_t served;             /* agent: bitmask of queues, 0 = all */
     uint64_t arrived_at;
+    uint8_t load;               /* complete: the agent's care load first */
 };
 
 struct world {
@@ -223,6 +224,8 @@ static unsigned make_ops(const struct world *w, struct op *ops, unsigned n)
             else if (cst == ROUTER_CONTACT_ASSIGNED)
                 o->kind = r2 < 80 ? OP_COMPLETE
                         : r2 < 90 ? OP_TRANSFER_Q : OP_TRANSFER_A;
+            if (o->kind == OP_COMPLETE)
+                o->load = (uint8_t)pick(&g, 3);
             else
                 o->kind = r2 < 50 ? OP_ABANDON
                         : r2 < 70 ? OP_TRANSFER_Q
@@ -310,7 +313,9 @@ static int diff_apply_ref(struct ref *r, const struct world *w, const struct op 
         contact_spec(o, &cs);
         return ref_contact_arrive(r, o->now, &cs);
     case OP_ABANDON: return ref_contact_abandon(r, o->now, o->cid);
-    case OP_COMPLETE: return ref_contact_complete(r, o->now, o->cid);
+    case OP_COMPLETE:
+        ref_agent_set_load(r, o->aid, o->load);
+        return ref_contact_complete(r, o->now, o->cid);
     case OP_TRANSFER_Q:
         return ref_contact_transfer(r, o->now, o->cid, o->queue, NULL);
     case OP_TRANSFER_A:
@@ -356,7 +361,9 @@ static int apply_router(struct router *r, const struct op *o)
         contact_spec(o, &cs);
         return router_contact_arrive(r, o->now, &cs, 1, &h);
     case OP_ABANDON: return router_contact_abandon(r, o->now, o->cid);
-    case OP_COMPLETE: return router_contact_complete(r, o->now, o->cid);
+    case OP_COMPLETE:
+        router_agent_set_load(r, o->aid, o->load);
+        return router_contact_complete(r, o->now, o->cid);
     case OP_TRANSFER_Q:
         return router_contact_transfer(r, o->now, o->cid, o->queue, NULL);
     case OP_TRANSFER_A:

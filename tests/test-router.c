@@ -299,6 +299,56 @@ static void test_longest_idle_ties(void **state)
     router_free(r);
 }
 
+/* The care load (router_agent_set_load) breaks ties of idle_since before
+ * the order of becoming idle, in each strategy that uses that order; it
+ * is read when the agent becomes idle, not when it is set. */
+static void test_care_load_ties(void **state)
+{
+    static const enum router_strategy strat[] = {
+        ROUTER_STRATEGY_LONGEST_IDLE, ROUTER_STRATEGY_MOST_SKILLED,
+        ROUTER_STRATEGY_LEAST_OCCUPIED,
+    };
+    for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
+        struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+        q[0].strategy = strat[k];
+        struct router *r = mk(q, 1, NULL);
+        login(r, S(1), "a1", "x:1");
+        login(r, S(1), "a2", "x:1");
+        arrive(r, S(2), "c1", "q");
+        arrive(r, S(2), "c2", "q");
+        assert_int_equal(CALL(r, router_offer_accept(r, S(2), "c1", "a1")),
+                         0);
+        assert_int_equal(CALL(r, router_offer_accept(r, S(2), "c2", "a2")),
+                         0);
+        /* a2's load, set while it is busy: no effect on the pools yet */
+        assert_int_equal(router_agent_set_load(r, "a2", 2), 0);
+        assert_int_equal(router_agent_set_load(r, "nobody", 2),
+                         ROUTER_ENOAGENT);
+        router_out_clear(r);
+        /* both free at 3 s, a2 first: without its load a2 would be next */
+        assert_int_equal(CALL(r, router_contact_complete(r, S(3), "c2")), 0);
+        assert_int_equal(CALL(r, router_contact_complete(r, S(3), "c1")), 0);
+        router_out_clear(r);
+        arrive(r, S(4), "c3", "q");
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a1");
+        arrive(r, S(4), "c4", "q");
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c4", 0), "a2");
+        /* idle since different moments: the longer idle wins whatever
+         * its load */
+        assert_int_equal(CALL(r, router_offer_accept(r, S(4), "c3", "a1")),
+                         0);
+        assert_int_equal(CALL(r, router_offer_accept(r, S(4), "c4", "a2")),
+                         0);
+        assert_int_equal(CALL(r, router_contact_complete(r, S(5), "c4")), 0);
+        assert_int_equal(CALL(r, router_contact_complete(r, S(6), "c3")), 0);
+        router_out_clear(r);
+        arrive(r, S(7), "c5", "q");
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c5", 0), "a2");
+        router_free(r);
+    }
+    (void)state;
+}
+
 static void test_most_skilled(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1,y:1")};
@@ -1614,6 +1664,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_longest_idle),
         cmocka_unit_test(test_longest_idle_ties),
+        cmocka_unit_test(test_care_load_ties),
         cmocka_unit_test(test_longest_idle_stale_records),
         cmocka_unit_test(test_most_skilled),
         cmocka_unit_test(test_least_occupied),

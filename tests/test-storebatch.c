@@ -122,8 +122,15 @@ static void test_op_encoding(void **state)
     arg_bytes(&b, pos + 2, blob, 1);
     pos += 3;
     OP(&b, &pos, "d2", "pd", "2", "r", "13");
+    /* op E: an event with a disposition (docs/care.md) */
+    assert_int_equal(storebatch_event_disposition(&b, "gone", "c1", "a1",
+                                                  "q1", 78, "completed",
+                                                  "resolved", "x,y", "",
+                                                  true), 0);
+    OP(&b, &pos, "E", "gone", "c1", "a1", "q1", "78", "completed",
+       "resolved", "x,y", "", "1");
 
-    assert_int_equal(b.nops, 10);
+    assert_int_equal(b.nops, 11);
     assert_int_equal(b.nargs, pos);
     /* Past the end: NULL, length 0. */
     size_t len = 7;

@@ -1,0 +1,284 @@
+/* caremetrics.c -- see caremetrics.h.
+ *
+ * Counts over the interval and the day restart at 0 when a new one
+ * begins, so they are gauges with a `period` label ("interval", "today",
+ * and for tags "yesterday"), not counters. Tags appear only for each
+ * scope's top list (care.top_tags), which bounds the series. Agents
+ * appear only when they belong to an agent group: the load rules are
+ * configured per group, and an engine of many agents outside any group
+ * pays nothing here. With more than one tenant every sample carries a
+ * `tenant` label first, as in metrics.c.
+ */
+#include "caremetrics.h"
+
+#include <inttypes.h>
+
+#include "care.h"
+#include "config.h"
+#include "router.h"
+#include "server-t.h"
+#include "tenant-t.h"
+
+static void fam(FILE *f, const char *name, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+static void esc(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\')
+            fputs("\\\\", f);
+        else if (*v == '"')
+            fputs("\\\"", f);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+/* `name{` with the tenant label and a comma when there are several, then
+ * `key="value"`. */
+static void open1(FILE *f, const char *name, const struct tenant *t,
+                  const char *key, const char *value)
+{
+    fprintf(f, "%s{", name);
+    if (t->set->n > 1) {
+        fputs("tenant=\"", f);
+        esc(f, t->name);
+        fputs("\",", f);
+    }
+    fprintf(f, "%s=\"", key);
+    esc(f, value);
+    fputc('"', f);
+}
+
+static void label(FILE *f, const char *key, const char *value)
+{
+    fprintf(f, ",%s=\"", key);
+    esc(f, value);
+    fputc('"', f);
+}
+
+/* A scope's label: "queue" or "group" (the tenant-wide scope has none;
+ * its families are separate). */
+struct scope_ref {
+    const char *key, *name;
+    int scope;
+};
+
+static unsigned scopes(const struct tenant *t, bool groups,
+                       struct scope_ref *out, unsigned max)
+{
+    unsigned n = 0;
+    if (groups) {
+        for (unsigned g = 0; g < care_group_count(t->care) && n < max; g++)
+            out[n++] = (struct scope_ref){ "group",
+                                           care_group_name(t->care, g),
+                                           care_scope_group(t->care, g) };
+    } else {
+        int nq = router_queue_count(t->router);
+        for (int q = 0; q < nq && n < max; q++)
+            out[n++] = (struct scope_ref){ "queue",
+                                           router_queue_name(t->router, q),
+                                           care_scope_queue(t->care, q) };
+    }
+    return n;
+}
+
+static void dispositions(FILE *f, const struct server *s, bool groups,
+                         uint64_t wall_ms)
+{
+    const char *name = groups ? "ccroute_care_group_dispositions"
+                              : "ccroute_care_dispositions";
+    struct scope_ref ref[CONFIG_MAX_QUEUES];
+    fam(f, name, groups ? "Completions by disposition code and agent group, "
+                          "in the current interval or today (UTC)"
+                        : "Completions by disposition code and queue, in "
+                          "the current interval or today (UTC)");
+    for (unsigned ti = 0; ti < s->tenants.n; ti++) {
+        const struct tenant *t = s->tenants.t[ti];
+        unsigned n = scopes(t, groups, ref, CONFIG_MAX_QUEUES);
+        for (unsigned i = 0; i < n; i++)
+            for (unsigned k = 0; k < care_code_count(t->care); k++) {
+                uint64_t iv, td;
+                if (!care_scope_code(t->care, ref[i].scope, k, wall_ms, &iv,
+                                     &td))
+                    continue;
+                for (int p = 0; p < 2; p++) {
+                    open1(f, name, t, ref[i].key, ref[i].name);
+                    label(f, "code", care_code_name(t->care, k));
+                    fprintf(f, ",period=\"%s\"} %" PRIu64 "\n",
+                            p ? "today" : "interval", p ? td : iv);
+                }
+            }
+    }
+}
+
+static void tag_samples(FILE *f, const char *name, const struct tenant *t,
+                        const char *key, const char *value, int scope,
+                        uint64_t wall_ms)
+{
+    struct care_tag_count top[CARE_TOP_MAX];
+    size_t n = care_top_tags(t->care, scope, wall_ms, top, CARE_TOP_MAX);
+    static const char *const per[] = { "interval", "today", "yesterday" };
+    for (size_t i = 0; i < n; i++)
+        for (int p = 0; p < 3; p++) {
+            uint64_t v = p == 0 ? top[i].interval
+                         : p == 1 ? top[i].today : top[i].yesterday;
+            if (key) {
+                open1(f, name, t, key, value);
+                label(f, "tag", top[i].tag);
+            } else {
+                open1(f, name, t, "tag", top[i].tag);
+            }
+            fprintf(f, ",period=\"%s\"} %" PRIu64 "\n", per[p], v);
+        }
+}
+
+static void tags(FILE *f, const struct server *s, uint64_t wall_ms)
+{
+    struct scope_ref ref[CONFIG_MAX_QUEUES];
+    fam(f, "ccroute_care_tag_contacts", "Completions by tag, every queue "
+        "together (the top care.top_tags tags of today or yesterday)");
+    for (unsigned ti = 0; ti < s->tenants.n; ti++)
+        tag_samples(f, "ccroute_care_tag_contacts", s->tenants.t[ti], NULL,
+                    NULL, 0, wall_ms);
+    fam(f, "ccroute_care_tag_rising", "1 when a top tag has at least 3 "
+        "completions today and more than in the whole previous day");
+    for (unsigned ti = 0; ti < s->tenants.n; ti++) {
+        const struct tenant *t = s->tenants.t[ti];
+        struct care_tag_count top[CARE_TOP_MAX];
+        size_t n = care_top_tags(t->care, 0, wall_ms, top, CARE_TOP_MAX);
+        for (size_t i = 0; i < n; i++) {
+            open1(f, "ccroute_care_tag_rising", t, "tag", top[i].tag);
+            fprintf(f, "} %d\n", top[i].rising ? 1 : 0);
+        }
+    }
+    for (int g = 0; g < 2; g++) {
+        const char *name = g ? "ccroute_care_group_tag_contacts"
+                             : "ccroute_care_queue_tag_contacts";
+        fam(f, name, g ? "Completions by tag and agent group (each group's "
+                         "top tags)"
+                       : "Completions by tag and queue (each queue's top "
+                         "tags)");
+        for (unsigned ti = 0; ti < s->tenants.n; ti++) {
+            const struct tenant *t = s->tenants.t[ti];
+            unsigned n = scopes(t, g, ref, CONFIG_MAX_QUEUES);
+            for (unsigned i = 0; i < n; i++)
+                tag_samples(f, name, t, ref[i].key, ref[i].name,
+                            ref[i].scope, wall_ms);
+        }
+    }
+}
+
+static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
+{
+    static const struct {
+        const char *name, *help;
+        bool groups;
+        int field;
+    } fams[] = {
+        { "ccroute_care_completed_today", "Completions counted today in "
+          "the queue (with or without a disposition)", false, 0 },
+        { "ccroute_care_difficult_today", "Completions today in the queue "
+          "that were difficult (complaint, low sentiment, difficult code "
+          "or marked by the agent)", false, 1 },
+        { "ccroute_care_group_difficult_today", "Difficult completions "
+          "today by agents of the group", true, 1 },
+        { "ccroute_care_group_recovery_pauses_today", "Recovery pauses "
+          "started today for agents of the group", true, 2 },
+        { "ccroute_care_group_wrapups_extended_today", "Wrap-ups extended "
+          "today for agents of the group (occupancy cap)", true, 3 },
+    };
+    struct scope_ref ref[CONFIG_MAX_QUEUES];
+    for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
+        fam(f, fams[k].name, fams[k].help);
+        for (unsigned ti = 0; ti < s->tenants.n; ti++) {
+            const struct tenant *t = s->tenants.t[ti];
+            unsigned n = scopes(t, fams[k].groups, ref, CONFIG_MAX_QUEUES);
+            for (unsigned i = 0; i < n; i++) {
+                struct care_scope_view v;
+                care_scope_view(t->care, ref[i].scope, wall_ms, &v);
+                uint64_t x = fams[k].field == 0 ? v.completed_today
+                             : fams[k].field == 1 ? v.difficult_today
+                             : fams[k].field == 2 ? v.pauses_today
+                                                  : v.extended_today;
+                open1(f, fams[k].name, t, ref[i].key, ref[i].name);
+                fprintf(f, "} %" PRIu64 "\n", x);
+            }
+        }
+    }
+    fprintf(f, "# HELP ccroute_care_tags_untracked_total Tag counts dropped "
+            "because a bounded tag table was full\n"
+            "# TYPE ccroute_care_tags_untracked_total counter\n");
+    for (unsigned ti = 0; ti < s->tenants.n; ti++) {
+        const struct tenant *t = s->tenants.t[ti];
+        fputs("ccroute_care_tags_untracked_total", f);
+        if (s->tenants.n > 1) {
+            fputs("{tenant=\"", f);
+            esc(f, t->name);
+            fputs("\"}", f);
+        }
+        fprintf(f, " %" PRIu64 "\n", care_tags_untracked(t->care));
+    }
+}
+
+static void agents(FILE *f, const struct server *s, uint64_t now_us)
+{
+    static const char *const names[3] = {
+        "ccroute_care_agent_difficult_recent",
+        "ccroute_care_agent_pause_seconds_left",
+        "ccroute_care_agent_rolling_occupancy_ratio",
+    };
+    static const char *const helps[3] = {
+        "Difficult contacts the agent completed within its group's "
+        "recovery window (for the supervisor, not a score)",
+        "Time left in the agent's automatic pause (recovery or extended "
+        "wrap-up)",
+        "Handle time the agent completed within its group's occupancy "
+        "window / the window",
+    };
+    for (int k = 0; k < 3; k++) {
+        fam(f, names[k], helps[k]);
+        for (unsigned ti = 0; ti < s->tenants.n; ti++) {
+            const struct tenant *t = s->tenants.t[ti];
+            const struct router *r = t->router;
+            unsigned want = router_agent_count(r), seen = 0;
+            if (!care_group_count(t->care))
+                continue;
+            for (uint32_t h = 0; seen < want && h < s->cfg->router.max_agents;
+                 h++) {
+                struct care_agent_view v;
+                const char *id = router_agent_id(r, h);
+                if (!id)
+                    continue;
+                seen++;
+                care_agent_view(t->care, h, id, now_us, &v);
+                if (v.group < 0)
+                    continue;
+                open1(f, names[k], t, "agent", id);
+                label(f, "group", care_group_name(t->care,
+                                                  (unsigned)v.group));
+                if (k == 0)
+                    fprintf(f, "} %" PRIu32 "\n", v.difficult_recent);
+                else if (k == 1)
+                    fprintf(f, "} %" PRIu32 ".%03" PRIu32 "\n",
+                            v.pause_left_ms / 1000, v.pause_left_ms % 1000);
+                else
+                    fprintf(f, "} %.17g\n", v.occupancy);
+            }
+        }
+    }
+}
+
+void caremetrics_write(FILE *f, const struct server *s, uint64_t now_us,
+                       uint64_t wall_ms)
+{
+    dispositions(f, s, false, wall_ms);
+    dispositions(f, s, true, wall_ms);
+    tags(f, s, wall_ms);
+    scope_figures(f, s, wall_ms);
+    agents(f, s, now_us);
+}
