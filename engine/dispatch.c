@@ -1837,6 +1837,11 @@ static struct conn *ob_conn_of(void *arg, const char *name, uint32_t *owner)
         !(c = conn_lookup(s->conns, o->conn)) || !c->hello ||
         c->tenant != s->index)
         return NULL;
+    /* only a role that may answer with DialResult is a dialer: another
+     * connection of the name (a monitor, an agent desk) is sent no lead's
+     * number, and the campaign waits for its dialer */
+    if (!((1u << c->role) & (R_DIALER | R_SWITCH)))
+        return NULL;
     *owner = id;
     return c;
 }

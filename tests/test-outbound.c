@@ -422,12 +422,65 @@ static void test_bad_input(void **state)
     e2e_close(&sw);
 }
 
+/* The dialer is the connection of the campaign's dialer name with role
+ * DIALER or SWITCH (proto/README.md): a connection of that name with
+ * another role (here a monitor, which could never answer with a
+ * DialResult) gets no DialRequest -- no lead's number -- and the campaign
+ * dials nothing while only it is there. Two campaigns share the queue's
+ * one free agent, the higher priority first: the one whose "dialer" is a
+ * monitor must leave the agent to the other. */
+static void test_dialer_role(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, mon, desk;
+    char msg[384], lead[64], cid[64];
+    const struct lead_in hi[1] = { { "h1", "+15550031", "Europe/Paris" } };
+    const struct lead_in lo[1] = { { "o1", "+15550032", "Europe/Paris" } };
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&mon, d->port, "mon", E2E_ROLE(MONITOR), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+
+    /* "lo": the ordinary dialer, priority 0 */
+    assert_int_equal(upsert(&adm, "lo", "sales", 3, msg, sizeof(msg)), 0);
+    /* "hi": priority 100, its dialer name held by a monitor */
+    m.name = "hi";
+    m.queue = "sales";
+    m.dialer = "mon";
+    m.caller_id = "+15550000";
+    m.window_end_hour = 24;
+    m.priority = 100;
+    env.body_case = BODY(CAMPAIGN_UPSERT);
+    env.campaign_upsert = &m;
+    assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
+    assert_int_equal(leads(&adm, "hi", hi, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "lo", lo, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "hi"), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "lo"), 0);
+
+    /* the agent goes to "lo"; the monitor was sent nothing */
+    next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+    assert_string_equal(lead, "o1");
+    assert_null(e2e_wait(&mon, BODY(DIAL_REQUEST), 0, 0));
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&mon);
+    e2e_close(&desk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_campaign_end_to_end, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dialer_role, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
