@@ -757,6 +757,14 @@ static int h_contact_arrived(struct req *q)
         m->dial_id)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.campaign, "
                         "lead_id and dial_id are set by the engine only");
+    /* the ids of answered outbound calls (outbound.c) are predictable: a
+     * client that took the next one would have the engine refuse the
+     * call a person just answered */
+    if (!strncmp(sp.id, "ob-", 3) &&
+        router_contact_find(s->router, sp.id, &h) < 0)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.contact_id "
+                        "\"%.64s\": ids beginning \"ob-\" are the engine's "
+                        "(answered outbound calls)", sp.id);
     /* another principal's id: say it is taken, nothing more (no status,
      * no queue; docs/security.md) */
     if (owner_contact_check(&d->owners, s->router, q->c, sp.id) < 0)

@@ -474,6 +474,58 @@ static void test_dialer_role(void **state)
     e2e_close(&desk);
 }
 
+/* Contact ids "ob-..." are the engine's: the contact ids of answered
+ * calls are predictable (the dialer and the agent see them), so a client
+ * that took the next one first with its own ContactArrived would make the
+ * engine refuse the call a person just answered. */
+static void test_outbound_ids_reserved(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk, sw;
+    char msg[384], lead[64], c1[64], c2[64], next[80];
+    const struct lead_in two[2] = {
+        { "r1", "+15550041", "Europe/Paris" },
+        { "r2", "+15550042", "Europe/Paris" },
+    };
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    uint64_t dial;
+    const char *dash;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+
+    dial = next_dial(&dl, lead, sizeof(lead), c1, sizeof(c1));
+    /* "ob-<base>-<n>": the next dial's contact is "ob-<base>-<n+1>" */
+    assert_non_null(dash = strrchr(c1, '-'));
+    snprintf(next, sizeof(next), "%.*s-%lld", (int)(dash - c1), c1,
+             atoll(dash + 1) + 1);
+    m.contact_id = next;
+    m.queue = "care";
+    env.body_case = BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    assert_int_equal(e2e_call(&sw, &env, E2E_T_MS), EC(INVALID_FIELD));
+
+    assert_int_equal(result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+    dial = next_dial(&dl, lead, sizeof(lead), c2, sizeof(c2));
+    assert_string_equal(c2, next);
+    /* the person who answered reaches the agent */
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    accept_offer(&desk, c2);
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+    e2e_close(&sw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +533,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dialer_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_ids_reserved, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
