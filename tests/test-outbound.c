@@ -526,6 +526,60 @@ static void test_outbound_ids_reserved(void **state)
     e2e_close(&sw);
 }
 
+/* CallDropped goes to the dialer that placed the call, even when the
+ * campaign was given another dialer since: the one that holds the line
+ * must hang up (with the message the law asks for). */
+static void test_drop_to_its_dialer(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, dl2, desk;
+    char msg[384], lead[64], cid[64];
+    const struct lead_in one[1] = { { "p1", "+15550051", "Europe/Paris" } };
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+    ccr_envelope *cd;
+    uint64_t dial;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&dl2, d->port, "dlr2", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", one, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+
+    /* the agent leaves; the campaign moves to the second dialer while the
+     * first one's call rings */
+    assert_int_equal(e2e_agent_state(&desk, "a1",
+                                     CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
+                                     "break"), 0);
+    m.name = "c1";
+    m.queue = "sales";
+    m.dialer = "dlr2";
+    m.caller_id = "+15550000";
+    m.window_end_hour = 24;
+    m.compliance_ms = 300;
+    env.body_case = BODY(CAMPAIGN_UPSERT);
+    env.campaign_upsert = &m;
+    assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
+
+    /* answered, no agent: dropped, and the first dialer is told */
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    cd = e2e_expect(&dl, BODY(CALL_DROPPED), E2E_T_MS);
+    assert_int_equal(cd->call_dropped->dial_id, dial);
+    assert_string_equal(cd->call_dropped->contact_id, cid);
+    ccr_free(cd);
+    assert_null(e2e_wait(&dl2, BODY(CALL_DROPPED), 0, 0));
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&dl2);
+    e2e_close(&desk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +588,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dialer_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbound_ids_reserved, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_drop_to_its_dialer, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
