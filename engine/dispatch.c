@@ -832,6 +832,14 @@ static int h_contact_arrived(struct req *q)
     if (m->sentiment < -100 || m->sentiment > 100)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.sentiment %d "
                         "is not in -100..100", (int)m->sentiment);
+    /* the ids of answered outbound calls (outbound.c) are predictable: a
+     * client that took the next one would have the engine refuse the
+     * call a person just answered */
+    if (!strncmp(sp.id, "ob-", 3) &&
+        router_contact_find(s->router, sp.id, &h) < 0)
+        return req_fail(q, EC(INVALID_FIELD), "ContactArrived.contact_id "
+                        "\"%.64s\": ids beginning \"ob-\" are the engine's "
+                        "(answered outbound calls)", sp.id);
     /* another principal's id: say it is taken, nothing more (no status,
      * no queue; docs/security.md) */
     if (owner_contact_check(&d->owners, s->router, q->c, sp.id) < 0)
@@ -1986,6 +1994,11 @@ static struct conn *ob_conn_of(void *arg, const char *name, uint32_t *owner)
     if (!o || o->conn == CONN_ID_NONE ||
         !(c = conn_lookup(s->conns, o->conn)) || !c->hello ||
         c->tenant != s->index)
+        return NULL;
+    /* only a role that may answer with DialResult is a dialer: another
+     * connection of the name (a monitor, an agent desk) is sent no lead's
+     * number, and the campaign waits for its dialer */
+    if (!((1u << c->role) & (R_DIALER | R_SWITCH)))
         return NULL;
     *owner = id;
     return c;

@@ -72,6 +72,9 @@ struct live {
     uint64_t dial;
     uint8_t state;
     char contact[ROUTER_ID_MAX];
+    /* the dialer it was sent to: the one that holds the line, even after
+     * an upsert gave the campaign another (CallDropped goes here) */
+    char dialer[CAMPAIGN_ID_MAX];
 };
 
 struct outbound {
@@ -362,6 +365,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
     l->state = L_RINGING;
     snprintf(l->contact, sizeof(l->contact), "ob-%" PRIx64 "-%" PRIu64,
              ob->id_base, ++ob->id_seq);
+    snprintf(l->dialer, sizeof(l->dialer), "%s", cfg->dialer);
     campaign_dial_tag(ob->cc, e->dial, owner);
     if (lead_write(ob, e->lead) < 0)
         log_error("outbound: lead %s: its attempt could not be recorded "
@@ -404,9 +408,9 @@ static void do_drop(struct outbound *ob, const struct campaign_event *e)
     env.body_case = BODY(CALL_DROPPED);
     env.call_dropped = &cd;
     /* the core has freed the dial (and its tag) already: the dialer is
-     * found by the campaign's dialer name, as for a DialRequest */
-    send_env(ob->h.conn_of(ob->h.arg, campaign_config_get(
-                 ob->cc, e->campaign)->dialer, &tag), &env);
+     * found by the name the DialRequest went to, not the campaign's
+     * current one */
+    send_env(ob->h.conn_of(ob->h.arg, l->dialer, &tag), &env);
     log_info("outbound: campaign %s: call %s (lead %s) dropped: no agent "
              "within %u ms", campaign_config_get(ob->cc, e->campaign)->name,
              l->contact, campaign_lead_id(ob->cc, e->lead),

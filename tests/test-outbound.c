@@ -422,12 +422,175 @@ static void test_bad_input(void **state)
     e2e_close(&sw);
 }
 
+/* The dialer is the connection of the campaign's dialer name with role
+ * DIALER or SWITCH (proto/README.md): a connection of that name with
+ * another role (here a monitor, which could never answer with a
+ * DialResult) gets no DialRequest -- no lead's number -- and the campaign
+ * dials nothing while only it is there. Two campaigns share the queue's
+ * one free agent, the higher priority first: the one whose "dialer" is a
+ * monitor must leave the agent to the other. */
+static void test_dialer_role(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, mon, desk;
+    char msg[384], lead[64], cid[64];
+    const struct lead_in hi[1] = { { "h1", "+15550031", "Europe/Paris" } };
+    const struct lead_in lo[1] = { { "o1", "+15550032", "Europe/Paris" } };
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&mon, d->port, "mon", E2E_ROLE(MONITOR), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+
+    /* "lo": the ordinary dialer, priority 0 */
+    assert_int_equal(upsert(&adm, "lo", "sales", 3, msg, sizeof(msg)), 0);
+    /* "hi": priority 100, its dialer name held by a monitor */
+    m.name = "hi";
+    m.queue = "sales";
+    m.dialer = "mon";
+    m.caller_id = "+15550000";
+    m.window_end_hour = 24;
+    m.priority = 100;
+    env.body_case = BODY(CAMPAIGN_UPSERT);
+    env.campaign_upsert = &m;
+    assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
+    assert_int_equal(leads(&adm, "hi", hi, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "lo", lo, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "hi"), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "lo"), 0);
+
+    /* the agent goes to "lo"; the monitor was sent nothing */
+    next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+    assert_string_equal(lead, "o1");
+    assert_null(e2e_wait(&mon, BODY(DIAL_REQUEST), 0, 0));
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&mon);
+    e2e_close(&desk);
+}
+
+/* Contact ids "ob-..." are the engine's: the contact ids of answered
+ * calls are predictable (the dialer and the agent see them), so a client
+ * that took the next one first with its own ContactArrived would make the
+ * engine refuse the call a person just answered. */
+static void test_outbound_ids_reserved(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk, sw;
+    char msg[384], lead[64], c1[64], c2[64], next[80];
+    const struct lead_in two[2] = {
+        { "r1", "+15550041", "Europe/Paris" },
+        { "r2", "+15550042", "Europe/Paris" },
+    };
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    uint64_t dial;
+    const char *dash;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+
+    dial = next_dial(&dl, lead, sizeof(lead), c1, sizeof(c1));
+    /* "ob-<base>-<n>": the next dial's contact is "ob-<base>-<n+1>" */
+    assert_non_null(dash = strrchr(c1, '-'));
+    snprintf(next, sizeof(next), "%.*s-%lld", (int)(dash - c1), c1,
+             atoll(dash + 1) + 1);
+    m.contact_id = next;
+    m.queue = "care";
+    env.body_case = BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    assert_int_equal(e2e_call(&sw, &env, E2E_T_MS), EC(INVALID_FIELD));
+
+    assert_int_equal(result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+    dial = next_dial(&dl, lead, sizeof(lead), c2, sizeof(c2));
+    assert_string_equal(c2, next);
+    /* the person who answered reaches the agent */
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    accept_offer(&desk, c2);
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+    e2e_close(&sw);
+}
+
+/* CallDropped goes to the dialer that placed the call, even when the
+ * campaign was given another dialer since: the one that holds the line
+ * must hang up (with the message the law asks for). */
+static void test_drop_to_its_dialer(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, dl2, desk;
+    char msg[384], lead[64], cid[64];
+    const struct lead_in one[1] = { { "p1", "+15550051", "Europe/Paris" } };
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+    ccr_envelope *cd;
+    uint64_t dial;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&dl2, d->port, "dlr2", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", one, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+
+    /* the agent leaves; the campaign moves to the second dialer while the
+     * first one's call rings */
+    assert_int_equal(e2e_agent_state(&desk, "a1",
+                                     CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
+                                     "break"), 0);
+    m.name = "c1";
+    m.queue = "sales";
+    m.dialer = "dlr2";
+    m.caller_id = "+15550000";
+    m.window_end_hour = 24;
+    m.compliance_ms = 300;
+    env.body_case = BODY(CAMPAIGN_UPSERT);
+    env.campaign_upsert = &m;
+    assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
+
+    /* answered, no agent: dropped, and the first dialer is told */
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    cd = e2e_expect(&dl, BODY(CALL_DROPPED), E2E_T_MS);
+    assert_int_equal(cd->call_dropped->dial_id, dial);
+    assert_string_equal(cd->call_dropped->contact_id, cid);
+    ccr_free(cd);
+    assert_null(e2e_wait(&dl2, BODY(CALL_DROPPED), 0, 0));
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&dl2);
+    e2e_close(&desk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_campaign_end_to_end, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dialer_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_ids_reserved, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_drop_to_its_dialer, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
