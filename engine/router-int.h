@@ -129,6 +129,14 @@ struct aepoch {
     uint32_t oep[NCH];
 };
 
+/* The members of one pool that may sleep (see "Sleeping pools" in
+ * router.c): the agent handles, in no order; an aref of such a pool keeps
+ * its index here in `slot`. */
+struct pmembers {
+    uint32_t *a;                /* owned */
+    uint32_t n, cap;
+};
+
 struct agent {
     char id[ROUTER_ID_MAX];
     uint64_t idh;
@@ -215,6 +223,9 @@ struct router {
     struct rng rng;
     uint32_t npooled[NCH];      /* contacts in queue pools, per channel */
     uint32_t nwaiting;          /* contacts in every waiting fifo */
+    struct pmembers *pmem;      /* QUEUE_MAX x NLEV x NCH, by pool_id() */
+    uint64_t *asleep;           /* bitmap by pool_id(): pools asleep */
+    uint64_t pool_sleeps, pool_wakes;   /* counts, for tests */
     uint64_t prio_ctr;
     uint64_t idle_ctr;          /* agents' idle_seq */
     uint32_t seq;
@@ -327,6 +338,37 @@ static inline bool lrec_valid(const struct router *r, const struct lrec *x,
 static inline bool aent_valid(const struct router *r, const struct aent *e)
 {
     return e->inpool && e->ep == r->agents[e->agent].ep[e->ch];
+}
+
+/* Sleeping pools (router.c, "Sleeping pools"): the index of pool
+ * (queue qi, tier, channel ch) in r->pmem and r->asleep. */
+static inline uint32_t pool_id(unsigned qi, unsigned tier, unsigned ch)
+{
+    return ((uint32_t)qi * NLEV + tier) * NCH + ch;
+}
+
+#define POOL_IDS (QUEUE_MAX * NLEV * NCH)
+
+/* Whether the pool that reference f names on its channel may sleep: a
+ * longest idle ring or a heap above tier 0. Tier 0 pools, round robin
+ * treaps and weighted pools are always kept up to date. */
+static inline bool aref_may_sleep(const struct aref *f)
+{
+    return f->tier && f->strat != ROUTER_STRATEGY_ROUND_ROBIN &&
+           f->strat != ROUTER_STRATEGY_WEIGHTED_RANDOM;
+}
+
+static inline bool pool_asleep(const struct router *r, uint32_t id)
+{
+    return (r->asleep[id >> 6] >> (id & 63)) & 1;
+}
+
+/* Whether f's pool on channel ch is asleep (its records, count and the
+ * validity invariant then mean nothing until it wakes). */
+static inline bool aref_asleep(const struct router *r, const struct aref *f,
+                               unsigned ch)
+{
+    return aref_may_sleep(f) && pool_asleep(r, pool_id(f->queue, f->tier, ch));
 }
 
 /* When the contact's timer must fire (NEVER: no timer): the earliest of
