@@ -156,8 +156,11 @@ static int check_all(const struct router *r, char *buf, size_t len,
                 perch[ch] += treap_size(&q->cpool[l][ch]);
                 uint32_t valid = 0;
                 uint32_t pid = pool_id(qi, l, ch);
-                if (!pool_is_ring(q) && !pool_is_heap(q) &&
-                    r->pmem[pid].n)
+                const struct pmembers *pm = pool_members(r, qi, l, ch);
+                if (pm)
+                    plists += pm->n;
+                if ((!l || (!pool_is_ring(q) && !pool_is_heap(q))) && pm &&
+                    pm->n)
                     FAIL("queue %s: member list of a pool that cannot "
                          "sleep", q->name);
                 if (pool_asleep(r, pid)) {
@@ -358,8 +361,8 @@ static int check_all(const struct router *r, char *buf, size_t len,
                     }
                     /* its place in the pool's member list */
                     const struct pmembers *m =
-                        &r->pmem[pool_id(f->queue, f->tier, ch)];
-                    if (f->slot >= m->n ||
+                        pool_members(r, f->queue, f->tier, ch);
+                    if (!m || f->slot >= m->n ||
                         m->a[f->slot] != (uint32_t)(a - r->agents))
                         FAIL("agent %s: not at its place in the members of "
                              "queue %s", a->id, r->queues[f->queue].name);
@@ -451,8 +454,6 @@ static int check_all(const struct router *r, char *buf, size_t len,
                  perch[ch], r->npooled[ch]);
     if (pooled != entries)
         FAIL("%u agent entries in pools but %u marked", pooled, entries);
-    for (uint32_t i = 0; i < POOL_IDS; i++)
-        plists += r->pmem[i].n;
     if (plists != pmembers)
         FAIL("%u pool member list places for %u references", plists,
              pmembers);

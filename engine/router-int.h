@@ -110,6 +110,9 @@ struct queue {
     uint32_t nserv[NCH];
     uint64_t offered, answered, in_sl, abandoned, handled;
     uint64_t asa_sum, aht_sum;
+    /* member lists of the pools that may sleep, [tier * NCH + ch]; NULL
+     * until an agent joins one (router.c, "Sleeping pools") */
+    struct pmembers *pmem;
     /* Lifetime of a derived or virtual queue (see router.c, "Freeing
      * queues"): the live contacts whose queue this is, in any state */
     uint32_t nref;
@@ -223,7 +226,6 @@ struct router {
     struct rng rng;
     uint32_t npooled[NCH];      /* contacts in queue pools, per channel */
     uint32_t nwaiting;          /* contacts in every waiting fifo */
-    struct pmembers *pmem;      /* QUEUE_MAX x NLEV x NCH, by pool_id() */
     uint64_t *asleep;           /* bitmap by pool_id(): pools asleep */
     uint64_t pool_sleeps, pool_wakes;   /* counts, for tests */
     uint64_t prio_ctr;
@@ -341,13 +343,22 @@ static inline bool aent_valid(const struct router *r, const struct aent *e)
 }
 
 /* Sleeping pools (router.c, "Sleeping pools"): the index of pool
- * (queue qi, tier, channel ch) in r->pmem and r->asleep. */
+ * (queue qi, tier, channel ch) in r->asleep. */
 static inline uint32_t pool_id(unsigned qi, unsigned tier, unsigned ch)
 {
     return ((uint32_t)qi * NLEV + tier) * NCH + ch;
 }
 
 #define POOL_IDS (QUEUE_MAX * NLEV * NCH)
+
+/* The member list of pool (qi, tier, ch), or NULL if it never had one. */
+static inline struct pmembers *pool_members(const struct router *r,
+                                            unsigned qi, unsigned tier,
+                                            unsigned ch)
+{
+    struct pmembers *m = r->queues[qi].pmem;
+    return m ? &m[tier * NCH + ch] : NULL;
+}
 
 /* Whether the pool that reference f names on its channel may sleep: a
  * longest idle ring or a heap above tier 0. Tier 0 pools, round robin

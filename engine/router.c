@@ -123,9 +123,9 @@
  * weighted slot is valid iff its weight is not 0. Invariant
  * (router_check): an agent that can take the channel now (state
  * AVAILABLE, free capacity, voice-blocks rule) has a valid entry, record
- * or slot with the right key in each of its pools of the channel; one
- * that cannot has none. agent_reindex() restores it after every change of
- * the agent:
+ * or slot with the right key in each of its pools of the channel that is
+ * awake (see "Sleeping pools"); one that cannot has none.
+ * agent_reindex() restores it after every change of the agent:
  *  - it can no longer take the channel (offer, away, wrap-up): the epochs
  *    move on, O(1) + one counter per pool through the arefs; no record or
  *    entry is touched. Weighted slots, whose sums must stay exact for the
@@ -158,6 +158,33 @@
  *  - an excluded agent at a heap's top: best_agent() walks down the heap
  *    only into subtrees whose root orders before the best candidate so
  *    far, O(records ahead of the answer).
+ *
+ * Sleeping pools. A pool of tier >= 1 is read only by contacts that
+ * waited long enough to reach its level, which where agents are in
+ * surplus is almost never; yet every availability change of each of its
+ * members appends a record to it. So a longest idle ring or a most
+ * skilled / least occupied heap above tier 0 may sleep:
+ *  - when a record is about to go to it (join or new key), it holds at
+ *    least 2 x members + 16 records (or is full) and no contact of its
+ *    queue and channel waits at its tier or above (q->cmask), it is
+ *    emptied (count 0) and its bit set in r->asleep (by pool_id()),
+ *    instead of compacted;
+ *  - while asleep, the agents' walks (agent_reindex, aref_drop) skip it
+ *    from the bitmap and their aref alone, without touching its line;
+ *  - best_agent() for a contact at level L first wakes any sleeping pool
+ *    of tiers 1..L of its queue and channel: a record with the current
+ *    key and epoch for each member that can take the channel now, taken
+ *    from the pool's member list (q->pmem: agent handles, kept at login,
+ *    logout and queue creation; a sleepable aref holds its index there in
+ *    `slot`), the ring sorted by a heapsort (no allocation), O(m log m).
+ *    At least m + 16 records went to the pool since it was last empty or
+ *    awake, so the wake is paid for in advance, and the woken pool holds
+ *    exactly the valid records that eager upkeep would have: decisions do
+ *    not change.
+ * fill_agent() reads the contacts' pools, not the agents', so it needs no
+ * wake. Tier 0 pools (which the statistics, router_queue_free() and the
+ * estimated wait read), round robin treaps and weighted pools never
+ * sleep. router_pool_sleeps() counts sleeps and wakes.
  *  - one binary min-heap of timers ordered by (due, seq) (timerheap.h, a
  *    node embedded in each contact and agent): at most one per contact
  *    (the earliest of offer deadline, next expansion step, max wait,
@@ -198,7 +225,10 @@
  *                       record touched, + O(log n) per weighted random
  *                       pool; becoming idle: O(1) per ring (amortized),
  *                       expected O(1) per heap, O(log n) per weighted
- *                       pool, O(1) or O(log n) per round robin entry
+ *                       pool, O(1) or O(log n) per round robin entry;
+ *                       a sleeping pool: one bit read
+ *   wake a pool         O(m log m), m its members, paid for by the m + 16
+ *                       records that went to it before it slept
  *   stale records       dropped once each when a pick meets them:
  *                       amortized O(1) (ring) or O(log n) (heap);
  *                       compactions amortized O(1) an append
@@ -215,16 +245,20 @@
  * No call allocates on the decision path: slots, maps, the timer heap and
  * the output list are sized at router_new (the output list doubles if a
  * call emits more than its capacity); pool entries come from a chunked
- * free list, and rings, heaps and weighted pools are sized, all at login
- * / queue creation.
+ * free list, and rings, heaps, weighted pools and the member lists of
+ * sleepable pools are sized, all at login / queue creation.
  *
  * Cost model. The cost that dominates is E, the pool memberships of an
  * agent (configured queues at every tier, skills-only virtual queues,
  * derived queues): every availability cycle of an agent touches each of
  * them once (a ring append, a heap push, a weight, an O(1) revalidation
  * or an O(log n) treap relink), one cache line a pool; going busy costs
- * O(E) counter updates (lazy membership above). So the levers left are,
- * in the order they would pay: fewer memberships (one pool shared by
+ * O(E) counter updates (lazy membership above). Sleeping pools take the
+ * rings and heaps above tier 0 out of E while no contact waits at their
+ * levels; weighted and round robin pools above tier 0 could sleep the
+ * same way (a weighted pool would need a count of weight updates since
+ * it woke, as it has no records). So the levers left are, in the order
+ * they would pay: fewer memberships (one pool shared by
  * queues whose eligible set and key at a tier are identical; skills-only
  * contacts in pools per (skill, channel) rather than a virtual queue each;
  * an expansion step that reads another queue's pool instead of entries of
@@ -717,12 +751,12 @@ static void pool_wake(struct router *r, unsigned qi, unsigned tier,
     struct queue *q = &r->queues[qi];
     struct apool *p = &q->apool[tier][ch];
     uint32_t id = pool_id(qi, tier, ch);
-    const struct pmembers *m = &r->pmem[id];
+    const struct pmembers *m = pool_members(r, qi, tier, ch);
     r->asleep[id >> 6] &= ~(1ULL << (id & 63));
     r->pool_wakes++;
     pool_clear(p, q->strategy);
     uint32_t k = 0;
-    for (uint32_t i = 0; i < m->n; i++)
+    for (uint32_t i = 0; m && i < m->n; i++)
         if (can_take(r, &r->agents[m->a[i]], ch))
             r->scratch[k++] = m->a[i];
     if (pool_is_ring(q)) {
@@ -752,11 +786,15 @@ static inline void pools_wake_for(struct router *r, unsigned qi,
             pool_wake(r, qi, l, ch);
 }
 
-/* Adds agent `agent` to the member list of pool id: its index there, or
- * ROUTER_ENOMEM. Login and queue creation only. */
-static int pmem_add(struct router *r, uint32_t id, uint32_t agent)
+/* Adds agent `agent` to the member list of pool (qi, tier, ch): its
+ * index there, or ROUTER_ENOMEM. Login and queue creation only. */
+static int pmem_add(struct router *r, unsigned qi, unsigned tier,
+                    unsigned ch, uint32_t agent)
 {
-    struct pmembers *m = &r->pmem[id];
+    struct queue *q = &r->queues[qi];
+    if (!q->pmem && !(q->pmem = calloc(NLEV * NCH, sizeof(*q->pmem))))
+        return ROUTER_ENOMEM;
+    struct pmembers *m = &q->pmem[tier * NCH + ch];
     if (m->n == m->cap) {
         uint32_t cap = m->cap ? m->cap * 2 : 8;
         uint32_t *v = realloc(m->a, sizeof(*v) * cap);
@@ -774,7 +812,7 @@ static int pmem_add(struct router *r, uint32_t id, uint32_t agent)
 static void pmem_del(struct router *r, unsigned qi, unsigned tier,
                      unsigned ch, uint32_t i)
 {
-    struct pmembers *m = &r->pmem[pool_id(qi, tier, ch)];
+    struct pmembers *m = pool_members(r, qi, tier, ch);
     uint32_t last = m->a[--m->n];
     if (i == m->n)
         return;
@@ -791,13 +829,17 @@ static void pmem_del(struct router *r, unsigned qi, unsigned tier,
  * slot starts with every pool awake). */
 static void pmem_free_queue(struct router *r, unsigned qi)
 {
+    struct queue *q = &r->queues[qi];
     for (unsigned l = 0; l < NLEV; l++)
         for (unsigned ch = 0; ch < NCH; ch++) {
             uint32_t id = pool_id(qi, l, ch);
-            free(r->pmem[id].a);
-            r->pmem[id] = (struct pmembers){0};
-            r->asleep[id >> 6] &= ~(1ULL << (id & 63));
+            if (q->pmem)
+                free(q->pmem[l * NCH + ch].a);
+            if (r->asleep)
+                r->asleep[id >> 6] &= ~(1ULL << (id & 63));
         }
+    free(q->pmem);
+    q->pmem = NULL;
 }
 
 /* Asks for the pools of the agent's references on one channel before a
@@ -1402,7 +1444,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
                 return ROUTER_ENOMEM;
         }
         if (aref_may_sleep(&f)) {
-            int mi = pmem_add(r, pool_id((unsigned)qi, (unsigned)tier, ch),
+            int mi = pmem_add(r, (unsigned)qi, (unsigned)tier, ch,
                               ahandle(r, a));
             if (mi < 0) {
                 if (pool_is_ring(q))
@@ -1926,12 +1968,11 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->hops_ms = (struct aheap_ops){r, hops_ms_valid_fn};
     r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
-    r->pmem = calloc(POOL_IDS, sizeof(*r->pmem));
     r->asleep = calloc(POOL_IDS / 64, sizeof(*r->asleep));
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
     if (!r->queues || !r->agents || !r->aep || !r->contacts || !r->out ||
-        !r->scratch || !r->pmem || !r->asleep ||
+        !r->scratch || !r->asleep ||
         r->max_agents > UINT32_MAX - r->max_contacts ||
         timerheap_init(&r->timers, r->max_agents + r->max_contacts) < 0)
         goto fail;
@@ -2007,7 +2048,7 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
     return sizeof(struct router) + QUEUE_MAX * sizeof(struct queue) +
            ma * (sizeof(struct agent) + sizeof(struct aepoch) +
                  sizeof(uint32_t)) +                            /* scratch */
-           POOL_IDS * sizeof(struct pmembers) + POOL_IDS / 8 +  /* sleep */
+           POOL_IDS / 8 +                                 /* asleep */
            mc * sizeof(struct contact) +
            (ma + mc) * sizeof(struct timerheap_node *) +
            idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
@@ -2028,6 +2069,8 @@ void router_free(struct router *r)
     idmap_free(&r->contact_map);
     free(r->skills);
     for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
+        pmem_free_queue(r, qi);
+    for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++)
             {
@@ -2043,9 +2086,6 @@ void router_free(struct router *r)
     free(r->contacts);
     timerheap_free(&r->timers);
     free(r->scratch);
-    for (uint32_t i = 0; r->pmem && i < POOL_IDS; i++)
-        free(r->pmem[i].a);
-    free(r->pmem);
     free(r->asleep);
     free(r->aep);
     free(r->out);
