@@ -104,7 +104,8 @@
  *      round robin   (sequence of the agent's last offer from Q, uid)
  *                                                a treap of entries
  *      weighted rand (uid) with weight max(1, score): slots in uid order
- *                    and a Fenwick tree of the weights (wpool.h).
+ *                    and the sums of the weights by blocks of 64 and
+ *                    4096 slots (wpool.h).
  *    A pool is one cache line: its count of valid members and, in a
  *    union, the one structure its strategy uses. An agent has one
  *    membership per (queue, tier, channel) it serves, made at login: a
@@ -129,10 +130,10 @@
  *  - it can no longer take the channel (offer, away, wrap-up): the epochs
  *    move on, O(1) + one counter per pool through the arefs; no record or
  *    entry is touched. Weighted slots, whose sums must stay exact for the
- *    draw, get weight 0 at once, O(log n) on a contiguous array;
+ *    draw, get weight 0 at once, O(1) (the weight and two block sums);
  *  - it can take it again: a record appended to each ring, O(1); a record
  *    pushed to each heap (a sift-up, expected O(1) moves); the weight set
- *    in each weighted pool, O(log n); a round robin entry still linked
+ *    in each weighted pool, O(1); a round robin entry still linked
  *    with an unchanged key (no offer from that queue meanwhile)
  *    revalidated in place, O(1), else relinked, O(log n);
  *  - it still takes it but its key changed (a slot freed: new idle_since;
@@ -215,16 +216,16 @@
  *   route a contact     longest idle O(L + x) amortized; most skilled,
  *                       least occupied O(L + x), + O(log n) for each
  *                       stale top popped (once a record); round robin
- *                       O(L log n + x); weighted random O(L log n) a
- *                       draw, up to WR_TRIES draws, then O(slots) for
- *                       the fallback walk
+ *                       O(L log n + x); weighted random O(L + n / 4096
+ *                       + 128) a draw, up to WR_TRIES draws, then
+ *                       O(slots) for the fallback walk
  *   fill an agent       O(E_ch) pool minima (cached, O(1) each, pools
  *                       skipped by level masks and per-channel counters)
  *                       per offer, + one reindex
  *   reindex an agent    going busy on a channel: O(E_ch) counters, no
- *                       record touched, + O(log n) per weighted random
+ *                       record touched, + O(1) per weighted random
  *                       pool; becoming idle: O(1) per ring (amortized),
- *                       expected O(1) per heap, O(log n) per weighted
+ *                       expected O(1) per heap, O(1) per weighted
  *                       pool, O(1) or O(log n) per round robin entry;
  *                       a sleeping pool: one bit read
  *   wake a pool         O(m log m), m its members, paid for by the m + 16
