@@ -80,7 +80,7 @@ static int check_all(const struct router *r, char *buf, size_t len,
     uint32_t heapno = 0;
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
-    uint32_t wmembers = 0, wrefs = 0;
+    uint32_t wmembers = 0, wrefs = 0, pmembers = 0, plists = 0;
     uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
@@ -155,6 +155,22 @@ static int check_all(const struct router *r, char *buf, size_t len,
                 treecount += treap_size(&q->cpool[l][ch]);
                 perch[ch] += treap_size(&q->cpool[l][ch]);
                 uint32_t valid = 0;
+                uint32_t pid = pool_id(qi, l, ch);
+                const struct pmembers *pm = pool_members(r, qi, l, ch);
+                if (pm)
+                    plists += pm->n;
+                if ((!l || (!pool_is_ring(q) && !pool_is_heap(q))) && pm &&
+                    pm->n)
+                    FAIL("queue %s: member list of a pool that cannot "
+                         "sleep", q->name);
+                if (pool_asleep(r, pid)) {
+                    /* sleeping: nothing kept but the member list */
+                    if (!l || (!pool_is_ring(q) && !pool_is_heap(q)))
+                        FAIL("queue %s: pool of tier %u asleep", q->name, l);
+                    members += pool_is_ring(q) ? p->li.members
+                                               : p->h.members;
+                    continue;
+                }
                 if (pool_is_ring(q)) {
                     /* valid records in key order, each of an agent that
                      * can take the channel and has an entry here */
@@ -178,7 +194,8 @@ static int check_all(const struct router *r, char *buf, size_t len,
                         for (unsigned k = 0; k < a->nev[ch]; k++)
                             has |= a->ev[ch][k].queue == qi &&
                                    a->ev[ch][k].tier == l &&
-                                   !a->ev[ch][k].e;
+                                   a->ev[ch][k].strat ==
+                                       ROUTER_STRATEGY_LONGEST_IDLE;
                         if (!has || !can_take(r, a, ch))
                             FAIL("queue %s: valid record of agent %s that "
                                  "cannot take it", q->name, a->id);
@@ -205,7 +222,8 @@ static int check_all(const struct router *r, char *buf, size_t len,
                         const struct aref *f = NULL;
                         for (unsigned k = 0; k < a->nev[ch]; k++)
                             if (a->ev[ch][k].queue == qi &&
-                                a->ev[ch][k].tier == l && !a->ev[ch][k].e)
+                                a->ev[ch][k].tier == l &&
+                                strat_is_heap(a->ev[ch][k].strat))
                                 f = &a->ev[ch][k];
                         if (!f || !can_take(r, a, ch))
                             FAIL("queue %s: valid record of agent %s that "
@@ -337,7 +355,19 @@ static int check_all(const struct router *r, char *buf, size_t len,
                 }
                 if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
                     lrefs++;
-                    lwant += can_take(r, a, ch);
+                    if (!aref_may_sleep(f)) {
+                        lwant += can_take(r, a, ch);
+                        continue;
+                    }
+                    /* its place in the pool's member list */
+                    const struct pmembers *m =
+                        pool_members(r, f->queue, f->tier, ch);
+                    if (!m || f->slot >= m->n ||
+                        m->a[f->slot] != (uint32_t)(a - r->agents))
+                        FAIL("agent %s: not at its place in the members of "
+                             "queue %s", a->id, r->queues[f->queue].name);
+                    pmembers++;
+                    lwant += can_take(r, a, ch) && !aref_asleep(r, f, ch);
                     continue;
                 }
                 if (f->e->ch != ch || f->e->queue != f->queue ||
@@ -424,6 +454,9 @@ static int check_all(const struct router *r, char *buf, size_t len,
                  perch[ch], r->npooled[ch]);
     if (pooled != entries)
         FAIL("%u agent entries in pools but %u marked", pooled, entries);
+    if (plists != pmembers)
+        FAIL("%u pool member list places for %u references", plists,
+             pmembers);
     if (wmembers != wrefs)
         FAIL("%u weighted pool members for %u references", wmembers, wrefs);
     if (lrecs != lwant || members != lrefs)

@@ -112,6 +112,9 @@ struct queue {
     uint64_t offered, answered, in_sl, abandoned, handled;
     uint64_t asa_sum, aht_sum;
     struct waitest west;                    /* estimated wait (waitest.h) */
+    /* member lists of the pools that may sleep, [tier * NCH + ch]; NULL
+     * until an agent joins one (router.c, "Sleeping pools") */
+    struct pmembers *pmem;
     /* Lifetime of a derived or virtual queue (see router.c, "Freeing
      * queues"): the live contacts whose queue this is, in any state */
     uint32_t nref;
@@ -129,6 +132,14 @@ struct queue {
 struct aepoch {
     uint32_t lep[NCH];
     uint32_t oep[NCH];
+};
+
+/* The members of one pool that may sleep (see "Sleeping pools" in
+ * router.c): the agent handles, in no order; an aref of such a pool keeps
+ * its index here in `slot`. */
+struct pmembers {
+    uint32_t *a;                /* owned */
+    uint32_t n, cap;
 };
 
 struct agent {
@@ -221,6 +232,8 @@ struct router {
     struct rng rng;
     uint32_t npooled[NCH];      /* contacts in queue pools, per channel */
     uint32_t nwaiting;          /* contacts in every waiting fifo */
+    uint64_t *asleep;           /* bitmap by pool_id(): pools asleep */
+    uint64_t pool_sleeps, pool_wakes;   /* counts, for tests */
     uint64_t prio_ctr;
     uint64_t idle_ctr;          /* agents' idle_seq */
     uint32_t seq;
@@ -333,6 +346,46 @@ static inline bool lrec_valid(const struct router *r, const struct lrec *x,
 static inline bool aent_valid(const struct router *r, const struct aent *e)
 {
     return e->inpool && e->ep == r->agents[e->agent].ep[e->ch];
+}
+
+/* Sleeping pools (router.c, "Sleeping pools"): the index of pool
+ * (queue qi, tier, channel ch) in r->asleep. */
+static inline uint32_t pool_id(unsigned qi, unsigned tier, unsigned ch)
+{
+    return ((uint32_t)qi * NLEV + tier) * NCH + ch;
+}
+
+#define POOL_IDS (QUEUE_MAX * NLEV * NCH)
+
+/* The member list of pool (qi, tier, ch), or NULL if it never had one. */
+static inline struct pmembers *pool_members(const struct router *r,
+                                            unsigned qi, unsigned tier,
+                                            unsigned ch)
+{
+    struct pmembers *m = r->queues[qi].pmem;
+    return m ? &m[tier * NCH + ch] : NULL;
+}
+
+/* Whether the pool that reference f names on its channel may sleep: a
+ * longest idle ring or a heap above tier 0. Tier 0 pools, round robin
+ * treaps and weighted pools are always kept up to date. */
+static inline bool aref_may_sleep(const struct aref *f)
+{
+    return f->tier && f->strat != ROUTER_STRATEGY_ROUND_ROBIN &&
+           f->strat != ROUTER_STRATEGY_WEIGHTED_RANDOM;
+}
+
+static inline bool pool_asleep(const struct router *r, uint32_t id)
+{
+    return (r->asleep[id >> 6] >> (id & 63)) & 1;
+}
+
+/* Whether f's pool on channel ch is asleep (its records, count and the
+ * validity invariant then mean nothing until it wakes). */
+static inline bool aref_asleep(const struct router *r, const struct aref *f,
+                               unsigned ch)
+{
+    return aref_may_sleep(f) && pool_asleep(r, pool_id(f->queue, f->tier, ch));
 }
 
 /* When the contact's timer must fire (NEVER: no timer): the earliest of

@@ -104,7 +104,8 @@
  *      round robin   (sequence of the agent's last offer from Q, uid)
  *                                                a treap of entries
  *      weighted rand (uid) with weight max(1, score): slots in uid order
- *                    and a Fenwick tree of the weights (wpool.h).
+ *                    and the sums of the weights by blocks of 64 and
+ *                    4096 slots (wpool.h).
  *    A pool is one cache line: its count of valid members and, in a
  *    union, the one structure its strategy uses. An agent has one
  *    membership per (queue, tier, channel) it serves, made at login: a
@@ -123,16 +124,16 @@
  * weighted slot is valid iff its weight is not 0. Invariant
  * (router_check): an agent that can take the channel now (state
  * AVAILABLE, free capacity, voice-blocks rule) has a valid entry, record
- * or slot with the right key in each of its pools of the channel; one
- * that cannot has none. agent_reindex() restores it after every change of
- * the agent:
+ * or slot with the right key in each of its pools of the channel that is
+ * awake (see "Sleeping pools"); one that cannot has none.
+ * agent_reindex() restores it after every change of the agent:
  *  - it can no longer take the channel (offer, away, wrap-up): the epochs
  *    move on, O(1) + one counter per pool through the arefs; no record or
  *    entry is touched. Weighted slots, whose sums must stay exact for the
- *    draw, get weight 0 at once, O(log n) on a contiguous array;
+ *    draw, get weight 0 at once, O(1) (the weight and two block sums);
  *  - it can take it again: a record appended to each ring, O(1); a record
  *    pushed to each heap (a sift-up, expected O(1) moves); the weight set
- *    in each weighted pool, O(log n); a round robin entry still linked
+ *    in each weighted pool, O(1); a round robin entry still linked
  *    with an unchanged key (no offer from that queue meanwhile)
  *    revalidated in place, O(1), else relinked, O(log n);
  *  - it still takes it but its key changed (a slot freed: new idle_since;
@@ -158,6 +159,33 @@
  *  - an excluded agent at a heap's top: best_agent() walks down the heap
  *    only into subtrees whose root orders before the best candidate so
  *    far, O(records ahead of the answer).
+ *
+ * Sleeping pools. A pool of tier >= 1 is read only by contacts that
+ * waited long enough to reach its level, which where agents are in
+ * surplus is almost never; yet every availability change of each of its
+ * members appends a record to it. So a longest idle ring or a most
+ * skilled / least occupied heap above tier 0 may sleep:
+ *  - when a record is about to go to it (join or new key), it holds at
+ *    least 2 x members + 16 records (or is full) and no contact of its
+ *    queue and channel waits at its tier or above (q->cmask), it is
+ *    emptied (count 0) and its bit set in r->asleep (by pool_id()),
+ *    instead of compacted;
+ *  - while asleep, the agents' walks (agent_reindex, aref_drop) skip it
+ *    from the bitmap and their aref alone, without touching its line;
+ *  - best_agent() for a contact at level L first wakes any sleeping pool
+ *    of tiers 1..L of its queue and channel: a record with the current
+ *    key and epoch for each member that can take the channel now, taken
+ *    from the pool's member list (q->pmem: agent handles, kept at login,
+ *    logout and queue creation; a sleepable aref holds its index there in
+ *    `slot`), the ring sorted by a heapsort (no allocation), O(m log m).
+ *    At least m + 16 records went to the pool since it was last empty or
+ *    awake, so the wake is paid for in advance, and the woken pool holds
+ *    exactly the valid records that eager upkeep would have: decisions do
+ *    not change.
+ * fill_agent() reads the contacts' pools, not the agents', so it needs no
+ * wake. Tier 0 pools (which the statistics, router_queue_free() and the
+ * estimated wait read), round robin treaps and weighted pools never
+ * sleep. router_pool_sleeps() counts sleeps and wakes.
  *  - one binary min-heap of timers ordered by (due, seq) (timerheap.h, a
  *    node embedded in each contact and agent): at most one per contact
  *    (the earliest of offer deadline, next expansion step, max wait,
@@ -188,17 +216,20 @@
  *   route a contact     longest idle O(L + x) amortized; most skilled,
  *                       least occupied O(L + x), + O(log n) for each
  *                       stale top popped (once a record); round robin
- *                       O(L log n + x); weighted random O(L log n) a
- *                       draw, up to WR_TRIES draws, then O(slots) for
- *                       the fallback walk
+ *                       O(L log n + x); weighted random O(L + n / 4096
+ *                       + 128) a draw, up to WR_TRIES draws, then
+ *                       O(slots) for the fallback walk
  *   fill an agent       O(E_ch) pool minima (cached, O(1) each, pools
  *                       skipped by level masks and per-channel counters)
  *                       per offer, + one reindex
  *   reindex an agent    going busy on a channel: O(E_ch) counters, no
- *                       record touched, + O(log n) per weighted random
+ *                       record touched, + O(1) per weighted random
  *                       pool; becoming idle: O(1) per ring (amortized),
- *                       expected O(1) per heap, O(log n) per weighted
- *                       pool, O(1) or O(log n) per round robin entry
+ *                       expected O(1) per heap, O(1) per weighted
+ *                       pool, O(1) or O(log n) per round robin entry;
+ *                       a sleeping pool: one bit read
+ *   wake a pool         O(m log m), m its members, paid for by the m + 16
+ *                       records that went to it before it slept
  *   stale records       dropped once each when a pick meets them:
  *                       amortized O(1) (ring) or O(log n) (heap);
  *                       compactions amortized O(1) an append
@@ -215,16 +246,20 @@
  * No call allocates on the decision path: slots, maps, the timer heap and
  * the output list are sized at router_new (the output list doubles if a
  * call emits more than its capacity); pool entries come from a chunked
- * free list, and rings, heaps and weighted pools are sized, all at login
- * / queue creation.
+ * free list, and rings, heaps, weighted pools and the member lists of
+ * sleepable pools are sized, all at login / queue creation.
  *
  * Cost model. The cost that dominates is E, the pool memberships of an
  * agent (configured queues at every tier, skills-only virtual queues,
  * derived queues): every availability cycle of an agent touches each of
  * them once (a ring append, a heap push, a weight, an O(1) revalidation
  * or an O(log n) treap relink), one cache line a pool; going busy costs
- * O(E) counter updates (lazy membership above). So the levers left are,
- * in the order they would pay: fewer memberships (one pool shared by
+ * O(E) counter updates (lazy membership above). Sleeping pools take the
+ * rings and heaps above tier 0 out of E while no contact waits at their
+ * levels; weighted and round robin pools above tier 0 could sleep the
+ * same way (a weighted pool would need a count of weight updates since
+ * it woke, as it has no records). So the levers left are, in the order
+ * they would pay: fewer memberships (one pool shared by
  * queues whose eligible set and key at a tier are identical; skills-only
  * contacts in pools per (skill, channel) rather than a virtual queue each;
  * an expansion step that reads another queue's pool instead of entries of
@@ -633,6 +668,216 @@ static void aent_rejoin(struct router *r, struct agent *a, struct aent *e)
     aent_relink(r, a, e);
 }
 
+/* ---- sleeping pools ---- */
+
+/* Whether a contact waits in queue qi on channel ch at a level that pools
+ * of `tier` serve (tier or above). */
+static inline bool pool_wanted(const struct router *r, unsigned qi,
+                               unsigned tier, unsigned ch)
+{
+    return (r->queues[qi].cmask[ch] >> tier) != 0;
+}
+
+/* Whether the ring or heap of f's pool holds at least 2 x members + 16
+ * records (or is full): then at least members + 16 records went to it
+ * since it was empty or woke (with at most `members` records), which pays
+ * for a wake, O(members log members), in advance. */
+static inline bool pool_full(const struct apool *p, const struct aref *f)
+{
+    if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE)
+        return p->li.len >= 2 * p->li.members + 16 || p->li.len == p->li.cap;
+    return p->h.len >= 2 * p->h.members + 16 || p->h.len == p->h.cap;
+}
+
+/* Empties the ring or heap of pool p (it holds records of strategy
+ * strat). */
+static void pool_clear(struct apool *p, unsigned strat)
+{
+    if (strat == ROUTER_STRATEGY_LONGEST_IDLE) {
+        p->li.head = p->li.len = 0;
+        p->li.last_since = p->li.last_seq = 0;
+    } else {
+        p->h.len = 0;
+    }
+    p->n = 0;
+}
+
+/* Puts f's pool on channel ch to sleep: its records are dropped, and the
+ * agents' walks skip it until pool_wake(). */
+static void pool_sleep(struct router *r, const struct aref *f, unsigned ch)
+{
+    uint32_t id = pool_id(f->queue, f->tier, ch);
+    pool_clear(aref_pool(r, f, ch), f->strat);
+    r->asleep[id >> 6] |= 1ULL << (id & 63);
+    r->pool_sleeps++;
+}
+
+/* Moves v[i] down the max-heap (in longest idle order) v[0..n). */
+static void idle_sift(const struct router *r, uint32_t *v, uint32_t i,
+                      uint32_t n)
+{
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && li_less(&r->agents[v[c]], &r->agents[v[c + 1]]))
+            c++;
+        if (!li_less(&r->agents[v[i]], &r->agents[v[c]]))
+            return;
+        uint32_t t = v[i];
+        v[i] = v[c];
+        v[c] = t;
+        i = c;
+    }
+}
+
+/* Sorts the agent handles v[0..n) in longest idle order (li_less), in
+ * place and without allocating (qsort may allocate): a heapsort,
+ * O(n log n). */
+static void idle_sort(const struct router *r, uint32_t *v, uint32_t n)
+{
+    for (uint32_t k = n / 2; k-- > 0;)
+        idle_sift(r, v, k, n);
+    for (uint32_t end = n; end > 1; end--) {
+        uint32_t t = v[0];
+        v[0] = v[end - 1];
+        v[end - 1] = t;
+        idle_sift(r, v, 0, end - 1);
+    }
+}
+
+/* Wakes pool (qi, tier, ch): a record with the current key for each of
+ * its members that can take the channel now, from the member list. O(m
+ * log m) for m members; the pool slept only after at least m + 16
+ * records were appended to it since it last compacted, so this is paid
+ * for in advance. */
+static void pool_wake(struct router *r, unsigned qi, unsigned tier,
+                      unsigned ch)
+{
+    struct queue *q = &r->queues[qi];
+    struct apool *p = &q->apool[tier][ch];
+    uint32_t id = pool_id(qi, tier, ch);
+    const struct pmembers *m = pool_members(r, qi, tier, ch);
+    r->asleep[id >> 6] &= ~(1ULL << (id & 63));
+    r->pool_wakes++;
+    pool_clear(p, q->strategy);
+    uint32_t k = 0;
+    for (uint32_t i = 0; m && i < m->n; i++)
+        if (can_take(r, &r->agents[m->a[i]], ch))
+            r->scratch[k++] = m->a[i];
+    if (pool_is_ring(q)) {
+        idle_sort(r, r->scratch, k);
+        for (uint32_t i = 0; i < k; i++)
+            lring_add(r, p, &r->agents[r->scratch[i]], ch);
+    } else {
+        for (uint32_t i = 0; i < k; i++) {
+            struct agent *a = &r->agents[r->scratch[i]];
+            struct aref f = {.queue = (uint16_t)qi,
+                             .score = (uint16_t)skill_score(a, q),
+                             .tier = (uint8_t)tier,
+                             .strat = (uint8_t)q->strategy};
+            heap_add(r, a, &f, ch);
+        }
+    }
+    p->n = k;
+}
+
+/* Wakes the sleeping pools that a contact of queue qi at `level` on
+ * channel ch reads. */
+static inline void pools_wake_for(struct router *r, unsigned qi,
+                                  unsigned level, unsigned ch)
+{
+    for (unsigned l = 1; l <= level; l++)
+        if (pool_asleep(r, pool_id(qi, l, ch)))
+            pool_wake(r, qi, l, ch);
+}
+
+/* Adds agent `agent` to the member list of pool (qi, tier, ch): its
+ * index there, or ROUTER_ENOMEM. Login and queue creation only. */
+static int pmem_add(struct router *r, unsigned qi, unsigned tier,
+                    unsigned ch, uint32_t agent)
+{
+    struct queue *q = &r->queues[qi];
+    if (!q->pmem && !(q->pmem = calloc(NLEV * NCH, sizeof(*q->pmem))))
+        return ROUTER_ENOMEM;
+    struct pmembers *m = &q->pmem[tier * NCH + ch];
+    if (m->n == m->cap) {
+        uint32_t cap = m->cap ? m->cap * 2 : 8;
+        uint32_t *v = realloc(m->a, sizeof(*v) * cap);
+        if (!v)
+            return ROUTER_ENOMEM;
+        m->a = v;
+        m->cap = cap;
+    }
+    m->a[m->n] = agent;
+    return (int)m->n++;
+}
+
+/* Takes index i out of the member list of pool (qi, tier, ch); the last
+ * member moves into its place, and its reference follows. */
+static void pmem_del(struct router *r, unsigned qi, unsigned tier,
+                     unsigned ch, uint32_t i)
+{
+    struct pmembers *m = pool_members(r, qi, tier, ch);
+    uint32_t last = m->a[--m->n];
+    if (i == m->n)
+        return;
+    m->a[i] = last;
+    struct agent *b = &r->agents[last];
+    for (unsigned k = 0; k < b->nev[ch]; k++)
+        if (b->ev[ch][k].queue == qi) {
+            b->ev[ch][k].slot = i;
+            return;
+        }
+}
+
+/* Frees the member lists of queue qi's pools and wakes them (a queue
+ * slot starts with every pool awake). */
+static void pmem_free_queue(struct router *r, unsigned qi)
+{
+    struct queue *q = &r->queues[qi];
+    for (unsigned l = 0; l < NLEV; l++)
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            uint32_t id = pool_id(qi, l, ch);
+            if (q->pmem)
+                free(q->pmem[l * NCH + ch].a);
+            if (r->asleep)
+                r->asleep[id >> 6] &= ~(1ULL << (id & 63));
+        }
+    free(q->pmem);
+    q->pmem = NULL;
+}
+
+/* Asks for the pools of the agent's references on one channel before a
+ * walk that touches each: they are scattered over the queues, and the
+ * misses then overlap instead of coming one after the other. Sleeping
+ * pools are not touched by the walk, so not asked for. */
+static inline void pools_prefetch(struct router *r, const struct aref *ev,
+                                  unsigned n, unsigned ch)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!aref_asleep(r, &ev[i], ch))
+            __builtin_prefetch(aref_pool(r, &ev[i], ch), 1);
+}
+
+/* Before a record goes to f's pool (channel ch), which may sleep: whether
+ * to skip it because the pool sleeps, or is full and no contact wants it
+ * (the pool then goes to sleep instead of compacting). */
+static inline bool pool_skip(struct router *r, const struct aref *f,
+                             unsigned ch)
+{
+    if (!aref_may_sleep(f))
+        return false;
+    if (pool_asleep(r, pool_id(f->queue, f->tier, ch)))
+        return true;
+    if (pool_full(aref_pool(r, f, ch), f) &&
+        !pool_wanted(r, f->queue, f->tier, ch)) {
+        pool_sleep(r, f, ch);
+        return true;
+    }
+    return false;
+}
+
 /* Brings the agent's pool membership up to date after any change of its
  * state, capacity use or keys ("Lazy pool membership" in the essay):
  *  - a channel it can no longer take: the epoch moves on, so that every
@@ -641,17 +886,8 @@ static void aent_rejoin(struct router *r, struct agent *a, struct aent *e)
  *  - a channel it can take again: every entry relinked with the new epoch;
  *  - a channel it still takes: only entries whose key changed (idle_since
  *    for longest idle, most skilled, least occupied; busy slots for least
- *    occupied) move. */
-/* Asks for the pools of the agent's references on one channel before a
- * walk that touches each: they are scattered over the queues, and the
- * misses then overlap instead of coming one after the other. */
-static inline void pools_prefetch(struct router *r, const struct aref *ev,
-                                  unsigned n, unsigned ch)
-{
-    for (unsigned i = 0; i < n; i++)
-        __builtin_prefetch(aref_pool(r, &ev[i], ch), 1);
-}
-
+ *    occupied) move.
+ * Sleeping pools are skipped ("Sleeping pools"). */
 static void agent_reindex(struct router *r, struct agent *a)
 {
     bool idle_chg = a->pidle != a->idle_seq;
@@ -671,6 +907,8 @@ static void agent_reindex(struct router *r, struct agent *a)
             ae->oep[ch]++;
             pools_prefetch(r, ev, n, ch);
             for (unsigned i = 0; i < n; i++) {
+                if (aref_asleep(r, &ev[i], ch))
+                    continue;
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 p->n--;
                 if (ev[i].strat == ROUTER_STRATEGY_WEIGHTED_RANDOM)
@@ -684,6 +922,8 @@ static void agent_reindex(struct router *r, struct agent *a)
                 if (ev[i].strat == ROUTER_STRATEGY_ROUND_ROBIN)
                     __builtin_prefetch((const char *)ev[i].e + 64);
             for (unsigned i = 0; i < n; i++) {
+                if (pool_skip(r, &ev[i], ch))
+                    continue;
                 struct apool *p = aref_pool(r, &ev[i], ch);
                 switch (ev[i].strat) {
                 case ROUTER_STRATEGY_LONGEST_IDLE:
@@ -715,15 +955,16 @@ static void agent_reindex(struct router *r, struct agent *a)
         for (unsigned i = 0; i < n; i++) {
             switch (ev[i].strat) {
             case ROUTER_STRATEGY_LONGEST_IDLE:
-                if (idle_chg)
+                if (idle_chg && !pool_skip(r, &ev[i], ch))
                     lring_add(r, aref_pool(r, &ev[i], ch), a, ch);
                 break;
             case ROUTER_STRATEGY_MOST_SKILLED:
-                if (idle_chg)
+                if (idle_chg && !pool_skip(r, &ev[i], ch))
                     heap_add(r, a, &ev[i], ch);
                 break;
             case ROUTER_STRATEGY_LEAST_OCCUPIED:
-                heap_add(r, a, &ev[i], ch);
+                if (!pool_skip(r, &ev[i], ch))
+                    heap_add(r, a, &ev[i], ch);
                 break;
             default:            /* keys of their own (round robin) or
                                    none (weighted random) */
@@ -1114,8 +1355,10 @@ static void aref_drop(struct router *r, const struct agent *a,
         q->staffed--;
     q->nserv[ch]--;
     if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
-        if (a->pooled & (1U << ch))
+        if ((a->pooled & (1U << ch)) && !aref_asleep(r, f, ch))
             p->n--;
+        if (aref_may_sleep(f))
+            pmem_del(r, f->queue, f->tier, ch, f->slot);
         if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE) {
             lring_unreserve(&p->li);
         } else if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
@@ -1215,6 +1458,20 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
         } else if (pool_is_heap(q)) {
             if (aheap_reserve(&q->apool[tier][ch].h) < 0)
                 return ROUTER_ENOMEM;
+        }
+        if (aref_may_sleep(&f)) {
+            int mi = pmem_add(r, (unsigned)qi, (unsigned)tier, ch,
+                              ahandle(r, a));
+            if (mi < 0) {
+                if (pool_is_ring(q))
+                    lring_unreserve(&q->apool[tier][ch].li);
+                else
+                    aheap_unreserve(&q->apool[tier][ch].h);
+                return ROUTER_ENOMEM;
+            }
+            f.slot = (uint32_t)mi;
+        } else if (pool_is_ring(q) || pool_is_heap(q)) {
+            /* tier 0: no member list */
         } else if (pool_is_wpool(q)) {
             struct wmoved_ctx mc = {r, (uint16_t)qi, ch};
             int s = wpool_add(&q->apool[tier][ch].w, ahandle(r, a),
@@ -1307,6 +1564,8 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         }
         return NULL;
     }
+    if (pool_is_ring(q) || pool_is_heap(q))
+        pools_wake_for(r, (unsigned)c->queue, c->level, ch);
     if (pool_is_ring(q)) {
         struct agent *best = NULL;
         for (unsigned l = 0; l <= c->level; l++) {
@@ -1725,10 +1984,11 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->hops_ms = (struct aheap_ops){r, hops_ms_valid_fn};
     r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
+    r->asleep = calloc(POOL_IDS / 64, sizeof(*r->asleep));
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
     if (!r->queues || !r->agents || !r->aep || !r->contacts || !r->out ||
-        !r->scratch ||
+        !r->scratch || !r->asleep ||
         r->max_agents > UINT32_MAX - r->max_contacts ||
         timerheap_init(&r->timers, r->max_agents + r->max_contacts) < 0)
         goto fail;
@@ -1804,6 +2064,7 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
     return sizeof(struct router) + QUEUE_MAX * sizeof(struct queue) +
            ma * (sizeof(struct agent) + sizeof(struct aepoch) +
                  sizeof(uint32_t)) +                            /* scratch */
+           POOL_IDS / 8 +                                 /* asleep */
            mc * sizeof(struct contact) +
            (ma + mc) * sizeof(struct timerheap_node *) +
            idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
@@ -1824,6 +2085,8 @@ void router_free(struct router *r)
     idmap_free(&r->contact_map);
     free(r->skills);
     for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
+        pmem_free_queue(r, qi);
+    for (unsigned qi = 0; r->queues && qi < r->nq; qi++)
         for (unsigned l = 0; l < NLEV; l++)
             for (unsigned ch = 0; ch < NCH; ch++)
             {
@@ -1839,6 +2102,7 @@ void router_free(struct router *r)
     free(r->contacts);
     timerheap_free(&r->timers);
     free(r->scratch);
+    free(r->asleep);
     free(r->aep);
     free(r->out);
     free(r);
@@ -2122,6 +2386,7 @@ static void queue_free(struct router *r, int qi)
         {
             apool_free(q, &q->apool[l][c]);
         }
+    pmem_free_queue(r, (unsigned)qi);
     memset(q, 0, sizeof(*q));
     q->dead = true;
     q->qnext = r->queue_free;
@@ -3118,6 +3383,15 @@ bool router_agent_free_for(const struct router *r, uint32_t agent, int queue,
             a->ev[channel][i].tier == 0)
             return true;
     return false;
+}
+
+void router_pool_sleeps(const struct router *r, uint64_t *sleeps,
+                        uint64_t *wakes)
+{
+    if (sleeps)
+        *sleeps = r->pool_sleeps;
+    if (wakes)
+        *wakes = r->pool_wakes;
 }
 
 uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)

@@ -214,5 +214,12 @@ bool router_agent_free_for(const struct router *r, uint32_t agent, int queue,
  * negative code and a description in buf. O(agents + contacts). */
 int router_check(const struct router *r, char *buf, size_t len);
 
+/* How many times since router_new() a pool above a queue's first level
+ * went to sleep (no contact waited at its levels when it filled up) and
+ * woke again (a contact reached those levels): router.c, "Sleeping
+ * pools". For tests and the benchmark; either pointer may be NULL. */
+void router_pool_sleeps(const struct router *r, uint64_t *sleeps,
+                        uint64_t *wakes);
+
 
 #endif

@@ -5,16 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rebuilds the Fenwick tree of the first len weights (the rest are 0),
- * O(cap). */
+/* The number of block and superblock sums for cap slots. */
+static uint32_t nblk(uint32_t cap)
+{
+    return (cap + (1U << WPOOL_BLK_SHIFT) - 1) >> WPOOL_BLK_SHIFT;
+}
+
+static uint32_t nsup(uint32_t cap)
+{
+    return (cap + (1U << WPOOL_SUP_SHIFT) - 1) >> WPOOL_SUP_SHIFT;
+}
+
+/* Recomputes the sums from the weights, O(cap). */
 static void rebuild(struct wpool *p)
 {
-    memset(p->bit, 0, sizeof(*p->bit) * (p->cap + 1));
-    for (uint32_t i = 1; i <= p->cap; i++) {
-        p->bit[i] += i <= p->len ? p->w[i - 1] : 0;
-        uint32_t j = i + (i & -i);
-        if (j <= p->cap)
-            p->bit[j] += p->bit[i];
+    memset(p->blk, 0, sizeof(*p->blk) * nblk(p->cap));
+    memset(p->sup, 0, sizeof(*p->sup) * nsup(p->cap));
+    for (uint32_t i = 0; i < p->len; i++) {
+        p->blk[i >> WPOOL_BLK_SHIFT] += p->w[i];
+        p->sup[i >> WPOOL_SUP_SHIFT] += p->w[i];
     }
 }
 
@@ -44,11 +53,13 @@ static int grow(struct wpool *p, uint32_t cap)
 {
     uint32_t *agent = malloc(sizeof(*agent) * cap);
     uint32_t *w = malloc(sizeof(*w) * cap);
-    uint32_t *bit = malloc(sizeof(*bit) * (cap + 1));
-    if (!agent || !w || !bit) {
+    uint64_t *blk = malloc(sizeof(*blk) * nblk(cap));
+    uint64_t *sup = malloc(sizeof(*sup) * nsup(cap));
+    if (!agent || !w || !blk || !sup) {
         free(agent);
         free(w);
-        free(bit);
+        free(blk);
+        free(sup);
         return -ENOMEM;
     }
     if (p->len) {
@@ -61,10 +72,12 @@ static int grow(struct wpool *p, uint32_t cap)
     }
     free(p->agent);
     free(p->w);
-    free(p->bit);
+    free(p->blk);
+    free(p->sup);
     p->agent = agent;
     p->w = w;
-    p->bit = bit;
+    p->blk = blk;
+    p->sup = sup;
     p->cap = cap;
     rebuild(p);
     return 0;
@@ -100,21 +113,24 @@ void wpool_free(struct wpool *p)
 {
     free(p->agent);
     free(p->w);
-    free(p->bit);
+    free(p->blk);
+    free(p->sup);
     memset(p, 0, sizeof(*p));
 }
 
 uint32_t wpool_pick(const struct wpool *p, uint64_t x)
 {
-    uint32_t pos = 0;
-    for (uint32_t step = p->cap; step; step >>= 1) {
-        uint32_t nx = pos + step;
-        if (nx <= p->cap && p->bit[nx] <= x) {
-            pos = nx;
-            x -= p->bit[nx];
-        }
-    }
-    return pos;
+    uint32_t i = 0, ns = nsup(p->cap);
+    while (i + 1 < ns && x >= p->sup[i])
+        x -= p->sup[i++];
+    uint32_t b = i << (WPOOL_SUP_SHIFT - WPOOL_BLK_SHIFT);
+    uint32_t nb = nblk(p->cap);
+    while (b + 1 < nb && x >= p->blk[b])
+        x -= p->blk[b++];
+    uint32_t s = b << WPOOL_BLK_SHIFT;
+    while (s + 1 < p->cap && x >= p->w[s])
+        x -= p->w[s++];
+    return s;
 }
 
 bool wpool_check(const struct wpool *p)
@@ -134,12 +150,21 @@ bool wpool_check(const struct wpool *p)
     }
     if (members != p->members || total != p->total)
         return false;
-    /* bit[i] sums the weights of slots (i - lowbit(i), i] */
-    for (uint32_t i = 1; i <= p->cap; i++) {
-        uint64_t s = 0;
-        for (uint32_t j = i - (i & -i); j < i; j++)
-            s += p->w[j];
-        if (s != p->bit[i])
+    /* each block and superblock sum is the sum of its slots' weights */
+    for (uint32_t b = 0; b < nblk(p->cap); b++) {
+        uint64_t sum = 0;
+        for (uint32_t i = b << WPOOL_BLK_SHIFT;
+             i < p->cap && i < (b + 1) << WPOOL_BLK_SHIFT; i++)
+            sum += p->w[i];
+        if (sum != p->blk[b])
+            return false;
+    }
+    for (uint32_t b = 0; b < nsup(p->cap); b++) {
+        uint64_t sum = 0;
+        for (uint32_t i = b << WPOOL_SUP_SHIFT;
+             i < p->cap && i < (b + 1) << WPOOL_SUP_SHIFT; i++)
+            sum += p->w[i];
+        if (sum != p->sup[b])
             return false;
     }
     return true;

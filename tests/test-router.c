@@ -1550,6 +1550,84 @@ static void test_refused_contact_frees_queue(void **state)
 
 /* ---- maximum contact age ---- */
 
+/* Sleeping pools (router.c): a pool above a queue's first level that
+ * fills up while no contact waits at its levels goes to sleep instead of
+ * compacting; a contact that reaches those levels wakes it, and gets the
+ * agent that the strategy would have picked had the pool been kept up to
+ * date. For the three strategies whose pools may sleep. */
+static void sleeping_pools_case(enum router_strategy strat,
+                                const char *expect)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:8")};
+    q[0].strategy = strat;
+    q[0].nsteps = 1;
+    q[0].steps[0] = (struct router_step){.after_ms = 10000,
+                                         .kind = ROUTER_STEP_LOWER_LEVEL,
+                                         .skill = "x", .level = 1};
+    struct router *r = mk(q, 1, NULL);
+    static const char *const tier1[3] = {"t1", "t2", "t3"};
+    login(r, S(0), "top", "x:9");          /* tier 0, kept away */
+    login(r, S(0), "t1", "x:2");
+    login(r, S(0), "t2", "x:5");
+    login(r, S(0), "t3", "x:3");
+    CALL(r, router_agent_set_state(r, S(0), "top", ROUTER_AGENT_AWAY, "x"));
+    /* many availability cycles, no contact: the tier 1 ring or heap
+     * fills with stale records and sleeps */
+    uint64_t now = S(1);
+    for (unsigned i = 0; i < 60; i++)
+        for (unsigned k = 0; k < 3; k++) {
+            now += MS(10);
+            assert_int_equal(CALL(r, router_agent_set_state(
+                                         r, now, tier1[k], ROUTER_AGENT_AWAY,
+                                         "x")), 0);
+            assert_int_equal(CALL(r, router_agent_set_state(
+                                         r, now, tier1[k],
+                                         ROUTER_AGENT_AVAILABLE, NULL)), 0);
+        }
+    uint64_t sleeps, wakes;
+    router_pool_sleeps(r, &sleeps, &wakes);
+    assert_true(sleeps >= 1);
+    assert_int_equal(wakes, 0);
+    /* the order the pick must follow: t3 idle longest, then t1, then t2 */
+    static const char *const order[3] = {"t3", "t1", "t2"};
+    for (unsigned k = 0; k < 3; k++) {
+        now += S(1);
+        CALL(r, router_agent_set_state(r, now, order[k], ROUTER_AGENT_AWAY,
+                                       "x"));
+        CALL(r, router_agent_set_state(r, now, order[k],
+                                       ROUTER_AGENT_AVAILABLE, NULL));
+    }
+    router_out_clear(r);
+    arrive(r, now + S(1), "c1", "q");      /* nobody at tier 0: waits */
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "c1", 0));
+    router_pool_sleeps(r, NULL, &wakes);
+    assert_int_equal(wakes, 0);
+    tick(r, now + S(11));                  /* level 1: the pool wakes */
+    router_pool_sleeps(r, NULL, &wakes);
+    assert_int_equal(wakes, 1);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), expect);
+    /* awake, it is kept up to date again: the next contact that reaches
+     * level 1 gets the next agent, without another wake */
+    assert_int_equal(CALL(r, router_offer_accept(r, now + S(11), "c1",
+                                                 expect)), 0);
+    router_out_clear(r);
+    arrive(r, now + S(12), "c2", "q");
+    tick(r, now + S(22));
+    router_pool_sleeps(r, NULL, &wakes);
+    assert_int_equal(wakes, 1);
+    const char *second = ev_agent(r, ROUTER_EV_OFFER, "c2", 0);
+    assert_non_null(second);
+    assert_string_not_equal(second, expect);
+    router_free(r);
+}
+
+static void test_sleeping_pools(void **state)
+{
+    sleeping_pools_case(ROUTER_STRATEGY_LONGEST_IDLE, "t3");
+    sleeping_pools_case(ROUTER_STRATEGY_MOST_SKILLED, "t2");    /* x:5 */
+    sleeping_pools_case(ROUTER_STRATEGY_LEAST_OCCUPIED, "t3");
+}
+
 /* A contact still waiting at max_contact_age after its arrival ends as
  * abandoned even in a queue without max_wait; an offered one has its
  * offer revoked (reason ABANDONED) and the agent gets the next contact;
@@ -1698,6 +1776,7 @@ int main(void)
         cmocka_unit_test(test_virtual_queues_freed),
         cmocka_unit_test(test_refused_contact_frees_queue),
         cmocka_unit_test(test_max_contact_age),
+        cmocka_unit_test(test_sleeping_pools),
         cmocka_unit_test(test_agent_info_offers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,53 @@ static void test_wpool_random(void **state)
     wpool_free(&p);
 }
 
+static void never_moved(void *ctx, uint32_t agent, uint32_t slot)
+{
+    (void)ctx;
+    fail_msg("agent %u moved to slot %u without a hole", agent, slot);
+}
+
+/* A pool past one superblock of sums (4096 slots), weights changed at
+ * random: the draw still finds, for the first and last x of every
+ * member's range, that member. */
+static void test_wpool_large(void **state)
+{
+    (void)state;
+    enum { N = 9000 };
+    struct rng g;
+    rng_seed(&g, 13);
+    struct wpool p;
+    memset(&p, 0, sizeof(p));
+    static uint32_t slot[N], weight[N];
+    for (uint32_t a = 0; a < N; a++) {
+        int s = wpool_add(&p, a, never_moved, NULL);
+        assert_true(s >= 0);
+        slot[a] = (uint32_t)s;
+        weight[a] = 0;
+    }
+    assert_true(p.cap > 2 * 4096);
+    for (unsigned round = 0; round < 3; round++) {
+        for (unsigned k = 0; k < 20000; k++) {
+            uint32_t a = (uint32_t)(rng_next(&g) % N);
+            uint32_t w = (uint32_t)(rng_next(&g) % 3 == 0
+                                        ? 0 : 1 + rng_next(&g) % 4095);
+            wpool_set(&p, slot[a], w);
+            weight[a] = w;
+        }
+        assert_true(wpool_check(&p));
+        uint64_t lo = 0;
+        for (uint32_t a = 0; a < N; a++) {
+            if (!weight[a])
+                continue;
+            assert_int_equal(p.agent[wpool_pick(&p, lo)], a);
+            assert_int_equal(p.agent[wpool_pick(&p, lo + weight[a] - 1)], a);
+            lo += weight[a];
+        }
+        assert_int_equal(p.total, lo);
+    }
+    wpool_free(&p);
+}
+
 /* ---- aheap ---- */
 
 static uint32_t cur_ep[NAG];
@@ -186,6 +233,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wpool_random),
+        cmocka_unit_test(test_wpool_large),
         cmocka_unit_test(test_aheap_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
