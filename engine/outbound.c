@@ -35,6 +35,7 @@
  *   n|<number>          score 1   "" (the do-not-call set)
  *   l|<campaign>|<id>   score 2   "state attempts next_at_us last\n" +
  *                                 packed Lead
+ *   c|<contact>         score 3   a callback (callback.c, "Store layout")
  * Campaign names may not hold '|'. Recovery (outbound_load) gets them in
  * that order, before any agent or contact.
  *
@@ -78,6 +79,7 @@ struct outbound {
     struct tenant *s;
     struct outbound_hooks h;
     struct campaign_core *cc;
+    struct callback_set *cb;      /* callbacks (callback.c) */
     uint32_t max_dials;
     struct live *live;            /* max_dials records */
     uint32_t nlive;               /* used records are [0, nlive) */
@@ -159,7 +161,7 @@ static void timer_cb(uv_timer_t *t);
 static void timer_update(struct outbound *ob)
 {
     bool want = ob->timer_open && ob->s->role == STORE_ROLE_OWNER &&
-                (ob->nlive > 0 || any_running(ob));
+                (ob->nlive > 0 || any_running(ob) || callback_busy(ob->cb));
     if (want && !ob->timer_on)
         uv_timer_start(&ob->timer, timer_cb, PACE_MS, PACE_MS);
     else if (!want && ob->timer_on)
@@ -517,6 +519,7 @@ static void pace(struct outbound *ob)
     uint64_t now = wall_us();
     unsigned lost;
     live_scan(ob, now);
+    callback_pace(ob->cb);
     campaign_pace(ob->cc, now, capacity_cb, ob);
     lost = out_drain(ob);
     if (lost)
@@ -750,6 +753,12 @@ static int r_result(struct outbound *ob, struct conn *c,
         return fail(code, msg, len, m->outcome ? EC(INVALID_FIELD)
                     : EC(MISSING_FIELD), "DialResult.outcome %d is not an "
                     "outcome", (int)m->outcome);
+    if (m->dial_id & CALLBACK_DIAL_BIT) {
+        if (callback_result(ob->cb, c, m, code, msg, len) < 0)
+            return -1;
+        timer_update(ob);
+        return OUTBOUND_DURABLE;
+    }
     l = live_find(ob, m->dial_id);
     if (!l || l->state != L_RINGING ||
         campaign_dial_get(ob->cc, m->dial_id, &tag, &ci, &lead) < 0)
@@ -814,6 +823,12 @@ int outbound_request(struct outbound *ob, struct conn *c,
                      false, code, msg, len);
     case BODY(DIAL_RESULT):
         return r_result(ob, c, env->dial_result, code, msg, len);
+    case BODY(CALLBACK_REQUEST):
+        if (callback_request(ob->cb, c, env->callback_request, code, msg,
+                             len) < 0)
+            return -1;
+        timer_update(ob);
+        return OUTBOUND_DURABLE;
     default:
         return fail(code, msg, len, EC(UNKNOWN_MESSAGE), "not a campaign "
                     "request");
@@ -827,6 +842,7 @@ int outbound_stats(struct outbound *ob, struct arena *a,
 {
     int n = campaign_count(ob->cc);
     uint64_t now = wall_us();
+    callback_stats(ob->cb, st);
     if (n == 0)
         return 0;
     if (!(st->campaigns = arena_alloc(a, (size_t)n * sizeof(*st->campaigns))))
@@ -968,6 +984,9 @@ void outbound_load(void *arg, const char *member, size_t mlen,
     case 'l':
         load_lead(ob, m + 2, data, len);
         break;
+    case 'c':
+        callback_load(ob->cb, m + 2, data, len);
+        break;
     default:
         log_warn("recovery: outbound record %s of an unknown kind; skipped",
                  m);
@@ -1021,6 +1040,7 @@ void outbound_snapshot(struct outbound *ob)
     for (uint32_t li = 0; li < campaign_lead_count(ob->cc); li++)
         if (lead_write(ob, li) < 0)
             missing++;
+    callback_snapshot(ob->cb);
     if (missing)
         log_error("store: %u campaigns and leads could not be written back "
                   "(out of memory)", missing);
@@ -1044,7 +1064,8 @@ struct outbound *outbound_new(struct tenant *s,
     ob->h = *hooks;
     ob->max_dials = 4096;
     ob->live = calloc(ob->max_dials, sizeof(*ob->live));
-    if (!ob->live || core_make(ob) < 0) {
+    ob->cb = callback_new(s, &hooks->cb);
+    if (!ob->live || !ob->cb || core_make(ob) < 0) {
         outbound_free(ob);
         return NULL;
     }
@@ -1079,6 +1100,7 @@ static void forget(struct outbound *ob)
 void outbound_reset(struct outbound *ob)
 {
     forget(ob);
+    callback_reset(ob->cb);
     campaign_core_free(ob->cc);
     if (core_make(ob) < 0)
         log_error("outbound: out of memory for a fresh campaign core: "
@@ -1096,6 +1118,7 @@ void outbound_free(struct outbound *ob)
     forget(ob);
     if (ob->cc)
         campaign_core_free(ob->cc);
+    callback_free(ob->cb);
     free(ob->live);
     free(ob);
 }

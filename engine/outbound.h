@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "callback.h"
 #include "ccroute.pb-c.h"
 
 struct tenant;
@@ -42,6 +43,8 @@ struct outbound_hooks {
                         int *code, char *msg, size_t msglen);
     /* Abandons the router contact `id` (an answered call dropped). */
     void (*contact_end)(void *arg, const char *id);
+    /* The callbacks' hooks (callback.h); their arg is `arg` too. */
+    struct callback_hooks cb;
 };
 
 /* NULL out of memory. The core is sized from the tenant's configuration
