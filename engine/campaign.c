@@ -17,10 +17,11 @@
  * simulation in tests/test-campaign.c; the daemon's side (engine/outbound.c
  * with the protocol messages) is not built yet -- docs/outbound.md has its
  * design, which is this:
- *  - Preview: PREVIEW becomes a contact (named by the dial id) whose Offer
- *    carries the lead's attributes; the agent who accepts it is assigned
- *    and so reserved; then campaign_preview_accept() and the DIAL follow.
- *    A rejected preview is offered to the next agent, as any offer is.
+ *  - Preview: PREVIEW becomes a contact whose Offer carries the lead and
+ *    its attributes; the agent who accepts it is assigned and so
+ *    reserved; then campaign_preview_accept() and the DIAL follow. A
+ *    rejected preview is a skip (campaign_preview_cancel), as
+ *    engine/outbound.c does it.
  *  - Progressive and predictive: DIAL only; an outcome "answered by a
  *    person" becomes a contact in the campaign's queue, routed at once to
  *    a free agent. An inbound contact that waited longer is served first

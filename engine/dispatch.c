@@ -747,9 +747,10 @@ static int h_contact_arrived(struct req *q)
     if (build_contact_spec(q, m, &sp) < 0)
         return -1;
     if ((m->campaign && *m->campaign) || (m->lead_id && *m->lead_id) ||
-        m->dial_id)
+        m->dial_id || m->preview)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.campaign, "
-                        "lead_id and dial_id are set by the engine only");
+                        "lead_id, dial_id and preview are set by the engine "
+                        "only");
     /* another principal's id: say it is taken, nothing more (no status,
      * no queue; docs/security.md) */
     if (owner_contact_check(&d->owners, s->router, q->c, sp.id) < 0)
@@ -1673,13 +1674,16 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                                     contact_state == ROUTER_CONTACT_OFFERED ?
                                     agent_id : NULL, tag, &h);
     if (rc == 0)
-        outbound_contact_loaded(s->outbound, m->campaign, m->lead_id);
+        outbound_contact_loaded(s->outbound, m->campaign, m->lead_id,
+                                m->preview, sp.id);
     if (rc == 0 && h < d->ncontacts) {
         uint8_t *buf = malloc(len ? len : 1);
         side_clear(d, h);
         if (buf) {
             memcpy(buf, arrived, len);
             side_set(d, h, buf, len, (int)m->channel);
+            if (m->campaign && *m->campaign)
+                d->contacts[h].attr_off = FANOUT_ATTR_DECODE;
         }
         owner_contact_link(&d->owners, h, tag);
     } else if (rc < 0) {
@@ -1866,6 +1870,8 @@ static int ob_contact_make(void *arg, uint32_t owner, uint8_t *buf,
         log_error("contact %s: admitted but not recorded", sp.id);
     if (h < d->ncontacts) {
         side_set(d, h, buf, len, (int)m->channel);
+        /* its Offer carries the campaign and lead: decoded (fanout.c) */
+        d->contacts[h].attr_off = FANOUT_ATTR_DECODE;
         buf = NULL;
     }
     if (drain(s, q.now, owner, NULL) < 0)

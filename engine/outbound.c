@@ -21,6 +21,17 @@
  * DROP abandons the answered call's contact and tells the dialer
  * (CallDropped), LEAD writes the lead to the store.
  *
+ * Preview. PREVIEW becomes a router contact of the campaign's queue
+ * (ContactArrived.preview) under the dialer's owner record, offered like
+ * any contact (its Offer carries campaign, lead and number); each turn
+ * follows it (live_scan): accepted -> campaign_preview_accept and the
+ * DIAL reuses its record and contact; rejected or timed out -> skipped.
+ * A preview contact that is over leaves the router without statistics
+ * (router_contact_withdraw, through the callback hooks' contact_hold).
+ *
+ * Callbacks (callback.c) share the pacing timer, DialResult (their dial
+ * ids have CALLBACK_DIAL_BIT) and the store set.
+ *
  * An answered call (DialResult HUMAN) becomes a router contact of the
  * campaign's queue under the dialer's owner record, through the
  * contact_make hook: it is stored as a ContactArrived of the dialer (with
@@ -66,12 +77,19 @@
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
 #define PACE_MS 100
 
-enum live_state { L_FREE = 0, L_RINGING, L_ANSWERED, L_TALKING };
+/* L_PREVIEW: a preview contact waits for an agent or is offered;
+ * L_STALE: a preview contact that is over (skipped, its dial ended
+ * without a person, or recovered without its dial) and must leave the
+ * router -- its record goes when it has. */
+enum live_state { L_FREE = 0, L_RINGING, L_ANSWERED, L_TALKING, L_PREVIEW,
+                  L_STALE };
 
-/* One dial the engine requested and has not seen end. */
+/* One dial the engine requested and has not seen end, or a preview. */
 struct live {
     uint64_t dial;
     uint8_t state;
+    bool preview;                 /* its contact is the preview's */
+    bool offered;                 /* L_PREVIEW: offered to an agent */
     char contact[ROUTER_ID_MAX];
 };
 
@@ -281,8 +299,8 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
         cfg->mode = CAMPAIGN_MODE_PREDICTIVE;
         break;
     case CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW:
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode: "
-                    "preview is not on the wire yet (docs/outbound.md)");
+        cfg->mode = CAMPAIGN_MODE_PREVIEW;
+        break;
     default:
         return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode "
                     "%d is not a mode", (int)m->mode);
@@ -350,8 +368,22 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
     uint32_t owner = 0, alen;
     const void *ab;
     struct conn *c = ob->h.conn_of(ob->h.arg, cfg->dialer, &owner);
-    struct live *l;
+    struct live *l = live_find(ob, e->dial);
 
+    if (l && l->preview) {
+        /* an accepted preview: its contact is the agent's already */
+        l->state = L_RINGING;
+        if (lead_write(ob, e->lead) < 0)
+            log_error("outbound: lead %s: its attempt could not be "
+                      "recorded (out of memory)",
+                      campaign_lead_id(ob->cc, e->lead));
+        if (!c) {
+            campaign_dial_result(ob->cc, wall_us(), e->dial,
+                                 CAMPAIGN_OUT_FAILED);
+            return;
+        }
+        goto send;
+    }
     if (ob->nlive == ob->max_dials) {
         /* cannot happen: the core holds at most max_dials dials */
         log_error("outbound: dial table full; dial %" PRIu64 " fails",
@@ -374,6 +406,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
         campaign_dial_result(ob->cc, wall_us(), e->dial, CAMPAIGN_OUT_FAILED);
         return;
     }
+send:
     dr.dial_id = e->dial;
     dr.campaign = (char *)cfg->name;
     dr.lead_id = (char *)campaign_lead_id(ob->cc, e->lead);
@@ -390,6 +423,54 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
     env.body_case = BODY(DIAL_REQUEST);
     env.dial_request = &dr;
     send_env(c, &env);
+}
+
+static int arrived_for(struct outbound *ob, const struct live *l, int ci,
+                       uint32_t li, uint8_t **buf, size_t *blen);
+
+/* PREVIEW: the lead becomes a router contact of the campaign's queue
+ * (ContactArrived.preview, under the dialer's owner record, stored like
+ * an answered call's) that the router offers to a free agent like any
+ * contact; its Offer carries the campaign, the lead and the number.
+ * live_scan() follows it: accepted -> the dial; rejected or timed out ->
+ * skipped. */
+static void do_preview(struct outbound *ob, const struct campaign_event *e)
+{
+    const struct campaign_config *cfg = campaign_config_get(ob->cc,
+                                                            e->campaign);
+    uint32_t owner = 0;
+    struct conn *c = ob->h.conn_of(ob->h.arg, cfg->dialer, &owner);
+    struct live *l;
+    uint8_t *buf;
+    size_t blen;
+    int code;
+    char msg[256];
+
+    if (!c || ob->nlive == ob->max_dials) {
+        campaign_preview_cancel(ob->cc, wall_us(), e->dial, false);
+        return;
+    }
+    l = &ob->live[ob->nlive++];
+    memset(l, 0, sizeof(*l));
+    l->dial = e->dial;
+    l->state = L_PREVIEW;
+    l->preview = true;
+    snprintf(l->contact, sizeof(l->contact), "ob-%" PRIx64 "-%" PRIu64,
+             ob->id_base, ++ob->id_seq);
+    campaign_dial_tag(ob->cc, e->dial, owner);
+    if (arrived_for(ob, l, e->campaign, e->lead, &buf, &blen) < 0) {
+        snprintf(msg, sizeof(msg), "out of memory");
+        goto cancel;
+    }
+    if (ob->h.contact_make(ob->h.arg, owner, buf, blen, &code, msg,
+                           sizeof(msg)) < 0)
+        goto cancel;
+    return;
+cancel:
+    log_warn("outbound: campaign %s: the preview of lead %s is not offered "
+             "now: %s", cfg->name, campaign_lead_id(ob->cc, e->lead), msg);
+    campaign_preview_cancel(ob->cc, wall_us(), e->dial, false);
+    live_drop(ob, l);
 }
 
 static void do_drop(struct outbound *ob, const struct campaign_event *e)
@@ -435,8 +516,7 @@ static unsigned out_drain(struct outbound *ob)
                 lost++;
             break;
         case CAMPAIGN_EV_PREVIEW:
-            /* preview campaigns are refused on the wire */
-            campaign_preview_cancel(ob->cc, wall_us(), e->dial, false);
+            do_preview(ob, e);
             break;
         }
     }
@@ -477,16 +557,79 @@ static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
     }
 }
 
-/* Reads back what became of the answered calls: reached an agent
- * (offered or assigned) or ended. O(live dials). */
+/* A preview's contact leaves the router (withdrawn: counted neither
+ * handled nor abandoned; its agent, if it had accepted, is freed and
+ * told). True when it is gone; false to try again at the next turn (it
+ * is being offered: the answer comes first). */
+static bool preview_gone(struct outbound *ob, struct live *l)
+{
+    uint32_t h;
+    int code;
+    char msg[256];
+    if (router_contact_find(ob->s->router, l->contact, &h) < 0)
+        return true;
+    return ob->h.cb.contact_hold(ob->h.cb.arg, l->contact, false, NULL,
+                                 &code, msg, sizeof(msg)) == 0;
+}
+
+/* Follows the previews (offered, accepted, skipped) and reads back what
+ * became of the answered calls: reached an agent (offered or assigned)
+ * or ended. O(live dials). */
 static void live_scan(struct outbound *ob, uint64_t now)
 {
     struct router *r = ob->s->router;
     for (uint32_t i = 0; i < ob->nlive;) {
         struct live *l = &ob->live[i];
         uint32_t h;
+        if (l->state == L_STALE) {
+            if (preview_gone(ob, l)) {
+                live_drop(ob, l);
+                continue;
+            }
+            i++;
+            continue;
+        }
         if (campaign_dial_get(ob->cc, l->dial, NULL, NULL, NULL) < 0) {
-            live_drop(ob, l);       /* over: timed out, failed, dropped */
+            /* over: timed out, failed, dropped; a preview's contact (its
+             * number found on the do-not-call set at the accept, its
+             * dial timed out) leaves too */
+            if (l->preview && l->state != L_TALKING) {
+                l->state = L_STALE;
+                continue;
+            }
+            live_drop(ob, l);
+            continue;
+        }
+        if (l->state == L_PREVIEW) {
+            struct router_contact_info ci;
+            bool there = router_contact_find(r, l->contact, &h) == 0;
+            if (there)
+                router_contact_info(r, h, &ci);
+            if (!there || ci.state == ROUTER_CONTACT_ABANDONED ||
+                ci.state == ROUTER_CONTACT_COMPLETED) {
+                /* ended by the dialer (or its grace ran out): not
+                 * skipped by an agent */
+                campaign_preview_cancel(ob->cc, wall_us(), l->dial, false);
+                live_drop(ob, l);
+                continue;
+            }
+            if (ci.state == ROUTER_CONTACT_OFFERED && !l->offered) {
+                campaign_preview_offered(ob->cc, l->dial);
+                l->offered = true;
+            } else if (ci.state == ROUTER_CONTACT_ASSIGNED) {
+                /* accepted: the agent is reserved; DIAL follows (or the
+                 * number is on the do-not-call set now: the dial ends,
+                 * and so does the contact at the next turn) */
+                campaign_preview_accept(ob->cc, wall_us(), l->dial);
+                l->state = L_RINGING;
+            } else if (ci.state == ROUTER_CONTACT_QUEUED && l->offered) {
+                /* rejected (or let time out): skipped, the lead is due
+                 * again without an attempt */
+                campaign_preview_cancel(ob->cc, wall_us(), l->dial, true);
+                l->state = L_STALE;
+                continue;
+            }
+            i++;
             continue;
         }
         if (l->state == L_ANSWERED || l->state == L_TALKING) {
@@ -729,6 +872,7 @@ static int arrived_for(struct outbound *ob, const struct live *l, int ci,
     m.campaign = (char *)cfg->name;
     m.lead_id = (char *)campaign_lead_id(ob->cc, li);
     m.dial_id = l->dial;
+    m.preview = l->preview;
     *blen = ccroute__v1__contact_arrived__get_packed_size(&m);
     if (!(*buf = malloc(*blen ? *blen : 1)))
         return -1;
@@ -772,6 +916,25 @@ static int r_result(struct outbound *ob, struct conn *c,
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
                     "cannot be recorded now (%s); nothing was changed, "
                     "retry", ccr_strerror(rc));
+    if (l->preview) {
+        /* the agent has the contact already: talking at once (HUMAN), or
+         * the contact leaves and the agent is free (any other) */
+        campaign_dial_result(ob->cc, now, m->dial_id,
+                             (enum campaign_outcome)m->outcome);
+        if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
+            l->state = L_TALKING;
+        } else {
+            l->state = L_STALE;
+            if (preview_gone(ob, l))
+                live_drop(ob, l);
+        }
+        if (out_drain(ob))
+            return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
+                        "was taken but could not be recorded (out of "
+                        "memory)");
+        timer_update(ob);
+        return OUTBOUND_DURABLE;
+    }
     if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
         uint8_t *buf;
         size_t blen;
@@ -997,12 +1160,28 @@ void outbound_load(void *arg, const char *member, size_t mlen,
 }
 
 void outbound_contact_loaded(struct outbound *ob, const char *campaign,
-                             const char *lead)
+                             const char *lead, bool preview,
+                             const char *contact)
 {
     int ci;
     uint32_t li;
     if (!campaign || !*campaign || !lead || !*lead)
         return;
+    if (preview) {
+        /* the preview's dial record is lost with the engine that made
+         * it: its contact leaves at the first turn (L_STALE), its lead
+         * came back waiting (campaign_leads_restore) */
+        struct live *l;
+        if (ob->nlive == ob->max_dials ||
+            strlen(contact) >= sizeof(l->contact))
+            return;
+        l = &ob->live[ob->nlive++];
+        memset(l, 0, sizeof(*l));
+        l->state = L_STALE;
+        l->preview = true;
+        snprintf(l->contact, sizeof(l->contact), "%s", contact);
+        return;
+    }
     if ((ci = campaign_find(ob->cc, campaign)) < 0 ||
         campaign_lead_find(ob->cc, ci, lead, &li) < 0)
         return;

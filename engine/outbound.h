@@ -16,6 +16,7 @@
 #ifndef CCROUTE_OUTBOUND_H
 #define CCROUTE_OUTBOUND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,9 +77,12 @@ int outbound_stats(struct outbound *ob, struct arena *a,
 void outbound_load(void *arg, const char *member, size_t mlen,
                    const uint8_t *data, size_t len);
 /* A recovered contact that an answered call of `campaign` to `lead`
- * became: the lead was reached, it is DONE. */
+ * became: the lead was reached, it is DONE. A recovered `preview`
+ * contact (borrowed id `contact`) was not dialed: it leaves the router
+ * at the first pacing turn, its lead waits again. */
 void outbound_contact_loaded(struct outbound *ob, const char *campaign,
-                             const char *lead);
+                             const char *lead, bool preview,
+                             const char *contact);
 /* The tenant is OWNER: pacing may run (arms the timer when a campaign
  * runs). */
 void outbound_on_owner(struct outbound *ob);

@@ -2314,8 +2314,11 @@ int router_contact_withdraw(struct router *r, uint64_t now, const char *id,
     if (c->state == ROUTER_CONTACT_OFFERED)
         return ROUTER_ESTATE;
     if (c->state == ROUTER_CONTACT_ASSIGNED) {
-        /* the agent did no work on it: no wrap-up */
+        /* the agent did no work on it: no wrap-up; its desk is told the
+         * contact went away (REVOKED, ABANDONED) */
         a = &r->agents[c->agent];
+        e = emit(r, ROUTER_EV_REVOKED, c, a);
+        e->u.revoke = ROUTER_REVOKE_ABANDONED;
         agent_after_work(r, a, c, now, 0);
     } else {
         cq_remove(r, c);
