@@ -1295,6 +1295,32 @@ void campaign_agents_over(struct campaign_core *cc, uint64_t now, uint32_t pct,
     }
 }
 
+struct capped {
+    bool (*is_free)(void *ctx, const char *agent);
+    void *ctx;
+    uint32_t over;
+};
+
+static void capped_one(void *ctx, const char *agent)
+{
+    struct capped *k = ctx;
+    if (k->is_free(k->ctx, agent))
+        k->over++;
+}
+
+uint32_t campaign_free_capped(struct campaign_core *cc, uint64_t now,
+                              int campaign, uint32_t free,
+                              bool (*is_free)(void *ctx, const char *agent),
+                              void *ctx)
+{
+    struct capped k = { is_free, ctx, 0 };
+    if (campaign < 0 || campaign >= cc->ncamp)
+        return free;
+    campaign_agents_over(cc, now, cc->camp[campaign].cfg.agent_share_pct,
+                         capped_one, &k);
+    return free > k.over ? free - k.over : 0;
+}
+
 /* ---- dial events in ---- */
 
 int campaign_dial_tag(struct campaign_core *cc, uint64_t id, uint32_t tag)

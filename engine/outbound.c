@@ -336,6 +336,7 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
     cfg->compliance_ms = m->compliance_ms;
     cfg->dial_timeout_ms = m->dial_timeout_ms;
     cfg->blend_margin_pct = m->blend_margin_pct;
+    cfg->agent_share_pct = m->agent_share_pct;
     campaign_config_defaults(cfg);
     /* both 0: the default window; else exactly as given (a window may
      * start at midnight) */
@@ -526,6 +527,20 @@ static unsigned out_drain(struct outbound *ob)
 
 /* ---- pacing ---- */
 
+struct free_ctx {
+    struct router *r;
+    int queue;
+};
+
+/* Whether agent `id` is one of its queue's free agents now. */
+static bool agent_is_free(void *ctx, const char *id)
+{
+    const struct free_ctx *f = ctx;
+    uint32_t h;
+    return router_agent_find(f->r, id, &h) == 0 &&
+           router_agent_free_for(f->r, h, f->queue, ROUTER_CH_VOICE);
+}
+
 static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
 {
     struct outbound *ob = ctx;
@@ -537,6 +552,13 @@ static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
 
     memset(out, 0, sizeof(*out));
     out->free = router_queue_free(s->router, qi, ROUTER_CH_VOICE);
+    /* the supervisor's cap: free agents whose outbound share is at or
+     * above it do not count (campaign_free_capped) */
+    if (out->free && cfg->agent_share_pct < 100) {
+        struct free_ctx fc = { s->router, qi };
+        out->free = campaign_free_capped(ob->cc, wall_us(), ci, out->free,
+                                         agent_is_free, &fc);
+    }
     /* a draining engine takes no new contacts: it starts no dial (the
      * core starts none without its dialer, in every mode) */
     out->dialer_ok = !s->set->draining &&

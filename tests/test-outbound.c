@@ -349,6 +349,21 @@ static void test_bad_input(void **state)
     e2e_expect_log(d, "campaign c2: no logged-in agent", 5000);
     assert_int_equal(upsert(&adm, "cx", "nowhere", 3, msg, sizeof(msg)),
                      EC(UNKNOWN_QUEUE));
+    /* the supervisor's agent share cap: 1..100 (percent) */
+    {
+        ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+        m.name = "c4";
+        m.queue = "sales";
+        m.dialer = "dlr";
+        m.agent_share_pct = 101;
+        env.body_case = BODY(CAMPAIGN_UPSERT);
+        env.campaign_upsert = &m;
+        assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), EC(INVALID_FIELD));
+        m.agent_share_pct = 40;
+        assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
+        assert_int_equal(run(&adm, BODY(CAMPAIGN_STOP), "c4"), 0);
+    }
     /* only the admin manages campaigns */
     assert_int_equal(upsert(&dl, "c3", "sales", 3, msg, sizeof(msg)),
                      EC(FORBIDDEN));
@@ -363,8 +378,8 @@ static void test_bad_input(void **state)
     assert_int_equal(leads(&adm, "c2", badzone, 1, msg, sizeof(msg)),
                      EC(INVALID_LEAD));
     assert_non_null(strstr(msg, "time zone"));
-    /* nothing of the refused batches: the campaign only */
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 1);
+    /* nothing of the refused batches: the campaigns c2 and c4 only */
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
     st = e2e_stats(&adm);
     assert_non_null(cs = camp_stats(st, "c2"));
     assert_int_equal(cs->leads, 0);
