@@ -1022,44 +1022,87 @@ int outbound_request(struct outbound *ob, struct conn *c,
 
 /* ---- statistics ---- */
 
+int outbound_campaign_count(const struct outbound *ob)
+{
+    return campaign_count(ob->cc);
+}
+
+void outbound_campaign_fig(const struct outbound *ob, int i,
+                           struct outbound_fig *o)
+{
+    struct campaign_stats cs;
+    uint64_t now = wall_us();
+    campaign_stats(ob->cc, i, now, &cs);
+    memset(o, 0, sizeof(*o));
+    o->campaign = campaign_config_get(ob->cc, i)->name;
+    o->run = (int)campaign_run_get(ob->cc, i);
+    o->leads = cs.leads;
+    o->waiting = cs.in_state[CAMPAIGN_LEAD_WAITING];
+    o->active = cs.in_state[CAMPAIGN_LEAD_ACTIVE];
+    o->done = cs.in_state[CAMPAIGN_LEAD_DONE];
+    o->exhausted = cs.in_state[CAMPAIGN_LEAD_EXHAUSTED];
+    o->dnc = cs.in_state[CAMPAIGN_LEAD_DNC];
+    o->dials = cs.dials;
+    o->human = cs.outcomes[CAMPAIGN_OUT_HUMAN];
+    o->machine = cs.outcomes[CAMPAIGN_OUT_MACHINE];
+    o->busy = cs.outcomes[CAMPAIGN_OUT_BUSY];
+    o->no_answer = cs.outcomes[CAMPAIGN_OUT_NO_ANSWER];
+    o->failed = cs.outcomes[CAMPAIGN_OUT_FAILED];
+    o->dropped = cs.outcomes[CAMPAIGN_OUT_DROPPED];
+    o->connected = cs.connected;
+    o->drop_rate = cs.abandon_life;
+    o->drop_rate_window = cs.abandon_window;
+    if (ob->first_start[i] && now > ob->first_start[i])
+        o->contacts_per_hour = (double)cs.connected * 3600e6 /
+                               (double)(now - ob->first_start[i]);
+}
+
+void outbound_callback_fig(const struct outbound *ob,
+                           struct outbound_cb_fig *out)
+{
+    Ccroute__V1__Stats st = CCROUTE__V1__STATS__INIT;
+    callback_stats(ob->cb, &st);
+    out->waiting = st.callbacks_waiting;
+    out->held = st.callbacks_held;
+    out->dials = st.callback_dials;
+    out->connected = st.callbacks_connected;
+}
+
 int outbound_stats(struct outbound *ob, struct arena *a,
                    Ccroute__V1__Stats *st)
 {
     int n = campaign_count(ob->cc);
-    uint64_t now = wall_us();
     callback_stats(ob->cb, st);
     if (n == 0)
         return 0;
     if (!(st->campaigns = arena_alloc(a, (size_t)n * sizeof(*st->campaigns))))
         return -1;
     for (int i = 0; i < n; i++) {
-        struct campaign_stats cs;
+        struct outbound_fig fg;
         Ccroute__V1__CampaignStats *o = arena_alloc(a, sizeof(*o));
         if (!o)
             return -1;
-        campaign_stats(ob->cc, i, now, &cs);
+        outbound_campaign_fig(ob, i, &fg);
         ccroute__v1__campaign_stats__init(o);
-        o->campaign = (char *)campaign_config_get(ob->cc, i)->name;
-        o->run = (Ccroute__V1__CampaignRun)campaign_run_get(ob->cc, i);
-        o->leads = cs.leads;
-        o->leads_waiting = cs.in_state[CAMPAIGN_LEAD_WAITING];
-        o->leads_active = cs.in_state[CAMPAIGN_LEAD_ACTIVE];
-        o->leads_done = cs.in_state[CAMPAIGN_LEAD_DONE];
-        o->leads_exhausted = cs.in_state[CAMPAIGN_LEAD_EXHAUSTED];
-        o->leads_dnc = cs.in_state[CAMPAIGN_LEAD_DNC];
-        o->dials = cs.dials;
-        o->human = cs.outcomes[CAMPAIGN_OUT_HUMAN];
-        o->machine = cs.outcomes[CAMPAIGN_OUT_MACHINE];
-        o->busy = cs.outcomes[CAMPAIGN_OUT_BUSY];
-        o->no_answer = cs.outcomes[CAMPAIGN_OUT_NO_ANSWER];
-        o->failed = cs.outcomes[CAMPAIGN_OUT_FAILED];
-        o->dropped = cs.outcomes[CAMPAIGN_OUT_DROPPED];
-        o->connected = cs.connected;
-        o->drop_rate = cs.abandon_life;
-        o->drop_rate_window = cs.abandon_window;
-        if (ob->first_start[i] && now > ob->first_start[i])
-            o->contacts_per_hour = (double)cs.connected * 3600e6 /
-                                   (double)(now - ob->first_start[i]);
+        o->campaign = (char *)fg.campaign;
+        o->run = (Ccroute__V1__CampaignRun)fg.run;
+        o->leads = fg.leads;
+        o->leads_waiting = fg.waiting;
+        o->leads_active = fg.active;
+        o->leads_done = fg.done;
+        o->leads_exhausted = fg.exhausted;
+        o->leads_dnc = fg.dnc;
+        o->dials = fg.dials;
+        o->human = fg.human;
+        o->machine = fg.machine;
+        o->busy = fg.busy;
+        o->no_answer = fg.no_answer;
+        o->failed = fg.failed;
+        o->dropped = fg.dropped;
+        o->connected = fg.connected;
+        o->drop_rate = fg.drop_rate;
+        o->drop_rate_window = fg.drop_rate_window;
+        o->contacts_per_hour = fg.contacts_per_hour;
         st->campaigns[st->n_campaigns++] = o;
     }
     return 0;

@@ -68,6 +68,28 @@ int outbound_request(struct outbound *ob, struct conn *c,
                      const Ccroute__V1__Envelope *env, int *code, char *msg,
                      size_t msglen);
 
+/* One campaign's figures, as Stats.campaigns reports them (the HTTP
+ * surface reads them: metrics.c, api.c). `campaign` is borrowed until the
+ * campaign changes. */
+struct outbound_fig {
+    const char *campaign;
+    int run;                      /* Ccroute__V1__CampaignRun */
+    uint64_t leads, waiting, active, done, exhausted, dnc;
+    uint64_t dials, human, machine, busy, no_answer, failed, dropped;
+    uint64_t connected;
+    double drop_rate, drop_rate_window, contacts_per_hour;
+};
+/* The callbacks' figures (Stats 33-36). */
+struct outbound_cb_fig {
+    uint32_t waiting, held;
+    uint64_t dials, connected;
+};
+int outbound_campaign_count(const struct outbound *ob);
+void outbound_campaign_fig(const struct outbound *ob, int campaign,
+                           struct outbound_fig *out);
+void outbound_callback_fig(const struct outbound *ob,
+                           struct outbound_cb_fig *out);
+
 /* Every campaign's statistics into st->campaigns (in arena a, until the
  * reply is sent). -1 out of memory. */
 int outbound_stats(struct outbound *ob, struct arena *a,
