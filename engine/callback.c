@@ -422,9 +422,17 @@ void callback_pace(struct callback_set *cb)
                 break;
             if (cb->h.contact_back(cb->h.arg, &x->sv, &code, msg,
                                    sizeof(msg)) < 0) {
-                log_warn("callback %s: cannot go back to its queue now: %s",
-                         x->contact, msg);
-                break;
+                if (code == EC(STATE_UNAVAILABLE)) {
+                    log_warn("callback %s: cannot go back to its queue "
+                             "now: %s; tried again", x->contact, msg);
+                    break;
+                }
+                /* for good (its id taken by a new contact meanwhile, its
+                 * queue gone from the configuration...): given up */
+                log_error("callback %s: cannot go back to its queue: %s; "
+                          "the callback is given up", x->contact, msg);
+                rec_drop(cb, x, true);
+                continue;
             }
             free(x->sv.packed);
             x->sv.packed = NULL;

@@ -20,8 +20,9 @@
  *  - Preview: PREVIEW becomes a contact whose Offer carries the lead and
  *    its attributes; the agent who accepts it is assigned and so
  *    reserved; then campaign_preview_accept() and the DIAL follow. A
- *    rejected preview is a skip (campaign_preview_cancel), as
- *    engine/outbound.c does it.
+ *    rejected preview is offered to the next agent, as any offer is;
+ *    when none takes it, engine/outbound.c skips it
+ *    (campaign_preview_cancel).
  *  - Progressive and predictive: DIAL only; an outcome "answered by a
  *    person" becomes a contact in the campaign's queue, routed at once to
  *    a free agent. An inbound contact that waited longer is served first

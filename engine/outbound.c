@@ -25,7 +25,8 @@
  * (ContactArrived.preview) under the dialer's owner record, offered like
  * any contact (its Offer carries campaign, lead and number); each turn
  * follows it (live_scan): accepted -> campaign_preview_accept and the
- * DIAL reuses its record and contact; rejected or timed out -> skipped.
+ * DIAL reuses its record and contact; back waiting after an offer
+ * (rejected or timed out, and no other agent took it) -> skipped.
  * A preview contact that is over leaves the router without statistics
  * (router_contact_withdraw, through the callback hooks' contact_hold).
  *
