@@ -550,6 +550,60 @@ static void test_preview(void **state)
     e2e_close(&desk);
 }
 
+/* A preview out to an agent when the engine is killed is not dialed:
+ * its contact is removed after the restart and the lead is previewed
+ * again, as a new contact. */
+static void test_preview_survives_kill(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk;
+    char msg[384], cid[64], lead[64], cid2[64], lead2[64];
+    const struct lead_in in[1] = { { "K1", "+15550201", "Europe/Paris" } };
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert_mode(&adm, "pv", "sales", 3,
+                                 CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW,
+                                 msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "pv", in, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "pv"), 0);
+    next_preview(&desk, cid, sizeof(cid), lead, sizeof(lead));
+    assert_string_equal(lead, "K1");
+
+    harness_daemon_kill(d);
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello_retry(&dl, d->port, "dlr", E2E_ROLE(DIALER), true);
+    e2e_open_hello_retry(&desk, d->port, "desk1", E2E_ROLE(AGENT), true);
+
+    /* the lead again, as a new preview contact; the old one is gone */
+    next_preview(&desk, cid2, sizeof(cid2), lead2, sizeof(lead2));
+    assert_string_equal(lead2, "K1");
+    assert_string_not_equal(cid2, cid);
+    assert_int_equal(e2e_simple(&dl, BODY(CONTACT_ABANDONED), cid, NULL),
+                     EC(UNKNOWN_CONTACT));
+    /* and it is dialed when accepted */
+    assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), cid2, "a1"), 0);
+    {
+        char dlead[64], dcid[64];
+        uint64_t dial = next_dial(&dl, dlead, sizeof(dlead), dcid,
+                                  sizeof(dcid));
+        assert_string_equal(dcid, cid2);
+        assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    }
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +611,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preview, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preview_survives_kill, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
