@@ -350,15 +350,107 @@ static int arrivals_field(struct yamlwalk *w, void *ctx, int key,
                          m);
 }
 
+/* ---- outbound ---- */
+
+enum {
+    OK_CAMPAIGN, OK_QUEUE, OK_MODE, OK_LEADS, OK_ZONE, OK_BLEND, OK_CAP,
+    OK_ATTEMPTS, OK_RETRY, OK_OUTCOMES, OK_RING, OK_TALK,
+};
+static const char *const ob_keys[] = {
+    "campaign", "queue", "mode", "leads", "time_zone", "blend",
+    "abandon_cap", "max_attempts", "retry", "outcomes", "ring", "talk", NULL,
+};
+static const char *const outcome_keys[] = {
+    "human", "machine", "busy", "no_answer", "failed", NULL,
+};
+
+static int outcome_field(struct yamlwalk *w, void *ctx, int key,
+                         yaml_node_t *v, const char *path)
+{
+    struct model_outbound *o = ctx;
+    return yamlwalk_double(w, v, path, 0, 1e6, &o->outcome[key]);
+}
+
+static int blend_item(struct yamlwalk *w, void *ctx, size_t i,
+                      yaml_node_t *item, const char *path)
+{
+    struct model_outbound *o = ctx;
+    o->nblend = (unsigned)i + 1;
+    return yamlwalk_str(w, item, path, o->blend[i], sizeof(o->blend[i]),
+                        false);
+}
+
+static int ob_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
+                    const char *path)
+{
+    /* by Ccroute__V1__DialMode; preview needs a person at the desk */
+    static const char *const modes[] = {
+        NULL, NULL, "progressive", "predictive",
+    };
+    struct model_outbound *o = ctx;
+    double pct;
+    int e;
+    switch (key) {
+    case OK_CAMPAIGN:
+        return yamlwalk_str(w, v, path, o->campaign, 40, false);
+    case OK_QUEUE:
+        return yamlwalk_str(w, v, path, o->queue, sizeof(o->queue), false);
+    case OK_MODE:
+        if (yamlwalk_enum(w, v, path, "dialing mode", modes, 4, &e) < 0)
+            return -1;
+        o->mode = e;
+        return 0;
+    case OK_LEADS: return get_uint(w, v, path, 1, 1000000, &o->leads);
+    case OK_ZONE:
+        return yamlwalk_str(w, v, path, o->zone, sizeof(o->zone), false);
+    case OK_BLEND:
+        o->nblend = 0;
+        return yamlwalk_list(w, v, path, 8, "blend queues", blend_item, o);
+    case OK_CAP:
+        if (yamlwalk_double(w, v, path, 0.01, 100, &pct) < 0)
+            return -1;
+        o->abandon_cap_bp = (unsigned)(pct * 100 + 0.5);
+        return 0;
+    case OK_ATTEMPTS: return get_uint(w, v, path, 1, 100, &o->max_attempts);
+    case OK_RETRY: return get_ms(w, v, path, &o->retry_ms);
+    case OK_OUTCOMES:
+        memset(o->outcome, 0, sizeof(o->outcome));
+        return yamlwalk_map(w, v, path, outcome_keys, outcome_field, o);
+    case OK_RING: return get_dist(w, v, path, &o->ring);
+    case OK_TALK: return get_dist(w, v, path, &o->talk);
+    }
+    return -1;
+}
+
+static int get_outbound(struct yamlwalk *w, yaml_node_t *v, const char *path,
+                        struct model_outbound *o)
+{
+    double sum = 0;
+    o->on = true;
+    o->line = yamlwalk_line(v);
+    if (yamlwalk_map(w, v, path, ob_keys, ob_field, o) < 0)
+        return -1;
+    if (!o->campaign[0] || !o->queue[0])
+        return yamlwalk_fail(w, o->line, path, "campaign and queue are "
+                             "required");
+    for (int i = 0; i < OB_NOUT; i++)
+        sum += o->outcome[i];
+    if (sum <= 0)
+        return yamlwalk_fail(w, o->line, path, "outcomes add up to zero");
+    return 0;
+}
+
 /* ---- top level ---- */
 
 enum {
     TK_NAME, TK_SEED, TK_DURATION, TK_CONTACTS, TK_CONNECTIONS, TK_WINDOW,
     TK_DRAIN, TK_SERVICE_LEVEL, TK_ARRIVALS, TK_PATIENCE, TK_MIX, TK_AGENTS,
+    TK_OUTBOUND,
 };
 static const char *const top_keys[] = {
     "name", "seed", "duration", "contacts", "connections", "window", "drain",
-    "service_level", "arrivals", "patience", "mix", "agents", NULL,
+    "service_level", "arrivals", "patience", "mix", "agents", "outbound",
+    NULL,
 };
 
 struct top_ctx {
@@ -402,6 +494,7 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     case TK_AGENTS:
         return yamlwalk_list(w, v, path, MODEL_MAX_GROUPS, "agent groups",
                              group_item, m);
+    case TK_OUTBOUND: return get_outbound(w, v, path, &m->ob);
     }
     return -1;
 }
@@ -416,6 +509,20 @@ static void model_defaults(struct model *m)
     m->window = 64;
     m->drain_s = 5;
     m->sl_threshold_ms = 20000;
+    /* outbound, when a model has the section */
+    m->ob.mode = CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREDICTIVE;
+    m->ob.leads = 1000;
+    snprintf(m->ob.zone, sizeof(m->ob.zone), "UTC");
+    m->ob.abandon_cap_bp = 300;
+    m->ob.max_attempts = 3;
+    m->ob.retry_ms = 30000;
+    m->ob.outcome[OB_HUMAN] = 0.35;
+    m->ob.outcome[OB_MACHINE] = 0.1;
+    m->ob.outcome[OB_BUSY] = 0.1;
+    m->ob.outcome[OB_NO_ANSWER] = 0.4;
+    m->ob.outcome[OB_FAILED] = 0.05;
+    m->ob.ring = (struct dist){ DIST_UNIFORM, 0, 0, 2000, 10000 };
+    m->ob.talk = (struct dist){ DIST_LOGNORMAL, 15000, 0.5, 0, 0 };
 }
 
 static int model_walk(struct yamlwalk *w, struct model *m)

@@ -80,6 +80,28 @@ struct model_group {
     unsigned long line;                  /* of the group in the file */
 };
 
+/* Outbound (optional `outbound:` section): ccload creates a campaign of
+ * `leads` leads in the engine (as an admin), plays its dialer (answers
+ * each DialRequest after a ring time with an outcome drawn from the
+ * weights) and lets its agents talk with the customers who answer. */
+enum { OB_HUMAN, OB_MACHINE, OB_BUSY, OB_NO_ANSWER, OB_FAILED, OB_NOUT };
+
+struct model_outbound {
+    bool on;
+    char campaign[MODEL_NAME_MAX];       /* + "-<run id>" in the engine */
+    char queue[MODEL_NAME_MAX];
+    int mode;                            /* Ccroute__V1__DialMode */
+    unsigned leads;
+    char zone[MODEL_NAME_MAX];           /* every lead's time zone */
+    char blend[MODEL_MAX_QUEUES][MODEL_NAME_MAX];
+    unsigned nblend;
+    unsigned abandon_cap_bp, max_attempts;
+    double retry_ms;                     /* every outcome's retry delay */
+    double outcome[OB_NOUT];             /* weights */
+    struct dist ring, talk;
+    unsigned long line;
+};
+
 struct model_point {
     double at_s, rate;
 };
@@ -101,6 +123,7 @@ struct model {
     double share_total;
     struct model_group groups[MODEL_MAX_GROUPS];
     unsigned ngroups;
+    struct model_outbound ob;
 };
 
 /* Loads the model at `path` (defaults first). Returns 0, or -1 with a

@@ -15,6 +15,13 @@
  *     sampled time, send ContactCompleted, and optionally end wrap-up.
  *   - simulated customers abandon (ContactAbandoned) when their sampled
  *     patience runs out before an agent accepted.
+ *   - outbound (a model's `outbound:` section): on two more connections
+ *     ccload creates a campaign with its leads (role ADMIN) and plays its
+ *     dialer (role DIALER): each DialRequest is answered after a sampled
+ *     ring time with an outcome drawn from the model's weights; a call a
+ *     person answers becomes the engine's contact, offered to ccload's
+ *     agents like any other, and the customer talks for a sampled time
+ *     before the dialer ends it (ContactCompleted).
  *
  * One libuv loop. Frames are cut and written by bconn (once per loop turn).
  * Every timed action (arrivals, think, handle, patience, wrap-up) goes into
@@ -192,16 +199,38 @@ struct agent {
 
 enum req_kind {
     R_HELLO = 1, R_LOGIN, R_STATE, R_ARRIVE, R_ACCEPT, R_REJECT,
-    R_COMPLETE, R_ABANDON, R_LOGOUT, R_WRAPUP,
+    R_COMPLETE, R_ABANDON, R_LOGOUT, R_WRAPUP, R_CAMPAIGN, R_DIAL,
+    R_OB_ACCEPT, R_OB_COMPLETE, R_CAMPAIGN_STOP,
 };
 
 static const char *const req_names[] = {
     "", "Hello", "AgentLogin", "AgentState", "ContactArrived",
     "OfferAccepted", "OfferRejected", "ContactCompleted", "ContactAbandoned",
-    "AgentLogout", "AgentState(wrapup)",
+    "AgentLogout", "AgentState(wrapup)", "campaign set-up", "DialResult",
+    "OfferAccepted(outbound)", "ContactCompleted(outbound)", "CampaignStop",
 };
 
-enum tev_kind { T_PATIENCE = 1, T_THINK, T_HANDLE, T_WRAPUP };
+enum tev_kind { T_PATIENCE = 1, T_THINK, T_HANDLE, T_WRAPUP, T_DIAL,
+                T_OB_THINK, T_OB_TALK };
+
+/* An answered outbound call: the engine's contact (its id), offered to
+ * one of ccload's agents. */
+enum obstate { OB_FREE = 0, OB_OFFERED, OB_ACCEPTING, OB_TALKING,
+               OB_COMPLETING };
+
+struct obcall {
+    char id[64];
+    int32_t agent;
+    uint32_t epoch;
+    uint8_t state;
+};
+
+/* A DialRequest ringing at the simulated switch. */
+struct pdial {
+    uint64_t dial;
+    uint32_t gen;
+    bool used;
+};
 
 struct tev {
     uint64_t at;
@@ -255,8 +284,20 @@ static struct {
     struct rng rng;
     uv_loop_t *loop;
     struct bconn_loop bl;
-    struct lconn conns[MAX_CONNS];
+    struct lconn conns[MAX_CONNS + 2];
     unsigned nconns, rr;
+    unsigned nall;                /* nconns, + dialer and admin (outbound) */
+    unsigned dialer, admin;       /* their indexes in conns[] */
+    char campaign[MODEL_NAME_MAX], dialer_name[64];
+
+    /* outbound: answered calls (by id hash) and ringing dials */
+    struct obcall *obc;
+    uint32_t nobc, capobc;
+    struct u64map ob_by_id;       /* hash of the contact id -> index + 1 */
+    struct pdial *pd;
+    uint32_t npd, cappd;
+    uint64_t ob_dials, ob_out[OB_NOUT], ob_offers, ob_connected;
+    uint64_t ob_completed, ob_dropped;
     char run_id[16];
 
     struct contact *contacts;
@@ -659,10 +700,270 @@ static void send_agent_state(struct agent *a, unsigned idx,
     send_req(&L.conns[a->conn], &env, kind, idx);
 }
 
+/* ---- outbound: the simulated dialer and the answered calls ---- */
+
+static int parse_agent(const char *id);
+
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* The answered call `id`: its index, or -1. */
+static int ob_find(const char *id)
+{
+    uint64_t v;
+    if (map_get(&L.ob_by_id, id_hash(id), &v) < 0 ||
+        strcmp(L.obc[v - 1].id, id))
+        return -1;
+    return (int)(v - 1);
+}
+
+static int ob_new(const char *id)
+{
+    uint32_t i;
+    for (i = 0; i < L.nobc && L.obc[i].state != OB_FREE; i++)
+        ;
+    if (i == L.nobc) {
+        if (L.nobc == L.capobc) {
+            uint32_t ncap = L.capobc ? L.capobc * 2 : 256;
+            struct obcall *n = realloc(L.obc, ncap * sizeof(*n));
+            if (!n) {
+                fprintf(stderr, "ccload: out of memory\n");
+                exit(1);
+            }
+            L.obc = n;
+            L.capobc = ncap;
+        }
+        memset(&L.obc[L.nobc], 0, sizeof(L.obc[0]));
+        L.nobc++;
+    }
+    struct obcall *o = &L.obc[i];
+    snprintf(o->id, sizeof(o->id), "%s", id);
+    o->agent = -1;
+    o->epoch++;
+    map_put(&L.ob_by_id, id_hash(id), i + 1);
+    return (int)i;
+}
+
+static void ob_free(int i)
+{
+    struct obcall *o = &L.obc[i];
+    uint64_t v;
+    if (map_get(&L.ob_by_id, id_hash(o->id), &v) == 0 && v == (uint64_t)i + 1)
+        map_del(&L.ob_by_id, id_hash(o->id));
+    o->state = OB_FREE;
+    o->epoch++;
+}
+
+static void ob_send_simple(int i, enum req_kind kind, unsigned conn)
+{
+    struct obcall *o = &L.obc[i];
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__OfferAccepted acc = CCROUTE__V1__OFFER_ACCEPTED__INIT;
+    Ccroute__V1__ContactCompleted co = CCROUTE__V1__CONTACT_COMPLETED__INIT;
+    if (kind == R_OB_ACCEPT) {
+        acc.contact_id = o->id;
+        acc.agent_id = L.agents[o->agent].id;
+        env.body_case = CCROUTE__V1__ENVELOPE__BODY_OFFER_ACCEPTED;
+        env.offer_accepted = &acc;
+    } else {
+        co.contact_id = o->id;
+        env.body_case = CCROUTE__V1__ENVELOPE__BODY_CONTACT_COMPLETED;
+        env.contact_completed = &co;
+    }
+    send_req(&L.conns[conn], &env, kind, (uint32_t)i);
+}
+
+/* A DialRequest: the switch rings for a sampled time. */
+static void on_dial_request(const Ccroute__V1__DialRequest *dr)
+{
+    uint32_t i;
+    if (!dr || !L.m.ob.on)
+        return;
+    for (i = 0; i < L.npd && L.pd[i].used; i++)
+        ;
+    if (i == L.npd) {
+        if (L.npd == L.cappd) {
+            uint32_t ncap = L.cappd ? L.cappd * 2 : 256;
+            struct pdial *n = realloc(L.pd, ncap * sizeof(*n));
+            if (!n) {
+                fprintf(stderr, "ccload: out of memory\n");
+                exit(1);
+            }
+            L.pd = n;
+            L.cappd = ncap;
+        }
+        memset(&L.pd[L.npd], 0, sizeof(L.pd[0]));
+        L.npd++;
+    }
+    L.pd[i].used = true;
+    L.pd[i].dial = dr->dial_id;
+    L.pd[i].gen++;
+    L.ob_dials++;
+    double ring = dist_sample(&L.m.ob.ring, &L.rng);
+    heap_push(now_ns() + (uint64_t)((ring > 0 ? ring : 0) * 1e6), T_DIAL, i,
+              L.pd[i].gen);
+}
+
+/* The ring time is over: the outcome, drawn from the model's weights. */
+static void dial_outcome(uint32_t i)
+{
+    static const Ccroute__V1__DialOutcome wire[OB_NOUT] = {
+        CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN,
+        CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_MACHINE,
+        CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_BUSY,
+        CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_NO_ANSWER,
+        CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_FAILED,
+    };
+    double sum = 0, x;
+    int k;
+    L.pd[i].used = false;
+    if (L.finishing)
+        return;                 /* the end: the engine times it out */
+    for (k = 0; k < OB_NOUT; k++)
+        sum += L.m.ob.outcome[k];
+    x = rng_unit(&L.rng) * sum;
+    for (k = 0; k < OB_NOUT - 1 && x >= L.m.ob.outcome[k]; k++)
+        x -= L.m.ob.outcome[k];
+    L.ob_out[k]++;
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__DialResult r = CCROUTE__V1__DIAL_RESULT__INIT;
+    r.dial_id = L.pd[i].dial;
+    r.outcome = wire[k];
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_DIAL_RESULT;
+    env.dial_result = &r;
+    send_req(&L.conns[L.dialer], &env, R_DIAL, i);
+}
+
+/* An Offer of an answered outbound call to one of the agents. */
+static void on_ob_offer(const Ccroute__V1__Offer *o)
+{
+    int a = parse_agent(o->agent_id), i = ob_find(o->contact_id);
+    L.ob_offers++;
+    if (a < 0 || L.finishing) {
+        L.foreign_offers += a < 0;
+        return;
+    }
+    if (i < 0)
+        i = ob_new(o->contact_id);
+    struct obcall *c = &L.obc[i];
+    c->agent = a;
+    c->state = OB_OFFERED;
+    c->epoch++;
+    double think = dist_sample(&L.m.groups[L.agents[a].group].think, &L.rng);
+    heap_push(now_ns() + (uint64_t)((think > 0 ? think : 0) * 1e6),
+              T_OB_THINK, (uint32_t)i, c->epoch);
+}
+
+static void ob_event(const struct tev *e, uint64_t now)
+{
+    if (e->kind == T_DIAL) {
+        if (e->ref < L.npd && L.pd[e->ref].used && L.pd[e->ref].gen == e->gen)
+            dial_outcome(e->ref);
+        return;
+    }
+    struct obcall *c = &L.obc[e->ref];
+    if (c->epoch != e->gen)
+        return;
+    if (e->kind == T_OB_THINK && c->state == OB_OFFERED) {
+        c->state = OB_ACCEPTING;
+        c->epoch++;
+        ob_send_simple((int)e->ref, R_OB_ACCEPT, L.agents[c->agent].conn);
+    } else if (e->kind == T_OB_TALK && c->state == OB_TALKING) {
+        /* the customer hangs up: the dialer, who owns the call, ends it */
+        c->state = OB_COMPLETING;
+        c->epoch++;
+        agent_busy(&L.agents[c->agent], -1, now);
+        ob_send_simple((int)e->ref, R_OB_COMPLETE, L.dialer);
+    }
+}
+
+/* Replies to the outbound requests. */
+static void ob_reply(enum req_kind kind, uint32_t ref, bool ok, uint64_t now)
+{
+    struct obcall *c;
+    switch (kind) {
+    case R_CAMPAIGN:
+        if (!ok)
+            L.fatal = true;
+        if (L.pending_setup)
+            L.pending_setup--;
+        return;
+    case R_DIAL:
+    case R_CAMPAIGN_STOP:
+        return;
+    case R_OB_ACCEPT:
+        c = &L.obc[ref];
+        if (c->state != OB_ACCEPTING)
+            return;
+        if (!ok) {
+            ob_free((int)ref);
+            return;
+        }
+        c->state = OB_TALKING;
+        c->epoch++;
+        L.ob_connected++;
+        agent_busy(&L.agents[c->agent], +1, now);
+        {
+            double t = L.finishing ? 0 : dist_sample(&L.m.ob.talk, &L.rng);
+            heap_push(now + (uint64_t)((t > 0 ? t : 0) * 1e6), T_OB_TALK, ref,
+                      c->epoch);
+        }
+        return;
+    case R_OB_COMPLETE:
+        c = &L.obc[ref];
+        if (ok)
+            L.ob_completed++;
+        if (c->agent >= 0 && ok) {
+            const struct model_group *g =
+                &L.m.groups[L.agents[c->agent].group];
+            double w = dist_sample(&g->wrapup, &L.rng);
+            if (w >= 0 && !L.finishing)
+                heap_push(now + (uint64_t)(w * 1e6), T_WRAPUP,
+                          (uint32_t)c->agent, 0);
+        }
+        if (c->state == OB_COMPLETING)
+            ob_free((int)ref);
+        return;
+    default:
+        return;
+    }
+}
+
+/* The end: the campaign stops; calls still talking end now. */
+static void ob_finish(uint64_t now)
+{
+    if (!L.m.ob.on)
+        return;
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignStop st = CCROUTE__V1__CAMPAIGN_STOP__INIT;
+    st.campaign = L.campaign;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_CAMPAIGN_STOP;
+    env.campaign_stop = &st;
+    send_req(&L.conns[L.admin], &env, R_CAMPAIGN_STOP, 0);
+    for (uint32_t i = 0; i < L.nobc; i++) {
+        struct obcall *c = &L.obc[i];
+        if (c->state != OB_TALKING)
+            continue;
+        c->state = OB_COMPLETING;
+        c->epoch++;
+        agent_busy(&L.agents[c->agent], -1, now);
+        ob_send_simple((int)i, R_OB_COMPLETE, L.dialer);
+    }
+}
+
 /* ---- timed actions ---- */
 
 static void run_event(const struct tev *e, uint64_t now)
 {
+    if (e->kind == T_DIAL || e->kind == T_OB_THINK || e->kind == T_OB_TALK) {
+        ob_event(e, now);
+        return;
+    }
     if (e->kind == T_WRAPUP) {
         struct agent *a = &L.agents[e->ref];
         if (a->logged_in && !L.stopping)
@@ -826,9 +1127,15 @@ static bool error_expected(enum req_kind kind, int code)
     case R_ABANDON:
     case R_STATE:
     case R_WRAPUP:
-        /* Races between the simulated parties and the engine's timers. */
+    case R_OB_ACCEPT:
+    case R_OB_COMPLETE:
+        /* Races between the simulated parties and the engine's timers
+         * (an answered call dropped at the compliance time). */
         return code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_INVALID_STATE ||
                code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_CONTACT;
+    case R_DIAL:
+        /* the engine gave up on the dial (its timeout), or ended */
+        return code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_DIAL;
     default:
         return false;
     }
@@ -893,6 +1200,13 @@ static void on_reply(struct lconn *c, Ccroute__V1__Envelope *env, bool ok)
         L.agents[ref].logged_in = false;
         return;
     case R_WRAPUP:
+        return;
+    case R_CAMPAIGN:
+    case R_DIAL:
+    case R_OB_ACCEPT:
+    case R_OB_COMPLETE:
+    case R_CAMPAIGN_STOP:
+        ob_reply(kind, ref, ok, now);
         return;
     default:
         break;
@@ -984,6 +1298,10 @@ static void on_offer(Ccroute__V1__Offer *o)
 {
     uint32_t slot;
     uint64_t now = now_ns();
+    if (o && o->campaign && *o->campaign && L.m.ob.on) {
+        on_ob_offer(o);
+        return;
+    }
     L.offers++;
     if (!o || !parse_contact(o->contact_id, &slot)) {
         L.stale_offers++;
@@ -1018,6 +1336,17 @@ static void on_offer(Ccroute__V1__Offer *o)
 static void on_revoked(Ccroute__V1__OfferRevoked *r)
 {
     uint32_t slot;
+    if (r && L.m.ob.on) {
+        int i = ob_find(r->contact_id);
+        if (i >= 0) {
+            /* dropped (no agent in time) while offered, or the offer
+             * timed out: the engine decides what comes next */
+            if (L.obc[i].state == OB_OFFERED ||
+                L.obc[i].state == OB_ACCEPTING)
+                ob_free(i);
+            return;
+        }
+    }
     L.revoked++;
     if (!r || !parse_contact(r->contact_id, &slot))
         return;
@@ -1060,6 +1389,18 @@ static void on_frame(struct bconn *bc, Ccroute__V1__Envelope *env)
         break;
     case CCROUTE__V1__ENVELOPE__BODY_CONTACT_QUEUED:
         L.queued_events++;
+        break;
+    case CCROUTE__V1__ENVELOPE__BODY_DIAL_REQUEST:
+        on_dial_request(env->dial_request);
+        break;
+    case CCROUTE__V1__ENVELOPE__BODY_CALL_DROPPED:
+        if (env->call_dropped) {
+            int i = ob_find(env->call_dropped->contact_id);
+            L.ob_dropped++;
+            if (i >= 0 && L.obc[i].state != OB_TALKING &&
+                L.obc[i].state != OB_COMPLETING)
+                ob_free(i);
+        }
         break;
     default:
         /* ContactAssigned, Stats, unknown cases: nothing to do. */
@@ -1201,6 +1542,7 @@ static void finish_run(uint64_t now)
     L.draining = false;
     L.finishing = true;
     L.t_stop = now + 5000000000ull;
+    ob_finish(now);
     for (uint32_t i = 0; i < L.ncontacts; i++) {
         struct contact *ct = &L.contacts[i];
         if (ct->state == C_WAITING || ct->state == C_OFFERED) {
@@ -1345,6 +1687,22 @@ static void print_summary(FILE *f, double elapsed, double active)
             "revoked %llu, stale %llu)\n", (unsigned long long)L.offers,
             (unsigned long long)L.reoffers, (unsigned long long)L.rejects,
             (unsigned long long)L.revoked, (unsigned long long)L.stale_offers);
+    if (L.m.ob.on)
+        fprintf(f, "  outbound %s (%s): dials %llu (human %llu, machine "
+                "%llu, busy %llu, no answer %llu, failed %llu); offers %llu, "
+                "connected %llu, completed %llu, dropped %llu\n", L.campaign,
+                L.m.ob.mode == CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREDICTIVE
+                    ? "predictive" : "progressive",
+                (unsigned long long)L.ob_dials,
+                (unsigned long long)L.ob_out[OB_HUMAN],
+                (unsigned long long)L.ob_out[OB_MACHINE],
+                (unsigned long long)L.ob_out[OB_BUSY],
+                (unsigned long long)L.ob_out[OB_NO_ANSWER],
+                (unsigned long long)L.ob_out[OB_FAILED],
+                (unsigned long long)L.ob_offers,
+                (unsigned long long)L.ob_connected,
+                (unsigned long long)L.ob_completed,
+                (unsigned long long)L.ob_dropped);
     fprintf(f, "  errors %llu (unexpected %llu)", (unsigned long long)L.errors,
             (unsigned long long)L.unexpected);
     for (int i = 0; i < NCODES; i++)
@@ -1468,6 +1826,23 @@ static void write_json(FILE *f, double elapsed, double active)
     json_hist(f, "ack", L.h_ack, true);
     json_hist(f, "answer", L.h_answer, false);
     fprintf(f, "  },\n");
+    if (L.m.ob.on) {
+        fprintf(f, "  \"outbound\": {\"campaign\": ");
+        json_str(f, L.campaign);
+        fprintf(f, ", \"dials\": %llu, \"human\": %llu, \"machine\": %llu, "
+                "\"busy\": %llu, \"no_answer\": %llu, \"failed\": %llu, "
+                "\"offers\": %llu, \"connected\": %llu, \"completed\": %llu, "
+                "\"dropped\": %llu},\n", (unsigned long long)L.ob_dials,
+                (unsigned long long)L.ob_out[OB_HUMAN],
+                (unsigned long long)L.ob_out[OB_MACHINE],
+                (unsigned long long)L.ob_out[OB_BUSY],
+                (unsigned long long)L.ob_out[OB_NO_ANSWER],
+                (unsigned long long)L.ob_out[OB_FAILED],
+                (unsigned long long)L.ob_offers,
+                (unsigned long long)L.ob_connected,
+                (unsigned long long)L.ob_completed,
+                (unsigned long long)L.ob_dropped);
+    }
     fprintf(f, "  \"errors\": {\"total\": %llu, \"unexpected\": %llu, "
             "\"by_code\": {", (unsigned long long)L.errors,
             (unsigned long long)L.unexpected);
@@ -1635,7 +2010,8 @@ static void usage(FILE *f)
 "      --token-file FILE the credential of every connection (first line of\n"
 "                        FILE; default: CCROUTE_TOKEN, else none); the\n"
 "                        principal needs role switch, clients ccload-*\n"
-"                        and the agents of the model\n"
+"                        and the agents of the model (with an outbound\n"
+"                        section also roles dialer and admin)\n"
 "      --cpu NAME=PID    report the CPU time of process PID over the\n"
 "                        arrivals, per contact sent (repeatable, up to %d)\n"
 "  -h, --help\n"
@@ -1861,36 +2237,124 @@ static int wait_setup(const char *what)
     return 0;
 }
 
+/* Connects conns[i] and says Hello as `name` in `role` (answered later:
+ * pending_setup). 0 or -1. */
+static int conn_open(unsigned i, const char *name, Ccroute__V1__Role role)
+{
+    struct lconn *c = &L.conns[i];
+    c->idx = i;
+    c->bc.data = c;
+    bconn_init(&L.bl, &c->bc, on_frame, on_close);
+    int rc = bconn_connect(&c->bc, L.host, L.port);
+    if (rc < 0) {
+        fprintf(stderr, "ccload: connect %s:%d: %s\n", L.host, L.port,
+                uv_strerror(rc));
+        return -1;
+    }
+    c->up = true;
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Hello h = CCROUTE__V1__HELLO__INIT;
+    h.client_name = (char *)name;
+    h.role = role;
+    if (L.token[0])
+        h.credential = L.token;
+    h.protocol_version = CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    send_req(c, &env, R_HELLO, i);
+    L.pending_setup++;
+    return 0;
+}
+
 static int connect_all(void)
 {
     for (unsigned i = 0; i < L.nconns; i++) {
-        struct lconn *c = &L.conns[i];
-        c->idx = i;
-        c->bc.data = c;
-        bconn_init(&L.bl, &c->bc, on_frame, on_close);
-        int rc = bconn_connect(&c->bc, L.host, L.port);
-        if (rc < 0) {
-            fprintf(stderr, "ccload: connect %s:%d: %s\n", L.host, L.port,
-                    uv_strerror(rc));
-            return -1;
-        }
-        c->up = true;
         char name[64];
         snprintf(name, sizeof(name), "ccload-%s-%u", L.run_id, i);
-        Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
-        Ccroute__V1__Hello h = CCROUTE__V1__HELLO__INIT;
-        h.client_name = name;
-        h.role = CCROUTE__V1__ROLE__ROLE_SWITCH;
-        if (L.token[0])
-            h.credential = L.token;
-        h.protocol_version =
-            CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
-        env.body_case = CCROUTE__V1__ENVELOPE__BODY_HELLO;
-        env.hello = &h;
-        send_req(c, &env, R_HELLO, i);
-        L.pending_setup++;
+        if (conn_open(i, name, CCROUTE__V1__ROLE__ROLE_SWITCH) < 0)
+            return -1;
+    }
+    L.nall = L.nconns;
+    if (L.m.ob.on) {
+        char name[64];
+        L.dialer = L.nall++;
+        L.admin = L.nall++;
+        snprintf(L.dialer_name, sizeof(L.dialer_name), "ccload-%s-dialer",
+                 L.run_id);
+        snprintf(name, sizeof(name), "ccload-%s-admin", L.run_id);
+        if (conn_open(L.dialer, L.dialer_name,
+                      CCROUTE__V1__ROLE__ROLE_DIALER) < 0 ||
+            conn_open(L.admin, name, CCROUTE__V1__ROLE__ROLE_ADMIN) < 0)
+            return -1;
     }
     return wait_setup("hello");
+}
+
+/* The model's campaign, named <campaign>-<run id> (reruns against one
+ * engine never clash), with its leads, started: every request answered
+ * before the traffic begins. */
+static int setup_campaign(void)
+{
+    const struct model_outbound *o = &L.m.ob;
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__CampaignUpsert cu = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+    Ccroute__V1__CampaignStart cs = CCROUTE__V1__CAMPAIGN_START__INIT;
+    char *blend[MODEL_MAX_QUEUES];
+    enum { BATCH = 200 };
+
+    snprintf(L.campaign, sizeof(L.campaign), "%.40s-%.15s", o->campaign,
+             L.run_id);
+    cu.name = L.campaign;
+    cu.queue = (char *)o->queue;
+    cu.mode = (Ccroute__V1__DialMode)o->mode;
+    cu.window_start_hour = 0;
+    cu.window_end_hour = 24;
+    cu.max_attempts = o->max_attempts;
+    cu.retry_busy_ms = cu.retry_no_answer_ms = cu.retry_machine_ms =
+        cu.retry_failed_ms = cu.retry_dropped_ms = (uint32_t)o->retry_ms;
+    cu.caller_id = "+15550000000";
+    cu.dialer = L.dialer_name;
+    cu.abandon_cap_bp = o->abandon_cap_bp;
+    for (unsigned i = 0; i < o->nblend; i++)
+        blend[i] = (char *)o->blend[i];
+    cu.n_blend_queues = o->nblend;
+    cu.blend_queues = blend;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_CAMPAIGN_UPSERT;
+    env.campaign_upsert = &cu;
+    send_req(&L.conns[L.admin], &env, R_CAMPAIGN, 0);
+    L.pending_setup++;
+    if (wait_setup("outbound campaign") < 0)
+        return -1;
+    for (unsigned first = 0; first < o->leads; first += BATCH) {
+        Ccroute__V1__LeadsAdd la = CCROUTE__V1__LEADS_ADD__INIT;
+        Ccroute__V1__Lead ls[BATCH], *lp[BATCH];
+        char ids[BATCH][16], nums[BATCH][24];
+        unsigned n = o->leads - first < BATCH ? o->leads - first : BATCH;
+        for (unsigned k = 0; k < n; k++) {
+            ccroute__v1__lead__init(&ls[k]);
+            snprintf(ids[k], sizeof(ids[k]), "%u", first + k);
+            snprintf(nums[k], sizeof(nums[k]), "+1999%07u", first + k);
+            ls[k].lead_id = ids[k];
+            ls[k].number = nums[k];
+            ls[k].time_zone = (char *)o->zone;
+            lp[k] = &ls[k];
+        }
+        la.campaign = L.campaign;
+        la.leads = lp;
+        la.n_leads = n;
+        env.body_case = CCROUTE__V1__ENVELOPE__BODY_LEADS_ADD;
+        env.leads_add = &la;
+        send_req(&L.conns[L.admin], &env, R_CAMPAIGN, 0);
+        L.pending_setup++;
+        if (wait_setup("outbound leads") < 0)
+            return -1;
+    }
+    cs.campaign = L.campaign;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_CAMPAIGN_START;
+    env.campaign_start = &cs;
+    send_req(&L.conns[L.admin], &env, R_CAMPAIGN, 0);
+    L.pending_setup++;
+    return wait_setup("outbound start");
 }
 
 int main(int argc, char **argv)
@@ -1931,6 +2395,8 @@ int main(int argc, char **argv)
         L.pending_setup++;
     }
     if (wait_setup("agent login") < 0)
+        return 1;
+    if (L.m.ob.on && setup_campaign() < 0)
         return 1;
 
     L.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -1994,14 +2460,14 @@ int main(int argc, char **argv)
     /* Let the logouts reach the engine, then close everything. */
     for (int spin = 0; spin < 200; spin++) {
         bool busy = false;
-        for (unsigned i = 0; i < L.nconns; i++)
+        for (unsigned i = 0; i < L.nall; i++)
             busy |= L.conns[i].up && L.conns[i].bc.writing;
         if (!busy)
             break;
         uv_run(L.loop, UV_RUN_NOWAIT);
         usleep(1000);
     }
-    for (unsigned i = 0; i < L.nconns; i++)
+    for (unsigned i = 0; i < L.nall; i++)
         if (L.conns[i].up)
             bconn_close(&L.conns[i].bc, 0);
     uv_walk(L.loop, close_walk_cb, NULL);

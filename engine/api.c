@@ -16,6 +16,7 @@
 #include "careapi.h"
 #include "clock.h"
 #include "config.h"
+#include "outbound.h"
 #include "router.h"
 #include "tenant-t.h"
 
@@ -140,6 +141,106 @@ static json_t *queues_json(const struct tenant *s)
         return NULL;
     }
     return root;
+}
+
+/* GET /api/v1/campaigns: every campaign's figures (as Stats.campaigns)
+ * and the callbacks'. */
+static json_t *campaigns_json(const struct tenant *s)
+{
+    static const char *const runs[] = { "stopped", "running", "paused" };
+    json_t *root = json_object(), *list = json_array(), *cbo = json_object();
+    int bad = !root || !list || !cbo;
+    int n = s->outbound ? outbound_campaign_count(s->outbound) : 0;
+    struct outbound_cb_fig cf = { 0 };
+
+    for (int i = 0; !bad && i < n; i++) {
+        struct outbound_fig g;
+        json_t *c = json_object(), *leads = json_object(),
+               *outs = json_object();
+        outbound_campaign_fig(s->outbound, i, &g);
+        bad = !c || !leads || !outs;
+        if (!bad) {
+            put(leads, "total", json_integer((json_int_t)g.leads), &bad);
+            put(leads, "waiting", json_integer((json_int_t)g.waiting), &bad);
+            put(leads, "active", json_integer((json_int_t)g.active), &bad);
+            put(leads, "done", json_integer((json_int_t)g.done), &bad);
+            put(leads, "exhausted", json_integer((json_int_t)g.exhausted),
+                &bad);
+            put(leads, "dnc", json_integer((json_int_t)g.dnc), &bad);
+            put(outs, "human", json_integer((json_int_t)g.human), &bad);
+            put(outs, "machine", json_integer((json_int_t)g.machine), &bad);
+            put(outs, "busy", json_integer((json_int_t)g.busy), &bad);
+            put(outs, "no_answer", json_integer((json_int_t)g.no_answer),
+                &bad);
+            put(outs, "failed", json_integer((json_int_t)g.failed), &bad);
+            put(outs, "dropped", json_integer((json_int_t)g.dropped), &bad);
+            put(c, "campaign", json_string(g.campaign), &bad);
+            put(c, "run", json_string(g.run >= 0 && g.run < 3 ? runs[g.run]
+                                                              : "unknown"),
+                &bad);
+            put(c, "leads", leads, &bad);
+            leads = NULL;
+            put(c, "dials", json_integer((json_int_t)g.dials), &bad);
+            put(c, "outcomes", outs, &bad);
+            outs = NULL;
+            put(c, "connected", json_integer((json_int_t)g.connected), &bad);
+            put(c, "drop_rate", json_real(g.drop_rate), &bad);
+            put(c, "drop_rate_window", json_real(g.drop_rate_window), &bad);
+            put(c, "contacts_per_hour", json_real(g.contacts_per_hour),
+                &bad);
+        }
+        json_decref(leads);
+        json_decref(outs);
+        if (bad) {
+            json_decref(c);
+            break;
+        }
+        /* takes c, also on a failure */
+        if (json_array_append_new(list, c) < 0)
+            bad = 1;
+    }
+    if (s->outbound)
+        outbound_callback_fig(s->outbound, &cf);
+    if (!bad) {
+        put(cbo, "waiting", json_integer(cf.waiting), &bad);
+        put(cbo, "held", json_integer(cf.held), &bad);
+        put(cbo, "dials", json_integer((json_int_t)cf.dials), &bad);
+        put(cbo, "connected", json_integer((json_int_t)cf.connected), &bad);
+    }
+    if (root && !bad) {
+        put(root, "campaigns", list, &bad);
+        list = NULL;
+        put(root, "callbacks", cbo, &bad);
+        cbo = NULL;
+        put(root, "tenant", json_string(s->name), &bad);
+    }
+    json_decref(list);
+    json_decref(cbo);
+    if (bad) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+char *api_campaign_members(const struct tenant *s, size_t *len)
+{
+    json_t *j = campaigns_json(s);
+    char *t;
+    size_t n;
+    if (!j)
+        return NULL;
+    json_object_del(j, "tenant");
+    t = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!t || (n = strlen(t)) < 2) {
+        free(t);
+        return NULL;
+    }
+    memmove(t, t + 1, n - 2);       /* {...} -> ... */
+    t[n - 2] = '\0';
+    *len = n - 2;
+    return t;
 }
 
 static json_t *agent_json(const struct router *r, uint32_t h, uint64_t now)
@@ -281,6 +382,8 @@ int api_get(const struct tenant *s, const char *rest, size_t len, char **out,
         j = agents_json(s);
     } else if (len == 4 && !memcmp(rest, "care", 4)) {
         j = careapi_json(s, clock_mono_us(), clock_wall_ms());
+    } else if (len == 9 && !memcmp(rest, "campaigns", 9)) {
+        j = campaigns_json(s);
     } else if (len > sizeof(contacts) - 1 && len - (sizeof(contacts) - 1) <
                    ROUTER_ID_MAX &&
                !memcmp(rest, contacts, sizeof(contacts) - 1)) {

@@ -28,12 +28,16 @@ const char *api_queue_name(const struct router *r, int qi, char *buf,
                            size_t len);
 
 /* Answers GET /api/v1/<rest> (`rest`: len bytes, borrowed, without the
- * prefix): "queues", "agents" or "contacts/<id>". On 200 and 404 *out is
+ * prefix): "queues", "agents", "campaigns" or "contacts/<id>". On 200 and 404 *out is
  * a new NUL-terminated JSON text (malloc'd; the caller frees it) and
  * *outlen its length; 404 is an unknown resource or contact; 500 (*out
  * NULL) is out of memory. Reads tenant `s` only; every answer names it
  * (`tenant`). */
 int api_get(const struct tenant *s, const char *rest, size_t len, char **out,
             size_t *outlen);
+/* The members "campaigns" and "callbacks" of GET /api/v1/campaigns as
+ * one line of JSON text without the enclosing braces, for the wallboard's
+ * snapshot (new NUL-terminated text, malloc'd; NULL out of memory). */
+char *api_campaign_members(const struct tenant *s, size_t *len);
 
 #endif

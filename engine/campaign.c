@@ -17,10 +17,12 @@
  * simulation in tests/test-campaign.c; the daemon's side (engine/outbound.c
  * with the protocol messages) is not built yet -- docs/outbound.md has its
  * design, which is this:
- *  - Preview: PREVIEW becomes a contact (named by the dial id) whose Offer
- *    carries the lead's attributes; the agent who accepts it is assigned
- *    and so reserved; then campaign_preview_accept() and the DIAL follow.
- *    A rejected preview is offered to the next agent, as any offer is.
+ *  - Preview: PREVIEW becomes a contact whose Offer carries the lead and
+ *    its attributes; the agent who accepts it is assigned and so
+ *    reserved; then campaign_preview_accept() and the DIAL follow. A
+ *    rejected preview is offered to the next agent, as any offer is;
+ *    when none takes it, engine/outbound.c skips it
+ *    (campaign_preview_cancel).
  *  - Progressive and predictive: DIAL only; an outcome "answered by a
  *    person" becomes a contact in the campaign's queue, routed at once to
  *    a free agent. An inbound contact that waited longer is served first
@@ -1292,6 +1294,32 @@ void campaign_agents_over(struct campaign_core *cc, uint64_t now, uint32_t pct,
         if (a->t > 0 && a->s / a->t * 100.0 >= (double)pct)
             fn(ctx, a->id);
     }
+}
+
+struct capped {
+    bool (*is_free)(void *ctx, const char *agent);
+    void *ctx;
+    uint32_t over;
+};
+
+static void capped_one(void *ctx, const char *agent)
+{
+    struct capped *k = ctx;
+    if (k->is_free(k->ctx, agent))
+        k->over++;
+}
+
+uint32_t campaign_free_capped(struct campaign_core *cc, uint64_t now,
+                              int campaign, uint32_t free,
+                              bool (*is_free)(void *ctx, const char *agent),
+                              void *ctx)
+{
+    struct capped k = { is_free, ctx, 0 };
+    if (campaign < 0 || campaign >= cc->ncamp)
+        return free;
+    campaign_agents_over(cc, now, cc->camp[campaign].cfg.agent_share_pct,
+                         capped_one, &k);
+    return free > k.over ? free - k.over : 0;
 }
 
 /* ---- dial events in ---- */

@@ -160,6 +160,16 @@ double campaign_agent_share(struct campaign_core *cc, uint64_t now,
 void campaign_agents_over(struct campaign_core *cc, uint64_t now, uint32_t pct,
                           void (*fn)(void *ctx, const char *agent), void *ctx);
 
+/* The supervisor's cap: `free` (the free agents of campaign's queue the
+ * caller counted) less those of them whose outbound share is at or above
+ * the campaign's agent_share_pct. `is_free` says whether an agent (by
+ * id) is among the `free` ones. At 100% (no cap) returns `free` without
+ * calling it. O(agents ever on an outbound call). */
+uint32_t campaign_free_capped(struct campaign_core *cc, uint64_t now,
+                              int campaign, uint32_t free,
+                              bool (*is_free)(void *ctx, const char *agent),
+                              void *ctx);
+
 /* ---- leads ---- */
 
 const char *campaign_lead_id(const struct campaign_core *cc, uint32_t lead);

@@ -722,13 +722,13 @@ struct queue_ctx {
 enum {
     QK_NAME, QK_SKILLS, QK_CHANNELS, QK_STRATEGY, QK_SERVICE_LEVEL,
     QK_OFFER_TIMEOUT, QK_WRAPUP, QK_MAX_LENGTH, QK_MAX_WAIT, QK_OVERFLOW,
-    QK_STEPS,
+    QK_STEPS, QK_CB_ATTEMPTS, QK_CB_RETRY,
 };
 
 static const char *const queue_keys[] = {
     "name", "skills", "channels", "strategy", "service_level",
     "offer_timeout", "wrapup", "max_length", "max_wait", "overflow", "steps",
-    NULL,
+    "callback_attempts", "callback_retry", NULL,
 };
 
 static const char *const sl_keys[] = { "percent", "seconds", NULL };
@@ -897,6 +897,10 @@ static int queue_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     case QK_STEPS:
         return yamlwalk_list(w, v, path, ROUTER_MAX_STEPS, "steps per queue",
                              step_item, qc);
+    case QK_CB_ATTEMPTS:
+        return yamlwalk_u32(w, v, path, 1, 100, &q->callback_attempts);
+    case QK_CB_RETRY:
+        return get_dur(w, v, path, 1000, &q->callback_retry_ms);
     }
     return -1;
 }

@@ -826,9 +826,10 @@ static int h_contact_arrived(struct req *q)
     if (build_contact_spec(q, m, &sp) < 0)
         return -1;
     if ((m->campaign && *m->campaign) || (m->lead_id && *m->lead_id) ||
-        m->dial_id)
+        m->dial_id || m->preview)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.campaign, "
-                        "lead_id and dial_id are set by the engine only");
+                        "lead_id, dial_id and preview are set by the engine "
+                        "only");
     if (m->sentiment < -100 || m->sentiment > 100)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.sentiment %d "
                         "is not in -100..100", (int)m->sentiment);
@@ -1431,6 +1432,18 @@ static int h_outbound(struct req *q)
     return rc == OUTBOUND_DURABLE ? ack_after_barrier(q) : REPLY_ACK;
 }
 
+/* CallbackRequest (callback.h): the contact must be this client's (an
+ * unknown or foreign one is UNKNOWN_CONTACT, as for every contact
+ * request); the rest is the callback module's. */
+static int h_callback(struct req *q)
+{
+    const char *id = q->env->callback_request->contact_id;
+    if (check_id(q, id, "CallbackRequest.contact_id") < 0 ||
+        check_contact(q, id) < 0)
+        return -1;
+    return h_outbound(q);
+}
+
 /* ---- the table ---- */
 
 static const struct dispatch_entry dispatch_table[] = {
@@ -1466,6 +1479,8 @@ static const struct dispatch_entry dispatch_table[] = {
     [BODY(DNC_REMOVE)] = { "DncRemove", h_outbound, R_ADMIN, 0 },
     [BODY(DIAL_RESULT)] = { "DialResult", h_outbound, R_DIALER | R_SWITCH,
                             0 },
+    [BODY(CALLBACK_REQUEST)] = { "CallbackRequest", h_callback,
+                                 R_SWITCH | R_DIALER, 0 },
 };
 
 #define TABLE_LEN (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
@@ -1848,13 +1863,16 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
                                     contact_state == ROUTER_CONTACT_OFFERED ?
                                     agent_id : NULL, tag, &h);
     if (rc == 0)
-        outbound_contact_loaded(s->outbound, m->campaign, m->lead_id);
+        outbound_contact_loaded(s->outbound, m->campaign, m->lead_id,
+                                m->preview, sp.id);
     if (rc == 0 && h < d->ncontacts) {
         uint8_t *buf = malloc(len ? len : 1);
         side_clear(d, h);
         if (buf) {
             memcpy(buf, arrived, len);
             side_set(d, h, buf, len, (int)m->channel);
+            if (m->campaign && *m->campaign)
+                d->contacts[h].attr_off = FANOUT_ATTR_DECODE;
         }
         owner_contact_link(&d->owners, h, tag);
         care_contact_arrived(s->care, h, care_queue(s, sp.queue),
@@ -2049,6 +2067,8 @@ static int ob_contact_make(void *arg, uint32_t owner, uint8_t *buf,
         log_error("contact %s: admitted but not recorded", sp.id);
     if (h < d->ncontacts) {
         side_set(d, h, buf, len, (int)m->channel);
+        /* its Offer carries the campaign and lead: decoded (fanout.c) */
+        d->contacts[h].attr_off = FANOUT_ATTR_DECODE;
         buf = NULL;
     }
     if (drain(s, q.now, owner, NULL) < 0)
@@ -2071,6 +2091,150 @@ static void ob_contact_end(void *arg, const char *id)
         return;                 /* ended by its dialer already */
     if (drain(s, now, OWNER_NONE, NULL) < 0)
         lost_record(s, "outbound drop");
+}
+
+/* ---- callback hooks (callback.h) ---- */
+
+static struct conn *cb_conn_of_owner(void *arg, uint32_t owner)
+{
+    struct tenant *s = arg;
+    const struct owner_rec *o = owner_get(&s->dispatch->owners, owner);
+    struct conn *c;
+    if (!o || o->conn == CONN_ID_NONE ||
+        !(c = conn_lookup(s->conns, o->conn)) || !c->hello ||
+        c->tenant != s->index)
+        return NULL;
+    return c;
+}
+
+/* Takes the contact out of the router (router_contact_withdraw); its
+ * CONTACT_GONE deletes its record from Redis and unlinks it from its
+ * owner. The owner hears of it (ContactQueued) only when it is given up:
+ * a held callback is what the owner asked for. */
+static int cb_contact_hold(void *arg, const char *id, bool abandoned,
+                           struct callback_saved *out, int *code, char *msg,
+                           size_t msglen)
+{
+    struct tenant *s = arg;
+    struct dispatch *d = s->dispatch;
+    uint64_t now = clock_turn_us();
+    struct router_contact_info ci;
+    uint32_t h;
+    int rc;
+
+    if (router_contact_find(s->router, id, &h) < 0) {
+        *code = EC(UNKNOWN_CONTACT);
+        snprintf(msg, msglen, "unknown contact \"%.64s\"", id);
+        return -1;
+    }
+    router_contact_info(s->router, h, &ci);
+    if ((rc = store_reserve(s->store, STORE_ADMIT_CHANGE, 0)) < 0) {
+        *code = EC(STATE_UNAVAILABLE);
+        snprintf(msg, msglen, "the change cannot be recorded now (%s); "
+                 "nothing was changed, retry later", ccr_strerror(rc));
+        return -1;
+    }
+    if (out) {
+        const struct contact_side *cs = h < d->ncontacts ? &d->contacts[h]
+                                                         : NULL;
+        memset(out, 0, sizeof(*out));
+        if (!cs || !cs->packed || !(out->packed = malloc(cs->len))) {
+            *code = EC(INTERNAL);
+            snprintf(msg, msglen, "contact \"%.64s\": its ContactArrived is "
+                     "not kept (out of memory)", id);
+            return -1;
+        }
+        memcpy(out->packed, cs->packed, cs->len);
+        out->len = cs->len;
+        out->arrived_wall_ms = clock_mono_to_wall_ms(ci.arrived_at);
+        snprintf(out->owner, sizeof(out->owner), "%s", tag_owner(s, ci.tag));
+        snprintf(out->principal, sizeof(out->principal), "%s",
+                 tag_principal(s, ci.tag));
+    }
+    if ((rc = router_contact_withdraw(s->router, now, id, abandoned)) < 0) {
+        if (out) {
+            free(out->packed);
+            out->packed = NULL;
+        }
+        *code = EC(CALLBACK_STATE);
+        snprintf(msg, msglen, "contact \"%.64s\" cannot leave its queue now "
+                 "(%s)", id, ccr_strerror(rc));
+        return -1;
+    }
+    if (drain(s, now, abandoned ? OWNER_NONE : ci.tag, NULL) < 0)
+        lost_record(s, "callback");
+    return 0;
+}
+
+/* Makes the held contact again, as recovery does (dispatch_load_contact):
+ * its original arrival time, its owner's record (made in its grace
+ * period if the owner is gone), then Redis. */
+static int cb_contact_back(void *arg, const struct callback_saved *sv,
+                           int *code, char *msg, size_t msglen)
+{
+    struct tenant *s = arg;
+    struct dispatch *d = s->dispatch;
+    struct req q = { .s = s, .d = d, .now = clock_turn_us() };
+    struct router_contact_spec sp;
+    Ccroute__V1__ContactArrived *m;
+    uint64_t wall_ms = clock_turn_wall_ms(), age_us, arrived_at;
+    uint32_t h = UINT32_MAX, tag;
+    uint8_t *buf = NULL;
+    int rc = -1;
+
+    m = ccroute__v1__contact_arrived__unpack(arena_allocator(s->arena),
+                                             sv->len, sv->packed);
+    if (!m) {
+        req_fail(&q, EC(INTERNAL), "the held ContactArrived does not decode");
+        goto out;
+    }
+    if (build_contact_spec(&q, m, &sp) < 0)
+        goto out;
+    if ((rc = store_reserve(s->store, STORE_ADMIT_NEW, sv->len +
+                            strlen(sv->owner) + strlen(sv->principal) + 2))
+        < 0) {
+        req_fail(&q, EC(STATE_UNAVAILABLE), "cannot be recorded now (%s)",
+                 ccr_strerror(rc));
+        rc = -1;
+        goto out;
+    }
+    if (!(buf = malloc(sv->len ? sv->len : 1))) {
+        req_fail(&q, EC(INTERNAL), "out of memory");
+        rc = -1;
+        goto out;
+    }
+    memcpy(buf, sv->packed, sv->len);
+    age_us = wall_ms > sv->arrived_wall_ms
+                 ? (wall_ms - sv->arrived_wall_ms) * 1000 : 0;
+    arrived_at = q.now > age_us ? q.now - age_us : 0;
+    tag = recovered_tag(s, sv->owner, sv->principal, q.now);
+    rc = router_contact_restore(s->router, q.now, &sp, arrived_at, NULL, tag,
+                                &h);
+    if (rc < 0) {
+        contact_fail(&q, rc, &sp);
+        rc = -1;
+        goto out;
+    }
+    owner_contact_link(&d->owners, h, tag);
+    if (store_contact_arrived(s->store, sp.id, buf, sv->len,
+                              sv->arrived_wall_ms, sv->owner,
+                              sv->principal) < 0)
+        log_error("contact %s: back in its queue but not recorded", sp.id);
+    if (h < d->ncontacts) {
+        side_set(d, h, buf, sv->len, (int)m->channel);
+        buf = NULL;
+    }
+    if (drain(s, q.now, tag, NULL) < 0)
+        lost_record(s, "callback");
+    rc = 0;
+out:
+    free(buf);
+    arena_reset(s->arena);
+    if (rc < 0) {
+        *code = q.code;
+        snprintf(msg, msglen, "%s", q.msg);
+    }
+    return rc;
 }
 
 /* ---- life cycle ---- */
@@ -2103,6 +2267,9 @@ struct dispatch *dispatch_new(struct tenant *s)
         struct outbound_hooks oh = {
             .arg = s, .conn_of = ob_conn_of,
             .contact_make = ob_contact_make, .contact_end = ob_contact_end,
+            .cb = { .arg = s, .conn_of_owner = cb_conn_of_owner,
+                    .contact_hold = cb_contact_hold,
+                    .contact_back = cb_contact_back },
         };
         if (!(s->outbound = outbound_new(s, &oh))) {
             dispatch_free(d);

@@ -190,6 +190,15 @@ static void send_offer_decoded(struct fanout *f, uint32_t conn_id,
     if (ca) {
         m.n_attributes = ca->n_attributes;
         m.attributes = ca->attributes;
+        /* an outbound contact: its campaign and lead (an engine-made
+         * ContactArrived always takes this path: its fields 16-19 follow
+         * the attributes) */
+        if (ca->campaign && *ca->campaign) {
+            m.campaign = ca->campaign;
+            m.lead_id = ca->lead_id;
+            m.preview = ca->preview;
+            m.number = ca->customer_id;
+        }
     }
     env.body_case = BODY(OFFER);
     env.offer = &m;

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "conn.h"
 #include "lathist.h"
+#include "outbound.h"
 #include "router.h"
 #include "server-t.h"
 #include "store.h"
@@ -259,6 +260,134 @@ static void m_agents(FILE *f, const struct server *s, uint64_t now)
     }
 }
 
+/* ---- outbound campaigns and callbacks (docs/outbound.md) ---- */
+
+/* `name{[tenant="t",]campaign="c"` then `,` (more) or `} `. */
+static void copen(FILE *f, const char *name, const struct tenant *t,
+                  const char *campaign, bool more)
+{
+    topen(f, name, t, true);
+    fputs("campaign=\"", f);
+    label_value(f, campaign);
+    fputs(more ? "\"," : "\"} ", f);
+}
+
+enum cfield {
+    CF_RUNNING, CF_LEADS, CF_DIALS, CF_OUTCOMES, CF_CONNECTED, CF_DROP,
+    CF_DROP_WINDOW, CF_PER_HOUR, CF_COUNT,
+};
+
+static const struct {
+    const char *name, *type, *help;
+} cfam[CF_COUNT] = {
+    [CF_RUNNING] = { "ccroute_campaign_running", "gauge",
+        "1 while the campaign runs (started, not paused or stopped)" },
+    [CF_LEADS] = { "ccroute_campaign_leads", "gauge",
+        "Leads of the campaign by state" },
+    [CF_DIALS] = { "ccroute_campaign_dials_total", "counter",
+        "DialRequests sent by this engine since it started" },
+    [CF_OUTCOMES] = { "ccroute_campaign_outcomes_total", "counter",
+        "Dial outcomes by kind (dropped: answered, no agent in time)" },
+    [CF_CONNECTED] = { "ccroute_campaign_connected_total", "counter",
+        "Answered calls that reached an agent" },
+    [CF_DROP] = { "ccroute_campaign_drop_ratio", "gauge",
+        "Dropped / answered by a person, over the campaign's life" },
+    [CF_DROP_WINDOW] = { "ccroute_campaign_drop_window_ratio", "gauge",
+        "Dropped / answered by a person, last 30 minutes" },
+    [CF_PER_HOUR] = { "ccroute_campaign_contacts_per_hour", "gauge",
+        "Connected calls per hour since the campaign was first started" },
+};
+
+static void campaign_sample(FILE *f, enum cfield k, const struct tenant *t,
+                            const struct outbound_fig *g)
+{
+    static const char *const lstates[] = {
+        "waiting", "active", "done", "exhausted", "dnc",
+    };
+    static const char *const outs[] = {
+        "human", "machine", "busy", "no_answer", "failed", "dropped",
+    };
+    const uint64_t lv[] = { g->waiting, g->active, g->done, g->exhausted,
+                            g->dnc };
+    const uint64_t ov[] = { g->human, g->machine, g->busy, g->no_answer,
+                            g->failed, g->dropped };
+    switch (k) {
+    case CF_LEADS:
+        for (int i = 0; i < 5; i++) {
+            copen(f, cfam[k].name, t, g->campaign, true);
+            fprintf(f, "state=\"%s\"} %" PRIu64 "\n", lstates[i], lv[i]);
+        }
+        return;
+    case CF_OUTCOMES:
+        for (int i = 0; i < 6; i++) {
+            copen(f, cfam[k].name, t, g->campaign, true);
+            fprintf(f, "outcome=\"%s\"} %" PRIu64 "\n", outs[i], ov[i]);
+        }
+        return;
+    default:
+        break;
+    }
+    copen(f, cfam[k].name, t, g->campaign, false);
+    switch (k) {
+    case CF_RUNNING:
+        fprintf(f, "%d", g->run == CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_RUNNING);
+        break;
+    case CF_DIALS: fprintf(f, "%" PRIu64, g->dials); break;
+    case CF_CONNECTED: fprintf(f, "%" PRIu64, g->connected); break;
+    case CF_DROP: fprintf(f, "%.17g", g->drop_rate); break;
+    case CF_DROP_WINDOW: fprintf(f, "%.17g", g->drop_rate_window); break;
+    case CF_PER_HOUR: fprintf(f, "%.17g", g->contacts_per_hour); break;
+    default: break;
+    }
+    fputc('\n', f);
+}
+
+static void m_outbound(FILE *f, const struct server *s)
+{
+    const struct tenant_set *ts = &s->tenants;
+    for (int k = 0; k < CF_COUNT; k++) {
+        family(f, cfam[k].name, cfam[k].type, cfam[k].help);
+        for (unsigned ti = 0; ti < ts->n; ti++) {
+            const struct outbound *ob = ts->t[ti]->outbound;
+            int n = ob ? outbound_campaign_count(ob) : 0;
+            for (int i = 0; i < n; i++) {
+                struct outbound_fig g;
+                outbound_campaign_fig(ob, i, &g);
+                campaign_sample(f, (enum cfield)k, ts->t[ti], &g);
+            }
+        }
+    }
+    family(f, "ccroute_callbacks", "gauge", "Callbacks: waiting in their "
+           "queue (or being dialed), or held out of it until their time");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        struct outbound_cb_fig c = { 0 };
+        if (ts->t[ti]->outbound)
+            outbound_callback_fig(ts->t[ti]->outbound, &c);
+        topen(f, "ccroute_callbacks", ts->t[ti], true);
+        fprintf(f, "state=\"waiting\"} %" PRIu32 "\n", c.waiting);
+        topen(f, "ccroute_callbacks", ts->t[ti], true);
+        fprintf(f, "state=\"held\"} %" PRIu32 "\n", c.held);
+    }
+    family(f, "ccroute_callback_dials_total", "counter", "DialRequests for "
+           "callbacks sent by this engine since it started");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        struct outbound_cb_fig c = { 0 };
+        if (ts->t[ti]->outbound)
+            outbound_callback_fig(ts->t[ti]->outbound, &c);
+        topen(f, "ccroute_callback_dials_total", ts->t[ti], false);
+        fprintf(f, " %" PRIu64 "\n", c.dials);
+    }
+    family(f, "ccroute_callbacks_connected_total", "counter", "Callbacks "
+           "answered by the customer (the agent has them)");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        struct outbound_cb_fig c = { 0 };
+        if (ts->t[ti]->outbound)
+            outbound_callback_fig(ts->t[ti]->outbound, &c);
+        topen(f, "ccroute_callbacks_connected_total", ts->t[ti], false);
+        fprintf(f, " %" PRIu64 "\n", c.connected);
+    }
+}
+
 /* ---- connections, frames, errors ---- */
 
 static void m_connections(FILE *f, const struct server *s)
@@ -477,6 +606,7 @@ int metrics_write(FILE *f, const struct server *s,
         return -1;
     m_agents(f, s, now);
     caremetrics_write(f, s, now, clock_wall_ms());
+    m_outbound(f, s);
     m_connections(f, s);
     m_store(f, s);
     m_latency(f, s);

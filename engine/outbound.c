@@ -21,6 +21,18 @@
  * DROP abandons the answered call's contact and tells the dialer
  * (CallDropped), LEAD writes the lead to the store.
  *
+ * Preview. PREVIEW becomes a router contact of the campaign's queue
+ * (ContactArrived.preview) under the dialer's owner record, offered like
+ * any contact (its Offer carries campaign, lead and number); each turn
+ * follows it (live_scan): accepted -> campaign_preview_accept and the
+ * DIAL reuses its record and contact; back waiting after an offer
+ * (rejected or timed out, and no other agent took it) -> skipped.
+ * A preview contact that is over leaves the router without statistics
+ * (router_contact_withdraw, through the callback hooks' contact_hold).
+ *
+ * Callbacks (callback.c) share the pacing timer, DialResult (their dial
+ * ids have CALLBACK_DIAL_BIT) and the store set.
+ *
  * An answered call (DialResult HUMAN) becomes a router contact of the
  * campaign's queue under the dialer's owner record, through the
  * contact_make hook: it is stored as a ContactArrived of the dialer (with
@@ -35,6 +47,7 @@
  *   n|<number>          score 1   "" (the do-not-call set)
  *   l|<campaign>|<id>   score 2   "state attempts next_at_us last\n" +
  *                                 packed Lead
+ *   c|<contact>         score 3   a callback (callback.c, "Store layout")
  * Campaign names may not hold '|'. Recovery (outbound_load) gets them in
  * that order, before any agent or contact.
  *
@@ -65,12 +78,19 @@
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
 #define PACE_MS 100
 
-enum live_state { L_FREE = 0, L_RINGING, L_ANSWERED, L_TALKING };
+/* L_PREVIEW: a preview contact waits for an agent or is offered;
+ * L_STALE: a preview contact that is over (skipped, its dial ended
+ * without a person, or recovered without its dial) and must leave the
+ * router -- its record goes when it has. */
+enum live_state { L_FREE = 0, L_RINGING, L_ANSWERED, L_TALKING, L_PREVIEW,
+                  L_STALE };
 
-/* One dial the engine requested and has not seen end. */
+/* One dial the engine requested and has not seen end, or a preview. */
 struct live {
     uint64_t dial;
     uint8_t state;
+    bool preview;                 /* its contact is the preview's */
+    bool offered;                 /* L_PREVIEW: offered to an agent */
     char contact[ROUTER_ID_MAX];
     /* the dialer it was sent to: the one that holds the line, even after
      * an upsert gave the campaign another (CallDropped goes here) */
@@ -81,6 +101,7 @@ struct outbound {
     struct tenant *s;
     struct outbound_hooks h;
     struct campaign_core *cc;
+    struct callback_set *cb;      /* callbacks (callback.c) */
     uint32_t max_dials;
     struct live *live;            /* max_dials records */
     uint32_t nlive;               /* used records are [0, nlive) */
@@ -162,7 +183,7 @@ static void timer_cb(uv_timer_t *t);
 static void timer_update(struct outbound *ob)
 {
     bool want = ob->timer_open && ob->s->role == STORE_ROLE_OWNER &&
-                (ob->nlive > 0 || any_running(ob));
+                (ob->nlive > 0 || any_running(ob) || callback_busy(ob->cb));
     if (want && !ob->timer_on)
         uv_timer_start(&ob->timer, timer_cb, PACE_MS, PACE_MS);
     else if (!want && ob->timer_on)
@@ -282,8 +303,8 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
         cfg->mode = CAMPAIGN_MODE_PREDICTIVE;
         break;
     case CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW:
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode: "
-                    "preview is not on the wire yet (docs/outbound.md)");
+        cfg->mode = CAMPAIGN_MODE_PREVIEW;
+        break;
     default:
         return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode "
                     "%d is not a mode", (int)m->mode);
@@ -319,6 +340,7 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
     cfg->compliance_ms = m->compliance_ms;
     cfg->dial_timeout_ms = m->dial_timeout_ms;
     cfg->blend_margin_pct = m->blend_margin_pct;
+    cfg->agent_share_pct = m->agent_share_pct;
     campaign_config_defaults(cfg);
     /* both 0: the default window; else exactly as given (a window may
      * start at midnight) */
@@ -351,8 +373,22 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
     uint32_t owner = 0, alen;
     const void *ab;
     struct conn *c = ob->h.conn_of(ob->h.arg, cfg->dialer, &owner);
-    struct live *l;
+    struct live *l = live_find(ob, e->dial);
 
+    if (l && l->preview) {
+        /* an accepted preview: its contact is the agent's already */
+        l->state = L_RINGING;
+        if (lead_write(ob, e->lead) < 0)
+            log_error("outbound: lead %s: its attempt could not be "
+                      "recorded (out of memory)",
+                      campaign_lead_id(ob->cc, e->lead));
+        if (!c) {
+            campaign_dial_result(ob->cc, wall_us(), e->dial,
+                                 CAMPAIGN_OUT_FAILED);
+            return;
+        }
+        goto send;
+    }
     if (ob->nlive == ob->max_dials) {
         /* cannot happen: the core holds at most max_dials dials */
         log_error("outbound: dial table full; dial %" PRIu64 " fails",
@@ -376,6 +412,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
         campaign_dial_result(ob->cc, wall_us(), e->dial, CAMPAIGN_OUT_FAILED);
         return;
     }
+send:
     dr.dial_id = e->dial;
     dr.campaign = (char *)cfg->name;
     dr.lead_id = (char *)campaign_lead_id(ob->cc, e->lead);
@@ -392,6 +429,54 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
     env.body_case = BODY(DIAL_REQUEST);
     env.dial_request = &dr;
     send_env(c, &env);
+}
+
+static int arrived_for(struct outbound *ob, const struct live *l, int ci,
+                       uint32_t li, uint8_t **buf, size_t *blen);
+
+/* PREVIEW: the lead becomes a router contact of the campaign's queue
+ * (ContactArrived.preview, under the dialer's owner record, stored like
+ * an answered call's) that the router offers to a free agent like any
+ * contact; its Offer carries the campaign, the lead and the number.
+ * live_scan() follows it: accepted -> the dial; rejected or timed out ->
+ * skipped. */
+static void do_preview(struct outbound *ob, const struct campaign_event *e)
+{
+    const struct campaign_config *cfg = campaign_config_get(ob->cc,
+                                                            e->campaign);
+    uint32_t owner = 0;
+    struct conn *c = ob->h.conn_of(ob->h.arg, cfg->dialer, &owner);
+    struct live *l;
+    uint8_t *buf;
+    size_t blen;
+    int code;
+    char msg[256];
+
+    if (!c || ob->nlive == ob->max_dials) {
+        campaign_preview_cancel(ob->cc, wall_us(), e->dial, false);
+        return;
+    }
+    l = &ob->live[ob->nlive++];
+    memset(l, 0, sizeof(*l));
+    l->dial = e->dial;
+    l->state = L_PREVIEW;
+    l->preview = true;
+    snprintf(l->contact, sizeof(l->contact), "ob-%" PRIx64 "-%" PRIu64,
+             ob->id_base, ++ob->id_seq);
+    campaign_dial_tag(ob->cc, e->dial, owner);
+    if (arrived_for(ob, l, e->campaign, e->lead, &buf, &blen) < 0) {
+        snprintf(msg, sizeof(msg), "out of memory");
+        goto cancel;
+    }
+    if (ob->h.contact_make(ob->h.arg, owner, buf, blen, &code, msg,
+                           sizeof(msg)) < 0)
+        goto cancel;
+    return;
+cancel:
+    log_warn("outbound: campaign %s: the preview of lead %s is not offered "
+             "now: %s", cfg->name, campaign_lead_id(ob->cc, e->lead), msg);
+    campaign_preview_cancel(ob->cc, wall_us(), e->dial, false);
+    live_drop(ob, l);
 }
 
 static void do_drop(struct outbound *ob, const struct campaign_event *e)
@@ -437,8 +522,7 @@ static unsigned out_drain(struct outbound *ob)
                 lost++;
             break;
         case CAMPAIGN_EV_PREVIEW:
-            /* preview campaigns are refused on the wire */
-            campaign_preview_cancel(ob->cc, wall_us(), e->dial, false);
+            do_preview(ob, e);
             break;
         }
     }
@@ -447,6 +531,20 @@ static unsigned out_drain(struct outbound *ob)
 }
 
 /* ---- pacing ---- */
+
+struct free_ctx {
+    struct router *r;
+    int queue;
+};
+
+/* Whether agent `id` is one of its queue's free agents now. */
+static bool agent_is_free(void *ctx, const char *id)
+{
+    const struct free_ctx *f = ctx;
+    uint32_t h;
+    return router_agent_find(f->r, id, &h) == 0 &&
+           router_agent_free_for(f->r, h, f->queue, ROUTER_CH_VOICE);
+}
 
 static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
 {
@@ -459,6 +557,13 @@ static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
 
     memset(out, 0, sizeof(*out));
     out->free = router_queue_free(s->router, qi, ROUTER_CH_VOICE);
+    /* the supervisor's cap: free agents whose outbound share is at or
+     * above it do not count (campaign_free_capped) */
+    if (out->free && cfg->agent_share_pct < 100) {
+        struct free_ctx fc = { s->router, qi };
+        out->free = campaign_free_capped(ob->cc, wall_us(), ci, out->free,
+                                         agent_is_free, &fc);
+    }
     /* a draining engine takes no new contacts: it starts no dial (the
      * core starts none without its dialer, in every mode) */
     out->dialer_ok = !s->set->draining &&
@@ -479,16 +584,79 @@ static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
     }
 }
 
-/* Reads back what became of the answered calls: reached an agent
- * (offered or assigned) or ended. O(live dials). */
+/* A preview's contact leaves the router (withdrawn: counted neither
+ * handled nor abandoned; its agent, if it had accepted, is freed and
+ * told). True when it is gone; false to try again at the next turn (it
+ * is being offered: the answer comes first). */
+static bool preview_gone(struct outbound *ob, struct live *l)
+{
+    uint32_t h;
+    int code;
+    char msg[256];
+    if (router_contact_find(ob->s->router, l->contact, &h) < 0)
+        return true;
+    return ob->h.cb.contact_hold(ob->h.cb.arg, l->contact, false, NULL,
+                                 &code, msg, sizeof(msg)) == 0;
+}
+
+/* Follows the previews (offered, accepted, skipped) and reads back what
+ * became of the answered calls: reached an agent (offered or assigned)
+ * or ended. O(live dials). */
 static void live_scan(struct outbound *ob, uint64_t now)
 {
     struct router *r = ob->s->router;
     for (uint32_t i = 0; i < ob->nlive;) {
         struct live *l = &ob->live[i];
         uint32_t h;
+        if (l->state == L_STALE) {
+            if (preview_gone(ob, l)) {
+                live_drop(ob, l);
+                continue;
+            }
+            i++;
+            continue;
+        }
         if (campaign_dial_get(ob->cc, l->dial, NULL, NULL, NULL) < 0) {
-            live_drop(ob, l);       /* over: timed out, failed, dropped */
+            /* over: timed out, failed, dropped; a preview's contact (its
+             * number found on the do-not-call set at the accept, its
+             * dial timed out) leaves too */
+            if (l->preview && l->state != L_TALKING) {
+                l->state = L_STALE;
+                continue;
+            }
+            live_drop(ob, l);
+            continue;
+        }
+        if (l->state == L_PREVIEW) {
+            struct router_contact_info ci;
+            bool there = router_contact_find(r, l->contact, &h) == 0;
+            if (there)
+                router_contact_info(r, h, &ci);
+            if (!there || ci.state == ROUTER_CONTACT_ABANDONED ||
+                ci.state == ROUTER_CONTACT_COMPLETED) {
+                /* ended by the dialer (or its grace ran out): not
+                 * skipped by an agent */
+                campaign_preview_cancel(ob->cc, wall_us(), l->dial, false);
+                live_drop(ob, l);
+                continue;
+            }
+            if (ci.state == ROUTER_CONTACT_OFFERED && !l->offered) {
+                campaign_preview_offered(ob->cc, l->dial);
+                l->offered = true;
+            } else if (ci.state == ROUTER_CONTACT_ASSIGNED) {
+                /* accepted: the agent is reserved; DIAL follows (or the
+                 * number is on the do-not-call set now: the dial ends,
+                 * and so does the contact at the next turn) */
+                campaign_preview_accept(ob->cc, wall_us(), l->dial);
+                l->state = L_RINGING;
+            } else if (ci.state == ROUTER_CONTACT_QUEUED && l->offered) {
+                /* rejected (or let time out): skipped, the lead is due
+                 * again without an attempt */
+                campaign_preview_cancel(ob->cc, wall_us(), l->dial, true);
+                l->state = L_STALE;
+                continue;
+            }
+            i++;
             continue;
         }
         if (l->state == L_ANSWERED || l->state == L_TALKING) {
@@ -521,6 +689,7 @@ static void pace(struct outbound *ob)
     uint64_t now = wall_us();
     unsigned lost;
     live_scan(ob, now);
+    callback_pace(ob->cb);
     campaign_pace(ob->cc, now, capacity_cb, ob);
     lost = out_drain(ob);
     if (lost)
@@ -730,6 +899,7 @@ static int arrived_for(struct outbound *ob, const struct live *l, int ci,
     m.campaign = (char *)cfg->name;
     m.lead_id = (char *)campaign_lead_id(ob->cc, li);
     m.dial_id = l->dial;
+    m.preview = l->preview;
     *blen = ccroute__v1__contact_arrived__get_packed_size(&m);
     if (!(*buf = malloc(*blen ? *blen : 1)))
         return -1;
@@ -754,6 +924,12 @@ static int r_result(struct outbound *ob, struct conn *c,
         return fail(code, msg, len, m->outcome ? EC(INVALID_FIELD)
                     : EC(MISSING_FIELD), "DialResult.outcome %d is not an "
                     "outcome", (int)m->outcome);
+    if (m->dial_id & CALLBACK_DIAL_BIT) {
+        if (callback_result(ob->cb, c, m, code, msg, len) < 0)
+            return -1;
+        timer_update(ob);
+        return OUTBOUND_DURABLE;
+    }
     l = live_find(ob, m->dial_id);
     if (!l || l->state != L_RINGING ||
         campaign_dial_get(ob->cc, m->dial_id, &tag, &ci, &lead) < 0)
@@ -767,6 +943,25 @@ static int r_result(struct outbound *ob, struct conn *c,
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
                     "cannot be recorded now (%s); nothing was changed, "
                     "retry", ccr_strerror(rc));
+    if (l->preview) {
+        /* the agent has the contact already: talking at once (HUMAN), or
+         * the contact leaves and the agent is free (any other) */
+        campaign_dial_result(ob->cc, now, m->dial_id,
+                             (enum campaign_outcome)m->outcome);
+        if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
+            l->state = L_TALKING;
+        } else {
+            l->state = L_STALE;
+            if (preview_gone(ob, l))
+                live_drop(ob, l);
+        }
+        if (out_drain(ob))
+            return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
+                        "was taken but could not be recorded (out of "
+                        "memory)");
+        timer_update(ob);
+        return OUTBOUND_DURABLE;
+    }
     if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
         uint8_t *buf;
         size_t blen;
@@ -818,6 +1013,12 @@ int outbound_request(struct outbound *ob, struct conn *c,
                      false, code, msg, len);
     case BODY(DIAL_RESULT):
         return r_result(ob, c, env->dial_result, code, msg, len);
+    case BODY(CALLBACK_REQUEST):
+        if (callback_request(ob->cb, c, env->callback_request, code, msg,
+                             len) < 0)
+            return -1;
+        timer_update(ob);
+        return OUTBOUND_DURABLE;
     default:
         return fail(code, msg, len, EC(UNKNOWN_MESSAGE), "not a campaign "
                     "request");
@@ -826,43 +1027,87 @@ int outbound_request(struct outbound *ob, struct conn *c,
 
 /* ---- statistics ---- */
 
+int outbound_campaign_count(const struct outbound *ob)
+{
+    return campaign_count(ob->cc);
+}
+
+void outbound_campaign_fig(const struct outbound *ob, int i,
+                           struct outbound_fig *o)
+{
+    struct campaign_stats cs;
+    uint64_t now = wall_us();
+    campaign_stats(ob->cc, i, now, &cs);
+    memset(o, 0, sizeof(*o));
+    o->campaign = campaign_config_get(ob->cc, i)->name;
+    o->run = (int)campaign_run_get(ob->cc, i);
+    o->leads = cs.leads;
+    o->waiting = cs.in_state[CAMPAIGN_LEAD_WAITING];
+    o->active = cs.in_state[CAMPAIGN_LEAD_ACTIVE];
+    o->done = cs.in_state[CAMPAIGN_LEAD_DONE];
+    o->exhausted = cs.in_state[CAMPAIGN_LEAD_EXHAUSTED];
+    o->dnc = cs.in_state[CAMPAIGN_LEAD_DNC];
+    o->dials = cs.dials;
+    o->human = cs.outcomes[CAMPAIGN_OUT_HUMAN];
+    o->machine = cs.outcomes[CAMPAIGN_OUT_MACHINE];
+    o->busy = cs.outcomes[CAMPAIGN_OUT_BUSY];
+    o->no_answer = cs.outcomes[CAMPAIGN_OUT_NO_ANSWER];
+    o->failed = cs.outcomes[CAMPAIGN_OUT_FAILED];
+    o->dropped = cs.outcomes[CAMPAIGN_OUT_DROPPED];
+    o->connected = cs.connected;
+    o->drop_rate = cs.abandon_life;
+    o->drop_rate_window = cs.abandon_window;
+    if (ob->first_start[i] && now > ob->first_start[i])
+        o->contacts_per_hour = (double)cs.connected * 3600e6 /
+                               (double)(now - ob->first_start[i]);
+}
+
+void outbound_callback_fig(const struct outbound *ob,
+                           struct outbound_cb_fig *out)
+{
+    Ccroute__V1__Stats st = CCROUTE__V1__STATS__INIT;
+    callback_stats(ob->cb, &st);
+    out->waiting = st.callbacks_waiting;
+    out->held = st.callbacks_held;
+    out->dials = st.callback_dials;
+    out->connected = st.callbacks_connected;
+}
+
 int outbound_stats(struct outbound *ob, struct arena *a,
                    Ccroute__V1__Stats *st)
 {
     int n = campaign_count(ob->cc);
-    uint64_t now = wall_us();
+    callback_stats(ob->cb, st);
     if (n == 0)
         return 0;
     if (!(st->campaigns = arena_alloc(a, (size_t)n * sizeof(*st->campaigns))))
         return -1;
     for (int i = 0; i < n; i++) {
-        struct campaign_stats cs;
+        struct outbound_fig fg;
         Ccroute__V1__CampaignStats *o = arena_alloc(a, sizeof(*o));
         if (!o)
             return -1;
-        campaign_stats(ob->cc, i, now, &cs);
+        outbound_campaign_fig(ob, i, &fg);
         ccroute__v1__campaign_stats__init(o);
-        o->campaign = (char *)campaign_config_get(ob->cc, i)->name;
-        o->run = (Ccroute__V1__CampaignRun)campaign_run_get(ob->cc, i);
-        o->leads = cs.leads;
-        o->leads_waiting = cs.in_state[CAMPAIGN_LEAD_WAITING];
-        o->leads_active = cs.in_state[CAMPAIGN_LEAD_ACTIVE];
-        o->leads_done = cs.in_state[CAMPAIGN_LEAD_DONE];
-        o->leads_exhausted = cs.in_state[CAMPAIGN_LEAD_EXHAUSTED];
-        o->leads_dnc = cs.in_state[CAMPAIGN_LEAD_DNC];
-        o->dials = cs.dials;
-        o->human = cs.outcomes[CAMPAIGN_OUT_HUMAN];
-        o->machine = cs.outcomes[CAMPAIGN_OUT_MACHINE];
-        o->busy = cs.outcomes[CAMPAIGN_OUT_BUSY];
-        o->no_answer = cs.outcomes[CAMPAIGN_OUT_NO_ANSWER];
-        o->failed = cs.outcomes[CAMPAIGN_OUT_FAILED];
-        o->dropped = cs.outcomes[CAMPAIGN_OUT_DROPPED];
-        o->connected = cs.connected;
-        o->drop_rate = cs.abandon_life;
-        o->drop_rate_window = cs.abandon_window;
-        if (ob->first_start[i] && now > ob->first_start[i])
-            o->contacts_per_hour = (double)cs.connected * 3600e6 /
-                                   (double)(now - ob->first_start[i]);
+        o->campaign = (char *)fg.campaign;
+        o->run = (Ccroute__V1__CampaignRun)fg.run;
+        o->leads = fg.leads;
+        o->leads_waiting = fg.waiting;
+        o->leads_active = fg.active;
+        o->leads_done = fg.done;
+        o->leads_exhausted = fg.exhausted;
+        o->leads_dnc = fg.dnc;
+        o->dials = fg.dials;
+        o->human = fg.human;
+        o->machine = fg.machine;
+        o->busy = fg.busy;
+        o->no_answer = fg.no_answer;
+        o->failed = fg.failed;
+        o->dropped = fg.dropped;
+        o->connected = fg.connected;
+        o->drop_rate = fg.drop_rate;
+        o->drop_rate_window = fg.drop_rate_window;
+        o->contacts_per_hour = fg.contacts_per_hour;
         st->campaigns[st->n_campaigns++] = o;
     }
     return 0;
@@ -972,6 +1217,9 @@ void outbound_load(void *arg, const char *member, size_t mlen,
     case 'l':
         load_lead(ob, m + 2, data, len);
         break;
+    case 'c':
+        callback_load(ob->cb, m + 2, data, len);
+        break;
     default:
         log_warn("recovery: outbound record %s of an unknown kind; skipped",
                  m);
@@ -982,12 +1230,28 @@ void outbound_load(void *arg, const char *member, size_t mlen,
 }
 
 void outbound_contact_loaded(struct outbound *ob, const char *campaign,
-                             const char *lead)
+                             const char *lead, bool preview,
+                             const char *contact)
 {
     int ci;
     uint32_t li;
     if (!campaign || !*campaign || !lead || !*lead)
         return;
+    if (preview) {
+        /* the preview's dial record is lost with the engine that made
+         * it: its contact leaves at the first turn (L_STALE), its lead
+         * came back waiting (campaign_leads_restore) */
+        struct live *l;
+        if (ob->nlive == ob->max_dials ||
+            strlen(contact) >= sizeof(l->contact))
+            return;
+        l = &ob->live[ob->nlive++];
+        memset(l, 0, sizeof(*l));
+        l->state = L_STALE;
+        l->preview = true;
+        snprintf(l->contact, sizeof(l->contact), "%s", contact);
+        return;
+    }
     if ((ci = campaign_find(ob->cc, campaign)) < 0 ||
         campaign_lead_find(ob->cc, ci, lead, &li) < 0)
         return;
@@ -1025,6 +1289,7 @@ void outbound_snapshot(struct outbound *ob)
     for (uint32_t li = 0; li < campaign_lead_count(ob->cc); li++)
         if (lead_write(ob, li) < 0)
             missing++;
+    callback_snapshot(ob->cb);
     if (missing)
         log_error("store: %u campaigns and leads could not be written back "
                   "(out of memory)", missing);
@@ -1048,7 +1313,8 @@ struct outbound *outbound_new(struct tenant *s,
     ob->h = *hooks;
     ob->max_dials = 4096;
     ob->live = calloc(ob->max_dials, sizeof(*ob->live));
-    if (!ob->live || core_make(ob) < 0) {
+    ob->cb = callback_new(s, &hooks->cb);
+    if (!ob->live || !ob->cb || core_make(ob) < 0) {
         outbound_free(ob);
         return NULL;
     }
@@ -1083,6 +1349,7 @@ static void forget(struct outbound *ob)
 void outbound_reset(struct outbound *ob)
 {
     forget(ob);
+    callback_reset(ob->cb);
     campaign_core_free(ob->cc);
     if (core_make(ob) < 0)
         log_error("outbound: out of memory for a fresh campaign core: "
@@ -1100,6 +1367,7 @@ void outbound_free(struct outbound *ob)
     forget(ob);
     if (ob->cc)
         campaign_core_free(ob->cc);
+    callback_free(ob->cb);
     free(ob->live);
     free(ob);
 }

@@ -16,9 +16,11 @@
 #ifndef CCROUTE_OUTBOUND_H
 #define CCROUTE_OUTBOUND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "callback.h"
 #include "ccroute.pb-c.h"
 
 struct tenant;
@@ -42,6 +44,8 @@ struct outbound_hooks {
                         int *code, char *msg, size_t msglen);
     /* Abandons the router contact `id` (an answered call dropped). */
     void (*contact_end)(void *arg, const char *id);
+    /* The callbacks' hooks (callback.h); their arg is `arg` too. */
+    struct callback_hooks cb;
 };
 
 /* NULL out of memory. The core is sized from the tenant's configuration
@@ -64,6 +68,28 @@ int outbound_request(struct outbound *ob, struct conn *c,
                      const Ccroute__V1__Envelope *env, int *code, char *msg,
                      size_t msglen);
 
+/* One campaign's figures, as Stats.campaigns reports them (the HTTP
+ * surface reads them: metrics.c, api.c). `campaign` is borrowed until the
+ * campaign changes. */
+struct outbound_fig {
+    const char *campaign;
+    int run;                      /* Ccroute__V1__CampaignRun */
+    uint64_t leads, waiting, active, done, exhausted, dnc;
+    uint64_t dials, human, machine, busy, no_answer, failed, dropped;
+    uint64_t connected;
+    double drop_rate, drop_rate_window, contacts_per_hour;
+};
+/* The callbacks' figures (Stats 33-36). */
+struct outbound_cb_fig {
+    uint32_t waiting, held;
+    uint64_t dials, connected;
+};
+int outbound_campaign_count(const struct outbound *ob);
+void outbound_campaign_fig(const struct outbound *ob, int campaign,
+                           struct outbound_fig *out);
+void outbound_callback_fig(const struct outbound *ob,
+                           struct outbound_cb_fig *out);
+
 /* Every campaign's statistics into st->campaigns (in arena a, until the
  * reply is sent). -1 out of memory. */
 int outbound_stats(struct outbound *ob, struct arena *a,
@@ -73,9 +99,12 @@ int outbound_stats(struct outbound *ob, struct arena *a,
 void outbound_load(void *arg, const char *member, size_t mlen,
                    const uint8_t *data, size_t len);
 /* A recovered contact that an answered call of `campaign` to `lead`
- * became: the lead was reached, it is DONE. */
+ * became: the lead was reached, it is DONE. A recovered `preview`
+ * contact (borrowed id `contact`) was not dialed: it leaves the router
+ * at the first pacing turn, its lead waits again. */
 void outbound_contact_loaded(struct outbound *ob, const char *campaign,
-                             const char *lead);
+                             const char *lead, bool preview,
+                             const char *contact);
 /* The tenant is OWNER: pacing may run (arms the timer when a campaign
  * runs). */
 void outbound_on_owner(struct outbound *ob);

@@ -86,6 +86,11 @@ struct router_queue_config {
     char overflow[ROUTER_ID_MAX]; /* queue taken at max_len / max_wait */
     struct router_step steps[ROUTER_MAX_STEPS];
     unsigned nsteps;
+    /* Callbacks of this queue (engine/callback.c; the router does not read
+     * them): dials per callback before it is given up, and the delay
+     * before an unanswered one is dialed again. 0: 3 and 300000. */
+    uint32_t callback_attempts;
+    uint32_t callback_retry_ms;
 };
 
 struct router_config {
@@ -193,8 +198,10 @@ struct router_event {
     uint64_t deadline;            /* OFFER: offer deadline (us) */
     union {
         enum router_revoke_reason revoke;   /* REVOKED */
-        enum router_contact_state gone;     /* CONTACT_GONE: COMPLETED or
-                                               ABANDONED */
+        enum router_contact_state gone;     /* CONTACT_GONE: COMPLETED,
+                                               ABANDONED, or QUEUED: still
+                                               waiting out of the router
+                                               (router_contact_withdraw) */
         enum router_agent_state agent_state;/* AGENT_STATE */
     } u;
     uint32_t position;            /* QUEUED: 1-based position */

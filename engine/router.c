@@ -2583,6 +2583,38 @@ int router_contact_abandon(struct router *r, uint64_t now, const char *id)
     return 0;
 }
 
+int router_contact_withdraw(struct router *r, uint64_t now, const char *id,
+                            bool abandoned)
+{
+    struct contact *c;
+    struct agent *a = NULL;
+    struct router_event *e;
+    int rc = contact_lookup(r, id, &c);
+    if (rc < 0)
+        return rc;
+    if (c->state == ROUTER_CONTACT_OFFERED)
+        return ROUTER_ESTATE;
+    if (c->state == ROUTER_CONTACT_ASSIGNED) {
+        /* the agent did no work on it: no wrap-up; its desk is told the
+         * contact went away (REVOKED, ABANDONED) */
+        a = &r->agents[c->agent];
+        e = emit(r, ROUTER_EV_REVOKED, c, a);
+        e->u.revoke = ROUTER_REVOKE_ABANDONED;
+        agent_after_work(r, a, c, now, 0);
+    } else {
+        cq_remove(r, c);
+    }
+    if (abandoned)
+        squeue(r, c->queue)->abandoned++;
+    e = emit(r, ROUTER_EV_CONTACT_GONE, c, a);
+    e->u.gone = abandoned ? ROUTER_CONTACT_ABANDONED : ROUTER_CONTACT_QUEUED;
+    contact_release(r, c, abandoned ? ROUTER_CONTACT_ABANDONED
+                                    : ROUTER_CONTACT_QUEUED);
+    if (a)
+        fill_agent(r, now, a);
+    return 0;
+}
+
 int router_contact_complete(struct router *r, uint64_t now, const char *id)
 {
     struct contact *c;

@@ -84,6 +84,17 @@ int router_contact_arrive(struct router *r, uint64_t now,
                           uint32_t tag, uint32_t *handle);
 int router_contact_abandon(struct router *r, uint64_t now, const char *id);
 int router_contact_complete(struct router *r, uint64_t now, const char *id);
+/* A queued or assigned contact leaves the router (an offered one:
+ * ROUTER_ESTATE): a callback held out of its queue until its time, or one
+ * whose attempts are spent (engine/callback.c), or a preview that ends
+ * (engine/outbound.c). An assigned contact's agent is freed without
+ * wrap-up (it did no work on it) and told (REVOKED, ABANDONED, before
+ * the CONTACT_GONE). CONTACT_GONE is
+ * emitted with u.gone QUEUED -- the contact still waits, outside the
+ * router; it is counted neither handled nor abandoned -- or, with
+ * `abandoned`, ABANDONED and counted so. */
+int router_contact_withdraw(struct router *r, uint64_t now, const char *id,
+                            bool abandoned);
 /* Transfer to another queue (to_queue >= 0) or to a named agent
  * (to_agent != NULL). The original arrival time is kept: its score, its
  * place in the target's waiting order and the target's longest wait

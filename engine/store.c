@@ -2447,7 +2447,8 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
             break;
         case ROUTER_EV_CONTACT_GONE:
             detail = ev->u.gone == ROUTER_CONTACT_ABANDONED ? "abandoned"
-                                                            : "completed";
+                     : ev->u.gone == ROUTER_CONTACT_QUEUED ? "callback_held"
+                                                           : "completed";
             break;
         case ROUTER_EV_AGENT_STATE:
             num[storebatch_u64(num, (uint64_t)(ev->u.agent_state < 0

@@ -1,8 +1,9 @@
 /* wallboard.c -- the wallboard's files and snapshot; see wallboard.h.
  *
  * The snapshot reuses the JSON API's view of the queues (api_get
- * "queues": the same queues, names and figures as Stats), and adds the
- * agents counted by the status Stats gives them. It is built once per
+ * "queues": the same queues, names and figures as Stats) and of the
+ * campaigns and callbacks (api_campaign_members), and adds the agents
+ * counted by the status Stats gives them. It is built once per
  * tick of the event streams (sse.c) and copied to every stream, so the
  * cost is one walk of the queues and one of the agents a second, and
  * only while a wallboard is open; nothing here runs on the routing path.
@@ -77,8 +78,8 @@ static void count_agents(const struct tenant *s, uint64_t now,
 int wallboard_snapshot(const struct tenant *s, uint64_t seq, char **out,
                        size_t *len)
 {
-    char *queues = NULL, *buf = NULL;
-    size_t qlen = 0, blen = 0;
+    char *queues = NULL, *buf = NULL, *camps;
+    size_t qlen = 0, blen = 0, clen = 0;
     unsigned n[ST_COUNT];
     FILE *f;
     int rc;
@@ -93,9 +94,15 @@ int wallboard_snapshot(const struct tenant *s, uint64_t seq, char **out,
         return -ENOMEM;
     }
     count_agents(s, clock_mono_us(), n);
+    /* "campaigns":[..],"callbacks":{..} (api_get "campaigns") */
+    if (!(camps = api_campaign_members(s, &clen))) {
+        free(queues);
+        return -ENOMEM;
+    }
     f = open_memstream(&buf, &blen);
     if (!f) {
         free(queues);
+        free(camps);
         return -ENOMEM;
     }
     fprintf(f, "{\"seq\":%" PRIu64 ",\"time_ms\":%" PRIu64 ",\"ready\":%s,"
@@ -104,11 +111,14 @@ int wallboard_snapshot(const struct tenant *s, uint64_t seq, char **out,
     for (int i = 0; i < ST_COUNT; i++)
         fprintf(f, "%s\"%s\":%u", i ? "," : "", status_names[i], n[i]);
     fputs("},", f);
+    fwrite(camps, 1, clen, f);
+    fputc(',', f);
     fwrite(queues + 1, 1, qlen - 1, f);      /* the rest of the object */
     rc = ferror(f) ? -ENOMEM : 0;
     if (fclose(f) != 0)
         rc = -ENOMEM;
     free(queues);
+    free(camps);
     if (rc < 0) {
         free(buf);
         return rc;

@@ -186,6 +186,7 @@ static int request(struct e2e_client *e, int body, const char *cid,
     Ccroute__V1__LeadsAdd la = CCROUTE__V1__LEADS_ADD__INIT;
     Ccroute__V1__DncAdd dn = CCROUTE__V1__DNC_ADD__INIT;
     Ccroute__V1__DialResult dr = CCROUTE__V1__DIAL_RESULT__INIT;
+    Ccroute__V1__CallbackRequest cb = CCROUTE__V1__CALLBACK_REQUEST__INIT;
     Ccroute__V1__Lead lead = CCROUTE__V1__LEAD__INIT, *leadp = &lead;
     char *nums[1] = { "+15550100" };
     int rc;
@@ -275,6 +276,11 @@ static int request(struct e2e_client *e, int body, const char *cid,
         dr.dial_id = 1;
         dr.outcome = CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_BUSY;
         env.dial_result = &dr;
+        break;
+    case BODY(CALLBACK_REQUEST):
+        cb.contact_id = (char *)cid;
+        cb.number = "+15550101";
+        env.callback_request = &cb;
         break;
     default:
         fail_msg("request: body %d", body);
@@ -371,6 +377,8 @@ static const struct row matrix[] = {
       { F, F, F, F, F, 0 }, { F, F, F, F, F, 0 } },
     { BODY(DIAL_RESULT), "DialResult", OBJ_NONE,
       { UD, F, UD, F, F, F }, { UD, F, UD, F, F, F } },
+    { BODY(CALLBACK_REQUEST), "CallbackRequest", OBJ_QUEUED,
+      { 0, F, 0, F, F, F }, { UC, F, UC, F, F, F } },
 };
 
 /* Builds the object of kind `o` for principal side p (0: a, 1: b). */

@@ -292,6 +292,52 @@ static void test_compliance_drop(void **state)
     campaign_core_free(cc);
 }
 
+static bool free_set(void *ctx, const char *agent)
+{
+    const char *const *free_ = ctx;
+    for (; *free_; free_++)
+        if (!strcmp(*free_, agent))
+            return true;
+    return false;
+}
+
+/* The supervisor's cap on an agent's outbound share: a free agent at or
+ * above it is left out of the capacity; one below it, or not free, is
+ * not; no cap (100%) leaves the capacity alone. */
+static void test_share_cap(void **state)
+{
+    struct campaign_core *cc = core();
+    struct campaign_config c = cfg("cap", CAMPAIGN_MODE_PROGRESSIVE);
+    const char *both[] = { "ag1", "ag2", NULL }, *ag2[] = { "ag2", NULL };
+    uint64_t d[64];
+    c.agent_share_pct = 20;
+    int ci = campaign_upsert(cc, T0, &c, 0);
+    campaign_set_run(cc, T0, ci, CAMPAIGN_RUNNING);
+    add(cc, T0, ci, "a", "1", "UTC");
+    assert_int_equal(pace(cc, T0, 1, CAMPAIGN_EV_DIAL, d), 1);
+    campaign_dial_result(cc, T0 + S(5), d[0], CAMPAIGN_OUT_HUMAN);
+    assert_int_equal(campaign_call_connected(cc, T0 + S(6), d[0], "ag1"), 0);
+    /* 5 minutes on the call: about 8% of the last hour, under the cap */
+    assert_int_equal(campaign_free_capped(cc, T0 + MIN(5), ci, 2, free_set,
+                                          (void *)both), 2);
+    /* 30 minutes: about 40%, over it; ag1 no longer counts */
+    assert_int_equal(campaign_free_capped(cc, T0 + MIN(30), ci, 2, free_set,
+                                          (void *)both), 1);
+    /* ag1 is not free anyway: nothing to leave out */
+    assert_int_equal(campaign_free_capped(cc, T0 + MIN(30), ci, 1, free_set,
+                                          (void *)ag2), 1);
+    /* the call ends; an hour later the share has decayed under 20% */
+    assert_int_equal(campaign_call_ended(cc, T0 + MIN(30), d[0]), 0);
+    assert_int_equal(campaign_free_capped(cc, T0 + MIN(120), ci, 2, free_set,
+                                          (void *)both), 2);
+    /* no cap */
+    c.agent_share_pct = 100;
+    assert_int_equal(campaign_upsert(cc, T0 + MIN(120), &c, 0), ci);
+    assert_int_equal(campaign_free_capped(cc, T0 + MIN(30), ci, 2, free_set,
+                                          (void *)both), 2);
+    campaign_core_free(cc);
+}
+
 static void test_dnc(void **state)
 {
     struct campaign_core *cc = core();
@@ -807,6 +853,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_preview),
         cmocka_unit_test(test_predictive_dials_ahead),
         cmocka_unit_test(test_compliance_drop),
+        cmocka_unit_test(test_share_cap),
         cmocka_unit_test(test_dnc),
         cmocka_unit_test(test_zones_and_dst),
         cmocka_unit_test(test_windows_across_zones),

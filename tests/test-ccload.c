@@ -318,10 +318,42 @@ static void test_model_structure_errors(void **state)
                      0);
 }
 
+/* The outbound section: defaults, and its errors with file and line. */
+static void test_model_outbound(void **state)
+{
+    static struct model m;
+    model_ok(&m, "mix:\n  - {queue: q}\n");
+    assert_false(m.ob.on);
+    model_ok(&m, "mix:\n  - {queue: q}\noutbound:\n  campaign: c\n"
+                 "  queue: q\n  mode: progressive\n  blend: [q, r]\n"
+                 "  abandon_cap: 2.5\n  retry: 1m\n"
+                 "  outcomes: {human: 1, busy: 1}\n  ring: 3s\n");
+    assert_true(m.ob.on);
+    assert_int_equal(m.ob.mode, CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE);
+    assert_int_equal(m.ob.nblend, 2);
+    assert_int_equal(m.ob.abandon_cap_bp, 250);
+    assert_true(m.ob.retry_ms == 60000.0);
+    assert_true(m.ob.outcome[OB_HUMAN] == 1.0);
+    assert_true(m.ob.outcome[OB_NO_ANSWER] == 0.0);
+    assert_int_equal(m.ob.leads, 1000);
+    assert_true(m.ob.ring.mean_ms == 3000.0);
+    model_bad("mix:\n  - {queue: q}\noutbound:\n  queue: q\n",
+              "m.yaml:4: outbound: campaign and queue are required");
+    model_bad("mix:\n  - {queue: q}\noutbound:\n  campaign: c\n  queue: q\n"
+              "  mode: preview\n", "m.yaml:6: outbound.mode: unknown "
+              "dialing mode \"preview\"");
+    model_bad("mix:\n  - {queue: q}\noutbound:\n  campaign: c\n  queue: q\n"
+              "  outcomes: {human: 0}\n", "outcomes add up to zero");
+    model_bad("mix:\n  - {queue: q}\noutbound:\n  campaign: c\n  queue: q\n"
+              "  outcomes: {answered: 1}\n", "m.yaml:6: "
+              "outbound.outcomes.answered: unknown key");
+}
+
 /* ---- against ccrouted ---- */
 
 struct qstats {
     unsigned long long offered, answered, abandoned;
+    unsigned long long camp_dials, camp_connected;  /* its first campaign */
     int found;
 };
 
@@ -360,6 +392,10 @@ static int engine_queue_stats(int port, const char *queue, struct qstats *qs)
                 qs->abandoned = q->abandoned;
                 qs->found = 1;
             }
+        }
+        if (stats->stats->n_campaigns) {
+            qs->camp_dials = stats->stats->campaigns[0]->dials;
+            qs->camp_connected = stats->stats->campaigns[0]->connected;
         }
     }
     ccr_free(stats);
@@ -408,6 +444,51 @@ static void test_engine_counts_match_stats(void **state)
     free(json);
 }
 
+/* Inbound and a predictive campaign on the same agents
+ * (bench/scenarios/blend.yaml): ccload plays the dialer; dials happen,
+ * answered calls reach the agents, and inbound is served in both queues. */
+static void test_engine_outbound_blend(void **state)
+{
+    char bin[512];
+    snprintf(bin, sizeof(bin), "%s/ccrouted", build_dir());
+    if (access(bin, X_OK) != 0)
+        skip();
+    struct harness_daemon s;
+    assert_int_equal(server_start(&s, "ccrouted",
+                                  "bench/scenarios/engine-bench.yaml"), 0);
+    const char *extra[] = {"--duration", "4", NULL};
+    char *json = NULL;
+    int rc = run_ccload(&s, "bench/scenarios/blend.yaml", extra, &json);
+    if (rc != 0 || !json) {
+        server_stop(&s);
+        fail_msg("ccload exited %d", rc);
+    }
+    const char *ob = jsection(json, "outbound");
+    long long dials = jnum(ob, "dials"), connected = jnum(ob, "connected");
+    print_message("outbound: dials %lld human %lld connected %lld completed "
+                  "%lld dropped %lld\n", dials, jnum(ob, "human"), connected,
+                  jnum(ob, "completed"), jnum(ob, "dropped"));
+    assert_true(dials > 0);
+    assert_true(connected > 0);
+    assert_true(jnum(ob, "completed") > 0);
+    assert_int_equal(jnum(jsection(json, "errors"), "unexpected"), 0);
+    /* inbound was served in both queues, the blended one included */
+    assert_true(jnum(jqueue(json, "sales_en"), "answered") > 0);
+    assert_true(jnum(jqueue(json, "support_en"), "answered") > 0);
+    /* the engine saw the campaign the same way */
+    struct qstats qs;
+    assert_int_equal(engine_queue_stats(s.port, "sales_en", &qs), 0);
+    assert_true(qs.camp_dials >= (unsigned long long)dials);
+    assert_true(qs.camp_connected >= (unsigned long long)connected);
+    /* and the sales_en agents took both kinds: the queue answered more
+     * than ccload's inbound contacts */
+    assert_true(qs.answered > (unsigned long long)jnum(jqueue(json,
+                                                              "sales_en"),
+                                                       "answered"));
+    server_stop(&s);
+    free(json);
+}
+
 static void test_engine_unknown_queue_fails(void **state)
 {
     char bin[512];
@@ -445,11 +526,13 @@ int main(void)
         cmocka_unit_test(test_bad_model_names_line),
         cmocka_unit_test(test_model_durations),
         cmocka_unit_test(test_model_structure_errors),
+        cmocka_unit_test(test_model_outbound),
         cmocka_unit_test(test_limit_server_smoke),
         cmocka_unit_test(test_limit_server_max_rate),
         cmocka_unit_test(test_contacts_limit),
         cmocka_unit_test(test_engine_counts_match_stats),
         cmocka_unit_test(test_engine_unknown_queue_fails),
+        cmocka_unit_test(test_engine_outbound_blend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -804,8 +804,58 @@ static void test_api_equal_stats(void **state)
     assert_int_equal(get(fx->http_port, "/api/v1/contacts/c1", NULL, &r),
                      404);
     resp_free(&r);
-    assert_int_equal(get(fx->http_port, "/api/v1/campaigns", NULL, &r), 404);
+    assert_int_equal(get(fx->http_port, "/api/v1/nothing", NULL, &r), 404);
     resp_free(&r);
+    /* campaigns and callbacks: none yet, in the documented shape */
+    assert_int_equal(get(fx->http_port, "/api/v1/campaigns", NULL, &r), 200);
+    j = json_loads(r.body, 0, &je);
+    assert_non_null(j);
+    assert_true(json_is_array(json_object_get(j, "campaigns")));
+    assert_int_equal(json_array_size(json_object_get(j, "campaigns")), 0);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(j, "callbacks"), "waiting")), 0);
+    assert_non_null(json_object_get(j, "tenant"));
+    json_decref(j);
+    resp_free(&r);
+    /* a campaign (an admin makes it): in the API and in /metrics */
+    {
+        struct e2e_client *adm = e2e_env_dial_hello(fx->env, "adm",
+                                                    ROLE(ADMIN));
+        ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__CampaignUpsert cu = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+        json_t *c;
+        cu.name = "hc";
+        cu.queue = "sales";
+        cu.dialer = "d1";
+        env.body_case = BODY(CAMPAIGN_UPSERT);
+        env.campaign_upsert = &cu;
+        assert_int_equal(e2e_call(adm, &env, 5000), 0);
+        assert_int_equal(get(fx->http_port, "/api/v1/campaigns", NULL, &r),
+                         200);
+        j = json_loads(r.body, 0, &je);
+        assert_non_null(j);
+        c = json_array_get(json_object_get(j, "campaigns"), 0);
+        assert_non_null(c);
+        assert_string_equal(json_string_value(json_object_get(c, "campaign")),
+                            "hc");
+        assert_string_equal(json_string_value(json_object_get(c, "run")),
+                            "stopped");
+        assert_int_equal(json_integer_value(json_object_get(
+                             json_object_get(c, "leads"), "total")), 0);
+        assert_int_equal(json_integer_value(json_object_get(c, "dials")), 0);
+        json_decref(j);
+        resp_free(&r);
+        assert_int_equal(get(fx->http_port, "/metrics", NULL, &r), 200);
+        assert_non_null(strstr(r.body, "\nccroute_campaign_running{"
+                                       "campaign=\"hc\"} 0\n"));
+        assert_non_null(strstr(r.body, "\nccroute_campaign_leads{"
+                                       "campaign=\"hc\",state=\"waiting\"} "
+                                       "0\n"));
+        assert_non_null(strstr(r.body, "\nccroute_callbacks{state="
+                                       "\"held\"} 0\n"));
+        resp_free(&r);
+        e2e_hang_up(adm);
+    }
 
     ccr_free(st);
     e2e_hang_up(sw);

@@ -63,8 +63,21 @@ static int teardown(void **state)
 
 /* ---- requests ---- */
 
+static int upsert_mode(struct e2e_client *e, const char *name,
+                       const char *queue, uint32_t max_attempts,
+                       Ccroute__V1__DialMode mode, char *msg, size_t mlen);
+
 static int upsert(struct e2e_client *e, const char *name, const char *queue,
                   uint32_t max_attempts, char *msg, size_t mlen)
+{
+    return upsert_mode(e, name, queue, max_attempts,
+                       CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE, msg,
+                       mlen);
+}
+
+static int upsert_mode(struct e2e_client *e, const char *name,
+                       const char *queue, uint32_t max_attempts,
+                       Ccroute__V1__DialMode mode, char *msg, size_t mlen)
 {
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
@@ -73,7 +86,7 @@ static int upsert(struct e2e_client *e, const char *name, const char *queue,
     m.queue = (char *)queue;
     m.dialer = "dlr";
     m.caller_id = "+15550000";
-    m.mode = CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE;
+    m.mode = mode;
     m.window_start_hour = 0;
     m.window_end_hour = 24;
     m.max_attempts = max_attempts;
@@ -192,8 +205,12 @@ static void accept_offer(struct e2e_client *desk, const char *cid)
     ccr_envelope *o = e2e_wait_offer(desk, cid, E2E_T_MS);
     assert_non_null(o);
     assert_string_equal(o->offer->agent_id, "a1");
-    /* the lead's attributes reach the agent's Offer */
+    /* the lead's attributes reach the agent's Offer, with its campaign
+     * and lead; an answered call is not a preview */
     assert_true(o->offer->n_attributes >= 1);
+    assert_string_equal(o->offer->campaign, "c1");
+    assert_true(o->offer->lead_id[0] != '\0');
+    assert_false(o->offer->preview);
     ccr_free(o);
     assert_int_equal(e2e_simple(desk, BODY(OFFER_ACCEPTED), cid, "a1"), 0);
 }
@@ -332,6 +349,21 @@ static void test_bad_input(void **state)
     e2e_expect_log(d, "campaign c2: no logged-in agent", 5000);
     assert_int_equal(upsert(&adm, "cx", "nowhere", 3, msg, sizeof(msg)),
                      EC(UNKNOWN_QUEUE));
+    /* the supervisor's agent share cap: 1..100 (percent) */
+    {
+        ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+        m.name = "c4";
+        m.queue = "sales";
+        m.dialer = "dlr";
+        m.agent_share_pct = 101;
+        env.body_case = BODY(CAMPAIGN_UPSERT);
+        env.campaign_upsert = &m;
+        assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), EC(INVALID_FIELD));
+        m.agent_share_pct = 40;
+        assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
+        assert_int_equal(run(&adm, BODY(CAMPAIGN_STOP), "c4"), 0);
+    }
     /* only the admin manages campaigns */
     assert_int_equal(upsert(&dl, "c3", "sales", 3, msg, sizeof(msg)),
                      EC(FORBIDDEN));
@@ -346,8 +378,8 @@ static void test_bad_input(void **state)
     assert_int_equal(leads(&adm, "c2", badzone, 1, msg, sizeof(msg)),
                      EC(INVALID_LEAD));
     assert_non_null(strstr(msg, "time zone"));
-    /* nothing of the refused batches: the campaign only */
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 1);
+    /* nothing of the refused batches: the campaigns c2 and c4 only */
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
     st = e2e_stats(&adm);
     assert_non_null(cs = camp_stats(st, "c2"));
     assert_int_equal(cs->leads, 0);
@@ -420,6 +452,156 @@ static void test_bad_input(void **state)
     e2e_close(&other);
     e2e_close(&desk);
     e2e_close(&sw);
+}
+
+/* The next Offer to the desk: a preview of campaign pv; its contact id
+ * and lead. */
+static void next_preview(struct e2e_client *desk, char *cid, size_t clen,
+                         char *lead, size_t llen)
+{
+    ccr_envelope *o = e2e_wait_offer(desk, NULL, E2E_T_MS);
+    assert_non_null(o);
+    assert_true(o->offer->preview);
+    assert_string_equal(o->offer->campaign, "pv");
+    assert_true(o->offer->number[0] == '+');
+    assert_int_equal(o->offer->n_attributes, 1);
+    snprintf(cid, clen, "%s", o->offer->contact_id);
+    snprintf(lead, llen, "%s", o->offer->lead_id);
+    ccr_free(o);
+}
+
+/* The attempts of lead `id` of campaign pv in Redis. */
+static int attempts(struct e2e_env *f, const char *id)
+{
+    char key[96], v[256];
+    snprintf(key, sizeof(key), "l|pv|%s", id);
+    assert_true(e2e_rhget(f->r, "ccr:{ot}:ob:data", key, v, sizeof(v)));
+    return atoi(strchr(v, ' ') + 1);
+}
+
+/* Preview: the agent is offered the lead before any dial; a skip
+ * (OfferRejected) makes it due again without an attempt; an accept
+ * dials, and the answered call is the agent's at once; an unanswered
+ * one frees the agent. */
+static void test_preview(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk;
+    char msg[384], cid[64], lead[64], skipped[64], dcid[64], dlead[64];
+    const struct lead_in in[2] = {
+        { "P1", "+15550101", "Europe/Paris" },
+        { "P2", "+15550102", "Europe/Paris" },
+    };
+    ccr_envelope *st, *env;
+    const Ccroute__V1__CampaignStats *cs;
+    uint64_t dial;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert_mode(&adm, "pv", "sales", 3,
+                                 CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW,
+                                 msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "pv", in, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "pv"), 0);
+
+    /* offered before any dial; skipped: no dial, no attempt */
+    next_preview(&desk, cid, sizeof(cid), skipped, sizeof(skipped));
+    assert_null(e2e_wait(&dl, BODY(DIAL_REQUEST), 0, 300));
+    assert_int_equal(e2e_simple(&desk, BODY(OFFER_REJECTED), cid, "a1"), 0);
+    assert_int_equal(attempts(f, skipped), 0);
+
+    /* the other lead next; accepted: the dialer dials it, for the
+     * contact the agent has */
+    next_preview(&desk, cid, sizeof(cid), lead, sizeof(lead));
+    assert_string_not_equal(lead, skipped);
+    assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), cid, "a1"), 0);
+    dial = next_dial(&dl, dlead, sizeof(dlead), dcid, sizeof(dcid));
+    assert_string_equal(dlead, lead);
+    assert_string_equal(dcid, cid);
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "pv"));
+    assert_int_equal(cs->human, 1);
+    assert_int_equal(cs->connected, 1);
+    assert_int_equal(cs->dials, 1);
+    ccr_free(st);
+    /* the call ends: the agent is free, the skipped lead comes again */
+    assert_int_equal(e2e_simple(&dl, BODY(CONTACT_COMPLETED), cid, NULL), 0);
+    next_preview(&desk, cid, sizeof(cid), lead, sizeof(lead));
+    assert_string_equal(lead, skipped);
+    assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), cid, "a1"), 0);
+    dial = next_dial(&dl, dlead, sizeof(dlead), dcid, sizeof(dcid));
+    /* busy: the contact leaves the agent (told), an attempt counts */
+    assert_int_equal(result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+    env = e2e_expect(&desk, BODY(OFFER_REVOKED), E2E_T_MS);
+    assert_string_equal(env->offer_revoked->contact_id, cid);
+    ccr_free(env);
+    assert_int_equal(attempts(f, skipped), 1);
+    /* the agent is free again: the lead is previewed again after its
+     * retry delay */
+    next_preview(&desk, cid, sizeof(cid), lead, sizeof(lead));
+    assert_string_equal(lead, skipped);
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+}
+
+/* A preview out to an agent when the engine is killed is not dialed:
+ * its contact is removed after the restart and the lead is previewed
+ * again, as a new contact. */
+static void test_preview_survives_kill(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk;
+    char msg[384], cid[64], lead[64], cid2[64], lead2[64];
+    const struct lead_in in[1] = { { "K1", "+15550201", "Europe/Paris" } };
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert_mode(&adm, "pv", "sales", 3,
+                                 CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW,
+                                 msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "pv", in, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "pv"), 0);
+    next_preview(&desk, cid, sizeof(cid), lead, sizeof(lead));
+    assert_string_equal(lead, "K1");
+
+    harness_daemon_kill(d);
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello_retry(&dl, d->port, "dlr", E2E_ROLE(DIALER), true);
+    e2e_open_hello_retry(&desk, d->port, "desk1", E2E_ROLE(AGENT), true);
+
+    /* the lead again, as a new preview contact; the old one is gone */
+    next_preview(&desk, cid2, sizeof(cid2), lead2, sizeof(lead2));
+    assert_string_equal(lead2, "K1");
+    assert_string_not_equal(cid2, cid);
+    assert_int_equal(e2e_simple(&dl, BODY(CONTACT_ABANDONED), cid, NULL),
+                     EC(UNKNOWN_CONTACT));
+    /* and it is dialed when accepted */
+    assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), cid2, "a1"), 0);
+    {
+        char dlead[64], dcid[64];
+        uint64_t dial = next_dial(&dl, dlead, sizeof(dlead), dcid,
+                                  sizeof(dcid));
+        assert_string_equal(dcid, cid2);
+        assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    }
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
 }
 
 /* The dialer is the connection of the campaign's dialer name with role
@@ -580,6 +762,7 @@ static void test_drop_to_its_dialer(void **state)
     e2e_close(&desk);
 }
 
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +773,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbound_ids_reserved, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_drop_to_its_dialer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_preview, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preview_survives_kill, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

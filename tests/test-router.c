@@ -712,6 +712,56 @@ static void test_abandon(void **state)
     router_free(r);
 }
 
+/* router_contact_withdraw (callbacks): a queued or assigned contact
+ * leaves without being counted; an assigned one's agent is free at once
+ * (no wrap-up); an offered one cannot; with `abandoned` it counts so. */
+static void test_withdraw(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].wrapup_ms = 30000;
+    struct router *r = mk(q, 1, NULL);
+    struct router_queue_stats st;
+    const struct router_event *e;
+    uint32_t h;
+    login(r, S(1), "a", "x:1");
+    arrive(r, S(2), "c1", "q");
+    arrive(r, S(3), "c2", "q");
+    arrive(r, S(4), "c3", "q");
+    /* c1 offered: cannot */
+    assert_int_equal(router_contact_withdraw(r, S(5), "c1", false),
+                     ROUTER_ESTATE);
+    /* c2 queued: leaves, not counted */
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_contact_withdraw(r, S(5), "c2", false)),
+                     0);
+    e = ev_find(r, ROUTER_EV_CONTACT_GONE, "c2", NULL);
+    assert_non_null(e);
+    assert_int_equal(e->u.gone, ROUTER_CONTACT_QUEUED);
+    router_out_clear(r);
+    assert_int_equal(router_contact_find(r, "c2", &h), ROUTER_ENOCONTACT);
+    /* c1 assigned: leaves, the agent is available at once and takes c3 */
+    router_offer_accept(r, S(6), "c1", "a");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_contact_withdraw(r, S(7), "c1", false)),
+                     0);
+    assert_int_equal(agent_state(r, "a"), ROUTER_AGENT_STATE_AVAILABLE);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a");
+    router_queue_stats(r, 0, S(7), &st);
+    assert_int_equal(st.abandoned, 0);
+    assert_int_equal(st.waiting, 1);      /* c3, offered */
+    /* given up: counted abandoned */
+    router_offer_accept(r, S(8), "c3", "a");
+    assert_int_equal(CALL(r, router_contact_withdraw(r, S(9), "c3", true)),
+                     0);
+    e = ev_find(r, ROUTER_EV_CONTACT_GONE, "c3", NULL);
+    assert_int_equal(e->u.gone, ROUTER_CONTACT_ABANDONED);
+    router_queue_stats(r, 0, S(9), &st);
+    assert_int_equal(st.abandoned, 1);
+    assert_int_equal(router_contact_withdraw(r, S(9), "nope", false),
+                     ROUTER_ENOCONTACT);
+    router_free(r);
+}
+
 static void test_transfer(void **state)
 {
     struct router_queue_config q[2] = {fx_queue("q1", "x:1"),
@@ -1756,6 +1806,7 @@ int main(void)
         cmocka_unit_test(test_reject_reoffer),
         cmocka_unit_test(test_timeout_no_answer),
         cmocka_unit_test(test_abandon),
+        cmocka_unit_test(test_withdraw),
         cmocka_unit_test(test_transfer),
         cmocka_unit_test(test_wrapup_across_queues),
         cmocka_unit_test(test_preferred_agent),

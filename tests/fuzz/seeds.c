@@ -400,6 +400,15 @@ static void envelopes(void)
     env.dial_result = &dres;
     emit("dial_result", &env);
 
+    Ccroute__V1__CallbackRequest cbr = CCROUTE__V1__CALLBACK_REQUEST__INIT;
+    cbr.contact_id = "c-1";
+    cbr.number = "+15550002";
+    cbr.start_at_ms = 1700000000000ull;
+    env.request_id = 25;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_CALLBACK_REQUEST;
+    env.callback_request = &cbr;
+    emit("callback_request", &env);
+
     Ccroute__V1__DialRequest dreq = CCROUTE__V1__DIAL_REQUEST__INIT;
     dreq.dial_id = 0x1000001;
     dreq.campaign = "winback";

@@ -1,0 +1,93 @@
+/* callback.h -- callbacks: waiting customers called back when their turn
+ * comes (interface).
+ *
+ * One per tenant, owned by the outbound module (outbound.c), which runs
+ * its pacing turn, hands it the CallbackRequests and the DialResults of
+ * its dials, and loads its records. The design is in callback.c;
+ * proto/README.md ("Callbacks") is the wire contract and docs/outbound.md
+ * says what is built.
+ *
+ * It calls the layer that owns contacts and connections (dispatch.c) only
+ * through the hooks it is given.
+ */
+#ifndef CCROUTE_CALLBACK_H
+#define CCROUTE_CALLBACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ccroute.pb-c.h"
+
+struct tenant;
+struct conn;
+struct callback_set;
+
+/* Dial ids of callbacks carry this bit; campaign dial ids never do
+ * (campaign.c: generation << 24 | slot, generations below 2^32). */
+#define CALLBACK_DIAL_BIT (1ull << 62)
+
+/* The waiting contact as it leaves the router (contact_hold). */
+struct callback_saved {
+    uint8_t *packed;              /* its ContactArrived; malloc'd, taken */
+    size_t len;
+    uint64_t arrived_wall_ms;     /* its original arrival */
+    char owner[128];              /* client name of its owner */
+    char principal[128];
+};
+
+struct callback_hooks {
+    void *arg;
+    /* The live connection of owner record `owner`, or NULL. */
+    struct conn *(*conn_of_owner)(void *arg, uint32_t owner);
+    /* Takes queued or assigned contact `id` out of the router (an assigned
+     * one's agent is freed) and records that in Redis. Without
+     * `abandoned` it still waits, outside the router, and *out receives
+     * what is needed to put it back; with it, it ends as abandoned (out
+     * may be NULL). 0, or -1 with an ErrorCode and words. */
+    int (*contact_hold)(void *arg, const char *id, bool abandoned,
+                        struct callback_saved *out, int *code, char *msg,
+                        size_t msglen);
+    /* Puts a held contact back in its queue with its original arrival
+     * time (its place), under its owner's record, and records it in
+     * Redis. Borrowed. 0, or -1 with an ErrorCode and words. */
+    int (*contact_back)(void *arg, const struct callback_saved *sv,
+                        int *code, char *msg, size_t msglen);
+};
+
+struct callback_set *callback_new(struct tenant *s,
+                                  const struct callback_hooks *hooks);
+void callback_free(struct callback_set *cb);
+/* Forgets every callback (the state is reloaded). */
+void callback_reset(struct callback_set *cb);
+
+/* Answer of a request that changed something: Ack after a store
+ * barrier (its writes were admitted first). */
+#define CALLBACK_DURABLE 1
+
+/* A CallbackRequest from c, whose right to the contact dispatch.c has
+ * checked (its principal's, as for every contact request). The dial goes
+ * to the contact's owner connection, whoever asked. CALLBACK_DURABLE or -1 with the Error; nothing was changed. */
+int callback_request(struct callback_set *cb, struct conn *c,
+                     const Ccroute__V1__CallbackRequest *m, int *code,
+                     char *msg, size_t msglen);
+/* A DialResult for a callback dial (dial_id has CALLBACK_DIAL_BIT), from
+ * the client it was sent to (else NOT_DIALER). CALLBACK_DURABLE or -1. */
+int callback_result(struct callback_set *cb, struct conn *c,
+                    const Ccroute__V1__DialResult *m, int *code, char *msg,
+                    size_t msglen);
+/* One turn: dials the callbacks whose agent accepted, puts back the held
+ * ones that are due, times out dials with no result. */
+void callback_pace(struct callback_set *cb);
+/* Whether the pacing timer must run for callbacks. */
+bool callback_busy(const struct callback_set *cb);
+
+void callback_stats(const struct callback_set *cb, Ccroute__V1__Stats *st);
+
+/* Recovery: a stored record `c|<contact>` (member without the "c|"). */
+void callback_load(struct callback_set *cb, const char *contact,
+                   const uint8_t *data, size_t len);
+/* Full rewrite: every record again. */
+void callback_snapshot(struct callback_set *cb);
+
+#endif
