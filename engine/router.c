@@ -2603,6 +2603,12 @@ int router_contact_withdraw(struct router *r, uint64_t now, const char *id,
         agent_after_work(r, a, c, now, 0);
     } else {
         cq_remove(r, c);
+        /* a caller who gave up while waiting is an abandonment for the
+         * estimated wait too (waitest.h); a callback leaving its queue to
+         * be held is not, and comes back with its arrival time */
+        if (abandoned)
+            waitest_left(&squeue(r, c->queue)->west, now, now - c->queued_at,
+                         true);
     }
     if (abandoned)
         squeue(r, c->queue)->abandoned++;
