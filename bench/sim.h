@@ -68,6 +68,18 @@ struct sim_cell {
     double est_wait_s;      /* sum over the answered of the wait the
                                router estimated on arrival (ContactQueued's
                                est_wait_ms; 0 when offered at once) */
+    /* agent time logged in (any state), by the row's agents; only with
+     * schedules (sim_report.scheduled), else agents x interval */
+    double staffed_s;
+    /* routing quality of the answered (docs/ccsim.md): by the answering
+     * agent's tier in the queue it was answered from: 0, the queue's
+     * first level; k, an agent the queue takes only from expansion step
+     * k on (index 3: step 3 or later) */
+    uint64_t by_tier[4];
+    uint64_t overflowed;    /* answered from another queue than its row's */
+    double prof_sum;        /* sum of the answering agent's mean level in
+                               the required skills ... */
+    uint64_t prof_n;        /* ... over this many answered */
 };
 
 struct sim_row {
@@ -82,11 +94,16 @@ struct sim_report {
     struct sim_row *rows;
     struct sim_cell *cells;     /* [row * nintervals + interval] */
     double interval_s, hours;
-    unsigned agents;            /* logged in, all day */
+    unsigned agents;            /* of the model (all day without schedules) */
     uint64_t contacts;          /* arrivals generated */
     uint64_t events;            /* simulator events handled */
     uint64_t router_calls;      /* calls into the routing core */
     double end_s;               /* simulated time when the drain ended */
+    /* agent schedules were followed (the model has shifts, and no
+     * group_count override): staffed time is the cells' staffed_s and,
+     * for "all", staffed_all_s[interval] (every agent once) */
+    bool scheduled;
+    double *staffed_all_s;
 };
 
 /* Runs one simulation. `rc` is a validated router configuration
@@ -123,6 +140,13 @@ enum sim_fig {
     SIM_F_ASA,              /* mean wait of the answered, seconds */
     SIM_F_OCC,              /* busy / staffed time */
     SIM_F_ABANDON_RATE,     /* abandoned / offered */
+    SIM_F_STAFFED,          /* mean agents logged in (of the row's) */
+    SIM_F_FIRST_LEVEL,      /* answered by a tier-0 agent / answered */
+    SIM_F_STEP1,            /* answered by a tier-1 agent / answered */
+    SIM_F_STEP2,            /* tier 2 */
+    SIM_F_STEP3,            /* tier 3 or more */
+    SIM_F_OVERFLOWED,       /* answered from another queue / answered */
+    SIM_F_PROFICIENCY,      /* mean level of the answering agent */
     SIM_F_COUNT
 };
 extern const char *const sim_fig_name[SIM_F_COUNT];

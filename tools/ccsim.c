@@ -296,7 +296,9 @@ static void fig_text(char *buf, size_t len, const struct view *v,
 {
     double m = vmean(v, row, iv, f), hw = vhw(v, row, iv, f);
     double scale = f == SIM_F_SL || f == SIM_F_OCC ||
-                   f == SIM_F_ABANDON_RATE ? 100 : 1;
+                   f == SIM_F_ABANDON_RATE ||
+                   (f >= SIM_F_FIRST_LEVEL && f <= SIM_F_OVERFLOWED) ? 100
+                                                                     : 1;
     bool count = f < SIM_F_SL;
     if (isnan(m))
         snprintf(buf, len, "-");
@@ -310,20 +312,33 @@ static void fig_text(char *buf, size_t len, const struct view *v,
 
 static const enum sim_fig line_figs[] = {
     SIM_F_OFFERED, SIM_F_ANSWERED, SIM_F_ABANDONED, SIM_F_REFUSED,
-    SIM_F_SL, SIM_F_ASA, SIM_F_OCC,
+    SIM_F_SL, SIM_F_ASA, SIM_F_OCC, SIM_F_STAFFED,
 };
 
-static void print_line(const struct view *v, const char *label,
-                       unsigned row, unsigned iv)
+/* The routing-quality table (docs/ccsim.md, "Routing quality"). */
+static const enum sim_fig quality_figs[] = {
+    SIM_F_ANSWERED, SIM_F_FIRST_LEVEL, SIM_F_STEP1, SIM_F_STEP2,
+    SIM_F_STEP3, SIM_F_OVERFLOWED, SIM_F_PROFICIENCY,
+};
+static const char *const quality_head[] = {
+    "answered", "first%", "step1%", "step2%", "step3+%", "over%", "prof",
+};
+static const int quality_w1[] = { 8, 7, 7, 7, 7, 6, 5 };
+
+/* One line of figs; the staffed column only with schedules. */
+static void print_figs(const struct view *v, const char *label,
+                       unsigned row, unsigned iv, const enum sim_fig *figs,
+                       size_t nfigs, const int *w1)
 {
-    /* one run: the columns of the original table; several: wider, and
-     * the "±" is two bytes in UTF-8, so pad by hand */
-    static const int w1[] = { 8, 8, 9, 7, 6, 8, 6 };
-    static const int wn[] = { 15, 15, 14, 12, 12, 12, 12 };
+    /* one run: w1 (the columns of the original table); several: wider,
+     * and the "±" is two bytes in UTF-8, so pad by hand */
+    static const int wn[] = { 15, 15, 14, 12, 12, 12, 12, 12 };
     printf("  %-20s", label);
-    for (size_t i = 0; i < sizeof(line_figs) / sizeof(line_figs[0]); i++) {
+    for (size_t i = 0; i < nfigs; i++) {
         char b[64];
-        fig_text(b, sizeof(b), v, row, iv, line_figs[i]);
+        if (figs[i] == SIM_F_STAFFED && !v->rep->scheduled)
+            continue;
+        fig_text(b, sizeof(b), v, row, iv, figs[i]);
         int w = v->runs <= 1 ? w1[i] : wn[i];
         int len = (int)strlen(b) - (strstr(b, "±") ? 1 : 0);
         printf(" %*s%s", w > len ? w - len : 0, "", b);
@@ -331,15 +346,41 @@ static void print_line(const struct view *v, const char *label,
     printf("\n");
 }
 
+static void print_line(const struct view *v, const char *label,
+                       unsigned row, unsigned iv)
+{
+    static const int w1[] = { 8, 8, 9, 7, 6, 8, 6, 6 };
+    print_figs(v, label, row, iv, line_figs,
+               sizeof(line_figs) / sizeof(line_figs[0]), w1);
+}
+
+static void print_quality(const struct view *v, const char *label,
+                          unsigned row, unsigned iv)
+{
+    print_figs(v, label, row, iv, quality_figs,
+               sizeof(quality_figs) / sizeof(quality_figs[0]), quality_w1);
+}
+
 static void print_header(const struct view *v, const char *first)
 {
+    bool sch = v->rep->scheduled;
     if (v->runs <= 1)
         printf("  %-20s  offered answered abandoned refused    SL%%    "
-               "ASA s   occ%%\n", first);
+               "ASA s   occ%%%s\n", first, sch ? " agents" : "");
     else
-        printf("  %-20s %15s %15s %14s %12s %12s %12s %12s\n", first,
+        printf("  %-20s %15s %15s %14s %12s %12s %12s %12s%s\n", first,
                "offered", "answered", "abandoned", "refused", "SL%",
-               "ASA s", "occ%");
+               "ASA s", "occ%", sch ? "       agents" : "");
+}
+
+static void print_quality_header(const struct view *v, const char *first)
+{
+    static const int wn[] = { 15, 15, 14, 12, 12, 12, 12 };
+    printf("  %-20s", first);
+    for (size_t i = 0; i < sizeof(quality_head) / sizeof(*quality_head); i++)
+        printf(" %*s", v->runs <= 1 ? quality_w1[i] : wn[i],
+               quality_head[i]);
+    printf("\n");
 }
 
 static void print_text(const struct view *v, const char *cfg,
@@ -372,12 +413,26 @@ static void print_text(const struct view *v, const char *cfg,
             print_line(v, label, q, i);
         }
         print_line(v, "total", q, rep->nintervals);
+        printf("routing quality of %s's answered contacts\n", row->name);
+        print_quality_header(v, "interval");
+        for (unsigned i = 0; i < rep->nintervals; i++) {
+            unsigned long m = (unsigned long)(i * rep->interval_s / 60);
+            char label[32];
+            snprintf(label, sizeof(label), "%02lu:%02lu", m / 60, m % 60);
+            print_quality(v, label, q, i);
+        }
+        print_quality(v, "total", q, rep->nintervals);
     }
     printf("\nsummary\n");
     print_header(v, "queue");
     for (unsigned q = 0; q < rep->nrows; q++)
         print_line(v, rep->rows[q].name, q, rep->nintervals);
     print_line(v, "all", rep->nrows, rep->nintervals);
+    printf("\nrouting quality\n");
+    print_quality_header(v, "queue");
+    for (unsigned q = 0; q < rep->nrows; q++)
+        print_quality(v, rep->rows[q].name, q, rep->nintervals);
+    print_quality(v, "all", rep->nrows, rep->nintervals);
     double cut = vmean(v, rep->nrows, rep->nintervals, SIM_F_CUT);
     if (cut > 0)
         printf("  %.0f contacts%s still waiting when the run ended "
@@ -464,6 +519,7 @@ static int print_json(const struct view *v, const char *cfg,
     json_object_set_new(root, "router_calls",
                         json_integer((json_int_t)calls));
     json_object_set_new(root, "end_s", json_real(end_s));
+    json_object_set_new(root, "scheduled", json_boolean(rep->scheduled));
     if (replay)
         json_object_set(root, "replay", replay);
     for (unsigned q = 0; q < rep->nrows; q++) {
