@@ -152,7 +152,7 @@ static void test_breaks_lower_occupancy(void **state)
     double *v1 = run(one_queue, with_break, 3, &r1);
     assert_false(r0->scheduled);
     assert_true(r1->scheduled);
-    /* 2.4 Erlangs on 5 agents: about 48% busy without the break */
+    /* 2.4 Erlangs on 5 agents: about half busy without the break */
     double occ0 = fig(r0, v0, 0, 2, SIM_F_OCC);
     double occ1 = fig(r1, v1, 0, 2, SIM_F_OCC);
     assert_true(occ0 > 0.3);
