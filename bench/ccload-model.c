@@ -288,7 +288,7 @@ static int break_field(struct yamlwalk *w, void *ctx, int key,
     if (key == BK_COUNT)
         return get_uint(w, v, path, 0, 100000, &b->count);
     if (key == BK_REASON)
-        return yamlwalk_str(w, v, path, b->reason, sizeof(b->reason), true);
+        return yamlwalk_str(w, v, path, b->reason, sizeof(b->reason), false);
     if (get_ms(w, v, path, &ms) < 0)
         return -1;
     *(key == BK_AT ? &b->at_s : &b->for_s) = ms / 1000.0;
