@@ -230,22 +230,27 @@ static int class_item(struct yamlwalk *w, void *ctx, size_t i,
 
 /* ---- agent schedules (ccsim; ccload ignores them) ----
  *
- * shifts: [{login: D, logout: D, count: N}]: agents 1..N of the group
- * (default: all) are logged in from `login` to `logout`, times from the
- * start of the run; shifts in order, one's login not before the previous
- * one's logout. breaks: [{at: D, for: D, reason: S, count: N}]: agents
- * 1..N who are logged in at `at` go away with the reason for `for`.
- * Counts default to the group's and are checked against it once the whole
- * group is read (its keys come in any order). */
+ * shifts: [{login: D, logout: D, first: K, count: N}]: agents K..K+N-1 of
+ * the group (default: from 1, to the last) are logged in from `login` to
+ * `logout`, times from the start of the run; shifts in order, one's login
+ * not before the previous one's logout. breaks: [{at: D, for: D, reason:
+ * S, first: K, count: N}]: those agents who are logged in at `at` go away
+ * with the reason for `for`. Agent numbers are checked against the
+ * group's count once the whole group is read (its keys come in any
+ * order). */
 
-enum { SK_LOGIN, SK_LOGOUT, SK_COUNT };
-static const char *const shift_keys[] = { "login", "logout", "count", NULL };
+enum { SK_LOGIN, SK_LOGOUT, SK_FIRST, SK_COUNT };
+static const char *const shift_keys[] = {
+    "login", "logout", "first", "count", NULL,
+};
 
 static int shift_field(struct yamlwalk *w, void *ctx, int key,
                        yaml_node_t *v, const char *path)
 {
     struct model_shift *sh = ctx;
     double ms;
+    if (key == SK_FIRST)
+        return get_uint(w, v, path, 1, 100000, &sh->first);
     if (key == SK_COUNT)
         return get_uint(w, v, path, 0, 100000, &sh->count);
     if (get_ms(w, v, path, &ms) < 0)
@@ -260,7 +265,8 @@ static int shift_item(struct yamlwalk *w, void *ctx, size_t i,
     struct model_group *g = ctx;
     struct model_shift *sh = &g->shifts[i];
     memset(sh, 0, sizeof(*sh));
-    sh->count = UINT32_MAX;             /* the group's, once known */
+    sh->first = 1;
+    sh->count = UINT32_MAX;             /* to the last, once known */
     sh->logout_s = -1;
     if (yamlwalk_map(w, n, path, shift_keys, shift_field, sh) < 0)
         return -1;
@@ -275,9 +281,9 @@ static int shift_item(struct yamlwalk *w, void *ctx, size_t i,
     return 0;
 }
 
-enum { BK_AT, BK_FOR, BK_REASON, BK_COUNT };
+enum { BK_AT, BK_FOR, BK_REASON, BK_FIRST, BK_COUNT };
 static const char *const break_keys[] = {
-    "at", "for", "reason", "count", NULL,
+    "at", "for", "reason", "first", "count", NULL,
 };
 
 static int break_field(struct yamlwalk *w, void *ctx, int key,
@@ -285,6 +291,8 @@ static int break_field(struct yamlwalk *w, void *ctx, int key,
 {
     struct model_break *b = ctx;
     double ms;
+    if (key == BK_FIRST)
+        return get_uint(w, v, path, 1, 100000, &b->first);
     if (key == BK_COUNT)
         return get_uint(w, v, path, 0, 100000, &b->count);
     if (key == BK_REASON)
@@ -301,6 +309,7 @@ static int break_item(struct yamlwalk *w, void *ctx, size_t i,
     struct model_group *g = ctx;
     struct model_break *b = &g->breaks[i];
     memset(b, 0, sizeof(*b));
+    b->first = 1;
     b->count = UINT32_MAX;
     snprintf(b->reason, sizeof(b->reason), "break");
     if (yamlwalk_map(w, n, path, break_keys, break_field, b) < 0)
@@ -328,26 +337,37 @@ static int get_breaks(struct yamlwalk *w, yaml_node_t *v, const char *path,
                          g);
 }
 
-/* Counts left to the group's, and none above it. */
+/* Agents first..first+count-1 within the group's count; count left
+ * unset: to the group's last agent. */
+static int schedule_range(struct yamlwalk *w, yaml_node_t *n,
+                          const char *path, const struct model_group *g,
+                          const char *what, unsigned i, unsigned first,
+                          unsigned *count)
+{
+    if (first > g->count + 1)
+        return yamlwalk_fail(w, yamlwalk_line(n), path, "%s[%u].first %u "
+                             "is past the group's count %u", what, i, first,
+                             g->count);
+    if (*count == UINT32_MAX)
+        *count = g->count + 1 - first;
+    if ((uint64_t)first - 1 + *count > g->count)
+        return yamlwalk_fail(w, yamlwalk_line(n), path, "%s[%u].count %u "
+                             "from agent %u is past the group's count %u",
+                             what, i, *count, first, g->count);
+    return 0;
+}
+
 static int schedule_check(struct yamlwalk *w, yaml_node_t *n,
                           const char *path, struct model_group *g)
 {
-    for (unsigned i = 0; i < g->nshifts; i++) {
-        if (g->shifts[i].count == UINT32_MAX)
-            g->shifts[i].count = g->count;
-        if (g->shifts[i].count > g->count)
-            return yamlwalk_fail(w, yamlwalk_line(n), path, "shifts[%u]."
-                                 "count %u is above the group's count %u",
-                                 i, g->shifts[i].count, g->count);
-    }
-    for (unsigned i = 0; i < g->nbreaks; i++) {
-        if (g->breaks[i].count == UINT32_MAX)
-            g->breaks[i].count = g->count;
-        if (g->breaks[i].count > g->count)
-            return yamlwalk_fail(w, yamlwalk_line(n), path, "breaks[%u]."
-                                 "count %u is above the group's count %u",
-                                 i, g->breaks[i].count, g->count);
-    }
+    for (unsigned i = 0; i < g->nshifts; i++)
+        if (schedule_range(w, n, path, g, "shifts", i, g->shifts[i].first,
+                           &g->shifts[i].count) < 0)
+            return -1;
+    for (unsigned i = 0; i < g->nbreaks; i++)
+        if (schedule_range(w, n, path, g, "breaks", i, g->breaks[i].first,
+                           &g->breaks[i].count) < 0)
+            return -1;
     return 0;
 }
 

@@ -70,16 +70,16 @@ struct model_class {
 };
 
 /* Agent schedules (ccsim only; ccload logs every agent in for the whole
- * run). Times are from the start of the run. Agents 1..count of the group
- * work the shift / take the break. */
+ * run). Times are from the start of the run. Agents first..first+count-1
+ * of the group (numbered from 1) work the shift / take the break. */
 struct model_shift {
     double login_s, logout_s;
-    unsigned count;
+    unsigned first, count;
 };
 
 struct model_break {
     double at_s, for_s;
-    unsigned count;
+    unsigned first, count;
     char reason[32];
 };
 

@@ -950,8 +950,8 @@ static int login_agents(struct sim *s, const char *model_name, char *err,
 /* ---- agent schedules ----
  *
  * Every shift and break of the model is an event of its group, pushed at
- * the start: at its time it goes through the group's agents 1..count in
- * order and makes the router calls the agents' desktops would make.
+ * the start: at its time it goes through the group's agents first..first+
+ * count-1 in order and makes the router calls the agents' desktops would make.
  *  - shift start: AgentLogin (an agent still finishing the contacts of
  *    the previous shift stays logged in and becomes available again);
  *  - shift end: AgentLogout at once for an agent holding no accepted
@@ -992,13 +992,15 @@ static int schedule_push(struct sim *s)
 static int schedule_event(struct sim *s, const struct ev *e)
 {
     const struct model_group *g = &s->m->groups[e->a];
-    unsigned count = e->kind == EV_SHIFT_START || e->kind == EV_SHIFT_END
-                         ? g->shifts[e->gen].count : g->breaks[e->gen].count;
+    bool shift = e->kind == EV_SHIFT_START || e->kind == EV_SHIFT_END;
+    unsigned first = shift ? g->shifts[e->gen].first : g->breaks[e->gen].first;
+    unsigned count = shift ? g->shifts[e->gen].count : g->breaks[e->gen].count;
+    unsigned end = first - 1 + count;
     const char *reason = g->breaks[e->gen].reason;
     int rc = 0;
-    if (count > group_count(s, e->a))
-        count = group_count(s, e->a);
-    for (unsigned n = 0; n < count && rc == 0; n++) {
+    if (end > group_count(s, e->a))
+        end = group_count(s, e->a);
+    for (unsigned n = first - 1; n < end && rc == 0; n++) {
         uint32_t ai = s->gbase[e->a] + n;
         struct sagent *a = &s->a[ai];
         switch ((enum ev_kind)e->kind) {

@@ -202,7 +202,7 @@ static void test_bad_schedule_names_line(void **state)
     assert_int_equal(model_load_string(&model, "m.yaml", over, strlen(over),
                                        err, sizeof(err)), -1);
     assert_non_null(strstr(err, "m.yaml:4: agents[0]"));
-    assert_non_null(strstr(err, "breaks[0].count 6"));
+    assert_non_null(strstr(err, "breaks[0].count 6 from agent 1"));
 }
 
 /* Expert agents (s at 5), then agents at 3 and at 1; the queue wants 5,

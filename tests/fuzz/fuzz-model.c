@@ -101,7 +101,9 @@ static void check_loaded(const struct model *m)
         for (unsigned j = 0; j < g->nshifts; j++) {
             const struct model_shift *sh = &g->shifts[j];
             FUZZ_CHECK(sh->login_s >= 0 && sh->logout_s > sh->login_s &&
-                       sh->count <= g->count && (j == 0 ||
+                       sh->first >= 1 &&
+                       (uint64_t)sh->first - 1 + sh->count <= g->count &&
+                       (j == 0 ||
                        sh->login_s >= g->shifts[j - 1].logout_s),
                        "group %u shift %u: %g..%g count %u", i, j,
                        sh->login_s, sh->logout_s, sh->count);
@@ -109,7 +111,8 @@ static void check_loaded(const struct model *m)
         for (unsigned j = 0; j < g->nbreaks; j++) {
             const struct model_break *b = &g->breaks[j];
             FUZZ_CHECK(TERMINATED(b->reason) && b->reason[0] &&
-                       b->at_s >= 0 && b->for_s > 0 && b->count <= g->count,
+                       b->at_s >= 0 && b->for_s > 0 && b->first >= 1 &&
+                       (uint64_t)b->first - 1 + b->count <= g->count,
                        "group %u break %u", i, j);
         }
     }
