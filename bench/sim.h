@@ -3,9 +3,11 @@
  * model (ccload-model.h). See docs/ccsim.md.
  *
  * One run: the router built from a routing configuration's router
- * section, every agent of the model logged in at time 0 and available,
- * contacts arriving over `hours` of simulated time, then a drain until
- * every contact has ended. The router's clock is the simulated clock,
+ * section, every agent of the model logged in at time 0 and available
+ * (or, for groups with shifts, logged in and out at their times, and away
+ * during their breaks: docs/ccsim.md, "Agent schedules"), contacts
+ * arriving over `hours` of simulated time, then a drain until every
+ * contact has ended. The router's clock is the simulated clock,
  * moved from event to event; nothing reads the wall clock, so the same
  * inputs and seed give the same report, bit for bit.
  *
@@ -26,7 +28,8 @@
  * counts in the row and the interval of its arrival (offered, waited,
  * answered, abandoned, refused, waits), whatever queue it moves to later;
  * agent time holding a row's contacts (accept to completion) counts in
- * the interval it is spent in.
+ * the interval it is spent in. Each answer is graded (routing quality:
+ * the answering agent's tier in the queue, overflow, proficiency).
  */
 #ifndef CCROUTE_SIM_H
 #define CCROUTE_SIM_H

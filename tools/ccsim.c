@@ -299,15 +299,19 @@ static bool row_active(const struct view *v, unsigned row)
            vmean(v, row, t, SIM_F_REFUSED) > 0 || (!isnan(occ) && occ > 0);
 }
 
+/* 100 for the figures printed as percentages, else 1. */
+static double fig_scale(enum sim_fig f)
+{
+    return f == SIM_F_SL || f == SIM_F_OCC || f == SIM_F_ABANDON_RATE ||
+           (f >= SIM_F_FIRST_LEVEL && f <= SIM_F_OVERFLOWED) ? 100 : 1;
+}
+
 /* One figure as text: "-" when undefined; with several runs "m±hw". */
 static void fig_text(char *buf, size_t len, const struct view *v,
                      unsigned row, unsigned iv, enum sim_fig f)
 {
     double m = vmean(v, row, iv, f), hw = vhw(v, row, iv, f);
-    double scale = f == SIM_F_SL || f == SIM_F_OCC ||
-                   f == SIM_F_ABANDON_RATE ||
-                   (f >= SIM_F_FIRST_LEVEL && f <= SIM_F_OVERFLOWED) ? 100
-                                                                     : 1;
+    double scale = fig_scale(f);
     bool count = f < SIM_F_SL;
     if (isnan(m))
         snprintf(buf, len, "-");
@@ -655,10 +659,14 @@ static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
 static const enum sim_fig cmp_figs[] = {
     SIM_F_OFFERED, SIM_F_ANSWERED, SIM_F_ABANDONED, SIM_F_REFUSED,
     SIM_F_SL, SIM_F_ASA, SIM_F_OCC, SIM_F_ABANDON_RATE,
+    SIM_F_FIRST_LEVEL, SIM_F_STEP1, SIM_F_STEP2, SIM_F_STEP3,
+    SIM_F_OVERFLOWED, SIM_F_PROFICIENCY,
 };
 static const char *const cmp_label[] = {
     "offered", "answered", "abandoned", "refused", "service level %",
     "ASA s", "occupancy %", "abandon rate %",
+    "first level %", "step 1 %", "step 2 %", "step 3+ %", "overflowed %",
+    "proficiency",
 };
 
 static unsigned row_in(const struct sim_report *a, const struct sim_report *b,
@@ -701,7 +709,7 @@ static void cmp_text(const struct view *va, const struct view *vb,
         for (size_t i = 0; i < sizeof(cmp_figs) / sizeof(cmp_figs[0]);
              i++) {
             enum sim_fig f = cmp_figs[i];
-            double sc = f >= SIM_F_SL && f != SIM_F_ASA ? 100 : 1;
+            double sc = fig_scale(f);
             double ma = ra == UINT32_MAX ? NAN : vmean(va, ra, t, f);
             double mb = vmean(vb, rb, t, f);
             double md = vmean(vd, rb, t, f), hw = vhw(vd, rb, t, f);
