@@ -225,10 +225,13 @@ static void contact_free(struct sim *s, uint32_t i)
 
 /* Agent time logged in [t0, t1) of group gi, split over intervals, to
  * every row the group serves and to "all"; what falls after the arrivals
- * is not reported (as add_busy). */
+ * is not reported (the staffed time of a run without schedules covers
+ * the arrivals too: sim_report_values). */
 static void add_staffed(struct sim *s, unsigned gi, uint64_t t0, uint64_t t1)
 {
     unsigned nrows = s->rep->nrows;
+    if (t1 > s->horizon)
+        t1 = s->horizon;
     while (t0 < t1) {
         uint64_t iv = t0 / s->interval_us;
         if (iv >= s->rep->nintervals)
