@@ -1379,3 +1379,67 @@ double *sim_report_values(const struct sim_report *rep)
     }
     return v;
 }
+
+/* ---- a schedule's staffing (ccsim staff) ---- */
+
+static double overlap(double a0, double a1, double b0, double b1)
+{
+    double lo = a0 > b0 ? a0 : b0, hi = a1 < b1 ? a1 : b1;
+    return hi > lo ? hi - lo : 0;
+}
+
+double sim_scheduled_agents(const struct model *m, unsigned gi, double t0_s,
+                            double t1_s)
+{
+    const struct model_group *g = &m->groups[gi];
+    double sum = 0;
+    if (!(t1_s > t0_s))
+        return NAN;
+    for (unsigned n = 1; n <= g->count; n++) {
+        /* the agent's shift windows (all the run without shifts) */
+        double w0[MODEL_MAX_SHIFTS + 1], w1[MODEL_MAX_SHIFTS + 1];
+        unsigned nw = 0;
+        if (!g->nshifts) {
+            w0[0] = 0;
+            w1[0] = INFINITY;
+            nw = 1;
+        }
+        for (unsigned i = 0; i < g->nshifts; i++) {
+            const struct model_shift *sh = &g->shifts[i];
+            if (n >= sh->first && n - sh->first < sh->count) {
+                w0[nw] = sh->login_s;
+                w1[nw++] = sh->logout_s;
+            }
+        }
+        for (unsigned w = 0; w < nw; w++) {
+            /* its breaks in this window, merged (they may overlap) */
+            double b0[MODEL_MAX_BREAKS], b1[MODEL_MAX_BREAKS];
+            unsigned nb = 0;
+            sum += overlap(w0[w], w1[w], t0_s, t1_s);
+            for (unsigned i = 0; i < g->nbreaks; i++) {
+                const struct model_break *b = &g->breaks[i];
+                if (n < b->first || n - b->first >= b->count ||
+                    b->at_s < w0[w] || b->at_s >= w1[w])
+                    continue;
+                unsigned j = nb++;
+                while (j > 0 && b0[j - 1] > b->at_s) {
+                    b0[j] = b0[j - 1];
+                    b1[j] = b1[j - 1];
+                    j--;
+                }
+                b0[j] = b->at_s;
+                b1[j] = b->at_s + b->for_s;
+            }
+            double end = -1;
+            for (unsigned j = 0; j < nb; j++) {
+                double lo = b0[j] > end ? b0[j] : end;
+                if (b1[j] > lo)
+                    sum -= overlap(lo, b1[j] < w1[w] ? b1[j] : w1[w], t0_s,
+                                   t1_s);
+                if (b1[j] > end)
+                    end = b1[j];
+            }
+        }
+    }
+    return sum / (t1_s - t0_s);
+}

@@ -131,6 +131,15 @@ unsigned sim_class_row(const struct router_config *rc, const struct model *m,
 bool sim_group_serves(const struct router_config *rc, const struct model *m,
                       unsigned gi, unsigned row);
 
+/* The mean number of agents of model group gi that its schedule has
+ * logged in and not on a break over [t0_s, t1_s) (seconds from the start
+ * of the run; the group's count without shifts), as the simulation
+ * follows it, leaving out the time agents finish contacts after their
+ * shift. NAN for an empty span. For ccsim staff's comparison with the
+ * agents it finds. */
+double sim_scheduled_agents(const struct model *m, unsigned gi, double t0_s,
+                            double t1_s);
+
 /* Sums of a row's cells over intervals [from, to) (to <= nintervals). */
 void sim_report_sum(const struct sim_report *rep, unsigned row,
                     unsigned from, unsigned to, struct sim_cell *sum);

@@ -313,6 +313,47 @@ static void test_quality_overflow(void **state)
     sim_report_free(rep);
 }
 
+/* ccsim staff's view of a schedule: agents logged in and not on a break,
+ * mean over a span. */
+static void test_scheduled_agents(void **state)
+{
+    (void)state;
+    static const char traffic[] =
+        "mix:\n"
+        "  - {name: q, queue: q}\n"
+        "agents:\n"
+        "  - group: a\n"
+        "    count: 10\n"
+        "    skills: {s: 1}\n"
+        "    shifts:\n"
+        "      - {login: 0, logout: 1h, count: 4}\n"
+        "      - {login: 1h, logout: 3h, first: 3, count: 8}\n"
+        "    breaks:\n"
+        "      - {at: 90m, for: 30m, count: 5}\n"
+        "      - {at: 100m, for: 10m, first: 4, count: 1}\n"
+        "  - group: b\n"
+        "    count: 6\n"
+        "    skills: {s: 1}\n"
+        "    breaks:\n"
+        "      - {at: 20m, for: 20m, count: 2}\n";
+    char err[512];
+    if (model_load_string(&model, "m.yaml", traffic, strlen(traffic), err,
+                          sizeof(err)) < 0)
+        fail_msg("%s", err);
+    /* agents 1..4, then 3..10; agents 3, 4, 5 away 90..120 min (agent 4's
+     * second break inside its first counts once) */
+    assert_true(fabs(sim_scheduled_agents(&model, 0, 0, 1800) - 4) < 1e-9);
+    assert_true(fabs(sim_scheduled_agents(&model, 0, 3600, 5400) - 8) < 1e-9);
+    assert_true(fabs(sim_scheduled_agents(&model, 0, 5400, 7200) - 5) < 1e-9);
+    assert_true(fabs(sim_scheduled_agents(&model, 0, 4500, 6300) - 6.5)
+                < 1e-9);
+    assert_true(sim_scheduled_agents(&model, 0, 10800, 12600) == 0);
+    /* all the run; 2 of 6 away from 20 to 40 min */
+    assert_true(fabs(sim_scheduled_agents(&model, 1, 1800, 3600) -
+                     (6 - 2 * 600.0 / 1800)) < 1e-9);
+    assert_true(isnan(sim_scheduled_agents(&model, 1, 60, 60)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_bad_schedule_names_line),
         cmocka_unit_test(test_quality_expansion_steps),
         cmocka_unit_test(test_quality_overflow),
+        cmocka_unit_test(test_scheduled_agents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

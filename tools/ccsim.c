@@ -83,7 +83,8 @@ static const char usage_text[] =
     "step1% step2% step3+% only after that expansion step, over% from an\n"
     "overflow queue, prof the answering agents' mean skill level\n"
     "(docs/ccsim.md). Agent schedules (shifts, breaks) come from the\n"
-    "traffic model; ccsim staff does not follow them.\n"
+    "traffic model; ccsim staff does not follow them but compares them\n"
+    "with the agents it finds.\n"
     "\n"
     "Staffing (the fewest agents per group and half hour, real router):\n"
     "      --target P/T     P% answered within T (seconds or a duration)\n"
@@ -989,6 +990,46 @@ static int parse_target(const char *s, double *pct, uint32_t *ms)
     return 0;
 }
 
+/* Whether any group of the model has shifts or breaks. */
+static bool model_scheduled(const struct model *m)
+{
+    for (unsigned g = 0; g < m->ngroups; g++)
+        if (m->groups[g].nshifts || m->groups[g].nbreaks)
+            return true;
+    return false;
+}
+
+/* The model's schedule against the answer (docs/ccsim.md, "Staffing"):
+ * per half hour and group, the agents the schedule has available (mean),
+ * "/" the agents found, and "short" where the schedule has fewer. */
+static void staff_schedule_text(const struct sim_staffing *r,
+                                const struct model *m)
+{
+    unsigned shorts = 0;
+    printf("\n  the model's schedule: agents logged in and not on a break "
+           "(mean over the half hour) / agents needed\n");
+    printf("  %-8s", "interval");
+    for (unsigned g = 0; g < r->ngroups; g++)
+        printf(" %16.16s", m->groups[g].name);
+    printf("\n");
+    for (unsigned i = 0; i < r->nintervals; i++) {
+        unsigned long mi = (unsigned long)(i * r->interval_s / 60);
+        printf("  %02lu:%02lu   ", mi / 60, mi % 60);
+        for (unsigned g = 0; g < r->ngroups; g++) {
+            unsigned c = r->count[(size_t)i * r->ngroups + g];
+            double have = sim_scheduled_agents(m, g, i * r->interval_s,
+                                               (i + 1) * r->interval_s);
+            char b[48];
+            snprintf(b, sizeof(b), "%.1f/%u%s", have, c,
+                     have < c ? " short" : "");
+            shorts += have < c;
+            printf(" %16s", b);
+        }
+        printf("\n");
+    }
+    printf("  %u group half hours short of the agents needed\n", shorts);
+}
+
 static void staff_text(const struct sim_staffing *r, const struct model *m,
                        const struct sim_staff_opts *o, const char *cfg,
                        const char *traffic)
@@ -1037,6 +1078,8 @@ static void staff_text(const struct sim_staffing *r, const struct model *m,
                unmet);
     printf("  %" PRIu64 " simulations, %" PRIu64 " contacts simulated\n",
            r->evaluations, r->contacts);
+    if (model_scheduled(m))
+        staff_schedule_text(r, m);
 }
 
 static int staff_json(const struct sim_staffing *r, const struct model *m,
@@ -1056,6 +1099,8 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
     for (unsigned i = 0; i < r->nintervals; i++) {
         json_t *iv = json_object(), *ag = json_object(), *st = json_object();
         json_t *sl = json_object(), *un = json_array();
+        json_t *sc = model_scheduled(m) ? json_object() : NULL;
+        json_t *sh = sc ? json_array() : NULL;
         json_object_set_new(iv, "start_s", json_real(i * r->interval_s));
         json_object_set_new(iv, "rate_per_h", json_real(r->rate[i] * 3600));
         for (unsigned g = 0; g < r->ngroups; g++) {
@@ -1064,6 +1109,14 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
                                 json_integer(r->count[k]));
             json_object_set_new(st, m->groups[g].name,
                                 json_integer(r->start[k]));
+            if (sc) {
+                double have = sim_scheduled_agents(m, g, i * r->interval_s,
+                                                   (i + 1) * r->interval_s);
+                json_object_set_new(sc, m->groups[g].name, json_real(have));
+                if (have < r->count[k])
+                    json_array_append_new(sh,
+                                          json_string(m->groups[g].name));
+            }
         }
         for (unsigned q = 0; q < r->nrows; q++) {
             size_t k = (size_t)i * r->nrows + q;
@@ -1075,6 +1128,10 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
         json_object_set_new(iv, "erlang_c_start", st);
         json_object_set_new(iv, "service_level", sl);
         json_object_set_new(iv, "unmet", un);
+        if (sc) {
+            json_object_set_new(iv, "scheduled", sc);
+            json_object_set_new(iv, "short", sh);
+        }
         json_array_append_new(ivs, iv);
     }
     json_object_set_new(root, "intervals", ivs);
