@@ -57,6 +57,7 @@ static double *run(const char *routing, const char *traffic, double hours,
     if (sim_run(&cfg.router, "routing.yaml", &model, "model.yaml", &so, rep,
                 err, sizeof(err)) < 0)
         fail_msg("%s", err);
+    config_fini(&cfg);      /* the report keeps nothing of it */
     double *v = sim_report_values(*rep);
     assert_non_null(v);
     return v;
