@@ -228,6 +228,149 @@ static int class_item(struct yamlwalk *w, void *ctx, size_t i,
     return 0;
 }
 
+/* ---- agent schedules (ccsim; ccload ignores them) ----
+ *
+ * shifts: [{login: D, logout: D, first: K, count: N}]: agents K..K+N-1 of
+ * the group (default: from 1, to the last) are logged in from `login` to
+ * `logout`, times from the start of the run; shifts in order, one's login
+ * not before the previous one's logout. breaks: [{at: D, for: D, reason:
+ * S, first: K, count: N}]: those agents who are logged in at `at` go away
+ * with the reason for `for`. Agent numbers are checked against the
+ * group's count once the whole group is read (its keys come in any
+ * order). */
+
+enum { SK_LOGIN, SK_LOGOUT, SK_FIRST, SK_COUNT };
+static const char *const shift_keys[] = {
+    "login", "logout", "first", "count", NULL,
+};
+
+static int shift_field(struct yamlwalk *w, void *ctx, int key,
+                       yaml_node_t *v, const char *path)
+{
+    struct model_shift *sh = ctx;
+    double ms;
+    if (key == SK_FIRST)
+        return get_uint(w, v, path, 1, 100000, &sh->first);
+    if (key == SK_COUNT)
+        return get_uint(w, v, path, 0, 100000, &sh->count);
+    if (get_ms(w, v, path, &ms) < 0)
+        return -1;
+    *(key == SK_LOGIN ? &sh->login_s : &sh->logout_s) = ms / 1000.0;
+    return 0;
+}
+
+static int shift_item(struct yamlwalk *w, void *ctx, size_t i,
+                      yaml_node_t *n, const char *path)
+{
+    struct model_group *g = ctx;
+    struct model_shift *sh = &g->shifts[i];
+    memset(sh, 0, sizeof(*sh));
+    sh->first = 1;
+    sh->count = UINT32_MAX;             /* to the last, once known */
+    sh->logout_s = -1;
+    if (yamlwalk_map(w, n, path, shift_keys, shift_field, sh) < 0)
+        return -1;
+    if (!(sh->logout_s > sh->login_s))
+        return yamlwalk_fail(w, yamlwalk_line(n), path, "needs a logout "
+                             "after its login");
+    if (i > 0 && sh->login_s < g->shifts[i - 1].logout_s)
+        return yamlwalk_fail(w, yamlwalk_line(n), path, "shifts must be in "
+                             "order, each login not before the previous "
+                             "logout");
+    g->nshifts = (unsigned)i + 1;
+    return 0;
+}
+
+enum { BK_AT, BK_FOR, BK_REASON, BK_FIRST, BK_COUNT };
+static const char *const break_keys[] = {
+    "at", "for", "reason", "first", "count", NULL,
+};
+
+static int break_field(struct yamlwalk *w, void *ctx, int key,
+                       yaml_node_t *v, const char *path)
+{
+    struct model_break *b = ctx;
+    double ms;
+    if (key == BK_FIRST)
+        return get_uint(w, v, path, 1, 100000, &b->first);
+    if (key == BK_COUNT)
+        return get_uint(w, v, path, 0, 100000, &b->count);
+    if (key == BK_REASON)
+        return yamlwalk_str(w, v, path, b->reason, sizeof(b->reason), false);
+    if (get_ms(w, v, path, &ms) < 0)
+        return -1;
+    *(key == BK_AT ? &b->at_s : &b->for_s) = ms / 1000.0;
+    return 0;
+}
+
+static int break_item(struct yamlwalk *w, void *ctx, size_t i,
+                      yaml_node_t *n, const char *path)
+{
+    struct model_group *g = ctx;
+    struct model_break *b = &g->breaks[i];
+    memset(b, 0, sizeof(*b));
+    b->first = 1;
+    b->count = UINT32_MAX;
+    snprintf(b->reason, sizeof(b->reason), "break");
+    if (yamlwalk_map(w, n, path, break_keys, break_field, b) < 0)
+        return -1;
+    if (!(b->for_s > 0))
+        return yamlwalk_fail(w, yamlwalk_line(n), path, "needs a duration "
+                             "\"for\" above 0");
+    g->nbreaks = (unsigned)i + 1;
+    return 0;
+}
+
+static int get_shifts(struct yamlwalk *w, yaml_node_t *v, const char *path,
+                      struct model_group *g)
+{
+    g->nshifts = 0;
+    return yamlwalk_list(w, v, path, MODEL_MAX_SHIFTS, "shifts", shift_item,
+                         g);
+}
+
+static int get_breaks(struct yamlwalk *w, yaml_node_t *v, const char *path,
+                      struct model_group *g)
+{
+    g->nbreaks = 0;
+    return yamlwalk_list(w, v, path, MODEL_MAX_BREAKS, "breaks", break_item,
+                         g);
+}
+
+/* Agents first..first+count-1 within the group's count; count left
+ * unset: to the group's last agent. */
+static int schedule_range(struct yamlwalk *w, yaml_node_t *n,
+                          const char *path, const struct model_group *g,
+                          const char *what, unsigned i, unsigned first,
+                          unsigned *count)
+{
+    if (first > g->count + 1)
+        return yamlwalk_fail(w, yamlwalk_line(n), path, "%s[%u].first %u "
+                             "is past the group's count %u", what, i, first,
+                             g->count);
+    if (*count == UINT32_MAX)
+        *count = g->count + 1 - first;
+    if ((uint64_t)first - 1 + *count > g->count)
+        return yamlwalk_fail(w, yamlwalk_line(n), path, "%s[%u].count %u "
+                             "from agent %u is past the group's count %u",
+                             what, i, *count, first, g->count);
+    return 0;
+}
+
+static int schedule_check(struct yamlwalk *w, yaml_node_t *n,
+                          const char *path, struct model_group *g)
+{
+    for (unsigned i = 0; i < g->nshifts; i++)
+        if (schedule_range(w, n, path, g, "shifts", i, g->shifts[i].first,
+                           &g->shifts[i].count) < 0)
+            return -1;
+    for (unsigned i = 0; i < g->nbreaks; i++)
+        if (schedule_range(w, n, path, g, "breaks", i, g->breaks[i].first,
+                           &g->breaks[i].count) < 0)
+            return -1;
+    return 0;
+}
+
 /* ---- agent groups ---- */
 
 static int capacity_field(struct yamlwalk *w, void *ctx, int key,
@@ -241,10 +384,12 @@ static int capacity_field(struct yamlwalk *w, void *ctx, int key,
 enum {
     GK_GROUP, GK_NAME, GK_COUNT, GK_SKILLS, GK_QUEUES, GK_CAPACITY,
     GK_THINK, GK_HANDLE, GK_WRAPUP, GK_REJECT,
+    GK_SHIFTS, GK_BREAKS,
 };
 static const char *const group_keys[] = {
     "group", "name", "count", "skills", "queues", "capacity", "think",
-    "handle", "wrapup", "reject", NULL,
+    "handle", "wrapup", "reject",
+    "shifts", "breaks", NULL,
 };
 
 static int group_queue_item(struct yamlwalk *w, void *ctx, size_t i,
@@ -281,6 +426,8 @@ static int group_field(struct yamlwalk *w, void *ctx, int key,
     case GK_HANDLE: return get_dist(w, v, path, &g->handle);
     case GK_WRAPUP: return get_dist(w, v, path, &g->wrapup);
     case GK_REJECT: return yamlwalk_double(w, v, path, 0, 1, &g->reject);
+    case GK_SHIFTS: return get_shifts(w, v, path, g);
+    case GK_BREAKS: return get_breaks(w, v, path, g);
     }
     return -1;
 }
@@ -302,6 +449,8 @@ static int group_item(struct yamlwalk *w, void *ctx, size_t i,
         snprintf(g->name, sizeof(g->name), "g%u", m->ngroups);
     if (!g->nskills)
         return yamlwalk_fail(w, yamlwalk_line(n), path, "needs skills");
+    if (schedule_check(w, n, path, g) < 0)
+        return -1;
     m->ngroups++;
     return 0;
 }

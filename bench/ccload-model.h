@@ -31,6 +31,8 @@
 #define MODEL_MAX_REQ 8
 #define MODEL_MAX_SKILLS 32
 #define MODEL_MAX_QUEUES 16
+#define MODEL_MAX_SHIFTS 8
+#define MODEL_MAX_BREAKS 8
 
 enum dist_kind {
     DIST_NONE = 0,      /* never (patience: the customer waits forever) */
@@ -67,6 +69,20 @@ struct model_class {
     unsigned long line;                  /* of the class in the file */
 };
 
+/* Agent schedules (ccsim only; ccload logs every agent in for the whole
+ * run). Times are from the start of the run. Agents first..first+count-1
+ * of the group (numbered from 1) work the shift / take the break. */
+struct model_shift {
+    double login_s, logout_s;
+    unsigned first, count;
+};
+
+struct model_break {
+    double at_s, for_s;
+    unsigned first, count;
+    char reason[32];
+};
+
 struct model_group {
     char name[MODEL_NAME_MAX];           /* agent id prefix */
     unsigned count;
@@ -78,6 +94,10 @@ struct model_group {
     struct dist think, handle, wrapup;   /* wrapup NONE: engine's timer */
     double reject;                       /* probability 0..1 */
     unsigned long line;                  /* of the group in the file */
+    struct model_shift shifts[MODEL_MAX_SHIFTS];  /* in order of login */
+    unsigned nshifts;                    /* 0: logged in all the run */
+    struct model_break breaks[MODEL_MAX_BREAKS];
+    unsigned nbreaks;
 };
 
 /* Outbound (optional `outbound:` section): ccload creates a campaign of

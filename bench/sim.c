@@ -56,6 +56,12 @@ enum ev_kind {
     EV_ANSWER,      /* a: contact, gen: offer gen */
     EV_COMPLETE,    /* a: contact, gen: contact gen */
     EV_WRAPUP_DONE, /* a: agent, gen: wrap-up gen */
+    /* agent schedules: a: group, gen: index of the shift or break */
+    EV_SHIFT_START,
+    EV_SHIFT_END,
+    EV_BREAK_START,
+    EV_BREAK_END,
+    EV_LOGOUT,      /* a: agent, gen: logout gen (after its last contact) */
 };
 
 struct ev {
@@ -72,8 +78,8 @@ struct scontact {
     uint32_t agent;
     uint32_t row, interval;
     uint32_t next_free;
-    uint32_t est_ms;
-    double handle_ms;   /* replayed handle time; < 0: the group's draw */    /* the router's estimated wait on arrival */
+    uint32_t est_ms;    /* the router's estimated wait on arrival */
+    double handle_ms;   /* replayed handle time; < 0: the group's draw */
     uint8_t state;
     bool offered_now;   /* an offer came in the arrival call itself */
     bool est_set;
@@ -85,6 +91,13 @@ struct sagent {
     unsigned group;
     uint32_t wrap_gen;
     bool in_wrapup;
+    /* schedules */
+    bool logged_in;
+    bool pending_logout;  /* shift over: away until its contacts end */
+    bool on_break;
+    uint32_t nassigned;   /* contacts accepted and not yet completed */
+    uint32_t logout_gen;
+    uint64_t login_at;
     struct rng rng;     /* model wrap-ups */
 };
 
@@ -103,6 +116,16 @@ struct sim {
     struct sagent *a;
     unsigned na;
     unsigned *class_row;      /* row of each class */
+    unsigned gbase[MODEL_MAX_GROUPS];  /* first agent of each group */
+    bool scheduled;           /* follow the groups' shifts and breaks */
+    /* per group: whether it serves row r at its first level
+     * [gi * nrows + r]; its tier in configured queue q [gi * nq + q]
+     * (-1: never); its mean level in the required skills of queue q
+     * [gi * nq + q] and of a skills-only row r [gi * nrows + r] (-1: none
+     * required) */
+    bool *serves;
+    int8_t *tier;
+    double *qprof, *rprof;
     double max_rate;
     uint64_t next_id;
     size_t next_replay;
@@ -200,6 +223,184 @@ static void contact_free(struct sim *s, uint32_t i)
     s->live--;
 }
 
+/* Agent time logged in [t0, t1) of group gi, split over intervals, to
+ * every row the group serves and to "all"; what falls after the arrivals
+ * is not reported (the staffed time of a run without schedules covers
+ * the arrivals too: sim_report_values). */
+static void add_staffed(struct sim *s, unsigned gi, uint64_t t0, uint64_t t1)
+{
+    unsigned nrows = s->rep->nrows;
+    if (t1 > s->horizon)
+        t1 = s->horizon;
+    while (t0 < t1) {
+        uint64_t iv = t0 / s->interval_us;
+        if (iv >= s->rep->nintervals)
+            return;
+        uint64_t end = (iv + 1) * s->interval_us;
+        uint64_t e = t1 < end ? t1 : end;
+        double d = (double)(e - t0) / US_PER_S;
+        for (unsigned r = 0; r < nrows; r++)
+            if (s->serves[(size_t)gi * nrows + r])
+                cell(s, r, (uint32_t)iv)->staffed_s += d;
+        s->rep->staffed_all_s[iv] += d;
+        t0 = e;
+    }
+}
+
+/* ---- routing quality ----
+ *
+ * What the router reports of an answer (ROUTER_EV_ASSIGNED: the contact,
+ * the agent, the queue it was answered from) and the configuration say
+ * how good it was: the agent's tier in that queue (the first expansion
+ * level at which the router lets it take the queue's contacts, computed
+ * from the group's skills and queues by the router's rules: router.c,
+ * "Levels and tiers"), whether the queue is another than the one the
+ * contact arrived in (overflow), and the agent's mean level in the
+ * queue's required skills. */
+
+static int group_level(const struct model_group *g, const char *skill)
+{
+    for (unsigned j = 0; j < g->nskills; j++)
+        if (!strcmp(g->skills[j].name, skill))
+            return (int)g->skills[j].level;
+    return 0;
+}
+
+static bool group_lists(const struct model_group *g, const char *queue)
+{
+    if (!g->nqueues)
+        return true;
+    for (unsigned i = 0; i < g->nqueues; i++)
+        if (!strcmp(g->queues[i], queue))
+            return true;
+    return false;
+}
+
+static bool group_meets(const struct model_group *g,
+                        const struct router_queue_config *qc,
+                        const uint8_t *min)
+{
+    for (unsigned i = 0; i < qc->nreq; i++)
+        if (min[i] && group_level(g, qc->req[i].skill) < min[i])
+            return false;
+    return true;
+}
+
+/* The tier of group g in configured queue q: router.c's agent_tier() on
+ * the configuration (steps in order of after_ms, stable), or -1. */
+static int group_tier(const struct router_config *rc,
+                      const struct model_group *g, unsigned q)
+{
+    const struct router_queue_config *qc = &rc->queues[q];
+    unsigned ord[ROUTER_MAX_STEPS];
+    uint8_t min[ROUTER_MAX_REQ];
+    bool member = group_lists(g, qc->name);
+    for (unsigned i = 0; i < qc->nsteps; i++) {
+        unsigned j = i;
+        while (j > 0 && qc->steps[ord[j - 1]].after_ms >
+                            qc->steps[i].after_ms) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    for (unsigned i = 0; i < qc->nreq; i++)
+        min[i] = qc->req[i].min_level;
+    for (unsigned l = 0; l <= qc->nsteps; l++) {
+        const struct router_step *st = l ? &qc->steps[ord[l - 1]] : NULL;
+        if (st && st->kind != ROUTER_STEP_ADD_QUEUE)
+            for (unsigned i = 0; i < qc->nreq; i++) {
+                if (strcmp(qc->req[i].skill, st->skill))
+                    continue;
+                if (st->kind == ROUTER_STEP_DROP_SKILL)
+                    min[i] = 0;
+                else if (min[i] > st->level)
+                    min[i] = st->level;
+            }
+        if (member && group_meets(g, qc, min))
+            return (int)l;
+        if (st && st->kind == ROUTER_STEP_ADD_QUEUE)
+            for (unsigned q2 = 0; q2 < rc->nqueues; q2++) {
+                const struct router_queue_config *q2c = &rc->queues[q2];
+                uint8_t m2[ROUTER_MAX_REQ];
+                if (strcmp(q2c->name, st->queue))
+                    continue;
+                for (unsigned i = 0; i < q2c->nreq; i++)
+                    m2[i] = q2c->req[i].min_level;
+                if (group_lists(g, q2c->name) && group_meets(g, q2c, m2))
+                    return (int)l;
+            }
+    }
+    return -1;
+}
+
+static double mean_level(const struct model_group *g,
+                         const struct router_skill_req *req, unsigned nreq)
+{
+    double sum = 0;
+    if (!nreq)
+        return -1;
+    for (unsigned i = 0; i < nreq; i++)
+        sum += group_level(g, req[i].skill);
+    return sum / nreq;
+}
+
+/* An answer of contact c by an agent of group gi from queue q (-1: the
+ * contact's virtual queue). */
+static void quality(struct sim *s, struct sim_cell *x,
+                    const struct scontact *c, int q, unsigned gi)
+{
+    unsigned nq = s->rc->nqueues, nrows = s->rep->nrows;
+    int tier = q >= 0 ? s->tier[(size_t)gi * nq + (unsigned)q] : 0;
+    double p = q >= 0 ? s->qprof[(size_t)gi * nq + (unsigned)q]
+                      : s->rprof[(size_t)gi * nrows + c->row];
+    x->by_tier[tier < 0 ? 0 : tier > 3 ? 3 : tier]++;
+    if (q >= 0 && (unsigned)q != c->row)
+        x->overflowed++;
+    if (p >= 0) {
+        x->prof_sum += p;
+        x->prof_n++;
+    }
+}
+
+static int quality_setup(struct sim *s)
+{
+    const struct model *m = s->m;
+    const struct router_config *rc = s->rc;
+    unsigned nq = rc->nqueues, nrows = s->rep->nrows, ng = m->ngroups;
+    s->serves = calloc((size_t)ng * nrows + 1, sizeof(*s->serves));
+    s->tier = calloc((size_t)ng * nq + 1, sizeof(*s->tier));
+    s->qprof = calloc((size_t)ng * nq + 1, sizeof(*s->qprof));
+    s->rprof = calloc((size_t)ng * nrows + 1, sizeof(*s->rprof));
+    if (!s->serves || !s->tier || !s->qprof || !s->rprof)
+        return -1;
+    for (unsigned gi = 0; gi < ng; gi++) {
+        const struct model_group *g = &m->groups[gi];
+        for (unsigned r = 0; r < nrows; r++) {
+            s->serves[(size_t)gi * nrows + r] = sim_group_serves(rc, m, gi,
+                                                                 r);
+            s->rprof[(size_t)gi * nrows + r] = -1;
+        }
+        for (unsigned q = 0; q < nq; q++) {
+            s->tier[(size_t)gi * nq + q] = (int8_t)group_tier(rc, g, q);
+            s->qprof[(size_t)gi * nq + q] =
+                mean_level(g, rc->queues[q].req, rc->queues[q].nreq);
+        }
+        for (unsigned k = 0; k < m->nclasses; k++) {
+            const struct model_class *mc = &m->classes[k];
+            struct router_skill_req req[MODEL_MAX_REQ];
+            if (mc->queue[0])
+                continue;
+            for (unsigned i = 0; i < mc->nskills; i++)
+                snprintf(req[i].skill, sizeof(req[i].skill), "%s",
+                         mc->skills[i].name);
+            s->rprof[(size_t)gi * nrows + s->class_row[k]] =
+                mean_level(g, req, mc->nskills);
+        }
+    }
+    return 0;
+}
+
 /* ---- the router's output ---- */
 
 static int drain(struct sim *s, uint32_t arriving)
@@ -236,6 +437,8 @@ static int drain(struct sim *s, uint32_t arriving)
             uint64_t wait = s->now - c->arrived;
             c->state = C_ASSIGNED;
             c->answered = s->now;
+            s->a[ai].nassigned++;
+            quality(s, x, c, e->queue, s->a[ai].group);
             x->answered++;
             x->wait_s += (double)wait / US_PER_S;
             x->est_wait_s += c->est_ms / 1000.0;
@@ -248,10 +451,18 @@ static int drain(struct sim *s, uint32_t arriving)
             break;
         }
         case ROUTER_EV_CONTACT_GONE:
-            if (e->u.gone == ROUTER_CONTACT_ABANDONED)
+            if (e->u.gone == ROUTER_CONTACT_ABANDONED) {
                 cell(s, c->row, c->interval)->abandoned++;
-            else
+            } else {
+                struct sagent *a = &s->a[c->agent];
                 add_busy(s, c->row, c->answered, s->now);
+                /* its shift is over: it logs out now (an event, as the
+                 * router's output is being read) */
+                if (c->state == C_ASSIGNED && --a->nassigned == 0 &&
+                    a->pending_logout)
+                    rc = push(s, s->now, EV_LOGOUT, c->agent,
+                              ++a->logout_gen);
+            }
             contact_free(s, ci);
             break;
         case ROUTER_EV_AGENT_STATE: {
@@ -637,6 +848,70 @@ oom:
     return -1;
 }
 
+/* The router's spec of an agent of group g (ids set by the caller);
+ * `queues` receives the pointers that sp->queues borrows. */
+static void agent_spec(const struct model_group *g,
+                       struct router_agent_spec *sp,
+                       const char *queues[MODEL_MAX_QUEUES])
+{
+    memset(sp, 0, sizeof(*sp));
+    for (unsigned i = 0; i < g->nskills; i++) {
+        snprintf(sp->skills[i].skill, sizeof(sp->skills[i].skill), "%s",
+                 g->skills[i].name);
+        sp->skills[i].level = (uint8_t)g->skills[i].level;
+    }
+    sp->nskills = g->nskills;
+    for (unsigned ch = 1; ch <= ROUTER_CH_COUNT; ch++)
+        sp->capacity[ch - 1] = (uint8_t)g->capacity[ch];
+    for (unsigned i = 0; i < g->nqueues; i++)
+        queues[i] = g->queues[i];
+    sp->queues = queues;
+    sp->nqueues = g->nqueues;
+}
+
+/* Logs agent ai in now: 0, or the router's code. */
+static int agent_login(struct sim *s, uint32_t ai)
+{
+    struct sagent *a = &s->a[ai];
+    const char *queues[MODEL_MAX_QUEUES];
+    struct router_agent_spec sp;
+    uint32_t h;
+    agent_spec(&s->m->groups[a->group], &sp, queues);
+    sp.id = a->id;
+    s->rep->router_calls++;
+    int rc = router_agent_login(s->r, s->now, &sp, ai, &h);
+    if (rc < 0)
+        return rc;
+    a->logged_in = true;
+    a->pending_logout = false;
+    a->on_break = false;
+    a->login_at = s->now;
+    return drain(s, NONE32) < 0 ? CCR_ENOMEM : 0;
+}
+
+static int agent_call(struct sim *s, uint32_t ai, enum router_agent_cmd cmd,
+                      const char *reason)
+{
+    s->rep->router_calls++;
+    int rc = router_agent_set_state(s->r, s->now, s->a[ai].id, cmd, reason);
+    if (rc < 0)
+        return rc;
+    return drain(s, NONE32) < 0 ? CCR_ENOMEM : 0;
+}
+
+static int agent_logout(struct sim *s, uint32_t ai)
+{
+    struct sagent *a = &s->a[ai];
+    s->rep->router_calls++;
+    int rc = router_agent_logout(s->r, s->now, a->id);
+    if (rc < 0)
+        return rc;
+    a->logged_in = false;
+    a->pending_logout = false;
+    add_staffed(s, a->group, a->login_at, s->now);
+    return drain(s, NONE32) < 0 ? CCR_ENOMEM : 0;
+}
+
 static int login_agents(struct sim *s, const char *model_name, char *err,
                         size_t errlen)
 {
@@ -651,40 +926,22 @@ static int login_agents(struct sim *s, const char *model_name, char *err,
     }
     for (unsigned gi = 0; gi < m->ngroups; gi++) {
         const struct model_group *g = &m->groups[gi];
-        const char *queues[MODEL_MAX_QUEUES];
-        struct router_agent_spec sp;
-        memset(&sp, 0, sizeof(sp));
-        for (unsigned i = 0; i < g->nskills; i++) {
-            snprintf(sp.skills[i].skill, sizeof(sp.skills[i].skill), "%s",
-                     g->skills[i].name);
-            sp.skills[i].level = (uint8_t)g->skills[i].level;
-        }
-        sp.nskills = g->nskills;
-        for (unsigned ch = 1; ch <= ROUTER_CH_COUNT; ch++)
-            sp.capacity[ch - 1] = (uint8_t)g->capacity[ch];
-        for (unsigned i = 0; i < g->nqueues; i++)
-            queues[i] = g->queues[i];
-        sp.queues = queues;
-        sp.nqueues = g->nqueues;
+        s->gbase[gi] = s->na;
         for (unsigned n = 0; n < group_count(s, gi); n++) {
             struct sagent *a = &s->a[s->na];
-            uint32_t h;
             a->group = gi;
             rng_seed(&a->rng, s->o->seed ^ (0x9e3779b97f4a7c15ull *
                                             (((uint64_t)gi << 32) + n + 1)));
             snprintf(a->id, sizeof(a->id), "%s-%u", g->name, n + 1);
-            sp.id = a->id;
-            s->rep->router_calls++;
-            int rc = router_agent_login(s->r, 0, &sp, s->na, &h);
+            s->na++;
+            /* a group with shifts logs in by its EV_SHIFT_START events */
+            if (s->scheduled && g->nshifts)
+                continue;
+            int rc = agent_login(s, s->na - 1);
             if (rc < 0) {
                 snprintf(err, errlen, "%s:%lu: agents[%u] (%s): the router "
                          "refused agent %s: %s", model_name, g->line, gi,
                          g->name, a->id, ccr_strerror(rc));
-                return -1;
-            }
-            s->na++;
-            if (drain(s, NONE32) < 0) {
-                snprintf(err, errlen, "out of memory");
                 return -1;
             }
         }
@@ -693,17 +950,129 @@ static int login_agents(struct sim *s, const char *model_name, char *err,
     return 0;
 }
 
+/* ---- agent schedules ----
+ *
+ * Every shift and break of the model is an event of its group, pushed at
+ * the start: at its time it goes through the group's agents first..first+
+ * count-1 in order and makes the router calls the agents' desktops would make.
+ *  - shift start: AgentLogin (an agent still finishing the contacts of
+ *    the previous shift stays logged in and becomes available again);
+ *  - shift end: AgentLogout at once for an agent holding no accepted
+ *    contact (offers out are revoked by the router and the contact
+ *    waits again; a wrap-up ends); one that holds contacts goes away
+ *    with the reason "logout" (no more offers) and logs out when its
+ *    last contact completes, without wrap-up;
+ *  - break start: agents logged in (and not leaving) go away with the
+ *    break's reason; contacts they hold go on;
+ *  - break end: those agents become available again.
+ * A row's staffed time is the logged-in time of its agents, breaks and
+ * the time finishing contacts after the shift included. */
+
+static int schedule_push(struct sim *s)
+{
+    for (unsigned gi = 0; gi < s->m->ngroups; gi++) {
+        const struct model_group *g = &s->m->groups[gi];
+        for (unsigned i = 0; i < g->nshifts; i++) {
+            uint64_t t0 = to_us(g->shifts[i].login_s * 1000);
+            uint64_t t1 = to_us(g->shifts[i].logout_s * 1000);
+            if (push(s, t0, EV_SHIFT_START, gi, i) < 0 ||
+                push(s, t1, EV_SHIFT_END, gi, i) < 0)
+                return -1;
+        }
+        for (unsigned i = 0; i < g->nbreaks; i++) {
+            uint64_t t0 = to_us(g->breaks[i].at_s * 1000);
+            uint64_t t1 = to_us((g->breaks[i].at_s + g->breaks[i].for_s)
+                                * 1000);
+            if (push(s, t0, EV_BREAK_START, gi, i) < 0 ||
+                push(s, t1, EV_BREAK_END, gi, i) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* A schedule event of group e->a: 0, or the router's code. */
+static int schedule_event(struct sim *s, const struct ev *e)
+{
+    const struct model_group *g = &s->m->groups[e->a];
+    bool shift = e->kind == EV_SHIFT_START || e->kind == EV_SHIFT_END;
+    unsigned first = shift ? g->shifts[e->gen].first : g->breaks[e->gen].first;
+    unsigned count = shift ? g->shifts[e->gen].count : g->breaks[e->gen].count;
+    unsigned end = first - 1 + count;
+    const char *reason = g->breaks[e->gen].reason;
+    int rc = 0;
+    if (end > group_count(s, e->a))
+        end = group_count(s, e->a);
+    for (unsigned n = first - 1; n < end && rc == 0; n++) {
+        uint32_t ai = s->gbase[e->a] + n;
+        struct sagent *a = &s->a[ai];
+        switch ((enum ev_kind)e->kind) {
+        case EV_SHIFT_START:
+            if (!a->logged_in) {
+                rc = agent_login(s, ai);
+            } else if (a->pending_logout) {
+                a->pending_logout = false;
+                a->logout_gen++;
+                if (!a->on_break)
+                    rc = agent_call(s, ai, ROUTER_AGENT_AVAILABLE, NULL);
+            }
+            break;
+        case EV_SHIFT_END:
+            if (!a->logged_in || a->pending_logout)
+                break;
+            if (a->nassigned == 0) {
+                rc = agent_logout(s, ai);
+            } else {
+                a->pending_logout = true;
+                rc = agent_call(s, ai, ROUTER_AGENT_AWAY, "logout");
+            }
+            break;
+        case EV_BREAK_START:
+            if (!a->logged_in || a->pending_logout)
+                break;
+            a->on_break = true;
+            rc = agent_call(s, ai, ROUTER_AGENT_AWAY, reason);
+            break;
+        case EV_BREAK_END:
+            if (!a->on_break)
+                break;
+            a->on_break = false;
+            if (a->logged_in && !a->pending_logout)
+                rc = agent_call(s, ai, ROUTER_AGENT_AVAILABLE, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+    return rc;
+}
+
 /* ---- the loop ---- */
 
 static int handle(struct sim *s, const struct ev *e, char *err,
                   size_t errlen, const char *model_name)
 {
-    struct scontact *c = e->kind == EV_WRAPUP_DONE || e->kind == EV_ARRIVAL
-                             ? NULL : &s->c[e->a];
+    bool on_contact = e->kind == EV_ABANDON || e->kind == EV_ANSWER ||
+                      e->kind == EV_COMPLETE;
+    struct scontact *c = on_contact ? &s->c[e->a] : NULL;
     int rc = 0;
     switch ((enum ev_kind)e->kind) {
     case EV_ARRIVAL:
         return arrive(s, err, errlen, model_name);
+    case EV_SHIFT_START:
+    case EV_SHIFT_END:
+    case EV_BREAK_START:
+    case EV_BREAK_END:
+        rc = schedule_event(s, e);
+        goto checked;
+    case EV_LOGOUT: {
+        struct sagent *a = &s->a[e->a];
+        if (a->logout_gen != e->gen || !a->pending_logout ||
+            a->nassigned || !a->logged_in)
+            return 0;
+        rc = agent_logout(s, e->a);
+        goto checked;
+    }
     case EV_ABANDON:
         if (c->gen != e->gen ||
             (c->state != C_WAITING && c->state != C_OFFERED))
@@ -735,16 +1104,19 @@ static int handle(struct sim *s, const struct ev *e, char *err,
     }
     }
     s->rep->router_calls++;
+    if (rc == 0 && drain(s, NONE32) < 0)
+        rc = CCR_ENOMEM;
+checked:
+    if (rc == CCR_ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (rc < 0) {
         /* every call above is made in a state the router allows: a
          * refusal is a bug in the simulator or the router */
         snprintf(err, errlen, "internal: router call (event %u) at %.6f s "
                  "refused: %s", e->kind, (double)s->now / US_PER_S,
                  ccr_strerror(rc));
-        return -1;
-    }
-    if (drain(s, NONE32) < 0) {
-        snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -786,6 +1158,10 @@ static int run_loop(struct sim *s, const char *model_name, char *err,
     for (uint32_t i = 0; i < s->nc; i++)
         if (s->c[i].state == C_WAITING || s->c[i].state == C_OFFERED)
             cell(s, s->c[i].row, s->c[i].interval)->cut++;
+    if (s->scheduled)
+        for (unsigned i = 0; i < s->na; i++)
+            if (s->a[i].logged_in)
+                add_staffed(s, s->a[i].group, s->a[i].login_at, s->horizon);
     s->rep->end_s = (double)s->now / US_PER_S;
     return 0;
 }
@@ -832,16 +1208,27 @@ int sim_run(const struct router_config *rc, const char *config_name,
         goto done;
     s.rep->cells = calloc((size_t)s.rep->nrows * s.rep->nintervals + 1,
                           sizeof(*s.rep->cells));
-    if (!s.rep->cells)
+    s.rep->staffed_all_s = calloc(s.rep->nintervals + 1,
+                                  sizeof(*s.rep->staffed_all_s));
+    if (!s.rep->cells || !s.rep->staffed_all_s)
         goto oom;
+    /* ccsim staff tries its own counts, all day: schedules are not
+     * followed then */
+    for (unsigned gi = 0; gi < m->ngroups && !o->group_count; gi++)
+        s.scheduled |= m->groups[gi].nshifts || m->groups[gi].nbreaks;
+    s.rep->scheduled = s.scheduled;
     s.r = router_new(rc, o->seed, &rerr);
     if (!s.r) {
         snprintf(err, errlen, "%s: routing: %s", config_name,
                  rerr ? rerr : "invalid configuration or out of memory");
         goto done;
     }
+    if (quality_setup(&s) < 0)
+        goto oom;
     if (login_agents(&s, model_name, err, errlen) < 0)
         goto done;
+    if (s.scheduled && schedule_push(&s) < 0)
+        goto oom;
     if (next_arrival(&s, 0) < 0)
         goto oom;
     if (run_loop(&s, model_name, err, errlen) < 0)
@@ -860,6 +1247,10 @@ done:
     free(s.c);
     free(s.a);
     free(s.class_row);
+    free(s.serves);
+    free(s.tier);
+    free(s.qprof);
+    free(s.rprof);
     return ret;
 }
 
@@ -869,58 +1260,8 @@ void sim_report_free(struct sim_report *rep)
         return;
     free(rep->rows);
     free(rep->cells);
+    free(rep->staffed_all_s);
     free(rep);
-}
-
-void sim_report_sum(const struct sim_report *rep, unsigned row,
-                    unsigned from, unsigned to, struct sim_cell *sum)
-{
-    memset(sum, 0, sizeof(*sum));
-    for (unsigned i = from; i < to && i < rep->nintervals; i++) {
-        const struct sim_cell *x = &rep->cells[(size_t)row * rep->nintervals
-                                               + i];
-        sum->offered += x->offered;
-        sum->refused += x->refused;
-        sum->waited += x->waited;
-        sum->answered += x->answered;
-        sum->answered_in_sl += x->answered_in_sl;
-        sum->abandoned += x->abandoned;
-        sum->cut += x->cut;
-        sum->wait_s += x->wait_s;
-        sum->busy_s += x->busy_s;
-        sum->est_wait_s += x->est_wait_s;
-    }
-}
-
-const char *const sim_fig_name[SIM_F_COUNT] = {
-    "offered", "answered", "answered_in_sl", "abandoned", "refused",
-    "waited", "cut", "service_level", "asa_s", "occupancy", "abandon_rate",
-};
-
-static void cell_values(const struct sim_cell *x, double staffed_s,
-                        double *v)
-{
-    uint64_t den = x->answered + x->abandoned;
-    v[SIM_F_OFFERED] = (double)x->offered;
-    v[SIM_F_ANSWERED] = (double)x->answered;
-    v[SIM_F_IN_SL] = (double)x->answered_in_sl;
-    v[SIM_F_ABANDONED] = (double)x->abandoned;
-    v[SIM_F_REFUSED] = (double)x->refused;
-    v[SIM_F_WAITED] = (double)x->waited;
-    v[SIM_F_CUT] = (double)x->cut;
-    v[SIM_F_SL] = den ? (double)x->answered_in_sl / (double)den : NAN;
-    v[SIM_F_ASA] = x->answered ? x->wait_s / (double)x->answered : NAN;
-    v[SIM_F_OCC] = staffed_s > 0 ? x->busy_s / staffed_s : NAN;
-    v[SIM_F_ABANDON_RATE] = x->offered ? (double)x->abandoned /
-                                         (double)x->offered : NAN;
-}
-
-/* Length of interval i inside the arrivals (the last may be short). */
-static double covered(const struct sim_report *rep, unsigned i)
-{
-    double start = i * rep->interval_s, end = start + rep->interval_s;
-    double h = rep->hours * 3600;
-    return (end < h ? end : h) - start;
 }
 
 static void cell_add(struct sim_cell *sum, const struct sim_cell *x)
@@ -935,6 +1276,64 @@ static void cell_add(struct sim_cell *sum, const struct sim_cell *x)
     sum->wait_s += x->wait_s;
     sum->busy_s += x->busy_s;
     sum->est_wait_s += x->est_wait_s;
+    sum->staffed_s += x->staffed_s;
+    for (unsigned t = 0; t < 4; t++)
+        sum->by_tier[t] += x->by_tier[t];
+    sum->overflowed += x->overflowed;
+    sum->prof_sum += x->prof_sum;
+    sum->prof_n += x->prof_n;
+}
+
+void sim_report_sum(const struct sim_report *rep, unsigned row,
+                    unsigned from, unsigned to, struct sim_cell *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    for (unsigned i = from; i < to && i < rep->nintervals; i++)
+        cell_add(sum, &rep->cells[(size_t)row * rep->nintervals + i]);
+}
+
+const char *const sim_fig_name[SIM_F_COUNT] = {
+    "offered", "answered", "answered_in_sl", "abandoned", "refused",
+    "waited", "cut", "service_level", "asa_s", "occupancy", "abandon_rate",
+    "staffed", "first_level", "step1", "step2", "step3", "overflowed",
+    "proficiency",
+};
+
+/* The figures of cell x, whose agents were logged in staffed_s in all
+ * over covered_s seconds of arrivals. */
+static void cell_values(const struct sim_cell *x, double staffed_s,
+                        double covered_s, double *v)
+{
+    uint64_t den = x->answered + x->abandoned;
+    double ans = (double)x->answered;
+    v[SIM_F_OFFERED] = (double)x->offered;
+    v[SIM_F_ANSWERED] = (double)x->answered;
+    v[SIM_F_IN_SL] = (double)x->answered_in_sl;
+    v[SIM_F_ABANDONED] = (double)x->abandoned;
+    v[SIM_F_REFUSED] = (double)x->refused;
+    v[SIM_F_WAITED] = (double)x->waited;
+    v[SIM_F_CUT] = (double)x->cut;
+    v[SIM_F_SL] = den ? (double)x->answered_in_sl / (double)den : NAN;
+    v[SIM_F_ASA] = x->answered ? x->wait_s / (double)x->answered : NAN;
+    v[SIM_F_OCC] = staffed_s > 0 ? x->busy_s / staffed_s : NAN;
+    v[SIM_F_ABANDON_RATE] = x->offered ? (double)x->abandoned /
+                                         (double)x->offered : NAN;
+    v[SIM_F_STAFFED] = covered_s > 0 ? staffed_s / covered_s : NAN;
+    v[SIM_F_FIRST_LEVEL] = ans > 0 ? (double)x->by_tier[0] / ans : NAN;
+    v[SIM_F_STEP1] = ans > 0 ? (double)x->by_tier[1] / ans : NAN;
+    v[SIM_F_STEP2] = ans > 0 ? (double)x->by_tier[2] / ans : NAN;
+    v[SIM_F_STEP3] = ans > 0 ? (double)x->by_tier[3] / ans : NAN;
+    v[SIM_F_OVERFLOWED] = ans > 0 ? (double)x->overflowed / ans : NAN;
+    v[SIM_F_PROFICIENCY] = x->prof_n ? x->prof_sum / (double)x->prof_n
+                                     : NAN;
+}
+
+/* Length of interval i inside the arrivals (the last may be short). */
+static double covered(const struct sim_report *rep, unsigned i)
+{
+    double start = i * rep->interval_s, end = start + rep->interval_s;
+    double h = rep->hours * 3600;
+    return (end < h ? end : h) - start;
 }
 
 double *sim_report_values(const struct sim_report *rep)
@@ -947,6 +1346,7 @@ double *sim_report_values(const struct sim_report *rep)
     memset(&all, 0, sizeof(all));
     for (unsigned q = 0; q <= rep->nrows; q++) {
         unsigned agents = q < rep->nrows ? rep->rows[q].agents : rep->agents;
+        double staffed_total = 0;
         for (unsigned i = 0; i < rep->nintervals; i++) {
             struct sim_cell x;
             if (q < rep->nrows) {
@@ -957,7 +1357,13 @@ double *sim_report_values(const struct sim_report *rep)
                     cell_add(&x, &rep->cells[(size_t)r * rep->nintervals
                                              + i]);
             }
-            cell_values(&x, agents * covered(rep, i),
+            /* with schedules, the time logged in; else every agent all
+             * the interval */
+            double staffed = !rep->scheduled ? agents * covered(rep, i)
+                             : q < rep->nrows ? x.staffed_s
+                             : rep->staffed_all_s[i];
+            staffed_total += staffed;
+            cell_values(&x, staffed, covered(rep, i),
                         &v[sim_value_index(rep, q, i, 0)]);
         }
         if (q < rep->nrows) {
@@ -966,8 +1372,74 @@ double *sim_report_values(const struct sim_report *rep)
         } else {
             sum = all;
         }
-        cell_values(&sum, agents * rep->hours * 3600,
+        cell_values(&sum, rep->scheduled ? staffed_total
+                                         : agents * rep->hours * 3600,
+                    rep->hours * 3600,
                     &v[sim_value_index(rep, q, rep->nintervals, 0)]);
     }
     return v;
+}
+
+/* ---- a schedule's staffing (ccsim staff) ---- */
+
+static double overlap(double a0, double a1, double b0, double b1)
+{
+    double lo = a0 > b0 ? a0 : b0, hi = a1 < b1 ? a1 : b1;
+    return hi > lo ? hi - lo : 0;
+}
+
+double sim_scheduled_agents(const struct model *m, unsigned gi, double t0_s,
+                            double t1_s)
+{
+    const struct model_group *g = &m->groups[gi];
+    double sum = 0;
+    if (!(t1_s > t0_s))
+        return NAN;
+    for (unsigned n = 1; n <= g->count; n++) {
+        /* the agent's shift windows (all the run without shifts) */
+        double w0[MODEL_MAX_SHIFTS + 1], w1[MODEL_MAX_SHIFTS + 1];
+        unsigned nw = 0;
+        if (!g->nshifts) {
+            w0[0] = 0;
+            w1[0] = INFINITY;
+            nw = 1;
+        }
+        for (unsigned i = 0; i < g->nshifts; i++) {
+            const struct model_shift *sh = &g->shifts[i];
+            if (n >= sh->first && n - sh->first < sh->count) {
+                w0[nw] = sh->login_s;
+                w1[nw++] = sh->logout_s;
+            }
+        }
+        for (unsigned w = 0; w < nw; w++) {
+            /* its breaks in this window, merged (they may overlap) */
+            double b0[MODEL_MAX_BREAKS], b1[MODEL_MAX_BREAKS];
+            unsigned nb = 0;
+            sum += overlap(w0[w], w1[w], t0_s, t1_s);
+            for (unsigned i = 0; i < g->nbreaks; i++) {
+                const struct model_break *b = &g->breaks[i];
+                if (n < b->first || n - b->first >= b->count ||
+                    b->at_s < w0[w] || b->at_s >= w1[w])
+                    continue;
+                unsigned j = nb++;
+                while (j > 0 && b0[j - 1] > b->at_s) {
+                    b0[j] = b0[j - 1];
+                    b1[j] = b1[j - 1];
+                    j--;
+                }
+                b0[j] = b->at_s;
+                b1[j] = b->at_s + b->for_s;
+            }
+            double end = -1;
+            for (unsigned j = 0; j < nb; j++) {
+                double lo = b0[j] > end ? b0[j] : end;
+                if (b1[j] > lo)
+                    sum -= overlap(lo, b1[j] < w1[w] ? b1[j] : w1[w], t0_s,
+                                   t1_s);
+                if (b1[j] > end)
+                    end = b1[j];
+            }
+        }
+    }
+    return sum / (t1_s - t0_s);
 }

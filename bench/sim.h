@@ -3,9 +3,11 @@
  * model (ccload-model.h). See docs/ccsim.md.
  *
  * One run: the router built from a routing configuration's router
- * section, every agent of the model logged in at time 0 and available,
- * contacts arriving over `hours` of simulated time, then a drain until
- * every contact has ended. The router's clock is the simulated clock,
+ * section, every agent of the model logged in at time 0 and available
+ * (or, for groups with shifts, logged in and out at their times, and away
+ * during their breaks: docs/ccsim.md, "Agent schedules"), contacts
+ * arriving over `hours` of simulated time, then a drain until every
+ * contact has ended. The router's clock is the simulated clock,
  * moved from event to event; nothing reads the wall clock, so the same
  * inputs and seed give the same report, bit for bit.
  *
@@ -26,7 +28,8 @@
  * counts in the row and the interval of its arrival (offered, waited,
  * answered, abandoned, refused, waits), whatever queue it moves to later;
  * agent time holding a row's contacts (accept to completion) counts in
- * the interval it is spent in.
+ * the interval it is spent in. Each answer is graded (routing quality:
+ * the answering agent's tier in the queue, overflow, proficiency).
  */
 #ifndef CCROUTE_SIM_H
 #define CCROUTE_SIM_H
@@ -68,6 +71,18 @@ struct sim_cell {
     double est_wait_s;      /* sum over the answered of the wait the
                                router estimated on arrival (ContactQueued's
                                est_wait_ms; 0 when offered at once) */
+    /* agent time logged in (any state), by the row's agents; only with
+     * schedules (sim_report.scheduled), else agents x interval */
+    double staffed_s;
+    /* routing quality of the answered (docs/ccsim.md): by the answering
+     * agent's tier in the queue it was answered from: 0, the queue's
+     * first level; k, an agent the queue takes only from expansion step
+     * k on (index 3: step 3 or later) */
+    uint64_t by_tier[4];
+    uint64_t overflowed;    /* answered from another queue than its row's */
+    double prof_sum;        /* sum of the answering agent's mean level in
+                               the required skills ... */
+    uint64_t prof_n;        /* ... over this many answered */
 };
 
 struct sim_row {
@@ -82,11 +97,16 @@ struct sim_report {
     struct sim_row *rows;
     struct sim_cell *cells;     /* [row * nintervals + interval] */
     double interval_s, hours;
-    unsigned agents;            /* logged in, all day */
+    unsigned agents;            /* of the model (all day without schedules) */
     uint64_t contacts;          /* arrivals generated */
     uint64_t events;            /* simulator events handled */
     uint64_t router_calls;      /* calls into the routing core */
     double end_s;               /* simulated time when the drain ended */
+    /* agent schedules were followed (the model has shifts, and no
+     * group_count override): staffed time is the cells' staffed_s and,
+     * for "all", staffed_all_s[interval] (every agent once) */
+    bool scheduled;
+    double *staffed_all_s;
 };
 
 /* Runs one simulation. `rc` is a validated router configuration
@@ -111,6 +131,15 @@ unsigned sim_class_row(const struct router_config *rc, const struct model *m,
 bool sim_group_serves(const struct router_config *rc, const struct model *m,
                       unsigned gi, unsigned row);
 
+/* The mean number of agents of model group gi that its schedule has
+ * logged in and not on a break over [t0_s, t1_s) (seconds from the start
+ * of the run; the group's count without shifts), as the simulation
+ * follows it, leaving out the time agents finish contacts after their
+ * shift. NAN for an empty span. For ccsim staff's comparison with the
+ * agents it finds. */
+double sim_scheduled_agents(const struct model *m, unsigned gi, double t0_s,
+                            double t1_s);
+
 /* Sums of a row's cells over intervals [from, to) (to <= nintervals). */
 void sim_report_sum(const struct sim_report *rep, unsigned row,
                     unsigned from, unsigned to, struct sim_cell *sum);
@@ -123,6 +152,13 @@ enum sim_fig {
     SIM_F_ASA,              /* mean wait of the answered, seconds */
     SIM_F_OCC,              /* busy / staffed time */
     SIM_F_ABANDON_RATE,     /* abandoned / offered */
+    SIM_F_STAFFED,          /* mean agents logged in (of the row's) */
+    SIM_F_FIRST_LEVEL,      /* answered by a tier-0 agent / answered */
+    SIM_F_STEP1,            /* answered by a tier-1 agent / answered */
+    SIM_F_STEP2,            /* tier 2 */
+    SIM_F_STEP3,            /* tier 3 or more */
+    SIM_F_OVERFLOWED,       /* answered from another queue / answered */
+    SIM_F_PROFICIENCY,      /* mean level of the answering agent */
     SIM_F_COUNT
 };
 extern const char *const sim_fig_name[SIM_F_COUNT];

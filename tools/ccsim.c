@@ -76,6 +76,16 @@ static const char usage_text[] =
     "                       Redis at H:P (agents: still the traffic model)\n"
     "      --tenant T       its tenant (default: default)\n"
     "\n"
+    "The report: per queue and half hour offered, answered, abandoned,\n"
+    "refused, service level, ASA, occupancy (and, when the model's agent\n"
+    "groups have shifts or breaks, the agents logged in), then the routing\n"
+    "quality of the answered: first% answered at the queue's first level,\n"
+    "step1% step2% step3+% only after that expansion step, over% from an\n"
+    "overflow queue, prof the answering agents' mean skill level\n"
+    "(docs/ccsim.md). Agent schedules (shifts, breaks) come from the\n"
+    "traffic model; ccsim staff does not follow them but compares them\n"
+    "with the agents it finds.\n"
+    "\n"
     "Staffing (the fewest agents per group and half hour, real router):\n"
     "      --target P/T     P% answered within T (seconds or a duration)\n"
     "                       in every queue, as 80/20\n"
@@ -290,13 +300,19 @@ static bool row_active(const struct view *v, unsigned row)
            vmean(v, row, t, SIM_F_REFUSED) > 0 || (!isnan(occ) && occ > 0);
 }
 
+/* 100 for the figures printed as percentages, else 1. */
+static double fig_scale(enum sim_fig f)
+{
+    return f == SIM_F_SL || f == SIM_F_OCC || f == SIM_F_ABANDON_RATE ||
+           (f >= SIM_F_FIRST_LEVEL && f <= SIM_F_OVERFLOWED) ? 100 : 1;
+}
+
 /* One figure as text: "-" when undefined; with several runs "m±hw". */
 static void fig_text(char *buf, size_t len, const struct view *v,
                      unsigned row, unsigned iv, enum sim_fig f)
 {
     double m = vmean(v, row, iv, f), hw = vhw(v, row, iv, f);
-    double scale = f == SIM_F_SL || f == SIM_F_OCC ||
-                   f == SIM_F_ABANDON_RATE ? 100 : 1;
+    double scale = fig_scale(f);
     bool count = f < SIM_F_SL;
     if (isnan(m))
         snprintf(buf, len, "-");
@@ -310,20 +326,33 @@ static void fig_text(char *buf, size_t len, const struct view *v,
 
 static const enum sim_fig line_figs[] = {
     SIM_F_OFFERED, SIM_F_ANSWERED, SIM_F_ABANDONED, SIM_F_REFUSED,
-    SIM_F_SL, SIM_F_ASA, SIM_F_OCC,
+    SIM_F_SL, SIM_F_ASA, SIM_F_OCC, SIM_F_STAFFED,
 };
 
-static void print_line(const struct view *v, const char *label,
-                       unsigned row, unsigned iv)
+/* The routing-quality table (docs/ccsim.md, "Routing quality"). */
+static const enum sim_fig quality_figs[] = {
+    SIM_F_ANSWERED, SIM_F_FIRST_LEVEL, SIM_F_STEP1, SIM_F_STEP2,
+    SIM_F_STEP3, SIM_F_OVERFLOWED, SIM_F_PROFICIENCY,
+};
+static const char *const quality_head[] = {
+    "answered", "first%", "step1%", "step2%", "step3+%", "over%", "prof",
+};
+static const int quality_w1[] = { 8, 7, 7, 7, 7, 6, 5 };
+
+/* One line of figs; the staffed column only with schedules. */
+static void print_figs(const struct view *v, const char *label,
+                       unsigned row, unsigned iv, const enum sim_fig *figs,
+                       size_t nfigs, const int *w1)
 {
-    /* one run: the columns of the original table; several: wider, and
-     * the "±" is two bytes in UTF-8, so pad by hand */
-    static const int w1[] = { 8, 8, 9, 7, 6, 8, 6 };
-    static const int wn[] = { 15, 15, 14, 12, 12, 12, 12 };
+    /* one run: w1 (the columns of the original table); several: wider,
+     * and the "±" is two bytes in UTF-8, so pad by hand */
+    static const int wn[] = { 15, 15, 14, 12, 12, 12, 12, 12 };
     printf("  %-20s", label);
-    for (size_t i = 0; i < sizeof(line_figs) / sizeof(line_figs[0]); i++) {
+    for (size_t i = 0; i < nfigs; i++) {
         char b[64];
-        fig_text(b, sizeof(b), v, row, iv, line_figs[i]);
+        if (figs[i] == SIM_F_STAFFED && !v->rep->scheduled)
+            continue;
+        fig_text(b, sizeof(b), v, row, iv, figs[i]);
         int w = v->runs <= 1 ? w1[i] : wn[i];
         int len = (int)strlen(b) - (strstr(b, "±") ? 1 : 0);
         printf(" %*s%s", w > len ? w - len : 0, "", b);
@@ -331,15 +360,41 @@ static void print_line(const struct view *v, const char *label,
     printf("\n");
 }
 
+static void print_line(const struct view *v, const char *label,
+                       unsigned row, unsigned iv)
+{
+    static const int w1[] = { 8, 8, 9, 7, 6, 8, 6, 6 };
+    print_figs(v, label, row, iv, line_figs,
+               sizeof(line_figs) / sizeof(line_figs[0]), w1);
+}
+
+static void print_quality(const struct view *v, const char *label,
+                          unsigned row, unsigned iv)
+{
+    print_figs(v, label, row, iv, quality_figs,
+               sizeof(quality_figs) / sizeof(quality_figs[0]), quality_w1);
+}
+
 static void print_header(const struct view *v, const char *first)
 {
+    bool sch = v->rep->scheduled;
     if (v->runs <= 1)
         printf("  %-20s  offered answered abandoned refused    SL%%    "
-               "ASA s   occ%%\n", first);
+               "ASA s   occ%%%s\n", first, sch ? " agents" : "");
     else
-        printf("  %-20s %15s %15s %14s %12s %12s %12s %12s\n", first,
+        printf("  %-20s %15s %15s %14s %12s %12s %12s %12s%s\n", first,
                "offered", "answered", "abandoned", "refused", "SL%",
-               "ASA s", "occ%");
+               "ASA s", "occ%", sch ? "       agents" : "");
+}
+
+static void print_quality_header(const struct view *v, const char *first)
+{
+    static const int wn[] = { 15, 15, 14, 12, 12, 12, 12 };
+    printf("  %-20s", first);
+    for (size_t i = 0; i < sizeof(quality_head) / sizeof(*quality_head); i++)
+        printf(" %*s", v->runs <= 1 ? quality_w1[i] : wn[i],
+               quality_head[i]);
+    printf("\n");
 }
 
 static void print_text(const struct view *v, const char *cfg,
@@ -372,12 +427,26 @@ static void print_text(const struct view *v, const char *cfg,
             print_line(v, label, q, i);
         }
         print_line(v, "total", q, rep->nintervals);
+        printf("routing quality of %s's answered contacts\n", row->name);
+        print_quality_header(v, "interval");
+        for (unsigned i = 0; i < rep->nintervals; i++) {
+            unsigned long m = (unsigned long)(i * rep->interval_s / 60);
+            char label[32];
+            snprintf(label, sizeof(label), "%02lu:%02lu", m / 60, m % 60);
+            print_quality(v, label, q, i);
+        }
+        print_quality(v, "total", q, rep->nintervals);
     }
     printf("\nsummary\n");
     print_header(v, "queue");
     for (unsigned q = 0; q < rep->nrows; q++)
         print_line(v, rep->rows[q].name, q, rep->nintervals);
     print_line(v, "all", rep->nrows, rep->nintervals);
+    printf("\nrouting quality\n");
+    print_quality_header(v, "queue");
+    for (unsigned q = 0; q < rep->nrows; q++)
+        print_quality(v, rep->rows[q].name, q, rep->nintervals);
+    print_quality(v, "all", rep->nrows, rep->nintervals);
     double cut = vmean(v, rep->nrows, rep->nintervals, SIM_F_CUT);
     if (cut > 0)
         printf("  %.0f contacts%s still waiting when the run ended "
@@ -464,6 +533,7 @@ static int print_json(const struct view *v, const char *cfg,
     json_object_set_new(root, "router_calls",
                         json_integer((json_int_t)calls));
     json_object_set_new(root, "end_s", json_real(end_s));
+    json_object_set_new(root, "scheduled", json_boolean(rep->scheduled));
     if (replay)
         json_object_set(root, "replay", replay);
     for (unsigned q = 0; q < rep->nrows; q++) {
@@ -590,10 +660,14 @@ static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
 static const enum sim_fig cmp_figs[] = {
     SIM_F_OFFERED, SIM_F_ANSWERED, SIM_F_ABANDONED, SIM_F_REFUSED,
     SIM_F_SL, SIM_F_ASA, SIM_F_OCC, SIM_F_ABANDON_RATE,
+    SIM_F_FIRST_LEVEL, SIM_F_STEP1, SIM_F_STEP2, SIM_F_STEP3,
+    SIM_F_OVERFLOWED, SIM_F_PROFICIENCY,
 };
 static const char *const cmp_label[] = {
     "offered", "answered", "abandoned", "refused", "service level %",
     "ASA s", "occupancy %", "abandon rate %",
+    "first level %", "step 1 %", "step 2 %", "step 3+ %", "overflowed %",
+    "proficiency",
 };
 
 static unsigned row_in(const struct sim_report *a, const struct sim_report *b,
@@ -636,7 +710,7 @@ static void cmp_text(const struct view *va, const struct view *vb,
         for (size_t i = 0; i < sizeof(cmp_figs) / sizeof(cmp_figs[0]);
              i++) {
             enum sim_fig f = cmp_figs[i];
-            double sc = f >= SIM_F_SL && f != SIM_F_ASA ? 100 : 1;
+            double sc = fig_scale(f);
             double ma = ra == UINT32_MAX ? NAN : vmean(va, ra, t, f);
             double mb = vmean(vb, rb, t, f);
             double md = vmean(vd, rb, t, f), hw = vhw(vd, rb, t, f);
@@ -916,6 +990,46 @@ static int parse_target(const char *s, double *pct, uint32_t *ms)
     return 0;
 }
 
+/* Whether any group of the model has shifts or breaks. */
+static bool model_scheduled(const struct model *m)
+{
+    for (unsigned g = 0; g < m->ngroups; g++)
+        if (m->groups[g].nshifts || m->groups[g].nbreaks)
+            return true;
+    return false;
+}
+
+/* The model's schedule against the answer (docs/ccsim.md, "Staffing"):
+ * per half hour and group, the agents the schedule has available (mean),
+ * "/" the agents found, and "short" where the schedule has fewer. */
+static void staff_schedule_text(const struct sim_staffing *r,
+                                const struct model *m)
+{
+    unsigned shorts = 0;
+    printf("\n  the model's schedule: agents logged in and not on a break "
+           "(mean over the half hour) / agents needed\n");
+    printf("  %-8s", "interval");
+    for (unsigned g = 0; g < r->ngroups; g++)
+        printf(" %16.16s", m->groups[g].name);
+    printf("\n");
+    for (unsigned i = 0; i < r->nintervals; i++) {
+        unsigned long mi = (unsigned long)(i * r->interval_s / 60);
+        printf("  %02lu:%02lu   ", mi / 60, mi % 60);
+        for (unsigned g = 0; g < r->ngroups; g++) {
+            unsigned c = r->count[(size_t)i * r->ngroups + g];
+            double have = sim_scheduled_agents(m, g, i * r->interval_s,
+                                               (i + 1) * r->interval_s);
+            char b[48];
+            snprintf(b, sizeof(b), "%.1f/%u%s", have, c,
+                     have < c ? " short" : "");
+            shorts += have < c;
+            printf(" %16s", b);
+        }
+        printf("\n");
+    }
+    printf("  %u group half hours short of the agents needed\n", shorts);
+}
+
 static void staff_text(const struct sim_staffing *r, const struct model *m,
                        const struct sim_staff_opts *o, const char *cfg,
                        const char *traffic)
@@ -964,6 +1078,8 @@ static void staff_text(const struct sim_staffing *r, const struct model *m,
                unmet);
     printf("  %" PRIu64 " simulations, %" PRIu64 " contacts simulated\n",
            r->evaluations, r->contacts);
+    if (model_scheduled(m))
+        staff_schedule_text(r, m);
 }
 
 static int staff_json(const struct sim_staffing *r, const struct model *m,
@@ -983,6 +1099,8 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
     for (unsigned i = 0; i < r->nintervals; i++) {
         json_t *iv = json_object(), *ag = json_object(), *st = json_object();
         json_t *sl = json_object(), *un = json_array();
+        json_t *sc = model_scheduled(m) ? json_object() : NULL;
+        json_t *sh = sc ? json_array() : NULL;
         json_object_set_new(iv, "start_s", json_real(i * r->interval_s));
         json_object_set_new(iv, "rate_per_h", json_real(r->rate[i] * 3600));
         for (unsigned g = 0; g < r->ngroups; g++) {
@@ -991,6 +1109,14 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
                                 json_integer(r->count[k]));
             json_object_set_new(st, m->groups[g].name,
                                 json_integer(r->start[k]));
+            if (sc) {
+                double have = sim_scheduled_agents(m, g, i * r->interval_s,
+                                                   (i + 1) * r->interval_s);
+                json_object_set_new(sc, m->groups[g].name, json_real(have));
+                if (have < r->count[k])
+                    json_array_append_new(sh,
+                                          json_string(m->groups[g].name));
+            }
         }
         for (unsigned q = 0; q < r->nrows; q++) {
             size_t k = (size_t)i * r->nrows + q;
@@ -1002,6 +1128,10 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
         json_object_set_new(iv, "erlang_c_start", st);
         json_object_set_new(iv, "service_level", sl);
         json_object_set_new(iv, "unmet", un);
+        if (sc) {
+            json_object_set_new(iv, "scheduled", sc);
+            json_object_set_new(iv, "short", sh);
+        }
         json_array_append_new(ivs, iv);
     }
     json_object_set_new(root, "intervals", ivs);

@@ -15,7 +15,8 @@
  *     shares, every [lo, hi] range ordered;
  *   - what ccload then does with it is defined: model_rate_at() over the
  *     run, model_pick_class() returns a class, dist_sample() of every
- *     distribution is -1 for "never" and otherwise a number >= 0.
+ *     distribution is -1 for "never" and otherwise a number >= 0;
+ *   - agent schedules are ordered and within their group's count.
  *
  * The text is handed over without a terminating NUL, in an allocation of
  * exactly its length, so that a read past `len` is an ASan report.
@@ -92,6 +93,28 @@ static void check_loaded(const struct model *m)
         check_dist(&g->think, &r, "think");
         check_dist(&g->handle, &r, "handle");
         check_dist(&g->wrapup, &r, "wrapup");
+        /* schedules (ccsim): ordered shifts, breaks of some length, no
+         * count above the group's */
+        FUZZ_CHECK(g->nshifts <= MODEL_MAX_SHIFTS &&
+                   g->nbreaks <= MODEL_MAX_BREAKS, "group %u: %u shifts, "
+                   "%u breaks", i, g->nshifts, g->nbreaks);
+        for (unsigned j = 0; j < g->nshifts; j++) {
+            const struct model_shift *sh = &g->shifts[j];
+            FUZZ_CHECK(sh->login_s >= 0 && sh->logout_s > sh->login_s &&
+                       sh->first >= 1 &&
+                       (uint64_t)sh->first - 1 + sh->count <= g->count &&
+                       (j == 0 ||
+                       sh->login_s >= g->shifts[j - 1].logout_s),
+                       "group %u shift %u: %g..%g count %u", i, j,
+                       sh->login_s, sh->logout_s, sh->count);
+        }
+        for (unsigned j = 0; j < g->nbreaks; j++) {
+            const struct model_break *b = &g->breaks[j];
+            FUZZ_CHECK(TERMINATED(b->reason) && b->reason[0] &&
+                       b->at_s >= 0 && b->for_s > 0 && b->first >= 1 &&
+                       (uint64_t)b->first - 1 + b->count <= g->count,
+                       "group %u break %u", i, j);
+        }
     }
     for (int i = 0; i < 16; i++)
         FUZZ_CHECK(model_pick_class(m, &r) < m->nclasses, "class out of range");
