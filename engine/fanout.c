@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "encode.h"
 #include "lathist.h"
+#include "outbound.h"
 #include "owner.h"
 #include "router.h"
 #include "tenant-t.h"
@@ -265,6 +266,8 @@ int fanout_drain(struct fanout *f, uint64_t now, uint32_t requester,
             router_contact_info(r, ev->contact, &ci);
             lathist_observe(&s->set->routing_latency,
                             t > ci.arrived_at ? t - ci.arrived_at : 0);
+            if (s->outbound)
+                outbound_contact_offered(s->outbound, ev->contact, ev->agent);
             send_offer(f, ev);
             break;
         }

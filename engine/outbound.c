@@ -91,6 +91,10 @@ struct live {
     uint8_t state;
     bool preview;                 /* its contact is the preview's */
     bool offered;                 /* L_PREVIEW: offered to an agent */
+    /* L_RINGING: its contact was offered while the DialResult that made
+     * it was being handled (to reached_agent): connected at once */
+    bool reached;
+    uint32_t reached_agent;
     char contact[ROUTER_ID_MAX];
     /* the dialer it was sent to: the one that holds the line, even after
      * an upsert gave the campaign another (CallDropped goes here) */
@@ -397,6 +401,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
         return;
     }
     l = &ob->live[ob->nlive++];
+    memset(l, 0, sizeof(*l));     /* the slot may hold a dropped preview's */
     l->dial = e->dial;
     l->state = L_RINGING;
     snprintf(l->contact, sizeof(l->contact), "ob-%" PRIx64 "-%" PRIu64,
@@ -975,6 +980,13 @@ static int r_result(struct outbound *ob, struct conn *c,
     /* the outcome numbers of the wire and of the core are the same */
     campaign_dial_result(ob->cc, now, m->dial_id,
                          (enum campaign_outcome)m->outcome);
+    if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN &&
+        l->reached) {
+        campaign_call_connected(ob->cc, now, l->dial,
+                                router_agent_id(ob->s->router,
+                                                l->reached_agent));
+        l->state = L_TALKING;
+    }
     if (m->outcome != CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN)
         live_drop(ob, l);
     else if (lead_write(ob, lead) < 0)
@@ -1370,4 +1382,29 @@ void outbound_free(struct outbound *ob)
     callback_free(ob->cb);
     free(ob->live);
     free(ob);
+}
+
+void outbound_contact_offered(struct outbound *ob, uint32_t h, uint32_t agent)
+{
+    struct router *r = ob->s->router;
+    const char *id = router_contact_id(r, h);
+
+    if (strncmp(id, "ob-", 3) != 0)     /* not an answered call's */
+        return;
+    for (uint32_t i = 0; i < ob->nlive; i++) {
+        struct live *l = &ob->live[i];
+        if (l->preview || strcmp(l->contact, id) != 0)
+            continue;
+        if (l->state == L_RINGING) {
+            /* offered while its DialResult is handled: the core learns
+             * of the answer just after (h_result) */
+            l->reached = true;
+            l->reached_agent = agent;
+        } else if (l->state == L_ANSWERED) {
+            campaign_call_connected(ob->cc, wall_us(), l->dial,
+                                    router_agent_id(r, agent));
+            l->state = L_TALKING;
+        }
+        return;
+    }
 }

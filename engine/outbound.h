@@ -110,5 +110,10 @@ void outbound_contact_loaded(struct outbound *ob, const char *campaign,
 void outbound_on_owner(struct outbound *ob);
 /* Full rewrite (store hooks.snapshot): every campaign, number and lead. */
 void outbound_snapshot(struct outbound *ob);
+/* The router offered contact `h` to agent `agent` (fanout, as the event
+ * goes out): an answered call reached an agent now, not at the next
+ * pacing turn -- a call accepted and completed between two turns would
+ * otherwise end unseen and count as dropped. */
+void outbound_contact_offered(struct outbound *ob, uint32_t h, uint32_t agent);
 
 #endif

@@ -763,6 +763,47 @@ static void test_drop_to_its_dialer(void **state)
 }
 
 
+/* An answered call that an agent accepts and the dialer completes at once
+ * -- all between two pacing turns -- counts as connected, not dropped, and
+ * the dialer gets no CallDropped: the engine learns that the call reached
+ * an agent when the Offer goes out, not at its next pacing turn. */
+static void test_fast_call_connected(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk;
+    char msg[384], lead[64], cid[64];
+    const struct lead_in one[1] = { { "f1", "+15550061", "Europe/Paris" } };
+    const Ccroute__V1__CampaignStats *cs;
+    ccr_envelope *st;
+    uint64_t dial;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", one, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+
+    dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    accept_offer(&desk, cid);
+    assert_int_equal(e2e_simple(&dl, BODY(CONTACT_COMPLETED), cid, NULL), 0);
+    /* past the compliance time (300 ms): still no drop */
+    assert_null(e2e_wait(&dl, BODY(CALL_DROPPED), 0, 800));
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->human, 1);
+    assert_int_equal(cs->connected, 1);
+    assert_int_equal(cs->dropped, 0);
+    ccr_free(st);
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -773,6 +814,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbound_ids_reserved, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_drop_to_its_dialer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fast_call_connected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_preview, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preview_survives_kill, setup,
