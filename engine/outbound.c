@@ -613,7 +613,7 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
 {
     int ci = camp_find(ob, m->campaign, code, msg, len), rc;
     struct campaign_lead_spec *sp;
-    size_t bad = 0, bytes = 0;
+    size_t bad = 0, bytes = 0, n = 0, *at;
     const char *why = "";
     uint32_t first;
     struct arena *a = ob->s->arena;
@@ -623,7 +623,9 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
     if (m->n_leads == 0)
         return fail(code, msg, len, EC(MISSING_FIELD), "LeadsAdd.leads is "
                     "empty");
-    if (!(sp = arena_alloc(a, m->n_leads * sizeof(*sp))))
+    /* sp[0, n): the leads to add; at[k]: sp[k]'s index in the request */
+    if (!(sp = arena_alloc(a, m->n_leads * sizeof(*sp))) ||
+        !(at = arena_alloc(a, m->n_leads * sizeof(*at))))
         return fail(code, msg, len, EC(INTERNAL), "out of memory");
     for (size_t i = 0; i < m->n_leads; i++) {
         const Ccroute__V1__Lead *l = m->leads[i];
@@ -641,21 +643,45 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
                 return fail(code, msg, len, EC(INTERNAL), "out of memory");
             ccroute__v1__lead__pack(&only, ab);
         }
-        sp[i] = (struct campaign_lead_spec){ l->lead_id, l->number,
-                                             l->time_zone, ab, (uint32_t)al };
+        /* a lead already here exactly as given was added by an earlier
+         * try of this request (its Ack lost): it counts as added, so a
+         * client may resend a batch; the same id with other content is
+         * a different lead */
+        const char *id = l->lead_id && *l->lead_id ? l->lead_id : l->number;
+        uint32_t li, ol;
+        if (id && *id && campaign_lead_find(ob->cc, ci, id, &li) == 0) {
+            const void *ob_ab = campaign_lead_attrs(ob->cc, li, &ol);
+            if (l->number && !strcmp(l->number,
+                                     campaign_lead_number(ob->cc, li)) &&
+                !strcmp(l->time_zone, campaign_lead_zone(ob->cc, li)) &&
+                ol == al && (al == 0 || !memcmp(ob_ab, ab, al)))
+                continue;
+            return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads"
+                        "[%zu] (%.64s): lead id already in the campaign with "
+                        "another number, time zone or attributes; nothing "
+                        "was added", i, id);
+        }
+        at[n] = i;
+        sp[n++] = (struct campaign_lead_spec){ l->lead_id, l->number,
+                                               l->time_zone, ab,
+                                               (uint32_t)al };
         bytes += al + 3 * CAMPAIGN_ID_MAX + 64;
     }
-    if ((rc = store_outbound_reserve(ob->s->store, m->n_leads, bytes)) < 0)
+    /* admitted even when every lead was here already: the Ack follows
+     * the barrier, so it also waits for an earlier try still in flight */
+    if ((rc = store_outbound_reserve(ob->s->store, n, bytes)) < 0)
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads cannot "
                     "be recorded now (%s); nothing was added, retry later",
                     ccr_strerror(rc));
+    if (n == 0)
+        return OUTBOUND_DURABLE;
     first = campaign_lead_count(ob->cc);
-    rc = campaign_leads_add(ob->cc, wall_us(), ci, sp, m->n_leads, &bad,
-                            &why);
+    rc = campaign_leads_add(ob->cc, wall_us(), ci, sp, n, &bad, &why);
     if (rc == CCR_ENOMEM)
         return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "LeadsAdd: %s; "
                     "nothing was added", why);
     if (rc < 0) {
+        bad = at[bad];
         const Ccroute__V1__Lead *l = m->leads[bad];
         return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads[%zu] "
                     "(%.64s): %s; nothing was added", bad,

@@ -580,6 +580,64 @@ static void test_drop_to_its_dialer(void **state)
     e2e_close(&desk);
 }
 
+/* LeadsAdd is safe to retry: a resent batch (its Ack lost) is Acked and
+ * adds nothing; the same id with another number is refused, nothing of
+ * its batch added. */
+static void test_leads_resend(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm;
+    char msg[384];
+    const struct lead_in two[2] = {
+        { "r1", "+15550101", "Europe/Paris" },
+        { "r2", "+15550102", "Asia/Tokyo" },
+    };
+    /* a new lead first, then r1 changed: all or none */
+    const struct lead_in changed[2] = {
+        { "r3", "+15550103", "Europe/Paris" },
+        { "r1", "+15550199", "Europe/Paris" },
+    };
+    /* a resend with one new lead: the new one is added */
+    const struct lead_in more[3] = {
+        { "r1", "+15550101", "Europe/Paris" },
+        { "r2", "+15550102", "Asia/Tokyo" },
+        { "r4", "+15550104", "Asia/Tokyo" },
+    };
+    ccr_envelope *st;
+    const Ccroute__V1__CampaignStats *cs;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    /* the same batch again: Acked, nothing duplicated */
+    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 2);
+    ccr_free(st);
+    /* r1 with another number: refused, naming it; r3 is not added */
+    assert_int_equal(leads(&adm, "c1", changed, 2, msg, sizeof(msg)),
+                     EC(INVALID_LEAD));
+    assert_non_null(strstr(msg, "leads[1] (r1)"));
+    assert_non_null(strstr(msg, "already in the campaign"));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data l|c1|r3"), 0);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 2);
+    ccr_free(st);
+    assert_int_equal(leads(&adm, "c1", more, 3, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 4);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 3);
+    ccr_free(st);
+    e2e_close(&adm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +649,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_drop_to_its_dialer, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_leads_resend, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
