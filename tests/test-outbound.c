@@ -41,19 +41,32 @@ static void config_text(char *buf, size_t len, int redis_port,
              "  port: %d\n"
              "  tenant: ot\n"
              "  lease: 600ms\n"
-             "routing: {offer_timeout: 60s, max_no_answer: 100}\n"
+             "routing: {offer_timeout: 60s, max_no_answer: 100%s}\n"
              "skills: [sales, care]\n"
              "queues:\n"
              "  - name: sales\n"
              "    skills: {sales: 1}\n"
              "  - name: care\n"
-             "    skills: {care: 1}\n",
-             redis_port);
+             "    skills: {care: 1}\n"
+             "%s",
+             redis_port, arg ? ((const char *const *)arg)[0] : "",
+             arg ? ((const char *const *)arg)[1] : "");
 }
 
 static int setup(void **state)
 {
     return e2e_env_start(state, true, config_text, NULL);
+}
+
+/* Small input limits: at most 2 attributes of at most 24 bytes per
+ * contact or lead; at most 3 do-not-call numbers. */
+static const char *const small_limits[2] = {
+    ", max_attributes: 2, max_attribute_bytes: 24", "",
+};
+
+static int setup_small(void **state)
+{
+    return e2e_env_start(state, true, config_text, small_limits);
 }
 
 static int teardown(void **state)
@@ -638,6 +651,73 @@ static void test_leads_resend(void **state)
     e2e_close(&adm);
 }
 
+/* One lead "q" with n attributes key "k<i>", value v. */
+static int lead_attrs(struct e2e_client *e, const char *camp, size_t n,
+                      const char *v, char *msg, size_t mlen)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__LeadsAdd m = CCROUTE__V1__LEADS_ADD__INIT;
+    Ccroute__V1__Lead l = CCROUTE__V1__LEAD__INIT, *lp = &l;
+    Ccroute__V1__Attribute at[4], *atp[4];
+    char keys[4][4];
+    uint64_t id;
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        ccroute__v1__attribute__init(&at[i]);
+        keys[i][0] = 'k';
+        keys[i][1] = (char)('0' + i);
+        keys[i][2] = '\0';
+        at[i].key = keys[i];
+        at[i].value = (char *)v;
+        atp[i] = &at[i];
+    }
+    l.lead_id = "q";
+    l.number = "+15550301";
+    l.time_zone = "Europe/Paris";
+    l.attributes = atp;
+    l.n_attributes = n;
+    m.campaign = (char *)camp;
+    m.leads = &lp;
+    m.n_leads = 1;
+    env.body_case = BODY(LEADS_ADD);
+    env.leads_add = &m;
+    if (!(id = ccr_send(e->c, &env)))
+        return -EPIPE;
+    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
+}
+
+/* A lead's attributes become the contact's: routing.max_attributes and
+ * max_attribute_bytes hold for them as for a ContactArrived. */
+static void test_lead_attribute_limits(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm;
+    char msg[384];
+    ccr_envelope *st;
+    const Ccroute__V1__CampaignStats *cs;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(lead_attrs(&adm, "c1", 3, "v", msg, sizeof(msg)),
+                     EC(INVALID_FIELD));
+    assert_non_null(strstr(msg, "LeadsAdd.leads[0].attributes: 3 "
+                                "attributes, at most 2"));
+    assert_int_equal(lead_attrs(&adm, "c1", 2, "0123456789a", msg,
+                                sizeof(msg)), EC(INVALID_FIELD));
+    assert_non_null(strstr(msg, "26 bytes of keys and values, at most 24"));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 1);
+    /* at the limits: taken */
+    assert_int_equal(lead_attrs(&adm, "c1", 2, "0123456789", msg,
+                                sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 1);
+    ccr_free(st);
+    e2e_close(&adm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +730,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drop_to_its_dialer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_leads_resend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lead_attribute_limits,
+                                        setup_small, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
