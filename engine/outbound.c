@@ -714,18 +714,42 @@ static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
                     "cannot be recorded now (%s); nothing was changed, "
                     "retry later", ccr_strerror(rc));
+    if (add) {
+        /* all or none: the numbers new to the set are noted as they go
+         * in and taken out again when one cannot be added (memory) or
+         * the set would pass limits.max_dnc; removal cannot fail */
+        uint32_t max = ob->s->cfg->limits.max_dnc;
+        size_t *fresh = arena_alloc(ob->s->arena, n * sizeof(*fresh)), nf = 0;
+        if (!fresh)
+            return fail(code, msg, len, EC(INTERNAL), "out of memory");
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (campaign_dnc_has(ob->cc, nums[i]))
+                continue;
+            if (campaign_dnc_count(ob->cc) >= max)
+                rc = CCR_ENOMEM;
+            else if ((rc = campaign_dnc_add(ob->cc, nums[i])) == 0)
+                fresh[nf++] = i;
+        }
+        if (rc < 0) {
+            bool full = campaign_dnc_count(ob->cc) >= max;
+            while (nf > 0)
+                campaign_dnc_remove(ob->cc, nums[fresh[--nf]], NULL);
+            if (full)
+                return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "the "
+                            "do-not-call set holds at most %u numbers "
+                            "(limits.max_dnc); nothing was added", max);
+            return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "%s; "
+                        "nothing was added", ccr_strerror(rc));
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         char m[CAMPAIGN_ID_MAX + 4];
-        bool was;
-        rc = add ? campaign_dnc_add(ob->cc, nums[i])
-                 : campaign_dnc_remove(ob->cc, nums[i], &was);
-        if (rc < 0)
-            return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "numbers[%zu]"
-                        ": %s (the numbers before it were %s)", i,
-                        ccr_strerror(rc), add ? "added" : "removed");
+        if (!add)
+            campaign_dnc_remove(ob->cc, nums[i], NULL);
         snprintf(m, sizeof(m), "n|%s", nums[i]);
         rc = add ? store_outbound_put(ob->s->store, m, 1, "", 0)
                  : store_outbound_del(ob->s->store, m);
+        /* cannot fail for want of memory after the reserve above */
         if (rc < 0)
             return fail(code, msg, len, EC(STATE_UNAVAILABLE), "numbers[%zu]:"
                         " could not be recorded (%s)", i, ccr_strerror(rc));

@@ -61,7 +61,8 @@ static int setup(void **state)
 /* Small input limits: at most 2 attributes of at most 24 bytes per
  * contact or lead; at most 3 do-not-call numbers. */
 static const char *const small_limits[2] = {
-    ", max_attributes: 2, max_attribute_bytes: 24", "",
+    ", max_attributes: 2, max_attribute_bytes: 24",
+    "limits: {max_dnc: 3}\n",
 };
 
 static int setup_small(void **state)
@@ -718,6 +719,57 @@ static void test_lead_attribute_limits(void **state)
     e2e_close(&adm);
 }
 
+/* DncAdd of n numbers: the Error code (0: Ack), its words in msg. */
+static int dnc_n(struct e2e_client *e, const char *const *nums, size_t n,
+                 char *msg, size_t mlen)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__DncAdd m = CCROUTE__V1__DNC_ADD__INIT;
+    uint64_t id;
+    m.numbers = (char **)nums;
+    m.n_numbers = n;
+    env.body_case = BODY(DNC_ADD);
+    env.dnc_add = &m;
+    if (!(id = ccr_send(e->c, &env)))
+        return -EPIPE;
+    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
+}
+
+/* limits.max_dnc bounds the do-not-call set; a DncAdd that would pass
+ * it adds nothing, in memory or in Redis. */
+static void test_dnc_limit(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm;
+    char msg[384];
+    const char *const ab[2] = { "+15550401", "+15550402" };
+    /* c fits (3 of 3), d does not: c must not stay either */
+    const char *const acd[3] = { "+15550401", "+15550403", "+15550404" };
+    const char *const e1[1] = { "+15550405" };
+    const char *const f1[1] = { "+15550406" };
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    assert_int_equal(dnc_n(&adm, ab, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(dnc_n(&adm, ab, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(dnc_n(&adm, acd, 3, msg, sizeof(msg)),
+                     EC(RESOURCE_EXHAUSTED));
+    assert_non_null(strstr(msg, "limits.max_dnc"));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
+    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data n|+15550403"),
+                     0);
+    /* the set still has room for exactly one: +15550403 went back out */
+    assert_int_equal(dnc_n(&adm, e1, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(dnc_n(&adm, f1, 1, msg, sizeof(msg)),
+                     EC(RESOURCE_EXHAUSTED));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    /* a removal makes room */
+    assert_int_equal(dnc(&adm, false, "+15550401"), 0);
+    assert_int_equal(dnc_n(&adm, f1, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    e2e_close(&adm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -732,6 +784,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leads_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lead_attribute_limits,
                                         setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_dnc_limit, setup_small,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
