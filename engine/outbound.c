@@ -8,7 +8,9 @@
  * (store_outbound_reserve): an Ack follows the store barrier, so it
  * promises what every Ack promises under the configured durability.
  * Everything is checked before the core is touched, so a refusal changes
- * nothing. DialResult comes from the dialer the dial was sent to (its
+ * nothing; and whatever may fail for want of memory (the records to
+ * write, their room in the batch) is had before it too, or (DncAdd)
+ * undone, so no request leaves the core changed and Redis not. DialResult comes from the dialer the dial was sent to (its
  * owner record, which survives a re-attach).
  *
  * Pacing. A 100 ms timer runs while a campaign runs or a dial is live,
@@ -85,8 +87,9 @@ struct outbound {
     struct live *live;            /* max_dials records */
     uint32_t nlive;               /* used records are [0, nlive) */
     uint64_t id_base, id_seq;     /* contact ids "ob-<base>-<seq>" */
-    /* the packed CampaignUpsert of each campaign (index), for rewriting
-     * its record when its run state changes */
+    /* the record of each campaign (index), for rewriting it when its run
+     * state changes: a run byte, then the packed CampaignUpsert of
+     * cblen bytes */
     uint8_t *cblob[CAMPAIGN_MAX];
     size_t cblen[CAMPAIGN_MAX];
     uint64_t first_start[CAMPAIGN_MAX];   /* wall us, 0: never started */
@@ -183,29 +186,33 @@ static int lead_member(char *buf, size_t len, const char *camp,
     return snprintf(buf, len, "l|%s|%s", camp, id);
 }
 
-/* The campaign's record (run byte + packed CampaignUpsert). */
+/* The campaign's record (run byte + packed CampaignUpsert). It
+ * allocates nothing: after store_outbound_reserve() it cannot fail, so a
+ * request may change the core first and write after. */
 static int camp_write(struct outbound *ob, int ci)
 {
     char m[CAMPAIGN_ID_MAX + 4];
-    uint8_t *buf;
-    int rc;
     if (ob->loading)
         return 0;
-    buf = malloc(ob->cblen[ci] + 1);
-    if (!buf)
-        return CCR_ENOMEM;
-    buf[0] = (uint8_t)('0' + (int)campaign_run_get(ob->cc, ci));
-    memcpy(buf + 1, ob->cblob[ci], ob->cblen[ci]);
+    ob->cblob[ci][0] = (uint8_t)('0' + (int)campaign_run_get(ob->cc, ci));
     camp_member(m, sizeof(m), campaign_config_get(ob->cc, ci)->name);
-    rc = store_outbound_put(ob->s->store, m, 0, buf, ob->cblen[ci] + 1);
-    free(buf);
-    return rc;
+    return store_outbound_put(ob->s->store, m, 0, ob->cblob[ci],
+                              ob->cblen[ci] + 1);
 }
 
 /* The lead's record: its state line, then a packed Lead of id, number
  * and zone followed by its attribute bytes (themselves a packed Lead of
  * attributes only: protobuf merges the two on decoding). */
-static int lead_write(struct outbound *ob, uint32_t li)
+/* The most bytes of a lead's record besides its attribute bytes: the
+ * state line (head below) and a packed Lead of id, number and zone (each
+ * under 64 bytes: a tag and a one-byte length each). */
+#define LEAD_REC_FIXED (96 + 3 * (CAMPAIGN_ID_MAX + 1))
+
+/* As lead_write, building the record in scratch[0, cap) when it fits
+ * (then it allocates nothing and, after store_outbound_reserve(), cannot
+ * fail), else in a buffer of its own. */
+static int lead_write_in(struct outbound *ob, uint32_t li, uint8_t *scratch,
+                         size_t cap)
 {
     struct campaign_lead_info in;
     Ccroute__V1__Lead l = CCROUTE__V1__LEAD__INIT;
@@ -227,7 +234,8 @@ static int lead_write(struct outbound *ob, uint32_t li)
                           (int)in.state, in.attempts, in.next_at,
                           (int)in.last);
     pl = ccroute__v1__lead__get_packed_size(&l);
-    if (!(buf = malloc(hl + pl + alen)))
+    buf = hl + pl + alen <= cap ? scratch : malloc(hl + pl + alen);
+    if (!buf)
         return CCR_ENOMEM;
     memcpy(buf, head, hl);
     ccroute__v1__lead__pack(&l, buf + hl);
@@ -236,8 +244,14 @@ static int lead_write(struct outbound *ob, uint32_t li)
     lead_member(m, sizeof(m), campaign_config_get(ob->cc, in.campaign)->name,
                 l.lead_id);
     rc = store_outbound_put(ob->s->store, m, 2, buf, hl + pl + alen);
-    free(buf);
+    if (buf != scratch)
+        free(buf);
     return rc;
+}
+
+static int lead_write(struct outbound *ob, uint32_t li)
+{
+    return lead_write_in(ob, li, NULL, 0);
 }
 
 /* ---- configuration from the wire ---- */
@@ -557,10 +571,12 @@ static int r_upsert(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
     if (ci < 0 && campaign_count(ob->cc) >= CAMPAIGN_MAX)
         return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
                     "campaigns", CAMPAIGN_MAX);
+    /* the record (run byte, set by camp_write) is built before anything
+     * changes: once the core took the change, writing cannot fail */
     pl = ccroute__v1__campaign_upsert__get_packed_size(m);
-    if (!(blob = malloc(pl ? pl : 1)))
+    if (!(blob = malloc(pl + 1)))
         return fail(code, msg, len, EC(INTERNAL), "out of memory");
-    ccroute__v1__campaign_upsert__pack(m, blob);
+    ccroute__v1__campaign_upsert__pack(m, blob + 1);
     if (!ob->loading &&
         (rc = store_outbound_reserve(ob->s->store, 1,
                                      pl + 2 * CAMPAIGN_ID_MAX)) < 0) {
@@ -581,9 +597,10 @@ static int r_upsert(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
     if (router_queue_staffed(ob->s->router, qref) == 0)
         log_warn("outbound: campaign %s: no logged-in agent of queue %s "
                  "could serve it now", cfg.name, cfg.queue);
-    if (camp_write(ob, ci) < 0)
+    /* allocates nothing: cannot fail after the reserve above */
+    if ((rc = camp_write(ob, ci)) < 0)
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s "
-                    "could not be recorded (out of memory)", cfg.name);
+                    "could not be recorded (%s)", cfg.name, ccr_strerror(rc));
     return OUTBOUND_DURABLE;
 }
 
@@ -601,9 +618,11 @@ static int r_run(struct outbound *ob, const char *name, enum campaign_run run,
     campaign_set_run(ob->cc, wall_us(), ci, run);
     if (run == CAMPAIGN_RUNNING && !ob->first_start[ci])
         ob->first_start[ci] = wall_us();
-    if (camp_write(ob, ci) < 0)
+    /* allocates nothing: cannot fail after the reserve above */
+    if ((rc = camp_write(ob, ci)) < 0)
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s: "
-                    "its state could not be recorded (out of memory)", name);
+                    "its state could not be recorded (%s)", name,
+                    ccr_strerror(rc));
     timer_update(ob);
     return OUTBOUND_DURABLE;
 }
@@ -613,9 +632,10 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
 {
     int ci = camp_find(ob, m->campaign, code, msg, len), rc;
     struct campaign_lead_spec *sp;
-    size_t bad = 0, bytes = 0, n = 0, *at;
+    size_t bad = 0, bytes = 0, n = 0, *at, maxal = 0;
     const char *why = "";
     uint32_t first;
+    uint8_t *rec;
     struct arena *a = ob->s->arena;
 
     if (ci < 0)
@@ -666,7 +686,14 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
                                                l->time_zone, ab,
                                                (uint32_t)al };
         bytes += al + 3 * CAMPAIGN_ID_MAX + 64;
+        if (al > maxal)
+            maxal = al;
     }
+    /* room for the largest record before the core changes: the writes
+     * after it then allocate nothing */
+    if (!(rec = arena_alloc(a, LEAD_REC_FIXED + maxal)))
+        return fail(code, msg, len, EC(INTERNAL), "out of memory; nothing "
+                    "was added");
     /* admitted even when every lead was here already: the Ack follows
      * the barrier, so it also waits for an earlier try still in flight */
     if ((rc = store_outbound_reserve(ob->s->store, n, bytes)) < 0)
@@ -688,11 +715,12 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
                     l->lead_id && *l->lead_id ? l->lead_id
                     : l->number ? l->number : "", why);
     }
+    /* in rec, after the reserve: cannot fail */
     for (uint32_t li = first; li < campaign_lead_count(ob->cc); li++)
-        if (lead_write(ob, li) < 0)
+        if ((rc = lead_write_in(ob, li, rec, LEAD_REC_FIXED + maxal)) < 0)
             return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads "
-                        "were added but could not all be recorded (out of "
-                        "memory)");
+                        "were added but could not all be recorded (%s)",
+                        ccr_strerror(rc));
     return OUTBOUND_DURABLE;
 }
 
