@@ -481,6 +481,11 @@ bool campaign_dnc_has(const struct campaign_core *cc, const char *number)
     return found;
 }
 
+uint32_t campaign_dnc_count(const struct campaign_core *cc)
+{
+    return cc->ndnc;
+}
+
 void campaign_dnc_each(const struct campaign_core *cc,
                        void (*fn)(void *ctx, const char *number), void *ctx)
 {

@@ -90,6 +90,7 @@ int campaign_dnc_add(struct campaign_core *cc, const char *number);
 int campaign_dnc_remove(struct campaign_core *cc, const char *number,
                         bool *was_there);
 bool campaign_dnc_has(const struct campaign_core *cc, const char *number);
+uint32_t campaign_dnc_count(const struct campaign_core *cc);
 /* Calls fn for every number of the set (a full rewrite of the store). */
 void campaign_dnc_each(const struct campaign_core *cc,
                        void (*fn)(void *ctx, const char *number), void *ctx);

@@ -339,13 +339,13 @@ int config_check_http(const struct config *c, const char *source,
 enum {
     LK_MAX_CONNECTIONS, LK_HELLO_TIMEOUT, LK_FRAME_TIMEOUT, LK_IDLE_TIMEOUT,
     LK_PING_INTERVAL, LK_PING_TIMEOUT, LK_CLOSE_LINGER, LK_KEEPALIVE,
-    LK_SHUTDOWN_TIMEOUT,
+    LK_SHUTDOWN_TIMEOUT, LK_MAX_DNC,
 };
 
 static const char *const limits_keys[] = {
     "max_connections", "hello_timeout", "frame_timeout", "idle_timeout",
     "ping_interval", "ping_timeout", "close_linger", "keepalive",
-    "shutdown_timeout", NULL,
+    "shutdown_timeout", "max_dnc", NULL,
 };
 
 static int limits_field(struct yamlwalk *w, void *ctx, int key,
@@ -366,6 +366,8 @@ static int limits_field(struct yamlwalk *w, void *ctx, int key,
     case LK_CLOSE_LINGER: return get_dur(w, v, path, 1, &l->close_linger_ms);
     case LK_SHUTDOWN_TIMEOUT:
         return get_dur(w, v, path, 1, &l->shutdown_timeout_ms);
+    case LK_MAX_DNC:
+        return yamlwalk_u32(w, v, path, 1, 100000000, &l->max_dnc);
     case LK_KEEPALIVE:
         if (get_dur(w, v, path, 0, &l->keepalive_ms) < 0)
             return -1;
@@ -1718,6 +1720,7 @@ void config_defaults(struct config *c)
     c->limits.close_linger_ms = 2000;
     c->limits.keepalive_ms = 60000;
     c->limits.shutdown_timeout_ms = 5000;
+    c->limits.max_dnc = 1000000;
 
     c->store.enabled = false;
     c->store.durability = STORE_DURABILITY_REDIS;

@@ -84,6 +84,7 @@ struct config {
         uint32_t keepalive_ms;        /* 0: off; whole seconds */
         uint32_t shutdown_timeout_ms; /* graceful stop: how long to wait for
                                          Redis to confirm queued writes */
+        uint32_t max_dnc;             /* do-not-call numbers per tenant */
     } limits;
     enum log_level log_level;
     /* `log:` (docs/configuration.md): the line format and where lines go

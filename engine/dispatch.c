@@ -1385,8 +1385,17 @@ static int h_drain(struct req *q)
 static int h_config_reload(struct req *q)
 {
     struct tenant_set *set = q->s->set;
+    const struct auth_config *au = &q->s->cfg->auth;
+    int pi = q->c->principal;
     char msg[RELOAD_MSG_MAX];
     int rc;
+    /* the file is every tenant's: a principal scoped to one tenant may
+     * not change what the others run under */
+    if (pi >= 0 && (unsigned)pi < au->nprincipals &&
+        au->principals[pi].tenant[0])
+        return req_fail(q, EC(FORBIDDEN), "ConfigReload changes the whole "
+                        "engine: principal %s is scoped to tenant %s",
+                        au->principals[pi].name, au->principals[pi].tenant);
     if (!set->reload_run)
         return req_fail(q, EC(CONFIG_NOT_RELOADABLE), "this engine cannot "
                         "reload its configuration");

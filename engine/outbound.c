@@ -8,7 +8,9 @@
  * (store_outbound_reserve): an Ack follows the store barrier, so it
  * promises what every Ack promises under the configured durability.
  * Everything is checked before the core is touched, so a refusal changes
- * nothing. DialResult comes from the dialer the dial was sent to (its
+ * nothing; and whatever may fail for want of memory (the records to
+ * write, their room in the batch) is had before it too, or (DncAdd)
+ * undone, so no request leaves the core changed and Redis not. DialResult comes from the dialer the dial was sent to (its
  * owner record, which survives a re-attach).
  *
  * Pacing. A 100 ms timer runs while a campaign runs or a dial is live,
@@ -38,7 +40,10 @@
  * contact_make hook: it is stored as a ContactArrived of the dialer (with
  * campaign, lead_id and dial_id set), so the agent side survives a
  * restart like any contact, and the dialer re-attaches it. Its id is
- * chosen when the dial is requested (DialRequest.contact_id).
+ * chosen when the dial is requested (DialRequest.contact_id). It is
+ * connected when its Offer goes out (outbound_contact_offered, from the
+ * fanout): a pacing turn would come too late for a call an agent took
+ * and ended within one turn, which would then count as dropped.
  *
  * Store layout (one sorted set `ob` + one hash `ob:data`, under the
  * tenant's hash tag; score = load order):
@@ -110,8 +115,9 @@ struct outbound {
     struct live *live;            /* max_dials records */
     uint32_t nlive;               /* used records are [0, nlive) */
     uint64_t id_base, id_seq;     /* contact ids "ob-<base>-<seq>" */
-    /* the packed CampaignUpsert of each campaign (index), for rewriting
-     * its record when its run state changes */
+    /* the record of each campaign (index), for rewriting it when its run
+     * state changes: a run byte, then the packed CampaignUpsert of
+     * cblen bytes */
     uint8_t *cblob[CAMPAIGN_MAX];
     size_t cblen[CAMPAIGN_MAX];
     uint64_t first_start[CAMPAIGN_MAX];   /* wall us, 0: never started */
@@ -208,29 +214,33 @@ static int lead_member(char *buf, size_t len, const char *camp,
     return snprintf(buf, len, "l|%s|%s", camp, id);
 }
 
-/* The campaign's record (run byte + packed CampaignUpsert). */
+/* The campaign's record (run byte + packed CampaignUpsert). It
+ * allocates nothing: after store_outbound_reserve() it cannot fail, so a
+ * request may change the core first and write after. */
 static int camp_write(struct outbound *ob, int ci)
 {
     char m[CAMPAIGN_ID_MAX + 4];
-    uint8_t *buf;
-    int rc;
     if (ob->loading)
         return 0;
-    buf = malloc(ob->cblen[ci] + 1);
-    if (!buf)
-        return CCR_ENOMEM;
-    buf[0] = (uint8_t)('0' + (int)campaign_run_get(ob->cc, ci));
-    memcpy(buf + 1, ob->cblob[ci], ob->cblen[ci]);
+    ob->cblob[ci][0] = (uint8_t)('0' + (int)campaign_run_get(ob->cc, ci));
     camp_member(m, sizeof(m), campaign_config_get(ob->cc, ci)->name);
-    rc = store_outbound_put(ob->s->store, m, 0, buf, ob->cblen[ci] + 1);
-    free(buf);
-    return rc;
+    return store_outbound_put(ob->s->store, m, 0, ob->cblob[ci],
+                              ob->cblen[ci] + 1);
 }
 
 /* The lead's record: its state line, then a packed Lead of id, number
  * and zone followed by its attribute bytes (themselves a packed Lead of
  * attributes only: protobuf merges the two on decoding). */
-static int lead_write(struct outbound *ob, uint32_t li)
+/* The most bytes of a lead's record besides its attribute bytes: the
+ * state line (head below) and a packed Lead of id, number and zone (each
+ * under 64 bytes: a tag and a one-byte length each). */
+#define LEAD_REC_FIXED (96 + 3 * (CAMPAIGN_ID_MAX + 1))
+
+/* As lead_write, building the record in scratch[0, cap) when it fits
+ * (then it allocates nothing and, after store_outbound_reserve(), cannot
+ * fail), else in a buffer of its own. */
+static int lead_write_in(struct outbound *ob, uint32_t li, uint8_t *scratch,
+                         size_t cap)
 {
     struct campaign_lead_info in;
     Ccroute__V1__Lead l = CCROUTE__V1__LEAD__INIT;
@@ -252,7 +262,8 @@ static int lead_write(struct outbound *ob, uint32_t li)
                           (int)in.state, in.attempts, in.next_at,
                           (int)in.last);
     pl = ccroute__v1__lead__get_packed_size(&l);
-    if (!(buf = malloc(hl + pl + alen)))
+    buf = hl + pl + alen <= cap ? scratch : malloc(hl + pl + alen);
+    if (!buf)
         return CCR_ENOMEM;
     memcpy(buf, head, hl);
     ccroute__v1__lead__pack(&l, buf + hl);
@@ -261,8 +272,14 @@ static int lead_write(struct outbound *ob, uint32_t li)
     lead_member(m, sizeof(m), campaign_config_get(ob->cc, in.campaign)->name,
                 l.lead_id);
     rc = store_outbound_put(ob->s->store, m, 2, buf, hl + pl + alen);
-    free(buf);
+    if (buf != scratch)
+        free(buf);
     return rc;
+}
+
+static int lead_write(struct outbound *ob, uint32_t li)
+{
+    return lead_write_in(ob, li, NULL, 0);
 }
 
 /* ---- configuration from the wire ---- */
@@ -731,10 +748,12 @@ static int r_upsert(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
     if (ci < 0 && campaign_count(ob->cc) >= CAMPAIGN_MAX)
         return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
                     "campaigns", CAMPAIGN_MAX);
+    /* the record (run byte, set by camp_write) is built before anything
+     * changes: once the core took the change, writing cannot fail */
     pl = ccroute__v1__campaign_upsert__get_packed_size(m);
-    if (!(blob = malloc(pl ? pl : 1)))
+    if (!(blob = malloc(pl + 1)))
         return fail(code, msg, len, EC(INTERNAL), "out of memory");
-    ccroute__v1__campaign_upsert__pack(m, blob);
+    ccroute__v1__campaign_upsert__pack(m, blob + 1);
     if (!ob->loading &&
         (rc = store_outbound_reserve(ob->s->store, 1,
                                      pl + 2 * CAMPAIGN_ID_MAX)) < 0) {
@@ -755,9 +774,10 @@ static int r_upsert(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
     if (router_queue_staffed(ob->s->router, qref) == 0)
         log_warn("outbound: campaign %s: no logged-in agent of queue %s "
                  "could serve it now", cfg.name, cfg.queue);
-    if (camp_write(ob, ci) < 0)
+    /* allocates nothing: cannot fail after the reserve above */
+    if ((rc = camp_write(ob, ci)) < 0)
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s "
-                    "could not be recorded (out of memory)", cfg.name);
+                    "could not be recorded (%s)", cfg.name, ccr_strerror(rc));
     return OUTBOUND_DURABLE;
 }
 
@@ -775,9 +795,11 @@ static int r_run(struct outbound *ob, const char *name, enum campaign_run run,
     campaign_set_run(ob->cc, wall_us(), ci, run);
     if (run == CAMPAIGN_RUNNING && !ob->first_start[ci])
         ob->first_start[ci] = wall_us();
-    if (camp_write(ob, ci) < 0)
+    /* allocates nothing: cannot fail after the reserve above */
+    if ((rc = camp_write(ob, ci)) < 0)
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s: "
-                    "its state could not be recorded (out of memory)", name);
+                    "its state could not be recorded (%s)", name,
+                    ccr_strerror(rc));
     timer_update(ob);
     return OUTBOUND_DURABLE;
 }
@@ -787,9 +809,10 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
 {
     int ci = camp_find(ob, m->campaign, code, msg, len), rc;
     struct campaign_lead_spec *sp;
-    size_t bad = 0, bytes = 0;
+    size_t bad = 0, bytes = 0, n = 0, *at, maxal = 0;
     const char *why = "";
     uint32_t first;
+    uint8_t *rec;
     struct arena *a = ob->s->arena;
 
     if (ci < 0)
@@ -797,7 +820,9 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
     if (m->n_leads == 0)
         return fail(code, msg, len, EC(MISSING_FIELD), "LeadsAdd.leads is "
                     "empty");
-    if (!(sp = arena_alloc(a, m->n_leads * sizeof(*sp))))
+    /* sp[0, n): the leads to add; at[k]: sp[k]'s index in the request */
+    if (!(sp = arena_alloc(a, m->n_leads * sizeof(*sp))) ||
+        !(at = arena_alloc(a, m->n_leads * sizeof(*at))))
         return fail(code, msg, len, EC(INTERNAL), "out of memory");
     for (size_t i = 0; i < m->n_leads; i++) {
         const Ccroute__V1__Lead *l = m->leads[i];
@@ -815,32 +840,64 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
                 return fail(code, msg, len, EC(INTERNAL), "out of memory");
             ccroute__v1__lead__pack(&only, ab);
         }
-        sp[i] = (struct campaign_lead_spec){ l->lead_id, l->number,
-                                             l->time_zone, ab, (uint32_t)al };
+        /* a lead already here exactly as given was added by an earlier
+         * try of this request (its Ack lost): it counts as added, so a
+         * client may resend a batch; the same id with other content is
+         * a different lead */
+        const char *id = l->lead_id && *l->lead_id ? l->lead_id : l->number;
+        uint32_t li, ol;
+        if (id && *id && campaign_lead_find(ob->cc, ci, id, &li) == 0) {
+            const void *ob_ab = campaign_lead_attrs(ob->cc, li, &ol);
+            if (l->number && !strcmp(l->number,
+                                     campaign_lead_number(ob->cc, li)) &&
+                !strcmp(l->time_zone, campaign_lead_zone(ob->cc, li)) &&
+                ol == al && (al == 0 || !memcmp(ob_ab, ab, al)))
+                continue;
+            return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads"
+                        "[%zu] (%.64s): lead id already in the campaign with "
+                        "another number, time zone or attributes; nothing "
+                        "was added", i, id);
+        }
+        at[n] = i;
+        sp[n++] = (struct campaign_lead_spec){ l->lead_id, l->number,
+                                               l->time_zone, ab,
+                                               (uint32_t)al };
         bytes += al + 3 * CAMPAIGN_ID_MAX + 64;
+        if (al > maxal)
+            maxal = al;
     }
-    if ((rc = store_outbound_reserve(ob->s->store, m->n_leads, bytes)) < 0)
+    /* room for the largest record before the core changes: the writes
+     * after it then allocate nothing */
+    if (!(rec = arena_alloc(a, LEAD_REC_FIXED + maxal)))
+        return fail(code, msg, len, EC(INTERNAL), "out of memory; nothing "
+                    "was added");
+    /* admitted even when every lead was here already: the Ack follows
+     * the barrier, so it also waits for an earlier try still in flight */
+    if ((rc = store_outbound_reserve(ob->s->store, n, bytes)) < 0)
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads cannot "
                     "be recorded now (%s); nothing was added, retry later",
                     ccr_strerror(rc));
+    if (n == 0)
+        return OUTBOUND_DURABLE;
     first = campaign_lead_count(ob->cc);
-    rc = campaign_leads_add(ob->cc, wall_us(), ci, sp, m->n_leads, &bad,
-                            &why);
+    rc = campaign_leads_add(ob->cc, wall_us(), ci, sp, n, &bad, &why);
     if (rc == CCR_ENOMEM)
         return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "LeadsAdd: %s; "
                     "nothing was added", why);
     if (rc < 0) {
+        bad = at[bad];
         const Ccroute__V1__Lead *l = m->leads[bad];
         return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads[%zu] "
                     "(%.64s): %s; nothing was added", bad,
                     l->lead_id && *l->lead_id ? l->lead_id
                     : l->number ? l->number : "", why);
     }
+    /* in rec, after the reserve: cannot fail */
     for (uint32_t li = first; li < campaign_lead_count(ob->cc); li++)
-        if (lead_write(ob, li) < 0)
+        if ((rc = lead_write_in(ob, li, rec, LEAD_REC_FIXED + maxal)) < 0)
             return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads "
-                        "were added but could not all be recorded (out of "
-                        "memory)");
+                        "were added but could not all be recorded (%s)",
+                        ccr_strerror(rc));
     return OUTBOUND_DURABLE;
 }
 
@@ -862,18 +919,42 @@ static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
         return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
                     "cannot be recorded now (%s); nothing was changed, "
                     "retry later", ccr_strerror(rc));
+    if (add) {
+        /* all or none: the numbers new to the set are noted as they go
+         * in and taken out again when one cannot be added (memory) or
+         * the set would pass limits.max_dnc; removal cannot fail */
+        uint32_t max = ob->s->cfg->limits.max_dnc;
+        size_t *fresh = arena_alloc(ob->s->arena, n * sizeof(*fresh)), nf = 0;
+        if (!fresh)
+            return fail(code, msg, len, EC(INTERNAL), "out of memory");
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (campaign_dnc_has(ob->cc, nums[i]))
+                continue;
+            if (campaign_dnc_count(ob->cc) >= max)
+                rc = CCR_ENOMEM;
+            else if ((rc = campaign_dnc_add(ob->cc, nums[i])) == 0)
+                fresh[nf++] = i;
+        }
+        if (rc < 0) {
+            bool full = campaign_dnc_count(ob->cc) >= max;
+            while (nf > 0)
+                campaign_dnc_remove(ob->cc, nums[fresh[--nf]], NULL);
+            if (full)
+                return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "the "
+                            "do-not-call set holds at most %u numbers "
+                            "(limits.max_dnc); nothing was added", max);
+            return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "%s; "
+                        "nothing was added", ccr_strerror(rc));
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         char m[CAMPAIGN_ID_MAX + 4];
-        bool was;
-        rc = add ? campaign_dnc_add(ob->cc, nums[i])
-                 : campaign_dnc_remove(ob->cc, nums[i], &was);
-        if (rc < 0)
-            return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "numbers[%zu]"
-                        ": %s (the numbers before it were %s)", i,
-                        ccr_strerror(rc), add ? "added" : "removed");
+        if (!add)
+            campaign_dnc_remove(ob->cc, nums[i], NULL);
         snprintf(m, sizeof(m), "n|%s", nums[i]);
         rc = add ? store_outbound_put(ob->s->store, m, 1, "", 0)
                  : store_outbound_del(ob->s->store, m);
+        /* cannot fail for want of memory after the reserve above */
         if (rc < 0)
             return fail(code, msg, len, EC(STATE_UNAVAILABLE), "numbers[%zu]:"
                         " could not be recorded (%s)", i, ccr_strerror(rc));

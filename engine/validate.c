@@ -249,27 +249,45 @@ int validate_strings(const ProtobufCMessageDescriptor *desc,
 
 /* ---- quotas ---- */
 
-static int check_attributes(const Ccroute__V1__ContactArrived *m,
+/* `what` names the attributes' field in the message. */
+static int check_attributes(Ccroute__V1__Attribute *const *attrs, size_t n,
+                            const char *what,
                             const struct validate_limits *lim, char *msg,
                             size_t msglen)
 {
     size_t bytes = 0;
-    if (lim->max_attributes && m->n_attributes > lim->max_attributes) {
-        snprintf(msg, msglen, "ContactArrived.attributes: %zu attributes, "
-                 "at most %u are allowed", m->n_attributes,
-                 lim->max_attributes);
+    if (lim->max_attributes && n > lim->max_attributes) {
+        snprintf(msg, msglen, "%s: %zu attributes, at most %u are allowed",
+                 what, n, lim->max_attributes);
         return CCR_EINVAL;
     }
-    for (size_t i = 0; i < m->n_attributes; i++) {
-        const Ccroute__V1__Attribute *a = m->attributes[i];
+    for (size_t i = 0; i < n; i++) {
+        const Ccroute__V1__Attribute *a = attrs[i];
         bytes += (a->key ? strlen(a->key) : 0) +
                  (a->value ? strlen(a->value) : 0);
     }
     if (lim->max_attribute_bytes && bytes > lim->max_attribute_bytes) {
-        snprintf(msg, msglen, "ContactArrived.attributes: %zu bytes of keys "
-                 "and values, at most %u are allowed", bytes,
-                 lim->max_attribute_bytes);
+        snprintf(msg, msglen, "%s: %zu bytes of keys and values, at most %u "
+                 "are allowed", what, bytes, lim->max_attribute_bytes);
         return CCR_EINVAL;
+    }
+    return 0;
+}
+
+/* A lead's attributes become those of the contact its answered call
+ * makes (engine/outbound.c): the same quotas as a ContactArrived's, per
+ * lead. */
+static int check_leads(const Ccroute__V1__LeadsAdd *m,
+                       const struct validate_limits *lim, char *msg,
+                       size_t msglen)
+{
+    for (size_t i = 0; i < m->n_leads; i++) {
+        char what[64];
+        snprintf(what, sizeof(what), "LeadsAdd.leads[%zu].attributes", i);
+        if (check_attributes(m->leads[i]->attributes,
+                             m->leads[i]->n_attributes, what, lim, msg,
+                             msglen) < 0)
+            return CCR_EINVAL;
     }
     return 0;
 }
@@ -326,7 +344,13 @@ int validate_request(Ccroute__V1__Envelope *env, const uint8_t *buf,
             return CCR_EINVAL;
         }
         if (lim)
-            return check_attributes(env->contact_arrived, lim, msg, msglen);
+            return check_attributes(env->contact_arrived->attributes,
+                                    env->contact_arrived->n_attributes,
+                                    "ContactArrived.attributes", lim, msg,
+                                    msglen);
     }
+    if (env->body_case == CCROUTE__V1__ENVELOPE__BODY_LEADS_ADD &&
+        env->leads_add && lim)
+        return check_leads(env->leads_add, lim, msg, msglen);
     return 0;
 }

@@ -21,7 +21,8 @@
 
 #include "ccroute.pb-c.h"
 
-/* The per-contact quotas (struct config carries the configured ones). */
+/* The per-contact quotas (struct config carries the configured ones),
+ * also applied to each lead of a LeadsAdd. */
 struct validate_limits {
     uint32_t max_attributes;        /* attributes per ContactArrived */
     uint32_t max_attribute_bytes;   /* sum of their keys' and values' bytes */
@@ -56,7 +57,8 @@ void validate_strip_unknown(ProtobufCMessage *m);
 /* The whole validation of one request: validate_strings() over the packed
  * Envelope buf[0..len) that decoded as env, then for a ContactArrived the
  * attribute quotas and the length of customer_id (at most
- * ROUTER_ID_MAX - 1 bytes, like every id). It also drops every unknown
+ * ROUTER_ID_MAX - 1 bytes, like every id), and for a LeadsAdd the
+ * attribute quotas of each lead (they become a contact's attributes). It also drops every unknown
  * field of the request (validate_strip_unknown): env is changed in place
  * (borrowed for the call). 0, or CCR_EINVAL with the message for the
  * INVALID_FIELD Error in msg. */

@@ -41,19 +41,33 @@ static void config_text(char *buf, size_t len, int redis_port,
              "  port: %d\n"
              "  tenant: ot\n"
              "  lease: 600ms\n"
-             "routing: {offer_timeout: 60s, max_no_answer: 100}\n"
+             "routing: {offer_timeout: 60s, max_no_answer: 100%s}\n"
              "skills: [sales, care]\n"
              "queues:\n"
              "  - name: sales\n"
              "    skills: {sales: 1}\n"
              "  - name: care\n"
-             "    skills: {care: 1}\n",
-             redis_port);
+             "    skills: {care: 1}\n"
+             "%s",
+             redis_port, arg ? ((const char *const *)arg)[0] : "",
+             arg ? ((const char *const *)arg)[1] : "");
 }
 
 static int setup(void **state)
 {
     return e2e_env_start(state, true, config_text, NULL);
+}
+
+/* Small input limits: at most 2 attributes of at most 24 bytes per
+ * contact or lead; at most 3 do-not-call numbers. */
+static const char *const small_limits[2] = {
+    ", max_attributes: 2, max_attribute_bytes: 24",
+    "limits: {max_dnc: 3}\n",
+};
+
+static int setup_small(void **state)
+{
+    return e2e_env_start(state, true, config_text, small_limits);
 }
 
 static int teardown(void **state)
@@ -802,6 +816,180 @@ static void test_fast_call_connected(void **state)
     e2e_close(&adm);
     e2e_close(&dl);
     e2e_close(&desk);
+/* LeadsAdd is safe to retry: a resent batch (its Ack lost) is Acked and
+ * adds nothing; the same id with another number is refused, nothing of
+ * its batch added. */
+static void test_leads_resend(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm;
+    char msg[384];
+    const struct lead_in two[2] = {
+        { "r1", "+15550101", "Europe/Paris" },
+        { "r2", "+15550102", "Asia/Tokyo" },
+    };
+    /* a new lead first, then r1 changed: all or none */
+    const struct lead_in changed[2] = {
+        { "r3", "+15550103", "Europe/Paris" },
+        { "r1", "+15550199", "Europe/Paris" },
+    };
+    /* a resend with one new lead: the new one is added */
+    const struct lead_in more[3] = {
+        { "r1", "+15550101", "Europe/Paris" },
+        { "r2", "+15550102", "Asia/Tokyo" },
+        { "r4", "+15550104", "Asia/Tokyo" },
+    };
+    ccr_envelope *st;
+    const Ccroute__V1__CampaignStats *cs;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    /* the same batch again: Acked, nothing duplicated */
+    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 2);
+    ccr_free(st);
+    /* r1 with another number: refused, naming it; r3 is not added */
+    assert_int_equal(leads(&adm, "c1", changed, 2, msg, sizeof(msg)),
+                     EC(INVALID_LEAD));
+    assert_non_null(strstr(msg, "leads[1] (r1)"));
+    assert_non_null(strstr(msg, "already in the campaign"));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data l|c1|r3"), 0);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 2);
+    ccr_free(st);
+    assert_int_equal(leads(&adm, "c1", more, 3, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 4);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 3);
+    ccr_free(st);
+    e2e_close(&adm);
+}
+
+/* One lead "q" with n attributes key "k<i>", value v. */
+static int lead_attrs(struct e2e_client *e, const char *camp, size_t n,
+                      const char *v, char *msg, size_t mlen)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__LeadsAdd m = CCROUTE__V1__LEADS_ADD__INIT;
+    Ccroute__V1__Lead l = CCROUTE__V1__LEAD__INIT, *lp = &l;
+    Ccroute__V1__Attribute at[4], *atp[4];
+    char keys[4][4];
+    uint64_t id;
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        ccroute__v1__attribute__init(&at[i]);
+        keys[i][0] = 'k';
+        keys[i][1] = (char)('0' + i);
+        keys[i][2] = '\0';
+        at[i].key = keys[i];
+        at[i].value = (char *)v;
+        atp[i] = &at[i];
+    }
+    l.lead_id = "q";
+    l.number = "+15550301";
+    l.time_zone = "Europe/Paris";
+    l.attributes = atp;
+    l.n_attributes = n;
+    m.campaign = (char *)camp;
+    m.leads = &lp;
+    m.n_leads = 1;
+    env.body_case = BODY(LEADS_ADD);
+    env.leads_add = &m;
+    if (!(id = ccr_send(e->c, &env)))
+        return -EPIPE;
+    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
+}
+
+/* A lead's attributes become the contact's: routing.max_attributes and
+ * max_attribute_bytes hold for them as for a ContactArrived. */
+static void test_lead_attribute_limits(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm;
+    char msg[384];
+    ccr_envelope *st;
+    const Ccroute__V1__CampaignStats *cs;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
+    assert_int_equal(lead_attrs(&adm, "c1", 3, "v", msg, sizeof(msg)),
+                     EC(INVALID_FIELD));
+    assert_non_null(strstr(msg, "LeadsAdd.leads[0].attributes: 3 "
+                                "attributes, at most 2"));
+    assert_int_equal(lead_attrs(&adm, "c1", 2, "0123456789a", msg,
+                                sizeof(msg)), EC(INVALID_FIELD));
+    assert_non_null(strstr(msg, "26 bytes of keys and values, at most 24"));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 1);
+    /* at the limits: taken */
+    assert_int_equal(lead_attrs(&adm, "c1", 2, "0123456789", msg,
+                                sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_int_equal(cs->leads, 1);
+    ccr_free(st);
+    e2e_close(&adm);
+}
+
+/* DncAdd of n numbers: the Error code (0: Ack), its words in msg. */
+static int dnc_n(struct e2e_client *e, const char *const *nums, size_t n,
+                 char *msg, size_t mlen)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__DncAdd m = CCROUTE__V1__DNC_ADD__INIT;
+    uint64_t id;
+    m.numbers = (char **)nums;
+    m.n_numbers = n;
+    env.body_case = BODY(DNC_ADD);
+    env.dnc_add = &m;
+    if (!(id = ccr_send(e->c, &env)))
+        return -EPIPE;
+    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
+}
+
+/* limits.max_dnc bounds the do-not-call set; a DncAdd that would pass
+ * it adds nothing, in memory or in Redis. */
+static void test_dnc_limit(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm;
+    char msg[384];
+    const char *const ab[2] = { "+15550401", "+15550402" };
+    /* c fits (3 of 3), d does not: c must not stay either */
+    const char *const acd[3] = { "+15550401", "+15550403", "+15550404" };
+    const char *const e1[1] = { "+15550405" };
+    const char *const f1[1] = { "+15550406" };
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    assert_int_equal(dnc_n(&adm, ab, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(dnc_n(&adm, ab, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(dnc_n(&adm, acd, 3, msg, sizeof(msg)),
+                     EC(RESOURCE_EXHAUSTED));
+    assert_non_null(strstr(msg, "limits.max_dnc"));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
+    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data n|+15550403"),
+                     0);
+    /* the set still has room for exactly one: +15550403 went back out */
+    assert_int_equal(dnc_n(&adm, e1, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(dnc_n(&adm, f1, 1, msg, sizeof(msg)),
+                     EC(RESOURCE_EXHAUSTED));
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    /* a removal makes room */
+    assert_int_equal(dnc(&adm, false, "+15550401"), 0);
+    assert_int_equal(dnc_n(&adm, f1, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    e2e_close(&adm);
 }
 
 int main(void)
@@ -819,6 +1007,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_preview, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preview_survives_kill, setup,
+        cmocka_unit_test_setup_teardown(test_leads_resend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lead_attribute_limits,
+                                        setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_dnc_limit, setup_small,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

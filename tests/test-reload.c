@@ -14,6 +14,7 @@
  * A token rotation: the old token is refused from the reload on, the new
  * one accepted, a session opened with the old one goes on; a principal
  * added is refused. SIGUSR1 after a rename: the log goes to a new file.
+ * An admin scoped to one tenant may not reload (FORBIDDEN).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -384,6 +385,44 @@ static void test_token_rotation(void **state)
     assert_int_equal(e2e_env_teardown(&st), 0);
 }
 
+/* ConfigReload is the whole engine's: an admin principal scoped to one
+ * tenant gets FORBIDDEN and nothing is reloaded; an admin without a
+ * tenant reloads. */
+#define TOK_TADM "reload-tenant-admin-token-89ab"
+static void test_reload_scope(void **state)
+{
+    char top[1536], msg[512], t[65];
+    void *st = NULL;
+    struct e2e_client adm = { 0 }, tadm = { 0 };
+    principals(top, sizeof(top), TOK_SW1, "");
+    e2e_token_hex(TOK_TADM, t);
+    snprintf(top + strlen(top), sizeof(top) - strlen(top),
+             "  - {name: tadm, token_sha256: %s, roles: [admin],"
+             " clients: [\"tadm*\"], tenant: reload}\n", t);
+    assert_int_equal(e2e_env_start(&st, true, config_cb, top), 0);
+    struct e2e_env *f = st;
+    assert_int_equal(hello_tok(&tadm, f->d.port, "tadm1", ROLE(ADMIN),
+                               TOK_TADM), 0);
+    assert_int_equal(hello_tok(&adm, f->d.port, "adm1", ROLE(ADMIN),
+                               TOK_ADM), 0);
+    assert_int_equal(generation(&adm, NULL, 0), 1);
+
+    /* a change the reload would apply */
+    rewrite(f, top, "    max_length: 1\n", "");
+    assert_int_equal(reload_request(&tadm, msg, sizeof(msg)),
+                     EC(FORBIDDEN));
+    assert_non_null(strstr(msg, "scoped to tenant reload"));
+    assert_int_equal(generation(&adm, NULL, 0), 1);
+    /* the tenant admin's connection stays usable */
+    assert_int_equal(generation(&tadm, NULL, 0), 1);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    assert_int_equal(generation(&adm, NULL, 0), 2);
+
+    e2e_close(&adm);
+    e2e_close(&tadm);
+    assert_int_equal(e2e_env_teardown(&st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +431,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_log_reopen),
         cmocka_unit_test(test_token_rotation),
+        cmocka_unit_test(test_reload_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
