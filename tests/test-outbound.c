@@ -816,6 +816,8 @@ static void test_fast_call_connected(void **state)
     e2e_close(&adm);
     e2e_close(&dl);
     e2e_close(&desk);
+}
+
 /* LeadsAdd is safe to retry: a resent batch (its Ack lost) is Acked and
  * adds nothing; the same id with another number is refused, nothing of
  * its batch added. */
@@ -1007,6 +1009,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_preview, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preview_survives_kill, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_leads_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lead_attribute_limits,
                                         setup_small, teardown),
