@@ -1370,8 +1370,26 @@ static int h_stats(struct req *q)
 /* Drain, for a rolling restart: the whole engine (every tenant) refuses
  * new contacts from now on and goes on routing and finishing those it
  * holds; SIGTERM then hands the tenants over (server.c). */
+/* Drain and ConfigReload act on the whole engine, every tenant of it: a
+ * principal scoped to one tenant may not change what the others run
+ * under. 0 when the requester may, else the Error's reply. */
+static int engine_wide_only(struct req *q, const char *what)
+{
+    const struct auth_config *au = &q->s->cfg->auth;
+    int pi = q->c->principal;
+    if (pi >= 0 && (unsigned)pi < au->nprincipals &&
+        au->principals[pi].tenant[0])
+        return req_fail(q, EC(FORBIDDEN), "%s changes the whole engine: "
+                        "principal %s is scoped to tenant %s", what,
+                        au->principals[pi].name, au->principals[pi].tenant);
+    return 0;
+}
+
 static int h_drain(struct req *q)
 {
+    int rc = engine_wide_only(q, "Drain");
+    if (rc != 0)
+        return rc;
     if (!q->s->set->draining)
         log_info("drain: requested by %s (conn #%08x); new contacts are "
                  "refused from now on", q->c->name, q->c->id);
@@ -1385,17 +1403,10 @@ static int h_drain(struct req *q)
 static int h_config_reload(struct req *q)
 {
     struct tenant_set *set = q->s->set;
-    const struct auth_config *au = &q->s->cfg->auth;
-    int pi = q->c->principal;
     char msg[RELOAD_MSG_MAX];
-    int rc;
-    /* the file is every tenant's: a principal scoped to one tenant may
-     * not change what the others run under */
-    if (pi >= 0 && (unsigned)pi < au->nprincipals &&
-        au->principals[pi].tenant[0])
-        return req_fail(q, EC(FORBIDDEN), "ConfigReload changes the whole "
-                        "engine: principal %s is scoped to tenant %s",
-                        au->principals[pi].name, au->principals[pi].tenant);
+    int rc = engine_wide_only(q, "ConfigReload");
+    if (rc != 0)
+        return rc;
     if (!set->reload_run)
         return req_fail(q, EC(CONFIG_NOT_RELOADABLE), "this engine cannot "
                         "reload its configuration");

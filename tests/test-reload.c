@@ -417,6 +417,21 @@ static void test_reload_scope(void **state)
     assert_int_equal(generation(&tadm, NULL, 0), 1);
     assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
     assert_int_equal(generation(&adm, NULL, 0), 2);
+    /* Drain too acts on every tenant: refused, the engine keeps taking
+     * contacts */
+    {
+        ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__Drain dr = CCROUTE__V1__DRAIN__INIT;
+        env.body_case = BODY(DRAIN);
+        env.drain = &dr;
+        assert_int_equal(e2e_call(&tadm, &env, E2E_T_MS), EC(FORBIDDEN));
+    }
+    {
+        ccr_envelope *sv = e2e_stats(&adm);
+        assert_non_null(sv);
+        assert_false(sv->stats->draining);
+        ccr_free(sv);
+    }
 
     e2e_close(&adm);
     e2e_close(&tadm);
