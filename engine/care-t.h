@@ -39,6 +39,17 @@ struct care_list {
                                      completed with it is difficult */
     bool required;                /* a completion without a code is
                                      refused (MISSING_FIELD) */
+    /* follow-ups (docs/care.md): a completion with a code whose bit is
+     * set makes a follow-up, due followup_after_ms later unless the
+     * completion names its due time */
+    uint64_t followup;            /* bit per index into code[] */
+    uint32_t followup_after_ms;
+    uint32_t followup_overdue_ms; /* no agent this long after due:
+                                     overdue; 0: never */
+    uint32_t followup_priority;   /* an overdue follow-up's priority */
+    char followup_queue[ROUTER_ID_MAX]; /* a task without a number goes
+                                     here (channel EMAIL); "": the
+                                     completed contact's queue */
     unsigned long line;
 };
 

@@ -187,6 +187,14 @@ static int list_pos(const struct care_list *l, int code)
     return -1;
 }
 
+const struct care_list *care_followup(const struct care *c, int queue,
+                                      int code)
+{
+    const struct care_list *l = queue_list(c, queue);
+    int k = code >= 0 ? list_pos(l, code) : -1;
+    return k >= 0 && (l->followup >> k & 1) ? l : NULL;
+}
+
 int care_check(const struct care *c, int queue, const char *code,
                const char *const *tags, size_t ntags, const char *note,
                int *code_id, char *why, size_t whylen)

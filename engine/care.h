@@ -56,6 +56,11 @@ int care_check(const struct care *c, int queue, const char *code,
                const char *const *tags, size_t ntags, const char *note,
                int *code_id, char *why, size_t whylen);
 
+/* The list of configured queue `queue` when code `code` (care_check()'s
+ * *code_id) requires a follow-up there (its followup_* rules), else NULL. */
+const struct care_list *care_followup(const struct care *c, int queue,
+                                      int code);
+
 /* Contact `contact` arrived in configured queue `queue` (-1: none, a
  * skills-only contact); `difficult`: marked as a complaint or with a low
  * sentiment (care_difficult_arrival()). */
