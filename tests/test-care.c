@@ -152,6 +152,55 @@ static void test_config_errors(void **state)
     load_fails("queues: [{name: a, skills: {x: 1}}]\n"
                "care: {dispositions: [{queue: a, codes: [\"o k\"]}]}\n",
                "may not hold a comma, a space");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [bad], due_after: 1h}}]}\n",
+               "\"bad\" is not one of this list's codes");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [ok]}}]}\n",
+               "needs codes and due_after");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [ok], due_after: 1h, queue: b}}]}\n",
+               "followup.queue \"b\" is not configured");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [ok], due_after: 1h, "
+               "overdue_priority: 101}}]}\n", "overdue_priority");
+}
+
+/* Which completions make a follow-up: the list's followup codes only. */
+static void test_followup_codes(void **state)
+{
+    (void)state;
+    static const char yaml[] =
+        "queues: [{name: a, skills: {x: 1}}, {name: b, skills: {x: 1}}]\n"
+        "care: {dispositions: [{queue: a, codes: [ok, esc], followup: "
+        "{codes: [esc], due_after: 1h, queue: b, overdue_after: 2h, "
+        "overdue_priority: 80}}]}\n";
+    struct config cfg;
+    struct care *c;
+    const struct care_list *l;
+    char err[512];
+    config_defaults(&cfg);
+    assert_int_equal(config_load_string(&cfg, "t", yaml, sizeof(yaml) - 1,
+                                        err, sizeof(err)), 0);
+    cfg.router.max_agents = 4;
+    cfg.router.max_contacts = 4;
+    assert_non_null(c = care_new(&cfg.care, &cfg.router));
+    assert_null(care_followup(c, 0, care_config_code(&cfg.care, "ok")));
+    assert_null(care_followup(c, 0, -1));
+    /* queue b has no list */
+    assert_null(care_followup(c, 1, care_config_code(&cfg.care, "esc")));
+    l = care_followup(c, 0, care_config_code(&cfg.care, "esc"));
+    assert_non_null(l);
+    assert_int_equal(l->followup_after_ms, 3600000);
+    assert_int_equal(l->followup_overdue_ms, 7200000);
+    assert_int_equal(l->followup_priority, 80);
+    assert_string_equal(l->followup_queue, "b");
+    care_free(c);
+    config_fini(&cfg);
 }
 
 static void test_check(void **state)
@@ -474,6 +523,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_followup_codes),
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
         cmocka_unit_test(test_star_list),
         cmocka_unit_test_setup_teardown(test_counts_interval_and_day, setup,

@@ -224,8 +224,9 @@ static void test_followup_due_preferred_survives_kill(void **state)
     e2e_close(&d2);
 }
 
-/* Nobody takes a due follow-up: after overdue_after its priority rises,
- * the supervisors hear FollowupOverdue, Stats counts it -- once. */
+/* Nobody takes a due follow-up: after overdue_after its priority rises
+ * (it goes before an older contact), the supervisors hear
+ * FollowupOverdue, Stats counts it -- once. */
 static void test_followup_overdue(void **state)
 {
     struct e2e_env *f = *state;
@@ -244,6 +245,8 @@ static void test_followup_overdue(void **state)
     assert_int_equal(complete(&d1, "o1", "escalated", 0, NULL, msg,
                               sizeof(msg)), 0);
     assert_int_equal(e2e_simple(&d1, BODY(AGENT_LOGOUT), NULL, "a1"), 0);
+    /* an email that arrives before the follow-up is due */
+    assert_int_equal(e2e_contact(&sw, "e0", "backoffice", EMAIL), 0);
     wait_followups(&adm, 0, 1, 2000);
     ev = e2e_expect(&mon, BODY(FOLLOWUP_OVERDUE), E2E_T_MS + 3000);
     assert_string_equal(ev->followup_overdue->contact_id, "fu-o1");
@@ -257,9 +260,15 @@ static void test_followup_overdue(void **state)
     assert_int_equal(st->stats->followups->overdue, 1);
     assert_int_equal(st->stats->followups->waiting, 1);
     ccr_free(st);
-    /* still routed: an agent comes and has it */
+    /* still routed, and first: its priority rose above the older e0 */
     assert_int_equal(login(&d1, "a3"), 0);
-    accept(&d1, "fu-o1", "a3");
+    {
+        ccr_envelope *o = e2e_wait_offer(&d1, NULL, E2E_T_MS);
+        assert_non_null(o);
+        assert_string_equal(o->offer->contact_id, "fu-o1");
+        ccr_free(o);
+    }
+    assert_int_equal(e2e_simple(&d1, BODY(OFFER_ACCEPTED), "fu-o1", "a3"), 0);
     wait_followups(&adm, 0, 0, 0);
     st = e2e_stats(&adm);
     assert_int_equal(st->stats->followups->overdue, 1);
