@@ -22,6 +22,7 @@
  *         agents: [alice, "t1-*"]
  *         recovery: {after: 3, within: 1h, pause: 5m}
  *         occupancy: {cap: 85, window: 1h, extend: 2m}
+ *         yield_margin: 10          # points below the SL target
  *
  * Codes are gathered into one table for the whole configuration (at most
  * CARE_CODES_MAX distinct), so that counts of every scope are arrays
@@ -253,9 +254,9 @@ static int occupancy_field(struct yamlwalk *w, void *ctx, int key,
     return -1;
 }
 
-enum { GK_NAME, GK_AGENTS, GK_RECOVERY, GK_OCCUPANCY };
+enum { GK_NAME, GK_AGENTS, GK_RECOVERY, GK_OCCUPANCY, GK_YIELD };
 static const char *const group_keys[] = {
-    "name", "agents", "recovery", "occupancy", NULL,
+    "name", "agents", "recovery", "occupancy", "yield_margin", NULL,
 };
 
 static int group_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -284,6 +285,9 @@ static int group_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
             return yamlwalk_fail(w, yamlwalk_line(v), path, "needs cap, "
                                  "window and extend (none of them 0)");
         return 0;
+    case GK_YIELD:
+        g->sl_yield = true;
+        return yamlwalk_u32(w, v, path, 0, 100, &g->sl_margin);
     }
     return -1;
 }

@@ -67,6 +67,11 @@ struct care_group {
     uint32_t occupancy_cap;       /* percent; 0: no cap */
     uint32_t occupancy_window_ms;
     uint32_t wrapup_extend_ms;    /* added to the queue's wrap-up */
+    /* the rules yield to the service level: not applied while the
+     * completed contact's queue has contacts waiting and a service level
+     * below its target by more than this many points */
+    bool sl_yield;
+    uint32_t sl_margin;
     unsigned long line;
 };
 

@@ -1052,8 +1052,17 @@ static int h_contact_completed(struct req *q)
             e.agent = ci.agent;
             e.agent_id = router_agent_id(s->router, ci.agent);
         }
-        if (e.queue >= 0 && (unsigned)e.queue < s->cfg->router.nqueues)
-            e.wrapup_ms = s->cfg->router.queues[e.queue].wrapup_ms;
+        if (e.queue >= 0 && (unsigned)e.queue < s->cfg->router.nqueues) {
+            const struct router_queue_config *qc =
+                &s->cfg->router.queues[e.queue];
+            struct router_queue_stats qs;
+            e.wrapup_ms = qc->wrapup_ms;
+            /* what the care rules yield to (care.h) */
+            router_queue_stats(s->router, e.queue, q->now, &qs);
+            e.sl_target = qc->sl_threshold_ms ? qc->sl_percent : 0;
+            e.sl_level = qs.service_level;
+            e.waiting = qs.waiting;
+        }
     }
     if (e.contact != UINT32_MAX &&
         care_check(s->care, e.queue, m->disposition, tags, m->n_tags,
