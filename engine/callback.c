@@ -52,6 +52,21 @@
  * id) once the owner is connected, to the agent its contact came back
  * assigned to.
  *
+ * Follow-ups (docs/care.md): a ContactCompleted whose disposition
+ * requires one makes a record here (callback_followup_add) that starts
+ * HELD with the new contact's packed ContactArrived, its due time as both
+ * next_at and arrival: the scheduled-callback path puts it in its queue
+ * when due, and the router's preferred-agent wait does the "original
+ * agent first". With a number it then goes on as any callback; without
+ * one (a task) the record ends when an agent has the contact. A WAITING
+ * follow-up still QUEUED at overdue_at is escalated once (escalate()):
+ * out of the router and back at once with the higher priority -- the
+ * router has no call to change a waiting contact's priority, and this
+ * reuses the hold and put-back paths recovery already trusts -- and a
+ * FollowupOverdue goes to the tenant's admin and monitor connections.
+ * Its record carries the extra fields that make it a follow-up (see
+ * docs/redis.md).
+ *
  * Costs: the records are a fixed table (callbacks_max, allocated once);
  * a lookup by contact id and each pacing turn are O(callbacks). The
  * turn's router lookups are O(1) each.
