@@ -52,6 +52,21 @@
  * id) once the owner is connected, to the agent its contact came back
  * assigned to.
  *
+ * Follow-ups (docs/care.md): a ContactCompleted whose disposition
+ * requires one makes a record here (callback_followup_add) that starts
+ * HELD with the new contact's packed ContactArrived, its due time as both
+ * next_at and arrival: the scheduled-callback path puts it in its queue
+ * when due, and the router's preferred-agent wait does the "original
+ * agent first". With a number it then goes on as any callback; without
+ * one (a task) the record ends when an agent has the contact. A WAITING
+ * follow-up still QUEUED at overdue_at is escalated once (escalate()):
+ * out of the router and back at once with the higher priority -- the
+ * router has no call to change a waiting contact's priority, and this
+ * reuses the hold and put-back paths recovery already trusts -- and a
+ * FollowupOverdue goes to the tenant's admin and monitor connections.
+ * Its record carries the extra fields that make it a follow-up (see
+ * docs/redis.md).
+ *
  * Costs: the records are a fixed table (callbacks_max, allocated once);
  * a lookup by contact id and each pacing turn are O(callbacks). The
  * turn's router lookups are O(1) each.
@@ -95,6 +110,12 @@ struct cbrec {
     uint32_t dial_owner;          /* DIALING: the owner record dialed */
     int queue;                    /* its queue when it left the router */
     struct callback_saved sv;     /* HELD: what makes the contact again */
+    /* a follow-up (docs/care.md): sv.arrived_wall_ms is its due time */
+    bool followup, escalated;
+    uint64_t overdue_at_ms;       /* 0: never overdue */
+    uint32_t priority;            /* once overdue */
+    char of[ROUTER_ID_MAX];       /* the contact it follows up */
+    char agent[ROUTER_ID_MAX];    /* that contact's agent; "": none */
 };
 
 struct callback_set {
@@ -104,6 +125,7 @@ struct callback_set {
     uint32_t n;
     uint64_t dial_seq;
     uint64_t dials, connected;
+    uint64_t fu_created, fu_overdue;
 };
 
 static int fail(int *code, char *msg, size_t len, int c, const char *fmt, ...)
@@ -143,26 +165,38 @@ static void member(char *buf, size_t len, const char *contact)
 /* The record's bytes in Redis (callback.c's essay, "Store layout"). */
 static int rec_write(struct callback_set *cb, const struct cbrec *r)
 {
-    char m[ROUTER_ID_MAX + 4], head[96];
+    char m[ROUTER_ID_MAX + 4], head[160];
     size_t hl, nl = strlen(r->number) + 1, ol = strlen(r->sv.owner) + 1,
            pl = strlen(r->sv.principal) + 1,
-           kl = r->state == CB_HELD ? r->sv.len : 0;
+           fl = r->followup ? strlen(r->of) + strlen(r->agent) + 2 : 0,
+           kl = r->state == CB_HELD ? r->sv.len : 0, at;
     uint8_t *buf;
     int rc;
-    hl = (size_t)snprintf(head, sizeof(head), "%d %u %" PRIu64 " %" PRIu64
-                          "\n", (int)r->state, (unsigned)r->attempts,
+    hl = (size_t)snprintf(head, sizeof(head), "%d %u %" PRIu64 " %" PRIu64,
+                          (int)r->state, (unsigned)r->attempts,
                           r->state == CB_HELD ? r->next_at_ms : 0,
                           r->sv.arrived_wall_ms);
-    if (!(buf = malloc(hl + nl + ol + pl + kl)))
+    if (r->followup)
+        hl += (size_t)snprintf(head + hl, sizeof(head) - hl, " %d %" PRIu64
+                               " %u", r->escalated ? 2 : 1, r->overdue_at_ms,
+                               (unsigned)r->priority);
+    head[hl++] = '\n';
+    if (!(buf = malloc(hl + nl + ol + pl + fl + kl)))
         return CCR_ENOMEM;
     memcpy(buf, head, hl);
     memcpy(buf + hl, r->number, nl);
     memcpy(buf + hl + nl, r->sv.owner, ol);
     memcpy(buf + hl + nl + ol, r->sv.principal, pl);
+    at = hl + nl + ol + pl;
+    if (fl) {
+        memcpy(buf + at, r->of, strlen(r->of) + 1);
+        memcpy(buf + at + strlen(r->of) + 1, r->agent, strlen(r->agent) + 1);
+        at += fl;
+    }
     if (kl)
-        memcpy(buf + hl + nl + ol + pl, r->sv.packed, kl);
+        memcpy(buf + at, r->sv.packed, kl);
     member(m, sizeof(m), r->contact);
-    rc = store_outbound_put(cb->s->store, m, 3, buf, hl + nl + ol + pl + kl);
+    rc = store_outbound_put(cb->s->store, m, 3, buf, at + kl);
     free(buf);
     return rc;
 }
@@ -271,6 +305,135 @@ int callback_request(struct callback_set *cb, struct conn *c,
     log_info("callback: contact %s will be called back%s", rec->contact,
              rec->state == CB_HELD ? " at its scheduled time" : "");
     return CALLBACK_DURABLE;
+}
+
+/* ---- follow-ups (docs/care.md, "Follow-ups") ---- */
+
+int callback_followup_check(struct callback_set *cb, const char *contact,
+                            const char *number, int *code, char *msg,
+                            size_t len)
+{
+    int rc;
+    if (number && strlen(number) >= NUMBER_MAX)
+        return fail(code, msg, len, EC(INVALID_FIELD), "ContactCompleted."
+                    "followup_number is longer than %d bytes", NUMBER_MAX - 1);
+    if (find(cb, contact))
+        return fail(code, msg, len, EC(CALLBACK_STATE), "follow-up "
+                    "\"%.64s\" is pending already", contact);
+    if (cb->n == CB_MAX)
+        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
+                    "callbacks and follow-ups at once", CB_MAX);
+    if ((rc = store_outbound_reserve(cb->s->store, 1, 8192)) < 0)
+        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the follow-up "
+                    "cannot be recorded now (%s); nothing was changed, "
+                    "retry later", ccr_strerror(rc));
+    return 0;
+}
+
+void callback_followup_add(struct callback_set *cb,
+                           const struct callback_followup *f)
+{
+    struct cbrec *r = &cb->rec[cb->n++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->contact, sizeof(r->contact), "%s", f->contact);
+    snprintf(r->number, sizeof(r->number), "%s", f->number ? f->number : "");
+    snprintf(r->of, sizeof(r->of), "%s", f->of);
+    snprintf(r->agent, sizeof(r->agent), "%s", f->agent ? f->agent : "");
+    r->followup = true;
+    r->overdue_at_ms = f->overdue_at_ms;
+    r->priority = f->priority;
+    r->queue = -1;
+    r->sv = f->sv;
+    /* held until due, then made in its queue with its due time as its
+     * arrival: a follow-up due earlier goes first */
+    r->state = CB_HELD;
+    r->next_at_ms = f->sv.arrived_wall_ms;
+    cb->fu_created++;
+    if (rec_write(cb, r) < 0)
+        log_error("follow-up %s: could not be recorded (out of memory)",
+                  r->contact);
+    log_info("follow-up %s of contact %s: due at %" PRIu64 " ms%s%s",
+             r->contact, r->of, r->next_at_ms,
+             r->agent[0] ? ", preferring agent " : "", r->agent);
+}
+
+/* Tells every admin and monitor connection of the tenant. */
+static void overdue_event(struct callback_set *cb, const struct cbrec *r,
+                          const char *queue)
+{
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__FollowupOverdue ev = CCROUTE__V1__FOLLOWUP_OVERDUE__INIT;
+    uint32_t cursor = 0;
+    struct conn *c;
+    ev.contact_id = (char *)r->contact;
+    ev.followup_of = (char *)r->of;
+    ev.agent_id = (char *)r->agent;
+    ev.queue = (char *)(queue ? queue : "");
+    ev.due_ms = r->sv.arrived_wall_ms;
+    ev.priority = r->priority;
+    env.body_case = BODY(FOLLOWUP_OVERDUE);
+    env.followup_overdue = &ev;
+    while ((c = conn_set_next(cb->s->conns, &cursor)))
+        if (c->hello && c->tenant == cb->s->index &&
+            (c->role == CCROUTE__V1__ROLE__ROLE_ADMIN ||
+             c->role == CCROUTE__V1__ROLE__ROLE_MONITOR))
+            conn_send(c, &env);
+}
+
+/* A follow-up still queued past its overdue time: its priority rises --
+ * it leaves its queue and comes back at once with the new priority and
+ * its due time as its arrival, so its place among equals is kept -- and
+ * the supervisors hear of it. Once. */
+static void escalate(struct callback_set *cb, struct cbrec *r,
+                     const struct router_contact_info *ci)
+{
+    Ccroute__V1__ContactArrived *m;
+    struct callback_saved sv;
+    int code;
+    char msg[256];
+    uint64_t due = r->sv.arrived_wall_ms;
+
+    if (ci->priority < r->priority) {
+        if (cb->h.contact_hold(cb->h.arg, r->contact, false, &sv, &code, msg,
+                               sizeof(msg)) < 0) {
+            log_warn("follow-up %s: overdue, its priority cannot rise now: "
+                     "%s; tried again", r->contact, msg);
+            return;
+        }
+        m = ccroute__v1__contact_arrived__unpack(NULL, sv.len, sv.packed);
+        if (m) {
+            size_t n;
+            uint8_t *p;
+            m->priority = r->priority;
+            n = ccroute__v1__contact_arrived__get_packed_size(m);
+            if ((p = malloc(n ? n : 1))) {
+                ccroute__v1__contact_arrived__pack(m, p);
+                free(sv.packed);
+                sv.packed = p;
+                sv.len = n;
+            }
+            ccroute__v1__contact_arrived__free_unpacked(m, NULL);
+        }
+        sv.arrived_wall_ms = due;
+        if (cb->h.contact_back(cb->h.arg, &sv, &code, msg, sizeof(msg)) < 0) {
+            /* out of the router now: held, put back by the next turns */
+            log_warn("follow-up %s: overdue, not back in its queue yet: %s",
+                     r->contact, msg);
+            r->sv = sv;
+            r->state = CB_HELD;
+            r->next_at_ms = clock_turn_wall_ms();
+        } else {
+            free(sv.packed);
+        }
+    }
+    r->escalated = true;
+    cb->fu_overdue++;
+    log_warn("follow-up %s of contact %s: overdue (due at %" PRIu64 " ms), "
+             "priority %u", r->contact, r->of, due, (unsigned)r->priority);
+    overdue_event(cb, r, router_queue_name(cb->s->router, ci->queue));
+    if (rec_write(cb, r) < 0)
+        log_error("follow-up %s: its escalation could not be recorded (out "
+                  "of memory)", r->contact);
 }
 
 /* An attempt is spent: held for the retry, or given up. */
@@ -392,6 +555,19 @@ void callback_pace(struct callback_set *cb)
         }
         switch (x->state) {
         case CB_WAITING:
+            if (x->followup && !x->number[0] &&
+                ci.state == ROUTER_CONTACT_ASSIGNED) {
+                /* a task: an agent has it, it is an ordinary contact now */
+                log_info("follow-up %s: assigned", x->contact);
+                rec_drop(cb, x, true);
+                continue;
+            }
+            if (x->followup && !x->escalated && x->overdue_at_ms &&
+                now_ms >= x->overdue_at_ms &&
+                ci.state == ROUTER_CONTACT_QUEUED) {
+                escalate(cb, x, &ci);
+                break;
+            }
             if (ci.state == ROUTER_CONTACT_ASSIGNED) {
                 x->state = CB_DIALING;
                 x->dial_owner = ci.tag;
@@ -454,9 +630,27 @@ bool callback_busy(const struct callback_set *cb)
     return cb->n > 0;
 }
 
+void callback_followup_fig(const struct callback_set *cb,
+                           struct callback_fu_fig *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < cb->n; i++) {
+        if (!cb->rec[i].followup)
+            continue;
+        if (cb->rec[i].state == CB_HELD && !cb->rec[i].escalated)
+            out->scheduled++;
+        else
+            out->waiting++;
+    }
+    out->created = cb->fu_created;
+    out->overdue = cb->fu_overdue;
+}
+
 void callback_stats(const struct callback_set *cb, Ccroute__V1__Stats *st)
 {
     for (uint32_t i = 0; i < cb->n; i++) {
+        if (cb->rec[i].followup)
+            continue;
         if (cb->rec[i].state == CB_HELD)
             st->callbacks_held++;
         else
@@ -476,14 +670,27 @@ void callback_load(struct callback_set *cb, const char *contact,
     int st;
     unsigned att;
     uint64_t next, arrived;
-    const char *str[3];
+    const char *str[5];
+    char head[160];
+    int fu = 0, nstr = 3, got;
+    unsigned prio = 0;
+    uint64_t overdue = 0;
 
     if (!nl || cb->n == CB_MAX || strlen(contact) >= ROUTER_ID_MAX ||
-        sscanf((const char *)d, "%d %u %" SCNu64 " %" SCNu64, &st, &att,
-               &next, &arrived) != 4 || st < CB_WAITING || st > CB_DIALING)
+        (size_t)(nl - d) >= sizeof(head))
         goto bad;
+    /* a copy: the stored bytes are not NUL-terminated */
+    memcpy(head, d, (size_t)(nl - d));
+    head[nl - d] = '\0';
+    got = sscanf(head, "%d %u %" SCNu64 " %" SCNu64 " %d %" SCNu64 " %u",
+                 &st, &att, &next, &arrived, &fu, &overdue, &prio);
+    if ((got != 4 && got != 7) || st < CB_WAITING || st > CB_DIALING ||
+        (got == 7 && (fu < 1 || fu > 2)))
+        goto bad;
+    if (got == 7)
+        nstr = 5;
     p = nl + 1;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < nstr; k++) {
         const uint8_t *z = memchr(p, '\0', (size_t)(end - p));
         if (!z)
             goto bad;
@@ -491,7 +698,9 @@ void callback_load(struct callback_set *cb, const char *contact,
         p = z + 1;
     }
     if (strlen(str[0]) >= NUMBER_MAX || strlen(str[1]) >= 128 ||
-        strlen(str[2]) >= 128 || (st == CB_HELD && p == end))
+        strlen(str[2]) >= 128 || (st == CB_HELD && p == end) ||
+        (nstr == 5 && (strlen(str[3]) >= ROUTER_ID_MAX ||
+                       strlen(str[4]) >= ROUTER_ID_MAX)))
         goto bad;
     r = &cb->rec[cb->n];
     memset(r, 0, sizeof(*r));
@@ -504,6 +713,14 @@ void callback_load(struct callback_set *cb, const char *contact,
     r->next_at_ms = next;
     r->sv.arrived_wall_ms = arrived;
     r->queue = -1;
+    if (nstr == 5) {
+        r->followup = true;
+        r->escalated = fu == 2;
+        r->overdue_at_ms = overdue;
+        r->priority = prio;
+        snprintf(r->of, sizeof(r->of), "%s", str[3]);
+        snprintf(r->agent, sizeof(r->agent), "%s", str[4]);
+    }
     if (st == CB_HELD) {
         r->sv.len = (size_t)(end - p);
         if (!(r->sv.packed = malloc(r->sv.len)))

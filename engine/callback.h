@@ -84,6 +84,34 @@ bool callback_busy(const struct callback_set *cb);
 
 void callback_stats(const struct callback_set *cb, Ccroute__V1__Stats *st);
 
+/* Follow-ups (docs/care.md): a scheduled callback (with a number) or task
+ * (without) whose contact is a new one, held until due. */
+struct callback_followup {
+    const char *contact;          /* the new contact's id */
+    const char *of;               /* the completed contact's */
+    const char *agent;            /* its agent: preferred; NULL: none */
+    const char *number;           /* NULL or "": a task, no dial */
+    uint64_t overdue_at_ms;       /* 0: never overdue */
+    uint32_t priority;            /* once overdue */
+    struct callback_saved sv;     /* the new contact's ContactArrived
+                                     (taken), owner, principal, and its
+                                     due time in arrived_wall_ms */
+};
+/* Before anything changes: room for it, and the store's admission of
+ * its record. 0, or -1 with the Error; nothing was changed. */
+int callback_followup_check(struct callback_set *cb, const char *contact,
+                            const char *number, int *code, char *msg,
+                            size_t msglen);
+/* After callback_followup_check(): the record, written to the store. */
+void callback_followup_add(struct callback_set *cb,
+                           const struct callback_followup *f);
+struct callback_fu_fig {
+    uint32_t scheduled, waiting;
+    uint64_t created, overdue;
+};
+void callback_followup_fig(const struct callback_set *cb,
+                           struct callback_fu_fig *out);
+
 /* Recovery: a stored record `c|<contact>` (member without the "c|"). */
 void callback_load(struct callback_set *cb, const char *contact,
                    const uint8_t *data, size_t len);

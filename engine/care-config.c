@@ -10,11 +10,19 @@
  *         codes: [resolved, escalated, refund, complaint]
  *         difficult: [complaint]    # a subset of codes
  *         required: false
+ *         followup:                 # optional
+ *           codes: [escalated]      # a subset of codes
+ *           due_after: 24h
+ *           queue: backoffice       # tasks without a number; default:
+ *                                   # the completed contact's queue
+ *           overdue_after: 1h       # 0 or absent: never overdue
+ *           overdue_priority: 90
  *     agent_groups:
  *       - name: tier1
  *         agents: [alice, "t1-*"]
  *         recovery: {after: 3, within: 1h, pause: 5m}
  *         occupancy: {cap: 85, window: 1h, extend: 2m}
+ *         yield_margin: 10          # points below the SL target
  *
  * Codes are gathered into one table for the whole configuration (at most
  * CARE_CODES_MAX distinct), so that counts of every scope are arrays
@@ -33,6 +41,8 @@ struct list_ctx {
     struct care_list *l;
     yaml_node_t *difficult;       /* read after codes */
     char dpath[96];
+    yaml_node_t *followup;        /* read after codes */
+    char fpath[96];
     bool has_queue, has_codes;
 };
 
@@ -93,9 +103,53 @@ static int difficult_item(struct yamlwalk *w, void *ctx, size_t i,
                          "this list's codes", code);
 }
 
-enum { LK_QUEUE, LK_CODES, LK_DIFFICULT, LK_REQUIRED };
+static int followup_item(struct yamlwalk *w, void *ctx, size_t i,
+                         yaml_node_t *v, const char *path)
+{
+    struct list_ctx *lc = ctx;
+    char code[CARE_WORD_MAX];
+    int g;
+    if (word(w, v, path, code) < 0)
+        return -1;
+    g = care_config_code(lc->cfg, code);
+    for (unsigned k = 0; g >= 0 && k < lc->l->ncodes; k++)
+        if (lc->l->code[k] == g) {
+            lc->l->followup |= 1ull << k;
+            return 0;
+        }
+    return yamlwalk_fail(w, yamlwalk_line(v), path, "\"%s\" is not one of "
+                         "this list's codes", code);
+}
+
+enum { FK_CODES, FK_DUE, FK_QUEUE, FK_OVERDUE, FK_PRIORITY };
+static const char *const followup_keys[] = {
+    "codes", "due_after", "queue", "overdue_after", "overdue_priority", NULL,
+};
+
+static int followup_field(struct yamlwalk *w, void *ctx, int key,
+                          yaml_node_t *v, const char *path)
+{
+    struct list_ctx *lc = ctx;
+    switch (key) {
+    case FK_CODES:
+        return yamlwalk_list(w, v, path, CARE_LIST_CODES, "codes",
+                             followup_item, lc);
+    case FK_DUE:
+        return yamlwalk_duration_ms(w, v, path, &lc->l->followup_after_ms);
+    case FK_QUEUE:
+        return yamlwalk_str(w, v, path, lc->l->followup_queue,
+                            sizeof(lc->l->followup_queue), false);
+    case FK_OVERDUE:
+        return yamlwalk_duration_ms(w, v, path, &lc->l->followup_overdue_ms);
+    case FK_PRIORITY:
+        return yamlwalk_u32(w, v, path, 0, 100, &lc->l->followup_priority);
+    }
+    return -1;
+}
+
+enum { LK_QUEUE, LK_CODES, LK_DIFFICULT, LK_REQUIRED, LK_FOLLOWUP };
 static const char *const list_keys[] = {
-    "queue", "codes", "difficult", "required", NULL,
+    "queue", "codes", "difficult", "required", "followup", NULL,
 };
 
 static int list_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -117,6 +171,10 @@ static int list_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         return 0;
     case LK_REQUIRED:
         return yamlwalk_bool(w, v, path, &lc->l->required);
+    case LK_FOLLOWUP:
+        lc->followup = v;
+        snprintf(lc->fpath, sizeof(lc->fpath), "%s", path);
+        return 0;
     }
     return -1;
 }
@@ -138,6 +196,14 @@ static int list_item(struct yamlwalk *w, void *ctx, size_t i, yaml_node_t *v,
                                       CARE_LIST_CODES, "difficult",
                                       difficult_item, &lc) < 0)
         return -1;
+    if (lc.followup) {
+        if (yamlwalk_map(w, lc.followup, lc.fpath, followup_keys,
+                         followup_field, &lc) < 0)
+            return -1;
+        if (!lc.l->followup || !lc.l->followup_after_ms)
+            return yamlwalk_fail(w, yamlwalk_line(lc.followup), lc.fpath,
+                                 "needs codes and due_after (not 0)");
+    }
     cfg->nlists++;
     return 0;
 }
@@ -188,9 +254,9 @@ static int occupancy_field(struct yamlwalk *w, void *ctx, int key,
     return -1;
 }
 
-enum { GK_NAME, GK_AGENTS, GK_RECOVERY, GK_OCCUPANCY };
+enum { GK_NAME, GK_AGENTS, GK_RECOVERY, GK_OCCUPANCY, GK_YIELD };
 static const char *const group_keys[] = {
-    "name", "agents", "recovery", "occupancy", NULL,
+    "name", "agents", "recovery", "occupancy", "yield_margin", NULL,
 };
 
 static int group_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -219,6 +285,9 @@ static int group_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
             return yamlwalk_fail(w, yamlwalk_line(v), path, "needs cap, "
                                  "window and extend (none of them 0)");
         return 0;
+    case GK_YIELD:
+        g->sl_yield = true;
+        return yamlwalk_u32(w, v, path, 0, 100, &g->sl_margin);
     }
     return -1;
 }
@@ -309,6 +378,13 @@ int care_config_check(struct yamlwalk *w, const struct care_config *cfg,
             return yamlwalk_fail(w, cfg->lists[l].line, "care.dispositions",
                                  "queue \"%s\" is not configured (queues)",
                                  q);
+        found = !cfg->lists[l].followup_queue[0];
+        for (unsigned i = 0; !found && i < rc->nqueues; i++)
+            found = !strcmp(rc->queues[i].name, cfg->lists[l].followup_queue);
+        if (!found)
+            return yamlwalk_fail(w, cfg->lists[l].line, "care.dispositions",
+                                 "followup.queue \"%s\" is not configured "
+                                 "(queues)", cfg->lists[l].followup_queue);
         for (unsigned k = 0; k < l; k++)
             if (!strcmp(cfg->lists[k].queue, q))
                 return yamlwalk_fail(w, cfg->lists[l].line,

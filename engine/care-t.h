@@ -39,6 +39,17 @@ struct care_list {
                                      completed with it is difficult */
     bool required;                /* a completion without a code is
                                      refused (MISSING_FIELD) */
+    /* follow-ups (docs/care.md): a completion with a code whose bit is
+     * set makes a follow-up, due followup_after_ms later unless the
+     * completion names its due time */
+    uint64_t followup;            /* bit per index into code[] */
+    uint32_t followup_after_ms;
+    uint32_t followup_overdue_ms; /* no agent this long after due:
+                                     overdue; 0: never */
+    uint32_t followup_priority;   /* an overdue follow-up's priority */
+    char followup_queue[ROUTER_ID_MAX]; /* a task without a number goes
+                                     here (channel EMAIL); "": the
+                                     completed contact's queue */
     unsigned long line;
 };
 
@@ -56,6 +67,11 @@ struct care_group {
     uint32_t occupancy_cap;       /* percent; 0: no cap */
     uint32_t occupancy_window_ms;
     uint32_t wrapup_extend_ms;    /* added to the queue's wrap-up */
+    /* the rules yield to the service level: not applied while the
+     * completed contact's queue has contacts waiting and a service level
+     * below its target by more than this many points */
+    bool sl_yield;
+    uint32_t sl_margin;
     unsigned long line;
 };
 

@@ -42,6 +42,7 @@ struct scope {
     uint32_t code_today[CARE_CODES_MAX];
     uint32_t difficult_today, completed_today;
     uint32_t pauses_today, extended_today;
+    uint32_t yields_today;
     struct tag_slot *tags;        /* into care.tagmem */
     uint32_t nslots;
 };
@@ -187,6 +188,14 @@ static int list_pos(const struct care_list *l, int code)
     return -1;
 }
 
+const struct care_list *care_followup(const struct care *c, int queue,
+                                      int code)
+{
+    const struct care_list *l = queue_list(c, queue);
+    int k = code >= 0 ? list_pos(l, code) : -1;
+    return k >= 0 && (l->followup >> k & 1) ? l : NULL;
+}
+
 int care_check(const struct care *c, int queue, const char *code,
                const char *const *tags, size_t ntags, const char *note,
                int *code_id, char *why, size_t whylen)
@@ -314,7 +323,7 @@ static void roll(struct scope *k, uint64_t ino, uint64_t dno)
             *tag_find(k, keep[i].tag) = keep[i];
         memset(k->code_today, 0, sizeof(k->code_today));
         k->difficult_today = k->completed_today = 0;
-        k->pauses_today = k->extended_today = 0;
+        k->pauses_today = k->extended_today = k->yields_today = 0;
         k->dno = dno;
     }
     if (k->ino != ino) {
@@ -464,6 +473,13 @@ bool care_completion_difficult(const struct care *c,
            (pos >= 0 && ((l->difficult >> pos) & 1));
 }
 
+bool care_sl_yields(const struct care_group *g,
+                    const struct care_completion *e)
+{
+    return g->sl_yield && e->sl_target && e->waiting &&
+           e->sl_level * 100.0 + (double)g->sl_margin < (double)e->sl_target;
+}
+
 enum care_action care_contact_completed(struct care *c,
                                         const struct care_completion *e,
                                         uint64_t now_us, uint64_t wall_ms,
@@ -513,12 +529,22 @@ enum care_action care_contact_completed(struct care *c,
     if (difficult && g->recovery_after &&
         recent(a, g, now_us, a->paused_at) >= g->recovery_after) {
         act = CARE_RECOVERY;
-        *pause_ms = g->recovery_pause_ms;
-        a->paused_at = now_us;  /* the next pause needs N new ones */
-        ks[1]->pauses_today++;
     } else if (g->occupancy_cap &&
                occupancy(a, g, now_us) * 100 > g->occupancy_cap) {
         act = CARE_WRAPUP_EXTENDED;
+    }
+    if (act != CARE_NONE && care_sl_yields(g, e)) {
+        /* the queue's callers come first; a recovery is not spent: the
+         * next difficult completion asks again */
+        ks[1]->yields_today++;
+        if (ks[2])
+            ks[2]->yields_today++;
+        act = CARE_NONE;
+    } else if (act == CARE_RECOVERY) {
+        *pause_ms = g->recovery_pause_ms;
+        a->paused_at = now_us;  /* the next pause needs N new ones */
+        ks[1]->pauses_today++;
+    } else if (act == CARE_WRAPUP_EXTENDED) {
         *pause_ms = e->wrapup_ms + g->wrapup_extend_ms;
         ks[1]->extended_today++;
     }
@@ -602,6 +628,7 @@ void care_scope_view(const struct care *c, int scope, uint64_t wall_ms,
     out->completed_today = k->completed_today;
     out->pauses_today = k->pauses_today;
     out->extended_today = k->extended_today;
+    out->yields_today = k->yields_today;
 }
 
 bool care_scope_code(const struct care *c, int scope, unsigned code,

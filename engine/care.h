@@ -56,6 +56,11 @@ int care_check(const struct care *c, int queue, const char *code,
                const char *const *tags, size_t ntags, const char *note,
                int *code_id, char *why, size_t whylen);
 
+/* The list of configured queue `queue` when code `code` (care_check()'s
+ * *code_id) requires a follow-up there (its followup_* rules), else NULL. */
+const struct care_list *care_followup(const struct care *c, int queue,
+                                      int code);
+
 /* Contact `contact` arrived in configured queue `queue` (-1: none, a
  * skills-only contact); `difficult`: marked as a complaint or with a low
  * sentiment (care_difficult_arrival()). */
@@ -79,6 +84,12 @@ struct care_completion {
     size_t ntags;
     bool difficult;               /* ContactCompleted.difficult */
     uint32_t wrapup_ms;           /* the queue's wrap-up */
+    /* the queue's service level before this completion (its group's
+     * yield_margin): target percent (0: none), level reached so far
+     * (0..1, router_queue_stats), contacts waiting */
+    uint32_t sl_target;
+    double sl_level;
+    uint32_t waiting;
 };
 
 /* Whether the completion counts as difficult: marked at arrival
@@ -89,11 +100,18 @@ bool care_completion_difficult(const struct care *c,
 /* Counts a completion (checked by care_check()) and applies the agent
  * group's rules. Returns what the engine must do to the agent now:
  * CARE_RECOVERY or CARE_WRAPUP_EXTENDED (AWAY with that reason; the pause
- * ends by care_pause_pop() at now + *pause_ms), or CARE_NONE. */
+ * ends by care_pause_pop() at now + *pause_ms), or CARE_NONE. A rule
+ * that would apply yields (CARE_NONE, counted in the queue's and group's
+ * yields_today) when the group has a yield_margin and care_sl_yields(). */
 enum care_action care_contact_completed(struct care *c,
                                         const struct care_completion *e,
                                         uint64_t now_us, uint64_t wall_ms,
                                         uint32_t *pause_ms);
+/* Whether a rule of group g yields for completion e: contacts wait in
+ * its queue, whose service level is below its target by more than the
+ * group's yield_margin points. */
+bool care_sl_yields(const struct care_group *g,
+                    const struct care_completion *e);
 /* A pause the engine could not start (the router refused the AWAY):
  * forgotten. */
 void care_pause_cancel(struct care *c, uint32_t agent);
@@ -122,6 +140,7 @@ const char *care_code_name(const struct care *c, unsigned code);
 struct care_scope_view {
     uint64_t difficult_today, completed_today;
     uint64_t pauses_today, extended_today;    /* groups */
+    uint64_t yields_today;        /* a rule yielded to the service level */
 };
 void care_scope_view(const struct care *c, int scope, uint64_t wall_ms,
                      struct care_scope_view *out);

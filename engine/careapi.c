@@ -64,6 +64,8 @@ static json_t *scope_json(const struct care *c, const char *key,
         bad);
     put(o, "difficult_today", json_integer((json_int_t)v.difficult_today),
         bad);
+    put(o, "care_yields_today", json_integer((json_int_t)v.yields_today),
+        bad);
     if (!strcmp(key, "group")) {
         put(o, "recovery_pauses_today",
             json_integer((json_int_t)v.pauses_today), bad);

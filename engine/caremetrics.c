@@ -191,6 +191,10 @@ static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
           "started today for agents of the group", true, 2 },
         { "ccroute_care_group_wrapups_extended_today", "Wrap-ups extended "
           "today for agents of the group (occupancy cap)", true, 3 },
+        { "ccroute_care_yields_today", "Care rules that yielded today to "
+          "the queue's service level", false, 4 },
+        { "ccroute_care_group_yields_today", "Care rules of the group that "
+          "yielded today to a queue's service level", true, 4 },
     };
     struct scope_ref ref[CONFIG_MAX_QUEUES];
     for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
@@ -204,7 +208,8 @@ static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
                 uint64_t x = fams[k].field == 0 ? v.completed_today
                              : fams[k].field == 1 ? v.difficult_today
                              : fams[k].field == 2 ? v.pauses_today
-                                                  : v.extended_today;
+                             : fams[k].field == 3 ? v.extended_today
+                                                  : v.yields_today;
                 open1(f, fams[k].name, t, ref[i].key, ref[i].name);
                 fprintf(f, "} %" PRIu64 "\n", x);
             }

@@ -78,6 +78,7 @@ int carestats_queue(const struct care *c, struct arena *a, int queue,
     care_scope_view(c, scope, wall_ms, &v);
     o->difficult_today = v.difficult_today;
     o->completed_today = v.completed_today;
+    o->care_yields_today = v.yields_today;
     if (codes(c, a, scope, wall_ms, &o->dispositions, &o->n_dispositions) < 0)
         return -1;
     return tags(c, a, scope, wall_ms, &o->top_tags, &o->n_top_tags);
@@ -122,6 +123,7 @@ int carestats_stats(const struct care *c, struct arena *a, uint64_t wall_ms,
         x->difficult_today = v.difficult_today;
         x->recovery_pauses_today = v.pauses_today;
         x->wrapups_extended_today = v.extended_today;
+        x->care_yields_today = v.yields_today;
         if (codes(c, a, scope, wall_ms, &x->dispositions,
                   &x->n_dispositions) < 0 ||
             tags(c, a, scope, wall_ms, &x->top_tags, &x->n_top_tags) < 0)

@@ -37,6 +37,7 @@
 #include "dispatch.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -836,11 +837,12 @@ static int h_contact_arrived(struct req *q)
     /* the ids of answered outbound calls (outbound.c) are predictable: a
      * client that took the next one would have the engine refuse the
      * call a person just answered */
-    if (!strncmp(sp.id, "ob-", 3) &&
+    if ((!strncmp(sp.id, "ob-", 3) || !strncmp(sp.id, "fu-", 3)) &&
         router_contact_find(s->router, sp.id, &h) < 0)
         return req_fail(q, EC(INVALID_FIELD), "ContactArrived.contact_id "
-                        "\"%.64s\": ids beginning \"ob-\" are the engine's "
-                        "(answered outbound calls)", sp.id);
+                        "\"%.64s\": ids beginning \"ob-\" and \"fu-\" are "
+                        "the engine's (answered outbound calls, follow-ups)",
+                        sp.id);
     /* another principal's id: say it is taken, nothing more (no status,
      * no queue; docs/security.md) */
     if (owner_contact_check(&d->owners, s->router, q->c, sp.id) < 0)
@@ -922,6 +924,105 @@ static int h_contact_abandoned(struct req *q)
     return rc < 0 ? router_fail(q, rc, id) : REPLY_ACK;
 }
 
+static const char *tag_owner(struct tenant *s, uint32_t tag);
+static const char *tag_principal(struct tenant *s, uint32_t tag);
+
+#define FOLLOWUP_HORIZON_MS (30ull * 24 * 3600 * 1000)
+
+/* The follow-up a completion makes (docs/care.md, "Follow-ups"), checked
+ * and built before anything changes: *made false when it makes none. Its
+ * id is "fu-" and the completed contact's. 0, or -1 with the Error. */
+static int followup_prepare(struct req *q,
+                            const Ccroute__V1__ContactCompleted *m,
+                            const struct care_completion *e,
+                            struct callback_followup *f, char *id,
+                            size_t idlen, bool *made)
+{
+    struct tenant *s = q->s;
+    const struct care_list *l = e->contact != UINT32_MAX
+                                    ? care_followup(s->care, e->queue, e->code)
+                                    : NULL;
+    bool number = m->followup_number && *m->followup_number;
+    Ccroute__V1__ContactArrived a = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    Ccroute__V1__Attribute at[2] = { CCROUTE__V1__ATTRIBUTE__INIT,
+                                     CCROUTE__V1__ATTRIBUTE__INIT };
+    Ccroute__V1__Attribute *ap[2] = { &at[0], &at[1] };
+    struct router_contact_info ci;
+    uint64_t now = clock_turn_wall_ms(), due;
+    uint32_t h;
+    int qi, ch;
+
+    *made = false;
+    if (!l) {
+        if (m->followup_due_ms || number)
+            return req_fail(q, EC(INVALID_FIELD), "ContactCompleted."
+                            "followup_due_ms and followup_number need a "
+                            "disposition that requires a follow-up in the "
+                            "contact's queue (care.dispositions followup)");
+        return 0;
+    }
+    due = m->followup_due_ms ? m->followup_due_ms
+                             : now + l->followup_after_ms;
+    if (m->followup_due_ms && m->followup_due_ms < now)
+        return req_fail(q, EC(INVALID_FIELD), "ContactCompleted."
+                        "followup_due_ms %" PRIu64 " is in the past (now %"
+                        PRIu64 ")", m->followup_due_ms, now);
+    if (due >= now + FOLLOWUP_HORIZON_MS)
+        return req_fail(q, EC(INVALID_FIELD), "ContactCompleted."
+                        "followup_due_ms is more than 30 days ahead");
+    if ((size_t)snprintf(id, idlen, "fu-%s", m->contact_id) >= idlen)
+        return req_fail(q, EC(INVALID_FIELD), "ContactCompleted.contact_id "
+                        "is too long for a follow-up (\"fu-\" and the id "
+                        "must fit in %d bytes)", ROUTER_ID_MAX - 1);
+    if (router_contact_find(s->router, id, &h) == 0)
+        return req_fail(q, EC(CALLBACK_STATE), "follow-up \"%.64s\" is "
+                        "pending already", id);
+    /* a callback in the contact's queue; a task in the list's queue */
+    qi = number || !l->followup_queue[0]
+             ? e->queue : router_queue_find(s->router, l->followup_queue);
+    ch = number ? CCROUTE__V1__CHANNEL__CHANNEL_VOICE
+                : CCROUTE__V1__CHANNEL__CHANNEL_EMAIL;
+    if (qi < 0 || !router_queue_takes(s->router, qi, channel_to_router(ch)))
+        return req_fail(q, EC(INVALID_FIELD), "ContactCompleted: the "
+                        "follow-up's queue \"%s\" does not take %s contacts "
+                        "(care.dispositions followup.queue)",
+                        qi < 0 ? "" : router_queue_name(s->router, qi),
+                        number ? "voice" : "email");
+    if (outbound_followup_check(s->outbound, id, m->followup_number, &q->code,
+                                q->msg, sizeof(q->msg)) < 0)
+        return -1;
+    router_contact_info(s->router, e->contact, &ci);
+    a.contact_id = id;
+    a.channel = (Ccroute__V1__Channel)ch;
+    a.queue = (char *)router_queue_name(s->router, qi);
+    a.priority = ci.priority;
+    a.preferred_agent = (char *)(e->agent_id ? e->agent_id : "");
+    at[0].key = "followup_of";
+    at[0].value = (char *)m->contact_id;
+    at[1].key = "disposition";
+    at[1].value = m->disposition;
+    a.attributes = ap;
+    a.n_attributes = 2;
+    memset(f, 0, sizeof(*f));
+    f->sv.len = ccroute__v1__contact_arrived__get_packed_size(&a);
+    if (!(f->sv.packed = malloc(f->sv.len ? f->sv.len : 1)))
+        return req_fail(q, EC(INTERNAL), "out of memory");
+    ccroute__v1__contact_arrived__pack(&a, f->sv.packed);
+    f->sv.arrived_wall_ms = due;
+    snprintf(f->sv.owner, sizeof(f->sv.owner), "%s", tag_owner(s, ci.tag));
+    snprintf(f->sv.principal, sizeof(f->sv.principal), "%s",
+             tag_principal(s, ci.tag));
+    f->contact = id;
+    f->of = m->contact_id;
+    f->agent = e->agent_id;
+    f->number = m->followup_number;
+    f->overdue_at_ms = l->followup_overdue_ms ? due + l->followup_overdue_ms
+                                              : 0;
+    f->priority = l->followup_priority;
+    *made = true;
+    return 0;
+}
+
 static int h_contact_completed(struct req *q)
 {
     const Ccroute__V1__ContactCompleted *m = q->env->contact_completed;
@@ -933,7 +1034,9 @@ static int h_contact_completed(struct req *q)
                                  .ntags = m->n_tags, .difficult = m->difficult };
     enum care_action act = CARE_NONE;
     uint32_t pause_ms = 0;
-    char why[160];
+    char why[160], fu_id[ROUTER_ID_MAX];
+    struct callback_followup fu;
+    bool fu_made = false;
     int rc;
     if (check_id(q, id, "ContactCompleted.contact_id") < 0 ||
         check_contact(q, id) < 0)
@@ -949,8 +1052,17 @@ static int h_contact_completed(struct req *q)
             e.agent = ci.agent;
             e.agent_id = router_agent_id(s->router, ci.agent);
         }
-        if (e.queue >= 0 && (unsigned)e.queue < s->cfg->router.nqueues)
-            e.wrapup_ms = s->cfg->router.queues[e.queue].wrapup_ms;
+        if (e.queue >= 0 && (unsigned)e.queue < s->cfg->router.nqueues) {
+            const struct router_queue_config *qc =
+                &s->cfg->router.queues[e.queue];
+            struct router_queue_stats qs;
+            e.wrapup_ms = qc->wrapup_ms;
+            /* what the care rules yield to (care.h) */
+            router_queue_stats(s->router, e.queue, q->now, &qs);
+            e.sl_target = qc->sl_threshold_ms ? qc->sl_percent : 0;
+            e.sl_level = qs.service_level;
+            e.waiting = qs.waiting;
+        }
     }
     if (e.contact != UINT32_MAX &&
         care_check(s->care, e.queue, m->disposition, tags, m->n_tags,
@@ -958,8 +1070,13 @@ static int h_contact_completed(struct req *q)
         return req_fail(q, m->disposition && *m->disposition
                                ? EC(INVALID_FIELD) : EC(MISSING_FIELD),
                         "ContactCompleted: %s", why);
-    if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0)
+    if (followup_prepare(q, m, &e, &fu, fu_id, sizeof(fu_id), &fu_made) < 0)
         return -1;
+    if (req_admit(q, STORE_ADMIT_CHANGE, 0) < 0) {
+        if (fu_made)
+            free(fu.sv.packed);
+        return -1;
+    }
     store_disposition(s->store, id, m->disposition, tags, m->n_tags,
                       m->note_ref, e.contact != UINT32_MAX &&
                                    care_completion_difficult(s->care, &e));
@@ -978,6 +1095,11 @@ static int h_contact_completed(struct req *q)
                                      clock_turn_wall_ms(), &pause_ms);
     if (act != CARE_NONE)
         care_pause_begin(s, q->now, e.agent, act, pause_ms);
+    /* in the same batch as the completion: the Ack's barrier covers it */
+    if (fu_made && rc == 0)
+        outbound_followup_add(s->outbound, &fu);
+    else if (fu_made)
+        free(fu.sv.packed);
     {
         int drc = drain_req(q, NULL);
         /* recorded with the gone entry, or not at all (a refused
@@ -1303,6 +1425,19 @@ static int h_stats(struct req *q)
     st.contacts_waiting = router_waiting_count(s->router);
     if (outbound_stats(s->outbound, a, &st) < 0)
         return req_fail(q, EC(INTERNAL), "out of memory");
+    {
+        struct callback_fu_fig ff;
+        Ccroute__V1__FollowupStats *fs = arena_alloc(a, sizeof(*fs));
+        if (!fs)
+            return req_fail(q, EC(INTERNAL), "out of memory");
+        ccroute__v1__followup_stats__init(fs);
+        outbound_followup_fig(s->outbound, &ff);
+        fs->scheduled = ff.scheduled;
+        fs->waiting = ff.waiting;
+        fs->created = ff.created;
+        fs->overdue = ff.overdue;
+        st.followups = fs;
+    }
     st.agents_logged_in = router_agent_count(s->router);
     if (carestats_stats(s->care, a, clock_turn_wall_ms(), &st) < 0)
         return req_fail(q, EC(INTERNAL), "out of memory");

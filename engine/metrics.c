@@ -386,6 +386,36 @@ static void m_outbound(FILE *f, const struct server *s)
         topen(f, "ccroute_callbacks_connected_total", ts->t[ti], false);
         fprintf(f, " %" PRIu64 "\n", c.connected);
     }
+    /* follow-ups (docs/care.md): Stats.followups */
+    family(f, "ccroute_followups", "gauge", "Follow-ups: scheduled (not "
+           "due yet) or waiting (due, no agent yet)");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        struct callback_fu_fig c = { 0 };
+        if (ts->t[ti]->outbound)
+            outbound_followup_fig(ts->t[ti]->outbound, &c);
+        topen(f, "ccroute_followups", ts->t[ti], true);
+        fprintf(f, "state=\"scheduled\"} %" PRIu32 "\n", c.scheduled);
+        topen(f, "ccroute_followups", ts->t[ti], true);
+        fprintf(f, "state=\"waiting\"} %" PRIu32 "\n", c.waiting);
+    }
+    family(f, "ccroute_followups_created_total", "counter", "Follow-ups "
+           "made by completions since this engine took the tenant");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        struct callback_fu_fig c = { 0 };
+        if (ts->t[ti]->outbound)
+            outbound_followup_fig(ts->t[ti]->outbound, &c);
+        topen(f, "ccroute_followups_created_total", ts->t[ti], false);
+        fprintf(f, " %" PRIu64 "\n", c.created);
+    }
+    family(f, "ccroute_followups_overdue_total", "counter", "Follow-ups "
+           "escalated: no agent within overdue_after of their due time");
+    for (unsigned ti = 0; ti < ts->n; ti++) {
+        struct callback_fu_fig c = { 0 };
+        if (ts->t[ti]->outbound)
+            outbound_followup_fig(ts->t[ti]->outbound, &c);
+        topen(f, "ccroute_followups_overdue_total", ts->t[ti], false);
+        fprintf(f, " %" PRIu64 "\n", c.overdue);
+    }
 }
 
 /* ---- connections, frames, errors ---- */

@@ -1166,6 +1166,26 @@ void outbound_callback_fig(const struct outbound *ob,
     out->connected = st.callbacks_connected;
 }
 
+int outbound_followup_check(struct outbound *ob, const char *contact,
+                            const char *number, int *code, char *msg,
+                            size_t len)
+{
+    return callback_followup_check(ob->cb, contact, number, code, msg, len);
+}
+
+void outbound_followup_add(struct outbound *ob,
+                           const struct callback_followup *f)
+{
+    callback_followup_add(ob->cb, f);
+    timer_update(ob);
+}
+
+void outbound_followup_fig(const struct outbound *ob,
+                           struct callback_fu_fig *out)
+{
+    callback_followup_fig(ob->cb, out);
+}
+
 int outbound_stats(struct outbound *ob, struct arena *a,
                    Ccroute__V1__Stats *st)
 {

@@ -90,6 +90,16 @@ void outbound_campaign_fig(const struct outbound *ob, int campaign,
 void outbound_callback_fig(const struct outbound *ob,
                            struct outbound_cb_fig *out);
 
+/* Follow-ups (callback.h; dispatch.c makes them from ContactCompleted). */
+int outbound_followup_check(struct outbound *ob, const char *contact,
+                            const char *number, int *code, char *msg,
+                            size_t msglen);
+/* Also runs the pacing timer, which puts it in its queue when due. */
+void outbound_followup_add(struct outbound *ob,
+                           const struct callback_followup *f);
+void outbound_followup_fig(const struct outbound *ob,
+                           struct callback_fu_fig *out);
+
 /* Every campaign's statistics into st->campaigns (in arena a, until the
  * reply is sent). -1 out of memory. */
 int outbound_stats(struct outbound *ob, struct arena *a,

@@ -50,9 +50,11 @@ static const char base_yaml[] =
     "    - name: tier1\n"
     "      agents: [alice, \"t1-*\"]\n"
     "      recovery: {after: 3, within: 1h, pause: 5m}\n"
+    "      yield_margin: 10\n"
     "    - name: busy\n"
     "      agents: [bob]\n"
-    "      occupancy: {cap: 50, window: 1h, extend: 2m}\n";
+    "      occupancy: {cap: 50, window: 1h, extend: 2m}\n"
+    "      yield_margin: 0\n";
 
 struct fx {
     struct config cfg;
@@ -152,6 +154,55 @@ static void test_config_errors(void **state)
     load_fails("queues: [{name: a, skills: {x: 1}}]\n"
                "care: {dispositions: [{queue: a, codes: [\"o k\"]}]}\n",
                "may not hold a comma, a space");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [bad], due_after: 1h}}]}\n",
+               "\"bad\" is not one of this list's codes");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [ok]}}]}\n",
+               "needs codes and due_after");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [ok], due_after: 1h, queue: b}}]}\n",
+               "followup.queue \"b\" is not configured");
+    load_fails("queues: [{name: a, skills: {x: 1}}]\n"
+               "care: {dispositions: [{queue: a, codes: [ok], "
+               "followup: {codes: [ok], due_after: 1h, "
+               "overdue_priority: 101}}]}\n", "overdue_priority");
+}
+
+/* Which completions make a follow-up: the list's followup codes only. */
+static void test_followup_codes(void **state)
+{
+    (void)state;
+    static const char yaml[] =
+        "queues: [{name: a, skills: {x: 1}}, {name: b, skills: {x: 1}}]\n"
+        "care: {dispositions: [{queue: a, codes: [ok, esc], followup: "
+        "{codes: [esc], due_after: 1h, queue: b, overdue_after: 2h, "
+        "overdue_priority: 80}}]}\n";
+    struct config cfg;
+    struct care *c;
+    const struct care_list *l;
+    char err[512];
+    config_defaults(&cfg);
+    assert_int_equal(config_load_string(&cfg, "t", yaml, sizeof(yaml) - 1,
+                                        err, sizeof(err)), 0);
+    cfg.router.max_agents = 4;
+    cfg.router.max_contacts = 4;
+    assert_non_null(c = care_new(&cfg.care, &cfg.router));
+    assert_null(care_followup(c, 0, care_config_code(&cfg.care, "ok")));
+    assert_null(care_followup(c, 0, -1));
+    /* queue b has no list */
+    assert_null(care_followup(c, 1, care_config_code(&cfg.care, "esc")));
+    l = care_followup(c, 0, care_config_code(&cfg.care, "esc"));
+    assert_non_null(l);
+    assert_int_equal(l->followup_after_ms, 3600000);
+    assert_int_equal(l->followup_overdue_ms, 7200000);
+    assert_int_equal(l->followup_priority, 80);
+    assert_string_equal(l->followup_queue, "b");
+    care_free(c);
+    config_fini(&cfg);
 }
 
 static void test_check(void **state)
@@ -446,6 +497,83 @@ static void test_occupancy_cap_extends_wrapup(void **state)
     assert_int_equal(care_next_deadline(f->c), UINT64_MAX);
 }
 
+/* Completes a difficult contact h of queue 0 by agent (a, id) at `now`
+ * while the queue (target 80%) has reached `level` with `waiting`
+ * contacts waiting. */
+static enum care_action complete_sl(struct care *c, uint32_t h, uint32_t a,
+                                    const char *id, bool difficult,
+                                    uint64_t assigned, uint64_t now,
+                                    double level, uint32_t waiting,
+                                    uint32_t *pause)
+{
+    struct care_completion e = { .contact = h, .queue = 0, .agent = a,
+                                 .agent_id = id, .code = -1,
+                                 .difficult = difficult, .wrapup_ms = 10000,
+                                 .sl_target = 80, .sl_level = level,
+                                 .waiting = waiting };
+    care_contact_arrived(c, h, 0, false);
+    if (assigned)
+        care_contact_assigned(c, h, assigned);
+    return care_contact_completed(c, &e, now, WALL0, pause);
+}
+
+/* The rules yield to the service level: tier1 (margin 10) pauses nobody
+ * while the queue is below 70% with contacts waiting; the recovery is not
+ * spent and comes at the next difficult completion once the queue is
+ * back; busy (margin 0) does not extend a wrap-up below 80%. Each yield
+ * counts for the queue and the group. */
+static void test_rules_yield_to_service_level(void **state)
+{
+    struct fx *f = *state;
+    uint64_t now = 1000 * MIN_US;
+    uint32_t pause = 0;
+    struct care_scope_view qv, gv;
+
+    /* two difficult contacts: no rule yet */
+    for (uint32_t h = 1; h <= 2; h++)
+        assert_int_equal(complete_sl(f->c, h, 3, "t1-ann", true, 0,
+                                     now + h * MIN_US, 0.5, 4, &pause),
+                         CARE_NONE);
+    /* the third would pause; the queue is at 69% with callers waiting */
+    assert_int_equal(complete_sl(f->c, 3, 3, "t1-ann", true, 0,
+                                 now + 3 * MIN_US, 0.69, 4, &pause),
+                     CARE_NONE);
+    assert_int_equal(care_next_deadline(f->c), UINT64_MAX);
+    /* the fourth: 71% (within the margin) -- the recovery was not spent */
+    assert_int_equal(complete_sl(f->c, 4, 3, "t1-ann", true, 0,
+                                 now + 4 * MIN_US, 0.71, 4, &pause),
+                     CARE_RECOVERY);
+    assert_int_equal(pause, 5 * 60 * 1000);
+    care_pause_cancel(f->c, 3);
+    /* far below the target but nobody waits: no yield either */
+    for (uint32_t h = 5; h <= 7; h++)
+        assert_int_equal(complete_sl(f->c, h, 3, "t1-ann", true, 0,
+                                     now + (4 + h) * MIN_US, 0.1, 0, &pause),
+                         h < 7 ? CARE_NONE : CARE_RECOVERY);
+    care_pause_cancel(f->c, 3);
+
+    /* bob: 35 minutes of handling in the hour, above the 50% cap */
+    assert_int_equal(complete_sl(f->c, 8, 2, "bob", false, now,
+                                 now + 35 * MIN_US, 0.79, 1, &pause),
+                     CARE_NONE);
+    assert_int_equal(complete_sl(f->c, 9, 2, "bob", false, now + 35 * MIN_US,
+                                 now + 36 * MIN_US, 0.80, 1, &pause),
+                     CARE_WRAPUP_EXTENDED);
+    care_pause_cancel(f->c, 2);
+
+    care_scope_view(f->c, care_scope_queue(f->c, 0), WALL0, &qv);
+    assert_int_equal(qv.yields_today, 2);
+    care_scope_view(f->c, care_scope_group(f->c, 0), WALL0, &gv);
+    assert_int_equal(gv.yields_today, 1);
+    assert_int_equal(gv.pauses_today, 2);
+    care_scope_view(f->c, care_scope_group(f->c, 1), WALL0, &gv);
+    assert_int_equal(gv.yields_today, 1);
+    assert_int_equal(gv.extended_today, 1);
+    /* a new day starts from 0 */
+    care_scope_view(f->c, care_scope_queue(f->c, 0), WALL0 + DAY_MS, &qv);
+    assert_int_equal(qv.yields_today, 0);
+}
+
 static void test_slot_reuse_and_restore(void **state)
 {
     struct fx *f = *state;
@@ -474,6 +602,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_followup_codes),
+        cmocka_unit_test_setup_teardown(test_rules_yield_to_service_level,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
         cmocka_unit_test(test_star_list),
         cmocka_unit_test_setup_teardown(test_counts_interval_and_day, setup,
