@@ -25,8 +25,8 @@
  * day. mu comes from the router's own handle-time average.
  *
  * No allocation: the state is two numbers and a time inside the router's
- * queue. O(k) per estimate, with k capped (WAITEST_MAX_TERMS; past it the
- * remaining terms are taken at the last rate).
+ * queue. O(1) per estimate: the first WAITEST_EXACT_TERMS terms of the
+ * sum one by one, the rest as a difference of digamma values.
  */
 #ifndef CCROUTE_WAITEST_H
 #define CCROUTE_WAITEST_H
@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #define WAITEST_TAU_S 1800.0
-#define WAITEST_MAX_TERMS 1024u
+#define WAITEST_EXACT_TERMS 32u
 
 struct waitest {
     double wait_s;      /* decayed time waited by contacts that left */

@@ -25,6 +25,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ccload-model.h"
@@ -45,11 +46,22 @@ static void test_formula(void **state)
     /* with abandonment, 3 completions, c mu = 0.5/s, theta = 0.1/s:
      * 1/0.5 + 1/0.6 + 1/0.7 = 5.0952... s */
     assert_int_equal(waitest_ms(3, 5, 10, 0.1), 5095);
-    /* past WAITEST_MAX_TERMS the rest at the last rate: bounded, finite,
-     * and more than the capped sum */
-    uint32_t big = waitest_ms(WAITEST_MAX_TERMS * 4, 5, 10, 0.1);
-    uint32_t cap = waitest_ms(WAITEST_MAX_TERMS, 5, 10, 0.1);
-    assert_true(big > cap);
+    /* past WAITEST_EXACT_TERMS the closed form: the plain sum, to the
+     * millisecond, for long queues and rates from negligible to dominant
+     * abandonment */
+    static const struct { uint32_t k, c; double busy, theta; } pt[] = {
+        { 33, 5, 10, 0.1 }, { 40, 1, 300, 0.5 }, { 1000, 50, 300, 0.01 },
+        { 5000, 5, 10, 0.1 }, { 20000, 200, 240, 0.002 },
+        { 3000, 10, 60, 1e-7 }, { 100000, 500, 300, 0.05 },
+    };
+    for (size_t i = 0; i < sizeof(pt) / sizeof(pt[0]); i++) {
+        double cmu = pt[i].c / pt[i].busy, sum = 0;
+        for (uint32_t j = 0; j < pt[i].k; j++)
+            sum += 1 / (cmu + j * pt[i].theta);
+        long long want = llround(sum * 1000);
+        long long got = waitest_ms(pt[i].k, pt[i].c, pt[i].busy, pt[i].theta);
+        assert_true(llabs(got - want) <= 1);
+    }
     assert_int_equal(waitest_ms(100000, 1, 1e9, 0), UINT32_MAX);
     (void)state;
 }
