@@ -431,9 +431,9 @@ static struct router_event *emit(struct router *r, enum router_event_type t,
     return e;
 }
 
-/* ---- timers (timerheap.h) ---- */
+/* ---- timers (timerheap.h, timer fifos: see "Timers" above) ---- */
 
-/* Sets, moves or (due == NEVER) removes a contact's or agent's timer. */
+/* Sets, moves or (due == NEVER) removes an agent's timer. */
 static void timer_arm(struct router *r, struct timerheap_node *n,
                       uint32_t seq, uint64_t due)
 {
@@ -443,12 +443,99 @@ static void timer_arm(struct router *r, struct timerheap_node *n,
         timerheap_set(&r->timers, n, due, seq);
 }
 
-/* Whether timer node n is embedded in an agent (else in a contact). */
+/* Whether timer node n is embedded in an agent (else in a contact or a
+ * timer fifo). */
 static inline bool timer_is_agent(const struct router *r,
                                   const struct timerheap_node *n)
 {
     uintptr_t p = (uintptr_t)n, lo = (uintptr_t)r->agents;
     return p >= lo && p < (uintptr_t)(r->agents + r->max_agents);
+}
+
+/* The timer fifo whose heap node n is, or NULL. */
+static inline struct tfifo *timer_fifo(const struct router *r,
+                                       const struct timerheap_node *n)
+{
+    uintptr_t p = (uintptr_t)n, lo = (uintptr_t)r->tfifo;
+    if (p < lo || p >= (uintptr_t)(r->tfifo + TF_N))
+        return NULL;
+    return r->tfifo + (p - lo) / sizeof(struct tfifo);
+}
+
+/* Keys fifo f's heap node like its head, or takes it out when empty. */
+static void tfifo_rekey(struct router *r, struct tfifo *f)
+{
+    if (f->head == NONE) {
+        timerheap_remove(&r->timers, &f->hn);
+    } else {
+        const struct contact *h = &r->contacts[f->head];
+        f->hn.seq = h->timer.seq;   /* set keeps an active node's seq */
+        timerheap_set(&r->timers, &f->hn, h->timer.due, h->timer.seq);
+    }
+}
+
+/* Takes contact c's timer out of its fifo or the heap. */
+static void contact_timer_clear(struct router *r, struct contact *c)
+{
+    if (c->tf == NONE) {
+        timerheap_remove(&r->timers, &c->timer);
+        return;
+    }
+    struct tfifo *f = &r->tfifo[c->tf];
+    uint32_t h = chandle(r, c);
+    bool was_head = f->head == h;
+    if (c->tprev != NONE)
+        r->contacts[c->tprev].tnext = c->tnext;
+    else
+        f->head = c->tnext;
+    if (c->tnext != NONE)
+        r->contacts[c->tnext].tprev = c->tprev;
+    else
+        f->tail = c->tprev;
+    c->tf = c->tprev = c->tnext = NONE;
+    if (was_head)
+        tfifo_rekey(r, f);
+}
+
+/* Sets contact c's timer to `due` (NEVER: none), `tf` the fifo whose
+ * offset gave it. The timer goes to the tail of that fifo when it sorts
+ * after the tail's, else (an offset that changed, a restore with an old
+ * arrival, a clock that went back) into the heap by itself: either way
+ * timers fire in (due, seq) order, as from one heap. */
+static void contact_timer_set(struct router *r, struct contact *c,
+                              uint64_t due, uint32_t tf)
+{
+    if (contact_timer_active(c) && c->timer.due == due)
+        return;                 /* same due, same seq: same place */
+    contact_timer_clear(r, c);
+    if (due == NEVER)
+        return;
+    c->timer.due = due;
+    c->timer.seq = c->seq;
+    if (tf < TF_N) {
+        struct tfifo *f = &r->tfifo[tf];
+        uint32_t h = chandle(r, c);
+        if (f->tail == NONE) {
+            f->head = f->tail = h;
+            c->tf = tf;
+            c->tprev = c->tnext = NONE;
+            tfifo_rekey(r, f);
+            r->tf_appends++;
+            return;
+        }
+        struct contact *t = &r->contacts[f->tail];
+        if (timerheap_less(&t->timer, &c->timer)) {
+            t->tnext = h;
+            c->tprev = f->tail;
+            c->tnext = NONE;
+            f->tail = h;
+            c->tf = tf;
+            r->tf_appends++;
+            return;
+        }
+    }
+    r->tf_strays++;
+    timerheap_set(&r->timers, &c->timer, due, c->seq);
 }
 
 /* ---- queues: levels, scores ---- */
@@ -1173,41 +1260,64 @@ static void excl_del(struct contact *c, uint64_t idh)
         }
 }
 
-uint64_t router__contact_due(const struct router *r, const struct contact *c)
+/* router__contact_due(), and in *tf the timer fifo whose offset gave it
+ * (TF_N: none). */
+static uint64_t contact_due_fifo(const struct router *r,
+                                 const struct contact *c, uint32_t *tf)
 {
     uint64_t d = NEVER;
+    uint32_t k = TF_N;
     if (c->state == ROUTER_CONTACT_OFFERED) {
         d = c->deadline;
+        k = (uint32_t)c->queue * TF_PERQ + TF_OFFER;
     } else if (c->state == ROUTER_CONTACT_QUEUED) {
         if (c->inpref) {
             d = c->pref_until;
+            k = TF_PREF;
         } else {
             const struct queue *q = &r->queues[c->queue];
-            if (c->level < q->nsteps)
+            if (c->level < q->nsteps) {
                 d = c->queued_at + (uint64_t)q->step_ms[c->level] * 1000;
+                k = (uint32_t)c->queue * TF_PERQ + c->level;
+            }
             if (q->max_wait_ms && q->overflow >= 0) {
                 uint64_t w = c->queued_at + (uint64_t)q->max_wait_ms * 1000;
-                if (w < d)
+                if (w < d) {
                     d = w;
+                    k = (uint32_t)c->queue * TF_PERQ + TF_MAXWAIT;
+                }
             }
         }
-        if (c->kick && c->kick_at < d)
+        if (c->kick && c->kick_at < d) {
             d = c->kick_at;
+            k = TF_KICK;
+        }
     }
     if (r->cfg.max_contact_age_ms &&
         (c->state == ROUTER_CONTACT_QUEUED ||
          c->state == ROUTER_CONTACT_OFFERED)) {
         uint64_t age = c->arrived_at + (uint64_t)r->cfg.max_contact_age_ms *
                                        1000;
-        if (age < d)
+        if (age < d) {
             d = age;
+            k = TF_AGE;
+        }
     }
+    *tf = k;
     return d;
+}
+
+uint64_t router__contact_due(const struct router *r, const struct contact *c)
+{
+    uint32_t tf;
+    return contact_due_fifo(r, c, &tf);
 }
 
 static void contact_rearm(struct router *r, struct contact *c)
 {
-    timer_arm(r, &c->timer, c->seq, router__contact_due(r, c));
+    uint32_t tf;
+    uint64_t due = contact_due_fifo(r, c, &tf);
+    contact_timer_set(r, c, due, tf);
 }
 
 /* Puts a QUEUED contact (not in any index) into its queue's pool at the
@@ -1308,7 +1418,7 @@ static void contact_release(struct router *r, struct contact *c,
 {
     queue_ref(r, c->queue, -1);
     fifo_remove(r, c);
-    timer_arm(r, &c->timer, c->seq, NEVER);
+    contact_timer_set(r, c, NEVER, TF_N);
     idmap_remove(&r->contact_map, c->idh, chandle(r, c));
     c->state = st;
     c->gone = 1;
@@ -1985,12 +2095,18 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->asleep = calloc(POOL_IDS / 64, sizeof(*r->asleep));
+    r->tfifo = malloc(sizeof(*r->tfifo) * TF_N);
+    for (uint32_t i = 0; r->tfifo && i < TF_N; i++) {
+        r->tfifo[i].head = r->tfifo[i].tail = NONE;
+        timerheap_node_init(&r->tfifo[i].hn);
+    }
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
     if (!r->queues || !r->agents || !r->aep || !r->contacts || !r->out ||
-        !r->scratch || !r->asleep ||
-        r->max_agents > UINT32_MAX - r->max_contacts ||
-        timerheap_init(&r->timers, r->max_agents + r->max_contacts) < 0)
+        !r->scratch || !r->asleep || !r->tfifo ||
+        r->max_agents > UINT32_MAX - r->max_contacts - TF_N ||
+        timerheap_init(&r->timers,
+                       r->max_agents + r->max_contacts + TF_N) < 0)
         goto fail;
     if (idmap_init(&r->skill_map, 256, skill_key, r) < 0 ||
         idmap_init(&r->queue_map, 64, queue_key, r) < 0 ||
@@ -2066,7 +2182,8 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
                  sizeof(uint32_t)) +                            /* scratch */
            POOL_IDS / 8 +                                 /* asleep */
            mc * sizeof(struct contact) +
-           (ma + mc) * sizeof(struct timerheap_node *) +
+           (ma + mc + TF_N) * sizeof(struct timerheap_node *) +
+           TF_N * sizeof(struct tfifo) +
            idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
            idmap_bytes(256) + idmap_bytes(64) +
            1024 * sizeof(struct router_event);
@@ -2101,6 +2218,7 @@ void router_free(struct router *r)
     free(r->agents);
     free(r->contacts);
     timerheap_free(&r->timers);
+    free(r->tfifo);
     free(r->scratch);
     free(r->asleep);
     free(r->aep);
@@ -2484,6 +2602,7 @@ static struct contact *contact_new(struct router *r,
     c->queue = -1;              /* contact_enter_queue() or a restore */
     c->wprev = c->wnext = c->qprev = c->qnext = NONE;
     timerheap_node_init(&c->timer);
+    c->tf = c->tprev = c->tnext = NONE;
     c->state = ROUTER_CONTACT_QUEUED;
     c->node.k1 = contact_score(r, arrived_at, s->priority, s->value);
     c->node.k2 = c->seq;
@@ -3033,7 +3152,10 @@ void router_tick(struct router *r, uint64_t now)
 {
     struct timerheap_node *n;
     while ((n = timerheap_min(&r->timers)) != NULL && n->due <= now) {
-        if (timer_is_agent(r, n))
+        struct tfifo *f = timer_fifo(r, n);
+        if (f)
+            contact_timer(r, now, &r->contacts[f->head]);
+        else if (timer_is_agent(r, n))
             agent_timer(r, now, (struct agent *)(void *)
                                     ((char *)n - offsetof(struct agent, timer)));
         else
