@@ -10,7 +10,7 @@
  *
  * Files: this one holds the decisions; router-int.h the structures it
  * shares with router-check.c (router_check(), the invariants); the timer
- * heap (timerheap.h), the longest idle rings (lring.h), the agent heaps
+ * heap (timerheap.h, under the timer fifos here), the longest idle rings (lring.h), the agent heaps
  * (aheap.h) and the weighted pools (wpool.h) are helpers of their own,
  * the treap (treap.h) and the id maps (idmap.h) too.
  *
@@ -186,11 +186,40 @@
  * wake. Tier 0 pools (which the statistics, router_queue_free() and the
  * estimated wait read), round robin treaps and weighted pools never
  * sleep. router_pool_sleeps() counts sleeps and wakes.
- *  - one binary min-heap of timers ordered by (due, seq) (timerheap.h, a
- *    node embedded in each contact and agent): at most one per contact
- *    (the earliest of offer deadline, next expansion step, max wait,
- *    preferred wait, restore kick) and one per agent (wrap-up end).
+ *  - timers (see "Timers" below): at most one per contact (the earliest
+ *    of offer deadline, next expansion step, max wait, preferred wait,
+ *    restore kick, maximum contact age) and one per agent (wrap-up end),
+ *    fired in (due, seq) order; contacts' timers sit in timer fifos whose
+ *    heads, with agents' timers, sit in one binary min-heap (timerheap.h).
  *  - idmaps (idmap.h) for contact ids, agent ids, queue names and skills.
+ *
+ * Timers. Every term of a contact's due time is an event time plus an
+ * offset that is constant per queue or per router: the offer deadline is
+ * the offer plus the queue's offer timeout, an expansion step the entry
+ * into the queue plus that level's step, the max wait the same entry plus
+ * the queue's max_wait, the preferred wait the entry plus
+ * preferred_wait_ms, a restore kick the restore itself, the maximum age
+ * the arrival plus max_contact_age_ms. Timers armed with one offset, in
+ * the order of their events, are therefore armed in due order. So each
+ * (queue, level), (queue, offer), (queue, max wait), and the router's
+ * preferred waits, kicks and ages have a timer fifo (struct tfifo,
+ * TF_N of them, preallocated): a doubly linked list through the contacts
+ * (no allocation; cancelling is an O(1) unlink, with no stale entries
+ * left behind as lazy cancellation would leave), kept in strict (due,
+ * seq) order; only its head has a node in the heap, keyed like it. A
+ * timer goes to its fifo's tail when it sorts after the tail, else into
+ * the heap by itself: that covers what breaks the constant offset -- a
+ * reload that changes a queue's max_wait or offer timeout
+ * (router_queue_set_limits() re-arms the waiting contacts from when they
+ * entered), a restore that re-arms an old arrival, a move that keeps the
+ * arrival, a clock that goes back -- without rebuilding anything. The
+ * heap's minimum is then the global minimum, and timers fire in exactly
+ * the (due, seq) order one heap over every timer gave, so decisions do
+ * not change. The heap holds a few hundred fifo heads, the agents in
+ * wrap-up and the rare strays instead of every waiting contact, and
+ * re-arming a contact whose due time did not change costs one
+ * comparison. router_check() checks each fifo's links and order and its
+ * head's key.
  *
  * Decisions. Two triggers keep the system "stable" (no waiting contact
  * with an available, eligible, non-excluded agent):
@@ -234,8 +263,11 @@
  *                       amortized O(1) (ring) or O(log n) (heap);
  *                       compactions amortized O(1) an append
  *   offer/accept/reject/timeout/complete/abandon: O(1) bookkeeping + the
- *                       above; timers O(log T) (binary heap, T timers)
- *   router_tick         O(log T) per due timer; next_deadline O(1)
+ *                       above; a contact's timer O(1) in its fifo,
+ *                       + O(log F) when it is or becomes a fifo's head
+ *                       (F = fifos not empty + agents in wrap-up +
+ *                       strays), O(log F) for an agent's or a stray's
+ *   router_tick         O(log F) per due timer; next_deadline O(1)
  *   stats               O(1); estimated wait O(1)
  *   login               O(queues x (steps + skills)) to build E
  *                       memberships (a weighted pool's compaction, when
@@ -243,8 +275,8 @@
  *                       members + 16 logins); a new virtual or derived
  *                       queue O(agents log agents) once
  *   router_check        O(everything)
- * No call allocates on the decision path: slots, maps, the timer heap and
- * the output list are sized at router_new (the output list doubles if a
+ * No call allocates on the decision path: slots, maps, the timer heap,
+ * the timer fifos and the output list are sized at router_new (the output list doubles if a
  * call emits more than its capacity); pool entries come from a chunked
  * free list, and rings, heaps, weighted pools and the member lists of
  * sleepable pools are sized, all at login / queue creation.
@@ -265,9 +297,7 @@
  * an expansion step that reads another queue's pool instead of entries of
  * its own); integer handles instead of string ids on the hot API (each
  * call hashes and compares ids); a cheaper QUEUED position than an
- * O(L log n) rank; timers in per-queue FIFOs (their offsets are per-queue
- * constants) instead of one binary heap. Measured figures are in
- * bench/README.md, not here.
+ * O(L log n) rank. Measured figures are in bench/README.md, not here.
  *
  * Choices worth knowing
  * ---------------------
