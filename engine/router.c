@@ -499,7 +499,6 @@ static void tfifo_rekey(struct router *r, struct tfifo *f)
         timerheap_remove(&r->timers, &f->hn);
     } else {
         const struct contact *h = &r->contacts[f->head];
-        f->hn.seq = h->timer.seq;   /* set keeps an active node's seq */
         timerheap_set(&r->timers, &f->hn, h->timer.due, h->timer.seq);
     }
 }
@@ -2212,7 +2211,7 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
                  sizeof(uint32_t)) +                            /* scratch */
            POOL_IDS / 8 +                                 /* asleep */
            mc * sizeof(struct contact) +
-           (ma + mc + TF_N) * sizeof(struct timerheap_node *) +
+           (ma + mc + TF_N) * sizeof(struct timerheap_ent) +
            TF_N * sizeof(struct tfifo) +
            idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
            idmap_bytes(256) + idmap_bytes(64) +
