@@ -218,7 +218,11 @@
  * not change. The heap holds a few hundred fifo heads, the agents in
  * wrap-up and the rare strays instead of every waiting contact, and
  * re-arming a contact whose due time did not change costs one
- * comparison. router_check() checks each fifo's links and order and its
+ * comparison. A fifo's node is re-keyed as soon as its head leaves,
+ * although the departed head's key would remain a valid lower bound
+ * until the node reached the heap's top: contacts leave oldest first,
+ * so the fifo whose head leaves is most often the one at the top, and
+ * the lag saved nothing. router_check() checks each fifo's links and order and its
  * head's key.
  *
  * Decisions. Two triggers keep the system "stable" (no waiting contact
