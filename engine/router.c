@@ -10,9 +10,10 @@
  *
  * Files: this one holds the decisions; router-int.h the structures it
  * shares with router-check.c (router_check(), the invariants); the timer
- * heap (timerheap.h, under the timer fifos here), the longest idle rings (lring.h), the agent heaps
- * (aheap.h) and the weighted pools (wpool.h) are helpers of their own,
- * the treap (treap.h) and the id maps (idmap.h) too.
+ * heap (timerheap.h, under the timer fifos here), the longest idle rings
+ * (lring.h), the agent heaps (aheap.h) and the weighted pools (wpool.h)
+ * are helpers of their own, the treap (treap.h) and the id maps
+ * (idmap.h) too.
  *
  * Model
  * -----
@@ -222,8 +223,8 @@
  * although the departed head's key would remain a valid lower bound
  * until the node reached the heap's top: contacts leave oldest first,
  * so the fifo whose head leaves is most often the one at the top, and
- * the lag saved nothing. router_check() checks each fifo's links and order and its
- * head's key.
+ * the lag saved nothing. router_check() checks each fifo's links and
+ * order and its head's key.
  *
  * Decisions. Two triggers keep the system "stable" (no waiting contact
  * with an available, eligible, non-excluded agent):
@@ -280,8 +281,9 @@
  *                       queue O(agents log agents) once
  *   router_check        O(everything)
  * No call allocates on the decision path: slots, maps, the timer heap,
- * the timer fifos and the output list are sized at router_new (the output list doubles if a
- * call emits more than its capacity); pool entries come from a chunked
+ * the timer fifos and the output list are sized at router_new (the
+ * output list doubles if a call emits more than its capacity); pool
+ * entries come from a chunked
  * free list, and rings, heaps, weighted pools and the member lists of
  * sleepable pools are sized, all at login / queue creation.
  *
