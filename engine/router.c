@@ -283,9 +283,9 @@
  * No call allocates on the decision path: slots, maps, the timer heap,
  * the timer fifos and the output list are sized at router_new (the
  * output list doubles if a call emits more than its capacity); pool
- * entries come from a chunked
- * free list, and rings, heaps, weighted pools and the member lists of
- * sleepable pools are sized, all at login / queue creation.
+ * entries come from a chunked free list, and rings, heaps, weighted
+ * pools and the member lists of sleepable pools are sized, all at login
+ * / queue creation.
  *
  * Cost model. The cost that dominates is E, the pool memberships of an
  * agent (configured queues at every tier, skills-only virtual queues,
