@@ -303,7 +303,10 @@
  * an expansion step that reads another queue's pool instead of entries of
  * its own); integer handles instead of string ids on the hot API (each
  * call hashes and compares ids); a cheaper QUEUED position than an
- * O(L log n) rank. Measured figures are in bench/README.md, not here.
+ * O(L log n) rank; with contacts waiting, first of all a cheaper
+ * estimated wait for each QUEUED event (waitest_ms() sums up to
+ * WAITEST_MAX_TERMS terms once a queue has a live abandonment rate).
+ * Measured figures are in bench/README.md, not here.
  *
  * Choices worth knowing
  * ---------------------
