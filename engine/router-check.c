@@ -19,7 +19,10 @@
  *  - contacts: every live contact has exactly the timer its state asks
  *    for, is reachable from the index its state says, and is counted
  *    waiting iff queued or offered;
- *  - the timer heap is in order.
+ *  - the timer heap is in order; every timer fifo is linked both ways,
+ *    holds only live contacts that name it, in strict (due, seq) order
+ *    (so that it can stand in the heap for all of them), and its heap
+ *    node is keyed like its head iff it is not empty.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,10 +413,10 @@ static int check_all(const struct router *r, char *buf, size_t len,
         live_contacts++;
         uint64_t due = router__contact_due(r, c);
         if (due != NEVER &&
-            (!timerheap_node_active(&c->timer) || c->timer.due != due))
+            (!contact_timer_active(c) || c->timer.due != due))
             FAIL("contact %s: timer %llu missing", c->id,
                  (unsigned long long)due);
-        if (due == NEVER && timerheap_node_active(&c->timer))
+        if (due == NEVER && contact_timer_active(c))
             FAIL("contact %s: stray timer", c->id);
         switch (c->state) {
         case ROUTER_CONTACT_QUEUED: {
@@ -434,7 +437,7 @@ static int check_all(const struct router *r, char *buf, size_t len,
             if (c->node.p || c->node.l || c->node.r)
                 FAIL("contact %s: offered and still in a queue", c->id);
             /* its timer: the deadline, or its maximum age before it */
-            if (!timerheap_node_active(&c->timer) ||
+            if (!contact_timer_active(c) ||
                 c->deadline < c->timer.due)
                 FAIL("contact %s: offer without a live deadline", c->id);
             if (!c->infifo)
@@ -474,6 +477,44 @@ static int check_all(const struct router *r, char *buf, size_t len,
              r->nagents, live_contacts, r->ncontacts);
     if (!timerheap_check(&r->timers))
         FAIL("timer heap order broken");
+    uint32_t infifos = 0, wantfifos = 0;
+    for (uint32_t i = 0; i < r->max_contacts; i++)
+        if (r->contacts[i].live && !r->contacts[i].gone &&
+            r->contacts[i].tf != NONE)
+            wantfifos++;
+    for (uint32_t i = 0; i < TF_N; i++) {
+        const struct tfifo *f = &r->tfifo[i];
+        if ((f->head == NONE) != (f->tail == NONE))
+            FAIL("timer fifo %u: head and tail disagree", i);
+        if (f->head == NONE) {
+            if (timerheap_node_active(&f->hn))
+                FAIL("timer fifo %u: empty but in the heap", i);
+            continue;
+        }
+        const struct contact *h = &r->contacts[f->head];
+        if (!timerheap_node_active(&f->hn) || f->hn.due != h->timer.due ||
+            f->hn.seq != h->timer.seq)
+            FAIL("timer fifo %u: heap node not keyed like its head", i);
+        uint32_t prev = NONE;
+        for (uint32_t x = f->head; x != NONE; x = r->contacts[x].tnext) {
+            const struct contact *c = &r->contacts[x];
+            if (++infifos > wantfifos)
+                FAIL("timer fifo %u: more members than contacts naming one",
+                     i);
+            if (!c->live || c->gone || c->tf != i || c->tprev != prev ||
+                timerheap_node_active(&c->timer))
+                FAIL("timer fifo %u: contact %s misplaced", i, c->id);
+            if (prev != NONE &&
+                !timerheap_less(&r->contacts[prev].timer, &c->timer))
+                FAIL("timer fifo %u: contact %s out of order", i, c->id);
+            prev = x;
+        }
+        if (prev != f->tail)
+            FAIL("timer fifo %u: tail is not the last member", i);
+    }
+    if (infifos != wantfifos)
+        FAIL("%u contacts in timer fifos but %u name one", infifos,
+             wantfifos);
     if (buf && len)
         buf[0] = 0;
     return 0;

@@ -198,8 +198,29 @@ struct contact {
     uint32_t rnext;             /* temporary list while re-routing */
     uint64_t excl[EXCL_MAX];
     struct timerheap_node timer;            /* see router__contact_due() */
+    uint32_t tf;                /* timer fifo holding it, or NONE */
+    uint32_t tprev, tnext;      /* in that fifo */
     uint32_t next;
 };
+
+/* A timer fifo (router.c, "Timers"): contacts whose timers share one
+ * offset from the event that armed them, in (due, seq) order; its node
+ * sits in the router's timer heap, keyed like its head. */
+struct tfifo {
+    uint32_t head, tail;
+    struct timerheap_node hn;
+};
+
+/* Timer fifos: per queue, one per expansion level then offer deadlines
+ * and maximum waits; then preferred waits, restore kicks and maximum
+ * contact ages for the whole router. */
+#define TF_OFFER ROUTER_MAX_STEPS
+#define TF_MAXWAIT (ROUTER_MAX_STEPS + 1)
+#define TF_PERQ (ROUTER_MAX_STEPS + 2)
+#define TF_PREF (QUEUE_MAX * TF_PERQ)
+#define TF_KICK (TF_PREF + 1)
+#define TF_AGE (TF_PREF + 2)
+#define TF_N (TF_PREF + 3)
 
 struct router {
     struct router_config cfg;
@@ -222,7 +243,10 @@ struct router {
     struct aent *aent_free;
     void **chunks;
     unsigned nchunks;
-    struct timerheap timers;    /* contacts' and agents' timers */
+    struct timerheap timers;    /* agents' timers, timer fifos' heads and
+                                 * contacts' timers out of fifo order */
+    struct tfifo *tfifo;        /* TF_N */
+    uint64_t tf_appends, tf_strays;     /* counts, for tests */
     struct lring_ops lops;      /* what the rings ask of agents */
     struct aheap_ops hops_ms;   /* what the heaps ask: most skilled */
     struct aheap_ops hops_lo;   /* least occupied */
@@ -392,5 +416,11 @@ static inline bool aref_asleep(const struct router *r, const struct aref *f,
  * its offer deadline, next expansion step, maximum wait, preferred wait
  * and restore kick. */
 uint64_t router__contact_due(const struct router *r, const struct contact *c);
+
+/* Whether contact c has a timer (in a fifo or in the heap). */
+static inline bool contact_timer_active(const struct contact *c)
+{
+    return c->tf != NONE || timerheap_node_active(&c->timer);
+}
 
 #endif

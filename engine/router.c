@@ -10,9 +10,10 @@
  *
  * Files: this one holds the decisions; router-int.h the structures it
  * shares with router-check.c (router_check(), the invariants); the timer
- * heap (timerheap.h), the longest idle rings (lring.h), the agent heaps
- * (aheap.h) and the weighted pools (wpool.h) are helpers of their own,
- * the treap (treap.h) and the id maps (idmap.h) too.
+ * heap (timerheap.h, under the timer fifos here), the longest idle rings
+ * (lring.h), the agent heaps (aheap.h) and the weighted pools (wpool.h)
+ * are helpers of their own, the treap (treap.h) and the id maps
+ * (idmap.h) too.
  *
  * Model
  * -----
@@ -186,11 +187,44 @@
  * wake. Tier 0 pools (which the statistics, router_queue_free() and the
  * estimated wait read), round robin treaps and weighted pools never
  * sleep. router_pool_sleeps() counts sleeps and wakes.
- *  - one binary min-heap of timers ordered by (due, seq) (timerheap.h, a
- *    node embedded in each contact and agent): at most one per contact
- *    (the earliest of offer deadline, next expansion step, max wait,
- *    preferred wait, restore kick) and one per agent (wrap-up end).
+ *  - timers (see "Timers" below): at most one per contact (the earliest
+ *    of offer deadline, next expansion step, max wait, preferred wait,
+ *    restore kick, maximum contact age) and one per agent (wrap-up end),
+ *    fired in (due, seq) order; contacts' timers sit in timer fifos whose
+ *    heads, with agents' timers, sit in one binary min-heap (timerheap.h).
  *  - idmaps (idmap.h) for contact ids, agent ids, queue names and skills.
+ *
+ * Timers. Every term of a contact's due time is an event time plus an
+ * offset that is constant per queue or per router: the offer deadline is
+ * the offer plus the queue's offer timeout, an expansion step the entry
+ * into the queue plus that level's step, the max wait the same entry plus
+ * the queue's max_wait, the preferred wait the entry plus
+ * preferred_wait_ms, a restore kick the restore itself, the maximum age
+ * the arrival plus max_contact_age_ms. Timers armed with one offset, in
+ * the order of their events, are therefore armed in due order. So each
+ * (queue, level), (queue, offer), (queue, max wait), and the router's
+ * preferred waits, kicks and ages have a timer fifo (struct tfifo,
+ * TF_N of them, preallocated): a doubly linked list through the contacts
+ * (no allocation; cancelling is an O(1) unlink, with no stale entries
+ * left behind as lazy cancellation would leave), kept in strict (due,
+ * seq) order; only its head has a node in the heap, keyed like it. A
+ * timer goes to its fifo's tail when it sorts after the tail, else into
+ * the heap by itself: that covers what breaks the constant offset -- a
+ * reload that changes a queue's max_wait or offer timeout
+ * (router_queue_set_limits() re-arms the waiting contacts from when they
+ * entered), a restore that re-arms an old arrival, a move that keeps the
+ * arrival, a clock that goes back -- without rebuilding anything. The
+ * heap's minimum is then the global minimum, and timers fire in exactly
+ * the (due, seq) order one heap over every timer gave, so decisions do
+ * not change. The heap holds a few hundred fifo heads, the agents in
+ * wrap-up and the rare strays instead of every waiting contact, and
+ * re-arming a contact whose due time did not change costs one
+ * comparison. A fifo's node is re-keyed as soon as its head leaves,
+ * although the departed head's key would remain a valid lower bound
+ * until the node reached the heap's top: contacts leave oldest first,
+ * so the fifo whose head leaves is most often the one at the top, and
+ * the lag saved nothing. router_check() checks each fifo's links and
+ * order and its head's key.
  *
  * Decisions. Two triggers keep the system "stable" (no waiting contact
  * with an available, eligible, non-excluded agent):
@@ -234,8 +268,11 @@
  *                       amortized O(1) (ring) or O(log n) (heap);
  *                       compactions amortized O(1) an append
  *   offer/accept/reject/timeout/complete/abandon: O(1) bookkeeping + the
- *                       above; timers O(log T) (binary heap, T timers)
- *   router_tick         O(log T) per due timer; next_deadline O(1)
+ *                       above; a contact's timer O(1) in its fifo,
+ *                       + O(log F) when it is or becomes a fifo's head
+ *                       (F = fifos not empty + agents in wrap-up +
+ *                       strays), O(log F) for an agent's or a stray's
+ *   router_tick         O(log F) per due timer; next_deadline O(1)
  *   stats               O(1); estimated wait O(1)
  *   login               O(queues x (steps + skills)) to build E
  *                       memberships (a weighted pool's compaction, when
@@ -243,11 +280,12 @@
  *                       members + 16 logins); a new virtual or derived
  *                       queue O(agents log agents) once
  *   router_check        O(everything)
- * No call allocates on the decision path: slots, maps, the timer heap and
- * the output list are sized at router_new (the output list doubles if a
- * call emits more than its capacity); pool entries come from a chunked
- * free list, and rings, heaps, weighted pools and the member lists of
- * sleepable pools are sized, all at login / queue creation.
+ * No call allocates on the decision path: slots, maps, the timer heap,
+ * the timer fifos and the output list are sized at router_new (the
+ * output list doubles if a call emits more than its capacity); pool
+ * entries come from a chunked free list, and rings, heaps, weighted
+ * pools and the member lists of sleepable pools are sized, all at login
+ * / queue creation.
  *
  * Cost model. The cost that dominates is E, the pool memberships of an
  * agent (configured queues at every tier, skills-only virtual queues,
@@ -265,9 +303,10 @@
  * an expansion step that reads another queue's pool instead of entries of
  * its own); integer handles instead of string ids on the hot API (each
  * call hashes and compares ids); a cheaper QUEUED position than an
- * O(L log n) rank; timers in per-queue FIFOs (their offsets are per-queue
- * constants) instead of one binary heap. Measured figures are in
- * bench/README.md, not here.
+ * O(L log n) rank; with contacts waiting, first of all a cheaper
+ * estimated wait for each QUEUED event (waitest_ms() sums up to
+ * WAITEST_MAX_TERMS terms once a queue has a live abandonment rate).
+ * Measured figures are in bench/README.md, not here.
  *
  * Choices worth knowing
  * ---------------------
@@ -431,9 +470,9 @@ static struct router_event *emit(struct router *r, enum router_event_type t,
     return e;
 }
 
-/* ---- timers (timerheap.h) ---- */
+/* ---- timers (timerheap.h, timer fifos: see "Timers" above) ---- */
 
-/* Sets, moves or (due == NEVER) removes a contact's or agent's timer. */
+/* Sets, moves or (due == NEVER) removes an agent's timer. */
 static void timer_arm(struct router *r, struct timerheap_node *n,
                       uint32_t seq, uint64_t due)
 {
@@ -443,12 +482,98 @@ static void timer_arm(struct router *r, struct timerheap_node *n,
         timerheap_set(&r->timers, n, due, seq);
 }
 
-/* Whether timer node n is embedded in an agent (else in a contact). */
+/* Whether timer node n is embedded in an agent (else in a contact or a
+ * timer fifo). */
 static inline bool timer_is_agent(const struct router *r,
                                   const struct timerheap_node *n)
 {
     uintptr_t p = (uintptr_t)n, lo = (uintptr_t)r->agents;
     return p >= lo && p < (uintptr_t)(r->agents + r->max_agents);
+}
+
+/* The timer fifo whose heap node n is, or NULL. */
+static inline struct tfifo *timer_fifo(const struct router *r,
+                                       const struct timerheap_node *n)
+{
+    uintptr_t p = (uintptr_t)n, lo = (uintptr_t)r->tfifo;
+    if (p < lo || p >= (uintptr_t)(r->tfifo + TF_N))
+        return NULL;
+    return r->tfifo + (p - lo) / sizeof(struct tfifo);
+}
+
+/* Keys fifo f's heap node like its head, or takes it out when empty. */
+static void tfifo_rekey(struct router *r, struct tfifo *f)
+{
+    if (f->head == NONE) {
+        timerheap_remove(&r->timers, &f->hn);
+    } else {
+        const struct contact *h = &r->contacts[f->head];
+        timerheap_set(&r->timers, &f->hn, h->timer.due, h->timer.seq);
+    }
+}
+
+/* Takes contact c's timer out of its fifo or the heap. */
+static void contact_timer_clear(struct router *r, struct contact *c)
+{
+    if (c->tf == NONE) {
+        timerheap_remove(&r->timers, &c->timer);
+        return;
+    }
+    struct tfifo *f = &r->tfifo[c->tf];
+    uint32_t h = chandle(r, c);
+    bool was_head = f->head == h;
+    if (c->tprev != NONE)
+        r->contacts[c->tprev].tnext = c->tnext;
+    else
+        f->head = c->tnext;
+    if (c->tnext != NONE)
+        r->contacts[c->tnext].tprev = c->tprev;
+    else
+        f->tail = c->tprev;
+    c->tf = c->tprev = c->tnext = NONE;
+    if (was_head)
+        tfifo_rekey(r, f);
+}
+
+/* Sets contact c's timer to `due` (NEVER: none), `tf` the fifo whose
+ * offset gave it. The timer goes to the tail of that fifo when it sorts
+ * after the tail's, else (an offset that changed, a restore with an old
+ * arrival, a clock that went back) into the heap by itself: either way
+ * timers fire in (due, seq) order, as from one heap. */
+static void contact_timer_set(struct router *r, struct contact *c,
+                              uint64_t due, uint32_t tf)
+{
+    if (contact_timer_active(c) && c->timer.due == due)
+        return;                 /* same due, same seq: same place */
+    contact_timer_clear(r, c);
+    if (due == NEVER)
+        return;
+    c->timer.due = due;
+    c->timer.seq = c->seq;
+    if (tf < TF_N) {
+        struct tfifo *f = &r->tfifo[tf];
+        uint32_t h = chandle(r, c);
+        if (f->tail == NONE) {
+            f->head = f->tail = h;
+            c->tf = tf;
+            c->tprev = c->tnext = NONE;
+            tfifo_rekey(r, f);
+            r->tf_appends++;
+            return;
+        }
+        struct contact *t = &r->contacts[f->tail];
+        if (timerheap_less(&t->timer, &c->timer)) {
+            t->tnext = h;
+            c->tprev = f->tail;
+            c->tnext = NONE;
+            f->tail = h;
+            c->tf = tf;
+            r->tf_appends++;
+            return;
+        }
+    }
+    r->tf_strays++;
+    timerheap_set(&r->timers, &c->timer, due, c->seq);
 }
 
 /* ---- queues: levels, scores ---- */
@@ -1173,41 +1298,64 @@ static void excl_del(struct contact *c, uint64_t idh)
         }
 }
 
-uint64_t router__contact_due(const struct router *r, const struct contact *c)
+/* router__contact_due(), and in *tf the timer fifo whose offset gave it
+ * (TF_N: none). */
+static uint64_t contact_due_fifo(const struct router *r,
+                                 const struct contact *c, uint32_t *tf)
 {
     uint64_t d = NEVER;
+    uint32_t k = TF_N;
     if (c->state == ROUTER_CONTACT_OFFERED) {
         d = c->deadline;
+        k = (uint32_t)c->queue * TF_PERQ + TF_OFFER;
     } else if (c->state == ROUTER_CONTACT_QUEUED) {
         if (c->inpref) {
             d = c->pref_until;
+            k = TF_PREF;
         } else {
             const struct queue *q = &r->queues[c->queue];
-            if (c->level < q->nsteps)
+            if (c->level < q->nsteps) {
                 d = c->queued_at + (uint64_t)q->step_ms[c->level] * 1000;
+                k = (uint32_t)c->queue * TF_PERQ + c->level;
+            }
             if (q->max_wait_ms && q->overflow >= 0) {
                 uint64_t w = c->queued_at + (uint64_t)q->max_wait_ms * 1000;
-                if (w < d)
+                if (w < d) {
                     d = w;
+                    k = (uint32_t)c->queue * TF_PERQ + TF_MAXWAIT;
+                }
             }
         }
-        if (c->kick && c->kick_at < d)
+        if (c->kick && c->kick_at < d) {
             d = c->kick_at;
+            k = TF_KICK;
+        }
     }
     if (r->cfg.max_contact_age_ms &&
         (c->state == ROUTER_CONTACT_QUEUED ||
          c->state == ROUTER_CONTACT_OFFERED)) {
         uint64_t age = c->arrived_at + (uint64_t)r->cfg.max_contact_age_ms *
                                        1000;
-        if (age < d)
+        if (age < d) {
             d = age;
+            k = TF_AGE;
+        }
     }
+    *tf = k;
     return d;
+}
+
+uint64_t router__contact_due(const struct router *r, const struct contact *c)
+{
+    uint32_t tf;
+    return contact_due_fifo(r, c, &tf);
 }
 
 static void contact_rearm(struct router *r, struct contact *c)
 {
-    timer_arm(r, &c->timer, c->seq, router__contact_due(r, c));
+    uint32_t tf;
+    uint64_t due = contact_due_fifo(r, c, &tf);
+    contact_timer_set(r, c, due, tf);
 }
 
 /* Puts a QUEUED contact (not in any index) into its queue's pool at the
@@ -1308,7 +1456,7 @@ static void contact_release(struct router *r, struct contact *c,
 {
     queue_ref(r, c->queue, -1);
     fifo_remove(r, c);
-    timer_arm(r, &c->timer, c->seq, NEVER);
+    contact_timer_set(r, c, NEVER, TF_N);
     idmap_remove(&r->contact_map, c->idh, chandle(r, c));
     c->state = st;
     c->gone = 1;
@@ -1985,12 +2133,18 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->asleep = calloc(POOL_IDS / 64, sizeof(*r->asleep));
+    r->tfifo = malloc(sizeof(*r->tfifo) * TF_N);
+    for (uint32_t i = 0; r->tfifo && i < TF_N; i++) {
+        r->tfifo[i].head = r->tfifo[i].tail = NONE;
+        timerheap_node_init(&r->tfifo[i].hn);
+    }
     r->out_cap = 1024;
     r->out = malloc(sizeof(*r->out) * r->out_cap);
     if (!r->queues || !r->agents || !r->aep || !r->contacts || !r->out ||
-        !r->scratch || !r->asleep ||
-        r->max_agents > UINT32_MAX - r->max_contacts ||
-        timerheap_init(&r->timers, r->max_agents + r->max_contacts) < 0)
+        !r->scratch || !r->asleep || !r->tfifo ||
+        r->max_agents > UINT32_MAX - r->max_contacts - TF_N ||
+        timerheap_init(&r->timers,
+                       r->max_agents + r->max_contacts + TF_N) < 0)
         goto fail;
     if (idmap_init(&r->skill_map, 256, skill_key, r) < 0 ||
         idmap_init(&r->queue_map, 64, queue_key, r) < 0 ||
@@ -2066,7 +2220,8 @@ uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts)
                  sizeof(uint32_t)) +                            /* scratch */
            POOL_IDS / 8 +                                 /* asleep */
            mc * sizeof(struct contact) +
-           (ma + mc) * sizeof(struct timerheap_node *) +
+           (ma + mc + TF_N) * sizeof(struct timerheap_ent) +
+           TF_N * sizeof(struct tfifo) +
            idmap_bytes((uint32_t)ma) + idmap_bytes((uint32_t)mc) +
            idmap_bytes(256) + idmap_bytes(64) +
            1024 * sizeof(struct router_event);
@@ -2101,6 +2256,7 @@ void router_free(struct router *r)
     free(r->agents);
     free(r->contacts);
     timerheap_free(&r->timers);
+    free(r->tfifo);
     free(r->scratch);
     free(r->asleep);
     free(r->aep);
@@ -2484,6 +2640,7 @@ static struct contact *contact_new(struct router *r,
     c->queue = -1;              /* contact_enter_queue() or a restore */
     c->wprev = c->wnext = c->qprev = c->qnext = NONE;
     timerheap_node_init(&c->timer);
+    c->tf = c->tprev = c->tnext = NONE;
     c->state = ROUTER_CONTACT_QUEUED;
     c->node.k1 = contact_score(r, arrived_at, s->priority, s->value);
     c->node.k2 = c->seq;
@@ -3033,7 +3190,10 @@ void router_tick(struct router *r, uint64_t now)
 {
     struct timerheap_node *n;
     while ((n = timerheap_min(&r->timers)) != NULL && n->due <= now) {
-        if (timer_is_agent(r, n))
+        struct tfifo *f = timer_fifo(r, n);
+        if (f)
+            contact_timer(r, now, &r->contacts[f->head]);
+        else if (timer_is_agent(r, n))
             agent_timer(r, now, (struct agent *)(void *)
                                     ((char *)n - offsetof(struct agent, timer)));
         else

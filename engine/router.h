@@ -38,9 +38,9 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
                           const char **err);
 void router_free(struct router *r);
 /* The bytes router_new() allocates for max_agents agents and max_contacts
- * contacts (their slots, id maps, timer heap, queue table), 0 taken as
- * router_new()'s defaults; not counting what grows with use (pool
- * entries, rings, skills). The config loader bounds it. */
+ * contacts (their slots, id maps, timer heap and fifos, queue table),
+ * 0 taken as router_new()'s defaults; not counting what grows with use
+ * (pool entries, rings, skills). The config loader bounds it. */
 uint64_t router_memory_need(uint32_t max_agents, uint32_t max_contacts);
 
 /* Returns the queue index for `name` or -1. */

@@ -4,10 +4,14 @@
  * Like libuv's heap-inl.h, the heap allocates no nodes: a struct that
  * needs a timer embeds a struct timerheap_node and finds itself again from
  * the node with container_of-style arithmetic. Unlike libuv's pointer tree
- * it keeps an array of node pointers sized once at timerheap_init(), so a
+ * it keeps an array of entries sized once at timerheap_init(), so a
  * push never allocates and the minimum is one load; every node remembers
  * its index in that array, so that moving or removing an arbitrary timer
- * is O(log n) without a search.
+ * is O(log n) without a search. Each entry carries a copy of its node's
+ * (due, seq) beside the node pointer, so that sifting compares entries
+ * of the array itself and dereferences a node only to write its new
+ * index: the nodes live in large arrays of contacts and agents, and
+ * reading them at every level cost a cache miss a level.
  *
  * Order: by `due`, then by `seq`, a number the embedding struct chooses
  * (the router uses creation sequence numbers, unique across contacts and
@@ -32,8 +36,15 @@ struct timerheap_node {
     uint32_t index;             /* private: slot in the heap array */
 };
 
+/* One place of the heap: a borrowed node and a copy of its key. */
+struct timerheap_ent {
+    uint64_t due;
+    uint32_t seq;
+    struct timerheap_node *node;
+};
+
 struct timerheap {
-    struct timerheap_node **v;  /* borrowed nodes, heap-ordered */
+    struct timerheap_ent *v;    /* heap-ordered */
     uint32_t n, cap;
 };
 
@@ -61,7 +72,8 @@ static inline bool timerheap_less(const struct timerheap_node *a,
 }
 
 /* Sets node n to fire at `due` with tie-break `seq`: inserts it, or moves
- * it when it is already in the heap (its seq is kept then). The heap
+ * it when it is already in the heap (the router's timer fifos re-key
+ * their node with their new head's seq). The heap
  * borrows n until timerheap_remove(). The caller never pushes more than
  * `cap` nodes. */
 void timerheap_set(struct timerheap *h, struct timerheap_node *n,
@@ -72,7 +84,7 @@ void timerheap_remove(struct timerheap *h, struct timerheap_node *n);
 /* The node due first, or NULL. Borrowed. */
 static inline struct timerheap_node *timerheap_min(const struct timerheap *h)
 {
-    return h->n ? h->v[0] : (struct timerheap_node *)0;
+    return h->n ? h->v[0].node : (struct timerheap_node *)0;
 }
 
 static inline uint32_t timerheap_count(const struct timerheap *h)
@@ -80,8 +92,8 @@ static inline uint32_t timerheap_count(const struct timerheap *h)
     return h->n;
 }
 
-/* For invariant checks: whether every node is in heap order and knows its
- * index. O(n). */
+/* For invariant checks: whether every node is in heap order, knows its
+ * index and has the key its entry copies. O(n). */
 bool timerheap_check(const struct timerheap *h);
 
 #endif

@@ -994,6 +994,68 @@ static void test_set_limits(void **state)
     router_free(r);
 }
 
+/* Timers in fifos (router.c, "Timers"): reloads that shorten and
+ * lengthen max_wait re-arm waiting contacts out of their fifo's order, a
+ * restore arms one with an old arrival, two contacts share a due time;
+ * they still fire one by one in (due, arrival) order, each at its due,
+ * and router_check() (the fifos' order and links) holds after every
+ * step. */
+static void test_timer_fifo_order(void **state)
+{
+    struct router_queue_config q[2] = {fx_queue("q1", "x:1"),
+                                       fx_queue("q2", "y:1")};
+    q[0].max_wait_ms = 60000;
+    snprintf(q[0].overflow, ROUTER_ID_MAX, "q2");
+    struct router *r = mk(q, 2, NULL);
+    struct router_queue_config nq = q[0];
+    assert_int_equal(arrive(r, S(1), "c1", "q1"), 0);
+    assert_int_equal(arrive(r, S(2), "c2", "q1"), 0);
+    assert_int_equal(arrive(r, S(3), "c3a", "q1"), 0);
+    assert_int_equal(arrive(r, S(3), "c3b", "q1"), 0);
+    assert_int_equal(arrive(r, S(4), "c4", "q1"), 0);
+    assert_int_equal(router_next_deadline(r), S(61));
+    nq.max_wait_ms = 30000;
+    assert_int_equal(router_queue_set_limits(r, 0, &nq), 0);
+    check(r);
+    assert_int_equal(router_next_deadline(r), S(31));
+    assert_int_equal(arrive(r, S(5), "c5", "q1"), 0);
+    struct router_contact_spec s = {.id = "r0", .queue = "q1"};
+    uint32_t h;
+    assert_int_equal(router_contact_restore(r, S(5), &s, S(0), NULL, 0, &h),
+                     0);
+    check(r);
+    assert_int_equal(router_next_deadline(r), S(5));
+    tick(r, S(5));
+    assert_int_equal(router_next_deadline(r), S(30));
+    nq.max_wait_ms = 40000;
+    assert_int_equal(router_queue_set_limits(r, 0, &nq), 0);
+    check(r);
+    assert_int_equal(router_next_deadline(r), S(40));
+    assert_int_equal(arrive(r, S(6), "c6", "q1"), 0);
+    nq.max_wait_ms = 30000;
+    assert_int_equal(router_queue_set_limits(r, 0, &nq), 0);
+    check(r);
+    assert_int_equal(router_next_deadline(r), S(30));
+    char got[256] = "";
+    size_t len = 0;
+    for (unsigned sec = 7; sec <= 70; sec++) {
+        router_out_clear(r);
+        tick(r, S(sec));
+        for (size_t i = 0; i < router_out_count(r); i++) {
+            const struct router_event *e = router_out_get(r, i);
+            if (e->type == ROUTER_EV_MOVED)
+                len += (size_t)snprintf(got + len, sizeof(got) - len,
+                                        "%s@%u ",
+                                        router_contact_id(r, e->contact),
+                                        sec);
+        }
+    }
+    assert_string_equal(got, "r0@30 c1@31 c2@32 c3a@33 c3b@33 c4@34 "
+                             "c5@35 c6@36 ");
+    assert_int_equal(router_next_deadline(r), UINT64_MAX);
+    router_free(r);
+}
+
 static void test_logout(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1")};
@@ -1836,6 +1898,7 @@ int main(void)
         cmocka_unit_test(test_preferred_agent),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_set_limits),
+        cmocka_unit_test(test_timer_fifo_order),
         cmocka_unit_test(test_logout),
         cmocka_unit_test(test_skills_contact),
         cmocka_unit_test(test_queue_extra_skills),
