@@ -432,7 +432,8 @@ static void steps_rewrite(struct e2e_env *f, const char *after,
  * removed while a contact waits in it, are refused and change nothing
  * (the refusal counts the stranded contact); the step's time cut from 1h
  * to 1ms applies at once -- w1 widens and is offered to a2 -- while o1's
- * offer, made before, is still accepted. */
+ * offer, made before, is still accepted. After a kill -9 the engine comes
+ * back with the same work and the reloaded step time. */
 static void test_step_times(void **state)
 {
     struct e2e_env *f = *state;
@@ -468,7 +469,23 @@ static void test_step_times(void **state)
     check_work_kept(&sw, "sales");
     assert_int_equal(e2e_simple(&sw, BODY(OFFER_ACCEPTED), "w1", "a2"), 0);
     ccr_free(e2e_expect(&sw, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+
+    /* kill -9 after the reload: the engine starts from the reloaded file
+     * and Redis; the work is all there, and the new step time routes */
+    harness_daemon_kill(&f->d);
     e2e_close(&adm);
+    e2e_close(&sw);
+    assert_int_equal(harness_daemon_restart(&f->d, NULL), 0);
+    e2e_expect_log(&f->d, "loaded 2 agents, 3 contacts", E2E_T_MS);
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), true);
+    assert_int_equal(waiting(&sw, "billing"), 1);
+    assert_int_equal(waiting(&sw, "sales"), 0);
+    assert_int_equal(e2e_agent_login(&sw, "a3", "sales", 2, 1, 0), 0);
+    assert_int_equal(e2e_contact(&sw, "w5", "sales", E2E_VOICE), 0);
+    off = e2e_wait_offer(&sw, "w5", E2E_T_MS);
+    assert_non_null(off);
+    assert_string_equal(off->offer->agent_id, "a3");
+    ccr_free(off);
     e2e_close(&sw);
 }
 
