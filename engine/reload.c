@@ -5,9 +5,10 @@
  *      that a start checks, so a file that loads is a valid one);
  *   2. compare it with the running one, key by key, and stop at the first
  *      difference a reload may not make (reload_refusal);
- *   3. apply: the queue limits into every tenant's router
- *      (router_queue_set_limits, which cannot fail for a configuration
- *      that loaded), then the values into the running struct config that
+ *   3. apply: the queue limits and step times into every tenant's router
+ *      (router_queue_set_limits, router_queue_set_step_times, which
+ *      cannot fail for a configuration that loaded and passed step 2),
+ *      then the values into the running struct config that
  *      every module borrows, the principals' token and certificate arrays
  *      swapped with the fresh ones (config_fini then frees the old ones).
  * Line numbers are never compared: a comment added at the top of the file
@@ -18,6 +19,12 @@
  * limits into the connection set, principals into the indexes that owner
  * records and connections hold) and changing it under running work would
  * need those rebuilt; a restart behind `ccroute drain` does that safely.
+ * A step's time changes no structure (the tiers an agent sits in follow
+ * the steps' levels and skills, not their times), hence it may change.
+ * Rebuilding a router from the new configuration and moving the work into
+ * it (as recovery does) would give new contact and agent handles, which
+ * dispatch, owner, care and outbound index their own tables by; and the
+ * restore calls cannot keep an offer out (recovery re-queues it).
  */
 #include <errno.h>
 #include <stdio.h>
