@@ -3537,18 +3537,17 @@ int router_queue_set_step_times(struct router *r, uint64_t now, int queue,
             return ROUTER_EINVAL;
     }
     for (int qi = queue; qi >= 0;
-         qi = qi == queue ? b->derived : r->queues[qi].derived_next) {
-        struct queue *q = &r->queues[qi];
+         qi = qi == queue ? b->derived : r->queues[qi].derived_next)
         for (unsigned l = 0; l < qc->nsteps; l++)
-            q->step_ms[l] = qc->steps[ord[l]].after_ms;
-        for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
-            struct contact *c = &r->contacts[h];
-            if (c->state != ROUTER_CONTACT_QUEUED || c->inpref)
-                continue;
-            c->kick = 1;
-            c->kick_at = now;
-            contact_rearm(r, c);
-        }
+            r->queues[qi].step_ms[l] = qc->steps[ord[l]].after_ms;
+    /* the base's fifo holds its derived queues' contacts too (squeue) */
+    for (uint32_t h = b->fifo_head; h != NONE; h = r->contacts[h].qnext) {
+        struct contact *c = &r->contacts[h];
+        if (c->state != ROUTER_CONTACT_QUEUED || c->inpref)
+            continue;
+        c->kick = 1;
+        c->kick_at = now;
+        contact_rearm(r, c);
     }
     return 0;
 }

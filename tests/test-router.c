@@ -996,7 +996,8 @@ static void test_set_limits(void **state)
 
 /* router_queue_set_step_times (reload): a step brought earlier widens a
  * contact that waited past it at the next tick (and it is offered); one
- * put later narrows it back; a change in more than the times (another
+ * put later narrows it back; a queue derived from it follows (c2's
+ * timer moves too, else the next deadline would stay at 62 s); a change in more than the times (another
  * level, another count) is refused and changes nothing. */
 static void test_set_step_times(void **state)
 {
@@ -1009,6 +1010,9 @@ static void test_set_step_times(void **state)
     struct router_queue_config nq = q[0];
     login(r, S(1), "a", "x:2");
     assert_int_equal(arrive(r, S(2), "c1", "q1"), 0);
+    /* c2 waits in a queue derived from q1 (es: nobody has it) */
+    assert_int_equal(arrive_full(r, S(2), "c2", "q1", "es:1", ROUTER_CH_VOICE,
+                                 0, 0, NULL), 0);
     assert_null(ev_find(r, ROUTER_EV_OFFER, "c1", NULL));
     router_out_clear(r);
 
