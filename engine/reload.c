@@ -5,9 +5,10 @@
  *      that a start checks, so a file that loads is a valid one);
  *   2. compare it with the running one, key by key, and stop at the first
  *      difference a reload may not make (reload_refusal);
- *   3. apply: the queue limits into every tenant's router
- *      (router_queue_set_limits, which cannot fail for a configuration
- *      that loaded), then the values into the running struct config that
+ *   3. apply: the queue limits and step times into every tenant's router
+ *      (router_queue_set_limits, router_queue_set_step_times, which
+ *      cannot fail for a configuration that loaded and passed step 2),
+ *      then the values into the running struct config that
  *      every module borrows, the principals' token and certificate arrays
  *      swapped with the fresh ones (config_fini then frees the old ones).
  * Line numbers are never compared: a comment added at the top of the file
@@ -18,6 +19,12 @@
  * limits into the connection set, principals into the indexes that owner
  * records and connections hold) and changing it under running work would
  * need those rebuilt; a restart behind `ccroute drain` does that safely.
+ * A step's time changes no structure (the tiers an agent sits in follow
+ * the steps' levels and skills, not their times), hence it may change.
+ * Rebuilding a router from the new configuration and moving the work into
+ * it (as recovery does) would give new contact and agent handles, which
+ * dispatch, owner, care and outbound index their own tables by; and the
+ * restore calls cannot keep an offer out (recovery re-queues it).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -65,6 +72,40 @@ static bool steps_differ(const struct router_queue_config *a,
     return false;
 }
 
+/* The steps' order by time, stable (as the router sorts them). */
+static void steps_sort(const struct router_queue_config *q, unsigned *ord)
+{
+    for (unsigned i = 0; i < q->nsteps; i++) {
+        unsigned j = i;
+        while (j > 0 && q->steps[ord[j - 1]].after_ms > q->steps[i].after_ms) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+}
+
+/* Whether the steps differ in more than their times: taken in the order
+ * of their times, the same kinds, skills, levels and queues. Only times
+ * may change under waiting contacts (router_queue_set_step_times): the
+ * rest decides which agents sit in which of the queue's pools. */
+static bool steps_reshaped(const struct router_queue_config *a,
+                           const struct router_queue_config *b)
+{
+    unsigned oa[ROUTER_MAX_STEPS], ob[ROUTER_MAX_STEPS];
+    if (a->nsteps != b->nsteps)
+        return true;
+    steps_sort(a, oa);
+    steps_sort(b, ob);
+    for (unsigned i = 0; i < a->nsteps; i++) {
+        const struct router_step *x = &a->steps[oa[i]], *y = &b->steps[ob[i]];
+        if (x->kind != y->kind || x->level != y->level ||
+            strcmp(x->skill, y->skill) || strcmp(x->queue, y->queue))
+            return true;
+    }
+    return false;
+}
+
 static int queue_find(const struct router_config *r, const char *name)
 {
     for (unsigned i = 0; i < r->nqueues; i++)
@@ -73,17 +114,36 @@ static int queue_find(const struct router_config *r, const char *name)
     return -1;
 }
 
+/* Contacts waiting (queued or offered) in configured queue `name`, over
+ * every tenant: what a reload that removes it would strand. */
+static unsigned long queue_waiting(const struct tenant_set *set,
+                                   const char *name)
+{
+    unsigned long n = 0;
+    for (unsigned t = 0; t < set->n; t++) {
+        struct router *r = set->t[t]->router;
+        int qi = r ? router_queue_find(r, name) : -1;
+        if (qi < 0)
+            continue;
+        struct router_queue_stats st;
+        router_queue_stats(r, qi, clock_mono_us(), &st);
+        n += st.waiting;
+    }
+    return n;
+}
+
 /* The queue set and each queue's structure. 1 with `why` filled when
  * they differ, else 0. */
 static int queues_refusal(const struct router_config *o,
-                          const struct router_config *n, char *why,
+                          const struct router_config *n,
+                          const struct tenant_set *set, char *why,
                           size_t len)
 {
     for (unsigned i = 0; i < o->nqueues; i++)
         DIFF(queue_find(n, o->queues[i].name) < 0, "queues: queue \"%s\" "
-             "removed; a reload may not remove a queue (its contacts would "
-             "have nowhere to wait): drain the engine and restart it",
-             o->queues[i].name);
+             "removed (%lu contacts wait in it now); a reload may not remove "
+             "a queue: drain the engine and restart it", o->queues[i].name,
+             queue_waiting(set, o->queues[i].name));
     for (unsigned i = 0; i < n->nqueues; i++)
         DIFF(queue_find(o, n->queues[i].name) < 0, "queues: queue \"%s\" "
              "added; a reload may not add a queue: restart the engine",
@@ -103,8 +163,10 @@ static int queues_refusal(const struct router_config *o,
              "changed; a reload may not change them", i, a->name);
         DIFF(a->strategy != b->strategy, "queues[%u] (%s): strategy "
              "changed; a reload may not change it", i, a->name);
-        DIFF(steps_differ(a, b), "queues[%u] (%s): steps changed; a reload "
-             "may not change them", i, a->name);
+        DIFF(steps_reshaped(a, b), "queues[%u] (%s): steps changed beyond "
+             "their times (in the order of their times, each step's kind, "
+             "skill, level and queue must stay); a reload may change only "
+             "when they apply", i, a->name);
     }
     return 0;
 }
@@ -112,8 +174,8 @@ static int queues_refusal(const struct router_config *o,
 /* The first difference between the running configuration `o` and the
  * fresh one `n` that a reload may not make: 1 with `why` filled, or 0. */
 static int reload_refusal(const struct config *o, const struct config *n,
-                          const struct reload_source *src, char *why,
-                          size_t len)
+                          const struct reload_source *src,
+                          const struct tenant_set *set, char *why, size_t len)
 {
     DIFF(!src->keep_listen && (strcmp(o->listen_host, n->listen_host) ||
                                o->listen_port != n->listen_port),
@@ -161,7 +223,7 @@ static int reload_refusal(const struct config *o, const struct config *n,
          "routing.offer_timeout changed");
     DIFF(ro->max_contact_age_ms != rn->max_contact_age_ms,
          "routing.max_contact_age changed");
-    if (queues_refusal(ro, rn, why, len))
+    if (queues_refusal(ro, rn, set, why, len))
         return 1;
 
     const struct auth_config *ao = &o->auth, *an = &n->auth;
@@ -230,16 +292,24 @@ static void reload_commit(struct config *o, struct config *n,
     for (unsigned i = 0; i < o->router.nqueues; i++) {
         struct router_queue_config *a = &o->router.queues[i];
         const struct router_queue_config *b = &n->router.queues[i];
-        if (!limits_differ(a, b))
+        bool limits = limits_differ(a, b), steps = steps_differ(a, b);
+        if (!limits && !steps)
             continue;
         for (unsigned t = 0; t < set->n; t++) {
             struct router *r = set->t[t]->router;
-            int rc = r ? router_queue_set_limits(r, (int)i, b) : 0;
+            int rc = r && limits ? router_queue_set_limits(r, (int)i, b) : 0;
             if (rc < 0)     /* config_load refuses what it would refuse */
                 log_error("reload: queue %s in tenant %s: %s", a->name,
                           set->t[t]->name, ccr_strerror(rc));
+            /* reload_refusal let only the times differ */
+            rc = r && steps ? router_queue_set_step_times(r, clock_mono_us(),
+                                                          (int)i, b) : 0;
+            if (rc < 0)
+                log_error("reload: steps of queue %s in tenant %s: %s",
+                          a->name, set->t[t]->name, ccr_strerror(rc));
         }
-        SAY("%s %s", nq++ ? "," : " queues", a->name);
+        SAY("%s %s%s", nq++ ? "," : " queues", a->name,
+            steps ? " (step times)" : "");
         *a = *b;
     }
     if (tokens_differ(&o->auth, &n->auth)) {
@@ -312,7 +382,7 @@ int reload_apply(struct config *live, const struct reload_source *src,
         goto refused;
     }
     char why[RELOAD_MSG_MAX / 2];
-    if (reload_refusal(live, &next, src, why, sizeof(why))) {
+    if (reload_refusal(live, &next, src, set, why, sizeof(why))) {
         snprintf(err, sizeof(err), "%.200s: %s", src->path, why);
         config_fini(&next);
         rc = RELOAD_ENOTRELOADABLE;

@@ -6,19 +6,21 @@
  * compares it with the running configuration. What a reload may change
  * (docs/configuration.md, "Reload"):
  *   - per queue: service_level (percent, seconds), offer_timeout, wrapup,
- *     max_length, max_wait, overflow;
+ *     max_length, max_wait, overflow, and the times of its steps (the
+ *     steps in the order of their times otherwise the same);
  *   - per principal: its tokens (token_sha256, auth.token_file's
  *     content), cert_fingerprints and quota;
  *   - grace, log_level, routing.max_attributes, routing.max_attribute_bytes.
  * Anything else that differs -- a queue added, removed, renamed or
- * reordered, a queue's skills, channels, strategy or steps, the routing
+ * reordered, a queue's skills, channels or strategy, its steps beyond
+ * their times, the routing
  * weights and slots, listen, tls, limits, log format or file, redis,
  * http, tenants, auth, a principal added, removed or with other roles,
  * clients, agents or tenant -- refuses the whole reload with the first
  * such key named. All or nothing: a refused reload changes nothing, and
  * the reason is logged and returned. Nothing under way is touched:
  * connections stay open, contacts keep their place and offers their
- * deadline (router_queue_set_limits()).
+ * deadline (router_queue_set_limits(), router_queue_set_step_times()).
  */
 #ifndef CCROUTE_RELOAD_H
 #define CCROUTE_RELOAD_H

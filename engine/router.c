@@ -3644,3 +3644,70 @@ int router_queue_set_limits(struct router *r, int queue,
         contact_rearm(r, &r->contacts[h]);
     return 0;
 }
+
+/* ---- reload: step times (engine/reload.c) ----
+ *
+ * Only the times change: the steps, sorted by time, must widen the queue
+ * exactly as they do now (same levels, skills and added queues), so that
+ * no pool, tier or agent entry changes and the offers out stay as they
+ * are. Waiting contacts are kicked rather than moved here: the next
+ * router_tick() gives each the level its waiting time has under the new
+ * times (contact_timer), which may be lower than the one it has reached,
+ * and routes it, as an expansion step would. */
+int router_queue_set_step_times(struct router *r, uint64_t now, int queue,
+                                const struct router_queue_config *qc)
+{
+    if (queue < 0 || (unsigned)queue >= r->nconf || !qc)
+        return ROUTER_EINVAL;
+    struct queue *b = &r->queues[queue];
+    if (qc->nsteps != b->nsteps)
+        return ROUTER_EINVAL;
+    unsigned ord[ROUTER_MAX_STEPS];
+    for (unsigned i = 0; i < qc->nsteps; i++) {     /* as config_queue() */
+        unsigned j = i;
+        while (j > 0 &&
+               qc->steps[ord[j - 1]].after_ms > qc->steps[i].after_ms) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    uint8_t lvl[ROUTER_MAX_REQ];
+    memcpy(lvl, b->lvl_min[0], sizeof(lvl));
+    for (unsigned l = 0; l < qc->nsteps; l++) {
+        const struct router_step *st = &qc->steps[ord[l]];
+        int addq = -1;
+        if (st->kind == ROUTER_STEP_ADD_QUEUE) {
+            addq = router_queue_find(r, st->queue);
+            if (addq < 0)
+                return ROUTER_EINVAL;
+        } else {
+            int s = skill_find(r, st->skill);
+            unsigned i = 0;
+            while (i < b->nreq && (s < 0 || b->req_skill[i] != s))
+                i++;
+            if (i == b->nreq)
+                return ROUTER_EINVAL;
+            if (st->kind == ROUTER_STEP_DROP_SKILL)
+                lvl[i] = 0;
+            else if (st->kind == ROUTER_STEP_LOWER_LEVEL && lvl[i] > st->level)
+                lvl[i] = st->level;
+        }
+        if (addq != b->addq[l] || memcmp(lvl, b->lvl_min[l + 1], sizeof(lvl)))
+            return ROUTER_EINVAL;
+    }
+    for (int qi = queue; qi >= 0;
+         qi = qi == queue ? b->derived : r->queues[qi].derived_next)
+        for (unsigned l = 0; l < qc->nsteps; l++)
+            r->queues[qi].step_ms[l] = qc->steps[ord[l]].after_ms;
+    /* the base's fifo holds its derived queues' contacts too (squeue) */
+    for (uint32_t h = b->fifo_head; h != NONE; h = r->contacts[h].qnext) {
+        struct contact *c = &r->contacts[h];
+        if (c->state != ROUTER_CONTACT_QUEUED || c->inpref)
+            continue;
+        c->kick = 1;
+        c->kick_at = now;
+        contact_rearm(r, c);
+    }
+    return 0;
+}

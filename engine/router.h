@@ -232,5 +232,17 @@ int router_check(const struct router *r, char *buf, size_t len);
 void router_pool_sleeps(const struct router *r, uint64_t *sleeps,
                         uint64_t *wakes);
 
+/* Changes, in place, the times of configured queue `queue`'s expansion
+ * steps (and of the queues derived from it) to those of `qc->steps`;
+ * every other field of `qc` is ignored. The steps, sorted by time, must
+ * widen the queue as the running ones do (the same levels, skills and
+ * added queues in the same order): else ROUTER_EINVAL and nothing
+ * changes. Offers out keep their agent and deadline; each waiting
+ * contact is given, at the next router_tick(), the level its time in the
+ * queue has under the new times -- lower than the one it reached when a
+ * step came later -- and routed. Reload (engine/reload.c) only.
+ * O(steps + contacts waiting in the queue). */
+int router_queue_set_step_times(struct router *r, uint64_t now, int queue,
+                                const struct router_queue_config *qc);
 
 #endif

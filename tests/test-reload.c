@@ -438,11 +438,118 @@ static void test_reload_scope(void **state)
     assert_int_equal(e2e_env_teardown(&st), 0);
 }
 
+/* Sales needs sales level 5 and lowers it to 1 after `after`; billing is
+ * there or not. */
+static void steps_write(char *buf, size_t len, int redis_port,
+                        const char *after, unsigned level, bool billing)
+{
+    snprintf(buf, len,
+             "log_level: info\n"
+             "redis:\n"
+             "  enabled: true\n"
+             "  durability: redis\n"
+             "  port: %d\n"
+             "  tenant: reload\n"
+             "routing: {max_agents: 100, max_contacts: 1000}\n"
+             "queues:\n"
+             "  - name: sales\n"
+             "    skills: {sales: 5}\n"
+             "    steps:\n"
+             "      - {after: %s, lower: {skill: sales, level: %u}}\n"
+             "  - name: support\n"
+             "    skills: {support: 1}\n"
+             "%s",
+             redis_port, after, level,
+             billing ? "  - name: billing\n    skills: {billing: 1}\n" : "");
+}
+
+static void steps_cb(char *buf, size_t len, int redis_port, const void *arg)
+{
+    steps_write(buf, len, redis_port, "1h", 1, true);
+}
+
+static int setup_steps(void **state)
+{
+    return e2e_env_start(state, true, steps_cb, NULL);
+}
+
+static void steps_rewrite(struct e2e_env *f, const char *after,
+                          unsigned level, bool billing)
+{
+    char text[2048];
+    steps_write(text, sizeof(text), f->redis.port, after, level, billing);
+    rewrite_raw(f, text);
+}
+
+/* With w1 waiting in sales (level 5 wanted, agent a2 has 2) and o1's
+ * offer out to a1: a step that changes more than its time, and a queue
+ * removed while a contact waits in it, are refused and change nothing
+ * (the refusal counts the stranded contact); the step's time cut from 1h
+ * to 1ms applies at once -- w1 widens and is offered to a2 -- while o1's
+ * offer, made before, is still accepted. After a kill -9 the engine comes
+ * back with the same work and the reloaded step time. */
+static void test_step_times(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client sw = { 0 }, adm = { 0 };
+    char msg[512];
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    make_work(&sw);
+    assert_int_equal(e2e_agent_login(&sw, "a2", "sales", 2, 1, 0), 0);
+    assert_int_equal(e2e_contact(&sw, "b1", "billing", E2E_VOICE), 0);
+
+    steps_rewrite(f, "1h", 3, true);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
+                     EC(CONFIG_NOT_RELOADABLE));
+    assert_non_null(strstr(msg, "steps changed beyond their times"));
+    steps_rewrite(f, "1h", 1, false);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
+                     EC(CONFIG_NOT_RELOADABLE));
+    assert_non_null(strstr(msg, "queue \"billing\" removed (1 contacts "
+                                "wait in it now)"));
+    assert_int_equal(generation(&adm, NULL, 0), 1);
+    assert_int_equal(waiting(&adm, "billing"), 1);
+    assert_int_equal(waiting(&adm, "sales"), 1);
+
+    steps_rewrite(f, "1ms", 1, true);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    e2e_expect_log(&f->d, "queues sales (step times)", E2E_T_MS);
+    assert_int_equal(generation(&adm, NULL, 0), 2);
+    ccr_envelope *off = e2e_wait_offer(&sw, "w1", E2E_T_MS);
+    assert_non_null(off);
+    assert_string_equal(off->offer->agent_id, "a2");
+    ccr_free(off);
+    check_work_kept(&sw, "sales");
+    assert_int_equal(e2e_simple(&sw, BODY(OFFER_ACCEPTED), "w1", "a2"), 0);
+    ccr_free(e2e_expect(&sw, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+
+    /* kill -9 after the reload: the engine starts from the reloaded file
+     * and Redis; the work is all there, and the new step time routes */
+    harness_daemon_kill(&f->d);
+    e2e_close(&adm);
+    e2e_close(&sw);
+    assert_int_equal(harness_daemon_restart(&f->d, NULL), 0);
+    e2e_expect_log(&f->d, "loaded 2 agents, 3 contacts", E2E_T_MS);
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), true);
+    assert_int_equal(waiting(&sw, "billing"), 1);
+    assert_int_equal(waiting(&sw, "sales"), 0);
+    assert_int_equal(e2e_agent_login(&sw, "a3", "sales", 2, 1, 0), 0);
+    assert_int_equal(e2e_contact(&sw, "w5", "sales", E2E_VOICE), 0);
+    off = e2e_wait_offer(&sw, "w5", E2E_T_MS);
+    assert_non_null(off);
+    assert_string_equal(off->offer->agent_id, "a3");
+    ccr_free(off);
+    e2e_close(&sw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sighup_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_all_or_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_step_times, setup_steps,
                                         teardown),
         cmocka_unit_test(test_log_reopen),
         cmocka_unit_test(test_token_rotation),

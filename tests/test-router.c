@@ -1056,6 +1056,61 @@ static void test_timer_fifo_order(void **state)
     router_free(r);
 }
 
+/* router_queue_set_step_times (reload): a step brought earlier widens a
+ * contact that waited past it at the next tick (and it is offered); one
+ * put later narrows it back; a queue derived from it follows (c2's
+ * timer moves too, else the next deadline would stay at 62 s); a change in more than the times (another
+ * level, another count) is refused and changes nothing. */
+static void test_set_step_times(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q1", "x:5")};
+    q[0].nsteps = 1;
+    q[0].steps[0] = (struct router_step){.after_ms = 60000,
+                                         .kind = ROUTER_STEP_LOWER_LEVEL,
+                                         .skill = "x", .level = 1};
+    struct router *r = mk(q, 1, NULL);
+    struct router_queue_config nq = q[0];
+    login(r, S(1), "a", "x:2");
+    assert_int_equal(arrive(r, S(2), "c1", "q1"), 0);
+    /* c2 waits in a queue derived from q1 (es: nobody has it) */
+    assert_int_equal(arrive_full(r, S(2), "c2", "q1", "es:1", ROUTER_CH_VOICE,
+                                 0, 0, NULL), 0);
+    assert_null(ev_find(r, ROUTER_EV_OFFER, "c1", NULL));
+    router_out_clear(r);
+
+    nq.steps[0].level = 2;
+    assert_int_equal(router_queue_set_step_times(r, S(3), 0, &nq),
+                     ROUTER_EINVAL);
+    nq.steps[0].level = 1;
+    nq.nsteps = 0;
+    assert_int_equal(router_queue_set_step_times(r, S(3), 0, &nq),
+                     ROUTER_EINVAL);
+    assert_int_equal(router_queue_set_step_times(r, S(3), 1, &q[0]),
+                     ROUTER_EINVAL);
+    check(r);
+    assert_int_equal(router_next_deadline(r), S(62));
+
+    /* later first: c1 (2 s waited) stays narrow, its step at 2 + 90 s */
+    nq.nsteps = 1;
+    nq.steps[0].after_ms = 90000;
+    assert_int_equal(router_queue_set_step_times(r, S(4), 0, &nq), 0);
+    check(r);
+    tick(r, S(4));
+    assert_null(ev_find(r, ROUTER_EV_OFFER, "c1", NULL));
+    assert_int_equal(router_next_deadline(r), S(92));
+    router_out_clear(r);
+
+    /* then 5 s: c1 has waited 8 s, widens and is offered at once */
+    nq.steps[0].after_ms = 5000;
+    assert_int_equal(router_queue_set_step_times(r, S(10), 0, &nq), 0);
+    check(r);
+    assert_true(router_next_deadline(r) <= S(10));
+    tick(r, S(10));
+    assert_non_null(ev_find(r, ROUTER_EV_OFFER, "c1", "a"));
+    check(r);
+    router_free(r);
+}
+
 static void test_logout(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1")};
@@ -1899,6 +1954,7 @@ int main(void)
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_set_limits),
         cmocka_unit_test(test_timer_fifo_order),
+        cmocka_unit_test(test_set_step_times),
         cmocka_unit_test(test_logout),
         cmocka_unit_test(test_skills_contact),
         cmocka_unit_test(test_queue_extra_skills),
