@@ -85,10 +85,11 @@ static int code_item(struct yamlwalk *w, void *ctx, size_t i,
     return 0;
 }
 
-static int difficult_item(struct yamlwalk *w, void *ctx, size_t i,
-                          yaml_node_t *v, const char *path)
+/* Sets, in `mask`, the bit of the list's code named by item v (a code
+ * the list must hold). */
+static int mark_code(struct yamlwalk *w, struct list_ctx *lc, yaml_node_t *v,
+                     const char *path, uint64_t *mask)
 {
-    struct list_ctx *lc = ctx;
     char code[CARE_WORD_MAX];
     int g;
     if (word(w, v, path, code) < 0)
@@ -96,29 +97,25 @@ static int difficult_item(struct yamlwalk *w, void *ctx, size_t i,
     g = care_config_code(lc->cfg, code);
     for (unsigned k = 0; g >= 0 && k < lc->l->ncodes; k++)
         if (lc->l->code[k] == g) {
-            lc->l->difficult |= 1ull << k;
+            *mask |= 1ull << k;
             return 0;
         }
     return yamlwalk_fail(w, yamlwalk_line(v), path, "\"%s\" is not one of "
                          "this list's codes", code);
 }
 
+static int difficult_item(struct yamlwalk *w, void *ctx, size_t i,
+                          yaml_node_t *v, const char *path)
+{
+    struct list_ctx *lc = ctx;
+    return mark_code(w, lc, v, path, &lc->l->difficult);
+}
+
 static int followup_item(struct yamlwalk *w, void *ctx, size_t i,
                          yaml_node_t *v, const char *path)
 {
     struct list_ctx *lc = ctx;
-    char code[CARE_WORD_MAX];
-    int g;
-    if (word(w, v, path, code) < 0)
-        return -1;
-    g = care_config_code(lc->cfg, code);
-    for (unsigned k = 0; g >= 0 && k < lc->l->ncodes; k++)
-        if (lc->l->code[k] == g) {
-            lc->l->followup |= 1ull << k;
-            return 0;
-        }
-    return yamlwalk_fail(w, yamlwalk_line(v), path, "\"%s\" is not one of "
-                         "this list's codes", code);
+    return mark_code(w, lc, v, path, &lc->l->followup);
 }
 
 enum { FK_CODES, FK_DUE, FK_QUEUE, FK_OVERDUE, FK_PRIORITY };
