@@ -44,6 +44,8 @@ static int evaluate(struct search *s, const unsigned *count, char *err,
     so.hours = s->hours;
     so.interval_s = 1800;
     so.group_count = count;
+    so.no_outbound = true;      /* inbound is sized; outbound takes what
+                                   is left (docs/ccsim.md, "Staffing") */
     so.sl_threshold_ms = s->o->target_ms;
     if (sim_run(s->rc, s->config_name, s->sub, s->model_name, &so, &rep,
                 err, errlen) < 0)
