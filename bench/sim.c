@@ -49,6 +49,7 @@
 #include "router.h"
 
 #define US_PER_S 1000000.0
+#define NO_ANSWER_BACK_US 30000000ull
 #define NONE32 UINT32_MAX
 
 enum ev_kind {
@@ -63,6 +64,7 @@ enum ev_kind {
     EV_BREAK_START,
     EV_BREAK_END,
     EV_LOGOUT,      /* a: agent, gen: logout gen (after its last contact) */
+    EV_BACK,        /* a: agent, gen: its no-answer gen: available again */
     /* outbound */
     EV_PACE,        /* the campaign core's pacing turn */
     EV_DIAL_RESULT, /* a: dial slot, gen: its gen (the switch's outcome) */
@@ -118,6 +120,7 @@ struct sagent {
     bool on_break;
     uint32_t nassigned;   /* contacts accepted and not yet completed */
     uint32_t logout_gen;
+    uint32_t back_gen;    /* set away by the router (no-answer) */
     uint64_t login_at;
     struct rng rng;     /* model wrap-ups */
 };
@@ -516,6 +519,15 @@ static int drain(struct sim *s, uint32_t arriving)
         case ROUTER_EV_AGENT_STATE: {
             struct sagent *a = &s->a[ai];
             const struct model_group *g = &s->m->groups[a->group];
+            /* away, and not by the simulator (a break, a shift's end):
+             * the router's no-answer (max_no_answer offer timeouts in a
+             * row); the agent's desktop makes it available again after
+             * NO_ANSWER_BACK_US, as a person noticing would -- else the
+             * agent would be lost for the rest of the day */
+            if (e->u.agent_state == ROUTER_AGENT_STATE_AWAY &&
+                a->logged_in && !a->on_break && !a->pending_logout)
+                rc = push(s, s->now + NO_ANSWER_BACK_US, EV_BACK, ai,
+                          ++a->back_gen);
             a->in_wrapup = e->u.agent_state == ROUTER_AGENT_STATE_WRAPUP;
             if (a->in_wrapup && g->wrapup.kind != DIST_NONE) {
                 double w = dist_sample(&g->wrapup, &a->rng);
@@ -1079,6 +1091,7 @@ static int schedule_event(struct sim *s, const struct ev *e)
         case EV_SHIFT_END:
             if (!a->logged_in || a->pending_logout)
                 break;
+            a->back_gen++;      /* its desktop's return is off */
             if (a->nassigned == 0) {
                 rc = agent_logout(s, ai);
             } else {
@@ -1089,6 +1102,7 @@ static int schedule_event(struct sim *s, const struct ev *e)
         case EV_BREAK_START:
             if (!a->logged_in || a->pending_logout)
                 break;
+            a->back_gen++;      /* the break's end makes it available */
             a->on_break = true;
             rc = agent_call(s, ai, ROUTER_AGENT_AWAY, reason);
             break;
@@ -1506,6 +1520,14 @@ static int handle(struct sim *s, const struct ev *e, char *err,
     case EV_BREAK_END:
         rc = schedule_event(s, e);
         goto checked;
+    case EV_BACK: {
+        struct sagent *a = &s->a[e->a];
+        if (a->back_gen != e->gen || !a->logged_in || a->on_break ||
+            a->pending_logout)
+            return 0;
+        rc = agent_call(s, e->a, ROUTER_AGENT_AVAILABLE, NULL);
+        goto checked;
+    }
     case EV_PACE:
         rc = ob_pace(s);
         goto checked;
