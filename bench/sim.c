@@ -65,6 +65,7 @@ enum ev_kind {
     EV_BREAK_END,
     EV_LOGOUT,      /* a: agent, gen: logout gen (after its last contact) */
     EV_BACK,        /* a: agent, gen: its no-answer gen: available again */
+    EV_STAFF,       /* a: interval: sim_opts.count_iv's agents */
     /* outbound */
     EV_PACE,        /* the campaign core's pacing turn */
     EV_DIAL_RESULT, /* a: dial slot, gen: its gen (the switch's outcome) */
@@ -141,7 +142,8 @@ struct sim {
     unsigned na;
     unsigned *class_row;      /* row of each class */
     unsigned gbase[MODEL_MAX_GROUPS];  /* first agent of each group */
-    bool scheduled;           /* follow the groups' shifts and breaks */
+    bool scheduled;           /* staffed time is time logged in */
+    bool follow;              /* follow the groups' shifts and breaks */
     /* per group: whether it serves row r at its first level
      * [gi * nrows + r]; its tier in configured queue q [gi * nq + q]
      * (-1: never); its mean level in the required skills of queue q
@@ -837,6 +839,14 @@ bool sim_group_serves(const struct router_config *rc, const struct model *m,
 
 static unsigned group_count(const struct sim *s, unsigned gi)
 {
+    if (s->o->count_iv) {
+        /* the most any interval wants */
+        unsigned n = 0, ng = s->m->ngroups;
+        for (unsigned i = 0; i < s->rep->nintervals; i++)
+            if (s->o->count_iv[(size_t)i * ng + gi] > n)
+                n = s->o->count_iv[(size_t)i * ng + gi];
+        return n;
+    }
     return s->o->group_count ? s->o->group_count[gi] : s->m->groups[gi].count;
 }
 
@@ -1005,8 +1015,11 @@ static int login_agents(struct sim *s, const char *model_name, char *err,
                                             (((uint64_t)gi << 32) + n + 1)));
             snprintf(a->id, sizeof(a->id), "%s-%u", g->name, n + 1);
             s->na++;
-            /* a group with shifts logs in by its EV_SHIFT_START events */
-            if (s->scheduled && g->nshifts)
+            /* a group with shifts logs in by its EV_SHIFT_START events,
+             * and with counts per interval only the first interval's */
+            if ((s->follow && g->nshifts) ||
+                (s->o->count_iv &&
+                 n >= s->o->count_iv[gi]))
                 continue;
             int rc = agent_login(s, s->na - 1);
             if (rc < 0) {
@@ -1062,6 +1075,49 @@ static int schedule_push(struct sim *s)
     return 0;
 }
 
+/* Agent ai's shift starts: it logs in (an agent still finishing the
+ * contacts of its last shift stays and is available again). */
+static int agent_on(struct sim *s, uint32_t ai)
+{
+    struct sagent *a = &s->a[ai];
+    if (!a->logged_in)
+        return agent_login(s, ai);
+    if (!a->pending_logout)
+        return 0;
+    a->pending_logout = false;
+    a->logout_gen++;
+    return a->on_break ? 0 : agent_call(s, ai, ROUTER_AGENT_AVAILABLE, NULL);
+}
+
+/* Agent ai's shift ends: it logs out now, or, holding contacts, goes
+ * away until the last one completes. */
+static int agent_off(struct sim *s, uint32_t ai)
+{
+    struct sagent *a = &s->a[ai];
+    if (!a->logged_in || a->pending_logout)
+        return 0;
+    a->back_gen++;      /* its desktop's return is off */
+    if (a->nassigned == 0)
+        return agent_logout(s, ai);
+    a->pending_logout = true;
+    return agent_call(s, ai, ROUTER_AGENT_AWAY, "logout");
+}
+
+/* The counts of interval iv (sim_opts.count_iv). */
+static int staff_event(struct sim *s, unsigned iv)
+{
+    unsigned ng = s->m->ngroups;
+    int rc = 0;
+    for (unsigned gi = 0; gi < ng && rc == 0; gi++) {
+        unsigned want = s->o->count_iv[(size_t)iv * ng + gi];
+        unsigned have = group_count(s, gi);
+        for (unsigned n = 0; n < have && rc == 0; n++)
+            rc = n < want ? agent_on(s, s->gbase[gi] + n)
+                          : agent_off(s, s->gbase[gi] + n);
+    }
+    return rc;
+}
+
 /* A schedule event of group e->a: 0, or the router's code. */
 static int schedule_event(struct sim *s, const struct ev *e)
 {
@@ -1079,25 +1135,10 @@ static int schedule_event(struct sim *s, const struct ev *e)
         struct sagent *a = &s->a[ai];
         switch ((enum ev_kind)e->kind) {
         case EV_SHIFT_START:
-            if (!a->logged_in) {
-                rc = agent_login(s, ai);
-            } else if (a->pending_logout) {
-                a->pending_logout = false;
-                a->logout_gen++;
-                if (!a->on_break)
-                    rc = agent_call(s, ai, ROUTER_AGENT_AVAILABLE, NULL);
-            }
+            rc = agent_on(s, ai);
             break;
         case EV_SHIFT_END:
-            if (!a->logged_in || a->pending_logout)
-                break;
-            a->back_gen++;      /* its desktop's return is off */
-            if (a->nassigned == 0) {
-                rc = agent_logout(s, ai);
-            } else {
-                a->pending_logout = true;
-                rc = agent_call(s, ai, ROUTER_AGENT_AWAY, "logout");
-            }
+            rc = agent_off(s, ai);
             break;
         case EV_BREAK_START:
             if (!a->logged_in || a->pending_logout)
@@ -1520,6 +1561,9 @@ static int handle(struct sim *s, const struct ev *e, char *err,
     case EV_BREAK_END:
         rc = schedule_event(s, e);
         goto checked;
+    case EV_STAFF:
+        rc = staff_event(s, e->a);
+        goto checked;
     case EV_BACK: {
         struct sagent *a = &s->a[e->a];
         if (a->back_gen != e->gen || !a->logged_in || a->on_break ||
@@ -1684,10 +1728,12 @@ int sim_run(const struct router_config *rc, const char *config_name,
                                   sizeof(*s.rep->staffed_all_s));
     if (!s.rep->cells || !s.rep->staffed_all_s)
         goto oom;
-    /* ccsim staff tries its own counts, all day: schedules are not
-     * followed then */
-    for (unsigned gi = 0; gi < m->ngroups && !o->group_count; gi++)
-        s.scheduled |= m->groups[gi].nshifts || m->groups[gi].nbreaks;
+    /* ccsim staff tries its own counts: schedules are not followed
+     * then */
+    for (unsigned gi = 0; gi < m->ngroups && !o->group_count && !o->count_iv;
+         gi++)
+        s.follow |= m->groups[gi].nshifts || m->groups[gi].nbreaks;
+    s.scheduled = s.follow || o->count_iv;
     s.rep->scheduled = s.scheduled;
     s.r = router_new(rc, o->seed, &rerr);
     if (!s.r) {
@@ -1699,8 +1745,11 @@ int sim_run(const struct router_config *rc, const char *config_name,
         goto oom;
     if (login_agents(&s, model_name, err, errlen) < 0)
         goto done;
-    if (s.scheduled && schedule_push(&s) < 0)
+    if (s.follow && schedule_push(&s) < 0)
         goto oom;
+    for (unsigned i = 1; o->count_iv && i < s.rep->nintervals; i++)
+        if (push(&s, i * s.interval_us, EV_STAFF, i, 0) < 0)
+            goto oom;
     if (ob_setup(&s, config_name, model_name, err, errlen) < 0)
         goto done;
     if (next_arrival(&s, 0) < 0)

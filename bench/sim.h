@@ -60,6 +60,12 @@ struct sim_opts {
     /* agents per model group (ngroups entries); NULL: the model's counts
      * (ccsim staff tries other counts on the same traffic) */
     const unsigned *group_count;
+    /* agents per model group and interval ([iv * ngroups + g]); NULL: as
+     * above. At the start of each interval a group's agents 1..count are
+     * logged in and the others log out (after the contacts they hold),
+     * so a backlog carries from one interval into the next (ccsim
+     * staff's second pass). The model's schedules are not followed. */
+    const unsigned *count_iv;
     /* service-level threshold of every row; 0: each row's own */
     uint32_t sl_threshold_ms;
     /* arrivals replayed (simreplay.h) instead of the model's: n of them,

@@ -51,7 +51,8 @@ static const char usage_text[] =
     "       ccsim --compare A.yaml B.yaml --traffic MODEL.yaml [options]\n"
     "       ccsim staff --config ROUTING.yaml --traffic MODEL.yaml "
     "--target P/T\n"
-    "             [--seed S] [--hours H] [--contacts N] [--json]\n"
+    "             [--seed S] [--hours H] [--contacts N] [--no-carry] "
+    "[--json]\n"
     "       ccsim erlang --rate R --aht D --agents N --target D "
     "[--patience D] [--json]\n"
     "\n"
@@ -95,6 +96,11 @@ static const char usage_text[] =
     "      --target P/T     P% answered within T (seconds or a duration)\n"
     "                       in every queue, as 80/20\n"
     "      --contacts N     simulated arrivals per trial (default 40000)\n"
+    "      --no-carry       size each half hour alone; by default a second\n"
+    "                       pass simulates the real day in order, so what a\n"
+    "                       half hour leaves waiting is served in the next\n"
+    "                       one's time, and adds agents where that needs\n"
+    "                       them\n"
     "\n"
     "Erlang (M/M/c; with --patience M/M/c+M, Erlang A):\n"
     "      --rate R         arrivals per second; R/h, R/min or R/s too\n"
@@ -1221,15 +1227,22 @@ static void staff_text(const struct sim_staffing *r, const struct model *m,
         printf(" %s", r->row_name[q]);
     printf("\n");
     uint64_t total[MODEL_MAX_GROUPS] = { 0 };
-    unsigned unmet = 0;
+    unsigned unmet = 0, carried = 0;
     for (unsigned i = 0; i < r->nintervals; i++) {
         unsigned long mi = (unsigned long)(i * r->interval_s / 60);
         printf("  %02lu:%02lu    %9.1f", mi / 60, mi % 60,
                r->rate[i] * 3600);
         for (unsigned g = 0; g < r->ngroups; g++) {
             unsigned c = r->count[(size_t)i * r->ngroups + g];
+            unsigned a = r->alone[(size_t)i * r->ngroups + g];
+            char b[32];
             total[g] += c;
-            printf(" %10u", c);
+            carried += c > a;
+            if (c > a)
+                snprintf(b, sizeof(b), "%u(+%u)", c, c - a);
+            else
+                snprintf(b, sizeof(b), "%u", c);
+            printf(" %10s", b);
         }
         printf("  ");
         for (unsigned q = 0; q < r->nrows; q++) {
@@ -1251,6 +1264,11 @@ static void staff_text(const struct sim_staffing *r, const struct model *m,
         printf("  %u queue half hours cannot meet the target (no group "
                "serves the queue, or more than the search's limit)\n",
                unmet);
+    if (o->carry)
+        printf("  backlog carried: %u group half hours need more agents "
+               "than sized alone, (+n) above\n", carried);
+    else
+        printf("  each half hour sized alone (--no-carry)\n");
     printf("  %" PRIu64 " simulations, %" PRIu64 " contacts simulated\n",
            r->evaluations, r->contacts);
     if (model_scheduled(m))
@@ -1264,15 +1282,16 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
     json_t *root = json_object(), *ivs = json_array();
     json_object_set_new(root, "tool", json_string("ccsim"));
     json_object_set_new(root, "version", json_integer(1));
-    json_object_set_new(root, "staff", json_pack("{s:f, s:f}",
+    json_object_set_new(root, "staff", json_pack("{s:f, s:f, s:b}",
                         "target", o->target, "target_s",
-                        o->target_ms / 1000.0));
+                        o->target_ms / 1000.0, "carry", o->carry));
     json_object_set_new(root, "config", json_string(cfg));
     json_object_set_new(root, "traffic", json_string(traffic));
     json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(root, "interval_s", json_real(r->interval_s));
     for (unsigned i = 0; i < r->nintervals; i++) {
         json_t *iv = json_object(), *ag = json_object(), *st = json_object();
+        json_t *al = json_object();
         json_t *sl = json_object(), *un = json_array();
         json_t *sc = model_scheduled(m) ? json_object() : NULL;
         json_t *sh = sc ? json_array() : NULL;
@@ -1282,6 +1301,8 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
             size_t k = (size_t)i * r->ngroups + g;
             json_object_set_new(ag, m->groups[g].name,
                                 json_integer(r->count[k]));
+            json_object_set_new(al, m->groups[g].name,
+                                json_integer(r->alone[k]));
             json_object_set_new(st, m->groups[g].name,
                                 json_integer(r->start[k]));
             if (sc) {
@@ -1300,6 +1321,7 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
                 json_array_append_new(un, json_string(r->row_name[q]));
         }
         json_object_set_new(iv, "agents", ag);
+        json_object_set_new(iv, "alone", al);
         json_object_set_new(iv, "erlang_c_start", st);
         json_object_set_new(iv, "service_level", sl);
         json_object_set_new(iv, "unmet", un);
@@ -1319,7 +1341,7 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
 
 static int cmd_staff(int argc, char **argv)
 {
-    enum { O_JSON = 1000, O_TARGET, O_CONTACTS };
+    enum { O_JSON = 1000, O_TARGET, O_CONTACTS, O_NO_CARRY };
     static const struct option lo[] = {
         { "config", required_argument, NULL, 'c' },
         { "traffic", required_argument, NULL, 't' },
@@ -1327,6 +1349,7 @@ static int cmd_staff(int argc, char **argv)
         { "hours", required_argument, NULL, 'H' },
         { "target", required_argument, NULL, O_TARGET },
         { "contacts", required_argument, NULL, O_CONTACTS },
+        { "no-carry", no_argument, NULL, O_NO_CARRY },
         { "json", no_argument, NULL, O_JSON },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -1339,6 +1362,7 @@ static int cmd_staff(int argc, char **argv)
     memset(&so, 0, sizeof(so));
     so.interval_s = 1800;
     so.contacts = 40000;
+    so.carry = true;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:t:s:H:h", lo, NULL)) != -1) {
         switch (o) {
@@ -1366,6 +1390,7 @@ static int cmd_staff(int argc, char **argv)
                 return usage("--contacts: from 100 to 10000000");
             so.contacts = h;
             break;
+        case O_NO_CARRY: so.carry = false; break;
         case O_JSON: json = true; break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage(NULL);
