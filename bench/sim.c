@@ -1398,6 +1398,9 @@ static int ob_result(struct sim *s, const struct ev *e)
                               (enum campaign_outcome)(o + 1));
     if (rc < 0)
         return rc;
+    /* an answered call whose contact left in the very call that made
+     * it is dropped by the core at the compliance time (ob_drop frees
+     * the dial) */
     if (o != OB_HUMAN) {
         dial_free(s, e->a);
     } else if (d->reached) {
@@ -1405,9 +1408,6 @@ static int ob_result(struct sim *s, const struct ev *e)
         if (campaign_call_connected(s->cc, now, d->id,
                                     s->a[d->reached_agent].id) == 0)
             x->connected++;
-    } else if (d->contact == NONE32) {
-        /* its contact left in the very call that made it: the core
-         * drops it at the compliance time (ob_drop frees the dial) */
     }
     return ob_out(s);
 }
