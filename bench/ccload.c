@@ -442,18 +442,29 @@ static double secs(uint64_t ns)
     return (double)ns / 1e9;
 }
 
+/* ---- growing tables ---- */
+
+/* The table p of `cap` elements of `size` bytes, grown to `ncap` with
+ * the new part zeroed. Out of memory ends ccload: without the slot it is
+ * growing for it cannot go on (its counts would be wrong). */
+static void *grow(void *p, size_t size, size_t cap, size_t ncap)
+{
+    char *n = realloc(p, ncap * size);
+    if (!n) {
+        fprintf(stderr, "ccload: out of memory\n");
+        exit(1);
+    }
+    memset(n + cap * size, 0, (ncap - cap) * size);
+    return n;
+}
+
 /* ---- heap of timed events ---- */
 
 static void heap_push(uint64_t at, uint8_t kind, uint32_t ref, uint32_t gen)
 {
     if (L.nheap == L.capheap) {
         size_t ncap = L.capheap ? L.capheap * 2 : 4096;
-        struct tev *nh = realloc(L.heap, ncap * sizeof(*nh));
-        if (!nh) {
-            fprintf(stderr, "ccload: out of memory\n");
-            exit(1);
-        }
-        L.heap = nh;
+        L.heap = grow(L.heap, sizeof(*L.heap), L.capheap, ncap);
         L.capheap = ncap;
     }
     size_t i = L.nheap++;
@@ -518,16 +529,10 @@ static uint32_t contact_alloc(void)
         return L.free_slots[--L.nfree];
     if (L.ncontacts == L.capcontacts) {
         uint32_t ncap = L.capcontacts ? L.capcontacts * 2 : 4096;
-        struct contact *nc = realloc(L.contacts, ncap * sizeof(*nc));
-        uint32_t *nf = realloc(L.free_slots, ncap * sizeof(*nf));
-        if (!nc || !nf) {
-            fprintf(stderr, "ccload: out of memory\n");
-            exit(1);
-        }
-        memset(nc + L.capcontacts, 0,
-               (ncap - L.capcontacts) * sizeof(*nc));
-        L.contacts = nc;
-        L.free_slots = nf;
+        L.contacts = grow(L.contacts, sizeof(*L.contacts), L.capcontacts,
+                          ncap);
+        L.free_slots = grow(L.free_slots, sizeof(*L.free_slots),
+                            L.capcontacts, ncap);
         L.capcontacts = ncap;
     }
     return L.ncontacts++;
@@ -730,12 +735,7 @@ static int ob_new(const char *id)
     if (i == L.nobc) {
         if (L.nobc == L.capobc) {
             uint32_t ncap = L.capobc ? L.capobc * 2 : 256;
-            struct obcall *n = realloc(L.obc, ncap * sizeof(*n));
-            if (!n) {
-                fprintf(stderr, "ccload: out of memory\n");
-                exit(1);
-            }
-            L.obc = n;
+            L.obc = grow(L.obc, sizeof(*L.obc), L.capobc, ncap);
             L.capobc = ncap;
         }
         memset(&L.obc[L.nobc], 0, sizeof(L.obc[0]));
@@ -789,12 +789,7 @@ static void on_dial_request(const Ccroute__V1__DialRequest *dr)
     if (i == L.npd) {
         if (L.npd == L.cappd) {
             uint32_t ncap = L.cappd ? L.cappd * 2 : 256;
-            struct pdial *n = realloc(L.pd, ncap * sizeof(*n));
-            if (!n) {
-                fprintf(stderr, "ccload: out of memory\n");
-                exit(1);
-            }
-            L.pd = n;
+            L.pd = grow(L.pd, sizeof(*L.pd), L.cappd, ncap);
             L.cappd = ncap;
         }
         memset(&L.pd[L.npd], 0, sizeof(L.pd[0]));

@@ -31,7 +31,9 @@
 #   3e. ccsim      BUILD/ccsim: a simulated day (bench/scenarios/
 #                  ccsim-day.yaml, about 50,000 contacts, 500 agents, 24 h)
 #                  against engine-bench.yaml: wall time of the whole
-#                  command, simulated contacts per second (median of 3)
+#                  command, simulated contacts per second (median of 3);
+#                  then the same day with a predictive outbound campaign
+#                  (ccsim-blend.yaml)
 #   3f. erlang     BUILD/bench-erlang: the simulator against Erlang C (c from
 #                  1 to 200, occupancy 50% to 95%) and Erlang A, the table
 #                  of differences with 95% half-widths (quick: a third of
@@ -210,40 +212,56 @@ fi
 
 # 3e. ccsim (a simulated day in simulated time) ------------------------------
 
+# ccsim_time SCENARIO NAME: times `ccsim --config engine-bench.yaml
+# --traffic bench/scenarios/SCENARIO --json` three times; writes
+# $TMP/NAME.json and sets CCSIM_TIMED to the summary line ("" if it
+# failed: the JSON says why).
+ccsim_time() {
+    local scen=$1 name=$2 walls="" ok=1 run t0 t1 contacts agents wall rate
+    CCSIM_TIMED=""
+    log "ccsim: $B/ccsim --config bench/scenarios/engine-bench.yaml --traffic bench/scenarios/$scen --json (3 runs)"
+    for run in 1 2 3; do
+        t0=$(date +%s%N)
+        if ! timeout -k 5 300 "$B/ccsim" --config bench/scenarios/engine-bench.yaml \
+            --traffic "bench/scenarios/$scen" --json >"$TMP/$name.out" \
+            2>"$TMP/$name.log"; then
+            ok=0
+            break
+        fi
+        t1=$(date +%s%N)
+        walls="$walls $(calc "($t1 - $t0) / 1e9")"
+    done
+    contacts=$(jfirst "$TMP/$name.out" contacts)
+    agents=$(jfirst "$TMP/$name.out" agents)
+    if [ "$ok" = 1 ] && [ -n "$contacts" ]; then
+        wall=$(printf '%s\n' $walls | sort -g | sed -n 2p)
+        rate=$(calc "$contacts / $wall")
+        printf '{"scenario": "%s", "config": "engine-bench.yaml", "hours": 24, "agents": %s, "contacts": %s, "wall_s": [%s], "median_wall_s": %s, "contacts_per_s": %s}' \
+            "$scen" "$agents" "$contacts" "$(echo $walls | tr ' ' ',')" "$wall" "$rate" >"$TMP/$name.json"
+        CCSIM_TIMED="$scen, 24 h, $agents agents, $contacts contacts: median wall ${wall} s, $rate simulated contacts/s"
+        log "ccsim: $CCSIM_TIMED"
+    else
+        skipped "ccsim failed: $(tail -n 2 "$TMP/$name.log" 2>/dev/null)" "$TMP/$name.json"
+    fi
+}
+
+# ccsim-day.yaml, and the same day with a predictive campaign blended with
+# sales_en (ccsim-blend.yaml: the campaign core paced every 100 ms)
 CCSIM_LINE=""
+CCSIM_BLEND_LINE=""
 if want ccsim; then
     if [ ! -x "$B/ccsim" ]; then
         skipped "$B/ccsim not built" "$TMP/ccsim.json"
+        skipped "$B/ccsim not built" "$TMP/ccsim-blend.json"
     else
-        log "ccsim: $B/ccsim --config bench/scenarios/engine-bench.yaml --traffic bench/scenarios/ccsim-day.yaml --json (3 runs)"
-        walls=""
-        ok=1
-        for run in 1 2 3; do
-            t0=$(date +%s%N)
-            if ! timeout -k 5 300 "$B/ccsim" --config bench/scenarios/engine-bench.yaml \
-                --traffic bench/scenarios/ccsim-day.yaml --json >"$TMP/ccsim.out" \
-                2>"$TMP/ccsim.log"; then
-                ok=0
-                break
-            fi
-            t1=$(date +%s%N)
-            walls="$walls $(calc "($t1 - $t0) / 1e9")"
-        done
-        contacts=$(jfirst "$TMP/ccsim.out" contacts)
-        agents=$(jfirst "$TMP/ccsim.out" agents)
-        if [ "$ok" = 1 ] && [ -n "$contacts" ]; then
-            wall=$(printf '%s\n' $walls | sort -g | sed -n 2p)
-            rate=$(calc "$contacts / $wall")
-            printf '{"scenario": "ccsim-day.yaml", "config": "engine-bench.yaml", "hours": 24, "agents": %s, "contacts": %s, "wall_s": [%s], "median_wall_s": %s, "contacts_per_s": %s}' \
-                "$agents" "$contacts" "$(echo $walls | tr ' ' ',')" "$wall" "$rate" >"$TMP/ccsim.json"
-            CCSIM_LINE="ccsim, 24 h, $agents agents, $contacts contacts: median wall ${wall} s, $rate simulated contacts/s"
-            log "ccsim: $CCSIM_LINE"
-        else
-            skipped "ccsim failed: $(tail -n 2 "$TMP/ccsim.log" 2>/dev/null)" "$TMP/ccsim.json"
-        fi
+        ccsim_time ccsim-day.yaml ccsim
+        CCSIM_LINE=$CCSIM_TIMED
+        ccsim_time ccsim-blend.yaml ccsim-blend
+        CCSIM_BLEND_LINE=$CCSIM_TIMED
     fi
 else
     skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/ccsim.json"
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/ccsim-blend.json"
 fi
 
 # 3f. erlang (the simulator against queueing theory, a grid) ---------------
@@ -737,6 +755,7 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf '"redis_cost": %s,\n' "$(cat "$TMP/cost.json")"
     printf '"cpu": %s,\n' "$(cat "$TMP/cpu.json")"
     printf '"ccsim": %s,\n' "$(cat "$TMP/ccsim.json")"
+    printf '"ccsim_blend": %s,\n' "$(cat "$TMP/ccsim-blend.json")"
     printf '"erlang": %s,\n' "$(cat "$TMP/erlang.json")"
     printf '"e2e": {\n'
     printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
@@ -841,6 +860,8 @@ log "results: bench/results/latest.json, bench/results/$STAMP.json"
     echo
     if [ -n "$CCSIM_LINE" ]; then echo "$CCSIM_LINE"; else
         echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/ccsim.json")"; fi
+    if [ -n "$CCSIM_BLEND_LINE" ]; then echo "$CCSIM_BLEND_LINE (with a campaign)"; else
+        echo "ccsim-blend.yaml skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/ccsim-blend.json")"; fi
     echo
     echo "## The simulator against Erlang C and A (bench-erlang)"
     echo

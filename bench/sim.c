@@ -44,10 +44,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "campaign.h"
 #include "error.h"
 #include "router.h"
 
 #define US_PER_S 1000000.0
+#define NO_ANSWER_BACK_US 30000000ull
 #define NONE32 UINT32_MAX
 
 enum ev_kind {
@@ -62,6 +64,11 @@ enum ev_kind {
     EV_BREAK_START,
     EV_BREAK_END,
     EV_LOGOUT,      /* a: agent, gen: logout gen (after its last contact) */
+    EV_BACK,        /* a: agent, gen: its no-answer gen: available again */
+    EV_STAFF,       /* a: interval: sim_opts.count_iv's agents */
+    /* outbound */
+    EV_PACE,        /* the campaign core's pacing turn */
+    EV_DIAL_RESULT, /* a: dial slot, gen: its gen (the switch's outcome) */
 };
 
 struct ev {
@@ -83,7 +90,24 @@ struct scontact {
     uint8_t state;
     bool offered_now;   /* an offer came in the arrival call itself */
     bool est_set;
+    uint32_t dial;      /* an outbound call's dial slot; NONE32 inbound */
     struct rng rng;     /* think, reject, handle (see the top) */
+};
+
+/* A dial of the campaign, from the core's DIAL until the switch's
+ * outcome (not answered) or until its contact has left the router and
+ * the core is done with it (answered). */
+struct sdial {
+    uint64_t id;        /* the core's dial id */
+    uint64_t cseed;     /* its contact's stream (talk time) */
+    uint32_t gen, next_free;
+    uint32_t iv;        /* interval it was placed in */
+    uint32_t contact;   /* its router contact; NONE32: none (yet) */
+    uint8_t outcome;    /* drawn when placed (OB_*) */
+    bool live, ringing;
+    bool arriving;      /* its contact is being made */
+    bool reached;       /* ... and was offered in that very call */
+    uint32_t reached_agent;
 };
 
 struct sagent {
@@ -97,6 +121,7 @@ struct sagent {
     bool on_break;
     uint32_t nassigned;   /* contacts accepted and not yet completed */
     uint32_t logout_gen;
+    uint32_t back_gen;    /* set away by the router (no-answer) */
     uint64_t login_at;
     struct rng rng;     /* model wrap-ups */
 };
@@ -117,7 +142,8 @@ struct sim {
     unsigned na;
     unsigned *class_row;      /* row of each class */
     unsigned gbase[MODEL_MAX_GROUPS];  /* first agent of each group */
-    bool scheduled;           /* follow the groups' shifts and breaks */
+    bool scheduled;           /* staffed time is time logged in */
+    bool follow;              /* follow the groups' shifts and breaks */
     /* per group: whether it serves row r at its first level
      * [gi * nrows + r]; its tier in configured queue q [gi * nq + q]
      * (-1: never); its mean level in the required skills of queue q
@@ -132,6 +158,18 @@ struct sim {
     bool arrivals_done;
     struct sim_report *rep;
     uint64_t interval_us;
+    /* outbound (NULL cc: none) */
+    struct campaign_core *cc;
+    int camp, ob_queue;
+    unsigned ob_row;
+    int blend_q[CAMPAIGN_BLEND_MAX];
+    unsigned nblend;
+    struct rng ob_rng;      /* outcomes, ring times, contact seeds */
+    struct sdial *d;
+    uint32_t nd, cap_d, free_d;
+    uint32_t ob_pending;    /* dials whose outcome is still to come */
+    bool pacing, ob_stopped;
+    uint64_t next_ob_id;
 };
 
 /* ---- event heap ---- */
@@ -403,6 +441,9 @@ static int quality_setup(struct sim *s)
 
 /* ---- the router's output ---- */
 
+static void ob_reached(struct sim *s, uint32_t ci, uint32_t ai);
+static void ob_gone(struct sim *s, uint32_t ci, bool completed);
+
 static int drain(struct sim *s, uint32_t arriving)
 {
     size_t n = router_out_count(s->r);
@@ -424,6 +465,8 @@ static int drain(struct sim *s, uint32_t arriving)
                 c->offered_now = true;
             double think = dist_sample(&g->think, &c->rng);
             rc = push(s, s->now + to_us(think), EV_ANSWER, ci, c->offer_gen);
+            if (c->dial != NONE32)
+                ob_reached(s, ci, ai);
             break;
         }
         case ROUTER_EV_REVOKED:
@@ -438,6 +481,13 @@ static int drain(struct sim *s, uint32_t arriving)
             c->state = C_ASSIGNED;
             c->answered = s->now;
             s->a[ai].nassigned++;
+            if (c->dial != NONE32) {
+                /* an outbound call: the customer talks for the model's
+                 * talk time; not counted in the queue's row */
+                double talk = dist_sample(&s->m->ob.talk, &c->rng);
+                rc = push(s, s->now + to_us(talk), EV_COMPLETE, ci, c->gen);
+                break;
+            }
             quality(s, x, c, e->queue, s->a[ai].group);
             x->answered++;
             x->wait_s += (double)wait / US_PER_S;
@@ -452,7 +502,8 @@ static int drain(struct sim *s, uint32_t arriving)
         }
         case ROUTER_EV_CONTACT_GONE:
             if (e->u.gone == ROUTER_CONTACT_ABANDONED) {
-                cell(s, c->row, c->interval)->abandoned++;
+                if (c->dial == NONE32)
+                    cell(s, c->row, c->interval)->abandoned++;
             } else {
                 struct sagent *a = &s->a[c->agent];
                 add_busy(s, c->row, c->answered, s->now);
@@ -463,11 +514,22 @@ static int drain(struct sim *s, uint32_t arriving)
                     rc = push(s, s->now, EV_LOGOUT, c->agent,
                               ++a->logout_gen);
             }
+            if (c->dial != NONE32)
+                ob_gone(s, ci, e->u.gone != ROUTER_CONTACT_ABANDONED);
             contact_free(s, ci);
             break;
         case ROUTER_EV_AGENT_STATE: {
             struct sagent *a = &s->a[ai];
             const struct model_group *g = &s->m->groups[a->group];
+            /* away, and not by the simulator (a break, a shift's end):
+             * the router's no-answer (max_no_answer offer timeouts in a
+             * row); the agent's desktop makes it available again after
+             * NO_ANSWER_BACK_US, as a person noticing would -- else the
+             * agent would be lost for the rest of the day */
+            if (e->u.agent_state == ROUTER_AGENT_STATE_AWAY &&
+                a->logged_in && !a->on_break && !a->pending_logout)
+                rc = push(s, s->now + NO_ANSWER_BACK_US, EV_BACK, ai,
+                          ++a->back_gen);
             a->in_wrapup = e->u.agent_state == ROUTER_AGENT_STATE_WRAPUP;
             if (a->in_wrapup && g->wrapup.kind != DIST_NONE) {
                 double w = dist_sample(&g->wrapup, &a->rng);
@@ -585,6 +647,37 @@ static int replay_spec(struct sim *s, struct router_contact_spec *sp,
     return 0;
 }
 
+/* A contact slot, waiting, arrived now, its stream seeded: its index,
+ * or NONE32 out of memory. */
+static uint32_t contact_alloc(struct sim *s, uint64_t cseed)
+{
+    if (s->free_c == NONE32) {
+        if (s->nc == s->cap_c) {
+            uint32_t cap = s->cap_c ? s->cap_c * 2 : 1024;
+            struct scontact *c = realloc(s->c, cap * sizeof(*c));
+            if (!c)
+                return NONE32;
+            s->c = c;
+            s->cap_c = cap;
+        }
+        memset(&s->c[s->nc], 0, sizeof(s->c[0]));
+        s->c[s->nc].next_free = NONE32;
+        s->free_c = s->nc++;
+    }
+    uint32_t ci = s->free_c;
+    struct scontact *c = &s->c[ci];
+    s->free_c = c->next_free;
+    s->live++;
+    c->arrived = s->now;
+    c->state = C_WAITING;
+    c->offered_now = false;
+    c->est_set = false;
+    c->est_ms = 0;
+    c->dial = NONE32;
+    rng_seed(&c->rng, cseed);
+    return ci;
+}
+
 static int arrive(struct sim *s, char *err, size_t errlen,
                   const char *model_name)
 {
@@ -628,30 +721,10 @@ static int arrive(struct sim *s, char *err, size_t errlen,
 admit:;
     uint64_t cseed = rng_next(&s->arr_rng);
 
-    if (s->free_c == NONE32) {
-        if (s->nc == s->cap_c) {
-            uint32_t cap = s->cap_c ? s->cap_c * 2 : 1024;
-            struct scontact *c = realloc(s->c, cap * sizeof(*c));
-            if (!c)
-                goto oom;
-            s->c = c;
-            s->cap_c = cap;
-        }
-        memset(&s->c[s->nc], 0, sizeof(s->c[0]));
-        s->c[s->nc].next_free = NONE32;
-        s->free_c = s->nc++;
-    }
-    ci = s->free_c;
+    if ((ci = contact_alloc(s, cseed)) == NONE32)
+        goto oom;
     struct scontact *c = &s->c[ci];
-    s->free_c = c->next_free;
-    s->live++;
     snprintf(c->id, sizeof(c->id), "c%" PRIu64, ++s->next_id);
-    c->arrived = s->now;
-    c->state = C_WAITING;
-    c->offered_now = false;
-    c->est_set = false;
-    c->est_ms = 0;
-    rng_seed(&c->rng, cseed);
     c->row = row;
     c->handle_ms = handle_ms;
     c->interval = (uint32_t)(s->now / s->interval_us);
@@ -766,6 +839,14 @@ bool sim_group_serves(const struct router_config *rc, const struct model *m,
 
 static unsigned group_count(const struct sim *s, unsigned gi)
 {
+    if (s->o->count_iv) {
+        /* the most any interval wants */
+        unsigned n = 0, ng = s->m->ngroups;
+        for (unsigned i = 0; i < s->rep->nintervals; i++)
+            if (s->o->count_iv[(size_t)i * ng + gi] > n)
+                n = s->o->count_iv[(size_t)i * ng + gi];
+        return n;
+    }
     return s->o->group_count ? s->o->group_count[gi] : s->m->groups[gi].count;
 }
 
@@ -934,8 +1015,11 @@ static int login_agents(struct sim *s, const char *model_name, char *err,
                                             (((uint64_t)gi << 32) + n + 1)));
             snprintf(a->id, sizeof(a->id), "%s-%u", g->name, n + 1);
             s->na++;
-            /* a group with shifts logs in by its EV_SHIFT_START events */
-            if (s->scheduled && g->nshifts)
+            /* a group with shifts logs in by its EV_SHIFT_START events,
+             * and with counts per interval only the first interval's */
+            if ((s->follow && g->nshifts) ||
+                (s->o->count_iv &&
+                 n >= s->o->count_iv[gi]))
                 continue;
             int rc = agent_login(s, s->na - 1);
             if (rc < 0) {
@@ -991,6 +1075,49 @@ static int schedule_push(struct sim *s)
     return 0;
 }
 
+/* Agent ai's shift starts: it logs in (an agent still finishing the
+ * contacts of its last shift stays and is available again). */
+static int agent_on(struct sim *s, uint32_t ai)
+{
+    struct sagent *a = &s->a[ai];
+    if (!a->logged_in)
+        return agent_login(s, ai);
+    if (!a->pending_logout)
+        return 0;
+    a->pending_logout = false;
+    a->logout_gen++;
+    return a->on_break ? 0 : agent_call(s, ai, ROUTER_AGENT_AVAILABLE, NULL);
+}
+
+/* Agent ai's shift ends: it logs out now, or, holding contacts, goes
+ * away until the last one completes. */
+static int agent_off(struct sim *s, uint32_t ai)
+{
+    struct sagent *a = &s->a[ai];
+    if (!a->logged_in || a->pending_logout)
+        return 0;
+    a->back_gen++;      /* its desktop's return is off */
+    if (a->nassigned == 0)
+        return agent_logout(s, ai);
+    a->pending_logout = true;
+    return agent_call(s, ai, ROUTER_AGENT_AWAY, "logout");
+}
+
+/* The counts of interval iv (sim_opts.count_iv). */
+static int staff_event(struct sim *s, unsigned iv)
+{
+    unsigned ng = s->m->ngroups;
+    int rc = 0;
+    for (unsigned gi = 0; gi < ng && rc == 0; gi++) {
+        unsigned want = s->o->count_iv[(size_t)iv * ng + gi];
+        unsigned have = group_count(s, gi);
+        for (unsigned n = 0; n < have && rc == 0; n++)
+            rc = n < want ? agent_on(s, s->gbase[gi] + n)
+                          : agent_off(s, s->gbase[gi] + n);
+    }
+    return rc;
+}
+
 /* A schedule event of group e->a: 0, or the router's code. */
 static int schedule_event(struct sim *s, const struct ev *e)
 {
@@ -1008,28 +1135,15 @@ static int schedule_event(struct sim *s, const struct ev *e)
         struct sagent *a = &s->a[ai];
         switch ((enum ev_kind)e->kind) {
         case EV_SHIFT_START:
-            if (!a->logged_in) {
-                rc = agent_login(s, ai);
-            } else if (a->pending_logout) {
-                a->pending_logout = false;
-                a->logout_gen++;
-                if (!a->on_break)
-                    rc = agent_call(s, ai, ROUTER_AGENT_AVAILABLE, NULL);
-            }
+            rc = agent_on(s, ai);
             break;
         case EV_SHIFT_END:
-            if (!a->logged_in || a->pending_logout)
-                break;
-            if (a->nassigned == 0) {
-                rc = agent_logout(s, ai);
-            } else {
-                a->pending_logout = true;
-                rc = agent_call(s, ai, ROUTER_AGENT_AWAY, "logout");
-            }
+            rc = agent_off(s, ai);
             break;
         case EV_BREAK_START:
             if (!a->logged_in || a->pending_logout)
                 break;
+            a->back_gen++;      /* the break's end makes it available */
             a->on_break = true;
             rc = agent_call(s, ai, ROUTER_AGENT_AWAY, reason);
             break;
@@ -1045,6 +1159,388 @@ static int schedule_event(struct sim *s, const struct ev *e)
         }
     }
     return rc;
+}
+
+/* ---- outbound ----
+ *
+ * engine/outbound.c's part, in simulated time: the campaign core paces
+ * every PACE_US (as the daemon's pacing timer) while the campaign runs or
+ * a dial is in flight; DIAL is a simulated switch's call that ends, after
+ * a ring time, in an outcome drawn from the model (both drawn when the
+ * dial is placed, from the campaign's own stream); an answer becomes a
+ * router contact of the campaign's queue (made first, then
+ * campaign_dial_result, as outbound.c does), connected when its first
+ * Offer goes out; DROP abandons its contact. The core's clock is the
+ * simulated clock plus OB_EPOCH_US (it wants wall-clock time: calling
+ * windows are local hours; the simulated campaign calls all day). */
+
+#define PACE_US 100000ull
+#define OB_EPOCH_US 1767225600000000ull     /* 2026-01-01T00:00:00Z */
+
+static uint64_t ob_now(const struct sim *s)
+{
+    return OB_EPOCH_US + s->now;
+}
+
+static uint32_t ob_interval(const struct sim *s)
+{
+    uint64_t iv = s->now / s->interval_us;
+    return iv < s->rep->nintervals ? (uint32_t)iv
+                                   : s->rep->nintervals - 1;
+}
+
+static uint32_t dial_alloc(struct sim *s)
+{
+    if (s->free_d == NONE32) {
+        if (s->nd == s->cap_d) {
+            uint32_t cap = s->cap_d ? s->cap_d * 2 : 256;
+            struct sdial *d = realloc(s->d, cap * sizeof(*d));
+            if (!d)
+                return NONE32;
+            s->d = d;
+            s->cap_d = cap;
+        }
+        memset(&s->d[s->nd], 0, sizeof(s->d[0]));
+        s->d[s->nd].next_free = NONE32;
+        s->free_d = s->nd++;
+    }
+    uint32_t i = s->free_d;
+    s->free_d = s->d[i].next_free;
+    return i;
+}
+
+static void dial_free(struct sim *s, uint32_t i)
+{
+    struct sdial *d = &s->d[i];
+    d->live = false;
+    d->gen++;
+    d->next_free = s->free_d;
+    s->free_d = i;
+}
+
+/* The campaign's capacity, as engine/outbound.c's capacity_cb: the free
+ * agents of its queue; blending holds it back while a blend queue has a
+ * contact waiting or a service level below its target plus the margin. */
+static void ob_capacity(void *ctx, int ci, struct campaign_capacity *out)
+{
+    struct sim *s = ctx;
+    uint32_t margin = campaign_config_get(s->cc, ci)->blend_margin_pct;
+    memset(out, 0, sizeof(*out));
+    out->free = router_queue_free(s->r, s->ob_queue, ROUTER_CH_VOICE);
+    out->dialer_ok = true;
+    out->inbound_ok = true;
+    for (unsigned b = 0; b < s->nblend; b++) {
+        struct router_queue_stats qs;
+        int bq = s->blend_q[b];
+        router_queue_stats(s->r, bq, s->now, &qs);
+        out->inbound_offered += qs.offered;
+        uint32_t target = (unsigned)bq < s->rc->nqueues
+                              ? s->rc->queues[bq].sl_percent : 0;
+        if (qs.waiting > 0 ||
+            qs.service_level * 100.0 < (double)(target + margin))
+            out->inbound_ok = false;
+    }
+}
+
+/* The core's DIAL: the switch's outcome and ring time are drawn now. */
+static int ob_dial(struct sim *s, const struct campaign_event *e)
+{
+    const struct model_outbound *ob = &s->m->ob;
+    uint32_t di = dial_alloc(s);
+    if (di == NONE32)
+        return CCR_ENOMEM;
+    struct sdial *d = &s->d[di];
+    double tot = 0, u;
+    unsigned o, last = 0;
+    for (o = 0; o < OB_NOUT; o++) {
+        tot += ob->outcome[o];
+        if (ob->outcome[o] > 0)
+            last = o;
+    }
+    u = rng_unit(&s->ob_rng) * tot;
+    for (o = 0; o < last && u >= ob->outcome[o]; o++)
+        u -= ob->outcome[o];
+    double ring = dist_sample(&ob->ring, &s->ob_rng);
+    d->id = e->dial;
+    d->cseed = rng_next(&s->ob_rng);
+    d->iv = ob_interval(s);
+    d->contact = NONE32;
+    d->outcome = (uint8_t)o;
+    d->live = d->ringing = true;
+    d->arriving = d->reached = false;
+    s->rep->ob_cells[d->iv].dials++;
+    s->ob_pending++;
+    return push(s, s->now + to_us(ring), EV_DIAL_RESULT, di, d->gen);
+}
+
+/* The core's DROP: the answered call's contact leaves (abandoned). */
+static int ob_drop(struct sim *s, const struct campaign_event *e)
+{
+    for (uint32_t i = 0; i < s->nd; i++) {
+        struct sdial *d = &s->d[i];
+        if (!d->live || d->id != e->dial)
+            continue;
+        s->rep->ob_cells[d->iv].drops++;
+        if (d->contact == NONE32) {
+            dial_free(s, i);
+            return 0;
+        }
+        s->rep->router_calls++;
+        int rc = router_contact_abandon(s->r, s->now, s->c[d->contact].id);
+        if (rc < 0)
+            return rc;
+        /* the contact's end frees the dial (ob_gone) */
+        return drain(s, NONE32) < 0 ? CCR_ENOMEM : 0;
+    }
+    return 0;
+}
+
+/* Carries out the core's output (LEAD changes need nothing here). */
+static int ob_out(struct sim *s)
+{
+    int rc = 0;
+    for (size_t i = 0; i < campaign_out_count(s->cc) && rc == 0; i++) {
+        struct campaign_event e = *campaign_out_get(s->cc, i);
+        if (e.type == CAMPAIGN_EV_DIAL)
+            rc = ob_dial(s, &e);
+        else if (e.type == CAMPAIGN_EV_DROP)
+            rc = ob_drop(s, &e);
+    }
+    campaign_out_clear(s->cc);
+    return rc;
+}
+
+/* A pacing turn; the next one while anything can still happen: leads
+ * waiting (before the end of the arrivals, when the campaign stops),
+ * or dials in flight. */
+static int ob_pace(struct sim *s)
+{
+    struct campaign_stats st;
+    uint64_t now = ob_now(s);
+    if (!s->ob_stopped && s->now >= s->horizon) {
+        campaign_set_run(s->cc, now, s->camp, CAMPAIGN_STOPPED);
+        s->ob_stopped = true;
+    }
+    campaign_pace(s->cc, now, ob_capacity, s);
+    int rc = ob_out(s);
+    if (rc < 0)
+        return rc;
+    campaign_stats(s->cc, s->camp, now, &st);
+    if (st.ringing || st.answered_waiting || s->ob_pending ||
+        (!s->ob_stopped && st.in_state[CAMPAIGN_LEAD_WAITING]))
+        return push(s, s->now + PACE_US, EV_PACE, 0, 0);
+    s->pacing = false;
+    return 0;
+}
+
+/* Dial di's answer as a router contact of the campaign's queue: 0, 1
+ * when the router refused it (queue full), or a negative code. */
+static int ob_contact(struct sim *s, uint32_t di)
+{
+    struct sdial *d = &s->d[di];
+    struct router_contact_spec sp;
+    uint32_t h, ci = contact_alloc(s, d->cseed);
+    if (ci == NONE32)
+        return CCR_ENOMEM;
+    struct scontact *c = &s->c[ci];
+    snprintf(c->id, sizeof(c->id), "o%" PRIu64, ++s->next_ob_id);
+    c->row = s->ob_row;
+    c->interval = ob_interval(s);
+    c->handle_ms = -1;
+    c->dial = di;
+    memset(&sp, 0, sizeof(sp));
+    sp.id = c->id;
+    sp.queue = s->m->ob.queue;
+    sp.channel = ROUTER_CH_VOICE;
+    sp.priority = campaign_config_get(s->cc, s->camp)->priority;
+    d->contact = ci;
+    d->arriving = true;
+    s->rep->router_calls++;
+    int rc = router_contact_arrive(s->r, s->now, &sp, ci, &h);
+    if (rc < 0) {
+        router_out_clear(s->r);
+        d->contact = NONE32;
+        d->arriving = false;
+        contact_free(s, ci);
+        return rc == ROUTER_EFULL ? 1 : rc;
+    }
+    rc = drain(s, ci);
+    d->arriving = false;
+    return rc < 0 ? CCR_ENOMEM : 0;
+}
+
+/* The switch's outcome of dial e->a. */
+static int ob_result(struct sim *s, const struct ev *e)
+{
+    struct sdial *d = &s->d[e->a];
+    if (!d->live || d->gen != e->gen || !d->ringing)
+        return 0;
+    struct sim_ob_cell *x = &s->rep->ob_cells[d->iv];
+    uint64_t now = ob_now(s);
+    unsigned o = d->outcome;
+    int rc;
+    d->ringing = false;
+    s->ob_pending--;
+    if (campaign_dial_get(s->cc, d->id, NULL, NULL, NULL) < 0) {
+        /* the core gave up first (dial timeout): failed */
+        x->outcome[OB_FAILED]++;
+        dial_free(s, e->a);
+        return 0;
+    }
+    if (o == OB_HUMAN && (rc = ob_contact(s, e->a)) != 0) {
+        if (rc < 0)
+            return rc;
+        o = OB_FAILED;      /* no contact could be made of it */
+    }
+    x->outcome[o]++;
+    /* the outcome numbers of the model and of the core: OB_* + 1 */
+    rc = campaign_dial_result(s->cc, now, d->id,
+                              (enum campaign_outcome)(o + 1));
+    if (rc < 0)
+        return rc;
+    /* an answered call whose contact left in the very call that made
+     * it is dropped by the core at the compliance time (ob_drop frees
+     * the dial) */
+    if (o != OB_HUMAN) {
+        dial_free(s, e->a);
+    } else if (d->reached) {
+        d->reached = false;
+        if (campaign_call_connected(s->cc, now, d->id,
+                                    s->a[d->reached_agent].id) == 0)
+            x->connected++;
+    }
+    return ob_out(s);
+}
+
+/* An outbound contact was offered to agent ai: connected (engine/
+ * outbound.c: when its Offer goes out), unless its dial's answer is
+ * still being handled (then ob_result connects it). */
+static void ob_reached(struct sim *s, uint32_t ci, uint32_t ai)
+{
+    struct sdial *d = &s->d[s->c[ci].dial];
+    if (d->arriving) {
+        d->reached = true;
+        d->reached_agent = ai;
+        return;
+    }
+    if (campaign_call_connected(s->cc, ob_now(s), d->id, s->a[ai].id) == 0)
+        s->rep->ob_cells[d->iv].connected++;
+}
+
+/* An outbound contact left the router: its call ended (completed) or it
+ * was abandoned (dropped, or the router gave up on it). */
+static void ob_gone(struct sim *s, uint32_t ci, bool completed)
+{
+    struct scontact *c = &s->c[ci];
+    uint32_t di = c->dial;
+    struct sdial *d = &s->d[di];
+    if (completed)
+        s->rep->ob_cells[d->iv].talk_s +=
+            (double)(s->now - c->answered) / US_PER_S;
+    campaign_call_ended(s->cc, ob_now(s), d->id);
+    d->contact = NONE32;
+    if (!d->arriving &&
+        campaign_dial_get(s->cc, d->id, NULL, NULL, NULL) < 0)
+        dial_free(s, di);
+}
+
+/* The model's campaign, its leads, started at time 0. */
+static int ob_setup(struct sim *s, const char *config_name,
+                    const char *model_name, char *err, size_t errlen)
+{
+    const struct model_outbound *ob = &s->m->ob;
+    struct campaign_config cfg;
+    const char *why = "";
+    uint64_t now = ob_now(s);
+    int rc;
+    if (!ob->on || s->o->no_outbound)
+        return 0;
+    s->ob_queue = router_queue_find(s->r, ob->queue);
+    for (s->ob_row = 0; s->ob_row < s->rc->nqueues; s->ob_row++)
+        if (!strcmp(s->rc->queues[s->ob_row].name, ob->queue))
+            break;
+    if (s->ob_queue < 0 || s->ob_row == s->rc->nqueues) {
+        snprintf(err, errlen, "%s:%lu: outbound.queue: queue \"%s\" is not "
+                 "in %s", model_name, ob->line, ob->queue, config_name);
+        return -1;
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    for (unsigned b = 0; b < ob->nblend; b++) {
+        int bq = router_queue_find(s->r, ob->blend[b]);
+        if (bq < 0 || bq >= (int)s->rc->nqueues) {
+            snprintf(err, errlen, "%s:%lu: outbound.blend[%u]: queue \"%s\" "
+                     "is not in %s", model_name, ob->line, b, ob->blend[b],
+                     config_name);
+            return -1;
+        }
+        s->blend_q[s->nblend++] = bq;
+        snprintf(cfg.blend[b], sizeof(cfg.blend[b]), "%s", ob->blend[b]);
+    }
+    cfg.nblend = ob->nblend;
+    snprintf(cfg.name, sizeof(cfg.name), "%s", ob->campaign);
+    snprintf(cfg.queue, sizeof(cfg.queue), "%s", ob->queue);
+    snprintf(cfg.dialer, sizeof(cfg.dialer), "ccsim");
+    /* the model's modes are the wire's numbers, which are the core's */
+    cfg.mode = (enum campaign_mode)ob->mode;
+    cfg.max_attempts = ob->max_attempts;
+    for (int o = CAMPAIGN_OUT_MACHINE; o <= CAMPAIGN_OUT_DROPPED; o++)
+        cfg.retry_ms[o] = (uint32_t)ob->retry_ms;
+    cfg.abandon_cap_bp = ob->abandon_cap_bp;
+    campaign_config_defaults(&cfg);
+    cfg.window_start_h = 0;         /* as ccload: the whole day */
+    cfg.window_end_h = 24;
+    s->cc = campaign_core_new(ob->leads, 0);
+    if (!s->cc)
+        goto oom;
+    if (campaign_config_check(&cfg, &why) < 0 ||
+        (rc = campaign_upsert(s->cc, now, &cfg, s->ob_queue)) < 0) {
+        snprintf(err, errlen, "%s:%lu: outbound: the campaign core refused "
+                 "the campaign: %s", model_name, ob->line, why);
+        return -1;
+    }
+    s->camp = rc;
+    for (unsigned first = 0; first < ob->leads; first += 256) {
+        struct campaign_lead_spec sp[256];
+        char ids[256][12], nums[256][24];
+        unsigned n = ob->leads - first < 256 ? ob->leads - first : 256;
+        size_t bad;
+        for (unsigned k = 0; k < n; k++) {
+            snprintf(ids[k], sizeof(ids[k]), "%u", first + k);
+            snprintf(nums[k], sizeof(nums[k]), "+1999%07u", first + k);
+            sp[k] = (struct campaign_lead_spec){ ids[k], nums[k], ob->zone,
+                                                 NULL, 0 };
+        }
+        rc = campaign_leads_add(s->cc, now, s->camp, sp, n, &bad, &why);
+        if (rc == CCR_ENOMEM)
+            goto oom;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s:%lu: outbound: leads refused: %s "
+                     "(time_zone \"%s\")", model_name, ob->line, why,
+                     ob->zone);
+            return -1;
+        }
+    }
+    campaign_set_run(s->cc, now, s->camp, CAMPAIGN_RUNNING);
+    campaign_out_clear(s->cc);
+    rng_seed(&s->ob_rng, s->o->seed ^ 0x6f7574626f756e64ull);
+    s->rep->ob_cells = calloc(s->rep->nintervals + 1,
+                              sizeof(*s->rep->ob_cells));
+    if (!s->rep->ob_cells)
+        goto oom;
+    s->rep->ncampaigns = 1;
+    snprintf(s->rep->campaign.name, sizeof(s->rep->campaign.name), "%s",
+             ob->campaign);
+    snprintf(s->rep->campaign.queue, sizeof(s->rep->campaign.queue), "%s",
+             ob->queue);
+    s->rep->campaign.mode = cfg.mode == CAMPAIGN_MODE_PREDICTIVE
+                                ? "predictive" : "progressive";
+    s->rep->campaign.leads = ob->leads;
+    s->pacing = true;
+    return push(s, 0, EV_PACE, 0, 0) < 0 ? (snprintf(err, errlen, "out of "
+                "memory"), -1) : 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 /* ---- the loop ---- */
@@ -1064,6 +1560,23 @@ static int handle(struct sim *s, const struct ev *e, char *err,
     case EV_BREAK_START:
     case EV_BREAK_END:
         rc = schedule_event(s, e);
+        goto checked;
+    case EV_STAFF:
+        rc = staff_event(s, e->a);
+        goto checked;
+    case EV_BACK: {
+        struct sagent *a = &s->a[e->a];
+        if (a->back_gen != e->gen || !a->logged_in || a->on_break ||
+            a->pending_logout)
+            return 0;
+        rc = agent_call(s, e->a, ROUTER_AGENT_AVAILABLE, NULL);
+        goto checked;
+    }
+    case EV_PACE:
+        rc = ob_pace(s);
+        goto checked;
+    case EV_DIAL_RESULT:
+        rc = ob_result(s, e);
         goto checked;
     case EV_LOGOUT: {
         struct sagent *a = &s->a[e->a];
@@ -1132,7 +1645,8 @@ static int run_loop(struct sim *s, const char *model_name, char *err,
     for (;;) {
         uint64_t tr = router_next_deadline(s->r);
         uint64_t te = s->nheap ? s->heap[0].t : UINT64_MAX;
-        if (s->arrivals_done && s->live == 0)
+        if (s->arrivals_done && s->live == 0 && !s->pacing &&
+            !s->ob_pending)
             break;
         if (tr == UINT64_MAX && te == UINT64_MAX)
             break;
@@ -1156,7 +1670,8 @@ static int run_loop(struct sim *s, const char *model_name, char *err,
             return -1;
     }
     for (uint32_t i = 0; i < s->nc; i++)
-        if (s->c[i].state == C_WAITING || s->c[i].state == C_OFFERED)
+        if ((s->c[i].state == C_WAITING || s->c[i].state == C_OFFERED) &&
+            s->c[i].dial == NONE32)
             cell(s, s->c[i].row, s->c[i].interval)->cut++;
     if (s->scheduled)
         for (unsigned i = 0; i < s->na; i++)
@@ -1188,6 +1703,7 @@ int sim_run(const struct router_config *rc, const char *config_name,
     s.rc = rc;
     s.config_name = config_name;
     s.free_c = NONE32;
+    s.free_d = NONE32;
     s.horizon = (uint64_t)llround(o->hours * 3600 * US_PER_S);
     s.interval_us = (uint64_t)llround(o->interval_s * US_PER_S);
     rng_seed(&s.arr_rng, o->seed);
@@ -1212,10 +1728,12 @@ int sim_run(const struct router_config *rc, const char *config_name,
                                   sizeof(*s.rep->staffed_all_s));
     if (!s.rep->cells || !s.rep->staffed_all_s)
         goto oom;
-    /* ccsim staff tries its own counts, all day: schedules are not
-     * followed then */
-    for (unsigned gi = 0; gi < m->ngroups && !o->group_count; gi++)
-        s.scheduled |= m->groups[gi].nshifts || m->groups[gi].nbreaks;
+    /* ccsim staff tries its own counts: schedules are not followed
+     * then */
+    for (unsigned gi = 0; gi < m->ngroups && !o->group_count && !o->count_iv;
+         gi++)
+        s.follow |= m->groups[gi].nshifts || m->groups[gi].nbreaks;
+    s.scheduled = s.follow || o->count_iv;
     s.rep->scheduled = s.scheduled;
     s.r = router_new(rc, o->seed, &rerr);
     if (!s.r) {
@@ -1227,8 +1745,13 @@ int sim_run(const struct router_config *rc, const char *config_name,
         goto oom;
     if (login_agents(&s, model_name, err, errlen) < 0)
         goto done;
-    if (s.scheduled && schedule_push(&s) < 0)
+    if (s.follow && schedule_push(&s) < 0)
         goto oom;
+    for (unsigned i = 1; o->count_iv && i < s.rep->nintervals; i++)
+        if (push(&s, i * s.interval_us, EV_STAFF, i, 0) < 0)
+            goto oom;
+    if (ob_setup(&s, config_name, model_name, err, errlen) < 0)
+        goto done;
     if (next_arrival(&s, 0) < 0)
         goto oom;
     if (run_loop(&s, model_name, err, errlen) < 0)
@@ -1242,6 +1765,9 @@ oom:
 done:
     if (s.r)
         router_free(s.r);
+    if (s.cc)
+        campaign_core_free(s.cc);
+    free(s.d);
     sim_report_free(s.rep);
     free(s.heap);
     free(s.c);
@@ -1261,6 +1787,7 @@ void sim_report_free(struct sim_report *rep)
     free(rep->rows);
     free(rep->cells);
     free(rep->staffed_all_s);
+    free(rep->ob_cells);
     free(rep);
 }
 
@@ -1336,9 +1863,29 @@ static double covered(const struct sim_report *rep, unsigned i)
     return (end < h ? end : h) - start;
 }
 
+const char *const sim_ob_fig_name[SIM_OB_COUNT] = {
+    "dials", "answered", "machine", "busy", "no_answer", "failed",
+    "connected", "drops", "abandon_rate",
+};
+
+static void ob_values(const struct sim_ob_cell *x, double *v)
+{
+    v[SIM_OB_DIALS] = (double)x->dials;
+    v[SIM_OB_ANSWERED] = (double)x->outcome[OB_HUMAN];
+    v[SIM_OB_MACHINE] = (double)x->outcome[OB_MACHINE];
+    v[SIM_OB_BUSY] = (double)x->outcome[OB_BUSY];
+    v[SIM_OB_NO_ANSWER] = (double)x->outcome[OB_NO_ANSWER];
+    v[SIM_OB_FAILED] = (double)x->outcome[OB_FAILED];
+    v[SIM_OB_CONNECTED] = (double)x->connected;
+    v[SIM_OB_DROPS] = (double)x->drops;
+    v[SIM_OB_ABANDON_RATE] = x->outcome[OB_HUMAN]
+                                 ? (double)x->drops /
+                                   (double)x->outcome[OB_HUMAN] : NAN;
+}
+
 double *sim_report_values(const struct sim_report *rep)
 {
-    size_t n = (size_t)(rep->nrows + 1) * (rep->nintervals + 1) * SIM_F_COUNT;
+    size_t n = sim_report_nvalues(rep);
     double *v = calloc(n, sizeof(*v));
     struct sim_cell all, sum;
     if (!v)
@@ -1376,6 +1923,21 @@ double *sim_report_values(const struct sim_report *rep)
                                          : agents * rep->hours * 3600,
                     rep->hours * 3600,
                     &v[sim_value_index(rep, q, rep->nintervals, 0)]);
+    }
+    for (unsigned k = 0; k < rep->ncampaigns; k++) {
+        struct sim_ob_cell tot;
+        memset(&tot, 0, sizeof(tot));
+        for (unsigned i = 0; i < rep->nintervals; i++) {
+            const struct sim_ob_cell *x = &rep->ob_cells[i];
+            ob_values(x, &v[sim_ob_value_index(rep, k, i, 0)]);
+            tot.dials += x->dials;
+            for (unsigned o = 0; o < OB_NOUT; o++)
+                tot.outcome[o] += x->outcome[o];
+            tot.connected += x->connected;
+            tot.drops += x->drops;
+            tot.talk_s += x->talk_s;
+        }
+        ob_values(&tot, &v[sim_ob_value_index(rep, k, rep->nintervals, 0)]);
     }
     return v;
 }

@@ -23,6 +23,17 @@
  * its queue, with its recorded handle time and, if it abandoned, its
  * recorded patience.
  *
+ * With the model's `outbound:` section (and not sim_opts.no_outbound) the
+ * engine's campaign core (engine/campaign.h) runs next to the router on
+ * the same simulated clock, as engine/outbound.c connects them: it paces
+ * dials every 100 ms, the simulated switch answers each after a ring
+ * time with an outcome drawn from the model, an answered call becomes a
+ * contact of the campaign's queue, and the core drops it when no agent
+ * is offered it within the compliance time. Its calls are not counted in
+ * the queue rows (those stay the inbound contacts); their agent time is
+ * counted in the campaign queue's row (busy time, occupancy). The
+ * campaign starts at time 0 and stops when the arrivals end.
+ *
  * Report rows: one per configured queue (configuration order), then one
  * per skills-only class of the model ("~" + the class name). A contact
  * counts in the row and the interval of its arrival (offered, waited,
@@ -49,6 +60,12 @@ struct sim_opts {
     /* agents per model group (ngroups entries); NULL: the model's counts
      * (ccsim staff tries other counts on the same traffic) */
     const unsigned *group_count;
+    /* agents per model group and interval ([iv * ngroups + g]); NULL: as
+     * above. At the start of each interval a group's agents 1..count are
+     * logged in and the others log out (after the contacts they hold),
+     * so a backlog carries from one interval into the next (ccsim
+     * staff's second pass). The model's schedules are not followed. */
+    const unsigned *count_iv;
     /* service-level threshold of every row; 0: each row's own */
     uint32_t sl_threshold_ms;
     /* arrivals replayed (simreplay.h) instead of the model's: n of them,
@@ -56,6 +73,30 @@ struct sim_opts {
      * channel of a queue whose configuration does not name one */
     const struct sim_arrival *replay;
     size_t nreplay;
+    /* leave out the model's outbound campaign (ccsim --no-outbound, and
+     * ccsim staff, which sizes inbound) */
+    bool no_outbound;
+};
+
+/* The model's outbound campaign (docs/ccsim.md, "Outbound"): what became
+ * of the dials placed in one interval, whenever it became of them. */
+struct sim_ob_cell {
+    uint64_t dials;
+    uint64_t outcome[OB_NOUT];  /* human (answered), machine, busy, no
+                                   answer, failed (a dial the core timed
+                                   out counts failed) */
+    uint64_t connected;         /* answered and offered to an agent in
+                                   time */
+    uint64_t drops;             /* answered, no agent within the
+                                   compliance time */
+    double talk_s;              /* agent time on its calls */
+};
+
+struct sim_campaign {
+    char name[MODEL_NAME_MAX];
+    char queue[MODEL_NAME_MAX];
+    const char *mode;           /* "progressive", "predictive" */
+    unsigned leads;
 };
 
 struct sim_cell {
@@ -107,6 +148,10 @@ struct sim_report {
      * for "all", staffed_all_s[interval] (every agent once) */
     bool scheduled;
     double *staffed_all_s;
+    /* the outbound campaign: 0 or 1 of them; ob_cells[interval] */
+    unsigned ncampaigns;
+    struct sim_campaign campaign;
+    struct sim_ob_cell *ob_cells;
 };
 
 /* Runs one simulation. `rc` is a validated router configuration
@@ -163,11 +208,21 @@ enum sim_fig {
 };
 extern const char *const sim_fig_name[SIM_F_COUNT];
 
+/* The figures of a campaign's cell, as reported. */
+enum sim_ob_fig {
+    SIM_OB_DIALS, SIM_OB_ANSWERED, SIM_OB_MACHINE, SIM_OB_BUSY,
+    SIM_OB_NO_ANSWER, SIM_OB_FAILED, SIM_OB_CONNECTED, SIM_OB_DROPS,
+    SIM_OB_ABANDON_RATE,    /* drops / answered */
+    SIM_OB_COUNT
+};
+extern const char *const sim_ob_fig_name[SIM_OB_COUNT];
+
 /* The figures of every row and interval, and the totals, in one array of
  * (nrows + 1) x (nintervals + 1) x SIM_F_COUNT doubles: row nrows is
  * "all" (every row, every agent once), interval nintervals the total of
- * the row. A ratio with nothing to divide is NAN. Returns a new array
- * (free()) or NULL when out of memory. */
+ * the row; then, per campaign, (nintervals + 1) x SIM_OB_COUNT. A ratio
+ * with nothing to divide is NAN. Returns a new array of
+ * sim_report_nvalues() doubles (free()) or NULL when out of memory. */
 double *sim_report_values(const struct sim_report *rep);
 /* Index of (row, interval, figure) in that array. */
 static inline size_t sim_value_index(const struct sim_report *rep,
@@ -175,6 +230,19 @@ static inline size_t sim_value_index(const struct sim_report *rep,
                                      enum sim_fig f)
 {
     return ((size_t)row * (rep->nintervals + 1) + iv) * SIM_F_COUNT + f;
+}
+/* Index of campaign k's (interval, figure) in that array. */
+static inline size_t sim_ob_value_index(const struct sim_report *rep,
+                                        unsigned k, unsigned iv,
+                                        enum sim_ob_fig f)
+{
+    return (size_t)(rep->nrows + 1) * (rep->nintervals + 1) * SIM_F_COUNT +
+           ((size_t)k * (rep->nintervals + 1) + iv) * SIM_OB_COUNT + f;
+}
+/* The length of that array. */
+static inline size_t sim_report_nvalues(const struct sim_report *rep)
+{
+    return sim_ob_value_index(rep, rep->ncampaigns, 0, (enum sim_ob_fig)0);
 }
 
 #endif

@@ -11,6 +11,10 @@
 /* a search that needs more agents than this in one group gives up */
 #define STAFF_MAX_AGENTS 5000u
 #define STAFF_MAX_STEPS 2000u
+/* the carry pass simulates this many half hours before the one it sizes:
+ * a backlog older than that is not carried */
+#define CARRY_HISTORY 2u
+#define CARRY_MAX_REPS 30u
 
 double sim_dist_mean_s(const struct dist *d)
 {
@@ -30,20 +34,38 @@ struct search {
     double hours;               /* of one evaluation, warm-up included */
     bool *servable;             /* [row] */
     double *sl;                 /* [row] of the last evaluation */
+    /* the carry pass: half hour `civ` with its history from `cfrom`, in
+     * the model `cm` (its curve from cfrom's start); counts of every
+     * half hour simulated in civ_count */
+    bool carrying;
+    unsigned civ, cfrom, creps;
+    struct model *cm;
+    const struct model *sub_day;    /* the model as given */
+    unsigned *civ_count;
 };
 
 /* Simulates `count`; fills s->sl. Returns 1 when every servable row with
  * traffic meets the target, 0 when not, -1 on error. */
+static int evaluate_carried(struct search *s, const unsigned *count,
+                            char *err, size_t errlen);
+static int search_counts(struct search *s, unsigned *count,
+                         const unsigned *floor, double *sl, bool *unmet,
+                         char *err, size_t errlen);
+
 static int evaluate(struct search *s, const unsigned *count, char *err,
                     size_t errlen)
 {
     struct sim_opts so;
+    if (s->carrying)
+        return evaluate_carried(s, count, err, errlen);
     struct sim_report *rep;
     memset(&so, 0, sizeof(so));
     so.seed = s->o->seed;
     so.hours = s->hours;
     so.interval_s = 1800;
     so.group_count = count;
+    so.no_outbound = true;      /* inbound is sized; outbound takes what
+                                   is left (docs/ccsim.md, "Staffing") */
     so.sl_threshold_ms = s->o->target_ms;
     if (sim_run(s->rc, s->config_name, s->sub, s->model_name, &so, &rep,
                 err, errlen) < 0)
@@ -61,6 +83,101 @@ static int evaluate(struct search *s, const unsigned *count, char *err,
     }
     sim_report_free(rep);
     return ok;
+}
+
+/* The carry pass's evaluation: half hours cfrom..civ of the real day,
+ * the earlier ones with their answers, civ with `count`; the service
+ * level of each row's contacts arriving in civ, over s->creps runs. */
+static int evaluate_carried(struct search *s, const unsigned *count,
+                            char *err, size_t errlen)
+{
+    unsigned ng = s->cm->ngroups, nr = s->res->nrows;
+    unsigned span = s->civ - s->cfrom, ok = 1;
+    uint64_t in_sl[MODEL_MAX_CLASSES + 64], den[MODEL_MAX_CLASSES + 64];
+    struct sim_opts so;
+    if (nr > sizeof(in_sl) / sizeof(in_sl[0])) {
+        snprintf(err, errlen, "too many rows to staff");
+        return -1;
+    }
+    memset(in_sl, 0, sizeof(in_sl));
+    memset(den, 0, sizeof(den));
+    memcpy(&s->civ_count[(size_t)span * ng], count, ng * sizeof(*count));
+    memset(&so, 0, sizeof(so));
+    so.hours = (span + 1) * s->o->interval_s / 3600;
+    so.interval_s = s->o->interval_s;
+    so.count_iv = s->civ_count;
+    so.sl_threshold_ms = s->o->target_ms;
+    so.no_outbound = true;
+    for (unsigned k = 0; k < s->creps; k++) {
+        struct sim_report *rep;
+        so.seed = s->o->seed + k;
+        if (sim_run(s->rc, s->config_name, s->cm, s->model_name, &so, &rep,
+                    err, errlen) < 0)
+            return -1;
+        s->res->evaluations++;
+        s->res->contacts += rep->contacts;
+        for (unsigned r = 0; r < nr && r < rep->nrows; r++) {
+            struct sim_cell x;
+            sim_report_sum(rep, r, span, span + 1, &x);
+            in_sl[r] += x.answered_in_sl;
+            den[r] += x.answered + x.abandoned + x.cut;
+        }
+        sim_report_free(rep);
+    }
+    for (unsigned r = 0; r < nr; r++) {
+        s->sl[r] = den[r] ? (double)in_sl[r] / (double)den[r] : NAN;
+        if (s->servable[r] && den[r] && s->sl[r] < s->o->target)
+            ok = 0;
+    }
+    return (int)ok;
+}
+
+/* The model's day from `t0_s` on: its curve shifted to start there. */
+static void shift_curve(const struct model *m, double t0_s, struct model *out)
+{
+    *out = *m;
+    out->contacts = 0;
+    if (!m->ncurve || t0_s <= 0 || m->curve[0].at_s >= t0_s) {
+        for (unsigned i = 0; i < out->ncurve; i++)
+            out->curve[i].at_s -= t0_s;
+        return;
+    }
+    /* a point at or before t0 goes: there is room for the one at 0 */
+    out->ncurve = 0;
+    out->curve[out->ncurve++] = (struct model_point){ 0,
+                                                      model_rate_at(m, t0_s) };
+    for (unsigned i = 0; i < m->ncurve; i++)
+        if (m->curve[i].at_s > t0_s)
+            out->curve[out->ncurve++] = (struct model_point){
+                m->curve[i].at_s - t0_s, m->curve[i].rate };
+}
+
+/* The carry pass over half hour iv (see simstaff.h). */
+static int carry_interval(struct search *s, unsigned iv, char *err,
+                          size_t errlen)
+{
+    struct sim_staffing *res = s->res;
+    unsigned ng = res->ngroups, nr = res->nrows;
+    double expect = res->rate[iv] * s->o->interval_s;
+    if (!(res->rate[iv] > 0))
+        return 0;
+    s->cfrom = iv > CARRY_HISTORY ? iv - CARRY_HISTORY : 0;
+    s->civ = iv;
+    s->creps = (unsigned)ceil(s->o->contacts / expect);
+    if (s->creps < 2)
+        s->creps = 2;
+    if (s->creps > CARRY_MAX_REPS)
+        s->creps = CARRY_MAX_REPS;
+    shift_curve(s->sub_day, s->cfrom * s->o->interval_s, s->cm);
+    memcpy(s->civ_count, &res->count[(size_t)s->cfrom * ng],
+           (size_t)(iv - s->cfrom) * ng * sizeof(*s->civ_count));
+    s->carrying = true;
+    int rc = search_counts(s, &res->count[(size_t)iv * ng],
+                           &res->alone[(size_t)iv * ng],
+                           &res->sl[(size_t)iv * nr],
+                           &res->unmet[(size_t)iv * nr], err, errlen);
+    s->carrying = false;
+    return rc;
 }
 
 /* Erlang C's agents for one row: the fewest meeting the target. */
@@ -131,6 +248,18 @@ static int staff_interval(struct search *s, unsigned iv, char *err,
     }
     for (unsigned g = 0; g < ng; g++)
         start[g] = count[g] = (unsigned)ceil(share[g] - 1e-9);
+    return search_counts(s, count, NULL, sl, unmet, err, errlen);
+}
+
+/* From `count` up until every row meets the target, then down, never
+ * below `floor` (NULL: 0); the answer's figures into sl and unmet. */
+static int search_counts(struct search *s, unsigned *count,
+                         const unsigned *floor, double *sl, bool *unmet,
+                         char *err, size_t errlen)
+{
+    const struct model *m = s->sub;
+    const struct router_config *rc = s->rc;
+    unsigned ng = m->ngroups, nr = s->res->nrows;
 
     /* up: agents for the worst row, until every row meets the target;
      * while the same group is chosen again the step doubles (the start
@@ -175,8 +304,9 @@ static int staff_interval(struct search *s, unsigned iv, char *err,
     if (ok)
         for (unsigned g = 0; g < ng; g++) {
             unsigned d = count[g] / 8 ? count[g] / 8 : 1;
+            unsigned lo = floor ? floor[g] : 0;
             while (d >= 1) {
-                if (count[g] < d) {
+                if (count[g] < lo + d) {
                     d /= 2;
                     continue;
                 }
@@ -232,12 +362,17 @@ int sim_staff(const struct router_config *rc, const char *config_name,
     res->rate = calloc(ni, sizeof(*res->rate));
     res->start = calloc(ni * ng, sizeof(*res->start));
     res->count = calloc(ni * ng, sizeof(*res->count));
+    res->alone = calloc(ni * ng, sizeof(*res->alone));
+    s.cm = malloc(sizeof(*s.cm));
+    s.civ_count = calloc((CARRY_HISTORY + 1) * ng, sizeof(*s.civ_count));
+    s.sub_day = m;
     res->sl = calloc(ni * nr, sizeof(*res->sl));
     res->unmet = calloc(ni * nr, sizeof(*res->unmet));
     res->row_name = calloc(nr, sizeof(*res->row_name));
     s.servable = calloc(nr, sizeof(*s.servable));
     s.sl = calloc(nr, sizeof(*s.sl));
     if (!res->rate || !res->start || !res->count || !res->sl ||
+        !res->alone || !s.cm || !s.civ_count ||
         !res->unmet || !res->row_name || !s.servable || !s.sl)
         goto oom;
     for (unsigned r = 0; r < res->nrows; r++) {
@@ -278,6 +413,10 @@ int sim_staff(const struct router_config *rc, const char *config_name,
         if (staff_interval(&s, iv, err, errlen) < 0)
             goto done;
     }
+    memcpy(res->alone, res->count, ni * ng * sizeof(*res->alone));
+    for (unsigned iv = 1; o->carry && iv < res->nintervals; iv++)
+        if (carry_interval(&s, iv, err, errlen) < 0)
+            goto done;
     *out = res;
     res = NULL;
     ret = 0;
@@ -287,6 +426,8 @@ oom:
 done:
     sim_staffing_free(res);
     free(s.sub);
+    free(s.cm);
+    free(s.civ_count);
     free(s.servable);
     free(s.sl);
     return ret;
@@ -299,6 +440,7 @@ void sim_staffing_free(struct sim_staffing *st)
     free(st->rate);
     free(st->start);
     free(st->count);
+    free(st->alone);
     free(st->sl);
     free(st->unmet);
     free(st->row_name);

@@ -2,8 +2,8 @@
  * hour that meet a service-level target, found with the real router
  * (docs/ccsim.md, "Staffing").
  *
- * Each half hour is staffed on its own, as workforce-management tools
- * do: the model's traffic at that half hour's mean arrival rate, held
+ * First each half hour is staffed on its own, as workforce-management
+ * tools do (then, with opts.carry, the second pass below): the model's traffic at that half hour's mean arrival rate, held
  * stationary, is simulated (the real routing core, every group logged
  * in with the counts tried) for a warm-up half hour and then long enough
  * for about `contacts` arrivals. A count vector meets the target when
@@ -23,6 +23,20 @@
  * evaluation of a half hour uses the same seed (common random numbers:
  * the same arrivals and handle times), so two count vectors are compared
  * on the same traffic. Half hours with the same rate share one search.
+ *
+ * Carrying the backlog (opts.carry): a half hour sized alone starts in
+ * its own steady state, but on the day it starts with what the half hour
+ * before left waiting. A second pass goes through the half hours in
+ * order; for half hour i (from the second) it simulates the model's real
+ * day -- its rate curve, not a stationary mean -- over the CARRY_HISTORY
+ * half hours before i, staffed with the answers already found for them,
+ * and i itself, staffed with the count tried, so the contacts still
+ * waiting at each boundary are served in the next half hour's time, in
+ * the router's order. Replicated with seeds seed, seed + 1, ... until
+ * about `contacts` arrivals have fallen into half hour i (2 to
+ * CARRY_MAX_REPS replications). Where the half
+ * hour alone's count misses the target so, agents more as in the first
+ * search, and then fewer in halving steps, never below the count alone.
  */
 #ifndef CCROUTE_SIMSTAFF_H
 #define CCROUTE_SIMSTAFF_H
@@ -39,6 +53,7 @@ struct sim_staff_opts {
     double target;          /* service level, 0..1 (0.8) */
     uint32_t target_ms;     /* threshold (20000) */
     double contacts;        /* arrivals per evaluation (ccsim: 40000) */
+    bool carry;             /* the second pass: backlog carried */
 };
 
 struct sim_staffing {
@@ -47,6 +62,8 @@ struct sim_staffing {
     double *rate;           /* [iv]: mean arrivals per second */
     unsigned *start;        /* [iv * ngroups + g]: Erlang C start */
     unsigned *count;        /* [iv * ngroups + g]: the answer */
+    unsigned *alone;        /* [iv * ngroups + g]: each half hour sized
+                               on its own (the answer without carry) */
     double *sl;             /* [iv * nrows + r]: service level reached;
                                NAN: no traffic */
     bool *unmet;            /* [iv * nrows + r]: no group serves it, or

@@ -78,7 +78,7 @@ double sim_t975(unsigned df)
 double *sim_values_diff(const struct sim_report *a, const double *va,
                         const struct sim_report *b, const double *vb)
 {
-    size_t n = (size_t)(b->nrows + 1) * (b->nintervals + 1) * SIM_F_COUNT;
+    size_t n = sim_report_nvalues(b);
     double *d = malloc((n ? n : 1) * sizeof(*d));
     if (!d)
         return NULL;
@@ -96,6 +96,17 @@ double *sim_values_diff(const struct sim_report *a, const double *va,
                 d[ib] = have ? vb[ib] - va[sim_value_index(a, ra, i,
                                                            (enum sim_fig)f)]
                              : NAN;
+            }
+    }
+    /* the campaign: the model's, so the same in both, if in both */
+    for (unsigned k = 0; k < b->ncampaigns; k++) {
+        bool have = k < a->ncampaigns && a->nintervals == b->nintervals &&
+                    !strcmp(a->campaign.name, b->campaign.name);
+        for (unsigned i = 0; i <= b->nintervals; i++)
+            for (unsigned f = 0; f < SIM_OB_COUNT; f++) {
+                size_t ib = sim_ob_value_index(b, k, i, (enum sim_ob_fig)f);
+                d[ib] = have ? vb[ib] - va[sim_ob_value_index(
+                                   a, k, i, (enum sim_ob_fig)f)] : NAN;
             }
     }
     return d;

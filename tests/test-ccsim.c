@@ -719,6 +719,76 @@ static void test_staff_one_queue_matches_erlang_c(void **state)
     (void)state;
 }
 
+/* A backlog carried into the next half hour: 0.1 contacts/s with 5-minute
+ * handle times, then, in the last 30 s of the first half hour, a burst at
+ * 2/s (about 55 contacts), then 0.01/s. Sized alone, the second half hour
+ * needs the few agents of its own traffic; on the day it starts with the
+ * burst still waiting, and its own contacts wait behind it: the carry
+ * pass must find it needs many more. The first half hour is not
+ * re-sized (it starts empty). */
+static void test_staff_carries_backlog(void **state)
+{
+    static struct config cfg;
+    static struct model m;
+    static const char routing[] =
+        "queues:\n"
+        "  - name: q\n"
+        "    skills: {s: 1}\n"
+        "    wrapup: 0\n";
+    static const char model[] =
+        "name: burst\n"
+        "arrivals:\n"
+        "  curve:\n"
+        "    - {at: 0, rate: 0.1}\n"
+        "    - {at: 1770s, rate: 0.1}\n"
+        "    - {at: 1771s, rate: 2}\n"
+        "    - {at: 1799s, rate: 2}\n"
+        "    - {at: 1800s, rate: 0.01}\n"
+        "patience: none\n"
+        "mix:\n"
+        "  - {name: q, queue: q}\n"
+        "agents:\n"
+        "  - group: a\n"
+        "    count: 1\n"
+        "    skills: {s: 1}\n"
+        "    think: 0\n"
+        "    handle: {dist: exponential, mean: 5m}\n";
+    char err[512];
+    config_defaults(&cfg);
+    if (config_load_string(&cfg, "routing.yaml", routing, strlen(routing),
+                           err, sizeof(err)) < 0 ||
+        model_load_string(&m, "model.yaml", model, strlen(model), err,
+                          sizeof(err)) < 0)
+        fail_msg("%s", err);
+    struct sim_staff_opts so = { .seed = 3, .hours = 1, .interval_s = 1800,
+                                 .target = 0.8, .target_ms = 20000,
+                                 .contacts = 1000 };
+    struct sim_staffing *alone, *carried;
+    if (sim_staff(&cfg.router, "routing.yaml", &m, "model.yaml", &so, &alone,
+                  err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    so.carry = true;
+    if (sim_staff(&cfg.router, "routing.yaml", &m, "model.yaml", &so,
+                  &carried, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    print_message("  second half hour: %u agents alone, %u with the backlog "
+                  "carried (service level %.1f%%)\n", alone->count[1],
+                  carried->count[1], 100 * carried->sl[1]);
+    /* without carry the answer is the half hours alone */
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(alone->count[i], alone->alone[i]);
+        assert_int_equal(carried->alone[i], alone->count[i]);
+    }
+    assert_int_equal(carried->count[0], carried->alone[0]);
+    assert_true(carried->count[1] >= 2 * alone->count[1] + 5);
+    assert_true(carried->sl[1] >= 0.8);
+    assert_false(carried->unmet[1]);
+    sim_staffing_free(alone);
+    sim_staffing_free(carried);
+    config_fini(&cfg);
+    (void)state;
+}
+
 /* The command: two queues and a skills-only class, a rate curve; the
  * answer meets the target in every half hour with traffic. */
 static void test_staff_command(void **state)
@@ -770,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_plot_writes_pngs),
         cmocka_unit_test(test_staff_one_queue_matches_erlang_c),
         cmocka_unit_test(test_staff_command),
+        cmocka_unit_test(test_staff_carries_backlog),
     };
     int rc = cmocka_run_group_tests(theory, NULL, NULL);
     rc |= cmocka_run_group_tests(binary, setup_dir, teardown_dir);

@@ -33,12 +33,20 @@
 static struct config cfg;
 static struct model model;
 
-static const char one_queue[] =
-    "queues:\n"
-    "  - name: q\n"
-    "    skills: {s: 1}\n"
-    "    service_level: {percent: 80, seconds: 20}\n"
-    "    wrapup: 0\n";
+/* The fixtures' pieces: queue q wanting skill s at a level, and the
+ * traffic of one class into q. */
+#define QUEUE_Q(level)                                  \
+    "queues:\n"                                         \
+    "  - name: q\n"                                     \
+    "    skills: {s: " #level "}\n"                      \
+    "    service_level: {percent: 80, seconds: 20}\n"   \
+    "    wrapup: 0\n"
+#define MIX_Q "mix:\n  - {name: q, queue: q}\n"
+/* ... and a group of 5 agents with s at 1, for the schedule checks */
+#define GROUP_A5 \
+    MIX_Q "agents:\n  - group: a\n    count: 5\n    skills: {s: 1}\n"
+
+static const char one_queue[] = QUEUE_Q(1);
 
 /* Runs `routing` with `traffic` for `hours`; the report in *rep and its
  * figures (sim_report_values) returned. */
@@ -84,8 +92,7 @@ static void test_logout_mid_day(void **state)
     static const char traffic[] =
         "arrivals: {rate: 0.01}\n"
         "patience: none\n"
-        "mix:\n"
-        "  - {name: q, queue: q}\n"
+        MIX_Q
         "agents:\n"
         "  - group: day\n"
         "    count: 5\n"
@@ -137,12 +144,7 @@ static void test_breaks_lower_occupancy(void **state)
     static const char base[] =
         "arrivals: {rate: 0.02}\n"
         "patience: {dist: exponential, mean: 1m}\n"
-        "mix:\n"
-        "  - {name: q, queue: q}\n"
-        "agents:\n"
-        "  - group: a\n"
-        "    count: 5\n"
-        "    skills: {s: 1}\n"
+        GROUP_A5
         "    handle: {dist: exponential, mean: 2m}\n";
     char with_break[1024];
     snprintf(with_break, sizeof(with_break), "%s"
@@ -179,21 +181,11 @@ static void test_bad_schedule_names_line(void **state)
 {
     (void)state;
     static const char bad[] =
-        "mix:\n"
-        "  - {name: q, queue: q}\n"
-        "agents:\n"
-        "  - group: a\n"
-        "    count: 5\n"
-        "    skills: {s: 1}\n"
+        GROUP_A5
         "    shifts:\n"
         "      - {login: 2h, logout: 1h}\n";
     static const char over[] =
-        "mix:\n"
-        "  - {name: q, queue: q}\n"
-        "agents:\n"
-        "  - group: a\n"
-        "    count: 5\n"
-        "    skills: {s: 1}\n"
+        GROUP_A5
         "    breaks:\n"
         "      - {at: 1h, for: 10m, count: 6}\n";
     char err[512];
@@ -209,25 +201,15 @@ static void test_bad_schedule_names_line(void **state)
 /* Expert agents (s at 5), then agents at 3 and at 1; the queue wants 5,
  * with steps lowering it to 3 after 10 s and to 1 after 20 s. */
 static const char steps_routing[] =
-    "queues:\n"
-    "  - name: q\n"
-    "    skills: {s: 5}\n"
-    "    service_level: {percent: 80, seconds: 20}\n"
-    "    wrapup: 0\n"
+    QUEUE_Q(5)
     "    steps:\n"
     "      - {after: 10s, lower: {skill: s, level: 3}}\n"
     "      - {after: 20s, lower: {skill: s, level: 1}}\n";
-static const char flat_routing[] =
-    "queues:\n"
-    "  - name: q\n"
-    "    skills: {s: 5}\n"
-    "    service_level: {percent: 80, seconds: 20}\n"
-    "    wrapup: 0\n";
+static const char flat_routing[] = QUEUE_Q(5);
 static const char tiers_traffic[] =
     "arrivals: {rate: 0.05}\n"
     "patience: {dist: exponential, mean: 2m}\n"
-    "mix:\n"
-    "  - {name: q, queue: q}\n"
+    MIX_Q
     "agents:\n"
     "  - {group: expert, count: 2, skills: {s: 5},\n"
     "     handle: {dist: exponential, mean: 1m}}\n"
@@ -294,8 +276,7 @@ static void test_quality_overflow(void **state)
     static const char traffic[] =
         "arrivals: {rate: 0.05}\n"
         "patience: {dist: exponential, mean: 2m}\n"
-        "mix:\n"
-        "  - {name: q, queue: q}\n"
+        MIX_Q
         "agents:\n"
         "  - {group: a, count: 2, skills: {s: 1},\n"
         "     handle: {dist: exponential, mean: 1m}}\n"
@@ -314,14 +295,45 @@ static void test_quality_overflow(void **state)
     sim_report_free(rep);
 }
 
+/* An agent whose think time runs past the offer timeout: after
+ * max_no_answer (3) timeouts in a row the router sets it away
+ * (no-answer), and the simulated agent is available again 30 s later.
+ * One agent, an offer timeout of 1 s and think times of 0 to 1.5 s: a
+ * third of the offers time out, and three in a row come within minutes;
+ * the agent must still be answering in the last half hour. */
+static void test_no_answer_agent_comes_back(void **state)
+{
+    (void)state;
+    static const char routing[] =
+        QUEUE_Q(1)
+        "    offer_timeout: 1s\n";
+    static const char traffic[] =
+        "arrivals: {rate: 0.02}\n"
+        "patience: none\n"
+        MIX_Q
+        "agents:\n"
+        "  - {group: a, count: 1, skills: {s: 1}, handle: 5s,\n"
+        "     think: {dist: uniform, min: 0, max: 1500ms}}\n";
+    struct sim_report *rep;
+    double *v = run(routing, traffic, 4, &rep);
+    struct sim_cell last;
+    sim_report_sum(rep, 0, rep->nintervals - 1, rep->nintervals, &last);
+    assert_true(last.offered > 10);
+    assert_true(last.answered > last.offered / 2);
+    struct sim_cell all;
+    sim_report_sum(rep, 0, 0, rep->nintervals, &all);
+    assert_int_equal(all.cut, 0);
+    free(v);
+    sim_report_free(rep);
+}
+
 /* ccsim staff's view of a schedule: agents logged in and not on a break,
  * mean over a span. */
 static void test_scheduled_agents(void **state)
 {
     (void)state;
     static const char traffic[] =
-        "mix:\n"
-        "  - {name: q, queue: q}\n"
+        MIX_Q
         "agents:\n"
         "  - group: a\n"
         "    count: 10\n"
@@ -364,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_quality_expansion_steps),
         cmocka_unit_test(test_quality_overflow),
         cmocka_unit_test(test_scheduled_agents),
+        cmocka_unit_test(test_no_answer_agent_comes_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

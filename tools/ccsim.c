@@ -51,7 +51,8 @@ static const char usage_text[] =
     "       ccsim --compare A.yaml B.yaml --traffic MODEL.yaml [options]\n"
     "       ccsim staff --config ROUTING.yaml --traffic MODEL.yaml "
     "--target P/T\n"
-    "             [--seed S] [--hours H] [--contacts N] [--json]\n"
+    "             [--seed S] [--hours H] [--contacts N] [--no-carry] "
+    "[--json]\n"
     "       ccsim erlang --rate R --aht D --agents N --target D "
     "[--patience D] [--json]\n"
     "\n"
@@ -75,6 +76,8 @@ static const char usage_text[] =
     "                       of the event stream a live engine wrote to the\n"
     "                       Redis at H:P (agents: still the traffic model)\n"
     "      --tenant T       its tenant (default: default)\n"
+    "      --no-outbound    leave out the model's outbound campaign (inbound\n"
+    "                       with and without it)\n"
     "\n"
     "The report: per queue and half hour offered, answered, abandoned,\n"
     "refused, service level, ASA, occupancy (and, when the model's agent\n"
@@ -82,7 +85,10 @@ static const char usage_text[] =
     "quality of the answered: first% answered at the queue's first level,\n"
     "step1% step2% step3+% only after that expansion step, over% from an\n"
     "overflow queue, prof the answering agents' mean skill level\n"
-    "(docs/ccsim.md). Agent schedules (shifts, breaks) come from the\n"
+    "(docs/ccsim.md). With an outbound: section in the model, the\n"
+    "engine's campaign core paces its dials next to the router: per\n"
+    "half hour dials, answered, connected, drops, abandon% (drops of\n"
+    "answered). Agent schedules (shifts, breaks) come from the\n"
     "traffic model; ccsim staff does not follow them but compares them\n"
     "with the agents it finds.\n"
     "\n"
@@ -90,6 +96,11 @@ static const char usage_text[] =
     "      --target P/T     P% answered within T (seconds or a duration)\n"
     "                       in every queue, as 80/20\n"
     "      --contacts N     simulated arrivals per trial (default 40000)\n"
+    "      --no-carry       size each half hour alone; by default a second\n"
+    "                       pass simulates the real day in order, so what a\n"
+    "                       half hour leaves waiting is served in the next\n"
+    "                       one's time, and adds agents where that needs\n"
+    "                       them\n"
     "\n"
     "Erlang (M/M/c; with --patience M/M/c+M, Erlang A):\n"
     "      --rate R         arrivals per second; R/h, R/min or R/s too\n"
@@ -397,6 +408,134 @@ static void print_quality_header(const struct view *v, const char *first)
     printf("\n");
 }
 
+static json_t *jnum(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+/* ---- the campaign (docs/ccsim.md, "Outbound") ---- */
+
+static const enum sim_ob_fig ob_figs[] = {
+    SIM_OB_DIALS, SIM_OB_ANSWERED, SIM_OB_CONNECTED, SIM_OB_DROPS,
+    SIM_OB_ABANDON_RATE, SIM_OB_MACHINE, SIM_OB_BUSY, SIM_OB_NO_ANSWER,
+    SIM_OB_FAILED,
+};
+static const char *const ob_head[] = {
+    "dials", "answered", "connected", "drops", "abandon%", "machine",
+    "busy", "no_answer", "failed",
+};
+#define NOB_FIGS (sizeof(ob_figs) / sizeof(ob_figs[0]))
+
+static double omean(const struct view *v, unsigned k, unsigned iv,
+                    enum sim_ob_fig f)
+{
+    return sim_stats_mean(v->st, sim_ob_value_index(v->rep, k, iv, f));
+}
+
+static double ohw(const struct view *v, unsigned k, unsigned iv,
+                  enum sim_ob_fig f)
+{
+    return sim_stats_hw(v->st, sim_ob_value_index(v->rep, k, iv, f));
+}
+
+static void ob_fig_text(char *buf, size_t len, const struct view *v,
+                        unsigned k, unsigned iv, enum sim_ob_fig f)
+{
+    double m = omean(v, k, iv, f), hw = ohw(v, k, iv, f);
+    double scale = f == SIM_OB_ABANDON_RATE ? 100 : 1;
+    if (isnan(m))
+        snprintf(buf, len, "-");
+    else if (v->runs <= 1)
+        snprintf(buf, len, f == SIM_OB_ABANDON_RATE ? "%.2f" : "%.0f",
+                 m * scale);
+    else if (isnan(hw))
+        snprintf(buf, len, "%.1f", m * scale);
+    else
+        snprintf(buf, len, "%.1f±%.1f", m * scale, hw * scale);
+}
+
+static void print_ob_line(const struct view *v, const char *label,
+                          unsigned k, unsigned iv)
+{
+    printf("  %-20s", label);
+    for (size_t i = 0; i < NOB_FIGS; i++) {
+        char b[64];
+        ob_fig_text(b, sizeof(b), v, k, iv, ob_figs[i]);
+        int w = v->runs <= 1 ? 9 : 15;
+        int len = (int)strlen(b) - (strstr(b, "±") ? 1 : 0);
+        printf(" %*s%s", w > len ? w - len : 0, "", b);
+    }
+    printf("\n");
+}
+
+static void print_campaign(const struct view *v)
+{
+    const struct sim_report *rep = v->rep;
+    for (unsigned k = 0; k < rep->ncampaigns; k++) {
+        printf("\ncampaign %s (%s, queue %s, %u leads): dials by the half "
+               "hour they were placed in, and what became of them\n",
+               rep->campaign.name, rep->campaign.mode, rep->campaign.queue,
+               rep->campaign.leads);
+        printf("  %-20s", "interval");
+        for (size_t i = 0; i < NOB_FIGS; i++)
+            printf(" %*s", v->runs <= 1 ? 9 : 15, ob_head[i]);
+        printf("\n");
+        for (unsigned i = 0; i < rep->nintervals; i++) {
+            unsigned long m = (unsigned long)(i * rep->interval_s / 60);
+            char label[32];
+            snprintf(label, sizeof(label), "%02lu:%02lu", m / 60, m % 60);
+            if (omean(v, k, i, SIM_OB_DIALS) > 0)
+                print_ob_line(v, label, k, i);
+        }
+        print_ob_line(v, "total", k, rep->nintervals);
+    }
+}
+
+/* A campaign's cell as JSON, as jcell. */
+static json_t *jobcell(const struct view *v, unsigned k, unsigned iv)
+{
+    json_t *j = json_object(), *ci = v->runs > 1 ? json_object() : NULL;
+    for (unsigned f = 0; f < SIM_OB_COUNT; f++) {
+        double m = omean(v, k, iv, (enum sim_ob_fig)f);
+        if (f != SIM_OB_ABANDON_RATE && v->runs <= 1)
+            json_object_set_new(j, sim_ob_fig_name[f],
+                                json_integer((json_int_t)(isnan(m) ? 0 : m)));
+        else
+            json_object_set_new(j, sim_ob_fig_name[f], jnum(m));
+        if (ci)
+            json_object_set_new(ci, sim_ob_fig_name[f],
+                                jnum(ohw(v, k, iv, (enum sim_ob_fig)f)));
+    }
+    if (ci)
+        json_object_set_new(j, "ci95", ci);
+    return j;
+}
+
+static json_t *jcampaign_head(const struct sim_report *rep)
+{
+    return json_pack("{s:s, s:s, s:s, s:i}", "campaign", rep->campaign.name,
+                     "queue", rep->campaign.queue, "mode", rep->campaign.mode,
+                     "leads", (json_int_t)rep->campaign.leads);
+}
+
+static json_t *jcampaigns(const struct view *v)
+{
+    const struct sim_report *rep = v->rep;
+    json_t *arr = json_array();
+    for (unsigned k = 0; k < rep->ncampaigns; k++) {
+        json_t *jc = jcampaign_head(rep), *iv = json_array();
+        json_object_set_new(jc, "total", jobcell(v, k, rep->nintervals));
+        for (unsigned i = 0; i < rep->nintervals; i++) {
+            json_t *c = jobcell(v, k, i);
+            json_object_set_new(c, "start_s", json_real(i * rep->interval_s));
+            json_array_append_new(iv, c);
+        }
+        json_object_set_new(jc, "intervals", iv);
+        json_array_append_new(arr, jc);
+    }
+    return arr;
+}
+
 static void print_text(const struct view *v, const char *cfg,
                        const char *traffic, uint64_t seed,
                        uint64_t contacts, uint64_t events, uint64_t calls,
@@ -447,6 +586,7 @@ static void print_text(const struct view *v, const char *cfg,
     for (unsigned q = 0; q < rep->nrows; q++)
         print_quality(v, rep->rows[q].name, q, rep->nintervals);
     print_quality(v, "all", rep->nrows, rep->nintervals);
+    print_campaign(v);
     double cut = vmean(v, rep->nrows, rep->nintervals, SIM_F_CUT);
     if (cut > 0)
         printf("  %.0f contacts%s still waiting when the run ended "
@@ -460,11 +600,6 @@ static void print_text(const struct view *v, const char *cfg,
         printf("  %u runs: %" PRIu64 " events, %" PRIu64 " router calls in "
                "all; the longest ran %.2f simulated hours\n", v->runs,
                events, calls, end_s / 3600);
-}
-
-static json_t *jnum(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
 }
 
 /* A CELL (docs/ccsim.md): the figures; with several runs their means and
@@ -550,6 +685,7 @@ static int print_json(const struct view *v, const char *cfg,
     json_object_set_new(root, "queues", queues);
     json_object_set_new(root, "summary", jcell(v, rep->nrows,
                                                rep->nintervals));
+    json_object_set_new(root, "campaigns", jcampaigns(v));
     return print_json_doc(root);
 }
 
@@ -591,7 +727,7 @@ static int parse_seed(const char *s, uint64_t *out)
 static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
                    const struct model *m, const char *traffic,
                    uint64_t seed, double hours, unsigned runs,
-                   const struct sim_replay *rp,
+                   const struct sim_replay *rp, bool no_outbound,
                    struct sim_report **lay, struct sim_stats *st,
                    uint64_t *contacts, uint64_t *events, uint64_t *calls,
                    double *end_s)
@@ -607,6 +743,7 @@ static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
         so.interval_s = 1800;
         so.replay = rp->n ? rp->a : NULL;
         so.nreplay = rp->n;
+        so.no_outbound = no_outbound;
         int rc = 0;
         for (unsigned k = 0; k < ncfg && rc == 0; k++) {
             if (sim_run(&su[k].cfg.router, cfg_path[k], m, traffic, &so,
@@ -616,9 +753,8 @@ static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
                 break;
             }
             val[k] = sim_report_values(rep[k]);
-            if (!val[k] || (r == 0 && sim_stats_init(&st[k], (size_t)(
-                    rep[k]->nrows + 1) * (rep[k]->nintervals + 1) *
-                    SIM_F_COUNT) < 0)) {
+            if (!val[k] || (r == 0 && sim_stats_init(
+                    &st[k], sim_report_nvalues(rep[k])) < 0)) {
                 fprintf(stderr, "ccsim: out of memory\n");
                 rc = -1;
                 break;
@@ -632,9 +768,8 @@ static int run_all(struct setup *su, unsigned ncfg, const char **cfg_path,
         }
         if (rc == 0 && ncfg == 2) {
             double *d = sim_values_diff(rep[0], val[0], rep[1], val[1]);
-            if (!d || (r == 0 && sim_stats_init(&st[2], (size_t)(
-                    rep[1]->nrows + 1) * (rep[1]->nintervals + 1) *
-                    SIM_F_COUNT) < 0)) {
+            if (!d || (r == 0 && sim_stats_init(
+                    &st[2], sim_report_nvalues(rep[1])) < 0)) {
                 fprintf(stderr, "ccsim: out of memory\n");
                 rc = -1;
             } else {
@@ -731,6 +866,29 @@ static void cmp_text(const struct view *va, const struct view *vb,
     for (unsigned ra = 0; ra < a->nrows; ra++)
         if (row_in(b, a, ra) == UINT32_MAX && row_active(va, ra))
             printf("\nqueue %s: only in A\n", a->rows[ra].name);
+    for (unsigned k = 0; k < b->ncampaigns && k < a->ncampaigns; k++) {
+        printf("\ncampaign %s (%s, queue %s)\n", b->campaign.name,
+               b->campaign.mode, b->campaign.queue);
+        printf("  %-16s %12s %12s %20s\n", "", "A", "B", "B - A");
+        for (size_t i = 0; i < NOB_FIGS; i++) {
+            enum sim_ob_fig f = ob_figs[i];
+            double sc = f == SIM_OB_ABANDON_RATE ? 100 : 1;
+            double ma = omean(va, k, t, f), mb = omean(vb, k, t, f);
+            double md = omean(vd, k, t, f), hw = ohw(vd, k, t, f);
+            char sa[32], sb[32], sd[48];
+            snprintf(sa, sizeof(sa), isnan(ma) ? "-" : "%.2f", ma * sc);
+            snprintf(sb, sizeof(sb), isnan(mb) ? "-" : "%.2f", mb * sc);
+            if (isnan(md))
+                snprintf(sd, sizeof(sd), "-");
+            else if (isnan(hw))
+                snprintf(sd, sizeof(sd), "%+.2f", md * sc);
+            else
+                snprintf(sd, sizeof(sd), "%+.2f ± %.2f", md * sc, hw * sc);
+            int pad = 20 - ((int)strlen(sd) - (strstr(sd, "±") ? 1 : 0));
+            printf("  %-16s %12s %12s %*s%s\n", ob_head[i], sa, sb,
+                   pad > 0 ? pad : 0, "", sd);
+        }
+    }
 }
 
 static json_t *cmp_cells(const struct view *va, unsigned ra,
@@ -783,6 +941,24 @@ static int cmp_json(const struct view *va, const struct view *vb,
     json_object_set_new(root, "only_in_a", only_a);
     json_object_set_new(root, "summary", cmp_cells(va, a->nrows, vb, vd,
                                                    b->nrows, b->nintervals));
+    json_t *camps = json_array();
+    for (unsigned k = 0; k < b->ncampaigns && k < a->ncampaigns; k++) {
+        json_t *jc = jcampaign_head(b), *iv = json_array();
+        json_object_set_new(jc, "a", jobcell(va, k, b->nintervals));
+        json_object_set_new(jc, "b", jobcell(vb, k, b->nintervals));
+        json_object_set_new(jc, "diff", jobcell(vd, k, b->nintervals));
+        for (unsigned i = 0; i < b->nintervals; i++) {
+            json_t *c = json_object();
+            json_object_set_new(c, "a", jobcell(va, k, i));
+            json_object_set_new(c, "b", jobcell(vb, k, i));
+            json_object_set_new(c, "diff", jobcell(vd, k, i));
+            json_object_set_new(c, "start_s", json_real(i * b->interval_s));
+            json_array_append_new(iv, c);
+        }
+        json_object_set_new(jc, "intervals", iv);
+        json_array_append_new(camps, jc);
+    }
+    json_object_set_new(root, "campaigns", camps);
     return print_json_doc(root);
 }
 
@@ -790,7 +966,8 @@ static int cmp_json(const struct view *va, const struct view *vb,
 
 static int cmd_sim(int argc, char **argv)
 {
-    enum { O_JSON = 1000, O_RUNS, O_PLOT, O_COMPARE, O_REPLAY, O_TENANT };
+    enum { O_JSON = 1000, O_RUNS, O_PLOT, O_COMPARE, O_REPLAY, O_TENANT,
+           O_NO_OUTBOUND };
     static const struct option lo[] = {
         { "config", required_argument, NULL, 'c' },
         { "traffic", required_argument, NULL, 't' },
@@ -802,12 +979,14 @@ static int cmd_sim(int argc, char **argv)
         { "compare", no_argument, NULL, O_COMPARE },
         { "replay", required_argument, NULL, O_REPLAY },
         { "tenant", required_argument, NULL, O_TENANT },
+        { "no-outbound", no_argument, NULL, O_NO_OUTBOUND },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *cfg_path = NULL, *traffic = NULL, *plot = NULL;
     const char *replay = NULL, *tenant = "default";
     bool json = false, have_seed = false, compare = false;
+    bool no_outbound = false;
     double hours = 0, h;
     uint64_t seed = 0;
     unsigned runs = 1;
@@ -840,6 +1019,7 @@ static int cmd_sim(int argc, char **argv)
         case O_COMPARE: compare = true; break;
         case O_REPLAY: replay = optarg; break;
         case O_TENANT: tenant = optarg; break;
+        case O_NO_OUTBOUND: no_outbound = true; break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage(NULL);
         }
@@ -911,8 +1091,9 @@ static int cmd_sim(int argc, char **argv)
         hours = m.duration_s > 0 ? m.duration_s / 3600 : 24;
     uint64_t contacts = 0, events = 0, calls = 0;
     double end_s = 0;
-    if (run_all(su, ncfg, paths, &m, traffic, seed, hours, runs, &rp, lay,
-                st, &contacts, &events, &calls, &end_s) < 0)
+    if (run_all(su, ncfg, paths, &m, traffic, seed, hours, runs, &rp,
+                no_outbound, lay, st, &contacts, &events, &calls,
+                &end_s) < 0)
         goto done;
     if (replay)
         jr = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
@@ -1046,15 +1227,22 @@ static void staff_text(const struct sim_staffing *r, const struct model *m,
         printf(" %s", r->row_name[q]);
     printf("\n");
     uint64_t total[MODEL_MAX_GROUPS] = { 0 };
-    unsigned unmet = 0;
+    unsigned unmet = 0, carried = 0;
     for (unsigned i = 0; i < r->nintervals; i++) {
         unsigned long mi = (unsigned long)(i * r->interval_s / 60);
         printf("  %02lu:%02lu    %9.1f", mi / 60, mi % 60,
                r->rate[i] * 3600);
         for (unsigned g = 0; g < r->ngroups; g++) {
             unsigned c = r->count[(size_t)i * r->ngroups + g];
+            unsigned a = r->alone[(size_t)i * r->ngroups + g];
+            char b[32];
             total[g] += c;
-            printf(" %10u", c);
+            carried += c > a;
+            if (c > a)
+                snprintf(b, sizeof(b), "%u(+%u)", c, c - a);
+            else
+                snprintf(b, sizeof(b), "%u", c);
+            printf(" %10s", b);
         }
         printf("  ");
         for (unsigned q = 0; q < r->nrows; q++) {
@@ -1076,6 +1264,11 @@ static void staff_text(const struct sim_staffing *r, const struct model *m,
         printf("  %u queue half hours cannot meet the target (no group "
                "serves the queue, or more than the search's limit)\n",
                unmet);
+    if (o->carry)
+        printf("  backlog carried: %u group half hours need more agents "
+               "than sized alone, (+n) above\n", carried);
+    else
+        printf("  each half hour sized alone (--no-carry)\n");
     printf("  %" PRIu64 " simulations, %" PRIu64 " contacts simulated\n",
            r->evaluations, r->contacts);
     if (model_scheduled(m))
@@ -1089,15 +1282,16 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
     json_t *root = json_object(), *ivs = json_array();
     json_object_set_new(root, "tool", json_string("ccsim"));
     json_object_set_new(root, "version", json_integer(1));
-    json_object_set_new(root, "staff", json_pack("{s:f, s:f}",
+    json_object_set_new(root, "staff", json_pack("{s:f, s:f, s:b}",
                         "target", o->target, "target_s",
-                        o->target_ms / 1000.0));
+                        o->target_ms / 1000.0, "carry", o->carry));
     json_object_set_new(root, "config", json_string(cfg));
     json_object_set_new(root, "traffic", json_string(traffic));
     json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(root, "interval_s", json_real(r->interval_s));
     for (unsigned i = 0; i < r->nintervals; i++) {
         json_t *iv = json_object(), *ag = json_object(), *st = json_object();
+        json_t *al = json_object();
         json_t *sl = json_object(), *un = json_array();
         json_t *sc = model_scheduled(m) ? json_object() : NULL;
         json_t *sh = sc ? json_array() : NULL;
@@ -1107,6 +1301,8 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
             size_t k = (size_t)i * r->ngroups + g;
             json_object_set_new(ag, m->groups[g].name,
                                 json_integer(r->count[k]));
+            json_object_set_new(al, m->groups[g].name,
+                                json_integer(r->alone[k]));
             json_object_set_new(st, m->groups[g].name,
                                 json_integer(r->start[k]));
             if (sc) {
@@ -1125,6 +1321,7 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
                 json_array_append_new(un, json_string(r->row_name[q]));
         }
         json_object_set_new(iv, "agents", ag);
+        json_object_set_new(iv, "alone", al);
         json_object_set_new(iv, "erlang_c_start", st);
         json_object_set_new(iv, "service_level", sl);
         json_object_set_new(iv, "unmet", un);
@@ -1144,7 +1341,7 @@ static int staff_json(const struct sim_staffing *r, const struct model *m,
 
 static int cmd_staff(int argc, char **argv)
 {
-    enum { O_JSON = 1000, O_TARGET, O_CONTACTS };
+    enum { O_JSON = 1000, O_TARGET, O_CONTACTS, O_NO_CARRY };
     static const struct option lo[] = {
         { "config", required_argument, NULL, 'c' },
         { "traffic", required_argument, NULL, 't' },
@@ -1152,6 +1349,7 @@ static int cmd_staff(int argc, char **argv)
         { "hours", required_argument, NULL, 'H' },
         { "target", required_argument, NULL, O_TARGET },
         { "contacts", required_argument, NULL, O_CONTACTS },
+        { "no-carry", no_argument, NULL, O_NO_CARRY },
         { "json", no_argument, NULL, O_JSON },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -1164,6 +1362,7 @@ static int cmd_staff(int argc, char **argv)
     memset(&so, 0, sizeof(so));
     so.interval_s = 1800;
     so.contacts = 40000;
+    so.carry = true;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:t:s:H:h", lo, NULL)) != -1) {
         switch (o) {
@@ -1191,6 +1390,7 @@ static int cmd_staff(int argc, char **argv)
                 return usage("--contacts: from 100 to 10000000");
             so.contacts = h;
             break;
+        case O_NO_CARRY: so.carry = false; break;
         case O_JSON: json = true; break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage(NULL);
