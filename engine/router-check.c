@@ -167,9 +167,23 @@ static int check_all(const struct router *r, char *buf, size_t len,
                     FAIL("queue %s: member list of a pool that cannot "
                          "sleep", q->name);
                 if (pool_asleep(r, pid)) {
-                    /* sleeping: nothing kept but the member list */
-                    if (!l || (!pool_is_ring(q) && !pool_is_heap(q)))
+                    /* sleeping: nothing kept but the member list, or a
+                     * weighted pool's slots with every weight 0 */
+                    if (!l || q->strategy == ROUTER_STRATEGY_ROUND_ROBIN)
                         FAIL("queue %s: pool of tier %u asleep", q->name, l);
+                    if (p->n)
+                        FAIL("queue %s: sleeping pool counts %u", q->name,
+                             p->n);
+                    if (pool_is_wpool(q)) {
+                        if (!wpool_check(&p->w) || p->w.total)
+                            FAIL("queue %s: sleeping weighted pool has "
+                                 "weight", q->name);
+                        if (p->sets)
+                            FAIL("queue %s: sleeping weighted pool counts "
+                                 "sets", q->name);
+                        wmembers += p->w.members;
+                        continue;
+                    }
                     members += pool_is_ring(q) ? p->li.members
                                                : p->h.members;
                     continue;

@@ -64,6 +64,9 @@ struct aref {
  * iff the agent can take the channel; round robin a treap of entries. */
 struct apool {
     uint32_t n;
+    uint32_t sets;              /* weighted random above tier 0: weights
+                                   set non-zero since it last woke or
+                                   slept (router.c, "Sleeping pools") */
     union {                     /* by the queue's strategy */
         struct lring li;
         struct aheap h;
@@ -391,12 +394,19 @@ static inline struct pmembers *pool_members(const struct router *r,
 }
 
 /* Whether the pool that reference f names on its channel may sleep: a
- * longest idle ring or a heap above tier 0. Tier 0 pools, round robin
- * treaps and weighted pools are always kept up to date. */
+ * longest idle ring, a heap or a weighted pool above tier 0. Tier 0 pools
+ * and round robin treaps are always kept up to date. */
 static inline bool aref_may_sleep(const struct aref *f)
 {
-    return f->tier && f->strat != ROUTER_STRATEGY_ROUND_ROBIN &&
-           f->strat != ROUTER_STRATEGY_WEIGHTED_RANDOM;
+    return f->tier && f->strat != ROUTER_STRATEGY_ROUND_ROBIN;
+}
+
+/* Whether that pool keeps a member list (q->pmem) to wake from: rings
+ * and heaps, whose records go when they sleep. A weighted pool keeps its
+ * members in its slots, and f->slot is its slot there. */
+static inline bool aref_has_pmem(const struct aref *f)
+{
+    return aref_may_sleep(f) && f->strat != ROUTER_STRATEGY_WEIGHTED_RANDOM;
 }
 
 static inline bool pool_asleep(const struct router *r, uint32_t id)

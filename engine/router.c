@@ -382,6 +382,9 @@
 
 #include "router-int.h"
 
+/* a pool is one cache line (router-int.h) */
+_Static_assert(sizeof(struct apool) == 64, "struct apool is one line");
+
 /* ---- small helpers ---- */
 
 static const char *contact_key(const void *ctx, uint32_t h)
@@ -806,25 +809,33 @@ static inline bool pool_wanted(const struct router *r, unsigned qi,
 /* Whether the ring or heap of f's pool holds at least 2 x members + 16
  * records (or is full): then at least members + 16 records went to it
  * since it was empty or woke (with at most `members` records), which pays
- * for a wake, O(members log members), in advance. */
+ * for a wake, O(members log members), in advance. A weighted pool has no
+ * records: the count of weights it had set non-zero since it woke or
+ * slept plays their part, and pays for its wake and its clearing, O(slots)
+ * each (its holes are at most members + 16, see wpool_add). */
 static inline bool pool_full(const struct apool *p, const struct aref *f)
 {
     if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE)
         return p->li.len >= 2 * p->li.members + 16 || p->li.len == p->li.cap;
+    if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM)
+        return p->sets >= 2 * p->w.members + 16;
     return p->h.len >= 2 * p->h.members + 16 || p->h.len == p->h.cap;
 }
 
 /* Empties the ring or heap of pool p (it holds records of strategy
- * strat). */
+ * strat), or sets every weight of a weighted pool to 0. */
 static void pool_clear(struct apool *p, unsigned strat)
 {
     if (strat == ROUTER_STRATEGY_LONGEST_IDLE) {
         p->li.head = p->li.len = 0;
         p->li.last_since = p->li.last_seq = 0;
+    } else if (strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+        wpool_clear(&p->w);
     } else {
         p->h.len = 0;
     }
     p->n = 0;
+    p->sets = 0;
 }
 
 /* Puts f's pool on channel ch to sleep: its records are dropped, and the
@@ -887,6 +898,20 @@ static void pool_wake(struct router *r, unsigned qi, unsigned tier,
     r->pool_wakes++;
     pool_clear(p, q->strategy);
     uint32_t k = 0;
+    if (pool_is_wpool(q)) {
+        /* the members are the slots; the weights were all 0 */
+        for (uint32_t i = 0; i < p->w.len; i++) {
+            if (p->w.agent[i] == WPOOL_HOLE)
+                continue;
+            struct agent *a = &r->agents[p->w.agent[i]];
+            if (!can_take(r, a, ch))
+                continue;
+            wpool_set(&p->w, i, wr_weight((uint16_t)skill_score(a, q)));
+            k++;
+        }
+        p->n = k;
+        return;
+    }
     for (uint32_t i = 0; m && i < m->n; i++)
         if (can_take(r, &r->agents[m->a[i]], ch))
             r->scratch[k++] = m->a[i];
@@ -1059,6 +1084,7 @@ static void agent_reindex(struct router *r, struct agent *a)
                     break;
                 case ROUTER_STRATEGY_WEIGHTED_RANDOM:
                     wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
+                    p->sets++;  /* read above tier 0 only (pool_full) */
                     break;
                 default:
                     heap_add(r, a, &ev[i], ch);
@@ -1505,7 +1531,7 @@ static void aref_drop(struct router *r, const struct agent *a,
     if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
         if ((a->pooled & (1U << ch)) && !aref_asleep(r, f, ch))
             p->n--;
-        if (aref_may_sleep(f))
+        if (aref_has_pmem(f))
             pmem_del(r, f->queue, f->tier, ch, f->slot);
         if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE) {
             lring_unreserve(&p->li);
@@ -1607,7 +1633,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
             if (aheap_reserve(&q->apool[tier][ch].h) < 0)
                 return ROUTER_ENOMEM;
         }
-        if (aref_may_sleep(&f)) {
+        if (aref_has_pmem(&f)) {
             int mi = pmem_add(r, (unsigned)qi, (unsigned)tier, ch,
                               ahandle(r, a));
             if (mi < 0) {
@@ -1683,6 +1709,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         return can_take(r, p, ch) ? p : NULL;
     }
     if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+        pools_wake_for(r, (unsigned)c->queue, c->level, ch);
         uint64_t total = 0;
         for (unsigned l = 0; l <= c->level; l++)
             total += q->apool[l][ch].w.total;

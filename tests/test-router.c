@@ -1744,7 +1744,8 @@ static void test_refused_contact_frees_queue(void **state)
  * fills up while no contact waits at its levels goes to sleep instead of
  * compacting; a contact that reaches those levels wakes it, and gets the
  * agent that the strategy would have picked had the pool been kept up to
- * date. For the three strategies whose pools may sleep. */
+ * date. For the four strategies whose pools may sleep (a weighted pool
+ * "fills up" with weights set; expect NULL: any tier 1 agent). */
 static void sleeping_pools_case(enum router_strategy strat,
                                 const char *expect)
 {
@@ -1795,6 +1796,13 @@ static void sleeping_pools_case(enum router_strategy strat,
     tick(r, now + S(11));                  /* level 1: the pool wakes */
     router_pool_sleeps(r, NULL, &wakes);
     assert_int_equal(wakes, 1);
+    if (!expect) {
+        /* weighted random: one of the tier 1 agents, as the draw says
+         * (without the wake's weights, nobody) */
+        expect = ev_agent(r, ROUTER_EV_OFFER, "c1", 0);
+        assert_non_null(expect);
+        assert_string_not_equal(expect, "top");
+    }
     assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), expect);
     /* awake, it is kept up to date again: the next contact that reaches
      * level 1 gets the next agent, without another wake */
@@ -1816,6 +1824,7 @@ static void test_sleeping_pools(void **state)
     sleeping_pools_case(ROUTER_STRATEGY_LONGEST_IDLE, "t3");
     sleeping_pools_case(ROUTER_STRATEGY_MOST_SKILLED, "t2");    /* x:5 */
     sleeping_pools_case(ROUTER_STRATEGY_LEAST_OCCUPIED, "t3");
+    sleeping_pools_case(ROUTER_STRATEGY_WEIGHTED_RANDOM, NULL);
 }
 
 /* A contact still waiting at max_contact_age after its arrival ends as
