@@ -14,6 +14,7 @@
 #include "idmap.h"
 #include "lring.h"
 #include "rng.h"
+#include "sring.h"
 #include "router-t.h"
 #include "timerheap.h"
 #include "waitest.h"
@@ -58,8 +59,9 @@ struct aref {
 
 /* Available agents of one (queue, tier, channel), n of them (valid).
  * Longest idle keeps a ring of records (lring.h) valid iff a record's
- * epoch is its agent's lep for the pool's channel; most skilled a heap of
- * records (aheap.h) valid by lep too, least occupied one valid by oep;
+ * epoch is its agent's lep for the pool's channel; most skilled one such
+ * ring per score value (sring.h), valid by lep too; least occupied a
+ * heap of records (aheap.h) valid by oep;
  * weighted random a pool of weighted slots (wpool.h), the weight non-zero
  * iff the agent can take the channel; round robin a treap of entries. */
 struct apool {
@@ -70,6 +72,7 @@ struct apool {
     union {                     /* by the queue's strategy */
         struct lring li;
         struct aheap h;
+        struct sring s;
         struct wpool w;
         struct treap t;
     };
@@ -127,7 +130,7 @@ struct queue {
 };
 
 /* The epochs of an agent's ring and heap records, by channel: lep for
- * rings and most skilled heaps, oep for least occupied heaps (see "Lazy
+ * rings (most skilled ones too), oep for least occupied heaps (see "Lazy
  * pool membership" in router.c). Apart from struct agent, in one dense
  * array: a compaction checks every record's epoch, and this array stays
  * in cache where the agents do not. They outlive the agent slot, whose
@@ -251,7 +254,6 @@ struct router {
     struct tfifo *tfifo;        /* TF_N */
     uint64_t tf_appends, tf_strays;     /* counts, for tests */
     struct lring_ops lops;      /* what the rings ask of agents */
-    struct aheap_ops hops_ms;   /* what the heaps ask: most skilled */
     struct aheap_ops hops_lo;   /* least occupied */
     uint32_t *scratch;          /* max_agents, for virtual queue creation */
     struct router_event *out;
@@ -298,15 +300,21 @@ static inline bool pool_is_ring(const struct queue *q)
     return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
 }
 
+/* Heaps of records (aheap.h): least occupied only. */
 static inline bool strat_is_heap(unsigned strat)
 {
-    return strat == ROUTER_STRATEGY_MOST_SKILLED ||
-           strat == ROUTER_STRATEGY_LEAST_OCCUPIED;
+    return strat == ROUTER_STRATEGY_LEAST_OCCUPIED;
 }
 
 static inline bool pool_is_heap(const struct queue *q)
 {
     return strat_is_heap(q->strategy);
+}
+
+/* Rings by score (sring.h): most skilled. */
+static inline bool pool_is_sring(const struct queue *q)
+{
+    return q->strategy == ROUTER_STRATEGY_MOST_SKILLED;
 }
 
 /* Pools of treap entries (struct aent): round robin only. */
