@@ -162,14 +162,36 @@ static int check_all(const struct router *r, char *buf, size_t len,
                 const struct pmembers *pm = pool_members(r, qi, l, ch);
                 if (pm)
                     plists += pm->n;
-                if ((!l || (!pool_is_ring(q) && !pool_is_heap(q))) && pm &&
-                    pm->n)
+                if ((!l || (!pool_is_ring(q) && !pool_is_heap(q) &&
+                            !pool_is_sring(q))) &&
+                    pm && pm->n)
                     FAIL("queue %s: member list of a pool that cannot "
                          "sleep", q->name);
                 if (pool_asleep(r, pid)) {
-                    /* sleeping: nothing kept but the member list */
-                    if (!l || (!pool_is_ring(q) && !pool_is_heap(q)))
+                    /* sleeping: nothing kept but the member list, or a
+                     * weighted pool's slots with every weight 0 */
+                    if (!l || q->strategy == ROUTER_STRATEGY_ROUND_ROBIN)
                         FAIL("queue %s: pool of tier %u asleep", q->name, l);
+                    if (p->n || p->sets)
+                        FAIL("queue %s: sleeping pool counts %u, %u sets",
+                             q->name, p->n, p->sets);
+                    if (pool_is_wpool(q)) {
+                        if (!wpool_check(&p->w) || p->w.total)
+                            FAIL("queue %s: sleeping weighted pool has "
+                                 "weight", q->name);
+                        wmembers += p->w.members;
+                        continue;
+                    }
+                    if (pool_is_sring(q)) {
+                        if (!sring_check(&p->s))
+                            FAIL("queue %s: score rings broken", q->name);
+                        for (uint32_t sc = 0; sc < p->s.nr; sc++)
+                            if (p->s.ring[sc].len)
+                                FAIL("queue %s: sleeping score ring holds "
+                                     "records", q->name);
+                        members += p->s.members;
+                        continue;
+                    }
                     members += pool_is_ring(q) ? p->li.members
                                                : p->h.members;
                     continue;
@@ -244,6 +266,54 @@ static int check_all(const struct router *r, char *buf, size_t len,
                     }
                     lrecs += valid;
                     members += p->h.members;
+                } else if (pool_is_sring(q)) {
+                    /* each score's ring in idle order; each valid record
+                     * of an agent that can take the channel and whose
+                     * reference here has that score; one valid record
+                     * each */
+                    if (!sring_check(&p->s))
+                        FAIL("queue %s: score rings broken", q->name);
+                    heapno++;
+                    for (uint32_t sc = 0; sc < p->s.nr; sc++) {
+                        const struct lring *g = &p->s.ring[sc];
+                        const struct agent *prev = NULL;
+                        for (uint32_t i = 0; i < g->len; i++) {
+                            const struct lrec *x = lring_at(g, i);
+                            if (x->agent >= r->max_agents)
+                                FAIL("queue %s: score ring holds a bad "
+                                     "handle", q->name);
+                            if (!lrec_valid(r, x, ch))
+                                continue;
+                            const struct agent *a = &r->agents[x->agent];
+                            if (prev && !li_less(prev, a))
+                                FAIL("queue %s: score ring out of order",
+                                     q->name);
+                            if (a->idle_since > g->last_since ||
+                                (a->idle_since == g->last_since &&
+                                 a->idle_seq > g->last_seq))
+                                FAIL("queue %s: score ring key past the "
+                                     "last", q->name);
+                            const struct aref *f = NULL;
+                            for (unsigned k = 0; k < a->nev[ch]; k++)
+                                if (a->ev[ch][k].queue == qi &&
+                                    a->ev[ch][k].tier == l &&
+                                    a->ev[ch][k].strat ==
+                                        ROUTER_STRATEGY_MOST_SKILLED)
+                                    f = &a->ev[ch][k];
+                            if (!f || !can_take(r, a, ch) || f->score != sc)
+                                FAIL("queue %s: valid record of agent %s "
+                                     "that cannot take it or of another "
+                                     "score", q->name, a->id);
+                            if (stamp[x->agent] == heapno)
+                                FAIL("queue %s: two valid records of agent "
+                                     "%s", q->name, a->id);
+                            stamp[x->agent] = heapno;
+                            prev = a;
+                            valid++;
+                        }
+                    }
+                    lrecs += valid;
+                    members += p->s.members;
                 } else if (pool_is_wpool(q)) {
                     /* each member's slot named by its reference, weighted
                      * iff the agent can take the channel */

@@ -14,6 +14,7 @@
 #include "idmap.h"
 #include "lring.h"
 #include "rng.h"
+#include "sring.h"
 #include "router-t.h"
 #include "timerheap.h"
 #include "waitest.h"
@@ -58,15 +59,20 @@ struct aref {
 
 /* Available agents of one (queue, tier, channel), n of them (valid).
  * Longest idle keeps a ring of records (lring.h) valid iff a record's
- * epoch is its agent's lep for the pool's channel; most skilled a heap of
- * records (aheap.h) valid by lep too, least occupied one valid by oep;
+ * epoch is its agent's lep for the pool's channel; most skilled one such
+ * ring per score value (sring.h), valid by lep too; least occupied a
+ * heap of records (aheap.h) valid by oep;
  * weighted random a pool of weighted slots (wpool.h), the weight non-zero
  * iff the agent can take the channel; round robin a treap of entries. */
 struct apool {
     uint32_t n;
+    uint32_t sets;              /* weighted random above tier 0: weights
+                                   set non-zero since it last woke or
+                                   slept (router.c, "Sleeping pools") */
     union {                     /* by the queue's strategy */
         struct lring li;
         struct aheap h;
+        struct sring s;
         struct wpool w;
         struct treap t;
     };
@@ -124,7 +130,7 @@ struct queue {
 };
 
 /* The epochs of an agent's ring and heap records, by channel: lep for
- * rings and most skilled heaps, oep for least occupied heaps (see "Lazy
+ * rings (most skilled ones too), oep for least occupied heaps (see "Lazy
  * pool membership" in router.c). Apart from struct agent, in one dense
  * array: a compaction checks every record's epoch, and this array stays
  * in cache where the agents do not. They outlive the agent slot, whose
@@ -248,7 +254,6 @@ struct router {
     struct tfifo *tfifo;        /* TF_N */
     uint64_t tf_appends, tf_strays;     /* counts, for tests */
     struct lring_ops lops;      /* what the rings ask of agents */
-    struct aheap_ops hops_ms;   /* what the heaps ask: most skilled */
     struct aheap_ops hops_lo;   /* least occupied */
     uint32_t *scratch;          /* max_agents, for virtual queue creation */
     struct router_event *out;
@@ -295,15 +300,21 @@ static inline bool pool_is_ring(const struct queue *q)
     return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
 }
 
+/* Heaps of records (aheap.h): least occupied only. */
 static inline bool strat_is_heap(unsigned strat)
 {
-    return strat == ROUTER_STRATEGY_MOST_SKILLED ||
-           strat == ROUTER_STRATEGY_LEAST_OCCUPIED;
+    return strat == ROUTER_STRATEGY_LEAST_OCCUPIED;
 }
 
 static inline bool pool_is_heap(const struct queue *q)
 {
     return strat_is_heap(q->strategy);
+}
+
+/* Rings by score (sring.h): most skilled. */
+static inline bool pool_is_sring(const struct queue *q)
+{
+    return q->strategy == ROUTER_STRATEGY_MOST_SKILLED;
 }
 
 /* Pools of treap entries (struct aent): round robin only. */
@@ -391,12 +402,19 @@ static inline struct pmembers *pool_members(const struct router *r,
 }
 
 /* Whether the pool that reference f names on its channel may sleep: a
- * longest idle ring or a heap above tier 0. Tier 0 pools, round robin
- * treaps and weighted pools are always kept up to date. */
+ * longest idle ring, a heap or a weighted pool above tier 0. Tier 0 pools
+ * and round robin treaps are always kept up to date. */
 static inline bool aref_may_sleep(const struct aref *f)
 {
-    return f->tier && f->strat != ROUTER_STRATEGY_ROUND_ROBIN &&
-           f->strat != ROUTER_STRATEGY_WEIGHTED_RANDOM;
+    return f->tier && f->strat != ROUTER_STRATEGY_ROUND_ROBIN;
+}
+
+/* Whether that pool keeps a member list (q->pmem) to wake from: rings
+ * and heaps, whose records go when they sleep. A weighted pool keeps its
+ * members in its slots, and f->slot is its slot there. */
+static inline bool aref_has_pmem(const struct aref *f)
+{
+    return aref_may_sleep(f) && f->strat != ROUTER_STRATEGY_WEIGHTED_RANDOM;
 }
 
 static inline bool pool_asleep(const struct router *r, uint32_t id)

@@ -11,7 +11,8 @@
  * Files: this one holds the decisions; router-int.h the structures it
  * shares with router-check.c (router_check(), the invariants); the timer
  * heap (timerheap.h, under the timer fifos here), the longest idle rings
- * (lring.h), the agent heaps (aheap.h) and the weighted pools (wpool.h)
+ * (lring.h), the most skilled rings by score (sring.h), the least
+ * occupied heaps (aheap.h) and the weighted pools (wpool.h)
  * are helpers of their own, the treap (treap.h) and the id maps
  * (idmap.h) too.
  *
@@ -99,9 +100,12 @@
  *      longest idle  (idle_since, idle_seq)      a ring of (agent, epoch)
  *                                                records (lring.h)
  *      most skilled  (-score on the queue's base skills, idle_since,
- *                     idle_seq)                  a binary heap of (key,
- *      least occupied(busy slots, idle_since,    agent, epoch) records in
- *                     idle_seq)                  one array (aheap.h)
+ *                     idle_seq)                  one ring of (agent,
+ *                                                epoch) records per score
+ *                                                value (sring.h)
+ *      least occupied(busy slots, idle_since,    a binary heap of (key,
+ *                     idle_seq)                  agent, epoch) records in
+ *                                                one array (aheap.h)
  *      round robin   (sequence of the agent's last offer from Q, uid)
  *                                                a treap of entries
  *      weighted rand (uid) with weight max(1, score): slots in uid order
@@ -117,8 +121,8 @@
  *    alone. Which records count is the business of the next section.
  *
  * Lazy pool membership. Each agent has per channel three epochs: ep[ch]
- * (round robin entries), lep[ch] (ring records and most skilled heap
- * records, whose keys change with idle_since) and oep[ch] (least occupied
+ * (round robin entries), lep[ch] (ring records, most skilled ones too,
+ * whose keys change with idle_since) and oep[ch] (least occupied
  * heap records, whose keys also change with the busy slots). An entry or
  * record is *valid* iff it carries the agent's current epoch; only valid
  * ones are candidates, and the pool's count n is of valid ones. A
@@ -132,7 +136,8 @@
  *    move on, O(1) + one counter per pool through the arefs; no record or
  *    entry is touched. Weighted slots, whose sums must stay exact for the
  *    draw, get weight 0 at once, O(1) (the weight and two block sums);
- *  - it can take it again: a record appended to each ring, O(1); a record
+ *  - it can take it again: a record appended to each ring (a most
+ *    skilled pool's: the ring of its score there), O(1); a record
  *    pushed to each heap (a sift-up, expected O(1) moves); the weight set
  *    in each weighted pool, O(1); a round robin entry still linked
  *    with an unchanged key (no offer from that queue meanwhile)
@@ -153,10 +158,17 @@
  * idle with the newest key (idle_seq grows; `now` does not go back); a
  * key older than one appended takes an ordered insertion, O(len), so that
  * a caller whose clock steps back still gets the documented order; heaps
- * need no such care. lep and oep live apart from the agents, in one
- * dense array (struct aepoch) that stays in cache for the compactions,
- * which check every record's epoch; they survive the reuse of an agent
- * slot (its records may still sit in rings and heaps).
+ * need no such care. A most skilled pool is a ring per score value
+ * (sring.h) because an agent's score in a queue is fixed while it is
+ * logged in: within one score the order is longest idle, so appends stay
+ * O(1) and the pick is the first valid record of the highest non-empty
+ * score (a bitmap of the rings that may hold records, cleared lazily by
+ * best_agent()), with none of a heap's O(log n) pops of stale tops; each
+ * score's ring reserves 2 x its members + 16 and compacts on its own.
+ * lep and oep live apart from the agents, in one dense array (struct
+ * aepoch) that stays in cache for the compactions, which check every
+ * record's epoch; they survive the reuse of an agent slot (its records
+ * may still sit in rings and heaps).
  *  - an excluded agent at a heap's top: best_agent() walks down the heap
  *    only into subtrees whose root orders before the best candidate so
  *    far, O(records ahead of the answer).
@@ -164,29 +176,42 @@
  * Sleeping pools. A pool of tier >= 1 is read only by contacts that
  * waited long enough to reach its level, which where agents are in
  * surplus is almost never; yet every availability change of each of its
- * members appends a record to it. So a longest idle ring or a most
- * skilled / least occupied heap above tier 0 may sleep:
+ * members appends a record to it. So a longest idle ring, a most
+ * skilled pool's rings, a least occupied heap or a weighted random pool
+ * above tier 0 may sleep:
  *  - when a record is about to go to it (join or new key), it holds at
  *    least 2 x members + 16 records (or is full) and no contact of its
  *    queue and channel waits at its tier or above (q->cmask), it is
  *    emptied (count 0) and its bit set in r->asleep (by pool_id()),
  *    instead of compacted;
+ *  - a weighted pool has no records, and a most skilled pool's are spread
+ *    over its rings: apool.sets counts the weights it set non-zero or the
+ *    records it appended since it last woke or slept, and stands for the
+ *    records held in that rule (2 x members + 16); a weighted pool
+ *    asleep has every weight 0 (wpool_clear, O(slots used), which those
+ *    sets pay for unless logouts left more holes than members: holes go
+ *    only when the slots fill, wpool_add);
  *  - while asleep, the agents' walks (agent_reindex, aref_drop) skip it
  *    from the bitmap and their aref alone, without touching its line;
  *  - best_agent() for a contact at level L first wakes any sleeping pool
  *    of tiers 1..L of its queue and channel: a record with the current
  *    key and epoch for each member that can take the channel now, taken
  *    from the pool's member list (q->pmem: agent handles, kept at login,
- *    logout and queue creation; a sleepable aref holds its index there in
- *    `slot`), the ring sorted by a heapsort (no allocation), O(m log m).
+ *    logout and queue creation; the aref of a ring or heap that may sleep
+ *    holds its index there in `slot`), a ring (or a most skilled pool's
+ *    rings) filled in the order of a heapsort (no allocation), O(m log m).
  *    At least m + 16 records went to the pool since it was last empty or
  *    awake, so the wake is paid for in advance, and the woken pool holds
  *    exactly the valid records that eager upkeep would have: decisions do
- *    not change.
+ *    not change. A weighted pool wakes from its own slots (its member
+ *    list): the weight wr_weight(score) for each member that can take the
+ *    channel now, O(slots), no sort, so the draw sees the weights eager
+ *    upkeep would have kept, slot for slot.
  * fill_agent() reads the contacts' pools, not the agents', so it needs no
  * wake. Tier 0 pools (which the statistics, router_queue_free() and the
- * estimated wait read), round robin treaps and weighted pools never
- * sleep. router_pool_sleeps() counts sleeps and wakes.
+ * estimated wait read) and round robin treaps never sleep (a treap would
+ * need its entries unlinked and a member list to relink them from).
+ * router_pool_sleeps() counts sleeps and wakes.
  *  - timers (see "Timers" below): at most one per contact (the earliest
  *    of offer deadline, next expansion step, max wait, preferred wait,
  *    restore kick, maximum contact age) and one per agent (wrap-up end),
@@ -258,14 +283,19 @@
  *                       per offer, + one reindex
  *   reindex an agent    going busy on a channel: O(E_ch) counters, no
  *                       record touched, + O(1) per weighted random
- *                       pool; becoming idle: O(1) per ring (amortized),
- *                       expected O(1) per heap, O(1) per weighted
- *                       pool, O(1) or O(log n) per round robin entry;
+ *                       pool; becoming idle: O(1) per ring (amortized;
+ *                       most skilled too), expected O(1) per heap,
+ *                       O(1) per weighted pool, O(1) or O(log n) per
+ *                       round robin entry;
  *                       a sleeping pool: one bit read
  *   wake a pool         O(m log m), m its members, paid for by the m + 16
- *                       records that went to it before it slept
+ *                       records that went to it before it slept; a
+ *                       weighted pool O(slots used), paid for by as
+ *                       many weights set
  *   stale records       dropped once each when a pick meets them:
- *                       amortized O(1) (ring) or O(log n) (heap);
+ *                       amortized O(1) (ring, most skilled rings) or
+ *                       O(log n) (heap); a most skilled pick also reads
+ *                       the bitmap of scores, O(SRING_SCORES / 64);
  *                       compactions amortized O(1) an append
  *   offer/accept/reject/timeout/complete/abandon: O(1) bookkeeping + the
  *                       above; a contact's timer O(1) in its fifo,
@@ -293,11 +323,11 @@
  * them once (a ring append, a heap push, a weight, an O(1) revalidation
  * or an O(log n) treap relink), one cache line a pool; going busy costs
  * O(E) counter updates (lazy membership above). Sleeping pools take the
- * rings and heaps above tier 0 out of E while no contact waits at their
- * levels; weighted and round robin pools above tier 0 could sleep the
- * same way (a weighted pool would need a count of weight updates since
- * it woke, as it has no records). So the levers left are, in the order
- * they would pay: fewer memberships (one pool shared by
+ * rings, heaps and weighted pools above tier 0 out of E while no contact
+ * waits at their levels; round robin treaps above tier 0 could too. Most
+ * skilled pools cost a ring append, not a heap push and a later O(log n)
+ * pop. So the levers left are, in the order they would pay: fewer
+ * memberships (one pool shared by
  * queues whose eligible set and key at a tier are identical; skills-only
  * contacts in pools per (skill, channel) rather than a virtual queue each;
  * an expansion step that reads another queue's pool instead of entries of
@@ -381,6 +411,9 @@
 #include <string.h>
 
 #include "router-int.h"
+
+/* a pool is one cache line (router-int.h) */
+_Static_assert(sizeof(struct apool) == 64, "struct apool is one line");
 
 /* ---- small helpers ---- */
 
@@ -700,6 +733,8 @@ static void apool_free(const struct queue *q, struct apool *p)
         lring_free(&p->li);
     else if (pool_is_heap(q))
         aheap_free(&p->h);
+    else if (pool_is_sring(q))
+        sring_free(&p->s);
     else if (pool_is_wpool(q))
         wpool_free(&p->w);
 }
@@ -736,12 +771,6 @@ static inline struct apool *aref_pool(struct router *r, const struct aref *f,
 
 /* ---- most skilled and least occupied heaps (aheap.h) ---- */
 
-static bool hops_ms_valid_fn(const void *ctx, unsigned ch,
-                             const struct hrec *x)
-{
-    return hrec_valid(ctx, x, ROUTER_STRATEGY_MOST_SKILLED, ch);
-}
-
 static bool hops_lo_valid_fn(const void *ctx, unsigned ch,
                              const struct hrec *x)
 {
@@ -757,10 +786,19 @@ static inline void heap_add(struct router *r, struct agent *a,
     hrec_key(a, f->strat, f->score, &x.k1, &x.k2);
     x.agent = ahandle(r, a);
     x.ep = hrec_epoch(r, x.agent, f->strat, ch);
-    aheap_push(&aref_pool(r, f, ch)->h,
-               f->strat == ROUTER_STRATEGY_MOST_SKILLED ? &r->hops_ms
-                                                        : &r->hops_lo,
-               ch, x);
+    aheap_push(&aref_pool(r, f, ch)->h, &r->hops_lo, ch, x);
+}
+
+/* Appends a valid record of agent a to the ring of its score in the most
+ * skilled pool p (reference f, channel ch). */
+static inline void sring_add(struct router *r, struct apool *p,
+                             struct agent *a, const struct aref *f,
+                             unsigned ch)
+{
+    uint32_t h = ahandle(r, a);
+    sring_append(&p->s, &r->lops, ch, f->score,
+                 (struct lrec){h, r->aep[h].lep[ch]}, a->idle_since,
+                 a->idle_seq);
 }
 
 /* (Re)links entry e of agent a with a fresh key and the current epoch. */
@@ -806,25 +844,37 @@ static inline bool pool_wanted(const struct router *r, unsigned qi,
 /* Whether the ring or heap of f's pool holds at least 2 x members + 16
  * records (or is full): then at least members + 16 records went to it
  * since it was empty or woke (with at most `members` records), which pays
- * for a wake, O(members log members), in advance. */
+ * for a wake, O(members log members), in advance. A weighted pool has no
+ * records: the count of weights it set non-zero since it woke or slept
+ * plays their part, and pays for its clearing and its wake, O(slots used)
+ * each. */
 static inline bool pool_full(const struct apool *p, const struct aref *f)
 {
     if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE)
         return p->li.len >= 2 * p->li.members + 16 || p->li.len == p->li.cap;
+    if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM)
+        return p->sets >= 2 * p->w.members + 16;
+    if (f->strat == ROUTER_STRATEGY_MOST_SKILLED)
+        return p->sets >= 2 * p->s.members + 16;
     return p->h.len >= 2 * p->h.members + 16 || p->h.len == p->h.cap;
 }
 
 /* Empties the ring or heap of pool p (it holds records of strategy
- * strat). */
+ * strat), or sets every weight of a weighted pool to 0. */
 static void pool_clear(struct apool *p, unsigned strat)
 {
     if (strat == ROUTER_STRATEGY_LONGEST_IDLE) {
         p->li.head = p->li.len = 0;
         p->li.last_since = p->li.last_seq = 0;
+    } else if (strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+        wpool_clear(&p->w);
+    } else if (strat == ROUTER_STRATEGY_MOST_SKILLED) {
+        sring_clear(&p->s);
     } else {
         p->h.len = 0;
     }
     p->n = 0;
+    p->sets = 0;
 }
 
 /* Puts f's pool on channel ch to sleep: its records are dropped, and the
@@ -887,6 +937,20 @@ static void pool_wake(struct router *r, unsigned qi, unsigned tier,
     r->pool_wakes++;
     pool_clear(p, q->strategy);
     uint32_t k = 0;
+    if (pool_is_wpool(q)) {
+        /* the members are the slots; the weights were all 0 */
+        for (uint32_t i = 0; i < p->w.len; i++) {
+            if (p->w.agent[i] == WPOOL_HOLE)
+                continue;
+            struct agent *a = &r->agents[p->w.agent[i]];
+            if (!can_take(r, a, ch))
+                continue;
+            wpool_set(&p->w, i, wr_weight((uint16_t)skill_score(a, q)));
+            k++;
+        }
+        p->n = k;
+        return;
+    }
     for (uint32_t i = 0; m && i < m->n; i++)
         if (can_take(r, &r->agents[m->a[i]], ch))
             r->scratch[k++] = m->a[i];
@@ -894,6 +958,14 @@ static void pool_wake(struct router *r, unsigned qi, unsigned tier,
         idle_sort(r, r->scratch, k);
         for (uint32_t i = 0; i < k; i++)
             lring_add(r, p, &r->agents[r->scratch[i]], ch);
+    } else if (pool_is_sring(q)) {
+        /* in idle order, so that each score's ring is */
+        idle_sort(r, r->scratch, k);
+        for (uint32_t i = 0; i < k; i++) {
+            struct agent *a = &r->agents[r->scratch[i]];
+            struct aref f = {.score = (uint16_t)skill_score(a, q)};
+            sring_add(r, p, a, &f, ch);
+        }
     } else {
         for (uint32_t i = 0; i < k; i++) {
             struct agent *a = &r->agents[r->scratch[i]];
@@ -1059,6 +1131,11 @@ static void agent_reindex(struct router *r, struct agent *a)
                     break;
                 case ROUTER_STRATEGY_WEIGHTED_RANDOM:
                     wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
+                    p->sets++;  /* read above tier 0 only (pool_full) */
+                    break;
+                case ROUTER_STRATEGY_MOST_SKILLED:
+                    sring_add(r, p, a, &ev[i], ch);
+                    p->sets++;
                     break;
                 default:
                     heap_add(r, a, &ev[i], ch);
@@ -1084,8 +1161,11 @@ static void agent_reindex(struct router *r, struct agent *a)
                     lring_add(r, aref_pool(r, &ev[i], ch), a, ch);
                 break;
             case ROUTER_STRATEGY_MOST_SKILLED:
-                if (idle_chg && !pool_skip(r, &ev[i], ch))
-                    heap_add(r, a, &ev[i], ch);
+                if (idle_chg && !pool_skip(r, &ev[i], ch)) {
+                    struct apool *p = aref_pool(r, &ev[i], ch);
+                    sring_add(r, p, a, &ev[i], ch);
+                    p->sets++;
+                }
                 break;
             case ROUTER_STRATEGY_LEAST_OCCUPIED:
                 if (!pool_skip(r, &ev[i], ch))
@@ -1505,13 +1585,15 @@ static void aref_drop(struct router *r, const struct agent *a,
     if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
         if ((a->pooled & (1U << ch)) && !aref_asleep(r, f, ch))
             p->n--;
-        if (aref_may_sleep(f))
+        if (aref_has_pmem(f))
             pmem_del(r, f->queue, f->tier, ch, f->slot);
         if (f->strat == ROUTER_STRATEGY_LONGEST_IDLE) {
             lring_unreserve(&p->li);
         } else if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
             wpool_set(&p->w, f->slot, 0);
             wpool_remove(&p->w, f->slot);
+        } else if (f->strat == ROUTER_STRATEGY_MOST_SKILLED) {
+            sring_unreserve(&p->s, f->score);
         } else {
             aheap_unreserve(&p->h);
         }
@@ -1606,19 +1688,24 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
         } else if (pool_is_heap(q)) {
             if (aheap_reserve(&q->apool[tier][ch].h) < 0)
                 return ROUTER_ENOMEM;
+        } else if (pool_is_sring(q)) {
+            if (sring_reserve(&q->apool[tier][ch].s, f.score) < 0)
+                return ROUTER_ENOMEM;
         }
-        if (aref_may_sleep(&f)) {
+        if (aref_has_pmem(&f)) {
             int mi = pmem_add(r, (unsigned)qi, (unsigned)tier, ch,
                               ahandle(r, a));
             if (mi < 0) {
                 if (pool_is_ring(q))
                     lring_unreserve(&q->apool[tier][ch].li);
+                else if (pool_is_sring(q))
+                    sring_unreserve(&q->apool[tier][ch].s, f.score);
                 else
                     aheap_unreserve(&q->apool[tier][ch].h);
                 return ROUTER_ENOMEM;
             }
             f.slot = (uint32_t)mi;
-        } else if (pool_is_ring(q) || pool_is_heap(q)) {
+        } else if (pool_is_ring(q) || pool_is_heap(q) || pool_is_sring(q)) {
             /* tier 0: no member list */
         } else if (pool_is_wpool(q)) {
             struct wmoved_ctx mc = {r, (uint16_t)qi, ch};
@@ -1683,6 +1770,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         return can_take(r, p, ch) ? p : NULL;
     }
     if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
+        pools_wake_for(r, (unsigned)c->queue, c->level, ch);
         uint64_t total = 0;
         for (unsigned l = 0; l <= c->level; l++)
             total += q->apool[l][ch].w.total;
@@ -1712,7 +1800,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         }
         return NULL;
     }
-    if (pool_is_ring(q) || pool_is_heap(q))
+    if (pool_is_ring(q) || pool_is_heap(q) || pool_is_sring(q))
         pools_wake_for(r, (unsigned)c->queue, c->level, ch);
     if (pool_is_ring(q)) {
         struct agent *best = NULL;
@@ -1740,10 +1828,50 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         }
         return best;
     }
+    if (pool_is_sring(q)) {
+        /* the first valid, non-excluded record of the highest score over
+         * the levels' pools; a score below the best so far ends a pool */
+        struct agent *best = NULL;
+        int bscore = -1;
+        for (unsigned l = 0; l <= c->level; l++) {
+            struct apool *p = &q->apool[l][ch];
+            if (!p->n)
+                continue;
+            for (int s = sring_next(&p->s, SRING_SCORES);
+                 s >= 0 && s >= bscore; s = sring_next(&p->s, s)) {
+                struct lring *g = &p->s.ring[s];
+                bool found = false;
+                for (uint32_t i = 0; i < g->len;) {
+                    const struct lrec *x = lring_at(g, i);
+                    struct agent *a = &r->agents[x->agent];
+                    if (r->aep[x->agent].lep[ch] != x->ep) {
+                        if (i == 0) {   /* stale at the front: dropped */
+                            lring_pop_front(g);
+                        } else {
+                            i++;
+                        }
+                        continue;
+                    }
+                    if (s == bscore && !li_less(a, best))
+                        break;
+                    if (!excluded(c, a)) {
+                        best = a;
+                        bscore = s;
+                        found = true;
+                        break;
+                    }
+                    i++;
+                }
+                if (!g->len)
+                    p->s.nonempty[s >> 6] &= ~(1ULL << (s & 63));
+                if (found)
+                    break;
+            }
+        }
+        return best;
+    }
     if (pool_is_heap(q)) {
-        const struct aheap_ops *o =
-            q->strategy == ROUTER_STRATEGY_MOST_SKILLED ? &r->hops_ms
-                                                        : &r->hops_lo;
+        const struct aheap_ops *o = &r->hops_lo;
         struct hrec best = {0};
         bool found = false;
         for (unsigned l = 0; l <= c->level; l++) {
@@ -2129,7 +2257,6 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->aep = calloc(r->max_agents, sizeof(*r->aep));
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
     r->lops = (struct lring_ops){r, lring_valid_cb_fn, lring_before_cb_fn};
-    r->hops_ms = (struct aheap_ops){r, hops_ms_valid_fn};
     r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->asleep = calloc(POOL_IDS / 64, sizeof(*r->asleep));
@@ -2403,16 +2530,20 @@ static int queue_index_agents(struct router *r, int qi)
         p->n++;
         if (pool_is_treap(q))
             aent_relink(r, a, f->e);
-        else if (pool_is_ring(q))
+        else if (pool_is_ring(q) || pool_is_sring(q))
             r->scratch[nidx++] = i;
         else
             heap_add(r, a, f, ch);
     }
+    /* rings take their records in idle order */
     qsort_r(r->scratch, nidx, sizeof(r->scratch[0]), idle_cmp, r);
     for (uint32_t i = 0; i < nidx; i++) {
         struct agent *a = &r->agents[r->scratch[i]];
         const struct aref *f = &a->ev[ch][a->nev[ch] - 1];
-        lring_add(r, &q->apool[f->tier][ch], a, ch);
+        if (pool_is_sring(q))
+            sring_add(r, &q->apool[f->tier][ch], a, f, ch);
+        else
+            lring_add(r, &q->apool[f->tier][ch], a, ch);
     }
     return qi;
 }

@@ -49,6 +49,16 @@ static void compact(struct wpool *p, wpool_moved_cb moved, void *ctx)
     rebuild(p);
 }
 
+void wpool_clear(struct wpool *p)
+{
+    if (!p->cap)
+        return;
+    memset(p->w, 0, sizeof(*p->w) * p->len);
+    memset(p->blk, 0, sizeof(*p->blk) * nblk(p->cap));
+    memset(p->sup, 0, sizeof(*p->sup) * nsup(p->cap));
+    p->total = 0;
+}
+
 static int grow(struct wpool *p, uint32_t cap)
 {
     uint32_t *agent = malloc(sizeof(*agent) * cap);

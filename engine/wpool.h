@@ -61,6 +61,8 @@ int wpool_add(struct wpool *p, uint32_t agent, wpool_moved_cb moved,
 void wpool_remove(struct wpool *p, uint32_t slot);
 /* Frees the arrays. */
 void wpool_free(struct wpool *p);
+/* Sets every weight to 0 (the members keep their slots). O(len). */
+void wpool_clear(struct wpool *p);
 
 /* Sets the weight of `slot`. O(1). */
 static inline void wpool_set(struct wpool *p, uint32_t slot, uint32_t w)

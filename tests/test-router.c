@@ -367,6 +367,58 @@ static void test_most_skilled(void **state)
     router_free(r);
 }
 
+/* Most skilled pools keep one ring per score (sring.h): the pick is the
+ * highest score, then the longest idle; records of agents that went busy
+ * or changed keys go stale in their rings (many cycles make the rings
+ * compact) and are dropped when met; a contact that excludes the best
+ * agent takes the next of that score, not one of a lower score. Every
+ * call runs router_check(), which checks each ring's order, the score of
+ * each valid record, the marks of the non-empty rings and the counts:
+ * without the rings' upkeep this fails. */
+static void test_most_skilled_score_rings(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].strategy = ROUTER_STRATEGY_MOST_SKILLED;
+    struct router *r = mk(q, 1, NULL);
+    static const char *const cyc[4] = {"s9", "s7b", "s3", "s7a"};
+    login(r, S(1), "s7a", "x:7");
+    login(r, S(1), "s3", "x:3");
+    login(r, S(1), "s7b", "x:7");
+    login(r, S(1), "s9", "x:9");
+    uint64_t now = S(2);
+    for (unsigned i = 0; i < 40; i++)
+        for (unsigned k = 0; k < 4; k++) {
+            now += MS(10);
+            assert_int_equal(CALL(r, router_agent_set_state(
+                                         r, now, cyc[k], ROUTER_AGENT_AWAY,
+                                         "x")), 0);
+            assert_int_equal(CALL(r, router_agent_set_state(
+                                         r, now, cyc[k],
+                                         ROUTER_AGENT_AVAILABLE, NULL)), 0);
+        }
+    /* idle order now s9, s7b, s3, s7a */
+    router_out_clear(r);
+    now += S(1);
+    arrive(r, now, "cx", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "cx", 0), "s9");
+    router_out_clear(r);
+    /* cx excludes s9: the next of score 7, idle longest */
+    assert_int_equal(CALL(r, router_offer_reject(r, now, "cx", "s9")), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "cx", 0), "s7b");
+    router_out_clear(r);
+    /* s9 is back (its old record stale, a new one at its ring's back) */
+    arrive(r, now + 1, "c1", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "s9");
+    arrive(r, now + 2, "c2", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "s7a");
+    arrive(r, now + 3, "c3", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "s3");
+    arrive(r, now + 4, "c4", "q");
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "c4", 0));
+    router_free(r);
+    (void)state;
+}
+
 static void test_least_occupied(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1")};
@@ -1744,7 +1796,8 @@ static void test_refused_contact_frees_queue(void **state)
  * fills up while no contact waits at its levels goes to sleep instead of
  * compacting; a contact that reaches those levels wakes it, and gets the
  * agent that the strategy would have picked had the pool been kept up to
- * date. For the three strategies whose pools may sleep. */
+ * date. For the four strategies whose pools may sleep (a weighted pool
+ * "fills up" with weights set; expect NULL: any tier 1 agent). */
 static void sleeping_pools_case(enum router_strategy strat,
                                 const char *expect)
 {
@@ -1795,6 +1848,13 @@ static void sleeping_pools_case(enum router_strategy strat,
     tick(r, now + S(11));                  /* level 1: the pool wakes */
     router_pool_sleeps(r, NULL, &wakes);
     assert_int_equal(wakes, 1);
+    if (!expect) {
+        /* weighted random: one of the tier 1 agents, as the draw says
+         * (without the wake's weights, nobody) */
+        expect = ev_agent(r, ROUTER_EV_OFFER, "c1", 0);
+        assert_non_null(expect);
+        assert_string_not_equal(expect, "top");
+    }
     assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), expect);
     /* awake, it is kept up to date again: the next contact that reaches
      * level 1 gets the next agent, without another wake */
@@ -1816,6 +1876,7 @@ static void test_sleeping_pools(void **state)
     sleeping_pools_case(ROUTER_STRATEGY_LONGEST_IDLE, "t3");
     sleeping_pools_case(ROUTER_STRATEGY_MOST_SKILLED, "t2");    /* x:5 */
     sleeping_pools_case(ROUTER_STRATEGY_LEAST_OCCUPIED, "t3");
+    sleeping_pools_case(ROUTER_STRATEGY_WEIGHTED_RANDOM, NULL);
 }
 
 /* A contact still waiting at max_contact_age after its arrival ends as
@@ -1971,6 +2032,7 @@ int main(void)
         cmocka_unit_test(test_refused_contact_frees_queue),
         cmocka_unit_test(test_max_contact_age),
         cmocka_unit_test(test_sleeping_pools),
+        cmocka_unit_test(test_most_skilled_score_rings),
         cmocka_unit_test(test_agent_info_offers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

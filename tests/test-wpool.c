@@ -18,11 +18,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aheap.h"
 #include "rng.h"
+#include "sring.h"
 #include "wpool.h"
 
 #define NAG 300
@@ -229,12 +231,96 @@ static void test_aheap_random(void **state)
     aheap_free(&h);
 }
 
+/* ---- wpool_clear, sring ---- */
+
+static void nomove(void *ctx, uint32_t agent, uint32_t slot)
+{
+    (void)ctx;
+    (void)agent;
+    (void)slot;
+}
+
+/* wpool_clear: every weight 0, the sums too, the members keep their
+ * slots and can be weighted again. */
+static void test_wpool_clear(void **state)
+{
+    struct wpool p;
+    memset(&p, 0, sizeof(p));
+    for (uint32_t a = 0; a < 5000; a++) {
+        int s = wpool_add(&p, a, nomove, NULL);
+        assert_int_equal(s, (int)a);
+        wpool_set(&p, (uint32_t)s, 1 + a % 7);
+    }
+    assert_true(p.total > 0);
+    wpool_clear(&p);
+    assert_int_equal(p.total, 0);
+    assert_true(wpool_check(&p));
+    for (uint32_t i = 0; i < p.len; i++)
+        assert_int_equal(p.w[i], 0);
+    assert_int_equal(p.members, 5000);
+    wpool_set(&p, 4097, 3);
+    assert_int_equal(wpool_pick(&p, 2), 4097);
+    assert_true(wpool_check(&p));
+    wpool_free(&p);
+    (void)state;
+}
+
+static bool lvalid(const void *ctx, unsigned ch, const struct lrec *x)
+{
+    (void)ctx;
+    (void)ch;
+    return x->ep != 0;
+}
+
+/* sring_next walks the marked scores from the highest down across the
+ * words of the bitmap; reserve, append, clear and unreserve keep
+ * sring_check's sizes and marks. */
+static void test_sring(void **state)
+{
+    struct sring p;
+    memset(&p, 0, sizeof(p));
+    const struct lring_ops o = {NULL, lvalid, NULL};
+    assert_int_equal(sring_next(&p, SRING_SCORES), -1);
+    static const unsigned sc[] = {0, 5, 63, 64, 70, SRING_SCORES - 1};
+    for (unsigned i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
+        assert_int_equal(sring_reserve(&p, sc[i]), 0);
+    assert_true(sring_check(&p));
+    assert_int_equal(sring_reserve(&p, SRING_SCORES), -EINVAL);
+    for (unsigned i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
+        sring_append(&p, &o, 0, sc[i], (struct lrec){i, 1}, 10 + i, i);
+    assert_true(sring_check(&p));
+    int want[] = {SRING_SCORES - 1, 70, 64, 63, 5, 0, -1};
+    int s = SRING_SCORES;
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        s = sring_next(&p, s);
+        assert_int_equal(s, want[i]);
+        if (s < 0)
+            break;
+        assert_int_equal(p.ring[s].len, 1);
+    }
+    assert_int_equal(sring_next(&p, 64), 63);
+    assert_int_equal(sring_next(&p, 65), 64);
+    assert_int_equal(sring_next(&p, 1), 0);
+    assert_int_equal(sring_next(&p, 0), -1);
+    sring_clear(&p);
+    assert_int_equal(sring_next(&p, SRING_SCORES), -1);
+    assert_true(sring_check(&p));
+    for (unsigned i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
+        sring_unreserve(&p, sc[i]);
+    assert_int_equal(p.members, 0);
+    assert_true(sring_check(&p));
+    sring_free(&p);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wpool_random),
         cmocka_unit_test(test_wpool_large),
         cmocka_unit_test(test_aheap_random),
+        cmocka_unit_test(test_wpool_clear),
+        cmocka_unit_test(test_sring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
