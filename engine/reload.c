@@ -32,9 +32,11 @@
 #include <string.h>
 
 #include "auth-t.h"
+#include "care.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "outbound.h"
 #include "reload.h"
 #include "router.h"
 #include "tenant-t.h"
@@ -193,6 +195,12 @@ static int queues_refusal(const struct router_config *o,
         const struct router_queue_config *a = &o->queues[i];
         if (queue_find(n, a->name) >= 0)
             continue;
+        char use[160];
+        for (unsigned t = 0; t < set->n; t++)
+            DIFF(set->t[t]->outbound &&
+                 outbound_queue_user(set->t[t]->outbound, a->name, use,
+                                     sizeof(use)),
+                 "queues: \"%.48s\" removed while %s", a->name, use);
         const char *fb = fallback_of(a, n);
         DIFF(fb[0] && queue_find(n, fb) < 0, "queues: \"%.48s\" removed; "
              "its reload_fallback \"%.48s\" is not in the new file",
@@ -460,11 +468,32 @@ static void reload_queues(struct config *o, struct config *n,
                               set->t[t]->name, k, router_queue_name(r, (int)k),
                               order[k]);
         }
+        /* the modules that keep queue indexes follow the new numbering */
+        int old_of_new[CONFIG_MAX_QUEUES * 2], new_of_old[CONFIG_MAX_QUEUES];
+        bool moved = norder != ro->nqueues;
+        for (unsigned k = 0; k < ro->nqueues; k++)
+            new_of_old[k] = -1;
+        for (unsigned k = 0; k < norder; k++) {
+            old_of_new[k] = queue_find(ro, order[k]);
+            if (old_of_new[k] >= 0)
+                new_of_old[old_of_new[k]] = (int)k;
+            moved |= old_of_new[k] != (int)k;
+        }
+        unsigned nold = ro->nqueues;
         free(rn->queues);           /* the fresh file's order: not kept */
         rn->queues = ro->queues;    /* config_fini(n) frees the old one */
         rn->nqueues = ro->nqueues;
         ro->queues = q;
         ro->nqueues = norder;
+        for (unsigned t = 0; moved && t < set->n; t++) {
+            struct tenant *tn = set->t[t];
+            if (tn->care && care_queues_moved(tn->care, ro, old_of_new) < 0)
+                log_error("reload: tenant %s: out of memory renumbering "
+                          "the care counts; care lists may apply to the "
+                          "wrong queues until a restart", tn->name);
+            if (tn->outbound)
+                outbound_queues_moved(tn->outbound, new_of_old, nold);
+        }
     }
     /* the list of skills grew (reload_refusal): the fresh one is kept */
     const char **sk = ro->skills;
