@@ -1962,6 +1962,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
         goto out;
     }
     d->loading = true;
+    sp.gone_queues_ok = true;   /* a reload may have removed one since */
     rc = router_agent_login(s->router, q.now, &sp,
                             recovered_tag(s, owner, principal, q.now), &h);
     if (rc == 0) {

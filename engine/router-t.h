@@ -150,6 +150,10 @@ struct router_agent_spec {
      * qualifies for. */
     const char *const *queues;
     unsigned nqueues;
+    /* Recovery: a name in `queues` that is not a configured queue (one a
+     * reload removed since the login was stored) serves nothing, instead
+     * of refusing the login with ROUTER_ENOQUEUE. */
+    bool gone_queues_ok;
 };
 
 enum router_agent_cmd {

@@ -2943,9 +2943,11 @@ int router_agent_login(struct router *r, uint64_t now,
         return ROUTER_EINVAL;
     for (unsigned i = 0; i < spec->nqueues; i++) {
         int qi = router_queue_find(r, spec->queues[i]);
-        if (qi < 0 || (unsigned)qi >= r->nconf)
+        if ((qi < 0 || (unsigned)qi >= r->nconf) && !spec->gone_queues_ok)
             return ROUTER_ENOQUEUE;
-        list[i] = (uint16_t)qi;
+        /* UINT16_MAX names no queue (as router_queue_remove leaves it) */
+        list[i] = qi < 0 || (unsigned)qi >= r->nconf ? UINT16_MAX
+                                                     : (uint16_t)qi;
     }
     for (unsigned i = 0; i < spec->nskills; i++)
         if (!id_ok(spec->skills[i].skill) || spec->skills[i].level < 1 ||

@@ -585,6 +585,27 @@ static void contact_field(struct e2e_env *f, const char *id,
     redisFree(rc);
 }
 
+/* Agent `id` with skill `skill` (level 1) logs in for queue `queue` only. */
+static int login_listed(struct e2e_client *c, const char *id,
+                        const char *skill, const char *queue)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__AgentLogin m = CCROUTE__V1__AGENT_LOGIN__INIT;
+    Ccroute__V1__AgentSkill sk = CCROUTE__V1__AGENT_SKILL__INIT;
+    Ccroute__V1__AgentSkill *skp = &sk;
+    char *queues[] = { (char *)queue };
+    m.agent_id = (char *)id;
+    sk.skill = (char *)skill;
+    sk.level = 1;
+    m.skills = &skp;
+    m.n_skills = 1;
+    m.queues = queues;
+    m.n_queues = 1;
+    env.body_case = BODY(AGENT_LOGIN);
+    env.agent_login = &m;
+    return e2e_call(c, &env, E2E_T_MS);
+}
+
 /* The agent that contact `cid` is offered to (waits for the Offer). */
 static void expect_offer(struct e2e_client *c, const char *cid,
                          const char *agent)
@@ -703,7 +724,9 @@ static void test_skills(void **state)
  * is not there); with routing.reload_fallback the waiting contact moves
  * to support keeping its arrival, in Redis before the Ack; the offer made
  * from the removed queue is kept and accepted. After a kill -9 the engine
- * comes back with all of it, the moved contact waiting in support. */
+ * comes back with all of it, the moved contact waiting in support, and
+ * the agent logged in for the removed queue alone restored serving
+ * nothing. */
 static void test_remove_queue(void **state)
 {
     struct e2e_env *f = *state;
@@ -716,6 +739,8 @@ static void test_remove_queue(void **state)
     expect_offer(&sw, "w1", "a2");
     assert_int_equal(e2e_contact(&sw, "w2", "sales", E2E_VOICE), 0);
     contact_field(f, "w2", "arrived_us", before, sizeof(before));
+    /* a4 could take support contacts but serves sales alone */
+    assert_int_equal(login_listed(&sw, "a4", "support", "sales"), 0);
 
     /* no fallback: refused, nothing changes (billing not added) */
     set_rewrite(f, "", Q_SUPPORT "  - name: billing\n"
@@ -761,9 +786,14 @@ static void test_remove_queue(void **state)
     e2e_close(&adm);
     e2e_close(&sw);
     assert_int_equal(harness_daemon_restart(&f->d, NULL), 0);
-    e2e_expect_log(&f->d, "loaded 2 agents, 3 contacts", E2E_T_MS);
+    /* a4's stored login names sales, gone: it comes back serving nothing
+     * (not every queue: w2 goes to a3, not to a4, idle longer) */
+    e2e_expect_log(&f->d, "loaded 3 agents, 3 contacts", E2E_T_MS);
     e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), true);
     assert_int_equal(waiting(&sw, "support"), 1);
+    ccr_envelope *st = e2e_stats(&sw);
+    assert_non_null(e2e_stats_agent(st, "a4"));
+    ccr_free(st);
     assert_int_equal(e2e_agent_login(&sw, "a3", "support", 1, 1, 0), 0);
     expect_offer(&sw, "w2", "a3");
     contact_field(f, "w2", "arrived_us", v, sizeof(v));
