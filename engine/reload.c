@@ -4,27 +4,38 @@
  *   1. load the file into a fresh struct config (config_load checks all
  *      that a start checks, so a file that loads is a valid one);
  *   2. compare it with the running one, key by key, and stop at the first
- *      difference a reload may not make (reload_refusal);
- *   3. apply: the queue limits and step times into every tenant's router
- *      (router_queue_set_limits, router_queue_set_step_times, which
- *      cannot fail for a configuration that loaded and passed step 2),
- *      then the values into the running struct config that
- *      every module borrows, the principals' token and certificate arrays
- *      swapped with the fresh ones (config_fini then frees the old ones).
- * Line numbers are never compared: a comment added at the top of the file
- * changes nothing.
+ *      difference a reload may not make, or that would strand work under
+ *      way (reload_refusal): a queue removed while it holds contacts and
+ *      has no reload_fallback, one whose fallback is not in the new file,
+ *      one a campaign or a held callback needs, channels taken from a
+ *      queue while contacts wait on them;
+ *   3. apply (reload_commit): in every tenant's router, queues added, then
+ *      each queue's shape (router_queue_reshape: skills, channels,
+ *      strategy, steps; or router_queue_set_step_times when only the
+ *      times changed) and limits (router_queue_set_limits), then queues
+ *      removed (router_queue_remove, their contacts to the fallback); the
+ *      running queue array rebuilt in the routers' order, and care and
+ *      outbound told of the new numbering; then the values into the
+ *      running struct config that every module borrows, the principals'
+ *      token and certificate arrays swapped with the fresh ones
+ *      (config_fini then frees the old ones). A router call of step 3
+ *      fails only out of memory: steps 1 and 2 let through only what the
+ *      routers take.
+ * Line numbers and the queues' order in the file are never compared: a
+ * comment added at the top of the file changes nothing, queues are
+ * matched by name.
  *
- * Why so little may change: the rest is built into structures at start
- * (a queue's skills and strategy into the router's pools, listen and
- * limits into the connection set, principals into the indexes that owner
- * records and connections hold) and changing it under running work would
- * need those rebuilt; a restart behind `ccroute drain` does that safely.
- * A step's time changes no structure (the tiers an agent sits in follow
- * the steps' levels and skills, not their times), hence it may change.
- * Rebuilding a router from the new configuration and moving the work into
- * it (as recovery does) would give new contact and agent handles, which
- * dispatch, owner, care and outbound index their own tables by; and the
- * restore calls cannot keep an offer out (recovery re-queues it).
+ * Why the queue array follows the routers and not the file: contact and
+ * agent handles must not change (dispatch, owner, care and outbound index
+ * their tables by them), so the routers change in place (router.c,
+ * "reload: the queue set"); an added queue takes the next index, a
+ * removed one's index goes to the last queue. Every module reads a
+ * queue's configuration by its router index, so the running array is
+ * put in that order. What is still built at start and refused: listen
+ * and limits (the connection set), principals (the indexes owner records
+ * and connections hold), redis, tenants, the routing weights and slots.
+ * The care configuration is read at start only (its lists name queues:
+ * a file whose care lists name a removed queue does not load).
  */
 #include <errno.h>
 #include <stdio.h>

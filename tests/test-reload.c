@@ -801,6 +801,33 @@ static void test_remove_queue(void **state)
     e2e_close(&sw);
 }
 
+/* A queue's own reload_fallback is the running configuration's (the file
+ * that removes the queue no longer has it): a first reload gives sales
+ * one, a second removes sales, and its waiting contact goes to support
+ * without routing.reload_fallback. */
+static void test_remove_own_fallback(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client sw = { 0 }, adm = { 0 };
+    char msg[512], v[64];
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    assert_int_equal(e2e_contact(&sw, "w1", "sales", E2E_VOICE), 0);
+    set_rewrite(f, "", "  - name: sales\n    skills: {sales: 1}\n"
+                "    reload_fallback: support\n" Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    set_rewrite(f, "", Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    assert_int_equal(generation(&adm, NULL, 0), 3);
+    contact_field(f, "w1", "queue", v, sizeof(v));
+    assert_string_equal(v, "support");
+    assert_int_equal(waiting(&adm, "support"), 1);
+    assert_int_equal(e2e_agent_login(&sw, "a1", "support", 1, 1, 0), 0);
+    expect_offer(&sw, "w1", "a1");
+    e2e_close(&adm);
+    e2e_close(&sw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,6 +840,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_strategy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_own_fallback, setup,
+                                        teardown),
         cmocka_unit_test(test_log_reopen),
         cmocka_unit_test(test_token_rotation),
         cmocka_unit_test(test_reload_scope),
