@@ -3784,15 +3784,29 @@ static inline bool agent_indexed(const struct agent *a)
     return a->live && !a->gone && a->state != ROUTER_AGENT_STATE_LOGGED_OUT;
 }
 
+/* Whether agent a has an entry in a queue marked in `aff`. */
+static bool agent_in(const struct agent *a, const uint8_t *aff)
+{
+    for (unsigned ch = 0; ch < NCH; ch++)
+        for (unsigned j = 0; j < a->nev[ch]; j++)
+            if (aff[a->ev[ch][j].queue])
+                return true;
+    return false;
+}
+
 /* Drops every agent's entries in the queues marked in `aff` and empties
  * those queues' pools (freed under their current strategy). The agents
- * are left unpooled: agents_attach() finishes. */
-static void agents_detach(struct router *r, const uint8_t *aff)
+ * that had any are left unpooled and marked in `touched` (by handle;
+ * NULL: every agent is unpooled): agents_attach() finishes. */
+static void agents_detach(struct router *r, const uint8_t *aff,
+                          uint8_t *touched)
 {
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
-        if (!agent_indexed(a))
+        if (!agent_indexed(a) || (touched && !agent_in(a, aff)))
             continue;
+        if (touched)
+            touched[i] = 1;
         agent_unpool(r, a);
         for (unsigned ch = 0; ch < NCH; ch++) {
             unsigned k = 0;
@@ -3821,15 +3835,30 @@ static void agents_detach(struct router *r, const uint8_t *aff)
     }
 }
 
+/* Whether agent a qualifies for a queue marked in `aff` (it will have
+ * an entry there). */
+static bool agent_joins(const struct router *r, const struct agent *a,
+                        const uint8_t *aff)
+{
+    for (unsigned qi = 0; qi < r->nq; qi++)
+        if (aff[qi] && !r->queues[qi].dead && agent_tier(r, a, (int)qi) >= 0)
+            return true;
+    return false;
+}
+
 /* Gives every agent its entries in the queues marked in `aff` and pools
- * it again on every channel it can take. ROUTER_ENOMEM when an entry
- * cannot be made (the agent then lacks it). */
-static int agents_attach(struct router *r, const uint8_t *aff)
+ * it again on every channel it can take: the agents marked in `touched`
+ * (agents_detach) and those that qualify for one of the queues; with
+ * `touched` NULL, every agent. ROUTER_ENOMEM when an entry cannot be made
+ * (the agent then lacks it). */
+static int agents_attach(struct router *r, const uint8_t *aff,
+                         const uint8_t *touched)
 {
     int rc = 0;
     uint32_t n = 0;
     for (uint32_t i = 0; i < r->max_agents; i++)
-        if (agent_indexed(&r->agents[i]))
+        if (agent_indexed(&r->agents[i]) &&
+            (!touched || touched[i] || agent_joins(r, &r->agents[i], aff)))
             r->scratch[n++] = i;
     /* entries in uid order (a weighted pool's slots are, for its draw),
      * records in longest idle order (a ring then only appends) */
@@ -4119,11 +4148,14 @@ int router_queue_reshape(struct router *r, uint64_t now, int queue,
         for (unsigned l = 0; l < r->queues[qi].nsteps; l++)
             if (r->queues[qi].addq[l] == queue)
                 mark_with_derived(r, aff, (int)qi);
+    /* which agents are touched; without memory, all of them */
+    uint8_t *touched = calloc(r->max_agents, 1);
     uint32_t list = contacts_detach(r, aff);
-    agents_detach(r, aff);
+    agents_detach(r, aff, touched);
     queue_take_shape(r, queue, s);
     free(s);
-    int rc = agents_attach(r, aff);
+    int rc = agents_attach(r, aff, touched);
+    free(touched);
     contacts_attach(r, now, list);
     return rc;
 }
@@ -4181,8 +4213,11 @@ int router_queue_add(struct router *r, const struct router_queue_config *qc)
     if (r->nq < r->nconf)
         r->nq = r->nconf;
     uint8_t aff[QUEUE_MAX] = {0};
+    uint8_t *none = calloc(r->max_agents, 1);  /* only those who qualify;
+                                                  without memory, all */
     aff[qi] = 1;
-    int rc = agents_attach(r, aff);
+    int rc = agents_attach(r, aff, none);
+    free(none);
     return rc < 0 ? rc : qi;
 }
 
@@ -4251,8 +4286,9 @@ int router_queue_remove(struct router *r, uint64_t now, int queue,
     }
     /* 3. the agents' entries, its pools and its name go */
     uint8_t aff[QUEUE_MAX] = {0};
+    uint8_t *touched = calloc(r->max_agents, 1);
     aff[queue] = 1;
-    agents_detach(r, aff);
+    agents_detach(r, aff, touched);
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
         for (unsigned k = 0; a->live && k < a->nserved; k++)
@@ -4264,7 +4300,8 @@ int router_queue_remove(struct router *r, uint64_t now, int queue,
                  (uint32_t)queue);
     memset(&r->queues[queue], 0, sizeof(r->queues[queue]));
     r->queues[queue].dead = true;
-    agents_attach(r, aff);          /* pools them again; no entry here */
+    agents_attach(r, aff, touched); /* pools them again; no entry here */
+    free(touched);
     /* 4. the last configured queue takes its slot */
     int last = (int)r->nconf - 1;
     if (last != queue)
