@@ -202,6 +202,14 @@ static int queues_refusal(const struct router_config *o,
                           size_t len)
 {
     char first[ROUTER_ID_MAX];
+    unsigned added = 0;
+    for (unsigned i = 0; i < n->nqueues; i++)
+        added += queue_find(o, n->queues[i].name) < 0;
+    /* queues are added before others are removed (a fallback may be a
+     * new queue): both sets live together for a moment */
+    DIFF(o->nqueues + added > CONFIG_MAX_QUEUES, "queues: %u running and "
+         "%u added exceed %u at once; add them in a later reload, after "
+         "the removals", o->nqueues, added, CONFIG_MAX_QUEUES);
     for (unsigned i = 0; i < o->nqueues; i++) {
         const struct router_queue_config *a = &o->queues[i];
         if (queue_find(n, a->name) >= 0)
