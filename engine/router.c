@@ -3732,11 +3732,11 @@ int router_queue_set_step_times(struct router *r, uint64_t now, int queue,
  *
  *  - Shape (router_queue_reshape): every agent's entries in the queues
  *    whose tiers hang on the queue (itself, its derived queues, and the
- *    queues whose ADD_QUEUE steps name it) are dropped and made again
- *    under the new shape, the agent's other entries are re-pooled with
- *    the keys they had (agent_unpool, then agent_reindex: a round robin
- *    entry keeps its sequence, a ring or heap record its idle key), so
- *    that decisions in the other queues do not change. Waiting contacts
+ *    queues whose ADD_QUEUE steps name it) are dropped, those queues'
+ *    pools emptied, and the entries made again under the new shape and
+ *    pooled at once (agents_detach, agents_attach); the agents' other
+ *    entries are not touched, so decisions in the other queues do not
+ *    change. Waiting contacts
  *    leave the pools before and come back after, at the level their time
  *    in the queue has under the new steps, with their arrival, place
  *    (score) and exclusions; they are kicked, so that the next
@@ -3755,30 +3755,6 @@ int router_queue_set_step_times(struct router *r, uint64_t now, int queue,
  *    configured range stays 0..count-1.
  * All three are O(agents x their entries + contacts): reload is rare. */
 
-/* Takes agent a out of every pool it is in (as going busy on every
- * channel would), without changing its state or keys. */
-static void agent_unpool(struct router *r, struct agent *a)
-{
-    struct aepoch *ae = &r->aep[ahandle(r, a)];
-    for (unsigned ch = 0; ch < NCH; ch++) {
-        if (!(a->pooled & (1U << ch)))
-            continue;
-        a->pooled &= (uint8_t)~(1U << ch);
-        a->ep[ch]++;
-        ae->lep[ch]++;
-        ae->oep[ch]++;
-        for (unsigned i = 0; i < a->nev[ch]; i++) {
-            const struct aref *f = &a->ev[ch][i];
-            if (aref_asleep(r, f, ch))
-                continue;
-            struct apool *p = aref_pool(r, f, ch);
-            p->n--;
-            if (f->strat == ROUTER_STRATEGY_WEIGHTED_RANDOM)
-                wpool_set(&p->w, f->slot, 0);
-        }
-    }
-}
-
 static inline bool agent_indexed(const struct agent *a)
 {
     return a->live && !a->gone && a->state != ROUTER_AGENT_STATE_LOGGED_OUT;
@@ -3794,20 +3770,16 @@ static bool agent_in(const struct agent *a, const uint8_t *aff)
     return false;
 }
 
-/* Drops every agent's entries in the queues marked in `aff` and empties
- * those queues' pools (freed under their current strategy). The agents
- * that had any are left unpooled and marked in `touched` (by handle;
- * NULL: every agent is unpooled): agents_attach() finishes. */
-static void agents_detach(struct router *r, const uint8_t *aff,
-                          uint8_t *touched)
+/* Drops every agent's entries in the queues marked in `aff` (as a
+ * created queue's are dropped when it is freed: agent_drop_queue) and
+ * empties those queues' pools, freed under their current strategy. The
+ * agents' other entries are not touched. */
+static void agents_detach(struct router *r, const uint8_t *aff)
 {
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
-        if (!agent_indexed(a) || (touched && !agent_in(a, aff)))
+        if (!agent_indexed(a) || !agent_in(a, aff))
             continue;
-        if (touched)
-            touched[i] = 1;
-        agent_unpool(r, a);
         for (unsigned ch = 0; ch < NCH; ch++) {
             unsigned k = 0;
             for (unsigned j = 0; j < a->nev[ch]; j++) {
@@ -3818,6 +3790,8 @@ static void agents_detach(struct router *r, const uint8_t *aff,
                     a->ev[ch][k++] = *f;
             }
             a->nev[ch] = (uint16_t)k;
+            if (!k)
+                a->pooled &= (uint8_t)~(1U << ch);
         }
     }
     for (unsigned qi = 0; qi < r->nq; qi++) {
@@ -3846,26 +3820,59 @@ static bool agent_joins(const struct router *r, const struct agent *a,
     return false;
 }
 
-/* Gives every agent its entries in the queues marked in `aff` and pools
- * it again on every channel it can take: the agents marked in `touched`
- * (agents_detach) and those that qualify for one of the queues; with
- * `touched` NULL, every agent. ROUTER_ENOMEM when an entry cannot be made
- * (the agent then lacks it). */
+/* Pools agent a's entries ev[ch][from..] (new ones) when it can take
+ * channel ch now, as agent_reindex() pools a channel it can take again:
+ * a record with its current key and epoch, a round robin entry linked, a
+ * weight set. */
+static void agent_pool_new(struct router *r, struct agent *a, unsigned ch,
+                           unsigned from)
+{
+    struct aref *ev = a->ev[ch];
+    if (from >= a->nev[ch] || !can_take(r, a, ch))
+        return;
+    for (unsigned i = from; i < a->nev[ch]; i++) {
+        if (pool_skip(r, &ev[i], ch))
+            continue;
+        struct apool *p = aref_pool(r, &ev[i], ch);
+        switch (ev[i].strat) {
+        case ROUTER_STRATEGY_LONGEST_IDLE:
+            lring_add(r, p, a, ch);
+            break;
+        case ROUTER_STRATEGY_ROUND_ROBIN:
+            aent_relink(r, a, ev[i].e);
+            break;
+        case ROUTER_STRATEGY_WEIGHTED_RANDOM:
+            wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
+            break;
+        default:
+            heap_add(r, a, &ev[i], ch);
+            break;
+        }
+        p->n++;
+    }
+    a->pooled |= (uint8_t)(1U << ch);
+}
+
+/* Gives every agent that qualifies for a queue marked in `aff` its
+ * entries there, pooled at once where it can take their channel; its
+ * other entries are not touched. `before` has room for max_agents
+ * agents. Entries are made in uid order (a weighted pool's slots are, for
+ * its draw) and pooled in longest idle order (a ring then only appends).
+ * ROUTER_ENOMEM when an entry cannot be made (the agent lacks it). */
 static int agents_attach(struct router *r, const uint8_t *aff,
-                         const uint8_t *touched)
+                         uint16_t (*before)[NCH])
 {
     int rc = 0;
     uint32_t n = 0;
     for (uint32_t i = 0; i < r->max_agents; i++)
         if (agent_indexed(&r->agents[i]) &&
-            (!touched || touched[i] || agent_joins(r, &r->agents[i], aff)))
+            agent_joins(r, &r->agents[i], aff))
             r->scratch[n++] = i;
-    /* entries in uid order (a weighted pool's slots are, for its draw),
-     * records in longest idle order (a ring then only appends) */
     qsort_r(r->scratch, n, sizeof(r->scratch[0]), uid_cmp, r);
     for (uint32_t k = 0; k < n; k++) {
         struct agent *a = &r->agents[r->scratch[k]];
-        agent_unpool(r, a);
+        for (unsigned ch = 0; ch < NCH; ch++)
+            before[r->scratch[k]][ch] = a->nev[ch];
         for (unsigned qi = 0; qi < r->nq; qi++)
             if (aff[qi] && !r->queues[qi].dead &&
                 agent_add_queue(r, a, (int)qi) < 0)
@@ -3873,7 +3880,9 @@ static int agents_attach(struct router *r, const uint8_t *aff,
     }
     qsort_r(r->scratch, n, sizeof(r->scratch[0]), idle_cmp, r);
     for (uint32_t k = 0; k < n; k++)
-        agent_reindex(r, &r->agents[r->scratch[k]]);
+        for (unsigned ch = 0; ch < NCH; ch++)
+            agent_pool_new(r, &r->agents[r->scratch[k]], ch,
+                           before[r->scratch[k]][ch]);
     return rc;
 }
 
@@ -4131,8 +4140,12 @@ int router_queue_reshape(struct router *r, uint64_t now, int queue,
         strcmp(qc->name, r->queues[queue].name))
         return ROUTER_EINVAL;
     struct queue *s = queue_scratch();
-    if (!s)
+    uint16_t (*before)[NCH] = malloc(sizeof(*before) * r->max_agents);
+    if (!s || !before) {
+        free(s);
+        free(before);
         return ROUTER_ENOMEM;
+    }
     const char *why = config_queue_into(r, (unsigned)queue, qc, s);
     uint32_t all = (1U << NCH) - 1, om = r->queues[queue].channel_mask;
     uint32_t gone_ch = (om ? om : all) & ~(s->channel_mask ? s->channel_mask
@@ -4140,6 +4153,7 @@ int router_queue_reshape(struct router *r, uint64_t now, int queue,
     if (why || (gone_ch && router_queue_holds(r, queue, gone_ch, true,
                                               NULL, 0))) {
         free(s);
+        free(before);
         return why ? ROUTER_EINVAL : ROUTER_ESTATE;
     }
     uint8_t aff[QUEUE_MAX] = {0};
@@ -4148,14 +4162,12 @@ int router_queue_reshape(struct router *r, uint64_t now, int queue,
         for (unsigned l = 0; l < r->queues[qi].nsteps; l++)
             if (r->queues[qi].addq[l] == queue)
                 mark_with_derived(r, aff, (int)qi);
-    /* which agents are touched; without memory, all of them */
-    uint8_t *touched = calloc(r->max_agents, 1);
     uint32_t list = contacts_detach(r, aff);
-    agents_detach(r, aff, touched);
+    agents_detach(r, aff);
     queue_take_shape(r, queue, s);
     free(s);
-    int rc = agents_attach(r, aff, touched);
-    free(touched);
+    int rc = agents_attach(r, aff, before);
+    free(before);
     contacts_attach(r, now, list);
     return rc;
 }
@@ -4173,15 +4185,21 @@ int router_queue_add(struct router *r, const struct router_queue_config *qc)
     bare.nsteps = 0;
     bare.overflow[0] = 0;
     struct queue *s = queue_scratch();
-    if (!s)
+    uint16_t (*before)[NCH] = malloc(sizeof(*before) * r->max_agents);
+    if (!s || !before) {
+        free(s);
+        free(before);
         return ROUTER_ENOMEM;
+    }
     if (config_queue_into(r, (unsigned)qi, &bare, s)) {
         free(s);
+        free(before);
         return ROUTER_EINVAL;
     }
     if ((unsigned)qi < r->nq && !r->queues[qi].dead &&
         r->queue_free < 0 && r->nq >= QUEUE_MAX) {
         free(s);
+        free(before);
         return ROUTER_ENOMEM;
     }
     if ((unsigned)qi < r->nq && r->queues[qi].dead) {
@@ -4199,6 +4217,7 @@ int router_queue_add(struct router *r, const struct router_queue_config *qc)
      * had this one */
     if (idmap_insert(&r->queue_map, idmap_hash(s->name), (uint32_t)qi) < 0) {
         free(s);
+        free(before);
         if ((unsigned)qi < r->nq) {
             r->queues[qi].dead = true;
             r->queues[qi].qnext = r->queue_free;
@@ -4213,11 +4232,9 @@ int router_queue_add(struct router *r, const struct router_queue_config *qc)
     if (r->nq < r->nconf)
         r->nq = r->nconf;
     uint8_t aff[QUEUE_MAX] = {0};
-    uint8_t *none = calloc(r->max_agents, 1);  /* only those who qualify;
-                                                  without memory, all */
     aff[qi] = 1;
-    int rc = agents_attach(r, aff, none);
-    free(none);
+    int rc = agents_attach(r, aff, before);
+    free(before);
     return rc < 0 ? rc : qi;
 }
 
@@ -4286,9 +4303,8 @@ int router_queue_remove(struct router *r, uint64_t now, int queue,
     }
     /* 3. the agents' entries, its pools and its name go */
     uint8_t aff[QUEUE_MAX] = {0};
-    uint8_t *touched = calloc(r->max_agents, 1);
     aff[queue] = 1;
-    agents_detach(r, aff, touched);
+    agents_detach(r, aff);
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
         for (unsigned k = 0; a->live && k < a->nserved; k++)
@@ -4300,8 +4316,6 @@ int router_queue_remove(struct router *r, uint64_t now, int queue,
                  (uint32_t)queue);
     memset(&r->queues[queue], 0, sizeof(r->queues[queue]));
     r->queues[queue].dead = true;
-    agents_attach(r, aff, touched); /* pools them again; no entry here */
-    free(touched);
     /* 4. the last configured queue takes its slot */
     int last = (int)r->nconf - 1;
     if (last != queue)
