@@ -748,6 +748,39 @@ void callback_snapshot(struct callback_set *cb)
                   "memory)", missing);
 }
 
+/* ---- configuration reload (engine/reload.c) ---- */
+
+unsigned callback_held_in(const struct callback_set *cb, const char *queue,
+                          char *first, size_t len)
+{
+    unsigned n = 0;
+    if (first && len)
+        first[0] = 0;
+    for (uint32_t i = 0; i < cb->n; i++) {
+        const struct cbrec *r = &cb->rec[i];
+        if (r->state != CB_HELD || !r->sv.packed)
+            continue;
+        Ccroute__V1__ContactArrived *m =
+            ccroute__v1__contact_arrived__unpack(NULL, r->sv.len,
+                                                 r->sv.packed);
+        bool in = m && m->queue && !strcmp(m->queue, queue);
+        ccroute__v1__contact_arrived__free_unpacked(m, NULL);
+        if (in && !n++ && first && len)
+            snprintf(first, len, "%s", r->contact);
+    }
+    return n;
+}
+
+void callback_queues_moved(struct callback_set *cb, const int *new_of_old,
+                           unsigned nold)
+{
+    for (uint32_t i = 0; i < cb->n; i++) {
+        struct cbrec *r = &cb->rec[i];
+        if (r->queue >= 0)
+            r->queue = (unsigned)r->queue < nold ? new_of_old[r->queue] : -1;
+    }
+}
+
 /* ---- life cycle ---- */
 
 struct callback_set *callback_new(struct tenant *s,

@@ -57,6 +57,18 @@ struct callback_hooks {
 
 struct callback_set *callback_new(struct tenant *s,
                                   const struct callback_hooks *hooks);
+
+/* Configuration reload (engine/reload.c). The callbacks and follow-ups
+ * held out of the router that go back to configured queue `queue` (by
+ * name: their ContactArrived's); the first one's contact id in `first`
+ * (may be NULL). O(held callbacks), each decoded. */
+unsigned callback_held_in(const struct callback_set *cb, const char *queue,
+                          char *first, size_t len);
+/* The configured queues were renumbered: the queue index each callback
+ * keeps (for its queue's rules) follows `new_of_old` (old index -> new
+ * index, -1 for a queue removed; `nold` entries). */
+void callback_queues_moved(struct callback_set *cb, const int *new_of_old,
+                           unsigned nold);
 void callback_free(struct callback_set *cb);
 /* Forgets every callback (the state is reloaded). */
 void callback_reset(struct callback_set *cb);

@@ -709,6 +709,12 @@ int campaign_queue_ref(const struct campaign_core *cc, int i)
     return i >= 0 && i < cc->ncamp ? cc->camp[i].queue_ref : -1;
 }
 
+void campaign_set_queue_ref(struct campaign_core *cc, int i, int queue_ref)
+{
+    if (i >= 0 && i < cc->ncamp)
+        cc->camp[i].queue_ref = queue_ref;
+}
+
 int campaign_upsert(struct campaign_core *cc, uint64_t now,
                     const struct campaign_config *cfg, int queue_ref)
 {

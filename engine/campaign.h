@@ -54,6 +54,10 @@ int campaign_count(const struct campaign_core *cc);
 const struct campaign_config *campaign_config_get(const struct campaign_core *cc,
                                                   int campaign);
 int campaign_queue_ref(const struct campaign_core *cc, int campaign);
+/* The configured queues were renumbered by a reload: campaign `campaign`'s
+ * queue is now `queue_ref` (-1: none). */
+void campaign_set_queue_ref(struct campaign_core *cc, int campaign,
+                            int queue_ref);
 /* RUNNING, PAUSED or STOPPED. Pause and stop dial nothing new; calls in
  * flight finish. Start of a stopped campaign keeps its leads. */
 int campaign_set_run(struct campaign_core *cc, uint64_t now, int campaign,

@@ -150,6 +150,67 @@ struct care *care_new(const struct care_config *cfg,
     return c;
 }
 
+int care_queues_moved(struct care *c, const struct router_config *rc,
+                      const int *old_of_new)
+{
+    unsigned n = rc->nqueues, g = c->cfg->ngroups, ns = 1 + g + n;
+    size_t ntag = CARE_TAGS_TOTAL + (size_t)g * CARE_TAGS_GROUP +
+                  (size_t)n * CARE_TAGS_QUEUE, off = 0;
+    int16_t *ql = calloc(n ? n : 1, sizeof(*ql));
+    struct scope *sc = calloc(ns, sizeof(*sc));
+    struct tag_slot *tm = calloc(ntag, sizeof(*tm));
+    int16_t *q1 = calloc(c->nqueues + 1, sizeof(*q1)); /* old +1 -> new +1 */
+    int star = -1;
+    if (!ql || !sc || !tm || !q1) {
+        free(ql);
+        free(sc);
+        free(tm);
+        free(q1);
+        return CCR_ENOMEM;
+    }
+    for (unsigned l = 0; l < c->cfg->nlists; l++)
+        if (!strcmp(c->cfg->lists[l].queue, "*"))
+            star = (int)l;
+    for (unsigned q = 0; q < n; q++) {       /* as care_new() */
+        ql[q] = (int16_t)star;
+        for (unsigned l = 0; l < c->cfg->nlists; l++)
+            if (!strcmp(c->cfg->lists[l].queue, rc->queues[q].name))
+                ql[q] = (int16_t)l;
+        if (old_of_new[q] >= 0 && (unsigned)old_of_new[q] < c->nqueues)
+            q1[old_of_new[q] + 1] = (int16_t)(q + 1);
+    }
+    for (unsigned s = 0; s < ns; s++) {
+        uint32_t slots = s == 0 ? CARE_TAGS_TOTAL
+                         : s <= g ? CARE_TAGS_GROUP : CARE_TAGS_QUEUE;
+        int from = (int)s;
+        if (s > g)
+            from = old_of_new[s - 1 - g] >= 0 &&
+                   (unsigned)old_of_new[s - 1 - g] < c->nqueues
+                       ? (int)(1 + g + (unsigned)old_of_new[s - 1 - g]) : -1;
+        if (from >= 0) {
+            sc[s] = c->scopes[from];
+            memcpy(tm + off, c->scopes[from].tags, slots * sizeof(*tm));
+        }
+        sc[s].tags = tm + off;
+        sc[s].nslots = slots;
+        off += slots;
+    }
+    for (uint32_t i = 0; i < c->ncontacts; i++)
+        if (c->contacts[i].queue1 > 0 &&
+            (unsigned)c->contacts[i].queue1 <= c->nqueues)
+            c->contacts[i].queue1 = q1[c->contacts[i].queue1];
+    free(q1);
+    free(c->qlist);
+    free(c->scopes);
+    free(c->tagmem);
+    c->qlist = ql;
+    c->scopes = sc;
+    c->tagmem = tm;
+    c->nqueues = n;
+    c->nscopes = ns;
+    return 0;
+}
+
 void care_free(struct care *c)
 {
     if (!c)

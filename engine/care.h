@@ -40,6 +40,12 @@ int care_config_code(const struct care_config *cfg, const char *code);
  * whole life (the engine's configuration outlives it). */
 struct care *care_new(const struct care_config *cfg,
                       const struct router_config *rc);
+/* The configured queues changed (a reload, engine/reload.c): `rc` is the
+ * new queue list, `old_of_new[q]` the index queue q had (-1: added).
+ * Each queue's list is found again by name and its counts follow it; a
+ * removed queue's counts go. 0, or CCR_ENOMEM with nothing changed. */
+int care_queues_moved(struct care *c, const struct router_config *rc,
+                      const int *old_of_new);
 void care_free(struct care *c);
 /* The router was replaced (a store reset): forget every per-contact and
  * per-agent datum and every pause; the counts stay. */

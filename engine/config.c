@@ -46,7 +46,7 @@ static const char *const channel_names[] = {
 
 /* Lines kept for the checks that run after the whole file is read. */
 struct queue_lines {
-    unsigned long queue, name, overflow;
+    unsigned long queue, name, overflow, fallback;
     unsigned long skill[ROUTER_MAX_REQ];
     unsigned long step[ROUTER_MAX_STEPS];
 };
@@ -64,6 +64,8 @@ struct cfgp {
     unsigned long durability_line, replica_timeout_line;
     unsigned long slots_line;     /* routing.max_agents / max_contacts */
     char slots_path[32];
+    unsigned long fallback_line;  /* routing.reload_fallback */
+    char fallback_path[32];
     char token_file[AUTH_PATH_MAX]; /* auth.token_file as written */
     unsigned long certs_line;     /* first principal with cert_fingerprints */
     unsigned long http_line, http_token_line;   /* http, http.require_token */
@@ -637,13 +639,14 @@ enum {
     RT_VOICE_BLOCKS_OTHERS, RT_OFFER_TIMEOUT, RT_MAX_AGENTS, RT_MAX_CONTACTS,
     /* input bounds (docs/security.md) */
     RT_MAX_CONTACT_AGE, RT_MAX_ATTRIBUTES, RT_MAX_ATTRIBUTE_BYTES,
+    RT_RELOAD_FALLBACK,
 };
 
 static const char *const routing_keys[] = {
     "priority_weight", "value_weight", "preferred_wait", "max_no_answer",
     "voice_blocks_others", "offer_timeout", "max_agents", "max_contacts",
     "max_contact_age", "max_attributes", "max_attribute_bytes",
-    NULL,
+    "reload_fallback", NULL,
 };
 
 static int routing_field(struct yamlwalk *w, void *ctx, int key,
@@ -682,6 +685,11 @@ static int routing_field(struct yamlwalk *w, void *ctx, int key,
             return -1;
         p->c->max_attribute_bytes = (uint32_t)size;
         return 0;
+    case RT_RELOAD_FALLBACK:
+        p->fallback_line = yamlwalk_line(v);
+        snprintf(p->fallback_path, sizeof(p->fallback_path), "%s", path);
+        return yamlwalk_str(w, v, path, r->reload_fallback,
+                            sizeof(r->reload_fallback), false);
     }
     return -1;
 }
@@ -724,13 +732,13 @@ struct queue_ctx {
 enum {
     QK_NAME, QK_SKILLS, QK_CHANNELS, QK_STRATEGY, QK_SERVICE_LEVEL,
     QK_OFFER_TIMEOUT, QK_WRAPUP, QK_MAX_LENGTH, QK_MAX_WAIT, QK_OVERFLOW,
-    QK_STEPS, QK_CB_ATTEMPTS, QK_CB_RETRY,
+    QK_STEPS, QK_CB_ATTEMPTS, QK_CB_RETRY, QK_RELOAD_FALLBACK,
 };
 
 static const char *const queue_keys[] = {
     "name", "skills", "channels", "strategy", "service_level",
     "offer_timeout", "wrapup", "max_length", "max_wait", "overflow", "steps",
-    "callback_attempts", "callback_retry", NULL,
+    "callback_attempts", "callback_retry", "reload_fallback", NULL,
 };
 
 static const char *const sl_keys[] = { "percent", "seconds", NULL };
@@ -903,6 +911,10 @@ static int queue_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
         return yamlwalk_u32(w, v, path, 1, 100, &q->callback_attempts);
     case QK_CB_RETRY:
         return get_dur(w, v, path, 1000, &q->callback_retry_ms);
+    case QK_RELOAD_FALLBACK:
+        qc->lines->fallback = yamlwalk_line(v);
+        return yamlwalk_str(w, v, path, q->reload_fallback,
+                            sizeof(q->reload_fallback), false);
     }
     return -1;
 }
@@ -973,6 +985,13 @@ static int queues_check(struct yamlwalk *w, struct cfgp *p)
         if (q->overflow[0] && !strcmp(q->overflow, q->name))
             return yamlwalk_fail(w, lines->overflow, sub, "a queue cannot "
                                  "overflow into itself");
+        snprintf(sub, sizeof(sub), "%s[%u].reload_fallback", path, i);
+        if (q->reload_fallback[0] &&
+            (queue_index(c, q->reload_fallback) < 0 ||
+             !strcmp(q->reload_fallback, q->name)))
+            return yamlwalk_fail(w, lines->fallback, sub, "\"%s\" is not "
+                                 "another queue of this file",
+                                 q->reload_fallback);
         for (unsigned s = 0; s < q->nsteps; s++) {
             struct router_step *st = &q->steps[s];
             int found = 0;
@@ -1769,7 +1788,10 @@ static int config_walk(struct yamlwalk *w, struct config *c)
         goto out;
     if (care_config_check(w, &c->care, &c->router) < 0)
         goto out;
-    if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0)
+    if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0 ||
+        (p.fallback_line && queue_index(c, c->router.reload_fallback) < 0 &&
+         yamlwalk_fail(w, p.fallback_line, p.fallback_path, "unknown queue "
+                       "\"%s\"", c->router.reload_fallback) < 0))
         goto out;
     if (auth_check(w, &p) < 0 || http_check(w, &p) < 0 ||
         tenants_check(w, &p) < 0)

@@ -1551,7 +1551,13 @@ static int h_config_reload(struct req *q)
         return req_fail(q, EC(CONFIG_INVALID), "%s", msg);
     if (rc < 0)
         return req_fail(q, EC(CONFIG_NOT_RELOADABLE), "%s", msg);
-    return REPLY_ACK;
+    /* contacts it moved (dispatch_flush) are in Redis before the Ack */
+    if (q->s->role != STORE_ROLE_OWNER)
+        return REPLY_ACK;
+    if (!q->rec && !(q->rec = rec_get(q->d)))
+        return req_fail(q, EC(INTERNAL), "the configuration was reloaded; "
+                        "out of memory waiting for its writes");
+    return ack_after_barrier(q);
 }
 
 /* Ping: answered with a Pong of the same request id, nothing else. Pong
@@ -1738,6 +1744,15 @@ static void lost_record(struct tenant *s, const char *what)
               "record failures so far); Redis keeps the previous state of "
               "the contacts and agents concerned until they change again",
               what, (unsigned long long)st.records_failed);
+}
+
+/* What a configuration reload did to the router (a removed queue's
+ * contacts moved to its fallback: engine/reload.c) is fanned out and
+ * recorded at once, before the reload's Ack is queued. */
+void dispatch_flush(struct tenant *s)
+{
+    if (s->router && drain(s, clock_turn_us(), OWNER_NONE, NULL) < 0)
+        lost_record(s, "reload");
 }
 
 /* ---- grace period ---- */
@@ -1947,6 +1962,7 @@ void dispatch_load_agent(void *arg, const uint8_t *login, size_t len,
         goto out;
     }
     d->loading = true;
+    sp.gone_queues_ok = true;   /* a reload may have removed one since */
     rc = router_agent_login(s->router, q.now, &sp,
                             recovered_tag(s, owner, principal, q.now), &h);
     if (rc == 0) {

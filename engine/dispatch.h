@@ -58,6 +58,9 @@ void dispatch_frame(struct tenant *s, struct conn *c, const uint8_t *payload,
 void dispatch_conn_closed(struct tenant *s, struct conn *c);
 /* The router timer fired: router_tick() and fan out. */
 void dispatch_tick(struct tenant *s);
+/* Fans out and records the router's output outside a request or a timer:
+ * after a configuration reload (server.c). */
+void dispatch_flush(struct tenant *s);
 
 /* Store recovery hooks (store_hooks.load_agent / load_contact); `arg` is
  * the struct tenant. A contact or agent with an `owner` (client name) is

@@ -1509,3 +1509,41 @@ void outbound_contact_offered(struct outbound *ob, uint32_t h, uint32_t agent)
         return;
     }
 }
+
+/* ---- configuration reload (engine/reload.c) ---- */
+
+int outbound_queue_user(const struct outbound *ob, const char *queue,
+                        char *why, size_t len)
+{
+    const struct campaign_config *cfg;
+    char first[ROUTER_ID_MAX];
+    for (int i = 0; (cfg = campaign_config_get(ob->cc, i)) != NULL; i++) {
+        bool uses = !strcmp(cfg->queue, queue);
+        for (unsigned b = 0; !uses && b < cfg->nblend; b++)
+            uses = !strcmp(cfg->blend[b], queue);
+        if (uses) {
+            snprintf(why, len, "campaign \"%.64s\" uses it", cfg->name);
+            return 1;
+        }
+    }
+    unsigned n = callback_held_in(ob->cb, queue, first, sizeof(first));
+    if (n) {
+        snprintf(why, len, "%u held callbacks or follow-ups go back to it "
+                 "(the first: %.64s)", n, first);
+        return 1;
+    }
+    return 0;
+}
+
+void outbound_queues_moved(struct outbound *ob, const int *new_of_old,
+                           unsigned nold)
+{
+    const struct campaign_config *cfg;
+    struct router *r = ob->s->router;
+    for (int i = 0; (cfg = campaign_config_get(ob->cc, i)) != NULL; i++) {
+        int qi = r ? router_queue_find(r, cfg->queue) : -1;
+        campaign_set_queue_ref(ob->cc, i,
+                               qi < (r ? router_queue_count(r) : 0) ? qi : -1);
+    }
+    callback_queues_moved(ob->cb, new_of_old, nold);
+}

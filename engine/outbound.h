@@ -126,4 +126,16 @@ void outbound_snapshot(struct outbound *ob);
  * otherwise end unseen and count as dropped. */
 void outbound_contact_offered(struct outbound *ob, uint32_t h, uint32_t agent);
 
+/* Configuration reload (engine/reload.c). What still needs configured
+ * queue `queue`: a campaign (its queue or a blend queue) or a callback or
+ * follow-up held out of the router that goes back to it. 0, or 1 with
+ * what in `why`. */
+int outbound_queue_user(const struct outbound *ob, const char *queue,
+                        char *why, size_t len);
+/* The configured queues were renumbered (`new_of_old`: old index -> new,
+ * -1 for one removed; `nold` entries): the campaigns' queues are found
+ * again by name, the callbacks' follow the map. */
+void outbound_queues_moved(struct outbound *ob, const int *new_of_old,
+                           unsigned nold);
+
 #endif

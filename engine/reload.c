@@ -4,36 +4,50 @@
  *   1. load the file into a fresh struct config (config_load checks all
  *      that a start checks, so a file that loads is a valid one);
  *   2. compare it with the running one, key by key, and stop at the first
- *      difference a reload may not make (reload_refusal);
- *   3. apply: the queue limits and step times into every tenant's router
- *      (router_queue_set_limits, router_queue_set_step_times, which
- *      cannot fail for a configuration that loaded and passed step 2),
- *      then the values into the running struct config that
- *      every module borrows, the principals' token and certificate arrays
- *      swapped with the fresh ones (config_fini then frees the old ones).
- * Line numbers are never compared: a comment added at the top of the file
- * changes nothing.
+ *      difference a reload may not make, or that would strand work under
+ *      way (reload_refusal): a queue removed while it holds contacts and
+ *      has no reload_fallback, one whose fallback is not in the new file,
+ *      one a campaign or a held callback needs, channels taken from a
+ *      queue while contacts wait on them;
+ *   3. apply (reload_commit): in every tenant's router, queues added, then
+ *      each queue's shape (router_queue_reshape: skills, channels,
+ *      strategy, steps; or router_queue_set_step_times when only the
+ *      times changed) and limits (router_queue_set_limits), then queues
+ *      removed (router_queue_remove, their contacts to the fallback); the
+ *      running queue array rebuilt in the routers' order, and care and
+ *      outbound told of the new numbering; then the values into the
+ *      running struct config that every module borrows, the principals'
+ *      token and certificate arrays swapped with the fresh ones
+ *      (config_fini then frees the old ones). A router call of step 3
+ *      fails only out of memory: steps 1 and 2 let through only what the
+ *      routers take.
+ * Line numbers and the queues' order in the file are never compared: a
+ * comment added at the top of the file changes nothing, queues are
+ * matched by name.
  *
- * Why so little may change: the rest is built into structures at start
- * (a queue's skills and strategy into the router's pools, listen and
- * limits into the connection set, principals into the indexes that owner
- * records and connections hold) and changing it under running work would
- * need those rebuilt; a restart behind `ccroute drain` does that safely.
- * A step's time changes no structure (the tiers an agent sits in follow
- * the steps' levels and skills, not their times), hence it may change.
- * Rebuilding a router from the new configuration and moving the work into
- * it (as recovery does) would give new contact and agent handles, which
- * dispatch, owner, care and outbound index their own tables by; and the
- * restore calls cannot keep an offer out (recovery re-queues it).
+ * Why the queue array follows the routers and not the file: contact and
+ * agent handles must not change (dispatch, owner, care and outbound index
+ * their tables by them), so the routers change in place (router.c,
+ * "reload: the queue set"); an added queue takes the next index, a
+ * removed one's index goes to the last queue. Every module reads a
+ * queue's configuration by its router index, so the running array is
+ * put in that order. What is still built at start and refused: listen
+ * and limits (the connection set), principals (the indexes owner records
+ * and connections hold), redis, tenants, the routing weights and slots.
+ * The care configuration is read at start only (its lists name queues:
+ * a file whose care lists name a removed queue does not load).
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth-t.h"
+#include "care.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "outbound.h"
 #include "reload.h"
 #include "router.h"
 #include "tenant-t.h"
@@ -106,6 +120,14 @@ static bool steps_reshaped(const struct router_queue_config *a,
     return false;
 }
 
+static bool skill_listed(const struct router_config *r, const char *name)
+{
+    for (unsigned i = 0; i < r->nskills; i++)
+        if (!strcmp(r->skills[i], name))
+            return true;
+    return false;
+}
+
 static int queue_find(const struct router_config *r, const char *name)
 {
     for (unsigned i = 0; i < r->nqueues; i++)
@@ -114,59 +136,115 @@ static int queue_find(const struct router_config *r, const char *name)
     return -1;
 }
 
-/* Contacts waiting (queued or offered) in configured queue `name`, over
- * every tenant: what a reload that removes it would strand. */
-static unsigned long queue_waiting(const struct tenant_set *set,
-                                   const char *name)
+#define ALL_CHANNELS ((1U << ROUTER_CH_COUNT) - 1)
+
+/* Contacts of configured queue `name` (and its derived queues) on the
+ * channels in `channels`, over every tenant (queued or offered; with
+ * !waiting_only assigned ones too): what a reload that removes the queue,
+ * or those channels from it, would strand. The first one's id in
+ * `first`. */
+static unsigned long queue_holds(const struct tenant_set *set,
+                                 const char *name, uint32_t channels,
+                                 bool waiting_only, char *first, size_t len)
 {
     unsigned long n = 0;
+    first[0] = 0;
     for (unsigned t = 0; t < set->n; t++) {
         struct router *r = set->t[t]->router;
         int qi = r ? router_queue_find(r, name) : -1;
+        char id[ROUTER_ID_MAX];
         if (qi < 0)
             continue;
-        struct router_queue_stats st;
-        router_queue_stats(r, qi, clock_mono_us(), &st);
-        n += st.waiting;
+        unsigned k = router_queue_holds(r, qi, channels, waiting_only, id,
+                                        sizeof(id));
+        if (k && !first[0])
+            snprintf(first, len, "%s", id);
+        n += k;
     }
     return n;
 }
 
-/* The queue set and each queue's structure. 1 with `why` filled when
- * they differ, else 0. */
+/* Where the contacts of running queue `a` go when the new configuration
+ * `n` removes it: its own reload_fallback, else routing's in `n`; "" for
+ * none. */
+static const char *fallback_of(const struct router_queue_config *a,
+                               const struct router_config *n)
+{
+    return a->reload_fallback[0] ? a->reload_fallback : n->reload_fallback;
+}
+
+static bool skills_differ(const struct router_queue_config *a,
+                          const struct router_queue_config *b)
+{
+    bool d = a->nreq != b->nreq;
+    for (unsigned k = 0; !d && k < a->nreq; k++)
+        d = strcmp(a->req[k].skill, b->req[k].skill) ||
+            a->req[k].min_level != b->req[k].min_level;
+    return d;
+}
+
+/* Whether the queue's pools must be rebuilt (router_queue_reshape): its
+ * skills, channels, strategy, or steps beyond their times changed. */
+static bool shape_differs(const struct router_queue_config *a,
+                          const struct router_queue_config *b)
+{
+    return skills_differ(a, b) || a->channel_mask != b->channel_mask ||
+           a->strategy != b->strategy || steps_reshaped(a, b);
+}
+
+/* What the queue set and each queue's structure may not become with the
+ * work under way: a queue removed while it holds contacts and no
+ * fallback, one whose fallback is not in the new file, channels taken
+ * from a queue while contacts wait on them. 1 with `why` filled, else 0. */
 static int queues_refusal(const struct router_config *o,
                           const struct router_config *n,
                           const struct tenant_set *set, char *why,
                           size_t len)
 {
-    for (unsigned i = 0; i < o->nqueues; i++)
-        DIFF(queue_find(n, o->queues[i].name) < 0, "queues: queue \"%s\" "
-             "removed (%lu contacts wait in it now); a reload may not remove "
-             "a queue: drain the engine and restart it", o->queues[i].name,
-             queue_waiting(set, o->queues[i].name));
+    char first[ROUTER_ID_MAX];
+    unsigned added = 0;
     for (unsigned i = 0; i < n->nqueues; i++)
-        DIFF(queue_find(o, n->queues[i].name) < 0, "queues: queue \"%s\" "
-             "added; a reload may not add a queue: restart the engine",
-             n->queues[i].name);
+        added += queue_find(o, n->queues[i].name) < 0;
+    /* queues are added before others are removed (a fallback may be a
+     * new queue): both sets live together for a moment */
+    DIFF(o->nqueues + added > CONFIG_MAX_QUEUES, "queues: %u running and "
+         "%u added exceed %u at once; add them in a later reload, after "
+         "the removals", o->nqueues, added, CONFIG_MAX_QUEUES);
+    for (unsigned i = 0; i < o->nqueues; i++) {
+        const struct router_queue_config *a = &o->queues[i];
+        if (queue_find(n, a->name) >= 0)
+            continue;
+        char use[160];
+        for (unsigned t = 0; t < set->n; t++)
+            DIFF(set->t[t]->outbound &&
+                 outbound_queue_user(set->t[t]->outbound, a->name, use,
+                                     sizeof(use)),
+                 "queues: \"%.48s\" removed while %s", a->name, use);
+        const char *fb = fallback_of(a, n);
+        DIFF(fb[0] && queue_find(n, fb) < 0, "queues: \"%.48s\" removed; "
+             "its reload_fallback \"%.48s\" is not in the new file",
+             a->name, fb);
+        if (fb[0])
+            continue;
+        unsigned long held = queue_holds(set, a->name, ALL_CHANNELS, false,
+                                         first, sizeof(first));
+        DIFF(held, "queues: \"%.48s\" removed with %lu contacts in it "
+             "(the first: %.48s) and no reload_fallback (the queue's or "
+             "routing's): set one, or remove it once empty", a->name, held,
+             first);
+    }
     for (unsigned i = 0; i < n->nqueues; i++) {
-        const struct router_queue_config *a = &o->queues[i], *b = &n->queues[i];
-        DIFF(strcmp(a->name, b->name), "queues: the order changed (\"%s\" "
-             "where \"%s\" was); a reload may not reorder queues", b->name,
-             a->name);
-        bool skills = a->nreq != b->nreq;
-        for (unsigned k = 0; !skills && k < a->nreq; k++)
-            skills = strcmp(a->req[k].skill, b->req[k].skill) ||
-                     a->req[k].min_level != b->req[k].min_level;
-        DIFF(skills, "queues[%u] (%s): skills changed; a reload may not "
-             "change a queue's skills", i, a->name);
-        DIFF(a->channel_mask != b->channel_mask, "queues[%u] (%s): channels "
-             "changed; a reload may not change them", i, a->name);
-        DIFF(a->strategy != b->strategy, "queues[%u] (%s): strategy "
-             "changed; a reload may not change it", i, a->name);
-        DIFF(steps_reshaped(a, b), "queues[%u] (%s): steps changed beyond "
-             "their times (in the order of their times, each step's kind, "
-             "skill, level and queue must stay); a reload may change only "
-             "when they apply", i, a->name);
+        const struct router_queue_config *b = &n->queues[i];
+        int ai = queue_find(o, b->name);
+        if (ai < 0)
+            continue;
+        uint32_t om = o->queues[ai].channel_mask, nm = b->channel_mask;
+        uint32_t gone = (om ? om : ALL_CHANNELS) & ~(nm ? nm : ALL_CHANNELS);
+        unsigned long held = gone ? queue_holds(set, b->name, gone, true,
+                                                first, sizeof(first)) : 0;
+        DIFF(held, "queues[%u] (%.48s): channels: %lu contacts wait on a "
+             "channel it would no longer take (the first: %.48s)", i,
+             b->name, held, first);
     }
     return 0;
 }
@@ -203,10 +281,13 @@ static int reload_refusal(const struct config *o, const struct config *n,
     DIFF(tenants, "tenants or tenant_pool changed");
 
     const struct router_config *ro = &o->router, *rn = &n->router;
-    bool skills = ro->nskills != rn->nskills;
+    /* a skill listed may be added, not removed (nor the list emptied
+     * or started: "any skill" and a list do not mix) */
+    bool skills = (ro->nskills == 0) != (rn->nskills == 0);
     for (unsigned i = 0; !skills && i < ro->nskills; i++)
-        skills = strcmp(ro->skills[i], rn->skills[i]) != 0;
-    DIFF(skills, "skills changed");
+        skills = !skill_listed(rn, ro->skills[i]);
+    DIFF(skills, "skills: a reload may add skills to the list, not remove "
+         "one, start a list or empty it");
     DIFF(ro->max_agents != rn->max_agents ||
          ro->max_contacts != rn->max_contacts,
          "routing.max_agents or routing.max_contacts changed");
@@ -273,6 +354,179 @@ static bool tokens_differ(const struct auth_config *a,
                                 a->ncerts * sizeof(*a->certs)));
 }
 
+static bool limits_or_fallback_differ(const struct router_queue_config *a,
+                                      const struct router_queue_config *b)
+{
+    return limits_differ(a, b) ||
+           strcmp(a->reload_fallback, b->reload_fallback) ||
+           a->callback_attempts != b->callback_attempts ||
+           a->callback_retry_ms != b->callback_retry_ms;
+}
+
+/* Logs a router call of the commit that failed: config_load and
+ * reload_refusal let through only what the routers take, so this is out
+ * of memory or a bug. */
+static void commit_check(int rc, const char *what, const char *queue,
+                         const struct tenant *t)
+{
+    if (rc < 0)
+        log_error("reload: %s of queue %s in tenant %s: %s", what, queue,
+                  t->name, ccr_strerror(rc));
+}
+
+/* The queues, in every tenant's router, in this order (router.c, "reload:
+ * the queue set"): queues added (each at the end of the configured
+ * range, bare), then each queue's shape (router_queue_reshape, or only
+ * the step times) and limits, which may name the added queues, then the
+ * queues removed (the last configured queue takes each one's index, so
+ * no queue still names it: the new file does not). The running
+ * configuration's queue array is rebuilt in the routers' resulting order,
+ * which is not the file's: indexes are shared by every module (Stats,
+ * /metrics, care) and are the routers'. A tenant without a router yet
+ * builds it from that array later. */
+static void reload_queues(struct config *o, struct config *n,
+                          struct tenant_set *set, char *msg, size_t len,
+                          size_t *atp)
+{
+    size_t at = *atp;
+    unsigned said = 0;
+    uint64_t now = clock_mono_us();
+    struct router_config *ro = &o->router, *rn = &n->router;
+    const char *order[CONFIG_MAX_QUEUES * 2];
+    unsigned norder = 0;
+#define SAYQ(...)                                                             \
+    do {                                                                      \
+        if (at < len)                                                         \
+            at += (size_t)snprintf(msg + at, len - at, "%s",                  \
+                                   said++ ? "," : " queues");                 \
+        if (at < len)                                                         \
+            at += (size_t)snprintf(msg + at, len - at, __VA_ARGS__);          \
+    } while (0)
+
+    for (unsigned i = 0; i < ro->nqueues; i++)
+        order[norder++] = ro->queues[i].name;
+    for (unsigned i = 0; i < rn->nskills; i++)
+        for (unsigned t = 0; t < set->n; t++)
+            if (set->t[t]->router && !skill_listed(ro, rn->skills[i]))
+                commit_check(router_skill_add(set->t[t]->router,
+                                              rn->skills[i]),
+                             "skill", rn->skills[i], set->t[t]);
+    for (unsigned i = 0; i < rn->nqueues; i++) {
+        const struct router_queue_config *b = &rn->queues[i];
+        if (queue_find(ro, b->name) >= 0)
+            continue;
+        for (unsigned t = 0; t < set->n; t++)
+            if (set->t[t]->router)
+                commit_check(router_queue_add(set->t[t]->router, b), "add",
+                             b->name, set->t[t]);
+        order[norder++] = b->name;
+        SAYQ(" %s added", b->name);
+    }
+    for (unsigned i = 0; i < rn->nqueues; i++) {
+        const struct router_queue_config *b = &rn->queues[i];
+        int ai = queue_find(ro, b->name);
+        const struct router_queue_config *a = ai >= 0 ? &ro->queues[ai]
+                                                      : NULL;
+        bool shape = a ? shape_differs(a, b) : b->nsteps > 0;
+        bool times = a && !shape && steps_differ(a, b);
+        bool limits = !a || limits_differ(a, b);
+        for (unsigned t = 0; t < set->n; t++) {
+            struct router *r = set->t[t]->router;
+            int qi = r ? router_queue_find(r, b->name) : -1;
+            if (qi < 0)
+                continue;
+            if (shape)
+                commit_check(router_queue_reshape(r, now, qi, b), "shape",
+                             b->name, set->t[t]);
+            if (times)
+                commit_check(router_queue_set_step_times(r, now, qi, b),
+                             "step times", b->name, set->t[t]);
+            if (limits)
+                commit_check(router_queue_set_limits(r, qi, b), "limits",
+                             b->name, set->t[t]);
+        }
+        if (a && (shape || times || limits_or_fallback_differ(a, b)))
+            SAYQ(" %s%s", b->name, shape ? " (rebuilt: skills, channels, "
+                 "strategy or steps)" : times ? " (step times)" : "");
+    }
+    for (unsigned i = 0; i < ro->nqueues; i++) {
+        const struct router_queue_config *a = &ro->queues[i];
+        if (queue_find(rn, a->name) >= 0)
+            continue;
+        const char *fb = fallback_of(a, rn);
+        for (unsigned t = 0; t < set->n; t++) {
+            struct router *r = set->t[t]->router;
+            int qi = r ? router_queue_find(r, a->name) : -1;
+            if (qi >= 0)
+                commit_check(router_queue_remove(r, now, qi, fb[0] ?
+                                                 router_queue_find(r, fb)
+                                                 : -1),
+                             "removal", a->name, set->t[t]);
+        }
+        for (unsigned k = 0; k < norder; k++)
+            if (!strcmp(order[k], a->name)) {
+                order[k] = order[--norder];
+                break;
+            }
+        SAYQ(" %s removed%s%s", a->name, fb[0] ? ", its contacts to " : "",
+             fb);
+    }
+    /* the running array, in the routers' order */
+    struct router_queue_config *q = calloc(norder ? norder : 1, sizeof(*q));
+    if (!q) {
+        log_error("reload: out of memory rebuilding the queue list; the "
+                  "routers have the new queues, the configuration the old");
+    } else {
+        for (unsigned k = 0; k < norder; k++)
+            q[k] = rn->queues[queue_find(rn, order[k])];
+        for (unsigned t = 0; t < set->n; t++) {
+            struct router *r = set->t[t]->router;
+            for (unsigned k = 0; r && k < norder; k++)
+                if (strcmp(router_queue_name(r, (int)k), order[k]))
+                    log_error("reload: tenant %s: queue %u is %s, not %s",
+                              set->t[t]->name, k, router_queue_name(r, (int)k),
+                              order[k]);
+        }
+        /* the modules that keep queue indexes follow the new numbering */
+        int old_of_new[CONFIG_MAX_QUEUES * 2], new_of_old[CONFIG_MAX_QUEUES];
+        bool moved = norder != ro->nqueues;
+        for (unsigned k = 0; k < ro->nqueues; k++)
+            new_of_old[k] = -1;
+        for (unsigned k = 0; k < norder; k++) {
+            old_of_new[k] = queue_find(ro, order[k]);
+            if (old_of_new[k] >= 0)
+                new_of_old[old_of_new[k]] = (int)k;
+            moved |= old_of_new[k] != (int)k;
+        }
+        unsigned nold = ro->nqueues;
+        free(rn->queues);           /* the fresh file's order: not kept */
+        rn->queues = ro->queues;    /* config_fini(n) frees the old one */
+        rn->nqueues = ro->nqueues;
+        ro->queues = q;
+        ro->nqueues = norder;
+        for (unsigned t = 0; moved && t < set->n; t++) {
+            struct tenant *tn = set->t[t];
+            if (tn->care && care_queues_moved(tn->care, ro, old_of_new) < 0)
+                log_error("reload: tenant %s: out of memory renumbering "
+                          "the care counts; care lists may apply to the "
+                          "wrong queues until a restart", tn->name);
+            if (tn->outbound)
+                outbound_queues_moved(tn->outbound, new_of_old, nold);
+        }
+    }
+    /* the list of skills grew (reload_refusal): the fresh one is kept */
+    const char **sk = ro->skills;
+    unsigned nsk = ro->nskills;
+    ro->skills = rn->skills;
+    ro->nskills = rn->nskills;
+    rn->skills = sk;
+    rn->nskills = nsk;
+    snprintf(ro->reload_fallback, sizeof(ro->reload_fallback), "%s",
+             rn->reload_fallback);
+#undef SAYQ
+    *atp = at;
+}
+
 /* Step 3: nothing here can fail (see the top of the file). Writes a
  * summary of what changed into `msg`. */
 static void reload_commit(struct config *o, struct config *n,
@@ -280,7 +534,6 @@ static void reload_commit(struct config *o, struct config *n,
                           struct tenant_set *set, char *msg, size_t len)
 {
     size_t at = 0;
-    unsigned nq = 0;
 #define SAY(...)                                                              \
     do {                                                                      \
         if (at < len)                                                         \
@@ -289,29 +542,7 @@ static void reload_commit(struct config *o, struct config *n,
 
     SAY("configuration generation %llu:",
         (unsigned long long)set->reload.generation + 1);
-    for (unsigned i = 0; i < o->router.nqueues; i++) {
-        struct router_queue_config *a = &o->router.queues[i];
-        const struct router_queue_config *b = &n->router.queues[i];
-        bool limits = limits_differ(a, b), steps = steps_differ(a, b);
-        if (!limits && !steps)
-            continue;
-        for (unsigned t = 0; t < set->n; t++) {
-            struct router *r = set->t[t]->router;
-            int rc = r && limits ? router_queue_set_limits(r, (int)i, b) : 0;
-            if (rc < 0)     /* config_load refuses what it would refuse */
-                log_error("reload: queue %s in tenant %s: %s", a->name,
-                          set->t[t]->name, ccr_strerror(rc));
-            /* reload_refusal let only the times differ */
-            rc = r && steps ? router_queue_set_step_times(r, clock_mono_us(),
-                                                          (int)i, b) : 0;
-            if (rc < 0)
-                log_error("reload: steps of queue %s in tenant %s: %s",
-                          a->name, set->t[t]->name, ccr_strerror(rc));
-        }
-        SAY("%s %s%s", nq++ ? "," : " queues", a->name,
-            steps ? " (step times)" : "");
-        *a = *b;
-    }
+    reload_queues(o, n, set, msg, len, &at);
     if (tokens_differ(&o->auth, &n->auth)) {
         SAY(" tokens replaced (%u tokens, %u certificates; were %u, %u)",
             n->auth.ntokens, n->auth.ncerts, o->auth.ntokens,

@@ -91,6 +91,10 @@ struct router_queue_config {
      * before an unanswered one is dialed again. 0: 3 and 300000. */
     uint32_t callback_attempts;
     uint32_t callback_retry_ms;
+    /* Where a reload that removes this queue sends its contacts (a queue
+     * name, or empty: routing's, engine/reload.c; the router does not
+     * read it). */
+    char reload_fallback[ROUTER_ID_MAX];
 };
 
 struct router_config {
@@ -111,6 +115,10 @@ struct router_config {
     uint32_t max_no_answer;       /* consecutive no-answers -> away; def 3 */
     bool voice_blocks_others;     /* default true (set by config loader) */
     uint32_t default_offer_timeout_ms;  /* when a queue says 0: 15000 */
+    /* A reload that removes a queue without a reload_fallback of its own
+     * sends its contacts here (engine/reload.c; the router does not read
+     * it); empty: such a reload is refused while the queue has any. */
+    char reload_fallback[ROUTER_ID_MAX];
     /* A waiting (queued or offered) contact this long after its arrival
      * ends as ABANDONED, whatever its queue says; 0 = no limit (the
      * config loader supplies the documented default). */
@@ -142,6 +150,10 @@ struct router_agent_spec {
      * qualifies for. */
     const char *const *queues;
     unsigned nqueues;
+    /* Recovery: a name in `queues` that is not a configured queue (one a
+     * reload removed since the login was stored) serves nothing, instead
+     * of refusing the login with ROUTER_ENOQUEUE. */
+    bool gone_queues_ok;
 };
 
 enum router_agent_cmd {

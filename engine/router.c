@@ -2141,10 +2141,13 @@ static void queue_init_common(struct queue *q)
         q->addq[i] = -1;
 }
 
-static const char *config_queue(struct router *r, unsigned qi)
+/* Configures queue slot `q` as configured queue qi from `qc` (router_new
+ * with q = &r->queues[qi]; reload with a scratch queue whose shape it
+ * then copies). Returns NULL or the reason it cannot. */
+static const char *config_queue_into(struct router *r, unsigned qi,
+                                     const struct router_queue_config *qc,
+                                     struct queue *q)
 {
-    const struct router_queue_config *qc = &r->cfg.queues[qi];
-    struct queue *q = &r->queues[qi];
     queue_init_common(q);
     q->base = (int)qi;
     if (!id_ok(qc->name))
@@ -2223,6 +2226,11 @@ static const char *config_queue(struct router *r, unsigned qi)
             return "overflow names an unknown queue";
     }
     return NULL;
+}
+
+static const char *config_queue(struct router *r, unsigned qi)
+{
+    return config_queue_into(r, qi, &r->cfg.queues[qi], &r->queues[qi]);
 }
 
 struct router *router_new(const struct router_config *cfg, uint64_t seed,
@@ -3066,9 +3074,11 @@ int router_agent_login(struct router *r, uint64_t now,
         return ROUTER_EINVAL;
     for (unsigned i = 0; i < spec->nqueues; i++) {
         int qi = router_queue_find(r, spec->queues[i]);
-        if (qi < 0 || (unsigned)qi >= r->nconf)
+        if ((qi < 0 || (unsigned)qi >= r->nconf) && !spec->gone_queues_ok)
             return ROUTER_ENOQUEUE;
-        list[i] = (uint16_t)qi;
+        /* UINT16_MAX names no queue (as router_queue_remove leaves it) */
+        list[i] = qi < 0 || (unsigned)qi >= r->nconf ? UINT16_MAX
+                                                     : (uint16_t)qi;
     }
     for (unsigned i = 0; i < spec->nskills; i++)
         if (!id_ok(spec->skills[i].skill) || spec->skills[i].level < 1 ||
@@ -3839,6 +3849,616 @@ int router_queue_set_step_times(struct router *r, uint64_t now, int queue,
         c->kick = 1;
         c->kick_at = now;
         contact_rearm(r, c);
+    }
+    return 0;
+}
+
+/* ---- reload: the queue set and a queue's shape (engine/reload.c) ----
+ *
+ * A reload may add a configured queue, remove one, and change a queue's
+ * strategy, skills, channels and steps while contacts wait and offers
+ * are out. Contact and agent handles never change (dispatch, owner, care
+ * and outbound index their tables by them); queue indexes change only as
+ * written below, and only between two calls whose output was drained.
+ *
+ *  - Shape (router_queue_reshape): every agent's entries in the queues
+ *    whose tiers hang on the queue (itself, its derived queues, and the
+ *    queues whose ADD_QUEUE steps name it) are dropped, those queues'
+ *    pools emptied, and the entries made again under the new shape and
+ *    pooled at once (agents_detach, agents_attach); the agents' other
+ *    entries are not touched, so decisions in the other queues do not
+ *    change. Waiting contacts
+ *    leave the pools before and come back after, at the level their time
+ *    in the queue has under the new steps, with their arrival, place
+ *    (score) and exclusions; they are kicked, so that the next
+ *    router_tick() routes them in timer order. Offers out keep their
+ *    agent and deadline; agents keep their state, wrap-up and counters.
+ *  - Add (router_queue_add): the new queue takes index nconf, the end of
+ *    the configured range, which the outside reads as 0..count-1. A
+ *    created (derived or virtual) queue in that slot moves to a free slot
+ *    first (queue_relocate).
+ *  - Remove (router_queue_remove): the queue's contacts, in any state,
+ *    move to the fallback queue keeping their arrival (queued ones wait
+ *    there, kicked; an offer keeps its agent and deadline and, if it is
+ *    not taken, the contact waits in the fallback; an assigned one is
+ *    counted and wrapped up there); its derived queues are freed; the
+ *    last configured queue moves into its slot (queue_relocate), so the
+ *    configured range stays 0..count-1.
+ * All three are O(agents x their entries + contacts): reload is rare. */
+
+static inline bool agent_indexed(const struct agent *a)
+{
+    return a->live && !a->gone && a->state != ROUTER_AGENT_STATE_LOGGED_OUT;
+}
+
+/* Whether agent a has an entry in a queue marked in `aff`. */
+static bool agent_in(const struct agent *a, const uint8_t *aff)
+{
+    for (unsigned ch = 0; ch < NCH; ch++)
+        for (unsigned j = 0; j < a->nev[ch]; j++)
+            if (aff[a->ev[ch][j].queue])
+                return true;
+    return false;
+}
+
+/* Drops every agent's entries in the queues marked in `aff` (as a
+ * created queue's are dropped when it is freed: agent_drop_queue) and
+ * empties those queues' pools, freed under their current strategy. The
+ * agents' other entries are not touched. */
+static void agents_detach(struct router *r, const uint8_t *aff)
+{
+    for (uint32_t i = 0; i < r->max_agents; i++) {
+        struct agent *a = &r->agents[i];
+        if (!agent_indexed(a) || !agent_in(a, aff))
+            continue;
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            unsigned k = 0;
+            for (unsigned j = 0; j < a->nev[ch]; j++) {
+                const struct aref *f = &a->ev[ch][j];
+                if (aff[f->queue])
+                    aref_drop(r, a, f, ch);
+                else
+                    a->ev[ch][k++] = *f;
+            }
+            a->nev[ch] = (uint16_t)k;
+            if (!k)
+                a->pooled &= (uint8_t)~(1U << ch);
+        }
+    }
+    for (unsigned qi = 0; qi < r->nq; qi++) {
+        struct queue *q = &r->queues[qi];
+        if (!aff[qi] || q->dead)
+            continue;
+        pmem_free_queue(r, qi);
+        for (unsigned l = 0; l < NLEV; l++)
+            for (unsigned ch = 0; ch < NCH; ch++) {
+                apool_free(q, &q->apool[l][ch]);
+                memset(&q->apool[l][ch], 0, sizeof(q->apool[l][ch]));
+            }
+        q->staffed = 0;
+        memset(q->nserv, 0, sizeof(q->nserv));
+    }
+}
+
+/* Whether agent a qualifies for a queue marked in `aff` (it will have
+ * an entry there). */
+static bool agent_joins(const struct router *r, const struct agent *a,
+                        const uint8_t *aff)
+{
+    for (unsigned qi = 0; qi < r->nq; qi++)
+        if (aff[qi] && !r->queues[qi].dead && agent_tier(r, a, (int)qi) >= 0)
+            return true;
+    return false;
+}
+
+/* Pools agent a's entries ev[ch][from..] (new ones) when it can take
+ * channel ch now, as agent_reindex() pools a channel it can take again:
+ * a record with its current key and epoch, a round robin entry linked, a
+ * weight set. */
+static void agent_pool_new(struct router *r, struct agent *a, unsigned ch,
+                           unsigned from)
+{
+    struct aref *ev = a->ev[ch];
+    if (from >= a->nev[ch] || !can_take(r, a, ch))
+        return;
+    for (unsigned i = from; i < a->nev[ch]; i++) {
+        if (pool_skip(r, &ev[i], ch))
+            continue;
+        struct apool *p = aref_pool(r, &ev[i], ch);
+        switch (ev[i].strat) {
+        case ROUTER_STRATEGY_LONGEST_IDLE:
+            lring_add(r, p, a, ch);
+            break;
+        case ROUTER_STRATEGY_ROUND_ROBIN:
+            aent_relink(r, a, ev[i].e);
+            break;
+        case ROUTER_STRATEGY_WEIGHTED_RANDOM:
+            wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
+            break;
+        default:
+            heap_add(r, a, &ev[i], ch);
+            break;
+        }
+        p->n++;
+    }
+    a->pooled |= (uint8_t)(1U << ch);
+}
+
+/* Gives every agent that qualifies for a queue marked in `aff` its
+ * entries there, pooled at once where it can take their channel; its
+ * other entries are not touched. `before` has room for max_agents
+ * agents. Entries are made in uid order (a weighted pool's slots are, for
+ * its draw) and pooled in longest idle order (a ring then only appends).
+ * ROUTER_ENOMEM when an entry cannot be made (the agent lacks it). */
+static int agents_attach(struct router *r, const uint8_t *aff,
+                         uint16_t (*before)[NCH])
+{
+    int rc = 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->max_agents; i++)
+        if (agent_indexed(&r->agents[i]) &&
+            agent_joins(r, &r->agents[i], aff))
+            r->scratch[n++] = i;
+    qsort_r(r->scratch, n, sizeof(r->scratch[0]), uid_cmp, r);
+    for (uint32_t k = 0; k < n; k++) {
+        struct agent *a = &r->agents[r->scratch[k]];
+        for (unsigned ch = 0; ch < NCH; ch++)
+            before[r->scratch[k]][ch] = a->nev[ch];
+        for (unsigned qi = 0; qi < r->nq; qi++)
+            if (aff[qi] && !r->queues[qi].dead &&
+                agent_add_queue(r, a, (int)qi) < 0)
+                rc = ROUTER_ENOMEM;
+    }
+    qsort_r(r->scratch, n, sizeof(r->scratch[0]), idle_cmp, r);
+    for (uint32_t k = 0; k < n; k++)
+        for (unsigned ch = 0; ch < NCH; ch++)
+            agent_pool_new(r, &r->agents[r->scratch[k]], ch,
+                           before[r->scratch[k]][ch]);
+    return rc;
+}
+
+/* Takes the contacts waiting in the pools of the queues marked in `aff`
+ * out of them, linked through rnext; returns the list. */
+static uint32_t contacts_detach(struct router *r, const uint8_t *aff)
+{
+    uint32_t list = NONE;
+    for (uint32_t i = 0; i < r->max_contacts; i++) {
+        struct contact *c = &r->contacts[i];
+        if (!c->live || c->gone || c->state != ROUTER_CONTACT_QUEUED ||
+            c->inpref || c->queue < 0 || !aff[c->queue])
+            continue;
+        cq_remove(r, c);
+        contact_timer_set(r, c, NEVER, TF_N);   /* its fifo may change */
+        c->rnext = list;
+        list = i;
+    }
+    return list;
+}
+
+/* Puts the contacts of a contacts_detach() list back into their queues'
+ * pools at the level their waiting time gives now, kicked: the next
+ * router_tick() routes them. */
+static void contacts_attach(struct router *r, uint64_t now, uint32_t list)
+{
+    while (list != NONE) {
+        struct contact *c = &r->contacts[list];
+        list = c->rnext;
+        c->kick = 1;
+        c->kick_at = now;
+        contact_to_pool(r, c, now);
+    }
+}
+
+/* Marks in `aff` queue qi and the queues derived from it. */
+static void mark_with_derived(const struct router *r, uint8_t *aff, int qi)
+{
+    aff[qi] = 1;
+    for (int d = r->queues[qi].derived; d >= 0; d = r->queues[d].derived_next)
+        aff[d] = 1;
+}
+
+/* Takes created queue qi out of the doomed list, if it is on it. */
+static void doomed_unlink(struct router *r, int qi)
+{
+    if (!r->queues[qi].doomed)
+        return;
+    int prev = -1;
+    for (int i = r->queue_doomed; i >= 0; prev = i, i = r->queues[i].qnext) {
+        if (i != qi)
+            continue;
+        if (prev < 0)
+            r->queue_doomed = r->queues[i].qnext;
+        else
+            r->queues[prev].qnext = r->queues[i].qnext;
+        if (r->queue_doomed_tail == qi)
+            r->queue_doomed_tail = prev;
+        break;
+    }
+    r->queues[qi].doomed = false;
+}
+
+/* Takes slot qi off the free list (it is dead). */
+static void free_unlink(struct router *r, int qi)
+{
+    for (int *pp = &r->queue_free; *pp >= 0; pp = &r->queues[*pp].qnext)
+        if (*pp == qi) {
+            *pp = r->queues[qi].qnext;
+            return;
+        }
+}
+
+/* Renames derived queue d after its base moved to index `base`: the name
+ * that intern_queue() gives it starts with its base's index. */
+static void derived_rename(struct router *r, int d, int base)
+{
+    struct queue *q = &r->queues[d];
+    const char *rest = strchr(q->name, '/');
+    char name[ROUTER_ID_MAX];
+    if (!rest)
+        return;
+    snprintf(name, sizeof(name), "~%d%s", base, rest);
+    /* remove first: the map finds an entry by its handle, which both
+     * would carry; an insert after a remove never grows the map */
+    idmap_remove(&r->queue_map, idmap_hash(q->name), (uint32_t)d);
+    idmap_insert(&r->queue_map, idmap_hash(name), (uint32_t)d);
+    memcpy(q->name, name, sizeof(name));
+}
+
+/* Moves queue `from` (any kind, in use or not) to slot `to`, which is
+ * free (dead and off the free list, or r->nq) and is left so: every
+ * index that names it follows (its contacts, their timers and timer
+ * fifos, the agents' entries and login lists, the sleeping bits, other
+ * queues' steps and overflow, its base's derived list, the doomed list,
+ * the name map, the events not yet drained). Slot `from` is left zeroed
+ * and dead, on no list: the caller decides. Cannot fail: the name map
+ * loses an entry before it gains one, so it does not grow. */
+static void queue_relocate(struct router *r, int from, int to)
+{
+    struct queue *src = &r->queues[from];
+    uint64_t h = idmap_hash(src->name);
+    idmap_remove(&r->queue_map, h, (uint32_t)from);
+    idmap_insert(&r->queue_map, h, (uint32_t)to);
+    if ((unsigned)to >= r->nq)
+        r->nq = (unsigned)to + 1;
+    struct queue *q = &r->queues[to];
+    *q = *src;
+    q->dead = false;
+    if (q->virt) {
+        q->base = to;
+    } else if (q->base == from) {
+        q->base = to;
+        for (int d = q->derived; d >= 0; d = r->queues[d].derived_next) {
+            r->queues[d].base = to;
+            derived_rename(r, d, to);
+        }
+    } else {
+        int *pp = &r->queues[q->base].derived;
+        while (*pp != from)
+            pp = &r->queues[*pp].derived_next;
+        *pp = to;
+    }
+    if (q->doomed) {
+        if (r->queue_doomed == from)
+            r->queue_doomed = to;
+        for (int i = r->queue_doomed; i >= 0; i = r->queues[i].qnext)
+            if (r->queues[i].qnext == from)
+                r->queues[i].qnext = to;
+        if (r->queue_doomed_tail == from)
+            r->queue_doomed_tail = to;
+    }
+    for (unsigned k = 0; k < TF_PERQ; k++) {
+        struct tfifo *a = &r->tfifo[(uint32_t)from * TF_PERQ + k];
+        struct tfifo *b = &r->tfifo[(uint32_t)to * TF_PERQ + k];
+        b->head = a->head;
+        b->tail = a->tail;
+        a->head = a->tail = NONE;
+        timerheap_remove(&r->timers, &a->hn);
+        if (b->head != NONE)
+            tfifo_rekey(r, b);
+    }
+    for (uint32_t i = 0; i < r->max_contacts; i++) {
+        struct contact *c = &r->contacts[i];
+        if (!c->live)
+            continue;
+        if (c->queue == from)
+            c->queue = to;
+        if (c->tf < TF_PREF && c->tf / TF_PERQ == (uint32_t)from)
+            c->tf = (uint32_t)to * TF_PERQ + c->tf % TF_PERQ;
+    }
+    for (uint32_t i = 0; i < r->max_agents; i++) {
+        struct agent *a = &r->agents[i];
+        if (!a->live)
+            continue;
+        for (unsigned ch = 0; ch < NCH; ch++)
+            for (unsigned k = 0; a->ev[ch] && k < a->nev[ch]; k++) {
+                struct aref *f = &a->ev[ch][k];
+                if (f->queue != from)
+                    continue;
+                f->queue = (uint16_t)to;
+                if (f->strat == ROUTER_STRATEGY_ROUND_ROBIN)
+                    f->e->queue = (uint16_t)to;
+            }
+        for (unsigned k = 0; k < a->nserved; k++)
+            if (a->served[k] == from)
+                a->served[k] = (uint16_t)to;
+    }
+    for (unsigned l = 0; l < NLEV; l++)
+        for (unsigned ch = 0; ch < NCH; ch++) {
+            uint32_t f = pool_id((unsigned)from, l, ch);
+            uint32_t t = pool_id((unsigned)to, l, ch);
+            if (r->asleep[f >> 6] & (1ULL << (f & 63)))
+                r->asleep[t >> 6] |= 1ULL << (t & 63);
+            else
+                r->asleep[t >> 6] &= ~(1ULL << (t & 63));
+            r->asleep[f >> 6] &= ~(1ULL << (f & 63));
+        }
+    for (unsigned qi = 0; qi < r->nq; qi++) {
+        struct queue *x = &r->queues[qi];
+        if (x->dead)
+            continue;
+        for (unsigned l = 0; l < ROUTER_MAX_STEPS; l++)
+            if (x->addq[l] == from)
+                x->addq[l] = to;
+        if (x->overflow == from)
+            x->overflow = to;
+    }
+    for (size_t i = 0; i < r->nout; i++)
+        if (r->out[i].queue == from)
+            r->out[i].queue = to;
+    memset(src, 0, sizeof(*src));
+    src->dead = true;
+}
+
+/* Copies the shape (skills, levels, steps, channels, strategy) of `s`
+ * into configured queue qi and its derived queues. */
+static void queue_take_shape(struct router *r, int qi, const struct queue *s)
+{
+    for (int d = qi; d >= 0;
+         d = d == qi ? r->queues[qi].derived : r->queues[d].derived_next) {
+        struct queue *q = &r->queues[d];
+        q->nreq = s->nreq;
+        memcpy(q->req_skill, s->req_skill, sizeof(q->req_skill));
+        memcpy(q->lvl_min, s->lvl_min, sizeof(q->lvl_min));
+        memcpy(q->addq, s->addq, sizeof(q->addq));
+        memcpy(q->step_ms, s->step_ms, sizeof(q->step_ms));
+        q->nsteps = s->nsteps;
+        q->strategy = s->strategy;
+        if (d == qi)
+            q->channel_mask = s->channel_mask;
+    }
+}
+
+static struct queue *queue_scratch(void)
+{
+    struct queue *s = aligned_alloc(_Alignof(struct queue), sizeof(*s));
+    if (s)
+        memset(s, 0, sizeof(*s));
+    return s;
+}
+
+int router_skill_add(struct router *r, const char *name)
+{
+    int rc = router_skill_intern(r, name);
+    return rc < 0 ? rc : 0;
+}
+
+unsigned router_queue_holds(const struct router *r, int queue,
+                            uint32_t channels, bool waiting_only,
+                            char *first, size_t len)
+{
+    unsigned n = 0;
+    if (first && len)
+        first[0] = 0;
+    if (queue < 0 || (unsigned)queue >= r->nconf)
+        return 0;
+    for (uint32_t i = 0; i < r->max_contacts; i++) {
+        const struct contact *c = &r->contacts[i];
+        if (!c->live || c->gone || c->queue < 0 ||
+            r->queues[c->queue].base != queue ||
+            !(channels & (1U << c->channel)) ||
+            (waiting_only && c->state == ROUTER_CONTACT_ASSIGNED))
+            continue;
+        if (!n++ && first && len)
+            snprintf(first, len, "%s", c->id);
+    }
+    return n;
+}
+
+int router_queue_reshape(struct router *r, uint64_t now, int queue,
+                         const struct router_queue_config *qc)
+{
+    if (queue < 0 || (unsigned)queue >= r->nconf || !qc ||
+        strcmp(qc->name, r->queues[queue].name))
+        return ROUTER_EINVAL;
+    struct queue *s = queue_scratch();
+    uint16_t (*before)[NCH] = malloc(sizeof(*before) * r->max_agents);
+    if (!s || !before) {
+        free(s);
+        free(before);
+        return ROUTER_ENOMEM;
+    }
+    const char *why = config_queue_into(r, (unsigned)queue, qc, s);
+    uint32_t all = (1U << NCH) - 1, om = r->queues[queue].channel_mask;
+    uint32_t gone_ch = (om ? om : all) & ~(s->channel_mask ? s->channel_mask
+                                                            : all);
+    if (why || (gone_ch && router_queue_holds(r, queue, gone_ch, true,
+                                              NULL, 0))) {
+        free(s);
+        free(before);
+        return why ? ROUTER_EINVAL : ROUTER_ESTATE;
+    }
+    uint8_t aff[QUEUE_MAX] = {0};
+    mark_with_derived(r, aff, queue);
+    for (unsigned qi = 0; qi < r->nconf; qi++)
+        for (unsigned l = 0; l < r->queues[qi].nsteps; l++)
+            if (r->queues[qi].addq[l] == queue)
+                mark_with_derived(r, aff, (int)qi);
+    uint32_t list = contacts_detach(r, aff);
+    agents_detach(r, aff);
+    queue_take_shape(r, queue, s);
+    free(s);
+    int rc = agents_attach(r, aff, before);
+    free(before);
+    contacts_attach(r, now, list);
+    return rc;
+}
+
+int router_queue_add(struct router *r, const struct router_queue_config *qc)
+{
+    if (!qc || !id_ok(qc->name) || router_queue_find(r, qc->name) >= 0)
+        return ROUTER_EINVAL;
+    if (r->nconf >= QUEUE_MAX / 2)
+        return ROUTER_ENOMEM;
+    int qi = (int)r->nconf;
+    /* steps and overflow come with router_queue_reshape() and
+     * router_queue_set_limits(): they may name queues added after it */
+    struct router_queue_config bare = *qc;
+    bare.nsteps = 0;
+    bare.overflow[0] = 0;
+    struct queue *s = queue_scratch();
+    uint16_t (*before)[NCH] = malloc(sizeof(*before) * r->max_agents);
+    if (!s || !before) {
+        free(s);
+        free(before);
+        return ROUTER_ENOMEM;
+    }
+    if (config_queue_into(r, (unsigned)qi, &bare, s)) {
+        free(s);
+        free(before);
+        return ROUTER_EINVAL;
+    }
+    if ((unsigned)qi < r->nq && !r->queues[qi].dead &&
+        r->queue_free < 0 && r->nq >= QUEUE_MAX) {
+        free(s);
+        free(before);
+        return ROUTER_ENOMEM;
+    }
+    if ((unsigned)qi < r->nq && r->queues[qi].dead) {
+        free_unlink(r, qi);
+    } else if ((unsigned)qi < r->nq) {
+        /* a created queue sits there: it moves to a free slot */
+        int to = r->queue_free;
+        if (to >= 0)
+            r->queue_free = r->queues[to].qnext;
+        else
+            to = (int)r->nq;
+        queue_relocate(r, qi, to);
+    }
+    /* after the move: the map finds entries by handle, and the occupant
+     * had this one */
+    if (idmap_insert(&r->queue_map, idmap_hash(s->name), (uint32_t)qi) < 0) {
+        free(s);
+        free(before);
+        if ((unsigned)qi < r->nq) {
+            r->queues[qi].dead = true;
+            r->queues[qi].qnext = r->queue_free;
+            r->queue_free = qi;
+        }
+        return ROUTER_ENOMEM;
+    }
+    struct queue *q = &r->queues[qi];
+    *q = *s;
+    free(s);
+    r->nconf++;
+    if (r->nq < r->nconf)
+        r->nq = r->nconf;
+    uint8_t aff[QUEUE_MAX] = {0};
+    aff[qi] = 1;
+    int rc = agents_attach(r, aff, before);
+    free(before);
+    return rc < 0 ? rc : qi;
+}
+
+int router_queue_remove(struct router *r, uint64_t now, int queue,
+                        int fallback)
+{
+    if (queue < 0 || (unsigned)queue >= r->nconf || fallback == queue ||
+        (fallback >= 0 && (unsigned)fallback >= r->nconf))
+        return ROUTER_EINVAL;
+    for (unsigned qi = 0; qi < r->nconf; qi++) {
+        const struct queue *x = &r->queues[qi];
+        if ((int)qi == queue)
+            continue;
+        if (x->overflow == queue)
+            return ROUTER_EINVAL;
+        for (unsigned l = 0; l < x->nsteps; l++)
+            if (x->addq[l] == queue)
+                return ROUTER_EINVAL;
+    }
+    if (fallback < 0 &&
+        router_queue_holds(r, queue, (1U << NCH) - 1, false, NULL, 0))
+        return ROUTER_ESTATE;
+    /* 1. its contacts go to the fallback, keeping their arrival */
+    for (uint32_t i = 0; i < r->max_contacts; i++) {
+        struct contact *c = &r->contacts[i];
+        if (!c->live || c->gone || c->queue < 0 ||
+            r->queues[c->queue].base != queue)
+            continue;
+        int to = queue_carry(r, c->queue, fallback, c->channel);
+        /* out of the queue's timer fifos, even when the due time stays */
+        contact_timer_set(r, c, NEVER, TF_N);
+        if (c->state == ROUTER_CONTACT_QUEUED) {
+            /* one waiting for a preferred agent stays in its list */
+            if (!c->inpref)
+                cq_remove(r, c);
+            fifo_remove(r, c);
+            contact_enter_queue(r, c, to, now);
+            if (c->inpref) {
+                contact_rearm(r, c);
+            } else {
+                c->kick = 1;
+                c->kick_at = now;
+                contact_to_pool(r, c, now);
+            }
+            emit(r, ROUTER_EV_MOVED, c, NULL);
+            emit_queued(r, c, now);
+        } else {
+            /* an offer keeps its agent and deadline; work goes on */
+            bool waits = c->infifo;
+            fifo_remove(r, c);
+            queue_ref(r, to, +1);
+            queue_ref(r, c->queue, -1);
+            c->queue = to;
+            if (waits)
+                fifo_add(r, c);
+            contact_rearm(r, c);
+            emit(r, ROUTER_EV_MOVED, c, NULL);
+        }
+    }
+    /* 2. its derived queues, empty now, are freed */
+    for (int d = r->queues[queue].derived; d >= 0;) {
+        int next = r->queues[d].derived_next;
+        doomed_unlink(r, d);
+        queue_free(r, d);
+        d = next;
+    }
+    /* 3. the agents' entries, its pools and its name go */
+    uint8_t aff[QUEUE_MAX] = {0};
+    aff[queue] = 1;
+    agents_detach(r, aff);
+    for (uint32_t i = 0; i < r->max_agents; i++) {
+        struct agent *a = &r->agents[i];
+        for (unsigned k = 0; a->live && k < a->nserved; k++)
+            if (a->served[k] == queue)
+                a->served[k] = UINT16_MAX;  /* matches no queue; the list
+                                               must not empty into "all" */
+    }
+    idmap_remove(&r->queue_map, idmap_hash(r->queues[queue].name),
+                 (uint32_t)queue);
+    memset(&r->queues[queue], 0, sizeof(r->queues[queue]));
+    r->queues[queue].dead = true;
+    /* 4. the last configured queue takes its slot */
+    int last = (int)r->nconf - 1;
+    if (last != queue)
+        queue_relocate(r, last, queue);
+    r->nconf--;
+    if ((unsigned)last == r->nq - 1) {
+        r->nq--;
+        memset(&r->queues[last], 0, sizeof(r->queues[last]));
+    } else {
+        r->queues[last].dead = true;
+        r->queues[last].qnext = r->queue_free;
+        r->queue_free = last;
     }
     return 0;
 }

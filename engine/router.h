@@ -245,4 +245,59 @@ void router_pool_sleeps(const struct router *r, uint64_t *sleeps,
 int router_queue_set_step_times(struct router *r, uint64_t now, int queue,
                                 const struct router_queue_config *qc);
 
+/* ---- reload: the queue set and a queue's shape (router.c, "reload: the
+ * queue set"). Reload (engine/reload.c) only, between two calls whose
+ * output was drained. Contact and agent handles never change. ---- */
+
+/* Makes skill `name` known (as one listed at router_new()): a
+ * skills-only contact may name it. 0, ROUTER_EINVAL, ROUTER_ENOMEM. */
+int router_skill_add(struct router *r, const char *name);
+
+/* Contacts (queued or offered; with !waiting_only assigned ones too) of
+ * configured queue `queue` and the queues derived from it whose channel
+ * is in the bit mask `channels`; the first one's id into `first` (may be
+ * NULL). O(contacts). */
+unsigned router_queue_holds(const struct router *r, int queue,
+                            uint32_t channels, bool waiting_only,
+                            char *first, size_t len);
+
+/* Changes, in place, configured queue `queue`'s skills, steps (their
+ * levels, skills, added queues and times), channels and strategy (and its
+ * derived queues') to those of `qc`, which names it; its limits and
+ * overflow are router_queue_set_limits()'s. Every agent is re-evaluated
+ * for the queue (and for queues whose ADD_QUEUE steps name it) under the
+ * new shape; waiting contacts keep their arrival, place and exclusions
+ * and are routed by the next router_tick() at the level their time in the
+ * queue has under the new steps; offers out keep their agent and
+ * deadline; agents keep their state, wrap-up and counters. ROUTER_EINVAL
+ * for a `qc` that router_new() would refuse, ROUTER_ESTATE when contacts
+ * wait on a channel the queue would no longer take (router_queue_holds());
+ * nothing changes then. ROUTER_ENOMEM: an agent lacks an entry.
+ * O(agents x entries + contacts). */
+int router_queue_reshape(struct router *r, uint64_t now, int queue,
+                         const struct router_queue_config *qc);
+
+/* Adds configured queue `qc` at index router_queue_count() (a created
+ * queue there moves to another index), without its steps and overflow
+ * (router_queue_reshape() and router_queue_set_limits() give them, once
+ * every queue they may name exists). Agents logged in for every queue
+ * join it. Returns its index, ROUTER_EINVAL (bad or known name, a `qc`
+ * that router_new() would refuse), ROUTER_ENOMEM. */
+int router_queue_add(struct router *r, const struct router_queue_config *qc);
+
+/* Removes configured queue `queue`. Its contacts, in any state, move to
+ * configured queue `fallback` (with their extra skills, as an overflow
+ * does) keeping their arrival: queued ones wait there (MOVED, QUEUED) and
+ * are routed by the next router_tick(); offered ones keep their agent and
+ * deadline and wait there if not taken; assigned ones finish there
+ * (MOVED). Agents lose their entries; one logged in for it alone serves
+ * nothing until it logs in again. The last configured queue then takes
+ * index `queue`. ROUTER_EINVAL: a bad index, fallback == queue, or
+ * another queue's overflow or ADD_QUEUE step names it (change those
+ * first); ROUTER_ESTATE: fallback < 0 and it holds contacts
+ * (router_queue_holds()). Nothing changes then. O(agents x entries +
+ * contacts). */
+int router_queue_remove(struct router *r, uint64_t now, int queue,
+                        int fallback);
+
 #endif

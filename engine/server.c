@@ -138,7 +138,11 @@ static int server_reload(void *arg, char *msg, size_t len)
         snprintf(msg, len, "reload refused: the engine is shutting down");
         return RELOAD_ENOTRELOADABLE;
     }
-    return reload_apply(s->cfg_live, &s->reload, &s->tenants, msg, len);
+    int rc = reload_apply(s->cfg_live, &s->reload, &s->tenants, msg, len);
+    /* what it moved goes to Redis in this turn, before any reply */
+    for (unsigned i = 0; rc == 0 && i < s->tenants.n; i++)
+        dispatch_flush(s->tenants.t[i]);
+    return rc;
 }
 
 static void server_sighup_cb(uv_signal_t *h, int signum)

@@ -194,6 +194,17 @@ static void test_errors(void **state)
     snprintf(text, sizeof(text), "%s    overflow: q9\n", queues_head);
     expect_error(text, "t.yaml:7: queues[1].overflow: unknown queue \"q9\"",
                  NULL);
+    snprintf(text, sizeof(text), "%s    reload_fallback: q9\n",
+             queues_head);
+    expect_error(text, "t.yaml:7: queues[1].reload_fallback: \"q9\" is not "
+                 "another queue of this file", NULL);
+    snprintf(text, sizeof(text), "%s    reload_fallback: q1\n", queues_head);
+    expect_error(text, "t.yaml:7: queues[1].reload_fallback: \"q1\" is not "
+                 "another queue of this file", NULL);
+    snprintf(text, sizeof(text), "routing: {reload_fallback: q7}\n%s",
+             queues_head);
+    expect_error(text, "t.yaml:1: routing.reload_fallback: unknown queue "
+                 "\"q7\"", NULL);
     snprintf(text, sizeof(text), "%s    skills: {c: 1}\n", queues_head);
     expect_error(text, "queues[1].skills", "given twice");
     snprintf(text, sizeof(text), "%s  - name: q2\n    skills: {zz: 1}\n",

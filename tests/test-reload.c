@@ -10,7 +10,14 @@
  * behaviour (a queue's new max_length refuses a contact it took before; a
  * new max_wait + overflow moves the waiting contact) and in Stats
  * (config_generation). A file that does not load and a file that adds a
- * queue are refused whole: generation, behaviour and the queue set stay.
+ * queue but changes a limit are refused whole: generation, behaviour and
+ * the queue set stay. The queue set and shapes: a queue added routes at
+ * once; a strategy change decides the next offer; a skills change
+ * re-evaluates the agents; channels taken from a queue with contacts on
+ * them are refused; a queue removed moves its contacts to the
+ * reload_fallback with their arrival (in Redis before the Ack) and keeps
+ * its offers, or is refused, naming a contact, without one; a kill -9
+ * after such a reload gives the same work back.
  * A token rotation: the old token is refused from the reload on, the new
  * one accepted, a session opened with the old one goes on; a principal
  * added is refused. SIGUSR1 after a rename: the log goes to a new file.
@@ -187,8 +194,8 @@ static void test_sighup_applies(void **state)
     e2e_close(&sw);
 }
 
-/* The request: a file that does not load and one that adds a queue are
- * refused with their reasons and change nothing; then one that gives
+/* The request: a file that does not load and one that adds a queue but
+ * changes a limit are refused with their reasons and change nothing; then one that gives
  * sales max_wait + overflow to support applies, and w1 (waiting in
  * sales) moves to support; `ccroute config reload` reports the next
  * generation, and an invalid file makes it exit 1. */
@@ -212,11 +219,12 @@ static void test_request_all_or_nothing(void **state)
     assert_int_equal(generation(&adm, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "bogus_key"));
 
-    rewrite(f, "", "    max_wait: 1ms\n    overflow: support\n",
+    rewrite(f, "limits: {max_connections: 77}\n",
+            "    max_wait: 1ms\n    overflow: support\n",
             "  - name: billing\n    skills: {billing: 1}\n");
     assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
                      EC(CONFIG_NOT_RELOADABLE));
-    assert_non_null(strstr(msg, "queue \"billing\" added"));
+    assert_non_null(strstr(msg, "limits changed"));
     assert_int_equal(generation(&adm, NULL, 0), 1);
     /* nothing applied: no billing queue, and w1 still waits in sales
      * (its max_wait of 1ms would have moved it) */
@@ -482,9 +490,9 @@ static void steps_rewrite(struct e2e_env *f, const char *after,
 }
 
 /* With w1 waiting in sales (level 5 wanted, agent a2 has 2) and o1's
- * offer out to a1: a step that changes more than its time, and a queue
- * removed while a contact waits in it, are refused and change nothing
- * (the refusal counts the stranded contact); the step's time cut from 1h
+ * offer out to a1: a queue removed while a contact waits in it, without
+ * a reload_fallback, is refused and changes nothing (the refusal counts
+ * and names the stranded contact); the step's time cut from 1h
  * to 1ms applies at once -- w1 widens and is offered to a2 -- while o1's
  * offer, made before, is still accepted. After a kill -9 the engine comes
  * back with the same work and the reloaded step time. */
@@ -499,15 +507,11 @@ static void test_step_times(void **state)
     assert_int_equal(e2e_agent_login(&sw, "a2", "sales", 2, 1, 0), 0);
     assert_int_equal(e2e_contact(&sw, "b1", "billing", E2E_VOICE), 0);
 
-    steps_rewrite(f, "1h", 3, true);
-    assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
-                     EC(CONFIG_NOT_RELOADABLE));
-    assert_non_null(strstr(msg, "steps changed beyond their times"));
     steps_rewrite(f, "1h", 1, false);
     assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
                      EC(CONFIG_NOT_RELOADABLE));
-    assert_non_null(strstr(msg, "queue \"billing\" removed (1 contacts "
-                                "wait in it now)"));
+    assert_non_null(strstr(msg, "\"billing\" removed with 1 contacts in it "
+                                "(the first: b1)"));
     assert_int_equal(generation(&adm, NULL, 0), 1);
     assert_int_equal(waiting(&adm, "billing"), 1);
     assert_int_equal(waiting(&adm, "sales"), 1);
@@ -543,6 +547,287 @@ static void test_step_times(void **state)
     e2e_close(&sw);
 }
 
+/* ---- the queue set and a queue's shape ---- */
+
+/* The file with `queues` (YAML list items) and `routing` appended to the
+ * routing map (", key: value..." or ""). */
+static void set_rewrite(struct e2e_env *f, const char *routing,
+                        const char *queues)
+{
+    char text[4096];
+    snprintf(text, sizeof(text),
+             "log_level: info\n"
+             "redis:\n"
+             "  enabled: true\n"
+             "  durability: redis\n"
+             "  port: %d\n"
+             "  tenant: reload\n"
+             "  reconnect_min: 20ms\n"
+             "  reconnect_max: 200ms\n"
+             "routing: {max_agents: 100, max_contacts: 1000%s}\n"
+             "queues:\n"
+             "%s",
+             f->redis.port, routing, queues);
+    rewrite_raw(f, text);
+}
+
+#define Q_SALES "  - name: sales\n    skills: {sales: 1}\n"
+#define Q_SUPPORT "  - name: support\n    skills: {support: 1}\n"
+
+/* Field `field` of contact `id`'s hash in Redis (tenant "reload"). */
+static void contact_field(struct e2e_env *f, const char *id,
+                          const char *field, char *out, size_t len)
+{
+    char key[128];
+    redisContext *rc = e2e_redis(f->redis.port);
+    snprintf(key, sizeof(key), "ccr:{reload}:contact:%s", id);
+    assert_true(e2e_rhget(rc, key, field, out, len));
+    redisFree(rc);
+}
+
+/* Agent `id` with skill `skill` (level 1) logs in for queue `queue` only. */
+static int login_listed(struct e2e_client *c, const char *id,
+                        const char *skill, const char *queue)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__AgentLogin m = CCROUTE__V1__AGENT_LOGIN__INIT;
+    Ccroute__V1__AgentSkill sk = CCROUTE__V1__AGENT_SKILL__INIT;
+    Ccroute__V1__AgentSkill *skp = &sk;
+    char *queues[] = { (char *)queue };
+    m.agent_id = (char *)id;
+    sk.skill = (char *)skill;
+    sk.level = 1;
+    m.skills = &skp;
+    m.n_skills = 1;
+    m.queues = queues;
+    m.n_queues = 1;
+    env.body_case = BODY(AGENT_LOGIN);
+    env.agent_login = &m;
+    return e2e_call(c, &env, E2E_T_MS);
+}
+
+/* The agent that contact `cid` is offered to (waits for the Offer). */
+static void expect_offer(struct e2e_client *c, const char *cid,
+                         const char *agent)
+{
+    ccr_envelope *off = e2e_wait_offer(c, cid, E2E_T_MS);
+    assert_non_null(off);
+    assert_string_equal(off->offer->agent_id, agent);
+    ccr_free(off);
+}
+
+/* A queue added by a reload (placed after the running ones, its own
+ * skills) takes contacts and routes them at once; the work under way is
+ * kept. */
+static void test_add_queue(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client sw = { 0 }, adm = { 0 };
+    char msg[512];
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    make_work(&sw);
+    assert_int_equal(e2e_contact(&sw, "b0", "billing", E2E_VOICE),
+                     EC(UNKNOWN_QUEUE));
+
+    set_rewrite(f, "", "  - name: billing\n    skills: {billing: 1}\n"
+                Q_SALES Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    e2e_expect_log(&f->d, "queues billing added", E2E_T_MS);
+    assert_int_equal(generation(&adm, NULL, 0), 2);
+    assert_int_equal(e2e_contact(&sw, "b1", "billing", E2E_VOICE), 0);
+    assert_int_equal(waiting(&adm, "billing"), 1);
+    assert_int_equal(e2e_agent_login(&sw, "ab", "billing", 1, 1, 0), 0);
+    expect_offer(&sw, "b1", "ab");
+    check_work_kept(&sw, "sales");
+    e2e_close(&adm);
+    e2e_close(&sw);
+}
+
+/* A strategy change takes effect for the next decision: under longest
+ * idle s1 (idle longer) is offered c2; the same situation after the
+ * reload to most skilled offers c3 to s2 (level 9), while the offer out
+ * (c2 to s1) is kept and still accepted. */
+static void test_strategy(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client sw = { 0 }, adm = { 0 };
+    char msg[512];
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    assert_int_equal(e2e_agent_login(&sw, "s1", "sales", 1, 2, 0), 0);
+    assert_int_equal(e2e_agent_login(&sw, "s2", "sales", 9, 1, 0), 0);
+    /* longest idle: s1, logged in first */
+    assert_int_equal(e2e_contact(&sw, "c1", "sales", E2E_VOICE), 0);
+    expect_offer(&sw, "c1", "s1");
+    assert_int_equal(e2e_simple(&sw, BODY(OFFER_REJECTED), "c1", "s1"), 0);
+    expect_offer(&sw, "c1", "s2");
+    assert_int_equal(e2e_simple(&sw, BODY(OFFER_ACCEPTED), "c1", "s2"), 0);
+    ccr_free(e2e_expect(&sw, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+    assert_int_equal(e2e_simple(&sw, BODY(CONTACT_COMPLETED), "c1", NULL), 0);
+    /* s1 has been idle longer than s2 (idle again since c1 completed) */
+    assert_int_equal(e2e_contact(&sw, "c2", "sales", E2E_VOICE), 0);
+    expect_offer(&sw, "c2", "s1");
+
+    set_rewrite(f, "", "  - name: sales\n    skills: {sales: 1}\n"
+                "    strategy: most_skilled\n" Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    e2e_expect_log(&f->d, "queues sales (rebuilt", E2E_T_MS);
+    /* s1 still has a free voice slot and waited longer; s2 is better */
+    assert_int_equal(e2e_contact(&sw, "c3", "sales", E2E_VOICE), 0);
+    expect_offer(&sw, "c3", "s2");
+    assert_int_equal(e2e_simple(&sw, BODY(OFFER_ACCEPTED), "c2", "s1"), 0);
+    ccr_free(e2e_expect(&sw, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+    e2e_close(&adm);
+    e2e_close(&sw);
+}
+
+/* A skills change re-evaluates the agents: c1, waiting in sales with no
+ * agent able to take it, is offered to x (support 5) once sales requires
+ * support; o1's offer to a1, made before, is still accepted. Taking the
+ * chat channel from sales while c1 waits... is refused (c1 is voice:
+ * channels: [chat] strands it), and changes nothing. */
+static void test_skills(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client sw = { 0 }, adm = { 0 };
+    char msg[512];
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    make_work(&sw);             /* a1 (support 5) busy with o1's offer */
+    assert_int_equal(e2e_agent_login(&sw, "x", "support", 5, 1, 0), 0);
+    assert_int_equal(waiting(&adm, "sales"), 1);
+
+    set_rewrite(f, "", "  - name: sales\n    skills: {sales: 1}\n"
+                "    channels: [chat]\n" Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
+                     EC(CONFIG_NOT_RELOADABLE));
+    assert_non_null(strstr(msg, "1 contacts wait on a channel it would no "
+                                "longer take (the first: w1)"));
+    assert_int_equal(generation(&adm, NULL, 0), 1);
+
+    set_rewrite(f, "", "  - name: sales\n    skills: {support: 2}\n"
+                Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    assert_int_equal(generation(&adm, NULL, 0), 2);
+    expect_offer(&sw, "w1", "x");
+    assert_int_equal(e2e_simple(&sw, BODY(OFFER_ACCEPTED), "w1", "x"), 0);
+    ccr_free(e2e_expect(&sw, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+    assert_int_equal(e2e_simple(&sw, BODY(OFFER_ACCEPTED), "o1", "a1"), 0);
+    ccr_free(e2e_expect(&sw, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+    e2e_close(&adm);
+    e2e_close(&sw);
+}
+
+/* A queue removed with contacts in it: without a fallback the reload is
+ * refused, naming a contact, and changes nothing (the queue added with it
+ * is not there); with routing.reload_fallback the waiting contact moves
+ * to support keeping its arrival, in Redis before the Ack; the offer made
+ * from the removed queue is kept and accepted. After a kill -9 the engine
+ * comes back with all of it, the moved contact waiting in support, and
+ * the agent logged in for the removed queue alone restored serving
+ * nothing. */
+static void test_remove_queue(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client sw = { 0 }, adm = { 0 };
+    char msg[512], before[64], v[64];
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    make_work(&sw);             /* w1 waits in sales, o1 offered to a1 */
+    assert_int_equal(e2e_agent_login(&sw, "a2", "sales", 1, 1, 0), 0);
+    expect_offer(&sw, "w1", "a2");
+    assert_int_equal(e2e_contact(&sw, "w2", "sales", E2E_VOICE), 0);
+    contact_field(f, "w2", "arrived_us", before, sizeof(before));
+    /* a4 could take support contacts but serves sales alone */
+    assert_int_equal(login_listed(&sw, "a4", "support", "sales"), 0);
+
+    /* no fallback: refused, nothing changes (billing not added) */
+    set_rewrite(f, "", Q_SUPPORT "  - name: billing\n"
+                "    skills: {billing: 1}\n");
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
+                     EC(CONFIG_NOT_RELOADABLE));
+    assert_non_null(strstr(msg, "\"sales\" removed with 2 contacts in it "
+                                "(the first: w"));
+    assert_non_null(strstr(msg, "nothing changed"));
+    assert_int_equal(generation(&adm, NULL, 0), 1);
+    assert_int_equal(e2e_contact(&sw, "b1", "billing", E2E_VOICE),
+                     EC(UNKNOWN_QUEUE));
+    assert_int_equal(waiting(&adm, "sales"), 2);
+
+    /* a fallback that is not in the file: refused too */
+    set_rewrite(f, ", reload_fallback: nowhere", Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)),
+                     EC(CONFIG_INVALID));
+    assert_non_null(strstr(msg, "unknown queue \"nowhere\""));
+
+    set_rewrite(f, ", reload_fallback: support", Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    e2e_expect_log(&f->d, "sales removed, its contacts to support",
+                   E2E_T_MS);
+    /* recorded before the Ack: the new queue, the same arrival */
+    contact_field(f, "w2", "queue", v, sizeof(v));
+    assert_string_equal(v, "support");
+    contact_field(f, "w2", "arrived_us", v, sizeof(v));
+    assert_string_equal(v, before);
+    contact_field(f, "w1", "queue", v, sizeof(v));
+    assert_string_equal(v, "support");
+    assert_int_equal(e2e_contact(&sw, "s9", "sales", E2E_VOICE),
+                     EC(UNKNOWN_QUEUE));
+    /* o1 and w1 (offered) and w2 (queued) wait in support now */
+    assert_int_equal(waiting(&adm, "support"), 3);
+    /* the offer from the removed queue is still good */
+    assert_int_equal(e2e_simple(&sw, BODY(OFFER_ACCEPTED), "w1", "a2"), 0);
+    ccr_free(e2e_expect(&sw, BODY(CONTACT_ASSIGNED), E2E_T_MS));
+    check_work_kept(&sw, "support");    /* o1 accepted; w2 waits */
+
+    /* kill -9: the reloaded file and Redis give the same work back */
+    harness_daemon_kill(&f->d);
+    e2e_close(&adm);
+    e2e_close(&sw);
+    assert_int_equal(harness_daemon_restart(&f->d, NULL), 0);
+    /* a4's stored login names sales, gone: it comes back serving nothing
+     * (not every queue: w2 goes to a3, not to a4, idle longer) */
+    e2e_expect_log(&f->d, "loaded 3 agents, 3 contacts", E2E_T_MS);
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), true);
+    assert_int_equal(waiting(&sw, "support"), 1);
+    ccr_envelope *st = e2e_stats(&sw);
+    assert_non_null(e2e_stats_agent(st, "a4"));
+    ccr_free(st);
+    assert_int_equal(e2e_agent_login(&sw, "a3", "support", 1, 1, 0), 0);
+    expect_offer(&sw, "w2", "a3");
+    contact_field(f, "w2", "arrived_us", v, sizeof(v));
+    assert_string_equal(v, before);
+    e2e_close(&sw);
+}
+
+/* A queue's own reload_fallback is the running configuration's (the file
+ * that removes the queue no longer has it): a first reload gives sales
+ * one, a second removes sales, and its waiting contact goes to support
+ * without routing.reload_fallback. */
+static void test_remove_own_fallback(void **state)
+{
+    struct e2e_env *f = *state;
+    struct e2e_client sw = { 0 }, adm = { 0 };
+    char msg[512], v[64];
+    e2e_open_hello_retry(&sw, f->d.port, "sw", ROLE(SWITCH), false);
+    e2e_open_hello_retry(&adm, f->d.port, "adm", ROLE(ADMIN), false);
+    assert_int_equal(e2e_contact(&sw, "w1", "sales", E2E_VOICE), 0);
+    set_rewrite(f, "", "  - name: sales\n    skills: {sales: 1}\n"
+                "    reload_fallback: support\n" Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    set_rewrite(f, "", Q_SUPPORT);
+    assert_int_equal(reload_request(&adm, msg, sizeof(msg)), 0);
+    assert_int_equal(generation(&adm, NULL, 0), 3);
+    contact_field(f, "w1", "queue", v, sizeof(v));
+    assert_string_equal(v, "support");
+    assert_int_equal(waiting(&adm, "support"), 1);
+    assert_int_equal(e2e_agent_login(&sw, "a1", "support", 1, 1, 0), 0);
+    expect_offer(&sw, "w1", "a1");
+    e2e_close(&adm);
+    e2e_close(&sw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +835,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_all_or_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_step_times, setup_steps,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_add_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strategy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_skills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_own_fallback, setup,
                                         teardown),
         cmocka_unit_test(test_log_reopen),
         cmocka_unit_test(test_token_rotation),

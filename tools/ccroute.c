@@ -1299,12 +1299,15 @@ static const struct command commands[] = {
 "usage: ccroute config reload\n"
 "Makes the engine read its configuration file again (ConfigReload, as an\n"
 "admin principal; the same as SIGHUP) and apply what a reload may change:\n"
-"queue limits (service level, offer timeout, wrap-up, max length, max\n"
-"wait, overflow), tokens, certificate fingerprints, quotas, grace,\n"
-"attribute bounds, log level. Nothing under way is dropped. Prints the\n"
-"new configuration generation (exit 0), or the engine's reason when it\n"
+"queues added or removed (a removed queue's contacts go to its\n"
+"reload_fallback), a queue's limits (service level, offer timeout,\n"
+"wrap-up, max length, max wait, overflow), skills, channels, strategy and\n"
+"steps, tokens, certificate fingerprints, quotas, grace, attribute\n"
+"bounds, log level. Nothing under way is dropped. Prints the new\n"
+"configuration generation (exit 0), or the engine's reason when it\n"
 "applied nothing: CONFIG_INVALID (the file does not load) or\n"
-"CONFIG_NOT_RELOADABLE (it changes what needs a restart) (exit 1).\n" },
+"CONFIG_NOT_RELOADABLE (it changes what needs a restart, or would strand\n"
+"a contact) (exit 1).\n" },
     { "drain", NULL, 0, 0, 0, cmd_drain,
 "usage: ccroute drain\n"
 "Drains the engine for a rolling restart (Drain, as an admin principal):\n"
