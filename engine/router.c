@@ -3974,6 +3974,11 @@ static void agent_pool_new(struct router *r, struct agent *a, unsigned ch,
             break;
         case ROUTER_STRATEGY_WEIGHTED_RANDOM:
             wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
+            p->sets++;  /* read above tier 0 only (pool_full) */
+            break;
+        case ROUTER_STRATEGY_MOST_SKILLED:
+            sring_add(r, p, a, &ev[i], ch);
+            p->sets++;
             break;
         default:
             heap_add(r, a, &ev[i], ch);
