@@ -15,28 +15,10 @@
 
 #include "care.h"
 #include "config.h"
+#include "promtext.h"
 #include "router.h"
 #include "server-t.h"
 #include "tenant-t.h"
-
-static void fam(FILE *f, const char *name, const char *help)
-{
-    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-}
-
-static void esc(FILE *f, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\')
-            fputs("\\\\", f);
-        else if (*v == '"')
-            fputs("\\\"", f);
-        else if (*v == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*v, f);
-    }
-}
 
 /* `name{` with the tenant label and a comma when there are several, then
  * `key="value"`. */
@@ -46,18 +28,18 @@ static void open1(FILE *f, const char *name, const struct tenant *t,
     fprintf(f, "%s{", name);
     if (t->set->n > 1) {
         fputs("tenant=\"", f);
-        esc(f, t->name);
+        promtext_label(f, t->name);
         fputs("\",", f);
     }
     fprintf(f, "%s=\"", key);
-    esc(f, value);
+    promtext_label(f, value);
     fputc('"', f);
 }
 
 static void label(FILE *f, const char *key, const char *value)
 {
     fprintf(f, ",%s=\"", key);
-    esc(f, value);
+    promtext_label(f, value);
     fputc('"', f);
 }
 
@@ -93,10 +75,11 @@ static void dispositions(FILE *f, const struct server *s, bool groups,
     const char *name = groups ? "ccroute_care_group_dispositions"
                               : "ccroute_care_dispositions";
     struct scope_ref ref[CONFIG_MAX_QUEUES];
-    fam(f, name, groups ? "Completions by disposition code and agent group, "
-                          "in the current interval or today (UTC)"
-                        : "Completions by disposition code and queue, in "
-                          "the current interval or today (UTC)");
+    promtext_family(f, name, "gauge",
+                    groups ? "Completions by disposition code and agent "
+                             "group, in the current interval or today (UTC)"
+                           : "Completions by disposition code and queue, in "
+                             "the current interval or today (UTC)");
     for (unsigned ti = 0; ti < s->tenants.n; ti++) {
         const struct tenant *t = s->tenants.t[ti];
         unsigned n = scopes(t, groups, ref, CONFIG_MAX_QUEUES);
@@ -140,13 +123,15 @@ static void tag_samples(FILE *f, const char *name, const struct tenant *t,
 static void tags(FILE *f, const struct server *s, uint64_t wall_ms)
 {
     struct scope_ref ref[CONFIG_MAX_QUEUES];
-    fam(f, "ccroute_care_tag_contacts", "Completions by tag, every queue "
-        "together (the top care.top_tags tags of today or yesterday)");
+    promtext_family(f, "ccroute_care_tag_contacts", "gauge", "Completions "
+                    "by tag, every queue together (the top care.top_tags "
+                    "tags of today or yesterday)");
     for (unsigned ti = 0; ti < s->tenants.n; ti++)
         tag_samples(f, "ccroute_care_tag_contacts", s->tenants.t[ti], NULL,
                     NULL, 0, wall_ms);
-    fam(f, "ccroute_care_tag_rising", "1 when a top tag has at least 3 "
-        "completions today and more than in the whole previous day");
+    promtext_family(f, "ccroute_care_tag_rising", "gauge", "1 when a top "
+                    "tag has at least 3 completions today and more than in "
+                    "the whole previous day");
     for (unsigned ti = 0; ti < s->tenants.n; ti++) {
         const struct tenant *t = s->tenants.t[ti];
         struct care_tag_count top[CARE_TOP_MAX];
@@ -159,10 +144,11 @@ static void tags(FILE *f, const struct server *s, uint64_t wall_ms)
     for (int g = 0; g < 2; g++) {
         const char *name = g ? "ccroute_care_group_tag_contacts"
                              : "ccroute_care_queue_tag_contacts";
-        fam(f, name, g ? "Completions by tag and agent group (each group's "
-                         "top tags)"
-                       : "Completions by tag and queue (each queue's top "
-                         "tags)");
+        promtext_family(f, name, "gauge",
+                        g ? "Completions by tag and agent group (each "
+                            "group's top tags)"
+                          : "Completions by tag and queue (each queue's top "
+                            "tags)");
         for (unsigned ti = 0; ti < s->tenants.n; ti++) {
             const struct tenant *t = s->tenants.t[ti];
             unsigned n = scopes(t, g, ref, CONFIG_MAX_QUEUES);
@@ -198,7 +184,7 @@ static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
     };
     struct scope_ref ref[CONFIG_MAX_QUEUES];
     for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
-        fam(f, fams[k].name, fams[k].help);
+        promtext_family(f, fams[k].name, "gauge", fams[k].help);
         for (unsigned ti = 0; ti < s->tenants.n; ti++) {
             const struct tenant *t = s->tenants.t[ti];
             unsigned n = scopes(t, fams[k].groups, ref, CONFIG_MAX_QUEUES);
@@ -215,15 +201,15 @@ static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
             }
         }
     }
-    fprintf(f, "# HELP ccroute_care_tags_untracked_total Tag counts dropped "
-            "because a bounded tag table was full\n"
-            "# TYPE ccroute_care_tags_untracked_total counter\n");
+    promtext_family(f, "ccroute_care_tags_untracked_total", "counter",
+                    "Tag counts dropped because a bounded tag table was "
+                    "full");
     for (unsigned ti = 0; ti < s->tenants.n; ti++) {
         const struct tenant *t = s->tenants.t[ti];
         fputs("ccroute_care_tags_untracked_total", f);
         if (s->tenants.n > 1) {
             fputs("{tenant=\"", f);
-            esc(f, t->name);
+            promtext_label(f, t->name);
             fputs("\"}", f);
         }
         fprintf(f, " %" PRIu64 "\n", care_tags_untracked(t->care));
@@ -246,7 +232,7 @@ static void agents(FILE *f, const struct server *s, uint64_t now_us)
         "window / the window",
     };
     for (int k = 0; k < 3; k++) {
-        fam(f, names[k], helps[k]);
+        promtext_family(f, names[k], "gauge", helps[k]);
         for (unsigned ti = 0; ti < s->tenants.n; ti++) {
             const struct tenant *t = s->tenants.t[ti];
             const struct router *r = t->router;
