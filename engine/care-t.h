@@ -67,6 +67,17 @@ struct care_group {
     uint32_t occupancy_cap;       /* percent; 0: no cap */
     uint32_t occupancy_window_ms;
     uint32_t wrapup_extend_ms;    /* added to the queue's wrap-up */
+    /* spreading as a weight: each difficult contact completed within
+     * spread_within_ms orders the agent as idle spread_weight_ms less
+     * (router_agent_set_idle_shift); 0: the tie-break alone */
+    uint32_t spread_weight_ms;
+    uint32_t spread_within_ms;
+    /* routine only: routine_after difficult contacts within
+     * routine_within_ms -> no contact marked difficult at arrival is
+     * offered to the agent for routine_for_ms (router_agent_set_routine) */
+    uint32_t routine_after;
+    uint32_t routine_within_ms;
+    uint32_t routine_for_ms;
     /* the rules yield to the service level: not applied while the
      * completed contact's queue has contacts waiting and a service level
      * below its target by more than this many points */

@@ -42,7 +42,7 @@ struct scope {
     uint32_t code_today[CARE_CODES_MAX];
     uint32_t difficult_today, completed_today;
     uint32_t pauses_today, extended_today;
-    uint32_t yields_today;
+    uint32_t yields_today, routine_today;
     struct tag_slot *tags;        /* into care.tagmem */
     uint32_t nslots;
 };
@@ -59,6 +59,10 @@ struct cagent {
                                      later difficult contacts count toward
                                      the next one */
     uint8_t pause;                /* enum care_action */
+    uint64_t routine_until;       /* routine-only mode ends; 0: none */
+    uint64_t routine_at;          /* the last routine mode began: only
+                                     later difficult contacts count toward
+                                     the next one */
 };
 
 struct ccontact {
@@ -82,6 +86,8 @@ struct care {
     uint32_t ncontacts;
     uint32_t *paused;             /* agent handles with a pause */
     uint32_t npaused;
+    uint32_t *routine;            /* agent handles in routine-only mode */
+    uint32_t nroutine;
     uint64_t untracked;
 };
 
@@ -125,8 +131,9 @@ struct care *care_new(const struct care_config *cfg,
     c->agents = calloc(c->nagents, sizeof(*c->agents));
     c->contacts = calloc(c->ncontacts, sizeof(*c->contacts));
     c->paused = calloc(c->nagents, sizeof(*c->paused));
+    c->routine = calloc(c->nagents, sizeof(*c->routine));
     if (!c->qlist || !c->scopes || !c->tagmem || !c->agents ||
-        !c->contacts || !c->paused) {
+        !c->contacts || !c->paused || !c->routine) {
         care_free(c);
         return NULL;
     }
@@ -160,6 +167,7 @@ void care_free(struct care *c)
     free(c->agents);
     free(c->contacts);
     free(c->paused);
+    free(c->routine);
     free(c);
 }
 
@@ -168,6 +176,7 @@ void care_forget(struct care *c)
     memset(c->agents, 0, (size_t)c->nagents * sizeof(*c->agents));
     memset(c->contacts, 0, (size_t)c->ncontacts * sizeof(*c->contacts));
     c->npaused = 0;
+    c->nroutine = 0;
 }
 
 /* ---- checks ---- */
@@ -324,6 +333,7 @@ static void roll(struct scope *k, uint64_t ino, uint64_t dno)
         memset(k->code_today, 0, sizeof(k->code_today));
         k->difficult_today = k->completed_today = 0;
         k->pauses_today = k->extended_today = k->yields_today = 0;
+        k->routine_today = 0;
         k->dno = dno;
     }
     if (k->ino != ino) {
@@ -376,6 +386,19 @@ static int group_of(const struct care_config *cfg, const char *id)
     return -1;
 }
 
+/* Forgets agent h's routine-only mode (the list and the slot). */
+static void routine_drop(struct care *c, uint32_t h)
+{
+    if (h >= c->nagents || !c->agents[h].routine_until)
+        return;
+    c->agents[h].routine_until = 0;
+    for (uint32_t i = 0; i < c->nroutine; i++)
+        if (c->routine[i] == h) {
+            c->routine[i] = c->routine[--c->nroutine];
+            break;
+        }
+}
+
 /* The slot of agent `h` for id `id`, reset when it held another agent. */
 static struct cagent *agent_slot(struct care *c, uint32_t h, const char *id)
 {
@@ -385,6 +408,7 @@ static struct cagent *agent_slot(struct care *c, uint32_t h, const char *id)
     a = &c->agents[h];
     if (strcmp(a->id, id) != 0) {
         care_pause_cancel(c, h);
+        routine_drop(c, h);
         memset(a, 0, sizeof(*a));
         snprintf(a->id, sizeof(a->id), "%s", id);
         a->group = (int16_t)group_of(c->cfg, id);
@@ -392,18 +416,25 @@ static struct cagent *agent_slot(struct care *c, uint32_t h, const char *id)
     return a;
 }
 
-/* Difficult completions within the group's window, after `since`. */
-static unsigned recent(const struct cagent *a, const struct care_group *g,
-                       uint64_t now_us, uint64_t since)
+/* Difficult completions within `within_ms`, after `since`. */
+static unsigned recent_in(const struct cagent *a, uint32_t within_ms,
+                          uint64_t now_us, uint64_t since)
 {
     unsigned n = 0;
-    uint64_t w = (uint64_t)g->recovery_within_ms * 1000;
+    uint64_t w = (uint64_t)within_ms * 1000;
     for (unsigned i = 0; i < a->n; i++) {
         uint64_t t = a->ring[(a->head + CARE_RING - 1 - i) % CARE_RING];
         if (now_us - t < w && t > since)
             n++;
     }
     return n;
+}
+
+/* Difficult completions within the group's recovery window. */
+static unsigned recent(const struct cagent *a, const struct care_group *g,
+                       uint64_t now_us, uint64_t since)
+{
+    return recent_in(a, g->recovery_within_ms, now_us, since);
 }
 
 static uint64_t slice_us(const struct care_group *g)
@@ -564,7 +595,78 @@ uint64_t care_next_deadline(const struct care *c)
         if (t < due)
             due = t;
     }
+    for (uint32_t i = 0; i < c->nroutine; i++) {
+        uint64_t t = c->agents[c->routine[i]].routine_until;
+        if (t < due)
+            due = t;
+    }
     return due;
+}
+
+bool care_routine_begin(struct care *c, const struct care_completion *e,
+                        uint64_t now_us, uint64_t wall_ms)
+{
+    struct cagent *a = e->agent_id ? agent_slot(c, e->agent, e->agent_id)
+                                   : NULL;
+    const struct care_group *g = a && a->group >= 0
+                                     ? &c->cfg->groups[a->group] : NULL;
+    uint64_t ino = wall_ms / c->cfg->interval_ms, dno = wall_ms / DAY_MS;
+    struct scope *kg, *kq;
+    if (!g || !g->routine_after || a->routine_until ||
+        !care_completion_difficult(c, e) ||
+        recent_in(a, g->routine_within_ms, now_us, a->routine_at) + 1 <
+            g->routine_after)
+        return false;
+    kg = &c->scopes[1 + a->group];
+    kq = e->queue >= 0 && (unsigned)e->queue < c->nqueues
+             ? &c->scopes[1 + c->cfg->ngroups + e->queue] : NULL;
+    roll(kg, ino, dno);
+    if (kq)
+        roll(kq, ino, dno);
+    if (care_sl_yields(g, e)) {
+        kg->yields_today++;
+        if (kq)
+            kq->yields_today++;
+        return false;
+    }
+    a->routine_until = now_us + (uint64_t)g->routine_for_ms * 1000;
+    a->routine_at = now_us;
+    c->routine[c->nroutine++] = e->agent;
+    kg->routine_today++;
+    return true;
+}
+
+void care_routine_cancel(struct care *c, uint32_t agent)
+{
+    routine_drop(c, agent);
+}
+
+uint32_t care_routine_pop(struct care *c, uint64_t now_us)
+{
+    for (uint32_t i = 0; i < c->nroutine; i++) {
+        uint32_t h = c->routine[i];
+        if (c->agents[h].routine_until > now_us)
+            continue;
+        routine_drop(c, h);
+        return h;
+    }
+    return UINT32_MAX;
+}
+
+uint32_t care_agent_shift_ms(const struct care *c, uint32_t agent,
+                             const char *id, uint64_t now_us, bool difficult)
+{
+    const struct cagent *a;
+    const struct care_group *g;
+    int gi = id ? group_of(c->cfg, id) : -1;
+    unsigned n = difficult;
+    if (gi < 0 || !c->cfg->groups[gi].spread_weight_ms)
+        return 0;
+    g = &c->cfg->groups[gi];
+    a = agent < c->nagents ? &c->agents[agent] : NULL;
+    if (a && !strcmp(a->id, id))
+        n += recent_in(a, g->spread_within_ms, now_us, 0);
+    return (uint32_t)n * g->spread_weight_ms;
 }
 
 uint32_t care_pause_pop(struct care *c, uint64_t now_us, const char **reason)
@@ -629,6 +731,7 @@ void care_scope_view(const struct care *c, int scope, uint64_t wall_ms,
     out->pauses_today = k->pauses_today;
     out->extended_today = k->extended_today;
     out->yields_today = k->yields_today;
+    out->routine_today = k->routine_today;
 }
 
 bool care_scope_code(const struct care *c, int scope, unsigned code,
@@ -725,6 +828,8 @@ void care_agent_view(const struct care *c, uint32_t agent, const char *id,
     a = &c->agents[agent];
     if (a->pause_until > now_us)
         out->pause_left_ms = (uint32_t)((a->pause_until - now_us) / 1000);
+    if (a->routine_until > now_us)
+        out->routine_left_ms = (uint32_t)((a->routine_until - now_us) / 1000);
     if (a->group < 0)
         return;
     const struct care_group *g = &c->cfg->groups[a->group];

@@ -71,6 +71,8 @@ static json_t *scope_json(const struct care *c, const char *key,
             json_integer((json_int_t)v.pauses_today), bad);
         put(o, "wrapups_extended_today",
             json_integer((json_int_t)v.extended_today), bad);
+        put(o, "routine_today", json_integer((json_int_t)v.routine_today),
+            bad);
     }
     put(o, "dispositions", codes_json(c, scope, wall_ms, bad), bad);
     put(o, "top_tags", tags_json(c, scope, wall_ms, bad), bad);
@@ -103,10 +105,11 @@ json_t *careapi_json(const struct tenant *s, uint64_t now_us,
         care_agent_view(c, h, id, now_us, &v);
         if (v.group < 0)
             continue;
-        add(as, json_pack("{s:s,s:s,s:i,s:I,s:f}", "agent", id, "group",
-                          care_group_name(c, (unsigned)v.group),
+        add(as, json_pack("{s:s,s:s,s:i,s:I,s:I,s:f}", "agent", id,
+                          "group", care_group_name(c, (unsigned)v.group),
                           "difficult_recent", (int)v.difficult_recent,
                           "pause_left_ms", (json_int_t)v.pause_left_ms,
+                          "routine_left_ms", (json_int_t)v.routine_left_ms,
                           "rolling_occupancy", v.occupancy), &bad);
     }
     if (o) {

@@ -181,6 +181,8 @@ static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
           "the queue's service level", false, 4 },
         { "ccroute_care_group_yields_today", "Care rules of the group that "
           "yielded today to a queue's service level", true, 4 },
+        { "ccroute_care_group_routine_today", "Routine-only modes begun "
+          "today for agents of the group", true, 5 },
     };
     struct scope_ref ref[CONFIG_MAX_QUEUES];
     for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
@@ -195,7 +197,8 @@ static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
                              : fams[k].field == 1 ? v.difficult_today
                              : fams[k].field == 2 ? v.pauses_today
                              : fams[k].field == 3 ? v.extended_today
-                                                  : v.yields_today;
+                             : fams[k].field == 4 ? v.yields_today
+                                                  : v.routine_today;
                 open1(f, fams[k].name, t, ref[i].key, ref[i].name);
                 fprintf(f, "} %" PRIu64 "\n", x);
             }
@@ -218,20 +221,23 @@ static void scope_figures(FILE *f, const struct server *s, uint64_t wall_ms)
 
 static void agents(FILE *f, const struct server *s, uint64_t now_us)
 {
-    static const char *const names[3] = {
+    static const char *const names[4] = {
         "ccroute_care_agent_difficult_recent",
         "ccroute_care_agent_pause_seconds_left",
         "ccroute_care_agent_rolling_occupancy_ratio",
+        "ccroute_care_agent_routine_seconds_left",
     };
-    static const char *const helps[3] = {
+    static const char *const helps[4] = {
         "Difficult contacts the agent completed within its group's "
         "recovery window (for the supervisor, not a score)",
         "Time left in the agent's automatic pause (recovery or extended "
         "wrap-up)",
         "Handle time the agent completed within its group's occupancy "
         "window / the window",
+        "Time left in the agent's routine-only mode (no contact marked "
+        "difficult offered)",
     };
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         promtext_family(f, names[k], "gauge", helps[k]);
         for (unsigned ti = 0; ti < s->tenants.n; ti++) {
             const struct tenant *t = s->tenants.t[ti];
@@ -254,11 +260,14 @@ static void agents(FILE *f, const struct server *s, uint64_t now_us)
                                                   (unsigned)v.group));
                 if (k == 0)
                     fprintf(f, "} %" PRIu32 "\n", v.difficult_recent);
-                else if (k == 1)
-                    fprintf(f, "} %" PRIu32 ".%03" PRIu32 "\n",
-                            v.pause_left_ms / 1000, v.pause_left_ms % 1000);
-                else
+                else if (k == 1 || k == 3) {
+                    uint32_t ms = k == 1 ? v.pause_left_ms
+                                         : v.routine_left_ms;
+                    fprintf(f, "} %" PRIu32 ".%03" PRIu32 "\n", ms / 1000,
+                            ms % 1000);
+                } else {
                     fprintf(f, "} %.17g\n", v.occupancy);
+                }
             }
         }
     }

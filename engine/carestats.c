@@ -92,6 +92,7 @@ int carestats_agent(const struct care *c, struct arena *a, uint32_t agent,
     care_agent_view(c, agent, id, now_us, &v);
     o->difficult_recent = v.difficult_recent;
     o->care_pause_left_ms = v.pause_left_ms;
+    o->care_routine_left_ms = v.routine_left_ms;
     o->rolling_occupancy = v.occupancy;
     o->care_group = v.group >= 0 ? (char *)care_group_name(c, (unsigned)v.group)
                                  : (char *)"";
@@ -124,6 +125,7 @@ int carestats_stats(const struct care *c, struct arena *a, uint64_t wall_ms,
         x->recovery_pauses_today = v.pauses_today;
         x->wrapups_extended_today = v.extended_today;
         x->care_yields_today = v.yields_today;
+        x->routine_today = v.routine_today;
         if (codes(c, a, scope, wall_ms, &x->dispositions,
                   &x->n_dispositions) < 0 ||
             tags(c, a, scope, wall_ms, &x->top_tags, &x->n_top_tags) < 0)

@@ -1358,6 +1358,11 @@ static void test_care_end_to_end(void **state)
                             "{group=\"tier1\"}"), 1);
     assert_int_equal(metric(m.body, "ccroute_care_agent_difficult_recent{"
                             "agent=\"r-1\",group=\"tier1\"}"), 2);
+    /* no routine rule: the families are there, at 0 */
+    assert_int_equal(metric(m.body, "ccroute_care_agent_routine_seconds_left"
+                            "{agent=\"r-1\",group=\"tier1\"}"), 0);
+    assert_int_equal(metric(m.body, "ccroute_care_group_routine_today"
+                            "{group=\"tier1\"}"), 0);
     if (have_promtool()) {
         char dir[256], file[320], log[320], cmd[800];
         FILE *f;
