@@ -27,6 +27,10 @@
 #define CARE_TAGS_GROUP   64
 #define CARE_TAGS_QUEUE   32
 #define CARE_TOP_MAX      32   /* care.top_tags may not exceed this */
+/* Products counted (ContactArrived.product), in the order first seen; a
+ * completion of a product beyond them is counted in products_untracked.
+ * Each has a scope like a queue's (CARE_TAGS_QUEUE tags). */
+#define CARE_PRODUCTS_MAX 32
 #define CARE_RISING_MIN   3    /* a rising tag has at least this many today */
 
 /* care.dispositions[i]: the codes a queue accepts. */

@@ -1,8 +1,9 @@
 /* care.c -- dispositions, their counts and the emotional-load rules; see
  * care.h and docs/care.md.
  *
- * Counts. A *scope* is the whole tenant, an agent group or a configured
- * queue. Each holds, for the interval and the day it last counted in,
+ * Counts. A *scope* is the whole tenant, an agent group, a configured
+ * queue or a product (the first CARE_PRODUCTS_MAX seen at arrival, named
+ * in a small table searched linearly). Each holds, for the interval and the day it last counted in,
  * one counter per configured code, and a bounded open-addressing table
  * of tags (linear probing; a full table drops the tag and counts it in
  * `untracked`). A scope rolls over lazily when it counts in a later
@@ -13,6 +14,9 @@
  * of another interval or day as 0 (or as yesterday's), so statistics stay
  * correct for a scope that has not counted for a while. All of it is a
  * bounded number of steps per completion, and nothing allocates.
+ *
+ * Routine-only modes, like pauses, are kept in a dense list of agent
+ * handles scanned for the next deadline.
  *
  * Load. Per agent slot: a ring of the last CARE_RING difficult
  * completions (monotonic us), the rolling occupancy in CARE_OCC_BUCKETS
@@ -71,6 +75,8 @@ struct ccontact {
                                      that zeroed memory is a valid state
                                      and calloc'd pages stay untouched) */
     uint8_t difficult;
+    uint8_t product1;             /* product + 1; 0: none or untracked */
+    uint8_t product_lost;         /* a product the table had no room for */
 };
 
 struct care {
@@ -88,6 +94,9 @@ struct care {
     uint32_t npaused;
     uint32_t *routine;            /* agent handles in routine-only mode */
     uint32_t nroutine;
+    char (*products)[ROUTER_ID_MAX];  /* CARE_PRODUCTS_MAX names */
+    unsigned nproducts;
+    uint64_t products_untracked;
     uint64_t untracked;
 };
 
@@ -120,11 +129,11 @@ struct care *care_new(const struct care_config *cfg,
         return NULL;
     c->cfg = cfg;
     c->nqueues = rc->nqueues;
-    c->nscopes = 1 + cfg->ngroups + rc->nqueues;
+    c->nscopes = 1 + cfg->ngroups + rc->nqueues + CARE_PRODUCTS_MAX;
     c->nagents = rc->max_agents ? rc->max_agents : 10000;
     c->ncontacts = rc->max_contacts ? rc->max_contacts : 100000;
     ntag = CARE_TAGS_TOTAL + (size_t)cfg->ngroups * CARE_TAGS_GROUP +
-           (size_t)rc->nqueues * CARE_TAGS_QUEUE;
+           ((size_t)rc->nqueues + CARE_PRODUCTS_MAX) * CARE_TAGS_QUEUE;
     c->qlist = calloc(rc->nqueues ? rc->nqueues : 1, sizeof(*c->qlist));
     c->scopes = calloc(c->nscopes, sizeof(*c->scopes));
     c->tagmem = calloc(ntag, sizeof(*c->tagmem));
@@ -132,8 +141,9 @@ struct care *care_new(const struct care_config *cfg,
     c->contacts = calloc(c->ncontacts, sizeof(*c->contacts));
     c->paused = calloc(c->nagents, sizeof(*c->paused));
     c->routine = calloc(c->nagents, sizeof(*c->routine));
+    c->products = calloc(CARE_PRODUCTS_MAX, sizeof(*c->products));
     if (!c->qlist || !c->scopes || !c->tagmem || !c->agents ||
-        !c->contacts || !c->paused || !c->routine) {
+        !c->contacts || !c->paused || !c->routine || !c->products) {
         care_free(c);
         return NULL;
     }
@@ -168,6 +178,7 @@ void care_free(struct care *c)
     free(c->contacts);
     free(c->paused);
     free(c->routine);
+    free(c->products);
     free(c);
 }
 
@@ -277,6 +288,29 @@ void care_contact_arrived(struct care *c, uint32_t contact, int queue,
                                 ? queue + 1 : 0),
         .difficult = difficult,
     };
+}
+
+void care_contact_product(struct care *c, uint32_t contact,
+                          const char *product)
+{
+    unsigned p;
+    if (contact >= c->ncontacts || !product || !*product ||
+        strnlen(product, ROUTER_ID_MAX) >= ROUTER_ID_MAX)
+        return;
+    for (p = 0; p < c->nproducts; p++)
+        if (!strcmp(c->products[p], product))
+            break;
+    if (p == c->nproducts) {
+        if (p == CARE_PRODUCTS_MAX) {
+            /* counted at the completion, where it would have counted */
+            c->contacts[contact].product1 = 0;
+            c->contacts[contact].product_lost = 1;
+            return;
+        }
+        snprintf(c->products[p], ROUTER_ID_MAX, "%s", product);
+        c->nproducts++;
+    }
+    c->contacts[contact].product1 = (uint8_t)(p + 1);
 }
 
 int care_contact_queue(const struct care *c, uint32_t contact)
@@ -527,13 +561,18 @@ enum care_action care_contact_completed(struct care *c,
     enum care_action act = CARE_NONE;
 
     *pause_ms = 0;
-    struct scope *ks[3] = {
+    struct scope *ks[4] = {
         &c->scopes[0],
         g ? &c->scopes[1 + a->group] : NULL,
         e->queue >= 0 && (unsigned)e->queue < c->nqueues
             ? &c->scopes[1 + c->cfg->ngroups + e->queue] : NULL,
+        ct && ct->product1
+            ? &c->scopes[1 + c->cfg->ngroups + c->nqueues + ct->product1 - 1]
+            : NULL,
     };
-    for (int i = 0; i < 3; i++)
+    if (ct && ct->product_lost)
+        c->products_untracked++;
+    for (int i = 0; i < 4; i++)
         if (ks[i]) {
             roll(ks[i], ino, dno);
             count(c, ks[i], e->code, e->tags, e->ntags, difficult);
@@ -697,6 +736,27 @@ int care_scope_queue(const struct care *c, int queue)
                ? (int)(1 + c->cfg->ngroups + (unsigned)queue) : -1;
 }
 
+int care_scope_product(const struct care *c, unsigned product)
+{
+    return product < c->nproducts
+               ? (int)(1 + c->cfg->ngroups + c->nqueues + product) : -1;
+}
+
+unsigned care_product_count(const struct care *c)
+{
+    return c->nproducts;
+}
+
+const char *care_product_name(const struct care *c, unsigned product)
+{
+    return product < c->nproducts ? c->products[product] : NULL;
+}
+
+uint64_t care_products_untracked(const struct care *c)
+{
+    return c->products_untracked;
+}
+
 unsigned care_group_count(const struct care *c)
 {
     return c->cfg->ngroups;
@@ -741,6 +801,7 @@ bool care_scope_code(const struct care *c, int scope, unsigned code,
     if (scope < 0 || (unsigned)scope >= c->nscopes || code >= c->cfg->ncodes)
         return false;
     if ((unsigned)scope > c->cfg->ngroups &&
+        (unsigned)scope <= c->cfg->ngroups + c->nqueues &&
         list_pos(queue_list(c, scope - 1 - (int)c->cfg->ngroups),
                  (int)code) < 0)
         return false;

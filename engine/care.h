@@ -69,6 +69,12 @@ void care_contact_arrived(struct care *c, uint32_t contact, int queue,
 /* Whether a ContactArrived's marks make the contact difficult. */
 bool care_difficult_arrival(const struct care *c, bool complaint,
                             int32_t sentiment);
+/* The contact's product (ContactArrived.product; "" or NULL: none), for
+ * the counts per product: the first CARE_PRODUCTS_MAX products seen get
+ * a scope each, kept for the engine's life; a completion of another is
+ * counted in care_products_untracked(). O(CARE_PRODUCTS_MAX). */
+void care_contact_product(struct care *c, uint32_t contact,
+                          const char *product);
 /* The configured queue a contact arrived in (-1: none or unknown). */
 int care_contact_queue(const struct care *c, uint32_t contact);
 /* The contact was assigned (its handle time starts). */
@@ -157,9 +163,16 @@ uint32_t care_pause_pop(struct care *c, uint64_t now_us, const char **reason);
 /* ---- reading (Stats, /metrics, /api/v1/care) ---- */
 
 /* Scopes of counts: 0 is the whole tenant, 1..ngroups the agent groups
- * (care_scope_group), then the configured queues (care_scope_queue). */
+ * (care_scope_group), then the configured queues (care_scope_queue), then
+ * the products seen (care_scope_product: every configured code, like a
+ * group). */
 int care_scope_group(const struct care *c, unsigned group);
 int care_scope_queue(const struct care *c, int queue);
+int care_scope_product(const struct care *c, unsigned product);
+unsigned care_product_count(const struct care *c);
+const char *care_product_name(const struct care *c, unsigned product);
+/* Completions of a product that found the product table full. */
+uint64_t care_products_untracked(const struct care *c);
 unsigned care_group_count(const struct care *c);
 const char *care_group_name(const struct care *c, unsigned group);
 unsigned care_code_count(const struct care *c);

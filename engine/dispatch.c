@@ -899,6 +899,7 @@ static int h_contact_arrived(struct req *q)
     care_contact_arrived(s->care, h, care_queue(s, sp.queue),
                          care_difficult_arrival(s->care, m->complaint,
                                                 m->sentiment));
+    care_contact_product(s->care, h, m->product);
     /* cannot fail after req_admit (room for the request and its owner) */
     rc = store_contact_arrived(s->store, sp.id, buf, len,
                                clock_turn_wall_ms(), q->c->name,
@@ -2055,6 +2056,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
         care_contact_arrived(s->care, h, care_queue(s, sp.queue),
                              care_difficult_arrival(s->care, m->complaint,
                                                     m->sentiment));
+        care_contact_product(s->care, h, m->product);
     } else if (rc < 0) {
         log_warn("recovery: contact %s: %s", sp.id, ccr_strerror(rc));
     }

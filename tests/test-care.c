@@ -714,6 +714,65 @@ static void test_routine_mode(void **state)
     (void)state;
 }
 
+/* Counts per product (care_contact_product): every configured code, the
+ * difficult ones and the tags, per product in the order first seen; the
+ * first CARE_PRODUCTS_MAX products only, the rest counted untracked. */
+static void test_products(void **state)
+{
+    struct fx *f = *state;
+    uint64_t now = 1000 * MIN_US;
+    const char *tags[] = { "broken" };
+    struct care_scope_view v;
+    char name[16];
+    int sc;
+
+    care_contact_arrived(f->c, 1, 0, true);
+    care_contact_product(f->c, 1, "widget");
+    complete(f->c, 1, 0, 3, "t1-ann", "resolved", tags, 1, now, WALL0, NULL);
+    care_contact_arrived(f->c, 2, 0, false);
+    care_contact_product(f->c, 2, "gadget");
+    complete(f->c, 2, 0, 3, "t1-ann", "escalated", NULL, 0, now, WALL0, NULL);
+    care_contact_arrived(f->c, 3, 0, false);
+    care_contact_product(f->c, 3, "widget");
+    complete(f->c, 3, 0, 3, "t1-ann", "resolved", NULL, 0, now, WALL0, NULL);
+    /* no product: no product scope */
+    care_contact_arrived(f->c, 4, 0, false);
+    complete(f->c, 4, 0, 3, "t1-ann", "resolved", NULL, 0, now, WALL0, NULL);
+
+    assert_int_equal(care_product_count(f->c), 2);
+    assert_string_equal(care_product_name(f->c, 0), "widget");
+    assert_string_equal(care_product_name(f->c, 1), "gadget");
+    sc = care_scope_product(f->c, 0);
+    assert_true(sc > 0);
+    assert_int_equal(care_scope_product(f->c, 2), -1);
+    care_scope_view(f->c, sc, WALL0, &v);
+    assert_int_equal(v.completed_today, 2);
+    assert_int_equal(v.difficult_today, 1);
+    assert_int_equal(code_today(f->c, sc, "resolved", WALL0, NULL), 2);
+    /* a product scope takes every configured code, like a group */
+    assert_int_equal(code_today(f->c, sc, "sold", WALL0, NULL), 0);
+    {
+        struct care_tag_count top[4];
+        assert_int_equal(care_top_tags(f->c, sc, WALL0, top, 4), 1);
+        assert_string_equal(top[0].tag, "broken");
+    }
+    assert_int_equal(code_today(f->c, care_scope_product(f->c, 1),
+                                "escalated", WALL0, NULL), 1);
+    /* the table fills up: the products beyond it count as untracked */
+    for (unsigned i = 2; i < CARE_PRODUCTS_MAX; i++) {
+        snprintf(name, sizeof(name), "p%u", i);
+        care_contact_product(f->c, 5, name);
+    }
+    assert_int_equal(care_product_count(f->c), CARE_PRODUCTS_MAX);
+    care_contact_arrived(f->c, 6, 0, false);
+    care_contact_product(f->c, 6, "one-too-many");
+    complete(f->c, 6, 0, 3, "t1-ann", "resolved", NULL, 0, now, WALL0, NULL);
+    assert_int_equal(care_product_count(f->c), CARE_PRODUCTS_MAX);
+    assert_int_equal(care_products_untracked(f->c), 1);
+    care_scope_view(f->c, sc, WALL0, &v);
+    assert_int_equal(v.completed_today, 2);
+}
+
 static void test_slot_reuse_and_restore(void **state)
 {
     struct fx *f = *state;
@@ -760,6 +819,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_occupancy_cap_extends_wrapup,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_products, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_reuse_and_restore, setup,
                                         teardown),
     };
