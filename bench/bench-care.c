@@ -11,7 +11,7 @@
  *
  * Five runs on the same arrivals (same seed):
  *   none      the router alone: no care module
- *   spread    the tie-break by recent difficult load only
+ *   tie-break the tie-break by recent difficult load only
  *   weight    the weight: each difficult contact within 1 h orders the
  *             agent as idle --weight seconds less (spread: {weight, within})
  *   routine   routine only: 2 difficult within 30 min -> no difficult
@@ -48,8 +48,8 @@
 #define TARGET_S 20
 #define US 1000000.0
 
-enum mode { M_NONE, M_SPREAD, M_WEIGHT, M_ROUTINE, M_RULES };
-static const char *const mode_name[] = { "none", "spread", "weight",
+enum mode { M_NONE, M_TIE, M_WEIGHT, M_ROUTINE, M_RULES };
+static const char *const mode_name[] = { "none", "tie-break", "weight",
                                          "routine", "rules" };
 
 enum { EV_ARRIVAL, EV_COMPLETE, EV_ABANDON };
