@@ -335,9 +335,9 @@
  *    its shift later. The pools keep their keys; the walk goes on past
  *    the first candidate while a record's own key is not after the best
  *    shifted key so far (a ring in order; a heap's subtrees whose root
- *    is not after it), so it visits the agents idle within the largest
- *    shift of the best one, and no more than the plain walk when no
- *    agent has a shift.
+ *    is not after it), so it visits the agents idle within the best
+ *    shifted key, and, when no agent has a shift, only those idle since
+ *    the same moment as the first beyond what the plain walk visits.
  *  - Least occupied counts busy slots (offered + assigned), all channels.
  *  - Round robin: per (agent, queue) the sequence number of its last offer
  *    from that queue; new agents start at their login sequence.
