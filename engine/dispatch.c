@@ -1097,7 +1097,8 @@ static int h_contact_completed(struct req *q)
         care_agent_view(s->care, e.agent, e.agent_id, q->now, &v);
         router_agent_set_load(s->router, e.agent_id,
                               v.difficult_recent + dif);
-        /* ... and, with a spread rule, as idle that much less */
+        /* ... and, with a spread rule, as idle that much less for a
+         * contact marked difficult (router.h) */
         router_agent_set_idle_shift(s->router, e.agent_id,
                                     care_agent_shift_ms(s->care, e.agent,
                                                         e.agent_id, q->now,
