@@ -9,9 +9,14 @@
  * (answered + abandoned), target 80%. A share `complaints` of the
  * contacts arrive marked as complaints (difficult).
  *
- * Three runs on the same arrivals (same seed):
+ * Five runs on the same arrivals (same seed):
  *   none      the router alone: no care module
- *   spread    the tie-break by recent difficult load only
+ *   tie-break the tie-break by recent difficult load only
+ *   weight    the weight: each difficult contact within 1 h orders the
+ *             agent as idle --weight seconds less (spread: {weight, within})
+ *   routine   routine only: 2 difficult within 30 min -> no difficult
+ *             contact offered for 20 min (routine: {after, within, for}),
+ *             yielding to the service level (yield_margin 10)
  *   rules     the tie-break, a recovery pause (3 difficult within 1 h ->
  *             5 min away), an occupancy cap (85% over 1 h -> wrap-up
  *             + 1 min), and the rules yield to the service level
@@ -24,7 +29,7 @@
  * With --days N each figure is the mean over N days (seeds S..S+N-1).
  *
  * usage: bench-care [--agents N] [--occ X] [--hours H] [--complaints P]
- *                   [--seed S] [--days N]
+ *                   [--seed S] [--days N] [--weight SECONDS]
  */
 #include <math.h>
 #include <stdbool.h>
@@ -43,8 +48,9 @@
 #define TARGET_S 20
 #define US 1000000.0
 
-enum mode { M_NONE, M_SPREAD, M_RULES };
-static const char *const mode_name[] = { "none", "spread", "rules" };
+enum mode { M_NONE, M_TIE, M_WEIGHT, M_ROUTINE, M_RULES };
+static const char *const mode_name[] = { "none", "tie-break", "weight",
+                                         "routine", "rules" };
 
 enum { EV_ARRIVAL, EV_COMPLETE, EV_ABANDON };
 
@@ -195,10 +201,15 @@ static void complete(struct sim *s, uint32_t ci, uint64_t now)
         e.sl_target = s->cfg->router.queues[0].sl_percent;
         e.sl_level = qs.service_level;
         e.waiting = qs.waiting;
+        bool dif = care_completion_difficult(s->care, &e);
         care_agent_view(s->care, e.agent, agent, now, &v);
-        router_agent_set_load(s->r, agent, v.difficult_recent +
-                                               care_completion_difficult(
-                                                   s->care, &e));
+        router_agent_set_load(s->r, agent, v.difficult_recent + dif);
+        router_agent_set_idle_shift(s->r, agent,
+                                    care_agent_shift_ms(s->care, e.agent,
+                                                        agent, now, dif));
+        if (care_routine_begin(s->care, &e, now, 0) &&
+            router_agent_set_routine(s->r, now, agent, true) < 0)
+            care_routine_cancel(s->care, e.agent);
     }
     router_contact_complete(s->r, now, c->id);
     c->gone = true;
@@ -216,6 +227,8 @@ static void pauses_due(struct sim *s, uint64_t now)
 {
     const char *reason;
     uint32_t h;
+    while ((h = care_routine_pop(s->care, now)) != UINT32_MAX)
+        router_agent_set_routine(s->r, now, router_agent_id(s->r, h), false);
     while ((h = care_pause_pop(s->care, now, &reason)) != UINT32_MAX) {
         struct router_agent_info in;
         router_agent_info(s->r, h, now, &in);
@@ -230,7 +243,7 @@ struct result {
     double sl, asa_s, abandoned;
     uint32_t dmin, dmax;
     double dsd, dmean;
-    uint64_t pauses, extended, yields;
+    uint64_t pauses, extended, yields, routine;
 };
 
 static int run(enum mode mode, const struct config *cfg, unsigned agents,
@@ -306,6 +319,7 @@ static int run(enum mode mode, const struct config *cfg, unsigned agents,
             sp.id = c->id;
             sp.channel = ROUTER_CH_VOICE;
             sp.queue = "support";
+            sp.difficult = s.care && c->difficult;
             if (router_contact_arrive(s.r, now, &sp, s.nc, &c->h) == 0) {
                 if (s.care)
                     care_contact_arrived(s.care, c->h, 0, c->difficult);
@@ -348,6 +362,7 @@ static int run(enum mode mode, const struct config *cfg, unsigned agents,
         out->pauses = v.pauses_today;
         out->extended = v.extended_today;
         out->yields = v.yields_today;
+        out->routine = v.routine_today;
         care_free(s.care);
     }
     router_free(s.r);
@@ -363,7 +378,7 @@ int main(int argc, char **argv)
     unsigned agents = 20;
     double occ = 0.85, hours = 8, complaints = 0.10;
     uint64_t seed = 1;
-    unsigned days = 1;
+    unsigned days = 1, weight_s = 60;
     static struct config cfg;
     char yaml[1024], err[512];
 
@@ -380,15 +395,18 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--days") && i + 1 < argc)
             days = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--weight") && i + 1 < argc)
+            weight_s = (unsigned)atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench-care [--agents N] [--occ X] "
-                    "[--hours H] [--complaints P] [--seed S] [--days N]\n");
+                    "[--hours H] [--complaints P] [--seed S] [--days N] "
+                    "[--weight SECONDS]\n");
             return 2;
         }
     }
     if (!agents || agents > 1000 || occ <= 0 || occ >= 1.5 || hours <= 0 ||
         hours > 48 || complaints < 0 || complaints > 1 || !seed || !days ||
-        days > 1000) {
+        days > 1000 || !weight_s || weight_s > 3600) {
         fprintf(stderr, "bench-care: an argument is out of range\n");
         return 2;
     }
@@ -417,24 +435,34 @@ int main(int argc, char **argv)
     cfg.router.max_agents = agents;
     cfg.router.max_contacts = (uint32_t)(agents * 4 + 1000);
     printf("%u agents, offered occupancy %.0f%%, %.0f h, %.0f%% complaints, "
-           "AHT %.0f s, wrap-up %.0f s, patience %.0f s, seeds %llu..%llu "
-           "(mean of %u days)\n\n",
+           "AHT %.0f s, wrap-up %.0f s, patience %.0f s, weight %u s, "
+           "seeds %llu..%llu (mean of %u days)\n\n",
            agents, occ * 100, hours, complaints * 100, AHT_S, WRAPUP_S,
-           PATIENCE_S, (unsigned long long)seed,
+           PATIENCE_S, weight_s, (unsigned long long)seed,
            (unsigned long long)(seed + days - 1), days);
     printf("| run | difficult/agent min | max | spread | sd | SL %% (%ds) "
-           "| ASA s | abandoned %% | pauses | extended | yields |\n"
-           "|---|---|---|---|---|---|---|---|---|---|---|\n", TARGET_S);
+           "| ASA s | abandoned %% | pauses | extended | routine | yields "
+           "|\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           TARGET_S);
     for (int m = M_NONE; m <= M_RULES; m++) {
         struct care_group save = cfg.care.groups[0];
         struct result res, sum = { 0 };
-        if (m == M_SPREAD) {
+        if (m != M_RULES) {
             /* the tie-break reads the recovery window; no pause: a
              * trigger no agent can reach */
             cfg.care.groups[0].recovery_after = CARE_RING;
             cfg.care.groups[0].recovery_within_ms = 3600000;
             cfg.care.groups[0].recovery_pause_ms = 1;
             cfg.care.groups[0].occupancy_cap = 0;
+        }
+        if (m == M_WEIGHT) {
+            cfg.care.groups[0].spread_weight_ms = weight_s * 1000;
+            cfg.care.groups[0].spread_within_ms = 3600000;
+        }
+        if (m == M_ROUTINE) {
+            cfg.care.groups[0].routine_after = 2;
+            cfg.care.groups[0].routine_within_ms = 30 * 60000;
+            cfg.care.groups[0].routine_for_ms = 20 * 60000;
         }
         double dmin = 0, dmax = 0;
         for (unsigned d = 0; d < days; d++) {
@@ -450,14 +478,15 @@ int main(int argc, char **argv)
             sum.pauses += res.pauses;
             sum.extended += res.extended;
             sum.yields += res.yields;
+            sum.routine += res.routine;
         }
         cfg.care.groups[0] = save;
         printf("| %s | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f "
-               "| %.1f | %.1f |\n", mode_name[m], dmin / days, dmax / days,
-               (dmax - dmin) / days, sum.dsd / days, sum.sl / days,
-               sum.asa_s / days, sum.abandoned / days,
+               "| %.1f | %.1f | %.1f |\n", mode_name[m], dmin / days,
+               dmax / days, (dmax - dmin) / days, sum.dsd / days,
+               sum.sl / days, sum.asa_s / days, sum.abandoned / days,
                (double)sum.pauses / days, (double)sum.extended / days,
-               (double)sum.yields / days);
+               (double)sum.routine / days, (double)sum.yields / days);
     }
     config_fini(&cfg);
     return 0;

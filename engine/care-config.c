@@ -22,6 +22,8 @@
  *         agents: [alice, "t1-*"]
  *         recovery: {after: 3, within: 1h, pause: 5m}
  *         occupancy: {cap: 85, window: 1h, extend: 2m}
+ *         spread: {weight: 30s, within: 1h}
+ *         routine: {after: 2, within: 30m, for: 20m}
  *         yield_margin: 10          # points below the SL target
  *
  * Codes are gathered into one table for the whole configuration (at most
@@ -251,9 +253,48 @@ static int occupancy_field(struct yamlwalk *w, void *ctx, int key,
     return -1;
 }
 
-enum { GK_NAME, GK_AGENTS, GK_RECOVERY, GK_OCCUPANCY, GK_YIELD };
+enum { SK_WEIGHT, SK_WITHIN };
+static const char *const spread_keys[] = { "weight", "within", NULL };
+
+static int spread_field(struct yamlwalk *w, void *ctx, int key,
+                        yaml_node_t *v, const char *path)
+{
+    struct care_group *g = ctx;
+    if (key == SK_WEIGHT) {
+        if (yamlwalk_duration_ms(w, v, path, &g->spread_weight_ms) < 0)
+            return -1;
+        /* CARE_RING contacts of this weight fit the router's cap */
+        if (g->spread_weight_ms > ROUTER_IDLE_SHIFT_MAX_MS / CARE_RING)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "at most %u "
+                                 "ms", ROUTER_IDLE_SHIFT_MAX_MS / CARE_RING);
+        return 0;
+    }
+    return yamlwalk_duration_ms(w, v, path, &g->spread_within_ms);
+}
+
+enum { TK_AFTER, TK_WITHIN, TK_FOR };
+static const char *const routine_keys[] = { "after", "within", "for", NULL };
+
+static int routine_field(struct yamlwalk *w, void *ctx, int key,
+                         yaml_node_t *v, const char *path)
+{
+    struct care_group *g = ctx;
+    switch (key) {
+    case TK_AFTER:
+        return yamlwalk_u32(w, v, path, 1, CARE_RING, &g->routine_after);
+    case TK_WITHIN:
+        return yamlwalk_duration_ms(w, v, path, &g->routine_within_ms);
+    case TK_FOR:
+        return yamlwalk_duration_ms(w, v, path, &g->routine_for_ms);
+    }
+    return -1;
+}
+
+enum { GK_NAME, GK_AGENTS, GK_RECOVERY, GK_OCCUPANCY, GK_YIELD, GK_SPREAD,
+       GK_ROUTINE };
 static const char *const group_keys[] = {
-    "name", "agents", "recovery", "occupancy", "yield_margin", NULL,
+    "name", "agents", "recovery", "occupancy", "yield_margin", "spread",
+    "routine", NULL,
 };
 
 static int group_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
@@ -285,6 +326,21 @@ static int group_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     case GK_YIELD:
         g->sl_yield = true;
         return yamlwalk_u32(w, v, path, 0, 100, &g->sl_margin);
+    case GK_SPREAD:
+        if (yamlwalk_map(w, v, path, spread_keys, spread_field, g) < 0)
+            return -1;
+        if (!g->spread_weight_ms || !g->spread_within_ms)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "needs weight "
+                                 "and within (neither of them 0)");
+        return 0;
+    case GK_ROUTINE:
+        if (yamlwalk_map(w, v, path, routine_keys, routine_field, g) < 0)
+            return -1;
+        if (!g->routine_after || !g->routine_within_ms ||
+            !g->routine_for_ms)
+            return yamlwalk_fail(w, yamlwalk_line(v), path, "needs after, "
+                                 "within and for (none of them 0)");
+        return 0;
     }
     return -1;
 }

@@ -27,6 +27,10 @@
 #define CARE_TAGS_GROUP   64
 #define CARE_TAGS_QUEUE   32
 #define CARE_TOP_MAX      32   /* care.top_tags may not exceed this */
+/* Products counted (ContactArrived.product), in the order first seen; a
+ * completion of a product beyond them is counted in products_untracked.
+ * Each has a scope like a queue's (CARE_TAGS_QUEUE tags). */
+#define CARE_PRODUCTS_MAX 32
 #define CARE_RISING_MIN   3    /* a rising tag has at least this many today */
 
 /* care.dispositions[i]: the codes a queue accepts. */
@@ -67,6 +71,17 @@ struct care_group {
     uint32_t occupancy_cap;       /* percent; 0: no cap */
     uint32_t occupancy_window_ms;
     uint32_t wrapup_extend_ms;    /* added to the queue's wrap-up */
+    /* spreading as a weight: each difficult contact completed within
+     * spread_within_ms orders the agent as idle spread_weight_ms less
+     * (router_agent_set_idle_shift); 0: the tie-break alone */
+    uint32_t spread_weight_ms;
+    uint32_t spread_within_ms;
+    /* routine only: routine_after difficult contacts within
+     * routine_within_ms -> no contact marked difficult at arrival is
+     * offered to the agent for routine_for_ms (router_agent_set_routine) */
+    uint32_t routine_after;
+    uint32_t routine_within_ms;
+    uint32_t routine_for_ms;
     /* the rules yield to the service level: not applied while the
      * completed contact's queue has contacts waiting and a service level
      * below its target by more than this many points */

@@ -1,8 +1,9 @@
 /* care.c -- dispositions, their counts and the emotional-load rules; see
  * care.h and docs/care.md.
  *
- * Counts. A *scope* is the whole tenant, an agent group or a configured
- * queue. Each holds, for the interval and the day it last counted in,
+ * Counts. A *scope* is the whole tenant, an agent group, a configured
+ * queue or a product (the first CARE_PRODUCTS_MAX seen at arrival, named
+ * in a small table searched linearly). Each holds, for the interval and the day it last counted in,
  * one counter per configured code, and a bounded open-addressing table
  * of tags (linear probing; a full table drops the tag and counts it in
  * `untracked`). A scope rolls over lazily when it counts in a later
@@ -13,6 +14,9 @@
  * of another interval or day as 0 (or as yesterday's), so statistics stay
  * correct for a scope that has not counted for a while. All of it is a
  * bounded number of steps per completion, and nothing allocates.
+ *
+ * Routine-only modes, like pauses, are kept in a dense list of agent
+ * handles scanned for the next deadline.
  *
  * Load. Per agent slot: a ring of the last CARE_RING difficult
  * completions (monotonic us), the rolling occupancy in CARE_OCC_BUCKETS
@@ -42,7 +46,7 @@ struct scope {
     uint32_t code_today[CARE_CODES_MAX];
     uint32_t difficult_today, completed_today;
     uint32_t pauses_today, extended_today;
-    uint32_t yields_today;
+    uint32_t yields_today, routine_today;
     struct tag_slot *tags;        /* into care.tagmem */
     uint32_t nslots;
 };
@@ -59,6 +63,10 @@ struct cagent {
                                      later difficult contacts count toward
                                      the next one */
     uint8_t pause;                /* enum care_action */
+    uint64_t routine_until;       /* routine-only mode ends; 0: none */
+    uint64_t routine_at;          /* the last routine mode began: only
+                                     later difficult contacts count toward
+                                     the next one */
 };
 
 struct ccontact {
@@ -67,6 +75,8 @@ struct ccontact {
                                      that zeroed memory is a valid state
                                      and calloc'd pages stay untouched) */
     uint8_t difficult;
+    uint8_t product1;             /* product + 1; 0: none or untracked */
+    uint8_t product_lost;         /* a product the table had no room for */
 };
 
 struct care {
@@ -82,6 +92,11 @@ struct care {
     uint32_t ncontacts;
     uint32_t *paused;             /* agent handles with a pause */
     uint32_t npaused;
+    uint32_t *routine;            /* agent handles in routine-only mode */
+    uint32_t nroutine;
+    char (*products)[ROUTER_ID_MAX];  /* CARE_PRODUCTS_MAX names */
+    unsigned nproducts;
+    uint64_t products_untracked;
     uint64_t untracked;
 };
 
@@ -114,19 +129,21 @@ struct care *care_new(const struct care_config *cfg,
         return NULL;
     c->cfg = cfg;
     c->nqueues = rc->nqueues;
-    c->nscopes = 1 + cfg->ngroups + rc->nqueues;
+    c->nscopes = 1 + cfg->ngroups + rc->nqueues + CARE_PRODUCTS_MAX;
     c->nagents = rc->max_agents ? rc->max_agents : 10000;
     c->ncontacts = rc->max_contacts ? rc->max_contacts : 100000;
     ntag = CARE_TAGS_TOTAL + (size_t)cfg->ngroups * CARE_TAGS_GROUP +
-           (size_t)rc->nqueues * CARE_TAGS_QUEUE;
+           ((size_t)rc->nqueues + CARE_PRODUCTS_MAX) * CARE_TAGS_QUEUE;
     c->qlist = calloc(rc->nqueues ? rc->nqueues : 1, sizeof(*c->qlist));
     c->scopes = calloc(c->nscopes, sizeof(*c->scopes));
     c->tagmem = calloc(ntag, sizeof(*c->tagmem));
     c->agents = calloc(c->nagents, sizeof(*c->agents));
     c->contacts = calloc(c->ncontacts, sizeof(*c->contacts));
     c->paused = calloc(c->nagents, sizeof(*c->paused));
+    c->routine = calloc(c->nagents, sizeof(*c->routine));
+    c->products = calloc(CARE_PRODUCTS_MAX, sizeof(*c->products));
     if (!c->qlist || !c->scopes || !c->tagmem || !c->agents ||
-        !c->contacts || !c->paused) {
+        !c->contacts || !c->paused || !c->routine || !c->products) {
         care_free(c);
         return NULL;
     }
@@ -221,6 +238,8 @@ void care_free(struct care *c)
     free(c->agents);
     free(c->contacts);
     free(c->paused);
+    free(c->routine);
+    free(c->products);
     free(c);
 }
 
@@ -229,6 +248,7 @@ void care_forget(struct care *c)
     memset(c->agents, 0, (size_t)c->nagents * sizeof(*c->agents));
     memset(c->contacts, 0, (size_t)c->ncontacts * sizeof(*c->contacts));
     c->npaused = 0;
+    c->nroutine = 0;
 }
 
 /* ---- checks ---- */
@@ -331,6 +351,29 @@ void care_contact_arrived(struct care *c, uint32_t contact, int queue,
     };
 }
 
+void care_contact_product(struct care *c, uint32_t contact,
+                          const char *product)
+{
+    unsigned p;
+    if (contact >= c->ncontacts || !product || !*product ||
+        strnlen(product, ROUTER_ID_MAX) >= ROUTER_ID_MAX)
+        return;
+    for (p = 0; p < c->nproducts; p++)
+        if (!strcmp(c->products[p], product))
+            break;
+    if (p == c->nproducts) {
+        if (p == CARE_PRODUCTS_MAX) {
+            /* counted at the completion, where it would have counted */
+            c->contacts[contact].product1 = 0;
+            c->contacts[contact].product_lost = 1;
+            return;
+        }
+        snprintf(c->products[p], ROUTER_ID_MAX, "%s", product);
+        c->nproducts++;
+    }
+    c->contacts[contact].product1 = (uint8_t)(p + 1);
+}
+
 int care_contact_queue(const struct care *c, uint32_t contact)
 {
     return contact < c->ncontacts ? c->contacts[contact].queue1 - 1 : -1;
@@ -385,6 +428,7 @@ static void roll(struct scope *k, uint64_t ino, uint64_t dno)
         memset(k->code_today, 0, sizeof(k->code_today));
         k->difficult_today = k->completed_today = 0;
         k->pauses_today = k->extended_today = k->yields_today = 0;
+        k->routine_today = 0;
         k->dno = dno;
     }
     if (k->ino != ino) {
@@ -437,6 +481,19 @@ static int group_of(const struct care_config *cfg, const char *id)
     return -1;
 }
 
+/* Forgets agent h's routine-only mode (the list and the slot). */
+static void routine_drop(struct care *c, uint32_t h)
+{
+    if (h >= c->nagents || !c->agents[h].routine_until)
+        return;
+    c->agents[h].routine_until = 0;
+    for (uint32_t i = 0; i < c->nroutine; i++)
+        if (c->routine[i] == h) {
+            c->routine[i] = c->routine[--c->nroutine];
+            break;
+        }
+}
+
 /* The slot of agent `h` for id `id`, reset when it held another agent. */
 static struct cagent *agent_slot(struct care *c, uint32_t h, const char *id)
 {
@@ -446,6 +503,7 @@ static struct cagent *agent_slot(struct care *c, uint32_t h, const char *id)
     a = &c->agents[h];
     if (strcmp(a->id, id) != 0) {
         care_pause_cancel(c, h);
+        routine_drop(c, h);
         memset(a, 0, sizeof(*a));
         snprintf(a->id, sizeof(a->id), "%s", id);
         a->group = (int16_t)group_of(c->cfg, id);
@@ -453,18 +511,25 @@ static struct cagent *agent_slot(struct care *c, uint32_t h, const char *id)
     return a;
 }
 
-/* Difficult completions within the group's window, after `since`. */
-static unsigned recent(const struct cagent *a, const struct care_group *g,
-                       uint64_t now_us, uint64_t since)
+/* Difficult completions within `within_ms`, after `since`. */
+static unsigned recent_in(const struct cagent *a, uint32_t within_ms,
+                          uint64_t now_us, uint64_t since)
 {
     unsigned n = 0;
-    uint64_t w = (uint64_t)g->recovery_within_ms * 1000;
+    uint64_t w = (uint64_t)within_ms * 1000;
     for (unsigned i = 0; i < a->n; i++) {
         uint64_t t = a->ring[(a->head + CARE_RING - 1 - i) % CARE_RING];
         if (now_us - t < w && t > since)
             n++;
     }
     return n;
+}
+
+/* Difficult completions within the group's recovery window. */
+static unsigned recent(const struct cagent *a, const struct care_group *g,
+                       uint64_t now_us, uint64_t since)
+{
+    return recent_in(a, g->recovery_within_ms, now_us, since);
 }
 
 static uint64_t slice_us(const struct care_group *g)
@@ -557,13 +622,18 @@ enum care_action care_contact_completed(struct care *c,
     enum care_action act = CARE_NONE;
 
     *pause_ms = 0;
-    struct scope *ks[3] = {
+    struct scope *ks[4] = {
         &c->scopes[0],
         g ? &c->scopes[1 + a->group] : NULL,
         e->queue >= 0 && (unsigned)e->queue < c->nqueues
             ? &c->scopes[1 + c->cfg->ngroups + e->queue] : NULL,
+        ct && ct->product1
+            ? &c->scopes[1 + c->cfg->ngroups + c->nqueues + ct->product1 - 1]
+            : NULL,
     };
-    for (int i = 0; i < 3; i++)
+    if (ct && ct->product_lost)
+        c->products_untracked++;
+    for (int i = 0; i < 4; i++)
         if (ks[i]) {
             roll(ks[i], ino, dno);
             count(c, ks[i], e->code, e->tags, e->ntags, difficult);
@@ -625,7 +695,78 @@ uint64_t care_next_deadline(const struct care *c)
         if (t < due)
             due = t;
     }
+    for (uint32_t i = 0; i < c->nroutine; i++) {
+        uint64_t t = c->agents[c->routine[i]].routine_until;
+        if (t < due)
+            due = t;
+    }
     return due;
+}
+
+bool care_routine_begin(struct care *c, const struct care_completion *e,
+                        uint64_t now_us, uint64_t wall_ms)
+{
+    struct cagent *a = e->agent_id ? agent_slot(c, e->agent, e->agent_id)
+                                   : NULL;
+    const struct care_group *g = a && a->group >= 0
+                                     ? &c->cfg->groups[a->group] : NULL;
+    uint64_t ino = wall_ms / c->cfg->interval_ms, dno = wall_ms / DAY_MS;
+    struct scope *kg, *kq;
+    if (!g || !g->routine_after || a->routine_until ||
+        !care_completion_difficult(c, e) ||
+        recent_in(a, g->routine_within_ms, now_us, a->routine_at) + 1 <
+            g->routine_after)
+        return false;
+    kg = &c->scopes[1 + a->group];
+    kq = e->queue >= 0 && (unsigned)e->queue < c->nqueues
+             ? &c->scopes[1 + c->cfg->ngroups + e->queue] : NULL;
+    roll(kg, ino, dno);
+    if (kq)
+        roll(kq, ino, dno);
+    if (care_sl_yields(g, e)) {
+        kg->yields_today++;
+        if (kq)
+            kq->yields_today++;
+        return false;
+    }
+    a->routine_until = now_us + (uint64_t)g->routine_for_ms * 1000;
+    a->routine_at = now_us;
+    c->routine[c->nroutine++] = e->agent;
+    kg->routine_today++;
+    return true;
+}
+
+void care_routine_cancel(struct care *c, uint32_t agent)
+{
+    routine_drop(c, agent);
+}
+
+uint32_t care_routine_pop(struct care *c, uint64_t now_us)
+{
+    for (uint32_t i = 0; i < c->nroutine; i++) {
+        uint32_t h = c->routine[i];
+        if (c->agents[h].routine_until > now_us)
+            continue;
+        routine_drop(c, h);
+        return h;
+    }
+    return UINT32_MAX;
+}
+
+uint32_t care_agent_shift_ms(const struct care *c, uint32_t agent,
+                             const char *id, uint64_t now_us, bool difficult)
+{
+    const struct cagent *a;
+    const struct care_group *g;
+    int gi = id ? group_of(c->cfg, id) : -1;
+    unsigned n = difficult;
+    if (gi < 0 || !c->cfg->groups[gi].spread_weight_ms)
+        return 0;
+    g = &c->cfg->groups[gi];
+    a = agent < c->nagents ? &c->agents[agent] : NULL;
+    if (a && !strcmp(a->id, id))
+        n += recent_in(a, g->spread_within_ms, now_us, 0);
+    return (uint32_t)n * g->spread_weight_ms;
 }
 
 uint32_t care_pause_pop(struct care *c, uint64_t now_us, const char **reason)
@@ -654,6 +795,27 @@ int care_scope_queue(const struct care *c, int queue)
 {
     return queue >= 0 && (unsigned)queue < c->nqueues
                ? (int)(1 + c->cfg->ngroups + (unsigned)queue) : -1;
+}
+
+int care_scope_product(const struct care *c, unsigned product)
+{
+    return product < c->nproducts
+               ? (int)(1 + c->cfg->ngroups + c->nqueues + product) : -1;
+}
+
+unsigned care_product_count(const struct care *c)
+{
+    return c->nproducts;
+}
+
+const char *care_product_name(const struct care *c, unsigned product)
+{
+    return product < c->nproducts ? c->products[product] : NULL;
+}
+
+uint64_t care_products_untracked(const struct care *c)
+{
+    return c->products_untracked;
 }
 
 unsigned care_group_count(const struct care *c)
@@ -690,6 +852,7 @@ void care_scope_view(const struct care *c, int scope, uint64_t wall_ms,
     out->pauses_today = k->pauses_today;
     out->extended_today = k->extended_today;
     out->yields_today = k->yields_today;
+    out->routine_today = k->routine_today;
 }
 
 bool care_scope_code(const struct care *c, int scope, unsigned code,
@@ -699,6 +862,7 @@ bool care_scope_code(const struct care *c, int scope, unsigned code,
     if (scope < 0 || (unsigned)scope >= c->nscopes || code >= c->cfg->ncodes)
         return false;
     if ((unsigned)scope > c->cfg->ngroups &&
+        (unsigned)scope <= c->cfg->ngroups + c->nqueues &&
         list_pos(queue_list(c, scope - 1 - (int)c->cfg->ngroups),
                  (int)code) < 0)
         return false;
@@ -786,6 +950,8 @@ void care_agent_view(const struct care *c, uint32_t agent, const char *id,
     a = &c->agents[agent];
     if (a->pause_until > now_us)
         out->pause_left_ms = (uint32_t)((a->pause_until - now_us) / 1000);
+    if (a->routine_until > now_us)
+        out->routine_left_ms = (uint32_t)((a->routine_until - now_us) / 1000);
     if (a->group < 0)
         return;
     const struct care_group *g = &c->cfg->groups[a->group];

@@ -75,6 +75,12 @@ void care_contact_arrived(struct care *c, uint32_t contact, int queue,
 /* Whether a ContactArrived's marks make the contact difficult. */
 bool care_difficult_arrival(const struct care *c, bool complaint,
                             int32_t sentiment);
+/* The contact's product (ContactArrived.product; "" or NULL: none), for
+ * the counts per product: the first CARE_PRODUCTS_MAX products seen get
+ * a scope each, kept for the engine's life; a completion of another is
+ * counted in care_products_untracked(). O(CARE_PRODUCTS_MAX). */
+void care_contact_product(struct care *c, uint32_t contact,
+                          const char *product);
 /* The configured queue a contact arrived in (-1: none or unknown). */
 int care_contact_queue(const struct care *c, uint32_t contact);
 /* The contact was assigned (its handle time starts). */
@@ -126,7 +132,35 @@ void care_pause_cancel(struct care *c, uint32_t agent);
 void care_pause_restore(struct care *c, uint32_t agent, const char *id,
                         const char *reason, uint64_t now_us);
 
-/* The earliest pause end, or UINT64_MAX. O(paused agents). */
+/* ---- spreading difficult contacts (docs/care.md) ---- */
+
+/* The care weight of agent `agent` (id `id`) completing a contact now
+ * (`difficult`: that contact counts too): its group's spread.weight times
+ * its difficult completions within spread.within, in ms, for
+ * router_agent_set_idle_shift(); 0 without a spread rule. O(CARE_RING). */
+uint32_t care_agent_shift_ms(const struct care *c, uint32_t agent,
+                             const char *id, uint64_t now_us, bool difficult);
+
+/* ---- routine-only mode (docs/care.md) ---- */
+
+/* Called before the router completes e (like the load): whether this
+ * completion begins the agent's routine-only mode -- its group has a
+ * routine rule, e is difficult and makes routine.after difficult ones
+ * within routine.within since the last mode began, and the rule does not
+ * yield (care_sl_yields(), counted). True: the mode is on until
+ * routine.for from now (counted in the group's routine_today) and the
+ * engine calls router_agent_set_routine() before the completion, so that
+ * the agent freed by it is not offered a difficult contact. */
+bool care_routine_begin(struct care *c, const struct care_completion *e,
+                        uint64_t now_us, uint64_t wall_ms);
+/* The router refused the mode: forgotten. */
+void care_routine_cancel(struct care *c, uint32_t agent);
+/* One agent whose routine-only mode ended at now_us (its handle), or
+ * UINT32_MAX when none is due. */
+uint32_t care_routine_pop(struct care *c, uint64_t now_us);
+
+/* The earliest pause or routine-only end, or UINT64_MAX. O(paused and
+ * routine-only agents). */
 uint64_t care_next_deadline(const struct care *c);
 /* One agent whose pause ended at now_us (its handle, and the reason it
  * was paused with in *reason), or UINT32_MAX when none is due. */
@@ -135,9 +169,16 @@ uint32_t care_pause_pop(struct care *c, uint64_t now_us, const char **reason);
 /* ---- reading (Stats, /metrics, /api/v1/care) ---- */
 
 /* Scopes of counts: 0 is the whole tenant, 1..ngroups the agent groups
- * (care_scope_group), then the configured queues (care_scope_queue). */
+ * (care_scope_group), then the configured queues (care_scope_queue), then
+ * the products seen (care_scope_product: every configured code, like a
+ * group). */
 int care_scope_group(const struct care *c, unsigned group);
 int care_scope_queue(const struct care *c, int queue);
+int care_scope_product(const struct care *c, unsigned product);
+unsigned care_product_count(const struct care *c);
+const char *care_product_name(const struct care *c, unsigned product);
+/* Completions of a product that found the product table full. */
+uint64_t care_products_untracked(const struct care *c);
 unsigned care_group_count(const struct care *c);
 const char *care_group_name(const struct care *c, unsigned group);
 unsigned care_code_count(const struct care *c);
@@ -147,6 +188,7 @@ struct care_scope_view {
     uint64_t difficult_today, completed_today;
     uint64_t pauses_today, extended_today;    /* groups */
     uint64_t yields_today;        /* a rule yielded to the service level */
+    uint64_t routine_today;       /* groups: routine-only modes begun */
 };
 void care_scope_view(const struct care *c, int scope, uint64_t wall_ms,
                      struct care_scope_view *out);
@@ -172,6 +214,7 @@ struct care_agent_view {
     int group;                    /* -1: none */
     uint32_t difficult_recent;
     uint32_t pause_left_ms;
+    uint32_t routine_left_ms;     /* routine-only mode */
     double occupancy;             /* rolling; 0 without an occupancy rule */
 };
 /* Agent `agent` (handle) of id `id`. */

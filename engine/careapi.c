@@ -64,13 +64,16 @@ static json_t *scope_json(const struct care *c, const char *key,
         bad);
     put(o, "difficult_today", json_integer((json_int_t)v.difficult_today),
         bad);
-    put(o, "care_yields_today", json_integer((json_int_t)v.yields_today),
-        bad);
+    if (strcmp(key, "product") != 0)    /* no rule yields per product */
+        put(o, "care_yields_today",
+            json_integer((json_int_t)v.yields_today), bad);
     if (!strcmp(key, "group")) {
         put(o, "recovery_pauses_today",
             json_integer((json_int_t)v.pauses_today), bad);
         put(o, "wrapups_extended_today",
             json_integer((json_int_t)v.extended_today), bad);
+        put(o, "routine_today", json_integer((json_int_t)v.routine_today),
+            bad);
     }
     put(o, "dispositions", codes_json(c, scope, wall_ms, bad), bad);
     put(o, "top_tags", tags_json(c, scope, wall_ms, bad), bad);
@@ -83,8 +86,8 @@ json_t *careapi_json(const struct tenant *s, uint64_t now_us,
     const struct care *c = s->care;
     const struct router *r = s->router;
     json_t *o = json_object(), *qs = json_array(), *gs = json_array(),
-           *as = json_array();
-    int bad = !o || !qs || !gs || !as;
+           *as = json_array(), *ps = json_array();
+    int bad = !o || !qs || !gs || !as || !ps;
     unsigned want = router_agent_count(r), seen = 0;
 
     for (int q = 0; !bad && q < router_queue_count(r); q++)
@@ -93,6 +96,9 @@ json_t *careapi_json(const struct tenant *s, uint64_t now_us,
     for (unsigned g = 0; !bad && g < care_group_count(c); g++)
         add(gs, scope_json(c, "group", care_group_name(c, g),
                            care_scope_group(c, g), wall_ms, &bad), &bad);
+    for (unsigned p = 0; !bad && p < care_product_count(c); p++)
+        add(ps, scope_json(c, "product", care_product_name(c, p),
+                           care_scope_product(c, p), wall_ms, &bad), &bad);
     for (uint32_t h = 0; !bad && care_group_count(c) && seen < want &&
                          h < s->cfg->router.max_agents; h++) {
         struct care_agent_view v;
@@ -103,10 +109,11 @@ json_t *careapi_json(const struct tenant *s, uint64_t now_us,
         care_agent_view(c, h, id, now_us, &v);
         if (v.group < 0)
             continue;
-        add(as, json_pack("{s:s,s:s,s:i,s:I,s:f}", "agent", id, "group",
-                          care_group_name(c, (unsigned)v.group),
+        add(as, json_pack("{s:s,s:s,s:i,s:I,s:I,s:f}", "agent", id,
+                          "group", care_group_name(c, (unsigned)v.group),
                           "difficult_recent", (int)v.difficult_recent,
                           "pause_left_ms", (json_int_t)v.pause_left_ms,
+                          "routine_left_ms", (json_int_t)v.routine_left_ms,
                           "rolling_occupancy", v.occupancy), &bad);
     }
     if (o) {
@@ -119,12 +126,16 @@ json_t *careapi_json(const struct tenant *s, uint64_t now_us,
         put(o, "queues", qs, &bad);
         put(o, "groups", gs, &bad);
         put(o, "agents", as, &bad);
+        put(o, "products", ps, &bad);
+        put(o, "products_untracked",
+            json_integer((json_int_t)care_products_untracked(c)), &bad);
         put(o, "tenant", json_string(s->name), &bad);
-        qs = gs = as = NULL;
+        qs = gs = as = ps = NULL;
     }
     json_decref(qs);
     json_decref(gs);
     json_decref(as);
+    json_decref(ps);
     if (bad) {
         json_decref(o);
         return NULL;

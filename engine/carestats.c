@@ -92,9 +92,41 @@ int carestats_agent(const struct care *c, struct arena *a, uint32_t agent,
     care_agent_view(c, agent, id, now_us, &v);
     o->difficult_recent = v.difficult_recent;
     o->care_pause_left_ms = v.pause_left_ms;
+    o->care_routine_left_ms = v.routine_left_ms;
     o->rolling_occupancy = v.occupancy;
     o->care_group = v.group >= 0 ? (char *)care_group_name(c, (unsigned)v.group)
                                  : (char *)"";
+    return 0;
+}
+
+/* Stats.care_products and products_untracked. */
+static int products(const struct care *c, struct arena *a, uint64_t wall_ms,
+                    Ccroute__V1__Stats *o)
+{
+    unsigned np = care_product_count(c);
+    o->products_untracked = care_products_untracked(c);
+    if (!np)
+        return 0;
+    o->care_products = arena_alloc(a, np * sizeof(*o->care_products));
+    if (!o->care_products)
+        return -1;
+    for (unsigned p = 0; p < np; p++) {
+        int scope = care_scope_product(c, p);
+        struct care_scope_view v;
+        Ccroute__V1__CareProductStats *x = arena_alloc(a, sizeof(*x));
+        if (!x)
+            return -1;
+        ccroute__v1__care_product_stats__init(x);
+        x->product = (char *)care_product_name(c, p);
+        care_scope_view(c, scope, wall_ms, &v);
+        x->difficult_today = v.difficult_today;
+        x->completed_today = v.completed_today;
+        if (codes(c, a, scope, wall_ms, &x->dispositions,
+                  &x->n_dispositions) < 0 ||
+            tags(c, a, scope, wall_ms, &x->top_tags, &x->n_top_tags) < 0)
+            return -1;
+        o->care_products[o->n_care_products++] = x;
+    }
     return 0;
 }
 
@@ -105,6 +137,8 @@ int carestats_stats(const struct care *c, struct arena *a, uint64_t wall_ms,
     o->care_interval_start_ms = care_interval_start_ms(c, wall_ms);
     o->tags_untracked = care_tags_untracked(c);
     if (tags(c, a, 0, wall_ms, &o->top_tags, &o->n_top_tags) < 0)
+        return -1;
+    if (products(c, a, wall_ms, o) < 0)
         return -1;
     if (!ng)
         return 0;
@@ -124,6 +158,7 @@ int carestats_stats(const struct care *c, struct arena *a, uint64_t wall_ms,
         x->recovery_pauses_today = v.pauses_today;
         x->wrapups_extended_today = v.extended_today;
         x->care_yields_today = v.yields_today;
+        x->routine_today = v.routine_today;
         if (codes(c, a, scope, wall_ms, &x->dispositions,
                   &x->n_dispositions) < 0 ||
             tags(c, a, scope, wall_ms, &x->top_tags, &x->n_top_tags) < 0)

@@ -513,6 +513,9 @@ static int build_contact_spec(struct req *q,
                             "preferred_agent is too long");
         sp->preferred_agent = m->preferred_agent;
     }
+    /* routine-only agents are not offered it (docs/care.md) */
+    sp->difficult = care_difficult_arrival(q->s->care, m->complaint,
+                                           m->sentiment);
     return 0;
 }
 
@@ -797,6 +800,11 @@ static void care_tick(struct tenant *s, uint64_t now)
 {
     const char *reason;
     uint32_t h;
+    while ((h = care_routine_pop(s->care, now)) != UINT32_MAX) {
+        const char *id = router_agent_id(s->router, h);
+        if (id && router_agent_set_routine(s->router, now, id, false) == 0)
+            log_info("care: agent %s takes difficult contacts again", id);
+    }
     while ((h = care_pause_pop(s->care, now, &reason)) != UINT32_MAX) {
         struct router_agent_info in;
         const char *id = router_agent_id(s->router, h);
@@ -891,6 +899,7 @@ static int h_contact_arrived(struct req *q)
     care_contact_arrived(s->care, h, care_queue(s, sp.queue),
                          care_difficult_arrival(s->care, m->complaint,
                                                 m->sentiment));
+    care_contact_product(s->care, h, m->product);
     /* cannot fail after req_admit (room for the request and its owner) */
     rc = store_contact_arrived(s->store, sp.id, buf, len,
                                clock_turn_wall_ms(), q->c->name,
@@ -1084,10 +1093,25 @@ static int h_contact_completed(struct req *q)
      * among agents that become idle at the same moment (router.h) */
     if (e.agent_id) {
         struct care_agent_view v;
+        bool dif = care_completion_difficult(s->care, &e);
         care_agent_view(s->care, e.agent, e.agent_id, q->now, &v);
         router_agent_set_load(s->router, e.agent_id,
-                              v.difficult_recent +
-                                  care_completion_difficult(s->care, &e));
+                              v.difficult_recent + dif);
+        /* ... and, with a spread rule, as idle that much less for a
+         * contact marked difficult (router.h) */
+        router_agent_set_idle_shift(s->router, e.agent_id,
+                                    care_agent_shift_ms(s->care, e.agent,
+                                                        e.agent_id, q->now,
+                                                        dif));
+        /* before the completion frees the agent (care.h) */
+        if (care_routine_begin(s->care, &e, q->now, clock_turn_wall_ms())) {
+            if (router_agent_set_routine(s->router, q->now, e.agent_id,
+                                         true) < 0)
+                care_routine_cancel(s->care, e.agent);
+            else
+                log_info("care: agent %s takes only routine contacts for "
+                         "a while", e.agent_id);
+        }
     }
     rc = router_contact_complete(s->router, q->now, id);
     if (rc == 0)
@@ -2049,6 +2073,7 @@ void dispatch_load_contact(void *arg, const uint8_t *arrived, size_t len,
         care_contact_arrived(s->care, h, care_queue(s, sp.queue),
                              care_difficult_arrival(s->care, m->complaint,
                                                     m->sentiment));
+        care_contact_product(s->care, h, m->product);
     } else if (rc < 0) {
         log_warn("recovery: contact %s: %s", sp.id, ccr_strerror(rc));
     }

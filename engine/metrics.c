@@ -28,6 +28,7 @@
 #include "conn.h"
 #include "lathist.h"
 #include "outbound.h"
+#include "promtext.h"
 #include "router.h"
 #include "server-t.h"
 #include "store.h"
@@ -35,25 +36,16 @@
 
 #include "ccroute.pb-c.h"
 
-static void family(FILE *f, const char *name, const char *type,
-                   const char *help)
+/* The format's helpers (promtext.h), under this file's short names. */
+static inline void family(FILE *f, const char *name, const char *type,
+                          const char *help)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    promtext_family(f, name, type, help);
 }
 
-/* One label value, escaped. */
-static void label_value(FILE *f, const char *v)
+static inline void label_value(FILE *f, const char *v)
 {
-    for (; *v; v++) {
-        if (*v == '\\')
-            fputs("\\\\", f);
-        else if (*v == '"')
-            fputs("\\\"", f);
-        else if (*v == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*v, f);
-    }
+    promtext_label(f, v);
 }
 
 /* Milliseconds as exact decimal seconds. */

@@ -161,6 +161,11 @@ struct agent {
                                    the order of becoming idle */
     uint16_t load;              /* router_agent_set_load(): the load the
                                    next idle_seq carries */
+    uint32_t idle_shift_ms;     /* router_agent_set_idle_shift(): added to
+                                   idle_since when a difficult contact
+                                   chooses (the care weight) */
+    uint8_t routine;            /* router_agent_set_routine(): difficult
+                                   contacts treat it as excluded */
     uint64_t wrap_until;
     uint8_t cap[NCH], busy[NCH];
     uint16_t busy_total;
@@ -191,6 +196,7 @@ struct contact {
     uint32_t tag, seq;
     uint8_t live, gone, inpref, kick, nexcl, level;
     uint8_t channel;
+    uint8_t difficult;          /* router_contact_spec.difficult */
     enum router_contact_state state;
     int queue;
     uint32_t priority, value;

@@ -12,6 +12,7 @@
 #include "error.h"
 
 #define ROUTER_ID_MAX      64   /* ids and names, including the NUL */
+#define ROUTER_IDLE_SHIFT_MAX_MS (24u * 3600 * 1000) /* care weight cap */
 #define ROUTER_MAX_REQ     8    /* required skills per queue or contact */
 #define ROUTER_MAX_STEPS   8    /* expansion steps per queue */
 #define ROUTER_MAX_SKILLS  32   /* skills per agent */
@@ -134,6 +135,9 @@ struct router_contact_spec {
     uint32_t priority;            /* 0..100 */
     uint32_t value;               /* 0..1000 */
     const char *preferred_agent;  /* may be NULL */
+    /* marked difficult at arrival (docs/care.md): not offered to an agent
+     * in routine-only mode (router_agent_set_routine) */
+    bool difficult;
 };
 
 struct router_agent_skill {

@@ -358,12 +358,27 @@
  *    agent becomes idle, so that no pool changes its keys when a load
  *    changes; an agent appended to a ring behind one of the same
  *    idle_since and a higher load takes the ring's ordered insertion.
+ *    The care *weight* (router_agent_set_idle_shift) applies to
+ *    contacts marked difficult only, and at the choice, not in the
+ *    pools: for such a contact best_agent() compares idle_since + the
+ *    agent's shift (then idle_seq), as if each agent had become idle
+ *    its shift later. The pools keep their keys; the walk goes on past
+ *    the first candidate while a record's own key is not after the best
+ *    shifted key so far (a ring in order; a heap's subtrees whose root
+ *    is not after it), so it visits the agents idle within the best
+ *    shifted key, and, when no agent has a shift, only those idle since
+ *    the same moment as the first beyond what the plain walk visits.
  *  - Least occupied counts busy slots (offered + assigned), all channels.
  *  - Round robin: per (agent, queue) the sequence number of its last offer
  *    from that queue; new agents start at their login sequence.
  *  - Exclusions: up to EXCL_MAX agent ids per contact (hashes of the id, so
  *    they survive a re-login and work for restore); when full, the oldest
  *    is forgotten. A contact whose eligible agents are all excluded waits.
+ *    A contact marked difficult (router_contact_spec.difficult) also
+ *    treats every agent in routine-only mode (router_agent_set_routine)
+ *    as excluded: the same walks skip them, at the same cost. A contact
+ *    already waiting for such an agent by name (preferred agent,
+ *    transfer) is still offered to it, as an excluded one would be.
  *  - Preferred agent: if logged in and (preferred_wait_ms > 0 or it can
  *    take the contact now), the contact waits in that agent's list only,
  *    ignoring skills, until preferred_wait_ms after entering the queue,
@@ -1347,8 +1362,12 @@ static void fifo_remove(struct router *r, struct contact *c)
     r->nwaiting--;
 }
 
+/* Whether contact c may not be offered to agent a: a's id is among c's
+ * exclusions, or c is difficult and a in routine-only mode. */
 static bool excluded(const struct contact *c, const struct agent *a)
 {
+    if (c->difficult && a->routine)
+        return true;
     for (unsigned i = 0; i < c->nexcl; i++)
         if (c->excl[i] == a->idh)
             return true;
@@ -1761,6 +1780,40 @@ static void heap_best(const struct router *r, const struct aheap *h,
     heap_best(r, h, 2 * i + 2, c, valid, ch, best, found);
 }
 
+/* An agent's care weight in microseconds (router_agent_set_idle_shift). */
+static inline uint64_t shift_us(const struct agent *a)
+{
+    return (uint64_t)a->idle_shift_ms * 1000;
+}
+
+/* heap_best() for a difficult contact: the record of the smallest key
+ * once each agent's shift is added to k1 (its idle_since bits; the
+ * shift is capped far below a carry into the score or busy bits).
+ * *eff holds the best's shifted k1. A subtree whose root's own key is
+ * not before the best shifted key cannot hold a better one (every key
+ * below is at least the root's, and a shift only adds). */
+static void heap_best_w(const struct router *r, const struct aheap *h,
+                        uint32_t i, const struct contact *c,
+                        aheap_valid_cb valid, unsigned ch, struct hrec *best,
+                        uint64_t *eff, bool *found)
+{
+    if (i >= h->len)
+        return;
+    const struct hrec *x = &h->v[i];
+    if (*found && (x->k1 > *eff || (x->k1 == *eff && x->k2 >= best->k2)))
+        return;
+    if (valid(r, ch, x) && !excluded(c, &r->agents[x->agent])) {
+        uint64_t e = x->k1 + shift_us(&r->agents[x->agent]);
+        if (!*found || e < *eff || (e == *eff && x->k2 < best->k2)) {
+            *best = *x;
+            *eff = e;
+            *found = true;
+        }
+    }
+    heap_best_w(r, h, 2 * i + 1, c, valid, ch, best, eff, found);
+    heap_best_w(r, h, 2 * i + 2, c, valid, ch, best, eff, found);
+}
+
 static struct agent *best_agent(struct router *r, struct contact *c)
 {
     struct queue *q = &r->queues[c->queue];
@@ -1804,6 +1857,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         pools_wake_for(r, (unsigned)c->queue, c->level, ch);
     if (pool_is_ring(q)) {
         struct agent *best = NULL;
+        uint64_t eff = 0;               /* difficult: best's shifted key */
         for (unsigned l = 0; l <= c->level; l++) {
             struct apool *p = &q->apool[l][ch];
             for (uint32_t i = 0; i < p->li.len;) {
@@ -1815,6 +1869,19 @@ static struct agent *best_agent(struct router *r, struct contact *c)
                     } else {
                         i++;
                     }
+                    continue;
+                }
+                if (c->difficult) {     /* the care weight (see above) */
+                    if (best && a->idle_since > eff)
+                        break;
+                    uint64_t e = a->idle_since + shift_us(a);
+                    if (!excluded(c, a) &&
+                        (!best || e < eff ||
+                         (e == eff && a->idle_seq < best->idle_seq))) {
+                        best = a;
+                        eff = e;
+                    }
+                    i++;
                     continue;
                 }
                 if (best && !li_less(a, best))
@@ -1873,6 +1940,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
     if (pool_is_heap(q)) {
         const struct aheap_ops *o = &r->hops_lo;
         struct hrec best = {0};
+        uint64_t eff = 0;
         bool found = false;
         for (unsigned l = 0; l <= c->level; l++) {
             struct apool *p = &q->apool[l][ch];
@@ -1881,6 +1949,11 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             const struct hrec *x;
             while ((x = aheap_top(&p->h)) && !o->valid(r, ch, x))
                 aheap_pop(&p->h);       /* stale at the top: dropped */
+            if (x && c->difficult) {    /* the care weight */
+                heap_best_w(r, &p->h, 0, c, o->valid, ch, &best, &eff,
+                            &found);
+                continue;
+            }
             if (!x || (found && !hrec_less(x, &best)))
                 continue;
             if (!excluded(c, &r->agents[x->agent])) {
@@ -2772,6 +2845,7 @@ static struct contact *contact_new(struct router *r,
     c->tag = tag;
     c->seq = ++r->seq;
     c->channel = (uint8_t)s->channel;
+    c->difficult = s->difficult;
     c->priority = s->priority;
     c->value = s->value;
     c->arrived_at = arrived_at;
@@ -3269,6 +3343,38 @@ int router_agent_set_load(struct router *r, const char *id, uint32_t load)
     if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
         return ROUTER_ENOAGENT;
     a->load = (uint16_t)(load > UINT16_MAX ? UINT16_MAX : load);
+    return 0;
+}
+
+int router_agent_set_routine(struct router *r, uint64_t now, const char *id,
+                             bool on)
+{
+    struct agent *a;
+    int rc = agent_lookup(r, id, &a);
+    if (rc < 0)
+        return rc;
+    if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    if (a->routine == on)
+        return 0;
+    a->routine = on;
+    /* difficult contacts that waited because of the mode may go now */
+    if (!on)
+        fill_agent(r, now, a);
+    return 0;
+}
+
+int router_agent_set_idle_shift(struct router *r, const char *id,
+                                uint32_t shift_ms)
+{
+    struct agent *a;
+    int rc = agent_lookup(r, id, &a);
+    if (rc < 0)
+        return rc;
+    if (a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    a->idle_shift_ms = shift_ms > ROUTER_IDLE_SHIFT_MAX_MS
+                           ? ROUTER_IDLE_SHIFT_MAX_MS : shift_ms;
     return 0;
 }
 

@@ -123,6 +123,28 @@ int router_agent_set_state(struct router *r, uint64_t now, const char *id,
  * freed): the pools keep their keys until then. 0 at login.
  * ROUTER_ENOAGENT, ROUTER_EINVAL. O(1). */
 int router_agent_set_load(struct router *r, const char *id, uint32_t load);
+/* Agent `id`'s routine-only mode (docs/care.md, "Only routine contacts"):
+ * while on, no contact that arrived marked difficult
+ * (router_contact_spec.difficult) is offered to it from a queue, as if
+ * each excluded it; a contact already waiting for it by name (preferred
+ * agent, transfer to the agent) still is. Turning it off offers the
+ * agent what now fits, as becoming available does. Off at login (a
+ * re-login keeps it). ROUTER_ENOAGENT, ROUTER_EINVAL. */
+int router_agent_set_routine(struct router *r, uint64_t now, const char *id,
+                             bool on);
+
+/* Agent `id`'s care weight (docs/care.md, "Spreading difficult
+ * contacts"): when a contact marked difficult (router_contact_spec.
+ * difficult) is routed to one of the available agents, the agent is
+ * ordered as if it had become idle `shift_ms` later -- idle that much
+ * less -- in longest idle, and among agents of the same score (most
+ * skilled) or busy slots (least occupied); round robin and weighted
+ * random ignore it, and so does every other contact. It takes effect at
+ * once (it is read at the choice). Capped at ROUTER_IDLE_SHIFT_MAX_MS;
+ * 0 at login (a re-login keeps it). ROUTER_ENOAGENT, ROUTER_EINVAL.
+ * O(1). */
+int router_agent_set_idle_shift(struct router *r, const char *id,
+                                uint32_t shift_ms);
 
 /* Runs every timer due at `now`: offer deadlines, wrap-up ends, expansion
  * steps, maximum wait overflow, preferred-agent waits. */

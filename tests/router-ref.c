@@ -50,6 +50,9 @@ struct ragent {
      * who became idle first) */
     uint64_t idle_since, idle_seq, wrap_until;
     uint64_t load;                /* ref_agent_set_load() */
+    bool routine;                 /* ref_agent_set_routine() */
+    uint64_t shift_us;            /* ref_agent_set_idle_shift(): a difficult
+                                     contact sees idle_since this later */
     uint64_t idle_load;           /* the load when it became idle: ties of
                                      idle_since go to the lower one first */
     uint64_t rr[RQ_MAX];
@@ -69,6 +72,7 @@ struct rcontact {
     uint64_t wseq;                /* order in the agent's work list */
     unsigned nexcl;
     char excl[EXCL][ROUTER_ID_MAX];
+    bool difficult;               /* router_contact_spec.difficult */
 };
 
 struct ref {
@@ -335,8 +339,12 @@ static bool channel_ok(const struct rqueue *q, int ch)
     return q->mask == 0 || (q->mask & (1U << ch));
 }
 
+/* Excluded by id, or difficult while the agent is in routine-only mode
+ * (router_agent_set_routine). */
 static bool excludes(const struct rcontact *c, const struct ragent *a)
 {
+    if (c->difficult && a->routine)
+        return true;
     for (unsigned i = 0; i < c->nexcl; i++)
         if (strcmp(c->excl[i], a->id) == 0)
             return true;
@@ -367,10 +375,15 @@ static void unexclude(struct rcontact *c, const char *id)
         }
 }
 
-/* a is better than b for queue q (strategies other than weighted). */
+/* a is better than b for queue q (strategies other than weighted) and a
+ * contact that is difficult or not: a difficult one sees each agent idle
+ * since its idle_since + its shift (the care weight). */
 static bool agent_better(const struct ref *r, const struct rqueue *q, int qi,
-                         const struct ragent *a, const struct ragent *b)
+                         const struct ragent *a, const struct ragent *b,
+                         bool difficult)
 {
+    uint64_t sa = a->idle_since + (difficult ? a->shift_us : 0);
+    uint64_t sb = b->idle_since + (difficult ? b->shift_us : 0);
     uint64_t ka, kb;
     switch (q->strategy) {
     case ROUTER_STRATEGY_MOST_SKILLED:
@@ -392,8 +405,8 @@ static bool agent_better(const struct ref *r, const struct rqueue *q, int qi,
     default:
         break;
     }
-    if (a->idle_since != b->idle_since)
-        return a->idle_since < b->idle_since;
+    if (sa != sb)
+        return sa < sb;
     if (a->idle_load != b->idle_load)
         return a->idle_load < b->idle_load;
     return a->idle_seq < b->idle_seq;
@@ -478,7 +491,7 @@ static struct ragent *best_agent(struct ref *r, struct rcontact *c)
         struct ragent *a = &r->a[i];
         if (!agent_eligible(r, a, c) || excludes(c, a))
             continue;
-        if (!best || agent_better(r, q, c->queue, a, best))
+        if (!best || agent_better(r, q, c->queue, a, best, c->difficult))
             best = a;
     }
     return best;
@@ -830,6 +843,7 @@ static struct rcontact *new_contact(struct ref *r,
     snprintf(c->id, ROUTER_ID_MAX, "%s", s->id);
     c->seq = ++r->seq;
     c->channel = s->channel;
+    c->difficult = s->difficult;
     c->arrived_at = arrived_at;
     c->agent = NOBODY;
     c->state = ROUTER_CONTACT_QUEUED;
@@ -1149,6 +1163,35 @@ int ref_agent_set_load(struct ref *r, const char *id, uint32_t load)
     if (!a || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
         return ROUTER_ENOAGENT;
     a->load = load > 65535 ? 65535 : load;
+    return 0;
+}
+
+int ref_agent_set_routine(struct ref *r, uint64_t now, const char *id,
+                          bool on)
+{
+    struct ragent *a = ok_id(id) ? agent_by_id(r, id) : NULL;
+    if (!ok_id(id))
+        return ROUTER_EINVAL;
+    if (!a || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    if (a->routine != on) {
+        a->routine = on;
+        if (!on)
+            fill(r, now, a);
+    }
+    return 0;
+}
+
+int ref_agent_set_idle_shift(struct ref *r, const char *id, uint32_t shift_ms)
+{
+    struct ragent *a = ok_id(id) ? agent_by_id(r, id) : NULL;
+    if (!ok_id(id))
+        return ROUTER_EINVAL;
+    if (!a || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        return ROUTER_ENOAGENT;
+    if (shift_ms > ROUTER_IDLE_SHIFT_MAX_MS)
+        shift_ms = ROUTER_IDLE_SHIFT_MAX_MS;
+    a->shift_us = (uint64_t)shift_ms * 1000;
     return 0;
 }
 

@@ -56,6 +56,12 @@ int ref_agent_login(struct ref *r, uint64_t now,
 int ref_agent_logout(struct ref *r, uint64_t now, const char *id);
 /* router_agent_set_load()'s rule, written plainly. */
 int ref_agent_set_load(struct ref *r, const char *id, uint32_t load);
+/* router_agent_set_routine()'s rule: difficult contacts exclude it. */
+int ref_agent_set_routine(struct ref *r, uint64_t now, const char *id,
+                          bool on);
+/* router_agent_set_idle_shift()'s rule: a difficult contact compares
+ * idle_since + shift. */
+int ref_agent_set_idle_shift(struct ref *r, const char *id, uint32_t shift_ms);
 int ref_agent_set_state(struct ref *r, uint64_t now, const char *id,
                         enum router_agent_cmd cmd, const char *reason);
 void ref_tick(struct ref *r, uint64_t now);

@@ -170,6 +170,16 @@ static void test_config_errors(void **state)
                "care: {dispositions: [{queue: a, codes: [ok], "
                "followup: {codes: [ok], due_after: 1h, "
                "overdue_priority: 101}}]}\n", "overdue_priority");
+    load_fails("care: {agent_groups: [{name: g, agents: [a], "
+               "spread: {weight: 30s}}]}\n", "needs weight and within");
+    load_fails("care: {agent_groups: [{name: g, agents: [a], "
+               "spread: {weight: 2h, within: 1h}}]}\n", "spread.weight");
+    load_fails("care: {agent_groups: [{name: g, agents: [a], "
+               "routine: {after: 2, within: 1h, for: 0s}}]}\n",
+               "needs after, within and for");
+    load_fails("care: {agent_groups: [{name: g, agents: [a], "
+               "routine: {after: 17, within: 1h, for: 1m}}]}\n",
+               "routine.after");
 }
 
 /* Which completions make a follow-up: the list's followup codes only. */
@@ -574,6 +584,195 @@ static void test_rules_yield_to_service_level(void **state)
     assert_int_equal(qv.yields_today, 0);
 }
 
+static const char calm_yaml[] =
+    "queues:\n"
+    "  - name: support\n"
+    "    skills: {support: 1}\n"
+    "care:\n"
+    "  agent_groups:\n"
+    "    - name: calm\n"
+    "      agents: [\"c-*\"]\n"
+    "      spread: {weight: 30s, within: 1h}\n"
+    "      routine: {after: 2, within: 30m, for: 20m}\n"
+    "      yield_margin: 10\n";
+
+static struct care *calm_new(struct config *cfg)
+{
+    char err[512];
+    struct care *c;
+    config_defaults(cfg);
+    if (config_load_string(cfg, "t.yaml", calm_yaml, sizeof(calm_yaml) - 1,
+                           err, sizeof(err)) < 0)
+        fail_msg("config: %s", err);
+    cfg->router.max_agents = 16;
+    cfg->router.max_contacts = 64;
+    assert_non_null(c = care_new(&cfg->care, &cfg->router));
+    return c;
+}
+
+/* A difficult completion of contact h by agent (a, id) at now. */
+static void calm_complete(struct care *c, uint32_t h, uint32_t a,
+                          const char *id, uint64_t now)
+{
+    struct care_completion e = { .contact = h, .queue = 0, .agent = a,
+                                 .agent_id = id, .code = -1,
+                                 .difficult = true };
+    uint32_t p;
+    care_contact_arrived(c, h, 0, false);
+    assert_int_equal(care_contact_completed(c, &e, now, WALL0, &p),
+                     CARE_NONE);
+}
+
+/* spread: {weight, within}: the weight is 30 s per difficult contact
+ * completed within the hour, the one being completed included; none
+ * outside a spread group. */
+static void test_spread_weight(void **state)
+{
+    struct config cfg;
+    struct care *c = calm_new(&cfg);
+    uint64_t now = 1000 * MIN_US;
+    assert_int_equal(care_agent_shift_ms(c, 1, "c-ann", now, false), 0);
+    assert_int_equal(care_agent_shift_ms(c, 1, "c-ann", now, true), 30000);
+    calm_complete(c, 1, 1, "c-ann", now);
+    calm_complete(c, 2, 1, "c-ann", now + 10 * MIN_US);
+    assert_int_equal(care_agent_shift_ms(c, 1, "c-ann", now + 20 * MIN_US,
+                                         false), 60000);
+    assert_int_equal(care_agent_shift_ms(c, 1, "c-ann", now + 20 * MIN_US,
+                                         true), 90000);
+    /* the first leaves the hour */
+    assert_int_equal(care_agent_shift_ms(c, 1, "c-ann", now + 65 * MIN_US,
+                                         false), 30000);
+    /* another agent in the slot starts clean; no group, no weight */
+    assert_int_equal(care_agent_shift_ms(c, 1, "c-bob", now, false), 0);
+    assert_int_equal(care_agent_shift_ms(c, 2, "zed", now, true), 0);
+    care_free(c);
+    config_fini(&cfg);
+    (void)state;
+}
+
+static bool calm_routine(struct care *c, uint32_t h, uint32_t a,
+                         const char *id, uint64_t now, double level,
+                         uint32_t waiting)
+{
+    struct care_completion e = { .contact = h, .queue = 0, .agent = a,
+                                 .agent_id = id, .code = -1,
+                                 .difficult = true, .sl_target = 80,
+                                 .sl_level = level, .waiting = waiting };
+    return care_routine_begin(c, &e, now, WALL0);
+}
+
+/* routine: {after: 2, within: 30m, for: 20m}: the second difficult
+ * completion within 30 minutes begins the mode (before the completion
+ * is counted: care_routine_begin() counts it itself); it ends 20
+ * minutes later, once; the next needs 2 new ones; a queue below its
+ * target by more than the margin with callers waiting makes it yield. */
+static void test_routine_mode(void **state)
+{
+    struct config cfg;
+    struct care *c = calm_new(&cfg);
+    uint64_t now = 1000 * MIN_US;
+    struct care_agent_view v;
+    struct care_scope_view gv;
+
+    assert_false(calm_routine(c, 1, 1, "c-ann", now, 1, 0));
+    calm_complete(c, 1, 1, "c-ann", now);
+    /* the second, 40 minutes later: the first left the window */
+    assert_false(calm_routine(c, 2, 1, "c-ann", now + 40 * MIN_US, 1, 0));
+    calm_complete(c, 2, 1, "c-ann", now + 40 * MIN_US);
+    now += 50 * MIN_US;
+    /* the third within 30 min of the second, but the queue is at 60%
+     * with callers waiting: it yields */
+    assert_false(calm_routine(c, 3, 1, "c-ann", now, 0.6, 3));
+    calm_complete(c, 3, 1, "c-ann", now);
+    care_scope_view(c, care_scope_group(c, 0), WALL0, &gv);
+    assert_int_equal(gv.yields_today, 1);
+    assert_int_equal(gv.routine_today, 0);
+    assert_int_equal(care_next_deadline(c), UINT64_MAX);
+    /* the fourth, the queue fine: routine only for 20 minutes */
+    now += MIN_US;
+    assert_true(calm_routine(c, 4, 1, "c-ann", now, 0.9, 3));
+    calm_complete(c, 4, 1, "c-ann", now);
+    care_scope_view(c, care_scope_group(c, 0), WALL0, &gv);
+    assert_int_equal(gv.routine_today, 1);
+    assert_int_equal(care_next_deadline(c), now + 20 * MIN_US);
+    care_agent_view(c, 1, "c-ann", now + 5 * MIN_US, &v);
+    assert_int_equal(v.routine_left_ms, 15 * 60 * 1000);
+    /* in the mode: no second one */
+    assert_false(calm_routine(c, 5, 1, "c-ann", now + MIN_US, 1, 0));
+    calm_complete(c, 5, 1, "c-ann", now + MIN_US);
+    assert_int_equal(care_routine_pop(c, now + 20 * MIN_US - 1), UINT32_MAX);
+    assert_int_equal(care_routine_pop(c, now + 20 * MIN_US), 1);
+    assert_int_equal(care_routine_pop(c, now + 20 * MIN_US), UINT32_MAX);
+    assert_int_equal(care_next_deadline(c), UINT64_MAX);
+    /* the next mode needs 2 difficult ones after the last began: 5 and
+     * this one */
+    assert_true(calm_routine(c, 6, 1, "c-ann", now + 21 * MIN_US, 1, 0));
+    care_routine_cancel(c, 1);
+    assert_int_equal(care_next_deadline(c), UINT64_MAX);
+    care_free(c);
+    config_fini(&cfg);
+    (void)state;
+}
+
+/* Counts per product (care_contact_product): every configured code, the
+ * difficult ones and the tags, per product in the order first seen; the
+ * first CARE_PRODUCTS_MAX products only, the rest counted untracked. */
+static void test_products(void **state)
+{
+    struct fx *f = *state;
+    uint64_t now = 1000 * MIN_US;
+    const char *tags[] = { "broken" };
+    struct care_scope_view v;
+    char name[16];
+    int sc;
+
+    care_contact_arrived(f->c, 1, 0, true);
+    care_contact_product(f->c, 1, "widget");
+    complete(f->c, 1, 0, 3, "t1-ann", "resolved", tags, 1, now, WALL0, NULL);
+    care_contact_arrived(f->c, 2, 0, false);
+    care_contact_product(f->c, 2, "gadget");
+    complete(f->c, 2, 0, 3, "t1-ann", "escalated", NULL, 0, now, WALL0, NULL);
+    care_contact_arrived(f->c, 3, 0, false);
+    care_contact_product(f->c, 3, "widget");
+    complete(f->c, 3, 0, 3, "t1-ann", "resolved", NULL, 0, now, WALL0, NULL);
+    /* no product: no product scope */
+    care_contact_arrived(f->c, 4, 0, false);
+    complete(f->c, 4, 0, 3, "t1-ann", "resolved", NULL, 0, now, WALL0, NULL);
+
+    assert_int_equal(care_product_count(f->c), 2);
+    assert_string_equal(care_product_name(f->c, 0), "widget");
+    assert_string_equal(care_product_name(f->c, 1), "gadget");
+    sc = care_scope_product(f->c, 0);
+    assert_true(sc > 0);
+    assert_int_equal(care_scope_product(f->c, 2), -1);
+    care_scope_view(f->c, sc, WALL0, &v);
+    assert_int_equal(v.completed_today, 2);
+    assert_int_equal(v.difficult_today, 1);
+    assert_int_equal(code_today(f->c, sc, "resolved", WALL0, NULL), 2);
+    /* a product scope takes every configured code, like a group */
+    assert_int_equal(code_today(f->c, sc, "sold", WALL0, NULL), 0);
+    {
+        struct care_tag_count top[4];
+        assert_int_equal(care_top_tags(f->c, sc, WALL0, top, 4), 1);
+        assert_string_equal(top[0].tag, "broken");
+    }
+    assert_int_equal(code_today(f->c, care_scope_product(f->c, 1),
+                                "escalated", WALL0, NULL), 1);
+    /* the table fills up: the products beyond it count as untracked */
+    for (unsigned i = 2; i < CARE_PRODUCTS_MAX; i++) {
+        snprintf(name, sizeof(name), "p%u", i);
+        care_contact_product(f->c, 5, name);
+    }
+    assert_int_equal(care_product_count(f->c), CARE_PRODUCTS_MAX);
+    care_contact_arrived(f->c, 6, 0, false);
+    care_contact_product(f->c, 6, "one-too-many");
+    complete(f->c, 6, 0, 3, "t1-ann", "resolved", NULL, 0, now, WALL0, NULL);
+    assert_int_equal(care_product_count(f->c), CARE_PRODUCTS_MAX);
+    assert_int_equal(care_products_untracked(f->c), 1);
+    care_scope_view(f->c, sc, WALL0, &v);
+    assert_int_equal(v.completed_today, 2);
+}
+
 static void test_slot_reuse_and_restore(void **state)
 {
     struct fx *f = *state;
@@ -602,6 +801,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_spread_weight),
+        cmocka_unit_test(test_routine_mode),
         cmocka_unit_test(test_followup_codes),
         cmocka_unit_test_setup_teardown(test_rules_yield_to_service_level,
                                         setup, teardown),
@@ -618,6 +819,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_occupancy_cap_extends_wrapup,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_products, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_reuse_and_restore, setup,
                                         teardown),
     };

@@ -61,6 +61,19 @@ struct op {
     uint8_t load;               /* complete: the agent's care load first */
 };
 
+/* The care weight that goes with a load (router_agent_set_idle_shift):
+ * load 2 shifts by up to seven times the gap between two ops, so that
+ * shifted keys pass plain ones; loads 0 and 1 keep the tie-break alone.
+ * Derived from the load so that the op stream of a seed stays. */
+#define SHIFT_MS(load) ((load) == 2 ? 20000u : 0u)
+
+/* Care's routine-only mode (router_agent_set_routine): a completion of
+ * load 1 turns it on for the agent, an AVAILABLE with reason "r1" (which
+ * the op does not use otherwise) off; every fourth contact id is
+ * difficult. Derived, like SHIFT_MS, so that a seed's ops stay. */
+#define ROUTINE_OFF(o) (!strcmp((o)->pref, "r1"))
+#define DIFFICULT(cid) (atoi((cid) + 1) % 4 == 0)
+
 struct world {
     struct router_queue_config q[MAXQ];
     struct router_config cfg;
@@ -287,6 +300,7 @@ static void contact_spec(const struct op *o, struct router_contact_spec *s)
     s->priority = o->prio;
     s->value = o->value;
     s->preferred_agent = o->pref[0] ? o->pref : NULL;
+    s->difficult = DIFFICULT(o->cid);
 }
 
 static void agent_spec(const struct op *o, struct router_agent_spec *s,
@@ -321,6 +335,9 @@ static int diff_apply_ref(struct ref *r, const struct world *w, const struct op 
     case OP_ABANDON: return ref_contact_abandon(r, o->now, o->cid);
     case OP_COMPLETE:
         ref_agent_set_load(r, o->aid, o->load);
+        ref_agent_set_idle_shift(r, o->aid, SHIFT_MS(o->load));
+        if (o->load == 1)
+            ref_agent_set_routine(r, o->now, o->aid, true);
         return ref_contact_complete(r, o->now, o->cid);
     case OP_TRANSFER_Q:
         return ref_contact_transfer(r, o->now, o->cid, o->queue, NULL);
@@ -333,6 +350,8 @@ static int diff_apply_ref(struct ref *r, const struct world *w, const struct op 
         return ref_agent_login(r, o->now, &as);
     case OP_LOGOUT: return ref_agent_logout(r, o->now, o->aid);
     case OP_AVAIL:
+        if (ROUTINE_OFF(o))
+            ref_agent_set_routine(r, o->now, o->aid, false);
         return ref_agent_set_state(r, o->now, o->aid, ROUTER_AGENT_AVAILABLE,
                                    NULL);
     case OP_AWAY:
@@ -369,6 +388,9 @@ static int apply_router(struct router *r, const struct op *o)
     case OP_ABANDON: return router_contact_abandon(r, o->now, o->cid);
     case OP_COMPLETE:
         router_agent_set_load(r, o->aid, o->load);
+        router_agent_set_idle_shift(r, o->aid, SHIFT_MS(o->load));
+        if (o->load == 1)
+            router_agent_set_routine(r, o->now, o->aid, true);
         return router_contact_complete(r, o->now, o->cid);
     case OP_TRANSFER_Q:
         return router_contact_transfer(r, o->now, o->cid, o->queue, NULL);
@@ -381,6 +403,8 @@ static int apply_router(struct router *r, const struct op *o)
         return router_agent_login(r, o->now, &as, 2, &h);
     case OP_LOGOUT: return router_agent_logout(r, o->now, o->aid);
     case OP_AVAIL:
+        if (ROUTINE_OFF(o))
+            router_agent_set_routine(r, o->now, o->aid, false);
         return router_agent_set_state(r, o->now, o->aid,
                                       ROUTER_AGENT_AVAILABLE, NULL);
     case OP_AWAY:

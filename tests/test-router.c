@@ -349,6 +349,93 @@ static void test_care_load_ties(void **state)
     (void)state;
 }
 
+static int arrive_difficult(struct router *r, uint64_t now, const char *id,
+                            const char *queue)
+{
+    struct router_contact_spec s;
+    uint32_t h;
+    memset(&s, 0, sizeof(s));
+    s.id = id;
+    s.channel = ROUTER_CH_VOICE;
+    s.queue = queue;
+    s.difficult = true;
+    return CALL(r, router_contact_arrive(r, now, &s, 1, &h));
+}
+
+/* The care weight (router_agent_set_idle_shift) orders the agents
+ * available for a difficult contact as if each had become idle its shift
+ * later, in each strategy that orders by idle time; a routine contact
+ * ignores it. Without it, a1 (idle since 3 s) would take both. */
+static void test_care_weight(void **state)
+{
+    static const enum router_strategy strat[] = {
+        ROUTER_STRATEGY_LONGEST_IDLE, ROUTER_STRATEGY_MOST_SKILLED,
+        ROUTER_STRATEGY_LEAST_OCCUPIED,
+    };
+    for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
+        struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+        q[0].strategy = strat[k];
+        struct router *r = mk(q, 1, NULL);
+        login(r, S(1), "a1", "x:1");
+        login(r, S(2), "a2", "x:1");
+        arrive(r, S(2), "c1", "q");
+        assert_int_equal(CALL(r, router_offer_accept(r, S(2), "c1", "a1")),
+                         0);
+        /* a1 gets a weight of 30 s (one recent difficult contact) */
+        assert_int_equal(router_agent_set_idle_shift(r, "a1", 30000), 0);
+        assert_int_equal(router_agent_set_idle_shift(r, "nobody", 1),
+                         ROUTER_ENOAGENT);
+        assert_int_equal(CALL(r, router_contact_complete(r, S(3), "c1")), 0);
+        router_out_clear(r);
+        /* a2 (idle since 2 s) takes c2 and is free again at 5 s, so
+         * that a1 (free at 3 s) is the longer idle */
+        arrive(r, S(4), "c2", "q");
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a2");
+        assert_int_equal(CALL(r, router_offer_accept(r, S(4), "c2", "a2")),
+                         0);
+        assert_int_equal(CALL(r, router_contact_complete(r, S(5), "c2")), 0);
+        router_out_clear(r);
+        /* a1 idle since 3 s (+30 s: 33 s), a2 since 5 s: a difficult
+         * contact goes to a2, a routine one to a1 */
+        arrive_difficult(r, S(6), "d1", "q");
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "d1", 0), "a2");
+        arrive(r, S(6), "c3", "q");
+        assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a1");
+        router_free(r);
+    }
+    (void)state;
+}
+
+/* Routine-only mode (router_agent_set_routine): a difficult contact is
+ * not offered to the agent and waits; a routine one is; the end of the
+ * mode offers the waiting difficult contact at once. */
+static void test_care_routine(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    struct router *r = mk(q, 1, NULL);
+    login(r, S(1), "a1", "x:1");
+    assert_int_equal(CALL(r, router_agent_set_routine(r, S(1), "a1", true)),
+                     0);
+    assert_int_equal(router_agent_set_routine(r, S(1), "nobody", true),
+                     ROUTER_ENOAGENT);
+    router_out_clear(r);
+    arrive_difficult(r, S(2), "d1", "q");
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "d1", 0));
+    arrive(r, S(3), "c1", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a1");
+    assert_int_equal(CALL(r, router_offer_accept(r, S(3), "c1", "a1")), 0);
+    assert_int_equal(CALL(r, router_contact_complete(r, S(4), "c1")), 0);
+    router_out_clear(r);
+    tick(r, S(60));             /* wrap-up over: still not offered */
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "d1", 0));
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_agent_set_routine(r, S(61), "a1", false)),
+                     0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "d1", 0), "a1");
+    router_free(r);
+    (void)state;
+}
+
 static void test_most_skilled(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1,y:1")};
@@ -1994,6 +2081,8 @@ int main(void)
         cmocka_unit_test(test_longest_idle),
         cmocka_unit_test(test_longest_idle_ties),
         cmocka_unit_test(test_care_load_ties),
+        cmocka_unit_test(test_care_weight),
+        cmocka_unit_test(test_care_routine),
         cmocka_unit_test(test_longest_idle_stale_records),
         cmocka_unit_test(test_most_skilled),
         cmocka_unit_test(test_least_occupied),
