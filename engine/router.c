@@ -1897,9 +1897,14 @@ static struct agent *best_agent(struct router *r, struct contact *c)
     }
     if (pool_is_sring(q)) {
         /* the first valid, non-excluded record of the highest score over
-         * the levels' pools; a score below the best so far ends a pool */
+         * the levels' pools; a score below the best so far ends a pool.
+         * A difficult contact takes, within the highest score, the
+         * smallest shifted idle time: a ring is in idle order, so its
+         * walk ends at the first record idle after the best's shifted
+         * key */
         struct agent *best = NULL;
         int bscore = -1;
+        uint64_t eff = 0;               /* difficult: best's shifted key */
         for (unsigned l = 0; l <= c->level; l++) {
             struct apool *p = &q->apool[l][ch];
             if (!p->n)
@@ -1917,6 +1922,21 @@ static struct agent *best_agent(struct router *r, struct contact *c)
                         } else {
                             i++;
                         }
+                        continue;
+                    }
+                    if (c->difficult) { /* the care weight, within a score */
+                        if (s == bscore && a->idle_since > eff)
+                            break;
+                        uint64_t e = a->idle_since + shift_us(a);
+                        if (!excluded(c, a) &&
+                            (s > bscore || e < eff ||
+                             (e == eff && a->idle_seq < best->idle_seq))) {
+                            best = a;
+                            bscore = s;
+                            eff = e;
+                            found = true;
+                        }
+                        i++;
                         continue;
                     }
                     if (s == bscore && !li_less(a, best))
