@@ -203,6 +203,14 @@ static void timer_update(struct outbound *ob)
 
 /* ---- the store records ---- */
 
+/* The names of the stream entries' `state` and `outcome` (docs/redis.md). */
+static const char *const state_name[CAMPAIGN_LEAD_STATES] = {
+    "", "waiting", "active", "done", "exhausted", "dnc",
+};
+static const char *const outcome_name[CAMPAIGN_OUT_COUNT] = {
+    "", "human", "machine", "busy", "no_answer", "failed", "dropped",
+};
+
 static int camp_member(char *buf, size_t len, const char *name)
 {
     return snprintf(buf, len, "k|%s", name);
@@ -240,7 +248,7 @@ static int camp_write(struct outbound *ob, int ci)
  * (then it allocates nothing and, after store_outbound_reserve(), cannot
  * fail), else in a buffer of its own. */
 static int lead_write_in(struct outbound *ob, uint32_t li, uint8_t *scratch,
-                         size_t cap)
+                         size_t cap, const char *ev, const char *contact)
 {
     struct campaign_lead_info in;
     Ccroute__V1__Lead l = CCROUTE__V1__LEAD__INIT;
@@ -274,12 +282,29 @@ static int lead_write_in(struct outbound *ob, uint32_t li, uint8_t *scratch,
     rc = store_outbound_put(ob->s->store, m, 2, buf, hl + pl + alen);
     if (buf != scratch)
         free(buf);
+    /* its stream entry right after it: in the same batch */
+    if (rc == 0 && ev)
+        rc = store_outbound_event(ob->s->store, ev,
+                                  campaign_config_get(ob->cc,
+                                                      in.campaign)->name,
+                                  l.lead_id, contact, state_name[in.state],
+                                  in.attempts, outcome_name[in.last],
+                                  wall_us() / 1000);
     return rc;
 }
 
+/* The lead's record, without a stream entry (LeadsAdd, the rewrite). */
 static int lead_write(struct outbound *ob, uint32_t li)
 {
-    return lead_write_in(ob, li, NULL, 0);
+    return lead_write_in(ob, li, NULL, 0, NULL, NULL);
+}
+
+/* The lead's record and its stream entry `ev` (lead_dial: a dial placed,
+ * with the call's contact id; lead: any other change). */
+static int lead_write_ev(struct outbound *ob, uint32_t li, const char *ev,
+                         const char *contact)
+{
+    return lead_write_in(ob, li, NULL, 0, ev, contact);
 }
 
 /* ---- configuration from the wire ---- */
@@ -399,7 +424,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
     if (l && l->preview) {
         /* an accepted preview: its contact is the agent's already */
         l->state = L_RINGING;
-        if (lead_write(ob, e->lead) < 0)
+        if (lead_write_ev(ob, e->lead, "lead_dial", l->contact) < 0)
             log_error("outbound: lead %s: its attempt could not be "
                       "recorded (out of memory)",
                       campaign_lead_id(ob->cc, e->lead));
@@ -425,7 +450,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
              ob->id_base, ++ob->id_seq);
     snprintf(l->dialer, sizeof(l->dialer), "%s", cfg->dialer);
     campaign_dial_tag(ob->cc, e->dial, owner);
-    if (lead_write(ob, e->lead) < 0)
+    if (lead_write_ev(ob, e->lead, "lead_dial", l->contact) < 0)
         log_error("outbound: lead %s: its attempt could not be recorded "
                   "(out of memory)", campaign_lead_id(ob->cc, e->lead));
     if (!c) {
@@ -540,7 +565,7 @@ static unsigned out_drain(struct outbound *ob)
             do_drop(ob, e);
             break;
         case CAMPAIGN_EV_LEAD:
-            if (lead_write(ob, e->lead) < 0)
+            if (lead_write_ev(ob, e->lead, "lead", NULL) < 0)
                 lost++;
             break;
         case CAMPAIGN_EV_PREVIEW:
@@ -894,7 +919,8 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
     }
     /* in rec, after the reserve: cannot fail */
     for (uint32_t li = first; li < campaign_lead_count(ob->cc); li++)
-        if ((rc = lead_write_in(ob, li, rec, LEAD_REC_FIXED + maxal)) < 0)
+        if ((rc = lead_write_in(ob, li, rec, LEAD_REC_FIXED + maxal, NULL,
+                                NULL)) < 0)
             return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads "
                         "were added but could not all be recorded (%s)",
                         ccr_strerror(rc));
@@ -1036,6 +1062,9 @@ static int r_result(struct outbound *ob, struct conn *c,
                              (enum campaign_outcome)m->outcome);
         if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
             l->state = L_TALKING;
+            if (lead_write_ev(ob, lead, "lead", l->contact) < 0)
+                log_error("outbound: lead %s: its answer could not be "
+                          "recorded", campaign_lead_id(ob->cc, lead));
         } else {
             l->state = L_STALE;
             if (preview_gone(ob, l))
@@ -1070,7 +1099,7 @@ static int r_result(struct outbound *ob, struct conn *c,
     }
     if (m->outcome != CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN)
         live_drop(ob, l);
-    else if (lead_write(ob, lead) < 0)
+    else if (lead_write_ev(ob, lead, "lead", l->contact) < 0)
         log_error("outbound: lead %s: its answer could not be recorded",
                   campaign_lead_id(ob->cc, lead));
     if (out_drain(ob))

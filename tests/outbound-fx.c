@@ -134,6 +134,45 @@ void obfx_accept(struct e2e_client *desk, const char *cid, const char *aid)
     ccr_free(o);
 }
 
+static const char *field(const redisReply *f, const char *name)
+{
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        if (!strcmp(f->element[i]->str, name))
+            return f->element[i + 1]->str;
+    return "";
+}
+
+static bool has_entry(redisContext *r, const char *tenant, const char *type,
+                      const char *lead, const char *state,
+                      const char *outcome)
+{
+    redisReply *x = redisCommand(r, "XRANGE ccr:{%s}:events - +", tenant);
+    bool found = false;
+    assert_non_null(x);
+    assert_int_equal(x->type, REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < x->elements && !found; i++) {
+        const redisReply *f = x->element[i]->element[1];
+        found = !strcmp(field(f, "type"), type) &&
+                !strcmp(field(f, "lead"), lead) &&
+                (!state || !strcmp(field(f, "state"), state)) &&
+                (!outcome || !strcmp(field(f, "outcome"), outcome));
+    }
+    freeReplyObject(x);
+    return found;
+}
+
+bool obfx_lead_entry(redisContext *r, const char *tenant, const char *type,
+                     const char *lead, const char *state,
+                     const char *outcome, int timeout_ms)
+{
+    long long t0 = harness_now_ms();
+    do {
+        if (has_entry(r, tenant, type, lead, state, outcome))
+            return true;
+    } while (harness_now_ms() - t0 < timeout_ms);
+    return false;
+}
+
 uint64_t obfx_wall_ms(void)
 {
     struct timeval tv;

@@ -51,6 +51,12 @@ const Ccroute__V1__CampaignStats *obfx_camp_stats(const ccr_envelope *st,
 /* Waits for the Offer of contact `cid` (NULL: any) to the desk, checks it
  * is for agent `aid` (NULL: any) and accepts it. */
 void obfx_accept(struct e2e_client *desk, const char *cid, const char *aid);
+/* Waits (up to timeout_ms) until the event stream of `tenant` has an
+ * entry of `type` for lead `lead` whose `state` and `outcome` are these
+ * (NULL: any). True when it has. */
+bool obfx_lead_entry(redisContext *r, const char *tenant, const char *type,
+                     const char *lead, const char *state,
+                     const char *outcome, int timeout_ms);
 /* The wall clock in ms (what CallbackRequest.start_at_ms and
  * ContactCompleted.followup_due_ms count in). */
 uint64_t obfx_wall_ms(void);

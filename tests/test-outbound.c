@@ -192,6 +192,12 @@ static void test_campaign_end_to_end(void **state)
     assert_true(cs->dials >= 2);
     ccr_free(st);
 
+    /* the stream says so, each entry in the batch of the lead's record:
+     * the busy lead waits, the other one was answered */
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", lead1, "waiting", "busy",
+                                0));
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", lead2, "active", "human",
+                                0));
     /* the lead that was busy has one attempt in Redis */
     {
         char key[96], v[256];
@@ -360,6 +366,14 @@ static void test_bad_input(void **state)
     assert_int_equal(cs->failed, 1);
     assert_int_equal(cs->busy, 0);
     ccr_free(st);
+    /* in the event stream: the lead found on the do-not-call set, the
+     * other one's dial and its failure (waiting for its retry) */
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", "d", "dnc", NULL,
+                                E2E_T_MS));
+    assert_true(obfx_lead_entry(f->r, "ot", "lead_dial", "e", "active",
+                                NULL, 0));
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", "e", "waiting",
+                                "failed", 0));
 
     /* an answered call that no agent takes within the compliance time is
      * dropped: the dialer is told (the failed lead is retried at once) */

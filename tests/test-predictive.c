@@ -182,6 +182,87 @@ static Ccroute__V1__DialOutcome script(int k)
     return o[k % 4];
 }
 
+/* Field `name` of one stream entry's field list, or "" when missing. */
+static const char *field(const redisReply *f, const char *name)
+{
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        if (!strcmp(f->element[i]->str, name))
+            return f->element[i + 1]->str;
+    return "";
+}
+
+/* What the leads' entries in the event stream (docs/redis.md) say. */
+struct lead_evs {
+    int dial, human, done, exhausted;
+};
+
+/* Reads the stream; checks each lead entry's fields: a lead_dial per dial
+ * with its lead, contact and attempt; a `lead` entry per person who
+ * answered (with the call's contact) and per state change; each lead
+ * done after its dial. */
+static void read_lead_events(struct e2e_env *f, struct lead_evs *n)
+{
+    redisReply *r = redisCommand(f->r, "XRANGE ccr:{pd}:events - +");
+    static char dialed[LEADS][8];
+    memset(n, 0, sizeof(*n));
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *fl = r->element[i]->element[1];
+        const char *type = field(fl, "type");
+        if (strncmp(type, "lead", 4) != 0)
+            continue;
+        assert_string_equal(field(fl, "campaign"), "pd");
+        assert_true(field(fl, "lead")[0] == 'L');
+        assert_true(field(fl, "ts")[0] != '\0');
+        assert_true(field(fl, "token")[0] != '\0');
+        if (!strcmp(type, "lead_dial")) {
+            assert_string_equal(field(fl, "state"), "active");
+            assert_string_equal(field(fl, "attempts"), "1");
+            assert_true(!strncmp(field(fl, "contact"), "ob-", 3));
+            assert_true(n->dial < LEADS);
+            snprintf(dialed[n->dial++], sizeof(dialed[0]), "%s",
+                     field(fl, "lead"));
+            continue;
+        }
+        assert_string_equal(type, "lead");
+        if (!strcmp(field(fl, "outcome"), "human") &&
+            !strcmp(field(fl, "state"), "active")) {
+            assert_true(!strncmp(field(fl, "contact"), "ob-", 3));
+            n->human++;
+        } else if (!strcmp(field(fl, "state"), "done")) {
+            bool seen = false;
+            for (int k = 0; k < n->dial && !seen; k++)
+                seen = !strcmp(dialed[k], field(fl, "lead"));
+            assert_true(seen);
+            assert_string_equal(field(fl, "outcome"), "human");
+            n->done++;
+        } else if (!strcmp(field(fl, "state"), "exhausted")) {
+            assert_true(strcmp(field(fl, "outcome"), "human") != 0);
+            n->exhausted++;
+        }
+    }
+    freeReplyObject(r);
+}
+
+/* The stream has the lead entries of the run: a lead done is written by
+ * the pacing turn after its Offer, so it is waited for (bounded). */
+static void check_lead_events(struct e2e_env *f, int dials, int persons,
+                              int done)
+{
+    struct lead_evs n;
+    long long t0 = harness_now_ms();
+    do
+        read_lead_events(f, &n);
+    while ((n.dial != dials || n.human != persons || n.done != done ||
+            n.exhausted != dials - done) &&
+           harness_now_ms() - t0 < E2E_T_MS);
+    assert_int_equal(n.dial, dials);
+    assert_int_equal(n.human, persons);
+    assert_int_equal(n.done, done);
+    assert_int_equal(n.exhausted, dials - done);
+}
+
 /* Predictive, four free agents, 200 leads with one attempt each: the
  * engine dials more leads than agents are free; every person reaches an
  * agent or is dropped; the engine's counts are the dialer's; the abandon
@@ -300,6 +381,7 @@ static void test_predictive_paces(void **state)
                   w->out[OUT(HUMAN)], w->accepted, w->dropped,
                   cs->drop_rate);
     ccr_free(st);
+    check_lead_events(f, LEADS, w->out[OUT(HUMAN)], w->accepted);
 
     e2e_close(&adm);
     e2e_close(&dl);
