@@ -1274,6 +1274,28 @@ static uint32_t share_get(struct campaign_core *cc, const char *id,
     return i;
 }
 
+const char *campaign_agent_pick(struct campaign_core *cc, uint64_t now,
+                                int campaign,
+                                bool (*next)(void *ctx, const char **id,
+                                             uint64_t *since),
+                                void *ctx)
+{
+    const char *best = NULL, *id;
+    uint64_t best_since = 0, since;
+    double cap;
+    if (campaign < 0 || campaign >= cc->ncamp ||
+        cc->camp[campaign].cfg.agent_share_pct >= 100)
+        return NULL;
+    cap = cc->camp[campaign].cfg.agent_share_pct / 100.0;
+    while (next(ctx, &id, &since))
+        if ((!best || since < best_since) &&
+            campaign_agent_share(cc, now, id) < cap) {
+            best = id;
+            best_since = since;
+        }
+    return best;
+}
+
 double campaign_agent_share(struct campaign_core *cc, uint64_t now,
                             const char *agent)
 {

@@ -988,7 +988,41 @@ static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
     return OUTBOUND_DURABLE;
 }
 
-/* The packed ContactArrived of the answered call of live dial l. */
+/* The free agents of a queue, for campaign_agent_pick(): live handles
+ * in order, stopping after router_agent_count() of them. */
+struct free_walk {
+    const struct router *r;
+    int queue;
+    uint32_t h, max;
+    unsigned seen, want;
+    uint64_t now;
+};
+
+static bool free_walk_next(void *ctx, const char **id, uint64_t *since)
+{
+    struct free_walk *w = ctx;
+    while (w->seen < w->want && w->h < w->max) {
+        uint32_t h = w->h++;
+        struct router_agent_info ai;
+        if (!router_agent_id(w->r, h))
+            continue;
+        w->seen++;
+        if (!router_agent_free_for(w->r, h, w->queue, ROUTER_CH_VOICE))
+            continue;
+        router_agent_info(w->r, h, w->now, &ai);
+        *id = ai.id;
+        *since = ai.state_since;
+        return true;
+    }
+    return false;
+}
+
+/* The packed ContactArrived of the answered call (or the preview) of live
+ * dial l. A campaign with an agent share cap names the agent it goes to
+ * (preferred_agent): the free agent under the cap that has been in its
+ * state longest (campaign_agent_pick; O(agents), only for such a
+ * campaign), so that an agent at or above the cap is not offered it while
+ * another one is free. */
 static int arrived_for(struct outbound *ob, const struct live *l, int ci,
                        uint32_t li, uint8_t **buf, size_t *blen)
 {
@@ -1012,6 +1046,16 @@ static int arrived_for(struct outbound *ob, const struct live *l, int ci,
     m.lead_id = (char *)campaign_lead_id(ob->cc, li);
     m.dial_id = l->dial;
     m.preview = l->preview;
+    if (cfg->agent_share_pct < 100) {
+        struct router *r = ob->s->router;
+        struct free_walk w = { r, campaign_queue_ref(ob->cc, ci), 0,
+                               ob->s->cfg->router.max_agents, 0,
+                               router_agent_count(r), clock_turn_us() };
+        const char *pick = campaign_agent_pick(ob->cc, wall_us(), ci,
+                                               free_walk_next, &w);
+        if (pick)
+            m.preferred_agent = (char *)pick;
+    }
     *blen = ccroute__v1__contact_arrived__get_packed_size(&m);
     if (!(*buf = malloc(*blen ? *blen : 1)))
         return -1;
