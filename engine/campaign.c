@@ -1282,18 +1282,23 @@ const char *campaign_agent_pick(struct campaign_core *cc, uint64_t now,
 {
     const char *best = NULL, *id;
     uint64_t best_since = 0, since;
+    bool capped = false;
     double cap;
     if (campaign < 0 || campaign >= cc->ncamp ||
         cc->camp[campaign].cfg.agent_share_pct >= 100)
         return NULL;
     cap = cc->camp[campaign].cfg.agent_share_pct / 100.0;
-    while (next(ctx, &id, &since))
-        if ((!best || since < best_since) &&
-            campaign_agent_share(cc, now, id) < cap) {
+    while (next(ctx, &id, &since)) {
+        if (campaign_agent_share(cc, now, id) >= cap)
+            capped = true;
+        else if (!best || since < best_since) {
             best = id;
             best_since = since;
         }
-    return best;
+    }
+    /* nobody free is capped: the router's own order (skills, load,
+     * idle time) stands */
+    return capped ? best : NULL;
 }
 
 double campaign_agent_share(struct campaign_core *cc, uint64_t now,

@@ -1019,10 +1019,10 @@ static bool free_walk_next(void *ctx, const char **id, uint64_t *since)
 
 /* The packed ContactArrived of the answered call (or the preview) of live
  * dial l. A campaign with an agent share cap names the agent it goes to
- * (preferred_agent): the free agent under the cap that has been in its
- * state longest (campaign_agent_pick; O(agents), only for such a
- * campaign), so that an agent at or above the cap is not offered it while
- * another one is free. */
+ * (preferred_agent) while a free agent is at or above the cap: the free
+ * agent under it that has been in its state longest (campaign_agent_pick;
+ * O(agents), only for such a campaign), so that a capped agent is not
+ * offered it while another one is free; else the router's order stands. */
 static int arrived_for(struct outbound *ob, const struct live *l, int ci,
                        uint32_t li, uint8_t **buf, size_t *blen)
 {
