@@ -13,10 +13,10 @@
  * Outbound reuses the agents, skill queues, offers and statistics that
  * inbound has: a campaign names a configured router queue, and its caller
  * turns the core's decisions into router contacts of that queue. Nothing
- * in the router knows about campaigns. The caller is, today, the pacing
- * simulation in tests/test-campaign.c; the daemon's side (engine/outbound.c
- * with the protocol messages) is not built yet -- docs/outbound.md has its
- * design, which is this:
+ * in the router knows about campaigns. The callers are engine/outbound.c
+ * (the daemon's side, with the protocol messages) and the pacing
+ * simulations of tests/test-campaign.c; the design of the glue
+ * (docs/outbound.md) is this:
  *  - Preview: PREVIEW becomes a contact whose Offer carries the lead and
  *    its attributes; the agent who accepts it is assigned and so
  *    reserved; then campaign_preview_accept() and the DIAL follow. A
