@@ -287,7 +287,7 @@ static void test_predictive_paces(void **state)
     e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
     e2e_open_hello(&desk, d->port, "desk", E2E_ROLE(AGENT), false);
     for (int i = 0; i < AGENTS; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "a%d", i + 1);
         assert_int_equal(e2e_agent_login(&desk, id, "sales", 1, 1, 0), 0);
     }
@@ -422,7 +422,7 @@ static void test_predictive_blend(void **state)
     e2e_open_hello(&desk2, d->port, "desk2", E2E_ROLE(AGENT), false);
     e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
     for (int i = 0; i < AGENTS; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "a%d", i + 1);
         assert_int_equal(e2e_agent_login(&desk, id, "sales", 1, 1, 0), 0);
     }
