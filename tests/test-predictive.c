@@ -32,6 +32,8 @@
 #define BODY(x) E2E_BODY(x)
 #define OUT(x) OBFX_OUT(x)
 #define PREDICTIVE CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREDICTIVE
+#define AWAY CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY
+#define AVAILABLE CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE
 
 #define AGENTS 4
 #define LEADS 200
@@ -388,6 +390,89 @@ static void test_predictive_paces(void **state)
     e2e_close(&desk);
 }
 
+/* The abandon cap's guard end to end: a person answers while every
+ * agent is away, the call is dropped (1 of 1 answered: past 80% of the
+ * 3% cap), and from then on the campaign dials no more calls than agents
+ * are free, as progressive would, where predictive had dialed ahead. */
+static void test_predictive_guard(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk;
+    static struct world wd;
+    struct world *w = &wd;
+    char msg[256];
+    const struct obfx_campaign pd = { .name = "pd", .queue = "sales",
+                                      .mode = PREDICTIVE, .max_attempts = 1,
+                                      .compliance_ms = 300 };
+    const Ccroute__V1__CampaignStats *cs;
+    ccr_envelope *st, *cd;
+    long long t0;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk", E2E_ROLE(AGENT), false);
+    for (int i = 0; i < AGENTS; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "a%d", i + 1);
+        assert_int_equal(e2e_agent_login(&desk, id, "sales", 1, 1, 0), 0);
+    }
+    w->dl = &dl;
+    w->desk = &desk;
+    assert_int_equal(obfx_upsert(&adm, &pd, msg, sizeof(msg)), 0);
+    add_leads(&adm, "pd", 100);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "pd"), 0);
+
+    /* predictive dials ahead */
+    t0 = harness_now_ms();
+    while (w->npend <= AGENTS && harness_now_ms() - t0 < E2E_T_MS)
+        dialer_pump(w, 200);
+    assert_true(w->npend > AGENTS);
+
+    /* every agent goes away; the first call is answered by a person and
+     * dropped, the others are not answered */
+    for (int i = 0; i < AGENTS; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "a%d", i + 1);
+        assert_int_equal(e2e_agent_state(&desk, id, AWAY, "break"), 0);
+    }
+    dialer_pump(w, 0);
+    assert_int_equal(obfx_result(&dl, w->pend[w->phead++], OUT(HUMAN), NULL,
+                                 0), 0);
+    cd = e2e_expect(&dl, BODY(CALL_DROPPED), E2E_T_MS);
+    ccr_free(cd);
+    while (w->phead < w->npend) {
+        assert_int_equal(obfx_result(&dl, w->pend[w->phead++],
+                                     OUT(NO_ANSWER), NULL, 0), 0);
+        dialer_pump(w, 0);
+    }
+    /* nothing rings now (no agent is free: no new dial) */
+    assert_null(e2e_wait(&dl, BODY(DIAL_REQUEST), 0, 300));
+    st = e2e_stats(&adm);
+    assert_non_null(cs = obfx_camp_stats(st, "pd"));
+    assert_int_equal(cs->dropped, 1);
+    assert_true(cs->drop_rate > 0.03);
+    ccr_free(st);
+
+    /* the agents are back: four calls ring for four free agents, and no
+     * more (predictive had dialed more than four at the start) */
+    for (int i = 0; i < AGENTS; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "a%d", i + 1);
+        assert_int_equal(e2e_agent_state(&desk, id, AVAILABLE, NULL), 0);
+    }
+    int before = w->npend;
+    t0 = harness_now_ms();
+    while (w->npend < before + AGENTS && harness_now_ms() - t0 < E2E_T_MS)
+        dialer_pump(w, 200);
+    assert_int_equal(w->npend, before + AGENTS);
+    assert_null(e2e_wait(&dl, BODY(DIAL_REQUEST), 0, 500));
+
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+}
+
 /* Stats.campaigns[pd].dials. */
 static uint64_t dials(struct e2e_client *adm)
 {
@@ -473,6 +558,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_predictive_paces, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_predictive_guard, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_predictive_blend, setup,
                                         teardown),
