@@ -1522,6 +1522,7 @@ int campaign_call_ended(struct campaign_core *cc, uint64_t now, uint64_t id)
         return CAMPAIGN_ENOENT;
     struct campaign *c = &cc->camp[d->campaign];
     dial_leave(cc, c, d);
+    c->st.talk_us += now > d->connected ? now - d->connected : 0;
     ewma(&c->handle_s,
          (double)(now > d->connected ? now - d->connected : 0) / 1e6);
     if (d->agent != NONE && d->agent < cc->agcap && cc->ag[d->agent].on) {

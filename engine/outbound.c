@@ -1212,6 +1212,7 @@ void outbound_campaign_fig(const struct outbound *ob, int i,
     o->failed = cs.outcomes[CAMPAIGN_OUT_FAILED];
     o->dropped = cs.outcomes[CAMPAIGN_OUT_DROPPED];
     o->connected = cs.connected;
+    o->agent_ms = cs.talk_us / 1000;
     o->drop_rate = cs.abandon_life;
     o->drop_rate_window = cs.abandon_window;
     if (ob->first_start[i] && now > ob->first_start[i])
@@ -1285,6 +1286,7 @@ int outbound_stats(struct outbound *ob, struct arena *a,
         o->drop_rate = fg.drop_rate;
         o->drop_rate_window = fg.drop_rate_window;
         o->contacts_per_hour = fg.contacts_per_hour;
+        o->agent_ms = fg.agent_ms;
         st->campaigns[st->n_campaigns++] = o;
     }
     return 0;

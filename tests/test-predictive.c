@@ -282,7 +282,7 @@ static void test_predictive_paces(void **state)
                                       .compliance_ms = 2000 };
     const Ccroute__V1__CampaignStats *cs;
     ccr_envelope *st;
-    long long t0;
+    long long t0, run0;
     int burst;
 
     e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
@@ -297,6 +297,7 @@ static void test_predictive_paces(void **state)
     w->desk = &desk;
     assert_int_equal(obfx_upsert(&adm, &pd, msg, sizeof(msg)), 0);
     add_leads(&adm, "pd", LEADS);
+    run0 = harness_now_ms();
     assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "pd"), 0);
 
     /* dialing ahead: more calls ring than agents are free, before any
@@ -377,6 +378,11 @@ static void test_predictive_paces(void **state)
     /* every lead was dialed once: done when reached, else exhausted */
     assert_int_equal(cs->leads_done, w->accepted);
     assert_int_equal(cs->leads_done + cs->leads_exhausted, LEADS);
+    /* the agents' time on the calls: some, and at most four agents for
+     * the whole run */
+    assert_true(cs->agent_ms > 0);
+    assert_true(cs->agent_ms <=
+                (uint64_t)(harness_now_ms() - run0) * AGENTS);
     print_message("predictive: %d calls rang before any outcome, for %d "
                   "free agents; %d dials, %d persons, %d connected, "
                   "%d dropped (drop rate %.4f)\n", burst, AGENTS, w->requests,
