@@ -55,6 +55,10 @@
  *   c|<contact>         score 3   a callback (callback.c, "Store layout")
  * Campaign names may not hold '|'. Recovery (outbound_load) gets them in
  * that order, before any agent or contact.
+ * Each write of a lead's record at a dial, an answer or a state change is
+ * followed in the same batch by the lead's entry in the event stream
+ * (store_outbound_event, op V: lead_dial or lead; docs/redis.md); LeadsAdd
+ * and the full rewrite write records only.
  *
  * Dials are not stored: a dial in flight when the engine stops is lost;
  * its lead comes back WAITING with outcome FAILED (campaign.h,
