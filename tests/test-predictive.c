@@ -59,7 +59,7 @@ static void config_text(char *buf, size_t len, int redis_port,
              "    skills: {sales: 1}\n"
              "  - name: care\n"
              "    skills: {care: 1}\n"
-             "    service_level: {percent: 80, seconds: 60}\n",
+             "    service_level: {percent: 80, seconds: 4}\n",
              redis_port);
 }
 
@@ -491,10 +491,37 @@ static uint64_t dials(struct e2e_client *adm)
     return n;
 }
 
+/* The ringing dials end unanswered, until none has come for 300 ms. */
+static void drain_dials(struct e2e_client *dl)
+{
+    ccr_envelope *env;
+    while ((env = e2e_wait(dl, BODY(DIAL_REQUEST), 0, 300))) {
+        assert_int_equal(obfx_result(dl, env->dial_request->dial_id,
+                                     OUT(NO_ANSWER), NULL, 0), 0);
+        ccr_free(env);
+    }
+}
+
+/* Waits until queue q's longest wait is at least ms (bounded). */
+static void wait_longest(struct e2e_client *adm, const char *q, uint32_t ms)
+{
+    const char *const qs[1] = { q };
+    long long t0 = harness_now_ms();
+    bool ok = false;
+    while (!ok && harness_now_ms() - t0 < ms + E2E_T_MS) {
+        ccr_envelope *st = e2e_stats_queues(adm, qs, 1);
+        assert_int_equal(st->stats->n_queues, 1);
+        ok = st->stats->queues[0]->longest_wait_ms >= ms;
+        ccr_free(st);
+    }
+    assert_true(ok);
+}
+
 /* Blending: a predictive campaign that blends with the inbound queue
  * care dials nothing while a caller waits there, and dials once care is
  * served within its service level; an inbound caller who comes while
- * dials ring stops new dials again. */
+ * dials ring stops new dials again; and so does a service level under
+ * care's target plus the margin once nobody waits. */
 static void test_predictive_blend(void **state)
 {
     struct e2e_env *f = *state;
@@ -538,11 +565,7 @@ static void test_predictive_blend(void **state)
      * no new dial, whatever becomes of the ringing ones */
     assert_int_equal(e2e_contact(&sw, "in2", "care", E2E_VOICE), 0);
     d0 = dials(&adm);
-    while ((env = e2e_wait(&dl, BODY(DIAL_REQUEST), 0, 300))) {
-        assert_int_equal(obfx_result(&dl, env->dial_request->dial_id,
-                                     OUT(NO_ANSWER), msg, sizeof(msg)), 0);
-        ccr_free(env);
-    }
+    drain_dials(&dl);
     assert_int_equal(dials(&adm), d0);
 
     /* care is served again: dialing resumes */
@@ -552,6 +575,27 @@ static void test_predictive_blend(void **state)
     env = e2e_expect(&dl, BODY(DIAL_REQUEST), E2E_T_MS);
     ccr_free(env);
     assert_true(dials(&adm) > d0);
+
+    /* below its service level with nobody waiting: a third caller waits
+     * past the 4 s of care's service level (in2 still has the agent),
+     * then is answered: 2 of 3 in time, 67% < 80 + 5, and no new dial */
+    assert_int_equal(e2e_contact(&sw, "in3", "care", E2E_VOICE), 0);
+    d0 = dials(&adm);
+    drain_dials(&dl);
+    assert_int_equal(dials(&adm), d0);
+    wait_longest(&adm, "care", 4500);
+    assert_int_equal(e2e_simple(&sw, BODY(CONTACT_COMPLETED), "in2", NULL),
+                     0);
+    obfx_accept(&desk2, "in3", "c1");
+    {
+        static const char *const q[] = { "care" };
+        ccr_envelope *st = e2e_stats_queues(&adm, q, 1);
+        assert_int_equal(st->stats->queues[0]->waiting, 0);
+        assert_true(st->stats->queues[0]->service_level < 0.7);
+        ccr_free(st);
+    }
+    drain_dials(&dl);
+    assert_int_equal(dials(&adm), d0);
 
     e2e_close(&adm);
     e2e_close(&dl);
