@@ -68,155 +68,33 @@
 
 #include <hiredis/hiredis.h>
 
+#include "benchproc.h"
 #include "client.h"
 
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
 #define WINDOW 512
 #define T_MS 60000
 
-static char tmpdir[256];
-static pid_t redis_pid, daemon_pid;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void cleanup(void)
-{
-    if (daemon_pid > 0) {
-        kill(daemon_pid, SIGKILL);
-        waitpid(daemon_pid, NULL, 0);
-    }
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGKILL);
-        waitpid(redis_pid, NULL, 0);
-    }
-    if (tmpdir[0] && !getenv("CCROUTE_KEEP_TMP")) {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench-recovery: could not remove %s\n", tmpdir);
-    }
-}
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench-recovery: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(1);
-}
-
-static double self_cpu_ms(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
-static double proc_cpu_ms(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    /* fields after the name: state ppid pgrp session tty tpgid flags
-     * minflt cminflt majflt cmajflt utime stime */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                     "%lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t l = sizeof(a);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) < 0)
-        die("no free port");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t spawn(const char *const *argv, const char *log)
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        FILE *o = freopen(log, "a", stdout);
-        (void)o;
-        dup2(STDOUT_FILENO, STDERR_FILENO);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* ---- redis ---- */
-
-static redisContext *rc;
-
-static redisReply *rcmd(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(rc, fmt, ap);
-    va_end(ap);
-    if (!r)
-        die("redis: %s", rc->errstr);
-    if (r->type == REDIS_REPLY_ERROR)
-        die("redis: %s", r->str);
-    return r;
-}
 
 static long long rint_(const char *fmt, const char *arg)
 {
-    redisReply *r = rcmd(fmt, arg);
+    redisReply *r = bp_rcmd(fmt, arg);
     long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    return v;
-}
-
-/* One numeric field of an INFO section. */
-static double info_num(const char *section, const char *field)
-{
-    redisReply *r = rcmd("INFO %s", section);
-    double v = 0;
-    const char *p = strstr(r->str, field);
-    if (p && p[strlen(field)] == ':')
-        v = strtod(p + strlen(field) + 1, NULL);
     freeReplyObject(r);
     return v;
 }
 
 static double redis_cpu_ms(void)
 {
-    return (info_num("cpu", "used_cpu_user") +
-            info_num("cpu", "used_cpu_sys")) * 1e3;
+    return (bp_info_num("cpu", "used_cpu_user") +
+            bp_info_num("cpu", "used_cpu_sys")) * 1e3;
 }
 
 /* Sum of every cmdstat_*:calls= */
 static long long redis_calls(void)
 {
-    redisReply *r = rcmd("INFO commandstats");
+    redisReply *r = bp_rcmd("INFO commandstats");
     long long n = 0;
     for (const char *p = r->str; (p = strstr(p, "calls=")); p += 6)
         n += strtoll(p + 6, NULL, 10);
@@ -224,118 +102,7 @@ static long long redis_calls(void)
     return n;
 }
 
-static int redis_start(void)
-{
-    int port = free_port();
-    char ps[16], log[300];
-    snprintf(ps, sizeof(ps), "%d", port);
-    snprintf(log, sizeof(log), "%s/redis.log", tmpdir);
-    const char *argv[] = { "redis-server", "--port", ps, "--bind",
-                           "127.0.0.1", "--save", "", "--appendonly", "no",
-                           "--dir", tmpdir, "--daemonize", "no", NULL };
-    redis_pid = spawn(argv, log);
-    for (double end = now_ms() + 10000; now_ms() < end;) {
-        redisContext *c = redisConnect("127.0.0.1", port);
-        if (c && !c->err) {
-            redisReply *r = redisCommand(c, "PING");
-            if (r && r->type == REDIS_REPLY_STATUS) {
-                freeReplyObject(r);
-                rc = c;
-                return port;
-            }
-            if (r)
-                freeReplyObject(r);
-        }
-        if (c)
-            redisFree(c);
-        usleep(20000);          /* waiting for redis-server to listen */
-    }
-    die("redis-server did not start (see %s)", log);
-    return -1;
-}
-
-/* ---- the daemon ---- */
-
-static int daemon_start(const char *path, const char *cfg)
-{
-    char pf[300], log[300];
-    snprintf(pf, sizeof(pf), "%s/port", tmpdir);
-    snprintf(log, sizeof(log), "%s/ccrouted.log", tmpdir);
-    unlink(pf);
-    const char *argv[] = { path, "--config", cfg, "--listen", "127.0.0.1:0",
-                           "--port-file", pf, NULL };
-    daemon_pid = spawn(argv, log);
-    for (double end = now_ms() + 30000; now_ms() < end;) {
-        FILE *f = fopen(pf, "r");
-        if (f) {
-            int port = 0, ok = fscanf(f, "%d", &port) == 1;
-            fclose(f);
-            if (ok && port > 0)
-                return port;
-        }
-        if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid)
-            die("ccrouted exited at start (see %s)", log);
-        usleep(500);            /* waiting for the daemon's port file */
-    }
-    die("ccrouted wrote no port file");
-    return -1;
-}
-
-static void daemon_stop(void)
-{
-    kill(daemon_pid, SIGTERM);
-    int st;
-    for (double end = now_ms() + 30000; now_ms() < end;) {
-        if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
-            daemon_pid = 0;
-            return;
-        }
-        usleep(5000);           /* waiting for the daemon to exit */
-    }
-    die("ccrouted did not stop");
-}
-
-/* The last line of the daemon's log holding `needle` into buf. */
-static bool log_line(const char *needle, char *buf, size_t len)
-{
-    char path[300], line[1024];
-    bool found = false;
-    snprintf(path, sizeof(path), "%s/ccrouted.log", tmpdir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, needle)) {
-            snprintf(buf, len, "%s", line);
-            found = true;
-        }
-    fclose(f);
-    return found;
-}
-
 /* ---- the protocol ---- */
-
-static void send_env(struct ccr_client *c, ccr_envelope *env)
-{
-    env->request_id = 0;
-    if (ccr_client_send(c, env) < 0)
-        die("send failed");
-}
-
-/* Waits for `n` Acks (or Errors: fatal), dropping events. */
-static void acks(struct ccr_client *c, int n)
-{
-    while (n > 0) {
-        ccr_envelope *r = NULL;
-        if (ccr_client_recv(c, T_MS, &r) < 0 || !r)
-            die("no answer from ccrouted");
-        if (r->body_case == BODY(ERROR))
-            die("error: %s", r->error->message ? r->error->message : "?");
-        if (r->body_case == BODY(ACK))
-            n--;
-        ccr_free(r);
-    }
-}
 
 static void login(struct ccr_client *c, const char *agent)
 {
@@ -350,7 +117,7 @@ static void login(struct ccr_client *c, const char *agent)
     li.n_skills = 1;
     env.body_case = BODY(AGENT_LOGIN);
     env.agent_login = &li;
-    send_env(c, &env);
+    bp_send_env(c, &env);
 }
 
 static void contact(struct ccr_client *c, const char *id, int i)
@@ -372,26 +139,26 @@ static void contact(struct ccr_client *c, const char *id, int i)
     m.n_attributes = 1;
     env.body_case = BODY(CONTACT_ARRIVED);
     env.contact_arrived = &m;
-    send_env(c, &env);
+    bp_send_env(c, &env);
 }
 
 static double ping(struct ccr_client *c)
 {
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__Ping p = CCROUTE__V1__PING__INIT;
-    double t = now_ms();
+    double t = bp_now_ms();
     env.body_case = BODY(PING);
     env.ping = &p;
-    send_env(c, &env);
+    bp_send_env(c, &env);
     for (;;) {
         ccr_envelope *r = NULL;
         if (ccr_client_recv(c, T_MS, &r) < 0 || !r)
-            die("no Pong");
+            bp_die("no Pong");
         bool pong = r->body_case == BODY(PONG) &&
                     r->request_id == env.request_id;
         ccr_free(r);
         if (pong)
-            return now_ms() - t;
+            return bp_now_ms() - t;
     }
 }
 
@@ -401,11 +168,11 @@ static void stats(struct ccr_client *c, uint32_t *waiting, uint32_t *agents)
     Ccroute__V1__StatsRequest sr = CCROUTE__V1__STATS_REQUEST__INIT;
     env.body_case = BODY(STATS_REQUEST);
     env.stats_request = &sr;
-    send_env(c, &env);
+    bp_send_env(c, &env);
     for (;;) {
         ccr_envelope *r = NULL;
         if (ccr_client_recv(c, T_MS, &r) < 0 || !r)
-            die("no Stats");
+            bp_die("no Stats");
         if (r->body_case == BODY(STATS)) {
             *waiting = r->stats->contacts_waiting;
             *agents = r->stats->agents_logged_in;
@@ -415,35 +182,6 @@ static void stats(struct ccr_client *c, uint32_t *waiting, uint32_t *agents)
         if (ack)
             return;
     }
-}
-
-/* Hello until it is accepted; returns the connected client. */
-static struct ccr_client *hello_until_serving(int port, const char *name,
-                                              int role, double *max_ms,
-                                              int *refused)
-{
-    struct ccr_client *c;
-    *max_ms = 0;
-    *refused = 0;
-    if (ccr_client_connect("127.0.0.1", port, &c) < 0)
-        die("connect");
-    for (double end = now_ms() + T_MS; now_ms() < end;) {
-        double t = now_ms();
-        int rc = ccr_client_hello(c, name, (Ccroute__V1__Role)role, 0, T_MS);
-        double rtt = now_ms() - t;
-        /* the accepted Hello counts too: it may have waited out the
-         * load's last stall */
-        if (rtt > *max_ms)
-            *max_ms = rtt;
-        if (rc == 0)
-            return c;
-        if (rc != CCROUTE__V1__ERROR_CODE__ERROR_CODE_STATE_UNAVAILABLE)
-            die("Hello refused (%d)", rc);
-        (*refused)++;
-        usleep(1000);           /* one Hello per ms: a light client */
-    }
-    die("the engine did not serve within %d ms", T_MS);
-    return NULL;
 }
 
 /* ---- the run ---- */
@@ -475,28 +213,28 @@ static void one_start(const char *daemon, const char *cfg, int ncontacts,
                       int nagents, struct start *s, int *port,
                       struct ccr_client **mon)
 {
-    rcmd("CONFIG RESETSTAT");
-    double rcpu0 = redis_cpu_ms(), hcpu0 = self_cpu_ms();
-    double t0 = now_ms();
-    *port = daemon_start(daemon, cfg);
-    struct ccr_client *c = hello_until_serving(
+    bp_rcmd("CONFIG RESETSTAT");
+    double rcpu0 = redis_cpu_ms(), hcpu0 = bp_self_cpu_ms();
+    double t0 = bp_now_ms();
+    *port = bp_daemon_start(daemon, cfg);
+    struct ccr_client *c = bp_hello_until_serving(
         *port, "wallboard", CCROUTE__V1__ROLE__ROLE_MONITOR, &s->hello_max,
         &s->hellos);
     ping(c);
-    s->serving = now_ms() - t0;
-    s->engine_cpu = proc_cpu_ms(daemon_pid);
-    s->harness_cpu = self_cpu_ms() - hcpu0;
+    s->serving = bp_now_ms() - t0;
+    s->engine_cpu = bp_proc_cpu_ms(bp_daemon_pid);
+    s->harness_cpu = bp_self_cpu_ms() - hcpu0;
     s->redis_cpu = redis_cpu_ms() - rcpu0;
     long long calls = redis_calls();
     s->cmds_per_obj = (double)calls / (double)(ncontacts + nagents);
     char line[1024];
-    if (!log_line("loaded ", line, sizeof(line)))
-        die("no \"loaded\" line in the daemon's log");
+    if (!bp_log_line("loaded ", line, sizeof(line)))
+        bp_die("no \"loaded\" line in the daemon's log");
     parse_loaded(line, s);
     uint32_t w = 0, a = 0;
     stats(c, &w, &a);
     if ((int)w != ncontacts || (int)a != nagents)
-        die("recovered %u contacts and %u agents, expected %d and %d", w, a,
+        bp_die("recovered %u contacts and %u agents, expected %d and %d", w, a,
             ncontacts, nagents);
     *mon = c;
 }
@@ -507,28 +245,28 @@ struct rewrite {
 
 static void one_rewrite(int ncontacts, int nagents, struct rewrite *w)
 {
-    rcmd("CONFIG SET slowlog-log-slower-than 1000");
-    rcmd("SLOWLOG RESET");
+    bp_rcmd("CONFIG SET slowlog-log-slower-than 1000");
+    bp_rcmd("SLOWLOG RESET");
     double rcpu0 = redis_cpu_ms();
-    double t0 = now_ms();
+    double t0 = bp_now_ms();
     w->ping_max = 0;
-    rcmd("FLUSHALL");
+    bp_rcmd("FLUSHALL");
     for (;;) {
-        double t = now_ms();
-        freeReplyObject(rcmd("PING"));
+        double t = bp_now_ms();
+        freeReplyObject(bp_rcmd("PING"));
         bool done = rint_("ZCARD %s", "ccr:{rec}:contacts") == ncontacts &&
                     rint_("SCARD %s", "ccr:{rec}:agents") == nagents;
-        if (now_ms() - t > w->ping_max)
-            w->ping_max = now_ms() - t;
+        if (bp_now_ms() - t > w->ping_max)
+            w->ping_max = bp_now_ms() - t;
         if (done)
             break;
-        if (now_ms() - t0 > T_MS)
-            die("the state was not written back within %d ms", T_MS);
+        if (bp_now_ms() - t0 > T_MS)
+            bp_die("the state was not written back within %d ms", T_MS);
         usleep(200);            /* polling Redis for the rewritten state */
     }
-    w->total = now_ms() - t0;
+    w->total = bp_now_ms() - t0;
     w->redis_cpu = redis_cpu_ms() - rcpu0;
-    redisReply *r = rcmd("SLOWLOG GET 128");
+    redisReply *r = bp_rcmd("SLOWLOG GET 128");
     w->redis_max = 0;
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
@@ -585,14 +323,10 @@ int main(int argc, char **argv)
         }
     }
     if (ncontacts < 1 || nagents < 1 || reps < 1 || reps > 99 || chunk < 0)
-        die("bad --contacts, --agents, --reps or --chunk");
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ccr-bench-recovery-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        die("no temporary directory");
-    atexit(cleanup);
-    signal(SIGPIPE, SIG_IGN);
+        bp_die("bad --contacts, --agents, --reps or --chunk");
+    bp_init("bench-recovery");
 
-    int rport = redis_start();
+    int rport = bp_redis_start();
     char cfg[300], text[4096], chunkline[64] = "";
     if (chunk)
         snprintf(chunkline, sizeof(chunkline), "  load_chunk: %d\n", chunk);
@@ -617,17 +351,17 @@ int main(int argc, char **argv)
         n += snprintf(text + n, sizeof(text) - (size_t)n,
                       "  - {name: q%d, skills: {%s: 1}}\n", q,
                       q < 10 ? "s1" : "s2");
-    snprintf(cfg, sizeof(cfg), "%s/ccrouted.yaml", tmpdir);
+    snprintf(cfg, sizeof(cfg), "%s/ccrouted.yaml", bp_dir);
     FILE *f = fopen(cfg, "w");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-        die("cannot write the configuration");
+        bp_die("cannot write the configuration");
 
     /* the fill, by the engine itself */
-    double tf = now_ms();
-    int port = daemon_start(daemon, cfg);
+    double tf = bp_now_ms();
+    int port = bp_daemon_start(daemon, cfg);
     double hm;
     int hr;
-    struct ccr_client *sw = hello_until_serving(
+    struct ccr_client *sw = bp_hello_until_serving(
         port, "pbx", CCROUTE__V1__ROLE__ROLE_SWITCH, &hm, &hr);
     char id[32];
     for (int b = 0; b < nagents; b += WINDOW) {
@@ -636,7 +370,7 @@ int main(int argc, char **argv)
             snprintf(id, sizeof(id), "a%06d", i);
             login(sw, id);
         }
-        acks(sw, e - b);
+        bp_acks(sw, e - b);
     }
     for (int b = 0; b < ncontacts; b += WINDOW) {
         int e = b + WINDOW < ncontacts ? b + WINDOW : ncontacts;
@@ -644,15 +378,15 @@ int main(int argc, char **argv)
             snprintf(id, sizeof(id), "c%07d", i);
             contact(sw, id, i);
         }
-        acks(sw, e - b);
+        bp_acks(sw, e - b);
     }
     ccr_client_close(sw);
-    daemon_stop();
+    bp_daemon_stop();
     if (rint_("ZCARD %s", "ccr:{rec}:contacts") != ncontacts ||
         rint_("SCARD %s", "ccr:{rec}:agents") != nagents)
-        die("the fill left the wrong counts in redis");
+        bp_die("the fill left the wrong counts in redis");
     fprintf(stderr, "bench-recovery: filled %d contacts and %d agents in "
-            "%.0f ms\n", ncontacts, nagents, now_ms() - tf);
+            "%.0f ms\n", ncontacts, nagents, bp_now_ms() - tf);
 
     struct start st[99];
     struct rewrite rw = { -1, -1, -1, -1 };
@@ -675,7 +409,7 @@ int main(int argc, char **argv)
                    rw.total, rw.redis_max, rw.ping_max, rw.redis_cpu);
         }
         ccr_client_close(mon);
-        daemon_stop();
+        bp_daemon_stop();
     }
     double v[8][99];
     for (int r = 0; r < reps; r++) {
@@ -699,7 +433,7 @@ int main(int argc, char **argv)
     if (json) {
         FILE *j = fopen(json, "w");
         if (!j)
-            die("cannot write %s", json);
+            bp_die("cannot write %s", json);
         fprintf(j, "{\"contacts\": %d, \"agents\": %d, \"reps\": %d, "
                 "\"load_chunk\": %d, \"serving_ms\": %.1f, \"load_ms\": %.1f, "
                 "\"load_calls\": %lld, \"engine_stall_ms\": %.1f, "

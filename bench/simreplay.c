@@ -96,6 +96,8 @@ static int entry(struct table *t, const redisReply *e, char *err,
     }
     if (!contact || !contact[0])
         return 0;   /* an agent's entry */
+    if (!strncmp(type, "lead", 4))
+        return 0;   /* a campaign lead's (its call's arrival is `queued`) */
     char *end;
     uint64_t ms = strtoull(ts, &end, 10);
     if (end == ts || *end) {

@@ -188,6 +188,7 @@ static json_t *campaigns_json(const struct tenant *s)
             put(c, "drop_rate_window", json_real(g.drop_rate_window), &bad);
             put(c, "contacts_per_hour", json_real(g.contacts_per_hour),
                 &bad);
+            put(c, "agent_ms", json_integer((json_int_t)g.agent_ms), &bad);
         }
         json_decref(leads);
         json_decref(outs);

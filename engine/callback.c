@@ -74,7 +74,6 @@
 #include "callback.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +82,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "reqerr.h"
 #include "router.h"
 #include "store.h"
 #include "tenant-t.h"
@@ -127,19 +127,6 @@ struct callback_set {
     uint64_t dials, connected;
     uint64_t fu_created, fu_overdue;
 };
-
-static int fail(int *code, char *msg, size_t len, int c, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(int *code, char *msg, size_t len, int c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-    *code = c;
-    return -1;
-}
 
 static struct cbrec *find(struct callback_set *cb, const char *contact)
 {
@@ -245,44 +232,44 @@ int callback_request(struct callback_set *cb, struct conn *c,
     int rc;
 
     if (!m->number || !*m->number)
-        return fail(code, msg, len, EC(MISSING_FIELD), "CallbackRequest."
-                    "number is empty");
+        return reqerr(code, msg, len, EC(MISSING_FIELD), "CallbackRequest."
+                      "number is empty");
     if (strlen(m->number) >= NUMBER_MAX)
-        return fail(code, msg, len, EC(INVALID_FIELD), "CallbackRequest."
-                    "number is longer than %d bytes", NUMBER_MAX - 1);
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "CallbackRequest."
+                      "number is longer than %d bytes", NUMBER_MAX - 1);
     if (router_contact_find(r, m->contact_id, &h) < 0)
-        return fail(code, msg, len, EC(UNKNOWN_CONTACT), "%s: %s",
-                    m->contact_id, ccr_strerror(CCR_ENOCONTACT));
+        return reqerr(code, msg, len, EC(UNKNOWN_CONTACT), "%s: %s",
+                      m->contact_id, ccr_strerror(CCR_ENOCONTACT));
     if (find(cb, m->contact_id))
-        return fail(code, msg, len, EC(CALLBACK_STATE), "contact \"%.64s\" "
-                    "is a callback already", m->contact_id);
+        return reqerr(code, msg, len, EC(CALLBACK_STATE), "contact \"%.64s\" "
+                      "is a callback already", m->contact_id);
     router_contact_info(r, h, &ci);
     if (ci.state != ROUTER_CONTACT_QUEUED)
-        return fail(code, msg, len, EC(CALLBACK_STATE), "contact \"%.64s\" "
-                    "is %s, not waiting in a queue: only a waiting contact "
-                    "can be called back", m->contact_id,
-                    ci.state == ROUTER_CONTACT_OFFERED ? "offered to an agent"
-                                                       : "with an agent");
+        return reqerr(code, msg, len, EC(CALLBACK_STATE), "contact \"%.64s\" "
+                      "is %s, not waiting in a queue: only a waiting contact "
+                      "can be called back", m->contact_id,
+                      ci.state == ROUTER_CONTACT_OFFERED
+                          ? "offered to an agent" : "with an agent");
     arrived_ms = clock_mono_to_wall_ms(ci.arrived_at);
     horizon = max_age ? arrived_ms + max_age : now_ms + HORIZON_MS;
     if (m->start_at_ms && m->start_at_ms < now_ms)
-        return fail(code, msg, len, EC(CALLBACK_TIME), "CallbackRequest."
-                    "start_at_ms %" PRIu64 " is in the past (now %" PRIu64
-                    ")", m->start_at_ms, now_ms);
+        return reqerr(code, msg, len, EC(CALLBACK_TIME), "CallbackRequest."
+                      "start_at_ms %" PRIu64 " is in the past (now %" PRIu64
+                      ")", m->start_at_ms, now_ms);
     if (m->start_at_ms && m->start_at_ms >= horizon)
-        return fail(code, msg, len, EC(CALLBACK_TIME), "CallbackRequest."
-                    "start_at_ms %" PRIu64 " is too far ahead: the contact "
-                    "must be called back before %" PRIu64 " (%s)",
-                    m->start_at_ms, horizon, max_age
+        return reqerr(code, msg, len, EC(CALLBACK_TIME), "CallbackRequest."
+                      "start_at_ms %" PRIu64 " is too far ahead: the contact "
+                      "must be called back before %" PRIu64 " (%s)",
+                      m->start_at_ms, horizon, max_age
                         ? "its arrival plus router.max_contact_age"
                         : "7 days from now");
     if (cb->n == CB_MAX)
-        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
-                    "callbacks at once", CB_MAX);
+        return reqerr(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
+                      "callbacks at once", CB_MAX);
     if ((rc = store_outbound_reserve(cb->s->store, 1, 8192)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the callback "
-                    "cannot be recorded now (%s); nothing was changed, "
-                    "retry later", ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the callback "
+                      "cannot be recorded now (%s); nothing was changed, "
+                      "retry later", ccr_strerror(rc));
     rec = &cb->rec[cb->n];
     memset(rec, 0, sizeof(*rec));
     snprintf(rec->contact, sizeof(rec->contact), "%s", m->contact_id);
@@ -300,8 +287,8 @@ int callback_request(struct callback_set *cb, struct conn *c,
     }
     cb->n++;
     if (rec_write(cb, rec) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the callback "
-                    "was taken but could not be recorded (out of memory)");
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the callback "
+                      "was taken but could not be recorded (out of memory)");
     log_info("callback: contact %s will be called back%s", rec->contact,
              rec->state == CB_HELD ? " at its scheduled time" : "");
     return CALLBACK_DURABLE;
@@ -315,18 +302,19 @@ int callback_followup_check(struct callback_set *cb, const char *contact,
 {
     int rc;
     if (number && strlen(number) >= NUMBER_MAX)
-        return fail(code, msg, len, EC(INVALID_FIELD), "ContactCompleted."
-                    "followup_number is longer than %d bytes", NUMBER_MAX - 1);
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "ContactCompleted."
+                      "followup_number is longer than %d bytes",
+                      NUMBER_MAX - 1);
     if (find(cb, contact))
-        return fail(code, msg, len, EC(CALLBACK_STATE), "follow-up "
-                    "\"%.64s\" is pending already", contact);
+        return reqerr(code, msg, len, EC(CALLBACK_STATE), "follow-up "
+                      "\"%.64s\" is pending already", contact);
     if (cb->n == CB_MAX)
-        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
-                    "callbacks and follow-ups at once", CB_MAX);
+        return reqerr(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
+                      "callbacks and follow-ups at once", CB_MAX);
     if ((rc = store_outbound_reserve(cb->s->store, 1, 8192)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the follow-up "
-                    "cannot be recorded now (%s); nothing was changed, "
-                    "retry later", ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the follow-up "
+                      "cannot be recorded now (%s); nothing was changed, "
+                      "retry later", ccr_strerror(rc));
     return 0;
 }
 
@@ -486,14 +474,14 @@ int callback_result(struct callback_set *cb, struct conn *c,
 {
     struct cbrec *r = find_dial(cb, m->dial_id);
     if (!r || !r->dial_sent)
-        return fail(code, msg, len, EC(UNKNOWN_DIAL), "dial %" PRIu64 " is "
-                    "not ringing: never requested, or over", m->dial_id);
+        return reqerr(code, msg, len, EC(UNKNOWN_DIAL), "dial %" PRIu64 " is "
+                      "not ringing: never requested, or over", m->dial_id);
     if (r->dial_owner != c->owner)
-        return fail(code, msg, len, EC(NOT_DIALER), "dial %" PRIu64 " was "
-                    "sent to another client than this one", m->dial_id);
+        return reqerr(code, msg, len, EC(NOT_DIALER), "dial %" PRIu64 " was "
+                      "sent to another client than this one", m->dial_id);
     if (store_outbound_reserve(cb->s->store, 1, 8192) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
-                    "cannot be recorded now; nothing was changed, retry");
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
+                      "cannot be recorded now; nothing was changed, retry");
     if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
         cb->connected++;
         log_info("callback: contact %s answered; its agent has it",

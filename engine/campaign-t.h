@@ -143,6 +143,8 @@ struct campaign_stats {
     uint64_t dials, previews, skipped;
     uint64_t outcomes[CAMPAIGN_OUT_COUNT];
     uint64_t connected;                   /* answered and reached an agent */
+    uint64_t talk_us;                     /* agents' time on calls that
+                                             ended: connected to ended */
     double abandon_life, abandon_window;  /* dropped / answered by a person */
     uint32_t ringing, answered_waiting, talking, previewing;
     double answer_rate, handle_s, ring_s, gain;   /* pacing estimates */

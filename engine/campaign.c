@@ -13,10 +13,10 @@
  * Outbound reuses the agents, skill queues, offers and statistics that
  * inbound has: a campaign names a configured router queue, and its caller
  * turns the core's decisions into router contacts of that queue. Nothing
- * in the router knows about campaigns. The caller is, today, the pacing
- * simulation in tests/test-campaign.c; the daemon's side (engine/outbound.c
- * with the protocol messages) is not built yet -- docs/outbound.md has its
- * design, which is this:
+ * in the router knows about campaigns. The callers are engine/outbound.c
+ * (the daemon's side, with the protocol messages) and the pacing
+ * simulations of tests/test-campaign.c; the design of the glue
+ * (docs/outbound.md) is this:
  *  - Preview: PREVIEW becomes a contact whose Offer carries the lead and
  *    its attributes; the agent who accepts it is assigned and so
  *    reserved; then campaign_preview_accept() and the DIAL follow. A
@@ -1280,6 +1280,33 @@ static uint32_t share_get(struct campaign_core *cc, const char *id,
     return i;
 }
 
+const char *campaign_agent_pick(struct campaign_core *cc, uint64_t now,
+                                int campaign,
+                                bool (*next)(void *ctx, const char **id,
+                                             uint64_t *since),
+                                void *ctx)
+{
+    const char *best = NULL, *id;
+    uint64_t best_since = 0, since;
+    bool capped = false;
+    double cap;
+    if (campaign < 0 || campaign >= cc->ncamp ||
+        cc->camp[campaign].cfg.agent_share_pct >= 100)
+        return NULL;
+    cap = cc->camp[campaign].cfg.agent_share_pct / 100.0;
+    while (next(ctx, &id, &since)) {
+        if (campaign_agent_share(cc, now, id) >= cap)
+            capped = true;
+        else if (!best || since < best_since) {
+            best = id;
+            best_since = since;
+        }
+    }
+    /* nobody free is capped: the router's own order (skills, load,
+     * idle time) stands */
+    return capped ? best : NULL;
+}
+
 double campaign_agent_share(struct campaign_core *cc, uint64_t now,
                             const char *agent)
 {
@@ -1501,6 +1528,7 @@ int campaign_call_ended(struct campaign_core *cc, uint64_t now, uint64_t id)
         return CAMPAIGN_ENOENT;
     struct campaign *c = &cc->camp[d->campaign];
     dial_leave(cc, c, d);
+    c->st.talk_us += now > d->connected ? now - d->connected : 0;
     ewma(&c->handle_s,
          (double)(now > d->connected ? now - d->connected : 0) / 1e6);
     if (d->agent != NONE && d->agent < cc->agcap && cc->ag[d->agent].on) {

@@ -174,6 +174,19 @@ uint32_t campaign_free_capped(struct campaign_core *cc, uint64_t now,
                               int campaign, uint32_t free,
                               bool (*is_free)(void *ctx, const char *agent),
                               void *ctx);
+/* Who takes a call of a capped campaign: of the agents `next` yields
+ * (the free agents of the campaign's queue, each with the moment it
+ * became free; false when there is none left), the one that has been
+ * free longest among those whose outbound share is under the campaign's
+ * agent_share_pct -- when one of them is at or above it. NULL, and the
+ * router chooses in its own order: at 100% (no cap; next() is not
+ * called), when none yielded is at or above the cap, or when every one
+ * is. The id is the one next() gave (borrowed). O(agents yielded). */
+const char *campaign_agent_pick(struct campaign_core *cc, uint64_t now,
+                                int campaign,
+                                bool (*next)(void *ctx, const char **id,
+                                             uint64_t *since),
+                                void *ctx);
 
 /* ---- leads ---- */
 

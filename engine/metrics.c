@@ -266,7 +266,7 @@ static void copen(FILE *f, const char *name, const struct tenant *t,
 
 enum cfield {
     CF_RUNNING, CF_LEADS, CF_DIALS, CF_OUTCOMES, CF_CONNECTED, CF_DROP,
-    CF_DROP_WINDOW, CF_PER_HOUR, CF_COUNT,
+    CF_DROP_WINDOW, CF_PER_HOUR, CF_AGENT_SECONDS, CF_COUNT,
 };
 
 static const struct {
@@ -288,6 +288,8 @@ static const struct {
         "Dropped / answered by a person, last 30 minutes" },
     [CF_PER_HOUR] = { "ccroute_campaign_contacts_per_hour", "gauge",
         "Connected calls per hour since the campaign was first started" },
+    [CF_AGENT_SECONDS] = { "ccroute_campaign_agent_seconds_total",
+        "counter", "Agents' time on the campaign's calls that ended" },
 };
 
 static void campaign_sample(FILE *f, enum cfield k, const struct tenant *t,
@@ -329,6 +331,7 @@ static void campaign_sample(FILE *f, enum cfield k, const struct tenant *t,
     case CF_DROP: fprintf(f, "%.17g", g->drop_rate); break;
     case CF_DROP_WINDOW: fprintf(f, "%.17g", g->drop_rate_window); break;
     case CF_PER_HOUR: fprintf(f, "%.17g", g->contacts_per_hour); break;
+    case CF_AGENT_SECONDS: fprintf(f, "%.3f", g->agent_ms / 1000.0); break;
     default: break;
     }
     fputc('\n', f);

@@ -55,6 +55,10 @@
  *   c|<contact>         score 3   a callback (callback.c, "Store layout")
  * Campaign names may not hold '|'. Recovery (outbound_load) gets them in
  * that order, before any agent or contact.
+ * Each write of a lead's record at a dial, an answer or a state change is
+ * followed in the same batch by the lead's entry in the event stream
+ * (store_outbound_event, op V: lead_dial or lead; docs/redis.md); LeadsAdd
+ * and the full rewrite write records only.
  *
  * Dials are not stored: a dial in flight when the engine stops is lost;
  * its lead comes back WAITING with outcome FAILED (campaign.h,
@@ -64,7 +68,6 @@
 #include "outbound.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +78,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "reqerr.h"
 #include "router.h"
 #include "store.h"
 #include "tenant-t.h"
@@ -133,19 +137,6 @@ static uint64_t wall_us(void)
     return clock_turn_wall_ms() * 1000;
 }
 
-static int fail(int *code, char *msg, size_t len, int c, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(int *code, char *msg, size_t len, int c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-    *code = c;
-    return -1;
-}
-
 static bool str_ok(const char *v)
 {
     return v && *v && strlen(v) < CAMPAIGN_ID_MAX;
@@ -156,11 +147,11 @@ static int camp_find(struct outbound *ob, const char *name, int *code,
 {
     int ci;
     if (!name || !*name)
-        return fail(code, msg, len, EC(MISSING_FIELD), "campaign is empty");
+        return reqerr(code, msg, len, EC(MISSING_FIELD), "campaign is empty");
     ci = campaign_find(ob->cc, name);
     if (ci < 0)
-        return fail(code, msg, len, EC(UNKNOWN_CAMPAIGN),
-                    "unknown campaign \"%.64s\"", name);
+        return reqerr(code, msg, len, EC(UNKNOWN_CAMPAIGN),
+                      "unknown campaign \"%.64s\"", name);
     return ci;
 }
 
@@ -203,6 +194,14 @@ static void timer_update(struct outbound *ob)
 
 /* ---- the store records ---- */
 
+/* The names of the stream entries' `state` and `outcome` (docs/redis.md). */
+static const char *const state_name[CAMPAIGN_LEAD_STATES] = {
+    "", "waiting", "active", "done", "exhausted", "dnc",
+};
+static const char *const outcome_name[CAMPAIGN_OUT_COUNT] = {
+    "", "human", "machine", "busy", "no_answer", "failed", "dropped",
+};
+
 static int camp_member(char *buf, size_t len, const char *name)
 {
     return snprintf(buf, len, "k|%s", name);
@@ -240,7 +239,7 @@ static int camp_write(struct outbound *ob, int ci)
  * (then it allocates nothing and, after store_outbound_reserve(), cannot
  * fail), else in a buffer of its own. */
 static int lead_write_in(struct outbound *ob, uint32_t li, uint8_t *scratch,
-                         size_t cap)
+                         size_t cap, const char *ev, const char *contact)
 {
     struct campaign_lead_info in;
     Ccroute__V1__Lead l = CCROUTE__V1__LEAD__INIT;
@@ -274,12 +273,29 @@ static int lead_write_in(struct outbound *ob, uint32_t li, uint8_t *scratch,
     rc = store_outbound_put(ob->s->store, m, 2, buf, hl + pl + alen);
     if (buf != scratch)
         free(buf);
+    /* its stream entry right after it: in the same batch */
+    if (rc == 0 && ev)
+        rc = store_outbound_event(ob->s->store, ev,
+                                  campaign_config_get(ob->cc,
+                                                      in.campaign)->name,
+                                  l.lead_id, contact, state_name[in.state],
+                                  in.attempts, outcome_name[in.last],
+                                  wall_us() / 1000);
     return rc;
 }
 
+/* The lead's record, without a stream entry (LeadsAdd, the rewrite). */
 static int lead_write(struct outbound *ob, uint32_t li)
 {
-    return lead_write_in(ob, li, NULL, 0);
+    return lead_write_in(ob, li, NULL, 0, NULL, NULL);
+}
+
+/* The lead's record and its stream entry `ev` (lead_dial: a dial placed,
+ * with the call's contact id; lead: any other change). */
+static int lead_write_ev(struct outbound *ob, uint32_t li, const char *ev,
+                         const char *contact)
+{
+    return lead_write_in(ob, li, NULL, 0, ev, contact);
 }
 
 /* ---- configuration from the wire ---- */
@@ -295,26 +311,26 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
 
     memset(cfg, 0, sizeof(*cfg));
     if (!m->name || !*m->name)
-        return fail(code, msg, len, EC(MISSING_FIELD),
-                    "CampaignUpsert.name is empty");
+        return reqerr(code, msg, len, EC(MISSING_FIELD),
+                      "CampaignUpsert.name is empty");
     if (!str_ok(m->name) || strchr(m->name, '|'))
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.name "
-                    "must be at most 63 bytes without '|'");
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.name "
+                      "must be at most 63 bytes without '|'");
     if (!m->queue || !*m->queue)
-        return fail(code, msg, len, EC(MISSING_FIELD),
-                    "CampaignUpsert.queue is empty");
+        return reqerr(code, msg, len, EC(MISSING_FIELD),
+                      "CampaignUpsert.queue is empty");
     qi = router_queue_find(r, m->queue);
     if (qi < 0 || qi >= router_queue_count(r))
-        return fail(code, msg, len, EC(UNKNOWN_QUEUE), "unknown queue "
-                    "\"%.64s\" (a campaign needs a configured queue)",
-                    m->queue);
+        return reqerr(code, msg, len, EC(UNKNOWN_QUEUE), "unknown queue "
+                      "\"%.64s\" (a campaign needs a configured queue)",
+                      m->queue);
     if (!m->dialer || !*m->dialer)
-        return fail(code, msg, len, EC(MISSING_FIELD),
-                    "CampaignUpsert.dialer is empty");
+        return reqerr(code, msg, len, EC(MISSING_FIELD),
+                      "CampaignUpsert.dialer is empty");
     if (!str_ok(m->dialer) || (m->caller_id && !*m->caller_id ? false :
                                m->caller_id && !str_ok(m->caller_id)))
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert."
-                    "dialer and caller_id are at most 63 bytes");
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert."
+                      "dialer and caller_id are at most 63 bytes");
     switch (m->mode) {
     case CCROUTE__V1__DIAL_MODE__DIAL_MODE_UNSPECIFIED:
     case CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE:
@@ -327,20 +343,20 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
         cfg->mode = CAMPAIGN_MODE_PREVIEW;
         break;
     default:
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode "
-                    "%d is not a mode", (int)m->mode);
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert.mode "
+                      "%d is not a mode", (int)m->mode);
     }
     if (m->window_start_hour > 24 || m->window_end_hour > 24)
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: "
-                    "window hours are 0..24");
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: "
+                      "window hours are 0..24");
     if (m->n_blend_queues > CAMPAIGN_BLEND_MAX)
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: at "
-                    "most %d blend_queues", CAMPAIGN_BLEND_MAX);
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: at "
+                      "most %d blend_queues", CAMPAIGN_BLEND_MAX);
     for (size_t i = 0; i < m->n_blend_queues; i++) {
         int bq = router_queue_find(r, m->blend_queues[i]);
         if (bq < 0 || bq >= router_queue_count(r))
-            return fail(code, msg, len, EC(UNKNOWN_QUEUE), "unknown blend "
-                        "queue \"%.64s\"", m->blend_queues[i]);
+            return reqerr(code, msg, len, EC(UNKNOWN_QUEUE), "unknown blend "
+                          "queue \"%.64s\"", m->blend_queues[i]);
         snprintf(cfg->blend[i], sizeof(cfg->blend[i]), "%s",
                  m->blend_queues[i]);
     }
@@ -370,8 +386,8 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
         cfg->window_end_h = (uint8_t)m->window_end_hour;
     }
     if (campaign_config_check(cfg, &why) < 0)
-        return fail(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: %s",
-                    why);
+        return reqerr(code, msg, len, EC(INVALID_FIELD), "CampaignUpsert: %s",
+                      why);
     *qref = qi;
     return 0;
 }
@@ -399,7 +415,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
     if (l && l->preview) {
         /* an accepted preview: its contact is the agent's already */
         l->state = L_RINGING;
-        if (lead_write(ob, e->lead) < 0)
+        if (lead_write_ev(ob, e->lead, "lead_dial", l->contact) < 0)
             log_error("outbound: lead %s: its attempt could not be "
                       "recorded (out of memory)",
                       campaign_lead_id(ob->cc, e->lead));
@@ -425,7 +441,7 @@ static void do_dial(struct outbound *ob, const struct campaign_event *e)
              ob->id_base, ++ob->id_seq);
     snprintf(l->dialer, sizeof(l->dialer), "%s", cfg->dialer);
     campaign_dial_tag(ob->cc, e->dial, owner);
-    if (lead_write(ob, e->lead) < 0)
+    if (lead_write_ev(ob, e->lead, "lead_dial", l->contact) < 0)
         log_error("outbound: lead %s: its attempt could not be recorded "
                   "(out of memory)", campaign_lead_id(ob->cc, e->lead));
     if (!c) {
@@ -540,7 +556,7 @@ static unsigned out_drain(struct outbound *ob)
             do_drop(ob, e);
             break;
         case CAMPAIGN_EV_LEAD:
-            if (lead_write(ob, e->lead) < 0)
+            if (lead_write_ev(ob, e->lead, "lead", NULL) < 0)
                 lost++;
             break;
         case CAMPAIGN_EV_PREVIEW:
@@ -746,27 +762,27 @@ static int r_upsert(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
         return -1;
     ci = campaign_find(ob->cc, cfg.name);
     if (ci < 0 && campaign_count(ob->cc) >= CAMPAIGN_MAX)
-        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
-                    "campaigns", CAMPAIGN_MAX);
+        return reqerr(code, msg, len, EC(RESOURCE_EXHAUSTED), "at most %d "
+                      "campaigns", CAMPAIGN_MAX);
     /* the record (run byte, set by camp_write) is built before anything
      * changes: once the core took the change, writing cannot fail */
     pl = ccroute__v1__campaign_upsert__get_packed_size(m);
     if (!(blob = malloc(pl + 1)))
-        return fail(code, msg, len, EC(INTERNAL), "out of memory");
+        return reqerr(code, msg, len, EC(INTERNAL), "out of memory");
     ccroute__v1__campaign_upsert__pack(m, blob + 1);
     if (!ob->loading &&
         (rc = store_outbound_reserve(ob->s->store, 1,
                                      pl + 2 * CAMPAIGN_ID_MAX)) < 0) {
         free(blob);
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
-                    "cannot be recorded now (%s); nothing was changed, "
-                    "retry later", ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
+                      "cannot be recorded now (%s); nothing was changed, "
+                      "retry later", ccr_strerror(rc));
     }
     ci = campaign_upsert(ob->cc, wall_us(), &cfg, qref);
     if (ci < 0) {
         free(blob);
-        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "campaign %s: "
-                    "%s", cfg.name, ccr_strerror(ci));
+        return reqerr(code, msg, len, EC(RESOURCE_EXHAUSTED), "campaign %s: "
+                      "%s", cfg.name, ccr_strerror(ci));
     }
     free(ob->cblob[ci]);
     ob->cblob[ci] = blob;
@@ -776,8 +792,9 @@ static int r_upsert(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m,
                  "could serve it now", cfg.name, cfg.queue);
     /* allocates nothing: cannot fail after the reserve above */
     if ((rc = camp_write(ob, ci)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s "
-                    "could not be recorded (%s)", cfg.name, ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s "
+                      "could not be recorded (%s)", cfg.name,
+                      ccr_strerror(rc));
     return OUTBOUND_DURABLE;
 }
 
@@ -789,17 +806,17 @@ static int r_run(struct outbound *ob, const char *name, enum campaign_run run,
         return -1;
     if ((rc = store_outbound_reserve(ob->s->store, 1,
                                      ob->cblen[ci] + 2 * CAMPAIGN_ID_MAX)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
-                    "cannot be recorded now (%s); nothing was changed, "
-                    "retry later", ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
+                      "cannot be recorded now (%s); nothing was changed, "
+                      "retry later", ccr_strerror(rc));
     campaign_set_run(ob->cc, wall_us(), ci, run);
     if (run == CAMPAIGN_RUNNING && !ob->first_start[ci])
         ob->first_start[ci] = wall_us();
     /* allocates nothing: cannot fail after the reserve above */
     if ((rc = camp_write(ob, ci)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s: "
-                    "its state could not be recorded (%s)", name,
-                    ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "campaign %s: "
+                      "its state could not be recorded (%s)", name,
+                      ccr_strerror(rc));
     timer_update(ob);
     return OUTBOUND_DURABLE;
 }
@@ -818,26 +835,27 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
     if (ci < 0)
         return -1;
     if (m->n_leads == 0)
-        return fail(code, msg, len, EC(MISSING_FIELD), "LeadsAdd.leads is "
-                    "empty");
+        return reqerr(code, msg, len, EC(MISSING_FIELD), "LeadsAdd.leads is "
+                      "empty");
     /* sp[0, n): the leads to add; at[k]: sp[k]'s index in the request */
     if (!(sp = arena_alloc(a, m->n_leads * sizeof(*sp))) ||
         !(at = arena_alloc(a, m->n_leads * sizeof(*at))))
-        return fail(code, msg, len, EC(INTERNAL), "out of memory");
+        return reqerr(code, msg, len, EC(INTERNAL), "out of memory");
     for (size_t i = 0; i < m->n_leads; i++) {
         const Ccroute__V1__Lead *l = m->leads[i];
         Ccroute__V1__Lead only = CCROUTE__V1__LEAD__INIT;
         uint8_t *ab = NULL;
         size_t al = 0;
         if (!l->time_zone || !*l->time_zone)
-            return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads[%zu]"
-                        ": time_zone is empty; nothing was added", i);
+            return reqerr(code, msg, len, EC(INVALID_LEAD), "LeadsAdd."
+                          "leads[%zu]: time_zone is empty; nothing was "
+                          "added", i);
         if (l->n_attributes) {
             only.attributes = l->attributes;
             only.n_attributes = l->n_attributes;
             al = ccroute__v1__lead__get_packed_size(&only);
             if (!(ab = arena_alloc(a, al)))
-                return fail(code, msg, len, EC(INTERNAL), "out of memory");
+                return reqerr(code, msg, len, EC(INTERNAL), "out of memory");
             ccroute__v1__lead__pack(&only, ab);
         }
         /* a lead already here exactly as given was added by an earlier
@@ -853,10 +871,10 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
                 !strcmp(l->time_zone, campaign_lead_zone(ob->cc, li)) &&
                 ol == al && (al == 0 || !memcmp(ob_ab, ab, al)))
                 continue;
-            return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads"
-                        "[%zu] (%.64s): lead id already in the campaign with "
-                        "another number, time zone or attributes; nothing "
-                        "was added", i, id);
+            return reqerr(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads"
+                          "[%zu] (%.64s): lead id already in the campaign "
+                          "with another number, time zone or attributes; "
+                          "nothing was added", i, id);
         }
         at[n] = i;
         sp[n++] = (struct campaign_lead_spec){ l->lead_id, l->number,
@@ -869,35 +887,37 @@ static int r_leads(struct outbound *ob, const Ccroute__V1__LeadsAdd *m,
     /* room for the largest record before the core changes: the writes
      * after it then allocate nothing */
     if (!(rec = arena_alloc(a, LEAD_REC_FIXED + maxal)))
-        return fail(code, msg, len, EC(INTERNAL), "out of memory; nothing "
-                    "was added");
+        return reqerr(code, msg, len, EC(INTERNAL), "out of memory; nothing "
+                      "was added");
     /* admitted even when every lead was here already: the Ack follows
      * the barrier, so it also waits for an earlier try still in flight */
     if ((rc = store_outbound_reserve(ob->s->store, n, bytes)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads cannot "
-                    "be recorded now (%s); nothing was added, retry later",
-                    ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the leads "
+                      "cannot be recorded now (%s); nothing was added, retry "
+                      "later",
+                      ccr_strerror(rc));
     if (n == 0)
         return OUTBOUND_DURABLE;
     first = campaign_lead_count(ob->cc);
     rc = campaign_leads_add(ob->cc, wall_us(), ci, sp, n, &bad, &why);
     if (rc == CCR_ENOMEM)
-        return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "LeadsAdd: %s; "
-                    "nothing was added", why);
+        return reqerr(code, msg, len, EC(RESOURCE_EXHAUSTED), "LeadsAdd: %s; "
+                      "nothing was added", why);
     if (rc < 0) {
         bad = at[bad];
         const Ccroute__V1__Lead *l = m->leads[bad];
-        return fail(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads[%zu] "
-                    "(%.64s): %s; nothing was added", bad,
-                    l->lead_id && *l->lead_id ? l->lead_id
-                    : l->number ? l->number : "", why);
+        return reqerr(code, msg, len, EC(INVALID_LEAD), "LeadsAdd.leads[%zu] "
+                      "(%.64s): %s; nothing was added", bad,
+                      l->lead_id && *l->lead_id ? l->lead_id
+                      : l->number ? l->number : "", why);
     }
     /* in rec, after the reserve: cannot fail */
     for (uint32_t li = first; li < campaign_lead_count(ob->cc); li++)
-        if ((rc = lead_write_in(ob, li, rec, LEAD_REC_FIXED + maxal)) < 0)
-            return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the leads "
-                        "were added but could not all be recorded (%s)",
-                        ccr_strerror(rc));
+        if ((rc = lead_write_in(ob, li, rec, LEAD_REC_FIXED + maxal, NULL,
+                                NULL)) < 0)
+            return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the leads "
+                          "were added but could not all be recorded (%s)",
+                          ccr_strerror(rc));
     return OUTBOUND_DURABLE;
 }
 
@@ -907,18 +927,18 @@ static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
     size_t bytes = 0;
     int rc;
     if (n == 0)
-        return fail(code, msg, len, EC(MISSING_FIELD), "numbers is empty");
+        return reqerr(code, msg, len, EC(MISSING_FIELD), "numbers is empty");
     for (size_t i = 0; i < n; i++) {
         if (!str_ok(nums[i]))
-            return fail(code, msg, len, EC(INVALID_FIELD), "numbers[%zu] is "
-                        "empty or longer than 63 bytes; nothing was changed",
-                        i);
+            return reqerr(code, msg, len, EC(INVALID_FIELD), "numbers[%zu] is "
+                          "empty or longer than 63 bytes; nothing was changed",
+                          i);
         bytes += strlen(nums[i]) + 4;
     }
     if ((rc = store_outbound_reserve(ob->s->store, n, bytes)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
-                    "cannot be recorded now (%s); nothing was changed, "
-                    "retry later", ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the change "
+                      "cannot be recorded now (%s); nothing was changed, "
+                      "retry later", ccr_strerror(rc));
     if (add) {
         /* all or none: the numbers new to the set are noted as they go
          * in and taken out again when one cannot be added (memory) or
@@ -926,7 +946,7 @@ static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
         uint32_t max = ob->s->cfg->limits.max_dnc;
         size_t *fresh = arena_alloc(ob->s->arena, n * sizeof(*fresh)), nf = 0;
         if (!fresh)
-            return fail(code, msg, len, EC(INTERNAL), "out of memory");
+            return reqerr(code, msg, len, EC(INTERNAL), "out of memory");
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (campaign_dnc_has(ob->cc, nums[i]))
                 continue;
@@ -940,11 +960,11 @@ static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
             while (nf > 0)
                 campaign_dnc_remove(ob->cc, nums[fresh[--nf]], NULL);
             if (full)
-                return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "the "
-                            "do-not-call set holds at most %u numbers "
-                            "(limits.max_dnc); nothing was added", max);
-            return fail(code, msg, len, EC(RESOURCE_EXHAUSTED), "%s; "
-                        "nothing was added", ccr_strerror(rc));
+                return reqerr(code, msg, len, EC(RESOURCE_EXHAUSTED), "the "
+                              "do-not-call set holds at most %u numbers "
+                              "(limits.max_dnc); nothing was added", max);
+            return reqerr(code, msg, len, EC(RESOURCE_EXHAUSTED), "%s; "
+                          "nothing was added", ccr_strerror(rc));
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -956,13 +976,48 @@ static int r_dnc(struct outbound *ob, char **nums, size_t n, bool add,
                  : store_outbound_del(ob->s->store, m);
         /* cannot fail for want of memory after the reserve above */
         if (rc < 0)
-            return fail(code, msg, len, EC(STATE_UNAVAILABLE), "numbers[%zu]:"
-                        " could not be recorded (%s)", i, ccr_strerror(rc));
+            return reqerr(code, msg, len, EC(STATE_UNAVAILABLE),
+                          "numbers[%zu]: could not be recorded (%s)", i,
+                          ccr_strerror(rc));
     }
     return OUTBOUND_DURABLE;
 }
 
-/* The packed ContactArrived of the answered call of live dial l. */
+/* The free agents of a queue, for campaign_agent_pick(): live handles
+ * in order, stopping after router_agent_count() of them. */
+struct free_walk {
+    const struct router *r;
+    int queue;
+    uint32_t h, max;
+    unsigned seen, want;
+    uint64_t now;
+};
+
+static bool free_walk_next(void *ctx, const char **id, uint64_t *since)
+{
+    struct free_walk *w = ctx;
+    while (w->seen < w->want && w->h < w->max) {
+        uint32_t h = w->h++;
+        struct router_agent_info ai;
+        if (!router_agent_id(w->r, h))
+            continue;
+        w->seen++;
+        if (!router_agent_free_for(w->r, h, w->queue, ROUTER_CH_VOICE))
+            continue;
+        router_agent_info(w->r, h, w->now, &ai);
+        *id = ai.id;
+        *since = ai.state_since;
+        return true;
+    }
+    return false;
+}
+
+/* The packed ContactArrived of the answered call (or the preview) of live
+ * dial l. A campaign with an agent share cap names the agent it goes to
+ * (preferred_agent) while a free agent is at or above the cap: the free
+ * agent under it that has been in its state longest (campaign_agent_pick;
+ * O(agents), only for such a campaign), so that a capped agent is not
+ * offered it while another one is free; else the router's order stands. */
 static int arrived_for(struct outbound *ob, const struct live *l, int ci,
                        uint32_t li, uint8_t **buf, size_t *blen)
 {
@@ -986,6 +1041,16 @@ static int arrived_for(struct outbound *ob, const struct live *l, int ci,
     m.lead_id = (char *)campaign_lead_id(ob->cc, li);
     m.dial_id = l->dial;
     m.preview = l->preview;
+    if (cfg->agent_share_pct < 100) {
+        struct router *r = ob->s->router;
+        struct free_walk w = { r, campaign_queue_ref(ob->cc, ci), 0,
+                               ob->s->cfg->router.max_agents, 0,
+                               router_agent_count(r), clock_turn_us() };
+        const char *pick = campaign_agent_pick(ob->cc, wall_us(), ci,
+                                               free_walk_next, &w);
+        if (pick)
+            m.preferred_agent = (char *)pick;
+    }
     *blen = ccroute__v1__contact_arrived__get_packed_size(&m);
     if (!(*buf = malloc(*blen ? *blen : 1)))
         return -1;
@@ -1003,13 +1068,13 @@ static int r_result(struct outbound *ob, struct conn *c,
     uint64_t now = wall_us();
 
     if (!m->dial_id)
-        return fail(code, msg, len, EC(MISSING_FIELD), "DialResult.dial_id "
-                    "is 0");
+        return reqerr(code, msg, len, EC(MISSING_FIELD), "DialResult.dial_id "
+                      "is 0");
     if (m->outcome < CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN ||
         m->outcome > CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_FAILED)
-        return fail(code, msg, len, m->outcome ? EC(INVALID_FIELD)
-                    : EC(MISSING_FIELD), "DialResult.outcome %d is not an "
-                    "outcome", (int)m->outcome);
+        return reqerr(code, msg, len, m->outcome ? EC(INVALID_FIELD)
+                      : EC(MISSING_FIELD), "DialResult.outcome %d is not an "
+                      "outcome", (int)m->outcome);
     if (m->dial_id & CALLBACK_DIAL_BIT) {
         if (callback_result(ob->cb, c, m, code, msg, len) < 0)
             return -1;
@@ -1019,16 +1084,16 @@ static int r_result(struct outbound *ob, struct conn *c,
     l = live_find(ob, m->dial_id);
     if (!l || l->state != L_RINGING ||
         campaign_dial_get(ob->cc, m->dial_id, &tag, &ci, &lead) < 0)
-        return fail(code, msg, len, EC(UNKNOWN_DIAL), "dial %" PRIu64 " is "
-                    "not ringing: never requested, or over", m->dial_id);
+        return reqerr(code, msg, len, EC(UNKNOWN_DIAL), "dial %" PRIu64 " is "
+                      "not ringing: never requested, or over", m->dial_id);
     if (tag != c->owner)
-        return fail(code, msg, len, EC(NOT_DIALER), "dial %" PRIu64 " was "
-                    "sent to another client than this one", m->dial_id);
+        return reqerr(code, msg, len, EC(NOT_DIALER), "dial %" PRIu64 " was "
+                      "sent to another client than this one", m->dial_id);
     if ((rc = store_outbound_reserve(ob->s->store, 2,
                                      4 * CAMPAIGN_ID_MAX + 128 + 4096)) < 0)
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
-                    "cannot be recorded now (%s); nothing was changed, "
-                    "retry", ccr_strerror(rc));
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
+                      "cannot be recorded now (%s); nothing was changed, "
+                      "retry", ccr_strerror(rc));
     if (l->preview) {
         /* the agent has the contact already: talking at once (HUMAN), or
          * the contact leaves and the agent is free (any other) */
@@ -1036,15 +1101,18 @@ static int r_result(struct outbound *ob, struct conn *c,
                              (enum campaign_outcome)m->outcome);
         if (m->outcome == CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN) {
             l->state = L_TALKING;
+            if (lead_write_ev(ob, lead, "lead", l->contact) < 0)
+                log_error("outbound: lead %s: its answer could not be "
+                          "recorded", campaign_lead_id(ob->cc, lead));
         } else {
             l->state = L_STALE;
             if (preview_gone(ob, l))
                 live_drop(ob, l);
         }
         if (out_drain(ob))
-            return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
-                        "was taken but could not be recorded (out of "
-                        "memory)");
+            return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the result "
+                          "was taken but could not be recorded (out of "
+                          "memory)");
         timer_update(ob);
         return OUTBOUND_DURABLE;
     }
@@ -1052,7 +1120,7 @@ static int r_result(struct outbound *ob, struct conn *c,
         uint8_t *buf;
         size_t blen;
         if (arrived_for(ob, l, ci, lead, &buf, &blen) < 0)
-            return fail(code, msg, len, EC(INTERNAL), "out of memory");
+            return reqerr(code, msg, len, EC(INTERNAL), "out of memory");
         /* the contact first: a refusal leaves the dial ringing */
         if (ob->h.contact_make(ob->h.arg, tag, buf, blen, code, msg, len) < 0)
             return -1;
@@ -1070,12 +1138,12 @@ static int r_result(struct outbound *ob, struct conn *c,
     }
     if (m->outcome != CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_HUMAN)
         live_drop(ob, l);
-    else if (lead_write(ob, lead) < 0)
+    else if (lead_write_ev(ob, lead, "lead", l->contact) < 0)
         log_error("outbound: lead %s: its answer could not be recorded",
                   campaign_lead_id(ob->cc, lead));
     if (out_drain(ob))
-        return fail(code, msg, len, EC(STATE_UNAVAILABLE), "the result was "
-                    "taken but could not be recorded (out of memory)");
+        return reqerr(code, msg, len, EC(STATE_UNAVAILABLE), "the result was "
+                      "taken but could not be recorded (out of memory)");
     timer_update(ob);
     return OUTBOUND_DURABLE;
 }
@@ -1113,8 +1181,8 @@ int outbound_request(struct outbound *ob, struct conn *c,
         timer_update(ob);
         return OUTBOUND_DURABLE;
     default:
-        return fail(code, msg, len, EC(UNKNOWN_MESSAGE), "not a campaign "
-                    "request");
+        return reqerr(code, msg, len, EC(UNKNOWN_MESSAGE), "not a campaign "
+                      "request");
     }
 }
 
@@ -1148,6 +1216,7 @@ void outbound_campaign_fig(const struct outbound *ob, int i,
     o->failed = cs.outcomes[CAMPAIGN_OUT_FAILED];
     o->dropped = cs.outcomes[CAMPAIGN_OUT_DROPPED];
     o->connected = cs.connected;
+    o->agent_ms = cs.talk_us / 1000;
     o->drop_rate = cs.abandon_life;
     o->drop_rate_window = cs.abandon_window;
     if (ob->first_start[i] && now > ob->first_start[i])
@@ -1221,6 +1290,7 @@ int outbound_stats(struct outbound *ob, struct arena *a,
         o->drop_rate = fg.drop_rate;
         o->drop_rate_window = fg.drop_rate_window;
         o->contacts_per_hour = fg.contacts_per_hour;
+        o->agent_ms = fg.agent_ms;
         st->campaigns[st->n_campaigns++] = o;
     }
     return 0;

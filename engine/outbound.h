@@ -77,6 +77,7 @@ struct outbound_fig {
     uint64_t leads, waiting, active, done, exhausted, dnc;
     uint64_t dials, human, machine, busy, no_answer, failed, dropped;
     uint64_t connected;
+    uint64_t agent_ms;            /* agents' time on its calls that ended */
     double drop_rate, drop_rate_window, contacts_per_hour;
 };
 /* The callbacks' figures (Stats 33-36). */

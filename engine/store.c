@@ -2616,8 +2616,29 @@ int store_outbound_reserve(struct store *s, size_t ops, size_t bytes)
     int rc = store_reserve(s, STORE_ADMIT_CHANGE, 0);
     if (rc < 0 || !s->redis)
         return rc;
-    if (storebatch_reserve(&s->cur, bytes + ops * 26, ops * 4) < 0)
+    /* each put may come with a lead's stream entry (op V) */
+    if (storebatch_reserve(&s->cur,
+                           bytes + ops * (26 + STOREBATCH_LEAD_EVENT_BYTES),
+                           ops * (4 + STOREBATCH_LEAD_EVENT_ARGS)) < 0)
         return STORE_ENOMEM;
+    return 0;
+}
+
+int store_outbound_event(struct store *s, const char *type,
+                         const char *campaign, const char *lead,
+                         const char *contact, const char *state,
+                         uint32_t attempts, const char *outcome,
+                         uint64_t ts_ms)
+{
+    if (!s->redis || s->snap)
+        return 0;
+    if (!s->token)
+        return STORE_ENOTOWNER;
+    if (storebatch_lead_event(&s->cur, type, campaign, lead, contact, state,
+                              attempts, outcome, ts_ms) < 0)
+        return STORE_ENOMEM;
+    s->st.ops_queued++;
+    pending_update(s);
     return 0;
 }
 

@@ -103,6 +103,16 @@ int store_agent_login(struct store *s, const char *agent_id,
 int store_outbound_put(struct store *s, const char *member, unsigned score,
                        const void *data, size_t len);
 int store_outbound_del(struct store *s, const char *member);
+/* A lead's entry in the event stream (op V, storebatch.h; docs/redis.md),
+ * in the current batch: call it right after the store_outbound_put() of
+ * the lead's record, so that both are in one batch. Nothing inside a full
+ * rewrite. After store_outbound_reserve() for the put it cannot fail for
+ * want of memory. 0, STORE_ENOMEM, STORE_ENOTOWNER; without Redis 0. */
+int store_outbound_event(struct store *s, const char *type,
+                         const char *campaign, const char *lead,
+                         const char *contact, const char *state,
+                         uint32_t attempts, const char *outcome,
+                         uint64_t ts_ms);
 /* Admission of an outbound change (as store_reserve(STORE_ADMIT_CHANGE,
  * 0)) with room for `ops` puts or deletes of `bytes` member and data
  * bytes in all. */

@@ -276,6 +276,29 @@ int storebatch_event(struct storebatch *b, const char *type,
     return 0;
 }
 
+int storebatch_lead_event(struct storebatch *b, const char *type,
+                          const char *campaign, const char *lead,
+                          const char *contact, const char *state,
+                          uint32_t attempts, const char *outcome,
+                          uint64_t ts_ms)
+{
+    if (reserve(b, 1 + slen(type) + slen(campaign) + slen(lead) +
+                   slen(contact) + slen(state) + slen(outcome) + 44,
+                STOREBATCH_LEAD_EVENT_ARGS) < 0)
+        return -1;
+    put(b, "V", 1);
+    puts_(b, type);
+    puts_(b, campaign);
+    puts_(b, lead);
+    puts_(b, contact);
+    puts_(b, state);
+    putu(b, attempts);
+    puts_(b, outcome);
+    putu(b, ts_ms);
+    b->nops++;
+    return 0;
+}
+
 int storebatch_event_disposition(struct storebatch *b, const char *type,
                                  const char *contact, const char *agent,
                                  const char *queue, uint64_t ts_ms,
@@ -831,6 +854,18 @@ const char storebatch_script[] =
     "    redis.call('XADD', ke, '*', unpack(f))\n"
     "    evs = evs + 1\n"
     "    i = i + (op == 'E' and 11 or 7)\n"
+    "  elseif op == 'V' then\n"
+    "    local f = {'type', ARGV[i+1], 'campaign', ARGV[i+2],\n"
+    "               'lead', ARGV[i+3]}\n"
+    "    if ARGV[i+4] ~= '' then f[#f+1] = 'contact'; f[#f+1] = ARGV[i+4] end\n"
+    "    f[#f+1] = 'state'; f[#f+1] = ARGV[i+5]\n"
+    "    f[#f+1] = 'attempts'; f[#f+1] = ARGV[i+6]\n"
+    "    if ARGV[i+7] ~= '' then f[#f+1] = 'outcome'; f[#f+1] = ARGV[i+7] end\n"
+    "    f[#f+1] = 'ts'; f[#f+1] = ARGV[i+8]\n"
+    "    f[#f+1] = 'token'; f[#f+1] = tok\n"
+    "    redis.call('XADD', ke, '*', unpack(f))\n"
+    "    evs = evs + 1\n"
+    "    i = i + 9\n"
     "  elseif op == 'N' then\n"
     "    local id = ARGV[i+1]\n"
     "    redis.call('HSET', pc .. id, 'arrived', ARGV[i+2],\n"

@@ -27,6 +27,9 @@
  *   e type contact agent queue ts detail   one event-stream entry
  *   q name index                        queue of the configuration
  *   B member score data / b member      outbound object (see below)
+ *   V type campaign lead contact state attempts outcome ts
+ *                                       one event-stream entry of a lead
+ *                                       (see below)
  *   Z                                   clear the tenant's state (contacts,
  *                                       agents, queues; not the stream):
  *                                       first op of a full rewrite
@@ -124,6 +127,19 @@ int storebatch_clear(struct storebatch *b);
 int storebatch_ob_put(struct storebatch *b, const char *member,
                       unsigned score, const void *blob, size_t len);
 int storebatch_ob_del(struct storebatch *b, const char *member);
+/* Op V: a lead's entry in the event stream (docs/redis.md), written in
+ * the batch of the lead's record: `type` lead_dial or lead, its campaign
+ * and lead id, the answered call's `contact` (may be empty), its `state`
+ * and `outcome` names (outcome may be empty), attempts, wall ms. At most
+ * STOREBATCH_LEAD_EVENT_BYTES bytes in 9 arguments when the ids are
+ * below 64 bytes. */
+#define STOREBATCH_LEAD_EVENT_ARGS 9
+#define STOREBATCH_LEAD_EVENT_BYTES 360
+int storebatch_lead_event(struct storebatch *b, const char *type,
+                          const char *campaign, const char *lead,
+                          const char *contact, const char *state,
+                          uint32_t attempts, const char *outcome,
+                          uint64_t ts_ms);
 
 /* Combined ops written by storestate_emit() (one per key and batch):
  *

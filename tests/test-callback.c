@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
@@ -19,10 +18,11 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "outbound-fx.h"
 
 #define EC(x) E2E_EC(x)
 #define BODY(x) E2E_BODY(x)
-#define OUT(x) CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_##x
+#define OUT(x) OBFX_OUT(x)
 #define VOICE CCROUTE__V1__CHANNEL__CHANNEL_VOICE
 
 static void config_text(char *buf, size_t len, int redis_port,
@@ -58,13 +58,6 @@ static int teardown(void **state)
     return e2e_env_teardown(state);
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
 static int callback(struct e2e_client *e, const char *cid, const char *number,
                     uint64_t start_at_ms, char *msg, size_t mlen)
 {
@@ -81,18 +74,6 @@ static int callback(struct e2e_client *e, const char *cid, const char *number,
     return e2e_reply_msg(e, env.request_id, E2E_T_MS, msg, mlen);
 }
 
-static int result(struct e2e_client *e, uint64_t dial,
-                  Ccroute__V1__DialOutcome o)
-{
-    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__DialResult m = CCROUTE__V1__DIAL_RESULT__INIT;
-    m.dial_id = dial;
-    m.outcome = o;
-    env.body_case = BODY(DIAL_RESULT);
-    env.dial_result = &m;
-    return e2e_call(e, &env, E2E_T_MS);
-}
-
 /* The next DialRequest to the switch: a callback's (no campaign), for
  * contact `cid` and `number`. Its dial id. */
 static uint64_t expect_dial(struct e2e_client *sw, const char *cid,
@@ -106,14 +87,6 @@ static uint64_t expect_dial(struct e2e_client *sw, const char *cid,
     assert_true(env->dial_request->dial_timeout_ms > 0);
     ccr_free(env);
     return id;
-}
-
-static void accept(struct e2e_client *desk, const char *cid)
-{
-    ccr_envelope *o = e2e_wait_offer(desk, cid, E2E_T_MS);
-    assert_non_null(o);
-    ccr_free(o);
-    assert_int_equal(e2e_simple(desk, BODY(OFFER_ACCEPTED), cid, "a1"), 0);
 }
 
 /* Waits until Stats says `waiting` callbacks wait in their queue and
@@ -160,20 +133,22 @@ static void test_callback_keeps_place(void **state)
 
     /* the agent comes: k1 is still first; accepted, the switch dials */
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
-    accept(&desk, "k1");
+    obfx_accept(&desk, "k1", "a1");
     dial = expect_dial(&sw, "k1", "+15551001");
     /* a result from another client than the switch is refused */
     {
         struct e2e_client other;
         e2e_open_hello(&other, d->port, "sw2", E2E_ROLE(SWITCH), false);
-        assert_int_equal(result(&other, dial, OUT(BUSY)), EC(NOT_DIALER));
+        assert_int_equal(obfx_result(&other, dial, OUT(BUSY), NULL, 0),
+                         EC(NOT_DIALER));
         e2e_close(&other);
     }
     /* no answer: k1 leaves its queue for the retry delay, the agent is
      * free and takes k2 */
-    assert_int_equal(result(&sw, dial, OUT(NO_ANSWER)), 0);
-    assert_int_equal(result(&sw, dial, OUT(NO_ANSWER)), EC(UNKNOWN_DIAL));
-    accept(&desk, "k2");
+    assert_int_equal(obfx_result(&sw, dial, OUT(NO_ANSWER), NULL, 0), 0);
+    assert_int_equal(obfx_result(&sw, dial, OUT(NO_ANSWER), NULL, 0),
+                     EC(UNKNOWN_DIAL));
+    obfx_accept(&desk, "k2", "a1");
     /* k3 arrives after k1 */
     assert_int_equal(e2e_contact(&sw, "k3", "sales", VOICE), 0);
     /* after the delay k1 is back in its queue, and the agent, free again,
@@ -181,9 +156,9 @@ static void test_callback_keeps_place(void **state)
     wait_callbacks(&adm, 1, 0);
     assert_int_equal(e2e_simple(&desk, BODY(CONTACT_COMPLETED), "k2", NULL),
                      0);
-    accept(&desk, "k1");
+    obfx_accept(&desk, "k1", "a1");
     dial = expect_dial(&sw, "k1", "+15551001");
-    assert_int_equal(result(&sw, dial, OUT(HUMAN)), 0);
+    assert_int_equal(obfx_result(&sw, dial, OUT(HUMAN), NULL, 0), 0);
     /* answered: over; the agent is on k1 */
     st = e2e_stats(&adm);
     assert_int_equal(st->stats->callbacks_waiting, 0);
@@ -194,7 +169,7 @@ static void test_callback_keeps_place(void **state)
     assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{cb}:ob:data c|k1"), 0);
     assert_int_equal(e2e_simple(&desk, BODY(CONTACT_COMPLETED), "k1", NULL),
                      0);
-    accept(&desk, "k3");
+    obfx_accept(&desk, "k3", "a1");
 
     e2e_close(&adm);
     e2e_close(&sw);
@@ -219,9 +194,9 @@ static void test_callback_gives_up(void **state)
                      0);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
     for (int attempt = 0; attempt < 2; attempt++) {
-        accept(&desk, "g1");
+        obfx_accept(&desk, "g1", "a1");
         dial = expect_dial(&sw, "g1", "+15551002");
-        assert_int_equal(result(&sw, dial, OUT(BUSY)), 0);
+        assert_int_equal(obfx_result(&sw, dial, OUT(BUSY), NULL, 0), 0);
     }
     /* two attempts (callback_attempts: 2): given up, the switch hears it */
     for (;;) {
@@ -256,7 +231,7 @@ static void test_callback_scheduled_survives_kill(void **state)
     e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
     assert_int_equal(e2e_contact(&sw, "s1", "sales", VOICE), 0);
     assert_int_equal(e2e_contact(&sw, "s2", "sales", VOICE), 0);
-    start = wall_ms() + 8000;
+    start = obfx_wall_ms() + 8000;
     assert_int_equal(callback(&sw, "s1", "+15552001", start, msg,
                               sizeof(msg)), 0);
     assert_int_equal(callback(&sw, "s2", "+15552002", 0, msg, sizeof(msg)),
@@ -275,18 +250,18 @@ static void test_callback_scheduled_survives_kill(void **state)
     /* the agent: s2 first (s1 is not eligible before its time) */
     e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
-    accept(&desk, "s2");
+    obfx_accept(&desk, "s2", "a1");
     dial = expect_dial(&sw, "s2", "+15552002");
-    assert_int_equal(result(&sw, dial, OUT(HUMAN)), 0);
+    assert_int_equal(obfx_result(&sw, dial, OUT(HUMAN), NULL, 0), 0);
     assert_int_equal(e2e_simple(&sw, BODY(CONTACT_COMPLETED), "s2", NULL), 0);
     /* then s1, not before the time the customer chose */
     o = e2e_wait_offer(&desk, "s1", E2E_T_MS + 10000);
     assert_non_null(o);
-    assert_true(wall_ms() >= start);
+    assert_true(obfx_wall_ms() >= start);
     ccr_free(o);
     assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), "s1", "a1"), 0);
     dial = expect_dial(&sw, "s1", "+15552001");
-    assert_int_equal(result(&sw, dial, OUT(HUMAN)), 0);
+    assert_int_equal(obfx_result(&sw, dial, OUT(HUMAN), NULL, 0), 0);
     wait_callbacks(&adm, 0, 0);
 
     e2e_close(&adm);
@@ -317,12 +292,12 @@ static void test_callback_bad_input(void **state)
                      EC(FORBIDDEN));
     assert_int_equal(callback(&sw, "b1", "", 0, msg, sizeof(msg)),
                      EC(MISSING_FIELD));
-    assert_int_equal(callback(&sw, "b1", "+1555", wall_ms() - 60000, msg,
+    assert_int_equal(callback(&sw, "b1", "+1555", obfx_wall_ms() - 60000, msg,
                               sizeof(msg)), EC(CALLBACK_TIME));
     assert_non_null(strstr(msg, "past"));
     /* beyond the arrival plus max_contact_age (default 4h) */
     assert_int_equal(callback(&sw, "b1", "+1555",
-                              wall_ms() + 30ull * 24 * 3600 * 1000, msg,
+                              obfx_wall_ms() + 30ull * 24 * 3600 * 1000, msg,
                               sizeof(msg)), EC(CALLBACK_TIME));
     assert_non_null(strstr(msg, "too far"));
     /* nothing of those: no callback */

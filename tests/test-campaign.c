@@ -304,6 +304,32 @@ static bool free_set(void *ctx, const char *agent)
 /* The supervisor's cap on an agent's outbound share: a free agent at or
  * above it is left out of the capacity; one below it, or not free, is
  * not; no cap (100%) leaves the capacity alone. */
+/* The free agents campaign_agent_pick() is shown: ids and since. */
+struct free_list {
+    const char *const *ids;
+    const uint64_t *since;
+    size_t i;
+};
+
+static bool free_next(void *ctx, const char **id, uint64_t *since)
+{
+    struct free_list *f = ctx;
+    if (!f->ids[f->i])
+        return false;
+    *id = f->ids[f->i];
+    *since = f->since[f->i++];
+    return true;
+}
+
+static bool free_next_never(void *ctx, const char **id, uint64_t *since)
+{
+    (void)ctx;
+    (void)id;
+    (void)since;
+    fail_msg("no cap: the agents are not looked at");
+    return false;
+}
+
 static void test_share_cap(void **state)
 {
     struct campaign_core *cc = core();
@@ -320,9 +346,23 @@ static void test_share_cap(void **state)
     /* 5 minutes on the call: about 8% of the last hour, under the cap */
     assert_int_equal(campaign_free_capped(cc, T0 + MIN(5), ci, 2, free_set,
                                           (void *)both), 2);
+    /* who takes the next call: nobody free is capped, the router's
+     * order stands */
+    const uint64_t since[] = { 1, 2 };
+    struct free_list fl = { both, since, 0 };
+    assert_null(campaign_agent_pick(cc, T0 + MIN(5), ci, free_next, &fl));
+    assert_int_equal(fl.i, 2);
     /* 30 minutes: about 40%, over it; ag1 no longer counts */
     assert_int_equal(campaign_free_capped(cc, T0 + MIN(30), ci, 2, free_set,
                                           (void *)both), 1);
+    /* at 30 minutes ag2, though ag1 has been free longer; ag1 alone:
+     * nobody */
+    fl.i = 0;
+    assert_string_equal(campaign_agent_pick(cc, T0 + MIN(30), ci, free_next,
+                                            &fl), "ag2");
+    const char *only1[] = { "ag1", NULL };
+    struct free_list f1 = { only1, since, 0 };
+    assert_null(campaign_agent_pick(cc, T0 + MIN(30), ci, free_next, &f1));
     /* ag1 is not free anyway: nothing to leave out */
     assert_int_equal(campaign_free_capped(cc, T0 + MIN(30), ci, 1, free_set,
                                           (void *)ag2), 1);
@@ -335,6 +375,8 @@ static void test_share_cap(void **state)
     assert_int_equal(campaign_upsert(cc, T0 + MIN(120), &c, 0), ci);
     assert_int_equal(campaign_free_capped(cc, T0 + MIN(30), ci, 2, free_set,
                                           (void *)both), 2);
+    assert_null(campaign_agent_pick(cc, T0 + MIN(30), ci, free_next_never,
+                                    NULL));
     campaign_core_free(cc);
 }
 

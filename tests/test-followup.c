@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
@@ -18,6 +17,7 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "outbound-fx.h"
 
 #define EC(x) E2E_EC(x)
 #define BODY(x) E2E_BODY(x)
@@ -71,13 +71,6 @@ static int teardown(void **state)
     return e2e_env_teardown(state);
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
 /* ContactCompleted with a disposition and the follow-up fields. */
 static int complete(struct e2e_client *e, const char *cid, const char *code,
                     uint64_t due_ms, const char *number, char *msg,
@@ -122,15 +115,6 @@ static int login(struct e2e_client *e, const char *id)
     return e2e_call(e, &env, E2E_T_MS);
 }
 
-static void accept(struct e2e_client *desk, const char *cid, const char *aid)
-{
-    ccr_envelope *o = e2e_wait_offer(desk, cid, E2E_T_MS);
-    assert_non_null(o);
-    assert_string_equal(o->offer->agent_id, aid);
-    ccr_free(o);
-    assert_int_equal(e2e_simple(desk, BODY(OFFER_ACCEPTED), cid, aid), 0);
-}
-
 /* Waits until Stats says so; fails the test after the default timeout
  * plus `extra_ms`. */
 static void wait_followups(struct e2e_client *adm, uint32_t scheduled,
@@ -166,8 +150,8 @@ static void test_followup_due_preferred_survives_kill(void **state)
     e2e_open_hello(&d1, d->port, "desk1", E2E_ROLE(AGENT), false);
     assert_int_equal(login(&d1, "a1"), 0);
     assert_int_equal(e2e_contact(&sw, "k1", "support", VOICE), 0);
-    accept(&d1, "k1", "a1");
-    t0 = wall_ms();
+    obfx_accept(&d1, "k1", "a1");
+    t0 = obfx_wall_ms();
     assert_int_equal(complete(&d1, "k1", "escalated", 0, NULL, msg,
                               sizeof(msg)), 0);
     /* the Ack is a promise: the follow-up is in Redis */
@@ -199,7 +183,7 @@ static void test_followup_due_preferred_survives_kill(void **state)
     /* not before it is due, then to a1 */
     o = e2e_wait_offer(&d1, "fu-k1", E2E_T_MS + 2000);
     assert_non_null(o);
-    assert_true(wall_ms() >= t0 + 1500);
+    assert_true(obfx_wall_ms() >= t0 + 1500);
     assert_string_equal(o->offer->agent_id, "a1");
     assert_int_equal(o->offer->channel, EMAIL);
     {
@@ -241,7 +225,7 @@ static void test_followup_overdue(void **state)
     e2e_open_hello(&d1, d->port, "desk1", E2E_ROLE(AGENT), false);
     assert_int_equal(login(&d1, "a1"), 0);
     assert_int_equal(e2e_contact(&sw, "o1", "support", VOICE), 0);
-    accept(&d1, "o1", "a1");
+    obfx_accept(&d1, "o1", "a1");
     assert_int_equal(complete(&d1, "o1", "escalated", 0, NULL, msg,
                               sizeof(msg)), 0);
     assert_int_equal(e2e_simple(&d1, BODY(AGENT_LOGOUT), NULL, "a1"), 0);
@@ -296,14 +280,14 @@ static void test_followup_callback(void **state)
     e2e_open_hello(&d1, d->port, "desk1", E2E_ROLE(AGENT), false);
     assert_int_equal(login(&d1, "a1"), 0);
     assert_int_equal(e2e_contact(&sw, "c1", "support", VOICE), 0);
-    accept(&d1, "c1", "a1");
-    due = wall_ms() + 1000;
+    obfx_accept(&d1, "c1", "a1");
+    due = obfx_wall_ms() + 1000;
     assert_int_equal(complete(&d1, "c1", "escalated", due, "+15553001", msg,
                               sizeof(msg)), 0);
     wait_followups(&adm, 1, 0, 0);
     env = e2e_wait_offer(&d1, "fu-c1", E2E_T_MS + 1000);
     assert_non_null(env);
-    assert_true(wall_ms() >= due);
+    assert_true(obfx_wall_ms() >= due);
     assert_int_equal(env->offer->channel, VOICE);
     ccr_free(env);
     assert_int_equal(e2e_simple(&d1, BODY(OFFER_ACCEPTED), "fu-c1", "a1"),
@@ -343,12 +327,12 @@ static void test_followup_bad_input(void **state)
     assert_int_equal(e2e_contact(&sw, "fu-x", "support", VOICE),
                      EC(INVALID_FIELD));
     assert_int_equal(e2e_contact(&sw, "b1", "support", VOICE), 0);
-    accept(&d1, "b1", "a1");
+    obfx_accept(&d1, "b1", "a1");
     /* a code without a follow-up takes no follow-up fields */
     assert_int_equal(complete(&d1, "b1", "resolved", 0, "+1555", msg,
                               sizeof(msg)), EC(INVALID_FIELD));
     assert_non_null(strstr(msg, "follow-up"));
-    assert_int_equal(complete(&d1, "b1", "escalated", wall_ms() - 60000,
+    assert_int_equal(complete(&d1, "b1", "escalated", obfx_wall_ms() - 60000,
                               NULL, msg, sizeof(msg)), EC(INVALID_FIELD));
     assert_non_null(strstr(msg, "past"));
     assert_int_equal(e2e_rint(f->r, "HLEN ccr:{fu}:ob:data"), 0);

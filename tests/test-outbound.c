@@ -18,6 +18,7 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "outbound-fx.h"
 
 #define EC(x) E2E_EC(x)
 
@@ -75,11 +76,19 @@ static int teardown(void **state)
     return e2e_env_teardown(state);
 }
 
-/* ---- requests ---- */
+/* ---- requests (tests/outbound-fx.h) ---- */
 
+/* A campaign of the dialer "dlr" with a compliance time of 300 ms. */
 static int upsert_mode(struct e2e_client *e, const char *name,
                        const char *queue, uint32_t max_attempts,
-                       Ccroute__V1__DialMode mode, char *msg, size_t mlen);
+                       Ccroute__V1__DialMode mode, char *msg, size_t mlen)
+{
+    const struct obfx_campaign c = { .name = name, .queue = queue,
+                                     .mode = mode,
+                                     .max_attempts = max_attempts,
+                                     .compliance_ms = 300 };
+    return obfx_upsert(e, &c, msg, mlen);
+}
 
 static int upsert(struct e2e_client *e, const char *name, const char *queue,
                   uint32_t max_attempts, char *msg, size_t mlen)
@@ -87,77 +96,6 @@ static int upsert(struct e2e_client *e, const char *name, const char *queue,
     return upsert_mode(e, name, queue, max_attempts,
                        CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE, msg,
                        mlen);
-}
-
-static int upsert_mode(struct e2e_client *e, const char *name,
-                       const char *queue, uint32_t max_attempts,
-                       Ccroute__V1__DialMode mode, char *msg, size_t mlen)
-{
-    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
-    uint64_t id;
-    m.name = (char *)name;
-    m.queue = (char *)queue;
-    m.dialer = "dlr";
-    m.caller_id = "+15550000";
-    m.mode = mode;
-    m.window_start_hour = 0;
-    m.window_end_hour = 24;
-    m.max_attempts = max_attempts;
-    m.retry_busy_ms = 1;
-    m.retry_no_answer_ms = 1;
-    m.retry_failed_ms = 1;
-    m.retry_machine_ms = 1;
-    m.compliance_ms = 300;
-    env.body_case = BODY(CAMPAIGN_UPSERT);
-    env.campaign_upsert = &m;
-    if (!(id = ccr_send(e->c, &env)))
-        return -EPIPE;
-    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
-}
-
-static int run(struct e2e_client *e, int body, const char *name)
-{
-    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__CampaignStart m = CCROUTE__V1__CAMPAIGN_START__INIT;
-    m.campaign = (char *)name;
-    env.body_case = body;
-    /* the three messages have the same one field */
-    env.campaign_start = &m;
-    return e2e_call(e, &env, E2E_T_MS);
-}
-
-struct lead_in {
-    const char *id, *number, *zone;
-};
-
-static int leads(struct e2e_client *e, const char *camp,
-                 const struct lead_in *in, size_t n, char *msg, size_t mlen)
-{
-    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__LeadsAdd m = CCROUTE__V1__LEADS_ADD__INIT;
-    Ccroute__V1__Lead ls[8], *lp[8];
-    Ccroute__V1__Attribute at = CCROUTE__V1__ATTRIBUTE__INIT, *atp = &at;
-    uint64_t id;
-    at.key = "offer";
-    at.value = "winback";
-    for (size_t i = 0; i < n; i++) {
-        ccroute__v1__lead__init(&ls[i]);
-        ls[i].lead_id = (char *)in[i].id;
-        ls[i].number = (char *)in[i].number;
-        ls[i].time_zone = (char *)in[i].zone;
-        ls[i].attributes = &atp;
-        ls[i].n_attributes = 1;
-        lp[i] = &ls[i];
-    }
-    m.campaign = (char *)camp;
-    m.leads = lp;
-    m.n_leads = n;
-    env.body_case = BODY(LEADS_ADD);
-    env.leads_add = &m;
-    if (!(id = ccr_send(e->c, &env)))
-        return -EPIPE;
-    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
 }
 
 static int dnc(struct e2e_client *e, bool add, const char *number)
@@ -172,22 +110,7 @@ static int dnc(struct e2e_client *e, bool add, const char *number)
     return e2e_call(e, &env, E2E_T_MS);
 }
 
-static int result(struct e2e_client *e, uint64_t dial,
-                  Ccroute__V1__DialOutcome o, char *msg, size_t mlen)
-{
-    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__DialResult m = CCROUTE__V1__DIAL_RESULT__INIT;
-    uint64_t id;
-    m.dial_id = dial;
-    m.outcome = o;
-    env.body_case = BODY(DIAL_RESULT);
-    env.dial_result = &m;
-    if (!(id = ccr_send(e->c, &env)))
-        return -EPIPE;
-    return e2e_reply_msg(e, id, E2E_T_MS, msg, mlen);
-}
-
-#define OUT(x) CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_##x
+#define OUT(x) OBFX_OUT(x)
 
 /* The next DialRequest to the dialer (fails the test after the default
  * timeout): its dial id, lead and contact id. */
@@ -203,15 +126,6 @@ static uint64_t next_dial(struct e2e_client *dl, char *lead, size_t llen,
     snprintf(contact, clen, "%s", env->dial_request->contact_id);
     ccr_free(env);
     return id;
-}
-
-static const Ccroute__V1__CampaignStats *camp_stats(const ccr_envelope *st,
-                                                    const char *name)
-{
-    for (size_t i = 0; i < st->stats->n_campaigns; i++)
-        if (!strcmp(st->stats->campaigns[i]->campaign, name))
-            return st->stats->campaigns[i];
-    return NULL;
 }
 
 static void accept_offer(struct e2e_client *desk, const char *cid)
@@ -238,7 +152,7 @@ static void test_campaign_end_to_end(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, desk;
     char msg[384], lead1[64], lead2[64], c1[64], c2[64];
-    const struct lead_in in[2] = {
+    const struct obfx_lead in[2] = {
         { "L1", "+15550001", "America/New_York" },
         { "L2", "+15550002", "Europe/Paris" },
     };
@@ -252,24 +166,25 @@ static void test_campaign_end_to_end(void **state)
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
 
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "c1", in, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", in, 2, msg, sizeof(msg)), 0);
     /* Ack is a promise: the campaign and its two leads are in Redis */
     assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
 
     /* progressive, one free agent: one dial; busy, then the next one */
     dial = next_dial(&dl, lead1, sizeof(lead1), c1, sizeof(c1));
-    assert_int_equal(result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
     dial = next_dial(&dl, lead2, sizeof(lead2), c2, sizeof(c2));
     assert_string_not_equal(c1, c2);
     /* answered by a person: a contact of the campaign's queue, offered
      * to the agent at once */
-    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)),
+                     0);
     accept_offer(&desk, c2);
     ccr_free(e2e_expect(&dl, BODY(CONTACT_ASSIGNED), E2E_T_MS));
 
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->run, CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_RUNNING);
     assert_int_equal(cs->leads, 2);
     assert_int_equal(cs->busy, 1);
@@ -277,6 +192,12 @@ static void test_campaign_end_to_end(void **state)
     assert_true(cs->dials >= 2);
     ccr_free(st);
 
+    /* the stream says so, each entry in the batch of the lead's record:
+     * the busy lead waits, the other one was answered */
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", lead1, "waiting", "busy",
+                                0));
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", lead2, "active", "human",
+                                0));
     /* the lead that was busy has one attempt in Redis */
     {
         char key[96], v[256];
@@ -298,7 +219,7 @@ static void test_campaign_end_to_end(void **state)
     e2e_open_hello_retry(&dl, d->port, "dlr", E2E_ROLE(DIALER), true);
     e2e_open_hello_retry(&desk, d->port, "desk1", E2E_ROLE(AGENT), true);
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->run, CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_RUNNING);
     assert_int_equal(cs->leads, 2);
     /* the reached lead is done (its call is a recovered contact), the
@@ -312,17 +233,19 @@ static void test_campaign_end_to_end(void **state)
     assert_int_equal(e2e_simple(&dl, BODY(CONTACT_COMPLETED), c2, NULL), 0);
     dial = next_dial(&dl, lead2, sizeof(lead2), c1, sizeof(c1));
     assert_string_equal(lead2, lead1);
-    assert_int_equal(result(&dl, dial, OUT(NO_ANSWER), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(NO_ANSWER), msg, sizeof(msg)),
+                     0);
     dial = next_dial(&dl, lead2, sizeof(lead2), c1, sizeof(c1));
     assert_string_equal(lead2, lead1);
-    assert_int_equal(result(&dl, dial, OUT(MACHINE), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(MACHINE), msg, sizeof(msg)),
+                     0);
     /* three attempts: exhausted, nothing more to dial */
     {
         bool exhausted = false;
         long long t0 = harness_now_ms();
         while (!exhausted && harness_now_ms() - t0 < E2E_T_MS) {
             st = e2e_stats(&adm);
-            cs = camp_stats(st, "c1");
+            cs = obfx_camp_stats(st, "c1");
             exhausted = cs && cs->leads_exhausted == 1;
             ccr_free(st);
         }
@@ -342,12 +265,14 @@ static void test_bad_input(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, other, desk, sw;
     char msg[384], lead[64], cid[64];
-    const struct lead_in nonum[2] = {
+    const struct obfx_lead nonum[2] = {
         { "ok", "+15550009", "Asia/Tokyo" },
         { "bad", "", "Asia/Tokyo" },
     };
-    const struct lead_in badzone[1] = { { "z", "+15550008", "Mars/Olympus" } };
-    const struct lead_in good[1] = { { "g", "+15550007", "Europe/Paris" } };
+    const struct obfx_lead badzone[1] = {
+        { "z", "+15550008", "Mars/Olympus" },
+    };
+    const struct obfx_lead good[1] = { { "g", "+15550007", "Europe/Paris" } };
     ccr_envelope *st;
     const Ccroute__V1__CampaignStats *cs;
     uint64_t dial;
@@ -376,30 +301,30 @@ static void test_bad_input(void **state)
         assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), EC(INVALID_FIELD));
         m.agent_share_pct = 40;
         assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
-        assert_int_equal(run(&adm, BODY(CAMPAIGN_STOP), "c4"), 0);
+        assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_STOP), "c4"), 0);
     }
     /* only the admin manages campaigns */
     assert_int_equal(upsert(&dl, "c3", "sales", 3, msg, sizeof(msg)),
                      EC(FORBIDDEN));
 
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "nope"),
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "nope"),
                      EC(UNKNOWN_CAMPAIGN));
-    assert_int_equal(leads(&adm, "nope", good, 1, msg, sizeof(msg)),
+    assert_int_equal(obfx_leads(&adm, "nope", good, 1, msg, sizeof(msg)),
                      EC(UNKNOWN_CAMPAIGN));
-    assert_int_equal(leads(&adm, "c2", nonum, 2, msg, sizeof(msg)),
+    assert_int_equal(obfx_leads(&adm, "c2", nonum, 2, msg, sizeof(msg)),
                      EC(INVALID_LEAD));
     assert_non_null(strstr(msg, "no number"));
-    assert_int_equal(leads(&adm, "c2", badzone, 1, msg, sizeof(msg)),
+    assert_int_equal(obfx_leads(&adm, "c2", badzone, 1, msg, sizeof(msg)),
                      EC(INVALID_LEAD));
     assert_non_null(strstr(msg, "time zone"));
     /* nothing of the refused batches: the campaigns c2 and c4 only */
     assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c2"));
+    assert_non_null(cs = obfx_camp_stats(st, "c2"));
     assert_int_equal(cs->leads, 0);
     ccr_free(st);
 
-    assert_int_equal(result(&dl, 12345, OUT(BUSY), msg, sizeof(msg)),
+    assert_int_equal(obfx_result(&dl, 12345, OUT(BUSY), msg, sizeof(msg)),
                      EC(UNKNOWN_DIAL));
     /* the engine's fields of ContactArrived are not the client's */
     {
@@ -418,29 +343,37 @@ static void test_bad_input(void **state)
     assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data n|+15550007"),
                      1);
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
-    const struct lead_in two[2] = {
+    const struct obfx_lead two[2] = {
         { "d", "+15550007", "Europe/Paris" },
         { "e", "+15550006", "Europe/Paris" },
     };
-    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
     dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
     assert_string_equal(lead, "e");
     /* a result from another dialer than the one asked: refused, the dial
      * is untouched and its own dialer's result is taken */
-    assert_int_equal(result(&other, dial, OUT(BUSY), msg, sizeof(msg)),
+    assert_int_equal(obfx_result(&other, dial, OUT(BUSY), msg, sizeof(msg)),
                      EC(NOT_DIALER));
-    assert_int_equal(result(&dl, dial, OUT(FAILED), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(FAILED), msg, sizeof(msg)), 0);
     /* twice: the dial is over */
-    assert_int_equal(result(&dl, dial, OUT(FAILED), msg, sizeof(msg)),
+    assert_int_equal(obfx_result(&dl, dial, OUT(FAILED), msg, sizeof(msg)),
                      EC(UNKNOWN_DIAL));
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads_dnc, 1);
     assert_int_equal(cs->failed, 1);
     assert_int_equal(cs->busy, 0);
     ccr_free(st);
+    /* in the event stream: the lead found on the do-not-call set, the
+     * other one's dial and its failure (waiting for its retry) */
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", "d", "dnc", NULL,
+                                E2E_T_MS));
+    assert_true(obfx_lead_entry(f->r, "ot", "lead_dial", "e", "active",
+                                NULL, 0));
+    assert_true(obfx_lead_entry(f->r, "ot", "lead", "e", "waiting",
+                                "failed", 0));
 
     /* an answered call that no agent takes within the compliance time is
      * dropped: the dialer is told (the failed lead is retried at once) */
@@ -448,7 +381,8 @@ static void test_bad_input(void **state)
     assert_int_equal(e2e_agent_state(&desk, "a1",
                                      CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
                                      "break"), 0);
-    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)),
+                     0);
     {
         ccr_envelope *cd = e2e_expect(&dl, BODY(CALL_DROPPED), E2E_T_MS);
         assert_int_equal(cd->call_dropped->dial_id, dial);
@@ -456,7 +390,7 @@ static void test_bad_input(void **state)
         ccr_free(cd);
     }
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->dropped, 1);
     assert_true(cs->drop_rate > 0.99);
     ccr_free(st);
@@ -503,7 +437,7 @@ static void test_preview(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, desk;
     char msg[384], cid[64], lead[64], skipped[64], dcid[64], dlead[64];
-    const struct lead_in in[2] = {
+    const struct obfx_lead in[2] = {
         { "P1", "+15550101", "Europe/Paris" },
         { "P2", "+15550102", "Europe/Paris" },
     };
@@ -518,8 +452,8 @@ static void test_preview(void **state)
     assert_int_equal(upsert_mode(&adm, "pv", "sales", 3,
                                  CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW,
                                  msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "pv", in, 2, msg, sizeof(msg)), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "pv"), 0);
+    assert_int_equal(obfx_leads(&adm, "pv", in, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "pv"), 0);
 
     /* offered before any dial; skipped: no dial, no attempt */
     next_preview(&desk, cid, sizeof(cid), skipped, sizeof(skipped));
@@ -535,9 +469,10 @@ static void test_preview(void **state)
     dial = next_dial(&dl, dlead, sizeof(dlead), dcid, sizeof(dcid));
     assert_string_equal(dlead, lead);
     assert_string_equal(dcid, cid);
-    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)),
+                     0);
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "pv"));
+    assert_non_null(cs = obfx_camp_stats(st, "pv"));
     assert_int_equal(cs->human, 1);
     assert_int_equal(cs->connected, 1);
     assert_int_equal(cs->dials, 1);
@@ -549,7 +484,7 @@ static void test_preview(void **state)
     assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), cid, "a1"), 0);
     dial = next_dial(&dl, dlead, sizeof(dlead), dcid, sizeof(dcid));
     /* busy: the contact leaves the agent (told), an attempt counts */
-    assert_int_equal(result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
     env = e2e_expect(&desk, BODY(OFFER_REVOKED), E2E_T_MS);
     assert_string_equal(env->offer_revoked->contact_id, cid);
     ccr_free(env);
@@ -573,7 +508,7 @@ static void test_preview_survives_kill(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, desk;
     char msg[384], cid[64], lead[64], cid2[64], lead2[64];
-    const struct lead_in in[1] = { { "K1", "+15550201", "Europe/Paris" } };
+    const struct obfx_lead in[1] = { { "K1", "+15550201", "Europe/Paris" } };
 
     e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
     e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
@@ -582,8 +517,8 @@ static void test_preview_survives_kill(void **state)
     assert_int_equal(upsert_mode(&adm, "pv", "sales", 3,
                                  CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW,
                                  msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "pv", in, 1, msg, sizeof(msg)), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "pv"), 0);
+    assert_int_equal(obfx_leads(&adm, "pv", in, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "pv"), 0);
     next_preview(&desk, cid, sizeof(cid), lead, sizeof(lead));
     assert_string_equal(lead, "K1");
 
@@ -610,7 +545,8 @@ static void test_preview_survives_kill(void **state)
         uint64_t dial = next_dial(&dl, dlead, sizeof(dlead), dcid,
                                   sizeof(dcid));
         assert_string_equal(dcid, cid2);
-        assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+        assert_int_equal(obfx_result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)),
+                     0);
     }
 
     e2e_close(&adm);
@@ -631,8 +567,8 @@ static void test_dialer_role(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, mon, desk;
     char msg[384], lead[64], cid[64];
-    const struct lead_in hi[1] = { { "h1", "+15550031", "Europe/Paris" } };
-    const struct lead_in lo[1] = { { "o1", "+15550032", "Europe/Paris" } };
+    const struct obfx_lead hi[1] = { { "h1", "+15550031", "Europe/Paris" } };
+    const struct obfx_lead lo[1] = { { "o1", "+15550032", "Europe/Paris" } };
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
 
@@ -654,10 +590,10 @@ static void test_dialer_role(void **state)
     env.body_case = BODY(CAMPAIGN_UPSERT);
     env.campaign_upsert = &m;
     assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
-    assert_int_equal(leads(&adm, "hi", hi, 1, msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "lo", lo, 1, msg, sizeof(msg)), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "hi"), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "lo"), 0);
+    assert_int_equal(obfx_leads(&adm, "hi", hi, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_leads(&adm, "lo", lo, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "hi"), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "lo"), 0);
 
     /* the agent goes to "lo"; the monitor was sent nothing */
     next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
@@ -680,7 +616,7 @@ static void test_outbound_ids_reserved(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, desk, sw;
     char msg[384], lead[64], c1[64], c2[64], next[80];
-    const struct lead_in two[2] = {
+    const struct obfx_lead two[2] = {
         { "r1", "+15550041", "Europe/Paris" },
         { "r2", "+15550042", "Europe/Paris" },
     };
@@ -695,8 +631,8 @@ static void test_outbound_ids_reserved(void **state)
     e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
 
     dial = next_dial(&dl, lead, sizeof(lead), c1, sizeof(c1));
     /* "ob-<base>-<n>": the next dial's contact is "ob-<base>-<n+1>" */
@@ -709,11 +645,12 @@ static void test_outbound_ids_reserved(void **state)
     env.contact_arrived = &m;
     assert_int_equal(e2e_call(&sw, &env, E2E_T_MS), EC(INVALID_FIELD));
 
-    assert_int_equal(result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
     dial = next_dial(&dl, lead, sizeof(lead), c2, sizeof(c2));
     assert_string_equal(c2, next);
     /* the person who answered reaches the agent */
-    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)),
+                     0);
     accept_offer(&desk, c2);
 
     e2e_close(&adm);
@@ -731,7 +668,7 @@ static void test_drop_to_its_dialer(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, dl2, desk;
     char msg[384], lead[64], cid[64];
-    const struct lead_in one[1] = { { "p1", "+15550051", "Europe/Paris" } };
+    const struct obfx_lead one[1] = { { "p1", "+15550051", "Europe/Paris" } };
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
     ccr_envelope *cd;
@@ -743,8 +680,8 @@ static void test_drop_to_its_dialer(void **state)
     e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "c1", one, 1, msg, sizeof(msg)), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", one, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
     dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
 
     /* the agent leaves; the campaign moves to the second dialer while the
@@ -763,7 +700,8 @@ static void test_drop_to_its_dialer(void **state)
     assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
 
     /* answered, no agent: dropped, and the first dialer is told */
-    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)),
+                     0);
     cd = e2e_expect(&dl, BODY(CALL_DROPPED), E2E_T_MS);
     assert_int_equal(cd->call_dropped->dial_id, dial);
     assert_string_equal(cd->call_dropped->contact_id, cid);
@@ -787,7 +725,7 @@ static void test_fast_call_connected(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm, dl, desk;
     char msg[384], lead[64], cid[64];
-    const struct lead_in one[1] = { { "f1", "+15550061", "Europe/Paris" } };
+    const struct obfx_lead one[1] = { { "f1", "+15550061", "Europe/Paris" } };
     const Ccroute__V1__CampaignStats *cs;
     ccr_envelope *st;
     uint64_t dial;
@@ -797,17 +735,18 @@ static void test_fast_call_connected(void **state)
     e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "c1", one, 1, msg, sizeof(msg)), 0);
-    assert_int_equal(run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", one, 1, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
 
     dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
-    assert_int_equal(result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_result(&dl, dial, OUT(HUMAN), msg, sizeof(msg)),
+                     0);
     accept_offer(&desk, cid);
     assert_int_equal(e2e_simple(&dl, BODY(CONTACT_COMPLETED), cid, NULL), 0);
     /* past the compliance time (300 ms): still no drop */
     assert_null(e2e_wait(&dl, BODY(CALL_DROPPED), 0, 800));
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->human, 1);
     assert_int_equal(cs->connected, 1);
     assert_int_equal(cs->dropped, 0);
@@ -827,17 +766,17 @@ static void test_leads_resend(void **state)
     struct harness_daemon *d = &f->d;
     struct e2e_client adm;
     char msg[384];
-    const struct lead_in two[2] = {
+    const struct obfx_lead two[2] = {
         { "r1", "+15550101", "Europe/Paris" },
         { "r2", "+15550102", "Asia/Tokyo" },
     };
     /* a new lead first, then r1 changed: all or none */
-    const struct lead_in changed[2] = {
+    const struct obfx_lead changed[2] = {
         { "r3", "+15550103", "Europe/Paris" },
         { "r1", "+15550199", "Europe/Paris" },
     };
     /* a resend with one new lead: the new one is added */
-    const struct lead_in more[3] = {
+    const struct obfx_lead more[3] = {
         { "r1", "+15550101", "Europe/Paris" },
         { "r2", "+15550102", "Asia/Tokyo" },
         { "r4", "+15550104", "Asia/Tokyo" },
@@ -847,30 +786,30 @@ static void test_leads_resend(void **state)
 
     e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
-    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
     assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
     /* the same batch again: Acked, nothing duplicated */
-    assert_int_equal(leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
     assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 2);
     ccr_free(st);
     /* r1 with another number: refused, naming it; r3 is not added */
-    assert_int_equal(leads(&adm, "c1", changed, 2, msg, sizeof(msg)),
+    assert_int_equal(obfx_leads(&adm, "c1", changed, 2, msg, sizeof(msg)),
                      EC(INVALID_LEAD));
     assert_non_null(strstr(msg, "leads[1] (r1)"));
     assert_non_null(strstr(msg, "already in the campaign"));
     assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
     assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data l|c1|r3"), 0);
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 2);
     ccr_free(st);
-    assert_int_equal(leads(&adm, "c1", more, 3, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_leads(&adm, "c1", more, 3, msg, sizeof(msg)), 0);
     assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 4);
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 3);
     ccr_free(st);
     e2e_close(&adm);
@@ -937,7 +876,7 @@ static void test_lead_attribute_limits(void **state)
                                 sizeof(msg)), 0);
     assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
     st = e2e_stats(&adm);
-    assert_non_null(cs = camp_stats(st, "c1"));
+    assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 1);
     ccr_free(st);
     e2e_close(&adm);

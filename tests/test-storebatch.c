@@ -129,8 +129,14 @@ static void test_op_encoding(void **state)
                                                   true), 0);
     OP(&b, &pos, "E", "gone", "c1", "a1", "q1", "78", "completed",
        "resolved", "x,y", "", "1");
+    /* op V: a lead's stream entry (docs/redis.md) */
+    assert_int_equal(storebatch_lead_event(&b, "lead_dial", "c1", "L1",
+                                           "ob-1-2", "active", 2, NULL, 79),
+                     0);
+    OP(&b, &pos, "V", "lead_dial", "c1", "L1", "ob-1-2", "active", "2", "",
+       "79");
 
-    assert_int_equal(b.nops, 11);
+    assert_int_equal(b.nops, 12);
     assert_int_equal(b.nargs, pos);
     /* Past the end: NULL, length 0. */
     size_t len = 7;
