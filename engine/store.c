@@ -127,6 +127,7 @@
 #include "clock.h"
 #include "lathist.h"
 #include "log.h"
+#include "journal.h"
 #include "redisaddr.h"
 #include "redisuv.h"
 #include "router.h"
@@ -218,6 +219,12 @@ struct store {
     uint64_t load_max_seq;
     uint64_t load_started_us, load_stall_us;
     unsigned load_calls;
+    /* recovery, layout journal: the entries replayed so far (handed to
+     * the hooks only once the last one is in) and where the next call
+     * starts ("-" or "(<id>") */
+    struct journal_replay *jr;
+    char jload_from[48];
+    struct journal_buf jbuf;            /* the packed batch being sent */
     bool lease_inflight;
     uint64_t lease_sent_us;
     uint64_t next_lease_us;
@@ -307,6 +314,11 @@ struct store {
 
     struct store_stats st;
 };
+
+static bool journal(const struct store *s)
+{
+    return s->cfg.layout == STORE_LAYOUT_JOURNAL;
+}
 
 static uint64_t now_us(void)
 {
@@ -882,10 +894,13 @@ static void conn_open(struct store *s)
         cmd_sent(s);
     }
     const struct { const char *src; size_t off; } scripts[] = {
-        { s->batch_src ? s->batch_src : storebatch_script,
+        { s->batch_src ? s->batch_src
+          : journal(s) ? storebatch_journal_script : storebatch_script,
           offsetof(struct store, sha_batch) },
         { storebatch_lease_script, offsetof(struct store, sha_lease) },
-        { storebatch_load_script, offsetof(struct store, sha_load) },
+        { journal(s) ? storebatch_journal_load_script
+                     : storebatch_load_script,
+          offsetof(struct store, sha_load) },
         { storebatch_release_script, offsetof(struct store, sha_release) },
     };
     s->scripts_pending = 4;
@@ -1116,8 +1131,48 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     wait_kick(s);                    /* replicated: on the replicas yet? */
 }
 
+/* The journal layout: the batch as ONE stream entry of its packed ops
+ * (engine/journal.h), appended by the journal script after the same
+ * fencing and generation checks as the batch script. */
+static void send_journal(struct store *s, struct store_sent *b)
+{
+    s->jbuf.len = 0;
+    if (journal_pack(&b->b, &s->jbuf) < 0) {
+        log_error("store: out of memory packing a batch; reconnecting");
+        conn_drop(s);
+        return;
+    }
+    char token[24], seq[24];
+    snprintf(token, sizeof(token), "%" PRIu64, s->token);
+    snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
+    size_t l0;
+    const char *op0 = storebatch_arg(&b->b, 0, &l0);
+    const char *argv[] = { "EVALSHA", s->sha_batch, "3", s->k_lease,
+                           s->k_fence, s->k_applied, s->prefix, token, seq,
+                           "0", l0 == 1 && op0[0] == 'Z' ? "Z" : "",
+                           s->jbuf.p ? (const char *)s->jbuf.p : "" };
+    size_t argvlen[12];
+    for (int i = 0; i < 11; i++)
+        argvlen[i] = strlen(argv[i]);
+    argvlen[11] = s->jbuf.len;
+    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, 12, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    b->sent_us = now_us();
+    s->batches_flying++;
+    s->st.batches_sent++;
+    s->st.journal_bytes += s->jbuf.len;
+}
+
 static void send_batch(struct store *s, struct store_sent *b)
 {
+    if (journal(s)) {
+        send_journal(s, b);
+        return;
+    }
     size_t argc = storebatch_argc(&b->b);
     if (argv_reserve(s, argc) < 0) {
         log_error("store: out of memory sending a batch; reconnecting");
@@ -1712,6 +1767,129 @@ static size_t load_outbound(struct store *s, const redisReply *ob)
     return n;
 }
 
+/* ---- recovery, layout journal ----
+ *
+ * The journal's entries are read in order, load_chunk per call, one call
+ * in flight (the next starts after the last id of the previous reply),
+ * and replayed into a table of final states (engine/journal.h); only when
+ * the last entry is in are the objects handed to the hooks, in the order
+ * the per-key layout's load gives them (outbound objects, agents by id,
+ * contacts by arrival sequence). A load that starts again (a reconnect,
+ * Redis lost data) starts from the first entry: nothing was handed over
+ * before the end. */
+
+static void jload_send(struct store *s)
+{
+    if (!s->ac)
+        return;
+    char cnt[16];
+    snprintf(cnt, sizeof(cnt), "%" PRIu32, s->cfg.load_chunk);
+    const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
+                           s->prefix, s->mine, "j", s->jload_from, cnt };
+    size_t argvlen[9];
+    for (int i = 0; i < 9; i++)
+        argvlen[i] = strlen(argv[i]);
+    void *tag = (void *)(((uintptr_t)(s->load_gen & 0xffffffu) << 8) | 'j');
+    if (redisAsyncCommandArgv(s->ac, on_load_reply, tag, 9, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    s->load_flying++;
+    s->load_calls++;
+}
+
+/* One reply of journal entries (id, packed ops) replayed. 1: that was
+ * the last; 0: more to read; -1: out of memory. */
+static int jload_chunk(struct store *s, const redisReply *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 2 <= a->elements; i += 2, n++) {
+        size_t il, bl;
+        const char *id = el(a, i, &il), *b = el(a, i + 1, &bl);
+        int rc = journal_replay_apply(s->jr, (const uint8_t *)b, bl);
+        if (rc == -2)
+            return -1;
+        if (rc < 0) {
+            log_error("store: tenant %s: journal entry %.*s is malformed; "
+                      "its ops after the bad one are skipped",
+                      s->cfg.tenant, (int)il, id);
+            s->load_skipped++;
+        }
+        s->st.journal_entries_loaded++;
+        snprintf(s->jload_from, sizeof(s->jload_from), "(%.*s", (int)il,
+                 id);
+    }
+    return n < s->cfg.load_chunk ? 1 : 0;
+}
+
+static void jvisit_outbound(void *arg, const char *m, size_t ml,
+                            const uint8_t *d, size_t dl)
+{
+    struct store *s = arg;
+    s->load_ob++;
+    if (s->hooks.load_outbound)
+        s->hooks.load_outbound(s->hooks.arg, m, ml, d, dl);
+}
+
+static void jvisit_agent(void *arg, const uint8_t *login, size_t len,
+                         int state, const char *reason, const char *owner,
+                         const char *principal)
+{
+    struct store *s = arg;
+    s->load_agents++;
+    if (s->hooks.load_agent)
+        s->hooks.load_agent(s->hooks.arg, login, len, state, reason, owner,
+                            principal);
+}
+
+static void jvisit_contact(void *arg, const struct journal_contact *c)
+{
+    struct store *s = arg;
+    if (c->seq > s->load_max_seq)
+        s->load_max_seq = c->seq;
+    s->load_contacts++;
+    if (s->hooks.load_contact)
+        s->hooks.load_contact(s->hooks.arg, c->arrived, c->len,
+                              c->arrived_us,
+                              c->state ? c->state : ROUTER_CONTACT_QUEUED,
+                              c->queue, c->agent[0] ? c->agent : NULL,
+                              c->owner, c->principal);
+}
+
+/* Hands the replayed state to the hooks. 0 or -1 (out of memory). */
+static int jload_feed(struct store *s)
+{
+    static const struct journal_visit v = {
+        jvisit_outbound, jvisit_agent, jvisit_contact,
+    };
+    size_t unknown = journal_replay_unknown(s->jr);
+    if (unknown)
+        log_error("store: tenant %s: the journal holds %zu ops this engine "
+                  "does not know; they were skipped", s->cfg.tenant,
+                  unknown);
+    if (journal_replay_each(s->jr, &v, s, &s->load_skipped) < 0)
+        return -1;
+    journal_replay_free(s->jr);
+    s->jr = NULL;
+    return 0;
+}
+
+static void jload_start(struct store *s)
+{
+    journal_replay_free(s->jr);
+    if (!(s->jr = journal_replay_new())) {
+        log_error("store: out of memory loading the journal; retrying");
+        conn_drop(s);
+        return;
+    }
+    s->load_agents = s->load_contacts = s->load_skipped = s->load_ob = 0;
+    s->load_max_seq = 0;
+    snprintf(s->jload_from, sizeof(s->jload_from), "-");
+    jload_send(s);
+}
+
 /* Every object is in the router: the term is loaded, OWNER. */
 static void load_finish(struct store *s)
 {
@@ -1779,6 +1957,27 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
     }
     uint64_t t0 = now_us();
     size_t n;
+    if ((tag & 0xff) == 'j') {
+        int done = jload_chunk(s, reply);
+        if (done == 1 && jload_feed(s) < 0)
+            done = -1;
+        uint64_t spent = now_us() - t0;
+        if (spent > s->load_stall_us)
+            s->load_stall_us = spent;
+        if (done < 0) {
+            log_error("store: out of memory loading the journal; "
+                      "reconnecting");
+            conn_drop(s);
+            return;
+        }
+        if (s->token == 0 || s->stopping || !s->loading)
+            return;                  /* a hook stopped us */
+        if (done)
+            load_finish(s);
+        else
+            jload_send(s);
+        return;
+    }
     if ((tag & 0xff) == 'o') {
         if (!s->load_o_done) {
             n = load_outbound(s, reply);
@@ -1835,6 +2034,10 @@ static void start_load(struct store *s)
     s->load_next_off = !s->load_o_done ? s->load_rank_o
                        : s->load_a_done ? s->load_rank_c : s->load_rank_a;
     s->loading = true;
+    if (journal(s)) {
+        jload_start(s);
+        return;
+    }
     if (s->load_c_done) {            /* everything was in already */
         load_finish(s);
         return;
@@ -2065,14 +2268,16 @@ struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
     redisaddr_set_moved(s->addr, on_moved, s);
     where_init(s);
     if (redisaddr_cluster(s->addr)) {
-        size_t a = strlen(CLUSTER_PROBE), b = strlen(storebatch_script);
+        const char *src = journal(s) ? storebatch_journal_script
+                                     : storebatch_script;
+        size_t a = strlen(CLUSTER_PROBE), b = strlen(src);
         if (!(s->batch_src = malloc(a + b + 1))) {
             redisaddr_free(s->addr);
             free(s);
             return NULL;
         }
         memcpy(s->batch_src, CLUSTER_PROBE, a);
-        memcpy(s->batch_src + a, storebatch_script, b + 1);
+        memcpy(s->batch_src + a, src, b + 1);
     }
     s->wait_backoff_ms = s->cfg.reconnect_min_ms;
     if (hooks)
@@ -2191,6 +2396,8 @@ void store_free(struct store *s)
     }
     storebatch_free(&s->cur);
     storestate_free(&s->keys);
+    journal_replay_free(s->jr);
+    journal_buf_free(&s->jbuf);
     free(s->argv);
     free(s->argvlen);
     free(s->hc);

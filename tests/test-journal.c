@@ -1,0 +1,327 @@
+/* test-journal.c -- `redis.layout: journal` end to end: the real ccrouted
+ * on a real redis-server (tests/e2e-util.h), crashed with SIGKILL and
+ * restarted; what it recovers from the journal is what the per-key layout
+ * gives back (the same scenarios run on both layouts where it matters).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+
+#include "client.h"
+#include "e2e-util.h"
+#include "harness.h"
+
+/* arg: the layout ("journal" or "hashes"). */
+static void config_text(char *buf, size_t len, int redis_port,
+                        const void *arg)
+{
+    snprintf(buf, len,
+             "log_level: info\n"
+             "grace: 60s\n"
+             "redis:\n"
+             "  enabled: true\n"
+             "  port: %d\n"
+             "  tenant: rj\n"
+             "  lease: 600ms\n"
+             "  layout: %s\n"
+             "routing: {offer_timeout: 60s, max_no_answer: 100, "
+             "priority_weight: 1h}\n"
+             "skills: [sales]\n"
+             "queues:\n"
+             "  - name: sales\n"
+             "    skills: {sales: 1}\n"
+             "    channels: [voice]\n"
+             "    wrapup: 0s\n",
+             redis_port, (const char *)arg);
+}
+
+static int setup_journal(void **state)
+{
+    return e2e_env_start(state, true, config_text, "journal");
+}
+
+static int setup_hashes(void **state)
+{
+    return e2e_env_start(state, true, config_text, "hashes");
+}
+
+static long long xlen(redisContext *r)
+{
+    return e2e_rint(r, "XLEN ccr:{rj}:journal");
+}
+
+/* Agents (one away), contacts queued, one assigned, one offered, one
+ * completed; kill -9; the restarted engine has them all back: the loaded
+ * line counts them, the away agent is away, the assigned contact can be
+ * completed (it is known and assigned), and nothing was written in the
+ * per-key layout. */
+static void test_crash_recovery(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    redisContext *r = env->r;
+    struct e2e_client sw, d1, d2, d3;
+    e2e_expect_log(d, "serving clients", 5000);
+
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    e2e_open_hello(&d1, d->port, "desk-1", E2E_ROLE(AGENT), false);
+    e2e_open_hello(&d2, d->port, "desk-2", E2E_ROLE(AGENT), false);
+    e2e_open_hello(&d3, d->port, "desk-3", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&d3, "a3", "sales", 1, 1, 0), 0);
+    assert_int_equal(e2e_agent_state(
+                         &d3, "a3",
+                         CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
+                         "lunch"), 0);
+    assert_int_equal(e2e_agent_login(&d1, "a1", "sales", 1, 1, 0), 0);
+    char id[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof(id), "k%d", i);
+        assert_int_equal(e2e_contact(&sw, id, "sales", E2E_VOICE), 0);
+    }
+    /* a1 takes k0 and completes it, then takes k1 and keeps it */
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof(id), "k%d", i);
+        ccr_envelope *o = e2e_wait_offer(&d1, id, E2E_T_MS);
+        assert_non_null(o);
+        ccr_free(o);
+        assert_int_equal(e2e_simple(&d1, E2E_BODY(OFFER_ACCEPTED), id, "a1"),
+                         0);
+        if (i == 0)
+            assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), id,
+                                        NULL), 0);
+    }
+    /* a2 logs in and is offered k2 (an offer in flight at the crash) */
+    assert_int_equal(e2e_agent_login(&d2, "a2", "sales", 1, 1, 0), 0);
+    ccr_envelope *o = e2e_wait_offer(&d2, "k2", E2E_T_MS);
+    assert_non_null(o);
+    ccr_free(o);
+
+    /* only the journal was written */
+    assert_true(xlen(r) > 0);
+    assert_int_equal(e2e_rint(r, "EXISTS ccr:{rj}:contacts ccr:{rj}:agents "
+                                 "ccr:{rj}:events ccr:{rj}:contact:k1 "
+                                 "ccr:{rj}:agent:a1"), 0);
+    harness_daemon_kill(d);
+    e2e_close(&sw);
+    e2e_close(&d1);
+    e2e_close(&d2);
+    e2e_close(&d3);
+
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    e2e_expect_log(d, "loaded 3 agents, 5 contacts", 10000);
+    e2e_open_hello_retry(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), true);
+    e2e_open_hello_retry(&d3, d->port, "desk-3", E2E_ROLE(AGENT), true);
+    ccr_envelope *st = e2e_stats(&d3);
+    const Ccroute__V1__AgentStats *a3 = e2e_stats_agent(st, "a3");
+    assert_non_null(a3);
+    assert_int_equal(a3->status, CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY);
+    assert_string_equal(a3->reason, "lunch");
+    const Ccroute__V1__AgentStats *a1 = e2e_stats_agent(st, "a1");
+    assert_non_null(a1);
+    assert_int_equal(a1->active_contacts, 1);
+    assert_null(e2e_stats_agent(st, "a9"));
+    ccr_free(st);
+    /* k1 is assigned: completing it is acknowledged; k0 was completed
+     * before the crash and is unknown now */
+    assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), "k1", NULL),
+                     0);
+    assert_true(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), "k0", NULL) != 0);
+    e2e_close(&sw);
+    e2e_close(&d3);
+}
+
+/* ---- the order and the priorities ---- */
+
+#define NORDER 40
+
+static uint64_t send_prio(struct e2e_client *e, const char *id,
+                          unsigned priority)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    m.contact_id = (char *)id;
+    m.queue = "sales";
+    m.channel = E2E_VOICE;
+    m.priority = priority;
+    env.body_case = E2E_BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    return ccr_client_send(e->c, &env) == 0 ? env.request_id : 0;
+}
+
+/* NORDER contacts pipelined, every fifth with priority 1 (priority_weight
+ * 1h: they go first), kill -9, restart, one agent takes them one by one:
+ * the priority ones in arrival order, then the others in arrival order.
+ * Run on both layouts: both must give exactly this order. */
+static void check_order(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    static char ids[NORDER][16];
+    uint64_t rid[NORDER];
+    struct e2e_client sw, desk;
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    for (int i = 0; i < NORDER; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "o%02d", i);
+        rid[i] = send_prio(&sw, ids[i], i % 5 == 0 ? 1 : 0);
+        assert_true(rid[i] != 0);
+    }
+    for (int i = 0; i < NORDER; i++)
+        assert_int_equal(e2e_reply(&sw, rid[i], E2E_T_MS), 0);
+    harness_daemon_kill(d);
+    e2e_close(&sw);
+
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "loaded 0 agents, %d contacts", NORDER);
+    e2e_expect_log(d, want, 10000);
+    e2e_open_hello_retry(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), true);
+    e2e_open_hello_retry(&desk, d->port, "desk-1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 5, 1, 0), 0);
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < NORDER; i++) {
+            if ((i % 5 == 0) != (pass == 0))
+                continue;
+            ccr_envelope *o = e2e_wait_offer(&desk, NULL, E2E_T_MS);
+            assert_non_null(o);
+            char cid[16];
+            snprintf(cid, sizeof(cid), "%s", o->offer->contact_id);
+            ccr_free(o);
+            if (strcmp(cid, ids[i]) != 0)
+                fail_msg("offer %d is %s, expected %s", k, cid, ids[i]);
+            assert_int_equal(e2e_simple(&desk, E2E_BODY(OFFER_ACCEPTED), cid,
+                                        "a1"), 0);
+            assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), cid,
+                                        NULL), 0);
+            k++;
+        }
+    }
+    assert_int_equal(k, NORDER);
+    e2e_close(&desk);
+    e2e_close(&sw);
+}
+
+static void test_order_journal(void **state)
+{
+    check_order(state);
+    assert_true(xlen((*(struct e2e_env **)state)->r) > 0);
+}
+
+static void test_order_hashes(void **state)
+{
+    check_order(state);
+    assert_int_equal(xlen((*(struct e2e_env **)state)->r), 0);
+}
+
+/* ---- fencing ---- */
+
+/* Another engine takes the tenant (the lease and the fence counter move
+ * to token 999 behind this engine's back): the next ContactArrived's
+ * append is refused (FENCED), nothing of it reaches Redis, and the client
+ * is not acknowledged. Returns what the client got (e2e_reply). */
+static int fenced_outcome(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    redisContext *r = env->r;
+    struct e2e_client sw;
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    assert_int_equal(e2e_contact(&sw, "f1", "sales", E2E_VOICE), 0);
+    long long before = xlen(r);
+    redisReply *p = redisCommand(r, "SET ccr:{rj}:fence 999");
+    assert_non_null(p);
+    freeReplyObject(p);
+    p = redisCommand(r, "SET ccr:{rj}:lease 999|127.0.0.1:9 PX 60000");
+    assert_non_null(p);
+    freeReplyObject(p);
+    uint64_t rq = e2e_send_contact(&sw, "f2", "sales", E2E_VOICE);
+    assert_true(rq != 0);
+    int rc = e2e_reply(&sw, rq, E2E_T_MS);
+    assert_true(rc != 0);                        /* never an Ack */
+    e2e_expect_log(d, "FENCED", 5000);
+    assert_int_equal(xlen(r), before);           /* nothing appended */
+    e2e_close(&sw);
+    /* let teardown stop it: the lease is free again */
+    p = redisCommand(r, "DEL ccr:{rj}:lease");
+    assert_non_null(p);
+    freeReplyObject(p);
+    return rc;
+}
+
+static int fenced_hashes_rc = 1;
+
+static void test_fenced_hashes(void **state)
+{
+    fenced_hashes_rc = fenced_outcome(state);
+    assert_int_equal(e2e_rint((*(struct e2e_env **)state)->r,
+                              "EXISTS ccr:{rj}:contact:f2"), 0);
+}
+
+static void test_fenced_journal(void **state)
+{
+    int rc = fenced_outcome(state);
+    /* the same answer as the per-key layout gave (that test ran first) */
+    assert_int_equal(rc, fenced_hashes_rc);
+}
+
+/* ---- durability redis waits for the append ---- */
+
+/* Redis holds writes (CLIENT PAUSE WRITE): a ContactArrived is not
+ * acknowledged while its append cannot run; once Redis takes writes
+ * again it is, and the journal holds it then. */
+static void test_ack_waits_for_append(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    redisContext *r = env->r;
+    struct e2e_client sw;
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    assert_int_equal(e2e_contact(&sw, "w1", "sales", E2E_VOICE), 0);
+    long long before = xlen(r);
+    redisReply *p = redisCommand(r, "CLIENT PAUSE 20000 WRITE");
+    assert_non_null(p);
+    assert_int_equal(p->type, REDIS_REPLY_STATUS);
+    freeReplyObject(p);
+    uint64_t rq = e2e_send_contact(&sw, "w2", "sales", E2E_VOICE);
+    assert_true(rq != 0);
+    /* nothing comes while the append is held */
+    assert_int_equal(e2e_reply(&sw, rq, 300), -ETIMEDOUT);
+    assert_int_equal(xlen(r), before);
+    p = redisCommand(r, "CLIENT UNPAUSE");
+    assert_non_null(p);
+    freeReplyObject(p);
+    assert_int_equal(e2e_reply(&sw, rq, E2E_T_MS), 0);
+    /* acknowledged = appended */
+    assert_true(xlen(r) > before);
+    e2e_close(&sw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_crash_recovery, setup_journal,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_order_hashes, setup_hashes,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_order_journal, setup_journal,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_fenced_hashes, setup_hashes,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_fenced_journal, setup_journal,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_waits_for_append,
+                                        setup_journal, e2e_env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
