@@ -67,6 +67,9 @@ struct store_config {
     bool enabled;                 /* false: no Redis at all (memory only) */
     enum store_durability durability;
     enum store_layout layout;     /* default hashes */
+    uint32_t snapshot_every;      /* layout journal: journal entries
+                                     appended before a snapshot is taken;
+                                     default 10000 */
     char host[256];               /* default 127.0.0.1 */
     int port;                     /* default 6379 */
     int db;                       /* SELECT, default 0 */
@@ -222,7 +225,8 @@ struct store_stats {
     bool ready;                   /* store_ready() */
     /* redis.layout journal */
     uint64_t journal_entries_loaded;  /* entries replayed by recoveries */
-    uint64_t journal_bytes;       /* packed bytes appended (resends
-                                     included) */
+    uint64_t journal_bytes;       /* packed bytes appended, snapshot
+                                     chunks and resends included */
+    uint64_t journal_snapshots;   /* periodic snapshots taken */
 };
 #endif

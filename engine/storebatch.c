@@ -763,11 +763,12 @@ size_t storebatch_key(char *buf, size_t len, const char *tenant,
  * reconnect); one whose predecessor was not applied is refused ("GAP"), so
  * that a batch refused in the middle of a pipeline is never skipped by the
  * dedup check when it is sent again. Returns the number of ops applied. */
-/* The fencing and generation checks both write scripts begin with (the
- * batch script of the per-key layout, the journal append), up to the
- * generation marker's update; ARGV[2] token, ARGV[3] sequence, ARGV[5]
- * the first opcode. */
-#define FENCE_LUA \
+/* The fencing and generation checks every write script begins with (the
+ * batch script of the per-key layout, the journal append, the snapshot
+ * swap); ARGV[2] token, ARGV[3] sequence, ARGV[5] the first opcode ('Z':
+ * a full rewrite, no generation check). FENCE_LUA adds the generation
+ * marker's update. */
+#define FENCE_CHECK_LUA \
     "local st = redis.call('MGET', KEYS[1], KEYS[3])\n" \
     "local lease = st[1]\n" \
     "local tok = ARGV[2]\n" \
@@ -800,7 +801,9 @@ size_t storebatch_key(char *buf, size_t len, const char *tenant,
     "  if tonumber(as) ~= seq - 1 then\n" \
     "    return redis.error_reply('GAP batch ' .. ARGV[3] .. ' after ' .. as)\n" \
     "  end\n" \
-    "end\n" \
+    "end\n"
+
+#define FENCE_LUA FENCE_CHECK_LUA \
     "redis.call('SET', KEYS[3], tok .. ':' .. ARGV[3])\n"
 
 const char storebatch_script[] =
@@ -1053,15 +1056,69 @@ const char storebatch_journal_script[] =
     "return redis.call('XADD', ARGV[1] .. 'journal', '*', 'b', ARGV[6],\n"
     "                  't', tok, 's', ARGV[3])\n";
 
+/* The snapshot swap (redis.layout journal): makes a snapshot whose chunks
+ * (`snap:<token>:<seq>:<i>`, packed ops, written by plain SETs just
+ * before) current. KEYS: lease, fence, applied. ARGV: prefix, token,
+ * sequence (the snapshot's place in the batch sequence), chunk count,
+ * 'Z' for the rewrite after Redis lost the state (no generation check)
+ * or "" for a periodic one. The fencing and generation checks of a batch;
+ * every chunk must exist (else nothing changes: "ERR snapshot chunk
+ * missing", and the store sends it again); then `snapshot` =
+ * "<token>:<seq>:<chunks>:<journal id>", the id of the journal's last
+ * entry -- every batch before the snapshot in the sequence is applied
+ * (GAP otherwise), so the snapshot holds everything up to that entry and
+ * recovery replays the entries after it. The previous snapshot's chunks
+ * are unlinked and the journal is trimmed below the previous snapshot's
+ * entry (so a reader of the events keeps at least one snapshot interval
+ * of history). A swap applied already (a resend of the rewrite) changes
+ * nothing. Returns the journal id. */
+const char storebatch_snapshot_script[] =
+    FENCE_CHECK_LUA
+    "local p = ARGV[1]\n"
+    "local n = tonumber(ARGV[4])\n"
+    "local me = tok .. ':' .. ARGV[3]\n"
+    "local old = redis.call('GET', p .. 'snapshot')\n"
+    "if old and string.sub(old, 1, #me + 1) == me .. ':' then\n"
+    "  return 0\n"
+    "end\n"
+    "for i = 0, n - 1 do\n"
+    "  if redis.call('EXISTS', p .. 'snap:' .. me .. ':' .. i) == 0 then\n"
+    "    return redis.error_reply('ERR snapshot chunk missing: ' .. i)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('SET', KEYS[3], me)\n"
+    "local top = redis.call('XREVRANGE', p .. 'journal', '+', '-', 'COUNT', 1)\n"
+    "local pos = '0-0'\n"
+    "if #top > 0 then pos = top[1][1] end\n"
+    "redis.call('SET', p .. 'snapshot', me .. ':' .. n .. ':' .. pos)\n"
+    "if old then\n"
+    "  local ot, os, on, opos = string.match(old, '^(%d+):(%d+):(%d+):(.+)$')\n"
+    "  if ot then\n"
+    "    for i = 0, tonumber(on) - 1 do\n"
+    "      redis.call('UNLINK', p .. 'snap:' .. ot .. ':' .. os .. ':' .. i)\n"
+    "    end\n"
+    "    redis.call('XTRIM', p .. 'journal', 'MINID', opos)\n"
+    "  end\n"
+    "end\n"
+    "return pos\n";
+
 /* The journal's load script, one call per chunk. KEYS: lease. ARGV:
- * prefix, mine, kind ("j": journal entries), start ("-" or "(<id>"),
- * count. Returns, flat, at most `count` entries from `start` on: id,
- * packed ops. Refuses when `mine` does not hold the lease. */
+ * prefix, mine, kind, arg, count. Kinds: "p" the snapshot pointer
+ * ("<token>:<seq>:<chunks>:<journal id>", or "" when none); "s" the
+ * snapshot chunk `snap:<arg>` (nil when missing); "j" journal entries
+ * from `arg` ("-" or "(<id>") on, at most `count`, flat: id, packed ops.
+ * Refuses when `mine` does not hold the lease. */
 const char storebatch_journal_load_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
     "  return redis.error_reply('FENCED lease not held')\n"
     "end\n"
     "local p = ARGV[1]\n"
+    "if ARGV[3] == 'p' then\n"
+    "  return redis.call('GET', p .. 'snapshot') or ''\n"
+    "end\n"
+    "if ARGV[3] == 's' then\n"
+    "  return redis.call('GET', p .. 'snap:' .. ARGV[4])\n"
+    "end\n"
     "local out = {}\n"
     "local es = redis.call('XRANGE', p .. 'journal', ARGV[4], '+', 'COUNT',\n"
     "                      ARGV[5])\n"

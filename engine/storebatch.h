@@ -241,5 +241,6 @@ extern const char storebatch_release_script[];
 /* redis.layout journal (engine/journal.h, docs/redis.md) */
 extern const char storebatch_journal_script[];
 extern const char storebatch_journal_load_script[];
+extern const char storebatch_snapshot_script[];
 
 #endif

@@ -307,6 +307,153 @@ static void test_ack_waits_for_append(void **state)
     e2e_close(&sw);
 }
 
+/* ---- snapshots ---- */
+
+#define NSNAP 30
+#define EVERY 5
+
+static int setup_snap(void **state)
+{
+    return e2e_env_start(state, true, config_text,
+                         "journal\n  snapshot_every: 5");
+}
+
+/* Chunk keys there are (KEYS is fine on a test's private Redis). */
+static size_t snap_keys(redisContext *r)
+{
+    redisReply *k = redisCommand(r, "KEYS ccr:{rj}:snap:*");
+    assert_non_null(k);
+    assert_int_equal(k->type, REDIS_REPLY_ARRAY);
+    size_t n = k->elements;
+    freeReplyObject(k);
+    return n;
+}
+
+/* The chunk count the snapshot pointer names (0 without one). */
+static unsigned snap_chunks(redisContext *r)
+{
+    redisReply *v = redisCommand(r, "GET ccr:{rj}:snapshot");
+    assert_non_null(v);
+    unsigned long long t, q;
+    unsigned n = 0;
+    if (v->type == REDIS_REPLY_STRING)
+        assert_int_equal(sscanf(v->str, "%llu:%llu:%u:", &t, &q, &n), 3);
+    freeReplyObject(v);
+    return n;
+}
+
+/* Many batches with snapshot_every 5: the journal stays short (trimmed
+ * at each snapshot below the previous one), old chunks go, and a kill -9
+ * recovers from the snapshot plus the journal's tail: every contact, its
+ * state and the arrival order. */
+static void test_snapshot_trim(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    redisContext *r = env->r;
+    struct e2e_client sw, d1, d2;
+    static char ids[NSNAP][16];
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    e2e_open_hello(&d1, d->port, "desk-1", E2E_ROLE(AGENT), false);
+    e2e_open_hello(&d2, d->port, "desk-2", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&d2, "a2", "sales", 1, 1, 0), 0);
+    assert_int_equal(e2e_agent_state(
+                         &d2, "a2",
+                         CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
+                         "break"), 0);
+    assert_int_equal(e2e_agent_login(&d1, "a1", "sales", 1, 1, 0), 0);
+    long long most = 0;
+    for (int i = 0; i < NSNAP; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "t%02d", i);
+        assert_int_equal(e2e_contact(&sw, ids[i], "sales", E2E_VOICE), 0);
+        long long n = xlen(r);
+        if (n > most)
+            most = n;
+    }
+    /* a1 takes t00 and completes it, then takes t01 and keeps it */
+    for (int i = 0; i < 2; i++) {
+        ccr_envelope *o = e2e_wait_offer(&d1, ids[i], E2E_T_MS);
+        assert_non_null(o);
+        ccr_free(o);
+        assert_int_equal(e2e_simple(&d1, E2E_BODY(OFFER_ACCEPTED), ids[i],
+                                    "a1"), 0);
+        if (i == 0)
+            assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED),
+                                        ids[i], NULL), 0);
+    }
+    /* more than 30 batches went by; the journal never held more than
+     * two snapshot intervals and what was in flight */
+    assert_true(most > 0);
+    assert_true(most <= 3 * EVERY);
+    assert_true(snap_chunks(r) >= 1);
+    assert_int_equal(snap_keys(r), snap_chunks(r));
+    harness_daemon_kill(d);
+    e2e_close(&sw);
+    e2e_close(&d1);
+    e2e_close(&d2);
+
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "loaded 2 agents, %d contacts", NSNAP - 1);
+    e2e_expect_log(d, want, 10000);
+    e2e_open_hello_retry(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), true);
+    e2e_open_hello_retry(&d1, d->port, "desk-1", E2E_ROLE(AGENT), true);
+    ccr_envelope *st = e2e_stats(&d1);
+    const Ccroute__V1__AgentStats *a2 = e2e_stats_agent(st, "a2");
+    assert_non_null(a2);
+    assert_int_equal(a2->status, CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY);
+    assert_string_equal(a2->reason, "break");
+    ccr_free(st);
+    /* t01 is a1's; once completed a1 takes the rest in arrival order */
+    assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), ids[1],
+                                NULL), 0);
+    for (int i = 2; i < NSNAP; i++) {
+        ccr_envelope *o = e2e_wait_offer(&d1, NULL, E2E_T_MS);
+        assert_non_null(o);
+        char cid[16];
+        snprintf(cid, sizeof(cid), "%s", o->offer->contact_id);
+        ccr_free(o);
+        if (strcmp(cid, ids[i]) != 0)
+            fail_msg("offer for %s, expected %s", cid, ids[i]);
+        assert_int_equal(e2e_simple(&d1, E2E_BODY(OFFER_ACCEPTED), cid, "a1"),
+                         0);
+        assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), cid,
+                                    NULL), 0);
+    }
+    assert_true(xlen(r) <= 3 * EVERY);
+    e2e_close(&d1);
+    e2e_close(&sw);
+}
+
+/* Redis loses everything (FLUSHALL) under a live engine: it writes its
+ * whole state back as a snapshot (chunks and the swap, no journal entry
+ * replayed before it), and a restarted engine loads from that. */
+static void test_lost_state_snapshot(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    redisContext *r = env->r;
+    struct e2e_client sw;
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    assert_int_equal(e2e_contact(&sw, "l1", "sales", E2E_VOICE), 0);
+    assert_int_equal(e2e_contact(&sw, "l2", "sales", E2E_VOICE), 0);
+    assert_int_equal(e2e_rint(r, "EXISTS ccr:{rj}:snapshot"), 0);
+    redisReply *p = redisCommand(r, "FLUSHALL");
+    assert_non_null(p);
+    freeReplyObject(p);
+    e2e_expect_log(d, "REDIS LOST THIS ENGINE'S STATE", 10000);
+    /* a request after it is acknowledged once the state is back */
+    assert_int_equal(e2e_contact(&sw, "l3", "sales", E2E_VOICE), 0);
+    assert_int_equal(e2e_rint(r, "EXISTS ccr:{rj}:snapshot"), 1);
+    assert_int_equal(snap_keys(r), snap_chunks(r));
+    harness_daemon_kill(d);
+    e2e_close(&sw);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    e2e_expect_log(d, "loaded 0 agents, 3 contacts", 10000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +468,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fenced_journal, setup_journal,
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_ack_waits_for_append,
+                                        setup_journal, e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_trim, setup_snap,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_state_snapshot,
                                         setup_journal, e2e_env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
