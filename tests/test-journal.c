@@ -307,6 +307,129 @@ static void test_ack_waits_for_append(void **state)
     e2e_close(&sw);
 }
 
+/* ---- the reporting stream: build/ccjournal ---- */
+
+/* One contact's life (queued, offered, assigned, completed with a
+ * disposition) and an agent going away: the same events on both layouts,
+ * read from `events` (hashes) or expanded from the journal by ccjournal,
+ * as "type=..|contact=..|agent=..|queue=..|detail=..|disposition=.."
+ * lines (the token and ts differ between runs, so they are left out). */
+static void life(struct e2e_env *env)
+{
+    struct harness_daemon *d = &env->d;
+    struct e2e_client sw, desk;
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    e2e_open_hello(&desk, d->port, "desk-1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(e2e_contact(&sw, "v1", "sales", E2E_VOICE), 0);
+    ccr_envelope *o = e2e_wait_offer(&desk, "v1", E2E_T_MS);
+    assert_non_null(o);
+    ccr_free(o);
+    assert_int_equal(e2e_simple(&desk, E2E_BODY(OFFER_ACCEPTED), "v1", "a1"),
+                     0);
+    assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), "v1", NULL),
+                     0);
+    assert_int_equal(e2e_agent_state(
+                         &desk, "a1",
+                         CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
+                         "coffee"), 0);
+    e2e_close(&desk);
+    e2e_close(&sw);
+}
+
+static const char *const keep[] = { "type", "contact", "agent", "queue",
+                                    "detail", "disposition", NULL };
+
+static bool kept(const char *f, size_t n)
+{
+    for (int i = 0; keep[i]; i++)
+        if (strlen(keep[i]) == n && !memcmp(keep[i], f, n))
+            return true;
+    return false;
+}
+
+/* An offer's detail is its deadline (wall ms), which differs from run to
+ * run: written as "deadline". */
+static void put_field(char *buf, size_t len, size_t *at, bool offer,
+                      const char *f, size_t fl, const char *v)
+{
+    if (offer && fl == 6 && !memcmp(f, "detail", 6))
+        v = "deadline";
+    *at += (size_t)snprintf(buf + *at, len - *at, "%.*s=%s|", (int)fl, f, v);
+}
+
+static char events_hashes[4096];
+
+static void test_events_hashes(void **state)
+{
+    struct e2e_env *env = *state;
+    life(env);
+    redisReply *x = redisCommand(env->r, "XRANGE ccr:{rj}:events - +");
+    assert_non_null(x);
+    assert_int_equal(x->type, REDIS_REPLY_ARRAY);
+    size_t at = 0;
+    for (size_t i = 0; i < x->elements; i++) {
+        redisReply *f = x->element[i]->element[1];
+        bool offer = f->elements >= 2 && !strcmp(f->element[1]->str, "offer");
+        for (size_t k = 0; k + 1 < f->elements; k += 2)
+            if (kept(f->element[k]->str, f->element[k]->len))
+                put_field(events_hashes, sizeof(events_hashes), &at, offer,
+                          f->element[k]->str, f->element[k]->len,
+                          f->element[k + 1]->str);
+        at += (size_t)snprintf(events_hashes + at, sizeof(events_hashes) - at,
+                               "\n");
+    }
+    freeReplyObject(x);
+    assert_non_null(strstr(events_hashes, "type=assigned|contact=v1|"
+                                          "agent=a1|queue=sales|"));
+}
+
+static void test_events_journal(void **state)
+{
+    struct e2e_env *env = *state;
+    life(env);
+    char exe[512], port[16], out[600];
+    const char *b = getenv("CCROUTE_BUILD");
+    snprintf(exe, sizeof(exe), "%s/ccjournal", b && *b ? b : "build");
+    snprintf(port, sizeof(port), "%d", env->redis.port);
+    snprintf(out, sizeof(out), "%s/ccjournal.out", env->d.dir);
+    const char *argv[] = { exe, "-p", port, "-t", "rj", "-n", "2", NULL };
+    struct harness_proc proc;
+    assert_int_equal(harness_proc_start(&proc, argv, out, true), 0);
+    assert_int_equal(harness_proc_wait(&proc, 10000), 0);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    char line[1024], got[4096];
+    size_t at = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *save = NULL;
+        char *tok = strtok_r(line, "\t", &save);   /* the entry id */
+        assert_non_null(tok);
+        assert_non_null(strchr(tok, '-'));
+        bool has_ts = false, has_token = false;
+        bool offer = strstr(save, "type=offer\t") == save;
+        while ((tok = strtok_r(NULL, "\t", &save))) {
+            char *eq = strchr(tok, '=');
+            assert_non_null(eq);
+            has_ts |= !strncmp(tok, "ts=", 3) && eq[1];
+            has_token |= !strncmp(tok, "token=", 6) && eq[1];
+            if (kept(tok, (size_t)(eq - tok)))
+                put_field(got, sizeof(got), &at, offer, tok,
+                          (size_t)(eq - tok), eq + 1);
+        }
+        assert_true(has_ts && has_token);
+        at += (size_t)snprintf(got + at, sizeof(got) - at, "\n");
+    }
+    fclose(f);
+    /* the journal layout wrote no events stream; ccjournal gives the
+     * per-key layout's entries, field for field */
+    assert_int_equal(e2e_rint(env->r, "EXISTS ccr:{rj}:events"), 0);
+    assert_true(events_hashes[0] != '\0');
+    assert_string_equal(got, events_hashes);
+}
+
 /* ---- snapshots ---- */
 
 #define NSNAP 30
@@ -469,6 +592,10 @@ int main(void)
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_ack_waits_for_append,
                                         setup_journal, e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_events_hashes, setup_hashes,
+                                        e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_events_journal, setup_journal,
+                                        e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_trim, setup_snap,
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_lost_state_snapshot,
