@@ -47,6 +47,19 @@
  *    across loop turns, feeds them to the load hooks, and reports OWNER
  *    only after the last one (start_load).
  *
+ *  - Layout journal (cfg.layout, docs/redis.md "The journal layout").
+ *    The same batches, barriers, fencing and sequence, but a batch is
+ *    sent as ONE append of its ops packed (engine/journal.c) instead of a
+ *    script that writes a key per op: the per-key work moves out of
+ *    Redis. Recovery replays the journal (after the current snapshot)
+ *    into final states and hands them to the same load hooks in the same
+ *    order. A snapshot is a batch of the sequence too (store_sent.snap):
+ *    taken right after a batch left, when nothing waits in `cur`, so the
+ *    router's state is exactly what the batches before it wrote; its
+ *    chunks are plain SETs and one fenced swap makes it current, so no
+ *    script runs over the whole tenant -- which is also how the full
+ *    rewrite after "Redis lost the state" is written in this layout.
+ *
  *  - Arrival. A contact's place among equals is its arrival time and, for
  *    equal times, its arrival sequence (router_contact_info: arrived_at,
  *    seq). Both are persisted exactly: `arrived_us` is the router's
