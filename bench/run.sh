@@ -20,7 +20,8 @@
 #                  quick: 50% only).
 #   3c. cpu        CPU per contact at fixed rates (10,000/s, 100/s) of
 #                  limit-server, ccrouted without Redis and with
-#                  durability redis, and of Redis (ccload --cpu)
+#                  durability redis (redis.layout hashes, then journal:
+#                  redis_journal), and of Redis (ccload --cpu)
 #   3b. close      BUILD/bench-close: 10,000 agent desks dropping at once,
 #                  time until the loop answers a Ping (median of 3 runs)
 #   3c. recovery   BUILD/bench-recovery: a tenant of 100,000 waiting
@@ -659,9 +660,13 @@ if want cpu; then
         rows="" sep=""
         for rate in $CPU_RATES; do
             for t in "limit $B/limit-server off" "noredis $B/ccrouted off" \
-                     "redis $B/ccrouted redis"; do
+                     "redis $B/ccrouted redis" "redis_journal $B/ccrouted redis"; do
                 set -- $t
+                # redis_journal: durability redis, redis.layout journal
+                LAYOUT=""
+                [ "$1" = redis_journal ] && LAYOUT=journal
                 cpu_row "$1" "$2" "$3" "$rate"
+                LAYOUT=""
                 rows="$rows$sep$(cat "$TMP/cpu-row.json")"
                 sep=", "
             done
