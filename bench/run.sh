@@ -20,7 +20,8 @@
 #                  quick: 50% only).
 #   3c. cpu        CPU per contact at fixed rates (10,000/s, 100/s) of
 #                  limit-server, ccrouted without Redis and with
-#                  durability redis, and of Redis (ccload --cpu)
+#                  durability redis (redis.layout hashes, then journal:
+#                  redis_journal), and of Redis (ccload --cpu)
 #   3b. close      BUILD/bench-close: 10,000 agent desks dropping at once,
 #                  time until the loop answers a Ping (median of 3 runs)
 #   3c. recovery   BUILD/bench-recovery: a tenant of 100,000 waiting
@@ -40,7 +41,9 @@
 #                  the grid, shorter runs)
 #   3d. cost       Redis CPU (INFO cpu) per contact at one fixed rate
 #                  (BENCH_COST_RATE, default 10000/s) for durability
-#                  memory and redis, on the private redis-server of 3.
+#                  memory and redis, on the private redis-server of 3;
+#                  both again with redis.layout journal (memory_journal,
+#                  redis_journal), same run.
 #   4. results     bench/results/latest.json and a timestamped copy,
 #                  bench/results/latest.md (the table for bench/README.md)
 #
@@ -386,6 +389,8 @@ write_config() {   # FILE DURABILITY(memory|redis|replicated|off)
             echo "  host: 127.0.0.1"
             echo "  port: ${REDIS_PORT:-6379}"
             echo "  tenant: bench-$dur-$$-${TENANT_SUFFIX:-0}"
+            # redis.layout (the cost phase measures both)
+            [ -n "${LAYOUT:-}" ] && echo "  layout: $LAYOUT"
         fi
     } >"$f"
 }
@@ -560,8 +565,8 @@ e2e_target lua "$B/lua-server" redis
 COST_RATE=${BENCH_COST_RATE:-10000}
 cost_run() {   # DURABILITY: one fixed-rate run; prints a JSON object (call
                # it with a redirection, never in $(...): it starts servers)
-    local dur=$1 f="$TMP/cost-$1.json" c0 c1 k0 k1 sent
-    if ! fresh cost "$B/ccrouted" "$dur" "cost-$dur"; then
+    local dur=$1 f="$TMP/cost-$1${LAYOUT:+-$LAYOUT}.json" c0 c1 k0 k1 sent
+    if ! fresh cost "$B/ccrouted" "$dur" "cost-$dur${LAYOUT:+-$LAYOUT}"; then
         printf '{"skipped": %s}' "$(jstr "$WHY")"
         return
     fi
@@ -592,10 +597,12 @@ elif [ -z "$REDIS_PORT" ]; then
 elif [ ! -x "$CCLOAD" ]; then
     skipped "$CCLOAD not built" "$TMP/cost.json"
 else
-    log "cost: Redis CPU per contact at $COST_RATE/s, durability memory, redis and replicated"
+    log "cost: Redis CPU per contact at $COST_RATE/s, durability memory, redis and replicated; memory and redis again with redis.layout journal"
     # not in $(...): cost_run starts servers (globals, PIDS)
     cost_run memory >"$TMP/cost-memory.obj"
     cost_run redis >"$TMP/cost-redis.obj"
+    LAYOUT=journal cost_run memory >"$TMP/cost-memory-journal.obj"
+    LAYOUT=journal cost_run redis >"$TMP/cost-redis-journal.obj"
     # replicated: WAIT for one replica, a second redis-server replicating
     # the private one; the master's CPU as above, the replica's beside it
     if start_replica; then
@@ -605,9 +612,11 @@ else
     else
         printf '{"skipped": %s}' "$(jstr "$WHY")" >"$TMP/cost-replicated.obj"
     fi
-    printf '{"memory": %s, "redis": %s, "replicated": %s}' \
+    printf '{"memory": %s, "redis": %s, "replicated": %s, "memory_journal": %s, "redis_journal": %s}' \
         "$(cat "$TMP/cost-memory.obj")" "$(cat "$TMP/cost-redis.obj")" \
-        "$(cat "$TMP/cost-replicated.obj")" >"$TMP/cost.json"
+        "$(cat "$TMP/cost-replicated.obj")" \
+        "$(cat "$TMP/cost-memory-journal.obj")" \
+        "$(cat "$TMP/cost-redis-journal.obj")" >"$TMP/cost.json"
     log "cost: $(cat "$TMP/cost.json")"
 fi
 
@@ -669,9 +678,13 @@ if want cpu; then
         rows="" sep=""
         for rate in $CPU_RATES; do
             for t in "limit $B/limit-server off" "noredis $B/ccrouted off" \
-                     "redis $B/ccrouted redis"; do
+                     "redis $B/ccrouted redis" "redis_journal $B/ccrouted redis"; do
                 set -- $t
+                # redis_journal: durability redis, redis.layout journal
+                LAYOUT=""
+                [ "$1" = redis_journal ] && LAYOUT=journal
                 cpu_row "$1" "$2" "$3" "$rate"
+                LAYOUT=""
                 rows="$rows$sep$(cat "$TMP/cpu-row.json")"
                 sep=", "
             done

@@ -389,6 +389,7 @@ enum {
     RK_RECONNECT_MIN, RK_RECONNECT_MAX, RK_MAX_PENDING, RK_STREAM_MAXLEN,
     RK_ADVERTISE, RK_LOAD_CHUNK, RK_SENTINELS, RK_MASTER_NAME,
     RK_SENTINEL_PASSWORD, RK_MIN_REPLICAS, RK_REPLICA_TIMEOUT, RK_CLUSTER,
+    RK_LAYOUT, RK_SNAPSHOT_EVERY,
 };
 
 static const char *const redis_keys[] = {
@@ -396,7 +397,8 @@ static const char *const redis_keys[] = {
     "connect_timeout", "command_timeout", "lease", "renew", "reconnect_min",
     "reconnect_max", "max_pending", "stream_maxlen", "advertise",
     "load_chunk", "sentinels", "master_name", "sentinel_password",
-    "min_replicas", "replica_timeout", "cluster", NULL,
+    "min_replicas", "replica_timeout", "cluster", "layout",
+    "snapshot_every", NULL,
 };
 
 /* One "host:port" of a list (the last colon splits, so an IPv6 address
@@ -470,6 +472,15 @@ static int redis_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
                                  : STORE_DURABILITY_REPLICATED;
         p->durability_line = yamlwalk_line(v);
         return 0;
+    case RK_LAYOUT: {
+        static const char *const lay[] = { "hashes", "journal" };
+        if (yamlwalk_enum(w, v, path, "layout", lay, 2, &e) < 0)
+            return -1;
+        s->layout = e == 0 ? STORE_LAYOUT_HASHES : STORE_LAYOUT_JOURNAL;
+        return 0;
+    }
+    case RK_SNAPSHOT_EVERY:
+        return yamlwalk_u32(w, v, path, 1, 100000000, &s->snapshot_every);
     case RK_HOST:
         p->host_line = yamlwalk_line(v);
         return yamlwalk_str(w, v, path, s->host, sizeof(s->host), false);

@@ -566,6 +566,15 @@ static void m_store(FILE *f, const struct server *s)
     TSCALAR("ccroute_redis_records_failed_total", "counter", "Router "
            "changes the store could not record (out of memory)",
            st->records_failed);
+    TSCALAR("ccroute_redis_journal_bytes_total", "counter", "redis.layout "
+           "journal: packed bytes appended (snapshot chunks and resends "
+           "included)", st->journal_bytes);
+    TSCALAR("ccroute_redis_journal_snapshots_total", "counter",
+           "redis.layout journal: periodic snapshots taken",
+           st->journal_snapshots);
+    TSCALAR("ccroute_redis_journal_entries_loaded_total", "counter",
+           "redis.layout journal: journal entries replayed by recoveries",
+           st->journal_entries_loaded);
     {
         struct lathist rtt = { { 0 }, 0, 0 };
         for (unsigned i = 0; i < ts->n; i++) {

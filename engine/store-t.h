@@ -22,6 +22,14 @@ enum store_durability {
                                      saw min_replicas replicas confirm */
 };
 
+/* How the tenant's state is kept in Redis (redis.layout, docs/redis.md). */
+enum store_layout {
+    STORE_LAYOUT_HASHES = 0,      /* default: a hash per contact and agent,
+                                     one stream entry per event */
+    STORE_LAYOUT_JOURNAL,         /* one stream entry per batch, its ops
+                                     packed (engine/journal.h) */
+};
+
 /* Sentinels one store may ask (redis.sentinels). */
 #define STORE_MAX_SENTINELS 16
 /* Cluster seed nodes (redis.cluster). */
@@ -58,6 +66,10 @@ enum store_role {
 struct store_config {
     bool enabled;                 /* false: no Redis at all (memory only) */
     enum store_durability durability;
+    enum store_layout layout;     /* default hashes */
+    uint32_t snapshot_every;      /* layout journal: journal entries
+                                     appended before a snapshot is taken;
+                                     default 10000 */
     char host[256];               /* default 127.0.0.1 */
     int port;                     /* default 6379 */
     int db;                       /* SELECT, default 0 */
@@ -211,5 +223,10 @@ struct store_stats {
                                      tenant's slot was being migrated
                                      (MIGRATING probe, ASK, TRYAGAIN) */
     bool ready;                   /* store_ready() */
+    /* redis.layout journal */
+    uint64_t journal_entries_loaded;  /* entries replayed by recoveries */
+    uint64_t journal_bytes;       /* packed bytes appended, snapshot
+                                     chunks and resends included */
+    uint64_t journal_snapshots;   /* periodic snapshots taken */
 };
 #endif

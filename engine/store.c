@@ -47,6 +47,19 @@
  *    across loop turns, feeds them to the load hooks, and reports OWNER
  *    only after the last one (start_load).
  *
+ *  - Layout journal (cfg.layout, docs/redis.md "The journal layout").
+ *    The same batches, barriers, fencing and sequence, but a batch is
+ *    sent as ONE append of its ops packed (engine/journal.c) instead of a
+ *    script that writes a key per op: the per-key work moves out of
+ *    Redis. Recovery replays the journal (after the current snapshot)
+ *    into final states and hands them to the same load hooks in the same
+ *    order. A snapshot is a batch of the sequence too (store_sent.snap):
+ *    taken right after a batch left, when nothing waits in `cur`, so the
+ *    router's state is exactly what the batches before it wrote; its
+ *    chunks are plain SETs and one fenced swap makes it current, so no
+ *    script runs over the whole tenant -- which is also how the full
+ *    rewrite after "Redis lost the state" is written in this layout.
+ *
  *  - Arrival. A contact's place among equals is its arrival time and, for
  *    equal times, its arrival sequence (router_contact_info: arrived_at,
  *    seq). Both are persisted exactly: `arrived_us` is the router's
@@ -127,6 +140,7 @@
 #include "clock.h"
 #include "lathist.h"
 #include "log.h"
+#include "journal.h"
 #include "redisaddr.h"
 #include "redisuv.h"
 #include "router.h"
@@ -162,6 +176,10 @@ struct store_sent {
     struct store_sent *next;
     uint64_t seq;
     uint64_t sent_us;           /* its last send, for the round trip */
+    uint8_t snap;               /* layout journal: 0 a batch; 'S' a
+                                   periodic snapshot, 'Z' the rewrite after
+                                   Redis lost the state, both written as
+                                   snapshot chunks and a swap */
     struct storebatch b;
 };
 
@@ -194,6 +212,7 @@ struct store {
     bool logged_down;
     unsigned scripts_pending;
     char sha_batch[48], sha_lease[48], sha_load[48], sha_release[48];
+    char sha_snap[48];                  /* layout journal: snapshot swap */
     unsigned outstanding;               /* replies awaited */
     uint64_t await_since_us;
 
@@ -218,6 +237,18 @@ struct store {
     uint64_t load_max_seq;
     uint64_t load_started_us, load_stall_us;
     unsigned load_calls;
+    /* recovery, layout journal: the entries replayed so far (handed to
+     * the hooks only once the last one is in) and where the next call
+     * starts ("-" or "(<id>") */
+    struct journal_replay *jr;
+    char jload_from[48];
+    uint8_t jload_phase;                /* 'p' pointer, 's' chunks, 'j' */
+    unsigned jsnap_i, jsnap_n;          /* snapshot chunks read / in all */
+    char jsnap_base[48];                /* "<token>:<seq>:" of the chunks */
+    uint64_t jtail;                     /* entries replayed after it */
+    struct journal_buf jbuf;            /* the packed batch being sent */
+    uint64_t jsince;                    /* entries since the last snapshot */
+    bool snap_failed;                   /* a snapshot hook call failed */
     bool lease_inflight;
     uint64_t lease_sent_us;
     uint64_t next_lease_us;
@@ -254,6 +285,7 @@ struct store {
     bool migrating;                     /* ... because the tenant's cluster
                                            slot is being migrated */
     char *batch_src;                    /* cluster: probe + batch script */
+    char *snap_src;                     /* cluster: probe + snapshot swap */
     char fault[200];                    /* reason of either */
     char conn_why[200];                 /* why the connection is down */
     char setup_err[220];                /* last set-up error logged */
@@ -307,6 +339,11 @@ struct store {
 
     struct store_stats st;
 };
+
+static bool journal(const struct store *s)
+{
+    return s->cfg.layout == STORE_LAYOUT_JOURNAL;
+}
 
 static uint64_t now_us(void)
 {
@@ -444,7 +481,8 @@ static void pending_update(struct store *s)
 {
     size_t p = cur_ops(s);
     for (struct store_sent *b = s->sent_head; b; b = b->next)
-        p += b->b.nops;
+        if (b->snap != 'S')          /* a copy of the state, not changes */
+            p += b->b.nops;
     s->pending_ops = p;
     bool over = s->redis && p >= s->cfg.max_pending;
     if (over != s->over_bound) {
@@ -460,6 +498,7 @@ static void pending_update(struct store *s)
 static void sent_recycle(struct store *s, struct store_sent *b)
 {
     storebatch_reset(&b->b);
+    b->snap = 0;
     b->next = s->free_sent;
     s->free_sent = b;
 }
@@ -882,14 +921,20 @@ static void conn_open(struct store *s)
         cmd_sent(s);
     }
     const struct { const char *src; size_t off; } scripts[] = {
-        { s->batch_src ? s->batch_src : storebatch_script,
+        { s->batch_src ? s->batch_src
+          : journal(s) ? storebatch_journal_script : storebatch_script,
           offsetof(struct store, sha_batch) },
         { storebatch_lease_script, offsetof(struct store, sha_lease) },
-        { storebatch_load_script, offsetof(struct store, sha_load) },
+        { journal(s) ? storebatch_journal_load_script
+                     : storebatch_load_script,
+          offsetof(struct store, sha_load) },
         { storebatch_release_script, offsetof(struct store, sha_release) },
+        { s->snap_src ? s->snap_src : storebatch_snapshot_script,
+          offsetof(struct store, sha_snap) },
     };
-    s->scripts_pending = 4;
-    for (int i = 0; i < 4; i++) {
+    int nscripts = journal(s) ? 5 : 4;
+    s->scripts_pending = (unsigned)nscripts;
+    for (int i = 0; i < nscripts; i++) {
         redisAsyncCommand(ac, on_setup_reply, (char *)s + scripts[i].off,
                           "SCRIPT LOAD %s", scripts[i].src);
         cmd_sent(s);
@@ -1116,8 +1161,118 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     wait_kick(s);                    /* replicated: on the replicas yet? */
 }
 
+/* The journal layout: the batch as ONE stream entry of its packed ops
+ * (engine/journal.h), appended by the journal script after the same
+ * fencing and generation checks as the batch script. */
+static void send_journal(struct store *s, struct store_sent *b)
+{
+    s->jbuf.len = 0;
+    if (journal_pack(&b->b, &s->jbuf) < 0) {
+        log_error("store: out of memory packing a batch; reconnecting");
+        conn_drop(s);
+        return;
+    }
+    char token[24], seq[24];
+    snprintf(token, sizeof(token), "%" PRIu64, s->token);
+    snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
+    size_t l0;
+    const char *op0 = storebatch_arg(&b->b, 0, &l0);
+    const char *argv[] = { "EVALSHA", s->sha_batch, "3", s->k_lease,
+                           s->k_fence, s->k_applied, s->prefix, token, seq,
+                           "0", l0 == 1 && op0[0] == 'Z' ? "Z" : "",
+                           s->jbuf.p ? (const char *)s->jbuf.p : "" };
+    size_t argvlen[12];
+    for (int i = 0; i < 11; i++)
+        argvlen[i] = strlen(argv[i]);
+    argvlen[11] = s->jbuf.len;
+    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, 12, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    b->sent_us = now_us();
+    s->batches_flying++;
+    s->st.batches_sent++;
+    s->st.journal_bytes += s->jbuf.len;
+}
+
+static void on_chunk_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store *s = ac->data;
+    if (!s || !r)
+        return;
+    cmd_replied(s);
+    /* a chunk Redis refused is found missing by the swap, which then
+     * changes nothing and answers an error (a fault, sent again) */
+}
+
+/* Snapshot chunk size: plain SETs of at most about this many bytes, so
+ * that Redis serves its other clients between two. */
+#define SNAP_CHUNK_BYTES (256u * 1024u)
+
+/* A snapshot (the batch holds op Z and the whole state): chunks of packed
+ * ops at op boundaries, each one SET of `snap:<token>:<seq>:<i>`, then
+ * the fenced swap that makes them current (storebatch_snapshot_script).
+ * All pipelined on the one connection: the swap runs after the SETs. */
+static void send_snapshot(struct store *s, struct store_sent *b)
+{
+    char token[24], seq[24], nch[16], key[256];
+    snprintf(token, sizeof(token), "%" PRIu64, s->token);
+    snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
+    unsigned n = 0;
+    s->jbuf.len = 0;
+    for (size_t k = 0; k <= b->b.nops; k++) {
+        if (k < b->b.nops && journal_pack_ops(&b->b, k, k + 1, &s->jbuf) < 0) {
+            log_error("store: out of memory packing a snapshot; "
+                      "reconnecting");
+            conn_drop(s);
+            return;
+        }
+        if (s->jbuf.len < SNAP_CHUNK_BYTES && (k < b->b.nops || !s->jbuf.len))
+            continue;
+        snprintf(key, sizeof(key), "%ssnap:%s:%s:%u", s->prefix, token, seq,
+                 n);
+        const char *argv[] = { "SET", key, (const char *)s->jbuf.p };
+        size_t argvlen[] = { 3, strlen(key), s->jbuf.len };
+        if (redisAsyncCommandArgv(s->ac, on_chunk_reply, NULL, 3, argv,
+                                  argvlen) != REDIS_OK) {
+            conn_drop(s);
+            return;
+        }
+        cmd_sent(s);
+        s->st.journal_bytes += s->jbuf.len;
+        s->jbuf.len = 0;
+        n++;
+    }
+    snprintf(nch, sizeof(nch), "%u", n);
+    const char *argv[] = { "EVALSHA", s->sha_snap, "3", s->k_lease,
+                           s->k_fence, s->k_applied, s->prefix, token, seq,
+                           nch, b->snap == 'Z' ? "Z" : "" };
+    size_t argvlen[11];
+    for (int i = 0; i < 11; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, 11, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    b->sent_us = now_us();
+    s->batches_flying++;
+    s->st.batches_sent++;
+}
+
 static void send_batch(struct store *s, struct store_sent *b)
 {
+    if (journal(s) && b->snap) {
+        send_snapshot(s, b);
+        return;
+    }
+    if (journal(s)) {
+        send_journal(s, b);
+        return;
+    }
     size_t argc = storebatch_argc(&b->b);
     if (argv_reserve(s, argc) < 0) {
         log_error("store: out of memory sending a batch; reconnecting");
@@ -1147,6 +1302,78 @@ static bool can_send(const struct store *s)
     return s->redis && s->ac && s->conn == CONN_READY && s->token &&
            s->term_loaded && s->role == STORE_ROLE_OWNER && !s->loading &&
            !s->released && !s->lost_pending;
+}
+
+/* The whole state as one batch (op Z, every live contact and agent the
+ * engine reports through the snapshot hook, outbound objects, queues) on
+ * a store_sent taken from the free list; NULL without memory or when a
+ * hook call failed (the caller tries again later). */
+static struct store_sent *snap_build(struct store *s)
+{
+    struct store_sent *b = s->free_sent;
+    if (b) {
+        s->free_sent = b->next;
+    } else if ((b = calloc(1, sizeof(*b)))) {
+        storebatch_init(&b->b);
+    } else {
+        return NULL;
+    }
+    storebatch_reset(&b->b);
+    b->snap = 0;
+    s->snap_failed = storebatch_clear(&b->b) < 0;
+    s->snap = &b->b;
+    s->snap_contacts = s->snap_agents = 0;
+    if (s->hooks.snapshot)
+        s->hooks.snapshot(s->hooks.arg);
+    s->snap = NULL;
+    if (s->router) {
+        int nq = router_queue_count(s->router);
+        for (int q = 0; q < nq; q++)
+            if (storebatch_queue(&b->b, router_queue_name(s->router, q),
+                                 q) < 0)
+                s->snap_failed = true;
+    }
+    if (s->snap_failed) {
+        sent_recycle(s, b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Layout journal: once snapshot_every entries were appended since the
+ * last snapshot, and right after a batch left (so the router's state is
+ * exactly what the batches so far wrote: nothing is waiting in `cur`),
+ * a snapshot of the whole state goes on the sent list behind them. It is
+ * a batch of the sequence: its swap applies only after every batch
+ * before it (GAP otherwise), so the journal's last entry then is the
+ * place recovery replays from. One at a time. */
+static void snapshot_maybe(struct store *s)
+{
+    if (!s->cfg.snapshot_every || s->jsince < s->cfg.snapshot_every ||
+        !s->hooks.snapshot || cur_ops(s) != 0 || !can_send(s) ||
+        s->need_resend || s->refused)
+        return;
+    for (struct store_sent *o = s->sent_head; o; o = o->next)
+        if (o->snap)
+            return;
+    struct store_sent *b = snap_build(s);
+    if (!b) {
+        log_error("store: out of memory taking a snapshot; trying again "
+                  "after the next batch");
+        return;
+    }
+    b->snap = 'S';
+    b->seq = s->next_seq++;
+    b->next = NULL;
+    if (s->sent_tail)
+        s->sent_tail->next = b;
+    else
+        s->sent_head = b;
+    s->sent_tail = b;
+    s->nsent++;
+    s->jsince = 0;
+    s->st.journal_snapshots++;
+    send_batch(s, b);
 }
 
 /* Sends what can be sent: first the batches to send again (after a
@@ -1202,7 +1429,12 @@ static void send_pending(struct store *s)
         s->sent_head = b;
     s->sent_tail = b;
     s->nsent++;
+    b->snap = 0;
     send_batch(s, b);
+    if (journal(s)) {
+        s->jsince++;
+        snapshot_maybe(s);
+    }
 }
 
 /* ---------------------------------------------------------------- */
@@ -1494,6 +1726,9 @@ static void rewrite_state(struct store *s, const char *why)
     }
     b->seq = s->next_seq++;
     b->next = NULL;
+    /* layout journal: "write a snapshot" (chunks, then one swap) */
+    b->snap = journal(s) ? 'Z' : 0;
+    s->jsince = 0;
     s->sent_head = s->sent_tail = b;
     s->nsent = 1;
     s->repl_gate = b->seq;           /* see wait_kick */
@@ -1712,6 +1947,180 @@ static size_t load_outbound(struct store *s, const redisReply *ob)
     return n;
 }
 
+/* ---- recovery, layout journal ----
+ *
+ * The journal's entries are read in order, load_chunk per call, one call
+ * in flight (the next starts after the last id of the previous reply),
+ * and replayed into a table of final states (engine/journal.h); only when
+ * the last entry is in are the objects handed to the hooks, in the order
+ * the per-key layout's load gives them (outbound objects, agents by id,
+ * contacts by arrival sequence). A load that starts again (a reconnect,
+ * Redis lost data) starts from the first entry: nothing was handed over
+ * before the end. */
+
+static void jload_send(struct store *s)
+{
+    if (!s->ac)
+        return;
+    char cnt[16], chunk[80];
+    const char *arg = s->jload_from;
+    snprintf(cnt, sizeof(cnt), "%" PRIu32, s->cfg.load_chunk);
+    if (s->jload_phase == 's') {
+        snprintf(chunk, sizeof(chunk), "%s%u", s->jsnap_base, s->jsnap_i);
+        arg = chunk;
+    }
+    char kind[2] = { (char)s->jload_phase, '\0' };
+    const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
+                           s->prefix, s->mine, kind, arg, cnt };
+    size_t argvlen[9];
+    for (int i = 0; i < 9; i++)
+        argvlen[i] = strlen(argv[i]);
+    void *tag = (void *)(((uintptr_t)(s->load_gen & 0xffffffu) << 8) |
+                         s->jload_phase);
+    if (redisAsyncCommandArgv(s->ac, on_load_reply, tag, 9, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return;
+    }
+    cmd_sent(s);
+    s->load_flying++;
+    s->load_calls++;
+}
+
+/* One reply of journal entries (id, packed ops) replayed. 1: that was
+ * the last; 0: more to read; -1: out of memory. */
+static int jload_chunk(struct store *s, const redisReply *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 2 <= a->elements; i += 2, n++) {
+        size_t il, bl;
+        const char *id = el(a, i, &il), *b = el(a, i + 1, &bl);
+        int rc = journal_replay_apply(s->jr, (const uint8_t *)b, bl);
+        if (rc == -2)
+            return -1;
+        if (rc < 0) {
+            log_error("store: tenant %s: journal entry %.*s is malformed; "
+                      "its ops after the bad one are skipped",
+                      s->cfg.tenant, (int)il, id);
+            s->load_skipped++;
+        }
+        s->st.journal_entries_loaded++;
+        s->jtail++;
+        snprintf(s->jload_from, sizeof(s->jload_from), "(%.*s", (int)il,
+                 id);
+    }
+    return n < s->cfg.load_chunk ? 1 : 0;
+}
+
+static void jvisit_outbound(void *arg, const char *m, size_t ml,
+                            const uint8_t *d, size_t dl)
+{
+    struct store *s = arg;
+    s->load_ob++;
+    if (s->hooks.load_outbound)
+        s->hooks.load_outbound(s->hooks.arg, m, ml, d, dl);
+}
+
+static void jvisit_agent(void *arg, const uint8_t *login, size_t len,
+                         int state, const char *reason, const char *owner,
+                         const char *principal)
+{
+    struct store *s = arg;
+    s->load_agents++;
+    if (s->hooks.load_agent)
+        s->hooks.load_agent(s->hooks.arg, login, len, state, reason, owner,
+                            principal);
+}
+
+static void jvisit_contact(void *arg, const struct journal_contact *c)
+{
+    struct store *s = arg;
+    if (c->seq > s->load_max_seq)
+        s->load_max_seq = c->seq;
+    s->load_contacts++;
+    if (s->hooks.load_contact)
+        s->hooks.load_contact(s->hooks.arg, c->arrived, c->len,
+                              c->arrived_us,
+                              c->state ? c->state : ROUTER_CONTACT_QUEUED,
+                              c->queue, c->agent[0] ? c->agent : NULL,
+                              c->owner, c->principal);
+}
+
+/* Hands the replayed state to the hooks. 0 or -1 (out of memory). */
+static int jload_feed(struct store *s)
+{
+    static const struct journal_visit v = {
+        jvisit_outbound, jvisit_agent, jvisit_contact,
+    };
+    size_t unknown = journal_replay_unknown(s->jr);
+    if (unknown)
+        log_error("store: tenant %s: the journal holds %zu ops this engine "
+                  "does not know; they were skipped", s->cfg.tenant,
+                  unknown);
+    if (journal_replay_each(s->jr, &v, s, &s->load_skipped) < 0)
+        return -1;
+    journal_replay_free(s->jr);
+    s->jr = NULL;
+    return 0;
+}
+
+static void jload_start(struct store *s)
+{
+    journal_replay_free(s->jr);
+    if (!(s->jr = journal_replay_new())) {
+        log_error("store: out of memory loading the journal; retrying");
+        conn_drop(s);
+        return;
+    }
+    s->load_agents = s->load_contacts = s->load_skipped = s->load_ob = 0;
+    s->load_max_seq = 0;
+    s->jtail = 0;
+    s->jload_phase = 'p';
+    snprintf(s->jload_from, sizeof(s->jload_from), "-");
+    jload_send(s);
+}
+
+/* The reply of a 'p' (the snapshot pointer) or 's' (one chunk) call.
+ * 0, or -1: a chunk is missing (logged) or no memory. */
+static int jload_snap(struct store *s, char phase, const redisReply *r)
+{
+    if (phase == 'p') {
+        unsigned long long tok, seq;
+        unsigned n;
+        char pos[40];
+        if (r->type == REDIS_REPLY_STRING && r->len > 0 &&
+            sscanf(r->str, "%llu:%llu:%u:%39s", &tok, &seq, &n, pos) == 4) {
+            snprintf(s->jsnap_base, sizeof(s->jsnap_base), "%llu:%llu:", tok,
+                     seq);
+            s->jsnap_n = n;
+            s->jsnap_i = 0;
+            if (strcmp(pos, "0-0") != 0)
+                snprintf(s->jload_from, sizeof(s->jload_from), "(%s", pos);
+        } else {
+            s->jsnap_n = 0;
+        }
+        s->jload_phase = s->jsnap_n ? 's' : 'j';
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        log_error("store: tenant %s: snapshot chunk %s%u is missing; "
+                  "loading again", s->cfg.tenant, s->jsnap_base, s->jsnap_i);
+        return -1;
+    }
+    int rc = journal_replay_apply(s->jr, (const uint8_t *)r->str, r->len);
+    if (rc == -2)
+        return -1;
+    if (rc < 0) {
+        log_error("store: tenant %s: snapshot chunk %s%u is malformed; its "
+                  "ops after the bad one are skipped", s->cfg.tenant,
+                  s->jsnap_base, s->jsnap_i);
+        s->load_skipped++;
+    }
+    if (++s->jsnap_i >= s->jsnap_n)
+        s->jload_phase = 'j';
+    return 0;
+}
+
 /* Every object is in the router: the term is loaded, OWNER. */
 static void load_finish(struct store *s)
 {
@@ -1772,6 +2181,19 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         conn_drop(s);
         return;
     }
+    if ((tag & 0xff) == 'p' || (tag & 0xff) == 's') {
+        uint64_t t0 = now_us();
+        int rc = jload_snap(s, (char)(tag & 0xff), reply);
+        uint64_t spent = now_us() - t0;
+        if (spent > s->load_stall_us)
+            s->load_stall_us = spent;
+        if (rc < 0) {
+            conn_drop(s);
+            return;
+        }
+        jload_send(s);
+        return;
+    }
     if (reply->type != REDIS_REPLY_ARRAY) {
         log_error("store: loading state failed: bad reply");
         conn_drop(s);
@@ -1779,6 +2201,30 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
     }
     uint64_t t0 = now_us();
     size_t n;
+    if ((tag & 0xff) == 'j') {
+        int done = jload_chunk(s, reply);
+        if (done == 1 && jload_feed(s) < 0)
+            done = -1;
+        uint64_t spent = now_us() - t0;
+        if (spent > s->load_stall_us)
+            s->load_stall_us = spent;
+        if (done < 0) {
+            log_error("store: out of memory loading the journal; "
+                      "reconnecting");
+            conn_drop(s);
+            return;
+        }
+        if (s->token == 0 || s->stopping || !s->loading)
+            return;                  /* a hook stopped us */
+        if (done) {
+            /* a long tail: the next batch is followed by a snapshot */
+            s->jsince = s->jtail;
+            load_finish(s);
+        } else {
+            jload_send(s);
+        }
+        return;
+    }
     if ((tag & 0xff) == 'o') {
         if (!s->load_o_done) {
             n = load_outbound(s, reply);
@@ -1835,6 +2281,10 @@ static void start_load(struct store *s)
     s->load_next_off = !s->load_o_done ? s->load_rank_o
                        : s->load_a_done ? s->load_rank_c : s->load_rank_a;
     s->loading = true;
+    if (journal(s)) {
+        jload_start(s);
+        return;
+    }
     if (s->load_c_done) {            /* everything was in already */
         load_finish(s);
         return;
@@ -2038,6 +2488,8 @@ static void defaults(struct store_config *c)
         c->max_inflight = 2;
     if (!c->load_chunk)
         c->load_chunk = 1000;
+    if (!c->snapshot_every)
+        c->snapshot_every = 10000;
     if (!c->min_replicas)
         c->min_replicas = 1;
     if (!c->replica_timeout_ms)
@@ -2065,14 +2517,25 @@ struct store *store_new(uv_loop_t *loop, const struct store_config *cfg,
     redisaddr_set_moved(s->addr, on_moved, s);
     where_init(s);
     if (redisaddr_cluster(s->addr)) {
-        size_t a = strlen(CLUSTER_PROBE), b = strlen(storebatch_script);
+        const char *src = journal(s) ? storebatch_journal_script
+                                     : storebatch_script;
+        size_t a = strlen(CLUSTER_PROBE), b = strlen(src);
         if (!(s->batch_src = malloc(a + b + 1))) {
             redisaddr_free(s->addr);
             free(s);
             return NULL;
         }
         memcpy(s->batch_src, CLUSTER_PROBE, a);
-        memcpy(s->batch_src + a, storebatch_script, b + 1);
+        memcpy(s->batch_src + a, src, b + 1);
+        size_t c = strlen(storebatch_snapshot_script);
+        if (!(s->snap_src = malloc(a + c + 1))) {
+            free(s->batch_src);
+            redisaddr_free(s->addr);
+            free(s);
+            return NULL;
+        }
+        memcpy(s->snap_src, CLUSTER_PROBE, a);
+        memcpy(s->snap_src + a, storebatch_snapshot_script, c + 1);
     }
     s->wait_backoff_ms = s->cfg.reconnect_min_ms;
     if (hooks)
@@ -2177,6 +2640,7 @@ void store_free(struct store *s)
     }
     redisaddr_free(s->addr);
     free(s->batch_src);
+    free(s->snap_src);
     while (s->sent_head) {
         struct store_sent *b = s->sent_head;
         s->sent_head = b->next;
@@ -2191,6 +2655,8 @@ void store_free(struct store *s)
     }
     storebatch_free(&s->cur);
     storestate_free(&s->keys);
+    journal_replay_free(s->jr);
+    journal_buf_free(&s->jbuf);
     free(s->argv);
     free(s->argvlen);
     free(s->hc);
@@ -2650,8 +3116,11 @@ int store_outbound_put(struct store *s, const char *member, unsigned score,
     if (!s->token)
         return STORE_ENOTOWNER;
     if (storebatch_ob_put(s->snap ? s->snap : &s->cur, member, score, data,
-                          len) < 0)
+                          len) < 0) {
+        if (s->snap)
+            s->snap_failed = true;
         return STORE_ENOMEM;
+    }
     if (!s->snap) {
         s->st.ops_queued++;
         pending_update(s);
@@ -2698,8 +3167,10 @@ int store_snapshot_contact(struct store *s, uint32_t h,
     if (storebatch_contact_new(s->snap, ci.id, arrived, len,
                                arrival_us(s, ci.arrived_at),
                                s->seq_base + ci.seq, owner, principal,
-                               (int)ci.state, q, a ? a : "", dl) < 0)
+                               (int)ci.state, q, a ? a : "", dl) < 0) {
+        s->snap_failed = true;
         return STORE_ENOMEM;
+    }
     s->snap_contacts++;
     return 0;
 }
@@ -2719,8 +3190,10 @@ int store_snapshot_agent(struct store *s, uint32_t h, const uint8_t *login,
         return STORE_EINVAL;
     if (storebatch_agent_new(s->snap, id, login, len, owner, principal,
                              (int)ai.state, ai.reason,
-                             to_wall(ai.state_since, mono, wall)) < 0)
+                             to_wall(ai.state_since, mono, wall)) < 0) {
+        s->snap_failed = true;
         return STORE_ENOMEM;
+    }
     s->snap_agents++;
     return 0;
 }

@@ -23,6 +23,7 @@ void storebatch_free(struct storebatch *b)
     free(b->buf);
     free(b->off);
     free(b->alen);
+    free(b->opat);
     memset(b, 0, sizeof(*b));
 }
 
@@ -58,11 +59,15 @@ static int bytes_grow(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
+/* Grows the batch for `bytes` more bytes in `args` more arguments, and
+ * notes that the next op, if one follows, starts at argument nargs: every
+ * op function reserves before its opcode, so op boundaries are known for
+ * any op (the journal packs ops generically, engine/journal.c). */
 static int reserve(struct storebatch *b, size_t bytes, size_t args)
 {
     if (bytes_grow(&b->buf, &b->cap, b->len + bytes) < 0)
         return -1;
-    if (b->nargs + args > b->capargs) {
+    if (b->nargs + args > b->capargs || !b->opat) {
         size_t n = b->capargs ? b->capargs : 128;
         while (n < b->nargs + args)
             n *= 2;
@@ -74,8 +79,13 @@ static int reserve(struct storebatch *b, size_t bytes, size_t args)
         if (!l)
             return -1;
         b->alen = l;
+        size_t *a = realloc(b->opat, (n + 1) * sizeof(*a));
+        if (!a)
+            return -1;
+        b->opat = a;
         b->capargs = n;
     }
+    b->opat[b->nops] = b->nargs;
     return 0;
 }
 
@@ -141,6 +151,8 @@ int storebatch_append(struct storebatch *dst, struct storebatch *src)
         dst->off[dst->nargs + i] = base + src->off[i];
         dst->alen[dst->nargs + i] = src->alen[i];
     }
+    for (size_t i = 0; i < src->nops; i++)
+        dst->opat[dst->nops + i] = dst->nargs + src->opat[i];
     dst->len += src->len;
     dst->nargs += src->nargs;
     dst->nops += src->nops;
@@ -774,41 +786,51 @@ size_t storebatch_key(char *buf, size_t len, const char *tenant,
  * reconnect); one whose predecessor was not applied is refused ("GAP"), so
  * that a batch refused in the middle of a pipeline is never skipped by the
  * dedup check when it is sent again. Returns the number of ops applied. */
-const char storebatch_script[] =
-    "local st = redis.call('MGET', KEYS[1], KEYS[3])\n"
-    "local lease = st[1]\n"
-    "local tok = ARGV[2]\n"
-    "if lease then\n"
-    "  local lt = string.match(lease, '^(%d+)|')\n"
-    "  if lt ~= tok then\n"
-    "    return redis.error_reply('FENCED lease held by token ' .. tostring(lt))\n"
-    "  end\n"
-    "else\n"
-    "  local f = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-    "  if f > tonumber(tok) then\n"
-    "    return redis.error_reply('FENCED no lease for token ' .. tok)\n"
-    "  elseif f < tonumber(tok) then\n"
-    "    return redis.error_reply('LOST fence counter ' .. f ..\n"
-    "                             ' below token ' .. tok)\n"
-    "  end\n"
+/* The fencing and generation checks every write script begins with (the
+ * batch script of the per-key layout, the journal append, the snapshot
+ * swap); ARGV[2] token, ARGV[3] sequence, ARGV[5] the first opcode ('Z':
+ * a full rewrite, no generation check). FENCE_LUA adds the generation
+ * marker's update. */
+#define FENCE_CHECK_LUA \
+    "local st = redis.call('MGET', KEYS[1], KEYS[3])\n" \
+    "local lease = st[1]\n" \
+    "local tok = ARGV[2]\n" \
+    "if lease then\n" \
+    "  local lt = string.match(lease, '^(%d+)|')\n" \
+    "  if lt ~= tok then\n" \
+    "    return redis.error_reply('FENCED lease held by token ' .. tostring(lt))\n" \
+    "  end\n" \
+    "else\n" \
+    "  local f = tonumber(redis.call('GET', KEYS[2]) or '0')\n" \
+    "  if f > tonumber(tok) then\n" \
+    "    return redis.error_reply('FENCED no lease for token ' .. tok)\n" \
+    "  elseif f < tonumber(tok) then\n" \
+    "    return redis.error_reply('LOST fence counter ' .. f ..\n" \
+    "                             ' below token ' .. tok)\n" \
+    "  end\n" \
+    "end\n" \
+    "local seq = tonumber(ARGV[3])\n" \
+    "if ARGV[5] ~= 'Z' then\n" \
+    "  local ap = st[2]\n" \
+    "  if not ap then\n" \
+    "    return redis.error_reply('LOST generation marker missing')\n" \
+    "  end\n" \
+    "  local at, as = string.match(ap, '^(%d+):(%d+)$')\n" \
+    "  if at ~= tok then\n" \
+    "    return redis.error_reply('LOST generation marker of token ' ..\n" \
+    "                             tostring(at))\n" \
+    "  end\n" \
+    "  if tonumber(as) >= seq then return 0 end\n" \
+    "  if tonumber(as) ~= seq - 1 then\n" \
+    "    return redis.error_reply('GAP batch ' .. ARGV[3] .. ' after ' .. as)\n" \
+    "  end\n" \
     "end\n"
-    "local seq = tonumber(ARGV[3])\n"
-    "if ARGV[5] ~= 'Z' then\n"
-    "  local ap = st[2]\n"
-    "  if not ap then\n"
-    "    return redis.error_reply('LOST generation marker missing')\n"
-    "  end\n"
-    "  local at, as = string.match(ap, '^(%d+):(%d+)$')\n"
-    "  if at ~= tok then\n"
-    "    return redis.error_reply('LOST generation marker of token ' ..\n"
-    "                             tostring(at))\n"
-    "  end\n"
-    "  if tonumber(as) >= seq then return 0 end\n"
-    "  if tonumber(as) ~= seq - 1 then\n"
-    "    return redis.error_reply('GAP batch ' .. ARGV[3] .. ' after ' .. as)\n"
-    "  end\n"
-    "end\n"
+
+#define FENCE_LUA FENCE_CHECK_LUA \
     "redis.call('SET', KEYS[3], tok .. ':' .. ARGV[3])\n"
+
+const char storebatch_script[] =
+    FENCE_LUA
     "local function ms(us)\n"
     "  if #us <= 3 then return '0' end\n"
     "  return string.sub(us, 1, #us - 3)\n"
@@ -1058,3 +1080,88 @@ const char storebatch_release_script[] =
     "  return redis.call('DEL', KEYS[1])\n"
     "end\n"
     "return 0\n";
+
+/* The journal append (redis.layout journal, engine/journal.h). KEYS:
+ * lease, fence, applied. ARGV: prefix, token, sequence, unused, the
+ * batch's first opcode ('Z' for a full rewrite: no generation check), the
+ * packed batch. The same checks as the batch script, then ONE stream
+ * entry: b (the packed ops), t (token), s (sequence). Returns its id. */
+const char storebatch_journal_script[] =
+    FENCE_LUA
+    "return redis.call('XADD', ARGV[1] .. 'journal', '*', 'b', ARGV[6],\n"
+    "                  't', tok, 's', ARGV[3])\n";
+
+/* The snapshot swap (redis.layout journal): makes a snapshot whose chunks
+ * (`snap:<token>:<seq>:<i>`, packed ops, written by plain SETs just
+ * before) current. KEYS: lease, fence, applied. ARGV: prefix, token,
+ * sequence (the snapshot's place in the batch sequence), chunk count,
+ * 'Z' for the rewrite after Redis lost the state (no generation check)
+ * or "" for a periodic one. The fencing and generation checks of a batch;
+ * every chunk must exist (else nothing changes: "ERR snapshot chunk
+ * missing", and the store sends it again); then `snapshot` =
+ * "<token>:<seq>:<chunks>:<journal id>", the id of the journal's last
+ * entry -- every batch before the snapshot in the sequence is applied
+ * (GAP otherwise), so the snapshot holds everything up to that entry and
+ * recovery replays the entries after it. The previous snapshot's chunks
+ * are unlinked and the journal is trimmed below the previous snapshot's
+ * entry (so a reader of the events keeps at least one snapshot interval
+ * of history). A swap applied already (a resend of the rewrite) changes
+ * nothing. Returns the journal id. */
+const char storebatch_snapshot_script[] =
+    FENCE_CHECK_LUA
+    "local p = ARGV[1]\n"
+    "local n = tonumber(ARGV[4])\n"
+    "local me = tok .. ':' .. ARGV[3]\n"
+    "local old = redis.call('GET', p .. 'snapshot')\n"
+    "if old and string.sub(old, 1, #me + 1) == me .. ':' then\n"
+    "  return 0\n"
+    "end\n"
+    "for i = 0, n - 1 do\n"
+    "  if redis.call('EXISTS', p .. 'snap:' .. me .. ':' .. i) == 0 then\n"
+    "    return redis.error_reply('ERR snapshot chunk missing: ' .. i)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('SET', KEYS[3], me)\n"
+    "local top = redis.call('XREVRANGE', p .. 'journal', '+', '-', 'COUNT', 1)\n"
+    "local pos = '0-0'\n"
+    "if #top > 0 then pos = top[1][1] end\n"
+    "redis.call('SET', p .. 'snapshot', me .. ':' .. n .. ':' .. pos)\n"
+    "if old then\n"
+    "  local ot, os, on, opos = string.match(old, '^(%d+):(%d+):(%d+):(.+)$')\n"
+    "  if ot then\n"
+    "    for i = 0, tonumber(on) - 1 do\n"
+    "      redis.call('UNLINK', p .. 'snap:' .. ot .. ':' .. os .. ':' .. i)\n"
+    "    end\n"
+    "    redis.call('XTRIM', p .. 'journal', 'MINID', opos)\n"
+    "  end\n"
+    "end\n"
+    "return pos\n";
+
+/* The journal's load script, one call per chunk. KEYS: lease. ARGV:
+ * prefix, mine, kind, arg, count. Kinds: "p" the snapshot pointer
+ * ("<token>:<seq>:<chunks>:<journal id>", or "" when none); "s" the
+ * snapshot chunk `snap:<arg>` (nil when missing); "j" journal entries
+ * from `arg` ("-" or "(<id>") on, at most `count`, flat: id, packed ops.
+ * Refuses when `mine` does not hold the lease. */
+const char storebatch_journal_load_script[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
+    "  return redis.error_reply('FENCED lease not held')\n"
+    "end\n"
+    "local p = ARGV[1]\n"
+    "if ARGV[3] == 'p' then\n"
+    "  return redis.call('GET', p .. 'snapshot') or ''\n"
+    "end\n"
+    "if ARGV[3] == 's' then\n"
+    "  return redis.call('GET', p .. 'snap:' .. ARGV[4])\n"
+    "end\n"
+    "local out = {}\n"
+    "local es = redis.call('XRANGE', p .. 'journal', ARGV[4], '+', 'COUNT',\n"
+    "                      ARGV[5])\n"
+    "for _, e in ipairs(es) do\n"
+    "  local f = e[2]\n"
+    "  local b = ''\n"
+    "  for k = 1, #f, 2 do if f[k] == 'b' then b = f[k+1] end end\n"
+    "  out[#out+1] = e[1]\n"
+    "  out[#out+1] = b\n"
+    "end\n"
+    "return out\n";

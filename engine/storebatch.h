@@ -57,6 +57,8 @@ struct storebatch {
     size_t *off, *alen;         /* argument i = buf[off[i]], alen[i] bytes */
     size_t nargs, capargs;
     size_t nops;                /* ops (commands) in the batch */
+    size_t *opat;               /* op k starts at argument opat[k] (its
+                                   opcode); capargs + 1 entries */
 };
 
 /* Number of header arguments the store puts before the ops. */
@@ -252,5 +254,9 @@ extern const char storebatch_script[];   /* the batch script */
 extern const char storebatch_lease_script[];
 extern const char storebatch_load_script[];
 extern const char storebatch_release_script[];
+/* redis.layout journal (engine/journal.h, docs/redis.md) */
+extern const char storebatch_journal_script[];
+extern const char storebatch_journal_load_script[];
+extern const char storebatch_snapshot_script[];
 
 #endif
