@@ -304,7 +304,8 @@ static int apply_op(struct journal_replay *j, const struct journal_op *op)
     size_t need;
     switch (op->code) {
     case 'Z': journal_replay_reset(j); return 0;
-    case 'e': case 'E': case 'q': return 0;      /* history, not state */
+    case 'e': case 'E': case 'q': case 'V':
+        return 0;                               /* history, not state */
     case 'N': need = 10; break;
     case 'c': need = 5; break;
     case 'x': need = 1; break;

@@ -53,6 +53,8 @@ static void test_pack_roundtrip(void **state)
     assert_int_equal(storebatch_clear(&b), 0);
     assert_int_equal(storebatch_contact_new(&b, "c2", blob, 2, 1, 2, "o",
                                             "p", 1, "q", "", 0), 0);
+    assert_int_equal(storebatch_lead_event(&b, "lead_dial", "camp", "l1",
+                                           "ob-1", "active", 1, "", 77), 0);
     assert_int_equal(storebatch_agent_new(&b, "a2", blob, 2, "o", "p", 1, "",
                                           3), 0);
     size_t na = a.nops, nb = b.nops;
@@ -180,6 +182,10 @@ static void test_replay_rules(void **state)
     /* an op no engine of this version writes: 3 fields, skipped */
     assert_int_equal(storebatch_queue(&b, "zz", 1), 0);
     b.buf[b.off[b.opat[b.nops - 1]]] = '!';
+    apply(j, &b);
+    /* a lead's stream entry (op V) is history, not state: no unknown op */
+    assert_int_equal(storebatch_lead_event(&b, "lead", "c", "1", "", "waiting",
+                                           1, "busy", 2), 0);
     apply(j, &b);
     /* a state op for a contact gone in an earlier batch: incomplete */
     assert_int_equal(storebatch_contact_state(&b, "c2", 2, "q", "", 0), 0);
@@ -620,6 +626,58 @@ static void test_events_journal(void **state)
     assert_string_equal(got, events_hashes);
 }
 
+/* A campaign lead's entries (op V) come out of ccjournal with the
+ * fields docs/redis.md lists for the per-key layout's `lead` and
+ * `lead_dial` entries: contact and outcome left out when empty. The
+ * journal entry is written here as the engine packs one. */
+static void test_lead_entries_journal(void **state)
+{
+    struct e2e_env *env = *state;
+    e2e_expect_log(&env->d, "serving clients", 5000);
+    struct storebatch b;
+    storebatch_init(&b);
+    assert_int_equal(storebatch_lead_event(&b, "lead_dial", "spring", "l7",
+                                           "ob-9", "active", 2, "", 1001), 0);
+    assert_int_equal(storebatch_lead_event(&b, "lead", "spring", "l7", "",
+                                           "waiting", 2, "busy", 1002), 0);
+    struct journal_buf pk = { 0 };
+    assert_int_equal(journal_pack(&b, &pk), 0);
+    redisReply *x = redisCommand(env->r, "XADD ccr:{rj}:journal 9999999999999-0"
+                                 " b %b t 42 s 1", pk.p, pk.len);
+    assert_non_null(x);
+    assert_int_equal(x->type, REDIS_REPLY_STRING);
+    freeReplyObject(x);
+    journal_buf_free(&pk);
+    storebatch_free(&b);
+
+    char exe[512], port[16], out[600];
+    const char *bd = getenv("CCROUTE_BUILD");
+    snprintf(exe, sizeof(exe), "%s/ccjournal", bd && *bd ? bd : "build");
+    snprintf(port, sizeof(port), "%d", env->redis.port);
+    snprintf(out, sizeof(out), "%s/ccjournal-lead.out", env->d.dir);
+    const char *argv[] = { exe, "-p", port, "-t", "rj", NULL };
+    struct harness_proc proc;
+    assert_int_equal(harness_proc_start(&proc, argv, out, true), 0);
+    assert_int_equal(harness_proc_wait(&proc, 10000), 0);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "9999999999999-0\t", 16))
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        assert_string_equal(line + 16, n == 0
+            ? "type=lead_dial\tcampaign=spring\tlead=l7\tcontact=ob-9\t"
+              "state=active\tattempts=2\tts=1001\ttoken=42"
+            : "type=lead\tcampaign=spring\tlead=l7\tstate=waiting\t"
+              "attempts=2\toutcome=busy\tts=1002\ttoken=42");
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 2);
+}
+
 /* ---- snapshots ---- */
 
 #define NSNAP 30
@@ -789,6 +847,8 @@ int main(void)
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_events_journal, setup_journal,
                                         e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_lead_entries_journal,
+                                        setup_journal, e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_trim, setup_snap,
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_lost_state_snapshot,

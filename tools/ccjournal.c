@@ -80,6 +80,29 @@ static void print_event(const char *id, const struct journal_op *op,
     putchar('\n');
 }
 
+static const char *const lead_names[] = {
+    "type", "campaign", "lead", "contact", "state", "attempts", "outcome",
+    "ts",
+};
+
+/* One lead entry (op V) as the events stream of the per-key layout has
+ * it: contact and outcome only when not empty. */
+static void print_lead(const char *id, const struct journal_op *op,
+                       const char *token, size_t toklen)
+{
+    size_t nf = op->nf < 8 ? op->nf : 8;
+    printf("%s", id);
+    for (size_t i = 0; i < nf; i++) {
+        if (op->fl[i] == 0 && (i == 3 || i == 6))
+            continue;
+        printf("\t%s=", lead_names[i]);
+        put_val(op->f[i], op->fl[i]);
+    }
+    printf("\ttoken=");
+    put_val((const uint8_t *)token, toklen);
+    putchar('\n');
+}
+
 static void print_op(const char *id, const struct journal_op *op)
 {
     printf("%s\top=%c", id, op->code >= 0x21 && op->code < 0x7f
@@ -122,6 +145,8 @@ static int print_entry(const redisReply *e, bool ops)
             print_op(id, &op);
         else if (op.code == 'e' || op.code == 'E')
             print_event(id, &op, t, tl);
+        else if (op.code == 'V')
+            print_lead(id, &op, t, tl);
     }
     if (rc < 0) {
         fprintf(stderr, "ccjournal: entry %s is malformed\n", id);
