@@ -122,6 +122,10 @@
 #define GUARD 0.8                    /* of the cap: fall back to progressive */
 #define BLEND_HOLD_US 120000000ull   /* no dialing ahead this long after
                                         inbound last held outbound back */
+#define TAKEN_TAU_US 300000000ull    /* taken agents: weighted over 5 min */
+#define MARGIN_STEP 1.0
+#define MARGIN_MAX 3.0
+#define MARGIN_START 1.0
 #define SHARE_TAU_US 3600e6          /* an hour */
 
 enum dial_state {
@@ -194,6 +198,11 @@ struct campaign {
     uint64_t held_until;        /* blending: no dialing ahead before */
     uint64_t in_at, in_offered; /* blending: last inbound count seen */
     double in_rate;             /* inbound arrivals per second */
+    uint64_t tk_at, tk_conn;    /* taken agents: last turn seen */
+    uint32_t tk_free;
+    uint64_t tk_drop;
+    double tk_n, tk_s;          /* agents taken, seconds with one free */
+    double tk_z;                /* margin, in standard deviations */
 };
 
 struct agent_share {
@@ -1555,6 +1564,34 @@ static int prio_cmp_ctx_less(const struct campaign_core *cc, int a, int b)
     return a < b;
 }
 
+/* The rate at which something else takes c's free agents, per second
+ * while one is free: inbound of any queue the agents serve (blend or
+ * not), an agent going away. Read from the free count between two turns:
+ * what it lost beyond c's own calls connected meanwhile. Both counts are
+ * weighted over the last 5 minutes. */
+static double taken_rate(struct campaign *c, uint64_t now, uint32_t free_)
+{
+    if (c->tk_at && now > c->tk_at) {
+        double dt = (double)(now - c->tk_at) / 1e6;
+        double k = exp(-dt / (TAKEN_TAU_US / 1e6));
+        double own = (double)(c->st.connected - c->tk_conn);
+        double lost = c->tk_free > free_ ? (double)(c->tk_free - free_) : 0;
+        c->tk_n = c->tk_n * k + (lost > own ? lost - own : 0);
+        c->tk_s = c->tk_s * k + (c->tk_free ? dt : 0);
+        double g = GAIN_TARGET * (double)c->cfg.abandon_cap_bp / 10000.0;
+        c->tk_z += MARGIN_STEP * ((double)(c->life_drop - c->tk_drop) -
+                                  own * g / (1.0 - g + 1e-9));
+        c->tk_z = fmin(fmax(c->tk_z, 0.0), MARGIN_MAX);
+    }
+    else if (!c->tk_at)
+        c->tk_z = MARGIN_START;
+    c->tk_at = now;
+    c->tk_free = free_;
+    c->tk_conn = c->st.connected;
+    c->tk_drop = c->life_drop;
+    return c->tk_s > 1.0 ? c->tk_n / c->tk_s : 0.0;
+}
+
 void campaign_pace(struct campaign_core *cc, uint64_t now,
                    campaign_capacity_cb capfn, void *ctx)
 {
@@ -1594,7 +1631,13 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         double want = 0, have = 0;
         bool guard = false;
         double capr = (double)c->cfg.abandon_cap_bp / 10000.0;
+        double taken = 0;
         if (c->cfg.mode == CAMPAIGN_MODE_PREDICTIVE) {
+            /* started, or running again after a pause: nothing known
+             * yet of what takes its agents, so no dialing ahead */
+            if (!c->tk_at || now > c->tk_at + TAKEN_TAU_US)
+                c->held_until = now + BLEND_HOLD_US;
+            taken = taken_rate(c, now, cap.free);
             double life = c->life_ans
                               ? (double)c->life_drop / (double)c->life_ans
                               : 0.0;
@@ -1606,6 +1649,8 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         /* inbound expected while a dial rings keeps its agents: the
          * blended queues' arrival rate, exponentially weighted over 5
          * minutes, times the time to an answer and the compliance time */
+        double ahead = c->ring_s + c->cfg.compliance_ms / 1000.0;
+        double keep = 0;
         if (c->cfg.nblend) {
             if (c->in_at && now > c->in_at) {
                 double dt = (double)(now - c->in_at) / 1e6;
@@ -1617,10 +1662,18 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
             }
             c->in_at = now;
             c->in_offered = cap.inbound_offered;
-            free_ -= c->in_rate * (c->ring_s + c->cfg.compliance_ms / 1000.0);
-            if (free_ < 0)
-                free_ = 0;
+            keep = c->in_rate * ahead;
         }
+        /* and, blend queues or not, the agents that whatever took them
+         * lately will take in that time: its mean and one standard
+         * deviation (a Poisson count), so that an answered call finds
+         * its agent */
+        if (taken > 0)
+            keep = fmax(keep, taken * ahead + c->tk_z * sqrt(taken * ahead));
+        double avail = free_;
+        free_ -= keep;
+        if (free_ < 0)
+            free_ = 0;
         if (c->cfg.mode == CAMPAIGN_MODE_PREVIEW) {
             have = c->prev_q;
             want = free_;
@@ -1630,7 +1683,9 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         } else {
             double e = c->talking *
                        (c->handle_s > 0 ? fmin(1.0, c->ring_s / c->handle_s) : 1.0);
-            double need = free_ + e - c->answered;
+            /* the agents its own calls free are taken as the free ones
+             * are: keep applies to both */
+            double need = fmax(avail + e - keep, 0.0) - c->answered;
             have = c->ringing;
             want = need > 0 ? floor(c->gain * need / p) : 0;
         }
