@@ -126,6 +126,7 @@
 #define MARGIN_STEP 1.0
 #define MARGIN_MAX 3.0
 #define MARGIN_START 1.0
+#define TAKEN_Q 256                  /* taken agents followed until back */
 #define SHARE_TAU_US 3600e6          /* an hour */
 
 enum dial_state {
@@ -176,6 +177,21 @@ struct fifo {
     uint32_t head, tail;
 };
 
+/* What takes a campaign's free agents (campaign_pace, taken_rate). */
+struct taken {
+    uint64_t at;                /* the last turn; 0: none yet */
+    uint64_t conn, drop;        /* the campaign's connected, dropped then */
+    uint32_t free_, talking;    /* the free agents, c's calls talking then */
+    uint32_t mine;              /* agents of c's ended calls not yet back */
+    double n, s;                /* agents taken, seconds with one free,
+                                   weighted over TAKEN_TAU_US */
+    double away_s;              /* how long a taken agent stays away */
+    uint32_t away_n;            /* returns measured */
+    double z;                   /* the margin, in standard deviations */
+    uint64_t q[TAKEN_Q];        /* when the agents still away were taken */
+    uint32_t qh, qn;
+};
+
 struct campaign {
     bool used;
     enum campaign_run run;
@@ -198,11 +214,7 @@ struct campaign {
     uint64_t held_until;        /* blending: no dialing ahead before */
     uint64_t in_at, in_offered; /* blending: last inbound count seen */
     double in_rate;             /* inbound arrivals per second */
-    uint64_t tk_at, tk_conn;    /* taken agents: last turn seen */
-    uint32_t tk_free;
-    uint64_t tk_drop;
-    double tk_n, tk_s;          /* agents taken, seconds with one free */
-    double tk_z;                /* margin, in standard deviations */
+    struct taken tk;            /* what takes its free agents */
 };
 
 struct agent_share {
@@ -1566,30 +1578,51 @@ static int prio_cmp_ctx_less(const struct campaign_core *cc, int a, int b)
 
 /* The rate at which something else takes c's free agents, per second
  * while one is free: inbound of any queue the agents serve (blend or
- * not), an agent going away. Read from the free count between two turns:
- * what it lost beyond c's own calls connected meanwhile. Both counts are
- * weighted over the last 5 minutes. */
+ * not), an agent going away. Read from the free count between two turns
+ * with c's own calls connected meanwhile taken out: a fall is agents
+ * taken, a rise agents back. Both counts are weighted over the last 5
+ * minutes. Each taken agent's time is queued; each one back ends the
+ * oldest, which measures how long a taken agent stays away (the mean is
+ * the same whichever is matched with which: Little's law). Also moves
+ * the margin z: up by MARGIN_STEP per drop, down by MARGIN_STEP x g /
+ * (1 - g) per call connected, so that drops settle near g, half the
+ * cap. */
 static double taken_rate(struct campaign *c, uint64_t now, uint32_t free_)
 {
-    if (c->tk_at && now > c->tk_at) {
-        double dt = (double)(now - c->tk_at) / 1e6;
+    struct taken *t = &c->tk;
+    if (!t->at) {
+        t->z = MARGIN_START;
+    } else if (now > t->at) {
+        double dt = (double)(now - t->at) / 1e6;
         double k = exp(-dt / (TAKEN_TAU_US / 1e6));
-        double own = (double)(c->st.connected - c->tk_conn);
-        double lost = c->tk_free > free_ ? (double)(c->tk_free - free_) : 0;
-        c->tk_n = c->tk_n * k + (lost > own ? lost - own : 0);
-        c->tk_s = c->tk_s * k + (c->tk_free ? dt : 0);
+        uint64_t conn = c->st.connected - t->conn;
+        int64_t x = (int64_t)free_ - (int64_t)t->free_ + (int64_t)conn;
+        int64_t ended = (int64_t)t->talking + (int64_t)conn -
+                        (int64_t)c->talking;
+        if (ended > 0)
+            t->mine += (uint32_t)ended;
+        t->n = t->n * k + (x < 0 ? (double)-x : 0.0);
+        t->s = t->s * k + (t->free_ ? dt : 0.0);
+        for (; x < 0 && t->qn < TAKEN_Q; x++)
+            t->q[(t->qh + t->qn++) % TAKEN_Q] = now;
+        for (; x > 0 && t->mine; x--)
+            t->mine--;          /* c's own agent back, not a taken one */
+        for (; x > 0 && t->qn; x--, t->qn--, t->qh = (t->qh + 1) % TAKEN_Q) {
+            double away = (double)(now - t->q[t->qh]) / 1e6;
+            t->away_n += t->away_n < 20;
+            t->away_s += (away - t->away_s) / (double)t->away_n;
+        }
         double g = GAIN_TARGET * (double)c->cfg.abandon_cap_bp / 10000.0;
-        c->tk_z += MARGIN_STEP * ((double)(c->life_drop - c->tk_drop) -
-                                  own * g / (1.0 - g + 1e-9));
-        c->tk_z = fmin(fmax(c->tk_z, 0.0), MARGIN_MAX);
+        t->z += MARGIN_STEP * ((double)(c->life_drop - t->drop) -
+                               (double)conn * g / (1.0 - g + 1e-9));
+        t->z = fmin(fmax(t->z, 0.0), MARGIN_MAX);
     }
-    else if (!c->tk_at)
-        c->tk_z = MARGIN_START;
-    c->tk_at = now;
-    c->tk_free = free_;
-    c->tk_conn = c->st.connected;
-    c->tk_drop = c->life_drop;
-    return c->tk_s > 1.0 ? c->tk_n / c->tk_s : 0.0;
+    t->at = now;
+    t->free_ = free_;
+    t->talking = c->talking;
+    t->conn = c->st.connected;
+    t->drop = c->life_drop;
+    return t->s > 1.0 ? t->n / t->s : 0.0;
 }
 
 void campaign_pace(struct campaign_core *cc, uint64_t now,
@@ -1632,12 +1665,14 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         bool guard = false;
         double capr = (double)c->cfg.abandon_cap_bp / 10000.0;
         double taken = 0;
-        if (c->cfg.mode == CAMPAIGN_MODE_PREDICTIVE) {
+        if (c->cfg.mode == CAMPAIGN_MODE_PREDICTIVE && !c->cfg.nblend) {
             /* started, or running again after a pause: nothing known
              * yet of what takes its agents, so no dialing ahead */
-            if (!c->tk_at || now > c->tk_at + TAKEN_TAU_US)
+            if (!c->tk.at || now > c->tk.at + TAKEN_TAU_US)
                 c->held_until = now + BLEND_HOLD_US;
             taken = taken_rate(c, now, cap.free);
+        }
+        if (c->cfg.mode == CAMPAIGN_MODE_PREDICTIVE) {
             double life = c->life_ans
                               ? (double)c->life_drop / (double)c->life_ans
                               : 0.0;
@@ -1663,13 +1698,16 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
             c->in_at = now;
             c->in_offered = cap.inbound_offered;
             keep = c->in_rate * ahead;
+        } else if (taken > 0) {
+            /* without blend queues, what took its free agents lately
+             * (inbound of any queue they serve, agents going away) takes
+             * them in that time too: the rate times that time, or times
+             * how long a taken agent stays away if shorter (no more are
+             * away at once), and z standard deviations of that count */
+            double x = taken * (c->tk.away_n ? fmin(ahead, c->tk.away_s)
+                                             : ahead);
+            keep = x + c->tk.z * sqrt(x);
         }
-        /* and, blend queues or not, the agents that whatever took them
-         * lately will take in that time: its mean and one standard
-         * deviation (a Poisson count), so that an answered call finds
-         * its agent */
-        if (taken > 0)
-            keep = fmax(keep, taken * ahead + c->tk_z * sqrt(taken * ahead));
         double avail = free_;
         free_ -= keep;
         if (free_ < 0)
@@ -1683,9 +1721,12 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         } else {
             double e = c->talking *
                        (c->handle_s > 0 ? fmin(1.0, c->ring_s / c->handle_s) : 1.0);
-            /* the agents its own calls free are taken as the free ones
-             * are: keep applies to both */
-            double need = fmax(avail + e - keep, 0.0) - c->answered;
+            /* without blend queues, the agents its own calls free are
+             * taken as the free ones are: keep applies to both (with
+             * them, blending holds it back while inbound waits) */
+            double need = c->cfg.nblend
+                              ? free_ + e - c->answered
+                              : fmax(avail + e - keep, 0.0) - c->answered;
             have = c->ringing;
             want = need > 0 ? floor(c->gain * need / p) : 0;
         }
