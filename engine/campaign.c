@@ -40,7 +40,9 @@
  *    queues' arrival rate (from their `offered` count, weighted over 5
  *    minutes) times the time to an answer plus the compliance time. And
  *    for BLEND_HOLD_US after inbound last held it back, a predictive
- *    campaign dials no more than progressive would.
+ *    campaign dials no more than progressive would. A predictive
+ *    campaign without blend queues keeps back what it sees taken instead
+ *    ("Pacing" below).
  *
  * Leads and the heap of heaps
  * ---------------------------
@@ -94,6 +96,18 @@
  *    back to progressive while the abandon rate of the rolling window
  *    (CAMPAIGN_WINDOW_MIN one-minute buckets) or of the campaign's life is
  *    at or above 80% of the cap.
+ *  - predictive without blend queues, on agents that something else takes
+ *    too (inbound of any queue they serve): falling back to progressive
+ *    does not keep the cap, an answered call still finds its agent taken.
+ *    So the free agents, and those its own calls will free, are counted
+ *    less a keep: the rate at which free agents are taken (their fall
+ *    between two turns beyond its own calls connected, per second while
+ *    one is free, over 5 minutes) times the time to an answer plus the
+ *    compliance time -- or times how long a taken agent stays away, if
+ *    shorter -- plus z standard deviations of that count; z moves like
+ *    the gain (up 1 per drop, down so that drops settle near half the
+ *    cap; starts at 1, kept in [0, 3]). It dials no more than progressive
+ *    for its first BLEND_HOLD_US, and again after a pause of 5 minutes.
  * An answered call that has not reached an agent compliance_ms after the
  * answer is dropped (DROP): it counts as abandoned and the lead is retried
  * after the `dropped` delay.
