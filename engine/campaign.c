@@ -1591,13 +1591,14 @@ static int prio_cmp_ctx_less(const struct campaign_core *cc, int a, int b)
 }
 
 /* The rate at which something else takes c's free agents, per second
- * while one is free: inbound of any queue the agents serve (blend or
- * not), an agent going away. Read from the free count between two turns
- * with c's own calls connected meanwhile taken out: a fall is agents
- * taken, a rise agents back. Both counts are weighted over the last 5
- * minutes. Each taken agent's time is queued; each one back ends the
- * oldest, which measures how long a taken agent stays away (the mean is
- * the same whichever is matched with which: Little's law). Also moves
+ * while one is free: inbound of any queue the agents serve, an agent
+ * going away. Read from the free count between two turns with c's own
+ * calls connected meanwhile taken out: a fall is agents taken, a rise
+ * agents back (first those of c's own calls that ended). Both counts are
+ * weighted over the last 5 minutes. Each taken agent's time is queued
+ * (up to TAKEN_Q); each one back ends the oldest, which measures how
+ * long a taken agent stays away (the mean is the same whichever is
+ * matched with which: Little's law). Also moves
  * the margin z: up by MARGIN_STEP per drop, down by MARGIN_STEP x g /
  * (1 - g) per call connected, so that drops settle near g, half the
  * cap. */
