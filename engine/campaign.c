@@ -40,7 +40,9 @@
  *    queues' arrival rate (from their `offered` count, weighted over 5
  *    minutes) times the time to an answer plus the compliance time. And
  *    for BLEND_HOLD_US after inbound last held it back, a predictive
- *    campaign dials no more than progressive would.
+ *    campaign dials no more than progressive would. A predictive
+ *    campaign without blend queues keeps back what it sees taken instead
+ *    ("Pacing" below).
  *
  * Leads and the heap of heaps
  * ---------------------------
@@ -94,6 +96,18 @@
  *    back to progressive while the abandon rate of the rolling window
  *    (CAMPAIGN_WINDOW_MIN one-minute buckets) or of the campaign's life is
  *    at or above 80% of the cap.
+ *  - predictive without blend queues, on agents that something else takes
+ *    too (inbound of any queue they serve): falling back to progressive
+ *    does not keep the cap, an answered call still finds its agent taken.
+ *    So the free agents, and those its own calls will free, are counted
+ *    less a keep: the rate at which free agents are taken (their fall
+ *    between two turns beyond its own calls connected, per second while
+ *    one is free, over 5 minutes) times the time to an answer plus the
+ *    compliance time -- or times how long a taken agent stays away, if
+ *    shorter -- plus z standard deviations of that count; z moves like
+ *    the gain (up 1 per drop, down so that drops settle near half the
+ *    cap; starts at 1, kept in [0, 3]). It dials no more than progressive
+ *    for its first BLEND_HOLD_US, and again after a pause of 5 minutes.
  * An answered call that has not reached an agent compliance_ms after the
  * answer is dropped (DROP): it counts as abandoned and the lead is retried
  * after the `dropped` delay.
@@ -122,6 +136,11 @@
 #define GUARD 0.8                    /* of the cap: fall back to progressive */
 #define BLEND_HOLD_US 120000000ull   /* no dialing ahead this long after
                                         inbound last held outbound back */
+#define TAKEN_TAU_US 300000000ull    /* taken agents: weighted over 5 min */
+#define MARGIN_STEP 1.0
+#define MARGIN_MAX 3.0
+#define MARGIN_START 1.0
+#define TAKEN_Q 256                  /* taken agents followed until back */
 #define SHARE_TAU_US 3600e6          /* an hour */
 
 enum dial_state {
@@ -172,6 +191,21 @@ struct fifo {
     uint32_t head, tail;
 };
 
+/* What takes a campaign's free agents (campaign_pace, taken_rate). */
+struct taken {
+    uint64_t at;                /* the last turn; 0: none yet */
+    uint64_t conn, drop;        /* the campaign's connected, dropped then */
+    uint32_t free_, talking;    /* the free agents, c's calls talking then */
+    uint32_t mine;              /* agents of c's ended calls not yet back */
+    double n, s;                /* agents taken, seconds with one free,
+                                   weighted over TAKEN_TAU_US */
+    double away_s;              /* how long a taken agent stays away */
+    uint32_t away_n;            /* returns measured */
+    double z;                   /* the margin, in standard deviations */
+    uint64_t q[TAKEN_Q];        /* when the agents still away were taken */
+    uint32_t qh, qn;
+};
+
 struct campaign {
     bool used;
     enum campaign_run run;
@@ -194,6 +228,7 @@ struct campaign {
     uint64_t held_until;        /* blending: no dialing ahead before */
     uint64_t in_at, in_offered; /* blending: last inbound count seen */
     double in_rate;             /* inbound arrivals per second */
+    struct taken tk;            /* what takes its free agents */
 };
 
 struct agent_share {
@@ -1589,6 +1624,56 @@ static int prio_cmp_ctx_less(const struct campaign_core *cc, int a, int b)
     return a < b;
 }
 
+/* The rate at which something else takes c's free agents, per second
+ * while one is free: inbound of any queue the agents serve, an agent
+ * going away. Read from the free count between two turns with c's own
+ * calls connected meanwhile taken out: a fall is agents taken, a rise
+ * agents back (first those of c's own calls that ended). Both counts are
+ * weighted over the last 5 minutes. Each taken agent's time is queued
+ * (up to TAKEN_Q); each one back ends the oldest, which measures how
+ * long a taken agent stays away (the mean is the same whichever is
+ * matched with which: Little's law). Also moves
+ * the margin z: up by MARGIN_STEP per drop, down by MARGIN_STEP x g /
+ * (1 - g) per call connected, so that drops settle near g, half the
+ * cap. */
+static double taken_rate(struct campaign *c, uint64_t now, uint32_t free_)
+{
+    struct taken *t = &c->tk;
+    if (!t->at) {
+        t->z = MARGIN_START;
+    } else if (now > t->at) {
+        double dt = (double)(now - t->at) / 1e6;
+        double k = exp(-dt / (TAKEN_TAU_US / 1e6));
+        uint64_t conn = c->st.connected - t->conn;
+        int64_t x = (int64_t)free_ - (int64_t)t->free_ + (int64_t)conn;
+        int64_t ended = (int64_t)t->talking + (int64_t)conn -
+                        (int64_t)c->talking;
+        if (ended > 0)
+            t->mine += (uint32_t)ended;
+        t->n = t->n * k + (x < 0 ? (double)-x : 0.0);
+        t->s = t->s * k + (t->free_ ? dt : 0.0);
+        for (; x < 0 && t->qn < TAKEN_Q; x++)
+            t->q[(t->qh + t->qn++) % TAKEN_Q] = now;
+        for (; x > 0 && t->mine; x--)
+            t->mine--;          /* c's own agent back, not a taken one */
+        for (; x > 0 && t->qn; x--, t->qn--, t->qh = (t->qh + 1) % TAKEN_Q) {
+            double away = (double)(now - t->q[t->qh]) / 1e6;
+            t->away_n += t->away_n < 20;
+            t->away_s += (away - t->away_s) / (double)t->away_n;
+        }
+        double g = GAIN_TARGET * (double)c->cfg.abandon_cap_bp / 10000.0;
+        t->z += MARGIN_STEP * ((double)(c->life_drop - t->drop) -
+                               (double)conn * g / (1.0 - g + 1e-9));
+        t->z = fmin(fmax(t->z, 0.0), MARGIN_MAX);
+    }
+    t->at = now;
+    t->free_ = free_;
+    t->talking = c->talking;
+    t->conn = c->st.connected;
+    t->drop = c->life_drop;
+    return t->s > 1.0 ? t->n / t->s : 0.0;
+}
+
 void campaign_pace(struct campaign_core *cc, uint64_t now,
                    campaign_capacity_cb capfn, void *ctx)
 {
@@ -1628,6 +1713,14 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         double want = 0, have = 0;
         bool guard = false;
         double capr = (double)c->cfg.abandon_cap_bp / 10000.0;
+        double taken = 0;
+        if (c->cfg.mode == CAMPAIGN_MODE_PREDICTIVE && !c->cfg.nblend) {
+            /* started, or running again after a pause: nothing known
+             * yet of what takes its agents, so no dialing ahead */
+            if (!c->tk.at || now > c->tk.at + TAKEN_TAU_US)
+                c->held_until = now + BLEND_HOLD_US;
+            taken = taken_rate(c, now, cap.free);
+        }
         if (c->cfg.mode == CAMPAIGN_MODE_PREDICTIVE) {
             double life = c->life_ans
                               ? (double)c->life_drop / (double)c->life_ans
@@ -1640,6 +1733,8 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         /* inbound expected while a dial rings keeps its agents: the
          * blended queues' arrival rate, exponentially weighted over 5
          * minutes, times the time to an answer and the compliance time */
+        double ahead = c->ring_s + c->cfg.compliance_ms / 1000.0;
+        double keep = 0;
         if (c->cfg.nblend) {
             if (c->in_at && now > c->in_at) {
                 double dt = (double)(now - c->in_at) / 1e6;
@@ -1651,10 +1746,21 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
             }
             c->in_at = now;
             c->in_offered = cap.inbound_offered;
-            free_ -= c->in_rate * (c->ring_s + c->cfg.compliance_ms / 1000.0);
-            if (free_ < 0)
-                free_ = 0;
+            keep = c->in_rate * ahead;
+        } else if (taken > 0) {
+            /* without blend queues, what took its free agents lately
+             * (inbound of any queue they serve, agents going away) takes
+             * them in that time too: the rate times that time, or times
+             * how long a taken agent stays away if shorter (no more are
+             * away at once), and z standard deviations of that count */
+            double x = taken * (c->tk.away_n ? fmin(ahead, c->tk.away_s)
+                                             : ahead);
+            keep = x + c->tk.z * sqrt(x);
         }
+        double avail = free_;
+        free_ -= keep;
+        if (free_ < 0)
+            free_ = 0;
         if (c->cfg.mode == CAMPAIGN_MODE_PREVIEW) {
             have = c->prev_q;
             want = free_;
@@ -1664,7 +1770,12 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
         } else {
             double e = c->talking *
                        (c->handle_s > 0 ? fmin(1.0, c->ring_s / c->handle_s) : 1.0);
-            double need = free_ + e - c->answered;
+            /* without blend queues, the agents its own calls free are
+             * taken as the free ones are: keep applies to both (with
+             * them, blending holds it back while inbound waits) */
+            double need = c->cfg.nblend
+                              ? free_ + e - c->answered
+                              : fmax(avail + e - keep, 0.0) - c->answered;
             have = c->ringing;
             want = need > 0 ? floor(c->gain * need / p) : 0;
         }
