@@ -84,6 +84,9 @@ struct campaign_config {
     /* The largest share of an agent's recent time (percent) that outbound
      * calls of any campaign may take; 100 = no cap. */
     uint32_t agent_share_pct;
+    /* Predictive without blend queues: how long after a start (or a
+     * pause of 5 minutes or more) it dials no more than free agents. */
+    uint32_t ramp_up_ms;                  /* default 120000 */
 };
 
 /* One lead of a LeadsAdd batch. Strings and attributes are borrowed for the

@@ -107,7 +107,8 @@
  *    shorter -- plus z standard deviations of that count; z moves like
  *    the gain (up 1 per drop, down so that drops settle near half the
  *    cap; starts at 1, kept in [0, 3]). It dials no more than progressive
- *    for its first BLEND_HOLD_US, and again after a pause of 5 minutes.
+ *    for its first ramp_up_ms (default 2 minutes), and again after a
+ *    pause of 5 minutes.
  * An answered call that has not reached an agent compliance_ms after the
  * answer is dropped (DROP): it counts as abandoned and the lead is retried
  * after the `dropped` delay.
@@ -681,6 +682,8 @@ void campaign_config_defaults(struct campaign_config *c)
         c->blend_margin_pct = 5;
     if (!c->agent_share_pct)
         c->agent_share_pct = 100;
+    if (!c->ramp_up_ms)
+        c->ramp_up_ms = 120000;
 }
 
 int campaign_config_check(const struct campaign_config *c, const char **why)
@@ -711,6 +714,8 @@ int campaign_config_check(const struct campaign_config *c, const char **why)
     else if (c->blend_margin_pct > 100 || c->agent_share_pct > 100 ||
              c->agent_share_pct == 0)
         w = "blend margin must be 0..100%, agent share 1..100%";
+    else if (c->ramp_up_ms < 100 || c->ramp_up_ms > 3600000)
+        w = "ramp-up must be 0.1..3600 s";
     else if (strnlen(c->caller_id, CAMPAIGN_ID_MAX) >= CAMPAIGN_ID_MAX)
         w = "caller id too long";
     if (why)
@@ -1718,7 +1723,7 @@ void campaign_pace(struct campaign_core *cc, uint64_t now,
             /* started, or running again after a pause: nothing known
              * yet of what takes its agents, so no dialing ahead */
             if (!c->tk.at || now > c->tk.at + TAKEN_TAU_US)
-                c->held_until = now + BLEND_HOLD_US;
+                c->held_until = now + (uint64_t)c->cfg.ramp_up_ms * 1000;
             taken = taken_rate(c, now, cap.free);
         }
         if (c->cfg.mode == CAMPAIGN_MODE_PREDICTIVE) {

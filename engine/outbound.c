@@ -378,6 +378,7 @@ static int config_from(struct outbound *ob, const Ccroute__V1__CampaignUpsert *m
     cfg->dial_timeout_ms = m->dial_timeout_ms;
     cfg->blend_margin_pct = m->blend_margin_pct;
     cfg->agent_share_pct = m->agent_share_pct;
+    cfg->ramp_up_ms = m->ramp_up_ms;
     campaign_config_defaults(cfg);
     /* both 0: the default window; else exactly as given (a window may
      * start at midnight) */

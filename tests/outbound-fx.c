@@ -48,6 +48,7 @@ int obfx_upsert(struct e2e_client *e, const struct obfx_campaign *c,
     m.retry_machine_ms = retry;
     m.compliance_ms = c->compliance_ms;
     m.abandon_cap_bp = c->abandon_cap_bp;
+    m.ramp_up_ms = c->ramp_up_ms;
     for (size_t i = 0; i < 2 && c->blend[i]; i++)
         blend[m.n_blend_queues++] = (char *)c->blend[i];
     m.blend_queues = blend;

@@ -28,6 +28,7 @@ struct obfx_campaign {
     uint32_t abandon_cap_bp;
     uint32_t retry_ms;              /* every outcome's; 0: 1 ms */
     const char *blend[2];           /* blend queues (NULL: none) */
+    uint32_t ramp_up_ms;
 };
 
 /* CampaignUpsert: 0 on Ack, the ErrorCode (its words in msg), -errno. */

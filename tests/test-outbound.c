@@ -300,6 +300,12 @@ static void test_bad_input(void **state)
         env.campaign_upsert = &m;
         assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), EC(INVALID_FIELD));
         m.agent_share_pct = 40;
+        /* the ramp-up: 0.1..3600 s */
+        m.ramp_up_ms = 99;
+        assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), EC(INVALID_FIELD));
+        m.ramp_up_ms = 3600001;
+        assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), EC(INVALID_FIELD));
+        m.ramp_up_ms = 100;
         assert_int_equal(e2e_call(&adm, &env, E2E_T_MS), 0);
         assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_STOP), "c4"), 0);
     }

@@ -279,7 +279,9 @@ static void test_predictive_paces(void **state)
     char msg[256];
     const struct obfx_campaign pd = { .name = "pd", .queue = "sales",
                                       .mode = PREDICTIVE, .max_attempts = 1,
-                                      .compliance_ms = 2000 };
+                                      .compliance_ms = 2000,
+                                      /* no ramp-up: dials ahead at once */
+                                      .ramp_up_ms = 100 };
     const Ccroute__V1__CampaignStats *cs;
     ccr_envelope *st;
     long long t0, run0;
@@ -410,7 +412,8 @@ static void test_predictive_guard(void **state)
     char msg[256];
     const struct obfx_campaign pd = { .name = "pd", .queue = "sales",
                                       .mode = PREDICTIVE, .max_attempts = 1,
-                                      .compliance_ms = 300 };
+                                      .compliance_ms = 300,
+                                      .ramp_up_ms = 100 };
     const Ccroute__V1__CampaignStats *cs;
     ccr_envelope *st, *cd;
     long long t0;
