@@ -5,7 +5,8 @@
  * `auth:` and `principals:` sections (struct auth_config, with the token
  * file it may name), the `redis:` section (struct store_config), the
  * `http:` section (struct http_config) and the routing model
- * (`routing:`, `skills:`, `queues:` -> struct router_config). See
+ * (`routing:`, `skills:`, `queues:` -> struct router_config), and
+ * `campaigns:` (campaign-config.h -> struct config_campaign). See
  * docs/configuration.md for every key and deploy/demo.yaml for a commented
  * example.
  *
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "auth-t.h"
+#include "campaign-t.h"
 #include "care-t.h"
 #include "http-t.h"
 #include "log.h"
@@ -113,6 +115,18 @@ struct config {
         unsigned long line;       /* of the section, for messages */
         char path[16];            /* "tenants" or "tenant_pool" */
     } tenants;
+    /* `campaigns:` (docs/outbound.md, "Campaigns in the configuration"):
+     * owned, config_fini frees it */
+    struct config_campaign *campaigns;
+    unsigned ncampaigns;
+};
+
+/* One entry of `campaigns:` (campaign-config.h): a CampaignUpsert as the
+ * file spells it, defaults filled and checked at load. */
+struct config_campaign {
+    struct campaign_config cfg;
+    bool start;                   /* `start: true`: run it once created */
+    unsigned long line;           /* of the entry, for messages */
 };
 
 /* Fills every default (no queues). */
