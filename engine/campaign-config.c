@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "campaign.h"
-#include "config.h"
 
 enum {
     CK_NAME, CK_QUEUE, CK_MODE, CK_WSTART, CK_WEND, CK_ATTEMPTS,

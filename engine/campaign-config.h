@@ -10,11 +10,9 @@
 #ifndef CCROUTE_CAMPAIGN_CONFIG_H
 #define CCROUTE_CAMPAIGN_CONFIG_H
 
-#include "campaign-t.h"
+#include "campaign-config-t.h"
 #include "router-t.h"
 #include "yamlwalk.h"
-
-struct config_campaign;
 
 /* Reads list `v` (path `path`) into a fresh array *out of *n entries
  * (free() it). 0, or -1 with the message (file:line: path: ...). */

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "auth-t.h"
-#include "campaign-t.h"
+#include "campaign-config-t.h"
 #include "care-t.h"
 #include "http-t.h"
 #include "log.h"
@@ -119,14 +119,6 @@ struct config {
      * owned, config_fini frees it */
     struct config_campaign *campaigns;
     unsigned ncampaigns;
-};
-
-/* One entry of `campaigns:` (campaign-config.h): a CampaignUpsert as the
- * file spells it, defaults filled and checked at load. */
-struct config_campaign {
-    struct campaign_config cfg;
-    bool start;                   /* `start: true`: run it once created */
-    unsigned long line;           /* of the entry, for messages */
 };
 
 /* Fills every default (no queues). */
