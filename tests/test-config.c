@@ -737,6 +737,38 @@ static int run_ccrouted(const char *const *args, char *out, size_t outlen,
     return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A bad campaign entry: the daemon itself refuses to start, with the
+ * file, the line and campaign_config_check's words. */
+static void test_campaign_refuses_start(void **state)
+{
+    char out[4096], err[4096], path[] = "/tmp/cfgtest-XXXXXX", want[256];
+    const char *text =
+        "skills: [a]\n"
+        "queues:\n"
+        "  - {name: q0, skills: {a: 1}}\n"
+        "campaigns:\n"
+        "  - {name: ok, queue: q0, dialer: d}\n"
+        "  - name: late\n"
+        "    queue: q0\n"
+        "    dialer: d\n"
+        "    window_start_hour: 22\n"
+        "    window_end_hour: 6\n";
+    int cfd = mkstemp(path);
+    (void)state;
+    assert_true(cfd >= 0);
+    assert_int_equal(write(cfd, text, strlen(text)), (ssize_t)strlen(text));
+    close(cfd);
+    const char *args[] = { "--config", path, "--listen", "127.0.0.1:0",
+                           NULL };
+    assert_int_equal(run_ccrouted(args, out, sizeof(out), err, sizeof(err)),
+                     1);
+    unlink(path);
+    snprintf(want, sizeof(want), "%s:6: campaigns[1]: campaign late: "
+             "calling window must be 0 <= start < end <= 24 hours", path);
+    if (!strstr(err, want))
+        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
+}
+
 static void test_check_config_command(void **state)
 {
     char out[4096], err[4096], path[] = "/tmp/cfgtest-XXXXXX", text[256];
@@ -893,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_input_bounds),
         cmocka_unit_test(test_check_listen),
         cmocka_unit_test(test_check_config_command),
+        cmocka_unit_test(test_campaign_refuses_start),
         cmocka_unit_test(test_help_matches_options),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
