@@ -25,6 +25,7 @@
 
 #include "router.h"
 #include "auth.h"
+#include "campaign-config.h"
 #include "care.h"
 #include "care-config.h"
 #include "yamlwalk.h"
@@ -70,6 +71,7 @@ struct cfgp {
     unsigned long certs_line;     /* first principal with cert_fingerprints */
     unsigned long http_line, http_token_line;   /* http, http.require_token */
     bool http_token_set;
+    char campaigns_path[16];
 };
 
 /* A duration of at least min_ms, in whole milliseconds. */
@@ -1637,13 +1639,13 @@ static int tenants_check(struct yamlwalk *w, struct cfgp *p)
 enum {
     TK_LISTEN, TK_MAX_FRAME, TK_MAX_OUTPUT, TK_GRACE, TK_LOG_LEVEL, TK_REDIS,
     TK_ROUTING, TK_SKILLS, TK_QUEUES, TK_LIMITS, TK_AUTH, TK_PRINCIPALS,
-    TK_HTTP, TK_TENANTS, TK_TENANT_POOL, TK_LOG, TK_CARE,
+    TK_HTTP, TK_TENANTS, TK_TENANT_POOL, TK_LOG, TK_CARE, TK_CAMPAIGNS,
 };
 
 static const char *const top_keys[] = {
     "listen", "max_frame", "max_output", "grace", "log_level", "redis",
     "routing", "skills", "queues", "limits", "auth", "principals", "http",
-    "tenants", "tenant_pool", "log", "care", NULL,
+    "tenants", "tenant_pool", "log", "care", "campaigns", NULL,
 };
 
 /* ---- log ---- */
@@ -1726,6 +1728,11 @@ static int top_field(struct yamlwalk *w, void *ctx, int key, yaml_node_t *v,
     case TK_TENANT_POOL: return cfg_tenant_pool(w, c, v, path);
     case TK_LOG: return yamlwalk_map(w, v, path, log_keys, log_field, &c->log);
     case TK_CARE: return care_config_walk(w, v, path, &c->care);
+    case TK_CAMPAIGNS:
+        /* checked against the queues after them (config_walk) */
+        snprintf(p->campaigns_path, sizeof(p->campaigns_path), "%s", path);
+        return campaign_config_walk(w, v, path, &c->campaigns,
+                                    &c->ncampaigns);
     }
     return -1;
 }
@@ -1797,7 +1804,9 @@ static int config_walk(struct yamlwalk *w, struct config *c)
         goto out;
     if (p.queues && cfg_queues(w, &p) < 0)
         goto out;
-    if (care_config_check(w, &c->care, &c->router) < 0)
+    if (care_config_check(w, &c->care, &c->router) < 0 ||
+        campaign_config_verify(w, c->campaigns, c->ncampaigns,
+                               p.campaigns_path, &c->router) < 0)
         goto out;
     if (redis_check(w, &p) < 0 || slots_check(w, &p) < 0 ||
         (p.fallback_line && queue_index(c, c->router.reload_fallback) < 0 &&
@@ -1844,4 +1853,7 @@ void config_fini(struct config *c)
     c->router.queues = NULL;
     c->router.nskills = c->router.nqueues = 0;
     auth_config_fini(&c->auth);
+    free(c->campaigns);
+    c->campaigns = NULL;
+    c->ncampaigns = 0;
 }

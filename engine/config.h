@@ -5,7 +5,8 @@
  * `auth:` and `principals:` sections (struct auth_config, with the token
  * file it may name), the `redis:` section (struct store_config), the
  * `http:` section (struct http_config) and the routing model
- * (`routing:`, `skills:`, `queues:` -> struct router_config). See
+ * (`routing:`, `skills:`, `queues:` -> struct router_config), and
+ * `campaigns:` (campaign-config.h -> struct config_campaign). See
  * docs/configuration.md for every key and deploy/demo.yaml for a commented
  * example.
  *
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "auth-t.h"
+#include "campaign-config-t.h"
 #include "care-t.h"
 #include "http-t.h"
 #include "log.h"
@@ -113,6 +115,10 @@ struct config {
         unsigned long line;       /* of the section, for messages */
         char path[16];            /* "tenants" or "tenant_pool" */
     } tenants;
+    /* `campaigns:` (docs/outbound.md, "Campaigns in the configuration"):
+     * owned, config_fini frees it */
+    struct config_campaign *campaigns;
+    unsigned ncampaigns;
 };
 
 /* Fills every default (no queues). */

@@ -128,6 +128,10 @@ struct outbound {
     uv_timer_t timer;
     bool timer_open, timer_on;
     bool loading;                 /* recovery: write nothing */
+    /* the file's campaigns were applied over this recovery's state: a
+     * lease confirmed again after a suspension does not undo changes made
+     * through the protocol since (outbound_reset clears it) */
+    bool cfg_applied;
 };
 
 /* ---- helpers ---- */
@@ -1446,11 +1450,112 @@ void outbound_contact_loaded(struct outbound *ob, const char *campaign,
 
 void outbound_on_owner(struct outbound *ob)
 {
+    /* the file's campaigns over what recovery found: the file wins */
+    if (!ob->cfg_applied) {
+        ob->cfg_applied = true;
+        outbound_config_apply(ob, ob->s->cfg->campaigns,
+                              ob->s->cfg->ncampaigns, NULL, 0);
+    }
     /* what recovery changed (leads found reached) goes to the store now */
     if (campaign_out_count(ob->cc) && out_drain(ob))
         log_error("outbound: lead changes of the recovery could not be "
                   "recorded (out of memory)");
     timer_update(ob);
+}
+
+/* ---- campaigns of the configuration ---- */
+
+static const struct config_campaign *old_entry(const struct config_campaign *v,
+                                               unsigned n, const char *name)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!strcmp(v[i].cfg.name, name))
+            return &v[i];
+    return NULL;
+}
+
+static void config_recorded(void *arg, int status)
+{
+    (void)arg;
+    if (status < 0)
+        log_error("configuration: campaigns could not be recorded in Redis "
+                  "(%s); they apply again when the engine next owns the "
+                  "tenant or the file is reloaded", ccr_strerror(status));
+    else
+        log_info("configuration: campaigns recorded");
+}
+
+/* The file's campaign as the CampaignUpsert it stands for: the stored
+ * record is that message, so recovery reads a configured campaign like
+ * any other, and r_upsert's checks and writes are the ones used. */
+int outbound_config_apply(struct outbound *ob, const struct config_campaign *v,
+                          unsigned n, const struct config_campaign *old,
+                          unsigned nold)
+{
+    static const Ccroute__V1__DialMode modes[] = {
+        [CAMPAIGN_MODE_PREVIEW] = CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREVIEW,
+        [CAMPAIGN_MODE_PROGRESSIVE] =
+            CCROUTE__V1__DIAL_MODE__DIAL_MODE_PROGRESSIVE,
+        [CAMPAIGN_MODE_PREDICTIVE] =
+            CCROUTE__V1__DIAL_MODE__DIAL_MODE_PREDICTIVE,
+    };
+    unsigned applied = 0, failed = 0;
+    int code, rc;
+    char msg[256];
+
+    for (unsigned i = 0; i < n; i++) {
+        const struct config_campaign *e = &v[i], *o;
+        const struct campaign_config *c = &e->cfg;
+        Ccroute__V1__CampaignUpsert m = CCROUTE__V1__CAMPAIGN_UPSERT__INIT;
+        char *blend[CAMPAIGN_BLEND_MAX];
+        bool created;
+
+        o = old ? old_entry(old, nold, c->name) : NULL;
+        if (o && !memcmp(&o->cfg, c, sizeof(*c)) && o->start == e->start)
+            continue;           /* a reload that left it as it was */
+        m.name = (char *)c->name;
+        m.queue = (char *)c->queue;
+        m.mode = modes[c->mode];
+        m.window_start_hour = c->window_start_h;
+        m.window_end_hour = c->window_end_h;
+        m.max_attempts = c->max_attempts;
+        m.retry_busy_ms = c->retry_ms[CAMPAIGN_OUT_BUSY];
+        m.retry_no_answer_ms = c->retry_ms[CAMPAIGN_OUT_NO_ANSWER];
+        m.retry_machine_ms = c->retry_ms[CAMPAIGN_OUT_MACHINE];
+        m.retry_failed_ms = c->retry_ms[CAMPAIGN_OUT_FAILED];
+        m.retry_dropped_ms = c->retry_ms[CAMPAIGN_OUT_DROPPED];
+        m.priority = c->priority;
+        m.caller_id = (char *)c->caller_id;
+        m.dialer = (char *)c->dialer;
+        m.abandon_cap_bp = c->abandon_cap_bp;
+        m.compliance_ms = c->compliance_ms;
+        m.dial_timeout_ms = c->dial_timeout_ms;
+        for (unsigned b = 0; b < c->nblend; b++)
+            blend[b] = (char *)c->blend[b];
+        m.blend_queues = blend;
+        m.n_blend_queues = c->nblend;
+        m.blend_margin_pct = c->blend_margin_pct;
+        m.agent_share_pct = c->agent_share_pct;
+        m.ramp_up_ms = c->ramp_up_ms;
+        created = campaign_find(ob->cc, c->name) < 0;
+        if (r_upsert(ob, &m, &code, msg, sizeof(msg)) < 0 ||
+            (e->start && created &&
+             r_run(ob, c->name, CAMPAIGN_RUNNING, &code, msg,
+                   sizeof(msg)) < 0)) {
+            log_error("configuration: campaign %s not applied: %s", c->name,
+                      msg);
+            failed++;
+            continue;
+        }
+        applied++;
+    }
+    if (applied) {
+        log_info("configuration: %u campaign(s) applied", applied);
+        if ((rc = store_barrier(ob->s->store, config_recorded, ob)) < 0)
+            log_error("configuration: campaigns not confirmed in Redis "
+                      "(%s)", ccr_strerror(rc));
+    }
+    return failed ? -1 : 0;
 }
 
 static void snap_dnc(void *ctx, const char *number)
@@ -1533,6 +1638,7 @@ static void forget(struct outbound *ob)
 void outbound_reset(struct outbound *ob)
 {
     forget(ob);
+    ob->cfg_applied = false;
     callback_reset(ob->cb);
     campaign_core_free(ob->cc);
     if (core_make(ob) < 0)

@@ -119,6 +119,16 @@ void outbound_contact_loaded(struct outbound *ob, const char *campaign,
 /* The tenant is OWNER: pacing may run (arms the timer when a campaign
  * runs). */
 void outbound_on_owner(struct outbound *ob);
+/* Upserts the configuration's campaigns v[0..n) exactly as CampaignUpsert
+ * would (leads, counters and run state kept; `start` runs one it created),
+ * the records written and a store barrier asked for; with `old` (a
+ * reload), only the entries that differ from old's of the same name.
+ * Called at outbound_on_owner with the running configuration. Failures
+ * are logged; -1 if any campaign was not applied. */
+struct config_campaign;
+int outbound_config_apply(struct outbound *ob, const struct config_campaign *v,
+                          unsigned n, const struct config_campaign *old,
+                          unsigned nold);
 /* Full rewrite (store hooks.snapshot): every campaign, number and lead. */
 void outbound_snapshot(struct outbound *ob);
 /* The router offered contact `h` to agent `agent` (fanout, as the event

@@ -529,6 +529,47 @@ static void reload_queues(struct config *o, struct config *n,
 
 /* Step 3: nothing here can fail (see the top of the file). Writes a
  * summary of what changed into `msg`. */
+/* `campaigns:` (docs/outbound.md): the entries added or changed are
+ * upserted as CampaignUpsert would, in every tenant this engine owns now
+ * (one that takes its lease later applies the running list then); the
+ * running list becomes the file's. One removed from the file stays as it
+ * is. A campaign that cannot be applied (its record not admitted by the
+ * store) is logged by outbound and not in effect; the reload goes on. */
+static void reload_campaigns(struct config *o, struct config *n,
+                             struct tenant_set *set, char *msg, size_t len,
+                             size_t *at)
+{
+    struct config_campaign *v = o->campaigns;
+    unsigned nv = o->ncampaigns, changed = 0;
+
+    for (unsigned i = 0; i < n->ncampaigns; i++) {
+        const struct config_campaign *e = &n->campaigns[i], *was = NULL;
+        for (unsigned k = 0; k < nv && !was; k++)
+            if (!strcmp(v[k].cfg.name, e->cfg.name))
+                was = &v[k];
+        if (!was || memcmp(&was->cfg, &e->cfg, sizeof(e->cfg)) ||
+            was->start != e->start)
+            changed++;
+    }
+    if (!changed)
+        return;
+    for (unsigned t = 0; t < set->n; t++) {
+        struct tenant *tn = set->t[t];
+        if (tn->outbound && tn->role == STORE_ROLE_OWNER &&
+            outbound_config_apply(tn->outbound, n->campaigns, n->ncampaigns,
+                                  v, nv) < 0)
+            log_error("reload: tenant %s: a configured campaign was not "
+                      "applied (logged above)", tn->name);
+    }
+    if (*at < len)
+        *at += (size_t)snprintf(msg + *at, len - *at, " campaigns: %u "
+                                "added or changed", changed);
+    o->campaigns = n->campaigns;            /* the old ones are freed by */
+    o->ncampaigns = n->ncampaigns;          /* config_fini(n) */
+    n->campaigns = v;
+    n->ncampaigns = nv;
+}
+
 static void reload_commit(struct config *o, struct config *n,
                           const struct reload_source *src,
                           struct tenant_set *set, char *msg, size_t len)
@@ -587,6 +628,7 @@ static void reload_commit(struct config *o, struct config *n,
         o->log_level = n->log_level;
         log_set_level(o->log_level);
     }
+    reload_campaigns(o, n, set, msg, len, &at);
     if (at < len && msg[at - 1] == ':')     /* nothing was said */
         SAY(" nothing changed");
 #undef SAY

@@ -151,6 +151,75 @@ static const char *queues_head =
     "  - name: q1\n"
     "    skills: {a: 1, b: 2}\n";
 
+/* `campaigns:` (campaign-config.h): a good entry is read with the
+ * defaults filled; a bad one is refused with file:line and
+ * campaign_config_check's words. */
+static void test_campaigns(void **state)
+{
+    char text[1024];
+    struct config c;
+    char err[512];
+    (void)state;
+
+    snprintf(text, sizeof(text), "%scampaigns:\n"
+             "  - name: winback\n"
+             "    queue: q1\n"
+             "    dialer: dlr\n"
+             "    mode: predictive\n"
+             "    retry_busy: 2m\n"
+             "    compliance: 1500ms\n"
+             "    blend_queues: [q0]\n"
+             "    start: true\n", queues_head);
+    config_defaults(&c);
+    assert_int_equal(config_load_string(&c, "t.yaml", text, strlen(text), err,
+                                        sizeof(err)), 0);
+    assert_int_equal(c.ncampaigns, 1);
+    assert_string_equal(c.campaigns[0].cfg.name, "winback");
+    assert_int_equal(c.campaigns[0].cfg.mode, CAMPAIGN_MODE_PREDICTIVE);
+    assert_int_equal(c.campaigns[0].cfg.retry_ms[CAMPAIGN_OUT_BUSY], 120000);
+    assert_int_equal(c.campaigns[0].cfg.compliance_ms, 1500);
+    assert_int_equal(c.campaigns[0].cfg.nblend, 1);
+    assert_true(c.campaigns[0].start);
+    /* the defaults CampaignUpsert would give */
+    assert_int_equal(c.campaigns[0].cfg.max_attempts, 3);
+    assert_int_equal(c.campaigns[0].cfg.dial_timeout_ms, 30000);
+    assert_int_equal(c.campaigns[0].cfg.window_start_h, 9);
+    config_fini(&c);
+
+    snprintf(text, sizeof(text), "%scampaigns:\n"
+             "  - {name: a, queue: q1, dialer: d}\n"
+             "  - {name: b, queue: q7, dialer: d}\n", queues_head);
+    expect_error(text, "t.yaml:9: campaigns[1]: campaign b: unknown queue "
+                 "\"q7\"", NULL);
+    snprintf(text, sizeof(text), "%scampaigns:\n"
+             "  - name: a\n    queue: q1\n    dialer: d\n"
+             "    mode: shotgun\n", queues_head);
+    expect_error(text, "t.yaml:11: campaigns[0].mode: unknown mode "
+                 "\"shotgun\"", NULL);
+    snprintf(text, sizeof(text), "%scampaigns:\n"
+             "  - {name: a, queue: q1, dialer: d, dial_timeout: 500ms}\n",
+             queues_head);
+    expect_error(text, "t.yaml:8: campaigns[0]: campaign a: dial timeout "
+                 "must be 1..300 s", NULL);
+    snprintf(text, sizeof(text), "%scampaigns:\n"
+             "  - {name: a, queue: q1, dialer: d,\n"
+             "     window_start_hour: 20, window_end_hour: 8}\n",
+             queues_head);
+    expect_error(text, "t.yaml:8: campaigns[0]: campaign a: calling window "
+                 "must be 0 <= start < end <= 24 hours", NULL);
+    snprintf(text, sizeof(text), "%scampaigns:\n"
+             "  - {name: a, queue: q1, dialer: d}\n"
+             "  - {name: a, queue: q0, dialer: d}\n", queues_head);
+    expect_error(text, "t.yaml:9: campaigns[1]: campaign \"a\" is already "
+                 "defined at line 8", NULL);
+    snprintf(text, sizeof(text), "%scampaigns:\n"
+             "  - {name: a, queue: q1}\n", queues_head);
+    expect_error(text, "t.yaml:8: campaigns[0]: dialer is missing", NULL);
+    expect_error("campaigns:\n  - {name: a, queue: q1, dialer: d, "
+                 "priority: 101}\n", "t.yaml:2: campaigns[0].priority:",
+                 NULL);
+}
+
 static void test_errors(void **state)
 {
     char text[1024];
@@ -668,6 +737,38 @@ static int run_ccrouted(const char *const *args, char *out, size_t outlen,
     return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A bad campaign entry: the daemon itself refuses to start, with the
+ * file, the line and campaign_config_check's words. */
+static void test_campaign_refuses_start(void **state)
+{
+    char out[4096], err[4096], path[] = "/tmp/cfgtest-XXXXXX", want[256];
+    const char *text =
+        "skills: [a]\n"
+        "queues:\n"
+        "  - {name: q0, skills: {a: 1}}\n"
+        "campaigns:\n"
+        "  - {name: ok, queue: q0, dialer: d}\n"
+        "  - name: late\n"
+        "    queue: q0\n"
+        "    dialer: d\n"
+        "    window_start_hour: 22\n"
+        "    window_end_hour: 6\n";
+    int cfd = mkstemp(path);
+    (void)state;
+    assert_true(cfd >= 0);
+    assert_int_equal(write(cfd, text, strlen(text)), (ssize_t)strlen(text));
+    close(cfd);
+    const char *args[] = { "--config", path, "--listen", "127.0.0.1:0",
+                           NULL };
+    assert_int_equal(run_ccrouted(args, out, sizeof(out), err, sizeof(err)),
+                     1);
+    unlink(path);
+    snprintf(want, sizeof(want), "%s:6: campaigns[1]: campaign late: "
+             "calling window must be 0 <= start < end <= 24 hours", path);
+    if (!strstr(err, want))
+        fail_msg("stderr \"%s\" lacks \"%s\"", err, want);
+}
+
 static void test_check_config_command(void **state)
 {
     char out[4096], err[4096], path[] = "/tmp/cfgtest-XXXXXX", text[256];
@@ -815,6 +916,7 @@ int main(void)
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_defaults_and_demo),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_campaigns),
         cmocka_unit_test(test_principal_quota),
         cmocka_unit_test(test_value_syntax),
         cmocka_unit_test(test_duration_syntax),
@@ -823,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_input_bounds),
         cmocka_unit_test(test_check_listen),
         cmocka_unit_test(test_check_config_command),
+        cmocka_unit_test(test_campaign_refuses_start),
         cmocka_unit_test(test_help_matches_options),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -939,12 +939,194 @@ static void test_dnc_limit(void **state)
     e2e_close(&adm);
 }
 
+/* ---- campaigns of the configuration (campaign-config.h) ---- */
+
+static const char *const file_campaign[2] = {
+    "",
+    "campaigns:\n"
+    "  - name: cf\n"
+    "    queue: sales\n"
+    "    dialer: dlr\n"
+    "    caller_id: \"+15550000\"\n"
+    "    max_attempts: 2\n"
+    "    window_start_hour: 0\n"     /* any time of day: the test's */
+    "    window_end_hour: 24\n"
+    "    compliance: 300ms\n"
+    "    start: true\n",
+};
+
+static int setup_file_campaign(void **state)
+{
+    return e2e_env_start(state, true, config_text, file_campaign);
+}
+
+/* The stored record of campaign `name`: its run byte and max_attempts
+ * (the record is the run byte and a packed CampaignUpsert). */
+static void stored_campaign(redisContext *r, const char *name, char *run,
+                            uint32_t *max_attempts)
+{
+    redisReply *rep = redisCommand(r, "HGET ccr:{ot}:ob:data k|%s", name);
+    Ccroute__V1__CampaignUpsert *m;
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    assert_true(rep->len > 1);
+    *run = rep->str[0];
+    m = ccroute__v1__campaign_upsert__unpack(NULL, rep->len - 1,
+                                             (const uint8_t *)rep->str + 1);
+    assert_non_null(m);
+    *max_attempts = m->max_attempts;
+    ccroute__v1__campaign_upsert__free_unpacked(m, NULL);
+    freeReplyObject(rep);
+}
+
+/* Polls Redis (bounded) until campaign `name`'s record holds
+ * max_attempts `want`: the engine writes it in its own loop turn, on
+ * another connection than the test's. Its run byte in *run. */
+static void wait_stored(redisContext *r, const char *name, uint32_t want,
+                        char *run)
+{
+    long long t0 = harness_now_ms();
+    uint32_t att = 0;
+    for (;;) {
+        redisReply *rep = redisCommand(r, "HEXISTS ccr:{ot}:ob:data k|%s",
+                                       name);
+        bool there;
+        assert_non_null(rep);
+        there = rep->integer == 1;
+        freeReplyObject(rep);
+        if (there) {
+            stored_campaign(r, name, run, &att);
+            if (att == want)
+                return;
+        }
+        if (harness_now_ms() - t0 > E2E_T_MS)
+            fail_msg("campaign %s: max_attempts %u in Redis, never %u", name,
+                     att, want);
+        harness_pause_ms(5);
+    }
+}
+
+/* The run state of `name` in Stats, once it shows (bounded wait): the
+ * engine applies the file when it owns the tenant, after recovery. */
+static int wait_campaign(struct e2e_client *adm, const char *name)
+{
+    long long t0 = harness_now_ms();
+    int run = -1;
+    while (run < 0 && harness_now_ms() - t0 < E2E_T_MS) {
+        ccr_envelope *st = e2e_stats(adm);
+        const Ccroute__V1__CampaignStats *cs = obfx_camp_stats(st, name);
+        if (cs)
+            run = (int)cs->run;
+        ccr_free(st);
+    }
+    return run;
+}
+
+/* A campaign of the file: in Stats and Redis after the start, running
+ * (start: true), it dials to its dialer once given leads; a change made
+ * through the protocol lasts until the engine next owns the tenant, when
+ * the file's definition wins again; leads and the run state a supervisor
+ * set survive kill -9. */
+static void test_file_campaign(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, dl, desk;
+    char msg[384], lead[64], cid[64], run;
+    const struct obfx_lead in[1] = {
+        { "L1", "+15550001", "America/New_York" },
+    };
+    const struct obfx_campaign more = { .name = "cf", .queue = "sales",
+                                        .max_attempts = 5,
+                                        .compliance_ms = 300 };
+    const Ccroute__V1__CampaignStats *cs;
+    ccr_envelope *st;
+    uint64_t dial;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    assert_int_equal(wait_campaign(&adm, "cf"),
+                     CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_RUNNING);
+    wait_stored(f->r, "cf", 2, &run);
+    assert_int_equal(run, '1');
+
+    e2e_open_hello(&dl, d->port, "dlr", E2E_ROLE(DIALER), false);
+    e2e_open_hello(&desk, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
+    assert_int_equal(obfx_leads(&adm, "cf", in, 1, msg, sizeof(msg)), 0);
+    dial = next_dial(&dl, lead, sizeof(lead), cid, sizeof(cid));
+    assert_string_equal(lead, "L1");
+    assert_int_equal(obfx_result(&dl, dial, OUT(BUSY), msg, sizeof(msg)), 0);
+
+    /* the protocol may change it; a supervisor pauses it */
+    assert_int_equal(obfx_upsert(&adm, &more, msg, sizeof(msg)), 0);
+    assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_PAUSE), "cf"), 0);
+    wait_stored(f->r, "cf", 5, &run);     /* acknowledged: already there */
+    assert_int_equal(run, '2');
+
+    harness_daemon_kill(d);
+    e2e_close(&adm);
+    e2e_close(&dl);
+    e2e_close(&desk);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    /* recovery read the campaign and its lead, then the file applied */
+    e2e_expect_log(d, "loaded 2 outbound objects", 5000);
+
+    /* the file's definition again, in Redis (the log spans both starts:
+     * the record itself is the condition); its lead and its paused state
+     * kept (start: true runs only a campaign the file creates) */
+    wait_stored(f->r, "cf", 2, &run);
+    assert_int_equal(run, '2');
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    st = e2e_stats(&adm);
+    assert_non_null(cs = obfx_camp_stats(st, "cf"));
+    assert_int_equal(cs->run, CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_PAUSED);
+    assert_int_equal(cs->leads, 1);
+    ccr_free(st);
+
+    /* a reload: cf changed, cg added (and started) the same way */
+    {
+        static const char *const changed[2] = {
+            "",
+            "campaigns:\n"
+            "  - {name: cf, queue: sales, dialer: dlr, max_attempts: 4,\n"
+            "     window_start_hour: 0, window_end_hour: 24}\n"
+            "  - {name: cg, queue: care, dialer: dlr, start: true}\n",
+        };
+        char text[4096];
+        ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__ConfigReload m = CCROUTE__V1__CONFIG_RELOAD__INIT;
+        FILE *fp = fopen(d->config, "w");
+        config_text(text, sizeof(text), f->redis.port, changed);
+        assert_non_null(fp);
+        fputs(text, fp);
+        assert_int_equal(fclose(fp), 0);
+        env.body_case = BODY(CONFIG_RELOAD);
+        env.config_reload = &m;
+        assert_int_equal(ccr_client_send(adm.c, &env), 0);
+        assert_int_equal(e2e_reply_msg(&adm, env.request_id, E2E_T_MS, msg,
+                                       sizeof(msg)), 0);
+    }
+    wait_stored(f->r, "cf", 4, &run);
+    assert_int_equal(run, '2');         /* still paused: leads kept */
+    assert_int_equal(wait_campaign(&adm, "cg"),
+                     CCROUTE__V1__CAMPAIGN_RUN__CAMPAIGN_RUN_RUNNING);
+    wait_stored(f->r, "cg", 3, &run);     /* the default max_attempts */
+    assert_int_equal(run, '1');
+    st = e2e_stats(&adm);
+    assert_non_null(cs = obfx_camp_stats(st, "cf"));
+    assert_int_equal(cs->leads, 1);
+    ccr_free(st);
+    e2e_close(&adm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_campaign_end_to_end, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_campaign,
+                                        setup_file_campaign, teardown),
         cmocka_unit_test_setup_teardown(test_dialer_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbound_ids_reserved, setup,
                                         teardown),

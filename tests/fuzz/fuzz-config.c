@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "campaign.h"
 #include "config.h"
 #include "fuzz-check.h"
 #include "router.h"
@@ -54,6 +55,10 @@ static void check_loaded(const struct config *c)
 
     FUZZ_CHECK(memchr(c->listen_host, 0, sizeof(c->listen_host)) != NULL,
                "listen_host is not terminated");
+    /* campaign-config.h: a loaded campaign is one CampaignUpsert takes */
+    for (unsigned i = 0; i < c->ncampaigns; i++)
+        FUZZ_CHECK(campaign_config_check(&c->campaigns[i].cfg, NULL) == 0,
+                   "campaign %u does not pass campaign_config_check", i);
     FUZZ_CHECK(r->nqueues == 0 || r->queues != NULL, "%u queues, no array",
                r->nqueues);
     FUZZ_CHECK(r->nskills == 0 || r->skills != NULL, "%u skills, no array",
@@ -84,8 +89,13 @@ static void check_same(const struct config *a, const struct config *b)
     ta.auth.principals = tb.auth.principals = NULL;
     ta.auth.tokens = tb.auth.tokens = NULL;
     ta.auth.certs = tb.auth.certs = NULL;
+    ta.campaigns = tb.campaigns = NULL;
     FUZZ_CHECK(memcmp(&ta, &tb, sizeof(ta)) == 0,
                "a second load of the same text gives another config");
+    if (a->ncampaigns)
+        FUZZ_CHECK(memcmp(a->campaigns, b->campaigns,
+                          a->ncampaigns * sizeof(*a->campaigns)) == 0,
+                   "a second load gives other campaigns");
     if (a->auth.ncerts)
         FUZZ_CHECK(memcmp(a->auth.certs, b->auth.certs,
                           a->auth.ncerts * sizeof(*a->auth.certs)) == 0,
