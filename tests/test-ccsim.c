@@ -583,6 +583,65 @@ static void test_compare_common_random_numbers(void **state)
     (void)state;
 }
 
+/* The scenarios of bench/README.md, "Routing quality pays": they load,
+ * the plain and engine configurations see the same offered traffic in the
+ * same queues (equal staffing: the agents are the model's), the two blend
+ * models are quality-day.yaml's day to the line (without their campaign,
+ * the same figures), and the campaign dials. No figure of the comparison
+ * itself is asserted: those are bench results, not properties. */
+#define QS "bench/scenarios/"
+static void test_quality_scenarios(void **state)
+{
+    const char *c[] = { "--compare", QS "quality-plain.yaml",
+                        QS "quality-engine.yaml", "--traffic",
+                        QS "quality-day.yaml", "--hours", "1", "--runs", "2",
+                        "--json", NULL };
+    json_t *j = run_json(c);
+    json_t *qs = json_object_get(j, "queues");
+    const char *names[] = { "mobile_en", "broadband_en", "mobile_es",
+                            "broadband_es" };
+    assert_int_equal(json_array_size(qs), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *q = json_array_get(qs, i);
+        assert_string_equal(json_string_value(json_object_get(q, "queue")),
+                            names[i]);
+        assert_true(jget(json_object_get(q, "a"), "offered") > 0);
+        assert_true(jget(json_object_get(q, "diff"), "offered") == 0);
+    }
+    assert_int_equal(json_array_size(json_object_get(j, "only_in_a")), 0);
+    json_decref(j);
+
+    const char *d[] = { "--config", QS "quality-engine.yaml", "--traffic",
+                        QS "quality-day.yaml", "--hours", "1", "--json",
+                        NULL };
+    json_t *day = run_json(d);
+    assert_int_equal(json_array_size(json_object_get(day, "campaigns")), 0);
+    const char *blends[] = { QS "quality-blend.yaml",
+                             QS "quality-blend-mobile.yaml" };
+    for (unsigned b = 0; b < 2; b++) {
+        const char *n[] = { "--config", QS "quality-engine.yaml",
+                            "--traffic", blends[b], "--hours", "1",
+                            "--no-outbound", "--json", NULL };
+        j = run_json(n);
+        if (!json_equal(json_object_get(j, "queues"),
+                        json_object_get(day, "queues")))
+            fail_msg("%s --no-outbound: not quality-day.yaml's day",
+                     blends[b]);
+        json_decref(j);
+        const char *o[] = { "--config", QS "quality-engine.yaml",
+                            "--traffic", blends[b], "--hours", "1", "--json",
+                            NULL };
+        j = run_json(o);
+        json_t *camps = json_object_get(j, "campaigns");
+        assert_int_equal(json_array_size(camps), 1);
+        json_t *tot = json_object_get(json_array_get(camps, 0), "total");
+        assert_true(jget(tot, "dials") > 0);
+        json_decref(j);
+    }
+    json_decref(day);
+    (void)state;
+}
+
 static void check_png(const char *name)
 {
     static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
@@ -837,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_usage_and_erlang_command),
         cmocka_unit_test(test_runs_give_means_and_intervals),
         cmocka_unit_test(test_compare_common_random_numbers),
+        cmocka_unit_test(test_quality_scenarios),
         cmocka_unit_test(test_plot_writes_pngs),
         cmocka_unit_test(test_staff_one_queue_matches_erlang_c),
         cmocka_unit_test(test_staff_command),
