@@ -1100,6 +1100,40 @@ static inline bool pool_skip(struct router *r, const struct aref *f,
  *    for longest idle, most skilled, least occupied; busy slots for least
  *    occupied) move.
  * Sleeping pools are skipped ("Sleeping pools"). */
+/* Puts entry f of agent a (channel ch), out of its pool until now, into
+ * it: a record with the agent's current key and epoch, a round robin
+ * entry linked (rejoin: back where it left the ring, as an agent that
+ * could not take the channel for a while; else with a fresh key, as a new
+ * entry), a weight set. */
+static inline void aref_pool_in(struct router *r, struct agent *a,
+                                struct aref *f, unsigned ch, bool rejoin)
+{
+    struct apool *p = aref_pool(r, f, ch);
+    switch (f->strat) {
+    case ROUTER_STRATEGY_LONGEST_IDLE:
+        lring_add(r, p, a, ch);
+        break;
+    case ROUTER_STRATEGY_ROUND_ROBIN:
+        if (rejoin)
+            aent_rejoin(r, a, f->e);
+        else
+            aent_relink(r, a, f->e);
+        break;
+    case ROUTER_STRATEGY_WEIGHTED_RANDOM:
+        wpool_set(&p->w, f->slot, wr_weight(f->score));
+        p->sets++;      /* read above tier 0 only (pool_full) */
+        break;
+    case ROUTER_STRATEGY_MOST_SKILLED:
+        sring_add(r, p, a, f, ch);
+        p->sets++;
+        break;
+    default:
+        heap_add(r, a, f, ch);
+        break;
+    }
+    p->n++;
+}
+
 static void agent_reindex(struct router *r, struct agent *a)
 {
     bool idle_chg = a->pidle != a->idle_seq;
@@ -1133,31 +1167,9 @@ static void agent_reindex(struct router *r, struct agent *a)
             for (unsigned i = 0; i < n; i++)
                 if (ev[i].strat == ROUTER_STRATEGY_ROUND_ROBIN)
                     __builtin_prefetch((const char *)ev[i].e + 64);
-            for (unsigned i = 0; i < n; i++) {
-                if (pool_skip(r, &ev[i], ch))
-                    continue;
-                struct apool *p = aref_pool(r, &ev[i], ch);
-                switch (ev[i].strat) {
-                case ROUTER_STRATEGY_LONGEST_IDLE:
-                    lring_add(r, p, a, ch);
-                    break;
-                case ROUTER_STRATEGY_ROUND_ROBIN:
-                    aent_rejoin(r, a, ev[i].e);
-                    break;
-                case ROUTER_STRATEGY_WEIGHTED_RANDOM:
-                    wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
-                    p->sets++;  /* read above tier 0 only (pool_full) */
-                    break;
-                case ROUTER_STRATEGY_MOST_SKILLED:
-                    sring_add(r, p, a, &ev[i], ch);
-                    p->sets++;
-                    break;
-                default:
-                    heap_add(r, a, &ev[i], ch);
-                    break;
-                }
-                p->n++;
-            }
+            for (unsigned i = 0; i < n; i++)
+                if (!pool_skip(r, &ev[i], ch))
+                    aref_pool_in(r, a, &ev[i], ch, true);
             if (n)
                 a->pooled |= (uint8_t)(1U << ch);
             continue;
@@ -4087,31 +4099,9 @@ static void agent_pool_new(struct router *r, struct agent *a, unsigned ch,
     struct aref *ev = a->ev[ch];
     if (from >= a->nev[ch] || !can_take(r, a, ch))
         return;
-    for (unsigned i = from; i < a->nev[ch]; i++) {
-        if (pool_skip(r, &ev[i], ch))
-            continue;
-        struct apool *p = aref_pool(r, &ev[i], ch);
-        switch (ev[i].strat) {
-        case ROUTER_STRATEGY_LONGEST_IDLE:
-            lring_add(r, p, a, ch);
-            break;
-        case ROUTER_STRATEGY_ROUND_ROBIN:
-            aent_relink(r, a, ev[i].e);
-            break;
-        case ROUTER_STRATEGY_WEIGHTED_RANDOM:
-            wpool_set(&p->w, ev[i].slot, wr_weight(ev[i].score));
-            p->sets++;  /* read above tier 0 only (pool_full) */
-            break;
-        case ROUTER_STRATEGY_MOST_SKILLED:
-            sring_add(r, p, a, &ev[i], ch);
-            p->sets++;
-            break;
-        default:
-            heap_add(r, a, &ev[i], ch);
-            break;
-        }
-        p->n++;
-    }
+    for (unsigned i = from; i < a->nev[ch]; i++)
+        if (!pool_skip(r, &ev[i], ch))
+            aref_pool_in(r, a, &ev[i], ch, false);
     a->pooled |= (uint8_t)(1U << ch);
 }
 
