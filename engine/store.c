@@ -1828,28 +1828,39 @@ static bool load_started(const struct store *s)
            s->load_a_done || s->load_rank_a > 0;
 }
 
+/* Sends one call of the load script: its kind, where it starts (an
+ * offset, a journal id or a snapshot chunk) and load_chunk, tagged with
+ * the kind and the load it belongs to (a reply of an earlier load is
+ * ignored). false: the connection was dropped. */
+static bool load_call(struct store *s, char kind, const char *from)
+{
+    char k[2] = { kind, '\0' }, cnt[16];
+    snprintf(cnt, sizeof(cnt), "%" PRIu32, s->cfg.load_chunk);
+    const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
+                           s->prefix, s->mine, k, from, cnt };
+    size_t argvlen[9];
+    for (int i = 0; i < 9; i++)
+        argvlen[i] = strlen(argv[i]);
+    void *tag = (void *)(((uintptr_t)(s->load_gen & 0xffffffu) << 8) |
+                         (unsigned char)kind);
+    if (redisAsyncCommandArgv(s->ac, on_load_reply, tag, 9, argv,
+                              argvlen) != REDIS_OK) {
+        conn_drop(s);
+        return false;
+    }
+    cmd_sent(s);
+    s->load_flying++;
+    s->load_calls++;
+    return true;
+}
+
 static void load_send(struct store *s)
 {
     while (s->load_next && s->load_flying < LOAD_AHEAD && s->ac) {
-        char kind[2] = { (char)s->load_next, '\0' }, off[24], cnt[16];
+        char off[24];
         snprintf(off, sizeof(off), "%zu", s->load_next_off);
-        snprintf(cnt, sizeof(cnt), "%" PRIu32, s->cfg.load_chunk);
-        const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
-                               s->prefix, s->mine, kind, off, cnt };
-        size_t argvlen[9];
-        for (int i = 0; i < 9; i++)
-            argvlen[i] = strlen(argv[i]);
-        /* the call's kind and the start it belongs to */
-        void *tag = (void *)(((uintptr_t)(s->load_gen & 0xffffffu) << 8) |
-                             s->load_next);
-        if (redisAsyncCommandArgv(s->ac, on_load_reply, tag, 9, argv,
-                                  argvlen) != REDIS_OK) {
-            conn_drop(s);
+        if (!load_call(s, (char)s->load_next, off))
             return;
-        }
-        cmd_sent(s);
-        s->load_flying++;
-        s->load_calls++;
         s->load_next_off += s->cfg.load_chunk;
     }
 }
@@ -1962,29 +1973,13 @@ static void jload_send(struct store *s)
 {
     if (!s->ac)
         return;
-    char cnt[16], chunk[80];
+    char chunk[80];
     const char *arg = s->jload_from;
-    snprintf(cnt, sizeof(cnt), "%" PRIu32, s->cfg.load_chunk);
     if (s->jload_phase == 's') {
         snprintf(chunk, sizeof(chunk), "%s%u", s->jsnap_base, s->jsnap_i);
         arg = chunk;
     }
-    char kind[2] = { (char)s->jload_phase, '\0' };
-    const char *argv[] = { "EVALSHA", s->sha_load, "1", s->k_lease,
-                           s->prefix, s->mine, kind, arg, cnt };
-    size_t argvlen[9];
-    for (int i = 0; i < 9; i++)
-        argvlen[i] = strlen(argv[i]);
-    void *tag = (void *)(((uintptr_t)(s->load_gen & 0xffffffu) << 8) |
-                         s->jload_phase);
-    if (redisAsyncCommandArgv(s->ac, on_load_reply, tag, 9, argv,
-                              argvlen) != REDIS_OK) {
-        conn_drop(s);
-        return;
-    }
-    cmd_sent(s);
-    s->load_flying++;
-    s->load_calls++;
+    load_call(s, (char)s->jload_phase, arg);
 }
 
 /* One reply of journal entries (id, packed ops) replayed. 1: that was
