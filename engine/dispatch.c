@@ -63,10 +63,11 @@
 
 #define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
-/* field numbers (ccroute.proto): Envelope.contact_arrived and
- * ContactArrived.attributes */
+/* field numbers (ccroute.proto): Envelope.contact_arrived,
+ * ContactArrived.attributes and ContactArrived.product */
 #define ENV_CONTACT_ARRIVED 11u
 #define CA_ATTRIBUTES 11u
+#define CA_PRODUCT 6u
 
 typedef Ccroute__V1__Envelope envelope_t;
 
@@ -1086,9 +1087,22 @@ static int h_contact_completed(struct req *q)
             free(fu.sv.packed);
         return -1;
     }
-    store_disposition(s->store, id, m->disposition, tags, m->n_tags,
-                      m->note_ref, e.contact != UINT32_MAX &&
-                                   care_completion_difficult(s->care, &e));
+    {
+        /* the product, from the arrival the side table keeps (the bytes
+         * are canonical: one occurrence at most, nothing allocated) */
+        const uint8_t *pv = NULL;
+        size_t pl = 0;
+        if (e.contact != UINT32_MAX && e.contact < q->d->ncontacts &&
+            q->d->contacts[e.contact].packed &&
+            encode_field_once(q->d->contacts[e.contact].packed,
+                              q->d->contacts[e.contact].len, CA_PRODUCT,
+                              &pv, &pl) < 0)
+            pv = NULL, pl = 0;
+        store_disposition(s->store, id, m->disposition, tags, m->n_tags,
+                          m->note_ref, e.contact != UINT32_MAX &&
+                                       care_completion_difficult(s->care, &e),
+                          (const char *)pv, pl);
+    }
     /* the agent's recent difficult load, this contact included, orders it
      * among agents that become idle at the same moment (router.h) */
     if (e.agent_id) {
@@ -1128,7 +1142,8 @@ static int h_contact_completed(struct req *q)
         int drc = drain_req(q, NULL);
         /* recorded with the gone entry, or not at all (a refused
          * completion): nothing of it may stick to a later batch */
-        store_disposition(s->store, NULL, NULL, NULL, 0, NULL, false);
+        store_disposition(s->store, NULL, NULL, NULL, 0, NULL, false, NULL,
+                          0);
         if (drc < 0)
             return -1;
     }

@@ -57,14 +57,15 @@ static void put_val(const uint8_t *p, size_t n)
 
 static const char *const ev_names[] = {
     "type", "contact", "agent", "queue", "ts", "detail",
-    "disposition", "tags", "note_ref", "difficult",
+    "disposition", "tags", "note_ref", "difficult", "product",
 };
 
 /* One event op as the events stream of the per-key layout has it. */
 static void print_event(const char *id, const struct journal_op *op,
                         const char *token, size_t toklen)
 {
-    size_t nf = op->code == 'E' ? 10 : 6;
+    /* an E written before the product (10 fields) has none */
+    size_t nf = op->code == 'E' ? 11 : 6;
     if (op->nf < nf)
         nf = op->nf;
     printf("%s", id);
