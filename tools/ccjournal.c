@@ -6,8 +6,8 @@
  * ops (engine/journal.h): each event op (`e`, `E`) becomes one line with
  * the fields an entry of the per-key layout's `events` stream has, in the
  * same order and with the same rule (type, ts and token always; contact,
- * agent, queue, detail, disposition, tags, note_ref, difficult only when
- * not empty):
+ * agent, queue, detail, disposition, tags, note_ref, difficult, product only
+ * when not empty):
  *
  *     <entry id> TAB type=queued TAB contact=c1 TAB queue=sales TAB
  *     ts=1764500000000 TAB token=3
