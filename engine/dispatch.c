@@ -953,6 +953,7 @@ static int followup_prepare(struct req *q,
                                     ? care_followup(s->care, e->queue, e->code)
                                     : NULL;
     bool number = m->followup_number && *m->followup_number;
+    bool other = m->followup_agent && *m->followup_agent;
     Ccroute__V1__ContactArrived a = CCROUTE__V1__CONTACT_ARRIVED__INIT;
     Ccroute__V1__Attribute at[2] = { CCROUTE__V1__ATTRIBUTE__INIT,
                                      CCROUTE__V1__ATTRIBUTE__INIT };
@@ -964,13 +965,21 @@ static int followup_prepare(struct req *q,
 
     *made = false;
     if (!l) {
-        if (m->followup_due_ms || number)
+        if (m->followup_due_ms || number || other)
             return req_fail(q, EC(INVALID_FIELD), "ContactCompleted."
-                            "followup_due_ms and followup_number need a "
-                            "disposition that requires a follow-up in the "
-                            "contact's queue (care.dispositions followup)");
+                            "followup_due_ms, followup_number and "
+                            "followup_agent need a disposition that "
+                            "requires a follow-up in the contact's queue "
+                            "(care.dispositions followup)");
         return 0;
     }
+    /* an agent who is not logged in is taken: it may log in before the
+     * due time, and the router's preferred wait holds the follow-up for
+     * it then as for any preferred agent */
+    if (other && strlen(m->followup_agent) >= ROUTER_ID_MAX)
+        return req_fail(q, EC(INVALID_FIELD), "ContactCompleted."
+                        "followup_agent is longer than %d bytes",
+                        ROUTER_ID_MAX - 1);
     due = m->followup_due_ms ? m->followup_due_ms
                              : now + l->followup_after_ms;
     if (m->followup_due_ms && m->followup_due_ms < now)
@@ -1006,7 +1015,8 @@ static int followup_prepare(struct req *q,
     a.channel = (Ccroute__V1__Channel)ch;
     a.queue = (char *)router_queue_name(s->router, qi);
     a.priority = ci.priority;
-    a.preferred_agent = (char *)(e->agent_id ? e->agent_id : "");
+    a.preferred_agent = other ? m->followup_agent
+                              : (char *)(e->agent_id ? e->agent_id : "");
     at[0].key = "followup_of";
     at[0].value = (char *)m->contact_id;
     at[1].key = "disposition";
@@ -1024,7 +1034,7 @@ static int followup_prepare(struct req *q,
              tag_principal(s, ci.tag));
     f->contact = id;
     f->of = m->contact_id;
-    f->agent = e->agent_id;
+    f->agent = other ? m->followup_agent : e->agent_id;
     f->number = m->followup_number;
     f->overdue_at_ms = l->followup_overdue_ms ? due + l->followup_overdue_ms
                                               : 0;
