@@ -63,10 +63,11 @@
 
 #define EC(x) CCROUTE__V1__ERROR_CODE__ERROR_CODE_##x
 #define BODY(x) CCROUTE__V1__ENVELOPE__BODY_##x
-/* field numbers (ccroute.proto): Envelope.contact_arrived and
- * ContactArrived.attributes */
+/* field numbers (ccroute.proto): Envelope.contact_arrived,
+ * ContactArrived.attributes and ContactArrived.product */
 #define ENV_CONTACT_ARRIVED 11u
 #define CA_ATTRIBUTES 11u
+#define CA_PRODUCT 6u
 
 typedef Ccroute__V1__Envelope envelope_t;
 
@@ -952,6 +953,7 @@ static int followup_prepare(struct req *q,
                                     ? care_followup(s->care, e->queue, e->code)
                                     : NULL;
     bool number = m->followup_number && *m->followup_number;
+    bool other = m->followup_agent && *m->followup_agent;
     Ccroute__V1__ContactArrived a = CCROUTE__V1__CONTACT_ARRIVED__INIT;
     Ccroute__V1__Attribute at[2] = { CCROUTE__V1__ATTRIBUTE__INIT,
                                      CCROUTE__V1__ATTRIBUTE__INIT };
@@ -963,13 +965,21 @@ static int followup_prepare(struct req *q,
 
     *made = false;
     if (!l) {
-        if (m->followup_due_ms || number)
+        if (m->followup_due_ms || number || other)
             return req_fail(q, EC(INVALID_FIELD), "ContactCompleted."
-                            "followup_due_ms and followup_number need a "
-                            "disposition that requires a follow-up in the "
-                            "contact's queue (care.dispositions followup)");
+                            "followup_due_ms, followup_number and "
+                            "followup_agent need a disposition that "
+                            "requires a follow-up in the contact's queue "
+                            "(care.dispositions followup)");
         return 0;
     }
+    /* an agent who is not logged in is taken: it may log in before the
+     * due time, and the router's preferred wait holds the follow-up for
+     * it then as for any preferred agent */
+    if (other && strlen(m->followup_agent) >= ROUTER_ID_MAX)
+        return req_fail(q, EC(INVALID_FIELD), "ContactCompleted."
+                        "followup_agent is longer than %d bytes",
+                        ROUTER_ID_MAX - 1);
     due = m->followup_due_ms ? m->followup_due_ms
                              : now + l->followup_after_ms;
     if (m->followup_due_ms && m->followup_due_ms < now)
@@ -1005,7 +1015,8 @@ static int followup_prepare(struct req *q,
     a.channel = (Ccroute__V1__Channel)ch;
     a.queue = (char *)router_queue_name(s->router, qi);
     a.priority = ci.priority;
-    a.preferred_agent = (char *)(e->agent_id ? e->agent_id : "");
+    a.preferred_agent = other ? m->followup_agent
+                              : (char *)(e->agent_id ? e->agent_id : "");
     at[0].key = "followup_of";
     at[0].value = (char *)m->contact_id;
     at[1].key = "disposition";
@@ -1023,7 +1034,7 @@ static int followup_prepare(struct req *q,
              tag_principal(s, ci.tag));
     f->contact = id;
     f->of = m->contact_id;
-    f->agent = e->agent_id;
+    f->agent = other ? m->followup_agent : e->agent_id;
     f->number = m->followup_number;
     f->overdue_at_ms = l->followup_overdue_ms ? due + l->followup_overdue_ms
                                               : 0;
@@ -1086,9 +1097,22 @@ static int h_contact_completed(struct req *q)
             free(fu.sv.packed);
         return -1;
     }
-    store_disposition(s->store, id, m->disposition, tags, m->n_tags,
-                      m->note_ref, e.contact != UINT32_MAX &&
-                                   care_completion_difficult(s->care, &e));
+    {
+        /* the product, from the arrival the side table keeps (the bytes
+         * are canonical: one occurrence at most, nothing allocated) */
+        const uint8_t *pv = NULL;
+        size_t pl = 0;
+        if (e.contact != UINT32_MAX && e.contact < q->d->ncontacts &&
+            q->d->contacts[e.contact].packed &&
+            encode_field_once(q->d->contacts[e.contact].packed,
+                              q->d->contacts[e.contact].len, CA_PRODUCT,
+                              &pv, &pl) < 0)
+            pv = NULL, pl = 0;
+        store_disposition(s->store, id, m->disposition, tags, m->n_tags,
+                          m->note_ref, e.contact != UINT32_MAX &&
+                                       care_completion_difficult(s->care, &e),
+                          (const char *)pv, pl);
+    }
     /* the agent's recent difficult load, this contact included, orders it
      * among agents that become idle at the same moment (router.h) */
     if (e.agent_id) {
@@ -1128,7 +1152,8 @@ static int h_contact_completed(struct req *q)
         int drc = drain_req(q, NULL);
         /* recorded with the gone entry, or not at all (a refused
          * completion): nothing of it may stick to a later batch */
-        store_disposition(s->store, NULL, NULL, NULL, 0, NULL, false);
+        store_disposition(s->store, NULL, NULL, NULL, 0, NULL, false, NULL,
+                          0);
         if (drc < 0)
             return -1;
     }

@@ -262,6 +262,7 @@ struct store {
         char code[32];
         char tags[16 * 32];
         char note[128];
+        char product[ROUTER_ID_MAX];
     } disp;
     struct storestate keys;             /* final state per key of `cur` */
     uint64_t next_seq;                  /* seq of the next batch sent */
@@ -2876,8 +2877,8 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
     /* All or nothing: room for every op first (nothing allocates below),
      * so a failure leaves the batch as it was. After store_reserve() and
      * at most STORE_RESERVE_EVENTS events this allocates nothing. */
-    /* a disposition takes at most 4 events' room more (its fields, below
-     * 700 bytes): inside what store_reserve() made room for */
+    /* a disposition takes at most 4 events' room more (its 5 fields,
+     * below 800 bytes): inside what store_reserve() made room for */
     if (grow_for(s, n + (s->disp.set ? 4 : 0), 0) < 0) {
         s->disp.set = false;
         s->st.records_failed++;
@@ -2930,7 +2931,8 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
                                          aid ? aid : "", q ? q : "",
                                          wall_now_ms, detail, s->disp.code,
                                          s->disp.tags, s->disp.note,
-                                         s->disp.difficult);
+                                         s->disp.difficult,
+                                         s->disp.product);
             s->disp.set = false;
         } else {
             storebatch_event(&s->cur, ev_name(ev->type), cid ? cid : "",
@@ -2995,7 +2997,8 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms)
 
 void store_disposition(struct store *s, const char *id, const char *code,
                        const char *const *tags, size_t ntags,
-                       const char *note, bool difficult)
+                       const char *note, bool difficult,
+                       const char *product, size_t product_len)
 {
     size_t o = 0;
     s->disp.set = id != NULL;
@@ -3013,6 +3016,13 @@ void store_disposition(struct store *s, const char *id, const char *code,
         o += (size_t)w;
     }
     s->disp.difficult = difficult;
+    /* an id's length (dispatch checked it): never cut, else left out */
+    if (product && product_len < sizeof(s->disp.product)) {
+        memcpy(s->disp.product, product, product_len);
+        s->disp.product[product_len] = '\0';
+    } else {
+        s->disp.product[0] = '\0';
+    }
 }
 
 /* durability memory: while Redis is connected and confirming but the

@@ -129,13 +129,16 @@ int store_record(struct store *s, uint64_t mono_now_us, uint64_t wall_now_ms);
 /* The disposition of the completion of contact `id` (docs/care.md), for
  * the next store_record(): the contact's `gone` (completed) stream entry
  * carries it as the fields disposition, tags (comma-separated), note_ref
- * and difficult ("1"), so that nothing acknowledged is lost with it.
- * Copied (code, each tag below 32 bytes, at most 16 tags, note below 128
- * bytes: dispatch checked them); store_record() forgets it, and so does a
- * call with id NULL. */
+ * and difficult ("1"), so that nothing acknowledged is lost with it, and
+ * the contact's product (ContactArrived.product, product[0..product_len),
+ * not NUL-terminated; NULL or empty: none) so that a reporting job can
+ * group by it. Copied (code, each tag below 32 bytes, at most 16 tags,
+ * note below 128 bytes, product below ROUTER_ID_MAX: dispatch checked
+ * them); store_record() forgets it, and so does a call with id NULL. */
 void store_disposition(struct store *s, const char *id, const char *code,
                        const char *const *tags, size_t ntags,
-                       const char *note, bool difficult);
+                       const char *note, bool difficult,
+                       const char *product, size_t product_len);
 
 /* Calls cb(arg, 0) once every write queued so far is confirmed, or
  * cb(arg, STORE_EUNAVAILABLE) if it cannot be kept (the lease was lost, or

@@ -316,11 +316,11 @@ int storebatch_event_disposition(struct storebatch *b, const char *type,
                                  const char *queue, uint64_t ts_ms,
                                  const char *detail, const char *code,
                                  const char *tags, const char *note,
-                                 bool difficult)
+                                 bool difficult, const char *product)
 {
     if (reserve(b, 1 + slen(type) + slen(contact) + slen(agent) +
                    slen(queue) + slen(detail) + 24 + slen(code) +
-                   slen(tags) + slen(note) + 1, 11) < 0)
+                   slen(tags) + slen(note) + 1 + slen(product), 12) < 0)
         return -1;
     put(b, "E", 1);
     puts_(b, type);
@@ -333,6 +333,7 @@ int storebatch_event_disposition(struct storebatch *b, const char *type,
     puts_(b, tags);
     puts_(b, note);
     puts_(b, difficult ? "1" : "");
+    puts_(b, product);
     b->nops++;
     return 0;
 }
@@ -865,8 +866,9 @@ const char storebatch_script[] =
     "    f[#f+1] = 'ts'; f[#f+1] = ARGV[i+5]\n"
     "    if ARGV[i+6] ~= '' then f[#f+1] = 'detail'; f[#f+1] = ARGV[i+6] end\n"
     "    if op == 'E' then\n"
-    "      local names = {'disposition', 'tags', 'note_ref', 'difficult'}\n"
-    "      for k = 1, 4 do\n"
+    "      local names = {'disposition', 'tags', 'note_ref', 'difficult',\n"
+    "                     'product'}\n"
+    "      for k = 1, 5 do\n"
     "        if ARGV[i+6+k] ~= '' then\n"
     "          f[#f+1] = names[k]; f[#f+1] = ARGV[i+6+k]\n"
     "        end\n"
@@ -875,7 +877,7 @@ const char storebatch_script[] =
     "    f[#f+1] = 'token'; f[#f+1] = tok\n"
     "    redis.call('XADD', ke, '*', unpack(f))\n"
     "    evs = evs + 1\n"
-    "    i = i + (op == 'E' and 11 or 7)\n"
+    "    i = i + (op == 'E' and 12 or 7)\n"
     "  elseif op == 'V' then\n"
     "    local f = {'type', ARGV[i+1], 'campaign', ARGV[i+2],\n"
     "               'lead', ARGV[i+3]}\n"

@@ -105,13 +105,14 @@ int storebatch_event(struct storebatch *b, const char *type,
                      const char *contact, const char *agent,
                      const char *queue, uint64_t ts_ms, const char *detail);
 /* An event that carries a disposition (op E: the fields of op e, then
- * disposition, tags, note_ref and difficult "1" or ""; docs/redis.md). */
+ * disposition, tags, note_ref, difficult "1" or "" and the contact's
+ * product, ContactArrived.product; docs/redis.md). */
 int storebatch_event_disposition(struct storebatch *b, const char *type,
                                  const char *contact, const char *agent,
                                  const char *queue, uint64_t ts_ms,
                                  const char *detail, const char *code,
                                  const char *tags, const char *note,
-                                 bool difficult);
+                                 bool difficult, const char *product);
 int storebatch_queue(struct storebatch *b, const char *name, int index);
 /* Op Z: the first op of a full rewrite (store.c, state lost); the script
  * skips its generation check for such a batch. */

@@ -71,10 +71,11 @@ static int teardown(void **state)
     return e2e_env_teardown(state);
 }
 
-/* ContactCompleted with a disposition and the follow-up fields. */
-static int complete(struct e2e_client *e, const char *cid, const char *code,
-                    uint64_t due_ms, const char *number, char *msg,
-                    size_t mlen)
+/* ContactCompleted with a disposition and the follow-up fields, the
+ * follow-up's agent `agent` (NULL: the contact's). */
+static int complete_to(struct e2e_client *e, const char *cid,
+                       const char *code, uint64_t due_ms, const char *number,
+                       const char *agent, char *msg, size_t mlen)
 {
     ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
     Ccroute__V1__ContactCompleted m = CCROUTE__V1__CONTACT_COMPLETED__INIT;
@@ -82,11 +83,19 @@ static int complete(struct e2e_client *e, const char *cid, const char *code,
     m.disposition = (char *)code;
     m.followup_due_ms = due_ms;
     m.followup_number = (char *)(number ? number : "");
+    m.followup_agent = (char *)(agent ? agent : "");
     env.body_case = BODY(CONTACT_COMPLETED);
     env.contact_completed = &m;
     if (ccr_client_send(e->c, &env) < 0)
         return -EPIPE;
     return e2e_reply_msg(e, env.request_id, E2E_T_MS, msg, mlen);
+}
+
+static int complete(struct e2e_client *e, const char *cid, const char *code,
+                    uint64_t due_ms, const char *number, char *msg,
+                    size_t mlen)
+{
+    return complete_to(e, cid, code, due_ms, number, NULL, msg, mlen);
 }
 
 /* An agent with one voice and one email slot. */
@@ -206,6 +215,72 @@ static void test_followup_due_preferred_survives_kill(void **state)
     e2e_close(&sw);
     e2e_close(&d1);
     e2e_close(&d2);
+}
+
+/* ContactCompleted.followup_agent names another agent, a3, not logged in
+ * yet: accepted, stored with the follow-up in Redis before the Ack. a3
+ * logs in later; after kill -9 the follow-up, when due, is offered to a3
+ * although a1 (the contact's agent) and a2 have been free for longer. */
+static void test_followup_other_agent_survives_kill(void **state)
+{
+    struct e2e_env *f = *state;
+    struct harness_daemon *d = &f->d;
+    struct e2e_client adm, sw, d1, d2, d3;
+    char msg[384];
+    ccr_envelope *o;
+    redisReply *rec;
+
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
+    e2e_open_hello(&d1, d->port, "desk1", E2E_ROLE(AGENT), false);
+    assert_int_equal(login(&d1, "a1"), 0);
+    assert_int_equal(e2e_contact(&sw, "k4", "support", VOICE), 0);
+    obfx_accept(&d1, "k4", "a1");
+    assert_int_equal(complete_to(&d1, "k4", "escalated", 0, NULL, "a3", msg,
+                                 sizeof(msg)), 0);
+    /* the record names a3, not a1 */
+    rec = redisCommand(f->r, "HGET ccr:{fu}:ob:data c|fu-k4");
+    assert_non_null(rec);
+    assert_int_equal(rec->type, REDIS_REPLY_STRING);
+    assert_non_null(memmem(rec->str, rec->len, "a3", 3));
+    assert_null(memmem(rec->str, rec->len, "a1", 3));
+    freeReplyObject(rec);
+    e2e_open_hello(&d3, d->port, "desk3", E2E_ROLE(AGENT), false);
+    assert_int_equal(login(&d3, "a3"), 0);
+
+    harness_daemon_kill(d);
+    e2e_close(&adm);
+    e2e_close(&sw);
+    e2e_close(&d1);
+    e2e_close(&d3);
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
+    e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
+    e2e_open_hello_retry(&sw, d->port, "sw", E2E_ROLE(SWITCH), true);
+    e2e_open_hello_retry(&d1, d->port, "desk1", E2E_ROLE(AGENT), true);
+    e2e_open_hello(&d2, d->port, "desk2", E2E_ROLE(AGENT), false);
+    assert_int_equal(login(&d2, "a2"), 0);
+    e2e_open_hello_retry(&d3, d->port, "desk3", E2E_ROLE(AGENT), true);
+    /* a3 (restored from Redis) becomes free last */
+    assert_int_equal(e2e_agent_state(&d3, "a3",
+                                     CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AWAY,
+                                     "break"), 0);
+    assert_int_equal(e2e_agent_state(&d3, "a3",
+                                     CCROUTE__V1__AGENT_STATUS__AGENT_STATUS_AVAILABLE,
+                                     NULL), 0);
+    o = e2e_wait_offer(&d3, "fu-k4", E2E_T_MS + 2000);
+    assert_non_null(o);
+    assert_string_equal(o->offer->agent_id, "a3");
+    ccr_free(o);
+    assert_int_equal(e2e_simple(&d3, BODY(OFFER_ACCEPTED), "fu-k4", "a3"),
+                     0);
+    wait_followups(&adm, 0, 0, 0);
+
+    e2e_close(&adm);
+    e2e_close(&sw);
+    e2e_close(&d1);
+    e2e_close(&d2);
+    e2e_close(&d3);
 }
 
 /* Nobody takes a due follow-up: after overdue_after its priority rises
@@ -335,6 +410,15 @@ static void test_followup_bad_input(void **state)
     assert_int_equal(complete(&d1, "b1", "escalated", obfx_wall_ms() - 60000,
                               NULL, msg, sizeof(msg)), EC(INVALID_FIELD));
     assert_non_null(strstr(msg, "past"));
+    /* followup_agent: only with a follow-up, and an id's length */
+    assert_int_equal(complete_to(&d1, "b1", "resolved", 0, NULL, "a2", msg,
+                                 sizeof(msg)), EC(INVALID_FIELD));
+    assert_non_null(strstr(msg, "followup_agent"));
+    assert_int_equal(complete_to(&d1, "b1", "escalated", 0, NULL,
+                                 "a123456789012345678901234567890123456789"
+                                 "012345678901234567890123", msg,
+                                 sizeof(msg)), EC(INVALID_FIELD));
+    assert_non_null(strstr(msg, "followup_agent is longer"));
     assert_int_equal(e2e_rint(f->r, "HLEN ccr:{fu}:ob:data"), 0);
     /* the contact is still the agent's: completed now */
     assert_int_equal(complete(&d1, "b1", "resolved", 0, NULL, msg,
@@ -350,6 +434,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_followup_due_preferred_survives_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_followup_other_agent_survives_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_followup_overdue, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_followup_callback, setup,

@@ -1434,6 +1434,8 @@ static void test_care_end_to_end(void **state)
         assert_string_equal(entry_field(e1, "note_ref"), "crm:42");
         assert_string_equal(entry_field(e1, "difficult"), "1");
         assert_string_equal(entry_field(e1, "agent"), "r-1");
+        /* k1 had no product: none on its entry */
+        assert_null(entry_field(e1, "product"));
         e2 = gone_entry(all, "k2");
         assert_string_equal(entry_field(e2, "disposition"), "complaint");
         assert_string_equal(entry_field(e2, "tags"), "delivery");
@@ -1479,6 +1481,18 @@ static void test_care_end_to_end(void **state)
                          0);
         assert_int_equal(care_complete(ag2, "w1", "resolved", broken, 1,
                                        NULL), 0);
+        /* its gone entry carries the product, for a reporting job */
+        {
+            redisReply *all = redisCommand(fx->env->r,
+                                           "XRANGE ccr:{ht}:events - +");
+            const redisReply *w;
+            assert_non_null(all);
+            assert_int_equal(all->type, REDIS_REPLY_ARRAY);
+            w = gone_entry(all, "w1");
+            assert_string_equal(entry_field(w, "disposition"), "resolved");
+            assert_string_equal(entry_field(w, "product"), "widget");
+            freeReplyObject(all);
+        }
         st = e2e_stats(mon);
         assert_int_equal(st->stats->n_care_products, 1);
         ps = st->stats->care_products[0];

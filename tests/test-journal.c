@@ -45,7 +45,8 @@ static void test_pack_roundtrip(void **state)
                      0);
     assert_int_equal(storebatch_event_disposition(&a, "gone", "c1", "a1", "q",
                                                   9, "completed", "sale",
-                                                  "x,y", "n1", true), 0);
+                                                  "x,y", "n1", true,
+                                                  "widget"), 0);
     assert_int_equal(storebatch_queue(&b, "q", 0), 0);
     assert_int_equal(storebatch_ob_put(&b, "k|camp", 0, blob, sizeof(blob)),
                      0);
@@ -517,8 +518,33 @@ static void life(struct e2e_env *env)
     e2e_expect_log(d, "serving clients", 5000);
     e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
     e2e_open_hello(&desk, d->port, "desk-1", E2E_ROLE(AGENT), false);
-    assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
-    assert_int_equal(e2e_contact(&sw, "v1", "sales", E2E_VOICE), 0);
+    /* a1 has the product's skill, v1 a product: the completion's entry
+     * carries it (op E's last field) */
+    {
+        ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+        Ccroute__V1__AgentLogin lg = CCROUTE__V1__AGENT_LOGIN__INIT;
+        Ccroute__V1__AgentSkill sk[2] = { CCROUTE__V1__AGENT_SKILL__INIT,
+                                          CCROUTE__V1__AGENT_SKILL__INIT };
+        Ccroute__V1__AgentSkill *skp[2] = { &sk[0], &sk[1] };
+        Ccroute__V1__ContactArrived ca = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+        sk[0].skill = "sales";
+        sk[0].level = 1;
+        sk[1].skill = "product:widget";
+        sk[1].level = 1;
+        lg.agent_id = "a1";
+        lg.skills = skp;
+        lg.n_skills = 2;                    /* capacity: voice 1 */
+        env.body_case = E2E_BODY(AGENT_LOGIN);
+        env.agent_login = &lg;
+        assert_int_equal(e2e_call(&desk, &env, E2E_T_MS), 0);
+        ca.contact_id = "v1";
+        ca.queue = "sales";
+        ca.channel = E2E_VOICE;
+        ca.product = "widget";
+        env.body_case = E2E_BODY(CONTACT_ARRIVED);
+        env.contact_arrived = &ca;
+        assert_int_equal(e2e_call(&sw, &env, E2E_T_MS), 0);
+    }
     ccr_envelope *o = e2e_wait_offer(&desk, "v1", E2E_T_MS);
     assert_non_null(o);
     ccr_free(o);
@@ -535,7 +561,9 @@ static void life(struct e2e_env *env)
 }
 
 static const char *const keep[] = { "type", "contact", "agent", "queue",
-                                    "detail", "disposition", NULL };
+                                    "detail", "disposition", "tags",
+                                    "note_ref", "difficult", "product",
+                                    NULL };
 
 static bool kept(const char *f, size_t n)
 {
@@ -579,6 +607,9 @@ static void test_events_hashes(void **state)
     freeReplyObject(x);
     assert_non_null(strstr(events_hashes, "type=assigned|contact=v1|"
                                           "agent=a1|queue=sales|"));
+    assert_non_null(strstr(events_hashes, "type=gone|contact=v1|agent=a1|"
+                                          "queue=sales|detail=completed|"
+                                          "product=widget|\n"));
 }
 
 static void test_events_journal(void **state)

@@ -126,9 +126,9 @@ static void test_op_encoding(void **state)
     assert_int_equal(storebatch_event_disposition(&b, "gone", "c1", "a1",
                                                   "q1", 78, "completed",
                                                   "resolved", "x,y", "",
-                                                  true), 0);
+                                                  true, "widget"), 0);
     OP(&b, &pos, "E", "gone", "c1", "a1", "q1", "78", "completed",
-       "resolved", "x,y", "", "1");
+       "resolved", "x,y", "", "1", "widget");
     /* op V: a lead's stream entry (docs/redis.md) */
     assert_int_equal(storebatch_lead_event(&b, "lead_dial", "c1", "L1",
                                            "ob-1-2", "active", 2, NULL, 79),

@@ -6,8 +6,8 @@
  * ops (engine/journal.h): each event op (`e`, `E`) becomes one line with
  * the fields an entry of the per-key layout's `events` stream has, in the
  * same order and with the same rule (type, ts and token always; contact,
- * agent, queue, detail, disposition, tags, note_ref, difficult only when
- * not empty):
+ * agent, queue, detail, disposition, tags, note_ref, difficult, product only
+ * when not empty):
  *
  *     <entry id> TAB type=queued TAB contact=c1 TAB queue=sales TAB
  *     ts=1764500000000 TAB token=3
@@ -57,14 +57,15 @@ static void put_val(const uint8_t *p, size_t n)
 
 static const char *const ev_names[] = {
     "type", "contact", "agent", "queue", "ts", "detail",
-    "disposition", "tags", "note_ref", "difficult",
+    "disposition", "tags", "note_ref", "difficult", "product",
 };
 
 /* One event op as the events stream of the per-key layout has it. */
 static void print_event(const char *id, const struct journal_op *op,
                         const char *token, size_t toklen)
 {
-    size_t nf = op->code == 'E' ? 10 : 6;
+    /* an E written before the product (10 fields) has none */
+    size_t nf = op->code == 'E' ? 11 : 6;
     if (op->nf < nf)
         nf = op->nf;
     printf("%s", id);
