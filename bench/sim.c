@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blend.h"
 #include "campaign.h"
 #include "error.h"
 #include "router.h"
@@ -162,8 +163,6 @@ struct sim {
     struct campaign_core *cc;
     int camp, ob_queue;
     unsigned ob_row;
-    int blend_q[CAMPAIGN_BLEND_MAX];
-    unsigned nblend;
     struct rng ob_rng;      /* outcomes, ring times, contact seeds */
     struct sdial *d;
     uint32_t nd, cap_d, free_d;
@@ -1219,27 +1218,16 @@ static void dial_free(struct sim *s, uint32_t i)
 }
 
 /* The campaign's capacity, as engine/outbound.c's capacity_cb: the free
- * agents of its queue; blending holds it back while a blend queue has a
- * contact waiting or a service level below its target plus the margin. */
+ * agents of its queue; blending (engine/blend.h, the engine's own check)
+ * holds it back while a blend queue has a contact waiting or a recent
+ * service level below its target plus the margin. */
 static void ob_capacity(void *ctx, int ci, struct campaign_capacity *out)
 {
     struct sim *s = ctx;
-    uint32_t margin = campaign_config_get(s->cc, ci)->blend_margin_pct;
     memset(out, 0, sizeof(*out));
     out->free = router_queue_free(s->r, s->ob_queue, ROUTER_CH_VOICE);
     out->dialer_ok = true;
-    out->inbound_ok = true;
-    for (unsigned b = 0; b < s->nblend; b++) {
-        struct router_queue_stats qs;
-        int bq = s->blend_q[b];
-        router_queue_stats(s->r, bq, s->now, &qs);
-        out->inbound_offered += qs.offered;
-        uint32_t target = (unsigned)bq < s->rc->nqueues
-                              ? s->rc->queues[bq].sl_percent : 0;
-        if (qs.waiting > 0 ||
-            qs.service_level * 100.0 < (double)(target + margin))
-            out->inbound_ok = false;
-    }
+    blend_check(s->r, s->rc, campaign_config_get(s->cc, ci), s->now, out);
 }
 
 /* The core's DIAL: the switch's outcome and ring time are drawn now. */
@@ -1473,7 +1461,6 @@ static int ob_setup(struct sim *s, const char *config_name,
                      config_name);
             return -1;
         }
-        s->blend_q[s->nblend++] = bq;
         snprintf(cfg.blend[b], sizeof(cfg.blend[b]), "%s", ob->blend[b]);
     }
     cfg.nblend = ob->nblend;

@@ -80,7 +80,9 @@ struct campaign_config {
     /* Blending: inbound queues whose service level gates outbound work. */
     char blend[CAMPAIGN_BLEND_MAX][CAMPAIGN_ID_MAX];
     unsigned nblend;
-    uint32_t blend_margin_pct;            /* SL must be >= target + this */
+    /* a blend queue's SL over the last 15 minutes must be at least its
+     * target + this (engine/blend.h) */
+    uint32_t blend_margin_pct;
     /* The largest share of an agent's recent time (percent) that outbound
      * calls of any campaign may take; 100 = no cap. */
     uint32_t agent_share_pct;

@@ -73,6 +73,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "blend.h"
 #include "campaign.h"
 #include "clock.h"
 #include "config.h"
@@ -611,20 +612,7 @@ static void capacity_cb(void *ctx, int ci, struct campaign_capacity *out)
      * core starts none without its dialer, in every mode) */
     out->dialer_ok = !s->set->draining &&
                      ob->h.conn_of(ob->h.arg, cfg->dialer, &owner) != NULL;
-    out->inbound_ok = true;
-    for (unsigned b = 0; b < cfg->nblend; b++) {
-        struct router_queue_stats qs;
-        int bq = router_queue_find(s->router, cfg->blend[b]);
-        if (bq < 0)
-            continue;
-        router_queue_stats(s->router, bq, now, &qs);
-        out->inbound_offered += qs.offered;
-        uint32_t target = (unsigned)bq < s->cfg->router.nqueues
-                              ? s->cfg->router.queues[bq].sl_percent : 0;
-        if (qs.waiting > 0 ||
-            qs.service_level * 100.0 < (double)(target + cfg->blend_margin_pct))
-            out->inbound_ok = false;
-    }
+    blend_check(s->router, &s->cfg->router, cfg, now, out);
 }
 
 /* A preview's contact leaves the router (withdrawn: counted neither

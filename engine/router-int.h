@@ -17,6 +17,7 @@
 #include "sring.h"
 #include "router-t.h"
 #include "timerheap.h"
+#include "slwin.h"
 #include "waitest.h"
 #include "treap.h"
 #include "wpool.h"
@@ -118,6 +119,7 @@ struct queue {
     uint64_t offered, answered, in_sl, abandoned, handled;
     uint64_t asa_sum, aht_sum;
     struct waitest west;                    /* estimated wait (waitest.h) */
+    struct slwin slw;                       /* recent service level (slwin.h) */
     /* member lists of the pools that may sleep, [tier * NCH + ch]; NULL
      * until an agent joins one (router.c, "Sleeping pools") */
     struct pmembers *pmem;

@@ -270,6 +270,10 @@ struct router_queue_stats {
     uint64_t answered_in_sl;      /* answered within the SL threshold */
     uint64_t abandoned;
     double service_level;         /* answered_in_sl / (answered+abandoned) */
+    /* the same over the last SLWIN_MINUTES minutes (engine/slwin.h), of
+     * recent_done contacts; 1 when there were none */
+    double recent_service_level;
+    uint32_t recent_done;
     uint32_t asa_ms;              /* average speed of answer */
     uint32_t aht_ms;              /* average handle time */
     uint32_t agents_available;

@@ -2965,6 +2965,7 @@ static void contact_abandon(struct router *r, uint64_t now, struct contact *c)
         slot_free(r, a, c, now);
     }
     squeue(r, c->queue)->abandoned++;
+    slwin_left(&squeue(r, c->queue)->slw, now, false);
     waitest_left(&squeue(r, c->queue)->west, now, now - c->queued_at, true);
     struct router_event *e = emit(r, ROUTER_EV_CONTACT_GONE, c, NULL);
     e->u.gone = ROUTER_CONTACT_ABANDONED;
@@ -3012,8 +3013,10 @@ int router_contact_withdraw(struct router *r, uint64_t now, const char *id,
             waitest_left(&squeue(r, c->queue)->west, now, now - c->queued_at,
                          true);
     }
-    if (abandoned)
+    if (abandoned) {
         squeue(r, c->queue)->abandoned++;
+        slwin_left(&squeue(r, c->queue)->slw, now, false);
+    }
     e = emit(r, ROUTER_EV_CONTACT_GONE, c, a);
     e->u.gone = abandoned ? ROUTER_CONTACT_ABANDONED : ROUTER_CONTACT_QUEUED;
     contact_release(r, c, abandoned ? ROUTER_CONTACT_ABANDONED
@@ -3144,6 +3147,7 @@ int router_offer_accept(struct router *r, uint64_t now,
     waitest_left(&q->west, now, now - c->queued_at, false);
     if (wait <= (uint64_t)q->sl_threshold_ms * 1000)
         q->in_sl++;
+    slwin_left(&q->slw, now, wait <= (uint64_t)q->sl_threshold_ms * 1000);
     emit(r, ROUTER_EV_ASSIGNED, c, a);
     return 0;
 }
@@ -3751,6 +3755,7 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
     out->abandoned = q->abandoned;
     uint64_t d = q->answered + q->abandoned;
     out->service_level = d ? (double)q->in_sl / (double)d : 1.0;
+    out->recent_service_level = slwin_level(&q->slw, now, &out->recent_done);
     out->asa_ms = q->answered ? (uint32_t)(q->asa_sum / q->answered / 1000) : 0;
     out->aht_ms = q->handled ? (uint32_t)(q->aht_sum / q->handled / 1000) : 0;
     out->agents_available = queue_available(q);
