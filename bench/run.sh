@@ -44,6 +44,11 @@
 #                  memory and redis, on the private redis-server of 3;
 #                  both again with redis.layout journal (memory_journal,
 #                  redis_journal), same run.
+#   3g. scale      several engines, one per core, each on its own tenant,
+#                  against one: bench-router --threads N (in process) and
+#                  N ccrouted each under its own ccload --max-rate at once
+#                  (no Redis; durability memory on one redis-server),
+#                  N = cores (BENCH_SCALE_N)
 #   4. results     bench/results/latest.json and a timestamped copy,
 #                  bench/results/latest.md (the table for bench/README.md)
 #
@@ -52,6 +57,7 @@
 #   BENCH_DURATION=S     seconds of each fixed-rate run (default 5, quick 3)
 #   BENCH_ONLY=LIST      phases to run, e.g. "router" or "limit memory"
 #   BENCH_CPU_RATES=LIST fixed rates of the cpu phase (default "10000 100")
+#   BENCH_SCALE_N=N      engines of the scale phase (default: the cores)
 #
 # Needs: bash, coreutils (timeout), awk, sed, redis-server, redis-cli.
 # No jq and no python: JSON is written with printf and read with sed.
@@ -465,7 +471,7 @@ fresh() {
     local name=$1 bin=$2 dur=$3 run=$4
     TENANT_SUFFIX=$run
     # the private Redis starts empty for every run
-    [ -n "$REDIS_PORT" ] && redis-cli -p "$REDIS_PORT" flushall >/dev/null 2>&1
+    [ -n "$REDIS_PORT" ] && [ -z "${KEEP_REDIS:-}" ] && redis-cli -p "$REDIS_PORT" flushall >/dev/null 2>&1
     write_config "$TMP/$name-$run.yaml" "$dur"
     local extra=()
     [ "$name" = lua ] && extra=(--redis "127.0.0.1:$REDIS_PORT" --prefix "bench-lua-$$-$run")
@@ -695,6 +701,110 @@ else
     skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/cpu.json"
 fi
 
+# 3g. scale ----------------------------------------------------------------
+# Several engines, one per core, each on its own tenant: the aggregate
+# rate of N against one. In process (bench-router --threads: N routers of
+# 10,000 agents on N threads, 20 queues, 10 skills, contacts waiting) and
+# end to end (N ccrouted processes, each driven by its own ccload
+# --max-rate at the same time; without Redis, then durability memory with
+# every engine on its own tenant of the one private redis-server). N is
+# the machine's cores (BENCH_SCALE_N to choose, at most 16). On a small
+# machine the load generators take cores from the engines: the table says
+# how many cores there were.
+SCALE_N=${BENCH_SCALE_N:-$(nproc 2>/dev/null || echo 2)}
+SCALE_WINDOW=$(sed -n 's/^window:[[:space:]]*\([0-9]*\).*/\1/p' "$MODEL" 2>/dev/null)
+[ -z "$SCALE_WINDOW" ] && SCALE_WINDOW=64
+[ "$SCALE_N" -gt 16 ] && SCALE_N=16
+[ "$SCALE_N" -lt 2 ] && SCALE_N=2
+# scale_e2e DURABILITY K: K engines at once; prints the JSON object
+# (called with a redirection, never in $(...): it starts servers)
+# [WINDOW]: ccload's window instead of the model's (the one-engine row
+# again with N times the window: a closed loop's rate is bound by its
+# window over the round trip, so N loads carry N windows)
+scale_e2e() {
+    local dur=$1 k=$2 win=${3:-} i pids=() ports=() lp=() sum=0 each="" sep="" r
+    for i in $(seq "$k"); do
+        # one flush before the first engine only: the others' tenants
+        # are already live
+        if ! KEEP_REDIS=$([ "$i" -gt 1 ] && echo 1) \
+                fresh "scale-$dur-$k-$i" "$B/ccrouted" "$dur" "scale$k-$i"; then
+            printf '{"engines": %s, "skipped": %s}' "$k" "$(jstr "$WHY")"
+            for i in "${pids[@]}"; do kill "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
+            SRV_PID=""
+            return
+        fi
+        pids+=("$SRV_PID")
+        ports+=("$SRV_PORT")
+        SRV_PID=""
+    done
+    for i in $(seq 0 $((k - 1))); do
+        ccload_run "$TMP/scale-$dur-$k-$i.json" "${ports[$i]}" --max-rate \
+            --duration "$MAXDUR" ${win:+--window "$win"} &
+        lp+=("$!")
+    done
+    for i in "${lp[@]}"; do wait "$i"; done
+    for i in $(seq 0 $((k - 1))); do
+        r=$(max_rate_of "$TMP/scale-$dur-$k-$i.json")
+        [ -z "$r" ] && r=0
+        sum=$(calc "$sum + $r")
+        each="$each$sep$r"
+        sep=", "
+    done
+    for i in "${pids[@]}"; do
+        kill "$i" 2>/dev/null
+        wait "$i" 2>/dev/null
+    done
+    printf '{"engines": %s, "durability": %s, "window": %s, "aggregate_rate": %s, "rates": [%s]}' \
+        "$k" "$(jstr "$dur")" "$(num_or_null "$win")" "$sum" "$each"
+}
+if want scale; then
+    log "scale: $SCALE_N engines against one, $(nproc 2>/dev/null) cores"
+    rj='{"skipped": "bench-router not built"}'
+    if [ -x "$B/bench-router" ]; then
+        if timeout -k 5 120 "$B/bench-router" --agents 10000 --queues 20 --skills 10 \
+            --mode contacts_wait ${QUICK:+--quick} --threads "$SCALE_N" \
+            --json "$TMP/scale-router.json" >/dev/null 2>"$TMP/scale-router.log"; then
+            rj=$(tr -d '\n' <"$TMP/scale-router.json" | sed -n 's/.*"threads": \(\[[^]]*\]\).*/\1/p')
+            [ -z "$rj" ] && rj='{"skipped": "no threads rows in the JSON"}'
+        else
+            rj="{\"skipped\": $(jstr "bench-router failed: $(tail -n 2 "$TMP/scale-router.log")")}"
+        fi
+    fi
+    e2e_rows="" sep=""
+    if [ -x "$CCLOAD" ]; then
+        for dur in off memory; do
+            if [ "$dur" = memory ] && [ -z "$REDIS_PORT" ]; then
+                start_redis || { REDIS_WHY=$WHY; continue; }
+            fi
+            for k in 1 "1 $((SCALE_WINDOW * SCALE_N))" "$SCALE_N"; do
+                scale_e2e "$dur" $k >"$TMP/scale-row.json"
+                e2e_rows="$e2e_rows$sep$(cat "$TMP/scale-row.json")"
+                sep=", "
+                log "scale: $(cat "$TMP/scale-row.json")"
+            done
+        done
+    fi
+    # the table: each N-engine row against the 1-engine row before it
+    {
+        echo "| what | 1 | $SCALE_N | $SCALE_N / 1 |"
+        echo "|---|---:|---:|---:|"
+        t1=$(printf '%s' "$rj" | sed -n 's/.*{"threads": 1,[^}]*"decisions_per_s": \([0-9.]*\).*/\1/p')
+        tn=$(printf '%s' "$rj" | sed -n "s/.*{\"threads\": $SCALE_N,[^}]*\"decisions_per_s\": \([0-9.]*\).*/\1/p")
+        echo "| router decisions/s, 10k agents 20q/10s contacts_wait | ${t1:--} | ${tn:--} | $( [ -n "$t1" ] && [ -n "$tn" ] && calc "$tn / $t1" || echo -) |"
+        for dur in off memory; do
+            a1=$(printf '%s' "$e2e_rows" | grep -o "{\"engines\": 1, \"durability\": \"$dur\", \"window\": null, \"aggregate_rate\": [0-9.e+]*" | sed 's/.*: //')
+            aw=$(printf '%s' "$e2e_rows" | grep -o "{\"engines\": 1, \"durability\": \"$dur\", \"window\": [0-9]*, \"aggregate_rate\": [0-9.e+]*" | sed 's/.*: //')
+            an=$(printf '%s' "$e2e_rows" | grep -o "{\"engines\": $SCALE_N, \"durability\": \"$dur\", \"window\": null, \"aggregate_rate\": [0-9.e+]*" | sed 's/.*: //')
+            echo "| e2e contacts/s, redis $dur (ccload --max-rate each) | ${a1:--} | ${an:--} | $( [ -n "$a1" ] && [ -n "$an" ] && calc "$an / $a1" || echo -) |"
+            echo "| the same, one engine with $SCALE_N windows | ${aw:--} | ${an:--} | $( [ -n "$aw" ] && [ -n "$an" ] && calc "$an / $aw" || echo -) |"
+        done
+    } >"$TMP/scale.md"
+    printf '{"cores": %s, "engines": %s, "router_threads": %s, "e2e": [%s]}' \
+        "$(nproc 2>/dev/null || echo null)" "$SCALE_N" "$rj" "$e2e_rows" >"$TMP/scale.json"
+else
+    skipped "not selected (BENCH_ONLY=$ONLY)" "$TMP/scale.json"
+fi
+
 # 4. results ---------------------------------------------------------------
 
 # Figures for the ratios (empty when a phase was skipped).
@@ -770,6 +880,7 @@ absolute() {   # NAME VALUE TARGET(le) NOTE
     printf '"ccsim": %s,\n' "$(cat "$TMP/ccsim.json")"
     printf '"ccsim_blend": %s,\n' "$(cat "$TMP/ccsim-blend.json")"
     printf '"erlang": %s,\n' "$(cat "$TMP/erlang.json")"
+    printf '"scale": %s,\n' "$(cat "$TMP/scale.json")"
     printf '"e2e": {\n'
     printf '  "redis_port": %s,\n' "$(num_or_null "$REDIS_PORT")"
     printf '  "fixed_run_seconds": %s,\n' "$DUR"
@@ -889,6 +1000,16 @@ log "results: bench/results/latest.json, bench/results/$STAMP.json"
     echo "| target | rate/s | seconds | contacts | server us | Redis us | server + Redis us |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
     [ -f "$TMP/cpu.md" ] && cat "$TMP/cpu.md"
+    echo
+    echo "## Several engines, one per core (scale)"
+    echo
+    if [ -f "$TMP/scale.md" ]; then
+        echo "$(nproc) cores; the load generators (one ccload per engine) share them."
+        echo
+        cat "$TMP/scale.md"
+    else
+        echo "skipped: $(sed -n 's/.*"skipped": "\(.*\)".*/\1/p' "$TMP/scale.json")"
+    fi
 } >"$RES/latest.md"
 log "table: bench/results/latest.md"
 rm -rf "$TMP"
