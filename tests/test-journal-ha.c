@@ -15,6 +15,13 @@
  *    lease...) is in the tenant's one slot on its owner and nowhere else;
  *    routing goes on across kill -9 of that primary, and a restart loads
  *    from the promoted replica.
+ *  - A crash between a snapshot's chunk SETs and its swap: the writes are
+ *    held with CLIENT PAUSE WRITE, the engine is stopped (SIGSTOP) once it
+ *    has written them, Redis forgets its scripts (SCRIPT FLUSH) so that
+ *    the chunks land and the swap is refused, and the engine is killed.
+ *    The previous snapshot stays current, recovery is exact, and the
+ *    orphan chunks carry an expiry (they go by themselves) while current
+ *    chunks carry none.
  *  - The connection killed (CLIENT KILL) while a snapshot's commands are
  *    held in Redis: the engine reconnects, sends the batch and the
  *    snapshot again, the request is acknowledged once, the swap applies.
@@ -44,6 +51,7 @@
 #include "journal.h"
 #include "redis-harness.h"
 #include "router.h"
+#include "storebatch.h"
 
 #define BODY E2E_BODY
 #define EC E2E_EC
@@ -770,6 +778,70 @@ static size_t check_chunk_expiry(redisContext *r, const char *ptr)
     return orphans;
 }
 
+/* The crash between a snapshot's chunk SETs and its swap. */
+static void test_crash_before_swap(void **state)
+{
+    struct e2e_client sw, desk;
+    char before[128], after[128], msg[256];
+    struct jview v;
+    redisContext *r = start_single(&sw, &desk);
+    quiesce(r, before, sizeof(before));
+    size_t nbefore = snap_keys(r);
+    assert_true(nbefore >= 1);
+
+    /* Redis holds every write from here on; x1's batch and the snapshot
+     * behind it are written by the engine before it answers the Stats
+     * request; then the engine is frozen */
+    rcmd_ok(r, "CLIENT PAUSE 20000 WRITE");
+    uint64_t rid = e2e_send_contact(&sw, "x1", "sales", E2E_VOICE);
+    assert_true(rid != 0);
+    fence(&sw);
+    assert_int_equal(kill(dm.proc.pid, SIGSTOP), 0);
+    /* Redis forgets the scripts: the held batch and swap are refused
+     * (NOSCRIPT), the chunk SETs between them are applied */
+    rcmd_ok(r, "SCRIPT FLUSH");
+    rcmd_ok(r, "CLIENT UNPAUSE");
+    long long deadline = harness_now_ms() + 10000;
+    while (snap_keys(r) <= nbefore) {
+        if (harness_now_ms() > deadline)
+            fail_msg("the held snapshot's chunks did not land");
+        harness_pause_ms(20);
+    }
+    redisReply *p = redisCommand(r, "GET ccr:{jx}:snapshot");
+    assert_non_null(p);
+    assert_string_equal(p->str, before);
+    freeReplyObject(p);
+    /* the engine dies there */
+    kill(dm.proc.pid, SIGCONT);
+    harness_daemon_kill(&dm);
+    e2e_close(&sw);
+    e2e_close(&desk);
+
+    /* the previous snapshot is current and recovery is exact: x1 was
+     * never acknowledged, and is not there */
+    jview_read(r, &v);
+    assert_string_equal(v.ptr, before);
+    assert_int_equal(v.ncontacts, 5);
+    assert_false(jview_has(&v, "x1", false));
+    assert_int_equal(check_chunk_expiry(r, before), snap_keys(r) - nbefore);
+    restart_expect(&v);
+    e2e_open_hello_retry(&sw, dm.port, "pbx-1", ROLE(SWITCH), true);
+    assert_int_equal(contact_msg(&sw, "k5", "sales", msg, sizeof(msg)), 0);
+    quiesce(r, after, sizeof(after));
+    assert_string_not_equal(after, before);
+    /* the new snapshot replaced the previous one; the orphans of the
+     * crashed engine's last snapshot are still there, going by expiry */
+    assert_true(check_chunk_expiry(r, after) >= 1);
+    jview_read(r, &v);
+    assert_int_equal(v.ncontacts, 6);
+    harness_daemon_kill(&dm);
+    e2e_close(&sw);
+    restart_expect(&v);
+    redisFree(r);
+    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
+    daemon_live = false;
+}
+
 /* CLIENT KILL of the engine's connection while its batch and the
  * snapshot behind it are held in Redis, unapplied. */
 static void test_snapshot_resent_after_kill(void **state)
@@ -811,6 +883,71 @@ static void test_snapshot_resent_after_kill(void **state)
     daemon_live = false;
 }
 
+/* The swap script itself (storebatch_snapshot_script) on a real Redis,
+ * for what the engine cannot be made to do on cue: a swap sent again
+ * after its first run was applied and its reply lost (the connection
+ * dropped in between) writes the current chunks again, with their
+ * expiry, and must take the expiry off; a swap with a chunk missing
+ * changes nothing and leaves the expiry on; a swap makes its chunks
+ * persistent and unlinks the previous snapshot's. */
+static redisReply *swap(redisContext *r, const char *seq, const char *n,
+                        const char *z)
+{
+    const char *argv[] = { "EVAL", storebatch_snapshot_script, "3",
+                           "ccr:{js}:lease", "ccr:{js}:fence",
+                           "ccr:{js}:applied", "ccr:{js}:", "7", seq, n, z };
+    redisReply *x = redisCommandArgv(r, 11, argv, NULL);
+    assert_non_null(x);
+    return x;
+}
+
+static void test_swap_script_expiry(void **state)
+{
+    memset(&rs, 0, sizeof(rs));
+    assert_int_equal(harness_redis_start(&rs), 0);
+    redis_live = true;
+    redisContext *r = e2e_redis(rs.port);
+    rcmd_ok(r, "MSET ccr:{js}:lease 7|me ccr:{js}:fence 7 "
+               "ccr:{js}:applied 7:4");
+    rcmd_ok(r, "XADD ccr:{js}:journal * b x t 7 s 4");
+    /* snapshot 5: one chunk, written as the engine writes it */
+    rcmd_ok(r, "SET ccr:{js}:snap:7:5:0 a PX 600000");
+    redisReply *x = swap(r, "5", "1", "");
+    assert_int_equal(x->type, REDIS_REPLY_STRING);
+    freeReplyObject(x);
+    assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
+    /* sent again (its reply was lost): written again, then "applied" */
+    rcmd_ok(r, "SET ccr:{js}:snap:7:5:0 a PX 600000");
+    x = swap(r, "5", "1", "");
+    assert_int_equal(x->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(x->integer, 0);
+    freeReplyObject(x);
+    assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
+    /* the same for the rewrite's swap (no generation check) */
+    rcmd_ok(r, "SET ccr:{js}:snap:7:5:0 a PX 600000");
+    x = swap(r, "5", "1", "Z");
+    assert_int_equal(x->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(x);
+    assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
+    /* snapshot 6 with chunk 1 missing: refused, nothing changes */
+    rcmd_ok(r, "SET ccr:{js}:snap:7:6:0 b PX 600000");
+    x = swap(r, "6", "2", "");
+    assert_int_equal(x->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(x->str, "snapshot chunk missing"));
+    freeReplyObject(x);
+    assert_true(e2e_rint(r, "PTTL ccr:{js}:snap:7:6:0") > 0);
+    assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
+    /* sent again whole: current, the previous snapshot's chunk gone */
+    rcmd_ok(r, "SET ccr:{js}:snap:7:6:1 c PX 600000");
+    x = swap(r, "6", "2", "");
+    assert_int_equal(x->type, REDIS_REPLY_STRING);
+    freeReplyObject(x);
+    assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:6:0"), -1);
+    assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:6:1"), -1);
+    assert_int_equal(e2e_rint(r, "EXISTS ccr:{js}:snap:7:5:0"), 0);
+    redisFree(r);
+}
+
 int main(void)
 {
     const char *only = getenv("CCROUTE_TEST_FILTER");
@@ -818,7 +955,9 @@ int main(void)
         cmocka_set_test_filter(only);
 
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_crash_before_swap, teardown),
         cmocka_unit_test_teardown(test_snapshot_resent_after_kill, teardown),
+        cmocka_unit_test_teardown(test_swap_script_expiry, teardown),
         cmocka_unit_test_teardown(test_sentinel_failover, teardown),
         cmocka_unit_test_teardown(test_cluster, teardown),
     };
