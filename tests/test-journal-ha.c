@@ -22,9 +22,14 @@
  *    The previous snapshot stays current, recovery is exact, and the
  *    orphan chunks carry an expiry (they go by themselves) while current
  *    chunks carry none.
- *  - The connection killed (CLIENT KILL) while a snapshot's commands are
- *    held in Redis: the engine reconnects, sends the batch and the
- *    snapshot again, the request is acknowledged once, the swap applies.
+ *  - The same refusal while the engine lives: it reconnects on NOSCRIPT
+ *    and sends the batch and the whole snapshot again.
+ *  - The connection killed (CLIENT KILL), or Redis restarted, while a
+ *    snapshot's commands are held in Redis: the engine reconnects, sends
+ *    the batch and the snapshot again, the request is acknowledged once,
+ *    the swap applies.
+ *  - The swap script alone, for the resend of a swap that was applied
+ *    and whose reply was lost.
  *
  * The state in Redis is read back as recovery reads it (the snapshot's
  * chunks, then the journal after its entry, replayed with journal.h), so
@@ -842,6 +847,99 @@ static void test_crash_before_swap(void **state)
     daemon_live = false;
 }
 
+/* Redis refuses the swap (and the batch before it) while the engine
+ * lives: the chunks land, the engine sees NOSCRIPT, reconnects (loading
+ * its scripts again) and sends the batch and the whole snapshot again;
+ * the chunks written twice are the current ones, without expiry, and
+ * nothing is left over. */
+static void test_swap_refused_resent(void **state)
+{
+    struct e2e_client sw, desk;
+    char before[128], after[128];
+    struct jview v;
+    redisContext *r = start_single(&sw, &desk);
+    quiesce(r, before, sizeof(before));
+    size_t nbefore = snap_keys(r);
+
+    rcmd_ok(r, "CLIENT PAUSE 20000 WRITE");
+    uint64_t rid = e2e_send_contact(&sw, "x1", "sales", E2E_VOICE);
+    assert_true(rid != 0);
+    fence(&sw);
+    assert_int_equal(kill(dm.proc.pid, SIGSTOP), 0);
+    rcmd_ok(r, "SCRIPT FLUSH");
+    rcmd_ok(r, "CLIENT UNPAUSE");
+    long long deadline = harness_now_ms() + 10000;
+    while (snap_keys(r) <= nbefore) {
+        if (harness_now_ms() > deadline)
+            fail_msg("the held snapshot's chunks did not land");
+        harness_pause_ms(20);
+    }
+    assert_int_equal(kill(dm.proc.pid, SIGCONT), 0);
+    assert_int_equal(e2e_reply(&sw, rid, 15000), 0);
+    note_acked("x1");
+    expect_log("redis forgot the scripts", E2E_T_MS);
+    quiesce(r, after, sizeof(after));
+    assert_string_not_equal(after, before);
+    unsigned long long t, q;
+    unsigned n;
+    assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &q, &n), 3);
+    assert_int_equal(snap_keys(r), n);
+    assert_int_equal(check_chunk_expiry(r, after), 0);
+    static const char *const a1[] = { "a1", NULL };
+    fence(&sw);
+    harness_daemon_kill(&dm);
+    e2e_close(&sw);
+    e2e_close(&desk);
+    all_acked_at(rs.port, "redis", a1, &v);
+    assert_int_equal(v.ncontacts, 6);
+    restart_expect(&v);
+    redisFree(r);
+    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
+    daemon_live = false;
+}
+
+/* Redis stopped (SIGTERM, its AOF flushed) and restarted while the
+ * engine's batch and the snapshot behind it were held, unapplied: the
+ * engine reconnects and sends both again; Redis lost nothing, so no
+ * rewrite. */
+static void test_snapshot_resent_after_redis_restart(void **state)
+{
+    struct e2e_client sw, desk;
+    char before[128], after[128];
+    struct jview v;
+    redisContext *r = start_single(&sw, &desk);
+    quiesce(r, before, sizeof(before));
+
+    rcmd_ok(r, "CLIENT PAUSE 20000 WRITE");
+    uint64_t rid = e2e_send_contact(&sw, "x1", "sales", E2E_VOICE);
+    assert_true(rid != 0);
+    fence(&sw);
+    redisFree(r);
+    assert_int_equal(harness_redis_term(&rs, 5000), 0);
+    assert_int_equal(harness_redis_restart(&rs), 0);
+    assert_int_equal(e2e_reply(&sw, rid, 15000), 0);
+    note_acked("x1");
+    r = e2e_redis(rs.port);
+    quiesce(r, after, sizeof(after));
+    assert_string_not_equal(after, before);
+    unsigned long long t, q;
+    unsigned n;
+    assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &q, &n), 3);
+    assert_int_equal(snap_keys(r), n);
+    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 0);
+    static const char *const a1[] = { "a1", NULL };
+    fence(&sw);
+    harness_daemon_kill(&dm);
+    e2e_close(&sw);
+    e2e_close(&desk);
+    all_acked_at(rs.port, "redis", a1, &v);
+    assert_int_equal(v.ncontacts, 6);
+    restart_expect(&v);
+    redisFree(r);
+    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
+    daemon_live = false;
+}
+
 /* CLIENT KILL of the engine's connection while its batch and the
  * snapshot behind it are held in Redis, unapplied. */
 static void test_snapshot_resent_after_kill(void **state)
@@ -956,7 +1054,10 @@ int main(void)
 
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_crash_before_swap, teardown),
+        cmocka_unit_test_teardown(test_swap_refused_resent, teardown),
         cmocka_unit_test_teardown(test_snapshot_resent_after_kill, teardown),
+        cmocka_unit_test_teardown(test_snapshot_resent_after_redis_restart,
+                                  teardown),
         cmocka_unit_test_teardown(test_swap_script_expiry, teardown),
         cmocka_unit_test_teardown(test_sentinel_failover, teardown),
         cmocka_unit_test_teardown(test_cluster, teardown),
