@@ -11,6 +11,8 @@
  *    entries stay in batch order (no batch appended twice, none after the
  *    snapshot that the snapshot already holds), and two restarts load the
  *    same state.
+ *  - Sentinel, durability redis: the writes the replica missed are found
+ *    lost after the failover, said once, and written back as a snapshot.
  *  - Redis Cluster: every key of the tenant (journal, snapshot, chunks,
  *    lease...) is in the tenant's one slot on its owner and nowhere else;
  *    routing goes on across kill -9 of that primary, and a restart loads
@@ -549,6 +551,72 @@ static void test_sentinel_failover(void **state)
     daemon_live = false;
 }
 
+/* Sentinel, durability redis: writes the replica never received are
+ * acknowledged (the documented risk); after kill -9 of the master the
+ * engine finds the promoted replica behind its generation marker, says so
+ * once and writes its whole state back -- in this layout as a snapshot
+ * ('Z': chunks, then the swap) -- so every acknowledged contact is there
+ * again, in the new snapshot, and a restarted engine loads it. */
+static void test_sentinel_loss_rewrites(void **state)
+{
+    char cfg[4096], tail[2048], id[32], msg[512];
+    struct e2e_client sw, desk;
+    struct jview v;
+    tenant = "jl";
+
+    if (rh_sentinel_start(&topo, "ccrl", 500, 3000) < 0) {
+        topo_live = true;
+        fail_msg("the sentinel topology did not start");
+    }
+    topo_live = true;
+    config_tail(tail, sizeof(tail));
+    snprintf(cfg, sizeof(cfg),
+             "log_level: info\n"
+             "grace: 60s\n"
+             "redis:\n"
+             "  enabled: true\n"
+             "  durability: redis\n"
+             "  sentinels: [127.0.0.1:%d, 127.0.0.1:%d, 127.0.0.1:%d]\n"
+             "  master_name: ccrl\n"
+             "  tenant: jl\n%s",
+             topo.sport[0], topo.sport[1], topo.sport[2], tail);
+    start_daemon(cfg);
+    e2e_open_hello(&sw, dm.port, "pbx-1", ROLE(SWITCH), false);
+    e2e_open_hello(&desk, dm.port, "desk-1", ROLE(AGENT), false);
+    assert_int_equal(e2e_agent_login(&desk, "a1", "support", 5, 1, 0), 0);
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "pre%03d", i);
+        assert_int_equal(contact_msg(&sw, id, "sales", msg, sizeof(msg)), 0);
+    }
+    assert_int_equal(rh_link_cut(topo.replica.port, topo.master.port,
+                                 10000), 0);
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "lag%03d", i);
+        assert_int_equal(contact_msg(&sw, id, "sales", msg, sizeof(msg)), 0);
+    }
+    redisContext *r = e2e_redis(topo.replica.port);
+    jview_read(r, &v);
+    redisFree(r);
+    assert_false(jview_has(&v, "lag009", false));
+
+    harness_redis_kill(&topo.master);
+    if (rh_sentinel_wait_master(&topo, topo.replica.port, 30000) < 0)
+        fail_msg("Sentinel did not promote the replica");
+    expect_log("REDIS LOST THIS ENGINE'S STATE", 20000);
+    contact_until_acked(&sw, "after1", "sales");
+    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 1);
+    fence(&sw);
+    harness_daemon_kill(&dm);
+    e2e_close(&sw);
+    e2e_close(&desk);
+    static const char *const a1[] = { "a1", NULL };
+    all_acked_at(topo.replica.port, "new master", a1, &v);
+    assert_int_equal(v.ncontacts, nacked);
+    restart_expect(&v);
+    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
+    daemon_live = false;
+}
+
 /* ---- 2: Redis Cluster ---- */
 
 /* Keys of the tenant on node i. */
@@ -1060,6 +1128,7 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_swap_script_expiry, teardown),
         cmocka_unit_test_teardown(test_sentinel_failover, teardown),
+        cmocka_unit_test_teardown(test_sentinel_loss_rewrites, teardown),
         cmocka_unit_test_teardown(test_cluster, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
