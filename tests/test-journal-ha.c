@@ -33,6 +33,9 @@
  *  - The swap script alone, for the resend of a swap that was applied
  *    and whose reply was lost.
  *
+ * CCROUTE_TEST_FILTER=PATTERN runs only the tests whose name matches
+ * (cmocka_set_test_filter), for iterating on one of these slow cases.
+ *
  * The state in Redis is read back as recovery reads it (the snapshot's
  * chunks, then the journal after its entry, replayed with journal.h), so
  * "acknowledged is in Redis" is checked on the keys themselves. Every wait
@@ -82,8 +85,7 @@ static int nacked;
 static int teardown(void **state)
 {
     if (daemon_live) {
-        kill(dm.proc.pid, SIGCONT);
-        harness_daemon_kill(&dm);
+        harness_daemon_kill(&dm);       /* SIGKILL: stopped ones too */
         harness_daemon_cleanup(&dm);
     }
     if (topo_live)
@@ -394,7 +396,7 @@ static void restart_expect(const struct jview *v)
     expect_log(want, 20000);
 }
 
-static void config_tail(char *buf, size_t len)
+static void config_tail(char *buf, size_t len, int snapshot_every)
 {
     snprintf(buf, len,
              "  lease: 2s\n"
@@ -404,7 +406,7 @@ static void config_tail(char *buf, size_t len)
              "  reconnect_min: 20ms\n"
              "  reconnect_max: 200ms\n"
              "  layout: journal\n"
-             "  snapshot_every: 3\n"
+             "  snapshot_every: %d\n"
              "  load_chunk: 4\n"
              "routing: {offer_timeout: 60s, max_no_answer: 100, "
              "max_agents: 100, max_contacts: 2000}\n"
@@ -417,7 +419,7 @@ static void config_tail(char *buf, size_t len)
              "  - name: support\n"
              "    skills: {support: 1}\n"
              "    channels: [voice, chat]\n"
-             "    wrapup: 0s\n");
+             "    wrapup: 0s\n", snapshot_every);
 }
 
 /* ---- 1: Sentinel failover, durability replicated ---- */
@@ -434,7 +436,7 @@ static void test_sentinel_failover(void **state)
         fail_msg("the sentinel topology did not start");
     }
     topo_live = true;
-    config_tail(tail, sizeof(tail));
+    config_tail(tail, sizeof(tail), 3);
     snprintf(cfg, sizeof(cfg),
              "log_level: info\n"
              "grace: 60s\n"
@@ -569,7 +571,7 @@ static void test_sentinel_loss_rewrites(void **state)
         fail_msg("the sentinel topology did not start");
     }
     topo_live = true;
-    config_tail(tail, sizeof(tail));
+    config_tail(tail, sizeof(tail), 3);
     snprintf(cfg, sizeof(cfg),
              "log_level: info\n"
              "grace: 60s\n"
@@ -645,7 +647,7 @@ static void test_cluster(void **state)
     for (int i = 0; i < ch.n; i++)
         l += (size_t)snprintf(seeds + l, sizeof(seeds) - l, "%s127.0.0.1:%d",
                               i ? ", " : "", ch.node[i].r.port);
-    config_tail(tail, sizeof(tail));
+    config_tail(tail, sizeof(tail), 3);
     snprintf(cfg, sizeof(cfg),
              "log_level: info\n"
              "listen: 127.0.0.1:0\n"
@@ -752,9 +754,9 @@ static redisContext *start_single(struct e2e_client *sw,
     memset(&rs, 0, sizeof(rs));
     assert_int_equal(harness_redis_start(&rs), 0);
     redis_live = true;
-    config_tail(tail, sizeof(tail));
     /* snapshot_every 1: each batch is followed by a snapshot, sent in the
-     * same loop turn; the last line wins over config_tail's */
+     * same loop turn */
+    config_tail(tail, sizeof(tail), 1);
     snprintf(cfg, sizeof(cfg),
              "log_level: info\n"
              "grace: 60s\n"
@@ -764,9 +766,6 @@ static redisContext *start_single(struct e2e_client *sw,
              "  port: %d\n"
              "  tenant: jx\n%s",
              rs.port, tail);
-    char *se = strstr(cfg, "snapshot_every: 3");
-    assert_non_null(se);
-    se[strlen("snapshot_every: ")] = '1';
     start_daemon(cfg);
     e2e_open_hello(sw, dm.port, "pbx-1", ROLE(SWITCH), false);
     e2e_open_hello(desk, dm.port, "desk-1", ROLE(AGENT), false);
@@ -884,8 +883,7 @@ static void test_crash_before_swap(void **state)
     assert_non_null(p);
     assert_string_equal(p->str, before);
     freeReplyObject(p);
-    /* the engine dies there */
-    kill(dm.proc.pid, SIGCONT);
+    /* the engine dies there, still frozen: it never saw the refusals */
     harness_daemon_kill(&dm);
     e2e_close(&sw);
     e2e_close(&desk);
