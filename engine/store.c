@@ -1212,6 +1212,15 @@ static void on_chunk_reply(redisAsyncContext *ac, void *r, void *priv)
  * that Redis serves its other clients between two. */
 #define SNAP_CHUNK_BYTES (256u * 1024u)
 
+/* A chunk is written with this expiry and the swap that makes it current
+ * removes it (PERSIST): chunks whose swap never ran (the engine died
+ * between them, or its term ended, or Redis refused the swap) are
+ * orphans nobody names, and they go by themselves. The swap runs right
+ * behind its chunks on the same connection; if Redis took longer than
+ * this between them, the swap finds a chunk missing and the snapshot is
+ * sent again, whole. */
+#define SNAP_CHUNK_TTL "600000"
+
 /* A snapshot (the batch holds op Z and the whole state): chunks of packed
  * ops at op boundaries, each one SET of `snap:<token>:<seq>:<i>`, then
  * the fenced swap that makes them current (storebatch_snapshot_script).
@@ -1234,9 +1243,11 @@ static void send_snapshot(struct store *s, struct store_sent *b)
             continue;
         snprintf(key, sizeof(key), "%ssnap:%s:%s:%u", s->prefix, token, seq,
                  n);
-        const char *argv[] = { "SET", key, (const char *)s->jbuf.p };
-        size_t argvlen[] = { 3, strlen(key), s->jbuf.len };
-        if (redisAsyncCommandArgv(s->ac, on_chunk_reply, NULL, 3, argv,
+        const char *argv[] = { "SET", key, (const char *)s->jbuf.p, "PX",
+                               SNAP_CHUNK_TTL };
+        size_t argvlen[] = { 3, strlen(key), s->jbuf.len, 2,
+                             sizeof(SNAP_CHUNK_TTL) - 1 };
+        if (redisAsyncCommandArgv(s->ac, on_chunk_reply, NULL, 5, argv,
                                   argvlen) != REDIS_OK) {
             conn_drop(s);
             return;

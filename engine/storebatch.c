@@ -1108,8 +1108,21 @@ const char storebatch_journal_script[] =
  * are unlinked and the journal is trimmed below the previous snapshot's
  * entry (so a reader of the events keeps at least one snapshot interval
  * of history). A swap applied already (a resend of the rewrite) changes
- * nothing. Returns the journal id. */
+ * nothing. Chunks are written with an expiry (store.c, SNAP_CHUNK_TTL)
+ * that the swap removes from the chunks it makes current -- first thing,
+ * and whatever the checks answer, when they are current already (a resend
+ * wrote them again, expiry included) -- so that orphan chunks, whose swap
+ * never ran, go by themselves. Returns the journal id. */
 const char storebatch_snapshot_script[] =
+    /* a resend of the current snapshot wrote its chunks again, with an
+     * expiry: take it off before any check answers */
+    "local me0 = ARGV[2] .. ':' .. ARGV[3]\n"
+    "local cur0 = redis.call('GET', ARGV[1] .. 'snapshot')\n"
+    "if cur0 and string.sub(cur0, 1, #me0 + 1) == me0 .. ':' then\n"
+    "  for i = 0, tonumber(ARGV[4]) - 1 do\n"
+    "    redis.call('PERSIST', ARGV[1] .. 'snap:' .. me0 .. ':' .. i)\n"
+    "  end\n"
+    "end\n"
     FENCE_CHECK_LUA
     "local p = ARGV[1]\n"
     "local n = tonumber(ARGV[4])\n"
@@ -1122,6 +1135,9 @@ const char storebatch_snapshot_script[] =
     "  if redis.call('EXISTS', p .. 'snap:' .. me .. ':' .. i) == 0 then\n"
     "    return redis.error_reply('ERR snapshot chunk missing: ' .. i)\n"
     "  end\n"
+    "end\n"
+    "for i = 0, n - 1 do\n"
+    "  redis.call('PERSIST', p .. 'snap:' .. me .. ':' .. i)\n"
     "end\n"
     "redis.call('SET', KEYS[3], me)\n"
     "local top = redis.call('XREVRANGE', p .. 'journal', '+', '-', 'COUNT', 1)\n"
