@@ -65,6 +65,19 @@ void e2e_open_hello_retry(struct e2e_client *e, int port, const char *name,
     }
 }
 
+int e2e_hello_until_served(struct e2e_client *e, const char *name,
+                           Ccroute__V1__Role role, bool reattach, char *msg,
+                           size_t msglen, long long deadline_ms)
+{
+    for (;;) {
+        int rc = e2e_hello(e, name, role, reattach, msg, msglen, E2E_T_MS);
+        if ((rc != E2E_EC(NOT_OWNER) && rc != E2E_EC(STATE_UNAVAILABLE)) ||
+            harness_now_ms() > deadline_ms)
+            return rc;
+        harness_pause_ms(10);         /* between polls of the role */
+    }
+}
+
 static void q_push(struct e2e_client *e, ccr_envelope *env)
 {
     if (e->n == E2E_QMAX) {

@@ -73,6 +73,14 @@ void e2e_close(struct e2e_client *e);
  * fails the test on any other answer. */
 void e2e_open_hello_retry(struct e2e_client *e, int port, const char *name,
                           Ccroute__V1__Role role, bool reattach);
+/* Hello on an open connection, again while the engine answers NOT_OWNER
+ * (a standby) or STATE_UNAVAILABLE (it holds the lease but is still
+ * loading the state: a window between the two that a takeover always
+ * goes through), until harness_now_ms() passes deadline_ms. Returns as
+ * e2e_hello: the last answer. */
+int e2e_hello_until_served(struct e2e_client *e, const char *name,
+                           Ccroute__V1__Role role, bool reattach, char *msg,
+                           size_t msglen, long long deadline_ms);
 
 /* Sends env and waits for its Ack/Error (events in between are queued).
  * Returns 0 on Ack, the ErrorCode on Error, a negative errno on transport

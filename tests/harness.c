@@ -300,11 +300,51 @@ static bool ping(int port)
     return ok;
 }
 
+/* The process id that the server at 127.0.0.1:port gives in INFO server
+ * (Redis, Sentinel), or -1 when it gives none. */
+static long server_pid(int port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    char buf[8192];
+    size_t have = 0;
+    long pid = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        send(fd, "INFO server\r\n", 13, MSG_NOSIGNAL) == 13) {
+        long long deadline = harness_now_ms() + 1000;
+        const char *p = NULL;
+        while (have < sizeof(buf) - 1 && harness_now_ms() < deadline) {
+            struct pollfd pf = { .fd = fd, .events = POLLIN };
+            if (poll(&pf, 1, 100) != 1)
+                continue;
+            ssize_t n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+            buf[have] = '\0';
+            p = strstr(buf, "process_id:");
+            if (p && strchr(p, '\n'))
+                break;
+        }
+        if (p && strchr(p, '\n'))
+            pid = strtol(p + strlen("process_id:"), NULL, 10);
+    }
+    close(fd);
+    return pid;
+}
+
 int harness_proc_wait_ping(struct harness_proc *p, int port, int timeout_ms)
 {
     long long deadline = harness_now_ms() + timeout_ms;
     for (;;) {
-        if (ping(port))
+        /* A port found free can be taken by another test program's
+         * server before ours binds it (ours then exits): only our own
+         * child's answer counts. */
+        if (ping(port) && server_pid(port) == (long)p->pid)
             return 0;
         if (!harness_proc_alive(p, NULL))
             return -ECHILD;   /* the port was taken meanwhile, or no exe */

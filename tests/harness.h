@@ -10,7 +10,7 @@
  * when asked, stdout) appended to a log file. The child gets SIGKILL when
  * the test process dies, so a failed assertion never leaves it running.
  * The harness then waits for readiness with a bounded deadline, polling a
- * real condition -- a port file the process writes, or a PING answered --
+ * real condition -- a port file the process writes, or a PING it answers --
  * and gives up early when the child exits. harness_proc_stop() sends
  * SIGTERM and waits, with SIGKILL after a bound; harness_proc_kill() is
  * SIGKILL (crash tests); harness_proc_restart() runs the same command
@@ -72,7 +72,9 @@ bool harness_proc_alive(struct harness_proc *p, int *status);
  * log is printed), -ETIMEDOUT. */
 int harness_proc_wait_port_file(struct harness_proc *p, const char *path,
                                 int timeout_ms);
-/* Waits until 127.0.0.1:port answers "PING" with "+PONG", up to
+/* Waits until 127.0.0.1:port answers "PING" with "+PONG" and the server
+ * answering is this process (INFO server's process_id: a port found free
+ * may be taken by another test program's server first), up to
  * timeout_ms. 0, -ECHILD (exited first) or -ETIMEDOUT. */
 int harness_proc_wait_ping(struct harness_proc *p, int port, int timeout_ms);
 /* Waits for the process to exit by itself, up to timeout_ms (SIGKILL

@@ -12,6 +12,41 @@
 
 #define BODY(x) E2E_BODY(x)
 
+void obfx_config_text(char *buf, size_t len, int redis_port,
+                      const char *tenant, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(buf, len,
+                     "listen: 127.0.0.1:0\n"
+                     "log_level: info\n"
+                     "grace: 60s\n"
+                     "redis:\n"
+                     "  enabled: true\n"
+                     "  port: %d\n"
+                     "  tenant: %s\n"
+                     "  lease: 600ms\n",
+                     redis_port, tenant);
+    assert_true(n > 0 && (size_t)n < len);
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+    va_end(ap);
+    assert_true(m >= 0 && (size_t)m < len - (size_t)n);
+}
+
+void obfx_wait_stats(struct e2e_client *adm,
+                     bool (*ok)(const ccr_envelope *st, const void *arg),
+                     const void *arg, int timeout_ms)
+{
+    long long t0 = harness_now_ms();
+    bool done = false;
+    while (!done && harness_now_ms() - t0 < timeout_ms) {
+        ccr_envelope *st = e2e_stats(adm);
+        done = ok(st, arg);
+        ccr_free(st);
+    }
+    assert_true(done);
+}
+
 /* Sends env and waits for its answer, its Error's words in msg. */
 static int call_msg(struct e2e_client *e, ccr_envelope *env, char *msg,
                     size_t mlen)

@@ -1,7 +1,9 @@
 /* outbound-fx.h -- the requests that the end-to-end tests of outbound work
  * (tests/test-outbound.c, test-predictive.c, test-callback.c,
  * test-followup.c) send over and over: a campaign, its run state, leads,
- * a dialer's DialResult, an agent desk accepting an Offer, the wall clock.
+ * a dialer's DialResult, an agent desk accepting an Offer, the wall clock;
+ * and the part of the daemon's configuration they share, and the wait for
+ * what Stats says.
  * On top of tests/e2e-util.h; like it, a failure that is not an expected
  * outcome fails the test.
  */
@@ -15,6 +17,20 @@
 #include "e2e-util.h"
 
 #define OBFX_OUT(x) CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_##x
+
+/* The daemon's configuration as these tests write it (an e2e_config_cb's
+ * body): listening on a free port, log level info, grace 60 s, Redis at
+ * redis_port with tenant `tenant` and a 600 ms lease, then the test's own
+ * sections, `fmt` formatted with the arguments after it. Fails the test
+ * when it does not fit in len. */
+void obfx_config_text(char *buf, size_t len, int redis_port,
+                      const char *tenant, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Asks for Stats on `adm` again and again until ok(stats, arg) holds;
+ * fails the test when it still does not after timeout_ms. */
+void obfx_wait_stats(struct e2e_client *adm,
+                     bool (*ok)(const ccr_envelope *st, const void *arg),
+                     const void *arg, int timeout_ms);
 
 /* A campaign as the tests write it: dialer "dlr", caller id "+15550000",
  * window 0..24 h, retry delays of 1 ms (so a retried lead is due at once)

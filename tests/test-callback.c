@@ -29,23 +29,14 @@ static void config_text(char *buf, size_t len, int redis_port,
                         const void *arg)
 {
     (void)arg;
-    snprintf(buf, len,
-             "listen: 127.0.0.1:0\n"
-             "log_level: info\n"
-             "grace: 60s\n"
-             "redis:\n"
-             "  enabled: true\n"
-             "  port: %d\n"
-             "  tenant: cb\n"
-             "  lease: 600ms\n"
-             "routing: {offer_timeout: 60s, max_no_answer: 100}\n"
-             "skills: [sales]\n"
-             "queues:\n"
-             "  - name: sales\n"
-             "    skills: {sales: 1}\n"
-             "    callback_attempts: 2\n"
-             "    callback_retry: 1s\n",
-             redis_port);
+    obfx_config_text(buf, len, redis_port, "cb",
+                     "routing: {offer_timeout: 60s, max_no_answer: 100}\n"
+                     "skills: [sales]\n"
+                     "queues:\n"
+                     "  - name: sales\n"
+                     "    skills: {sales: 1}\n"
+                     "    callback_attempts: 2\n"
+                     "    callback_retry: 1s\n");
 }
 
 static int setup(void **state)
@@ -89,20 +80,24 @@ static uint64_t expect_dial(struct e2e_client *sw, const char *cid,
     return id;
 }
 
+struct callbacks_want {
+    uint32_t waiting, held;
+};
+
+static bool callbacks_are(const ccr_envelope *st, const void *arg)
+{
+    const struct callbacks_want *w = arg;
+    return st->stats->callbacks_waiting == w->waiting &&
+           st->stats->callbacks_held == w->held;
+}
+
 /* Waits until Stats says `waiting` callbacks wait in their queue and
  * `held` are held; fails the test after the default timeout. */
 static void wait_callbacks(struct e2e_client *adm, uint32_t waiting,
                            uint32_t held)
 {
-    long long t0 = harness_now_ms();
-    bool ok = false;
-    while (!ok && harness_now_ms() - t0 < E2E_T_MS) {
-        ccr_envelope *st = e2e_stats(adm);
-        ok = st->stats->callbacks_waiting == waiting &&
-             st->stats->callbacks_held == held;
-        ccr_free(st);
-    }
-    assert_true(ok);
+    const struct callbacks_want w = { waiting, held };
+    obfx_wait_stats(adm, callbacks_are, &w, E2E_T_MS);
 }
 
 /* A waiting customer asks for a callback: the contact keeps its place;

@@ -21,7 +21,7 @@
 
 #define EC(x) E2E_EC(x)
 #define BODY(x) E2E_BODY(x)
-#define OUT(x) CCROUTE__V1__DIAL_OUTCOME__DIAL_OUTCOME_##x
+#define OUT(x) OBFX_OUT(x)
 #define VOICE CCROUTE__V1__CHANNEL__CHANNEL_VOICE
 #define EMAIL CCROUTE__V1__CHANNEL__CHANNEL_EMAIL
 
@@ -29,36 +29,27 @@ static void config_text(char *buf, size_t len, int redis_port,
                         const void *arg)
 {
     (void)arg;
-    snprintf(buf, len,
-             "listen: 127.0.0.1:0\n"
-             "log_level: info\n"
-             "grace: 60s\n"
-             "redis:\n"
-             "  enabled: true\n"
-             "  port: %d\n"
-             "  tenant: fu\n"
-             "  lease: 600ms\n"
-             "routing: {offer_timeout: 60s, max_no_answer: 100, "
-             "preferred_wait: 60s}\n"
-             "skills: [support]\n"
-             "queues:\n"
-             "  - name: support\n"
-             "    skills: {support: 1}\n"
-             "    channels: [voice]\n"
-             "  - name: backoffice\n"
-             "    skills: {support: 1}\n"
-             "    channels: [email]\n"
-             "care:\n"
-             "  dispositions:\n"
-             "    - queue: support\n"
-             "      codes: [resolved, escalated]\n"
-             "      followup:\n"
-             "        codes: [escalated]\n"
-             "        due_after: 1500ms\n"
-             "        queue: backoffice\n"
-             "        overdue_after: 1s\n"
-             "        overdue_priority: 90\n",
-             redis_port);
+    obfx_config_text(buf, len, redis_port, "fu",
+                     "routing: {offer_timeout: 60s, max_no_answer: 100, "
+                     "preferred_wait: 60s}\n"
+                     "skills: [support]\n"
+                     "queues:\n"
+                     "  - name: support\n"
+                     "    skills: {support: 1}\n"
+                     "    channels: [voice]\n"
+                     "  - name: backoffice\n"
+                     "    skills: {support: 1}\n"
+                     "    channels: [email]\n"
+                     "care:\n"
+                     "  dispositions:\n"
+                     "    - queue: support\n"
+                     "      codes: [resolved, escalated]\n"
+                     "      followup:\n"
+                     "        codes: [escalated]\n"
+                     "        due_after: 1500ms\n"
+                     "        queue: backoffice\n"
+                     "        overdue_after: 1s\n"
+                     "        overdue_priority: 90\n");
 }
 
 static int setup(void **state)
@@ -124,21 +115,25 @@ static int login(struct e2e_client *e, const char *id)
     return e2e_call(e, &env, E2E_T_MS);
 }
 
+struct followups_want {
+    uint32_t scheduled, waiting;
+};
+
+static bool followups_are(const ccr_envelope *st, const void *arg)
+{
+    const struct followups_want *w = arg;
+    assert_non_null(st->stats->followups);
+    return st->stats->followups->scheduled == w->scheduled &&
+           st->stats->followups->waiting == w->waiting;
+}
+
 /* Waits until Stats says so; fails the test after the default timeout
  * plus `extra_ms`. */
 static void wait_followups(struct e2e_client *adm, uint32_t scheduled,
                            uint32_t waiting, int extra_ms)
 {
-    long long t0 = harness_now_ms();
-    bool ok = false;
-    while (!ok && harness_now_ms() - t0 < E2E_T_MS + extra_ms) {
-        ccr_envelope *st = e2e_stats(adm);
-        assert_non_null(st->stats->followups);
-        ok = st->stats->followups->scheduled == scheduled &&
-             st->stats->followups->waiting == waiting;
-        ccr_free(st);
-    }
-    assert_true(ok);
+    const struct followups_want w = { scheduled, waiting };
+    obfx_wait_stats(adm, followups_are, &w, E2E_T_MS + extra_ms);
 }
 
 /* An escalated contact makes a follow-up, in Redis before the Ack; it
@@ -370,15 +365,8 @@ static void test_followup_callback(void **state)
     env = e2e_expect(&sw, BODY(DIAL_REQUEST), E2E_T_MS);
     assert_string_equal(env->dial_request->contact_id, "fu-c1");
     assert_string_equal(env->dial_request->number, "+15553001");
-    {
-        ccr_envelope r = CCROUTE__V1__ENVELOPE__INIT;
-        Ccroute__V1__DialResult m = CCROUTE__V1__DIAL_RESULT__INIT;
-        m.dial_id = env->dial_request->dial_id;
-        m.outcome = OUT(HUMAN);
-        r.body_case = BODY(DIAL_RESULT);
-        r.dial_result = &m;
-        assert_int_equal(e2e_call(&sw, &r, E2E_T_MS), 0);
-    }
+    assert_int_equal(obfx_result(&sw, env->dial_request->dial_id, OUT(HUMAN),
+                                 NULL, 0), 0);
     ccr_free(env);
     wait_followups(&adm, 0, 0, 0);
 

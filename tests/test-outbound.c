@@ -33,25 +33,17 @@ static uint64_t ccr_send(struct ccr_client *c, ccr_envelope *env)
 static void config_text(char *buf, size_t len, int redis_port,
                         const void *arg)
 {
-    snprintf(buf, len,
-             "listen: 127.0.0.1:0\n"
-             "log_level: info\n"
-             "grace: 60s\n"
-             "redis:\n"
-             "  enabled: true\n"
-             "  port: %d\n"
-             "  tenant: ot\n"
-             "  lease: 600ms\n"
-             "routing: {offer_timeout: 60s, max_no_answer: 100%s}\n"
-             "skills: [sales, care]\n"
-             "queues:\n"
-             "  - name: sales\n"
-             "    skills: {sales: 1}\n"
-             "  - name: care\n"
-             "    skills: {care: 1}\n"
-             "%s",
-             redis_port, arg ? ((const char *const *)arg)[0] : "",
-             arg ? ((const char *const *)arg)[1] : "");
+    obfx_config_text(buf, len, redis_port, "ot",
+                     "routing: {offer_timeout: 60s, max_no_answer: 100%s}\n"
+                     "skills: [sales, care]\n"
+                     "queues:\n"
+                     "  - name: sales\n"
+                     "    skills: {sales: 1}\n"
+                     "  - name: care\n"
+                     "    skills: {care: 1}\n"
+                     "%s",
+                     arg ? ((const char *const *)arg)[0] : "",
+                     arg ? ((const char *const *)arg)[1] : "");
 }
 
 static int setup(void **state)

@@ -43,24 +43,15 @@ static void config_text(char *buf, size_t len, int redis_port,
                         const void *arg)
 {
     (void)arg;
-    snprintf(buf, len,
-             "listen: 127.0.0.1:0\n"
-             "log_level: info\n"
-             "grace: 60s\n"
-             "redis:\n"
-             "  enabled: true\n"
-             "  port: %d\n"
-             "  tenant: pd\n"
-             "  lease: 600ms\n"
-             "routing: {offer_timeout: 60s, max_no_answer: 100}\n"
-             "skills: [sales, care]\n"
-             "queues:\n"
-             "  - name: sales\n"
-             "    skills: {sales: 1}\n"
-             "  - name: care\n"
-             "    skills: {care: 1}\n"
-             "    service_level: {percent: 80, seconds: 4}\n",
-             redis_port);
+    obfx_config_text(buf, len, redis_port, "pd",
+                     "routing: {offer_timeout: 60s, max_no_answer: 100}\n"
+                     "skills: [sales, care]\n"
+                     "queues:\n"
+                     "  - name: sales\n"
+                     "    skills: {sales: 1}\n"
+                     "  - name: care\n"
+                     "    skills: {care: 1}\n"
+                     "    service_level: {percent: 80, seconds: 4}\n");
 }
 
 static int setup(void **state)

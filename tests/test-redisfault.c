@@ -136,6 +136,22 @@ static int count_lines(const char *needle)
     return n;
 }
 
+/* Waits until the daemon's log holds more than `before` lines with
+ * `needle`: a state change that happens from now on, not one logged
+ * earlier (under load the lease can lapse, and come back, before the
+ * fault the test is about). */
+static void expect_new_log(const char *needle, int before, int timeout_ms)
+{
+    long long deadline = harness_now_ms() + timeout_ms;
+    while (count_lines(needle) <= before) {
+        if (harness_now_ms() > deadline) {
+            harness_daemon_dump_log(&dm);
+            fail_msg("no new log line \"%s\" (%d before)", needle, before);
+        }
+        harness_pause_ms(20);         /* poll interval */
+    }
+}
+
 /* Sends a ContactArrived and waits for its reply: 0 (Ack) or the error
  * code, the message in msg. */
 static int contact_msg(struct e2e_client *c, const char *id, char *msg,
@@ -329,6 +345,9 @@ static void pause_common(bool debug_sleep)
         assert_int_equal(e2e_contact(&sw, id, "sales", E2E_VOICE), 0);
     }
 
+    static const char lapse[] = "lease renewal not confirmed before expiry (";
+    static const char resumes[] = "routing resumes";
+    int lapses = count_lines(lapse), resumed = count_lines(resumes);
     redisContext *sleeper = NULL;
     if (debug_sleep) {
         /* DEBUG SLEEP without waiting for its reply */
@@ -343,7 +362,7 @@ static void pause_common(bool debug_sleep)
     }
 
     /* the lease lapses by the engine's clock: suspended, not standby */
-    expect_log("lease renewal not confirmed before expiry (", 10000);
+    expect_new_log(lapse, lapses, 10000);
     int rc = contact_msg(&sw, "during", msg, sizeof(msg));
     if (rc != EC(STATE_UNAVAILABLE)) {
         harness_daemon_dump_log(&dm);
@@ -372,7 +391,7 @@ static void pause_common(bool debug_sleep)
     }
 
     contact_until_acked(&sw, "during");
-    expect_log("routing resumes", E2E_T_MS);
+    expect_new_log(resumes, resumed, E2E_T_MS);
     assert_int_equal(count_lines("lease lost"), 0);
     /* nobody was cut: the same connections answer */
     fence(&sw);

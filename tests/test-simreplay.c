@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 
+#include "e2e-util.h"
 #include "harness.h"
 
 #define RUN_MS 60000
@@ -109,6 +110,16 @@ static void test_replay_of_a_live_run(void **state)
     if (harness_daemon_start(&d, cfg, NULL) < 0) {
         harness_redis_stop(&rs);
         fail_msg("ccrouted did not start");
+    }
+    /* The port file comes before the lease and the load: until then a
+     * Hello is answered STATE_UNAVAILABLE ("not serving yet"), which
+     * ccload takes as fatal. A Hello of our own, retried, until one is
+     * taken. */
+    {
+        struct e2e_client probe;
+        e2e_open_hello_retry(&probe, d.port, "probe", E2E_ROLE(MONITOR),
+                             false);
+        e2e_close(&probe);
     }
 
     /* the live run: ccload's smoke model, 3 s of arrivals */
