@@ -242,6 +242,9 @@ struct lconn {
     struct bconn bc;
     unsigned idx;
     bool up;
+    bool hello_again;             /* "not serving yet": Hello once more */
+    char name[64];                /* its Hello's client name and role */
+    Ccroute__V1__Role role;
 };
 
 struct class_stats {
@@ -343,6 +346,7 @@ static struct {
     uint64_t last_sample_at;
     uint64_t t_last_event;
     char token[4097];           /* --token-file / CCROUTE_TOKEN, or "" */
+    uv_timer_t hello_timer;     /* Hellos answered "not serving yet" */
 
     /* CPU per contact (--cpu): the watched processes' CPU time over the
      * arrival window, and the contacts sent in it */
@@ -1145,6 +1149,8 @@ static const char *code_name(int code)
     return v->name + (strncmp(v->name, "ERROR_CODE_", 11) ? 0 : 11);
 }
 
+static void hello_timer_cb(uv_timer_t *t);
+
 static void on_reply(struct lconn *c, Ccroute__V1__Envelope *env, bool ok)
 {
     uint64_t info;
@@ -1159,6 +1165,13 @@ static void on_reply(struct lconn *c, Ccroute__V1__Envelope *env, bool ok)
     uint32_t ref = (uint32_t)info;
     uint64_t now = now_ns();
     int code = 0;
+    if (!ok && kind == R_HELLO && env->error &&
+        env->error->code == CCROUTE__V1__ERROR_CODE__ERROR_CODE_STATE_UNAVAILABLE) {
+        c->hello_again = true;          /* still pending_setup */
+        if (!uv_is_active((uv_handle_t *)&L.hello_timer))
+            uv_timer_start(&L.hello_timer, hello_timer_cb, 100, 0);
+        return;
+    }
     if (!ok) {
         code = env->error ? (int)env->error->code : 0;
         L.errors++;
@@ -2234,11 +2247,41 @@ static int wait_setup(const char *what)
 
 /* Connects conns[i] and says Hello as `name` in `role` (answered later:
  * pending_setup). 0 or -1. */
+static void send_hello(struct lconn *c)
+{
+    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__Hello h = CCROUTE__V1__HELLO__INIT;
+    h.client_name = c->name;
+    h.role = c->role;
+    if (L.token[0])
+        h.credential = L.token;
+    h.protocol_version = CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
+    env.body_case = CCROUTE__V1__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    send_req(c, &env, R_HELLO, c->idx);
+}
+
+/* An engine that is starting or loading its tenant answers Hello with
+ * STATE_UNAVAILABLE "not serving yet ...; retry" (proto/README.md): the
+ * Hello goes again on the same connection, within wait_setup()'s bound. */
+static void hello_timer_cb(uv_timer_t *t)
+{
+    (void)t;
+    for (unsigned i = 0; i < L.nall; i++)
+        if (L.conns[i].hello_again && L.conns[i].up) {
+            L.conns[i].hello_again = false;
+            send_hello(&L.conns[i]);
+        }
+    bconn_flush_all(&L.bl);
+}
+
 static int conn_open(unsigned i, const char *name, Ccroute__V1__Role role)
 {
     struct lconn *c = &L.conns[i];
     c->idx = i;
     c->bc.data = c;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->role = role;
     bconn_init(&L.bl, &c->bc, on_frame, on_close);
     int rc = bconn_connect(&c->bc, L.host, L.port);
     if (rc < 0) {
@@ -2247,16 +2290,7 @@ static int conn_open(unsigned i, const char *name, Ccroute__V1__Role role)
         return -1;
     }
     c->up = true;
-    Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__Hello h = CCROUTE__V1__HELLO__INIT;
-    h.client_name = (char *)name;
-    h.role = role;
-    if (L.token[0])
-        h.credential = L.token;
-    h.protocol_version = CCROUTE__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
-    env.body_case = CCROUTE__V1__ENVELOPE__BODY_HELLO;
-    env.hello = &h;
-    send_req(c, &env, R_HELLO, i);
+    send_hello(c);
     L.pending_setup++;
     return 0;
 }
@@ -2380,6 +2414,7 @@ int main(int argc, char **argv)
     L.loop = uv_default_loop();
     if (bconn_loop_init(&L.bl, L.loop) < 0)
         return 1;
+    uv_timer_init(L.loop, &L.hello_timer);
     L.nconns = L.connections;
     if (connect_all() < 0)
         return 1;
