@@ -1215,10 +1215,14 @@ static void on_chunk_reply(redisAsyncContext *ac, void *r, void *priv)
 /* A chunk is written with this expiry and the swap that makes it current
  * removes it (PERSIST): chunks whose swap never ran (the engine died
  * between them, or its term ended, or Redis refused the swap) are
- * orphans nobody names, and they go by themselves. The swap runs right
- * behind its chunks on the same connection; if Redis took longer than
- * this between them, the swap finds a chunk missing and the snapshot is
- * sent again, whole. */
+ * orphans nobody names, and they go by themselves. Only if the key does
+ * not exist (NX): a snapshot sent again after its swap ran (the reply was
+ * lost) must not put an expiry back on chunks that are current, which
+ * no later swap of it would take off if the engine died first; the same
+ * token and sequence name the same bytes, so an existing chunk is the
+ * right one. The swap runs right behind its chunks on the same
+ * connection; if Redis took longer than this between them, the swap
+ * finds a chunk missing and the snapshot is sent again, whole. */
 #define SNAP_CHUNK_TTL "600000"
 
 /* A snapshot (the batch holds op Z and the whole state): chunks of packed
@@ -1243,11 +1247,11 @@ static void send_snapshot(struct store *s, struct store_sent *b)
             continue;
         snprintf(key, sizeof(key), "%ssnap:%s:%s:%u", s->prefix, token, seq,
                  n);
-        const char *argv[] = { "SET", key, (const char *)s->jbuf.p, "PX",
-                               SNAP_CHUNK_TTL };
-        size_t argvlen[] = { 3, strlen(key), s->jbuf.len, 2,
+        const char *argv[] = { "SET", key, (const char *)s->jbuf.p, "NX",
+                               "PX", SNAP_CHUNK_TTL };
+        size_t argvlen[] = { 3, strlen(key), s->jbuf.len, 2, 2,
                              sizeof(SNAP_CHUNK_TTL) - 1 };
-        if (redisAsyncCommandArgv(s->ac, on_chunk_reply, NULL, 5, argv,
+        if (redisAsyncCommandArgv(s->ac, on_chunk_reply, NULL, 6, argv,
                                   argvlen) != REDIS_OK) {
             conn_drop(s);
             return;

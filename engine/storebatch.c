@@ -1108,21 +1108,12 @@ const char storebatch_journal_script[] =
  * are unlinked and the journal is trimmed below the previous snapshot's
  * entry (so a reader of the events keeps at least one snapshot interval
  * of history). A swap applied already (a resend of the rewrite) changes
- * nothing. Chunks are written with an expiry (store.c, SNAP_CHUNK_TTL)
- * that the swap removes from the chunks it makes current -- first thing,
- * and whatever the checks answer, when they are current already (a resend
- * wrote them again, expiry included) -- so that orphan chunks, whose swap
- * never ran, go by themselves. Returns the journal id. */
+ * nothing. Chunks are written with an expiry, and only where no such key
+ * exists (store.c, SNAP_CHUNK_TTL: a resend never touches current
+ * chunks), which the swap removes from the chunks it makes current, so
+ * that orphan chunks, whose swap never ran, go by themselves. Returns
+ * the journal id. */
 const char storebatch_snapshot_script[] =
-    /* a resend of the current snapshot wrote its chunks again, with an
-     * expiry: take it off before any check answers */
-    "local me0 = ARGV[2] .. ':' .. ARGV[3]\n"
-    "local cur0 = redis.call('GET', ARGV[1] .. 'snapshot')\n"
-    "if cur0 and string.sub(cur0, 1, #me0 + 1) == me0 .. ':' then\n"
-    "  for i = 0, tonumber(ARGV[4]) - 1 do\n"
-    "    redis.call('PERSIST', ARGV[1] .. 'snap:' .. me0 .. ':' .. i)\n"
-    "  end\n"
-    "end\n"
     FENCE_CHECK_LUA
     "local p = ARGV[1]\n"
     "local n = tonumber(ARGV[4])\n"

@@ -1075,26 +1075,30 @@ static void test_swap_script_expiry(void **state)
                "ccr:{js}:applied 7:4");
     rcmd_ok(r, "XADD ccr:{js}:journal * b x t 7 s 4");
     /* snapshot 5: one chunk, written as the engine writes it */
-    rcmd_ok(r, "SET ccr:{js}:snap:7:5:0 a PX 600000");
+    rcmd_ok(r, "SET ccr:{js}:snap:7:5:0 a NX PX 600000");
     redisReply *x = swap(r, "5", "1", "");
     assert_int_equal(x->type, REDIS_REPLY_STRING);
     freeReplyObject(x);
     assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
-    /* sent again (its reply was lost): written again, then "applied" */
-    rcmd_ok(r, "SET ccr:{js}:snap:7:5:0 a PX 600000");
+    /* sent again (its reply was lost): the chunk is left as it is, even
+     * if the swap never comes (the engine died), then "applied" */
+    redisReply *nx = redisCommand(r, "SET ccr:{js}:snap:7:5:0 a NX PX 600000");
+    assert_non_null(nx);
+    assert_int_equal(nx->type, REDIS_REPLY_NIL);
+    freeReplyObject(nx);
+    assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
     x = swap(r, "5", "1", "");
     assert_int_equal(x->type, REDIS_REPLY_INTEGER);
     assert_int_equal(x->integer, 0);
     freeReplyObject(x);
     assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
     /* the same for the rewrite's swap (no generation check) */
-    rcmd_ok(r, "SET ccr:{js}:snap:7:5:0 a PX 600000");
     x = swap(r, "5", "1", "Z");
     assert_int_equal(x->type, REDIS_REPLY_INTEGER);
     freeReplyObject(x);
     assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
     /* snapshot 6 with chunk 1 missing: refused, nothing changes */
-    rcmd_ok(r, "SET ccr:{js}:snap:7:6:0 b PX 600000");
+    rcmd_ok(r, "SET ccr:{js}:snap:7:6:0 b NX PX 600000");
     x = swap(r, "6", "2", "");
     assert_int_equal(x->type, REDIS_REPLY_ERROR);
     assert_non_null(strstr(x->str, "snapshot chunk missing"));
@@ -1102,7 +1106,7 @@ static void test_swap_script_expiry(void **state)
     assert_true(e2e_rint(r, "PTTL ccr:{js}:snap:7:6:0") > 0);
     assert_int_equal(e2e_rint(r, "PTTL ccr:{js}:snap:7:5:0"), -1);
     /* sent again whole: current, the previous snapshot's chunk gone */
-    rcmd_ok(r, "SET ccr:{js}:snap:7:6:1 c PX 600000");
+    rcmd_ok(r, "SET ccr:{js}:snap:7:6:1 c NX PX 600000");
     x = swap(r, "6", "2", "");
     assert_int_equal(x->type, REDIS_REPLY_STRING);
     freeReplyObject(x);
