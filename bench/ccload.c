@@ -2245,8 +2245,7 @@ static int wait_setup(const char *what)
     return 0;
 }
 
-/* Connects conns[i] and says Hello as `name` in `role` (answered later:
- * pending_setup). 0 or -1. */
+/* Says Hello on c as its name and role (answered later: on_reply). */
 static void send_hello(struct lconn *c)
 {
     Ccroute__V1__Envelope env = CCROUTE__V1__ENVELOPE__INIT;
@@ -2275,6 +2274,8 @@ static void hello_timer_cb(uv_timer_t *t)
     bconn_flush_all(&L.bl);
 }
 
+/* Connects conns[i] and says Hello as `name` in `role` (answered later:
+ * pending_setup). 0 or -1. */
 static int conn_open(unsigned i, const char *name, Ccroute__V1__Role role)
 {
     struct lconn *c = &L.conns[i];

@@ -358,15 +358,19 @@ start_server() {
     return 1
 }
 
-stop_server() {
-    [ -n "$SRV_PID" ] || return 0
-    kill "$SRV_PID" 2>/dev/null
+stop_pid() {   # PID: SIGTERM, up to 3 s, then SIGKILL
+    kill "$1" 2>/dev/null
     for _ in $(seq 30); do
-        kill -0 "$SRV_PID" 2>/dev/null || break
+        kill -0 "$1" 2>/dev/null || break
         sleep 0.1
     done
-    kill -9 "$SRV_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+stop_server() {
+    [ -n "$SRV_PID" ] || return 0
+    stop_pid "$SRV_PID"
     SRV_PID=""
     SRV_PORT=""
 }
@@ -468,10 +472,11 @@ e2e_skip() {   # NAME REASON OUT
 # run (a new Redis tenant each time), so that no run sees the agents and
 # contacts that the previous one left in their grace period.
 fresh() {
-    local name=$1 bin=$2 dur=$3 run=$4
+    local name=$1 bin=$2 dur=$3 run=$4 keep=${5:-}
     TENANT_SUFFIX=$run
-    # the private Redis starts empty for every run
-    [ -n "$REDIS_PORT" ] && [ -z "${KEEP_REDIS:-}" ] && redis-cli -p "$REDIS_PORT" flushall >/dev/null 2>&1
+    # the private Redis starts empty for every run (KEEP: other engines'
+    # tenants are live in it)
+    [ -n "$REDIS_PORT" ] && [ "$keep" != keep ] && redis-cli -p "$REDIS_PORT" flushall >/dev/null 2>&1
     write_config "$TMP/$name-$run.yaml" "$dur"
     local extra=()
     [ "$name" = lua ] && extra=(--redis "127.0.0.1:$REDIS_PORT" --prefix "bench-lua-$$-$run")
@@ -723,14 +728,16 @@ SCALE_WINDOW=$(sed -n 's/^window:[[:space:]]*\([0-9]*\).*/\1/p' "$MODEL" 2>/dev/
 # window over the round trip, so N loads carry N windows)
 scale_e2e() {
     local dur=$1 k=$2 win=${3:-} i pids=() ports=() lp=() sum=0 each="" sep="" r
+    local failed=""
     for i in $(seq "$k"); do
         # one flush before the first engine only: the others' tenants
         # are already live
-        if ! KEEP_REDIS=$([ "$i" -gt 1 ] && echo 1) \
-                fresh "scale-$dur-$k-$i" "$B/ccrouted" "$dur" "scale$k-$i"; then
-            printf '{"engines": %s, "skipped": %s}' "$k" "$(jstr "$WHY")"
-            for i in "${pids[@]}"; do kill "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
-            SRV_PID=""
+        if ! fresh "scale-$dur-$k-$i" "$B/ccrouted" "$dur" "scale$k-$i" \
+                "$([ "$i" -gt 1 ] && echo keep)"; then
+            printf '{"engines": %s, "durability": %s, "window": %s, "skipped": %s}' \
+                "$k" "$(jstr "$dur")" "$(num_or_null "$win")" "$(jstr "$WHY")"
+            stop_server
+            for i in "${pids[@]}"; do stop_pid "$i"; done
             return
         fi
         pids+=("$SRV_PID")
@@ -738,22 +745,25 @@ scale_e2e() {
         SRV_PID=""
     done
     for i in $(seq 0 $((k - 1))); do
-        ccload_run "$TMP/scale-$dur-$k-$i.json" "${ports[$i]}" --max-rate \
+        rm -f "$TMP/scale-$dur-$k-${win:-0}-$i.json"
+        ccload_run "$TMP/scale-$dur-$k-${win:-0}-$i.json" "${ports[$i]}" --max-rate \
             --duration "$MAXDUR" ${win:+--window "$win"} &
         lp+=("$!")
     done
-    for i in "${lp[@]}"; do wait "$i"; done
+    for i in "${lp[@]}"; do wait "$i" || failed="ccload failed (see ccload.log)"; done
     for i in $(seq 0 $((k - 1))); do
-        r=$(max_rate_of "$TMP/scale-$dur-$k-$i.json")
-        [ -z "$r" ] && r=0
+        r=$(max_rate_of "$TMP/scale-$dur-$k-${win:-0}-$i.json")
+        [ -z "$r" ] && { r=0; failed="ccload gave no max_rate"; }
         sum=$(calc "$sum + $r")
         each="$each$sep$r"
         sep=", "
     done
-    for i in "${pids[@]}"; do
-        kill "$i" 2>/dev/null
-        wait "$i" 2>/dev/null
-    done
+    for i in "${pids[@]}"; do stop_pid "$i"; done
+    if [ -n "$failed" ]; then
+        printf '{"engines": %s, "durability": %s, "window": %s, "skipped": %s, "rates": [%s]}' \
+            "$k" "$(jstr "$dur")" "$(num_or_null "$win")" "$(jstr "$failed")" "$each"
+        return
+    fi
     printf '{"engines": %s, "durability": %s, "window": %s, "aggregate_rate": %s, "rates": [%s]}' \
         "$k" "$(jstr "$dur")" "$(num_or_null "$win")" "$sum" "$each"
 }
@@ -773,8 +783,11 @@ if want scale; then
     e2e_rows="" sep=""
     if [ -x "$CCLOAD" ]; then
         for dur in off memory; do
-            if [ "$dur" = memory ] && [ -z "$REDIS_PORT" ]; then
-                start_redis || { REDIS_WHY=$WHY; continue; }
+            if [ "$dur" = memory ] && [ -z "$REDIS_PORT" ] && ! start_redis; then
+                REDIS_WHY=$WHY
+                e2e_rows="$e2e_rows$sep{\"durability\": \"memory\", \"skipped\": $(jstr "no redis: $WHY")}"
+                sep=", "
+                continue
             fi
             for k in 1 "1 $((SCALE_WINDOW * SCALE_N))" "$SCALE_N"; do
                 scale_e2e "$dur" $k >"$TMP/scale-row.json"
