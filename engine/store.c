@@ -143,6 +143,7 @@
 #include "journal.h"
 #include "redisaddr.h"
 #include "redisuv.h"
+#include "respcmd.h"
 #include "router.h"
 #include "store.h"
 #include "storebatch.h"
@@ -246,7 +247,8 @@ struct store {
     unsigned jsnap_i, jsnap_n;          /* snapshot chunks read / in all */
     char jsnap_base[48];                /* "<token>:<seq>:" of the chunks */
     uint64_t jtail;                     /* entries replayed after it */
-    struct journal_buf jbuf;            /* the packed batch being sent */
+    struct journal_buf jbuf;            /* a snapshot chunk being sent */
+    struct respcmd cmd;                 /* the batch command being sent */
     uint64_t jsince;                    /* entries since the last snapshot */
     bool snap_failed;                   /* a snapshot hook call failed */
     bool lease_inflight;
@@ -1167,27 +1169,35 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
  * fencing and generation checks as the batch script. */
 static void send_journal(struct store *s, struct store_sent *b)
 {
-    s->jbuf.len = 0;
-    if (journal_pack(&b->b, &s->jbuf) < 0) {
+    /* The command is formatted in the store's buffer and the batch packed
+     * straight into its last argument (one pass, no copy of the batch
+     * before hiredis' own), then handed to hiredis as is. */
+    size_t jl = journal_packed_size(&b->b);
+    size_t l0;
+    const char *op0 = storebatch_arg(&b->b, 0, &l0);
+    struct respcmd *c = &s->cmd;
+    respcmd_begin(c, 12);
+    respcmd_arg(c, "EVALSHA", 7);
+    respcmd_str(c, s->sha_batch);
+    respcmd_arg(c, "3", 1);
+    respcmd_str(c, s->k_lease);
+    respcmd_str(c, s->k_fence);
+    respcmd_str(c, s->k_applied);
+    respcmd_str(c, s->prefix);
+    respcmd_u64(c, s->token);
+    respcmd_u64(c, b->seq);
+    respcmd_arg(c, "0", 1);
+    respcmd_str(c, l0 == 1 && op0[0] == 'Z' ? "Z" : "");
+    uint8_t *at = respcmd_open(c, jl);
+    if (at && journal_pack_to(&b->b, at) != at + jl)
+        abort();                    /* journal_packed_size is wrong */
+    if (!respcmd_end(c)) {
         log_error("store: out of memory packing a batch; reconnecting");
         conn_drop(s);
         return;
     }
-    char token[24], seq[24];
-    snprintf(token, sizeof(token), "%" PRIu64, s->token);
-    snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
-    size_t l0;
-    const char *op0 = storebatch_arg(&b->b, 0, &l0);
-    const char *argv[] = { "EVALSHA", s->sha_batch, "3", s->k_lease,
-                           s->k_fence, s->k_applied, s->prefix, token, seq,
-                           "0", l0 == 1 && op0[0] == 'Z' ? "Z" : "",
-                           s->jbuf.p ? (const char *)s->jbuf.p : "" };
-    size_t argvlen[12];
-    for (int i = 0; i < 11; i++)
-        argvlen[i] = strlen(argv[i]);
-    argvlen[11] = s->jbuf.len;
-    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, 12, argv,
-                              argvlen) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(s->ac, on_batch_reply, NULL, c->p,
+                                   c->len) != REDIS_OK) {
         conn_drop(s);
         return;
     }
@@ -1195,7 +1205,7 @@ static void send_journal(struct store *s, struct store_sent *b)
     b->sent_us = now_us();
     s->batches_flying++;
     s->st.batches_sent++;
-    s->st.journal_bytes += s->jbuf.len;
+    s->st.journal_bytes += jl;
 }
 
 static void on_chunk_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -1287,8 +1297,16 @@ static void send_batch(struct store *s, struct store_sent *b)
     const char *keys[3] = { s->k_lease, s->k_fence, s->k_applied };
     storebatch_command(&b->b, s->sha_batch, keys, s->prefix, token, seq,
                        maxlen, s->argv, s->argvlen);
-    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, (int)argc,
-                              s->argv, s->argvlen) != REDIS_OK) {
+    /* formatted in the store's buffer, not in an sds per batch */
+    respcmd_begin(&s->cmd, argc);
+    respcmd_argv(&s->cmd, argc, s->argv, s->argvlen);
+    if (!respcmd_end(&s->cmd)) {
+        log_error("store: out of memory sending a batch; reconnecting");
+        conn_drop(s);
+        return;
+    }
+    if (redisAsyncFormattedCommand(s->ac, on_batch_reply, NULL, s->cmd.p,
+                                   s->cmd.len) != REDIS_OK) {
         conn_drop(s);
         return;
     }
@@ -2653,6 +2671,7 @@ void store_free(struct store *s)
     storestate_free(&s->keys);
     journal_replay_free(s->jr);
     journal_buf_free(&s->jbuf);
+    respcmd_free(&s->cmd);
     free(s->argv);
     free(s->argvlen);
     free(s->hc);
