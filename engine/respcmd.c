@@ -58,6 +58,17 @@ void respcmd_begin(struct respcmd *c, size_t argc)
         put_line(c, '*', argc);
 }
 
+void respcmd_copy(struct respcmd *c, const struct respcmd *from)
+{
+    c->len = 0;
+    c->failed = from->failed;
+    c->left = from->left;
+    if (room(c, from->len)) {
+        memcpy(c->p, from->p, from->len);
+        c->len = from->len;
+    }
+}
+
 uint8_t *respcmd_open(struct respcmd *c, size_t n)
 {
     if (c->failed)

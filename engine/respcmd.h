@@ -42,6 +42,10 @@ void respcmd_free(struct respcmd *c);
 /* Starts a command of exactly `argc` arguments; forgets the previous one
  * (its memory is kept). */
 void respcmd_begin(struct respcmd *c, size_t argc);
+/* Starts `c` as a copy of `from`: a command begun and partly filled once
+ * (the arguments every command of a kind shares), whose bytes and
+ * arguments still expected `c` takes over; `from` is unchanged. */
+void respcmd_copy(struct respcmd *c, const struct respcmd *from);
 /* Appends one argument of `n` bytes (binary-safe; n may be 0, p then may
  * be NULL). */
 void respcmd_arg(struct respcmd *c, const void *p, size_t n);

@@ -249,6 +249,8 @@ struct store {
     uint64_t jtail;                     /* entries replayed after it */
     struct journal_buf jbuf;            /* a snapshot chunk being sent */
     struct respcmd cmd;                 /* the batch command being sent */
+    struct respcmd jhead;               /* its first 7 arguments (journal) */
+    char jhead_sha[48];                 /* the sha_batch jhead holds */
     uint64_t jsince;                    /* entries since the last snapshot */
     bool snap_failed;                   /* a snapshot hook call failed */
     bool lease_inflight;
@@ -1176,14 +1178,20 @@ static void send_journal(struct store *s, struct store_sent *b)
     size_t l0;
     const char *op0 = storebatch_arg(&b->b, 0, &l0);
     struct respcmd *c = &s->cmd;
-    respcmd_begin(c, 12);
-    respcmd_arg(c, "EVALSHA", 7);
-    respcmd_str(c, s->sha_batch);
-    respcmd_arg(c, "3", 1);
-    respcmd_str(c, s->k_lease);
-    respcmd_str(c, s->k_fence);
-    respcmd_str(c, s->k_applied);
-    respcmd_str(c, s->prefix);
+    if (!s->jhead.len || s->jhead.failed ||
+        strcmp(s->jhead_sha, s->sha_batch) != 0) {
+        /* the arguments that stay while the script does: formatted once */
+        respcmd_begin(&s->jhead, 12);
+        respcmd_arg(&s->jhead, "EVALSHA", 7);
+        respcmd_str(&s->jhead, s->sha_batch);
+        respcmd_arg(&s->jhead, "3", 1);
+        respcmd_str(&s->jhead, s->k_lease);
+        respcmd_str(&s->jhead, s->k_fence);
+        respcmd_str(&s->jhead, s->k_applied);
+        respcmd_str(&s->jhead, s->prefix);
+        memcpy(s->jhead_sha, s->sha_batch, sizeof(s->jhead_sha));
+    }
+    respcmd_copy(c, &s->jhead);
     respcmd_u64(c, s->token);
     respcmd_u64(c, b->seq);
     respcmd_arg(c, "0", 1);
@@ -2672,6 +2680,7 @@ void store_free(struct store *s)
     journal_replay_free(s->jr);
     journal_buf_free(&s->jbuf);
     respcmd_free(&s->cmd);
+    respcmd_free(&s->jhead);
     free(s->argv);
     free(s->argvlen);
     free(s->hc);

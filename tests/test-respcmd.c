@@ -106,6 +106,39 @@ static void test_random_argv(void **state)
     free(pool);
 }
 
+/* A command started from a prepared head (respcmd_copy) is the same as
+ * one formatted whole; the head stays as it was for the next copy. */
+static void test_copy_head(void **state)
+{
+    (void)state;
+    struct respcmd head = { 0 }, c = { 0 };
+    char pool[4096];
+    for (size_t i = 0; i < sizeof(pool); i++)
+        pool[i] = (char)rnd();
+    for (int round = 0; round < 500; round++) {
+        size_t argc = 1 + (size_t)(rnd() % 16);
+        size_t k = (size_t)(rnd() % (argc + 1));   /* args in the head */
+        const char *argv[16];
+        size_t argvlen[16];
+        for (size_t i = 0; i < argc; i++) {
+            argvlen[i] = (size_t)(rnd() % 200);
+            argv[i] = pool + rnd() % (sizeof(pool) - argvlen[i]);
+        }
+        respcmd_begin(&head, argc);
+        respcmd_argv(&head, k, argv, argvlen);
+        size_t hl = head.len;
+        for (int twice = 0; twice < 2; twice++) {
+            respcmd_copy(&c, &head);
+            assert_int_equal(respcmd_end(&c), k == argc);
+            respcmd_argv(&c, argc - k, argv + k, argvlen + k);
+            assert_same_as_hiredis(&c, argc, argv, argvlen);
+            assert_int_equal(head.len, hl);
+        }
+    }
+    respcmd_free(&head);
+    respcmd_free(&c);
+}
+
 /* A string argument is its strlen bytes; NULL is empty; u64 edges. */
 static void test_str_and_numbers(void **state)
 {
@@ -220,6 +253,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_argv),
+        cmocka_unit_test(test_copy_head),
         cmocka_unit_test(test_str_and_numbers),
         cmocka_unit_test(test_argument_count),
         cmocka_unit_test(test_pack_to),
