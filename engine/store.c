@@ -1159,8 +1159,13 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     }
     s->st.ops_confirmed += b->b.nops;
     sent_recycle(s, b);
-    if (!s->stopping)
-        send_pending(s);             /* the batch that waited for a slot */
+    /* The batch that waited for this slot is not sent from here: it
+     * leaves in this turn's store_flush(), together with what the rest of
+     * the turn adds (the other replies, the client requests read in the
+     * same poll). Sent here, it would be a second EVALSHA and a second
+     * write() in the same turn: hiredis' output is written by redisuv's
+     * prepare handle, which libuv runs before the server's (the one that
+     * calls store_flush), so the two would not even share a write. */
     pending_update(s);
     barriers_fire(s, false, 0);      /* memory: those held while throttled */
     wait_kick(s);                    /* replicated: on the replicas yet? */
