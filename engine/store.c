@@ -1433,8 +1433,8 @@ static void send_pending(struct store *s)
         return;
     /* Group commit: while max_inflight batches await their reply, the
      * next one keeps growing (and coalescing: a contact that comes and
-     * goes meanwhile costs no key write); it leaves when a reply frees a
-     * slot (on_batch_reply). At stop everything leaves. */
+     * goes meanwhile costs no key write); it leaves in the store_flush of
+     * the turn in which a reply freed a slot. At stop everything leaves. */
     if (s->nsent >= s->cfg.max_inflight && !s->stop_flush)
         return;
     long kops = storestate_emit(&s->keys, &s->cur);
