@@ -71,6 +71,61 @@ int journal_pack(const struct storebatch *b, struct journal_buf *out)
     return journal_pack_ops(b, 0, b->nops, out);
 }
 
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+size_t journal_packed_size(const struct storebatch *b)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < b->nops; k++) {
+        size_t a0 = b->opat[k];
+        size_t a1 = k + 1 < b->nops ? b->opat[k + 1] : b->nargs;
+        n += 1 + varint_len(a1 - a0 - 1);
+        for (size_t i = a0 + 1; i < a1; i++)
+            n += varint_len(b->alen[i]) + b->alen[i];
+    }
+    return n;
+}
+
+/* journal_pack_ops' loop, writing to a place of known size instead of a
+ * growing buffer: the same bytes (tests/test-respcmd.c compares them). */
+uint8_t *journal_pack_to(const struct storebatch *b, uint8_t *o)
+{
+    for (size_t k = 0; k < b->nops; k++) {
+        size_t a0 = b->opat[k];
+        size_t a1 = k + 1 < b->nops ? b->opat[k + 1] : b->nargs;
+        *o++ = b->alen[a0] ? (uint8_t)b->buf[b->off[a0]] : 0;
+        uint64_t v = a1 - a0 - 1;
+        for (;; v >>= 7) {
+            if (v < 0x80) {
+                *o++ = (uint8_t)v;
+                break;
+            }
+            *o++ = (uint8_t)(v | 0x80);
+        }
+        for (size_t i = a0 + 1; i < a1; i++) {
+            for (v = b->alen[i];; v >>= 7) {
+                if (v < 0x80) {
+                    *o++ = (uint8_t)v;
+                    break;
+                }
+                *o++ = (uint8_t)(v | 0x80);
+            }
+            if (b->alen[i])
+                memcpy(o, b->buf + b->off[i], b->alen[i]);
+            o += b->alen[i];
+        }
+    }
+    return o;
+}
+
 static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;

@@ -49,6 +49,12 @@ int journal_pack(const struct storebatch *b, struct journal_buf *out);
 /* Appends ops [from, to) of `b`. Same returns. */
 int journal_pack_ops(const struct storebatch *b, size_t from, size_t to,
                      struct journal_buf *out);
+/* The bytes journal_pack() would append for `b`, and the same bytes
+ * written at `dst` (journal_packed_size(b) of them, the caller's room;
+ * returns the end). For packing a batch straight into the command that
+ * sends it (engine/respcmd.h), without allocating. */
+size_t journal_packed_size(const struct storebatch *b);
+uint8_t *journal_pack_to(const struct storebatch *b, uint8_t *dst);
 
 /* The most fields one op may have (storebatch's largest has 10). */
 #define JOURNAL_MAX_FIELDS 32

@@ -143,6 +143,7 @@
 #include "journal.h"
 #include "redisaddr.h"
 #include "redisuv.h"
+#include "respcmd.h"
 #include "router.h"
 #include "store.h"
 #include "storebatch.h"
@@ -246,7 +247,10 @@ struct store {
     unsigned jsnap_i, jsnap_n;          /* snapshot chunks read / in all */
     char jsnap_base[48];                /* "<token>:<seq>:" of the chunks */
     uint64_t jtail;                     /* entries replayed after it */
-    struct journal_buf jbuf;            /* the packed batch being sent */
+    struct journal_buf jbuf;            /* a snapshot chunk being sent */
+    struct respcmd cmd;                 /* the batch command being sent */
+    struct respcmd jhead;               /* its first 7 arguments (journal) */
+    char jhead_sha[48];                 /* the sha_batch jhead holds */
     uint64_t jsince;                    /* entries since the last snapshot */
     bool snap_failed;                   /* a snapshot hook call failed */
     bool lease_inflight;
@@ -1155,8 +1159,13 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
     }
     s->st.ops_confirmed += b->b.nops;
     sent_recycle(s, b);
-    if (!s->stopping)
-        send_pending(s);             /* the batch that waited for a slot */
+    /* The batch that waited for this slot is not sent from here: it
+     * leaves in this turn's store_flush(), together with what the rest of
+     * the turn adds (the other replies, the client requests read in the
+     * same poll). Sent here, it would be a second EVALSHA and a second
+     * write() in the same turn: hiredis' output is written by redisuv's
+     * prepare handle, which libuv runs before the server's (the one that
+     * calls store_flush), so the two would not even share a write. */
     pending_update(s);
     barriers_fire(s, false, 0);      /* memory: those held while throttled */
     wait_kick(s);                    /* replicated: on the replicas yet? */
@@ -1167,27 +1176,41 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *priv)
  * fencing and generation checks as the batch script. */
 static void send_journal(struct store *s, struct store_sent *b)
 {
-    s->jbuf.len = 0;
-    if (journal_pack(&b->b, &s->jbuf) < 0) {
+    /* The command is formatted in the store's buffer and the batch packed
+     * straight into its last argument (one pass, no copy of the batch
+     * before hiredis' own), then handed to hiredis as is. */
+    size_t jl = journal_packed_size(&b->b);
+    size_t l0;
+    const char *op0 = storebatch_arg(&b->b, 0, &l0);
+    struct respcmd *c = &s->cmd;
+    if (!s->jhead.len || s->jhead.failed ||
+        strcmp(s->jhead_sha, s->sha_batch) != 0) {
+        /* the arguments that stay while the script does: formatted once */
+        respcmd_begin(&s->jhead, 12);
+        respcmd_arg(&s->jhead, "EVALSHA", 7);
+        respcmd_str(&s->jhead, s->sha_batch);
+        respcmd_arg(&s->jhead, "3", 1);
+        respcmd_str(&s->jhead, s->k_lease);
+        respcmd_str(&s->jhead, s->k_fence);
+        respcmd_str(&s->jhead, s->k_applied);
+        respcmd_str(&s->jhead, s->prefix);
+        memcpy(s->jhead_sha, s->sha_batch, sizeof(s->jhead_sha));
+    }
+    respcmd_copy(c, &s->jhead);
+    respcmd_u64(c, s->token);
+    respcmd_u64(c, b->seq);
+    respcmd_arg(c, "0", 1);
+    respcmd_str(c, l0 == 1 && op0[0] == 'Z' ? "Z" : "");
+    uint8_t *at = respcmd_open(c, jl);
+    if (at && journal_pack_to(&b->b, at) != at + jl)
+        abort();                    /* journal_packed_size is wrong */
+    if (!respcmd_end(c)) {
         log_error("store: out of memory packing a batch; reconnecting");
         conn_drop(s);
         return;
     }
-    char token[24], seq[24];
-    snprintf(token, sizeof(token), "%" PRIu64, s->token);
-    snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
-    size_t l0;
-    const char *op0 = storebatch_arg(&b->b, 0, &l0);
-    const char *argv[] = { "EVALSHA", s->sha_batch, "3", s->k_lease,
-                           s->k_fence, s->k_applied, s->prefix, token, seq,
-                           "0", l0 == 1 && op0[0] == 'Z' ? "Z" : "",
-                           s->jbuf.p ? (const char *)s->jbuf.p : "" };
-    size_t argvlen[12];
-    for (int i = 0; i < 11; i++)
-        argvlen[i] = strlen(argv[i]);
-    argvlen[11] = s->jbuf.len;
-    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, 12, argv,
-                              argvlen) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(s->ac, on_batch_reply, NULL, c->p,
+                                   c->len) != REDIS_OK) {
         conn_drop(s);
         return;
     }
@@ -1195,7 +1218,7 @@ static void send_journal(struct store *s, struct store_sent *b)
     b->sent_us = now_us();
     s->batches_flying++;
     s->st.batches_sent++;
-    s->st.journal_bytes += s->jbuf.len;
+    s->st.journal_bytes += jl;
 }
 
 static void on_chunk_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -1302,8 +1325,16 @@ static void send_batch(struct store *s, struct store_sent *b)
     const char *keys[3] = { s->k_lease, s->k_fence, s->k_applied };
     storebatch_command(&b->b, s->sha_batch, keys, s->prefix, token, seq,
                        maxlen, s->argv, s->argvlen);
-    if (redisAsyncCommandArgv(s->ac, on_batch_reply, NULL, (int)argc,
-                              s->argv, s->argvlen) != REDIS_OK) {
+    /* formatted in the store's buffer, not in an sds per batch */
+    respcmd_begin(&s->cmd, argc);
+    respcmd_argv(&s->cmd, argc, s->argv, s->argvlen);
+    if (!respcmd_end(&s->cmd)) {
+        log_error("store: out of memory sending a batch; reconnecting");
+        conn_drop(s);
+        return;
+    }
+    if (redisAsyncFormattedCommand(s->ac, on_batch_reply, NULL, s->cmd.p,
+                                   s->cmd.len) != REDIS_OK) {
         conn_drop(s);
         return;
     }
@@ -1417,8 +1448,8 @@ static void send_pending(struct store *s)
         return;
     /* Group commit: while max_inflight batches await their reply, the
      * next one keeps growing (and coalescing: a contact that comes and
-     * goes meanwhile costs no key write); it leaves when a reply frees a
-     * slot (on_batch_reply). At stop everything leaves. */
+     * goes meanwhile costs no key write); it leaves in the store_flush of
+     * the turn in which a reply freed a slot. At stop everything leaves. */
     if (s->nsent >= s->cfg.max_inflight && !s->stop_flush)
         return;
     long kops = storestate_emit(&s->keys, &s->cur);
@@ -2668,6 +2699,8 @@ void store_free(struct store *s)
     storestate_free(&s->keys);
     journal_replay_free(s->jr);
     journal_buf_free(&s->jbuf);
+    respcmd_free(&s->cmd);
+    respcmd_free(&s->jhead);
     free(s->argv);
     free(s->argvlen);
     free(s->hc);
