@@ -63,27 +63,38 @@ void oring_free(struct oring *p);
 /* Drops every record (the members keep their places). O(rings). */
 void oring_clear(struct oring *p);
 
-/* Adds the valid record x (its key in k1, k2: busy slots in k1's high
- * bits as router-int.h's hrec_key makes it) of a member of busy counts
- * 0..top that is at busy count `busy` and whose key is (since, seq).
- * O(1) amortized when the key is the newest of its ring; else a heap
- * push. */
-static inline void oring_add(struct oring *p, const struct lring_ops *lo,
-                             const struct aheap_ops *ho, unsigned ch,
-                             unsigned top, unsigned busy, struct hrec x,
-                             uint64_t since, uint64_t seq)
+/* Whether the ring of busy count `busy` takes key (since, seq) at its
+ * back: there is one for that busy count and the key is the newest it
+ * took. */
+static inline bool oring_fits(const struct oring *p, unsigned busy,
+                              uint64_t since, uint64_t seq)
 {
-    if (busy < ORING_RINGS) {
-        struct lring *g = &p->ring[busy];
-        if (top == 0 || since > g->last_since ||
-            (since == g->last_since && seq >= g->last_seq)) {
-            p->nonempty |= 1u << busy;
-            lring_append(g, lo, ch, (struct lrec){x.agent, x.ep}, since,
-                         seq);
-            return;
-        }
-    }
-    aheap_push(&p->h, ho, ch, x);
+    if (busy >= ORING_RINGS)
+        return false;
+    const struct lring *g = &p->ring[busy];
+    return since > g->last_since ||
+           (since == g->last_since && seq >= g->last_seq);
+}
+
+/* Appends the valid record x of a member at busy count `busy` whose key
+ * is (since, seq) to the ring of that busy count: O(1) amortized when
+ * oring_fits(), else the ring's ordered insertion, O(len), which only a
+ * member that cannot move up (top 0) may take. */
+static inline void oring_add_ring(struct oring *p, const struct lring_ops *o,
+                                  unsigned ch, unsigned busy, struct lrec x,
+                                  uint64_t since, uint64_t seq)
+{
+    p->nonempty |= 1u << busy;
+    lring_append(&p->ring[busy], o, ch, x, since, seq);
+}
+
+/* Pushes the valid record x (its key in k1, k2: the busy count in k1's
+ * high bits, as router-int.h's hrec_key makes it) of a member that can
+ * move up (top >= 1) to the heap: a key no ring takes in order. */
+static inline void oring_add_heap(struct oring *p, const struct aheap_ops *o,
+                                  unsigned ch, struct hrec x)
+{
+    aheap_push(&p->h, o, ch, x);
 }
 
 /* The lowest busy count >= from whose ring may hold records, or -1. */

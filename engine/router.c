@@ -838,13 +838,18 @@ static bool lops_lo_valid_fn(const void *ctx, unsigned ch,
 static inline void oring_add_agent(struct router *r, struct apool *p,
                                    struct agent *a, unsigned ch)
 {
-    struct hrec x;
-    hrec_key(a, ROUTER_STRATEGY_LEAST_OCCUPIED, 0, &x.k1, &x.k2);
-    x.agent = ahandle(r, a);
-    x.ep = r->aep[x.agent].oep[ch];
-    oring_add(&p->o, &r->lops_lo, &r->hops_lo, ch, lo_top(r, a, ch),
-              a->busy_total, x, a->idle_since, a->idle_seq);
+    uint32_t h = ahandle(r, a);
+    uint32_t ep = r->aep[h].oep[ch];
     p->sets++;          /* read above tier 0 only (pool_full) */
+    if (oring_fits(&p->o, a->busy_total, a->idle_since, a->idle_seq) ||
+        lo_top(r, a, ch) == 0) {
+        oring_add_ring(&p->o, &r->lops_lo, ch, a->busy_total,
+                       (struct lrec){h, ep}, a->idle_since, a->idle_seq);
+        return;
+    }
+    struct hrec x = {.agent = h, .ep = ep};
+    hrec_key(a, ROUTER_STRATEGY_LEAST_OCCUPIED, 0, &x.k1, &x.k2);
+    oring_add_heap(&p->o, &r->hops_lo, ch, x);
 }
 
 /* Appends a valid record of agent a to the ring of its score in the most

@@ -392,9 +392,12 @@ static void test_oring_random(void **state)
         cur_ep[a]++;
         m->has = 1;
         uint32_t hl = p.h.len;
-        oring_add(&p, &lo, &ho, 0, m->top, m->busy,
-                  (struct hrec){okey1(a), m->seq, a, cur_ep[a]}, m->since,
-                  m->seq);
+        if (oring_fits(&p, m->busy, m->since, m->seq) || m->top == 0)
+            oring_add_ring(&p, &lo, 0, m->busy, (struct lrec){a, cur_ep[a]},
+                           m->since, m->seq);
+        else
+            oring_add_heap(&p, &ho, 0,
+                           (struct hrec){okey1(a), m->seq, a, cur_ep[a]});
         to_heap += p.h.len > hl;
         if (m->top == 0) {          /* ring 0 always; in order? */
             const struct lrec *back = lring_at(&p.ring[0],
