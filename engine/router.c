@@ -366,10 +366,10 @@
  * contacts in pools per (skill, channel) rather than a virtual queue each;
  * an expansion step that reads another queue's pool instead of entries of
  * its own); integer handles instead of string ids on the hot API (each
- * call hashes and compares ids); a cheaper QUEUED position than an
- * O(L log n) rank; with contacts waiting, first of all a cheaper
- * estimated wait for each QUEUED event (waitest_ms() sums up to
- * WAITEST_MAX_TERMS terms once a queue has a live abandonment rate).
+ * call hashes and compares ids); with contacts waiting, the timers and
+ * each QUEUED event: its position, an O(L log n) rank, and its
+ * estimated wait, O(1) (waitest_ms(): at most WAITEST_EXACT_K or 10
+ * divisions and a closed form, but a few hundred instructions).
  * Measured figures are in bench/README.md, not here.
  *
  * Choices worth knowing
