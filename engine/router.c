@@ -13,8 +13,8 @@
  * heap (timerheap.h, under the timer fifos here), the longest idle rings
  * (lring.h), the most skilled rings by score (sring.h), the least
  * occupied rings by busy count (oring.h, with a heap of records,
- * aheap.h) and the weighted pools (wpool.h) are helpers of their own, the treap (treap.h) and the id maps
- * (idmap.h) too.
+ * aheap.h) and the weighted pools (wpool.h) are helpers of their own,
+ * the treap (treap.h) and the id maps (idmap.h) too.
  *
  * Model
  * -----
@@ -233,10 +233,11 @@
  *    advance, and the woken pool holds exactly the valid records that
  *    eager upkeep would have (a least occupied pool may hold in a ring
  *    one that eager upkeep had put in its heap: the pick reads both in
- *    one order): decisions do not change. A weighted pool wakes from its own slots (its member
- *    list): the weight wr_weight(score) for each member that can take the
- *    channel now, O(slots), no sort, so the draw sees the weights eager
- *    upkeep would have kept, slot for slot.
+ *    one order): decisions do not change. A weighted pool wakes from
+ *    its own slots (its member list): the weight wr_weight(score) for
+ *    each member that can take the channel now, O(slots), no sort, so
+ *    the draw sees the weights eager upkeep would have kept, slot for
+ *    slot.
  * fill_agent() reads the contacts' pools, not the agents', so it needs no
  * wake. Tier 0 pools (which the statistics, router_queue_free() and the
  * estimated wait read) and round robin treaps never sleep (a treap would
@@ -313,12 +314,12 @@
  *                       per offer, + one reindex
  *   reindex an agent    going busy on a channel: O(E_ch) counters, no
  *                       record touched, + O(1) per weighted random
- *                       pool, + a heap push (expected O(1) moves) per
- *                       least occupied pool of a channel it still
- *                       takes; becoming idle: O(1) per ring (amortized;
- *                       most skilled and least occupied too),
- *                       O(1) per weighted pool, O(1) or O(log n) per
- *                       round robin entry;
+ *                       pool, + a ring append or a heap push
+ *                       (O(log n)) per least occupied pool of a
+ *                       channel it still takes; becoming idle: O(1)
+ *                       per ring (amortized; most skilled and least
+ *                       occupied too), O(1) per weighted pool, O(1)
+ *                       or O(log n) per round robin entry;
  *                       a sleeping pool: one bit read
  *   wake a pool         O(m log m), m its members, paid for by the m + 16
  *                       records that went to it before it slept; a
@@ -360,16 +361,16 @@
  * skilled pools cost a ring append, not a heap push and a later O(log n)
  * pop; least occupied pools too, but for the keys an offer moves up to
  * the next busy count (the agent still takes the channel), which no ring
- * can take in order and which stay heap pushes and pops. So the levers left are, in the order they would pay: fewer
- * memberships (one pool shared by
- * queues whose eligible set and key at a tier are identical; skills-only
- * contacts in pools per (skill, channel) rather than a virtual queue each;
- * an expansion step that reads another queue's pool instead of entries of
- * its own); integer handles instead of string ids on the hot API (each
- * call hashes and compares ids); with contacts waiting, the timers and
- * each QUEUED event: its position, an O(L log n) rank, and its
- * estimated wait, O(1) (waitest_ms(): at most WAITEST_EXACT_K or 10
- * divisions and a closed form, but a few hundred instructions).
+ * can take in order and which stay heap pushes and pops. So the levers
+ * left are, in the order they would pay: fewer memberships (one pool
+ * shared by queues whose eligible set and key at a tier are identical;
+ * skills-only contacts in pools per (skill, channel) rather than a
+ * virtual queue each; an expansion step that reads another queue's pool
+ * instead of entries of its own); integer handles instead of string ids
+ * on the hot API (each call hashes and compares ids); with contacts
+ * waiting, the timers and each QUEUED event: its position, an O(L log
+ * n) rank, and its estimated wait, O(1) (waitest_ms(): at most
+ * WAITEST_EXACT_K or 10 divisions, then a closed form with a log1p).
  * Measured figures are in bench/README.md, not here.
  *
  * Choices worth knowing
