@@ -76,6 +76,18 @@ static unsigned skill_score_of(const struct router *r, const struct agent *a,
     return s;
 }
 
+/* Whether agent a, with a valid record in least occupied pool (qi, tier,
+ * ch), can take the channel and has its reference to that pool. */
+static bool lo_ref_ok(const struct router *r, const struct agent *a,
+                      unsigned qi, unsigned tier, unsigned ch)
+{
+    for (unsigned k = 0; k < a->nev[ch]; k++)
+        if (a->ev[ch][k].queue == qi && a->ev[ch][k].tier == tier &&
+            a->ev[ch][k].strat == ROUTER_STRATEGY_LEAST_OCCUPIED)
+            return can_take(r, a, ch);
+    return false;
+}
+
 /* stamp: max_agents zeroed words, to find an agent twice in one heap. */
 static int check_all(const struct router *r, char *buf, size_t len,
                      uint32_t *stamp)
@@ -84,6 +96,7 @@ static int check_all(const struct router *r, char *buf, size_t len,
     uint32_t inpools = 0, treecount = 0, n, pooled = 0, entries = 0;
     uint32_t lrecs = 0, members = 0, lrefs = 0, lwant = 0;
     uint32_t wmembers = 0, wrefs = 0, pmembers = 0, plists = 0;
+    uint32_t oplaces = 0, orefs = 0;
     uint32_t perch[NCH] = {0}, nwaiting = 0, nunused = 0;
     for (unsigned qi = 0; qi < r->nq; qi++) {
         const struct queue *q = &r->queues[qi];
@@ -162,7 +175,7 @@ static int check_all(const struct router *r, char *buf, size_t len,
                 const struct pmembers *pm = pool_members(r, qi, l, ch);
                 if (pm)
                     plists += pm->n;
-                if ((!l || (!pool_is_ring(q) && !pool_is_heap(q) &&
+                if ((!l || (!pool_is_ring(q) && !pool_is_oring(q) &&
                             !pool_is_sring(q))) &&
                     pm && pm->n)
                     FAIL("queue %s: member list of a pool that cannot "
@@ -192,8 +205,21 @@ static int check_all(const struct router *r, char *buf, size_t len,
                         members += p->s.members;
                         continue;
                     }
-                    members += pool_is_ring(q) ? p->li.members
-                                               : p->h.members;
+                    if (pool_is_oring(q)) {
+                        if (!oring_check(&p->o) || p->o.h.len)
+                            FAIL("queue %s: sleeping least occupied pool "
+                                 "broken or holding records", q->name);
+                        for (uint32_t b = 0; b < p->o.nr; b++) {
+                            if (p->o.ring[b].len)
+                                FAIL("queue %s: sleeping busy ring holds "
+                                     "records", q->name);
+                            oplaces += p->o.ring[b].members;
+                        }
+                        oplaces += p->o.h.members;
+                        members += p->o.members;
+                        continue;
+                    }
+                    members += p->li.members;
                     continue;
                 }
                 if (pool_is_ring(q)) {
@@ -229,32 +255,66 @@ static int check_all(const struct router *r, char *buf, size_t len,
                     }
                     lrecs += valid;
                     members += p->li.members;
-                } else if (pool_is_heap(q)) {
-                    /* heap order; each valid record of an agent that can
-                     * take the channel, has a record reference here and
-                     * carries its current key; one valid record each */
-                    if (!aheap_check(&p->h))
-                        FAIL("queue %s: heap broken", q->name);
+                } else if (pool_is_oring(q)) {
+                    /* each busy count's ring in idle order, its valid
+                     * records of agents at that busy count; the heap in
+                     * heap order, its valid records carrying their
+                     * agent's current key; each valid record of an agent
+                     * that can take the channel and has a reference
+                     * here; one valid record each over rings and heap */
+                    if (!oring_check(&p->o))
+                        FAIL("queue %s: least occupied rings broken",
+                             q->name);
                     heapno++;
-                    for (uint32_t i = 0; i < p->h.len; i++) {
-                        const struct hrec *x = &p->h.v[i];
+                    for (uint32_t b = 0; b < p->o.nr; b++) {
+                        const struct lring *g = &p->o.ring[b];
+                        const struct agent *prev = NULL;
+                        oplaces += g->members;
+                        for (uint32_t i = 0; i < g->len; i++) {
+                            const struct lrec *x = lring_at(g, i);
+                            if (x->agent >= r->max_agents)
+                                FAIL("queue %s: busy ring holds a bad "
+                                     "handle", q->name);
+                            if (!lrec_valid_lo(r, x, ch))
+                                continue;
+                            const struct agent *a = &r->agents[x->agent];
+                            if (prev && !li_less(prev, a))
+                                FAIL("queue %s: busy ring out of order",
+                                     q->name);
+                            if (a->idle_since > g->last_since ||
+                                (a->idle_since == g->last_since &&
+                                 a->idle_seq > g->last_seq))
+                                FAIL("queue %s: busy ring key past the "
+                                     "last", q->name);
+                            if (a->busy_total != b)
+                                FAIL("queue %s: agent %s with %u busy in "
+                                     "the ring of %u", q->name, a->id,
+                                     a->busy_total, b);
+                            if (!lo_ref_ok(r, a, qi, l, ch))
+                                FAIL("queue %s: valid record of agent %s "
+                                     "that cannot take it", q->name, a->id);
+                            if (stamp[x->agent] == heapno)
+                                FAIL("queue %s: two valid records of agent "
+                                     "%s", q->name, a->id);
+                            stamp[x->agent] = heapno;
+                            prev = a;
+                            valid++;
+                        }
+                    }
+                    oplaces += p->o.h.members;
+                    for (uint32_t i = 0; i < p->o.h.len; i++) {
+                        const struct hrec *x = &p->o.h.v[i];
                         if (x->agent >= r->max_agents)
                             FAIL("queue %s: heap holds a bad handle",
                                  q->name);
                         if (!hrec_valid(r, x, q->strategy, ch))
                             continue;
                         const struct agent *a = &r->agents[x->agent];
-                        const struct aref *f = NULL;
-                        for (unsigned k = 0; k < a->nev[ch]; k++)
-                            if (a->ev[ch][k].queue == qi &&
-                                a->ev[ch][k].tier == l &&
-                                strat_is_heap(a->ev[ch][k].strat))
-                                f = &a->ev[ch][k];
-                        if (!f || !can_take(r, a, ch))
+                        if (!lo_ref_ok(r, a, qi, l, ch))
                             FAIL("queue %s: valid record of agent %s that "
                                  "cannot take it", q->name, a->id);
                         uint64_t k1, k2;
-                        hrec_key(a, q->strategy, f->score, &k1, &k2);
+                        hrec_key(a, q->strategy, 0, &k1, &k2);
                         if (k1 != x->k1 || k2 != x->k2)
                             FAIL("queue %s: stale key of agent %s in a heap",
                                  q->name, a->id);
@@ -265,7 +325,7 @@ static int check_all(const struct router *r, char *buf, size_t len,
                         valid++;
                     }
                     lrecs += valid;
-                    members += p->h.members;
+                    members += p->o.members;
                 } else if (pool_is_sring(q)) {
                     /* each score's ring in idle order; each valid record
                      * of an agent that can take the channel and whose
@@ -426,6 +486,13 @@ static int check_all(const struct router *r, char *buf, size_t len,
                     wrefs++;
                     continue;
                 }
+                if (f->strat == ROUTER_STRATEGY_LEAST_OCCUPIED) {
+                    /* its places: the rings of busy counts 0..top,
+                     * and the heap when it can move up (oring.h) */
+                    unsigned top = lo_top(r, a, ch);
+                    orefs += (top < ORING_RINGS ? top + 1 : ORING_RINGS) +
+                             (top != 0);
+                }
                 if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
                     lrefs++;
                     if (!aref_may_sleep(f)) {
@@ -530,6 +597,9 @@ static int check_all(const struct router *r, char *buf, size_t len,
     if (plists != pmembers)
         FAIL("%u pool member list places for %u references", plists,
              pmembers);
+    if (oplaces != orefs)
+        FAIL("%u places in least occupied rings and heaps for %u "
+             "reserved", oplaces, orefs);
     if (wmembers != wrefs)
         FAIL("%u weighted pool members for %u references", wmembers, wrefs);
     if (lrecs != lwant || members != lrefs)

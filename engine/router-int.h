@@ -13,6 +13,7 @@
 #include "aheap.h"
 #include "idmap.h"
 #include "lring.h"
+#include "oring.h"
 #include "rng.h"
 #include "sring.h"
 #include "router-t.h"
@@ -61,8 +62,8 @@ struct aref {
 /* Available agents of one (queue, tier, channel), n of them (valid).
  * Longest idle keeps a ring of records (lring.h) valid iff a record's
  * epoch is its agent's lep for the pool's channel; most skilled one such
- * ring per score value (sring.h), valid by lep too; least occupied a
- * heap of records (aheap.h) valid by oep;
+ * ring per score value (sring.h), valid by lep too; least occupied one
+ * ring per busy count and a heap for the rest (oring.h), valid by oep;
  * weighted random a pool of weighted slots (wpool.h), the weight non-zero
  * iff the agent can take the channel; round robin a treap of entries. */
 struct apool {
@@ -72,7 +73,7 @@ struct apool {
                                    slept (router.c, "Sleeping pools") */
     union {                     /* by the queue's strategy */
         struct lring li;
-        struct aheap h;
+        struct oring o;
         struct sring s;
         struct wpool w;
         struct treap t;
@@ -132,7 +133,8 @@ struct queue {
 };
 
 /* The epochs of an agent's ring and heap records, by channel: lep for
- * rings (most skilled ones too), oep for least occupied heaps (see "Lazy
+ * longest idle and most skilled rings, oep for least occupied rings and
+ * heaps (see "Lazy
  * pool membership" in router.c). Apart from struct agent, in one dense
  * array: a compaction checks every record's epoch, and this array stays
  * in cache where the agents do not. They outlive the agent slot, whose
@@ -262,7 +264,8 @@ struct router {
     struct tfifo *tfifo;        /* TF_N */
     uint64_t tf_appends, tf_strays;     /* counts, for tests */
     struct lring_ops lops;      /* what the rings ask of agents */
-    struct aheap_ops hops_lo;   /* least occupied */
+    struct lring_ops lops_lo;   /* least occupied: its rings (by oep) */
+    struct aheap_ops hops_lo;   /* least occupied: its heaps */
     uint32_t *scratch;          /* max_agents, for virtual queue creation */
     struct router_event *out;
     size_t nout, out_cap;
@@ -308,15 +311,10 @@ static inline bool pool_is_ring(const struct queue *q)
     return q->strategy == ROUTER_STRATEGY_LONGEST_IDLE;
 }
 
-/* Heaps of records (aheap.h): least occupied only. */
-static inline bool strat_is_heap(unsigned strat)
+/* Rings by busy count and a heap (oring.h): least occupied. */
+static inline bool pool_is_oring(const struct queue *q)
 {
-    return strat == ROUTER_STRATEGY_LEAST_OCCUPIED;
-}
-
-static inline bool pool_is_heap(const struct queue *q)
-{
-    return strat_is_heap(q->strategy);
+    return q->strategy == ROUTER_STRATEGY_LEAST_OCCUPIED;
 }
 
 /* Rings by score (sring.h): most skilled. */
@@ -368,6 +366,33 @@ static inline bool hrec_valid(const struct router *r, const struct hrec *x,
                               unsigned strat, unsigned ch)
 {
     return hrec_epoch(r, x->agent, strat, ch) == x->ep;
+}
+
+/* Whether ring record x of a least occupied pool (oring.h) is valid on
+ * channel ch: its keys change with the busy slots too, like the heap's
+ * records (oep). */
+static inline bool lrec_valid_lo(const struct router *r,
+                                 const struct lrec *x, unsigned ch)
+{
+    return r->aep[x->agent].oep[ch] == x->ep;
+}
+
+/* The highest busy count (slots of every channel) at which agent a can
+ * take channel ch, on which it has capacity: the busy counts of its
+ * places in a least occupied pool (oring.h). Capacity changes only at
+ * login and voice_blocks_others not at all, so it is the same from an
+ * entry's creation to its drop. */
+static inline unsigned lo_top(const struct router *r, const struct agent *a,
+                              unsigned ch)
+{
+    bool vb = r->cfg.voice_blocks_others;
+    if (vb && ch == ROUTER_CH_VOICE)
+        return 0;               /* voice only with nothing else */
+    unsigned t = 0;
+    for (unsigned c = 0; c < NCH; c++)
+        if (!vb || c != ROUTER_CH_VOICE)
+            t += a->cap[c];
+    return t - 1;               /* one slot of ch left at least */
 }
 
 /* Agent a became idle before agent b: longest idle order, and the tie

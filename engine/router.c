@@ -12,9 +12,9 @@
  * shares with router-check.c (router_check(), the invariants); the timer
  * heap (timerheap.h, under the timer fifos here), the longest idle rings
  * (lring.h), the most skilled rings by score (sring.h), the least
- * occupied heaps (aheap.h) and the weighted pools (wpool.h)
- * are helpers of their own, the treap (treap.h) and the id maps
- * (idmap.h) too.
+ * occupied rings by busy count (oring.h, with a heap of records,
+ * aheap.h) and the weighted pools (wpool.h) are helpers of their own,
+ * the treap (treap.h) and the id maps (idmap.h) too.
  *
  * Model
  * -----
@@ -103,9 +103,13 @@
  *                     idle_seq)                  one ring of (agent,
  *                                                epoch) records per score
  *                                                value (sring.h)
- *      least occupied(busy slots, idle_since,    a binary heap of (key,
- *                     idle_seq)                  agent, epoch) records in
- *                                                one array (aheap.h)
+ *      least occupied(busy slots, idle_since,    one ring of (agent,
+ *                     idle_seq)                  epoch) records per busy
+ *                                                count, and a heap of
+ *                                                (key, agent, epoch)
+ *                                                records for the keys no
+ *                                                ring takes in order
+ *                                                (oring.h)
  *      round robin   (sequence of the agent's last offer from Q, uid)
  *                                                a treap of entries
  *      weighted rand (uid) with weight max(1, score): slots in uid order
@@ -123,7 +127,8 @@
  * Lazy pool membership. Each agent has per channel three epochs: ep[ch]
  * (round robin entries), lep[ch] (ring records, most skilled ones too,
  * whose keys change with idle_since) and oep[ch] (least occupied
- * heap records, whose keys also change with the busy slots). An entry or
+ * records, in rings or heap, whose keys also change with the busy
+ * slots). An entry or
  * record is *valid* iff it carries the agent's current epoch; only valid
  * ones are candidates, and the pool's count n is of valid ones. A
  * weighted slot is valid iff its weight is not 0. Invariant
@@ -137,14 +142,15 @@
  *    entry is touched. Weighted slots, whose sums must stay exact for the
  *    draw, get weight 0 at once, O(1) (the weight and two block sums);
  *  - it can take it again: a record appended to each ring (a most
- *    skilled pool's: the ring of its score there), O(1); a record
- *    pushed to each heap (a sift-up, expected O(1) moves); the weight set
+ *    skilled pool's: the ring of its score there; a least occupied
+ *    pool's: the ring of its busy count), O(1); the weight set
  *    in each weighted pool, O(1); a round robin entry still linked
  *    with an unchanged key (no offer from that queue meanwhile)
  *    revalidated in place, O(1), else relinked, O(log n);
  *  - it still takes it but its key changed (a slot freed: new idle_since;
  *    least occupied: busy slots): the epochs of the changed keys move on
- *    and the records are appended or pushed again.
+ *    and the records are appended again (a least occupied pool's goes
+ *    to its heap when an offer moved it up: see below).
  * The walk first asks for all the pools it will touch (prefetch), so that
  * the cache misses of pools scattered over the queues overlap.
  * Stale records and entries are met only by best_agent(), which unlinks a
@@ -157,19 +163,40 @@
  * compact its holes). Ring appends go to the back because agents become
  * idle with the newest key (idle_seq grows; `now` does not go back); a
  * key older than one appended takes an ordered insertion, O(len), so that
- * a caller whose clock steps back still gets the documented order; heaps
- * need no such care. A most skilled pool is a ring per score value
+ * a caller whose clock steps back still gets the documented order. A
+ * most skilled pool is a ring per score value
  * (sring.h) because an agent's score in a queue is fixed while it is
  * logged in: within one score the order is longest idle, so appends stay
  * O(1) and the pick is the first valid record of the highest non-empty
  * score (a bitmap of the rings that may hold records, cleared lazily by
  * best_agent()), with none of a heap's O(log n) pops of stale tops; each
  * score's ring reserves 2 x its members + 16 and compacts on its own.
+ * A least occupied pool is a ring per busy count (oring.h, busy counts
+ * below ORING_RINGS) and a heap: within one busy count the order is
+ * longest idle, and an agent that becomes idle or frees a slot has the
+ * newest key, so its record is appended to the ring of its busy count
+ * in O(1). One key change makes no new idle_since: an offer to an agent
+ * that can still take the channel (capacity left on it) moves it to the
+ * next busy count with its old idle_since, and offers come from any
+ * queue in any order, so no ring could take those keys in order without
+ * an O(len) insertion. Such a record -- any key older than the last its
+ * ring took, and a busy count >= ORING_RINGS -- goes to the pool's heap
+ * instead (O(log n) there, as before), and the pick is the smaller of
+ * the first valid record of the lowest busy count and the heap's top:
+ * the same order, so the same decisions. An agent that can take the
+ * channel only with nothing else busy (one slot in all; voice while
+ * voice blocks the others) never moves up and has no place in the heap:
+ * its rare out-of-order key (a clock that stepped back; a care load,
+ * idle_seq's high bits, behind an agent idle since the same moment)
+ * takes ring 0's ordered insertion. A member reserves a place in the
+ * ring of every busy count at which it can take the channel and, if
+ * that is more than one, in the heap, so each compacts on its own.
  * lep and oep live apart from the agents, in one dense array (struct
  * aepoch) that stays in cache for the compactions, which check every
  * record's epoch; they survive the reuse of an agent slot (its records
  * may still sit in rings and heaps).
- *  - an excluded agent at a heap's top: best_agent() walks down the heap
+ *  - an excluded agent at a least occupied heap's top: best_agent()
+ *    walks down the heap
  *    only into subtrees whose root orders before the best candidate so
  *    far, O(records ahead of the answer).
  *
@@ -177,15 +204,16 @@
  * waited long enough to reach its level, which where agents are in
  * surplus is almost never; yet every availability change of each of its
  * members appends a record to it. So a longest idle ring, a most
- * skilled pool's rings, a least occupied heap or a weighted random pool
+ * skilled pool's rings, a least occupied pool or a weighted random pool
  * above tier 0 may sleep:
  *  - when a record is about to go to it (join or new key), it holds at
  *    least 2 x members + 16 records (or is full) and no contact of its
  *    queue and channel waits at its tier or above (q->cmask), it is
  *    emptied (count 0) and its bit set in r->asleep (by pool_id()),
  *    instead of compacted;
- *  - a weighted pool has no records, and a most skilled pool's are spread
- *    over its rings: apool.sets counts the weights it set non-zero or the
+ *  - a weighted pool has no records, and a most skilled or least
+ *    occupied pool's are spread over its rings (and heap): apool.sets
+ *    counts the weights it set non-zero or the
  *    records it appended since it last woke or slept, and stands for the
  *    records held in that rule (2 x members + 16); a weighted pool
  *    asleep has every weight 0 (wpool_clear, O(slots used), which those
@@ -198,15 +226,18 @@
  *    key and epoch for each member that can take the channel now, taken
  *    from the pool's member list (q->pmem: agent handles, kept at login,
  *    logout and queue creation; the aref of a ring or heap that may sleep
- *    holds its index there in `slot`), a ring (or a most skilled pool's
- *    rings) filled in the order of a heapsort (no allocation), O(m log m).
- *    At least m + 16 records went to the pool since it was last empty or
- *    awake, so the wake is paid for in advance, and the woken pool holds
- *    exactly the valid records that eager upkeep would have: decisions do
- *    not change. A weighted pool wakes from its own slots (its member
- *    list): the weight wr_weight(score) for each member that can take the
- *    channel now, O(slots), no sort, so the draw sees the weights eager
- *    upkeep would have kept, slot for slot.
+ *    holds its index there in `slot`), a ring (or a most skilled or
+ *    least occupied pool's rings) filled in the order of a heapsort (no
+ *    allocation), O(m log m). At least m + 16 records went to the pool
+ *    since it was last empty or awake, so the wake is paid for in
+ *    advance, and the woken pool holds exactly the valid records that
+ *    eager upkeep would have (a least occupied pool may hold in a ring
+ *    one that eager upkeep had put in its heap: the pick reads both in
+ *    one order): decisions do not change. A weighted pool wakes from
+ *    its own slots (its member list): the weight wr_weight(score) for
+ *    each member that can take the channel now, O(slots), no sort, so
+ *    the draw sees the weights eager upkeep would have kept, slot for
+ *    slot.
  * fill_agent() reads the contacts' pools, not the agents', so it needs no
  * wake. Tier 0 pools (which the statistics, router_queue_free() and the
  * estimated wait read) and round robin treaps never sleep (a treap would
@@ -272,9 +303,9 @@
  * of a queue, x = contacts/agents skipped because of exclusions):
  *   arrival             O(log n) insert + route + position O(L log n)
  *                       (treap ranks)
- *   route a contact     longest idle O(L + x) amortized; most skilled,
+ *   route a contact     longest idle, most skilled O(L + x) amortized;
  *                       least occupied O(L + x), + O(log n) for each
- *                       stale top popped (once a record); round robin
+ *                       stale heap top popped (once a record); round robin
  *                       O(L log n + x); weighted random O(L + n / 4096
  *                       + 128) a draw, up to WR_TRIES draws, then
  *                       O(slots) for the fallback walk
@@ -283,18 +314,20 @@
  *                       per offer, + one reindex
  *   reindex an agent    going busy on a channel: O(E_ch) counters, no
  *                       record touched, + O(1) per weighted random
- *                       pool; becoming idle: O(1) per ring (amortized;
- *                       most skilled too), expected O(1) per heap,
- *                       O(1) per weighted pool, O(1) or O(log n) per
- *                       round robin entry;
+ *                       pool, + a ring append or a heap push
+ *                       (O(log n)) per least occupied pool of a
+ *                       channel it still takes; becoming idle: O(1)
+ *                       per ring (amortized; most skilled and least
+ *                       occupied too), O(1) per weighted pool, O(1)
+ *                       or O(log n) per round robin entry;
  *                       a sleeping pool: one bit read
  *   wake a pool         O(m log m), m its members, paid for by the m + 16
  *                       records that went to it before it slept; a
  *                       weighted pool O(slots used), paid for by as
  *                       many weights set
  *   stale records       dropped once each when a pick meets them:
- *                       amortized O(1) (ring, most skilled rings) or
- *                       O(log n) (heap); a most skilled pick also reads
+ *                       amortized O(1) (rings) or O(log n) (a least
+ *                       occupied pool's heap); a most skilled pick reads
  *                       the bitmap of scores, O(SRING_SCORES / 64);
  *                       compactions amortized O(1) an append
  *   offer/accept/reject/timeout/complete/abandon: O(1) bookkeeping + the
@@ -326,16 +359,18 @@
  * rings, heaps and weighted pools above tier 0 out of E while no contact
  * waits at their levels; round robin treaps above tier 0 could too. Most
  * skilled pools cost a ring append, not a heap push and a later O(log n)
- * pop. So the levers left are, in the order they would pay: fewer
- * memberships (one pool shared by
- * queues whose eligible set and key at a tier are identical; skills-only
- * contacts in pools per (skill, channel) rather than a virtual queue each;
- * an expansion step that reads another queue's pool instead of entries of
- * its own); integer handles instead of string ids on the hot API (each
- * call hashes and compares ids); a cheaper QUEUED position than an
- * O(L log n) rank; with contacts waiting, first of all a cheaper
- * estimated wait for each QUEUED event (waitest_ms() sums up to
- * WAITEST_MAX_TERMS terms once a queue has a live abandonment rate).
+ * pop; least occupied pools too, but for the keys an offer moves up to
+ * the next busy count (the agent still takes the channel), which no ring
+ * can take in order and which stay heap pushes and pops. So the levers
+ * left are, in the order they would pay: fewer memberships (one pool
+ * shared by queues whose eligible set and key at a tier are identical;
+ * skills-only contacts in pools per (skill, channel) rather than a
+ * virtual queue each; an expansion step that reads another queue's pool
+ * instead of entries of its own); integer handles instead of string ids
+ * on the hot API (each call hashes and compares ids); with contacts
+ * waiting, the timers and each QUEUED event: its position, an O(L log
+ * n) rank, and its estimated wait, O(1) (waitest_ms(): at most
+ * WAITEST_EXACT_K or 10 divisions, then a closed form with a log1p).
  * Measured figures are in bench/README.md, not here.
  *
  * Choices worth knowing
@@ -746,8 +781,8 @@ static void apool_free(const struct queue *q, struct apool *p)
 {
     if (pool_is_ring(q))
         lring_free(&p->li);
-    else if (pool_is_heap(q))
-        aheap_free(&p->h);
+    else if (pool_is_oring(q))
+        oring_free(&p->o);
     else if (pool_is_sring(q))
         sring_free(&p->s);
     else if (pool_is_wpool(q))
@@ -784,7 +819,7 @@ static inline struct apool *aref_pool(struct router *r, const struct aref *f,
     return &r->queues[f->queue].apool[f->tier][ch];
 }
 
-/* ---- most skilled and least occupied heaps (aheap.h) ---- */
+/* ---- least occupied rings and heaps (oring.h) ---- */
 
 static bool hops_lo_valid_fn(const void *ctx, unsigned ch,
                              const struct hrec *x)
@@ -792,16 +827,30 @@ static bool hops_lo_valid_fn(const void *ctx, unsigned ch,
     return hrec_valid(ctx, x, ROUTER_STRATEGY_LEAST_OCCUPIED, ch);
 }
 
-/* Pushes a valid record of agent a, with its current key, to the heap of
- * the pool that reference f names (channel ch). */
-static inline void heap_add(struct router *r, struct agent *a,
-                            const struct aref *f, unsigned ch)
+static bool lops_lo_valid_fn(const void *ctx, unsigned ch,
+                             const struct lrec *x)
 {
-    struct hrec x;
-    hrec_key(a, f->strat, f->score, &x.k1, &x.k2);
-    x.agent = ahandle(r, a);
-    x.ep = hrec_epoch(r, x.agent, f->strat, ch);
-    aheap_push(&aref_pool(r, f, ch)->h, &r->hops_lo, ch, x);
+    return lrec_valid_lo(ctx, x, ch);
+}
+
+/* Adds a valid record of agent a, with its current key, to the least
+ * occupied pool p (channel ch): to the ring of its busy count when the
+ * key is the newest there, else to the pool's heap (oring.h). */
+static inline void oring_add_agent(struct router *r, struct apool *p,
+                                   struct agent *a, unsigned ch)
+{
+    uint32_t h = ahandle(r, a);
+    uint32_t ep = r->aep[h].oep[ch];
+    p->sets++;          /* read above tier 0 only (pool_full) */
+    if (oring_fits(&p->o, a->busy_total, a->idle_since, a->idle_seq) ||
+        lo_top(r, a, ch) == 0) {
+        oring_add_ring(&p->o, &r->lops_lo, ch, a->busy_total,
+                       (struct lrec){h, ep}, a->idle_since, a->idle_seq);
+        return;
+    }
+    struct hrec x = {.agent = h, .ep = ep};
+    hrec_key(a, ROUTER_STRATEGY_LEAST_OCCUPIED, 0, &x.k1, &x.k2);
+    oring_add_heap(&p->o, &r->hops_lo, ch, x);
 }
 
 /* Appends a valid record of agent a to the ring of its score in the most
@@ -871,7 +920,7 @@ static inline bool pool_full(const struct apool *p, const struct aref *f)
         return p->sets >= 2 * p->w.members + 16;
     if (f->strat == ROUTER_STRATEGY_MOST_SKILLED)
         return p->sets >= 2 * p->s.members + 16;
-    return p->h.len >= 2 * p->h.members + 16 || p->h.len == p->h.cap;
+    return p->sets >= 2 * p->o.members + 16;
 }
 
 /* Empties the ring or heap of pool p (it holds records of strategy
@@ -886,7 +935,7 @@ static void pool_clear(struct apool *p, unsigned strat)
     } else if (strat == ROUTER_STRATEGY_MOST_SKILLED) {
         sring_clear(&p->s);
     } else {
-        p->h.len = 0;
+        oring_clear(&p->o);
     }
     p->n = 0;
     p->sets = 0;
@@ -982,14 +1031,10 @@ static void pool_wake(struct router *r, unsigned qi, unsigned tier,
             sring_add(r, p, a, &f, ch);
         }
     } else {
-        for (uint32_t i = 0; i < k; i++) {
-            struct agent *a = &r->agents[r->scratch[i]];
-            struct aref f = {.queue = (uint16_t)qi,
-                             .score = (uint16_t)skill_score(a, q),
-                             .tier = (uint8_t)tier,
-                             .strat = (uint8_t)q->strategy};
-            heap_add(r, a, &f, ch);
-        }
+        /* in idle order, so that each busy count's ring is */
+        idle_sort(r, r->scratch, k);
+        for (uint32_t i = 0; i < k; i++)
+            oring_add_agent(r, p, &r->agents[r->scratch[i]], ch);
     }
     p->n = k;
 }
@@ -1128,7 +1173,7 @@ static inline void aref_pool_in(struct router *r, struct agent *a,
         p->sets++;
         break;
     default:
-        heap_add(r, a, f, ch);
+        oring_add_agent(r, p, a, ch);
         break;
     }
     p->n++;
@@ -1196,7 +1241,7 @@ static void agent_reindex(struct router *r, struct agent *a)
                 break;
             case ROUTER_STRATEGY_LEAST_OCCUPIED:
                 if (!pool_skip(r, &ev[i], ch))
-                    heap_add(r, a, &ev[i], ch);
+                    oring_add_agent(r, aref_pool(r, &ev[i], ch), a, ch);
                 break;
             default:            /* keys of their own (round robin) or
                                    none (weighted random) */
@@ -1626,7 +1671,7 @@ static void aref_drop(struct router *r, const struct agent *a,
         } else if (f->strat == ROUTER_STRATEGY_MOST_SKILLED) {
             sring_unreserve(&p->s, f->score);
         } else {
-            aheap_unreserve(&p->h);
+            oring_unreserve(&p->o, lo_top(r, a, ch));
         }
         return;
     }
@@ -1716,8 +1761,8 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
         if (pool_is_ring(q)) {
             if (lring_reserve(&q->apool[tier][ch].li) < 0)
                 return ROUTER_ENOMEM;
-        } else if (pool_is_heap(q)) {
-            if (aheap_reserve(&q->apool[tier][ch].h) < 0)
+        } else if (pool_is_oring(q)) {
+            if (oring_reserve(&q->apool[tier][ch].o, lo_top(r, a, ch)) < 0)
                 return ROUTER_ENOMEM;
         } else if (pool_is_sring(q)) {
             if (sring_reserve(&q->apool[tier][ch].s, f.score) < 0)
@@ -1732,11 +1777,11 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
                 else if (pool_is_sring(q))
                     sring_unreserve(&q->apool[tier][ch].s, f.score);
                 else
-                    aheap_unreserve(&q->apool[tier][ch].h);
+                    oring_unreserve(&q->apool[tier][ch].o, lo_top(r, a, ch));
                 return ROUTER_ENOMEM;
             }
             f.slot = (uint32_t)mi;
-        } else if (pool_is_ring(q) || pool_is_heap(q) || pool_is_sring(q)) {
+        } else if (pool_is_ring(q) || pool_is_oring(q) || pool_is_sring(q)) {
             /* tier 0: no member list */
         } else if (pool_is_wpool(q)) {
             struct wmoved_ctx mc = {r, (uint16_t)qi, ch};
@@ -1865,7 +1910,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         }
         return NULL;
     }
-    if (pool_is_ring(q) || pool_is_heap(q) || pool_is_sring(q))
+    if (pool_is_ring(q) || pool_is_oring(q) || pool_is_sring(q))
         pools_wake_for(r, (unsigned)c->queue, c->level, ch);
     if (pool_is_ring(q)) {
         struct agent *best = NULL;
@@ -1969,7 +2014,15 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         }
         return best;
     }
-    if (pool_is_heap(q)) {
+    if (pool_is_oring(q)) {
+        /* per level: the heap's best (stale tops dropped), then the
+         * rings from the lowest busy count, each walked from its front
+         * while its keys are before the best so far: a ring is in key
+         * order and every key of a higher busy count is larger, so the
+         * first valid, non-excluded record met ends the walk. A
+         * difficult contact takes the smallest shifted key: the walk
+         * goes on while a record's own key is before the best shifted
+         * key, as heap_best_w() does in the heap. */
         const struct aheap_ops *o = &r->hops_lo;
         struct hrec best = {0};
         uint64_t eff = 0;
@@ -1978,22 +2031,72 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             struct apool *p = &q->apool[l][ch];
             if (!p->n)
                 continue;
+            struct oring *g = &p->o;
             const struct hrec *x;
-            while ((x = aheap_top(&p->h)) && !o->valid(r, ch, x))
-                aheap_pop(&p->h);       /* stale at the top: dropped */
+            while ((x = aheap_top(&g->h)) && !o->valid(r, ch, x))
+                aheap_pop(&g->h);       /* stale at the top: dropped */
             if (x && c->difficult) {    /* the care weight */
-                heap_best_w(r, &p->h, 0, c, o->valid, ch, &best, &eff,
+                heap_best_w(r, &g->h, 0, c, o->valid, ch, &best, &eff,
                             &found);
-                continue;
+            } else if (x && (!found || hrec_less(x, &best))) {
+                if (!excluded(c, &r->agents[x->agent])) {
+                    best = *x;
+                    found = true;
+                } else {
+                    heap_best(r, &g->h, 0, c, o->valid, ch, &best, &found);
+                }
             }
-            if (!x || (found && !hrec_less(x, &best)))
-                continue;
-            if (!excluded(c, &r->agents[x->agent])) {
-                best = *x;
-                found = true;
-                continue;
+            for (int b = oring_next(g, 0); b >= 0;
+                 b = oring_next(g, (unsigned)b + 1)) {
+                struct lring *ring = &g->ring[b];
+                bool stop = false;
+                for (uint32_t i = 0; i < ring->len;) {
+                    const struct lrec *y = lring_at(ring, i);
+                    if (r->aep[y->agent].oep[ch] != y->ep) {
+                        if (i == 0)     /* stale at the front: dropped */
+                            lring_pop_front(ring);
+                        else
+                            i++;
+                        continue;
+                    }
+                    struct agent *a = &r->agents[y->agent];
+                    struct hrec k = {.agent = y->agent, .ep = y->ep};
+                    hrec_key(a, ROUTER_STRATEGY_LEAST_OCCUPIED, 0, &k.k1,
+                             &k.k2);
+                    if (c->difficult) {
+                        if (found && (k.k1 > eff ||
+                                      (k.k1 == eff && k.k2 >= best.k2))) {
+                            stop = true;
+                            break;
+                        }
+                        uint64_t e = k.k1 + shift_us(a);
+                        if (!excluded(c, a) &&
+                            (!found || e < eff ||
+                             (e == eff && k.k2 < best.k2))) {
+                            best = k;
+                            eff = e;
+                            found = true;
+                        }
+                        i++;
+                        continue;
+                    }
+                    if (found && !hrec_less(&k, &best)) {
+                        stop = true;
+                        break;
+                    }
+                    if (!excluded(c, a)) {
+                        best = k;
+                        found = true;
+                        stop = true;
+                        break;
+                    }
+                    i++;
+                }
+                if (!ring->len)
+                    g->nonempty &= ~(1u << b);
+                if (stop)
+                    break;
             }
-            heap_best(r, &p->h, 0, c, o->valid, ch, &best, &found);
         }
         return found ? &r->agents[best.agent] : NULL;
     }
@@ -2371,6 +2474,7 @@ struct router *router_new(const struct router_config *cfg, uint64_t seed,
     r->contacts = calloc(r->max_contacts, sizeof(*r->contacts));
     r->lops = (struct lring_ops){r, lring_valid_cb_fn, lring_before_cb_fn};
     r->hops_lo = (struct aheap_ops){r, hops_lo_valid_fn};
+    r->lops_lo = (struct lring_ops){r, lops_lo_valid_fn, lring_before_cb_fn};
     r->scratch = malloc(sizeof(*r->scratch) * r->max_agents);
     r->asleep = calloc(POOL_IDS / 64, sizeof(*r->asleep));
     r->tfifo = malloc(sizeof(*r->tfifo) * TF_N);
@@ -2643,10 +2747,8 @@ static int queue_index_agents(struct router *r, int qi)
         p->n++;
         if (pool_is_treap(q))
             aent_relink(r, a, f->e);
-        else if (pool_is_ring(q) || pool_is_sring(q))
-            r->scratch[nidx++] = i;
         else
-            heap_add(r, a, f, ch);
+            r->scratch[nidx++] = i;
     }
     /* rings take their records in idle order */
     qsort_r(r->scratch, nidx, sizeof(r->scratch[0]), idle_cmp, r);
@@ -2655,6 +2757,8 @@ static int queue_index_agents(struct router *r, int qi)
         const struct aref *f = &a->ev[ch][a->nev[ch] - 1];
         if (pool_is_sring(q))
             sring_add(r, &q->apool[f->tier][ch], a, f, ch);
+        else if (pool_is_oring(q))
+            oring_add_agent(r, &q->apool[f->tier][ch], a, ch);
         else
             lring_add(r, &q->apool[f->tier][ch], a, ch);
     }

@@ -49,12 +49,16 @@ uint32_t waitest_ms(uint32_t k, uint32_t agents, double busy_s,
     if (!(theta > 0)) {
         s = k / cmu;
     } else {
-        /* the first terms one by one (small queues, and up to a >= 10
-         * for the series), then the rest in closed form: O(1) however
-         * many wait, since this runs for every ContactQueued */
+        /* a short queue term by term: its sum is often an exact
+         * fraction (k = 1: busy_s / agents) on a millisecond's half,
+         * which the closed form, a few ulps off, would round the other
+         * way. A longer one term by term only while a + j < 10, where
+         * the series is not yet accurate, then the rest in closed form:
+         * O(1) however many wait, since this runs for every
+         * ContactQueued (at most WAITEST_EXACT_K or 10 divisions) */
         double a = cmu / theta;
         uint32_t j = 0;
-        for (; j < k && (j < WAITEST_EXACT_TERMS || a + j < 10); j++)
+        for (; j < k && (k <= WAITEST_EXACT_K || a + j < 10); j++)
             s += 1 / (cmu + j * theta);
         if (j < k) {
             double rest = (double)(k - j);

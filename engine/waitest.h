@@ -25,8 +25,10 @@
  * day. mu comes from the router's own handle-time average.
  *
  * No allocation: the state is two numbers and a time inside the router's
- * queue. O(1) per estimate: the first WAITEST_EXACT_TERMS terms of the
- * sum one by one, the rest as a difference of digamma values.
+ * queue. O(1) per estimate: a sum of at most WAITEST_EXACT_K terms one
+ * by one; a longer one term by term while c mu / theta + j < 10 (none
+ * when abandonment is slow against service), the rest as a difference
+ * of digamma values (relative error below 1e-9).
  */
 #ifndef CCROUTE_WAITEST_H
 #define CCROUTE_WAITEST_H
@@ -35,7 +37,7 @@
 #include <stdint.h>
 
 #define WAITEST_TAU_S 1800.0
-#define WAITEST_EXACT_TERMS 32u
+#define WAITEST_EXACT_K 8u
 
 struct waitest {
     double wait_s;      /* decayed time waited by contacts that left */

@@ -526,6 +526,72 @@ static void test_least_occupied(void **state)
     router_free(r);
 }
 
+/* Least occupied pools keep one ring per busy count and a heap
+ * (oring.h): an agent that becomes idle or frees a slot has the newest
+ * key and joins the back of its busy count's ring; one offered a contact
+ * that still takes the channel keeps its idle_since at the next busy
+ * count, behind agents idle since later, and goes to the heap. Here a3,
+ * then a1, then a2 move up to one chat (a1 and a2 out of order, a3 in
+ * order): the next offers still go by (busy, idle since), a1 before a2
+ * before a3, and a contact that excludes the heap's top takes the next
+ * in the heap. Every call runs router_check(), which checks each ring's
+ * order and busy count, each valid record's key and the places reserved:
+ * a ring that took every key at its back would offer c2 to a3. */
+static void test_least_occupied_busy_rings(void **state)
+{
+    struct router_queue_config q[1] = {fx_queue("q", "x:1")};
+    q[0].strategy = ROUTER_STRATEGY_LEAST_OCCUPIED;
+    struct router *r = mk(q, 1, NULL);
+    uint8_t cap[ROUTER_CH_COUNT] = {0, 3, 0, 0};
+    login_full(r, S(1), "a1", "x:1", cap, NULL, 0);
+    login_full(r, S(2), "a2", "x:1", cap, NULL, 0);
+    login_full(r, S(3), "a3", "x:1", cap, NULL, 0);
+    login_full(r, S(4), "a4", "x:1", NULL, NULL, 0);   /* voice only */
+    router_out_clear(r);
+    /* a3 then a1 up to one chat, by name (their idle_since kept) */
+    arrive_full(r, S(5), "p3", "q", NULL, ROUTER_CH_CHAT, 0, 0, "a3");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "p3", 0), "a3");
+    arrive_full(r, S(5), "p1", "q", NULL, ROUTER_CH_CHAT, 0, 0, "a1");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "p1", 0), "a1");
+    router_out_clear(r);
+    /* a2 is the only one at 0 */
+    arrive_full(r, S(6), "c1", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "a2");
+    /* all at one chat: idle since S(1), S(2), S(3) */
+    arrive_full(r, S(6), "c2", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a1");
+    router_out_clear(r);
+    /* c2 back from a1 (its slot freed: a1 idle since S(7), one chat):
+     * a2, idle since S(2), is the best at one chat */
+    assert_int_equal(CALL(r, router_offer_reject(r, S(7), "c2", "a1")), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c2", 0), "a2");
+    router_out_clear(r);
+    /* at one chat a3 (S(3)) then a1 (S(7)); c3 excludes a3 */
+    arrive_full(r, S(8), "c3", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a3");
+    router_out_clear(r);
+    assert_int_equal(CALL(r, router_offer_reject(r, S(9), "c3", "a3")), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "a1");
+    router_out_clear(r);
+    /* a1, a2 at two chats, a3 at one (idle since S(9)) */
+    arrive_full(r, S(10), "c4", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c4", 0), "a3");
+    /* all at two chats: a2 (idle since S(2)), a1 (S(7)), a3 (S(9)) */
+    arrive_full(r, S(10), "c5", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c5", 0), "a2");
+    arrive_full(r, S(10), "c6", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c6", 0), "a1");
+    arrive_full(r, S(10), "c7", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c7", 0), "a3");
+    arrive_full(r, S(10), "c8", "q", NULL, ROUTER_CH_CHAT, 0, 0, NULL);
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "c8", 0));
+    /* voice: a4 alone, in ring 0 */
+    arrive(r, S(11), "v1", "q");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "v1", 0), "a4");
+    router_free(r);
+    (void)state;
+}
+
 static void test_round_robin(void **state)
 {
     struct router_queue_config q[1] = {fx_queue("q", "x:1")};
@@ -2095,6 +2161,7 @@ int main(void)
         cmocka_unit_test(test_longest_idle_stale_records),
         cmocka_unit_test(test_most_skilled),
         cmocka_unit_test(test_least_occupied),
+        cmocka_unit_test(test_least_occupied_busy_rings),
         cmocka_unit_test(test_round_robin),
         cmocka_unit_test(test_weighted_random),
         cmocka_unit_test(test_weighted_random_churn),

@@ -46,11 +46,19 @@ static void test_formula(void **state)
     /* with abandonment, 3 completions, c mu = 0.5/s, theta = 0.1/s:
      * 1/0.5 + 1/0.6 + 1/0.7 = 5.0952... s */
     assert_int_equal(waitest_ms(3, 5, 10, 0.1), 5095);
-    /* past WAITEST_EXACT_TERMS the closed form: the plain sum, to the
-     * millisecond, for long queues and rates from negligible to dominant
+    /* a short queue is summed term by term, to the last bit: one
+     * completion at 32 / 770 s is exactly 24,062.5 ms, rounded up; the
+     * closed form (slow abandonment: no term by term) lands a few ulps
+     * below and would give 24,062 */
+    assert_int_equal(waitest_ms(1, 32, 770, 0.0005), 24063);
+    /* past WAITEST_EXACT_K the closed form (after the terms with
+     * c mu / theta + j < 10): the plain sum, to the millisecond, for
+     * queues from short to long and rates from negligible to dominant
      * abandonment */
     static const struct { uint32_t k, c; double busy, theta; } pt[] = {
-        { 33, 5, 10, 0.1 }, { 40, 1, 300, 0.5 }, { 1000, 50, 300, 0.01 },
+        { WAITEST_EXACT_K + 1, 50, 300, 0.01 }, { 12, 5, 10, 0.1 },
+        { 20, 200, 240, 1e-6 }, { 33, 5, 10, 0.1 },
+        { 40, 1, 300, 0.5 }, { 1000, 50, 300, 0.01 },
         { 5000, 5, 10, 0.1 }, { 20000, 200, 240, 0.002 },
         { 3000, 10, 60, 1e-7 }, { 100000, 500, 300, 0.05 },
     };

@@ -11,6 +11,13 @@
  * aheap: random pushes of records with random keys and epochs, pops and
  * compactions; the top must be the smallest valid-or-stale record the
  * model holds, and compaction must keep exactly the valid ones.
+ *
+ * oring: random agents of random tops (the highest busy count at which
+ * each can take the channel) that become idle at some busy count (the
+ * newest key), move up a busy count keeping their key, or go busy (their
+ * records stale); each ring must hold its valid records in key order and
+ * of its busy count, and the first valid record of the lowest ring or
+ * the heap's smallest valid record must be the model's least key.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +30,7 @@
 #include <string.h>
 
 #include "aheap.h"
+#include "oring.h"
 #include "rng.h"
 #include "sring.h"
 #include "wpool.h"
@@ -313,6 +321,148 @@ static void test_sring(void **state)
     (void)state;
 }
 
+/* ---- oring ---- */
+
+struct omodel {
+    unsigned top, busy;
+    uint64_t since, seq;
+    int has;                    /* a valid record */
+};
+
+static struct omodel om[NAG];
+
+static bool ovalid_l(const void *ctx, unsigned ch, const struct lrec *x)
+{
+    (void)ctx;
+    (void)ch;
+    return cur_ep[x->agent] == x->ep;
+}
+
+static bool obefore(const void *ctx, uint32_t a, uint32_t b)
+{
+    (void)ctx;
+    return om[a].since < om[b].since ||
+           (om[a].since == om[b].since && om[a].seq < om[b].seq);
+}
+
+static uint64_t okey1(uint32_t a)
+{
+    return (uint64_t)om[a].busy << 52 | om[a].since;
+}
+
+static void test_oring_random(void **state)
+{
+    (void)state;
+    struct rng g;
+    rng_seed(&g, 12);
+    struct oring p;
+    memset(&p, 0, sizeof(p));
+    const struct lring_ops lo = {NULL, ovalid_l, obefore};
+    const struct aheap_ops ho = {NULL, hvalid};
+    static int member[NAG];
+    memset(member, 0, sizeof(member));
+    memset(cur_ep, 0, sizeof(cur_ep));
+    memset(om, 0, sizeof(om));
+    uint64_t clock = 1000, seq = 0;
+    unsigned to_heap = 0, inserted = 0;
+    for (unsigned step = 0; step < 30000; step++) {
+        uint32_t a = (uint32_t)(rng_next(&g) % NAG);
+        unsigned op = (unsigned)(rng_next(&g) % 8);
+        struct omodel *m = &om[a];
+        if (!member[a]) {
+            m->top = (unsigned)(rng_next(&g) % 7);  /* some above rings */
+            assert_int_equal(oring_reserve(&p, m->top), 0);
+            member[a] = 1;
+            continue;
+        }
+        if (op == 0) {
+            cur_ep[a]++;            /* cannot take it: records stale */
+            m->has = 0;
+            continue;
+        }
+        if (op <= 2 && m->has && m->busy < m->top) {
+            m->busy++;              /* an offer: up, the key kept */
+        } else {
+            /* idle or a slot freed: a new key, now or (rarely) from a
+             * clock that went back */
+            m->busy = (unsigned)(rng_next(&g) % (m->top + 1));
+            m->since = op == 7 && step % 5 == 0 ? clock - 40 : ++clock;
+            m->seq = ++seq;
+        }
+        cur_ep[a]++;
+        m->has = 1;
+        uint32_t hl = p.h.len;
+        if (oring_fits(&p, m->busy, m->since, m->seq) || m->top == 0)
+            oring_add_ring(&p, &lo, 0, m->busy, (struct lrec){a, cur_ep[a]},
+                           m->since, m->seq);
+        else
+            oring_add_heap(&p, &ho, 0,
+                           (struct hrec){okey1(a), m->seq, a, cur_ep[a]});
+        to_heap += p.h.len > hl;
+        if (m->top == 0) {          /* ring 0 always; in order? */
+            const struct lrec *back = lring_at(&p.ring[0],
+                                               p.ring[0].len - 1);
+            inserted += back->agent != a || back->ep != cur_ep[a];
+        }
+        assert_true(oring_check(&p));
+        /* rings: valid records in key order, of their busy count */
+        uint32_t nvalid = 0;
+        int best = -1;
+        for (uint32_t b = 0; b < p.nr; b++) {
+            const struct lring *r = &p.ring[b];
+            int prev = -1;
+            for (uint32_t i = 0; i < r->len; i++) {
+                const struct lrec *x = lring_at(r, i);
+                if (!ovalid_l(NULL, 0, x))
+                    continue;
+                assert_int_equal(om[x->agent].busy, b);
+                if (prev >= 0)
+                    assert_true(obefore(NULL, (uint32_t)prev, x->agent));
+                if (best < 0)
+                    best = (int)x->agent;
+                prev = (int)x->agent;
+                nvalid++;
+            }
+        }
+        for (uint32_t i = 0; i < p.h.len; i++) {
+            const struct hrec *x = &p.h.v[i];
+            if (!hvalid(NULL, 0, x))
+                continue;
+            assert_true(x->k1 == okey1(x->agent) && x->k2 == om[x->agent].seq);
+            if (best < 0 || x->k1 < okey1((uint32_t)best) ||
+                (x->k1 == okey1((uint32_t)best) &&
+                 x->k2 < om[best].seq))
+                best = (int)x->agent;
+            nvalid++;
+        }
+        /* one valid record for each agent that has one; the least */
+        uint32_t want = 0;
+        int least = -1;
+        for (uint32_t k = 0; k < NAG; k++) {
+            if (!member[k] || !om[k].has)
+                continue;
+            want++;
+            if (least < 0 || okey1(k) < okey1((uint32_t)least) ||
+                (okey1(k) == okey1((uint32_t)least) &&
+                 om[k].seq < om[least].seq))
+                least = (int)k;
+        }
+        assert_int_equal(nvalid, want);
+        assert_int_equal(best, least);
+    }
+    /* the paths this test is for were taken */
+    assert_true(to_heap > 100);
+    assert_true(inserted > 0);
+    oring_clear(&p);
+    assert_true(oring_check(&p));
+    for (uint32_t k = 0; k < NAG; k++)
+        if (member[k])
+            oring_unreserve(&p, om[k].top);
+    assert_int_equal(p.members, 0);
+    assert_true(oring_check(&p));
+    oring_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_aheap_random),
         cmocka_unit_test(test_wpool_clear),
         cmocka_unit_test(test_sring),
+        cmocka_unit_test(test_oring_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
