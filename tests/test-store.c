@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "redis-harness.h"
+#include "store-peek.h"
 #include "router.h"
 #include "store.h"
 #include "storebatch.h"
@@ -128,11 +129,16 @@ static struct store_hooks hooks_for(struct ctx *c)
     return h;
 }
 
+/* The layout the store tests run on (main runs them on both). */
+static enum store_layout layout = STORE_LAYOUT_HASHES;
+
 static struct store_config cfg_for(const struct rh *h, const char *addr)
 {
     struct store_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.enabled = true;
+    cfg.layout = layout;
+    cfg.snapshot_every = 10000;
     snprintf(cfg.host, sizeof(cfg.host), "127.0.0.1");
     cfg.port = h->port;
     snprintf(cfg.tenant, sizeof(cfg.tenant), "t1");
@@ -698,14 +704,17 @@ static void test_write_and_barrier(void **state)
 
     redisContext *rcx = rc(h);
     char v[64];
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c2 arrived");
+    peek_field(rcx, "t1", 'c', "c2", "arrived", v, sizeof(v));
     assert_string_equal(v, "C2");
-    redisReply *r = cmd(rcx, "ZRANGE ccr:{t1}:contacts 0 -1");
-    assert_int_equal(r->elements, 2);
-    assert_string_equal(r->element[0]->str, "c1");   /* same ms: order kept */
-    assert_string_equal(r->element[1]->str, "c2");
-    freeReplyObject(r);
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:agent:a1 login");
+    struct peek *pk = peek_read(rcx, "t1");
+    assert_int_equal(pk->layout, layout == STORE_LAYOUT_JOURNAL ? 'j' : 'h');
+    assert_int_equal(peek_count(pk, 'c'), 2);
+    /* same ms: order kept */
+    assert_string_equal(peek_nth(pk, 'c', 0)->id, "c1");
+    assert_string_equal(peek_nth(pk, 'c', 1)->id, "c2");
+    assert_string_equal(peek_get(peek_nth(pk, 'c', 0), "owner", NULL), "");
+    peek_free(pk);
+    peek_field(rcx, "t1", 'a', "a1", "login", v, sizeof(v));
     assert_string_equal(v, "A1");
     cmd_str(rcx, v, sizeof(v), "GET ccr:{t1}:lease");
     assert_string_equal(v, "1|engine-a:7000");
@@ -748,7 +757,7 @@ static void test_memory_durability(void **state)
     assert_int_equal(st.pending_ops, 1);
     stop_store(&loop, s);
     redisContext *rcx = rc(h);
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 1);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 1);
     redisFree(rcx);
     drain_loop(&loop);
 }
@@ -785,7 +794,7 @@ static void test_fenced(void **state)
         run_until(&loop, &s, 1, NULL, NULL, 20);
     assert_string_equal(c.owner, "engine-b:7001");
     assert_string_equal(store_owner_addr(s), "engine-b:7001");
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 0);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 0);
     /* a standby writes nothing */
     assert_int_equal(store_contact_arrived(s, "c9", (const uint8_t *)"x", 1,
                                            1, NULL, NULL), STORE_ENOTOWNER);
@@ -1052,7 +1061,7 @@ static void test_redis_restart(void **state)
     assert_int_equal(c.resets, 0);      /* same term resumed */
     assert_true(store_writable(s));
     redisContext *rcx = rc(h);
-    assert_int_equal(cmd_int(rcx, "ZCARD ccr:{t1}:contacts"), 1 + accepted);
+    assert_int_equal(peek_n(rcx, "t1", 'c'), 1 + accepted);
     redisFree(rcx);
     struct store_stats st;
     store_stats(s, &st);
@@ -1114,15 +1123,15 @@ static void test_record_router(void **state)
 
     redisContext *rcx = rc(h);
     char v[64];
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 state");
+    peek_field(rcx, "t1", 'c', "c1", "state", v, sizeof(v));
     assert_string_equal(v, "2");       /* offered */
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 agent");
+    peek_field(rcx, "t1", 'c', "c1", "agent", v, sizeof(v));
     assert_string_equal(v, "a1");
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 queue");
+    peek_field(rcx, "t1", 'c', "c1", "queue", v, sizeof(v));
     assert_string_equal(v, "sales");
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:agent:a1 state");
+    peek_field(rcx, "t1", 'a', "a1", "state", v, sizeof(v));
     assert_string_equal(v, "1");
-    assert_true(cmd_int(rcx, "XLEN ccr:{t1}:events") >= 2);
+    assert_true(peek_n(rcx, "t1", 'e') >= 2);
 
     /* accept, complete: the contact leaves the live set, the stream
      * keeps it */
@@ -1138,16 +1147,17 @@ static void test_record_router(void **state)
     while (c.ok < 2 && mono_ms() < end)
         run_until(&loop, &s, 1, NULL, NULL, 10);
     assert_int_equal(c.ok, 2);
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 0);
-    assert_int_equal(cmd_int(rcx, "ZCARD ccr:{t1}:contacts"), 0);
-    redisReply *x = cmd(rcx, "XRANGE ccr:{t1}:events - +");
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 0);
+    assert_int_equal(peek_n(rcx, "t1", 'c'), 0);
+    struct peek *pk = peek_read(rcx, "t1");
     int assigned = 0, gone = 0;
-    for (size_t i = 0; i < x->elements; i++) {
-        const char *type = x->element[i]->element[1]->element[1]->str;
+    for (size_t i = 0; i < pk->nev; i++) {
+        const char *type = peek_get(&pk->ev[i], "type", NULL);
+        assert_non_null(type);
         assigned += strcmp(type, "assigned") == 0;
         gone += strcmp(type, "gone") == 0;
     }
-    freeReplyObject(x);
+    peek_free(pk);
     assert_int_equal(assigned, 1);
     assert_int_equal(gone, 1);
     redisFree(rcx);
@@ -1210,7 +1220,7 @@ static void test_refused_writes(void **state)
 
     freeReplyObject(cmd(rcx, "CONFIG SET maxmemory 0"));
     assert_true(run_until(&loop, &s, 1, is_ready, s, 5000));
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 1);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 1);
     assert_int_equal(store_reserve(s, STORE_ADMIT_NEW, 64), 0);
     store_stats(s, &st);
     assert_true(st.ready);
@@ -1274,7 +1284,7 @@ static void test_lost_state_rewrite(void **state)
     cmd_str(rcx, v, sizeof(v), "GET ccr:{t1}:lease");
     assert_string_equal(v, "1|engine-a:7000");
     assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:applied"), 1);
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c2"), 1);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c2"), 1);
     redisFree(rcx);
     stop_store(&loop, s);
     drain_loop(&loop);
@@ -1317,6 +1327,8 @@ int main(void)
     /* As ccrouted: the store writes to its Redis socket itself (see
      * store.h), and a test kills Redis under it. */
     signal(SIGPIPE, SIG_IGN);
+    /* pure tests, and those about the per-key layout's scripts and
+     * keys (they write hashes themselves) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_batch_ops),
@@ -1324,23 +1336,26 @@ int main(void)
         cmocka_unit_test(test_memory_only),
         cmocka_unit_test_setup_teardown(test_script_layout_and_fencing,
                                         setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_recovery_order,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_owner_roundtrip,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_script_generation,
+                                        setup_redis, teardown_redis),
+    };
+    /* the store's promises, on each layout */
+    const struct CMUnitTest both[] = {
         cmocka_unit_test_setup_teardown(test_write_and_barrier,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_memory_durability,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_fenced,
                                         setup_redis, teardown_redis),
-        cmocka_unit_test_setup_teardown(test_recovery_order,
-                                        setup_redis, teardown_redis),
-        cmocka_unit_test_setup_teardown(test_owner_roundtrip,
-                                        setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_takeover,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_redis_restart,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_record_router,
-                                        setup_redis, teardown_redis),
-        cmocka_unit_test_setup_teardown(test_script_generation,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_refused_writes,
                                         setup_redis, teardown_redis),
@@ -1349,5 +1364,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_waits_counted,
                                         setup_redis, teardown_redis),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    layout = STORE_LAYOUT_HASHES;
+    failed += cmocka_run_group_tests_name("store, layout hashes", both,
+                                          NULL, NULL);
+    layout = STORE_LAYOUT_JOURNAL;
+    failed += cmocka_run_group_tests_name("store, layout journal", both,
+                                          NULL, NULL);
+    return failed;
 }
