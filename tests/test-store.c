@@ -1322,6 +1322,101 @@ static void test_memory_waits_counted(void **state)
     drain_loop(&loop);
 }
 
+/* A store never owns a tenant stored in the other layout (an engine
+ * upgraded to the journal default on a tenant kept as hashes, or the
+ * reverse): it loads nothing, writes nothing, gives the lease back and
+ * says why; a store with the tenant's layout then takes it whole. */
+static bool layout_said(void *arg)
+{
+    return strstr(store_why(arg), "stored in the") != NULL;
+}
+
+static void layout_one_way(struct rh *h, enum store_layout from,
+                           enum store_layout to)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = { 0 };
+    struct store_config cfg = cfg_for(h, "engine-a:7000");
+    cfg.layout = from;
+    struct store_hooks hk = hooks_for(&c);
+    struct store *s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
+    store_agent_login(s, "a1", (const uint8_t *)"A1", 2, "desk", NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(),
+                          "sw", NULL);
+    store_barrier(s, barrier_cb, &c);
+    assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
+    assert_int_equal(c.ok, 1);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+
+    redisContext *rcx = rc(h);
+    redisReply *before = cmd(rcx, "KEYS ccr:{t1}:*");
+    size_t nkeys = before->elements;
+    freeReplyObject(before);
+    uv_loop_init(&loop);
+    struct ctx d = { 0 };
+    cfg = cfg_for(h, "engine-b:7001");
+    cfg.layout = to;
+    hk = hooks_for(&d);
+    s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, layout_said, s, 3000));
+    const char *why = store_why(s);
+    assert_non_null(strstr(why, from == STORE_LAYOUT_HASHES
+                                ? "stored in the hashes layout"
+                                : "stored in the journal layout"));
+    assert_non_null(strstr(why, to == STORE_LAYOUT_HASHES
+                                ? "redis.layout is hashes"
+                                : "redis.layout is journal"));
+    /* it stays a standby: run a few lease rounds */
+    run_until(&loop, &s, 1, NULL, NULL, 3 * (int)cfg.renew_ms);
+    assert_int_equal(d.role, STORE_ROLE_STANDBY);
+    assert_int_equal(d.nagents + d.ncontacts, 0);
+    assert_false(store_ready(s));
+    assert_int_equal(store_contact_arrived(s, "c9", (const uint8_t *)"x", 1,
+                                           1, NULL, NULL), STORE_ENOTOWNER);
+    /* the lease given back, nothing else written: the keys are those
+     * the first store left (it released its own lease at stop) */
+    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:lease"), 0);
+    assert_int_equal(cmd_int(rcx, "EXISTS %s",
+                             to == STORE_LAYOUT_JOURNAL
+                             ? "ccr:{t1}:journal" : "ccr:{t1}:contacts"),
+                     0);
+    redisReply *after = cmd(rcx, "KEYS ccr:{t1}:*");
+    assert_int_equal(after->elements, nkeys);
+    freeReplyObject(after);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+
+    /* the tenant's own layout loads it whole */
+    uv_loop_init(&loop);
+    struct ctx e = { 0 };
+    cfg = cfg_for(h, "engine-b:7001");
+    cfg.layout = from;
+    hk = hooks_for(&e);
+    s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &e, 3000));
+    assert_int_equal(e.nagents, 1);
+    assert_int_equal(e.ncontacts, 1);
+    assert_string_equal(e.contacts[0], "C1");
+    assert_string_equal(e.cowner[0], "sw");
+    stop_store(&loop, s);
+    drain_loop(&loop);
+    freeReplyObject(cmd(rcx, "FLUSHALL"));
+    redisFree(rcx);
+}
+
+static void test_layout_mismatch(void **state)
+{
+    struct rh *h = *state;
+    layout_one_way(h, STORE_LAYOUT_HASHES, STORE_LAYOUT_JOURNAL);
+    layout_one_way(h, STORE_LAYOUT_JOURNAL, STORE_LAYOUT_HASHES);
+}
+
 int main(void)
 {
     /* As ccrouted: the store writes to its Redis socket itself (see
@@ -1341,6 +1436,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_owner_roundtrip,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_script_generation,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_layout_mismatch,
                                         setup_redis, teardown_redis),
     };
     /* the store's promises, on each layout */
