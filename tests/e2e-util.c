@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "auth.h"
+#include "store-peek.h"
 
 /* ---- clients ---- */
 
@@ -696,44 +697,20 @@ void e2e_events_check(redisContext *c, const char *tenant,
                       const struct e2e_ev_model *m, struct e2e_ev_report *r)
 {
     struct replay rp = { 0 };
-    char key[128], start[64] = "-";
     memset(r, 0, sizeof(*r));
     r->token_order_ok = true;
-    snprintf(key, sizeof(key), "ccr:{%s}:events", tenant);
-    for (;;) {
-        redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT 500", key,
-                                       start);
-        if (!rep)
-            fail_msg("XRANGE: %s", c->errstr);
-        if (rep->type != REDIS_REPLY_ARRAY)
-            fail_msg("XRANGE %s: reply type %d", key, rep->type);
-        size_t n = rep->elements;
-        for (size_t i = 0; i < n; i++) {
-            redisReply *ent = rep->element[i];
-            const char *id = ent->element[0]->str;
-            redisReply *f = ent->element[1];
-            const char *type = "", *cid = "", *aid = "";
-            uint64_t tok = 0;
-            for (size_t k = 0; k + 1 < f->elements; k += 2) {
-                const char *name = f->element[k]->str;
-                const char *val = f->element[k + 1]->str;
-                if (!strcmp(name, "type"))
-                    type = val;
-                else if (!strcmp(name, "contact"))
-                    cid = val;
-                else if (!strcmp(name, "agent"))
-                    aid = val;
-                else if (!strcmp(name, "token"))
-                    tok = strtoull(val, NULL, 10);
-            }
-            replay_entry(&rp, m, r, id, type, cid, aid, tok);
-            /* next page: strictly after this id */
-            snprintf(start, sizeof(start), "(%s", id);
-        }
-        freeReplyObject(rep);
-        if (n < 500)
-            break;
+    /* the events stream, or the journal's event ops: the same entries */
+    struct peek *pk = peek_read(c, tenant);
+    for (size_t i = 0; i < pk->nev; i++) {
+        const struct peek_obj *e = &pk->ev[i];
+        const char *type = peek_get(e, "type", NULL);
+        const char *cid = peek_get(e, "contact", NULL);
+        const char *aid = peek_get(e, "agent", NULL);
+        const char *tok = peek_get(e, "token", NULL);
+        replay_entry(&rp, m, r, e->id, type ? type : "", cid ? cid : "",
+                     aid ? aid : "", tok ? strtoull(tok, NULL, 10) : 0);
     }
+    peek_free(pk);
     free(rp.a);
     free(rp.l);
 }
