@@ -2163,8 +2163,8 @@ static void layout_refuse(struct store *s)
     const char *mine = journal(s) ? "journal" : "hashes";
     const char *theirs = journal(s) ? "hashes" : "journal";
     log_error("store: tenant %s is stored in the %s layout but this engine "
-              "has redis.layout: %s; not taking it (nothing loaded, nothing "
-              "written). Set redis.layout: %s, or move the tenant to the %s "
+              "has redis.layout: %s; not taking it (nothing loaded, none of "
+              "its state written). Set redis.layout: %s, or move the tenant to the %s "
               "layout (docs/redis.md, \"Changing the layout\")",
               s->cfg.tenant, theirs, mine, theirs, mine);
     s->layout_refused = true;

@@ -1324,8 +1324,9 @@ static void test_memory_waits_counted(void **state)
 
 /* A store never owns a tenant stored in the other layout (an engine
  * upgraded to the journal default on a tenant kept as hashes, or the
- * reverse): it loads nothing, writes nothing, gives the lease back and
- * says why; a store with the tenant's layout then takes it whole. */
+ * reverse): it loads nothing, writes none of its state, gives the lease
+ * back and says why; a store with the tenant's layout then takes it
+ * whole. */
 static bool layout_said(void *arg)
 {
     return strstr(store_why(arg), "stored in the") != NULL;
