@@ -312,6 +312,21 @@ uint64_t e2e_send_contact_attr(struct e2e_client *e, const char *id,
     return send_env(e, &env);
 }
 
+uint64_t e2e_send_contact_prio(struct e2e_client *e, const char *id,
+                               const char *queue, Ccroute__V1__Channel ch,
+                               unsigned priority)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    m.contact_id = (char *)id;
+    m.queue = (char *)queue;
+    m.channel = ch;
+    m.priority = priority;
+    env.body_case = E2E_BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    return send_env(e, &env);
+}
+
 int e2e_contact(struct e2e_client *e, const char *id, const char *queue,
                 Ccroute__V1__Channel ch)
 {
@@ -517,6 +532,41 @@ void e2e_expect_log(struct harness_daemon *d, const char *needle,
     if (!harness_daemon_log_contains(d, needle, timeout_ms)) {
         harness_daemon_dump_log(d);
         fail_msg("not in the engine's log: \"%s\"", needle);
+    }
+}
+
+void e2e_crash_restart(struct harness_daemon *d, int nagents,
+                       long long ncontacts, int timeout_ms)
+{
+    char want[96];
+    harness_daemon_kill(d);
+    if (harness_daemon_restart(d, NULL) != 0) {
+        harness_daemon_dump_log(d);
+        fail_msg("the engine did not start again");
+    }
+    snprintf(want, sizeof(want), "loaded %d agents, %lld contacts", nagents,
+             ncontacts);
+    e2e_expect_log(d, want, timeout_ms);
+}
+
+void e2e_take_in_order(struct e2e_client *desk, struct e2e_client *sw,
+                       const char *agent, const char *const *ids, int n,
+                       const char *what)
+{
+    for (int i = 0; i < n; i++) {
+        ccr_envelope *o = e2e_wait_offer(desk, NULL, E2E_T_MS);
+        if (!o)
+            fail_msg("%s: no offer for the %d-th contact (%s)", what, i,
+                     ids[i]);
+        char cid[256];
+        snprintf(cid, sizeof(cid), "%s", o->offer->contact_id);
+        ccr_free(o);
+        if (strcmp(cid, ids[i]) != 0)
+            fail_msg("%s: offer %d is %s, expected %s (recovered out of "
+                     "order)", what, i, cid, ids[i]);
+        if (e2e_simple(desk, E2E_BODY(OFFER_ACCEPTED), cid, agent) != 0 ||
+            e2e_simple(sw, E2E_BODY(CONTACT_COMPLETED), cid, NULL) != 0)
+            fail_msg("%s: %s not accepted and completed", what, cid);
     }
 }
 

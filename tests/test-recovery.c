@@ -381,6 +381,7 @@ static void test_recovery_keeps_order(void **state)
     struct harness_daemon *d = &env->d;
     static char ids[NORDER + NROUNDS][32];
     static uint64_t rid[NORDER + NROUNDS];
+    static const char *want_ids[NORDER + NROUNDS];
     char want[64];
 
     e2e_expect_log(d, "serving clients", 5000);
@@ -397,34 +398,16 @@ static void test_recovery_keeps_order(void **state)
         }
         for (int i = 0; i < n; i++)
             assert_int_equal(e2e_reply(&sw, rid[i], E2E_T_MS), 0);
-        harness_daemon_kill(d);
+        e2e_crash_restart(d, 0, n, 10000);
         e2e_close(&sw);
-
-        assert_int_equal(harness_daemon_restart(d, NULL), 0);
-        snprintf(want, sizeof(want), "loaded 0 agents, %d contacts", n);
-        e2e_expect_log(d, want, 10000);
         e2e_open_hello_retry(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), true);
         e2e_open_hello_retry(&desk, d->port, "desk-1", E2E_ROLE(AGENT),
                              false);
         assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 5, 1, 0), 0);
-        for (int i = 0; i < n; i++) {
-            ccr_envelope *o = e2e_wait_offer(&desk, NULL, E2E_T_MS);
-            if (!o) {
-                harness_daemon_dump_log(d);
-                fail_msg("round %d: no offer for the %d-th contact", round,
-                         i);
-            }
-            char cid[32];
-            snprintf(cid, sizeof(cid), "%s", o->offer->contact_id);
-            ccr_free(o);
-            if (strcmp(cid, ids[i]) != 0)
-                fail_msg("round %d: offer %d is %s, expected %s (recovered "
-                         "out of arrival order)", round, i, cid, ids[i]);
-            assert_int_equal(e2e_simple(&desk, E2E_BODY(OFFER_ACCEPTED), cid,
-                                        "a1"), 0);
-            assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), cid,
-                                        NULL), 0);
-        }
+        for (int i = 0; i < n; i++)
+            want_ids[i] = ids[i];
+        snprintf(want, sizeof(want), "round %d", round);
+        e2e_take_in_order(&desk, &sw, "a1", want_ids, n, want);
         assert_int_equal(e2e_simple(&desk, E2E_BODY(AGENT_LOGOUT), NULL,
                                     "a1"), 0);
         assert_int_equal(peek_n(env->r, "ro", 'c'), 0);
@@ -469,20 +452,6 @@ static int setup_chunked(void **state)
     return e2e_env_start(state, true, chunked_config, NULL);
 }
 
-static uint64_t send_priority(struct e2e_client *e, const char *id,
-                              unsigned priority)
-{
-    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
-    m.contact_id = (char *)id;
-    m.queue = "sales";
-    m.channel = E2E_VOICE;
-    m.priority = priority;
-    env.body_case = E2E_BODY(CONTACT_ARRIVED);
-    env.contact_arrived = &m;
-    return ccr_client_send(e->c, &env) == 0 ? env.request_id : 0;
-}
-
 /* Waits on a MONITOR connection for the load call of contacts at `rank`
  * (the engine sends it after handing over the chunks two calls before). */
 static bool monitor_until(redisContext *m, const char *tail, int timeout_ms)
@@ -525,7 +494,8 @@ static void test_chunked_load_keeps_order(void **state)
     e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
     for (int i = 0; i < NCHUNKED; i++) {
         snprintf(ids[i], sizeof(ids[i]), "p%d-%03d", i % 3, i);
-        rid[i] = send_priority(&sw, ids[i], (unsigned)(i % 3));
+        rid[i] = e2e_send_contact_prio(&sw, ids[i], "sales", E2E_VOICE,
+                                       (unsigned)(i % 3));
         assert_true(rid[i] != 0);
     }
     for (int i = 0; i < NCHUNKED; i++)
