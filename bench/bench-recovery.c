@@ -455,12 +455,12 @@ int main(int argc, char **argv)
     double m[8];
     for (int k = 0; k < 8; k++)
         m[k] = median(v[k], reps);
-    printf("median of %d: %d contacts, %d agents, layout %s: serving_ms %.1f load_ms "
-           "%.1f load_calls %lld engine_stall_ms %.1f hello_max_ms %.1f "
-           "redis_cmds_per_object %.3f redis_cpu_ms %.0f engine_cpu_ms %.0f "
-           "harness_cpu_ms %.0f\n", reps, ncontacts, nagents, layout, m[0],
-           m[1],
-           st[0].load_calls, m[2], m[3], m[4], m[5], m[6], m[7]);
+    printf("median of %d: %d contacts, %d agents, layout %s: serving_ms "
+           "%.1f load_ms %.1f load_calls %lld engine_stall_ms %.1f "
+           "hello_max_ms %.1f redis_cmds_per_object %.3f redis_cpu_ms %.0f "
+           "engine_cpu_ms %.0f harness_cpu_ms %.0f\n", reps, ncontacts,
+           nagents, layout, m[0], m[1], st[0].load_calls, m[2], m[3], m[4],
+           m[5], m[6], m[7]);
     if (json) {
         FILE *j = fopen(json, "w");
         if (!j)

@@ -2,10 +2,11 @@
  * --replay; see simreplay.h.
  *
  * XRANGE in pages of 10,000 entries (of the events stream, or of the
- * journal, its event ops decoded by engine/journal.c's journal_next); one record per contact in an
- * open-addressing table keyed by its id (FNV-1a), grown at half full;
- * then the records in order of arrival (ties: the order of their first
- * entry in the stream). O(entries) time, O(contacts) memory.
+ * journal, its event ops decoded by engine/journal.c's journal_next);
+ * one record per contact in an open-addressing table keyed by its id
+ * (FNV-1a), grown at half full; then the records in order of arrival
+ * (ties: the order of their first entry in the stream). O(entries)
+ * time, O(contacts) memory.
  */
 #include "simreplay.h"
 

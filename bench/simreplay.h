@@ -1,8 +1,8 @@
 /* simreplay.h -- a real day's arrivals for ccsim --replay: the events
  * a live engine wrote to Redis (docs/redis.md: the event ops of
  * ccr:{TENANT}:journal with redis.layout journal, the default, or the
- * stream ccr:{TENANT}:events with hashes), read back into arrivals that sim_run replays
- * against any routing configuration.
+ * stream ccr:{TENANT}:events with hashes), read back into arrivals that
+ * sim_run replays against any routing configuration.
  *
  * What the stream says about a contact, and what the replay takes:
  *   - its arrival: the time (`ts`, wall milliseconds) of its first entry

@@ -2164,8 +2164,8 @@ static void layout_refuse(struct store *s)
     const char *theirs = journal(s) ? "hashes" : "journal";
     log_error("store: tenant %s is stored in the %s layout but this engine "
               "has redis.layout: %s; not taking it (nothing loaded, none of "
-              "its state written). Set redis.layout: %s, or move the tenant to the %s "
-              "layout (docs/redis.md, \"Changing the layout\")",
+              "its state written). Set redis.layout: %s, or move the tenant "
+              "to the %s layout (docs/redis.md, \"Changing the layout\")",
               s->cfg.tenant, theirs, mine, theirs, mine);
     s->layout_refused = true;
     if (s->ac && s->token) {

@@ -473,7 +473,8 @@ static bool monitor_until(redisContext *m, const char *tail, int timeout_ms)
 
 /* The per-key layout's load (layout: hashes, pinned: the journal hands
  * its state over in one turn, after its last entry): more contacts than
- * one load call carries (NCHUNKED contacts, CHUNK per call), with three priorities, acknowledged, then kill -9 and a restart.
+ * one load call carries (NCHUNKED contacts, CHUNK per call), with three
+ * priorities, acknowledged, then kill -9 and a restart.
  * While the engine is in the middle of its load (Redis is paused, through
  * CLIENT PAUSE, right after it ran a call well into the contacts), a Hello
  * is answered at once with a retryable STATE_UNAVAILABLE saying how far
