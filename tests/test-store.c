@@ -1462,6 +1462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_waits_counted,
                                         setup_redis, teardown_redis),
     };
+    layout = STORE_LAYOUT_HASHES;       /* the per-key scripts' tests */
     int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
     layout = STORE_LAYOUT_HASHES;
     failed += cmocka_run_group_tests_name("store, layout hashes", both,
