@@ -318,7 +318,9 @@ static void read_journal(struct peek *p, redisContext *r, const char *t)
     freeReplyObject(s);
     /* every entry held: events from all, state from those after the
      * snapshot's id (the snapshot already holds the earlier ones) */
-    bool replay = !strcmp(after, "-");
+    unsigned long long ams = 0, aseq = 0;
+    if (strcmp(after, "-"))
+        sscanf(after + 1, "%llu-%llu", &ams, &aseq);
     char start[80] = "-";
     for (;;) {
         redisReply *x = cmd(r, "XRANGE ccr:{%s}:journal %s + COUNT 1000",
@@ -339,11 +341,12 @@ static void read_journal(struct peek *p, redisContext *r, const char *t)
                 }
             }
             entry_events(p, id, b, bl, tk, tl);
+            unsigned long long ms = 0, sq = 0;
+            sscanf(id, "%llu-%llu", &ms, &sq);
+            bool replay = ms > ams || (ms == ams && sq > aseq);
             if (replay &&
                 journal_replay_apply(jr, (const uint8_t *)b, bl) < 0)
                 fail_msg("store-peek: journal entry %s malformed", id);
-            if (!replay && !strcmp(id, after + 1))
-                replay = true;
             snprintf(start, sizeof(start), "(%s", id);
         }
         size_t n = x->elements;

@@ -20,6 +20,7 @@
 #include "harness.h"
 #include "journal.h"
 #include "storebatch.h"
+#include "store-peek.h"
 
 /* ---- packing and replay, in process ---- */
 
@@ -761,6 +762,20 @@ static void test_snapshot_trim(void **state)
     assert_true(most <= 3 * EVERY);
     assert_true(snap_chunks(r) >= 1);
     assert_int_equal(snap_keys(r), snap_chunks(r));
+    /* what a test reads (tests/store-peek.h: the snapshot, then the
+     * entries after it) is what the engine holds: t00 gone, t01 a1's */
+    struct peek *pk = peek_read(r, "rj");
+    assert_int_equal(pk->layout, 'j');
+    assert_int_equal(peek_count(pk, 'c'), NSNAP - 1);
+    assert_int_equal(peek_count(pk, 'a'), 2);
+    assert_null(peek_find(pk, 'c', ids[0]));
+    assert_string_equal(peek_get(peek_find(pk, 'c', ids[1]), "agent", NULL),
+                        "a1");
+    assert_string_equal(peek_get(peek_find(pk, 'c', ids[1]), "state", NULL),
+                        "3");
+    assert_string_equal(peek_get(peek_find(pk, 'a', "a2"), "reason", NULL),
+                        "break");
+    peek_free(pk);
     harness_daemon_kill(d);
     e2e_close(&sw);
     e2e_close(&d1);
