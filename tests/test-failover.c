@@ -756,11 +756,13 @@ static void test_two_engines_takeover(void **state)
     for (int i = 0; i < nd; i++)
         e2e_close(&desks[i]);
 
-    /* B takes over: it accepts Hello within a generous bound */
+    /* B takes over: it accepts Hello within a generous bound (until then
+     * NOT_OWNER, or STATE_UNAVAILABLE while it loads: both retryable) */
     int rc;
     long long deadline = t_kill + 5000;
-    while ((rc = e2e_hello(&probe, "wallboard", ROLE(MONITOR), false, msg,
-                           sizeof(msg), E2E_T_MS)) == EC(NOT_OWNER) &&
+    while (((rc = e2e_hello(&probe, "wallboard", ROLE(MONITOR), false, msg,
+                            sizeof(msg), E2E_T_MS)) == EC(NOT_OWNER) ||
+            rc == EC(STATE_UNAVAILABLE)) &&
            harness_now_ms() < deadline)
         poll(NULL, 0, 10);   /* between polls of B's role */
     long long took = harness_now_ms() - t_kill;
@@ -982,8 +984,10 @@ static void test_takeover_reattach_offers(void **state)
     e2e_close(&sw);
     assert_int_equal(e2e_open(&probe, db.port), 0);
     long long deadline = harness_now_ms() + 5000;
-    while ((rc = e2e_hello(&probe, "pbx-1", ROLE(SWITCH), true, msg,
-                           sizeof(msg), E2E_T_MS)) == EC(NOT_OWNER) &&
+    /* NOT_OWNER, or STATE_UNAVAILABLE while B loads: both retryable */
+    while (((rc = e2e_hello(&probe, "pbx-1", ROLE(SWITCH), true, msg,
+                            sizeof(msg), E2E_T_MS)) == EC(NOT_OWNER) ||
+            rc == EC(STATE_UNAVAILABLE)) &&
            harness_now_ms() < deadline)
         poll(NULL, 0, 10);   /* between polls of B's role */
     assert_int_equal(rc, 0);
