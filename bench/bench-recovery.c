@@ -39,7 +39,9 @@
  * and the engine writes its whole state back at its next lease renewal:
  *
  *   rewrite_ms       FLUSHALL until ZCARD and SCARD show every contact and
- *                    agent again (detection included: up to one renew);
+ *                    agent again, or with the journal until the rewrite's
+ *                    snapshot is current (detection included: up to one
+ *                    renew);
  *   rewrite_redis_max_ms  the longest Redis command of the rewrite
  *                    (SLOWLOG): how long Redis stood still for it;
  *   redis_ping_max_ms the longest poll meanwhile (PING, ZCARD, SCARD
@@ -49,7 +51,10 @@
  * A figure, never a verdict. usage:
  *   bench-recovery [--contacts N] [--agents M] [--reps R] [--chunk K]
  *                  [--daemon PATH] [--json FILE] [--no-rewrite]
- * (--chunk: redis.load_chunk of the engine, 0: its default).
+ *                  [--layout hashes|journal]
+ * (--chunk: redis.load_chunk of the engine, 0: its default; --layout:
+ * redis.layout of the engine, default hashes, as the figures before the
+ * engine's default became journal).
  */
 #include <errno.h>
 #include <signal.h>
@@ -243,6 +248,25 @@ struct rewrite {
     double total, redis_max, ping_max, redis_cpu;
 };
 
+/* redis.layout of the engine (--layout): "hashes" or "journal". */
+static const char *layout = "hashes";
+
+static bool journal(void)
+{
+    return !strcmp(layout, "journal");
+}
+
+/* The whole state is back in Redis: hashes, every contact and agent in
+ * its set; journal, the rewrite's snapshot made current (its swap runs
+ * after every chunk is in, and names them). */
+static bool written_back(int ncontacts, int nagents)
+{
+    if (journal())
+        return rint_("EXISTS %s", "ccr:{rec}:snapshot") == 1;
+    return rint_("ZCARD %s", "ccr:{rec}:contacts") == ncontacts &&
+           rint_("SCARD %s", "ccr:{rec}:agents") == nagents;
+}
+
 static void one_rewrite(int ncontacts, int nagents, struct rewrite *w)
 {
     bp_rcmd("CONFIG SET slowlog-log-slower-than 1000");
@@ -254,8 +278,7 @@ static void one_rewrite(int ncontacts, int nagents, struct rewrite *w)
     for (;;) {
         double t = bp_now_ms();
         freeReplyObject(bp_rcmd("PING"));
-        bool done = rint_("ZCARD %s", "ccr:{rec}:contacts") == ncontacts &&
-                    rint_("SCARD %s", "ccr:{rec}:agents") == nagents;
+        bool done = written_back(ncontacts, nagents);
         if (bp_now_ms() - t > w->ping_max)
             w->ping_max = bp_now_ms() - t;
         if (done)
@@ -315,10 +338,14 @@ int main(int argc, char **argv)
             json = argv[++i];
         else if (!strcmp(argv[i], "--no-rewrite"))
             rewrite = false;
+        else if (!strcmp(argv[i], "--layout") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "hashes") ||
+                  !strcmp(argv[i + 1], "journal")))
+            layout = argv[++i];
         else {
             fprintf(stderr, "usage: bench-recovery [--contacts N] [--agents "
                     "M] [--reps R] [--chunk K] [--daemon PATH] [--json "
-                    "FILE] [--no-rewrite]\n");
+                    "FILE] [--no-rewrite] [--layout hashes|journal]\n");
             return 2;
         }
     }
@@ -336,6 +363,7 @@ int main(int argc, char **argv)
                      "redis:\n"
                      "  enabled: true\n"
                      "  durability: memory\n"
+                     "  layout: %s\n"
                      "  port: %d\n"
                      "  tenant: rec\n"
                      "  max_pending: %d\n"
@@ -345,7 +373,7 @@ int main(int argc, char **argv)
                      "limits: {ping_interval: 0}\n"
                      "skills: [s1, s2]\n"
                      "queues:\n",
-                     rport, 4 * (ncontacts + nagents), chunkline,
+                     layout, rport, 4 * (ncontacts + nagents), chunkline,
                      nagents + 16, ncontacts + 16);
     for (int q = 0; q < 20; q++)
         n += snprintf(text + n, sizeof(text) - (size_t)n,
@@ -382,11 +410,13 @@ int main(int argc, char **argv)
     }
     ccr_client_close(sw);
     bp_daemon_stop();
-    if (rint_("ZCARD %s", "ccr:{rec}:contacts") != ncontacts ||
-        rint_("SCARD %s", "ccr:{rec}:agents") != nagents)
+    /* (journal: the count is checked by each start's Stats below) */
+    if (journal() ? rint_("EXISTS %s", "ccr:{rec}:journal") != 1
+                  : !written_back(ncontacts, nagents))
         bp_die("the fill left the wrong counts in redis");
-    fprintf(stderr, "bench-recovery: filled %d contacts and %d agents in "
-            "%.0f ms\n", ncontacts, nagents, bp_now_ms() - tf);
+    fprintf(stderr, "bench-recovery: filled %d contacts and %d agents "
+            "(layout %s) in %.0f ms\n", ncontacts, nagents, layout,
+            bp_now_ms() - tf);
 
     struct start st[99];
     struct rewrite rw = { -1, -1, -1, -1 };
@@ -425,16 +455,18 @@ int main(int argc, char **argv)
     double m[8];
     for (int k = 0; k < 8; k++)
         m[k] = median(v[k], reps);
-    printf("median of %d: %d contacts, %d agents: serving_ms %.1f load_ms "
-           "%.1f load_calls %lld engine_stall_ms %.1f hello_max_ms %.1f "
-           "redis_cmds_per_object %.3f redis_cpu_ms %.0f engine_cpu_ms %.0f "
-           "harness_cpu_ms %.0f\n", reps, ncontacts, nagents, m[0], m[1],
-           st[0].load_calls, m[2], m[3], m[4], m[5], m[6], m[7]);
+    printf("median of %d: %d contacts, %d agents, layout %s: serving_ms "
+           "%.1f load_ms %.1f load_calls %lld engine_stall_ms %.1f "
+           "hello_max_ms %.1f redis_cmds_per_object %.3f redis_cpu_ms %.0f "
+           "engine_cpu_ms %.0f harness_cpu_ms %.0f\n", reps, ncontacts,
+           nagents, layout, m[0], m[1], st[0].load_calls, m[2], m[3], m[4],
+           m[5], m[6], m[7]);
     if (json) {
         FILE *j = fopen(json, "w");
         if (!j)
             bp_die("cannot write %s", json);
-        fprintf(j, "{\"contacts\": %d, \"agents\": %d, \"reps\": %d, "
+        fprintf(j, "{\"layout\": \"%s\", "
+                "\"contacts\": %d, \"agents\": %d, \"reps\": %d, "
                 "\"load_chunk\": %d, \"serving_ms\": %.1f, \"load_ms\": %.1f, "
                 "\"load_calls\": %lld, \"engine_stall_ms\": %.1f, "
                 "\"hello_max_ms\": %.1f, \"redis_cmds_per_object\": %.3f, "
@@ -442,7 +474,8 @@ int main(int argc, char **argv)
                 "\"harness_cpu_ms\": %.0f, \"target_serving_ms\": 2000, "
                 "\"rewrite_ms\": %.1f, \"rewrite_redis_max_ms\": %.1f, "
                 "\"redis_ping_max_ms\": %.1f, \"rewrite_redis_cpu_ms\": "
-                "%.0f}\n", ncontacts, nagents, reps, chunk, m[0], m[1],
+                "%.0f}\n", layout, ncontacts, nagents, reps, chunk, m[0],
+                m[1],
                 st[0].load_calls, m[2], m[3], m[4], m[5], m[6], m[7],
                 rw.total, rw.redis_max, rw.ping_max, rw.redis_cpu);
         fclose(j);

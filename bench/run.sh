@@ -399,8 +399,10 @@ write_config() {   # FILE DURABILITY(memory|redis|replicated|off)
             echo "  host: 127.0.0.1"
             echo "  port: ${REDIS_PORT:-6379}"
             echo "  tenant: bench-$dur-$$-${TENANT_SUFFIX:-0}"
-            # redis.layout (the cost phase measures both)
-            [ -n "${LAYOUT:-}" ] && echo "  layout: $LAYOUT"
+            # redis.layout: the rows without _journal keep measuring
+            # hashes, as before the default became journal (the cost and
+            # cpu phases measure both)
+            echo "  layout: ${LAYOUT:-hashes}"
         fi
     } >"$f"
 }

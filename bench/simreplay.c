@@ -1,10 +1,12 @@
 /* simreplay.c -- reading a live engine's event stream for ccsim
  * --replay; see simreplay.h.
  *
- * XRANGE in pages of 10,000 entries; one record per contact in an
- * open-addressing table keyed by its id (FNV-1a), grown at half full;
- * then the records in order of arrival (ties: the order of their first
- * entry in the stream). O(entries) time, O(contacts) memory.
+ * XRANGE in pages of 10,000 entries (of the events stream, or of the
+ * journal, its event ops decoded by engine/journal.c's journal_next);
+ * one record per contact in an open-addressing table keyed by its id
+ * (FNV-1a), grown at half full; then the records in order of arrival
+ * (ties: the order of their first entry in the stream). O(entries)
+ * time, O(contacts) memory.
  */
 #include "simreplay.h"
 
@@ -14,6 +16,8 @@
 #include <string.h>
 
 #include <hiredis/hiredis.h>
+
+#include "journal.h"
 
 struct crec {
     char id[ROUTER_ID_MAX];
@@ -76,22 +80,14 @@ static const char *field(const redisReply *f, const char *name)
     return NULL;
 }
 
-/* One stream entry into the table. 0, or -1 (malformed: message). */
-static int entry(struct table *t, const redisReply *e, char *err,
-                 size_t errlen)
+/* One event into the table: its entry's id (for messages) and its
+ * fields (NULL: absent). 0, or -1 (malformed: message). */
+static int event(struct table *t, const char *id, const char *type,
+                 const char *ts, const char *contact, const char *queue,
+                 const char *detail, char *err, size_t errlen)
 {
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-        e->element[0]->type != REDIS_REPLY_STRING ||
-        e->element[1]->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errlen, "a stream entry that is not [id, fields]");
-        return -1;
-    }
-    const redisReply *f = e->element[1];
-    const char *type = field(f, "type"), *ts = field(f, "ts");
-    const char *contact = field(f, "contact");
     if (!type || !ts) {
-        snprintf(err, errlen, "stream entry %s: no type or ts",
-                 e->element[0]->str);
+        snprintf(err, errlen, "stream entry %s: no type or ts", id);
         return -1;
     }
     if (!contact || !contact[0])
@@ -102,7 +98,7 @@ static int entry(struct table *t, const redisReply *e, char *err,
     uint64_t ms = strtoull(ts, &end, 10);
     if (end == ts || *end) {
         snprintf(err, errlen, "stream entry %s: ts \"%s\" is not a number",
-                 e->element[0]->str, ts);
+                 id, ts);
         return -1;
     }
     struct crec *c = lookup(t, contact);
@@ -115,17 +111,73 @@ static int entry(struct table *t, const redisReply *e, char *err,
         c->first_ms = ms;
     }
     if (!strcmp(type, "queued") && !c->queued) {
-        const char *q = field(f, "queue");
         c->queued = true;
-        snprintf(c->queue, sizeof(c->queue), "%s", q ? q : "");
+        snprintf(c->queue, sizeof(c->queue), "%s", queue ? queue : "");
     } else if (!strcmp(type, "assigned") && !c->assigned) {
         c->assigned = true;
         c->assigned_ms = ms;
     } else if (!strcmp(type, "gone") && !c->gone) {
-        const char *d = field(f, "detail");
         c->gone = true;
         c->gone_ms = ms;
-        c->abandoned = d && !strcmp(d, "abandoned");
+        c->abandoned = detail && !strcmp(detail, "abandoned");
+    }
+    return 0;
+}
+
+/* One entry of the events stream. */
+static int entry(struct table *t, const redisReply *e, char *err,
+                 size_t errlen)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "a stream entry that is not [id, fields]");
+        return -1;
+    }
+    const redisReply *f = e->element[1];
+    return event(t, e->element[0]->str, field(f, "type"), field(f, "ts"),
+                 field(f, "contact"), field(f, "queue"), field(f, "detail"),
+                 err, errlen);
+}
+
+/* One journal entry: its event ops (`e`, `E`: type, contact, agent,
+ * queue, ts, detail first), as the events stream would have them. The
+ * number of events in *nev. */
+static int jentry(struct table *t, const redisReply *e, size_t *nev,
+                  char *err, size_t errlen)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "a journal entry that is not [id, fields]");
+        return -1;
+    }
+    const char *id = e->element[0]->str;
+    const redisReply *f = e->element[1];
+    const redisReply *b = NULL;
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        if (f->element[i]->type == REDIS_REPLY_STRING &&
+            !strcmp(f->element[i]->str, "b"))
+            b = f->element[i + 1];
+    if (!b || b->type != REDIS_REPLY_STRING)
+        return 0;
+    const uint8_t *p = (const uint8_t *)b->str, *end = p + b->len;
+    struct journal_op op;
+    int rc;
+    while ((rc = journal_next(&p, end, &op)) == 1) {
+        if ((op.code != 'e' && op.code != 'E') || op.nf < 6)
+            continue;
+        char v[6][ROUTER_ID_MAX + 1];
+        for (int i = 0; i < 6; i++)
+            snprintf(v[i], sizeof(v[i]), "%.*s", (int)op.fl[i],
+                     (const char *)op.f[i]);
+        (*nev)++;
+        if (event(t, id, v[0], v[4], v[1], v[3], v[5], err, errlen) < 0)
+            return -1;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "journal entry %s is malformed", id);
+        return -1;
     }
     return 0;
 }
@@ -150,7 +202,6 @@ int sim_replay_read(const char *host, int port, const char *tenant,
     int ret = -1;
 
     memset(out, 0, sizeof(*out));
-    snprintf(key, sizeof(key), "ccr:{%s}:events", tenant);
     rc = redisConnectWithTimeout(host, port, tv);
     if (!rc || rc->err) {
         snprintf(err, errlen, "--replay %s:%d: %s", host, port,
@@ -158,6 +209,14 @@ int sim_replay_read(const char *host, int port, const char *tenant,
         goto done;
     }
     redisSetTimeout(rc, tv);
+    /* redis.layout journal (the default) keeps the events in the
+     * journal's entries; hashes in the events stream */
+    snprintf(key, sizeof(key), "ccr:{%s}:journal", tenant);
+    redisReply *x = redisCommand(rc, "EXISTS %s", key);
+    bool journal = x && x->type == REDIS_REPLY_INTEGER && x->integer == 1;
+    freeReplyObject(x);
+    if (!journal)
+        snprintf(key, sizeof(key), "ccr:{%s}:events", tenant);
     for (;;) {
         redisReply *r = redisCommand(rc, "XRANGE %s %s + COUNT 10000", key,
                                      start);
@@ -169,11 +228,14 @@ int sim_replay_read(const char *host, int port, const char *tenant,
             goto done;
         }
         for (size_t i = 0; i < r->elements; i++)
-            if (entry(&t, r->element[i], err, errlen) < 0) {
+            if ((journal ? jentry(&t, r->element[i], &out->entries, err,
+                                  errlen)
+                         : entry(&t, r->element[i], err, errlen)) < 0) {
                 freeReplyObject(r);
                 goto done;
             }
-        out->entries += r->elements;
+        if (!journal)
+            out->entries += r->elements;
         size_t n = r->elements;
         if (n)
             snprintf(start, sizeof(start), "(%s",

@@ -1,7 +1,8 @@
-/* simreplay.h -- a real day's arrivals for ccsim --replay: the event
- * stream a live engine wrote to Redis (docs/redis.md, "Key layout":
- * ccr:{TENANT}:events), read back into arrivals that sim_run replays
- * against any routing configuration.
+/* simreplay.h -- a real day's arrivals for ccsim --replay: the events
+ * a live engine wrote to Redis (docs/redis.md: the event ops of
+ * ccr:{TENANT}:journal with redis.layout journal, the default, or the
+ * stream ccr:{TENANT}:events with hashes), read back into arrivals that
+ * sim_run replays against any routing configuration.
  *
  * What the stream says about a contact, and what the replay takes:
  *   - its arrival: the time (`ts`, wall milliseconds) of its first entry
@@ -45,12 +46,13 @@ struct sim_replay {
     size_t n;
     uint64_t t0_ms;             /* wall time of the first arrival */
     double span_s;              /* first to last arrival */
-    size_t entries;             /* stream entries read */
+    size_t entries;             /* events read (stream entries) */
     size_t skills_only;         /* contacts left out (see above) */
     size_t answered, abandoned; /* as the stream tells them */
 };
 
-/* Reads ccr:{tenant}:events from the Redis at host:port (a blocking
+/* Reads the tenant's events (its journal when it has one, else
+ * ccr:{tenant}:events) from the Redis at host:port (a blocking
  * connection: ccsim is a command-line tool, not the engine's loop).
  * Returns 0, or -1 with a message in err (connection, an empty stream, a
  * malformed entry naming its id). */

@@ -146,4 +146,5 @@ elif [ -n "$wd_url" ]; then
 fi
 echo "demo: done; Redis keys of the demo tenant:" \
     "$(redis-cli -p $REDIS_PORT --scan --pattern 'ccr:{demo}:*' | wc -l)," \
-    "events in the stream: $(redis-cli -p $REDIS_PORT xlen 'ccr:{demo}:events')"
+    "journal entries (one per write batch; build/ccjournal -p $REDIS_PORT -t demo prints the events):" \
+    "$(redis-cli -p $REDIS_PORT xlen 'ccr:{demo}:journal')"

@@ -1761,6 +1761,9 @@ void config_defaults(struct config *c)
 
     c->store.enabled = false;
     c->store.durability = STORE_DURABILITY_REDIS;
+    /* one append per batch; an existing tenant kept as hashes is refused,
+     * not loaded empty (docs/redis.md, "Changing the layout") */
+    c->store.layout = STORE_LAYOUT_JOURNAL;
     snprintf(c->store.host, sizeof(c->store.host), "127.0.0.1");
     c->store.port = 6379;
     snprintf(c->store.tenant, sizeof(c->store.tenant), "default");

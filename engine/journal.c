@@ -201,6 +201,7 @@ struct journal_replay {
     size_t nslots;
     uint64_t entry;             /* entries applied (numbers 'x') */
     size_t unknown;
+    const struct jrec *visiting;    /* during journal_replay_each */
 };
 
 struct journal_replay *journal_replay_new(void)
@@ -491,6 +492,7 @@ int journal_replay_each(struct journal_replay *j,
             const struct jrec *r = l[i];
             if (r->kind != order[k])
                 continue;
+            j->visiting = r;
             if (r->kind == K_OB) {
                 if (v->outbound)
                     v->outbound(arg, r->id, r->idlen,
@@ -527,6 +529,16 @@ int journal_replay_each(struct journal_replay *j,
             }
         }
     }
+    j->visiting = NULL;
     free(l);
     return 0;
+}
+
+const char *journal_replay_visiting(const struct journal_replay *j,
+                                    size_t *len)
+{
+    if (!j->visiting)
+        return NULL;
+    *len = j->visiting->idlen;
+    return j->visiting->id;
 }

@@ -114,5 +114,11 @@ struct journal_visit {
 int journal_replay_each(struct journal_replay *j,
                         const struct journal_visit *v, void *arg,
                         size_t *skipped);
+/* During a callback of journal_replay_each(): the id of the object
+ * visited (its key's id: contact or agent id, outbound member; borrowed,
+ * NUL-terminated, valid until the callback returns). NULL elsewhere.
+ * For readers that want the key, not only the packed request. */
+const char *journal_replay_visiting(const struct journal_replay *j,
+                                    size_t *len);
 
 #endif

@@ -24,8 +24,10 @@ enum store_durability {
 
 /* How the tenant's state is kept in Redis (redis.layout, docs/redis.md). */
 enum store_layout {
-    STORE_LAYOUT_HASHES = 0,      /* default: a hash per contact and agent,
-                                     one stream entry per event */
+    STORE_LAYOUT_HASHES = 0,      /* a hash per contact and agent, one
+                                     stream entry per event (the zero
+                                     value; the configuration's default
+                                     is the journal, config.c) */
     STORE_LAYOUT_JOURNAL,         /* one stream entry per batch, its ops
                                      packed (engine/journal.h) */
 };
@@ -66,7 +68,7 @@ enum store_role {
 struct store_config {
     bool enabled;                 /* false: no Redis at all (memory only) */
     enum store_durability durability;
-    enum store_layout layout;     /* default hashes */
+    enum store_layout layout;     /* configuration default journal */
     uint32_t snapshot_every;      /* layout journal: journal entries
                                      appended before a snapshot is taken;
                                      default 10000 */

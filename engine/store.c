@@ -336,6 +336,8 @@ struct store {
     uint64_t tick_due_us;               /* when the armed tick fires */
     bool stopping;
     bool no_acquire;                    /* store_set_acquire(false) */
+    bool layout_refused;                /* the tenant is stored in the
+                                           other layout: never acquire */
     bool released;                      /* lease release sent */
     bool stop_finished;
     void (*stop_done)(void *arg);
@@ -1803,7 +1805,8 @@ static void send_lease(struct store *s)
     const char *argv[] = { "EVALSHA", s->sha_lease, "3", s->k_lease,
                            s->k_fence, s->k_applied, s->mine, token,
                            s->cfg.advertise, ms,
-                           s->stopping || s->no_acquire ? "0" : "1",
+                           s->stopping || s->no_acquire ||
+                           s->layout_refused ? "0" : "1",
                            conf };
     size_t argvlen[12];
     for (int i = 0; i < 12; i++)
@@ -2192,6 +2195,38 @@ static void load_finish(struct store *s)
     send_pending(s);
 }
 
+static void on_release_reply(redisAsyncContext *ac, void *r, void *priv);
+
+/* The load script found the tenant's state in the other layout (its
+ * "LAYOUT" answer, before anything was handed over). Owning the tenant
+ * would route from an empty state and write beside the real one, so the
+ * engine gives the lease back at once, so that an engine configured for
+ * that layout can take it, and never asks for it again: a standby until
+ * it is restarted with the setting changed (docs/redis.md, "Changing the
+ * layout"). */
+static void layout_refuse(struct store *s)
+{
+    const char *mine = journal(s) ? "journal" : "hashes";
+    const char *theirs = journal(s) ? "hashes" : "journal";
+    log_error("store: tenant %s is stored in the %s layout but this engine "
+              "has redis.layout: %s; not taking it (nothing loaded, none of "
+              "its state written). Set redis.layout: %s, or move the tenant "
+              "to the %s layout (docs/redis.md, \"Changing the layout\")",
+              s->cfg.tenant, theirs, mine, theirs, mine);
+    s->layout_refused = true;
+    if (s->ac && s->token) {
+        const char *argv[] = { "EVALSHA", s->sha_release, "1", s->k_lease,
+                               s->mine };
+        size_t argvlen[5];
+        for (int i = 0; i < 5; i++)
+            argvlen[i] = strlen(argv[i]);
+        if (redisAsyncCommandArgv(s->ac, on_release_reply, NULL, 5, argv,
+                                  argvlen) == REDIS_OK)
+            cmd_sent(s);
+    }
+    term_lost(s, "the tenant is stored in the other layout");
+}
+
 static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     struct store *s = ac->data;
@@ -2208,6 +2243,10 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
     if (reply->type == REDIS_REPLY_ERROR) {
         if (strncmp(reply->str, "FENCED", 6) == 0) {
             term_lost(s, reply->str);
+            return;
+        }
+        if (strncmp(reply->str, "LAYOUT", 6) == 0) {
+            layout_refuse(s);
             return;
         }
         if (slot_moved(s, reply->str))
@@ -2488,6 +2527,11 @@ const char *store_why(const struct store *s)
         snprintf(w, n, "this engine is loading the state of tenant %s "
                  "(%zu agents, %zu contacts so far)", s->cfg.tenant,
                  s->load_agents, s->load_contacts);
+    else if (s->layout_refused && s->role != STORE_ROLE_OWNER)
+        snprintf(w, n, "tenant %s is stored in the %s layout and "
+                 "redis.layout is %s: this engine does not take it",
+                 s->cfg.tenant, journal(s) ? "hashes" : "journal",
+                 journal(s) ? "journal" : "hashes");
     else if (s->role == STORE_ROLE_STANDBY && s->owner_addr[0])
         snprintf(w, n, "tenant %s is owned by the engine at %s",
                  s->cfg.tenant, s->owner_addr);

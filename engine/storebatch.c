@@ -1031,7 +1031,9 @@ const char storebatch_lease_script[] =
  * empty; a missing `seq` is the set's score. Refuses when `mine` does not
  * hold the lease. Ranks are stable between calls because only the lease
  * holder writes the tenant's keys, and it writes nothing while it loads
- * (store.c, "Recovery"). */
+ * (store.c, "Recovery"). The first call ("o" from 0) answers the error
+ * "LAYOUT journal" when the tenant holds a journal or a snapshot: its
+ * state is in the other layout (docs/redis.md, "Changing the layout"). */
 const char storebatch_load_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
     "  return redis.error_reply('FENCED lease not held')\n"
@@ -1041,6 +1043,10 @@ const char storebatch_load_script[] =
     "local cnt = tonumber(ARGV[5])\n"
     "local function s(v) if v then return v end return '' end\n"
     "local out = {}\n"
+    "if ARGV[3] == 'o' and off == 0 and\n"
+    "   redis.call('EXISTS', p .. 'journal', p .. 'snapshot') > 0 then\n"
+    "  return redis.error_reply('LAYOUT journal')\n"
+    "end\n"
     "if ARGV[3] == 'a' then\n"
     "  local ids = redis.call('SORT', p .. 'agents', 'ALPHA', 'LIMIT', off,\n"
     "                         cnt)\n"
@@ -1151,13 +1157,19 @@ const char storebatch_snapshot_script[] =
  * ("<token>:<seq>:<chunks>:<journal id>", or "" when none); "s" the
  * snapshot chunk `snap:<arg>` (nil when missing); "j" journal entries
  * from `arg` ("-" or "(<id>") on, at most `count`, flat: id, packed ops.
- * Refuses when `mine` does not hold the lease. */
+ * Refuses when `mine` does not hold the lease. The first call ("p")
+ * answers the error "LAYOUT hashes" when the tenant holds per-key state
+ * (`contacts`, `agents` or `ob`): docs/redis.md, "Changing the layout". */
 const char storebatch_journal_load_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[2] then\n"
     "  return redis.error_reply('FENCED lease not held')\n"
     "end\n"
     "local p = ARGV[1]\n"
     "if ARGV[3] == 'p' then\n"
+    "  if redis.call('EXISTS', p .. 'contacts', p .. 'agents',\n"
+    "                p .. 'ob') > 0 then\n"
+    "    return redis.error_reply('LAYOUT hashes')\n"
+    "  end\n"
     "  return redis.call('GET', p .. 'snapshot') or ''\n"
     "end\n"
     "if ARGV[3] == 's' then\n"

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "auth.h"
+#include "store-peek.h"
 
 /* ---- clients ---- */
 
@@ -324,6 +325,21 @@ uint64_t e2e_send_contact_attr(struct e2e_client *e, const char *id,
     return send_env(e, &env);
 }
 
+uint64_t e2e_send_contact_prio(struct e2e_client *e, const char *id,
+                               const char *queue, Ccroute__V1__Channel ch,
+                               unsigned priority)
+{
+    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
+    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
+    m.contact_id = (char *)id;
+    m.queue = (char *)queue;
+    m.channel = ch;
+    m.priority = priority;
+    env.body_case = E2E_BODY(CONTACT_ARRIVED);
+    env.contact_arrived = &m;
+    return send_env(e, &env);
+}
+
 int e2e_contact(struct e2e_client *e, const char *id, const char *queue,
                 Ccroute__V1__Channel ch)
 {
@@ -532,6 +548,41 @@ void e2e_expect_log(struct harness_daemon *d, const char *needle,
     }
 }
 
+void e2e_crash_restart(struct harness_daemon *d, int nagents,
+                       long long ncontacts, int timeout_ms)
+{
+    char want[96];
+    harness_daemon_kill(d);
+    if (harness_daemon_restart(d, NULL) != 0) {
+        harness_daemon_dump_log(d);
+        fail_msg("the engine did not start again");
+    }
+    snprintf(want, sizeof(want), "loaded %d agents, %lld contacts", nagents,
+             ncontacts);
+    e2e_expect_log(d, want, timeout_ms);
+}
+
+void e2e_take_in_order(struct e2e_client *desk, struct e2e_client *sw,
+                       const char *agent, const char *const *ids, int n,
+                       const char *what)
+{
+    for (int i = 0; i < n; i++) {
+        ccr_envelope *o = e2e_wait_offer(desk, NULL, E2E_T_MS);
+        if (!o)
+            fail_msg("%s: no offer for the %d-th contact (%s)", what, i,
+                     ids[i]);
+        char cid[256];
+        snprintf(cid, sizeof(cid), "%s", o->offer->contact_id);
+        ccr_free(o);
+        if (strcmp(cid, ids[i]) != 0)
+            fail_msg("%s: offer %d is %s, expected %s (recovered out of "
+                     "order)", what, i, cid, ids[i]);
+        if (e2e_simple(desk, E2E_BODY(OFFER_ACCEPTED), cid, agent) != 0 ||
+            e2e_simple(sw, E2E_BODY(CONTACT_COMPLETED), cid, NULL) != 0)
+            fail_msg("%s: %s not accepted and completed", what, cid);
+    }
+}
+
 /* ---- fixtures ---- */
 
 int e2e_env_start(void **state, bool with_redis, e2e_config_cb config,
@@ -709,44 +760,20 @@ void e2e_events_check(redisContext *c, const char *tenant,
                       const struct e2e_ev_model *m, struct e2e_ev_report *r)
 {
     struct replay rp = { 0 };
-    char key[128], start[64] = "-";
     memset(r, 0, sizeof(*r));
     r->token_order_ok = true;
-    snprintf(key, sizeof(key), "ccr:{%s}:events", tenant);
-    for (;;) {
-        redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT 500", key,
-                                       start);
-        if (!rep)
-            fail_msg("XRANGE: %s", c->errstr);
-        if (rep->type != REDIS_REPLY_ARRAY)
-            fail_msg("XRANGE %s: reply type %d", key, rep->type);
-        size_t n = rep->elements;
-        for (size_t i = 0; i < n; i++) {
-            redisReply *ent = rep->element[i];
-            const char *id = ent->element[0]->str;
-            redisReply *f = ent->element[1];
-            const char *type = "", *cid = "", *aid = "";
-            uint64_t tok = 0;
-            for (size_t k = 0; k + 1 < f->elements; k += 2) {
-                const char *name = f->element[k]->str;
-                const char *val = f->element[k + 1]->str;
-                if (!strcmp(name, "type"))
-                    type = val;
-                else if (!strcmp(name, "contact"))
-                    cid = val;
-                else if (!strcmp(name, "agent"))
-                    aid = val;
-                else if (!strcmp(name, "token"))
-                    tok = strtoull(val, NULL, 10);
-            }
-            replay_entry(&rp, m, r, id, type, cid, aid, tok);
-            /* next page: strictly after this id */
-            snprintf(start, sizeof(start), "(%s", id);
-        }
-        freeReplyObject(rep);
-        if (n < 500)
-            break;
+    /* the events stream, or the journal's event ops: the same entries */
+    struct peek *pk = peek_read(c, tenant);
+    for (size_t i = 0; i < pk->nev; i++) {
+        const struct peek_obj *e = &pk->ev[i];
+        const char *type = peek_get(e, "type", NULL);
+        const char *cid = peek_get(e, "contact", NULL);
+        const char *aid = peek_get(e, "agent", NULL);
+        const char *tok = peek_get(e, "token", NULL);
+        replay_entry(&rp, m, r, e->id, type ? type : "", cid ? cid : "",
+                     aid ? aid : "", tok ? strtoull(tok, NULL, 10) : 0);
     }
+    peek_free(pk);
     free(rp.a);
     free(rp.l);
 }

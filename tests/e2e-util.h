@@ -134,6 +134,10 @@ int e2e_contact_until_acked(struct e2e_client *e, const char *id,
 uint64_t e2e_send_contact_attr(struct e2e_client *e, const char *id,
                                const char *queue, Ccroute__V1__Channel ch,
                                const char *key, const char *value);
+/* A ContactArrived with a priority and no attributes. */
+uint64_t e2e_send_contact_prio(struct e2e_client *e, const char *id,
+                               const char *queue, Ccroute__V1__Channel ch,
+                               unsigned priority);
 int e2e_agent_login(struct e2e_client *e, const char *id, const char *skill,
                     unsigned level, unsigned voice_cap, unsigned chat_cap);
 uint64_t e2e_send_agent_login(struct e2e_client *e, const char *id,
@@ -177,6 +181,18 @@ int e2e_redis_term(struct harness_redis *r, int timeout_ms);
  * `needle` within timeout_ms. */
 void e2e_expect_log(struct harness_daemon *d, const char *needle,
                     int timeout_ms);
+/* A crash and a restart: kill -9, the same configuration again, and the
+ * log's "loaded <nagents> agents, <ncontacts> contacts" within
+ * timeout_ms (fails the test otherwise). Clients stay open (closed by
+ * the caller: they see the crash). */
+void e2e_crash_restart(struct harness_daemon *d, int nagents,
+                       long long ncontacts, int timeout_ms);
+/* `agent` (logged in on desk, capacity 1) takes n offers one by one: the
+ * i-th must be ids[i]; each is accepted on desk and completed on sw.
+ * `what` names the case in a failure. */
+void e2e_take_in_order(struct e2e_client *desk, struct e2e_client *sw,
+                       const char *agent, const char *const *ids, int n,
+                       const char *what);
 
 /* ---- fixtures ---- */
 

@@ -1,5 +1,6 @@
 /* outbound-fx.c -- see outbound-fx.h. */
 #include "outbound-fx.h"
+#include "store-peek.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -170,30 +171,26 @@ void obfx_accept(struct e2e_client *desk, const char *cid, const char *aid)
     ccr_free(o);
 }
 
-static const char *field(const redisReply *f, const char *name)
+static bool is(const struct peek_obj *e, const char *name, const char *v)
 {
-    for (size_t i = 0; i + 1 < f->elements; i += 2)
-        if (!strcmp(f->element[i]->str, name))
-            return f->element[i + 1]->str;
-    return "";
+    const char *x = peek_get(e, name, NULL);
+    return !strcmp(x ? x : "", v);
 }
 
+/* in the events stream, or the journal's event ops (tests/store-peek.h) */
 static bool has_entry(redisContext *r, const char *tenant, const char *type,
                       const char *lead, const char *state,
                       const char *outcome)
 {
-    redisReply *x = redisCommand(r, "XRANGE ccr:{%s}:events - +", tenant);
+    struct peek *p = peek_read(r, tenant);
     bool found = false;
-    assert_non_null(x);
-    assert_int_equal(x->type, REDIS_REPLY_ARRAY);
-    for (size_t i = 0; i < x->elements && !found; i++) {
-        const redisReply *f = x->element[i]->element[1];
-        found = !strcmp(field(f, "type"), type) &&
-                !strcmp(field(f, "lead"), lead) &&
-                (!state || !strcmp(field(f, "state"), state)) &&
-                (!outcome || !strcmp(field(f, "outcome"), outcome));
+    for (size_t i = 0; i < p->nev && !found; i++) {
+        const struct peek_obj *e = &p->ev[i];
+        found = is(e, "type", type) && is(e, "lead", lead) &&
+                (!state || is(e, "state", state)) &&
+                (!outcome || is(e, "outcome", outcome));
     }
-    freeReplyObject(x);
+    peek_free(p);
     return found;
 }
 

@@ -37,6 +37,7 @@
 #include "e2e-util.h"
 #include "error.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define T_MS E2E_T_MS
 #define BODY(x) E2E_BODY(x)
@@ -664,19 +665,18 @@ static void test_reattach_other_principal_after_restart(void **state)
 {
     struct e2e_env *f = *state;
     struct e2e_client *a, *b;
-    redisReply *r;
 
     assert_int_equal(hello_serving(f, "shared-7", ROLE(SWITCH), tok_sw_a,
                                    false, &a), 0);
 
     assert_int_equal(e2e_contact(a, "cr-1", "q1", E2E_VOICE), 0);
     /* acknowledged: in Redis with its owner and principal */
-    r = redisCommand(f->r, "HMGET ccr:{au}:contact:cr-1 owner principal");
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_string_equal(r->element[0]->str, "shared-7");
-    assert_string_equal(r->element[1]->str, "sw-a");
-    freeReplyObject(r);
+    struct peek *pk = peek_read(f->r, "au");
+    const struct peek_obj *o = peek_find(pk, 'c', "cr-1");
+    assert_non_null(o);
+    assert_string_equal(peek_get(o, "owner", NULL), "shared-7");
+    assert_string_equal(peek_get(o, "principal", NULL), "sw-a");
+    peek_free(pk);
 
     harness_daemon_kill(&f->d);
     e2e_hang_up(a);

@@ -19,6 +19,7 @@
 #include "e2e-util.h"
 #include "harness.h"
 #include "outbound-fx.h"
+#include "store-peek.h"
 
 #define EC(x) E2E_EC(x)
 #define BODY(x) E2E_BODY(x)
@@ -123,7 +124,7 @@ static void test_callback_keeps_place(void **state)
     assert_int_equal(callback(&sw, "k1", "+15551001", 0, msg, sizeof(msg)),
                      0);
     /* Ack is a promise: the callback is in Redis */
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{cb}:ob:data c|k1"), 1);
+    assert_int_equal(peek_has(f->r, "cb", 'o', "c|k1"), 1);
     wait_callbacks(&adm, 1, 0);
 
     /* the agent comes: k1 is still first; accepted, the switch dials */
@@ -161,7 +162,7 @@ static void test_callback_keeps_place(void **state)
     assert_int_equal(st->stats->callback_dials, 2);
     assert_int_equal(st->stats->callbacks_connected, 1);
     ccr_free(st);
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{cb}:ob:data c|k1"), 0);
+    assert_int_equal(peek_has(f->r, "cb", 'o', "c|k1"), 0);
     assert_int_equal(e2e_simple(&desk, BODY(CONTACT_COMPLETED), "k1", NULL),
                      0);
     obfx_accept(&desk, "k3", "a1");
@@ -204,7 +205,7 @@ static void test_callback_gives_up(void **state)
     }
     ccr_free(q);
     wait_callbacks(&adm, 0, 0);
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{cb}:ob:data c|g1"), 0);
+    assert_int_equal(peek_has(f->r, "cb", 'o', "c|g1"), 0);
 
     e2e_close(&adm);
     e2e_close(&sw);
@@ -296,7 +297,7 @@ static void test_callback_bad_input(void **state)
                               sizeof(msg)), EC(CALLBACK_TIME));
     assert_non_null(strstr(msg, "too far"));
     /* nothing of those: no callback */
-    assert_int_equal(e2e_rint(f->r, "HLEN ccr:{cb}:ob:data"), 0);
+    assert_int_equal(peek_n(f->r, "cb", 'o'), 0);
 
     assert_int_equal(callback(&sw, "b1", "+1555", 0, msg, sizeof(msg)), 0);
     assert_int_equal(callback(&sw, "b1", "+1555", 0, msg, sizeof(msg)),

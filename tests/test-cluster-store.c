@@ -40,6 +40,7 @@
 #include "config.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define EC E2E_EC
 #define BODY E2E_BODY
@@ -212,15 +213,7 @@ static void contact_until_acked(struct e2e_client *c, const char *id)
 
 static bool contact_in_redis(redisContext *r, const char *id)
 {
-    char key[128], v[64];
-    snprintf(key, sizeof(key), "ccr:{%.16s}:contact:%.32s", tenant, id);
-    redisReply *rep = redisCommand(r, "ZSCORE ccr:{%s}:contacts %s", tenant,
-                                   id);
-    assert_non_null(rep);
-    bool in_set = rep->type == REDIS_REPLY_STRING;
-    freeReplyObject(rep);
-    bool has_hash = e2e_rhget(r, key, "arrived", v, sizeof(v)) && v[0];
-    return in_set && has_hash;
+    return peek_has(r, tenant, 'c', id);
 }
 
 /* Every contact acknowledged so far is on node i. */
@@ -259,7 +252,7 @@ static void restart_and_check_load(int i)
     harness_daemon_kill(&dm);
     assert_int_equal(harness_daemon_restart(&dm, NULL), 0);
     redisContext *r = e2e_redis(ch.node[i].r.port);
-    long long n = e2e_rint(r, "ZCARD ccr:{%s}:contacts", tenant);
+    long long n = peek_n(r, tenant, 'c');
     redisFree(r);
     assert_true(n >= nacked);
     snprintf(want, sizeof(want), "loaded 0 agents, %lld contacts", n);
@@ -452,7 +445,7 @@ static void test_migrate_slot_under_traffic(void **state)
                  "moved", r->integer);
     freeReplyObject(r);
     redisContext *rc_dst = e2e_redis(ch.node[dst].r.port);
-    assert_int_equal(e2e_rint(rc_dst, "ZCARD ccr:{%s}:contacts", tenant),
+    assert_int_equal(peek_n(rc_dst, tenant, 'c'),
                      nacked);
     struct e2e_ev_report rep;
     e2e_events_check(rc_dst, tenant, &voice_only, &rep);

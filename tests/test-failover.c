@@ -25,6 +25,7 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define BODY E2E_BODY
 #define EC E2E_EC
@@ -192,26 +193,16 @@ static void expect_log(struct harness_daemon *d, const char *needle,
 
 static bool contact_in_redis(redisContext *r, const char *id)
 {
-    char key[128], v[64];
-    snprintf(key, sizeof(key), "ccr:{" TENANT "}:contact:%s", id);
-    redisReply *rep = redisCommand(r, "ZSCORE ccr:{" TENANT "}:contacts %s",
-                                   id);
-    assert_non_null(rep);
-    bool in_set = rep->type == REDIS_REPLY_STRING;
-    freeReplyObject(rep);
-    bool has_hash = e2e_rhget(r, key, "arrived", v, sizeof(v));
-    assert_int_equal(in_set, has_hash);   /* both or neither */
-    return in_set;
+    return peek_has(r, TENANT, 'c', id);
 }
 
 static int contact_state(redisContext *r, const char *id, char *agent,
                          size_t alen)
 {
-    char key[128], v[32];
-    snprintf(key, sizeof(key), "ccr:{" TENANT "}:contact:%s", id);
+    char v[32];
     if (agent)
-        e2e_rhget(r, key, "agent", agent, alen);
-    if (!e2e_rhget(r, key, "state", v, sizeof(v)))
+        peek_field(r, TENANT, 'c', id, "agent", agent, alen);
+    if (!peek_field(r, TENANT, 'c', id, "state", v, sizeof(v)))
         return 0;
     return atoi(v);
 }
@@ -364,10 +355,10 @@ static void redis_restart_midtraffic(bool sigkill)
     for (int i = 0; i < nrefused; i++)
         if (contact_in_redis(r, refused[i]))
             fail_msg("refused contact %s is in Redis", refused[i]);
-    assert_int_equal(e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts"), nacked);
+    assert_int_equal(peek_n(r, TENANT, 'c'), nacked);
     assert_int_equal(contact_state(r, "pre00", id, sizeof(id)), 3);
     assert_string_equal(id, "a1");
-    assert_int_equal(e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a1"), 1);
+    assert_int_equal(peek_has(r, TENANT, 'a', "a1"), 1);
 
     struct e2e_ev_report rep;
     e2e_events_check(r, TENANT, &model, &rep);
@@ -458,7 +449,7 @@ static void test_outage_acks_are_durable(void **state)
     assert_int_equal(harness_daemon_restart(&d, NULL), 0);
     expect_log(&d, "serving clients", 10000);
     redisContext *r = e2e_redis(rs.port);
-    assert_int_equal(e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a2"), 1);
+    assert_int_equal(peek_has(r, TENANT, 'a', "a2"), 1);
     assert_false(contact_in_redis(r, "k1"));
     assert_true(contact_in_redis(r, "k2"));
     redisFree(r);
@@ -599,7 +590,7 @@ static void test_refused_change_not_half_applied(void **state)
 
     redisContext *r = e2e_redis(rs.port);
     assert_true(contact_in_redis(r, "c-ref"));
-    assert_int_equal(e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a-ref"),
+    assert_int_equal(peek_has(r, TENANT, 'a', "a-ref"),
                      1);
     redisFree(r);
 
@@ -801,7 +792,7 @@ static void test_two_engines_takeover(void **state)
         assert_non_null(e2e_stats_agent(st, aid));
     }
     ccr_free(st);
-    long long live = e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts");
+    long long live = peek_n(r, TENANT, 'c');
     int nlive_acked = 0;
     for (int i = 0; i < ncontacts; i++) {
         char agent[64];
@@ -847,7 +838,7 @@ static void test_two_engines_takeover(void **state)
         assert_non_null(ack);
         ccr_free(ack);
     }
-    assert_int_equal(e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts"), live);
+    assert_int_equal(peek_n(r, TENANT, 'c'), live);
 
     /* complete what was assigned on A */
     for (int i = 0; i < ncontacts; i++) {

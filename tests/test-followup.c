@@ -18,6 +18,7 @@
 #include "e2e-util.h"
 #include "harness.h"
 #include "outbound-fx.h"
+#include "store-peek.h"
 
 #define EC(x) E2E_EC(x)
 #define BODY(x) E2E_BODY(x)
@@ -159,7 +160,7 @@ static void test_followup_due_preferred_survives_kill(void **state)
     assert_int_equal(complete(&d1, "k1", "escalated", 0, NULL, msg,
                               sizeof(msg)), 0);
     /* the Ack is a promise: the follow-up is in Redis */
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{fu}:ob:data c|fu-k1"), 1);
+    assert_int_equal(peek_has(f->r, "fu", 'o', "c|fu-k1"), 1);
     st = e2e_stats(&adm);
     assert_int_equal(st->stats->followups->scheduled, 1);
     assert_int_equal(st->stats->followups->created, 1);
@@ -201,7 +202,7 @@ static void test_followup_due_preferred_survives_kill(void **state)
     assert_int_equal(e2e_simple(&d1, BODY(OFFER_ACCEPTED), "fu-k1", "a1"),
                      0);
     wait_followups(&adm, 0, 0, 0);
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{fu}:ob:data c|fu-k1"), 0);
+    assert_int_equal(peek_has(f->r, "fu", 'o', "c|fu-k1"), 0);
     st = e2e_stats(&adm);
     assert_int_equal(st->stats->followups->overdue, 0);
     ccr_free(st);
@@ -223,7 +224,7 @@ static void test_followup_other_agent_survives_kill(void **state)
     struct e2e_client adm, sw, d1, d2, d3;
     char msg[384];
     ccr_envelope *o;
-    redisReply *rec;
+    struct peek *rec;
 
     e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
     e2e_open_hello(&sw, d->port, "sw", E2E_ROLE(SWITCH), false);
@@ -234,12 +235,13 @@ static void test_followup_other_agent_survives_kill(void **state)
     assert_int_equal(complete_to(&d1, "k4", "escalated", 0, NULL, "a3", msg,
                                  sizeof(msg)), 0);
     /* the record names a3, not a1 */
-    rec = redisCommand(f->r, "HGET ccr:{fu}:ob:data c|fu-k4");
-    assert_non_null(rec);
-    assert_int_equal(rec->type, REDIS_REPLY_STRING);
-    assert_non_null(memmem(rec->str, rec->len, "a3", 3));
-    assert_null(memmem(rec->str, rec->len, "a1", 3));
-    freeReplyObject(rec);
+    rec = peek_read(f->r, "fu");
+    size_t rlen = 0;
+    const char *rd = peek_get(peek_find(rec, 'o', "c|fu-k4"), "data", &rlen);
+    assert_non_null(rd);
+    assert_non_null(memmem(rd, rlen, "a3", 3));
+    assert_null(memmem(rd, rlen, "a1", 3));
+    peek_free(rec);
     e2e_open_hello(&d3, d->port, "desk3", E2E_ROLE(AGENT), false);
     assert_int_equal(login(&d3, "a3"), 0);
 
@@ -407,11 +409,11 @@ static void test_followup_bad_input(void **state)
                                  "012345678901234567890123", msg,
                                  sizeof(msg)), EC(INVALID_FIELD));
     assert_non_null(strstr(msg, "followup_agent is longer"));
-    assert_int_equal(e2e_rint(f->r, "HLEN ccr:{fu}:ob:data"), 0);
+    assert_int_equal(peek_n(f->r, "fu", 'o'), 0);
     /* the contact is still the agent's: completed now */
     assert_int_equal(complete(&d1, "b1", "resolved", 0, NULL, msg,
                               sizeof(msg)), 0);
-    assert_int_equal(e2e_rint(f->r, "HLEN ccr:{fu}:ob:data"), 0);
+    assert_int_equal(peek_n(f->r, "fu", 'o'), 0);
 
     e2e_close(&sw);
     e2e_close(&d1);

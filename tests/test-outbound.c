@@ -19,6 +19,7 @@
 #include "e2e-util.h"
 #include "harness.h"
 #include "outbound-fx.h"
+#include "store-peek.h"
 
 #define EC(x) E2E_EC(x)
 
@@ -160,7 +161,7 @@ static void test_campaign_end_to_end(void **state)
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
     assert_int_equal(obfx_leads(&adm, "c1", in, 2, msg, sizeof(msg)), 0);
     /* Ack is a promise: the campaign and its two leads are in Redis */
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 3);
     assert_int_equal(obfx_run(&adm, BODY(CAMPAIGN_START), "c1"), 0);
 
     /* progressive, one free agent: one dial; busy, then the next one */
@@ -194,7 +195,7 @@ static void test_campaign_end_to_end(void **state)
     {
         char key[96], v[256];
         snprintf(key, sizeof(key), "l|c1|%s", lead1);
-        assert_true(e2e_rhget(f->r, "ccr:{ot}:ob:data", key, v, sizeof(v)));
+        assert_true(peek_field(f->r, "ot", 'o', key, "data", v, sizeof(v)));
         assert_int_equal(atoi(strchr(v, ' ') + 1), 1);
     }
 
@@ -316,7 +317,7 @@ static void test_bad_input(void **state)
                      EC(INVALID_LEAD));
     assert_non_null(strstr(msg, "time zone"));
     /* nothing of the refused batches: the campaigns c2 and c4 only */
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 2);
     st = e2e_stats(&adm);
     assert_non_null(cs = obfx_camp_stats(st, "c2"));
     assert_int_equal(cs->leads, 0);
@@ -338,7 +339,7 @@ static void test_bad_input(void **state)
 
     /* do-not-call: a listed number is never dialed */
     assert_int_equal(dnc(&adm, true, "+15550007"), 0);
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data n|+15550007"),
+    assert_int_equal(peek_has(f->r, "ot", 'o', "n|+15550007"),
                      1);
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
     const struct obfx_lead two[2] = {
@@ -421,7 +422,7 @@ static int attempts(struct e2e_env *f, const char *id)
 {
     char key[96], v[256];
     snprintf(key, sizeof(key), "l|pv|%s", id);
-    assert_true(e2e_rhget(f->r, "ccr:{ot}:ob:data", key, v, sizeof(v)));
+    assert_true(peek_field(f->r, "ot", 'o', key, "data", v, sizeof(v)));
     return atoi(strchr(v, ' ') + 1);
 }
 
@@ -785,10 +786,10 @@ static void test_leads_resend(void **state)
     e2e_open_hello_retry(&adm, d->port, "adm", E2E_ROLE(ADMIN), false);
     assert_int_equal(upsert(&adm, "c1", "sales", 3, msg, sizeof(msg)), 0);
     assert_int_equal(obfx_leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 3);
     /* the same batch again: Acked, nothing duplicated */
     assert_int_equal(obfx_leads(&adm, "c1", two, 2, msg, sizeof(msg)), 0);
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 3);
     st = e2e_stats(&adm);
     assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 2);
@@ -798,14 +799,14 @@ static void test_leads_resend(void **state)
                      EC(INVALID_LEAD));
     assert_non_null(strstr(msg, "leads[1] (r1)"));
     assert_non_null(strstr(msg, "already in the campaign"));
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data l|c1|r3"), 0);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 3);
+    assert_int_equal(peek_has(f->r, "ot", 'o', "l|c1|r3"), 0);
     st = e2e_stats(&adm);
     assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 2);
     ccr_free(st);
     assert_int_equal(obfx_leads(&adm, "c1", more, 3, msg, sizeof(msg)), 0);
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 4);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 4);
     st = e2e_stats(&adm);
     assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 3);
@@ -868,11 +869,11 @@ static void test_lead_attribute_limits(void **state)
     assert_int_equal(lead_attrs(&adm, "c1", 2, "0123456789a", msg,
                                 sizeof(msg)), EC(INVALID_FIELD));
     assert_non_null(strstr(msg, "26 bytes of keys and values, at most 24"));
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 1);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 1);
     /* at the limits: taken */
     assert_int_equal(lead_attrs(&adm, "c1", 2, "0123456789", msg,
                                 sizeof(msg)), 0);
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 2);
     st = e2e_stats(&adm);
     assert_non_null(cs = obfx_camp_stats(st, "c1"));
     assert_int_equal(cs->leads, 1);
@@ -916,18 +917,18 @@ static void test_dnc_limit(void **state)
     assert_int_equal(dnc_n(&adm, acd, 3, msg, sizeof(msg)),
                      EC(RESOURCE_EXHAUSTED));
     assert_non_null(strstr(msg, "limits.max_dnc"));
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 2);
-    assert_int_equal(e2e_rint(f->r, "HEXISTS ccr:{ot}:ob:data n|+15550403"),
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 2);
+    assert_int_equal(peek_has(f->r, "ot", 'o', "n|+15550403"),
                      0);
     /* the set still has room for exactly one: +15550403 went back out */
     assert_int_equal(dnc_n(&adm, e1, 1, msg, sizeof(msg)), 0);
     assert_int_equal(dnc_n(&adm, f1, 1, msg, sizeof(msg)),
                      EC(RESOURCE_EXHAUSTED));
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 3);
     /* a removal makes room */
     assert_int_equal(dnc(&adm, false, "+15550401"), 0);
     assert_int_equal(dnc_n(&adm, f1, 1, msg, sizeof(msg)), 0);
-    assert_int_equal(e2e_rint(f->r, "ZCARD ccr:{ot}:ob"), 3);
+    assert_int_equal(peek_n(f->r, "ot", 'o'), 3);
     e2e_close(&adm);
 }
 
@@ -957,18 +958,21 @@ static int setup_file_campaign(void **state)
 static void stored_campaign(redisContext *r, const char *name, char *run,
                             uint32_t *max_attempts)
 {
-    redisReply *rep = redisCommand(r, "HGET ccr:{ot}:ob:data k|%s", name);
+    char member[128];
+    snprintf(member, sizeof(member), "k|%s", name);
+    struct peek *p = peek_read(r, "ot");
+    size_t len = 0;
+    const char *d = peek_get(peek_find(p, 'o', member), "data", &len);
     Ccroute__V1__CampaignUpsert *m;
-    assert_non_null(rep);
-    assert_int_equal(rep->type, REDIS_REPLY_STRING);
-    assert_true(rep->len > 1);
-    *run = rep->str[0];
-    m = ccroute__v1__campaign_upsert__unpack(NULL, rep->len - 1,
-                                             (const uint8_t *)rep->str + 1);
+    assert_non_null(d);
+    assert_true(len > 1);
+    *run = d[0];
+    m = ccroute__v1__campaign_upsert__unpack(NULL, len - 1,
+                                             (const uint8_t *)d + 1);
     assert_non_null(m);
     *max_attempts = m->max_attempts;
     ccroute__v1__campaign_upsert__free_unpacked(m, NULL);
-    freeReplyObject(rep);
+    peek_free(p);
 }
 
 /* Polls Redis (bounded) until campaign `name`'s record holds
@@ -980,12 +984,9 @@ static void wait_stored(redisContext *r, const char *name, uint32_t want,
     long long t0 = harness_now_ms();
     uint32_t att = 0;
     for (;;) {
-        redisReply *rep = redisCommand(r, "HEXISTS ccr:{ot}:ob:data k|%s",
-                                       name);
-        bool there;
-        assert_non_null(rep);
-        there = rep->integer == 1;
-        freeReplyObject(rep);
+        char member[128];
+        snprintf(member, sizeof(member), "k|%s", name);
+        bool there = peek_has(r, "ot", 'o', member);
         if (there) {
             stored_campaign(r, name, run, &att);
             if (att == want)

@@ -28,6 +28,7 @@
 #include "e2e-util.h"
 #include "harness.h"
 #include "outbound-fx.h"
+#include "store-peek.h"
 
 #define BODY(x) E2E_BODY(x)
 #define OUT(x) OBFX_OUT(x)
@@ -176,12 +177,10 @@ static Ccroute__V1__DialOutcome script(int k)
 }
 
 /* Field `name` of one stream entry's field list, or "" when missing. */
-static const char *field(const redisReply *f, const char *name)
+static const char *field(const struct peek_obj *e, const char *name)
 {
-    for (size_t i = 0; i + 1 < f->elements; i += 2)
-        if (!strcmp(f->element[i]->str, name))
-            return f->element[i + 1]->str;
-    return "";
+    const char *v = peek_get(e, name, NULL);
+    return v ? v : "";
 }
 
 /* What the leads' entries in the event stream (docs/redis.md) say. */
@@ -195,13 +194,11 @@ struct lead_evs {
  * done after its dial. */
 static void read_lead_events(struct e2e_env *f, struct lead_evs *n)
 {
-    redisReply *r = redisCommand(f->r, "XRANGE ccr:{pd}:events - +");
+    struct peek *r = peek_read(f->r, "pd");   /* stream or journal */
     static char dialed[LEADS][8];
     memset(n, 0, sizeof(*n));
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *fl = r->element[i]->element[1];
+    for (size_t i = 0; i < r->nev; i++) {
+        const struct peek_obj *fl = &r->ev[i];
         const char *type = field(fl, "type");
         if (strncmp(type, "lead", 4) != 0)
             continue;
@@ -235,7 +232,7 @@ static void read_lead_events(struct e2e_env *f, struct lead_evs *n)
             n->exhausted++;
         }
     }
-    freeReplyObject(r);
+    peek_free(r);
 }
 
 /* The stream has the lead entries of the run: a lead done is written by

@@ -25,6 +25,7 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define T_MS E2E_T_MS   /* timeout for one expected message */
 
@@ -89,11 +90,13 @@ static void q1_stats(struct e2e_client *c, uint32_t *waiting,
     ccr_free(st);
 }
 
-/* HGET key field, "" when missing. */
-static const char *hget(redisContext *r, const char *key, const char *field)
+/* Field `field` of object (kind, id) of tenant "ra" as stored (either
+ * layout, tests/store-peek.h), "" when missing. */
+static const char *stored(redisContext *r, char kind, const char *id,
+                          const char *field)
 {
     static char v[64];
-    e2e_rhget(r, key, field, v, sizeof(v));
+    peek_field(r, "ra", kind, id, field, v, sizeof(v));
     return v;
 }
 
@@ -120,8 +123,8 @@ static void test_reattach_after_restart(void **state)
      * the agent's included */
     assert_int_equal(contact_arrive(sw, "r1"), 0);
     assert_int_equal(contact_arrive(sw, "r2"), 0);
-    assert_string_equal(hget(env->r, "ccr:{ra}:contact:r1", "owner"), "sw1");
-    assert_string_equal(hget(env->r, "ccr:{ra}:agent:a1", "owner"), "desk-1");
+    assert_string_equal(stored(env->r, 'c', "r1", "owner"), "sw1");
+    assert_string_equal(stored(env->r, 'a', "a1", "owner"), "desk-1");
 
     harness_daemon_kill(d);
     e2e_close(ag);
@@ -158,10 +161,10 @@ static void test_reattach_after_restart(void **state)
     ccr_free(e);
 
     /* nothing was abandoned or logged out meanwhile */
-    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{ra}:contacts"), 2);
-    assert_string_equal(hget(env->r, "ccr:{ra}:contact:r1", "state"),
+    assert_int_equal(peek_n(env->r, "ra", 'c'), 2);
+    assert_string_equal(stored(env->r, 'c', "r1", "state"),
                         "3");                           /* assigned */
-    assert_int_equal(e2e_rint(env->r, "SISMEMBER ccr:{ra}:agents a1"), 1);
+    assert_int_equal(peek_has(env->r, "ra", 'a', "a1"), 1);
 
     e2e_close(ag);
     e2e_close(sw);
@@ -215,7 +218,7 @@ static void test_no_reattach_abandons(void **state)
     long long live = -1;
     deadline = harness_now_ms() + T_MS;
     for (;;) {
-        live = e2e_rint(env->r, "ZCARD ccr:{ra}:contacts");
+        live = peek_n(env->r, "ra", 'c');
         if (live == 0 || harness_now_ms() > deadline)
             break;
         harness_pause_ms(20);          /* poll interval */

@@ -16,8 +16,14 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define NCONTACTS 40
+
+/* The layout the tests run on: main runs them on the default (journal)
+ * and again with `layout: hashes`, so recovery is proved on both; the
+ * chunked load is the per-key layout's and always runs on it. */
+static const char *layout = "journal";
 
 /* arg: the address the engine advertises in its lease. */
 static void config_text(char *buf, size_t len, int redis_port,
@@ -28,13 +34,14 @@ static void config_text(char *buf, size_t len, int redis_port,
              "log_level: info\n"
              "redis:\n"
              "  enabled: true\n"
+             "  layout: %s\n"
              "  port: %d\n"
              "  tenant: rt\n"
              "  lease: 600ms\n"
              "  advertise: %s\n"
              "queues:\n"
              "  - name: q1\n",
-             redis_port, (const char *)advertise);
+             layout, redis_port, (const char *)advertise);
 }
 
 /* The fixture: Redis, and the daemon on it (tests/e2e-util.h). */
@@ -59,7 +66,7 @@ static void test_crash_recovery(void **state)
         assert_int_equal(e2e_contact(&c, id, "q1", E2E_VOICE), 0);
     }
     /* acknowledged = in Redis (durability: redis) */
-    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
+    assert_int_equal(peek_n(env->r, "rt", 'c'), NCONTACTS);
     harness_daemon_kill(d);
     e2e_close(&c);
 
@@ -68,7 +75,7 @@ static void test_crash_recovery(void **state)
     snprintf(want, sizeof(want), "loaded 0 agents, %d contacts", NCONTACTS);
     e2e_expect_log(d, want, 5000);
     assert_true(harness_daemon_log_contains(d, "serving clients", 5000));
-    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
+    assert_int_equal(peek_n(env->r, "rt", 'c'), NCONTACTS);
 
     /* every contact is known again: a repeated arrival is answered with
      * its state, not routed twice */
@@ -77,7 +84,7 @@ static void test_crash_recovery(void **state)
         snprintf(id, sizeof(id), "c%03d", i);
         assert_int_equal(e2e_contact(&c, id, "q1", E2E_VOICE), 0);
     }
-    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rt}:contacts"), NCONTACTS);
+    assert_int_equal(peek_n(env->r, "rt", 'c'), NCONTACTS);
     e2e_close(&c);
 }
 
@@ -95,6 +102,7 @@ static void agents_config(char *buf, size_t len, int redis_port,
              "grace: 60s\n"
              "redis:\n"
              "  enabled: true\n"
+             "  layout: %s\n"
              "  port: %d\n"
              "  tenant: ra\n"
              "  lease: 600ms\n"
@@ -104,27 +112,20 @@ static void agents_config(char *buf, size_t len, int redis_port,
              "  - name: sales\n"
              "    skills: {sales: 1}\n"
              "    channels: [voice, chat]\n",
-             redis_port);
+             layout, redis_port);
 }
 
 static int rstate(redisContext *r, const char *cid, char *agent, size_t alen)
 {
-    char key[128], v[16];
-    snprintf(key, sizeof(key), "ccr:{ra}:contact:%s", cid);
-    e2e_rhget(r, key, "agent", agent, alen);
-    return e2e_rhget(r, key, "state", v, sizeof(v)) ? atoi(v) : 0;
+    char v[16];
+    peek_field(r, "ra", 'c', cid, "agent", agent, alen);
+    return peek_field(r, "ra", 'c', cid, "state", v, sizeof(v)) ? atoi(v)
+                                                                 : 0;
 }
 
 static bool rlive(redisContext *r, const char *cid)
 {
-    redisReply *rep = redisCommand(r, "ZSCORE ccr:{ra}:contacts %s", cid);
-    assert_non_null(rep);
-    bool in = rep->type == REDIS_REPLY_STRING;
-    freeReplyObject(rep);
-    char key[128];
-    snprintf(key, sizeof(key), "ccr:{ra}:contact:%s", cid);
-    assert_int_equal(e2e_rint(r, "EXISTS %s", key), in ? 1 : 0);
-    return in;
+    return peek_has(r, "ra", 'c', cid);
 }
 
 static int setup_agents(void **state)
@@ -232,7 +233,7 @@ static void test_crash_recovery_agents(void **state)
     e2e_close(&sw);
     for (int i = 0; i < NA; i++)
         e2e_close(&desks[i]);
-    long long live_before = e2e_rint(r, "ZCARD ccr:{ra}:contacts");
+    long long live_before = peek_n(r, "ra", 'c');
 
     /* restart on the same Redis */
     assert_int_equal(harness_daemon_restart(d, NULL), 0);
@@ -328,8 +329,8 @@ static void test_crash_recovery_agents(void **state)
             assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED),
                                         cids[i], NULL),
                              E2E_EC(UNKNOWN_CONTACT));
-    assert_int_equal(e2e_rint(r, "ZCARD ccr:{ra}:contacts"), live_before);
-    assert_int_equal(e2e_rint(r, "SCARD ccr:{ra}:agents"), NA);
+    assert_int_equal(peek_n(r, "ra", 'c'), live_before);
+    assert_int_equal(peek_n(r, "ra", 'a'), NA);
 
     e2e_close(&sw);
     e2e_close(&mon);
@@ -348,6 +349,7 @@ static void order_config(char *buf, size_t len, int redis_port,
              "grace: 60s\n"
              "redis:\n"
              "  enabled: true\n"
+             "  layout: %s\n"
              "  port: %d\n"
              "  tenant: ro\n"
              "  lease: 600ms\n"
@@ -358,7 +360,7 @@ static void order_config(char *buf, size_t len, int redis_port,
              "    skills: {sales: 1}\n"
              "    channels: [voice]\n"
              "    wrapup: 0s\n",
-             redis_port);
+             layout, redis_port);
 }
 
 static int setup_order(void **state)
@@ -379,6 +381,7 @@ static void test_recovery_keeps_order(void **state)
     struct harness_daemon *d = &env->d;
     static char ids[NORDER + NROUNDS][32];
     static uint64_t rid[NORDER + NROUNDS];
+    static const char *want_ids[NORDER + NROUNDS];
     char want[64];
 
     e2e_expect_log(d, "serving clients", 5000);
@@ -395,37 +398,19 @@ static void test_recovery_keeps_order(void **state)
         }
         for (int i = 0; i < n; i++)
             assert_int_equal(e2e_reply(&sw, rid[i], E2E_T_MS), 0);
-        harness_daemon_kill(d);
+        e2e_crash_restart(d, 0, n, 10000);
         e2e_close(&sw);
-
-        assert_int_equal(harness_daemon_restart(d, NULL), 0);
-        snprintf(want, sizeof(want), "loaded 0 agents, %d contacts", n);
-        e2e_expect_log(d, want, 10000);
         e2e_open_hello_retry(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), true);
         e2e_open_hello_retry(&desk, d->port, "desk-1", E2E_ROLE(AGENT),
                              false);
         assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 5, 1, 0), 0);
-        for (int i = 0; i < n; i++) {
-            ccr_envelope *o = e2e_wait_offer(&desk, NULL, E2E_T_MS);
-            if (!o) {
-                harness_daemon_dump_log(d);
-                fail_msg("round %d: no offer for the %d-th contact", round,
-                         i);
-            }
-            char cid[32];
-            snprintf(cid, sizeof(cid), "%s", o->offer->contact_id);
-            ccr_free(o);
-            if (strcmp(cid, ids[i]) != 0)
-                fail_msg("round %d: offer %d is %s, expected %s (recovered "
-                         "out of arrival order)", round, i, cid, ids[i]);
-            assert_int_equal(e2e_simple(&desk, E2E_BODY(OFFER_ACCEPTED), cid,
-                                        "a1"), 0);
-            assert_int_equal(e2e_simple(&sw, E2E_BODY(CONTACT_COMPLETED), cid,
-                                        NULL), 0);
-        }
+        for (int i = 0; i < n; i++)
+            want_ids[i] = ids[i];
+        snprintf(want, sizeof(want), "round %d", round);
+        e2e_take_in_order(&desk, &sw, "a1", want_ids, n, want);
         assert_int_equal(e2e_simple(&desk, E2E_BODY(AGENT_LOGOUT), NULL,
                                     "a1"), 0);
-        assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{ro}:contacts"), 0);
+        assert_int_equal(peek_n(env->r, "ro", 'c'), 0);
         e2e_close(&desk);
         e2e_close(&sw);
     }
@@ -445,6 +430,7 @@ static void chunked_config(char *buf, size_t len, int redis_port,
              "grace: 60s\n"
              "redis:\n"
              "  enabled: true\n"
+             "  layout: hashes\n"
              "  port: %d\n"
              "  tenant: rl\n"
              "  lease: 600ms\n"
@@ -466,20 +452,6 @@ static int setup_chunked(void **state)
     return e2e_env_start(state, true, chunked_config, NULL);
 }
 
-static uint64_t send_priority(struct e2e_client *e, const char *id,
-                              unsigned priority)
-{
-    ccr_envelope env = CCROUTE__V1__ENVELOPE__INIT;
-    Ccroute__V1__ContactArrived m = CCROUTE__V1__CONTACT_ARRIVED__INIT;
-    m.contact_id = (char *)id;
-    m.queue = "sales";
-    m.channel = E2E_VOICE;
-    m.priority = priority;
-    env.body_case = E2E_BODY(CONTACT_ARRIVED);
-    env.contact_arrived = &m;
-    return ccr_client_send(e->c, &env) == 0 ? env.request_id : 0;
-}
-
 /* Waits on a MONITOR connection for the load call of contacts at `rank`
  * (the engine sends it after handing over the chunks two calls before). */
 static bool monitor_until(redisContext *m, const char *tail, int timeout_ms)
@@ -499,8 +471,10 @@ static bool monitor_until(redisContext *m, const char *tail, int timeout_ms)
     return false;
 }
 
-/* More contacts than one load call carries (NCHUNKED contacts, CHUNK per
- * call), with three priorities, acknowledged, then kill -9 and a restart.
+/* The per-key layout's load (layout: hashes, pinned: the journal hands
+ * its state over in one turn, after its last entry): more contacts than
+ * one load call carries (NCHUNKED contacts, CHUNK per call), with three
+ * priorities, acknowledged, then kill -9 and a restart.
  * While the engine is in the middle of its load (Redis is paused, through
  * CLIENT PAUSE, right after it ran a call well into the contacts), a Hello
  * is answered at once with a retryable STATE_UNAVAILABLE saying how far
@@ -521,14 +495,15 @@ static void test_chunked_load_keeps_order(void **state)
     e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
     for (int i = 0; i < NCHUNKED; i++) {
         snprintf(ids[i], sizeof(ids[i]), "p%d-%03d", i % 3, i);
-        rid[i] = send_priority(&sw, ids[i], (unsigned)(i % 3));
+        rid[i] = e2e_send_contact_prio(&sw, ids[i], "sales", E2E_VOICE,
+                                       (unsigned)(i % 3));
         assert_true(rid[i] != 0);
     }
     for (int i = 0; i < NCHUNKED; i++)
         assert_int_equal(e2e_reply(&sw, rid[i], E2E_T_MS), 0);
     harness_daemon_kill(d);
     e2e_close(&sw);
-    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rl}:contacts"), NCHUNKED);
+    assert_int_equal(peek_n(env->r, "rl", 'c'), NCHUNKED);
 
     /* watch the load calls as Redis runs them */
     redisContext *m = e2e_redis(env->redis.port);
@@ -602,22 +577,32 @@ static void test_chunked_load_keeps_order(void **state)
         }
     }
     assert_int_equal(k, NCHUNKED);
-    assert_int_equal(e2e_rint(env->r, "ZCARD ccr:{rl}:contacts"), 0);
+    assert_int_equal(peek_n(env->r, "rl", 'c'), 0);
     e2e_close(&desk);
     e2e_close(&sw);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest both[] = {
         cmocka_unit_test_setup_teardown(test_crash_recovery, setup_contacts,
                                         e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_crash_recovery_agents,
                                         setup_agents, e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_keeps_order,
                                         setup_order, e2e_env_teardown),
+    };
+    const struct CMUnitTest hashes[] = {
         cmocka_unit_test_setup_teardown(test_chunked_load_keeps_order,
                                         setup_chunked, e2e_env_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    layout = "journal";
+    int failed = cmocka_run_group_tests_name("recovery, layout journal",
+                                             both, NULL, NULL);
+    layout = "hashes";
+    failed += cmocka_run_group_tests_name("recovery, layout hashes", both,
+                                          NULL, NULL);
+    failed += cmocka_run_group_tests_name("recovery, hashes' chunked load",
+                                          hashes, NULL, NULL);
+    return failed;
 }

@@ -34,6 +34,7 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define BODY E2E_BODY
 #define EC E2E_EC
@@ -193,15 +194,7 @@ static void fence(struct e2e_client *c)
 
 static bool contact_in_redis(redisContext *r, const char *id)
 {
-    char key[128], v[64];
-    snprintf(key, sizeof(key), "ccr:{" TENANT "}:contact:%s", id);
-    redisReply *rep = redisCommand(r, "ZSCORE ccr:{" TENANT "}:contacts %s",
-                                   id);
-    assert_non_null(rep);
-    bool in_set = rep->type == REDIS_REPLY_STRING;
-    freeReplyObject(rep);
-    bool has_hash = e2e_rhget(r, key, "arrived", v, sizeof(v)) && v[0];
-    return in_set && has_hash;
+    return peek_has(r, TENANT, 'c', id);
 }
 
 /* ---- 1: Redis comes back empty ---- */
@@ -235,7 +228,7 @@ static void test_redis_comes_back_empty(void **state)
     assert_int_equal(e2e_simple(&desk, BODY(OFFER_ACCEPTED), "s000", "a1"),
                      0);
     redisContext *r = e2e_redis(rs.port);
-    assert_int_equal(e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts"),
+    assert_int_equal(peek_n(r, TENANT, 'c'),
                      NEMPTY + 1);
     redisFree(r);
 
@@ -263,20 +256,20 @@ static void test_redis_comes_back_empty(void **state)
     }
     assert_true(contact_in_redis(r, "post"));
     assert_true(contact_in_redis(r, "s000"));
-    assert_true(e2e_rhget(r, "ccr:{" TENANT "}:contact:s000", "state", v,
-                          sizeof(v)));
+    assert_true(peek_field(r, TENANT, 'c', "s000", "state", v,
+                           sizeof(v)));
     assert_string_equal(v, "3");                     /* still assigned */
-    assert_true(e2e_rhget(r, "ccr:{" TENANT "}:contact:s000", "agent", v,
-                          sizeof(v)));
+    assert_true(peek_field(r, TENANT, 'c', "s000", "agent", v,
+                           sizeof(v)));
     assert_string_equal(v, "a1");
-    assert_true(e2e_rhget(r, "ccr:{" TENANT "}:contact:c000", "owner", v,
-                          sizeof(v)));
+    assert_true(peek_field(r, TENANT, 'c', "c000", "owner", v,
+                           sizeof(v)));
     assert_string_equal(v, "pbx-1");
-    assert_int_equal(e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a1"), 1);
-    assert_true(e2e_rhget(r, "ccr:{" TENANT "}:agent:a1", "login", v,
-                          sizeof(v)));
+    assert_int_equal(peek_has(r, TENANT, 'a', "a1"), 1);
+    assert_true(peek_field(r, TENANT, 'a', "a1", "login", v,
+                           sizeof(v)));
     assert_true(v[0] != '\0');
-    assert_int_equal(e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts"),
+    assert_int_equal(peek_n(r, TENANT, 'c'),
                      NEMPTY + 2);
     /* the clients were never cut */
     fence(&sw);
@@ -406,7 +399,7 @@ static void pause_common(bool debug_sleep)
         assert_true(contact_in_redis(r, id));
     }
     assert_true(contact_in_redis(r, "during"));
-    assert_int_equal(e2e_rint(r, "SISMEMBER ccr:{" TENANT "}:agents a1"), 1);
+    assert_int_equal(peek_has(r, TENANT, 'a', "a1"), 1);
     redisFree(r);
     e2e_close(&late);
     e2e_close(&desk);
@@ -452,7 +445,7 @@ static void test_redis_refuses_writes(void **state)
         assert_int_equal(e2e_contact(&sw, id, "sales", E2E_VOICE), 0);
     }
     redisContext *r = e2e_redis(rs.port);
-    assert_int_equal(e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts"), 5);
+    assert_int_equal(peek_n(r, TENANT, 'c'), 5);
     redisReply *rep = redisCommand(r, "CONFIG SET maxmemory-policy "
                                       "noeviction");
     freeReplyObject(rep);

@@ -38,6 +38,7 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define BODY E2E_BODY
 #define EC E2E_EC
@@ -574,14 +575,13 @@ static void set_rewrite(struct e2e_env *f, const char *routing,
 #define Q_SALES "  - name: sales\n    skills: {sales: 1}\n"
 #define Q_SUPPORT "  - name: support\n    skills: {support: 1}\n"
 
-/* Field `field` of contact `id`'s hash in Redis (tenant "reload"). */
+/* Field `field` of contact `id` as stored in Redis (tenant "reload",
+ * either layout: tests/store-peek.h). */
 static void contact_field(struct e2e_env *f, const char *id,
                           const char *field, char *out, size_t len)
 {
-    char key[128];
     redisContext *rc = e2e_redis(f->redis.port);
-    snprintf(key, sizeof(key), "ccr:{reload}:contact:%s", id);
-    assert_true(e2e_rhget(rc, key, field, out, len));
+    assert_true(peek_field(rc, "reload", 'c', id, field, out, len));
     redisFree(rc);
 }
 

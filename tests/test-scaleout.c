@@ -44,6 +44,7 @@
 #include "cluster.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define BODY E2E_BODY
 #define EC E2E_EC
@@ -314,8 +315,7 @@ static void check_tenant(struct tn *t, uint64_t want_last_token)
     for (int k = 0; k < t->n; k++) {
         if (!t->acked[k])
             continue;
-        long long in = e2e_rint(r, "EXISTS ccr:{%s}:contact:%s", t->name,
-                                t->id[k]);
+        long long in = peek_has(r, t->name, 'c', t->id[k]);
         if (in != (t->done[k] ? 0 : 1)) {
             dump_logs();
             fail_msg("tenant %s: acknowledged contact %s %s", t->name,
@@ -324,41 +324,25 @@ static void check_tenant(struct tn *t, uint64_t want_last_token)
         }
         waiting += !t->done[k];
     }
-    assert_int_equal(e2e_rint(r, "ZCARD ccr:{%s}:contacts", t->name),
+    assert_int_equal(peek_n(r, t->name, 'c'),
                      waiting);
 
     /* per contact: queued once, assigned at most once */
     static int queued[NC], assigned[NC];
     memset(queued, 0, sizeof(queued));
     memset(assigned, 0, sizeof(assigned));
-    char start[64] = "-";
-    for (;;) {
-        redisReply *rep = redisCommand(r, "XRANGE ccr:{%s}:events %s + "
-                                       "COUNT 500", t->name, start);
-        assert_non_null(rep);
-        assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
-        size_t n = rep->elements;
-        for (size_t i = 0; i < n; i++) {
-            redisReply *f = rep->element[i]->element[1];
-            const char *type = "", *cid = "";
-            for (size_t j = 0; j + 1 < f->elements; j += 2) {
-                if (!strcmp(f->element[j]->str, "type"))
-                    type = f->element[j + 1]->str;
-                else if (!strcmp(f->element[j]->str, "contact"))
-                    cid = f->element[j + 1]->str;
-            }
-            int k = index_of(t, cid);
-            if (k >= 0 && !strcmp(type, "queued"))
-                queued[k]++;
-            if (k >= 0 && !strcmp(type, "assigned"))
-                assigned[k]++;
-            snprintf(start, sizeof(start), "(%s",
-                     rep->element[i]->element[0]->str);
-        }
-        freeReplyObject(rep);
-        if (n < 500)
-            break;
+    /* the events stream, or the journal's event ops (store-peek.h) */
+    struct peek *pk = peek_read(r, t->name);
+    for (size_t i = 0; i < pk->nev; i++) {
+        const char *type = peek_get(&pk->ev[i], "type", NULL);
+        const char *cid = peek_get(&pk->ev[i], "contact", NULL);
+        int k = cid ? index_of(t, cid) : -1;
+        if (k >= 0 && !strcmp(type, "queued"))
+            queued[k]++;
+        if (k >= 0 && !strcmp(type, "assigned"))
+            assigned[k]++;
     }
+    peek_free(pk);
     for (int k = 0; k < t->n; k++) {
         if (t->acked[k] && queued[k] != 1)
             fail_msg("tenant %s: acknowledged contact %s queued %d times in "

@@ -37,6 +37,7 @@
 #include "e2e-util.h"
 #include "harness.h"
 #include "redis-harness.h"
+#include "store-peek.h"
 
 #define BODY E2E_BODY
 #define EC E2E_EC
@@ -176,15 +177,7 @@ static void contact_until_acked(struct e2e_client *c, const char *id)
 
 static bool contact_in_redis(redisContext *r, const char *id)
 {
-    char key[128], v[64];
-    snprintf(key, sizeof(key), "ccr:{" TENANT "}:contact:%s", id);
-    redisReply *rep = redisCommand(r, "ZSCORE ccr:{" TENANT "}:contacts %s",
-                                   id);
-    assert_non_null(rep);
-    bool in_set = rep->type == REDIS_REPLY_STRING;
-    freeReplyObject(rep);
-    bool has_hash = e2e_rhget(r, key, "arrived", v, sizeof(v)) && v[0];
-    return in_set && has_hash;
+    return peek_has(r, TENANT, 'c', id);
 }
 
 /* Every contact acknowledged so far is in the Redis at `port`. */
@@ -325,7 +318,7 @@ static void test_replicated_failover(void **state)
     expect_log("loaded 1 agents,", 15000);
     redisContext *r = e2e_redis(topo.replica.port);
     snprintf(msg, sizeof(msg), "loaded 1 agents, %lld contacts",
-             e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts"));
+             peek_n(r, TENANT, 'c'));
     redisFree(r);
     expect_log(msg, E2E_T_MS);
     assert_int_equal(harness_daemon_stop(&dm, 5000), 0);

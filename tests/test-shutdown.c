@@ -31,6 +31,7 @@
 #include "client.h"
 #include "e2e-util.h"
 #include "harness.h"
+#include "store-peek.h"
 
 #define BODY E2E_BODY
 #define EC E2E_EC
@@ -110,12 +111,7 @@ static void lease_value(redisContext *r, char *buf, size_t len)
 
 static bool contact_in_redis(redisContext *r, const char *id)
 {
-    redisReply *rep = redisCommand(r, "ZSCORE ccr:{" TENANT "}:contacts %s",
-                                   id);
-    assert_non_null(rep);
-    bool in = rep->type == REDIS_REPLY_STRING;
-    freeReplyObject(rep);
-    return in;
+    return peek_has(r, TENANT, 'c', id);
 }
 
 static void test_sigterm_hands_over(void **state)
@@ -217,7 +213,7 @@ static void test_sigterm_hands_over(void **state)
     assert_true(pttl > 20000);
 
     /* B holds every contact in Redis, the acknowledged ones among them */
-    long long in_redis = e2e_rint(r, "ZCARD ccr:{" TENANT "}:contacts");
+    long long in_redis = peek_n(r, TENANT, 'c');
     assert_true(in_redis >= acked);
     e2e_open_hello_retry(&mon, pb, "wallboard", ROLE(MONITOR), false);
     ccr_envelope *st = e2e_stats(&mon);

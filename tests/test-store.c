@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "redis-harness.h"
+#include "store-peek.h"
 #include "router.h"
 #include "store.h"
 #include "storebatch.h"
@@ -128,11 +129,16 @@ static struct store_hooks hooks_for(struct ctx *c)
     return h;
 }
 
+/* The layout the store tests run on (main runs them on both). */
+static enum store_layout layout = STORE_LAYOUT_HASHES;
+
 static struct store_config cfg_for(const struct rh *h, const char *addr)
 {
     struct store_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.enabled = true;
+    cfg.layout = layout;
+    cfg.snapshot_every = 10000;
     snprintf(cfg.host, sizeof(cfg.host), "127.0.0.1");
     cfg.port = h->port;
     snprintf(cfg.tenant, sizeof(cfg.tenant), "t1");
@@ -698,14 +704,17 @@ static void test_write_and_barrier(void **state)
 
     redisContext *rcx = rc(h);
     char v[64];
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c2 arrived");
+    peek_field(rcx, "t1", 'c', "c2", "arrived", v, sizeof(v));
     assert_string_equal(v, "C2");
-    redisReply *r = cmd(rcx, "ZRANGE ccr:{t1}:contacts 0 -1");
-    assert_int_equal(r->elements, 2);
-    assert_string_equal(r->element[0]->str, "c1");   /* same ms: order kept */
-    assert_string_equal(r->element[1]->str, "c2");
-    freeReplyObject(r);
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:agent:a1 login");
+    struct peek *pk = peek_read(rcx, "t1");
+    assert_int_equal(pk->layout, layout == STORE_LAYOUT_JOURNAL ? 'j' : 'h');
+    assert_int_equal(peek_count(pk, 'c'), 2);
+    /* same ms: order kept */
+    assert_string_equal(peek_nth(pk, 'c', 0)->id, "c1");
+    assert_string_equal(peek_nth(pk, 'c', 1)->id, "c2");
+    assert_string_equal(peek_get(peek_nth(pk, 'c', 0), "owner", NULL), "");
+    peek_free(pk);
+    peek_field(rcx, "t1", 'a', "a1", "login", v, sizeof(v));
     assert_string_equal(v, "A1");
     cmd_str(rcx, v, sizeof(v), "GET ccr:{t1}:lease");
     assert_string_equal(v, "1|engine-a:7000");
@@ -748,7 +757,7 @@ static void test_memory_durability(void **state)
     assert_int_equal(st.pending_ops, 1);
     stop_store(&loop, s);
     redisContext *rcx = rc(h);
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 1);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 1);
     redisFree(rcx);
     drain_loop(&loop);
 }
@@ -785,7 +794,7 @@ static void test_fenced(void **state)
         run_until(&loop, &s, 1, NULL, NULL, 20);
     assert_string_equal(c.owner, "engine-b:7001");
     assert_string_equal(store_owner_addr(s), "engine-b:7001");
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 0);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 0);
     /* a standby writes nothing */
     assert_int_equal(store_contact_arrived(s, "c9", (const uint8_t *)"x", 1,
                                            1, NULL, NULL), STORE_ENOTOWNER);
@@ -1052,7 +1061,7 @@ static void test_redis_restart(void **state)
     assert_int_equal(c.resets, 0);      /* same term resumed */
     assert_true(store_writable(s));
     redisContext *rcx = rc(h);
-    assert_int_equal(cmd_int(rcx, "ZCARD ccr:{t1}:contacts"), 1 + accepted);
+    assert_int_equal(peek_n(rcx, "t1", 'c'), 1 + accepted);
     redisFree(rcx);
     struct store_stats st;
     store_stats(s, &st);
@@ -1114,15 +1123,15 @@ static void test_record_router(void **state)
 
     redisContext *rcx = rc(h);
     char v[64];
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 state");
+    peek_field(rcx, "t1", 'c', "c1", "state", v, sizeof(v));
     assert_string_equal(v, "2");       /* offered */
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 agent");
+    peek_field(rcx, "t1", 'c', "c1", "agent", v, sizeof(v));
     assert_string_equal(v, "a1");
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:contact:c1 queue");
+    peek_field(rcx, "t1", 'c', "c1", "queue", v, sizeof(v));
     assert_string_equal(v, "sales");
-    cmd_str(rcx, v, sizeof(v), "HGET ccr:{t1}:agent:a1 state");
+    peek_field(rcx, "t1", 'a', "a1", "state", v, sizeof(v));
     assert_string_equal(v, "1");
-    assert_true(cmd_int(rcx, "XLEN ccr:{t1}:events") >= 2);
+    assert_true(peek_n(rcx, "t1", 'e') >= 2);
 
     /* accept, complete: the contact leaves the live set, the stream
      * keeps it */
@@ -1138,16 +1147,17 @@ static void test_record_router(void **state)
     while (c.ok < 2 && mono_ms() < end)
         run_until(&loop, &s, 1, NULL, NULL, 10);
     assert_int_equal(c.ok, 2);
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 0);
-    assert_int_equal(cmd_int(rcx, "ZCARD ccr:{t1}:contacts"), 0);
-    redisReply *x = cmd(rcx, "XRANGE ccr:{t1}:events - +");
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 0);
+    assert_int_equal(peek_n(rcx, "t1", 'c'), 0);
+    struct peek *pk = peek_read(rcx, "t1");
     int assigned = 0, gone = 0;
-    for (size_t i = 0; i < x->elements; i++) {
-        const char *type = x->element[i]->element[1]->element[1]->str;
+    for (size_t i = 0; i < pk->nev; i++) {
+        const char *type = peek_get(&pk->ev[i], "type", NULL);
+        assert_non_null(type);
         assigned += strcmp(type, "assigned") == 0;
         gone += strcmp(type, "gone") == 0;
     }
-    freeReplyObject(x);
+    peek_free(pk);
     assert_int_equal(assigned, 1);
     assert_int_equal(gone, 1);
     redisFree(rcx);
@@ -1210,7 +1220,7 @@ static void test_refused_writes(void **state)
 
     freeReplyObject(cmd(rcx, "CONFIG SET maxmemory 0"));
     assert_true(run_until(&loop, &s, 1, is_ready, s, 5000));
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c1"), 1);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c1"), 1);
     assert_int_equal(store_reserve(s, STORE_ADMIT_NEW, 64), 0);
     store_stats(s, &st);
     assert_true(st.ready);
@@ -1274,7 +1284,7 @@ static void test_lost_state_rewrite(void **state)
     cmd_str(rcx, v, sizeof(v), "GET ccr:{t1}:lease");
     assert_string_equal(v, "1|engine-a:7000");
     assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:applied"), 1);
-    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:contact:c2"), 1);
+    assert_int_equal(peek_has(rcx, "t1", 'c', "c2"), 1);
     redisFree(rcx);
     stop_store(&loop, s);
     drain_loop(&loop);
@@ -1312,11 +1322,109 @@ static void test_memory_waits_counted(void **state)
     drain_loop(&loop);
 }
 
+/* A store never owns a tenant stored in the other layout (an engine
+ * upgraded to the journal default on a tenant kept as hashes, or the
+ * reverse): it loads nothing, writes none of its state, gives the lease
+ * back and says why; a store with the tenant's layout then takes it
+ * whole. */
+static bool layout_said(void *arg)
+{
+    return strstr(store_why(arg), "stored in the") != NULL;
+}
+
+static void layout_one_way(struct rh *h, enum store_layout from,
+                           enum store_layout to)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = { 0 };
+    struct store_config cfg = cfg_for(h, "engine-a:7000");
+    cfg.layout = from;
+    struct store_hooks hk = hooks_for(&c);
+    struct store *s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &c, 3000));
+    store_agent_login(s, "a1", (const uint8_t *)"A1", 2, "desk", NULL);
+    store_contact_arrived(s, "c1", (const uint8_t *)"C1", 2, wall_ms(),
+                          "sw", NULL);
+    store_barrier(s, barrier_cb, &c);
+    assert_true(run_until(&loop, &s, 1, barrier_done, &c, 3000));
+    assert_int_equal(c.ok, 1);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+
+    redisContext *rcx = rc(h);
+    redisReply *before = cmd(rcx, "KEYS ccr:{t1}:*");
+    size_t nkeys = before->elements;
+    freeReplyObject(before);
+    uv_loop_init(&loop);
+    struct ctx d = { 0 };
+    cfg = cfg_for(h, "engine-b:7001");
+    cfg.layout = to;
+    hk = hooks_for(&d);
+    s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, layout_said, s, 3000));
+    const char *why = store_why(s);
+    assert_non_null(strstr(why, from == STORE_LAYOUT_HASHES
+                                ? "stored in the hashes layout"
+                                : "stored in the journal layout"));
+    assert_non_null(strstr(why, to == STORE_LAYOUT_HASHES
+                                ? "redis.layout is hashes"
+                                : "redis.layout is journal"));
+    /* it stays a standby: run a few lease rounds */
+    run_until(&loop, &s, 1, NULL, NULL, 3 * (int)cfg.renew_ms);
+    assert_int_equal(d.role, STORE_ROLE_STANDBY);
+    assert_int_equal(d.nagents + d.ncontacts, 0);
+    assert_false(store_ready(s));
+    assert_int_equal(store_contact_arrived(s, "c9", (const uint8_t *)"x", 1,
+                                           1, NULL, NULL), STORE_ENOTOWNER);
+    /* the lease given back, nothing else written: the keys are those
+     * the first store left (it released its own lease at stop) */
+    assert_int_equal(cmd_int(rcx, "EXISTS ccr:{t1}:lease"), 0);
+    assert_int_equal(cmd_int(rcx, "EXISTS %s",
+                             to == STORE_LAYOUT_JOURNAL
+                             ? "ccr:{t1}:journal" : "ccr:{t1}:contacts"),
+                     0);
+    redisReply *after = cmd(rcx, "KEYS ccr:{t1}:*");
+    assert_int_equal(after->elements, nkeys);
+    freeReplyObject(after);
+    stop_store(&loop, s);
+    drain_loop(&loop);
+
+    /* the tenant's own layout loads it whole */
+    uv_loop_init(&loop);
+    struct ctx e = { 0 };
+    cfg = cfg_for(h, "engine-b:7001");
+    cfg.layout = from;
+    hk = hooks_for(&e);
+    s = store_new(&loop, &cfg, NULL, &hk);
+    store_start(s);
+    assert_true(run_until(&loop, &s, 1, is_owner, &e, 3000));
+    assert_int_equal(e.nagents, 1);
+    assert_int_equal(e.ncontacts, 1);
+    assert_string_equal(e.contacts[0], "C1");
+    assert_string_equal(e.cowner[0], "sw");
+    stop_store(&loop, s);
+    drain_loop(&loop);
+    freeReplyObject(cmd(rcx, "FLUSHALL"));
+    redisFree(rcx);
+}
+
+static void test_layout_mismatch(void **state)
+{
+    struct rh *h = *state;
+    layout_one_way(h, STORE_LAYOUT_HASHES, STORE_LAYOUT_JOURNAL);
+    layout_one_way(h, STORE_LAYOUT_JOURNAL, STORE_LAYOUT_HASHES);
+}
+
 int main(void)
 {
     /* As ccrouted: the store writes to its Redis socket itself (see
      * store.h), and a test kills Redis under it. */
     signal(SIGPIPE, SIG_IGN);
+    /* pure tests, and those about the per-key layout's scripts and
+     * keys (they write hashes themselves) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_batch_ops),
@@ -1324,23 +1432,28 @@ int main(void)
         cmocka_unit_test(test_memory_only),
         cmocka_unit_test_setup_teardown(test_script_layout_and_fencing,
                                         setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_recovery_order,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_owner_roundtrip,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_script_generation,
+                                        setup_redis, teardown_redis),
+        cmocka_unit_test_setup_teardown(test_layout_mismatch,
+                                        setup_redis, teardown_redis),
+    };
+    /* the store's promises, on each layout */
+    const struct CMUnitTest both[] = {
         cmocka_unit_test_setup_teardown(test_write_and_barrier,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_memory_durability,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_fenced,
                                         setup_redis, teardown_redis),
-        cmocka_unit_test_setup_teardown(test_recovery_order,
-                                        setup_redis, teardown_redis),
-        cmocka_unit_test_setup_teardown(test_owner_roundtrip,
-                                        setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_takeover,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_redis_restart,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_record_router,
-                                        setup_redis, teardown_redis),
-        cmocka_unit_test_setup_teardown(test_script_generation,
                                         setup_redis, teardown_redis),
         cmocka_unit_test_setup_teardown(test_refused_writes,
                                         setup_redis, teardown_redis),
@@ -1349,5 +1462,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_waits_counted,
                                         setup_redis, teardown_redis),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    layout = STORE_LAYOUT_HASHES;       /* the per-key scripts' tests */
+    int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    layout = STORE_LAYOUT_HASHES;
+    failed += cmocka_run_group_tests_name("store, layout hashes", both,
+                                          NULL, NULL);
+    layout = STORE_LAYOUT_JOURNAL;
+    failed += cmocka_run_group_tests_name("store, layout journal", both,
+                                          NULL, NULL);
+    return failed;
 }

@@ -1104,8 +1104,8 @@ static int cmd_sim(int argc, char **argv)
                        "skills_only", (json_int_t)rp.skills_only,
                        "t0_ms", (json_int_t)rp.t0_ms, "span_s", rp.span_s);
     if (replay && !json)
-        printf("replay: %zu contacts from ccr:{%s}:events at %s (%zu "
-               "entries; %zu answered and %zu abandoned in the stream; "
+        printf("replay: %zu contacts from the events of tenant %s at %s "
+               "(%zu entries; %zu answered and %zu abandoned in them; "
                "%zu routed by skills alone left out), over %.4g h\n\n",
                rp.n, tenant, replay, rp.entries, rp.answered, rp.abandoned,
                rp.skills_only, rp.span_s / 3600);
