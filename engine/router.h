@@ -204,7 +204,9 @@ unsigned router_contact_count(const struct router *r);
 unsigned router_waiting_count(const struct router *r);
 /* Every queue index, configured (0..router_queue_count()-1) or created
  * for contacts: 0..router_queue_total()-1 (a high-water mark: the index of
- * a freed created queue is neither virtual nor derived until reused). Statistics exist for the
+ * a freed created queue is neither virtual nor derived until reused, nor
+ * is a skill group's, the agent pools that skills-only virtual queues of
+ * one skill share: router.c, "Skill groups"). Statistics exist for the
  * configured ones (derived queues count in their base) and the virtual
  * queues of skills-only contacts (router_queue_is_virtual()). */
 int router_queue_total(const struct router *r);
