@@ -230,10 +230,13 @@ uint32_t router_estimated_wait(const struct router *r, int queue,
 
 /* Agents of configured or created queue `queue` that can take a contact
  * of router channel `channel` right now at the queue's first level (the
- * count of its tier-0 pool). 0 for a bad index or channel. O(1). */
+ * count of its tier-0 pool; a skills-only queue of one skill: of the
+ * skill group's pools it reads, O(levels)). 0 for a bad index or
+ * channel. O(1). */
 uint32_t router_queue_free(const struct router *r, int queue, int channel);
 /* Logged-in agents of `queue` at its first level, whatever their state.
- * 0 for a bad index. O(1). */
+ * 0 for a bad index. O(1) (a skills-only queue of one skill: O(levels),
+ * router.c, "Skill groups"). */
 uint32_t router_queue_staffed(const struct router *r, int queue);
 /* Whether agent `agent` (a handle) can take a contact of `channel` in
  * `queue` right now at the queue's first level: it is one of the
