@@ -114,9 +114,59 @@ static int check_all(const struct router *r, char *buf, size_t len,
                     r->contacts[i].queue == (int)qi;
         if (nref != q->nref)
             FAIL("queue %s: %u contacts but nref %u", q->name, nref, q->nref);
-        if (qi >= r->nconf && !nref && !q->doomed)
+        if (qi >= r->nconf && !nref && !q->doomed && !q->isgrp)
             FAIL("queue %s: unused and not to be freed", q->name);
-        nunused += qi >= r->nconf && !nref;
+        nunused += qi >= r->nconf && !nref && !q->isgrp;
+        /* skill groups (router.c, "Skill groups"): each virtual queue
+         * of a group names it back; the mask of waiting contacts and the
+         * members per tier agree with the queues and the agents */
+        if (q->isgrp) {
+            unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
+            uint32_t refs = 0;
+            if (q->nref || q->waiting || q->virt || q->grouped)
+                FAIL("skill group %s has contacts or is a queue", q->name);
+            for (unsigned t = 0; t < NLEV; t++) {
+                uint32_t want = 0;
+                for (uint32_t i = 0; i < r->max_agents; i++) {
+                    const struct agent *a = &r->agents[i];
+                    if (!a->live || a->gone)
+                        continue;
+                    for (unsigned k = 0; k < a->nev[ch]; k++)
+                        want += a->ev[ch][k].queue == qi &&
+                                a->ev[ch][k].tier == t;
+                }
+                if (want != q->gtier[t])
+                    FAIL("skill group %s: %u members of tier %u, counted "
+                         "%u", q->name, want, t, q->gtier[t]);
+                if (!q->gvq[t]) {
+                    if (q->gmask & (1U << t))
+                        FAIL("skill group %s: mask without a queue",
+                             q->name);
+                    continue;
+                }
+                refs++;
+                unsigned vi = q->gvq[t] - 1u;
+                const struct queue *v = &r->queues[vi];
+                if (vi >= r->nq || v->dead || !v->virt || !v->grouped ||
+                    v->grp != qi || v->gtop != t ||
+                    v->channel_mask != q->channel_mask)
+                    FAIL("skill group %s: tier %u names queue %u, which "
+                         "does not read it", q->name, t, vi);
+                if (!!(q->gmask & (1U << t)) != !!v->cpool[0][ch].root)
+                    FAIL("skill group %s: mask wrong", q->name);
+            }
+            if (refs != q->gref)
+                FAIL("skill group %s: %u queues but gref %u", q->name, refs,
+                     q->gref);
+        }
+        if (q->grouped) {
+            const struct queue *g = &r->queues[q->grp];
+            if (!q->virt || q->grp >= r->nq || g->dead || !g->isgrp ||
+                g->gvq[q->gtop] != qi + 1)
+                FAIL("queue %s: its skill group does not name it", q->name);
+            if (q->staffed)
+                FAIL("queue %s: grouped, yet staffed", q->name);
+        }
         for (uint32_t h = q->fifo_head; h != NONE; h = r->contacts[h].qnext) {
             const struct contact *c = &r->contacts[h];
             if (!c->infifo || r->queues[c->queue].base != (int)qi)

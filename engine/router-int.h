@@ -57,6 +57,7 @@ struct aref {
     uint8_t tier;
     uint8_t strat;
     uint8_t first;              /* first tier-0 entry of its queue */
+    uint8_t grp;                /* in a skill group's pools (never sleep) */
 };
 
 /* Available agents of one (queue, tier, channel), n of them (valid).
@@ -127,6 +128,19 @@ struct queue {
     /* Lifetime of a derived or virtual queue (see router.c, "Freeing
      * queues"): the live contacts whose queue this is, in any state */
     uint32_t nref;
+    /* Skill groups (router.c, "Skill groups"). A group (isgrp) is a slot
+     * of agent pools only, tier t for the agents holding its skill at
+     * level NLEV - t (level NLEV and up at tier 0), tiers 0..nsteps (the
+     * highest a queue of it has read); gvq[t] - 1 is the virtual queue
+     * that reads tiers 0..t (gvq[t] 0: none), gref how many,
+     * gmask the t whose queue has contacts waiting, gtier[t] its members
+     * of tier t. A virtual queue in a group (grouped) has no pools of its
+     * own: it reads tiers 0..gtop of group grp. */
+    bool isgrp, grouped;
+    uint8_t gtop;
+    uint16_t grp, gref, gmask;
+    uint16_t gvq[NLEV];
+    uint32_t gtier[NLEV];
     bool dead;                              /* freed slot, on the free list */
     bool doomed;                            /* on the list to free */
     int qnext;                              /* free list / doomed list */
@@ -439,7 +453,7 @@ static inline struct pmembers *pool_members(const struct router *r,
  * and round robin treaps are always kept up to date. */
 static inline bool aref_may_sleep(const struct aref *f)
 {
-    return f->tier && f->strat != ROUTER_STRATEGY_ROUND_ROBIN;
+    return f->tier && !f->grp && f->strat != ROUTER_STRATEGY_ROUND_ROBIN;
 }
 
 /* Whether that pool keeps a member list (q->pmem) to wake from: rings
@@ -461,6 +475,51 @@ static inline bool aref_asleep(const struct router *r, const struct aref *f,
                                unsigned ch)
 {
     return aref_may_sleep(f) && pool_asleep(r, pool_id(f->queue, f->tier, ch));
+}
+
+/* A grouped virtual queue's logged-in agents (any state) that hold its
+ * skill at its level: its group's members of tiers 0..gtop. */
+static inline uint32_t group_members(const struct router *r,
+                                     const struct queue *q)
+{
+    const struct queue *g = &r->queues[q->grp];
+    uint32_t n = 0;
+    for (unsigned t = 0; t <= q->gtop; t++)
+        n += g->gtier[t];
+    return n;
+}
+
+/* Logged-in agents of queue q at tier 0 (a grouped virtual queue: its
+ * group's members it reads). */
+static inline uint32_t queue_staffed_n(const struct router *r,
+                                       const struct queue *q)
+{
+    return q->grouped ? group_members(r, q) : q->staffed;
+}
+
+/* Logged-in agents with an entry for queue q on channel ch, any tier. */
+static inline uint32_t queue_nserv(const struct router *r,
+                                   const struct queue *q, unsigned ch)
+{
+    if (!q->grouped)
+        return q->nserv[ch];
+    return (q->channel_mask >> ch) & 1 ? group_members(r, q) : 0;
+}
+
+/* Agents that can take a contact of queue q and channel ch now at its
+ * first level: its tier-0 pool's count, or its group's pools it reads. */
+static inline uint32_t queue_free_n(const struct router *r,
+                                    const struct queue *q, unsigned ch)
+{
+    if (!q->grouped)
+        return q->apool[0][ch].n;
+    if (!((q->channel_mask >> ch) & 1))
+        return 0;
+    const struct queue *g = &r->queues[q->grp];
+    uint32_t n = 0;
+    for (unsigned t = 0; t <= q->gtop; t++)
+        n += g->apool[t][ch].n;
+    return n;
 }
 
 /* When the contact's timer must fire (NEVER: no timer): the earliest of

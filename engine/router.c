@@ -29,6 +29,39 @@
  * offer timeout, and are open to every agent holding the skills (an
  * agent's `queues` list restricts configured queues only).
  *
+ * Skill groups. The virtual queues of one skill at min levels 1..NLEV
+ * (9) on one channel have nested eligible sets (every agent of min level
+ * 5 is one of min level 3's), rarely identical ones, so they share the
+ * pools of one *skill group* instead of having a pool each: a queue slot
+ * (isgrp; no contacts, steps or statistics; named "~g<channel>:<skill>"
+ * in the name map, neither virtual nor derived to the outside) whose
+ * tier t holds the agents with the skill at level NLEV - t (tier 0: NLEV
+ * and up), made exactly as a queue's tiers are (agent_tier on levels
+ * NLEV, NLEV - 1, ..., 1 as its steps). The virtual queue of min level l
+ * (grouped) keeps its contacts, fifo, timers and statistics, and reads
+ * tiers 0..gtop = NLEV - l of the group as a contact at level L reads its
+ * queue's tiers 0..L: best_agent() takes the group's pools at level
+ * gtop, so the pick is the one a pool of its own would give (the same
+ * keys over the same agents). An agent has one entry in the group
+ * whatever number of its queues exist, where it had one per queue;
+ * fill_agent() reads, for that entry of tier t, the contacts of the
+ * group's queues with gtop >= t (gvq[gtop], a mask gmask of those with
+ * contacts waiting, kept by cq_insert/cq_remove, the way cmask skips
+ * levels). A grouped queue's staffed, unservable and free counts are
+ * sums over the tiers it reads (gtier: members by tier; the pools'
+ * counts), O(NLEV). The group is made (O(agents log agents)) with its
+ * first queue and freed with its last (gref), so it lives no longer than
+ * its queues under "Freeing queues" below, and at most one group a kept
+ * queue adds to the table. Its pools never sleep: a grouped queue's
+ * contacts read their tiers from arrival (no step brings them there
+ * later), so a sleep would only trade appends for wakes. Its tiers
+ * reach as far as its lowest level's queue reads (its nsteps, so that
+ * an agent below every level is no member): a queue of a lower level
+ * widens it (the agents of the new tiers join, O(agents log agents)),
+ * and it is not narrowed when that queue goes. Left as they were: skill
+ * sets of two skills or more, and min level 10 (the tenth tier NLEV
+ * lacks).
+ *
  * Derived queues. A contact that names a queue AND skills (dispatch.c
  * passes language as `lang:<x>`, product as `product:<x>`) goes to the
  * queue derived from (base queue, extra skill set, channel), interned on
@@ -62,12 +95,14 @@
  * which a combination used now and then (a rare language) would pay on
  * every contact -- the few kept bound the table all the same. Freeing
  * drops every agent's entries of that queue (O(agents + their entries),
- * like the creation), unlinks it from its base's derived list and from
- * the name map, and puts the slot on a free list that intern_queue()
- * takes from first. Agents' pool entries do not keep a queue: they are
- * rebuilt for the next contact that needs the combination. A virtual
- * queue's statistics go with it; derived queues count in their base
- * anyway. A freed slot has `dead` set; every walk over 0..nq skips it.
+ * like the creation), unlinks it from its base's derived list (a grouped
+ * virtual queue from its skill group, which goes with its last queue)
+ * and from the name map, and puts the slot on a free list that
+ * intern_queue() takes from first. Agents' pool entries do not keep a
+ * queue: they are rebuilt for the next contact that needs the
+ * combination. A virtual queue's statistics go with it; derived queues
+ * count in their base anyway. A freed slot has `dead` set; every walk
+ * over 0..nq skips it.
  *
  * Maximum age. With cfg.max_contact_age_ms a contact still waiting
  * (queued or offered) that long after its original arrival ends as if
@@ -341,7 +376,8 @@
  *                       memberships (a weighted pool's compaction, when
  *                       its slots are full, O(slots x E) once per
  *                       members + 16 logins); a new virtual or derived
- *                       queue O(agents log agents) once
+ *                       queue O(agents log agents) once (a grouped
+ *                       virtual queue: its group, once)
  *   router_check        O(everything)
  * No call allocates on the decision path: slots, maps, the timer heap,
  * the timer fifos and the output list are sized at router_new (the
@@ -351,26 +387,29 @@
  * / queue creation.
  *
  * Cost model. The cost that dominates is E, the pool memberships of an
- * agent (configured queues at every tier, skills-only virtual queues,
- * derived queues): every availability cycle of an agent touches each of
- * them once (a ring append, a heap push, a weight, an O(1) revalidation
- * or an O(log n) treap relink), one cache line a pool; going busy costs
+ * agent (configured queues at every tier, skills-only virtual queues'
+ * skill groups, derived queues): every availability cycle of an agent
+ * touches each of them once (a ring append, a heap push, a weight, an
+ * O(1) revalidation or an O(log n) treap relink), one cache line a
+ * pool; going busy costs
  * O(E) counter updates (lazy membership above). Sleeping pools take the
  * rings, heaps and weighted pools above tier 0 out of E while no contact
  * waits at their levels; round robin treaps above tier 0 could too. Most
  * skilled pools cost a ring append, not a heap push and a later O(log n)
  * pop; least occupied pools too, but for the keys an offer moves up to
  * the next busy count (the agent still takes the channel), which no ring
- * can take in order and which stay heap pushes and pops. So the levers
- * left are, in the order they would pay: fewer memberships (one pool
- * shared by queues whose eligible set and key at a tier are identical;
- * skills-only contacts in pools per (skill, channel) rather than a
- * virtual queue each; an expansion step that reads another queue's pool
- * instead of entries of its own); integer handles instead of string ids
- * on the hot API (each call hashes and compares ids); with contacts
- * waiting, the timers and each QUEUED event: its position, an O(L log
- * n) rank, and its estimated wait, O(1) (waitest_ms(): at most
- * WAITEST_EXACT_K or 10 divisions, then a closed form with a log1p).
+ * can take in order and which stay heap pushes and pops. Skill groups
+ * give skills-only contacts of one skill one entry an agent per (skill,
+ * channel) rather than one per virtual queue. So the levers left are,
+ * in the order they would pay: fewer memberships (one pool shared by
+ * configured queues whose eligible set and key at a tier are identical;
+ * an expansion step that reads another queue's pool instead of entries
+ * of its own; groups for skill sets of two or more skills); integer
+ * handles instead of string ids on the hot API (each call hashes and
+ * compares ids); with contacts waiting, the timers and each QUEUED
+ * event: its position, an O(L log n) rank, and its estimated wait, O(1)
+ * (waitest_ms(): at most WAITEST_EXACT_K or 10 divisions, then a closed
+ * form with a log1p).
  * Measured figures are in bench/README.md, not here.
  *
  * Choices worth knowing
@@ -709,7 +748,7 @@ static unsigned skill_score(const struct agent *a, const struct queue *q)
 static bool served(const struct router *r, const struct agent *a, int qi)
 {
     const struct queue *q = &r->queues[qi];
-    if (q->virt || a->nserved == 0)
+    if (q->virt || q->isgrp || a->nserved == 0)
         return true;
     for (unsigned i = 0; i < a->nserved; i++)
         if (a->served[i] == q->base)
@@ -722,6 +761,8 @@ static bool served(const struct router *r, const struct agent *a, int qi)
 static int agent_tier(const struct router *r, const struct agent *a, int qi)
 {
     const struct queue *q = &r->queues[qi];
+    if (q->grouped)
+        return -1;              /* its agents' entries are its group's */
     bool member = served(r, a, qi);
     for (unsigned l = 0; l <= q->nsteps; l++) {
         if (member && meets(a, q, l))
@@ -1119,9 +1160,11 @@ static inline void pools_prefetch(struct router *r, const struct aref *ev,
 
 /* Before a record goes to f's pool (channel ch), which may sleep: whether
  * to skip it because the pool sleeps, or is full and no contact wants it
- * (the pool then goes to sleep instead of compacting). */
-static inline bool pool_skip(struct router *r, const struct aref *f,
-                             unsigned ch)
+ * (the pool then goes to sleep instead of compacting). Always inlined:
+ * agent_reindex() asks it for every entry, and as a call (which gcc
+ * chose once the file grew) it cost more than the test it makes. */
+static inline __attribute__((always_inline)) bool
+pool_skip(struct router *r, const struct aref *f, unsigned ch)
 {
     if (!aref_may_sleep(f))
         return false;
@@ -1335,7 +1378,10 @@ static void cq_insert(struct router *r, struct contact *c)
 {
     treap_insert(contact_tree(r, c), &c->node);
     if (!c->inpref) {
-        r->queues[c->queue].cmask[c->channel] |= (uint16_t)(1U << c->level);
+        struct queue *q = &r->queues[c->queue];
+        q->cmask[c->channel] |= (uint16_t)(1U << c->level);
+        if (q->grouped)
+            r->queues[q->grp].gmask |= (uint16_t)(1U << q->gtop);
         r->npooled[c->channel]++;
     }
 }
@@ -1346,9 +1392,12 @@ static void cq_remove(struct router *r, struct contact *c)
     treap_remove(t, &c->node);
     if (!c->inpref) {
         r->npooled[c->channel]--;
-        if (!t->root)
-            r->queues[c->queue].cmask[c->channel] &=
-                (uint16_t)~(1U << c->level);
+        if (!t->root) {
+            struct queue *q = &r->queues[c->queue];
+            q->cmask[c->channel] &= (uint16_t)~(1U << c->level);
+            if (q->grouped)
+                r->queues[q->grp].gmask &= (uint16_t)~(1U << q->gtop);
+        }
     }
 }
 
@@ -1556,7 +1605,7 @@ static bool contact_unservable(const struct router *r,
                                const struct contact *c)
 {
     return c->state == ROUTER_CONTACT_QUEUED && !c->inpref &&
-           r->queues[c->queue].nserv[c->channel] == 0;
+           queue_nserv(r, &r->queues[c->queue], c->channel) == 0;
 }
 
 /* The contact waits (again): arrival, expansion step, rejected or expired
@@ -1658,6 +1707,7 @@ static void aref_drop(struct router *r, const struct agent *a,
     if (f->first)
         q->staffed--;
     q->nserv[ch]--;
+    q->gtier[f->tier] -= f->grp;
     if (f->strat != ROUTER_STRATEGY_ROUND_ROBIN) {
         if ((a->pooled & (1U << ch)) && !aref_asleep(r, f, ch))
             p->n--;
@@ -1756,7 +1806,8 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
                          .score = (uint16_t)skill_score(a, q),
                          .tier = (uint8_t)tier,
                          .strat = (uint8_t)q->strategy,
-                         .first = first};
+                         .first = first,
+                         .grp = q->isgrp};
         struct aent *e = NULL;
         if (pool_is_ring(q)) {
             if (lring_reserve(&q->apool[tier][ch].li) < 0)
@@ -1805,6 +1856,7 @@ static int agent_add_queue(struct router *r, struct agent *a, int qi)
         if (first)
             q->staffed++;
         q->nserv[ch]++;
+        q->gtier[tier] += q->isgrp;
         a->ev[ch][a->nev[ch]++] = f;
         first = false;
     }
@@ -1875,14 +1927,20 @@ static struct agent *best_agent(struct router *r, struct contact *c)
 {
     struct queue *q = &r->queues[c->queue];
     unsigned ch = c->channel;
+    unsigned qi = (unsigned)c->queue, lev = c->level;
+    if (q->grouped) {           /* its group's tiers 0..gtop */
+        qi = q->grp;
+        lev = q->gtop;
+        q = &r->queues[qi];
+    }
     if (c->inpref) {
         struct agent *p = &r->agents[c->agent];
         return can_take(r, p, ch) ? p : NULL;
     }
     if (q->strategy == ROUTER_STRATEGY_WEIGHTED_RANDOM) {
-        pools_wake_for(r, (unsigned)c->queue, c->level, ch);
+        pools_wake_for(r, qi, lev, ch);
         uint64_t total = 0;
-        for (unsigned l = 0; l <= c->level; l++)
+        for (unsigned l = 0; l <= lev; l++)
             total += q->apool[l][ch].w.total;
         if (total == 0)
             return NULL;
@@ -1898,7 +1956,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
             if (!excluded(c, a))
                 return a;
         }
-        for (unsigned l = 0; l <= c->level; l++) {
+        for (unsigned l = 0; l <= lev; l++) {
             const struct wpool *w = &q->apool[l][ch].w;
             for (uint32_t i = 0; w->total && i < w->len; i++) {
                 if (!w->w[i])
@@ -1911,11 +1969,11 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         return NULL;
     }
     if (pool_is_ring(q) || pool_is_oring(q) || pool_is_sring(q))
-        pools_wake_for(r, (unsigned)c->queue, c->level, ch);
+        pools_wake_for(r, qi, lev, ch);
     if (pool_is_ring(q)) {
         struct agent *best = NULL;
         uint64_t eff = 0;               /* difficult: best's shifted key */
-        for (unsigned l = 0; l <= c->level; l++) {
+        for (unsigned l = 0; l <= lev; l++) {
             struct apool *p = &q->apool[l][ch];
             for (uint32_t i = 0; i < p->li.len;) {
                 const struct lrec *x = lring_at(&p->li, i);
@@ -1962,7 +2020,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         struct agent *best = NULL;
         int bscore = -1;
         uint64_t eff = 0;               /* difficult: best's shifted key */
-        for (unsigned l = 0; l <= c->level; l++) {
+        for (unsigned l = 0; l <= lev; l++) {
             struct apool *p = &q->apool[l][ch];
             if (!p->n)
                 continue;
@@ -2027,7 +2085,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         struct hrec best = {0};
         uint64_t eff = 0;
         bool found = false;
-        for (unsigned l = 0; l <= c->level; l++) {
+        for (unsigned l = 0; l <= lev; l++) {
             struct apool *p = &q->apool[l][ch];
             if (!p->n)
                 continue;
@@ -2101,7 +2159,7 @@ static struct agent *best_agent(struct router *r, struct contact *c)
         return found ? &r->agents[best.agent] : NULL;
     }
     struct tnode *best = NULL;
-    for (unsigned l = 0; l <= c->level; l++) {
+    for (unsigned l = 0; l <= lev; l++) {
         struct apool *p = &q->apool[l][ch];
         for (struct tnode *n = pool_first(q, p), *nx; n; n = nx) {
             struct aent *e = (struct aent *)n;
@@ -2142,6 +2200,27 @@ static struct contact *best_contact(struct router *r, struct agent *a)
     for (unsigned i = 0; i < a->nev[ch]; i++) {
         const struct aref *f = &a->ev[ch][i];
         struct queue *q = &r->queues[f->queue];
+        if (f->grp) {
+            /* the virtual queues that read tier f->tier of the group:
+             * gtop >= it; their contacts wait at level 0 */
+            for (unsigned m = (unsigned)q->gmask >> f->tier, t = f->tier; m;
+                 m >>= 1, t++) {
+                if (!(m & 1))
+                    continue;
+                struct queue *vq = &r->queues[q->gvq[t] - 1];
+                for (struct tnode *n = treap_first(&vq->cpool[0][ch]); n;
+                     n = treap_next(n)) {
+                    if (best && !tnode_less(n, &best->node))
+                        break;
+                    struct contact *c = (struct contact *)n;
+                    if (excluded(c, a))
+                        continue;
+                    best = c;
+                    break;
+                }
+            }
+            continue;
+        }
         for (unsigned m = q->cmask[ch] >> f->tier, l = f->tier; m;
              m >>= 1, l++)
             for (struct tnode *n = m & 1 ? treap_first(&q->cpool[l][ch])
@@ -2699,21 +2778,25 @@ static int idle_cmp(const void *x, const void *y, void *ctx)
     return li_less(a, b) ? -1 : li_less(b, a) ? 1 : 0;
 }
 
-/* Gives every logged-in agent its entry in the new queue qi (one channel);
- * the available ones are pooled at once, into a longest idle ring in key
+/* Gives every logged-in agent of tier `from` or above its entry in the
+ * new queue qi (one channel; from > 0: a skill group's new tiers); the
+ * available ones are pooled at once, into a longest idle ring in key
  * order. O(agents log agents), once per queue. */
-static int queue_index_agents(struct router *r, int qi)
+static int queue_index_agents(struct router *r, int qi, unsigned from)
 {
     struct queue *q = &r->queues[qi];
     unsigned ch = (unsigned)__builtin_ctz(q->channel_mask);
     uint32_t nidx = 0;
+    if (q->grouped)
+        return qi;              /* its agents are its group's */
     if (pool_is_wpool(q)) {
         /* slots in uid order, the order of the weighted draw */
         uint32_t n = 0;
         for (uint32_t i = 0; i < r->max_agents; i++) {
             const struct agent *a = &r->agents[i];
             if (a->live && !a->gone &&
-                a->state != ROUTER_AGENT_STATE_LOGGED_OUT)
+                a->state != ROUTER_AGENT_STATE_LOGGED_OUT &&
+                (!from || agent_tier(r, a, qi) >= (int)from))
                 r->scratch[n++] = i;
         }
         qsort_r(r->scratch, n, sizeof(r->scratch[0]), uid_cmp, r);
@@ -2734,7 +2817,8 @@ static int queue_index_agents(struct router *r, int qi)
     }
     for (uint32_t i = 0; i < r->max_agents; i++) {
         struct agent *a = &r->agents[i];
-        if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT)
+        if (!a->live || a->gone || a->state == ROUTER_AGENT_STATE_LOGGED_OUT ||
+            (from && agent_tier(r, a, qi) < (int)from))
             continue;
         unsigned before = a->nev[ch];
         if (agent_add_queue(r, a, qi) < 0)
@@ -2765,6 +2849,73 @@ static int queue_index_agents(struct router *r, int qi)
     return qi;
 }
 
+static void group_unref(struct router *r, int gi);
+
+/* Skill groups. The virtual queues of one skill at min levels 1..NLEV
+ * and one channel share the pools of a group: its tier t holds the
+ * agents with the skill at level NLEV - t (tier 0: NLEV and up), so
+ * that an agent has one entry in the group however many of those queues
+ * exist, and the queue of min level l reads tiers 0..NLEV - l, as a
+ * queue at level L reads its tiers 0..L. A group is a queue slot made
+ * by the first such virtual queue and freed with the last (gref); it
+ * has no contacts, steps or statistics, and its pools never sleep. */
+static int group_get(struct router *r, unsigned ch, uint16_t sk,
+                     unsigned top)
+{
+    char name[ROUTER_ID_MAX];
+    snprintf(name, sizeof(name), "~g%u:%04x", ch, sk);
+    uint64_t h = idmap_hash(name);
+    uint32_t gi = idmap_find(&r->queue_map, name, h);
+    if (gi != NONE) {
+        struct queue *g = &r->queues[gi];
+        g->gref++;
+        if (top > g->nsteps) {  /* a lower level: its agents join */
+            unsigned from = g->nsteps + 1;
+            g->nsteps = top;
+            int rc = queue_index_agents(r, (int)gi, from);
+            if (rc < 0) {
+                group_unref(r, (int)gi);
+                return rc;
+            }
+        }
+        return (int)gi;
+    }
+    if (r->queue_free < 0 && r->nq >= QUEUE_MAX)
+        return ROUTER_ENOMEM;
+    gi = r->queue_free >= 0 ? (uint32_t)r->queue_free : r->nq;
+    struct queue *g = &r->queues[gi];
+    int free_next = g->qnext;
+    memset(g, 0, sizeof(*g));
+    queue_init_common(g);
+    g->isgrp = true;
+    g->base = (int)gi;
+    g->nreq = 1;
+    g->req_skill[0] = sk;
+    for (unsigned t = 0; t < NLEV; t++)
+        g->lvl_min[t][0] = (uint8_t)(NLEV - t);
+    g->nsteps = top;            /* the tiers its queues read */
+    g->offer_timeout_ms = r->cfg.default_offer_timeout_ms;
+    g->channel_mask = 1U << ch;
+    g->gref = 1;
+    memcpy(g->name, name, sizeof(name));
+    if (idmap_insert(&r->queue_map, h, gi) < 0) {
+        memset(g, 0, sizeof(*g));
+        g->dead = true;
+        g->qnext = free_next;
+        return ROUTER_ENOMEM;
+    }
+    if (gi == r->nq)
+        r->nq++;
+    else
+        r->queue_free = free_next;
+    int rc = queue_index_agents(r, (int)gi, 0);
+    if (rc < 0) {
+        group_unref(r, (int)gi);
+        return rc;
+    }
+    return (int)gi;
+}
+
 /* Finds or creates the queue for skill set (sk, lv, n) and channel ch:
  * with base < 0 the virtual queue of a skills-only contact, else the
  * queue derived from configured queue `base` by the extra skills. */
@@ -2784,8 +2935,14 @@ static int intern_queue(struct router *r, int base, unsigned ch,
     uint32_t qi = idmap_find(&r->queue_map, name, h);
     if (qi != NONE)
         return (int)qi;
-    if (r->queue_free < 0 && r->nq >= QUEUE_MAX)
+    int g = -1;
+    if (base < 0 && n == 1 && lv[0] <= NLEV &&
+        (g = group_get(r, ch, sk[0], NLEV - lv[0])) < 0)
+        return g;
+    if (r->queue_free < 0 && r->nq >= QUEUE_MAX) {
+        group_unref(r, g);
         return ROUTER_ENOMEM;
+    }
     qi = r->queue_free >= 0 ? (uint32_t)r->queue_free : r->nq;
     struct queue *q = &r->queues[qi];
     int free_next = q->qnext;
@@ -2829,9 +2986,18 @@ static int intern_queue(struct router *r, int base, unsigned ch,
     memcpy(q->name, name, sizeof(name));
     q->channel_mask = 1U << ch;
     if (idmap_insert(&r->queue_map, h, qi) < 0) {
+        memset(q, 0, sizeof(*q));
         q->dead = true;         /* still a free slot */
         q->qnext = free_next;
+        group_unref(r, g);
         return ROUTER_ENOMEM;
+    }
+    if (g >= 0) {
+        struct queue *gq = &r->queues[g];
+        q->grouped = true;
+        q->grp = (uint16_t)g;
+        q->gtop = (uint8_t)(NLEV - lv[0]);
+        gq->gvq[q->gtop] = (uint16_t)(qi + 1);
     }
     if (qi == r->nq)
         r->nq++;
@@ -2844,7 +3010,7 @@ static int intern_queue(struct router *r, int base, unsigned ch,
     /* unused until a contact enters it: freed at the next out_clear if
      * the call that made it does not put a contact in it after all */
     queue_ref(r, (int)qi, 0);
-    return queue_index_agents(r, (int)qi);
+    return queue_index_agents(r, (int)qi, 0);
 }
 
 /* Drops the entries agent a holds in queue qi on channel ch (a created
@@ -2885,6 +3051,10 @@ static void queue_free(struct router *r, int qi)
     }
     idmap_remove(&r->queue_map, idmap_hash(q->name), (uint32_t)qi);
     r->nunused--;
+    if (q->grouped) {
+        r->queues[q->grp].gvq[q->gtop] = 0;
+        group_unref(r, q->grp);
+    }
     for (unsigned l = 0; l < NLEV; l++)
         for (unsigned c = 0; c < NCH; c++)
         {
@@ -2895,6 +3065,30 @@ static void queue_free(struct router *r, int qi)
     q->dead = true;
     q->qnext = r->queue_free;
     r->queue_free = qi;
+}
+
+/* One virtual queue less reads group gi (gi < 0: none); the last one
+ * frees it: every agent's entries there, its pools, its name, its slot
+ * on the free list. O(agents + their entries). */
+static void group_unref(struct router *r, int gi)
+{
+    if (gi < 0 || --r->queues[gi].gref)
+        return;
+    struct queue *g = &r->queues[gi];
+    unsigned ch = (unsigned)__builtin_ctz(g->channel_mask);
+    for (uint32_t i = 0; i < r->max_agents && g->nserv[ch]; i++) {
+        struct agent *a = &r->agents[i];
+        if (a->live && !a->gone && a->nev[ch])
+            agent_drop_queue(r, a, gi, ch);
+    }
+    idmap_remove(&r->queue_map, idmap_hash(g->name), (uint32_t)gi);
+    for (unsigned l = 0; l < NLEV; l++)
+        for (unsigned c = 0; c < NCH; c++)
+            apool_free(g, &g->apool[l][c]);
+    memset(g, 0, sizeof(*g));
+    g->dead = true;
+    g->qnext = r->queue_free;
+    r->queue_free = gi;
 }
 
 /* The queue a contact of queue qi (any kind) takes when it moves to
@@ -3814,23 +4008,23 @@ void router_out_clear(struct router *r)
 
 /* Agents of tier 0 that could take a contact of the queue now: the largest
  * tier-0 pool over the queue's channels. O(channels). */
-static uint32_t queue_available(const struct queue *q)
+static uint32_t queue_available(const struct router *r, const struct queue *q)
 {
     uint32_t n = 0;
     for (unsigned ch = 0; ch < NCH; ch++)
-        if (q->apool[0][ch].n > n)
-            n = q->apool[0][ch].n;
+        if (queue_free_n(r, q, ch) > n)
+            n = queue_free_n(r, q, ch);
     return n;
 }
 
 /* Contacts waiting in the pools of queue q (one queue, not its derived
  * ones) on a channel no logged-in agent of q could ever serve.
  * O(levels x channels). */
-static uint32_t queue_unservable(const struct queue *q)
+static uint32_t queue_unservable(const struct router *r, const struct queue *q)
 {
     uint32_t n = 0;
     for (unsigned ch = 0; ch < NCH; ch++) {
-        if (q->nserv[ch] || !(q->cmask[ch]))
+        if (queue_nserv(r, q, ch) || !(q->cmask[ch]))
             continue;
         for (unsigned l = 0; l <= q->nsteps; l++)
             n += treap_size(&q->cpool[l][ch]);
@@ -3850,9 +4044,9 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
     if (oldest != NONE && now > r->contacts[oldest].arrived_at)
         out->longest_wait_ms =
             (uint32_t)((now - r->contacts[oldest].arrived_at) / 1000);
-    out->unservable = queue_unservable(q);
+    out->unservable = queue_unservable(r, q);
     for (int d = q->derived; d >= 0; d = r->queues[d].derived_next)
-        out->unservable += queue_unservable(&r->queues[d]);
+        out->unservable += queue_unservable(r, &r->queues[d]);
     out->offered = q->offered;
     out->answered = q->answered;
     out->answered_in_sl = q->in_sl;
@@ -3862,7 +4056,7 @@ void router_queue_stats(const struct router *r, int queue, uint64_t now,
     out->recent_service_level = slwin_level(&q->slw, now, &out->recent_done);
     out->asa_ms = q->answered ? (uint32_t)(q->asa_sum / q->answered / 1000) : 0;
     out->aht_ms = q->handled ? (uint32_t)(q->aht_sum / q->handled / 1000) : 0;
-    out->agents_available = queue_available(q);
+    out->agents_available = queue_available(r, q);
 }
 
 unsigned router_agent_count(const struct router *r)
@@ -3884,7 +4078,7 @@ int router_queue_created(const struct router *r)
 {
     int n = 0;
     for (unsigned qi = r->nconf; qi < r->nq; qi++)
-        n += !r->queues[qi].dead;
+        n += !r->queues[qi].dead && !r->queues[qi].isgrp;
     return n;
 }
 
@@ -3946,14 +4140,14 @@ uint32_t router_queue_free(const struct router *r, int queue, int channel)
     if (queue < 0 || (unsigned)queue >= r->nq || channel < 0 ||
         channel >= NCH || r->queues[queue].dead)
         return 0;
-    return r->queues[queue].apool[0][channel].n;
+    return queue_free_n(r, &r->queues[queue], (unsigned)channel);
 }
 
 uint32_t router_queue_staffed(const struct router *r, int queue)
 {
     if (queue < 0 || (unsigned)queue >= r->nq || r->queues[queue].dead)
         return 0;
-    return r->queues[queue].staffed;
+    return queue_staffed_n(r, &r->queues[queue]);
 }
 
 bool router_agent_free_for(const struct router *r, uint32_t agent, int queue,
@@ -3962,11 +4156,18 @@ bool router_agent_free_for(const struct router *r, uint32_t agent, int queue,
     if (agent >= r->max_agents || channel < 0 || channel >= NCH)
         return false;
     const struct agent *a = &r->agents[agent];
-    if (!a->live || a->gone || !can_take(r, a, (unsigned)channel))
+    if (!a->live || a->gone || !can_take(r, a, (unsigned)channel) ||
+        queue < 0 || (unsigned)queue >= r->nq)
         return false;
+    const struct queue *q = &r->queues[queue];
+    unsigned top = 0;
+    if (q->grouped) {           /* its group's tiers it reads */
+        top = q->gtop;
+        queue = q->grp;
+    }
     for (unsigned i = 0; i < a->nev[channel]; i++)
         if (a->ev[channel][i].queue == (uint16_t)queue &&
-            a->ev[channel][i].tier == 0)
+            a->ev[channel][i].tier <= top)
             return true;
     return false;
 }
@@ -3987,12 +4188,13 @@ uint32_t router_estimated_wait(const struct router *r, int queue, uint64_t now)
         return 0;
     const struct queue *q = &r->queues[queue];
     uint64_t pos = q->waiting ? q->waiting : 1;
-    uint32_t avail = queue_available(q);
+    uint32_t avail = queue_available(r, q);
     if (pos <= avail)
         return 0;
     uint64_t aht = q->handled ? q->aht_sum / q->handled / 1000 : DEFAULT_AHT_MS;
     aht += q->wrapup_ms;
-    return waitest_ms((uint32_t)(pos - avail), q->staffed, aht / 1000.0,
+    return waitest_ms((uint32_t)(pos - avail), queue_staffed_n(r, q),
+                      aht / 1000.0,
                       waitest_theta(&q->west));
 }
 
@@ -4353,7 +4555,12 @@ static void queue_relocate(struct router *r, int from, int to)
     struct queue *q = &r->queues[to];
     *q = *src;
     q->dead = false;
-    if (q->virt) {
+    if (q->grouped)
+        r->queues[q->grp].gvq[q->gtop] = (uint16_t)(to + 1);
+    for (unsigned t = 0; q->isgrp && t < NLEV; t++)
+        if (q->gvq[t])
+            r->queues[q->gvq[t] - 1].grp = (uint16_t)to;
+    if (q->virt || q->isgrp) {
         q->base = to;
     } else if (q->base == from) {
         q->base = to;

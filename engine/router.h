@@ -204,7 +204,9 @@ unsigned router_contact_count(const struct router *r);
 unsigned router_waiting_count(const struct router *r);
 /* Every queue index, configured (0..router_queue_count()-1) or created
  * for contacts: 0..router_queue_total()-1 (a high-water mark: the index of
- * a freed created queue is neither virtual nor derived until reused). Statistics exist for the
+ * a freed created queue is neither virtual nor derived until reused, nor
+ * is a skill group's, the agent pools that skills-only virtual queues of
+ * one skill share: router.c, "Skill groups"). Statistics exist for the
  * configured ones (derived queues count in their base) and the virtual
  * queues of skills-only contacts (router_queue_is_virtual()). */
 int router_queue_total(const struct router *r);
@@ -228,10 +230,13 @@ uint32_t router_estimated_wait(const struct router *r, int queue,
 
 /* Agents of configured or created queue `queue` that can take a contact
  * of router channel `channel` right now at the queue's first level (the
- * count of its tier-0 pool). 0 for a bad index or channel. O(1). */
+ * count of its tier-0 pool; a skills-only queue of one skill: of the
+ * skill group's pools it reads, O(levels)). 0 for a bad index or
+ * channel. O(1). */
 uint32_t router_queue_free(const struct router *r, int queue, int channel);
 /* Logged-in agents of `queue` at its first level, whatever their state.
- * 0 for a bad index. O(1). */
+ * 0 for a bad index. O(1) (a skills-only queue of one skill: O(levels),
+ * router.c, "Skill groups"). */
 uint32_t router_queue_staffed(const struct router *r, int queue);
 /* Whether agent `agent` (a handle) can take a contact of `channel` in
  * `queue` right now at the queue's first level: it is one of the

@@ -1895,9 +1895,13 @@ static void test_virtual_queues_freed(void **state)
         /* an offered contact (k1 at any level) leaves through the offer */
         assert_int_equal(CALL(r, router_contact_abandon(r, S(1), id)), 0);
         router_out_clear(r);
+        check(r);
         assert_true(router_queue_created(r) <= ROUTER_QUEUES_KEPT);
     }
-    assert_true(router_queue_total(r) <= 1 + ROUTER_QUEUES_KEPT + 1);
+    /* the kept queues, the last 32 contacts' (4 skills, 10 levels a
+     * skill), and the skill groups of those skills (router.c, "Skill
+     * groups": levels 1..9 of a skill and channel share one) */
+    assert_true(router_queue_total(r) <= 1 + ROUTER_QUEUES_KEPT + 1 + 5);
     /* a contact waits in a virtual queue (no agent has k7) while more
      * than ROUTER_QUEUES_KEPT others come and go: its queue stays */
     arrive_full(r, S(2), "x1", NULL, "k7:2", ROUTER_CH_VOICE, 0, 0, NULL);
@@ -1926,6 +1930,99 @@ static void test_virtual_queues_freed(void **state)
     router_queue_stats(r, vq, S(3), &st);
     assert_int_equal(st.waiting, 1);
     assert_int_equal(st.offered, 1);
+    router_free(r);
+}
+
+/* The index of the virtual queue labelled `label`, or -1. */
+static int vq_find(const struct router *r, const char *label)
+{
+    char buf[64];
+    for (int i = router_queue_count(r); i < router_queue_total(r); i++)
+        if (router_queue_is_virtual(r, i) &&
+            router_queue_label(r, i, buf, sizeof(buf)) > 0 &&
+            !strcmp(buf, label))
+            return i;
+    return -1;
+}
+
+/* Skill groups (router.c): the virtual queues of one skill at min levels
+ * 1..9 on one channel share the pools of a group, tier by the agents'
+ * level. Each queue still gets exactly its agents (the skill at its
+ * level or above), longest idle over all of them, both when a contact
+ * arrives (the group's tiers) and when an agent frees up (the group's
+ * queues with waiting contacts); its counts are its own; level 10 has a
+ * queue of its own. */
+static void test_skill_groups(void **state)
+{
+    (void)state;
+    struct router_queue_config q[1] = {fx_queue("sales", "sales:1")};
+    struct router *r = mk(q, 1, NULL);
+    /* idle in this order: l1 longest, then l2, l5, l9, l10 */
+    login(r, S(0), "l1", "k:1");
+    login(r, S(1), "l2", "k:2");
+    login(r, S(2), "l5", "k:5");
+    login(r, S(3), "l9", "k:9");
+    login(r, S(4), "l10", "k:10");
+    router_out_clear(r);
+    /* k:3 reads the tiers of levels 3..10: l5 has been idle longest */
+    assert_int_equal(arrive_full(r, S(5), "c3", NULL, "k:3",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "l5");
+    router_out_clear(r);
+    int v3 = vq_find(r, "~voice/k@3");
+    assert_true(v3 >= 1);
+    assert_int_equal(router_queue_staffed(r, v3), 3);       /* l5 l9 l10 */
+    assert_int_equal(router_queue_free(r, v3, ROUTER_CH_VOICE), 2);
+    assert_int_equal(router_queue_free(r, v3, ROUTER_CH_CHAT), 0);
+    uint32_t h9, h2;
+    assert_int_equal(router_agent_find(r, "l9", &h9), 0);
+    assert_int_equal(router_agent_find(r, "l2", &h2), 0);
+    assert_true(router_agent_free_for(r, h9, v3, ROUTER_CH_VOICE));
+    assert_false(router_agent_free_for(r, h2, v3, ROUTER_CH_VOICE));
+    /* the same group: k:9 takes l9 (not l1, l2, l5: below its level) */
+    assert_int_equal(arrive_full(r, S(6), "c9", NULL, "k:9",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c9", 0), "l9");
+    router_out_clear(r);
+    /* k:1 takes l1; k:10 (a queue of its own) l10 */
+    assert_int_equal(arrive_full(r, S(7), "c1", NULL, "k:1",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c1", 0), "l1");
+    assert_int_equal(arrive_full(r, S(7), "c10", NULL, "k:10",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c10", 0), "l10");
+    router_out_clear(r);
+    /* only l2 is free: k:4 and k:6 wait, unservable neither */
+    assert_int_equal(arrive_full(r, S(8), "c4", NULL, "k:4",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_int_equal(arrive_full(r, S(9), "c6", NULL, "k:6",
+                                 ROUTER_CH_VOICE, 0, 0, NULL), 0);
+    assert_int_equal(ev_count(r, ROUTER_EV_OFFER), 0);
+    const struct router_event *e = ev_find(r, ROUTER_EV_QUEUED, "c6", NULL);
+    assert_non_null(e);
+    assert_false(e->unservable);
+    router_out_clear(r);
+    /* an agent of level 5 frees up: it serves k:4, not k:6 */
+    assert_int_equal(CALL(r, router_offer_reject(r, S(10), "c3", "l5")), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c4", 0), "l5");
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "c6", 0));
+    router_out_clear(r);
+    /* c3 (rejected by l5) waits; a level 7 agent logs in: of c3 and c6,
+     * which it both serves, the earlier arrival first */
+    login(r, S(11), "l7", "k:7");
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "c3", 0), "l7");
+    router_out_clear(r);
+    /* a skill on another channel is another group: nobody takes chat */
+    uint8_t chat[ROUTER_CH_COUNT] = {0, 1, 0, 0};
+    login_full(r, S(12), "c-l8", "k:8", chat, NULL, 0);
+    assert_null(ev_agent(r, ROUTER_EV_OFFER, "c6", 0));
+    router_out_clear(r);
+    assert_int_equal(arrive_full(r, S(13), "h5", NULL, "k:5",
+                                 ROUTER_CH_CHAT, 0, 0, NULL), 0);
+    assert_string_equal(ev_agent(r, ROUTER_EV_OFFER, "h5", 0), "c-l8");
+    int h5q = vq_find(r, "~chat/k@5");
+    assert_true(h5q >= 1);
+    assert_int_equal(router_queue_staffed(r, h5q), 1);
     router_free(r);
 }
 
@@ -2194,6 +2291,7 @@ int main(void)
         cmocka_unit_test(test_virtual_queue_stats),
         cmocka_unit_test(test_derived_queues_freed),
         cmocka_unit_test(test_virtual_queues_freed),
+        cmocka_unit_test(test_skill_groups),
         cmocka_unit_test(test_refused_contact_frees_queue),
         cmocka_unit_test(test_max_contact_age),
         cmocka_unit_test(test_sleeping_pools),
