@@ -277,7 +277,10 @@ static double num(const uint8_t *p, size_t n)
         n = sizeof(t) - 1;
     memcpy(t, p, n);
     t[n] = '\0';
-    return strtod(t, NULL);
+    double d = strtod(t, NULL);
+    /* a damaged "nan" (Redis refuses it as a score) would make the load
+     * order's comparison inconsistent */
+    return d == d ? d : 0;
 }
 
 /* Sets fields `idx` of r from op fields first.. (the op's order). */
