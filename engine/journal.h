@@ -62,8 +62,9 @@ struct journal_op {
 };
 
 /* Reads the op at *p (before end) into *op and moves *p past it. 1: an
- * op; 0: at the end; -1: malformed (truncated, or more than
- * JOURNAL_MAX_FIELDS fields). */
+ * op; 0: at the end; -1: malformed (truncated, a varint longer than 10
+ * bytes or past 64 bits, or more than JOURNAL_MAX_FIELDS fields; *p is
+ * not moved). */
 int journal_next(const uint8_t **p, const uint8_t *end,
                  struct journal_op *op);
 
