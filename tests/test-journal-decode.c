@@ -179,7 +179,7 @@ static void test_nan_score(void **state)
     struct storebatch b;
     storebatch_init(&b);
     for (int i = 0; i < 16; i++) {
-        char m[8], sc[8];
+        char m[16], sc[8];
         snprintf(m, sizeof(m), "m%02d", i);
         snprintf(sc, sizeof(sc), "%s", i % 2 ? "nan" : "5");
         /* B member score data, written as the store's ops are */
