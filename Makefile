@@ -240,7 +240,7 @@ $(B)/fuzz/fuzz-%: $(B)/obj/tests/fuzz/fuzz-%.o $(LIBBENCH) $(LIBENGINE) \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-$(B)/fuzz/seeds: $(B)/obj/tests/fuzz/seeds.o $(LIBPROTO)
+$(B)/fuzz/seeds: $(B)/obj/tests/fuzz/seeds.o $(LIBENGINE) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

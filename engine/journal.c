@@ -133,6 +133,8 @@ static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
         if (*p >= end)
             return -1;
         uint8_t c = *(*p)++;
+        if (sh == 63 && (c & 0x7f) > 1)
+            return -1;          /* past 64 bits: not read as a wrapped value */
         x |= (uint64_t)(c & 0x7f) << sh;
         if (!(c & 0x80)) {
             *v = x;
@@ -331,7 +333,10 @@ static double num(const uint8_t *p, size_t n)
         n = sizeof(t) - 1;
     memcpy(t, p, n);
     t[n] = '\0';
-    return strtod(t, NULL);
+    double d = strtod(t, NULL);
+    /* a damaged "nan" (Redis refuses it as a score) would make the load
+     * order's comparison inconsistent */
+    return d == d ? d : 0;
 }
 
 /* Sets fields `idx` of r from op fields first.. (the op's order). */
@@ -342,6 +347,26 @@ static int fsets(struct jrec *r, const struct journal_op *op, size_t first,
         if (fset(r, idx[i], op->f[first + i], op->fl[first + i]) < 0)
             return -1;
     return 0;
+}
+
+/* Fields a known op needs at least (storebatch.h): 0 for Z and the
+ * history ops (any count), -1 for an op this engine does not know. */
+static int op_need(uint8_t code)
+{
+    switch (code) {
+    case 'Z': case 'e': case 'E': case 'q': case 'V': return 0;
+    case 'N': return 10;
+    case 'c': return 5;
+    case 'x': return 1;
+    case 'a': return 4;
+    case 'G': return 7;
+    case 'A': return 6;
+    case 'L': return 4;
+    case 'o': return 1;
+    case 'B': return 3;
+    case 'b': return 1;
+    default: return -1;
+    }
 }
 
 /* One op, as the batch script applies it (storebatch.c). 0, -1 bad op
@@ -357,27 +382,19 @@ static int apply_op(struct journal_replay *j, const struct journal_op *op)
                                  AF_REASON, AF_SINCE };
     static const int a_state[] = { AF_STATE, AF_REASON, AF_SINCE };
     struct jrec *r = NULL;
-    size_t need;
-    switch (op->code) {
-    case 'Z': journal_replay_reset(j); return 0;
-    case 'e': case 'E': case 'q': case 'V':
-        return 0;                               /* history, not state */
-    case 'N': need = 10; break;
-    case 'c': need = 5; break;
-    case 'x': need = 1; break;
-    case 'a': need = 4; break;
-    case 'G': need = 7; break;
-    case 'A': need = 6; break;
-    case 'L': need = 4; break;
-    case 'o': need = 1; break;
-    case 'B': need = 3; break;
-    case 'b': need = 1; break;
-    default:
+    int need = op_need(op->code);
+    if (need < 0) {
         j->unknown++;
         return 0;
     }
-    if (op->nf < need)
+    if (op->nf < (size_t)need)
         return -1;
+    if (op->code == 'Z') {
+        journal_replay_reset(j);
+        return 0;
+    }
+    if (!need)
+        return 0;                               /* history, not state */
     uint8_t kind = strchr("NcxA", op->code) ? K_CONTACT
                    : strchr("aGLo", op->code) ? K_AGENT : K_OB;
     if (!(r = rec_get(j, kind, op->f[0], op->fl[0])))
@@ -435,6 +452,14 @@ int journal_replay_apply(struct journal_replay *j, const uint8_t *p,
     struct journal_op op;
     int rc;
     j->entry++;
+    /* A damaged entry (truncated, a partial write) changes nothing: every
+     * op is read and checked before the first is applied, so a batch is
+     * replayed whole or not at all, as the batch script applied it. */
+    for (const uint8_t *q = p; (rc = journal_next(&q, end, &op)) != 0;) {
+        int need = rc == 1 ? op_need(op.code) : 0;
+        if (rc < 0 || (need > 0 && op.nf < (size_t)need))
+            return -1;
+    }
     while ((rc = journal_next(&p, end, &op)) == 1) {
         int a = apply_op(j, &op);
         if (a < 0)

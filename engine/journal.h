@@ -68,8 +68,9 @@ struct journal_op {
 };
 
 /* Reads the op at *p (before end) into *op and moves *p past it. 1: an
- * op; 0: at the end; -1: malformed (truncated, or more than
- * JOURNAL_MAX_FIELDS fields). */
+ * op; 0: at the end; -1: malformed (truncated, a varint longer than 10
+ * bytes or past 64 bits, or more than JOURNAL_MAX_FIELDS fields; *p is
+ * not moved). */
 int journal_next(const uint8_t **p, const uint8_t *end,
                  struct journal_op *op);
 
@@ -81,9 +82,11 @@ struct journal_replay *journal_replay_new(void);
 void journal_replay_free(struct journal_replay *j);
 /* Forgets every object (as op Z). */
 void journal_replay_reset(struct journal_replay *j);
-/* Applies one entry (a batch, or a snapshot chunk). 0; -1 malformed
- * (ops before the bad one are applied); -2 out of memory. Ops it does not
- * know are counted (journal_replay_unknown) and skipped. */
+/* Applies one entry (a batch, or a snapshot chunk). 0; -1 malformed (an
+ * op cut short, a bad varint, more than JOURNAL_MAX_FIELDS fields, a known
+ * op with too few fields: nothing of the entry is applied); -2 out of
+ * memory (part of it may be). Ops it does not know are counted
+ * (journal_replay_unknown) and skipped. */
 int journal_replay_apply(struct journal_replay *j, const uint8_t *p,
                          size_t len);
 size_t journal_replay_unknown(const struct journal_replay *j);

@@ -2044,9 +2044,9 @@ static int jload_chunk(struct store *s, const redisReply *a)
         if (rc == -2)
             return -1;
         if (rc < 0) {
-            log_error("store: tenant %s: journal entry %.*s is malformed; "
-                      "its ops after the bad one are skipped",
-                      s->cfg.tenant, (int)il, id);
+            log_error("store: tenant %s: journal entry %.*s is malformed "
+                      "(damaged in redis); none of its ops is applied: the "
+                      "whole batch is skipped", s->cfg.tenant, (int)il, id);
             s->load_skipped++;
         }
         s->st.journal_entries_loaded++;
@@ -2156,9 +2156,10 @@ static int jload_snap(struct store *s, char phase, const redisReply *r)
     if (rc == -2)
         return -1;
     if (rc < 0) {
-        log_error("store: tenant %s: snapshot chunk %s%u is malformed; its "
-                  "ops after the bad one are skipped", s->cfg.tenant,
-                  s->jsnap_base, s->jsnap_i);
+        log_error("store: tenant %s: snapshot chunk %s%u is malformed "
+                  "(damaged in redis); none of its ops is applied: the "
+                  "whole chunk is skipped", s->cfg.tenant, s->jsnap_base,
+                  s->jsnap_i);
         s->load_skipped++;
     }
     if (++s->jsnap_i >= s->jsnap_n)

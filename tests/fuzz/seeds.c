@@ -1,5 +1,5 @@
 /* seeds.c -- writes the generated seed corpora of fuzz-envelope,
- * fuzz-frame and fuzz-session.
+ * fuzz-frame, fuzz-session and fuzz-journal.
  *
  *   seeds OUTDIR
  *
@@ -12,7 +12,10 @@
  * each request Envelope sent by the client whose role sends it, and
  * sessions of typical work for each role (a switch sending contacts, a
  * desk answering offers, a supervisor asking Stats), in open and in auth
- * mode, with reconnects, foreign principals, garbage and split frames.
+ * mode, with reconnects, foreign principals, garbage and split frames;
+ * and OUTDIR/fuzz-journal/<name>.bin (fuzz-journal's layout: entries,
+ * each a varint length and its bytes): real batches and a snapshot chunk
+ * packed by journal_pack() from storebatch ops, and one journal cut short.
  *
  * The seeds are built from the schema's generated code at every run, so a
  * field added to proto/ccroute.proto reaches the corpus without a binary
@@ -28,6 +31,8 @@
 #include "ccroute.pb-c.h"
 #include "frame.h"
 #include "fuzz-session.h"
+#include "journal.h"
+#include "storebatch.h"
 
 typedef Ccroute__V1__Envelope envelope_t;
 
@@ -810,6 +815,116 @@ static void sessions(void)
     sess_end("garbage");
 }
 
+
+/* ---- fuzz-journal: real packed batches ---- */
+
+static struct journal_buf jfile;
+
+/* Packs the ops of b as the next entry of jfile (varint length, bytes). */
+static void jentry(struct storebatch *b)
+{
+    struct journal_buf e = { 0 };
+    if (journal_pack(b, &e) < 0) {
+        fprintf(stderr, "seeds: out of memory\n");
+        exit(1);
+    }
+    uint8_t h[10];
+    size_t hl = 0;
+    for (uint64_t v = e.len; ; v >>= 7) {
+        h[hl++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+        if (v < 0x80)
+            break;
+    }
+    uint8_t *p = realloc(jfile.p, jfile.len + hl + e.len);
+    if (!p) {
+        fprintf(stderr, "seeds: out of memory\n");
+        exit(1);
+    }
+    jfile.p = p;
+    memcpy(jfile.p + jfile.len, h, hl);
+    if (e.len)
+        memcpy(jfile.p + jfile.len + hl, e.p, e.len);
+    jfile.len += hl + e.len;
+    journal_buf_free(&e);
+    storebatch_reset(b);
+}
+
+static void jwrite(const char *name, size_t cut)
+{
+    write_file("fuzz-journal", name, jfile.p, jfile.len - cut, NULL, 0);
+    journal_buf_free(&jfile);
+}
+
+static void journals(void)
+{
+    static const uint8_t arr[] = { 0x0a, 0x02, 'c', '1', 0x12, 0x01, 'q' };
+    static const uint8_t login[] = { 0x0a, 0x02, 'a', '1' };
+    struct storebatch b;
+    storebatch_init(&b);
+
+    /* a working day, batch by batch, as the store appends them */
+    storebatch_queue(&b, "sales", 0);
+    storebatch_queue(&b, "support", 1);
+    jentry(&b);
+    storebatch_agent_login(&b, "a1", login, sizeof(login), "desk", "p1");
+    storebatch_agent_state(&b, "a1", 1, "", 1000);
+    storebatch_event(&b, "login", NULL, "a1", NULL, 1000, "");
+    jentry(&b);
+    storebatch_contact_arrived(&b, "c1", arr, sizeof(arr), 1700000000000000,
+                               1, "switch", "p1");
+    storebatch_contact_state(&b, "c1", 1, "sales", NULL, 0);
+    storebatch_event(&b, "queued", "c1", NULL, "sales", 1001, "");
+    jentry(&b);
+    storebatch_contact_state(&b, "c1", 2, "sales", "a1", 31001);
+    storebatch_agent_state(&b, "a1", 2, "", 1002);
+    storebatch_event(&b, "offered", "c1", "a1", "sales", 1002, "");
+    jentry(&b);
+    storebatch_contact_gone(&b, "c1", 4);
+    storebatch_contact_state(&b, "c1", 4, "sales", "a1", 0);
+    storebatch_event_disposition(&b, "completed", "c1", "a1", "sales", 1003,
+                                 "", "sold", "vip,upsell", "n-1", true,
+                                 "gold");
+    storebatch_agent_state(&b, "a1", 3, "wrapup", 1003);
+    jentry(&b);
+    storebatch_ob_put(&b, "k|spring", 0, "campaign", 8);
+    storebatch_ob_put(&b, "l|spring|1", 2, "lead", 4);
+    storebatch_lead_event(&b, "lead_dial", "spring", "1", "", "dialing", 1,
+                          "", 1004);
+    jentry(&b);
+    storebatch_ob_del(&b, "l|spring|1");
+    storebatch_agent_logout(&b, "a1");
+    jentry(&b);
+    jwrite("workday.bin", 0);
+
+    /* the same journal with its last entry cut short (a partial write) */
+    jfile.len = 0;
+    storebatch_queue(&b, "sales", 0);
+    jentry(&b);
+    storebatch_contact_arrived(&b, "c2", arr, sizeof(arr), 1, 2, "sw", "");
+    storebatch_contact_state(&b, "c2", 1, "sales", NULL, 0);
+    jentry(&b);
+    jwrite("cut-short.bin", 3);
+
+    /* a snapshot chunk (Z, then the whole state) and the journal after */
+    storebatch_clear(&b);
+    storebatch_agent_new(&b, "a1", login, sizeof(login), "desk", "p1", 1, "",
+                         5);
+    storebatch_agent_new(&b, "a2", login, sizeof(login), "desk", "", 2,
+                         "lunch", 6);
+    storebatch_contact_new(&b, "c3", arr, sizeof(arr), 7, 9, "sw", "p1", 1,
+                           "sales", "", 0);
+    storebatch_contact_new(&b, "c4", arr, sizeof(arr), 8, 4, "sw", "", 2,
+                           "support", "a2", 99);
+    storebatch_ob_put(&b, "k|spring", 0, "campaign", 8);
+    storebatch_queue(&b, "sales", 0);
+    jentry(&b);
+    storebatch_contact_gone(&b, "c3", 5);
+    storebatch_contact_state(&b, "c4", 3, "support", "a2", 0);
+    jentry(&b);
+    jwrite("snapshot.bin", 0);
+    storebatch_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -824,6 +939,7 @@ int main(int argc, char **argv)
     envelopes();
     frame_edges();
     sessions();
+    journals();
     free(stream);
     return 0;
 }
