@@ -99,33 +99,12 @@ static int teardown(void **state)
     return 0;
 }
 
-static void expect_log(const char *needle, int timeout_ms)
-{
-    if (!harness_daemon_log_contains(&dm, needle, timeout_ms)) {
-        harness_daemon_dump_log(&dm);
-        fail_msg("log line \"%s\" did not appear", needle);
-    }
-}
-
-static int count_lines(const char *needle)
-{
-    FILE *f = fopen(dm.log, "r");
-    char line[4096];
-    int n = 0;
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, needle))
-            n++;
-    fclose(f);
-    return n;
-}
-
 static void start_daemon(const char *cfg)
 {
     memset(&dm, 0, sizeof(dm));
     assert_int_equal(harness_daemon_start(&dm, cfg, NULL), 0);
     daemon_live = true;
-    expect_log("serving clients", 15000);
+    e2e_expect_log(&dm, "serving clients", 15000);
 }
 
 static void note_acked(const char *id)
@@ -393,7 +372,7 @@ static void restart_expect(const struct jview *v)
     assert_int_equal(harness_daemon_restart(&dm, NULL), 0);
     snprintf(want, sizeof(want), "loaded %d agents, %d contacts",
              v->nagents, v->ncontacts);
-    expect_log(want, 20000);
+    e2e_expect_log(&dm, want, 20000);
 }
 
 static void config_tail(char *buf, size_t len, int snapshot_every)
@@ -451,7 +430,7 @@ static void test_sentinel_failover(void **state)
     start_daemon(cfg);
     snprintf(where, sizeof(where), "127.0.0.1:%d (master ccrj)",
              topo.master.port);
-    expect_log(where, E2E_T_MS);
+    e2e_expect_log(&dm, where, E2E_T_MS);
     e2e_open_hello(&sw, dm.port, "pbx-1", ROLE(SWITCH), false);
     e2e_open_hello(&desk, dm.port, "desk-1", ROLE(AGENT), false);
     /* support agents: the sales contacts wait */
@@ -492,7 +471,7 @@ static void test_sentinel_failover(void **state)
     contact_until_acked(&sw, "after1", "sales");
     snprintf(where, sizeof(where), "127.0.0.1:%d (master ccrj)",
              topo.replica.port);
-    expect_log(where, E2E_T_MS);
+    e2e_expect_log(&dm, where, E2E_T_MS);
     for (int i = 0; i < 10; i++) {
         snprintf(id, sizeof(id), "post%03d", i);
         contact_until_acked(&sw, id, "sales");
@@ -535,14 +514,7 @@ static void test_sentinel_failover(void **state)
     assert_int_equal(harness_daemon_restart(&dm, NULL), 0);
     snprintf(msg, sizeof(msg), "loaded %d agents, %d contacts", v.nagents,
              v.ncontacts);
-    deadline = harness_now_ms() + 20000;
-    while (count_lines(msg) < 2) {
-        if (harness_now_ms() > deadline) {
-            harness_daemon_dump_log(&dm);
-            fail_msg("the second restart did not load \"%s\"", msg);
-        }
-        harness_pause_ms(50);
-    }
+    e2e_expect_log_count(&dm, msg, 2, 20000);
     /* and it still routes in arrival order */
     e2e_open_hello_retry(&sw, dm.port, "pbx-1", ROLE(SWITCH), true);
     e2e_open_hello_retry(&desk3, dm.port, "desk-3", ROLE(AGENT), true);
@@ -604,9 +576,10 @@ static void test_sentinel_loss_rewrites(void **state)
     harness_redis_kill(&topo.master);
     if (rh_sentinel_wait_master(&topo, topo.replica.port, 30000) < 0)
         fail_msg("Sentinel did not promote the replica");
-    expect_log("REDIS LOST THIS ENGINE'S STATE", 20000);
+    e2e_expect_log(&dm, "REDIS LOST THIS ENGINE'S STATE", 20000);
     contact_until_acked(&sw, "after1", "sales");
-    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 1);
+    assert_int_equal(
+        harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 1);
     fence(&sw);
     harness_daemon_kill(&dm);
     e2e_close(&sw);
@@ -667,7 +640,7 @@ static void test_cluster(void **state)
     start_daemon(cfg);
     snprintf(where, sizeof(where), "127.0.0.1:%d (slot %u)",
              ch.node[owner].r.port, slot);
-    expect_log(where, 20000);
+    e2e_expect_log(&dm, where, 20000);
     e2e_open_hello(&sw, dm.port, "pbx-1", ROLE(SWITCH), false);
     e2e_open_hello(&desk, dm.port, "desk-1", ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
@@ -727,7 +700,7 @@ static void test_cluster(void **state)
     }
     snprintf(where, sizeof(where), "127.0.0.1:%d (slot %u)",
              ch.node[replica].r.port, slot);
-    expect_log(where, 20000);
+    e2e_expect_log(&dm, where, 20000);
     take(&desk, &sw, "a1", "pre001");
     fence(&sw);
     harness_daemon_kill(&dm);
@@ -943,7 +916,7 @@ static void test_swap_refused_resent(void **state)
     assert_int_equal(kill(dm.proc.pid, SIGCONT), 0);
     assert_int_equal(e2e_reply(&sw, rid, 15000), 0);
     note_acked("x1");
-    expect_log("redis forgot the scripts", E2E_T_MS);
+    e2e_expect_log(&dm, "redis forgot the scripts", E2E_T_MS);
     quiesce(r, after, sizeof(after));
     assert_string_not_equal(after, before);
     unsigned long long t, q;
@@ -992,7 +965,8 @@ static void test_snapshot_resent_after_redis_restart(void **state)
     unsigned n;
     assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &q, &n), 3);
     assert_int_equal(snap_keys(r), n);
-    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 0);
+    assert_int_equal(
+        harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 0);
     static const char *const a1[] = { "a1", NULL };
     fence(&sw);
     harness_daemon_kill(&dm);
