@@ -58,9 +58,9 @@
 #include "cluster.h"
 #include "e2e-util.h"
 #include "harness.h"
-#include "journal.h"
 #include "redis-harness.h"
 #include "router.h"
+#include "store-peek.h"
 #include "storebatch.h"
 
 #define BODY E2E_BODY
@@ -172,32 +172,6 @@ struct jview {
     long long tail;             /* journal entries after it */
 };
 
-static void v_agent(void *arg, const uint8_t *login, size_t len, int state,
-                    const char *reason, const char *owner,
-                    const char *principal)
-{
-    struct jview *v = arg;
-    Ccroute__V1__AgentLogin *l = ccroute__v1__agent_login__unpack(NULL, len,
-                                                                  login);
-    assert_non_null(l);
-    assert_true(v->nagents < NVIEW);
-    snprintf(v->agent[v->nagents++], sizeof(v->agent[0]), "%s", l->agent_id);
-    ccroute__v1__agent_login__free_unpacked(l, NULL);
-}
-
-static void v_contact(void *arg, const struct journal_contact *c)
-{
-    struct jview *v = arg;
-    Ccroute__V1__ContactArrived *a =
-        ccroute__v1__contact_arrived__unpack(NULL, c->len, c->arrived);
-    assert_non_null(a);
-    assert_true(v->ncontacts < NVIEW);
-    snprintf(v->contact[v->ncontacts++], sizeof(v->contact[0]), "%s",
-             a->contact_id);
-    v->state[v->ncontacts - 1] = c->state;
-    ccroute__v1__contact_arrived__free_unpacked(a, NULL);
-}
-
 /* (t, s) of a journal entry's fields, 0 when absent. */
 static void entry_ts(const redisReply *e, unsigned long long *t,
                      unsigned long long *s, const redisReply **b)
@@ -222,17 +196,16 @@ static bool ts_after(unsigned long long t1, unsigned long long s1,
     return t1 > t0 || (t1 == t0 && s1 > s0);
 }
 
-/* Reads the current snapshot's chunks and the journal after its entry on
- * `r` and replays them. Checks on the way what recovery relies on: every
- * chunk the pointer names exists; the journal's entries are in strictly
- * increasing (token, batch) order (a batch sent again after a reconnect
- * or a failover was appended once), and every entry after the
- * snapshot's is a batch the snapshot does not hold. */
+/* The tenant's state on `r` as recovery loads it (tests/store-peek.c:
+ * the current snapshot's chunks, every one of which must exist, and the
+ * journal after its entry, replayed). Checks on the way what recovery
+ * relies on: the journal's entries are in strictly increasing
+ * (token, batch) order (a batch sent again after a reconnect or a
+ * failover was appended once), and every entry after the snapshot's is a
+ * batch the snapshot does not hold. */
 static void jview_read(redisContext *r, struct jview *v)
 {
     memset(v, 0, sizeof(*v));
-    struct journal_replay *j = journal_replay_new();
-    assert_non_null(j);
     char from[64] = "-";
     unsigned long long pt = 0, ps = 0;
     redisReply *p = redisCommand(r, "GET ccr:{%s}:snapshot", tenant);
@@ -244,16 +217,6 @@ static void jview_read(redisContext *r, struct jview *v)
                                 &v->chunks, pos), 4);
         if (strcmp(pos, "0-0") != 0)
             snprintf(from, sizeof(from), "(%s", pos);
-        for (unsigned i = 0; i < v->chunks; i++) {
-            redisReply *c = redisCommand(r, "GET ccr:{%s}:snap:%llu:%llu:%u",
-                                         tenant, pt, ps, i);
-            assert_non_null(c);
-            if (c->type != REDIS_REPLY_STRING)
-                fail_msg("chunk %u of snapshot %s is missing", i, v->ptr);
-            assert_int_equal(journal_replay_apply(j, (const uint8_t *)c->str,
-                                                  c->len), 0);
-            freeReplyObject(c);
-        }
     }
     freeReplyObject(p);
 
@@ -287,14 +250,28 @@ static void jview_read(redisContext *r, struct jview *v)
             fail_msg("journal entry %s (batch %llu:%llu) is after snapshot "
                      "%s, which holds it already",
                      tail->element[i]->element[0]->str, t, s, v->ptr);
-        assert_int_equal(journal_replay_apply(j, (const uint8_t *)b->str,
-                                              b->len), 0);
     }
     v->tail = (long long)tail->elements;
     freeReplyObject(tail);
-    static const struct journal_visit visit = { NULL, v_agent, v_contact };
-    assert_int_equal(journal_replay_each(j, &visit, v, &v->skipped), 0);
-    journal_replay_free(j);
+
+    struct peek *k = peek_read(r, tenant);
+    assert_int_equal(k->layout, 'j');
+    for (size_t i = 0; i < k->nobj; i++) {
+        const struct peek_obj *o = &k->obj[i];
+        if (o->kind == 'a') {
+            assert_true(v->nagents < NVIEW);
+            snprintf(v->agent[v->nagents++], sizeof(v->agent[0]), "%s",
+                     o->id);
+        } else if (o->kind == 'c') {
+            const char *st = peek_get(o, "state", NULL);
+            assert_true(v->ncontacts < NVIEW);
+            v->state[v->ncontacts] = st ? atoi(st) : 0;
+            snprintf(v->contact[v->ncontacts++], sizeof(v->contact[0]),
+                     "%s", o->id);
+        }
+    }
+    v->skipped = k->skipped;
+    peek_free(k);
 }
 
 static bool jview_has(const struct jview *v, const char *id, bool agent)
