@@ -181,6 +181,10 @@ int e2e_redis_term(struct harness_redis *r, int timeout_ms);
  * `needle` within timeout_ms. */
 void e2e_expect_log(struct harness_daemon *d, const char *needle,
                     int timeout_ms);
+/* The same for at least `n` lines with `needle` (the count before an
+ * action plus one: a line the action caused, not an earlier one). */
+void e2e_expect_log_count(struct harness_daemon *d, const char *needle, int n,
+                          int timeout_ms);
 /* A crash and a restart: kill -9, the same configuration again, and the
  * log's "loaded <nagents> agents, <ncontacts> contacts" within
  * timeout_ms (fails the test otherwise). Clients stay open (closed by

@@ -274,26 +274,39 @@ int harness_proc_wait_port_file(struct harness_proc *p, const char *path,
     return -ETIMEDOUT;
 }
 
+/* A fresh connection to 127.0.0.1:port that `cmd` (inline, "\r\n"-ended)
+ * was sent on, or -1. */
+static int send_probe(int port, const char *cmd)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    ssize_t len = (ssize_t)strlen(cmd);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        send(fd, cmd, (size_t)len, MSG_NOSIGNAL) != len) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* Sends PING on a fresh connection; true when +PONG comes back. */
 static bool ping(int port)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET };
     char buf[64];
     bool ok = false;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = send_probe(port, "PING\r\n");
     if (fd < 0)
         return false;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
-        struct pollfd pf = { .fd = fd, .events = POLLIN };
-        if (poll(&pf, 1, 1000) == 1) {
-            ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-            if (n > 0) {
-                buf[n] = '\0';
-                ok = strstr(buf, "PONG") != NULL;
-            }
+    struct pollfd pf = { .fd = fd, .events = POLLIN };
+    if (poll(&pf, 1, 1000) == 1) {
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            ok = strstr(buf, "PONG") != NULL;
         }
     }
     close(fd);
@@ -304,35 +317,29 @@ static bool ping(int port)
  * (Redis, Sentinel), or -1 when it gives none. */
 static long server_pid(int port)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET };
     char buf[8192];
     size_t have = 0;
     long pid = -1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    long long deadline = harness_now_ms() + 1000;
+    const char *p = NULL;
+    int fd = send_probe(port, "INFO server\r\n");
     if (fd < 0)
         return -1;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        send(fd, "INFO server\r\n", 13, MSG_NOSIGNAL) == 13) {
-        long long deadline = harness_now_ms() + 1000;
-        const char *p = NULL;
-        while (have < sizeof(buf) - 1 && harness_now_ms() < deadline) {
-            struct pollfd pf = { .fd = fd, .events = POLLIN };
-            if (poll(&pf, 1, 100) != 1)
-                continue;
-            ssize_t n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
-            if (n <= 0)
-                break;
-            have += (size_t)n;
-            buf[have] = '\0';
-            p = strstr(buf, "process_id:");
-            if (p && strchr(p, '\n'))
-                break;
-        }
+    while (have < sizeof(buf) - 1 && harness_now_ms() < deadline) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        if (poll(&pf, 1, 100) != 1)
+            continue;
+        ssize_t n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = '\0';
+        p = strstr(buf, "process_id:");
         if (p && strchr(p, '\n'))
-            pid = strtol(p + strlen("process_id:"), NULL, 10);
+            break;
     }
+    if (p && strchr(p, '\n'))
+        pid = strtol(p + strlen("process_id:"), NULL, 10);
     close(fd);
     return pid;
 }
@@ -356,26 +363,37 @@ int harness_proc_wait_ping(struct harness_proc *p, int port, int timeout_ms)
     return -ETIMEDOUT;
 }
 
-bool harness_log_contains(const char *path, const char *needle,
-                          int timeout_ms)
+int harness_log_count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, needle))
+            n++;
+    fclose(f);
+    return n;
+}
+
+bool harness_log_reaches(const char *path, const char *needle, int n,
+                         int timeout_ms)
 {
     long long deadline = harness_now_ms() + timeout_ms;
     for (;;) {
-        FILE *f = fopen(path, "r");
-        if (f) {
-            char line[2048];
-            while (fgets(line, sizeof(line), f)) {
-                if (strstr(line, needle)) {
-                    fclose(f);
-                    return true;
-                }
-            }
-            fclose(f);
-        }
+        if (harness_log_count(path, needle) >= n)
+            return true;
         if (harness_now_ms() >= deadline)
             return false;
         harness_pause_ms(10);
     }
+}
+
+bool harness_log_contains(const char *path, const char *needle,
+                          int timeout_ms)
+{
+    return harness_log_reaches(path, needle, 1, timeout_ms);
 }
 
 void harness_log_dump(const char *path)
@@ -525,6 +543,17 @@ bool harness_daemon_log_contains(struct harness_daemon *d, const char *needle,
                                  int timeout_ms)
 {
     return harness_log_contains(d->log, needle, timeout_ms);
+}
+
+int harness_daemon_log_count(struct harness_daemon *d, const char *needle)
+{
+    return harness_log_count(d->log, needle);
+}
+
+bool harness_daemon_log_reaches(struct harness_daemon *d, const char *needle,
+                                int n, int timeout_ms)
+{
+    return harness_log_reaches(d->log, needle, n, timeout_ms);
 }
 
 void harness_daemon_dump_log(struct harness_daemon *d)

@@ -94,6 +94,13 @@ int harness_run(const char *const *argv, const char *log, int timeout_ms);
  * timeout_ms (0: looks once). */
 bool harness_log_contains(const char *path, const char *needle,
                           int timeout_ms);
+/* Lines of the file at `path` that contain `needle`; -1 when it cannot be
+ * read. */
+int harness_log_count(const char *path, const char *needle);
+/* Whether the file at `path` holds at least `n` lines with `needle`;
+ * polls until timeout_ms (0: looks once). */
+bool harness_log_reaches(const char *path, const char *needle, int n,
+                         int timeout_ms);
 /* Prints the file to stderr between markers (on a failure). */
 void harness_log_dump(const char *path);
 
@@ -132,6 +139,13 @@ int harness_daemon_restart(struct harness_daemon *d,
  * log spans every restart of the daemon. */
 bool harness_daemon_log_contains(struct harness_daemon *d, const char *needle,
                                  int timeout_ms);
+/* Lines of the daemon's log with `needle` (-1: unreadable), and whether it
+ * reaches `n` of them within timeout_ms: a count taken before an action
+ * and waited past after it tells a line the action caused from an earlier
+ * one. */
+int harness_daemon_log_count(struct harness_daemon *d, const char *needle);
+bool harness_daemon_log_reaches(struct harness_daemon *d, const char *needle,
+                                int n, int timeout_ms);
 /* Prints the daemon's log to stderr (on a failure). */
 void harness_daemon_dump_log(struct harness_daemon *d);
 

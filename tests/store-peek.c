@@ -143,8 +143,10 @@ static void read_hashes(struct peek *p, redisContext *r, const char *t)
         add(&p->obj, &p->nobj, &p->capobj, 'a', m->element[i]->str,
             m->element[i]->len);
         if (!hash_into(r, key, a_fields, 5, "login",
-                       &p->obj[p->nobj - 1]))
+                       &p->obj[p->nobj - 1])) {
             drop_last(p->obj, &p->nobj);
+            p->skipped++;
+        }
     }
     freeReplyObject(m);
     m = cmd(r, "ZRANGE ccr:{%s}:contacts 0 -1", t);
@@ -154,8 +156,10 @@ static void read_hashes(struct peek *p, redisContext *r, const char *t)
         add(&p->obj, &p->nobj, &p->capobj, 'c', m->element[i]->str,
             m->element[i]->len);
         if (!hash_into(r, key, c_fields, 9, "arrived",
-                       &p->obj[p->nobj - 1]))
+                       &p->obj[p->nobj - 1])) {
             drop_last(p->obj, &p->nobj);
+            p->skipped++;
+        }
     }
     freeReplyObject(m);
     char start[80] = "-";
@@ -361,6 +365,7 @@ static void read_journal(struct peek *p, redisContext *r, const char *t)
     struct jctx c = { p, jr };
     if (journal_replay_each(jr, &v, &c, &skipped) < 0)
         fail_msg("store-peek: out of memory");
+    p->skipped = skipped;
     journal_replay_free(jr);
 }
 

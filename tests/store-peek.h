@@ -56,6 +56,8 @@ struct peek {
     size_t nobj, capobj;
     struct peek_obj *ev;        /* events, in order */
     size_t nev, capev;
+    size_t skipped;             /* peek_read: contacts without `arrived`
+                                 * and agents without `login`, left out */
 };
 
 /* Reads tenant `tenant` through `r`. Returns a new peek (peek_free). */

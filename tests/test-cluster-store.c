@@ -144,20 +144,12 @@ static void config_all(char *buf, size_t len)
     config_text(buf, len, ports, ch.n);
 }
 
-static void expect_log(const char *needle, int timeout_ms)
-{
-    if (!harness_daemon_log_contains(&dm, needle, timeout_ms)) {
-        harness_daemon_dump_log(&dm);
-        fail_msg("log line \"%s\" did not appear", needle);
-    }
-}
-
 static void start_daemon(const char *cfg)
 {
     memset(&dm, 0, sizeof(dm));
     assert_int_equal(harness_daemon_start(&dm, cfg, NULL), 0);
     daemon_live = true;
-    expect_log("serving clients", 15000);
+    e2e_expect_log(&dm, "serving clients", 15000);
 }
 
 /* The engine is connected to node i as the owner of the slot. */
@@ -166,7 +158,7 @@ static void expect_on_node(int i)
     char where[64];
     snprintf(where, sizeof(where), "127.0.0.1:%d (slot %u)",
              ch.node[i].r.port, slot);
-    expect_log(where, 20000);
+    e2e_expect_log(&dm, where, 20000);
 }
 
 static void note_acked(const char *id)
@@ -256,7 +248,7 @@ static void restart_and_check_load(int i)
     redisFree(r);
     assert_true(n >= nacked);
     snprintf(want, sizeof(want), "loaded 0 agents, %lld contacts", n);
-    expect_log(want, 20000);
+    e2e_expect_log(&dm, want, 20000);
     assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
     daemon_live = false;
 }
@@ -388,7 +380,7 @@ static void test_migrate_slot_under_traffic(void **state)
         harness_daemon_dump_log(&dm);
         fail_msg("open1 while the slot is migrating: %d (%s)", rc, msg);
     }
-    expect_log("is being migrated", E2E_T_MS);
+    e2e_expect_log(&dm, "is being migrated", E2E_T_MS);
 
     /* keys move, ten per MIGRATE, a contact sent after each */
     for (int i = 0; i < 5; i++)
@@ -431,7 +423,7 @@ static void test_migrate_slot_under_traffic(void **state)
         contact_until_acked(&sw, id);
     }
     expect_on_node(dst);
-    expect_log("does not serve slot", E2E_T_MS);
+    e2e_expect_log(&dm, "does not serve slot", E2E_T_MS);
     fence(&sw);
     assert_false(sw.eof);
 

@@ -182,15 +182,6 @@ static void start_daemon(struct harness_daemon *d, const char *cfg,
     assert_true(ok);
 }
 
-static void expect_log(struct harness_daemon *d, const char *needle,
-                       int timeout_ms)
-{
-    if (!harness_daemon_log_contains(d, needle, timeout_ms)) {
-        harness_daemon_dump_log(d);
-        fail_msg("log line \"%s\" did not appear", needle);
-    }
-}
-
 static bool contact_in_redis(redisContext *r, const char *id)
 {
     return peek_has(r, TENANT, 'c', id);
@@ -311,7 +302,7 @@ static void redis_restart_midtraffic(bool sigkill)
             npending, nrefused);
     assert_true(npending >= 1);
     assert_int_equal(extra_refused, 3);
-    expect_log(&d, "past max_pending", E2E_T_MS);
+    e2e_expect_log(&d, "past max_pending", E2E_T_MS);
 
     /* the engine keeps serving: the old connections and a new one */
     e2e_open_hello(&late, d.port, "wallboard", ROLE(MONITOR), false);
@@ -333,7 +324,7 @@ static void redis_restart_midtraffic(bool sigkill)
         ccr_free(ack);
         memcpy(acked[nacked++], pending[i], 64);
     }
-    expect_log(&d, "reconnected after", E2E_T_MS);
+    e2e_expect_log(&d, "reconnected after", E2E_T_MS);
 
     /* new contacts are admitted again (the bound is crossed back) */
     long long deadline = harness_now_ms() + 10000;
@@ -345,7 +336,7 @@ static void redis_restart_midtraffic(bool sigkill)
     assert_int_equal(rc, 0);
     note_contact("post00", E2E_VOICE);
     snprintf(acked[nacked++], 64, "%s", "post00");
-    expect_log(&d, "back under max_pending", E2E_T_MS);
+    e2e_expect_log(&d, "back under max_pending", E2E_T_MS);
 
     /* nothing acknowledged is lost; nothing refused was written */
     redisContext *r = e2e_redis(rs.port);
@@ -447,7 +438,7 @@ static void test_outage_acks_are_durable(void **state)
     e2e_close(&desk);
     e2e_close(&sw);
     assert_int_equal(harness_daemon_restart(&d, NULL), 0);
-    expect_log(&d, "serving clients", 10000);
+    e2e_expect_log(&d, "serving clients", 10000);
     redisContext *r = e2e_redis(rs.port);
     assert_int_equal(peek_has(r, TENANT, 'a', "a2"), 1);
     assert_false(contact_in_redis(r, "k1"));
@@ -529,7 +520,7 @@ static void test_refused_change_not_half_applied(void **state)
     }
     assert_true(refused);
     assert_true(nadmitted >= 1);
-    expect_log(&d, "past max_pending", E2E_T_MS);
+    e2e_expect_log(&d, "past max_pending", E2E_T_MS);
 
     /* now a new agent and a new contact: refused, not half-applied */
     assert_int_equal(e2e_agent_login(&desk, "a-ref", "support", 5, 1, 0),
@@ -678,7 +669,7 @@ static void test_two_engines_takeover(void **state)
     start_daemon(&da, cfg, args_a);
     assert_int_equal(da.port, pa);
     assert_int_equal(harness_daemon_start(&db, cfg, NULL), 0);
-    expect_log(&db, "standby", 10000);
+    e2e_expect_log(&db, "standby", 10000);
 
     /* B is a standby: NOT_OWNER, naming A */
     assert_int_equal(e2e_open(&probe, db.port), 0);
@@ -981,7 +972,7 @@ static void test_takeover_reattach_offers(void **state)
     track_daemon(&db);
     start_daemon(&da, cfg, NULL);
     assert_int_equal(harness_daemon_start(&db, cfg, NULL), 0);
-    expect_log(&db, "standby", 10000);
+    e2e_expect_log(&db, "standby", 10000);
     e2e_open_hello(&desk, da.port, "desk-1", ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 5, 1, 0), 0);
     e2e_open_hello(&sw, da.port, "pbx-1", ROLE(SWITCH), false);

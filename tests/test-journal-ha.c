@@ -58,9 +58,9 @@
 #include "cluster.h"
 #include "e2e-util.h"
 #include "harness.h"
-#include "journal.h"
 #include "redis-harness.h"
 #include "router.h"
+#include "store-peek.h"
 #include "storebatch.h"
 
 #define BODY E2E_BODY
@@ -99,33 +99,12 @@ static int teardown(void **state)
     return 0;
 }
 
-static void expect_log(const char *needle, int timeout_ms)
-{
-    if (!harness_daemon_log_contains(&dm, needle, timeout_ms)) {
-        harness_daemon_dump_log(&dm);
-        fail_msg("log line \"%s\" did not appear", needle);
-    }
-}
-
-static int count_lines(const char *needle)
-{
-    FILE *f = fopen(dm.log, "r");
-    char line[4096];
-    int n = 0;
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, needle))
-            n++;
-    fclose(f);
-    return n;
-}
-
 static void start_daemon(const char *cfg)
 {
     memset(&dm, 0, sizeof(dm));
     assert_int_equal(harness_daemon_start(&dm, cfg, NULL), 0);
     daemon_live = true;
-    expect_log("serving clients", 15000);
+    e2e_expect_log(&dm, "serving clients", 15000);
 }
 
 static void note_acked(const char *id)
@@ -193,32 +172,6 @@ struct jview {
     long long tail;             /* journal entries after it */
 };
 
-static void v_agent(void *arg, const uint8_t *login, size_t len, int state,
-                    const char *reason, const char *owner,
-                    const char *principal)
-{
-    struct jview *v = arg;
-    Ccroute__V1__AgentLogin *l = ccroute__v1__agent_login__unpack(NULL, len,
-                                                                  login);
-    assert_non_null(l);
-    assert_true(v->nagents < NVIEW);
-    snprintf(v->agent[v->nagents++], sizeof(v->agent[0]), "%s", l->agent_id);
-    ccroute__v1__agent_login__free_unpacked(l, NULL);
-}
-
-static void v_contact(void *arg, const struct journal_contact *c)
-{
-    struct jview *v = arg;
-    Ccroute__V1__ContactArrived *a =
-        ccroute__v1__contact_arrived__unpack(NULL, c->len, c->arrived);
-    assert_non_null(a);
-    assert_true(v->ncontacts < NVIEW);
-    snprintf(v->contact[v->ncontacts++], sizeof(v->contact[0]), "%s",
-             a->contact_id);
-    v->state[v->ncontacts - 1] = c->state;
-    ccroute__v1__contact_arrived__free_unpacked(a, NULL);
-}
-
 /* (t, s) of a journal entry's fields, 0 when absent. */
 static void entry_ts(const redisReply *e, unsigned long long *t,
                      unsigned long long *s, const redisReply **b)
@@ -243,17 +196,16 @@ static bool ts_after(unsigned long long t1, unsigned long long s1,
     return t1 > t0 || (t1 == t0 && s1 > s0);
 }
 
-/* Reads the current snapshot's chunks and the journal after its entry on
- * `r` and replays them. Checks on the way what recovery relies on: every
- * chunk the pointer names exists; the journal's entries are in strictly
- * increasing (token, batch) order (a batch sent again after a reconnect
- * or a failover was appended once), and every entry after the
- * snapshot's is a batch the snapshot does not hold. */
+/* The tenant's state on `r` as recovery loads it (tests/store-peek.c:
+ * the current snapshot's chunks, every one of which must exist, and the
+ * journal after its entry, replayed). Checks on the way what recovery
+ * relies on: the journal's entries are in strictly increasing
+ * (token, batch) order (a batch sent again after a reconnect or a
+ * failover was appended once), and every entry after the snapshot's is a
+ * batch the snapshot does not hold. */
 static void jview_read(redisContext *r, struct jview *v)
 {
     memset(v, 0, sizeof(*v));
-    struct journal_replay *j = journal_replay_new();
-    assert_non_null(j);
     char from[64] = "-";
     unsigned long long pt = 0, ps = 0;
     redisReply *p = redisCommand(r, "GET ccr:{%s}:snapshot", tenant);
@@ -265,16 +217,6 @@ static void jview_read(redisContext *r, struct jview *v)
                                 &v->chunks, pos), 4);
         if (strcmp(pos, "0-0") != 0)
             snprintf(from, sizeof(from), "(%s", pos);
-        for (unsigned i = 0; i < v->chunks; i++) {
-            redisReply *c = redisCommand(r, "GET ccr:{%s}:snap:%llu:%llu:%u",
-                                         tenant, pt, ps, i);
-            assert_non_null(c);
-            if (c->type != REDIS_REPLY_STRING)
-                fail_msg("chunk %u of snapshot %s is missing", i, v->ptr);
-            assert_int_equal(journal_replay_apply(j, (const uint8_t *)c->str,
-                                                  c->len), 0);
-            freeReplyObject(c);
-        }
     }
     freeReplyObject(p);
 
@@ -308,14 +250,28 @@ static void jview_read(redisContext *r, struct jview *v)
             fail_msg("journal entry %s (batch %llu:%llu) is after snapshot "
                      "%s, which holds it already",
                      tail->element[i]->element[0]->str, t, s, v->ptr);
-        assert_int_equal(journal_replay_apply(j, (const uint8_t *)b->str,
-                                              b->len), 0);
     }
     v->tail = (long long)tail->elements;
     freeReplyObject(tail);
-    static const struct journal_visit visit = { NULL, v_agent, v_contact };
-    assert_int_equal(journal_replay_each(j, &visit, v, &v->skipped), 0);
-    journal_replay_free(j);
+
+    struct peek *k = peek_read(r, tenant);
+    assert_int_equal(k->layout, 'j');
+    for (size_t i = 0; i < k->nobj; i++) {
+        const struct peek_obj *o = &k->obj[i];
+        if (o->kind == 'a') {
+            assert_true(v->nagents < NVIEW);
+            snprintf(v->agent[v->nagents++], sizeof(v->agent[0]), "%s",
+                     o->id);
+        } else if (o->kind == 'c') {
+            const char *st = peek_get(o, "state", NULL);
+            assert_true(v->ncontacts < NVIEW);
+            v->state[v->ncontacts] = st ? atoi(st) : 0;
+            snprintf(v->contact[v->ncontacts++], sizeof(v->contact[0]),
+                     "%s", o->id);
+        }
+    }
+    v->skipped = k->skipped;
+    peek_free(k);
 }
 
 static bool jview_has(const struct jview *v, const char *id, bool agent)
@@ -393,7 +349,7 @@ static void restart_expect(const struct jview *v)
     assert_int_equal(harness_daemon_restart(&dm, NULL), 0);
     snprintf(want, sizeof(want), "loaded %d agents, %d contacts",
              v->nagents, v->ncontacts);
-    expect_log(want, 20000);
+    e2e_expect_log(&dm, want, 20000);
 }
 
 static void config_tail(char *buf, size_t len, int snapshot_every)
@@ -453,7 +409,7 @@ static void test_sentinel_failover(void **state)
     start_daemon(cfg);
     snprintf(where, sizeof(where), "127.0.0.1:%d (master ccrj)",
              topo.master.port);
-    expect_log(where, E2E_T_MS);
+    e2e_expect_log(&dm, where, E2E_T_MS);
     e2e_open_hello(&sw, dm.port, "pbx-1", ROLE(SWITCH), false);
     e2e_open_hello(&desk, dm.port, "desk-1", ROLE(AGENT), false);
     /* support agents: the sales contacts wait */
@@ -497,7 +453,7 @@ static void test_sentinel_failover(void **state)
     contact_until_acked(&sw, "after1", "sales");
     snprintf(where, sizeof(where), "127.0.0.1:%d (master ccrj)",
              topo.replica.port);
-    expect_log(where, E2E_T_MS);
+    e2e_expect_log(&dm, where, E2E_T_MS);
     for (int i = 0; i < 10; i++) {
         snprintf(id, sizeof(id), "post%03d", i);
         contact_until_acked(&sw, id, "sales");
@@ -540,14 +496,7 @@ static void test_sentinel_failover(void **state)
     assert_int_equal(harness_daemon_restart(&dm, NULL), 0);
     snprintf(msg, sizeof(msg), "loaded %d agents, %d contacts", v.nagents,
              v.ncontacts);
-    deadline = harness_now_ms() + 20000;
-    while (count_lines(msg) < 2) {
-        if (harness_now_ms() > deadline) {
-            harness_daemon_dump_log(&dm);
-            fail_msg("the second restart did not load \"%s\"", msg);
-        }
-        harness_pause_ms(50);
-    }
+    e2e_expect_log_count(&dm, msg, 2, 20000);
     /* and it still routes in arrival order */
     e2e_open_hello_retry(&sw, dm.port, "pbx-1", ROLE(SWITCH), true);
     e2e_open_hello_retry(&desk3, dm.port, "desk-3", ROLE(AGENT), true);
@@ -609,9 +558,10 @@ static void test_sentinel_loss_rewrites(void **state)
     harness_redis_kill(&topo.master);
     if (rh_sentinel_wait_master(&topo, topo.replica.port, 30000) < 0)
         fail_msg("Sentinel did not promote the replica");
-    expect_log("REDIS LOST THIS ENGINE'S STATE", 20000);
+    e2e_expect_log(&dm, "REDIS LOST THIS ENGINE'S STATE", 20000);
     contact_until_acked(&sw, "after1", "sales");
-    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 1);
+    assert_int_equal(
+        harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 1);
     fence(&sw);
     harness_daemon_kill(&dm);
     e2e_close(&sw);
@@ -672,7 +622,7 @@ static void test_cluster(void **state)
     start_daemon(cfg);
     snprintf(where, sizeof(where), "127.0.0.1:%d (slot %u)",
              ch.node[owner].r.port, slot);
-    expect_log(where, 20000);
+    e2e_expect_log(&dm, where, 20000);
     e2e_open_hello(&sw, dm.port, "pbx-1", ROLE(SWITCH), false);
     e2e_open_hello(&desk, dm.port, "desk-1", ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "sales", 1, 1, 0), 0);
@@ -732,7 +682,7 @@ static void test_cluster(void **state)
     }
     snprintf(where, sizeof(where), "127.0.0.1:%d (slot %u)",
              ch.node[replica].r.port, slot);
-    expect_log(where, 20000);
+    e2e_expect_log(&dm, where, 20000);
     take(&desk, &sw, "a1", "pre001");
     fence(&sw);
     harness_daemon_kill(&dm);
@@ -948,7 +898,7 @@ static void test_swap_refused_resent(void **state)
     assert_int_equal(kill(dm.proc.pid, SIGCONT), 0);
     assert_int_equal(e2e_reply(&sw, rid, 15000), 0);
     note_acked("x1");
-    expect_log("redis forgot the scripts", E2E_T_MS);
+    e2e_expect_log(&dm, "redis forgot the scripts", E2E_T_MS);
     quiesce(r, after, sizeof(after));
     assert_string_not_equal(after, before);
     unsigned long long t, q;
@@ -997,7 +947,8 @@ static void test_snapshot_resent_after_redis_restart(void **state)
     unsigned n;
     assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &q, &n), 3);
     assert_int_equal(snap_keys(r), n);
-    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 0);
+    assert_int_equal(
+        harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 0);
     static const char *const a1[] = { "a1", NULL };
     fence(&sw);
     harness_daemon_kill(&dm);

@@ -136,6 +136,13 @@ static void accept_offer(struct e2e_client *desk, const char *cid)
     assert_int_equal(e2e_simple(desk, BODY(OFFER_ACCEPTED), cid, "a1"), 0);
 }
 
+/* Stats: campaign `arg` counts one lead exhausted. */
+static bool one_exhausted(const ccr_envelope *st, const void *arg)
+{
+    const Ccroute__V1__CampaignStats *cs = obfx_camp_stats(st, arg);
+    return cs && cs->leads_exhausted == 1;
+}
+
 /* Leads move through attempts and outcomes; an answered call reaches the
  * agent as an Offer; campaigns and leads survive kill -9 of the engine and
  * dialing resumes. */
@@ -233,17 +240,7 @@ static void test_campaign_end_to_end(void **state)
     assert_int_equal(obfx_result(&dl, dial, OUT(MACHINE), msg, sizeof(msg)),
                      0);
     /* three attempts: exhausted, nothing more to dial */
-    {
-        bool exhausted = false;
-        long long t0 = harness_now_ms();
-        while (!exhausted && harness_now_ms() - t0 < E2E_T_MS) {
-            st = e2e_stats(&adm);
-            cs = obfx_camp_stats(st, "c1");
-            exhausted = cs && cs->leads_exhausted == 1;
-            ccr_free(st);
-        }
-        assert_true(exhausted);
-    }
+    obfx_wait_stats(&adm, one_exhausted, "c1", E2E_T_MS);
     assert_null(e2e_wait(&dl, BODY(DIAL_REQUEST), 0, 300));
 
     e2e_close(&adm);

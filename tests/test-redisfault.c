@@ -115,44 +115,6 @@ static void start_daemon(const char *cfg, bool wait_serving)
     }
 }
 
-static void expect_log(const char *needle, int timeout_ms)
-{
-    if (!harness_daemon_log_contains(&dm, needle, timeout_ms)) {
-        harness_daemon_dump_log(&dm);
-        fail_msg("log line \"%s\" did not appear", needle);
-    }
-}
-
-/* Lines of the daemon's log that contain `needle`. */
-static int count_lines(const char *needle)
-{
-    FILE *f = fopen(dm.log, "r");
-    char line[4096];
-    int n = 0;
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, needle))
-            n++;
-    fclose(f);
-    return n;
-}
-
-/* Waits until the daemon's log holds more than `before` lines with
- * `needle`: a state change that happens from now on, not one logged
- * earlier (under load the lease can lapse, and come back, before the
- * fault the test is about). */
-static void expect_new_log(const char *needle, int before, int timeout_ms)
-{
-    long long deadline = harness_now_ms() + timeout_ms;
-    while (count_lines(needle) <= before) {
-        if (harness_now_ms() > deadline) {
-            harness_daemon_dump_log(&dm);
-            fail_msg("no new log line \"%s\" (%d before)", needle, before);
-        }
-        harness_pause_ms(20);         /* poll interval */
-    }
-}
-
 /* Sends a ContactArrived and waits for its reply: 0 (Ack) or the error
  * code, the message in msg. */
 static int contact_msg(struct e2e_client *c, const char *id, char *msg,
@@ -241,10 +203,11 @@ static void test_redis_comes_back_empty(void **state)
     assert_int_equal(harness_redis_restart(&rs), 0);
     r = e2e_redis(rs.port);
 
-    expect_log("REDIS LOST THIS ENGINE'S STATE", 10000);
+    e2e_expect_log(&dm, "REDIS LOST THIS ENGINE'S STATE", 10000);
     snprintf(v, sizeof(v), "%d contacts, 1 agents", NEMPTY + 1);
-    expect_log(v, E2E_T_MS);
-    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 1);
+    e2e_expect_log(&dm, v, E2E_T_MS);
+    assert_int_equal(
+        harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 1);
 
     /* a new contact is acknowledged only after the whole state is back:
      * the moment it is, every earlier contact is in Redis */
@@ -281,7 +244,7 @@ static void test_redis_comes_back_empty(void **state)
     e2e_close(&desk);
     assert_int_equal(harness_daemon_restart(&dm, NULL), 0);
     snprintf(v, sizeof(v), "loaded 1 agents, %d contacts", NEMPTY + 2);
-    expect_log(v, 10000);
+    e2e_expect_log(&dm, v, 10000);
     redisFree(r);
 }
 
@@ -305,7 +268,7 @@ static void test_redis_flushed_while_connected(void **state)
     redisReply *rep = redisCommand(r, "FLUSHALL");
     assert_non_null(rep);
     freeReplyObject(rep);
-    expect_log("REDIS LOST THIS ENGINE'S STATE", 10000);
+    e2e_expect_log(&dm, "REDIS LOST THIS ENGINE'S STATE", 10000);
     contact_until_acked(&sw, "after");
     for (int i = 0; i < 20; i++) {
         snprintf(id, sizeof(id), "f%02d", i);
@@ -340,7 +303,8 @@ static void pause_common(bool debug_sleep)
 
     static const char lapse[] = "lease renewal not confirmed before expiry (";
     static const char resumes[] = "routing resumes";
-    int lapses = count_lines(lapse), resumed = count_lines(resumes);
+    int lapses = harness_daemon_log_count(&dm, lapse);
+    int resumed = harness_daemon_log_count(&dm, resumes);
     redisContext *sleeper = NULL;
     if (debug_sleep) {
         /* DEBUG SLEEP without waiting for its reply */
@@ -355,7 +319,7 @@ static void pause_common(bool debug_sleep)
     }
 
     /* the lease lapses by the engine's clock: suspended, not standby */
-    expect_new_log(lapse, lapses, 10000);
+    e2e_expect_log_count(&dm, lapse, lapses + 1, 10000);
     int rc = contact_msg(&sw, "during", msg, sizeof(msg));
     if (rc != EC(STATE_UNAVAILABLE)) {
         harness_daemon_dump_log(&dm);
@@ -384,8 +348,8 @@ static void pause_common(bool debug_sleep)
     }
 
     contact_until_acked(&sw, "during");
-    expect_new_log(resumes, resumed, E2E_T_MS);
-    assert_int_equal(count_lines("lease lost"), 0);
+    e2e_expect_log_count(&dm, resumes, resumed + 1, E2E_T_MS);
+    assert_int_equal(harness_daemon_log_count(&dm, "lease lost"), 0);
     /* nobody was cut: the same connections answer */
     fence(&sw);
     fence(&desk);
@@ -472,16 +436,16 @@ static void test_redis_refuses_writes(void **state)
                      oom_errors(r));
         harness_pause_ms(20);         /* poll interval */
     }
-    assert_int_equal(count_lines("refuses writes ("), 1);
-    assert_int_equal(count_lines("reconnecting"), 0);
-    assert_int_equal(count_lines("disconnected"), 0);
+    assert_int_equal(harness_daemon_log_count(&dm, "refuses writes ("), 1);
+    assert_int_equal(harness_daemon_log_count(&dm, "reconnecting"), 0);
+    assert_int_equal(harness_daemon_log_count(&dm, "disconnected"), 0);
     fence(&sw);
 
     /* Redis takes writes again: the engine recovers by itself */
     rep = redisCommand(r, "CONFIG SET maxmemory 0");
     freeReplyObject(rep);
     contact_until_acked(&sw, "oom2");
-    expect_log("accepts writes again", E2E_T_MS);
+    e2e_expect_log(&dm, "accepts writes again", E2E_T_MS);
     /* the refused-but-kept change is written too */
     assert_true(contact_in_redis(r, "oom1"));
     assert_true(contact_in_redis(r, "oom2"));
@@ -524,20 +488,20 @@ static void test_redis_read_only(void **state)
     assert_non_null(rep);
     freeReplyObject(rep);
 
-    expect_log("refuses writes (lease: READONLY", 10000);
-    expect_log("lease renewal not confirmed before expiry (", 10000);
+    e2e_expect_log(&dm, "refuses writes (lease: READONLY", 10000);
+    e2e_expect_log(&dm, "lease renewal not confirmed before expiry (", 10000);
     int rc = contact_msg(&sw, "ro1", msg, sizeof(msg));
     assert_int_equal(rc, EC(STATE_UNAVAILABLE));
     assert_non_null(strstr(msg, "READONLY"));
-    assert_int_equal(count_lines("refuses writes ("), 1);
+    assert_int_equal(harness_daemon_log_count(&dm, "refuses writes ("), 1);
     fence(&sw);
 
     rep = redisCommand(r, "REPLICAOF NO ONE");
     assert_non_null(rep);
     freeReplyObject(rep);
     contact_until_acked(&sw, "ro1");
-    expect_log("routing resumes", E2E_T_MS);
-    assert_int_equal(count_lines("lease lost"), 0);
+    e2e_expect_log(&dm, "routing resumes", E2E_T_MS);
+    assert_int_equal(harness_daemon_log_count(&dm, "lease lost"), 0);
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof(id), "pre%d", i);
         assert_true(contact_in_redis(r, id));
@@ -567,7 +531,7 @@ static void test_redis_wrong_password(void **state)
 
     config_text(cfg, sizeof(cfg), 600, 150, "wrong");
     start_daemon(cfg, false);
-    expect_log("redis authentication failed", 10000);
+    e2e_expect_log(&dm, "redis authentication failed", 10000);
     /* a client is told why, not NOT_OWNER ... owner at (unknown) */
     assert_int_equal(e2e_open(&c, dm.port), 0);
     int rc = e2e_hello(&c, "pbx-1", ROLE(SWITCH), false, msg, sizeof(msg),
@@ -579,7 +543,7 @@ static void test_redis_wrong_password(void **state)
         fail_msg("Hello: %d (%s)", rc, msg);
     }
     e2e_close(&c);
-    int n = count_lines("redis authentication failed");
+    int n = harness_daemon_log_count(&dm, "redis authentication failed");
     if (n != 1) {
         harness_daemon_dump_log(&dm);
         fail_msg("%d log lines say \"redis authentication failed\"", n);

@@ -122,27 +122,6 @@ static void start_daemon(const char *cfg)
     }
 }
 
-static void expect_log(const char *needle, int timeout_ms)
-{
-    if (!harness_daemon_log_contains(&dm, needle, timeout_ms)) {
-        harness_daemon_dump_log(&dm);
-        fail_msg("log line \"%s\" did not appear", needle);
-    }
-}
-
-static int count_lines(const char *needle)
-{
-    FILE *f = fopen(dm.log, "r");
-    char line[4096];
-    int n = 0;
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, needle))
-            n++;
-    fclose(f);
-    return n;
-}
-
 static void note_acked(const char *id)
 {
     assert_true(nacked < NACK);
@@ -236,7 +215,7 @@ static void test_replicated_failover(void **state)
     char where[64];
     snprintf(where, sizeof(where), "127.0.0.1:%d (master " MASTER ")",
              topo.master.port);
-    expect_log(where, E2E_T_MS);
+    e2e_expect_log(&dm, where, E2E_T_MS);
     e2e_open_hello(&sw, dm.port, "pbx-1", ROLE(SWITCH), false);
     e2e_open_hello(&desk, dm.port, "desk-1", ROLE(AGENT), false);
     assert_int_equal(e2e_agent_login(&desk, "a1", "support", 5, 1, 0), 0);
@@ -266,13 +245,15 @@ static void test_replicated_failover(void **state)
     assert_non_null(strstr(msg, "replication: 0 of 1"));
     assert_non_null(strstr(msg, "nothing was changed"));
     fence(&sw);
-    expect_log("store: replication: 0 of 1 replicas confirmed", E2E_T_MS);
+    e2e_expect_log(&dm, "store: replication: 0 of 1 replicas confirmed",
+                   E2E_T_MS);
     /* the link is back: the engine recovers by itself */
     assert_int_equal(rh_link_restore(topo.replica.port, topo.master.port,
                                      15000), 0);
     contact_until_acked(&sw, "short1");
-    expect_log("replicas confirmed again; ready", E2E_T_MS);
-    assert_int_equal(count_lines("store: replication: 0 of 1"), 1);
+    e2e_expect_log(&dm, "replicas confirmed again; ready", E2E_T_MS);
+    assert_int_equal(
+        harness_daemon_log_count(&dm, "store: replication: 0 of 1"), 1);
 
     /* kill -9 of the master while a switch keeps sending */
     kill_master_and_wait_failover();
@@ -302,7 +283,7 @@ static void test_replicated_failover(void **state)
     contact_until_acked(&sw, "after1");
     snprintf(where, sizeof(where), "127.0.0.1:%d (master " MASTER ")",
              topo.replica.port);
-    expect_log(where, E2E_T_MS);
+    e2e_expect_log(&dm, where, E2E_T_MS);
     for (int i = 0; i < 20; i++) {
         snprintf(id, sizeof(id), "post%03d", i);
         contact_until_acked(&sw, id);
@@ -318,12 +299,12 @@ static void test_replicated_failover(void **state)
     e2e_close(&sw);
     e2e_close(&desk);
     assert_int_equal(harness_daemon_restart(&dm, NULL), 0);
-    expect_log("loaded 1 agents,", 15000);
+    e2e_expect_log(&dm, "loaded 1 agents,", 15000);
     redisContext *r = e2e_redis(topo.replica.port);
     snprintf(msg, sizeof(msg), "loaded 1 agents, %lld contacts",
              peek_n(r, TENANT, 'c'));
     redisFree(r);
-    expect_log(msg, E2E_T_MS);
+    e2e_expect_log(&dm, msg, E2E_T_MS);
     assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
     daemon_live = false;
 }
@@ -359,9 +340,10 @@ static void test_redis_failover_loss_detected(void **state)
     kill_master_and_wait_failover();
     /* the engine finds the new master behind its generation marker: one
      * loud line, the whole state written back before any new Ack */
-    expect_log("REDIS LOST THIS ENGINE'S STATE", 20000);
+    e2e_expect_log(&dm, "REDIS LOST THIS ENGINE'S STATE", 20000);
     contact_until_acked(&sw, "after1");
-    assert_int_equal(count_lines("REDIS LOST THIS ENGINE'S STATE"), 1);
+    assert_int_equal(
+        harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 1);
     all_acked_in(topo.replica.port, "new master");
     fence(&sw);
     assert_false(sw.eof);

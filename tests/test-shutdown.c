@@ -91,15 +91,6 @@ static void config_text(char *buf, size_t len, int redis_port)
              redis_port);
 }
 
-static void expect_log(struct harness_daemon *d, const char *needle,
-                       int timeout_ms)
-{
-    if (!harness_daemon_log_contains(d, needle, timeout_ms)) {
-        harness_daemon_dump_log(d);
-        fail_msg("log line \"%s\" did not appear", needle);
-    }
-}
-
 /* The lease key's value ("token|address"), or "" when there is none. */
 static void lease_value(redisContext *r, char *buf, size_t len)
 {
@@ -136,9 +127,9 @@ static void test_sigterm_hands_over(void **state)
     track_daemon(&da);
     track_daemon(&db);
     assert_int_equal(harness_daemon_start(&da, cfg, args_a), 0);
-    expect_log(&da, "serving clients", 10000);
+    e2e_expect_log(&da, "serving clients", 10000);
     assert_int_equal(harness_daemon_start(&db, cfg, args_b), 0);
-    expect_log(&db, "standby", 10000);
+    e2e_expect_log(&db, "standby", 10000);
 
     redisContext *r = e2e_redis(rs.port);
     lease_value(r, lease, sizeof(lease));
@@ -198,11 +189,11 @@ static void test_sigterm_hands_over(void **state)
 
     /* A exits 0, having confirmed the writes before stopping its store */
     assert_int_equal(harness_proc_wait(&da.proc, 15000), 0);
-    expect_log(&da, "shutting down", 0);
-    expect_log(&da, "stores stopped", 0);
+    e2e_expect_log(&da, "shutting down", 0);
+    e2e_expect_log(&da, "stores stopped", 0);
 
     /* B takes the tenant at its next lease round, not after 30 s */
-    expect_log(&db, "this engine owns the tenant", 10000);
+    e2e_expect_log(&db, "this engine owns the tenant", 10000);
     lease_value(r, lease, sizeof(lease));
     unsigned long long tok_b = strtoull(lease, NULL, 10);
     if (tok_b <= tok_a || !strstr(lease, listen_b))
@@ -242,7 +233,7 @@ static void test_sigterm_redis_stuck(void **state)
     config_text(cfg, sizeof(cfg), rs.port);
     track_daemon(&da);
     assert_int_equal(harness_daemon_start(&da, cfg, NULL), 0);
-    expect_log(&da, "serving clients", 10000);
+    e2e_expect_log(&da, "serving clients", 10000);
     e2e_open_hello(&sw, da.port, "pbx-1", ROLE(SWITCH), false);
     assert_int_equal(e2e_contact(&sw, "k0", "sales", E2E_VOICE), 0);
 
@@ -253,7 +244,7 @@ static void test_sigterm_redis_stuck(void **state)
      * for Redis (the engine answers one connection's requests in order) */
     ccr_free(e2e_stats(&sw));
     assert_int_equal(kill(da.proc.pid, SIGTERM), 0);
-    expect_log(&da, "shutdown: no new connections", 10000);
+    e2e_expect_log(&da, "shutdown: no new connections", 10000);
     /* while it waits for Redis: a new request is refused, not dispatched */
     uint64_t id2 = e2e_send_contact(&sw, "k2", "sales", E2E_VOICE);
     assert_true(id2 != 0);
@@ -264,7 +255,7 @@ static void test_sigterm_redis_stuck(void **state)
     assert_int_equal(e2e_reply_msg(&sw, id1, 15000, msg, sizeof(msg)),
                      EC(STATE_UNAVAILABLE));
     assert_non_null(strstr(msg, "durable"));
-    expect_log(&da, "still unconfirmed after", 0);
+    e2e_expect_log(&da, "still unconfirmed after", 0);
     /* and the connection is closed after the replies */
     while (e2e_pump(&sw, 10000) == 0)
         ;
