@@ -21,7 +21,11 @@
  *                 statistics (stats.allocated after an epoch refresh and a
  *                 tcache flush), as the slope between n/10 and n, so it
  *                 includes preallocated slots and indexes, not just what a
- *                 login allocates.
+ *                 login allocates. Per agent, with every created queue
+ *                 the scenario's arrivals use made after the logins (the
+ *                 skills-only virtual queues and their skill groups: an
+ *                 agent's entries in their pools), as in steady state;
+ *                 the figure before they are made is kept apart.
  *   baselines     two, measured in the same process run, since the
  *                 machines are shared and noisy: the bare loop (first
  *                 available agent with the skill, from an array: a floor,
@@ -829,6 +833,8 @@ struct result {
     /* memory at this row's configuration and size (see run_memory) */
     int mem_ok;
     double bytes_per_agent, bytes_per_contact;
+    double bytes_per_agent_no_virtual;
+    int created_queues;
     char mem_skip[120];
     /* the textbook router on this row's world (see run_textbook) */
     double textbook_ns_per_decision;
@@ -1236,17 +1242,53 @@ static double run_textbook(const struct scenario *sc, uint64_t seed,
 struct mem_result {
     int ok;
     unsigned agents_n, contacts_n;
-    double agent_bytes;            /* slope between n/10 and n agents */
+    double agent_bytes;            /* slope between n/10 and n agents,
+                                    * every created queue made */
+    double agent_bytes_no_virtual; /* the same slope before any is made */
     double agent_bytes_login;      /* allocated by the logins alone / n */
+    int created_queues;            /* virtual + derived queues in the n run */
     double contact_bytes;          /* slope between n/10 and n contacts */
     double contact_bytes_arrive;   /* allocated by the arrivals alone / n */
     char skip[120];
 };
 
-/* Bytes for a router with n agents logged in (all away: nothing routes),
- * from before router_new(); *login_only gets the logins' share. */
+/* Makes every created queue the scenario's arrivals use: one waiting
+ * contact of each skills-only template (the generator draws them
+ * uniformly, and a row's stream has hundreds of skills-only contacts, so
+ * its steady state holds every template's virtual queue and skill group).
+ * The generator names no extra skills with a queue, so no derived queue
+ * exists in its steady state; a contact that did would be fed here too.
+ * The contacts stay: taken away, all but ROUTER_QUEUES_KEPT of their
+ * queues would be freed with their pool entries, and their own bytes are
+ * the same at n/10 and n agents, so the slope leaves them out. Returns
+ * router_queue_created(), or -1 if an arrival failed. */
+static int make_created_queues(struct world *w)
+{
+    for (unsigned t = 0; t < NTEMPLATES; t++) {
+        char id[ID_LEN];
+        snprintf(id, sizeof id, "m%02u", t);
+        struct router_contact_spec sp = w->tmpl[t];
+        sp.id = id;
+        sp.priority = 0;
+        sp.value = 0;
+        sp.preferred_agent = NULL;
+        uint32_t h;
+        int rc = router_contact_arrive(w->r, 2000 + t, &sp, NTEMPLATES, &h);
+        router_out_clear(w->r);
+        if (rc < 0)
+            return -1;
+    }
+    return router_queue_created(w->r);
+}
+
+/* Bytes for a router with n agents logged in (all away: nothing routes)
+ * and then every created queue of the scenario made (make_created_queues),
+ * from before router_new(); *no_virtual gets the bytes before those
+ * queues were made, *login_only the logins' share, *created the created
+ * queues' count. */
 static int64_t mem_agents(const struct scenario *sc, unsigned n, uint64_t seed,
-                          int64_t *login_only)
+                          int64_t *no_virtual, int64_t *login_only,
+                          int *created)
 {
     struct scenario s2 = *sc;
     s2.agents = n;
@@ -1256,6 +1298,7 @@ static int64_t mem_agents(const struct scenario *sc, unsigned n, uint64_t seed,
     w.seed = seed;
     build_config(&w, 1024);
     build_agents(&w);
+    build_contacts(&w, 0);          /* the skills-only templates */
     w.cfg.max_agents = n;
     int64_t m0 = jem_allocated();
     const char *err = NULL;
@@ -1275,9 +1318,12 @@ static int64_t mem_agents(const struct scenario *sc, unsigned n, uint64_t seed,
         router_out_clear(w.r);
     }
     int64_t m2 = jem_allocated();
+    *created = make_created_queues(&w);
+    int64_t m3 = jem_allocated();
+    *no_virtual = m2 - m0;
     *login_only = m2 - m1;
     world_free(&w);
-    return m2 - m0;
+    return *created < 0 ? -3 : m3 - m0;
 }
 
 /* Bytes for a router with n contacts waiting (no agents), from before
@@ -1337,17 +1383,20 @@ static void run_memory(const struct scenario *sc, unsigned n, uint64_t seed,
         snprintf(out->skip, sizeof out->skip, "no jemalloc statistics in this build");
         return;
     }
-    int64_t lo1 = 0, lo2 = 0, ao1 = 0, ao2 = 0;
+    int64_t lo1 = 0, lo2 = 0, ao1 = 0, ao2 = 0, nv1 = 0, nv2 = 0;
+    int cq1 = 0, cq2 = 0;
     unsigned n1 = n / 10;
     g_setup_deadline = g_setup_ns ? mono_ns() + g_setup_ns : 0;
-    int64_t a1 = mem_agents(sc, n1, seed, &lo1);
-    int64_t a2 = a1 < 0 ? a1 : mem_agents(sc, n, seed, &lo2);
+    int64_t a1 = mem_agents(sc, n1, seed, &nv1, &lo1, &cq1);
+    int64_t a2 = a1 < 0 ? a1 : mem_agents(sc, n, seed, &nv2, &lo2, &cq2);
     int64_t c1 = a2 < 0 ? a2 : mem_contacts(sc, n1, seed, &ao1);
     int64_t c2 = c1 < 0 ? c1 : mem_contacts(sc, n, seed, &ao2);
     if (a1 < 0 || a2 < 0 || c1 < 0 || c2 < 0) {
         snprintf(out->skip, sizeof out->skip, "%s",
                  (a1 == -2 || a2 == -2 || c1 == -2 || c2 == -2)
                      ? "setup time limit passed (router too slow at this size)"
+                 : (a1 == -3 || a2 == -3)
+                     ? "a skills-only template's arrival failed"
                      : "router_new failed");
         return;
     }
@@ -1355,6 +1404,8 @@ static void run_memory(const struct scenario *sc, unsigned n, uint64_t seed,
     out->agents_n = n;
     out->contacts_n = n;
     out->agent_bytes = (double)(a2 - a1) / (double)(n - n1);
+    out->agent_bytes_no_virtual = (double)(nv2 - nv1) / (double)(n - n1);
+    out->created_queues = cq2;
     out->agent_bytes_login = (double)lo2 / n;
     out->contact_bytes = (double)(c2 - c1) / (double)(n - n1);
     out->contact_bytes_arrive = (double)ao2 / n;
@@ -1630,6 +1681,8 @@ int main(int argc, char **argv)
         r->mem_ok = mr.ok;
         r->bytes_per_agent = mr.agent_bytes;
         r->bytes_per_contact = mr.contact_bytes;
+        r->bytes_per_agent_no_virtual = mr.agent_bytes_no_virtual;
+        r->created_queues = mr.created_queues;
         snprintf(r->mem_skip, sizeof r->mem_skip, "%s", mr.skip);
         /* a fixed length, apart from --steps, so that runs of two lengths
          * difference it away with the setup */
@@ -1752,8 +1805,11 @@ int main(int argc, char **argv)
         if (r->mem_ok) {
             fprintf(f, "\"memory\": {\"source\": \"jemalloc stats.allocated, "
                     "slope n/10 -> n\", \"bytes_per_agent\": %.1f, "
+                    "\"bytes_per_agent_no_virtual\": %.1f, "
+                    "\"created_queues\": %d, "
                     "\"bytes_per_waiting_contact\": %.1f}}%s\n",
-                    r->bytes_per_agent, r->bytes_per_contact,
+                    r->bytes_per_agent, r->bytes_per_agent_no_virtual,
+                    r->created_queues, r->bytes_per_contact,
                     i + 1 < nsc ? "," : "");
         } else {
             fprintf(f, "\"memory\": {\"skipped\": ");
