@@ -2161,6 +2161,7 @@ static void on_jfeed(uv_idle_t *h)
         return;                      /* a hook stopped us: next turn */
     if (rc == 1) {
         jfeed_stop(s);
+        s->jhanded = false;          /* it is all in: the term's state */
         journal_replay_free(s->jr);
         s->jr = NULL;
         /* a long tail: the next batch is followed by a snapshot */
