@@ -20,8 +20,9 @@
  *                   ... in N ms"): lease acquired to the last object
  *                   handed to the router;
  *   load_calls      Redis calls of the load (the same line);
- *   engine_stall_ms the longest the engine spent on one load reply (the
- *                   same line): the longest the loop stood still for it;
+ *   engine_stall_ms the longest the engine spent on one load reply or,
+ *                   layout journal, one slice of the hand-over (the same
+ *                   line): the longest the loop stood still for it;
  *   hello_max_ms    the longest Hello round trip while the engine was
  *                   loading (each Hello is answered "not serving yet" at
  *                   once unless the loop is busy): the stall as a client

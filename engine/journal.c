@@ -8,6 +8,7 @@
  * keyed by (kind, id); a deleted key's record is emptied, not removed, so
  * nothing is ever rehashed but on growth.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,7 +205,18 @@ struct journal_replay {
     uint64_t entry;             /* entries applied (numbers 'x') */
     size_t unknown;
     const struct jrec *visiting;    /* during journal_replay_each */
+    /* journal_replay_step()'s visit order (into rec: an apply, which may
+     * move rec, forgets it) and the next position in it */
+    const struct jrec **order;
+    size_t norder, at;
 };
+
+static void order_forget(struct journal_replay *j)
+{
+    free(j->order);
+    j->order = NULL;
+    j->norder = j->at = 0;
+}
 
 struct journal_replay *journal_replay_new(void)
 {
@@ -224,6 +236,7 @@ static void rec_clear(struct jrec *r)
 
 void journal_replay_reset(struct journal_replay *j)
 {
+    order_forget(j);
     for (size_t i = 0; i < j->n; i++)
         rec_clear(&j->rec[i]);
 }
@@ -238,6 +251,7 @@ void journal_replay_free(struct journal_replay *j)
     }
     free(j->rec);
     free(j->slot);
+    free(j->order);
     free(j);
 }
 
@@ -451,6 +465,7 @@ int journal_replay_apply(struct journal_replay *j, const uint8_t *p,
     const uint8_t *end = p + len;
     struct journal_op op;
     int rc;
+    order_forget(j);
     j->entry++;
     /* A damaged entry (truncated, a partial write) changes nothing: every
      * op is read and checked before the first is applied, so a batch is
@@ -477,12 +492,18 @@ static int idcmp(const struct jrec *a, const struct jrec *b)
     return a->idlen < b->idlen ? -1 : a->idlen > b->idlen;
 }
 
+/* The load order of kinds: outbound objects, agents, contacts. */
+static int kind_rank(uint8_t k)
+{
+    return k == K_OB ? 0 : k == K_AGENT ? 1 : 2;
+}
+
 static int by_score(const void *x, const void *y)
 {
     const struct jrec *a = *(const struct jrec *const *)x;
     const struct jrec *b = *(const struct jrec *const *)y;
     if (a->kind != b->kind)
-        return a->kind < b->kind ? -1 : 1;
+        return kind_rank(a->kind) < kind_rank(b->kind) ? -1 : 1;
     if (a->kind != K_AGENT && a->score != b->score)
         return a->score < b->score ? -1 : 1;
     return idcmp(a, b);
@@ -498,65 +519,72 @@ static uint64_t fu(const struct jrec *r, int i)
     return r->f[i].p ? strtoull(r->f[i].p, NULL, 10) : 0;
 }
 
+static void visit_one(struct journal_replay *j, const struct jrec *r,
+                      const struct journal_visit *v, void *arg,
+                      size_t *skipped)
+{
+    j->visiting = r;
+    if (r->kind == K_OB) {
+        if (v->outbound)
+            v->outbound(arg, r->id, r->idlen,
+                        (const uint8_t *)fs(r, OF_DATA), r->f[OF_DATA].n);
+    } else if (r->kind == K_AGENT) {
+        if (!r->f[AF_LOGIN].n) {
+            (*skipped)++;
+        } else if (v->agent) {
+            v->agent(arg, (const uint8_t *)r->f[AF_LOGIN].p,
+                     r->f[AF_LOGIN].n, atoi(fs(r, AF_STATE)),
+                     fs(r, AF_REASON), fs(r, AF_OWNER), fs(r, AF_PRINCIPAL));
+        }
+    } else {
+        if (!r->f[CF_ARRIVED].n) {
+            (*skipped)++;
+        } else if (v->contact) {
+            struct journal_contact c = {
+                .arrived = (const uint8_t *)r->f[CF_ARRIVED].p,
+                .len = r->f[CF_ARRIVED].n,
+                .arrived_us = fu(r, CF_US),
+                .seq = fu(r, CF_SEQ),
+                .state = atoi(fs(r, CF_STATE)),
+                .queue = fs(r, CF_QUEUE),
+                .agent = fs(r, CF_AGENT),
+                .owner = fs(r, CF_OWNER),
+                .principal = fs(r, CF_PRINCIPAL),
+            };
+            v->contact(arg, &c);
+        }
+    }
+    j->visiting = NULL;
+}
+
+int journal_replay_step(struct journal_replay *j,
+                        const struct journal_visit *v, void *arg,
+                        size_t *skipped, size_t max)
+{
+    if (!j->order) {
+        if (!(j->order = malloc((j->n ? j->n : 1) * sizeof(*j->order))))
+            return -2;
+        size_t n = 0;
+        for (size_t i = 0; i < j->n; i++)
+            if (j->rec[i].in_set)
+                j->order[n++] = &j->rec[i];
+        qsort(j->order, n, sizeof(*j->order), by_score);
+        j->norder = n;
+        j->at = 0;
+    }
+    for (size_t k = 0; k < max && j->at < j->norder; k++)
+        visit_one(j, j->order[j->at++], v, arg, skipped);
+    return j->at >= j->norder ? 1 : 0;
+}
+
 int journal_replay_each(struct journal_replay *j,
                         const struct journal_visit *v, void *arg,
                         size_t *skipped)
 {
-    struct jrec **l = malloc((j->n ? j->n : 1) * sizeof(*l));
-    if (!l)
-        return -2;
-    size_t n = 0;
-    for (size_t i = 0; i < j->n; i++)
-        if (j->rec[i].in_set)
-            l[n++] = &j->rec[i];
-    qsort(l, n, sizeof(*l), by_score);
-    /* kinds sort 'a' < 'c' < 'o': visit ob, then agents, then contacts */
-    static const uint8_t order[] = { K_OB, K_AGENT, K_CONTACT };
-    for (int k = 0; k < 3; k++) {
-        for (size_t i = 0; i < n; i++) {
-            const struct jrec *r = l[i];
-            if (r->kind != order[k])
-                continue;
-            j->visiting = r;
-            if (r->kind == K_OB) {
-                if (v->outbound)
-                    v->outbound(arg, r->id, r->idlen,
-                                (const uint8_t *)fs(r, OF_DATA),
-                                r->f[OF_DATA].n);
-            } else if (r->kind == K_AGENT) {
-                if (!r->f[AF_LOGIN].n) {
-                    (*skipped)++;
-                    continue;
-                }
-                if (v->agent)
-                    v->agent(arg, (const uint8_t *)r->f[AF_LOGIN].p,
-                             r->f[AF_LOGIN].n, atoi(fs(r, AF_STATE)),
-                             fs(r, AF_REASON), fs(r, AF_OWNER),
-                             fs(r, AF_PRINCIPAL));
-            } else {
-                if (!r->f[CF_ARRIVED].n) {
-                    (*skipped)++;
-                    continue;
-                }
-                struct journal_contact c = {
-                    .arrived = (const uint8_t *)r->f[CF_ARRIVED].p,
-                    .len = r->f[CF_ARRIVED].n,
-                    .arrived_us = fu(r, CF_US),
-                    .seq = fu(r, CF_SEQ),
-                    .state = atoi(fs(r, CF_STATE)),
-                    .queue = fs(r, CF_QUEUE),
-                    .agent = fs(r, CF_AGENT),
-                    .owner = fs(r, CF_OWNER),
-                    .principal = fs(r, CF_PRINCIPAL),
-                };
-                if (v->contact)
-                    v->contact(arg, &c);
-            }
-        }
-    }
-    j->visiting = NULL;
-    free(l);
-    return 0;
+    order_forget(j);
+    int rc = journal_replay_step(j, v, arg, skipped, SIZE_MAX);
+    order_forget(j);
+    return rc < 0 ? rc : 0;
 }
 
 const char *journal_replay_visiting(const struct journal_replay *j,

@@ -117,7 +117,16 @@ struct journal_visit {
 int journal_replay_each(struct journal_replay *j,
                         const struct journal_visit *v, void *arg,
                         size_t *skipped);
-/* During a callback of journal_replay_each(): the id of the object
+/* Visits like journal_replay_each(), at most max objects per call (a
+ * skipped one counts), each call going on where the previous one stopped;
+ * the order is fixed at the first call and forgotten by an apply or a
+ * reset. 1: every object is visited; 0: more to visit; -2 out of memory
+ * (nothing visited). Lets the recovery hand the objects over across
+ * several loop turns. */
+int journal_replay_step(struct journal_replay *j,
+                        const struct journal_visit *v, void *arg,
+                        size_t *skipped, size_t max);
+/* During a callback of journal_replay_each() or _step(): the id of the object
  * visited (its key's id: contact or agent id, outbound member; borrowed,
  * NUL-terminated, valid until the callback returns). NULL elsewhere.
  * For readers that want the key, not only the packed request. */

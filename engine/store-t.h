@@ -87,7 +87,9 @@ struct store_config {
                                      default 100000 */
     uint32_t stream_maxlen;       /* XTRIM MAXLEN ~ once per batch,
                                      default 1000000 */
-    uint32_t load_chunk;          /* recovery: objects per load call,
+    uint32_t load_chunk;          /* recovery: objects per load call
+                                     (journal: entries per call, objects
+                                     handed over per loop turn),
                                      default 1000 */
     size_t max_inflight;          /* write batches awaiting their reply
                                      before the next one waits and grows

@@ -239,7 +239,8 @@ struct store {
     uint64_t load_started_us, load_stall_us;
     unsigned load_calls;
     /* recovery, layout journal: the entries replayed so far (handed to
-     * the hooks only once the last one is in) and where the next call
+     * the hooks only once the last one is in, load_chunk objects per
+     * loop turn) and where the next call
      * starts ("-" or "(<id>") */
     struct journal_replay *jr;
     char jload_from[48];
@@ -247,6 +248,10 @@ struct store {
     unsigned jsnap_i, jsnap_n;          /* snapshot chunks read / in all */
     char jsnap_base[48];                /* "<token>:<seq>:" of the chunks */
     uint64_t jtail;                     /* entries replayed after it */
+    uv_idle_t *jfeed;                   /* hands jr to the hooks, a slice
+                                           per loop turn (on_jfeed) */
+    bool jfeeding;                      /* jfeed runs for this load */
+    bool jhanded;                       /* some of jr is in the router */
     struct journal_buf jbuf;            /* a snapshot chunk being sent */
     struct respcmd cmd;                 /* the batch command being sent */
     struct respcmd jhead;               /* its first 7 arguments (journal) */
@@ -537,6 +542,7 @@ static void term_lost(struct store *s, const char *why)
     s->mine[0] = '\0';
     s->term_loaded = false;
     s->loading = false;
+    s->jhanded = false;                 /* on_reset below empties it */
     s->need_resend = false;
     s->lost_pending = false;
     s->repl_short = false;
@@ -579,6 +585,16 @@ static void on_tick_closed(uv_handle_t *h)
     free(h);
 }
 
+static void jfeed_close(struct store *s)
+{
+    if (s->jfeed) {
+        s->jfeed->data = NULL;
+        uv_close((uv_handle_t *)s->jfeed, on_tick_closed);
+        s->jfeed = NULL;
+    }
+    s->jfeeding = false;
+}
+
 /* The end of store_stop(): no handle of the store is left open (uv_run()
  * may return), pending barriers fail, `done` is called. Runs once. */
 static void stop_finish(struct store *s)
@@ -592,6 +608,7 @@ static void stop_finish(struct store *s)
         uv_close((uv_handle_t *)s->tick, on_tick_closed);
         s->tick = NULL;
     }
+    jfeed_close(s);
     void (*done)(void *) = s->stop_done;
     s->stop_done = NULL;
     if (done)
@@ -1870,6 +1887,7 @@ static void load_reset(struct store *s)
     s->load_calls = 0;
     s->load_stall_us = 0;
     s->load_started_us = now_us();
+    s->jhanded = false;              /* the caller empties the router */
 }
 
 static bool load_started(const struct store *s)
@@ -2013,11 +2031,12 @@ static size_t load_outbound(struct store *s, const redisReply *ob)
  * The journal's entries are read in order, load_chunk per call, one call
  * in flight (the next starts after the last id of the previous reply),
  * and replayed into a table of final states (engine/journal.h); only when
- * the last entry is in are the objects handed to the hooks, in the order
- * the per-key layout's load gives them (outbound objects, agents by id,
- * contacts by arrival sequence). A load that starts again (a reconnect,
- * Redis lost data) starts from the first entry: nothing was handed over
- * before the end. */
+ * the last entry is in are the objects handed to the hooks, in slices
+ * across loop turns (on_jfeed), in the order the per-key layout's load
+ * gives them (outbound objects, agents by id, contacts by arrival
+ * sequence). A load that starts again (a reconnect, Redis lost data)
+ * starts from the first entry, the router emptied of what an abandoned
+ * hand-over had put in (jload_start). */
 
 static void jload_send(struct store *s)
 {
@@ -2091,26 +2110,97 @@ static void jvisit_contact(void *arg, const struct journal_contact *c)
                               c->owner, c->principal);
 }
 
-/* Hands the replayed state to the hooks. 0 or -1 (out of memory). */
-static int jload_feed(struct store *s)
+/* The replayed state goes to the hooks in slices of load_chunk objects,
+ * one per loop turn (an idle handle: the loop polls its sockets without
+ * blocking between two slices), in the order journal_replay_step() gives.
+ * Between two slices clients are answered (a Hello gets a retryable "not
+ * serving yet ... loading"), the lease is renewed; nothing is routed or
+ * admitted, as the role becomes OWNER only after the last slice
+ * (load_finish). A load given up in the middle (the lease lost, the
+ * connection lost, Redis lost data, a stop) stops the slices at the next
+ * turn; the objects already handed over are dropped by the hooks' on_reset
+ * (term_lost, or jload_start when the load starts again). */
+static void jfeed_stop(struct store *s)
+{
+    s->jfeeding = false;
+    if (s->jfeed)
+        uv_idle_stop(s->jfeed);
+}
+
+static void load_finish(struct store *s);
+
+static void on_jfeed(uv_idle_t *h)
 {
     static const struct journal_visit v = {
         jvisit_outbound, jvisit_agent, jvisit_contact,
     };
+    struct store *s = h->data;
+    if (!s)
+        return;
+    if (!s->jfeeding || !s->jr || !s->loading || s->stopping ||
+        s->token == 0) {
+        jfeed_stop(s);               /* the load was given up */
+        journal_replay_free(s->jr);
+        s->jr = NULL;
+        return;
+    }
+    uint64_t t0 = now_us();
+    s->jhanded = true;
+    int rc = journal_replay_step(s->jr, &v, s, &s->load_skipped,
+                                 s->cfg.load_chunk);
+    uint64_t spent = now_us() - t0;
+    if (spent > s->load_stall_us)
+        s->load_stall_us = spent;
+    if (rc < 0) {
+        log_error("store: out of memory loading the journal; reconnecting");
+        jfeed_stop(s);
+        conn_drop(s);
+        return;
+    }
+    if (s->token == 0 || s->stopping || !s->loading)
+        return;                      /* a hook stopped us: next turn */
+    if (rc == 1) {
+        jfeed_stop(s);
+        s->jhanded = false;          /* it is all in: the term's state */
+        journal_replay_free(s->jr);
+        s->jr = NULL;
+        /* a long tail: the next batch is followed by a snapshot */
+        s->jsince = s->jtail;
+        load_finish(s);
+    }
+}
+
+/* The last entry is in: starts the slices. 0, or -1 (out of memory). */
+static int jfeed_start(struct store *s)
+{
     size_t unknown = journal_replay_unknown(s->jr);
     if (unknown)
         log_error("store: tenant %s: the journal holds %zu ops this engine "
                   "does not know; they were skipped", s->cfg.tenant,
                   unknown);
-    if (journal_replay_each(s->jr, &v, s, &s->load_skipped) < 0)
-        return -1;
-    journal_replay_free(s->jr);
-    s->jr = NULL;
+    if (!s->jfeed) {
+        if (!(s->jfeed = malloc(sizeof(*s->jfeed))))
+            return -1;
+        uv_idle_init(s->loop, s->jfeed);
+        s->jfeed->data = s;
+    }
+    s->jfeeding = true;
+    uv_idle_start(s->jfeed, on_jfeed);
     return 0;
 }
 
 static void jload_start(struct store *s)
 {
+    jfeed_stop(s);
+    if (s->jhanded) {
+        /* a load given up in its slices: start from an empty router */
+        log_warn("store: tenant %s: loading again after %zu agents, %zu "
+                 "contacts were handed over; dropping them",
+                 s->cfg.tenant, s->load_agents, s->load_contacts);
+        s->jhanded = false;
+        if (s->hooks.on_reset)
+            s->hooks.on_reset(s->hooks.arg);
+    }
     journal_replay_free(s->jr);
     if (!(s->jr = journal_replay_new())) {
         log_error("store: out of memory loading the journal; retrying");
@@ -2285,7 +2375,7 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
     size_t n;
     if ((tag & 0xff) == 'j') {
         int done = jload_chunk(s, reply);
-        if (done == 1 && jload_feed(s) < 0)
+        if (done == 1 && jfeed_start(s) < 0)
             done = -1;
         uint64_t spent = now_us() - t0;
         if (spent > s->load_stall_us)
@@ -2298,14 +2388,9 @@ static void on_load_reply(redisAsyncContext *ac, void *r, void *priv)
         }
         if (s->token == 0 || s->stopping || !s->loading)
             return;                  /* a hook stopped us */
-        if (done) {
-            /* a long tail: the next batch is followed by a snapshot */
-            s->jsince = s->jtail;
-            load_finish(s);
-        } else {
+        if (!done)
             jload_send(s);
-        }
-        return;
+        return;                      /* done: on_jfeed hands it over */
     }
     if ((tag & 0xff) == 'o') {
         if (!s->load_o_done) {
@@ -2725,6 +2810,7 @@ void store_free(struct store *s)
         s->tick->data = NULL;
         uv_close((uv_handle_t *)s->tick, on_tick_closed);
     }
+    jfeed_close(s);
     redisaddr_free(s->addr);
     free(s->batch_src);
     free(s->snap_src);

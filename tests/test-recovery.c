@@ -472,7 +472,8 @@ static bool monitor_until(redisContext *m, const char *tail, int timeout_ms)
 }
 
 /* The per-key layout's load (layout: hashes, pinned: the journal hands
- * its state over in one turn, after its last entry): more contacts than
+ * its state over only after its last entry, test_sliced_journal_load):
+ * more contacts than
  * one load call carries (NCHUNKED contacts, CHUNK per call), with three
  * priorities, acknowledged, then kill -9 and a restart.
  * While the engine is in the middle of its load (Redis is paused, through
@@ -582,6 +583,122 @@ static void test_chunked_load_keeps_order(void **state)
     e2e_close(&sw);
 }
 
+/* ---- layout journal: the replayed state is handed over in slices ---- */
+
+#define NSLICED 20000
+
+static void sliced_config(char *buf, size_t len, int redis_port,
+                          const void *arg)
+{
+    snprintf(buf, len,
+             "log_level: info\n"
+             "grace: 60s\n"
+             "redis:\n"
+             "  enabled: true\n"
+             "  layout: journal\n"
+             "  port: %d\n"
+             "  tenant: rj\n"
+             "  lease: 600ms\n"
+             "  command_timeout: 10s\n"
+             "  load_chunk: 1\n"
+             "skills: [sales]\n"
+             "queues:\n"
+             "  - name: sales\n"
+             "    skills: {sales: 1}\n"
+             "    channels: [voice]\n",
+             redis_port);
+}
+
+static int setup_sliced(void **state)
+{
+    return e2e_env_start(state, true, sliced_config, NULL);
+}
+
+/* Fills the tenant with NSLICED acknowledged contacts, kills the engine
+ * (kill -9), restarts it and says Hello again and again (NOT_OWNER until
+ * the killed engine's lease expires) until one is answered
+ * STATE_UNAVAILABLE with a count of contacts handed over that is neither
+ * 0 (the counts rise only as objects are handed over) nor all of them:
+ * the loop turned in the middle of the hand-over, and the engine was not
+ * serving a half-loaded tenant. Fails the test when the engine serves
+ * before any such answer (handed over in one turn, every "loading"
+ * answer says 0 contacts). */
+static void restart_until_mid_handover(struct e2e_env *env)
+{
+    struct harness_daemon *d = &env->d;
+    static uint64_t rid[NSLICED];
+    struct e2e_client sw, c;
+    char id[32], msg[300] = "";
+    const char *pre = "loading the state of tenant rj (0 agents, ";
+
+    e2e_expect_log(d, "serving clients", 5000);
+    e2e_open_hello(&sw, d->port, "pbx-1", E2E_ROLE(SWITCH), false);
+    for (int i = 0; i < NSLICED; i++) {
+        snprintf(id, sizeof(id), "s%05d", i);
+        rid[i] = e2e_send_contact_prio(&sw, id, "sales", E2E_VOICE, 0);
+        assert_true(rid[i] != 0);
+    }
+    for (int i = 0; i < NSLICED; i++)
+        assert_int_equal(e2e_reply(&sw, rid[i], 30000), 0);
+    harness_daemon_kill(d);
+    e2e_close(&sw);
+    assert_int_equal(peek_n(env->r, "rj", 'c'), NSLICED);
+
+    assert_int_equal(harness_daemon_restart(d, NULL), 0);
+    long long end = harness_now_ms() + 60000;
+    while (harness_now_ms() < end) {
+        if (e2e_open(&c, d->port) != 0)
+            continue;                /* not listening yet */
+        int rc = e2e_hello(&c, "early", E2E_ROLE(MONITOR), false, msg,
+                           sizeof(msg), E2E_T_MS);
+        e2e_close(&c);
+        if (rc == E2E_EC(NOT_OWNER))
+            continue;                /* the killed engine's lease */
+        if (rc != E2E_EC(STATE_UNAVAILABLE)) {
+            harness_daemon_dump_log(d);
+            fail_msg("Hello during the load: %d (%s); no answer in the "
+                     "middle of the hand-over before", rc, msg);
+        }
+        const char *so_far = strstr(msg, pre);
+        if (so_far) {
+            int k = atoi(so_far + strlen(pre));
+            if (k > 0 && k < NSLICED)
+                return;
+        }
+    }
+    harness_daemon_dump_log(d);
+    fail_msg("no answer in the middle of the hand-over within 60 s: %s",
+             msg);
+}
+
+/* The journal layout reads every entry before it hands anything to the
+ * router, then hands the replayed objects over load_chunk (here 1) per
+ * loop turn: a Hello is answered in the middle (see above), and in the
+ * end every contact is in and the engine serves. */
+static void test_sliced_journal_load(void **state)
+{
+    struct e2e_env *env = *state;
+    struct harness_daemon *d = &env->d;
+    struct e2e_client c;
+    char want[96];
+
+    restart_until_mid_handover(env);
+    snprintf(want, sizeof(want), "loaded 0 agents, %d contacts in ",
+             NSLICED);
+    e2e_expect_log(d, want, 30000);
+    e2e_open_hello_retry(&c, d->port, "late", E2E_ROLE(MONITOR), false);
+    e2e_close(&c);
+    assert_int_equal(peek_n(env->r, "rj", 'c'), NSLICED);
+}
+
+/* A stop in the middle of the hand-over (the teardown's SIGTERM right
+ * after an answer in the middle) gives the load up and exits cleanly:
+ * exit status 0, also under ASan's leak check (test-san). */
+static void test_sliced_journal_stop(void **state)
+{
+    restart_until_mid_handover(*state);
+}
+
 int main(void)
 {
     const struct CMUnitTest both[] = {
@@ -591,6 +708,12 @@ int main(void)
                                         setup_agents, e2e_env_teardown),
         cmocka_unit_test_setup_teardown(test_recovery_keeps_order,
                                         setup_order, e2e_env_teardown),
+    };
+    const struct CMUnitTest sliced[] = {
+        cmocka_unit_test_setup_teardown(test_sliced_journal_load,
+                                        setup_sliced, e2e_env_teardown),
+        cmocka_unit_test_setup_teardown(test_sliced_journal_stop,
+                                        setup_sliced, e2e_env_teardown),
     };
     const struct CMUnitTest hashes[] = {
         cmocka_unit_test_setup_teardown(test_chunked_load_keeps_order,
@@ -604,5 +727,7 @@ int main(void)
                                           NULL, NULL);
     failed += cmocka_run_group_tests_name("recovery, hashes' chunked load",
                                           hashes, NULL, NULL);
+    failed += cmocka_run_group_tests_name("recovery, journal's sliced load",
+                                          sliced, NULL, NULL);
     return failed;
 }
