@@ -868,6 +868,40 @@ static void test_crash_before_swap(void **state)
     daemon_live = false;
 }
 
+
+/* After a snapshot sent again: a new one is current (not `before`) and
+ * Redis holds exactly its chunks. Its pointer goes to `after`. */
+static void expect_new_snapshot(redisContext *r, const char *before,
+                                char *after, size_t size)
+{
+    quiesce(r, after, size);
+    assert_string_not_equal(after, before);
+    unsigned long long t, q;
+    unsigned n;
+    assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &q, &n), 3);
+    assert_int_equal(snap_keys(r), n);
+}
+
+/* The end of a resend test: kill -9 once the engine is quiet; what it
+ * acknowledged (a1's and six contacts) is in Redis and a restart loads
+ * it exactly. */
+static void kill_and_reload(redisContext *r, struct e2e_client *sw,
+                            struct e2e_client *desk)
+{
+    static const char *const a1[] = { "a1", NULL };
+    struct jview v;
+    fence(sw);
+    harness_daemon_kill(&dm);
+    e2e_close(sw);
+    e2e_close(desk);
+    all_acked_at(rs.port, "redis", a1, &v);
+    assert_int_equal(v.ncontacts, 6);
+    restart_expect(&v);
+    redisFree(r);
+    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
+    daemon_live = false;
+}
+
 /* Redis refuses the swap (and the batch before it) while the engine
  * lives: the chunks land, the engine sees NOSCRIPT, reconnects (loading
  * its scripts again) and sends the batch and the whole snapshot again;
@@ -877,7 +911,6 @@ static void test_swap_refused_resent(void **state)
 {
     struct e2e_client sw, desk;
     char before[128], after[128];
-    struct jview v;
     redisContext *r = start_single(&sw, &desk);
     quiesce(r, before, sizeof(before));
     size_t nbefore = snap_keys(r);
@@ -899,24 +932,9 @@ static void test_swap_refused_resent(void **state)
     assert_int_equal(e2e_reply(&sw, rid, 15000), 0);
     note_acked("x1");
     e2e_expect_log(&dm, "redis forgot the scripts", E2E_T_MS);
-    quiesce(r, after, sizeof(after));
-    assert_string_not_equal(after, before);
-    unsigned long long t, q;
-    unsigned n;
-    assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &q, &n), 3);
-    assert_int_equal(snap_keys(r), n);
+    expect_new_snapshot(r, before, after, sizeof(after));
     assert_int_equal(check_chunk_expiry(r, after), 0);
-    static const char *const a1[] = { "a1", NULL };
-    fence(&sw);
-    harness_daemon_kill(&dm);
-    e2e_close(&sw);
-    e2e_close(&desk);
-    all_acked_at(rs.port, "redis", a1, &v);
-    assert_int_equal(v.ncontacts, 6);
-    restart_expect(&v);
-    redisFree(r);
-    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
-    daemon_live = false;
+    kill_and_reload(r, &sw, &desk);
 }
 
 /* Redis stopped (SIGTERM, its AOF flushed) and restarted while the
@@ -927,7 +945,6 @@ static void test_snapshot_resent_after_redis_restart(void **state)
 {
     struct e2e_client sw, desk;
     char before[128], after[128];
-    struct jview v;
     redisContext *r = start_single(&sw, &desk);
     quiesce(r, before, sizeof(before));
 
@@ -941,25 +958,10 @@ static void test_snapshot_resent_after_redis_restart(void **state)
     assert_int_equal(e2e_reply(&sw, rid, 15000), 0);
     note_acked("x1");
     r = e2e_redis(rs.port);
-    quiesce(r, after, sizeof(after));
-    assert_string_not_equal(after, before);
-    unsigned long long t, q;
-    unsigned n;
-    assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &q, &n), 3);
-    assert_int_equal(snap_keys(r), n);
+    expect_new_snapshot(r, before, after, sizeof(after));
     assert_int_equal(
         harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 0);
-    static const char *const a1[] = { "a1", NULL };
-    fence(&sw);
-    harness_daemon_kill(&dm);
-    e2e_close(&sw);
-    e2e_close(&desk);
-    all_acked_at(rs.port, "redis", a1, &v);
-    assert_int_equal(v.ncontacts, 6);
-    restart_expect(&v);
-    redisFree(r);
-    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
-    daemon_live = false;
+    kill_and_reload(r, &sw, &desk);
 }
 
 /* CLIENT KILL of the engine's connection while its batch and the
@@ -968,7 +970,6 @@ static void test_snapshot_resent_after_kill(void **state)
 {
     struct e2e_client sw, desk;
     char before[128], after[128];
-    struct jview v;
     redisContext *r = start_single(&sw, &desk);
     quiesce(r, before, sizeof(before));
 
@@ -982,32 +983,17 @@ static void test_snapshot_resent_after_kill(void **state)
     /* the engine reconnects and sends both again: x1 is acknowledged */
     assert_int_equal(e2e_reply(&sw, rid, 15000), 0);
     note_acked("x1");
-    quiesce(r, after, sizeof(after));
-    assert_string_not_equal(after, before);
     /* one snapshot's chunks, nothing left over */
-    unsigned long long t, s;
-    unsigned n;
-    assert_int_equal(sscanf(after, "%llu:%llu:%u:", &t, &s, &n), 3);
-    assert_int_equal(snap_keys(r), n);
+    expect_new_snapshot(r, before, after, sizeof(after));
     assert_int_equal(check_chunk_expiry(r, after), 0);
-    static const char *const a1[] = { "a1", NULL };
-    all_acked_at(rs.port, "redis", a1, &v);
-    assert_int_equal(v.ncontacts, 6);
-    fence(&sw);
-    harness_daemon_kill(&dm);
-    e2e_close(&sw);
-    e2e_close(&desk);
-    restart_expect(&v);
-    redisFree(r);
-    assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
-    daemon_live = false;
+    kill_and_reload(r, &sw, &desk);
 }
 
 /* The swap script itself (storebatch_snapshot_script) on a real Redis,
- * for what the engine cannot be made to do on cue: a swap sent again
- * after its first run was applied and its reply lost (the connection
- * dropped in between) writes the current chunks again, with their
- * expiry, and must take the expiry off; a swap with a chunk missing
+ * for what the engine cannot be made to do on cue: a snapshot sent again
+ * after its swap was applied and the reply lost (the connection dropped
+ * in between) must leave the current chunks without an expiry, whether
+ * its swap comes again or not (SET NX); a swap with a chunk missing
  * changes nothing and leaves the expiry on; a swap makes its chunks
  * persistent and unlinks the previous snapshot's. */
 static redisReply *swap(redisContext *r, const char *seq, const char *n,
