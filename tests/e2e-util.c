@@ -449,6 +449,20 @@ uint64_t e2e_send_stats(struct e2e_client *e)
     return send_stats(e, true, NULL, 0);
 }
 
+void e2e_fence(struct e2e_client *c)
+{
+    uint64_t id = e2e_send_stats(c);
+    assert_true(id != 0);
+    ccr_envelope *ack = e2e_wait(c, E2E_BODY(ACK), id, E2E_T_MS);
+    if (!ack)
+        fail_msg("no answer on a connection that should be open (eof %d)",
+                 (int)c->eof);
+    ccr_free(ack);
+    ccr_envelope *st = e2e_wait(c, E2E_BODY(STATS), id, 0);
+    assert_non_null(st);
+    ccr_free(st);
+}
+
 /* The Stats answer to request id (Ack expected). */
 static ccr_envelope *stats_reply(struct e2e_client *e, uint64_t id)
 {

@@ -150,6 +150,11 @@ uint64_t e2e_send_simple(struct e2e_client *e, int body_case,
 int e2e_simple(struct e2e_client *e, int body_case, const char *cid,
                const char *aid);
 uint64_t e2e_send_stats(struct e2e_client *e);
+/* StatsRequest, then its Ack and Stats: the connection is open and the
+ * engine answers; every Redis command it queued before reading the
+ * request is written (a loop turn writes to Redis before it writes to
+ * clients, and a Stats reply never waits for Redis). */
+void e2e_fence(struct e2e_client *c);
 /* StatsRequest (all agents): the Stats reply (caller frees), failing the
  * test unless it is answered within the default timeout. */
 ccr_envelope *e2e_stats(struct e2e_client *e);

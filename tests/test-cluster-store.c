@@ -221,21 +221,6 @@ static void all_acked_on(int i, const char *what)
     redisFree(r);
 }
 
-/* StatsRequest and its Ack: the connection is open and answered. */
-static void fence(struct e2e_client *c)
-{
-    uint64_t id = e2e_send_stats(c);
-    assert_true(id != 0);
-    ccr_envelope *ack = e2e_wait(c, BODY(ACK), id, E2E_T_MS);
-    if (!ack)
-        fail_msg("no answer on a connection that should be open (eof %d)",
-                 (int)c->eof);
-    ccr_free(ack);
-    ccr_envelope *st = e2e_wait(c, BODY(STATS), id, 0);
-    assert_non_null(st);
-    ccr_free(st);
-}
-
 /* The engine is killed and started again: it loads exactly the contacts
  * node i holds for the tenant, and at least every acknowledged one. */
 static void restart_and_check_load(int i)
@@ -424,7 +409,7 @@ static void test_migrate_slot_under_traffic(void **state)
     }
     expect_on_node(dst);
     e2e_expect_log(&dm, "does not serve slot", E2E_T_MS);
-    fence(&sw);
+    e2e_fence(&sw);
     assert_false(sw.eof);
 
     /* nothing lost, nothing split, nothing twice */
@@ -496,7 +481,7 @@ static void test_primary_killed(void **state)
         contact_until_acked(&sw, id);
     }
     expect_on_node(replica);
-    fence(&sw);
+    e2e_fence(&sw);
     assert_false(sw.eof);
     all_acked_on(replica, "promoted replica");
     e2e_close(&sw);

@@ -141,23 +141,6 @@ static void contact_until_acked(struct e2e_client *c, const char *id,
     note_acked(id);
 }
 
-/* StatsRequest and its Ack: the connection is open and answered; every
- * Redis command the engine queued before it read the request is written
- * (the loop turn writes to Redis before it writes to clients). */
-static void fence(struct e2e_client *c)
-{
-    uint64_t id = e2e_send_stats(c);
-    assert_true(id != 0);
-    ccr_envelope *ack = e2e_wait(c, BODY(ACK), id, E2E_T_MS);
-    if (!ack)
-        fail_msg("no answer on a connection that should be open (eof %d)",
-                 (int)c->eof);
-    ccr_free(ack);
-    ccr_envelope *st = e2e_wait(c, BODY(STATS), id, 0);
-    assert_non_null(st);
-    ccr_free(st);
-}
-
 /* ---- the tenant's state as recovery reads it ---- */
 
 struct jview {
@@ -463,8 +446,8 @@ static void test_sentinel_failover(void **state)
     assert_int_equal(e2e_agent_login(&desk3, "a3", "sales", 1, 1, 0), 0);
     take(&desk3, &sw, "a3", "pre000");
     take(&desk3, &sw, "a3", "pre001");
-    fence(&sw);
-    fence(&desk);
+    e2e_fence(&sw);
+    e2e_fence(&desk);
     assert_false(sw.eof);
     assert_false(desk.eof);
     /* the engine dies; what the new master holds is read once nothing
@@ -483,7 +466,7 @@ static void test_sentinel_failover(void **state)
      * one appended continue the journal */
     restart_expect(&v);
     e2e_open_hello_retry(&sw, dm.port, "pbx-1", ROLE(SWITCH), true);
-    fence(&sw);
+    e2e_fence(&sw);
     e2e_close(&sw);
     harness_daemon_kill(&dm);
     redisContext *r = e2e_redis(topo.replica.port);
@@ -562,7 +545,7 @@ static void test_sentinel_loss_rewrites(void **state)
     contact_until_acked(&sw, "after1", "sales");
     assert_int_equal(
         harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 1);
-    fence(&sw);
+    e2e_fence(&sw);
     harness_daemon_kill(&dm);
     e2e_close(&sw);
     e2e_close(&desk);
@@ -684,7 +667,7 @@ static void test_cluster(void **state)
              ch.node[replica].r.port, slot);
     e2e_expect_log(&dm, where, 20000);
     take(&desk, &sw, "a1", "pre001");
-    fence(&sw);
+    e2e_fence(&sw);
     harness_daemon_kill(&dm);
     e2e_close(&sw);
     e2e_close(&desk);
@@ -822,7 +805,7 @@ static void test_crash_before_swap(void **state)
     rcmd_ok(r, "CLIENT PAUSE 20000 WRITE");
     uint64_t rid = e2e_send_contact(&sw, "x1", "sales", E2E_VOICE);
     assert_true(rid != 0);
-    fence(&sw);
+    e2e_fence(&sw);
     assert_int_equal(kill(dm.proc.pid, SIGSTOP), 0);
     /* Redis forgets the scripts: the held batch and swap are refused
      * (NOSCRIPT), the chunk SETs between them are applied */
@@ -890,7 +873,7 @@ static void kill_and_reload(redisContext *r, struct e2e_client *sw,
 {
     static const char *const a1[] = { "a1", NULL };
     struct jview v;
-    fence(sw);
+    e2e_fence(sw);
     harness_daemon_kill(&dm);
     e2e_close(sw);
     e2e_close(desk);
@@ -918,7 +901,7 @@ static void test_swap_refused_resent(void **state)
     rcmd_ok(r, "CLIENT PAUSE 20000 WRITE");
     uint64_t rid = e2e_send_contact(&sw, "x1", "sales", E2E_VOICE);
     assert_true(rid != 0);
-    fence(&sw);
+    e2e_fence(&sw);
     assert_int_equal(kill(dm.proc.pid, SIGSTOP), 0);
     rcmd_ok(r, "SCRIPT FLUSH");
     rcmd_ok(r, "CLIENT UNPAUSE");
@@ -951,7 +934,7 @@ static void test_snapshot_resent_after_redis_restart(void **state)
     rcmd_ok(r, "CLIENT PAUSE 20000 WRITE");
     uint64_t rid = e2e_send_contact(&sw, "x1", "sales", E2E_VOICE);
     assert_true(rid != 0);
-    fence(&sw);
+    e2e_fence(&sw);
     redisFree(r);
     assert_int_equal(harness_redis_term(&rs, 5000), 0);
     assert_int_equal(harness_redis_restart(&rs), 0);
@@ -976,7 +959,7 @@ static void test_snapshot_resent_after_kill(void **state)
     rcmd_ok(r, "CLIENT PAUSE 20000 WRITE");
     uint64_t rid = e2e_send_contact(&sw, "x1", "sales", E2E_VOICE);
     assert_true(rid != 0);
-    fence(&sw);
+    e2e_fence(&sw);
     long long killed = e2e_rint(r, "CLIENT KILL TYPE normal SKIPME yes");
     assert_true(killed >= 1);
     rcmd_ok(r, "CLIENT UNPAUSE");

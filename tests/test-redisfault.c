@@ -138,22 +138,6 @@ static void contact_until_acked(struct e2e_client *c, const char *id)
     }
 }
 
-/* Sends StatsRequest and reads until its Ack: the connection is open and
- * the engine answers it (a Stats reply never waits for Redis). */
-static void fence(struct e2e_client *c)
-{
-    uint64_t id = e2e_send_stats(c);
-    assert_true(id != 0);
-    ccr_envelope *ack = e2e_wait(c, BODY(ACK), id, E2E_T_MS);
-    if (!ack)
-        fail_msg("no answer on a connection that should be open (eof %d)",
-                 (int)c->eof);
-    ccr_free(ack);
-    ccr_envelope *st = e2e_wait(c, BODY(STATS), id, 0);
-    assert_non_null(st);
-    ccr_free(st);
-}
-
 static bool contact_in_redis(redisContext *r, const char *id)
 {
     return peek_has(r, TENANT, 'c', id);
@@ -235,8 +219,8 @@ static void test_redis_comes_back_empty(void **state)
     assert_int_equal(peek_n(r, TENANT, 'c'),
                      NEMPTY + 2);
     /* the clients were never cut */
-    fence(&sw);
-    fence(&desk);
+    e2e_fence(&sw);
+    e2e_fence(&desk);
 
     /* kill -9 and a new engine: everything acknowledged is recovered */
     harness_daemon_kill(&dm);
@@ -276,7 +260,7 @@ static void test_redis_flushed_while_connected(void **state)
             fail_msg("acknowledged contact %s is not back in Redis", id);
     }
     assert_true(contact_in_redis(r, "after"));
-    fence(&sw);
+    e2e_fence(&sw);
     e2e_close(&sw);
     redisFree(r);
     assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
@@ -334,7 +318,7 @@ static void pause_common(bool debug_sleep)
                    E2E_T_MS);
     if (rc != 0)
         fail_msg("Hello during the pause: %d (%s)", rc, msg);
-    fence(&desk);
+    e2e_fence(&desk);
 
     if (debug_sleep) {
         redisReply *rep = NULL;
@@ -351,9 +335,9 @@ static void pause_common(bool debug_sleep)
     e2e_expect_log_count(&dm, resumes, resumed + 1, E2E_T_MS);
     assert_int_equal(harness_daemon_log_count(&dm, "lease lost"), 0);
     /* nobody was cut: the same connections answer */
-    fence(&sw);
-    fence(&desk);
-    fence(&late);
+    e2e_fence(&sw);
+    e2e_fence(&desk);
+    e2e_fence(&late);
     assert_false(sw.eof);
     assert_false(desk.eof);
 
@@ -439,7 +423,7 @@ static void test_redis_refuses_writes(void **state)
     assert_int_equal(harness_daemon_log_count(&dm, "refuses writes ("), 1);
     assert_int_equal(harness_daemon_log_count(&dm, "reconnecting"), 0);
     assert_int_equal(harness_daemon_log_count(&dm, "disconnected"), 0);
-    fence(&sw);
+    e2e_fence(&sw);
 
     /* Redis takes writes again: the engine recovers by itself */
     rep = redisCommand(r, "CONFIG SET maxmemory 0");
@@ -494,7 +478,7 @@ static void test_redis_read_only(void **state)
     assert_int_equal(rc, EC(STATE_UNAVAILABLE));
     assert_non_null(strstr(msg, "READONLY"));
     assert_int_equal(harness_daemon_log_count(&dm, "refuses writes ("), 1);
-    fence(&sw);
+    e2e_fence(&sw);
 
     rep = redisCommand(r, "REPLICAOF NO ONE");
     assert_non_null(rep);

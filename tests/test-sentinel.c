@@ -172,22 +172,6 @@ static void all_acked_in(int port, const char *where)
     redisFree(r);
 }
 
-/* Sends StatsRequest and reads until its Ack: the connection is open and
- * the engine answers (a Stats reply never waits for Redis). */
-static void fence(struct e2e_client *c)
-{
-    uint64_t id = e2e_send_stats(c);
-    assert_true(id != 0);
-    ccr_envelope *ack = e2e_wait(c, BODY(ACK), id, E2E_T_MS);
-    if (!ack)
-        fail_msg("no answer on a connection that should be open (eof %d)",
-                 (int)c->eof);
-    ccr_free(ack);
-    ccr_envelope *st = e2e_wait(c, BODY(STATS), id, 0);
-    assert_non_null(st);
-    ccr_free(st);
-}
-
 /* kill -9 of the master; waits until the sentinels name the replica. */
 static void kill_master_and_wait_failover(void)
 {
@@ -244,7 +228,7 @@ static void test_replicated_failover(void **state)
     assert_int_equal(rc, EC(STATE_UNAVAILABLE));
     assert_non_null(strstr(msg, "replication: 0 of 1"));
     assert_non_null(strstr(msg, "nothing was changed"));
-    fence(&sw);
+    e2e_fence(&sw);
     e2e_expect_log(&dm, "store: replication: 0 of 1 replicas confirmed",
                    E2E_T_MS);
     /* the link is back: the engine recovers by itself */
@@ -288,8 +272,8 @@ static void test_replicated_failover(void **state)
         snprintf(id, sizeof(id), "post%03d", i);
         contact_until_acked(&sw, id);
     }
-    fence(&sw);
-    fence(&desk);
+    e2e_fence(&sw);
+    e2e_fence(&desk);
     assert_false(sw.eof);
     assert_false(desk.eof);
     all_acked_in(topo.replica.port, "new master");
@@ -345,7 +329,7 @@ static void test_redis_failover_loss_detected(void **state)
     assert_int_equal(
         harness_daemon_log_count(&dm, "REDIS LOST THIS ENGINE'S STATE"), 1);
     all_acked_in(topo.replica.port, "new master");
-    fence(&sw);
+    e2e_fence(&sw);
     assert_false(sw.eof);
     e2e_close(&sw);
     assert_int_equal(harness_daemon_stop(&dm, 5000), 0);
